@@ -1,0 +1,93 @@
+"""The `loyalty` command line.
+
+Each command lives in its own module under `loyalty.commands` and is imported
+only when it runs, so `loyalty --help` and `loyalty check` stay fast.
+Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error,
+3 internal error (a bug in loyalty: please report it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from loyalty import __version__
+
+# name -> (module, one-line help). The order is the order of `loyalty --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("loyalty.commands.check", "Check programs for errors and warnings."),
+    "fmt": ("loyalty.commands.fmt", "Rewrite programs in the canonical layout."),
+    "test": ("loyalty.commands.test", "Run the scenario tests written next to a program."),
+    "compile": ("loyalty.commands.compile", "Compile a program and print it as JSON."),
+    "simulate": ("loyalty.commands.simulate", "Replay a purchase history through a program and report its cost."),
+    "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
+    "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
+    "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
+}
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module) is not None]
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name not in COMMANDS:
+            return None
+        module_name, _ = COMMANDS[name]
+        if importlib.util.find_spec(module_name) is None:
+            return None
+        return importlib.import_module(module_name).command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  loyalty check examples/programs/car_wash.loyalty
+  loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
+
+Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error.""",
+)
+@click.version_option(__version__, prog_name="loyalty")
+def cli() -> None:
+    """loyalty: write customer-loyalty programs as checked text, test them, and
+    learn what they cost by replaying a real purchase history."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: no Python traceback ever reaches a user."""
+    import importlib.util  # noqa: F401  (used by LazyGroup)
+
+    try:
+        cli.main(args=argv, prog_name="loyalty", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_INPUT)
+    except KeyboardInterrupt:
+        click.echo("loyalty: interrupted", err=True)
+        return 130
+    except Exception as err:  # pragma: no cover - a bug; say so plainly
+        click.echo(f"loyalty: internal error: {type(err).__name__}: {err}", err=True)
+        click.echo("This is a bug in loyalty; please report it with the command you ran.", err=True)
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:
+    sys.exit(main())

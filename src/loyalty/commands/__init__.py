@@ -1,0 +1,1 @@
+"""One module per `loyalty` command; each exposes a click command named `command`."""

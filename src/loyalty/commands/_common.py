@@ -1,0 +1,41 @@
+"""What the commands share: consoles, exit codes, printing diagnostics."""
+
+from __future__ import annotations
+
+import sys
+from typing import Iterable
+
+import click
+from rich.console import Console
+
+from loyalty.cli import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
+from loyalty.diagnostics import Diagnostic, render
+
+
+def stdout_console() -> Console:
+    # colours only on a terminal; plain text when piped (rich decides from isatty)
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def use_color(stream=None) -> bool:
+    stream = stream or sys.stderr
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def print_diagnostics(diagnostics: Iterable[Diagnostic], source: str, stream=None) -> None:
+    stream = stream or sys.stderr
+    color = use_color(stream)
+    for d in diagnostics:
+        click.echo(render(d, source, color=color), file=stream)
+        click.echo("", file=stream)
+
+
+def fail(message: str, hint: str | None = None, code: int = EXIT_INPUT) -> "NoReturn":  # noqa: F821
+    click.echo(f"loyalty: error: {message}", err=True)
+    if hint:
+        click.echo(f"  = hint: {hint}", err=True)
+    sys.exit(code)

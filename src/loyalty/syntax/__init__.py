@@ -1,0 +1,1 @@
+"""Text to typed AST: the grammar, the parser and the syntax tree."""

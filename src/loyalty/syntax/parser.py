@@ -1,0 +1,854 @@
+"""Text to typed AST.
+
+The Lark parser (LALR, strict) is built once per process and reused. Syntax
+errors become `Diagnostic`s with a code, the tokens that were expected and, for
+the common mistakes, a human message. The transformer turns the Lark tree into
+the frozen dataclasses of `loyalty.syntax.ast`; nothing later sees Lark.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import threading
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+import lark
+from lark import Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from loyalty.diagnostics import Diagnostic, LoyaltyError
+from loyalty.spans import Span
+from loyalty.syntax import ast
+
+# ------------------------------------------------------------------ limits
+# Bounded work on hostile input (docs/limits.md): these are checked before parsing.
+MAX_SOURCE_CHARS = 5_000_000
+MAX_NESTING = 64
+MAX_SYNTAX_ERRORS = 20
+
+_GRAMMAR_NAME = "loyalty.lark"
+
+
+def grammar_text() -> str:
+    """The grammar shipped inside the package, or grammar/ of a source checkout."""
+    try:
+        packaged = resources.files("loyalty").joinpath(_GRAMMAR_NAME)
+        if packaged.is_file():
+            return packaged.read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - unusual installs
+        pass
+    source_tree = Path(__file__).resolve().parents[3] / "grammar" / _GRAMMAR_NAME
+    return source_tree.read_text(encoding="utf-8")
+
+
+_parser_lock = threading.Lock()
+_parser: Optional[lark.Lark] = None
+_comment_sink = threading.local()
+
+# Strict mode (conflicts and terminal collisions fail the build) costs ~0.3 s per build;
+# tests/test_grammar.py builds strictly, the runtime builds the same tables without the checks.
+
+
+def _collect_comment(token: Token) -> Token:
+    sink = getattr(_comment_sink, "comments", None)
+    if sink is not None:
+        sink.append(token)
+    return token
+
+
+def build_lark_parser(strict: bool = False) -> lark.Lark:
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        strict=strict,
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
+    )
+
+
+def lark_parser() -> lark.Lark:
+    """The process-wide parser, built on first use."""
+    global _parser
+    if _parser is None:
+        with _parser_lock:
+            if _parser is None:
+                _parser = build_lark_parser()
+    return _parser
+
+
+# ------------------------------------------------------------------ public entry points
+
+
+def parse(text: str, file: str = "<string>") -> ast.Program:
+    """Parse a program; raise `LoyaltyError` with every syntax diagnostic found."""
+    program, diagnostics = parse_with_diagnostics(text, file)
+    if program is None:
+        raise LoyaltyError(diagnostics, source=text)
+    return program
+
+
+def parse_with_diagnostics(text: str, file: str = "<string>") -> tuple[Optional[ast.Program], list[Diagnostic]]:
+    """Parse a program. Returns (program, []) or (None, syntax diagnostics)."""
+    limit_problem = _check_limits(text, file)
+    if limit_problem:
+        return None, [limit_problem]
+    errors: list[Diagnostic] = []
+    comments: list[Token] = []
+    _comment_sink.comments = comments
+    parser = lark_parser()
+
+    def on_error(err: UnexpectedInput) -> bool:
+        errors.append(_syntax_diagnostic(err, text, file))
+        # keep going to report further mistakes, but not at end of file and not forever
+        return not isinstance(err, UnexpectedEOF) and len(errors) < MAX_SYNTAX_ERRORS
+
+    try:
+        tree = parser.parse(text, on_error=on_error)
+    except UnexpectedInput as err:
+        if not errors or not _same_place(errors[-1], err):
+            errors.append(_syntax_diagnostic(err, text, file))
+        return None, _dedupe(errors)
+    finally:
+        _comment_sink.comments = None
+    if errors:
+        return None, _dedupe(errors)
+    builder = _AstBuilder(file, text)
+    try:
+        program = builder.transform(tree)
+    except VisitError as err:  # a value the grammar admits but the AST cannot hold
+        if isinstance(err.orig_exc, _BadValue):
+            return None, [err.orig_exc.diagnostic]
+        raise
+    if builder.problems:
+        return None, builder.problems
+    program_comments = tuple(ast.Comment(str(c), span=_token_span(c, file)) for c in comments)
+    return ast.Program(program.declarations, program_comments, span=program.span), []
+
+
+def _dedupe(errors: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in errors:
+        key = (d.span.line, d.span.column)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _same_place(d: Diagnostic, err: UnexpectedInput) -> bool:
+    return d.span.line == getattr(err, "line", None) and d.span.column == getattr(err, "column", None)
+
+
+# ------------------------------------------------------------------ limits
+
+
+def _check_limits(text: str, file: str) -> Optional[Diagnostic]:
+    if len(text) > MAX_SOURCE_CHARS:
+        return Diagnostic(
+            "LOY401",
+            f"the program is {len(text):,} characters long; the limit is {MAX_SOURCE_CHARS:,}",
+            Span(file, 1, 1, 1, 2),
+            hint="split the program or remove generated content; see docs/limits.md",
+        )
+    # Parentheses are the only construct that nests without bound; the transformer is
+    # recursive, so deep nesting is refused before parsing (a scan, outside strings).
+    depth = 0
+    line, col = 1, 0
+    in_string = escaped = in_comment = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = False
+            in_string = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "({":
+            depth += 1
+            if depth > MAX_NESTING:
+                return Diagnostic(
+                    "LOY402",
+                    f"brackets are nested more than {MAX_NESTING} deep",
+                    Span(file, line, col, line, col + 1),
+                    hint="simplify the condition; see docs/limits.md",
+                )
+        elif ch in ")}":
+            depth = max(depth - 1, 0)
+    return None
+
+
+# ------------------------------------------------------------------ syntax errors
+
+_TERMINAL_WORDS = {
+    "STRING": 'a quoted name like "latte"',
+    "NUMBER": "a number",
+    "CURRENCY": "a currency code like NOK",
+    "NAME": "a point kind like points",
+    "DATE": "a date like 2025-06-01",
+    "TIME": "a time like 14:00",
+    "ORDINAL": "an ordinal like 6th",
+    "PERCENT": "a percentage like 5%",
+    "MULTIPLIER": "a multiplier like 2x",
+    "COMPARATOR": "a comparison like >=",
+    "LIFETIME": '"lifetime"',
+}
+
+_DECLARATION_KEYWORDS = (
+    "program",
+    "points",
+    "catalog",
+    "segment",
+    "store",
+    "reward",
+    "redeem",
+    "rule",
+    "campaign",
+    "tiers",
+    "draw",
+)
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    if name == "$END":
+        return "the end of the file"
+    try:
+        pattern = lark_parser().get_terminal(name).pattern
+    except KeyError:
+        return name
+    if pattern.type == "str":
+        return f'"{pattern.value}"'
+    return name
+
+
+def _expected_words(expected: set[str]) -> list[str]:
+    return sorted({_describe_terminal(n) for n in expected})
+
+
+def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    if isinstance(err, UnexpectedCharacters):
+        line, col = err.line, err.column
+        ch = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else ""
+        hint = None
+        if ch == '"':
+            hint = "a string must be closed on the same line with a double quote"
+            message = "unterminated string"
+        elif ch.isupper() or ch.isalpha():
+            word = _word_at(text, err.pos_in_stream)
+            message = f"unexpected word '{word}'"
+            hint = _word_hint(word, set(err.allowed or ()))
+        else:
+            message = f"unexpected character {ch!r}"
+            allowed = _expected_words(set(err.allowed or ()))
+            if allowed:
+                hint = "expected " + _one_of(allowed)
+        return Diagnostic("LOY003", message, Span(file, line, col, line, col + max(1, len(_word_at(text, err.pos_in_stream)))), hint)
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        lines = text.splitlines() or [""]
+        line = len(lines)
+        col = len(lines[-1]) + 1
+        expected = set(getattr(err, "expected", ()) or ())
+        hint = None
+        if "RBRACE" in expected:
+            hint = "a block opened with { is not closed: add the missing }"
+        elif expected:
+            hint = "expected " + _one_of(_expected_words(expected))
+        return Diagnostic("LOY002", "the file ends in the middle of a declaration", Span(file, line, col, line, col + 1), hint)
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    expected = set(err.accepts or err.expected or ())
+    message, hint = _human_message(tok, expected)
+    span = _token_span(tok, file)
+    return Diagnostic("LOY001", message, span, hint)
+
+
+def _one_of(words: list[str]) -> str:
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return words[0] if len(words) == 1 else "one of " + ", ".join(words)
+
+
+def _word_at(text: str, pos: int) -> str:
+    end = pos
+    while end < len(text) and (text[end].isalnum() or text[end] in "_"):
+        end += 1
+    return text[pos:end] or text[pos : pos + 1]
+
+
+def _keywords_in(expected: set[str]) -> list[str]:
+    words = []
+    for name in expected:
+        try:
+            pattern = lark_parser().get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str" and pattern.value.isalpha():
+            words.append(pattern.value)
+    return words
+
+
+def _word_hint(word: str, expected: set[str]) -> Optional[str]:
+    if len(word) == 3 and word.isalpha() and "CURRENCY" in expected:
+        return f"currency codes are written in capitals: {word.upper()}"
+    candidates = _keywords_in(expected)
+    close = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if expected:
+        return "expected " + _one_of(_expected_words(expected))
+    return None
+
+
+def _human_message(tok: Token, expected: set[str]) -> tuple[str, Optional[str]]:
+    shown = str(tok)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    words = _expected_words(expected)
+    hint: Optional[str] = "expected " + _one_of(words) if words else None
+    value = str(tok)
+    if tok.type == "NAME" and "CURRENCY" in expected and len(value) == 3:
+        return f"'{value}' is not a currency code", f"currency codes are written in capitals: {value.upper()}"
+    if tok.type == "NUMBER" and "ORDINAL" in expected:
+        return f"expected an ordinal, found {value}", f"write the position as an ordinal: every {value}th"
+    if tok.type == "STRING" and "NAME" in expected and "STRING" not in expected:
+        return (
+            f"point kinds are written without quotes, found {shown}",
+            f"write {value.strip(chr(34))} without quotes, e.g. `earn 10 {value.strip(chr(34))}`",
+        )
+    if tok.type == "NAME" and "STRING" in expected and "NAME" not in expected:
+        close = difflib.get_close_matches(value, _keywords_in(expected), n=1, cutoff=0.6)
+        if close:
+            return f"unexpected word '{value}'", f"did you mean '{close[0]}'?"
+        return f"unexpected word '{value}'", f'names are written in double quotes: "{value}"'
+    if tok.type == "NUMBER" and "CURRENCY" in expected:
+        return f"unexpected number {value}", hint
+    if tok.type == "NAME" and expected:
+        close = difflib.get_close_matches(value, _keywords_in(expected), n=1, cutoff=0.6)
+        if close:
+            return f"unexpected word '{value}'", f"did you mean '{close[0]}'?"
+        if value in _DECLARATION_KEYWORDS and "RBRACE" in expected:
+            return f"unexpected '{value}'", "the block before it is not closed: add the missing }"
+    if value in _DECLARATION_KEYWORDS and "RBRACE" in expected:
+        return f"unexpected '{value}'", "the block before it is not closed: add the missing }"
+    if tok.type == "RBRACE" and not expected & {"RBRACE"}:
+        return "unexpected '}'", hint
+    return f"unexpected {shown!s}", hint
+
+
+def _token_span(tok: Token, file: str) -> Span:
+    line = tok.line or 1
+    col = tok.column or 1
+    end_line = tok.end_line or line
+    end_col = tok.end_column or col + max(1, len(str(tok)))
+    return Span(file, line, col, end_line, end_col, tok.start_pos or 0, tok.end_pos or 0)
+
+
+# ------------------------------------------------------------------ tree to AST
+
+
+class _BadValue(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}
+
+
+def _singular(unit: str) -> str:
+    return unit[:-1] if unit.endswith("s") else unit
+
+
+@v_args(meta=True)
+class _AstBuilder(Transformer):
+    """Builds the typed AST. Problems in literal values (a bad escape, 2025-02-30) are
+    collected as diagnostics so every one of them is reported."""
+
+    def __init__(self, file: str, text: str):
+        super().__init__(visit_tokens=False)
+        self.file = file
+        self.text = text
+        self.problems: list[Diagnostic] = []
+
+    # helpers
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, 1, 1, 1, 1)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
+
+    def _tspan(self, tok: Token) -> Span:
+        return _token_span(tok, self.file)
+
+    def _text(self, tok: Token) -> ast.Text:
+        raw = str(tok)[1:-1]
+        out: list[str] = []
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch != "\\":
+                out.append(ch)
+                i += 1
+                continue
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+            elif nxt == "u" and i + 6 <= len(raw) and _is_hex(raw[i + 2 : i + 6]):
+                out.append(chr(int(raw[i + 2 : i + 6], 16)))
+                i += 6
+            else:
+                col = (tok.column or 1) + 1 + i
+                self.problems.append(
+                    Diagnostic(
+                        "LOY004",
+                        f"unknown escape '\\{nxt}' in a string",
+                        Span(self.file, tok.line or 1, col, tok.line or 1, col + 2),
+                        hint='valid escapes are \\" \\\\ \\n \\t \\r \\0 and \\uXXXX',
+                    )
+                )
+                out.append(nxt)
+                i += 2
+        return ast.Text("".join(out), span=self._tspan(tok))
+
+    def _decimal(self, tok: Token) -> Decimal:
+        try:
+            return Decimal(str(tok).rstrip("%x"))
+        except InvalidOperation:  # pragma: no cover - the grammar only admits digits
+            raise _BadValue(Diagnostic("LOY001", f"invalid number {tok}", self._tspan(tok)))
+
+    # top level
+    def start(self, meta, children):
+        return ast.Program(tuple(children), span=self._span(meta))
+
+    def program_decl(self, meta, c):
+        return ast.ProgramDecl(self._text(c[0]), tuple(c[1:]), span=self._span(meta))
+
+    def currency_setting(self, meta, c):
+        return ast.CurrencySetting(str(c[0]), span=self._span(meta))
+
+    def timezone_setting(self, meta, c):
+        return ast.TimezoneSetting(self._text(c[0]), span=self._span(meta))
+
+    def runs_setting(self, meta, c):
+        return ast.RunsSetting(c[0], c[1], span=self._span(meta))
+
+    def rewards_kept_on_return(self, meta, c):
+        return ast.RewardsOnReturnSetting(False, span=self._span(meta))
+
+    def rewards_taken_back_on_return(self, meta, c):
+        return ast.RewardsOnReturnSetting(True, span=self._span(meta))
+
+    # points
+    def points_decl(self, meta, c):
+        settings = tuple(x for x in c[1:] if x is not None)
+        return ast.PointsDecl(self._text(c[0]), settings, span=self._span(meta))
+
+    def point_cost(self, meta, c):
+        return ast.PointCost(c[0], span=self._span(meta))
+
+    def expire_after_earning(self, meta, c):
+        return ast.ExpireAfterEarning(c[0], span=self._span(meta))
+
+    def expire_after_inactivity(self, meta, c):
+        return ast.ExpireAfterInactivity(c[0], span=self._span(meta))
+
+    def expire_at_period_end(self, meta, c):
+        return ast.ExpireAtPeriodEnd(c[0], False, span=self._span(meta))
+
+    def expire_at_next_period_end(self, meta, c):
+        return ast.ExpireAtPeriodEnd(c[0], True, span=self._span(meta))
+
+    def pending_setting(self, meta, c):
+        return ast.PendingSetting(c[0], span=self._span(meta))
+
+    def rounding_setting(self, meta, c):
+        return ast.RoundingSetting(c[0], c[1], span=self._span(meta))
+
+    def rounding_mode(self, meta, c):
+        return " ".join(str(t) for t in c)
+
+    def rounding_scope(self, meta, c):
+        return str(c[0])
+
+    def balance_may_go_negative(self, meta, c):
+        return ast.BalancePolicy("negative", span=self._span(meta))
+
+    def balance_stops_at_zero(self, meta, c):
+        return ast.BalancePolicy("zero", span=self._span(meta))
+
+    def returns_take_from_pending_only(self, meta, c):
+        return ast.BalancePolicy("pending_only", span=self._span(meta))
+
+    # catalog
+    def catalog_decl(self, meta, c):
+        return ast.CatalogDecl(tuple(c), span=self._span(meta))
+
+    def category_decl(self, meta, c):
+        return ast.CategoryDecl(self._text(c[0]), span=self._span(meta))
+
+    def item_decl(self, meta, c):
+        return ast.ItemDecl(self._text(c[0]), self._text(c[1]), c[2], span=self._span(meta))
+
+    def segment_decl(self, meta, c):
+        return ast.SegmentDecl(self._text(c[0]), span=self._span(meta))
+
+    def store_decl(self, meta, c):
+        region = self._text(c[1]) if c[1] is not None else None
+        return ast.StoreDecl(self._text(c[0]), region, span=self._span(meta))
+
+    # rewards
+    def reward_decl(self, meta, c):
+        return ast.RewardDecl(self._text(c[0]), c[1], c[2], span=self._span(meta))
+
+    def free_item_reward(self, meta, c):
+        return ast.FreeItemReward(c[0], span=self._span(meta))
+
+    def amount_off_reward(self, meta, c):
+        return ast.AmountOffReward(c[0], span=self._span(meta))
+
+    def percent_off_reward(self, meta, c):
+        return ast.PercentOffReward(self._percent(c[0]), span=self._span(meta))
+
+    def gift_card_reward(self, meta, c):
+        partner = self._text(c[1]) if c[1] is not None else None
+        return ast.GiftCardReward(c[0], partner, span=self._span(meta))
+
+    def gift_reward(self, meta, c):
+        return ast.GiftReward(self._text(c[0]), span=self._span(meta))
+
+    def perk_reward(self, meta, c):
+        return ast.PerkReward(span=self._span(meta))
+
+    def redeem_decl(self, meta, c):
+        return ast.RedeemDecl(c[0], self._text(c[1]), span=self._span(meta))
+
+    # rules
+    def rule_decl(self, meta, c):
+        return ast.RuleDecl(self._text(c[0]), tuple(c[1:]), span=self._span(meta))
+
+    def campaign_decl(self, meta, c):
+        return ast.CampaignDecl(self._text(c[0]), tuple(c[1:]), span=self._span(meta))
+
+    def punch_free(self, meta, c):
+        return ast.PunchFree(self._ordinal(c[0]), c[1], span=self._span(meta))
+
+    def punch_discount(self, meta, c):
+        return ast.PunchDiscount(self._ordinal(c[0]), c[1], self._percent(c[2]), span=self._span(meta))
+
+    def paid_then_free(self, meta, c):
+        return ast.PaidThenFree(self._count(c[0]), c[1], self._count(c[2]), span=self._span(meta))
+
+    def earn_per_spend(self, meta, c):
+        return ast.EarnPerSpend(c[0], c[1], span=self._span(meta))
+
+    def earn_per_event(self, meta, c):
+        return ast.EarnPerEvent(c[0], c[1], span=self._span(meta))
+
+    def counted_event(self, meta, c):
+        return str(c[0])
+
+    def earn_fixed(self, meta, c):
+        return ast.EarnFixed(c[0], span=self._span(meta))
+
+    def earn_multiplier(self, meta, c):
+        return ast.EarnMultiplier(self._multiplier(c[0]), str(c[1]) if c[1] is not None else None, span=self._span(meta))
+
+    def give_reward(self, meta, c):
+        return ast.GiveReward(self._text(c[0]), span=self._span(meta))
+
+    def discount(self, meta, c):
+        return ast.Discount(self._percent(c[0]), span=self._span(meta))
+
+    def discount_scale(self, meta, c):
+        return ast.DiscountScale(c[0], tuple(c[1:]), span=self._span(meta))
+
+    def scale_step(self, meta, c):
+        return ast.ScaleStep(self._percent(c[0]), c[1], span=self._span(meta))
+
+    # triggers
+    def on_signup(self, meta, c):
+        return ast.OnSignup(span=self._span(meta))
+
+    def on_first_purchase(self, meta, c):
+        return ast.OnFirstPurchase(span=self._span(meta))
+
+    def on_action(self, meta, c):
+        return ast.OnAction(self._text(c[0]), span=self._span(meta))
+
+    def on_nth_visit(self, meta, c):
+        return ast.OnNthVisit(self._ordinal(c[0]), span=self._span(meta))
+
+    def after_every_visits(self, meta, c):
+        return ast.AfterEveryVisits(self._count(c[0]), span=self._span(meta))
+
+    def after_every_spend(self, meta, c):
+        return ast.AfterEverySpend(c[0], span=self._span(meta))
+
+    # conditions
+    def date_window(self, meta, c):
+        return ast.DateWindow(c[0], c[1], span=self._span(meta))
+
+    def until_date(self, meta, c):
+        return ast.UntilDate(c[0], span=self._span(meta))
+
+    def on_items(self, meta, c):
+        return ast.OnItems(c[0], span=self._span(meta))
+
+    def on_categories(self, meta, c):
+        return ast.OnCategories(c[0], span=self._span(meta))
+
+    def on_weekdays(self, meta, c):
+        return ast.OnWeekdays(tuple(c), span=self._span(meta))
+
+    def weekday(self, meta, c):
+        return str(c[0])
+
+    def between_hours(self, meta, c):
+        return ast.BetweenHours(self._time(c[0]), self._time(c[1]), span=self._span(meta))
+
+    def for_segments(self, meta, c):
+        return ast.ForSegments(c[0], span=self._span(meta))
+
+    def for_tiers(self, meta, c):
+        return ast.ForTiers(c[0], span=self._span(meta))
+
+    def in_stores(self, meta, c):
+        return ast.InStores(c[0], span=self._span(meta))
+
+    def in_regions(self, meta, c):
+        return ast.InRegions(c[0], span=self._span(meta))
+
+    def on_channels(self, meta, c):
+        return ast.OnChannels(c[0], span=self._span(meta))
+
+    def in_birthday_month(self, meta, c):
+        return ast.InBirthdayMonth(span=self._span(meta))
+
+    def on_birthday(self, meta, c):
+        return ast.OnBirthday(span=self._span(meta))
+
+    def when_condition(self, meta, c):
+        return ast.When(c[0], span=self._span(meta))
+
+    # limits
+    def cap(self, meta, c):
+        return ast.Cap(c[0], c[1], span=self._span(meta))
+
+    def cap_once(self, meta, c):
+        return ast.CapOnce(span=self._span(meta))
+
+    def cap_times(self, meta, c):
+        return ast.CapTimes(self._count(c[0]), span=self._span(meta))
+
+    def cap_points(self, meta, c):
+        return c[0]
+
+    def cap_money(self, meta, c):
+        return c[0]
+
+    def budget(self, meta, c):
+        return ast.Budget(c[0], span=self._span(meta))
+
+    # selectors
+    def select_items(self, meta, c):
+        return ast.ItemSelector("items", c[0], span=self._span(meta))
+
+    def select_any_item(self, meta, c):
+        return ast.ItemSelector("any", (), span=self._span(meta))
+
+    def select_categories(self, meta, c):
+        return ast.ItemSelector("categories", c[0], span=self._span(meta))
+
+    def string_list(self, meta, c):
+        return tuple(self._text(t) for t in c)
+
+    # tiers
+    def tiers_decl(self, meta, c):
+        metric = c[0]
+        tiers = tuple(x for x in c[1:-1])
+        return ast.TiersDecl(metric, tiers, c[-1], span=self._span(meta))
+
+    def tier_decl(self, meta, c):
+        benefits = tuple(x for x in c[2:] if x is not None)
+        return ast.TierDecl(self._text(c[0]), c[1], benefits, span=self._span(meta))
+
+    def benefit_multiplier(self, meta, c):
+        unit = str(c[1]) if c[1] is not None else None
+        return ast.BenefitMultiplier(self._multiplier(c[0]), unit, span=self._span(meta))
+
+    def benefit_discount(self, meta, c):
+        return ast.BenefitDiscount(self._percent(c[0]), span=self._span(meta))
+
+    def benefit_perk(self, meta, c):
+        return ast.BenefitPerk(self._text(c[0]), c[1], span=self._span(meta))
+
+    def downgrade(self, meta, c):
+        return ast.Downgrade(c[0], c[1], span=self._span(meta))
+
+    def metric(self, meta, c):
+        lifetime_tok, base, window = c
+        kind, unit = base
+        return ast.Metric(kind, unit, lifetime_tok is not None, window, span=self._span(meta))
+
+    def spend_metric(self, meta, c):
+        return ("spend", None)
+
+    def visits_metric(self, meta, c):
+        return ("visits", None)
+
+    def earned_metric(self, meta, c):
+        return ("earned", str(c[0]))
+
+    def rolling_window(self, meta, c):
+        return ast.RollingWindow(c[0], span=self._span(meta))
+
+    def calendar_window(self, meta, c):
+        return ast.CalendarWindow(c[0], span=self._span(meta))
+
+    # draws
+    def draw_decl(self, meta, c):
+        return ast.DrawDecl(self._text(c[0]), tuple(c[1:]), span=self._span(meta))
+
+    def draw_schedule(self, meta, c):
+        return ast.DrawSchedule(c[0], span=self._span(meta))
+
+    def draw_prize(self, meta, c):
+        return ast.DrawPrize(c[0], span=self._span(meta))
+
+    def draw_winners(self, meta, c):
+        return ast.DrawWinners(self._count(c[0]), span=self._span(meta))
+
+    def draw_rate(self, meta, c):
+        return ast.DrawRate(self._count(c[0]), c[1], span=self._span(meta))
+
+    # expressions
+    def or_expr(self, meta, c):
+        return ast.Or(tuple(c), span=self._span(meta))
+
+    def and_expr(self, meta, c):
+        return ast.And(tuple(c), span=self._span(meta))
+
+    def not_(self, meta, c):
+        return ast.Not(c[0], span=self._span(meta))
+
+    def comparison(self, meta, c):
+        return ast.Comparison(c[0], str(c[1]), c[2], span=self._span(meta))
+
+    def has_item(self, meta, c):
+        return ast.HasItem(self._text(c[0]), span=self._span(meta))
+
+    def has_category(self, meta, c):
+        return ast.HasCategory(self._text(c[0]), span=self._span(meta))
+
+    def is_first_purchase(self, meta, c):
+        return ast.IsFirstPurchase(span=self._span(meta))
+
+    def order_total(self, meta, c):
+        return ast.Measure("order_total", None, span=self._span(meta))
+
+    def order_items(self, meta, c):
+        return ast.Measure("order_items", None, span=self._span(meta))
+
+    def lifetime_spend(self, meta, c):
+        return ast.Measure("lifetime_spend", None, span=self._span(meta))
+
+    def visit_count(self, meta, c):
+        return ast.Measure("visits", None, span=self._span(meta))
+
+    def point_balance(self, meta, c):
+        return ast.Measure("balance", str(c[0]), span=self._span(meta))
+
+    # values
+    def quantity(self, meta, c):
+        v = c[0]
+        if isinstance(v, Token):  # PERCENT
+            return self._percent(v)
+        return v
+
+    def money(self, meta, c):
+        return ast.Money(self._decimal(c[0]), str(c[1]), span=self._span(meta))
+
+    def points_amount(self, meta, c):
+        return ast.PointsAmount(self._decimal(c[0]), str(c[1]), span=self._span(meta))
+
+    def count(self, meta, c):
+        return ast.Count(self._decimal(c[0]), span=self._span(meta))
+
+    def duration(self, meta, c):
+        return ast.Duration(self._decimal(c[0]), _singular(c[1]), span=self._span(meta))
+
+    def duration_unit(self, meta, c):
+        return str(c[0])
+
+    def period(self, meta, c):
+        return str(c[0])
+
+    def date(self, meta, c):
+        tok = c[0]
+        text = str(tok)
+        try:
+            value: Optional[_dt.date] = _dt.date.fromisoformat(text)
+        except ValueError:
+            value = None
+            self.problems.append(
+                Diagnostic(
+                    "LOY005",
+                    f"{text} is not a date in the calendar",
+                    self._tspan(tok),
+                    hint="write dates as YYYY-MM-DD, e.g. 2025-06-01",
+                )
+            )
+        return ast.DateValue(value, text, span=self._tspan(tok))
+
+    # token helpers
+    def _percent(self, tok: Token) -> ast.Percent:
+        return ast.Percent(self._decimal(tok), span=self._tspan(tok))
+
+    def _multiplier(self, tok: Token) -> ast.Multiplier:
+        return ast.Multiplier(self._decimal(tok), span=self._tspan(tok))
+
+    def _count(self, tok: Token) -> ast.Count:
+        return ast.Count(self._decimal(tok), span=self._tspan(tok))
+
+    def _ordinal(self, tok: Token) -> ast.Ordinal:
+        text = str(tok)
+        return ast.Ordinal(int(text[:-2]), span=self._tspan(tok))
+
+    def _time(self, tok: Token) -> ast.TimeOfDay:
+        hour_text, minute_text = str(tok).split(":")
+        hour, minute = int(hour_text), int(minute_text)
+        if not (0 <= hour <= 24 and 0 <= minute <= 59) or (hour == 24 and minute != 0):
+            self.problems.append(
+                Diagnostic(
+                    "LOY006",
+                    f"{tok} is not a time of day",
+                    self._tspan(tok),
+                    hint="write times as HH:MM between 00:00 and 24:00",
+                )
+            )
+            hour, minute = 0, 0
+        return ast.TimeOfDay(hour, minute, span=self._tspan(tok))
+
+
+def _is_hex(s: str) -> bool:
+    return len(s) == 4 and all(ch in "0123456789abcdefABCDEF" for ch in s)
