@@ -1,0 +1,1118 @@
+"""The checks: names, units, values and meaning. One `_Checker` walks the program
+once per concern and collects diagnostics; `check` sorts them.
+
+Every check is written for ASTs the parser can produce, including odd ones
+(no program block, huge numbers, negative amounts): it reports, never raises.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import zoneinfo
+from decimal import Decimal
+from typing import Iterable, Optional, Union
+
+from loyalty import currencies
+from loyalty.checker.symbols import RuleEntry, Symbols, build_symbols
+from loyalty.diagnostics import Diagnostic, sort_diagnostics
+from loyalty.spans import Span
+from loyalty.syntax import ast
+
+ACTIONS = (
+    ast.PunchFree,
+    ast.PunchDiscount,
+    ast.PaidThenFree,
+    ast.EarnPerSpend,
+    ast.EarnPerEvent,
+    ast.EarnFixed,
+    ast.EarnMultiplier,
+    ast.GiveReward,
+    ast.Discount,
+    ast.DiscountScale,
+)
+TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend)
+LIMITS = (ast.Cap, ast.Budget)
+
+# actions that may take a trigger (without one they fire on every qualifying purchase)
+TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
+# actions that may be narrowed to some items with `on "item"` / `on category "x"`
+ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount)
+POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
+MONEY_VALUE_ACTIONS = (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree, ast.Discount, ast.DiscountScale, ast.GiveReward)
+
+_ACTION_WORDS = {
+    ast.PunchFree: "a punch card (`every Nth ... is free`)",
+    ast.PunchDiscount: "a punch card (`every Nth ... at P% off`)",
+    ast.PaidThenFree: "a paid-then-free card (`N free ... after every M paid`)",
+    ast.EarnPerSpend: "points per spend (`earn ... per <money>`)",
+    ast.EarnPerEvent: "points per referral or visit",
+    ast.EarnFixed: "a fixed number of points",
+    ast.EarnMultiplier: "a points multiplier",
+    ast.GiveReward: "a reward (`give ...`)",
+    ast.Discount: "a discount (`get P% off`)",
+    ast.DiscountScale: "a discount scale",
+}
+
+_TRIGGER_WORDS = {
+    ast.OnSignup: "`on signup`",
+    ast.OnFirstPurchase: "`on first purchase`",
+    ast.OnAction: "`on action`",
+    ast.OnNthVisit: "`on the Nth visit`",
+    ast.AfterEveryVisits: "`after every N visits`",
+    ast.AfterEverySpend: "`after every <money> spent`",
+}
+
+_WEEKDAYS = {
+    "mondays": {0},
+    "tuesdays": {1},
+    "wednesdays": {2},
+    "thursdays": {3},
+    "fridays": {4},
+    "saturdays": {5},
+    "sundays": {6},
+    "weekdays": {0, 1, 2, 3, 4},
+    "weekends": {5, 6},
+}
+
+_UNIT_NAME = re.compile(r"[a-z][a-z_]*\Z")
+
+Unit = tuple[str, Optional[str]]  # ("money", code) | ("points", kind) | ("count", None) | ("percent", None)
+
+
+def check(program: ast.Program) -> list[Diagnostic]:
+    """Every diagnostic of a parsed program, sorted by place."""
+    return sort_diagnostics(_Checker(program).run())
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _is_whole(d: Decimal) -> bool:
+    return d == d.to_integral_value()
+
+
+def decimal_places(d: Decimal) -> int:
+    """Significant digits after the point: 1.50 -> 1, 2.000 -> 0, 0.004 -> 3."""
+    sign, digits, exponent = d.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    places = -exponent
+    digits = list(digits)
+    while places > 0 and digits and digits[-1] == 0:
+        digits.pop()
+        places -= 1
+    return places
+
+
+def _fmt(d: Decimal) -> str:
+    text = format(d, "f")
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> Optional[str]:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _tail_span(span: Span, length: int) -> Span:
+    """The last `length` characters of a one-line span (e.g. the unit in `10 stars`)."""
+    if span.line != span.end_line or span.end_column - length < span.column:
+        return span
+    return Span(span.file, span.end_line, span.end_column - length, span.end_line, span.end_column,
+                max(span.end - length, 0), span.end)
+
+
+def _head_span(span: Span, length: int) -> Span:
+    if span.line != span.end_line or span.column + length > span.end_column:
+        return span
+    return Span(span.file, span.line, span.column, span.line, span.column + length, span.start, span.start + length)
+
+
+@functools.lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    try:
+        return frozenset(zoneinfo.available_timezones())
+    except Exception:  # pragma: no cover - a platform without tz data
+        return frozenset()
+
+
+def is_timezone(name: str) -> bool:
+    names = _timezones()
+    if names:
+        return name in names
+    try:  # pragma: no cover - only without an enumerable tz database
+        zoneinfo.ZoneInfo(name)
+        return True
+    except Exception:
+        return False
+
+
+def _timezone_hint(name: str) -> str:
+    names = _timezones()
+    lowered = {n.lower(): n for n in names}
+    if name.lower() in lowered:
+        return f'did you mean "{lowered[name.lower()]}"? time zone names are case-sensitive'
+    close = _did_you_mean(name, names)
+    if close:
+        return f'did you mean "{close}"?'
+    return 'use an IANA time zone name such as "Europe/Oslo" or "America/New_York"'
+
+
+def _unit_words(unit: Unit) -> str:
+    kind, name = unit
+    if kind == "money":
+        return f"money ({name})" if name else "money"
+    if kind == "points":
+        return f"in {name}" if name else "points"
+    if kind == "count":
+        return "a plain number"
+    return "a percentage"
+
+
+def _quantity_unit(q, sym: Symbols) -> Unit:
+    if isinstance(q, ast.Money):
+        return ("money", q.currency)
+    if isinstance(q, ast.PointsAmount):
+        return ("points", sym.point_kind(q.unit))
+    if isinstance(q, ast.Count):
+        return ("count", None)
+    return ("percent", None)
+
+
+def _quantity_value(q) -> Optional[Decimal]:
+    if isinstance(q, (ast.Money, ast.PointsAmount)):
+        return q.amount
+    if isinstance(q, (ast.Count, ast.Percent)):
+        return q.value
+    return None
+
+
+def _quantity_text(q) -> str:
+    if isinstance(q, ast.Money):
+        return f"{_fmt(q.amount)} {q.currency}"
+    if isinstance(q, ast.PointsAmount):
+        return f"{_fmt(q.amount)} {q.unit}"
+    if isinstance(q, ast.Percent):
+        return f"{_fmt(q.value)}%"
+    if isinstance(q, ast.Count):
+        return _fmt(q.value)
+    return "?"
+
+
+# ------------------------------------------------------------------ the checker
+
+
+class _Checker:
+    def __init__(self, program: ast.Program):
+        self.program = program
+        self.out: list[Diagnostic] = []
+        self.sym, problems = build_symbols(program)
+        self.out.extend(problems)
+        self.file = program.span.file
+
+    def report(self, code: str, message: str, span: Span, hint: Optional[str] = None) -> None:
+        self.out.append(Diagnostic(code, message, span, hint))
+
+    def run(self) -> list[Diagnostic]:
+        self.check_program_block()
+        self.check_point_kinds()
+        self.check_catalog_and_stores()
+        self.check_rewards()
+        self.check_tiers()
+        self.check_rules()
+        self.check_campaigns()
+        self.check_draws()
+        self.check_values()
+        return self.out
+
+    # ---------------------------------------------------------------- program
+
+    def check_program_block(self) -> None:
+        decl = self.sym.program
+        if decl is None:
+            first = self.program.declarations[0].span if self.program.declarations else Span(self.file, 1, 1, 1, 1)
+            self.report(
+                "LOY104",
+                "this file has no `program` block",
+                Span(first.file, first.line, first.column, first.line, first.column + 1),
+                hint='start the file with: program "My club" { currency NOK }',
+            )
+            return
+        seen: dict[type, ast.Node] = {}
+        for setting in decl.settings:
+            kind = type(setting)
+            if kind in seen:
+                self.report(
+                    "LOY105",
+                    f"`{_setting_word(setting)}` is given twice in the program block",
+                    setting.span,
+                    hint=f"keep one of them (the first is at line {seen[kind].span.line})",
+                )
+            else:
+                seen[kind] = setting
+        currency = seen.get(ast.CurrencySetting)
+        if currency is None:
+            self.report(
+                "LOY106",
+                f'program "{decl.name.value}" does not say its currency',
+                decl.name.span,
+                hint="add a line `currency NOK` (an ISO 4217 code) inside the program block",
+            )
+        elif not currencies.is_currency(currency.code):
+            close = _did_you_mean(currency.code, currencies.MINOR_UNITS)
+            self.report(
+                "LOY210",
+                f"{currency.code} is not an ISO 4217 currency code",
+                _tail_span(currency.span, len(currency.code)),
+                hint=f"did you mean {close}?" if close else "use a three-letter ISO 4217 code such as NOK, EUR or USD",
+            )
+        tz = seen.get(ast.TimezoneSetting)
+        if tz is not None and not is_timezone(tz.name.value):
+            self.report(
+                "LOY209",
+                f'"{tz.name.value}" is not a time zone',
+                tz.name.span,
+                hint=_timezone_hint(tz.name.value),
+            )
+        runs = seen.get(ast.RunsSetting)
+        if runs is not None:
+            self.check_date_range(runs.start, runs.end, "the program")
+
+    def check_date_range(self, start: ast.DateValue, end: Optional[ast.DateValue], what: str) -> bool:
+        """LOY306 when `end` is before `start`; True when the range is non-empty."""
+        if end is None or start.value is None or end.value is None:
+            return True
+        if end.value < start.value:
+            self.report(
+                "LOY306",
+                f"{what} runs from {start.text} to {end.text}: the end is before the start",
+                end.span,
+                hint="swap the dates, or correct the one that is wrong (both days are included)",
+            )
+            return False
+        return True
+
+    # ---------------------------------------------------------------- point kinds
+
+    def check_point_kinds(self) -> None:
+        for decl in self.program.declarations:
+            if not isinstance(decl, ast.PointsDecl):
+                continue
+            if self.sym.point_kinds.get(decl.name.value) is not decl:
+                continue  # a duplicate, already reported
+            if not _UNIT_NAME.match(decl.name.value):
+                self.report(
+                    "LOY103",
+                    f'point kind "{decl.name.value}" cannot be written as a unit in rules',
+                    decl.name.span,
+                    hint='name point kinds with lowercase letters and _, e.g. points "stars"',
+                )
+            seen: dict[type, ast.Node] = {}
+            for setting in decl.settings:
+                kind = type(setting)
+                if kind in seen:
+                    self.report(
+                        "LOY105",
+                        f'`{_points_setting_word(setting)}` is given twice for point kind "{decl.name.value}"',
+                        setting.span,
+                        hint=f"keep one of them (the first is at line {seen[kind].span.line})",
+                    )
+                else:
+                    seen[kind] = setting
+            if ast.PointCost not in seen:
+                currency = self.sym.currency or "NOK"
+                self.report(
+                    "LOY312",
+                    f'point kind "{decl.name.value}" has no cost, so the simulation cannot value it',
+                    decl.name.span,
+                    hint=f'say what one point costs the business: points "{decl.name.value}" '
+                    f"{{ cost 0.01 {currency} each }}",
+                )
+
+    def resolve_unit(self, unit_word: str, span: Span, where_head: bool = False) -> Optional[str]:
+        """The point kind a unit word names; LOY103 at the word when there is none."""
+        kind = self.sym.point_kind(unit_word)
+        if kind is not None:
+            return kind
+        word_span = _head_span(span, len(unit_word)) if where_head else _tail_span(span, len(unit_word))
+        kinds = list(self.sym.point_kinds)
+        if not kinds:
+            hint = f'declare it first: points "{unit_word if unit_word.endswith("s") else unit_word + "s"}"'
+        else:
+            candidates = kinds + [k[:-1] for k in kinds if k.endswith("s")]
+            close = _did_you_mean(unit_word, candidates)
+            hint = (
+                f"did you mean '{close}'?"
+                if close
+                else "the declared point kinds are " + ", ".join(f"'{k}'" for k in kinds)
+            )
+        self.report("LOY103", f"unknown point kind '{unit_word}'", word_span, hint=hint)
+        return None
+
+    # ---------------------------------------------------------------- names
+
+    def resolve(self, what: str, name: ast.Text, table: dict, declare_hint: str) -> bool:
+        if name.value in table:
+            return True
+        close = _did_you_mean(name.value, table)
+        hint = f'did you mean "{close}"?' if close else declare_hint
+        self.report("LOY101", f'unknown {what} "{name.value}"', name.span, hint=hint)
+        return False
+
+    def resolve_item(self, name: ast.Text) -> None:
+        if self.sym.has_catalog:
+            self.resolve("item", name, self.sym.items, f'add it to the catalog: item "{name.value}" in category "..."')
+
+    def resolve_category(self, name: ast.Text) -> None:
+        if self.sym.has_catalog:
+            self.resolve("category", name, self.sym.categories, f'add it to the catalog: category "{name.value}"')
+
+    def resolve_selector(self, selector: ast.ItemSelector) -> None:
+        for name in selector.names:
+            if selector.kind == "items":
+                self.resolve_item(name)
+            elif selector.kind == "categories":
+                self.resolve_category(name)
+
+    def resolve_reward(self, name: ast.Text) -> None:
+        self.resolve("reward", name, self.sym.rewards, f'declare it: reward "{name.value}" is ...')
+
+    def resolve_condition_names(self, clause) -> None:
+        sym = self.sym
+        if isinstance(clause, ast.OnItems):
+            for n in clause.names:
+                self.resolve_item(n)
+        elif isinstance(clause, ast.OnCategories):
+            for n in clause.names:
+                self.resolve_category(n)
+        elif isinstance(clause, ast.ForSegments):
+            for n in clause.names:
+                self.resolve("segment", n, sym.segments,
+                             f'segments must be declared before use: segment "{n.value}"')
+        elif isinstance(clause, ast.ForTiers):
+            for n in clause.names:
+                hint = (f'add it to the tiers block: tier "{n.value}" from ...' if sym.tiers_decl
+                        else "this program has no tiers: declare them with `tiers by spend { ... }`")
+                self.resolve("tier", n, sym.tiers, hint)
+        elif isinstance(clause, ast.InStores):
+            for n in clause.names:
+                self.resolve("store", n, sym.stores, f'stores must be declared before use: store "{n.value}"')
+        elif isinstance(clause, ast.InRegions):
+            for n in clause.names:
+                self.resolve("region", n, sym.regions,
+                             f'regions are declared by their stores: store "..." in region "{n.value}"')
+        elif isinstance(clause, ast.When):
+            for node in clause.expr.walk():
+                if isinstance(node, ast.HasItem):
+                    self.resolve_item(node.name)
+                elif isinstance(node, ast.HasCategory):
+                    self.resolve_category(node.name)
+                elif isinstance(node, ast.Comparison):
+                    self.check_comparison(node)
+
+    # ---------------------------------------------------------------- catalog, stores
+
+    def check_catalog_and_stores(self) -> None:
+        # an item's category needs no separate `category` line; nothing more to resolve here
+        return None
+
+    # ---------------------------------------------------------------- rewards
+
+    def check_rewards(self) -> None:
+        given = {n.node.value for n in self._given_rewards()}
+        for decl in self.program.declarations:
+            if isinstance(decl, ast.RewardDecl):
+                if isinstance(decl.kind, ast.FreeItemReward):
+                    self.resolve_selector(decl.kind.selector)
+                if isinstance(decl.kind, ast.PercentOffReward):
+                    self.check_percent(decl.kind.percent, "a percent-off reward")
+                if self.sym.rewards.get(decl.name.value) is decl and decl.name.value not in given:
+                    self.report(
+                        "LOY310",
+                        f'reward "{decl.name.value}" is never given: no rule gives it and no `redeem` offers it',
+                        decl.name.span,
+                        hint=f'add `redeem 100 points for "{decl.name.value}"`, a rule with '
+                        f'`give "{decl.name.value}"`, or remove the reward',
+                    )
+            elif isinstance(decl, ast.RedeemDecl):
+                self.resolve_unit(decl.price.unit, decl.price.span)
+                self.resolve_reward(decl.reward)
+
+    def _given_rewards(self):
+        for node in self.program.walk():
+            if isinstance(node, ast.GiveReward):
+                yield _Ref(node.reward)
+            elif isinstance(node, ast.RedeemDecl):
+                yield _Ref(node.reward)
+
+    # ---------------------------------------------------------------- tiers
+
+    def metric_unit(self, metric: ast.Metric) -> Unit:
+        if metric.kind == "spend":
+            return ("money", self.sym.currency)
+        if metric.kind == "visits":
+            return ("count", None)
+        return ("points", self.sym.point_kind(metric.unit or ""))
+
+    def check_metric(self, metric: ast.Metric) -> None:
+        if metric.kind == "earned" and metric.unit is not None:
+            self.resolve_unit(metric.unit, metric.span, where_head=not metric.lifetime)
+
+    def check_tiers(self) -> None:
+        decl = self.sym.tiers_decl
+        if decl is None:
+            return
+        self.check_metric(decl.metric)
+        expected = self.metric_unit(decl.metric)
+        metric_words = _metric_words(decl.metric)
+        previous: Optional[tuple[ast.TierDecl, Decimal]] = None
+        for tier in decl.tiers:
+            unit = _quantity_unit(tier.threshold, self.sym)
+            if not self.unit_fits(unit, expected):
+                self.report(
+                    "LOY305",
+                    f'tier "{tier.name.value}" starts at {_quantity_text(tier.threshold)}, '
+                    f"but the tiers are measured by {metric_words}",
+                    tier.threshold.span,
+                    hint=f"write the threshold as {_unit_example(expected)}",
+                )
+                previous = None
+                continue
+            value = _quantity_value(tier.threshold)
+            self.check_threshold_value(tier.threshold)
+            if previous is not None and value is not None and value <= previous[1]:
+                self.report(
+                    "LOY304",
+                    f'tier "{tier.name.value}" starts at {_quantity_text(tier.threshold)}, not above '
+                    f'tier "{previous[0].name.value}" ({_quantity_text(previous[0].threshold)})',
+                    tier.threshold.span,
+                    hint="list tiers from the lowest threshold to the highest, each strictly above the one before",
+                )
+            if value is not None:
+                previous = (tier, value)
+            for benefit in tier.benefits:
+                if isinstance(benefit, ast.BenefitMultiplier) and benefit.unit is not None:
+                    self.resolve_unit(benefit.unit, benefit.span)
+                elif isinstance(benefit, ast.BenefitDiscount):
+                    self.check_percent(benefit.percent, "a tier discount")
+
+    def unit_fits(self, unit: Unit, expected: Unit) -> bool:
+        """Same kind of unit; money in another currency is LOY202's business, an unknown
+        point kind LOY103's: neither is reported again here."""
+        if unit[0] != expected[0]:
+            return False
+        if unit[0] == "points" and unit[1] is not None and expected[1] is not None:
+            return unit[1] == expected[1]
+        return True
+
+    def check_threshold_value(self, q) -> None:
+        if isinstance(q, ast.Count):
+            if not _is_whole(q.value) or q.value < 0:
+                self.report("LOY204", f"{_fmt(q.value)} is not a count: a threshold counts whole visits from 0 up",
+                            q.span, hint="write a whole number such as 10")
+        elif isinstance(q, (ast.Money, ast.PointsAmount)) and q.amount < 0:
+            self.report("LOY207", f"the threshold {_quantity_text(q)} is negative", q.span,
+                        hint="thresholds start at 0")
+
+    # ---------------------------------------------------------------- rules
+
+    def check_rules(self) -> None:
+        for entry in self.sym.rule_entries:
+            self.check_rule(entry)
+
+    def check_rule(self, entry: RuleEntry) -> None:
+        rule = entry.rule
+        actions = [c for c in rule.clauses if isinstance(c, ACTIONS)]
+        triggers = [c for c in rule.clauses if isinstance(c, TRIGGERS)]
+        own_conditions = [c for c in rule.clauses if not isinstance(c, ACTIONS + TRIGGERS + LIMITS)]
+        own_limits = [c for c in rule.clauses if isinstance(c, LIMITS)]
+        inherited = list(entry.inherited_clauses())
+        inherited_conditions = [c for c in inherited if not isinstance(c, LIMITS)]
+        inherited_limits = [c for c in inherited if isinstance(c, LIMITS)]
+
+        if not actions:
+            self.report(
+                "LOY301",
+                f'rule "{rule.name.value}" does nothing: it has no action',
+                rule.name.span,
+                hint="add what the rule gives, e.g. `earn 1 point per 10 NOK`, `give \"...\"` or `get 10% off`",
+            )
+        for extra in actions[1:]:
+            self.report(
+                "LOY302",
+                f'rule "{rule.name.value}" has a second action ({_ACTION_WORDS[type(extra)]})',
+                extra.span,
+                hint="a rule does one thing: move this action into a rule of its own",
+            )
+        for extra in triggers[1:]:
+            self.report(
+                "LOY311",
+                f'rule "{rule.name.value}" has a second trigger {_TRIGGER_WORDS[type(extra)]}',
+                extra.span,
+                hint="a rule reacts to one kind of event: split it into one rule per trigger",
+            )
+
+        for action in actions:
+            self.check_action(action)
+        for trigger in triggers:
+            self.check_trigger(trigger)
+        for clause in own_conditions:
+            self.resolve_condition_names(clause)
+        for clause in own_limits:
+            self.check_limit_names(clause)
+
+        action = actions[0] if actions else None
+        if action is not None:
+            self.check_fit(rule, action, triggers, own_conditions, own_limits, inherited_from=None)
+            if entry.campaign is not None:
+                self.check_fit(rule, action, [], inherited_conditions, inherited_limits, inherited_from=entry.campaign)
+
+        self.check_dates(rule.name.value, own_conditions, entry.campaign)
+        self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions)
+
+    def check_action(self, action) -> None:
+        if isinstance(action, (ast.PunchFree, ast.PunchDiscount)):
+            self.resolve_selector(action.selector)
+            self.check_ordinal(action.ordinal)
+            if isinstance(action, ast.PunchDiscount):
+                self.check_percent(action.percent, "a punch-card discount")
+        elif isinstance(action, ast.PaidThenFree):
+            self.resolve_selector(action.selector)
+            self.check_positive_count(action.free, "the number of free items")
+            self.check_positive_count(action.paid, "the number of paid items")
+        elif isinstance(action, ast.EarnPerSpend):
+            self.resolve_unit(action.points.unit, action.points.span)
+            self.check_positive(action.points, "the points earned")
+            self.check_positive(action.per, "the amount the points are earned per")
+        elif isinstance(action, (ast.EarnPerEvent, ast.EarnFixed)):
+            self.resolve_unit(action.points.unit, action.points.span)
+            self.check_positive(action.points, "the points earned")
+        elif isinstance(action, ast.EarnMultiplier):
+            if action.unit is not None:
+                self.resolve_unit(action.unit, action.span)
+        elif isinstance(action, ast.GiveReward):
+            self.resolve_reward(action.reward)
+        elif isinstance(action, ast.Discount):
+            self.check_percent(action.percent, "a discount")
+        elif isinstance(action, ast.DiscountScale):
+            self.check_scale(action)
+
+    def check_scale(self, scale: ast.DiscountScale) -> None:
+        self.check_metric(scale.metric)
+        expected = self.metric_unit(scale.metric)
+        previous: Optional[tuple[ast.ScaleStep, Decimal]] = None
+        for step in scale.steps:
+            self.check_percent(step.percent, "a discount step")
+            unit = _quantity_unit(step.threshold, self.sym)
+            if not self.unit_fits(unit, expected):
+                self.report(
+                    "LOY201",
+                    f"this step starts at {_quantity_text(step.threshold)}, "
+                    f"but the scale is measured by {_metric_words(scale.metric)}",
+                    step.threshold.span,
+                    hint=f"write the threshold as {_unit_example(expected)}",
+                )
+                previous = None
+                continue
+            self.check_threshold_value(step.threshold)
+            value = _quantity_value(step.threshold)
+            if previous is not None and value is not None and value <= previous[1]:
+                self.report(
+                    "LOY313",
+                    f"the step from {_quantity_text(step.threshold)} is not above the step before it "
+                    f"(from {_quantity_text(previous[0].threshold)})",
+                    step.threshold.span,
+                    hint="list the steps from the lowest threshold to the highest",
+                )
+            if value is not None:
+                previous = (step, value)
+
+    def check_trigger(self, trigger) -> None:
+        if isinstance(trigger, ast.OnNthVisit):
+            self.check_ordinal(trigger.ordinal)
+        elif isinstance(trigger, ast.AfterEveryVisits):
+            self.check_positive_count(trigger.count, "the number of visits")
+        elif isinstance(trigger, ast.AfterEverySpend):
+            self.check_positive(trigger.money, "the amount spent")
+
+    def check_limit_names(self, limit) -> None:
+        amount = limit.amount
+        if isinstance(amount, ast.PointsAmount):
+            self.resolve_unit(amount.unit, amount.span)
+        if isinstance(amount, ast.CapTimes):
+            self.check_positive_count(amount.count, "the number of times")
+        elif isinstance(amount, (ast.Money, ast.PointsAmount)):
+            self.check_positive(amount, "a cap" if isinstance(limit, ast.Cap) else "a budget")
+
+    def check_fit(self, rule, action, triggers, conditions, limits, inherited_from) -> None:
+        """LOY303: triggers, item filters and limits that make no sense for the action."""
+        name = rule.name.value
+        via = f' (from campaign "{inherited_from.name.value}")' if inherited_from is not None else ""
+        action_words = _ACTION_WORDS[type(action)]
+        for trigger in triggers:
+            if not isinstance(action, TRIGGERED_ACTIONS):
+                if isinstance(action, ast.EarnPerEvent):
+                    hint = f"`earn ... per {action.event}` fires on each {action.event}: remove the trigger"
+                else:
+                    hint = ("this action applies to purchases; a trigger goes with `earn <points>` "
+                            "or `give \"<reward>\"`")
+                self.report(
+                    "LOY303",
+                    f'rule "{name}" gives {action_words}, which cannot be triggered by {_TRIGGER_WORDS[type(trigger)]}',
+                    trigger.span,
+                    hint=hint,
+                )
+        for clause in conditions:
+            if isinstance(clause, (ast.OnItems, ast.OnCategories)) and not isinstance(action, ITEM_FILTERED_ACTIONS):
+                self.report(
+                    "LOY303",
+                    f'rule "{name}" gives {action_words}, which cannot be narrowed to some items{via}',
+                    clause.span,
+                    hint="only `earn ... per <money>`, `earn Nx` and `get P% off` take `on \"item\"` or "
+                    "`on category \"...\"`; to require an item in the order, use `when order has \"item\"`",
+                )
+            if isinstance(clause, ast.When) and _no_order_event(action, triggers):
+                for node in clause.expr.walk():
+                    if isinstance(node, (ast.HasItem, ast.HasCategory)) or (
+                        isinstance(node, ast.Comparison) and node.measure.kind in ("order_total", "order_items")
+                    ):
+                        self.report(
+                            "LOY303",
+                            f'rule "{name}" does not fire on a purchase, so there is no order to look at',
+                            node.span,
+                            hint="remove the order condition, or make the rule fire on purchases",
+                        )
+        for limit in limits:
+            amount = limit.amount
+            is_cap = isinstance(limit, ast.Cap)
+            if isinstance(amount, ast.PointsAmount):
+                if not isinstance(action, POINTS_ACTIONS):
+                    self.report(
+                        "LOY303",
+                        f'rule "{name}" gives {action_words}, not points, so a {"cap" if is_cap else "budget"} '
+                        f"in points cannot limit it{via}",
+                        amount.span,
+                        hint=("limit it in money, e.g. `at most 500 NOK per member`, or by count, "
+                              "e.g. `at most 3 times per member`") if is_cap else "give the budget in money",
+                    )
+                else:
+                    earned = _earned_kind(action, self.sym)
+                    limit_kind = self.sym.point_kind(amount.unit)
+                    if earned is not None and limit_kind is not None and earned != limit_kind:
+                        self.report(
+                            "LOY201",
+                            f'rule "{name}" earns {earned}, but this limit is in {limit_kind}{via}',
+                            amount.span,
+                            hint=f"write the limit in {earned}",
+                        )
+            elif isinstance(amount, ast.Money) and is_cap and isinstance(action, POINTS_ACTIONS):
+                self.report(
+                    "LOY303",
+                    f'rule "{name}" earns points, so a cap in money cannot limit it{via}',
+                    amount.span,
+                    hint="cap the points instead, e.g. `at most 1000 points per member per month`, "
+                    "or give a `budget` in money",
+                )
+
+    # ---------------------------------------------------------------- dates and impossible rules
+
+    def _windows(self, conditions) -> list[tuple[ast.Node, Optional[ast.DateValue], Optional[ast.DateValue]]]:
+        out = []
+        for c in conditions:
+            if isinstance(c, ast.DateWindow):
+                out.append((c, c.start, c.end))
+            elif isinstance(c, ast.UntilDate):
+                out.append((c, None, c.end))
+        return out
+
+    def check_dates(self, what_name: str, conditions, campaign: Optional[ast.CampaignDecl], kind: str = "rule") -> None:
+        sym = self.sym
+        for node, start, end in self._windows(conditions):
+            if start is not None and not self.check_date_range(start, end, f'{kind} "{what_name}"'):
+                continue
+            if sym.runs_from is not None:
+                problem = _outside(start, end, sym.runs_from, sym.runs_to)
+                if problem:
+                    runs = f"{sym.runs_from.isoformat()} to {sym.runs_to.isoformat()}" if sym.runs_to else \
+                        f"{sym.runs_from.isoformat()} on"
+                    self.report(
+                        "LOY307",
+                        f'{kind} "{what_name}" {problem}, outside the program, which runs from {runs}',
+                        problem_span(node, start, end, problem),
+                        hint="move the dates inside the program's `runs from ... to ...`, or widen the program",
+                    )
+                    continue
+            if campaign is not None:
+                for _cnode, cstart, cend in self._windows(campaign.clauses):
+                    cfrom = cstart.value if cstart is not None else None
+                    cto = cend.value if cend is not None else None
+                    problem = _outside(start, end, cfrom, cto)
+                    if problem:
+                        self.report(
+                            "LOY307",
+                            f'rule "{what_name}" {problem}, outside its campaign "{campaign.name.value}"',
+                            problem_span(node, start, end, problem),
+                            hint="a rule in a campaign runs within the campaign's dates: move the dates inside them",
+                        )
+
+    def check_never_fires(self, name: str, name_span: Span, conditions) -> None:
+        def never(message: str, span: Span, hint: str) -> None:
+            self.report("LOY309", f'rule "{name}" can never fire: {message}', span, hint=hint)
+
+        weekday_sets = [c for c in conditions if isinstance(c, ast.OnWeekdays)]
+        if len(weekday_sets) > 1:
+            days = set(range(7))
+            for c in weekday_sets:
+                days &= set().union(*(_WEEKDAYS[d] for d in c.days))
+            if not days:
+                never("its weekday conditions have no day in common", weekday_sets[-1].span,
+                      "list the days in one `on ...` clause")
+        for c in conditions:
+            if isinstance(c, ast.BetweenHours) and (c.start.hour, c.start.minute) == (c.end.hour, c.end.minute):
+                never("the time window starts and ends at the same minute", c.span,
+                      "give a window such as `between 15:00 and 17:00`")
+            if isinstance(c, ast.When) and _always_false(c.expr, self.sym):
+                never("its `when` condition is never true", c.expr.span,
+                      "an order total, item count, spend or visit count is never below zero; check the comparison")
+        windows = [(s.value if s else None, e.value if e else None) for _n, s, e in self._windows(conditions)]
+        if len(windows) > 1:
+            starts = [s for s, _ in windows if s is not None]
+            ends = [e for _, e in windows if e is not None]
+            if starts and ends and max(starts) > min(ends):
+                never("its date windows do not overlap", name_span, "keep one date window per rule")
+
+    # ---------------------------------------------------------------- campaigns and draws
+
+    def check_campaigns(self) -> None:
+        for campaign in self.sym.campaigns.values():
+            conditions = [c for c in campaign.clauses if not isinstance(c, (ast.RuleDecl,) + LIMITS)]
+            for clause in conditions:
+                self.resolve_condition_names(clause)
+            for clause in campaign.clauses:
+                if isinstance(clause, LIMITS):
+                    self.check_limit_names(clause)
+            self.check_dates(campaign.name.value, conditions, None, kind="campaign")
+
+    def check_draws(self) -> None:
+        for draw in self.sym.draws.values():
+            seen: dict[type, ast.Node] = {}
+            for clause in draw.clauses:
+                if isinstance(clause, (ast.DrawSchedule, ast.DrawPrize, ast.DrawWinners, ast.DrawRate)):
+                    if type(clause) in seen:
+                        self.report(
+                            "LOY105",
+                            f'draw "{draw.name.value}" has a second `{_draw_word(clause)}`',
+                            clause.span,
+                            hint=f"keep one of them (the first is at line {seen[type(clause)].span.line})",
+                        )
+                    else:
+                        seen[type(clause)] = clause
+                else:
+                    self.resolve_condition_names(clause)
+            currency = self.sym.currency or "NOK"
+            missing = [(word, example) for kind, word, example in (
+                (ast.DrawSchedule, "schedule", "held every month"),
+                (ast.DrawPrize, "prize", f"prize 5000 {currency}"),
+                (ast.DrawRate, "entry rate", f"1 entry per 100 {currency}"),
+            ) if kind not in seen]
+            if missing:
+                self.report(
+                    "LOY308",
+                    f'draw "{draw.name.value}" has no ' + " and no ".join(w for w, _ in missing),
+                    draw.name.span,
+                    hint="add " + ", ".join(f"`{e}`" for _, e in missing),
+                )
+            if ast.DrawPrize in seen:
+                self.check_positive(seen[ast.DrawPrize].money, "the prize")
+            if ast.DrawWinners in seen:
+                self.check_positive_count(seen[ast.DrawWinners].count, "the number of winners")
+            if ast.DrawRate in seen:
+                rate = seen[ast.DrawRate]
+                self.check_positive_count(rate.entries, "the number of entries")
+                self.check_positive(rate.per, "the amount per entry")
+            conditions = [c for c in draw.clauses if not isinstance(
+                c, (ast.DrawSchedule, ast.DrawPrize, ast.DrawWinners, ast.DrawRate))]
+            self.check_dates(draw.name.value, conditions, None, kind="draw")
+
+    # ---------------------------------------------------------------- values
+
+    def check_values(self) -> None:
+        """Checks that hold wherever a value appears: money's currency and decimals,
+        durations, multipliers, and the amounts of declarations outside rules."""
+        point_costs = {id(n.money) for n in self.program.walk() if isinstance(n, ast.PointCost)}
+        for node in self.program.walk():
+            if isinstance(node, ast.Money):
+                self.check_money(node, allow_fractions=id(node) in point_costs)
+            elif isinstance(node, ast.Duration):
+                if node.amount <= 0 or not _is_whole(node.amount):
+                    self.report(
+                        "LOY205",
+                        f"{_fmt(node.amount)} {node.unit}s is not a duration: it must be a positive whole number",
+                        node.span,
+                        hint=f"write e.g. 14 days or 12 months",
+                    )
+            elif isinstance(node, ast.Multiplier):
+                if node.value <= 0:
+                    self.report("LOY206", f"{_fmt(node.value)}x multiplies the points by zero", node.span,
+                                hint="use a multiplier above 0, e.g. 2x; to give no points, remove the rule")
+            elif isinstance(node, ast.ItemDecl) and node.cost is not None:
+                self.check_not_negative(node.cost, f'the cost of item "{node.name.value}"')
+            elif isinstance(node, ast.RewardDecl):
+                if node.cost is not None:
+                    self.check_not_negative(node.cost, f'the cost of reward "{node.name.value}"')
+                kind = node.kind
+                if isinstance(kind, ast.AmountOffReward):
+                    self.check_positive(kind.money, "the amount off")
+                elif isinstance(kind, ast.GiftCardReward):
+                    self.check_positive(kind.face_value, "the gift card's value")
+            elif isinstance(node, ast.RedeemDecl):
+                self.check_positive(node.price, "the price in points")
+            elif isinstance(node, ast.PointCost):
+                self.check_not_negative(node.money, "the cost of a point")
+            elif isinstance(node, ast.BenefitPerk) and node.cost_per_order is not None:
+                self.check_not_negative(node.cost_per_order, f'the cost of perk "{node.name.value}"')
+
+    def check_money(self, money: ast.Money, allow_fractions: bool) -> None:
+        code = money.currency
+        currency_span = _tail_span(money.span, len(code))
+        if not currencies.is_currency(code):
+            close = _did_you_mean(code, currencies.MINOR_UNITS)
+            self.report("LOY210", f"{code} is not an ISO 4217 currency code", currency_span,
+                        hint=f"did you mean {close}?" if close else "use the program's currency code")
+            return
+        program_currency = self.sym.currency
+        if program_currency is not None and currencies.is_currency(program_currency) and code != program_currency:
+            self.report(
+                "LOY202",
+                f"{_fmt(money.amount)} {code} is not in the program's currency, {program_currency}",
+                currency_span,
+                hint=f"write every amount in {program_currency}; a program has one currency",
+            )
+            return
+        places = decimal_places(money.amount)
+        if not allow_fractions and places > currencies.minor_units(code):
+            allowed = currencies.minor_units(code)
+            self.report(
+                "LOY208",
+                f"{_fmt(money.amount)} {code} has {places} decimals; {code} has "
+                + (f"{allowed}" if allowed else "no") + " minor unit" + ("s" if allowed != 1 else ""),
+                money.span,
+                hint=f"round the amount to {allowed} decimals" if allowed else f"write a whole number of {code}",
+            )
+
+    def check_percent(self, percent: ast.Percent, what: str) -> None:
+        if not (0 < percent.value <= 100):
+            self.report(
+                "LOY203",
+                f"{_fmt(percent.value)}% is not a valid percentage for {what}",
+                percent.span,
+                hint="a percentage must be above 0% and at most 100%",
+            )
+
+    def check_ordinal(self, ordinal: ast.Ordinal) -> None:
+        if ordinal.value <= 0:
+            self.report("LOY204", f"{ordinal.value}th is not a position: counting starts at 1st", ordinal.span,
+                        hint="write 1st, 2nd, 3rd, 6th...")
+
+    def check_positive_count(self, count: ast.Count, what: str) -> None:
+        if count.value <= 0 or not _is_whole(count.value):
+            self.report("LOY204", f"{what} is {_fmt(count.value)}; it must be a positive whole number",
+                        count.span, hint="write a whole number from 1 up")
+
+    def check_positive(self, q: Union[ast.Money, ast.PointsAmount], what: str) -> None:
+        if q.amount <= 0:
+            self.report("LOY207", f"{what} must be more than zero, not {_quantity_text(q)}", q.span,
+                        hint="write a positive amount" + ("; to remove the rule, delete it" if q.amount == 0 else ""))
+
+    def check_not_negative(self, q: ast.Money, what: str) -> None:
+        if q.amount < 0:
+            self.report("LOY207", f"{what} cannot be negative ({_quantity_text(q)})", q.span,
+                        hint="write 0 or a positive amount")
+
+    def check_comparison(self, cmp: ast.Comparison) -> None:
+        measure = cmp.measure
+        if measure.kind == "balance" and measure.unit is not None:
+            kind = self.resolve_unit(measure.unit, measure.span, where_head=True)
+            expected: Unit = ("points", kind)
+        elif measure.kind in ("order_total", "lifetime_spend"):
+            expected = ("money", self.sym.currency)
+        else:
+            expected = ("count", None)
+        value = cmp.value
+        if isinstance(value, ast.PointsAmount) and not (measure.kind == "balance"):
+            self.resolve_unit(value.unit, value.span)
+        unit = _quantity_unit(value, self.sym)
+        if not self.unit_fits(unit, expected):
+            self.report(
+                "LOY201",
+                f"{_measure_words(measure)} is {_unit_words(expected)}, but it is compared with "
+                f"{_quantity_text(value)}, which is {_unit_words(unit)}",
+                value.span,
+                hint=f"compare it with {_unit_example(expected)}",
+            )
+        elif isinstance(value, ast.Count) and not _is_whole(value.value):
+            self.report("LOY204", f"{_measure_words(measure)} counts whole things, not {_fmt(value.value)}",
+                        value.span, hint="compare with a whole number")
+
+
+class _Ref:
+    __slots__ = ("node",)
+
+    def __init__(self, node: ast.Text):
+        self.node = node
+
+
+# ------------------------------------------------------------------ small pure helpers
+
+
+def _setting_word(setting) -> str:
+    return {
+        ast.CurrencySetting: "currency",
+        ast.TimezoneSetting: "timezone",
+        ast.RunsSetting: "runs from",
+        ast.RewardsOnReturnSetting: "rewards are ... on return",
+    }.get(type(setting), "setting")
+
+
+def _points_setting_word(setting) -> str:
+    return {
+        ast.PointCost: "cost ... each",
+        ast.ExpireAfterEarning: "expire ... after earning",
+        ast.ExpireAfterInactivity: "expire after ... without a purchase",
+        ast.ExpireAtPeriodEnd: "expire at the end of ...",
+        ast.PendingSetting: "available ... after purchase",
+        ast.RoundingSetting: "round ... per ...",
+        ast.BalancePolicy: "balance policy",
+    }.get(type(setting), "setting")
+
+
+def _draw_word(clause) -> str:
+    return {
+        ast.DrawSchedule: "held every ...",
+        ast.DrawPrize: "prize",
+        ast.DrawWinners: "winners",
+        ast.DrawRate: "entry per ...",
+    }[type(clause)]
+
+
+def _metric_words(metric: ast.Metric) -> str:
+    if metric.kind == "spend":
+        return "spend (money)"
+    if metric.kind == "visits":
+        return "visits (a count)"
+    return f"{metric.unit} earned (points)"
+
+
+def _measure_words(measure: ast.Measure) -> str:
+    return {
+        "order_total": "order total",
+        "order_items": "order items",
+        "lifetime_spend": "lifetime spend",
+        "visits": "visits",
+        "balance": f"{measure.unit} balance",
+    }[measure.kind]
+
+
+def _unit_example(expected: Unit) -> str:
+    kind, name = expected
+    if kind == "money":
+        return f"an amount of money, e.g. 500 {name or 'NOK'}"
+    if kind == "points":
+        return f"points, e.g. 1000 {name or 'points'}"
+    if kind == "count":
+        return "a plain number, e.g. 10"
+    return "a percentage"
+
+
+def _earned_kind(action, sym: Symbols) -> Optional[str]:
+    if isinstance(action, (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed)):
+        return sym.point_kind(action.points.unit)
+    if isinstance(action, ast.EarnMultiplier) and action.unit is not None:
+        return sym.point_kind(action.unit)
+    return None
+
+
+def _no_order_event(action, triggers) -> bool:
+    """True when the rule fires on something other than a purchase (so no order exists)."""
+    if isinstance(action, ast.EarnPerEvent):
+        return action.event == "referral"
+    return any(isinstance(t, (ast.OnSignup, ast.OnAction)) for t in triggers)
+
+
+def _outside(start: Optional[ast.DateValue], end: Optional[ast.DateValue], lo, hi) -> Optional[str]:
+    """How the window [start, end] leaves [lo, hi] (None bounds are open), or None."""
+    s = start.value if start is not None else None
+    e = end.value if end is not None else None
+    if lo is not None and s is not None and s < lo:
+        return f"starts on {start.text}"
+    if hi is not None and s is not None and s > hi:
+        return f"starts on {start.text}"
+    if hi is not None and e is not None and e > hi:
+        return f"ends on {end.text}"
+    if lo is not None and e is not None and e < lo:
+        return f"ends on {end.text}"
+    return None
+
+
+def problem_span(node, start, end, problem: str) -> Span:
+    if problem.startswith("starts") and start is not None:
+        return start.span
+    if problem.startswith("ends") and end is not None:
+        return end.span
+    return node.span
+
+
+# --- `when` conditions that are never true (simple, certain cases only)
+
+_NON_NEGATIVE_MEASURES = ("order_total", "order_items", "lifetime_spend", "visits")
+
+
+def _always_false(expr, sym: Symbols) -> bool:
+    if isinstance(expr, ast.Comparison):
+        return _interval_empty([expr])
+    if isinstance(expr, ast.Or):
+        return all(_always_false(e, sym) for e in expr.operands)
+    if isinstance(expr, ast.And):
+        if any(_always_false(e, sym) for e in expr.operands):
+            return True
+        comparisons = [e for e in expr.operands if isinstance(e, ast.Comparison)]
+        by_measure: dict[tuple, list[ast.Comparison]] = {}
+        for c in comparisons:
+            by_measure.setdefault((c.measure.kind, c.measure.unit), []).append(c)
+        return any(_interval_empty(group) for group in by_measure.values())
+    return False
+
+
+def _interval_empty(comparisons: list[ast.Comparison]) -> bool:
+    """True when no value satisfies every comparison (all on one measure, numeric bounds)."""
+    lo: Optional[Decimal] = None
+    lo_open = False
+    hi: Optional[Decimal] = None
+    hi_open = False
+    kind = comparisons[0].measure.kind
+    if kind in _NON_NEGATIVE_MEASURES:
+        lo, lo_open = Decimal(0), False
+    units = {type(c.value) for c in comparisons}
+    if len(units) != 1 or isinstance(comparisons[0].value, ast.Percent):
+        return False  # mixed units are LOY201's business
+    for c in comparisons:
+        v = _quantity_value(c.value)
+        if v is None:
+            return False
+        if c.op in (">", ">="):
+            if lo is None or v > lo or (v == lo and c.op == ">"):
+                lo, lo_open = v, c.op == ">"
+        elif c.op in ("<", "<="):
+            if hi is None or v < hi or (v == hi and c.op == "<"):
+                hi, hi_open = v, c.op == "<"
+        elif c.op == "=":
+            if (lo is not None and (v < lo or (v == lo and lo_open))) or (
+                hi is not None and (v > hi or (v == hi and hi_open))
+            ):
+                return True
+            lo, lo_open, hi, hi_open = v, False, v, False
+    if lo is None or hi is None:
+        return False
+    return lo > hi or (lo == hi and (lo_open or hi_open))
