@@ -1,0 +1,128 @@
+"""The mergeable result of simulating some members.
+
+A `SimResult` is plain data: counters (ints, or exact Decimals), nested tables of
+counters, histograms, the best draw keys and the per-member rows. `merge` is
+exact, associative and commutative for results over disjoint sets of members,
+so members can be simulated in any grouping (one process, `--jobs`, a Dask
+partition) and merged; the report is computed from the merged result only.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple, Union
+
+Number = Union[int, Decimal]
+
+
+class MemberRow(NamedTuple):
+    """One member's figures, for the by-member table and for `compare`."""
+
+    member: str
+    orders: int
+    revenue: int  # minor units
+    points_earned: Number
+    points_redeemed: Number
+    points_outstanding: Number
+    rewards: int
+    discount: int  # minor units
+    value: Decimal  # what the member received, in the currency (discounts, rewards, points at their cost)
+    tier: str  # at the end ("" without tiers)
+
+
+class DrawKey(NamedTuple):
+    """A weighted-reservoir key: the members with the largest keys win a draw period."""
+
+    key: float
+    member: str
+
+
+@dataclass
+class SimResult:
+    counts: dict[str, Number] = field(default_factory=dict)
+    # table -> row key -> column -> value, e.g. tables["rule"]["points on every dollar"]["points_issued"]
+    tables: dict[str, dict[str, dict[str, Number]]] = field(default_factory=dict)
+    # name -> value -> members, e.g. days to first reward
+    histograms: dict[str, dict[int, int]] = field(default_factory=dict)
+    # "draw|period" -> the best keys (at most `winners` of them)
+    draw_keys: dict[str, list[DrawKey]] = field(default_factory=dict)
+    draw_winners: dict[str, int] = field(default_factory=dict)  # "draw|period" -> winners drawn
+    # budget -> the earliest time it ran out (ISO text sorts as time)
+    exhausted: dict[str, str] = field(default_factory=dict)
+    members: list[MemberRow] = field(default_factory=list)  # sorted by member id
+
+    # ------------------------------------------------------------ building
+    def count(self, name: str, value: Number = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + value
+
+    def add(self, table: str, key: str, column: str, value: Number = 1) -> None:
+        row = self.tables.setdefault(table, {}).setdefault(key, {})
+        row[column] = row.get(column, 0) + value
+
+    def observe(self, histogram: str, value: int) -> None:
+        h = self.histograms.setdefault(histogram, {})
+        h[value] = h.get(value, 0) + 1
+
+    def offer_draw(self, draw_period: str, winners: int, key: DrawKey) -> None:
+        self.draw_winners[draw_period] = winners
+        keys = self.draw_keys.setdefault(draw_period, [])
+        keys.append(key)
+        if len(keys) > winners:
+            keys[:] = heapq.nlargest(winners, keys)
+
+    def ran_out(self, budget: str, when: str) -> None:
+        if budget not in self.exhausted or when < self.exhausted[budget]:
+            self.exhausted[budget] = when
+
+    # ------------------------------------------------------------ merging
+    def merge(self, other: "SimResult") -> "SimResult":
+        """A new result for the members of both (which must be disjoint)."""
+        out = SimResult()
+        for part in (self, other):
+            for name, value in part.counts.items():
+                out.count(name, value)
+            for table, rows in part.tables.items():
+                for key, columns in rows.items():
+                    for column, value in columns.items():
+                        out.add(table, key, column, value)
+            for name, hist in part.histograms.items():
+                target = out.histograms.setdefault(name, {})
+                for value, n in hist.items():
+                    target[value] = target.get(value, 0) + n
+            for budget, when in part.exhausted.items():
+                out.ran_out(budget, when)
+            out.draw_winners.update(part.draw_winners)
+        for draw_period in sorted(set(self.draw_keys) | set(other.draw_keys)):
+            winners = out.draw_winners[draw_period]
+            keys = self.draw_keys.get(draw_period, []) + other.draw_keys.get(draw_period, [])
+            out.draw_keys[draw_period] = heapq.nlargest(winners, keys)
+        out.members = list(heapq.merge(self.members, other.members))
+        return out
+
+    def canonical(self) -> dict:
+        """Everything, with sorted keys and exact numbers as text: equal results give equal dicts."""
+
+        def num(v: Number) -> str:
+            return str(v)
+
+        return {
+            "counts": {k: num(v) for k, v in sorted(self.counts.items())},
+            "tables": {
+                t: {k: {c: num(v) for c, v in sorted(cols.items())} for k, cols in sorted(rows.items())}
+                for t, rows in sorted(self.tables.items())
+            },
+            "histograms": {n: {str(k): v for k, v in sorted(h.items())} for n, h in sorted(self.histograms.items())},
+            "draws": {d: [[repr(k.key), k.member] for k in sorted(keys, reverse=True)]
+                      for d, keys in sorted(self.draw_keys.items())},
+            "exhausted": dict(sorted(self.exhausted.items())),
+            "members": [[str(x) for x in row] for row in self.members],
+        }
+
+
+def merge_all(results: list[SimResult]) -> SimResult:
+    out = SimResult()
+    for r in results:
+        out = out.merge(r)
+    return out
