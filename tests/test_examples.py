@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lark import Token
 
-from loyalty.frontend import check_file
+from loyalty.frontend import check_file, check_text
 from loyalty.syntax import ast
 from loyalty.syntax.parser import lark_parser, parse
 
@@ -124,3 +124,12 @@ def test_the_examples_together_use_every_rule_and_keyword_alternative_of_the_gra
     # the check itself must see the constructs it claims to (guards against an empty walk)
     assert {"punch_free", "paid_then_free", "draw_rate", "downgrade"} <= used_names
     assert ("rounding_mode", "half even") in used_keywords
+
+
+def test_the_complete_example_in_the_language_reference_passes_the_checker():
+    reference = (EXAMPLES.parents[1] / "docs" / "language.md").read_text(encoding="utf-8")
+    intro = reference.split("## Reading a program aloud", 1)[1]
+    example = intro.split("```", 2)[1]
+    assert example.lstrip().startswith("# Sparkle Car Wash")
+    checked = check_text(example, "docs/language.md")
+    assert checked.program is not None and checked.diagnostics == [], checked.diagnostics
