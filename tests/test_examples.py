@@ -12,6 +12,7 @@ from lark import Token
 
 from loyalty.frontend import check_file, check_text
 from loyalty.syntax import ast
+from loyalty.syntax.formatter import format_program
 from loyalty.syntax.parser import lark_parser, parse
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "programs"
@@ -62,6 +63,13 @@ def test_example_passes_the_checker_with_no_diagnostics(path):
     assert checked.program is not None
     shown = "\n".join(f"{d.span}: {d.code} {d.message}" for d in checked.diagnostics)
     assert checked.diagnostics == [], shown
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=_ids(PROGRAMS))
+def test_example_is_written_in_the_canonical_layout(path):
+    # the examples are what designers copy: they show the layout `loyalty fmt` produces
+    text = path.read_text(encoding="utf-8")
+    assert format_program(parse(text, str(path))) == text
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=_ids(PROGRAMS))
