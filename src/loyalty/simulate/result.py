@@ -52,6 +52,8 @@ class SimResult:
     # budget -> the earliest time it ran out (ISO text sorts as time)
     exhausted: dict[str, str] = field(default_factory=dict)
     members: list[MemberRow] = field(default_factory=list)  # sorted by member id
+    # budget claims (time, member, event, budget, amount) from a first pass, to find when budgets run out
+    claims: list[tuple] = field(default_factory=list)
 
     # ------------------------------------------------------------ building
     def count(self, name: str, value: Number = 1) -> None:
@@ -99,6 +101,7 @@ class SimResult:
             keys = self.draw_keys.get(draw_period, []) + other.draw_keys.get(draw_period, [])
             out.draw_keys[draw_period] = heapq.nlargest(winners, keys)
         out.members = list(heapq.merge(self.members, other.members))
+        out.claims = sorted(self.claims + other.claims)
         return out
 
     def canonical(self) -> dict:
@@ -118,6 +121,7 @@ class SimResult:
                       for d, keys in sorted(self.draw_keys.items())},
             "exhausted": dict(sorted(self.exhausted.items())),
             "members": [[str(x) for x in row] for row in self.members],
+            "claims": [[str(x) for x in c] for c in sorted(self.claims)],
         }
 
 

@@ -1,0 +1,98 @@
+"""`loyalty simulate`: replay a purchase history through a program and report its cost."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loyalty.commands._common import EXIT_INPUT, EXIT_USAGE, fail, print_diagnostics, stdout_console
+
+HISTORY_OPTIONS = [
+    click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False),
+                 help="YAML file of assumptions (redemption, breakage, costs, seed); see docs/simulate.md."),
+    click.option("--attributes", "attributes_path", type=click.Path(dir_okay=False),
+                 help="CSV of member attributes: member, birthday, segments, home_store, signup_date."),
+    click.option("--columns", help="Map your column names: member=customer_id,time=date,amount=dollar_value."),
+    click.option("--time-format", help="strftime format of the time column, e.g. %Y%m%d (default: ISO 8601)."),
+    click.option("--delimiter", help="CSV field delimiter: one character, or 'tab' (default: ,)."),
+    click.option("--on-bad-row", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+                 help="Stop at the first bad row, or skip bad rows and count them in the report."),
+]
+
+
+def history_options(f):
+    for option in reversed(HISTORY_OPTIONS):
+        f = option(f)
+    return f
+
+
+def handle_input_errors(fn):
+    """Turn every input problem into a located message and exit code 1, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from loyalty.simulate.engine import SimulationError
+        from loyalty.simulate.history import HistoryError
+        from loyalty.simulate.run import ProgramLoadError
+        from loyalty.simulate.scenario import ScenarioError
+
+        try:
+            return fn(*args, **kwargs)
+        except ProgramLoadError as err:
+            print_diagnostics(err.diagnostics, err.source)
+            sys.exit(EXIT_INPUT)
+        except (HistoryError, ScenarioError, SimulationError) as err:
+            fail(err.message, err.hint)
+
+    return wrapper
+
+
+@click.command(
+    "simulate",
+    epilog="""\b
+Examples:
+  loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
+  loyalty simulate program.loyalty sales.csv --columns member=customer_id,time=date,amount=total
+  loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
+  loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html""",
+)
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.argument("history", type=click.Path(dir_okay=False))
+@history_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: tables for people; json: one document (schema in docs/simulate.md).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
+@click.option("--chart", type=click.Path(dir_okay=False),
+              help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
+@handle_input_errors
+def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
+            out_dir, chart):
+    """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
+    headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
+    from loyalty.simulate.render import render_terminal, to_json, write_chart
+    from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report, write_out_dir
+
+    if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
+        fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
+             "name the file e.g. cost.svg or cost.html", code=EXIT_USAGE)
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    plan = plan_for(prog, program, inputs, attributes_path)
+    result, report = run_and_report(plan, inputs, show_progress=True)
+    if fmt == "json":
+        click.echo(to_json(report), nl=False)
+    else:
+        console = stdout_console()
+        if not console.is_terminal:
+            console.width = 140  # piped to a file: room for every column
+        render_terminal(report, console, prog.exponent)
+    if out_dir:
+        written = write_out_dir(report, result, prog.exponent, Path(out_dir))
+        click.echo(f"wrote {len(written)} CSV tables to {out_dir}", err=True)
+    if chart:
+        write_chart(report, Path(chart))
+        click.echo(f"wrote chart {chart}", err=True)

@@ -1,0 +1,215 @@
+"""Effects to figures: what one member's effects add to a `SimResult`.
+
+Only counts and integer minor units are accumulated here; costs that need a
+rate (points at a cost per point, gift cards less breakage) are computed by the
+report from the merged totals, so partial results stay exact integers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from decimal import Decimal
+from typing import Iterable, Optional
+
+from loyalty.runtime.timeutil import period_key
+from loyalty.simulate.result import DrawKey, MemberRow, SimResult
+from loyalty.simulate.scenario import stable_hash
+
+
+def month_of(t: _dt.datetime) -> str:
+    return f"{t.year:04d}-{t.month:02d}"
+
+
+class MemberAccumulator:
+    """Collects one member's effects, then adds the member's figures to a result."""
+
+    __slots__ = ("member", "result", "first_time", "first_reward", "orders", "revenue", "earned", "redeemed",
+                 "expired", "clawed", "rewards", "discount", "reward_value", "tier", "tier_changes", "draw_entries",
+                 "rewards_reached", "tiers_reached", "draw_periods")
+
+    def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None):
+        self.member = member
+        self.draw_periods = draw_periods or {}  # draw -> its period (month, quarter...)
+        self.result = result
+        self.first_time: Optional[_dt.datetime] = None
+        self.first_reward: Optional[_dt.datetime] = None
+        self.orders = 0
+        self.revenue = 0
+        self.earned: dict[str, int] = {}
+        self.redeemed: dict[str, int] = {}
+        self.expired: dict[str, int] = {}
+        self.clawed: dict[str, int] = {}
+        self.rewards = 0
+        self.discount = 0
+        self.reward_value = 0  # face value of rewards received, minor units
+        self.tier = ""
+        self.tier_changes: list[tuple[str, str]] = []  # (month, tier after)
+        self.draw_entries: dict[tuple[str, str], int] = {}
+        self.rewards_reached: set[str] = set()
+        self.tiers_reached: set[str] = set()
+
+    def start_tier(self, tier: str, time: _dt.datetime) -> None:
+        """A tier held from the start (a tier from 0), without a tier change."""
+        self.tier = tier
+        self.tiers_reached.add(tier)
+        self.tier_changes.append((month_of(time), tier))
+
+    # ------------------------------------------------------------ events
+    def event(self, kind: str, time: _dt.datetime, total: int) -> None:
+        r = self.result
+        if self.first_time is None:
+            self.first_time = time
+        month = month_of(time)
+        r.count("events")
+        if kind == "purchase":
+            self.orders += 1
+            self.revenue += total
+            r.count("orders")
+            r.count("revenue", total)
+            r.add("month", month, "orders")
+            r.add("month", month, "revenue", total)
+        elif kind == "return":
+            r.count("returns")
+            r.count("refunded", total)
+            r.count("revenue", -total)
+            self.revenue -= total
+            r.add("month", month, "returns")
+            r.add("month", month, "revenue", -total)
+        else:
+            r.count(f"events_{kind}")
+
+    def simulated_redemption(self) -> None:
+        self.result.count("simulated_redemptions")
+
+    # ------------------------------------------------------------ effects
+    def effects(self, effects: Iterable) -> None:
+        r = self.result
+        for e in effects:
+            kind = e.kind
+            month = month_of(e.time)
+            if kind == "points_earned":
+                pk, pts = e.point_kind, e.points
+                self.earned[pk] = self.earned.get(pk, 0) + pts
+                r.add("rule", e.rule, "points_issued", pts)
+                r.add("points", f"{pk}|{month}", "issued", pts)
+            elif kind == "points_available":
+                r.add("points", f"{e.point_kind}|{month}", "matured", e.points)
+            elif kind == "points_expired":
+                self.expired[e.point_kind] = self.expired.get(e.point_kind, 0) + e.points
+                r.add("points", f"{e.point_kind}|{month}", "expired", e.points)
+            elif kind == "points_redeemed":
+                self.redeemed[e.point_kind] = self.redeemed.get(e.point_kind, 0) + e.points
+                r.add("points", f"{e.point_kind}|{month}", "redeemed", e.points)
+                r.add("reward", e.reward, "points_spent", e.points)
+            elif kind == "points_clawed_back":
+                self.clawed[e.point_kind] = self.clawed.get(e.point_kind, 0) + e.points
+                r.add("points", f"{e.point_kind}|{month}", "clawed_back", e.points)
+                if e.rule:
+                    r.add("rule", e.rule, "points_clawed_back", e.points)
+            elif kind == "reward_issued" and e.reason == "tier perk":
+                # a tier's perk costs something on each order of a member in the tier: a tier cost, not a reward
+                r.add("tier", e.rule, "perk_cost", e.cost or 0)
+                r.add("tier", e.rule, "perk_orders")
+                r.add("month", month, "perk_cost", e.cost or 0)
+            elif kind == "reward_issued":
+                self.rewards += 1
+                self.reward_value += e.amount or 0
+                if self.first_reward is None:
+                    self.first_reward = e.time
+                self.rewards_reached.add(e.reward)
+                r.add("reward", e.reward, "given")
+                r.add("reward", e.reward, "face_value", e.amount or 0)
+                r.add("reward", e.reward, "cost", e.cost or 0)
+                r.add("reward_month", f"{e.reward}|{month}", "cost", e.cost or 0)
+                if e.rule:
+                    r.add("rule", e.rule, "rewards", 1)
+                    r.add("rule_reward", f"{e.rule}|{e.reward}", "cost", e.cost or 0)
+                r.add("month", month, "rewards")
+            elif kind == "reward_taken_back":
+                self.rewards -= 1
+                self.reward_value -= e.amount or 0
+                r.add("reward", e.reward, "taken_back")
+                r.add("reward", e.reward, "face_value", -(e.amount or 0))
+                r.add("reward", e.reward, "cost", -(e.cost or 0))
+                r.add("reward_month", f"{e.reward}|{month}", "cost", -(e.cost or 0))
+                if e.rule:
+                    r.add("rule", e.rule, "rewards", -1)
+                    r.add("rule_reward", f"{e.rule}|{e.reward}", "cost", -(e.cost or 0))
+            elif kind == "discount_applied":
+                amount = e.amount or 0
+                self.discount += amount
+                r.add("rule", e.rule, "discount", amount)
+                # what it costs us: the effect's cost when the evaluator knows it (a free item at its unit
+                # cost), else the revenue foregone
+                r.add("rule", e.rule, "discount_cost", amount if e.cost is None else e.cost)
+                r.add("rule", e.rule, "discounted_orders")
+                r.add("month", month, "discount", amount if e.cost is None else e.cost)
+            elif kind == "tier_changed":
+                self.tier = e.tier_to or ""
+                self.tier_changes.append((month, self.tier))
+                if e.tier_to:
+                    self.tiers_reached.add(e.tier_to)
+                r.add("tier_change", f"{e.tier_from or ''}|{e.tier_to or ''}", "members")
+            elif kind == "draw_entries":
+                key = (e.draw, period_key(e.time, self.draw_periods.get(e.draw)) if e.draw in self.draw_periods else "")
+                self.draw_entries[key] = self.draw_entries.get(key, 0) + (e.entries or 0)
+            elif kind == "cap_reached":
+                r.add("cap", e.rule, "times")
+                r.add("cap", e.rule, "truncated", e.truncated or 0)
+            elif kind == "budget_reached":
+                budget = e.scope or e.rule
+                r.add("budget", budget, "times")
+                r.add("budget", budget, "truncated", e.truncated or 0)
+            elif kind == "redemption_refused":
+                r.add("refused", e.reward or "", e.reason or "refused")
+            elif kind == "duplicate_ignored":
+                r.count("duplicates_ignored")
+            else:
+                r.count(f"effects_{kind}")
+            if e.rule and kind in ("reward_issued", "discount_applied", "points_earned"):
+                r.add("rule", e.rule, "effects")
+
+    # ------------------------------------------------------------ the member's totals
+    def finish(self, months: list[str], draws: dict[str, int], seed: int, point_costs: dict[str, Decimal],
+               tier_names: tuple[str, ...]) -> None:
+        r = self.result
+        r.count("members")
+        if self.orders:
+            r.count("purchasing_members")
+        for reward in self.rewards_reached:
+            r.add("reward", reward, "members")
+        for tier in self.tiers_reached:
+            r.add("tier", tier, "members_reached")
+        if self.tier:
+            r.add("tier", self.tier, "members_at_end")
+        if self.first_reward is not None and self.first_time is not None:
+            r.observe("days_to_first_reward", (self.first_reward - self.first_time).days)
+        # members per tier at the end of each month, from the member's first month on
+        if tier_names and self.first_time is not None:
+            changes = self.tier_changes
+            j, tier = 0, ""
+            for month in months:
+                if month < month_of(self.first_time):
+                    continue
+                while j < len(changes) and changes[j][0] <= month:
+                    tier = changes[j][1]
+                    j += 1
+                if tier:
+                    r.add("tier_month", f"{tier}|{month}", "members")
+        # draws: one weighted-reservoir key per period entered; the largest keys win (Efraimidis-Spirakis)
+        for (draw, period), entries in sorted(self.draw_entries.items()):
+            if entries <= 0:
+                continue
+            r.add("draw", f"{draw}|{period}", "entries", entries)
+            r.add("draw", f"{draw}|{period}", "entrants")
+            u = (stable_hash(seed, "draw", draw, period, self.member) + 1) / 18446744073709551616.0  # in (0, 1]
+            r.offer_draw(f"{draw}|{period}", draws.get(draw, 1), DrawKey(math.log(u) / entries, self.member))
+        outstanding = {k: self.earned.get(k, 0) - self.redeemed.get(k, 0) - self.expired.get(k, 0)
+                       - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
+        points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()), Decimal(0))
+        r.members.append(MemberRow(
+            self.member, self.orders, self.revenue, sum(self.earned.values()), sum(self.redeemed.values()),
+            sum(outstanding.values()), self.rewards, self.discount,
+            Decimal(self.discount + self.reward_value) + points_value, self.tier,
+        ))

@@ -1,0 +1,262 @@
+"""Replay members through the evaluator and collect a mergeable result.
+
+`replay_members(plan, history, slices)` is the unit of work: some members' rows in,
+a `SimResult` out. It reads nothing global and mutates nothing shared, so a
+later engine can run it per process or per Dask partition and `merge` the parts.
+`simulate` runs it over every member, twice when the program has budgets: a first
+pass records every budget claim, the merged claims say when each budget ran out
+(in the order a live service would have seen them), and the second pass replays
+with that knowledge, which equals one sequential run over all members.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Iterator, Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.evaluator import apply_event, new_member
+from loyalty.runtime.events import Ev, EventError
+from loyalty.runtime.ledger import ExhaustedLedger, RecordingLedger, UnlimitedLedger
+from loyalty.runtime.program import CompiledProgram
+from loyalty.simulate.accumulate import MemberAccumulator, month_of
+from loyalty.simulate.history import History, MemberAttributes
+from loyalty.simulate.orders import SimEvent, member_events
+from loyalty.simulate.report import ProgramInfo, months_between
+from loyalty.simulate.result import SimResult, merge_all
+from loyalty.simulate.scenario import Scenario, member_redeems
+
+MAX_REDEMPTIONS_PER_EVENT = 1000  # a bound, not a behaviour: prices are positive, balances finite
+
+
+class SimulationError(Exception):
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a member's replay needs, decided once before any member runs."""
+
+    program: CompiledProgram
+    info: ProgramInfo
+    scenario: Scenario
+    end: _dt.datetime  # the history's last moment: every member's clock is advanced to it
+    months: tuple[str, ...]
+    redeem_reward: Optional[str]  # what simulated members redeem for (None: nobody)
+    attributes: dict[str, MemberAttributes] = field(default_factory=dict)
+    draw_periods: dict[str, str] = field(default_factory=dict)
+    draw_winners: dict[str, int] = field(default_factory=dict)
+
+
+def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
+    doc = prog.doc
+    draws = {}
+    for d in doc.get("draws", ()):
+        draws[d["name"]] = (int(d.get("prize_minor", 0)), int(d.get("winners", 1)), d.get("period", "month"))
+    point_costs = {}
+    for k in prog.kinds:
+        if k.cost is not None:
+            point_costs[k.name] = Decimal(k.cost[0]) / Decimal(k.cost[1])
+    rule_lines = {r.name: r.line for r in prog.rules}
+    for rd in prog.redeem.values():
+        rule_lines.setdefault(f"redeem for {rd.reward}", rd.line)
+    return ProgramInfo(
+        name=prog.name, file=file, currency=prog.currency, exponent=prog.exponent, point_costs=point_costs,
+        rewards={name: rw.kind for name, rw in prog.rewards.items()}, rule_lines=rule_lines,
+        tiers=tuple(t.name for t in prog.tiers.tiers) if prog.tiers else (), draws=draws,
+        budgets={k: str(v) for k, v in prog.budgets.items()},
+    )
+
+
+def with_scenario_costs(info: ProgramInfo, scenario: Scenario) -> ProgramInfo:
+    """Scenario costs per point (in the currency) override the program's."""
+    if not scenario.cost_per_point:
+        return info
+    costs = dict(info.point_costs)
+    for kind, cost in scenario.cost_per_point.items():
+        costs[kind] = cost.scaleb(info.exponent)
+    return ProgramInfo(**{**info.__dict__, "point_costs": costs})
+
+
+def choose_redeem_reward(prog: CompiledProgram, scenario: Scenario) -> Optional[str]:
+    if scenario.redemption_policy == "none" or not prog.redeem:
+        return None
+    if scenario.redemption_reward is not None:
+        if scenario.redemption_reward not in prog.redeem:
+            known = ", ".join(sorted(prog.redeem)) or "(none)"
+            raise SimulationError(f"the scenario redeems for {scenario.redemption_reward!r}, which points cannot buy "
+                                  f"in this program", hint=f"rewards that points can buy: {known}")
+        return scenario.redemption_reward
+    # the cheapest reward points can buy (ties: by name, for determinism)
+    return min(prog.redeem.values(), key=lambda rd: (rd.price, rd.reward)).reward
+
+
+def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, history: History,
+              attributes: Optional[dict[str, MemberAttributes]] = None) -> Plan:
+    if len(history):
+        first, last = min(history.time), max(history.time)
+        months = tuple(months_between(first, last))
+    else:
+        last, months = _dt.datetime(1970, 1, 1), ()
+    return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
+                choose_redeem_reward(prog, scenario), attributes or {},
+                {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()})
+
+
+# ------------------------------------------------------------------ one member
+
+
+def to_internal(prog: CompiledProgram, e: SimEvent) -> Ev:
+    kind = e.kind
+    if kind == "purchase":
+        catalog = prog.catalog
+        lines = tuple((ln.item or "", ln.category or catalog.get(ln.item or ""), ln.quantity, ln.amount)
+                      for ln in e.lines)
+        order = e.order_id or f"@{e.time.isoformat()}"
+        return Ev("purchase", e.event_id or f"purchase:{order}", e.time, order=order, lines=lines, store=e.store,
+                  channel=e.channel)
+    if kind == "return":
+        if all(ln.item for ln in e.lines):
+            return Ev("return", e.event_id, e.time, order=e.order_id,
+                      ret_lines=tuple((ln.item, ln.quantity) for ln in e.lines))
+        return Ev("return", e.event_id, e.time, order=e.order_id, ret_amount=e.total or None)
+    if kind == "visit":
+        return Ev("visit", e.event_id, e.time, store=e.store)
+    if kind == "redemption":
+        return Ev("redemption", e.event_id, e.time, reward=e.name or "")
+    if kind == "custom":
+        return Ev("action", e.event_id, e.time, name=e.name or "")
+    return Ev(kind, e.event_id, e.time)
+
+
+def _attributes(a: Optional[MemberAttributes]) -> dict:
+    if a is None:
+        return {}
+    return {"birthday": a.birthday, "segments": a.segments, "home_store": a.home_store, "signup_date": a.signup_date}
+
+
+def replay_member(plan: Plan, member: str, events: list[SimEvent], ledger,
+                  on_event: Optional[Callable[[SimEvent, Optional[Ev], list[Effect], Optional[str]], None]] = None,
+                  result: Optional[SimResult] = None) -> SimResult:
+    """One member through the evaluator. `on_event(event, ev, effects, error)` sees each step (for explain)."""
+    prog = plan.program
+    result = result if result is not None else SimResult()
+    acc = MemberAccumulator(member, result, plan.draw_periods)
+    st = new_member(prog, member, _attributes(plan.attributes.get(member)))
+    redeem = plan.redeem_reward if plan.redeem_reward and member_redeems(plan.scenario, member) else None
+    price = prog.redeem[redeem].price if redeem else 0
+    kind_index = prog.redeem[redeem].kind if redeem else 0
+    if prog.tiers and st.tier >= 0 and events:
+        acc.start_tier(prog.tiers.tiers[st.tier].name, events[0].time)
+    for e in events:
+        out: list[Effect] = []
+        ev = to_internal(prog, e)
+        try:
+            apply_event(prog, st, ev, ledger, out)
+        except EventError as err:
+            # e.g. a return of an order bought before the history starts: counted and reported, never hidden
+            reason = _rejection_reason(e, err)
+            result.add("rejected", reason, "events")
+            acc.effects(out)
+            if on_event:
+                on_event(e, ev, out, str(err))
+            continue
+        acc.event(e.kind, e.time, e.total)
+        if redeem:
+            for _ in range(MAX_REDEMPTIONS_PER_EVENT):
+                if st.kinds[kind_index].available < price:
+                    break
+                apply_event(prog, st, Ev("redemption", None, e.time, reward=redeem), ledger, out)
+                acc.simulated_redemption()
+        acc.effects(out)
+        if on_event:
+            on_event(e, ev, out, None)
+    # bring the member's clock to the end of the history: points mature and expire, tiers are reviewed
+    out = []
+    apply_event(prog, st, Ev("tick", None, plan.end), ledger, out)
+    acc.effects(out)
+    if on_event and out:
+        on_event(SimEvent("tick", plan.end, None, None, None, None, (), None, 0), None, out, None)
+    acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers)
+    return result
+
+
+def _rejection_reason(e: SimEvent, err: EventError) -> str:
+    if e.kind == "return" and err.field == "order":
+        if e.order_id is None:
+            return "return without an order id"
+        if "no purchase" in str(err):
+            return "return of an order not in the history"
+    return f"{e.kind} rejected by the program: {err.field or 'event'}"
+
+
+# ------------------------------------------------------------------ many members
+
+
+def replay_members(plan: Plan, history: History, slices: list[tuple[str, int, int]], ledger_factory=UnlimitedLedger,
+                   progress: Optional[Callable[[int], None]] = None) -> SimResult:
+    """Some members (disjoint from any other call's) into one partial result."""
+    result = SimResult()
+    for member, start, end in slices:
+        ledger = ledger_factory()
+        replay_member(plan, member, member_events(history, start, end), ledger, result=result)
+        if isinstance(ledger, RecordingLedger) and ledger.claims:
+            result.claims.extend((t, m, ev, key, amount) for (t, m, ev, key, amount) in ledger.claims)
+        if progress:
+            progress(end - start)
+    result.claims.sort()
+    return result
+
+
+def budget_exhaustion(prog: CompiledProgram, claims: list[tuple]) -> dict[str, tuple[tuple, int]]:
+    """From every claim, in service order (time, member, event): where each budget ran out, and how much
+    the claim that emptied it still got."""
+    used = {k: 0 for k in prog.budgets}
+    out: dict[str, tuple[tuple, int]] = {}
+    for t, member, event, key, amount in sorted(claims, key=lambda c: (c[0], c[1], c[2])):
+        limit = prog.budgets.get(key)
+        if limit is None or key in out:
+            continue
+        if used[key] + amount >= limit and amount > 0:
+            out[key] = ((t, member, event), limit - used[key])
+        used[key] += amount
+    return out
+
+
+def simulate(plan: Plan, history: History, progress: Optional[Callable[[int], None]] = None,
+             chunks: int = 1) -> SimResult:
+    slices = history.member_slices()
+    parts = _split(slices, chunks)
+    if not plan.program.budgets:
+        return merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
+    first = merge_all([replay_members(plan, history, part, RecordingLedger) for part in parts])
+    exhausted = budget_exhaustion(plan.program, first.claims)
+    if not exhausted:
+        if progress:
+            progress(len(history))
+        first.claims = []
+        return first
+    results = [replay_members(plan, history, part, lambda: ExhaustedLedger(exhausted), progress) for part in parts]
+    merged = merge_all(results)
+    for key, ((t, _member, _event), _partial) in exhausted.items():
+        merged.ran_out(key, t.isoformat())
+    return merged
+
+
+def _split(slices: list, chunks: int) -> list[list]:
+    chunks = max(1, chunks)
+    size = -(-len(slices) // chunks) if slices else 1
+    return [slices[i:i + size] for i in range(0, len(slices), size)] or [[]]
+
+
+def month_span(history: History) -> list[str]:
+    return months_between(min(history.time), max(history.time)) if len(history) else []
+
+
+__all__ = ["Plan", "SimulationError", "make_plan", "program_info", "replay_member", "replay_members", "simulate",
+           "budget_exhaustion", "month_of", "Iterator"]

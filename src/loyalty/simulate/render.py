@@ -1,0 +1,258 @@
+"""Renderers of the report dict: rich terminal tables, JSON, CSV tables, an SVG/HTML chart.
+
+Every renderer reads the dict `build_report` made, so all outputs agree. The
+chart is an SVG written here (no plotting dependency), embedded in a small HTML
+page when the file name ends in .html.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+from rich.table import Table
+
+
+def to_json(report: dict) -> str:
+    """Byte-identical for identical inputs: sorted keys, exact decimals as strings, no floats."""
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# ------------------------------------------------------------------ terminal
+
+
+def _money(value: Optional[str], exponent: int) -> str:
+    if value is None:
+        return "-"
+    q = Decimal(1).scaleb(-exponent)
+    d = Decimal(value).quantize(q, rounding=ROUND_HALF_EVEN)
+    return f"{d:,}"
+
+
+def _pct(share: Optional[str]) -> str:
+    if share is None:
+        return "-"
+    return f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"
+
+
+def _int(n) -> str:
+    return f"{n:,}"
+
+
+def render_terminal(report: dict, console: Console, exponent: int) -> None:
+    cur = report["program"]["currency"]
+    h = report["headline"]
+    m = lambda v: _money(v, exponent)  # noqa: E731
+    console.print(f"[bold]{report['program']['name']}[/bold] on {report['history']['file']} "
+                  f"({report['history']['first'] or '-'} to {report['history']['last'] or '-'})")
+    console.print()
+    head = Table(show_header=False, box=None, padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(justify="right")
+    head.add_row("members", _int(h["members"]))
+    head.add_row("orders", _int(h["orders"]) + (f"  ({_int(h['returns'])} returns)" if h["returns"] else ""))
+    head.add_row("revenue", f"{m(h['revenue'])} {cur}")
+    head.add_row("total program cost", f"[bold]{m(h['total_cost'])} {cur}[/bold]")
+    head.add_row("cost as share of revenue", f"[bold]{_pct(h['cost_share_of_revenue'])}[/bold]")
+    head.add_row("  discounts", f"{m(h['discounts'])} {cur}")
+    head.add_row("  rewards", f"{m(h['reward_cost'])} {cur}")
+    if Decimal(h["perk_cost"]):
+        head.add_row("  tier perks", f"{m(h['perk_cost'])} {cur}")
+    if Decimal(h["draw_prizes"]):
+        head.add_row("  draw prizes", f"{m(h['draw_prizes'])} {cur}")
+    head.add_row("  liability at the end", f"{m(h['liability_end'])} {cur}")
+    if h["points_issued"]:
+        head.add_row("points issued", _int(h["points_issued"]))
+        head.add_row("redemption rate", _pct(h["redemption_rate"]))
+        head.add_row("breakage (expired)", _pct(h["breakage"]))
+    console.print(head)
+
+    if report["by_rule"]:
+        t = Table(title="By rule", title_justify="left", title_style="bold")
+        for col in ("rule", "line", "points", "rewards", "discount", "cost", "of revenue"):
+            t.add_column(col, justify="left" if col == "rule" else "right")
+        for r in report["by_rule"]:
+            t.add_row(r["rule"], str(r["line"] or ""), _int(r["points_issued"]), _int(r["rewards"]),
+                      m(r["discount"]), m(r["cost"]), _pct(r["share_of_revenue"]))
+        console.print(t)
+    if report["by_reward"]:
+        t = Table(title="By reward", title_justify="left", title_style="bold")
+        for col in ("reward", "given", "members", "of members", "face value", "cost"):
+            t.add_column(col, justify="left" if col == "reward" else "right")
+        for r in report["by_reward"]:
+            t.add_row(r["reward"], _int(r["given"] - r["taken_back"]), _int(r["members"]), _pct(r["share_of_members"]),
+                      m(r["face_value"]), m(r["cost"]))
+        console.print(t)
+        ttf = report["time_to_first_reward"]
+        if ttf["members"]:
+            console.print(f"time to first reward: median {ttf['median_days']} days, mean {ttf['mean_days']} days "
+                          f"({_int(ttf['members'])} members)")
+    if report["by_tier"]:
+        t = Table(title="By tier", title_justify="left", title_style="bold")
+        for col in ("tier", "members reached", "of members", "at the end", "perk cost"):
+            t.add_column(col, justify="left" if col == "tier" else "right")
+        for r in report["by_tier"]:
+            t.add_row(r["tier"], _int(r["members_reached"]), _pct(r["share_reached"]), _int(r["members_at_end"]),
+                      m(r["perk_cost"]))
+        console.print(t)
+        mv = report["tier_moves"]
+        console.print(f"tier moves: {_int(mv['upgrades'])} up, {_int(mv['downgrades'])} down")
+    if report["by_month"]:
+        t = Table(title="Month by month", title_justify="left", title_style="bold")
+        for col in ("month", "orders", "revenue", "issued", "redeemed", "expired", "outstanding", "cost",
+                    "liability"):
+            t.add_column(col, justify="right")
+        for r in report["by_month"]:
+            t.add_row(r["month"], _int(r["orders"]), m(r["revenue"]), _int(r["points_issued"]),
+                      _int(r["points_redeemed"]), _int(r["points_expired"]), _int(r["points_outstanding"]),
+                      m(r["cost"]), m(r["liability"]))
+        console.print(t)
+    for c in report["caps"]:
+        console.print(f"cap on [bold]{c['rule']}[/bold] reached {_int(c['times'])} times, "
+                      f"{_int(c['truncated'])} held back")
+    for b in report["budgets"]:
+        ran = f", ran out {b['ran_out']}" if b["ran_out"] else ""
+        console.print(f"budget [bold]{b['budget']}[/bold] ({b['limit']}): truncated {_int(b['times'])} times{ran}")
+    if report["draws"]:
+        t = Table(title="Draws", title_justify="left", title_style="bold")
+        for col in ("draw", "period", "entrants", "entries", "winners", "paid"):
+            t.add_column(col, justify="left" if col in ("draw", "winners") else "right")
+        for d in report["draws"]:
+            t.add_row(d["draw"], d["period"], _int(d["entrants"]), _int(d["entries"]), ", ".join(d["winners"]),
+                      m(d["paid"]))
+        console.print(t)
+    for r in report.get("rejected_events", []):
+        console.print(f"[yellow]{_int(r['events'])} events not applied:[/yellow] {r['reason']}")
+    for r in report["redemptions_refused"]:
+        console.print(f"{_int(r['count'])} redemptions of {r['reward']} refused: {r['reason']}")
+    hist = report["history"]
+    if hist["skipped_rows"]:
+        console.print(f"[yellow]{_int(hist['skipped_rows'])} rows skipped[/yellow] (--on-bad-row skip):")
+        for reason, n in hist["skipped_by_reason"].items():
+            console.print(f"  {_int(n)}  {reason}")
+    a = report["assumptions"]
+    red = a["redemption"]
+    console.print(f"[dim]assumptions ({a['scenario']}): redemption {red['policy']} for {red['reward']}"
+                  f"{' share ' + red['share'] if red['policy'] == 'share' else ''}; point breakage "
+                  f"{a['points_breakage']}, gift-card breakage {a['gift_card_breakage']}; seed {a['seed']}[/dim]")
+
+
+# ------------------------------------------------------------------ CSV tables
+
+
+def write_csv_tables(report: dict, directory: Path) -> list[Path]:
+    """summary.csv, by_rule.csv, by_reward.csv, by_tier.csv, by_month.csv, draws.csv (by_member.csv is written
+    by the command from the member rows)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    summary = [{"figure": k, "value": "" if v is None else v} for k, v in report["headline"].items()]
+    for name, rows in (("summary", summary), ("by_rule", report["by_rule"]), ("by_reward", report["by_reward"]),
+                       ("by_tier", report["by_tier"]), ("by_month", report["by_month"]),
+                       ("draws", [{**d, "winners": " ".join(d["winners"])} for d in report["draws"]])):
+        path = directory / f"{name}.csv"
+        write_rows(path, rows)
+        written.append(path)
+    return written
+
+
+def write_rows(path: Path, rows: list[dict], header: Optional[list[str]] = None) -> None:
+    header = header or (list(rows[0]) if rows else [])
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in header])
+
+
+# ------------------------------------------------------------------ chart
+
+
+def render_svg(report: dict, width: int = 760, height: int = 320) -> str:
+    """Cumulative cost and liability month by month, as a line chart."""
+    months = report["by_month"]
+    cur = report["program"]["currency"]
+    series = [
+        ("cumulative cost", "#d62728", [Decimal(r["cumulative_cost"]) for r in months]),
+        ("liability", "#1f77b4", [Decimal(r["liability"]) for r in months]),
+    ]
+    left, right, top, bottom = 80, 20, 40, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = max([v for _, _, vs in series for v in vs] + [Decimal(1)])
+    step = _nice_step(top_value)
+    top_value = (top_value / step).to_integral_value(rounding="ROUND_CEILING") * step
+    n = max(len(months), 1)
+
+    def x(i: int) -> str:
+        return f"{left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2):.1f}"
+
+    def y(v: Decimal) -> str:
+        return f"{top + plot_h - float(v / top_value) * plot_h:.1f}"
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="20" font-size="14" font-weight="bold">'
+           f'{html.escape(report["program"]["name"])}: cost and liability ({html.escape(cur)})</text>']
+    ticks = int(top_value / step)
+    for k in range(ticks + 1):
+        v = step * k
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v)}" y2="{y(v)}" stroke="#e5e5e5"/>')
+        out.append(f'<text x="{left - 6}" y="{float(y(v)) + 4:.1f}" text-anchor="end">{_short(v)}</text>')
+    label_every = max(1, n // 12)
+    for i, r in enumerate(months):
+        if i % label_every == 0:
+            out.append(f'<text x="{x(i)}" y="{height - bottom + 16}" text-anchor="middle">{r["month"]}</text>')
+    for j, (name, color, values) in enumerate(series):
+        if values:
+            points = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
+            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
+        lx = left + 10 + j * 170
+        out.append(f'<line x1="{lx}" x2="{lx + 20}" y1="{height - 12}" y2="{height - 12}" stroke="{color}" '
+                   f'stroke-width="2"/><text x="{lx + 26}" y="{height - 8}">{name}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def render_html(report: dict) -> str:
+    h = report["headline"]
+    cur = html.escape(report["program"]["currency"])
+    return (f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{html.escape(report["program"]["name"])}'
+            f' simulation</title></head>\n<body style="font-family:sans-serif">\n'
+            f'<h1>{html.escape(report["program"]["name"])}</h1>\n'
+            f'<p>Total cost {html.escape(h["total_cost"])} {cur} on revenue {html.escape(h["revenue"])} {cur} '
+            f'({html.escape(_pct(h["cost_share_of_revenue"]))}); liability at the end '
+            f'{html.escape(h["liability_end"])} {cur}.</p>\n' + render_svg(report) + "</body></html>\n")
+
+
+def write_chart(report: dict, path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        path.write_text(render_svg(report), encoding="utf-8")
+    elif suffix in (".html", ".htm"):
+        path.write_text(render_html(report), encoding="utf-8")
+    else:
+        raise ValueError(f"{path}: the chart is written as .svg or .html")
+
+
+def _nice_step(top: Decimal) -> Decimal:
+    raw = top / 5
+    exp = raw.adjusted()
+    base = Decimal(1).scaleb(exp)
+    for m in (1, 2, 5, 10):
+        if base * m >= raw:
+            return base * m
+    return base * 10
+
+
+def _short(v: Decimal) -> str:
+    v = v.normalize()
+    if abs(v) >= 1_000_000:
+        return f"{(v / 1_000_000).normalize():f}M"
+    if abs(v) >= 1_000:
+        return f"{(v / 1_000).normalize():f}k"
+    return f"{v:f}"

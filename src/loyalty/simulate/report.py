@@ -1,0 +1,275 @@
+"""The report: every figure, computed from a merged `SimResult` only.
+
+`build_report` returns one JSON-ready dict (the documented `--format json`
+document, docs/simulate.md); the terminal, CSV and chart renderers all read
+that dict, so every output shows the same numbers. Money is exact: Decimal
+arithmetic on integer minor units, written as decimal strings.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, localcontext
+from typing import Optional
+
+from loyalty.simulate.result import SimResult
+
+REPORT_FORMAT = "loyalty-simulation/1"
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """What the report needs to know about the program (names, costs, order of tiers)."""
+
+    name: str
+    file: str
+    currency: str
+    exponent: int
+    point_costs: dict[str, Decimal] = field(default_factory=dict)  # kind -> cost per point, minor units
+    rewards: dict[str, str] = field(default_factory=dict)  # reward -> kind (free_item, gift_card, ...)
+    rule_lines: dict[str, int] = field(default_factory=dict)  # rule -> source line
+    tiers: tuple[str, ...] = ()
+    draws: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # draw -> (prize minor, winners, period)
+    budgets: dict[str, str] = field(default_factory=dict)  # budget key -> its limit as text
+
+
+@dataclass(frozen=True)
+class HistoryInfo:
+    file: str
+    rows: int
+    skipped: dict[str, int]
+    first: Optional[_dt.datetime]
+    last: Optional[_dt.datetime]
+    bad_rows: tuple[str, ...] = ()
+
+
+def months_between(first: _dt.datetime, last: _dt.datetime) -> list[str]:
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _share(part: Decimal | int, whole: Decimal | int) -> Optional[str]:
+    if not whole:
+        return None
+    return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")))
+
+
+def build_report(result: SimResult, program: ProgramInfo, history: HistoryInfo, assumptions: dict,
+                 months: list[str]) -> dict:
+    with localcontext(Context(prec=60)):
+        return _build(result, program, history, assumptions, months)
+
+
+def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assumptions: dict,
+           months: list[str]) -> dict:
+    scale = Decimal(1).scaleb(-program.exponent)
+    money = lambda minor: (Decimal(minor) * scale)  # noqa: E731  minor units (int or Decimal) -> currency
+
+    def text(value: Decimal) -> str:
+        # exact, shown with the currency's decimals when that loses nothing (12.50, not 12.5 or 12.500000)
+        shown = value.quantize(scale) if value == value.quantize(scale, rounding="ROUND_DOWN") else value.normalize()
+        return str(shown)
+
+    counts, tables = result.counts, result.tables
+    point_breakage = Decimal(assumptions.get("points_breakage", "0"))
+    gift_breakage = Decimal(assumptions.get("gift_card_breakage", "0"))
+
+    def table(name: str) -> dict:
+        return tables.get(name, {})
+
+    # ------------------------------------------------ rewards: cost = declared cost, gift cards less breakage
+    rewards = []
+    reward_cost_total = Decimal(0)
+    members = counts.get("members", 0)
+    for name, row in sorted(table("reward").items()):
+        cost = Decimal(row.get("cost", 0))
+        if program.rewards.get(name) == "gift_card":
+            cost = cost * (1 - gift_breakage)
+        reward_cost_total += cost
+        rewards.append({
+            "reward": name, "kind": program.rewards.get(name, ""), "given": row.get("given", 0),
+            "taken_back": row.get("taken_back", 0), "members": row.get("members", 0),
+            "share_of_members": _share(row.get("members", 0), members), "points_spent": row.get("points_spent", 0),
+            "face_value": text(money(row.get("face_value", 0))), "cost": text(money(cost)),
+        })
+
+    def reward_cost(reward: str, minor) -> Decimal:
+        cost = Decimal(minor)
+        return cost * (1 - gift_breakage) if program.rewards.get(reward) == "gift_card" else cost
+
+    # ------------------------------------------------ points, by kind and month
+    kinds = sorted({key.split("|")[0] for key in table("points")} | set(k for k in program.point_costs))
+    flows = ("issued", "redeemed", "expired", "clawed_back")
+    totals = {k: {f: 0 for f in flows} for k in kinds}
+    for key, row in table("points").items():
+        kind = key.split("|")[0]
+        for f in flows:
+            totals[kind][f] += row.get(f, 0)
+    points = []
+    liability_end = Decimal(0)
+    for k in kinds:
+        t = totals[k]
+        outstanding = t["issued"] - t["redeemed"] - t["expired"] - t["clawed_back"]
+        cpp = program.point_costs.get(k, Decimal(0))
+        liability = Decimal(outstanding) * cpp * (1 - point_breakage)
+        liability_end += liability
+        points.append({
+            "kind": k, **t, "outstanding": outstanding, "cost_per_point": text(money(cpp)),
+            "redemption_rate": _share(t["redeemed"], t["issued"]), "breakage": _share(t["expired"], t["issued"]),
+            "liability": text(money(liability)),
+        })
+
+    # ------------------------------------------------ draws: the largest keys win each period
+    draws = []
+    draw_cost_total = Decimal(0)
+    draw_cost_by_month: dict[str, Decimal] = {}
+    for key, row in sorted(table("draw").items()):
+        draw, period = key.split("|", 1)
+        prize, winners, _ = program.draws.get(draw, (0, 1, ""))
+        won = [k.member for k in sorted(result.draw_keys.get(key, []), reverse=True)]
+        paid = Decimal(prize) * len(won)
+        draw_cost_total += paid
+        month = period[:7]
+        draw_cost_by_month[month] = draw_cost_by_month.get(month, Decimal(0)) + paid
+        draws.append({"draw": draw, "period": period, "entries": row.get("entries", 0),
+                      "entrants": row.get("entrants", 0), "winners": won, "paid": text(money(paid))})
+
+    discounts = sum((Decimal(r.get("discount_cost", 0)) for r in table("rule").values()), Decimal(0))
+    perks = Decimal(sum(r.get("perk_cost", 0) for r in table("tier").values()))
+    realized = discounts + reward_cost_total + perks + draw_cost_total
+    total_cost = realized + liability_end
+    revenue = counts.get("revenue", 0)
+
+    # ------------------------------------------------ by rule
+    rule_reward_cost: dict[str, Decimal] = {}
+    for key, row in table("rule_reward").items():
+        rule, reward = key.split("|", 1)
+        rule_reward_cost[rule] = rule_reward_cost.get(rule, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
+    by_rule = []
+    only_kind_cost = program.point_costs.get(kinds[0], Decimal(0)) if len(kinds) == 1 else Decimal(0)
+    for name in sorted(set(table("rule")) | set(program.rule_lines), key=lambda n: (program.rule_lines.get(n, 1 << 30), n)):
+        row = table("rule").get(name, {})
+        issued = row.get("points_issued", 0) - row.get("points_clawed_back", 0)
+        points_value = Decimal(issued) * only_kind_cost
+        direct = Decimal(row.get("discount_cost", 0)) + rule_reward_cost.get(name, Decimal(0))
+        by_rule.append({
+            "rule": name, "line": program.rule_lines.get(name), "points_issued": row.get("points_issued", 0),
+            "points_clawed_back": row.get("points_clawed_back", 0), "rewards": row.get("rewards", 0),
+            "discount": text(money(row.get("discount", 0))),
+            "reward_cost": text(money(rule_reward_cost.get(name, Decimal(0)))),
+            "points_value": text(money(points_value)), "cost": text(money(direct + points_value)),
+            "share_of_revenue": _share(direct + points_value, revenue),
+        })
+
+    # ------------------------------------------------ by tier
+    by_tier = []
+    for name in program.tiers:
+        row = table("tier").get(name, {})
+        by_tier.append({
+            "tier": name, "members_reached": row.get("members_reached", 0),
+            "share_reached": _share(row.get("members_reached", 0), members),
+            "members_at_end": row.get("members_at_end", 0), "perk_cost": text(money(row.get("perk_cost", 0))),
+        })
+    tier_moves = {"upgrades": 0, "downgrades": 0}
+    order = {name: i for i, name in enumerate(program.tiers)}
+    for key, row in table("tier_change").items():
+        before, after = key.split("|", 1)
+        up = order.get(after, -1) > order.get(before, -1)
+        tier_moves["upgrades" if up else "downgrades"] += row.get("members", 0)
+
+    # ------------------------------------------------ by month
+    by_month = []
+    outstanding = {k: 0 for k in kinds}
+    cumulative = Decimal(0)
+    reward_month: dict[str, Decimal] = {}
+    for key, row in table("reward_month").items():
+        reward, month = key.split("|", 1)
+        reward_month[month] = reward_month.get(month, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
+    for month in months:
+        mrow = table("month").get(month, {})
+        flows_m = {f: 0 for f in flows}
+        liability = Decimal(0)
+        for k in kinds:
+            p = table("points").get(f"{k}|{month}", {})
+            for f in flows:
+                flows_m[f] += p.get(f, 0)
+            outstanding[k] += p.get("issued", 0) - p.get("redeemed", 0) - p.get("expired", 0) - p.get("clawed_back", 0)
+            liability += Decimal(outstanding[k]) * program.point_costs.get(k, Decimal(0)) * (1 - point_breakage)
+        cost = (Decimal(mrow.get("discount", 0)) + reward_month.get(month, Decimal(0))
+                + Decimal(mrow.get("perk_cost", 0)) + draw_cost_by_month.get(month, Decimal(0)))
+        cumulative += cost
+        by_month.append({
+            "month": month, "orders": mrow.get("orders", 0), "revenue": text(money(mrow.get("revenue", 0))),
+            "points_issued": flows_m["issued"], "points_redeemed": flows_m["redeemed"],
+            "points_expired": flows_m["expired"], "points_clawed_back": flows_m["clawed_back"],
+            "points_outstanding": sum(outstanding.values()), "rewards": mrow.get("rewards", 0),
+            "cost": text(money(cost)), "cumulative_cost": text(money(cumulative)), "liability": text(money(liability)),
+        })
+
+    first_reward = result.histograms.get("days_to_first_reward", {})
+    issued_all = sum(t["issued"] for t in totals.values())
+    return {
+        "format": REPORT_FORMAT,
+        "program": {"name": program.name, "file": program.file, "currency": program.currency},
+        "history": {
+            "file": history.file, "rows": history.rows,
+            "skipped_rows": sum(history.skipped.values()), "skipped_by_reason": dict(sorted(history.skipped.items())),
+            "skipped_examples": list(history.bad_rows),
+            "first": history.first.isoformat() if history.first else None,
+            "last": history.last.isoformat() if history.last else None,
+        },
+        "assumptions": assumptions,
+        "headline": {
+            "members": members, "purchasing_members": counts.get("purchasing_members", 0),
+            "orders": counts.get("orders", 0), "returns": counts.get("returns", 0),
+            "revenue": text(money(revenue)),
+            "discounts": text(money(discounts)), "reward_cost": text(money(reward_cost_total)),
+            "perk_cost": text(money(perks)), "draw_prizes": text(money(draw_cost_total)),
+            "realized_cost": text(money(realized)), "liability_end": text(money(liability_end)),
+            "total_cost": text(money(total_cost)), "cost_share_of_revenue": _share(total_cost, revenue),
+            "points_issued": issued_all,
+            "redemption_rate": _share(sum(t["redeemed"] for t in totals.values()), issued_all),
+            "breakage": _share(sum(t["expired"] for t in totals.values()), issued_all),
+            "simulated_redemptions": counts.get("simulated_redemptions", 0),
+            "duplicates_ignored": counts.get("duplicates_ignored", 0),
+        },
+        "by_rule": by_rule,
+        "by_reward": rewards,
+        "by_tier": by_tier,
+        "tier_moves": tier_moves,
+        "tiers_by_month": [
+            {"month": m, **{t: table("tier_month").get(f"{t}|{m}", {}).get("members", 0) for t in program.tiers}}
+            for m in months
+        ] if program.tiers else [],
+        "points": points,
+        "by_month": by_month,
+        "time_to_first_reward": _histogram_summary(first_reward),
+        "caps": [{"rule": k, "times": v.get("times", 0), "truncated": v.get("truncated", 0)}
+                 for k, v in sorted(table("cap").items())],
+        "budgets": [{"budget": k, "limit": program.budgets.get(k), "times": v.get("times", 0),
+                     "truncated": v.get("truncated", 0), "ran_out": result.exhausted.get(k)}
+                    for k, v in sorted(table("budget").items())],
+        "draws": draws,
+        "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
+        "redemptions_refused": [{"reward": k, "reason": reason, "count": n}
+                                for k, v in sorted(table("refused").items()) for reason, n in sorted(v.items())],
+    }
+
+
+def _histogram_summary(hist: dict[int, int]) -> dict:
+    n = sum(hist.values())
+    if not n:
+        return {"members": 0, "median_days": None, "mean_days": None}
+    values = sorted(hist.items())
+    seen, median = 0, None
+    for value, count in values:
+        seen += count
+        if seen * 2 >= n:
+            median = value
+            break
+    mean = Decimal(sum(v * c for v, c in values)) / n
+    return {"members": n, "median_days": median, "mean_days": str(mean.quantize(Decimal("0.1")))}
