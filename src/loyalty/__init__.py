@@ -1,3 +1,99 @@
-"""loyalty: a checked language for customer-loyalty programs."""
+"""loyalty: a checked language for customer-loyalty programs.
+
+The embedding API (docs/embedding.md)::
+
+    import loyalty
+    program = loyalty.load("examples/programs/car_wash.loyalty")   # or the program text
+    state = program.new_member("m1", attributes={"segments": ["students"]})
+    state, effects = program.apply(state, {"purchase": {...}})
+
+`load` raises `loyalty.LoyaltyError` carrying every diagnostic; `apply` raises
+`loyalty.EventError` (naming the field) for an invalid event and changes nothing.
+Names are imported lazily so that the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
+    "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "events",
+]
+
+_LAZY = {
+    "Program": ("loyalty.runtime.facade", "Program"),
+    "MemberState": ("loyalty.runtime.facade", "MemberState"),
+    "Applied": ("loyalty.runtime.facade", "Applied"),
+    "StateMismatchError": ("loyalty.runtime.facade", "StateMismatchError"),
+    "Effect": ("loyalty.runtime.effects", "Effect"),
+    "EventError": ("loyalty.runtime.events", "EventError"),
+    "LoyaltyError": ("loyalty.diagnostics", "LoyaltyError"),
+    "ProgramFormatError": ("loyalty.runtime.program", "ProgramFormatError"),
+    "BudgetLedger": ("loyalty.runtime.ledger", "BudgetLedger"),
+    "events": ("loyalty.runtime.events", None),
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from loyalty.runtime.facade import Program
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'loyalty' has no attribute {name!r}")
+
+
+def compile_source(text: str, file: str = "<string>") -> "Program":
+    """Parse, check and compile program text; raise `LoyaltyError` with every diagnostic."""
+    from loyalty.compiler import compile_program
+    from loyalty.diagnostics import LoyaltyError, has_errors
+    from loyalty.runtime.facade import Program
+
+    checked = _check_text(text, file)
+    if checked.program is None or has_errors(checked.diagnostics):
+        raise LoyaltyError(checked.diagnostics, source=text)
+    try:
+        return Program(compile_program(checked.program, file))
+    except LoyaltyError as err:
+        err.source = text
+        raise
+
+
+def _check_text(text: str, file: str):
+    from loyalty.frontend import check_text
+
+    return check_text(text, file)
+
+
+def load(source: Union[str, Path]) -> "Program":
+    """A program from a path (str or Path to an existing file) or from program text."""
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.frontend import decode_source
+
+    path = Path(source) if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and "{" not in source) else None
+    if path is None:
+        return compile_source(str(source))
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise FileNotFoundError(f"cannot read program {path}: {err.strerror}") from None
+    text, problems = decode_source(data, str(path))
+    if text is None:
+        raise LoyaltyError(problems)
+    return compile_source(text, str(path))
+
+
+def load_compiled(json_text: str) -> "Program":
+    """A program from `loyalty compile --json` output, without the parser."""
+    from loyalty.runtime.facade import Program
+
+    return Program.from_json(json_text)

@@ -1,0 +1,195 @@
+"""Events: validated pydantic models at the API boundary, light slot objects inside.
+
+`parse_event` accepts a model, or a dict in either the tagged form
+`{"type": "purchase", ...}` or the compact form `{"purchase": {...}}`.
+`to_internal` converts a validated event to an `Ev` (money in minor units, time
+in program-local wall time); every problem raises `EventError` naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+from typing import Annotated, Literal, Optional, Union
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class EventError(ValueError):
+    """An event was rejected; nothing changed. `field` is the dotted path of the bad field."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Optional[str] = Field(None, min_length=1, description="unique event id; resent events with a seen id are ignored")
+    time: _dt.datetime
+
+
+class Line(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    item: str = Field(min_length=1)
+    category: Optional[str] = None  # taken from the program's catalog when omitted
+    quantity: int = Field(1, ge=1)
+    amount: Decimal = Field(ge=0, description="the line's total price, in the program currency")
+
+
+class Purchase(_Base):
+    type: Literal["purchase"] = "purchase"
+    order: str = Field(min_length=1)
+    lines: list[Line] = Field(min_length=1)
+    store: Optional[str] = None
+    channel: Optional[str] = None
+
+
+class ReturnLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    item: str = Field(min_length=1)
+    quantity: int = Field(1, ge=1)
+
+
+class Return(_Base):
+    """A return of an earlier order: whole (no lines, no amount), or partial by lines or by amount."""
+
+    type: Literal["return"] = "return"
+    order: str = Field(min_length=1)
+    lines: Optional[list[ReturnLine]] = None
+    amount: Optional[Decimal] = Field(None, gt=0)
+
+
+class Visit(_Base):
+    type: Literal["visit"] = "visit"
+    store: Optional[str] = None
+
+
+class Signup(_Base):
+    type: Literal["signup"] = "signup"
+
+
+class Referral(_Base):
+    type: Literal["referral"] = "referral"
+    referred: Optional[str] = None
+
+
+class Redemption(_Base):
+    type: Literal["redemption"] = "redemption"
+    reward: str = Field(min_length=1)
+
+
+class Action(_Base):
+    type: Literal["action"] = "action"
+    name: str = Field(min_length=1)
+
+
+class Tick(_Base):
+    """The passage of time: expiry, maturing points and tier reviews up to `time`."""
+
+    type: Literal["tick"] = "tick"
+
+
+Event = Annotated[Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Tick], Field(discriminator="type")]
+_EVENT_ADAPTER: TypeAdapter = TypeAdapter(Event)
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "tick")
+
+
+def parse_event(data) -> BaseModel:
+    if isinstance(data, BaseModel):
+        return data
+    if not isinstance(data, dict):
+        raise EventError("", f"an event must be a mapping, not {type(data).__name__}")
+    if "type" not in data and len(data) == 1:
+        (kind, body), = data.items()
+        if kind in EVENT_TYPES:
+            if body is None:
+                body = {}
+            if not isinstance(body, dict):
+                raise EventError(kind, "expected a mapping of the event's fields")
+            data = {"type": kind, **body}
+    try:
+        return _EVENT_ADAPTER.validate_python(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        if loc and loc[0] in EVENT_TYPES:  # the union's tag is noise in the path
+            loc = loc[1:]
+        if first["type"] == "union_tag_invalid" or first["type"] == "union_tag_not_found":
+            return _raise("type", f"unknown event type; expected one of {', '.join(EVENT_TYPES)}")
+        return _raise(".".join(loc), first["msg"])
+
+
+def _raise(field, message):
+    raise EventError(field, message)
+
+
+class Ev:
+    """An event inside the evaluator (no validation; built by `to_internal` or by the simulator)."""
+
+    __slots__ = ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name", "ret_lines", "ret_amount")
+
+    def __init__(self, type: str, id: Optional[str], time: _dt.datetime, order: Optional[str] = None,
+                 lines: tuple = (), store: Optional[str] = None, channel: Optional[str] = None,
+                 reward: Optional[str] = None, name: Optional[str] = None, ret_lines: Optional[tuple] = None,
+                 ret_amount: Optional[int] = None):
+        self.type = type
+        self.id = id
+        self.time = time  # naive, program-local
+        self.order = order
+        self.lines = lines  # purchase: ((item, category, quantity, amount_minor), ...)
+        self.store = store
+        self.channel = channel
+        self.reward = reward
+        self.name = name
+        self.ret_lines = ret_lines  # return: ((item, quantity), ...) or None
+        self.ret_amount = ret_amount  # return: minor units or None
+
+
+def to_minor(value: Decimal, exponent: int, field: str, currency: str) -> int:
+    scaled = value.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise EventError(field, f"{value} has more decimals than {currency} allows ({exponent})")
+    return int(scaled)
+
+
+def local_time(t: _dt.datetime, tz: ZoneInfo) -> _dt.datetime:
+    if t.tzinfo is None:
+        return t
+    return t.astimezone(tz).replace(tzinfo=None)
+
+
+def default_id(event: BaseModel) -> str:
+    """Events without an id are identified by their content, so an identical resend is a duplicate."""
+    if isinstance(event, Purchase):
+        return f"purchase:{event.order}"
+    if isinstance(event, Tick):
+        return ""
+    return f"{event.type}:" + event.model_dump_json(exclude={"id", "type"}, exclude_none=True)
+
+
+def to_internal(event: BaseModel, exponent: int, currency: str, tz: ZoneInfo, catalog: dict) -> Ev:
+    t = local_time(event.time, tz)
+    eid = event.id or default_id(event)
+    if isinstance(event, Purchase):
+        lines = []
+        for i, ln in enumerate(event.lines):
+            cat = ln.category if ln.category is not None else catalog.get(ln.item)
+            lines.append((ln.item, cat, ln.quantity, to_minor(ln.amount, exponent, f"lines.{i}.amount", currency)))
+        return Ev("purchase", eid, t, order=event.order, lines=tuple(lines), store=event.store, channel=event.channel)
+    if isinstance(event, Return):
+        if event.lines is not None and event.amount is not None:
+            raise EventError("amount", "a return gives either lines or an amount, not both")
+        amount = to_minor(event.amount, exponent, "amount", currency) if event.amount is not None else None
+        rl = tuple((ln.item, ln.quantity) for ln in event.lines) if event.lines is not None else None
+        return Ev("return", eid, t, order=event.order, ret_lines=rl, ret_amount=amount)
+    if isinstance(event, Visit):
+        return Ev("visit", eid, t, store=event.store)
+    if isinstance(event, Redemption):
+        return Ev("redemption", eid, t, reward=event.reward)
+    if isinstance(event, Action):
+        return Ev("action", eid, t, name=event.name)
+    if isinstance(event, Tick):
+        return Ev("tick", None, t)
+    return Ev(event.type, eid, t)

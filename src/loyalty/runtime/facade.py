@@ -1,0 +1,196 @@
+"""The embedding API over a compiled program: values in, values out.
+
+`Program.apply(state, event)` validates the event (pydantic), copies the member's
+state, runs the evaluator on the copy and returns `Applied(state, effects)`; the
+state passed in is never changed, and a rejected event raises `EventError` and
+changes nothing. States serialise to JSON carrying the program's identity.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, NamedTuple, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+import datetime as _dt
+
+from loyalty.runtime import evaluator
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.events import EventError, parse_event, to_internal
+from loyalty.runtime.ledger import BudgetLedger
+from loyalty.runtime.program import CompiledProgram
+from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
+
+
+class StateMismatchError(ValueError):
+    """A saved state belongs to a different program (or is not a state at all)."""
+
+
+class MemberAttributes(BaseModel):
+    """What the program may know about a member: segments and birthday (other keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    segments: list[str] = []
+    birthday: Optional[_dt.date] = None
+
+
+class MemberState:
+    """A member's state: an immutable value (apply returns a new one)."""
+
+    __slots__ = ("_s", "_program")
+
+    def __init__(self, internal: _Internal, program: "Program"):
+        self._s = internal
+        self._program = program
+
+    @property
+    def member_id(self) -> str:
+        return self._s.member_id
+
+    def _kind(self, kind: Optional[str]) -> int:
+        p = self._program.compiled
+        if kind is None:
+            if not p.kinds:
+                raise KeyError("the program has no point kinds")
+            return 0
+        if kind not in p.kind_index:
+            raise KeyError(f"unknown point kind {kind!r}; the program has {', '.join(p.kind_index) or 'none'}")
+        return p.kind_index[kind]
+
+    def balance(self, kind: Optional[str] = None) -> int:
+        """Available points (negative when the member owes points)."""
+        return self._s.kinds[self._kind(kind)].available
+
+    def pending(self, kind: Optional[str] = None) -> int:
+        return self._s.kinds[self._kind(kind)].pending
+
+    def totals(self, kind: Optional[str] = None) -> dict:
+        ks = self._s.kinds[self._kind(kind)]
+        return {"earned": ks.earned, "redeemed": ks.redeemed, "expired": ks.expired, "clawed_back": ks.clawed}
+
+    @property
+    def tier(self) -> Optional[str]:
+        p = self._program.compiled
+        return p.tiers.tiers[self._s.tier].name if p.tiers and self._s.tier >= 0 else None
+
+    @property
+    def punches(self) -> dict[str, int]:
+        """Units counted by each punch-card rule, within the current cycle."""
+        rules = self._program.compiled.rules
+        return {rules[i].name: c % rules[i].cycle for i, c in sorted(self._s.punches.items())}
+
+    @property
+    def rewards(self) -> dict[str, int]:
+        return {k: v for k, v in sorted(self._s.rewards.items()) if v}
+
+    def summary(self) -> dict:
+        p = self._program.compiled
+        return {
+            "member_id": self.member_id,
+            "balances": {k.name: self._s.kinds[k.index].available for k in p.kinds},
+            "pending": {k.name: self._s.kinds[k.index].pending for k in p.kinds},
+            "tier": self.tier,
+            "punches": self.punches,
+            "rewards": self.rewards,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(state_to_doc(self._s, self._program.identity), sort_keys=True, separators=(",", ":"))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, MemberState) and self.to_json() == other.to_json()
+
+    def __repr__(self) -> str:
+        return f"MemberState({self.summary()})"
+
+
+class Applied(NamedTuple):
+    state: MemberState
+    effects: list[Effect]
+
+
+class Program:
+    """A compiled program: compile once, share freely (it is never mutated)."""
+
+    __slots__ = ("compiled",)
+
+    def __init__(self, compiled: CompiledProgram):
+        self.compiled = compiled
+
+    @classmethod
+    def from_json(cls, text: str) -> "Program":
+        return cls(CompiledProgram.from_json(text))
+
+    def to_json(self) -> str:
+        return self.compiled.to_json()
+
+    @property
+    def identity(self) -> str:
+        return self.compiled.identity
+
+    @property
+    def name(self) -> str:
+        return self.compiled.name
+
+    @property
+    def currency(self) -> str:
+        return self.compiled.currency
+
+    def new_member(self, member_id: str, attributes: Optional[dict] = None) -> MemberState:
+        if not isinstance(member_id, str) or not member_id:
+            raise EventError("member_id", "a member id is a non-empty string")
+        try:
+            attrs = MemberAttributes.model_validate(attributes or {})
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise EventError("attributes." + ".".join(str(p) for p in first["loc"]), first["msg"]) from None
+        doc = attrs.model_dump(mode="json", exclude_none=True)
+        return MemberState(evaluator.new_member(self.compiled, member_id, doc), self)
+
+    def new_budget_ledger(self) -> BudgetLedger:
+        return BudgetLedger(self.compiled.budgets)
+
+    def apply(self, state: MemberState, event, ledger=None) -> Applied:
+        """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
+        if not isinstance(state, MemberState) or state._program.identity != self.identity:
+            raise StateMismatchError("this state belongs to a different program; load it with this program's "
+                                     "state_from_json to check, or start the member again")
+        p = self.compiled
+        if ledger is None and p.budgets:
+            raise ValueError("this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the "
+                             "caller across members)")
+        model = parse_event(event)
+        ev = to_internal(model, p.exponent, p.currency, p.tz, p.catalog)
+        new = state._s.copy()
+        out: list[Effect] = []
+        evaluator.apply_event(p, new, ev, ledger, out)
+        return Applied(MemberState(new, self), out)
+
+    def apply_all(self, state: MemberState, events: Iterable, ledger=None) -> Applied:
+        effects: list[Effect] = []
+        for e in events:
+            state, out = self.apply(state, e, ledger)
+            effects.extend(out)
+        return Applied(state, effects)
+
+    def state_from_json(self, text: str) -> MemberState:
+        try:
+            doc = StateDoc.model_validate_json(text)
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise StateMismatchError("not a saved member state: " + ".".join(str(p) for p in first["loc"]) + ": "
+                                     + first["msg"]) from None
+        if doc.format != STATE_FORMAT:
+            raise StateMismatchError(f"state format {doc.format!r} is not {STATE_FORMAT!r}")
+        if doc.program != self.identity:
+            raise StateMismatchError(f"this state was saved by program {doc.program}, not {self.identity} "
+                                     f"({self.name!r}); migrate the member or start it again")
+        if len(doc.kinds) != len(self.compiled.kinds) or len(doc.metrics) != len(self.compiled.metrics):
+            raise StateMismatchError("the state's shape does not match the program")
+        return MemberState(state_from_doc(doc), self)
+
+    def effect_json(self, effect: Effect) -> dict:
+        return effect.to_json(self.compiled.exponent)
+
+    def explain(self, effect: Effect) -> str:
+        return effect.explain(self.compiled.exponent, self.compiled.currency)

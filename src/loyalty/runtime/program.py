@@ -1,0 +1,382 @@
+"""The compiled program: plain data (JSON) on the outside, small rule objects inside.
+
+`CompiledProgram.from_doc(doc)` builds the evaluator's objects from the JSON
+document the compiler produces (`docs/semantics.md`, "Compiled program format").
+Everything the evaluator needs per event is precomputed here: point kinds by
+index, rules as slot objects with their conditions flattened to predicates,
+budgets' limits in the unit they are claimed in. The object is never mutated
+after construction, so one instance can serve many threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import json
+from decimal import Decimal
+from typing import Callable, Optional
+from zoneinfo import ZoneInfo
+
+from loyalty.runtime.timeutil import parse_date
+
+FORMAT = "loyalty-compiled/1"
+
+
+class ProgramFormatError(ValueError):
+    """The JSON is not a compiled program this version of loyalty can run."""
+
+
+def ratio(text) -> tuple[int, int]:
+    """'1.25' -> (5, 4): exact numerator and denominator of a decimal string."""
+    n, d = Decimal(str(text)).as_integer_ratio()
+    return n, d
+
+
+class PointKind:
+    __slots__ = ("index", "name", "cost", "expiry", "expiry_amount", "expiry_unit", "expiry_period", "expiry_next",
+                 "pending", "rounding", "scope", "policy", "line", "column")
+
+    def __init__(self, index: int, d: dict):
+        self.index = index
+        self.name = d["name"]
+        self.cost = ratio(d["cost_minor"]) if d.get("cost_minor") is not None else None  # minor units per point
+        e = d.get("expiry") or {}
+        self.expiry = e.get("kind")  # None | after_earning | inactivity | period_end
+        self.expiry_amount = e.get("amount")
+        self.expiry_unit = e.get("unit")
+        self.expiry_period = e.get("period")
+        self.expiry_next = bool(e.get("next"))
+        p = d.get("pending")
+        self.pending = (p["amount"], p["unit"]) if p else None
+        self.rounding = d.get("rounding", "down")
+        self.scope = d.get("rounding_scope", "order")
+        self.policy = d.get("balance_policy", "negative")
+        self.line, self.column = d.get("span", (0, 0))[:2]
+
+
+class Reward:
+    __slots__ = ("name", "kind", "face", "cost", "line", "column")
+
+    def __init__(self, name: str, d: dict):
+        self.name = name
+        self.kind = d["kind"]
+        self.face = d.get("face_minor") or 0
+        self.cost = d.get("cost_minor") or 0
+        self.line, self.column = d.get("span", (0, 0))[:2]
+
+
+class Redeem:
+    __slots__ = ("reward", "kind", "price", "line", "column")
+
+    def __init__(self, d: dict, kind_index: dict):
+        self.reward = d["reward"]
+        self.kind = kind_index[d["point_kind"]]
+        self.price = d["price"]
+        self.line, self.column = d.get("span", (0, 0))[:2]
+
+
+class Limit:
+    """A per-member cap (`scope` is the rule's or campaign's key) on points, money or times."""
+
+    __slots__ = ("scope", "unit", "amount", "period")
+
+    def __init__(self, d: dict):
+        self.scope = d["scope"]
+        self.unit = d["unit"]  # points | money | times
+        self.amount = d["amount"]
+        self.period = d.get("period")
+
+
+class Metric:
+    __slots__ = ("index", "kind", "point_kind", "window", "amount", "unit", "period")
+
+    def __init__(self, index: int, d: dict, kind_index: dict):
+        self.index = index
+        self.kind = d["kind"]  # spend | visits | earned
+        self.point_kind = kind_index[d["point_kind"]] if d.get("point_kind") else -1
+        w = d.get("window") or {"kind": "lifetime"}
+        self.window = w["kind"]  # lifetime | rolling | calendar
+        self.amount = w.get("amount")
+        self.unit = w.get("unit")
+        self.period = w.get("period")
+
+
+class Tier:
+    __slots__ = ("index", "name", "threshold", "multipliers", "discount", "perks", "line", "column")
+
+    def __init__(self, index: int, d: dict, kind_index: dict):
+        self.index = index
+        self.name = d["name"]
+        self.threshold = d["threshold"]
+        self.multipliers = tuple(
+            (kind_index[m["point_kind"]] if m.get("point_kind") else -1, *ratio(m["factor"])) for m in d.get("multipliers", ())
+        )
+        self.discount = ratio(d["discount_percent"]) if d.get("discount_percent") is not None else None
+        self.perks = tuple((p["name"], p.get("cost_minor") or 0) for p in d.get("perks", ()))
+        self.line, self.column = d.get("span", (0, 0))[:2]
+
+
+class Tiers:
+    __slots__ = ("metric", "tiers", "downgrade_period", "grace", "names")
+
+    def __init__(self, d: dict, kind_index: dict):
+        self.metric = d["metric"]
+        self.tiers = tuple(Tier(i, t, kind_index) for i, t in enumerate(d["tiers"]))
+        dg = d.get("downgrade")
+        self.downgrade_period = dg["period"] if dg else None
+        g = dg.get("grace") if dg else None
+        self.grace = (g["amount"], g["unit"]) if g else None
+        self.names = {t.name: t.index for t in self.tiers}
+
+    def qualified(self, value: int) -> int:
+        best = -1
+        for t in self.tiers:
+            if value >= t.threshold:
+                best = t.index
+        return best
+
+
+class Rule:
+    """One rule, ready to run. `action` selects the evaluator's code path."""
+
+    __slots__ = ("index", "name", "campaign", "line", "column", "action", "point_kind", "rate", "points", "factor",
+                 "reward", "percent", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
+                 "trigger_name", "filters", "preds", "limits", "budget", "budget_unit")
+
+    def __init__(self, index: int, d: dict, prog: "CompiledProgram"):
+        self.index = index
+        self.name = d["name"]
+        self.campaign = d.get("campaign")
+        self.line, self.column = d.get("span", (0, 0))[:2]
+        a = d["action"]
+        self.action = a["type"]
+        self.point_kind = prog.kind_index[a["point_kind"]] if a.get("point_kind") else -1
+        self.rate = None
+        if self.action == "earn_per_spend":
+            pn, pd = ratio(a["points"])
+            self.rate = (pn, pd * a["per_minor"])  # points per minor unit
+        self.points = a.get("points") if self.action in ("earn_fixed", "earn_per_event") else None
+        self.factor = ratio(a["factor"]) if a.get("factor") is not None else None
+        self.reward = a.get("reward")
+        self.percent = ratio(a["percent"]) if a.get("percent") is not None else None
+        self.metric = a.get("metric")
+        self.steps = tuple((s["threshold"], *ratio(s["percent"])) for s in a.get("steps", ()))
+        self.cycle = a.get("cycle")
+        self.free = a.get("free")
+        self.event = a.get("event")
+        t = d.get("trigger") or {}
+        self.trigger = t.get("type")  # None = every purchase
+        self.trigger_n = t.get("n") or t.get("minor")
+        self.trigger_name = t.get("name")
+        self.filters = tuple(
+            (None if f.get("any") else frozenset(f.get("items", ())), frozenset(f.get("categories", ())))
+            for f in d.get("line_filters", ())
+        )
+        self.preds = tuple(build_condition(c, prog) for c in d.get("conditions", ()))
+        self.limits = tuple(Limit(c) for c in d.get("caps", ()))
+        b = d.get("budget")
+        self.budget = b["key"] if b else None
+        self.budget_unit = b["unit"] if b else None
+
+    def line_matches(self, item: str, category) -> bool:
+        for items, cats in self.filters:
+            if items is not None and item not in items and category not in cats:
+                return False
+        return True
+
+
+class Draw:
+    __slots__ = ("name", "entries", "per", "filters", "preds", "line", "column")
+
+    def __init__(self, d: dict, prog: "CompiledProgram"):
+        self.name = d["name"]
+        self.entries = d["entries"]
+        self.per = d["per_minor"]
+        self.filters = tuple(
+            (None if f.get("any") else frozenset(f.get("items", ())), frozenset(f.get("categories", ())))
+            for f in d.get("line_filters", ())
+        )
+        self.preds = tuple(build_condition(c, prog) for c in d.get("conditions", ()))
+        self.line, self.column = d.get("span", (0, 0))[:2]
+
+    line_matches = Rule.line_matches
+
+
+# ---------------------------------------------------------------- conditions -> predicates
+# A predicate takes the evaluator's context (`evaluator.Ctx`) and returns a bool. They are
+# closures over precomputed constants, built from data: no user text is ever executed.
+
+Pred = Callable[[object], bool]
+
+
+def build_condition(c: dict, prog: "CompiledProgram") -> Pred:
+    k = c["kind"]
+    if k == "dates":
+        start = _dt.datetime.combine(parse_date(c["from"]), _dt.time()) if c.get("from") else _dt.datetime.min
+        end = (_dt.datetime.combine(parse_date(c["to"]), _dt.time()) + _dt.timedelta(days=1)) if c.get("to") else _dt.datetime.max
+        return lambda x: start <= x.t < end
+    if k == "weekdays":
+        days = frozenset(c["days"])
+        return lambda x: x.t.weekday() in days
+    if k == "hours":
+        a = c["from"][0] * 60 + c["from"][1]
+        b = c["to"][0] * 60 + c["to"][1]
+        if a <= b:
+            return lambda x: a <= x.t.hour * 60 + x.t.minute < b
+        return lambda x: not (b <= x.t.hour * 60 + x.t.minute < a)  # wraps past midnight
+    if k == "segments":
+        names = frozenset(c["names"])
+        return lambda x: not names.isdisjoint(x.st.segments)
+    if k == "tiers":
+        idx = frozenset(prog.tiers.names[n] for n in c["names"]) if prog.tiers else frozenset()
+        return lambda x: x.st.tier in idx
+    if k == "stores":
+        names = frozenset(c["names"])
+        return lambda x: x.store in names
+    if k == "channels":
+        names = frozenset(c["names"])
+        return lambda x: x.channel in names
+    if k == "birthday_month":
+        return lambda x: x.st.birthday is not None and x.st.birthday.month == x.t.month
+    if k == "birthday":
+        return _on_birthday
+    if k == "expr":
+        return build_expr(c["expr"], prog)
+    raise ProgramFormatError(f"unknown condition kind {k!r}")
+
+
+def _on_birthday(x) -> bool:
+    b = x.st.birthday
+    if b is None:
+        return False
+    t = x.t
+    if b.month == 2 and b.day == 29 and not _leap(t.year):  # celebrated on 28 February
+        return t.month == 2 and t.day == 28
+    return t.month == b.month and t.day == b.day
+
+
+def _leap(y: int) -> bool:
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+_CMP = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def build_expr(e: dict, prog: "CompiledProgram") -> Pred:
+    op = e["op"]
+    if op == "and":
+        parts = tuple(build_expr(a, prog) for a in e["args"])
+        return lambda x: all(p(x) for p in parts)
+    if op == "or":
+        parts = tuple(build_expr(a, prog) for a in e["args"])
+        return lambda x: any(p(x) for p in parts)
+    if op == "not":
+        inner = build_expr(e["arg"], prog)
+        return lambda x: not inner(x)
+    if op == "first_purchase":
+        return lambda x: x.first
+    if op == "has_item":
+        name = e["name"]
+        return lambda x: any(ln[0] == name for ln in x.lines)
+    if op == "has_category":
+        name = e["name"]
+        return lambda x: any(ln[1] == name for ln in x.lines)
+    if op == "cmp":
+        cmp = _CMP[e["cmp"]]
+        value = e["value"]
+        m = e["measure"]
+        if m == "order_total":
+            return lambda x: cmp(x.gross, value)
+        if m == "order_items":
+            return lambda x: cmp(x.items, value)
+        if m == "lifetime_spend":
+            return lambda x: cmp(x.spend_before, value)
+        if m == "visits":
+            return lambda x: cmp(x.st.visits, value)
+        if m == "balance":
+            k = prog.kind_index[e["point_kind"]]
+            return lambda x: cmp(x.st.kinds[k].available, value)
+        raise ProgramFormatError(f"unknown measure {m!r}")
+    raise ProgramFormatError(f"unknown expression {op!r}")
+
+
+# ---------------------------------------------------------------- the program
+
+
+class CompiledProgram:
+    """An immutable, reusable, thread-safe compiled program."""
+
+    __slots__ = ("doc", "identity", "name", "currency", "exponent", "timezone", "tz", "runs_from", "runs_to",
+                 "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
+                 "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
+                 "has_timers")
+
+    def __init__(self, doc: dict):
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ProgramFormatError(f"not a compiled loyalty program (expected format {FORMAT!r})")
+        self.doc = doc
+        try:
+            self._build(doc)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ProgramFormatError(f"malformed compiled program: {type(err).__name__}: {err}") from None
+
+    def _build(self, doc: dict) -> None:
+        self.identity = doc.get("identity") or program_identity(doc)
+        self.name = doc["name"]
+        self.source_file = doc.get("source_file")
+        self.currency = doc["currency"]
+        self.exponent = doc["exponent"]
+        self.timezone = doc["timezone"]
+        self.tz = ZoneInfo(self.timezone)
+        runs = doc.get("runs") or {}
+        self.runs_from = _dt.datetime.combine(parse_date(runs["from"]), _dt.time()) if runs.get("from") else None
+        self.runs_to = (_dt.datetime.combine(parse_date(runs["to"]), _dt.time()) + _dt.timedelta(days=1)) if runs.get("to") else None
+        self.rewards_taken_back = bool(doc.get("rewards_taken_back_on_return"))
+        self.kinds = tuple(PointKind(i, k) for i, k in enumerate(doc["point_kinds"]))
+        self.kind_index = {k.name: k.index for k in self.kinds}
+        self.catalog = {name: v["category"] for name, v in doc.get("items", {}).items()}
+        self.stores = dict(doc.get("stores", {}))
+        self.rewards = {name: Reward(name, r) for name, r in doc.get("rewards", {}).items()}
+        self.redeem = {r["reward"]: Redeem(r, self.kind_index) for r in doc.get("redeem", ())}
+        self.metrics = tuple(Metric(i, m, self.kind_index) for i, m in enumerate(doc.get("metrics", ())))
+        self.tiers = Tiers(doc["tiers"], self.kind_index) if doc.get("tiers") else None
+        self.rules = tuple(Rule(i, r, self) for i, r in enumerate(doc.get("rules", ())))
+        self.draws = tuple(Draw(d, self) for d in doc.get("draws", ()))
+        self.budgets = {k: int(v) for k, v in doc.get("budgets", {}).items()}
+        by: dict = {}
+        for r in self.rules:
+            by.setdefault(r.trigger, []).append(r)
+        self.by_trigger = {k: tuple(v) for k, v in by.items()}
+        self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
+            k.expiry or k.pending for k in self.kinds)
+
+    # ---------------------------------------------------------------- JSON
+
+    def to_json(self, indent: Optional[int] = 2) -> str:
+        return json.dumps(self.doc, indent=indent, sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CompiledProgram":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ProgramFormatError(f"not JSON: {err}") from None
+        return cls(doc)
+
+    def copy_doc(self) -> dict:
+        return copy.deepcopy(self.doc)
+
+
+def program_identity(doc: dict) -> str:
+    """A hash of what the program means: the document without its identity and source file name."""
+    body = {k: v for k, v in doc.items() if k not in ("identity", "source_file")}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
