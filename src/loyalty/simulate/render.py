@@ -60,12 +60,15 @@ def render_terminal(report: dict, console: Console, exponent: int) -> None:
     head.add_row("total program cost", f"[bold]{m(h['total_cost'])} {cur}[/bold]")
     head.add_row("cost as share of revenue", f"[bold]{_pct(h['cost_share_of_revenue'])}[/bold]")
     head.add_row("  discounts", f"{m(h['discounts'])} {cur}")
-    head.add_row("  rewards", f"{m(h['reward_cost'])} {cur}")
+    has_points = bool(report["points"])
+    if Decimal(h["reward_cost"]) or report["by_reward"]:
+        head.add_row("  rewards", f"{m(h['reward_cost'])} {cur}")
     if Decimal(h["perk_cost"]):
         head.add_row("  tier perks", f"{m(h['perk_cost'])} {cur}")
     if Decimal(h["draw_prizes"]):
         head.add_row("  draw prizes", f"{m(h['draw_prizes'])} {cur}")
-    head.add_row("  liability at the end", f"{m(h['liability_end'])} {cur}")
+    if has_points:
+        head.add_row("  liability at the end", f"{m(h['liability_end'])} {cur}")
     if h["points_issued"]:
         head.add_row("points issued", _int(h["points_issued"]))
         head.add_row("redemption rate", _pct(h["redemption_rate"]))
@@ -74,10 +77,12 @@ def render_terminal(report: dict, console: Console, exponent: int) -> None:
 
     if report["by_rule"]:
         t = Table(title="By rule", title_justify="left", title_style="bold")
-        for col in ("rule", "line", "points", "rewards", "discount", "cost", "of revenue"):
+        cols = ["rule", "line"] + (["points"] if has_points else []) + ["rewards", "discount", "cost", "of revenue"]
+        for col in cols:
             t.add_column(col, justify="left" if col == "rule" else "right")
         for r in report["by_rule"]:
-            t.add_row(r["rule"], str(r["line"] or ""), _int(r["points_issued"]), _int(r["rewards"]),
+            points = [_int(r["points_issued"])] if has_points else []
+            t.add_row(r["rule"], str(r["line"] or ""), *points, _int(r["rewards"]),
                       m(r["discount"]), m(r["cost"]), _pct(r["share_of_revenue"]))
         console.print(t)
     if report["by_reward"]:
@@ -104,13 +109,15 @@ def render_terminal(report: dict, console: Console, exponent: int) -> None:
         console.print(f"tier moves: {_int(mv['upgrades'])} up, {_int(mv['downgrades'])} down")
     if report["by_month"]:
         t = Table(title="Month by month", title_justify="left", title_style="bold")
-        for col in ("month", "orders", "revenue", "issued", "redeemed", "expired", "outstanding", "cost",
-                    "liability"):
+        point_cols = ["issued", "redeemed", "expired", "outstanding"] if has_points else []
+        for col in ["month", "orders", "revenue", *point_cols, "cost", "cumulative cost"] + (
+                ["liability"] if has_points else []):
             t.add_column(col, justify="right")
         for r in report["by_month"]:
-            t.add_row(r["month"], _int(r["orders"]), m(r["revenue"]), _int(r["points_issued"]),
-                      _int(r["points_redeemed"]), _int(r["points_expired"]), _int(r["points_outstanding"]),
-                      m(r["cost"]), m(r["liability"]))
+            points = [_int(r["points_issued"]), _int(r["points_redeemed"]), _int(r["points_expired"]),
+                      _int(r["points_outstanding"])] if has_points else []
+            t.add_row(r["month"], _int(r["orders"]), m(r["revenue"]), *points, m(r["cost"]), m(r["cumulative_cost"]),
+                      *([m(r["liability"])] if has_points else []))
         console.print(t)
     for c in report["caps"]:
         console.print(f"cap on [bold]{c['rule']}[/bold] reached {_int(c['times'])} times, "
