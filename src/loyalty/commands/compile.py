@@ -1,0 +1,52 @@
+"""`loyalty compile FILE --json`: print the compiled program as JSON."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail, print_diagnostics
+
+
+@click.command(
+    "compile",
+    epilog="""\b
+Examples:
+  loyalty compile examples/programs/car_wash.loyalty --json > car_wash.json
+  python -c "import loyalty; p = loyalty.load_compiled(open('car_wash.json').read())"
+
+A service can load the JSON with loyalty.load_compiled() without the parser.
+Exit codes: 0 compiled, 1 the program has errors (diagnostics printed), 2 usage error.""",
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, default=True,
+              help="Print the compiled program as JSON (the only output format; the default).")
+def command(file: str, as_json: bool) -> None:
+    """Compile a program and print it as JSON.
+
+    Parses and checks FILE, resolves every name, converts money to minor units of
+    the program currency, and prints the compiled program document (format
+    loyalty-compiled/1, described in docs/semantics.md).
+    """
+    from loyalty.compiler import compile_document
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.frontend import check_file
+    from loyalty.runtime.program import CompiledProgram
+
+    try:
+        checked = check_file(file)
+    except FileNotFoundError:
+        fail(f"{file}: no such file", code=2)
+    except OSError as err:
+        fail(f"{file} cannot be read: {err.strerror or err}")
+    if not checked.ok:
+        print_diagnostics(checked.diagnostics, checked.text)
+        sys.exit(EXIT_INPUT)
+    try:
+        program = CompiledProgram(compile_document(checked.program, file))
+    except LoyaltyError as err:
+        print_diagnostics(err.diagnostics, checked.text)
+        sys.exit(EXIT_INPUT)
+    click.echo(program.to_json())
+    sys.exit(EXIT_OK)
