@@ -1,0 +1,92 @@
+"""`loyalty explain`: one member's timeline, each event and the effects it produced, with the rule and line."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from loyalty.commands._common import fail, stdout_console
+from loyalty.commands.simulate import handle_input_errors, history_options
+
+
+def member_timeline(plan, history, member: str) -> list[dict]:
+    """Each event of the member (in the order the evaluator saw it) with its effects."""
+    from loyalty.runtime.ledger import UnlimitedLedger
+    from loyalty.simulate.engine import replay_member
+    from loyalty.simulate.orders import member_events
+
+    slices = [s for s in history.member_slices() if s[0] == member]
+    if not slices:
+        return []
+    _, start, end = slices[0]
+    steps: list[dict] = []
+    prog = plan.program
+
+    def on_event(event, ev, effects, error):
+        steps.append({
+            "time": event.time.isoformat(), "event": event.kind, "row": event.row or None,
+            "order": event.order_id, "amount": str(sum(ln.amount for ln in event.lines)) if event.lines else None,
+            "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines],
+            "error": error,
+            "effects": [{**{k: v for k, v in e.to_json(prog.exponent).items()},
+                         "says": e.explain(prog.exponent, prog.currency)} for e in effects],
+        })
+
+    replay_member(plan, member, member_events(history, start, end), UnlimitedLedger(), on_event=on_event)
+    for s in steps:
+        if s["amount"] is not None:
+            from loyalty.runtime.effects import minor_to_decimal
+
+            s["amount"] = str(minor_to_decimal(int(s["amount"]), prog.exponent))
+    return steps
+
+
+@click.command(
+    "explain",
+    epilog="""\b
+Examples:
+  loyalty explain examples/programs/car_wash.loyalty examples/histories/car_wash.csv --member M03
+  loyalty explain program.loyalty history.csv --member 4711 --format json""",
+)
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.argument("history", type=click.Path(dir_okay=False))
+@click.option("--member", required=True, help="The member id, as in the history.")
+@history_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_input_errors
+def command(program, history, member, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row,
+            fmt):
+    """Replay one member of HISTORY through PROGRAM and show each event and every effect it
+    produced, with the rule and the source line behind it."""
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    plan = plan_for(prog, program, inputs, attributes_path)
+    steps = member_timeline(plan, inputs.history, member)
+    if not steps:
+        members = sorted(set(inputs.history.member))
+        sample = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
+        fail(f"member {member!r} is not in {history}", f"members in the history: {sample}")
+    if fmt == "json":
+        click.echo(json.dumps({"member": member, "program": prog.name, "timeline": steps}, indent=2,
+                              sort_keys=True, ensure_ascii=False))
+        return
+    console = stdout_console()
+    cur = prog.currency
+    console.print(f"[bold]{member}[/bold] under [bold]{prog.name}[/bold] ({program})")
+    for s in steps:
+        what = s["event"]
+        if s["lines"]:
+            what += " " + ", ".join(f"{ln['quantity']} x {ln['item']}" for ln in s["lines"] if ln["item"])
+        if s["amount"] is not None:
+            what += f" ({s['amount']} {cur})"
+        if s["order"]:
+            what += f" order {s['order']}"
+        where = f"  [dim]row {s['row']}[/dim]" if s["row"] else ""
+        console.print(f"{s['time'].replace('T', ' ')}  {what}{where}", highlight=False)
+        if s["error"]:
+            console.print(f"    [yellow]not applied: {s['error']}[/yellow]", highlight=False)
+        for e in s["effects"]:
+            console.print(f"    - {e['says']}", highlight=False)

@@ -1,0 +1,100 @@
+"""The simulate, compare, explain and generate commands end to end: outputs, files, errors and exit codes."""
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from loyalty.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+CAR_WASH = str(REPO / "examples/programs/car_wash.loyalty")
+CAR_WASH_CSV = str(REPO / "examples/histories/car_wash.csv")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_simulate_json_is_byte_identical_and_matches_the_by_member_table(tmp_path):
+    a = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--format", "json", "--out", str(tmp_path / "out"))
+    b = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--format", "json")
+    assert a.exit_code == 0 and a.stdout == b.stdout
+    report = json.loads(a.stdout)
+    assert report["format"] == "loyalty-simulation/1"
+    with open(tmp_path / "out" / "by_member.csv", encoding="utf-8") as fh:
+        members = list(csv.DictReader(fh))
+    assert len(members) == report["headline"]["members"]
+    # the discounts in the by-member table add up to the rule's discount in the report
+    from decimal import Decimal
+
+    assert sum(Decimal(m["discount"]) for m in members) == Decimal(report["by_rule"][0]["discount"])
+    for name in ("summary", "by_rule", "by_month", "by_reward", "by_tier", "draws"):
+        assert (tmp_path / "out" / f"{name}.csv").exists()
+
+
+def test_simulate_text_report_and_svg_chart(tmp_path):
+    r = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--chart", str(tmp_path / "c.svg"))
+    assert r.exit_code == 0
+    assert "total program cost" in r.stdout and "every 6th wash is free" in r.stdout
+    svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "polyline" in svg and "cumulative cost" in svg
+
+
+def test_png_chart_is_a_usage_error():
+    r = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--chart", "c.png")
+    assert r.exit_code == 2 and ".svg or .html" in r.stderr
+
+
+def test_bad_row_exits_1_naming_row_and_column_and_skip_reports_it(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("member,time,amount,item\nA,2025-01-01,105,basic wash\nB,yesterday,105,basic wash\n", encoding="utf-8")
+    r = invoke("simulate", CAR_WASH, str(p))
+    assert r.exit_code == 1
+    assert 'h.csv:3: column "time"' in r.stderr and "Traceback" not in r.stderr
+    r = invoke("simulate", CAR_WASH, str(p), "--on-bad-row", "skip", "--format", "json")
+    report = json.loads(r.stdout)
+    assert report["history"]["skipped_rows"] == 1 and report["headline"]["orders"] == 1
+
+
+def test_program_errors_are_diagnostics_with_exit_1(tmp_path):
+    bad = tmp_path / "bad.loyalty"
+    bad.write_text('program "x" {\n  currency NOK\n}\nrule "r" { every }\n', encoding="utf-8")
+    r = invoke("simulate", str(bad), CAR_WASH_CSV)
+    assert r.exit_code == 1 and "bad.loyalty:" in r.stderr
+
+
+def test_compare_counts_members_who_get_less(tmp_path):
+    stingy = tmp_path / "stingy.loyalty"
+    stingy.write_text(Path(CAR_WASH).read_text(encoding="utf-8").replace("every 6th", "every 10th"), encoding="utf-8")
+    r = invoke("compare", CAR_WASH, str(stingy), CAR_WASH_CSV, "--format", "json")
+    assert r.exit_code == 0
+    out = json.loads(r.stdout)
+    assert Decimal(out["total_cost_difference"]) < 0
+    assert out["members"]["get_less"] > 0
+    same = json.loads(invoke("compare", CAR_WASH, CAR_WASH, CAR_WASH_CSV, "--format", "json").stdout)
+    assert same["members"]["get_less"] == 0 and Decimal(same["total_cost_difference"]) == 0
+
+
+def test_explain_shows_effects_with_rule_and_line(tmp_path):
+    p = tmp_path / "h.csv"
+    rows = "".join(f"A,2025-02-{d:02d},105,basic wash,o{d}\n" for d in range(1, 7))
+    p.write_text("member,time,amount,item,order\n" + rows, encoding="utf-8")
+    r = invoke("explain", CAR_WASH, str(p), "--member", "A")
+    assert r.exit_code == 0
+    assert '105.00 NOK off order o6 (rule "every 6th wash is free", line 26)' in r.stdout
+    r = invoke("explain", CAR_WASH, str(p), "--member", "Z")
+    assert r.exit_code == 1 and "not in" in r.stderr
+
+
+def test_generate_is_seeded_and_uses_the_program_catalog(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert invoke("generate", "--rows", "50", "--seed", "3", "--program", CAR_WASH, "-o", str(a)).exit_code == 0
+    invoke("generate", "--rows", "50", "--seed", "3", "--program", CAR_WASH, "-o", str(b))
+    assert a.read_bytes() == b.read_bytes()
+    items = {row["item"] for row in csv.DictReader(a.open(encoding="utf-8"))} - {""}
+    assert items <= {"basic wash", "wash and wax", "interior cleaning"}
+
+
+from decimal import Decimal  # noqa: E402
