@@ -259,7 +259,7 @@ def _credit(prog, st, k: int, pts: int, t, order: Optional[OrderRecord], ev, r, 
             expires = next_period_start(expires, kind.expiry_period)
     rule_index = r.index if r is not None else -1
     oid = ev.order if order is not None else None
-    if kind.pending:
+    if kind.pending and order is not None:  # only purchases wait: a return can take their points back
         avail = add_duration(t, kind.pending[0], kind.pending[1])
         ks.batches.append(Batch(t, avail, expires, pts, oid, rule_index))
         _due(st, avail)

@@ -1,0 +1,63 @@
+"""`loyalty test PROGRAM_OR_DIR...`: run the scenario tests written next to programs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail
+
+
+@click.command(
+    "test",
+    epilog="""\b
+Examples:
+  loyalty test examples/programs/car_wash.loyalty
+  loyalty test examples/programs
+
+For each program X.loyalty, runs the scenarios in X.test.yaml next to it
+(format in docs/embedding.md). Exit codes: 0 every scenario passes, 1 a scenario
+fails or a program or scenario file is invalid, 2 usage error.""",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
+def command(paths: tuple[str, ...], quiet: bool) -> None:
+    """Run the scenario tests written next to a program.
+
+    A scenario gives a member and a sequence of events and expects effects and a
+    final state (balance, tier, punches, rewards). Failures show the expected and
+    actual effects, with the rule behind each one and its source line.
+    """
+    from loyalty.scenario_tests import run_file
+
+    programs: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            programs += sorted(p.glob("*.loyalty"))
+        elif p.exists():
+            programs.append(p)
+        else:
+            fail(f"{raw}: no such file or directory", code=2)
+    if not programs:
+        fail("no .loyalty programs found in " + ", ".join(paths), code=2)
+    passed = failed = 0
+    for prog in programs:
+        outcomes, error = run_file(prog)
+        for o in outcomes:
+            if o.ok:
+                passed += 1
+                if not quiet:
+                    click.echo(f"PASS {o.file}:{o.line} {o.name}")
+            else:
+                failed += 1
+                click.echo(f"FAIL {o.file}:{o.line} {o.name}")
+                for m in o.messages:
+                    click.echo(f"  {m}")
+        if error:
+            failed += 1
+            click.echo(f"ERROR {error}", err=True)
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(EXIT_INPUT if failed else EXIT_OK)
