@@ -341,8 +341,9 @@ class _Checker:
         if not kinds:
             hint = f'declare it first: points "{unit_word if unit_word.endswith("s") else unit_word + "s"}"'
         else:
-            candidates = kinds + [k[:-1] for k in kinds if k.endswith("s")]
-            close = _did_you_mean(unit_word, candidates)
+            close = _did_you_mean(unit_word, kinds) or _did_you_mean(
+                unit_word, [k[:-1] for k in kinds if k.endswith("s")]
+            )
             hint = (
                 f"did you mean '{close}'?"
                 if close
@@ -570,7 +571,7 @@ class _Checker:
                 self.check_fit(rule, action, [], inherited_conditions, inherited_limits, inherited_from=entry.campaign)
 
         self.check_dates(rule.name.value, own_conditions, entry.campaign)
-        self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions)
+        self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions, own_conditions)
 
     def check_action(self, action) -> None:
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount)):
@@ -757,7 +758,9 @@ class _Checker:
                             hint="a rule in a campaign runs within the campaign's dates: move the dates inside them",
                         )
 
-    def check_never_fires(self, name: str, name_span: Span, conditions) -> None:
+    def check_never_fires(self, name: str, name_span: Span, conditions, own_conditions) -> None:
+        """LOY309, simple and certain cases only. Dates are compared within the rule's own
+        clauses: a rule outside its campaign's dates is already LOY307."""
         def never(message: str, span: Span, hint: str) -> None:
             self.report("LOY309", f'rule "{name}" can never fire: {message}', span, hint=hint)
 
@@ -776,7 +779,7 @@ class _Checker:
             if isinstance(c, ast.When) and _always_false(c.expr, self.sym):
                 never("its `when` condition is never true", c.expr.span,
                       "an order total, item count, spend or visit count is never below zero; check the comparison")
-        windows = [(s.value if s else None, e.value if e else None) for _n, s, e in self._windows(conditions)]
+        windows = [(s.value if s else None, e.value if e else None) for _n, s, e in self._windows(own_conditions)]
         if len(windows) > 1:
             starts = [s for s, _ in windows if s is not None]
             ends = [e for _, e in windows if e is not None]
