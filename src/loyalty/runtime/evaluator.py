@@ -650,6 +650,7 @@ def _punch(prog, st, r: Rule, lines, ev, ledger, out, order) -> None:
     st.punches[r.index] = c
     st.fired[r.index] = given
     order.punches[r.index] = order.punches.get(r.index, 0) + units
+    order.items[r.index] = sorted({ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
     if total <= 0:
         return
     granted = _limit(prog, st, r, total, ev, ledger, out, None, money=True) or 0
@@ -700,6 +701,8 @@ def _earn_per_spend(prog, st, r: Rule, lines, multipliers, tier, ev, ledger, out
         return
     pts = _limit(prog, st, r, pts, ev, ledger, out, kind)
     if pts:
+        if r.filters:
+            order.items[r.index] = sorted({ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
         _credit(prog, st, k, pts, ev.time, order, ev, r, out)
 
 
@@ -739,6 +742,7 @@ def _return(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Ef
             r_amount += half_even(rec[1] * rec[2], rec[0]) - before
     elif ev.ret_amount is not None:
         r_amount = ev.ret_amount
+        o.by_amount = True
     else:
         r_amount = o.gross - o.returned
         for rec in o.lines.values():
@@ -752,15 +756,26 @@ def _return(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Ef
         return total if G == 0 or upto >= G else half_even(total * upto, G)
 
     whole = R >= G
+
+    def rule_share(ri: int, total: int) -> int:
+        """What a rule's points or punches carry of the return: by the rule's own lines when the
+        returns so far name lines, else by the order's amount."""
+        items = o.items.get(ri)
+        if whole or o.by_amount or items is None:
+            return share(total, R)
+        g = sum(o.lines[i][1] for i in items)
+        back = sum(half_even(o.lines[i][1] * o.lines[i][2], o.lines[i][0]) for i in items)
+        return total if back >= g else (half_even(total * back, g) if g else 0)
+
     # points, per rule that earned them
     for ri, pts in o.points.items():
-        delta = share(pts, R) - o.clawed.get(ri, 0)
+        delta = rule_share(ri, pts) - o.clawed.get(ri, 0)
         if delta > 0:
             o.clawed[ri] = o.clawed.get(ri, 0) + delta
             _claw(prog, st, prog.rules[ri], delta, ev, out)
     # punches
     for ri, units in o.punches.items():
-        delta = share(units, R) - o.punches_back.get(ri, 0)
+        delta = rule_share(ri, units) - o.punches_back.get(ri, 0)
         if delta > 0:
             o.punches_back[ri] = o.punches_back.get(ri, 0) + delta
             st.punches[ri] = max(0, st.punches.get(ri, 0) - delta)

@@ -66,7 +66,8 @@ class KindState:
 class OrderRecord:
     """What one order earned, so that a return can take it back."""
 
-    __slots__ = ("time", "gross", "paid", "lines", "points", "punches", "rewards", "returned", "clawed", "punches_back")
+    __slots__ = ("time", "gross", "paid", "lines", "points", "punches", "rewards", "returned", "clawed", "punches_back",
+                 "items", "by_amount")
 
     def __init__(self, time, gross, paid, lines):
         self.time: _dt.datetime = time
@@ -79,6 +80,8 @@ class OrderRecord:
         self.returned = 0  # gross amount returned so far
         self.clawed: dict[int, int] = {}  # kind index -> points taken back so far
         self.punches_back: dict[int, int] = {}
+        self.items: dict[int, list[str]] = {}  # rule index -> the items its points or punches came from
+        self.by_amount = False  # a return by amount was made: later shares are of the whole order
 
     def copy(self) -> "OrderRecord":
         o = OrderRecord(self.time, self.gross, self.paid, {k: list(v) for k, v in self.lines.items()})
@@ -88,6 +91,8 @@ class OrderRecord:
         o.returned = self.returned
         o.clawed = dict(self.clawed)
         o.punches_back = dict(self.punches_back)
+        o.items = {k: list(v) for k, v in self.items.items()}
+        o.by_amount = self.by_amount
         return o
 
 
@@ -179,6 +184,8 @@ class OrderDoc(BaseModel):
     returned: int
     clawed: dict[int, int]
     punches_back: dict[int, int]
+    items: dict[int, list[str]]
+    by_amount: bool
 
 
 class StateDoc(BaseModel):
@@ -249,6 +256,8 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
                 "rewards": o.rewards, "returned": o.returned,
                 "clawed": {str(k): v for k, v in sorted(o.clawed.items())},
                 "punches_back": {str(k): v for k, v in sorted(o.punches_back.items())},
+                "items": {str(k): v for k, v in sorted(o.items.items())},
+                "by_amount": o.by_amount,
             }
             for oid, o in s.orders.items()
         },
@@ -277,6 +286,8 @@ def state_from_doc(doc: StateDoc) -> MemberState:
         o.points, o.punches = dict(od.points), dict(od.punches)
         o.rewards = [list(r) for r in od.rewards]
         o.returned, o.clawed, o.punches_back = od.returned, dict(od.clawed), dict(od.punches_back)
+        o.items = {k: list(v) for k, v in od.items.items()}
+        o.by_amount = od.by_amount
         s.orders[oid] = o
     s.rewards = dict(doc.rewards)
     return s
