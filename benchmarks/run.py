@@ -1,0 +1,333 @@
+"""The benchmark suite: loyalty against the tools people would otherwise use (docs/performance.md).
+
+    .venv/bin/python benchmarks/run.py --quick             # 100k rows, a smoke run (about a minute)
+    .venv/bin/python benchmarks/run.py --rows 1000000      # the reference figures
+    .venv/bin/python benchmarks/run.py --rows 10000000     # optional: about 550 MB of CSV
+
+Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
+program and peer runs in its own process; wall time and that process's peak RSS are
+measured with os.wait4. The peers' totals are checked against `loyalty simulate`'s:
+a mismatch is printed loudly and makes the run exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PROGRAMS = HERE / "programs"
+PEERS = HERE / "peers"
+DATA = HERE / "data"
+REFERENCE = PROGRAMS / "reference.loyalty"
+BENCH_PROGRAMS = ["reference", "points_redemption", "tiered_returns", "every_mechanic"]
+SEED = 1
+PUNCH_RULE = "every 6th wash is free"
+POINTS_KIND = "points"
+GOLD = "gold"
+
+sys.path.insert(0, str(PEERS))
+
+
+def loyalty_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("loyalty")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "loyalty.cli"]
+
+
+# ------------------------------------------------------------------ processes
+
+
+class Measured:
+    def __init__(self, seconds: float, cpu: float, peak_mb: float, stdout: str, stderr: str, status: int):
+        self.seconds, self.cpu, self.peak_mb = seconds, cpu, peak_mb
+        self.stdout, self.stderr, self.status = stdout, stderr, status
+
+
+def measure(cmd: list[str]) -> Measured:
+    """Run `cmd`; its wall time and its own peak resident memory (os.wait4 on that child only)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime  # steadier than wall time on a shared machine
+        return Measured(seconds, cpu, usage.ru_maxrss / 1024, out.read().decode(), err.read().decode(), proc.returncode)
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def history(rows: int) -> Path:
+    """The benchmark history with `rows` rows (generated once, then cached)."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"history-{rows}-seed{SEED}.csv"
+    if path.exists():
+        return path
+    members = max(1, rows // 20)
+    tmp = path.with_suffix(".tmp")
+    cmd = loyalty_cmd() + ["generate", "--rows", str(rows), "--seed", str(SEED), "--members", str(members),
+                           "--program", str(PROGRAMS / "every_mechanic.loyalty"), "--start", "2024-01-01",
+                           "--days", "730", "-o", str(tmp)]
+    print(f"generating {path.name} ({rows:,} rows, {members:,} members) ...", flush=True)
+    m = measure(cmd)
+    if m.status:
+        sys.exit(f"loyalty generate failed:\n{m.stderr}")
+    tmp.rename(path)
+    print(f"  generated in {m.seconds:.1f} s", flush=True)
+    return path
+
+
+def pyarrow_read_seconds(path: Path, repeat: int = 3) -> float:
+    """The floor: pyarrow reading the same CSV (best of `repeat`, after a warm-up read)."""
+    from pyarrow import csv
+
+    csv.read_csv(path)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        csv.read_csv(path)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# ------------------------------------------------------------------ totals
+
+
+def loyalty_totals(report: dict) -> dict:
+    """The reference program's totals from `loyalty simulate --format json`."""
+    points = next(p for p in report["points"] if p["kind"] == POINTS_KIND)
+    rule = next(r for r in report["by_rule"] if r["rule"] == PUNCH_RULE)
+    gold = next(t for t in report["by_tier"] if t["tier"] == GOLD)
+    value = rule["discount"]
+    whole, _, frac = value.partition(".")
+    return {
+        "free_wash_value": f"{whole}.{(frac + '00')[:2]}",
+        "points_issued": points["issued"],
+        "points_clawed_back": points["clawed_back"],
+        "points_expired": points["expired"],
+        "points_outstanding": points["outstanding"],
+        "gold_members_at_end": gold["members_at_end"],
+    }
+
+
+def compare(name: str, peer: dict, truth: dict) -> list[str]:
+    return [f"{name}: {k} = {peer.get(k)!r}, loyalty simulate says {v!r}" for k, v in truth.items() if peer.get(k) != v]
+
+
+# ------------------------------------------------------------------ in-process figures
+
+
+def compile_times() -> list[tuple[str, float]]:
+    """Parse + check + compile of every example and benchmark program (the parser already built), in ms."""
+    import loyalty
+
+    files = sorted((ROOT / "examples" / "programs").glob("*.loyalty")) + sorted(PROGRAMS.glob("*.loyalty"))
+    loyalty.compile_source(REFERENCE.read_text(encoding="utf-8"), str(REFERENCE))  # builds the parser
+    out = []
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            loyalty.compile_source(text, str(f))
+            samples.append(time.perf_counter() - start)
+        out.append((str(f.relative_to(ROOT)), statistics.median(samples) * 1000))
+    return out
+
+
+def member_streams(path: Path, max_events: int) -> list[tuple[str, list[dict]]]:
+    """Members' purchase and return events from the history, as `program.apply` dicts (first members met)."""
+    import csv
+
+    members: dict[str, dict] = {}
+    count = 0
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            typ = row["type"]
+            if typ not in ("purchase", "return"):
+                continue
+            evs = members.get(row["member"])
+            if evs is None:
+                if count >= max_events:
+                    continue
+                evs = members[row["member"]] = {}
+            key = (typ, row["order"], row["time"] if typ == "return" else "")
+            ev = evs.get(key)
+            if ev is None:
+                count += 1
+                ev = evs[key] = {"type": typ, "time": row["time"], "order": row["order"], "lines": []}
+                if typ == "purchase":
+                    ev["store"], ev["channel"] = row["store"], row["channel"]
+            if typ == "purchase":
+                ev["lines"].append({"item": row["item"], "category": row["category"],
+                                    "quantity": int(row["quantity"]), "amount": row["amount"]})
+            else:
+                ev["lines"].append({"item": row["item"], "quantity": int(row["quantity"])})
+    return [(m, list(evs.values())) for m, evs in members.items()]
+
+
+def percentiles(samples_ns: list[int]) -> tuple[float, float]:
+    s = sorted(samples_ns)
+    return s[len(s) // 2] / 1000, s[min(len(s) - 1, int(len(s) * 0.99))] / 1000
+
+
+def apply_latency(streams) -> tuple[float, float, int]:
+    """`program.apply` per event, in µs (p50, p99), over real members' event streams."""
+    import loyalty
+
+    program = loyalty.load(REFERENCE)
+    samples = []
+    clock = time.perf_counter_ns
+    for member, events in streams:
+        state = program.new_member(member)
+        for ev in events:
+            start = clock()
+            state, _effects = program.apply(state, ev)
+            samples.append(clock() - start)
+    p50, p99 = percentiles(samples)
+    return p50, p99, len(samples)
+
+
+def zen_latency(streams) -> tuple[float, float, int] | None:
+    """The same purchases' decision through zen-engine, in µs (p50, p99); None without zen-engine."""
+    import zen_reference
+
+    decision = zen_reference.make_decision()
+    if decision is None:
+        return None
+    samples = []
+    clock = time.perf_counter_ns
+    for _member, events in streams:
+        punches = given = earned = 0
+        for ev in events:
+            if ev["type"] != "purchase":
+                continue  # the engine keeps no orders: returns are the caller's problem
+            washes = sum(ln["quantity"] for ln in ev["lines"] if ln["category"] == "washes")
+            wash_amount = sum(_minor(ln["amount"]) for ln in ev["lines"] if ln["category"] == "washes")
+            gross = sum(_minor(ln["amount"]) for ln in ev["lines"])
+            data = zen_reference.order_input(washes, wash_amount, gross, punches, given, earned)
+            start = clock()
+            answer = decision.evaluate(data)["result"]
+            samples.append(clock() - start)
+            punches += washes
+            given += answer["free"]
+            earned += answer["points"]
+    p50, p99 = percentiles(samples)
+    return p50, p99, len(samples)
+
+
+def _minor(text: str) -> int:
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+# ------------------------------------------------------------------ the run
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows of history (default 1,000,000)")
+    ap.add_argument("--quick", action="store_true", help="a 100,000-row smoke run")
+    ap.add_argument("--programs", default=",".join(BENCH_PROGRAMS),
+                    help="comma-separated benchmark programs to simulate (default: all four)")
+    ap.add_argument("--no-peers", action="store_true", help="skip the pandas, polars and plain-Python peers")
+    ap.add_argument("--no-python-loop", action="store_true", help="skip the (slow) plain-Python peer")
+    ap.add_argument("--events", type=int, default=20_000, help="events for the embedding latency (default 20,000)")
+    ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    args = ap.parse_args(argv)
+    rows = 100_000 if args.quick else args.rows
+
+    path = history(rows)
+    size_mb = path.stat().st_size / 1e6
+    floor = pyarrow_read_seconds(path)
+    print(f"\nhistory: {path.relative_to(ROOT)} ({rows:,} rows, {size_mb:.0f} MB); "
+          f"pyarrow reads it in {floor:.3f} s\n", flush=True)
+
+    results: list[dict] = []
+    problems: list[str] = []
+    truth = None
+    for name in [p.strip() for p in args.programs.split(",") if p.strip()]:
+        m = measure(loyalty_cmd() + ["simulate", str(PROGRAMS / f"{name}.loyalty"), str(path), "--format", "json"])
+        if m.status:
+            problems.append(f"loyalty simulate {name} failed (exit {m.status}): {m.stderr.strip()[:500]}")
+            continue
+        results.append({"what": f"loyalty simulate {name}", "seconds": m.seconds, "cpu": m.cpu, "peak_mb": m.peak_mb})
+        print(f"  loyalty simulate {name}: {m.seconds:.2f} s", flush=True)
+        if name == "reference":
+            truth = loyalty_totals(json.loads(m.stdout))
+
+    peers = [] if args.no_peers else ["polars_reference", "pandas_reference"] + (
+        [] if args.no_python_loop else ["python_loop"])
+    peer_totals = {}
+    for peer in peers:
+        m = measure([sys.executable, str(PEERS / f"{peer}.py"), str(path)])
+        if m.status:
+            problems.append(f"peer {peer} failed (exit {m.status}): {m.stderr.strip()[-500:]}")
+            continue
+        peer_totals[peer] = json.loads(m.stdout)
+        results.append({"what": f"peer {peer}", "seconds": m.seconds, "cpu": m.cpu, "peak_mb": m.peak_mb})
+        print(f"  peer {peer}: {m.seconds:.2f} s", flush=True)
+        if truth is not None:
+            problems += compare(peer, peer_totals[peer], truth)
+
+    polars_s = next((r["seconds"] for r in results if r["what"] == "peer polars_reference"), None)
+    polars_cpu = next((r["cpu"] for r in results if r["what"] == "peer polars_reference"), None)
+    print(f"\n{'what':<40} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'x pyarrow':>10} {'x polars':>9} "
+          f"{'cpu s':>7} {'cpu x polars':>12} {'peak MB':>8}")
+    for r in results:
+        r["rows_per_s"] = rows / r["seconds"]
+        r["x_pyarrow"] = r["seconds"] / floor
+        r["x_polars"] = r["seconds"] / polars_s if polars_s else None
+        r["cpu_x_polars"] = r["cpu"] / polars_cpu if polars_cpu else None
+        xp = f"{r['x_polars']:.2f}" if r["x_polars"] is not None else "-"
+        cxp = f"{r['cpu_x_polars']:.2f}" if r["cpu_x_polars"] is not None else "-"
+        print(f"{r['what']:<40} {rows:>11,} {r['seconds']:>8.2f} {r['rows_per_s']:>11,.0f} {r['x_pyarrow']:>10.1f} "
+              f"{xp:>9} {r['cpu']:>7.2f} {cxp:>12} {r['peak_mb']:>8.0f}")
+
+    if truth is not None:
+        print("\nreference totals (loyalty simulate):", json.dumps(truth, sort_keys=True))
+        for peer, tot in peer_totals.items():
+            print(f"  {peer}: {'same totals' if not compare(peer, tot, truth) else 'DIFFERENT (see below)'}"
+                  f" (free washes: {tot.get('free_washes')})")
+
+    print("\ncompile (parse + check + compile, parser built), median of 5:")
+    compiles = compile_times()
+    for f, ms in compiles:
+        print(f"  {ms:7.1f} ms  {f}")
+    print(f"  slowest: {max(ms for _, ms in compiles):.1f} ms (target: under 50 ms)")
+
+    streams = member_streams(path, args.events)
+    p50, p99, n = apply_latency(streams)
+    print(f"\nembedding, per event: program.apply p50 {p50:.1f} µs, p99 {p99:.1f} µs ({n:,} events)")
+    zen = zen_latency(streams)
+    if zen is None:
+        print("  zen-engine is not installed (pip install -e '.[bench]'): skipped")
+    else:
+        print(f"  zen-engine decision p50 {zen[0]:.1f} µs, p99 {zen[1]:.1f} µs ({zen[2]:,} purchases); "
+              f"apply p50 / zen p50 = {p50 / zen[0]:.2f}")
+
+    if args.json:
+        args.json.write_text(json.dumps({
+            "rows": rows, "history_mb": size_mb, "pyarrow_read_s": floor, "results": results, "truth": truth,
+            "peers": peer_totals, "compile_ms": dict(compiles), "apply_us": [p50, p99, n],
+            "zen_us": list(zen) if zen else None, "problems": problems,
+        }, indent=2, sort_keys=True) + "\n")
+    if problems:
+        print("\n" + "!" * 72 + "\nMISMATCH OR FAILURE:\n" + "\n".join("  " + p for p in problems) + "\n" + "!" * 72)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
