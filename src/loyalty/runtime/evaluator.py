@@ -731,7 +731,7 @@ def _check_return(st: MemberState, ev: Ev) -> None:
 
 
 def _return(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Effect]) -> None:
-    o = st.orders[ev.order]
+    o = st.orders[ev.order] = st.orders[ev.order].copy()  # copy on write: earlier states share the record
     t = ev.time
     if ev.ret_lines is not None:
         r_amount = 0

@@ -142,7 +142,7 @@ class MemberState:
         s.tier, s.next_review, s.grace_until, s.grace_target = self.tier, self.next_review, self.grace_until, self.grace_target
         s.caps = {k: list(v) for k, v in self.caps.items()}
         s.fired = dict(self.fired)
-        s.orders = {k: v.copy() for k, v in self.orders.items()}
+        s.orders = dict(self.orders)  # records are shared: the evaluator copies one before changing it
         s.rewards = dict(self.rewards)
         s.due = self.due
         return s
