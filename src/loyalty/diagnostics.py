@@ -82,6 +82,7 @@ CODES: dict[str, CodeInfo] = {
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),
+    "LOY403": _e("number has too many digits"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import re
 import threading
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -26,9 +27,15 @@ from loyalty.syntax import ast
 
 # ------------------------------------------------------------------ limits
 # Bounded work on hostile input (docs/limits.md): these are checked before parsing.
-MAX_SOURCE_CHARS = 5_000_000
+# Parsing costs ~15 us and ~300 bytes per character at worst (a long `and` chain), so
+# 1,000,000 characters bound the work at seconds and a few hundred MB; real programs
+# are a few kB. Measured figures are in docs/limits.md.
+MAX_SOURCE_CHARS = 1_000_000
 MAX_NESTING = 64
 MAX_SYNTAX_ERRORS = 20
+# Decimal arithmetic keeps 28 significant digits; 20-digit literals leave room for sums
+# of many of them to stay exact (and int() refuses strings over 4,300 digits).
+MAX_NUMBER_DIGITS = 20
 
 _GRAMMAR_NAME = "loyalty.lark"
 
@@ -121,13 +128,16 @@ def parse_with_diagnostics(text: str, file: str = "<string>") -> tuple[Optional[
     builder = _AstBuilder(file, text)
     try:
         program = builder.transform(tree)
+    except RecursionError:  # a backstop: _check_limits bounds nesting well below the recursion limit
+        return None, [_too_deep(text, 0, file)]
     except VisitError as err:  # a value the grammar admits but the AST cannot hold
         if isinstance(err.orig_exc, _BadValue):
             return None, [err.orig_exc.diagnostic]
         raise
     if builder.problems:
         return None, builder.problems
-    program_comments = tuple(ast.Comment(str(c), span=_token_span(c, file)) for c in comments)
+    # a comment ends before the \r of a CRLF line end, so CRLF and LF files read the same
+    program_comments = tuple(ast.Comment(str(c).rstrip("\r"), span=_token_span(c, file)) for c in comments)
     return ast.Program(program.declarations, program_comments, span=program.span), []
 
 
@@ -148,6 +158,11 @@ def _same_place(d: Diagnostic, err: UnexpectedInput) -> bool:
 # ------------------------------------------------------------------ limits
 
 
+# One pass over the text, outside strings and comments: brackets, braces and `not`
+# are the constructs that nest; the tree builder and every later pass recurse over them.
+_NESTING_SCAN = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|#[^\n]*|[(){}]|\w+')
+
+
 def _check_limits(text: str, file: str) -> Optional[Diagnostic]:
     if len(text) > MAX_SOURCE_CHARS:
         return Diagnostic(
@@ -156,44 +171,48 @@ def _check_limits(text: str, file: str) -> Optional[Diagnostic]:
             Span(file, 1, 1, 1, 2),
             hint="split the program or remove generated content; see docs/limits.md",
         )
-    # Parentheses are the only construct that nests without bound; the transformer is
-    # recursive, so deep nesting is refused before parsing (a scan, outside strings).
-    depth = 0
-    line, col = 1, 0
-    in_string = escaped = in_comment = False
-    for ch in text:
-        col += 1
-        if ch == "\n":
-            line, col = line + 1, 0
-            in_comment = False
-            in_string = False
+    # depth = the enclosing levels (each bracket plus the `not`s right before it)
+    # + the `not`s in front of the current operand
+    enclosing: list[int] = []
+    outer = pending_nots = 0
+    for match in _NESTING_SCAN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first == "#":
             continue
-        if in_comment:
+        if first in "({":
+            enclosing.append(1 + pending_nots)
+            outer += enclosing[-1]
+            pending_nots = 0
+        elif first in ")}":
+            if enclosing:
+                outer -= enclosing.pop()
+            pending_nots = 0
+        elif token == "not":
+            pending_nots += 1
+        else:  # a string, a number or another word ends a run of `not`s
+            pending_nots = 0
             continue
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == "#":
-            in_comment = True
-        elif ch == '"':
-            in_string = True
-        elif ch in "({":
-            depth += 1
-            if depth > MAX_NESTING:
-                return Diagnostic(
-                    "LOY402",
-                    f"brackets are nested more than {MAX_NESTING} deep",
-                    Span(file, line, col, line, col + 1),
-                    hint="simplify the condition; see docs/limits.md",
-                )
-        elif ch in ")}":
-            depth = max(depth - 1, 0)
+        if outer + pending_nots > MAX_NESTING:
+            return _too_deep(text, match.start(), file)
     return None
+
+
+def _too_deep(text: str, pos: int, file: str) -> Diagnostic:
+    line, col = _line_col(text, pos)
+    return Diagnostic(
+        "LOY402",
+        f"brackets, braces and 'not' are nested more than {MAX_NESTING} deep",
+        Span(file, line, col, line, col + 1, pos, pos + 1),
+        hint="simplify the condition; see docs/limits.md",
+    )
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of a character offset, counting lines as Lark does (newlines only)."""
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return line, col
 
 
 # ------------------------------------------------------------------ syntax errors
@@ -264,16 +283,16 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
                 hint = "expected " + _one_of(allowed)
         return Diagnostic("LOY003", message, Span(file, line, col, line, col + max(1, len(_word_at(text, err.pos_in_stream)))), hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        lines = text.splitlines() or [""]
-        line = len(lines)
-        col = len(lines[-1]) + 1
+        # just after the last thing written, so the caret lands on a line with text
+        end = len(text.rstrip())
+        line, col = _line_col(text, end)
         expected = set(getattr(err, "expected", ()) or ())
         hint = None
         if "RBRACE" in expected:
             hint = "a block opened with { is not closed: add the missing }"
         elif expected:
             hint = "expected " + _one_of(_expected_words(expected))
-        return Diagnostic("LOY002", "the file ends in the middle of a declaration", Span(file, line, col, line, col + 1), hint)
+        return Diagnostic("LOY002", "the file ends in the middle of a declaration", Span(file, line, col, line, col + 1, end, end), hint)
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     expected = set(err.accepts or err.expected or ())
@@ -401,6 +420,8 @@ class _AstBuilder(Transformer):
 
     def _text(self, tok: Token) -> ast.Text:
         raw = str(tok)[1:-1]
+        if "\\" not in raw:  # the common case, and fast for very long strings
+            return ast.Text(raw, span=self._tspan(tok))
         out: list[str] = []
         i = 0
         while i < len(raw):
@@ -430,9 +451,27 @@ class _AstBuilder(Transformer):
                 i += 2
         return ast.Text("".join(out), span=self._tspan(tok))
 
+    def _digits_fit(self, tok: Token, number: str) -> bool:
+        digits = len(number) - number.count("-") - number.count(".")
+        if digits <= MAX_NUMBER_DIGITS:
+            return True
+        shown = number if len(number) <= 24 else number[:20] + "..."
+        self.problems.append(
+            Diagnostic(
+                "LOY403",
+                f"the number {shown} has {digits:,} digits; the limit is {MAX_NUMBER_DIGITS}",
+                self._tspan(tok),
+                hint="amounts and counts this large are a mistake; see docs/limits.md",
+            )
+        )
+        return False
+
     def _decimal(self, tok: Token) -> Decimal:
+        number = str(tok).rstrip("%x")
+        if not self._digits_fit(tok, number):
+            return Decimal(0)
         try:
-            return Decimal(str(tok).rstrip("%x"))
+            return Decimal(number)
         except InvalidOperation:  # pragma: no cover - the grammar only admits digits
             raise _BadValue(Diagnostic("LOY001", f"invalid number {tok}", self._tspan(tok)))
 
@@ -831,8 +870,9 @@ class _AstBuilder(Transformer):
         return ast.Count(self._decimal(tok), span=self._tspan(tok))
 
     def _ordinal(self, tok: Token) -> ast.Ordinal:
-        text = str(tok)
-        return ast.Ordinal(int(text[:-2]), span=self._tspan(tok))
+        number = str(tok)[:-2]
+        value = int(number) if self._digits_fit(tok, number) else 0
+        return ast.Ordinal(value, span=self._tspan(tok))
 
     def _time(self, tok: Token) -> ast.TimeOfDay:
         hour_text, minute_text = str(tok).split(":")
