@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -145,6 +146,25 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 _MAX_RENDERED_LINE = 200
 
 
+def _is_control(ch: str) -> bool:
+    # control and format characters: terminal escapes, NUL, bidi overrides (Trojan Source)
+    return unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def _escaped(text: str) -> str:
+    """Text from a user's file, safe to print: control characters as \\x1b, \\u202e."""
+    if text.isprintable():
+        return text
+    return "".join((ascii(ch)[1:-1] if _is_control(ch) else ch) for ch in text)
+
+
+def _masked(line: str) -> str:
+    """A source line, safe to print, one column per character so the caret still lines up."""
+    if line.isprintable():
+        return line
+    return "".join(("\ufffd" if _is_control(ch) else ch) for ch in line)
+
+
 def render(diagnostic: Diagnostic, source: str, color: bool = False) -> str:
     """`file:line:col: error[LOY201]: message`, the source line, a caret, the hint."""
     d = diagnostic
@@ -153,11 +173,12 @@ def render(diagnostic: Diagnostic, source: str, color: bool = False) -> str:
         sev_colored = f"\x1b[1;31m{sev}\x1b[0m" if d.is_error else f"\x1b[1;33m{sev}\x1b[0m"
     else:
         sev_colored = sev
-    head = f"{d.span}: {sev_colored}[{d.code}]: {d.message}"
+    head = f"{_escaped(str(d.span))}: {sev_colored}[{d.code}]: {_escaped(d.message)}"
     lines = [head]
-    text_lines = source.splitlines() if source else []
+    # lines as the parser counts them: split at \n only (splitlines also splits at \f, U+2028...)
+    text_lines = source.split("\n") if source else []
     if 1 <= d.span.line <= len(text_lines):
-        line_text = text_lines[d.span.line - 1].replace("\t", " ")
+        line_text = text_lines[d.span.line - 1].removesuffix("\r").replace("\t", " ")
         start = max(d.span.column - 1, 0)
         if d.span.end_line == d.span.line:
             width = max(d.span.end_column - d.span.column, 1)
@@ -176,10 +197,10 @@ def render(diagnostic: Diagnostic, source: str, color: bool = False) -> str:
         if color:
             caret = f"\x1b[1;31m{caret}\x1b[0m" if d.is_error else f"\x1b[1;33m{caret}\x1b[0m"
         lines.append(f"{pad} |")
-        lines.append(f"{gutter} | {line_text}")
+        lines.append(f"{gutter} | {_masked(line_text)}")
         lines.append(f"{pad} | {' ' * start}{caret}")
     if d.hint:
-        lines.append(f"  = hint: {d.hint}")
+        lines.append(f"  = hint: {_escaped(d.hint)}")
     return "\n".join(lines)
 
 
