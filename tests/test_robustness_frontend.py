@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,8 @@ def assert_well_formed(text: str, diags: list[Diagnostic], file: str = FILE) -> 
         shown = diagnostics.render(d, text)
         assert shown.startswith(f"{file}:{d.span.line}:{d.span.column}: "), shown
         assert f"[{d.code}]" in shown
+        # nothing from the file reaches the terminal raw (escapes, NUL, bidi overrides)
+        assert not [ch for ch in shown if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")], shown
         # a long line is cut around the caret, so a rendering stays small
         assert len(shown) < 2_000 + len(d.message) + len(d.hint or ""), len(shown)
     diagnostics.render_all(diags, text, color=True)
@@ -476,3 +479,12 @@ def test_every_number_over_the_digit_limit_is_reported():
     text = f'rule "a" {{ earn {big} stars per {big} NOK  get {big}% off  earn {big}x }}'
     _, diags = parse_with_diagnostics(text, FILE)
     assert [d.code for d in diags] == ["LOY403"] * 4
+
+
+def test_rendering_masks_control_characters_and_keeps_the_caret_under_the_mistake():
+    text = 'program "a" { currency NOK }\nrule "\x1b[2J\u202e" { earn 1 stars per }\n'
+    [d, _] = front_end(text)
+    shown = diagnostics.render(d, text).split("\n")
+    assert shown[0] == f"{FILE}:2:33: error[LOY001]: unexpected '}}'"
+    assert shown[2] == '2 | rule "\ufffd[2J\ufffd" { earn 1 stars per }'
+    assert shown[3].index("^") == shown[2].index("}")

@@ -1,0 +1,77 @@
+"""Every hostile input in tests/hostile/ gives exactly its expected outcome.
+
+Each folder holds the inputs and an `expected.yaml` (format: tests/hostile/README.md).
+A file without an entry, an entry without a file, or a folder without a runner fails:
+nothing in the corpus is skipped silently.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from loyalty.diagnostics import CODES, diagnostics_json, render_all
+from loyalty.frontend import check_file
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+RUNNERS = {"programs"}  # histories/ joins when the simulator's reader is wired in
+
+
+def _load(folder: str) -> dict:
+    with open(HOSTILE / folder / "expected.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _line_col(text: str) -> tuple[int, int]:
+    line, col = text.split(":")
+    return int(line), int(col)
+
+
+def test_every_corpus_folder_has_a_runner_and_every_file_an_expectation():
+    folders = {p.parent.name for p in HOSTILE.glob("*/expected.yaml")}
+    assert "programs" in folders
+    assert folders <= RUNNERS, f"no runner for {folders - RUNNERS}: add one to this module"
+    for folder in folders:
+        on_disk = {p.name for p in (HOSTILE / folder).iterdir() if p.name != "expected.yaml"}
+        listed = set(_load(folder))
+        assert on_disk == listed, (on_disk - listed, listed - on_disk)
+
+
+PROGRAMS = _load("programs")
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_hostile_program(name):
+    expected = PROGRAMS[name]
+    path = HOSTILE / "programs" / name
+    result = check_file(path)
+    got = [(d.code, d.span.line, d.span.column) for d in result.diagnostics]
+
+    if expected == "ok":
+        assert got == [], got
+        assert result.ok
+        return
+
+    assert set(expected) <= {"codes", "first", "count"}, expected
+    assert all(code in CODES for code in expected["codes"])
+    assert {code for code, _, _ in got} == set(expected["codes"]), got
+    if "first" in expected:
+        assert got[0][1:] == _line_col(expected["first"]), got
+    if "count" in expected:
+        assert len(got) == expected["count"], got
+    assert not result.ok
+    for d in result.diagnostics:
+        assert d.span.file == str(path)
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_reports_on_hostile_programs_carry_no_control_characters(name):
+    # a name full of terminal escapes or bidi overrides must not reach the terminal raw
+    result = check_file(HOSTILE / "programs" / name)
+    shown = render_all(result.diagnostics, result.text)
+    bad = {ch for ch in shown if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")}
+    assert not bad, sorted(map(hex, map(ord, bad)))
+    diagnostics_json(result.diagnostics)  # JSON escapes them itself
