@@ -45,8 +45,8 @@ def run(path: str) -> dict:
     # ---- orders and returns
     orders = buys.groupby(KEY, sort=False).agg(time=("time", "first"), seq=("row", "first"),
                                                gross=("amount", "sum")).reset_index()
-    units = buys[buys["wash"]].groupby(KEY, sort=False)["quantity"].sum().rename("units")
-    orders = orders.merge(units, on=KEY, how="left").fillna({"units": 0})
+    washes = buys[buys["wash"]].groupby(KEY, sort=False).agg(units=("quantity", "sum"), wash_gross=("amount", "sum"))
+    orders = orders.merge(washes, on=KEY, how="left").fillna({"units": 0, "wash_gross": 0})
     items = buys.groupby(KEY + ["item"], sort=False).agg(iq=("quantity", "sum"), ig=("amount", "sum")).reset_index()
     rets = rets.merge(items, on=KEY + ["item"], how="left")
     if rets["ig"].isna().any():
@@ -54,15 +54,21 @@ def run(path: str) -> dict:
     rets["rq"] = rets.groupby(KEY + ["item"])["quantity"].cumsum()
     rets["r"] = half_even(rets["ig"] * rets["rq"], rets["iq"]) - half_even(
         rets["ig"] * (rets["rq"] - rets["quantity"]), rets["iq"])
-    back = rets.groupby(KEY + ["time"], sort=False).agg(seq=("row", "first"), r=("r", "sum")).reset_index()
-    back = back.merge(orders[KEY + ["gross", "units"]], on=KEY, how="left")
+    rets["rw"] = np.where(rets["wash"], rets["r"], 0)
+    back = rets.groupby(KEY + ["time"], sort=False).agg(seq=("row", "first"), r=("r", "sum"),
+                                                        rw=("rw", "sum")).reset_index()
+    back = back.merge(orders[KEY + ["gross", "units", "wash_gross"]], on=KEY, how="left")
     back["R"] = back.groupby(KEY)["r"].cumsum()
+    back["RW"] = back.groupby(KEY)["rw"].cumsum()
 
     def share(frame, col):
         x = frame[col].to_numpy()
         return np.where(frame["R"] >= frame["gross"], x, half_even(x * frame["R"].to_numpy(), frame["gross"].to_numpy()))
 
-    back["units_back_cum"] = share(back, "units")
+    # the punch card's share is by its own (wash) lines, unless the whole order is back
+    units, wg, rw = back["units"].to_numpy("int64"), back["wash_gross"].to_numpy("int64"), back["RW"].to_numpy("int64")
+    back["units_back_cum"] = np.where((back["R"] >= back["gross"]).to_numpy() | (rw >= wg), units,
+                                      half_even(units * rw, np.maximum(wg, 1)))
     back["units_back"] = back["units_back_cum"] - back.groupby(KEY)["units_back_cum"].shift(1, fill_value=0)
 
     # ---- punch card

@@ -61,7 +61,8 @@ def run(path: str) -> dict:
     # ---- orders (gross, washes) and returns (the amount each return takes back, cumulative per order)
     orders = buys.group_by(KEY, maintain_order=True).agg(
         pl.col("time").first(), pl.col("row").first().alias("seq"), pl.col("amount").sum().alias("gross"),
-        pl.col("quantity").filter(pl.col("wash")).sum().alias("units"))
+        pl.col("quantity").filter(pl.col("wash")).sum().alias("units"),
+        pl.col("amount").filter(pl.col("wash")).sum().alias("wash_gross"))
     items = buys.group_by(KEY + ["item"]).agg(pl.col("quantity").sum().alias("iq"), pl.col("amount").sum().alias("ig"))
     back = (
         rets.join(items, on=KEY + ["item"], how="left")
@@ -69,9 +70,9 @@ def run(path: str) -> dict:
         .with_columns((half_even(pl.col("ig") * pl.col("rq"), pl.col("iq"))
                        - half_even(pl.col("ig") * (pl.col("rq") - pl.col("quantity")), pl.col("iq"))).alias("r"))
         .group_by(KEY + ["time"], maintain_order=True)
-        .agg(pl.col("row").first().alias("seq"), pl.col("r").sum())
-        .join(orders.select(KEY + ["gross", "units"]), on=KEY, how="left")
-        .with_columns(pl.col("r").cum_sum().over(KEY).alias("R"))
+        .agg(pl.col("row").first().alias("seq"), pl.col("r").sum(), pl.col("r").filter("wash").sum().alias("rw"))
+        .join(orders.select(KEY + ["gross", "units", "wash_gross"]), on=KEY, how="left")
+        .with_columns(pl.col("r").cum_sum().over(KEY).alias("R"), pl.col("rw").cum_sum().over(KEY).alias("RW"))
     )
     if back["gross"].null_count():
         raise SystemExit("a return of an order not in the history")
@@ -80,7 +81,11 @@ def run(path: str) -> dict:
         return pl.when(pl.col("R") >= pl.col("gross")).then(pl.col(x)).otherwise(
             half_even(pl.col(x) * pl.col("R"), pl.col("gross")))
 
-    back = back.with_columns(share("units").alias("units_back_cum")).with_columns(
+    # the punch card's share is by its own (wash) lines, unless the whole order is back
+    back = back.with_columns(
+        pl.when((pl.col("R") >= pl.col("gross")) | (pl.col("RW") >= pl.col("wash_gross"))).then(pl.col("units"))
+        .otherwise(half_even(pl.col("units") * pl.col("RW"), pl.col("wash_gross"))).alias("units_back_cum")
+    ).with_columns(
         (pl.col("units_back_cum") - pl.col("units_back_cum").shift(1, fill_value=0).over(KEY)).alias("units_back"))
 
     # ---- punch card: one timeline of wash lines (+q) and returns (-units back)

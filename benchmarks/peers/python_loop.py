@@ -93,7 +93,7 @@ def replay_member(rows: list, end_t: dt.datetime, tot: dict) -> None:
                 tot["points_expired"] += batches.popleft()[1]
             if typ == "purchase":
                 gold = metric >= GOLD_FROM  # the tier before this purchase
-                paid = gross = units = 0
+                paid = gross = units = wash_gross = 0
                 items: dict[str, list] = {}
                 for item, category, q, amount in lines:
                     gross += amount
@@ -103,6 +103,7 @@ def replay_member(rows: list, end_t: dt.datetime, tot: dict) -> None:
                         given += k
                         punches += q
                         units += q
+                        wash_gross += amount
                         if k:
                             d = half_even(amount * k, q)
                             tot["free_washes"] += k
@@ -120,17 +121,20 @@ def replay_member(rows: list, end_t: dt.datetime, tot: dict) -> None:
                     tot["points_issued"] += pts
                     metric += pts
                 orders[order] = dict(gross=gross, pts=max(pts, 0), units=units, items=items, returned=0, clawed=0,
-                                     units_back=0)
+                                     units_back=0, wash_gross=wash_gross, wash_returned=0)
             else:
                 o = orders.get(order)
                 if o is None:
                     raise SystemExit(f"return of unknown order {order}")
                 r_amount = 0
-                for item, _category, q, _amount in lines:
+                for item, category, q, _amount in lines:
                     rec = o["items"][item]
                     before = half_even(rec[1] * rec[2], rec[0])
                     rec[2] += q
-                    r_amount += half_even(rec[1] * rec[2], rec[0]) - before
+                    r = half_even(rec[1] * rec[2], rec[0]) - before
+                    r_amount += r
+                    if category == WASHES:
+                        o["wash_returned"] += r
                 o["returned"] += r_amount
                 R, G = o["returned"], o["gross"]
 
@@ -150,7 +154,10 @@ def replay_member(rows: list, end_t: dt.datetime, tot: dict) -> None:
                     debt += left  # the balance may go negative
                     tot["points_clawed_back"] += claw
                     metric -= claw
-                back = share(o["units"]) - o["units_back"]
+                # the punch card's share is by its own (wash) lines, unless the whole order is back
+                wg, wr = o["wash_gross"], o["wash_returned"]
+                units_back = o["units"] if R >= G or wr >= wg else half_even(o["units"] * wr, wg)
+                back = units_back - o["units_back"]
                 if back > 0:
                     o["units_back"] += back
                     punches = max(0, punches - back)
