@@ -148,3 +148,111 @@ def test_member_attributes(tmp_path):
     assert attrs["A"].birthday == dt.date(1990, 5, 4)
     assert attrs["A"].segments == ("vip", "young parents")
     assert attrs["B"].segments == () and attrs["B"].home_store is None
+
+
+# ---------------------------------------------------------------- the vectorised reader equals the exact parsers
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from loyalty.simulate.history import (  # noqa: E402
+    HistoryError as _HistoryError, _Bad, build_history, make_amount_parser, make_time_parser,
+)
+
+_amount_texts = st.one_of(
+    st.from_regex(r"[+-]?\d{1,6}(\.\d{0,4})?", fullmatch=True),
+    st.from_regex(r" ?-?\d{0,3}\.?\d{0,3}(e\d)? ?", fullmatch=True),
+    st.sampled_from(["1_000", "NaN", "Infinity", "12,50", "", "0.000", "99999999999999999999.5", "٣"]),
+)
+_time_texts = st.one_of(
+    st.builds(lambda y, mo, d, h, mi, sep, tail: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}{tail}",
+              st.integers(1990, 2030), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+              st.integers(0, 61), st.sampled_from(["T", " "]),
+              st.sampled_from(["", ":30", ":59.5", ":07.123456", "Z", "+02:00", "-05:30", "+0100", ":60"])),
+    st.builds(lambda y, mo, d: f"{y:04d}-{mo:02d}-{d:02d}", st.integers(2000, 2030), st.integers(1, 12),
+              st.integers(1, 31)),
+    st.sampled_from(["2025-1-1", "20250102", "2025-01-02T10", "yesterday", ""]),
+)
+
+
+def _expected(parse, text):
+    try:
+        return parse(text)
+    except _Bad:
+        return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(amounts=st.lists(_amount_texts, min_size=1, max_size=30), minor=st.sampled_from([0, 2, 3]))
+def test_vectorised_amounts_equal_the_exact_decimal_parser(amounts, minor):
+    parse = make_amount_parser(minor, "")
+    expected = [_expected(parse, a) if a.strip() else None for a in amounts]
+    cols = {"member": [f"M{i:03d}" for i in range(len(amounts))], "time": ["2025-01-01"] * len(amounts),
+            "amount": amounts, "type": ["visit"] * len(amounts)}
+    h = build_history(cols, "h.csv", 2, ReadOptions(minor_units=minor, on_bad_row="skip"))
+    kept = dict(zip(h.member, h.amount))
+    for i, value in enumerate(expected):
+        member = f"M{i:03d}"
+        if value is None and amounts[i].strip() or value is not None and abs(value) >= 2**63:
+            assert member not in kept  # a bad (or too large) amount is skipped and counted
+        elif value is not None and value < 0:
+            assert member not in kept  # a negative amount on a visit is a bad row
+        else:
+            assert kept[member] == (value or 0)
+    assert len(h) + sum(h.skipped.values()) == len(amounts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(times=st.lists(_time_texts, min_size=1, max_size=30), zone=st.sampled_from(["UTC", "Europe/Oslo",
+                                                                                     "America/New_York"]))
+def test_vectorised_times_equal_the_exact_iso_parser(times, zone):
+    parse = make_time_parser(None, zone)
+    cols = {"member": [f"M{i:03d}" for i in range(len(times))], "time": times, "amount": ["1"] * len(times)}
+    h = build_history(cols, "h.csv", 2, ReadOptions(timezone=zone, on_bad_row="skip"))
+    kept = dict(zip(h.member, h.time))
+    for i, text in enumerate(times):
+        expected = _expected(parse, text) if text.strip() else None
+        assert kept.get(f"M{i:03d}") == expected
+
+
+def test_time_format_is_parsed_exactly_per_distinct_value(tmp_path):
+    p = write(tmp_path, "member,time,amount\nA,02.01.2025 10:30,5\nB,02.01.2025 10:30,5\nC,31.02.2025 10:30,5\n")
+    with pytest.raises(_HistoryError) as err:
+        read_history(p, ReadOptions(time_format="%d.%m.%Y %H:%M"))
+    assert 'h.csv:4: column "time"' in err.value.message
+    h = read_history(p, ReadOptions(time_format="%d.%m.%Y %H:%M", on_bad_row="skip"))
+    assert h.time == [dt.datetime(2025, 1, 2, 10, 30)] * 2 and sum(h.skipped.values()) == 1
+
+
+def test_first_bad_row_of_a_large_file_is_located_by_row_and_column(tmp_path):
+    rows = [f"M{i % 97},2025-01-{1 + i % 28:02d}T10:00,{i}.25" for i in range(20000)]
+    rows[12345] = "M1,2025-01-02T10:00,12.3.4"
+    rows[15000] = "M2,2025-13-02T10:00,1"
+    p = write(tmp_path, "member,time,amount\n" + "\n".join(rows) + "\n")
+    with pytest.raises(_HistoryError) as err:
+        read_history(p)
+    assert err.value.message == "{}:12347: column \"amount\": not a number (found '12.3.4')".format(p)
+    h = read_history(p, ReadOptions(on_bad_row="skip"))
+    assert len(h) == 19998 and [b.row for b in h.bad_rows] == [12347, 15002]
+    assert sum(h.amount) == sum(i * 100 + 25 for i in range(20000) if i not in (12345, 15000))
+
+
+def test_order_lines_that_are_not_adjacent_still_form_one_order(tmp_path):
+    # o1's lines at two times, and o2's line between o1's lines at one time: grouped by key, as documented
+    p = write(tmp_path, (
+        "member,time,amount,order,item,type\n"
+        "A,2025-01-01T10:00,10,o1,wash,purchase\n"
+        "A,2025-01-01T10:00,20,o2,wax,purchase\n"
+        "A,2025-01-01T10:00,30,o1,wax,purchase\n"
+        "A,2025-01-01T11:00,40,o1,wash,purchase\n"
+        "A,2025-01-02T10:00,5,o1,wash,return\n"
+        "A,2025-01-02T10:00,6,o2,wax,return\n"
+        "A,2025-01-02T10:00,7,o1,wax,return\n"
+        "B,2025-01-01T10:00,1,o3,wash,purchase\n"
+        "B,2025-01-01T10:00,2,o3,wax,purchase\n"
+    ))
+    h = read_history(p)
+    a, b = h.member_slices()
+    events = member_events(h, a[1], a[2])
+    assert [(e.kind, e.order_id, e.total) for e in events] == [
+        ("purchase", "o1", 8000), ("purchase", "o2", 2000), ("return", "o1", 1200), ("return", "o2", 600)]  # minor units
+    assert [(e.kind, e.order_id, e.total) for e in member_events(h, b[1], b[2])] == [("purchase", "o3", 300)]

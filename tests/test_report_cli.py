@@ -98,3 +98,25 @@ def test_generate_is_seeded_and_uses_the_program_catalog(tmp_path):
 
 
 from decimal import Decimal  # noqa: E402
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import loyalty.simulate.run as run
+
+    monkeypatch.setattr(run, "PROGRESS_MIN_ROWS", 1)  # the example history is small
+    prog = run.load_program(CAR_WASH)
+    inputs = run.read_inputs(prog, CAR_WASH_CSV, None, None, None, None, "stop")
+    plan = run.plan_for(prog, CAR_WASH, inputs, None)
+    on_terminal, piped = io.StringIO(), io.StringIO()
+    _, with_bar = run.run_and_report(plan, inputs, True, Console(file=on_terminal, force_terminal=True))
+    _, without = run.run_and_report(plan, inputs, True, Console(file=piped, force_terminal=False))
+    assert "simulating" in on_terminal.getvalue()
+    assert piped.getvalue() == ""
+    assert with_bar == without  # the bar changes nothing else
+    # the command itself: standard error is not a terminal here, so nothing but the report comes out
+    r = CliRunner().invoke(cli, ["simulate", CAR_WASH, CAR_WASH_CSV, "--format", "json"])
+    assert r.exit_code == 0 and r.stderr == "" and json.loads(r.stdout)["headline"]["orders"] > 0

@@ -14,7 +14,7 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     """Each event of the member (in the order the evaluator saw it) with its effects."""
     from loyalty.runtime.ledger import UnlimitedLedger
     from loyalty.simulate.engine import replay_member
-    from loyalty.simulate.orders import member_events
+    from loyalty.simulate.orders import EventBuilder
 
     slices = [s for s in history.member_slices() if s[0] == member]
     if not slices:
@@ -22,18 +22,24 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     _, start, end = slices[0]
     steps: list[dict] = []
     prog = plan.program
+    builder = EventBuilder(history, prog.catalog)
+    events = builder.member(start, end)
+    readable = builder.readable(events.groups)
 
-    def on_event(event, ev, effects, error):
-        steps.append({
-            "time": event.time.isoformat(), "event": event.kind, "row": event.row or None,
-            "order": event.order_id, "amount": str(sum(ln.amount for ln in event.lines)) if event.lines else None,
-            "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines],
-            "error": error,
-            "effects": [{**{k: v for k, v in e.to_json(prog.exponent).items()},
-                         "says": e.explain(prog.exponent, prog.currency)} for e in effects],
-        })
+    def on_event(i, ev, effects, error):
+        if i < 0:  # the end of the history: points mature and expire, tiers are reviewed
+            step = {"time": plan.end.isoformat(), "event": "tick", "row": None, "order": None, "amount": None,
+                    "lines": []}
+        else:
+            event = readable[i]
+            step = {"time": event.time.isoformat(), "event": event.kind, "row": event.row or None,
+                    "order": event.order_id, "amount": str(event.total) if event.lines else None,
+                    "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines]}
+        steps.append({**step, "error": error,
+                      "effects": [{**e.to_json(prog.exponent), "says": e.explain(prog.exponent, prog.currency)}
+                                  for e in effects]})
 
-    replay_member(plan, member, member_events(history, start, end), UnlimitedLedger(), on_event=on_event)
+    replay_member(plan, member, events, UnlimitedLedger(), on_event=on_event)
     for s in steps:
         if s["amount"] is not None:
             from loyalty.runtime.effects import minor_to_decimal

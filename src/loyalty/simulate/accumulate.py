@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Iterable, Optional
 
 from loyalty.runtime.timeutil import period_key
-from loyalty.simulate.result import DrawKey, MemberRow, SimResult
+from loyalty.simulate.result import DrawKey, MemberRow, Number, SimResult
 from loyalty.simulate.scenario import stable_hash
 
 
@@ -22,15 +22,22 @@ def month_of(t: _dt.datetime) -> str:
 
 
 class MemberAccumulator:
-    """Collects one member's effects, then adds the member's figures to a result."""
+    """Collects one member's effects, then adds the member's figures to a result.
+
+    The hot path: `event` and `effects` add straight into the result's flat cells
+    (one dict, keys (table, row, column)), with the month text computed once per
+    distinct time, and no call per figure.
+    """
 
     __slots__ = ("member", "result", "first_time", "first_reward", "orders", "revenue", "earned", "redeemed",
                  "expired", "clawed", "rewards", "discount", "reward_value", "tier", "tier_changes", "draw_entries",
-                 "rewards_reached", "tiers_reached", "draw_periods")
+                 "rewards_reached", "tiers_reached", "draw_periods", "reward_costs", "_t", "_month")
 
-    def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None):
+    def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None,
+                 reward_costs: Optional[dict[str, Number]] = None):
         self.member = member
         self.draw_periods = draw_periods or {}  # draw -> its period (month, quarter...)
+        self.reward_costs = reward_costs or {}  # reward -> cost in minor units, where the scenario sets it
         self.result = result
         self.first_time: Optional[_dt.datetime] = None
         self.first_reward: Optional[_dt.datetime] = None
@@ -48,6 +55,13 @@ class MemberAccumulator:
         self.draw_entries: dict[tuple[str, str], int] = {}
         self.rewards_reached: set[str] = set()
         self.tiers_reached: set[str] = set()
+        self._t: Optional[_dt.datetime] = None  # the last time seen, and its month
+        self._month = ""
+
+    def month(self, t: _dt.datetime) -> str:
+        if t != self._t:
+            self._t, self._month = t, f"{t.year:04d}-{t.month:02d}"
+        return self._month
 
     def start_tier(self, tier: str, time: _dt.datetime) -> None:
         """A tier held from the start (a tier from 0), without a tier change."""
@@ -58,24 +72,31 @@ class MemberAccumulator:
     # ------------------------------------------------------------ events
     def event(self, kind: str, time: _dt.datetime, total: int) -> None:
         r = self.result
+        counts, cells = r.counts, r.cells
         if self.first_time is None:
             self.first_time = time
-        month = month_of(time)
-        r.count("events")
+        if time != self._t:
+            self._t, self._month = time, f"{time.year:04d}-{time.month:02d}"
+        month = self._month
+        counts["events"] = counts.get("events", 0) + 1
         if kind == "purchase":
             self.orders += 1
             self.revenue += total
-            r.count("orders")
-            r.count("revenue", total)
-            r.add("month", month, "orders")
-            r.add("month", month, "revenue", total)
+            counts["orders"] = counts.get("orders", 0) + 1
+            counts["revenue"] = counts.get("revenue", 0) + total
+            k = ("month", month, "orders")
+            cells[k] = cells.get(k, 0) + 1
+            k = ("month", month, "revenue")
+            cells[k] = cells.get(k, 0) + total
         elif kind == "return":
-            r.count("returns")
-            r.count("refunded", total)
-            r.count("revenue", -total)
             self.revenue -= total
-            r.add("month", month, "returns")
-            r.add("month", month, "revenue", -total)
+            counts["returns"] = counts.get("returns", 0) + 1
+            counts["refunded"] = counts.get("refunded", 0) + total
+            counts["revenue"] = counts.get("revenue", 0) - total
+            k = ("month", month, "returns")
+            cells[k] = cells.get(k, 0) + 1
+            k = ("month", month, "revenue")
+            cells[k] = cells.get(k, 0) - total
         else:
             r.count(f"events_{kind}")
 
@@ -84,67 +105,91 @@ class MemberAccumulator:
 
     # ------------------------------------------------------------ effects
     def effects(self, effects: Iterable) -> None:
+        if not effects:
+            return
         r = self.result
+        cells = r.cells
+        get = cells.get
         for e in effects:
             kind = e.kind
-            month = month_of(e.time)
+            t = e.time
+            if t != self._t:
+                self._t, self._month = t, f"{t.year:04d}-{t.month:02d}"
+            month = self._month
             if kind == "points_earned":
                 pk, pts = e.point_kind, e.points
                 self.earned[pk] = self.earned.get(pk, 0) + pts
-                r.add("rule", e.rule, "points_issued", pts)
-                r.add("points", f"{pk}|{month}", "issued", pts)
+                k = ("rule", e.rule, "points_issued")
+                cells[k] = get(k, 0) + pts
+                k = ("points", f"{pk}|{month}", "issued")
+                cells[k] = get(k, 0) + pts
+                k = ("rule", e.rule, "effects")
+                cells[k] = get(k, 0) + 1
             elif kind == "points_available":
-                r.add("points", f"{e.point_kind}|{month}", "matured", e.points)
-            elif kind == "points_expired":
-                self.expired[e.point_kind] = self.expired.get(e.point_kind, 0) + e.points
-                r.add("points", f"{e.point_kind}|{month}", "expired", e.points)
-            elif kind == "points_redeemed":
-                self.redeemed[e.point_kind] = self.redeemed.get(e.point_kind, 0) + e.points
-                r.add("points", f"{e.point_kind}|{month}", "redeemed", e.points)
-                r.add("reward", e.reward, "points_spent", e.points)
-            elif kind == "points_clawed_back":
-                self.clawed[e.point_kind] = self.clawed.get(e.point_kind, 0) + e.points
-                r.add("points", f"{e.point_kind}|{month}", "clawed_back", e.points)
-                if e.rule:
-                    r.add("rule", e.rule, "points_clawed_back", e.points)
-            elif kind == "reward_issued" and e.reason == "tier perk":
-                # a tier's perk costs something on each order of a member in the tier: a tier cost, not a reward
-                r.add("tier", e.rule, "perk_cost", e.cost or 0)
-                r.add("tier", e.rule, "perk_orders")
-                r.add("month", month, "perk_cost", e.cost or 0)
-            elif kind == "reward_issued":
-                self.rewards += 1
-                self.reward_value += e.amount or 0
-                if self.first_reward is None:
-                    self.first_reward = e.time
-                self.rewards_reached.add(e.reward)
-                r.add("reward", e.reward, "given")
-                r.add("reward", e.reward, "face_value", e.amount or 0)
-                r.add("reward", e.reward, "cost", e.cost or 0)
-                r.add("reward_month", f"{e.reward}|{month}", "cost", e.cost or 0)
-                if e.rule:
-                    r.add("rule", e.rule, "rewards", 1)
-                    r.add("rule_reward", f"{e.rule}|{e.reward}", "cost", e.cost or 0)
-                r.add("month", month, "rewards")
-            elif kind == "reward_taken_back":
-                self.rewards -= 1
-                self.reward_value -= e.amount or 0
-                r.add("reward", e.reward, "taken_back")
-                r.add("reward", e.reward, "face_value", -(e.amount or 0))
-                r.add("reward", e.reward, "cost", -(e.cost or 0))
-                r.add("reward_month", f"{e.reward}|{month}", "cost", -(e.cost or 0))
-                if e.rule:
-                    r.add("rule", e.rule, "rewards", -1)
-                    r.add("rule_reward", f"{e.rule}|{e.reward}", "cost", -(e.cost or 0))
+                k = ("points", f"{e.point_kind}|{month}", "matured")
+                cells[k] = get(k, 0) + e.points
             elif kind == "discount_applied":
                 amount = e.amount or 0
-                self.discount += amount
-                r.add("rule", e.rule, "discount", amount)
                 # what it costs us: the effect's cost when the evaluator knows it (a free item at its unit
                 # cost), else the revenue foregone
-                r.add("rule", e.rule, "discount_cost", amount if e.cost is None else e.cost)
-                r.add("rule", e.rule, "discounted_orders")
-                r.add("month", month, "discount", amount if e.cost is None else e.cost)
+                cost = amount if e.cost is None else e.cost
+                self.discount += amount
+                rule = e.rule
+                for k, v in ((("rule", rule, "discount"), amount), (("rule", rule, "discount_cost"), cost),
+                             (("rule", rule, "discounted_orders"), 1), (("month", month, "discount"), cost),
+                             (("rule", rule, "effects"), 1)):
+                    cells[k] = get(k, 0) + v
+            elif kind == "reward_issued" and e.reason == "tier perk":
+                # a tier's perk costs something on each order of a member in the tier: a tier cost, not a reward
+                cost = e.cost or 0
+                for k, v in ((("tier", e.rule, "perk_cost"), cost), (("tier", e.rule, "perk_orders"), 1),
+                             (("month", month, "perk_cost"), cost)):
+                    cells[k] = get(k, 0) + v
+            elif kind == "reward_issued":
+                reward, face = e.reward, e.amount or 0
+                cost = self.reward_costs.get(reward, e.cost or 0)
+                self.rewards += 1
+                self.reward_value += face
+                if self.first_reward is None:
+                    self.first_reward = e.time
+                self.rewards_reached.add(reward)
+                for k, v in ((("reward", reward, "given"), 1), (("reward", reward, "face_value"), face),
+                             (("reward", reward, "cost"), cost), (("reward_month", f"{reward}|{month}", "cost"), cost),
+                             (("month", month, "rewards"), 1)):
+                    cells[k] = get(k, 0) + v
+                if e.rule:
+                    for k, v in ((("rule", e.rule, "rewards"), 1), (("rule_reward", f"{e.rule}|{reward}", "cost"), cost),
+                                 (("rule", e.rule, "effects"), 1)):
+                        cells[k] = get(k, 0) + v
+            elif kind == "points_redeemed":
+                self.redeemed[e.point_kind] = self.redeemed.get(e.point_kind, 0) + e.points
+                k = ("points", f"{e.point_kind}|{month}", "redeemed")
+                cells[k] = get(k, 0) + e.points
+                k = ("reward", e.reward, "points_spent")
+                cells[k] = get(k, 0) + e.points
+            elif kind == "points_expired":
+                self.expired[e.point_kind] = self.expired.get(e.point_kind, 0) + e.points
+                k = ("points", f"{e.point_kind}|{month}", "expired")
+                cells[k] = get(k, 0) + e.points
+            elif kind == "points_clawed_back":
+                self.clawed[e.point_kind] = self.clawed.get(e.point_kind, 0) + e.points
+                k = ("points", f"{e.point_kind}|{month}", "clawed_back")
+                cells[k] = get(k, 0) + e.points
+                if e.rule:
+                    k = ("rule", e.rule, "points_clawed_back")
+                    cells[k] = get(k, 0) + e.points
+            elif kind == "reward_taken_back":
+                reward, face = e.reward, e.amount or 0
+                cost = self.reward_costs.get(reward, e.cost or 0)
+                self.rewards -= 1
+                self.reward_value -= face
+                r.add("reward", reward, "taken_back")
+                r.add("reward", reward, "face_value", -face)
+                r.add("reward", reward, "cost", -cost)
+                r.add("reward_month", f"{reward}|{month}", "cost", -cost)
+                if e.rule:
+                    r.add("rule", e.rule, "rewards", -1)
+                    r.add("rule_reward", f"{e.rule}|{reward}", "cost", -cost)
             elif kind == "tier_changed":
                 self.tier = e.tier_to or ""
                 self.tier_changes.append((month, self.tier))
@@ -167,8 +212,6 @@ class MemberAccumulator:
                 r.count("duplicates_ignored")
             else:
                 r.count(f"effects_{kind}")
-            if e.rule and kind in ("reward_issued", "discount_applied", "points_earned"):
-                r.add("rule", e.rule, "effects")
 
     # ------------------------------------------------------------ the member's totals
     def finish(self, months: list[str], draws: dict[str, int], seed: int, point_costs: dict[str, Decimal],

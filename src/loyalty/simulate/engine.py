@@ -22,8 +22,9 @@ from loyalty.runtime.events import Ev, EventError
 from loyalty.runtime.ledger import ExhaustedLedger, RecordingLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.accumulate import MemberAccumulator, month_of
+from loyalty.simulate.result import Number
 from loyalty.simulate.history import History, MemberAttributes
-from loyalty.simulate.orders import SimEvent, member_events
+from loyalty.simulate.orders import EventBuilder, MemberEvents
 from loyalty.simulate.report import ProgramInfo, months_between
 from loyalty.simulate.result import SimResult, merge_all
 from loyalty.simulate.scenario import Scenario, member_redeems
@@ -51,6 +52,60 @@ class Plan:
     attributes: dict[str, MemberAttributes] = field(default_factory=dict)
     draw_periods: dict[str, str] = field(default_factory=dict)
     draw_winners: dict[str, int] = field(default_factory=dict)
+    # reward -> its cost in minor units where the scenario sets it (overriding the evaluator's)
+    reward_costs: dict[str, Number] = field(default_factory=dict)
+    # reward -> {"cost": text in the currency, "from": where that cost comes from}, for the assumptions
+    reward_costs_used: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RewardSource:
+    """What the compiled program does not keep about a reward, for scenario costs."""
+
+    declared_cost: bool  # the reward says `costing ...`
+    items: tuple[str, ...] = ()  # a free item reward naming items: its default cost is the dearest one's unit cost
+
+
+def reward_costs(prog: CompiledProgram, scenario: Scenario, sources: dict[str, RewardSource]
+                 ) -> tuple[dict[str, Number], dict[str, dict[str, str]]]:
+    """Each reward's cost under the scenario, and where it comes from. In order: the scenario's
+    `reward_costs`; the reward's own `costing`; for a free item reward, the dearest of its items'
+    unit costs, each from the scenario's `item_costs` else the catalog; else the program's default."""
+    catalog_costs = {name: v.get("cost_minor") for name, v in prog.doc.get("items", {}).items()}
+    for name in sorted(scenario.reward_costs):
+        if name not in prog.rewards:
+            raise SimulationError(f"the scenario's reward_costs names {name!r}, which is not a reward of this program",
+                                  hint="rewards: " + (", ".join(sorted(prog.rewards)) or "(none)"))
+    for name in sorted(scenario.item_costs):
+        if name not in catalog_costs:
+            raise SimulationError(f"the scenario's item_costs names {name!r}, which is not in the program's catalog",
+                                  hint="items: " + (", ".join(sorted(catalog_costs)) or "(none)"))
+    overrides: dict[str, Number] = {}
+    used: dict[str, dict[str, str]] = {}
+
+    def minor(value: Decimal) -> Number:
+        scaled = value.scaleb(prog.exponent)
+        return int(scaled) if scaled == scaled.to_integral_value() else scaled
+
+    def text(value: Number) -> str:
+        return format(Decimal(value).scaleb(-prog.exponent), "f")
+
+    for name, reward in sorted(prog.rewards.items()):
+        source = sources.get(name)
+        cost: Number = reward.cost
+        origin = "program"
+        if name in scenario.reward_costs:
+            cost, origin = minor(scenario.reward_costs[name]), "scenario reward_costs"
+        elif source and not source.declared_cost and source.items and any(i in scenario.item_costs for i in source.items):
+            unit = {i: (minor(scenario.item_costs[i]) if i in scenario.item_costs else catalog_costs.get(i))
+                    for i in source.items}
+            dearest = max((i for i in unit if unit[i] is not None), key=lambda i: (unit[i], i))
+            cost = unit[dearest]
+            origin = ("scenario item_costs" if dearest in scenario.item_costs else "catalog") + f" ({dearest})"
+        if origin != "program":
+            overrides[name] = cost
+        used[name] = {"cost": text(cost), "from": origin}
+    return overrides, used
 
 
 def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
@@ -97,41 +152,21 @@ def choose_redeem_reward(prog: CompiledProgram, scenario: Scenario) -> Optional[
 
 
 def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, history: History,
-              attributes: Optional[dict[str, MemberAttributes]] = None) -> Plan:
+              attributes: Optional[dict[str, MemberAttributes]] = None,
+              sources: Optional[dict[str, RewardSource]] = None) -> Plan:
     if len(history):
-        first, last = min(history.time), max(history.time)
+        first, last = history.time_range()
         months = tuple(months_between(first, last))
     else:
         last, months = _dt.datetime(1970, 1, 1), ()
+    overrides, used = reward_costs(prog, scenario, sources or {})
     return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
                 choose_redeem_reward(prog, scenario), attributes or {},
-                {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()})
+                {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()},
+                overrides, used)
 
 
 # ------------------------------------------------------------------ one member
-
-
-def to_internal(prog: CompiledProgram, e: SimEvent) -> Ev:
-    kind = e.kind
-    if kind == "purchase":
-        catalog = prog.catalog
-        lines = tuple((ln.item or "", ln.category or catalog.get(ln.item or ""), ln.quantity, ln.amount)
-                      for ln in e.lines)
-        order = e.order_id or f"@{e.time.isoformat()}"
-        return Ev("purchase", e.event_id or f"purchase:{order}", e.time, order=order, lines=lines, store=e.store,
-                  channel=e.channel)
-    if kind == "return":
-        if all(ln.item for ln in e.lines):
-            return Ev("return", e.event_id, e.time, order=e.order_id,
-                      ret_lines=tuple((ln.item, ln.quantity) for ln in e.lines))
-        return Ev("return", e.event_id, e.time, order=e.order_id, ret_amount=e.total or None)
-    if kind == "visit":
-        return Ev("visit", e.event_id, e.time, store=e.store)
-    if kind == "redemption":
-        return Ev("redemption", e.event_id, e.time, reward=e.name or "")
-    if kind == "custom":
-        return Ev("action", e.event_id, e.time, name=e.name or "")
-    return Ev(kind, e.event_id, e.time)
 
 
 def _attributes(a: Optional[MemberAttributes]) -> dict:
@@ -140,59 +175,61 @@ def _attributes(a: Optional[MemberAttributes]) -> dict:
     return {"birthday": a.birthday, "segments": a.segments, "home_store": a.home_store, "signup_date": a.signup_date}
 
 
-def replay_member(plan: Plan, member: str, events: list[SimEvent], ledger,
-                  on_event: Optional[Callable[[SimEvent, Optional[Ev], list[Effect], Optional[str]], None]] = None,
+OnEvent = Callable[[int, Optional[Ev], list[Effect], Optional[str]], None]
+
+
+def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_event: Optional[OnEvent] = None,
                   result: Optional[SimResult] = None) -> SimResult:
-    """One member through the evaluator. `on_event(event, ev, effects, error)` sees each step (for explain)."""
+    """One member through the evaluator. `on_event(i, ev, effects, error)` sees each step (for explain):
+    `i` is the index of the member's event, -1 for the scenario's end of history."""
     prog = plan.program
     result = result if result is not None else SimResult()
-    acc = MemberAccumulator(member, result, plan.draw_periods)
+    acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs)
     st = new_member(prog, member, _attributes(plan.attributes.get(member)))
     redeem = plan.redeem_reward if plan.redeem_reward and member_redeems(plan.scenario, member) else None
     price = prog.redeem[redeem].price if redeem else 0
     kind_index = prog.redeem[redeem].kind if redeem else 0
-    if prog.tiers and st.tier >= 0 and events:
-        acc.start_tier(prog.tiers.tiers[st.tier].name, events[0].time)
-    for e in events:
+    evs, kinds, totals = events.evs, events.kinds, events.totals
+    if prog.tiers and st.tier >= 0 and evs:
+        acc.start_tier(prog.tiers.tiers[st.tier].name, evs[0].time)
+    for i, ev in enumerate(evs):
         out: list[Effect] = []
-        ev = to_internal(prog, e)
         try:
             apply_event(prog, st, ev, ledger, out)
         except EventError as err:
             # e.g. a return of an order bought before the history starts: counted and reported, never hidden
-            reason = _rejection_reason(e, err)
-            result.add("rejected", reason, "events")
+            result.add("rejected", _rejection_reason(kinds[i], ev, err), "events")
             acc.effects(out)
             if on_event:
-                on_event(e, ev, out, str(err))
+                on_event(i, ev, out, str(err))
             continue
-        acc.event(e.kind, e.time, e.total)
+        acc.event(kinds[i], ev.time, totals[i])
         if redeem:
             for _ in range(MAX_REDEMPTIONS_PER_EVENT):
                 if st.kinds[kind_index].available < price:
                     break
-                apply_event(prog, st, Ev("redemption", None, e.time, reward=redeem), ledger, out)
+                apply_event(prog, st, Ev("redemption", None, ev.time, reward=redeem), ledger, out)
                 acc.simulated_redemption()
         acc.effects(out)
         if on_event:
-            on_event(e, ev, out, None)
+            on_event(i, ev, out, None)
     # bring the member's clock to the end of the history: points mature and expire, tiers are reviewed
     out = []
     apply_event(prog, st, Ev("tick", None, plan.end), ledger, out)
     acc.effects(out)
     if on_event and out:
-        on_event(SimEvent("tick", plan.end, None, None, None, None, (), None, 0), None, out, None)
+        on_event(-1, None, out, None)
     acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers)
     return result
 
 
-def _rejection_reason(e: SimEvent, err: EventError) -> str:
-    if e.kind == "return" and err.field == "order":
-        if e.order_id is None:
+def _rejection_reason(kind: str, ev: Ev, err: EventError) -> str:
+    if kind == "return" and err.field == "order":
+        if ev.order is None:
             return "return without an order id"
         if "no purchase" in str(err):
             return "return of an order not in the history"
-    return f"{e.kind} rejected by the program: {err.field or 'event'}"
+    return f"{kind} rejected by the program: {err.field or 'event'}"
 
 
 # ------------------------------------------------------------------ many members
@@ -202,9 +239,10 @@ def replay_members(plan: Plan, history: History, slices: list[tuple[str, int, in
                    progress: Optional[Callable[[int], None]] = None) -> SimResult:
     """Some members (disjoint from any other call's) into one partial result."""
     result = SimResult()
+    builder = EventBuilder(history, plan.program.catalog)
     for member, start, end in slices:
         ledger = ledger_factory()
-        replay_member(plan, member, member_events(history, start, end), ledger, result=result)
+        replay_member(plan, member, builder.member(start, end), ledger, result=result)
         if isinstance(ledger, RecordingLedger) and ledger.claims:
             result.claims.extend((t, m, ev, key, amount) for (t, m, ev, key, amount) in ledger.claims)
         if progress:
@@ -255,7 +293,7 @@ def _split(slices: list, chunks: int) -> list[list]:
 
 
 def month_span(history: History) -> list[str]:
-    return months_between(min(history.time), max(history.time)) if len(history) else []
+    return months_between(*history.time_range()) if len(history) else []
 
 
 __all__ = ["Plan", "SimulationError", "make_plan", "program_info", "replay_member", "replay_members", "simulate",

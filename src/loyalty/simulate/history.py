@@ -4,10 +4,12 @@ pyarrow reads every column as text (fast, no guessing); each column is then
 parsed exactly here, so a bad value is reported by file, row and column. Money is
 parsed as Decimal and kept as integer minor units of the program currency.
 
-The result is columnar (one Python list per column, sorted by member, time and
-original row) with member boundaries, so the per-member replay takes a slice and
-a later engine (processes, Dask) can partition by member without copying rows
-into per-row objects.
+Validation, conversion, sorting and the split into members and events are
+vectorised (pyarrow.compute over whole columns); only rows the fast path cannot
+take are looked at one by one, to parse an unusual layout exactly or to name the
+bad row and column. The result is one sorted Arrow table with member and event
+boundaries, so a later engine (processes, Dask) can partition by member without
+per-row objects.
 """
 
 from __future__ import annotations
@@ -63,62 +65,163 @@ class BadRow:
         return f'{where}: column "{self.column}": {self.reason} (found {self.value!r})'
 
 
-@dataclass
-class History:
-    """Rows sorted by (member, time, original row), one list per column.
+_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event")
+_COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category", "quantity", "store", "channel",
+                  "event", "row")
+_EPOCH = _dt.datetime(1970, 1, 1)
 
-    `time` holds naive datetimes in the program's time zone; `amount` integer minor
-    units (always >= 0; `type` says whether money came in or went back);
-    optional text columns hold None where empty.
+
+def _schema():
+    import pyarrow as pa
+
+    text, whole = pa.string(), pa.int64()
+    return pa.schema([("member", text), ("time", whole), ("amount", whole), ("type", text), ("order", text),
+                      ("item", text), ("category", text), ("quantity", whole), ("store", text), ("channel", text),
+                      ("event", text), ("row", whole)])
+
+
+def micros_to_datetime(us: int) -> _dt.datetime:
+    return _EPOCH + _dt.timedelta(microseconds=us)
+
+
+class History:
+    """Rows sorted by (member, time, original row), held as one Arrow table.
+
+    Columns: member, time (microseconds since 1970-01-01 of the naive wall time in the
+    program's time zone), amount (integer minor units, always >= 0; `type` says whether
+    money came in or went back), type, order, item, category, quantity, store, channel,
+    event (text, null where empty) and row (where the row came from, for messages).
+    `h.member`, `h.time`, ... give a column as a Python list (times as datetimes),
+    made once on first use; the replay reads those lists, never per-row objects.
     """
 
-    member: list[str]
-    time: list[_dt.datetime]
-    amount: list[int]
-    type: list[str]
-    order: list[Optional[str]]
-    item: list[Optional[str]]
-    category: list[Optional[str]]
-    quantity: list[int]
-    store: list[Optional[str]]
-    channel: list[Optional[str]]
-    event: list[Optional[str]]
-    row: list[int]  # where each row came from, for messages
-    file: str = ""
-    skipped: Counter = field(default_factory=Counter)  # reason -> rows skipped
-    bad_rows: list[BadRow] = field(default_factory=list)  # the first few skipped, as examples
+    def __init__(self, table, file: str = "", skipped: Optional[Counter] = None,
+                 bad_rows: Optional[list[BadRow]] = None):
+        self.table = table
+        self.file = file
+        self.skipped: Counter = Counter(skipped or {})  # reason -> rows skipped
+        self.bad_rows: list[BadRow] = list(bad_rows or [])  # the first few skipped, as examples
+        self._lists: dict[str, list] = {}
+        self._events: Optional[tuple[list[int], frozenset]] = None
 
     def __len__(self) -> int:
-        return len(self.member)
+        return self.table.num_rows
+
+    def column(self, name: str) -> list:
+        """One column as a Python list (cached). `time` as microseconds; see `times` for datetimes."""
+        values = self._lists.get(name)
+        if values is None:
+            values = self._lists[name] = self.table.column(name).to_pylist()
+        return values
+
+    @property
+    def time(self) -> list[_dt.datetime]:
+        cache: dict[int, _dt.datetime] = {}
+        out = []
+        for us in self.column("time"):
+            t = cache.get(us)
+            if t is None:
+                t = cache[us] = micros_to_datetime(us)
+            out.append(t)
+        return out
+
+    def time_range(self) -> tuple[Optional[_dt.datetime], Optional[_dt.datetime]]:
+        """The first and last time in the history (None, None when empty)."""
+        if not len(self):
+            return None, None
+        import pyarrow.compute as pc
+
+        bounds = pc.min_max(self.table.column("time")).as_py()
+        return micros_to_datetime(bounds["min"]), micros_to_datetime(bounds["max"])
 
     def member_slices(self) -> list[tuple[str, int, int]]:
         """(member id, start, end) for each member, in member order."""
-        out: list[tuple[str, int, int]] = []
-        members = self.member
-        n = len(members)
-        start = 0
-        while start < n:
-            m = members[start]
-            end = start + 1
-            while end < n and members[end] == m:
-                end += 1
-            out.append((m, start, end))
-            start = end
-        return out
+        n = len(self)
+        if not n:
+            return []
+        starts = _change_points(self.table.column("member"))
+        members = self.column("member")
+        ends = starts[1:] + [n]
+        return [(members[s], s, e) for s, e in zip(starts, ends)]
+
+    def event_index(self) -> tuple[list[int], frozenset]:
+        """Where each event starts (row positions), and the members whose rows need grouping by key.
+
+        An event is a run of adjacent rows of one member with the same type, order and
+        (unless it is a purchase with an order id) time; every row of any other type is
+        its own event. Lines of one order that are not adjacent (an order id reused at two
+        times, rows of two orders interleaved at one time) make a member irregular: her rows
+        are grouped by key instead (`orders.event_groups`), which gives the same events.
+        """
+        if self._events is None:
+            self._events = _event_index(self.table)
+        return self._events
 
     def select_members(self, wanted: Iterable[str]) -> "History":
         """The rows of some members only (keeps order; used by explain and by tests)."""
-        keep = set(wanted)
-        idx = [i for i, m in enumerate(self.member) if m in keep]
-        return self._take(idx)
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-    def _take(self, idx: list[int]) -> "History":
-        cols = {name: [getattr(self, name)[i] for i in idx] for name in _COLUMN_FIELDS}
-        return History(**cols, file=self.file, skipped=Counter(self.skipped), bad_rows=list(self.bad_rows))
+        mask = pc.is_in(self.table.column("member"), value_set=pa.array(sorted(set(wanted)), pa.string()))
+        return History(self.table.filter(mask), self.file, self.skipped, self.bad_rows)
 
 
-_COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category", "quantity", "store", "channel",
-                  "event", "row")
+def _column_list(name: str):
+    return property(lambda self: self.column(name), doc=f"the {name} column as a list")
+
+
+for _name in _COLUMN_FIELDS:
+    if _name != "time":
+        setattr(History, _name, _column_list(_name))
+
+
+def _differs(a, b):
+    """a[i] != b[i], with null equal to null and different from any value."""
+    import pyarrow.compute as pc
+
+    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+    return pc.if_else(both_null, False, pc.fill_null(pc.not_equal(a, b), True))
+
+
+def _change_points(column) -> list[int]:
+    """Positions where a sorted column starts a new value (always 0 when not empty)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    if n == 0:
+        return []
+    changed = _differs(column.slice(1), column.slice(0, n - 1))
+    return [0] + [i + 1 for i in pc.indices_nonzero(changed).to_pylist()]
+
+
+def _event_index(table) -> tuple[list[int], frozenset]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if n == 0:
+        return [], frozenset()
+    member, kind, order, time = (table.column(c) for c in ("member", "type", "order", "time"))
+    grouped = pc.is_in(kind, value_set=pa.array(["purchase", "return"]))
+    keyed_purchase = pc.and_(pc.equal(kind, "purchase"), pc.is_valid(order))
+    group_time = pc.if_else(keyed_purchase, 0, time)  # lines of a keyed purchase share it whatever their time
+
+    def prev_differs(col):
+        return _differs(col.slice(1), col.slice(0, n - 1))
+
+    new = pc.or_(pc.or_(prev_differs(member), prev_differs(kind)), pc.or_(prev_differs(order), prev_differs(group_time)))
+    new = pc.or_(new, pc.invert(grouped.slice(1)))
+    starts = [0] + [i + 1 for i in pc.indices_nonzero(new).to_pylist()]
+    # a group key seen at more than one start: that member's rows are grouped by key instead
+    start_flags = pa.chunked_array([pa.array([1], pa.int64()), pc.cast(new, pa.int64())])
+    keys = pa.table({"member": member, "type": kind, "order": order, "gtime": group_time, "start": start_flags})
+    keys = keys.filter(grouped)
+    if keys.num_rows == 0:
+        return starts, frozenset()
+    counts = keys.group_by(["member", "type", "order", "gtime"]).aggregate([("start", "sum")])
+    split = counts.filter(pc.greater(counts.column("start_sum"), 1)).column("member")
+    return starts, frozenset(split.to_pylist())
 
 
 @dataclass(frozen=True)
@@ -162,11 +265,16 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None):
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as err:
             raise HistoryError(f"{path}: cannot read as Parquet: {err}") from None
-        # everything as text, parsed exactly below; timestamps keep their ISO form
+        # everything as text, parsed exactly below; timestamps keep their ISO form, exact numbers their digits
         cols = {}
         for name in table.column_names:
             col = table.column(name)
-            cols[name] = [None if v is None else _scalar_text(v) for v in col.to_pylist()]
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                cols[name] = col.cast(pa.string())
+            elif pa.types.is_integer(col.type) or pa.types.is_decimal(col.type):
+                cols[name] = col.cast(pa.string())
+            else:
+                cols[name] = [None if v is None else _scalar_text(v) for v in col.to_pylist()]
         return cols, 1, False
     import pyarrow.csv as pacsv
 
@@ -207,7 +315,7 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None):
     except pa.ArrowInvalid as err:
         raise HistoryError(f"{path}: not a readable CSV file: {_arrow_message(err)}",
                            hint="check the delimiter (--delimiter) and that every row has as many fields as the header")
-    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    cols = {name: table.column(name) for name in table.column_names}
     return cols, 2, True  # data starts on line 2
 
 
@@ -358,25 +466,161 @@ def _locate_rows(path: Path, ragged: list) -> list:
     return out + [r for rows in wanted.values() for r in rows]
 
 
-def build_history(cols: dict[str, list], file: str, first_row: int, options: ReadOptions) -> History:
-    """Validate and sort text columns (as read from a file) into a History."""
+# a value in one of these layouts is parsed by Arrow for the whole column at once; anything else (and any
+# value Arrow refuses) goes through the exact per-value parsers above, which also word the error message
+_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?$"
+_ISO_AWARE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$"
+_PLAIN_DECIMAL = r"^(?P<sign>[+-]?)(?P<int>\d{1,15})(?:\.(?P<frac>\d{1,18}))?$"
+_PLAIN_WHOLE = r"^\d{1,15}$"
+_LARGEST = 2**63 - 1  # amounts (minor units) and quantities are 64-bit integers
+
+
+def _text_array(values):
+    """A column as one Arrow string array (from a Python list or an Arrow array)."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, pa.string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    return values
+
+
+def _trimmed(values):
+    """Whitespace trimmed; null where empty."""
+    import pyarrow.compute as pc
+
+    t = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(pc.utf8_length(t), 0), None, t)
+
+
+def _cast_or_null(values, target):
+    """Cast, with null for the values Arrow refuses (found by halving: bad values are rare)."""
+    import pyarrow as pa
+
+    try:
+        return values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(values) <= 1:
+            return pa.nulls(len(values), target)
+        half = len(values) // 2
+        return pa.concat_arrays([_cast_or_null(values.slice(0, half), target),
+                                 _cast_or_null(values.slice(half), target)])
+
+
+def _fast_times(text, options: ReadOptions):
+    """Microseconds of local wall time, null where the fast path cannot parse the value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if options.time_format:
+        # strftime layouts: each distinct value parsed once, exactly, in Python
+        distinct = pc.unique(text)
+        parse = make_time_parser(options.time_format, options.timezone)
+        parsed = []
+        for value in distinct.to_pylist():
+            try:
+                parsed.append(None if value is None else _micros(parse(value)))
+            except _Bad:
+                parsed.append(None)
+        return pc.take(pa.array(parsed, pa.int64()), pc.index_in(text, value_set=distinct))
+    naive = pc.fill_null(pc.match_substring_regex(text, _ISO_NAIVE), False)
+    aware = pc.fill_null(pc.match_substring_regex(text, _ISO_AWARE), False)
+    out = pc.cast(_cast_or_null(pc.if_else(naive, text, None), pa.timestamp("us")), pa.int64())
+    if pc.any(aware).as_py():
+        instants = _cast_or_null(pc.if_else(aware, text, None), pa.timestamp("us", tz="UTC"))
+        local = pc.local_timestamp(instants.cast(pa.timestamp("us", tz=options.timezone)))
+        out = pc.if_else(aware, pc.cast(local, pa.int64()), out)
+    return out
+
+
+def _micros(t: _dt.datetime) -> int:
+    return (t - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
+def _fast_amounts(text, minor_units: int):
+    """Signed integer minor units, null where the fast path cannot parse the value exactly."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = pc.extract_regex(text, _PLAIN_DECIMAL)
+    sign, whole, frac = (pc.struct_field(parts, i) for i in range(3))
+    frac = pc.utf8_rtrim(frac, characters="0")
+    fits = pc.less_equal(pc.utf8_length(frac), minor_units)  # more decimals: the slow path says so
+    digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(frac, width=minor_units, padding="0"), "")
+    value = pc.cast(pc.if_else(fits, digits, None), pa.int64())
+    return pc.if_else(pc.equal(sign, "-"), pc.negate(value), value)
+
+
+def build_history(cols: dict, file: str, first_row: int, options: ReadOptions) -> History:
+    """Validate and sort text columns (as read from a file: lists or Arrow arrays) into a History.
+
+    Every column is validated and converted for all rows at once; a row the fast path
+    cannot take (a bad value, or a valid but unusual layout) is parsed on its own by the
+    exact per-value parsers, which either accept it or name its row, column and value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     names = list(cols)
     resolved = _resolve_columns(names, options.columns, file)
-    n = len(cols[names[0]]) if names else 0
+    raw = {key: _text_array(cols[header]) for key, header in resolved.items()}
+    n = len(raw["member"])
 
-    def column(key: str) -> Optional[list]:
-        header = resolved.get(key)
-        return cols[header] if header is not None else None
+    def text(key: str):
+        return _trimmed(raw[key]) if key in raw else pa.nulls(n, pa.string())
 
-    parse_time = make_time_parser(options.time_format, options.timezone)
-    parse_amount = make_amount_parser(options.minor_units, options.currency)
-    c_member, c_time, c_amount = column("member"), column("time"), column("amount")
-    c_type, c_qty = column("type"), column("quantity")
-    optional = {k: column(k) for k in ("order", "item", "category", "store", "channel", "event")}
+    member, time_text, amount_text = text("member"), text("time"), text("amount")
+    kind = pc.utf8_lower(text("type"))
+    qty_text = text("quantity")
 
-    out: dict[str, list] = {name: [] for name in _COLUMN_FIELDS}
+    when = _fast_times(time_text, options) if n else pa.array([], pa.int64())
+    signed = _fast_amounts(amount_text, options.minor_units)
+    known_kind = pc.or_(pc.is_null(kind), pc.is_in(kind, value_set=pa.array(EVENT_TYPES)))
+    # a missing amount is fine on events that carry no money
+    amount_missing = pc.is_null(amount_text)
+    moneyless = pc.is_in(kind, value_set=pa.array([k for k in EVENT_TYPES if k not in ("purchase", "return")]))
+    amount = pc.if_else(pc.and_(amount_missing, moneyless), 0, signed)
+    # a negative amount without a type is a return (the way most exports write refunds)
+    negative = pc.fill_null(pc.less(amount, 0), False)
+    kind = pc.fill_null(kind, pc.if_else(negative, "return", "purchase"))
+    sign_ok = pc.or_(pc.invert(negative), pc.equal(kind, "return"))
+    qty_whole = pc.if_else(pc.fill_null(pc.match_substring_regex(qty_text, _PLAIN_WHOLE), False), qty_text, None)
+    quantity = pc.if_else(pc.is_null(qty_text), 1, pc.cast(qty_whole, pa.int64()))
+    fast = pc.and_(pc.and_(pc.is_valid(member), pc.is_valid(when)), pc.and_(known_kind, pc.is_valid(amount)))
+    fast = pc.and_(pc.and_(fast, sign_ok), pc.fill_null(pc.greater_equal(quantity, 1), False))
+
+    rows = pc.add(pa.array(range(n), pa.int64()), first_row) if n else pa.array([], pa.int64())
+    table = pa.table({
+        "member": member, "time": when, "amount": pc.abs(amount), "type": kind,
+        **{k: text(k) for k in ("order", "item", "category")}, "quantity": quantity,
+        **{k: text(k) for k in ("store", "channel", "event")}, "row": rows,
+    }, schema=_schema())
+
     skipped: Counter = Counter()
     examples: list[BadRow] = []
+    slow = pc.indices_nonzero(pc.invert(fast)).to_pylist() if n else []
+    if slow:
+        good, fixed = _parse_slowly(raw, resolved, slow, file, first_row, options, skipped, examples)
+        table = table.filter(fast)
+        if fixed:
+            table = pa.concat_tables([table, pa.Table.from_pylist(fixed, schema=_schema())])
+    # stable, deterministic order: member, then time, then the order rows came in
+    table = table.sort_by([("member", "ascending"), ("time", "ascending"), ("row", "ascending")])
+    return History(table.combine_chunks(), file=file, skipped=skipped, bad_rows=examples)
+
+
+def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, first_row: int, options: ReadOptions,
+                  skipped: Counter, examples: list) -> tuple[int, list[dict]]:
+    """The rows the fast path left, one by one: parsed exactly, or reported by row and column."""
+    import pyarrow as pa
+
+    values = {key: pc_take(arr, slow) for key, arr in raw.items()}
+    parse_time = make_time_parser(options.time_format, options.timezone)
+    parse_amount = make_amount_parser(options.minor_units, options.currency)
+    fixed: list[dict] = []
 
     def bad(i: int, key: str, value, reason: str) -> None:
         row = BadRow(file, i + first_row, resolved.get(key, key), "" if value is None else str(value), reason)
@@ -387,12 +631,16 @@ def build_history(cols: dict[str, list], file: str, first_row: int, options: Rea
         if len(examples) < options.max_examples:
             examples.append(row)
 
-    for i in range(n):
-        member = c_member[i]
+    def get(key: str, j: int):
+        column = values.get(key)
+        return column[j] if column is not None else None
+
+    for j, i in enumerate(slow):
+        member = get("member", j)
         if member is None or not member.strip():
             bad(i, "member", member, "missing member id")
             continue
-        raw_time = c_time[i]
+        raw_time = get("time", j)
         if raw_time is None or not raw_time.strip():
             bad(i, "time", raw_time, "missing time")
             continue
@@ -401,13 +649,14 @@ def build_history(cols: dict[str, list], file: str, first_row: int, options: Rea
         except _Bad as err:
             bad(i, "time", raw_time, err.reason)
             continue
-        raw_type = c_type[i].strip().lower() if c_type is not None and c_type[i] else ""
-        if raw_type and raw_type not in EVENT_TYPES:
-            bad(i, "type", c_type[i], "unknown event type (known: " + ", ".join(EVENT_TYPES) + ")")
+        raw_kind = get("type", j)
+        kind = raw_kind.strip().lower() if raw_kind else ""
+        if kind and kind not in EVENT_TYPES:
+            bad(i, "type", raw_kind, "unknown event type (known: " + ", ".join(EVENT_TYPES) + ")")
             continue
-        raw_amount = c_amount[i]
+        raw_amount = get("amount", j)
         if raw_amount is None or not raw_amount.strip():
-            if raw_type in ("purchase", "return", ""):
+            if kind in ("purchase", "return", ""):
                 bad(i, "amount", raw_amount, "missing amount")
                 continue
             amount = 0
@@ -417,37 +666,40 @@ def build_history(cols: dict[str, list], file: str, first_row: int, options: Rea
             except _Bad as err:
                 bad(i, "amount", raw_amount, err.reason)
                 continue
-        # a negative amount without a type is a return (the way most exports write refunds)
-        if not raw_type:
-            raw_type = "return" if amount < 0 else "purchase"
+            if abs(amount) > _LARGEST:
+                bad(i, "amount", raw_amount, "too large an amount")
+                continue
+        if not kind:
+            kind = "return" if amount < 0 else "purchase"
         if amount < 0:
-            if raw_type != "return":
-                bad(i, "amount", raw_amount, f"negative amount on a {raw_type}")
+            if kind != "return":
+                bad(i, "amount", raw_amount, f"negative amount on a {kind}")
                 continue
             amount = -amount
         quantity = 1
-        if c_qty is not None and c_qty[i] is not None and c_qty[i].strip():
+        raw_qty = get("quantity", j)
+        if raw_qty is not None and raw_qty.strip():
             try:
-                quantity = _parse_quantity(c_qty[i])
+                quantity = _parse_quantity(raw_qty)
             except _Bad as err:
-                bad(i, "quantity", c_qty[i], err.reason)
+                bad(i, "quantity", raw_qty, err.reason)
                 continue
-        out["member"].append(member.strip())
-        out["time"].append(when)
-        out["amount"].append(amount)
-        out["type"].append(raw_type)
-        out["quantity"].append(quantity)
-        out["row"].append(i + first_row)
-        for key, values in optional.items():
-            value = values[i] if values is not None else None
-            out[key].append(value.strip() or None if value is not None else None)
+            if quantity > _LARGEST:
+                bad(i, "quantity", raw_qty, "too large a quantity")
+                continue
+        row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
+               "quantity": quantity, "row": i + first_row}
+        for key in ("order", "item", "category", "store", "channel", "event"):
+            value = get(key, j)
+            row[key] = (value.strip() or None) if value is not None else None
+        fixed.append(row)
+    return len(fixed), fixed
 
-    # stable, deterministic order: member, then time, then the order rows came in
-    m, t, r = out["member"], out["time"], out["row"]
-    order = sorted(range(len(m)), key=lambda j: (m[j], t[j], r[j]))
-    if any(order[j] != j for j in range(len(order))):
-        out = {name: [values[j] for j in order] for name, values in out.items()}
-    return History(**out, file=file, skipped=skipped, bad_rows=examples)
+
+def pc_take(array, indices: list[int]) -> list:
+    import pyarrow as pa
+
+    return array.take(pa.array(indices, pa.int64())).to_pylist()
 
 
 # ------------------------------------------------------------------ member attributes
@@ -476,6 +728,7 @@ def read_attributes(path: str | Path, delimiter: str = ",") -> dict[str, MemberA
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
     cols, first_row, _ = _read_table(path, delimiter)
+    cols = {name: values if isinstance(values, list) else values.to_pylist() for name, values in cols.items()}
     lower = {name.lower(): name for name in cols}
     found = {}
     for key, aliases in _ATTRIBUTE_ALIASES.items():

@@ -2,18 +2,23 @@
 
 A history row is a line of an order. Purchase rows with the same order id form
 one order; without an order id, the member's purchase rows at the same timestamp
-do. Return rows group the same way, and their order id names the purchase they
-return. Every other row (visit, signup, referral, redemption, custom) is one event.
+do. Return rows group the same way (by order id and time), and their order id
+names the purchase they return. Every other row (visit, signup, referral,
+redemption, custom) is one event.
 
-Events are plain tuples (`SimEvent`), not pydantic objects: this is the hot path.
+`event_groups` gives each event's rows; `EventBuilder` turns groups into the
+evaluator's `Ev` objects straight from the history's column lists (the hot path:
+no per-row objects). `member_events` gives readable `SimEvent`s for explain.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import NamedTuple, Optional
+from bisect import bisect_left
+from typing import NamedTuple, Optional, Sequence
 
-from loyalty.simulate.history import History
+from loyalty.runtime.events import Ev
+from loyalty.simulate.history import History, micros_to_datetime
 
 
 class Line(NamedTuple):
@@ -42,29 +47,130 @@ class SimEvent(NamedTuple):
 _GROUPED = ("purchase", "return")
 
 
-def member_events(h: History, start: int, end: int) -> list[SimEvent]:
-    """The events of the member whose rows are h[start:end] (rows already sorted by time)."""
-    events: list[SimEvent] = []
-    open_groups: dict[tuple, int] = {}  # group key -> index in events
-    lines: dict[int, list[Line]] = {}
-    kinds, times, orders = h.type, h.time, h.order
+def event_groups(h: History, start: int, end: int) -> list[Sequence[int]]:
+    """The rows of each event of the member whose rows are h[start:end], in the order they happen."""
+    return EventBuilder(h, {}).groups(start, end)
+
+
+def _groups_by_key(h: History, start: int, end: int) -> list[Sequence[int]]:
+    groups: list[list[int]] = []
+    open_groups: dict[tuple, list[int]] = {}
+    kinds, times, orders = h.type, h.column("time"), h.order
     for i in range(start, end):
         kind = kinds[i]
-        line = Line(h.item[i], h.category[i], h.quantity[i], h.amount[i])
         if kind in _GROUPED:
             order_id = orders[i]
             # lines of one purchase share its order id; a return also by its time (two returns of one order differ)
             key = (kind, order_id) if order_id is not None and kind == "purchase" else (kind, order_id, times[i])
-            at = open_groups.get(key)
-            if at is not None:
-                lines[at].append(line)
+            group = open_groups.get(key)
+            if group is not None:
+                group.append(i)
                 continue
-            open_groups[key] = len(events)
-            lines[len(events)] = [line]
-            events.append(SimEvent(kind, times[i], order_id, h.event[i], h.store[i], h.channel[i], (), None, h.row[i]))
+            group = open_groups[key] = [i]
+            groups.append(group)
         else:
-            name = h.item[i] if kind in ("redemption", "custom") else None
-            events.append(SimEvent(kind, times[i], orders[i], h.event[i], h.store[i], h.channel[i], (), name, h.row[i]))
-    for at, ls in lines.items():
-        events[at] = events[at]._replace(lines=tuple(ls))
-    return events
+            groups.append([i])
+    return groups
+
+
+class MemberEvents(NamedTuple):
+    """One member's events for the evaluator, with what the report needs beside them."""
+
+    evs: list[Ev]
+    kinds: list[str]  # the history's type (custom, not the evaluator's action)
+    totals: list[int]  # money of the event, minor units
+    groups: list[Sequence[int]]  # the rows of each event
+
+
+class EventBuilder:
+    """Builds `Ev`s from a history's column lists; made once per history and program."""
+
+    def __init__(self, h: History, catalog: dict[str, str]):
+        self.h = h
+        self.catalog = catalog
+        self.starts, self.irregular = h.event_index()
+        self.members = h.member
+        self.kind, self.micros, self.order, self.event = h.type, h.column("time"), h.order, h.event
+        self.item, self.category, self.quantity, self.amount = h.item, h.category, h.quantity, h.amount
+        self.store, self.channel = h.store, h.channel
+        self._times: dict[int, _dt.datetime] = {}
+
+    def time(self, row: int) -> _dt.datetime:
+        us = self.micros[row]
+        t = self._times.get(us)
+        if t is None:
+            t = self._times[us] = micros_to_datetime(us)
+        return t
+
+    def groups(self, start: int, end: int) -> list[Sequence[int]]:
+        if start < end and self.members[start] not in self.irregular:
+            starts = self.starts
+            bounds = starts[bisect_left(starts, start):bisect_left(starts, end)] + [end]
+            return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+        return _groups_by_key(self.h, start, end)
+
+    def member(self, start: int, end: int) -> MemberEvents:
+        groups = self.groups(start, end)
+        evs: list[Ev] = []
+        totals: list[int] = []
+        kinds: list[str] = []
+        kind_of, amount, item, category, quantity = self.kind, self.amount, self.item, self.category, self.quantity
+        order_of, event_of, store_of, channel_of, micros = self.order, self.event, self.store, self.channel, self.micros
+        catalog, times = self.catalog, self._times
+        for g in groups:
+            s = g[0]
+            kind = kind_of[s]
+            t = times.get(micros[s])
+            if t is None:
+                t = self.time(s)
+            kinds.append(kind)
+            if kind == "purchase":
+                if len(g) == 1:
+                    it = item[s] or ""
+                    lines = ((it, category[s] or catalog.get(it), quantity[s], amount[s]),)
+                    totals.append(amount[s])
+                else:
+                    lines = tuple((item[i] or "", category[i] or catalog.get(item[i] or ""), quantity[i], amount[i])
+                                  for i in g)
+                    totals.append(sum(ln[3] for ln in lines))
+                order = order_of[s] or f"@{t.isoformat()}"
+                evs.append(Ev("purchase", event_of[s] or f"purchase:{order}", t, order, lines, store_of[s],
+                              channel_of[s]))
+            elif kind == "return":
+                total = sum(amount[i] for i in g)
+                if all(item[i] for i in g):
+                    evs.append(Ev("return", event_of[s], t, order=order_of[s],
+                                  ret_lines=tuple((item[i], quantity[i]) for i in g)))
+                else:
+                    evs.append(Ev("return", event_of[s], t, order=order_of[s], ret_amount=total or None))
+                totals.append(total)
+            else:
+                totals.append(0)
+                if kind == "visit":
+                    evs.append(Ev("visit", event_of[s], t, store=store_of[s]))
+                elif kind == "redemption":
+                    evs.append(Ev("redemption", event_of[s], t, reward=item[s] or ""))
+                elif kind == "custom":
+                    evs.append(Ev("action", event_of[s], t, name=item[s] or ""))
+                else:
+                    evs.append(Ev(kind, event_of[s], t))
+        return MemberEvents(evs, kinds, totals, groups)
+
+    def readable(self, groups: list[Sequence[int]]) -> list[SimEvent]:
+        """The events as `SimEvent`s (for explain and tests)."""
+        h = self.h
+        out = []
+        for g in groups:
+            s = g[0]
+            kind = self.kind[s]
+            lines = tuple(Line(self.item[i], self.category[i], self.quantity[i], self.amount[i]) for i in g) \
+                if kind in _GROUPED else ()
+            name = self.item[s] if kind in ("redemption", "custom") else None
+            out.append(SimEvent(kind, self.time(s), self.order[s], self.event[s], self.store[s], self.channel[s],
+                                lines, name, h.row[s]))
+        return out
+
+
+def member_events(h: History, start: int, end: int) -> list[SimEvent]:
+    """The events of the member whose rows are h[start:end] (rows already sorted by time)."""
+    return EventBuilder(h, {}).readable(event_groups(h, start, end))

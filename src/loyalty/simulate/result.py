@@ -42,8 +42,9 @@ class DrawKey(NamedTuple):
 @dataclass
 class SimResult:
     counts: dict[str, Number] = field(default_factory=dict)
-    # table -> row key -> column -> value, e.g. tables["rule"]["points on every dollar"]["points_issued"]
-    tables: dict[str, dict[str, dict[str, Number]]] = field(default_factory=dict)
+    # (table, row key, column) -> value, e.g. cells["rule", "points on every dollar", "points_issued"]: one flat
+    # dict, so the accumulator adds with one lookup; `tables` gives the nested view the report reads
+    cells: dict[tuple[str, str, str], Number] = field(default_factory=dict)
     # name -> value -> members, e.g. days to first reward
     histograms: dict[str, dict[int, int]] = field(default_factory=dict)
     # "draw|period" -> the best keys (at most `winners` of them)
@@ -60,8 +61,16 @@ class SimResult:
         self.counts[name] = self.counts.get(name, 0) + value
 
     def add(self, table: str, key: str, column: str, value: Number = 1) -> None:
-        row = self.tables.setdefault(table, {}).setdefault(key, {})
-        row[column] = row.get(column, 0) + value
+        cell = (table, key, column)
+        self.cells[cell] = self.cells.get(cell, 0) + value
+
+    @property
+    def tables(self) -> dict[str, dict[str, dict[str, Number]]]:
+        """table -> row key -> column -> value, e.g. tables["rule"]["points on every dollar"]["points_issued"]."""
+        out: dict[str, dict[str, dict[str, Number]]] = {}
+        for (table, key, column), value in self.cells.items():
+            out.setdefault(table, {}).setdefault(key, {})[column] = value
+        return out
 
     def observe(self, histogram: str, value: int) -> None:
         h = self.histograms.setdefault(histogram, {})
@@ -85,10 +94,9 @@ class SimResult:
         for part in (self, other):
             for name, value in part.counts.items():
                 out.count(name, value)
-            for table, rows in part.tables.items():
-                for key, columns in rows.items():
-                    for column, value in columns.items():
-                        out.add(table, key, column, value)
+            cells = out.cells
+            for cell, value in part.cells.items():
+                cells[cell] = cells.get(cell, 0) + value
             for name, hist in part.histograms.items():
                 target = out.histograms.setdefault(name, {})
                 for value, n in hist.items():
@@ -110,11 +118,12 @@ class SimResult:
         def num(v: Number) -> str:
             return str(v)
 
+        tables = self.tables
         return {
             "counts": {k: num(v) for k, v in sorted(self.counts.items())},
             "tables": {
                 t: {k: {c: num(v) for c, v in sorted(cols.items())} for k, cols in sorted(rows.items())}
-                for t, rows in sorted(self.tables.items())
+                for t, rows in sorted(tables.items())
             },
             "histograms": {n: {str(k): v for k, v in sorted(h.items())} for n, h in sorted(self.histograms.items())},
             "draws": {d: [[repr(k.key), k.member] for k in sorted(keys, reverse=True)]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from loyalty.runtime.program import CompiledProgram
-from loyalty.simulate.engine import Plan, make_plan, program_info, simulate
+from loyalty.simulate.engine import Plan, RewardSource, make_plan, program_info, simulate
 from loyalty.simulate.history import History, HistoryError, ReadOptions, parse_column_mapping, read_attributes, read_history
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.result import SimResult
@@ -19,6 +18,24 @@ class ProgramLoadError(Exception):
     def __init__(self, diagnostics, source: str):
         self.diagnostics = diagnostics
         self.source = source
+
+
+# program file -> what the compiled program does not keep about its rewards (see engine.reward_costs)
+_REWARD_SOURCES: dict[str, dict[str, RewardSource]] = {}
+
+
+def reward_sources(program) -> dict[str, RewardSource]:
+    """From a checked program's AST: which rewards declare a cost, and the items a free item reward names."""
+    from loyalty.syntax import ast
+
+    out = {}
+    for d in program.declarations:
+        if isinstance(d, ast.RewardDecl):
+            items: tuple[str, ...] = ()
+            if isinstance(d.kind, ast.FreeItemReward) and d.kind.selector.kind == "items":
+                items = tuple(n.value for n in d.kind.selector.names)
+            out[d.name.value] = RewardSource(d.cost is not None, items)
+    return out
 
 
 def load_program(path: str) -> CompiledProgram:
@@ -33,9 +50,11 @@ def load_program(path: str) -> CompiledProgram:
     if not checked.ok:
         raise ProgramLoadError([d for d in checked.diagnostics if d.is_error], checked.text)
     try:
-        return compile_program(checked.program, path)
+        prog = compile_program(checked.program, path)
     except LoyaltyError as err:
         raise ProgramLoadError(err.diagnostics, checked.text) from None
+    _REWARD_SOURCES[path] = reward_sources(checked.program)
+    return prog
 
 
 @dataclass
@@ -68,25 +87,33 @@ def _delimiter(text: str) -> str:
 
 def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str]) -> Plan:
     attributes = read_attributes(attributes_path) if attributes_path else {}
-    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes)
+    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes,
+                     _REWARD_SOURCES.get(program_path))
 
 
 def history_info(h: History) -> HistoryInfo:
-    return HistoryInfo(h.file, len(h), dict(h.skipped), min(h.time) if len(h) else None,
-                       max(h.time) if len(h) else None, tuple(str(b) for b in h.bad_rows))
+    first, last = h.time_range()
+    return HistoryInfo(h.file, len(h), dict(h.skipped), first, last, tuple(str(b) for b in h.bad_rows))
 
 
-def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool) -> tuple[SimResult, dict]:
+PROGRESS_MIN_ROWS = 20000  # smaller histories finish before a bar is worth drawing
+
+
+def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None) -> tuple[SimResult, dict]:
+    """Simulate and build the report. A progress bar goes to `console` (default: standard error) only
+    when that is a terminal, so piped or redirected output never carries it."""
     h = inputs.history
-    if show_progress and sys.stderr.isatty() and len(h) > 20000:
+    console = console if console is not None else (_stderr_console() if show_progress else None)
+    if show_progress and console.is_terminal and len(h) >= PROGRESS_MIN_ROWS:
         from rich.progress import Progress
 
-        with Progress(transient=True, console=_stderr_console()) as bar:
+        with Progress(transient=True, console=console) as bar:
             task = bar.add_task("simulating", total=len(h) * (2 if plan.program.budgets else 1))
             result = simulate(plan, h, progress=lambda n: bar.advance(task, n))
     else:
         result = simulate(plan, h)
-    report = build_report(result, plan.info, history_info(h), inputs.scenario.assumptions(), list(plan.months))
+    assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
+    report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
     return result, report
 
 
