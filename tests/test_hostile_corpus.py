@@ -75,3 +75,19 @@ def test_reports_on_hostile_programs_carry_no_control_characters(name):
     bad = {ch for ch in shown if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")}
     assert not bad, sorted(map(hex, map(ord, bad)))
     diagnostics_json(result.diagnostics)  # JSON escapes them itself
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_loyalty_check_exits_1_or_0_and_never_shows_a_traceback(name):
+    from click.testing import CliRunner
+
+    from loyalty.cli import cli
+
+    path = HOSTILE / "programs" / name
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == (0 if PROGRAMS[name] == "ok" else 1), result.output
+    assert "Traceback" not in result.output
+    if PROGRAMS[name] != "ok":
+        first = PROGRAMS[name].get("first")
+        assert f"{path}:{first}:" in result.output if first else str(path) in result.output
