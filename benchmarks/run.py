@@ -1,6 +1,6 @@
 """The benchmark suite: loyalty against the tools people would otherwise use (docs/performance.md).
 
-    .venv/bin/python benchmarks/run.py --quick             # 100k rows, a smoke run (about a minute)
+    .venv/bin/python benchmarks/run.py --quick             # 100k rows, a smoke run (a few minutes)
     .venv/bin/python benchmarks/run.py --rows 1000000      # the reference figures
     .venv/bin/python benchmarks/run.py --rows 10000000     # optional: about 550 MB of CSV
 
