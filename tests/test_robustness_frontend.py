@@ -309,7 +309,7 @@ def test_form_feed_and_unicode_line_separators_do_not_shift_lines():
     # str.splitlines() counts \x0c and U+2028 as line breaks; the parser does not
     text = 'program "a" {\x0c\x0c\x0c currency NOK\n  rule'
     diags = front_end(text)
-    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("LOY001", 2, 3), ("LOY002", 2, 7)]
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("LOY001", 2, 3)]
     [d] = front_end('rule "a" {\n' + "\x0c" * 10)
     assert (d.code, d.span.line, d.span.column) == ("LOY002", 1, 11)
 
@@ -451,12 +451,23 @@ def test_a_long_and_chain_parses():
     assert diags == []
 
 
+def test_one_error_per_broken_declaration_and_no_cascade():
+    # a missing amount breaks one rule; the next declarations parse afresh
+    diags = front_end('program "a" { currency NOK }\nrule "x" { earn }\nrule "y" {\n  earn 1 point\n}\nrule "z" { every 6 item is free }\n')
+    assert [(d.code, d.span.line) for d in diags] == [("LOY001", 2), ("LOY001", 6)]
+
+
 def test_syntax_errors_are_capped():
-    text = "} " * 100_000
+    text = 'rule "x" { earn }\n' * 50_000
     diags = timed(front_end, text)
     assert len(diags) == MAX_SYNTAX_ERRORS
     assert all(d.code == "LOY001" for d in diags)
-    assert [d.span.column for d in diags] == [1 + 2 * i for i in range(MAX_SYNTAX_ERRORS)]
+    assert [(d.span.line, d.span.column) for d in diags] == [(1 + i, 17) for i in range(MAX_SYNTAX_ERRORS)]
+
+
+def test_a_wall_of_closing_braces_is_one_error():
+    diags = timed(front_end, "} " * 100_000)
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("LOY001", 1, 1)]
 
 
 def test_huge_numbers_are_refused_not_crashing_int_conversion():
@@ -483,7 +494,7 @@ def test_every_number_over_the_digit_limit_is_reported():
 
 def test_rendering_masks_control_characters_and_keeps_the_caret_under_the_mistake():
     text = 'program "a" { currency NOK }\nrule "\x1b[2J\u202e" { earn 1 stars per }\n'
-    [d, _] = front_end(text)
+    [d] = front_end(text)
     shown = diagnostics.render(d, text).split("\n")
     assert shown[0] == f"{FILE}:2:33: error[LOY001]: unexpected '}}'"
     assert shown[2] == '2 | rule "\ufffd[2J\ufffd" { earn 1 stars per }'

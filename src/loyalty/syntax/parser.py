@@ -105,26 +105,14 @@ def parse_with_diagnostics(text: str, file: str = "<string>") -> tuple[Optional[
     limit_problem = _check_limits(text, file)
     if limit_problem:
         return None, [limit_problem]
-    errors: list[Diagnostic] = []
     comments: list[Token] = []
     _comment_sink.comments = comments
-    parser = lark_parser()
-
-    def on_error(err: UnexpectedInput) -> bool:
-        errors.append(_syntax_diagnostic(err, text, file))
-        # keep going to report further mistakes, but not at end of file and not forever
-        return not isinstance(err, UnexpectedEOF) and len(errors) < MAX_SYNTAX_ERRORS
-
     try:
-        tree = parser.parse(text, on_error=on_error)
-    except UnexpectedInput as err:
-        if not errors or not _same_place(errors[-1], err):
-            errors.append(_syntax_diagnostic(err, text, file))
-        return None, _dedupe(errors)
+        tree, errors = _parse_tree(text, file)
     finally:
         _comment_sink.comments = None
     if errors:
-        return None, _dedupe(errors)
+        return None, errors
     builder = _AstBuilder(file, text)
     try:
         program = builder.transform(tree)
@@ -141,18 +129,41 @@ def parse_with_diagnostics(text: str, file: str = "<string>") -> tuple[Optional[
     return ast.Program(program.declarations, program_comments, span=program.span), []
 
 
-def _dedupe(errors: list[Diagnostic]) -> list[Diagnostic]:
-    seen, out = set(), []
-    for d in errors:
-        key = (d.span.line, d.span.column)
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
+def _parse_tree(text: str, file: str) -> tuple[Optional[lark.Tree], list[Diagnostic]]:
+    """Parse; after a syntax error, resume at the next top-level declaration so that each
+    broken declaration is reported once, without the cascade of follow-on errors that
+    token-level recovery produces. The text before the resume point is blanked out (newlines
+    kept), so lines and columns stay those of the file."""
+    parser = lark_parser()
+    errors: list[Diagnostic] = []
+    current = text
+    while True:
+        try:
+            return parser.parse(current), errors
+        except UnexpectedInput as err:
+            errors.append(_syntax_diagnostic(err, text, file))
+            resume = _next_declaration_start(text, errors[-1].span.line)
+            if resume is None or len(errors) >= MAX_SYNTAX_ERRORS:
+                return None, errors
+            current = _BLANK.sub(" ", text[:resume]) + text[resume:]
 
 
-def _same_place(d: Diagnostic, err: UnexpectedInput) -> bool:
-    return d.span.line == getattr(err, "line", None) and d.span.column == getattr(err, "column", None)
+_BLANK = re.compile(r"[^\n]")
+_DECLARATION_LINE = re.compile(
+    r"^(?:program|points|catalog|segment|store|reward|redeem|rule|campaign|tiers|draw)\b", re.M
+)
+
+
+def _next_declaration_start(text: str, after_line: int) -> Optional[int]:
+    """Offset of the first line after `after_line` that starts, at column 1, with a declaration keyword."""
+    offset = 0
+    for _ in range(after_line):
+        nl = text.find("\n", offset)
+        if nl < 0:
+            return None
+        offset = nl + 1
+    match = _DECLARATION_LINE.search(text, offset)
+    return match.start() if match else None
 
 
 # ------------------------------------------------------------------ limits
@@ -296,9 +307,32 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     expected = set(err.accepts or err.expected or ())
+    glued = _glued_word(tok, text, file)
+    if glued is not None:
+        return glued
     message, hint = _human_message(tok, expected)
     span = _token_span(tok, file)
     return Diagnostic("LOY001", message, span, hint)
+
+
+def _glued_word(tok: Token, text: str, file: str) -> Optional[Diagnostic]:
+    """A keyword matched the start of a longer word (`eachh` lexes as `each` + `h`): report the word."""
+    start = tok.start_pos or 0
+    if start == 0 or not (str(tok)[:1].isalnum() and text[start - 1].isalpha()):
+        return None
+    word_start = start
+    while word_start > 0 and (text[word_start - 1].isalnum() or text[word_start - 1] == "_"):
+        word_start -= 1
+    word = _word_at(text, word_start)
+    keyword = text[word_start:start]
+    line = tok.line or 1
+    col = (tok.column or 1) - (start - word_start)
+    return Diagnostic(
+        "LOY001",
+        f"unexpected word '{word}'",
+        Span(file, line, col, line, col + len(word), word_start, word_start + len(word)),
+        f"did you mean '{keyword}'?",
+    )
 
 
 def _one_of(words: list[str]) -> str:
