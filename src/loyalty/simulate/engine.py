@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.evaluator import apply_event, new_member
 from loyalty.runtime.events import Ev, EventError
-from loyalty.runtime.ledger import ExhaustedLedger, RecordingLedger, UnlimitedLedger
+from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.accumulate import MemberAccumulator, month_of
 from loyalty.simulate.result import Number
@@ -243,47 +243,28 @@ def replay_members(plan: Plan, history: History, slices: list[tuple[str, int, in
     for member, start, end in slices:
         ledger = ledger_factory()
         replay_member(plan, member, builder.member(start, end), ledger, result=result)
-        if isinstance(ledger, RecordingLedger) and ledger.claims:
-            result.claims.extend((t, m, ev, key, amount) for (t, m, ev, key, amount) in ledger.claims)
+        claims = getattr(ledger, "claims", None)  # a pass that records budget claims (simulate/budgets.py)
+        if claims:
+            result.claims.extend(claims)
         if progress:
             progress(end - start)
     result.claims.sort()
     return result
 
 
-def budget_exhaustion(prog: CompiledProgram, claims: list[tuple]) -> dict[str, tuple[tuple, int]]:
-    """From every claim, in service order (time, member, event): where each budget ran out, and how much
-    the claim that emptied it still got."""
-    used = {k: 0 for k in prog.budgets}
-    out: dict[str, tuple[tuple, int]] = {}
-    for t, member, event, key, amount in sorted(claims, key=lambda c: (c[0], c[1], c[2])):
-        limit = prog.budgets.get(key)
-        if limit is None or key in out:
-            continue
-        if used[key] + amount >= limit and amount > 0:
-            out[key] = ((t, member, event), limit - used[key])
-        used[key] += amount
-    return out
-
-
 def simulate(plan: Plan, history: History, progress: Optional[Callable[[int], None]] = None,
              chunks: int = 1) -> SimResult:
-    slices = history.member_slices()
-    parts = _split(slices, chunks)
+    """Every member, in `chunks` groups merged; budgets solved by passes (simulate/budgets.py)."""
+    from loyalty.simulate.budgets import CutoffLedger, solve_budgets
+
+    parts = _split(history.member_slices(), chunks)
     if not plan.program.budgets:
         return merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
-    first = merge_all([replay_members(plan, history, part, RecordingLedger) for part in parts])
-    exhausted = budget_exhaustion(plan.program, first.claims)
-    if not exhausted:
-        if progress:
-            progress(len(history))
-        first.claims = []
-        return first
-    results = [replay_members(plan, history, part, lambda: ExhaustedLedger(exhausted), progress) for part in parts]
-    merged = merge_all(results)
-    for key, ((t, _member, _event), _partial) in exhausted.items():
-        merged.ran_out(key, t.isoformat())
-    return merged
+
+    def run_pass(known):
+        return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress) for part in parts])
+
+    return solve_budgets(plan.program.budgets, run_pass)
 
 
 def _split(slices: list, chunks: int) -> list[list]:
@@ -297,4 +278,4 @@ def month_span(history: History) -> list[str]:
 
 
 __all__ = ["Plan", "SimulationError", "make_plan", "program_info", "replay_member", "replay_members", "simulate",
-           "budget_exhaustion", "month_of", "Iterator"]
+           "month_of", "Iterator"]
