@@ -13,6 +13,8 @@ Both build nodes without spans (NO_SPAN); AST equality ignores spans.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import re
 from decimal import Decimal
 from typing import Optional
@@ -57,6 +59,7 @@ _AWKWARD_NAMES = (
 )
 
 
+@functools.lru_cache(maxsize=None)
 def texts() -> st.SearchStrategy[ast.Text]:
     return st.builds(ast.Text, st.one_of(st.sampled_from(_AWKWARD_NAMES), st.text(max_size=12)))
 
@@ -65,11 +68,15 @@ def text_lists(min_size: int = 1) -> st.SearchStrategy[tuple[ast.Text, ...]]:
     return st.lists(texts(), min_size=min_size, max_size=3).map(tuple)
 
 
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+@functools.lru_cache(maxsize=None)
 def units() -> st.SearchStrategy[str]:
     """A point kind as written bare (`stars`): a NAME that is not a keyword."""
     return st.one_of(
         st.sampled_from(["points", "point", "stars", "star", "miles", "bonus_points"]),
-        st.from_regex(r"[a-z][a-z_]{0,9}", fullmatch=True),
+        st.builds(operator.add, st.sampled_from(_LOWER), st.text(_LOWER + "_", max_size=9)),
     ).filter(lambda u: u not in KEYWORDS)
 
 
@@ -84,10 +91,12 @@ def decimals(min_value: int = -(10**9), max_value: int = 10**9, max_places: int 
     return st.one_of(written, exponent_form.filter(lambda d: min_value <= d <= max_value))
 
 
+@functools.lru_cache(maxsize=None)
 def non_negative_decimals() -> st.SearchStrategy[Decimal]:
     return decimals(0, 10**9)
 
 
+@functools.lru_cache(maxsize=None)
 def currencies() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(["NOK", "USD", "EUR", "JPY", "KWD"]), st.from_regex(r"[A-Z]{3}", fullmatch=True))
 
@@ -96,34 +105,42 @@ def moneys(currency: Optional[st.SearchStrategy[str]] = None) -> st.SearchStrate
     return st.builds(ast.Money, decimals(), currency or currencies())
 
 
+@functools.lru_cache(maxsize=None)
 def points_amounts() -> st.SearchStrategy[ast.PointsAmount]:
     return st.builds(ast.PointsAmount, decimals(), units())
 
 
+@functools.lru_cache(maxsize=None)
 def counts() -> st.SearchStrategy[ast.Count]:
     return st.builds(ast.Count, decimals())
 
 
+@functools.lru_cache(maxsize=None)
 def percents() -> st.SearchStrategy[ast.Percent]:
     return st.builds(ast.Percent, decimals(-1000, 1000))
 
 
+@functools.lru_cache(maxsize=None)
 def multipliers() -> st.SearchStrategy[ast.Multiplier]:
     return st.builds(ast.Multiplier, non_negative_decimals())
 
 
+@functools.lru_cache(maxsize=None)
 def quantities() -> st.SearchStrategy[ast.Quantity]:
     return st.one_of(moneys(), points_amounts(), counts(), percents())
 
 
+@functools.lru_cache(maxsize=None)
 def durations() -> st.SearchStrategy[ast.Duration]:
     return st.builds(ast.Duration, st.one_of(st.just(Decimal(1)), decimals()), st.sampled_from(DURATION_UNITS))
 
 
+@functools.lru_cache(maxsize=None)
 def dates() -> st.SearchStrategy[ast.DateValue]:
     return st.dates().map(lambda d: ast.DateValue(d, d.isoformat()))
 
 
+@functools.lru_cache(maxsize=None)
 def times() -> st.SearchStrategy[ast.TimeOfDay]:
     return st.one_of(
         st.builds(ast.TimeOfDay, st.integers(0, 23), st.integers(0, 59)),
@@ -131,14 +148,17 @@ def times() -> st.SearchStrategy[ast.TimeOfDay]:
     )
 
 
+@functools.lru_cache(maxsize=None)
 def ordinals() -> st.SearchStrategy[ast.Ordinal]:
     return st.builds(ast.Ordinal, st.one_of(st.integers(0, 200), st.integers(0, 10**6)))
 
 
+@functools.lru_cache(maxsize=None)
 def periods() -> st.SearchStrategy[str]:
     return st.sampled_from(PERIODS)
 
 
+@functools.lru_cache(maxsize=None)
 def selectors() -> st.SearchStrategy[ast.ItemSelector]:
     return st.one_of(
         st.builds(ast.ItemSelector, st.just("items"), text_lists()),
@@ -147,12 +167,14 @@ def selectors() -> st.SearchStrategy[ast.ItemSelector]:
     )
 
 
+@functools.lru_cache(maxsize=None)
 def windows() -> st.SearchStrategy[Optional[ast.Node]]:
     return st.one_of(
         st.none(), st.builds(ast.RollingWindow, durations()), st.builds(ast.CalendarWindow, periods())
     )
 
 
+@functools.lru_cache(maxsize=None)
 def metrics() -> st.SearchStrategy[ast.Metric]:
     kind_unit = st.one_of(
         st.tuples(st.just("spend"), st.none()),
@@ -165,6 +187,7 @@ def metrics() -> st.SearchStrategy[ast.Metric]:
 # ---------------------------------------------------------------- expressions
 
 
+@functools.lru_cache(maxsize=None)
 def measures() -> st.SearchStrategy[ast.Measure]:
     return st.one_of(
         st.builds(ast.Measure, st.sampled_from(["order_total", "order_items", "lifetime_spend", "visits"]), st.none()),
@@ -172,10 +195,15 @@ def measures() -> st.SearchStrategy[ast.Measure]:
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _comparisons() -> st.SearchStrategy[ast.Comparison]:
+    return st.builds(ast.Comparison, measures(), st.sampled_from(COMPARATORS), quantities())
+
+
 def expressions(atoms: Optional[st.SearchStrategy[ast.Expr]] = None) -> st.SearchStrategy[ast.Expr]:
     """Nested and/or/not trees; operands of And/Or may themselves be And/Or (written in parentheses)."""
     atoms = atoms or st.one_of(
-        st.builds(ast.Comparison, measures(), st.sampled_from(COMPARATORS), quantities()),
+        _comparisons(),
         st.builds(ast.HasItem, texts()),
         st.builds(ast.HasCategory, texts()),
         st.just(ast.IsFirstPurchase()),
@@ -194,8 +222,14 @@ def expressions(atoms: Optional[st.SearchStrategy[ast.Expr]] = None) -> st.Searc
 # ---------------------------------------------------------------- clauses
 
 
+@functools.lru_cache(maxsize=None)
 def actions() -> st.SearchStrategy[ast.Node]:
-    return st.one_of(
+    return st.one_of(*_actions_list())
+
+
+@functools.lru_cache(maxsize=None)
+def _actions_list() -> list:
+    return [
         st.builds(ast.PunchFree, ordinals(), selectors()),
         st.builds(ast.PunchDiscount, ordinals(), selectors(), percents()),
         st.builds(ast.PaidThenFree, counts(), selectors(), counts()),
@@ -210,22 +244,34 @@ def actions() -> st.SearchStrategy[ast.Node]:
             metrics(),
             st.lists(st.builds(ast.ScaleStep, percents(), quantities()), min_size=1, max_size=3).map(tuple),
         ),
-    )
+    ]
 
 
+@functools.lru_cache(maxsize=None)
 def triggers() -> st.SearchStrategy[ast.Node]:
-    return st.one_of(
+    return st.one_of(*_triggers_list())
+
+
+@functools.lru_cache(maxsize=None)
+def _triggers_list() -> list:
+    return [
         st.just(ast.OnSignup()),
         st.just(ast.OnFirstPurchase()),
         st.builds(ast.OnAction, texts()),
         st.builds(ast.OnNthVisit, ordinals()),
         st.builds(ast.AfterEveryVisits, counts()),
         st.builds(ast.AfterEverySpend, moneys()),
-    )
+    ]
 
 
+@functools.lru_cache(maxsize=None)
 def conditions() -> st.SearchStrategy[ast.Node]:
-    return st.one_of(
+    return st.one_of(*_conditions_list())
+
+
+@functools.lru_cache(maxsize=None)
+def _conditions_list() -> list:
+    return [
         st.builds(ast.DateWindow, dates(), st.none() | dates()),
         st.builds(ast.UntilDate, dates()),
         st.builds(ast.OnItems, text_lists()),
@@ -240,9 +286,10 @@ def conditions() -> st.SearchStrategy[ast.Node]:
         st.just(ast.InBirthdayMonth()),
         st.just(ast.OnBirthday()),
         st.builds(ast.When, expressions()),
-    )
+    ]
 
 
+@functools.lru_cache(maxsize=None)
 def limits() -> st.SearchStrategy[ast.Node]:
     cap_amounts = st.one_of(
         st.just(ast.CapOnce()), st.builds(ast.CapTimes, counts()), points_amounts(), moneys()
@@ -253,14 +300,16 @@ def limits() -> st.SearchStrategy[ast.Node]:
     )
 
 
+@functools.lru_cache(maxsize=None)
 def rules() -> st.SearchStrategy[ast.RuleDecl]:
     clauses = st.one_of(actions(), triggers(), conditions(), limits())
-    return st.builds(ast.RuleDecl, texts(), st.lists(clauses, max_size=6).map(tuple))
+    return st.builds(ast.RuleDecl, texts(), st.lists(clauses, min_size=1, max_size=6).map(tuple))
 
 
 # ---------------------------------------------------------------- declarations
 
 
+@functools.lru_cache(maxsize=None)
 def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
     settings = st.one_of(
         st.builds(ast.CurrencySetting, currencies()),
@@ -271,8 +320,9 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
 
-def _points_decls() -> st.SearchStrategy[ast.PointsDecl]:
-    settings = st.one_of(
+@functools.lru_cache(maxsize=None)
+def _points_settings_list() -> list:
+    return [
         st.builds(ast.PointCost, moneys()),
         st.builds(ast.ExpireAfterEarning, durations()),
         st.builds(ast.ExpireAfterInactivity, durations()),
@@ -282,21 +332,33 @@ def _points_decls() -> st.SearchStrategy[ast.PointsDecl]:
             ast.RoundingSetting, st.sampled_from(["down", "up", "half even", "half up"]), st.sampled_from(["order", "line"])
         ),
         st.builds(ast.BalancePolicy, st.sampled_from(["negative", "zero", "pending_only"])),
-    )
+    ]
+
+
+@functools.lru_cache(maxsize=None)
+def _points_decls() -> st.SearchStrategy[ast.PointsDecl]:
+    settings = st.one_of(*_points_settings_list())
     return st.builds(ast.PointsDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
 
+@functools.lru_cache(maxsize=None)
 def _reward_kinds() -> st.SearchStrategy[ast.Node]:
-    return st.one_of(
+    return st.one_of(*_reward_kinds_list())
+
+
+@functools.lru_cache(maxsize=None)
+def _reward_kinds_list() -> list:
+    return [
         st.builds(ast.FreeItemReward, selectors()),
         st.builds(ast.AmountOffReward, moneys()),
         st.builds(ast.PercentOffReward, percents()),
         st.builds(ast.GiftCardReward, moneys(), st.none() | texts()),
         st.builds(ast.GiftReward, texts()),
         st.just(ast.PerkReward()),
-    )
+    ]
 
 
+@functools.lru_cache(maxsize=None)
 def _tiers_decls() -> st.SearchStrategy[ast.TiersDecl]:
     benefits = st.one_of(
         st.builds(ast.BenefitMultiplier, multipliers(), st.none() | units()),
@@ -310,6 +372,7 @@ def _tiers_decls() -> st.SearchStrategy[ast.TiersDecl]:
     )
 
 
+@functools.lru_cache(maxsize=None)
 def _draw_decls() -> st.SearchStrategy[ast.DrawDecl]:
     clauses = st.one_of(
         st.builds(ast.DrawSchedule, periods()),
@@ -321,6 +384,7 @@ def _draw_decls() -> st.SearchStrategy[ast.DrawDecl]:
     return st.builds(ast.DrawDecl, texts(), st.lists(clauses, max_size=5).map(tuple))
 
 
+@functools.lru_cache(maxsize=None)
 def declarations() -> st.SearchStrategy[ast.Node]:
     catalog_entry = st.one_of(
         st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | moneys())
@@ -341,6 +405,116 @@ def declarations() -> st.SearchStrategy[ast.Node]:
     )
 
 
-def programs() -> st.SearchStrategy[ast.Program]:
-    """Any program the parser can produce (not necessarily one the checker accepts)."""
-    return st.builds(ast.Program, st.lists(declarations(), max_size=8).map(tuple))
+CONSTRUCT_PARTS = ("declarations", "punch cards", "other actions", "triggers and limits", "conditions", "expressions")
+
+
+@st.composite
+def every_construct(draw, part: Optional[str] = None) -> ast.Program:
+    """A program holding every construct of one part of the language (declarations and
+    settings, actions, triggers and limits, conditions, expressions), with random values.
+    Parts keep each example small enough for Hypothesis; over a run every part comes up."""
+
+    def each(strategies: list) -> list:
+        return [draw(s) for s in strategies]
+
+    name = texts()
+    part = part or draw(st.sampled_from(CONSTRUCT_PARTS))
+    if part == "punch cards":
+        return ast.Program((ast.RuleDecl(draw(name), tuple(each(_actions_list()[:3]))),))
+    if part == "other actions":
+        scale_metric = ast.Metric(draw(st.sampled_from(["spend", "visits"])), None, draw(st.booleans()),
+                                  ast.CalendarWindow(draw(periods())))
+        scale = ast.DiscountScale(scale_metric, (ast.ScaleStep(draw(percents()), draw(quantities())),))
+        return ast.Program((ast.RuleDecl(draw(name), tuple(each(_actions_list()[3:-1])) + (scale,)),))
+    if part == "triggers and limits":
+        limits_each = (
+            ast.Cap(ast.CapOnce(), draw(st.none() | periods())),
+            ast.Cap(draw(st.builds(ast.CapTimes, counts())), draw(periods())),
+            ast.Cap(draw(points_amounts()), None),
+            ast.Cap(draw(moneys()), draw(periods())),
+            ast.Budget(draw(moneys())),
+            ast.Budget(draw(points_amounts())),
+        )
+        return ast.Program((ast.RuleDecl(draw(name), tuple(each(_triggers_list())) + limits_each),))
+    if part == "conditions":
+        return ast.Program((ast.RuleDecl(draw(name), tuple(each(_conditions_list()))),))
+    if part == "expressions":
+        measures_each = [ast.Measure(kind, None) for kind in ("order_total", "order_items", "lifetime_spend", "visits")]
+        measures_each.append(ast.Measure("balance", draw(units())))
+        comparisons = tuple(
+            ast.Comparison(m, draw(st.sampled_from(COMPARATORS)), draw(quantities())) for m in measures_each
+        )
+        expression = ast.Or(
+            (
+                ast.And((ast.Not(comparisons[0]), draw(st.builds(ast.HasItem, name)))),
+                ast.And(comparisons[1:]),
+                draw(st.builds(ast.HasCategory, name)),
+                ast.IsFirstPurchase(),
+            )
+        )
+        return ast.Program((ast.RuleDecl(draw(name), (ast.When(expression),)),))
+
+    program_decl = ast.ProgramDecl(
+        draw(name),
+        (
+            ast.CurrencySetting(draw(currencies())),
+            ast.TimezoneSetting(draw(name)),
+            ast.RunsSetting(draw(dates()), draw(st.none() | dates())),
+            ast.RewardsOnReturnSetting(draw(st.booleans())),
+        ),
+    )
+    points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
+    catalog = ast.CatalogDecl(
+        (draw(st.builds(ast.CategoryDecl, name)), draw(st.builds(ast.ItemDecl, name, name, st.none() | moneys())))
+    )
+    rewards = [ast.RewardDecl(draw(name), kind, draw(st.none() | moneys())) for kind in each(_reward_kinds_list())]
+    tiers = ast.TiersDecl(
+        ast.Metric("earned", draw(units()), draw(st.booleans()), ast.RollingWindow(draw(durations()))),
+        (
+            ast.TierDecl(draw(name), draw(quantities()), ()),
+            ast.TierDecl(
+                draw(name),
+                draw(quantities()),
+                (
+                    ast.BenefitMultiplier(draw(multipliers()), draw(st.none() | units())),
+                    ast.BenefitDiscount(draw(percents())),
+                    ast.BenefitPerk(draw(name), draw(st.none() | moneys())),
+                ),
+            ),
+        ),
+        ast.Downgrade(draw(periods()), draw(st.none() | durations())),
+    )
+    draw_decl = ast.DrawDecl(
+        draw(name),
+        (
+            ast.DrawSchedule(draw(periods())),
+            ast.DrawPrize(draw(moneys())),
+            ast.DrawWinners(draw(counts())),
+            ast.DrawRate(draw(counts()), draw(moneys())),
+            ast.OnBirthday(),
+        ),
+    )
+    campaign = ast.CampaignDecl(
+        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.RuleDecl(draw(name), ()))
+    )
+    declarations_each = [
+        program_decl,
+        points_decl,
+        catalog,
+        draw(st.builds(ast.SegmentDecl, name)),
+        draw(st.builds(ast.StoreDecl, name, st.none() | name)),
+        *rewards,
+        draw(st.builds(ast.RedeemDecl, points_amounts(), name)),
+        campaign,
+        tiers,
+        draw_decl,
+    ]
+    order = draw(st.permutations(range(len(declarations_each))))
+    return ast.Program(tuple(declarations_each[i] for i in order))
+
+
+def programs(min_declarations: int = 0, max_declarations: int = 8) -> st.SearchStrategy[ast.Program]:
+    """Any program the parser can produce (not necessarily one the checker accepts); about
+    one example in three is `every_construct()`."""
+    some = st.builds(ast.Program, st.lists(declarations(), min_size=min_declarations, max_size=max_declarations).map(tuple))
+    return st.one_of(some, some, every_construct())
