@@ -57,7 +57,9 @@ Examples:
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
   loyalty simulate program.loyalty sales.csv --columns member=customer_id,time=date,amount=total
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
-  loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html""",
+  loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
+  loyalty simulate program.loyalty sales.csv --jobs 1
+  loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False))
@@ -68,9 +70,17 @@ Examples:
               help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
 @click.option("--chart", type=click.Path(dir_okay=False),
               help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: every usable core; 1: this process only). Same output for any value.")
+@click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this machine; dask: a Dask cluster (pip install 'loyalty[dask]'), see docs/scale.md.")
+@click.option("--scheduler", help="With --engine dask: the scheduler, e.g. tcp://host:8786 (default: a local cluster).")
+@click.option("--grouped", is_flag=True,
+              help="The CSV's rows are already grouped by member: stream it, in memory that does not grow with "
+                   "its length.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart):
+            out_dir, chart, jobs, engine_name, scheduler, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.simulate.render import render_terminal, to_json, write_chart
@@ -79,10 +89,26 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
              "name the file e.g. cost.svg or cost.html", code=EXIT_USAGE)
+    from loyalty.simulate.parallel import usable_cores
+
+    if scheduler and engine_name != "dask":
+        fail("--scheduler is for --engine dask", "add --engine dask, or leave out --scheduler", code=EXIT_USAGE)
+    jobs = jobs or usable_cores()
     prog = load_program(program)
-    inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-    plan = plan_for(prog, program, inputs, attributes_path)
-    result, report = run_and_report(plan, inputs, show_progress=True)
+    if engine_name == "dask":
+        from loyalty.simulate.distributed import dask_and_report
+
+        result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
+                                         time_format, delimiter, on_bad_row, scheduler)
+    elif grouped:
+        from loyalty.simulate.stream import stream_and_report
+
+        result, report = stream_and_report(prog, program, history, scenario_path, attributes_path, columns,
+                                           time_format, delimiter, on_bad_row, jobs)
+    else:
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+        plan = plan_for(prog, program, inputs, attributes_path)
+        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:

@@ -65,6 +65,14 @@ class Inputs:
 
 def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optional[str], columns: Optional[str],
                 time_format: Optional[str], delimiter: Optional[str], on_bad_row: str) -> Inputs:
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    return Inputs(scenario, read_history(history_path, options))
+
+
+def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
+                         time_format: Optional[str], delimiter: Optional[str], on_bad_row: str
+                         ) -> tuple[Scenario, ReadOptions]:
+    """The scenario, and how to read the history (the command line overrides the scenario)."""
     scenario = load_scenario(scenario_path) if scenario_path else Scenario()
     mapping = dict(scenario.columns)
     if columns:
@@ -74,7 +82,7 @@ def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optiona
         time_format=time_format or scenario.time_format, delimiter=_delimiter(delimiter or scenario.delimiter or ","),
         columns=mapping, on_bad_row=on_bad_row,
     )
-    return Inputs(scenario, read_history(history_path, options))
+    return scenario, options
 
 
 def _delimiter(text: str) -> str:
@@ -99,9 +107,17 @@ def history_info(h: History) -> HistoryInfo:
 PROGRESS_MIN_ROWS = 20000  # smaller histories finish before a bar is worth drawing
 
 
-def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None) -> tuple[SimResult, dict]:
+def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None, jobs: int = 1,
+                   engine=None) -> tuple[SimResult, dict]:
     """Simulate and build the report. A progress bar goes to `console` (default: standard error) only
-    when that is a terminal, so piped or redirected output never carries it."""
+    when that is a terminal, so piped or redirected output never carries it. `jobs`: processes
+    (simulate/parallel.py); `engine(plan, history, progress)`: another way to run it (e.g. Dask)."""
+    from loyalty.simulate.parallel import simulate_jobs
+
+    if engine is None:
+        def engine(plan, h, progress=None):
+            return simulate_jobs(plan, h, jobs, progress)
+
     h = inputs.history
     console = console if console is not None else (_stderr_console() if show_progress else None)
     if show_progress and console.is_terminal and len(h) >= PROGRESS_MIN_ROWS:
@@ -109,9 +125,9 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
 
         with Progress(transient=True, console=console) as bar:
             task = bar.add_task("simulating", total=len(h) * (2 if plan.program.budgets else 1))
-            result = simulate(plan, h, progress=lambda n: bar.advance(task, n))
+            result = engine(plan, h, progress=lambda n: bar.advance(task, n))
     else:
-        result = simulate(plan, h)
+        result = engine(plan, h)
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
     report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
     return result, report

@@ -1,0 +1,193 @@
+"""`--jobs`: members split into groups, each group replayed in a worker process, results merged.
+
+How the work is split (docs/scale.md): the history is sorted by member, so a group is a range of
+rows that starts and ends on a member boundary; ranges are cut by member order so that each holds
+about as many rows as the others (never splitting a member). There are at least as many groups as
+jobs, and more for a long history, so a group's rows (turned into Python lists for the replay) stay
+small. Groups are merged in their order, always; the merge is exact, so the result equals one
+process's, byte for byte.
+
+Workers are started with 'spawn' (no state inherited by accident). They get the plan as plain data
+(the compiled program as its JSON; simulate/wire.py), read their rows from an Arrow IPC file the
+parent wrote once (memory-mapped: nothing copied per task), and send back plain data. Budgets are
+solved by passes (simulate/budgets.py); each pass sends every group again with the known cutoffs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from loyalty.runtime.ledger import UnlimitedLedger
+from loyalty.simulate.budgets import CutoffLedger, Cutoffs, solve_budgets
+from loyalty.simulate.history import History
+from loyalty.simulate.result import SimResult
+
+# below this many rows a pool costs more than it saves (measured, docs/scale.md: starting two spawned
+# workers and importing pyarrow in them takes about 1 s, which is ~50k rows of replay on one core)
+POOL_MIN_ROWS = 50_000
+# rows per group at most: a group's rows become Python lists for the replay, so this bounds memory
+GROUP_ROWS = 200_000
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    count = getattr(os, "process_cpu_count", None)
+    if count is not None:
+        return count() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def row_groups(history: History, groups: int) -> list[tuple[int, int]]:
+    """[start, end) row ranges on member boundaries, in member order, balanced by rows."""
+    n = len(history)
+    if n == 0:
+        return []
+    groups = max(1, min(groups, n))
+    starts = [s for _m, s, _e in history.member_slices()]
+    out, begin = [], 0
+    for k in range(1, groups):
+        target = n * k // groups
+        # the first member boundary at or after the target
+        lo, hi = 0, len(starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if starts[mid] < target:
+                lo = mid + 1
+            else:
+                hi = mid
+        cut = starts[lo] if lo < len(starts) else n
+        if cut > begin:
+            out.append((begin, cut))
+            begin = cut
+    out.append((begin, n))
+    return [r for r in out if r[1] > r[0]]
+
+
+def group_count(rows: int, jobs: int) -> int:
+    return max(jobs, -(-rows // GROUP_ROWS))
+
+
+def merge_in_order(results: list[SimResult]) -> SimResult:
+    """Merge pairwise as a balanced tree (fixed order), claims gathered once rather than re-sorted per merge."""
+    claims = [c for r in results for c in r.claims]
+    for r in results:
+        r.claims = []
+    level = list(results) or [SimResult()]
+    while len(level) > 1:
+        level = [level[i].merge(level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+    merged = level[0]
+    merged.claims = claims
+    return merged
+
+
+def evaluate_range(plan, history: History, known: Optional[Cutoffs]) -> SimResult:
+    """Some members' rows (whole members) into a partial result: the unit of work of every engine."""
+    from loyalty.simulate.engine import replay_members
+
+    factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
+    return replay_members(plan, history, history.member_slices(), factory)
+
+
+def known_to_data(known: Optional[Cutoffs]):
+    return None if known is None else {k: [list(pos), left] for k, (pos, left) in known.items()}
+
+
+def known_from_data(data) -> Optional[Cutoffs]:
+    return None if data is None else {k: (tuple(pos), left) for k, (pos, left) in data.items()}
+
+
+def run_passes(plan, run_pass: Callable[[Optional[Cutoffs]], SimResult]) -> SimResult:
+    """No budgets: one pass with unlimited ledgers; budgets: passes until stable."""
+    if not plan.program.budgets:
+        return run_pass(None)
+    return solve_budgets(plan.program.budgets, run_pass)
+
+
+# ------------------------------------------------------------------ in this process
+
+
+def simulate_in_process(plan, history: History, progress: Optional[Callable[[int], None]] = None) -> SimResult:
+    """Group by group in this process (the same groups a pool would get, so memory stays bounded)."""
+    ranges = row_groups(history, group_count(len(history), 1))
+
+    def run_pass(known):
+        parts = []
+        for start, end in ranges:
+            parts.append(evaluate_range(plan, History(history.table.slice(start, end - start)), known))
+            if progress:
+                progress(end - start)
+        return merge_in_order(parts)
+
+    return run_passes(plan, run_pass)
+
+
+# ------------------------------------------------------------------ worker processes
+
+_WORKER: dict = {}
+
+
+def _init_worker(plan_json: str, table_path: str) -> None:
+    import pyarrow as pa
+
+    from loyalty.simulate.wire import plan_from_json
+
+    _WORKER["plan"] = plan_from_json(plan_json)
+    _WORKER["table"] = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
+
+
+def _work(start: int, end: int, known_data) -> dict:
+    from loyalty.simulate.wire import result_to_data
+
+    history = History(_WORKER["table"].slice(start, end - start))
+    return result_to_data(evaluate_range(_WORKER["plan"], history, known_from_data(known_data)))
+
+
+def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None
+                     ) -> SimResult:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pyarrow as pa
+
+    from loyalty.simulate.wire import plan_to_json, result_from_data
+
+    ranges = row_groups(history, group_count(len(history), jobs))
+    with tempfile.TemporaryDirectory(prefix="loyalty-jobs-") as tmp:
+        table_path = str(Path(tmp) / "history.arrow")
+        with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, history.table.schema) as writer:
+            writer.write_table(history.table)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), mp_context=context,
+                                 initializer=_init_worker, initargs=(plan_to_json(plan), table_path)) as pool:
+
+            def run_pass(known):
+                data = known_to_data(known)
+                futures = [pool.submit(_work, start, end, data) for start, end in ranges]
+                parts = []
+                for (start, end), future in zip(ranges, futures):  # merged in group order, whatever finishes first
+                    parts.append(result_from_data(future.result()))
+                    if progress:
+                        progress(end - start)
+                return merge_in_order(parts)
+
+            return run_passes(plan, run_pass)
+
+
+def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
+                  pool_min_rows: Optional[int] = None) -> SimResult:
+    """The whole history with `jobs` processes (1: this process only). Small histories stay in this
+    process: a pool would cost more than it saves."""
+    threshold = POOL_MIN_ROWS if pool_min_rows is None else pool_min_rows
+    if jobs <= 1 or len(history) < threshold:
+        return simulate_in_process(plan, history, progress)
+    return simulate_in_pool(plan, history, jobs, progress)
+
+
+__all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
+           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "run_passes", "Iterable"]

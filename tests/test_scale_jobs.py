@@ -1,0 +1,124 @@
+"""--jobs: members split into groups on worker processes give the same report, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from loyalty.cli import cli as main
+from loyalty.simulate import parallel
+from loyalty.simulate.engine import make_plan, program_info, simulate
+from loyalty.simulate.history import ReadOptions, build_history
+from loyalty.simulate.scenario import Scenario
+from loyalty.simulate.wire import plan_from_json, plan_to_json, result_from_data, result_to_data
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples" / "histories").glob("*.csv")
+                  if (ROOT / "examples" / "programs" / f"{p.stem}.loyalty").exists())
+
+
+def simulate_json(*args: str) -> str:
+    result = CliRunner().invoke(main, ["simulate", *args, "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture
+def always_pool(monkeypatch):
+    monkeypatch.setattr(parallel, "POOL_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups per worker, cut mid-file
+
+
+def test_every_example_gives_the_same_report_with_two_worker_processes(always_pool):
+    assert len(EXAMPLES) >= 5
+    for name in EXAMPLES:
+        args = [str(ROOT / "examples" / "programs" / f"{name}.loyalty"), str(ROOT / "examples" / "histories" / f"{name}.csv")]
+        assert simulate_json(*args, "--jobs", "2") == simulate_json(*args, "--jobs", "1"), name
+
+
+BUDGETED = """program "budgeted" {
+  currency NOK
+}
+
+points "points" {
+  cost 0.10 NOK each
+}
+
+rule "base" {
+  earn 1 point per 1 NOK
+  budget 1000 points
+}
+
+rule "bonus once you have 100" {
+  earn 50 points
+  when points balance >= 100 points
+  budget 10000 points
+}
+"""
+
+
+def test_a_generated_history_with_budgets_that_run_out_gives_the_same_report(always_pool, tmp_path):
+    program = tmp_path / "p.loyalty"
+    program.write_text(BUDGETED)
+    history = tmp_path / "h.csv"
+    assert CliRunner().invoke(main, ["generate", "--rows", "3000", "--members", "60", "--seed", "3",
+                                     "-o", str(history)]).exit_code == 0
+    one = simulate_json(str(program), str(history), "--jobs", "1")
+    assert '"ran_out": "2025-' in one  # both budgets really run out mid-history
+    assert one.count('"ran_out": "2025-') == 2
+    assert simulate_json(str(program), str(history), "--jobs", "2") == one
+
+
+def test_jobs_must_be_a_positive_number():
+    result = CliRunner().invoke(main, ["simulate", "a.loyalty", "h.csv", "--jobs", "0"])
+    assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def small_history(members: list[str], rows_per: list[int]):
+    cols = {"member": [], "time": [], "amount": []}
+    for m, n in zip(members, rows_per):
+        for i in range(n):
+            cols["member"].append(m)
+            cols["time"].append(f"2025-01-{1 + i % 28:02d}T10:00")
+            cols["amount"].append(str(10 + i))
+    return build_history(cols, "h.csv", 2, ReadOptions())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=25), st.integers(1, 8))
+def test_groups_cover_every_row_once_on_member_boundaries_in_member_order(rows_per, groups):
+    members = [f"m{i:03d}" for i in range(len(rows_per))]
+    h = small_history(members, rows_per)
+    ranges = parallel.row_groups(h, groups)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(h)
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # contiguous, in order, no overlap
+    starts = {s for _m, s, _e in h.member_slices()}
+    assert all(start in starts for start, _end in ranges)  # never splits a member
+    assert len(ranges) <= groups
+    # balanced: a group is never larger than its share plus one member's rows
+    assert all(end - start <= -(-len(h) // groups) + max(rows_per) for start, end in ranges)
+
+
+def test_plan_and_result_survive_the_plain_data_round_trip_exactly():
+    from loyalty.compiler import compile_program
+    from loyalty.syntax.parser import parse
+
+    text = (ROOT / "examples" / "programs" / "coffee_stars.loyalty").read_text()
+    prog = compile_program(parse(text, "p.loyalty"), "p.loyalty")
+    from loyalty.simulate.history import read_history
+
+    h = read_history(ROOT / "examples" / "histories" / "coffee_stars.csv",
+                     ReadOptions(minor_units=prog.exponent, timezone=prog.timezone))
+    from decimal import Decimal
+
+    scenario = Scenario(seed=7, redemption_policy="share", redemption_share=Decimal("0.5"),
+                        cost_per_point={"stars": Decimal("0.04")})
+    plan = make_plan(prog, program_info(prog, "p.loyalty"), scenario, h)
+    again = plan_from_json(plan_to_json(plan))
+    assert plan_to_json(again) == plan_to_json(plan)
+    whole = simulate(plan, h)
+    assert simulate(again, h).canonical() == whole.canonical()
+    assert result_from_data(result_to_data(whole)).canonical() == whole.canonical()
