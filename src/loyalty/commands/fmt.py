@@ -133,7 +133,8 @@ def _format_stdin(check: bool, show_diff: bool) -> int:
         if result.changed:
             click.echo("would reformat <stdin>")
     else:
-        out = click.get_binary_stream("stdout")
+        sys.stdout.flush()
+        out = sys.stdout.buffer  # bytes: UTF-8 whatever the terminal's locale
         out.write(result.formatted.encode("utf-8"))
         out.flush()
     return EXIT_INPUT if check and result.changed else EXIT_OK
