@@ -75,12 +75,9 @@ Examples:
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: this machine; dask: a Dask cluster (pip install 'loyalty[dask]'), see docs/scale.md.")
 @click.option("--scheduler", help="With --engine dask: the scheduler, e.g. tcp://host:8786 (default: a local cluster).")
-@click.option("--grouped", is_flag=True,
-              help="The CSV's rows are already grouped by member: stream it, in memory that does not grow with "
-                   "its length.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, grouped):
+            out_dir, chart, jobs, engine_name, scheduler):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.simulate.render import render_terminal, to_json, write_chart
@@ -100,11 +97,6 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
 
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler)
-    elif grouped:
-        from loyalty.simulate.stream import stream_and_report
-
-        result, report = stream_and_report(prog, program, history, scenario_path, attributes_path, columns,
-                                           time_format, delimiter, on_bad_row, jobs)
     else:
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
         plan = plan_for(prog, program, inputs, attributes_path)
