@@ -75,9 +75,12 @@ Examples:
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: this machine; dask: a Dask cluster (pip install 'loyalty[dask]'), see docs/scale.md.")
 @click.option("--scheduler", help="With --engine dask: the scheduler, e.g. tcp://host:8786 (default: a local cluster).")
+@click.option("--kernel", type=click.Choice(["auto", "vector", "python"]), default="auto", show_default=True,
+              help="vector: numpy, all members in lockstep (fast); python: the evaluator, member by member; "
+                   "auto: vector when the program allows it (docs/performance.md).")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler):
+            out_dir, chart, jobs, engine_name, scheduler, kernel):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.simulate.render import render_terminal, to_json, write_chart
@@ -100,7 +103,14 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     else:
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
         plan = plan_for(prog, program, inputs, attributes_path)
-        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs)
+        if kernel == "vector":
+            from loyalty.simulate.vector import supports
+
+            why = supports(prog, plan)
+            if why is not None:
+                fail(f"--kernel vector cannot run this program: {why}", "use --kernel auto or --kernel python",
+                     code=EXIT_USAGE)
+        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:

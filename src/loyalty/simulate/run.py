@@ -108,12 +108,17 @@ PROGRESS_MIN_ROWS = 20000  # smaller histories finish before a bar is worth draw
 
 
 def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None, jobs: int = 1,
-                   engine=None) -> tuple[SimResult, dict]:
+                   engine=None, kernel: Optional[str] = None) -> tuple[SimResult, dict]:
     """Simulate and build the report. A progress bar goes to `console` (default: standard error) only
     when that is a terminal, so piped or redirected output never carries it. `jobs`: processes
     (simulate/parallel.py); `engine(plan, history, progress)`: another way to run it (e.g. Dask)."""
     from loyalty.simulate.parallel import simulate_jobs
 
+    kernel_used = None
+    if kernel is not None and engine is None:  # python | vector | auto (simulate/vector/choose.py)
+        from loyalty.simulate.vector.choose import choose_kernel
+
+        kernel_used, engine = choose_kernel(plan, kernel)
     if engine is None:
         def engine(plan, h, progress=None):
             return simulate_jobs(plan, h, jobs, progress)
@@ -129,6 +134,8 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
     else:
         result = engine(plan, h)
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
+    if kernel_used is not None:
+        assumptions["kernel"] = kernel_used[0]
     report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
     return result, report
 

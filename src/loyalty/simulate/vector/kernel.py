@@ -1,0 +1,894 @@
+"""The vectorised kernel: every member replayed in lockstep with numpy, the same `SimResult` as the scalar one.
+
+Plan (docs/performance.md, "The vectorised kernel"):
+
+1. The history's columns become numpy arrays; rows group into events exactly as
+   `orders.EventBuilder` groups them. Members the kernel cannot take (irregular
+   grouping, explicit event ids, more events than `heavy_threshold`, ...) go to the
+   scalar evaluator and their result is merged (`SimResult.merge` is exact).
+2. Everything that does not depend on a member's state is computed for all events
+   at once: returns are validated and their shares worked out (a short Python pass
+   over return events only), punch cards are segmented prefix sums and running
+   maxima, the amount paid per line follows, and each earn rule's points for each
+   order are tabulated for every tier the member could hold.
+3. What does depend on state (tier -> points -> tier metric -> tier, FIFO expiry and
+   clawback) runs in lockstep: step k processes the k-th event of every member that
+   has one. Points batches are the earning slots (event, rule) in time order, so FIFO
+   state per member is one number: X, the points consumed (expired, clawed back) from
+   the front of the member's stream; the stream's prefix sums say the rest.
+4. Effects are aggregated into the result's cells with integer group sums, keys
+   created exactly where the scalar accumulator creates them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+from typing import Optional
+
+import numpy as np
+
+from loyalty.runtime.evaluator import half_even as half_even_int
+from loyalty.simulate.result import MemberRow, SimResult
+from loyalty.simulate.vector.blocks import (cycle_count, div_round, fits, half_even, segment_ids, segmented_cummax,
+                                            segmented_cumsum)
+from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
+
+HEAVY_THRESHOLD = 400  # members with more events run on the scalar evaluator (see docs/performance.md)
+TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
+PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
+_EPOCH = _dt.datetime(1970, 1, 1)
+
+
+class Unsupported(Exception):
+    """The kernel cannot run this input exactly (e.g. amounts that could overflow int64)."""
+
+
+def _us(t: _dt.datetime) -> int:
+    return (t - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
+def _codes(column):
+    """A string column as (int64 codes with -1 for null, list of values)."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(column).combine_chunks()
+    idx = enc.indices.fill_null(-1) if enc.null_count else enc.indices
+    return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64), enc.dictionary.to_pylist()
+
+
+def _ints(column, fill: int = 0) -> np.ndarray:
+    col = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    if col.null_count:
+        col = col.fill_null(fill)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _add_months(us: np.ndarray, months: int) -> np.ndarray:
+    """timeutil.add_duration by calendar months on µs timestamps (the day clamps to the month's end)."""
+    t = us.astype("datetime64[us]")
+    day0 = t.astype("datetime64[D]")
+    month0 = t.astype("datetime64[M]")
+    day = (day0 - month0.astype("datetime64[D]")).astype(np.int64)
+    tod = (t - day0.astype("datetime64[us]")).astype(np.int64)
+    target = month0 + months
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    out = target.astype("datetime64[D]") + np.minimum(day, length - 1)
+    return out.astype("datetime64[us]").astype(np.int64) + tod
+
+
+def _add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
+    day = 86_400_000_000
+    if unit == "day":
+        return us + amount * day
+    if unit == "week":
+        return us + amount * 7 * day
+    return _add_months(us, amount if unit == "month" else amount * 12)
+
+
+def _month_number(us: np.ndarray) -> np.ndarray:
+    """year * 12 + month - 1 of µs timestamps."""
+    return us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+
+
+def _month_text(n: int) -> str:
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+class _Cells:
+    """Group sums into `result.cells`, creating a key exactly when the scalar accumulator would (count > 0)."""
+
+    def __init__(self, result: SimResult):
+        self.result = result
+
+    def add(self, key_of, codes: np.ndarray, values: Optional[np.ndarray], where: np.ndarray) -> None:
+        """For each distinct code among `codes[where]`: cells[key_of(code)] += sum of values (or the count)."""
+        codes = codes[where]
+        if not len(codes):
+            return
+        uniq, inv = np.unique(codes, return_inverse=True)
+        counts = np.bincount(inv, minlength=len(uniq))
+        if values is None:
+            sums = counts
+        else:
+            sums = np.zeros(len(uniq), dtype=np.int64)
+            np.add.at(sums, inv, values[where].astype(np.int64))
+        cells = self.result.cells
+        for code, n, s in zip(uniq.tolist(), counts.tolist(), sums.tolist()):
+            if n:
+                key = key_of(code)
+                cells[key] = cells.get(key, 0) + s
+
+
+# ---------------------------------------------------------------------------------------------- the rows
+
+
+class _Rows:
+    """The history's rows as numpy arrays, with event boundaries and member routing."""
+
+    def __init__(self, history, prog):
+        import pyarrow.compute as pc
+
+        t = history.table
+        self.n = n = t.num_rows
+        self.member, self.member_names = _codes(t.column("member"))
+        self.time = _ints(t.column("time"))
+        self.amount = _ints(t.column("amount"))
+        self.qty = _ints(t.column("quantity"), 1)
+        type_codes, type_names = _codes(t.column("type"))
+        lookup = np.array([TYPES.index(x) if x in TYPES else CUSTOM for x in type_names] or [0], dtype=np.int64)
+        self.type = lookup[type_codes]
+        self.order, self.order_names = _codes(t.column("order"))
+        self.item, self.item_names = _codes(t.column("item"))
+        self.cat, self.cat_names = _codes(t.column("category"))
+        self.has_event_id = _ints(pc.is_valid(t.column("event")).cast("int64")) if n else np.zeros(0, np.int64)
+        # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
+        # type, order and (unless a keyed purchase) time; rows of other types are one event each
+        grouped = (self.type == PURCHASE) | (self.type == RETURN)
+        keyed = (self.type == PURCHASE) & (self.order >= 0)
+        self.gtime = np.where(keyed, 0, self.time)
+        new = np.ones(n, dtype=bool)
+        if n > 1:
+            new[1:] = ((self.member[1:] != self.member[:-1]) | (self.type[1:] != self.type[:-1])
+                       | (self.order[1:] != self.order[:-1]) | (self.gtime[1:] != self.gtime[:-1]) | ~grouped[1:])
+        self.new = new
+        self.grouped = grouped
+
+
+def _irregular_members(rows: _Rows) -> np.ndarray:
+    """Members with one group key at more than one start (the scalar groups their rows by key)."""
+    s = np.flatnonzero(rows.new & rows.grouped)
+    if not len(s):
+        return np.zeros(0, dtype=np.int64)
+    keys = np.stack([rows.member[s], rows.type[s], rows.order[s], rows.gtime[s]], axis=1)
+    order = np.lexsort(keys.T[::-1])
+    k = keys[order]
+    dup = np.all(k[1:] == k[:-1], axis=1)
+    return np.unique(k[1:][dup][:, 0])
+
+
+# ---------------------------------------------------------------------------------------------- entry
+
+
+def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> SimResult:
+    """The whole history through the vectorised kernel (members it cannot take through the scalar one)."""
+    from loyalty.simulate.engine import replay_members
+
+    prog = plan.program
+    reason = supports(prog, plan)
+    if reason is not None:
+        raise Unsupported(reason)
+    rows = _Rows(history, prog)
+    n = rows.n
+    if n == 0:
+        return SimResult()
+    mstarts = np.flatnonzero(np.concatenate(([True], rows.member[1:] != rows.member[:-1])))
+    mends = np.concatenate((mstarts[1:], [n]))
+    mcode = rows.member[mstarts]
+    nmem = len(mstarts)
+    # route members to the scalar evaluator
+    scalar = np.zeros(nmem, dtype=bool)
+    mseg = segment_ids(mstarts, n)
+    events_per = np.add.reduceat(rows.new.astype(np.int64), mstarts)
+    scalar |= events_per > heavy_threshold
+    irregular = _irregular_members(rows)
+    if len(irregular):
+        scalar |= np.isin(mcode, irregular)
+    odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
+    if prog.redeem:
+        odd |= rows.type == REDEMPTION
+    ret_at = [i for i, name in enumerate(rows.order_names) if isinstance(name, str) and name.startswith("@")]
+    if ret_at:
+        odd |= (rows.type == RETURN) & np.isin(rows.order, ret_at)
+    if odd.any():
+        scalar[np.unique(mseg[odd])] = True
+    result = SimResult()
+    if scalar.any():
+        names = rows.member_names
+        slices = [(names[mcode[i]], int(mstarts[i]), int(mends[i])) for i in np.flatnonzero(scalar)]
+        result = replay_members(plan, history, slices)
+    keep = ~scalar
+    if keep.any():
+        rowmask = keep[mseg]
+        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep]).run()
+        result = result.merge(part)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- the kernel
+
+
+class _Kernel:
+    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode):
+        self.plan = plan
+        self.prog = plan.program
+        self.rows = rows
+        sel = np.flatnonzero(rowmask)
+        self.sel = sel
+        # row arrays over the kernel's members only
+        self.r_member_code = rows.member[sel]
+        self.r_time = rows.time[sel]
+        self.r_amount = rows.amount[sel]
+        self.r_qty = rows.qty[sel]
+        self.r_type = rows.type[sel]
+        self.r_order = rows.order[sel]
+        self.r_item = rows.item[sel]
+        self.r_cat = rows.cat[sel]
+        self.nrows = len(sel)
+        lengths = mends - mstarts
+        self.m_rowstart = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        self.mcode = mcode
+        self.nmem = len(mcode)
+        self.r_mem = segment_ids(self.m_rowstart, self.nrows)
+        # events
+        new = rows.new[sel]
+        self.e_start = np.flatnonzero(new)
+        self.nev = len(self.e_start)
+        self.r_ev = np.cumsum(new) - 1
+        self.e_mem = self.r_mem[self.e_start]
+        self.e_type = self.r_type[self.e_start]
+        self.e_time = self.r_time[self.e_start]
+        self.e_order = self.r_order[self.e_start]
+        self.e_total = np.add.reduceat(self.r_amount, self.e_start) if self.nev else np.zeros(0, np.int64)
+        self.m_evstart = np.flatnonzero(np.concatenate(([True], self.e_mem[1:] != self.e_mem[:-1])))
+        self.m_nev = np.diff(np.concatenate((self.m_evstart, [self.nev])))
+        prog = self.prog
+        lo = _us(prog.runs_from) if prog.runs_from is not None else None
+        hi = _us(prog.runs_to) if prog.runs_to is not None else None
+        running = np.ones(self.nev, dtype=bool)
+        if lo is not None:
+            running &= self.e_time >= lo
+        if hi is not None:
+            running &= self.e_time < hi
+        self.e_running = running
+        self.e_month = _month_number(self.e_time)
+        self.end_us = _us(plan.end)
+
+    # ------------------------------------------------------------------ line filters
+    def _line_match(self, rule) -> np.ndarray:
+        """rule.line_matches(item, category) for every row, evaluated once per distinct (item, category)."""
+        if not rule.filters:
+            return np.ones(self.nrows, dtype=bool)
+        rows = self.rows
+        catalog = self.prog.catalog
+        pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
+        uniq, inv = np.unique(pair, return_inverse=True)
+        ok = np.zeros(len(uniq), dtype=bool)
+        for j, p in enumerate(uniq.tolist()):
+            ic, cc = divmod(p, len(rows.cat_names) + 1)
+            item = rows.item_names[ic] if ic >= 0 else None
+            item = item or ""
+            cat = rows.cat_names[cc - 1] if cc > 0 else None
+            cat = cat or catalog.get(item)
+            ok[j] = rule.line_matches(item, cat)
+        return ok[inv]
+
+    def _item_text(self, row: int) -> str:
+        ic = self.r_item[row]
+        return (self.rows.item_names[ic] if ic >= 0 else None) or ""
+
+    # ------------------------------------------------------------------ returns (state-free part)
+    def _returns(self):
+        """Validate every return and work out its shares, as the scalar `_check_return`/`_return` do.
+
+        Only the order's lines and earlier returns of the same order matter, never points or tiers, so a
+        Python pass over return events (a few percent of events) settles them all before the lockstep loop.
+        """
+        prog = self.prog
+        nev = self.nev
+        self.e_valid = np.ones(nev, dtype=bool)
+        self.e_reason: dict[int, str] = {}
+        self.ret_order_ev = np.full(nev, -1, dtype=np.int64)
+        self.ret_R = np.zeros(nev, dtype=np.int64)
+        self.ret_prev = np.zeros(nev, dtype=np.int64)
+        self.ret_G = np.zeros(nev, dtype=np.int64)
+        self.punch_back = {r.index: np.zeros(nev, dtype=np.int64) for r in self.punch_rules}
+        self.share_num = {r.index: np.zeros(nev, dtype=np.int64) for r in self.earn_rules}
+        self.share_den = {r.index: np.ones(nev, dtype=np.int64) for r in self.earn_rules}
+        if not self.prog.redeem:  # nothing can be redeemed: every redemption is rejected
+            for ev in np.flatnonzero(self.e_type == REDEMPTION).tolist():
+                self.e_valid[ev] = False
+                self.e_reason[ev] = "redemption rejected by the program: reward"
+        rets = np.flatnonzero(self.e_type == RETURN)
+        if not len(rets):
+            return
+        # the purchase each return names: same member and order id, earlier, counted (within `runs`)
+        purchases = np.flatnonzero((self.e_type == PURCHASE) & (self.e_order >= 0) & self.e_running)
+        norders = len(self.rows.order_names) + 1
+        pkey = self.e_mem[purchases] * norders + self.e_order[purchases]
+        porder = np.argsort(pkey, kind="stable")
+        pkey_sorted = pkey[porder]
+        rkey = self.e_mem[rets] * norders + self.e_order[rets]
+        pos = np.searchsorted(pkey_sorted, rkey)
+        pos_ok = pos < len(pkey_sorted)
+        found = np.full(len(rets), -1, dtype=np.int64)
+        hit = pos_ok.copy()
+        hit[pos_ok] &= pkey_sorted[pos[pos_ok]] == rkey[pos_ok]
+        found[hit] = purchases[porder[pos[hit]]]
+        found[found >= rets] = -1  # bought after the return: not known yet
+        found[self.e_order[rets] < 0] = -1
+        matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules}
+        e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
+        orders: dict[int, dict] = {}
+        amount, qty, item = self.r_amount, self.r_qty, self.r_item
+        for ev, pev in zip(rets.tolist(), found.tolist()):
+            s, e = int(e_start[ev]), int(e_end[ev])
+            if pev < 0:
+                self.e_valid[ev] = False
+                self.e_reason[ev] = ("return without an order id" if self.e_order[ev] < 0
+                                     else "return of an order not in the history")
+                continue
+            o = orders.get(pev)
+            if o is None:
+                o = orders[pev] = self._order_record(int(pev), matches)
+            lines = o["lines"]
+            all_items = all(item[i] >= 0 and self._item_text(i) for i in range(s, e))
+            reason = None
+            if all_items:
+                wanted: dict[str, int] = {}
+                ret_lines = [(self._item_text(i), int(qty[i])) for i in range(s, e)]
+                for i, (name, q) in enumerate(ret_lines):
+                    rec = lines.get(name)
+                    if rec is None:
+                        reason = f"lines.{i}.item"
+                        break
+                    wanted[name] = wanted.get(name, 0) + q
+                    if rec[2] + wanted[name] > rec[0]:
+                        reason = f"lines.{i}.quantity"
+                        break
+            else:
+                total = int(amount[s:e].sum())
+                ret_amount = total or None
+                if ret_amount is not None:
+                    if o["returned"] + ret_amount > o["gross"]:
+                        reason = "amount"
+                elif o["returned"] >= o["gross"] and o["gross"] > 0:
+                    reason = "order"
+            if reason is not None:
+                self.e_valid[ev] = False
+                self.e_reason[ev] = f"return rejected by the program: {reason}"
+                continue
+            G = o["gross"]
+            if all_items:
+                r_amount = 0
+                for name, q in ret_lines:
+                    rec = lines[name]
+                    before = half_even_int(rec[1] * rec[2], rec[0])
+                    rec[2] += q
+                    r_amount += half_even_int(rec[1] * rec[2], rec[0]) - before
+            elif ret_amount is not None:
+                r_amount = ret_amount
+                o["by_amount"] = True
+            else:
+                r_amount = G - o["returned"]
+                for rec in lines.values():
+                    rec[2] = rec[0]
+            prev = o["returned"]
+            R = prev + r_amount
+            o["returned"] = R
+            whole = R >= G
+            self.ret_order_ev[ev] = pev
+            self.ret_R[ev], self.ret_prev[ev], self.ret_G[ev] = R, prev, G
+
+            def fraction(ri):
+                items = o["items"].get(ri)
+                if whole or o["by_amount"] or items is None:
+                    return (1, 1) if G == 0 or R >= G else (R, G)
+                g = sum(lines[i][1] for i in items)
+                back = sum(half_even_int(lines[i][1] * lines[i][2], lines[i][0]) for i in items)
+                return (1, 1) if back >= g else ((back, g) if g else (0, 1))
+
+            for r in self.punch_rules:
+                units = o["units"].get(r.index, 0)
+                if units:
+                    num, den = fraction(r.index)
+                    delta = (units if (num, den) == (1, 1) else half_even_int(units * num, den)) - o["back"][r.index]
+                    if delta > 0:
+                        o["back"][r.index] += delta
+                        self.punch_back[r.index][ev] = delta
+            for r in self.earn_rules:
+                num, den = fraction(r.index)
+                self.share_num[r.index][ev], self.share_den[r.index][ev] = num, den
+
+    def _order_record(self, ev: int, matches) -> dict:
+        s, e = int(self.e_start[ev]), int(self.e_start[ev + 1]) if ev + 1 < self.nev else self.nrows
+        lines: dict[str, list[int]] = {}
+        for i in range(s, e):
+            name = self._item_text(i)
+            rec = lines.get(name)
+            if rec is None:
+                lines[name] = [int(self.r_qty[i]), int(self.r_amount[i]), 0]
+            else:
+                rec[0] += int(self.r_qty[i])
+                rec[1] += int(self.r_amount[i])
+        items: dict[int, list[str]] = {}
+        units: dict[int, int] = {}
+        for r in self.punch_rules:
+            m = matches[r.index][s:e]
+            u = int(self.r_qty[s:e][m].sum())
+            units[r.index] = u
+            if u:
+                items[r.index] = sorted({self._item_text(i) for i in range(s, e) if m[i - s]})
+        for r in self.earn_rules:
+            if r.filters:
+                m = matches[r.index][s:e]
+                items[r.index] = sorted({self._item_text(i) for i in range(s, e) if m[i - s]})
+        return {"lines": lines, "gross": int(self.r_amount[s:e].sum()), "returned": 0, "by_amount": False,
+                "items": items, "units": units, "back": {r.index: 0 for r in self.punch_rules}}
+
+    # ------------------------------------------------------------------ purchases (state-free part)
+    def _punch_cards(self) -> None:
+        """Free units by prefix sums: the counter is a running sum of units bought less units returned, the
+        units given so far a running max of the cycle count (a return never re-grants a free unit)."""
+        nrows = self.nrows
+        paid = self.r_amount.copy()
+        r_purchase = (self.r_type == PURCHASE) & self.e_running[self.r_ev]
+        self.discounts = {}
+        first_row_of_event = self.e_start
+        for r in self.punch_rules:
+            match = self._line_match(r) & r_purchase
+            units = np.where(match, self.r_qty, 0)
+            back = self.punch_back[r.index]
+            delta = units.copy()
+            delta[first_row_of_event] -= back  # returns: one entry on the return's first row
+            c_after = segmented_cumsum(delta, self.r_mem, self.m_rowstart)
+            cc = np.where(match, cycle_count(c_after, r.cycle, r.free), 0)
+            given_after = segmented_cummax(cc, self.r_mem)
+            given_before = np.zeros(nrows, dtype=np.int64)
+            if nrows > 1:
+                given_before[1:] = given_after[:-1]
+            given_before[self.m_rowstart] = 0
+            k = np.where(match, given_after - given_before, 0)
+            num, den = r.percent
+            if not fits(int(paid.max(initial=0)), int(k.max(initial=0)), num) or not fits(
+                    int(self.r_qty.max(initial=0)), den, 100):
+                raise Unsupported("amounts too large for 64-bit punch card arithmetic")
+            has = k > 0
+            d = np.zeros(nrows, dtype=np.int64)
+            d[has] = half_even(paid[has] * k[has] * num, self.r_qty[has] * den * 100)
+            paid -= d
+            self.discounts[r.index] = np.add.reduceat(d, self.e_start)
+        self.paid = paid
+        self.e_paid = np.add.reduceat(paid, self.e_start)
+
+    def _points_tables(self) -> None:
+        """Each earn rule's points per purchase, for every tier the member might hold (index 0: no tier)."""
+        prog = self.prog
+        tiers = prog.tiers.tiers if prog.tiers else ()
+        r_counted = (self.r_type == PURCHASE) & self.e_running[self.r_ev]
+        mults = [r for r in prog.rules if r.action == "multiplier"]
+        self.ptab = {}
+        max_event = int(np.add.reduceat(self.r_amount, self.e_start).max(initial=0))
+        for r in self.earn_rules:
+            k = r.point_kind
+            kind = prog.kinds[k]
+            rn, rd = r.rate
+            mine = [m for m in mults if m.point_kind in (-1, k)]
+            D = rd
+            for m in mine:
+                D *= m.factor[1]
+            tier_factors = [(1, 1)]
+            for t in tiers:
+                tn, td = 1, 1
+                for mk, mn, md in t.multipliers:
+                    if mk in (-1, k):
+                        tn, td = tn * mn, td * md
+                tier_factors.append((tn, td))
+            top_n = max(f[0] for f in tier_factors)
+            top_d = max(f[1] for f in tier_factors)
+            scale = rn
+            for m in mine:
+                scale *= m.factor[0] * m.factor[1]
+            if not fits(max_event, scale, top_n, D) or not fits(D, top_d):
+                raise Unsupported("amounts too large for 64-bit points arithmetic")
+            match = self._line_match(r) & r_counted
+            n_line = self.paid * rn * (D // rd)
+            for m in mine:
+                n_line = np.where(self._line_match(m), n_line // m.factor[1] * m.factor[0], n_line)
+            n_line = np.where(match, n_line, 0)
+            any_line = np.add.reduceat(match.astype(np.int64), self.e_start) > 0
+            table = np.zeros((len(tier_factors), self.nev), dtype=np.int64)
+            mode = kind.rounding
+            if kind.scope == "line":
+                for ti, (tn, td) in enumerate(tier_factors):
+                    per = np.where(match, div_round(n_line * tn, D * td, mode), 0)
+                    table[ti] = np.add.reduceat(per, self.e_start)
+            else:
+                S = np.add.reduceat(n_line, self.e_start)
+                for ti, (tn, td) in enumerate(tier_factors):
+                    table[ti] = div_round(S * tn, D * td, mode)
+            table[:, ~any_line] = 0
+            table[table < 0] = 0
+            self.ptab[r.index] = table
+        self.fixed = {}
+        for r in self.fixed_rules:
+            if r.action == "earn_fixed":
+                fires = (self.e_type == SIGNUP) & self.e_running
+            else:
+                fires = (self.e_type == REFERRAL) & self.e_running
+            self.fixed[r.index] = np.where(fires, r.points, 0).astype(np.int64)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> SimResult:
+        prog = self.prog
+        self.punch_rules = [r for r in prog.rules if r.action == "punch"]
+        self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
+        self.fixed_rules = [r for r in prog.rules if (r.action == "earn_fixed" and r.trigger in FIXED_TRIGGERS)
+                            or r.action == "earn_per_event"]
+        self._returns()
+        self._punch_cards()
+        self._points_tables()
+        self._lockstep()
+        return self._aggregate()
+
+    def _lockstep(self) -> None:
+        prog = self.prog
+        nev, nmem = self.nev, self.nmem
+        kinds = prog.kinds
+        # earning slots per point kind: (event, rule) in event order then rule order
+        self.slot_rules = {k.index: [r for r in prog.rules if r in self.earn_rules or r in self.fixed_rules
+                                     if r.point_kind == k.index] for k in kinds}
+        tiers = prog.tiers
+        metric = prog.metrics[tiers.metric] if tiers else None
+        thresholds = [t.threshold for t in tiers.tiers] if tiers else []
+        start_tier = tiers.qualified(0) if tiers else -1
+        tier = np.full(nmem, start_tier, dtype=np.int64)
+        mval = np.zeros(nmem, dtype=np.int64)
+        self.tier_before = np.full(nev, start_tier, dtype=np.int64)
+        self.tier_after = np.full(nev, start_tier, dtype=np.int64)
+        free_metric = np.zeros(nev, dtype=np.int64)
+        counted = (self.e_type == PURCHASE) & self.e_running
+        if metric is not None and metric.kind == "spend":
+            free_metric = np.where(counted, self.e_paid, 0)
+            rets = self.ret_order_ev >= 0
+            G, R, P = self.ret_G, self.ret_R, self.ret_prev
+            paid_o = np.where(rets, self.e_paid[np.maximum(self.ret_order_ev, 0)], 0)
+
+            def share(total, upto):
+                full = (G == 0) | (upto >= G)
+                return np.where(full, total, half_even(total * upto, np.where(G == 0, 1, G)))
+
+            back = share(paid_o, R) - share(paid_o, P)
+            free_metric = free_metric - np.where(rets & self.e_valid, back, 0)
+        elif metric is not None and metric.kind == "visits":
+            free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
+        earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
+
+        # per kind: slots, their expiry and the FIFO pointers
+        self.kstate = {}
+        for kind in kinds:
+            rules = self.slot_rules[kind.index]
+            nr = len(rules)
+            st = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
+                  "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
+                  "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
+            if nr and kind.expiry == "after_earning":
+                exp_ev = _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit)
+                st["exp_ev"] = exp_ev
+                # dense ranks of every moment, so (member, moment) packs into one sortable int64
+                moments = np.concatenate((self.e_time, exp_ev, [self.end_us]))
+                uniq, inv = np.unique(moments, return_inverse=True)
+                nt = len(uniq)
+                if not fits(nmem + 1, nt + 1):
+                    raise Unsupported("too many members and moments to pack")
+                ev_key = self.e_mem * nt + inv[:nev]
+                slot_key = np.repeat(self.e_mem * nt + inv[nev:2 * nev], nr)
+                st["ptr"] = np.searchsorted(slot_key, ev_key, side="right")
+                st["ptr_end"] = np.searchsorted(slot_key, np.arange(nmem) * nt + inv[-1], side="right")
+                j = np.searchsorted(ev_key, slot_key, side="left")
+                slot_mem = np.repeat(self.e_mem, nr)
+                jj = np.minimum(j, nev - 1)
+                at_event = (j < nev) & (self.e_mem[jj] == slot_mem)
+                st["exp_at"] = np.where(at_event, j, -1)
+                st["exp_tick"] = ~at_event & (np.repeat(exp_ev, nr) <= self.end_us)
+                st["Xexp"] = np.zeros(nev, dtype=np.int64)
+            self.kstate[kind.index] = st
+        # the earn rules whose points a return may take back, with the kind each belongs to
+        claw_rules = [r for r in self.earn_rules]
+        self.claw = {r.index: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
+                               np.zeros(nev, dtype=bool)) for r in claw_rules}
+        is_ret = (self.e_type == RETURN) & self.e_valid
+        top_pts = max([int(t.max(initial=0)) for t in self.ptab.values()] + [0])
+        if not fits(top_pts + 1, int(self.ret_G.max(initial=0)) + 1):
+            raise Unsupported("amounts too large for 64-bit clawback arithmetic")
+
+        order = np.argsort(-self.m_nev, kind="stable")
+        counts_sorted = self.m_nev[order]
+        starts_sorted = self.m_evstart[order]
+        steps = int(counts_sorted[0]) if len(counts_sorted) else 0
+        neg = -counts_sorted
+        for step in range(steps):
+            na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
+            mm = order[:na]
+            idx = starts_sorted[:na] + step
+            # (1) time passes: batches whose expiry is due are taken from the front of the stream
+            for kind in kinds:
+                st = self.kstate[kind.index]
+                if "ptr" not in st:
+                    continue
+                X = st["X"]
+                xb = X[mm]
+                st["Xexp"][idx] = xb
+                e = st["ptr"][idx]
+                has = e > self.m_evstart[mm] * st["nr"]
+                if has.any():
+                    mh = mm[has]
+                    X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+            t_before = tier[mm]
+            self.tier_before[idx] = t_before
+            # (2) earning: purchases by the points table of the member's tier, fixed earns
+            for kind in kinds:
+                st = self.kstate[kind.index]
+                for j, r in enumerate(st["rules"]):
+                    if r.index in self.ptab:
+                        pts = self.ptab[r.index][t_before + 1, idx]
+                    else:
+                        pts = self.fixed[r.index][idx]
+                    slot = idx * st["nr"] + j
+                    CT = st["CT"]
+                    CT[mm] += pts
+                    st["cum"][slot] = CT[mm]
+                    st["pts"][slot] = pts
+                    if earned_metric_kind == kind.index:
+                        mval[mm] += pts
+            # (3) returns take back points, oldest first, by the kind's policy
+            ri = is_ret[idx]
+            if ri.any():
+                ridx = idx[ri]
+                rmm = mm[ri]
+                oev = self.ret_order_ev[ridx]
+                for kind in kinds:
+                    st = self.kstate[kind.index]
+                    for j, r in enumerate(st["rules"]):
+                        if r.index not in self.claw:
+                            continue
+                        oslot = oev * st["nr"] + j
+                        pts_o = st["pts"][oslot]
+                        num, den = self.share_num[r.index][ridx], self.share_den[r.index][ridx]
+                        target = np.where(num == den, pts_o, half_even(pts_o * num, den))
+                        delta = target - st["clawed"][oslot]
+                        pos = delta > 0
+                        if not pos.any():
+                            continue
+                        delta = np.where(pos, delta, 0)
+                        st["clawed"][oslot] += delta
+                        X = st["X"]
+                        if kind.policy == "negative":
+                            taken = delta
+                        elif kind.policy == "zero":
+                            avail = np.maximum(st["CT"][rmm] - X[rmm], 0)
+                            taken = np.minimum(delta, avail)
+                        else:
+                            taken = np.zeros_like(delta)
+                        X[rmm] += taken
+                        ta, tr, fx = self.claw[r.index]
+                        ta[ridx] = taken
+                        tr[ridx] = delta - taken
+                        fx[ridx] = pos
+                        if earned_metric_kind == kind.index:
+                            mval[rmm] -= taken
+            # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
+            if tiers is not None:
+                mval[mm] += free_metric[idx]
+                v = mval[mm]
+                q = np.full(na, -1, dtype=np.int64)
+                for ti, th in enumerate(thresholds):
+                    q[v >= th] = ti
+                q = np.where(self.e_valid[idx], q, t_before)
+                tier[mm] = q
+                self.tier_after[idx] = q
+        # the end of the history: the last batches due expire
+        for kind in kinds:
+            st = self.kstate[kind.index]
+            if "ptr" not in st:
+                continue
+            X = st["X"]
+            st["Xend"] = X.copy()
+            e = st["ptr_end"]
+            has = e > self.m_evstart * st["nr"]
+            X[has] = np.maximum(X[has], st["cum"][e[has] - 1])
+        self.final_tier = tier
+
+    # ------------------------------------------------------------------ effects to figures
+    def _aggregate(self) -> SimResult:
+        prog, plan = self.prog, self.plan
+        res = SimResult()
+        cells = _Cells(res)
+        nev, nmem = self.nev, self.nmem
+        mon = self.e_month
+        valid = self.e_valid
+        typ = self.e_type
+        # events (accepted ones), and rejections by reason
+        counts = res.counts
+        n_events = int(valid.sum())
+        if n_events:
+            counts["events"] = n_events
+        P = valid & (typ == PURCHASE)
+        R = valid & (typ == RETURN)
+        if P.any():
+            counts["orders"] = int(P.sum())
+        if P.any() or R.any():
+            counts["revenue"] = int(self.e_total[P].sum()) - int(self.e_total[R].sum())
+        if R.any():
+            counts["returns"] = int(R.sum())
+            counts["refunded"] = int(self.e_total[R].sum())
+        # the scalar adds the month cells one event at a time; the order of keys does not matter, their presence does
+        cells.add(lambda m: ("month", _month_text(m), "orders"), mon, None, P)
+        signed = np.where(P, self.e_total, -self.e_total)
+        cells.add(lambda m: ("month", _month_text(m), "revenue"), mon, signed, P | R)
+        cells.add(lambda m: ("month", _month_text(m), "returns"), mon, None, R)
+        for code, name in enumerate(TYPES):
+            if code in (PURCHASE, RETURN):
+                continue
+            n = int((valid & (typ == code)).sum())
+            if n:
+                counts[f"events_{name}"] = counts.get(f"events_{name}", 0) + n
+        for ev in sorted(self.e_reason):
+            res.add("rejected", self.e_reason[ev], "events")
+        # points earned, discounts, clawbacks, expiry
+        m_earned = {}
+        m_clawed = {}
+        m_expired = {}
+        for kind in prog.kinds:
+            st = self.kstate[kind.index]
+            nr = st["nr"]
+            pk = kind.name
+            if not nr:
+                continue
+            pts = st["pts"]
+            smon = np.repeat(mon, nr)
+            srule = np.tile(np.arange(nr), nev)
+            got = pts > 0
+            cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "issued"), smon, pts, got)
+            for j, r in enumerate(st["rules"]):
+                mine = got & (srule == j)
+                if mine.any():
+                    res.cells[("rule", r.name, "points_issued")] = res.cells.get(("rule", r.name, "points_issued"), 0) + int(pts[mine].sum())
+                    res.cells[("rule", r.name, "effects")] = res.cells.get(("rule", r.name, "effects"), 0) + int(mine.sum())
+            smem = np.repeat(self.e_mem, nr)
+            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, pts, nmem))
+            clawed = np.zeros(nmem, dtype=np.int64)
+            for j, r in enumerate(st["rules"]):
+                if r.index not in self.claw:
+                    continue
+                taken, trunc, fx = self.claw[r.index]
+                cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "clawed_back"), mon, taken, fx)
+                if fx.any():
+                    key = ("rule", r.name, "points_clawed_back")
+                    res.cells[key] = res.cells.get(key, 0) + int(taken[fx].sum())
+                clawed += _group_sum(self.e_mem, np.where(fx, taken, 0), nmem)
+            m_clawed[pk] = clawed
+            if "ptr" in st:
+                cum = st["cum"]
+                prev = np.concatenate(([0], cum[:-1]))
+                first_slot = np.repeat(self.m_evstart * nr, self.m_nev * nr)
+                prev[np.arange(len(cum)) == first_slot] = 0
+                at = st["exp_at"]
+                xb = np.where(at >= 0, st["Xexp"][np.maximum(at, 0)], st["Xend"][np.repeat(self.e_mem, nr)])
+                due = (at >= 0) | st["exp_tick"]
+                amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
+                emon = _month_number(np.repeat(st["exp_ev"], nr))
+                cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "expired"), emon, amount, amount > 0)
+                m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+        m_discount = np.zeros(nmem, dtype=np.int64)
+        for r in self.punch_rules:
+            d = self.discounts[r.index]
+            has = d > 0
+            if has.any():
+                s = int(d[has].sum())
+                for col, v in (("discount", s), ("discount_cost", s), ("discounted_orders", int(has.sum())),
+                               ("effects", int(has.sum()))):
+                    key = ("rule", r.name, col)
+                    res.cells[key] = res.cells.get(key, 0) + v
+            cells.add(lambda m: ("month", _month_text(m), "discount"), mon, d, has)
+            m_discount += _group_sum(self.e_mem, d, nmem)
+        # tiers
+        tiers = prog.tiers
+        names = [t.name for t in tiers.tiers] if tiers else []
+        final = self.final_tier
+        if tiers is not None:
+            changed = self.tier_after != self.tier_before
+            tb, ta = self.tier_before[changed], self.tier_after[changed]
+            pairs = {}
+            for a, b in zip(tb.tolist(), ta.tolist()):
+                pairs[(a, b)] = pairs.get((a, b), 0) + 1
+            for (a, b), n in pairs.items():
+                res.add("tier_change", f"{names[a] if a >= 0 else ''}|{names[b] if b >= 0 else ''}", "members", n)
+            start = tiers.qualified(0)
+            # every change (the start tier at the member's first event counts as one), for reached and per month
+            c_mem = self.e_mem[changed]
+            c_mon = mon[changed]
+            c_to = ta
+            if start >= 0:
+                c_mem = np.concatenate((self.e_mem[self.m_evstart], c_mem))
+                c_mon = np.concatenate((mon[self.m_evstart], c_mon))
+                c_to = np.concatenate((np.full(nmem, start), c_to))
+                o = np.lexsort((np.concatenate((np.zeros(nmem, np.int64), np.flatnonzero(changed) + 1)), c_mem))
+                c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
+            reached = c_to >= 0
+            if reached.any():
+                pair = np.unique(c_mem[reached] * (len(names) + 1) + c_to[reached])
+                for ti, n in zip(*np.unique(pair % (len(names) + 1), return_counts=True)):
+                    res.add("tier", names[int(ti)], "members_reached", int(n))
+            for ti, n in zip(*np.unique(final[final >= 0], return_counts=True)):
+                res.add("tier", names[int(ti)], "members_at_end", int(n))
+            self._tier_months(res, names, c_mem, c_mon, c_to)
+        # members
+        P_mem = _group_sum(self.e_mem, P.astype(np.int64), nmem)
+        revenue = _group_sum(self.e_mem, np.where(P, self.e_total, 0) - np.where(R, self.e_total, 0), nmem)
+        res.count("members", nmem)
+        if (P_mem > 0).any():
+            res.count("purchasing_members", int((P_mem > 0).sum()))
+        costs = plan.info.point_costs
+        earned_total = np.zeros(nmem, dtype=np.int64)
+        outstanding = np.zeros(nmem, dtype=np.int64)
+        for pk, (_has, e) in m_earned.items():
+            earned_total += e
+            outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0)
+        member_names = self.rows.member_names
+        rows = []
+        kinds_earned = [(pk, has, e, costs.get(pk, Decimal(0))) for pk, (has, e) in m_earned.items()]
+        for i in range(nmem):
+            value = Decimal(int(m_discount[i]))
+            pv = Decimal(0)
+            for pk, has, e, cost in kinds_earned:
+                if has[i]:
+                    pv += Decimal(int(e[i])) * cost
+            rows.append(MemberRow(member_names[self.mcode[i]], int(P_mem[i]), int(revenue[i]), int(earned_total[i]), 0,
+                                  int(outstanding[i]), 0, int(m_discount[i]), value + pv,
+                                  names[final[i]] if final[i] >= 0 else ""))
+        res.members = rows
+        return res
+
+    def _tier_months(self, res, names, c_mem, c_mon, c_to) -> None:
+        """Members per tier at the end of each month, from each member's first accepted event's month on."""
+        months = list(self.plan.months)
+        if not months or not len(c_mem):
+            return
+        base = int(months[0][:4]) * 12 + int(months[0][5:]) - 1
+        nm = len(months)
+        acc = np.flatnonzero(self.e_valid)
+        if not len(acc):
+            return
+        first_acc = np.full(self.nmem, -1, dtype=np.int64)
+        mem_acc = self.e_mem[acc]
+        firsts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
+        first_acc[mem_acc[firsts]] = self.e_month[acc[firsts]] - base
+        nxt = np.concatenate((c_mon[1:], [0])) - base
+        last = np.concatenate((c_mem[1:] != c_mem[:-1], [True]))
+        nxt = np.where(last, nm, nxt)
+        a = np.maximum(c_mon - base, first_acc[c_mem])
+        ok = (first_acc[c_mem] >= 0) & (c_to >= 0) & (nxt > a)
+        diff = np.zeros((len(names), nm + 1), dtype=np.int64)
+        np.add.at(diff, (c_to[ok], np.clip(a[ok], 0, nm)), 1)
+        np.add.at(diff, (c_to[ok], np.clip(nxt[ok], 0, nm)), -1)
+        per = np.cumsum(diff, axis=1)[:, :nm]
+        for ti, name in enumerate(names):
+            for mi in np.flatnonzero(per[ti] > 0).tolist():
+                res.add("tier_month", f"{name}|{months[mi]}", "members", int(per[ti, mi]))
+
+
+def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.int64)
+    np.add.at(out, group, values.astype(np.int64))
+    return out

@@ -1,0 +1,294 @@
+"""The vectorised kernel equals the scalar evaluator exactly: differential tests on generated histories,
+member routing, the --kernel option, and the small exact building blocks."""
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from loyalty.cli import cli as main
+from loyalty.runtime import evaluator
+from loyalty.simulate.engine import make_plan, program_info, simulate
+from loyalty.simulate.history import ReadOptions, build_history
+from loyalty.simulate.render import to_json
+from loyalty.simulate.report import HistoryInfo, build_report
+from loyalty.simulate.run import load_program
+from loyalty.simulate.scenario import Scenario
+from loyalty.simulate.vector import simulate_vector, supports
+from loyalty.simulate.vector.blocks import (cycle_count, div_round, segment_ids, segmented_cummax,
+                                            segmented_cumsum)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WIDE = """
+program "Wide" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03 to 2024-05-30
+}
+points "stars" {
+  cost 0.02 NOK each
+  expire 2 months after earning
+  round half even per line
+  balance stops at zero
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "wash and wax" in category "washes" costing 55 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+rule "welcome" {
+  earn 50 stars on signup
+}
+rule "stars on extras" {
+  earn 3 stars per 2 NOK on category "extras"
+}
+rule "stars on all" {
+  earn 1 star per 7 NOK
+}
+rule "double coffee" {
+  earn 2x stars on "coffee"
+}
+rule "two free after four" {
+  2 free "basic wash" after every 4 paid
+}
+tiers by lifetime spend {
+  tier "silver" from 0 NOK
+  tier "gold" from 300 NOK {
+    earn 1.5x stars
+  }
+}
+"""
+
+PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
+            "examples/programs/shoe_shop.loyalty", "WIDE"]
+
+
+def _program(tmp_path_factory, name):
+    if name == "WIDE":
+        path = tmp_path_factory.mktemp("wide") / "wide.loyalty"
+        path.write_text(WIDE)
+        name = str(path)
+    else:
+        name = str(ROOT / name)
+    return name, load_program(name)
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    return [_program(tmp_path_factory, p) for p in PROGRAMS]
+
+
+def test_every_test_program_is_supported(programs):
+    for name, prog in programs:
+        assert supports(prog, None) is None, name
+
+
+# ------------------------------------------------------------------ generated histories
+
+HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount"]
+
+
+def _history(prog, seed: int, members: int, max_events: int):
+    """A random history: purchases of several lines (same-minute ties included), returns whole, by lines and by
+    amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges."""
+    rnd = random.Random(seed)
+    items = sorted(prog.catalog) + ["mystery"]
+    rows = []
+    n_order = 0
+    for m in range(members):
+        member = f"M{m:03d}"
+        t = 60 * 24 * rnd.randrange(0, 30)  # minutes from 2024-01-01
+        bought = []
+        for _ in range(rnd.randint(1, max_events)):
+            t += rnd.choice([0, 0, 1, 60, 60 * 24, 60 * 24 * 20, 60 * 24 * 70])
+            when = f"2024-01-01T00:00"
+            day, minute = divmod(t, 60 * 24)
+            import datetime as dt
+            when = (dt.datetime(2024, 1, 1) + dt.timedelta(days=day, minutes=minute)).strftime("%Y-%m-%dT%H:%M")
+            kind = rnd.choices(["purchase", "return", "signup", "referral", "visit", "redemption", "custom"],
+                               [12, 4, 1, 1, 1, 1, 1])[0]
+            if kind == "purchase":
+                n_order += 1
+                order = f"O{n_order}"
+                lines = []
+                for _ in range(rnd.randint(1, 3)):
+                    item = rnd.choice(items)
+                    q = rnd.choice([1, 1, 2, 3, 7])
+                    amount = rnd.choice([0, 1, 99, 100, 101, 3500, 5500, 12345, 999999]) * q
+                    lines.append((item, q, amount))
+                    rows.append([member, when, "purchase", order, item, "", str(q), f"{amount / 100:.2f}"])
+                bought.append((order, lines))
+            elif kind == "return":
+                choice = rnd.random()
+                if not bought or choice < 0.1:
+                    order = rnd.choice(["O999999", ""])  # unknown, or without an order id
+                    rows.append([member, when, "return", order, "", "", "", "10.00"])
+                    continue
+                order, lines = rnd.choice(bought)
+                if choice < 0.4:  # whole
+                    rows.append([member, when, "return", order, "", "", "", "0.00"])  # no lines, no amount: whole
+                elif choice < 0.7:  # by lines (sometimes more than bought, or an item not in the order)
+                    item, q, amount = rnd.choice(lines)
+                    item = item if rnd.random() < 0.9 else "coffee"
+                    rows.append([member, when, "return", order, item, "", str(rnd.randint(1, q)), "1.00"])
+                else:  # by amount
+                    total = sum(a for _, _, a in lines)
+                    part = rnd.randint(0, max(total, 1))
+                    rows.append([member, when, "return", order, "", "", "", f"{part / 100:.2f}"])
+            else:
+                item = "free wash" if kind == "redemption" else ("rated" if kind == "custom" else "")
+                rows.append([member, when, kind, "", item, "", "", ""])
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    return build_history(cols, "generated.csv", 2, options)
+
+
+def _both(path, prog, history, threshold=400):
+    scenario = Scenario()
+    plan = make_plan(prog, program_info(prog, path), scenario, history)
+    assert supports(prog, plan) is None
+    return plan, simulate_vector(plan, history, heavy_threshold=threshold), simulate(plan, history)
+
+
+def _report(plan, history, result):
+    info = HistoryInfo(history.file, len(history), {}, *history.time_range())
+    return to_json(build_report(result, plan.info, info, {}, list(plan.months)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), which=st.integers(0, len(PROGRAMS) - 1), members=st.integers(1, 12),
+       max_events=st.sampled_from([1, 3, 12, 40]))
+def test_vector_equals_scalar_on_generated_histories(programs, seed, which, members, max_events):
+    path, prog = programs[which]
+    history = _history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+@pytest.mark.parametrize("which", range(len(PROGRAMS)))
+def test_vector_equals_scalar_on_a_larger_history(programs, which):
+    path, prog = programs[which]
+    history = _history(prog, 7 + which, 150, 60)
+    plan, vec, ref = _both(path, prog, history)
+    assert vec.canonical() == ref.canonical()
+
+
+def test_heavy_members_go_to_the_scalar_evaluator_and_merge_exactly(programs, monkeypatch):
+    path, prog = programs[0]
+    history = _history(prog, 11, 30, 40)
+    routed = []
+    import loyalty.simulate.engine as engine
+
+    real = engine.replay_members
+
+    def spy(plan, h, slices, *args, **kwargs):
+        routed.extend(m for m, _, _ in slices)
+        return real(plan, h, slices, *args, **kwargs)
+
+    plan = make_plan(prog, program_info(prog, path), Scenario(), history)
+    monkeypatch.setattr(engine, "replay_members", spy)
+    vec = simulate_vector(plan, history, heavy_threshold=10)
+    monkeypatch.undo()
+    heavy = {m for m, s, e in history.member_slices() if len(engine.EventBuilder(history, {}).groups(s, e)) > 10}
+    assert set(routed) == heavy and 0 < len(heavy) < 30  # exactly the members with more than 10 events
+    assert vec.canonical() == simulate(plan, history).canonical()
+
+
+def test_the_benchmark_sample_matches(programs):
+    """The first 20,000 rows of the benchmark history, when it has been generated."""
+    data = ROOT / "benchmarks/data/history-100000-seed1.csv"
+    if not data.exists():
+        pytest.skip("benchmarks/data not generated")
+    import csv
+
+    with data.open() as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [r for _, r in zip(range(20000), reader)]
+    path, prog = programs[0]
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(header)}
+    history = build_history(cols, str(data), 2, ReadOptions(minor_units=2, currency="NOK", timezone="Europe/Oslo"))
+    plan, vec, ref = _both(path, prog, history)
+    assert vec.canonical() == ref.canonical()
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_kernel_option(tmp_path):
+    program = str(ROOT / "benchmarks/programs/reference.loyalty")
+    history = tmp_path / "h.csv"
+    history.write_text("member,time,type,order,item,quantity,amount\n"
+                       "A,2024-01-02T10:00,purchase,O1,basic wash,7,245.00\n"
+                       "A,2024-01-03T10:00,return,O1,basic wash,1,35.00\n"
+                       "B,2024-01-02T11:00,signup,,,,\n")
+    runner = CliRunner()
+    out = {}
+    for kernel in ("auto", "vector", "python"):
+        res = runner.invoke(main, ["simulate", program, str(history), "--format", "json", "--kernel", kernel,
+                                   "--jobs", "1"])
+        assert res.exit_code == 0, res.output
+        out[kernel] = json.loads(res.output)
+    assert out["auto"]["assumptions"]["kernel"] == "vector"
+    assert out["python"]["assumptions"]["kernel"] == "python"
+    for doc in out.values():
+        del doc["assumptions"]["kernel"]
+    assert out["auto"] == out["vector"] == out["python"]
+
+
+def test_kernel_vector_refuses_an_unsupported_program_with_the_reason(tmp_path):
+    history = tmp_path / "h.csv"
+    history.write_text("member,time,amount\nA,2024-01-02T10:00,10.00\n")
+    res = CliRunner().invoke(main, ["simulate", str(ROOT / "examples/programs/gym.loyalty"), str(history),
+                                    "--kernel", "vector"])
+    assert res.exit_code == 2
+    assert "budgets" in res.output
+    res = CliRunner().invoke(main, ["simulate", str(ROOT / "examples/programs/gym.loyalty"), str(history),
+                                    "--kernel", "auto", "--format", "json"])
+    assert res.exit_code == 0
+    assert json.loads(res.output)["assumptions"]["kernel"] == "python"
+
+
+# ------------------------------------------------------------------ building blocks
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.lists(st.integers(-10**12, 10**12), min_size=1, max_size=20), d=st.integers(1, 10**6),
+       mode=st.sampled_from(["down", "up", "half even", "half up"]))
+def test_div_round_matches_the_evaluator(n, d, mode):
+    got = div_round(np.array(n, dtype=np.int64), d, mode).tolist()
+    assert got == [evaluator.div_round(x, d, mode) for x in n]
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.lists(st.integers(0, 10**9), min_size=1, max_size=20), cycle=st.integers(1, 12), free=st.integers(1, 12))
+def test_cycle_count_matches_the_evaluator(n, cycle, free):
+    free = min(free, cycle)
+    got = cycle_count(np.array(n, dtype=np.int64), cycle, free).tolist()
+    assert got == [evaluator._cycle_count(x, cycle, free) for x in n]
+
+
+@settings(max_examples=100, deadline=None)
+@given(segments=st.lists(st.lists(st.integers(0, 1000), min_size=1, max_size=8), min_size=1, max_size=6))
+def test_segmented_scans(segments):
+    values = np.array([v for s in segments for v in s], dtype=np.int64)
+    starts = np.cumsum([0] + [len(s) for s in segments[:-1]])
+    seg = segment_ids(starts, len(values))
+    sums, maxes = [], []
+    for s in segments:
+        total, best = 0, 0
+        for v in s:
+            total += v
+            best = max(best, v)
+            sums.append(total)
+            maxes.append(best)
+    assert segmented_cumsum(values, seg, starts).tolist() == sums
+    assert segmented_cummax(values, seg).tolist() == maxes
