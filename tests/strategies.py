@@ -518,3 +518,515 @@ def programs(min_declarations: int = 0, max_declarations: int = 8) -> st.SearchS
     one example in three is `every_construct()`."""
     some = st.builds(ast.Program, st.lists(declarations(), min_size=min_declarations, max_size=max_declarations).map(tuple))
     return st.one_of(some, some, every_construct())
+
+
+# ================================================================== valid_programs(): the checker accepts them
+
+VALID_CURRENCIES = ("NOK", "USD", "EUR", "JPY", "KWD", "CLF")  # 2, 2, 2, 0, 3 and 4 decimals
+VALID_TIMEZONES = ("Europe/Oslo", "America/New_York", "UTC", "Asia/Tokyo", "Asia/Kolkata", "Australia/Lord_Howe")
+_EPOCH = dt.date(2020, 1, 1)
+_OPEN_END_SPAN = 2000  # days generated after the start of an open-ended program
+
+
+def _name_values() -> st.SearchStrategy[str]:
+    return st.one_of(st.sampled_from(_AWKWARD_NAMES), st.text(max_size=12))
+
+
+def _unique_names(draw, min_size: int, max_size: int) -> list[str]:
+    return draw(st.lists(_name_values(), min_size=min_size, max_size=max_size, unique=True))
+
+
+class _Valid:
+    """What a valid program has declared so far, and how to draw values that fit it."""
+
+    def __init__(self, draw, currency: str, start: Optional[dt.date], end: Optional[dt.date]):
+        self.draw = draw
+        self.currency = currency
+        self.minor = _minor_units(currency)
+        self.start, self.end = start, end
+        self.kinds: list[str] = []
+        self.items: list[str] = []
+        self.categories: list[str] = []
+        self.segments: list[str] = []
+        self.stores: list[str] = []
+        self.regions: list[str] = []
+        self.tiers: list[str] = []
+        self.rewards: list[str] = []
+
+    # ---------------------------------------------------------------- values
+    def money(self, lo: int = 1, hi: int = 100_000, extra_places: int = 0) -> ast.Money:
+        """Amounts in the program currency with at most its decimals (plus `extra_places`)."""
+        places = self.draw(st.integers(0, self.minor + extra_places))
+        minor_units = self.draw(st.integers(lo * 10**places, hi * 10**places))
+        if lo > 0 and minor_units == 0:
+            minor_units = 1
+        return ast.Money(Decimal(minor_units).scaleb(-places), self.currency)
+
+    def decimal(self, lo: int, hi: int, max_places: int = 2) -> Decimal:
+        places = self.draw(st.integers(0, max_places))
+        return Decimal(self.draw(st.integers(max(lo * 10**places, 1 if lo > 0 else 0), hi * 10**places))).scaleb(-places)
+
+    def whole(self, lo: int = 1, hi: int = 20) -> Decimal:
+        return Decimal(self.draw(st.integers(lo, hi)))
+
+    def percent(self) -> ast.Percent:
+        """In (0, 100]: 0.5%, 5%, 12.25%, 100%."""
+        places = self.draw(st.integers(0, 2))
+        return ast.Percent(Decimal(self.draw(st.integers(1, 100 * 10**places))).scaleb(-places))
+
+    def multiplier(self) -> ast.Multiplier:
+        return ast.Multiplier(self.decimal(1, 5, max_places=1))
+
+    def duration(self) -> ast.Duration:
+        return ast.Duration(self.whole(1, 24), self.draw(st.sampled_from(DURATION_UNITS)))
+
+    def unit_word(self, kind: Optional[str] = None) -> str:
+        """A word naming a declared point kind: the kind itself, or its singular (`1 star`)."""
+        kind = kind or self.draw(st.sampled_from(self.kinds))
+        singular = kind[:-1]
+        if kind.endswith("s") and singular and singular not in self.kinds and singular not in _UNIT_KEYWORDS:
+            if self.draw(st.booleans()):
+                return singular
+        return kind
+
+    def points(self, kind: Optional[str] = None, lo: int = 1, hi: int = 10_000, fractions: bool = False) -> ast.PointsAmount:
+        """Whole points, as balances, prices and limits are; an earning rate may be 0.5 points."""
+        amount = self.decimal(lo, hi) if fractions else self.whole(lo, hi)
+        return ast.PointsAmount(amount, self.unit_word(kind))
+
+    def pick(self, names: list[str], max_size: int = 2) -> tuple[ast.Text, ...]:
+        chosen = self.draw(st.lists(st.sampled_from(names), min_size=1, max_size=max_size, unique=True))
+        return tuple(ast.Text(n) for n in chosen)
+
+    def item_names(self) -> tuple[ast.Text, ...]:
+        return self.pick(self.items)
+
+    def category_names(self) -> tuple[ast.Text, ...]:
+        return self.pick(self.categories)
+
+    def selector(self) -> ast.ItemSelector:
+        kind = self.draw(st.sampled_from(["items", "any", "categories"]))
+        if kind == "items":
+            return ast.ItemSelector("items", self.item_names())
+        if kind == "categories":
+            return ast.ItemSelector("categories", self.category_names())
+        return ast.ItemSelector("any", ())
+
+    # ---------------------------------------------------------------- dates
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        start = self.start or _EPOCH
+        end = self.end or start + dt.timedelta(days=_OPEN_END_SPAN)
+        return start, end
+
+    def date(self, lo: dt.date, hi: dt.date) -> ast.DateValue:
+        d = lo + dt.timedelta(days=self.draw(st.integers(0, (hi - lo).days)))
+        return ast.DateValue(d, d.isoformat())
+
+    def window(self, lo: dt.date, hi: dt.date) -> ast.Node:
+        """`from a to b`, `from a` or `until b`, inside [lo, hi] (lo is the program's start)."""
+        shape = self.draw(st.sampled_from(["from to", "from", "until"]))
+        if shape == "until":
+            return ast.UntilDate(self.date(lo, hi))
+        first = self.date(lo, hi)
+        if shape == "from" and self.end is None and hi == self.date_range()[1]:
+            return ast.DateWindow(first, None)
+        return ast.DateWindow(first, self.date(first.value, hi))
+
+    # ---------------------------------------------------------------- metrics and thresholds
+    def metric(self) -> ast.Metric:
+        kind = self.draw(st.sampled_from(["spend", "visits", "earned"] if self.kinds else ["spend", "visits"]))
+        unit = self.unit_word() if kind == "earned" else None
+        window = self.draw(
+            st.one_of(
+                st.none(),
+                st.builds(ast.RollingWindow, st.builds(ast.Duration, st.integers(1, 24).map(Decimal), st.sampled_from(DURATION_UNITS))),
+                st.builds(ast.CalendarWindow, periods()),
+            )
+        )
+        lifetime = window is None and self.draw(st.booleans())
+        return ast.Metric(kind, unit, lifetime, window)
+
+    def thresholds(self, metric: ast.Metric, n: int) -> list[ast.Quantity]:
+        """`n` strictly increasing thresholds in the metric's unit, from 0 up."""
+        scale = 10 ** (self.minor if metric.kind == "spend" else 0)
+        steps = sorted(self.draw(st.lists(st.integers(0, 50_000), min_size=n, max_size=n, unique=True)))
+        out: list[ast.Quantity] = []
+        for step in steps:
+            if metric.kind == "spend":
+                out.append(ast.Money(Decimal(step * scale).scaleb(-self.minor) if self.minor else Decimal(step), self.currency))
+            elif metric.kind == "visits":
+                out.append(ast.Count(Decimal(step)))
+            else:
+                out.append(ast.PointsAmount(Decimal(step), self.unit_word(_kind_of(metric.unit or "", self.kinds))))
+        return out
+
+
+def _minor_units(currency: str) -> int:
+    from loyalty import currencies
+
+    return currencies.minor_units(currency)
+
+
+def _kind_of(word: str, kinds: list[str]) -> str:
+    return word if word in kinds else word + "s"
+
+
+_UNIT_KEYWORDS = KEYWORDS
+_POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
+_ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount)
+_TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
+
+
+def _valid_action(v: _Valid, kind: str) -> ast.Node:
+    draw = v.draw
+    if kind == "punch free":
+        return ast.PunchFree(ast.Ordinal(draw(st.integers(1, 12))), v.selector())
+    if kind == "punch discount":
+        return ast.PunchDiscount(ast.Ordinal(draw(st.integers(1, 12))), v.selector(), v.percent())
+    if kind == "paid then free":
+        return ast.PaidThenFree(ast.Count(v.whole(1, 3)), v.selector(), ast.Count(v.whole(1, 12)))
+    if kind == "earn per spend":
+        return ast.EarnPerSpend(v.points(hi=100, fractions=True), v.money(hi=1000))
+    if kind == "earn per event":
+        return ast.EarnPerEvent(v.points(hi=1000), draw(st.sampled_from(["referral", "visit"])))
+    if kind == "earn fixed":
+        return ast.EarnFixed(v.points(hi=1000))
+    if kind == "earn multiplier":
+        return ast.EarnMultiplier(v.multiplier(), v.unit_word() if draw(st.booleans()) else None)
+    if kind == "give":
+        return ast.GiveReward(ast.Text(draw(st.sampled_from(v.rewards))))
+    if kind == "discount":
+        return ast.Discount(v.percent())
+    metric = v.metric()
+    n = draw(st.integers(1, 3))
+    return ast.DiscountScale(metric, tuple(ast.ScaleStep(v.percent(), q) for q in v.thresholds(metric, n)))
+
+
+_ACTION_KINDS = (
+    "punch free", "punch discount", "paid then free", "earn per spend", "earn per event",
+    "earn fixed", "earn multiplier", "give", "discount", "discount scale",
+)
+
+
+def _valid_trigger(v: _Valid) -> ast.Node:
+    kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend"]))
+    if kind == "signup":
+        return ast.OnSignup()
+    if kind == "first purchase":
+        return ast.OnFirstPurchase()
+    if kind == "action":
+        return ast.OnAction(ast.Text(v.draw(st.sampled_from(["review", "app download", "share", "survey"]))))
+    if kind == "nth visit":
+        return ast.OnNthVisit(ast.Ordinal(v.draw(st.integers(1, 20))))
+    if kind == "every visits":
+        return ast.AfterEveryVisits(ast.Count(v.whole(1, 20)))
+    return ast.AfterEverySpend(v.money())
+
+
+def _valid_expression(v: _Valid, on_purchase: bool) -> ast.Expr:
+    """A `when` condition that can be true: comparisons in the measure's unit, and no two
+    comparisons of one measure side by side in an `and` (they could contradict)."""
+    measures = ["lifetime_spend", "visits"] + (["balance"] if v.kinds else [])
+    if on_purchase:
+        measures += ["order_total", "order_items"]
+
+    draw = v.draw
+
+    def comparison() -> ast.Comparison:
+        kind = draw(st.sampled_from(measures))
+        op = draw(st.sampled_from(COMPARATORS))
+        lo = 1 if op == "<" else 0
+        if kind in ("order_total", "lifetime_spend"):
+            return ast.Comparison(ast.Measure(kind, None), op, v.money(lo=lo, hi=5000))
+        if kind == "balance":
+            word = v.unit_word()
+            return ast.Comparison(ast.Measure("balance", word), op, v.points(_kind_of(word, v.kinds), lo=lo, hi=5000))
+        return ast.Comparison(ast.Measure(kind, None), op, ast.Count(v.whole(lo, 50)))
+
+    def atom() -> ast.Expr:
+        kind = draw(st.sampled_from(["comparison", "has item", "has category", "first purchase"] if on_purchase else ["comparison"]))
+        if kind == "has item":
+            return ast.HasItem(ast.Text(draw(st.sampled_from(v.items))))
+        if kind == "has category":
+            return ast.HasCategory(ast.Text(draw(st.sampled_from(v.categories))))
+        if kind == "first purchase":
+            return ast.IsFirstPurchase()
+        return comparison()
+
+    def measure_of(e: ast.Expr):
+        return (e.measure.kind, _kind_of(e.measure.unit, v.kinds) if e.measure.unit else None)
+
+    def expression(depth: int) -> ast.Expr:
+        if depth == 0 or draw(st.booleans()):
+            return atom()
+        kind = draw(st.sampled_from(["not", "and", "or"]))
+        if kind == "not":
+            return ast.Not(expression(depth - 1))
+        operands = [expression(depth - 1) for _ in range(draw(st.integers(2, 3)))]
+        if kind == "or":
+            return ast.Or(tuple(operands))
+        kept, measures_seen = [], set()
+        for e in operands:
+            if isinstance(e, ast.Comparison):
+                if measure_of(e) in measures_seen:
+                    continue
+                measures_seen.add(measure_of(e))
+            kept.append(e)
+        return ast.And(tuple(kept)) if len(kept) >= 2 else kept[0]
+
+    return expression(3)
+
+
+def _valid_conditions(v: _Valid, allowed: set[str], lo: dt.date, hi: dt.date, on_purchase: bool) -> list[ast.Node]:
+    kinds = v.draw(st.lists(st.sampled_from(sorted(allowed)), unique=True, max_size=3))
+    if "items" in kinds and "categories" in kinds:
+        kinds.remove("categories")
+    out: list[ast.Node] = []
+    for kind in kinds:
+        if kind == "window":
+            out.append(v.window(lo, hi))
+        elif kind == "items":
+            out.append(ast.OnItems(v.item_names()))
+        elif kind == "categories":
+            out.append(ast.OnCategories(v.category_names()))
+        elif kind == "weekdays":
+            out.append(ast.OnWeekdays(tuple(v.draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=3, unique=True)))))
+        elif kind == "hours":
+            start = ast.TimeOfDay(v.draw(st.integers(0, 23)), v.draw(st.sampled_from([0, 15, 30, 45])))
+            end = v.draw(st.one_of(st.just(ast.TimeOfDay(24, 0)), st.builds(ast.TimeOfDay, st.integers(0, 23), st.sampled_from([0, 30]))))
+            if (end.hour, end.minute) == (start.hour, start.minute):
+                end = ast.TimeOfDay(24, 0) if start.hour else ast.TimeOfDay(12, 0)
+            out.append(ast.BetweenHours(start, end))
+        elif kind == "segments":
+            out.append(ast.ForSegments(v.pick(v.segments)))
+        elif kind == "tiers":
+            out.append(ast.ForTiers(v.pick(v.tiers)))
+        elif kind == "stores":
+            out.append(ast.InStores(v.pick(v.stores)))
+        elif kind == "regions":
+            out.append(ast.InRegions(v.pick(v.regions)))
+        elif kind == "channels":
+            out.append(ast.OnChannels(v.pick(["app", "web", "store"])))
+        elif kind == "birthday month":
+            out.append(ast.InBirthdayMonth())
+        elif kind == "birthday":
+            out.append(ast.OnBirthday())
+        elif kind == "when":
+            out.append(ast.When(_valid_expression(v, on_purchase)))
+    return out
+
+
+def _declared_condition_kinds(v: _Valid) -> set[str]:
+    kinds = {"window", "weekdays", "hours", "channels", "birthday month", "birthday", "when"}
+    for kind, names in (("segments", v.segments), ("tiers", v.tiers), ("stores", v.stores), ("regions", v.regions)):
+        if names:
+            kinds.add(kind)
+    return kinds
+
+
+def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Optional[str] = None,
+                campaign_has_weekdays: bool = False) -> ast.RuleDecl:
+    draw = v.draw
+    kinds = [k for k in _ACTION_KINDS if (k != "give" or v.rewards) and (not k.startswith("earn") or v.kinds)]
+    action = _valid_action(v, action_kind or draw(st.sampled_from(kinds)))
+    clauses: list[ast.Node] = [action]
+    trigger = None
+    if isinstance(action, _TRIGGERED_ACTIONS) and draw(st.booleans()):
+        trigger = _valid_trigger(v)
+        clauses.append(trigger)
+    on_purchase = not (
+        isinstance(trigger, (ast.OnSignup, ast.OnAction))
+        or (isinstance(action, ast.EarnPerEvent) and action.event == "referral")
+    )
+    allowed = _declared_condition_kinds(v)
+    if isinstance(action, _ITEM_FILTERED_ACTIONS):
+        allowed |= {"items", "categories"}
+    if campaign_has_weekdays:
+        allowed.discard("weekdays")
+    clauses += _valid_conditions(v, allowed, lo, hi, on_purchase)
+    clauses += _valid_limits(v, action, for_campaign=False)
+    order = draw(st.permutations(range(len(clauses))))
+    return ast.RuleDecl(ast.Text(name), tuple(clauses[i] for i in order))
+
+
+def _valid_limits(v: _Valid, action: Optional[ast.Node], for_campaign: bool) -> list[ast.Node]:
+    """A cap and a budget, each maybe. Campaign limits apply to every rule inside, so they
+    are the ones that fit any action: once, N times, a budget in money."""
+    draw = v.draw
+    out: list[ast.Node] = []
+    earns_points = isinstance(action, _POINTS_ACTIONS)
+    earned = None
+    if isinstance(action, (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed)):
+        earned = _kind_of(action.points.unit, v.kinds)
+    elif isinstance(action, ast.EarnMultiplier) and action.unit is not None:
+        earned = _kind_of(action.unit, v.kinds)
+    if draw(st.booleans()):
+        options = ["once", "times"]
+        if not for_campaign:
+            options.append("points" if earns_points else "money")
+        amount_kind = draw(st.sampled_from(options))
+        if amount_kind == "once":
+            amount: ast.Node = ast.CapOnce()
+        elif amount_kind == "times":
+            amount = ast.CapTimes(ast.Count(v.whole(1, 10)))
+        elif amount_kind == "points":
+            amount = v.points(earned)
+        else:
+            amount = v.money()
+        out.append(ast.Cap(amount, draw(st.none() | periods())))
+    if draw(st.booleans()):
+        if not for_campaign and earns_points and draw(st.booleans()):
+            out.append(ast.Budget(v.points(earned, hi=1_000_000)))
+        else:
+            out.append(ast.Budget(v.money(hi=1_000_000)))
+    return out
+
+
+@st.composite
+def valid_programs(draw) -> ast.Program:
+    """Programs the checker accepts without a single diagnostic (warnings included), using
+    every declaration, action, trigger, condition, limit, reward kind, setting, metric,
+    window, benefit and draw clause across examples."""
+    currency = draw(st.sampled_from(VALID_CURRENCIES))
+    runs = draw(st.booleans()) or draw(st.booleans())
+    start = _EPOCH + dt.timedelta(days=draw(st.integers(0, 3650))) if runs else None
+    end = start + dt.timedelta(days=draw(st.integers(0, 1500))) if start and draw(st.booleans()) else None
+    v = _Valid(draw, currency, start, end)
+    decls: list[ast.Node] = []
+
+    # program block, settings in any order
+    settings: list[ast.Node] = [ast.CurrencySetting(currency)]
+    if start is not None:
+        settings.append(ast.RunsSetting(ast.DateValue(start, start.isoformat()),
+                                        ast.DateValue(end, end.isoformat()) if end else None))
+    if draw(st.booleans()):
+        settings.append(ast.TimezoneSetting(ast.Text(draw(st.sampled_from(VALID_TIMEZONES)))))
+    if draw(st.booleans()):
+        settings.append(ast.RewardsOnReturnSetting(draw(st.booleans())))
+    settings = [settings[i] for i in draw(st.permutations(range(len(settings))))]
+    decls.append(ast.ProgramDecl(ast.Text(draw(_name_values())), tuple(settings)))
+
+    # point kinds, each with a cost
+    v.kinds = draw(st.lists(units(), min_size=0, max_size=3, unique=True))
+    for kind in v.kinds:
+        point_settings: list[ast.Node] = [ast.PointCost(v.money(lo=0, hi=2, extra_places=3))]
+        for extra in draw(st.lists(st.sampled_from(["earning", "inactivity", "period end", "pending", "rounding", "balance"]),
+                                   unique=True, max_size=4)):
+            if extra == "earning":
+                point_settings.append(ast.ExpireAfterEarning(v.duration()))
+            elif extra == "inactivity":
+                point_settings.append(ast.ExpireAfterInactivity(v.duration()))
+            elif extra == "period end":
+                point_settings.append(ast.ExpireAtPeriodEnd(draw(periods()), draw(st.booleans())))
+            elif extra == "pending":
+                point_settings.append(ast.PendingSetting(v.duration()))
+            elif extra == "rounding":
+                point_settings.append(ast.RoundingSetting(draw(st.sampled_from(["down", "up", "half even", "half up"])),
+                                                          draw(st.sampled_from(["order", "line"]))))
+            else:
+                point_settings.append(ast.BalancePolicy(draw(st.sampled_from(["negative", "zero", "pending_only"]))))
+        decls.append(ast.PointsDecl(ast.Text(kind), tuple(point_settings)))
+
+    # catalog (without one, item and category names are not checked)
+    v.categories = _unique_names(draw, 1, 3)
+    v.items = _unique_names(draw, 1, 4)
+    if draw(st.booleans()) or draw(st.booleans()):
+        entries: list[ast.Node] = [ast.CategoryDecl(ast.Text(c)) for c in v.categories[:-1]]
+        for item in v.items:
+            cost = v.money(lo=0, hi=500) if draw(st.booleans()) else None
+            entries.append(ast.ItemDecl(ast.Text(item), ast.Text(draw(st.sampled_from(v.categories))), cost))
+        entries.append(ast.CategoryDecl(ast.Text(v.categories[-1])))
+        decls.append(ast.CatalogDecl(tuple(entries)))
+
+    v.segments = _unique_names(draw, 0, 2)
+    decls += [ast.SegmentDecl(ast.Text(s)) for s in v.segments]
+    v.stores = _unique_names(draw, 0, 3)
+    regions = _unique_names(draw, 1, 2)
+    for store in v.stores:
+        region = draw(st.none() | st.sampled_from(regions))
+        if region is not None and region not in v.regions:
+            v.regions.append(region)
+        decls.append(ast.StoreDecl(ast.Text(store), ast.Text(region) if region is not None else None))
+
+    # tiers
+    if v.kinds or draw(st.booleans()):
+        metric = v.metric() if v.kinds else ast.Metric(draw(st.sampled_from(["spend", "visits"])), None, False, None)
+        v.tiers = _unique_names(draw, 1, 3)
+        tiers = []
+        for name, threshold in zip(v.tiers, v.thresholds(metric, len(v.tiers))):
+            benefits: list[ast.Node] = []
+            for kind in draw(st.lists(st.sampled_from(["multiplier", "discount", "perk"]), max_size=3)):
+                if kind == "multiplier":
+                    benefits.append(ast.BenefitMultiplier(v.multiplier(), v.unit_word() if v.kinds and draw(st.booleans()) else None))
+                elif kind == "discount":
+                    benefits.append(ast.BenefitDiscount(v.percent()))
+                else:
+                    cost = v.money(lo=0, hi=100) if draw(st.booleans()) else None
+                    benefits.append(ast.BenefitPerk(ast.Text(draw(_name_values())), cost))
+            tiers.append(ast.TierDecl(ast.Text(name), threshold, tuple(benefits)))
+        downgrade = ast.Downgrade(draw(periods()), v.duration() if draw(st.booleans()) else None) if draw(st.booleans()) else None
+        decls.append(ast.TiersDecl(metric, tuple(tiers), downgrade))
+
+    # rewards: each one redeemable for points or given by a rule
+    v.rewards = _unique_names(draw, 0, 4)
+    given_by_rule = []
+    for name in v.rewards:
+        kind_name = draw(st.sampled_from(["free item", "amount off", "percent off", "gift card", "gift", "perk"]))
+        if kind_name == "free item":
+            kind: ast.Node = ast.FreeItemReward(v.selector())
+        elif kind_name == "amount off":
+            kind = ast.AmountOffReward(v.money(hi=500))
+        elif kind_name == "percent off":
+            kind = ast.PercentOffReward(v.percent())
+        elif kind_name == "gift card":
+            kind = ast.GiftCardReward(v.money(hi=1000), ast.Text(draw(_name_values())) if draw(st.booleans()) else None)
+        elif kind_name == "gift":
+            kind = ast.GiftReward(ast.Text(draw(_name_values())))
+        else:
+            kind = ast.PerkReward()
+        cost = v.money(lo=0, hi=500) if draw(st.booleans()) else None
+        decls.append(ast.RewardDecl(ast.Text(name), kind, cost))
+        if v.kinds and draw(st.booleans()):
+            decls.append(ast.RedeemDecl(v.points(hi=5000), ast.Text(name)))
+        else:
+            given_by_rule.append(name)
+
+    # rules, campaigns and a draw
+    lo, hi = v.date_range()
+    rule_names = iter(_unique_names(draw, 12, 12))
+    for _ in range(draw(st.integers(1, 4))):
+        decls.append(_valid_rule(v, next(rule_names), lo, hi))
+    for reward in given_by_rule:
+        rule = _valid_rule(v, next(rule_names), lo, hi, action_kind="give")
+        clauses = tuple(ast.GiveReward(ast.Text(reward)) if isinstance(c, ast.GiveReward) else c for c in rule.clauses)
+        decls.append(ast.RuleDecl(rule.name, clauses))
+    campaign_names = _unique_names(draw, 0, 2)
+    for name in campaign_names:
+        window = v.window(lo, hi) if draw(st.booleans()) else None
+        c_lo, c_hi = lo, hi
+        if isinstance(window, ast.DateWindow):
+            c_lo = window.start.value
+            c_hi = window.end.value if window.end is not None else hi
+        elif isinstance(window, ast.UntilDate):
+            c_hi = window.end.value
+        conditions = _valid_conditions(v, _declared_condition_kinds(v) - {"window", "when"}, c_lo, c_hi, False)
+        if draw(st.booleans()):
+            conditions.append(ast.When(_valid_expression(v, on_purchase=False)))
+        has_weekdays = any(isinstance(c, ast.OnWeekdays) for c in conditions)
+        clauses: list[ast.Node] = ([window] if window else []) + conditions + _valid_limits(v, None, for_campaign=True)
+        clauses += [_valid_rule(v, next(rule_names), c_lo, c_hi, campaign_has_weekdays=has_weekdays)
+                    for _ in range(draw(st.integers(1, 2)))]
+        decls.append(ast.CampaignDecl(ast.Text(name), tuple(clauses)))
+    if draw(st.booleans()):
+        clauses = [ast.DrawSchedule(draw(periods())), ast.DrawPrize(v.money(hi=10_000)),
+                   ast.DrawRate(ast.Count(v.whole(1, 5)), v.money(hi=500))]
+        if draw(st.booleans()):
+            clauses.append(ast.DrawWinners(ast.Count(v.whole(1, 5))))
+        clauses += _valid_conditions(v, _declared_condition_kinds(v) - {"when"}, lo, hi, False)
+        clauses = [clauses[i] for i in draw(st.permutations(range(len(clauses))))]
+        decls.append(ast.DrawDecl(ast.Text(draw(_name_values())), tuple(clauses)))
+
+    # the program block first, the rest in any order (declarations may be used before they appear)
+    rest = decls[1:]
+    rest = [rest[i] for i in draw(st.permutations(range(len(rest))))]
+    return ast.Program(tuple([decls[0]] + rest))

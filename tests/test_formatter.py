@@ -16,11 +16,12 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from loyalty.checker import check
 from loyalty.diagnostics import LoyaltyError
 from loyalty.syntax import ast
 from loyalty.syntax.formatter import duration, format_program, format_source, number, ordinal, quote
 from loyalty.syntax.parser import parse
-from strategies import CONSTRUCT_PARTS, every_construct, programs
+from strategies import CONSTRUCT_PARTS, every_construct, programs, valid_programs
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples" / "programs").glob("*.loyalty"))
@@ -343,3 +344,31 @@ def test_layout_of_the_input_does_not_matter():
         squeezed = "".join(t + rnd.choice([" ", "  ", "\n", "\t", "\r\n"]) for t in tokens)
         assert format_source(squeezed) == one_line, path.name
         assert parse(one_line) == program
+
+
+# ------------------------------------------------------------------ valid_programs() (tests/strategies.py)
+# Other suites (compiler, evaluator, robustness) rely on these programs being accepted.
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_programs())
+def test_valid_programs_pass_the_checker_without_any_diagnostic(program):
+    text = format_program(program)
+    reparsed = parse(text, "generated.loyalty")
+    assert reparsed == program
+    diagnostics = check(reparsed)
+    lines = text.split("\n")
+    shown = [f"{d.code} {d.message}: {lines[d.span.line - 1] if d.span.line else ''}" for d in diagnostics]
+    assert shown == []
+
+
+def test_valid_programs_use_every_node_of_the_syntax_tree():
+    seen: set[type] = set()
+
+    @settings(max_examples=150, deadline=None, database=None, phases=[Phase.generate])
+    @given(valid_programs())
+    def collect(program):
+        seen.update(_node_classes(program))
+
+    collect()
+    assert [cls.__name__ for cls in _every_node_class() if cls not in seen] == []
