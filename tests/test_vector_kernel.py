@@ -150,7 +150,7 @@ def _history(prog, seed: int, members: int, max_events: int):
     return build_history(cols, "generated.csv", 2, options)
 
 
-def _both(path, prog, history, threshold=400):
+def _both(path, prog, history, threshold=2000):
     scenario = Scenario()
     plan = make_plan(prog, program_info(prog, path), scenario, history)
     assert supports(prog, plan) is None

@@ -34,7 +34,7 @@ from loyalty.simulate.vector.blocks import (cycle_count, div_round, fits, half_e
                                             segmented_cumsum)
 from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
 
-HEAVY_THRESHOLD = 400  # members with more events run on the scalar evaluator (see docs/performance.md)
+HEAVY_THRESHOLD = 2000  # members with more events run on the scalar evaluator (measured: docs/performance.md)
 TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
 PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -48,13 +48,14 @@ def _us(t: _dt.datetime) -> int:
     return (t - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
-def _codes(column):
-    """A string column as (int64 codes with -1 for null, list of values)."""
+def _codes(column, as_list: bool = True):
+    """A string column as (int64 codes with -1 for null, its values: a list, or the Arrow array)."""
     import pyarrow.compute as pc
 
     enc = pc.dictionary_encode(column).combine_chunks()
     idx = enc.indices.fill_null(-1) if enc.null_count else enc.indices
-    return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64), enc.dictionary.to_pylist()
+    codes = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, (enc.dictionary.to_pylist() if as_list else enc.dictionary)
 
 
 def _ints(column, fill: int = 0) -> np.ndarray:
@@ -138,7 +139,7 @@ class _Rows:
         type_codes, type_names = _codes(t.column("type"))
         lookup = np.array([TYPES.index(x) if x in TYPES else CUSTOM for x in type_names] or [0], dtype=np.int64)
         self.type = lookup[type_codes]
-        self.order, self.order_names = _codes(t.column("order"))
+        self.order, self.order_names = _codes(t.column("order"), as_list=False)  # many: kept in Arrow
         self.item, self.item_names = _codes(t.column("item"))
         self.cat, self.cat_names = _codes(t.column("category"))
         self.has_event_id = _ints(pc.is_valid(t.column("event")).cast("int64")) if n else np.zeros(0, np.int64)
@@ -197,16 +198,18 @@ def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> Si
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.redeem:
         odd |= rows.type == REDEMPTION
-    ret_at = [i for i, name in enumerate(rows.order_names) if isinstance(name, str) and name.startswith("@")]
-    if ret_at:
+    import pyarrow.compute as pc
+
+    ret_at = np.flatnonzero(np.asarray(pc.starts_with(rows.order_names, "@").fill_null(False)))
+    if len(ret_at):
         odd |= (rows.type == RETURN) & np.isin(rows.order, ret_at)
     if odd.any():
         scalar[np.unique(mseg[odd])] = True
     result = SimResult()
     if scalar.any():
         names = rows.member_names
-        slices = [(names[mcode[i]], int(mstarts[i]), int(mends[i])) for i in np.flatnonzero(scalar)]
-        result = replay_members(plan, history, slices)
+        sub = history.select_members(names[mcode[i]] for i in np.flatnonzero(scalar))
+        result = replay_members(plan, sub, sub.member_slices())
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
@@ -284,7 +287,7 @@ class _Kernel:
         return ok[inv]
 
     def _item_text(self, row: int) -> str:
-        ic = self.r_item[row]
+        ic = int(self.r_item[row])
         return (self.rows.item_names[ic] if ic >= 0 else None) or ""
 
     # ------------------------------------------------------------------ returns (state-free part)
@@ -412,28 +415,31 @@ class _Kernel:
 
     def _order_record(self, ev: int, matches) -> dict:
         s, e = int(self.e_start[ev]), int(self.e_start[ev + 1]) if ev + 1 < self.nev else self.nrows
+        names = self.rows.item_names
+        texts = [(names[c] if c >= 0 else None) or "" for c in self.r_item[s:e].tolist()]
+        qtys = self.r_qty[s:e].tolist()
+        amounts = self.r_amount[s:e].tolist()
         lines: dict[str, list[int]] = {}
-        for i in range(s, e):
-            name = self._item_text(i)
+        for name, q, a in zip(texts, qtys, amounts):
             rec = lines.get(name)
             if rec is None:
-                lines[name] = [int(self.r_qty[i]), int(self.r_amount[i]), 0]
+                lines[name] = [q, a, 0]
             else:
-                rec[0] += int(self.r_qty[i])
-                rec[1] += int(self.r_amount[i])
+                rec[0] += q
+                rec[1] += a
         items: dict[int, list[str]] = {}
         units: dict[int, int] = {}
         for r in self.punch_rules:
-            m = matches[r.index][s:e]
-            u = int(self.r_qty[s:e][m].sum())
+            m = matches[r.index][s:e].tolist()
+            u = sum(q for q, ok in zip(qtys, m) if ok)
             units[r.index] = u
             if u:
-                items[r.index] = sorted({self._item_text(i) for i in range(s, e) if m[i - s]})
+                items[r.index] = sorted({t for t, ok in zip(texts, m) if ok})
         for r in self.earn_rules:
             if r.filters:
-                m = matches[r.index][s:e]
-                items[r.index] = sorted({self._item_text(i) for i in range(s, e) if m[i - s]})
-        return {"lines": lines, "gross": int(self.r_amount[s:e].sum()), "returned": 0, "by_amount": False,
+                m = matches[r.index][s:e].tolist()
+                items[r.index] = sorted({t for t, ok in zip(texts, m) if ok})
+        return {"lines": lines, "gross": sum(amounts), "returned": 0, "by_amount": False,
                 "items": items, "units": units, "back": {r.index: 0 for r in self.punch_rules}}
 
     # ------------------------------------------------------------------ purchases (state-free part)
