@@ -27,6 +27,8 @@ from loyalty.syntax.parser import grammar_text
 # Every word the grammar quotes is a keyword somewhere; keywords are contextual, so a
 # point kind spelled like one would lex as the keyword in some positions.
 KEYWORDS = frozenset(re.findall(r'"([a-z]+)"', grammar_text())) | {"lifetime"}
+# `points` only starts a declaration, where no unit can stand, so it is safe (and common) as a unit
+UNIT_KEYWORDS = KEYWORDS - {"points"}
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 DURATION_UNITS = ("day", "week", "month", "year")
@@ -77,7 +79,7 @@ def units() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(["points", "point", "stars", "star", "miles", "bonus_points"]),
         st.builds(operator.add, st.sampled_from(_LOWER), st.text(_LOWER + "_", max_size=9)),
-    ).filter(lambda u: u not in KEYWORDS)
+    ).filter(lambda u: u not in UNIT_KEYWORDS)
 
 
 def decimals(min_value: int = -(10**9), max_value: int = 10**9, max_places: int = 4) -> st.SearchStrategy[Decimal]:
@@ -584,7 +586,7 @@ class _Valid:
         """A word naming a declared point kind: the kind itself, or its singular (`1 star`)."""
         kind = kind or self.draw(st.sampled_from(self.kinds))
         singular = kind[:-1]
-        if kind.endswith("s") and singular and singular not in self.kinds and singular not in _UNIT_KEYWORDS:
+        if kind.endswith("s") and singular and singular not in self.kinds and singular not in UNIT_KEYWORDS:
             if self.draw(st.booleans()):
                 return singular
         return kind
@@ -671,7 +673,6 @@ def _kind_of(word: str, kinds: list[str]) -> str:
     return word if word in kinds else word + "s"
 
 
-_UNIT_KEYWORDS = KEYWORDS
 _POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
 _ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount)
 _TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
