@@ -372,3 +372,27 @@ def test_valid_programs_use_every_node_of_the_syntax_tree():
 
     collect()
     assert [cls.__name__ for cls in _every_node_class() if cls not in seen] == []
+
+
+def test_comments_between_any_tokens_of_the_examples_are_kept_and_settle():
+    """Statements broken over lines at random, with comments at random ends of lines
+    (some inside multi-line statements): meaning and every comment are kept, and a
+    second pass changes nothing."""
+    for seed in range(3):
+        rnd = random.Random(seed)
+        for path in EXAMPLES:
+            program = parse(path.read_text(encoding="utf-8"))
+            tokens = re.findall(r'"(?:[^"\\\n]|\\.)*"|[^\s"]+', format_program(ast.Program(program.declarations)))
+            pieces, written = [], []
+            for i, token in enumerate(tokens):
+                pieces.append(token)
+                r = rnd.random()
+                if r < 0.1:
+                    written.append(f"# c{i}")
+                    pieces.append(f" # c{i}\n" + rnd.choice(["", "\n", "\n\n"]))
+                else:
+                    pieces.append("\n" if r < 0.3 else " ")
+            formatted = format_source("".join(pieces))
+            assert parse(formatted) == program, path.name
+            assert sorted(c.text for c in parse(formatted).comments) == sorted(written), path.name
+            assert format_source(formatted) == formatted, path.name
