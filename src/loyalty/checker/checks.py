@@ -845,9 +845,20 @@ class _Checker:
         """Checks that hold wherever a value appears: money's currency and decimals,
         durations, multipliers, and the amounts of declarations outside rules."""
         point_costs = {id(n.money) for n in self.program.walk() if isinstance(n, ast.PointCost)}
+        # points are whole everywhere but in an earning rate (`earn 1.5 points per 1 EUR`),
+        # whose fractions are settled by the point kind's rounding
+        earning_rates = {id(n.points) for n in self.program.walk() if isinstance(n, ast.EarnPerSpend)}
         for node in self.program.walk():
             if isinstance(node, ast.Money):
                 self.check_money(node, allow_fractions=id(node) in point_costs)
+            elif isinstance(node, ast.PointsAmount) and id(node) not in earning_rates and not _is_whole(node.amount):
+                self.report(
+                    "LOY204",
+                    f"{_fmt(node.amount)} {node.unit} is not a whole number of points",
+                    node.span,
+                    hint="points are counted in whole points here; only an earning rate "
+                    "(`earn 1.5 points per 1 EUR`) may have a fraction",
+                )
             elif isinstance(node, ast.Duration):
                 if node.amount <= 0 or not _is_whole(node.amount):
                     self.report(
