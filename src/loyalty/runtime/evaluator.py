@@ -23,7 +23,9 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram, PointKind, Rule
-from loyalty.runtime.state import Batch, MemberState, OrderRecord
+import heapq
+
+from loyalty.runtime.state import Batch, MemberState, MetricLog, OrderRecord
 from loyalty.runtime.timeutil import add_duration, next_period_start, period_key, period_start, sub_duration
 
 _UNLIMITED = UnlimitedLedger()
@@ -68,6 +70,7 @@ def half_even(n: int, d: int) -> int:
 
 def new_member(prog: CompiledProgram, member_id: str, attributes: Optional[dict] = None) -> MemberState:
     st = MemberState(member_id, dict(attributes or {}), len(prog.kinds), len(prog.metrics))
+    st.metrics = [None if m.window == "lifetime" else MetricLog() for m in prog.metrics]
     if prog.tiers:
         st.tier = prog.tiers.qualified(0)  # a tier from 0 is held from the start, without an effect
     return st
@@ -104,7 +107,7 @@ def apply_event(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: lis
     if st.clock is None or t > st.clock:
         st.clock = t
     if ev.id is not None:
-        st.seen.add(ev.id)
+        st.seen[ev.id] = True
     if typ == "purchase":
         _purchase(prog, st, ev, ledger, out)
     elif typ == "return":
@@ -261,14 +264,14 @@ def _credit(prog, st, k: int, pts: int, t, order: Optional[OrderRecord], ev, r, 
     oid = ev.order if order is not None else None
     if kind.pending and order is not None:  # only purchases wait: a return can take their points back
         avail = add_duration(t, kind.pending[0], kind.pending[1])
-        ks.batches.append(Batch(t, avail, expires, pts, oid, rule_index))
+        ks.add(t, avail, expires, pts, oid, rule_index)
         _due(st, avail)
         pending = True
     else:
         pay = min(ks.debt, pts)
         ks.debt -= pay
         if pts - pay > 0:
-            ks.batches.append(Batch(t, None, expires, pts - pay, oid, rule_index))
+            ks.add(t, None, expires, pts - pay, oid, rule_index)
         pending = False
     if expires is not None:
         _due(st, expires)
@@ -286,49 +289,58 @@ def _due(st: MemberState, t) -> None:
 
 
 def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, rule: Optional[int] = None) -> int:
-    """Take up to `amount` from available (or pending) batches, oldest first; returns what was taken."""
+    """Take up to `amount` from available (or pending) batches, oldest first; returns what was taken.
+    Batches are replaced, never changed (state copies share them); the scan stops once `amount` is taken."""
     taken = 0
-    keep = []
-    for b in ks.batches:
-        if taken < amount and (b.available_at is not None) == pending and (order is None or b.order == order) and (
+    batches = ks.batches
+    kept = []
+    i = 0
+    n = len(batches)
+    while i < n and taken < amount:
+        b = batches[i]
+        i += 1
+        if (b.available_at is not None) == pending and (order is None or b.order == order) and (
                 rule is None or b.rule == rule):
             take = min(b.amount, amount - taken)
-            b.amount -= take
             taken += take
-        if b.amount > 0:
-            keep.append(b)
-    ks.batches = keep
+            if take < b.amount:
+                kept.append(b.with_amount(b.amount - take))
+        else:
+            kept.append(b)
+    if taken:
+        kept.extend(batches[i:]) if i < n else None
+        ks.batches = kept
+        if pending:
+            ks.pend_sum -= taken
+        else:
+            ks.avail_sum -= taken
     return taken
 
 
 def _add_metric(prog, st, kind: str, point_kind: int, t, value: int) -> None:
     for m in prog.metrics:
         if m.kind == kind and (kind != "earned" or m.point_kind == point_kind):
-            contribs = st.metrics[m.index]
             if m.window == "lifetime":
-                if contribs:
-                    contribs[0][1] += value
-                else:
-                    contribs.append([t, value])
+                c = st.metrics[m.index]
+                st.metrics[m.index] = [t, value] if c is None else [c[0], c[1] + value]
             else:
-                contribs.append([t, value])
+                st.metrics[m.index].add(t, value)
 
 
 def metric_value(prog, st, mi: int, at: _dt.datetime, review: bool = False) -> int:
     """The metric at moment `at`; at a review (a period end) a calendar window means the period just ended."""
     m = prog.metrics[mi]
-    contribs = st.metrics[mi]
+    log = st.metrics[mi]
     if m.window == "lifetime":
-        return contribs[0][1] if contribs else 0
+        return log[1] if log is not None else 0
     if m.window == "rolling":
         lo = sub_duration(at, m.amount, m.unit)
-        return sum(v for (ct, v) in contribs if lo < ct <= at) if not review else sum(
-            v for (ct, v) in contribs if lo <= ct < at)
+        return log.sum_between(lo, at, False, True) if not review else log.sum_between(lo, at, True, False)
     if review:
         lo = period_start(at - _dt.timedelta(microseconds=1), m.period)
-        return sum(v for (ct, v) in contribs if lo <= ct < at)
+        return log.sum_between(lo, at, True, False)
     lo = period_start(at, m.period)
-    return sum(v for (ct, v) in contribs if lo <= ct <= at)
+    return log.sum_between(lo, at, True, True)
 
 
 # ---------------------------------------------------------------- time passing
@@ -343,7 +355,7 @@ def advance(prog: CompiledProgram, st: MemberState, T: _dt.datetime, out: list[E
     timed: list[tuple] = []  # (time, order, seq, effect)
     for kind in prog.kinds:
         ks = st.kinds[kind.index]
-        if not ks.batches and ks.inactivity_deadline is None:
+        if not ks.batches and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
             continue
         _advance_kind(kind, ks, T, timed)
     if prog.tiers and prog.tiers.downgrade_period:
@@ -357,11 +369,9 @@ def advance(prog: CompiledProgram, st: MemberState, T: _dt.datetime, out: list[E
 def _next_due(prog, st) -> Optional[_dt.datetime]:
     best = _dt.datetime.max
     for ks in st.kinds:
-        for b in ks.batches:
-            if b.available_at is not None and b.available_at < best:
-                best = b.available_at
-            if b.expires_at is not None and b.expires_at < best:
-                best = b.expires_at
+        t = ks.next_timer()
+        if t is not None and t < best:
+            best = t
         if ks.inactivity_deadline is not None and ks.inactivity_deadline < best:
             best = ks.inactivity_deadline
     if st.next_review is not None and st.next_review < best:
@@ -372,29 +382,62 @@ def _next_due(prog, st) -> Optional[_dt.datetime]:
 
 
 def _advance_kind(kind: PointKind, ks, T, timed) -> None:
-    # at one moment: maturing first, then expiry (a batch that matures and expires at once expires)
+    # at one moment: maturing first, then expiry (a batch that matures and expires at once expires).
+    # Effects get `seq` in list order within a moment, as a scan of the batches in order would.
     seq = len(timed)
-    for b in ks.batches:
-        if b.available_at is not None and b.available_at <= T:
-            at = b.available_at
-            b.available_at = None
-            pay = min(ks.debt, b.amount)
-            ks.debt -= pay
-            timed.append((at, 0, seq, Effect("points_available", at, kind.name, kind.line, kind.column,
-                                             point_kind=kind.name, points=b.amount, order=b.order)))
-            b.amount -= pay
-            seq += 1
-    keep = []
-    for b in ks.batches:
-        if b.expires_at is not None and b.expires_at <= T:
-            if b.amount > 0:
-                ks.expired += b.amount
-                timed.append((b.expires_at, 1, seq, Effect("points_expired", b.expires_at, kind.name, kind.line,
-                                                           kind.column, point_kind=kind.name, points=b.amount)))
+    heap = ks.maturing
+    if heap and heap[0][0] <= T:
+        due = []
+        while heap and heap[0][0] <= T:
+            _, bseq = heapq.heappop(heap)
+            i = ks.index_of(bseq)
+            if i >= 0 and ks.batches[i].available_at is not None:
+                due.append(i)
+        if due:
+            due.sort()  # debt is paid in list order
+            batches = ks.batches
+            gone = []
+            for i in due:
+                b = batches[i]
+                at = b.available_at
+                pay = min(ks.debt, b.amount)
+                ks.debt -= pay
+                timed.append((at, 0, seq, Effect("points_available", at, kind.name, kind.line, kind.column,
+                                                 point_kind=kind.name, points=b.amount, order=b.order)))
                 seq += 1
-        elif b.amount > 0:
-            keep.append(b)
-    ks.batches = keep
+                ks.pend_sum -= b.amount
+                ks.avail_sum += b.amount - pay
+                if b.amount - pay > 0:
+                    batches[i] = Batch(b.earned_at, None, b.expires_at, b.amount - pay, b.order, b.rule, b.seq)
+                else:
+                    gone.append(i)
+            if gone:
+                drop = set(gone)
+                ks.batches = [b for j, b in enumerate(batches) if j not in drop]
+    heap = ks.expiring
+    if heap and heap[0][0] <= T:
+        gone = set()
+        batches = ks.batches
+        while heap and heap[0][0] <= T:
+            at, bseq = heapq.heappop(heap)
+            i = ks.index_of(bseq)
+            if i < 0:
+                continue
+            b = batches[i]
+            gone.add(i)
+            ks.expired += b.amount
+            if b.available_at is None:
+                ks.avail_sum -= b.amount
+            else:
+                ks.pend_sum -= b.amount
+            timed.append((at, 1, seq, Effect("points_expired", at, kind.name, kind.line, kind.column,
+                                             point_kind=kind.name, points=b.amount)))
+            seq += 1
+        if gone:
+            if len(gone) == max(gone) + 1:  # the usual case: the oldest batches
+                ks.batches = batches[len(gone):]
+            else:
+                ks.batches = [b for j, b in enumerate(batches) if j not in gone]
     d = ks.inactivity_deadline
     if d is not None and d <= T:
         total = 0
@@ -405,6 +448,7 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
             else:
                 keep.append(b)
         ks.batches = keep
+        ks.avail_sum -= total
         ks.inactivity_deadline = None
         if total:
             ks.expired += total

@@ -187,7 +187,7 @@ class Program:
                                      f"({self.name!r}); migrate the member or start it again")
         if len(doc.kinds) != len(self.compiled.kinds) or len(doc.metrics) != len(self.compiled.metrics):
             raise StateMismatchError("the state's shape does not match the program")
-        return MemberState(state_from_doc(doc), self)
+        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
 
     def effect_json(self, effect: Effect) -> dict:
         return effect.to_json(self.compiled.exponent)

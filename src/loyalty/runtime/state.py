@@ -9,6 +9,8 @@ with a different program is detected.
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
+from bisect import bisect_left, bisect_right
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -17,26 +19,40 @@ STATE_FORMAT = "loyalty-state/1"
 
 
 class Batch:
-    """Points earned by one event for one point kind. Spending takes the oldest first."""
+    """Points earned by one event for one point kind. Spending takes the oldest first.
 
-    __slots__ = ("earned_at", "available_at", "expires_at", "amount", "order", "rule")
+    Immutable once made (a state copy shares its batches): a change replaces the batch by one
+    with the same `seq`, the batch's place in its kind's list (which is kept in `seq` order)."""
 
-    def __init__(self, earned_at, available_at, expires_at, amount, order, rule):
+    __slots__ = ("earned_at", "available_at", "expires_at", "amount", "order", "rule", "seq")
+
+    def __init__(self, earned_at, available_at, expires_at, amount, order, rule, seq=0):
         self.earned_at: _dt.datetime = earned_at
         self.available_at: Optional[_dt.datetime] = available_at  # None once available
         self.expires_at: Optional[_dt.datetime] = expires_at
         self.amount: int = amount
         self.order: Optional[str] = order
         self.rule: int = rule
+        self.seq: int = seq
 
-    def copy(self) -> "Batch":
-        return Batch(self.earned_at, self.available_at, self.expires_at, self.amount, self.order, self.rule)
+    def with_amount(self, amount: int) -> "Batch":
+        return Batch(self.earned_at, self.available_at, self.expires_at, amount, self.order, self.rule, self.seq)
+
+
+def _seq(b: Batch) -> int:
+    return b.seq
 
 
 class KindState:
-    """One point kind's ledger: batches (oldest first), debt, running totals."""
+    """One point kind's ledger: batches (oldest first), debt, running totals.
 
-    __slots__ = ("batches", "debt", "earned", "redeemed", "expired", "clawed", "inactivity_deadline")
+    Timers are min-heaps of (moment, seq): `maturing` for pending batches, `expiring` for batches
+    with an expiry, so passing time costs what happens, not the number of batches. An entry whose
+    batch is gone (spent, clawed back) is stale and skipped when popped. `avail_sum` and
+    `pend_sum` are running sums of the available and pending batches' amounts."""
+
+    __slots__ = ("batches", "debt", "earned", "redeemed", "expired", "clawed", "inactivity_deadline", "maturing",
+                 "expiring", "next_seq", "avail_sum", "pend_sum")
 
     def __init__(self):
         self.batches: list[Batch] = []
@@ -46,25 +62,78 @@ class KindState:
         self.expired = 0
         self.clawed = 0
         self.inactivity_deadline: Optional[_dt.datetime] = None
+        self.maturing: list[tuple] = []
+        self.expiring: list[tuple] = []
+        self.next_seq = 0
+        self.avail_sum = 0
+        self.pend_sum = 0
 
     def copy(self) -> "KindState":
-        k = KindState()
-        k.batches = [b.copy() for b in self.batches]
+        k = KindState.__new__(KindState)
+        k.batches = self.batches.copy()  # batches are immutable: shared
+        k.maturing = self.maturing.copy()
+        k.expiring = self.expiring.copy()
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = self.debt, self.earned, self.redeemed, self.expired, self.clawed
         k.inactivity_deadline = self.inactivity_deadline
+        k.next_seq, k.avail_sum, k.pend_sum = self.next_seq, self.avail_sum, self.pend_sum
         return k
 
     @property
     def available(self) -> int:
-        return sum(b.amount for b in self.batches if b.available_at is None) - self.debt
+        return self.avail_sum - self.debt
 
     @property
     def pending(self) -> int:
-        return sum(b.amount for b in self.batches if b.available_at is not None)
+        return self.pend_sum
+
+    def add(self, earned_at, available_at, expires_at, amount: int, order, rule: int) -> Batch:
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        b = Batch(earned_at, available_at, expires_at, amount, order, rule, seq)
+        self.batches.append(b)
+        if available_at is None:
+            self.avail_sum += amount
+        else:
+            self.pend_sum += amount
+            heapq.heappush(self.maturing, (available_at, seq))
+        if expires_at is not None:
+            heapq.heappush(self.expiring, (expires_at, seq))
+        return b
+
+    def index_of(self, seq: int) -> int:
+        """The batch's position in the list, or -1 when it is gone."""
+        batches = self.batches
+        i = bisect_left(batches, seq, key=_seq)
+        return i if i < len(batches) and batches[i].seq == seq else -1
+
+    def next_timer(self) -> Optional[_dt.datetime]:
+        """The earliest maturing or expiry moment (possibly of a stale entry: never later than the real one)."""
+        best = self.maturing[0][0] if self.maturing else None
+        if self.expiring and (best is None or self.expiring[0][0] < best):
+            best = self.expiring[0][0]
+        return best
+
+    def rebuild(self) -> None:
+        """Sequence numbers, timers and sums from the batch list (after loading)."""
+        self.maturing, self.expiring = [], []
+        self.avail_sum = self.pend_sum = 0
+        for i, b in enumerate(self.batches):
+            b.seq = i
+            if b.available_at is None:
+                self.avail_sum += b.amount
+            else:
+                self.pend_sum += b.amount
+                self.maturing.append((b.available_at, i))
+            if b.expires_at is not None:
+                self.expiring.append((b.expires_at, i))
+        heapq.heapify(self.maturing)
+        heapq.heapify(self.expiring)
+        self.next_seq = len(self.batches)
 
 
 class OrderRecord:
-    """What one order earned, so that a return can take it back."""
+    """What one order earned, so that a return can take it back. Shared between state copies:
+    the evaluator copies a record before changing it (returns), except while its purchase runs."""
 
     __slots__ = ("time", "gross", "paid", "lines", "points", "punches", "rewards", "returned", "clawed", "punches_back",
                  "items", "by_amount")
@@ -96,6 +165,116 @@ class OrderRecord:
         return o
 
 
+_MISSING = object()
+_TAIL = 32  # entries kept in the mutable tail before it is frozen into the levels
+
+
+class LogMap:
+    """A map that grows for ever (seen event ids, orders) and is copied on every `apply`: frozen
+    levels (dicts never changed again, shared by copies, merged like a binary counter so there are
+    O(log n) of them) under a small mutable tail. A copy costs O(tail); a lookup O(log n).
+    Iteration is in first-insertion order, like a dict."""
+
+    __slots__ = ("levels", "tail")
+
+    def __init__(self, levels: tuple = (), tail: Optional[dict] = None):
+        self.levels: tuple = levels  # oldest first
+        self.tail: dict = tail if tail is not None else {}
+
+    def copy(self) -> "LogMap":
+        return LogMap(self.levels, self.tail.copy())
+
+    def get(self, key, default=None):
+        v = self.tail.get(key, _MISSING)
+        if v is not _MISSING:
+            return v
+        for level in reversed(self.levels):
+            v = level.get(key, _MISSING)
+            if v is not _MISSING:
+                return v
+        return default
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def __getitem__(self, key):
+        v = self.get(key, _MISSING)
+        if v is _MISSING:
+            raise KeyError(key)
+        return v
+
+    def __setitem__(self, key, value) -> None:
+        tail = self.tail
+        tail[key] = value
+        if len(tail) >= _TAIL:
+            levels = list(self.levels)
+            new = tail
+            while levels and len(levels[-1]) <= len(new):
+                merged = levels.pop().copy()
+                merged.update(new)  # newer values win; first-insertion order is kept
+                new = merged
+            levels.append(new)
+            self.levels = tuple(levels)
+            self.tail = {}
+
+    def as_dict(self) -> dict:
+        out: dict = {}
+        for level in self.levels:
+            out.update(level)
+        out.update(self.tail)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+
+class MetricLog:
+    """One windowed metric's contributions, sorted by moment, with prefix sums: a window's sum is
+    two bisections. Appending (the usual case: contributions come in time order) shares the lists
+    with earlier copies (each copy knows its length `n`); an insertion in the middle (a return is
+    dated at its order's moment) copies them."""
+
+    __slots__ = ("ts", "cum", "n")
+
+    def __init__(self, ts=None, cum=None, n=0):
+        self.ts: list = ts if ts is not None else []
+        self.cum: list = cum if cum is not None else [0]  # cum[i] = sum of the first i values
+        self.n = n
+
+    def copy(self) -> "MetricLog":
+        return MetricLog(self.ts, self.cum, self.n)
+
+    def add(self, t, value: int) -> None:
+        n = self.n
+        ts, cum = self.ts, self.cum
+        if n and t < ts[n - 1]:
+            i = bisect_right(ts, t, 0, n)
+            ts = ts[:n]
+            cum = cum[:n + 1]
+            ts.insert(i, t)
+            cum.insert(i + 1, cum[i] + value)
+            for j in range(i + 2, n + 2):
+                cum[j] += value
+            self.ts, self.cum, self.n = ts, cum, n + 1
+            return
+        if len(ts) != n:  # another copy appended beyond our end: take our own lists
+            ts = self.ts = ts[:n]
+            cum = self.cum = cum[:n + 1]
+        ts.append(t)
+        cum.append(cum[n] + value)
+        self.n = n + 1
+
+    def entries(self) -> list:
+        cum = self.cum
+        return [(self.ts[i], cum[i + 1] - cum[i]) for i in range(self.n)]
+
+    def sum_between(self, lo, hi, lo_inclusive: bool, hi_inclusive: bool) -> int:
+        ts, n = self.ts, self.n
+        a = bisect_left(ts, lo, 0, n) if lo_inclusive else bisect_right(ts, lo, 0, n)
+        b = bisect_right(ts, hi, 0, n) if hi_inclusive else bisect_left(ts, hi, 0, n)
+        return self.cum[b] - self.cum[a] if b > a else 0
+
+
 class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
@@ -113,37 +292,41 @@ class MemberState:
         b = attributes.get("birthday")
         self.birthday: Optional[_dt.date] = _dt.date.fromisoformat(b) if isinstance(b, str) else b
         self.clock: Optional[_dt.datetime] = None
-        self.seen: set[str] = set()
+        self.seen = LogMap()  # event id -> True
         self.kinds = [KindState() for _ in range(n_kinds)]
         self.punches: dict[int, int] = {}
         self.visits = 0
         self.purchases = 0
         self.spend = 0  # lifetime amount paid, net of returns
-        self.metrics: list[list] = [[] for _ in range(n_metrics)]  # [[time, value], ...] per metric
+        # per metric: a lifetime metric is [first moment, total] (or None before any contribution),
+        # a windowed one a MetricLog
+        self.metrics: list = [None] * n_metrics
         self.tier = -1
         self.next_review: Optional[_dt.datetime] = None
         self.grace_until: Optional[_dt.datetime] = None
         self.grace_target = -1
         self.caps: dict[str, list] = {}  # scope -> [period key, used]
         self.fired: dict[int, int] = {}  # rule index -> times a counting trigger fired
-        self.orders: dict[str, OrderRecord] = {}
+        self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
 
     def copy(self) -> "MemberState":
+        """A copy that shares what the evaluator never changes in place (batches, frozen levels
+        of ids and orders, metric lists up to their length): O(what one event can touch)."""
         s = MemberState.__new__(MemberState)
         s.member_id, s.attributes, s.segments, s.birthday = self.member_id, self.attributes, self.segments, self.birthday
         s.clock = self.clock
-        s.seen = set(self.seen)
+        s.seen = self.seen.copy()
         s.kinds = [k.copy() for k in self.kinds]
-        s.punches = dict(self.punches)
+        s.punches = self.punches.copy()
         s.visits, s.purchases, s.spend = self.visits, self.purchases, self.spend
-        s.metrics = [[list(c) for c in m] for m in self.metrics]
+        s.metrics = [m if m is None else m.copy() for m in self.metrics]
         s.tier, s.next_review, s.grace_until, s.grace_target = self.tier, self.next_review, self.grace_until, self.grace_target
-        s.caps = {k: list(v) for k, v in self.caps.items()}
-        s.fired = dict(self.fired)
-        s.orders = dict(self.orders)  # records are shared: the evaluator copies one before changing it
-        s.rewards = dict(self.rewards)
+        s.caps = {k: v.copy() for k, v in self.caps.items()}
+        s.fired = self.fired.copy()
+        s.orders = self.orders.copy()  # records are shared: the evaluator copies one before changing it
+        s.rewards = self.rewards.copy()
         s.due = self.due
         return s
 
@@ -224,7 +407,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         "member_id": s.member_id,
         "attributes": s.attributes,
         "clock": t(s.clock),
-        "seen": sorted(s.seen),
+        "seen": sorted(s.seen.as_dict()),
         "kinds": [
             {
                 "batches": [
@@ -241,7 +424,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         "visits": s.visits,
         "purchases": s.purchases,
         "spend": s.spend,
-        "metrics": [[[t(c[0]), c[1]] for c in m] for m in s.metrics],
+        "metrics": [_metric_doc(m, t) for m in s.metrics],
         "tier": s.tier,
         "next_review": t(s.next_review),
         "grace_until": t(s.grace_until),
@@ -259,28 +442,47 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
                 "items": {str(k): v for k, v in sorted(o.items.items())},
                 "by_amount": o.by_amount,
             }
-            for oid, o in s.orders.items()
+            for oid, o in s.orders.as_dict().items()
         },
         "rewards": dict(sorted(s.rewards.items())),
     }
 
 
-def state_from_doc(doc: StateDoc) -> MemberState:
+def _metric_doc(m, t) -> list:
+    if m is None:
+        return []
+    if isinstance(m, MetricLog):
+        return [[t(ct), v] for ct, v in m.entries()]
+    return [[t(m[0]), m[1]]]
+
+
+def state_from_doc(doc: StateDoc, lifetime: Optional[list[bool]] = None) -> MemberState:
+    """`lifetime[i]` says whether metric i is a lifetime metric (default: all windowed)."""
     s = MemberState(doc.member_id, doc.attributes, 0, 0)
     s.clock = doc.clock
-    s.seen = set(doc.seen)
+    s.seen = LogMap((dict.fromkeys(doc.seen, True),) if doc.seen else ())
     for kd in doc.kinds:
         k = KindState()
         k.batches = [Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule) for b in kd.batches]
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = kd.debt, kd.earned, kd.redeemed, kd.expired, kd.clawed
         k.inactivity_deadline = kd.inactivity_deadline
+        k.rebuild()
         s.kinds.append(k)
     s.punches = dict(doc.punches)
     s.visits, s.purchases, s.spend = doc.visits, doc.purchases, doc.spend
-    s.metrics = [[[c[0], c[1]] for c in m] for m in doc.metrics]
+    s.metrics = []
+    for i, m in enumerate(doc.metrics):
+        if lifetime is not None and lifetime[i]:
+            s.metrics.append([m[0][0], sum(v for _, v in m)] if m else None)
+        else:
+            log = MetricLog()
+            for ct, v in sorted(m, key=lambda c: c[0]):  # stable: equal moments keep their order
+                log.add(ct, v)
+            s.metrics.append(log)
     s.tier, s.next_review, s.grace_until, s.grace_target = doc.tier, doc.next_review, doc.grace_until, doc.grace_target
     s.caps = {k: list(v) for k, v in doc.caps.items()}
     s.fired = dict(doc.fired)
+    orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})
         o.points, o.punches = dict(od.points), dict(od.punches)
@@ -288,6 +490,7 @@ def state_from_doc(doc: StateDoc) -> MemberState:
         o.returned, o.clawed, o.punches_back = od.returned, dict(od.clawed), dict(od.punches_back)
         o.items = {k: list(v) for k, v in od.items.items()}
         o.by_amount = od.by_amount
-        s.orders[oid] = o
+        orders[oid] = o
+    s.orders = LogMap((orders,) if orders else ())
     s.rewards = dict(doc.rewards)
     return s
