@@ -17,7 +17,7 @@ from loyalty.diagnostics import CODES, diagnostics_json, render_all
 from loyalty.frontend import check_file
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-RUNNERS = {"programs"}  # histories/ joins when the simulator's reader is wired in
+RUNNERS = {"programs", "histories"}  # histories/: run by tests/test_hostile_histories.py
 
 
 def _load(folder: str) -> dict:

@@ -46,10 +46,11 @@ REQUIRED_COLUMNS = ("member", "time", "amount")
 class HistoryError(Exception):
     """A history that cannot be used: the message names the file, row and column."""
 
-    def __init__(self, message: str, hint: Optional[str] = None):
+    def __init__(self, message: str, hint: Optional[str] = None, line: Optional[int] = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.line = line  # the bad row's line, when it is one row
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +256,8 @@ def parse_column_mapping(text: str) -> dict[str, str]:
 # ------------------------------------------------------------------ reading files
 
 
-def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None):
+def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_bytes: bool = False,
+                quoted: bool = True):
     import pyarrow as pa
 
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -287,15 +289,23 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None):
         head = head[3:]
     try:
         header_line = head.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HistoryError(f"{path}:1: the header is not valid UTF-8", hint="save the file as UTF-8") from None
+    except UnicodeDecodeError as err:
+        column = head[:err.start].count(delimiter.encode("utf-8")) + 1
+        raise HistoryError(f"{path}:1: column {column} of the header is not valid UTF-8 "
+                           f"(byte 0x{head[err.start]:02x} at byte {err.start + 1} of the line)",
+                           hint="save the file as UTF-8", line=1) from None
     if not header_line.strip():
         raise HistoryError(f"{path}: the file is empty; a header row is needed",
                            hint="the first line names the columns, e.g. member,time,amount")
     names = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    # headers are matched case-insensitively, so `amount` and `Amount` would be one column read twice
+    folded = [n.strip().lower() for n in names]
+    dupes = [n for i, n in enumerate(names) if folded.index(folded[i]) != i]
     if dupes:
-        raise HistoryError(f"{path}:1: column {dupes[0]!r} appears twice in the header")
+        first = names[folded.index(dupes[0].strip().lower())]
+        same = "" if first == dupes[0] else f" (as {first!r} and {dupes[0]!r}; headers are matched ignoring case)"
+        raise HistoryError(f"{path}:1: column {first!r} appears twice in the header{same}",
+                           hint="rename or remove one of them")
     def on_ragged_row(row) -> str:
         # rows with too few or too many fields: kept aside, reported like any bad row
         if ragged is not None:
@@ -307,9 +317,13 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None):
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(use_threads=True),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_ragged_row),
+            # a quoted value may hold a line break; Arrow only handles that across its parallel blocks when told
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_ragged_row,
+                                             newlines_in_values=quoted),
+            # as bytes: UTF-8 is checked per column afterwards, so a bad byte is reported by row and column
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
+                column_types={n: (pa.binary() if as_bytes else pa.string()) for n in names},
+                strings_can_be_null=False, quoted_strings_can_be_null=False
             ),
         )
     except pa.ArrowInvalid as err:
@@ -435,20 +449,156 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
     ragged: list = []
-    cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged)
-    history = build_history(cols, str(path), first_row, options)
-    if ragged and any(r[0] is None or r[0] < 1 for r in ragged):
-        ragged = _locate_rows(path, ragged)
-    for number, actual, expected, text in sorted(ragged, key=lambda r: r[0] or 0):
+    is_csv = path.suffix.lower() not in (".parquet", ".pq")
+    shape = _scan_csv(path) if is_csv else None
+    cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=is_csv,
+                                           quoted=bool(shape and shape.quoted))
+    lines = None
+    not_utf8: Counter = Counter()
+    examples: list[BadRow] = []
+    if is_csv:
+        n = len(next(iter(cols.values()))) if cols else 0
+        if ragged or not shape.one_record_per_line(n):
+            # blank lines, quoted line breaks or rows of the wrong width: number records by their first line
+            lines, located = _record_lines(path, options.delimiter, len(cols))
+            if len(lines) == n and len(located) == len(ragged):
+                ragged = located
+            else:  # the two readers disagree on the file's shape: keep Arrow's view, numbered as best we can
+                lines = None
+                if any(r[0] is None or r[0] < 1 for r in ragged):
+                    ragged = _locate_rows(path, ragged)
+    ragged = sorted(ragged, key=lambda r: r[0] or 0)
+    try:
+        if is_csv:
+            cols, lines, not_utf8, examples = _decode_columns(cols, lines, first_row, str(path), options)
+        history = build_history(cols, str(path), first_row, options, lines=lines)
+    except HistoryError as err:
+        # stop at the first bad row in the file, whichever kind it is
+        if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
+            raise _ragged_error(str(path), ragged[0]) from None
+        raise
+    if not_utf8:
+        history.skipped.update(not_utf8)
+        history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
+    for number, actual, expected, text in ragged:
         bad = BadRow(str(path), number or 0, "(whole row)", text,
                      f"{actual} fields where the header has {expected}")
         if options.on_bad_row != "skip":
-            raise HistoryError(str(bad).replace(' column "(whole row)":', ""),
-                               hint="check the delimiter (--delimiter) and quoting, or pass --on-bad-row skip")
+            raise _ragged_error(str(path), (number, actual, expected, text))
         history.skipped[f"row: {actual} fields where the header has {expected}"] += 1
         if len(history.bad_rows) < options.max_examples:
             history.bad_rows.append(bad)
     return history
+
+
+def _ragged_error(file: str, ragged: tuple) -> HistoryError:
+    number, actual, expected, text = ragged
+    bad = BadRow(file, number or 0, "(whole row)", text, f"{actual} fields where the header has {expected}")
+    return HistoryError(str(bad).replace(' column "(whole row)":', ""), line=number,
+                        hint="check the delimiter (--delimiter) and quoting, or pass --on-bad-row skip")
+
+
+@dataclass(frozen=True)
+class _CsvShape:
+    breaks: int  # line breaks: \n, \r\n or a lone \r
+    ends_with_break: bool
+    quoted: bool  # a '"' anywhere: values may hold delimiters and line breaks
+
+    def one_record_per_line(self, records: int) -> bool:
+        """True when record i is on line i + 2: no blank line and no line break inside a value."""
+        return self.breaks + (0 if self.ends_with_break else 1) == records + 1
+
+
+def _scan_csv(path: Path, chunk: int = 1 << 24) -> _CsvShape:
+    """Line breaks and quotes, counted over the raw bytes (fast: no decoding, no parsing)."""
+    lf = cr = crlf = 0
+    quoted = False
+    last = b""
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            lf += block.count(b"\n")
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            quoted = quoted or b'"' in block
+            last = block[-1:]
+    return _CsvShape(lf + cr - crlf, last in (b"\n", b"\r"), quoted)
+
+
+def _record_lines(path: Path, delimiter: str, width: int) -> tuple[list[int], list[tuple]]:
+    """The line each data record starts on (records of `width` fields, as Arrow keeps them), and the
+    records of another width as (line, fields, width, text). Blank lines are no records (as in Arrow)."""
+    lines: list[int] = []
+    ragged: list[tuple] = []
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        next(reader, None)
+        start = reader.line_num + 1
+        for fields in reader:
+            if fields:
+                if len(fields) == width:
+                    lines.append(start)
+                else:
+                    ragged.append((start, len(fields), width, delimiter.join(fields)))
+            start = reader.line_num + 1
+    return lines, ragged
+
+
+def _decode_columns(cols: dict, lines: Optional[list[int]], first_row: int, file: str, options: "ReadOptions"):
+    """Byte columns to text. A value that is not UTF-8 is a bad row: stop at the first (by line, then
+    column), or under skip leave out every such row. Returns (columns, lines, skipped, examples)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict = {}
+    bad: dict[int, tuple[str, bytes]] = {}  # record -> the first column (in header order) that is not UTF-8
+    for name, col in cols.items():
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        try:
+            out[name] = arr.cast(pa.string())
+            continue
+        except pa.ArrowInvalid:
+            pass
+        values = arr.to_pylist()
+        for i, v in enumerate(values):
+            if v is not None and i not in bad:
+                try:
+                    v.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad[i] = (name, v)
+        out[name] = pa.array([None if i in bad or v is None else v.decode("utf-8") for i, v in enumerate(values)],
+                             pa.string())
+    if not bad:
+        return out, lines, Counter(), []
+
+    def line(i: int) -> int:
+        return lines[i] if lines is not None else i + first_row
+
+    def bad_row(i: int) -> BadRow:
+        name, value = bad[i]
+        err = _utf8_error(value)
+        return BadRow(file, line(i), name, value.decode("utf-8", "replace"),
+                      f"not valid UTF-8 (byte 0x{value[err]:02x} at byte {err + 1} of the value)")
+
+    first = min(bad)
+    if options.on_bad_row != "skip":
+        raise HistoryError(str(bad_row(first)), line=line(first),
+                           hint="save the file as UTF-8, or pass --on-bad-row skip to leave out bad rows "
+                                "(they are counted in the report)")
+    skipped = Counter(f"{bad[i][0]}: not valid UTF-8" for i in bad)
+    examples = [bad_row(i) for i in sorted(bad)[:options.max_examples]]
+    n = len(next(iter(out.values())))
+    keep = pa.array([i not in bad for i in range(n)])
+    out = {name: pc.filter(col, keep) for name, col in out.items()}
+    kept_lines = [line(i) for i in range(n) if i not in bad]
+    return out, kept_lines, skipped, examples
+
+
+def _utf8_error(value: bytes) -> int:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start
+    return 0
 
 
 def _locate_rows(path: Path, ragged: list) -> list:
@@ -473,6 +623,11 @@ _ISO_AWARE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+
 _PLAIN_DECIMAL = r"^(?P<sign>[+-]?)(?P<int>\d{1,15})(?:\.(?P<frac>\d{1,18}))?$"
 _PLAIN_WHOLE = r"^\d{1,15}$"
 _LARGEST = 2**63 - 1  # amounts (minor units) and quantities are 64-bit integers
+# history times lie in years 1000 to 8999: every date a program computes from one (expiry, windows, calendar
+# periods, up to 999 years away) is then a valid date; year 1 or 9999 would overflow Python's calendar
+FIRST_TIME = _dt.datetime(1000, 1, 1)
+LAST_TIME = _dt.datetime(8999, 12, 31, 23, 59, 59, 999999)
+_TIME_RANGE_REASON = "outside the supported range of times (years 1000 to 8999)"
 
 
 def _text_array(values):
@@ -554,7 +709,8 @@ def _fast_amounts(text, minor_units: int):
     return pc.if_else(pc.equal(sign, "-"), pc.negate(value), value)
 
 
-def build_history(cols: dict, file: str, first_row: int, options: ReadOptions) -> History:
+def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
+                  lines: Optional[list[int]] = None) -> History:
     """Validate and sort text columns (as read from a file: lists or Arrow arrays) into a History.
 
     Every column is validated and converted for all rows at once; a row the fast path
@@ -577,6 +733,8 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions) -
     qty_text = text("quantity")
 
     when = _fast_times(time_text, options) if n else pa.array([], pa.int64())
+    in_range = pc.and_(pc.greater_equal(when, _micros(FIRST_TIME)), pc.less_equal(when, _micros(LAST_TIME)))
+    when = pc.if_else(pc.fill_null(in_range, False), when, None)  # out of range: the slow path names it
     signed = _fast_amounts(amount_text, options.minor_units)
     known_kind = pc.or_(pc.is_null(kind), pc.is_in(kind, value_set=pa.array(EVENT_TYPES)))
     # a missing amount is fine on events that carry no money
@@ -592,7 +750,12 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions) -
     fast = pc.and_(pc.and_(pc.is_valid(member), pc.is_valid(when)), pc.and_(known_kind, pc.is_valid(amount)))
     fast = pc.and_(pc.and_(fast, sign_ok), pc.fill_null(pc.greater_equal(quantity, 1), False))
 
-    rows = pc.add(pa.array(range(n), pa.int64()), first_row) if n else pa.array([], pa.int64())
+    # where each row came from, for messages: its line in the file (its first line when a quoted value
+    # holds a line break); without `lines`, record i is on line i + first_row
+    if lines is not None:
+        rows = pa.array(lines, pa.int64())
+    else:
+        rows = pc.add(pa.array(range(n), pa.int64()), first_row) if n else pa.array([], pa.int64())
     table = pa.table({
         "member": member, "time": when, "amount": pc.abs(amount), "type": kind,
         **{k: text(k) for k in ("order", "item", "category")}, "quantity": quantity,
@@ -603,7 +766,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions) -
     examples: list[BadRow] = []
     slow = pc.indices_nonzero(pc.invert(fast)).to_pylist() if n else []
     if slow:
-        good, fixed = _parse_slowly(raw, resolved, slow, file, first_row, options, skipped, examples)
+        good, fixed = _parse_slowly(raw, resolved, slow, file, rows, options, skipped, examples)
         table = table.filter(fast)
         if fixed:
             table = pa.concat_tables([table, pa.Table.from_pylist(fixed, schema=_schema())])
@@ -612,21 +775,22 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions) -
     return History(table.combine_chunks(), file=file, skipped=skipped, bad_rows=examples)
 
 
-def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, first_row: int, options: ReadOptions,
+def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, options: ReadOptions,
                   skipped: Counter, examples: list) -> tuple[int, list[dict]]:
     """The rows the fast path left, one by one: parsed exactly, or reported by row and column."""
     import pyarrow as pa
 
     values = {key: pc_take(arr, slow) for key, arr in raw.items()}
+    line_of = dict(zip(slow, pc_take(rows, slow)))
     parse_time = make_time_parser(options.time_format, options.timezone)
     parse_amount = make_amount_parser(options.minor_units, options.currency)
     fixed: list[dict] = []
 
     def bad(i: int, key: str, value, reason: str) -> None:
-        row = BadRow(file, i + first_row, resolved.get(key, key), "" if value is None else str(value), reason)
+        row = BadRow(file, line_of[i], resolved.get(key, key), "" if value is None else str(value), reason)
         if options.on_bad_row != "skip":
-            raise HistoryError(str(row), hint="fix the row, or pass --on-bad-row skip to leave out bad rows "
-                                              "(they are counted in the report)")
+            raise HistoryError(str(row), line=row.row, hint="fix the row, or pass --on-bad-row skip to leave "
+                                                            "out bad rows (they are counted in the report)")
         skipped[f"{key}: {reason}"] += 1
         if len(examples) < options.max_examples:
             examples.append(row)
@@ -648,6 +812,12 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, first_r
             when = parse_time(raw_time)
         except _Bad as err:
             bad(i, "time", raw_time, err.reason)
+            continue
+        except OverflowError:  # an offset moves it past year 1 or 9999
+            bad(i, "time", raw_time, _TIME_RANGE_REASON)
+            continue
+        if not FIRST_TIME <= when <= LAST_TIME:
+            bad(i, "time", raw_time, _TIME_RANGE_REASON)
             continue
         raw_kind = get("type", j)
         kind = raw_kind.strip().lower() if raw_kind else ""
@@ -688,7 +858,7 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, first_r
                 bad(i, "quantity", raw_qty, "too large a quantity")
                 continue
         row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
-               "quantity": quantity, "row": i + first_row}
+               "quantity": quantity, "row": line_of[i]}
         for key in ("order", "item", "category", "store", "channel", "event"):
             value = get(key, j)
             row[key] = (value.strip() or None) if value is not None else None

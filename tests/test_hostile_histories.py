@@ -1,0 +1,153 @@
+"""Every hostile history in tests/hostile/histories/ gives exactly its expected outcome.
+
+Each file runs through `loyalty simulate` (the command a user runs), once as is and, when
+its entry says what skipping gives, once with `--on-bad-row skip`. A stop must name the
+file and the line the bad row starts on, exit 1, and show no traceback. The format of
+expected.yaml is explained at its top; test_hostile_corpus.py checks that every file in
+the folder has an entry.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from loyalty.cli import cli
+
+FOLDER = Path(__file__).resolve().parent / "hostile" / "histories"
+with open(FOLDER / "expected.yaml", encoding="utf-8") as _f:
+    EXPECTED: dict = yaml.safe_load(_f)
+HISTORIES = sorted(name for name, entry in EXPECTED.items() if entry != "program")
+PROGRAMS = sorted(name for name, entry in EXPECTED.items() if entry == "program")
+
+
+def simulate(program: Path, history: Path, *args: str):
+    result = CliRunner().invoke(cli, ["simulate", str(program), str(history), "--format", "json", "--jobs", "1",
+                                      *args])
+    # a crash would surface as an exception other than the exit
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def check_figures(report: dict, want: dict) -> None:
+    headline, history = report["headline"], report["history"]
+    got = {}
+    for key in want:
+        if key == "rows":
+            got[key] = history["rows"]
+        elif key in ("first", "last"):
+            got[key] = history[key]
+        elif key == "rejected":
+            got[key] = {r["reason"]: r["events"] for r in report["rejected_events"]}
+        elif key == "skipped":
+            got[key] = history["skipped_by_reason"]
+        else:
+            got[key] = headline[key]
+    assert got == want
+
+
+def test_every_entry_is_an_outcome_this_runner_knows():
+    for name in HISTORIES:
+        entry = EXPECTED[name]
+        assert set(entry) <= {"program", "args", "ok", "stop", "hint", "skip"}, (name, entry)
+        assert ("ok" in entry) != ("stop" in entry), name
+        assert (FOLDER / entry.get("program", "oslo.loyalty")).exists()
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_the_corpus_programs_check_clean(name):
+    result = CliRunner().invoke(cli, ["check", "--strict", str(FOLDER / name)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", HISTORIES)
+def test_hostile_history(name):
+    entry = EXPECTED[name]
+    path = FOLDER / name
+    program = FOLDER / entry.get("program", "oslo.loyalty")
+    result = simulate(program, path, *entry.get("args", []))
+    if "ok" in entry:
+        assert result.exit_code == 0, result.output
+        check_figures(json.loads(result.stdout), entry["ok"])
+        return
+    assert result.exit_code == 1, result.output
+    stop = entry["stop"]
+    where = f"{path}:{stop}" if stop[0].isdigit() else f"{path}: {stop}"
+    assert where in result.output, result.output
+    if "hint" in entry:
+        assert entry["hint"] in result.output
+    assert result.stdout == "" or not result.stdout.lstrip().startswith("{"), "no report after a stop"
+
+
+@pytest.mark.parametrize("name", [n for n in HISTORIES if "skip" in EXPECTED[n]])
+def test_hostile_history_skipped_and_counted(name):
+    entry = EXPECTED[name]
+    result = simulate(FOLDER / entry.get("program", "oslo.loyalty"), FOLDER / name, "--on-bad-row", "skip",
+                      *entry.get("args", []))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    check_figures(report, entry["skip"])
+    history = report["history"]
+    assert history["skipped_rows"] == sum(entry["skip"]["skipped"].values())
+    # every skipped row is shown with its place, up to the examples kept
+    assert len(history["skipped_examples"]) == history["skipped_rows"]
+    assert all(example.startswith(f"{FOLDER / name}:") for example in history["skipped_examples"])
+
+
+# ------------------------------------------------------------------ Parquet (typed columns), made here
+
+
+def _parquet(tmp_path: Path, columns: dict) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "history.parquet"
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_parquet_with_typed_columns_reads_exactly(tmp_path):
+    import pyarrow as pa
+
+    # decimals keep their digits, aware timestamps convert to Oslo time (UTC+1 in January)
+    path = _parquet(tmp_path, {
+        "member": pa.array(["M1", "M1", "M2"]),
+        "time": pa.array([datetime(2025, 1, 1, 11, tzinfo=timezone.utc), datetime(2025, 1, 2, 23, 30,
+                                                                                    tzinfo=timezone.utc),
+                          datetime(2025, 1, 3, tzinfo=timezone.utc)], pa.timestamp("us", tz="UTC")),
+        "amount": pa.array([Decimal("10.25"), Decimal("0.75"), Decimal("92233720368547758.07")],
+                           pa.decimal128(19, 2)),
+    })
+    result = simulate(FOLDER / "oslo.loyalty", path)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    check_figures(report, {"rows": 3, "orders": 3, "revenue": "92233720368547769.07",
+                           "points_issued": 10 + 0 + 92233720368547758,
+                           "first": "2025-01-01T12:00:00", "last": "2025-01-03T01:00:00"})
+
+
+def test_parquet_bad_row_is_named_by_its_row(tmp_path):
+    import pyarrow as pa
+
+    path = _parquet(tmp_path, {"member": ["M1", "M1", "M1"], "time": ["2025-01-01", "2025-01-02", "2025-01-03"],
+                               "type": ["purchase", "purchase", "purchase"],
+                               "amount": pa.array([5, -5, 5], pa.int64())})
+    result = simulate(FOLDER / "oslo.loyalty", path)
+    assert result.exit_code == 1
+    # Parquet has no lines: rows are numbered from 1, the first data row being row 1
+    assert f'{path}:2: column "amount": negative amount on a purchase' in result.output
+
+
+def test_parquet_that_is_not_parquet_stops_with_the_file_named(tmp_path):
+    path = tmp_path / "history.parquet"
+    path.write_bytes(b"member,time,amount\nM1,2025-01-01,5\n")
+    result = simulate(FOLDER / "oslo.loyalty", path)
+    assert result.exit_code == 1
+    assert f"{path}: cannot read as Parquet" in result.output
