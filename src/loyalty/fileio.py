@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Union
+from typing import IO, Iterator, Union
 
 
 def _default_mode() -> int:
@@ -64,3 +64,28 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def open_atomic(path: Union[str, os.PathLike], encoding: str = "utf-8", newline: str = "") -> Iterator[IO[str]]:
+    """A text file to stream into (for output too large to hold in memory); it replaces `path`
+    only when the block ends without an exception, like `write_atomic`. On an exception the
+    temporary file is removed and `path` keeps its old content."""
+    target = Path(os.path.realpath(path))
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _default_mode()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as tmp:
+            yield tmp
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(target.parent)

@@ -8,6 +8,7 @@ page when the file name ends in .html.
 from __future__ import annotations
 
 import csv
+import io
 import html
 import json
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -168,12 +169,15 @@ def write_csv_tables(report: dict, directory: Path) -> list[Path]:
 
 
 def write_rows(path: Path, rows: list[dict], header: Optional[list[str]] = None) -> None:
+    from loyalty.fileio import write_atomic
+
     header = header or (list(rows[0]) if rows else [])
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        for r in rows:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in header])
+    buffer = io.StringIO()
+    w = csv.writer(buffer, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else r.get(c) for c in header])
+    write_atomic(path, buffer.getvalue())  # an interrupted run leaves the old table, never half of one
 
 
 # ------------------------------------------------------------------ chart
@@ -237,11 +241,13 @@ def render_html(report: dict) -> str:
 
 
 def write_chart(report: dict, path: Path) -> None:
+    from loyalty.fileio import write_atomic
+
     suffix = path.suffix.lower()
     if suffix == ".svg":
-        path.write_text(render_svg(report), encoding="utf-8")
+        write_atomic(path, render_svg(report))
     elif suffix in (".html", ".htm"):
-        path.write_text(render_html(report), encoding="utf-8")
+        write_atomic(path, render_html(report))
     else:
         raise ValueError(f"{path}: the chart is written as .svg or .html")
 
