@@ -67,7 +67,8 @@ def scaled_catalog(catalog, factor: int, minor: int):
     epilog="""\b
 Examples:
   loyalty generate --rows 100000 --seed 1 -o history.csv
-  loyalty generate --rows 400 --seed 1 --program examples/programs/car_wash.loyalty -o car_wash.csv""",
+  loyalty generate --rows 400 --seed 1 --program examples/programs/car_wash.loyalty -o car_wash.csv
+  loyalty generate --rows 10000000 --seed 1 --grouped -o grouped.csv""",
 )
 @click.option("--rows", type=click.IntRange(1, 50_000_000), default=1000, show_default=True,
               help="Exactly this many data rows.")
@@ -78,10 +79,14 @@ Examples:
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2025-01-01", show_default=True,
               help="First day of the history.")
 @click.option("--days", type=click.IntRange(1, 36500), default=365, show_default=True, help="Days covered.")
+@click.option("--grouped", is_flag=True,
+              help="Each member's rows together (in time order), for `loyalty simulate --grouped`; "
+                   "default: every row in time order. Same rows either way.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: standard output).")
-def command(rows, seed, members, program_path, start, days, output):
+def command(rows, seed, members, program_path, start, days, grouped, output):
     """Generate a synthetic purchase history as CSV: skewed purchase frequencies, seasons,
-    several lines per order, returns, home stores; the same options give the same bytes."""
+    several lines per order, returns, home stores; the same options give the same bytes.
+    Memory stays small whatever --rows is (rows are made and written in chunks)."""
     from loyalty.simulate.generate import DEFAULT_CATALOG, GenerateOptions, generate
 
     catalog, stores, minor = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2
@@ -91,7 +96,7 @@ def command(rows, seed, members, program_path, start, days, output):
         catalog = program_catalog or scaled_catalog(DEFAULT_CATALOG, _CURRENCY_SCALE.get(currency, 1), minor)
         stores = program_stores or ("Store 1",)
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
-        start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor)
+        start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped)
     if output:
         with Path(output).open("w", encoding="utf-8", newline="") as fh:
             written = generate(options, fh)

@@ -4,6 +4,16 @@ Realistic where it matters to a loyalty program: a few members buy often and
 most rarely (log-normal frequencies), sales follow the seasons and the week,
 orders have several lines, some orders come back, members mostly shop in their
 home store. Seeded: the same options give the same file, byte for byte.
+
+How it scales (docs/scale.md): every member gets a quota of rows up front (a
+multinomial draw over her activity, so the total is exactly `rows`); members
+are then generated in chunks of about CHUNK_ROWS rows with numpy, each chunk
+from its own seed, so memory does not grow with `rows`. A chunk's orders form
+one stream of rows cut at member boundaries (an order that crosses a boundary
+is two orders, one each side). Output is in time order (chunks sorted by time
+go to a temporary file; time windows of every chunk are merged and written) or,
+with `grouped`, member by member (each member's rows in time order), written
+as soon as a chunk is made. Both orders hold the same rows.
 """
 
 from __future__ import annotations
@@ -11,14 +21,16 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import math
-import random
+import tempfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import accumulate as _accumulate
+from pathlib import Path
 from typing import Optional, TextIO
 
 HEADER = ("member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel")
+
+# rows per generated chunk and per written window: bounds memory whatever `rows` is
+CHUNK_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class GenerateOptions:
     return_rate: float = 0.03  # share of orders that come back (partly)
     referral_rate: float = 0.05  # share of members who refer a friend
     minor_units: int = 2
+    grouped: bool = False  # each member's rows together (in time order), members in order
     extra: dict = field(default_factory=dict)
 
 
@@ -58,6 +71,16 @@ class GenerateOptions:
 _MONTH_WEIGHTS = (0.8, 0.75, 0.9, 0.95, 1.0, 1.1, 1.2, 1.15, 0.95, 0.95, 1.05, 1.4)
 _WEEKDAY_WEIGHTS = (0.85, 0.9, 0.95, 1.0, 1.2, 1.35, 0.75)
 _HOUR_WEIGHTS = {h: w for h, w in zip(range(8, 22), (2, 4, 5, 6, 8, 7, 6, 6, 7, 8, 8, 6, 4, 2))}
+_CHANNEL_WEIGHTS = (6, 2, 2)
+_LINES_RATE = 1.2  # lines of an order: 1 + an exponential draw of this rate, rounded down
+_SINGLE_UNIT = 0.85  # share of lines of one unit (else 2 or 3)
+_HOME_STORE = 0.8  # share of a member's orders in her home store
+_SIGNUP, _REFERRAL, _PURCHASE, _RETURN = 0, 1, 2, 3
+_MINUTES_A_DAY = 1440
+
+# one generated row, as numbers; text is made only when a window is written
+_ROW = [("t", "i8"), ("member", "i8"), ("order", "i8"), ("pos", "i2"), ("kind", "i1"), ("item", "i4"),
+        ("qty", "i1"), ("store", "i4"), ("channel", "i4")]
 
 
 def price_from_cost(cost: Decimal, minor_units: int) -> Decimal:
@@ -68,91 +91,272 @@ def price_from_cost(cost: Decimal, minor_units: int) -> Decimal:
     return (raw / step).to_integral_value(rounding="ROUND_CEILING") * step
 
 
+def _seed(seed: int) -> int:
+    return seed % (1 << 64)  # numpy seeds are non-negative; any int the command takes maps to one
+
+
+class _Plan:
+    """What every chunk shares: members' quotas, home stores, referral flags, and the weights."""
+
+    def __init__(self, options: GenerateOptions):
+        import numpy as np
+
+        self.options = options
+        rng = np.random.default_rng([_seed(options.seed), 0])
+        n = options.members or max(1, options.rows // 20)
+        self.n_members = n
+        activity = rng.lognormal(0.0, 1.1, n)  # a few members buy often, most rarely
+        self.quota = rng.multinomial(options.rows, activity / activity.sum()).astype(np.int64)
+        n_stores = len(options.stores)
+        self.home = rng.integers(0, n_stores, n) if n_stores else np.full(n, -1)
+        # a referral needs room: the signup, the referral and at least one purchase line
+        self.refers = (rng.random(n) < options.referral_rate) & (self.quota >= 3)
+        days = max(1, options.days)
+        self.day_p = _normalised([_MONTH_WEIGHTS[d.month - 1] * _WEEKDAY_WEIGHTS[d.weekday()]
+                                  for d in (options.start + _dt.timedelta(days=k) for k in range(days))])
+        self.hours = np.array(list(_HOUR_WEIGHTS), np.int64)
+        self.hour_p = _normalised(list(_HOUR_WEIGHTS.values()))
+        self.channel_p = _normalised(_CHANNEL_WEIGHTS[: len(options.channels)]) if options.channels else None
+        catalog = options.catalog or DEFAULT_CATALOG
+        self.n_items = len(catalog)
+        self.item_p = _normalised([1 / (i + 1) for i in range(len(catalog))])  # Zipf-like: first items most popular
+        # chunks of whole members, about CHUNK_ROWS rows each (a single busier member is one chunk)
+        ends = np.cumsum(self.quota)
+        cuts, begin = [], 0
+        while begin < n:
+            target = (ends[begin - 1] if begin else 0) + CHUNK_ROWS
+            end = int(np.searchsorted(ends, target, side="left")) + 1
+            end = min(max(end, begin + 1), n)
+            cuts.append((begin, end))
+            begin = end
+        self.chunks = cuts
+
+
+def _normalised(weights):
+    import numpy as np
+
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum()
+
+
+def _random_times(rng, plan: _Plan, size: int):
+    """Minutes since the first day's midnight: a day by season and weekday, an hour by time of day."""
+    day = rng.choice(len(plan.day_p), size=size, p=plan.day_p)
+    hour = plan.hours[rng.choice(len(plan.hours), size=size, p=plan.hour_p)]
+    return day * _MINUTES_A_DAY + hour * 60 + rng.integers(0, 60, size)
+
+
+def _chunk(plan: _Plan, index: int, first_order: int):
+    """The rows of one chunk of members (unsorted), and the number of orders it used."""
+    import numpy as np
+
+    options = plan.options
+    begin, end = plan.chunks[index]
+    rng = np.random.default_rng([_seed(options.seed), 1 + index])
+    quota = plan.quota[begin:end]
+    present = quota > 0
+    refers = plan.refers[begin:end]
+    stream = np.where(present, quota - 1 - refers, 0)  # rows of orders, after the signup and the referral
+    total = int(stream.sum())
+
+    # orders: distinct items (sorted), a unit count per line, maybe a return; drawn until they cover `total` rows
+    parts = [tuple(np.zeros(0, np.int64) for _ in range(5))]
+    covered = 0
+    while covered < total:
+        size = max(16, int((total - covered) / 1.3) + 16)
+        n_lines = np.minimum(1 + np.floor(rng.exponential(1 / _LINES_RATE, size)).astype(np.int64), plan.n_items)
+        owner = np.repeat(np.arange(size), n_lines)
+        drawn = rng.choice(plan.n_items, size=len(owner), p=plan.item_p)
+        keys = np.unique(owner * plan.n_items + drawn)  # distinct items per order, in item order
+        items, orders_of = keys % plan.n_items, keys // plan.n_items
+        lines = np.bincount(orders_of, minlength=size)
+        qty = np.where(rng.random(len(items)) < _SINGLE_UNIT, 1, 2 + rng.integers(0, 2, len(items)))
+        returns = rng.random(size) < options.return_rate
+        which = (rng.random(size) * lines).astype(np.int64)  # the line that comes back
+        parts.append((lines, items, qty, returns, which))
+        covered += int((lines + returns).sum())
+    lines = np.concatenate([p[0] for p in parts])
+    items = np.concatenate([p[1] for p in parts])
+    qty = np.concatenate([p[2] for p in parts])
+    returns = np.concatenate([p[3] for p in parts])
+    which = np.concatenate([p[4] for p in parts])
+    line_start = np.concatenate([[0], np.cumsum(lines)[:-1]])
+    rows_of = lines + returns
+
+    # the stream of rows, cut at member boundaries: a (member, order) pair is one order of that member
+    order_of = np.repeat(np.arange(len(lines)), rows_of)[:total]
+    k = np.arange(total) - np.repeat(np.concatenate([[0], np.cumsum(rows_of)[:-1]]), rows_of)[:total]
+    member_of = np.searchsorted(np.cumsum(stream), np.arange(total), side="right")
+    new_piece = np.ones(total, bool)
+    if total:
+        new_piece[1:] = (order_of[1:] != order_of[:-1]) | (member_of[1:] != member_of[:-1])
+    piece = np.cumsum(new_piece) - 1
+    n_pieces = int(piece[-1]) + 1 if total else 0
+    piece_start = np.flatnonzero(new_piece)
+    piece_size = np.diff(np.append(piece_start, total))
+    whole = (k[piece_start] == 0) & (piece_size == rows_of[order_of[piece_start]])
+    is_return_slot = k == lines[order_of]
+    is_return = is_return_slot & whole[piece]
+    # a return copies one of the order's lines; the return slot of a cut order is a line of its first item
+    slot = np.where(is_return, which[order_of], np.where(is_return_slot, 0, k))
+    flat = line_start[order_of] + slot
+
+    piece_member = member_of[piece_start]
+    piece_time = _random_times(rng, plan, n_pieces)
+    n_stores = len(options.stores)
+    if n_stores:
+        away = rng.integers(0, n_stores, n_pieces)
+        piece_store = np.where(rng.random(n_pieces) < _HOME_STORE, plan.home[begin + piece_member], away)
+    else:
+        piece_store = np.full(n_pieces, -1)
+    piece_channel = (rng.choice(len(options.channels), size=n_pieces, p=plan.channel_p) if options.channels
+                     else np.full(n_pieces, -1))
+    # order ids follow time within a chunk
+    rank = np.empty(n_pieces, np.int64)
+    rank[np.lexsort((piece_member, piece_time))] = np.arange(n_pieces)
+    back = (1 + rng.integers(0, 20, total)) * _MINUTES_A_DAY + rng.integers(0, 6, total) * 60
+
+    order_rows = np.zeros(total, _ROW)
+    order_rows["t"] = piece_time[piece] + np.where(is_return, back, 0)
+    order_rows["member"] = begin + piece_member[piece]
+    order_rows["order"] = first_order + 1 + rank[piece]
+    order_rows["pos"] = 2 + k
+    order_rows["kind"] = np.where(is_return, _RETURN, _PURCHASE)
+    order_rows["item"] = items[flat]
+    order_rows["qty"] = qty[flat]
+    order_rows["store"] = piece_store[piece]
+    order_rows["channel"] = piece_channel[piece]
+
+    # a member signs up just before her first purchase (any time, if she buys nothing), and refers a friend
+    # some weeks later
+    members = np.flatnonzero(present)
+    first = _random_times(rng, plan, len(quota))
+    if n_pieces:
+        buyers = np.unique(piece_member)
+        first[buyers] = np.minimum.reduceat(piece_time, np.searchsorted(piece_member, buyers))
+    referrers = np.flatnonzero(refers)
+    later = (1 + rng.integers(0, 60, len(quota))) * _MINUTES_A_DAY
+    extra = np.zeros(len(members) + len(referrers), _ROW)
+    extra["t"] = np.concatenate([first[members] - 5, first[referrers] + later[referrers]])
+    extra["member"] = begin + np.concatenate([members, referrers])
+    extra["pos"] = np.concatenate([np.zeros(len(members)), np.ones(len(referrers))])
+    extra["kind"] = np.concatenate([np.full(len(members), _SIGNUP), np.full(len(referrers), _REFERRAL)])
+    for name in ("item", "store", "channel"):
+        extra[name] = -1
+    return np.concatenate([extra, order_rows]), n_pieces
+
+
+def _sort(rows, grouped: bool):
+    import numpy as np
+
+    primary = ("member", "t") if grouped else ("t", "member")
+    keys = [rows[name] for name in reversed(primary + ("order", "pos"))]
+    return rows[np.lexsort(keys)]
+
+
+class _Formatter:
+    """Numeric rows to CSV text (Arrow kernels over whole windows; values quoted as the csv module would)."""
+
+    def __init__(self, plan: _Plan):
+        import pyarrow as pa
+
+        options = plan.options
+        catalog = options.catalog or DEFAULT_CATALOG
+        quant = Decimal(1).scaleb(-options.minor_units)
+        width = len(str(plan.n_members))
+
+        def texts(values):  # index -1 (no value) is the last entry, ""
+            return pa.array([_csv_field(v) for v in values] + [""], pa.string())
+
+        self.members = pa.array([f"M{i + 1:0{width}d}" for i in range(plan.n_members)], pa.string())
+        self.kinds = pa.array(["signup", "referral", "purchase", "return"], pa.string())
+        self.items = texts([i.name for i in catalog])
+        self.categories = texts([i.category for i in catalog])
+        self.amounts = texts([str((i.price * q).quantize(quant, rounding=ROUND_HALF_UP))
+                              for i in catalog for q in (1, 2, 3)])
+        self.stores = texts(options.stores)
+        self.channels = texts(options.channels)
+        # times as day + minute of the day, each formatted once (returns and referrals come up to 80 days late)
+        self.days = pa.array([(options.start + _dt.timedelta(days=d)).isoformat() + "T"
+                              for d in range(max(1, options.days) + 81)], pa.string())
+        self.minutes = pa.array([f"{m // 60:02d}:{m % 60:02d}" for m in range(_MINUTES_A_DAY)], pa.string())
+
+    def text(self, rows) -> str:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(rows):
+            return ""
+
+        def take(table, index):
+            index = np.where(index < 0, len(table) - 1, index)
+            return table.take(pa.array(index))
+
+        day, minute = np.divmod(rows["t"], _MINUTES_A_DAY)
+        times = pc.binary_join_element_wise(self.days.take(pa.array(day)), self.minutes.take(pa.array(minute)), "")
+        no_order = pa.array(rows["kind"] <= _REFERRAL)
+        order = pc.binary_join_element_wise(
+            "O", pc.utf8_lpad(pa.array(rows["order"]).cast(pa.string()), width=7, padding="0"), "")
+        qty = pa.array(rows["qty"].astype(np.int64)).cast(pa.string())
+        amount_index = np.where(rows["item"] < 0, -1, rows["item"] * 3 + rows["qty"] - 1)
+        columns = [
+            take(self.members, rows["member"]), times,
+            take(self.kinds, rows["kind"].astype(np.int64)), pc.if_else(no_order, "", order),
+            take(self.items, rows["item"]), take(self.categories, rows["item"]),
+            pc.if_else(no_order, "", qty), take(self.amounts, amount_index),
+            take(self.stores, rows["store"]), take(self.channels, rows["channel"]),
+        ]
+        lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "\n", "")
+        # the lines, one after another, are the string array's data buffer between its first and last offset
+        offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
+        return lines.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]].decode("utf-8")
+
+
+def _csv_field(value: str) -> str:
+    """One value as the csv module writes it in a row of several (quoted only when it must be)."""
+    if value == "":
+        return ""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([value])
+    return buffer.getvalue()[:-1]
+
+
 def generate(options: GenerateOptions, out: TextIO) -> int:
     """Write a history CSV to `out`; returns the number of data rows written (exactly options.rows)."""
-    rng = random.Random(options.seed)
-    n_members = options.members or max(1, options.rows // 20)
-    width = len(str(n_members))
-    quant = Decimal(1).scaleb(-options.minor_units)
-    catalog = options.catalog or DEFAULT_CATALOG
-    # popularity of items: Zipf-like, first items most popular
-    item_weights = [1 / (i + 1) for i in range(len(catalog))]
-    days = max(1, options.days)
-    day_weights = []
-    for d in range(days):
-        date = options.start + _dt.timedelta(days=d)
-        day_weights.append(_MONTH_WEIGHTS[date.month - 1] * _WEEKDAY_WEIGHTS[date.weekday()])
-    hours, hour_weights = list(_HOUR_WEIGHTS), list(_HOUR_WEIGHTS.values())
-    # a few members buy often, most rarely: log-normal activity
-    activity = [math.exp(rng.gauss(0, 1.1)) for _ in range(n_members)]
-    home = [rng.randrange(len(options.stores)) for _ in range(n_members)] if options.stores else []
-    member_ids = [f"M{i + 1:0{width}d}" for i in range(n_members)]
-    # cumulative weights: each draw is a bisection, not a pass over every member
-    member_cum = list(_accumulate(activity))
-    day_cum = list(_accumulate(day_weights))
-    hour_cum = list(_accumulate(hour_weights))
-    member_range, day_range = range(n_members), range(days)
+    import numpy as np
 
-    # per-item amounts for 1..3 units, formatted once
-    amounts = [[str((item.price * q).quantize(quant, rounding=ROUND_HALF_UP)) for q in (1, 2, 3)] for item in catalog]
-    item_cum = list(_accumulate(item_weights))
-    dates = [options.start + _dt.timedelta(days=d) for d in range(days)]
-    channel_cum = list(_accumulate((6, 2, 2)[: len(options.channels)]))
-    n_stores = len(options.stores)
-    rand, randrange, choices = rng.random, rng.randrange, rng.choices
-
-    rows: list[list] = []
-    first_seen: dict[int, _dt.datetime] = {}
-    member_rows: dict[int, list[list]] = {}  # signup and referral rows, timed once the first purchase is known
-    order_no = 0
-    while len(rows) < options.rows:
-        m = choices(member_range, cum_weights=member_cum)[0]
-        day = choices(day_range, cum_weights=day_cum)[0]
-        when = _dt.datetime.combine(dates[day], _dt.time(choices(hours, cum_weights=hour_cum)[0], randrange(60)))
-        mid = member_ids[m]
-        if m not in first_seen:
-            first_seen[m] = when
-            extra = [[mid, None, "signup", "", "", "", "", "", "", ""]]
-            if rand() < options.referral_rate:
-                extra.append([mid, None, "referral", "", "", "", "", "", "", ""])
-            member_rows[m] = extra
-            rows.extend(extra)
-        elif when < first_seen[m]:
-            first_seen[m] = when
-        order_no += 1
-        order_id = f"O{order_no:07d}"
-        store = ""
-        if n_stores:
-            store = options.stores[home[m] if rand() < 0.8 else randrange(n_stores)]
-        channel = choices(options.channels, cum_weights=channel_cum)[0] if options.channels else ""
-        n_lines = min(1 + int(rng.expovariate(1.2)), len(catalog))
-        picked = sorted(set(choices(range(len(catalog)), cum_weights=item_cum, k=n_lines)))
-        lines = []
-        for i in picked:
-            item = catalog[i]
-            qty = 1 if rand() < 0.85 else 2 + randrange(2)
-            line = [mid, when, "purchase", order_id, item.name, item.category, str(qty), amounts[i][qty - 1],
-                    store, channel]
-            lines.append(line)
-            rows.append(line)
-        if rand() < options.return_rate:
-            back = list(lines[randrange(len(lines))])
-            back[1] = when + _dt.timedelta(days=1 + randrange(20), hours=randrange(6))
-            back[2] = "return"
-            rows.append(back)
-    # a member signs up just before her first purchase, and refers a friend some weeks later
-    for m, extra in member_rows.items():
-        extra[0][1] = first_seen[m] - _dt.timedelta(minutes=5)
-        if len(extra) > 1:
-            extra[1][1] = first_seen[m] + _dt.timedelta(days=1 + randrange(60))
-    rows = rows[: options.rows]
-    rows.sort(key=lambda r: (r[1], r[0], r[3]))
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
-    for r in rows:
-        r[1] = r[1].isoformat(timespec="minutes")
-    writer.writerows(rows)
-    return len(rows)
+    plan = _Plan(options)
+    formatter = _Formatter(plan)
+    out.write(",".join(HEADER) + "\n")
+    orders = 0
+    if options.grouped or len(plan.chunks) == 1:
+        for index in range(len(plan.chunks)):
+            rows, used = _chunk(plan, index, orders)
+            orders += used
+            out.write(formatter.text(_sort(rows, options.grouped)))
+        return options.rows
+    # in time order: each chunk sorted by time into a temporary file, then time windows of all of them merged
+    # (read back window by window, so only one window is in memory)
+    windows = max(1, -(-options.rows // CHUNK_ROWS))
+    bounds = np.linspace(0, max(1, options.days) * _MINUTES_A_DAY, windows + 1).astype(np.int64)[1:-1]
+    record = np.dtype(_ROW).itemsize
+    with tempfile.TemporaryDirectory(prefix="loyalty-generate-") as tmp:
+        runs = []
+        for index in range(len(plan.chunks)):
+            rows, used = _chunk(plan, index, orders)
+            orders += used
+            rows = _sort(rows, grouped=False)
+            path = Path(tmp) / f"chunk{index}.bin"
+            rows.tofile(path)
+            runs.append((path, [0, *np.searchsorted(rows["t"], bounds, side="left").tolist(), len(rows)]))
+            del rows
+        for w in range(windows):
+            pieces = [np.fromfile(path, _ROW, cuts[w + 1] - cuts[w], offset=cuts[w] * record)
+                      for path, cuts in runs if cuts[w + 1] > cuts[w]]
+            if pieces:
+                out.write(formatter.text(_sort(np.concatenate(pieces), grouped=False)))
+    return options.rows
 
 
 def generate_text(options: GenerateOptions) -> str:
