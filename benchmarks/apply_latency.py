@@ -20,6 +20,7 @@ import argparse
 import cProfile
 import csv
 import gc
+import os
 import pstats
 import statistics
 import subprocess
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="run_member passes (best is reported)")
     ap.add_argument("--profile", choices=("run_member", "apply"), help="print a cProfile of one program instead")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, os.environ.get("LOYALTY_SRC", str(ROOT / "src")))  # LOYALTY_SRC: time another checkout
     import loyalty
     from loyalty.runtime.events import parse_event
 
