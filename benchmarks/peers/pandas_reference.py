@@ -6,8 +6,9 @@ is a prefix" for FIFO expiry), written the way a pandas user tunes it:
 
 - `read_csv(engine="pyarrow", dtype_backend="pyarrow")` with explicit Arrow types, so
   the reader parses the times and the amounts (decimal128, exact) itself;
-- members become integer codes (`pd.factorize`); one stable sort by member (the history
-  is in time order; otherwise a lexsort by member, time and file row);
+- members, orders and items become integer codes (`pd.factorize`, once): no string is
+  copied or compared after the read; one stable sort by member (the history is in time
+  order; otherwise a lexsort by member, time and file row);
 - the per-row and per-event work is NumPy on the sorted columns: events are runs of rows
   (`np.add.reduceat` for their totals), per-member running sums are global running sums
   rebased at each member's first row, per-member lookups for expiry are one
@@ -47,20 +48,21 @@ def read(path: str):
     """Purchase and return rows sorted by (member, time, file row) as NumPy columns, and the last timestamp."""
     raw = pd.read_csv(path, engine="pyarrow", dtype_backend="pyarrow", usecols=COLUMNS, dtype=DTYPES)
     end = int(raw["time"].max().value // 1_000_000)  # ms
-    raw = raw[raw["type"].isin(["purchase", "return"])]
-    if raw["time"].isna().any() or raw["amount"].isna().any() or raw["quantity"].isna().any():
+    kept = np.flatnonzero(raw["type"].isin(["purchase", "return"]).to_numpy("bool"))
+    if raw[["time", "amount", "quantity"]].isna().to_numpy()[kept].any():
         raise SystemExit("a purchase or return row without a time, amount or quantity")
-    mid = pd.factorize(raw["member"])[0]
-    time = raw["time"].astype("int64[pyarrow]").to_numpy("int64")
+    # Integer codes for the string keys (factorized once, on the whole column: no string is copied after this).
+    mid, oid, iid = (pd.factorize(raw[c])[0][kept] for c in ("member", "order", "item"))
+    time = raw["time"].astype("int64[pyarrow]").to_numpy("int64", na_value=0)[kept]
     # Histories are exported in time order: then a stable sort by member alone is the (member, time, row) order.
     order = np.argsort(mid, kind="stable") if (np.diff(time) >= 0).all() else np.lexsort((time, mid))
+    at = kept[order]
     rows = pd.DataFrame({
-        "mid": mid[order], "time": time[order],
-        "order": raw["order"].array.take(order), "item": raw["item"].array.take(order),
-        "buy": (raw["type"] == "purchase").to_numpy("bool")[order],
-        "wash": (raw["category"] == "washes").to_numpy("bool", na_value=False)[order],
-        "quantity": raw["quantity"].to_numpy("int64")[order],
-        "cents": (raw["amount"] * 100).astype("int64[pyarrow]").to_numpy("int64")[order],  # exact minor units
+        "mid": mid[order], "time": time[order], "order": oid[order], "item": iid[order],
+        "buy": (raw["type"] == "purchase").to_numpy("bool", na_value=False)[at],
+        "wash": (raw["category"] == "washes").to_numpy("bool", na_value=False)[at],
+        "quantity": raw["quantity"].to_numpy("int64", na_value=0)[at],
+        "cents": (raw["amount"] * 100).astype("int64[pyarrow]").to_numpy("int64", na_value=0)[at],  # exact øre
     })
     return rows, end
 
@@ -96,21 +98,21 @@ def run(path: str) -> dict:
     # ---- events: runs of rows of one member, one order and one kind (a return also at one time)
     new_member = np.ones(n, bool)
     new_member[1:] = mid[1:] != mid[:-1]
-    order_arr = rows["order"].array
+    oid = rows["order"].to_numpy()
     new_event = new_member.copy()
-    new_event[1:] |= ((order_arr[1:] != order_arr[:-1]).to_numpy("bool", na_value=True)
-                      | (buy[1:] != buy[:-1]) | (~buy[1:] & (time[1:] != time[:-1])))
+    new_event[1:] |= (oid[1:] != oid[:-1]) | (buy[1:] != buy[:-1]) | (~buy[1:] & (time[1:] != time[:-1]))
     eid = np.cumsum(new_event) - 1
     starts = np.flatnonzero(new_event)
     events = pd.DataFrame({
         "eid": np.arange(len(starts)), "mid": mid[starts], "new_member": new_member[starts], "buy": buy[starts],
-        "time": time[starts], "order": order_arr.take(starts),
+        "time": time[starts], "order": oid[starts],
         "gross": np.add.reduceat(cents, starts), "units": np.add.reduceat(quantity * wash, starts),
         "wash_gross": np.add.reduceat(cents * wash, starts)})
     # Runs of rows are the events only if no order is split by another event of its member at the same time:
     # check it rather than assume it.
     buys, rets = events[events["buy"]], events[~events["buy"]]
-    if buys.duplicated(["mid", "order"]).any() or rets.duplicated(["mid", "order", "time"]).any():
+    if (pd.Index(buys["mid"] * (oid.max() + 1) + buys["order"]).has_duplicates
+            or rets.duplicated(["mid", "order", "time"]).any()):
         raise SystemExit("an order's rows are interleaved with another event of its member: not supported")
 
     # ---- returns (a few percent of the rows): the amount each return line takes back, cumulative per
