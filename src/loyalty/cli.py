@@ -68,8 +68,6 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: no Python traceback ever reaches a user."""
-    import importlib.util  # noqa: F401  (used by LazyGroup)
-
     try:
         cli.main(args=argv, prog_name="loyalty", standalone_mode=True)
     except SystemExit as exit_:

@@ -865,7 +865,7 @@ class _Checker:
                         "LOY205",
                         f"{_fmt(node.amount)} {node.unit}s is not a duration: it must be a positive whole number",
                         node.span,
-                        hint=f"write e.g. 14 days or 12 months",
+                        hint="write e.g. 14 days or 12 months",
                     )
             elif isinstance(node, ast.Multiplier):
                 if node.value <= 0:

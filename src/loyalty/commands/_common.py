@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 import click
 from rich.console import Console
@@ -34,7 +34,7 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic], source: str, stream=Non
         click.echo("", file=stream)
 
 
-def fail(message: str, hint: str | None = None, code: int = EXIT_INPUT) -> "NoReturn":  # noqa: F821
+def fail(message: str, hint: str | None = None, code: int = EXIT_INPUT) -> NoReturn:
     click.echo(f"loyalty: error: {message}", err=True)
     if hint:
         click.echo(f"  = hint: {hint}", err=True)
