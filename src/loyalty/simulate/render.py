@@ -78,13 +78,15 @@ def render_terminal(report: dict, console: Console, exponent: int) -> None:
 
     if report["by_rule"]:
         t = Table(title="By rule", title_justify="left", title_style="bold")
-        cols = ["rule", "line"] + (["points"] if has_points else []) + ["rewards", "discount", "cost", "of revenue"]
+        cols = ["rule", "line"] + (["points", "points value"] if has_points else []) + [
+            "rewards", "discount", "cost", "of revenue"]
         for col in cols:
             t.add_column(col, justify="left" if col == "rule" else "right")
         for r in report["by_rule"]:
-            points = [_int(r["points_issued"])] if has_points else []
-            t.add_row(r["rule"], str(r["line"] or ""), *points, _int(r["rewards"]),
-                      m(r["discount"]), m(r["cost"]), _pct(r["share_of_revenue"]))
+            other = r.get("kind", "rule") != "rule"  # perks, draws, liability: a cost only
+            points = (["", ""] if other else [_int(r["points_issued"]), m(r["points_value"])]) if has_points else []
+            t.add_row(r["rule"], str(r["line"] or ""), *points, "" if other else _int(r["rewards"]),
+                      "" if other else m(r["discount"]), m(r["cost"]), _pct(r["share_of_revenue"]))
         console.print(t)
     if report["by_reward"]:
         t = Table(title="By reward", title_justify="left", title_style="bold")

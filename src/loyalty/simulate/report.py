@@ -127,12 +127,14 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     draws = []
     draw_cost_total = Decimal(0)
     draw_cost_by_month: dict[str, Decimal] = {}
+    draw_paid: dict[str, Decimal] = {}  # draw -> prizes paid, minor units
     for key, row in sorted(table("draw").items()):
         draw, period = key.split("|", 1)
         prize, winners, _ = program.draws.get(draw, (0, 1, ""))
         won = [k.member for k in sorted(result.draw_keys.get(key, []), reverse=True)]
         paid = Decimal(prize) * len(won)
         draw_cost_total += paid
+        draw_paid[draw] = draw_paid.get(draw, Decimal(0)) + paid
         month = period[:7]
         draw_cost_by_month[month] = draw_cost_by_month.get(month, Decimal(0)) + paid
         draws.append({"draw": draw, "period": period, "entries": row.get("entries", 0),
@@ -157,12 +159,26 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         points_value = Decimal(issued) * only_kind_cost
         direct = Decimal(row.get("discount_cost", 0)) + rule_reward_cost.get(name, Decimal(0))
         by_rule.append({
-            "rule": name, "line": program.rule_lines.get(name), "points_issued": row.get("points_issued", 0),
+            "rule": name, "kind": "rule", "line": program.rule_lines.get(name),
+            "points_issued": row.get("points_issued", 0),
             "points_clawed_back": row.get("points_clawed_back", 0), "rewards": row.get("rewards", 0),
             "discount": text(money(row.get("discount", 0))),
             "reward_cost": text(money(rule_reward_cost.get(name, Decimal(0)))),
-            "points_value": text(money(points_value)), "cost": text(money(direct + points_value)),
-            "share_of_revenue": _share(direct + points_value, revenue),
+            "points_value": text(money(points_value)), "cost": text(money(direct)),
+            "share_of_revenue": _share(direct, revenue),
+        })
+    # Costs no single rule causes get rows of their own, so the cost column adds up to the
+    # total: points cost when redeemed (in the `redeem` rows) or as the liability left at the
+    # end; `points_value` (points x cost per point) shows what each rule's points are worth.
+    other_rows = [("(tier perks)", "perks", perks)] if program.tiers else []
+    other_rows += [(f"(draw {name})", "draw", paid) for name, paid in sorted(draw_paid.items())]
+    if kinds:
+        other_rows.append(("(points outstanding at the end)", "liability", liability_end))
+    for label, kind, cost in other_rows:
+        by_rule.append({
+            "rule": label, "kind": kind, "line": None, "points_issued": 0, "points_clawed_back": 0, "rewards": 0,
+            "discount": text(money(0)), "reward_cost": text(money(0)), "points_value": text(money(0)),
+            "cost": text(money(cost)), "share_of_revenue": _share(cost, revenue),
         })
 
     # ------------------------------------------------ by tier
