@@ -29,6 +29,7 @@ def simulate_json(*args: str) -> str:
 @pytest.fixture
 def always_pool(monkeypatch):
     monkeypatch.setattr(parallel, "POOL_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "VECTOR_POOL_MIN_ROWS", 0)
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups per worker, cut mid-file
 
 
@@ -37,6 +38,33 @@ def test_every_example_gives_the_same_report_with_two_worker_processes(always_po
     for name in EXAMPLES:
         args = [str(ROOT / "examples" / "programs" / f"{name}.loyalty"), str(ROOT / "examples" / "histories" / f"{name}.csv")]
         assert simulate_json(*args, "--jobs", "2") == simulate_json(*args, "--jobs", "1"), name
+
+
+def test_groups_run_the_vectorised_kernel_and_say_so_like_the_local_run(always_pool):
+    import json
+
+    args = [str(ROOT / "examples" / "programs" / "car_wash.loyalty"), str(ROOT / "examples" / "histories" / "car_wash.csv")]
+    two = simulate_json(*args, "--jobs", "2")
+    assert json.loads(two)["assumptions"]["kernel"] == "vector"  # the program the kernel supports
+    assert two == simulate_json(*args, "--jobs", "1") == simulate_json(*args, "--jobs", "2", "--kernel", "vector")
+    python = json.loads(simulate_json(*args, "--jobs", "2", "--kernel", "python"))
+    vector = json.loads(two)
+    assert python["assumptions"].pop("kernel") == "python" and vector["assumptions"].pop("kernel") == "vector"
+    assert python == vector
+
+
+def test_evaluate_range_gives_the_same_result_with_either_kernel():
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    program = str(ROOT / "examples" / "programs" / "car_wash.loyalty")
+    prog = load_program(program)
+    inputs = read_inputs(prog, str(ROOT / "examples" / "histories" / "car_wash.csv"), None, None, None, None, "stop")
+    plan = plan_for(prog, program, inputs, None)
+    h = inputs.history
+    for start, end in parallel.row_groups(h, 3):
+        part = type(h)(h.table.slice(start, end - start))
+        assert parallel.evaluate_range(plan, part, None, "vector").canonical() == \
+            parallel.evaluate_range(plan, part, None, "python").canonical()
 
 
 BUDGETED = """program "budgeted" {

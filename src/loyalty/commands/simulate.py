@@ -59,6 +59,7 @@ Examples:
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
   loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
   loyalty simulate program.loyalty sales.csv --jobs 1
+  loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
@@ -78,9 +79,13 @@ Examples:
 @click.option("--kernel", type=click.Choice(["auto", "vector", "python"]), default="auto", show_default=True,
               help="vector: numpy, all members in lockstep (fast); python: the evaluator, member by member; "
                    "auto: vector when the program allows it (docs/performance.md).")
+@click.option("--grouped", is_flag=True,
+              help="The CSV has each member's rows together: read it in batches, replaying members as their rows "
+                   "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
+                   "is an error naming the row.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel):
+            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.simulate.render import render_terminal, to_json, write_chart
@@ -93,23 +98,29 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
 
     if scheduler and engine_name != "dask":
         fail("--scheduler is for --engine dask", "add --engine dask, or leave out --scheduler", code=EXIT_USAGE)
+    if grouped and engine_name == "dask":
+        fail("--grouped is for the local engine (Dask partitions hold their members' rows anyway)",
+             "leave out --grouped, or --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
     prog = load_program(program)
     if engine_name == "dask":
         from loyalty.simulate.distributed import dask_and_report
 
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
-                                         time_format, delimiter, on_bad_row, scheduler)
+                                         time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
+                                         on_unsupported=lambda why: _refuse_vector(kernel, why))
+    elif grouped:
+        from loyalty.simulate.stream import grouped_and_report
+
+        plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
+                                                  time_format, delimiter, on_bad_row, kernel,
+                                                  on_unsupported=lambda why: _refuse_vector(kernel, why))
     else:
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
         plan = plan_for(prog, program, inputs, attributes_path)
-        if kernel == "vector":
-            from loyalty.simulate.vector import supports
+        from loyalty.simulate.vector import supports
 
-            why = supports(prog, plan)
-            if why is not None:
-                fail(f"--kernel vector cannot run this program: {why}", "use --kernel auto or --kernel python",
-                     code=EXIT_USAGE)
+        _refuse_vector(kernel, supports(prog, plan))
         result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
@@ -124,3 +135,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     if chart:
         write_chart(report, Path(chart))
         click.echo(f"wrote chart {chart}", err=True)
+
+
+def _refuse_vector(kernel: str, why) -> None:
+    """--kernel vector on a program the vectorised kernel cannot run: a usage error with the reason."""
+    if kernel == "vector" and why is not None:
+        fail(f"--kernel vector cannot run this program: {why}", "use --kernel auto or --kernel python",
+             code=EXIT_USAGE)

@@ -41,7 +41,7 @@ def _read_file(path: str, file_index: int, options_data: dict, partitions: int) 
         h = read_history(path, ReadOptions(**options_data))
     except HistoryError as err:
         return {"error": [err.message, err.hint]}
-    table = h.table.append_column("file", pa.array([file_index] * len(h), pa.int32()))
+    table = _plain(h.table).append_column("file", pa.array([file_index] * len(h), pa.int32()))
     members = pc.unique(table.column("member"))
     buckets = pa.array([zlib.crc32(m.encode("utf-8")) % partitions for m in members.to_pylist()], pa.int32())
     bucket = pc.take(buckets, pc.index_in(table.column("member"), value_set=members))
@@ -50,6 +50,14 @@ def _read_file(path: str, file_index: int, options_data: dict, partitions: int) 
     return {"error": None, "pieces": pieces, "rows": len(h), "skipped": dict(h.skipped),
             "bad_rows": [[b.file, b.row, b.column, b.value, b.reason] for b in h.bad_rows],
             "first": first.isoformat() if first else None, "last": last.isoformat() if last else None}
+
+
+def _plain(table):
+    """Dictionary-encoded text columns as plain text: pieces of many files are concatenated and sorted."""
+    import pyarrow as pa
+
+    fields = [pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields))
 
 
 def _summary(read: dict) -> dict:
@@ -72,7 +80,7 @@ def _assemble(*pieces: Optional[bytes]) -> bytes:
 _PLANS: dict = {}
 
 
-def _evaluate(plan_json: str, partition: bytes, known_data) -> dict:
+def _evaluate(plan_json: str, partition: bytes, known_data, kernel: str) -> dict:
     from loyalty.simulate.history import History
     from loyalty.simulate.parallel import evaluate_range, known_from_data
     from loyalty.simulate.wire import plan_from_json, result_to_data
@@ -81,7 +89,7 @@ def _evaluate(plan_json: str, partition: bytes, known_data) -> dict:
     if plan is None:
         _PLANS.clear()
         plan = _PLANS[plan_json] = plan_from_json(plan_json)
-    return result_to_data(evaluate_range(plan, History(_from_ipc(partition)), known_from_data(known_data)))
+    return result_to_data(evaluate_range(plan, History(_from_ipc(partition)), known_from_data(known_data), kernel))
 
 
 def _to_ipc(table) -> bytes:
@@ -147,8 +155,8 @@ class _Span:
 
 
 def simulate_on_dask(client, prog, program_path: str, pattern: str, options, scenario, attributes,
-                     partitions: Optional[int] = None):
-    """(plan, merged result, history info) for the files `pattern` names."""
+                     partitions: Optional[int] = None, kernel: str = "auto", on_unsupported=None):
+    """(plan, merged result, history info, the kernel used) for the files `pattern` names."""
     import datetime as _dt
 
     from loyalty.simulate.engine import make_plan, program_info
@@ -156,6 +164,7 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
     from loyalty.simulate.parallel import known_to_data, merge_in_order, run_passes
     from loyalty.simulate.report import HistoryInfo
     from loyalty.simulate.run import _REWARD_SOURCES
+    from loyalty.simulate.vector.choose import choose_kernel
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
     files = input_files(pattern)
@@ -181,11 +190,16 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
 
     plan = make_plan(prog, program_info(prog, program_path), scenario, _Span(rows, first, last), attributes,
                      _REWARD_SOURCES.get(program_path))
+    if on_unsupported is not None:
+        from loyalty.simulate.vector.support import supports
+
+        on_unsupported(supports(prog, plan))
     [plan_json] = client.scatter([plan_to_json(plan)], broadcast=True)
+    kernel_used = choose_kernel(plan, kernel)
 
     def run_pass(known):
         data = known_to_data(known)
-        futures = [client.submit(_evaluate, plan_json, part, data, pure=False) for part in parts]
+        futures = [client.submit(_evaluate, plan_json, part, data, kernel_used, pure=False) for part in parts]
         return merge_in_order([result_from_data(d) for d in client.gather(futures)])
 
     result = run_passes(plan, run_pass)
@@ -193,11 +207,12 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
 
     examples = tuple(str(BadRow(*b)) for b in bad_rows[:options.max_examples])
     shown = pattern if len(files) > 1 or files[0] != pattern else str(Path(pattern))
-    return plan, result, HistoryInfo(shown, rows, dict(skipped), first, last, examples)
+    return plan, result, HistoryInfo(shown, rows, dict(skipped), first, last, examples), kernel_used
 
 
 def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attributes_path, columns, time_format,
-                    delimiter, on_bad_row, scheduler: Optional[str], workers: int = 0):
+                    delimiter, on_bad_row, scheduler: Optional[str], workers: int = 0, kernel: str = "auto",
+                    on_unsupported=None):
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.report import build_report
     from loyalty.simulate.run import scenario_and_options
@@ -207,11 +222,13 @@ def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attrib
     input_files(pattern)  # a missing file is reported before a cluster is started
     client, cluster = connect(scheduler, workers)
     try:
-        plan, result, info = simulate_on_dask(client, prog, program_path, pattern, options, scenario, attributes)
+        plan, result, info, kernel_used = simulate_on_dask(client, prog, program_path, pattern, options, scenario,
+                                                           attributes, kernel=kernel,
+                                                           on_unsupported=on_unsupported)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    # partitions run the evaluator member by member (the python kernel; simulate/vector is not used here)
-    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used, "kernel": "python"}
+    # partitions run the kernel the local run would (parallel.evaluate_range), so the report says the same
+    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used, "kernel": kernel_used}
     return result, build_report(result, plan.info, info, assumptions, list(plan.months))

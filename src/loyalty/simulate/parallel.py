@@ -28,6 +28,8 @@ from loyalty.simulate.result import SimResult
 # below this many rows a pool costs more than it saves (measured, docs/scale.md: starting two spawned
 # workers and importing pyarrow in them takes about 1 s, which is ~50k rows of replay on one core)
 POOL_MIN_ROWS = 50_000
+# the same with the vectorised kernel, which replays ~20x faster (measured, docs/performance.md)
+VECTOR_POOL_MIN_ROWS = 1_000_000
 # rows per group at most: a group's rows become Python lists for the replay, so this bounds memory
 GROUP_ROWS = 200_000
 
@@ -86,10 +88,19 @@ def merge_in_order(results: list[SimResult]) -> SimResult:
     return merged
 
 
-def evaluate_range(plan, history: History, known: Optional[Cutoffs]) -> SimResult:
-    """Some members' rows (whole members) into a partial result: the unit of work of every engine."""
+def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python") -> SimResult:
+    """Some members' rows (whole members) into a partial result: the unit of work of every engine.
+    `kernel` (vector/choose.py): "vector" runs the numpy kernel (never with budgets: `supports` refuses
+    them), falling back to the evaluator for a group it cannot take exactly; the result is the same."""
     from loyalty.simulate.engine import replay_members
 
+    if kernel == "vector" and known is None:
+        from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
+
+        try:
+            return simulate_vector(plan, history)
+        except Unsupported:
+            pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
     return replay_members(plan, history, history.member_slices(), factory)
 
@@ -112,14 +123,15 @@ def run_passes(plan, run_pass: Callable[[Optional[Cutoffs]], SimResult]) -> SimR
 # ------------------------------------------------------------------ in this process
 
 
-def simulate_in_process(plan, history: History, progress: Optional[Callable[[int], None]] = None) -> SimResult:
+def simulate_in_process(plan, history: History, progress: Optional[Callable[[int], None]] = None,
+                        kernel: str = "python") -> SimResult:
     """Group by group in this process (the same groups a pool would get, so memory stays bounded)."""
     ranges = row_groups(history, group_count(len(history), 1))
 
     def run_pass(known):
         parts = []
         for start, end in ranges:
-            parts.append(evaluate_range(plan, History(history.table.slice(start, end - start)), known))
+            parts.append(evaluate_range(plan, History(history.table.slice(start, end - start)), known, kernel))
             if progress:
                 progress(end - start)
         return merge_in_order(parts)
@@ -132,12 +144,13 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
 _WORKER: dict = {}
 
 
-def _init_worker(plan_json: str, table_path: str) -> None:
+def _init_worker(plan_json: str, table_path: str, kernel: str) -> None:
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_from_json
 
     _WORKER["plan"] = plan_from_json(plan_json)
+    _WORKER["kernel"] = kernel
     _WORKER["table"] = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
 
 
@@ -145,11 +158,12 @@ def _work(start: int, end: int, known_data) -> dict:
     from loyalty.simulate.wire import result_to_data
 
     history = History(_WORKER["table"].slice(start, end - start))
-    return result_to_data(evaluate_range(_WORKER["plan"], history, known_from_data(known_data)))
+    return result_to_data(evaluate_range(_WORKER["plan"], history, known_from_data(known_data),
+                                         _WORKER["kernel"]))
 
 
-def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None
-                     ) -> SimResult:
+def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
+                     kernel: str = "python") -> SimResult:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -164,7 +178,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
             writer.write_table(history.table)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), mp_context=context,
-                                 initializer=_init_worker, initargs=(plan_to_json(plan), table_path)) as pool:
+                                 initializer=_init_worker, initargs=(plan_to_json(plan), table_path, kernel)) as pool:
 
             def run_pass(known):
                 data = known_to_data(known)
@@ -180,13 +194,14 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
 
 
 def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
-                  pool_min_rows: Optional[int] = None) -> SimResult:
+                  pool_min_rows: Optional[int] = None, kernel: str = "python") -> SimResult:
     """The whole history with `jobs` processes (1: this process only). Small histories stay in this
     process: a pool would cost more than it saves."""
-    threshold = POOL_MIN_ROWS if pool_min_rows is None else pool_min_rows
+    threshold = pool_min_rows if pool_min_rows is not None else (
+        VECTOR_POOL_MIN_ROWS if kernel == "vector" else POOL_MIN_ROWS)
     if jobs <= 1 or len(history) < threshold:
-        return simulate_in_process(plan, history, progress)
-    return simulate_in_pool(plan, history, jobs, progress)
+        return simulate_in_process(plan, history, progress, kernel)
+    return simulate_in_pool(plan, history, jobs, progress, kernel)
 
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",

@@ -115,29 +115,46 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
     from loyalty.simulate.parallel import simulate_jobs
 
     kernel_used = None
-    if kernel is not None and engine is None:  # python | vector | auto (simulate/vector/choose.py)
+    if kernel is not None:  # python | vector | auto (simulate/vector/choose.py)
         from loyalty.simulate.vector.choose import choose_kernel
 
-        kernel_used, engine = choose_kernel(plan, kernel)
+        kernel_used = choose_kernel(plan, kernel)
     if engine is None:
         def engine(plan, h, progress=None):
-            return simulate_jobs(plan, h, jobs, progress)
+            return simulate_jobs(plan, h, jobs, progress, kernel=kernel_used or "python")
 
     h = inputs.history
-    console = console if console is not None else (_stderr_console() if show_progress else None)
-    if show_progress and console.is_terminal and len(h) >= PROGRESS_MIN_ROWS:
-        from rich.progress import Progress
-
-        with Progress(transient=True, console=console) as bar:
-            task = bar.add_task("simulating", total=len(h) * (2 if plan.program.budgets else 1))
-            result = engine(plan, h, progress=lambda n: bar.advance(task, n))
-    else:
-        result = engine(plan, h)
+    result = with_progress(len(h), show_progress, console, lambda progress: engine(plan, h, progress=progress))
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
     if kernel_used is not None:
-        assumptions["kernel"] = kernel_used[0]
+        assumptions["kernel"] = kernel_used
     report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
     return result, report
+
+
+def with_progress(rows: int, show_progress: bool, console, run):
+    """`run(progress)` with a bar on `console` (default: standard error) when it is a terminal and the history
+    is long enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py)
+    starts it again, labelled with its number, so it never runs past 100%."""
+    console = console if console is not None else (_stderr_console() if show_progress else None)
+    if not (show_progress and console.is_terminal and rows >= PROGRESS_MIN_ROWS):
+        return run(None)
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=console) as bar:
+        task = bar.add_task("simulating", total=rows)
+        done = [0]
+
+        def advance(n: int) -> None:
+            if done[0] >= rows:  # every row of the last pass is counted: this is the next pass
+                done[0] = 0
+                passes = getattr(advance, "passes", 1) + 1
+                advance.passes = passes
+                bar.reset(task, total=rows, description=f"simulating (pass {passes})")
+            done[0] += n
+            bar.advance(task, n)
+
+        return run(advance)
 
 
 def _stderr_console():

@@ -1,34 +1,19 @@
-"""`--kernel auto|vector|python`: which kernel runs, as an engine for `run.run_and_report`."""
+"""`--kernel auto|vector|python`: which kernel a run gives the program."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
 
-
-def choose_kernel(plan, kernel: str) -> tuple[list[str], Optional[Callable]]:
-    """([the kernel that ran, filled in by the run], an engine `(plan, history, progress)`, or None: the default).
+def choose_kernel(plan, kernel: str) -> str:
+    """"vector" or "python": the kernel every unit of work of this run uses (parallel.evaluate_range), the same
+    in every engine, so `assumptions.kernel` does not depend on --jobs or --engine.
 
     `auto` takes the vectorised kernel when `supports` allows it; `vector` on an unsupported program is
-    refused by the command before this (exit 2). If the kernel finds at run time that the input could
-    overflow 64-bit arithmetic, the scalar kernel runs instead and the report says so.
+    refused by the command before this (exit 2). A group of members whose figures could overflow 64-bit
+    arithmetic in the kernel is replayed by the scalar evaluator instead, as heavy and irregular members
+    are: the figures are the same either way, and the report still names the kernel the program was given.
     """
     from loyalty.simulate.vector.support import supports
 
     if kernel == "python" or supports(plan.program, plan) is not None:
-        return ["python"], None
-    used = ["vector"]
-
-    def engine(plan, history, progress=None):
-        from loyalty.simulate.engine import simulate
-        from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
-
-        try:
-            result = simulate_vector(plan, history)
-        except Unsupported:
-            used[0] = "python"
-            result = simulate(plan, history)
-        if progress:
-            progress(len(history))
-        return result
-
-    return used, engine
+        return "python"
+    return "vector"

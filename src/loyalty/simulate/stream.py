@@ -1,0 +1,324 @@
+"""`loyalty simulate --grouped`: a CSV history whose members' rows are contiguous, read in record
+batches so that memory stays flat however long the history is (docs/scale.md, "Streaming").
+
+Two kinds of pass over the file, each reading it in batches of about BLOCK_BYTES:
+1. validation: every batch is parsed exactly as the in-memory reader parses a file (history.py's
+   `_decode_columns` and `build_history`, so the same values are accepted and the same bad rows
+   named), and checked to be grouped: a member whose rows start again after another member's is
+   an error naming that row. It yields what the plan needs before any member runs: the row count,
+   the time range (every member's clock runs to the history's end), skipped rows.
+2. replay, once per budget pass: each batch's members whose rows are complete (all but the last
+   member in file order, whose rows may go on in the next batch) are replayed with the run's
+   kernel (parallel.evaluate_range) and their partial results kept; partial results are merged
+   in batch order at the end.
+Line numbers: record i is on line i + 2 for a file without blank lines or quoted line breaks;
+for any other file the record lines are counted once by history's `_record_lines` (a list of
+one number per row: the only part that grows with the history, and only for such files).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions
+
+BLOCK_BYTES = 1 << 24  # ~16 MB of CSV a batch: ~200,000 rows of a typical history
+
+
+class HistorySpan:
+    """What make_plan and the report need of a history that is never held whole."""
+
+    def __init__(self, file: str, rows: int, first, last, skipped: Counter, bad_rows: list):
+        self.file, self.rows, self.first, self.last = file, rows, first, last
+        self.skipped, self.bad_rows = skipped, bad_rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def time_range(self):
+        return self.first, self.last
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    """The header's names (the in-memory reader's checks: UTF-8, not empty, no name twice)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.readline()
+    except OSError as err:
+        raise HistoryError(f"{path}: cannot read: {err.strerror or err}") from None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HistoryError(f"{path}:1: the header is not valid UTF-8", hint="save the file as UTF-8") from None
+    if not text.strip():
+        raise HistoryError(f"{path}: the file is empty; a header row is needed",
+                           hint="the first line names the columns, e.g. member,time,amount")
+    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    folded = [n.strip().lower() for n in names]
+    for i, name in enumerate(folded):
+        if folded.index(name) != i:
+            first = names[folded.index(name)]
+            same = "" if first == names[i] else f" (as {first!r} and {names[i]!r}; headers are matched ignoring case)"
+            raise HistoryError(f"{path}:1: column {first!r} appears twice in the header{same}",
+                               hint="rename or remove one of them")
+    return names
+
+
+class GroupedReader:
+    """A grouped CSV history, read batch by batch (see the module's docstring)."""
+
+    def __init__(self, path: str | Path, options: ReadOptions = ReadOptions(), block_bytes: Optional[int] = None):
+        from loyalty.simulate.history import _scan_csv
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise HistoryError(f"{self.path}: no such file")
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            raise HistoryError(f"{self.path}: --grouped reads CSV files; a Parquet file is read whole",
+                               hint="leave out --grouped")
+        self.options = options
+        self.block_bytes = block_bytes or BLOCK_BYTES
+        self.names = _header(self.path, options.delimiter)
+        self.shape = _scan_csv(self.path)
+        self.lines: Optional[list[int]] = None  # record -> line, only for files that are not one record a line
+        self.ragged: list[tuple] = []
+
+    # ------------------------------------------------------------------ batches
+
+    def _record_batches(self, ragged: list) -> Iterator:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        def on_ragged_row(row) -> str:
+            ragged.append(row)
+            return "skip"
+
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=self.block_bytes),
+                parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter, invalid_row_handler=on_ragged_row,
+                                                 newlines_in_values=self.shape.quoted),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in self.names},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+            for batch in reader:
+                yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+        except pa.ArrowInvalid as err:
+            from loyalty.simulate.history import _arrow_message
+
+            raise HistoryError(f"{self.path}: not a readable CSV file: {_arrow_message(err)}",
+                               hint="check the delimiter (--delimiter) and that every row has as many fields as "
+                                    "the header") from None
+
+    def _histories(self) -> Iterator[tuple[History, int]]:
+        """Each batch as a History (sorted within the batch), with the line of its last record."""
+        from loyalty.simulate.history import _decode_columns, _ragged_error, build_history
+
+        ragged_seen: list = []
+        done = 0
+        options, file = self.options, str(self.path)
+        first_ragged = self.ragged[0] if self.ragged and options.on_bad_row != "skip" else None
+        for cols in self._record_batches(ragged_seen):
+            n = len(next(iter(cols.values()))) if cols else 0
+            if ragged_seen and self.lines is None:
+                raise _NeedLines
+            lines = self.lines[done:done + n] if self.lines is not None else None
+            first_row = done + 2
+            last_line = lines[-1] if lines else first_row + n - 1
+            try:
+                cols, kept, not_utf8, examples = _decode_columns(cols, lines, first_row, file, options)
+                h = build_history(cols, file, first_row, options, lines=kept)
+            except HistoryError as err:
+                if self.lines is None:  # its line is right only in a file of one record a line: make sure
+                    raise _NeedLines from None
+                if first_ragged and err.line is not None and first_ragged[0] and first_ragged[0] < err.line:
+                    raise _ragged_error(file, first_ragged) from None
+                raise
+            if first_ragged and first_ragged[0] and first_ragged[0] <= last_line:
+                raise _ragged_error(file, first_ragged)
+            h.skipped.update(not_utf8)
+            h.bad_rows = sorted(examples + h.bad_rows, key=lambda b: b.row)
+            done += n
+            yield h, last_line
+        if first_ragged:
+            raise _ragged_error(file, first_ragged)
+        self.records = done
+
+    def _regular(self, records: int) -> bool:
+        return self.shape.one_record_per_line(records)
+
+    # ------------------------------------------------------------------ pass 1: validation
+
+    def validate(self) -> HistorySpan:
+        """Read every row once: bad rows, grouping, row count and time range (raises HistoryError)."""
+        try:
+            return self._validate()
+        except _NeedLines:
+            pass
+        # not one record a line (blank lines, quoted line breaks, rows of the wrong width): number them exactly
+        from loyalty.simulate.history import _record_lines
+
+        self.lines, self.ragged = _record_lines(self.path, self.options.delimiter, len(self.names))
+        return self._validate()
+
+    def _validate(self) -> HistorySpan:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        from loyalty.simulate.history import micros_to_datetime
+
+        options = self.options
+        rows, low, high = 0, None, None
+        skipped: Counter = Counter()
+        examples: list[BadRow] = []
+        seen = np.zeros(0, np.int64)  # hashes of members whose rows have ended
+        carry: Optional[str] = None  # the member whose rows the last batch ended with
+        for h, _last_line in self._histories():
+            rows += len(h)
+            skipped.update(h.skipped)
+            examples = sorted(examples + h.bad_rows, key=lambda b: b.row)[:options.max_examples]
+            if not len(h):
+                continue
+            bounds = pc.min_max(h.table.column("time")).as_py()
+            low = bounds["min"] if low is None else min(low, bounds["min"])
+            high = bounds["max"] if high is None else max(high, bounds["max"])
+            seen, carry = self._check_grouped(h, seen, carry)
+        if self.lines is None and not self._regular(self.records):
+            raise _NeedLines
+        for number, actual, expected, text in self.ragged:  # under skip (stop raised above)
+            skipped[f"row: {actual} fields where the header has {expected}"] += 1
+            if len(examples) < options.max_examples:
+                examples.append(BadRow(str(self.path), number or 0, "(whole row)", text,
+                                       f"{actual} fields where the header has {expected}"))
+        first = micros_to_datetime(low) if low is not None else None
+        last = micros_to_datetime(high) if high is not None else None
+        return HistorySpan(str(self.path), rows, first, last, skipped, examples)
+
+    def _check_grouped(self, h: History, seen, carry: Optional[str]):
+        """Members in file order: a member that starts again after another's rows breaks the grouping.
+        `seen`: sorted hashes of the members whose rows have ended (8 bytes a member, not a row)."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        by_line = h.table.select(["member", "row"]).take(pc.sort_indices(h.table.column("row")))
+        members = by_line.column("member").to_pylist()
+        lines = by_line.column("row").to_pylist()
+        runs = [(members[i], lines[i]) for i in range(len(members)) if i == 0 or members[i] != members[i - 1]]
+        goes_on = carry is not None and runs[0][0] == carry
+        if carry is not None and not goes_on:
+            seen = np.union1d(seen, [hash(carry)])
+        newcomers = runs[1:] if goes_on else runs
+        hashes = np.array([hash(m) for m, _ in newcomers], np.int64)
+        bad = []
+        if len(seen) and len(hashes):
+            pos = np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)
+            bad += [newcomers[i] for i in np.flatnonzero(seen[pos] == hashes)]
+        counts = Counter(m for m, _ in runs)
+        bad += [[r for r in runs if r[0] == m][1] for m, c in counts.items() if c > 1]
+        if bad:
+            member, line = min(bad, key=lambda r: r[1])
+            raise HistoryError(f"{self.path}:{line}: member {member!r} has rows here and earlier, with other "
+                               f"members' rows between: --grouped needs each member's rows together",
+                               hint="sort the file by member (loyalty generate --grouped makes such files), "
+                                    "or leave out --grouped to read the file whole", line=line)
+        finished = [hash(m) for m, _ in runs[:-1]]
+        if finished:
+            seen = np.union1d(seen, np.array(finished, np.int64))
+        return seen, runs[-1][0]
+
+    # ------------------------------------------------------------------ pass 2: replay
+
+    def complete_members(self) -> Iterator[History]:
+        """Histories of whole members, batch by batch (validate() first). A member whose rows go on past a
+        batch is carried into the next; once her rows end she is replayed on her own (parts merge exactly)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        def one_member(parts):  # her rows from two batches, in the reader's order (member, time, row)
+            table = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+            return table.sort_by([("time", "ascending"), ("row", "ascending")])
+
+        carry = None
+        for h, _last_line in self._histories():
+            table = h.table
+            if not table.num_rows:
+                continue
+            members = table.column("member")
+            rows = table.column("row")
+            last_member = members[pc.index(rows, pc.max(rows)).as_py()].as_py()
+            if carry is not None:
+                carried = carry.column("member")[0].as_py()
+                hers = pc.equal(members, carried)
+                if carried == last_member:
+                    carry = one_member([carry, table.filter(hers)])
+                    rest = table.filter(pc.invert(hers))
+                    if rest.num_rows:
+                        yield History(rest, file=str(self.path))
+                    continue
+                finished = one_member([carry, table.filter(hers)])
+                yield History(finished, file=str(self.path))
+                table = table.filter(pc.invert(hers))
+                members = table.column("member")
+            last = pc.equal(members, last_member)
+            carry = table.filter(last)
+            done = table.filter(pc.invert(last))
+            if done.num_rows:
+                yield History(done, file=str(self.path))
+        if carry is not None and carry.num_rows:
+            yield History(carry, file=str(self.path))
+
+
+class _NeedLines(Exception):
+    """The file is not one record a line: its records must be numbered exactly before reading on."""
+
+
+def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
+                     progress: Optional[Callable[[int], None]] = None):
+    """Replay a validated grouped history: members as their rows complete, passes for budgets."""
+    from loyalty.simulate.parallel import evaluate_range, merge_in_order, run_passes
+
+    def run_pass(known):
+        parts = []
+        for h in reader.complete_members():
+            parts.append(evaluate_range(plan, h, known, kernel))
+            if progress:
+                progress(len(h))
+        return merge_in_order(parts)
+
+    return run_passes(plan, run_pass)
+
+
+def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
+                       time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
+                       console=None, on_unsupported=None):
+    """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's."""
+    from loyalty.simulate.engine import make_plan, program_info
+    from loyalty.simulate.history import read_attributes
+    from loyalty.simulate.report import HistoryInfo, build_report
+    from loyalty.simulate.run import _REWARD_SOURCES, scenario_and_options, with_progress
+    from loyalty.simulate.vector.choose import choose_kernel
+
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    reader = GroupedReader(history_path, options)
+    span = reader.validate()
+    attributes = read_attributes(attributes_path) if attributes_path else {}
+    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes,
+                     _REWARD_SOURCES.get(program_path))
+    if on_unsupported is not None:
+        from loyalty.simulate.vector.support import supports
+
+        on_unsupported(supports(prog, plan))
+    kernel_used = choose_kernel(plan, kernel)
+    result = with_progress(len(span), show_progress, console,
+                           lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
+    info = HistoryInfo(span.file, span.rows, dict(span.skipped), span.first, span.last,
+                       tuple(str(b) for b in span.bad_rows))
+    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used, "kernel": kernel_used}
+    return plan, result, build_report(result, plan.info, info, assumptions, list(plan.months))

@@ -1,0 +1,119 @@
+"""`loyalty simulate --grouped`: a history grouped by member, read in batches, gives the in-memory report
+byte for byte (but for the file name); a file that is not grouped is refused naming the row."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from loyalty.cli import cli as main
+from loyalty.simulate import stream
+from loyalty.simulate.generate import GenerateOptions, generate_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples" / "histories").glob("*.csv"))
+
+
+def simulate(*args) -> tuple[int, str, str]:
+    res = CliRunner().invoke(main, ["simulate", *map(str, args), "--format", "json", "--jobs", "1"])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def grouped_copy(source: Path, target: Path) -> Path:
+    """The same rows, each member's together (a stable sort by member keeps file order within one)."""
+    header, *rows = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    rows.sort(key=lambda line: line.split(",", 1)[0])
+    target.write_text(header + "".join(rows), encoding="utf-8")
+    return target
+
+
+def same_report(a: str, b: str, file_a: Path, file_b: Path) -> bool:
+    return a.replace(json.dumps(str(file_a)), '"FILE"') == b.replace(json.dumps(str(file_b)), '"FILE"')
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 2048)  # many batches: members cut across batch boundaries
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_histories_grouped_equal_the_in_memory_report(name, tmp_path, small_blocks):
+    program = ROOT / "examples" / "programs" / f"{name}.loyalty"
+    history = ROOT / "examples" / "histories" / f"{name}.csv"
+    grouped = grouped_copy(history, tmp_path / f"{name}.csv")
+    code, whole, _ = simulate(program, history)
+    assert code == 0
+    code, streamed, err = simulate(program, grouped, "--grouped")
+    assert code == 0, err
+    assert same_report(streamed, whole, grouped, history)
+
+
+@pytest.mark.parametrize("program", ["car_wash", "gym"])  # gym: budgets, so passes that re-read the file
+def test_generated_grouped_file_equals_the_time_ordered_one(program, tmp_path, small_blocks):
+    from loyalty.commands.generate import catalog_from_program
+
+    path = ROOT / "examples" / "programs" / f"{program}.loyalty"
+    catalog, stores, minor, _ = catalog_from_program(str(path))
+    options = dict(rows=3000, seed=4, catalog=catalog, stores=stores or ("S1",), minor_units=minor)
+    by_time, grouped = tmp_path / "by_time.csv", tmp_path / "grouped.csv"
+    by_time.write_text(generate_text(GenerateOptions(**options)), encoding="utf-8")
+    grouped.write_text(generate_text(GenerateOptions(**options, grouped=True)), encoding="utf-8")
+    for kernel in ("auto", "python"):
+        code, whole, _ = simulate(path, by_time, "--kernel", kernel)
+        code2, streamed, err = simulate(path, grouped, "--grouped", "--kernel", kernel)
+        assert code == code2 == 0, err
+        assert same_report(streamed, whole, grouped, by_time)
+
+
+def test_a_file_that_is_not_grouped_is_refused_naming_the_row(tmp_path, small_blocks):
+    rows = ["member,time,amount"] + [f"A,2025-01-{d:02d},10.00" for d in range(1, 20)]
+    rows += [f"B,2025-02-{d:02d},10.00" for d in range(1, 20)] + ["A,2025-03-01,10.00"]
+    p = tmp_path / "h.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = simulate(ROOT / "examples/programs/car_wash.loyalty", p, "--grouped")
+    assert code == 1 and out == ""
+    assert f"{p}:40: member 'A'" in err and "--grouped" in err and "Traceback" not in err
+    # the same file read whole is fine
+    assert simulate(ROOT / "examples/programs/car_wash.loyalty", p)[0] == 0
+
+
+def test_bad_rows_are_named_and_skipped_exactly_as_in_memory(tmp_path, small_blocks):
+    rows = ["member,time,amount,item"]
+    for m in range(40):
+        for d in range(1, 6):
+            rows.append(f"M{m:02d},2025-01-{d:02d},105.00,basic wash")
+    rows[123] = "M24,yesterday,105.00,basic wash"
+    rows[150] = "M29,2025-01-02,10.005,basic wash"
+    p = tmp_path / "h.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    program = ROOT / "examples/programs/car_wash.loyalty"
+    whole, streamed = simulate(program, p), simulate(program, p, "--grouped")
+    assert whole[0] == streamed[0] == 1 and whole[2] == streamed[2]
+    assert f'{p}:124: column "time"' in streamed[2]
+    code, a, _ = simulate(program, p, "--on-bad-row", "skip")
+    code2, b, _ = simulate(program, p, "--on-bad-row", "skip", "--grouped")
+    assert code == code2 == 0 and a == b and json.loads(b)["history"]["skipped_rows"] == 2
+
+
+def test_blank_lines_and_quoted_line_breaks_keep_row_numbers(tmp_path, small_blocks):
+    rows = ["member,time,amount,item"]
+    for m in range(30):
+        rows.append(f'M{m:02d},2025-01-01,105.00,"basic\nwash"' if m == 3 else f"M{m:02d},2025-01-01,105.00,x")
+        rows.append("")
+    rows.append("M29,2025-13-01,105.00,x")
+    p = tmp_path / "h.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    program = ROOT / "examples/programs/car_wash.loyalty"
+    whole, streamed = simulate(program, p), simulate(program, p, "--grouped")
+    assert whole[0] == streamed[0] == 1 and whole[2] == streamed[2] and f"{p}:63:" in streamed[2]
+
+
+def test_grouped_is_refused_with_dask_and_for_parquet(tmp_path):
+    program = ROOT / "examples/programs/car_wash.loyalty"
+    history = ROOT / "examples/histories/car_wash.csv"
+    assert simulate(program, history, "--grouped", "--engine", "dask")[0] == 2
+    p = tmp_path / "h.parquet"
+    p.write_bytes(b"PAR1")
+    code, _, err = simulate(program, p, "--grouped")
+    assert code == 1 and "Parquet" in err
