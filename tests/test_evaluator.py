@@ -230,7 +230,8 @@ def test_tier_crossing_purchase_earns_at_old_rate_new_tier_from_next_event():
     assert [e.points for e in kinds(eff, "points_earned")] == [120]  # old rate
     assert [(e.tier_from, e.tier_to) for e in kinds(eff, "tier_changed")] == [("basic", "gold")]
     s, eff = p.apply(s, buy("o2", "2025-03-02T10:00", ("wash", 1, "100")))
-    assert [e.points for e in kinds(eff, "points_earned")] == [20]  # 10 points x 2
+    # 10 points x 2: the rule's 10, then gold's extra 10 (docs/semantics.md, "Multipliers")
+    assert [(e.rule, e.points) for e in kinds(eff, "points_earned")] == [("earn", 10), ("gold", 10)]
     # returning the big order takes the tier progress back
     s, eff = p.apply(s, {"return": {"time": "2025-03-03T10:00", "order": "o1"}})
     assert s.tier == "basic"
@@ -337,8 +338,10 @@ rule "double washes" {
 }
 ''' + TIERS.replace("0 NOK\n  tier", "0 NOK\n  tier").replace('"basic" from 0 NOK', '"basic" from 0 NOK { earn 1.5x points }'))
     s, eff = p.apply(p.new_member("m"), buy("o1", "2025-03-01T10:00", ("wash", 1, "100"), ("bun", 1, "100")))
-    # wash: 10 x 2 x 1.5 = 30; bun: 10 x 1.5 = 15
-    assert [e.points for e in kinds(eff, "points_earned")] == [45]
+    # wash: 10 x 2 x 1.5 = 30; bun: 10 x 1.5 = 15; 45 in all, by source: base 20, the tier's stage
+    # 20 x 1.5 = 30 (+10), the washes' stage 15 x 2 + 15 = 45 (+15)
+    assert [(e.rule, e.points) for e in kinds(eff, "points_earned")] == [
+        ("earn", 20), ("basic", 10), ("double washes", 15)]
 
 
 def test_signup_referral_action_and_first_purchase():

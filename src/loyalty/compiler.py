@@ -272,7 +272,8 @@ class _Compiler:
             self.problem("LOY301", f"rule \"{name}\" has no action", d)
             action = {"type": "none"}
         out["action"] = action
-        earns_points = action["type"] in ("earn_per_spend", "earn_fixed", "earn_per_event")
+        # a multiplier gives points too: the extra points it adds (claimed at the point kind's cost)
+        earns_points = action["type"] in ("earn_per_spend", "earn_fixed", "earn_per_event", "multiplier")
         for c in tuple(outer_conds) + tuple(d.clauses):
             self.condition(c, out)
         for scope, c in [(f"campaign:{campaign}", c) for c in outer_limits] + [(f"rule:{name}", c) for c in d.clauses]:
@@ -291,8 +292,9 @@ class _Compiler:
                 if isinstance(c.amount, ast.Money):
                     unit, amount = "money", self.minor(c.amount)
                     if earns_points:
-                        kind = next((k for k in self.kinds if k.name.value == action.get("point_kind")), None)
-                        if kind is None or not any(isinstance(s, ast.PointCost) for s in kind.settings):
+                        named = action.get("point_kind")
+                        kinds = [k for k in self.kinds if named is None or k.name.value == named]
+                        if not kinds or not all(any(isinstance(s, ast.PointCost) for s in k.settings) for k in kinds):
                             self.problem("LOY312", "a money budget on points needs the point kind's cost "
                                          "(`cost 0.01 NOK each`)", c)
                 else:

@@ -709,45 +709,78 @@ def _punch(prog, st, r: Rule, lines, ev, ledger, out, order) -> None:
 
 
 def _earn_per_spend(prog, st, r: Rule, lines, multipliers, tier, ev, ledger, out, order) -> None:
+    rn, rd = r.rate
+    values = [[ln[4] * rn, rd, ln] for ln in lines if r.line_matches(ln[0], ln[1])]
+    if values:
+        _earn_staged(prog, st, r, values, multipliers, tier, ev, ledger, out, order)
+
+
+def _earn_staged(prog, st, r: Rule, values, multipliers, tier, ev, ledger, out, order) -> None:
+    """A regular earning rule's points, split by source (docs/semantics.md, "Multipliers"): `values` are the
+    exact points [numerator, denominator, line or None] before any multiplier (a line per matching line; one
+    value without a line for points per visit). Stage 0 is the base; each source (the tier's multiplier, then
+    multiplier rules in source order) multiplies the values it applies to; stage k is rounded like any points
+    of the kind, and source k is credited stage k - stage k-1. The last stage is the member's total."""
     k = r.point_kind
     kind = prog.kinds[k]
-    rn, rd = r.rate
     per_line = kind.scope == "line"
     mode = kind.rounding
-    n_sum, d_sum = 0, 1
-    pts = 0
-    any_line = False
-    for ln in lines:
-        if not r.line_matches(ln[0], ln[1]):
-            continue
-        any_line = True
-        n, d = ln[4] * rn, rd
-        if tier is not None:
-            for mk, mn, md in tier.multipliers:
-                if mk == -1 or mk == k:
-                    n *= mn
-                    d *= md
-        for m in multipliers:
-            if (m.point_kind == -1 or m.point_kind == k) and m.line_matches(ln[0], ln[1]):
-                n *= m.factor[0]
-                d *= m.factor[1]
+
+    def total() -> int:
         if per_line:
-            pts += div_round(n, d, mode)
-        elif d == d_sum:
-            n_sum += n
-        else:
-            n_sum, d_sum = n_sum * d + n * d_sum, d_sum * d
-    if not any_line:
+            return sum(div_round(n, d, mode) for n, d, _ in values)
+        n_sum, d_sum = 0, 1
+        for n, d, _ in values:
+            if d == d_sum:
+                n_sum += n
+            else:
+                n_sum, d_sum = n_sum * d + n * d_sum, d_sum * d
+        return div_round(n_sum, d_sum, mode)
+
+    parts = [(r, total(), None)]  # (source, points, the lines it applied to or None for all)
+    if tier is not None:
+        tn, td = 1, 1
+        for mk, mn, md in tier.multipliers:
+            if mk == -1 or mk == k:
+                tn, td = tn * mn, td * md
+        if tn != td:
+            for v in values:
+                v[0] *= tn
+                v[1] *= td
+            parts.append((prog.sources[prog.extra_key(r.index, tier=tier.index)], total(), None))
+    for m in multipliers:
+        if m.point_kind != -1 and m.point_kind != k:
+            continue
+        hit = False
+        for v in values:
+            ln = v[2]
+            if (ln is None and not m.filters) or (ln is not None and m.line_matches(ln[0], ln[1])):
+                v[0] *= m.factor[0]
+                v[1] *= m.factor[1]
+                hit = True
+        if hit:
+            parts.append((prog.sources[prog.extra_key(r.index, rule=m.index)], total(), m))
+    if parts[-1][1] <= 0:
         return
-    if not per_line:
-        pts = div_round(n_sum, d_sum, mode)
-    if pts <= 0:
-        return
-    pts = _limit(prog, st, r, pts, ev, ledger, out, kind)
-    if pts:
-        if r.filters:
-            order.items[r.index] = sorted({ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
-        _credit(prog, st, k, pts, ev.time, order, ev, r, out)
+    pts = [parts[0][1]] + [parts[j][1] - parts[j - 1][1] for j in range(1, len(parts))]
+    # a multiplier below 1 takes points away: its negative part is taken from the parts before it, latest first
+    for j in range(len(pts) - 1, 0, -1):
+        i = j - 1
+        while pts[j] < 0 and i >= 0:
+            take = min(pts[i], -pts[j])
+            pts[i] -= take
+            pts[j] += take
+            i -= 1
+    for (src, _, m), p in zip(parts, pts):
+        if p <= 0:
+            continue
+        p = _limit(prog, st, src, p, ev, ledger, out, kind) if src.limits or src.budget is not None else p
+        if not p:
+            continue
+        if order is not None and (r.filters or (m is not None and m.filters)):
+            order.items[src.index] = sorted({v[2][0] for v in values if v[2] is not None and r.line_matches(
+                v[2][0], v[2][1]) and (m is None or m.line_matches(v[2][0], v[2][1]))})
+        _credit(prog, st, k, p, ev.time, order, ev, src, out)
 
 
 # ---------------------------------------------------------------- returns
@@ -816,7 +849,7 @@ def _return(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Ef
         delta = rule_share(ri, pts) - o.clawed.get(ri, 0)
         if delta > 0:
             o.clawed[ri] = o.clawed.get(ri, 0) + delta
-            _claw(prog, st, prog.rules[ri], delta, ev, out)
+            _claw(prog, st, prog.source(ri), delta, ev, out)
     # punches
     for ri, units in o.punches.items():
         delta = rule_share(ri, units) - o.punches_back.get(ri, 0)

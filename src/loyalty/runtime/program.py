@@ -186,6 +186,31 @@ class Rule:
         return True
 
 
+class Source:
+    """Who is credited with part of the points an earning rule gives: a multiplier rule or a tier's multiplier
+    (docs/semantics.md, "Multipliers"). `index` is the key its points are recorded under in an order (for
+    returns) and in a batch; `point_kind` the earning rule's."""
+
+    __slots__ = ("index", "name", "line", "column", "point_kind", "limits", "budget", "budget_unit")
+
+    def __init__(self, index: int, owner, point_kind: int, limited: bool):
+        self.index = index
+        self.name = owner.name
+        self.line, self.column = owner.line, owner.column
+        self.point_kind = point_kind
+        self.limits = owner.limits if limited else ()
+        self.budget = owner.budget if limited else None
+        self.budget_unit = owner.budget_unit if limited else None
+
+
+REGULAR_EARNING = ("earn_per_spend", "earn_per_event")  # earn_per_event only with event "visit"
+
+
+def is_regular_earning(r: "Rule") -> bool:
+    """Points a purchase or visit earns regularly: the points multipliers multiply (not one-off bonuses)."""
+    return r.action == "earn_per_spend" or (r.action == "earn_per_event" and r.event == "visit")
+
+
 class Draw:
     __slots__ = ("name", "entries", "per", "filters", "preds", "line", "column")
 
@@ -317,7 +342,7 @@ class CompiledProgram:
     __slots__ = ("doc", "identity", "name", "currency", "exponent", "timezone", "tz", "runs_from", "runs_to",
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
-                 "has_timers")
+                 "has_timers", "item_costs", "sources")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -343,6 +368,8 @@ class CompiledProgram:
         self.kinds = tuple(PointKind(i, k) for i, k in enumerate(doc["point_kinds"]))
         self.kind_index = {k.name: k.index for k in self.kinds}
         self.catalog = {name: v["category"] for name, v in doc.get("items", {}).items()}
+        self.item_costs = {name: v["cost_minor"] for name, v in doc.get("items", {}).items()
+                           if v.get("cost_minor") is not None}
         self.stores = dict(doc.get("stores", {}))
         self.rewards = {name: Reward(name, r) for name, r in doc.get("rewards", {}).items()}
         self.redeem = {r["reward"]: Redeem(r, self.kind_index) for r in doc.get("redeem", ())}
@@ -355,8 +382,35 @@ class CompiledProgram:
         for r in self.rules:
             by.setdefault(r.trigger, []).append(r)
         self.by_trigger = {k: tuple(v) for k, v in by.items()}
+        self.sources = self._sources()
         self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
             k.expiry or k.pending for k in self.kinds)
+
+    def _sources(self) -> dict:
+        """The multiplier sources of every regular earning rule, by key: `extra_key`."""
+        out = {}
+        for r in self.rules:
+            if not is_regular_earning(r):
+                continue
+            for t in (self.tiers.tiers if self.tiers else ()):
+                key = self.extra_key(r.index, tier=t.index)
+                out[key] = Source(key, t, r.point_kind, False)
+            for m in self.rules:
+                if m.action == "multiplier" and m.point_kind in (-1, r.point_kind):
+                    key = self.extra_key(r.index, rule=m.index)
+                    out[key] = Source(key, m, r.point_kind, True)
+        return out
+
+    def extra_key(self, base: int, tier: Optional[int] = None, rule: Optional[int] = None) -> int:
+        """The key of the extra points a tier or a multiplier rule adds to earning rule `base`'s points: past
+        the rule indexes (which key a rule's own points), one block of len(rules) per tier, then per rule."""
+        n = len(self.rules)
+        nt = len(self.tiers.tiers) if self.tiers else 0
+        return base + n * (1 + (tier if tier is not None else nt + rule))
+
+    def source(self, key: int):
+        """The rule or multiplier source that points recorded under `key` are credited to."""
+        return self.rules[key] if key < len(self.rules) else self.sources[key]
 
     # ---------------------------------------------------------------- JSON
 

@@ -40,6 +40,18 @@ PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES)
 _EPOCH = _dt.datetime(1970, 1, 1)
 
 
+class _Slot:
+    """One earning slot of a point kind per event: a rule's own points (an earn rule's base, a fixed earn), or the
+    extra points the member's tier or a multiplier rule adds to an earn rule's (the scalar evaluator's
+    `points_earned` effects, one per source, in its order). `skey` keys its table and return shares; a tier
+    slot is named by the tier the member holds."""
+
+    __slots__ = ("skey", "name", "rule", "mult", "tier", "fixed")
+
+    def __init__(self, skey, name, rule, mult=None, tier=False, fixed=False):
+        self.skey, self.name, self.rule, self.mult, self.tier, self.fixed = skey, name, rule, mult, tier, fixed
+
+
 class Unsupported(Exception):
     """The kernel cannot run this input exactly (e.g. amounts that could overflow int64)."""
 
@@ -306,8 +318,8 @@ class _Kernel:
         self.ret_prev = np.zeros(nev, dtype=np.int64)
         self.ret_G = np.zeros(nev, dtype=np.int64)
         self.punch_back = {r.index: np.zeros(nev, dtype=np.int64) for r in self.punch_rules}
-        self.share_num = {r.index: np.zeros(nev, dtype=np.int64) for r in self.earn_rules}
-        self.share_den = {r.index: np.ones(nev, dtype=np.int64) for r in self.earn_rules}
+        self.share_num = {sl.skey: np.zeros(nev, dtype=np.int64) for sl in self.earn_slots}
+        self.share_den = {sl.skey: np.ones(nev, dtype=np.int64) for sl in self.earn_slots}
         if not self.prog.redeem:  # nothing can be redeemed: every redemption is rejected
             for ev in np.flatnonzero(self.e_type == REDEMPTION).tolist():
                 self.e_valid[ev] = False
@@ -330,7 +342,7 @@ class _Kernel:
         found[hit] = purchases[porder[pos[hit]]]
         found[found >= rets] = -1  # bought after the return: not known yet
         found[self.e_order[rets] < 0] = -1
-        matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules}
+        matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
         orders: dict[int, dict] = {}
         amount, qty, item = self.r_amount, self.r_qty, self.r_item
@@ -409,9 +421,9 @@ class _Kernel:
                     if delta > 0:
                         o["back"][r.index] += delta
                         self.punch_back[r.index][ev] = delta
-            for r in self.earn_rules:
-                num, den = fraction(r.index)
-                self.share_num[r.index][ev], self.share_den[r.index][ev] = num, den
+            for sl in self.earn_slots:
+                num, den = fraction(sl.skey)
+                self.share_num[sl.skey][ev], self.share_den[sl.skey][ev] = num, den
 
     def _order_record(self, ev: int, matches) -> dict:
         s, e = int(self.e_start[ev]), int(self.e_start[ev + 1]) if ev + 1 < self.nev else self.nrows
@@ -435,10 +447,13 @@ class _Kernel:
             units[r.index] = u
             if u:
                 items[r.index] = sorted({t for t, ok in zip(texts, m) if ok})
-        for r in self.earn_rules:
-            if r.filters:
+        for sl in self.earn_slots:  # a source's points came from the lines its rule and its multiplier match
+            r, mu = sl.rule, sl.mult
+            if r.filters or (mu is not None and mu.filters):
                 m = matches[r.index][s:e].tolist()
-                items[r.index] = sorted({t for t, ok in zip(texts, m) if ok})
+                if mu is not None:
+                    m = [a and b for a, b in zip(m, matches[mu.index][s:e].tolist())]
+                items[sl.skey] = sorted({t for t, ok in zip(texts, m) if ok})
         return {"lines": lines, "gross": sum(amounts), "returned": 0, "by_amount": False,
                 "items": items, "units": units, "back": {r.index: 0 for r in self.punch_rules}}
 
@@ -478,11 +493,12 @@ class _Kernel:
         self.e_paid = np.add.reduceat(paid, self.e_start)
 
     def _points_tables(self) -> None:
-        """Each earn rule's points per purchase, for every tier the member might hold (index 0: no tier)."""
+        """Each earn rule's points per purchase, split by source (base, the tier's extra, each multiplier's extra,
+        as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
         prog = self.prog
         tiers = prog.tiers.tiers if prog.tiers else ()
         r_counted = (self.r_type == PURCHASE) & self.e_running[self.r_ev]
-        mults = [r for r in prog.rules if r.action == "multiplier"]
+        mults = self.mults
         self.ptab = {}
         max_event = int(np.add.reduceat(self.r_amount, self.e_start).max(initial=0))
         for r in self.earn_rules:
@@ -508,24 +524,42 @@ class _Kernel:
             if not fits(max_event, scale, top_n, D) or not fits(D, top_d):
                 raise Unsupported("amounts too large for 64-bit points arithmetic")
             match = self._line_match(r) & r_counted
-            n_line = self.paid * rn * (D // rd)
-            for m in mine:
-                n_line = np.where(self._line_match(m), n_line // m.factor[1] * m.factor[0], n_line)
-            n_line = np.where(match, n_line, 0)
             any_line = np.add.reduceat(match.astype(np.int64), self.e_start) > 0
-            table = np.zeros((len(tier_factors), self.nev), dtype=np.int64)
             mode = kind.rounding
-            if kind.scope == "line":
-                for ti, (tn, td) in enumerate(tier_factors):
-                    per = np.where(match, div_round(n_line * tn, D * td, mode), 0)
-                    table[ti] = np.add.reduceat(per, self.e_start)
-            else:
-                S = np.add.reduceat(n_line, self.e_start)
-                for ti, (tn, td) in enumerate(tier_factors):
-                    table[ti] = div_round(S * tn, D * td, mode)
-            table[:, ~any_line] = 0
-            table[table < 0] = 0
-            self.ptab[r.index] = table
+
+            def stage(n_line, factors):
+                """Stage points (rounded like the kind's points) for every tier, over numerators on D."""
+                n_line = np.where(match, n_line, 0)
+                table = np.zeros((len(factors), self.nev), dtype=np.int64)
+                if kind.scope == "line":
+                    for ti, (tn, td) in enumerate(factors):
+                        per = np.where(match, div_round(n_line * tn, D * td, mode), 0)
+                        table[ti] = np.add.reduceat(per, self.e_start)
+                else:
+                    S = np.add.reduceat(n_line, self.e_start)
+                    for ti, (tn, td) in enumerate(factors):
+                        table[ti] = div_round(S * tn, D * td, mode)
+                return table
+
+            n_line = self.paid * rn * (D // rd)
+            slots = [sl for sl in self.earn_slots if sl.rule is r]
+            stages = []
+            for sl in slots:
+                if sl.mult is not None:
+                    n_line = np.where(self._line_match(sl.mult), n_line // sl.mult.factor[1] * sl.mult.factor[0],
+                                      n_line)
+                stages.append(stage(n_line, tier_factors if len(stages) else [(1, 1)] * len(tier_factors)))
+            none = ~any_line[None, :] | (stages[-1] <= 0)
+            for st in stages:
+                st[none] = 0
+            parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
+            for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
+                for i in range(j - 1, -1, -1):
+                    take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
+                    parts[i] -= take
+                    parts[j] += take
+            for sl, part in zip(slots, parts):
+                self.ptab[sl.skey] = part
         self.fixed = {}
         for r in self.fixed_rules:
             if r.action == "earn_fixed":
@@ -539,21 +573,40 @@ class _Kernel:
         prog = self.prog
         self.punch_rules = [r for r in prog.rules if r.action == "punch"]
         self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
+        self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.fixed_rules = [r for r in prog.rules if (r.action == "earn_fixed" and r.trigger in FIXED_TRIGGERS)
                             or r.action == "earn_per_event"]
+        self._slots()
         self._returns()
         self._punch_cards()
         self._points_tables()
         self._lockstep()
         return self._aggregate()
 
+    def _slots(self) -> None:
+        """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
+        prog = self.prog
+        tiers = prog.tiers.tiers if prog.tiers else ()
+        self.earn_slots = []
+        self.slot_rules = {k.index: [] for k in prog.kinds}
+        for r in prog.rules:
+            if r in self.earn_rules:
+                k = r.point_kind
+                slots = [_Slot(r.index, r.name, r)]
+                if any(mk in (-1, k) and mn != md for t in tiers for mk, mn, md in t.multipliers):
+                    slots.append(_Slot(prog.extra_key(r.index, tier=0), None, r, tier=True))
+                for m in self.mults:
+                    if m.point_kind in (-1, k):
+                        slots.append(_Slot(prog.extra_key(r.index, rule=m.index), m.name, r, mult=m))
+                self.earn_slots += slots
+                self.slot_rules[k] += slots
+            elif r in self.fixed_rules:
+                self.slot_rules[r.point_kind].append(_Slot(r.index, r.name, r, fixed=True))
+
     def _lockstep(self) -> None:
         prog = self.prog
         nev, nmem = self.nev, self.nmem
         kinds = prog.kinds
-        # earning slots per point kind: (event, rule) in event order then rule order
-        self.slot_rules = {k.index: [r for r in prog.rules if r in self.earn_rules or r in self.fixed_rules
-                                     if r.point_kind == k.index] for k in kinds}
         tiers = prog.tiers
         metric = prog.metrics[tiers.metric] if tiers else None
         thresholds = [t.threshold for t in tiers.tiers] if tiers else []
@@ -610,9 +663,8 @@ class _Kernel:
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
             self.kstate[kind.index] = st
         # the earn rules whose points a return may take back, with the kind each belongs to
-        claw_rules = [r for r in self.earn_rules]
-        self.claw = {r.index: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
-                               np.zeros(nev, dtype=bool)) for r in claw_rules}
+        self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
+                               np.zeros(nev, dtype=bool)) for sl in self.earn_slots}
         is_ret = (self.e_type == RETURN) & self.e_valid
         top_pts = max([int(t.max(initial=0)) for t in self.ptab.values()] + [0])
         if not fits(top_pts + 1, int(self.ret_G.max(initial=0)) + 1):
@@ -645,11 +697,11 @@ class _Kernel:
             # (2) earning: purchases by the points table of the member's tier, fixed earns
             for kind in kinds:
                 st = self.kstate[kind.index]
-                for j, r in enumerate(st["rules"]):
-                    if r.index in self.ptab:
-                        pts = self.ptab[r.index][t_before + 1, idx]
+                for j, sl in enumerate(st["rules"]):
+                    if sl.fixed:
+                        pts = self.fixed[sl.skey][idx]
                     else:
-                        pts = self.fixed[r.index][idx]
+                        pts = self.ptab[sl.skey][t_before + 1, idx]
                     slot = idx * st["nr"] + j
                     CT = st["CT"]
                     CT[mm] += pts
@@ -665,12 +717,12 @@ class _Kernel:
                 oev = self.ret_order_ev[ridx]
                 for kind in kinds:
                     st = self.kstate[kind.index]
-                    for j, r in enumerate(st["rules"]):
-                        if r.index not in self.claw:
+                    for j, sl in enumerate(st["rules"]):
+                        if sl.fixed:
                             continue
                         oslot = oev * st["nr"] + j
                         pts_o = st["pts"][oslot]
-                        num, den = self.share_num[r.index][ridx], self.share_den[r.index][ridx]
+                        num, den = self.share_num[sl.skey][ridx], self.share_den[sl.skey][ridx]
                         target = np.where(num == den, pts_o, half_even(pts_o * num, den))
                         delta = target - st["clawed"][oslot]
                         pos = delta > 0
@@ -687,7 +739,7 @@ class _Kernel:
                         else:
                             taken = np.zeros_like(delta)
                         X[rmm] += taken
-                        ta, tr, fx = self.claw[r.index]
+                        ta, tr, fx = self.claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
                         fx[ridx] = pos
@@ -766,22 +818,24 @@ class _Kernel:
             srule = np.tile(np.arange(nr), nev)
             got = pts > 0
             cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "issued"), smon, pts, got)
-            for j, r in enumerate(st["rules"]):
+            stier = np.repeat(self.tier_before, nr)
+            for j, sl in enumerate(st["rules"]):
                 mine = got & (srule == j)
-                if mine.any():
-                    res.cells[("rule", r.name, "points_issued")] = res.cells.get(("rule", r.name, "points_issued"), 0) + int(pts[mine].sum())
-                    res.cells[("rule", r.name, "effects")] = res.cells.get(("rule", r.name, "effects"), 0) + int(mine.sum())
+                for name, sel in self._by_source_name(sl, mine, stier):
+                    res.cells[("rule", name, "points_issued")] = res.cells.get(("rule", name, "points_issued"), 0) + int(pts[sel].sum())
+                    res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + int(sel.sum())
             smem = np.repeat(self.e_mem, nr)
             m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
-            for j, r in enumerate(st["rules"]):
-                if r.index not in self.claw:
+            for j, sl in enumerate(st["rules"]):
+                if sl.fixed:
                     continue
-                taken, trunc, fx = self.claw[r.index]
+                taken, trunc, fx = self.claw[sl.skey]
                 cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "clawed_back"), mon, taken, fx)
-                if fx.any():
-                    key = ("rule", r.name, "points_clawed_back")
-                    res.cells[key] = res.cells.get(key, 0) + int(taken[fx].sum())
+                otier = self.tier_before[np.maximum(self.ret_order_ev, 0)]  # a tier's extra: the tier at the order
+                for name, sel in self._by_source_name(sl, fx, otier):
+                    key = ("rule", name, "points_clawed_back")
+                    res.cells[key] = res.cells.get(key, 0) + int(taken[sel].sum())
                 clawed += _group_sum(self.e_mem, np.where(fx, taken, 0), nmem)
             m_clawed[pk] = clawed
             if "ptr" in st:
@@ -865,6 +919,15 @@ class _Kernel:
                                   names[final[i]] if final[i] >= 0 else ""))
         res.members = rows
         return res
+
+    def _by_source_name(self, sl: _Slot, mask: np.ndarray, tier_of: np.ndarray):
+        """(name, mask) per name the slot's effects carry: its rule's, or for a tier's extra the tier's."""
+        if not mask.any():
+            return []
+        if not sl.tier:
+            return [(sl.name, mask)]
+        tiers = self.prog.tiers.tiers
+        return [(tiers[ti].name, mask & (tier_of == ti)) for ti in np.unique(tier_of[mask]).tolist() if ti >= 0]
 
     def _tier_months(self, res, names, c_mem, c_mon, c_to) -> None:
         """Members per tier at the end of each month, from each member's first accepted event's month on."""
