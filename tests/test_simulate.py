@@ -90,9 +90,10 @@ def test_every_6th_wash_free_by_hand():
     assert rule["discount"] == "300.00"
     assert report["headline"]["orders"] == 15
     assert report["headline"]["revenue"] == "2000.00"
-    # revenue foregone is what the free washes cost here (the evaluator reports no unit cost for them)
-    assert report["headline"]["total_cost"] == "300.00"
-    assert report["headline"]["cost_share_of_revenue"] == "0.1500"
+    # the customer got 300.00 off, but three free washes cost us 3 x 30 NOK (the catalog's costing)
+    assert rule["cost"] == "90.00"
+    assert report["headline"]["total_cost"] == "90.00"
+    assert report["headline"]["cost_share_of_revenue"] == "0.0450"
 
 
 def test_one_point_per_nok_liability_and_monthly_outstanding_by_hand():

@@ -677,6 +677,8 @@ def _punch(prog, st, r: Rule, lines, ev, ledger, out, order) -> None:
     per_line = []
     total = 0
     units = 0
+    # what the free units cost us: their items' unit costs, when the catalog has one for each (else None)
+    unit_cost = 0 if (num, den) == (100, 1) else None
     for ln in lines:
         if not r.line_matches(ln[0], ln[1]):
             continue
@@ -689,6 +691,8 @@ def _punch(prog, st, r: Rule, lines, ev, ledger, out, order) -> None:
             d = half_even(ln[4] * k * num, q * den * 100)
             per_line.append((ln, d))
             total += d
+            item_cost = prog.item_costs.get(ln[0])
+            unit_cost = None if unit_cost is None or item_cost is None else unit_cost + item_cost * k
     if units == 0:
         return
     st.punches[r.index] = c
@@ -704,8 +708,11 @@ def _punch(prog, st, r: Rule, lines, ev, ledger, out, order) -> None:
         ln[4] -= take
         left -= take
     if granted > 0:
-        out.append(Effect("discount_applied", ev.time, r.name, r.line, r.column, amount=granted, order=ev.order,
-                          event=ev.id))
+        # cost: the free units' catalog cost, else (a discounted unit, an item without a cost, a cap that
+        # cut the discount) the revenue foregone
+        cost = unit_cost if unit_cost is not None and granted == total else granted
+        out.append(Effect("discount_applied", ev.time, r.name, r.line, r.column, amount=granted, cost=cost,
+                          order=ev.order, event=ev.id))
 
 
 def _earn_per_spend(prog, st, r: Rule, lines, multipliers, tier, ev, ledger, out, order) -> None:

@@ -465,7 +465,14 @@ class _Kernel:
         paid = self.r_amount.copy()
         r_purchase = (self.r_type == PURCHASE) & self.e_running[self.r_ev]
         self.discounts = {}
+        self.discount_costs = {}
         first_row_of_event = self.e_start
+        # each row's item cost from the catalog, -1 where there is none (as the scalar `_punch`)
+        costs = self.prog.item_costs
+        names = self.rows.item_names
+        item_cost = np.array([costs.get((names[c] if c >= 0 else None) or "", -1) for c in range(len(names))] or [0],
+                             dtype=np.int64)
+        row_cost = np.where(self.r_item >= 0, item_cost[np.maximum(self.r_item, 0)], -1)
         for r in self.punch_rules:
             match = self._line_match(r) & r_purchase
             units = np.where(match, self.r_qty, 0)
@@ -488,7 +495,16 @@ class _Kernel:
             d = np.zeros(nrows, dtype=np.int64)
             d[has] = half_even(paid[has] * k[has] * num, self.r_qty[has] * den * 100)
             paid -= d
-            self.discounts[r.index] = np.add.reduceat(d, self.e_start)
+            self.discounts[r.index] = d_ev = np.add.reduceat(d, self.e_start)
+            # cost: the free units' catalog cost when every one has it (a free card), else the discount
+            if (num, den) == (100, 1):
+                if not fits(int(k.max(initial=0)), int(row_cost.max(initial=0))):
+                    raise Unsupported("amounts too large for 64-bit punch card arithmetic")
+                missing = np.add.reduceat((has & (row_cost < 0)).astype(np.int64), self.e_start) > 0
+                unit = np.add.reduceat(np.where(has, k * np.maximum(row_cost, 0), 0), self.e_start)
+                self.discount_costs[r.index] = np.where(missing, d_ev, unit)
+            else:
+                self.discount_costs[r.index] = d_ev
         self.paid = paid
         self.e_paid = np.add.reduceat(paid, self.e_start)
 
@@ -853,14 +869,16 @@ class _Kernel:
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.punch_rules:
             d = self.discounts[r.index]
+            cost = self.discount_costs[r.index]
             has = d > 0
             if has.any():
                 s = int(d[has].sum())
-                for col, v in (("discount", s), ("discount_cost", s), ("discounted_orders", int(has.sum())),
+                for col, v in (("discount", s), ("discount_cost", int(cost[has].sum())),
+                               ("discounted_orders", int(has.sum())),
                                ("effects", int(has.sum()))):
                     key = ("rule", r.name, col)
                     res.cells[key] = res.cells.get(key, 0) + v
-            cells.add(lambda m: ("month", _month_text(m), "discount"), mon, d, has)
+            cells.add(lambda m: ("month", _month_text(m), "discount"), mon, cost, has)
             m_discount += _group_sum(self.e_mem, d, nmem)
         # tiers
         tiers = prog.tiers
