@@ -170,10 +170,14 @@ def run(path: str) -> dict:
     paid = events["gross"].to_numpy() - event_discount
     ev_buy, ev_new_member, ev_mid = events["buy"].to_numpy(), events["new_member"].to_numpy(), events["mid"].to_numpy()
     pts1, pts2 = np.where(ev_buy, paid // 100, 0), np.where(ev_buy, 2 * paid // 100, 0)
-    claws = []
-    for pts in (pts1, pts2):
-        so_far = np.where(R >= G, pts[pidx], half_even(pts[pidx] * R, np.maximum(G, 1)))
-        claws.append(per_event(so_far - np.where(prev >= 0, so_far[prev], 0)))
+    # Each source of an order's points (the earning rule's base, then the tier's extra) is taken back on
+    # its own: half_even(source points x R / G) (docs/semantics.md, "Multipliers" and "Returns").
+    def taken_back(parts) -> np.ndarray:
+        so_far = sum(np.where(R >= G, p, half_even(p * R, np.maximum(G, 1))) for p in parts)
+        return per_event(so_far - np.where(prev >= 0, so_far[prev], 0))
+
+    base, extra = pts1[pidx], pts2[pidx] - pts1[pidx]
+    claws = [taken_back([base]), taken_back([base, extra])]
     claw1, claw2 = claws
     order_of = per_event(pidx)
     gold = np.zeros(len(events), bool)

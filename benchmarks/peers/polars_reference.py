@@ -186,10 +186,14 @@ def run(path: str) -> dict:
         pl.when("buy").then(paid // 100).otherwise(0).alias("pts1"),
         pl.when("buy").then(2 * paid // 100).otherwise(0).alias("pts2"),
         per_event(back, "pidx"), pl.lit(False).alias("gold"))
-    for x in ("1", "2"):
-        order_pts = ev["pts" + x].gather(back["pidx"])
-        clawed_so_far = back.select(pl.when(pl.col("R") >= pl.col("G")).then(order_pts)
-                                    .otherwise(half_even(order_pts * pl.col("R"), pl.col("G"))).alias("c"), "prev")
+    # Each source of an order's points (the earning rule's base, then the tier's extra) is taken back on
+    # its own: half_even(source points x R / G) (docs/semantics.md, "Multipliers" and "Returns").
+    base = ev["pts1"].gather(back["pidx"])
+    sources = {"1": [base], "2": [base, ev["pts2"].gather(back["pidx"]) - base]}
+    for x, parts in sources.items():
+        clawed_so_far = back.select(pl.sum_horizontal(
+            pl.when(pl.col("R") >= pl.col("G")).then(p).otherwise(half_even(p * pl.col("R"), pl.col("G")))
+            for p in parts).alias("c"), "prev")
         claw = clawed_so_far.select("c", pl.col("c").gather(pl.col("prev").fill_null(0)).alias("before"), "prev") \
             .select(pl.col("c") - pl.when(pl.col("prev").is_not_null()).then("before").otherwise(0))
         ev = ev.with_columns(per_event(back.with_columns(claw.to_series().alias("claw" + x)), "claw" + x))

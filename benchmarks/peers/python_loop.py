@@ -111,7 +111,7 @@ def replay_member(events: list, end: str, expiry_date: dict, tot: list) -> None:
     metric = 0  # lifetime earned less clawed back: what the tier looks at
     debt = 0
     batches: deque = deque()  # [expires at, points left], oldest first
-    orders: dict[str, list] = {}  # order id -> [lines, points, return state (made at the first return)]
+    orders: dict[str, list] = {}  # order id -> [lines, (base, tier) points, return state (at the first return)]
     for time, buy, order, lines in events:
         while batches and batches[0][0] <= time:  # expiry before the event at the same moment
             expired += batches.popleft()[1]
@@ -137,7 +137,8 @@ def replay_member(events: list, end: str, expiry_date: dict, tot: list) -> None:
                     batches.append([expires(time, expiry_date), pts - pay])
                 issued += pts
                 metric += pts
-            orders[order] = [lines, max(pts, 0), None]
+            base = max(paid // 100, 0)  # the earning rule's points; the rest is the tier's (docs/semantics.md)
+            orders[order] = [lines, (base, max(pts, 0) - base), None]
             continue
         o = orders.get(order)
         if o is None:
@@ -169,7 +170,8 @@ def replay_member(events: list, end: str, expiry_date: dict, tot: list) -> None:
                 st["wash_returned"] += r
         st["returned"] += r_amount
         R, G = st["returned"], st["gross"]
-        share = o[1] if G == 0 or R >= G else half_even(o[1] * R, G)
+        # each source (the earning rule, the tier) gives back its own share, rounded on its own
+        share = sum(o[1]) if G == 0 or R >= G else sum(half_even(p * R, G) for p in o[1])
         claw = share - st["clawed"]
         if claw > 0:
             st["clawed"] += claw
