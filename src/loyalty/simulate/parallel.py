@@ -28,8 +28,8 @@ from loyalty.simulate.result import SimResult
 # below this many rows a pool costs more than it saves (measured, docs/scale.md: starting two spawned
 # workers and importing pyarrow in them takes about 1 s, which is ~50k rows of replay on one core)
 POOL_MIN_ROWS = 50_000
-# the same with the vectorised kernel, which replays ~20x faster (measured, docs/performance.md)
-VECTOR_POOL_MIN_ROWS = 1_000_000
+# the same with the vectorised kernel, which replays ~20x faster (measured, docs/performance.md, "10M rows")
+VECTOR_POOL_MIN_ROWS = 1_000_000  # at 1M rows --jobs 2 was 16% faster (wall) for 41% more CPU
 # rows per group at most: a group's rows become Python lists for the replay, so this bounds memory
 GROUP_ROWS = 200_000
 
