@@ -256,3 +256,111 @@ def test_order_lines_that_are_not_adjacent_still_form_one_order(tmp_path):
     assert [(e.kind, e.order_id, e.total) for e in events] == [
         ("purchase", "o1", 8000), ("purchase", "o2", 2000), ("return", "o1", 1200), ("return", "o2", 600)]  # minor units
     assert [(e.kind, e.order_id, e.total) for e in member_events(h, b[1], b[2])] == [("purchase", "o3", 300)]
+
+
+# ---------------------------------------------------------------- the one-pass reader equals the careful one
+
+import sys  # noqa: E402
+import subprocess  # noqa: E402
+
+from loyalty.simulate import history as _history  # noqa: E402
+
+_cells = {
+    "member": st.sampled_from(["M1", " M2", "M3 ", "m1", "Ø5", "NA", "NULL", "", "  "]),
+    "time": st.sampled_from(["2025-01-02", "2025-02-03T10:30", " 2025-03-01T10:00 ", "2025-03-01 10:00:05.25",
+                             "2025-03-01T10:00+01:00", "2025-02-30", "0999-12-31", "", "soon"]),
+    "type": st.sampled_from(["purchase", "Purchase", " return", "visit", "", "custom", "PURCHASE ", "gift"]),
+    "order": st.sampled_from(["", "o1", "o2", " o1"]),
+    "item": st.sampled_from(["", "wash", " wax", "a;b"]),
+    "quantity": st.sampled_from(["", "1", "2", " 3", "+4", "1.0", "0", "x"]),
+    "amount": st.sampled_from(["10", "10.5", "-3.25", " 7.10 ", "0", "1.500", "+2", "1e2", "", "1.234", "abc"]),
+}
+
+
+def _outcome(path, options):
+    try:
+        h = read_history(path, options)
+    except HistoryError as err:
+        return ("error", err.message, err.hint)
+    return ({name: h.column(name) for name in h.table.column_names}, dict(h.skipped), [str(b) for b in h.bad_rows],
+            h.member_slices(), h.event_index())
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries(_cells), min_size=0, max_size=25), skip=st.booleans())
+def test_one_pass_reader_gives_what_the_careful_reader_gives(tmp_path_factory, rows, skip):
+    # the one-pass reader (dictionary-encoded, one multi-threaded read) must give the same rows, order,
+    # skipped counts and messages as the careful reader it falls back to on unusual files
+    path = tmp_path_factory.mktemp("h") / "h.csv"
+    names = list(_cells)
+    path.write_text(",".join(names) + "\n" + "".join(",".join(r[n] for n in names) + "\n" for r in rows),
+                    encoding="utf-8")
+    options = ReadOptions(on_bad_row="skip" if skip else "stop", timezone="Europe/Oslo")
+    try:
+        taken = _history._read_plain_csv(path, options) is not None
+    except HistoryError:
+        taken = True  # it read the file and named a bad row
+    assert taken or _has_blank_row(rows)  # a blank line is the careful reader's business
+    fast = _outcome(path, options)
+    original = _history._read_plain_csv
+    _history._read_plain_csv = lambda p, o: None
+    try:
+        careful = _outcome(path, options)
+    finally:
+        _history._read_plain_csv = original
+    assert fast == careful
+
+
+def _has_blank_row(rows):
+    return any(not "".join(r.values()) for r in rows)
+
+
+def test_rows_sort_by_member_text_beyond_65536_members(tmp_path):
+    # member codes are ranked 16 bits at a time; more members than that takes two passes
+    members = [f"M{(i * 7919) % 70001:05d}" for i in range(70001)]
+    p = write(tmp_path, "member,time,amount\n" + "".join(
+        f"{m},2025-01-{1 + i % 28:02d},1\n" for i, m in enumerate(members)))
+    h = read_history(p)
+    expected = sorted((m, 1 + i % 28, i + 2) for i, m in enumerate(members))
+    assert list(zip(h.member, [t.day for t in h.time], h.row)) == expected
+
+
+def test_a_history_from_a_plain_string_table_is_encoded_and_behaves_the_same(tmp_path):
+    import pyarrow as pa
+
+    p = write(tmp_path, "member,time,amount,order,type\nB,2025-01-02,1,o1,purchase\nA,2025-01-01,2,o2,purchase\n"
+                        "A,2025-01-01,3,o2,purchase\nA,2025-01-03,1,o2,return\n")
+    h = read_history(p)
+    assert pa.types.is_dictionary(h.table.column("member").type)
+    plain = _history.History(h.table.cast(pa.schema([(f.name, pa.string() if pa.types.is_dictionary(f.type)
+                                                               else f.type) for f in h.table.schema])))
+    assert pa.types.is_dictionary(plain.table.column("order").type)
+    assert plain.member_slices() == h.member_slices() == [("A", 0, 3), ("B", 3, 4)]
+    assert plain.event_index() == h.event_index() == ([0, 2, 3], frozenset())
+    assert h.select_members(["B"]).member == ["B"] and h.select_members(["B"]).amount == [100]
+
+
+def test_reading_and_the_vector_kernel_never_import_pandas():
+    # pyarrow's own conversions import pandas when it is installed (~0.5 s of every run); ours do not
+    script = (
+        "import sys\n"
+        "from loyalty.simulate.history import read_history, ReadOptions\n"
+        "h = read_history('examples/histories/car_wash.csv', ReadOptions())\n"
+        "h.member_slices(); h.event_index(); h.column('member'); h.select_members(['x']); h.time_range()\n"
+        "from loyalty.simulate.vector.kernel import _Rows\n"
+        "_Rows(h, None)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_text_is_trimmed_and_empty_text_is_missing(tmp_path):
+    # " A" and "A" are one member; an item of spaces or "" is no item; type and amount are read through spaces
+    p = write(tmp_path, 'member,time,amount,item,type,order\n A,2025-01-01, 5 ,"  ", Purchase ,o1\n'
+                        'A ,2025-01-02,1,"",visit,\n"A",2025-01-03,2, wax ,purchase, o2\n')
+    h = read_history(p)
+    assert h.member_slices() == [("A", 0, 3)]
+    assert h.item == [None, None, "wax"] and h.order == ["o1", None, "o2"]
+    assert h.type == ["purchase", "visit", "purchase"] and h.amount == [500, 100, 200]

@@ -70,12 +70,13 @@ _TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channe
 _COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category", "quantity", "store", "channel",
                   "event", "row")
 _EPOCH = _dt.datetime(1970, 1, 1)
+_PURCHASE, _RETURN = 0, 1  # positions in EVENT_TYPES; every later type carries no money
 
 
 def _schema():
     import pyarrow as pa
 
-    text, whole = pa.string(), pa.int64()
+    text, whole = pa.dictionary(pa.int32(), pa.string()), pa.int64()
     return pa.schema([("member", text), ("time", whole), ("amount", whole), ("type", text), ("order", text),
                       ("item", text), ("category", text), ("quantity", whole), ("store", text), ("channel", text),
                       ("event", text), ("row", whole)])
@@ -92,13 +93,15 @@ class History:
     program's time zone), amount (integer minor units, always >= 0; `type` says whether
     money came in or went back), type, order, item, category, quantity, store, channel,
     event (text, null where empty) and row (where the row came from, for messages).
-    `h.member`, `h.time`, ... give a column as a Python list (times as datetimes),
-    made once on first use; the replay reads those lists, never per-row objects.
+    Text columns are dictionary-encoded (each distinct value once, rows hold int32 codes):
+    sorting, slicing and grouping move integers, never strings; a table with plain string
+    columns is encoded on the way in. `h.member`, `h.time`, ... give a column as a Python
+    list (times as datetimes), made once on first use; the scalar replay reads those lists.
     """
 
     def __init__(self, table, file: str = "", skipped: Optional[Counter] = None,
-                 bad_rows: Optional[list[BadRow]] = None):
-        self.table = table
+                 bad_rows: Optional[list[BadRow]] = None, encoded: bool = False):
+        self.table = table if encoded else _encoded(table)
         self.file = file
         self.skipped: Counter = Counter(skipped or {})  # reason -> rows skipped
         self.bad_rows: list[BadRow] = list(bad_rows or [])  # the first few skipped, as examples
@@ -112,8 +115,12 @@ class History:
         """One column as a Python list (cached). `time` as microseconds; see `times` for datetimes."""
         values = self._lists.get(name)
         if values is None:
-            values = self._lists[name] = self.table.column(name).to_pylist()
+            values = self._lists[name] = _pylist(self.table.column(name))
         return values
+
+    def codes(self, name: str):
+        """A text column's codes as a numpy int64 array (-1 where null), and its distinct values (a list)."""
+        return _codes(self.table.column(name))
 
     @property
     def time(self) -> list[_dt.datetime]:
@@ -137,13 +144,15 @@ class History:
 
     def member_slices(self) -> list[tuple[str, int, int]]:
         """(member id, start, end) for each member, in member order."""
+        import numpy as np
+
         n = len(self)
         if not n:
             return []
-        starts = _change_points(self.table.column("member"))
-        members = self.column("member")
-        ends = starts[1:] + [n]
-        return [(members[s], s, e) for s, e in zip(starts, ends)]
+        codes, names = self.codes("member")
+        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+        ends = np.append(starts[1:], n)
+        return [(names[c], s, e) for c, s, e in zip(codes[starts].tolist(), starts.tolist(), ends.tolist())]
 
     def event_index(self) -> tuple[list[int], frozenset]:
         """Where each event starts (row positions), and the members whose rows need grouping by key.
@@ -155,16 +164,20 @@ class History:
         are grouped by key instead (`orders.event_groups`), which gives the same events.
         """
         if self._events is None:
-            self._events = _event_index(self.table)
+            self._events = _event_index(self)
         return self._events
 
     def select_members(self, wanted: Iterable[str]) -> "History":
         """The rows of some members only (keeps order; used by explain and by tests)."""
+        import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        mask = pc.is_in(self.table.column("member"), value_set=pa.array(sorted(set(wanted)), pa.string()))
-        return History(self.table.filter(mask), self.file, self.skipped, self.bad_rows)
+        from loyalty.simulate.columns import arrow
+
+        codes, names = self.codes("member")
+        wanted = set(wanted)
+        keep = np.isin(codes, [c for c, name in enumerate(names) if name in wanted])
+        return History(self.table.filter(arrow(keep)), self.file, self.skipped, self.bad_rows, encoded=True)
 
 
 def _column_list(name: str):
@@ -176,53 +189,82 @@ for _name in _COLUMN_FIELDS:
         setattr(History, _name, _column_list(_name))
 
 
-def _differs(a, b):
-    """a[i] != b[i], with null equal to null and different from any value."""
-    import pyarrow.compute as pc
+def _one_array(column):
+    """A column (Python list, Arrow array or chunked array) as one Arrow array; dictionaries unified."""
+    import pyarrow as pa
 
-    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
-    return pc.if_else(both_null, False, pc.fill_null(pc.not_equal(a, b), True))
+    if isinstance(column, pa.ChunkedArray):
+        if column.num_chunks == 1:
+            return column.chunk(0)
+        return column.combine_chunks()  # dictionary chunks: one dictionary, codes remapped
+    if isinstance(column, pa.Array):
+        return column
+    return pa.array(column, pa.string())
 
 
-def _change_points(column) -> list[int]:
-    """Positions where a sorted column starts a new value (always 0 when not empty)."""
+def _encoded(table):
+    """A history table with its plain string columns dictionary-encoded (dictionary ones are kept: Arrow's
+    readers and `pc.dictionary_encode` hold each value once, which grouping by code relies on)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = len(column)
-    if n == 0:
-        return []
-    changed = _differs(column.slice(1), column.slice(0, n - 1))
-    return [0] + [i + 1 for i in pc.indices_nonzero(changed).to_pylist()]
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if name in _TEXT_COLUMNS and not pa.types.is_dictionary(column.type):
+            table = table.set_column(i, name, pc.dictionary_encode(_one_array(column).cast(pa.string())))
+    return table
 
 
-def _event_index(table) -> tuple[list[int], frozenset]:
+def _codes(column):
+    """A dictionary column as (numpy int64 codes, -1 where null; its values as a list)."""
+    from loyalty.simulate.columns import codes
+
+    return codes(_one_array(column))
+
+
+def _pylist(column) -> list:
+    """A column as a Python list; a dictionary column through its values (far faster than per-row conversion)."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    n = table.num_rows
+    if not pa.types.is_dictionary(column.type):
+        return column.to_pylist()
+    codes, values = _codes(column)
+    return np.array(values + [None], dtype=object)[codes].tolist()
+
+
+def _event_index(h: History) -> tuple[list[int], frozenset]:
+    import numpy as np
+
+    from loyalty.simulate.columns import numbers
+
+    n = len(h)
     if n == 0:
         return [], frozenset()
-    member, kind, order, time = (table.column(c) for c in ("member", "type", "order", "time"))
-    grouped = pc.is_in(kind, value_set=pa.array(["purchase", "return"]))
-    keyed_purchase = pc.and_(pc.equal(kind, "purchase"), pc.is_valid(order))
-    group_time = pc.if_else(keyed_purchase, 0, time)  # lines of a keyed purchase share it whatever their time
-
-    def prev_differs(col):
-        return _differs(col.slice(1), col.slice(0, n - 1))
-
-    new = pc.or_(pc.or_(prev_differs(member), prev_differs(kind)), pc.or_(prev_differs(order), prev_differs(group_time)))
-    new = pc.or_(new, pc.invert(grouped.slice(1)))
-    starts = [0] + [i + 1 for i in pc.indices_nonzero(new).to_pylist()]
+    member, _ = h.codes("member")
+    kind, kinds = h.codes("type")
+    order, _ = h.codes("order")
+    time = numbers(h.table.column("time"))
+    purchase = kind == (kinds.index("purchase") if "purchase" in kinds else -2)
+    grouped = purchase | (kind == (kinds.index("return") if "return" in kinds else -2))
+    group_time = np.where(purchase & (order >= 0), 0, time)  # lines of a keyed purchase share it whatever their time
+    new = np.ones(n, dtype=bool)
+    new[1:] = ((member[1:] != member[:-1]) | (kind[1:] != kind[:-1]) | (order[1:] != order[:-1])
+               | (group_time[1:] != group_time[:-1]) | ~grouped[1:])
+    starts = np.flatnonzero(new)
     # a group key seen at more than one start: that member's rows are grouped by key instead
-    start_flags = pa.chunked_array([pa.array([1], pa.int64()), pc.cast(new, pa.int64())])
-    keys = pa.table({"member": member, "type": kind, "order": order, "gtime": group_time, "start": start_flags})
-    keys = keys.filter(grouped)
-    if keys.num_rows == 0:
-        return starts, frozenset()
-    counts = keys.group_by(["member", "type", "order", "gtime"]).aggregate([("start", "sum")])
-    split = counts.filter(pc.greater(counts.column("start_sum"), 1)).column("member")
-    return starts, frozenset(split.to_pylist())
+    at = starts[grouped[starts]]
+    if len(at) < 2:
+        return starts.tolist(), frozenset()
+    keys = (group_time[at], order[at], kind[at], member[at])
+    by_key = np.lexsort(keys)
+    same = np.ones(len(at) - 1, dtype=bool)
+    for key in keys:
+        k = key[by_key]
+        same &= k[1:] == k[:-1]
+    split = np.unique(member[at][by_key][1:][same])
+    _, names = h.codes("member")
+    return starts.tolist(), frozenset(names[c] for c in split.tolist())
 
 
 @dataclass(frozen=True)
@@ -280,6 +322,37 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
         return cols, 1, False
     import pyarrow.csv as pacsv
 
+    names = _header_names(path, delimiter)
+
+    def on_ragged_row(row) -> str:
+        # rows with too few or too many fields: kept aside, reported like any bad row
+        if ragged is not None:
+            ragged.append((row.number, row.actual_columns, row.expected_columns, row.text))
+            return "skip"
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=True),
+            # a quoted value may hold a line break; Arrow only handles that across its parallel blocks when told
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_ragged_row,
+                                             newlines_in_values=quoted),
+            # as bytes: UTF-8 is checked per column afterwards, so a bad byte is reported by row and column
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: (pa.binary() if as_bytes else pa.string()) for n in names},
+                strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        raise HistoryError(f"{path}: not a readable CSV file: {_arrow_message(err)}",
+                           hint="check the delimiter (--delimiter) and that every row has as many fields as the header")
+    cols = {name: table.column(name) for name in table.column_names}
+    return cols, 2, True  # data starts on line 2
+
+
+def _header_names(path: Path, delimiter: str) -> list[str]:
+    """The CSV header's column names; a header that is missing, not UTF-8 or names a column twice is an error."""
     try:
         with path.open("rb") as fh:
             head = fh.readline()
@@ -306,31 +379,7 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
         same = "" if first == dupes[0] else f" (as {first!r} and {dupes[0]!r}; headers are matched ignoring case)"
         raise HistoryError(f"{path}:1: column {first!r} appears twice in the header{same}",
                            hint="rename or remove one of them")
-    def on_ragged_row(row) -> str:
-        # rows with too few or too many fields: kept aside, reported like any bad row
-        if ragged is not None:
-            ragged.append((row.number, row.actual_columns, row.expected_columns, row.text))
-            return "skip"
-        return "error"
-
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=True),
-            # a quoted value may hold a line break; Arrow only handles that across its parallel blocks when told
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_ragged_row,
-                                             newlines_in_values=quoted),
-            # as bytes: UTF-8 is checked per column afterwards, so a bad byte is reported by row and column
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: (pa.binary() if as_bytes else pa.string()) for n in names},
-                strings_can_be_null=False, quoted_strings_can_be_null=False
-            ),
-        )
-    except pa.ArrowInvalid as err:
-        raise HistoryError(f"{path}: not a readable CSV file: {_arrow_message(err)}",
-                           hint="check the delimiter (--delimiter) and that every row has as many fields as the header")
-    cols = {name: table.column(name) for name in table.column_names}
-    return cols, 2, True  # data starts on line 2
+    return names
 
 
 def _arrow_message(err: Exception) -> str:
@@ -448,8 +497,12 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     path = Path(path)
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
-    ragged: list = []
     is_csv = path.suffix.lower() not in (".parquet", ".pq")
+    if is_csv:
+        history = _read_plain_csv(path, options)
+        if history is not None:
+            return history
+    ragged: list = []
     shape = _scan_csv(path) if is_csv else None
     cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=is_csv,
                                            quoted=bool(shape and shape.quoted))
@@ -489,6 +542,67 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if len(history.bad_rows) < options.max_examples:
             history.bad_rows.append(bad)
     return history
+
+
+def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
+    """The common case in one multi-threaded pass: a CSV file whose every record is one line of valid
+    UTF-8 with as many fields as the header. Text columns are read dictionary-encoded (each distinct
+    value parsed once), times as text for the exact ISO check. None when the file is not that simple
+    (a ragged row, a blank line, a byte that is not UTF-8, a line break inside quotes): the careful
+    reader then finds and names the problem. Bad values are found and named by `build_history` either way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    names = _header_names(path, options.delimiter)
+    try:
+        time_header = _resolve_columns(names, options.columns, str(path))["time"]
+    except HistoryError:
+        return None  # the careful reader says so, after what it checks first
+    quoted = _has_quotes(path)
+    text = pa.dictionary(pa.int32(), pa.string())
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=True),
+            # a blank line becomes a ragged row, so an error here: records are then exactly lines 2, 3, ...
+            parse_options=pacsv.ParseOptions(delimiter=options.delimiter, newlines_in_values=quoted,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() if name == time_header else text for name in names},
+                strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.column_names != names or table.column(time_header).type != pa.string():
+        return None  # Arrow saw another header than the csv module: leave it to the careful reader
+    cols = {name: _one_array(table.column(name)) for name in names}
+    # Arrow reads a blank line as a record of nulls; the careful reader skips it and counts the line
+    blank = None
+    for column in cols.values():
+        blank = column.is_null() if blank is None else pc.and_(blank, column.is_null())
+        if not pc.any(blank).as_py():
+            break
+    else:
+        return None
+    if quoted:
+        # a quoted line break would put a record on two lines and shift every later row's line number
+        for name, column in cols.items():
+            values = column.dictionary if pa.types.is_dictionary(column.type) else column
+            if pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
+                return None
+    return build_history(cols, str(path), 2, options)
+
+
+def _has_quotes(path: Path) -> bool:
+    import mmap
+
+    with path.open("rb") as fh:
+        try:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return data.find(b'"') >= 0
+        except ValueError:  # an empty file
+            return False
 
 
 def _ragged_error(file: str, ragged: tuple) -> HistoryError:
@@ -643,14 +757,6 @@ def _text_array(values):
     return values
 
 
-def _trimmed(values):
-    """Whitespace trimmed; null where empty."""
-    import pyarrow.compute as pc
-
-    t = pc.utf8_trim_whitespace(values)
-    return pc.if_else(pc.equal(pc.utf8_length(t), 0), None, t)
-
-
 def _cast_or_null(values, target):
     """Cast, with null for the values Arrow refuses (found by halving: bad values are rare)."""
     import pyarrow as pa
@@ -667,8 +773,11 @@ def _cast_or_null(values, target):
 
 def _fast_times(text, options: ReadOptions):
     """Microseconds of local wall time, null where the fast path cannot parse the value."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import arrow, scalar
 
     if options.time_format:
         # strftime layouts: each distinct value parsed once, exactly, in Python
@@ -680,12 +789,17 @@ def _fast_times(text, options: ReadOptions):
                 parsed.append(None if value is None else _micros(parse(value)))
             except _Bad:
                 parsed.append(None)
-        return pc.take(pa.array(parsed, pa.int64()), pc.index_in(text, value_set=distinct))
-    naive = pc.fill_null(pc.match_substring_regex(text, _ISO_NAIVE), False)
-    aware = pc.fill_null(pc.match_substring_regex(text, _ISO_AWARE), False)
-    out = pc.cast(_cast_or_null(pc.if_else(naive, text, None), pa.timestamp("us")), pa.int64())
+        known = np.array([v is not None for v in parsed], dtype=bool)
+        parsed_values = arrow(np.array([v or 0 for v in parsed], dtype=np.int64), known)
+        return pc.take(parsed_values, pc.index_in(text, value_set=distinct))
+    no_text = scalar(None, pa.string())
+    naive = pc.fill_null(pc.match_substring_regex(text, _ISO_NAIVE), scalar(False, pa.bool_()))
+    if pc.all(naive).as_py():  # the usual case: one layout, no zone, nothing to mask
+        return pc.cast(_cast_or_null(text, pa.timestamp("us")), pa.int64())
+    aware = pc.fill_null(pc.match_substring_regex(text, _ISO_AWARE), scalar(False, pa.bool_()))
+    out = pc.cast(_cast_or_null(pc.if_else(naive, text, no_text), pa.timestamp("us")), pa.int64())
     if pc.any(aware).as_py():
-        instants = _cast_or_null(pc.if_else(aware, text, None), pa.timestamp("us", tz="UTC"))
+        instants = _cast_or_null(pc.if_else(aware, text, no_text), pa.timestamp("us", tz="UTC"))
         local = pc.local_timestamp(instants.cast(pa.timestamp("us", tz=options.timezone)))
         out = pc.if_else(aware, pc.cast(local, pa.int64()), out)
     return out
@@ -700,79 +814,182 @@ def _fast_amounts(text, minor_units: int):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from loyalty.simulate.columns import scalar
+
     parts = pc.extract_regex(text, _PLAIN_DECIMAL)
     sign, whole, frac = (pc.struct_field(parts, i) for i in range(3))
     frac = pc.utf8_rtrim(frac, characters="0")
-    fits = pc.less_equal(pc.utf8_length(frac), minor_units)  # more decimals: the slow path says so
-    digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(frac, width=minor_units, padding="0"), "")
-    value = pc.cast(pc.if_else(fits, digits, None), pa.int64())
-    return pc.if_else(pc.equal(sign, "-"), pc.negate(value), value)
+    fits = pc.less_equal(pc.utf8_length(frac), scalar(minor_units, pa.int32()))  # more decimals: the slow path says so
+    digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(frac, width=minor_units, padding="0"),
+                                         scalar("", pa.string()))
+    value = _cast_or_null(pc.if_else(fits, digits, scalar(None, pa.string())), pa.int64())  # too large: slow path
+    return pc.if_else(pc.equal(sign, scalar("-", pa.string())), pc.negate(value), value)
+
+
+def _clean(column):
+    """A text column as one dictionary array of its values trimmed of whitespace, null where empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import scalar
+
+    array = _one_array(column)
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array if pa.types.is_string(array.type) else array.cast(pa.string()))
+    indices, values = array.indices, array.dictionary
+    if indices.type != pa.int32():
+        indices = indices.cast(pa.int32())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    # every distinct value once: a column of a million rows usually has a few thousand
+    trimmed = pc.utf8_trim_whitespace(values)
+    empty = pc.equal(pc.utf8_length(trimmed), scalar(0, pa.int32()))
+    if pc.any(empty).as_py() or not trimmed.equals(values):
+        merged = pc.dictionary_encode(pc.if_else(empty, scalar(None, pa.string()), trimmed))
+        indices, values = merged.indices.take(indices), merged.dictionary
+    return pa.DictionaryArray.from_arrays(indices, values)
+
+
+def _per_value(column, convert):
+    """`convert` (text -> Arrow array with nulls) applied to each distinct value of a dictionary column once.
+    Returns (numpy values per row, numpy bool per row: the value converted; False where null)."""
+    import numpy as np
+
+    from loyalty.simulate.columns import numbers, valid
+
+    converted = convert(column.dictionary)
+    ok = np.append(valid(converted), False)
+    values = np.append(numbers(converted), 0)
+    at = _codes(column)[0]
+    return values[at], ok[at]
+
+
+def _no_text(n: int):
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.nulls(0, pa.string()))
 
 
 def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
                   lines: Optional[list[int]] = None) -> History:
     """Validate and sort text columns (as read from a file: lists or Arrow arrays) into a History.
 
-    Every column is validated and converted for all rows at once; a row the fast path
-    cannot take (a bad value, or a valid but unusual layout) is parsed on its own by the
-    exact per-value parsers, which either accept it or name its row, column and value.
+    Every column is validated and converted for all rows at once, text columns through
+    their distinct values (dictionary-encoded: trimming, event types, amounts and
+    quantities are parsed once per distinct value); a row the fast path cannot take (a
+    bad value, or a valid but unusual layout) is parsed on its own by the exact per-value
+    parsers, which either accept it or name its row, column and value.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from loyalty.simulate.columns import arrow, numbers, strings, valid
+
     names = list(cols)
     resolved = _resolve_columns(names, options.columns, file)
-    raw = {key: _text_array(cols[header]) for key, header in resolved.items()}
+    raw = {key: _one_array(cols[header]) for key, header in resolved.items()}
     n = len(raw["member"])
+    text = {key: _clean(raw[key]) if key in raw else _no_text(n)
+            for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:]}
 
-    def text(key: str):
-        return _trimmed(raw[key]) if key in raw else pa.nulls(n, pa.string())
-
-    member, time_text, amount_text = text("member"), text("time"), text("amount")
-    kind = pc.utf8_lower(text("type"))
-    qty_text = text("quantity")
-
-    when = _fast_times(time_text, options) if n else pa.array([], pa.int64())
-    in_range = pc.and_(pc.greater_equal(when, _micros(FIRST_TIME)), pc.less_equal(when, _micros(LAST_TIME)))
-    when = pc.if_else(pc.fill_null(in_range, False), when, None)  # out of range: the slow path names it
-    signed = _fast_amounts(amount_text, options.minor_units)
-    known_kind = pc.or_(pc.is_null(kind), pc.is_in(kind, value_set=pa.array(EVENT_TYPES)))
+    member = _codes(text["member"])[0]
+    time_text = _text_array(raw["time"])
+    when = _fast_times(pc.utf8_trim_whitespace(time_text), options) if n else pa.nulls(0, pa.int64())
+    time_ok = valid(when)
+    when = numbers(when)
+    time_ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))  # out of range: the slow path names it
+    # event types: -1 where empty (inferred from the amount's sign below), -2 where unknown
+    type_codes, type_values = _codes(text["type"])
+    lowered = pc.utf8_lower(text["type"].dictionary).to_pylist()
+    kind_of = np.array([EVENT_TYPES.index(t) if t in EVENT_TYPES else -2 for t in lowered] + [-1], dtype=np.int64)
+    kind = kind_of[type_codes]
+    signed, amount_ok = _per_value(text["amount"], lambda values: _fast_amounts(values, options.minor_units))
     # a missing amount is fine on events that carry no money
-    amount_missing = pc.is_null(amount_text)
-    moneyless = pc.is_in(kind, value_set=pa.array([k for k in EVENT_TYPES if k not in ("purchase", "return")]))
-    amount = pc.if_else(pc.and_(amount_missing, moneyless), 0, signed)
+    moneyless = (_codes(text["amount"])[0] < 0) & (kind > _RETURN)
+    amount = np.where(moneyless, 0, signed)
+    amount_ok |= moneyless
     # a negative amount without a type is a return (the way most exports write refunds)
-    negative = pc.fill_null(pc.less(amount, 0), False)
-    kind = pc.fill_null(kind, pc.if_else(negative, "return", "purchase"))
-    sign_ok = pc.or_(pc.invert(negative), pc.equal(kind, "return"))
-    qty_whole = pc.if_else(pc.fill_null(pc.match_substring_regex(qty_text, _PLAIN_WHOLE), False), qty_text, None)
-    quantity = pc.if_else(pc.is_null(qty_text), 1, pc.cast(qty_whole, pa.int64()))
-    fast = pc.and_(pc.and_(pc.is_valid(member), pc.is_valid(when)), pc.and_(known_kind, pc.is_valid(amount)))
-    fast = pc.and_(pc.and_(fast, sign_ok), pc.fill_null(pc.greater_equal(quantity, 1), False))
+    negative = amount_ok & (amount < 0)
+    kind = np.where(kind == -1, np.where(negative, _RETURN, _PURCHASE), kind)
+    quantity, quantity_ok = _per_value(text["quantity"], _fast_quantities)
+    no_quantity = _codes(text["quantity"])[0] < 0
+    quantity = np.where(no_quantity, 1, quantity)
+    fast = (member >= 0) & time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
+        & (quantity_ok | no_quantity)
 
     # where each row came from, for messages: its line in the file (its first line when a quoted value
     # holds a line break); without `lines`, record i is on line i + first_row
-    if lines is not None:
-        rows = pa.array(lines, pa.int64())
-    else:
-        rows = pc.add(pa.array(range(n), pa.int64()), first_row) if n else pa.array([], pa.int64())
-    table = pa.table({
-        "member": member, "time": when, "amount": pc.abs(amount), "type": kind,
-        **{k: text(k) for k in ("order", "item", "category")}, "quantity": quantity,
-        **{k: text(k) for k in ("store", "channel", "event")}, "row": rows,
-    }, schema=_schema())
-
+    rows = np.asarray(lines, dtype=np.int64) if lines is not None else np.arange(first_row, first_row + n, dtype=np.int64)
+    columns = {
+        "member": text["member"], "time": when, "amount": np.abs(amount),
+        "type": pa.DictionaryArray.from_arrays(arrow(np.maximum(kind, 0).astype(np.int32)), strings(EVENT_TYPES)),
+        **{k: text[k] for k in ("order", "item", "category")}, "quantity": quantity,
+        **{k: text[k] for k in ("store", "channel", "event")}, "row": rows,
+    }
     skipped: Counter = Counter()
     examples: list[BadRow] = []
-    slow = pc.indices_nonzero(pc.invert(fast)).to_pylist() if n else []
+    slow = np.flatnonzero(~fast).tolist()
     if slow:
-        good, fixed = _parse_slowly(raw, resolved, slow, file, rows, options, skipped, examples)
-        table = table.filter(fast)
+        good, fixed = _parse_slowly(raw, resolved, slow, file, arrow(rows), options, skipped, examples)
+        keep = arrow(fast)
+        columns = {k: (v.filter(keep) if isinstance(v, pa.Array) else v[fast]) for k, v in columns.items()}
         if fixed:
-            table = pa.concat_tables([table, pa.Table.from_pylist(fixed, schema=_schema())])
-    # stable, deterministic order: member, then time, then the order rows came in
-    table = table.sort_by([("member", "ascending"), ("time", "ascending"), ("row", "ascending")])
-    return History(table.combine_chunks(), file=file, skipped=skipped, bad_rows=examples)
+            extra = pa.Table.from_pylist(fixed, schema=_schema())
+            columns = {k: _concat(v, extra.column(k)) for k, v in columns.items()}
+    return History(_sorted_table(columns), file=file, skipped=skipped, bad_rows=examples, encoded=True)
+
+
+def _fast_quantities(text):
+    """Whole quantities of at least 1, null where the fast path cannot take the value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import scalar
+
+    no = scalar(False, pa.bool_())
+    whole = pc.fill_null(pc.match_substring_regex(text, _PLAIN_WHOLE), no)
+    value = pc.cast(pc.if_else(whole, text, scalar(None, pa.string())), pa.int64())
+    return pc.if_else(pc.fill_null(pc.greater_equal(value, scalar(1, pa.int64())), no), value,
+                      scalar(None, pa.int64()))
+
+
+def _concat(fast, fixed):
+    """The fast rows' column and the slowly parsed rows' column, as one column of the fast one's kind."""
+    import numpy as np
+    import pyarrow as pa
+
+    from loyalty.simulate.columns import numbers
+
+    if isinstance(fast, np.ndarray):
+        return np.concatenate([fast, numbers(fixed)])
+    return pa.chunked_array([fast, _one_array(fixed)]).combine_chunks()  # dictionaries unified
+
+
+def _sorted_table(columns: dict):
+    """The rows in a stable, deterministic order: member (by its text), then time, then the row it came from."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import arrow, numbers
+
+    member = columns["member"]
+    codes = _codes(member)[0]
+    rank = np.empty(len(member.dictionary), dtype=np.int64)
+    rank[numbers(pc.sort_indices(member.dictionary))] = np.arange(len(rank))
+    rows = columns["row"]
+    # stable sorts from the last key to the first; rows usually are in file order already, and so often is time
+    order = np.arange(len(rows)) if np.all(rows[1:] >= rows[:-1]) else np.argsort(rows, kind="stable")
+    order = order[np.argsort(columns["time"][order], kind="stable")]  # timsort: one pass over a sorted run
+    ranks = rank[codes[order]]
+    for shift in range(0, max(len(rank) - 1, 1).bit_length(), 16):  # 16 bits at a time: numpy's radix sort
+        order = order[np.argsort(((ranks >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
+        ranks = rank[codes[order]]
+    take = arrow(order)
+    table = pa.table({k: (v.take(take) if isinstance(v, pa.Array) else arrow(v[order])) for k, v in columns.items()},
+                     schema=_schema())
+    return table
 
 
 def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, options: ReadOptions,

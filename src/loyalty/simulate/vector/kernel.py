@@ -64,17 +64,17 @@ def _codes(column, as_list: bool = True):
     """A string column as (int64 codes with -1 for null, its values: a list, or the Arrow array)."""
     import pyarrow.compute as pc
 
-    enc = pc.dictionary_encode(column).combine_chunks()
-    idx = enc.indices.fill_null(-1) if enc.null_count else enc.indices
-    codes = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+    from loyalty.simulate.columns import numbers  # not to_numpy/fill_null: they import pandas (~0.5 s)
+
+    enc = pc.dictionary_encode(column).combine_chunks()  # history text columns already are: no work
+    codes = numbers(enc.indices, -1)
     return codes, (enc.dictionary.to_pylist() if as_list else enc.dictionary)
 
 
 def _ints(column, fill: int = 0) -> np.ndarray:
-    col = column.combine_chunks() if hasattr(column, "combine_chunks") else column
-    if col.null_count:
-        col = col.fill_null(fill)
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
+    from loyalty.simulate.columns import numbers
+
+    return numbers(column, fill)
 
 
 def _add_months(us: np.ndarray, months: int) -> np.ndarray:
@@ -212,7 +212,9 @@ def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> Si
         odd |= rows.type == REDEMPTION
     import pyarrow.compute as pc
 
-    ret_at = np.flatnonzero(np.asarray(pc.starts_with(rows.order_names, "@").fill_null(False)))
+    from loyalty.simulate.columns import numbers
+
+    ret_at = np.flatnonzero(numbers(pc.starts_with(rows.order_names, "@"), False))
     if len(ret_at):
         odd |= (rows.type == RETURN) & np.isin(rows.order, ret_at)
     if odd.any():
