@@ -1027,6 +1027,17 @@ def valid_programs(draw) -> ast.Program:
         clauses = [clauses[i] for i in draw(st.permutations(range(len(clauses))))]
         decls.append(ast.DrawDecl(ast.Text(draw(_name_values())), tuple(clauses)))
 
+    # a multiplier needs regular points of its kind to multiply (else LOY309): one rule earning each kind per spend
+    def multiplies(d) -> bool:
+        if isinstance(d, ast.CampaignDecl):
+            return any(multiplies(c) for c in d.clauses)
+        return isinstance(d, ast.RuleDecl) and any(isinstance(c, ast.EarnMultiplier) for c in d.clauses)
+
+    if any(multiplies(d) for d in decls):
+        for kind in v.kinds:
+            decls.append(ast.RuleDecl(ast.Text(f"regular {kind} {len(decls)}"), (
+                ast.EarnPerSpend(ast.PointsAmount(Decimal(1), v.unit_word(kind)), v.money(hi=1000)),)))
+
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]
     rest = [rest[i] for i in draw(st.permutations(range(len(rest))))]

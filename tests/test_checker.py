@@ -168,12 +168,14 @@ def test_unknown_point_kind_span_is_the_unit_word():
 def test_regions_and_segments_must_be_declared():
     text = HEADER + 'points "points" { cost 0.01 NOK each }\n'
     text += 'rule "r" { earn 2x for segment "vip" in region "north" in store "S1" }\n'
+    text += 'rule "base" { earn 1 point per 10 NOK }\n'  # a multiplier needs points per spend to multiply
     assert codes(text) == ["LOY101", "LOY101", "LOY101"]
 
 
 def test_campaign_conditions_are_inherited_by_its_rules():
     text = HEADER + 'points "points" { cost 0.01 NOK each }\n'
     text += 'campaign "c" {\n  from 2025-06-01 to 2025-06-30\n  rule "r" { earn 2x from 2025-07-01 to 2025-07-10 }\n}\n'
+    text += 'rule "base" { earn 1 point per 10 NOK }\n'  # a multiplier needs points per spend to multiply
     # the rule's dates are outside its campaign's
     assert codes(text) == ["LOY307"]
 
@@ -269,3 +271,15 @@ def test_documented_size_limit_is_the_real_one():
     shown = re.search(r"```text\n(.*?)\n```", body, re.S).group(1)
     (diag,) = check_text("#" * (MAX_SOURCE_CHARS + 1), "big.loyalty").diagnostics
     assert render(diag, "") == shown
+
+
+def test_a_multiplier_with_no_points_per_spend_or_visit_to_multiply_never_fires():
+    head = 'program "p" {\n  currency NOK\n}\npoints "points" { cost 0.01 NOK each }\npoints "miles" { cost 0.01 NOK each }\n'
+    only_bonuses = head + 'rule "w" {\n  earn 100 points\n  on signup\n}\nrule "d" {\n  earn 2x points\n}\n'
+    assert codes(only_bonuses) == ["LOY309"]
+    per_visit = head + 'rule "v" {\n  earn 10 points per visit\n}\nrule "d" {\n  earn 2x points\n}\n'
+    assert codes(per_visit) == []
+    other_kind = head + 'rule "s" {\n  earn 1 mile per 10 NOK\n}\nrule "d" {\n  earn 2x points\n}\n'
+    assert codes(other_kind) == ["LOY309"]
+    any_kind = head + 'rule "s" {\n  earn 1 mile per 10 NOK\n}\nrule "d" {\n  earn 2x\n}\n'
+    assert codes(any_kind) == []

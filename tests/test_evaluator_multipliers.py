@@ -126,3 +126,40 @@ tiers by lifetime spend {
     s = p.state_from_json(s.to_json())
     s, eff = p.apply(s, {"return": {"time": "2025-03-02T10:00", "order": "o1"}})
     assert [(e.rule, e.points) for e in eff if e.kind == "points_clawed_back"] == [("earn", 10), ("gold", 10)]
+
+
+VISITS = 'points "points" { round up per order }\n' + CATALOG + '''rule "visit" { earn 10 points per visit }
+rule "welcome" {
+  earn 25 points
+  on first purchase
+}
+rule "weekend" {
+  earn 1.5x points
+  on saturdays, sundays
+}
+rule "double washes" {
+  earn 2x points
+  on category "washes"
+}
+tiers by lifetime visits {
+  tier "devotee" from 2 { earn 2x points }
+}'''
+
+
+def test_multipliers_multiply_points_per_visit_not_one_off_bonuses():
+    p = prog(VISITS)
+    # Saturday 2025-03-01: visit 10, the weekend's stage 15 (+5); the washes' multiplier covers lines, not visits;
+    # the welcome bonus is never multiplied
+    s, eff = p.apply(p.new_member("m"), buy("o1", "2025-03-01T10:00", ("wash", 1, "100")))
+    assert earned(eff) == [("visit", 10), ("weekend", 5), ("welcome", 25)]
+    # a visit event on Sunday: 10, the weekend's +5; this 2nd visit makes a devotee, from the next event on
+    s, eff = p.apply(s, {"visit": {"time": "2025-03-02T10:00"}})
+    assert earned(eff) == [("visit", 10), ("weekend", 5)]
+    assert s.tier == "devotee"
+    # Monday: no weekend; the devotee tier doubles: +10
+    s, eff = p.apply(s, {"visit": {"time": "2025-03-03T10:00"}})
+    assert earned(eff) == [("visit", 10), ("devotee", 10)]
+    # Saturday: the tier first (stage 20, +10), then the weekend (stage 30, +10)
+    s, eff = p.apply(s, {"visit": {"time": "2025-03-08T10:00"}})
+    assert earned(eff) == [("visit", 10), ("devotee", 10), ("weekend", 10)]
+    assert s.balance() == 10 + 5 + 25 + 15 + 20 + 30

@@ -572,6 +572,30 @@ class _Checker:
 
         self.check_dates(rule.name.value, own_conditions, entry.campaign)
         self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions, own_conditions)
+        if isinstance(action, ast.EarnMultiplier):
+            self.check_multiplier_has_points(rule, action)
+
+    def check_multiplier_has_points(self, rule: ast.RuleDecl, action: ast.EarnMultiplier) -> None:
+        """LOY309: a multiplier multiplies the points earned per spend or per visit (docs/semantics.md,
+        "Multipliers"); with no rule earning such points of its kind it never changes anything."""
+        kind = _earned_kind(action, self.sym)
+        if action.unit is not None and kind is None:
+            return  # an unknown point kind: LOY103 says so
+        for entry in self.sym.rule_entries:
+            for clause in entry.rule.clauses:
+                regular = isinstance(clause, ast.EarnPerSpend) or (
+                    isinstance(clause, ast.EarnPerEvent) and clause.event == "visit")
+                if regular and (kind is None or self.sym.point_kind(clause.points.unit) == kind):
+                    return
+        what = f"{kind} " if kind else "points "
+        self.report(
+            "LOY309",
+            f'rule "{rule.name.value}" can never fire: no rule earns {what}per spend or per visit, the points '
+            "a multiplier multiplies",
+            action.span,
+            hint="multipliers do not apply to one-off bonuses (signup, first purchase, referral, action, fixed "
+                 "earns); add e.g. `earn 1 point per 10 NOK`, or remove the multiplier",
+        )
 
     def check_action(self, action) -> None:
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount)):

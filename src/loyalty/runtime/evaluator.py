@@ -119,6 +119,8 @@ def apply_event(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: lis
             st.visits += 1
             _add_metric(prog, st, "visits", -1, t, 1)
             ctx = Ctx(t, st, store=ev.store)
+            tier = prog.tiers.tiers[st.tier] if prog.tiers is not None and st.tier >= 0 else None
+            multipliers = None
             for r in prog.rules:
                 if r.action == "earn_per_event":
                     fires = r.event == "visit" and r.trigger is None
@@ -126,7 +128,13 @@ def apply_event(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: lis
                     fires = r.trigger in ("nth_visit", "every_visits") and r.action in ("earn_fixed", "give")
                 if fires:
                     if _visit_trigger_ok(r, st) and _preds_ok(r, ctx):
-                        _fire_simple(prog, st, r, ctx, ev, ledger, out, None, 1)
+                        if r.action == "earn_per_event":
+                            if multipliers is None:
+                                multipliers = [m for m in prog.rules if m.action == "multiplier" and m.trigger is None
+                                               and _preds_ok(m, ctx)]
+                            _earn_staged(prog, st, r, [[r.points, 1, None]], multipliers, tier, ev, ledger, out, None)
+                        else:
+                            _fire_simple(prog, st, r, ctx, ev, ledger, out, None, 1)
             _tier_upgrade(prog, st, t, out)
     elif typ == "signup":
         _simple_trigger(prog, st, ev, ledger, out, "signup", None)
@@ -587,8 +595,8 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
             times = _counting_fires(st, r) if r.trigger == "every_spend" else 1
             if times:
                 _fire_simple(prog, st, r, ctx, ev, ledger, out, order, times)
-        elif r.action == "earn_per_event" and r.event == "visit":
-            _fire_simple(prog, st, r, ctx, ev, ledger, out, order, 1)
+        elif r.action == "earn_per_event" and r.event == "visit":  # per visit: regular points, multiplied
+            _earn_staged(prog, st, r, [[r.points, 1, None]], multipliers, tier, ev, ledger, out, order)
     # (4) rewards, tier perks, draw entries
     for r in applicable:
         if r.action == "give" and _order_has_line(r, lines):
@@ -784,7 +792,7 @@ def _earn_staged(prog, st, r: Rule, values, multipliers, tier, ev, ledger, out, 
         p = _limit(prog, st, src, p, ev, ledger, out, kind) if src.limits or src.budget is not None else p
         if not p:
             continue
-        if order is not None and (r.filters or (m is not None and m.filters)):
+        if order is not None and values[0][2] is not None and (r.filters or (m is not None and m.filters)):
             order.items[src.index] = sorted({v[2][0] for v in values if v[2] is not None and r.line_matches(
                 v[2][0], v[2][1]) and (m is None or m.line_matches(v[2][0], v[2][1]))})
         _credit(prog, st, k, p, ev.time, order, ev, src, out)
