@@ -561,6 +561,10 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         return None  # the careful reader says so, after what it checks first
     quoted = _has_quotes(path)
     text = pa.dictionary(pa.int32(), pa.string())
+    # ISO times are parsed by Arrow while reading (both cores); it accepts a subset of the layouts Python's
+    # fromisoformat does, with the same value (tests/test_history.py), and refuses zones: those files, and
+    # any value it refuses, go to the careful reader. A strftime layout is parsed per distinct value instead.
+    when = pa.string() if options.time_format else pa.timestamp("us")
     try:
         table = pacsv.read_csv(
             path,
@@ -569,14 +573,18 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
             parse_options=pacsv.ParseOptions(delimiter=options.delimiter, newlines_in_values=quoted,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() if name == time_header else text for name in names},
+                column_types={name: when if name == time_header else text for name in names},
                 strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.column_names != names or table.column(time_header).type != pa.string():
+    if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
     cols = {name: _one_array(table.column(name)) for name in names}
+    if not options.time_format and len(table):
+        bounds = pc.min_max(cols[time_header].cast(pa.int64())).as_py()
+        if bounds["min"] is not None and not _micros(FIRST_TIME) <= bounds["min"] <= bounds["max"] <= _micros(LAST_TIME):
+            return None  # the careful reader names the row by the text it holds
     # Arrow reads a blank line as a record of nulls; the careful reader skips it and counts the line
     blank = None
     for column in cols.values():
@@ -589,7 +597,7 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         # a quoted line break would put a record on two lines and shift every later row's line number
         for name, column in cols.items():
             values = column.dictionary if pa.types.is_dictionary(column.type) else column
-            if pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
+            if pa.types.is_string(values.type) and pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
                 return None
     return build_history(cols, str(path), 2, options)
 
@@ -894,8 +902,10 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
             for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:]}
 
     member = _codes(text["member"])[0]
-    time_text = _text_array(raw["time"])
-    when = _fast_times(pc.utf8_trim_whitespace(time_text), options) if n else pa.nulls(0, pa.int64())
+    if pa.types.is_timestamp(raw["time"].type):  # parsed while reading (`_read_plain_csv`)
+        when = raw["time"].cast(pa.int64())
+    else:
+        when = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"])), options) if n else pa.nulls(0, pa.int64())
     time_ok = valid(when)
     when = numbers(when)
     time_ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))  # out of range: the slow path names it
@@ -1084,9 +1094,15 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
 
 
 def pc_take(array, indices: list[int]) -> list:
+    import numpy as np
     import pyarrow as pa
 
-    return array.take(pa.array(indices, pa.int64())).to_pylist()
+    from loyalty.simulate.columns import arrow
+
+    taken = array.take(arrow(np.asarray(indices, dtype=np.int64)))
+    if pa.types.is_timestamp(taken.type):  # read as times already (`_read_plain_csv`): the exact parser re-reads them
+        taken = taken.cast(pa.string())
+    return taken.to_pylist()
 
 
 # ------------------------------------------------------------------ member attributes
