@@ -127,6 +127,10 @@ def apply_event(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: lis
                 else:
                     fires = r.trigger in ("nth_visit", "every_visits") and r.action in ("earn_fixed", "give")
                 if fires:
+                    if r.counted:  # counts the visits its conditions select; a visit has no lines to match
+                        if r.filters or not _preds_ok(r, ctx):
+                            continue
+                        st.counts[r.index] = st.counts.get(r.index, 0) + 1
                     if _visit_trigger_ok(r, st) and _preds_ok(r, ctx):
                         if r.action == "earn_per_event":
                             if multipliers is None:
@@ -162,10 +166,11 @@ def _preds_ok(r, ctx) -> bool:
 
 
 def _visit_trigger_ok(r: Rule, st: MemberState) -> bool:
+    visits = st.counts.get(r.index, 0) if r.counted else st.visits
     if r.trigger == "nth_visit":
-        return st.visits == r.trigger_n
+        return visits == r.trigger_n
     if r.trigger == "every_visits":
-        return st.visits % r.trigger_n == 0
+        return visits % r.trigger_n == 0
     return True
 
 
@@ -547,6 +552,10 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
             rec[1] += ln[3]
     rules = prog.rules
     tier = prog.tiers.tiers[st.tier] if prog.tiers is not None and st.tier >= 0 else None
+    # rules whose counting trigger counts only what their conditions and item filters select
+    for r in rules:
+        if r.counted and r.trigger != "every_spend" and _preds_ok(r, ctx) and _order_has_line(r, lines):
+            st.counts[r.index] = st.counts.get(r.index, 0) + 1
     applicable = [r for r in rules if _purchase_trigger_ok(r, ctx) and _preds_ok(r, ctx)]
 
     # (2) discounts: tier discount, fixed discounts, the discount scale, punch cards
@@ -592,7 +601,7 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
         if r.action == "earn_per_spend":
             _earn_per_spend(prog, st, r, lines, multipliers, tier, ev, ledger, out, order)
         elif r.action == "earn_fixed" and _order_has_line(r, lines):
-            times = _counting_fires(st, r) if r.trigger == "every_spend" else 1
+            times = _counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
             if times:
                 _fire_simple(prog, st, r, ctx, ev, ledger, out, order, times)
         elif r.action == "earn_per_event" and r.event == "visit":  # per visit: regular points, multiplied
@@ -600,7 +609,7 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
     # (4) rewards, tier perks, draw entries
     for r in applicable:
         if r.action == "give" and _order_has_line(r, lines):
-            times = _counting_fires(st, r) if r.trigger == "every_spend" else 1
+            times = _counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
             if times:
                 _fire_simple(prog, st, r, ctx, ev, ledger, out, order, times)
     if tier is not None:
@@ -621,9 +630,19 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
 
 
 def _purchase_trigger_ok(r: Rule, ctx: Ctx) -> bool:
+    """Whether the rule's trigger fires on this purchase (its conditions are checked apart). A counted rule's
+    counter has already counted this purchase when its conditions and filters select it; when they do not,
+    `_preds_ok` or `_order_has_line` refuses it anyway."""
     trig = r.trigger
     if trig is None:
         return r.action != "earn_per_event" or r.event == "visit"
+    if r.counted and trig != "every_spend":
+        n = ctx.st.counts.get(r.index, 0)
+        if trig == "first_purchase":
+            return n == 1 and _order_has_line(r, ctx.lines)
+        if trig == "nth_visit":
+            return n == r.trigger_n and _order_has_line(r, ctx.lines)
+        return n > 0 and n % r.trigger_n == 0 and _order_has_line(r, ctx.lines)
     if trig == "first_purchase":
         return ctx.first
     if trig == "nth_visit":
@@ -635,9 +654,18 @@ def _purchase_trigger_ok(r: Rule, ctx: Ctx) -> bool:
     return False
 
 
-def _counting_fires(st, r: Rule) -> int:
+def _counting_fires(st, r: Rule, lines=None, order=None) -> int:
+    """How many new multiples of X the spend has reached (`after every X spent`): the member's net spend, or
+    for a counted rule its own counter, which this purchase raises by what was paid on the rule's lines."""
+    if r.counted:
+        paid = sum(ln[4] for ln in lines if r.line_matches(ln[0], ln[1]))
+        st.counts[r.index] = st.counts.get(r.index, 0) + paid
+        order.counted[r.index] = order.counted.get(r.index, 0) + paid
+        spent = st.counts[r.index]
+    else:
+        spent = st.spend
     fired = st.fired.get(r.index, 0)
-    due = st.spend // r.trigger_n - fired
+    due = spent // r.trigger_n - fired
     if due > 0:
         st.fired[r.index] = fired + due
         return due
@@ -860,7 +888,8 @@ def _return(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Ef
         return total if back >= g else (half_even(total * back, g) if g else 0)
 
     # points, per rule that earned them
-    for ri, pts in o.points.items():
+    n = len(prog.rules)  # in rule order, each rule's multiplier sources after it (the order they were earned in)
+    for ri, pts in sorted(o.points.items(), key=lambda kv: (kv[0] % n, kv[0] // n)):
         delta = rule_share(ri, pts) - o.clawed.get(ri, 0)
         if delta > 0:
             o.clawed[ri] = o.clawed.get(ri, 0) + delta
@@ -876,6 +905,10 @@ def _return(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Ef
     if paid_back:
         st.spend -= paid_back
         _add_metric(prog, st, "spend", -1, o.time, -paid_back)
+    for ri, counted in o.counted.items():  # a rule's own spend counter: the same share of what it counted
+        back = share(counted, R) - share(counted, prev)
+        if back:
+            st.counts[ri] = st.counts.get(ri, 0) - back
     if whole and prog.rewards_taken_back:
         for ri, name in o.rewards:
             rule = prog.rules[ri]

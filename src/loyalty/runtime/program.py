@@ -137,12 +137,15 @@ class Tiers:
         return best
 
 
+COUNTING_TRIGGERS = ("first_purchase", "nth_visit", "every_visits", "every_spend")
+
+
 class Rule:
     """One rule, ready to run. `action` selects the evaluator's code path."""
 
     __slots__ = ("index", "name", "campaign", "line", "column", "action", "point_kind", "rate", "points", "factor",
                  "reward", "percent", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
-                 "trigger_name", "filters", "preds", "limits", "budget", "budget_unit")
+                 "trigger_name", "filters", "preds", "limits", "budget", "budget_unit", "counted")
 
     def __init__(self, index: int, d: dict, prog: "CompiledProgram"):
         self.index = index
@@ -178,6 +181,9 @@ class Rule:
         b = d.get("budget")
         self.budget = b["key"] if b else None
         self.budget_unit = b["unit"] if b else None
+        # a counting trigger on a rule with conditions or item filters counts only the events they select, in
+        # a counter of its own (docs/semantics.md, "Triggers count what the conditions select")
+        self.counted = self.trigger in COUNTING_TRIGGERS and bool(self.preds or self.filters)
 
     def line_matches(self, item: str, category) -> bool:
         for items, cats in self.filters:

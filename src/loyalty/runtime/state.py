@@ -136,7 +136,7 @@ class OrderRecord:
     the evaluator copies a record before changing it (returns), except while its purchase runs."""
 
     __slots__ = ("time", "gross", "paid", "lines", "points", "punches", "rewards", "returned", "clawed", "punches_back",
-                 "items", "by_amount")
+                 "items", "by_amount", "counted")
 
     def __init__(self, time, gross, paid, lines):
         self.time: _dt.datetime = time
@@ -151,6 +151,7 @@ class OrderRecord:
         self.punches_back: dict[int, int] = {}
         self.items: dict[int, list[str]] = {}  # rule index -> the items its points or punches came from
         self.by_amount = False  # a return by amount was made: later shares are of the whole order
+        self.counted: dict[int, int] = {}  # rule index -> spend this order added to the rule's own counter
 
     def copy(self) -> "OrderRecord":
         o = OrderRecord(self.time, self.gross, self.paid, {k: list(v) for k, v in self.lines.items()})
@@ -162,6 +163,7 @@ class OrderRecord:
         o.punches_back = dict(self.punches_back)
         o.items = {k: list(v) for k, v in self.items.items()}
         o.by_amount = self.by_amount
+        o.counted = dict(self.counted)
         return o
 
 
@@ -279,7 +281,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due",
+        "fired", "orders", "rewards", "due", "counts",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -307,6 +309,8 @@ class MemberState:
         self.grace_target = -1
         self.caps: dict[str, list] = {}  # scope -> [period key, used]
         self.fired: dict[int, int] = {}  # rule index -> times a counting trigger fired
+        # rule index -> qualifying visits, purchases or spend, for a counting trigger with conditions or filters
+        self.counts: dict[int, int] = {}
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
@@ -325,6 +329,7 @@ class MemberState:
         s.tier, s.next_review, s.grace_until, s.grace_target = self.tier, self.next_review, self.grace_until, self.grace_target
         s.caps = {k: v.copy() for k, v in self.caps.items()}
         s.fired = self.fired.copy()
+        s.counts = self.counts.copy()
         s.orders = self.orders.copy()  # records are shared: the evaluator copies one before changing it
         s.rewards = self.rewards.copy()
         s.due = self.due
@@ -369,6 +374,7 @@ class OrderDoc(BaseModel):
     punches_back: dict[int, int]
     items: dict[int, list[str]]
     by_amount: bool
+    counted: dict[int, int] = {}
 
 
 class StateDoc(BaseModel):
@@ -393,6 +399,7 @@ class StateDoc(BaseModel):
     grace_target: int
     caps: dict[str, tuple[str, int]]
     fired: dict[int, int]
+    counts: dict[int, int] = {}
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
 
@@ -431,6 +438,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         "grace_target": s.grace_target,
         "caps": {k: list(v) for k, v in sorted(s.caps.items())},
         "fired": {str(k): v for k, v in sorted(s.fired.items())},
+        "counts": {str(k): v for k, v in sorted(s.counts.items())},
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -441,6 +449,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
                 "punches_back": {str(k): v for k, v in sorted(o.punches_back.items())},
                 "items": {str(k): v for k, v in sorted(o.items.items())},
                 "by_amount": o.by_amount,
+                "counted": {str(k): v for k, v in sorted(o.counted.items())},
             }
             for oid, o in s.orders.as_dict().items()
         },
@@ -482,6 +491,7 @@ def state_from_doc(doc: StateDoc, lifetime: Optional[list[bool]] = None) -> Memb
     s.tier, s.next_review, s.grace_until, s.grace_target = doc.tier, doc.next_review, doc.grace_until, doc.grace_target
     s.caps = {k: list(v) for k, v in doc.caps.items()}
     s.fired = dict(doc.fired)
+    s.counts = dict(doc.counts)
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})
@@ -490,6 +500,7 @@ def state_from_doc(doc: StateDoc, lifetime: Optional[list[bool]] = None) -> Memb
         o.returned, o.clawed, o.punches_back = od.returned, dict(od.clawed), dict(od.punches_back)
         o.items = {k: list(v) for k, v in od.items.items()}
         o.by_amount = od.by_amount
+        o.counted = dict(od.counted)
         orders[oid] = o
     s.orders = LogMap((orders,) if orders else ())
     s.rewards = dict(doc.rewards)

@@ -1,0 +1,94 @@
+"""A rule's conditions select the events its trigger counts (docs/semantics.md, "Triggers count what the
+conditions select"). Expected numbers are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import loyalty
+
+HEAD = 'program "t" {\n  currency NOK\n  timezone "Europe/Oslo"\n}\n'
+CATALOG = '''catalog {
+  category "washes"
+  category "food"
+  item "wash" in category "washes"
+  item "bun" in category "food"
+}
+reward "gift" is a gift "mug"
+'''
+
+
+def prog(body: str):
+    return loyalty.load(HEAD + 'points "points"\n' + CATALOG + body)
+
+
+def buy(order, day, *lines):
+    return {"purchase": {"time": f"2025-03-{day:02d}T10:00", "order": order,
+                         "lines": [{"item": i, "quantity": q, "amount": a} for (i, q, a) in lines]}}
+
+
+def rewarded(effects):
+    return [e.order for e in effects if e.kind == "reward_issued"]
+
+
+def run(p, events, state=None):
+    s = state or p.new_member("m")
+    out = []
+    for ev in events:
+        s, eff = p.apply(s, ev)
+        out += eff
+    return s, out
+
+
+def test_every_n_visits_counts_only_the_visits_its_condition_selects():
+    p = prog('rule "r" {\n  give "gift"\n  after every 3 visits\n  when not order has category "food"\n}\n')
+    # visits 1, 2 wash; 3 bun only (not counted); 4 wash is the 3rd counted visit; 5, 6 wash, 7 bun, 8 wash: 6th
+    days = ["wash", "wash", "bun", "wash", "wash", "wash", "bun", "wash"]
+    _, eff = run(p, [buy(f"o{i}", i, (item, 1, "10")) for i, item in enumerate(days, 1)])
+    assert rewarded(eff) == ["o4", "o8"]
+
+
+def test_a_visit_event_counts_when_the_condition_holds_on_it():
+    p = prog('store "A"\nstore "B"\nrule "r" {\n  earn 50 points\n  on the 2nd visit\n  in store "A"\n}\n')
+    s, eff = run(p, [{"visit": {"time": "2025-03-01T10:00", "store": "B"}},
+                     {"visit": {"time": "2025-03-02T10:00", "store": "A"}},
+                     {"visit": {"time": "2025-03-03T10:00", "store": "B"}}])
+    assert [e.points for e in eff if e.kind == "points_earned"] == []
+    # the 2nd visit in store A is the member's 4th visit
+    s, eff = run(p, [{"visit": {"time": "2025-03-04T10:00", "store": "A"}}], s)
+    assert [e.points for e in eff if e.kind == "points_earned"] == [50]
+    s, eff = run(p, [{"visit": {"time": "2025-03-05T10:00", "store": "A"}}], s)
+    assert eff == []
+
+
+def test_on_first_purchase_is_the_first_qualifying_purchase():
+    p = prog('rule "r" {\n  earn 100 points\n  on first purchase\n  when not order has category "food"\n}\n')
+    s, eff = run(p, [buy("o1", 1, ("bun", 1, "10")), buy("o2", 2, ("wash", 1, "10")), buy("o3", 3, ("wash", 1, "10"))])
+    assert [(e.order, e.points) for e in eff if e.kind == "points_earned"] == [("o2", 100)]
+
+
+def test_first_purchase_without_conditions_is_still_the_members_first():
+    p = prog('rule "r" {\n  earn 100 points\n  on first purchase\n}\n')
+    _, eff = run(p, [buy("o1", 1, ("bun", 1, "10")), buy("o2", 2, ("wash", 1, "10"))])
+    assert [(e.order, e.points) for e in eff if e.kind == "points_earned"] == [("o1", 100)]
+
+
+def test_every_x_spent_counts_the_spend_of_qualifying_orders_and_returns_lower_it():
+    p = prog('rule "r" {\n  earn 50 points\n  after every 100 NOK spent\n  when not order has category "food"\n}\n')
+    # o1 has food: its 560 do not count; o2 50; o3 60: 110 -> the first 100
+    s, eff = run(p, [buy("o1", 1, ("wash", 1, "60"), ("bun", 1, "500")), buy("o2", 2, ("wash", 1, "50")),
+                     buy("o3", 3, ("wash", 1, "60"))])
+    assert [(e.order, e.points) for e in eff if e.kind == "points_earned"] == [("o3", 50)]
+    # o3 returned in full: 110 - 60 = 50 counted; its 50 points go back; the multiple rewarded stays rewarded
+    s, eff = run(p, [{"return": {"time": "2025-03-04T10:00", "order": "o3"}}], s)
+    assert s.balance() == 0
+    # wash 140: 190, nothing; wash 10: 200 -> the second 100
+    s, eff = run(p, [buy("o4", 5, ("wash", 1, "140")), buy("o5", 6, ("wash", 1, "10"))], s)
+    assert [(e.order, e.points) for e in eff if e.kind == "points_earned"] == [("o5", 50)]
+    assert s.balance() == 50
+
+
+def test_the_counter_survives_the_state_round_trip():
+    p = prog('rule "r" {\n  give "gift"\n  after every 2 visits\n  when not order has category "food"\n}\n')
+    s, _ = run(p, [buy("o1", 1, ("wash", 1, "10")), buy("o2", 2, ("bun", 1, "10"))])
+    s = p.state_from_json(s.to_json())
+    _, eff = run(p, [buy("o3", 3, ("wash", 1, "10"))], s)
+    assert rewarded(eff) == ["o3"]
