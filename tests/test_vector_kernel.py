@@ -1,6 +1,7 @@
 """The vectorised kernel equals the scalar evaluator exactly: differential tests on generated histories,
 member routing, the --kernel option, and the small exact building blocks."""
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -66,14 +67,62 @@ tiers by lifetime spend {
 }
 """
 
+# conditions on the event only (time window, weekdays, hours wrapping midnight, store, channel) on every kind
+# of rule the kernel runs: per spend, multipliers, punch cards, fixed earns on signup, referrals
+CONDITIONS = """
+program "Conditions" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 1 month after earning
+  round down per order
+  balance may go negative
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+store "North" in region "Up"
+store "South" in region "Down"
+rule "welcome in january" {
+  earn 50 points on signup
+  from 2024-01-01 to 2024-01-31
+}
+rule "referrals" {
+  earn 20 points per referral
+  in store "North"
+}
+rule "base" {
+  earn 1 point per 1 NOK
+  on mondays, tuesdays, saturdays
+}
+rule "night owls" {
+  earn 3x points
+  between 22:00 and 2:00
+}
+rule "north app" {
+  earn 2x points
+  in region "Up"
+  on channel "app"
+}
+rule "free coffee" {
+  1 free "coffee" after every 3 paid
+  from 2024-02-01
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
-            "examples/programs/shoe_shop.loyalty", "WIDE"]
+            "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS"]
+INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS}
 
 
 def _program(tmp_path_factory, name):
-    if name == "WIDE":
-        path = tmp_path_factory.mktemp("wide") / "wide.loyalty"
-        path.write_text(WIDE)
+    if name in INLINE:
+        path = tmp_path_factory.mktemp("inline") / f"{name.lower()}.loyalty"
+        path.write_text(INLINE[name])
         name = str(path)
     else:
         name = str(ROOT / name)
@@ -92,7 +141,7 @@ def test_every_test_program_is_supported(programs):
 
 # ------------------------------------------------------------------ generated histories
 
-HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount"]
+HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel"]
 
 
 def _history(prog, seed: int, members: int, max_events: int):
@@ -100,18 +149,21 @@ def _history(prog, seed: int, members: int, max_events: int):
     amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges."""
     rnd = random.Random(seed)
     items = sorted(prog.catalog) + ["mystery"]
+    stores = sorted(prog.stores) + ["North", "Elsewhere", ""]
+    channels = ["app", "web", "store", ""]
+    start = prog.runs_from or dt.datetime(2024, 1, 1)
     rows = []
     n_order = 0
     for m in range(members):
         member = f"M{m:03d}"
-        t = 60 * 24 * rnd.randrange(0, 30)  # minutes from 2024-01-01
+        t = 60 * 24 * rnd.randrange(0, 30)  # minutes from the start (the program's, or 2024-01-01)
         bought = []
         for _ in range(rnd.randint(1, max_events)):
-            t += rnd.choice([0, 0, 1, 60, 60 * 24, 60 * 24 * 20, 60 * 24 * 70])
+            t += rnd.choice([0, 0, 1, 60, 60 * 24, 60 * 24 * 20, 60 * 24 * 70, 60 * 23 + rnd.randrange(120)])
+            store, channel = rnd.choice(stores), rnd.choice(channels)
             when = f"2024-01-01T00:00"
             day, minute = divmod(t, 60 * 24)
-            import datetime as dt
-            when = (dt.datetime(2024, 1, 1) + dt.timedelta(days=day, minutes=minute)).strftime("%Y-%m-%dT%H:%M")
+            when = (start + dt.timedelta(days=day, minutes=minute)).strftime("%Y-%m-%dT%H:%M")
             kind = rnd.choices(["purchase", "return", "signup", "referral", "visit", "redemption", "custom"],
                                [12, 4, 1, 1, 1, 1, 1])[0]
             if kind == "purchase":
@@ -123,28 +175,29 @@ def _history(prog, seed: int, members: int, max_events: int):
                     q = rnd.choice([1, 1, 2, 3, 7])
                     amount = rnd.choice([0, 1, 99, 100, 101, 3500, 5500, 12345, 999999]) * q
                     lines.append((item, q, amount))
-                    rows.append([member, when, "purchase", order, item, "", str(q), f"{amount / 100:.2f}"])
+                    rows.append([member, when, "purchase", order, item, "", str(q), f"{amount / 100:.2f}", store,
+                                 channel])
                 bought.append((order, lines))
             elif kind == "return":
                 choice = rnd.random()
                 if not bought or choice < 0.1:
                     order = rnd.choice(["O999999", ""])  # unknown, or without an order id
-                    rows.append([member, when, "return", order, "", "", "", "10.00"])
+                    rows.append([member, when, "return", order, "", "", "", "10.00", "", ""])
                     continue
                 order, lines = rnd.choice(bought)
                 if choice < 0.4:  # whole
-                    rows.append([member, when, "return", order, "", "", "", "0.00"])  # no lines, no amount: whole
+                    rows.append([member, when, "return", order, "", "", "", "0.00", "", ""])  # no lines/amount: whole
                 elif choice < 0.7:  # by lines (sometimes more than bought, or an item not in the order)
                     item, q, amount = rnd.choice(lines)
                     item = item if rnd.random() < 0.9 else "coffee"
-                    rows.append([member, when, "return", order, item, "", str(rnd.randint(1, q)), "1.00"])
+                    rows.append([member, when, "return", order, item, "", str(rnd.randint(1, q)), "1.00", "", ""])
                 else:  # by amount
                     total = sum(a for _, _, a in lines)
                     part = rnd.randint(0, max(total, 1))
-                    rows.append([member, when, "return", order, "", "", "", f"{part / 100:.2f}"])
+                    rows.append([member, when, "return", order, "", "", "", f"{part / 100:.2f}", "", ""])
             else:
                 item = "free wash" if kind == "redemption" else ("rated" if kind == "custom" else "")
-                rows.append([member, when, kind, "", item, "", "", ""])
+                rows.append([member, when, kind, "", item, "", "", "", store, channel])
     cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
     return build_history(cols, "generated.csv", 2, options)

@@ -154,6 +154,13 @@ class _Rows:
         self.order, self.order_names = _codes(t.column("order"), as_list=False)  # many: kept in Arrow
         self.item, self.item_names = _codes(t.column("item"))
         self.cat, self.cat_names = _codes(t.column("category"))
+        for col in ("store", "channel"):  # for conditions on the event's store and channel
+            if col in t.column_names:
+                codes, names = _codes(t.column(col))
+            else:
+                codes, names = np.full(n, -1, dtype=np.int64), []
+            setattr(self, col, codes)
+            setattr(self, col + "_names", names)
         self.has_event_id = _ints(pc.is_valid(t.column("event")).cast("int64")) if n else np.zeros(0, np.int64)
         # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
         # type, order and (unless a keyed purchase) time; rows of other types are one event each
@@ -280,12 +287,52 @@ class _Kernel:
         self.e_running = running
         self.e_month = _month_number(self.e_time)
         self.end_us = _us(plan.end)
+        self._pred_masks = {}
+
+    # ------------------------------------------------------------------ conditions on the event
+    def _event_ok(self, rule) -> np.ndarray:
+        """Per event, whether the rule's conditions hold (`support.EVENT_CONDITIONS` only: time, store,
+        channel). As the scalar `Ctx`: a purchase carries its first row's store and channel, a signup or
+        referral none, so a store or channel condition never holds there."""
+        got = self._pred_masks.get(rule.index)
+        if got is not None:
+            return got
+        ok = np.ones(self.nev, dtype=bool)
+        t = self.e_time
+        day_us = 86_400_000_000
+        for c in self.prog.doc["rules"][rule.index].get("conditions", ()):
+            k = c["kind"]
+            if k == "dates":
+                if c.get("from"):
+                    ok &= t >= _us(_dt.datetime.fromisoformat(c["from"]))
+                if c.get("to"):
+                    ok &= t < _us(_dt.datetime.fromisoformat(c["to"])) + day_us
+            elif k == "weekdays":
+                ok &= np.isin((t // day_us + 3) % 7, list(c["days"]))  # 1970-01-01 was a Thursday (3)
+            elif k == "hours":
+                a = c["from"][0] * 60 + c["from"][1]
+                b = c["to"][0] * 60 + c["to"][1]
+                minute = (t // 60_000_000) % 1440
+                ok &= ((a <= minute) & (minute < b)) if a <= b else ~((b <= minute) & (minute < a))
+            elif k in ("stores", "channels"):
+                col = "store" if k == "stores" else "channel"
+                names = getattr(self.rows, col + "_names")
+                wanted = np.array([x in set(c["names"]) for x in names] + [False], dtype=bool)  # -1: none
+                codes = getattr(self.rows, col)[self.sel][self.e_start]
+                codes = np.where(self.e_type == PURCHASE, codes, -1)
+                ok &= wanted[codes]
+            else:  # support.condition_reason refuses every other kind
+                raise Unsupported(f"condition {k!r} is not vectorised")
+        self._pred_masks[rule.index] = ok
+        return ok
 
     # ------------------------------------------------------------------ line filters
     def _line_match(self, rule) -> np.ndarray:
-        """rule.line_matches(item, category) for every row, evaluated once per distinct (item, category)."""
+        """rule.line_matches(item, category) for every row, evaluated once per distinct (item, category), and the
+        rule's conditions on the row's event (a rule whose conditions fail matches no line of that event)."""
+        cond = self._event_ok(rule)[self.r_ev]
         if not rule.filters:
-            return np.ones(self.nrows, dtype=bool)
+            return cond
         rows = self.rows
         catalog = self.prog.catalog
         pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
@@ -298,7 +345,7 @@ class _Kernel:
             cat = rows.cat_names[cc - 1] if cc > 0 else None
             cat = cat or catalog.get(item)
             ok[j] = rule.line_matches(item, cat)
-        return ok[inv]
+        return ok[inv] & cond
 
     def _item_text(self, row: int) -> str:
         ic = int(self.r_item[row])
@@ -584,6 +631,7 @@ class _Kernel:
                 fires = (self.e_type == SIGNUP) & self.e_running
             else:
                 fires = (self.e_type == REFERRAL) & self.e_running
+            fires = fires & self._event_ok(r)
             self.fixed[r.index] = np.where(fires, r.points, 0).astype(np.int64)
 
     # ------------------------------------------------------------------ run

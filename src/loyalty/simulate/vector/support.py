@@ -14,6 +14,16 @@ from loyalty.runtime.program import CompiledProgram
 
 EARN_ACTIONS = ("earn_per_spend",)
 FIXED_TRIGGERS = ("signup",)  # fixed earns the kernel gives on these events
+# conditions that depend only on the event (its time, store, channel): a mask per rule, computed up front
+EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels")
+
+
+def condition_reason(rule_doc: dict) -> Optional[str]:
+    """Why the kernel cannot evaluate this rule's conditions, or None (all depend only on the event)."""
+    for c in rule_doc.get("conditions", ()):
+        if c.get("kind") not in EVENT_CONDITIONS:
+            return f"rule {rule_doc['name']!r} has a {c.get('kind')!r} condition: not vectorised yet"
+    return None
 
 
 def supports(program: CompiledProgram, plan=None) -> Optional[str]:
@@ -41,8 +51,9 @@ def supports(program: CompiledProgram, plan=None) -> Optional[str]:
             if tier.discount is not None or tier.perks:
                 return f"tier {tier.name!r} has a discount or perks: not vectorised yet"
     for r in p.rules:
-        if r.preds:
-            return f"rule {r.name!r} has conditions: not vectorised yet"
+        why = condition_reason(p.doc["rules"][r.index])
+        if why is not None:
+            return why
         if r.limits or r.budget is not None:
             return f"rule {r.name!r} has a cap or budget: not vectorised yet"
         if r.action == "punch" and r.trigger is None:
