@@ -173,6 +173,63 @@ def with_ledger_settings(draw, program):
     return ast.Program(tuple(decls))
 
 
+def vectorisable(program):
+    """`program` (an AST) cut down to what the simulator's vectorised kernel replays
+    (simulate/vector/support.py): no conditions but item and category filters, no caps,
+    budgets, draws, pending points or expiry other than after earning; tiers on a lifetime
+    metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch
+    (all without a trigger), earn on signup or per referral. The result may draw warnings
+    (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
+    from loyalty.syntax import ast
+
+    filters = (ast.OnItems, ast.OnCategories)
+
+    def rule(r: ast.RuleDecl):
+        action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
+                                                              ast.EarnPerSpend, ast.EarnMultiplier, ast.EarnFixed,
+                                                              ast.EarnPerEvent, ast.GiveReward, ast.Discount,
+                                                              ast.DiscountScale))), None)
+        triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
+                                                           ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]
+        if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
+            keep = not triggers
+        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier)):
+            keep = not triggers
+        elif isinstance(action, ast.EarnFixed):
+            keep = [type(t) for t in triggers] == [ast.OnSignup]
+        elif isinstance(action, ast.EarnPerEvent):
+            keep = action.event == "referral" and not triggers
+        else:
+            keep = False
+        if not keep:
+            return None
+        clauses = tuple(c for c in r.clauses if c is action or c in triggers or (
+            isinstance(c, filters) and isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+        return ast.RuleDecl(r.name, clauses)
+
+    decls = []
+    for d in program.declarations:
+        if isinstance(d, ast.PointsDecl):
+            d = ast.PointsDecl(d.name, tuple(s for s in d.settings if not isinstance(
+                s, (ast.PendingSetting, ast.ExpireAfterInactivity, ast.ExpireAtPeriodEnd))))
+        elif isinstance(d, ast.RuleDecl):
+            d = rule(d)
+        elif isinstance(d, ast.CampaignDecl):
+            rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
+            d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
+        elif isinstance(d, ast.TiersDecl):
+            tiers = tuple(ast.TierDecl(t.name, t.threshold, tuple(b for b in t.benefits
+                                                                   if isinstance(b, ast.BenefitMultiplier)))
+                          for t in d.tiers)
+            m = d.metric
+            d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime, None), tiers, None)
+        elif isinstance(d, ast.DrawDecl):
+            d = None
+        if d is not None:
+            decls.append(d)
+    return ast.Program(tuple(decls))
+
+
 @dataclass
 class MemberHistory:
     member: str

@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 
 import loyalty
 from event_strategies import (
-    MemberHistory, history_rows, member_histories, with_ledger_settings, write_attributes, write_history,
+    MemberHistory, history_rows, member_histories, vectorisable, with_ledger_settings, write_attributes,
+    write_history,
 )
 from loyalty.frontend import check_text
 from loyalty.runtime.events import EventError
@@ -266,6 +267,44 @@ def test_the_simulator_runs_generated_programs_on_generated_histories(data):
         # the command's kernel (auto: vector when the program allows) reports what the evaluator does
         report["assumptions"].pop("kernel", None)
         assert report == json.loads(whole)
+
+
+@SIMULATION
+@given(st.data())
+def test_the_vectorised_kernel_equals_the_evaluator_on_generated_programs(data):
+    """Generated programs cut down to what `--kernel vector` runs, on generated histories (odd names,
+    DST, late rows, returns, resends): the same report as `--kernel python`, but for the kernel's name."""
+    from hypothesis import assume
+
+    from loyalty.cli import cli
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.simulate.vector.support import supports
+
+    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
+    try:
+        program = loyalty.compile_source(text, "generated.loyalty")
+    except LoyaltyError:
+        assume(False)  # cutting clauses out made it invalid (rare)
+    assume(supports(program.compiled) is None)
+    histories = [data.draw(member_histories(program, member=f"m{i}", max_events=10), label=f"m{i}")
+                 for i in range(data.draw(st.integers(1, 4), label="members"))]
+    rows = history_rows(histories, program.compiled.exponent) or [
+        {"member": "m0", "time": "2024-01-01T12:00:00", "type": "visit"}]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {n: str(Path(tmp) / n) for n in ("p.loyalty", "h.csv", "a.csv", "s.yaml")}
+        Path(paths["p.loyalty"]).write_text(text, encoding="utf-8")
+        Path(paths["s.yaml"]).write_text("redemption:\n  policy: none\n", encoding="utf-8")
+        write_history(paths["h.csv"], rows)
+        write_attributes(paths["a.csv"], histories)
+        reports = {}
+        for kernel in ("vector", "python"):
+            r = CliRunner().invoke(cli, ["simulate", paths["p.loyalty"], paths["h.csv"], "--attributes", paths["a.csv"],
+                                         "--scenario", paths["s.yaml"], "--format", "json", "--jobs", "1",
+                                         "--kernel", kernel])
+            assert r.exit_code == 0, (r.output, r.exception)
+            reports[kernel] = json.loads(r.stdout)
+            assert reports[kernel]["assumptions"].pop("kernel") == kernel
+        assert reports["vector"] == reports["python"]
 
 
 # ------------------------------------------------------------------ the event strategy covers what it claims
