@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
+from loyalty.runtime.schema import SchemaError, check_document
 from loyalty.runtime.timeutil import parse_date
 
 FORMAT = "loyalty-compiled/1"
@@ -429,6 +430,23 @@ class CompiledProgram:
             doc = json.loads(text)
         except json.JSONDecodeError as err:
             raise ProgramFormatError(f"not JSON: {err}") from None
+        return cls.from_doc(doc)
+
+    @classmethod
+    def from_doc(cls, doc) -> "CompiledProgram":
+        """A program from a document that came from outside (a file, a network): its shape checked field by
+        field (`runtime/schema.py`) and its identity recomputed, before anything is built from it."""
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ProgramFormatError(f"not a compiled loyalty program (expected format {FORMAT!r})")
+        try:
+            check_document(doc)
+        except SchemaError as err:
+            raise ProgramFormatError(f"malformed compiled program: {err}") from None
+        expected = program_identity(doc)
+        if doc["identity"] != expected:
+            raise ProgramFormatError(f"malformed compiled program: identity: {doc['identity']!r} does not match "
+                                     f"the content ({expected}); the document was changed after compiling: "
+                                     "compile the program again")
         return cls(doc)
 
     def copy_doc(self) -> dict:
