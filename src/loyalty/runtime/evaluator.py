@@ -25,7 +25,7 @@ from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram, PointKind, Rule
 import heapq
 
-from loyalty.runtime.state import Batch, MemberState, MetricLog, OrderRecord
+from loyalty.runtime.state import NONE_YET, Batch, MemberState, MetricLog, OrderRecord
 from loyalty.runtime.timeutil import add_duration, next_period_start, period_key, period_start, sub_duration
 
 _UNLIMITED = UnlimitedLedger()
@@ -197,7 +197,7 @@ def _fire_simple(prog, st, r: Rule, ctx, ev, ledger, out, order: Optional[OrderR
                 continue
             st.rewards[rw.name] = st.rewards.get(rw.name, 0) + 1
             if order is not None:
-                order.rewards.append([r.index, rw.name])
+                order.rewards = [*order.rewards, [r.index, rw.name]]  # rare: a new list, not in place
             out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
                               cost=rw.cost, order=ev.order, event=ev.id))
 
@@ -290,6 +290,8 @@ def _credit(prog, st, k: int, pts: int, t, order: Optional[OrderRecord], ev, r, 
         _due(st, expires)
     ks.earned += pts
     if order is not None and r is not None:
+        if order.points is NONE_YET:
+            order.points = {}
         order.points[r.index] = order.points.get(r.index, 0) + pts
     _add_metric(prog, st, "earned", k, t, pts)
     out.append(Effect("points_earned", t, r.name if r else None, r.line if r else 0, r.column if r else 0,
@@ -307,7 +309,7 @@ def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, r
     taken = 0
     batches = ks.batches
     kept = []
-    i = 0
+    head = i = ks.head
     n = len(batches)
     while i < n and taken < amount:
         b = batches[i]
@@ -321,8 +323,10 @@ def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, r
         else:
             kept.append(b)
     if taken:
-        kept.extend(batches[i:]) if i < n else None
-        ks.batches = kept
+        # the scanned prefix batches[head:i] becomes `kept` (no longer): written at its end, the rest dropped
+        start = i - len(kept)
+        batches[start:i] = kept
+        ks.drop_front(start)
         if pending:
             ks.pend_sum -= taken
         else:
@@ -368,7 +372,7 @@ def advance(prog: CompiledProgram, st: MemberState, T: _dt.datetime, out: list[E
     timed: list[tuple] = []  # (time, order, seq, effect)
     for kind in prog.kinds:
         ks = st.kinds[kind.index]
-        if not ks.batches and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
+        if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
             continue
         _advance_kind(kind, ks, T, timed)
     if prog.tiers and prog.tiers.downgrade_period:
@@ -426,7 +430,7 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
                     gone.append(i)
             if gone:
                 drop = set(gone)
-                ks.batches = [b for j, b in enumerate(batches) if j not in drop]
+                ks.replace_live([b for j, b in enumerate(batches) if j >= ks.head and j not in drop])
     heap = ks.expiring
     if heap and heap[0][0] <= T:
         gone = set()
@@ -447,20 +451,20 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
                                              point_kind=kind.name, points=b.amount)))
             seq += 1
         if gone:
-            if len(gone) == max(gone) + 1:  # the usual case: the oldest batches
-                ks.batches = batches[len(gone):]
+            if min(gone) == ks.head and max(gone) == ks.head + len(gone) - 1:  # the usual case: the oldest
+                ks.drop_front(ks.head + len(gone))
             else:
-                ks.batches = [b for j, b in enumerate(batches) if j not in gone]
+                ks.replace_live([b for j, b in enumerate(batches) if j >= ks.head and j not in gone])
     d = ks.inactivity_deadline
     if d is not None and d <= T:
         total = 0
         keep = []
-        for b in ks.batches:
+        for b in ks.live():
             if b.available_at is None and b.earned_at <= d:
                 total += b.amount
             else:
                 keep.append(b)
-        ks.batches = keep
+        ks.replace_live(keep)
         ks.avail_sum -= total
         ks.inactivity_deadline = None
         if total:
@@ -660,6 +664,8 @@ def _counting_fires(st, r: Rule, lines=None, order=None) -> int:
     if r.counted:
         paid = sum(ln[4] for ln in lines if r.line_matches(ln[0], ln[1]))
         st.counts[r.index] = st.counts.get(r.index, 0) + paid
+        if order.counted is NONE_YET:
+            order.counted = {}
         order.counted[r.index] = order.counted.get(r.index, 0) + paid
         spent = st.counts[r.index]
     else:
@@ -733,6 +739,10 @@ def _punch(prog, st, r: Rule, lines, ev, ledger, out, order) -> None:
         return
     st.punches[r.index] = c
     st.fired[r.index] = given
+    if order.punches is NONE_YET:
+        order.punches = {}
+    if order.items is NONE_YET:
+        order.items = {}
     order.punches[r.index] = order.punches.get(r.index, 0) + units
     order.items[r.index] = sorted({ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
     if total <= 0:
@@ -821,6 +831,8 @@ def _earn_staged(prog, st, r: Rule, values, multipliers, tier, ev, ledger, out, 
         if not p:
             continue
         if order is not None and values[0][2] is not None and (r.filters or (m is not None and m.filters)):
+            if order.items is NONE_YET:
+                order.items = {}
             order.items[src.index] = sorted({v[2][0] for v in values if v[2] is not None and r.line_matches(
                 v[2][0], v[2][1]) and (m is None or m.line_matches(v[2][0], v[2][1]))})
         _credit(prog, st, k, p, ev.time, order, ev, src, out)

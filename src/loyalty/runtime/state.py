@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import heapq
 from bisect import bisect_left, bisect_right
+from types import MappingProxyType
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -49,13 +50,18 @@ class KindState:
     Timers are min-heaps of (moment, seq): `maturing` for pending batches, `expiring` for batches
     with an expiry, so passing time costs what happens, not the number of batches. An entry whose
     batch is gone (spent, clawed back) is stale and skipped when popped. `avail_sum` and
-    `pend_sum` are running sums of the available and pending batches' amounts."""
+    `pend_sum` are running sums of the available and pending batches' amounts.
 
-    __slots__ = ("batches", "debt", "earned", "redeemed", "expired", "clawed", "inactivity_deadline", "maturing",
+    The live batches are `batches[head:]`: batches leave from the front (expiry, spending oldest first)
+    by moving `head` (their slots set to None), and the dead prefix is cut off once it is half the list,
+    so a long history costs O(1) amortised per batch that leaves, never a rebuild of the list."""
+
+    __slots__ = ("batches", "head", "debt", "earned", "redeemed", "expired", "clawed", "inactivity_deadline", "maturing",
                  "expiring", "next_seq", "avail_sum", "pend_sum")
 
     def __init__(self):
-        self.batches: list[Batch] = []
+        self.batches: list = []
+        self.head = 0
         self.debt = 0  # points owed (balance below zero)
         self.earned = 0
         self.redeemed = 0
@@ -70,7 +76,8 @@ class KindState:
 
     def copy(self) -> "KindState":
         k = KindState.__new__(KindState)
-        k.batches = self.batches.copy()  # batches are immutable: shared
+        k.batches = self.batches[self.head:]  # batches are immutable: shared
+        k.head = 0
         k.maturing = self.maturing.copy()
         k.expiring = self.expiring.copy()
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = self.debt, self.earned, self.redeemed, self.expired, self.clawed
@@ -103,8 +110,28 @@ class KindState:
     def index_of(self, seq: int) -> int:
         """The batch's position in the list, or -1 when it is gone."""
         batches = self.batches
-        i = bisect_left(batches, seq, key=_seq)
+        i = bisect_left(batches, seq, self.head, key=_seq)
         return i if i < len(batches) and batches[i].seq == seq else -1
+
+    def live(self) -> list:
+        return self.batches[self.head:]
+
+    def has_batches(self) -> bool:
+        return len(self.batches) > self.head
+
+    def drop_front(self, new_head: int) -> None:
+        """The batches before `new_head` are gone (their slots may already be None)."""
+        batches = self.batches
+        for j in range(self.head, new_head):
+            batches[j] = None
+        self.head = new_head
+        if new_head >= 64 and 2 * new_head >= len(batches):
+            del batches[:new_head]
+            self.head = 0
+
+    def replace_live(self, batches: list) -> None:
+        self.batches = batches
+        self.head = 0
 
     def next_timer(self) -> Optional[_dt.datetime]:
         """The earliest maturing or expiry moment (possibly of a stale entry: never later than the real one)."""
@@ -117,6 +144,8 @@ class KindState:
         """Sequence numbers, timers and sums from the batch list (after loading)."""
         self.maturing, self.expiring = [], []
         self.avail_sum = self.pend_sum = 0
+        self.batches = self.batches[self.head:]
+        self.head = 0
         for i, b in enumerate(self.batches):
             b.seq = i
             if b.available_at is None:
@@ -131,6 +160,9 @@ class KindState:
         self.next_seq = len(self.batches)
 
 
+NONE_YET = MappingProxyType({})  # an order's empty map until the evaluator writes its first entry
+
+
 class OrderRecord:
     """What one order earned, so that a return can take it back. Shared between state copies:
     the evaluator copies a record before changing it (returns), except while its purchase runs."""
@@ -143,15 +175,18 @@ class OrderRecord:
         self.gross: int = gross  # the order's amount as sent, minor units
         self.paid: int = paid  # after loyalty discounts
         self.lines: dict[str, list[int]] = lines  # item -> [quantity, gross amount, quantity returned]
-        self.points: dict[int, int] = {}  # kind index -> points earned
-        self.punches: dict[int, int] = {}  # rule index -> units counted
-        self.rewards: list[list] = []  # [rule index, reward name]
+        # Most of these stay empty for most orders: they start as shared read-only empties (a write to one
+        # fails loudly) and the evaluator gives an order its own dict or list when it first writes one, so a
+        # long history holds ~0.5 kB less per order (docs/limits.md)
+        self.points: dict[int, int] = NONE_YET  # kind index -> points earned
+        self.punches: dict[int, int] = NONE_YET  # rule index -> units counted
+        self.rewards: list[list] = ()  # [rule index, reward name]
         self.returned = 0  # gross amount returned so far
-        self.clawed: dict[int, int] = {}  # kind index -> points taken back so far
-        self.punches_back: dict[int, int] = {}
-        self.items: dict[int, list[str]] = {}  # rule index -> the items its points or punches came from
+        self.clawed: dict[int, int] = NONE_YET  # kind index -> points taken back so far
+        self.punches_back: dict[int, int] = NONE_YET
+        self.items: dict[int, list[str]] = NONE_YET  # rule index -> the items its points or punches came from
         self.by_amount = False  # a return by amount was made: later shares are of the whole order
-        self.counted: dict[int, int] = {}  # rule index -> spend this order added to the rule's own counter
+        self.counted: dict[int, int] = NONE_YET  # rule index -> spend this order added to the rule's own counter
 
     def copy(self) -> "OrderRecord":
         o = OrderRecord(self.time, self.gross, self.paid, {k: list(v) for k, v in self.lines.items()})
@@ -420,7 +455,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
                 "batches": [
                     {"earned_at": t(b.earned_at), "available_at": t(b.available_at), "expires_at": t(b.expires_at),
                      "amount": b.amount, "order": b.order, "rule": b.rule}
-                    for b in k.batches
+                    for b in k.live()
                 ],
                 "debt": k.debt, "earned": k.earned, "redeemed": k.redeemed, "expired": k.expired,
                 "clawed": k.clawed, "inactivity_deadline": t(k.inactivity_deadline),
