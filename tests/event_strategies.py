@@ -407,11 +407,15 @@ def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
 
 
 def write_history(path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=HISTORY_HEADER)
+    """The rows as a CSV file at `path` (or into an open text stream)."""
+    if hasattr(path, "write"):
+        w = csv.DictWriter(path, fieldnames=HISTORY_HEADER)
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k, "") for k in HISTORY_HEADER})
+        return
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        write_history(fh, rows)
 
 
 def write_attributes(path, histories: list[MemberHistory]) -> None:
