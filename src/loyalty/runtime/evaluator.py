@@ -305,28 +305,33 @@ def _due(st: MemberState, t) -> None:
 
 def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, rule: Optional[int] = None) -> int:
     """Take up to `amount` from available (or pending) batches, oldest first; returns what was taken.
-    Batches are replaced, never changed (state copies share them); the scan stops once `amount` is taken."""
+    Batches are replaced, never changed (state copies share them); the scan stops once `amount` is taken.
+    The list is the state's own: a partly taken batch is replaced in its slot, emptied ones are removed
+    (from the front by moving the head; elsewhere by `del`, a memmove), so batches that do not match
+    (another order's, pending ones) are only looked at, never copied."""
     taken = 0
     batches = ks.batches
-    kept = []
+    emptied = []
     head = i = ks.head
     n = len(batches)
     while i < n and taken < amount:
         b = batches[i]
-        i += 1
         if (b.available_at is not None) == pending and (order is None or b.order == order) and (
                 rule is None or b.rule == rule):
             take = min(b.amount, amount - taken)
             taken += take
             if take < b.amount:
-                kept.append(b.with_amount(b.amount - take))
-        else:
-            kept.append(b)
+                batches[i] = b.with_amount(b.amount - take)
+            else:
+                emptied.append(i)
+        i += 1
     if taken:
-        # the scanned prefix batches[head:i] becomes `kept` (no longer): written at its end, the rest dropped
-        start = i - len(kept)
-        batches[start:i] = kept
-        ks.drop_front(start)
+        if emptied:
+            if emptied[0] == head and emptied[-1] == head + len(emptied) - 1:  # the oldest: the usual case
+                ks.drop_front(head + len(emptied))
+            else:
+                for j in reversed(emptied):
+                    del batches[j]
         if pending:
             ks.pend_sum -= taken
         else:
