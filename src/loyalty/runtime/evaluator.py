@@ -23,7 +23,6 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram, PointKind, Rule
-import heapq
 
 from loyalty.runtime.state import NONE_YET, Batch, MemberState, MetricLog, OrderRecord
 from loyalty.runtime.timeutil import add_duration, next_period_start, period_key, period_start, sub_duration
@@ -310,10 +309,10 @@ def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, r
     (from the front by moving the head; elsewhere by `del`, a memmove), so batches that do not match
     (another order's, pending ones) are only looked at, never copied."""
     taken = 0
-    batches = ks.batches
+    batches = ks.own()
     emptied = []
     head = i = ks.head
-    n = len(batches)
+    n = ks.n
     while i < n and taken < amount:
         b = batches[i]
         if (b.available_at is not None) == pending and (order is None or b.order == order) and (
@@ -332,6 +331,7 @@ def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, r
             else:
                 for j in reversed(emptied):
                     del batches[j]
+                ks.n -= len(emptied)
         if pending:
             ks.pend_sum -= taken
         else:
@@ -408,10 +408,11 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
     # Effects get `seq` in list order within a moment, as a scan of the batches in order would.
     seq = len(timed)
     heap = ks.maturing
-    if heap and heap[0][0] <= T:
+    if heap and heap.first()[0] <= T:
+        ks.own()  # batches are replaced in their slots below
         due = []
-        while heap and heap[0][0] <= T:
-            _, bseq = heapq.heappop(heap)
+        while heap and heap.first()[0] <= T:
+            _, bseq = heap.pop()
             i = ks.index_of(bseq)
             if i >= 0 and ks.batches[i].available_at is not None:
                 due.append(i)
@@ -435,13 +436,13 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
                     gone.append(i)
             if gone:
                 drop = set(gone)
-                ks.replace_live([b for j, b in enumerate(batches) if j >= ks.head and j not in drop])
+                ks.replace_live([batches[j] for j in range(ks.head, ks.n) if j not in drop])
     heap = ks.expiring
-    if heap and heap[0][0] <= T:
+    if heap and heap.first()[0] <= T:
         gone = set()
         batches = ks.batches
-        while heap and heap[0][0] <= T:
-            at, bseq = heapq.heappop(heap)
+        while heap and heap.first()[0] <= T:
+            at, bseq = heap.pop()
             i = ks.index_of(bseq)
             if i < 0:
                 continue
@@ -459,7 +460,7 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
             if min(gone) == ks.head and max(gone) == ks.head + len(gone) - 1:  # the usual case: the oldest
                 ks.drop_front(ks.head + len(gone))
             else:
-                ks.replace_live([b for j, b in enumerate(batches) if j >= ks.head and j not in gone])
+                ks.replace_live([batches[j] for j in range(ks.head, ks.n) if j not in gone])
     d = ks.inactivity_deadline
     if d is not None and d <= T:
         total = 0

@@ -9,8 +9,7 @@ with a different program is detected.
 from __future__ import annotations
 
 import datetime as _dt
-import heapq
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from types import MappingProxyType
 from typing import Optional
 
@@ -44,46 +43,105 @@ def _seq(b: Batch) -> int:
     return b.seq
 
 
+class TimerQueue:
+    """(moment, seq) entries popped smallest first, like a heap, but kept as a sorted list with a head
+    index, so a state copy shares it: O(1) to copy. Timers are pushed in time order almost always (a
+    duration after the event), which is an append past the shared end; a push out of order, or onto a
+    list another copy has appended to, first takes a private copy of the live entries (`n` is this
+    queue's end in the list: appends by other copies are beyond it and invisible)."""
+
+    __slots__ = ("items", "head", "n")
+
+    def __init__(self, items: Optional[list] = None, head: int = 0, n: Optional[int] = None):
+        self.items = items if items is not None else []
+        self.head = head
+        self.n = len(self.items) if n is None else n
+
+    def copy(self) -> "TimerQueue":
+        return TimerQueue(self.items, self.head, self.n)
+
+    def __bool__(self) -> bool:
+        return self.n > self.head
+
+    def __len__(self) -> int:
+        return self.n - self.head
+
+    def first(self) -> tuple:
+        return self.items[self.head]
+
+    def push(self, entry: tuple) -> None:
+        items, n = self.items, self.n
+        if len(items) == n and (n == self.head or items[n - 1] <= entry):
+            items.append(entry)
+            self.n = n + 1
+            return
+        items = self.items = items[self.head:n]
+        self.head = 0
+        insort(items, entry)
+        self.n = len(items)
+
+    def pop(self) -> tuple:
+        entry = self.items[self.head]
+        self.head += 1
+        if self.head >= 64 and 2 * self.head >= self.n:  # let the popped entries go
+            self.items = self.items[self.head:self.n]
+            self.n -= self.head
+            self.head = 0
+        return entry
+
+
 class KindState:
     """One point kind's ledger: batches (oldest first), debt, running totals.
 
-    Timers are min-heaps of (moment, seq): `maturing` for pending batches, `expiring` for batches
+    Timers are queues of (moment, seq): `maturing` for pending batches, `expiring` for batches
     with an expiry, so passing time costs what happens, not the number of batches. An entry whose
     batch is gone (spent, clawed back) is stale and skipped when popped. `avail_sum` and
     `pend_sum` are running sums of the available and pending batches' amounts.
 
-    The live batches are `batches[head:]`: batches leave from the front (expiry, spending oldest first)
-    by moving `head` (their slots set to None), and the dead prefix is cut off once it is half the list,
-    so a long history costs O(1) amortised per batch that leaves, never a rebuild of the list."""
+    The live batches are `batches[head:n]`. A state copy shares the list (O(1)); earning appends past
+    `n` (invisible to the other copies); anything else that changes the list in place (`own()` first)
+    works on a private copy. Batches leave from the front (expiry, spending oldest first) by moving
+    `head`, and the dead prefix is cut off once it is half the list, so a long history costs O(1)
+    amortised per batch that leaves, never a rebuild of the list."""
 
-    __slots__ = ("batches", "head", "debt", "earned", "redeemed", "expired", "clawed", "inactivity_deadline", "maturing",
-                 "expiring", "next_seq", "avail_sum", "pend_sum")
+    __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed",
+                 "inactivity_deadline", "maturing", "expiring", "next_seq", "avail_sum", "pend_sum")
 
     def __init__(self):
         self.batches: list = []
         self.head = 0
+        self.n = 0
+        self.owned = True
         self.debt = 0  # points owed (balance below zero)
         self.earned = 0
         self.redeemed = 0
         self.expired = 0
         self.clawed = 0
         self.inactivity_deadline: Optional[_dt.datetime] = None
-        self.maturing: list[tuple] = []
-        self.expiring: list[tuple] = []
+        self.maturing = TimerQueue()
+        self.expiring = TimerQueue()
         self.next_seq = 0
         self.avail_sum = 0
         self.pend_sum = 0
 
     def copy(self) -> "KindState":
         k = KindState.__new__(KindState)
-        k.batches = self.batches[self.head:]  # batches are immutable: shared
-        k.head = 0
+        k.batches, k.head, k.n = self.batches, self.head, self.n  # batches are immutable; the list is shared
+        k.owned = self.owned = False
         k.maturing = self.maturing.copy()
         k.expiring = self.expiring.copy()
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = self.debt, self.earned, self.redeemed, self.expired, self.clawed
         k.inactivity_deadline = self.inactivity_deadline
         k.next_seq, k.avail_sum, k.pend_sum = self.next_seq, self.avail_sum, self.pend_sum
         return k
+
+    def own(self) -> list:
+        """The batch list, private to this state (copied if shared), to change in place."""
+        if not self.owned:
+            self.batches = self.batches[self.head:self.n]
+            self.head, self.n = 0, len(self.batches)
+            self.owned = True
+        return self.batches
 
     @property
     def available(self) -> int:
@@ -97,66 +155,75 @@ class KindState:
         seq = self.next_seq
         self.next_seq = seq + 1
         b = Batch(earned_at, available_at, expires_at, amount, order, rule, seq)
+        if len(self.batches) != self.n:  # another copy appended to the shared list
+            self.own()
         self.batches.append(b)
+        self.n += 1
         if available_at is None:
             self.avail_sum += amount
         else:
             self.pend_sum += amount
-            heapq.heappush(self.maturing, (available_at, seq))
+            self.maturing.push((available_at, seq))
         if expires_at is not None:
-            heapq.heappush(self.expiring, (expires_at, seq))
+            self.expiring.push((expires_at, seq))
         return b
 
     def index_of(self, seq: int) -> int:
         """The batch's position in the list, or -1 when it is gone."""
         batches = self.batches
-        i = bisect_left(batches, seq, self.head, key=_seq)
-        return i if i < len(batches) and batches[i].seq == seq else -1
+        i = bisect_left(batches, seq, self.head, self.n, key=_seq)
+        return i if i < self.n and batches[i].seq == seq else -1
 
     def live(self) -> list:
-        return self.batches[self.head:]
+        return self.batches[self.head:self.n]
 
     def has_batches(self) -> bool:
-        return len(self.batches) > self.head
+        return self.n > self.head
 
     def drop_front(self, new_head: int) -> None:
-        """The batches before `new_head` are gone (their slots may already be None)."""
+        """The batches before `new_head` are gone."""
         batches = self.batches
-        for j in range(self.head, new_head):
-            batches[j] = None
+        if self.owned:  # let them go now (a shared list still shows them to another copy)
+            for j in range(self.head, new_head):
+                batches[j] = None
         self.head = new_head
-        if new_head >= 64 and 2 * new_head >= len(batches):
-            del batches[:new_head]
+        if new_head >= 64 and 2 * new_head >= self.n:
+            if self.owned:
+                del batches[:new_head]
+            else:
+                self.batches = batches[new_head:self.n]
+                self.owned = True
+            self.n -= new_head
             self.head = 0
 
     def replace_live(self, batches: list) -> None:
         self.batches = batches
-        self.head = 0
+        self.head, self.n, self.owned = 0, len(batches), True
 
     def next_timer(self) -> Optional[_dt.datetime]:
         """The earliest maturing or expiry moment (possibly of a stale entry: never later than the real one)."""
-        best = self.maturing[0][0] if self.maturing else None
-        if self.expiring and (best is None or self.expiring[0][0] < best):
-            best = self.expiring[0][0]
+        best = self.maturing.first()[0] if self.maturing else None
+        if self.expiring and (best is None or self.expiring.first()[0] < best):
+            best = self.expiring.first()[0]
         return best
 
     def rebuild(self) -> None:
         """Sequence numbers, timers and sums from the batch list (after loading)."""
-        self.maturing, self.expiring = [], []
+        maturing, expiring = [], []
         self.avail_sum = self.pend_sum = 0
-        self.batches = self.batches[self.head:]
-        self.head = 0
+        self.replace_live(self.batches[self.head:self.n])
         for i, b in enumerate(self.batches):
             b.seq = i
             if b.available_at is None:
                 self.avail_sum += b.amount
             else:
                 self.pend_sum += b.amount
-                self.maturing.append((b.available_at, i))
+                maturing.append((b.available_at, i))
             if b.expires_at is not None:
-                self.expiring.append((b.expires_at, i))
-        heapq.heapify(self.maturing)
-        heapq.heapify(self.expiring)
+                expiring.append((b.expires_at, i))
+        maturing.sort()
+        expiring.sort()
+        self.maturing, self.expiring = TimerQueue(maturing), TimerQueue(expiring)
         self.next_seq = len(self.batches)
 
 
@@ -507,7 +574,8 @@ def state_from_doc(doc: StateDoc, lifetime: Optional[list[bool]] = None) -> Memb
     s.seen = LogMap((dict.fromkeys(doc.seen, True),) if doc.seen else ())
     for kd in doc.kinds:
         k = KindState()
-        k.batches = [Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule) for b in kd.batches]
+        k.replace_live([Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule)
+                        for b in kd.batches])
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = kd.debt, kd.earned, kd.redeemed, kd.expired, kd.clawed
         k.inactivity_deadline = kd.inactivity_deadline
         k.rebuild()
