@@ -22,7 +22,6 @@ import csv
 import gc
 import os
 import pstats
-import statistics
 import subprocess
 import sys
 import time

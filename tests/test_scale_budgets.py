@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from loyalty.compiler import compile_program

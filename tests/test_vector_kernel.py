@@ -161,7 +161,7 @@ def _history(prog, seed: int, members: int, max_events: int):
         for _ in range(rnd.randint(1, max_events)):
             t += rnd.choice([0, 0, 1, 60, 60 * 24, 60 * 24 * 20, 60 * 24 * 70, 60 * 23 + rnd.randrange(120)])
             store, channel = rnd.choice(stores), rnd.choice(channels)
-            when = f"2024-01-01T00:00"
+            when = "2024-01-01T00:00"
             day, minute = divmod(t, 60 * 24)
             when = (start + dt.timedelta(days=day, minutes=minute)).strftime("%Y-%m-%dT%H:%M")
             kind = rnd.choices(["purchase", "return", "signup", "referral", "visit", "redemption", "custom"],

@@ -109,7 +109,7 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     t = Table(title="Old and new", title_justify="left", title_style="bold")
     for col in ("", old_report["program"]["name"], new_report["program"]["name"], "difference"):
         t.add_column(col, justify="left" if not col else "right")
-    for label, key in (("total cost", "total_cost"), ("discounts", "discounts"), ("rewards", "reward_cost"),
+    for label, key in (("total cost", "total_cost"), ("discount cost", "discounts"), ("rewards", "reward_cost"),
                        ("liability at the end", "liability_end")):
         t.add_row(label, _money(oh[key], exp), _money(nh[key], exp),
                   _money(str(Decimal(nh[key]) - Decimal(oh[key])), exp))
@@ -123,7 +123,8 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
             t.add_row(r[key], _money(r["old_cost"], exp), _money(r["new_cost"], exp), _money(r["difference"], exp))
         console.print(t)
     m = out["members"]
-    console.print(f"[bold]{m['get_less']:,} of {m['compared']:,} members get less[/bold] under the new program, "
+    console.print(f"[bold]{m['get_less']:,} of {m['compared']:,} members get less[/bold] value (discounts, rewards "
+                  "and points at face value) under the new program, "
                   f"{_money(m['lose_in_total'], exp)} {cur} in total "
                   f"({m['most_loyal_tenth_getting_less']:,} of them among the most loyal tenth); "
                   f"{m['get_more']:,} get more ({_money(m['gain_in_total'], exp)} {cur}).")

@@ -90,7 +90,7 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             what += f" ({s['amount']} {cur})"
         if s["order"]:
             what += f" order {s['order']}"
-        where = f"  [dim]row {s['row']}[/dim]" if s["row"] else ""
+        where = f"  [dim]line {s['row']}[/dim]" if s["row"] else ""
         console.print(f"{s['time'].replace('T', ' ')}  {what}{where}", highlight=False)
         if s["error"]:
             console.print(f"    [yellow]not applied: {s['error']}[/yellow]", highlight=False)

@@ -170,7 +170,6 @@ class History:
     def select_members(self, wanted: Iterable[str]) -> "History":
         """The rows of some members only (keeps order; used by explain and by tests)."""
         import numpy as np
-        import pyarrow as pa
 
         from loyalty.simulate.columns import arrow
 
@@ -1005,8 +1004,6 @@ def _sorted_table(columns: dict):
 def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, options: ReadOptions,
                   skipped: Counter, examples: list) -> tuple[int, list[dict]]:
     """The rows the fast path left, one by one: parsed exactly, or reported by row and column."""
-    import pyarrow as pa
-
     values = {key: pc_take(arr, slow) for key, arr in raw.items()}
     line_of = dict(zip(slow, pc_take(rows, slow)))
     parse_time = make_time_parser(options.time_format, options.timezone)

@@ -60,7 +60,9 @@ def render_terminal(report: dict, console: Console, exponent: int) -> None:
     head.add_row("revenue", f"{m(h['revenue'])} {cur}")
     head.add_row("total program cost", f"[bold]{m(h['total_cost'])} {cur}[/bold]")
     head.add_row("cost as share of revenue", f"[bold]{_pct(h['cost_share_of_revenue'])}[/bold]")
-    head.add_row("  discounts", f"{m(h['discounts'])} {cur}")
+    # what the discounts cost the business (free units at their unit cost); the by-rule
+    # "discount" column is what customers got off
+    head.add_row("  discount cost", f"{m(h['discounts'])} {cur}")
     has_points = bool(report["points"])
     if Decimal(h["reward_cost"]) or report["by_reward"]:
         head.add_row("  rewards", f"{m(h['reward_cost'])} {cur}")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from loyalty.runtime.program import CompiledProgram
-from loyalty.simulate.engine import Plan, RewardSource, make_plan, program_info, simulate
+from loyalty.simulate.engine import Plan, RewardSource, make_plan, program_info
 from loyalty.simulate.history import History, HistoryError, ReadOptions, parse_column_mapping, read_attributes, read_history
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.result import SimResult

@@ -358,7 +358,6 @@ class _Kernel:
         Only the order's lines and earlier returns of the same order matter, never points or tiers, so a
         Python pass over return events (a few percent of events) settles them all before the lockstep loop.
         """
-        prog = self.prog
         nev = self.nev
         self.e_valid = np.ones(nev, dtype=bool)
         self.e_reason: dict[int, str] = {}
