@@ -18,13 +18,11 @@ one number per row: the only part that grows with the history, and only for such
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions
+from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, _header_names
 
 BLOCK_BYTES = 1 << 24  # ~16 MB of CSV a batch: ~200,000 rows of a typical history
 
@@ -43,33 +41,6 @@ class HistorySpan:
         return self.first, self.last
 
 
-def _header(path: Path, delimiter: str) -> list[str]:
-    """The header's names (the in-memory reader's checks: UTF-8, not empty, no name twice)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.readline()
-    except OSError as err:
-        raise HistoryError(f"{path}: cannot read: {err.strerror or err}") from None
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HistoryError(f"{path}:1: the header is not valid UTF-8", hint="save the file as UTF-8") from None
-    if not text.strip():
-        raise HistoryError(f"{path}: the file is empty; a header row is needed",
-                           hint="the first line names the columns, e.g. member,time,amount")
-    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
-    folded = [n.strip().lower() for n in names]
-    for i, name in enumerate(folded):
-        if folded.index(name) != i:
-            first = names[folded.index(name)]
-            same = "" if first == names[i] else f" (as {first!r} and {names[i]!r}; headers are matched ignoring case)"
-            raise HistoryError(f"{path}:1: column {first!r} appears twice in the header{same}",
-                               hint="rename or remove one of them")
-    return names
-
-
 class GroupedReader:
     """A grouped CSV history, read batch by batch (see the module's docstring)."""
 
@@ -84,7 +55,7 @@ class GroupedReader:
                                hint="leave out --grouped")
         self.options = options
         self.block_bytes = block_bytes or BLOCK_BYTES
-        self.names = _header(self.path, options.delimiter)
+        self.names = _header_names(self.path, options.delimiter)
         self.shape = _scan_csv(self.path)
         self.lines: Optional[list[int]] = None  # record -> line, only for files that are not one record a line
         self.ragged: list[tuple] = []
