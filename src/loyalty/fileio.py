@@ -29,25 +29,9 @@ def write_atomic(path: Union[str, os.PathLike], data: Union[str, bytes]) -> None
     Keeps the permissions of an existing file; writes through a symlink to its target.
     Raises OSError (e.g. PermissionError) when the directory cannot be written.
     """
-    target = Path(os.path.realpath(path))
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = _default_mode()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(payload)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(target.parent)
+    with open_atomic(path, binary=True) as tmp:
+        tmp.write(payload)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -67,10 +51,12 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @contextmanager
-def open_atomic(path: Union[str, os.PathLike], encoding: str = "utf-8", newline: str = "") -> Iterator[IO[str]]:
-    """A text file to stream into (for output too large to hold in memory); it replaces `path`
-    only when the block ends without an exception, like `write_atomic`. On an exception the
-    temporary file is removed and `path` keeps its old content."""
+def open_atomic(path: Union[str, os.PathLike], encoding: str = "utf-8", newline: str = "",
+                binary: bool = False) -> Iterator[IO]:
+    """A file to stream into (text, or bytes with `binary`); it replaces `path` only when the
+    block ends without an exception: a temporary file in the same directory, fsynced, given
+    the old file's permissions, then renamed over `path`. On an exception the temporary file
+    is removed and `path` keeps its old content."""
     target = Path(os.path.realpath(path))
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
@@ -78,7 +64,7 @@ def open_atomic(path: Union[str, os.PathLike], encoding: str = "utf-8", newline:
         mode = _default_mode()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as tmp:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)) as tmp:
             yield tmp
             tmp.flush()
             os.fsync(tmp.fileno())
