@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 import click
 
@@ -98,7 +97,9 @@ def command(rows, seed, members, program_path, start, days, grouped, output):
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped)
     if output:
-        with Path(output).open("w", encoding="utf-8", newline="") as fh:
+        from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
+
+        with open_atomic(output) as fh:
             written = generate(options, fh)
         click.echo(f"wrote {written} rows to {output}", err=True)
     else:
