@@ -71,13 +71,17 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
     epilog="""\b
 Examples:
   loyalty compare old.loyalty new.loyalty history.csv
-  loyalty compare old.loyalty new.loyalty history.csv --format json > comparison.json""",
+  loyalty compare old.loyalty new.loyalty history.csv --format json > comparison.json
+
+Exit codes: 0 success, 1 the program or the history is wrong (the message names the file,
+line and column), 2 usage error.""",
 )
 @click.argument("old_program", type=click.Path(dir_okay=False))
 @click.argument("new_program", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False))
 @history_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: tables for the terminal; json: one document for notebooks and scripts.")
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
             on_bad_row, fmt):

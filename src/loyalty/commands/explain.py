@@ -53,13 +53,17 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     epilog="""\b
 Examples:
   loyalty explain examples/programs/car_wash.loyalty examples/histories/car_wash.csv --member M03
-  loyalty explain program.loyalty history.csv --member 4711 --format json""",
+  loyalty explain program.loyalty history.csv --member 4711 --format json
+
+Exit codes: 0 success, 1 the program or the history is wrong (the message names the file,
+line and column), 2 usage error.""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False))
 @click.option("--member", required=True, help="The member id, as in the history.")
 @history_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: tables for the terminal; json: one document for notebooks and scripts.")
 @handle_input_errors
 def command(program, history, member, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row,
             fmt):

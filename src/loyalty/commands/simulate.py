@@ -18,7 +18,7 @@ HISTORY_OPTIONS = [
     click.option("--time-format", help="strftime format of the time column, e.g. %Y%m%d (default: ISO 8601)."),
     click.option("--delimiter", help="CSV field delimiter: one character, or 'tab' (default: ,)."),
     click.option("--on-bad-row", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
-                 help="Stop at the first bad row, or skip bad rows and count them in the report."),
+                 help="Stop at the first bad row, or skip bad rows and count them (by reason) in the output."),
 ]
 
 
@@ -60,7 +60,10 @@ Examples:
   loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
   loyalty simulate program.loyalty sales.csv --jobs 1
   loyalty simulate program.loyalty sales_by_member.csv --grouped
-  loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786""",
+  loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
+
+Exit codes: 0 success, 1 the program or the history is wrong (the message names the file,
+line and column), 2 usage error.""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False))
