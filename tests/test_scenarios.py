@@ -62,3 +62,12 @@ def test_missing_scenario_file_and_usage(tmp_path):
     assert run(prog).exit_code == 1
     assert run(tmp_path / "nope.loyalty").exit_code == 2
     assert CliRunner().invoke(cli, ["test"]).exit_code == 2
+
+
+def test_an_invalid_program_is_counted_as_not_runnable_not_as_a_failed_scenario(tmp_path):
+    prog = tmp_path / "broken.loyalty"
+    prog.write_text('program "x" { currency NOK }\nrule "a" { earn }\n', encoding="utf-8")
+    (tmp_path / "broken.test.yaml").write_text("- name: x\n  events: []\n", encoding="utf-8")
+    result = run(prog)
+    assert result.exit_code == 1
+    assert "0 passed, 0 failed, 1 could not run" in result.output

@@ -43,7 +43,7 @@ def command(paths: tuple[str, ...], quiet: bool) -> None:
             fail(f"{raw}: no such file or directory", code=2)
     if not programs:
         fail("no .loyalty programs found in " + ", ".join(paths), code=2)
-    passed = failed = 0
+    passed = failed = unrunnable = 0  # unrunnable: a program or scenario file that is itself wrong
     for prog in programs:
         outcomes, error = run_file(prog)
         for o in outcomes:
@@ -57,7 +57,10 @@ def command(paths: tuple[str, ...], quiet: bool) -> None:
                 for m in o.messages:
                     click.echo(f"  {m}")
         if error:
-            failed += 1
+            unrunnable += 1
             click.echo(f"ERROR {error}", err=True)
-    click.echo(f"{passed} passed, {failed} failed")
-    sys.exit(EXIT_INPUT if failed else EXIT_OK)
+    summary = f"{passed} passed, {failed} failed"
+    if unrunnable:
+        summary += f", {unrunnable} could not run (invalid program or scenario file)"
+    click.echo(summary)
+    sys.exit(EXIT_INPUT if failed or unrunnable else EXIT_OK)
