@@ -86,3 +86,18 @@ def test_unknown_names_in_scenario_costs_are_errors(tmp_path):
         r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "p.loyalty"), str(tmp_path / "h.csv"),
                                       "--scenario", str(tmp_path / "s.yaml")])
         assert r.exit_code == 1 and repr(name) in r.output and "Traceback" not in r.output
+
+
+def test_scenario_item_cost_applies_to_a_program_compiled_from_text_too(tmp_path):
+    # the cost rules read only the compiled program: no side table filled by loading from a file
+    from loyalty.compiler import compile_program
+    from loyalty.simulate.engine import make_plan, program_info
+    from loyalty.simulate.history import ReadOptions, read_history
+    from loyalty.simulate.scenario import parse_scenario
+    from loyalty.syntax.parser import parse
+
+    prog = compile_program(parse(SHOP, "p.loyalty"), "p.loyalty")
+    (tmp_path / "h.csv").write_text(HISTORY)
+    scenario = parse_scenario("redemption: {reward: free bun}\nitem_costs: {bun: 9.50}\n")
+    plan = make_plan(prog, program_info(prog, "p.loyalty"), scenario, read_history(tmp_path / "h.csv", ReadOptions()))
+    assert plan.reward_costs["free bun"] == 950  # minor units: the scenario's 9.50 NOK, not the catalog's 8

@@ -228,7 +228,11 @@ class _Compiler:
         cost = declared if declared is not None else face
         if face == 0 and kind in ("free_item", "gift", "perk"):
             face = cost
-        out = {"kind": kind, "face_minor": face, "cost_minor": cost, "span": _span(d)}
+        out = {"kind": kind, "face_minor": face, "cost_minor": cost, "cost_declared": declared is not None,
+               "span": _span(d)}
+        if isinstance(k, ast.FreeItemReward) and k.selector.kind == "items":
+            # the items a free item reward names: a scenario's item costs price it (simulate)
+            out["free_items"] = [n.value for n in k.selector.names]
         if isinstance(k, ast.PercentOffReward):
             out["percent"] = _dec(k.percent.value)
         return out

@@ -163,7 +163,6 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
     from loyalty.simulate.history import HistoryError
     from loyalty.simulate.parallel import known_to_data, merge_in_order, run_passes
     from loyalty.simulate.report import HistoryInfo
-    from loyalty.simulate.run import _REWARD_SOURCES
     from loyalty.simulate.vector.choose import choose_kernel
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
@@ -188,8 +187,7 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
     parts = [client.submit(_assemble, *[client.submit(_piece, r, p) for r in reads]) for p in range(partitions)]
     del reads  # the pieces are now in the partitions: let the workers free the files' tables
 
-    plan = make_plan(prog, program_info(prog, program_path), scenario, _Span(rows, first, last), attributes,
-                     _REWARD_SOURCES.get(program_path))
+    plan = make_plan(prog, program_info(prog, program_path), scenario, _Span(rows, first, last), attributes)
     if on_unsupported is not None:
         from loyalty.simulate.vector.support import supports
 

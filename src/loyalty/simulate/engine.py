@@ -151,15 +151,20 @@ def choose_redeem_reward(prog: CompiledProgram, scenario: Scenario) -> Optional[
     return min(prog.redeem.values(), key=lambda rd: (rd.price, rd.reward)).reward
 
 
+def reward_sources(prog: CompiledProgram) -> dict[str, RewardSource]:
+    """From the compiled program: which rewards declare their cost, and the items a free item reward names."""
+    return {name: RewardSource(r["cost_declared"], tuple(r.get("free_items", ())))
+            for name, r in prog.doc["rewards"].items()}
+
+
 def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, history: History,
-              attributes: Optional[dict[str, MemberAttributes]] = None,
-              sources: Optional[dict[str, RewardSource]] = None) -> Plan:
+              attributes: Optional[dict[str, MemberAttributes]] = None) -> Plan:
     if len(history):
         first, last = history.time_range()
         months = tuple(months_between(first, last))
     else:
         last, months = _dt.datetime(1970, 1, 1), ()
-    overrides, used = reward_costs(prog, scenario, sources or {})
+    overrides, used = reward_costs(prog, scenario, reward_sources(prog))
     return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
                 choose_redeem_reward(prog, scenario), attributes or {},
                 {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()},

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from loyalty.runtime.program import CompiledProgram
-from loyalty.simulate.engine import Plan, RewardSource, make_plan, program_info
+from loyalty.simulate.engine import Plan, make_plan, program_info
 from loyalty.simulate.history import History, HistoryError, ReadOptions, parse_column_mapping, read_attributes, read_history
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.result import SimResult
@@ -18,24 +18,6 @@ class ProgramLoadError(Exception):
     def __init__(self, diagnostics, source: str):
         self.diagnostics = diagnostics
         self.source = source
-
-
-# program file -> what the compiled program does not keep about its rewards (see engine.reward_costs)
-_REWARD_SOURCES: dict[str, dict[str, RewardSource]] = {}
-
-
-def reward_sources(program) -> dict[str, RewardSource]:
-    """From a checked program's AST: which rewards declare a cost, and the items a free item reward names."""
-    from loyalty.syntax import ast
-
-    out = {}
-    for d in program.declarations:
-        if isinstance(d, ast.RewardDecl):
-            items: tuple[str, ...] = ()
-            if isinstance(d.kind, ast.FreeItemReward) and d.kind.selector.kind == "items":
-                items = tuple(n.value for n in d.kind.selector.names)
-            out[d.name.value] = RewardSource(d.cost is not None, items)
-    return out
 
 
 def load_program(path: str) -> CompiledProgram:
@@ -53,7 +35,6 @@ def load_program(path: str) -> CompiledProgram:
         prog = compile_program(checked.program, path)
     except LoyaltyError as err:
         raise ProgramLoadError(err.diagnostics, checked.text) from None
-    _REWARD_SOURCES[path] = reward_sources(checked.program)
     return prog
 
 
@@ -95,8 +76,7 @@ def _delimiter(text: str) -> str:
 
 def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str]) -> Plan:
     attributes = read_attributes(attributes_path) if attributes_path else {}
-    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes,
-                     _REWARD_SOURCES.get(program_path))
+    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes)
 
 
 def history_info(h: History) -> HistoryInfo:

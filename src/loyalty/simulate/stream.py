@@ -273,15 +273,14 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.report import HistoryInfo, build_report
-    from loyalty.simulate.run import _REWARD_SOURCES, scenario_and_options, with_progress
+    from loyalty.simulate.run import scenario_and_options, with_progress
     from loyalty.simulate.vector.choose import choose_kernel
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
     reader = GroupedReader(history_path, options)
     span = reader.validate()
     attributes = read_attributes(attributes_path) if attributes_path else {}
-    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes,
-                     _REWARD_SOURCES.get(program_path))
+    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes)
     if on_unsupported is not None:
         from loyalty.simulate.vector.support import supports
 
