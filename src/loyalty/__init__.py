@@ -30,7 +30,7 @@ _LAZY = {
     "Applied": ("loyalty.runtime.facade", "Applied"),
     "StateMismatchError": ("loyalty.runtime.facade", "StateMismatchError"),
     "Effect": ("loyalty.runtime.effects", "Effect"),
-    "EventError": ("loyalty.runtime.events", "EventError"),
+    "EventError": ("loyalty.runtime.internal", "EventError"),
     "LoyaltyError": ("loyalty.diagnostics", "LoyaltyError"),
     "ProgramFormatError": ("loyalty.runtime.program", "ProgramFormatError"),
     "BudgetLedger": ("loyalty.runtime.ledger", "BudgetLedger"),

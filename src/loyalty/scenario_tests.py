@@ -108,7 +108,7 @@ def _show(effect_json: dict, program, with_place: bool = True) -> str:
 
 
 def run_scenario(program, sc: dict, file: str, line: int) -> Outcome:
-    from loyalty.runtime.events import EventError
+    from loyalty.runtime.internal import EventError
 
     name = str(sc.get("name", f"scenario at line {line}"))
     out = Outcome(file, name, line, True)

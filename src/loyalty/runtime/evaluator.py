@@ -20,7 +20,7 @@ import datetime as _dt
 from typing import Iterable, Iterator, Optional
 
 from loyalty.runtime.effects import Effect
-from loyalty.runtime.events import Ev, EventError
+from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram, PointKind, Rule
 

@@ -15,13 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-
-class EventError(ValueError):
-    """An event was rejected; nothing changed. `field` is the dotted path of the bad field."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+from loyalty.runtime.internal import Ev, EventError  # noqa: F401  (part of this module's API)
 
 
 class _Base(BaseModel):
@@ -123,28 +117,6 @@ def parse_event(data) -> BaseModel:
 
 def _raise(field, message):
     raise EventError(field, message)
-
-
-class Ev:
-    """An event inside the evaluator (no validation; built by `to_internal` or by the simulator)."""
-
-    __slots__ = ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name", "ret_lines", "ret_amount")
-
-    def __init__(self, type: str, id: Optional[str], time: _dt.datetime, order: Optional[str] = None,
-                 lines: tuple = (), store: Optional[str] = None, channel: Optional[str] = None,
-                 reward: Optional[str] = None, name: Optional[str] = None, ret_lines: Optional[tuple] = None,
-                 ret_amount: Optional[int] = None):
-        self.type = type
-        self.id = id
-        self.time = time  # naive, program-local
-        self.order = order
-        self.lines = lines  # purchase: ((item, category, quantity, amount_minor), ...)
-        self.store = store
-        self.channel = channel
-        self.reward = reward
-        self.name = name
-        self.ret_lines = ret_lines  # return: ((item, quantity), ...) or None
-        self.ret_amount = ret_amount  # return: minor units or None
 
 
 def to_minor(value: Decimal, exponent: int, field: str, currency: str) -> int:

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.evaluator import apply_event, new_member
-from loyalty.runtime.events import Ev, EventError
+from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.accumulate import MemberAccumulator, month_of

@@ -17,7 +17,7 @@ import datetime as _dt
 from bisect import bisect_left
 from typing import NamedTuple, Optional, Sequence
 
-from loyalty.runtime.events import Ev
+from loyalty.runtime.internal import Ev
 from loyalty.simulate.history import History, micros_to_datetime
 
 
