@@ -9,6 +9,9 @@
   written naive (program-local wall time, also inside a skipped or repeated hour) or with
   an offset.
 - `history_rows(...)`: the same events as rows of a history CSV (docs/simulate.md).
+- `with_ledger_settings(program)`: a generated program with its point kinds' balance policy,
+  expiry and pending period drawn again (short), so histories exercise the point ledger.
+- `vectorisable(program)`: a generated program cut down to what `--kernel vector` runs.
 
 Money is written as exact decimal strings in the program currency (never floats).
 """
@@ -101,7 +104,8 @@ def _facts_from(doc_json: str) -> Facts:
     redeemable = sorted({r["reward"] for r in doc.get("redeem", ()) if r["reward"]})
     others = sorted(set(doc.get("rewards", {})) - set(redeemable) - {""}) + ["no such reward"]
     actions = sorted({r["trigger"]["name"] for r in doc.get("rules", ())
-                      if (r.get("trigger") or {}).get("type") == "action" and r["trigger"]["name"]}) + ["something else"]
+                      if (r.get("trigger") or {}).get("type") == "action" and r["trigger"]["name"]})
+    actions.append("something else")
     segments = sorted({n for c in _conditions(doc) if c["kind"] == "segments" for n in c["names"]})
 
     runs = doc.get("runs") or {}
@@ -141,7 +145,8 @@ def money_text(minor: int, exponent: int) -> str:
 
 # ------------------------------------------------------------------ programs that exercise the point ledger
 
-_LEDGER_SETTINGS = ("ExpireAfterEarning", "ExpireAfterInactivity", "ExpireAtPeriodEnd", "PendingSetting", "BalancePolicy")
+_LEDGER_SETTINGS = ("ExpireAfterEarning", "ExpireAfterInactivity", "ExpireAtPeriodEnd", "PendingSetting",
+                    "BalancePolicy")
 
 
 @st.composite
@@ -253,7 +258,8 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
     if draw(st.booleans()):
         # often on a day an event falls on, so that birthday rules can fire
         day = draw(anchor_st).astimezone(f.tz).date()
-        attributes["birthday"] = dt.date(1990 if (day.month, day.day) != (2, 29) else 1992, day.month, day.day).isoformat()
+        year = 1992 if (day.month, day.day) == (2, 29) else 1990
+        attributes["birthday"] = dt.date(year, day.month, day.day).isoformat()
 
     clock = draw(anchor_st) + dt.timedelta(minutes=draw(st.integers(-3 * 24 * 60, 3 * 24 * 60)))
     events: list[dict] = []

@@ -388,7 +388,7 @@ rule "review" { on action "review" give "cake" }
     assert [w for w in wanted if not seen[w]] == [], seen
 
 
-# ------------------------------------------------------------------ bugs these properties found (src/ is not ours to fix)
+# ------------------------------------------------------------------ bugs these properties found (src/ fixes them)
 
 
 def _simulate_json(tmp_path: Path, program: str, history: str, kernel: str = "python") -> dict:
