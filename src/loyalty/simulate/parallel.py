@@ -29,7 +29,11 @@ from loyalty.simulate.result import SimResult
 # workers and importing pyarrow in them takes about 1 s, which is ~50k rows of replay on one core)
 POOL_MIN_ROWS = 50_000
 # the same with the vectorised kernel, which replays ~20x faster (measured, docs/performance.md, "10M rows")
-VECTOR_POOL_MIN_ROWS = 1_000_000  # at 1M rows --jobs 2 was 16% faster (wall) for 41% more CPU
+# Re-measured after the one-pass reader (docs/performance.md), machine at load 1.6: 1M rows of the
+# reference program took 5.0 s wall in one process and 9.4-10.0 s with a pool of two (the workers
+# re-read and re-encode their rows; the in-process path reads with both cores already). So the pool
+# waits for histories far larger (tests force it with pool_min_rows).
+VECTOR_POOL_MIN_ROWS = 20_000_000
 # rows per group at most: a group's rows become Python lists for the replay, so this bounds memory
 GROUP_ROWS = 200_000
 
