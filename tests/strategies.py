@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import unicodedata
 import operator
 import re
 from decimal import Decimal
@@ -530,8 +531,16 @@ _EPOCH = dt.date(2020, 1, 1)
 _OPEN_END_SPAN = 2000  # days generated after the start of an open-ended program
 
 
+def _is_valid_name(name: str) -> bool:
+    # the checker's rule (LOY107): visible text, no control characters
+    return bool(name.strip()) and not any(unicodedata.category(ch) == "Cc" for ch in name)
+
+
 def _name_values() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(_AWKWARD_NAMES), st.text(max_size=12))
+    # drawn from valid names directly: filtering st.text() would discard most draws
+    awkward = st.sampled_from([n for n in _AWKWARD_NAMES if _is_valid_name(n)])
+    text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12)
+    return st.one_of(awkward, text.filter(lambda name: bool(name.strip())))
 
 
 def _unique_names(draw, min_size: int, max_size: int) -> list[str]:

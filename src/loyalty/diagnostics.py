@@ -55,6 +55,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY104": _e("missing program declaration"),
     "LOY105": _e("setting given twice"),
     "LOY106": _e("missing required setting"),
+    "LOY107": _e("name is empty or holds a control character"),
     # units and values
     "LOY201": _e("units do not match"),
     "LOY202": _e("currency differs from the program's"),

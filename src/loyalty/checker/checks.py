@@ -8,6 +8,7 @@ Every check is written for ASTs the parser can produce, including odd ones
 from __future__ import annotations
 
 import difflib
+import unicodedata
 import functools
 import re
 import zoneinfo
@@ -202,6 +203,11 @@ def _quantity_text(q) -> str:
 
 
 # ------------------------------------------------------------------ the checker
+
+
+def _has_control(text: str) -> bool:
+    # names become keys of report tables and columns of CSV files: no control characters
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 class _Checker:
@@ -873,6 +879,13 @@ class _Checker:
         # whose fractions are settled by the point kind's rounding
         earning_rates = {id(n.points) for n in self.program.walk() if isinstance(n, ast.EarnPerSpend)}
         for node in self.program.walk():
+            if isinstance(node, ast.Text) and (not node.value.strip() or _has_control(node.value)):
+                self.report(
+                    "LOY107",
+                    "a name must have visible text and no control characters (tabs, newlines, \\0 ...)",
+                    node.span,
+                    hint="write the name as it should appear in reports, e.g. \"free coffee\"",
+                )
             if isinstance(node, ast.Money):
                 self.check_money(node, allow_fractions=id(node) in point_costs)
             elif isinstance(node, ast.PointsAmount) and id(node) not in earning_rates and not _is_whole(node.amount):

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Iterable, Optional
 
 from loyalty.runtime.timeutil import period_key
+from loyalty.simulate.result import KEY_SEP
 from loyalty.simulate.result import DrawKey, MemberRow, Number, SimResult
 from loyalty.simulate.scenario import stable_hash
 
@@ -121,12 +122,12 @@ class MemberAccumulator:
                 self.earned[pk] = self.earned.get(pk, 0) + pts
                 k = ("rule", e.rule, "points_issued")
                 cells[k] = get(k, 0) + pts
-                k = ("points", f"{pk}|{month}", "issued")
+                k = ("points", f"{pk}{KEY_SEP}{month}", "issued")
                 cells[k] = get(k, 0) + pts
                 k = ("rule", e.rule, "effects")
                 cells[k] = get(k, 0) + 1
             elif kind == "points_available":
-                k = ("points", f"{e.point_kind}|{month}", "matured")
+                k = ("points", f"{e.point_kind}{KEY_SEP}{month}", "matured")
                 cells[k] = get(k, 0) + e.points
             elif kind == "discount_applied":
                 amount = e.amount or 0
@@ -154,26 +155,26 @@ class MemberAccumulator:
                     self.first_reward = e.time
                 self.rewards_reached.add(reward)
                 for k, v in ((("reward", reward, "given"), 1), (("reward", reward, "face_value"), face),
-                             (("reward", reward, "cost"), cost), (("reward_month", f"{reward}|{month}", "cost"), cost),
+                             (("reward", reward, "cost"), cost), (("reward_month", f"{reward}{KEY_SEP}{month}", "cost"), cost),
                              (("month", month, "rewards"), 1)):
                     cells[k] = get(k, 0) + v
                 if e.rule:
-                    for k, v in ((("rule", e.rule, "rewards"), 1), (("rule_reward", f"{e.rule}|{reward}", "cost"), cost),
+                    for k, v in ((("rule", e.rule, "rewards"), 1), (("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost"), cost),
                                  (("rule", e.rule, "effects"), 1)):
                         cells[k] = get(k, 0) + v
             elif kind == "points_redeemed":
                 self.redeemed[e.point_kind] = self.redeemed.get(e.point_kind, 0) + e.points
-                k = ("points", f"{e.point_kind}|{month}", "redeemed")
+                k = ("points", f"{e.point_kind}{KEY_SEP}{month}", "redeemed")
                 cells[k] = get(k, 0) + e.points
                 k = ("reward", e.reward, "points_spent")
                 cells[k] = get(k, 0) + e.points
             elif kind == "points_expired":
                 self.expired[e.point_kind] = self.expired.get(e.point_kind, 0) + e.points
-                k = ("points", f"{e.point_kind}|{month}", "expired")
+                k = ("points", f"{e.point_kind}{KEY_SEP}{month}", "expired")
                 cells[k] = get(k, 0) + e.points
             elif kind == "points_clawed_back":
                 self.clawed[e.point_kind] = self.clawed.get(e.point_kind, 0) + e.points
-                k = ("points", f"{e.point_kind}|{month}", "clawed_back")
+                k = ("points", f"{e.point_kind}{KEY_SEP}{month}", "clawed_back")
                 cells[k] = get(k, 0) + e.points
                 if e.rule:
                     k = ("rule", e.rule, "points_clawed_back")
@@ -186,16 +187,16 @@ class MemberAccumulator:
                 r.add("reward", reward, "taken_back")
                 r.add("reward", reward, "face_value", -face)
                 r.add("reward", reward, "cost", -cost)
-                r.add("reward_month", f"{reward}|{month}", "cost", -cost)
+                r.add("reward_month", f"{reward}{KEY_SEP}{month}", "cost", -cost)
                 if e.rule:
                     r.add("rule", e.rule, "rewards", -1)
-                    r.add("rule_reward", f"{e.rule}|{reward}", "cost", -cost)
+                    r.add("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost", -cost)
             elif kind == "tier_changed":
                 self.tier = e.tier_to or ""
                 self.tier_changes.append((month, self.tier))
                 if e.tier_to:
                     self.tiers_reached.add(e.tier_to)
-                r.add("tier_change", f"{e.tier_from or ''}|{e.tier_to or ''}", "members")
+                r.add("tier_change", f"{e.tier_from or ''}{KEY_SEP}{e.tier_to or ''}", "members")
             elif kind == "draw_entries":
                 key = (e.draw, period_key(e.time, self.draw_periods.get(e.draw)) if e.draw in self.draw_periods else "")
                 self.draw_entries[key] = self.draw_entries.get(key, 0) + (e.entries or 0)
@@ -239,15 +240,15 @@ class MemberAccumulator:
                     tier = changes[j][1]
                     j += 1
                 if tier:
-                    r.add("tier_month", f"{tier}|{month}", "members")
+                    r.add("tier_month", f"{tier}{KEY_SEP}{month}", "members")
         # draws: one weighted-reservoir key per period entered; the largest keys win (Efraimidis-Spirakis)
         for (draw, period), entries in sorted(self.draw_entries.items()):
             if entries <= 0:
                 continue
-            r.add("draw", f"{draw}|{period}", "entries", entries)
-            r.add("draw", f"{draw}|{period}", "entrants")
+            r.add("draw", f"{draw}{KEY_SEP}{period}", "entries", entries)
+            r.add("draw", f"{draw}{KEY_SEP}{period}", "entrants")
             u = (stable_hash(seed, "draw", draw, period, self.member) + 1) / 18446744073709551616.0  # in (0, 1]
-            r.offer_draw(f"{draw}|{period}", draws.get(draw, 1), DrawKey(math.log(u) / entries, self.member))
+            r.offer_draw(f"{draw}{KEY_SEP}{period}", draws.get(draw, 1), DrawKey(math.log(u) / entries, self.member))
         outstanding = {k: self.earned.get(k, 0) - self.redeemed.get(k, 0) - self.expired.get(k, 0)
                        - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
         points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()), Decimal(0))

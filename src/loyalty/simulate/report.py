@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, localcontext
 from typing import Optional
 
-from loyalty.simulate.result import SimResult
+from loyalty.simulate.result import KEY_SEP, SimResult
 
 REPORT_FORMAT = "loyalty-simulation/1"
 
@@ -64,6 +64,16 @@ def build_report(result: SimResult, program: ProgramInfo, history: HistoryInfo, 
         return _build(result, program, history, assumptions, months)
 
 
+def _draw_month(period: str, kind: str, months: list[str]) -> str:
+    """The month a draw's prizes are booked in: when it is held, at the end of its period, kept
+    within the history's months (a yearly draw of a history that ends in June pays in June)."""
+    from loyalty.runtime.timeutil import next_period_start
+
+    start = _dt.datetime.fromisoformat(period)
+    held = (next_period_start(start, kind) - _dt.timedelta(days=1)).strftime("%Y-%m")
+    return min(max(held, months[0]), months[-1]) if months else held
+
+
 def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assumptions: dict,
            months: list[str]) -> dict:
     scale = Decimal(1).scaleb(-program.exponent)
@@ -102,11 +112,11 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         return cost * (1 - gift_breakage) if program.rewards.get(reward) == "gift_card" else cost
 
     # ------------------------------------------------ points, by kind and month
-    kinds = sorted({key.split("|")[0] for key in table("points")} | set(k for k in program.point_costs))
+    kinds = sorted({key.split(KEY_SEP)[0] for key in table("points")} | set(k for k in program.point_costs))
     flows = ("issued", "redeemed", "expired", "clawed_back")
     totals = {k: {f: 0 for f in flows} for k in kinds}
     for key, row in table("points").items():
-        kind = key.split("|")[0]
+        kind = key.split(KEY_SEP)[0]
         for f in flows:
             totals[kind][f] += row.get(f, 0)
     points = []
@@ -129,13 +139,13 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     draw_cost_by_month: dict[str, Decimal] = {}
     draw_paid: dict[str, Decimal] = {}  # draw -> prizes paid, minor units
     for key, row in sorted(table("draw").items()):
-        draw, period = key.split("|", 1)
-        prize, winners, _ = program.draws.get(draw, (0, 1, ""))
+        draw, period = key.split(KEY_SEP, 1)
+        prize, winners, kind = program.draws.get(draw, (0, 1, "month"))
         won = [k.member for k in sorted(result.draw_keys.get(key, []), reverse=True)]
         paid = Decimal(prize) * len(won)
         draw_cost_total += paid
         draw_paid[draw] = draw_paid.get(draw, Decimal(0)) + paid
-        month = period[:7]
+        month = _draw_month(period, kind, months)
         draw_cost_by_month[month] = draw_cost_by_month.get(month, Decimal(0)) + paid
         draws.append({"draw": draw, "period": period, "entries": row.get("entries", 0),
                       "entrants": row.get("entrants", 0), "winners": won, "paid": text(money(paid))})
@@ -149,7 +159,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     # ------------------------------------------------ by rule
     rule_reward_cost: dict[str, Decimal] = {}
     for key, row in table("rule_reward").items():
-        rule, reward = key.split("|", 1)
+        rule, reward = key.split(KEY_SEP, 1)
         rule_reward_cost[rule] = rule_reward_cost.get(rule, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
     by_rule = []
     only_kind_cost = program.point_costs.get(kinds[0], Decimal(0)) if len(kinds) == 1 else Decimal(0)
@@ -193,7 +203,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     tier_moves = {"upgrades": 0, "downgrades": 0}
     order = {name: i for i, name in enumerate(program.tiers)}
     for key, row in table("tier_change").items():
-        before, after = key.split("|", 1)
+        before, after = key.split(KEY_SEP, 1)
         up = order.get(after, -1) > order.get(before, -1)
         tier_moves["upgrades" if up else "downgrades"] += row.get("members", 0)
 
@@ -203,14 +213,14 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     cumulative = Decimal(0)
     reward_month: dict[str, Decimal] = {}
     for key, row in table("reward_month").items():
-        reward, month = key.split("|", 1)
+        reward, month = key.split(KEY_SEP, 1)
         reward_month[month] = reward_month.get(month, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
     for month in months:
         mrow = table("month").get(month, {})
         flows_m = {f: 0 for f in flows}
         liability = Decimal(0)
         for k in kinds:
-            p = table("points").get(f"{k}|{month}", {})
+            p = table("points").get(f"{k}{KEY_SEP}{month}", {})
             for f in flows:
                 flows_m[f] += p.get(f, 0)
             outstanding[k] += p.get("issued", 0) - p.get("redeemed", 0) - p.get("expired", 0) - p.get("clawed_back", 0)
@@ -258,7 +268,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         "by_tier": by_tier,
         "tier_moves": tier_moves,
         "tiers_by_month": [
-            {"month": m, **{t: table("tier_month").get(f"{t}|{m}", {}).get("members", 0) for t in program.tiers}}
+            {"month": m, **{t: table("tier_month").get(f"{t}{KEY_SEP}{m}", {}).get("members", 0) for t in program.tiers}}
             for m in months
         ] if program.tiers else [],
         "points": points,

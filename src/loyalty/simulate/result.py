@@ -16,6 +16,10 @@ from typing import NamedTuple, Union
 
 Number = Union[int, Decimal]
 
+# Joins two names into one table key. Names cannot hold control characters (the checker's
+# LOY107), so splitting at this separator always gives the names back.
+KEY_SEP = "\x1f"
+
 
 class MemberRow(NamedTuple):
     """One member's figures, for the by-member table and for `compare`."""

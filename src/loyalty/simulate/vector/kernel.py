@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Optional
 
 import numpy as np
+from loyalty.simulate.result import KEY_SEP
 
 from loyalty.runtime.evaluator import half_even as half_even_int
 from loyalty.simulate.result import MemberRow, SimResult
@@ -882,7 +883,7 @@ class _Kernel:
             smon = np.repeat(mon, nr)
             srule = np.tile(np.arange(nr), nev)
             got = pts > 0
-            cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "issued"), smon, pts, got)
+            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
             stier = np.repeat(self.tier_before, nr)
             for j, sl in enumerate(st["rules"]):
                 mine = got & (srule == j)
@@ -896,7 +897,7 @@ class _Kernel:
                 if sl.fixed:
                     continue
                 taken, trunc, fx = self.claw[sl.skey]
-                cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "clawed_back"), mon, taken, fx)
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "clawed_back"), mon, taken, fx)
                 otier = self.tier_before[np.maximum(self.ret_order_ev, 0)]  # a tier's extra: the tier at the order
                 for name, sel in self._by_source_name(sl, fx, otier):
                     key = ("rule", name, "points_clawed_back")
@@ -913,7 +914,7 @@ class _Kernel:
                 due = (at >= 0) | st["exp_tick"]
                 amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
                 emon = _month_number(np.repeat(st["exp_ev"], nr))
-                cells.add(lambda m, pk=pk: ("points", f"{pk}|{_month_text(m)}", "expired"), emon, amount, amount > 0)
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.punch_rules:
@@ -940,7 +941,7 @@ class _Kernel:
             for a, b in zip(tb.tolist(), ta.tolist()):
                 pairs[(a, b)] = pairs.get((a, b), 0) + 1
             for (a, b), n in pairs.items():
-                res.add("tier_change", f"{names[a] if a >= 0 else ''}|{names[b] if b >= 0 else ''}", "members", n)
+                res.add("tier_change", f"{names[a] if a >= 0 else ''}{KEY_SEP}{names[b] if b >= 0 else ''}", "members", n)
             start = tiers.qualified(0)
             # every change (the start tier at the member's first event counts as one), for reached and per month
             c_mem = self.e_mem[changed]
@@ -1021,7 +1022,7 @@ class _Kernel:
         per = np.cumsum(diff, axis=1)[:, :nm]
         for ti, name in enumerate(names):
             for mi in np.flatnonzero(per[ti] > 0).tolist():
-                res.add("tier_month", f"{name}|{months[mi]}", "members", int(per[ti, mi]))
+                res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
 
 
 def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
