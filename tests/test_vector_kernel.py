@@ -255,17 +255,20 @@ def test_heavy_members_go_to_the_scalar_evaluator_and_merge_exactly(programs, mo
     assert vec.canonical() == simulate(plan, history).canonical()
 
 
-def test_the_benchmark_sample_matches(programs):
-    """The first 20,000 rows of the benchmark history, when it has been generated."""
-    data = ROOT / "benchmarks/data/history-100000-seed1.csv"
-    if not data.exists():
-        pytest.skip("benchmarks/data not generated")
+def test_a_generated_benchmark_style_history_matches(programs, tmp_path):
+    """20,000 rows from `loyalty generate` for the reference program: returns, several lines per
+    order, skewed members, two years, as the benchmarks use (same generator, smaller)."""
+    data = tmp_path / "history.csv"
+    program = str(ROOT / "benchmarks/programs/reference.loyalty")
+    made = CliRunner().invoke(main, ["generate", "--rows", "20000", "--seed", "1", "--days", "730",
+                                     "--start", "2024-01-01", "--program", program, "-o", str(data)])
+    assert made.exit_code == 0, made.output
     import csv
 
     with data.open() as f:
         reader = csv.reader(f)
         header = next(reader)
-        rows = [r for _, r in zip(range(20000), reader)]
+        rows = list(reader)
     path, prog = programs[0]
     cols = {h: [r[i] or None for r in rows] for i, h in enumerate(header)}
     history = build_history(cols, str(data), 2, ReadOptions(minor_units=2, currency="NOK", timezone="Europe/Oslo"))
