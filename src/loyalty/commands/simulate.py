@@ -34,17 +34,15 @@ def handle_input_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from loyalty.simulate.engine import SimulationError
-        from loyalty.simulate.history import HistoryError
+        from loyalty.simulate.errors import InputError
         from loyalty.simulate.run import ProgramLoadError
-        from loyalty.simulate.scenario import ScenarioError
 
         try:
             return fn(*args, **kwargs)
         except ProgramLoadError as err:
             print_diagnostics(err.diagnostics, err.source)
             sys.exit(EXIT_INPUT)
-        except (HistoryError, ScenarioError, SimulationError) as err:
+        except InputError as err:  # history, scenario and option problems alike
             fail(err.message, err.hint)
 
     return wrapper

@@ -27,16 +27,14 @@ from loyalty.simulate.history import History, MemberAttributes
 from loyalty.simulate.orders import EventBuilder, MemberEvents
 from loyalty.simulate.report import ProgramInfo, months_between
 from loyalty.simulate.result import SimResult, merge_all
+from loyalty.simulate.errors import InputError
 from loyalty.simulate.scenario import Scenario, member_redeems
 
 MAX_REDEMPTIONS_PER_EVENT = 1000  # a bound, not a behaviour: prices are positive, balances finite
 
 
-class SimulationError(Exception):
-    def __init__(self, message: str, hint: Optional[str] = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class SimulationError(InputError):
+    """Inputs that cannot be simulated together (e.g. a kernel the program does not allow)."""
 
 
 @dataclass(frozen=True)

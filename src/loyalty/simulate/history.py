@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 from zoneinfo import ZoneInfo
 
+from loyalty.simulate.errors import InputError
+
 EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
 
 # canonical column -> header names accepted without a mapping (compared case-insensitively)
@@ -43,13 +45,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED_COLUMNS = ("member", "time", "amount")
 
 
-class HistoryError(Exception):
+class HistoryError(InputError):
     """A history that cannot be used: the message names the file, row and column."""
 
     def __init__(self, message: str, hint: Optional[str] = None, line: Optional[int] = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint)
         self.line = line  # the bad row's line, when it is one row
 
 

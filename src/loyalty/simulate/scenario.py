@@ -15,14 +15,13 @@ from typing import Any, Optional
 
 import yaml
 
+from loyalty.simulate.errors import InputError
+
 REDEMPTION_POLICIES = ("asap", "share", "none")
 
 
-class ScenarioError(Exception):
-    def __init__(self, message: str, hint: Optional[str] = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class ScenarioError(InputError):
+    """A scenario (assumptions) file that cannot be used."""
 
 
 @dataclass(frozen=True)
