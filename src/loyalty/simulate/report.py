@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, localcontext
 from typing import Optional
 
+from loyalty.runtime.timeutil import next_period_start
 from loyalty.simulate.result import KEY_SEP, SimResult
 
 REPORT_FORMAT = "loyalty-simulation/1"
@@ -67,8 +68,6 @@ def build_report(result: SimResult, program: ProgramInfo, history: HistoryInfo, 
 def _draw_month(period: str, kind: str, months: list[str]) -> str:
     """The month a draw's prizes are booked in: when it is held, at the end of its period, kept
     within the history's months (a yearly draw of a history that ends in June pays in June)."""
-    from loyalty.runtime.timeutil import next_period_start
-
     start = _dt.datetime.fromisoformat(period)
     held = (next_period_start(start, kind) - _dt.timedelta(days=1)).strftime("%Y-%m")
     return min(max(held, months[0]), months[-1]) if months else held
