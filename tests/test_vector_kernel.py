@@ -348,3 +348,35 @@ def test_segmented_scans(segments):
             maxes.append(best)
     assert segmented_cumsum(values, seg, starts).tolist() == sums
     assert segmented_cummax(values, seg).tolist() == maxes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32))
+def test_irregular_grouping_routes_the_same_members_and_matches_the_scalar(programs, seed):
+    """Order ids reused at another time, two orders' lines interleaved at one time, two returns of one order at
+    one time: the members the scalar groups by key. The one-key sort finds the same members as the four-key
+    lexsort, and the merged result equals the scalar one."""
+    from loyalty.simulate.vector.kernel import _irregular_members, _irregular_members_by_lexsort, _Rows
+
+    path, prog = programs[0]
+    rnd = random.Random(seed)
+    rows = []
+    for m in range(rnd.randint(1, 8)):
+        t = dt.datetime(2024, 1, 1) + dt.timedelta(days=rnd.randrange(30))
+        for _ in range(rnd.randint(1, 10)):
+            t += dt.timedelta(minutes=rnd.choice([0, 0, 5, 600, 60 * 24 * 30]))
+            when = t.strftime("%Y-%m-%dT%H:%M")
+            order = f"O{rnd.randint(1, 4)}"  # few ids per member: reused, interleaved
+            kind = rnd.choice(["purchase", "purchase", "purchase", "return"])
+            item = rnd.choice(["basic wash", "wash and wax", "coffee", ""])
+            amount = "0.00" if kind == "return" and rnd.random() < 0.5 else f"{rnd.randint(0, 400)}.00"
+            rows.append([f"M{m}", when, kind, order, item, "", str(rnd.randint(1, 3)), amount, "", ""])
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    history = build_history(cols, "irregular.csv", 2,
+                            ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone))
+    krows = _Rows(history, prog)
+    starts = np.flatnonzero(krows.new & krows.grouped)
+    fast = _irregular_members(krows)
+    assert fast.tolist() == _irregular_members_by_lexsort(krows, starts).tolist()
+    plan, vec, ref = _both(path, prog, history)
+    assert vec.canonical() == ref.canonical()

@@ -112,7 +112,13 @@ class SimResult:
             winners = out.draw_winners[draw_period]
             keys = self.draw_keys.get(draw_period, []) + other.draw_keys.get(draw_period, [])
             out.draw_keys[draw_period] = heapq.nlargest(winners, keys)
-        out.members = list(heapq.merge(self.members, other.members))
+        a, b = self.members, other.members
+        if not a or not b or a[-1] < b[0]:  # ranges of members in order (every engine's groups): no interleaving
+            out.members = a + b
+        elif b[-1] < a[0]:
+            out.members = b + a
+        else:
+            out.members = list(heapq.merge(a, b))
         out.claims = sorted(self.claims + other.claims)
         return out
 

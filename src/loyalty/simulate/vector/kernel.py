@@ -181,6 +181,22 @@ def _irregular_members(rows: _Rows) -> np.ndarray:
     s = np.flatnonzero(rows.new & rows.grouped)
     if not len(s):
         return np.zeros(0, dtype=np.int64)
+    span = (len(rows.order_names) + 1) * 2
+    member, t = rows.member[s], rows.time[s]
+    in_time_order = np.all((member[1:] != member[:-1]) | (t[1:] >= t[:-1]))
+    if in_time_order and fits(int(member.max()) + 1, span):
+        # one int64 key (member, order, purchase or return); a stable sort keeps each key's starts in time
+        # order, so equal group times of one key are neighbours
+        key = member * span + (rows.order[s] + 1) * 2 + (rows.type[s] == RETURN)
+        o = np.argsort(key, kind="stable")
+        k, g = key[o], rows.gtime[s][o]
+        dup = (k[1:] == k[:-1]) & (g[1:] == g[:-1])
+        return np.unique(k[1:][dup] // span)
+    return _irregular_members_by_lexsort(rows, s)
+
+
+def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
+    """The same for any row order (`s`: the starts of grouped events), sorting on all four keys."""
     keys = np.stack([rows.member[s], rows.type[s], rows.order[s], rows.gtime[s]], axis=1)
     order = np.lexsort(keys.T[::-1])
     k = keys[order]
@@ -393,9 +409,11 @@ class _Kernel:
         found[self.e_order[rets] < 0] = -1
         matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
+        simple = self._simple_line_returns(rets, found, e_end, matches)
         orders: dict[int, dict] = {}
         amount, qty, item = self.r_amount, self.r_qty, self.r_item
-        for ev, pev in zip(rets.tolist(), found.tolist()):
+        rest = ~simple
+        for ev, pev in zip(rets[rest].tolist(), found[rest].tolist()):
             s, e = int(e_start[ev]), int(e_end[ev])
             if pev < 0:
                 self.e_valid[ev] = False
@@ -473,6 +491,95 @@ class _Kernel:
             for sl in self.earn_slots:
                 num, den = fraction(sl.skey)
                 self.share_num[sl.skey][ev], self.share_den[sl.skey][ev] = num, den
+
+    def _simple_line_returns(self, rets, found, e_end, matches) -> np.ndarray:
+        """Settle at once the common return: one line naming an item, of an order returned only this once.
+        Such a return sees no earlier return of its order, so the scalar `_return`'s running state starts
+        empty and each figure is a closed form over the order's lines (below, with the names of the
+        Python pass that handles every other return). Returns the mask of `rets` it settled."""
+        nret = len(rets)
+        simple = np.zeros(nret, dtype=bool)
+        known = found >= 0
+        if not known.any():
+            return simple
+        rstart = self.e_start[rets]
+        canon = self._item_canon()
+        ritem = canon[self.r_item[rstart]]
+        rq = self.r_qty[rstart]
+        uniq, counts = np.unique(found[known], return_counts=True)
+        once = np.zeros(nret, dtype=bool)
+        once[known] = counts[np.searchsorted(uniq, found[known])] == 1
+        simple = once & (e_end[rets] - rstart == 1) & (ritem >= 0) & (rq > 0)
+        if not simple.any():
+            return simple
+        k_ev, k_pev, k_item, k_q = rets[simple], found[simple], ritem[simple], rq[simple]
+        # the rows of each order returned, grouped by return (each order appears once)
+        ps, pe = self.e_start[k_pev], e_end[k_pev]
+        lengths = pe - ps
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        row_k = np.repeat(np.arange(len(k_ev)), lengths)
+        prow = np.repeat(ps - offsets, lengths) + np.arange(int(lengths.sum()))
+        p_item, p_qty, p_amount = canon[self.r_item[prow]], self.r_qty[prow], self.r_amount[prow]
+        same = p_item == k_item[row_k]  # the rows of the item returned (lines are keyed by item text)
+        present = np.add.reduceat(same.astype(np.int64), offsets) > 0
+        qty_item = np.add.reduceat(np.where(same, p_qty, 0), offsets)
+        amount_item = np.add.reduceat(np.where(same, p_amount, 0), offsets)
+        top_amount = int(np.add.reduceat(np.abs(p_amount), offsets).max())
+        top_qty = int(np.add.reduceat(np.abs(p_qty), offsets).max())
+        if not fits(top_amount + 1, max(top_qty, int(k_q.max())) + 1) or (present & (qty_item <= 0)).any():
+            return np.zeros(nret, dtype=bool)  # int64 could overflow, or an odd order: the Python pass
+        bad_item = ~present
+        bad_qty = present & (k_q > qty_item)
+        for ev in k_ev[bad_item].tolist():
+            self.e_valid[ev] = False
+            self.e_reason[ev] = "return rejected by the program: lines.0.item"
+        for ev in k_ev[bad_qty].tolist():
+            self.e_valid[ev] = False
+            self.e_reason[ev] = "return rejected by the program: lines.0.quantity"
+        ok = ~(bad_item | bad_qty)
+        G = self.e_total[k_pev]
+        R = half_even(amount_item * k_q, np.where(ok, qty_item, 1))  # the share of the item's amount returned
+        full = (G == 0) | (R >= G)  # `fraction`: the whole order back, or no lines to weigh it by
+        okv = k_ev[ok]
+        self.ret_order_ev[okv] = k_pev[ok]
+        self.ret_R[okv], self.ret_prev[okv], self.ret_G[okv] = R[ok], 0, G[ok]
+        # a name matches a rule when any of its rows does; g: the amount of the order's matching names
+        key = row_k * (len(self.rows.item_names) + 1) + (p_item + 1)
+        _, name_of_row = np.unique(key, return_inverse=True)
+
+        def fraction(match_rows):
+            """(num, den) per return, as the scalar `fraction` with the rule's items listed ((1, 1): all of it)."""
+            name_matched = np.bincount(name_of_row, weights=match_rows)[name_of_row] > 0
+            g = np.add.reduceat(np.where(name_matched, p_amount, 0), offsets)
+            back = np.where(np.add.reduceat((same & match_rows).astype(np.int64), offsets) > 0, R, 0)
+            all_of_it = (R >= G) | (back >= g)
+            return np.where(all_of_it, 1, np.where(g == 0, 0, back)), np.where(all_of_it | (g == 0), 1, g)
+
+        for r in self.punch_rules:
+            m = matches[r.index][prow]
+            units = np.add.reduceat(np.where(m, p_qty, 0), offsets)
+            num, den = fraction(m)
+            delta = np.where((num == 1) & (den == 1), units, half_even(units * num, den))
+            give = ok & (units > 0) & (delta > 0)
+            self.punch_back[r.index][k_ev[give]] = delta[give]
+        for sl in self.earn_slots:
+            r, mu = sl.rule, sl.mult
+            if r.filters or (mu is not None and mu.filters):
+                m = matches[r.index][prow]
+                if mu is not None:
+                    m = m & matches[mu.index][prow]
+                num, den = fraction(m)
+            else:  # no items to weigh by: the share of the order's amount
+                num, den = np.where(full, 1, R), np.where(full, 1, G)
+            self.share_num[sl.skey][okv] = num[ok]
+            self.share_den[sl.skey][okv] = den[ok]
+        return simple
+
+    def _item_canon(self) -> np.ndarray:
+        """Item codes to one code per item text (-1 for none or empty), indexable by code -1 too (last)."""
+        first: dict[str, int] = {}
+        canon = [first.setdefault(name, c) if name else -1 for c, name in enumerate(self.rows.item_names)]
+        return np.array(canon + [-1], dtype=np.int64)
 
     def _order_record(self, ev: int, matches) -> dict:
         s, e = int(self.e_start[ev]), int(self.e_start[ev + 1]) if ev + 1 < self.nev else self.nrows
@@ -974,17 +1081,17 @@ class _Kernel:
             earned_total += e
             outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0)
         member_names = self.rows.member_names
-        rows = []
-        kinds_earned = [(pk, has, e, costs.get(pk, Decimal(0))) for pk, (has, e) in m_earned.items()]
-        for i in range(nmem):
-            value = Decimal(int(m_discount[i]))
-            pv = Decimal(0)
-            for pk, has, e, cost in kinds_earned:
-                if has[i]:
-                    pv += Decimal(int(e[i])) * cost
-            rows.append(MemberRow(member_names[self.mcode[i]], int(P_mem[i]), int(revenue[i]), int(earned_total[i]), 0,
-                                  int(outstanding[i]), 0, int(m_discount[i]), value + pv,
-                                  names[final[i]] if final[i] >= 0 else ""))
+        # the member's value: discounts, and points earned at their kind's cost (a kind she earned any of)
+        points_value = [Decimal(0)] * nmem
+        for pk, (has, e) in m_earned.items():
+            cost = costs.get(pk, Decimal(0))
+            for i, got in zip(np.flatnonzero(has).tolist(), e[has].tolist()):
+                points_value[i] += Decimal(got) * cost
+        value = [Decimal(d) + pv for d, pv in zip(m_discount.tolist(), points_value)]
+        tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
+        rows = [MemberRow(member_names[c], o, rv, ea, 0, out, 0, d, v, tn) for c, o, rv, ea, out, d, v, tn in zip(
+            self.mcode.tolist(), P_mem.tolist(), revenue.tolist(), earned_total.tolist(), outstanding.tolist(),
+            m_discount.tolist(), value, tier_names)]
         res.members = rows
         return res
 
