@@ -23,6 +23,7 @@ Plan (docs/performance.md, "The vectorised kernel"):
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from decimal import Decimal
 from typing import Optional
 
@@ -101,8 +102,31 @@ def _add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
 
 
 def _month_number(us: np.ndarray) -> np.ndarray:
-    """year * 12 + month - 1 of µs timestamps."""
-    return us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    """year * 12 + month - 1 of µs timestamps (through a table of the days they span: calendar arithmetic
+    on every timestamp is several times slower)."""
+    if not len(us):
+        return np.zeros(0, dtype=np.int64)
+    days = us // 86_400_000_000
+    first, last = int(days.min()), int(days.max())
+    if last - first > 4 * len(us):
+        return us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    table = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    return table[days - first]
+
+
+def _moment_ranks(moments: np.ndarray) -> tuple[np.ndarray, int]:
+    """Order-preserving small non-negative ints for µs moments, and their bound: the offset from the first
+    moment in units of the moments' greatest common step (a minute, usually). Dense ranks when that bound
+    is far above the number of moments (a sort, so only then)."""
+    offset = moments - moments.min()
+    step = int(np.gcd.reduce(offset))
+    if step > 1:
+        offset //= step
+    bound = int(offset.max()) + 1
+    if bound <= 64 * len(moments):
+        return offset, bound
+    uniq, inv = np.unique(moments, return_inverse=True)
+    return inv.reshape(-1), len(uniq)
 
 
 def _month_text(n: int) -> str:
@@ -120,13 +144,21 @@ class _Cells:
         codes = codes[where]
         if not len(codes):
             return
-        uniq, inv = np.unique(codes, return_inverse=True)
-        counts = np.bincount(inv, minlength=len(uniq))
+        lo, hi = int(codes.min()), int(codes.max())
+        if hi - lo <= 4 * len(codes):  # few distinct codes in a narrow range (months): count by offset, no sort
+            inv = codes - lo
+            counts = np.bincount(inv, minlength=hi - lo + 1)
+            present = np.flatnonzero(counts)
+            uniq, counts = present + lo, counts[present]
+            if values is not None:
+                sums = _exact_sums(inv, values[where], hi - lo + 1)[present]
+        else:
+            uniq, inv = np.unique(codes, return_inverse=True)
+            counts = np.bincount(inv, minlength=len(uniq))
+            if values is not None:
+                sums = _exact_sums(inv, values[where], len(uniq))
         if values is None:
             sums = counts
-        else:
-            sums = np.zeros(len(uniq), dtype=np.int64)
-            np.add.at(sums, inv, values[where].astype(np.int64))
         cells = self.result.cells
         for code, n, s in zip(uniq.tolist(), counts.tolist(), sums.tolist()):
             if n:
@@ -817,22 +849,20 @@ class _Kernel:
             if nr and kind.expiry == "after_earning":
                 exp_ev = _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit)
                 st["exp_ev"] = exp_ev
-                # dense ranks of every moment, so (member, moment) packs into one sortable int64
-                moments = np.concatenate((self.e_time, exp_ev, [self.end_us]))
-                uniq, inv = np.unique(moments, return_inverse=True)
-                nt = len(uniq)
+                # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
+                inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
                 if not fits(nmem + 1, nt + 1):
                     raise Unsupported("too many members and moments to pack")
                 ev_key = self.e_mem * nt + inv[:nev]
-                slot_key = np.repeat(self.e_mem * nt + inv[nev:2 * nev], nr)
-                st["ptr"] = np.searchsorted(slot_key, ev_key, side="right")
-                st["ptr_end"] = np.searchsorted(slot_key, np.arange(nmem) * nt + inv[-1], side="right")
-                j = np.searchsorted(ev_key, slot_key, side="left")
-                slot_mem = np.repeat(self.e_mem, nr)
-                jj = np.minimum(j, nev - 1)
-                at_event = (j < nev) & (self.e_mem[jj] == slot_mem)
-                st["exp_at"] = np.where(at_event, j, -1)
-                st["exp_tick"] = ~at_event & (np.repeat(exp_ev, nr) <= self.end_us)
+                exp_key = self.e_mem * nt + inv[nev:2 * nev]  # sorted: expiry keeps time order within a member
+                # the slots are each event's `nr` slots in a row (slot keys: exp_key repeated), so searching the
+                # slots is searching exp_key, times nr
+                st["ptr"] = nr * np.searchsorted(exp_key, ev_key, side="right")
+                st["ptr_end"] = nr * np.searchsorted(exp_key, np.arange(nmem) * nt + inv[-1], side="right")
+                j = np.searchsorted(ev_key, exp_key, side="left")
+                at_event = (j < nev) & (self.e_mem[np.minimum(j, nev - 1)] == self.e_mem)
+                st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
+                st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
             self.kstate[kind.index] = st
         # the earn rules whose points a return may take back, with the kind each belongs to
@@ -1020,7 +1050,7 @@ class _Kernel:
                 xb = np.where(at >= 0, st["Xexp"][np.maximum(at, 0)], st["Xend"][np.repeat(self.e_mem, nr)])
                 due = (at >= 0) | st["exp_tick"]
                 amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
-                emon = _month_number(np.repeat(st["exp_ev"], nr))
+                emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
         m_discount = np.zeros(nmem, dtype=np.int64)
@@ -1089,9 +1119,10 @@ class _Kernel:
                 points_value[i] += Decimal(got) * cost
         value = [Decimal(d) + pv for d, pv in zip(m_discount.tolist(), points_value)]
         tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
-        rows = [MemberRow(member_names[c], o, rv, ea, 0, out, 0, d, v, tn) for c, o, rv, ea, out, d, v, tn in zip(
-            self.mcode.tolist(), P_mem.tolist(), revenue.tolist(), earned_total.tolist(), outstanding.tolist(),
-            m_discount.tolist(), value, tier_names)]
+        zero = itertools.repeat(0)
+        rows = list(map(MemberRow._make, zip(
+            [member_names[c] for c in self.mcode.tolist()], P_mem.tolist(), revenue.tolist(), earned_total.tolist(),
+            zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
         res.members = rows
         return res
 
@@ -1132,7 +1163,16 @@ class _Kernel:
                 res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
 
 
+def _exact_sums(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sum of int64 `values` per group 0..n-1, exactly. bincount adds in float64, which is exact while every
+    partial sum stays below 2**53 (bounded here by the sum of magnitudes); otherwise integer np.add.at."""
+    values = values.astype(np.int64)
+    if len(values) and int(np.abs(values).max()) * len(values) < (1 << 53):
+        return np.bincount(groups, weights=values, minlength=n).astype(np.int64)
+    sums = np.zeros(n, dtype=np.int64)
+    np.add.at(sums, groups, values)
+    return sums
+
+
 def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.int64)
-    np.add.at(out, group, values.astype(np.int64))
-    return out
+    return _exact_sums(group, values, n)
