@@ -150,3 +150,50 @@ def test_plan_and_result_survive_the_plain_data_round_trip_exactly():
     whole = simulate(plan, h)
     assert simulate(again, h).canonical() == whole.canonical()
     assert result_from_data(result_to_data(whole)).canonical() == whole.canonical()
+
+
+@pytest.fixture
+def always_split(monkeypatch):
+    """Helpers start for any history file, and every vectorised run is shared with them."""
+    monkeypatch.setattr(parallel, "SPLIT_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", {"csv": 0, "parquet": 0})
+    monkeypatch.setattr(parallel, "GROUP_ROWS", 97)
+    shared = []
+    real = parallel.simulate_split
+
+    def spy(plan, history, helpers, progress=None):
+        shared.append(helpers.count)
+        return real(plan, history, helpers, progress)
+
+    monkeypatch.setattr(parallel, "simulate_split", spy)
+    return shared
+
+
+def test_a_vectorised_run_shared_with_helper_processes_gives_the_same_report(always_split):
+    """`simulate` starts helpers before reading a large history and gives them shares of the kernel's groups;
+    the report is the one process's, byte for byte, for every example the kernel runs."""
+    import json
+
+    vectorised = 0
+    for name in EXAMPLES:
+        args = [str(ROOT / "examples" / "programs" / f"{name}.loyalty"), str(ROOT / "examples" / "histories" / f"{name}.csv")]
+        before = len(always_split)
+        three = simulate_json(*args, "--jobs", "3")
+        assert three == simulate_json(*args, "--jobs", "1"), name
+        if json.loads(three)["assumptions"]["kernel"] == "vector":
+            vectorised += 1
+            assert always_split[before:] == [2], name  # shared with two helpers
+        else:
+            assert len(always_split) == before, name  # the evaluator's runs are not split
+    assert vectorised >= 2
+
+
+def test_shares_are_contiguous_runs_of_the_groups_balanced_by_rows():
+    ranges = [(0, 10), (10, 30), (30, 35), (35, 60), (60, 61), (61, 100)]
+    for parts in range(1, 8):
+        shares = parallel._shares(ranges, parts)
+        assert [r for share in shares for r in share] == ranges  # every group once, in order
+        assert 1 <= len(shares) <= parts and all(shares)
+        biggest = max(e - s for s, e in ranges)
+        assert all(sum(e - s for s, e in share) <= 100 / parts + biggest for share in shares)
+    assert parallel._shares(ranges, 2) == [[(0, 10), (10, 30), (30, 35), (35, 60)], [(60, 61), (61, 100)]]

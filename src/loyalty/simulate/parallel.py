@@ -197,10 +197,133 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
             return run_passes(plan, run_pass)
 
 
+# ------------------------------------------------------------------ helpers started before the history is read
+
+# With the vectorised kernel, a pool started after reading costs more than it saves (above): starting a
+# process and importing numpy, pyarrow and this package takes ~0.4 s, as long as the kernel's work on
+# 1M rows. Helpers started *before* reading do that while this process reads (most of reading is one
+# thread), and this process takes a share of the groups itself, so the kernel's wall time halves on two
+# cores. Worth it from about this many rows (measured: docs/performance.md, "Both cores").
+SPLIT_MIN_ROWS = 100_000
+# ...which `simulate` guesses from the file's size before reading it (bytes per row: ~80 in a CSV file,
+# ~10 in a compressed Parquet file)
+SPLIT_MIN_BYTES = {"csv": 8_000_000, "parquet": 1_500_000}
+
+
+def _warm_up() -> None:
+    import pyarrow.ipc  # noqa: F401
+
+    import loyalty.simulate.vector.kernel  # noqa: F401
+    import loyalty.simulate.wire  # noqa: F401
+
+
+def _started() -> int:
+    return os.getpid()
+
+
+class Helpers:
+    """`count` worker processes started now (spawned, importing what the kernel needs), to take shares of a
+    vectorised run later (`simulate_split`). `close()` stops them, used or not."""
+
+    def __init__(self, count: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.count = count
+        self.pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_warm_up)
+        for _ in range(count):  # each submit starts one more process (none is idle yet)
+            self.pool.submit(_started)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "Helpers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def helpers_for(history_path: str, jobs: int, vector_possible: bool) -> Optional[Helpers]:
+    """Helpers for `jobs` cores when the history file is large enough for a split vectorised run, else None."""
+    if jobs <= 1 or not vector_possible:
+        return None
+    path = Path(history_path)
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return None  # reading it reports the problem
+    kind = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    return Helpers(jobs - 1) if size >= SPLIT_MIN_BYTES[kind] else None
+
+
+def _shares(ranges: list[tuple[int, int]], parts: int) -> list[list[tuple[int, int]]]:
+    """The groups cut into `parts` contiguous runs of about equal rows (none empty)."""
+    total = sum(e - s for s, e in ranges)
+    out: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
+    done = 0
+    for s, e in ranges:
+        k = min(parts - 1, (2 * done + e - s) * parts // (2 * total)) if total else 0  # where its middle falls
+        out[k].append((s, e))
+        done += e - s
+    return [share for share in out if share]
+
+
+def _work_share(plan_json: str, table_path: str, ranges: list[tuple[int, int]]) -> dict:
+    import pyarrow as pa
+
+    from loyalty.simulate.wire import plan_from_json, result_to_data
+
+    plan = plan_from_json(plan_json)
+    table = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
+    parts = [evaluate_range(plan, History(table.slice(s, e - s)), None, "vector") for s, e in ranges]
+    return result_to_data(merge_in_order(parts))
+
+
+def simulate_split(plan, history: History, helpers: Helpers,
+                   progress: Optional[Callable[[int], None]] = None) -> SimResult:
+    """A vectorised run shared between this process (the first share of the groups) and the helpers (one
+    share each, their rows sent as one Arrow IPC file). Merged in group order: the same result as one process."""
+    import pyarrow as pa
+
+    from loyalty.simulate.wire import plan_to_json, result_from_data
+
+    ranges = row_groups(history, max(group_count(len(history), 1), 2 * (helpers.count + 1)))
+    shares = _shares(ranges, helpers.count + 1)
+    mine, theirs = shares[0], shares[1:]
+    if not theirs:
+        return simulate_in_process(plan, history, progress, "vector")
+    base = theirs[0][0][0]
+    with tempfile.TemporaryDirectory(prefix="loyalty-jobs-") as tmp:
+        table_path = str(Path(tmp) / "history.arrow")
+        rest = history.table.slice(base)
+        with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, rest.schema) as writer:
+            writer.write_table(rest)
+        plan_json = plan_to_json(plan)
+        futures = [helpers.pool.submit(_work_share, plan_json, table_path, [(s - base, e - base) for s, e in share])
+                   for share in theirs]
+        parts = []
+        for start, end in mine:
+            parts.append(evaluate_range(plan, History(history.table.slice(start, end - start)), None, "vector"))
+            if progress:
+                progress(end - start)
+        for share, future in zip(theirs, futures):
+            parts.append(result_from_data(future.result()))
+            if progress:
+                progress(sum(e - s for s, e in share))
+    return merge_in_order(parts)
+
+
 def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
-                  pool_min_rows: Optional[int] = None, kernel: str = "python") -> SimResult:
+                  pool_min_rows: Optional[int] = None, kernel: str = "python",
+                  helpers: Optional[Helpers] = None) -> SimResult:
     """The whole history with `jobs` processes (1: this process only). Small histories stay in this
-    process: a pool would cost more than it saves."""
+    process: a pool would cost more than it saves. `helpers` (started before reading) take shares of a
+    vectorised run (no budgets: the kernel never runs them)."""
+    if helpers is not None and kernel == "vector" and len(history) >= SPLIT_MIN_ROWS \
+            and not plan.program.budgets:
+        return simulate_split(plan, history, helpers, progress)
     threshold = pool_min_rows if pool_min_rows is not None else (
         VECTOR_POOL_MIN_ROWS if kernel == "vector" else POOL_MIN_ROWS)
     if jobs <= 1 or len(history) < threshold:
@@ -209,4 +332,5 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
 
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
-           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "run_passes", "Iterable"]
+           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "Helpers", "helpers_for",
+           "run_passes", "Iterable"]
