@@ -67,7 +67,17 @@ def _collect_comment(token: Token) -> Token:
     return token
 
 
-def build_lark_parser(strict: bool = False) -> lark.Lark:
+def build_lark_parser(strict: bool = False, use_tables: bool = True) -> lark.Lark:
+    """The parser of the grammar. Strict: built with conflict and collision checks. Otherwise from the
+    shipped tables when they match the grammar (syntax/tables.py), else built."""
+    callbacks = {"COMMENT": _collect_comment}
+    if not strict and use_tables:
+        from loyalty.syntax import tables
+
+        loaded = tables.load(grammar_text(), callbacks)
+        if loaded is not None:
+            return loaded
+
     def build() -> lark.Lark:
         return lark.Lark(
             grammar_text(),
@@ -76,7 +86,7 @@ def build_lark_parser(strict: bool = False) -> lark.Lark:
             strict=strict,
             propagate_positions=True,
             maybe_placeholders=True,
-            lexer_callbacks={"COMMENT": _collect_comment},
+            lexer_callbacks=callbacks,
         )
 
     if strict:
