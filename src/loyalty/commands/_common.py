@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterable, NoReturn
+from typing import TYPE_CHECKING, Iterable, NoReturn
 
 import click
-from rich.console import Console
 
 from loyalty.cli import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
 from loyalty.diagnostics import Diagnostic, render
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def stdout_console() -> Console:
+# rich is imported when a console is made (~45 ms): `simulate --format json` and the commands that only
+# print diagnostics never need it
+
+def stdout_console() -> "Console":
+    from rich.console import Console
+
     # colours only on a terminal; plain text when piped (rich decides from isatty)
     return Console(highlight=False, soft_wrap=True)
 
 
-def stderr_console() -> Console:
+def stderr_console() -> "Console":
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 

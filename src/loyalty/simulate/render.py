@@ -13,10 +13,10 @@ import html
 import json
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def to_json(report: dict) -> str:
@@ -45,7 +45,9 @@ def _int(n) -> str:
     return f"{n:,}"
 
 
-def render_terminal(report: dict, console: Console, exponent: int) -> None:
+def render_terminal(report: dict, console: "Console", exponent: int) -> None:
+    from rich.table import Table  # here, not at the top: JSON and CSV output never import rich
+
     cur = report["program"]["currency"]
     h = report["headline"]
     m = lambda v: _money(v, exponent)  # noqa: E731

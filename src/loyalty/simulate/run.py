@@ -117,8 +117,10 @@ def with_progress(rows: int, show_progress: bool, console, run):
     """`run(progress)` with a bar on `console` (default: standard error) when it is a terminal and the history
     is long enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py)
     starts it again, labelled with its number, so it never runs past 100%."""
-    console = console if console is not None else (_stderr_console() if show_progress else None)
-    if not (show_progress and console.is_terminal and rows >= PROGRESS_MIN_ROWS):
+    if not (show_progress and rows >= PROGRESS_MIN_ROWS):
+        return run(None)
+    console = console if console is not None else _stderr_console()
+    if not console.is_terminal:
         return run(None)
     from rich.progress import Progress
 

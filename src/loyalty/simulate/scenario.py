@@ -13,8 +13,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from loyalty.simulate.errors import InputError
 
 REDEMPTION_POLICIES = ("asap", "share", "none")
@@ -64,19 +62,29 @@ class Scenario:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """A YAML loader that keeps numbers exact: floats become Decimal."""
+def _decimal_loader():
+    """A safe YAML loader that keeps numbers exact: floats become Decimal. Made on first use: PyYAML is
+    imported only when there is a scenario file to read."""
+    global _DECIMAL_LOADER
+    if _DECIMAL_LOADER is None:
+        import yaml
+
+        class DecimalLoader(yaml.SafeLoader):
+            pass
+
+        def construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+            text = loader.construct_scalar(node).replace("_", "")
+            try:
+                return Decimal(text)
+            except InvalidOperation:
+                raise ScenarioError(f"line {node.start_mark.line + 1}: {text!r} is not a number") from None
+
+        DecimalLoader.add_constructor("tag:yaml.org,2002:float", construct_decimal)
+        _DECIMAL_LOADER = DecimalLoader
+    return _DECIMAL_LOADER
 
 
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    text = loader.construct_scalar(node).replace("_", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ScenarioError(f"line {node.start_mark.line + 1}: {text!r} is not a number") from None
-
-
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_DECIMAL_LOADER = None
 
 _TOP_KEYS = {"seed", "redemption", "breakage", "cost_per_point", "item_costs", "reward_costs", "columns",
              "time_format", "delimiter"}
@@ -111,8 +119,10 @@ def _check_keys(data: dict, allowed: set[str], where: str) -> None:
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a safe loader with exact numbers
+        data = yaml.load(text, Loader=_decimal_loader())  # noqa: S506 - a safe loader with exact numbers
     except ScenarioError as err:
         raise ScenarioError(f"{source}: {err.message}") from None
     except yaml.YAMLError as err:
