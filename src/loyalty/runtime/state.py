@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from bisect import bisect_left, bisect_right, insort
 from types import MappingProxyType
-from typing import Optional
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Optional
 
 STATE_FORMAT = "loyalty-state/1"
 
@@ -438,72 +436,21 @@ class MemberState:
         return s
 
 
+if TYPE_CHECKING:
+    from loyalty.runtime.state_doc import StateDoc
+
 # ---------------------------------------------------------------- JSON form
+# The pydantic models of the JSON form live in runtime/state_doc.py: pydantic (~80 ms to import) is
+# needed to read a state, never to simulate.
 
 
-class BatchDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    earned_at: _dt.datetime
-    available_at: Optional[_dt.datetime]
-    expires_at: Optional[_dt.datetime]
-    amount: int
-    order: Optional[str]
-    rule: int
+def __getattr__(name: str):
+    if name in ("StateDoc", "BatchDoc", "KindDoc", "OrderDoc"):
+        from loyalty.runtime import state_doc
 
+        return getattr(state_doc, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-class KindDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    batches: list[BatchDoc]
-    debt: int
-    earned: int
-    redeemed: int
-    expired: int
-    clawed: int
-    inactivity_deadline: Optional[_dt.datetime]
-
-
-class OrderDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    time: _dt.datetime
-    gross: int
-    paid: int
-    lines: dict[str, list[int]]
-    points: dict[int, int]
-    punches: dict[int, int]
-    rewards: list[tuple[int, str]]
-    returned: int
-    clawed: dict[int, int]
-    punches_back: dict[int, int]
-    items: dict[int, list[str]]
-    by_amount: bool
-    counted: dict[int, int] = {}
-
-
-class StateDoc(BaseModel):
-    """The JSON form of a member's state."""
-
-    model_config = ConfigDict(extra="forbid")
-    format: str
-    program: str  # identity of the compiled program
-    member_id: str
-    attributes: dict
-    clock: Optional[_dt.datetime]
-    seen: list[str]
-    kinds: list[KindDoc]
-    punches: dict[int, int]
-    visits: int
-    purchases: int
-    spend: int
-    metrics: list[list[tuple[_dt.datetime, int]]]
-    tier: int
-    next_review: Optional[_dt.datetime]
-    grace_until: Optional[_dt.datetime]
-    grace_target: int
-    caps: dict[str, tuple[str, int]]
-    fired: dict[int, int]
-    counts: dict[int, int] = {}
-    orders: dict[str, OrderDoc]
-    rewards: dict[str, int]
 
 
 def state_to_doc(s: MemberState, program_identity: str) -> dict:
@@ -567,7 +514,7 @@ def _metric_doc(m, t) -> list:
     return [[t(m[0]), m[1]]]
 
 
-def state_from_doc(doc: StateDoc, lifetime: Optional[list[bool]] = None) -> MemberState:
+def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None) -> MemberState:
     """`lifetime[i]` says whether metric i is a lifetime metric (default: all windowed)."""
     s = MemberState(doc.member_id, doc.attributes, 0, 0)
     s.clock = doc.clock
