@@ -17,6 +17,8 @@ import datetime as _dt
 from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import EventError, parse_event, to_internal
+from loyalty.runtime.fastevents import dict_to_ev
+from loyalty.runtime.fastpath import Plan
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
 from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
@@ -112,10 +114,11 @@ class Applied(NamedTuple):
 class Program:
     """A compiled program: compile once, share freely (it is never mutated)."""
 
-    __slots__ = ("compiled",)
+    __slots__ = ("compiled", "_plan")
 
     def __init__(self, compiled: CompiledProgram):
         self.compiled = compiled
+        self._plan = Plan(compiled)  # the program's specialised evaluation (runtime/fastpath.py)
 
     @classmethod
     def from_json(cls, text: str) -> "Program":
@@ -152,18 +155,20 @@ class Program:
 
     def apply(self, state: MemberState, event, ledger=None) -> Applied:
         """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
-        if not isinstance(state, MemberState) or state._program.identity != self.identity:
+        if not isinstance(state, MemberState) or (state._program is not self
+                                                  and state._program.identity != self.identity):
             raise StateMismatchError("this state belongs to a different program; load it with this program's "
                                      "state_from_json to check, or start the member again")
         p = self.compiled
         if ledger is None and p.budgets:
             raise ValueError("this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the "
                              "caller across members)")
-        model = parse_event(event)
-        ev = to_internal(model, p.exponent, p.currency, p.tz, p.catalog)
+        ev = dict_to_ev(event, p.exponent, p.tz, p.catalog) if type(event) is dict else None
+        if ev is None:  # a model, or a dict the fast reading leaves to pydantic (and its error messages)
+            ev = to_internal(parse_event(event), p.exponent, p.currency, p.tz, p.catalog)
         new = state._s.copy()
         out: list[Effect] = []
-        evaluator.apply_event(p, new, ev, ledger, out)
+        self._plan.apply_event(new, ev, ledger, out)
         return Applied(MemberState(new, self), out)
 
     def apply_all(self, state: MemberState, events: Iterable, ledger=None) -> Applied:
@@ -194,3 +199,22 @@ class Program:
 
     def explain(self, effect: Effect) -> str:
         return effect.explain(self.compiled.exponent, self.compiled.currency)
+
+
+def apply_general(program: Program, state: MemberState, event, ledger=None) -> Applied:
+    """`program.apply` by the general path: pydantic validation and the general evaluator, without the fast
+    event reading (runtime/fastevents.py) or the program's specialised plan (runtime/fastpath.py). The
+    reference the fast path is tested against (tests/test_apply_fast_path.py); not part of the API."""
+    if not isinstance(state, MemberState) or state._program.identity != program.identity:
+        raise StateMismatchError("this state belongs to a different program; load it with this program's "
+                                 "state_from_json to check, or start the member again")
+    p = program.compiled
+    if ledger is None and p.budgets:
+        raise ValueError("this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the "
+                         "caller across members)")
+    model = parse_event(event)
+    ev = to_internal(model, p.exponent, p.currency, p.tz, p.catalog)
+    new = state._s.copy()
+    out: list[Effect] = []
+    evaluator.apply_event(p, new, ev, ledger, out)
+    return Applied(MemberState(new, program), out)

@@ -1,0 +1,221 @@
+"""A fast reading of the common, well-formed event dict, straight to the evaluator's `Ev`.
+
+`program.apply` accepts a dict and validates it with pydantic (`events.parse_event`), then converts the
+model (`events.to_internal`). For the usual dict (plain `str`, `int` and `list` values, times written
+`YYYY-MM-DDTHH:MM[:SS[.ffffff]]` with an optional `Z` or `+HH:MM`, amounts as plain decimal strings or
+ints, an `id` on every event but a purchase or a tick) `dict_to_ev` builds the same `Ev` directly. It
+returns None whenever it is not certain to give exactly what the validated path gives, value for value:
+an unusual type or shape, anything pydantic would coerce, any error. The caller then takes the
+validated path, which accepts or rejects the event, and words the error, as it always has.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Optional
+
+from loyalty.runtime.internal import Ev
+
+# times both pydantic and datetime.fromisoformat read, to the same value (tests/test_apply_fast_path.py)
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+                   r"(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+_AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_MAX_AMOUNT_CHARS = 24  # well below Decimal's 28 digits: the validated path's scaleb is exact
+_MAX_INT = 10**18
+
+_BASE = frozenset(("type", "id", "time"))
+_KEYS = {
+    "purchase": _BASE | {"order", "lines", "store", "channel"},
+    "return": _BASE | {"order", "lines", "amount"},
+    "visit": _BASE | {"store"},
+    "signup": _BASE,
+    "referral": _BASE | {"referred"},
+    "redemption": _BASE | {"reward"},
+    "action": _BASE | {"name"},
+    "tick": _BASE,
+}
+_LINE_KEYS = frozenset(("item", "category", "quantity", "amount"))
+_RETURN_LINE_KEYS = frozenset(("item", "quantity"))
+_datetime = _dt.datetime
+_fromisoformat = _dt.datetime.fromisoformat
+
+
+def _time(value, tz) -> Optional[_dt.datetime]:
+    """The event's program-local wall time (events.local_time of the validated value), or None."""
+    if type(value) is str:
+        if _TIME.fullmatch(value) is None:
+            return None
+        try:
+            t = _fromisoformat(value)
+        except ValueError:
+            return None
+    elif type(value) is _datetime:
+        t = value
+    else:
+        return None
+    if t.tzinfo is None:
+        return t
+    try:
+        return t.astimezone(tz).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _minor(value, exponent: int, positive: bool = False) -> Optional[int]:
+    """An amount in minor units (events.to_minor of the validated Decimal), or None."""
+    if type(value) is str:
+        if len(value) > _MAX_AMOUNT_CHARS:
+            return None
+        m = _AMOUNT.fullmatch(value)
+        if m is None:
+            return None
+        whole, frac = m.groups()
+        if frac is None:
+            minor = int(whole) * 10**exponent
+        elif len(frac) <= exponent:
+            minor = int(whole + frac) * 10**(exponent - len(frac))
+        elif frac[exponent:].strip("0"):
+            return None  # more decimals than the currency has: the validated path says so
+        else:
+            minor = int(whole + frac[:exponent])
+    elif type(value) is int:
+        if not 0 <= value < _MAX_INT:
+            return None
+        minor = value * 10**exponent
+    else:
+        return None
+    if positive and minor <= 0:
+        return None
+    return minor
+
+
+def _text(value) -> bool:
+    """A non-empty str (a field with min_length=1)."""
+    return type(value) is str and value != ""
+
+
+def _opt_text(value) -> bool:
+    return value is None or type(value) is str
+
+
+def _quantity(line: dict) -> Optional[int]:
+    q = line.get("quantity", 1)
+    if type(q) is not int or not 1 <= q < _MAX_INT:
+        return None
+    return q
+
+
+def dict_to_ev(data, exponent: int, tz, catalog: dict) -> Optional[Ev]:
+    """`to_internal(parse_event(data), ...)` for a plain, valid event dict; None for anything else."""
+    if type(data) is not dict:
+        return None
+    typ = data.get("type")
+    if typ is None:
+        if "type" in data or len(data) != 1:
+            return None
+        (typ, d), = data.items()
+        if type(d) is not dict or d.get("type", typ) != typ:
+            return None
+    else:
+        d = data
+    if type(typ) is not str:
+        return None
+    keys = _KEYS.get(typ)
+    if keys is None:
+        return None
+    for k in d:
+        if k not in keys:
+            return None
+    eid = d.get("id")
+    if eid is not None and not _text(eid):
+        return None
+    if typ == "purchase":
+        order = d.get("order")
+        lines = d.get("lines")
+        store = d.get("store")
+        channel = d.get("channel")
+        if not _text(order) or type(lines) is not list or not lines or not _opt_text(store) or not _opt_text(channel):
+            return None
+        out = []
+        for ln in lines:
+            if type(ln) is not dict:
+                return None
+            for k in ln:
+                if k not in _LINE_KEYS:
+                    return None
+            item = ln.get("item")
+            cat = ln.get("category")
+            q = _quantity(ln)
+            if not _text(item) or not _opt_text(cat) or q is None:
+                return None
+            amount = _minor(ln.get("amount"), exponent)
+            if amount is None:
+                return None
+            out.append((item, cat if cat is not None else catalog.get(item), q, amount))
+        t = _time(d.get("time"), tz)
+        if t is None:
+            return None
+        return Ev("purchase", eid or f"purchase:{order}", t, order=order, lines=tuple(out), store=store,
+                  channel=channel)
+    if typ == "tick":
+        t = _time(d.get("time"), tz)
+        return Ev("tick", None, t) if t is not None else None
+    if eid is None:  # identified by its content (events.default_id): the validated path works it out
+        return None
+    if typ == "return":
+        order = d.get("order")
+        if not _text(order):
+            return None
+        lines = d.get("lines")
+        amount = d.get("amount")
+        if lines is not None and amount is not None:
+            return None  # refused by the validated path, with its message
+        ret_lines = None
+        if lines is not None:
+            if type(lines) is not list:
+                return None
+            rl = []
+            for ln in lines:
+                if type(ln) is not dict:
+                    return None
+                for k in ln:
+                    if k not in _RETURN_LINE_KEYS:
+                        return None
+                item = ln.get("item")
+                q = _quantity(ln)
+                if not _text(item) or q is None:
+                    return None
+                rl.append((item, q))
+            ret_lines = tuple(rl)
+        ret_amount = None
+        if amount is not None:
+            ret_amount = _minor(amount, exponent, positive=True)
+            if ret_amount is None:
+                return None
+        t = _time(d.get("time"), tz)
+        if t is None:
+            return None
+        return Ev("return", eid, t, order=order, ret_lines=ret_lines, ret_amount=ret_amount)
+    if typ == "visit":
+        store = d.get("store")
+        if not _opt_text(store):
+            return None
+        t = _time(d.get("time"), tz)
+        return Ev("visit", eid, t, store=store) if t is not None else None
+    if typ == "redemption":
+        reward = d.get("reward")
+        if not _text(reward):
+            return None
+        t = _time(d.get("time"), tz)
+        return Ev("redemption", eid, t, reward=reward) if t is not None else None
+    if typ == "action":
+        name = d.get("name")
+        if not _text(name):
+            return None
+        t = _time(d.get("time"), tz)
+        return Ev("action", eid, t, name=name) if t is not None else None
+    if typ == "referral" and not _opt_text(d.get("referred")):
+        return None
+    t = _time(d.get("time"), tz)  # signup, referral
+    return Ev(typ, eid, t) if t is not None else None
