@@ -289,7 +289,8 @@ def simulate_split(plan, history: History, helpers: Helpers,
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
-    ranges = row_groups(history, max(group_count(len(history), 1), 2 * (helpers.count + 1)))
+    # enough groups that the shares come out even (a share is whole groups)
+    ranges = row_groups(history, max(group_count(len(history), 1), 4 * (helpers.count + 1)))
     shares = _shares(ranges, helpers.count + 1)
     mine, theirs = shares[0], shares[1:]
     if not theirs:
