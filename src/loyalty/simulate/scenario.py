@@ -62,29 +62,25 @@ class Scenario:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _decimal_loader():
-    """A safe YAML loader that keeps numbers exact: floats become Decimal. Made on first use: PyYAML is
-    imported only when there is a scenario file to read."""
-    global _DECIMAL_LOADER
-    if _DECIMAL_LOADER is None:
-        import yaml
-
-        class DecimalLoader(yaml.SafeLoader):
-            pass
-
-        def construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-            text = loader.construct_scalar(node).replace("_", "")
-            try:
-                return Decimal(text)
-            except InvalidOperation:
-                raise ScenarioError(f"line {node.start_mark.line + 1}: {text!r} is not a number") from None
-
-        DecimalLoader.add_constructor("tag:yaml.org,2002:float", construct_decimal)
-        _DECIMAL_LOADER = DecimalLoader
-    return _DECIMAL_LOADER
+def _construct_decimal(loader, node) -> Decimal:
+    text = loader.construct_scalar(node).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ScenarioError(f"line {node.start_mark.line + 1}: {text!r} is not a number") from None
 
 
-_DECIMAL_LOADER = None
+def _load_yaml(text: str):
+    """YAML with a safe loader that keeps numbers exact (floats become Decimal). PyYAML is imported here:
+    only a run with a scenario file needs it."""
+    import yaml
+
+    class DecimalLoader(yaml.SafeLoader):
+        pass
+
+    DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+    return yaml.load(text, Loader=DecimalLoader)
+
 
 _TOP_KEYS = {"seed", "redemption", "breakage", "cost_per_point", "item_costs", "reward_costs", "columns",
              "time_format", "delimiter"}
@@ -122,7 +118,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     import yaml
 
     try:
-        data = yaml.load(text, Loader=_decimal_loader())  # noqa: S506 - a safe loader with exact numbers
+        data = _load_yaml(text)
     except ScenarioError as err:
         raise ScenarioError(f"{source}: {err.message}") from None
     except yaml.YAMLError as err:
