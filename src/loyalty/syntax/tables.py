@@ -94,10 +94,11 @@ def tables_path() -> Path:
 
 
 def main() -> None:  # pragma: no cover - a maintainer's command
+    from loyalty.fileio import write_atomic
     from loyalty.syntax.parser import build_lark_parser, grammar_text
 
     grammar = grammar_text()
-    tables_path().write_text(dump(build_lark_parser(strict=True, use_tables=False), grammar), encoding="utf-8")
+    write_atomic(tables_path(), dump(build_lark_parser(strict=True, use_tables=False), grammar))
     print(f"wrote {tables_path()}")
 
 
