@@ -308,6 +308,8 @@ def _spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, r
     The list is the state's own: a partly taken batch is replaced in its slot, emptied ones are removed
     (from the front by moving the head; elsewhere by `del`, a memmove), so batches that do not match
     (another order's, pending ones) are only looked at, never copied."""
+    if pending and not ks.maturing:
+        return 0  # no pending batch: each has an entry in the maturing queue until it matures
     taken = 0
     batches = ks.own()
     emptied = []

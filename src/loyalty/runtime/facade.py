@@ -17,11 +17,15 @@ import datetime as _dt
 from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import EventError, parse_event, to_internal
-from loyalty.runtime.fastevents import dict_to_ev
+from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
 from loyalty.runtime.fastpath import Plan
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
 from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
+
+
+_new = object.__new__
+_tuple_new = tuple.__new__  # Applied(state, effects) without the namedtuple's Python-level __new__
 
 
 class StateMismatchError(ValueError):
@@ -114,11 +118,12 @@ class Applied(NamedTuple):
 class Program:
     """A compiled program: compile once, share freely (it is never mutated)."""
 
-    __slots__ = ("compiled", "_plan")
+    __slots__ = ("compiled", "_plan", "_amounts")
 
     def __init__(self, compiled: CompiledProgram):
         self.compiled = compiled
         self._plan = Plan(compiled)  # the program's specialised evaluation (runtime/fastpath.py)
+        self._amounts: dict = {}  # amounts already converted to minor units (runtime/fastevents.py)
 
     @classmethod
     def from_json(cls, text: str) -> "Program":
@@ -163,13 +168,19 @@ class Program:
         if ledger is None and p.budgets:
             raise ValueError("this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the "
                              "caller across members)")
-        ev = dict_to_ev(event, p.exponent, p.tz, p.catalog) if type(event) is dict else None
-        if ev is None:  # a model, or a dict the fast reading leaves to pydantic (and its error messages)
+        if type(event) is dict:
+            ev = dict_to_ev(event, p.exponent, p.tz, p.catalog, self._amounts)
+        else:
+            ev = model_to_ev(event, p.exponent, p.tz, p.catalog, self._amounts)
+        if ev is None:  # an unusual dict or model: pydantic and to_internal (and their error messages)
             ev = to_internal(parse_event(event), p.exponent, p.currency, p.tz, p.catalog)
         new = state._s.copy()
         out: list[Effect] = []
         self._plan.apply_event(new, ev, ledger, out)
-        return Applied(MemberState(new, self), out)
+        wrapped = _new(MemberState)
+        wrapped._s = new
+        wrapped._program = self
+        return _tuple_new(Applied, (wrapped, out))
 
     def apply_all(self, state: MemberState, events: Iterable, ledger=None) -> Applied:
         effects: list[Effect] = []

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from decimal import Decimal
 from typing import Optional
 
+from loyalty.runtime.events import Purchase
 from loyalty.runtime.internal import Ev
 
 # times both pydantic and datetime.fromisoformat read, to the same value (tests/test_apply_fast_path.py)
@@ -23,6 +25,7 @@ _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}
 _AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _MAX_AMOUNT_CHARS = 24  # well below Decimal's 28 digits: the validated path's scaleb is exact
 _MAX_INT = 10**18
+_CACHE_SIZE = 4096  # amounts remembered per program (prices repeat): str or Decimal -> minor units
 
 _BASE = frozenset(("type", "id", "time"))
 _KEYS = {
@@ -106,8 +109,9 @@ def _quantity(line: dict) -> Optional[int]:
     return q
 
 
-def dict_to_ev(data, exponent: int, tz, catalog: dict) -> Optional[Ev]:
-    """`to_internal(parse_event(data), ...)` for a plain, valid event dict; None for anything else."""
+def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] = None) -> Optional[Ev]:
+    """`to_internal(parse_event(data), ...)` for a plain, valid event dict; None for anything else.
+    `amounts` (the program's own dict, or None) remembers amount texts already converted."""
     if type(data) is not dict:
         return None
     typ = data.get("type")
@@ -124,9 +128,8 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict) -> Optional[Ev]:
     keys = _KEYS.get(typ)
     if keys is None:
         return None
-    for k in d:
-        if k not in keys:
-            return None
+    if not keys.issuperset(d):
+        return None
     eid = d.get("id")
     if eid is not None and not _text(eid):
         return None
@@ -139,25 +142,27 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict) -> Optional[Ev]:
             return None
         out = []
         for ln in lines:
-            if type(ln) is not dict:
+            if type(ln) is not dict or not _LINE_KEYS.issuperset(ln):
                 return None
-            for k in ln:
-                if k not in _LINE_KEYS:
-                    return None
             item = ln.get("item")
             cat = ln.get("category")
-            q = _quantity(ln)
-            if not _text(item) or not _opt_text(cat) or q is None:
+            q = ln.get("quantity", 1)
+            if type(item) is not str or not item or (cat is not None and type(cat) is not str) or (
+                    type(q) is not int or not 1 <= q < _MAX_INT):
                 return None
-            amount = _minor(ln.get("amount"), exponent)
+            a = ln.get("amount")
+            amount = amounts.get(a) if amounts is not None and type(a) is str else None
             if amount is None:
-                return None
+                amount = _minor(a, exponent)
+                if amount is None:
+                    return None
+                if amounts is not None and type(a) is str and len(amounts) < _CACHE_SIZE:
+                    amounts[a] = amount
             out.append((item, cat if cat is not None else catalog.get(item), q, amount))
         t = _time(d.get("time"), tz)
         if t is None:
             return None
-        return Ev("purchase", eid or f"purchase:{order}", t, order=order, lines=tuple(out), store=store,
-                  channel=channel)
+        return Ev("purchase", eid or f"purchase:{order}", t, order, tuple(out), store, channel)
     if typ == "tick":
         t = _time(d.get("time"), tz)
         return Ev("tick", None, t) if t is not None else None
@@ -219,3 +224,37 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict) -> Optional[Ev]:
         return None
     t = _time(d.get("time"), tz)  # signup, referral
     return Ev(typ, eid, t) if t is not None else None
+
+
+def model_to_ev(model, exponent: int, tz, catalog: dict, amounts: dict) -> Optional[Ev]:
+    """`to_internal(model, ...)` for a validated `Purchase`; None for any other event (or anything unusual),
+    left to `to_internal`. `amounts` remembers the Decimal amounts already converted (by value: equal
+    Decimals convert alike)."""
+    if type(model) is not Purchase:
+        return None
+    t = model.time
+    if type(t) is not _datetime:
+        return None
+    if t.tzinfo is not None:
+        try:
+            t = t.astimezone(tz).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            return None
+    out = []
+    for ln in model.lines:
+        a = ln.amount
+        if type(a) is not Decimal or not a.is_finite():
+            return None
+        amount = amounts.get(a)
+        if amount is None:
+            scaled = a.scaleb(exponent)
+            if scaled != scaled.to_integral_value():
+                return None  # more decimals than the currency has: to_internal says so
+            amount = int(scaled)
+            if len(amounts) < _CACHE_SIZE:
+                amounts[a] = amount
+        item = ln.item
+        cat = ln.category
+        out.append((item, cat if cat is not None else catalog.get(item), ln.quantity, amount))
+    order = model.order
+    return Ev("purchase", model.id or f"purchase:{order}", t, order, tuple(out), model.store, model.channel)

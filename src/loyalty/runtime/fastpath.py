@@ -25,7 +25,7 @@ from typing import Optional
 from loyalty.runtime import evaluator as _ev
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.program import COUNTING_TRIGGERS, CompiledProgram, is_regular_earning
-from loyalty.runtime.state import NONE_YET, OrderRecord
+from loyalty.runtime.state import NONE_YET, Batch, OrderRecord
 from loyalty.runtime.timeutil import add_duration, next_period_start
 
 _Ctx = _ev.Ctx
@@ -33,9 +33,35 @@ _preds_ok = _ev._preds_ok
 _order_has_line = _ev._order_has_line
 _purchase_trigger_ok = _ev._purchase_trigger_ok
 _limit = _ev._limit
-_half_even = _ev.half_even
 _div_round = _ev.div_round
 _cycle_count = _ev._cycle_count
+
+
+def _half_even(n: int, d: int) -> int:
+    """`evaluator.half_even` (n / d rounded half to even, d > 0) in one call."""
+    q, r = divmod(n, d)
+    if r == 0:
+        return q
+    twice = 2 * r
+    if twice > d or (twice == d and q % 2 == 1):
+        return q + 1
+    return q
+
+
+def _matching(r, lines) -> list:
+    """The working lines the rule's item filters select (`Rule.line_matches`), in order."""
+    filters = r.filters
+    if not filters:
+        return lines
+    out = []
+    for ln in lines:
+        item, cat = ln[0], ln[1]
+        for items, cats in filters:
+            if items is not None and item not in items and cat not in cats:
+                break
+        else:
+            out.append(ln)
+    return out
 
 
 def _can_apply_to_purchase(r) -> bool:
@@ -48,7 +74,7 @@ def _can_apply_to_purchase(r) -> bool:
 class _Kind:
     """A point kind's crediting, precomputed: how its expiry moment is found, the metrics it feeds."""
 
-    __slots__ = ("index", "kind", "simple", "expiry_delta", "earned_metrics")
+    __slots__ = ("index", "kind", "simple", "expiry_delta", "earned_metrics", "one_lifetime")
 
     def __init__(self, prog: CompiledProgram, kind):
         self.index = kind.index
@@ -61,6 +87,7 @@ class _Kind:
         # the credit written out below: points available at once, no expiry or a fixed duration after earning
         self.simple = not kind.pending and (kind.expiry is None or self.expiry_delta is not None)
         self.earned_metrics = _metric_slots(prog, "earned", kind.index)
+        self.one_lifetime = len(self.earned_metrics) == 1 and self.earned_metrics[0][1]
 
 
 def _metric_slots(prog: CompiledProgram, what: str, point_kind: int) -> tuple:
@@ -85,13 +112,29 @@ class _Phases:
 
     __slots__ = ("discounts", "scales", "punches", "multipliers", "earns", "gives")
 
-    def __init__(self, applicable):
+    def __init__(self, plan: "Plan", applicable):
         self.discounts = tuple(r for r in applicable if r.action == "discount")
         self.scales = tuple(r for r in applicable if r.action == "discount_scale")
-        self.punches = tuple(r for r in applicable if r.action == "punch")
+        # (rule, written out here?): a punch card without caps or budget
+        self.punches = tuple((r, not r.limits and r.budget is None) for r in applicable if r.action == "punch")
         self.multipliers = [r for r in applicable if r.action == "multiplier"]
-        self.earns = tuple(r for r in applicable if r.action in ("earn_per_spend", "earn_fixed", "earn_per_event"))
+        # (rule, step, the tier multipliers of its kind by tier index): how the earning step of a purchase runs
+        # each earning rule, in rule order
+        earns = []
+        for r in applicable:
+            if r.action == "earn_per_spend":
+                multiplied = any(m.point_kind == -1 or m.point_kind == r.point_kind for m in self.multipliers)
+                earns.append((r, _EARN_STAGED if multiplied else _EARN_PER_SPEND, plan.tier_factors[r.index]))
+            elif r.action == "earn_fixed":
+                earns.append((r, _EARN_FIXED, None))
+            elif r.action == "earn_per_event" and r.event == "visit":
+                earns.append((r, _EARN_PER_VISIT, None))
+        self.earns = tuple(earns)
         self.gives = tuple(r for r in applicable if r.action == "give")
+
+
+# how a purchase's earning step runs a rule (_Phases.earns)
+_EARN_PER_SPEND, _EARN_STAGED, _EARN_FIXED, _EARN_PER_VISIT = range(4)
 
 
 class Plan:
@@ -100,13 +143,14 @@ class Plan:
     __slots__ = ("prog", "runs_from", "runs_to", "kinds", "tiers", "tier_list", "tier_metric", "tier_lifetime",
                  "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates", "static",
                  "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "tier_factors", "draws",
-                 "any_perks", "tier_discounts")
+                 "any_perks", "tier_discounts", "item_costs", "expiry_only")
 
     def __init__(self, prog: CompiledProgram):
         self.prog = prog
         self.runs_from = prog.runs_from
         self.runs_to = prog.runs_to
         self.kinds = tuple(_Kind(prog, k) for k in prog.kinds)
+        self.item_costs = prog.item_costs
         tiers = prog.tiers
         self.tiers = tiers
         self.tier_list = tiers.tiers if tiers is not None else ()
@@ -115,11 +159,28 @@ class Plan:
         self.tier_thresholds = tuple((t.threshold, t.index) for t in self.tier_list)
         self.downgrade = bool(tiers and tiers.downgrade_period)
         self.has_timers = prog.has_timers
+        # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `_expire`
+        self.expiry_only = not self.downgrade and all(
+            k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         rules = prog.rules
+        # per rule, per tier index: (numerator, denominator, source) of the tier's multiplier for the rule's
+        # kind when it is not 1, else None (evaluator._earn_staged)
+        factors = []
+        for r in rules:
+            by_tier = []
+            for t in self.tier_list:
+                tn, td = 1, 1
+                for mk, mn, md in t.multipliers:
+                    if mk == -1 or mk == r.point_kind:
+                        tn, td = tn * mn, td * md
+                by_tier.append((tn, td, prog.sources[prog.extra_key(r.index, tier=t.index)])
+                               if tn != td and is_regular_earning(r) else None)
+            factors.append(tuple(by_tier))
+        self.tier_factors = tuple(factors)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
         self.candidates = tuple(r for r in rules if _can_apply_to_purchase(r))
         static = all(r.trigger is None and not r.preds for r in self.candidates)
-        self.static = _Phases(self.candidates) if static else None
+        self.static = _Phases(self, self.candidates) if static else None
         self.draws = prog.draws
         self.need_ctx = not static or bool(self.count_rules) or bool(self.draws)
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
@@ -127,74 +188,63 @@ class Plan:
         self.visit_metrics = _metric_slots(prog, "visits", -1)
         self.any_perks = any(t.perks for t in self.tier_list)
         self.tier_discounts = any(t.discount is not None for t in self.tier_list)
-        # (earning rule index, tier index) -> (numerator, denominator, source) of the tier's multiplier for the
-        # rule's kind, when it is not 1 (evaluator._earn_staged)
-        factors = {}
-        for r in rules:
-            for t in self.tier_list:
-                tn, td = 1, 1
-                for mk, mn, md in t.multipliers:
-                    if mk == -1 or mk == r.point_kind:
-                        tn, td = tn * mn, td * md
-                if tn != td and is_regular_earning(r):
-                    factors[(r.index, t.index)] = (tn, td, prog.sources[prog.extra_key(r.index, tier=t.index)])
-        self.tier_factors = factors
 
     # ---------------------------------------------------------------- one event
 
     def apply_event(self, st, ev, ledger, out: list) -> None:
-        """`evaluator.apply_event(prog, st, ev, ledger, out)`, specialised for purchases."""
+        """`evaluator.apply_event(prog, st, ev, ledger, out)`, specialised for purchases (the prelude of
+        `apply_event`, then `evaluator._purchase`, in one)."""
         if ev.type != "purchase":
             _ev.apply_event(self.prog, st, ev, ledger, out)
             return
         eid = ev.id
+        t = ev.time
         if eid is not None:
             seen = st.seen
-            dup = eid in seen.tail
-            if not dup:
-                for level in seen.levels:
-                    if eid in level:
-                        dup = True
-                        break
-            if dup:
-                out.append(Effect("duplicate_ignored", ev.time, event=eid))
+            if eid in seen.tail:
+                out.append(Effect("duplicate_ignored", t, event=eid))
                 return
-        t = ev.time
+            for level in seen.levels:
+                if eid in level:
+                    out.append(Effect("duplicate_ignored", t, event=eid))
+                    return
         prog = self.prog
         if self.downgrade and st.tier >= 0 and st.next_review is None:
             st.next_review = next_period_start(t, prog.tiers.downgrade_period)
             _ev._due(st, st.next_review)
         clock = st.clock
-        if self.has_timers and (clock is None or t > clock) and (st.due is None or t >= st.due):
-            _ev.advance(prog, st, t, out)
         if clock is None or t > clock:
+            if self.has_timers and (st.due is None or t >= st.due):
+                if self.expiry_only:
+                    self._expire(st, t, out)
+                else:
+                    _ev.advance(prog, st, t, out)
             st.clock = t
         if eid is not None:
             st.seen[eid] = True
-        self._purchase(prog, st, ev, ledger, out)
 
-    def _purchase(self, prog, st, ev, ledger, out) -> None:
-        t = ev.time
+        # ---- evaluator._purchase
         if (self.runs_from is not None and t < self.runs_from) or (self.runs_to is not None and t >= self.runs_to):
             return
         first = st.purchases == 0
         st.purchases += 1
         st.visits += 1  # a purchase is a visit
         gross = 0
-        items = 0
         lines = []  # working lines: [item, category, quantity, gross, paid]
         olines: dict = {}
         for (item, cat, q, amount) in ev.lines:
             lines.append([item, cat, q, amount, amount])
             gross += amount
-            items += q
             rec = olines.get(item)
             if rec is None:
                 olines[item] = [q, amount, 0]
             else:
                 rec[0] += q
                 rec[1] += amount
-        ctx = _Ctx(t, st, ev.store, ev.channel, ev.lines, gross, items, first, st.spend) if self.need_ctx else None
+        if self.need_ctx:
+            ctx = _Ctx(t, st, ev.store, ev.channel, ev.lines, gross, sum(ln[2] for ln in lines), first, st.spend)
+        else:
+            ctx = None
         order = OrderRecord(t, gross, 0, olines)
         tier = self.tier_list[st.tier] if st.tier >= 0 and self.tiers is not None else None
         for r in self.count_rules:
@@ -202,8 +252,8 @@ class Plan:
                 st.counts[r.index] = st.counts.get(r.index, 0) + 1
         ph = self.static
         if ph is None:
-            ph = _Phases([r for r in self.candidates if (r.trigger is None or _purchase_trigger_ok(r, ctx))
-                          and (not r.preds or _preds_ok(r, ctx))])
+            ph = _Phases(self, [r for r in self.candidates if (r.trigger is None or _purchase_trigger_ok(r, ctx))
+                                and (not r.preds or _preds_ok(r, ctx))])
 
         # (2) discounts: tier discount, fixed discounts, the discount scale, punch cards
         if tier is not None and tier.discount is not None:
@@ -215,22 +265,24 @@ class Plan:
                 total += d
             if total:
                 out.append(Effect("discount_applied", t, tier.name, tier.line, tier.column, amount=total,
-                                  order=ev.order, event=ev.id))
-        for r in ph.discounts:
-            _ev._discount_lines(prog, st, r, lines, r.percent, ev, ledger, out)
-        for r in ph.scales:
-            value = _ev.metric_value(prog, st, r.metric, t)
-            pct = None
-            for threshold, n, d in r.steps:
-                if value >= threshold:
-                    pct = (n, d)
-            if pct is not None:
-                _ev._discount_lines(prog, st, r, lines, pct, ev, ledger, out)
-        for r in ph.punches:
-            if r.limits or r.budget is not None:
-                _ev._punch(prog, st, r, lines, ev, ledger, out, order)
+                                  order=ev.order, event=eid))
+        if ph.discounts:
+            for r in ph.discounts:
+                _ev._discount_lines(prog, st, r, lines, r.percent, ev, ledger, out)
+        if ph.scales:
+            for r in ph.scales:
+                value = _ev.metric_value(prog, st, r.metric, t)
+                pct = None
+                for threshold, n, d in r.steps:
+                    if value >= threshold:
+                        pct = (n, d)
+                if pct is not None:
+                    _ev._discount_lines(prog, st, r, lines, pct, ev, ledger, out)
+        for r, plain in ph.punches:
+            if plain:
+                self._punch(st, r, lines, ev, out, order)
             else:
-                self._punch(prog, st, r, lines, ev, out, order)
+                _ev._punch(prog, st, r, lines, ev, ledger, out, order)
         paid = 0
         for ln in lines:
             paid += ln[4]
@@ -243,21 +295,19 @@ class Plan:
             _ev._due(st, ks.inactivity_deadline)
 
         # (3) points on the amount paid, times multipliers
-        multipliers = ph.multipliers
-        for r in ph.earns:
-            action = r.action
-            if action == "earn_per_spend":
-                if self._multiplied(r, multipliers):
-                    _ev._earn_per_spend(prog, st, r, lines, multipliers, tier, ev, ledger, out, order)
-                else:
-                    self._earn_per_spend(prog, st, r, lines, tier, ev, ledger, out, order)
-            elif action == "earn_fixed":
+        for r, step, factors in ph.earns:
+            if step == _EARN_PER_SPEND:
+                self._earn_per_spend(st, r, lines, factors[tier.index] if tier is not None else None, ev, ledger,
+                                     out, order)
+            elif step == _EARN_STAGED:
+                _ev._earn_per_spend(prog, st, r, lines, ph.multipliers, tier, ev, ledger, out, order)
+            elif step == _EARN_FIXED:
                 if _order_has_line(r, lines):
                     times = _ev._counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
                     if times:
                         _ev._fire_simple(prog, st, r, ctx, ev, ledger, out, order, times)
-            elif r.event == "visit":  # earn_per_event per visit: regular points, multiplied
-                _ev._earn_staged(prog, st, r, [[r.points, 1, None]], multipliers, tier, ev, ledger, out, order)
+            else:  # earn_per_event per visit: regular points, multiplied
+                _ev._earn_staged(prog, st, r, [[r.points, 1, None]], ph.multipliers, tier, ev, ledger, out, order)
         # (4) rewards, tier perks, draw entries
         for r in ph.gives:
             if _order_has_line(r, lines):
@@ -267,91 +317,138 @@ class Plan:
         if tier is not None and tier.perks:
             for name, cost in tier.perks:
                 out.append(Effect("reward_issued", t, tier.name, tier.line, tier.column, reward=name, amount=0,
-                                  cost=cost, order=ev.order, reason="tier perk", event=ev.id))
+                                  cost=cost, order=ev.order, reason="tier perk", event=eid))
         for dr in self.draws:
             if _preds_ok(dr, ctx):
                 base = sum(ln[4] for ln in lines if dr.line_matches(ln[0], ln[1]))
                 entries = base // dr.per * dr.entries
                 if entries > 0:
                     out.append(Effect("draw_entries", t, dr.name, dr.line, dr.column, draw=dr.name, entries=entries,
-                                      order=ev.order, event=ev.id))
+                                      order=ev.order, event=eid))
         # (5) tier progress; the new tier applies from the next event
         if self.spend_metrics:
             _add(st, self.spend_metrics, t, paid)
         if self.visit_metrics:
             _add(st, self.visit_metrics, t, 1)
-        if self.tiers is not None:
-            self._tier_upgrade(prog, st, t, out)
+        if self.tiers is not None:  # evaluator._tier_upgrade
+            if self.tier_lifetime:
+                log = st.metrics[self.tier_metric]
+                value = log[1] if log is not None else 0
+            else:
+                value = _ev.metric_value(prog, st, self.tier_metric, t)
+            q = -1
+            for threshold, index in self.tier_thresholds:
+                if value >= threshold:
+                    q = index
+            if q > st.tier:
+                out.append(_ev._tier_effect(prog, st.tier, q, t, "upgrade"))
+                st.tier = q
+                if self.downgrade and st.next_review is None:
+                    st.next_review = next_period_start(t, prog.tiers.downgrade_period)
+                    _ev._due(st, st.next_review)
+            if st.grace_until is not None and q >= st.tier:
+                st.grace_until = None  # qualified again during the grace period
 
-    @staticmethod
-    def _multiplied(r, multipliers) -> bool:
-        """Whether a multiplier rule may apply to the rule's points (then the general staged earning runs)."""
-        k = r.point_kind
-        for m in multipliers:
-            if m.point_kind == -1 or m.point_kind == k:
-                return True
-        return False
+    # ---------------------------------------------------------------- time passing
 
-    def _tier_upgrade(self, prog, st, t, out) -> None:
-        """`evaluator._tier_upgrade`."""
-        if self.tier_lifetime:
-            log = st.metrics[self.tier_metric]
-            value = log[1] if log is not None else 0
-        else:
-            value = _ev.metric_value(prog, st, self.tier_metric, t)
-        q = -1
-        for threshold, index in self.tier_thresholds:
-            if value >= threshold:
-                q = index
-        if q > st.tier:
-            out.append(_ev._tier_effect(prog, st.tier, q, t, "upgrade"))
-            st.tier = q
-            if self.downgrade and st.next_review is None:
-                st.next_review = next_period_start(t, prog.tiers.downgrade_period)
-                _ev._due(st, st.next_review)
-        if st.grace_until is not None and q >= st.tier:
-            st.grace_until = None  # qualified again during the grace period
+    def _expire(self, st, T, out) -> None:
+        """`evaluator.advance` (st.clock < T, st.due <= T) for a program whose only timers are expiry after
+        earning: batches whose moment has come expire, oldest first. A batch due is found at the front of the
+        list (expiry in earning order, the usual case) before `KindState.index_of` searches for it."""
+        kinds = st.kinds
+        for ks in kinds:
+            if ks.maturing or ks.inactivity_deadline is not None:  # not from this program: the general way
+                _ev.advance(self.prog, st, T, out)
+                return
+        timed = []  # (time, order, seq, effect), as evaluator._advance_kind makes them
+        seq = 0
+        for kp in self.kinds:
+            ks = kinds[kp.index]
+            heap = ks.expiring
+            if not heap or heap.first()[0] > T:
+                continue
+            kind = kp.kind
+            gone = set()
+            batches = ks.batches
+            head = ks.head
+            n = ks.n
+            while heap and heap.first()[0] <= T:
+                at, bseq = heap.pop()
+                i = head + len(gone)
+                if i >= n or batches[i].seq != bseq:
+                    i = ks.index_of(bseq)
+                    if i < 0:
+                        continue
+                b = batches[i]
+                gone.add(i)
+                ks.expired += b.amount
+                if b.available_at is None:
+                    ks.avail_sum -= b.amount
+                else:
+                    ks.pend_sum -= b.amount
+                timed.append((at, 1, seq, Effect("points_expired", at, kind.name, kind.line, kind.column, kind.name,
+                                                 b.amount)))
+                seq += 1
+            if gone:
+                if min(gone) == head and max(gone) == head + len(gone) - 1:  # the usual case: the oldest
+                    ks.drop_front(head + len(gone))
+                else:
+                    ks.replace_live([batches[j] for j in range(head, n) if j not in gone])
+        if timed:
+            if len(self.kinds) > 1:
+                timed.sort(key=lambda e: (e[0], e[1], e[2]))
+            out.extend(e[3] for e in timed)
+        st.due = _ev._next_due(self.prog, st)
 
     # ---------------------------------------------------------------- punch cards
 
-    def _punch(self, prog, st, r, lines, ev, out, order) -> None:
+    def _punch(self, st, r, lines, ev, out, order) -> None:
         """`evaluator._punch` for a rule without caps or budget."""
+        matching = _matching(r, lines) if r.filters else lines
+        if not matching:
+            return  # no unit counted
         ri = r.index
         c = st.punches.get(ri, 0)
         given = st.fired.get(ri, 0)  # discounted units so far: a return lowers the count, never re-grants
-        num, den = r.percent
         cycle, free = r.cycle, r.free
-        filters = r.filters
-        per_line = []
-        total = 0
+        per_line = None
         units = 0
-        matched = set()
-        unit_cost = 0 if (num, den) == (100, 1) else None
-        for ln in lines:
-            if filters and not r.line_matches(ln[0], ln[1]):
-                continue
-            matched.add(ln[0])
+        for ln in matching:
             q = ln[2]
             c += q
-            k = (c // cycle) * free + max(0, c % cycle - (cycle - free)) - given  # _cycle_count(c, ...) - given
             units += q
+            k = (c // cycle) * free + max(0, c % cycle - (cycle - free)) - given  # _cycle_count(c, ...) - given
             if k > 0:
                 given += k
-                d = _half_even(ln[4] * k * num, q * den * 100)
-                per_line.append((ln, d))
-                total += d
-                item_cost = prog.item_costs.get(ln[0])
-                unit_cost = None if unit_cost is None or item_cost is None else unit_cost + item_cost * k
-        if units == 0:
-            return
+                if per_line is None:
+                    per_line = [(ln, k)]
+                else:
+                    per_line.append((ln, k))
         st.punches[ri] = c
         st.fired[ri] = given
         if order.punches is NONE_YET:
-            order.punches = {}
+            order.punches = {ri: units}
+        else:
+            order.punches[ri] = order.punches.get(ri, 0) + units
+        items = [matching[0][0]] if len(matching) == 1 else sorted({ln[0] for ln in matching})
         if order.items is NONE_YET:
-            order.items = {}
-        order.punches[ri] = order.punches.get(ri, 0) + units
-        order.items[ri] = sorted(matched)
+            order.items = {ri: items}
+        else:
+            order.items[ri] = items
+        if per_line is None:
+            return
+        num, den = r.percent
+        # what the free units cost us: their items' unit costs, when the catalog has one for each (else None)
+        unit_cost = 0 if num == 100 and den == 1 else None
+        total = 0
+        costs = self.item_costs
+        for i, (ln, k) in enumerate(per_line):
+            d = _half_even(ln[4] * k * num, ln[2] * den * 100)
+            per_line[i] = (ln, d)
+            total += d
+            if unit_cost is not None:
+                item_cost = costs.get(ln[0])
+                unit_cost = None if item_cost is None else unit_cost + item_cost * k
         if total <= 0:
             return
         for ln, d in per_line:  # no cap: the whole discount is granted
@@ -363,40 +460,41 @@ class Plan:
 
     # ---------------------------------------------------------------- earning
 
-    def _earn_per_spend(self, prog, st, r, lines, tier, ev, ledger, out, order) -> None:
+    def _earn_per_spend(self, st, r, lines, factor, ev, ledger, out, order) -> None:
         """`evaluator._earn_per_spend` when no multiplier rule applies to the rule's kind: the base points and,
-        in a tier with a multiplier, the tier's part (`evaluator._earn_staged` with at most two stages)."""
+        in a tier with a multiplier (`factor`), the tier's part (`evaluator._earn_staged` with at most two
+        stages), each credited as `evaluator._credit` does."""
+        filtered = bool(r.filters)
+        matching = _matching(r, lines) if filtered else lines
+        if not matching:
+            return
         rn, rd = r.rate
-        filters = r.filters
-        if filters:
-            paid = [ln[4] for ln in lines if r.line_matches(ln[0], ln[1])]
-            if not paid:
-                return
-        else:
-            paid = [ln[4] for ln in lines]
         k = r.point_kind
-        kind = prog.kinds[k]
+        kp = self.kinds[k]
+        kind = kp.kind
         mode = kind.rounding
         per_line = kind.scope == "line"
         if per_line:
             base = 0
-            for a in paid:
-                base += _div_round(a * rn, rd, mode)
+            for ln in matching:
+                base += _div_round(ln[4] * rn, rd, mode)
         else:
-            base = _div_round(sum(paid) * rn, rd, mode)
-        f = self.tier_factors.get((r.index, tier.index)) if tier is not None else None
-        if f is None:
+            paid = 0
+            for ln in matching:
+                paid += ln[4]
+            base = paid * rn // rd if mode == "down" else _div_round(paid * rn, rd, mode)
+        if factor is None:
             if base <= 0:
                 return
-            p0, p1, src1 = base, 0, None
+            parts = ((r, base),)
         else:
-            tn, td, src1 = f
+            tn, td, src1 = factor
             if per_line:
                 tiered = 0
-                for a in paid:
-                    tiered += _div_round(a * rn * tn, rd * td, mode)
+                for ln in matching:
+                    tiered += _div_round(ln[4] * rn * tn, rd * td, mode)
             else:
-                tiered = _div_round(sum(paid) * rn * tn, rd * td, mode)
+                tiered = paid * rn * tn // (rd * td) if mode == "down" else _div_round(paid * rn * tn, rd * td, mode)
             if tiered <= 0:
                 return
             p0, p1 = base, tiered - base
@@ -404,51 +502,73 @@ class Plan:
                 take = min(p0, -p1)
                 p0 -= take
                 p1 += take
-        item_names = None
-        if p0 > 0:
-            p = _limit(prog, st, r, p0, ev, ledger, out, kind) if r.limits or r.budget is not None else p0
-            if p:
-                if filters:
-                    item_names = sorted({ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
-                    if order.items is NONE_YET:
-                        order.items = {}
-                    order.items[r.index] = item_names
-                self._credit(prog, st, k, p, ev.time, order, ev, r, out)
-        if p1 > 0:  # a tier's source has no caps or budget of its own
-            if filters:
-                if order.items is NONE_YET:
-                    order.items = {}
-                order.items[src1.index] = item_names if item_names is not None else sorted(
-                    {ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
-            self._credit(prog, st, k, p1, ev.time, order, ev, src1, out)
-
-    def _credit(self, prog, st, k: int, pts: int, t, order, ev, r, out) -> None:
-        """`evaluator._credit` for a purchase's points (order and rule given)."""
-        kp = self.kinds[k]
-        if not kp.simple:
-            _ev._credit(prog, st, k, pts, t, order, ev, r, out)
-            return
-        kind = kp.kind
+            parts = ((r, p0), (src1, p1))
+        t = ev.time
+        oid = ev.order
+        eid = ev.id
+        prog = self.prog
+        simple = kp.simple
         ks = st.kinds[k]
         delta = kp.expiry_delta
         expires = t + delta if delta is not None else None
-        oid = ev.order
-        pay = ks.debt
-        if pay:
-            pay = min(pay, pts)
-            ks.debt -= pay
-        if pts - pay > 0:
-            ks.add(t, None, expires, pts - pay, oid, r.index)
-        if expires is not None:
-            due = st.due
-            if due is not None and expires < due:
-                st.due = expires
-        ks.earned += pts
-        points = order.points
-        if points is NONE_YET:
-            points = order.points = {}
-        points[r.index] = points.get(r.index, 0) + pts
-        if kp.earned_metrics:
-            _add(st, kp.earned_metrics, t, pts)
-        out.append(Effect("points_earned", t, r.name, r.line, r.column, kind.name, pts, None, None, None, None, None,
-                          False, None, oid, None, None, None, None, ev.id))
+        metrics = kp.earned_metrics
+        one_lifetime = kp.one_lifetime
+        credited = 0
+        for src, pts in parts:
+            if pts <= 0:
+                continue
+            if src is r and (r.limits or r.budget is not None):  # a tier's source has no caps or budget
+                pts = _limit(prog, st, r, pts, ev, ledger, out, kind)
+                if not pts:
+                    continue
+            if filtered:
+                if order.items is NONE_YET:
+                    order.items = {}
+                order.items[src.index] = sorted({ln[0] for ln in matching})
+            if not simple:
+                _ev._credit(prog, st, k, pts, t, order, ev, src, out)
+                continue
+            # ---- evaluator._credit of points available at once, with no expiry or a fixed time after earning
+            pay = ks.debt
+            if pay:
+                pay = min(pay, pts)
+                ks.debt -= pay
+            if pts - pay > 0:  # KindState.add (available at once), written out
+                seq = ks.next_seq
+                ks.next_seq = seq + 1
+                batches = ks.batches
+                if len(batches) != ks.n:  # another copy appended to the shared list
+                    batches = ks.own()
+                batches.append(Batch(t, None, expires, pts - pay, oid, src.index, seq))
+                ks.n += 1
+                ks.avail_sum += pts - pay
+                if expires is not None:
+                    q = ks.expiring
+                    entry = (expires, seq)
+                    items = q.items
+                    n = q.n
+                    if len(items) == n and (n == q.head or items[n - 1] <= entry):  # TimerQueue.push, usually
+                        items.append(entry)
+                        q.n = n + 1
+                    else:
+                        q.push(entry)
+            points = order.points
+            if points is NONE_YET:
+                order.points = {src.index: pts}
+            else:
+                points[src.index] = points.get(src.index, 0) + pts
+            if metrics and not one_lifetime:
+                _add(st, metrics, t, pts)
+            credited += pts
+            out.append(Effect("points_earned", t, src.name, src.line, src.column, kind.name, pts, None, None, None,
+                              None, None, False, None, oid, None, None, None, None, eid))
+        if credited:  # what each credit does to the running totals, once for the parts together
+            ks.earned += credited
+            if expires is not None:
+                due = st.due
+                if due is not None and expires < due:
+                    st.due = expires
+            if one_lifetime:  # [first moment, total]
+                mi = metrics[0][0]
+                c = st.metrics[mi]
+                st.metrics[mi] = [t, credited] if c is None else [c[0], c[1] + credited]

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Optional
 
 STATE_FORMAT = "loyalty-state/1"
+_new = object.__new__  # a copy sets every slot itself
 
 
 class Batch:
@@ -56,7 +57,9 @@ class TimerQueue:
         self.n = len(self.items) if n is None else n
 
     def copy(self) -> "TimerQueue":
-        return TimerQueue(self.items, self.head, self.n)
+        q = _new(TimerQueue)
+        q.items, q.head, q.n = self.items, self.head, self.n
+        return q
 
     def __bool__(self) -> bool:
         return self.n > self.head
@@ -123,14 +126,30 @@ class KindState:
         self.pend_sum = 0
 
     def copy(self) -> "KindState":
-        k = KindState.__new__(KindState)
-        k.batches, k.head, k.n = self.batches, self.head, self.n  # batches are immutable; the list is shared
+        k = _new(KindState)
+        k.batches = self.batches  # batches are immutable; the list is shared
+        k.head = self.head
+        k.n = self.n
         k.owned = self.owned = False
-        k.maturing = self.maturing.copy()
-        k.expiring = self.expiring.copy()
-        k.debt, k.earned, k.redeemed, k.expired, k.clawed = self.debt, self.earned, self.redeemed, self.expired, self.clawed
+        q = self.maturing  # TimerQueue.copy, written out
+        c = k.maturing = _new(TimerQueue)
+        c.items = q.items
+        c.head = q.head
+        c.n = q.n
+        q = self.expiring
+        c = k.expiring = _new(TimerQueue)
+        c.items = q.items
+        c.head = q.head
+        c.n = q.n
+        k.debt = self.debt
+        k.earned = self.earned
+        k.redeemed = self.redeemed
+        k.expired = self.expired
+        k.clawed = self.clawed
         k.inactivity_deadline = self.inactivity_deadline
-        k.next_seq, k.avail_sum, k.pend_sum = self.next_seq, self.avail_sum, self.pend_sum
+        k.next_seq = self.next_seq
+        k.avail_sum = self.avail_sum
+        k.pend_sum = self.pend_sum
         return k
 
     def own(self) -> list:
@@ -153,9 +172,10 @@ class KindState:
         seq = self.next_seq
         self.next_seq = seq + 1
         b = Batch(earned_at, available_at, expires_at, amount, order, rule, seq)
-        if len(self.batches) != self.n:  # another copy appended to the shared list
-            self.own()
-        self.batches.append(b)
+        batches = self.batches
+        if len(batches) != self.n:  # another copy appended to the shared list
+            batches = self.own()
+        batches.append(b)
         self.n += 1
         if available_at is None:
             self.avail_sum += amount
@@ -163,7 +183,14 @@ class KindState:
             self.pend_sum += amount
             self.maturing.push((available_at, seq))
         if expires_at is not None:
-            self.expiring.push((expires_at, seq))
+            q = self.expiring
+            entry = (expires_at, seq)
+            items, n = q.items, q.n
+            if len(items) == n and (n == q.head or items[n - 1] <= entry):  # TimerQueue.push's usual case
+                items.append(entry)
+                q.n = n + 1
+            else:
+                q.push(entry)
         return b
 
     def index_of(self, seq: int) -> int:
@@ -284,7 +311,9 @@ class LogMap:
         self.tail: dict = tail if tail is not None else {}
 
     def copy(self) -> "LogMap":
-        return LogMap(self.levels, self.tail.copy())
+        m = _new(LogMap)
+        m.levels, m.tail = self.levels, self.tail.copy()
+        return m
 
     def get(self, key, default=None):
         v = self.tail.get(key, _MISSING)
@@ -344,7 +373,9 @@ class MetricLog:
         self.n = n
 
     def copy(self) -> "MetricLog":
-        return MetricLog(self.ts, self.cum, self.n)
+        m = _new(MetricLog)
+        m.ts, m.cum, m.n = self.ts, self.cum, self.n
+        return m
 
     def add(self, t, value: int) -> None:
         n = self.n
@@ -375,6 +406,10 @@ class MetricLog:
         a = bisect_left(ts, lo, 0, n) if lo_inclusive else bisect_right(ts, lo, 0, n)
         b = bisect_right(ts, hi, 0, n) if hi_inclusive else bisect_left(ts, hi, 0, n)
         return self.cum[b] - self.cum[a] if b > a else 0
+
+
+def _copy_metric(m):
+    return m.copy() if type(m) is MetricLog else m
 
 
 class MemberState:
@@ -418,19 +453,36 @@ class MemberState:
     def copy(self) -> "MemberState":
         """A copy that shares what the evaluator never changes in place (batches, frozen levels
         of ids and orders, metric lists up to their length): O(what one event can touch)."""
-        s = MemberState.__new__(MemberState)
-        s.member_id, s.attributes, s.segments, s.birthday = self.member_id, self.attributes, self.segments, self.birthday
+        s = _new(MemberState)
+        s.member_id = self.member_id
+        s.attributes = self.attributes
+        s.segments = self.segments
+        s.birthday = self.birthday
         s.clock = self.clock
-        s.seen = self.seen.copy()
-        s.kinds = [k.copy() for k in self.kinds]
+        m = self.seen  # LogMap.copy, written out
+        c = s.seen = _new(LogMap)
+        c.levels = m.levels
+        c.tail = m.tail.copy()
+        kinds = self.kinds
+        s.kinds = [kinds[0].copy()] if len(kinds) == 1 else [k.copy() for k in kinds]
         s.punches = self.punches.copy()
-        s.visits, s.purchases, s.spend = self.visits, self.purchases, self.spend
-        s.metrics = [m if m is None else m.copy() for m in self.metrics]
-        s.tier, s.next_review, s.grace_until, s.grace_target = self.tier, self.next_review, self.grace_until, self.grace_target
-        s.caps = {k: v.copy() for k, v in self.caps.items()}
+        s.visits = self.visits
+        s.purchases = self.purchases
+        s.spend = self.spend
+        # a lifetime metric's [first moment, total] is replaced, never changed in place: shared
+        metrics = self.metrics
+        s.metrics = [_copy_metric(metrics[0])] if len(metrics) == 1 else list(map(_copy_metric, metrics))
+        s.tier = self.tier
+        s.next_review = self.next_review
+        s.grace_until = self.grace_until
+        s.grace_target = self.grace_target
+        s.caps = {k: v.copy() for k, v in self.caps.items()} if self.caps else {}
         s.fired = self.fired.copy()
         s.counts = self.counts.copy()
-        s.orders = self.orders.copy()  # records are shared: the evaluator copies one before changing it
+        m = self.orders  # records are shared: the evaluator copies one before changing it
+        c = s.orders = _new(LogMap)
+        c.levels = m.levels
+        c.tail = m.tail.copy()
         s.rewards = self.rewards.copy()
         s.due = self.due
         return s
