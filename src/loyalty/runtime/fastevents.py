@@ -41,6 +41,7 @@ _KEYS = {
 _LINE_KEYS = frozenset(("item", "category", "quantity", "amount"))
 _RETURN_LINE_KEYS = frozenset(("item", "quantity"))
 _datetime = _dt.datetime
+_time_match = _TIME.fullmatch
 _fromisoformat = _dt.datetime.fromisoformat
 
 
@@ -131,14 +132,15 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
     if not keys.issuperset(d):
         return None
     eid = d.get("id")
-    if eid is not None and not _text(eid):
+    if eid is not None and (type(eid) is not str or not eid):
         return None
     if typ == "purchase":
         order = d.get("order")
         lines = d.get("lines")
         store = d.get("store")
         channel = d.get("channel")
-        if not _text(order) or type(lines) is not list or not lines or not _opt_text(store) or not _opt_text(channel):
+        if (type(order) is not str or not order or type(lines) is not list or not lines
+                or (store is not None and type(store) is not str) or (channel is not None and type(channel) is not str)):
             return None
         out = []
         for ln in lines:
@@ -151,17 +153,34 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
                     type(q) is not int or not 1 <= q < _MAX_INT):
                 return None
             a = ln.get("amount")
-            amount = amounts.get(a) if amounts is not None and type(a) is str else None
-            if amount is None:
+            if type(a) is str and amounts is not None:
+                amount = amounts.get(a)
+                if amount is None:
+                    amount = _minor(a, exponent)
+                    if amount is None:
+                        return None
+                    if len(amounts) < _CACHE_SIZE:
+                        amounts[a] = amount
+            else:
                 amount = _minor(a, exponent)
                 if amount is None:
                     return None
-                if amounts is not None and type(a) is str and len(amounts) < _CACHE_SIZE:
-                    amounts[a] = amount
             out.append((item, cat if cat is not None else catalog.get(item), q, amount))
-        t = _time(d.get("time"), tz)
-        if t is None:
+        t = d.get("time")  # _time, written out
+        if type(t) is str:
+            if _time_match(t) is None:
+                return None
+            try:
+                t = _fromisoformat(t)
+            except ValueError:
+                return None
+        elif type(t) is not _datetime:
             return None
+        if t.tzinfo is not None:
+            try:
+                t = t.astimezone(tz).replace(tzinfo=None)
+            except (OverflowError, ValueError):
+                return None
         return Ev("purchase", eid or f"purchase:{order}", t, order, tuple(out), store, channel)
     if typ == "tick":
         t = _time(d.get("time"), tz)

@@ -35,6 +35,7 @@ _purchase_trigger_ok = _ev._purchase_trigger_ok
 _limit = _ev._limit
 _div_round = _ev.div_round
 _cycle_count = _ev._cycle_count
+_MAX_TIME = _dt.datetime.max
 
 
 def _half_even(n: int, d: int) -> int:
@@ -90,6 +91,27 @@ class _Kind:
         self.one_lifetime = len(self.earned_metrics) == 1 and self.earned_metrics[0][1]
 
 
+class _Earn:
+    """An earning-per-spend rule, ready for `Plan._earn_per_spend`: its rate, kind and rounding, and per tier
+    index the tier's multiplier for the rule's kind, (numerator, denominator, source) or None when it is 1."""
+
+    __slots__ = ("rule", "filtered", "limited", "rn", "rd", "k", "kp", "kind_name", "down", "mode", "per_line",
+                 "factors")
+
+    def __init__(self, plan: "Plan", r):
+        self.rule = r
+        self.filtered = bool(r.filters)
+        self.limited = bool(r.limits) or r.budget is not None
+        self.rn, self.rd = r.rate
+        self.k = r.point_kind
+        self.kp = plan.kinds[r.point_kind]
+        self.kind_name = self.kp.kind.name
+        self.mode = self.kp.kind.rounding
+        self.down = self.mode == "down"
+        self.per_line = self.kp.kind.scope == "line"
+        self.factors = plan.tier_factors[r.index]
+
+
 def _metric_slots(prog: CompiledProgram, what: str, point_kind: int) -> tuple:
     """(metric index, lifetime?) of every metric `evaluator._add_metric(prog, st, what, point_kind, ...)` feeds."""
     return tuple((m.index, m.window == "lifetime") for m in prog.metrics
@@ -118,13 +140,12 @@ class _Phases:
         # (rule, written out here?): a punch card without caps or budget
         self.punches = tuple((r, not r.limits and r.budget is None) for r in applicable if r.action == "punch")
         self.multipliers = [r for r in applicable if r.action == "multiplier"]
-        # (rule, step, the tier multipliers of its kind by tier index): how the earning step of a purchase runs
-        # each earning rule, in rule order
+        # (rule, step, _Earn or None): how the earning step of a purchase runs each earning rule, in rule order
         earns = []
         for r in applicable:
             if r.action == "earn_per_spend":
                 multiplied = any(m.point_kind == -1 or m.point_kind == r.point_kind for m in self.multipliers)
-                earns.append((r, _EARN_STAGED if multiplied else _EARN_PER_SPEND, plan.tier_factors[r.index]))
+                earns.append((r, _EARN_STAGED, None) if multiplied else (r, _EARN_PER_SPEND, _Earn(plan, r)))
             elif r.action == "earn_fixed":
                 earns.append((r, _EARN_FIXED, None))
             elif r.action == "earn_per_event" and r.event == "visit":
@@ -295,10 +316,10 @@ class Plan:
             _ev._due(st, ks.inactivity_deadline)
 
         # (3) points on the amount paid, times multipliers
-        for r, step, factors in ph.earns:
+        for r, step, spec in ph.earns:
             if step == _EARN_PER_SPEND:
-                self._earn_per_spend(st, r, lines, factors[tier.index] if tier is not None else None, ev, ledger,
-                                     out, order)
+                self._earn_per_spend(st, spec, spec.factors[tier.index] if tier is not None else None, lines, ev,
+                                     ledger, out, order)
             elif step == _EARN_STAGED:
                 _ev._earn_per_spend(prog, st, r, lines, ph.multipliers, tier, ev, ledger, out, order)
             elif step == _EARN_FIXED:
@@ -353,52 +374,84 @@ class Plan:
 
     def _expire(self, st, T, out) -> None:
         """`evaluator.advance` (st.clock < T, st.due <= T) for a program whose only timers are expiry after
-        earning: batches whose moment has come expire, oldest first. A batch due is found at the front of the
-        list (expiry in earning order, the usual case) before `KindState.index_of` searches for it."""
+        earning: batches whose moment has come expire, oldest first. The expiry queue is read in place (the
+        entries `TimerQueue.pop` would give, in its order), and a batch due is found at the front of the list
+        (expiry in earning order, the usual case) before `KindState.index_of` searches for it."""
         kinds = st.kinds
+        if st.next_review is not None or st.grace_until is not None:
+            _ev.advance(self.prog, st, T, out)
+            return
         for ks in kinds:
             if ks.maturing or ks.inactivity_deadline is not None:  # not from this program: the general way
                 _ev.advance(self.prog, st, T, out)
                 return
-        timed = []  # (time, order, seq, effect), as evaluator._advance_kind makes them
+        several = len(self.kinds) > 1
+        timed = []  # (time, order, seq, effect), as evaluator._advance_kind makes them, with several kinds
         seq = 0
         for kp in self.kinds:
             ks = kinds[kp.index]
-            heap = ks.expiring
-            if not heap or heap.first()[0] > T:
+            q = ks.expiring
+            items = q.items
+            h = q.head
+            qn = q.n
+            if h >= qn or items[h][0] > T:
                 continue
             kind = kp.kind
-            gone = set()
+            name, line, column = kind.name, kind.line, kind.column
             batches = ks.batches
             head = ks.head
             n = ks.n
-            while heap and heap.first()[0] <= T:
-                at, bseq = heap.pop()
+            gone = []  # list positions of the batches that expired, in the order they did
+            front = True  # ... which are head, head + 1, ...: they leave from the front
+            while h < qn:
+                at, bseq = items[h]
+                if at > T:
+                    break
+                h += 1
                 i = head + len(gone)
                 if i >= n or batches[i].seq != bseq:
                     i = ks.index_of(bseq)
-                    if i < 0:
+                    if i < 0:  # stale: the batch is gone
                         continue
+                    front = False
                 b = batches[i]
-                gone.add(i)
-                ks.expired += b.amount
+                gone.append(i)
+                amount = b.amount
+                ks.expired += amount
                 if b.available_at is None:
-                    ks.avail_sum -= b.amount
+                    ks.avail_sum -= amount
                 else:
-                    ks.pend_sum -= b.amount
-                timed.append((at, 1, seq, Effect("points_expired", at, kind.name, kind.line, kind.column, kind.name,
-                                                 b.amount)))
-                seq += 1
+                    ks.pend_sum -= amount
+                effect = Effect("points_expired", at, name, line, column, name, amount)
+                if several:
+                    timed.append((at, 1, seq, effect))
+                    seq += 1
+                else:
+                    out.append(effect)
+            # the entries read are popped (TimerQueue.pop, and its letting go of popped entries)
+            q.head = h
+            if h >= 64 and 2 * h >= qn:
+                q.items = items[h:qn]
+                q.n = qn - h
+                q.head = 0
             if gone:
-                if min(gone) == head and max(gone) == head + len(gone) - 1:  # the usual case: the oldest
+                if front:  # the usual case: the oldest
                     ks.drop_front(head + len(gone))
                 else:
-                    ks.replace_live([batches[j] for j in range(head, n) if j not in gone])
+                    drop = set(gone)
+                    ks.replace_live([batches[j] for j in range(head, n) if j not in drop])
         if timed:
-            if len(self.kinds) > 1:
-                timed.sort(key=lambda e: (e[0], e[1], e[2]))
+            timed.sort(key=lambda e: (e[0], e[1], e[2]))
             out.extend(e[3] for e in timed)
-        st.due = _ev._next_due(self.prog, st)
+        # evaluator._next_due: the earliest expiry left (no other timer in this program)
+        best = _MAX_TIME
+        for ks in kinds:
+            q = ks.expiring
+            if q.n > q.head:
+                first = q.items[q.head][0]
+                if first < best:
+                    best = first
+        st.due = best
 
     # ---------------------------------------------------------------- punch cards
 
@@ -460,21 +513,18 @@ class Plan:
 
     # ---------------------------------------------------------------- earning
 
-    def _earn_per_spend(self, st, r, lines, factor, ev, ledger, out, order) -> None:
+    def _earn_per_spend(self, st, e: _Earn, factor, lines, ev, ledger, out, order) -> None:
         """`evaluator._earn_per_spend` when no multiplier rule applies to the rule's kind: the base points and,
         in a tier with a multiplier (`factor`), the tier's part (`evaluator._earn_staged` with at most two
         stages), each credited as `evaluator._credit` does."""
-        filtered = bool(r.filters)
-        matching = _matching(r, lines) if filtered else lines
+        r = e.rule
+        matching = _matching(r, lines) if e.filtered else lines
         if not matching:
             return
-        rn, rd = r.rate
-        k = r.point_kind
-        kp = self.kinds[k]
-        kind = kp.kind
-        mode = kind.rounding
-        per_line = kind.scope == "line"
-        if per_line:
+        rn = e.rn
+        rd = e.rd
+        if e.per_line:
+            mode = e.mode
             base = 0
             for ln in matching:
                 base += _div_round(ln[4] * rn, rd, mode)
@@ -482,93 +532,130 @@ class Plan:
             paid = 0
             for ln in matching:
                 paid += ln[4]
-            base = paid * rn // rd if mode == "down" else _div_round(paid * rn, rd, mode)
+            base = paid * rn // rd if e.down else _div_round(paid * rn, rd, e.mode)
         if factor is None:
             if base <= 0:
                 return
             parts = ((r, base),)
         else:
             tn, td, src1 = factor
-            if per_line:
+            if e.per_line:
                 tiered = 0
                 for ln in matching:
                     tiered += _div_round(ln[4] * rn * tn, rd * td, mode)
             else:
-                tiered = paid * rn * tn // (rd * td) if mode == "down" else _div_round(paid * rn * tn, rd * td, mode)
+                tiered = paid * rn * tn // (rd * td) if e.down else _div_round(paid * rn * tn, rd * td, e.mode)
             if tiered <= 0:
                 return
-            p0, p1 = base, tiered - base
+            p1 = tiered - base
             if p1 < 0:  # a multiplier below 1 takes points away from the base
-                take = min(p0, -p1)
-                p0 -= take
-                p1 += take
-            parts = ((r, p0), (src1, p1))
+                take = min(base, -p1)
+                parts = ((r, base - take), (src1, p1 + take))
+            else:
+                parts = ((r, base), (src1, p1))
+        kp = e.kp
         t = ev.time
+        if e.limited or e.filtered or not kp.simple:
+            for src, pts in parts:
+                if pts <= 0:
+                    continue
+                if src is r and e.limited:  # a tier's source has no caps or budget
+                    pts = _limit(self.prog, st, r, pts, ev, ledger, out, kp.kind)
+                    if not pts:
+                        continue
+                if e.filtered:
+                    if order.items is NONE_YET:
+                        order.items = {}
+                    order.items[src.index] = sorted({ln[0] for ln in matching})
+                if kp.simple:
+                    self._credit(st, kp, src, pts, t, ev, out, order)
+                else:
+                    _ev._credit(self.prog, st, e.k, pts, t, order, ev, src, out)
+            return
+        # ---- evaluator._credit of points available at once, with no expiry or a fixed time after earning,
+        # for each part; the running totals (earned, the earned-points metric, the next moment due) once
         oid = ev.order
         eid = ev.id
-        prog = self.prog
-        simple = kp.simple
-        ks = st.kinds[k]
+        kind_name = e.kind_name
+        ks = st.kinds[e.k]
         delta = kp.expiry_delta
         expires = t + delta if delta is not None else None
-        metrics = kp.earned_metrics
         one_lifetime = kp.one_lifetime
+        # KindState.add (available at once) for each part, written out: the batch list is this state's own
+        # past its end, and the expiry timers, pushed in time order, are appended
+        batches = ks.batches
+        if len(batches) != ks.n:  # another copy appended to the shared list
+            batches = ks.own()
+        first_seq = seq = ks.next_seq
+        if expires is not None:
+            q = ks.expiring
+            items = q.items
+            n = q.n
+            in_order = len(items) == n and (n == q.head or items[n - 1] <= (expires, seq))
+        added = 0
         credited = 0
         for src, pts in parts:
             if pts <= 0:
                 continue
-            if src is r and (r.limits or r.budget is not None):  # a tier's source has no caps or budget
-                pts = _limit(prog, st, r, pts, ev, ledger, out, kind)
-                if not pts:
-                    continue
-            if filtered:
-                if order.items is NONE_YET:
-                    order.items = {}
-                order.items[src.index] = sorted({ln[0] for ln in matching})
-            if not simple:
-                _ev._credit(prog, st, k, pts, t, order, ev, src, out)
-                continue
-            # ---- evaluator._credit of points available at once, with no expiry or a fixed time after earning
             pay = ks.debt
             if pay:
                 pay = min(pay, pts)
                 ks.debt -= pay
-            if pts - pay > 0:  # KindState.add (available at once), written out
-                seq = ks.next_seq
-                ks.next_seq = seq + 1
-                batches = ks.batches
-                if len(batches) != ks.n:  # another copy appended to the shared list
-                    batches = ks.own()
+            if pts - pay > 0:
                 batches.append(Batch(t, None, expires, pts - pay, oid, src.index, seq))
-                ks.n += 1
-                ks.avail_sum += pts - pay
                 if expires is not None:
-                    q = ks.expiring
-                    entry = (expires, seq)
-                    items = q.items
-                    n = q.n
-                    if len(items) == n and (n == q.head or items[n - 1] <= entry):  # TimerQueue.push, usually
-                        items.append(entry)
-                        q.n = n + 1
+                    if in_order:
+                        items.append((expires, seq))
                     else:
-                        q.push(entry)
+                        q.push((expires, seq))
+                seq += 1
+                added += pts - pay
             points = order.points
             if points is NONE_YET:
                 order.points = {src.index: pts}
             else:
                 points[src.index] = points.get(src.index, 0) + pts
-            if metrics and not one_lifetime:
-                _add(st, metrics, t, pts)
+            if not one_lifetime and kp.earned_metrics:
+                _add(st, kp.earned_metrics, t, pts)
             credited += pts
-            out.append(Effect("points_earned", t, src.name, src.line, src.column, kind.name, pts, None, None, None,
+            out.append(Effect("points_earned", t, src.name, src.line, src.column, kind_name, pts, None, None, None,
                               None, None, False, None, oid, None, None, None, None, eid))
-        if credited:  # what each credit does to the running totals, once for the parts together
+        if seq != first_seq:
+            ks.next_seq = seq
+            ks.n += seq - first_seq
+            ks.avail_sum += added
+            if expires is not None and in_order:
+                q.n = n + seq - first_seq
+        if credited:
             ks.earned += credited
             if expires is not None:
                 due = st.due
                 if due is not None and expires < due:
                     st.due = expires
             if one_lifetime:  # [first moment, total]
-                mi = metrics[0][0]
+                mi = kp.earned_metrics[0][0]
                 c = st.metrics[mi]
                 st.metrics[mi] = [t, credited] if c is None else [c[0], c[1] + credited]
+
+    def _credit(self, st, kp: _Kind, src, pts: int, t, ev, out, order) -> None:
+        """`evaluator._credit` of a purchase's points for a kind whose points are available at once, with no
+        expiry or a fixed time after earning (`_Kind.simple`)."""
+        ks = st.kinds[kp.index]
+        pay = ks.debt
+        if pay:
+            pay = min(pay, pts)
+            ks.debt -= pay
+        delta = kp.expiry_delta
+        expires = t + delta if delta is not None else None
+        if pts - pay > 0:
+            ks.add(t, None, expires, pts - pay, ev.order, src.index)
+        if expires is not None:
+            _ev._due(st, expires)
+        ks.earned += pts
+        if order.points is NONE_YET:
+            order.points = {}
+        order.points[src.index] = order.points.get(src.index, 0) + pts
+        if kp.earned_metrics:
+            _add(st, kp.earned_metrics, t, pts)
+        out.append(Effect("points_earned", t, src.name, src.line, src.column, kp.kind.name, pts, None, None, None,
+                          None, None, False, None, ev.order, None, None, None, None, ev.id))
