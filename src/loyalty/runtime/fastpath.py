@@ -25,7 +25,7 @@ from typing import Optional
 from loyalty.runtime import evaluator as _ev
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.program import COUNTING_TRIGGERS, CompiledProgram, is_regular_earning
-from loyalty.runtime.state import NONE_YET, Batch, OrderRecord
+from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, NONE_YET, Batch, OrderRecord
 from loyalty.runtime.timeutil import add_duration, next_period_start
 
 _Ctx = _ev.Ctx
@@ -242,7 +242,11 @@ class Plan:
                     _ev.advance(prog, st, t, out)
             st.clock = t
         if eid is not None:
-            st.seen[eid] = True
+            seen = st.seen  # LogMap.__setitem__, written out: into the tail until it is full
+            tail = seen.tail
+            tail[eid] = True
+            if len(tail) >= _LOGMAP_TAIL:
+                seen[eid] = True  # freezes the tail into the levels
 
         # ---- evaluator._purchase
         if (self.runs_from is not None and t < self.runs_from) or (self.runs_to is not None and t >= self.runs_to):
@@ -309,7 +313,11 @@ class Plan:
             paid += ln[4]
         order.paid = paid
         st.spend += paid
-        st.orders[ev.order] = order
+        orders = st.orders  # LogMap.__setitem__, written out
+        tail = orders.tail
+        tail[ev.order] = order
+        if len(tail) >= _LOGMAP_TAIL:
+            orders[ev.order] = order
         for kind in self.inactivity:
             ks = st.kinds[kind.index]
             ks.inactivity_deadline = add_duration(t, kind.expiry_amount, kind.expiry_unit)
