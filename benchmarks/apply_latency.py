@@ -8,6 +8,10 @@ most events are replayed:
 - apply(dict): `program.apply(state, dict)`: validation, conversion, state copy, effects; p50/p99;
 - apply(model): the same with events already validated as `loyalty.events` models.
 
+`program.apply` takes the program's fast path (runtime/fastevents.py, runtime/fastpath.py); `--general`
+also times the general path it is tested against (`facade.apply_general`: pydantic validation and the
+general evaluator) on the same dicts, in the same process.
+
     .venv/bin/python benchmarks/apply_latency.py                   # all programs below
     .venv/bin/python benchmarks/apply_latency.py --programs car_wash --profile run_member
 
@@ -108,16 +112,17 @@ def bench_run_member(program, streams, repeat: int) -> float:
     return best / n * 1e6
 
 
-def bench_apply(program, streams, clock=time.perf_counter_ns) -> tuple[float, float, float, int]:
+def bench_apply(program, streams, clock=time.perf_counter_ns, apply=None) -> tuple[float, float, float, int]:
     """(p50, p99, max) µs per `program.apply` call, and the number of calls. With `time.thread_time_ns`
-    as the clock, time the process spent waiting for a core (a loaded machine) is left out."""
+    as the clock, time the process spent waiting for a core (a loaded machine) is left out. `apply`:
+    another function of (program, state, event) to time instead."""
     samples = []
     for member, events in streams:
         state = program.new_member(member)
         for ev in events:
             start = clock()
             try:
-                state, _effects = program.apply(state, ev)
+                state, _effects = program.apply(state, ev) if apply is None else apply(program, state, ev)
             except Exception:  # a return the generator made of an order before the history: rejected, timed too
                 pass
             samples.append(clock() - start)
@@ -131,6 +136,7 @@ def main(argv=None) -> int:
     ap.add_argument("--members", type=int, default=8, help="busiest members replayed through apply")
     ap.add_argument("--repeat", type=int, default=3, help="run_member passes (best is reported)")
     ap.add_argument("--profile", choices=("run_member", "apply"), help="print a cProfile of one program instead")
+    ap.add_argument("--general", action="store_true", help="also time the general path (facade.apply_general)")
     args = ap.parse_args(argv)
     sys.path.insert(0, os.environ.get("LOYALTY_SRC", str(ROOT / "src")))  # LOYALTY_SRC: time another checkout
     import loyalty
@@ -163,6 +169,14 @@ def main(argv=None) -> int:
         n_internal = sum(len(e) for _, e in internal)
         print(f"{name:<14} {n_internal:>7} {per_event:>17.1f} {p50:>10.1f} {p99:>8.1f} {mx:>8.0f} {mp50:>10.1f} "
               f"{mp99:>8.1f} {cp50:>8.1f} {cp99:>8.1f}   ({n} apply calls)", flush=True)
+        if args.general:
+            try:
+                from loyalty.runtime.facade import apply_general
+            except ImportError:  # a checkout from before the fast path
+                continue
+            gp50, gp99, _gmx, _ = bench_apply(program, streams, apply=apply_general)
+            print(f"{'':<14} general path (dict): p50 {gp50:.1f} p99 {gp99:.1f}; fast / general p50 = "
+                  f"{p50 / gp50:.2f}", flush=True)
     return 0
 
 
