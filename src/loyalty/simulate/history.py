@@ -150,9 +150,18 @@ class History:
         if not n:
             return []
         codes, names = self.codes("member")
-        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+        starts = self.member_starts()
         ends = np.append(starts[1:], n)
         return [(names[c], s, e) for c, s, e in zip(codes[starts].tolist(), starts.tolist(), ends.tolist())]
+
+    def member_starts(self):
+        """The row where each member's rows start, in member order (a numpy array)."""
+        import numpy as np
+
+        codes, _ = self.codes("member")
+        if not len(codes):
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
 
     def event_index(self) -> tuple[list[int], frozenset]:
         """Where each event starts (row positions), and the members whose rows need grouping by key.

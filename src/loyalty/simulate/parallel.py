@@ -55,7 +55,7 @@ def row_groups(history: History, groups: int) -> list[tuple[int, int]]:
     if n == 0:
         return []
     groups = max(1, min(groups, n))
-    starts = [s for _m, s, _e in history.member_slices()]
+    starts = history.member_starts().tolist()
     out, begin = [], 0
     for k in range(1, groups):
         target = n * k // groups
