@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/run.py --rows 10000000     # optional: about 550 MB of CSV
 
 Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
-program and peer runs in its own process; wall time and that process's peak RSS are
-measured with os.wait4. The peers' totals are checked against `loyalty simulate`'s:
+program and peer runs in its own process; wall and CPU time are measured with os.wait4,
+peak memory as the largest sum of RSS over the process and its helper processes. The peers' totals are checked against `loyalty simulate`'s:
 a mismatch is printed loudly and makes the run exit with status 1.
 """
 
@@ -51,18 +51,53 @@ class Measured:
         self.stdout, self.stderr, self.status = stdout, stderr, status
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux /proc), in kB; 0 if it has ended."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status", encoding="ascii", errors="replace") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def measure(cmd: list[str]) -> Measured:
-    """Run `cmd`; its wall time and its own peak resident memory (os.wait4 on that child only)."""
+    """Run `cmd`; its wall time, CPU time and peak resident memory. CPU (os.wait4) includes the helper
+    processes it waited for; peak memory is the largest *sum* over the process and its helpers, sampled
+    every 10 ms (ru_maxrss would give only the largest single process), or ru_maxrss where /proc is missing."""
+    import threading
+
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.01):
+                peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        if Path("/proc/self/status").exists():
+            sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
+        done.set()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         cpu = usage.ru_utime + usage.ru_stime  # steadier than wall time on a shared machine
-        return Measured(seconds, cpu, usage.ru_maxrss / 1024, out.read().decode(), err.read().decode(), proc.returncode)
+        peak_kb = max(peak[0], usage.ru_maxrss)
+        return Measured(seconds, cpu, peak_kb / 1024, out.read().decode(), err.read().decode(), proc.returncode)
 
 
 # ------------------------------------------------------------------ inputs
