@@ -133,7 +133,8 @@ def _long_history(n: int) -> list[dict]:
         elif i % 23 == 22:
             events.append({"return": {"time": t.isoformat(), "order": f"o{i - 5}", "amount": "10.50"}})
         else:
-            lines = [{"item": "basic wash", "category": "washes", "quantity": 1 + i % 3, "amount": f"{35 * (1 + i % 3)}.00"}]
+            lines = [{"item": "basic wash", "category": "washes", "quantity": 1 + i % 3,
+                      "amount": f"{35 * (1 + i % 3)}.00"}]
             if i % 4 == 0:
                 lines.append({"item": "wash and wax", "amount": "550.00", "quantity": 10})
             if i % 5 == 0:

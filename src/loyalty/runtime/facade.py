@@ -1,9 +1,14 @@
 """The embedding API over a compiled program: values in, values out.
 
-`Program.apply(state, event)` validates the event (pydantic), copies the member's
-state, runs the evaluator on the copy and returns `Applied(state, effects)`; the
-state passed in is never changed, and a rejected event raises `EventError` and
-changes nothing. States serialise to JSON carrying the program's identity.
+`Program.apply(state, event)` validates the event, copies the member's state, runs
+the evaluator on the copy and returns `Applied(state, effects)`; the state passed in
+is never changed, and a rejected event raises `EventError` and changes nothing.
+States serialise to JSON carrying the program's identity.
+
+`apply` takes a fast path: a plain event dict is read without pydantic
+(runtime/fastevents.py; anything unusual goes to pydantic, and its error messages)
+and the program's plan evaluates it (runtime/fastpath.py). `apply_general` is the
+general path (pydantic, `evaluator.apply_event`), which the fast one equals.
 """
 
 from __future__ import annotations

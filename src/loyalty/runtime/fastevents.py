@@ -140,7 +140,8 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
         store = d.get("store")
         channel = d.get("channel")
         if (type(order) is not str or not order or type(lines) is not list or not lines
-                or (store is not None and type(store) is not str) or (channel is not None and type(channel) is not str)):
+                or (store is not None and type(store) is not str)
+                or (channel is not None and type(channel) is not str)):
             return None
         out = []
         for ln in lines:

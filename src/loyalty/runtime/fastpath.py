@@ -5,9 +5,10 @@ event (which rules a purchase can fire, by action; which rules always apply; the
 progress feeds; the tier multipliers of every earning rule) and keeps it, so a purchase runs the work of
 the rules the program has, in the evaluator's order, without the per-event rule selection, re-filtering
 and the generic helpers' tests. The common cases are written out here (punch cards without caps, earning
-per spend without multiplier rules, crediting points that are available at once, lifetime metrics, the
-tier check); everything else calls the general evaluator's own helpers, and events other than purchases
-run `evaluator.apply_event` itself.
+per spend without multiplier rules, crediting points that are available at once, expiry after earning,
+lifetime metrics, the tier check); everything else calls the general evaluator's own helpers, and events
+other than purchases run `evaluator.apply_event` itself. (Reading the event dict without pydantic is
+runtime/fastevents.py.)
 
 The semantics are the general evaluator's, to the effect, its order, the rule and line it names and the
 resulting state: `tests/test_apply_fast_path.py` compares both over generated programs and histories. The
@@ -34,7 +35,6 @@ _order_has_line = _ev._order_has_line
 _purchase_trigger_ok = _ev._purchase_trigger_ok
 _limit = _ev._limit
 _div_round = _ev.div_round
-_cycle_count = _ev._cycle_count
 _MAX_TIME = _dt.datetime.max
 
 
@@ -164,7 +164,7 @@ class Plan:
     __slots__ = ("prog", "runs_from", "runs_to", "kinds", "tiers", "tier_list", "tier_metric", "tier_lifetime",
                  "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates", "static",
                  "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "tier_factors", "draws",
-                 "any_perks", "tier_discounts", "item_costs", "expiry_only")
+                 "item_costs", "expiry_only")
 
     def __init__(self, prog: CompiledProgram):
         self.prog = prog
@@ -207,8 +207,6 @@ class Plan:
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
         self.spend_metrics = _metric_slots(prog, "spend", -1)
         self.visit_metrics = _metric_slots(prog, "visits", -1)
-        self.any_perks = any(t.perks for t in self.tier_list)
-        self.tier_discounts = any(t.discount is not None for t in self.tier_list)
 
     # ---------------------------------------------------------------- one event
 
@@ -478,7 +476,7 @@ class Plan:
             q = ln[2]
             c += q
             units += q
-            k = (c // cycle) * free + max(0, c % cycle - (cycle - free)) - given  # _cycle_count(c, ...) - given
+            k = (c // cycle) * free + max(0, c % cycle - (cycle - free)) - given  # evaluator._cycle_count - given
             if k > 0:
                 given += k
                 if per_line is None:
