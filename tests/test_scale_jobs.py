@@ -188,12 +188,53 @@ def test_a_vectorised_run_shared_with_helper_processes_gives_the_same_report(alw
     assert vectorised >= 2
 
 
-def test_shares_are_contiguous_runs_of_the_groups_balanced_by_rows():
-    ranges = [(0, 10), (10, 30), (30, 35), (35, 60), (60, 61), (61, 100)]
-    for parts in range(1, 8):
-        shares = parallel._shares(ranges, parts)
-        assert [r for share in shares for r in share] == ranges  # every group once, in order
-        assert 1 <= len(shares) <= parts and all(shares)
-        biggest = max(e - s for s, e in ranges)
-        assert all(sum(e - s for s, e in share) <= 100 / parts + biggest for share in shares)
-    assert parallel._shares(ranges, 2) == [[(0, 10), (10, 30), (30, 35), (35, 60)], [(60, 61), (61, 100)]]
+@pytest.mark.parametrize("helper_delay", [0.0, 0.05])
+def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, helper_delay):
+    """This process takes groups from the front, helpers from the back; a slow helper just takes fewer. The
+    merged result is the one-process result whatever the split (helpers here are threads of this process,
+    running the same unit of work on the same IPC file)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    program = str(ROOT / "examples" / "programs" / "car_wash.loyalty")
+    prog = load_program(program)
+    inputs = read_inputs(prog, str(ROOT / "examples" / "histories" / "car_wash.csv"), None, None, None, None, "stop")
+    plan = plan_for(prog, program, inputs, None)
+    monkeypatch.setattr(parallel, "SPLIT_GROUP_ROWS", 40)
+    parent, helper = [], []
+    real_eval, real_group = parallel.evaluate_range, parallel._work_group
+
+    def in_parent(plan, history, known, kernel="python"):
+        if threading.current_thread() is threading.main_thread():
+            parent.append(history.table.column("row")[0].as_py())  # the group's first row, by its file line
+        return real_eval(plan, history, known, kernel)
+
+    def in_helper(plan_json, path, start, end):
+        helper.append(start)
+        time.sleep(helper_delay)
+        return real_group(plan_json, path, start, end)
+
+    monkeypatch.setattr(parallel, "evaluate_range", in_parent)
+    monkeypatch.setattr(parallel, "_work_group", in_helper)
+
+    class ThreadHelpers:
+        count = 1
+        pool = ThreadPoolExecutor(1)
+
+    split = parallel.simulate_split(plan, inputs.history, ThreadHelpers())
+    ThreadHelpers.pool.shutdown()
+    here = list(parent)  # the groups this process took (the whole run below is not counted)
+    whole = parallel.simulate_in_process(plan, inputs.history, kernel="vector")
+    assert split.canonical() == whole.canonical()
+    ranges = parallel.row_groups(inputs.history, -(-len(inputs.history) // 40))
+    starts = [s for s, _ in ranges]
+    rows = inputs.history.table.column("row").to_pylist()
+    taken_here = [starts[[rows[s] for s in starts].index(r)] for r in here]
+    assert sorted(taken_here + helper) == starts  # every group exactly once
+    assert taken_here == starts[:len(taken_here)] and sorted(helper) == starts[len(taken_here):]  # front / back
+    assert helper and taken_here
+    if helper_delay:
+        assert len(taken_here) > len(helper)  # the slow helper took fewer

@@ -120,11 +120,11 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         from loyalty.simulate.parallel import helpers_for
         from loyalty.simulate.vector import supports
 
-        # worker processes start now, while this one reads the history (when it is large and the program runs
-        # on the vectorised kernel: docs/performance.md, "Both cores")
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+        # worker processes start now (when the history is large and the program runs on the vectorised
+        # kernel), while this one plans and starts replaying: docs/performance.md, "Both cores"
         helpers = helpers_for(history, jobs, kernel != "python" and supports(prog) is None)
         try:
-            inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
             plan = plan_for(prog, program, inputs, attributes_path)
             _refuse_vector(kernel, supports(prog, plan))
             result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel,

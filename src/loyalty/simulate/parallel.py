@@ -211,8 +211,11 @@ SPLIT_MIN_BYTES = {"csv": 8_000_000, "parquet": 1_500_000}
 
 
 def _warm_up() -> None:
+    """What a helper's first group would import (~0.3 s), while this process reads the history."""
+    import numpy.ma  # noqa: F401  (numpy.unique imports it on first use)
     import pyarrow.ipc  # noqa: F401
 
+    import loyalty.simulate.engine  # noqa: F401
     import loyalty.simulate.vector.kernel  # noqa: F401
     import loyalty.simulate.wire  # noqa: F401
 
@@ -258,61 +261,78 @@ def helpers_for(history_path: str, jobs: int, vector_possible: bool) -> Optional
     return Helpers(jobs - 1) if size >= SPLIT_MIN_BYTES[kind] else None
 
 
-def _shares(ranges: list[tuple[int, int]], parts: int) -> list[list[tuple[int, int]]]:
-    """The groups cut into `parts` contiguous runs of about equal rows (none empty)."""
-    total = sum(e - s for s, e in ranges)
-    out: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
-    done = 0
-    for s, e in ranges:
-        k = min(parts - 1, (2 * done + e - s) * parts // (2 * total)) if total else 0  # where its middle falls
-        out[k].append((s, e))
-        done += e - s
-    return [share for share in out if share]
+# groups of a split run: small enough that the two ends meet evenly, large enough to keep the kernel's
+# per-group work (its lockstep loop runs once per event of the group's busiest member) a small part
+SPLIT_GROUP_ROWS = 100_000
 
 
-def _work_share(plan_json: str, table_path: str, ranges: list[tuple[int, int]]) -> dict:
+def _warm_group(plan_json: str, table_path: str):
+    """The plan and the table in a helper, loaded once per run (cached by the file's path)."""
     import pyarrow as pa
 
-    from loyalty.simulate.wire import plan_from_json, result_to_data
+    from loyalty.simulate.wire import plan_from_json
 
-    plan = plan_from_json(plan_json)
-    table = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
-    parts = [evaluate_range(plan, History(table.slice(s, e - s)), None, "vector") for s, e in ranges]
-    return result_to_data(merge_in_order(parts))
+    cached = _WORKER.get("split")
+    if cached is None or cached[0] != table_path:
+        table = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
+        cached = _WORKER["split"] = (table_path, plan_from_json(plan_json), table)
+    return cached[1], cached[2]
+
+
+def _work_group(plan_json: str, table_path: str, start: int, end: int) -> dict:
+    from loyalty.simulate.wire import result_to_data
+
+    plan, table = _warm_group(plan_json, table_path)
+    return result_to_data(evaluate_range(plan, History(table.slice(start, end - start)), None, "vector"))
 
 
 def simulate_split(plan, history: History, helpers: Helpers,
                    progress: Optional[Callable[[int], None]] = None) -> SimResult:
-    """A vectorised run shared between this process (the first share of the groups) and the helpers (one
-    share each, their rows sent as one Arrow IPC file). Merged in group order: the same result as one process."""
+    """A vectorised run shared between this process and the helpers, from both ends: this process replays
+    groups from the front, the helpers from the back (two queued each, so none waits for its next), until
+    the two meet. Whoever is faster (a helper still starting, a busy core) simply takes more groups. The
+    helpers read the rows from one Arrow IPC file; results merge in group order, so the report is the one
+    process's, byte for byte."""
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
-    # enough groups that the shares come out even (a share is whole groups)
-    ranges = row_groups(history, max(group_count(len(history), 1), 4 * (helpers.count + 1)))
-    shares = _shares(ranges, helpers.count + 1)
-    mine, theirs = shares[0], shares[1:]
-    if not theirs:
+    groups = max(group_count(len(history), 1), -(-len(history) // SPLIT_GROUP_ROWS), 2 * (helpers.count + 1))
+    ranges = row_groups(history, groups)
+    if len(ranges) < 2:
         return simulate_in_process(plan, history, progress, "vector")
-    base = theirs[0][0][0]
+    parts: list = [None] * len(ranges)
+    front, back = 0, len(ranges)  # groups [front, back) are nobody's yet
     with tempfile.TemporaryDirectory(prefix="loyalty-jobs-") as tmp:
         table_path = str(Path(tmp) / "history.arrow")
-        rest = history.table.slice(base)
-        with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, rest.schema) as writer:
-            writer.write_table(rest)
+        with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, history.table.schema) as writer:
+            writer.write_table(history.table)
         plan_json = plan_to_json(plan)
-        futures = [helpers.pool.submit(_work_share, plan_json, table_path, [(s - base, e - base) for s, e in share])
-                   for share in theirs]
-        parts = []
-        for start, end in mine:
-            parts.append(evaluate_range(plan, History(history.table.slice(start, end - start)), None, "vector"))
+        queued: dict = {}  # future -> its group
+
+        def collect(block: bool) -> None:
+            """Take the helpers' finished groups (all of them when `block`), and queue more from the back."""
+            nonlocal back
+            for future in [f for f in queued if block or f.done()]:
+                i = queued.pop(future)
+                parts[i] = result_from_data(future.result())
+                if progress:
+                    progress(ranges[i][1] - ranges[i][0])
+            while len(queued) < 2 * helpers.count and front < back:
+                back -= 1
+                queued[helpers.pool.submit(_work_group, plan_json, table_path, *ranges[back])] = back
+
+        collect(block=False)
+        while front < back:
+            i = front
+            front += 1
+            start, end = ranges[i]
+            parts[i] = evaluate_range(plan, History(history.table.slice(start, end - start)), None, "vector")
             if progress:
                 progress(end - start)
-        for share, future in zip(theirs, futures):
-            parts.append(result_from_data(future.result()))
-            if progress:
-                progress(sum(e - s for s, e in share))
+            collect(block=False)
+        while queued:
+            collect(block=True)
     return merge_in_order(parts)
 
 
