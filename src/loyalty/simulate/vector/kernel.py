@@ -177,14 +177,17 @@ class _Rows:
 
         t = history.table
         self.n = n = t.num_rows
-        self.member, self.member_names = _codes(t.column("member"))
+        # A group's rows are a slice of the history and share its dictionaries: every member and order id of
+        # the whole history (500,000 and 7 million at 10M rows). Those two stay in Arrow and are looked up
+        # for the values a group uses, or each group would pay for the whole history (`member_name_list`).
+        self.member, self.member_dictionary = _codes(t.column("member"), as_list=False)
         self.time = _ints(t.column("time"))
         self.amount = _ints(t.column("amount"))
         self.qty = _ints(t.column("quantity"), 1)
         type_codes, type_names = _codes(t.column("type"))
         lookup = np.array([TYPES.index(x) if x in TYPES else CUSTOM for x in type_names] or [0], dtype=np.int64)
         self.type = lookup[type_codes]
-        self.order, self.order_names = _codes(t.column("order"), as_list=False)  # many: kept in Arrow
+        self.order, self.order_names = _codes(t.column("order"), as_list=False)
         self.item, self.item_names = _codes(t.column("item"))
         self.cat, self.cat_names = _codes(t.column("category"))
         for col in ("store", "channel"):  # for conditions on the event's store and channel
@@ -206,6 +209,12 @@ class _Rows:
                        | (self.order[1:] != self.order[:-1]) | (self.gtime[1:] != self.gtime[:-1]) | ~grouped[1:])
         self.new = new
         self.grouped = grouped
+
+    def member_name_list(self, codes: np.ndarray) -> list[str]:
+        """The member ids of these codes."""
+        from loyalty.simulate.columns import arrow
+
+        return self.member_dictionary.take(arrow(np.asarray(codes, dtype=np.int64))).to_pylist()
 
 
 def _irregular_members(rows: _Rows) -> np.ndarray:
@@ -270,15 +279,17 @@ def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> Si
 
     from loyalty.simulate.columns import numbers
 
-    ret_at = np.flatnonzero(numbers(pc.starts_with(rows.order_names, "@"), False))
+    from loyalty.simulate.columns import arrow
+
+    returned = np.unique(rows.order[(rows.type == RETURN) & (rows.order >= 0)])  # the order ids returns name
+    ret_at = returned[numbers(pc.starts_with(rows.order_names.take(arrow(returned)), "@"), False)]
     if len(ret_at):
         odd |= (rows.type == RETURN) & np.isin(rows.order, ret_at)
     if odd.any():
         scalar[np.unique(mseg[odd])] = True
     result = SimResult()
     if scalar.any():
-        names = rows.member_names
-        sub = history.select_members(names[mcode[i]] for i in np.flatnonzero(scalar))
+        sub = history.select_members(rows.member_name_list(mcode[np.flatnonzero(scalar)]))
         result = replay_members(plan, sub, sub.member_slices())
     keep = ~scalar
     if keep.any():
@@ -1110,7 +1121,6 @@ class _Kernel:
         for pk, (_has, e) in m_earned.items():
             earned_total += e
             outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0)
-        member_names = self.rows.member_names
         # the member's value: discounts, and points earned at their kind's cost (a kind she earned any of)
         points_value = [Decimal(0)] * nmem
         for pk, (has, e) in m_earned.items():
@@ -1121,7 +1131,7 @@ class _Kernel:
         tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
         zero = itertools.repeat(0)
         rows = list(map(MemberRow._make, zip(
-            [member_names[c] for c in self.mcode.tolist()], P_mem.tolist(), revenue.tolist(), earned_total.tolist(),
+            self.rows.member_name_list(self.mcode), P_mem.tolist(), revenue.tolist(), earned_total.tolist(),
             zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
         res.members = rows
         return res
