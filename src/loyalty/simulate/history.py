@@ -146,19 +146,25 @@ class History:
         """(member id, start, end) for each member, in member order."""
         import numpy as np
 
+        from loyalty.simulate.columns import arrow
+
         n = len(self)
         if not n:
             return []
-        codes, names = self.codes("member")
+        members = _one_array(self.table.column("member"))
         starts = self.member_starts()
         ends = np.append(starts[1:], n)
-        return [(names[c], s, e) for c, s, e in zip(codes[starts].tolist(), starts.tolist(), ends.tolist())]
+        # only these rows' ids: a slice of a long history shares its dictionary of every member id
+        names = members.dictionary.take(members.indices.take(arrow(starts))).to_pylist()
+        return list(zip(names, starts.tolist(), ends.tolist()))
 
     def member_starts(self):
         """The row where each member's rows start, in member order (a numpy array)."""
         import numpy as np
 
-        codes, _ = self.codes("member")
+        from loyalty.simulate.columns import numbers
+
+        codes = numbers(_one_array(self.table.column("member")).indices, -1)
         if not len(codes):
             return np.zeros(0, dtype=np.int64)
         return np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
@@ -182,9 +188,14 @@ class History:
 
         from loyalty.simulate.columns import arrow
 
-        codes, names = self.codes("member")
-        wanted = set(wanted)
-        keep = np.isin(codes, [c for c, name in enumerate(names) if name in wanted])
+        import pyarrow.compute as pc
+
+        from loyalty.simulate.columns import numbers, strings
+
+        members = _one_array(self.table.column("member"))
+        wanted_codes = numbers(pc.is_in(members.dictionary, value_set=strings(sorted(set(wanted)))), False)
+        codes = numbers(members.indices, -1)
+        keep = np.append(wanted_codes, False)[codes]  # -1 (no member) picks the False at the end
         return History(self.table.filter(arrow(keep)), self.file, self.skipped, self.bad_rows, encoded=True)
 
 
