@@ -154,9 +154,8 @@ def test_plan_and_result_survive_the_plain_data_round_trip_exactly():
 
 @pytest.fixture
 def always_split(monkeypatch):
-    """Helpers start for any history file, and every vectorised run is shared with them."""
+    """Helpers start for any history, and every vectorised run is shared with them."""
     monkeypatch.setattr(parallel, "SPLIT_MIN_ROWS", 0)
-    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", {"csv": 0, "parquet": 0})
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)
     shared = []
     real = parallel.simulate_split
@@ -170,8 +169,8 @@ def always_split(monkeypatch):
 
 
 def test_a_vectorised_run_shared_with_helper_processes_gives_the_same_report(always_split):
-    """`simulate` starts helpers before reading a large history and gives them shares of the kernel's groups;
-    the report is the one process's, byte for byte, for every example the kernel runs."""
+    """`simulate` starts helpers for a long history and shares the kernel's groups with them; the report is
+    the one process's, byte for byte, for every example the kernel runs."""
     import json
 
     vectorised = 0

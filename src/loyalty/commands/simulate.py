@@ -121,9 +121,8 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         from loyalty.simulate.vector import supports
 
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        # worker processes start now (when the history is large and the program runs on the vectorised
-        # kernel), while this one plans and starts replaying: docs/performance.md, "Both cores"
-        helpers = helpers_for(history, jobs, kernel != "python" and supports(prog) is None)
+        # helper processes for a long history the vectorised kernel runs: docs/performance.md, "Both cores"
+        helpers = helpers_for(len(inputs.history), jobs, kernel != "python" and supports(prog) is None)
         try:
             plan = plan_for(prog, program, inputs, attributes_path)
             _refuse_vector(kernel, supports(prog, plan))

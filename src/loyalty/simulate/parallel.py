@@ -197,21 +197,19 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
             return run_passes(plan, run_pass)
 
 
-# ------------------------------------------------------------------ helpers started before the history is read
+# ------------------------------------------------------------------ helpers sharing a vectorised run
 
-# With the vectorised kernel, a pool started after reading costs more than it saves (above): starting a
-# process and importing numpy, pyarrow and this package takes ~0.4 s, as long as the kernel's work on
-# 1M rows. Helpers started *before* reading do that while this process reads (most of reading is one
-# thread), and this process takes a share of the groups itself, so the kernel's wall time halves on two
-# cores. Worth it from about this many rows (measured: docs/performance.md, "Both cores").
-SPLIT_MIN_ROWS = 100_000
-# ...which `simulate` guesses from the file's size before reading it (bytes per row: ~80 in a CSV file,
-# ~10 in a compressed Parquet file)
-SPLIT_MIN_BYTES = {"csv": 8_000_000, "parquet": 1_500_000}
+# With the vectorised kernel a pool as above costs more than it saves below 20M rows (workers re-read their
+# rows; starting one takes ~0.4 s of CPU). Helpers instead take groups of the kernel's run from the back
+# while this process takes them from the front (`simulate_split`). Measured on the shared 2-core machine
+# (docs/performance.md, "Both cores"): no gain at 1M or 3M rows (two processes running numpy at once each
+# run ~30-40% slower there, and the helper's start-up and results cost the rest), 16% less wall time at
+# 10M rows. So they are started from this many rows of history.
+SPLIT_MIN_ROWS = 5_000_000
 
 
 def _warm_up() -> None:
-    """What a helper's first group would import (~0.3 s), while this process reads the history."""
+    """What a helper's first group would import (~0.3 s), while this process starts on its groups."""
     import numpy.ma  # noqa: F401  (numpy.unique imports it on first use)
     import pyarrow.ipc  # noqa: F401
 
@@ -248,17 +246,11 @@ class Helpers:
         self.close()
 
 
-def helpers_for(history_path: str, jobs: int, vector_possible: bool) -> Optional[Helpers]:
-    """Helpers for `jobs` cores when the history file is large enough for a split vectorised run, else None."""
-    if jobs <= 1 or not vector_possible:
+def helpers_for(rows: int, jobs: int, vector_possible: bool) -> Optional[Helpers]:
+    """Helpers for `jobs` cores when a history of `rows` rows is worth a split vectorised run, else None."""
+    if jobs <= 1 or not vector_possible or rows < SPLIT_MIN_ROWS:
         return None
-    path = Path(history_path)
-    try:
-        size = path.stat().st_size if path.is_file() else 0
-    except OSError:
-        return None  # reading it reports the problem
-    kind = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
-    return Helpers(jobs - 1) if size >= SPLIT_MIN_BYTES[kind] else None
+    return Helpers(jobs - 1)
 
 
 # groups of a split run: small enough that the two ends meet evenly, large enough to keep the kernel's
@@ -342,8 +334,7 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
     """The whole history with `jobs` processes (1: this process only). Small histories stay in this
     process: a pool would cost more than it saves. `helpers` (started before reading) take shares of a
     vectorised run (no budgets: the kernel never runs them)."""
-    if helpers is not None and kernel == "vector" and len(history) >= SPLIT_MIN_ROWS \
-            and not plan.program.budgets:
+    if helpers is not None and kernel == "vector" and not plan.program.budgets:
         return simulate_split(plan, history, helpers, progress)
     threshold = pool_min_rows if pool_min_rows is not None else (
         VECTOR_POOL_MIN_ROWS if kernel == "vector" else POOL_MIN_ROWS)

@@ -91,7 +91,7 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
                    engine=None, kernel: Optional[str] = None, helpers=None) -> tuple[SimResult, dict]:
     """Simulate and build the report. A progress bar goes to `console` (default: standard error) only
     when that is a terminal, so piped or redirected output never carries it. `jobs`: processes
-    (simulate/parallel.py), `helpers`: some of them started before reading (`parallel.helpers_for`);
+    (simulate/parallel.py), `helpers`: processes sharing a vectorised run (`parallel.helpers_for`);
     `engine(plan, history, progress)`: another way to run it (e.g. Dask)."""
     from loyalty.simulate.parallel import simulate_jobs
 
