@@ -6,7 +6,8 @@
 
 Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
 program and peer runs in its own process; wall and CPU time are measured with os.wait4,
-peak memory as the largest sum of RSS over the process and its helper processes. The peers' totals are checked against `loyalty simulate`'s:
+peak memory as the largest sum of RSS over the process and its helper processes.
+The peers' totals are checked against `loyalty simulate`'s:
 a mismatch is printed loudly and makes the run exit with status 1.
 """
 
