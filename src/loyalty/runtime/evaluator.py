@@ -538,6 +538,19 @@ def _tier_upgrade(prog, st, t, out) -> None:
 # ---------------------------------------------------------------- purchases
 
 
+def tier_discount(tier, lines: list, t, order, event, out: list[Effect]) -> None:
+    """The tier's percentage off each working line's amount paid (line[4]); one effect for the order."""
+    total = 0
+    num, den = tier.discount
+    for ln in lines:
+        d = half_even(ln[4] * num, den * 100)
+        ln[4] -= d
+        total += d
+    if total:
+        out.append(Effect("discount_applied", t, tier.name, tier.line, tier.column, amount=total, order=order,
+                          event=event))
+
+
 def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[Effect]) -> None:
     t = ev.time
     if not _running(prog, t):
@@ -572,15 +585,7 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
 
     # (2) discounts: tier discount, fixed discounts, the discount scale, punch cards
     if tier is not None and tier.discount is not None:
-        total = 0
-        num, den = tier.discount
-        for ln in lines:
-            d = half_even(ln[4] * num, den * 100)
-            ln[4] -= d
-            total += d
-        if total:
-            out.append(Effect("discount_applied", t, tier.name, tier.line, tier.column, amount=total, order=ev.order,
-                              event=ev.id))
+        tier_discount(tier, lines, t, ev.order, ev.id, out)
     for r in applicable:
         if r.action == "discount":
             _discount_lines(prog, st, r, lines, r.percent, ev, ledger, out)

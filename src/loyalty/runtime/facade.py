@@ -32,6 +32,11 @@ from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateD
 _new = object.__new__
 _tuple_new = tuple.__new__  # Applied(state, effects) without the namedtuple's Python-level __new__
 
+# why `apply` refuses a call (both paths say the same)
+_OTHER_PROGRAM = ("this state belongs to a different program; load it with this program's state_from_json to "
+                  "check, or start the member again")
+_NO_LEDGER = "this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the caller across members)"
+
 
 class StateMismatchError(ValueError):
     """A saved state belongs to a different program (or is not a state at all)."""
@@ -167,12 +172,10 @@ class Program:
         """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
         if not isinstance(state, MemberState) or (state._program is not self
                                                   and state._program.identity != self.identity):
-            raise StateMismatchError("this state belongs to a different program; load it with this program's "
-                                     "state_from_json to check, or start the member again")
+            raise StateMismatchError(_OTHER_PROGRAM)
         p = self.compiled
         if ledger is None and p.budgets:
-            raise ValueError("this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the "
-                             "caller across members)")
+            raise ValueError(_NO_LEDGER)
         if type(event) is dict:
             ev = dict_to_ev(event, p.exponent, p.tz, p.catalog, self._amounts)
         else:
@@ -222,12 +225,10 @@ def apply_general(program: Program, state: MemberState, event, ledger=None) -> A
     event reading (runtime/fastevents.py) or the program's specialised plan (runtime/fastpath.py). The
     reference the fast path is tested against (tests/test_apply_fast_path.py); not part of the API."""
     if not isinstance(state, MemberState) or state._program.identity != program.identity:
-        raise StateMismatchError("this state belongs to a different program; load it with this program's "
-                                 "state_from_json to check, or start the member again")
+        raise StateMismatchError(_OTHER_PROGRAM)
     p = program.compiled
     if ledger is None and p.budgets:
-        raise ValueError("this program has budgets: pass a ledger (program.new_budget_ledger(), kept by the "
-                         "caller across members)")
+        raise ValueError(_NO_LEDGER)
     model = parse_event(event)
     ev = to_internal(model, p.exponent, p.currency, p.tz, p.catalog)
     new = state._s.copy()

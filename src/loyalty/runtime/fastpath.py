@@ -280,15 +280,7 @@ class Plan:
 
         # (2) discounts: tier discount, fixed discounts, the discount scale, punch cards
         if tier is not None and tier.discount is not None:
-            total = 0
-            num, den = tier.discount
-            for ln in lines:
-                d = _half_even(ln[4] * num, den * 100)
-                ln[4] -= d
-                total += d
-            if total:
-                out.append(Effect("discount_applied", t, tier.name, tier.line, tier.column, amount=total,
-                                  order=ev.order, event=eid))
+            _ev.tier_discount(tier, lines, t, ev.order, eid, out)
         if ph.discounts:
             for r in ph.discounts:
                 _ev._discount_lines(prog, st, r, lines, r.percent, ev, ledger, out)
