@@ -538,6 +538,21 @@ def _tier_upgrade(prog, st, t, out) -> None:
 # ---------------------------------------------------------------- purchases
 
 
+def perks_and_draws(draws, tier, lines: list, ctx: Ctx, t, order, event, out: list[Effect]) -> None:
+    """A purchase's tier perks (rewards at no charge) and its entries into the draws whose conditions hold."""
+    if tier is not None:
+        for name, cost in tier.perks:
+            out.append(Effect("reward_issued", t, tier.name, tier.line, tier.column, reward=name, amount=0, cost=cost,
+                              order=order, reason="tier perk", event=event))
+    for dr in draws:
+        if _preds_ok(dr, ctx):
+            base = sum(ln[4] for ln in lines if dr.line_matches(ln[0], ln[1]))
+            entries = base // dr.per * dr.entries
+            if entries > 0:
+                out.append(Effect("draw_entries", t, dr.name, dr.line, dr.column, draw=dr.name, entries=entries,
+                                  order=order, event=event))
+
+
 def tier_discount(tier, lines: list, t, order, event, out: list[Effect]) -> None:
     """The tier's percentage off each working line's amount paid (line[4]); one effect for the order."""
     total = 0
@@ -629,17 +644,7 @@ def _purchase(prog: CompiledProgram, st: MemberState, ev: Ev, ledger, out: list[
             times = _counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
             if times:
                 _fire_simple(prog, st, r, ctx, ev, ledger, out, order, times)
-    if tier is not None:
-        for name, cost in tier.perks:
-            out.append(Effect("reward_issued", t, tier.name, tier.line, tier.column, reward=name, amount=0, cost=cost,
-                              order=ev.order, reason="tier perk", event=ev.id))
-    for dr in prog.draws:
-        if _preds_ok(dr, ctx):
-            base = sum(ln[4] for ln in lines if dr.line_matches(ln[0], ln[1]))
-            entries = base // dr.per * dr.entries
-            if entries > 0:
-                out.append(Effect("draw_entries", t, dr.name, dr.line, dr.column, draw=dr.name, entries=entries,
-                                  order=ev.order, event=ev.id))
+    perks_and_draws(prog.draws, tier, lines, ctx, t, ev.order, ev.id, out)
     # (5) tier progress; the new tier applies from the next event
     _add_metric(prog, st, "spend", -1, t, paid)
     _add_metric(prog, st, "visits", -1, t, 1)

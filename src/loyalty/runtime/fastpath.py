@@ -333,17 +333,8 @@ class Plan:
                 times = _ev._counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
                 if times:
                     _ev._fire_simple(prog, st, r, ctx, ev, ledger, out, order, times)
-        if tier is not None and tier.perks:
-            for name, cost in tier.perks:
-                out.append(Effect("reward_issued", t, tier.name, tier.line, tier.column, reward=name, amount=0,
-                                  cost=cost, order=ev.order, reason="tier perk", event=eid))
-        for dr in self.draws:
-            if _preds_ok(dr, ctx):
-                base = sum(ln[4] for ln in lines if dr.line_matches(ln[0], ln[1]))
-                entries = base // dr.per * dr.entries
-                if entries > 0:
-                    out.append(Effect("draw_entries", t, dr.name, dr.line, dr.column, draw=dr.name, entries=entries,
-                                      order=ev.order, event=eid))
+        if (tier is not None and tier.perks) or self.draws:
+            _ev.perks_and_draws(self.draws, tier, lines, ctx, t, ev.order, eid, out)
         # (5) tier progress; the new tier applies from the next event
         if self.spend_metrics:
             _add(st, self.spend_metrics, t, paid)
