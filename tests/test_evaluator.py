@@ -8,25 +8,7 @@ import pytest
 import loyalty
 from loyalty.runtime.events import EventError
 
-HEAD = 'program "t" {\n  currency NOK\n  timezone "Europe/Oslo"\n}\n'
-
-
-def prog(body: str, head: str = HEAD):
-    return loyalty.load(head + body)
-
-
-def buy(order, time, *lines, store=None, eid=None):
-    ev = {"time": time, "order": order,
-          "lines": [{"item": i, "quantity": q, "amount": a} for (i, q, a) in lines]}
-    if store:
-        ev["store"] = store
-    if eid:
-        ev["id"] = eid
-    return {"purchase": ev}
-
-
-def kinds(effects, kind):
-    return [e for e in effects if e.kind == kind]
+from evaluator_helpers import buy, kinds, prog
 
 
 CATALOG = '''catalog {

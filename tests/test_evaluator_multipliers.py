@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import loyalty
+from evaluator_helpers import buy, prog
 
-HEAD = 'program "t" {\n  currency NOK\n  timezone "Europe/Oslo"\n}\n'
 CATALOG = '''catalog {
   category "washes"
   category "food"
@@ -13,15 +12,6 @@ CATALOG = '''catalog {
   item "bun" in category "food"
 }
 '''
-
-
-def prog(body: str):
-    return loyalty.load(HEAD + body)
-
-
-def buy(order, time, *lines):
-    return {"purchase": {"time": time, "order": order,
-                         "lines": [{"item": i, "quantity": q, "amount": a} for (i, q, a) in lines]}}
 
 
 def earned(effects):

@@ -3,18 +3,7 @@ unit cost of each free unit when every one has it, else the revenue foregone. Wo
 
 from __future__ import annotations
 
-import loyalty
-
-HEAD = 'program "t" {\n  currency NOK\n  timezone "Europe/Oslo"\n}\n'
-
-
-def prog(body: str):
-    return loyalty.load(HEAD + body)
-
-
-def buy(order, time, *lines):
-    return {"purchase": {"time": time, "order": order,
-                         "lines": [{"item": i, "quantity": q, "amount": a} for (i, q, a) in lines]}}
+from evaluator_helpers import buy, prog
 
 
 def discounts(effects):

@@ -3,9 +3,8 @@ conditions select"). Expected numbers are worked out by hand in the comments."""
 
 from __future__ import annotations
 
-import loyalty
+import evaluator_helpers
 
-HEAD = 'program "t" {\n  currency NOK\n  timezone "Europe/Oslo"\n}\n'
 CATALOG = '''catalog {
   category "washes"
   category "food"
@@ -17,12 +16,12 @@ reward "gift" is a gift "mug"
 
 
 def prog(body: str):
-    return loyalty.load(HEAD + 'points "points"\n' + CATALOG + body)
+    return evaluator_helpers.prog('points "points"\n' + CATALOG + body)
 
 
 def buy(order, day, *lines):
-    return {"purchase": {"time": f"2025-03-{day:02d}T10:00", "order": order,
-                         "lines": [{"item": i, "quantity": q, "amount": a} for (i, q, a) in lines]}}
+    """A purchase at 10:00 on a day of March 2025."""
+    return evaluator_helpers.buy(order, f"2025-03-{day:02d}T10:00", *lines)
 
 
 def rewarded(effects):
