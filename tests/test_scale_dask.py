@@ -9,18 +9,11 @@ from click.testing import CliRunner
 
 from loyalty.cli import cli
 
+from scale_helpers import budgeted_inputs, simulate_json
+
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parent.parent
-
-BUDGETED = (Path(__file__).parent / "test_scale_jobs.py").read_text().split('BUDGETED = """')[1].split('"""')[0]
-
-
-def simulate_json(*args: str) -> str:
-    result = CliRunner().invoke(cli, ["simulate", *args, "--format", "json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
 
 @pytest.fixture(scope="module")
 def scheduler():
@@ -40,14 +33,10 @@ def test_budgets_that_run_out_and_many_parquet_files_by_glob_equal_the_local_run
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    program = tmp_path / "p.loyalty"
-    program.write_text(BUDGETED)
-    history = tmp_path / "h.csv"
-    assert CliRunner().invoke(cli, ["generate", "--rows", "3000", "--members", "60", "--seed", "3",
-                                    "-o", str(history)]).exit_code == 0
-    local = simulate_json(str(program), str(history), "--jobs", "1")
+    program, history = budgeted_inputs(tmp_path)
+    local = simulate_json(program, history, "--jobs", "1")
     assert local.count('"ran_out": "2025-') == 2
-    assert simulate_json(str(program), str(history), "--engine", "dask", "--scheduler", scheduler) == local
+    assert simulate_json(program, history, "--engine", "dask", "--scheduler", scheduler) == local
     # the same rows as three Parquet files (a member's rows may be in several): same figures
     table = pacsv.read_csv(history, convert_options=pacsv.ConvertOptions(
         column_types={n: "string" for n in ("member", "time", "amount", "order", "quantity", "item")}))
@@ -55,9 +44,9 @@ def test_budgets_that_run_out_and_many_parquet_files_by_glob_equal_the_local_run
     parts.mkdir()
     for i, start in enumerate(range(0, table.num_rows, 1000)):
         pq.write_table(table.slice(start, 1000), parts / f"h{i}.parquet")
-    remote = simulate_json(str(program), str(parts / "*.parquet"), "--engine", "dask", "--scheduler", scheduler)
+    remote = simulate_json(program, str(parts / "*.parquet"), "--engine", "dask", "--scheduler", scheduler)
     # everything but the file name and the row count's source
-    assert remote.replace(str(parts / "*.parquet"), str(history)) == local
+    assert remote.replace(str(parts / "*.parquet"), history) == local
 
 
 def test_an_unreachable_scheduler_is_a_clear_error_without_traceback():

@@ -15,15 +15,11 @@ from loyalty.simulate.history import ReadOptions, build_history
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.wire import plan_from_json, plan_to_json, result_from_data, result_to_data
 
+from scale_helpers import budgeted_inputs, simulate_json
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples" / "histories").glob("*.csv")
                   if (ROOT / "examples" / "programs" / f"{p.stem}.loyalty").exists())
-
-
-def simulate_json(*args: str) -> str:
-    result = CliRunner().invoke(main, ["simulate", *args, "--format", "json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 @pytest.fixture
@@ -67,37 +63,12 @@ def test_evaluate_range_gives_the_same_result_with_either_kernel():
             parallel.evaluate_range(plan, part, None, "python").canonical()
 
 
-BUDGETED = """program "budgeted" {
-  currency NOK
-}
-
-points "points" {
-  cost 0.10 NOK each
-}
-
-rule "base" {
-  earn 1 point per 1 NOK
-  budget 1000 points
-}
-
-rule "bonus once you have 100" {
-  earn 50 points
-  when points balance >= 100 points
-  budget 10000 points
-}
-"""
-
-
 def test_a_generated_history_with_budgets_that_run_out_gives_the_same_report(always_pool, tmp_path):
-    program = tmp_path / "p.loyalty"
-    program.write_text(BUDGETED)
-    history = tmp_path / "h.csv"
-    assert CliRunner().invoke(main, ["generate", "--rows", "3000", "--members", "60", "--seed", "3",
-                                     "-o", str(history)]).exit_code == 0
-    one = simulate_json(str(program), str(history), "--jobs", "1")
+    program, history = budgeted_inputs(tmp_path)
+    one = simulate_json(program, history, "--jobs", "1")
     assert '"ran_out": "2025-' in one  # both budgets really run out mid-history
     assert one.count('"ran_out": "2025-') == 2
-    assert simulate_json(str(program), str(history), "--jobs", "2") == one
+    assert simulate_json(program, history, "--jobs", "2") == one
 
 
 def test_jobs_must_be_a_positive_number():
