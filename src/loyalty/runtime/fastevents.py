@@ -110,6 +110,10 @@ def _quantity(line: dict) -> Optional[int]:
     return q
 
 
+# event type -> its one text field (an `Ev` field of the same name), and whether it may be missing
+_ONE_FIELD = {"visit": ("store", _opt_text), "redemption": ("reward", _text), "action": ("name", _text)}
+
+
 def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] = None) -> Optional[Ev]:
     """`to_internal(parse_event(data), ...)` for a plain, valid event dict; None for anything else.
     `amounts` (the program's own dict, or None) remembers amount texts already converted."""
@@ -222,24 +226,14 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
         if t is None:
             return None
         return Ev("return", eid, t, order=order, ret_lines=ret_lines, ret_amount=ret_amount)
-    if typ == "visit":
-        store = d.get("store")
-        if not _opt_text(store):
+    one = _ONE_FIELD.get(typ)
+    if one is not None:  # visit, redemption, action: one text field the Ev keeps under the same name
+        field, ok = one
+        value = d.get(field)
+        if not ok(value):
             return None
         t = _time(d.get("time"), tz)
-        return Ev("visit", eid, t, store=store) if t is not None else None
-    if typ == "redemption":
-        reward = d.get("reward")
-        if not _text(reward):
-            return None
-        t = _time(d.get("time"), tz)
-        return Ev("redemption", eid, t, reward=reward) if t is not None else None
-    if typ == "action":
-        name = d.get("name")
-        if not _text(name):
-            return None
-        t = _time(d.get("time"), tz)
-        return Ev("action", eid, t, name=name) if t is not None else None
+        return Ev(typ, eid, t, **{field: value}) if t is not None else None
     if typ == "referral" and not _opt_text(d.get("referred")):
         return None
     t = _time(d.get("time"), tz)  # signup, referral
