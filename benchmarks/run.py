@@ -6,7 +6,7 @@
 
 Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
 program and peer runs in its own process; wall and CPU time are measured with os.wait4,
-peak memory as the largest sum of RSS over the process and its helper processes.
+peak memory as the largest sum of RSS over the process and its worker processes.
 The peers' totals are checked against `loyalty simulate`'s:
 a mismatch is printed loudly and makes the run exit with status 1.
 """
@@ -72,8 +72,8 @@ def _tree_rss_kb(pid: int) -> int:
 
 
 def measure(cmd: list[str]) -> Measured:
-    """Run `cmd`; its wall time, CPU time and peak resident memory. CPU (os.wait4) includes the helper
-    processes it waited for; peak memory is the largest *sum* over the process and its helpers, sampled
+    """Run `cmd`; its wall time, CPU time and peak resident memory. CPU (os.wait4) includes the worker
+    processes it waited for; peak memory is the largest *sum* over the process and its workers, sampled
     every 10 ms (ru_maxrss would give only the largest single process), or ru_maxrss where /proc is missing."""
     import threading
 

@@ -25,7 +25,7 @@ EXAMPLES = sorted(p.stem for p in (ROOT / "examples" / "histories").glob("*.csv"
 @pytest.fixture
 def always_pool(monkeypatch):
     monkeypatch.setattr(parallel, "POOL_MIN_ROWS", 0)
-    monkeypatch.setattr(parallel, "VECTOR_POOL_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_ROWS", 0)  # the vectorised kernel's runs: shared with workers
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups per worker, cut mid-file
 
 
@@ -125,23 +125,23 @@ def test_plan_and_result_survive_the_plain_data_round_trip_exactly():
 
 @pytest.fixture
 def always_split(monkeypatch):
-    """Helpers start for any history, and every vectorised run is shared with them."""
+    """Every vectorised run, however short, is shared with worker processes."""
     monkeypatch.setattr(parallel, "SPLIT_MIN_ROWS", 0)
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)
     shared = []
     real = parallel.simulate_split
 
-    def spy(plan, history, helpers, progress=None):
-        shared.append(helpers.count)
-        return real(plan, history, helpers, progress)
+    def spy(plan, history, jobs, progress=None):
+        shared.append(jobs - 1)
+        return real(plan, history, jobs, progress)
 
     monkeypatch.setattr(parallel, "simulate_split", spy)
     return shared
 
 
-def test_a_vectorised_run_shared_with_helper_processes_gives_the_same_report(always_split):
-    """`simulate` starts helpers for a long history and shares the kernel's groups with them; the report is
-    the one process's, byte for byte, for every example the kernel runs."""
+def test_a_vectorised_run_shared_with_worker_processes_gives_the_same_report(always_split):
+    """`simulate` shares the kernel's groups of a long history with workers; the report is the one
+    process's, byte for byte, for every example the kernel runs."""
     import json
 
     vectorised = 0
@@ -152,17 +152,17 @@ def test_a_vectorised_run_shared_with_helper_processes_gives_the_same_report(alw
         assert three == simulate_json(*args, "--jobs", "1"), name
         if json.loads(three)["assumptions"]["kernel"] == "vector":
             vectorised += 1
-            assert always_split[before:] == [2], name  # shared with two helpers
+            assert always_split[before:] == [2], name  # shared with two workers
         else:
             assert len(always_split) == before, name  # the evaluator's runs are not split
     assert vectorised >= 2
 
 
-@pytest.mark.parametrize("helper_delay", [0.0, 0.05])
-def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, helper_delay):
-    """This process takes groups from the front, helpers from the back; a slow helper just takes fewer. The
-    merged result is the one-process result whatever the split (helpers here are threads of this process,
-    running the same unit of work on the same IPC file)."""
+@pytest.mark.parametrize("worker_delay", [0.0, 0.05])
+def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, worker_delay):
+    """This process takes groups from the front, workers from the back; a slow worker just takes fewer. The
+    merged result is the one-process result whatever the split (the worker here is a thread of this
+    process, set up as a worker process is and running the same unit of work on the same IPC file)."""
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -174,28 +174,26 @@ def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, helper_d
     inputs = read_inputs(prog, str(ROOT / "examples" / "histories" / "car_wash.csv"), None, None, None, None, "stop")
     plan = plan_for(prog, program, inputs, None)
     monkeypatch.setattr(parallel, "SPLIT_GROUP_ROWS", 40)
-    parent, helper = [], []
-    real_eval, real_group = parallel.evaluate_range, parallel._work_group
+    monkeypatch.setattr(parallel, "_WORKER", {})
+    parent, worker = [], []
+    real_eval, real_work = parallel.evaluate_range, parallel._work
 
     def in_parent(plan, history, known, kernel="python"):
         if threading.current_thread() is threading.main_thread():
             parent.append(history.table.column("row")[0].as_py())  # the group's first row, by its file line
         return real_eval(plan, history, known, kernel)
 
-    def in_helper(plan_json, path, start, end):
-        helper.append(start)
-        time.sleep(helper_delay)
-        return real_group(plan_json, path, start, end)
+    def in_worker(start, end, known_data):
+        worker.append(start)
+        time.sleep(worker_delay)
+        return real_work(start, end, known_data)
 
     monkeypatch.setattr(parallel, "evaluate_range", in_parent)
-    monkeypatch.setattr(parallel, "_work_group", in_helper)
+    monkeypatch.setattr(parallel, "_work", in_worker)
+    monkeypatch.setattr(parallel, "_split_pool", lambda workers, plan_json, table_path: ThreadPoolExecutor(
+        workers, initializer=parallel._init_worker, initargs=(plan_json, table_path, "vector")))
 
-    class ThreadHelpers:
-        count = 1
-        pool = ThreadPoolExecutor(1)
-
-    split = parallel.simulate_split(plan, inputs.history, ThreadHelpers())
-    ThreadHelpers.pool.shutdown()
+    split = parallel.simulate_split(plan, inputs.history, 2)
     here = list(parent)  # the groups this process took (the whole run below is not counted)
     whole = parallel.simulate_in_process(plan, inputs.history, kernel="vector")
     assert split.canonical() == whole.canonical()
@@ -203,8 +201,8 @@ def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, helper_d
     starts = [s for s, _ in ranges]
     rows = inputs.history.table.column("row").to_pylist()
     taken_here = [starts[[rows[s] for s in starts].index(r)] for r in here]
-    assert sorted(taken_here + helper) == starts  # every group exactly once
-    assert taken_here == starts[:len(taken_here)] and sorted(helper) == starts[len(taken_here):]  # front / back
-    assert helper and taken_here
-    if helper_delay:
-        assert len(taken_here) > len(helper)  # the slow helper took fewer
+    assert sorted(taken_here + worker) == starts  # every group exactly once
+    assert taken_here == starts[:len(taken_here)] and sorted(worker) == starts[len(taken_here):]  # front / back
+    assert worker and taken_here
+    if worker_delay:
+        assert len(taken_here) > len(worker)  # the slow worker took fewer

@@ -117,20 +117,12 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why))
     else:
-        from loyalty.simulate.parallel import helpers_for
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+        plan = plan_for(prog, program, inputs, attributes_path)
         from loyalty.simulate.vector import supports
 
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        # helper processes for a long history the vectorised kernel runs: docs/performance.md, "Both cores"
-        helpers = helpers_for(len(inputs.history), jobs, kernel != "python" and supports(prog) is None)
-        try:
-            plan = plan_for(prog, program, inputs, attributes_path)
-            _refuse_vector(kernel, supports(prog, plan))
-            result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel,
-                                            helpers=helpers)
-        finally:
-            if helpers is not None:
-                helpers.close()
+        _refuse_vector(kernel, supports(prog, plan))
+        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:

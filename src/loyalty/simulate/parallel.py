@@ -28,12 +28,16 @@ from loyalty.simulate.result import SimResult
 # below this many rows a pool costs more than it saves (measured, docs/scale.md: starting two spawned
 # workers and importing pyarrow in them takes about 1 s, which is ~50k rows of replay on one core)
 POOL_MIN_ROWS = 50_000
-# the same with the vectorised kernel, which replays ~20x faster (measured, docs/performance.md, "10M rows")
-# Re-measured after the one-pass reader (docs/performance.md), machine at load 1.6: 1M rows of the
-# reference program took 5.0 s wall in one process and 9.4-10.0 s with a pool of two (the workers
-# re-read and re-encode their rows; the in-process path reads with both cores already). So the pool
-# waits for histories far larger (tests force it with pool_min_rows).
-VECTOR_POOL_MIN_ROWS = 20_000_000
+# The vectorised kernel replays ~20x faster, so a pool as above costs more than it saves for it (1M rows
+# of the reference program: 5.0 s wall in one process, 9.4-10.0 s with a pool of two, workers re-reading
+# their rows). Its runs are shared instead between this process and helper workers (`simulate_split`),
+# from this many rows. Measured on the shared 2-core machine (docs/performance.md, "Both cores"): no gain
+# at 1M or 3M rows (two processes running numpy at once each run ~30-40% slower there, and a worker's
+# start-up and results cost the rest), 16% less wall time at 10M rows.
+SPLIT_MIN_ROWS = 5_000_000
+# groups of a split run: small enough that the two ends meet evenly, large enough to keep the kernel's
+# per-group work (its lockstep loop runs once per event of the group's busiest member) a small part
+SPLIT_GROUP_ROWS = 100_000
 # rows per group at most: a group's rows become Python lists for the replay, so this bounds memory
 GROUP_ROWS = 200_000
 
@@ -197,101 +201,33 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
             return run_passes(plan, run_pass)
 
 
-# ------------------------------------------------------------------ helpers sharing a vectorised run
-
-# With the vectorised kernel a pool as above costs more than it saves below 20M rows (workers re-read their
-# rows; starting one takes ~0.4 s of CPU). Helpers instead take groups of the kernel's run from the back
-# while this process takes them from the front (`simulate_split`). Measured on the shared 2-core machine
-# (docs/performance.md, "Both cores"): no gain at 1M or 3M rows (two processes running numpy at once each
-# run ~30-40% slower there, and the helper's start-up and results cost the rest), 16% less wall time at
-# 10M rows. So they are started from this many rows of history.
-SPLIT_MIN_ROWS = 5_000_000
+# ------------------------------------------------------------------ a vectorised run shared with workers
 
 
-def _warm_up() -> None:
-    """What a helper's first group would import (~0.3 s), while this process starts on its groups."""
-    import numpy.ma  # noqa: F401  (numpy.unique imports it on first use)
-    import pyarrow.ipc  # noqa: F401
+def _split_pool(workers: int, plan_json: str, table_path: str):
+    """The workers of a split run: the same spawned workers as a pool's, on the vectorised kernel."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    import loyalty.simulate.engine  # noqa: F401
-    import loyalty.simulate.vector.kernel  # noqa: F401
-    import loyalty.simulate.wire  # noqa: F401
-
-
-def _started() -> int:
-    return os.getpid()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(plan_json, table_path, "vector"))
 
 
-class Helpers:
-    """`count` worker processes started now (spawned, importing what the kernel needs), to take shares of a
-    vectorised run later (`simulate_split`). `close()` stops them, used or not."""
-
-    def __init__(self, count: int):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.count = count
-        self.pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_warm_up)
-        for _ in range(count):  # each submit starts one more process (none is idle yet)
-            self.pool.submit(_started)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> "Helpers":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def helpers_for(rows: int, jobs: int, vector_possible: bool) -> Optional[Helpers]:
-    """Helpers for `jobs` cores when a history of `rows` rows is worth a split vectorised run, else None."""
-    if jobs <= 1 or not vector_possible or rows < SPLIT_MIN_ROWS:
-        return None
-    return Helpers(jobs - 1)
-
-
-# groups of a split run: small enough that the two ends meet evenly, large enough to keep the kernel's
-# per-group work (its lockstep loop runs once per event of the group's busiest member) a small part
-SPLIT_GROUP_ROWS = 100_000
-
-
-def _warm_group(plan_json: str, table_path: str):
-    """The plan and the table in a helper, loaded once per run (cached by the file's path)."""
-    import pyarrow as pa
-
-    from loyalty.simulate.wire import plan_from_json
-
-    cached = _WORKER.get("split")
-    if cached is None or cached[0] != table_path:
-        table = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
-        cached = _WORKER["split"] = (table_path, plan_from_json(plan_json), table)
-    return cached[1], cached[2]
-
-
-def _work_group(plan_json: str, table_path: str, start: int, end: int) -> dict:
-    from loyalty.simulate.wire import result_to_data
-
-    plan, table = _warm_group(plan_json, table_path)
-    return result_to_data(evaluate_range(plan, History(table.slice(start, end - start)), None, "vector"))
-
-
-def simulate_split(plan, history: History, helpers: Helpers,
+def simulate_split(plan, history: History, jobs: int,
                    progress: Optional[Callable[[int], None]] = None) -> SimResult:
-    """A vectorised run shared between this process and the helpers, from both ends: this process replays
-    groups from the front, the helpers from the back (two queued each, so none waits for its next), until
-    the two meet. Whoever is faster (a helper still starting, a busy core) simply takes more groups. The
-    helpers read the rows from one Arrow IPC file; results merge in group order, so the report is the one
-    process's, byte for byte."""
+    """A vectorised run shared between this process and `jobs - 1` workers, from both ends: this process
+    replays groups from the front while the workers (started now, reading the rows from one Arrow IPC file)
+    take them from the back, two queued each so none waits for its next, until the two meet. Whoever is
+    faster (a worker still starting, a busy core) simply takes more groups. Results merge in group order,
+    so the report is the one process's, byte for byte. Never with budgets (the kernel does not run them)."""
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
-    groups = max(group_count(len(history), 1), -(-len(history) // SPLIT_GROUP_ROWS), 2 * (helpers.count + 1))
+    workers = jobs - 1
+    groups = max(group_count(len(history), 1), -(-len(history) // SPLIT_GROUP_ROWS), 2 * jobs)
     ranges = row_groups(history, groups)
-    if len(ranges) < 2:
+    if len(ranges) < 2 or workers < 1:
         return simulate_in_process(plan, history, progress, "vector")
     parts: list = [None] * len(ranges)
     front, back = 0, len(ranges)  # groups [front, back) are nobody's yet
@@ -299,50 +235,48 @@ def simulate_split(plan, history: History, helpers: Helpers,
         table_path = str(Path(tmp) / "history.arrow")
         with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, history.table.schema) as writer:
             writer.write_table(history.table)
-        plan_json = plan_to_json(plan)
-        queued: dict = {}  # future -> its group
+        with _split_pool(workers, plan_to_json(plan), table_path) as pool:
+            queued: dict = {}  # future -> its group
 
-        def collect(block: bool) -> None:
-            """Take the helpers' finished groups (all of them when `block`), and queue more from the back."""
-            nonlocal back
-            for future in [f for f in queued if block or f.done()]:
-                i = queued.pop(future)
-                parts[i] = result_from_data(future.result())
-                if progress:
-                    progress(ranges[i][1] - ranges[i][0])
-            while len(queued) < 2 * helpers.count and front < back:
-                back -= 1
-                queued[helpers.pool.submit(_work_group, plan_json, table_path, *ranges[back])] = back
+            def collect(block: bool) -> None:
+                """Take the workers' finished groups (all of them when `block`), and queue more from the back."""
+                nonlocal back
+                for future in [f for f in queued if block or f.done()]:
+                    i = queued.pop(future)
+                    parts[i] = result_from_data(future.result())
+                    if progress:
+                        progress(ranges[i][1] - ranges[i][0])
+                while len(queued) < 2 * workers and front < back:
+                    back -= 1
+                    queued[pool.submit(_work, *ranges[back], None)] = back
 
-        collect(block=False)
-        while front < back:
-            i = front
-            front += 1
-            start, end = ranges[i]
-            parts[i] = evaluate_range(plan, History(history.table.slice(start, end - start)), None, "vector")
-            if progress:
-                progress(end - start)
             collect(block=False)
-        while queued:
-            collect(block=True)
+            while front < back:
+                i = front
+                front += 1
+                start, end = ranges[i]
+                parts[i] = evaluate_range(plan, History(history.table.slice(start, end - start)), None, "vector")
+                if progress:
+                    progress(end - start)
+                collect(block=False)
+            while queued:
+                collect(block=True)
     return merge_in_order(parts)
 
 
 def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
-                  pool_min_rows: Optional[int] = None, kernel: str = "python",
-                  helpers: Optional[Helpers] = None) -> SimResult:
+                  kernel: str = "python") -> SimResult:
     """The whole history with `jobs` processes (1: this process only). Small histories stay in this
-    process: a pool would cost more than it saves. `helpers` (started before reading) take shares of a
-    vectorised run (no budgets: the kernel never runs them)."""
-    if helpers is not None and kernel == "vector" and not plan.program.budgets:
-        return simulate_split(plan, history, helpers, progress)
-    threshold = pool_min_rows if pool_min_rows is not None else (
-        VECTOR_POOL_MIN_ROWS if kernel == "vector" else POOL_MIN_ROWS)
-    if jobs <= 1 or len(history) < threshold:
+    process: workers would cost more than they save. A vectorised run is shared with workers
+    (`simulate_split`), an evaluator's run goes to a pool."""
+    if kernel == "vector":
+        if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
+            return simulate_split(plan, history, jobs, progress)
+        return simulate_in_process(plan, history, progress, kernel)
+    if jobs <= 1 or len(history) < POOL_MIN_ROWS:
         return simulate_in_process(plan, history, progress, kernel)
     return simulate_in_pool(plan, history, jobs, progress, kernel)
 
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
-           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "Helpers", "helpers_for",
-           "run_passes", "Iterable"]
+           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable"]

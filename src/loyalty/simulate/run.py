@@ -88,11 +88,10 @@ PROGRESS_MIN_ROWS = 20000  # smaller histories finish before a bar is worth draw
 
 
 def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None, jobs: int = 1,
-                   engine=None, kernel: Optional[str] = None, helpers=None) -> tuple[SimResult, dict]:
+                   engine=None, kernel: Optional[str] = None) -> tuple[SimResult, dict]:
     """Simulate and build the report. A progress bar goes to `console` (default: standard error) only
     when that is a terminal, so piped or redirected output never carries it. `jobs`: processes
-    (simulate/parallel.py), `helpers`: processes sharing a vectorised run (`parallel.helpers_for`);
-    `engine(plan, history, progress)`: another way to run it (e.g. Dask)."""
+    (simulate/parallel.py); `engine(plan, history, progress)`: another way to run it (e.g. Dask)."""
     from loyalty.simulate.parallel import simulate_jobs
 
     kernel_used = None
@@ -102,7 +101,7 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
         kernel_used = choose_kernel(plan, kernel)
     if engine is None:
         def engine(plan, h, progress=None):
-            return simulate_jobs(plan, h, jobs, progress, kernel=kernel_used or "python", helpers=helpers)
+            return simulate_jobs(plan, h, jobs, progress, kernel=kernel_used or "python")
 
     h = inputs.history
     result = with_progress(len(h), show_progress, console, lambda progress: engine(plan, h, progress=progress))
