@@ -122,6 +122,23 @@ class History:
         """A text column's codes as a numpy int64 array (-1 where null), and its distinct values (a list)."""
         return _codes(self.table.column(name))
 
+    def code_array(self, name: str):
+        """A text column's codes only (numpy int64, -1 where null). A slice of a long history shares its
+        dictionaries (every member and order id of the history), so `codes`' list of values can cost far
+        more than the rows: take `values_of` the codes needed instead."""
+        from loyalty.simulate.columns import numbers
+
+        return numbers(_one_array(self.table.column(name)).indices, -1)
+
+    def values_of(self, name: str, codes) -> list:
+        """The texts of these codes of a text column."""
+        import numpy as np
+
+        from loyalty.simulate.columns import arrow
+
+        dictionary = _one_array(self.table.column(name)).dictionary
+        return dictionary.take(arrow(np.asarray(codes, dtype=np.int64))).to_pylist()
+
     @property
     def time(self) -> list[_dt.datetime]:
         cache: dict[int, _dt.datetime] = {}
@@ -146,25 +163,19 @@ class History:
         """(member id, start, end) for each member, in member order."""
         import numpy as np
 
-        from loyalty.simulate.columns import arrow
-
         n = len(self)
         if not n:
             return []
-        members = _one_array(self.table.column("member"))
         starts = self.member_starts()
         ends = np.append(starts[1:], n)
-        # only these rows' ids: a slice of a long history shares its dictionary of every member id
-        names = members.dictionary.take(members.indices.take(arrow(starts))).to_pylist()
+        names = self.values_of("member", self.code_array("member")[starts])
         return list(zip(names, starts.tolist(), ends.tolist()))
 
     def member_starts(self):
         """The row where each member's rows start, in member order (a numpy array)."""
         import numpy as np
 
-        from loyalty.simulate.columns import numbers
-
-        codes = numbers(_one_array(self.table.column("member")).indices, -1)
+        codes = self.code_array("member")
         if not len(codes):
             return np.zeros(0, dtype=np.int64)
         return np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
@@ -183,19 +194,15 @@ class History:
         return self._events
 
     def select_members(self, wanted: Iterable[str]) -> "History":
-        """The rows of some members only (keeps order; used by explain and by tests)."""
+        """The rows of some members only (keeps order; used by explain, the vectorised kernel and tests)."""
         import numpy as np
-
-        from loyalty.simulate.columns import arrow
-
         import pyarrow.compute as pc
 
-        from loyalty.simulate.columns import numbers, strings
+        from loyalty.simulate.columns import arrow, numbers, strings
 
-        members = _one_array(self.table.column("member"))
-        wanted_codes = numbers(pc.is_in(members.dictionary, value_set=strings(sorted(set(wanted)))), False)
-        codes = numbers(members.indices, -1)
-        keep = np.append(wanted_codes, False)[codes]  # -1 (no member) picks the False at the end
+        dictionary = _one_array(self.table.column("member")).dictionary
+        wanted_codes = numbers(pc.is_in(dictionary, value_set=strings(sorted(set(wanted)))), False)
+        keep = np.append(wanted_codes, False)[self.code_array("member")]  # -1 (no member) picks the last False
         return History(self.table.filter(arrow(keep)), self.file, self.skipped, self.bad_rows, encoded=True)
 
 
@@ -260,9 +267,9 @@ def _event_index(h: History) -> tuple[list[int], frozenset]:
     n = len(h)
     if n == 0:
         return [], frozenset()
-    member, _ = h.codes("member")
+    member = h.code_array("member")
     kind, kinds = h.codes("type")
-    order, _ = h.codes("order")
+    order = h.code_array("order")
     time = numbers(h.table.column("time"))
     purchase = kind == (kinds.index("purchase") if "purchase" in kinds else -2)
     grouped = purchase | (kind == (kinds.index("return") if "return" in kinds else -2))
@@ -282,8 +289,7 @@ def _event_index(h: History) -> tuple[list[int], frozenset]:
         k = key[by_key]
         same &= k[1:] == k[:-1]
     split = np.unique(member[at][by_key][1:][same])
-    _, names = h.codes("member")
-    return starts.tolist(), frozenset(names[c] for c in split.tolist())
+    return starts.tolist(), frozenset(h.values_of("member", split))
 
 
 @dataclass(frozen=True)

@@ -179,8 +179,9 @@ class _Rows:
         self.n = n = t.num_rows
         # A group's rows are a slice of the history and share its dictionaries: every member and order id of
         # the whole history (500,000 and 7 million at 10M rows). Those two stay in Arrow and are looked up
-        # for the values a group uses, or each group would pay for the whole history (`member_name_list`).
-        self.member, self.member_dictionary = _codes(t.column("member"), as_list=False)
+        # for the values a group uses (`History.values_of`), or each group would pay for the whole history.
+        self.history = history
+        self.member = history.code_array("member")
         self.time = _ints(t.column("time"))
         self.amount = _ints(t.column("amount"))
         self.qty = _ints(t.column("quantity"), 1)
@@ -210,11 +211,6 @@ class _Rows:
         self.new = new
         self.grouped = grouped
 
-    def member_name_list(self, codes: np.ndarray) -> list[str]:
-        """The member ids of these codes."""
-        from loyalty.simulate.columns import arrow
-
-        return self.member_dictionary.take(arrow(np.asarray(codes, dtype=np.int64))).to_pylist()
 
 
 def _irregular_members(rows: _Rows) -> np.ndarray:
@@ -289,7 +285,7 @@ def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> Si
         scalar[np.unique(mseg[odd])] = True
     result = SimResult()
     if scalar.any():
-        sub = history.select_members(rows.member_name_list(mcode[np.flatnonzero(scalar)]))
+        sub = history.select_members(history.values_of("member", mcode[np.flatnonzero(scalar)]))
         result = replay_members(plan, sub, sub.member_slices())
     keep = ~scalar
     if keep.any():
@@ -1131,7 +1127,7 @@ class _Kernel:
         tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
         zero = itertools.repeat(0)
         rows = list(map(MemberRow._make, zip(
-            self.rows.member_name_list(self.mcode), P_mem.tolist(), revenue.tolist(), earned_total.tolist(),
+            self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(), earned_total.tolist(),
             zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
         res.members = rows
         return res
