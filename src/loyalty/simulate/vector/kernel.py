@@ -151,12 +151,12 @@ class _Cells:
             present = np.flatnonzero(counts)
             uniq, counts = present + lo, counts[present]
             if values is not None:
-                sums = _exact_sums(inv, values[where], hi - lo + 1)[present]
+                sums = _group_sum(inv, values[where], hi - lo + 1)[present]
         else:
             uniq, inv = np.unique(codes, return_inverse=True)
             counts = np.bincount(inv, minlength=len(uniq))
             if values is not None:
-                sums = _exact_sums(inv, values[where], len(uniq))
+                sums = _group_sum(inv, values[where], len(uniq))
         if values is None:
             sums = counts
         cells = self.result.cells
@@ -1169,7 +1169,7 @@ class _Kernel:
                 res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
 
 
-def _exact_sums(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sum of int64 `values` per group 0..n-1, exactly. bincount adds in float64, which is exact while every
     partial sum stays below 2**53 (bounded here by the sum of magnitudes); otherwise integer np.add.at."""
     values = values.astype(np.int64)
@@ -1179,6 +1179,3 @@ def _exact_sums(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     np.add.at(sums, groups, values)
     return sums
 
-
-def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    return _exact_sums(group, values, n)
