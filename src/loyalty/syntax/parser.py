@@ -3,7 +3,7 @@
 The Lark parser (LALR, strict) is built once per process and reused. Syntax
 errors become `Diagnostic`s with a code, the tokens that were expected and, for
 the common mistakes, a human message. The transformer turns the Lark tree into
-the frozen dataclasses of `loyalty.syntax.ast`; nothing later sees Lark.
+the frozen node classes of `loyalty.syntax.ast`; nothing later sees Lark.
 """
 
 from __future__ import annotations
