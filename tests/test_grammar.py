@@ -30,6 +30,7 @@ def test_the_shipped_parser_tables_are_those_of_this_grammar():
     assert doc["grammar_sha256"] == tables.grammar_digest(grammar_text()), \
         "stale: run .venv/bin/python -m loyalty.syntax.tables"
     assert doc["lark"] == lark.__version__
+    assert doc["format"] == tables.FORMAT
 
 
 def test_the_parser_loaded_from_the_tables_parses_like_the_built_one():
@@ -67,3 +68,32 @@ def test_a_stale_or_damaged_tables_file_is_not_used(monkeypatch, tmp_path):
     assert tables.load(grammar_text() + "\n// edited\n", {}) is None  # another grammar: build instead
     monkeypatch.setattr(tables.lark, "__version__", "0.0.1")
     assert tables.load(grammar_text(), {}) is None  # another Lark
+
+
+def test_a_tables_file_of_another_layout_or_damaged_is_not_used():
+    from loyalty.syntax import tables
+
+    text = tables.tables_path().read_text(encoding="utf-8")
+    grammar = grammar_text()
+    assert tables.parser_from_json(text, grammar, {}) is not None
+    assert tables.parser_from_json(text.replace('"format":%d' % tables.FORMAT, '"format":1', 1), grammar, {}) is None
+    assert tables.parser_from_json(text[: len(text) // 2], grammar, {}) is None
+    assert tables.parser_from_json("[]", grammar, {}) is None
+
+
+def test_the_tables_encoding_gives_back_exactly_what_was_stored():
+    """Tuples stay tuples, lists lists, int keys ints: the tagged objects never collide with plain ones."""
+    import json
+
+    import pytest
+
+    from loyalty.syntax import tables
+
+    value = {"a": (1, [2, (3,)], {"(": 1, "x": 2}), "b": {4: (5, {"@": 6}), 7: []}, "c": [(), {}, None, "("]}
+    back = json.loads(json.dumps(tables._encode(value)), object_hook=tables._decode_object)
+    assert back == value
+    assert type(back["a"]) is tuple and type(back["a"][1]) is list and type(back["a"][1][1]) is tuple
+    assert list(back["b"]) == [4, 7] and type(back["c"][0]) is tuple
+    for ambiguous in ({"(": [1]}, {"{": []}, {(1, 2): 3}):
+        with pytest.raises(TypeError):
+            tables._encode(ambiguous)

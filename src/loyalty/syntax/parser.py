@@ -13,7 +13,6 @@ import difflib
 import re
 import threading
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Optional
 
@@ -42,14 +41,18 @@ _GRAMMAR_NAME = "loyalty.lark"
 
 def grammar_text() -> str:
     """The grammar shipped inside the package, or grammar/ of a source checkout."""
-    try:
-        packaged = resources.files("loyalty").joinpath(_GRAMMAR_NAME)
-        if packaged.is_file():
-            return packaged.read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - unusual installs
-        pass
-    source_tree = Path(__file__).resolve().parents[3] / "grammar" / _GRAMMAR_NAME
-    return source_tree.read_text(encoding="utf-8")
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / _GRAMMAR_NAME
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    source_tree = package.parents[1] / "grammar" / _GRAMMAR_NAME
+    if source_tree.is_file():
+        return source_tree.read_text(encoding="utf-8")
+    # a zipped install, with no files beside the modules (importlib.resources costs ~6 ms of imports, so
+    # it is used only here)
+    from importlib import resources  # pragma: no cover
+
+    return resources.files("loyalty").joinpath(_GRAMMAR_NAME).read_text(encoding="utf-8")
 
 
 _parser_lock = threading.Lock()
