@@ -283,3 +283,16 @@ def test_a_multiplier_with_no_points_per_spend_or_visit_to_multiply_never_fires(
     assert codes(other_kind) == ["LOY309"]
     any_kind = head + 'rule "s" {\n  earn 1 mile per 10 NOK\n}\nrule "d" {\n  earn 2x\n}\n'
     assert codes(any_kind) == []
+
+
+def test_is_timezone_agrees_with_zoneinfo_available_timezones():
+    """is_timezone answers from tzdata's list first (no walk of the system's tz directories): the same
+    answers as membership in zoneinfo.available_timezones()."""
+    import zoneinfo
+
+    from loyalty.checker import is_timezone
+
+    names = zoneinfo.available_timezones()
+    for name in ["Europe/Oslo", "europe/oslo", "UTC", "US/Pacific", "posixrules", "right/UTC", "posix/UTC",
+                 "", "Europe//Oslo", "../zoneinfo/UTC", "Mars/Olympus"]:
+        assert is_timezone(name) == (name in names), name
