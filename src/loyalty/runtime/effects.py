@@ -1,7 +1,7 @@
 """Effects: what applying an event did, each naming the rule behind it.
 
-An `Effect` is a small immutable-by-convention record with slots; money is in
-integer minor units of the program currency and points are integers. `to_json`
+An `Effect` is a small immutable record (a named tuple); money is in integer
+minor units of the program currency and points are integers. `to_json`
 renders money as a decimal string in the program currency.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
+from collections import namedtuple
 from typing import Optional
 
 # every effect kind, in the order the evaluator can produce them for one event
@@ -35,35 +36,28 @@ _FIELDS = (
 )
 
 
-class Effect:
-    __slots__ = _FIELDS
+_EffectFields = namedtuple("_EffectFields", _FIELDS, defaults=(None, 0, 0) + (None,) * (len(_FIELDS) - 5))
 
-    def __init__(self, kind: str, time: _dt.datetime, rule: Optional[str] = None, line: int = 0, column: int = 0,
-                 point_kind: Optional[str] = None, points: Optional[int] = None, amount: Optional[int] = None,
-                 cost: Optional[int] = None, reward: Optional[str] = None, tier_from: Optional[str] = None,
-                 tier_to: Optional[str] = None, pending: Optional[bool] = None, truncated: Optional[int] = None,
-                 order: Optional[str] = None, entries: Optional[int] = None, draw: Optional[str] = None,
-                 scope: Optional[str] = None, reason: Optional[str] = None, event: Optional[str] = None):
-        self.kind = kind
-        self.time = time
-        self.rule = rule  # the rule (or tier / point kind / draw declaration) that produced it
-        self.line = line  # its source position
-        self.column = column
-        self.point_kind = point_kind
-        self.points = points
-        self.amount = amount  # minor units: discount amount, reward face value
-        self.cost = cost  # minor units: what a reward costs the business
-        self.reward = reward
-        self.tier_from = tier_from
-        self.tier_to = tier_to
-        self.pending = pending
-        self.truncated = truncated
-        self.order = order
-        self.entries = entries
-        self.draw = draw
-        self.scope = scope
-        self.reason = reason
-        self.event = event  # id of the event that caused it
+
+class Effect(_EffectFields):
+    """One thing an event did. A tuple of the 20 fields above (most None for any one kind), immutable: a
+    state copy and the caller may share it. Built as a tuple (one step, not 20 attribute stores) because
+    `program.apply` makes two or three per purchase; the hot paths build it with `tuple.__new__(Effect, values)`.
+
+    Fields: `kind`, `time`; `rule` (the rule, tier, point kind or draw declaration that produced it) and
+    its source `line` and `column`; `amount` and `cost` in minor units (a discount, a reward's face value,
+    what a reward costs the business); `event`, the id of the event that caused it; the rest by kind."""
+
+    __slots__ = ()
+
+    # an Effect equals only another Effect (not a plain tuple of the same values)
+    def __eq__(self, other) -> bool:
+        return type(other) is Effect and tuple.__eq__(self, other)
+
+    def __ne__(self, other) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = tuple.__hash__
 
     def fields(self) -> dict:
         """The fields that are set (a compact dict, ints in minor units)."""
@@ -82,12 +76,6 @@ class Effect:
             if name in out:
                 out[name] = str(minor_to_decimal(out[name], exponent))
         return out
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Effect) and all(getattr(self, n) == getattr(other, n) for n in _FIELDS)
-
-    def __hash__(self):
-        return hash(tuple(getattr(self, n) for n in _FIELDS))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.fields().items() if k != "kind")
@@ -130,3 +118,4 @@ class Effect:
 
 def minor_to_decimal(value: int, exponent: int) -> Decimal:
     return Decimal(value).scaleb(-exponent) if exponent else Decimal(value)
+

@@ -433,7 +433,7 @@ def _advance_kind(kind: PointKind, ks, T, timed) -> None:
                 ks.pend_sum -= b.amount
                 ks.avail_sum += b.amount - pay
                 if b.amount - pay > 0:
-                    batches[i] = Batch(b.earned_at, None, b.expires_at, b.amount - pay, b.order, b.rule, b.seq)
+                    batches[i] = b._replace(available_at=None, amount=b.amount - pay)
                 else:
                     gone.append(i)
             if gone:

@@ -43,6 +43,7 @@ _RETURN_LINE_KEYS = frozenset(("item", "quantity"))
 _datetime = _dt.datetime
 _time_match = _TIME.fullmatch
 _fromisoformat = _dt.datetime.fromisoformat
+_tuple_new = tuple.__new__  # an Ev (a named tuple) in one step
 
 
 def _time(value, tz) -> Optional[_dt.datetime]:
@@ -186,7 +187,8 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
                 t = t.astimezone(tz).replace(tzinfo=None)
             except (OverflowError, ValueError):
                 return None
-        return Ev("purchase", eid or f"purchase:{order}", t, order, tuple(out), store, channel)
+        return _tuple_new(Ev, ("purchase", eid or f"purchase:{order}", t, order, tuple(out), store, channel, None,
+                               None, None, None))
     if typ == "tick":
         t = _time(d.get("time"), tz)
         return Ev("tick", None, t) if t is not None else None
@@ -271,4 +273,5 @@ def model_to_ev(model, exponent: int, tz, catalog: dict, amounts: dict) -> Optio
         cat = ln.category
         out.append((item, cat if cat is not None else catalog.get(item), ln.quantity, amount))
     order = model.order
-    return Ev("purchase", model.id or f"purchase:{order}", t, order, tuple(out), model.store, model.channel)
+    return _tuple_new(Ev, ("purchase", model.id or f"purchase:{order}", t, order, tuple(out), model.store,
+                           model.channel, None, None, None, None))

@@ -36,6 +36,7 @@ _purchase_trigger_ok = _ev._purchase_trigger_ok
 _limit = _ev._limit
 _div_round = _ev.div_round
 _MAX_TIME = _dt.datetime.max
+_tuple_new = tuple.__new__  # an Effect or Batch built in one step (both are named tuples)
 
 
 def _half_even(n: int, d: int) -> int:
@@ -411,7 +412,8 @@ class Plan:
                     ks.avail_sum -= amount
                 else:
                     ks.pend_sum -= amount
-                effect = Effect("points_expired", at, name, line, column, name, amount)
+                effect = _tuple_new(Effect, ("points_expired", at, name, line, column, name, amount, None, None,
+                                             None, None, None, None, None, None, None, None, None, None, None))
                 if several:
                     timed.append((at, 1, seq, effect))
                     seq += 1
@@ -496,9 +498,9 @@ class Plan:
         for ln, d in per_line:  # no cap: the whole discount is granted
             ln[4] -= d
         # cost: the free units' catalog cost, else (a discounted unit, an item without a cost) the revenue foregone
-        out.append(Effect("discount_applied", ev.time, r.name, r.line, r.column, None, None, total,
-                          unit_cost if unit_cost is not None else total, None, None, None, None, None, ev.order,
-                          None, None, None, None, ev.id))
+        out.append(_tuple_new(Effect, ("discount_applied", ev.time, r.name, r.line, r.column, None, None, total,
+                                       unit_cost if unit_cost is not None else total, None, None, None, None, None,
+                                       ev.order, None, None, None, None, ev.id)))
 
     # ---------------------------------------------------------------- earning
 
@@ -591,7 +593,7 @@ class Plan:
                 pay = min(pay, pts)
                 ks.debt -= pay
             if pts - pay > 0:
-                batches.append(Batch(t, None, expires, pts - pay, oid, src.index, seq))
+                batches.append(_tuple_new(Batch, (t, None, expires, pts - pay, oid, src.index, seq)))
                 if expires is not None:
                     if in_order:
                         items.append((expires, seq))
@@ -607,8 +609,8 @@ class Plan:
             if not one_lifetime and kp.earned_metrics:
                 _add(st, kp.earned_metrics, t, pts)
             credited += pts
-            out.append(Effect("points_earned", t, src.name, src.line, src.column, kind_name, pts, None, None, None,
-                              None, None, False, None, oid, None, None, None, None, eid))
+            out.append(_tuple_new(Effect, ("points_earned", t, src.name, src.line, src.column, kind_name, pts, None,
+                                           None, None, None, None, False, None, oid, None, None, None, None, eid)))
         if seq != first_seq:
             ks.next_seq = seq
             ks.n += seq - first_seq
@@ -646,5 +648,5 @@ class Plan:
         order.points[src.index] = order.points.get(src.index, 0) + pts
         if kp.earned_metrics:
             _add(st, kp.earned_metrics, t, pts)
-        out.append(Effect("points_earned", t, src.name, src.line, src.column, kp.kind.name, pts, None, None, None,
-                          None, None, False, None, ev.order, None, None, None, None, ev.id))
+        out.append(_tuple_new(Effect, ("points_earned", t, src.name, src.line, src.column, kp.kind.name, pts, None,
+                                       None, None, None, None, False, None, ev.order, None, None, None, None, ev.id)))

@@ -7,8 +7,7 @@ spares a simulation the import of pydantic and the construction of its models (~
 
 from __future__ import annotations
 
-import datetime as _dt
-from typing import Optional
+from collections import namedtuple
 
 
 class EventError(ValueError):
@@ -19,23 +18,12 @@ class EventError(ValueError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
-class Ev:
-    """An event inside the evaluator (no validation; built by `to_internal` or by the simulator)."""
+class Ev(namedtuple("_EvFields", ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name",
+                                   "ret_lines", "ret_amount"), defaults=(None, (), None, None, None, None, None, None))):
+    """An event inside the evaluator (no validation; built by `to_internal` or by the simulator).
 
-    __slots__ = ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name", "ret_lines", "ret_amount")
+    type; id; time (naive, program-local); order; lines (a purchase's ((item, category, quantity,
+    amount_minor), ...)); store; channel; reward; name; ret_lines (a return's ((item, quantity), ...) or
+    None); ret_amount (a return's minor units or None). A named tuple: built in one step, never changed."""
 
-    def __init__(self, type: str, id: Optional[str], time: _dt.datetime, order: Optional[str] = None,
-                 lines: tuple = (), store: Optional[str] = None, channel: Optional[str] = None,
-                 reward: Optional[str] = None, name: Optional[str] = None, ret_lines: Optional[tuple] = None,
-                 ret_amount: Optional[int] = None):
-        self.type = type
-        self.id = id
-        self.time = time  # naive, program-local
-        self.order = order
-        self.lines = lines  # purchase: ((item, category, quantity, amount_minor), ...)
-        self.store = store
-        self.channel = channel
-        self.reward = reward
-        self.name = name
-        self.ret_lines = ret_lines  # return: ((item, quantity), ...) or None
-        self.ret_amount = ret_amount  # return: minor units or None
+    __slots__ = ()

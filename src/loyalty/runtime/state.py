@@ -10,32 +10,29 @@ from __future__ import annotations
 
 import datetime as _dt
 from bisect import bisect_left, bisect_right, insort
+from collections import namedtuple
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Optional
 
 STATE_FORMAT = "loyalty-state/1"
 _new = object.__new__  # a copy sets every slot itself
+_tuple_new = tuple.__new__  # a Batch in one step
 
 
-class Batch:
+class Batch(namedtuple("_BatchFields", ("earned_at", "available_at", "expires_at", "amount", "order", "rule",
+                                         "seq"), defaults=(0,))):
     """Points earned by one event for one point kind. Spending takes the oldest first.
 
-    Immutable once made (a state copy shares its batches): a change replaces the batch by one
-    with the same `seq`, the batch's place in its kind's list (which is kept in `seq` order)."""
+    earned_at; available_at (None once available); expires_at (None: never); amount; the order and the
+    rule (index) that earned them; seq, the batch's place in its kind's list (kept in `seq` order).
+    Immutable (a named tuple: a state copy shares its batches): a change replaces the batch by one with
+    the same `seq`."""
 
-    __slots__ = ("earned_at", "available_at", "expires_at", "amount", "order", "rule", "seq")
-
-    def __init__(self, earned_at, available_at, expires_at, amount, order, rule, seq=0):
-        self.earned_at: _dt.datetime = earned_at
-        self.available_at: Optional[_dt.datetime] = available_at  # None once available
-        self.expires_at: Optional[_dt.datetime] = expires_at
-        self.amount: int = amount
-        self.order: Optional[str] = order
-        self.rule: int = rule
-        self.seq: int = seq
+    __slots__ = ()
 
     def with_amount(self, amount: int) -> "Batch":
-        return Batch(self.earned_at, self.available_at, self.expires_at, amount, self.order, self.rule, self.seq)
+        return _tuple_new(Batch, (self.earned_at, self.available_at, self.expires_at, amount, self.order,
+                                  self.rule, self.seq))
 
 
 def _seq(b: Batch) -> int:
@@ -171,7 +168,7 @@ class KindState:
     def add(self, earned_at, available_at, expires_at, amount: int, order, rule: int) -> Batch:
         seq = self.next_seq
         self.next_seq = seq + 1
-        b = Batch(earned_at, available_at, expires_at, amount, order, rule, seq)
+        b = _tuple_new(Batch, (earned_at, available_at, expires_at, amount, order, rule, seq))
         batches = self.batches
         if len(batches) != self.n:  # another copy appended to the shared list
             batches = self.own()
@@ -236,9 +233,8 @@ class KindState:
         """Sequence numbers, timers and sums from the batch list (after loading)."""
         maturing, expiring = [], []
         self.avail_sum = self.pend_sum = 0
-        self.replace_live(self.batches[self.head:self.n])
+        self.replace_live([b._replace(seq=i) for i, b in enumerate(self.batches[self.head:self.n])])
         for i, b in enumerate(self.batches):
-            b.seq = i
             if b.available_at is None:
                 self.avail_sum += b.amount
             else:
