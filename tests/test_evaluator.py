@@ -364,6 +364,8 @@ rule "gift" {
     s, eff = p.apply(s, buy("o3", "2025-03-03T10:00", ("wash", 1, "500")))
     # a cap reports what it held back in the unit the rule gives: here the reward's cost
     assert kinds(eff, "reward_issued") == [] and [e.truncated for e in kinds(eff, "cap_reached")] == [4000]
+    # and a support agent reads it as money, not minor units
+    assert p.explain(kinds(eff, "cap_reached")[0]) == 'cap reached: 40.00 NOK not given (rule "gift", line 13)'
     s, eff = p.apply(s, buy("o4", "2025-04-03T10:00", ("wash", 1, "500")))
     assert len(kinds(eff, "reward_issued")) == 1
 

@@ -108,7 +108,9 @@ class Effect(_EffectFields):
         elif k == "draw_entries":
             s = f"{self.entries} entries in draw {self.draw}"
         elif k in ("cap_reached", "budget_reached"):
-            s = f"{k.replace('_', ' ')}: {self.truncated} {self.point_kind or 'minor units'} not given"
+            # without a point kind the rule gives money (a discount, a reward's cost): `truncated` is minor units
+            held = f"{self.truncated} {self.point_kind}" if self.point_kind else money(self.truncated or 0)
+            s = f"{k.replace('_', ' ')}: {held} not given"
         elif k == "redemption_refused":
             s = f"redemption of {self.reward} refused: {self.reason}"
         else:
