@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import cli
@@ -32,6 +33,26 @@ def test_simulate_json_is_byte_identical_and_matches_the_by_member_table(tmp_pat
     assert sum(Decimal(m["discount"]) for m in members) == Decimal(report["by_rule"][0]["discount"])
     for name in ("summary", "by_rule", "by_month", "by_reward", "by_tier", "draws"):
         assert (tmp_path / "out" / f"{name}.csv").exists()
+
+
+@pytest.mark.parametrize("kernel", ["python", "vector"])
+def test_per_member_rows_are_built_only_for_out_and_leave_the_report_alone(tmp_path, kernel):
+    """Without --out no per-member rows are built (the report never reads them); with it, by_member.csv
+    holds every member, and the JSON report is byte for byte the same either way, on both kernels."""
+    from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
+
+    prog = load_program(CAR_WASH)
+    inputs = read_inputs(prog, CAR_WASH_CSV, None, None, None, None, "stop")
+    lean, lean_report = run_and_report(plan_for(prog, CAR_WASH, inputs, None, member_rows=False), inputs, False,
+                                       kernel=kernel)
+    full, full_report = run_and_report(plan_for(prog, CAR_WASH, inputs, None), inputs, False, kernel=kernel)
+    assert lean.members == [] and len(full.members) == full_report["headline"]["members"] > 0
+    assert json.dumps(lean_report, sort_keys=True) == json.dumps(full_report, sort_keys=True)
+    a = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--format", "json", "--kernel", kernel, "--out", str(tmp_path))
+    b = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--format", "json", "--kernel", kernel)
+    assert a.exit_code == b.exit_code == 0 and a.stdout == b.stdout
+    with open(tmp_path / "by_member.csv", encoding="utf-8") as fh:
+        assert [row["member"] for row in csv.DictReader(fh)] == [m.member for m in full.members]
 
 
 def test_simulate_text_report_and_svg_chart(tmp_path):

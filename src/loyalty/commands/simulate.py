@@ -109,16 +109,18 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
 
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
-                                         on_unsupported=lambda why: _refuse_vector(kernel, why))
+                                         on_unsupported=lambda why: _refuse_vector(kernel, why),
+                                         member_rows=bool(out_dir))
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
-                                                  on_unsupported=lambda why: _refuse_vector(kernel, why))
+                                                  on_unsupported=lambda why: _refuse_vector(kernel, why),
+                                                  member_rows=bool(out_dir))
     else:
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        plan = plan_for(prog, program, inputs, attributes_path)
+        plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
         from loyalty.simulate.vector import supports
 
         _refuse_vector(kernel, supports(prog, plan))

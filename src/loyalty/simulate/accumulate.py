@@ -216,7 +216,7 @@ class MemberAccumulator:
 
     # ------------------------------------------------------------ the member's totals
     def finish(self, months: list[str], draws: dict[str, int], seed: int, point_costs: dict[str, Decimal],
-               tier_names: tuple[str, ...]) -> None:
+               tier_names: tuple[str, ...], member_row: bool = True) -> None:
         r = self.result
         r.count("members")
         if self.orders:
@@ -249,11 +249,13 @@ class MemberAccumulator:
             r.add("draw", f"{draw}{KEY_SEP}{period}", "entrants")
             u = (stable_hash(seed, "draw", draw, period, self.member) + 1) / 18446744073709551616.0  # in (0, 1]
             r.offer_draw(f"{draw}{KEY_SEP}{period}", draws.get(draw, 1), DrawKey(math.log(u) / entries, self.member))
-        outstanding = {k: self.earned.get(k, 0) - self.redeemed.get(k, 0) - self.expired.get(k, 0)
-                       - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
-        points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()), Decimal(0))
-        r.members.append(MemberRow(
-            self.member, self.orders, self.revenue, sum(self.earned.values()), sum(self.redeemed.values()),
-            sum(outstanding.values()), self.rewards, self.discount,
-            Decimal(self.discount + self.reward_value) + points_value, self.tier,
-        ))
+        if member_row:
+            outstanding = {k: self.earned.get(k, 0) - self.redeemed.get(k, 0) - self.expired.get(k, 0)
+                           - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
+            points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()),
+                               Decimal(0))
+            r.members.append(MemberRow(
+                self.member, self.orders, self.revenue, sum(self.earned.values()), sum(self.redeemed.values()),
+                sum(outstanding.values()), self.rewards, self.discount,
+                Decimal(self.discount + self.reward_value) + points_value, self.tier,
+            ))

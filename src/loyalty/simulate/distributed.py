@@ -155,7 +155,8 @@ class _Span:
 
 
 def simulate_on_dask(client, prog, program_path: str, pattern: str, options, scenario, attributes,
-                     partitions: Optional[int] = None, kernel: str = "auto", on_unsupported=None):
+                     partitions: Optional[int] = None, kernel: str = "auto", on_unsupported=None,
+                     member_rows: bool = True):
     """(plan, merged result, history info, the kernel used) for the files `pattern` names."""
     import datetime as _dt
 
@@ -187,7 +188,8 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
     parts = [client.submit(_assemble, *[client.submit(_piece, r, p) for r in reads]) for p in range(partitions)]
     del reads  # the pieces are now in the partitions: let the workers free the files' tables
 
-    plan = make_plan(prog, program_info(prog, program_path), scenario, _Span(rows, first, last), attributes)
+    plan = make_plan(prog, program_info(prog, program_path), scenario, _Span(rows, first, last), attributes,
+                     member_rows)
     if on_unsupported is not None:
         from loyalty.simulate.vector.support import supports
 
@@ -210,7 +212,7 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
 
 def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attributes_path, columns, time_format,
                     delimiter, on_bad_row, scheduler: Optional[str], workers: int = 0, kernel: str = "auto",
-                    on_unsupported=None):
+                    on_unsupported=None, member_rows: bool = True):
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.report import build_report
     from loyalty.simulate.run import scenario_and_options
@@ -222,7 +224,7 @@ def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attrib
     try:
         plan, result, info, kernel_used = simulate_on_dask(client, prog, program_path, pattern, options, scenario,
                                                            attributes, kernel=kernel,
-                                                           on_unsupported=on_unsupported)
+                                                           on_unsupported=on_unsupported, member_rows=member_rows)
     finally:
         client.close()
         if cluster is not None:

@@ -54,6 +54,9 @@ class Plan:
     reward_costs: dict[str, Number] = field(default_factory=dict)
     # reward -> {"cost": text in the currency, "from": where that cost comes from}, for the assumptions
     reward_costs_used: dict[str, dict[str, str]] = field(default_factory=dict)
+    # a row per member in the result (by_member.csv, compare); the report alone does not read them, and at a
+    # million rows building them is a few per cent of a vectorised run
+    member_rows: bool = True
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def reward_sources(prog: CompiledProgram) -> dict[str, RewardSource]:
 
 
 def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, history: History,
-              attributes: Optional[dict[str, MemberAttributes]] = None) -> Plan:
+              attributes: Optional[dict[str, MemberAttributes]] = None, member_rows: bool = True) -> Plan:
     if len(history):
         first, last = history.time_range()
         months = tuple(months_between(first, last))
@@ -166,7 +169,7 @@ def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, hist
     return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
                 choose_redeem_reward(prog, scenario), attributes or {},
                 {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()},
-                overrides, used)
+                overrides, used, member_rows)
 
 
 # ------------------------------------------------------------------ one member
@@ -222,7 +225,8 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     acc.effects(out)
     if on_event and out:
         on_event(-1, None, out, None)
-    acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers)
+    acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers,
+               plan.member_rows)
     return result
 
 

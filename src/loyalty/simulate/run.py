@@ -74,9 +74,11 @@ def _delimiter(text: str) -> str:
     return text
 
 
-def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str]) -> Plan:
+def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str],
+             member_rows: bool = True) -> Plan:
     attributes = read_attributes(attributes_path) if attributes_path else {}
-    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes)
+    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes,
+                     member_rows)
 
 
 def history_info(h: History) -> HistoryInfo:

@@ -268,7 +268,7 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
 
 def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
                        time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
-                       console=None, on_unsupported=None):
+                       console=None, on_unsupported=None, member_rows: bool = True):
     """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's."""
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.history import read_attributes
@@ -280,7 +280,7 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
     reader = GroupedReader(history_path, options)
     span = reader.validate()
     attributes = read_attributes(attributes_path) if attributes_path else {}
-    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes)
+    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes, member_rows)
     if on_unsupported is not None:
         from loyalty.simulate.vector.support import supports
 

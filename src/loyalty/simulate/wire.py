@@ -56,6 +56,7 @@ def plan_to_json(plan) -> str:
         "draw_winners": plan.draw_winners,
         "reward_costs": {k: _num(v) for k, v in plan.reward_costs.items()},
         "reward_costs_used": plan.reward_costs_used,
+        "member_rows": plan.member_rows,
     }
     return json.dumps(doc, sort_keys=True)
 
@@ -78,7 +79,7 @@ def plan_from_json(text: str):
                   for m, a in doc["attributes"].items()}
     return Plan(CompiledProgram.from_json(doc["program"]), info, scenario, _dt.datetime.fromisoformat(doc["end"]),
                 tuple(doc["months"]), doc["redeem_reward"], attributes, doc["draw_periods"], doc["draw_winners"],
-                {k: _unnum(v) for k, v in doc["reward_costs"].items()}, doc["reward_costs_used"])
+                {k: _unnum(v) for k, v in doc["reward_costs"].items()}, doc["reward_costs_used"], doc["member_rows"])
 
 
 # ------------------------------------------------------------------ result

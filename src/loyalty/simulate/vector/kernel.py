@@ -1107,29 +1107,30 @@ class _Kernel:
             self._tier_months(res, names, c_mem, c_mon, c_to)
         # members
         P_mem = _group_sum(self.e_mem, P.astype(np.int64), nmem)
-        revenue = _group_sum(self.e_mem, np.where(P, self.e_total, 0) - np.where(R, self.e_total, 0), nmem)
         res.count("members", nmem)
         if (P_mem > 0).any():
             res.count("purchasing_members", int((P_mem > 0).sum()))
-        costs = plan.info.point_costs
-        earned_total = np.zeros(nmem, dtype=np.int64)
-        outstanding = np.zeros(nmem, dtype=np.int64)
-        for pk, (_has, e) in m_earned.items():
-            earned_total += e
-            outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0)
-        # the member's value: discounts, and points earned at their kind's cost (a kind she earned any of)
-        points_value = [Decimal(0)] * nmem
-        for pk, (has, e) in m_earned.items():
-            cost = costs.get(pk, Decimal(0))
-            for i, got in zip(np.flatnonzero(has).tolist(), e[has].tolist()):
-                points_value[i] += Decimal(got) * cost
-        value = [Decimal(d) + pv for d, pv in zip(m_discount.tolist(), points_value)]
-        tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
-        zero = itertools.repeat(0)
-        rows = list(map(MemberRow._make, zip(
-            self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(), earned_total.tolist(),
-            zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
-        res.members = rows
+        if plan.member_rows:  # by_member.csv and compare read them; a report alone does not
+            revenue = _group_sum(self.e_mem, np.where(P, self.e_total, 0) - np.where(R, self.e_total, 0), nmem)
+            costs = plan.info.point_costs
+            earned_total = np.zeros(nmem, dtype=np.int64)
+            outstanding = np.zeros(nmem, dtype=np.int64)
+            for pk, (_has, e) in m_earned.items():
+                earned_total += e
+                outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0)
+            # the member's value: discounts, and points earned at their kind's cost (a kind she earned any of)
+            points_value = [Decimal(0)] * nmem
+            for pk, (has, e) in m_earned.items():
+                cost = costs.get(pk, Decimal(0))
+                for i, got in zip(np.flatnonzero(has).tolist(), e[has].tolist()):
+                    points_value[i] += Decimal(got) * cost
+            value = [Decimal(d) + pv for d, pv in zip(m_discount.tolist(), points_value)]
+            tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
+            zero = itertools.repeat(0)
+            rows = list(map(MemberRow._make, zip(
+                self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(),
+                earned_total.tolist(), zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
+            res.members = rows
         return res
 
     def _by_source_name(self, sl: _Slot, mask: np.ndarray, tier_of: np.ndarray):
