@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Callable, Iterator, Optional
 
 from loyalty.runtime.effects import Effect
-from loyalty.runtime.evaluator import apply_event, new_member
+from loyalty.runtime.evaluator import new_member
+from loyalty.runtime.fastpath import Plan as EvaluationPlan
 from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
@@ -57,6 +58,12 @@ class Plan:
     # a row per member in the result (by_member.csv, compare); the report alone does not read them, and at a
     # million rows building them is a few per cent of a vectorised run
     member_rows: bool = True
+    # the program's specialised evaluation (runtime/fastpath.py, what `program.apply` runs; tested equal to
+    # `evaluator.apply_event`): built once per plan, here and in every worker that rebuilds the plan
+    evaluation: EvaluationPlan = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "evaluation", EvaluationPlan(self.program))  # frozen: set once, here
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     """One member through the evaluator. `on_event(i, ev, effects, error)` sees each step (for explain):
     `i` is the index of the member's event, -1 for the scenario's end of history."""
     prog = plan.program
+    apply_event = plan.evaluation.apply_event  # (state, event, ledger, effects out)
     result = result if result is not None else SimResult()
     acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs)
     st = new_member(prog, member, _attributes(plan.attributes.get(member)))
@@ -201,7 +209,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     for i, ev in enumerate(evs):
         out: list[Effect] = []
         try:
-            apply_event(prog, st, ev, ledger, out)
+            apply_event(st, ev, ledger, out)
         except EventError as err:
             # e.g. a return of an order bought before the history starts: counted and reported, never hidden
             result.add("rejected", _rejection_reason(kinds[i], ev, err), "events")
@@ -214,14 +222,14 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
             for _ in range(MAX_REDEMPTIONS_PER_EVENT):
                 if st.kinds[kind_index].available < price:
                     break
-                apply_event(prog, st, Ev("redemption", None, ev.time, reward=redeem), ledger, out)
+                apply_event(st, Ev("redemption", None, ev.time, reward=redeem), ledger, out)
                 acc.simulated_redemption()
         acc.effects(out)
         if on_event:
             on_event(i, ev, out, None)
     # bring the member's clock to the end of the history: points mature and expire, tiers are reviewed
     out = []
-    apply_event(prog, st, Ev("tick", None, plan.end), ledger, out)
+    apply_event(st, Ev("tick", None, plan.end), ledger, out)
     acc.effects(out)
     if on_event and out:
         on_event(-1, None, out, None)
