@@ -157,15 +157,18 @@ class _Phases:
 
 # how a purchase's earning step runs a rule (_Phases.earns)
 _EARN_PER_SPEND, _EARN_STAGED, _EARN_FIXED, _EARN_PER_VISIT = range(4)
+# sets of applicable rules whose phases a plan keeps (a bound for programs with very many conditional rules)
+_PHASES_KEPT = 1024
 
 
 class Plan:
-    """What a program's events need, worked out once. Immutable after construction (shared by threads)."""
+    """What a program's events need, worked out once. Immutable after construction but for the `phases`
+    cache, which only grows (shared by threads)."""
 
     __slots__ = ("prog", "runs_from", "runs_to", "kinds", "tiers", "tier_list", "tier_metric", "tier_lifetime",
                  "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates", "static",
                  "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "tier_factors", "draws",
-                 "item_costs", "expiry_only")
+                 "item_costs", "expiry_only", "phases")
 
     def __init__(self, prog: CompiledProgram):
         self.prog = prog
@@ -203,6 +206,10 @@ class Plan:
         self.candidates = tuple(r for r in rules if _can_apply_to_purchase(r))
         static = all(r.trigger is None and not r.preds for r in self.candidates)
         self.static = _Phases(self, self.candidates) if static else None
+        # otherwise the phases of each set of applicable rules met so far: few sets recur (the conditions are
+        # of the day, the store, the member's segments ...), so a purchase looks its set up instead of sorting
+        # it again. Only ever added to, with values never changed: safe to share between threads
+        self.phases: dict = {}
         self.draws = prog.draws
         self.need_ctx = not static or bool(self.count_rules) or bool(self.draws)
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
@@ -276,8 +283,13 @@ class Plan:
                 st.counts[r.index] = st.counts.get(r.index, 0) + 1
         ph = self.static
         if ph is None:
-            ph = _Phases(self, [r for r in self.candidates if (r.trigger is None or _purchase_trigger_ok(r, ctx))
-                                and (not r.preds or _preds_ok(r, ctx))])
+            applicable = tuple(r for r in self.candidates if (r.trigger is None or _purchase_trigger_ok(r, ctx))
+                               and (not r.preds or _preds_ok(r, ctx)))
+            ph = self.phases.get(applicable)
+            if ph is None:
+                ph = _Phases(self, applicable)
+                if len(self.phases) < _PHASES_KEPT:
+                    self.phases[applicable] = ph
 
         # (2) discounts: tier discount, fixed discounts, the discount scale, punch cards
         if tier is not None and tier.discount is not None:
