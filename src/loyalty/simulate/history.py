@@ -347,7 +347,7 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
         return cols, 1, False
     import pyarrow.csv as pacsv
 
-    names = _header_names(path, delimiter)
+    names = header_names(path, delimiter)
 
     def on_ragged_row(row) -> str:
         # rows with too few or too many fields: kept aside, reported like any bad row
@@ -370,13 +370,13 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
             ),
         )
     except pa.ArrowInvalid as err:
-        raise HistoryError(f"{path}: not a readable CSV file: {_arrow_message(err)}",
+        raise HistoryError(f"{path}: not a readable CSV file: {arrow_message(err)}",
                            hint="check the delimiter (--delimiter) and that every row has as many fields as the header")
     cols = {name: table.column(name) for name in table.column_names}
     return cols, 2, True  # data starts on line 2
 
 
-def _header_names(path: Path, delimiter: str) -> list[str]:
+def header_names(path: Path, delimiter: str) -> list[str]:
     """The CSV header's column names; a header that is missing, not UTF-8 or names a column twice is an error."""
     try:
         with path.open("rb") as fh:
@@ -407,7 +407,8 @@ def _header_names(path: Path, delimiter: str) -> list[str]:
     return names
 
 
-def _arrow_message(err: Exception) -> str:
+def arrow_message(err: Exception) -> str:
+    """An Arrow reading error's text, without Arrow's own prefix, for a message that names the row."""
     text = str(err).strip()
     return text.replace("CSV parse error: ", "")
 
@@ -528,7 +529,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if history is not None:
             return history
     ragged: list = []
-    shape = _scan_csv(path) if is_csv else None
+    shape = scan_csv(path) if is_csv else None
     cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=is_csv,
                                            quoted=bool(shape and shape.quoted))
     lines = None
@@ -538,7 +539,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         n = len(next(iter(cols.values()))) if cols else 0
         if ragged or not shape.one_record_per_line(n):
             # blank lines, quoted line breaks or rows of the wrong width: number records by their first line
-            lines, located = _record_lines(path, options.delimiter, len(cols))
+            lines, located = record_lines(path, options.delimiter, len(cols))
             if len(lines) == n and len(located) == len(ragged):
                 ragged = located
             else:  # the two readers disagree on the file's shape: keep Arrow's view, numbered as best we can
@@ -548,12 +549,12 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     ragged = sorted(ragged, key=lambda r: r[0] or 0)
     try:
         if is_csv:
-            cols, lines, not_utf8, examples = _decode_columns(cols, lines, first_row, str(path), options)
+            cols, lines, not_utf8, examples = decode_columns(cols, lines, first_row, str(path), options)
         history = build_history(cols, str(path), first_row, options, lines=lines)
     except HistoryError as err:
         # stop at the first bad row in the file, whichever kind it is
         if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
-            raise _ragged_error(str(path), ragged[0]) from None
+            raise ragged_error(str(path), ragged[0]) from None
         raise
     if not_utf8:
         history.skipped.update(not_utf8)
@@ -562,7 +563,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         bad = BadRow(str(path), number or 0, "(whole row)", text,
                      f"{actual} fields where the header has {expected}")
         if options.on_bad_row != "skip":
-            raise _ragged_error(str(path), (number, actual, expected, text))
+            raise ragged_error(str(path), (number, actual, expected, text))
         history.skipped[f"row: {actual} fields where the header has {expected}"] += 1
         if len(history.bad_rows) < options.max_examples:
             history.bad_rows.append(bad)
@@ -579,7 +580,7 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    names = _header_names(path, options.delimiter)
+    names = header_names(path, options.delimiter)
     try:
         time_header = _resolve_columns(names, options.columns, str(path))["time"]
     except HistoryError:
@@ -638,7 +639,8 @@ def _has_quotes(path: Path) -> bool:
             return False
 
 
-def _ragged_error(file: str, ragged: tuple) -> HistoryError:
+def ragged_error(file: str, ragged: tuple) -> HistoryError:
+    """The error for a record with another number of fields than the header: (line, fields, width, text)."""
     number, actual, expected, text = ragged
     bad = BadRow(file, number or 0, "(whole row)", text, f"{actual} fields where the header has {expected}")
     return HistoryError(str(bad).replace(' column "(whole row)":', ""), line=number,
@@ -656,7 +658,7 @@ class _CsvShape:
         return self.breaks + (0 if self.ends_with_break else 1) == records + 1
 
 
-def _scan_csv(path: Path, chunk: int = 1 << 24) -> _CsvShape:
+def scan_csv(path: Path, chunk: int = 1 << 24) -> _CsvShape:
     """Line breaks and quotes, counted over the raw bytes (fast: no decoding, no parsing)."""
     lf = cr = crlf = 0
     quoted = False
@@ -671,7 +673,7 @@ def _scan_csv(path: Path, chunk: int = 1 << 24) -> _CsvShape:
     return _CsvShape(lf + cr - crlf, last in (b"\n", b"\r"), quoted)
 
 
-def _record_lines(path: Path, delimiter: str, width: int) -> tuple[list[int], list[tuple]]:
+def record_lines(path: Path, delimiter: str, width: int) -> tuple[list[int], list[tuple]]:
     """The line each data record starts on (records of `width` fields, as Arrow keeps them), and the
     records of another width as (line, fields, width, text). Blank lines are no records (as in Arrow)."""
     lines: list[int] = []
@@ -690,7 +692,7 @@ def _record_lines(path: Path, delimiter: str, width: int) -> tuple[list[int], li
     return lines, ragged
 
 
-def _decode_columns(cols: dict, lines: Optional[list[int]], first_row: int, file: str, options: "ReadOptions"):
+def decode_columns(cols: dict, lines: Optional[list[int]], first_row: int, file: str, options: "ReadOptions"):
     """Byte columns to text. A value that is not UTF-8 is a bad row: stop at the first (by line, then
     column), or under skip leave out every such row. Returns (columns, lines, skipped, examples)."""
     import pyarrow as pa

@@ -3,7 +3,7 @@ batches so that memory stays flat however long the history is (docs/scale.md, "S
 
 Two kinds of pass over the file, each reading it in batches of about BLOCK_BYTES:
 1. validation: every batch is parsed exactly as the in-memory reader parses a file (history.py's
-   `_decode_columns` and `build_history`, so the same values are accepted and the same bad rows
+   `decode_columns` and `build_history`, so the same values are accepted and the same bad rows
    named), and checked to be grouped: a member whose rows start again after another member's is
    an error naming that row. It yields what the plan needs before any member runs: the row count,
    the time range (every member's clock runs to the history's end), skipped rows.
@@ -12,7 +12,7 @@ Two kinds of pass over the file, each reading it in batches of about BLOCK_BYTES
    kernel (parallel.evaluate_range) and their partial results kept; partial results are merged
    in batch order at the end.
 Line numbers: record i is on line i + 2 for a file without blank lines or quoted line breaks;
-for any other file the record lines are counted once by history's `_record_lines` (a list of
+for any other file the record lines are counted once by history's `record_lines` (a list of
 one number per row: the only part that grows with the history, and only for such files).
 """
 
@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, _header_names
+from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, header_names
 
 BLOCK_BYTES = 1 << 24  # ~16 MB of CSV a batch: ~200,000 rows of a typical history
 
@@ -45,7 +45,7 @@ class GroupedReader:
     """A grouped CSV history, read batch by batch (see the module's docstring)."""
 
     def __init__(self, path: str | Path, options: ReadOptions = ReadOptions(), block_bytes: Optional[int] = None):
-        from loyalty.simulate.history import _scan_csv
+        from loyalty.simulate.history import scan_csv
 
         self.path = Path(path)
         if not self.path.exists():
@@ -55,8 +55,8 @@ class GroupedReader:
                                hint="leave out --grouped")
         self.options = options
         self.block_bytes = block_bytes or BLOCK_BYTES
-        self.names = _header_names(self.path, options.delimiter)
-        self.shape = _scan_csv(self.path)
+        self.names = header_names(self.path, options.delimiter)
+        self.shape = scan_csv(self.path)
         self.lines: Optional[list[int]] = None  # record -> line, only for files that are not one record a line
         self.ragged: list[tuple] = []
 
@@ -82,15 +82,15 @@ class GroupedReader:
             for batch in reader:
                 yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
         except pa.ArrowInvalid as err:
-            from loyalty.simulate.history import _arrow_message
+            from loyalty.simulate.history import arrow_message
 
-            raise HistoryError(f"{self.path}: not a readable CSV file: {_arrow_message(err)}",
+            raise HistoryError(f"{self.path}: not a readable CSV file: {arrow_message(err)}",
                                hint="check the delimiter (--delimiter) and that every row has as many fields as "
                                     "the header") from None
 
     def _histories(self) -> Iterator[tuple[History, int]]:
         """Each batch as a History (sorted within the batch), with the line of its last record."""
-        from loyalty.simulate.history import _decode_columns, _ragged_error, build_history
+        from loyalty.simulate.history import decode_columns, ragged_error, build_history
 
         ragged_seen: list = []
         done = 0
@@ -104,22 +104,22 @@ class GroupedReader:
             first_row = done + 2
             last_line = lines[-1] if lines else first_row + n - 1
             try:
-                cols, kept, not_utf8, examples = _decode_columns(cols, lines, first_row, file, options)
+                cols, kept, not_utf8, examples = decode_columns(cols, lines, first_row, file, options)
                 h = build_history(cols, file, first_row, options, lines=kept)
             except HistoryError as err:
                 if self.lines is None:  # its line is right only in a file of one record a line: make sure
                     raise _NeedLines from None
                 if first_ragged and err.line is not None and first_ragged[0] and first_ragged[0] < err.line:
-                    raise _ragged_error(file, first_ragged) from None
+                    raise ragged_error(file, first_ragged) from None
                 raise
             if first_ragged and first_ragged[0] and first_ragged[0] <= last_line:
-                raise _ragged_error(file, first_ragged)
+                raise ragged_error(file, first_ragged)
             h.skipped.update(not_utf8)
             h.bad_rows = sorted(examples + h.bad_rows, key=lambda b: b.row)
             done += n
             yield h, last_line
         if first_ragged:
-            raise _ragged_error(file, first_ragged)
+            raise ragged_error(file, first_ragged)
         self.records = done
 
     def _regular(self, records: int) -> bool:
@@ -134,9 +134,9 @@ class GroupedReader:
         except _NeedLines:
             pass
         # not one record a line (blank lines, quoted line breaks, rows of the wrong width): number them exactly
-        from loyalty.simulate.history import _record_lines
+        from loyalty.simulate.history import record_lines
 
-        self.lines, self.ragged = _record_lines(self.path, self.options.delimiter, len(self.names))
+        self.lines, self.ragged = record_lines(self.path, self.options.delimiter, len(self.names))
         return self._validate()
 
     def _validate(self) -> HistorySpan:
