@@ -111,6 +111,49 @@ def test_one_point_per_nok_liability_and_monthly_outstanding_by_hand():
     assert [r.points_earned for r in result.members] == [200, 99]
 
 
+TWO_KINDS = """
+program "Cafe" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2025-01-01
+}
+points "points" {
+  cost 0.01 NOK each
+}
+points "stars" {
+  cost 0.50 NOK each
+}
+reward "coffee" is a gift "coffee" costing 10 NOK
+reward "mug" is a gift "mug" costing 40 NOK
+reward "50 NOK off" is 50 NOK off the next order
+redeem 300 points for "coffee"
+redeem 1000 points for "50 NOK off"
+redeem 5 stars for "mug"
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+rule "a star per 100 NOK" {
+  earn 1 stars per 100 NOK
+}
+"""
+
+
+def test_members_redeem_each_point_kind_for_its_own_cheapest_reward_by_default():
+    prog = program(TWO_KINDS)
+    # 650 NOK: 650 points (two coffees at 300, 50 left) and 6 stars (one mug at 5, 1 left). The cheapest of
+    # all prices (5 stars) is no cheaper than 300 points: prices of different kinds are in different units
+    rows = [("A", "2025-01-05", "650", "x", 1, "o1")]
+    plan, result, report = run(prog, history(rows, prog))
+    assert plan.redeem_rewards == ("coffee", "mug")
+    assert [(r["reward"], r["given"], r["points_spent"]) for r in report["by_reward"]] == [
+        ("coffee", 2, 600), ("mug", 1, 5)]
+    assert result.counts["simulated_redemptions"] == 3
+    assert report["assumptions"]["redemption"]["reward"] == "(each point kind's cheapest reward)"
+    # a scenario that names a reward redeems only that one
+    plan, result, _ = run(prog, history(rows, prog), parse_scenario("redemption: {reward: mug}"))
+    assert plan.redeem_rewards == ("mug",) and result.counts["simulated_redemptions"] == 1
+
+
 def test_breakage_lowers_liability():
     prog = program(POINTS)
     rows = [("A", "2025-01-05", "100", "x", 1, "o1")]

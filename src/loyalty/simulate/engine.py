@@ -47,7 +47,8 @@ class Plan:
     scenario: Scenario
     end: _dt.datetime  # the history's last moment: every member's clock is advanced to it
     months: tuple[str, ...]
-    redeem_reward: Optional[str]  # what simulated members redeem for (None: nobody)
+    # what simulated members redeem for, in point-kind order (empty: nobody redeems)
+    redeem_rewards: tuple[str, ...]
     attributes: dict[str, MemberAttributes] = field(default_factory=dict)
     draw_periods: dict[str, str] = field(default_factory=dict)
     draw_winners: dict[str, int] = field(default_factory=dict)
@@ -146,17 +147,23 @@ def with_scenario_costs(info: ProgramInfo, scenario: Scenario) -> ProgramInfo:
     return ProgramInfo(**{**info.__dict__, "point_costs": costs})
 
 
-def choose_redeem_reward(prog: CompiledProgram, scenario: Scenario) -> Optional[str]:
+def choose_redeem_rewards(prog: CompiledProgram, scenario: Scenario) -> tuple[str, ...]:
+    """The scenario's reward; by default each point kind's cheapest reward (in that kind's points: prices
+    of different kinds are in different units, so the cheapest of all would leave the other kinds unspent)."""
     if scenario.redemption_policy == "none" or not prog.redeem:
-        return None
+        return ()
     if scenario.redemption_reward is not None:
         if scenario.redemption_reward not in prog.redeem:
             known = ", ".join(sorted(prog.redeem)) or "(none)"
             raise SimulationError(f"the scenario redeems for {scenario.redemption_reward!r}, which points cannot buy "
                                   f"in this program", hint=f"rewards that points can buy: {known}")
-        return scenario.redemption_reward
-    # the cheapest reward points can buy (ties: by name, for determinism)
-    return min(prog.redeem.values(), key=lambda rd: (rd.price, rd.reward)).reward
+        return (scenario.redemption_reward,)
+    cheapest: dict[int, tuple[int, str]] = {}  # kind -> (price, reward); ties: by name, for determinism
+    for rd in prog.redeem.values():
+        best = cheapest.get(rd.kind)
+        if best is None or (rd.price, rd.reward) < best:
+            cheapest[rd.kind] = (rd.price, rd.reward)
+    return tuple(cheapest[k][1] for k in sorted(cheapest))
 
 
 def reward_sources(prog: CompiledProgram) -> dict[str, RewardSource]:
@@ -174,7 +181,7 @@ def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, hist
         last, months = _dt.datetime(1970, 1, 1), ()
     overrides, used = reward_costs(prog, scenario, reward_sources(prog))
     return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
-                choose_redeem_reward(prog, scenario), attributes or {},
+                choose_redeem_rewards(prog, scenario), attributes or {},
                 {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()},
                 overrides, used, member_rows)
 
@@ -200,9 +207,9 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     result = result if result is not None else SimResult()
     acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs)
     st = new_member(prog, member, _attributes(plan.attributes.get(member)))
-    redeem = plan.redeem_reward if plan.redeem_reward and member_redeems(plan.scenario, member) else None
-    price = prog.redeem[redeem].price if redeem else 0
-    kind_index = prog.redeem[redeem].kind if redeem else 0
+    # (reward, price, point kind) of each reward the member redeems for, as soon as the balance allows
+    redeems = [(r, prog.redeem[r].price, prog.redeem[r].kind) for r in plan.redeem_rewards] \
+        if plan.redeem_rewards and member_redeems(plan.scenario, member) else ()
     evs, kinds, totals = events.evs, events.kinds, events.totals
     if prog.tiers and st.tier >= 0 and evs:
         acc.start_tier(prog.tiers.tiers[st.tier].name, evs[0].time)
@@ -218,11 +225,11 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
                 on_event(i, ev, out, str(err))
             continue
         acc.event(kinds[i], ev.time, totals[i])
-        if redeem:
+        for reward, price, kind_index in redeems:
             for _ in range(MAX_REDEMPTIONS_PER_EVENT):
                 if st.kinds[kind_index].available < price:
                     break
-                apply_event(st, Ev("redemption", None, ev.time, reward=redeem), ledger, out)
+                apply_event(st, Ev("redemption", None, ev.time, reward=reward), ledger, out)
                 acc.simulated_redemption()
         acc.effects(out)
         if on_event:

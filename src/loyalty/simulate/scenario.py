@@ -28,7 +28,7 @@ class Scenario:
     # asap: every member redeems as soon as the balance allows; share: only a share of members
     # (chosen from a hash of the seed and the member id) do; none: nobody (worst-case liability)
     redemption_policy: str = "asap"
-    redemption_reward: Optional[str] = None  # None: the cheapest reward that points can buy
+    redemption_reward: Optional[str] = None  # None: each point kind's cheapest reward
     redemption_share: Decimal = Decimal(1)
     points_breakage: Decimal = Decimal(0)  # share of outstanding points expected never to be redeemed
     gift_card_breakage: Decimal = Decimal(0)  # share of gift-card face value expected never to be used
@@ -48,7 +48,7 @@ class Scenario:
             "seed": self.seed,
             "redemption": {
                 "policy": self.redemption_policy,
-                "reward": self.redemption_reward or "(cheapest reward points can buy)",
+                "reward": self.redemption_reward or "(each point kind's cheapest reward)",
                 "share": str(self.redemption_share),
             },
             "points_breakage": str(self.points_breakage),

@@ -49,7 +49,7 @@ def plan_to_json(plan) -> str:
                      "reward_costs": {k: str(v) for k, v in s.reward_costs.items()}},
         "end": plan.end.isoformat(),
         "months": list(plan.months),
-        "redeem_reward": plan.redeem_reward,
+        "redeem_rewards": list(plan.redeem_rewards),
         "attributes": {m: [_date(a.birthday), list(a.segments), a.home_store, _date(a.signup_date)]
                        for m, a in plan.attributes.items()},
         "draw_periods": plan.draw_periods,
@@ -78,7 +78,7 @@ def plan_from_json(text: str):
     attributes = {m: MemberAttributes(_undate(a[0]), tuple(a[1]), a[2], _undate(a[3]))
                   for m, a in doc["attributes"].items()}
     return Plan(CompiledProgram.from_json(doc["program"]), info, scenario, _dt.datetime.fromisoformat(doc["end"]),
-                tuple(doc["months"]), doc["redeem_reward"], attributes, doc["draw_periods"], doc["draw_winners"],
+                tuple(doc["months"]), tuple(doc["redeem_rewards"]), attributes, doc["draw_periods"], doc["draw_winners"],
                 {k: _unnum(v) for k, v in doc["reward_costs"].items()}, doc["reward_costs_used"], doc["member_rows"])
 
 

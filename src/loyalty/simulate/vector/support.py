@@ -33,7 +33,7 @@ def supports(program: CompiledProgram, plan=None) -> Optional[str]:
         return "budgets (program-wide limits) need the two-pass scalar replay"
     if p.draws:
         return "draws are not vectorised yet"
-    if plan is not None and plan.redeem_reward is not None:
+    if plan is not None and plan.redeem_rewards:
         return "simulated redemptions (the scenario's redemption policy) are not vectorised yet"
     for k in p.kinds:
         if k.pending:
