@@ -204,10 +204,16 @@ def _history(prog, seed: int, members: int, max_events: int):
 
 
 def _both(path, prog, history, threshold=2000):
+    """The vectorised and the scalar result; the vectorised one the same whether the lockstep finishes its
+    last members one by one from the usual point, from the start (every member one by one), or never."""
     scenario = Scenario()
     plan = make_plan(prog, program_info(prog, path), scenario, history)
     assert supports(prog, plan) is None
-    return plan, simulate_vector(plan, history, heavy_threshold=threshold), simulate(plan, history)
+    vec = simulate_vector(plan, history, heavy_threshold=threshold)
+    for tail in (0, 10**9):
+        assert simulate_vector(plan, history, heavy_threshold=threshold, tail_members=tail).canonical() == \
+            vec.canonical(), f"tail_members={tail}"
+    return plan, vec, simulate(plan, history)
 
 
 def _report(plan, history, result):

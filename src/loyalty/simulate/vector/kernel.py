@@ -37,6 +37,9 @@ from loyalty.simulate.vector.blocks import (cycle_count, div_round, fits, half_e
 from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
 
 HEAVY_THRESHOLD = 2000  # members with more events run on the scalar evaluator (measured: docs/performance.md)
+# when fewer members than this are left in the lockstep, they finish one by one in Python (measured:
+# docs/performance.md, "Third session")
+TAIL_MEMBERS = 32
 TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
 PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -244,8 +247,10 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> SimResult:
-    """The whole history through the vectorised kernel (members it cannot take through the scalar one)."""
+def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS
+                    ) -> SimResult:
+    """The whole history through the vectorised kernel (members it cannot take through the scalar one).
+    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never)."""
     from loyalty.simulate.engine import replay_members
 
     prog = plan.program
@@ -290,7 +295,7 @@ def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> Si
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
-        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep]).run()
+        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members).run()
         result = result.merge(part)
     return result
 
@@ -299,8 +304,9 @@ def simulate_vector(plan, history, heavy_threshold: int = HEAVY_THRESHOLD) -> Si
 
 
 class _Kernel:
-    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode):
+    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS):
         self.plan = plan
+        self.tail_members = tail_members
         self.prog = plan.program
         self.rows = rows
         sel = np.flatnonzero(rowmask)
@@ -887,6 +893,12 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
+            if na < self.tail_members:
+                # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
+                # whatever its width, and at 1M rows three steps in four had fewer than 32 members
+                self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
+                                        free_metric, is_ret, earned_metric_kind, thresholds)
+                break
             mm = order[:na]
             idx = starts_sorted[:na] + step
             # (1) time passes: batches whose expiry is due are taken from the front of the stream
@@ -965,6 +977,91 @@ class _Kernel:
                 q = np.where(self.e_valid[idx], q, t_before)
                 tier[mm] = q
                 self.tier_after[idx] = q
+        self._end_of_history(tier)
+
+    def _finish_one_by_one(self, members, starts, counts, first_step: int, tier, mval, free_metric, is_ret,
+                           earned_metric_kind, thresholds) -> None:
+        """The lockstep's steps from `first_step` on for these members, member by member in Python: the same
+        four phases on the same arrays, each member's events in order (members are independent, so the
+        order among them does not matter)."""
+        kinds = self.prog.kinds
+        tiers = self.prog.tiers
+        plans = []  # per kind: (its state, its slots, nr, whether its batches expire)
+        for kind in kinds:
+            st = self.kstate[kind.index]
+            plans.append((kind, st, st["rules"], st["nr"], "ptr" in st))
+        e_valid, ret_order_ev, m_evstart = self.e_valid, self.ret_order_ev, self.m_evstart
+        tier_before, tier_after = self.tier_before, self.tier_after
+        for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
+            for idx in range(start + first_step, start + count):
+                # (1) time passes: batches whose expiry is due are taken from the front of the stream
+                for kind, st, rules, nr, expires in plans:
+                    if not expires:
+                        continue
+                    X = st["X"]
+                    xb = int(X[m])
+                    st["Xexp"][idx] = xb
+                    e = int(st["ptr"][idx])
+                    if e > int(m_evstart[m]) * nr:
+                        X[m] = max(xb, int(st["cum"][e - 1]))
+                t_before = int(tier[m])
+                tier_before[idx] = t_before
+                # (2) earning: purchases by the points table of the member's tier, fixed earns
+                for kind, st, rules, nr, expires in plans:
+                    CT = st["CT"]
+                    for j, sl in enumerate(rules):
+                        pts = int(self.fixed[sl.skey][idx]) if sl.fixed else int(self.ptab[sl.skey][t_before + 1, idx])
+                        slot = idx * nr + j
+                        ct = int(CT[m]) + pts
+                        CT[m] = ct
+                        st["cum"][slot] = ct
+                        st["pts"][slot] = pts
+                        if earned_metric_kind == kind.index:
+                            mval[m] += pts
+                # (3) returns take back points, oldest first, by the kind's policy
+                if is_ret[idx]:
+                    oev = int(ret_order_ev[idx])
+                    for kind, st, rules, nr, expires in plans:
+                        for j, sl in enumerate(rules):
+                            if sl.fixed:
+                                continue
+                            oslot = oev * nr + j
+                            pts_o = int(st["pts"][oslot])
+                            num, den = int(self.share_num[sl.skey][idx]), int(self.share_den[sl.skey][idx])
+                            target = pts_o if num == den else half_even_int(pts_o * num, den)
+                            delta = target - int(st["clawed"][oslot])
+                            if delta <= 0:
+                                continue
+                            st["clawed"][oslot] += delta
+                            X = st["X"]
+                            if kind.policy == "negative":
+                                taken = delta
+                            elif kind.policy == "zero":
+                                taken = min(delta, max(int(st["CT"][m]) - int(X[m]), 0))
+                            else:
+                                taken = 0
+                            X[m] += taken
+                            ta, tr, fx = self.claw[sl.skey]
+                            ta[idx] = taken
+                            tr[idx] = delta - taken
+                            fx[idx] = True
+                            if earned_metric_kind == kind.index:
+                                mval[m] -= taken
+                # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
+                if tiers is not None:
+                    mval[m] += free_metric[idx]
+                    v = int(mval[m])
+                    q = -1
+                    for ti, th in enumerate(thresholds):
+                        if v >= th:
+                            q = ti
+                    if not e_valid[idx]:
+                        q = t_before
+                    tier[m] = q
+                    tier_after[idx] = q
+
+    def _end_of_history(self, tier) -> None:
+        kinds = self.prog.kinds
         # the end of the history: the last batches due expire
         for kind in kinds:
             st = self.kstate[kind.index]
