@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py --quick             # 100k rows, a smoke run (a few minutes)
     .venv/bin/python benchmarks/run.py --rows 1000000      # the reference figures
-    .venv/bin/python benchmarks/run.py --rows 10000000     # optional: about 550 MB of CSV
+    .venv/bin/python benchmarks/run.py --rows 10000000 --repeat 1   # optional: 821 MB of CSV, ~3 min a round
 
 Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
 program and peer runs in its own process, `--repeat` times round-robin (default 3; the
