@@ -55,6 +55,18 @@ def test_per_member_rows_are_built_only_for_out_and_leave_the_report_alone(tmp_p
         assert [row["member"] for row in csv.DictReader(fh)] == [m.member for m in full.members]
 
 
+def test_the_report_says_which_kernel_replayed_the_history_and_why_not_the_vectorised_one():
+    vec = invoke("simulate", CAR_WASH, CAR_WASH_CSV)
+    assert vec.exit_code == 0 and "replayed by the vectorised kernel" in vec.stdout
+    forced = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--kernel", "python", "--format", "json")
+    assert json.loads(forced.stdout)["assumptions"]["kernel_why"] == "--kernel python"
+    coffee = [str(REPO / "examples/programs/coffee_stars.loyalty"), str(REPO / "examples/histories/coffee_stars.csv")]
+    auto = json.loads(invoke("simulate", *coffee, "--format", "json").stdout)["assumptions"]
+    text = invoke("simulate", *coffee).stdout
+    assert auto["kernel"] == "python" and auto["kernel_why"]
+    assert f"the vectorised kernel does not take this program: {auto['kernel_why']}" in " ".join(text.split())
+
+
 def test_simulate_text_report_and_svg_chart(tmp_path):
     r = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--chart", str(tmp_path / "c.svg"))
     assert r.exit_code == 0

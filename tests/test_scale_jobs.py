@@ -46,6 +46,7 @@ def test_groups_run_the_vectorised_kernel_and_say_so_like_the_local_run(always_p
     python = json.loads(simulate_json(*args, "--jobs", "2", "--kernel", "python"))
     vector = json.loads(two)
     assert python["assumptions"].pop("kernel") == "python" and vector["assumptions"].pop("kernel") == "vector"
+    assert python["assumptions"].pop("kernel_why") == "--kernel python" and "kernel_why" not in vector["assumptions"]
     assert python == vector
 
 

@@ -301,6 +301,7 @@ def test_kernel_option(tmp_path):
         out[kernel] = json.loads(res.output)
     assert out["auto"]["assumptions"]["kernel"] == "vector"
     assert out["python"]["assumptions"]["kernel"] == "python"
+    assert out["python"]["assumptions"].pop("kernel_why") == "--kernel python"
     for doc in out.values():
         del doc["assumptions"]["kernel"]
     assert out["auto"] == out["vector"] == out["python"]

@@ -230,5 +230,8 @@ def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attrib
         if cluster is not None:
             cluster.close()
     # partitions run the kernel the local run would (parallel.evaluate_range), so the report says the same
-    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used, "kernel": kernel_used}
+    from loyalty.simulate.vector.choose import kernel_assumptions
+
+    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
+                   **kernel_assumptions(plan, kernel, kernel_used)}
     return result, build_report(result, plan.info, info, assumptions, list(plan.months))

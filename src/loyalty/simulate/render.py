@@ -154,6 +154,12 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
     console.print(f"[dim]assumptions ({a['scenario']}): redemption {red['policy']} for {red['reward']}"
                   f"{' share ' + red['share'] if red['policy'] == 'share' else ''}; point breakage "
                   f"{a['points_breakage']}, gift-card breakage {a['gift_card_breakage']}; seed {a['seed']}[/dim]")
+    if a.get("kernel") == "vector":
+        console.print("[dim]replayed by the vectorised kernel (all members in lockstep)[/dim]")
+    elif a.get("kernel") == "python":
+        why = a.get("kernel_why") or ""
+        why = why if why.startswith("--") else f"the vectorised kernel does not take this program: {why}"
+        console.print(f"[dim]replayed by the evaluator, member by member ({why})[/dim]")
 
 
 # ------------------------------------------------------------------ CSV tables

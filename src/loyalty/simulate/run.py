@@ -98,7 +98,7 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
 
     kernel_used = None
     if kernel is not None:  # python | vector | auto (simulate/vector/choose.py)
-        from loyalty.simulate.vector.choose import choose_kernel
+        from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
 
         kernel_used = choose_kernel(plan, kernel)
     if engine is None:
@@ -109,7 +109,7 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
     result = with_progress(len(h), show_progress, console, lambda progress: engine(plan, h, progress=progress))
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
     if kernel_used is not None:
-        assumptions["kernel"] = kernel_used
+        assumptions.update(kernel_assumptions(plan, kernel, kernel_used))
     report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
     return result, report
 

@@ -274,7 +274,7 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.report import HistoryInfo, build_report
     from loyalty.simulate.run import scenario_and_options, with_progress
-    from loyalty.simulate.vector.choose import choose_kernel
+    from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
     reader = GroupedReader(history_path, options)
@@ -290,5 +290,6 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
                            lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
     info = HistoryInfo(span.file, span.rows, dict(span.skipped), span.first, span.last,
                        tuple(str(b) for b in span.bad_rows))
-    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used, "kernel": kernel_used}
+    assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
+                   **kernel_assumptions(plan, kernel, kernel_used)}
     return plan, result, build_report(result, plan.info, info, assumptions, list(plan.months))

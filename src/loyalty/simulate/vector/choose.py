@@ -17,3 +17,15 @@ def choose_kernel(plan, kernel: str) -> str:
     if kernel == "python" or supports(plan.program, plan) is not None:
         return "python"
     return "vector"
+
+
+def kernel_assumptions(plan, requested: str, used: str) -> dict:
+    """The report's `assumptions` about the kernel: which one ran, and when it is the evaluator, why
+    (`kernel_why`: the feature the vectorised kernel does not take, or that --kernel python asked for it),
+    so an analyst waiting on a long history knows what sets its pace."""
+    from loyalty.simulate.vector.support import supports
+
+    out = {"kernel": used}
+    if used == "python":
+        out["kernel_why"] = "--kernel python" if requested == "python" else supports(plan.program, plan)
+    return out
