@@ -7,10 +7,8 @@ renders money as a decimal string in the program currency.
 
 from __future__ import annotations
 
-import datetime as _dt
-from decimal import Decimal
 from collections import namedtuple
-from typing import Optional
+from decimal import Decimal
 
 # every effect kind, in the order the evaluator can produce them for one event
 EFFECT_KINDS = (
@@ -120,4 +118,3 @@ class Effect(_EffectFields):
 
 def minor_to_decimal(value: int, exponent: int) -> Decimal:
     return Decimal(value).scaleb(-exponent) if exponent else Decimal(value)
-

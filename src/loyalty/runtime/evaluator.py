@@ -24,7 +24,7 @@ from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram, PointKind, Rule
 
-from loyalty.runtime.state import NONE_YET, Batch, MemberState, MetricLog, OrderRecord
+from loyalty.runtime.state import NONE_YET, MemberState, MetricLog, OrderRecord
 from loyalty.runtime.timeutil import add_duration, next_period_start, period_key, period_start, sub_duration
 
 _UNLIMITED = UnlimitedLedger()

@@ -986,7 +986,7 @@ class _Kernel:
         order among them does not matter)."""
         kinds = self.prog.kinds
         tiers = self.prog.tiers
-        plans = []  # per kind: (its state, its slots, nr, whether its batches expire)
+        plans = []  # per kind: (the kind, its lockstep state, its slots, slots per event, whether it expires)
         for kind in kinds:
             st = self.kstate[kind.index]
             plans.append((kind, st, st["rules"], st["nr"], "ptr" in st))
@@ -1061,8 +1061,8 @@ class _Kernel:
                     tier_after[idx] = q
 
     def _end_of_history(self, tier) -> None:
+        """The end of the history: the last batches due expire; `tier` is each member's final tier."""
         kinds = self.prog.kinds
-        # the end of the history: the last batches due expire
         for kind in kinds:
             st = self.kstate[kind.index]
             if "ptr" not in st:
