@@ -385,5 +385,23 @@ def test_the_benchmark_dicts_take_the_fast_reading():
     assert ev.time == dt.datetime(2024, 11, 9, 12, 19)
     ev = dict_to_ev({"return": {"id": "r1", "time": "2024-11-09T12:20Z", "order": "O1"}}, p.exponent, p.tz, p.catalog)
     assert ev is not None and ev.time == dt.datetime(2024, 11, 9, 13, 20) and ev.ret_lines is None
-    assert dict_to_ev({"return": {"time": "2024-11-09T12:20", "order": "O1"}}, p.exponent, p.tz, p.catalog) is None
+    ev = dict_to_ev({"return": {"time": "2024-11-09T12:20", "order": "O1", "lines": [{"item": "wash and wax"}]}},
+                    p.exponent, p.tz, p.catalog)
+    assert ev is not None and ev.id == 'return:{"time":"2024-11-09T12:20:00","order":"O1","lines":[{"item":"wash and ' \
+                                      'wax","quantity":1}]}'
     assert dict_to_ev({"signup": {"time": "2024-11-09T12:20"}}, p.exponent, p.tz, p.catalog) is None
+
+
+ODD_TEXTS = ["O1", 'say "hi"', "back\\slash", "Øre", "tab\there", "line\u2028sep", "\x7f", "emoji \U0001f600", "</script>"]
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS, ids=repr)
+@pytest.mark.parametrize("time", ["2024-11-09T12:20", "2024-11-09 12:20:05", "2024-11-09T12:20:05.5",
+                                  "2024-11-09T12:20+01:00", dt.datetime(2024, 11, 9, 12, 20)], ids=repr)
+def test_a_return_without_id_reads_with_the_validated_id(text, time):
+    """A return sent without an id is identified by its content (events.default_id, pydantic's JSON of it): the
+    fast reading gives the same id, or leaves the event to the validated path."""
+    program = _load(ROOT / "benchmarks" / "programs" / "reference.loyalty")
+    for body in ({"order": text}, {"order": "O1", "lines": [{"item": text, "quantity": 2}, {"item": "coffee"}]},
+                 {"order": text, "lines": []}, {"order": "O1", "amount": "0012.50"}, {"order": text, "amount": 3}):
+        check_reading(program, {"return": {"time": time, **body}})

@@ -12,6 +12,7 @@ validated path, which accepts or rejects the event, and words the error, as it a
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 from decimal import Decimal
 from typing import Optional
@@ -111,6 +112,39 @@ def _quantity(line: dict) -> Optional[int]:
     return q
 
 
+def _json_text(value: str) -> Optional[str]:
+    """A printable str as JSON writes it (pydantic and json escape only `"` and `\\` in such text), or None."""
+    return json.dumps(value, ensure_ascii=False) if value.isprintable() else None
+
+
+def _return_id(time, order: str, ret_lines, amount) -> Optional[str]:
+    """`events.default_id` of a valid return sent without an id, "return:" and the validated model's JSON
+    without id and type; None where its text is not certain (a time zone, fractions of a second, unusual text).
+    `time` and `amount` are the values as sent, already read without fault."""
+    if type(time) is str:
+        time = _fromisoformat(time)
+    if time.tzinfo is not None or time.microsecond:
+        return None
+    parts = ['return:{"time":"', time.isoformat(), '","order":']
+    text = _json_text(order)
+    if text is None:
+        return None
+    parts.append(text)
+    if ret_lines is not None:
+        sep = ',"lines":['
+        for item, q in ret_lines:
+            text = _json_text(item)
+            if text is None:
+                return None
+            parts += (sep, '{"item":', text, ',"quantity":', str(q), "}")
+            sep = ","
+        parts.append("]" if ret_lines else ',"lines":[]')
+    if amount is not None:  # a Decimal is written as its str: "0012.50" as "12.50"
+        parts += (',"amount":"', str(Decimal(amount)), '"')
+    parts.append("}")
+    return "".join(parts)
+
+
 # event type -> its one text field (an `Ev` field of the same name), and whether it may be missing
 _ONE_FIELD = {"visit": ("store", _opt_text), "redemption": ("reward", _text), "action": ("name", _text)}
 
@@ -192,8 +226,6 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
     if typ == "tick":
         t = _time(d.get("time"), tz)
         return Ev("tick", None, t) if t is not None else None
-    if eid is None:  # identified by its content (events.default_id): the validated path works it out
-        return None
     if typ == "return":
         order = d.get("order")
         if not _text(order):
@@ -227,7 +259,13 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
         t = _time(d.get("time"), tz)
         if t is None:
             return None
+        if eid is None:
+            eid = _return_id(d.get("time"), order, ret_lines, amount)
+            if eid is None:
+                return None
         return Ev("return", eid, t, order=order, ret_lines=ret_lines, ret_amount=ret_amount)
+    if eid is None:  # identified by its content (events.default_id): the validated path works it out
+        return None
     one = _ONE_FIELD.get(typ)
     if one is not None:  # visit, redemption, action: one text field the Ev keeps under the same name
         field, ok = one
