@@ -114,7 +114,11 @@ def _quantity(line: dict) -> Optional[int]:
 
 def _json_text(value: str) -> Optional[str]:
     """A printable str as JSON writes it (pydantic and json escape only `"` and `\\` in such text), or None."""
-    return json.dumps(value, ensure_ascii=False) if value.isprintable() else None
+    if not value.isprintable():
+        return None
+    if '"' in value or "\\" in value:
+        return json.dumps(value, ensure_ascii=False)
+    return '"' + value + '"'  # json.dumps, without its call
 
 
 def _return_id(time, order: str, ret_lines, amount) -> Optional[str]:
