@@ -207,3 +207,34 @@ def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, worker_d
     assert worker and taken_here
     if worker_delay:
         assert len(taken_here) > len(worker)  # the slow worker took fewer
+
+
+
+def test_a_history_read_into_memory_takes_arrows_c_allocator_unless_the_user_chose(monkeypatch, tmp_path):
+    """Arrow's bundled mimalloc costs an in-memory run ~0.5-1 s of page faults per 1M rows here
+    (docs/performance.md): reading a whole history picks the C library's malloc through the environment
+    (which worker processes inherit); a streamed run keeps Arrow's default, and a user's choice stands."""
+    import os
+
+    import pyarrow as pa
+
+    history = Path(__file__).resolve().parents[1] / "examples" / "histories" / "car_wash.csv"
+    program = Path(__file__).resolve().parents[1] / "examples" / "programs" / "car_wash.loyalty"
+    before = pa.default_memory_pool()
+    try:
+        grouped = tmp_path / "grouped.csv"
+        assert CliRunner().invoke(main, ["generate", "--program", str(program), "--rows", "300", "--grouped",
+                                         "-o", str(grouped)]).exit_code == 0
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+        assert CliRunner().invoke(main, ["simulate", str(program), str(grouped), "--grouped"]).exit_code == 0
+        assert "ARROW_DEFAULT_MEMORY_POOL" not in os.environ
+        assert CliRunner().invoke(main, ["simulate", str(program), str(history)]).exit_code == 0
+        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+        assert pa.default_memory_pool().backend_name == "system"
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+        pa.set_memory_pool(before)
+        assert CliRunner().invoke(main, ["compare", str(program), str(program), str(history)]).exit_code == 0
+        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "mimalloc"
+        assert pa.default_memory_pool() is before or pa.default_memory_pool().backend_name == before.backend_name
+    finally:
+        pa.set_memory_pool(before)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import sys
 
 import click
@@ -69,12 +68,6 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: no Python traceback ever reaches a user."""
-    # Arrow's buffers (reading a history) from the C library's malloc rather than Arrow's bundled mimalloc,
-    # unless the user chose: mimalloc hands freed memory back to the kernel and takes it again, and each
-    # page taken again is a page fault. 1M rows of the reference program: 2.8-3.1 s wall with 0.5-0.9 s in
-    # the kernel, against 2.1-2.3 s with 0.2 s (docs/performance.md). Set here, before pyarrow is first
-    # imported, so that worker processes (which inherit the environment) use the same allocator.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:
         cli.main(args=argv, prog_name="loyalty", standalone_mode=True)
     except SystemExit as exit_:
