@@ -286,7 +286,8 @@ TIMES = [
     "2024-03-01T08:54+23:59", "0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00", "2024-03-01", "20240301T0854",
     "2024-03-01T08:54:07,5", "2024-03-01T08", "2024-03-01T08:54 ", " 2024-03-01T08:54", "\u0662024-03-01T08:54",
     "2024-03-31T02:30", "2024-10-27T02:30", "2024-03-01T08:5a", "2024-0a-01T08:54", "2024-03-01T08:54:0\u0665",
-    "+024-03-01T08:54", "2024-03-01X08:54", "2024-03-01T08-54", "2024-03-01T08:54:07Z", "", 0, 1700000000, 1.5, None, dt.datetime(2024, 3, 1, 8, 54),
+    "+024-03-01T08:54", "2024-03-01X08:54", "2024-03-01T08-54", "2024-03-01T08:54:07Z", "", 0, 1700000000, 1.5,
+    None, dt.datetime(2024, 3, 1, 8, 54),
     dt.datetime(2024, 3, 1, 8, 54, tzinfo=dt.timezone(dt.timedelta(hours=-3))), dt.date(2024, 3, 1),
 ]
 AMOUNTS = [
@@ -393,7 +394,8 @@ def test_the_benchmark_dicts_take_the_fast_reading():
     assert dict_to_ev({"signup": {"time": "2024-11-09T12:20"}}, p.exponent, p.tz, p.catalog) is None
 
 
-ODD_TEXTS = ["O1", 'say "hi"', "back\\slash", "Øre", "tab\there", "line\u2028sep", "\x7f", "emoji \U0001f600", "</script>"]
+ODD_TEXTS = ["O1", 'say "hi"', "back\\slash", "Øre", "tab\there", "line\u2028sep", "\x7f", "emoji \U0001f600",
+             "</script>"]
 
 
 @pytest.mark.parametrize("text", ODD_TEXTS, ids=repr)
@@ -406,3 +408,22 @@ def test_a_return_without_id_reads_with_the_validated_id(text, time):
     for body in ({"order": text}, {"order": "O1", "lines": [{"item": text, "quantity": 2}, {"item": "coffee"}]},
                  {"order": text, "lines": []}, {"order": "O1", "amount": "0012.50"}, {"order": text, "amount": 3}):
         check_reading(program, {"return": {"time": time, **body}})
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS, ids=repr)
+def test_a_return_without_id_is_a_duplicate_when_resent_on_both_paths(text):
+    """The content id is what makes a resent return a duplicate: after the order's purchase, the return and
+    its resend give the same effects (the second: duplicate_ignored) through apply and the general path."""
+    program = _load(ROOT / "benchmarks" / "programs" / "reference.loyalty")
+    purchase = {"type": "purchase", "time": "2024-11-09T12:19", "order": text,
+                "lines": [{"item": "wash and wax", "quantity": 2, "amount": "330.00"},
+                          {"item": "coffee", "amount": "6"}]}
+    ret = {"type": "return", "time": "2024-11-09T13:00", "order": text, "lines": [{"item": "wash and wax"}]}
+    for apply in (program.apply, lambda s, e: apply_general(program, s, e)):
+        state = apply(program.new_member("m1"), purchase).state
+        state, first = apply(state, ret)
+        state, again = apply(state, ret)
+        assert [e.kind for e in again] == ["duplicate_ignored"]
+        assert any(e.kind == "points_clawed_back" for e in first)
+    assert program.apply(program.apply(program.new_member("m1"), purchase).state, ret).effects == \
+        apply_general(program, apply_general(program, program.new_member("m1"), purchase).state, ret).effects

@@ -210,31 +210,45 @@ def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, worker_d
 
 
 
-def test_a_history_read_into_memory_takes_arrows_c_allocator_unless_the_user_chose(monkeypatch, tmp_path):
+
+def test_a_command_reading_a_history_into_memory_takes_arrows_c_allocator_unless_the_user_chose(
+        monkeypatch, tmp_path):
     """Arrow's bundled mimalloc costs an in-memory run ~0.5-1 s of page faults per 1M rows here
-    (docs/performance.md): reading a whole history picks the C library's malloc through the environment
-    (which worker processes inherit); a streamed run keeps Arrow's default, and a user's choice stands."""
+    (docs/performance.md): simulate, compare and explain pick the C library's malloc, in the environment
+    too (which worker processes inherit); a streamed run keeps Arrow's default, a user's choice stands, and
+    a program calling loyalty.simulate itself keeps its own."""
     import os
 
     import pyarrow as pa
 
-    history = Path(__file__).resolve().parents[1] / "examples" / "histories" / "car_wash.csv"
-    program = Path(__file__).resolve().parents[1] / "examples" / "programs" / "car_wash.loyalty"
+    from loyalty.simulate.run import load_program, read_inputs
+
+    root = Path(__file__).resolve().parents[1]
+    history = root / "examples" / "histories" / "car_wash.csv"
+    program = root / "examples" / "programs" / "car_wash.loyalty"
+    grouped = tmp_path / "grouped.csv"
+    assert CliRunner().invoke(main, ["generate", "--program", str(program), "--rows", "300", "--grouped",
+                                     "-o", str(grouped)]).exit_code == 0
     before = pa.default_memory_pool()
+    mimalloc = pa.mimalloc_memory_pool()
+    # set, then removed: monkeypatch puts back whatever the session had (set or not) at teardown
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
     try:
-        grouped = tmp_path / "grouped.csv"
-        assert CliRunner().invoke(main, ["generate", "--program", str(program), "--rows", "300", "--grouped",
-                                         "-o", str(grouped)]).exit_code == 0
-        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+        pa.set_memory_pool(mimalloc)
+        read_inputs(load_program(str(program)), str(history), None, None, None, None, "stop")
+        assert pa.default_memory_pool().backend_name == "mimalloc"  # the library leaves the process alone
+        assert "ARROW_DEFAULT_MEMORY_POOL" not in os.environ
         assert CliRunner().invoke(main, ["simulate", str(program), str(grouped), "--grouped"]).exit_code == 0
+        assert pa.default_memory_pool().backend_name == "mimalloc"
         assert "ARROW_DEFAULT_MEMORY_POOL" not in os.environ
         assert CliRunner().invoke(main, ["simulate", str(program), str(history)]).exit_code == 0
-        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
         assert pa.default_memory_pool().backend_name == "system"
+        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
         monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
-        pa.set_memory_pool(before)
+        pa.set_memory_pool(mimalloc)
         assert CliRunner().invoke(main, ["compare", str(program), str(program), str(history)]).exit_code == 0
+        assert pa.default_memory_pool().backend_name == "mimalloc"
         assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "mimalloc"
-        assert pa.default_memory_pool() is before or pa.default_memory_pool().backend_name == before.backend_name
     finally:
         pa.set_memory_pool(before)

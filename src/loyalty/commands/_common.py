@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Iterable, NoReturn
 
@@ -15,6 +16,23 @@ if TYPE_CHECKING:
 
 # rich is imported when a console is made (~45 ms): `simulate --format json` and the commands that only
 # print diagnostics never need it
+
+def prefer_system_allocator() -> None:
+    """For a command that reads a whole history into memory (simulate, compare, explain): Arrow's buffers
+    from the C library's malloc, unless the user chose (ARROW_DEFAULT_MEMORY_POOL). pyarrow's default, its
+    bundled mimalloc, gives freed pages back to the kernel and faults them in again; on this machine that
+    cost a 1M-row run 0.5-1.2 s of system time (docs/performance.md, "Arrow's allocator"). The command
+    owns its process, so the choice is set in the environment too, which worker processes inherit. Not for
+    a streamed run (`--grouped`): there malloc's arenas grew with the history (631 MB at 1M rows, 1.86 GB
+    at 10M) where mimalloc held 500 MB and 1.04 GB. A program that embeds loyalty.simulate keeps its own
+    allocator: only the commands call this."""
+    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+        return
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    import pyarrow as pa  # the process's default pool may exist already (pyarrow made it on import)
+
+    pa.set_memory_pool(pa.system_memory_pool())
+
 
 def stdout_console() -> "Console":
     from rich.console import Console

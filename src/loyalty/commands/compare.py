@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import click
 
-from loyalty.commands._common import stdout_console
+from loyalty.commands._common import prefer_system_allocator, stdout_console
 from loyalty.commands.simulate import handle_input_errors, history_options
 
 
@@ -98,6 +98,7 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
 
         fail(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
              "compare programs of the same currency")
+    prefer_system_allocator()
     inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
     new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)

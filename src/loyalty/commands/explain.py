@@ -6,7 +6,7 @@ import json
 
 import click
 
-from loyalty.commands._common import fail, stdout_console
+from loyalty.commands._common import fail, prefer_system_allocator, stdout_console
 from loyalty.commands.simulate import handle_input_errors, history_options
 
 
@@ -72,6 +72,7 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
     from loyalty.simulate.run import load_program, plan_for, read_inputs
 
     prog = load_program(program)
+    prefer_system_allocator()
     inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     plan = plan_for(prog, program, inputs, attributes_path)
     steps = member_timeline(plan, inputs.history, member)

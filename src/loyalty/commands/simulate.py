@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from loyalty.commands._common import EXIT_INPUT, EXIT_USAGE, fail, print_diagnostics, stdout_console
+from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, fail, prefer_system_allocator, print_diagnostics,
+                                      stdout_console)
 
 HISTORY_OPTIONS = [
     click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False),
@@ -119,6 +120,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
                                                   member_rows=bool(out_dir))
     else:
+        prefer_system_allocator()
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
         plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
         from loyalty.simulate.vector import supports

@@ -3,7 +3,8 @@
 `program.apply` accepts a dict and validates it with pydantic (`events.parse_event`), then converts the
 model (`events.to_internal`). For the usual dict (plain `str`, `int` and `list` values, times written
 `YYYY-MM-DDTHH:MM[:SS[.ffffff]]` with an optional `Z` or `+HH:MM`, amounts as plain decimal strings or
-ints, an `id` on every event but a purchase or a tick) `dict_to_ev` builds the same `Ev` directly. It
+ints, an `id` on every event but a purchase, a return or a tick; a return without one gets the id the
+validated path gives it, when its text is certain) `dict_to_ev` builds the same `Ev` directly. It
 returns None whenever it is not certain to give exactly what the validated path gives, value for value:
 an unusual type or shape, anything pydantic would coerce, any error. The caller then takes the
 validated path, which accepts or rejects the event, and words the error, as it always has.

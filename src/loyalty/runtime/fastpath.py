@@ -93,7 +93,8 @@ class _Kind:
 
 
 class _Earn:
-    """An earning-per-spend rule, ready for `Plan._earn_per_spend`: its rate, kind and rounding, and per tier
+    """An earning-per-spend rule, ready for `_earn_parts` and its crediting (written out in `Plan.apply_event`
+    when the rule is `plain`, else `Plan._earn_per_spend`): its rate, kind and rounding, and per tier
     index the tier's multiplier for the rule's kind, (numerator, denominator, source) or None when it is 1."""
 
     __slots__ = ("rule", "filtered", "limited", "rn", "rd", "k", "kp", "kind_name", "down", "mode", "per_line",

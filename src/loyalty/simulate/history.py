@@ -613,7 +613,7 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
     cols = {name: _one_array(pc.dictionary_encode(table.column(name)) if name in distinct else table.column(name))
-            for name in names}  # (encoded chunk by chunk, the chunks share one dictionary: combining is free)
+            for name in names}  # (encoded chunk by chunk, the chunks hold equal dictionaries: combining is cheap)
     if not options.time_format and len(table):
         bounds = pc.min_max(cols[time_header].cast(pa.int64())).as_py()
         if bounds["min"] is not None and not _micros(FIRST_TIME) <= bounds["min"] <= bounds["max"] <= _micros(LAST_TIME):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -48,25 +46,9 @@ class Inputs:
 
 def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optional[str], columns: Optional[str],
                 time_format: Optional[str], delimiter: Optional[str], on_bad_row: str) -> Inputs:
-    """The scenario and the whole history, in memory (Arrow's buffers from `prefer_system_allocator`)."""
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
-    prefer_system_allocator()
     return Inputs(scenario, read_history(history_path, options))
 
-
-def prefer_system_allocator() -> None:
-    """Arrow's buffers from the C library's malloc for a history held in memory, unless the user chose
-    (ARROW_DEFAULT_MEMORY_POOL). pyarrow's default, its bundled mimalloc, gives freed pages back to the
-    kernel and faults them in again; on this machine (docs/performance.md, "Arrow's allocator") that cost
-    a 1M-row run 0.5-1.2 s of system time. Set in the environment, so that worker processes, which inherit
-    it, do the same. A streamed run (`--grouped`) keeps mimalloc: there malloc's arenas grew with the
-    history (631 MB at 1M rows, 1.86 GB at 10M) where mimalloc held 500 MB and 1.04 GB."""
-    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
-        return
-    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
-    pa = sys.modules.get("pyarrow")
-    if pa is not None:  # imported already (in-process callers): its default pool may exist by now
-        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
