@@ -93,12 +93,11 @@ class _Kind:
 
 
 class _Earn:
-    """An earning-per-spend rule, ready for `_earn_parts` and its crediting (written out in `Plan.apply_event`
-    when the rule is `plain`, else `Plan._earn_per_spend`): its rate, kind and rounding, and per tier
+    """An earning-per-spend rule, ready for `Plan._earn_per_spend`: its rate, kind and rounding, and per tier
     index the tier's multiplier for the rule's kind, (numerator, denominator, source) or None when it is 1."""
 
     __slots__ = ("rule", "filtered", "limited", "rn", "rd", "k", "kp", "kind_name", "down", "mode", "per_line",
-                 "factors", "plain")
+                 "factors")
 
     def __init__(self, plan: "Plan", r):
         self.rule = r
@@ -112,8 +111,6 @@ class _Earn:
         self.down = self.mode == "down"
         self.per_line = self.kp.kind.scope == "line"
         self.factors = plan.tier_factors[r.index]
-        # on every line, no caps or budget, points available at once: `Plan.apply_event` credits it written out
-        self.plain = not self.filtered and not self.limited and self.kp.simple
 
 
 def _metric_slots(prog: CompiledProgram, what: str, point_kind: int) -> tuple:
@@ -133,41 +130,6 @@ def _add(st, slots: tuple, t, value: int) -> None:
             metrics[mi].add(t, value)
 
 
-def _earn_parts(e: "_Earn", matching, factor) -> Optional[tuple]:
-    """The points an earning rule without multiplier rules gives on its working lines: ((source, points), ...),
-    the rule's base and, in a tier with a multiplier (`factor`), the tier's part (`evaluator._earn_staged` with
-    at most two stages); None when there are none."""
-    r = e.rule
-    rn = e.rn
-    rd = e.rd
-    if e.per_line:
-        mode = e.mode
-        base = 0
-        for ln in matching:
-            base += _div_round(ln[4] * rn, rd, mode)
-    else:
-        paid = 0
-        for ln in matching:
-            paid += ln[4]
-        base = paid * rn // rd if e.down else _div_round(paid * rn, rd, e.mode)
-    if factor is None:
-        return ((r, base),) if base > 0 else None
-    tn, td, src1 = factor
-    if e.per_line:
-        tiered = 0
-        for ln in matching:
-            tiered += _div_round(ln[4] * rn * tn, rd * td, mode)
-    else:
-        tiered = paid * rn * tn // (rd * td) if e.down else _div_round(paid * rn * tn, rd * td, e.mode)
-    if tiered <= 0:
-        return None
-    p1 = tiered - base
-    if p1 < 0:  # a multiplier below 1 takes points away from the base
-        take = min(base, -p1)
-        return (r, base - take), (src1, p1 + take)
-    return (r, base), (src1, p1)
-
-
 class _Phases:
     """The applicable rules of one purchase, by the step of the purchase that runs them (each in rule order)."""
 
@@ -184,11 +146,7 @@ class _Phases:
         for r in applicable:
             if r.action == "earn_per_spend":
                 multiplied = any(m.point_kind == -1 or m.point_kind == r.point_kind for m in self.multipliers)
-                if multiplied:
-                    earns.append((r, _EARN_STAGED, None))
-                else:
-                    e = _Earn(plan, r)
-                    earns.append((r, _EARN_PLAIN if e.plain else _EARN_PER_SPEND, e))
+                earns.append((r, _EARN_STAGED, None) if multiplied else (r, _EARN_PER_SPEND, _Earn(plan, r)))
             elif r.action == "earn_fixed":
                 earns.append((r, _EARN_FIXED, None))
             elif r.action == "earn_per_event" and r.event == "visit":
@@ -198,7 +156,7 @@ class _Phases:
 
 
 # how a purchase's earning step runs a rule (_Phases.earns)
-_EARN_PLAIN, _EARN_PER_SPEND, _EARN_STAGED, _EARN_FIXED, _EARN_PER_VISIT = range(5)
+_EARN_PER_SPEND, _EARN_STAGED, _EARN_FIXED, _EARN_PER_VISIT = range(4)
 # sets of applicable rules whose phases a plan keeps (a bound for programs with very many conditional rules)
 _PHASES_KEPT = 1024
 
@@ -349,43 +307,10 @@ class Plan:
                 if pct is not None:
                     _ev._discount_lines(prog, st, r, lines, pct, ev, ledger, out)
         for r, plain in ph.punches:
-            if not plain:
+            if plain:
+                self._punch(st, r, lines, ev, out, order)
+            else:
                 _ev._punch(prog, st, r, lines, ev, ledger, out, order)
-                continue
-            # evaluator._punch for a rule without caps or budget, written out
-            matching = _matching(r, lines) if r.filters else lines
-            if not matching:
-                continue  # no unit counted
-            ri = r.index
-            c = st.punches.get(ri, 0)
-            given = st.fired.get(ri, 0)  # discounted units so far: a return lowers the count, never re-grants
-            cycle, free = r.cycle, r.free
-            per_line = None
-            units = 0
-            for ln in matching:
-                q = ln[2]
-                c += q
-                units += q
-                k = (c // cycle) * free + max(0, c % cycle - (cycle - free)) - given  # _cycle_count - given
-                if k > 0:
-                    given += k
-                    if per_line is None:
-                        per_line = [(ln, k)]
-                    else:
-                        per_line.append((ln, k))
-            st.punches[ri] = c
-            st.fired[ri] = given
-            if order.punches is NONE_YET:
-                order.punches = {ri: units}
-            else:
-                order.punches[ri] = order.punches.get(ri, 0) + units
-            items = [matching[0][0]] if len(matching) == 1 else sorted({ln[0] for ln in matching})
-            if order.items is NONE_YET:
-                order.items = {ri: items}
-            else:
-                order.items[ri] = items
-            if per_line is not None:
-                self._free_units(r, per_line, ev, out)
         paid = 0
         for ln in lines:
             paid += ln[4]
@@ -403,76 +328,7 @@ class Plan:
 
         # (3) points on the amount paid, times multipliers
         for r, step, spec in ph.earns:
-            if step == _EARN_PLAIN:
-                parts = _earn_parts(spec, lines, spec.factors[tier.index] if tier is not None else None)
-                if parts is None:
-                    continue
-                kp = spec.kp
-                # ---- evaluator._credit of points available at once, with no expiry or a fixed time after earning,
-                # for each part; the running totals (earned, the earned-points metric, the next moment due) once
-                oid = ev.order
-                kind_name = spec.kind_name
-                ks = st.kinds[spec.k]
-                delta = kp.expiry_delta
-                expires = t + delta if delta is not None else None
-                one_lifetime = kp.one_lifetime
-                # KindState.add (available at once) for each part, written out: the batch list is this state's own
-                # past its end, and the expiry timers, pushed in time order, are appended
-                batches = ks.batches
-                if len(batches) != ks.n:  # another copy appended to the shared list
-                    batches = ks.own()
-                first_seq = seq = ks.next_seq
-                if expires is not None:
-                    q = ks.expiring
-                    items = q.items
-                    n = q.n
-                    in_order = len(items) == n and (n == q.head or items[n - 1] <= (expires, seq))
-                added = 0
-                credited = 0
-                for src, pts in parts:
-                    if pts <= 0:
-                        continue
-                    pay = ks.debt
-                    if pay:
-                        pay = min(pay, pts)
-                        ks.debt -= pay
-                    if pts - pay > 0:
-                        batches.append(_tuple_new(Batch, (t, None, expires, pts - pay, oid, src.index, seq)))
-                        if expires is not None:
-                            if in_order:
-                                items.append((expires, seq))
-                            else:
-                                q.push((expires, seq))
-                        seq += 1
-                        added += pts - pay
-                    points = order.points
-                    if points is NONE_YET:
-                        order.points = {src.index: pts}
-                    else:
-                        points[src.index] = points.get(src.index, 0) + pts
-                    if not one_lifetime and kp.earned_metrics:
-                        _add(st, kp.earned_metrics, t, pts)
-                    credited += pts
-                    out.append(_tuple_new(Effect, ("points_earned", t, src.name, src.line, src.column, kind_name, pts,
-                                                   None, None, None, None, None, False, None, oid, None, None, None,
-                                                   None, eid)))
-                if seq != first_seq:
-                    ks.next_seq = seq
-                    ks.n += seq - first_seq
-                    ks.avail_sum += added
-                    if expires is not None and in_order:
-                        q.n = n + seq - first_seq
-                if credited:
-                    ks.earned += credited
-                    if expires is not None:
-                        due = st.due
-                        if due is not None and expires < due:
-                            st.due = expires
-                    if one_lifetime:  # [first moment, total]
-                        mi = kp.earned_metrics[0][0]
-                        c = st.metrics[mi]
-                        st.metrics[mi] = [t, credited] if c is None else [c[0], c[1] + credited]
-            elif step == _EARN_PER_SPEND:
+            if step == _EARN_PER_SPEND:
                 self._earn_per_spend(st, spec, spec.factors[tier.index] if tier is not None else None, lines, ev,
                                      ledger, out, order)
             elif step == _EARN_STAGED:
@@ -602,9 +458,41 @@ class Plan:
 
     # ---------------------------------------------------------------- punch cards
 
-    def _free_units(self, r, per_line: list, ev, out) -> None:
-        """The discount of the units a punch card without caps or budget made free: (working line, free units)
-        in `per_line` (evaluator._punch's last step)."""
+    def _punch(self, st, r, lines, ev, out, order) -> None:
+        """`evaluator._punch` for a rule without caps or budget."""
+        matching = _matching(r, lines) if r.filters else lines
+        if not matching:
+            return  # no unit counted
+        ri = r.index
+        c = st.punches.get(ri, 0)
+        given = st.fired.get(ri, 0)  # discounted units so far: a return lowers the count, never re-grants
+        cycle, free = r.cycle, r.free
+        per_line = None
+        units = 0
+        for ln in matching:
+            q = ln[2]
+            c += q
+            units += q
+            k = (c // cycle) * free + max(0, c % cycle - (cycle - free)) - given  # evaluator._cycle_count - given
+            if k > 0:
+                given += k
+                if per_line is None:
+                    per_line = [(ln, k)]
+                else:
+                    per_line.append((ln, k))
+        st.punches[ri] = c
+        st.fired[ri] = given
+        if order.punches is NONE_YET:
+            order.punches = {ri: units}
+        else:
+            order.punches[ri] = order.punches.get(ri, 0) + units
+        items = [matching[0][0]] if len(matching) == 1 else sorted({ln[0] for ln in matching})
+        if order.items is NONE_YET:
+            order.items = {ri: items}
+        else:
+            order.items[ri] = items
+        if per_line is None:
+            return
         num, den = r.percent
         # what the free units cost us: their items' unit costs, when the catalog has one for each (else None)
         unit_cost = 0 if num == 100 and den == 1 else None
@@ -629,33 +517,128 @@ class Plan:
     # ---------------------------------------------------------------- earning
 
     def _earn_per_spend(self, st, e: _Earn, factor, lines, ev, ledger, out, order) -> None:
-        """`evaluator._earn_per_spend` when no multiplier rule applies to the rule's kind, for a rule that is not
-        plain (`_Earn.plain`): on some lines, with caps or a budget, or crediting points that are not available
-        at once. Each part (`_earn_parts`) is credited as `evaluator._credit` does."""
+        """`evaluator._earn_per_spend` when no multiplier rule applies to the rule's kind: the base points and,
+        in a tier with a multiplier (`factor`), the tier's part (`evaluator._earn_staged` with at most two
+        stages), each credited as `evaluator._credit` does."""
         r = e.rule
         matching = _matching(r, lines) if e.filtered else lines
         if not matching:
             return
-        parts = _earn_parts(e, matching, factor)
-        if parts is None:
-            return
+        rn = e.rn
+        rd = e.rd
+        if e.per_line:
+            mode = e.mode
+            base = 0
+            for ln in matching:
+                base += _div_round(ln[4] * rn, rd, mode)
+        else:
+            paid = 0
+            for ln in matching:
+                paid += ln[4]
+            base = paid * rn // rd if e.down else _div_round(paid * rn, rd, e.mode)
+        if factor is None:
+            if base <= 0:
+                return
+            parts = ((r, base),)
+        else:
+            tn, td, src1 = factor
+            if e.per_line:
+                tiered = 0
+                for ln in matching:
+                    tiered += _div_round(ln[4] * rn * tn, rd * td, mode)
+            else:
+                tiered = paid * rn * tn // (rd * td) if e.down else _div_round(paid * rn * tn, rd * td, e.mode)
+            if tiered <= 0:
+                return
+            p1 = tiered - base
+            if p1 < 0:  # a multiplier below 1 takes points away from the base
+                take = min(base, -p1)
+                parts = ((r, base - take), (src1, p1 + take))
+            else:
+                parts = ((r, base), (src1, p1))
         kp = e.kp
         t = ev.time
+        if e.limited or e.filtered or not kp.simple:
+            for src, pts in parts:
+                if pts <= 0:
+                    continue
+                if src is r and e.limited:  # a tier's source has no caps or budget
+                    pts = _limit(self.prog, st, r, pts, ev, ledger, out, kp.kind)
+                    if not pts:
+                        continue
+                if e.filtered:
+                    if order.items is NONE_YET:
+                        order.items = {}
+                    order.items[src.index] = sorted({ln[0] for ln in matching})
+                if kp.simple:
+                    self._credit(st, kp, src, pts, t, ev, out, order)
+                else:
+                    _ev._credit(self.prog, st, e.k, pts, t, order, ev, src, out)
+            return
+        # ---- evaluator._credit of points available at once, with no expiry or a fixed time after earning,
+        # for each part; the running totals (earned, the earned-points metric, the next moment due) once
+        oid = ev.order
+        eid = ev.id
+        kind_name = e.kind_name
+        ks = st.kinds[e.k]
+        delta = kp.expiry_delta
+        expires = t + delta if delta is not None else None
+        one_lifetime = kp.one_lifetime
+        # KindState.add (available at once) for each part, written out: the batch list is this state's own
+        # past its end, and the expiry timers, pushed in time order, are appended
+        batches = ks.batches
+        if len(batches) != ks.n:  # another copy appended to the shared list
+            batches = ks.own()
+        first_seq = seq = ks.next_seq
+        if expires is not None:
+            q = ks.expiring
+            items = q.items
+            n = q.n
+            in_order = len(items) == n and (n == q.head or items[n - 1] <= (expires, seq))
+        added = 0
+        credited = 0
         for src, pts in parts:
             if pts <= 0:
                 continue
-            if src is r and e.limited:  # a tier's source has no caps or budget
-                pts = _limit(self.prog, st, r, pts, ev, ledger, out, kp.kind)
-                if not pts:
-                    continue
-            if e.filtered:
-                if order.items is NONE_YET:
-                    order.items = {}
-                order.items[src.index] = sorted({ln[0] for ln in matching})
-            if kp.simple:
-                self._credit(st, kp, src, pts, t, ev, out, order)
+            pay = ks.debt
+            if pay:
+                pay = min(pay, pts)
+                ks.debt -= pay
+            if pts - pay > 0:
+                batches.append(_tuple_new(Batch, (t, None, expires, pts - pay, oid, src.index, seq)))
+                if expires is not None:
+                    if in_order:
+                        items.append((expires, seq))
+                    else:
+                        q.push((expires, seq))
+                seq += 1
+                added += pts - pay
+            points = order.points
+            if points is NONE_YET:
+                order.points = {src.index: pts}
             else:
-                _ev._credit(self.prog, st, e.k, pts, t, order, ev, src, out)
+                points[src.index] = points.get(src.index, 0) + pts
+            if not one_lifetime and kp.earned_metrics:
+                _add(st, kp.earned_metrics, t, pts)
+            credited += pts
+            out.append(_tuple_new(Effect, ("points_earned", t, src.name, src.line, src.column, kind_name, pts, None,
+                                           None, None, None, None, False, None, oid, None, None, None, None, eid)))
+        if seq != first_seq:
+            ks.next_seq = seq
+            ks.n += seq - first_seq
+            ks.avail_sum += added
+            if expires is not None and in_order:
+                q.n = n + seq - first_seq
+        if credited:
+            ks.earned += credited
+            if expires is not None:
+                due = st.due
+                if due is not None and expires < due:
+                    st.due = expires
+            if one_lifetime:  # [first moment, total]
+                mi = kp.earned_metrics[0][0]
+                c = st.metrics[mi]
+                st.metrics[mi] = [t, credited] if c is None else [c[0], c[1] + credited]
 
     def _credit(self, st, kp: _Kind, src, pts: int, t, ev, out, order) -> None:
         """`evaluator._credit` of a purchase's points for a kind whose points are available at once, with no
