@@ -221,9 +221,7 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
             out.append((item, cat if cat is not None else catalog.get(item), q, amount))
         t = d.get("time")  # _time, written out
         if type(t) is str:
-            n = len(t)  # _plain_time, written out
-            if not ((n == 16 or (n == 19 and t[16] == ":")) and t[4] == "-" and t[7] == "-" and t[13] == ":"
-                    and (t[10] == "T" or t[10] == " ") and t.isascii()) and _time_match(t) is None:
+            if not _plain_time(t) and _time_match(t) is None:
                 return None
             try:
                 t = _fromisoformat(t)

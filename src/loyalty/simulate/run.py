@@ -50,7 +50,6 @@ def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optiona
     return Inputs(scenario, read_history(history_path, options))
 
 
-
 def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
                          time_format: Optional[str], delimiter: Optional[str], on_bad_row: str
                          ) -> tuple[Scenario, ReadOptions]:
