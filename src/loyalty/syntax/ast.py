@@ -64,7 +64,6 @@ class Node:
     __match_args__: tuple[str, ...] = ()
     _node_fields: tuple[str, ...] = ()  # init order, positional; `span` is keyword-only and apart
     _node_defaults: dict[str, Any] = {}
-    _node_repr: tuple[str, ...] = ()  # every field but `span`
     _node_compared: tuple[str, ...] = ()  # the fields that take part in equality and hashing
     _node_key: Callable[["Node"], tuple] = staticmethod(_no_key)  # their values
 
@@ -103,7 +102,7 @@ class Node:
         return hash(self._node_key(self))
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._node_repr)
+        parts = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._node_fields)
         return f"{self.__class__.__qualname__}({parts})"
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -164,7 +163,7 @@ def frozen_node(cls: type) -> type:
     ns.pop("__weakref__", None)
     ns["__slots__"] = own
     ns["__qualname__"] = cls.__qualname__
-    ns.update(_node_fields=names, _node_defaults=defaults, _node_repr=names, _node_compared=compared,
+    ns.update(_node_fields=names, _node_defaults=defaults, _node_compared=compared,
               _node_key=staticmethod(_key_of(compared)), __match_args__=names)
     return type(cls)(cls.__name__, cls.__bases__, ns)
 
