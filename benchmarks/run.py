@@ -293,7 +293,6 @@ def main(argv=None) -> int:
     print(f"\nhistory: {path.relative_to(ROOT)} ({rows:,} rows, {size_mb:.0f} MB); "
           f"pyarrow reads it in {floor:.3f} s\n", flush=True)
 
-    results: list[dict] = []
     problems: list[str] = []
     truth = None
     # every simulation and peer runs `--repeat` times, round-robin, so each meets the same spells of a
