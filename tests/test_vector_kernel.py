@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from loyalty.cli import cli as main
-from loyalty.runtime import evaluator
 from loyalty.simulate.engine import make_plan, program_info, simulate
 from loyalty.simulate.history import ReadOptions, build_history
 from loyalty.simulate.render import to_json
@@ -20,8 +19,7 @@ from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.run import load_program
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import simulate_vector, supports
-from loyalty.simulate.vector.blocks import (cycle_count, div_round, segment_ids, segmented_cummax,
-                                            segmented_cumsum)
+from loyalty.simulate.vector.blocks import segment_ids, segmented_cummax, segmented_cumsum
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -321,22 +319,6 @@ def test_kernel_vector_refuses_an_unsupported_program_with_the_reason(tmp_path):
 
 
 # ------------------------------------------------------------------ building blocks
-
-
-@settings(max_examples=200, deadline=None)
-@given(n=st.lists(st.integers(-10**12, 10**12), min_size=1, max_size=20), d=st.integers(1, 10**6),
-       mode=st.sampled_from(["down", "up", "half even", "half up"]))
-def test_div_round_matches_the_evaluator(n, d, mode):
-    got = div_round(np.array(n, dtype=np.int64), d, mode).tolist()
-    assert got == [evaluator.div_round(x, d, mode) for x in n]
-
-
-@settings(max_examples=100, deadline=None)
-@given(n=st.lists(st.integers(0, 10**9), min_size=1, max_size=20), cycle=st.integers(1, 12), free=st.integers(1, 12))
-def test_cycle_count_matches_the_evaluator(n, cycle, free):
-    free = min(free, cycle)
-    got = cycle_count(np.array(n, dtype=np.int64), cycle, free).tolist()
-    assert got == [evaluator._cycle_count(x, cycle, free) for x in n]
 
 
 @settings(max_examples=100, deadline=None)

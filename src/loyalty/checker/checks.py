@@ -241,7 +241,6 @@ class _Checker:
     def run(self) -> list[Diagnostic]:
         self.check_program_block()
         self.check_point_kinds()
-        self.check_catalog_and_stores()
         self.check_rewards()
         self.check_tiers()
         self.check_rules()
@@ -435,12 +434,6 @@ class _Checker:
                     self.resolve_category(node.name)
                 elif isinstance(node, ast.Comparison):
                     self.check_comparison(node)
-
-    # ---------------------------------------------------------------- catalog, stores
-
-    def check_catalog_and_stores(self) -> None:
-        # an item's category needs no separate `category` line; nothing more to resolve here
-        return None
 
     # ---------------------------------------------------------------- rewards
 

@@ -7,8 +7,8 @@ States serialise to JSON carrying the program's identity.
 
 `apply` takes a fast path: a plain event dict is read without pydantic
 (runtime/fastevents.py; anything unusual goes to pydantic, and its error messages)
-and the program's plan evaluates it (runtime/fastpath.py). `apply_general` is the
-general path (pydantic, `evaluator.apply_event`), which the fast one equals.
+and the program's specialised plan evaluates it (runtime/plan.py). `apply_general` is the
+general path (pydantic, `evaluator.apply_event`: the plan's general steps), which the fast one equals.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import EventError, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
-from loyalty.runtime.fastpath import Plan
+from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
 from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
@@ -132,7 +132,7 @@ class Program:
 
     def __init__(self, compiled: CompiledProgram):
         self.compiled = compiled
-        self._plan = Plan(compiled)  # the program's specialised evaluation (runtime/fastpath.py)
+        self._plan = plan_of(compiled)  # the program's specialised evaluation (runtime/plan.py)
         self._amounts: dict = {}  # amounts already converted to minor units (runtime/fastevents.py)
 
     @classmethod
@@ -222,7 +222,7 @@ class Program:
 
 def apply_general(program: Program, state: MemberState, event, ledger=None) -> Applied:
     """`program.apply` by the general path: pydantic validation and the general evaluator, without the fast
-    event reading (runtime/fastevents.py) or the program's specialised plan (runtime/fastpath.py). The
+    event reading (runtime/fastevents.py) or the program's specialised steps (runtime/plan.py). The
     reference the fast path is tested against (tests/test_apply_fast_path.py); not part of the API."""
     if not isinstance(state, MemberState) or state._program.identity != program.identity:
         raise StateMismatchError(_OTHER_PROGRAM)

@@ -8,12 +8,9 @@ The caller owns the ledger and passes it to every `apply`.
 
 Implementations:
 - `BudgetLedger`: the real thing: limits from the program, running totals, JSON.
-- `RecordingLedger`: grants everything and records each claim; a partitioned
-  simulation runs partitions with it, merges the claims in time order and finds
-  the moment each budget ran out.
-- `ExhaustedLedger`: grants in full before each budget's exhaustion time, the
-  remainder at it (`partial`), nothing after; the partitioned re-run uses it, so
-  the result equals a single sequential run over all members.
+- `UnlimitedLedger`: grants everything (a program without budgets).
+- `simulate/budgets.py` `CutoffLedger`: a simulation pass's ledger, which finds where
+  each budget ran out in service order across members split over processes.
 """
 
 from __future__ import annotations
@@ -58,41 +55,6 @@ class BudgetLedger:
 
     def copy(self) -> "BudgetLedger":
         return BudgetLedger(self.limits, self.used)
-
-
-class RecordingLedger:
-    """Grants every claim and records (time, member, event, key, amount)."""
-
-    __slots__ = ("claims",)
-
-    def __init__(self):
-        self.claims: list[tuple] = []
-
-    def claim(self, key, amount, time, member, event) -> int:
-        self.claims.append((time, member, event or "", key, amount))
-        return amount
-
-
-class ExhaustedLedger:
-    """Budgets known to run out at one claim: `{key: ((time, member, event), partial)}`.
-
-    Claims ordered before that claim (by time, then member id, then event id: the
-    order a sequential simulation applies them in) are granted in full, that claim
-    gets `partial`, later ones nothing."""
-
-    __slots__ = ("exhausted",)
-
-    def __init__(self, exhausted: dict[str, tuple[tuple, int]]):
-        self.exhausted = exhausted
-
-    def claim(self, key, amount, time, member, event) -> int:
-        when = self.exhausted.get(key)
-        if when is None:
-            return amount
-        here = (time, member, event or "")
-        if here < when[0]:
-            return amount
-        return min(amount, when[1]) if here == when[0] else 0
 
 
 class UnlimitedLedger:

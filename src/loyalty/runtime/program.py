@@ -10,7 +10,6 @@ after construction, so one instance can serve many threads.
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import hashlib
 import json
@@ -349,12 +348,13 @@ class CompiledProgram:
     __slots__ = ("doc", "identity", "name", "currency", "exponent", "timezone", "tz", "runs_from", "runs_to",
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
-                 "has_timers", "item_costs", "sources")
+                 "has_timers", "item_costs", "sources", "plans")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ProgramFormatError(f"not a compiled loyalty program (expected format {FORMAT!r})")
         self.doc = doc
+        self.plans: dict = {}  # runtime/plan.py `plan_of`: the plans of this program, built on first use
         try:
             self._build(doc)
         except (KeyError, TypeError, ValueError) as err:
@@ -448,9 +448,6 @@ class CompiledProgram:
                                      f"the content ({expected}); the document was changed after compiling: "
                                      "compile the program again")
         return cls(doc)
-
-    def copy_doc(self) -> dict:
-        return copy.deepcopy(self.doc)
 
 
 def program_identity(doc: dict) -> str:

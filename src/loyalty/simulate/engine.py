@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.evaluator import new_member
-from loyalty.runtime.fastpath import Plan as EvaluationPlan
+from loyalty.runtime.plan import Plan as EvaluationPlan, plan_of
 from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
@@ -59,12 +59,12 @@ class Plan:
     # a row per member in the result (by_member.csv, compare); the report alone does not read them, and at a
     # million rows building them is a few per cent of a vectorised run
     member_rows: bool = True
-    # the program's specialised evaluation (runtime/fastpath.py, what `program.apply` runs; tested equal to
-    # `evaluator.apply_event`): built once per plan, here and in every worker that rebuilds the plan
+    # the program's specialised evaluation (runtime/plan.py, what `program.apply` runs; tested equal to
+    # `evaluator.apply_event`): built once per program, here and in every worker that rebuilds the plan
     evaluation: EvaluationPlan = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "evaluation", EvaluationPlan(self.program))  # frozen: set once, here
+        object.__setattr__(self, "evaluation", plan_of(self.program))  # frozen: set once, here
 
 
 @dataclass(frozen=True)
@@ -293,10 +293,6 @@ def _split(slices: list, chunks: int) -> list[list]:
     chunks = max(1, chunks)
     size = -(-len(slices) // chunks) if slices else 1
     return [slices[i:i + size] for i in range(0, len(slices), size)] or [[]]
-
-
-def month_span(history: History) -> list[str]:
-    return months_between(*history.time_range()) if len(history) else []
 
 
 __all__ = ["Plan", "SimulationError", "make_plan", "program_info", "replay_member", "replay_members", "simulate",

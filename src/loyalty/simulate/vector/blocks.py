@@ -1,13 +1,15 @@
 """Small exact building blocks on int64 numpy arrays (no floats for money or points).
 
-Each mirrors a scalar function of the evaluator (`runtime.evaluator.div_round`,
-`half_even`, `_cycle_count`) or is a segmented scan (one segment per member).
+The formulas are the mechanics' own (`runtime/formulas.py`, written once for ints and arrays alike),
+here over int64 arrays; the rest are segmented scans (one segment per member).
 Callers check magnitudes first (`fits`): int64 arithmetic must not overflow.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from loyalty.runtime import formulas
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 
@@ -20,32 +22,19 @@ def fits(*bounds: int) -> bool:
     return p < INT_LIMIT
 
 
-def div_round(n: np.ndarray, d, mode: str) -> np.ndarray:
-    """n / d (d > 0) rounded by `mode`: down | up | half even | half up, toward -inf/+inf for down/up."""
-    n = np.asarray(n, dtype=np.int64)
-    d = np.asarray(d, dtype=np.int64)
-    q, r = np.divmod(n, d)
-    if mode == "down":
-        return q
-    nonzero = r != 0
-    if mode == "up":
-        return q + nonzero
-    twice = 2 * r
-    if mode == "half up":
-        up = twice >= d
-    else:
-        up = (twice > d) | ((twice == d) & (q % 2 == 1))
-    return q + (nonzero & up)
+def div_round(n, d, mode: str) -> np.ndarray:
+    """`formulas.div_round` over int64 arrays."""
+    return formulas.div_round(np.asarray(n, dtype=np.int64), np.asarray(d, dtype=np.int64), mode)
 
 
 def half_even(n, d) -> np.ndarray:
-    return div_round(n, d, "half even")
+    """`formulas.half_even` over int64 arrays."""
+    return formulas.half_even(np.asarray(n, dtype=np.int64), np.asarray(d, dtype=np.int64))
 
 
-def cycle_count(n: np.ndarray, cycle: int, free: int) -> np.ndarray:
-    """How many of units 1..n fall in the last `free` places of their cycle."""
-    n = np.asarray(n, dtype=np.int64)
-    return (n // cycle) * free + np.maximum(0, n % cycle - (cycle - free))
+def cycle_count(n, cycle: int, free: int) -> np.ndarray:
+    """`formulas.cycle_count` over int64 arrays."""
+    return formulas.cycle_count(np.asarray(n, dtype=np.int64), cycle, free)
 
 
 def segment_ids(starts: np.ndarray, n: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP
 
-from loyalty.runtime.evaluator import half_even as half_even_int
+from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.simulate.result import MemberRow, SimResult
 from loyalty.simulate.vector.blocks import (cycle_count, div_round, fits, half_even, segment_ids, segmented_cummax,
                                             segmented_cumsum)
@@ -312,7 +312,6 @@ class _Kernel:
         sel = np.flatnonzero(rowmask)
         self.sel = sel
         # row arrays over the kernel's members only
-        self.r_member_code = rows.member[sel]
         self.r_time = rows.time[sel]
         self.r_amount = rows.amount[sel]
         self.r_qty = rows.qty[sel]

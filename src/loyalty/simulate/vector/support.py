@@ -1,18 +1,22 @@
 """Which programs the vectorised kernel runs: `supports(program, plan)` says why not, or None.
 
-The kernel covers what it can replay exactly in lockstep; anything else runs on the
-scalar evaluator (`--kernel auto`), so a reason here is never a wrong answer, only a
-slower one. Members whose histories the kernel cannot take (irregular grouping,
-repeated event ids, very many events) are routed to the scalar evaluator per member.
+Derived from the mechanics (`runtime/mechanics/`), in one place: each program-wide mechanic says
+whether the kernel runs it (`program_vector_reason`), and so does each rule's mechanic
+(`vector_reason`), after the rule's conditions (event conditions only) and its caps or budget.
+Anything the kernel declines runs on the scalar plan (`--kernel auto`), and the report says which
+step declined and why (`assumptions.kernel_why`), so a reason here is never a wrong answer, only a
+slower one. Members whose histories the kernel cannot take (irregular grouping, repeated event ids,
+very many events) are routed to the scalar plan per member.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from loyalty.runtime.mechanics import PROGRAM_MECHANICS, mechanic_for
+from loyalty.runtime.mechanics.limits import rule_vector_reason as limits_reason
 from loyalty.runtime.program import CompiledProgram
 
-EARN_ACTIONS = ("earn_per_spend",)
 FIXED_TRIGGERS = ("signup",)  # fixed earns the kernel gives on these events
 # conditions that depend only on the event (its time, store, channel): a mask per rule, computed up front
 EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels")
@@ -27,43 +31,14 @@ def condition_reason(rule_doc: dict) -> Optional[str]:
 
 
 def supports(program: CompiledProgram, plan=None) -> Optional[str]:
-    """None when the vectorised kernel can replay `program` (under `plan`) exactly, else why not."""
-    p = program
-    if p.budgets:
-        return "budgets (program-wide limits) need the two-pass scalar replay"
-    if p.draws:
-        return "draws are not vectorised yet"
-    if plan is not None and plan.redeem_rewards:
-        return "simulated redemptions (the scenario's redemption policy) are not vectorised yet"
-    for k in p.kinds:
-        if k.pending:
-            return f"pending points ({k.name!r}) are not vectorised yet"
-        if k.expiry not in (None, "after_earning"):
-            return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only 'after earning')"
-    if p.tiers is not None:
-        t = p.tiers
-        if t.downgrade_period:
-            return "tier downgrades (reviews and grace) are not vectorised yet"
-        m = p.metrics[t.metric]
-        if m.window != "lifetime":
-            return f"a tier metric over a {m.window} window is not vectorised yet"
-        for tier in t.tiers:
-            if tier.discount is not None or tier.perks:
-                return f"tier {tier.name!r} has a discount or perks: not vectorised yet"
-    for r in p.rules:
-        why = condition_reason(p.doc["rules"][r.index])
+    """None when the vectorised kernel can replay `program` (under the simulation `plan`) exactly, else why not."""
+    for m in PROGRAM_MECHANICS:
+        why = m.program_vector_reason(program, plan)
         if why is not None:
             return why
-        if r.limits or r.budget is not None:
-            return f"rule {r.name!r} has a cap or budget: not vectorised yet"
-        if r.action == "punch" and r.trigger is None:
-            continue
-        if r.action in ("earn_per_spend", "multiplier") and r.trigger is None:
-            continue
-        if r.action == "earn_fixed" and r.trigger in FIXED_TRIGGERS and r.trigger_name is None:
-            continue
-        if r.action == "earn_per_event" and r.event == "referral" and r.trigger is None:
-            continue
-        what = r.action + (f" on {r.trigger}" if r.trigger else "")
-        return f"rule {r.name!r} ({what}) is not vectorised yet"
+    for r in program.rules:
+        why = (condition_reason(program.doc["rules"][r.index]) or limits_reason(r)
+               or mechanic_for(r).vector_reason(r, program))
+        if why is not None:
+            return why
     return None

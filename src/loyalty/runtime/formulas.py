@@ -1,0 +1,69 @@
+"""The pure formulas of the mechanics, each written once and imported by every path.
+
+Each function takes Python ints or int64 numpy arrays alike (no branch on the values, only
+on the rounding mode), so the scalar evaluation (`runtime/plan.py`) and the vectorised kernel
+(`simulate/vector/`) compute the same thing with the same code. Exact integer arithmetic
+only: no floats for money or points. Array callers check magnitudes first
+(`simulate/vector/blocks.fits`): int64 must not overflow.
+"""
+
+from __future__ import annotations
+
+ROUNDING_MODES = ("down", "up", "half even", "half up")
+
+
+def div_round(n, d, mode: str):
+    """n / d (d > 0) rounded by `mode`: down | up | half even | half up. Down and up are toward -inf/+inf."""
+    q, r = divmod(n, d)
+    if mode == "down":
+        return q
+    if mode == "up":
+        return q + (r != 0)
+    twice = 2 * r
+    if mode == "half up":
+        return q + (twice >= d)
+    return q + ((twice > d) | ((twice == d) & (q % 2 == 1)))
+
+
+def half_even(n, d):
+    """n / d (d > 0) rounded half to even: how a share of money or points is rounded."""
+    q, r = divmod(n, d)
+    twice = 2 * r
+    return q + ((twice > d) | ((twice == d) & (q % 2 == 1)))
+
+
+def cycle_count(n, cycle: int, free: int):
+    """A punch card's discounted units among units 1..n: those in the last `free` places of their cycle."""
+    over = n % cycle - (cycle - free)
+    return (n // cycle) * free + over * (over > 0)
+
+
+def tier_factor(tier, point_kind: int) -> tuple[int, int]:
+    """(numerator, denominator) of a tier's multiplier for points of `point_kind`: the product of its
+    multipliers that name the kind or every kind (-1); (1, 1) when it has none."""
+    n, d = 1, 1
+    for mk, mn, md in tier.multipliers:
+        if mk == -1 or mk == point_kind:
+            n, d = n * mn, d * md
+    return n, d
+
+
+def split_negative(parts: list) -> list:
+    """Staged points (docs/semantics.md, "Multipliers"): a source below 1 has a negative part, taken from the
+    parts before it, latest first, so no part is negative and the total stays. Changes `parts` in place."""
+    for j in range(len(parts) - 1, 0, -1):
+        i = j - 1
+        while parts[j] < 0 and i >= 0:
+            take = min(parts[i], -parts[j])
+            parts[i] -= take
+            parts[j] += take
+            i -= 1
+    return parts
+
+
+def share(total, upto, gross):
+    """The part of `total` that `upto` of an order's `gross` amount carries (a return's share), rounded half
+    to even; all of it once `upto` reaches the gross amount, or when the order was free."""
+    if gross == 0 or upto >= gross:
+        return total
+    return half_even(total * upto, gross)

@@ -1,0 +1,21 @@
+"""One module per mechanic, each holding its meaning once (docs/design.md, "Where a mechanic lives").
+
+Importing this package registers every rule mechanic (by the compiled action types it runs) and lists
+the program-wide ones, in the order the vectorised kernel's reasons are reported."""
+
+from __future__ import annotations
+
+from loyalty.runtime.mechanics import discount, earn, give, punch  # noqa: F401  (they register themselves)
+from loyalty.runtime.mechanics.draws import Draws
+from loyalty.runtime.mechanics.limits import Budgets
+from loyalty.runtime.mechanics.points import PointsOverTime
+from loyalty.runtime.mechanics.redeem import Redemptions
+from loyalty.runtime.mechanics.registry import (MODIFIER, PROGRAM_MECHANICS, PURCHASE_PHASES, RULE_MECHANICS,
+                                                Mechanic, PlanError, mechanic_for, register_program)
+from loyalty.runtime.mechanics.tiers import Tiers
+
+for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
+    register_program(_m)
+
+__all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",
+           "mechanic_for"]

@@ -1,0 +1,65 @@
+"""What every mechanic's step looks at: the condition context of one event and the rule tests shared by all.
+
+No mechanic of its own lives here; these are the questions each step asks of its rule (do its
+conditions hold, does the program run now, which lines do its item filters select)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+
+class Ctx:
+    """What conditions look at while one event is evaluated."""
+
+    __slots__ = ("t", "st", "store", "channel", "lines", "gross", "items", "first", "spend_before")
+
+    def __init__(self, t, st, store=None, channel=None, lines=(), gross=0, items=0, first=False, spend_before=0):
+        self.t = t
+        self.st = st
+        self.store = store
+        self.channel = channel
+        self.lines = lines
+        self.gross = gross
+        self.items = items
+        self.first = first
+        self.spend_before = spend_before
+
+
+def running(prog, t: _dt.datetime) -> bool:
+    """Whether the program runs at moment t (`runs from ... to ...`)."""
+    return (prog.runs_from is None or t >= prog.runs_from) and (prog.runs_to is None or t < prog.runs_to)
+
+
+def preds_ok(r, ctx) -> bool:
+    for p in r.preds:
+        if not p(ctx):
+            return False
+    return True
+
+
+def order_has_line(r, lines) -> bool:
+    if not r.filters:
+        return True
+    return any(r.line_matches(ln[0], ln[1]) for ln in lines)
+
+
+def matching(r, lines) -> list:
+    """The working lines the rule's item filters select (`Rule.line_matches`), in order."""
+    filters = r.filters
+    if not filters:
+        return lines
+    out = []
+    for ln in lines:
+        item, cat = ln[0], ln[1]
+        for items, cats in filters:
+            if items is not None and item not in items and cat not in cats:
+                break
+        else:
+            out.append(ln)
+    return out
+
+
+def due(st, t) -> None:
+    """The member's next timer is at `t` at the latest."""
+    if st.due is not None and t < st.due:
+        st.due = t

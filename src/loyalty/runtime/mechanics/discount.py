@@ -1,0 +1,82 @@
+"""Discounts: a percentage off the lines a rule selects, and a discount scale (the percentage of the
+highest step a metric has reached). A tier's own discount is the tiers mechanic's (`tiers.tier_discount`).
+Each line's discount is rounded half to even; a cap or budget cuts the order's total, taken from the
+lines in order."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.formulas import half_even
+from loyalty.runtime.mechanics.limits import limit
+from loyalty.runtime.mechanics.metrics import metric_value
+from loyalty.runtime.mechanics.registry import Mechanic, register
+
+
+def discount_lines(prog, st, r, lines, pct, ev, ledger, out) -> None:
+    num, den = pct
+    per_line = []
+    total = 0
+    for ln in lines:
+        if r.line_matches(ln[0], ln[1]):
+            d = half_even(ln[4] * num, den * 100)
+            per_line.append((ln, d))
+            total += d
+    if total <= 0:
+        return
+    granted = limit(prog, st, r, total, ev, ledger, out, None, money=True)
+    if not granted:
+        return
+    left = granted
+    for ln, d in per_line:
+        take = min(d, left)
+        ln[4] -= take
+        left -= take
+    out.append(Effect("discount_applied", ev.time, r.name, r.line, r.column, amount=granted, order=ev.order,
+                      event=ev.id))
+
+
+def discount(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    discount_lines(plan.prog, st, r, lines, r.percent, ev, ledger, out)
+
+
+def scale_percent(r, value: int):
+    """The percentage of the highest step `value` has reached, or None below the first."""
+    pct = None
+    for threshold, n, d in r.steps:
+        if value >= threshold:
+            pct = (n, d)
+    return pct
+
+
+def discount_scale(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    pct = scale_percent(r, metric_value(plan.prog, st, r.metric, ev.time))
+    if pct is not None:
+        discount_lines(plan.prog, st, r, lines, pct, ev, ledger, out)
+
+
+class Discount(Mechanic):
+    name = "discount"
+    actions = ("discount",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "discount"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return discount, rule
+
+
+class DiscountScale(Mechanic):
+    name = "discount scale"
+    actions = ("discount_scale",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "discount_scale"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return discount_scale, rule
+
+
+register(Discount())
+register(DiscountScale())

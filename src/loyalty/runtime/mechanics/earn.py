@@ -1,0 +1,381 @@
+"""Earning points: per amount spent, per event (visit, referral), a fixed number, and the multipliers
+(rules and tiers) that scale regular earning.
+
+A regular earning rule's points are staged by source (docs/semantics.md, "Multipliers"): stage 0 is
+the base; the tier's multiplier, then each multiplier rule in source order, multiplies the values it
+applies to; each stage is rounded like any points of the kind, and source k is credited stage k -
+stage k-1 (`formulas.split_negative` moves a negative part to the parts before it).
+`earn_staged` is the general step; `earn_per_spend_plain` its specialised variant for a rule no
+multiplier rule applies to (at most two stages: the base and the tier's part).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.formulas import div_round, split_negative, tier_factor
+from loyalty.runtime.mechanics.context import matching, order_has_line, preds_ok
+from loyalty.runtime.mechanics.limits import is_limited, limit
+from loyalty.runtime.mechanics.metrics import add_to
+from loyalty.runtime.mechanics.points import credit, credit_simple
+from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
+from loyalty.runtime.mechanics.triggers import counting_fires
+from loyalty.runtime.program import is_regular_earning
+from loyalty.runtime.state import NONE_YET, Batch
+
+_tuple_new = tuple.__new__
+
+
+def earn_staged(prog, st, r, values, multipliers, tier, ev, ledger, out, order) -> None:
+    """A regular earning rule's points, split by source: `values` are the exact points [numerator,
+    denominator, line or None] before any multiplier (a line per matching line; one value without a line for
+    points per visit). The last stage is the member's total."""
+    k = r.point_kind
+    kind = prog.kinds[k]
+    per_line = kind.scope == "line"
+    mode = kind.rounding
+
+    def total() -> int:
+        if per_line:
+            return sum(div_round(n, d, mode) for n, d, _ in values)
+        n_sum, d_sum = 0, 1
+        for n, d, _ in values:
+            if d == d_sum:
+                n_sum += n
+            else:
+                n_sum, d_sum = n_sum * d + n * d_sum, d_sum * d
+        return div_round(n_sum, d_sum, mode)
+
+    parts = [(r, total(), None)]  # (source, points, the multiplier rule or None)
+    if tier is not None:
+        tn, td = tier_factor(tier, k)
+        if tn != td:
+            for v in values:
+                v[0] *= tn
+                v[1] *= td
+            parts.append((prog.sources[prog.extra_key(r.index, tier=tier.index)], total(), None))
+    for m in multipliers:
+        if m.point_kind != -1 and m.point_kind != k:
+            continue
+        hit = False
+        for v in values:
+            ln = v[2]
+            if (ln is None and not m.filters) or (ln is not None and m.line_matches(ln[0], ln[1])):
+                v[0] *= m.factor[0]
+                v[1] *= m.factor[1]
+                hit = True
+        if hit:
+            parts.append((prog.sources[prog.extra_key(r.index, rule=m.index)], total(), m))
+    if parts[-1][1] <= 0:
+        return
+    pts = split_negative([parts[0][1]] + [parts[j][1] - parts[j - 1][1] for j in range(1, len(parts))])
+    for (src, _, m), p in zip(parts, pts):
+        if p <= 0:
+            continue
+        p = limit(prog, st, src, p, ev, ledger, out, kind) if src.limits or src.budget is not None else p
+        if not p:
+            continue
+        if order is not None and values[0][2] is not None and (r.filters or (m is not None and m.filters)):
+            if order.items is NONE_YET:
+                order.items = {}
+            order.items[src.index] = sorted({v[2][0] for v in values if v[2] is not None and r.line_matches(
+                v[2][0], v[2][1]) and (m is None or m.line_matches(v[2][0], v[2][1]))})
+        credit(prog, st, k, p, ev.time, order, ev, src, out)
+
+
+# ---------------------------------------------------------------- purchase steps
+
+
+def earn_per_spend(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    """The general step of points per amount paid."""
+    rn, rd = r.rate
+    values = [[ln[4] * rn, rd, ln] for ln in lines if r.line_matches(ln[0], ln[1])]
+    if values:
+        earn_staged(plan.prog, st, r, values, mults, tier, ev, ledger, out, order)
+
+
+def earn_per_visit(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    """Points per visit on a purchase (a purchase is a visit): regular points, multiplied."""
+    earn_staged(plan.prog, st, r, [[r.points, 1, None]], mults, tier, ev, ledger, out, order)
+
+
+def fire_fixed(plan, st, r, ev, ledger, out, order, times: int) -> None:
+    """A fixed number of points, `times` times (a counting trigger can fire more than once)."""
+    prog = plan.prog
+    kind = prog.kinds[r.point_kind]
+    for _ in range(times):
+        pts = limit(prog, st, r, r.points, ev, ledger, out, kind)
+        if pts:
+            credit(prog, st, r.point_kind, pts, ev.time, order, ev, r, out)
+
+
+def earn_fixed(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    if order_has_line(r, lines):
+        times = counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
+        if times:
+            fire_fixed(plan, st, r, ev, ledger, out, order, times)
+
+
+class EarnPlan:
+    """An earning-per-spend rule, ready for `earn_per_spend_plain`: its rate, kind and rounding, and per tier
+    index the tier's multiplier for the rule's kind, (numerator, denominator, source) or None when it is 1."""
+
+    __slots__ = ("rule", "filtered", "limited", "rn", "rd", "k", "kp", "kind_name", "down", "mode", "per_line",
+                 "factors")
+
+    def __init__(self, plan, r):
+        self.rule = r
+        self.filtered = bool(r.filters)
+        self.limited = is_limited(r)
+        self.rn, self.rd = r.rate
+        self.k = r.point_kind
+        self.kp = plan.kinds[r.point_kind]
+        self.kind_name = self.kp.kind.name
+        self.mode = self.kp.kind.rounding
+        self.down = self.mode == "down"
+        self.per_line = self.kp.kind.scope == "line"
+        self.factors = tier_factors(plan.prog, r)
+
+
+def tier_factors(prog, r) -> tuple:
+    """Per tier index, (numerator, denominator, source) of the tier's multiplier for a regular earning rule's
+    kind when it is not 1, else None."""
+    out = []
+    for t in (prog.tiers.tiers if prog.tiers is not None else ()):
+        tn, td = tier_factor(t, r.point_kind)
+        out.append((tn, td, prog.sources[prog.extra_key(r.index, tier=t.index)])
+                   if tn != td and is_regular_earning(r) else None)
+    return tuple(out)
+
+
+def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, tier, mults) -> None:
+    """`earn_per_spend` when no multiplier rule applies to the rule's kind: the base points and, in a tier with
+    a multiplier, the tier's part (`earn_staged` with at most two stages), each credited as `credit` does."""
+    r = e.rule
+    factor = e.factors[tier.index] if tier is not None else None
+    matched = matching(r, lines) if e.filtered else lines
+    if not matched:
+        return
+    rn = e.rn
+    rd = e.rd
+    if e.per_line:
+        mode = e.mode
+        base = 0
+        for ln in matched:
+            base += div_round(ln[4] * rn, rd, mode)
+    else:
+        paid = 0
+        for ln in matched:
+            paid += ln[4]
+        base = paid * rn // rd if e.down else div_round(paid * rn, rd, e.mode)
+    if factor is None:
+        if base <= 0:
+            return
+        parts = ((r, base),)
+    else:
+        tn, td, src1 = factor
+        if e.per_line:
+            tiered = 0
+            for ln in matched:
+                tiered += div_round(ln[4] * rn * tn, rd * td, mode)
+        else:
+            tiered = paid * rn * tn // (rd * td) if e.down else div_round(paid * rn * tn, rd * td, e.mode)
+        if tiered <= 0:
+            return
+        p0, p1 = split_negative([base, tiered - base])
+        parts = ((r, p0), (src1, p1))
+    kp = e.kp
+    t = ev.time
+    if e.limited or e.filtered or not kp.simple:
+        for src, pts in parts:
+            if pts <= 0:
+                continue
+            if src is r and e.limited:  # a tier's source has no caps or budget
+                pts = limit(plan.prog, st, r, pts, ev, ledger, out, kp.kind)
+                if not pts:
+                    continue
+            if e.filtered:
+                if order.items is NONE_YET:
+                    order.items = {}
+                order.items[src.index] = sorted({ln[0] for ln in matched})
+            if kp.simple:
+                credit_simple(st, kp, src, pts, t, ev, out, order)
+            else:
+                credit(plan.prog, st, e.k, pts, t, order, ev, src, out)
+        return
+    # ---- credit of points available at once, with no expiry or a fixed time after earning, for each part;
+    # the running totals (earned, the earned-points metric, the next moment due) once
+    oid = ev.order
+    eid = ev.id
+    kind_name = e.kind_name
+    ks = st.kinds[e.k]
+    delta = kp.expiry_delta
+    expires = t + delta if delta is not None else None
+    one_lifetime = kp.one_lifetime
+    # KindState.add (available at once) for each part, written out: the batch list is this state's own
+    # past its end, and the expiry timers, pushed in time order, are appended
+    batches = ks.batches
+    if len(batches) != ks.n:  # another copy appended to the shared list
+        batches = ks.own()
+    first_seq = seq = ks.next_seq
+    if expires is not None:
+        q = ks.expiring
+        items = q.items
+        n = q.n
+        in_order = len(items) == n and (n == q.head or items[n - 1] <= (expires, seq))
+    added = 0
+    credited = 0
+    for src, pts in parts:
+        if pts <= 0:
+            continue
+        pay = ks.debt
+        if pay:
+            pay = min(pay, pts)
+            ks.debt -= pay
+        if pts - pay > 0:
+            batches.append(_tuple_new(Batch, (t, None, expires, pts - pay, oid, src.index, seq)))
+            if expires is not None:
+                if in_order:
+                    items.append((expires, seq))
+                else:
+                    q.push((expires, seq))
+            seq += 1
+            added += pts - pay
+        points = order.points
+        if points is NONE_YET:
+            order.points = {src.index: pts}
+        else:
+            points[src.index] = points.get(src.index, 0) + pts
+        if not one_lifetime and kp.earned_metrics:
+            add_to(st, kp.earned_metrics, t, pts)
+        credited += pts
+        out.append(_tuple_new(Effect, ("points_earned", t, src.name, src.line, src.column, kind_name, pts, None,
+                                       None, None, None, None, False, None, oid, None, None, None, None, eid)))
+    if seq != first_seq:
+        ks.next_seq = seq
+        ks.n += seq - first_seq
+        ks.avail_sum += added
+        if expires is not None and in_order:
+            q.n = n + seq - first_seq
+    if credited:
+        ks.earned += credited
+        if expires is not None:
+            due = st.due
+            if due is not None and expires < due:
+                st.due = expires
+        if one_lifetime:  # [first moment, total]
+            mi = kp.earned_metrics[0][0]
+            c = st.metrics[mi]
+            st.metrics[mi] = [t, credited] if c is None else [c[0], c[1] + credited]
+
+
+# ---------------------------------------------------------------- visit steps
+
+
+def visit_multipliers(prog, ctx) -> list:
+    """The multiplier rules that apply to a visit's points."""
+    return [m for m in prog.rules if m.action == "multiplier" and m.trigger is None and preds_ok(m, ctx)]
+
+
+def earn_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
+    earn_staged(plan.prog, st, r, [[r.points, 1, None]], visit_multipliers(plan.prog, ctx), tier, ev, ledger, out,
+                None)
+
+
+def fire_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
+    plan.mechanics[r.index].fire(plan, st, r, ev, ledger, out, None, 1)
+
+
+# ---------------------------------------------------------------- the mechanics
+
+
+class EarnPerSpend(Mechanic):
+    name = "earn per spend"
+    actions = ("earn_per_spend",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "earn"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        multiplied = any(m.point_kind == -1 or m.point_kind == rule.point_kind for m in mults)
+        if specialise and not multiplied:
+            return earn_per_spend_plain, EarnPlan(plan, rule)
+        return earn_per_spend, rule
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        return None if rule.trigger is None else super().vector_reason(rule, program)
+
+
+class EarnPerEvent(Mechanic):
+    """Points per visit (regular points: multiplied) or per referral."""
+
+    name = "earn per event"
+    actions = ("earn_per_event",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "earn" if rule.event == "visit" else None
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return earn_per_visit, rule
+
+    def fires_on_visit(self, rule) -> bool:
+        return rule.event == "visit" and rule.trigger is None
+
+    def visit_step(self, rule):
+        return earn_on_visit
+
+    def fires_on_referral(self, rule) -> bool:
+        return rule.event == "referral"
+
+    def fire(self, plan, st, r, ev, ledger, out, order, times) -> None:
+        fire_fixed(plan, st, r, ev, ledger, out, order, times)
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        if rule.event == "referral" and rule.trigger is None:
+            return None
+        return super().vector_reason(rule, program)
+
+
+class EarnFixed(Mechanic):
+    name = "fixed earn"
+    actions = ("earn_fixed",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "earn"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return earn_fixed, rule
+
+    def fires_on_visit(self, rule) -> bool:
+        return rule.trigger in ("nth_visit", "every_visits")
+
+    def visit_step(self, rule):
+        return fire_on_visit
+
+    def fire(self, plan, st, r, ev, ledger, out, order, times) -> None:
+        fire_fixed(plan, st, r, ev, ledger, out, order, times)
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        if rule.trigger == "signup" and rule.trigger_name is None:
+            return None
+        return super().vector_reason(rule, program)
+
+
+class Multiplier(Mechanic):
+    """A multiplier rule runs nothing itself: the earning steps read it (`earn_staged`)."""
+
+    name = "multiplier"
+    actions = ("multiplier",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return MODIFIER
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        return None if rule.trigger is None else super().vector_reason(rule, program)
+
+
+register(EarnPerSpend())
+register(EarnPerEvent())
+register(EarnFixed())
+register(Multiplier())

@@ -1,0 +1,62 @@
+"""Giving a reward (a free item, a gift card, an amount or percentage off later): on a purchase that meets
+the rule's conditions and trigger, or on any event whose trigger fires (signup, an action, the nth visit).
+A reward is all or nothing under caps and budgets. A whole return takes it back when the program says so
+(`returns.py`)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.mechanics.context import order_has_line
+from loyalty.runtime.mechanics.limits import limit
+from loyalty.runtime.mechanics.registry import Mechanic, register
+from loyalty.runtime.mechanics.triggers import counting_fires
+
+
+def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
+    """The rule's reward, `times` times (a counting trigger can fire more than once)."""
+    prog = plan.prog
+    rw = prog.rewards[r.reward]
+    for _ in range(times):
+        if limit(prog, st, r, rw.cost, ev, ledger, out, None, money=True, all_or_nothing=True) is None:
+            continue
+        st.rewards[rw.name] = st.rewards.get(rw.name, 0) + 1
+        if order is not None:
+            order.rewards = [*order.rewards, [r.index, rw.name]]  # rare: a new list, not in place
+        out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
+                          cost=rw.cost, order=ev.order, event=ev.id))
+
+
+def give(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    if order_has_line(r, lines):
+        times = counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
+        if times:
+            fire_give(plan, st, r, ev, ledger, out, order, times)
+
+
+def give_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
+    fire_give(plan, st, r, ev, ledger, out, None, 1)
+
+
+class Give(Mechanic):
+    name = "give reward"
+    actions = ("give",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "give"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return give, rule
+
+    def fires_on_visit(self, rule) -> bool:
+        return rule.trigger in ("nth_visit", "every_visits")
+
+    def visit_step(self, rule):
+        return give_on_visit
+
+    def fire(self, plan, st, r, ev, ledger, out, order, times) -> None:
+        fire_give(plan, st, r, ev, ledger, out, order, times)
+
+
+register(Give())

@@ -1,0 +1,365 @@
+"""A member's points: crediting (with pending and expiry), spending oldest first, clawing back, and
+what time does to them (pending points mature, batches expire, inactivity empties the balance).
+
+`credit` is the general step every earning mechanic calls; `credit_simple` and `expire_only` are
+its specialised variants, chosen at plan time for a point kind whose points are available at once
+with no expiry or a fixed one (`KindPlan.simple`) and for a program whose only timers are expiry after
+earning; the differential tests hold them equal to the general steps."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.mechanics.context import due
+from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots
+from loyalty.runtime.mechanics.registry import ProgramMechanic
+from loyalty.runtime.state import NONE_YET
+from loyalty.runtime.timeutil import add_duration, next_period_start
+
+_tuple_new = tuple.__new__  # an Effect built in one step (a named tuple)
+_MAX_TIME = _dt.datetime.max
+
+
+class KindPlan:
+    """A point kind's crediting, precomputed: how its expiry moment is found, the metrics it feeds."""
+
+    __slots__ = ("index", "kind", "simple", "expiry_delta", "earned_metrics", "one_lifetime")
+
+    def __init__(self, prog, kind):
+        self.index = kind.index
+        self.kind = kind
+        self.expiry_delta: Optional[_dt.timedelta] = None
+        if kind.expiry == "after_earning" and kind.expiry_unit in ("day", "week"):
+            # add_duration for days and weeks is a timedelta
+            self.expiry_delta = _dt.timedelta(days=kind.expiry_amount) if kind.expiry_unit == "day" else \
+                _dt.timedelta(weeks=kind.expiry_amount)
+        # credit_simple's case: points available at once, no expiry or a fixed duration after earning
+        self.simple = not kind.pending and (kind.expiry is None or self.expiry_delta is not None)
+        self.earned_metrics = metric_slots(prog, "earned", kind.index)
+        self.one_lifetime = len(self.earned_metrics) == 1 and self.earned_metrics[0][1]
+
+
+# ---------------------------------------------------------------- in
+
+
+def credit(prog, st, k: int, pts: int, t, order, ev, r, out) -> None:
+    """The general step: `pts` points of kind k, from rule (or multiplier source) r, at moment t."""
+    kind = prog.kinds[k]
+    ks = st.kinds[k]
+    expires = None
+    if kind.expiry == "after_earning":
+        expires = add_duration(t, kind.expiry_amount, kind.expiry_unit)
+    elif kind.expiry == "period_end":
+        expires = next_period_start(t, kind.expiry_period)
+        if kind.expiry_next:
+            expires = next_period_start(expires, kind.expiry_period)
+    rule_index = r.index if r is not None else -1
+    oid = ev.order if order is not None else None
+    if kind.pending and order is not None:  # only purchases wait: a return can take their points back
+        avail = add_duration(t, kind.pending[0], kind.pending[1])
+        ks.add(t, avail, expires, pts, oid, rule_index)
+        due(st, avail)
+        pending = True
+    else:
+        pay = min(ks.debt, pts)
+        ks.debt -= pay
+        if pts - pay > 0:
+            ks.add(t, None, expires, pts - pay, oid, rule_index)
+        pending = False
+    if expires is not None:
+        due(st, expires)
+    ks.earned += pts
+    if order is not None and r is not None:
+        if order.points is NONE_YET:
+            order.points = {}
+        order.points[r.index] = order.points.get(r.index, 0) + pts
+    add_metric(prog, st, "earned", k, t, pts)
+    out.append(Effect("points_earned", t, r.name if r else None, r.line if r else 0, r.column if r else 0,
+                      point_kind=kind.name, points=pts, pending=pending, order=oid, event=ev.id))
+
+
+def credit_simple(st, kp: KindPlan, src, pts: int, t, ev, out, order) -> None:
+    """`credit` of a purchase's points for a kind whose points are available at once, with no expiry or a
+    fixed time after earning (`KindPlan.simple`)."""
+    ks = st.kinds[kp.index]
+    pay = ks.debt
+    if pay:
+        pay = min(pay, pts)
+        ks.debt -= pay
+    delta = kp.expiry_delta
+    expires = t + delta if delta is not None else None
+    if pts - pay > 0:
+        ks.add(t, None, expires, pts - pay, ev.order, src.index)
+    if expires is not None:
+        due(st, expires)
+    ks.earned += pts
+    if order.points is NONE_YET:
+        order.points = {}
+    order.points[src.index] = order.points.get(src.index, 0) + pts
+    if kp.earned_metrics:
+        add_to(st, kp.earned_metrics, t, pts)
+    out.append(_tuple_new(Effect, ("points_earned", t, src.name, src.line, src.column, kp.kind.name, pts, None,
+                                   None, None, None, None, False, None, ev.order, None, None, None, None, ev.id)))
+
+
+# ---------------------------------------------------------------- out
+
+
+def spend_oldest(ks, amount: int, pending: bool, order: Optional[str] = None, rule: Optional[int] = None) -> int:
+    """Take up to `amount` from available (or pending) batches, oldest first; returns what was taken.
+    Batches are replaced, never changed (state copies share them); the scan stops once `amount` is taken.
+    The list is the state's own: a partly taken batch is replaced in its slot, emptied ones are removed
+    (from the front by moving the head; elsewhere by `del`, a memmove), so batches that do not match
+    (another order's, pending ones) are only looked at, never copied."""
+    if pending and not ks.maturing:
+        return 0  # no pending batch: each has an entry in the maturing queue until it matures
+    taken = 0
+    batches = ks.own()
+    emptied = []
+    head = i = ks.head
+    n = ks.n
+    while i < n and taken < amount:
+        b = batches[i]
+        if (b.available_at is not None) == pending and (order is None or b.order == order) and (
+                rule is None or b.rule == rule):
+            take = min(b.amount, amount - taken)
+            taken += take
+            if take < b.amount:
+                batches[i] = b.with_amount(b.amount - take)
+            else:
+                emptied.append(i)
+        i += 1
+    if taken:
+        if emptied:
+            if emptied[0] == head and emptied[-1] == head + len(emptied) - 1:  # the oldest: the usual case
+                ks.drop_front(head + len(emptied))
+            else:
+                for j in reversed(emptied):
+                    del batches[j]
+                ks.n -= len(emptied)
+        if pending:
+            ks.pend_sum -= taken
+        else:
+            ks.avail_sum -= taken
+    return taken
+
+
+def claw(prog, st, r, amount: int, ev, out) -> None:
+    """A return takes back `amount` of the points rule (or source) r gave for the order: its pending points
+    first, then by the kind's balance policy (negative | zero | pending only)."""
+    kind = prog.kinds[r.point_kind]
+    ks = st.kinds[r.point_kind]
+    t = ev.time
+    from_pending = spend_oldest(ks, amount, True, order=ev.order, rule=r.index)
+    if from_pending:
+        out.append(Effect("points_clawed_back", t, r.name, r.line, r.column, point_kind=kind.name, points=from_pending,
+                          pending=True, order=ev.order, event=ev.id))
+    rest = amount - from_pending
+    truncated = 0
+    taken = 0
+    if rest > 0:
+        if kind.policy == "negative":
+            taken = spend_oldest(ks, rest, False)
+            ks.debt += rest - taken
+            taken = rest
+        elif kind.policy == "zero":
+            taken = spend_oldest(ks, rest, False)
+            truncated = rest - taken
+        else:  # pending only
+            taken = spend_oldest(ks, rest, True)
+            truncated = rest - taken
+        if taken or truncated:
+            out.append(Effect("points_clawed_back", t, r.name, r.line, r.column, point_kind=kind.name, points=taken,
+                              pending=kind.policy == "pending_only", truncated=truncated or None, order=ev.order,
+                              event=ev.id))
+    clawed = from_pending + taken
+    ks.clawed += clawed
+    if clawed:
+        add_metric(prog, st, "earned", r.point_kind, st.orders[ev.order].time, -clawed)
+
+
+# ---------------------------------------------------------------- time
+
+
+def advance_kind(kind, ks, T, timed) -> None:
+    """What is due up to T for one kind, into `timed` as (time, order, seq, effect): at one moment maturing
+    first, then expiry (a batch that matures and expires at once expires). Effects get `seq` in list order
+    within a moment, as a scan of the batches in order would."""
+    seq = len(timed)
+    heap = ks.maturing
+    if heap and heap.first()[0] <= T:
+        ks.own()  # batches are replaced in their slots below
+        due_now = []
+        while heap and heap.first()[0] <= T:
+            _, bseq = heap.pop()
+            i = ks.index_of(bseq)
+            if i >= 0 and ks.batches[i].available_at is not None:
+                due_now.append(i)
+        if due_now:
+            due_now.sort()  # debt is paid in list order
+            batches = ks.batches
+            gone = []
+            for i in due_now:
+                b = batches[i]
+                at = b.available_at
+                pay = min(ks.debt, b.amount)
+                ks.debt -= pay
+                timed.append((at, 0, seq, Effect("points_available", at, kind.name, kind.line, kind.column,
+                                                 point_kind=kind.name, points=b.amount, order=b.order)))
+                seq += 1
+                ks.pend_sum -= b.amount
+                ks.avail_sum += b.amount - pay
+                if b.amount - pay > 0:
+                    batches[i] = b._replace(available_at=None, amount=b.amount - pay)
+                else:
+                    gone.append(i)
+            if gone:
+                drop = set(gone)
+                ks.replace_live([batches[j] for j in range(ks.head, ks.n) if j not in drop])
+    heap = ks.expiring
+    if heap and heap.first()[0] <= T:
+        gone = set()
+        batches = ks.batches
+        while heap and heap.first()[0] <= T:
+            at, bseq = heap.pop()
+            i = ks.index_of(bseq)
+            if i < 0:
+                continue
+            b = batches[i]
+            gone.add(i)
+            ks.expired += b.amount
+            if b.available_at is None:
+                ks.avail_sum -= b.amount
+            else:
+                ks.pend_sum -= b.amount
+            timed.append((at, 1, seq, Effect("points_expired", at, kind.name, kind.line, kind.column,
+                                             point_kind=kind.name, points=b.amount)))
+            seq += 1
+        if gone:
+            if min(gone) == ks.head and max(gone) == ks.head + len(gone) - 1:  # the usual case: the oldest
+                ks.drop_front(ks.head + len(gone))
+            else:
+                ks.replace_live([batches[j] for j in range(ks.head, ks.n) if j not in gone])
+    d = ks.inactivity_deadline
+    if d is not None and d <= T:
+        total = 0
+        keep = []
+        for b in ks.live():
+            if b.available_at is None and b.earned_at <= d:
+                total += b.amount
+            else:
+                keep.append(b)
+        ks.replace_live(keep)
+        ks.avail_sum -= total
+        ks.inactivity_deadline = None
+        if total:
+            ks.expired += total
+            timed.append((d, 1, seq, Effect("points_expired", d, kind.name, kind.line, kind.column,
+                                            point_kind=kind.name, points=total, reason="inactivity")))
+
+
+def expire_only(kinds_plan: tuple, st, T, out) -> bool:
+    """The timers up to T (st.clock < T, st.due <= T) of a program whose only timers are expiry after earning:
+    batches whose moment has come expire, oldest first. The expiry queue is read in place (the entries
+    `TimerQueue.pop` would give, in its order), and a batch due is found at the front of the list (expiry in
+    earning order, the usual case) before `KindState.index_of` searches for it. False (nothing done) when
+    the state holds other timers (a state from another program): the caller then runs the general step."""
+    kinds = st.kinds
+    if st.next_review is not None or st.grace_until is not None:
+        return False
+    for ks in kinds:
+        if ks.maturing or ks.inactivity_deadline is not None:
+            return False
+    several = len(kinds_plan) > 1
+    timed = []  # (time, order, seq, effect), as advance_kind makes them, with several kinds
+    seq = 0
+    for kp in kinds_plan:
+        ks = kinds[kp.index]
+        q = ks.expiring
+        items = q.items
+        h = q.head
+        qn = q.n
+        if h >= qn or items[h][0] > T:
+            continue
+        kind = kp.kind
+        name, line, column = kind.name, kind.line, kind.column
+        batches = ks.batches
+        head = ks.head
+        n = ks.n
+        gone = []  # list positions of the batches that expired, in the order they did
+        front = True  # ... which are head, head + 1, ...: they leave from the front
+        while h < qn:
+            at, bseq = items[h]
+            if at > T:
+                break
+            h += 1
+            i = head + len(gone)
+            if i >= n or batches[i].seq != bseq:
+                i = ks.index_of(bseq)
+                if i < 0:  # stale: the batch is gone
+                    continue
+                front = False
+            b = batches[i]
+            gone.append(i)
+            amount = b.amount
+            ks.expired += amount
+            if b.available_at is None:
+                ks.avail_sum -= amount
+            else:
+                ks.pend_sum -= amount
+            effect = _tuple_new(Effect, ("points_expired", at, name, line, column, name, amount, None, None,
+                                         None, None, None, None, None, None, None, None, None, None, None))
+            if several:
+                timed.append((at, 1, seq, effect))
+                seq += 1
+            else:
+                out.append(effect)
+        # the entries read are popped (TimerQueue.pop, and its letting go of popped entries)
+        q.head = h
+        if h >= 64 and 2 * h >= qn:
+            q.items = items[h:qn]
+            q.n = qn - h
+            q.head = 0
+        if gone:
+            if front:  # the usual case: the oldest
+                ks.drop_front(head + len(gone))
+            else:
+                drop = set(gone)
+                ks.replace_live([batches[j] for j in range(head, n) if j not in drop])
+    if timed:
+        timed.sort(key=lambda e: (e[0], e[1], e[2]))
+        out.extend(e[3] for e in timed)
+    # next_due: the earliest expiry left (no other timer in this program)
+    best = _MAX_TIME
+    for ks in kinds:
+        q = ks.expiring
+        if q.n > q.head:
+            first = q.items[q.head][0]
+            if first < best:
+                best = first
+    st.due = best
+    return True
+
+
+def start_inactivity(kinds: tuple, st, t) -> None:
+    """A purchase restarts the inactivity clock of every kind that expires after inactivity."""
+    for kind in kinds:
+        ks = st.kinds[kind.index]
+        ks.inactivity_deadline = add_duration(t, kind.expiry_amount, kind.expiry_unit)
+        due(st, ks.inactivity_deadline)
+
+
+class PointsOverTime(ProgramMechanic):
+    """Pending points and expiry: the kernel runs expiry after earning only."""
+
+    name = "points over time"
+
+    def program_vector_reason(self, program, sim_plan) -> Optional[str]:
+        for k in program.kinds:
+            if k.pending:
+                return f"pending points ({k.name!r}) are not vectorised yet"
+            if k.expiry not in (None, "after_earning"):
+                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only 'after earning')"
+        return None

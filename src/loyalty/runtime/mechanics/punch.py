@@ -1,0 +1,154 @@
+"""Punch cards: every nth unit free or at a percentage off, and n paid then m free (`cycle`, `free`).
+
+A card counts the units of the lines its filters select, across orders; the units that fall in the
+last `free` places of a cycle are discounted (`formulas.cycle_count`); a return lowers the count
+but never takes a free unit back, and never grants one again (`st.fired`: units discounted so far).
+The cost of a free unit is its catalog cost when every free unit has one, else the revenue foregone.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.formulas import cycle_count, half_even
+from loyalty.runtime.mechanics.context import matching
+from loyalty.runtime.mechanics.limits import is_limited, limit
+from loyalty.runtime.mechanics.registry import Mechanic, describe, register
+from loyalty.runtime.state import NONE_YET
+
+_tuple_new = tuple.__new__
+
+
+def punch(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    """The general step."""
+    prog = plan.prog
+    c = st.punches.get(r.index, 0)
+    given = st.fired.get(r.index, 0)  # discounted units so far: a return lowers the count, never re-grants
+    num, den = r.percent
+    per_line = []
+    total = 0
+    units = 0
+    # what the free units cost us: their items' unit costs, when the catalog has one for each (else None)
+    unit_cost = 0 if (num, den) == (100, 1) else None
+    for ln in lines:
+        if not r.line_matches(ln[0], ln[1]):
+            continue
+        q = ln[2]
+        k = max(0, cycle_count(c + q, r.cycle, r.free) - given)
+        given += k
+        c += q
+        units += q
+        if k:
+            d = half_even(ln[4] * k * num, q * den * 100)
+            per_line.append((ln, d))
+            total += d
+            item_cost = prog.item_costs.get(ln[0])
+            unit_cost = None if unit_cost is None or item_cost is None else unit_cost + item_cost * k
+    if units == 0:
+        return
+    st.punches[r.index] = c
+    st.fired[r.index] = given
+    if order.punches is NONE_YET:
+        order.punches = {}
+    if order.items is NONE_YET:
+        order.items = {}
+    order.punches[r.index] = order.punches.get(r.index, 0) + units
+    order.items[r.index] = sorted({ln[0] for ln in lines if r.line_matches(ln[0], ln[1])})
+    if total <= 0:
+        return
+    granted = limit(prog, st, r, total, ev, ledger, out, None, money=True) or 0
+    left = granted
+    for ln, d in per_line:
+        take = min(d, left)
+        ln[4] -= take
+        left -= take
+    if granted > 0:
+        # cost: the free units' catalog cost, else (a discounted unit, an item without a cost, a cap that
+        # cut the discount) the revenue foregone
+        cost = unit_cost if unit_cost is not None and granted == total else granted
+        out.append(Effect("discount_applied", ev.time, r.name, r.line, r.column, amount=granted, cost=cost,
+                          order=ev.order, event=ev.id))
+
+
+def punch_plain(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    """`punch` for a card without caps or budget, chosen at plan time."""
+    matched = matching(r, lines) if r.filters else lines
+    if not matched:
+        return  # no unit counted
+    ri = r.index
+    c = st.punches.get(ri, 0)
+    given = st.fired.get(ri, 0)
+    cycle, free = r.cycle, r.free
+    per_line = None
+    units = 0
+    for ln in matched:
+        q = ln[2]
+        c += q
+        units += q
+        k = cycle_count(c, cycle, free) - given
+        if k > 0:
+            given += k
+            if per_line is None:
+                per_line = [(ln, k)]
+            else:
+                per_line.append((ln, k))
+    st.punches[ri] = c
+    st.fired[ri] = given
+    if order.punches is NONE_YET:
+        order.punches = {ri: units}
+    else:
+        order.punches[ri] = order.punches.get(ri, 0) + units
+    items = [matched[0][0]] if len(matched) == 1 else sorted({ln[0] for ln in matched})
+    if order.items is NONE_YET:
+        order.items = {ri: items}
+    else:
+        order.items[ri] = items
+    if per_line is None:
+        return
+    num, den = r.percent
+    unit_cost = 0 if num == 100 and den == 1 else None
+    total = 0
+    costs = plan.item_costs
+    for i, (ln, k) in enumerate(per_line):
+        d = half_even(ln[4] * k * num, ln[2] * den * 100)
+        per_line[i] = (ln, d)
+        total += d
+        if unit_cost is not None:
+            item_cost = costs.get(ln[0])
+            unit_cost = None if item_cost is None else unit_cost + item_cost * k
+    if total <= 0:
+        return
+    for ln, d in per_line:  # no cap: the whole discount is granted
+        ln[4] -= d
+    out.append(_tuple_new(Effect, ("discount_applied", ev.time, r.name, r.line, r.column, None, None, total,
+                                   unit_cost if unit_cost is not None else total, None, None, None, None, None,
+                                   ev.order, None, None, None, None, ev.id)))
+
+
+def punches_back(st, o, rule_share) -> None:
+    """A return lowers each card's count by the units it carries back (never below 0)."""
+    for ri, units in o.punches.items():
+        delta = rule_share(ri, units) - o.punches_back.get(ri, 0)
+        if delta > 0:
+            o.punches_back[ri] = o.punches_back.get(ri, 0) + delta
+            st.punches[ri] = max(0, st.punches.get(ri, 0) - delta)
+
+
+class PunchCard(Mechanic):
+    name = "punch card"
+    actions = ("punch",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "punch"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return (punch_plain if specialise and not is_limited(rule) else punch), rule
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        if rule.trigger is None:
+            return None
+        return f"rule {rule.name!r} ({describe(rule)}) is not vectorised yet"
+
+
+register(PunchCard())

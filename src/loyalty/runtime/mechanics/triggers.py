@@ -1,0 +1,70 @@
+"""Counting triggers: when a rule fires on a purchase or a visit (first purchase, the nth visit, every
+nth visit, every X spent), and the counters of rules whose conditions choose what they count
+(docs/semantics.md, "Triggers count what the conditions select")."""
+
+from __future__ import annotations
+
+from loyalty.runtime.mechanics.context import order_has_line
+from loyalty.runtime.program import COUNTING_TRIGGERS, Rule
+from loyalty.runtime.state import NONE_YET
+
+
+def can_apply_to_purchase(r) -> bool:
+    """Whether `purchase_trigger_ok` can ever be true for the rule."""
+    if r.trigger is None:
+        return r.action != "earn_per_event" or r.event == "visit"
+    return r.trigger in COUNTING_TRIGGERS
+
+
+def purchase_trigger_ok(r: Rule, ctx) -> bool:
+    """Whether the rule's trigger fires on this purchase (its conditions are checked apart). A counted rule's
+    counter has already counted this purchase when its conditions and filters select it; when they do not,
+    `preds_ok` or `order_has_line` refuses it anyway."""
+    trig = r.trigger
+    if trig is None:
+        return r.action != "earn_per_event" or r.event == "visit"
+    if r.counted and trig != "every_spend":
+        n = ctx.st.counts.get(r.index, 0)
+        if trig == "first_purchase":
+            return n == 1 and order_has_line(r, ctx.lines)
+        if trig == "nth_visit":
+            return n == r.trigger_n and order_has_line(r, ctx.lines)
+        return n > 0 and n % r.trigger_n == 0 and order_has_line(r, ctx.lines)
+    if trig == "first_purchase":
+        return ctx.first
+    if trig == "nth_visit":
+        return ctx.st.visits == r.trigger_n
+    if trig == "every_visits":
+        return ctx.st.visits % r.trigger_n == 0
+    if trig == "every_spend":
+        return True
+    return False
+
+
+def visit_trigger_ok(r: Rule, st) -> bool:
+    visits = st.counts.get(r.index, 0) if r.counted else st.visits
+    if r.trigger == "nth_visit":
+        return visits == r.trigger_n
+    if r.trigger == "every_visits":
+        return visits % r.trigger_n == 0
+    return True
+
+
+def counting_fires(st, r: Rule, lines=None, order=None) -> int:
+    """How many new multiples of X the spend has reached (`after every X spent`): the member's net spend, or
+    for a counted rule its own counter, which this purchase raises by what was paid on the rule's lines."""
+    if r.counted:
+        paid = sum(ln[4] for ln in lines if r.line_matches(ln[0], ln[1]))
+        st.counts[r.index] = st.counts.get(r.index, 0) + paid
+        if order.counted is NONE_YET:
+            order.counted = {}
+        order.counted[r.index] = order.counted.get(r.index, 0) + paid
+        spent = st.counts[r.index]
+    else:
+        spent = st.spend
+    fired = st.fired.get(r.index, 0)
+    due = spent // r.trigger_n - fired
+    if due > 0:
+        st.fired[r.index] = fired + due
+        return due
+    return 0

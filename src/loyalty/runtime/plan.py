@@ -1,0 +1,352 @@
+"""The plan: a compiled program turned, once, into the ordered steps each kind of event runs.
+
+Every path executes a plan: `program.apply` and the scalar simulation run `Plan(prog)` (specialised),
+the reference evaluation (`evaluator.apply_event`, `facade.apply_general`) runs
+`Plan(prog, specialise=False)`, and the vectorised kernel's supported set is derived from the same
+mechanics (`simulate/vector/support.py`). A mechanic's meaning lives in its module under
+`runtime/mechanics/`; this module only orders the steps:
+
+- a purchase: conditions and counting triggers choose the applicable rules; then, in
+  `PURCHASE_PHASES` order, the tier's discount and the discount, discount-scale and punch-card steps,
+  the amount paid, the earning steps (multipliers read as modifiers), the give steps, the tier's perks
+  and draw entries, and last tier progress (docs/semantics.md, "The order of work for a purchase");
+- a visit, signup, action or referral: the rules whose mechanic fires on it;
+- a return and a redemption: `mechanics/returns.py` and `mechanics/redeem.py`;
+- before any event, time passes to its moment (`advance`).
+
+`specialise` chooses, per rule, the faster variant its mechanic offers (e.g. a punch card without
+caps); without it every rule runs its general step, the reference the variants are tested against
+effect by effect (tests/test_apply_fast_path.py). A rule whose action no mechanic runs, or whose
+trigger its mechanic cannot fire on, is a `PlanError` when the plan is built, never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
+from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
+from loyalty.runtime.mechanics.draws import enter_draws
+from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
+from loyalty.runtime.mechanics.points import KindPlan, advance_kind, expire_only, start_inactivity
+from loyalty.runtime.mechanics.redeem import check_redemption, redeem
+from loyalty.runtime.mechanics.returns import check_return, take_back
+from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews, tier_discount, tier_upgrade,
+                                             upgrade_to)
+from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
+from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
+
+_tuple_new = tuple.__new__
+# triggers of events that carry no purchase: the rules they fire run their mechanic's `fire`
+SIMPLE_TRIGGERS = ("signup", "action")
+# sets of applicable rules whose phases a plan keeps (a bound for programs with very many conditional rules)
+_PHASES_KEPT = 1024
+
+
+class Phases:
+    """The steps of one purchase for one set of applicable rules, by phase, each (function, data) in rule
+    order: `reductions` (discounts, discount scales, punch cards: what lowers the amount paid), `earns`,
+    `gives`; and the applicable multiplier rules the earning steps read."""
+
+    __slots__ = ("reductions", "multipliers", "earns", "gives")
+
+    def __init__(self, plan: "Plan", applicable):
+        by_phase: dict = {p: [] for p in PURCHASE_PHASES}
+        self.multipliers = [r for r in applicable if plan.phase_of[r.index] == MODIFIER]
+        for r in applicable:
+            phase = plan.phase_of[r.index]
+            if phase != MODIFIER:
+                by_phase[phase].append(plan.mechanics[r.index].purchase_step(r, plan, plan.specialise,
+                                                                             self.multipliers))
+        self.reductions = tuple(by_phase["discount"] + by_phase["discount_scale"] + by_phase["punch"])
+        self.earns = tuple(by_phase["earn"])
+        self.gives = tuple(by_phase["give"])
+
+
+class Plan:
+    """What a program's events need, worked out once. Immutable after construction but for the `phases`
+    cache, which only grows (shared by threads)."""
+
+    __slots__ = ("prog", "specialise", "runs_from", "runs_to", "kinds", "tiers", "tier_list", "tier_metric",
+                 "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
+                 "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
+                 "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
+                 "trigger_rules")
+
+    def __init__(self, prog, specialise: bool = True):
+        self.prog = prog
+        self.specialise = specialise
+        rules = prog.rules
+        # every rule's mechanic: an action none runs is refused here, not ignored at run time
+        self.mechanics = tuple(mechanic_for(r) for r in rules)
+        self.phase_of = tuple(m.purchase_phase(r) for r, m in zip(rules, self.mechanics))
+        self.runs_from = prog.runs_from
+        self.runs_to = prog.runs_to
+        self.kinds = tuple(KindPlan(prog, k) for k in prog.kinds)
+        self.item_costs = prog.item_costs
+        tiers = prog.tiers
+        self.tiers = tiers
+        self.tier_list = tiers.tiers if tiers is not None else ()
+        self.tier_metric = tiers.metric if tiers is not None else -1
+        self.tier_lifetime = tiers is not None and prog.metrics[tiers.metric].window == "lifetime"
+        self.tier_thresholds = tuple((t.threshold, t.index) for t in self.tier_list)
+        self.downgrade = bool(tiers and tiers.downgrade_period)
+        self.has_timers = prog.has_timers
+        # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
+        self.expiry_only = specialise and not self.downgrade and all(
+            k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
+        self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
+        self.candidates = tuple(r for r in rules if can_apply_to_purchase(r))
+        for r in self.candidates:
+            if self.phase_of[r.index] is None:
+                raise PlanError(f"rule {r.name!r}: the {self.mechanics[r.index].name} mechanic does not run on a "
+                                f"purchase, but its trigger fires on one")
+        static = all(r.trigger is None and not r.preds for r in self.candidates)
+        self.static = Phases(self, self.candidates) if static else None
+        # otherwise the phases of each set of applicable rules met so far: few sets recur (the conditions are
+        # of the day, the store, the member's segments ...), so a purchase looks its set up instead of sorting
+        # it again. Only ever added to, with values never changed: safe to share between threads
+        self.phases: dict = {}
+        self.draws = prog.draws
+        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws)
+        self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
+        self.spend_metrics = metric_slots(prog, "spend", -1)
+        self.visit_metrics = metric_slots(prog, "visits", -1)
+        self.visit_steps = tuple((r, m.visit_step(r)) for r, m in zip(rules, self.mechanics) if m.fires_on_visit(r))
+        self.referral_rules = tuple(r for r, m in zip(rules, self.mechanics) if m.fires_on_referral(r))
+        self.trigger_rules = {}
+        for trigger in SIMPLE_TRIGGERS:
+            fired = prog.by_trigger.get(trigger, ())
+            for r in fired:
+                if not hasattr(self.mechanics[r.index], "fire"):
+                    raise PlanError(f"rule {r.name!r}: the {self.mechanics[r.index].name} mechanic cannot fire "
+                                    f"on {trigger}")
+            self.trigger_rules[trigger] = fired
+
+    # ---------------------------------------------------------------- one event
+
+    def apply_event(self, st, ev, ledger, out: list) -> None:
+        """Apply one event to the mutable state `st`, appending effects to `out`. Raises `EventError` before
+        changing anything when the event is refused (a return of an unknown order, ...)."""
+        eid = ev.id
+        t = ev.time
+        typ = ev.type
+        if eid is not None:
+            seen = st.seen
+            if eid in seen.tail:
+                out.append(Effect("duplicate_ignored", t, event=eid))
+                return
+            for level in seen.levels:
+                if eid in level:
+                    out.append(Effect("duplicate_ignored", t, event=eid))
+                    return
+        prog = self.prog
+        if typ == "return":  # refused before anything changes
+            check_return(st, ev)
+        elif typ == "redemption":
+            check_redemption(prog, ev)
+        if self.downgrade and st.tier >= 0 and st.next_review is None:
+            start_reviews(prog, st, t)
+        clock = st.clock
+        if clock is None or t > clock:
+            if self.has_timers and (st.due is None or t >= st.due):
+                if not (self.expiry_only and expire_only(self.kinds, st, t, out)):
+                    advance(prog, st, t, out)
+            st.clock = t
+        if eid is not None:
+            seen = st.seen  # LogMap.__setitem__, written out: into the tail until it is full
+            tail = seen.tail
+            tail[eid] = True
+            if len(tail) >= _LOGMAP_TAIL:
+                seen[eid] = True  # freezes the tail into the levels
+        if typ == "purchase":
+            self._purchase(st, ev, ledger, out)
+        elif typ == "return":
+            take_back(prog, st, ev, ledger, out)
+        elif typ == "redemption":
+            redeem(prog, st, ev, out)
+        elif typ == "visit":
+            self._visit(st, ev, ledger, out)
+        elif typ == "signup":
+            self._simple_trigger(st, ev, ledger, out, "signup", None)
+        elif typ == "action":
+            self._simple_trigger(st, ev, ledger, out, "action", ev.name)
+        elif typ == "referral":
+            self._referral(st, ev, ledger, out)
+        # "tick": time has passed; nothing else to do
+
+    # ---------------------------------------------------------------- events without a purchase
+
+    def _visit(self, st, ev, ledger, out) -> None:
+        prog = self.prog
+        t = ev.time
+        if not running(prog, t):
+            return
+        st.visits += 1
+        add_metric(prog, st, "visits", -1, t, 1)
+        ctx = Ctx(t, st, store=ev.store)
+        tier = self.tier_list[st.tier] if self.tiers is not None and st.tier >= 0 else None
+        for r, step in self.visit_steps:
+            if r.counted:  # counts the visits its conditions select; a visit has no lines to match
+                if r.filters or not preds_ok(r, ctx):
+                    continue
+                st.counts[r.index] = st.counts.get(r.index, 0) + 1
+            if visit_trigger_ok(r, st) and preds_ok(r, ctx):
+                step(self, st, r, ev, ledger, out, tier, ctx)
+        tier_upgrade(prog, st, t, out)
+
+    def _simple_trigger(self, st, ev, ledger, out, trigger: str, name) -> None:
+        if not running(self.prog, ev.time):
+            return
+        ctx = Ctx(ev.time, st)
+        for r in self.trigger_rules[trigger]:
+            if (name is None or r.trigger_name == name) and preds_ok(r, ctx):
+                self.mechanics[r.index].fire(self, st, r, ev, ledger, out, None, 1)
+        tier_upgrade(self.prog, st, ev.time, out)
+
+    def _referral(self, st, ev, ledger, out) -> None:
+        if not running(self.prog, ev.time):
+            return
+        ctx = Ctx(ev.time, st)
+        for r in self.referral_rules:
+            if preds_ok(r, ctx):
+                self.mechanics[r.index].fire(self, st, r, ev, ledger, out, None, 1)
+        tier_upgrade(self.prog, st, ev.time, out)
+
+    # ---------------------------------------------------------------- a purchase
+
+    def _purchase(self, st, ev, ledger, out) -> None:
+        t = ev.time
+        if (self.runs_from is not None and t < self.runs_from) or (self.runs_to is not None and t >= self.runs_to):
+            return
+        first = st.purchases == 0
+        st.purchases += 1
+        st.visits += 1  # a purchase is a visit
+        gross = 0
+        lines = []  # working lines: [item, category, quantity, gross, paid]
+        olines: dict = {}
+        for (item, cat, q, amount) in ev.lines:
+            lines.append([item, cat, q, amount, amount])
+            gross += amount
+            rec = olines.get(item)
+            if rec is None:
+                olines[item] = [q, amount, 0]
+            else:
+                rec[0] += q
+                rec[1] += amount
+        if self.need_ctx:
+            ctx = Ctx(t, st, ev.store, ev.channel, ev.lines, gross, sum(ln[2] for ln in lines), first, st.spend)
+        else:
+            ctx = None
+        order = OrderRecord(t, gross, 0, olines)
+        tier = self.tier_list[st.tier] if st.tier >= 0 and self.tiers is not None else None
+        # rules whose counting trigger counts only what their conditions and item filters select
+        for r in self.count_rules:
+            if preds_ok(r, ctx) and order_has_line(r, lines):
+                st.counts[r.index] = st.counts.get(r.index, 0) + 1
+        ph = self.static
+        if ph is None:
+            applicable = tuple(r for r in self.candidates if (r.trigger is None or purchase_trigger_ok(r, ctx))
+                               and (not r.preds or preds_ok(r, ctx)))
+            ph = self.phases.get(applicable)
+            if ph is None:
+                ph = Phases(self, applicable)
+                if len(self.phases) < _PHASES_KEPT:
+                    self.phases[applicable] = ph
+        mults = ph.multipliers
+        # (2) what lowers the amount paid: the tier's discount, discounts, the discount scale, punch cards
+        if tier is not None and tier.discount is not None:
+            tier_discount(tier, lines, t, ev.order, ev.id, out)
+        for step, data in ph.reductions:
+            step(self, st, data, lines, ev, ledger, out, order, tier, mults)
+        paid = 0
+        for ln in lines:
+            paid += ln[4]
+        order.paid = paid
+        st.spend += paid
+        orders = st.orders  # LogMap.__setitem__, written out
+        tail = orders.tail
+        tail[ev.order] = order
+        if len(tail) >= _LOGMAP_TAIL:
+            orders[ev.order] = order
+        if self.inactivity:
+            start_inactivity(self.inactivity, st, t)
+        # (3) points on the amount paid, times multipliers
+        for step, data in ph.earns:
+            step(self, st, data, lines, ev, ledger, out, order, tier, mults)
+        # (4) rewards, tier perks, draw entries
+        for step, data in ph.gives:
+            step(self, st, data, lines, ev, ledger, out, order, tier, mults)
+        if tier is not None and tier.perks:
+            perks(tier, t, ev.order, ev.id, out)
+        if self.draws:
+            enter_draws(self.draws, lines, ctx, t, ev.order, ev.id, out)
+        # (5) tier progress; the new tier applies from the next event
+        if self.spend_metrics:
+            add_to(st, self.spend_metrics, t, paid)
+        if self.visit_metrics:
+            add_to(st, self.visit_metrics, t, 1)
+        if self.tiers is not None:
+            if self.tier_lifetime:
+                log = st.metrics[self.tier_metric]
+                value = log[1] if log is not None else 0
+            else:
+                value = metric_value(self.prog, st, self.tier_metric, t)
+            q = -1
+            for threshold, index in self.tier_thresholds:
+                if value >= threshold:
+                    q = index
+            if q > st.tier or st.grace_until is not None:
+                upgrade_to(self.prog, st, q, t, out)
+
+
+# ---------------------------------------------------------------- time passing
+
+
+def advance(prog, st, T: _dt.datetime, out: list) -> None:
+    """Everything due up to and including T: pending points mature, batches expire, tier reviews."""
+    if not prog.has_timers or (st.clock is not None and T <= st.clock):
+        return
+    if st.due is not None and T < st.due:
+        return
+    timed: list[tuple] = []  # (time, order, seq, effect)
+    for kind in prog.kinds:
+        ks = st.kinds[kind.index]
+        if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
+            continue
+        advance_kind(kind, ks, T, timed)
+    if prog.tiers and prog.tiers.downgrade_period:
+        advance_tiers(prog, st, T, timed)
+    if timed:
+        timed.sort(key=lambda e: (e[0], e[1], e[2]))
+        out.extend(e[3] for e in timed)
+    st.due = next_due(st)
+
+
+def next_due(st) -> Optional[_dt.datetime]:
+    best = _dt.datetime.max
+    for ks in st.kinds:
+        t = ks.next_timer()
+        if t is not None and t < best:
+            best = t
+        if ks.inactivity_deadline is not None and ks.inactivity_deadline < best:
+            best = ks.inactivity_deadline
+    if st.next_review is not None and st.next_review < best:
+        best = st.next_review
+    if st.grace_until is not None and st.grace_until < best:
+        best = st.grace_until
+    return best
+
+
+def plan_of(prog, specialise: bool = True) -> Plan:
+    """The program's plan, built on first use and kept on the program (both are immutable)."""
+    cache = prog.plans
+    got = cache.get(specialise)
+    if got is None:
+        got = cache[specialise] = Plan(prog, specialise)
+    return got
+
+
+__all__ = ["Plan", "PlanError", "Phases", "advance", "next_due", "plan_of"]

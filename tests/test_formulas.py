@@ -1,0 +1,80 @@
+"""The mechanics' pure formulas (runtime/formulas.py) against definitions written from first principles
+(exact fractions, a unit-by-unit count), on Python ints and on int64 arrays: the scalar plan and the
+vectorised kernel both call these, so one right answer here is one right answer on every path."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loyalty.runtime.formulas import ROUNDING_MODES, cycle_count, div_round, half_even, share, split_negative
+from loyalty.simulate.vector import blocks
+
+
+def rounded(n: int, d: int, mode: str) -> int:
+    x = Fraction(n, d)
+    if mode == "down":
+        return math.floor(x)
+    if mode == "up":
+        return math.ceil(x)
+    lo = math.floor(x)
+    rest = x - lo
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and (mode == "half up" or lo % 2 == 1)):
+        return lo + 1
+    return lo
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.lists(st.integers(-10**12, 10**12), min_size=1, max_size=20), d=st.integers(1, 10**6),
+       mode=st.sampled_from(ROUNDING_MODES))
+def test_div_round_is_exact_rounding_on_ints_and_arrays(n, d, mode):
+    want = [rounded(x, d, mode) for x in n]
+    got_ints = [div_round(x, d, mode) for x in n]
+    assert got_ints == want
+    assert all(type(g) is int for g in got_ints)  # never a bool or a float
+    assert blocks.div_round(np.array(n, dtype=np.int64), d, mode).tolist() == want
+    assert [half_even(x, d) for x in n] == [rounded(x, d, "half even") for x in n]
+    assert blocks.half_even(np.array(n, dtype=np.int64), d).tolist() == [rounded(x, d, "half even") for x in n]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.lists(st.integers(0, 2000), min_size=1, max_size=20), cycle=st.integers(1, 12), free=st.integers(1, 12))
+def test_cycle_count_counts_the_last_places_of_each_cycle(n, cycle, free):
+    free = min(free, cycle)
+
+    def by_hand(units: int) -> int:  # unit u (1-based) is discounted when it is in the last `free` of its cycle
+        return sum(1 for u in range(1, units + 1) if (u - 1) % cycle >= cycle - free)
+
+    want = [by_hand(x) for x in n]
+    assert [cycle_count(x, cycle, free) for x in n] == want
+    assert blocks.cycle_count(np.array(n, dtype=np.int64), cycle, free).tolist() == want
+
+
+@given(parts=st.lists(st.integers(-1000, 1000), min_size=1, max_size=6))
+def test_split_negative_keeps_the_total_and_moves_negative_parts_back(parts):
+    total = sum(parts)
+    got = split_negative(list(parts))
+    assert sum(got) == total
+    # a negative part is left only when everything before it is used up
+    for j, p in enumerate(got):
+        if p < 0:
+            assert all(q <= 0 for q in got[:j])
+
+
+def test_split_negative_takes_from_the_latest_part_first():
+    assert split_negative([10, 5, -7]) == [8, 0, 0]
+    assert split_negative([10, -3]) == [7, 0]
+    assert split_negative([2, -5]) == [0, -3]
+
+
+@given(total=st.integers(0, 10**6), gross=st.integers(0, 10**5), upto=st.integers(0, 10**5))
+def test_share_is_proportional_and_whole_at_the_gross_amount(total, gross, upto):
+    got = share(total, upto, gross)
+    if gross == 0 or upto >= gross:
+        assert got == total
+    else:
+        assert got == rounded(total * upto, gross, "half even")
