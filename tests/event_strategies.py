@@ -192,7 +192,7 @@ def vectorisable(program):
     def rule(r: ast.RuleDecl):
         action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
                                                               ast.EarnPerSpend, ast.EarnMultiplier, ast.EarnFixed,
-                                                              ast.EarnPerEvent, ast.GiveReward, ast.Discount,
+                                                              ast.EarnPerEvent, ast.GiveReward, ast.Discount, ast.DiscountEach,
                                                               ast.DiscountScale))), None)
         triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
                                                            ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]

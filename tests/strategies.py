@@ -242,6 +242,7 @@ def _actions_list() -> list:
         st.builds(ast.EarnMultiplier, multipliers(), st.none() | units()),
         st.builds(ast.GiveReward, texts()),
         st.builds(ast.Discount, percents()),
+        st.builds(ast.DiscountEach, moneys()),
         st.builds(
             ast.DiscountScale,
             metrics(),
@@ -683,7 +684,7 @@ def _kind_of(word: str, kinds: list[str]) -> str:
 
 
 _POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
-_ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount)
+_ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach)
 _TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
 
 
@@ -707,6 +708,8 @@ def _valid_action(v: _Valid, kind: str) -> ast.Node:
         return ast.GiveReward(ast.Text(draw(st.sampled_from(v.rewards))))
     if kind == "discount":
         return ast.Discount(v.percent())
+    if kind == "discount each":
+        return ast.DiscountEach(v.money(hi=5000))
     metric = v.metric()
     n = draw(st.integers(1, 3))
     return ast.DiscountScale(metric, tuple(ast.ScaleStep(v.percent(), q) for q in v.thresholds(metric, n)))
@@ -714,7 +717,7 @@ def _valid_action(v: _Valid, kind: str) -> ast.Node:
 
 _ACTION_KINDS = (
     "punch free", "punch discount", "paid then free", "earn per spend", "earn per event",
-    "earn fixed", "earn multiplier", "give", "discount", "discount scale",
+    "earn fixed", "earn multiplier", "give", "discount", "discount each", "discount scale",
 )
 
 

@@ -335,6 +335,8 @@ class _Compiler:
             return {"type": "give", "reward": c.reward.value}
         if isinstance(c, ast.Discount):
             return {"type": "discount", "percent": _dec(c.percent.value)}
+        if isinstance(c, ast.DiscountEach):
+            return {"type": "discount_each", "amount_minor": self.minor(c.amount)}
         if isinstance(c, ast.DiscountScale):
             steps = [{"percent": _dec(s.percent.value), "threshold": self.quantity(s.threshold)} for s in c.steps]
             return {"type": "discount_scale", "metric": self.metric(c.metric), "steps": steps}

@@ -32,6 +32,7 @@ ACTIONS = (
     ast.EarnMultiplier,
     ast.GiveReward,
     ast.Discount,
+    ast.DiscountEach,
     ast.DiscountScale,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend)
@@ -40,9 +41,10 @@ LIMITS = (ast.Cap, ast.Budget)
 # actions that may take a trigger (without one they fire on every qualifying purchase)
 TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
 # actions that may be narrowed to some items with `on "item"` / `on category "x"`
-ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount)
+ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach)
 POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
-MONEY_VALUE_ACTIONS = (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree, ast.Discount, ast.DiscountScale, ast.GiveReward)
+MONEY_VALUE_ACTIONS = (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree, ast.Discount, ast.DiscountEach,
+                       ast.DiscountScale, ast.GiveReward)
 
 _ACTION_WORDS = {
     ast.PunchFree: "a punch card (`every Nth ... is free`)",
@@ -54,6 +56,7 @@ _ACTION_WORDS = {
     ast.EarnMultiplier: "a points multiplier",
     ast.GiveReward: "a reward (`give ...`)",
     ast.Discount: "a discount (`get P% off`)",
+    ast.DiscountEach: "an amount off each unit (`get 10 NOK off each`)",
     ast.DiscountScale: "a discount scale",
 }
 
@@ -637,6 +640,8 @@ class _Checker:
             self.resolve_reward(action.reward)
         elif isinstance(action, ast.Discount):
             self.check_percent(action.percent, "a discount")
+        elif isinstance(action, ast.DiscountEach):
+            self.check_positive(action.amount, "the amount off each unit")
         elif isinstance(action, ast.DiscountScale):
             self.check_scale(action)
 

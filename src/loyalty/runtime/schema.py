@@ -119,6 +119,7 @@ ACTION = Tagged("type", {
     "multiplier": {"point_kind": Opt("str"), "factor": "dec"},
     "give": {"reward": "str"},
     "discount": {"percent": "dec"},
+    "discount_each": {"amount_minor": "int"},
     "discount_scale": {"metric": "int", "steps": List(Obj({"percent": "dec", "threshold": "int"}))},
     "none": {},
 })

@@ -495,6 +495,13 @@ class Discount(Node):
     percent: Percent
 
 
+@frozen_node
+class DiscountEach(Node):
+    """`get 10 NOK off each`: an amount off every unit of the lines the rule selects."""
+
+    amount: Money
+
+
 WindowKind = Literal["lifetime", "rolling", "calendar"]
 
 
@@ -543,6 +550,7 @@ Action = Union[
     EarnMultiplier,
     GiveReward,
     Discount,
+    DiscountEach,
     DiscountScale,
 ]
 

@@ -272,6 +272,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"give {quote(n.reward.value)}"
     if isinstance(n, (ast.Discount, ast.BenefitDiscount)):
         return f"get {percent(n.percent)} off"
+    if isinstance(n, ast.DiscountEach):
+        return f"get {money(n.amount)} off each"
     if isinstance(n, ast.ScaleStep):
         return f"{percent(n.percent)} off from {quantity(n.threshold)}"
     # triggers

@@ -684,6 +684,9 @@ class _AstBuilder(Transformer):
     def discount(self, meta, c):
         return ast.Discount(self._percent(c[0]), span=self._span(meta))
 
+    def discount_each(self, meta, c):
+        return ast.DiscountEach(c[0], span=self._span(meta))
+
     def discount_scale(self, meta, c):
         return ast.DiscountScale(c[0], tuple(c[1:]), span=self._span(meta))
 

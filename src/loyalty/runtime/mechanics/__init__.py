@@ -5,7 +5,7 @@ the program-wide ones, in the order the vectorised kernel's reasons are reported
 
 from __future__ import annotations
 
-from loyalty.runtime.mechanics import discount, earn, give, punch  # noqa: F401  (they register themselves)
+from loyalty.runtime.mechanics import discount, discount_each, earn, give, punch  # noqa: F401  (they register themselves)
 from loyalty.runtime.mechanics.draws import Draws
 from loyalty.runtime.mechanics.limits import Budgets
 from loyalty.runtime.mechanics.points import PointsOverTime

@@ -16,13 +16,16 @@ from loyalty.runtime.mechanics.registry import Mechanic, register
 
 def discount_lines(prog, st, r, lines, pct, ev, ledger, out) -> None:
     num, den = pct
-    per_line = []
+    per_line = [(ln, half_even(ln[4] * num, den * 100)) for ln in lines if r.line_matches(ln[0], ln[1])]
+    apply_line_discounts(prog, st, r, per_line, ev, ledger, out)
+
+
+def apply_line_discounts(prog, st, r, per_line: list, ev, ledger, out) -> None:
+    """Take each (line, discount) off the line's amount paid, after the rule's caps and budget cut the total
+    (what they leave is taken from the lines in order); one effect for the order."""
     total = 0
-    for ln in lines:
-        if r.line_matches(ln[0], ln[1]):
-            d = half_even(ln[4] * num, den * 100)
-            per_line.append((ln, d))
-            total += d
+    for _, d in per_line:
+        total += d
     if total <= 0:
         return
     granted = limit(prog, st, r, total, ev, ledger, out, None, money=True)

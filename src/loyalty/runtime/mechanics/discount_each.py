@@ -1,0 +1,30 @@
+"""An amount off each unit (`get 10 NOK off each`): every unit of the lines the rule selects costs that
+much less, never below nothing (a line's discount is at most what is still paid on it). It runs with
+the other discounts, in rule order, and a cap or budget cuts the order's total like theirs."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from loyalty.runtime.mechanics.discount import apply_line_discounts
+from loyalty.runtime.mechanics.registry import Mechanic, register
+
+
+def discount_each(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+    off = r.amount
+    per_line = [(ln, min(ln[2] * off, ln[4])) for ln in lines if r.line_matches(ln[0], ln[1])]
+    apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
+
+
+class DiscountEach(Mechanic):
+    name = "amount off each unit"
+    actions = ("discount_each",)
+
+    def purchase_phase(self, rule) -> Optional[str]:
+        return "discount"
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return discount_each, rule
+
+
+register(DiscountEach())
