@@ -8,9 +8,9 @@ most events are replayed:
 - apply(dict): `program.apply(state, dict)`: validation, conversion, state copy, effects; p50/p99;
 - apply(model): the same with events already validated as `loyalty.events` models.
 
-`program.apply` takes the program's fast path (runtime/fastevents.py, runtime/fastpath.py); `--general`
-also times the general path it is tested against (`facade.apply_general`: pydantic validation and the
-general evaluator) on the same dicts, in the same process.
+`program.apply` takes the program's fast path (runtime/fastevents.py, the specialised plan of
+runtime/plan.py); `--general` also times the general path it is tested against (`facade.apply_general`:
+pydantic validation and the plan's general steps) on the same dicts, in the same process.
 
     .venv/bin/python benchmarks/apply_latency.py                   # all programs below
     .venv/bin/python benchmarks/apply_latency.py --programs car_wash --profile run_member

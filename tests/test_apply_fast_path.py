@@ -1,8 +1,9 @@
 """`program.apply`'s fast path equals the general path (issue 5: apply p50 under 20 µs).
 
 `Program.apply` reads a plain event dict without pydantic (runtime/fastevents.py) and evaluates with the
-program's specialised plan (runtime/fastpath.py); `facade.apply_general` is the general path (pydantic
-validation, `evaluator.apply_event`). Both must give the same effects (kind, every field, the rule, line
+program's specialised plan (runtime/plan.py: the faster variant of each mechanic's step, chosen per rule);
+`facade.apply_general` is the general path (pydantic validation, `evaluator.apply_event`: the same plan
+with every rule's general step). Both must give the same effects (kind, every field, the rule, line
 and column they name, their order), the same rejections (field and message) and the same state JSON,
 event after event, on generated programs and histories, on every example and benchmark program, with
 events as dicts and as validated models; and the fast reading of a dict must give exactly the `Ev` of
