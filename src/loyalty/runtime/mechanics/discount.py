@@ -5,8 +5,6 @@ lines in order."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.limits import limit
@@ -62,23 +60,15 @@ def discount_scale(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> N
 class Discount(Mechanic):
     name = "discount"
     actions = ("discount",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "discount"
-
-    def purchase_step(self, rule, plan, specialise, mults=()):
-        return discount, rule
+    phase = "discount"
+    step = staticmethod(discount)
 
 
 class DiscountScale(Mechanic):
     name = "discount scale"
     actions = ("discount_scale",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "discount_scale"
-
-    def purchase_step(self, rule, plan, specialise, mults=()):
-        return discount_scale, rule
+    phase = "discount_scale"
+    step = staticmethod(discount_scale)
 
 
 register(Discount())

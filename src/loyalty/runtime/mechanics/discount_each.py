@@ -4,8 +4,6 @@ the other discounts, in rule order, and a cap or budget cuts the order's total l
 
 from __future__ import annotations
 
-from typing import Optional
-
 from loyalty.runtime.mechanics.discount import apply_line_discounts
 from loyalty.runtime.mechanics.registry import Mechanic, register
 
@@ -19,12 +17,8 @@ def discount_each(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> No
 class DiscountEach(Mechanic):
     name = "amount off each unit"
     actions = ("discount_each",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "discount"
-
-    def purchase_step(self, rule, plan, specialise, mults=()):
-        return discount_each, rule
+    phase = "discount"
+    step = staticmethod(discount_each)
 
 
 register(DiscountEach())

@@ -293,9 +293,7 @@ def fire_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
 class EarnPerSpend(Mechanic):
     name = "earn per spend"
     actions = ("earn_per_spend",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "earn"
+    phase = "earn"
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         multiplied = any(m.point_kind == -1 or m.point_kind == rule.point_kind for m in mults)
@@ -312,12 +310,10 @@ class EarnPerEvent(Mechanic):
 
     name = "earn per event"
     actions = ("earn_per_event",)
+    step = staticmethod(earn_per_visit)
 
     def purchase_phase(self, rule) -> Optional[str]:
         return "earn" if rule.event == "visit" else None
-
-    def purchase_step(self, rule, plan, specialise, mults=()):
-        return earn_per_visit, rule
 
     def fires_on_visit(self, rule) -> bool:
         return rule.event == "visit" and rule.trigger is None
@@ -340,15 +336,9 @@ class EarnPerEvent(Mechanic):
 class EarnFixed(Mechanic):
     name = "fixed earn"
     actions = ("earn_fixed",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "earn"
-
-    def purchase_step(self, rule, plan, specialise, mults=()):
-        return earn_fixed, rule
-
-    def fires_on_visit(self, rule) -> bool:
-        return rule.trigger in ("nth_visit", "every_visits")
+    phase = "earn"
+    step = staticmethod(earn_fixed)
+    visit_triggers = ("nth_visit", "every_visits")
 
     def visit_step(self, rule):
         return fire_on_visit
@@ -367,9 +357,7 @@ class Multiplier(Mechanic):
 
     name = "multiplier"
     actions = ("multiplier",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return MODIFIER
+    phase = MODIFIER
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None if rule.trigger is None else super().vector_reason(rule, program)

@@ -5,8 +5,6 @@ A reward is all or nothing under caps and budgets. A whole return takes it back 
 
 from __future__ import annotations
 
-from typing import Optional
-
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit
@@ -42,15 +40,9 @@ def give_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
 class Give(Mechanic):
     name = "give reward"
     actions = ("give",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "give"
-
-    def purchase_step(self, rule, plan, specialise, mults=()):
-        return give, rule
-
-    def fires_on_visit(self, rule) -> bool:
-        return rule.trigger in ("nth_visit", "every_visits")
+    phase = "give"
+    step = staticmethod(give)
+    visit_triggers = ("nth_visit", "every_visits")
 
     def visit_step(self, rule):
         return give_on_visit

@@ -138,9 +138,7 @@ def punches_back(st, o, rule_share) -> None:
 class PunchCard(Mechanic):
     name = "punch card"
     actions = ("punch",)
-
-    def purchase_phase(self, rule) -> Optional[str]:
-        return "punch"
+    phase = "punch"
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         return (punch_plain if specialise and not is_limited(rule) else punch), rule

@@ -39,15 +39,20 @@ class Mechanic:
 
     name = ""
     actions: tuple[str, ...] = ()
+    phase: Optional[str] = None  # the purchase phase that runs every rule of this mechanic
+    step: Optional[Callable] = None  # its general purchase step (a staticmethod)
+    visit_triggers: tuple[str, ...] = ()  # the counting triggers with which a visit fires the rule (`fire`)
 
     def purchase_phase(self, rule) -> Optional[str]:
-        return None
+        return self.phase
 
     def purchase_step(self, rule, plan, specialise: bool, mults=()) -> tuple[Callable, object]:
-        raise PlanError(f"rule {rule.name!r}: the {self.name} mechanic has no purchase step")
+        if self.step is None:
+            raise PlanError(f"rule {rule.name!r}: the {self.name} mechanic has no purchase step")
+        return self.step, rule
 
     def fires_on_visit(self, rule) -> bool:
-        return False
+        return rule.trigger in self.visit_triggers
 
     def visit_step(self, rule) -> Callable:
         raise PlanError(f"rule {rule.name!r}: the {self.name} mechanic has no visit step")
