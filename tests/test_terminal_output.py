@@ -168,6 +168,60 @@ def test_explain_of_an_unknown_member_lists_the_members_escaped():
     assert "\\x1b[2J\\x1b]0;pwned\\x07M1" in result.stderr
 
 
+# ------------------------------------------------------------------ test, fmt, check, the internal-error line
+
+
+def test_loyalty_test_shows_scenario_names_and_messages_escaped(tmp_path):
+    program = tmp_path / "p.loyalty"
+    program.write_text(OSLO.read_text(encoding="utf-8").replace('rule "points"', 'rule "[/points] \u202e"'),
+                       encoding="utf-8")
+    (tmp_path / "p.test.yaml").write_text(
+        '- name: "\\e]0;pwned\\a[/x] passes"\n'
+        '  member: {id: m1}\n'
+        '  events:\n'
+        '    - purchase: {time: 2025-03-01T10:00, order: "\\e[2J", lines: [{item: x, amount: 10}]}\n'
+        '  expect:\n'
+        '    effects: [{kind: points_earned, points: 10}]\n'
+        '- name: "\\e[31mfails"\n'
+        '  member: {id: m1}\n'
+        '  events:\n'
+        '    - purchase: {time: 2025-03-01T10:00, order: o1, lines: [{item: "\\x9b", amount: 10}]}\n'
+        '  expect:\n'
+        '    effects: [{kind: nothing}]\n', encoding="utf-8")
+    result = invoke("test", program)
+    assert result.exit_code == 1, result.output
+    assert not raw_controls(result.output), result.output
+    assert "\\x1b]0;pwned\\x07[/x] passes" in result.stdout
+    assert "FAIL" in result.stdout and "\\x1b[31mfails" in result.stdout
+    assert '[rule "[/points] \\u202e"' in result.stdout
+
+
+def test_fmt_names_a_file_with_escapes_in_its_name_escaped(tmp_path):
+    path = tmp_path / "\x1b]0;pwned\x07shop.loyalty"  # click strips CSI sequences when piped, not OSC
+    path.write_text('program "Shop" {   currency NOK }\n', encoding="utf-8")
+    result = invoke("fmt", "--check", path)
+    assert result.exit_code == 1
+    assert not raw_controls(result.output), result.output
+    assert "would reformat " in result.stdout and "\\x1b]0;pwned\\x07shop.loyalty" in result.stdout
+
+
+def test_an_internal_error_is_shown_escaped(monkeypatch, capsys):
+    import click
+
+    import loyalty.commands.check as check_module
+    from loyalty.cli import main
+
+    @click.command("check")
+    def broken():
+        raise RuntimeError("[/x] \x1b]0;pwned\x07")
+
+    monkeypatch.setattr(check_module, "command", broken)
+    assert main(["check"]) == 3
+    err = capsys.readouterr().err
+    assert "RuntimeError: [/x] \\x1b]0;pwned\\x07" in err
+    assert not raw_controls(err)
+
+
 # ------------------------------------------------------------------ no plain string reaches rich
 
 

@@ -14,6 +14,7 @@ from loyalty.fileio import write_atomic
 from loyalty.frontend import decode_source
 from loyalty.syntax.formatter import format_program
 from loyalty.syntax.parser import parse_with_diagnostics
+from loyalty.terminal import visible
 
 STDIN = "-"
 
@@ -98,7 +99,7 @@ def command(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
             with open(name, "rb") as f:
                 data = f.read()
         except OSError as err:
-            click.echo(f"loyalty: error: cannot read {name}: {err.strerror}", err=True)
+            click.echo(f"loyalty: error: cannot read {visible(name)}: {err.strerror}", err=True)
             sys.exit(EXIT_USAGE)
         result = _format_bytes(data, name)
         if result.formatted is None:
@@ -110,15 +111,15 @@ def command(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
         if show_diff:
             click.echo(_diff(result), nl=False)
         if check:
-            click.echo(f"would reformat {name}")
+            click.echo(f"would reformat {visible(name)}")
         elif not show_diff:
             try:
                 write_atomic(name, result.formatted)
             except OSError as err:
-                click.echo(f"loyalty: error: cannot write {name}: {err.strerror or err}", err=True)
+                click.echo(f"loyalty: error: cannot write {visible(name)}: {visible(str(err.strerror or err))}", err=True)
                 failed = True
                 continue
-            click.echo(f"reformatted {name}")
+            click.echo(f"reformatted {visible(name)}")
     sys.exit(EXIT_INPUT if failed or (check and would_change) else EXIT_OK)
 
 
