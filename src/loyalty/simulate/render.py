@@ -7,10 +7,9 @@ page when the file name ends in .html.
 
 from __future__ import annotations
 
-import csv
-import io
 import html
 import json
+import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -192,16 +191,47 @@ def write_csv_tables(report: dict, directory: Path) -> list[Path]:
     return written
 
 
+# The columns of the CSV tables that hold text: names from the program, member ids from the history,
+# and labels. Every other column holds numbers (exact decimals written as text, or counts).
+TEXT_COLUMNS = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member",
+                          "month"})
+# what a spreadsheet (Excel, LibreOffice, Google Sheets) reads as the start of a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
+
+
+def spreadsheet_safe(value, text: bool):
+    """A cell of a CSV table that a spreadsheet shows, never runs. Text starting with =, +, -, @, a tab or a
+    carriage return (a member id "=HYPERLINK(...)", a rule "-2+3") gets a single quote first, as OWASP
+    recommends against CSV injection; a spreadsheet shows the quote-prefixed cell as the text. Numbers are
+    never changed, so a negative amount (-12.50) stays a number: a cell of a numeric column is quoted only
+    if it is not a number at all (which would be a bug)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if not text and _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
+def _csv_field(value) -> str:
+    """RFC 4180: a field holding a comma, a quote or a line break (\n or \r) is quoted. The csv module,
+    with "\n" line ends, leaves a lone \r unquoted, which a reader takes for the end of the row."""
+    text = "" if value is None else str(value)
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def write_rows(path: Path, rows: list[dict], header: Optional[list[str]] = None) -> None:
+    """A CSV table: UTF-8, "\n" line ends, text cells made spreadsheet-safe (see spreadsheet_safe)."""
     from loyalty.fileio import write_atomic
 
     header = header or (list(rows[0]) if rows else [])
-    buffer = io.StringIO()
-    w = csv.writer(buffer, lineterminator="\n")
-    w.writerow(header)
+    text = [c in TEXT_COLUMNS for c in header]
+    lines = [",".join(_csv_field(c) for c in header)]
     for r in rows:
-        w.writerow(["" if r.get(c) is None else r.get(c) for c in header])
-    write_atomic(path, buffer.getvalue())  # an interrupted run leaves the old table, never half of one
+        lines.append(",".join(_csv_field(spreadsheet_safe(r.get(c), t)) for c, t in zip(header, text)))
+    write_atomic(path, "".join(line + "\n" for line in lines))  # an interrupted run leaves the old table
 
 
 # ------------------------------------------------------------------ chart
