@@ -48,6 +48,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY005": _e("invalid date"),
     "LOY006": _e("invalid time of day"),
     "LOY007": _e("file is not valid UTF-8 text"),
+    "LOY008": _w("invisible or text-direction character"),
     # names
     "LOY101": _e("unknown name"),
     "LOY102": _e("name defined twice"),
