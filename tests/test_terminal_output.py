@@ -248,3 +248,19 @@ def test_rich_is_given_text_objects_never_strings_it_would_read_as_markup(module
                     isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
                 found.append(f"{module}:{arg.lineno}: {ast.unparse(arg)[:60]}")
     assert found == []
+
+
+def test_fmt_diff_on_a_terminal_shows_control_characters_of_the_file_escaped(tmp_path, monkeypatch):
+    """A diff is the file's own text: piped, it stays exact (a patch must apply); on a terminal, the escape
+    sequences and bidi overrides in its comments are shown, not obeyed. Tabs stay tabs."""
+    import loyalty.commands.fmt as fmt
+
+    path = tmp_path / "shop.loyalty"
+    path.write_text('# \x1b]0;pwned\x07 \u202e note\nprogram "Shop" {\tcurrency NOK }\n', encoding="utf-8")
+    piped = invoke("fmt", "--diff", path)
+    assert "\x1b]0;pwned\x07 \u202e note" in piped.stdout
+    monkeypatch.setattr(fmt, "_on_terminal", lambda: True)
+    shown = invoke("fmt", "--diff", path)
+    assert " # \\x1b]0;pwned\\x07 \\u202e note\n" in shown.stdout
+    assert '-program "Shop" {\tcurrency NOK }\n' in shown.stdout
+    assert not raw_controls(shown.stdout.replace("\t", ""))

@@ -33,13 +33,14 @@ def is_unsafe(ch: str) -> bool:
     return unicodedata.category(ch) in UNSAFE_CATEGORIES
 
 
-def visible(text: str) -> str:
+def visible(text: str, keep: str = "") -> str:
     """`text` with every unsafe character shown as its Python escape: ESC as \\x1b, TAB as \\t, a newline
     as \\n, U+202E as \\u202e, a lone surrogate as \\udc80. Everything else, including `[` and `\\`, is
-    kept as it is. Apply it to the data, not to a layout of several lines."""
+    kept as it is, and so are the characters in `keep` (a tab where it is layout). Apply it to the data,
+    not to a layout of several lines."""
     if text.isprintable():  # the common case: nothing to escape
         return text
-    return "".join(ascii(ch)[1:-1] if is_unsafe(ch) else ch for ch in text)
+    return "".join(ascii(ch)[1:-1] if is_unsafe(ch) and ch not in keep else ch for ch in text)
 
 
 def masked(line: str) -> str:

@@ -61,6 +61,20 @@ def _diff(result: _Result) -> str:
     )
 
 
+def _on_terminal() -> bool:
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+
+
+def _echo_diff(result: _Result) -> None:
+    """The diff, exact when piped (a patch must apply). On a terminal, the control characters of the file
+    (an escape sequence or a bidi override in a comment, the \\r of a CRLF line end) are shown through
+    loyalty.terminal.visible, not obeyed; tabs stay."""
+    diff = _diff(result)
+    if _on_terminal():
+        diff = "\n".join(visible(line, keep="\t") for line in diff.split("\n"))
+    click.echo(diff, nl=False)
+
+
 _EPILOG = """\b
 Examples:
   loyalty fmt examples/programs/*.loyalty      rewrite the files in place
@@ -109,7 +123,7 @@ def command(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
             continue
         would_change = True
         if show_diff:
-            click.echo(_diff(result), nl=False)
+            _echo_diff(result)
         if check:
             click.echo(f"would reformat {visible(name)}")
         elif not show_diff:
@@ -129,7 +143,7 @@ def _format_stdin(check: bool, show_diff: bool) -> int:
         return EXIT_INPUT
     if show_diff:
         if result.changed:
-            click.echo(_diff(result), nl=False)
+            _echo_diff(result)
     elif check:
         if result.changed:
             click.echo("would reformat <stdin>")
