@@ -2,14 +2,20 @@
 
 Each file runs through `loyalty simulate` (the command a user runs), once as is and, when
 its entry says what skipping gives, once with `--on-bad-row skip`. A stop must name the
-file and the line the bad row starts on, exit 1, and show no traceback. The format of
-expected.yaml is explained at its top; test_hostile_corpus.py checks that every file in
-the folder has an entry.
+file and the line the bad row starts on, exit 1, and show no traceback. A history that runs
+is also shown as text, which must carry no control character and show every name as written,
+explained for the members its entry lists, and written as CSV tables (`--out`), where no text
+cell may start a spreadsheet formula. The format of expected.yaml is explained at its
+top; test_hostile_corpus.py checks that every file in the folder has an entry.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -56,7 +62,7 @@ def check_figures(report: dict, want: dict) -> None:
 def test_every_entry_is_an_outcome_this_runner_knows():
     for name in HISTORIES:
         entry = EXPECTED[name]
-        assert set(entry) <= {"program", "args", "ok", "stop", "hint", "skip"}, (name, entry)
+        assert set(entry) <= {"program", "args", "ok", "stop", "hint", "skip", "explain", "out"}, (name, entry)
         assert ("ok" in entry) != ("stop" in entry), name
         assert (FOLDER / entry.get("program", "oslo.loyalty")).exists()
 
@@ -84,6 +90,76 @@ def test_hostile_history(name):
     if "hint" in entry:
         assert entry["hint"] in result.output
     assert result.stdout == "" or not result.stdout.lstrip().startswith("{"), "no report after a stop"
+
+
+def raw_controls(text: str) -> list[str]:
+    """Characters a terminal would act on or hide (loyalty.terminal.UNSAFE_CATEGORIES), line breaks aside."""
+    return sorted({hex(ord(ch)) for ch in text
+                   if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")})
+
+
+@pytest.mark.parametrize("name", [n for n in HISTORIES if "ok" in EXPECTED[n]])
+def test_hostile_history_as_text_shows_every_name_as_written_and_no_control_character(name):
+    from loyalty.terminal import visible
+
+    entry = EXPECTED[name]
+    program = FOLDER / entry.get("program", "oslo.loyalty")
+    report = json.loads(simulate(program, FOLDER / name, *entry.get("args", [])).stdout)
+    result = CliRunner().invoke(cli, ["simulate", str(program), str(FOLDER / name), "--jobs", "1",
+                                      *entry.get("args", [])])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert not raw_controls(result.output), result.output
+    # the same renderer on a console wide enough that no cell wraps: every name shown as written
+    from rich.console import Console
+
+    from loyalty.simulate.render import render_terminal
+    from loyalty.simulate.run import load_program
+
+    out = io.StringIO()
+    render_terminal(report, Console(file=out, width=1000), load_program(str(program)).exponent)
+    names = [report["program"]["name"]]
+    for table, key in (("by_rule", "rule"), ("by_reward", "reward"), ("by_tier", "tier"), ("draws", "draw")):
+        names += [row[key] for row in report[table]]
+    names += [winner for draw in report["draws"] for winner in draw["winners"]]
+    for shown in map(visible, names):
+        assert shown in out.getvalue(), shown
+
+
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+@pytest.mark.parametrize("name", [n for n in HISTORIES if "ok" in EXPECTED[n]])
+def test_hostile_history_as_csv_tables_starts_no_formula(name, tmp_path):
+    entry = EXPECTED[name]
+    result = simulate(FOLDER / entry.get("program", "oslo.loyalty"), FOLDER / name, "--out", str(tmp_path),
+                      *entry.get("args", []))
+    assert result.exit_code == 0, result.output
+    tables = {}
+    for path in sorted(tmp_path.glob("*.csv")):
+        with open(path, encoding="utf-8", newline="") as fh:
+            tables[path.name] = list(csv.DictReader(fh))
+    for table, rows in tables.items():
+        for row in rows:
+            for column, cell in row.items():
+                # a number stays a number (a negative amount too); text never starts a formula
+                assert NUMBER.fullmatch(cell) or not cell.startswith(FORMULA_START), (table, column, cell)
+    for table, columns in entry.get("out", {}).items():
+        for column, values in columns.items():
+            assert [row[column] for row in tables[table]] == values, (table, column)
+
+
+@pytest.mark.parametrize("name, member", [(n, m) for n in HISTORIES for m in EXPECTED[n].get("explain", [])])
+def test_hostile_member_explained_shows_the_member_as_written(name, member):
+    from loyalty.terminal import visible
+
+    entry = EXPECTED[name]
+    result = CliRunner().invoke(cli, ["explain", str(FOLDER / entry.get("program", "oslo.loyalty")),
+                                      str(FOLDER / name), "--member", member, *entry.get("args", [])])
+    assert result.exit_code == 0, result.output
+    assert not raw_controls(result.output), result.output
+    assert result.stdout.startswith(f"{visible(member)} under ")
 
 
 @pytest.mark.parametrize("name", [n for n in HISTORIES if "skip" in EXPECTED[n]])

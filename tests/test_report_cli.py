@@ -153,3 +153,30 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
     # the command itself: standard error is not a terminal here, so nothing but the report comes out
     r = CliRunner().invoke(cli, ["simulate", CAR_WASH, CAR_WASH_CSV, "--format", "json"])
     assert r.exit_code == 0 and r.stderr == "" and json.loads(r.stdout)["headline"]["orders"] > 0
+
+
+def test_csv_tables_quote_text_that_would_start_a_formula_and_leave_numbers_alone(tmp_path):
+    """OWASP's advice against CSV injection: a text cell starting with =, +, -, @, tab or CR gets a single
+    quote first, so a spreadsheet shows it as text instead of running it. Numbers are never touched: a
+    negative amount stays a number. (tests/hostile/histories/formula_member_ids.csv: end to end.)"""
+    from loyalty.simulate.render import write_rows
+
+    path = tmp_path / "by_member.csv"
+    header = ["member", "orders", "revenue", "discount", "value_received", "tier"]
+    write_rows(path, [
+        {"member": "=HYPERLINK(\"http://x\",\"y\")", "orders": 1, "revenue": "-12.50", "discount": "-0.50",
+         "value_received": "=1+1", "tier": "+gold"},
+        {"member": "-12.50", "orders": -1, "revenue": "+3", "discount": "-1E+2", "value_received": "-7",
+         "tier": "@SUM(A1)"},
+        {"member": "\tM3", "orders": 0, "revenue": "0.00", "discount": None, "value_received": "1.5", "tier": "\rx"},
+        {"member": "M4 =1+1", "orders": 2, "revenue": "1.00", "discount": "0", "value_received": "0", "tier": ""},
+    ], header=header)
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [
+        header,
+        ["'=HYPERLINK(\"http://x\",\"y\")", "1", "-12.50", "-0.50", "'=1+1", "'+gold"],  # not a number: quoted
+        ["'-12.50", "-1", "+3", "-1E+2", "-7", "'@SUM(A1)"],  # member ids are text, even when they look like numbers
+        ["'\tM3", "0", "0.00", "", "1.5", "'\rx"],
+        ["M4 =1+1", "2", "1.00", "0", "0", ""],
+    ]

@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("loyalty: interrupted", err=True)
         return 130
-    except Exception as err:  # pragma: no cover - a bug; say so plainly
-        click.echo(f"loyalty: internal error: {type(err).__name__}: {err}", err=True)
+    except Exception as err:  # a bug; say so plainly (the message may quote the user's data)
+        from loyalty.terminal import visible
+
+        click.echo(f"loyalty: internal error: {type(err).__name__}: {visible(str(err))}", err=True)
         click.echo("This is a bug in loyalty; please report it with the command you ran.", err=True)
         return EXIT_INTERNAL
     return EXIT_OK

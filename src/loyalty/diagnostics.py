@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import enum
 import json
-import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from loyalty.spans import Span
+from loyalty.terminal import masked, visible
 
 
 class Severity(str, enum.Enum):
@@ -48,6 +48,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY005": _e("invalid date"),
     "LOY006": _e("invalid time of day"),
     "LOY007": _e("file is not valid UTF-8 text"),
+    "LOY008": _w("invisible or text-direction character"),
     # names
     "LOY101": _e("unknown name"),
     "LOY102": _e("name defined twice"),
@@ -147,25 +148,6 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 _MAX_RENDERED_LINE = 200
 
 
-def _is_control(ch: str) -> bool:
-    # control and format characters: terminal escapes, NUL, bidi overrides (Trojan Source)
-    return unicodedata.category(ch) in ("Cc", "Cf")
-
-
-def _escaped(text: str) -> str:
-    """Text from a user's file, safe to print: control characters as \\x1b, \\u202e."""
-    if text.isprintable():
-        return text
-    return "".join((ascii(ch)[1:-1] if _is_control(ch) else ch) for ch in text)
-
-
-def _masked(line: str) -> str:
-    """A source line, safe to print, one column per character so the caret still lines up."""
-    if line.isprintable():
-        return line
-    return "".join(("\ufffd" if _is_control(ch) else ch) for ch in line)
-
-
 def render(diagnostic: Diagnostic, source: str, color: bool = False) -> str:
     """`file:line:col: error[LOY201]: message`, the source line, a caret, the hint."""
     d = diagnostic
@@ -174,7 +156,7 @@ def render(diagnostic: Diagnostic, source: str, color: bool = False) -> str:
         sev_colored = f"\x1b[1;31m{sev}\x1b[0m" if d.is_error else f"\x1b[1;33m{sev}\x1b[0m"
     else:
         sev_colored = sev
-    head = f"{_escaped(str(d.span))}: {sev_colored}[{d.code}]: {_escaped(d.message)}"
+    head = f"{visible(str(d.span))}: {sev_colored}[{d.code}]: {visible(d.message)}"
     lines = [head]
     # lines as the parser counts them: split at \n only (splitlines also splits at \f, U+2028...)
     text_lines = source.split("\n") if source else []
@@ -198,10 +180,10 @@ def render(diagnostic: Diagnostic, source: str, color: bool = False) -> str:
         if color:
             caret = f"\x1b[1;31m{caret}\x1b[0m" if d.is_error else f"\x1b[1;33m{caret}\x1b[0m"
         lines.append(f"{pad} |")
-        lines.append(f"{gutter} | {_masked(line_text)}")
+        lines.append(f"{gutter} | {masked(line_text)}")
         lines.append(f"{pad} | {' ' * start}{caret}")
     if d.hint:
-        lines.append(f"  = hint: {_escaped(d.hint)}")
+        lines.append(f"  = hint: {visible(d.hint)}")
     return "\n".join(lines)
 
 

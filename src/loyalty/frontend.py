@@ -50,7 +50,7 @@ def check_text(text: str, file: str = "<string>") -> CheckedSource:
 
     program, diagnostics = parse_with_diagnostics(text, file)
     if program is not None:
-        diagnostics = check(program)
+        diagnostics = check(program, text)
     return CheckedSource(file, text, program, sort_diagnostics(diagnostics))
 
 

@@ -1,6 +1,7 @@
 """The checker: names, units and meaning of a parsed program.
 
-    check(program) -> list[Diagnostic]      every diagnostic, sorted; never raises
+    check(program, source=None) -> list[Diagnostic]      every diagnostic, sorted; never raises
+                                                          (with the source text: LOY008 too)
 
 The symbol table (`Symbols`, `build_symbols`) and `resolve_point_kind` are public:
 the compiler resolves names with the same rules the checker checked them with.

@@ -86,9 +86,15 @@ _UNIT_NAME = re.compile(r"[a-z][a-z_]*\Z")
 Unit = tuple[str, Optional[str]]  # ("money", code) | ("points", kind) | ("count", None) | ("percent", None)
 
 
-def check(program: ast.Program) -> list[Diagnostic]:
-    """Every diagnostic of a parsed program, sorted by place."""
-    return sort_diagnostics(_Checker(program).run())
+def check(program: ast.Program, source: Optional[str] = None) -> list[Diagnostic]:
+    """Every diagnostic of a parsed program, sorted by place. With `source`, the text the program was
+    parsed from, also the hidden characters in its strings and comments (LOY008, checker/hidden.py)."""
+    found = list(_Checker(program).run())
+    if source is not None:
+        from loyalty.checker.hidden import hidden_characters
+
+        found += hidden_characters(program, source)
+    return sort_diagnostics(found)
 
 
 # ------------------------------------------------------------------ helpers

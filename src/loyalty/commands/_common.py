@@ -10,6 +10,7 @@ import click
 
 from loyalty.cli import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
 from loyalty.diagnostics import Diagnostic, render
+from loyalty.terminal import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -61,7 +62,10 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic], source: str, stream=Non
 
 
 def fail(message: str, hint: str | None = None, code: int = EXIT_INPUT) -> NoReturn:
-    click.echo(f"loyalty: error: {message}", err=True)
+    """Print `loyalty: error: message` (and the hint) and exit. Both may quote the user's data (a member
+    id, a column header, a file name): they are shown through `visible`, so no escape sequence in them
+    reaches the terminal."""
+    click.echo(f"loyalty: error: {visible(message)}", err=True)
     if hint:
-        click.echo(f"  = hint: {hint}", err=True)
+        click.echo(f"  = hint: {visible(hint)}", err=True)
     sys.exit(code)

@@ -10,6 +10,7 @@ import click
 from loyalty.commands._common import EXIT_INPUT, EXIT_OK, print_diagnostics
 from loyalty.diagnostics import Severity
 from loyalty.frontend import CheckedSource, check_file
+from loyalty.terminal import visible
 
 
 def _read(path: str) -> CheckedSource | str:
@@ -80,7 +81,7 @@ def command(files: tuple[str, ...], strict: bool, output_format: str) -> None:
         if isinstance(result, str):
             failed += 1
             errors += 1
-            click.echo(f"loyalty: error: {result}", err=True)
+            click.echo(f"loyalty: error: {visible(result)}", err=True)
             continue
         print_diagnostics(result.diagnostics, result.text)
         errors += sum(d.is_error for d in result.diagnostics)

@@ -91,6 +91,7 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
 
     from loyalty.simulate.render import _money, _pct, to_json
     from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
+    from loyalty.terminal import plain
 
     old_prog, new_prog = load_program(old_program), load_program(new_program)
     if old_prog.currency != new_prog.currency:
@@ -111,27 +112,31 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
         console.width = 140
     exp, cur = old_prog.exponent, old_prog.currency
     oh, nh = old_report["headline"], new_report["headline"]
-    t = Table(title="Old and new", title_justify="left", title_style="bold")
-    for col in ("", old_report["program"]["name"], new_report["program"]["name"], "difference"):
-        t.add_column(col, justify="left" if not col else "right")
+    # program, rule and member names are the user's: every cell and line is a Text (loyalty.terminal.plain),
+    # never read as rich markup, its control characters escaped
+    t = Table(title=plain("Old and new"), title_justify="left", title_style="bold")
+    for i, col in enumerate(("", old_report["program"]["name"], new_report["program"]["name"], "difference")):
+        t.add_column(plain(col), justify="left" if i == 0 else "right")
     for label, key in (("total cost", "total_cost"), ("discount cost", "discounts"), ("rewards", "reward_cost"),
                        ("liability at the end", "liability_end")):
-        t.add_row(label, _money(oh[key], exp), _money(nh[key], exp),
-                  _money(str(Decimal(nh[key]) - Decimal(oh[key])), exp))
-    t.add_row("cost share of revenue", _pct(oh["cost_share_of_revenue"]), _pct(nh["cost_share_of_revenue"]), "")
+        t.add_row(plain(label), plain(_money(oh[key], exp)), plain(_money(nh[key], exp)),
+                  plain(_money(str(Decimal(nh[key]) - Decimal(oh[key])), exp)))
+    t.add_row(plain("cost share of revenue"), plain(_pct(oh["cost_share_of_revenue"])),
+              plain(_pct(nh["cost_share_of_revenue"])), plain(""))
     console.print(t)
     for title, rows, key in (("By rule", out["by_rule"], "rule"), ("By month", out["by_month"], "month")):
-        t = Table(title=title, title_justify="left", title_style="bold")
+        t = Table(title=plain(title), title_justify="left", title_style="bold")
         for col in (key, "old cost", "new cost", "difference"):
-            t.add_column(col, justify="left" if col == key else "right")
+            t.add_column(plain(col), justify="left" if col == key else "right")
         for r in rows:
-            t.add_row(r[key], _money(r["old_cost"], exp), _money(r["new_cost"], exp), _money(r["difference"], exp))
+            t.add_row(plain(r[key]), plain(_money(r["old_cost"], exp)), plain(_money(r["new_cost"], exp)),
+                      plain(_money(r["difference"], exp)))
         console.print(t)
     m = out["members"]
-    console.print(f"[bold]{m['get_less']:,} of {m['compared']:,} members get less[/bold] value (discounts, rewards "
-                  "and points at face value) under the new program, "
-                  f"{_money(m['lose_in_total'], exp)} {cur} in total "
-                  f"({m['most_loyal_tenth_getting_less']:,} of them among the most loyal tenth); "
-                  f"{m['get_more']:,} get more ({_money(m['gain_in_total'], exp)} {cur}).")
+    console.print(plain((f"{m['get_less']:,} of {m['compared']:,} members get less", "bold"),
+                        " value (discounts, rewards and points at face value) under the new program, "
+                        f"{_money(m['lose_in_total'], exp)} {cur} in total "
+                        f"({m['most_loyal_tenth_getting_less']:,} of them among the most loyal tenth); "
+                        f"{m['get_more']:,} get more ({_money(m['gain_in_total'], exp)} {cur})."))
     for b in m["biggest_losers"][:5]:
-        console.print(f"  {b['member']}: {_money(b['change'], exp)} {cur}")
+        console.print(plain(f"  {b['member']}: {_money(b['change'], exp)} {cur}"))

@@ -84,9 +84,13 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
         click.echo(json.dumps({"member": member, "program": prog.name, "timeline": steps}, indent=2,
                               sort_keys=True, ensure_ascii=False))
         return
+    from loyalty.terminal import plain
+
+    # the member id, items, order ids and every name come from the user's files: each line is a Text
+    # (loyalty.terminal.plain), never read as rich markup, its control characters escaped
     console = stdout_console()
     cur = prog.currency
-    console.print(f"[bold]{member}[/bold] under [bold]{prog.name}[/bold] ({program})")
+    console.print(plain((member, "bold"), " under ", (prog.name, "bold"), f" ({program})"))
     for s in steps:
         what = s["event"]
         if s["lines"]:
@@ -95,9 +99,9 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             what += f" ({s['amount']} {cur})"
         if s["order"]:
             what += f" order {s['order']}"
-        where = f"  [dim]line {s['row']}[/dim]" if s["row"] else ""
-        console.print(f"{s['time'].replace('T', ' ')}  {what}{where}", highlight=False)
+        where = ("  ", (f"line {s['row']}", "dim")) if s["row"] else ()
+        console.print(plain(f"{s['time'].replace('T', ' ')}  {what}", *where), highlight=False)
         if s["error"]:
-            console.print(f"    [yellow]not applied: {s['error']}[/yellow]", highlight=False)
+            console.print(plain("    ", (f"not applied: {s['error']}", "yellow")), highlight=False)
         for e in s["effects"]:
-            console.print(f"    - {e['says']}", highlight=False)
+            console.print(plain(f"    - {e['says']}"), highlight=False)

@@ -14,6 +14,7 @@ from loyalty.fileio import write_atomic
 from loyalty.frontend import decode_source
 from loyalty.syntax.formatter import format_program
 from loyalty.syntax.parser import parse_with_diagnostics
+from loyalty.terminal import visible
 
 STDIN = "-"
 
@@ -60,6 +61,20 @@ def _diff(result: _Result) -> str:
     )
 
 
+def _on_terminal() -> bool:
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+
+
+def _echo_diff(result: _Result) -> None:
+    """The diff, exact when piped (a patch must apply). On a terminal, the control characters of the file
+    (an escape sequence or a bidi override in a comment, the \\r of a CRLF line end) are shown through
+    loyalty.terminal.visible, not obeyed; tabs stay."""
+    diff = _diff(result)
+    if _on_terminal():
+        diff = "\n".join(visible(line, keep="\t") for line in diff.split("\n"))
+    click.echo(diff, nl=False)
+
+
 _EPILOG = """\b
 Examples:
   loyalty fmt examples/programs/*.loyalty      rewrite the files in place
@@ -98,7 +113,7 @@ def command(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
             with open(name, "rb") as f:
                 data = f.read()
         except OSError as err:
-            click.echo(f"loyalty: error: cannot read {name}: {err.strerror}", err=True)
+            click.echo(f"loyalty: error: cannot read {visible(name)}: {err.strerror}", err=True)
             sys.exit(EXIT_USAGE)
         result = _format_bytes(data, name)
         if result.formatted is None:
@@ -108,17 +123,17 @@ def command(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
             continue
         would_change = True
         if show_diff:
-            click.echo(_diff(result), nl=False)
+            _echo_diff(result)
         if check:
-            click.echo(f"would reformat {name}")
+            click.echo(f"would reformat {visible(name)}")
         elif not show_diff:
             try:
                 write_atomic(name, result.formatted)
             except OSError as err:
-                click.echo(f"loyalty: error: cannot write {name}: {err.strerror or err}", err=True)
+                click.echo(f"loyalty: error: cannot write {visible(name)}: {visible(str(err.strerror or err))}", err=True)
                 failed = True
                 continue
-            click.echo(f"reformatted {name}")
+            click.echo(f"reformatted {visible(name)}")
     sys.exit(EXIT_INPUT if failed or (check and would_change) else EXIT_OK)
 
 
@@ -128,7 +143,7 @@ def _format_stdin(check: bool, show_diff: bool) -> int:
         return EXIT_INPUT
     if show_diff:
         if result.changed:
-            click.echo(_diff(result), nl=False)
+            _echo_diff(result)
     elif check:
         if result.changed:
             click.echo("would reformat <stdin>")

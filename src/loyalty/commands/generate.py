@@ -101,6 +101,8 @@ def command(rows, seed, members, program_path, start, days, grouped, output):
 
         with open_atomic(output) as fh:
             written = generate(options, fh)
-        click.echo(f"wrote {written} rows to {output}", err=True)
+        from loyalty.terminal import visible
+
+        click.echo(f"wrote {written} rows to {visible(output)}", err=True)
     else:
         generate(options, sys.stdout)

@@ -92,6 +92,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.simulate.render import render_terminal, to_json, write_chart
     from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report, write_out_dir
+    from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
@@ -136,10 +137,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         render_terminal(report, console, prog.exponent)
     if out_dir:
         written = write_out_dir(report, result, prog.exponent, Path(out_dir))
-        click.echo(f"wrote {len(written)} CSV tables to {out_dir}", err=True)
+        click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
     if chart:
         write_chart(report, Path(chart))
-        click.echo(f"wrote chart {chart}", err=True)
+        click.echo(f"wrote chart {visible(chart)}", err=True)
 
 
 def _refuse_vector(kernel: str, why) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail
+from loyalty.terminal import visible
 
 
 @click.command(
@@ -50,15 +51,16 @@ def command(paths: tuple[str, ...], quiet: bool) -> None:
             if o.ok:
                 passed += 1
                 if not quiet:
-                    click.echo(f"PASS {o.file}:{o.line} {o.name}")
+                    click.echo(f"PASS {visible(o.file)}:{o.line} {visible(o.name)}")
             else:
                 failed += 1
-                click.echo(f"FAIL {o.file}:{o.line} {o.name}")
-                for m in o.messages:
-                    click.echo(f"  {m}")
+                click.echo(f"FAIL {visible(o.file)}:{o.line} {visible(o.name)}")
+                for m in o.messages:  # each one line, quoting names, ids and values from the files
+                    click.echo(f"  {visible(m)}")
         if error:
             unrunnable += 1
-            click.echo(f"ERROR {error}", err=True)
+            # one line, or the diagnostics of a program (several lines, each already safe)
+            click.echo("ERROR " + "\n".join(visible(line) for line in error.split("\n")), err=True)
     summary = f"{passed} passed, {failed} failed"
     if unrunnable:
         summary += f", {unrunnable} could not run (invalid program or scenario file)"

@@ -7,10 +7,9 @@ page when the file name ends in .html.
 
 from __future__ import annotations
 
-import csv
-import io
 import html
 import json
+import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -46,120 +45,132 @@ def _int(n) -> str:
 
 
 def render_terminal(report: dict, console: "Console", exponent: int) -> None:
+    """The report as tables. Every cell and line is a `Text` made by `loyalty.terminal.plain`: names, member
+    ids and file names from the user's files are shown as written (never read as rich markup) with their
+    control characters escaped. A plain str given to rich here would be read as markup."""
     from rich.table import Table  # here, not at the top: JSON and CSV output never import rich
+
+    from loyalty.terminal import plain
 
     cur = report["program"]["currency"]
     h = report["headline"]
     m = lambda v: _money(v, exponent)  # noqa: E731
-    console.print(f"[bold]{report['program']['name']}[/bold] on {report['history']['file']} "
-                  f"({report['history']['first'] or '-'} to {report['history']['last'] or '-'})")
+
+    def row(table, *cells) -> None:
+        table.add_row(*(plain(c) for c in cells))
+
+    def titled(title: str) -> "Table":
+        return Table(title=plain(title), title_justify="left", title_style="bold")
+
+    def columns(table, names, left=()) -> None:
+        for col in names:
+            table.add_column(plain(col), justify="left" if col in left else "right")
+
+    console.print(plain((report["program"]["name"], "bold"), f" on {report['history']['file']} "
+                        f"({report['history']['first'] or '-'} to {report['history']['last'] or '-'})"))
     console.print()
     head = Table(show_header=False, box=None, padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(justify="right")
-    head.add_row("members", _int(h["members"]))
-    head.add_row("orders", _int(h["orders"]) + (f"  ({_int(h['returns'])} returns)" if h["returns"] else ""))
-    head.add_row("revenue", f"{m(h['revenue'])} {cur}")
-    head.add_row("total program cost", f"[bold]{m(h['total_cost'])} {cur}[/bold]")
-    head.add_row("cost as share of revenue", f"[bold]{_pct(h['cost_share_of_revenue'])}[/bold]")
+    row(head, "members", _int(h["members"]))
+    row(head, "orders", _int(h["orders"]) + (f"  ({_int(h['returns'])} returns)" if h["returns"] else ""))
+    row(head, "revenue", f"{m(h['revenue'])} {cur}")
+    row(head, "total program cost", (f"{m(h['total_cost'])} {cur}", "bold"))
+    row(head, "cost as share of revenue", (_pct(h["cost_share_of_revenue"]), "bold"))
     # what the discounts cost the business (free units at their unit cost); the by-rule
     # "discount" column is what customers got off
-    head.add_row("  discount cost", f"{m(h['discounts'])} {cur}")
+    row(head, "  discount cost", f"{m(h['discounts'])} {cur}")
     has_points = bool(report["points"])
     if Decimal(h["reward_cost"]) or report["by_reward"]:
-        head.add_row("  rewards", f"{m(h['reward_cost'])} {cur}")
+        row(head, "  rewards", f"{m(h['reward_cost'])} {cur}")
     if Decimal(h["perk_cost"]):
-        head.add_row("  tier perks", f"{m(h['perk_cost'])} {cur}")
+        row(head, "  tier perks", f"{m(h['perk_cost'])} {cur}")
     if Decimal(h["draw_prizes"]):
-        head.add_row("  draw prizes", f"{m(h['draw_prizes'])} {cur}")
+        row(head, "  draw prizes", f"{m(h['draw_prizes'])} {cur}")
     if has_points:
-        head.add_row("  liability at the end", f"{m(h['liability_end'])} {cur}")
+        row(head, "  liability at the end", f"{m(h['liability_end'])} {cur}")
     if h["points_issued"]:
-        head.add_row("points issued", _int(h["points_issued"]))
-        head.add_row("redemption rate", _pct(h["redemption_rate"]))
-        head.add_row("breakage (expired)", _pct(h["breakage"]))
+        row(head, "points issued", _int(h["points_issued"]))
+        row(head, "redemption rate", _pct(h["redemption_rate"]))
+        row(head, "breakage (expired)", _pct(h["breakage"]))
     console.print(head)
 
     if report["by_rule"]:
-        t = Table(title="By rule", title_justify="left", title_style="bold")
-        cols = ["rule", "line"] + (["points", "points value"] if has_points else []) + [
-            "rewards", "discount", "cost", "of revenue"]
-        for col in cols:
-            t.add_column(col, justify="left" if col == "rule" else "right")
+        t = titled("By rule")
+        columns(t, ["rule", "line"] + (["points", "points value"] if has_points else []) + [
+            "rewards", "discount", "cost", "of revenue"], left=("rule",))
         for r in report["by_rule"]:
             other = r.get("kind", "rule") != "rule"  # perks, draws, liability: a cost only
             points = (["", ""] if other else [_int(r["points_issued"]), m(r["points_value"])]) if has_points else []
-            t.add_row(r["rule"], str(r["line"] or ""), *points, "" if other else _int(r["rewards"]),
-                      "" if other else m(r["discount"]), m(r["cost"]), _pct(r["share_of_revenue"]))
+            row(t, r["rule"], str(r["line"] or ""), *points, "" if other else _int(r["rewards"]),
+                "" if other else m(r["discount"]), m(r["cost"]), _pct(r["share_of_revenue"]))
         console.print(t)
     if report["by_reward"]:
-        t = Table(title="By reward", title_justify="left", title_style="bold")
-        for col in ("reward", "given", "members", "of members", "face value", "cost"):
-            t.add_column(col, justify="left" if col == "reward" else "right")
+        t = titled("By reward")
+        columns(t, ("reward", "given", "members", "of members", "face value", "cost"), left=("reward",))
         for r in report["by_reward"]:
-            t.add_row(r["reward"], _int(r["given"] - r["taken_back"]), _int(r["members"]), _pct(r["share_of_members"]),
-                      m(r["face_value"]), m(r["cost"]))
+            row(t, r["reward"], _int(r["given"] - r["taken_back"]), _int(r["members"]), _pct(r["share_of_members"]),
+                m(r["face_value"]), m(r["cost"]))
         console.print(t)
         ttf = report["time_to_first_reward"]
         if ttf["members"]:
-            console.print(f"time to first reward: median {ttf['median_days']} days, mean {ttf['mean_days']} days "
-                          f"({_int(ttf['members'])} members)")
+            console.print(plain(f"time to first reward: median {ttf['median_days']} days, mean {ttf['mean_days']} "
+                                f"days ({_int(ttf['members'])} members)"))
     if report["by_tier"]:
-        t = Table(title="By tier", title_justify="left", title_style="bold")
-        for col in ("tier", "members reached", "of members", "at the end", "perk cost"):
-            t.add_column(col, justify="left" if col == "tier" else "right")
+        t = titled("By tier")
+        columns(t, ("tier", "members reached", "of members", "at the end", "perk cost"), left=("tier",))
         for r in report["by_tier"]:
-            t.add_row(r["tier"], _int(r["members_reached"]), _pct(r["share_reached"]), _int(r["members_at_end"]),
-                      m(r["perk_cost"]))
+            row(t, r["tier"], _int(r["members_reached"]), _pct(r["share_reached"]), _int(r["members_at_end"]),
+                m(r["perk_cost"]))
         console.print(t)
         mv = report["tier_moves"]
-        console.print(f"tier moves: {_int(mv['upgrades'])} up, {_int(mv['downgrades'])} down")
+        console.print(plain(f"tier moves: {_int(mv['upgrades'])} up, {_int(mv['downgrades'])} down"))
     if report["by_month"]:
-        t = Table(title="Month by month", title_justify="left", title_style="bold")
+        t = titled("Month by month")
         point_cols = ["issued", "redeemed", "expired", "outstanding"] if has_points else []
-        for col in ["month", "orders", "revenue", *point_cols, "cost", "cumulative cost"] + (
-                ["liability"] if has_points else []):
-            t.add_column(col, justify="right")
+        columns(t, ["month", "orders", "revenue", *point_cols, "cost", "cumulative cost"] + (
+            ["liability"] if has_points else []))
         for r in report["by_month"]:
             points = [_int(r["points_issued"]), _int(r["points_redeemed"]), _int(r["points_expired"]),
                       _int(r["points_outstanding"])] if has_points else []
-            t.add_row(r["month"], _int(r["orders"]), m(r["revenue"]), *points, m(r["cost"]), m(r["cumulative_cost"]),
-                      *([m(r["liability"])] if has_points else []))
+            row(t, r["month"], _int(r["orders"]), m(r["revenue"]), *points, m(r["cost"]), m(r["cumulative_cost"]),
+                *([m(r["liability"])] if has_points else []))
         console.print(t)
     for c in report["caps"]:
-        console.print(f"cap on [bold]{c['rule']}[/bold] reached {_int(c['times'])} times, "
-                      f"{_int(c['truncated'])} held back")
+        console.print(plain("cap on ", (c["rule"], "bold"), f" reached {_int(c['times'])} times, "
+                            f"{_int(c['truncated'])} held back"))
     for b in report["budgets"]:
         ran = f", ran out {b['ran_out']}" if b["ran_out"] else ""
-        console.print(f"budget [bold]{b['budget']}[/bold] ({b['limit']}): truncated {_int(b['times'])} times{ran}")
+        console.print(plain("budget ", (b["budget"], "bold"), f" ({b['limit']}): truncated {_int(b['times'])} "
+                            f"times{ran}"))
     if report["draws"]:
-        t = Table(title="Draws", title_justify="left", title_style="bold")
-        for col in ("draw", "period", "entrants", "entries", "winners", "paid"):
-            t.add_column(col, justify="left" if col in ("draw", "winners") else "right")
+        t = titled("Draws")
+        columns(t, ("draw", "period", "entrants", "entries", "winners", "paid"), left=("draw", "winners"))
         for d in report["draws"]:
-            t.add_row(d["draw"], d["period"], _int(d["entrants"]), _int(d["entries"]), ", ".join(d["winners"]),
-                      m(d["paid"]))
+            row(t, d["draw"], d["period"], _int(d["entrants"]), _int(d["entries"]), ", ".join(d["winners"]),
+                m(d["paid"]))
         console.print(t)
     for r in report.get("rejected_events", []):
-        console.print(f"[yellow]{_int(r['events'])} events not applied:[/yellow] {r['reason']}")
+        console.print(plain((f"{_int(r['events'])} events not applied:", "yellow"), f" {r['reason']}"))
     for r in report["redemptions_refused"]:
-        console.print(f"{_int(r['count'])} redemptions of {r['reward']} refused: {r['reason']}")
+        console.print(plain(f"{_int(r['count'])} redemptions of {r['reward']} refused: {r['reason']}"))
     hist = report["history"]
     if hist["skipped_rows"]:
-        console.print(f"[yellow]{_int(hist['skipped_rows'])} rows skipped[/yellow] (--on-bad-row skip):")
+        console.print(plain((f"{_int(hist['skipped_rows'])} rows skipped", "yellow"), " (--on-bad-row skip):"))
         for reason, n in hist["skipped_by_reason"].items():
-            console.print(f"  {_int(n)}  {reason}")
+            console.print(plain(f"  {_int(n)}  {reason}"))
     a = report["assumptions"]
     red = a["redemption"]
-    console.print(f"[dim]assumptions ({a['scenario']}): redemption {red['policy']} for {red['reward']}"
-                  f"{' share ' + red['share'] if red['policy'] == 'share' else ''}; point breakage "
-                  f"{a['points_breakage']}, gift-card breakage {a['gift_card_breakage']}; seed {a['seed']}[/dim]")
+    console.print(plain((f"assumptions ({a['scenario']}): redemption {red['policy']} for {red['reward']}"
+                         f"{' share ' + red['share'] if red['policy'] == 'share' else ''}; point breakage "
+                         f"{a['points_breakage']}, gift-card breakage {a['gift_card_breakage']}; seed {a['seed']}",
+                         "dim")))
     if a.get("kernel") == "vector":
-        console.print("[dim]replayed by the vectorised kernel (all members in lockstep)[/dim]")
+        console.print(plain(("replayed by the vectorised kernel (all members in lockstep)", "dim")))
     elif a.get("kernel") == "python":
         why = a.get("kernel_why") or ""
         why = why if why.startswith("--") else f"the vectorised kernel does not take this program: {why}"
-        console.print(f"[dim]replayed by the evaluator, member by member ({why})[/dim]")
+        console.print(plain((f"replayed by the evaluator, member by member ({why})", "dim")))
 
 
 # ------------------------------------------------------------------ CSV tables
@@ -180,16 +191,47 @@ def write_csv_tables(report: dict, directory: Path) -> list[Path]:
     return written
 
 
+# The columns of the CSV tables that hold text: names from the program, member ids from the history,
+# and labels. Every other column holds numbers (exact decimals written as text, or counts).
+TEXT_COLUMNS = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member",
+                          "month"})
+# what a spreadsheet (Excel, LibreOffice, Google Sheets) reads as the start of a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
+
+
+def spreadsheet_safe(value, text: bool):
+    """A cell of a CSV table that a spreadsheet shows, never runs. Text starting with =, +, -, @, a tab or a
+    carriage return (a member id "=HYPERLINK(...)", a rule "-2+3") gets a single quote first, as OWASP
+    recommends against CSV injection; a spreadsheet shows the quote-prefixed cell as the text. Numbers are
+    never changed, so a negative amount (-12.50) stays a number: a cell of a numeric column is quoted only
+    if it is not a number at all (which would be a bug)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if not text and _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
+def _csv_field(value) -> str:
+    """RFC 4180: a field holding a comma, a quote or a line break (\n or \r) is quoted. The csv module,
+    with "\n" line ends, leaves a lone \r unquoted, which a reader takes for the end of the row."""
+    text = "" if value is None else str(value)
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def write_rows(path: Path, rows: list[dict], header: Optional[list[str]] = None) -> None:
+    """A CSV table: UTF-8, "\n" line ends, text cells made spreadsheet-safe (see spreadsheet_safe)."""
     from loyalty.fileio import write_atomic
 
     header = header or (list(rows[0]) if rows else [])
-    buffer = io.StringIO()
-    w = csv.writer(buffer, lineterminator="\n")
-    w.writerow(header)
+    text = [c in TEXT_COLUMNS for c in header]
+    lines = [",".join(_csv_field(c) for c in header)]
     for r in rows:
-        w.writerow(["" if r.get(c) is None else r.get(c) for c in header])
-    write_atomic(path, buffer.getvalue())  # an interrupted run leaves the old table, never half of one
+        lines.append(",".join(_csv_field(spreadsheet_safe(r.get(c), t)) for c, t in zip(header, text)))
+    write_atomic(path, "".join(line + "\n" for line in lines))  # an interrupted run leaves the old table
 
 
 # ------------------------------------------------------------------ chart

@@ -501,7 +501,22 @@ class _AstBuilder(Transformer):
                 out.append(_ESCAPES[nxt])
                 i += 2
             elif nxt == "u" and i + 6 <= len(raw) and _is_hex(raw[i + 2 : i + 6]):
-                out.append(chr(int(raw[i + 2 : i + 6], 16)))
+                code = int(raw[i + 2 : i + 6], 16)
+                if 0xD800 <= code <= 0xDFFF:
+                    # half of a UTF-16 surrogate pair is no character: the name could never be written
+                    # out as UTF-8 (every command but `check` failed with UnicodeEncodeError)
+                    col = (tok.column or 1) + 1 + i
+                    self.problems.append(
+                        Diagnostic(
+                            "LOY004",
+                            f"'{raw[i : i + 6]}' is half of a UTF-16 surrogate pair, not a character",
+                            Span(self.file, tok.line or 1, col, tok.line or 1, col + 6),
+                            hint="write the character itself (the file is UTF-8); \\uXXXX is for characters "
+                            "up to U+FFFF outside U+D800 to U+DFFF",
+                        )
+                    )
+                else:
+                    out.append(chr(code))
                 i += 6
             else:
                 col = (tok.column or 1) + 1 + i
