@@ -37,6 +37,7 @@ POINTS_KIND = "points"
 GOLD = "gold"
 
 sys.path.insert(0, str(PEERS))
+import zen_reference  # noqa: E402  (zen itself is imported only by make_engine)
 
 
 def loyalty_cmd() -> list[str]:
@@ -236,32 +237,83 @@ def apply_latency(streams) -> tuple[float, float, int]:
     return p50, p99, len(samples)
 
 
-def zen_latency(streams) -> tuple[float, float, int] | None:
-    """The same purchases' decision through zen-engine, in µs (p50, p99); None without zen-engine."""
-    import zen_reference
+class ZenCaller:
+    """What a service embedding zen keeps for one member: washes counted, free washes given, points earned.
+    The engine keeps no orders, so returns are the caller's problem: this one ignores them."""
 
-    decision = zen_reference.make_decision()
-    if decision is None:
-        return None
+    __slots__ = ("punches", "given", "earned", "washes")
+
+    def __init__(self):
+        self.punches = self.given = self.earned = self.washes = 0
+
+    def ask(self, ev: dict) -> dict:
+        """A purchase as the engine's input (money in minor units)."""
+        lines = ev["lines"]
+        self.washes = sum(ln["quantity"] for ln in lines if ln["category"] == "washes")
+        wash_amount = sum(_minor(ln["amount"]) for ln in lines if ln["category"] == "washes")
+        gross = sum(_minor(ln["amount"]) for ln in lines)
+        return zen_reference.order_input(self.washes, wash_amount, gross, self.punches, self.given, self.earned)
+
+    def told(self, answer: dict) -> None:
+        self.punches += self.washes
+        self.given += answer["free"]
+        self.earned += answer["points"]
+
+
+def zen_latency(streams, engine) -> tuple[float, float, int]:
+    """The same purchases' decision through zen-engine's fast call (`engine.evaluate(key, context)`, the
+    decision held by the engine's static loader), in µs (p50, p99)."""
+    key, evaluate = zen_reference.KEY, engine.evaluate
     samples = []
     clock = time.perf_counter_ns
     for _member, events in streams:
-        punches = given = earned = 0
+        caller = ZenCaller()
         for ev in events:
             if ev["type"] != "purchase":
-                continue  # the engine keeps no orders: returns are the caller's problem
-            washes = sum(ln["quantity"] for ln in ev["lines"] if ln["category"] == "washes")
-            wash_amount = sum(_minor(ln["amount"]) for ln in ev["lines"] if ln["category"] == "washes")
-            gross = sum(_minor(ln["amount"]) for ln in ev["lines"])
-            data = zen_reference.order_input(washes, wash_amount, gross, punches, given, earned)
+                continue
+            data = caller.ask(ev)
             start = clock()
-            answer = decision.evaluate(data)["result"]
+            answer = evaluate(key, data)["result"]
             samples.append(clock() - start)
-            punches += washes
-            given += answer["free"]
-            earned += answer["points"]
+            caller.told(answer)
     p50, p99 = percentiles(samples)
     return p50, p99, len(samples)
+
+
+def zen_agreement(streams, engine) -> tuple[int, int, list[str]]:
+    """Whether zen's answers are `program.apply`'s where the two must agree: each member's purchases up to
+    her first return (the caller does not undo returns) and up to her first order with free washes on two
+    wash lines (zen prices free washes at the wash lines' average, `program.apply` line by line). Compared
+    per purchase: the punch card's discount (minor units) and the points earned (rule and tier together).
+    Returns the purchases compared, how many of them were a gold member's, and the disagreements."""
+    import loyalty
+
+    program = loyalty.load(REFERENCE)
+    compared, gold, problems, different = 0, 0, [], 0
+    for member, events in streams:
+        state = program.new_member(member)
+        caller = ZenCaller()
+        for ev in events:
+            if ev["type"] != "purchase":
+                break
+            data = caller.ask(ev)
+            answer = engine.evaluate(zen_reference.KEY, data)["result"]
+            if answer["free"] and sum(ln["category"] == "washes" for ln in ev["lines"]) > 1:
+                break
+            caller.told(answer)
+            state, effects = program.apply(state, ev)
+            ours = {"discount": sum(e.amount for e in effects if e.kind == "discount_applied" and e.rule == PUNCH_RULE),
+                    "points": sum(e.points for e in effects if e.kind == "points_earned")}
+            theirs = {"discount": answer["discount"], "points": answer["points"]}
+            compared += 1
+            gold += data["earned"] >= zen_reference.GOLD_FROM
+            if ours != theirs:
+                different += 1
+                if len(problems) < 5:
+                    problems.append(f"zen-engine on {member}'s order {ev['order']}: {theirs}, program.apply: {ours}")
+    if different > len(problems):
+        problems.append(f"... zen-engine and program.apply differ on {different:,} purchases in all")
+    return compared, gold, problems
 
 
 def _minor(text: str) -> int:
@@ -368,12 +420,12 @@ def main(argv=None) -> int:
     streams = member_streams(path, args.events, rows)
     # passes alternate (apply, zen, apply, zen, ...) so both see the same spells of a shared machine's speed;
     # each reports the pass with the lowest p50, as timeit reports its best repeat
+    engine = zen_reference.make_engine()
     applies, zens = [], []
     for _ in range(LATENCY_PASSES):
         applies.append(apply_latency(streams))
-        zen_pass = zen_latency(streams)
-        if zen_pass is not None:
-            zens.append(zen_pass)
+        if engine is not None:
+            zens.append(zen_latency(streams, engine))
     p50, p99, n = min(applies)
     print(f"\nembedding, per event: program.apply p50 {p50:.1f} µs, p99 {p99:.1f} µs ({n:,} events; best of "
           f"{len(applies)} passes, p50s {', '.join(f'{a[0]:.1f}' for a in applies)})")
@@ -381,15 +433,24 @@ def main(argv=None) -> int:
     if zen is None:
         print("  zen-engine is not installed (pip install -e '.[bench]'): skipped")
     else:
-        print(f"  zen-engine decision p50 {zen[0]:.1f} µs, p99 {zen[1]:.1f} µs ({zen[2]:,} purchases; best of "
-              f"{len(zens)} passes, p50s {', '.join(f'{z[0]:.1f}' for z in zens)}); "
-              f"apply p50 / zen p50 = {p50 / zen[0]:.2f}")
+        print(f"  zen-engine evaluate(key, context) p50 {zen[0]:.1f} µs, p99 {zen[1]:.1f} µs ({zen[2]:,} purchases; "
+              f"best of {len(zens)} passes, p50s {', '.join(f'{z[0]:.1f}' for z in zens)})")
+        print(f"  apply p50 / zen p50 = {p50 / zen[0]:.2f}")
+        agreed, gold, disagreements = zen_agreement(streams, engine)
+        problems += disagreements
+        if not agreed:
+            problems.append("zen-engine and program.apply: no purchase to compare")
+        print("  zen-engine and program.apply: "
+              + ("same discount and points" if not disagreements else "DIFFERENT (see below)")
+              + f" on the {agreed:,} purchases compared ({gold:,} of gold members; each member's up to her "
+                "first return or first order with free washes on two wash lines)")
 
     if args.json:
         args.json.write_text(json.dumps({
             "rows": rows, "history_mb": size_mb, "pyarrow_read_s": floor, "results": results, "truth": truth,
             "peers": peer_totals, "compile_ms": dict(compiles), "apply_us": [p50, p99, n],
-            "zen_us": list(zen) if zen else None, "problems": problems,
+            "zen_us": list(zen) if zen else None,
+            "apply_p50_over_zen_p50": p50 / zen[0] if zen else None, "problems": problems,
         }, indent=2, sort_keys=True) + "\n")
     if problems:
         print("\n" + "!" * 72 + "\nMISMATCH OR FAILURE:\n" + "\n".join("  " + p for p in problems) + "\n" + "!" * 72)
