@@ -108,6 +108,7 @@ def measure(cmd: list[str]) -> Measured:
 
 
 SHARED_CATALOG = PROGRAMS / "every_mechanic.loyalty"  # the four benchmark programs' catalog
+SKEW = 1.2  # `--skew` without a value: the Zipf exponent of the skewed history (loyalty generate --skew)
 
 
 def history(rows: int, program: Path | None = None, *, grouped: bool = False, skew: float | None = None) -> Path:
@@ -535,9 +536,64 @@ def run_per_program(args, rows: int, problems: list[str], out: dict) -> None:
     out["per_program"] = table
 
 
+def busiest_share(path: Path, fraction: float = 0.01) -> tuple[float, int]:
+    """The share of a history's rows held by its busiest `fraction` of members (at least one), and the rows of
+    the busiest member. Members without rows do not count, so with a skewed file this is a lower figure than
+    `loyalty generate`'s documented share of the busiest 1% of all --members."""
+    import math
+
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    members = csv.read_csv(path, convert_options=csv.ConvertOptions(include_columns=["member"])).column("member")
+    counts = sorted(pc.value_counts(members).field("counts").to_pylist(), reverse=True)
+    return sum(counts[: max(1, math.ceil(len(counts) * fraction))]) / len(members), counts[0]
+
+
+def run_skew(args, rows: int, problems: list[str], out: dict) -> None:
+    """The reference program on an even history and on a skewed one (`loyalty generate --skew`), same rows."""
+    exponent = args.skew
+    even, skewed = history(rows), history(rows, skew=exponent)
+    print(f"\nskew: {REFERENCE.relative_to(ROOT)} on {rows:,} rows, even and --skew {exponent:g}", flush=True)
+    runs = [("even", simulate_cmd(REFERENCE, even)), ("skewed", simulate_cmd(REFERENCE, skewed))]
+    best, first_out = round_robin(runs, args.repeat, problems)
+    if len(best) < 2:
+        return
+    figures = {}
+    print(f"\n{'history':<22} {'busiest 1%':>10} {'top member':>10} {'s per M rows':>12} {'cpu s per M':>11} "
+          f"{'peak MB':>8}  kernel")
+    for what, path in (("even", even), ("skewed", skewed)):
+        r = best[what]
+        share, top = busiest_share(path)
+        kernel, why = kernel_of(first_out[what])
+        figures[what] = {"history": str(path.relative_to(ROOT)), "busiest_1pct_share": share,
+                         "top_member_rows": top, "s_per_million_rows": r["seconds"] / rows * 1e6,
+                         "cpu_s_per_million_rows": r["cpu"] / rows * 1e6, "peak_mb": r["peak_mb"], "kernel": kernel,
+                         "kernel_why": why, "all_seconds": r["all_seconds"]}
+        label = "even (log-normal)" if what == "even" else f"skewed (--skew {exponent:g})"
+        print(f"{label:<22} {share:>10.0%} {top:>10,} {figures[what]['s_per_million_rows']:>12.2f} "
+              f"{figures[what]['cpu_s_per_million_rows']:>11.2f} {r['peak_mb']:>8.0f}  {kernel}"
+              + (f" ({why})" if why else ""))
+    ratio = best["skewed"]["seconds"] / best["even"]["seconds"]
+    cpu_ratio = best["skewed"]["cpu"] / best["even"]["cpu"]
+    print(f"skewed / even: {ratio:.2f} (wall), {cpu_ratio:.2f} (CPU); fastest of {args.repeat}")
+    out["skew"] = {"rows": rows, "exponent": exponent, **figures, "skewed_over_even": ratio,
+                   "skewed_over_even_cpu": cpu_ratio}
+
+
 # ------------------------------------------------------------------ the run
 
-SECTIONS = {"suite": run_suite, "embedding": run_embedding, "per_program": run_per_program}
+SECTIONS = {"suite": run_suite, "embedding": run_embedding, "per_program": run_per_program, "skew": run_skew}
+
+
+def _exponent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 10:  # as loyalty generate --skew; also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 10: {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -572,12 +628,17 @@ def main(argv=None) -> int:
     sections.add_argument("--per-program", action="store_true",
                           help="every example and benchmark program on a history of --rows rows generated for its "
                                "catalog: simulate seconds, a pyarrow read of the same file, the ratio, the kernel")
+    sections.add_argument("--skew", type=_exponent, nargs="?", const=SKEW, metavar="EXPONENT",
+                          help=f"the reference program on an even and a skewed history (loyalty generate --skew "
+                               f"EXPONENT, default {SKEW:g}) of --rows rows: seconds per million rows, ratio")
     sections.add_argument("--all", action="store_true", help="every section")
     args = ap.parse_args(argv)
     rows = 100_000 if args.quick else args.rows
-    chosen = {"suite": args.suite, "embedding": args.embedding, "per_program": args.per_program}
+    chosen = {"suite": args.suite, "embedding": args.embedding, "per_program": args.per_program,
+              "skew": args.skew is not None}
     if args.all:
         chosen = dict.fromkeys(chosen, True)
+        args.skew = args.skew or SKEW
     elif not any(chosen.values()):
         chosen["suite"] = chosen["embedding"] = True
 
