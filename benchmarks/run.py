@@ -581,9 +581,36 @@ def run_skew(args, rows: int, problems: list[str], out: dict) -> None:
                    "skewed_over_even_cpu": cpu_ratio}
 
 
+def run_streaming(args, rows: int, problems: list[str], out: dict) -> None:
+    """The reference program on a member-grouped history: streamed (`simulate --grouped`) and in memory."""
+    path = history(rows, grouped=True)
+    print(f"\nstreaming: {REFERENCE.relative_to(ROOT)} on {path.relative_to(ROOT)} ({rows:,} rows), "
+          "in memory and with --grouped", flush=True)
+    runs = [("in memory", simulate_cmd(REFERENCE, path)),
+            ("streaming --grouped", simulate_cmd(REFERENCE, path, "--grouped"))]
+    best, first_out = round_robin(runs, args.repeat, problems)
+    if len(best) < 2:
+        return
+    if json.loads(first_out["in memory"]) != json.loads(first_out["streaming --grouped"]):
+        problems.append("simulate --grouped and simulate in memory gave different reports on the same file")
+    print(f"\n{'run':<22} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  kernel")
+    for what in ("in memory", "streaming --grouped"):
+        r = best[what]
+        print(f"{what:<22} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['peak_mb']:>8.0f}  {kernel_of(first_out[what])[0]}")
+    mem, stream = best["in memory"], best["streaming --grouped"]
+    print(f"streaming / in memory: {stream['seconds'] / mem['seconds']:.2f} (wall), {stream['cpu'] / mem['cpu']:.2f} "
+          f"(CPU), {stream['peak_mb'] / mem['peak_mb']:.2f} (peak memory); fastest of {args.repeat}; "
+          + ("same report" if json.loads(first_out["in memory"]) == json.loads(first_out["streaming --grouped"])
+             else "DIFFERENT reports (see below)"))
+    out["streaming"] = {"rows": rows, "history": str(path.relative_to(ROOT)), "in_memory": mem, "streaming": stream,
+                        "wall_ratio": stream["seconds"] / mem["seconds"], "cpu_ratio": stream["cpu"] / mem["cpu"],
+                        "peak_ratio": stream["peak_mb"] / mem["peak_mb"]}
+
+
 # ------------------------------------------------------------------ the run
 
-SECTIONS = {"suite": run_suite, "embedding": run_embedding, "per_program": run_per_program, "skew": run_skew}
+SECTIONS = {"suite": run_suite, "embedding": run_embedding, "per_program": run_per_program, "skew": run_skew,
+            "streaming": run_streaming}
 
 
 def _exponent(text: str) -> float:
@@ -631,11 +658,14 @@ def main(argv=None) -> int:
     sections.add_argument("--skew", type=_exponent, nargs="?", const=SKEW, metavar="EXPONENT",
                           help=f"the reference program on an even and a skewed history (loyalty generate --skew "
                                f"EXPONENT, default {SKEW:g}) of --rows rows: seconds per million rows, ratio")
+    sections.add_argument("--streaming", action="store_true",
+                          help="the reference program on a member-grouped history, simulate --grouped against "
+                               "simulate in memory: the wall-time ratio")
     sections.add_argument("--all", action="store_true", help="every section")
     args = ap.parse_args(argv)
     rows = 100_000 if args.quick else args.rows
     chosen = {"suite": args.suite, "embedding": args.embedding, "per_program": args.per_program,
-              "skew": args.skew is not None}
+              "skew": args.skew is not None, "streaming": args.streaming}
     if args.all:
         chosen = dict.fromkeys(chosen, True)
         args.skew = args.skew or SKEW
