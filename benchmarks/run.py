@@ -4,12 +4,28 @@
     .venv/bin/python benchmarks/run.py --rows 1000000      # the reference figures
     .venv/bin/python benchmarks/run.py --rows 10000000 --repeat 1   # optional: 821 MB of CSV, ~3 min a round
 
+Sections (flags; with none, --suite --embedding; --all for every one):
+
+    --suite          the four benchmark programs and the pandas, polars and plain-Python peers on one
+                     history, the peers' totals checked; compile time of every program
+    --embedding      program.apply per event against zen-engine's evaluate(key, context) on the same
+                     purchases (apply p50 / zen p50), their answers checked against each other
+    --per-program    every program in examples/programs and benchmarks/programs on a history generated
+                     for its own catalog: simulate seconds, a pyarrow read of the file, the ratio, the kernel
+    --skew [EXP]     the reference program on an even and a skewed (loyalty generate --skew EXP, default
+                     1.2) history of the same rows: seconds per million rows each, and their ratio
+    --streaming      the reference program on a member-grouped history, simulate --grouped against
+                     simulate in memory: the ratio of wall time (and CPU, peak memory)
+
+    .venv/bin/python benchmarks/run.py --rows 100000 --per-program --skew --streaming
+
 Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
 program and peer runs in its own process, `--repeat` times round-robin (default 3; the
 fastest run is reported); wall and CPU time are measured with os.wait4, peak memory as
-the largest sum of RSS over the process and its worker processes.
-The peers' totals are checked against `loyalty simulate`'s:
-a mismatch is printed loudly and makes the run exit with status 1.
+the largest sum of RSS over the process and its worker processes. Ratios are printed, never asserted.
+The peers' totals are checked against `loyalty simulate`'s, zen's answers against program.apply's,
+and the streamed report against the in-memory one: a mismatch is printed loudly and makes the run
+exit with status 1.
 """
 
 from __future__ import annotations
