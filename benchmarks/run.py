@@ -4,17 +4,34 @@
     .venv/bin/python benchmarks/run.py --rows 1000000      # the reference figures
     .venv/bin/python benchmarks/run.py --rows 10000000 --repeat 1   # optional: 821 MB of CSV, ~3 min a round
 
+Sections (flags; with none, --suite --embedding; --all for every one):
+
+    --suite          the four benchmark programs and the pandas, polars and plain-Python peers on one
+                     history, the peers' totals checked; compile time of every program
+    --embedding      program.apply per event against zen-engine's evaluate(key, context) on the same
+                     purchases (apply p50 / zen p50), their answers checked against each other
+    --per-program    every program in examples/programs and benchmarks/programs on a history generated
+                     for its own catalog: simulate seconds, a pyarrow read of the file, the ratio, the kernel
+    --skew [EXP]     the reference program on an even and a skewed (loyalty generate --skew EXP, default
+                     1.2) history of the same rows: seconds per million rows each, and their ratio
+    --streaming      the reference program on a member-grouped history, simulate --grouped against
+                     simulate in memory: the ratio of wall time (and CPU, peak memory)
+
+    .venv/bin/python benchmarks/run.py --rows 100000 --per-program --skew --streaming
+
 Inputs come from `loyalty generate` (fixed seed, cached in benchmarks/data/). Every
 program and peer runs in its own process, `--repeat` times round-robin (default 3; the
 fastest run is reported); wall and CPU time are measured with os.wait4, peak memory as
-the largest sum of RSS over the process and its worker processes.
-The peers' totals are checked against `loyalty simulate`'s:
-a mismatch is printed loudly and makes the run exit with status 1.
+the largest sum of RSS over the process and its worker processes. Ratios are printed, never asserted.
+The peers' totals are checked against `loyalty simulate`'s, zen's answers against program.apply's,
+and the streamed report against the in-memory one: a mismatch is printed loudly and makes the run
+exit with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -37,6 +54,7 @@ POINTS_KIND = "points"
 GOLD = "gold"
 
 sys.path.insert(0, str(PEERS))
+import zen_reference  # noqa: E402  (zen itself is imported only by make_engine)
 
 
 def loyalty_cmd() -> list[str]:
@@ -105,17 +123,32 @@ def measure(cmd: list[str]) -> Measured:
 # ------------------------------------------------------------------ inputs
 
 
-def history(rows: int) -> Path:
-    """The benchmark history with `rows` rows (generated once, then cached)."""
+SHARED_CATALOG = PROGRAMS / "every_mechanic.loyalty"  # the four benchmark programs' catalog
+SKEW = 1.2  # `--skew` without a value: the Zipf exponent of the skewed history (loyalty generate --skew)
+
+
+def history(rows: int, program: Path | None = None, *, grouped: bool = False, skew: float | None = None) -> Path:
+    """A history with `rows` rows (generated once, then cached in benchmarks/data/), seed 1, one member per 20
+    rows. Without `program`: the benchmark programs' shared catalog, two years from 2024-01-01. With it: that
+    program's catalog (`loyalty generate --program`), from the day the program starts running for two years
+    or to its last day, whichever is sooner. `grouped`: member by member (`--grouped`); `skew`: heavy-tailed
+    member activity (`--skew`)."""
     DATA.mkdir(exist_ok=True)
-    path = DATA / f"history-{rows}-seed{SEED}.csv"
+    start, days = "2024-01-01", 730
+    name = f"history-{rows}-seed{SEED}"
+    if program is not None:
+        start, days = program_period(program)
+        name = f"history-{program.stem}-{rows}-seed{SEED}"
+    name += ("-grouped" if grouped else "") + (f"-skew{skew:g}" if skew is not None else "")
+    path = DATA / f"{name}.csv"
     if path.exists():
         return path
     members = max(1, rows // 20)
     tmp = path.with_suffix(".tmp")
     cmd = loyalty_cmd() + ["generate", "--rows", str(rows), "--seed", str(SEED), "--members", str(members),
-                           "--program", str(PROGRAMS / "every_mechanic.loyalty"), "--start", "2024-01-01",
-                           "--days", "730", "-o", str(tmp)]
+                           "--program", str(program or SHARED_CATALOG), "--start", start,
+                           "--days", str(days), "-o", str(tmp)]
+    cmd += (["--grouped"] if grouped else []) + (["--skew", f"{skew:g}"] if skew is not None else [])
     print(f"generating {path.name} ({rows:,} rows, {members:,} members) ...", flush=True)
     m = measure(cmd)
     if m.status:
@@ -123,6 +156,23 @@ def history(rows: int) -> Path:
     tmp.rename(path)
     print(f"  generated in {m.seconds:.1f} s", flush=True)
     return path
+
+
+def program_period(program: Path) -> tuple[str, int]:
+    """The first day a program runs (ISO) and the days of history to generate for it: two years, or up to
+    the program's last day if it ends sooner."""
+    import loyalty
+
+    compiled = loyalty.load(program).compiled
+    days = 730
+    if compiled.runs_to is not None:  # the moment it stops (midnight after its last day)
+        days = max(1, min(days, -(-(compiled.runs_to - compiled.runs_from) // dt.timedelta(days=1))))
+    return compiled.runs_from.date().isoformat(), days
+
+
+def all_programs() -> list[Path]:
+    """Every example and benchmark program."""
+    return sorted((ROOT / "examples" / "programs").glob("*.loyalty")) + sorted(PROGRAMS.glob("*.loyalty"))
 
 
 def pyarrow_read_seconds(path: Path, repeat: int = 3) -> float:
@@ -169,7 +219,7 @@ def compile_times() -> list[tuple[str, float]]:
     """Parse + check + compile of every example and benchmark program (the parser already built), in ms."""
     import loyalty
 
-    files = sorted((ROOT / "examples" / "programs").glob("*.loyalty")) + sorted(PROGRAMS.glob("*.loyalty"))
+    files = all_programs()
     loyalty.compile_source(REFERENCE.read_text(encoding="utf-8"), str(REFERENCE))  # builds the parser
     out = []
     for f in files:
@@ -236,32 +286,83 @@ def apply_latency(streams) -> tuple[float, float, int]:
     return p50, p99, len(samples)
 
 
-def zen_latency(streams) -> tuple[float, float, int] | None:
-    """The same purchases' decision through zen-engine, in µs (p50, p99); None without zen-engine."""
-    import zen_reference
+class ZenCaller:
+    """What a service embedding zen keeps for one member: washes counted, free washes given, points earned.
+    The engine keeps no orders, so returns are the caller's problem: this one ignores them."""
 
-    decision = zen_reference.make_decision()
-    if decision is None:
-        return None
+    __slots__ = ("punches", "given", "earned", "washes")
+
+    def __init__(self):
+        self.punches = self.given = self.earned = self.washes = 0
+
+    def ask(self, ev: dict) -> dict:
+        """A purchase as the engine's input (money in minor units)."""
+        lines = ev["lines"]
+        self.washes = sum(ln["quantity"] for ln in lines if ln["category"] == "washes")
+        wash_amount = sum(_minor(ln["amount"]) for ln in lines if ln["category"] == "washes")
+        gross = sum(_minor(ln["amount"]) for ln in lines)
+        return zen_reference.order_input(self.washes, wash_amount, gross, self.punches, self.given, self.earned)
+
+    def told(self, answer: dict) -> None:
+        self.punches += self.washes
+        self.given += answer["free"]
+        self.earned += answer["points"]
+
+
+def zen_latency(streams, engine) -> tuple[float, float, int]:
+    """The same purchases' decision through zen-engine's fast call (`engine.evaluate(key, context)`, the
+    decision held by the engine's static loader), in µs (p50, p99)."""
+    key, evaluate = zen_reference.KEY, engine.evaluate
     samples = []
     clock = time.perf_counter_ns
     for _member, events in streams:
-        punches = given = earned = 0
+        caller = ZenCaller()
         for ev in events:
             if ev["type"] != "purchase":
-                continue  # the engine keeps no orders: returns are the caller's problem
-            washes = sum(ln["quantity"] for ln in ev["lines"] if ln["category"] == "washes")
-            wash_amount = sum(_minor(ln["amount"]) for ln in ev["lines"] if ln["category"] == "washes")
-            gross = sum(_minor(ln["amount"]) for ln in ev["lines"])
-            data = zen_reference.order_input(washes, wash_amount, gross, punches, given, earned)
+                continue
+            data = caller.ask(ev)
             start = clock()
-            answer = decision.evaluate(data)["result"]
+            answer = evaluate(key, data)["result"]
             samples.append(clock() - start)
-            punches += washes
-            given += answer["free"]
-            earned += answer["points"]
+            caller.told(answer)
     p50, p99 = percentiles(samples)
     return p50, p99, len(samples)
+
+
+def zen_agreement(streams, engine) -> tuple[int, int, list[str]]:
+    """Whether zen's answers are `program.apply`'s where the two must agree: each member's purchases up to
+    her first return (the caller does not undo returns) and up to her first order with free washes on two
+    wash lines (zen prices free washes at the wash lines' average, `program.apply` line by line). Compared
+    per purchase: the punch card's discount (minor units) and the points earned (rule and tier together).
+    Returns the purchases compared, how many of them were a gold member's, and the disagreements."""
+    import loyalty
+
+    program = loyalty.load(REFERENCE)
+    compared, gold, problems, different = 0, 0, [], 0
+    for member, events in streams:
+        state = program.new_member(member)
+        caller = ZenCaller()
+        for ev in events:
+            if ev["type"] != "purchase":
+                break
+            data = caller.ask(ev)
+            answer = engine.evaluate(zen_reference.KEY, data)["result"]
+            if answer["free"] and sum(ln["category"] == "washes" for ln in ev["lines"]) > 1:
+                break
+            caller.told(answer)
+            state, effects = program.apply(state, ev)
+            ours = {"discount": sum(e.amount for e in effects if e.kind == "discount_applied" and e.rule == PUNCH_RULE),
+                    "points": sum(e.points for e in effects if e.kind == "points_earned")}
+            theirs = {"discount": answer["discount"], "points": answer["points"]}
+            compared += 1
+            gold += data["earned"] >= zen_reference.GOLD_FROM
+            if ours != theirs:
+                different += 1
+                if len(problems) < 5:
+                    problems.append(f"zen-engine on {member}'s order {ev['order']}: {theirs}, program.apply: {ours}")
+    if different > len(problems):
+        problems.append(f"... zen-engine and program.apply differ on {different:,} purchases in all")
+    return compared, gold, problems
 
 
 def _minor(text: str) -> int:
@@ -269,46 +370,21 @@ def _minor(text: str) -> int:
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
-# ------------------------------------------------------------------ the run
+# ------------------------------------------------------------------ running commands round-robin
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000, help="rows of history (default 1,000,000)")
-    ap.add_argument("--quick", action="store_true", help="a 100,000-row smoke run")
-    ap.add_argument("--programs", default=",".join(BENCH_PROGRAMS),
-                    help="comma-separated benchmark programs to simulate (default: all four)")
-    ap.add_argument("--no-peers", action="store_true", help="skip the pandas, polars and plain-Python peers")
-    ap.add_argument("--no-python-loop", action="store_true", help="skip the (slow) plain-Python peer")
-    ap.add_argument("--events", type=int, default=20_000, help="events for the embedding latency (default 20,000)")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="runs of each simulation and peer, round-robin; the fastest is reported (default 3)")
-    ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
-    args = ap.parse_args(argv)
-    rows = 100_000 if args.quick else args.rows
-
-    path = history(rows)
-    size_mb = path.stat().st_size / 1e6
-    floor = pyarrow_read_seconds(path)
-    print(f"\nhistory: {path.relative_to(ROOT)} ({rows:,} rows, {size_mb:.0f} MB); "
-          f"pyarrow reads it in {floor:.3f} s\n", flush=True)
-
-    problems: list[str] = []
-    truth = None
-    # every simulation and peer runs `--repeat` times, round-robin, so each meets the same spells of a
-    # shared machine's speed; each reports its fastest run (its CPU time from that run) and the largest
-    # peak memory of all its runs
-    runs = [(f"loyalty simulate {name}", name,
-             loyalty_cmd() + ["simulate", str(PROGRAMS / f"{name}.loyalty"), str(path), "--format", "json"])
-            for name in [p.strip() for p in args.programs.split(",") if p.strip()]]
-    peers = [] if args.no_peers else ["polars_reference", "pandas_reference"] + (
-        [] if args.no_python_loop else ["python_loop"])
-    runs += [(f"peer {peer}", None, [sys.executable, str(PEERS / f"{peer}.py"), str(path)]) for peer in peers]
+def round_robin(runs: list[tuple[str, list[str]]], repeat: int, problems: list[str], *,
+                each_run: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
+    """Run every (what, command) `repeat` times, round-robin, so each meets the same spells of a shared
+    machine's speed. Returns, for each that never failed, its fastest run's seconds and CPU, the largest peak
+    memory of all its runs and every run's seconds; and the standard output of its first run. A failure is
+    added to `problems` and the command is not run again. `each_run`: print a line per run (else per round)."""
     best: dict[str, dict] = {}
+    first_out: dict[str, str] = {}
     failed: set[str] = set()
-    peer_totals = {}
-    for round_ in range(args.repeat):
-        for what, name, cmd in runs:
+    for round_ in range(repeat):
+        started = time.perf_counter()
+        for what, cmd in runs:
             if what in failed:
                 continue
             m = measure(cmd)
@@ -317,12 +393,9 @@ def main(argv=None) -> int:
                 failed.add(what)
                 best.pop(what, None)
                 continue
-            print(f"  {what}: {m.seconds:.2f} s" + (f" (round {round_ + 1})" if args.repeat > 1 else ""), flush=True)
-            if round_ == 0:
-                if name == "reference":
-                    truth = loyalty_totals(json.loads(m.stdout))
-                elif name is None:
-                    peer_totals[what.removeprefix("peer ")] = json.loads(m.stdout)
+            if each_run:
+                print(f"  {what}: {m.seconds:.2f} s" + (f" (round {round_ + 1})" if repeat > 1 else ""), flush=True)
+            first_out.setdefault(what, m.stdout)
             r = best.get(what)
             if r is None:
                 best[what] = r = {"what": what, "seconds": m.seconds, "cpu": m.cpu, "peak_mb": m.peak_mb,
@@ -331,7 +404,54 @@ def main(argv=None) -> int:
                 r["seconds"], r["cpu"] = m.seconds, m.cpu
             r["peak_mb"] = max(r["peak_mb"], m.peak_mb)
             r["all_seconds"].append(round(m.seconds, 3))
-    results = [best[what] for what, _, _ in runs if what in best]
+        if not each_run:
+            print(f"  round {round_ + 1} of {repeat}: {len(runs)} runs in {time.perf_counter() - started:.0f} s",
+                  flush=True)
+    return best, first_out
+
+
+def simulate_cmd(program: Path, path: Path, *extra: str) -> list[str]:
+    return loyalty_cmd() + ["simulate", str(program), str(path), "--format", "json", *extra]
+
+
+# a plain pyarrow read of a CSV, in a process of its own: the floor a simulation is measured against
+PYARROW_READ = "import sys\nfrom pyarrow import csv\ncsv.read_csv(sys.argv[1])\n"
+
+
+def pyarrow_read_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-c", PYARROW_READ, str(path)]
+
+
+def kernel_of(report_json: str) -> tuple[str, str]:
+    """Which kernel a `loyalty simulate --format json` run used, and why (empty when the vectorised one ran)."""
+    assumptions = json.loads(report_json).get("assumptions", {})
+    return assumptions.get("kernel") or "?", assumptions.get("kernel_why") or ""
+
+
+# ------------------------------------------------------------------ sections
+
+
+def run_suite(args, rows: int, problems: list[str], out: dict) -> None:
+    """The benchmark programs and the peers on the shared history; compile times."""
+    path = history(rows)
+    size_mb = path.stat().st_size / 1e6
+    floor = pyarrow_read_seconds(path)
+    print(f"\nhistory: {path.relative_to(ROOT)} ({rows:,} rows, {size_mb:.0f} MB); "
+          f"pyarrow reads it in {floor:.3f} s\n", flush=True)
+
+    # each reports its fastest run (its CPU time from that run) and the largest peak memory of all its runs
+    names = [p.strip() for p in args.programs.split(",") if p.strip()]
+    runs = [(f"loyalty simulate {name}", simulate_cmd(PROGRAMS / f"{name}.loyalty", path)) for name in names]
+    peers = [] if args.no_peers else ["polars_reference", "pandas_reference"] + (
+        [] if args.no_python_loop else ["python_loop"])
+    runs += [(f"peer {peer}", [sys.executable, str(PEERS / f"{peer}.py"), str(path)]) for peer in peers]
+    best, first_out = round_robin(runs, args.repeat, problems)
+    results = [best[what] for what, _ in runs if what in best]
+    truth = None
+    if "loyalty simulate reference" in first_out:
+        truth = loyalty_totals(json.loads(first_out["loyalty simulate reference"]))
+    peer_totals = {what.removeprefix("peer "): json.loads(first_out[what]) for what, _ in runs
+                   if what.startswith("peer ") and what in first_out}
     if truth is not None:
         for peer, tot in peer_totals.items():
             problems += compare(peer, tot, truth)
@@ -364,16 +484,21 @@ def main(argv=None) -> int:
     for f, ms in compiles:
         print(f"  {ms:7.1f} ms  {f}")
     print(f"  slowest: {max(ms for _, ms in compiles):.1f} ms (target: under 50 ms)")
+    out.update({"history_mb": size_mb, "pyarrow_read_s": floor, "results": results, "truth": truth,
+                "peers": peer_totals, "compile_ms": dict(compiles)})
 
-    streams = member_streams(path, args.events, rows)
+
+def run_embedding(args, rows: int, problems: list[str], out: dict) -> None:
+    """`program.apply` per event against zen-engine's fast call on the same purchases, and their agreement."""
+    streams = member_streams(history(rows), args.events, rows)
     # passes alternate (apply, zen, apply, zen, ...) so both see the same spells of a shared machine's speed;
     # each reports the pass with the lowest p50, as timeit reports its best repeat
+    engine = zen_reference.make_engine()
     applies, zens = [], []
     for _ in range(LATENCY_PASSES):
         applies.append(apply_latency(streams))
-        zen_pass = zen_latency(streams)
-        if zen_pass is not None:
-            zens.append(zen_pass)
+        if engine is not None:
+            zens.append(zen_latency(streams, engine))
     p50, p99, n = min(applies)
     print(f"\nembedding, per event: program.apply p50 {p50:.1f} µs, p99 {p99:.1f} µs ({n:,} events; best of "
           f"{len(applies)} passes, p50s {', '.join(f'{a[0]:.1f}' for a in applies)})")
@@ -381,16 +506,196 @@ def main(argv=None) -> int:
     if zen is None:
         print("  zen-engine is not installed (pip install -e '.[bench]'): skipped")
     else:
-        print(f"  zen-engine decision p50 {zen[0]:.1f} µs, p99 {zen[1]:.1f} µs ({zen[2]:,} purchases; best of "
-              f"{len(zens)} passes, p50s {', '.join(f'{z[0]:.1f}' for z in zens)}); "
-              f"apply p50 / zen p50 = {p50 / zen[0]:.2f}")
+        print(f"  zen-engine evaluate(key, context) p50 {zen[0]:.1f} µs, p99 {zen[1]:.1f} µs ({zen[2]:,} purchases; "
+              f"best of {len(zens)} passes, p50s {', '.join(f'{z[0]:.1f}' for z in zens)})")
+        print(f"  apply p50 / zen p50 = {p50 / zen[0]:.2f}")
+        agreed, gold, disagreements = zen_agreement(streams, engine)
+        problems += disagreements
+        if not agreed:
+            problems.append("zen-engine and program.apply: no purchase to compare")
+        print("  zen-engine and program.apply: "
+              + ("same discount and points" if not disagreements else "DIFFERENT (see below)")
+              + f" on the {agreed:,} purchases compared ({gold:,} of gold members; each member's up to her "
+                "first return or first order with free washes on two wash lines)")
+    out.update({"apply_us": [p50, p99, n], "zen_us": list(zen) if zen else None,
+                "apply_p50_over_zen_p50": p50 / zen[0] if zen else None})
 
+
+def run_per_program(args, rows: int, problems: list[str], out: dict) -> None:
+    """Every example and benchmark program on a history generated for its own catalog and period: `loyalty
+    simulate` against a plain pyarrow read of the same file, each in its own process, and which kernel ran."""
+    programs = all_programs()
+    print(f"\nper program: {len(programs)} programs, each on {rows:,} rows generated for its catalog", flush=True)
+    inputs = {p: history(rows, p) for p in programs}
+    runs = []
+    for p in programs:
+        runs += [(f"simulate {p.stem}", simulate_cmd(p, inputs[p])), (f"pyarrow {p.stem}", pyarrow_read_cmd(inputs[p]))]
+    best, first_out = round_robin(runs, args.repeat, problems, each_run=False)
+    table = []
+    width = max(len(str(p.relative_to(ROOT))) for p in programs)
+    print(f"\n{'program':<{width}} {'days':>5} {'MB':>6} {'simulate s':>10} {'pyarrow s':>9} {'x pyarrow':>9}  "
+          f"{'kernel':<7} why not vector")
+    for p in programs:
+        sim, read = best.get(f"simulate {p.stem}"), best.get(f"pyarrow {p.stem}")
+        if sim is None or read is None:
+            continue
+        kernel, why = kernel_of(first_out[f"simulate {p.stem}"])
+        row = {"program": str(p.relative_to(ROOT)), "rows": rows, "days": program_period(p)[1],
+               "history_mb": inputs[p].stat().st_size / 1e6, "simulate_s": sim["seconds"],
+               "simulate_cpu_s": sim["cpu"], "simulate_peak_mb": sim["peak_mb"], "pyarrow_s": read["seconds"],
+               "x_pyarrow": sim["seconds"] / read["seconds"], "kernel": kernel, "kernel_why": why,
+               "all_simulate_s": sim["all_seconds"], "all_pyarrow_s": read["all_seconds"]}
+        table.append(row)
+        print(f"{row['program']:<{width}} {row['days']:>5} {row['history_mb']:>6.1f} {sim['seconds']:>10.2f} "
+              f"{read['seconds']:>9.2f} {row['x_pyarrow']:>9.1f}  {kernel:<7} {why}")
+    print(f"(wall seconds, fastest of {args.repeat}; pyarrow: a process that imports pyarrow and reads the file)")
+    out["per_program"] = table
+
+
+def busiest_share(path: Path, fraction: float = 0.01) -> tuple[float, int]:
+    """The share of a history's rows held by its busiest `fraction` of members (at least one), and the rows of
+    the busiest member. Members without rows do not count, so with a skewed file this is a lower figure than
+    `loyalty generate`'s documented share of the busiest 1% of all --members."""
+    import math
+
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    members = csv.read_csv(path, convert_options=csv.ConvertOptions(include_columns=["member"])).column("member")
+    counts = sorted(pc.value_counts(members).field("counts").to_pylist(), reverse=True)
+    return sum(counts[: max(1, math.ceil(len(counts) * fraction))]) / len(members), counts[0]
+
+
+def run_skew(args, rows: int, problems: list[str], out: dict) -> None:
+    """The reference program on an even history and on a skewed one (`loyalty generate --skew`), same rows."""
+    exponent = args.skew
+    even, skewed = history(rows), history(rows, skew=exponent)
+    print(f"\nskew: {REFERENCE.relative_to(ROOT)} on {rows:,} rows, even and --skew {exponent:g}", flush=True)
+    runs = [("even", simulate_cmd(REFERENCE, even)), ("skewed", simulate_cmd(REFERENCE, skewed))]
+    best, first_out = round_robin(runs, args.repeat, problems)
+    if len(best) < 2:
+        return
+    figures = {}
+    print(f"\n{'history':<22} {'busiest 1%':>10} {'top member':>10} {'s per M rows':>12} {'cpu s per M':>11} "
+          f"{'peak MB':>8}  kernel")
+    for what, path in (("even", even), ("skewed", skewed)):
+        r = best[what]
+        share, top = busiest_share(path)
+        kernel, why = kernel_of(first_out[what])
+        figures[what] = {"history": str(path.relative_to(ROOT)), "busiest_1pct_share": share,
+                         "top_member_rows": top, "s_per_million_rows": r["seconds"] / rows * 1e6,
+                         "cpu_s_per_million_rows": r["cpu"] / rows * 1e6, "peak_mb": r["peak_mb"], "kernel": kernel,
+                         "kernel_why": why, "all_seconds": r["all_seconds"]}
+        label = "even (log-normal)" if what == "even" else f"skewed (--skew {exponent:g})"
+        print(f"{label:<22} {share:>10.0%} {top:>10,} {figures[what]['s_per_million_rows']:>12.2f} "
+              f"{figures[what]['cpu_s_per_million_rows']:>11.2f} {r['peak_mb']:>8.0f}  {kernel}"
+              + (f" ({why})" if why else ""))
+    ratio = best["skewed"]["seconds"] / best["even"]["seconds"]
+    cpu_ratio = best["skewed"]["cpu"] / best["even"]["cpu"]
+    print(f"skewed / even: {ratio:.2f} (wall), {cpu_ratio:.2f} (CPU); fastest of {args.repeat}")
+    out["skew"] = {"rows": rows, "exponent": exponent, **figures, "skewed_over_even": ratio,
+                   "skewed_over_even_cpu": cpu_ratio}
+
+
+def run_streaming(args, rows: int, problems: list[str], out: dict) -> None:
+    """The reference program on a member-grouped history: streamed (`simulate --grouped`) and in memory."""
+    path = history(rows, grouped=True)
+    print(f"\nstreaming: {REFERENCE.relative_to(ROOT)} on {path.relative_to(ROOT)} ({rows:,} rows), "
+          "in memory and with --grouped", flush=True)
+    runs = [("in memory", simulate_cmd(REFERENCE, path)),
+            ("streaming --grouped", simulate_cmd(REFERENCE, path, "--grouped"))]
+    best, first_out = round_robin(runs, args.repeat, problems)
+    if len(best) < 2:
+        return
+    if json.loads(first_out["in memory"]) != json.loads(first_out["streaming --grouped"]):
+        problems.append("simulate --grouped and simulate in memory gave different reports on the same file")
+    print(f"\n{'run':<22} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}  kernel")
+    for what in ("in memory", "streaming --grouped"):
+        r = best[what]
+        print(f"{what:<22} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['peak_mb']:>8.0f}  {kernel_of(first_out[what])[0]}")
+    mem, stream = best["in memory"], best["streaming --grouped"]
+    print(f"streaming / in memory: {stream['seconds'] / mem['seconds']:.2f} (wall), {stream['cpu'] / mem['cpu']:.2f} "
+          f"(CPU), {stream['peak_mb'] / mem['peak_mb']:.2f} (peak memory); fastest of {args.repeat}; "
+          + ("same report" if json.loads(first_out["in memory"]) == json.loads(first_out["streaming --grouped"])
+             else "DIFFERENT reports (see below)"))
+    out["streaming"] = {"rows": rows, "history": str(path.relative_to(ROOT)), "in_memory": mem, "streaming": stream,
+                        "wall_ratio": stream["seconds"] / mem["seconds"], "cpu_ratio": stream["cpu"] / mem["cpu"],
+                        "peak_ratio": stream["peak_mb"] / mem["peak_mb"]}
+
+
+# ------------------------------------------------------------------ the run
+
+SECTIONS = {"suite": run_suite, "embedding": run_embedding, "per_program": run_per_program, "skew": run_skew,
+            "streaming": run_streaming}
+
+
+def _exponent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 10:  # as loyalty generate --skew; also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 10: {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=_positive, default=1_000_000, help="rows of history (default 1,000,000)")
+    ap.add_argument("--quick", action="store_true", help="a 100,000-row smoke run")
+    ap.add_argument("--programs", default=",".join(BENCH_PROGRAMS),
+                    help="suite: comma-separated benchmark programs to simulate (default: all four)")
+    ap.add_argument("--no-peers", action="store_true", help="suite: skip the pandas, polars and plain-Python peers")
+    ap.add_argument("--no-python-loop", action="store_true", help="suite: skip the (slow) plain-Python peer")
+    ap.add_argument("--events", type=_positive, default=20_000,
+                    help="embedding: events for the latency (default 20,000)")
+    ap.add_argument("--repeat", type=_positive, default=3,
+                    help="runs of each process, round-robin; the fastest is reported (default 3)")
+    ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    sections = ap.add_argument_group(
+        "sections", "which parts to run; with none of these, --suite --embedding (the run of earlier versions)")
+    sections.add_argument("--suite", action="store_true",
+                          help="the benchmark programs and the peers on the shared history, and compile times")
+    sections.add_argument("--embedding", action="store_true",
+                          help="program.apply per event against zen-engine's evaluate(key, context)")
+    sections.add_argument("--per-program", action="store_true",
+                          help="every example and benchmark program on a history of --rows rows generated for its "
+                               "catalog: simulate seconds, a pyarrow read of the same file, the ratio, the kernel")
+    sections.add_argument("--skew", type=_exponent, nargs="?", const=SKEW, metavar="EXPONENT",
+                          help=f"the reference program on an even and a skewed history (loyalty generate --skew "
+                               f"EXPONENT, default {SKEW:g}) of --rows rows: seconds per million rows, ratio")
+    sections.add_argument("--streaming", action="store_true",
+                          help="the reference program on a member-grouped history, simulate --grouped against "
+                               "simulate in memory: the wall-time ratio")
+    sections.add_argument("--all", action="store_true", help="every section")
+    args = ap.parse_args(argv)
+    rows = 100_000 if args.quick else args.rows
+    chosen = {"suite": args.suite, "embedding": args.embedding, "per_program": args.per_program,
+              "skew": args.skew is not None, "streaming": args.streaming}
+    if args.all:
+        chosen = dict.fromkeys(chosen, True)
+        args.skew = args.skew or SKEW
+    elif not any(chosen.values()):
+        chosen["suite"] = chosen["embedding"] = True
+
+    problems: list[str] = []
+    out: dict = {"rows": rows}
+    for name, run in SECTIONS.items():
+        if chosen[name]:
+            run(args, rows, problems, out)
+    out["problems"] = problems
     if args.json:
-        args.json.write_text(json.dumps({
-            "rows": rows, "history_mb": size_mb, "pyarrow_read_s": floor, "results": results, "truth": truth,
-            "peers": peer_totals, "compile_ms": dict(compiles), "apply_us": [p50, p99, n],
-            "zen_us": list(zen) if zen else None, "problems": problems,
-        }, indent=2, sort_keys=True) + "\n")
+        args.json.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     if problems:
         print("\n" + "!" * 72 + "\nMISMATCH OR FAILURE:\n" + "\n".join("  " + p for p in problems) + "\n" + "!" * 72)
         return 1
