@@ -19,7 +19,7 @@ from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.run import load_program
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import simulate_vector, supports
-from loyalty.simulate.vector.blocks import segment_ids, segmented_cummax, segmented_cumsum
+from loyalty.runtime.arrays import segment_ids, segmented_cummax, segmented_cumsum
 
 ROOT = Path(__file__).resolve().parent.parent
 
