@@ -112,9 +112,54 @@ rule "free coffee" {
 }
 """
 
+# draws of every period, with event conditions, after a punch card's discount (entries count what is paid)
+DRAWS = """
+program "Draws" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+store "North" in region "Up"
+store "South" in region "Down"
+rule "every 3rd wash free" {
+  every 3rd "basic wash" is free
+}
+draw "daily" {
+  held every day
+  prize 100 NOK
+  1 entry per 10 NOK
+}
+draw "weekly north" {
+  held every week
+  prize 500 NOK
+  winners 2
+  3 entry per 35 NOK
+  in store "North"
+}
+draw "quarterly evenings" {
+  held every quarter
+  prize 2000 NOK
+  winners 3
+  1 entry per 1 NOK
+  between 18:00 and 23:00
+}
+draw "yearly" {
+  held every year
+  prize 9000 NOK
+  1 entry per 100 NOK
+  from 2024-02-01 to 2024-12-31
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
-            "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS"]
-INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS}
+            "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
+            "DRAWS", "examples/programs/monthly_draw.loyalty"]
+INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS}
 
 
 def _program(tmp_path_factory, name):

@@ -6,6 +6,7 @@ conditions hold, does the program run now, which lines do its item filters selec
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Optional
 
 
 class Ctx:
@@ -57,6 +58,19 @@ def matching(r, lines) -> list:
         else:
             out.append(ln)
     return out
+
+
+# conditions that depend only on the event (its time, store, channel): the vectorised kernel evaluates them as
+# one mask per rule or draw, computed up front; any other condition needs the member's state
+EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels")
+
+
+def condition_vector_reason(doc: dict, what: str) -> Optional[str]:
+    """Why the kernel cannot evaluate the conditions of a compiled rule or draw (`doc`), or None."""
+    for c in doc.get("conditions", ()):
+        if c.get("kind") not in EVENT_CONDITIONS:
+            return f"{what} {doc['name']!r} has a {c.get('kind')!r} condition: not vectorised yet"
+    return None
 
 
 def due(st, t) -> None:

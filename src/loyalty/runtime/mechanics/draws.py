@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from loyalty.runtime.effects import Effect
-from loyalty.runtime.mechanics.context import preds_ok
+from loyalty.runtime.mechanics.context import condition_vector_reason, preds_ok
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 
 
@@ -20,8 +20,31 @@ def enter_draws(draws, lines: list, ctx, t, order, event, out: list) -> None:
                                   order=order, event=event))
 
 
+def vector_entries(kern) -> dict:
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per draw, the entries each
+    event gives, as `enter_draws` gives them: a running purchase's amount paid on the draw's lines (after
+    its discounts) in whole `per`, times `entries`, where the draw's conditions hold; 0 elsewhere."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits
+
+    out = {}
+    r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
+    for dr in kern.prog.draws:
+        match = kern._line_match(dr) & r_purchase
+        whole = np.add.reduceat(np.where(match, kern.paid, 0), kern.e_start) // dr.per
+        if not fits(int(whole.max(initial=0)), dr.entries):
+            raise Unsupported("amounts too large for 64-bit draw entries")
+        out[dr.name] = whole * dr.entries
+    return out
+
+
 class Draws(ProgramMechanic):
     name = "draws"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        return "draws are not vectorised yet" if program.draws else None
+        for d in program.doc.get("draws", ()):
+            why = condition_vector_reason(d, "draw")
+            if why is not None:
+                return why
+        return None

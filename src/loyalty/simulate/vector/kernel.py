@@ -35,9 +35,12 @@ from loyalty.simulate.result import KEY_SEP
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     Unsupported, fits, half_even, segment_ids)
 from loyalty.runtime.formulas import half_even as half_even_int
+from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.punch import vector_discounts
-from loyalty.simulate.result import MemberRow, SimResult
+from loyalty.runtime.program import Draw
+from loyalty.simulate.result import DrawKey, MemberRow, SimResult
+from loyalty.simulate.scenario import stable_hash
 from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
 
 HEAVY_THRESHOLD = 2000  # members with more events run on the scalar evaluator (measured: docs/performance.md)
@@ -347,19 +350,26 @@ class _Kernel:
         self.e_month = _month_number(self.e_time)
         self.end_us = _us(plan.end)
         self._pred_masks = {}
+        self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
 
     # ------------------------------------------------------------------ conditions on the event
     def _event_ok(self, rule) -> np.ndarray:
+        """Per event, whether a rule's (or a draw's) conditions hold."""
+        if isinstance(rule, Draw):
+            return self._conditions_ok(("draw", rule.name), self._draw_docs[rule.name].get("conditions", ()))
+        return self._conditions_ok(rule.index, self.prog.doc["rules"][rule.index].get("conditions", ()))
+
+    def _conditions_ok(self, key, conditions) -> np.ndarray:
         """Per event, whether the rule's conditions hold (`support.EVENT_CONDITIONS` only: time, store,
         channel). As the scalar `Ctx`: a purchase carries its first row's store and channel, a signup or
         referral none, so a store or channel condition never holds there."""
-        got = self._pred_masks.get(rule.index)
+        got = self._pred_masks.get(key)
         if got is not None:
             return got
         ok = np.ones(self.nev, dtype=bool)
         t = self.e_time
         day_us = 86_400_000_000
-        for c in self.prog.doc["rules"][rule.index].get("conditions", ()):
+        for c in conditions:
             k = c["kind"]
             if k == "dates":
                 if c.get("from"):
@@ -382,7 +392,7 @@ class _Kernel:
                 ok &= wanted[codes]
             else:  # support.condition_reason refuses every other kind
                 raise Unsupported(f"condition {k!r} is not vectorised")
-        self._pred_masks[rule.index] = ok
+        self._pred_masks[key] = ok
         return ok
 
     # ------------------------------------------------------------------ line filters
@@ -670,6 +680,7 @@ class _Kernel:
         self._returns()
         vector_discounts(self)  # runtime/mechanics/punch.py
         vector_points(self)  # runtime/mechanics/earn.py
+        self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         self._lockstep()
         return self._aggregate()
 
@@ -1100,7 +1111,60 @@ class _Kernel:
                 self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(),
                 earned_total.tolist(), zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
             res.members = rows
+        if self.draw_entries:
+            self._draws(res)
         return res
+
+    def _draws(self, res: SimResult) -> None:
+        """Each member's entries per draw and period, and her weighted-reservoir key (as the scalar
+        accumulator's `finish`: the largest keys win), from the draws' vector step."""
+        import math
+
+        plan = self.plan
+        names = None
+        day = self.e_time // 86_400_000_000
+        mon = self.e_month
+        for dr in self.prog.draws:
+            entries = self.draw_entries[dr.name]
+            has = entries > 0
+            if not has.any():
+                continue
+            if names is None:
+                names = self.rows.history.values_of("member", self.mcode)
+            period = plan.draw_periods.get(dr.name)
+            # the period's first day (days since 1970-01-01) or first month (year * 12 + month - 1)
+            if period == "day":
+                start, in_days = day, True
+            elif period == "week":
+                start, in_days = day - (day + 3) % 7, True  # 1970-01-01 was a Thursday; weeks start on Monday
+            elif period in ("month", "quarter", "year"):
+                within = {"month": 1, "quarter": 3, "year": 12}[period]
+                start, in_days = mon - (mon % 12) % within, False
+            else:  # no period: one draw over the whole history
+                start, in_days = np.zeros_like(day), None
+            idx = np.flatnonzero(has)
+            key = self.e_mem[idx] * (1 << 32) + (start[idx] - int(start[idx].min()))
+            uniq, inv = np.unique(key, return_inverse=True)
+            sums = np.zeros(len(uniq), dtype=np.int64)
+            np.add.at(sums, inv, entries[idx])
+            first = np.zeros(len(uniq), dtype=np.int64)
+            first[inv[::-1]] = idx[::-1]  # an event of each (member, period)
+            winners = plan.draw_winners.get(dr.name, 1)
+            for u_i, total in enumerate(sums.tolist()):
+                ev = int(first[u_i])
+                member = names[int(self.e_mem[ev])]
+                s = int(start[ev])
+                if in_days is None:
+                    text = ""
+                elif in_days:
+                    text = (_EPOCH + _dt.timedelta(days=s)).date().isoformat()
+                else:
+                    text = f"{s // 12:04d}-{s % 12 + 1:02d}-01"
+                cell = f"{dr.name}{KEY_SEP}{text}"
+                res.add("draw", cell, "entries", total)
+                res.add("draw", cell, "entrants")
+                u = (stable_hash(plan.scenario.seed, "draw", dr.name, text, member) + 1) / 18446744073709551616.0
+                res.offer_draw(cell, winners, DrawKey(math.log(u) / total, member))
 
     def _by_source_name(self, sl: _Slot, mask: np.ndarray, tier_of: np.ndarray):
         """(name, mask) per name the slot's effects carry: its rule's, or for a tier's extra the tier's."""

@@ -14,20 +14,16 @@ from __future__ import annotations
 from typing import Optional
 
 from loyalty.runtime.mechanics import PROGRAM_MECHANICS, mechanic_for
+from loyalty.runtime.mechanics.context import EVENT_CONDITIONS, condition_vector_reason  # noqa: F401
 from loyalty.runtime.mechanics.limits import rule_vector_reason as limits_reason
 from loyalty.runtime.program import CompiledProgram
 
 FIXED_TRIGGERS = ("signup",)  # fixed earns the kernel gives on these events
-# conditions that depend only on the event (its time, store, channel): a mask per rule, computed up front
-EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels")
 
 
 def condition_reason(rule_doc: dict) -> Optional[str]:
     """Why the kernel cannot evaluate this rule's conditions, or None (all depend only on the event)."""
-    for c in rule_doc.get("conditions", ()):
-        if c.get("kind") not in EVENT_CONDITIONS:
-            return f"rule {rule_doc['name']!r} has a {c.get('kind')!r} condition: not vectorised yet"
-    return None
+    return condition_vector_reason(rule_doc, "rule")
 
 
 def supports(program: CompiledProgram, plan=None) -> Optional[str]:
