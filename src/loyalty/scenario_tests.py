@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Optional
 
-import yaml
+from loyalty.yamlio import YamlFileError, read_yaml
 
 
 @dataclass
@@ -35,35 +35,20 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
 
 
-class ScenarioFileError(Exception):
-    def __init__(self, file: str, line: int, message: str):
-        self.file, self.line = file, line
-        super().__init__(f"{file}:{line}: {message}")
-
-
 def test_file_for(program_path: Path) -> Path:
     return program_path.with_name(program_path.stem + ".test.yaml")
 
 
-def _load_yaml(path: Path):
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ScenarioFileError(str(path), line, f"not valid YAML: {getattr(err, 'problem', err)}") from None
-    return node, data
-
-
-def _scenario_nodes(path: Path, node, data):
+def _scenarios(path: Path) -> list[tuple[object, int]]:
+    """Each scenario of a file, with the line it starts on. Read with the shared strict YAML reader
+    (loyalty/yamlio.py: no aliases, merge keys or duplicate keys; UTF-8 only); raises YamlFileError."""
+    doc = read_yaml(path)
+    data, where = doc.data, ()
     if isinstance(data, dict) and "scenarios" in data:
-        data = data["scenarios"]
-        node = next(v for k, v in node.value if k.value == "scenarios")
+        data, where = data["scenarios"], ("scenarios",)
     if not isinstance(data, list):
-        raise ScenarioFileError(str(path), 1, "expected a list of scenarios (or `scenarios:` with a list)")
-    return list(zip(data, [n.start_mark.line + 1 for n in node.value]))
+        raise YamlFileError([doc.problem(where, "expected a list of scenarios (or `scenarios:` with a list)")])
+    return [(sc, doc.place(where + (i,))[0]) for i, sc in enumerate(data)]
 
 
 def _jsonable(value):
@@ -73,8 +58,8 @@ def _jsonable(value):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return str(value)  # YAML reads 60.5 as a float; the event model takes a decimal string
+    if isinstance(value, Decimal):
+        return str(value)  # the YAML reader keeps 60.5 exact; the event model takes a decimal string
     return value
 
 
@@ -189,10 +174,9 @@ def run_file(program_path: Path) -> tuple[list[Outcome], Optional[str]]:
     except loyalty.LoyaltyError as err:
         return [], err.render()
     try:
-        node, data = _load_yaml(tests)
-        scenarios = _scenario_nodes(tests, node, data)
-    except ScenarioFileError as err:
-        return [], str(err)
+        scenarios = _scenarios(tests)
+    except YamlFileError as err:
+        return [], err.render()
     outcomes = []
     for sc, line in scenarios:
         if not isinstance(sc, dict) or "events" not in sc:

@@ -62,26 +62,6 @@ class Scenario:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _construct_decimal(loader, node) -> Decimal:
-    text = loader.construct_scalar(node).replace("_", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ScenarioError(f"line {node.start_mark.line + 1}: {text!r} is not a number") from None
-
-
-def _load_yaml(text: str):
-    """YAML with a safe loader that keeps numbers exact (floats become Decimal). PyYAML is imported here:
-    only a run with a scenario file needs it."""
-    import yaml
-
-    class DecimalLoader(yaml.SafeLoader):
-        pass
-
-    DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-    return yaml.load(text, Loader=DecimalLoader)
-
-
 _TOP_KEYS = {"seed", "redemption", "breakage", "cost_per_point", "item_costs", "reward_costs", "columns",
              "time_format", "delimiter"}
 
@@ -114,17 +94,23 @@ def _check_keys(data: dict, allowed: set[str], where: str) -> None:
             raise ScenarioError(f"{where}unknown key {key!r}", hint="known keys: " + ", ".join(sorted(allowed)))
 
 
+def _error(err) -> ScenarioError:
+    """A yamlio.YamlFileError as a ScenarioError: its first problem, located, with its hint."""
+    message, hint = err.problems[0].located()
+    return ScenarioError(message, hint)
+
+
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    import yaml
+    from loyalty.yamlio import YamlFileError, parse_yaml
 
     try:
-        data = _load_yaml(text)
-    except ScenarioError as err:
-        raise ScenarioError(f"{source}: {err.message}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ScenarioError(f"{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
+        data = parse_yaml(text, source).data
+    except YamlFileError as err:
+        raise _error(err) from None
+    return _scenario(data, source)
+
+
+def _scenario(data: Any, source: str) -> Scenario:
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -170,14 +156,15 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
+    """Read a scenario file with the shared strict YAML reader (loyalty/yamlio.py: no aliases, merge keys or
+    duplicate keys; UTF-8 only)."""
+    from loyalty.yamlio import YamlFileError, read_yaml
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not valid UTF-8 text", hint="save the file as UTF-8") from None
-    return parse_scenario(text, str(path))
+        data = read_yaml(path).data
+    except YamlFileError as err:
+        raise _error(err) from None
+    return _scenario(data, str(path))
 
 
 def member_redeems(scenario: Scenario, member: str) -> bool:
