@@ -19,13 +19,17 @@ come from elsewhere (docs/limits.md, "YAML files"):
 
 Every problem is a `YamlProblem` with the file, line and column (1-based, columns counted in characters)
 and, where we can say what to do, a hint; `YamlFileError` carries them. `YamlDocument.places` says where
-each value sits, so a reader can locate its own complaints about a value.
+each value sits. `validate` checks a document against a pydantic model (loyalty/schemas.py) and turns
+pydantic's errors into such problems: the key path, the place in the file, and a hint ("did you mean",
+the keys a mapping may have).
 
 PyYAML's pure-Python safe loader is used (the C one cannot be made to refuse aliases while composing).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -309,3 +313,217 @@ def _check_tag(node, collection_tag: Optional[str]) -> None:
         tag = node.tag.replace(_YAML, "!!")
         raise _Refused(node.start_mark, f"tag {tag} is not allowed",
                        "remove the tag: values are read as plain YAML (text, numbers, true/false, dates)")
+# ------------------------------------------------------------------ validation against a model
+
+
+def validate(doc: YamlDocument, model, context: Optional[dict] = None, data: Any = ...):
+    """`model.model_validate(doc.data)` (or `data`), with every pydantic error turned into a located
+    YamlProblem. Raises YamlFileError."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(doc.data if data is ... else data, context=context)
+    except ValidationError as err:
+        raise YamlFileError(pydantic_problems(doc, model, err.errors(include_url=False))) from None
+
+
+_EXPECTED = {
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "decimal_type": "a number", "decimal_parsing": "a number",
+    "is_instance_of": "a number", "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "date_type": "a date", "date_parsing": "a date (YYYY-MM-DD)", "date_from_datetime_inexact": "a date",
+    "datetime_type": "a date and time", "datetime_parsing": "a date and time",
+}
+
+
+def _found(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Decimal):
+        return format(value, "f") if abs(value.adjusted()) < 30 else str(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _dotted(path: Iterable) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _split_loc(data: Any, loc: tuple) -> tuple[tuple, bool, list]:
+    """pydantic's error location, as (the path of the value in the data, whether the error is about the last
+    key rather than its value, the location's other parts: union tags, a missing field's name)."""
+    path: list = []
+    extra: list = []
+    on_key = False
+    current = data
+    for part in loc:
+        if part == "[key]":
+            on_key = True
+        elif isinstance(current, dict) and isinstance(part, str) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+        else:
+            extra.append(part)
+    return tuple(path), on_key, extra
+
+
+def _types_at(model, loc: tuple) -> list:
+    """The types the model expects at a pydantic location (more than one under a union)."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    def unwrap(tp) -> list:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            return unwrap(typing.get_args(tp)[0])
+        if origin is Union or origin is types.UnionType:
+            return [u for arg in typing.get_args(tp) for u in unwrap(arg)]
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and "root" in tp.model_fields \
+                and getattr(tp, "__pydantic_root_model__", False):
+            return unwrap(tp.model_fields["root"].annotation)
+        return [tp]
+
+    current = unwrap(model)
+    for part in loc:
+        following = []
+        for tp in current:
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str) and part in tp.model_fields:
+                following += unwrap(tp.model_fields[part].annotation)
+            elif origin is list and isinstance(part, int):
+                following += unwrap(typing.get_args(tp)[0])
+            elif origin is dict and isinstance(part, str) and part != "[key]":
+                following += unwrap(typing.get_args(tp)[1])
+        if following:
+            current = following
+    return current
+
+
+def _model_keys(types: list) -> list[str]:
+    from pydantic import BaseModel
+
+    keys: list[str] = []
+    for tp in types:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            keys += [k for k in tp.model_fields if k not in keys]
+    return keys
+
+
+def did_you_mean(name: str, known: Iterable[str], what: str) -> str:
+    """`did you mean 'stars'? point kinds: stars, points` (or without the question when nothing is close)."""
+    known = list(known)
+    if not known:
+        return f"there are no {what}"
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + f", ... ({len(known)} in all)"
+    return (f"did you mean {close[0]!r}? " if close else "") + f"{what}: {listed}"
+
+
+def pydantic_problems(doc: YamlDocument, model, errors: list[dict]) -> list[YamlProblem]:
+    """pydantic's errors as located problems. Errors of a union's branches at one place become one problem
+    (`expected text or true`)."""
+    grouped: dict[tuple, list] = {}
+    others: list[YamlProblem] = []
+    for error in errors:
+        path, on_key, extra = _split_loc(doc.data, tuple(error["loc"]))
+        kind = error["type"]
+        value = error.get("input")
+        ctx = error.get("ctx") or {}
+        where = _dotted(path)
+        prefix = f"{where}: " if where else ""
+        if kind == "missing":
+            name = extra[-1] if extra else "?"
+            keys = _model_keys(_types_at(model, error["loc"][:-1]))
+            others.append(doc.problem(path, f"{prefix}missing key {name!r}",
+                                      f"a mapping here has the keys: {', '.join(keys)}" if keys else None))
+        elif kind == "extra_forbidden":
+            keys = _model_keys(_types_at(model, error["loc"][:-1]))
+            others.append(doc.problem(path, f"{_dotted(path[:-1]) + ': ' if path[:-1] else ''}unknown key {path[-1]!r}",
+                                      did_you_mean(path[-1], keys, "known keys"), key=True))
+        elif kind == "unknown_name":  # loyalty.schemas: a name the program does not have
+            parent = _dotted(path[:-1]) if on_key else where
+            others.append(doc.problem(path, f"{parent + ': ' if parent else ''}{ctx['name']!r} is not {ctx['what']}",
+                                      did_you_mean(ctx["name"], ctx["known"], ctx["plural"]), key=on_key))
+        elif kind == "literal_error" and on_key:
+            known = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+            parent = _dotted(path[:-1])
+            others.append(doc.problem(path, f"{parent + ': ' if parent else ''}unknown key {path[-1]!r}",
+                                      did_you_mean(path[-1], known, "known keys"), key=True))
+        elif kind == "literal_error" and isinstance(value, str):
+            known = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+            name = path[-1] if path else "value"
+            others.append(doc.problem(path, f"{prefix}unknown {name} {value!r}", did_you_mean(value, known, "one of")))
+        elif kind == "out_of_range":
+            others.append(doc.problem(path, f"{prefix}must be between {ctx['low']} and {ctx['high']} "
+                                            f"(found {_found(value)})"))
+        elif kind in ("greater_than_equal", "greater_than"):
+            bound = ctx.get("ge", ctx.get("gt"))
+            others.append(doc.problem(path, f"{prefix}must be {'at least' if kind == 'greater_than_equal' else 'more than'} "
+                                            f"{bound} (found {_found(value)})"))
+        elif kind in ("less_than_equal", "less_than"):
+            bound = ctx.get("le", ctx.get("lt"))
+            others.append(doc.problem(path, f"{prefix}must be {'at most' if kind == 'less_than_equal' else 'less than'} "
+                                            f"{bound} (found {_found(value)})"))
+        elif kind in ("decimal_max_digits", "decimal_max_places", "decimal_whole_digits"):
+            others.append(doc.problem(path, f"{prefix}{_found(value)} has too many digits",
+                                      f"at most {ctx.get('max_digits', ctx.get('decimal_places', '?'))} digits"))
+        elif kind in ("string_too_short", "too_short"):
+            n = ctx.get("min_length")
+            text = "must not be empty" if kind == "string_too_short" else f"needs at least {n} entr{'y' if n == 1 else 'ies'}"
+            others.append(doc.problem(path, prefix + text))
+        elif kind == "union_tag_not_found" or kind in _EXPECTED or kind == "literal_error":
+            expected = _EXPECTED.get(kind) or _expected_literal(ctx) or _expected_shape(model, error["loc"])
+            grouped.setdefault((path, on_key), []).append((expected, value, _types_at(model, error["loc"])))
+        else:  # a message of our own (a validator's ValueError) or a type we do not word ourselves
+            message = str(error.get("msg", kind))
+            message = message[len("Value error, "):] if message.startswith("Value error, ") else message
+            others.append(doc.problem(path, prefix + message, key=on_key))
+    for (path, on_key), items in grouped.items():
+        expected = []
+        for e, _, _ in items:
+            if e not in expected:
+                expected.append(e)
+        if "a number" in expected and "a whole number" in expected:
+            expected.remove("a whole number")
+        value = items[0][1]
+        where = _dotted(path)
+        hint = None
+        keys = _model_keys([t for _, _, types in items for t in types])
+        if keys and "a mapping" in expected:
+            hint = f"a mapping here has the keys: {', '.join(keys)}"
+        text = doc.places.get(path).text if path in doc.places else None
+        if "text" in expected and text is not None and not isinstance(value, str):
+            hint = f"put it in quotes to make it text: \"{text}\""
+        others.append(doc.problem(path, f"{where + ': ' if where else ''}expected {' or '.join(expected)}, "
+                                        f"found {_found(value)}", hint, key=on_key))
+    return others
+
+
+def _expected_literal(ctx: dict) -> Optional[str]:
+    expected = ctx.get("expected")
+    return {"True": "true", "False": "false"}.get(expected, expected) if expected else None
+
+
+def _expected_shape(model, loc) -> str:
+    import typing
+
+    kinds = []
+    for tp in _types_at(model, loc):
+        origin = typing.get_origin(tp) or tp
+        name = "a list" if origin is list else "a mapping" if origin is dict or hasattr(tp, "model_fields") else None
+        if name and name not in kinds:
+            kinds.append(name)
+    return " or ".join(kinds) or "another kind of value"
+
