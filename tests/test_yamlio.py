@@ -7,8 +7,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from loyalty.yamlio import MAX_YAML_BYTES, MAX_YAML_DEPTH, YamlFileError, parse_yaml, read_yaml
+from loyalty.schemas import Assumptions, ScenarioTestFile
+from loyalty.yamlio import MAX_YAML_BYTES, MAX_YAML_DEPTH, YamlFileError, parse_yaml, read_yaml, validate
 
 
 def refused(text: str) -> tuple[str, str]:
@@ -66,6 +69,9 @@ def test_an_empty_file_is_none():
     ("a: .inf\n", "1:4", "'.inf' is not a number"),
     ("a: .nan\n", "1:4", "'.nan' is not a number"),
     ("a: 2025-02-29\n", "1:4", "'2025-02-29' is not a valid date or time"),
+    ("!!int\n", "1:1", "'' is not a valid !!int"),  # PyYAML's constructor raised IndexError
+    ("a: !!timestamp x\n", "1:4", "'x' is not a valid !!timestamp"),  # TypeError
+    ("a: !!bool x\n", "1:4", "'x' is not a valid !!bool"),  # KeyError
     ("a: [\n", "2:1", "not valid YAML"),
     ("a: 1\n---\nb: 2\n", "2:1", "a second YAML document"),
     ("a: \x1b[31m\n", "1:4", "character U+001B is not allowed in YAML"),
@@ -108,3 +114,27 @@ def test_files_not_utf8_too_large_or_missing(tmp_path):
         read_yaml(tmp_path / "nope.yaml")
     with pytest.raises(YamlFileError, match="is a directory"):
         read_yaml(tmp_path)
+
+
+# YAML syntax, the formats' keys, and values that once broke a constructor
+_PIECES = st.sampled_from(list("abc01.-:{}[],&*!<>|'\" \n\t#?%@`~=") + [
+    "scenarios", "events", "member", "expect", "state", "balance", "error", "seed", "redemption", "share", "policy",
+    "columns", "cost_per_point", "breakage", "points", "id", "attributes", "birthday", "<<", "!!str", "!!int",
+    "!!timestamp", "2025-02-30", "1.5", "true", "null", "\n  ", "\n- ", "\u202e", "\x85", "\u2028", ".inf", "0x1F"])
+_CONTEXT = {"point_kinds": ["stars"], "rewards": ["r"], "redeemable": ["r"], "items": ["i"]}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_any_text_gives_a_document_or_located_problems_never_an_exception(text):
+    try:
+        doc = parse_yaml(text, "f.yaml")
+    except YamlFileError as err:
+        assert err.problems and all(p.line >= 1 and p.column >= 1 for p in err.problems)
+        return
+    for model, context in ((Assumptions, _CONTEXT), (ScenarioTestFile, None)):
+        try:
+            validate(doc, model, context, data={} if doc.data is None and model is Assumptions else doc.data)
+        except YamlFileError as err:
+            assert err.problems and all(p.line >= 1 and p.column >= 1 for p in err.problems)
+            err.render()

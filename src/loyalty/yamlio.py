@@ -294,11 +294,15 @@ def _build(loader, node, path: tuple, places: dict, key_mark) -> Any:
         return node.value
     try:
         return loader.construct_object(node)
-    except (ValueError, OverflowError) as err:  # a date that does not exist, an integer of 5,000 digits
-        if node.tag == _YAML + "timestamp":
+    # a date that does not exist, an integer of 5,000 digits; with an explicit tag anything (`!!int` alone:
+    # IndexError, `!!timestamp x`: TypeError, `!!bool x`: KeyError): PyYAML's constructors trust the resolver
+    except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as err:
+        if node.tag == _YAML + "timestamp" and isinstance(err, ValueError):
             message = f"{shorten(node.value)} is not a valid date or time: {err}"
-        else:
+        elif node.tag == _YAML + "int" and len(node.value) > 1000:
             message = f"{shorten(node.value)} is not a number loyalty can read (it has {len(node.value):,} characters)"
+        else:
+            message = f"{shorten(node.value)} is not a valid {node.tag.replace(_YAML, '!!')}"
         raise _Refused(node.start_mark, message, "correct it, or put it in quotes to make it text") from None
 
 
