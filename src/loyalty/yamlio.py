@@ -64,9 +64,9 @@ class YamlProblem:
 
     def located(self) -> tuple[str, Optional[str]]:
         """(`file:line:col: message`, the hint), safe to print: control characters from the file are escaped."""
-        from loyalty.diagnostics import _escaped
+        from loyalty.terminal import visible
 
-        return f"{_escaped(self.where())}: {_escaped(self.message)}", (_escaped(self.hint) if self.hint else None)
+        return f"{visible(self.where())}: {visible(self.message)}", (visible(self.hint) if self.hint else None)
 
     def render(self) -> str:
         """`file:line:col: message` and, on the next line, `  = hint: ...`."""
