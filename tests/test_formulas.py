@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyalty.runtime.formulas import ROUNDING_MODES, cycle_count, div_round, half_even, share, split_negative
-from loyalty.simulate.vector import blocks
+from loyalty.runtime import arrays as blocks
 
 
 def rounded(n: int, d: int, mode: str) -> int:

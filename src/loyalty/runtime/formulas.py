@@ -4,7 +4,7 @@ Each function takes Python ints or int64 numpy arrays alike (no branch on the va
 on the rounding mode), so the scalar evaluation (`runtime/plan.py`) and the vectorised kernel
 (`simulate/vector/`) compute the same thing with the same code. Exact integer arithmetic
 only: no floats for money or points. Array callers check magnitudes first
-(`simulate/vector/blocks.fits`): int64 must not overflow.
+(`runtime/arrays.fits`): int64 must not overflow.
 """
 
 from __future__ import annotations

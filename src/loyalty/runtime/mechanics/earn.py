@@ -287,6 +287,92 @@ def fire_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
     plan.mechanics[r.index].fire(plan, st, r, ev, ledger, out, None, 1)
 
 
+# ---------------------------------------------------------------- vectorised
+
+
+def vector_points(kern) -> None:
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, REFERRAL, SIGNUP, Unsupported, div_round, fits
+
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every event at once).
+    Each earn rule's points per purchase, split by source (base, the tier's extra, each multiplier's extra,
+    as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
+    prog = kern.prog
+    tiers = prog.tiers.tiers if prog.tiers else ()
+    r_counted = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
+    mults = kern.mults
+    kern.ptab = {}
+    max_event = int(np.add.reduceat(kern.r_amount, kern.e_start).max(initial=0))
+    for r in kern.earn_rules:
+        k = r.point_kind
+        kind = prog.kinds[k]
+        rn, rd = r.rate
+        mine = [m for m in mults if m.point_kind in (-1, k)]
+        D = rd
+        for m in mine:
+            D *= m.factor[1]
+        tier_factors = [(1, 1)]
+        for t in tiers:
+            tn, td = 1, 1
+            for mk, mn, md in t.multipliers:
+                if mk in (-1, k):
+                    tn, td = tn * mn, td * md
+            tier_factors.append((tn, td))
+        top_n = max(f[0] for f in tier_factors)
+        top_d = max(f[1] for f in tier_factors)
+        scale = rn
+        for m in mine:
+            scale *= m.factor[0] * m.factor[1]
+        if not fits(max_event, scale, top_n, D) or not fits(D, top_d):
+            raise Unsupported("amounts too large for 64-bit points arithmetic")
+        match = kern._line_match(r) & r_counted
+        any_line = np.add.reduceat(match.astype(np.int64), kern.e_start) > 0
+        mode = kind.rounding
+
+        def stage(n_line, factors):
+            """Stage points (rounded like the kind's points) for every tier, over numerators on D."""
+            n_line = np.where(match, n_line, 0)
+            table = np.zeros((len(factors), kern.nev), dtype=np.int64)
+            if kind.scope == "line":
+                for ti, (tn, td) in enumerate(factors):
+                    per = np.where(match, div_round(n_line * tn, D * td, mode), 0)
+                    table[ti] = np.add.reduceat(per, kern.e_start)
+            else:
+                S = np.add.reduceat(n_line, kern.e_start)
+                for ti, (tn, td) in enumerate(factors):
+                    table[ti] = div_round(S * tn, D * td, mode)
+            return table
+
+        n_line = kern.paid * rn * (D // rd)
+        slots = [sl for sl in kern.earn_slots if sl.rule is r]
+        stages = []
+        for sl in slots:
+            if sl.mult is not None:
+                n_line = np.where(kern._line_match(sl.mult), n_line // sl.mult.factor[1] * sl.mult.factor[0],
+                                  n_line)
+            stages.append(stage(n_line, tier_factors if len(stages) else [(1, 1)] * len(tier_factors)))
+        none = ~any_line[None, :] | (stages[-1] <= 0)
+        for st in stages:
+            st[none] = 0
+        parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
+        for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
+            for i in range(j - 1, -1, -1):
+                take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
+                parts[i] -= take
+                parts[j] += take
+        for sl, part in zip(slots, parts):
+            kern.ptab[sl.skey] = part
+    kern.fixed = {}
+    for r in kern.fixed_rules:
+        if r.action == "earn_fixed":
+            fires = (kern.e_type == SIGNUP) & kern.e_running
+        else:
+            fires = (kern.e_type == REFERRAL) & kern.e_running
+        fires = fires & kern._event_ok(r)
+        kern.fixed[r.index] = np.where(fires, r.points, 0).astype(np.int64)
+
+
 # ---------------------------------------------------------------- the mechanics
 
 

@@ -135,6 +135,66 @@ def punches_back(st, o, rule_share) -> None:
             st.punches[ri] = max(0, st.punches.get(ri, 0) - delta)
 
 
+# ---------------------------------------------------------------- vectorised
+
+
+def vector_discounts(kern) -> None:
+    import numpy as np
+
+    from loyalty.runtime.arrays import (PURCHASE, Unsupported, cycle_count, fits, half_even, segmented_cummax,
+                                        segmented_cumsum)
+
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every member's rows at once).
+    Free units by prefix sums: the counter is a running sum of units bought less units returned, the
+    units given so far a running max of the cycle count (a return never re-grants a free unit)."""
+    nrows = kern.nrows
+    paid = kern.r_amount.copy()
+    r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
+    kern.discounts = {}
+    kern.discount_costs = {}
+    first_row_of_event = kern.e_start
+    # each row's item cost from the catalog, -1 where there is none (as the scalar `_punch`)
+    costs = kern.prog.item_costs
+    names = kern.rows.item_names
+    item_cost = np.array([costs.get((names[c] if c >= 0 else None) or "", -1) for c in range(len(names))] or [0],
+                         dtype=np.int64)
+    row_cost = np.where(kern.r_item >= 0, item_cost[np.maximum(kern.r_item, 0)], -1)
+    for r in kern.punch_rules:
+        match = kern._line_match(r) & r_purchase
+        units = np.where(match, kern.r_qty, 0)
+        back = kern.punch_back[r.index]
+        delta = units.copy()
+        delta[first_row_of_event] -= back  # returns: one entry on the return's first row
+        c_after = segmented_cumsum(delta, kern.r_mem, kern.m_rowstart)
+        cc = np.where(match, cycle_count(c_after, r.cycle, r.free), 0)
+        given_after = segmented_cummax(cc, kern.r_mem)
+        given_before = np.zeros(nrows, dtype=np.int64)
+        if nrows > 1:
+            given_before[1:] = given_after[:-1]
+        given_before[kern.m_rowstart] = 0
+        k = np.where(match, given_after - given_before, 0)
+        num, den = r.percent
+        if not fits(int(paid.max(initial=0)), int(k.max(initial=0)), num) or not fits(
+                int(kern.r_qty.max(initial=0)), den, 100):
+            raise Unsupported("amounts too large for 64-bit punch card arithmetic")
+        has = k > 0
+        d = np.zeros(nrows, dtype=np.int64)
+        d[has] = half_even(paid[has] * k[has] * num, kern.r_qty[has] * den * 100)
+        paid -= d
+        kern.discounts[r.index] = d_ev = np.add.reduceat(d, kern.e_start)
+        # cost: the free units' catalog cost when every one has it (a free card), else the discount
+        if (num, den) == (100, 1):
+            if not fits(int(k.max(initial=0)), int(row_cost.max(initial=0))):
+                raise Unsupported("amounts too large for 64-bit punch card arithmetic")
+            missing = np.add.reduceat((has & (row_cost < 0)).astype(np.int64), kern.e_start) > 0
+            unit = np.add.reduceat(np.where(has, k * np.maximum(row_cost, 0), 0), kern.e_start)
+            kern.discount_costs[r.index] = np.where(missing, d_ev, unit)
+        else:
+            kern.discount_costs[r.index] = d_ev
+    kern.paid = paid
+    kern.e_paid = np.add.reduceat(paid, kern.e_start)
+
+
 class PunchCard(Mechanic):
     name = "punch card"
     actions = ("punch",)

@@ -10,7 +10,9 @@ Plan (docs/performance.md, "The vectorised kernel"):
    at once: returns are validated and their shares worked out (a short Python pass
    over return events only), punch cards are segmented prefix sums and running
    maxima, the amount paid per line follows, and each earn rule's points for each
-   order are tabulated for every tier the member could hold.
+   order are tabulated for every tier the member could hold. The last two are the
+   mechanics' own vector steps (`runtime/mechanics/punch.py` `vector_discounts`,
+   `earn.py` `vector_points`), beside their scalar steps.
 3. What does depend on state (tier -> points -> tier metric -> tier, FIFO expiry and
    clawback) runs in lockstep: step k processes the k-th event of every member that
    has one. Points batches are the earning slots (event, rule) in time order, so FIFO
@@ -30,18 +32,18 @@ from typing import Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP
 
+from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
+                                    Unsupported, fits, half_even, segment_ids)
 from loyalty.runtime.formulas import half_even as half_even_int
+from loyalty.runtime.mechanics.earn import vector_points
+from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.simulate.result import MemberRow, SimResult
-from loyalty.simulate.vector.blocks import (cycle_count, div_round, fits, half_even, segment_ids, segmented_cummax,
-                                            segmented_cumsum)
 from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
 
 HEAVY_THRESHOLD = 2000  # members with more events run on the scalar evaluator (measured: docs/performance.md)
 # when fewer members than this are left in the lockstep, they finish one by one in Python (measured:
 # docs/performance.md, "Third session")
 TAIL_MEMBERS = 32
-TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
-PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
 _EPOCH = _dt.datetime(1970, 1, 1)
 
 
@@ -55,10 +57,6 @@ class _Slot:
 
     def __init__(self, skey, name, rule, mult=None, tier=False, fixed=False):
         self.skey, self.name, self.rule, self.mult, self.tier, self.fixed = skey, name, rule, mult, tier, fixed
-
-
-class Unsupported(Exception):
-    """The kernel cannot run this input exactly (e.g. amounts that could overflow int64)."""
 
 
 def _us(t: _dt.datetime) -> int:
@@ -657,135 +655,10 @@ class _Kernel:
         return {"lines": lines, "gross": sum(amounts), "returned": 0, "by_amount": False,
                 "items": items, "units": units, "back": {r.index: 0 for r in self.punch_rules}}
 
-    # ------------------------------------------------------------------ purchases (state-free part)
-    def _punch_cards(self) -> None:
-        """Free units by prefix sums: the counter is a running sum of units bought less units returned, the
-        units given so far a running max of the cycle count (a return never re-grants a free unit)."""
-        nrows = self.nrows
-        paid = self.r_amount.copy()
-        r_purchase = (self.r_type == PURCHASE) & self.e_running[self.r_ev]
-        self.discounts = {}
-        self.discount_costs = {}
-        first_row_of_event = self.e_start
-        # each row's item cost from the catalog, -1 where there is none (as the scalar `_punch`)
-        costs = self.prog.item_costs
-        names = self.rows.item_names
-        item_cost = np.array([costs.get((names[c] if c >= 0 else None) or "", -1) for c in range(len(names))] or [0],
-                             dtype=np.int64)
-        row_cost = np.where(self.r_item >= 0, item_cost[np.maximum(self.r_item, 0)], -1)
-        for r in self.punch_rules:
-            match = self._line_match(r) & r_purchase
-            units = np.where(match, self.r_qty, 0)
-            back = self.punch_back[r.index]
-            delta = units.copy()
-            delta[first_row_of_event] -= back  # returns: one entry on the return's first row
-            c_after = segmented_cumsum(delta, self.r_mem, self.m_rowstart)
-            cc = np.where(match, cycle_count(c_after, r.cycle, r.free), 0)
-            given_after = segmented_cummax(cc, self.r_mem)
-            given_before = np.zeros(nrows, dtype=np.int64)
-            if nrows > 1:
-                given_before[1:] = given_after[:-1]
-            given_before[self.m_rowstart] = 0
-            k = np.where(match, given_after - given_before, 0)
-            num, den = r.percent
-            if not fits(int(paid.max(initial=0)), int(k.max(initial=0)), num) or not fits(
-                    int(self.r_qty.max(initial=0)), den, 100):
-                raise Unsupported("amounts too large for 64-bit punch card arithmetic")
-            has = k > 0
-            d = np.zeros(nrows, dtype=np.int64)
-            d[has] = half_even(paid[has] * k[has] * num, self.r_qty[has] * den * 100)
-            paid -= d
-            self.discounts[r.index] = d_ev = np.add.reduceat(d, self.e_start)
-            # cost: the free units' catalog cost when every one has it (a free card), else the discount
-            if (num, den) == (100, 1):
-                if not fits(int(k.max(initial=0)), int(row_cost.max(initial=0))):
-                    raise Unsupported("amounts too large for 64-bit punch card arithmetic")
-                missing = np.add.reduceat((has & (row_cost < 0)).astype(np.int64), self.e_start) > 0
-                unit = np.add.reduceat(np.where(has, k * np.maximum(row_cost, 0), 0), self.e_start)
-                self.discount_costs[r.index] = np.where(missing, d_ev, unit)
-            else:
-                self.discount_costs[r.index] = d_ev
-        self.paid = paid
-        self.e_paid = np.add.reduceat(paid, self.e_start)
-
-    def _points_tables(self) -> None:
-        """Each earn rule's points per purchase, split by source (base, the tier's extra, each multiplier's extra,
-        as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
-        prog = self.prog
-        tiers = prog.tiers.tiers if prog.tiers else ()
-        r_counted = (self.r_type == PURCHASE) & self.e_running[self.r_ev]
-        mults = self.mults
-        self.ptab = {}
-        max_event = int(np.add.reduceat(self.r_amount, self.e_start).max(initial=0))
-        for r in self.earn_rules:
-            k = r.point_kind
-            kind = prog.kinds[k]
-            rn, rd = r.rate
-            mine = [m for m in mults if m.point_kind in (-1, k)]
-            D = rd
-            for m in mine:
-                D *= m.factor[1]
-            tier_factors = [(1, 1)]
-            for t in tiers:
-                tn, td = 1, 1
-                for mk, mn, md in t.multipliers:
-                    if mk in (-1, k):
-                        tn, td = tn * mn, td * md
-                tier_factors.append((tn, td))
-            top_n = max(f[0] for f in tier_factors)
-            top_d = max(f[1] for f in tier_factors)
-            scale = rn
-            for m in mine:
-                scale *= m.factor[0] * m.factor[1]
-            if not fits(max_event, scale, top_n, D) or not fits(D, top_d):
-                raise Unsupported("amounts too large for 64-bit points arithmetic")
-            match = self._line_match(r) & r_counted
-            any_line = np.add.reduceat(match.astype(np.int64), self.e_start) > 0
-            mode = kind.rounding
-
-            def stage(n_line, factors):
-                """Stage points (rounded like the kind's points) for every tier, over numerators on D."""
-                n_line = np.where(match, n_line, 0)
-                table = np.zeros((len(factors), self.nev), dtype=np.int64)
-                if kind.scope == "line":
-                    for ti, (tn, td) in enumerate(factors):
-                        per = np.where(match, div_round(n_line * tn, D * td, mode), 0)
-                        table[ti] = np.add.reduceat(per, self.e_start)
-                else:
-                    S = np.add.reduceat(n_line, self.e_start)
-                    for ti, (tn, td) in enumerate(factors):
-                        table[ti] = div_round(S * tn, D * td, mode)
-                return table
-
-            n_line = self.paid * rn * (D // rd)
-            slots = [sl for sl in self.earn_slots if sl.rule is r]
-            stages = []
-            for sl in slots:
-                if sl.mult is not None:
-                    n_line = np.where(self._line_match(sl.mult), n_line // sl.mult.factor[1] * sl.mult.factor[0],
-                                      n_line)
-                stages.append(stage(n_line, tier_factors if len(stages) else [(1, 1)] * len(tier_factors)))
-            none = ~any_line[None, :] | (stages[-1] <= 0)
-            for st in stages:
-                st[none] = 0
-            parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
-            for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
-                for i in range(j - 1, -1, -1):
-                    take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
-                    parts[i] -= take
-                    parts[j] += take
-            for sl, part in zip(slots, parts):
-                self.ptab[sl.skey] = part
-        self.fixed = {}
-        for r in self.fixed_rules:
-            if r.action == "earn_fixed":
-                fires = (self.e_type == SIGNUP) & self.e_running
-            else:
-                fires = (self.e_type == REFERRAL) & self.e_running
-            fires = fires & self._event_ok(r)
-            self.fixed[r.index] = np.where(fires, r.points, 0).astype(np.int64)
-
     # ------------------------------------------------------------------ run
+    # The state-free part of a purchase is the mechanics' own vector steps, beside their scalar steps:
+    # punch.vector_discounts (the discount per line, the amount paid) and earn.vector_points (each earning
+    # slot's points per event for every tier). What depends on state runs here, in lockstep.
     def run(self) -> SimResult:
         prog = self.prog
         self.punch_rules = [r for r in prog.rules if r.action == "punch"]
@@ -795,8 +668,8 @@ class _Kernel:
                             or r.action == "earn_per_event"]
         self._slots()
         self._returns()
-        self._punch_cards()
-        self._points_tables()
+        vector_discounts(self)  # runtime/mechanics/punch.py
+        vector_points(self)  # runtime/mechanics/earn.py
         self._lockstep()
         return self._aggregate()
 

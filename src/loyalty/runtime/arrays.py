@@ -1,8 +1,10 @@
-"""Small exact building blocks on int64 numpy arrays (no floats for money or points).
+"""Small exact building blocks on int64 numpy arrays (no floats for money or points), for the mechanics'
+vectorised steps (`runtime/mechanics/*.py`, `vector_*`) and the kernel that runs them (`simulate/vector/`).
 
 The formulas are the mechanics' own (`runtime/formulas.py`, written once for ints and arrays alike),
 here over int64 arrays; the rest are segmented scans (one segment per member).
-Callers check magnitudes first (`fits`): int64 arithmetic must not overflow.
+Callers check magnitudes first (`fits`): int64 arithmetic must not overflow. Only the vectorised paths
+import this module (and numpy): `program.apply` never does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ import numpy as np
 
 from loyalty.runtime import formulas
 
+# the kernel's event type codes (a history's rows, as simulate/vector/kernel.py encodes them)
+TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
+PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
+
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
+
+
+class Unsupported(Exception):
+    """The vectorised kernel cannot replay this input exactly (numbers too large for int64, a condition it
+    does not evaluate): the caller replays it on the scalar plan instead."""
 
 
 def fits(*bounds: int) -> bool:
