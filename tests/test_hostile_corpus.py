@@ -17,7 +17,7 @@ from loyalty.diagnostics import CODES, Severity, diagnostics_json, render_all
 from loyalty.frontend import check_file
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-RUNNERS = {"programs", "histories"}  # histories/: run by tests/test_hostile_histories.py
+RUNNERS = {"programs", "histories", "yaml"}  # histories/, yaml/: run by tests/test_hostile_histories.py, test_hostile_yaml.py
 
 
 def _load(folder: str) -> dict:

@@ -71,3 +71,49 @@ def test_an_invalid_program_is_counted_as_not_runnable_not_as_a_failed_scenario(
     result = run(prog)
     assert result.exit_code == 1
     assert "0 passed, 0 failed, 1 could not run" in result.output
+
+
+def test_every_shape_problem_of_a_scenario_file_is_listed_with_its_place_and_nothing_runs(tmp_path):
+    prog = _write(tmp_path, """\
+- name: fine
+  events: []
+- name: two mistakes
+  member: m1
+  events: 5
+""")
+    result = run(prog)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "0 passed, 0 failed, 1 could not run" in result.output
+    test_file = tmp_path / "shop.test.yaml"
+    assert f"ERROR {test_file}:4:11: 1.member: expected a mapping, found 'm1'" in result.output
+    assert f"{test_file}:5:11: 1.events: expected a list, found 5" in result.output
+
+
+def test_state_expectations_check_only_the_keys_given(tmp_path):
+    prog = _write(tmp_path, """\
+- name: ten points and no tier
+  events:
+    - purchase: {time: 2025-03-01T10:00, order: o1, lines: [{item: x, category: c, amount: 100.00}]}
+  expect:
+    state: {balance: {points: 10}, pending: {}, tier: null}
+- name: the tier is checked when given
+  events: []
+  expect:
+    state: {tier: gold}
+""")
+    result = run(prog)
+    assert "PASS" in result.output and "ten points and no tier" in result.output
+    assert "state.tier: expected 'gold', got None" in result.output
+    assert "1 passed, 1 failed" in result.output
+
+
+def test_an_event_may_be_written_in_the_tagged_form_and_expected_to_be_rejected(tmp_path):
+    prog = _write(tmp_path, """\
+- name: rejected
+  events:
+    - {error: lines.0.amount, type: purchase, time: 2025-03-01T10:00, order: o1, lines: [{item: x, amount: 1.005}]}
+    - {error: true, purchase: {time: 2025-03-01T10:00, order: o2, lines: []}}
+  expect: {effects: []}
+""")
+    result = run(prog)
+    assert result.exit_code == 0, result.output

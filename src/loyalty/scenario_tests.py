@@ -1,6 +1,6 @@
 """Designer-written scenario tests: `<program>.test.yaml` next to `<program>.loyalty`.
 
-Format (docs/embedding.md, "Scenario tests")::
+Format (docs/embedding.md, "Scenario tests"; the pydantic model: loyalty.schemas.ScenarioTestFile)::
 
     scenarios:
       - name: the sixth wash is free
@@ -21,9 +21,12 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import yaml
+from loyalty.yamlio import YamlFileError, read_yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    from loyalty.schemas import ScenarioTest
 
 
 @dataclass
@@ -35,35 +38,24 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
 
 
-class ScenarioFileError(Exception):
-    def __init__(self, file: str, line: int, message: str):
-        self.file, self.line = file, line
-        super().__init__(f"{file}:{line}: {message}")
-
-
 def test_file_for(program_path: Path) -> Path:
     return program_path.with_name(program_path.stem + ".test.yaml")
 
 
-def _load_yaml(path: Path):
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ScenarioFileError(str(path), line, f"not valid YAML: {getattr(err, 'problem', err)}") from None
-    return node, data
+def read_scenarios(path: Path) -> list[tuple["ScenarioTest", int]]:
+    """Each scenario of a file, validated (loyalty/schemas.py, `ScenarioTestFile`), with the line it starts on.
+    Read with the shared strict YAML reader (loyalty/yamlio.py: no aliases, merge keys or duplicate keys; UTF-8
+    only). Raises YamlFileError naming every problem with its line and column."""
+    from loyalty.schemas import ScenarioTestFile
+    from loyalty.yamlio import validate
 
-
-def _scenario_nodes(path: Path, node, data):
-    if isinstance(data, dict) and "scenarios" in data:
-        data = data["scenarios"]
-        node = next(v for k, v in node.value if k.value == "scenarios")
-    if not isinstance(data, list):
-        raise ScenarioFileError(str(path), 1, "expected a list of scenarios (or `scenarios:` with a list)")
-    return list(zip(data, [n.start_mark.line + 1 for n in node.value]))
+    doc = read_yaml(path)
+    if doc.data is None:
+        raise YamlFileError([doc.problem((), "the file holds no scenarios",
+                                         "write a list of scenarios (docs/embedding.md, \"Scenario tests\")")])
+    scenarios = validate(doc, ScenarioTestFile).scenarios
+    where = ("scenarios",) if isinstance(doc.data, dict) else ()
+    return [(sc, doc.place(where + (i,))[0]) for i, sc in enumerate(scenarios)]
 
 
 def _jsonable(value):
@@ -73,8 +65,8 @@ def _jsonable(value):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return str(value)  # YAML reads 60.5 as a float; the event model takes a decimal string
+    if isinstance(value, Decimal):
+        return str(value)  # the YAML reader keeps 60.5 exact; the event model takes a decimal string
     return value
 
 
@@ -107,21 +99,22 @@ def _show(effect_json: dict, program, with_place: bool = True) -> str:
     return " ".join(str(p) for p in parts) + where
 
 
-def run_scenario(program, sc: dict, file: str, line: int) -> Outcome:
+def run_scenario(program, sc: "ScenarioTest", file: str, line: int) -> Outcome:
     from loyalty.runtime.internal import EventError
+    from loyalty.schemas import Expect, ScenarioMember
 
-    name = str(sc.get("name", f"scenario at line {line}"))
+    name = sc.name or f"scenario at line {line}"
     out = Outcome(file, name, line, True)
-    member = sc.get("member") or {}
+    member = sc.member or ScenarioMember()
     try:
-        state = program.new_member(str(member.get("id", "m1")), attributes=_jsonable(member.get("attributes") or {}))
+        state = program.new_member(member.id, attributes=member.attributes.model_dump(mode="json", exclude_none=True))
     except EventError as err:
         return Outcome(file, name, line, False, [f"member: {err}"])
     ledger = program.new_budget_ledger()
     effects = []
-    for i, ev in enumerate(sc.get("events") or []):
-        ev = _jsonable(ev)
-        want_error = ev.pop("error", None) if isinstance(ev, dict) else None
+    for i, event in enumerate(sc.events):
+        ev = _jsonable(dict(event.model_extra or {}))  # the event as written, less `error`
+        want_error = event.error
         try:
             state, eff = program.apply(state, ev, ledger)
         except EventError as err:
@@ -134,9 +127,9 @@ def run_scenario(program, sc: dict, file: str, line: int) -> Outcome:
             out.messages.append(f"event {i + 1} was expected to be rejected ({want_error}) but was accepted")
         effects.extend(eff)
     actual = [program.effect_json(e) for e in effects]
-    expect = sc.get("expect") or {}
-    if "effects" in expect:
-        wanted = [_jsonable(e) for e in expect["effects"] or []]
+    expect = sc.expect or Expect()
+    if "effects" in expect.model_fields_set:  # `effects:` with nothing: no effects at all
+        wanted = [_jsonable(e) for e in expect.effects or []]
         if len(wanted) != len(actual) or not all(_matches(w, a) for w, a in zip(wanted, actual)):
             out.ok = False
             out.messages.append("effects differ")
@@ -144,9 +137,9 @@ def run_scenario(program, sc: dict, file: str, line: int) -> Outcome:
             out.messages += [f"    {_show(w, program, False)}" for w in wanted] or ["    (none)"]
             out.messages.append("  actual:")
             out.messages += [f"    {_show(a, program)}" for a in actual] or ["    (none)"]
-    if "contains" in expect:
+    if "contains" in expect.model_fields_set:
         pos = 0
-        for w in [_jsonable(e) for e in expect["contains"] or []]:
+        for w in [_jsonable(e) for e in expect.contains or []]:
             while pos < len(actual) and not _matches(w, actual[pos]):
                 pos += 1
             if pos == len(actual):
@@ -156,15 +149,12 @@ def run_scenario(program, sc: dict, file: str, line: int) -> Outcome:
                 out.messages += [f"    {_show(a, program)}" for a in actual] or ["    (none)"]
                 break
             pos += 1
-    want_state = expect.get("state") or {}
-    if want_state:
+    want_state = expect.state
+    if want_state is not None:
         summary = state.summary()
-        for key, value in want_state.items():
+        for key in [k for k in type(want_state).model_fields if k in want_state.model_fields_set]:  # only those given
+            value = getattr(want_state, key)
             key = {"balance": "balances"}.get(key, key)
-            if key not in summary:
-                out.ok = False
-                out.messages.append(f"state: unknown key {key!r}; use balance, pending, tier, punches, rewards")
-                continue
             got = summary[key]
             if isinstance(value, dict) and isinstance(got, dict):
                 for k, v in value.items():
@@ -189,13 +179,7 @@ def run_file(program_path: Path) -> tuple[list[Outcome], Optional[str]]:
     except loyalty.LoyaltyError as err:
         return [], err.render()
     try:
-        node, data = _load_yaml(tests)
-        scenarios = _scenario_nodes(tests, node, data)
-    except ScenarioFileError as err:
-        return [], str(err)
-    outcomes = []
-    for sc, line in scenarios:
-        if not isinstance(sc, dict) or "events" not in sc:
-            return outcomes, f"{tests}:{line}: a scenario is a mapping with name, member, events and expect"
-        outcomes.append(run_scenario(program, sc, str(tests), line))
-    return outcomes, None
+        scenarios = read_scenarios(tests)
+    except YamlFileError as err:
+        return [], err.render()
+    return [run_scenario(program, sc, str(tests), line) for sc, line in scenarios], None

@@ -44,7 +44,12 @@ def handle_input_errors(fn):
             print_diagnostics(err.diagnostics, err.source)
             sys.exit(EXIT_INPUT)
         except InputError as err:  # history, scenario and option problems alike
-            fail(err.message, err.hint)
+            problems = [(err.message, err.hint), *err.also]
+            for message, hint in problems[:-1]:
+                click.echo(f"loyalty: error: {message}", err=True)
+                if hint:
+                    click.echo(f"  = hint: {hint}", err=True)
+            fail(*problems[-1])
 
     return wrapper
 

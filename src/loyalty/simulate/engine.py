@@ -179,6 +179,11 @@ def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, hist
         months = tuple(months_between(first, last))
     else:
         last, months = _dt.datetime(1970, 1, 1), ()
+    kinds = [k.name for k in prog.kinds]
+    for kind in sorted(scenario.cost_per_point):  # a scenario file is checked when read (schemas.py); a Scenario
+        if kind not in kinds:                       # made in code is checked here, so no phantom kind is reported
+            raise SimulationError(f"the scenario's cost_per_point names {kind!r}, which is not a point kind of "
+                                  f"this program", hint="point kinds: " + (", ".join(kinds) or "(none)"))
     overrides, used = reward_costs(prog, scenario, reward_sources(prog))
     return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
                 choose_redeem_rewards(prog, scenario), attributes or {},

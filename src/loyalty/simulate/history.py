@@ -42,6 +42,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "channel": ("channel",),
     "event": ("event", "event_id"),
 }
+# --delimiter (and a scenario file's `delimiter:`) takes one character, or one of these names
+DELIMITER_NAMES: dict[str, str] = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 REQUIRED_COLUMNS = ("member", "time", "amount")
 
 

@@ -8,7 +8,8 @@ from typing import Optional
 
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.engine import Plan, make_plan, program_info
-from loyalty.simulate.history import History, HistoryError, ReadOptions, parse_column_mapping, read_attributes, read_history
+from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
+                                      read_attributes, read_history)
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.result import SimResult
 from loyalty.simulate.scenario import Scenario, load_scenario
@@ -54,7 +55,8 @@ def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], co
                          time_format: Optional[str], delimiter: Optional[str], on_bad_row: str
                          ) -> tuple[Scenario, ReadOptions]:
     """The scenario, and how to read the history (the command line overrides the scenario)."""
-    scenario = load_scenario(scenario_path) if scenario_path else Scenario()
+    # checked against the program: a cost for a point kind, reward or item it does not have is an error
+    scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
     mapping = dict(scenario.columns)
     if columns:
         mapping.update(parse_column_mapping(columns))
@@ -67,8 +69,7 @@ def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], co
 
 
 def _delimiter(text: str) -> str:
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-    text = named.get(text, text)
+    text = DELIMITER_NAMES.get(text, text)
     if len(text) != 1:
         raise HistoryError(f"the delimiter must be one character (or tab), not {text!r}")
     return text

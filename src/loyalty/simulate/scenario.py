@@ -1,15 +1,17 @@
 """The scenario file: the assumptions a history does not contain.
 
 Every field has a documented default (docs/simulate.md); the report lists the
-assumptions it used. Numbers are read as exact decimals (a YAML `0.1` is the
-decimal 0.1, not a float). Unknown keys are errors, so a typo never silently
-falls back to a default.
+assumptions it used. The file is read by loyalty/yamlio.py (numbers are exact
+decimals: a YAML `0.1` is the decimal 0.1, not a float) and checked with its
+pydantic model, `loyalty.schemas.Assumptions`: unknown keys are errors, so a typo
+never silently falls back to a default, and so are point kinds, rewards and items
+the program does not have.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
@@ -62,122 +64,57 @@ class Scenario:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _construct_decimal(loader, node) -> Decimal:
-    text = loader.construct_scalar(node).replace("_", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ScenarioError(f"line {node.start_mark.line + 1}: {text!r} is not a number") from None
+def _error(err) -> ScenarioError:
+    """A yamlio.YamlFileError as a ScenarioError: every problem located, each with its hint."""
+    located = [p.located() for p in err.problems]
+    return ScenarioError(*located[0], also=located[1:])
 
 
-def _load_yaml(text: str):
-    """YAML with a safe loader that keeps numbers exact (floats become Decimal). PyYAML is imported here:
-    only a run with a scenario file needs it."""
-    import yaml
-
-    class DecimalLoader(yaml.SafeLoader):
-        pass
-
-    DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-    return yaml.load(text, Loader=DecimalLoader)
-
-
-_TOP_KEYS = {"seed", "redemption", "breakage", "cost_per_point", "item_costs", "reward_costs", "columns",
-             "time_format", "delimiter"}
-
-
-def _decimal(value: Any, where: str, low: Optional[Decimal] = None, high: Optional[Decimal] = None) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise ScenarioError(f"{where}: expected a number, found {value!r}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ScenarioError(f"{where}: expected a number, found {value!r}") from None
-    if not number.is_finite():
-        raise ScenarioError(f"{where}: expected a number, found {value!r}")
-    if low is not None and number < low or high is not None and number > high:
-        raise ScenarioError(f"{where}: must be between {low} and {high} (found {number})")
-    return number
-
-
-def _mapping(value: Any, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ScenarioError(f"{where}: expected a mapping of names to values, found {type(value).__name__}")
-    return value
-
-
-def _check_keys(data: dict, allowed: set[str], where: str) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ScenarioError(f"{where}unknown key {key!r}", hint="known keys: " + ", ".join(sorted(allowed)))
-
-
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    import yaml
+def parse_scenario(text: str, source: str = "<scenario>", program=None) -> Scenario:
+    """A scenario from YAML text, checked against `program` (a CompiledProgram) when given: its point kinds,
+    rewards and catalog items are the names the file may use."""
+    from loyalty.yamlio import YamlFileError, parse_yaml
 
     try:
-        data = _load_yaml(text)
-    except ScenarioError as err:
-        raise ScenarioError(f"{source}: {err.message}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ScenarioError(f"{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: expected a mapping of settings at the top level")
-    _check_keys(data, _TOP_KEYS, f"{source}: ")
-    changes: dict[str, Any] = {"source": source}
-    if "seed" in data:
-        if isinstance(data["seed"], bool) or not isinstance(data["seed"], int):
-            raise ScenarioError(f"{source}: seed: expected a whole number, found {data['seed']!r}")
-        changes["seed"] = data["seed"]
-    redemption = _mapping(data.get("redemption"), f"{source}: redemption")
-    _check_keys(redemption, {"policy", "reward", "share"}, f"{source}: redemption: ")
-    if "policy" in redemption:
-        if redemption["policy"] not in REDEMPTION_POLICIES:
-            raise ScenarioError(f"{source}: redemption.policy: unknown policy {redemption['policy']!r}",
-                                hint="one of: " + ", ".join(REDEMPTION_POLICIES))
-        changes["redemption_policy"] = redemption["policy"]
-    if "reward" in redemption:
-        if not isinstance(redemption["reward"], str):
-            raise ScenarioError(f"{source}: redemption.reward: expected the name of a reward")
-        changes["redemption_reward"] = redemption["reward"]
-    if "share" in redemption:
-        changes["redemption_share"] = _decimal(redemption["share"], f"{source}: redemption.share", Decimal(0), Decimal(1))
-        changes.setdefault("redemption_policy", "share")
-    breakage = _mapping(data.get("breakage"), f"{source}: breakage")
-    _check_keys(breakage, {"points", "gift_cards"}, f"{source}: breakage: ")
-    if "points" in breakage:
-        changes["points_breakage"] = _decimal(breakage["points"], f"{source}: breakage.points", Decimal(0), Decimal(1))
-    if "gift_cards" in breakage:
-        changes["gift_card_breakage"] = _decimal(breakage["gift_cards"], f"{source}: breakage.gift_cards",
-                                                 Decimal(0), Decimal(1))
-    for key in ("cost_per_point", "item_costs", "reward_costs"):
-        values = _mapping(data.get(key), f"{source}: {key}")
-        changes[key] = {str(k): _decimal(v, f"{source}: {key}.{k}", Decimal(0)) for k, v in values.items()}
-    columns = _mapping(data.get("columns"), f"{source}: columns")
-    changes["columns"] = {str(k): str(v) for k, v in columns.items()}
-    for key in ("time_format", "delimiter"):
-        if key in data:
-            if not isinstance(data[key], str) or not data[key]:
-                raise ScenarioError(f"{source}: {key}: expected text")
-            changes[key] = data[key]
+        return _scenario(parse_yaml(text, source), program)
+    except YamlFileError as err:
+        raise _error(err) from None
+
+
+def load_scenario(path: str | Path, program=None) -> Scenario:
+    """Read a scenario file with the shared strict YAML reader (loyalty/yamlio.py: no aliases, merge keys or
+    duplicate keys; UTF-8 only) and check it with its pydantic model (loyalty/schemas.py, `Assumptions`)."""
+    from loyalty.yamlio import YamlFileError, read_yaml
+
+    try:
+        return _scenario(read_yaml(path), program)
+    except YamlFileError as err:
+        raise _error(err) from None
+
+
+def _scenario(doc, program) -> Scenario:
+    """The validated file as a Scenario. pydantic (imported here) runs only when there is a scenario file."""
+    from loyalty.schemas import Assumptions, program_names
+    from loyalty.yamlio import validate
+
+    m = validate(doc, Assumptions, program_names(program) if program is not None else None,
+                 data={} if doc.data is None else doc.data)
+    changes: dict[str, Any] = {"source": doc.file, "seed": m.seed}
+    if m.redemption is not None:
+        given = m.redemption.model_fields_set
+        changes["redemption_reward"] = m.redemption.reward
+        changes["redemption_share"] = m.redemption.share
+        if "policy" in given:
+            changes["redemption_policy"] = m.redemption.policy
+        elif "share" in given:
+            changes["redemption_policy"] = "share"  # giving a share implies the share policy
+    if m.breakage is not None:
+        changes["points_breakage"] = m.breakage.points
+        changes["gift_card_breakage"] = m.breakage.gift_cards
+    for key in ("cost_per_point", "item_costs", "reward_costs", "columns"):
+        changes[key] = dict(getattr(m, key) or {})
+    changes["time_format"], changes["delimiter"] = m.time_format, m.delimiter
     return replace(Scenario(), **changes)
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not valid UTF-8 text", hint="save the file as UTF-8") from None
-    return parse_scenario(text, str(path))
 
 
 def member_redeems(scenario: Scenario, member: str) -> bool:
