@@ -156,10 +156,53 @@ draw "yearly" {
 }
 """
 
+# simulated redemptions of two point kinds (each kind its own cheapest reward), with expiry, returns under
+# both balance policies, a tier on points earned and a scenario cost for one reward
+REDEEM = """
+program "Redeem" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "stars" {
+  cost 0.02 NOK each
+  expire 2 months after earning
+  balance stops at zero
+}
+points "miles" {
+  cost 0.01 NOK each
+  round half even per line
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+reward "20 off" is 20 NOK off the next order
+reward "big prize" is 500 NOK off the next order
+redeem 150 stars for "free coffee"
+redeem 900 stars for "big prize"
+redeem 400 miles for "20 off"
+rule "stars" {
+  earn 1 star per 1 NOK
+}
+rule "miles" {
+  earn 3 miles per 2 NOK
+}
+rule "welcome" {
+  earn 200 miles on signup
+}
+tiers by lifetime stars earned {
+  tier "gold" from 2000 stars {
+    earn 2x stars
+  }
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
-            "DRAWS", "examples/programs/monthly_draw.loyalty"]
-INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS}
+            "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty"]
+INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM}
 
 
 def _program(tmp_path_factory, name):

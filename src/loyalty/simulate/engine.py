@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.evaluator import new_member
+from loyalty.runtime.mechanics.redeem import simulated_redemptions
 from loyalty.runtime.plan import Plan as EvaluationPlan, plan_of
 from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
@@ -31,7 +32,6 @@ from loyalty.simulate.result import SimResult, merge_all
 from loyalty.simulate.errors import InputError
 from loyalty.simulate.scenario import Scenario, member_redeems
 
-MAX_REDEMPTIONS_PER_EVENT = 1000  # a bound, not a behaviour: prices are positive, balances finite
 
 
 class SimulationError(InputError):
@@ -231,9 +231,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
             continue
         acc.event(kinds[i], ev.time, totals[i])
         for reward, price, kind_index in redeems:
-            for _ in range(MAX_REDEMPTIONS_PER_EVENT):
-                if st.kinds[kind_index].available < price:
-                    break
+            for _ in range(simulated_redemptions(st.kinds[kind_index].available, price)):
                 apply_event(st, Ev("redemption", None, ev.time, reward=reward), ledger, out)
                 acc.simulated_redemption()
         acc.effects(out)

@@ -10,6 +10,10 @@ from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics.points import spend_oldest
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 
+# a simulated member redeems as often as her balance allows after each event; a bound, not a behaviour
+# (prices are positive, balances finite)
+MAX_REDEMPTIONS_PER_EVENT = 1000
+
 
 def check_redemption(prog, ev) -> None:
     """Refuse (before anything changes) a redemption of a reward points cannot buy."""
@@ -39,12 +43,43 @@ def redeem(prog, st, ev, out: list) -> None:
                       event=ev.id))
 
 
+def simulated_redemptions(available: int, price: int) -> int:
+    """How many times a simulated member redeems a reward of `price` points with `available` points after an
+    event: as often as the balance allows (the scalar replay redeems one at a time until it does not)."""
+    return min(available // price, MAX_REDEMPTIONS_PER_EVENT) if available >= price else 0
+
+
+def vector_redeem(kern, mm, idx) -> None:
+    """The vectorised step, after the kernel's lockstep step (members `mm` at their events `idx`): each
+    simulated redeemer redeems each of her rewards as often as the balance allows, taking the points from
+    the front of her stream of points (oldest first, as `spend_oldest`)."""
+    import numpy as np
+
+    for price, k, times in kern.redeems:
+        st = kern.kstate[k]
+        X = st["X"]
+        avail = st["CT"][mm] - X[mm]
+        ok = kern.m_redeems[mm] & kern.e_valid[idx] & (avail >= price)
+        if ok.any():
+            n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)
+            X[mm[ok]] += n * price
+            times[idx[ok]] = n
+
+
+def vector_redeem_one(kern, m: int, idx: int) -> None:
+    """`vector_redeem` for one member at one event (the kernel's one-by-one finish)."""
+    if not kern.m_redeems[m] or not kern.e_valid[idx]:
+        return
+    for price, k, times in kern.redeems:
+        st = kern.kstate[k]
+        n = simulated_redemptions(int(st["CT"][m]) - int(st["X"][m]), price)
+        if n:
+            st["X"][m] += n * price
+            times[idx] = n
+
+
 class Redemptions(ProgramMechanic):
-    """Simulated members redeem as the scenario's redemption policy says."""
+    """Simulated members redeem as the scenario's redemption policy says: the kernel runs it
+    (`vector_redeem`) for programs whose points are available at once."""
 
     name = "redemptions"
-
-    def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        if sim_plan is not None and sim_plan.redeem_rewards:
-            return "simulated redemptions (the scenario's redemption policy) are not vectorised yet"
-        return None

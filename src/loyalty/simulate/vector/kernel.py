@@ -25,7 +25,6 @@ Plan (docs/performance.md, "The vectorised kernel"):
 from __future__ import annotations
 
 import datetime as _dt
-import itertools
 from decimal import Decimal
 from typing import Optional
 
@@ -38,9 +37,10 @@ from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.punch import vector_discounts
+from loyalty.runtime.mechanics.redeem import vector_redeem, vector_redeem_one
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
-from loyalty.simulate.scenario import stable_hash
+from loyalty.simulate.scenario import member_redeems, stable_hash
 from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
 
 HEAVY_THRESHOLD = 2000  # members with more events run on the scalar evaluator (measured: docs/performance.md)
@@ -761,6 +761,15 @@ class _Kernel:
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
             self.kstate[kind.index] = st
+        # simulated redemptions (runtime/mechanics/redeem.py): per reward (price, point kind, times per event)
+        plan = self.plan
+        self.redeem_names = list(plan.redeem_rewards)
+        self.redeems = [(prog.redeem[r].price, prog.redeem[r].kind, np.zeros(nev, dtype=np.int64))
+                        for r in self.redeem_names]
+        self.m_redeems = np.zeros(nmem, dtype=bool)
+        if self.redeems:
+            self.m_redeems = np.array([member_redeems(plan.scenario, name)
+                                       for name in self.rows.history.values_of("member", self.mcode)], dtype=bool)
         # the earn rules whose points a return may take back, with the kind each belongs to
         self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
                                np.zeros(nev, dtype=bool)) for sl in self.earn_slots}
@@ -860,6 +869,9 @@ class _Kernel:
                 q = np.where(self.e_valid[idx], q, t_before)
                 tier[mm] = q
                 self.tier_after[idx] = q
+            # (5) simulated members redeem as soon as the balance allows
+            if self.redeems:
+                vector_redeem(self, mm, idx)
         self._end_of_history(tier)
 
     def _finish_one_by_one(self, members, starts, counts, first_step: int, tier, mval, free_metric, is_ret,
@@ -942,6 +954,9 @@ class _Kernel:
                         q = t_before
                     tier[m] = q
                     tier_after[idx] = q
+                # (5) simulated members redeem as soon as the balance allows
+                if self.redeems:
+                    vector_redeem_one(self, m, idx)
 
     def _end_of_history(self, tier) -> None:
         """The end of the history: the last batches due expire; `tier` is each member's final tier."""
@@ -1040,6 +1055,7 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+        m_redeemed, m_rewards, m_face = self._redemptions(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.punch_rules:
             d = self.discounts[r.index]
@@ -1097,23 +1113,82 @@ class _Kernel:
             outstanding = np.zeros(nmem, dtype=np.int64)
             for pk, (_has, e) in m_earned.items():
                 earned_total += e
-                outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0)
+                outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+            redeemed_total = np.zeros(nmem, dtype=np.int64)
+            for r in m_redeemed.values():
+                redeemed_total += r
             # the member's value: discounts, and points earned at their kind's cost (a kind she earned any of)
             points_value = [Decimal(0)] * nmem
             for pk, (has, e) in m_earned.items():
                 cost = costs.get(pk, Decimal(0))
                 for i, got in zip(np.flatnonzero(has).tolist(), e[has].tolist()):
                     points_value[i] += Decimal(got) * cost
-            value = [Decimal(d) + pv for d, pv in zip(m_discount.tolist(), points_value)]
+            value = [Decimal(d + f) + pv for d, f, pv in zip(m_discount.tolist(), m_face.tolist(), points_value)]
             tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
-            zero = itertools.repeat(0)
             rows = list(map(MemberRow._make, zip(
                 self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(),
-                earned_total.tolist(), zero, outstanding.tolist(), zero, m_discount.tolist(), value, tier_names)))
+                earned_total.tolist(), redeemed_total.tolist(), outstanding.tolist(), m_rewards.tolist(),
+                m_discount.tolist(), value, tier_names)))
             res.members = rows
         if self.draw_entries:
             self._draws(res)
         return res
+
+    def _redemptions(self, res: SimResult, cells: "_Cells"):
+        """The simulated redemptions' effects (each a points_redeemed and a reward_issued, `times` of them at an
+        event) into the result's cells as the scalar accumulator adds them; per member the points redeemed (by
+        point kind), the rewards and their face value, and the days to the first reward."""
+        prog, plan = self.prog, self.plan
+        nmem = self.nmem
+        m_points: dict = {}
+        m_rewards = np.zeros(nmem, dtype=np.int64)
+        m_face = np.zeros(nmem, dtype=np.int64)
+        first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
+        mon = self.e_month
+        for reward, (price, k, times) in zip(self.redeem_names, self.redeems):
+            has = times > 0
+            if not has.any():
+                continue
+            rw = prog.rewards[reward]
+            pk = prog.kinds[k].name
+            label = f"redeem for {reward}"
+            cost = plan.reward_costs.get(reward, rw.cost)
+            n = int(times[has].sum())
+            res.count("simulated_redemptions", n)
+            for key, v in ((("reward", reward, "given"), n), (("reward", reward, "face_value"), rw.face * n),
+                           (("reward", reward, "cost"), cost * n), (("reward", reward, "points_spent"), price * n),
+                           (("rule", label, "rewards"), n), (("rule_reward", f"{label}{KEY_SEP}{reward}", "cost"),
+                                                             cost * n),
+                           (("rule", label, "effects"), n)):
+                res.cells[key] = res.cells.get(key, 0) + v
+            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon, times * price,
+                      has)
+            cells.add(lambda m: ("month", _month_text(m), "rewards"), mon, times, has)
+            months, per_month = np.unique(mon[has], return_inverse=True)
+            given = np.zeros(len(months), dtype=np.int64)
+            np.add.at(given, per_month, times[has])
+            for m, g in zip(months.tolist(), given.tolist()):
+                key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
+                res.cells[key] = res.cells.get(key, 0) + cost * g
+            by_member = _group_sum(self.e_mem, times, nmem)
+            m_points[pk] = m_points.get(pk, 0) + by_member * price
+            m_rewards += by_member
+            m_face += by_member * rw.face
+            reached = int((by_member > 0).sum())
+            res.add("reward", reward, "members", reached)
+            np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
+        got = first < np.iinfo(np.int64).max
+        if got.any():
+            acc = np.flatnonzero(self.e_valid)
+            mem_acc = self.e_mem[acc]
+            starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
+            first_seen = np.zeros(nmem, dtype=np.int64)
+            first_seen[mem_acc[starts]] = self.e_time[acc[starts]]
+            days = (self.e_time[first[got]] - first_seen[got]) // 86_400_000_000
+            for d, c in zip(*np.unique(days, return_counts=True)):
+                h = res.histograms.setdefault("days_to_first_reward", {})
+                h[int(d)] = h.get(int(d), 0) + int(c)
+        return m_points, m_rewards, m_face
 
     def _draws(self, res: SimResult) -> None:
         """Each member's entries per draw and period, and her weighted-reservoir key (as the scalar
