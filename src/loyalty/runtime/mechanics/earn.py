@@ -23,6 +23,7 @@ from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
 from loyalty.runtime.mechanics.triggers import counting_fires
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.state import NONE_YET, Batch
+from loyalty.runtime.timeutil import NEVER
 
 _tuple_new = tuple.__new__
 
@@ -211,7 +212,10 @@ def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, t
     kind_name = e.kind_name
     ks = st.kinds[e.k]
     delta = kp.expiry_delta
-    expires = t + delta if delta is not None else None
+    try:
+        expires = t + delta if delta is not None else None
+    except OverflowError:  # past the calendar's end: never (timeutil.NEVER)
+        expires = NEVER
     one_lifetime = kp.one_lifetime
     # KindState.add (available at once) for each part, written out: the batch list is this state's own
     # past its end, and the expiry timers, pushed in time order, are appended
