@@ -179,3 +179,49 @@ draw "daily" {
 }
 '''
     runs_everywhere(tmp_path, text)
+
+
+# ---------------------------------------------------------------- the vectorised kernel at the largest values
+
+CATALOG = '''catalog {
+  category "goods"
+  item "bun" in category "goods"
+  item "cake" in category "goods"
+}
+'''
+
+
+@pytest.mark.parametrize("rule", [
+    'every 99999999999999999999th item is free',
+    'every 2nd item is free',
+    '1 free "bun" after every 99999999999999999999 paid',
+    '99999999999999999999 free "bun" after every 1 paid',
+    'every 99999999999999999999th item at 50% off',
+    'give "gift" after every 99999999999999999999 visits',
+    'give "gift" after every 99999999999999999999 NOK spent',
+    'earn 99999999999999999999 points per 0.01 NOK',
+    'earn 99999999999999999999 points per visit',
+    'earn 1 point per 99999999999999999999 NOK',
+])
+def test_the_largest_cycles_and_quantities_run_everywhere(tmp_path, rule):
+    text = HEAD.format(runs="") + POINTS.format(expire="") + CATALOG + \
+        'reward "gift" is a free "cake"\n' + f'rule "r" {{\n  {rule}\n}}\n'
+    history = HISTORY + f"M3,2025-05-01T10:00,1.00,{2**63 - 1},bun\n" \
+                        f"M4,2025-05-01T10:00,92233720368547758.07,1,bun\n"
+    runs_everywhere(tmp_path, text, history)
+
+
+@pytest.mark.parametrize("rule", [
+    'earn 99999999999999999999x',
+    'earn 99999999999999999999 points per 0.01 NOK',
+])
+def test_the_largest_multipliers_and_rates_format_as_money(tmp_path, rule):
+    text = HEAD.format(runs="") + '''points "points" {
+  cost 99999999999999999999 NOK each
+}
+rule "base" {
+  earn 99999999999999999999 points per 0.01 NOK
+}
+''' + f'rule "r" {{\n  {rule}\n}}\n'
+    reports = runs_everywhere(tmp_path, text)
+    assert reports["python"]["headline"]["points_issued"] > 10**24
