@@ -225,3 +225,33 @@ rule "base" {
 ''' + f'rule "r" {{\n  {rule}\n}}\n'
     reports = runs_everywhere(tmp_path, text)
     assert reports["python"]["headline"]["points_issued"] > 10**24
+
+
+# ---------------------------------------------------------------- 2. tiny inputs that multiply work
+
+@pytest.mark.parametrize("action, unit", [('give "gift"', 500), ("earn 5 points", 5)])
+def test_after_every_cent_spent_fires_at_most_the_cap_per_event_and_says_so(action, unit):
+    from loyalty.runtime.mechanics.triggers import MAX_FIRINGS_PER_EVENT
+
+    prog = loyalty.load(HEAD.format(runs="") + POINTS.format(expire="") + CATALOG + '''
+reward "gift" is a free "cake" costing 5 NOK
+rule "r" {
+  ''' + action + '''
+  after every 0.01 NOK spent
+}
+''')
+    import time
+    started = time.process_time()
+    state, effects = prog.apply(prog.new_member("m"), {"purchase": {"time": "2025-01-01T10:00", "order": "o1",
+                                                                    "lines": [{"item": "bun", "amount": "2000"}]}})
+    assert time.process_time() - started < 5  # was 110 s: quadratic in the firings
+    given = [e for e in effects if e.kind in ("reward_issued", "points_earned")]
+    capped = [e for e in effects if e.kind == "cap_reached"]
+    assert len(given) == MAX_FIRINGS_PER_EVENT
+    # 2000 NOK is 200,000 cents: the rest is reported, in the rule's unit (a reward at its cost, points)
+    assert len(capped) == 1 and capped[0].truncated == (200_000 - MAX_FIRINGS_PER_EVENT) * unit
+    assert capped[0].scope == "firings per event"
+    # the spend counted is not carried over: the next cent fires once
+    state, effects = prog.apply(state, {"purchase": {"time": "2025-01-02T10:00", "order": "o2",
+                                                     "lines": [{"item": "bun", "amount": "0.01"}]}})
+    assert len([e for e in effects if e.kind in ("reward_issued", "points_earned")]) == 1

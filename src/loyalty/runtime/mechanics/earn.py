@@ -20,7 +20,7 @@ from loyalty.runtime.mechanics.limits import is_limited, limit
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
-from loyalty.runtime.mechanics.triggers import counting_fires
+from loyalty.runtime.mechanics.triggers import capped_fires
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.state import NONE_YET, Batch
 from loyalty.runtime.timeutil import NEVER
@@ -113,7 +113,8 @@ def fire_fixed(plan, st, r, ev, ledger, out, order, times: int) -> None:
 
 def earn_fixed(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
     if order_has_line(r, lines):
-        times = counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
+        times = capped_fires(st, r, lines, order, ev, out, r.points, plan.prog.kinds[r.point_kind]) \
+            if r.trigger == "every_spend" else 1
         if times:
             fire_fixed(plan, st, r, ev, ledger, out, order, times)
 
