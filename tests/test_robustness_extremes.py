@@ -255,3 +255,35 @@ rule "r" {
     state, effects = prog.apply(state, {"purchase": {"time": "2025-01-02T10:00", "order": "o2",
                                                      "lines": [{"item": "bun", "amount": "0.01"}]}})
     assert len([e for e in effects if e.kind in ("reward_issued", "points_earned")]) == 1
+
+
+@pytest.mark.parametrize("amount, reason", [
+    ("1e999999999", "too large an amount"),
+    ("1e-999999999", "more decimals than NOK allows"),
+    ("1.00000000000000000000000000001", "more decimals than NOK allows"),  # was rounded to 1.00
+    ("99999999999999999999999999999999", "too large an amount"),  # was rounded to 10**32
+    ("92233720368547758.08", "too large an amount"),  # 2**63 minor units
+    ("1.234", "more decimals than NOK allows"),
+])
+@pytest.mark.parametrize("as_decimal", [False, True])
+def test_the_api_refuses_amounts_it_cannot_hold_exactly(amount, reason, as_decimal):
+    from decimal import Decimal
+
+    from loyalty.runtime.facade import apply_general
+    from loyalty.runtime.internal import EventError
+
+    prog = loyalty.load(HEAD.format(runs="") + POINTS.format(expire="") + 'rule "p" {\n  earn 1 point per 1 NOK\n}\n')
+    value = Decimal(amount) if as_decimal else amount
+    event = {"purchase": {"time": "2025-01-01T10:00", "order": "o", "lines": [{"item": "x", "amount": value}]}}
+    for apply in (prog.apply, lambda s, e: apply_general(prog, s, e)):
+        with pytest.raises(EventError) as err:
+            apply(prog.new_member("m"), event)
+        assert err.value.field == "lines.0.amount" and reason in str(err.value), str(err.value)
+
+
+def test_the_api_takes_the_largest_amount_and_trailing_zeros():
+    prog = loyalty.load(HEAD.format(runs="") + POINTS.format(expire="") + 'rule "p" {\n  earn 1 point per 1 NOK\n}\n')
+    for amount, points in (("92233720368547758.07", 92233720368547758), ("35.0000000000000000000000000000000", 35)):
+        state, _ = prog.apply(prog.new_member("m"), {"purchase": {"time": "2025-01-01T10:00", "order": "o",
+                                                                  "lines": [{"item": "x", "amount": amount}]}})
+        assert state.balance() == points
