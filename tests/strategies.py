@@ -62,6 +62,10 @@ _AWKWARD_NAMES = (
 )
 
 
+# the largest number the checker accepts (20 digits, LOY403): extreme but valid durations and multipliers
+LARGEST = Decimal("99999999999999999999")
+
+
 @functools.lru_cache(maxsize=None)
 def texts() -> st.SearchStrategy[ast.Text]:
     return st.builds(ast.Text, st.one_of(st.sampled_from(_AWKWARD_NAMES), st.text(max_size=12)))
@@ -587,9 +591,13 @@ class _Valid:
         return ast.Percent(Decimal(self.draw(st.integers(1, 100 * 10**places))).scaleb(-places))
 
     def multiplier(self) -> ast.Multiplier:
+        if self.draw(st.integers(0, 19)) == 0:  # the largest the number limit allows (LOY403: 20 digits)
+            return ast.Multiplier(LARGEST)
         return ast.Multiplier(self.decimal(1, 5, max_places=1))
 
     def duration(self) -> ast.Duration:
+        if self.draw(st.integers(0, 9)) == 0:  # past the calendar's end: "never" (docs/semantics.md)
+            return ast.Duration(LARGEST, self.draw(st.sampled_from(DURATION_UNITS)))
         return ast.Duration(self.whole(1, 24), self.draw(st.sampled_from(DURATION_UNITS)))
 
     def unit_word(self, kind: Optional[str] = None) -> str:

@@ -213,3 +213,22 @@ def test_bad_skew_is_a_usage_error_without_a_traceback():
         assert "--skew" in r.output and "Traceback" not in r.output
     with pytest.raises(ValueError, match="skew"):
         generate_text(GenerateOptions(rows=10, skew=0.0))
+
+
+def test_sizes_it_cannot_hold_are_a_usage_error_before_any_work():
+    # --members 100000000 --rows 10 took 8.6 GB: every member is at least one row, so members > rows
+    # is refused, as are dates past what a history may hold (years up to 8999)
+    import resource
+    import time
+
+    started = time.process_time()
+    for args, option in ((["--members", 100_000_000, "--rows", 10], "--members"),
+                         (["--members", 11, "--rows", 10], "--members"),
+                         (["--start", "9999-12-01", "--rows", 10], "--start"),
+                         (["--start", "8999-12-01", "--days", 365, "--rows", 10], "--days")):
+        r = _invoke("generate", *args)
+        assert r.exit_code == 2, (args, r.output)
+        assert option in r.output and "Traceback" not in r.output, r.output
+    assert time.process_time() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 2_000_000  # kB: nothing allocated per member
+    assert _invoke("generate", "--members", 10, "--rows", 10).exit_code == 0

@@ -8,8 +8,10 @@ import click
 
 from loyalty.commands._common import prefer_system_allocator, stdout_console
 from loyalty.commands.simulate import handle_input_errors, history_options
+from loyalty.simulate.result import exact
 
 
+@exact
 def compare_reports(old: dict, new: dict, old_members, new_members, exponent: int) -> dict:
     """The difference of two reports on one history, and each member's change in value received."""
     scale = Decimal(1).scaleb(-exponent)

@@ -99,6 +99,20 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
     several lines per order, returns, home stores; the same options give the same bytes.
     Memory stays small whatever --rows is (rows are made and written in chunks)."""
     from loyalty.simulate.generate import DEFAULT_CATALOG, GenerateOptions, generate
+    from loyalty.simulate.history import LAST_TIME
+
+    # sizes it cannot hold are refused before any work: every member has at least one row (--members
+    # 100000000 --rows 10 allocated 8.6 GB), and every date must be one a history may hold
+    if members is not None and members > rows:
+        raise click.BadParameter(f"{members} members cannot fit in {rows} rows: each member has at least one row",
+                                 param_hint="--members")
+    first = start.date() if isinstance(start, _dt.datetime) else start
+    if first > LAST_TIME.date():
+        raise click.BadParameter(f"{first} is after {LAST_TIME.date()}, the last day a history may hold",
+                                 param_hint="--start")
+    if (LAST_TIME.date() - first).days < days + 81:  # returns and referrals come up to 80 days after the last day
+        raise click.BadParameter(f"{days} days from {first} (and up to 80 days of late returns) go past "
+                                 f"{LAST_TIME.date()}, the last day a history may hold", param_hint="--days")
 
     catalog, stores, minor = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2
     if program_path:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from loyalty.runtime.internal import Ev, EventError  # noqa: F401  (part of this module's API)
+from loyalty.runtime.internal import MAX_MINOR, Ev, EventError, exact_minor  # noqa: F401  (part of this module's API)
 
 
 class _Base(BaseModel):
@@ -120,10 +120,12 @@ def _raise(field, message):
 
 
 def to_minor(value: Decimal, exponent: int, field: str, currency: str) -> int:
-    scaled = value.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
+    minor, why = exact_minor(value, exponent)
+    if why == "too many decimals":
         raise EventError(field, f"{value} has more decimals than {currency} allows ({exponent})")
-    return int(scaled)
+    if why:
+        raise EventError(field, f"{value} is too large an amount (at most {MAX_MINOR} minor units of {currency})")
+    return minor
 
 
 def local_time(t: _dt.datetime, tz: ZoneInfo) -> _dt.datetime:

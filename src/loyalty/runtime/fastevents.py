@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Optional
 
 from loyalty.runtime.events import Purchase
+from loyalty.runtime.internal import MAX_MINOR as _MAX_MINOR
 from loyalty.runtime.internal import Ev
 
 # times both pydantic and datetime.fromisoformat read, to the same value (tests/test_apply_fast_path.py)
@@ -102,6 +103,8 @@ def _minor(value, exponent: int, positive: bool = False) -> Optional[int]:
         return None
     if positive and minor <= 0:
         return None
+    if minor > _MAX_MINOR:
+        return None  # too large: the validated path says so
     return minor
 
 

@@ -8,6 +8,8 @@ spares a simulation the import of pydantic and the construction of its models (~
 from __future__ import annotations
 
 from collections import namedtuple
+from decimal import Decimal
+from typing import Optional
 
 
 class EventError(ValueError):
@@ -27,3 +29,30 @@ class Ev(namedtuple("_EvFields", ("type", "id", "time", "order", "lines", "store
     None); ret_amount (a return's minor units or None). A named tuple: built in one step, never changed."""
 
     __slots__ = ()
+
+
+MAX_MINOR = 2**63 - 1  # amounts (minor units) and quantities are 64-bit integers, in histories and events alike
+
+
+def exact_minor(value: Decimal, exponent: int) -> tuple[Optional[int], str]:
+    """value * 10**exponent as an exact int, or (None, why not): "not a number", "too many decimals" (after
+    trailing zeros: 35.000 is 35), "too large" (over MAX_MINOR). No decimal context arithmetic: 1e999999999
+    does not overflow, 1e-999999999 does not read as 0, a 30-digit value is not rounded to 28 digits.
+    The one conversion of the history reader and both readings of an event."""
+    if not value.is_finite():
+        return None, "not a number"
+    sign, digits, exp = value.as_tuple()
+    n = len(digits)
+    while n > 1 and digits[n - 1] == 0 and exp < 0:
+        n -= 1
+        exp += 1
+    if n == 1 and digits[0] == 0:
+        return 0, ""
+    if exp + exponent < 0:
+        return None, "too many decimals"
+    if n + exp + exponent > 19:  # more than 19 digits: over 2**63 - 1
+        return None, "too large"
+    minor = int("".join(map(str, digits[:n]))) * 10 ** (exp + exponent)
+    if minor > MAX_MINOR:
+        return None, "too large"
+    return (-minor if sign else minor), ""

@@ -18,7 +18,7 @@ from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
 from loyalty.runtime.schema import SchemaError, check_document
-from loyalty.runtime.timeutil import parse_date
+from loyalty.runtime.timeutil import NEVER, day_after, parse_date
 
 FORMAT = "loyalty-compiled/1"
 
@@ -246,7 +246,7 @@ def build_condition(c: dict, prog: "CompiledProgram") -> Pred:
     k = c["kind"]
     if k == "dates":
         start = _dt.datetime.combine(parse_date(c["from"]), _dt.time()) if c.get("from") else _dt.datetime.min
-        end = (_dt.datetime.combine(parse_date(c["to"]), _dt.time()) + _dt.timedelta(days=1)) if c.get("to") else _dt.datetime.max
+        end = day_after(parse_date(c["to"])) if c.get("to") else NEVER
         return lambda x: start <= x.t < end
     if k == "weekdays":
         days = frozenset(c["days"])
@@ -371,7 +371,10 @@ class CompiledProgram:
         self.tz = ZoneInfo(self.timezone)
         runs = doc.get("runs") or {}
         self.runs_from = _dt.datetime.combine(parse_date(runs["from"]), _dt.time()) if runs.get("from") else None
-        self.runs_to = (_dt.datetime.combine(parse_date(runs["to"]), _dt.time()) + _dt.timedelta(days=1)) if runs.get("to") else None
+        # to 9999-12-31 has no end, as no `to` (docs/semantics.md, "The end of time")
+        self.runs_to = day_after(parse_date(runs["to"])) if runs.get("to") else None
+        if self.runs_to == NEVER:
+            self.runs_to = None
         self.rewards_taken_back = bool(doc.get("rewards_taken_back_on_return"))
         self.kinds = tuple(PointKind(i, k) for i, k in enumerate(doc["point_kinds"]))
         self.kind_index = {k.name: k.index for k in self.kinds}

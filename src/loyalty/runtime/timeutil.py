@@ -12,17 +12,39 @@ import datetime as _dt
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 
+# The end of time (docs/semantics.md, "The end of time"). A moment past the last one Python's
+# calendar holds (9999-12-31 23:59:59.999999) is NEVER: a deadline there is never reached, a date
+# range ending on 9999-12-31 has no end. A moment before year 1 is ALWAYS (a window reaching back
+# past it starts at the beginning of time). Every duration added here saturates at these two: the
+# one place the runtime's calendar arithmetic meets the calendar's end.
+NEVER = _dt.datetime.max
+ALWAYS = _dt.datetime.min
+
 
 def add_duration(t: _dt.datetime, amount: int, unit: str) -> _dt.datetime:
-    if unit == "day":
-        return t + _dt.timedelta(days=amount)
-    if unit == "week":
-        return t + _dt.timedelta(weeks=amount)
+    """t plus a duration in calendar units; NEVER past the calendar's end, ALWAYS before its start."""
+    if t == NEVER and amount >= 0:
+        return NEVER
+    if unit in ("day", "week"):
+        days = amount if unit == "day" else amount * 7
+        try:
+            return t + _dt.timedelta(days=days)
+        except OverflowError:  # past 9999-12-31 or before year 1 (timedelta itself holds 999,999,999 days)
+            return NEVER if days > 0 else ALWAYS
     months = amount if unit == "month" else amount * 12
     m0 = t.month - 1 + months
     year, month = t.year + m0 // 12, m0 % 12 + 1
+    if year > _dt.MAXYEAR:
+        return NEVER
+    if year < _dt.MINYEAR:
+        return ALWAYS
     day = min(t.day, calendar.monthrange(year, month)[1])
     return t.replace(year=year, month=month, day=day)
+
+
+def day_after(d: _dt.date) -> _dt.datetime:
+    """The first moment after the date d, as the end of a range `to d`: NEVER after 9999-12-31 (no end)."""
+    return add_duration(_dt.datetime(d.year, d.month, d.day), 1, "day")
 
 
 def sub_duration(t: _dt.datetime, amount: int, unit: str) -> _dt.datetime:
@@ -49,9 +71,9 @@ def next_period_start(t: _dt.datetime, period: str) -> _dt.datetime:
     """Start of the calendar period after the one containing t."""
     s = period_start(t, period)
     if period == "day":
-        return s + _dt.timedelta(days=1)
+        return add_duration(s, 1, "day")
     if period == "week":
-        return s + _dt.timedelta(weeks=1)
+        return add_duration(s, 1, "week")
     return add_duration(s, {"month": 1, "quarter": 3, "year": 12}[period], "month")
 
 

@@ -30,7 +30,7 @@ from loyalty.simulate.result import Number
 from loyalty.simulate.history import History, MemberAttributes
 from loyalty.simulate.orders import EventBuilder, MemberEvents
 from loyalty.simulate.report import ProgramInfo, months_between
-from loyalty.simulate.result import SimResult, merge_all
+from loyalty.simulate.result import SimResult, exact, merge_all
 from loyalty.simulate.errors import InputError
 from loyalty.simulate.scenario import Scenario, member_redeems
 
@@ -119,6 +119,7 @@ def reward_costs(prog: CompiledProgram, scenario: Scenario, sources: dict[str, R
     return overrides, used
 
 
+@exact
 def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
     doc = prog.doc
     draws = {}

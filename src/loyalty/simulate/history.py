@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 from zoneinfo import ZoneInfo
 
+from loyalty.runtime.internal import exact_minor
+
 from loyalty.simulate.errors import InputError
 
 EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
@@ -490,7 +492,6 @@ def make_time_parser(time_format: Optional[str], timezone: str) -> Callable[[str
 
 
 def make_amount_parser(minor_units: int, currency: str) -> Callable[[str], int]:
-    scale = Decimal(10) ** minor_units
     unit = f" {currency}" if currency else ""
 
     def parse(text: str) -> int:
@@ -498,12 +499,12 @@ def make_amount_parser(minor_units: int, currency: str) -> Callable[[str], int]:
             value = Decimal(text.strip())
         except InvalidOperation:
             raise _Bad("not a number") from None
-        if not value.is_finite():
-            raise _Bad("not a number")
-        minor = value * scale
-        if minor != minor.to_integral_value():
+        minor, why = exact_minor(value, minor_units)  # exact: 1e999999999, 1e-999999999, 30 digits alike
+        if why == "too many decimals":
             raise _Bad(f"more than {minor_units} decimals for an amount in{unit or ' the currency'}")
-        return int(minor)
+        if why:
+            raise _Bad("not a number" if why == "not a number" else "too large an amount")
+        return minor
 
     return parse
 
@@ -513,9 +514,12 @@ def _parse_quantity(text: str) -> int:
         value = Decimal(text.strip())
     except InvalidOperation:
         raise _Bad("not a whole number") from None
-    if not value.is_finite() or value != value.to_integral_value() or value < 1:
+    quantity, why = exact_minor(value, 0)  # never int(1e999999999): that hung the reader
+    if why == "too large":
+        raise _Bad("too large a quantity")
+    if why or quantity < 1:
         raise _Bad("quantity must be a whole number of at least 1")
-    return int(value)
+    return quantity
 
 
 # ------------------------------------------------------------------ the reader

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Optional
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.simulate.budgets import CutoffLedger, Cutoffs, solve_budgets
 from loyalty.simulate.history import History
-from loyalty.simulate.result import SimResult
+from loyalty.simulate.result import SimResult, exact
 
 # below this many rows a pool costs more than it saves (measured, docs/scale.md: starting two spawned
 # workers and importing pyarrow in them takes about 1 s, which is ~50k rows of replay on one core)
@@ -96,6 +96,7 @@ def merge_in_order(results: list[SimResult]) -> SimResult:
     return merged
 
 
+@exact
 def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python") -> SimResult:
     """Some members' rows (whole members) into a partial result: the unit of work of every engine.
     `kernel` (vector/choose.py): "vector" runs the numpy kernel (never with budgets: `supports` refuses

@@ -10,9 +10,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
+
+from loyalty.simulate.result import EXACT, exact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,20 +32,23 @@ def _money(value: Optional[str], exponent: int) -> str:
     if value is None:
         return "-"
     q = Decimal(1).scaleb(-exponent)
-    d = Decimal(value).quantize(q, rounding=ROUND_HALF_EVEN)
+    with localcontext(EXACT):
+        d = Decimal(value).quantize(q, rounding=ROUND_HALF_EVEN)
     return f"{d:,}"
 
 
 def _pct(share: Optional[str]) -> str:
     if share is None:
         return "-"
-    return f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"
+    with localcontext(EXACT):
+        return f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"
 
 
 def _int(n) -> str:
     return f"{n:,}"
 
 
+@exact
 def render_terminal(report: dict, console: "Console", exponent: int) -> None:
     """The report as tables. Every cell and line is a `Text` made by `loyalty.terminal.plain`: names, member
     ids and file names from the user's files are shown as written (never read as rich markup) with their
@@ -176,6 +181,7 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
 # ------------------------------------------------------------------ CSV tables
 
 
+@exact
 def write_csv_tables(report: dict, directory: Path) -> list[Path]:
     """summary.csv, by_rule.csv, by_reward.csv, by_tier.csv, by_month.csv, draws.csv (by_member.csv is written
     by the command from the member rows)."""
@@ -237,6 +243,7 @@ def write_rows(path: Path, rows: list[dict], header: Optional[list[str]] = None)
 # ------------------------------------------------------------------ chart
 
 
+@exact
 def render_svg(report: dict, width: int = 760, height: int = 320) -> str:
     """Cumulative cost and liability month by month, as a line chart."""
     months = report["by_month"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Optional
 
 from loyalty.runtime.timeutil import next_period_start
-from loyalty.simulate.result import KEY_SEP, SimResult
+from loyalty.simulate.result import EXACT, KEY_SEP, SimResult
 
 REPORT_FORMAT = "loyalty-simulation/1"
 
@@ -61,7 +61,7 @@ def _share(part: Decimal | int, whole: Decimal | int) -> Optional[str]:
 
 def build_report(result: SimResult, program: ProgramInfo, history: HistoryInfo, assumptions: dict,
                  months: list[str]) -> dict:
-    with localcontext(Context(prec=60)):
+    with localcontext(EXACT):
         return _build(result, program, history, assumptions, months)
 
 

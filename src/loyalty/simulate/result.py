@@ -9,12 +9,29 @@ partition) and merged; the report is computed from the merged result only.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from typing import NamedTuple, Union
 
 Number = Union[int, Decimal]
+
+# Money and point figures are exact. Python's default decimal context keeps 28 digits: a point cost times
+# the points of a 20-digit rate, multiplier and cost (docs/limits.md: each number 20 digits, amounts int64
+# minor units) reaches ~150 digits, which the default context rounds silently and `quantize` refuses
+# (InvalidOperation). Every sum and product of the simulator and its reports runs in EXACT instead, where
+# none of them rounds; only a share (a division) is inexact, and it is quantized to its shown places.
+EXACT = Context(prec=1000, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+def exact(fn):
+    """Run fn with EXACT as the decimal context (workers, merges, reports and renderers alike)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with localcontext(EXACT):
+            return fn(*args, **kwargs)
+    return wrapper
 
 # Joins two names into one table key. Names cannot hold control characters (the checker's
 # LOY107), so splitting at this separator always gives the names back.
@@ -92,6 +109,7 @@ class SimResult:
             self.exhausted[budget] = when
 
     # ------------------------------------------------------------ merging
+    @exact
     def merge(self, other: "SimResult") -> "SimResult":
         """A new result for the members of both (which must be disjoint)."""
         out = SimResult()
@@ -144,6 +162,7 @@ class SimResult:
         }
 
 
+@exact
 def merge_all(results: list[SimResult]) -> SimResult:
     out = SimResult()
     for r in results:

@@ -20,9 +20,10 @@ from loyalty.runtime.mechanics.limits import is_limited, limit
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
-from loyalty.runtime.mechanics.triggers import counting_fires
+from loyalty.runtime.mechanics.triggers import capped_fires
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.state import NONE_YET, Batch
+from loyalty.runtime.timeutil import NEVER
 
 _tuple_new = tuple.__new__
 
@@ -112,7 +113,8 @@ def fire_fixed(plan, st, r, ev, ledger, out, order, times: int) -> None:
 
 def earn_fixed(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
     if order_has_line(r, lines):
-        times = counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
+        times = capped_fires(st, r, lines, order, ev, out, r.points, plan.prog.kinds[r.point_kind]) \
+            if r.trigger == "every_spend" else 1
         if times:
             fire_fixed(plan, st, r, ev, ledger, out, order, times)
 
@@ -211,7 +213,10 @@ def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, t
     kind_name = e.kind_name
     ks = st.kinds[e.k]
     delta = kp.expiry_delta
-    expires = t + delta if delta is not None else None
+    try:
+        expires = t + delta if delta is not None else None
+    except OverflowError:  # past the calendar's end: never (timeutil.NEVER)
+        expires = NEVER
     one_lifetime = kp.one_lifetime
     # KindState.add (available at once) for each part, written out: the batch list is this state's own
     # past its end, and the expiry timers, pushed in time order, are appended

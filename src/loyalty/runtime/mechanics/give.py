@@ -9,26 +9,30 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit
 from loyalty.runtime.mechanics.registry import Mechanic, register
-from loyalty.runtime.mechanics.triggers import counting_fires
+from loyalty.runtime.mechanics.triggers import capped_fires
 
 
 def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
     """The rule's reward, `times` times (a counting trigger can fire more than once)."""
     prog = plan.prog
     rw = prog.rewards[r.reward]
+    given = 0
     for _ in range(times):
         if limit(prog, st, r, rw.cost, ev, ledger, out, None, money=True, all_or_nothing=True) is None:
             continue
-        st.rewards[rw.name] = st.rewards.get(rw.name, 0) + 1
-        if order is not None:
-            order.rewards = [*order.rewards, [r.index, rw.name]]  # rare: a new list, not in place
+        given += 1
         out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
                           cost=rw.cost, order=ev.order, event=ev.id))
+    if given:
+        st.rewards[rw.name] = st.rewards.get(rw.name, 0) + given
+        if order is not None:  # rare: a new list, not in place (once, not once per firing: that was quadratic)
+            order.rewards = [*order.rewards, *([r.index, rw.name] for _ in range(given))]
 
 
 def give(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
     if order_has_line(r, lines):
-        times = counting_fires(st, r, lines, order) if r.trigger == "every_spend" else 1
+        times = capped_fires(st, r, lines, order, ev, out, plan.prog.rewards[r.reward].cost) \
+            if r.trigger == "every_spend" else 1
         if times:
             fire_give(plan, st, r, ev, ledger, out, order, times)
 

@@ -20,6 +20,7 @@ from loyalty.runtime.timeutil import add_duration, next_period_start
 
 _tuple_new = tuple.__new__  # an Effect built in one step (a named tuple)
 _MAX_TIME = _dt.datetime.max
+_MAX_DELTA_DAYS = _dt.timedelta.max.days  # a longer expiry is add_duration's (NEVER: it never comes)
 
 
 class KindPlan:
@@ -31,7 +32,8 @@ class KindPlan:
         self.index = kind.index
         self.kind = kind
         self.expiry_delta: Optional[_dt.timedelta] = None
-        if kind.expiry == "after_earning" and kind.expiry_unit in ("day", "week"):
+        if kind.expiry == "after_earning" and kind.expiry_unit in ("day", "week") and \
+                kind.expiry_amount * (1 if kind.expiry_unit == "day" else 7) <= _MAX_DELTA_DAYS:
             # add_duration for days and weeks is a timedelta
             self.expiry_delta = _dt.timedelta(days=kind.expiry_amount) if kind.expiry_unit == "day" else \
                 _dt.timedelta(weeks=kind.expiry_amount)
@@ -89,7 +91,10 @@ def credit_simple(st, kp: KindPlan, src, pts: int, t, ev, out, order) -> None:
         pay = min(pay, pts)
         ks.debt -= pay
     delta = kp.expiry_delta
-    expires = t + delta if delta is not None else None
+    try:
+        expires = t + delta if delta is not None else None
+    except OverflowError:  # past the calendar's end: never (timeutil.NEVER)
+        expires = _MAX_TIME
     if pts - pay > 0:
         ks.add(t, None, expires, pts - pay, ev.order, src.index)
     if expires is not None:

@@ -165,8 +165,13 @@ def vector_discounts(kern) -> None:
         back = kern.punch_back[r.index]
         delta = units.copy()
         delta[first_row_of_event] -= back  # returns: one entry on the return's first row
+        # a cycle or a count of units past int64 (a 20-digit cycle, quantities near 2**63): the evaluator's
+        if not fits(r.cycle + 1, r.free + 1) or float(np.abs(delta).sum(dtype=np.float64)) >= 2.0 ** 61:
+            raise Unsupported("a punch card cycle or unit count too large for 64-bit arithmetic")
         c_after = segmented_cumsum(delta, kern.r_mem, kern.m_rowstart)
         cc = np.where(match, cycle_count(c_after, r.cycle, r.free), 0)
+        if len(cc) and not fits(int(kern.r_mem[-1]) + 1, int(cc.max()) + 1):
+            raise Unsupported("too many free units to pack per member")
         given_after = segmented_cummax(cc, kern.r_mem)
         given_before = np.zeros(nrows, dtype=np.int64)
         if nrows > 1:

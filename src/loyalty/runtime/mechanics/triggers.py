@@ -4,9 +4,29 @@ nth visit, every X spent), and the counters of rules whose conditions choose wha
 
 from __future__ import annotations
 
+from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.program import COUNTING_TRIGGERS, Rule
 from loyalty.runtime.state import NONE_YET
+
+
+# `after every X spent` fires at most this many times on one event (docs/limits.md). A purchase passing more
+# multiples of X (`after every 0.01 NOK spent` and a 2,000 NOK order: 200,000) gives this many, and a
+# `cap_reached` effect with scope FIRINGS_SCOPE reports the rest (in the rule's unit); the spend is counted
+# in full, so the rest is not carried over to later purchases.
+MAX_FIRINGS_PER_EVENT = 10_000
+FIRINGS_SCOPE = "firings per event"
+
+
+def capped_fires(st, r: Rule, lines, order, ev, out, unit: int, kind=None) -> int:
+    """`counting_fires`, at most MAX_FIRINGS_PER_EVENT; a firing over it is reported, `unit` each."""
+    due = counting_fires(st, r, lines, order)
+    if due > MAX_FIRINGS_PER_EVENT:
+        out.append(Effect("cap_reached", ev.time, r.name, r.line, r.column, scope=FIRINGS_SCOPE,
+                          point_kind=kind.name if kind else None, truncated=(due - MAX_FIRINGS_PER_EVENT) * unit,
+                          event=ev.id))
+        return MAX_FIRINGS_PER_EVENT
+    return due
 
 
 def can_apply_to_purchase(r) -> bool:
