@@ -206,7 +206,8 @@ class Program:
                                      + first["msg"]) from None
         if doc.format != STATE_FORMAT:
             raise StateMismatchError(f"state format {doc.format!r} is not {STATE_FORMAT!r}")
-        if doc.program != self.identity:
+        # a state saved before the identity left source positions out carries the program's identity of then
+        if doc.program != self.identity and doc.program != self.compiled.legacy_identity:
             raise StateMismatchError(f"this state was saved by program {doc.program}, not {self.identity} "
                                      f"({self.name!r}); migrate the member or start it again")
         if len(doc.kinds) != len(self.compiled.kinds) or len(doc.metrics) != len(self.compiled.metrics):
