@@ -18,7 +18,7 @@ from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
 from loyalty.runtime.schema import SchemaError, check_document
-from loyalty.runtime.timeutil import parse_date
+from loyalty.runtime.timeutil import is_iana_zone, parse_date
 
 FORMAT = "loyalty-compiled/1"
 
@@ -358,6 +358,8 @@ class CompiledProgram:
         self.plans: dict = {}  # runtime/plan.py `plan_of`: the plans of this program, built on first use
         try:
             self._build(doc)
+        except ProgramFormatError:
+            raise
         except (KeyError, TypeError, ValueError) as err:
             raise ProgramFormatError(f"malformed compiled program: {type(err).__name__}: {err}") from None
 
@@ -369,6 +371,9 @@ class CompiledProgram:
         self.currency = doc["currency"]
         self.exponent = doc["exponent"]
         self.timezone = doc["timezone"]
+        if not is_iana_zone(self.timezone):
+            raise ProgramFormatError(f"malformed compiled program: timezone: {self.timezone!r} is not an IANA time "
+                                     "zone name (a name only this machine resolves would make results depend on it)")
         self.tz = ZoneInfo(self.timezone)
         runs = doc.get("runs") or {}
         self.runs_from = _dt.datetime.combine(parse_date(runs["from"]), _dt.time()) if runs.get("from") else None
