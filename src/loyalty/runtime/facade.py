@@ -168,14 +168,24 @@ class Program:
     def new_budget_ledger(self) -> BudgetLedger:
         return BudgetLedger(self.compiled.budgets)
 
+    def budget_ledger_from_json(self, text: str) -> BudgetLedger:
+        """A saved ledger (`ledger.to_json()`), checked to hold exactly this program's budgets
+        (`LedgerMismatchError` otherwise)."""
+        ledger = BudgetLedger.from_json(text)
+        ledger.check_for(self.compiled.budgets)
+        return ledger
+
     def apply(self, state: MemberState, event, ledger=None) -> Applied:
         """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
         if not isinstance(state, MemberState) or (state._program is not self
                                                   and state._program.identity != self.identity):
             raise StateMismatchError(_OTHER_PROGRAM)
         p = self.compiled
-        if ledger is None and p.budgets:
-            raise ValueError(_NO_LEDGER)
+        if ledger is None:
+            if p.budgets:
+                raise ValueError(_NO_LEDGER)
+        elif type(ledger) is BudgetLedger and ledger.limits != p.budgets:
+            ledger.check_for(p.budgets)
         if type(event) is dict:
             ev = dict_to_ev(event, p.exponent, p.tz, p.catalog, self._amounts)
         else:
@@ -230,6 +240,8 @@ def apply_general(program: Program, state: MemberState, event, ledger=None) -> A
     p = program.compiled
     if ledger is None and p.budgets:
         raise ValueError(_NO_LEDGER)
+    if type(ledger) is BudgetLedger:
+        ledger.check_for(p.budgets)
     model = parse_event(event)
     ev = to_internal(model, p.exponent, p.currency, p.tz, p.catalog)
     new = state._s.copy()
