@@ -23,6 +23,7 @@ from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import EventError, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
+from loyalty.runtime.internal import SURROGATE, has_surrogate
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
@@ -157,12 +158,18 @@ class Program:
     def new_member(self, member_id: str, attributes: Optional[dict] = None) -> MemberState:
         if not isinstance(member_id, str) or not member_id:
             raise EventError("member_id", "a member id is a non-empty string")
+        if has_surrogate(member_id):
+            raise EventError("member_id", f"the member id {SURROGATE}")
         try:
             attrs = MemberAttributes.model_validate(attributes or {})
         except ValidationError as err:
             first = err.errors()[0]
             raise EventError("attributes." + ".".join(str(p) for p in first["loc"]), first["msg"]) from None
         doc = attrs.model_dump(mode="json", exclude_none=True)
+        try:  # the attributes are saved with the state: they must be text a saved state can hold
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, TypeError, ValueError) as err:
+            raise EventError("attributes", f"cannot be saved as JSON text: {err}"[:200]) from None
         return MemberState(evaluator.new_member(self.compiled, member_id, doc), self)
 
     def new_budget_ledger(self) -> BudgetLedger:
