@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
+from loyalty.runtime.meaning import check_depth, check_meaning
 from loyalty.runtime.schema import SchemaError, check_document
 from loyalty.runtime.timeutil import is_iana_zone, parse_date
 
@@ -437,6 +438,8 @@ class CompiledProgram:
             doc = json.loads(text)
         except json.JSONDecodeError as err:
             raise ProgramFormatError(f"not JSON: {err}") from None
+        except RecursionError:
+            raise ProgramFormatError("malformed compiled program: nested too deeply to read") from None
         return cls.from_doc(doc)
 
     @classmethod
@@ -446,7 +449,9 @@ class CompiledProgram:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ProgramFormatError(f"not a compiled loyalty program (expected format {FORMAT!r})")
         try:
+            check_depth(doc)  # before anything recursive walks it
             check_document(doc)
+            check_meaning(doc)
         except SchemaError as err:
             raise ProgramFormatError(f"malformed compiled program: {err}") from None
         expected = program_identity(doc)
