@@ -24,6 +24,7 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import EventError, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
 from loyalty.runtime.internal import SURROGATE, has_surrogate
+from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
@@ -229,6 +230,10 @@ class Program:
                                      f"({self.name!r}); migrate the member or start it again")
         if len(doc.kinds) != len(self.compiled.kinds) or len(doc.metrics) != len(self.compiled.metrics):
             raise StateMismatchError("the state's shape does not match the program")
+        try:
+            check_state(doc, self.compiled)
+        except StateProblem as err:
+            raise StateMismatchError(f"not a state this program can run: {err}") from None
         return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
 
     def effect_json(self, effect: Effect) -> dict:
