@@ -296,3 +296,24 @@ def test_is_timezone_agrees_with_zoneinfo_available_timezones():
     for name in ["Europe/Oslo", "europe/oslo", "UTC", "US/Pacific", "posixrules", "right/UTC", "posix/UTC",
                  "", "Europe//Oslo", "../zoneinfo/UTC", "Mars/Olympus"]:
         assert is_timezone(name) == (name in names), name
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "posix/Europe/Oslo", "right/UTC"])
+def test_a_time_zone_only_this_machine_knows_is_refused(name):
+    """`localtime` is whatever zone the machine running the program is set to: results would depend on the host."""
+    found = check_text(f'program "p" {{\n  currency NOK\n  timezone "{name}"\n}}\n', "t.loyalty").diagnostics
+    assert [(d.code, d.span.line, d.span.column) for d in found] == [("LOY211", 3, 12)]
+    assert ('"Europe/Oslo"' if "/" not in name else '"%s"' % name.split("/", 1)[1]) in found[0].hint
+
+
+def test_a_compiled_program_in_a_machine_time_zone_is_refused():
+    import json
+
+    import loyalty
+    from loyalty.runtime.program import ProgramFormatError, program_identity
+
+    doc = json.loads(loyalty.compile_source(HEADER + 'points "p"\n').to_json())
+    doc["timezone"] = "localtime"
+    doc["identity"] = program_identity(doc)
+    with pytest.raises(ProgramFormatError, match="timezone: 'localtime' is not an IANA time zone"):
+        loyalty.load_compiled(json.dumps(doc))

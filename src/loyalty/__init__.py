@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
-    "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "events",
+    "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
 ]
 
 _LAZY = {
@@ -34,6 +34,7 @@ _LAZY = {
     "LoyaltyError": ("loyalty.diagnostics", "LoyaltyError"),
     "ProgramFormatError": ("loyalty.runtime.program", "ProgramFormatError"),
     "BudgetLedger": ("loyalty.runtime.ledger", "BudgetLedger"),
+    "LedgerMismatchError": ("loyalty.runtime.ledger", "LedgerMismatchError"),
     "events": ("loyalty.runtime.events", None),
 }
 

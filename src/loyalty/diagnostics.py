@@ -68,6 +68,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY208": _e("too many decimals for the currency"),
     "LOY209": _e("unknown time zone"),
     "LOY210": _e("unknown currency code"),
+    "LOY211": _e("time zone of this machine only"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),

@@ -19,6 +19,7 @@ from typing import Iterable, Optional, Union
 from loyalty import currencies
 from loyalty.checker.symbols import RuleEntry, Symbols, build_symbols
 from loyalty.diagnostics import Diagnostic, sort_diagnostics
+from loyalty.runtime.timeutil import is_iana_zone, machine_only_zone_name  # the runtime refuses what the checker does
 from loyalty.spans import Span
 from loyalty.syntax import ast
 
@@ -176,6 +177,14 @@ def is_timezone(name: str) -> bool:
         return False
 
 
+def _machine_zone_hint(name: str) -> str:
+    rest = name.split("/", 1)[1] if "/" in name else ""
+    if rest and is_iana_zone(rest):
+        return f'did you mean "{rest}"? results must not depend on the machine running the program'
+    return ('name the zone the program runs in, such as "Europe/Oslo" or "America/New_York": '
+            f'"{name}" is whatever the machine running the program is set to')
+
+
 def _timezone_hint(name: str) -> str:
     names = _timezones()
     lowered = {n.lower(): n for n in names}
@@ -300,7 +309,15 @@ class _Checker:
                 hint=f"did you mean {close}?" if close else "use a three-letter ISO 4217 code such as NOK, EUR or USD",
             )
         tz = seen.get(ast.TimezoneSetting)
-        if tz is not None and not is_timezone(tz.name.value):
+        if tz is not None and not is_iana_zone(tz.name.value) and (
+                machine_only_zone_name(tz.name.value) or is_timezone(tz.name.value)):
+            self.report(
+                "LOY211",
+                f'"{tz.name.value}" is a time zone of this machine only, not an IANA time zone',
+                tz.name.span,
+                hint=_machine_zone_hint(tz.name.value),
+            )
+        elif tz is not None and not is_timezone(tz.name.value):
             self.report(
                 "LOY209",
                 f'"{tz.name.value}" is not a time zone',

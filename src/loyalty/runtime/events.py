@@ -13,36 +13,48 @@ from decimal import Decimal
 from typing import Annotated, Literal, Optional, Union
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from loyalty.runtime.internal import MAX_MINOR, Ev, EventError, exact_minor  # noqa: F401  (part of this module's API)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from loyalty.runtime.internal import (EARLIEST, LATEST, MAX_MINOR, SURROGATE, TIME_RANGE, Ev,  # noqa: F401
+                                      EventError, exact_minor, has_surrogate)
+
+
+def _unicode(value: str) -> str:
+    if has_surrogate(value):
+        raise ValueError(f"text {SURROGATE}")
+    return value
+
+
+# every text of an event may end up in the member's saved state (ids, orders, items): it must be Unicode
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: Optional[str] = Field(None, min_length=1, description="unique event id; resent events with a seen id are ignored")
+    id: Optional[Text] = Field(None, min_length=1, description="unique event id; resent events with a seen id are ignored")
     time: _dt.datetime
 
 
 class Line(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    item: str = Field(min_length=1)
-    category: Optional[str] = None  # taken from the program's catalog when omitted
+    item: Text = Field(min_length=1)
+    category: Optional[Text] = None  # taken from the program's catalog when omitted
     quantity: int = Field(1, ge=1)
     amount: Decimal = Field(ge=0, description="the line's total price, in the program currency")
 
 
 class Purchase(_Base):
     type: Literal["purchase"] = "purchase"
-    order: str = Field(min_length=1)
+    order: Text = Field(min_length=1)
     lines: list[Line] = Field(min_length=1)
-    store: Optional[str] = None
-    channel: Optional[str] = None
+    store: Optional[Text] = None
+    channel: Optional[Text] = None
 
 
 class ReturnLine(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    item: str = Field(min_length=1)
+    item: Text = Field(min_length=1)
     quantity: int = Field(1, ge=1)
 
 
@@ -50,14 +62,14 @@ class Return(_Base):
     """A return of an earlier order: whole (no lines, no amount), or partial by lines or by amount."""
 
     type: Literal["return"] = "return"
-    order: str = Field(min_length=1)
+    order: Text = Field(min_length=1)
     lines: Optional[list[ReturnLine]] = None
     amount: Optional[Decimal] = Field(None, gt=0)
 
 
 class Visit(_Base):
     type: Literal["visit"] = "visit"
-    store: Optional[str] = None
+    store: Optional[Text] = None
 
 
 class Signup(_Base):
@@ -66,17 +78,17 @@ class Signup(_Base):
 
 class Referral(_Base):
     type: Literal["referral"] = "referral"
-    referred: Optional[str] = None
+    referred: Optional[Text] = None
 
 
 class Redemption(_Base):
     type: Literal["redemption"] = "redemption"
-    reward: str = Field(min_length=1)
+    reward: Text = Field(min_length=1)
 
 
 class Action(_Base):
     type: Literal["action"] = "action"
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1)
 
 
 class Tick(_Base):
@@ -129,9 +141,15 @@ def to_minor(value: Decimal, exponent: int, field: str, currency: str) -> int:
 
 
 def local_time(t: _dt.datetime, tz: ZoneInfo) -> _dt.datetime:
-    if t.tzinfo is None:
-        return t
-    return t.astimezone(tz).replace(tzinfo=None)
+    """The program-local wall time of `t`; EventError("time") outside the times loyalty accepts."""
+    if t.tzinfo is not None:
+        try:
+            t = t.astimezone(tz).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise EventError("time", f"{t.isoformat()} is outside the times loyalty accepts ({TIME_RANGE})") from None
+    if not EARLIEST <= t < LATEST:
+        raise EventError("time", f"{t.isoformat()} is outside the times loyalty accepts ({TIME_RANGE})")
+    return t
 
 
 def default_id(event: BaseModel) -> str:

@@ -23,6 +23,8 @@ from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.events import EventError, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
+from loyalty.runtime.internal import SURROGATE, has_surrogate
+from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
@@ -157,16 +159,29 @@ class Program:
     def new_member(self, member_id: str, attributes: Optional[dict] = None) -> MemberState:
         if not isinstance(member_id, str) or not member_id:
             raise EventError("member_id", "a member id is a non-empty string")
+        if has_surrogate(member_id):
+            raise EventError("member_id", f"the member id {SURROGATE}")
         try:
             attrs = MemberAttributes.model_validate(attributes or {})
         except ValidationError as err:
             first = err.errors()[0]
             raise EventError("attributes." + ".".join(str(p) for p in first["loc"]), first["msg"]) from None
         doc = attrs.model_dump(mode="json", exclude_none=True)
+        try:  # the attributes are saved with the state: they must be text a saved state can hold
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, TypeError, ValueError) as err:
+            raise EventError("attributes", f"cannot be saved as JSON text: {err}"[:200]) from None
         return MemberState(evaluator.new_member(self.compiled, member_id, doc), self)
 
     def new_budget_ledger(self) -> BudgetLedger:
         return BudgetLedger(self.compiled.budgets)
+
+    def budget_ledger_from_json(self, text: str) -> BudgetLedger:
+        """A saved ledger (`ledger.to_json()`), checked to hold exactly this program's budgets
+        (`LedgerMismatchError` otherwise)."""
+        ledger = BudgetLedger.from_json(text)
+        ledger.check_for(self.compiled.budgets)
+        return ledger
 
     def apply(self, state: MemberState, event, ledger=None) -> Applied:
         """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
@@ -174,8 +189,11 @@ class Program:
                                                   and state._program.identity != self.identity):
             raise StateMismatchError(_OTHER_PROGRAM)
         p = self.compiled
-        if ledger is None and p.budgets:
-            raise ValueError(_NO_LEDGER)
+        if ledger is None:
+            if p.budgets:
+                raise ValueError(_NO_LEDGER)
+        elif type(ledger) is BudgetLedger and ledger.limits != p.budgets:
+            ledger.check_for(p.budgets)
         if type(event) is dict:
             ev = dict_to_ev(event, p.exponent, p.tz, p.catalog, self._amounts)
         else:
@@ -206,11 +224,16 @@ class Program:
                                      + first["msg"]) from None
         if doc.format != STATE_FORMAT:
             raise StateMismatchError(f"state format {doc.format!r} is not {STATE_FORMAT!r}")
-        if doc.program != self.identity:
+        # a state saved before the identity left source positions out carries the program's identity of then
+        if doc.program != self.identity and doc.program != self.compiled.legacy_identity:
             raise StateMismatchError(f"this state was saved by program {doc.program}, not {self.identity} "
                                      f"({self.name!r}); migrate the member or start it again")
         if len(doc.kinds) != len(self.compiled.kinds) or len(doc.metrics) != len(self.compiled.metrics):
             raise StateMismatchError("the state's shape does not match the program")
+        try:
+            check_state(doc, self.compiled)
+        except StateProblem as err:
+            raise StateMismatchError(f"not a state this program can run: {err}") from None
         return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
 
     def effect_json(self, effect: Effect) -> dict:
@@ -229,6 +252,8 @@ def apply_general(program: Program, state: MemberState, event, ledger=None) -> A
     p = program.compiled
     if ledger is None and p.budgets:
         raise ValueError(_NO_LEDGER)
+    if type(ledger) is BudgetLedger:
+        ledger.check_for(p.budgets)
     model = parse_event(event)
     ev = to_internal(model, p.exponent, p.currency, p.tz, p.catalog)
     new = state._s.copy()

@@ -19,8 +19,7 @@ from decimal import Decimal
 from typing import Optional
 
 from loyalty.runtime.events import Purchase
-from loyalty.runtime.internal import MAX_MINOR as _MAX_MINOR
-from loyalty.runtime.internal import Ev
+from loyalty.runtime.internal import EARLIEST, LATEST, MAX_MINOR, Ev, exact_minor, has_surrogate
 
 # times both pydantic and datetime.fromisoformat read, to the same value (tests/test_apply_fast_path.py)
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
@@ -70,12 +69,12 @@ def _time(value, tz) -> Optional[_dt.datetime]:
         t = value
     else:
         return None
-    if t.tzinfo is None:
-        return t
-    try:
-        return t.astimezone(tz).replace(tzinfo=None)
-    except (OverflowError, ValueError):
-        return None
+    if t.tzinfo is not None:
+        try:
+            t = t.astimezone(tz).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            return None
+    return t if EARLIEST <= t < LATEST else None  # outside: the validated path refuses it
 
 
 def _minor(value, exponent: int, positive: bool = False) -> Optional[int]:
@@ -101,20 +100,18 @@ def _minor(value, exponent: int, positive: bool = False) -> Optional[int]:
         minor = value * 10**exponent
     else:
         return None
-    if positive and minor <= 0:
+    if (positive and minor <= 0) or minor >= MAX_MINOR:
         return None
-    if minor > _MAX_MINOR:
-        return None  # too large: the validated path says so
     return minor
 
 
 def _text(value) -> bool:
-    """A non-empty str (a field with min_length=1)."""
-    return type(value) is str and value != ""
+    """A non-empty str (a field with min_length=1) of Unicode characters."""
+    return type(value) is str and value != "" and not has_surrogate(value)
 
 
 def _opt_text(value) -> bool:
-    return value is None or type(value) is str
+    return value is None or (type(value) is str and not has_surrogate(value))
 
 
 def _quantity(line: dict) -> Optional[int]:
@@ -187,7 +184,7 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
     if not keys.issuperset(d):
         return None
     eid = d.get("id")
-    if eid is not None and (type(eid) is not str or not eid):
+    if eid is not None and (type(eid) is not str or not eid or (not eid.isascii() and has_surrogate(eid))):
         return None
     if typ == "purchase":
         order = d.get("order")
@@ -198,6 +195,9 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
                 or (store is not None and type(store) is not str)
                 or (channel is not None and type(channel) is not str)):
             return None
+        if not order.isascii() and has_surrogate(order) or (store and not _opt_text(store)) or (
+                channel and not _opt_text(channel)):
+            return None
         out = []
         for ln in lines:
             if type(ln) is not dict or not _LINE_KEYS.issuperset(ln):
@@ -207,6 +207,8 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
             q = ln.get("quantity", 1)
             if type(item) is not str or not item or (cat is not None and type(cat) is not str) or (
                     type(q) is not int or not 1 <= q < _MAX_INT):
+                return None
+            if not item.isascii() and has_surrogate(item) or (cat and not cat.isascii() and has_surrogate(cat)):
                 return None
             a = ln.get("amount")
             if type(a) is str and amounts is not None:
@@ -237,6 +239,8 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
                 t = t.astimezone(tz).replace(tzinfo=None)
             except (OverflowError, ValueError):
                 return None
+        if not EARLIEST <= t < LATEST:
+            return None
         return _tuple_new(Ev, ("purchase", eid or f"purchase:{order}", t, order, tuple(out), store, channel, None,
                                None, None, None))
     if typ == "tick":
@@ -310,6 +314,8 @@ def model_to_ev(model, exponent: int, tz, catalog: dict, amounts: dict) -> Optio
             t = t.astimezone(tz).replace(tzinfo=None)
         except (OverflowError, ValueError):
             return None
+    if not EARLIEST <= t < LATEST:
+        return None
     out = []
     for ln in model.lines:
         a = ln.amount
@@ -317,10 +323,9 @@ def model_to_ev(model, exponent: int, tz, catalog: dict, amounts: dict) -> Optio
             return None
         amount = amounts.get(a)
         if amount is None:
-            scaled = a.scaleb(exponent)
-            if scaled != scaled.to_integral_value():
-                return None  # more decimals than the currency has: to_internal says so
-            amount = int(scaled)
+            amount, why = exact_minor(a, exponent)
+            if why:
+                return None  # too large, or more decimals than the currency has: to_internal says so
             if len(amounts) < _CACHE_SIZE:
                 amounts[a] = amount
         item = ln.item

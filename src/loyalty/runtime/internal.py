@@ -7,9 +7,32 @@ spares a simulation the import of pydantic and the construction of its models (~
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import namedtuple
 from decimal import Decimal
 from typing import Optional
+
+# The moments an event may have, program-local: well inside what datetime holds, so that a timer set a century
+# after an event (expiry, pending points, a review) still exists, and a time zone conversion cannot overflow.
+EARLIEST = _dt.datetime(1900, 1, 1)
+LATEST = _dt.datetime(3000, 1, 1)  # exclusive
+TIME_RANGE = "1900-01-01 to 2999-12-31, program-local time"
+MAX_MINOR = 10**18  # amounts are below this many minor units: exact in an int64 and in Decimal's 28 digits
+
+
+def has_surrogate(text: str) -> bool:
+    """A lone surrogate (half of a UTF-16 pair): not a Unicode character, cannot be written as UTF-8 or read back
+    from a saved state."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+SURROGATE = "holds a lone surrogate (half of a UTF-16 pair), which is not a character"
 
 
 class EventError(ValueError):

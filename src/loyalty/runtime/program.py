@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
+from loyalty.runtime.meaning import check_depth, check_meaning
 from loyalty.runtime.schema import SchemaError, check_document
-from loyalty.runtime.timeutil import NEVER, day_after, parse_date
+from loyalty.runtime.timeutil import NEVER, day_after, is_iana_zone, parse_date
 
 FORMAT = "loyalty-compiled/1"
 
@@ -349,7 +350,7 @@ class CompiledProgram:
     __slots__ = ("doc", "identity", "name", "currency", "exponent", "timezone", "tz", "runs_from", "runs_to",
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
-                 "has_timers", "item_costs", "sources", "plans")
+                 "has_timers", "item_costs", "sources", "plans", "legacy_identity")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -358,16 +359,22 @@ class CompiledProgram:
         self.plans: dict = {}  # runtime/plan.py `plan_of`: the plans of this program, built on first use
         try:
             self._build(doc)
+        except ProgramFormatError:
+            raise
         except (KeyError, TypeError, ValueError) as err:
             raise ProgramFormatError(f"malformed compiled program: {type(err).__name__}: {err}") from None
 
     def _build(self, doc: dict) -> None:
-        self.identity = doc.get("identity") or program_identity(doc)
+        self.identity = program_identity(doc)
+        self.legacy_identity = legacy_identity(doc)
         self.name = doc["name"]
         self.source_file = doc.get("source_file")
         self.currency = doc["currency"]
         self.exponent = doc["exponent"]
         self.timezone = doc["timezone"]
+        if not is_iana_zone(self.timezone):
+            raise ProgramFormatError(f"malformed compiled program: timezone: {self.timezone!r} is not an IANA time "
+                                     "zone name (a name only this machine resolves would make results depend on it)")
         self.tz = ZoneInfo(self.timezone)
         runs = doc.get("runs") or {}
         self.runs_from = _dt.datetime.combine(parse_date(runs["from"]), _dt.time()) if runs.get("from") else None
@@ -434,6 +441,8 @@ class CompiledProgram:
             doc = json.loads(text)
         except json.JSONDecodeError as err:
             raise ProgramFormatError(f"not JSON: {err}") from None
+        except RecursionError:
+            raise ProgramFormatError("malformed compiled program: nested too deeply to read") from None
         return cls.from_doc(doc)
 
     @classmethod
@@ -443,19 +452,60 @@ class CompiledProgram:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ProgramFormatError(f"not a compiled loyalty program (expected format {FORMAT!r})")
         try:
+            check_depth(doc)  # before anything recursive walks it
             check_document(doc)
+            check_meaning(doc)
         except SchemaError as err:
             raise ProgramFormatError(f"malformed compiled program: {err}") from None
         expected = program_identity(doc)
-        if doc["identity"] != expected:
+        if doc["identity"] != expected and doc["identity"] != legacy_identity(doc):
             raise ProgramFormatError(f"malformed compiled program: identity: {doc['identity']!r} does not match "
                                      f"the content ({expected}); the document was changed after compiling: "
                                      "compile the program again")
         return cls(doc)
 
 
-def program_identity(doc: dict) -> str:
-    """A hash of what the program means: the document without its identity and source file name."""
-    body = {k: v for k, v in doc.items() if k not in ("identity", "source_file")}
+# What the identity leaves out: where things were written (the `span` of each declaration, the source file) and
+# the identity itself. Everything else in the document is what the program does, or names what it does (rule,
+# reward, tier and point kind names appear in effects and states), so it is hashed; lists keep their order
+# (rules, tiers, point kinds and metrics are indexed by position in a saved state).
+_IDENTITY_VERSION = "loyalty-identity/2"  # hashed with the content: never equal to an identity of before
+
+
+def _unplaced(d) -> object:
+    return {k: v for k, v in d.items() if k != "span"} if type(d) is dict else d
+
+
+def _meaning(doc: dict) -> dict:
+    """The document without positions. Only the declarations' own `span` goes: names chosen by the author (an
+    item or reward called "span") are keys of other maps and stay."""
+    out = {k: v for k, v in doc.items() if k not in ("identity", "source_file")}
+    for key in ("point_kinds", "redeem", "rules", "draws"):
+        if type(out.get(key)) is list:
+            out[key] = [_unplaced(x) for x in out[key]]
+    if type(out.get("rewards")) is dict:
+        out["rewards"] = {name: _unplaced(r) for name, r in out["rewards"].items()}
+    tiers = out.get("tiers")
+    if type(tiers) is dict:
+        tiers = _unplaced(tiers)
+        if type(tiers.get("tiers")) is list:
+            tiers["tiers"] = [_unplaced(t) for t in tiers["tiers"]]
+        out["tiers"] = tiers
+    return out
+
+
+def _hash(body) -> str:
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def program_identity(doc: dict) -> str:
+    """A hash of what the program means: the document without source positions (`span`), source file name and
+    identity. A comment, blank lines or `loyalty fmt` keep it; a changed rate, threshold or name changes it."""
+    return _hash({"identity": _IDENTITY_VERSION, "program": _meaning(doc)})
+
+
+def legacy_identity(doc: dict) -> str:
+    """The identity loyalty gave a program before `program_identity` left source positions out (it hashed the
+    `span`s too). Documents and states written then carry it: they still load with the same program."""
+    return _hash({k: v for k, v in doc.items() if k not in ("identity", "source_file")})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import functools
+import os
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 
@@ -90,3 +92,35 @@ def parse_time(text: str) -> _dt.datetime:
 
 def parse_date(text: str) -> _dt.date:
     return _dt.date.fromisoformat(text)
+
+
+@functools.lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """The IANA time zone names, as the tzdata package (a dependency) lists them. Not the machine's tz
+    directory: it also holds `localtime` (whatever zone the host is set to), `posixrules`, `posix/...` and
+    `right/...`, which would make a program's results depend on the machine running it."""
+    try:
+        import tzdata
+
+        with open(os.path.join(os.path.dirname(tzdata.__file__), "zones"), encoding="utf-8") as f:
+            names = frozenset(zone for zone in (line.strip() for line in f) if zone)
+        if names:
+            return names
+    except Exception:  # pragma: no cover - no tzdata package: the system's list, without its host-only names
+        pass
+    import zoneinfo
+
+    try:
+        names = zoneinfo.available_timezones()
+    except Exception:  # pragma: no cover
+        names = set()
+    return frozenset(n for n in names if not machine_only_zone_name(n))
+
+
+def machine_only_zone_name(name: str) -> bool:
+    """A name the machine's tz directory may resolve that is not an IANA zone of its own."""
+    return name in ("localtime", "posixrules") or name.split("/", 1)[0] in ("posix", "right")
+
+
+def is_iana_zone(name: str) -> bool:
+    return type(name) is str and name != "posixrules" and name in iana_zones()

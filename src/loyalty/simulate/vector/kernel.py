@@ -102,7 +102,6 @@ def _add_months(us: np.ndarray, months: int) -> np.ndarray:
 
 def _add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
     """timeutil.add_duration on µs timestamps; Unsupported for a moment past 9999-12-31 (the evaluator's NEVER)."""
-    day = 86_400_000_000
     if amount * (30 if unit == "month" else 365 if unit == "year" else 7 if unit == "week" else 1) > 10_000 * 366:
         raise Unsupported("a duration past the end of the calendar")
     out = _add_duration_us(us, amount, unit)

@@ -1,0 +1,98 @@
+"""A saved member state checked against the program that loads it (after its shape, runtime/state_doc.py).
+
+A state edited by hand, or saved by a bug, can have the right shape and still crash `apply` later: `tier: 99`,
+a clock with a UTC offset (the runtime's times are naive program-local times), a negative count, a batch of
+another point kind's rule. `check_state` refuses such a state with the field path, when it is loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from loyalty.runtime.internal import EARLIEST, LATEST, has_surrogate
+
+
+class StateProblem(ValueError):
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+
+
+def _time(t, path: str, optional: bool = True) -> None:
+    if t is None:
+        if not optional:
+            raise StateProblem(path, "missing time")
+        return
+    if t.tzinfo is not None:
+        raise StateProblem(path, f"{t.isoformat()} has a UTC offset; saved times are program-local, without one")
+    if not _dt.datetime(1, 1, 2) <= t <= _dt.datetime(9999, 12, 30):
+        raise StateProblem(path, f"{t.isoformat()} is out of range")
+
+
+def _count(value: int, path: str) -> None:
+    if value < 0:
+        raise StateProblem(path, f"{value} is negative")
+
+
+def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the document's order
+    """Raise `StateProblem` naming the first field of the state `doc` (a `StateDoc`) that `prog` cannot run."""
+    n_rules = len(prog.rules)
+    if not doc.member_id or has_surrogate(doc.member_id):
+        raise StateProblem("member_id", "empty, or not Unicode text")
+    b = doc.attributes.get("birthday")
+    if b is not None:
+        try:
+            _dt.date.fromisoformat(b) if isinstance(b, str) else None
+        except ValueError:
+            raise StateProblem("attributes.birthday", f"{str(b)[:40]!r} is not a date") from None
+    segs = doc.attributes.get("segments")
+    if segs is not None and not (isinstance(segs, (list, str)) and all(isinstance(x, str) for x in segs)):
+        raise StateProblem("attributes.segments", "expected a list of texts")
+    _time(doc.clock, "clock")
+    for name in ("visits", "purchases", "spend"):
+        _count(getattr(doc, name), name)
+    for i, k in enumerate(doc.kinds):
+        path = f"kinds[{i}]"
+        for name in ("debt", "earned", "redeemed", "expired", "clawed"):
+            _count(getattr(k, name), f"{path}.{name}")
+        _time(k.inactivity_deadline, f"{path}.inactivity_deadline")
+        for j, batch in enumerate(k.batches):
+            bp = f"{path}.batches[{j}]"
+            _time(batch.earned_at, f"{bp}.earned_at", optional=False)
+            _time(batch.available_at, f"{bp}.available_at")
+            _time(batch.expires_at, f"{bp}.expires_at")
+            if batch.amount <= 0:
+                raise StateProblem(f"{bp}.amount", f"{batch.amount}: a batch holds a positive number of points")
+            if batch.available_at is not None and batch.available_at < batch.earned_at:
+                raise StateProblem(f"{bp}.available_at", "before earned_at")
+            if batch.rule != -1 and not 0 <= batch.rule < n_rules and batch.rule not in prog.sources:
+                raise StateProblem(f"{bp}.rule", f"{batch.rule} is not a rule or multiplier of the program")
+    for name in ("punches", "fired", "counts"):
+        for r, v in getattr(doc, name).items():
+            if not 0 <= r < n_rules:
+                raise StateProblem(f"{name}[{r}]", "not a rule of the program")
+            _count(v, f"{name}[{r}]")
+    for r in doc.punches:
+        if prog.rules[r].action != "punch":
+            raise StateProblem(f"punches[{r}]", f"rule {prog.rules[r].name!r} is not a punch card")
+    for i, m in enumerate(doc.metrics):
+        for j, (t, _v) in enumerate(m):
+            _time(t, f"metrics[{i}][{j}]", optional=False)
+    n_tiers = len(prog.tiers.tiers) if prog.tiers else 0
+    for name in ("tier", "grace_target"):
+        v = getattr(doc, name)
+        if not -1 <= v < n_tiers:
+            raise StateProblem(name, f"{v} is not a tier of the program (it has {n_tiers}; -1 is none)")
+    _time(doc.next_review, "next_review")
+    _time(doc.grace_until, "grace_until")
+    for scope, (_key, used) in doc.caps.items():
+        _count(used, f"caps[{scope!r}]")
+    for oid, o in doc.orders.items():
+        path = f"orders[{oid!r}]"
+        _time(o.time, f"{path}.time", optional=False)
+        for name in ("gross", "paid", "returned"):
+            _count(getattr(o, name), f"{path}.{name}")
+        for item, line in o.lines.items():
+            if len(line) != 3 or any(x < 0 for x in line):
+                raise StateProblem(f"{path}.lines[{item!r}]", "expected [quantity, amount, quantity returned] >= 0")
+    for name, count in doc.rewards.items():
+        _count(count, f"rewards[{name!r}]")
