@@ -14,9 +14,11 @@ from typing import Optional
 
 # The moments an event may have, program-local: well inside what datetime holds, so that a timer set a century
 # after an event (expiry, pending points, a review) still exists, and a time zone conversion cannot overflow.
-EARLIEST = _dt.datetime(1900, 1, 1)
-LATEST = _dt.datetime(3000, 1, 1)  # exclusive
-TIME_RANGE = "1900-01-01 to 2999-12-31, program-local time"
+# the times a history row may carry too (simulate/history.py FIRST_TIME, LAST_TIME): the API and the simulation
+# accept the same events
+EARLIEST = _dt.datetime(1000, 1, 1)
+LATEST = _dt.datetime(9000, 1, 1)  # exclusive
+TIME_RANGE = "1000-01-01 to 8999-12-31, program-local time"
 MAX_MINOR = 10**18  # amounts are below this many minor units: exact in an int64 and in Decimal's 28 digits
 
 
