@@ -36,6 +36,11 @@ def check_depth(doc) -> None:
             stack.extend((v, depth + 1) for v in value)
 
 
+# the largest number a program may write (the checker's LOY403: 20 digits): a document compiled from a program
+# that checks clean must load, so no range here is narrower than the checker's
+MAX_WRITTEN = 10**20 - 1
+
+
 def _int(value, path: str, lo: int = 0, hi: int = MAX_INT) -> None:
     if not lo <= value <= hi:
         raise SchemaError(path, f"{value} is out of range ({lo} to {hi})")
@@ -57,7 +62,7 @@ def _one_of(value, values, path: str) -> None:
 def _duration(d, path: str) -> None:
     if d is None:
         return
-    _int(d["amount"], f"{path}.amount", 1, 100_000)
+    _int(d["amount"], f"{path}.amount", 1, MAX_WRITTEN)
     _one_of(d["unit"], UNITS, f"{path}.unit")
 
 
@@ -146,7 +151,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
             last = t["threshold"]
             for j, mul in enumerate(t["multipliers"]):
                 kind(mul["point_kind"], f"{path}.multipliers[{j}].point_kind")
-                _dec(mul["factor"], f"{path}.multipliers[{j}].factor", Decimal(0), Decimal(1000), lo_open=True)
+                _dec(mul["factor"], f"{path}.multipliers[{j}].factor", Decimal(0), Decimal(MAX_WRITTEN), lo_open=True)
             if t["discount_percent"] is not None:
                 _dec(t["discount_percent"], f"{path}.discount_percent", *PERCENT, lo_open=True)
             for j, perk in enumerate(t["perks"]):
@@ -209,7 +214,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         if t == "none":
             raise SchemaError(f"{ap}.type", "a rule without an action")
         if t == "punch":
-            _int(a["cycle"], f"{ap}.cycle", 1, 10**9)
+            _int(a["cycle"], f"{ap}.cycle", 1, MAX_WRITTEN)
             _int(a["free"], f"{ap}.free", 1, a["cycle"])
             _dec(a["percent"], f"{ap}.percent", *PERCENT, lo_open=True)
         elif t == "earn_per_spend":
@@ -220,7 +225,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
             if t == "earn_per_event":
                 _one_of(a["event"], ("visit", "referral"), f"{ap}.event")
         elif t == "multiplier":
-            _dec(a["factor"], f"{ap}.factor", Decimal(0), Decimal(1000), lo_open=True)
+            _dec(a["factor"], f"{ap}.factor", Decimal(0), Decimal(MAX_WRITTEN), lo_open=True)
         elif t == "give":
             if a["reward"] not in rewards:
                 raise SchemaError(f"{ap}.reward", f"{a['reward']!r} is not a reward of the program")
