@@ -643,7 +643,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     if is_csv:
         history = _read_plain_csv(path, options)
         if history is not None:
-            return history
+            return refuse_reused_orders(history, options)
     ragged: list = []
     shape = scan_csv(path) if is_csv else None
     cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=True,
@@ -672,6 +672,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
             raise ragged_error(str(path), ragged[0]) from None
         raise
+    history = refuse_reused_orders(history, options)
     if not_utf8:
         history.skipped.update(not_utf8)
         history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -684,6 +685,48 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if len(history.bad_rows) < options.max_examples:
             history.bad_rows.append(bad)
     return history
+
+
+def refuse_reused_orders(h: History, options: ReadOptions) -> History:
+    """Purchase rows of one member with one order id but another event id than the order's first rows are a
+    second purchase reusing the order id, which `program.apply` refuses (EventError on `order`): here they are
+    bad rows (stop, or under skip left out and counted), so the simulation applies what the API applies.
+    Rows without an event id are lines of the order their order id names."""
+    import numpy as np
+
+    if not len(h):
+        return h
+    kinds, values = h.codes("type")
+    event = h.code_array("event")
+    candidates = np.flatnonzero((kinds == (values.index("purchase") if "purchase" in values else -2))
+                                & (h.code_array("order") >= 0) & (event >= 0))
+    if not len(candidates):
+        return h
+    member, order, rows = h.code_array("member"), h.code_array("order"), h.column("row")
+    owner: dict = {}
+    bad: list[int] = []
+    for i in candidates.tolist():
+        first = owner.setdefault((member[i], order[i]), event[i])
+        if first != event[i]:
+            bad.append(i)
+    if not bad:
+        return h
+    order_text = h.values_of("order", [order[i] for i in bad])
+    first_text = h.values_of("event", [owner[(member[i], order[i])] for i in bad])
+    found = sorted(((rows[i], i, o, e) for i, o, e in zip(bad, order_text, first_text)))
+    examples = [BadRow(h.file, row, "order", o, f"order id {o!r} is already used by event {e!r} of this member; "
+                                                 f"a new purchase needs a new order id") for row, _, o, e in found]
+    if options.on_bad_row != "skip":
+        raise HistoryError(str(examples[0]), line=found[0][0],
+                           hint="give the purchase its own order id, or pass --on-bad-row skip to leave it out")
+    import pyarrow as pa
+
+    keep = np.ones(len(h), dtype=bool)
+    keep[bad] = False
+    out = History(h.table.filter(pa.array(keep)), file=h.file, skipped=h.skipped, bad_rows=h.bad_rows, encoded=True)
+    out.skipped["order: already used by another event"] += len(bad)
+    out.bad_rows = sorted(out.bad_rows + examples, key=lambda b: b.row)[:options.max_examples]
+    return out
 
 
 def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
