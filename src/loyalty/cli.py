@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="loyalty", standalone_mode=True)
     except SystemExit as exit_:
+        from loyalty.fileio import Terminated
+
+        if isinstance(exit_, Terminated):
+            click.echo("loyalty: terminated; no output was left half written", err=True)
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_INPUT)
     except KeyboardInterrupt:

@@ -69,3 +69,40 @@ def fail(message: str, hint: str | None = None, code: int = EXIT_INPUT) -> NoRet
     if hint:
         click.echo(f"  = hint: {visible(hint)}", err=True)
     sys.exit(code)
+
+
+def check_output_file(path: str, option: str) -> None:
+    """Before any work: a file option (`--chart`, `-o`) must name a file that can be created in an existing
+    folder; otherwise a usage error that says which."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        fail(f"{option} {path}: is a folder", "name a file, e.g. cost.svg", code=EXIT_USAGE)
+    if target.exists() and not target.is_file():
+        fail(f"{option} {path}: is not a regular file", "name a file to write", code=EXIT_USAGE)
+    folder = target.absolute().parent
+    if not folder.is_dir():
+        fail(f"{option} {path}: the folder {folder} does not exist",
+             "create the folder first, or name a file in an existing one", code=EXIT_USAGE)
+
+
+def check_output_dir(path: str, option: str, owned: frozenset) -> None:
+    """Before any work: a folder option (`--out`) must name a folder that is missing, empty or holds only the
+    files an earlier run wrote (the folder is replaced as a whole)."""
+    from loyalty.fileio import FolderInUse, check_replaceable
+
+    try:
+        check_replaceable(path, owned)
+    except NotADirectoryError:
+        fail(f"{option} {path}: is not a folder", "name a folder to write the tables into", code=EXIT_USAGE)
+    except FolderInUse as err:
+        more = " ..." if len(err.foreign) > 3 else ""
+        fail(f"{option} {path}: the folder holds files {option} did not write ({', '.join(err.foreign[:3])}{more})",
+             f"{option} replaces the whole folder: name a new or empty folder, or one an earlier {option} wrote",
+             code=EXIT_USAGE)
+
+
+def output_error(path, err: OSError) -> NoReturn:
+    """Writing an output failed (no space, no permission): exit 1 naming the file and the reason."""
+    fail(f"{path}: cannot write: {err.strerror or err}", "check the path, its permissions and the free space")

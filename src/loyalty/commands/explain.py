@@ -10,9 +10,30 @@ from loyalty.commands._common import fail, prefer_system_allocator, stdout_conso
 from loyalty.commands.simulate import handle_input_errors, history_options
 
 
+def budget_ledger(plan, history):
+    """The ledger that grants this member's budget claims exactly as `loyalty simulate` does: program-wide
+    budgets depend on every member's claims, so the history is replayed in the same passes as simulate's
+    (simulate/budgets.py) to find where each budget runs out; then the member's claims are granted by those
+    cutoffs. Without budgets nothing is limited."""
+    from loyalty.runtime.ledger import UnlimitedLedger
+
+    if not plan.program.budgets:
+        return UnlimitedLedger()
+    from loyalty.simulate.budgets import CutoffLedger, solve_budgets
+    from loyalty.simulate.engine import replay_members
+
+    final: dict = {}
+
+    def run_pass(known):
+        final["known"] = known
+        return replay_members(plan, history, history.member_slices(), lambda: CutoffLedger(known))
+
+    solve_budgets(plan.program.budgets, run_pass)
+    return CutoffLedger(final["known"])
+
+
 def member_timeline(plan, history, member: str) -> list[dict]:
     """Each event of the member (in the order the evaluator saw it) with its effects."""
-    from loyalty.runtime.ledger import UnlimitedLedger
     from loyalty.simulate.engine import replay_member
     from loyalty.simulate.orders import EventBuilder
 
@@ -39,7 +60,7 @@ def member_timeline(plan, history, member: str) -> list[dict]:
                       "effects": [{**e.to_json(prog.exponent), "says": e.explain(prog.exponent, prog.currency)}
                                   for e in effects]})
 
-    replay_member(plan, member, events, UnlimitedLedger(), on_event=on_event)
+    replay_member(plan, member, events, budget_ledger(plan, history), on_event=on_event)
     for s in steps:
         if s["amount"] is not None:
             from loyalty.runtime.effects import minor_to_decimal

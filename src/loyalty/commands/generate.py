@@ -114,6 +114,10 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
         raise click.BadParameter(f"{days} days from {first} (and up to 80 days of late returns) go past "
                                  f"{LAST_TIME.date()}, the last day a history may hold", param_hint="--days")
 
+    if output:
+        from loyalty.commands._common import check_output_file
+
+        check_output_file(output, "-o")
     catalog, stores, minor = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2
     if program_path:
         program_catalog, program_stores, minor, currency = catalog_from_program(program_path)
@@ -126,8 +130,13 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
     if output:
         from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
 
-        with open_atomic(output) as fh:
-            written = generate(options, fh)
+        from loyalty.commands._common import output_error
+
+        try:
+            with open_atomic(output) as fh:
+                written = generate(options, fh)
+        except OSError as err:
+            output_error(output, err)
         from loyalty.terminal import visible
 
         click.echo(f"wrote {written} rows to {visible(output)}", err=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, fail, prefer_system_allocator, print_diagnostics,
-                                      stdout_console)
+from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail,
+                                      output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
 HISTORY_OPTIONS = [
     click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False),
@@ -95,13 +95,19 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
             out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
+    from loyalty.fileio import FolderInUse
     from loyalty.simulate.render import render_terminal, to_json, write_chart
-    from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report, write_out_dir
+    from loyalty.simulate.run import OUT_TABLES, load_program, plan_for, read_inputs, run_and_report, write_out_dir
     from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
              "name the file e.g. cost.svg or cost.html", code=EXIT_USAGE)
+    owned = frozenset(f"{t}.csv" for t in OUT_TABLES)
+    if chart:
+        check_output_file(chart, "--chart")
+    if out_dir:
+        check_output_dir(out_dir, "--out", owned)
     from loyalty.simulate.parallel import usable_cores
 
     if scheduler and engine_name != "dask":
@@ -141,10 +147,19 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
             console.width = 140  # piped to a file: room for every column
         render_terminal(report, console, prog.exponent)
     if out_dir:
-        written = write_out_dir(report, result, prog.exponent, Path(out_dir))
+        try:
+            written = write_out_dir(report, result, prog.exponent, Path(out_dir))
+        except OSError as err:
+            output_error(out_dir, err)
+        except FolderInUse:  # a file appeared in the folder during the run
+            check_output_dir(out_dir, "--out", owned)
+            raise
         click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
     if chart:
-        write_chart(report, Path(chart))
+        try:
+            write_chart(report, Path(chart))
+        except OSError as err:
+            output_error(chart, err)
         click.echo(f"wrote chart {visible(chart)}", err=True)
 
 

@@ -26,6 +26,7 @@ import datetime as _dt
 from typing import Optional
 
 from loyalty.runtime.effects import Effect
+from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
@@ -145,6 +146,11 @@ class Plan:
         prog = self.prog
         if typ == "return":  # refused before anything changes
             check_return(st, ev)
+        elif typ == "purchase" and ev.order in st.orders:
+            # a new event (its id is new) with an order id the member already bought under: refused, so an order
+            # is never overwritten (docs/semantics.md, "Identity and duplicates")
+            raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
+                                      f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
         if self.downgrade and st.tier >= 0 and st.next_review is None:

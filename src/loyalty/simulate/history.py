@@ -17,7 +17,9 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import sys
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -344,10 +346,18 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
             col = table.column(name)
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
                 cols[name] = col.cast(pa.string())
+            elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+                # text stored as bytes (BINARY without the UTF8 annotation): UTF-8, checked per value so that
+                # a bad byte is reported by row and column (decode_columns), never shown as b'...'
+                col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+                cols[name] = col.cast(pa.binary()) if as_bytes else _parquet_text(path, name, col)
             elif pa.types.is_integer(col.type) or pa.types.is_decimal(col.type):
                 cols[name] = col.cast(pa.string())
             else:
                 cols[name] = [None if v is None else _scalar_text(v) for v in col.to_pylist()]
+        if as_bytes and any(isinstance(c, (pa.Array, pa.ChunkedArray)) and pa.types.is_binary(c.type)
+                            for c in cols.values()):
+            cols = {name: pa.array(c, pa.string()) if isinstance(c, list) else c for name, c in cols.items()}
         return cols, 1, False
     import pyarrow.csv as pacsv
 
@@ -360,24 +370,112 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
             return "skip"
         return "error"
 
+    undecodable: list = []
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=True),
-            # a quoted value may hold a line break; Arrow only handles that across its parallel blocks when told
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_ragged_row,
-                                             newlines_in_values=quoted),
-            # as bytes: UTF-8 is checked per column afterwards, so a bad byte is reported by row and column
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: (pa.binary() if as_bytes else pa.string()) for n in names},
-                strings_can_be_null=False, quoted_strings_can_be_null=False
-            ),
-        )
+        with quiet_row_decoding(undecodable):
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(use_threads=True),
+                # a quoted value may hold a line break; Arrow only handles that across its parallel blocks when told
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_ragged_row,
+                                                 newlines_in_values=quoted),
+                # as bytes: UTF-8 is checked per column afterwards, so a bad byte is reported by row and column
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: (pa.binary() if as_bytes else pa.string()) for n in names},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False
+                ),
+            )
     except pa.ArrowInvalid as err:
+        if undecodable and as_bytes and ragged is not None:
+            # a row of the wrong width that is not UTF-8: Arrow cannot hand it to on_ragged_row (it decodes the
+            # row's text first), so read the file with the csv module, which keeps every byte
+            ragged.clear()
+            return read_csv_slowly(path, delimiter, names, ragged), 2, True
         raise HistoryError(f"{path}: not a readable CSV file: {arrow_message(err)}",
                            hint="check the delimiter (--delimiter) and that every row has as many fields as the header")
     cols = {name: table.column(name) for name in table.column_names}
     return cols, 2, True  # data starts on line 2
+
+
+def _is_bytes(column) -> bool:
+    import pyarrow as pa
+
+    return not isinstance(column, list) and (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type))
+
+
+def _parquet_text(path: Path, name: str, col) -> object:
+    """A Parquet BINARY column as text; a value that is not UTF-8 stops with its row (rows count from 1)."""
+    import pyarrow as pa
+
+    try:
+        return col.cast(pa.string())
+    except pa.ArrowInvalid:
+        pass
+    for i, value in enumerate(col.to_pylist()):
+        if value is not None:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise HistoryError(f'{path}:{i + 1}: column "{name}": not valid UTF-8 (byte 0x{value[err.start]:02x} '
+                                   f"at byte {err.start + 1} of the value)", hint="store the column as UTF-8 text",
+                                   line=i + 1) from None
+    return col.cast(pa.string())
+
+
+@contextmanager
+def quiet_row_decoding(caught: list):
+    """pyarrow decodes a ragged row's text as UTF-8 before calling the invalid-row handler; on a row that is
+    not UTF-8 that raises inside Arrow's callback, which Python reports on stderr ("Exception ignored ...
+    UnicodeDecodeError") before Arrow fails the read. Within the block such errors are collected in `caught`
+    instead (the caller then reads the file another way); any other unraisable error is reported as usual."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            caught.append(unraisable.exc_value)
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+@contextmanager
+def unbounded_fields():
+    """The csv module refuses fields over 128 KiB by default; Arrow, which reads the same files, does not."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
+def read_csv_slowly(path: Path, delimiter: str, names: list[str], ragged: list) -> dict:
+    """Every record of `len(names)` fields as byte columns (UTF-8 is checked afterwards, per value), and the
+    other records appended to `ragged` as (line, fields, width, text): what the Arrow reader gives, for the
+    files it cannot read (a ragged row that is not UTF-8). Slow; only for such files."""
+    import pyarrow as pa
+
+    width = len(names)
+    rows: list[list[str]] = []
+    with unbounded_fields(), path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        next(reader, None)
+        start = reader.line_num + 1
+        for fields in reader:
+            if fields:
+                if len(fields) == width:
+                    rows.append(fields)
+                else:
+                    text = delimiter.join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    ragged.append((start, len(fields), width, text))
+            start = reader.line_num + 1
+    return {name: pa.array([r[i].encode("utf-8", "surrogateescape") for r in rows], pa.binary())
+            for i, name in enumerate(names)}
 
 
 def header_names(path: Path, delimiter: str) -> list[str]:
@@ -399,7 +497,25 @@ def header_names(path: Path, delimiter: str) -> list[str]:
     if not header_line.strip():
         raise HistoryError(f"{path}: the file is empty; a header row is needed",
                            hint="the first line names the columns, e.g. member,time,amount")
-    names = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
+    body = header_line[:-2] if header_line.endswith("\r\n") else header_line.rstrip("\n")
+    if "\r" in body:  # lines ended by a lone CR (classic Mac OS): the whole file would read as one header line
+        column = body[:body.index("\r")].count(delimiter) + 1
+        raise HistoryError(f"{path}:1: column {column} of the header ends in a carriage return (CR) that is not "
+                           f"followed by a line feed: line ends must be LF or CRLF", line=1,
+                           hint="convert the file's line ends to LF (e.g. mac2unix, or the editor's line-ending "
+                                "setting)")
+    try:
+        names = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
+    except csv.Error as err:
+        limit = csv.field_size_limit()
+        fields = body.split(delimiter)
+        long = next((i for i, f in enumerate(fields) if len(f) > limit), None)
+        if long is not None:
+            raise HistoryError(f"{path}:1: column {long + 1} of the header is {len(fields[long])} characters long "
+                               f"(at most {limit})", line=1,
+                               hint="the first line names the columns, e.g. member,time,amount") from None
+        raise HistoryError(f"{path}:1: the header is not readable CSV: {err}", line=1,
+                           hint="check the delimiter (--delimiter) and the quotes of the first line") from None
     # headers are matched case-insensitively, so `amount` and `Amount` would be one column read twice
     folded = [n.strip().lower() for n in names]
     dupes = [n for i, n in enumerate(names) if folded.index(folded[i]) != i]
@@ -533,10 +649,10 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     if is_csv:
         history = _read_plain_csv(path, options)
         if history is not None:
-            return history
+            return refuse_reused_orders(history, options)
     ragged: list = []
     shape = scan_csv(path) if is_csv else None
-    cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=is_csv,
+    cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=True,
                                            quoted=bool(shape and shape.quoted))
     lines = None
     not_utf8: Counter = Counter()
@@ -554,7 +670,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
                     ragged = _locate_rows(path, ragged)
     ragged = sorted(ragged, key=lambda r: r[0] or 0)
     try:
-        if is_csv:
+        if is_csv or any(_is_bytes(c) for c in cols.values()):
             cols, lines, not_utf8, examples = decode_columns(cols, lines, first_row, str(path), options)
         history = build_history(cols, str(path), first_row, options, lines=lines)
     except HistoryError as err:
@@ -562,6 +678,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
             raise ragged_error(str(path), ragged[0]) from None
         raise
+    history = refuse_reused_orders(history, options)
     if not_utf8:
         history.skipped.update(not_utf8)
         history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -574,6 +691,48 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if len(history.bad_rows) < options.max_examples:
             history.bad_rows.append(bad)
     return history
+
+
+def refuse_reused_orders(h: History, options: ReadOptions) -> History:
+    """Purchase rows of one member with one order id but another event id than the order's first rows are a
+    second purchase reusing the order id, which `program.apply` refuses (EventError on `order`): here they are
+    bad rows (stop, or under skip left out and counted), so the simulation applies what the API applies.
+    Rows without an event id are lines of the order their order id names."""
+    import numpy as np
+
+    if not len(h):
+        return h
+    kinds, values = h.codes("type")
+    event = h.code_array("event")
+    candidates = np.flatnonzero((kinds == (values.index("purchase") if "purchase" in values else -2))
+                                & (h.code_array("order") >= 0) & (event >= 0))
+    if not len(candidates):
+        return h
+    member, order, rows = h.code_array("member"), h.code_array("order"), h.column("row")
+    owner: dict = {}
+    bad: list[int] = []
+    for i in candidates.tolist():
+        first = owner.setdefault((member[i], order[i]), event[i])
+        if first != event[i]:
+            bad.append(i)
+    if not bad:
+        return h
+    order_text = h.values_of("order", [order[i] for i in bad])
+    first_text = h.values_of("event", [owner[(member[i], order[i])] for i in bad])
+    found = sorted(((rows[i], i, o, e) for i, o, e in zip(bad, order_text, first_text)))
+    examples = [BadRow(h.file, row, "order", o, f"order id {o!r} is already used by event {e!r} of this member; "
+                                                 f"a new purchase needs a new order id") for row, _, o, e in found]
+    if options.on_bad_row != "skip":
+        raise HistoryError(str(examples[0]), line=found[0][0],
+                           hint="give the purchase its own order id, or pass --on-bad-row skip to leave it out")
+    import pyarrow as pa
+
+    keep = np.ones(len(h), dtype=bool)
+    keep[bad] = False
+    out = History(h.table.filter(pa.array(keep)), file=h.file, skipped=h.skipped, bad_rows=h.bad_rows, encoded=True)
+    out.skipped["order: already used by another event"] += len(bad)
+    out.bad_rows = sorted(out.bad_rows + examples, key=lambda b: b.row)[:options.max_examples]
+    return out
 
 
 def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
@@ -691,7 +850,7 @@ def record_lines(path: Path, delimiter: str, width: int) -> tuple[list[int], lis
     records of another width as (line, fields, width, text). Blank lines are no records (as in Arrow)."""
     lines: list[int] = []
     ragged: list[tuple] = []
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with unbounded_fields(), path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)
         start = reader.line_num + 1

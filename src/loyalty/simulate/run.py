@@ -163,12 +163,20 @@ def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
     return rows
 
 
+OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member")
+
+
 def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path) -> list[Path]:
+    """The `--out` tables, written as a whole: into a temporary folder beside `directory`, which then takes
+    its place (loyalty.fileio.replace_directory), so the folder holds the tables of one run or of none."""
+    from loyalty.fileio import pause_for_tests, replace_directory
     from loyalty.simulate.render import write_csv_tables, write_rows
 
-    written = write_csv_tables(report, directory)
-    path = directory / "by_member.csv"
-    rows = member_rows_csv(result, exponent)
-    write_rows(path, rows, header=["member", "orders", "revenue", "points_earned", "points_redeemed",
-                                   "points_outstanding", "rewards", "discount", "value_received", "tier"])
-    return written + [path]
+    with replace_directory(directory, owned=frozenset(f"{t}.csv" for t in OUT_TABLES)) as new:
+        write_csv_tables(report, new)
+        pause_for_tests()
+        rows = member_rows_csv(result, exponent)
+        write_rows(new / "by_member.csv", rows, header=["member", "orders", "revenue", "points_earned",
+                                                        "points_redeemed", "points_outstanding", "rewards",
+                                                        "discount", "value_received", "tier"])
+    return [directory / f"{t}.csv" for t in OUT_TABLES]

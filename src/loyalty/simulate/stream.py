@@ -70,20 +70,34 @@ class GroupedReader:
             ragged.append(row)
             return "skip"
 
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self.block_bytes),
-                parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter, invalid_row_handler=on_ragged_row,
-                                                 newlines_in_values=self.shape.quoted),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in self.names},
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
-            )
-            for batch in reader:
-                yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
-        except pa.ArrowInvalid as err:
-            from loyalty.simulate.history import arrow_message
+        from loyalty.simulate.history import quiet_row_decoding
 
+        undecodable: list = []
+        try:
+            with quiet_row_decoding(undecodable):
+                reader = pacsv.open_csv(
+                    self.path,
+                    read_options=pacsv.ReadOptions(block_size=self.block_bytes),
+                    parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
+                                                     invalid_row_handler=on_ragged_row,
+                                                     newlines_in_values=self.shape.quoted),
+                    convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in self.names},
+                                                         strings_can_be_null=False, quoted_strings_can_be_null=False),
+                )
+                for batch in reader:
+                    yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+        except pa.ArrowInvalid as err:
+            from loyalty.simulate.history import arrow_message, ragged_error, record_lines
+
+            if undecodable:  # a row of the wrong width that is not UTF-8 (Arrow cannot pass it to on_ragged_row)
+                _, rows = record_lines(self.path, self.options.delimiter, len(self.names))
+                if rows:
+                    err_ = ragged_error(str(self.path), rows[0])
+                    if self.options.on_bad_row == "skip":
+                        raise HistoryError(err_.message + "; --grouped cannot skip a row of the wrong width that "
+                                           "is not UTF-8", line=err_.line,
+                                           hint="fix or remove the row, or leave out --grouped") from None
+                    raise err_ from None
             raise HistoryError(f"{self.path}: not a readable CSV file: {arrow_message(err)}",
                                hint="check the delimiter (--delimiter) and that every row has as many fields as "
                                     "the header") from None
