@@ -190,12 +190,16 @@ class GroupedReader:
         """Members in file order: a member that starts again after another's rows breaks the grouping.
         `seen`: sorted hashes of the members whose rows have ended (8 bytes a member, not a row)."""
         import numpy as np
-        import pyarrow.compute as pc
 
-        by_line = h.table.select(["member", "row"]).take(pc.sort_indices(h.table.column("row")))
-        members = by_line.column("member").to_pylist()
-        lines = by_line.column("row").to_pylist()
-        runs = [(members[i], lines[i]) for i in range(len(members)) if i == 0 or members[i] != members[i - 1]]
+        from loyalty.simulate.columns import numbers
+
+        # the runs of rows of one member, in file order: found on the member column's codes, so only a run's
+        # first row (a member per run, not per row) reaches Python
+        lines = numbers(h.table.column("row"), 0)
+        by_line = np.argsort(lines, kind="stable")
+        codes = h.code_array("member")[by_line]
+        first = by_line[np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))]
+        runs = list(zip(h.values_of("member", h.code_array("member")[first]), lines[first].tolist()))
         goes_on = carry is not None and runs[0][0] == carry
         if carry is not None and not goes_on:
             seen = np.union1d(seen, [hash(carry)])

@@ -3,8 +3,6 @@ a balance below the price refuses the redemption (an effect, not an error)."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics.points import spend_oldest
@@ -64,18 +62,6 @@ def vector_redeem(kern, mm, idx) -> None:
             n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)
             X[mm[ok]] += n * price
             times[idx[ok]] = n
-
-
-def vector_redeem_one(kern, m: int, idx: int) -> None:
-    """`vector_redeem` for one member at one event (the kernel's one-by-one finish)."""
-    if not kern.m_redeems[m] or not kern.e_valid[idx]:
-        return
-    for price, k, times in kern.redeems:
-        st = kern.kstate[k]
-        n = simulated_redemptions(int(st["CT"][m]) - int(st["X"][m]), price)
-        if n:
-            st["X"][m] += n * price
-            times[idx] = n
 
 
 class Redemptions(ProgramMechanic):

@@ -37,7 +37,7 @@ from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.punch import vector_discounts
-from loyalty.runtime.mechanics.redeem import vector_redeem, vector_redeem_one
+from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
 from loyalty.simulate.scenario import member_redeems, stable_hash
@@ -892,86 +892,130 @@ class _Kernel:
     def _finish_one_by_one(self, members, starts, counts, first_step: int, tier, mval, free_metric, is_ret,
                            earned_metric_kind, thresholds) -> None:
         """The lockstep's steps from `first_step` on for these members, member by member in Python: the same
-        four phases on the same arrays, each member's events in order (members are independent, so the
-        order among them does not matter)."""
+        five phases on the same figures, each member's events in order (members are independent, so the
+        order among them does not matter). A member's figures are read into Python lists first and written
+        back after her last event: numpy's per-element access costs several times a list's."""
         kinds = self.prog.kinds
-        tiers = self.prog.tiers
-        plans = []  # per kind: (the kind, its lockstep state, its slots, slots per event, whether it expires)
-        for kind in kinds:
-            st = self.kstate[kind.index]
-            plans.append((kind, st, st["rules"], st["nr"], "ptr" in st))
+        has_tiers = self.prog.tiers is not None
         e_valid, ret_order_ev, m_evstart = self.e_valid, self.ret_order_ev, self.m_evstart
-        tier_before, tier_after = self.tier_before, self.tier_after
+        thresholds = list(enumerate(thresholds))
         for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
-            for idx in range(start + first_step, start + count):
+            end = start + count
+            first = start + first_step
+            # the member's figures: events [start, end), their slots [start * nr, end * nr); positions below
+            # are relative to `start` (a return's order and an expiry pointer are always the member's own)
+            per_kind = []
+            for kind in kinds:
+                st = self.kstate[kind.index]
+                nr = st["nr"]
+                lo, hi = start * nr, end * nr
+                rules = []
+                for j, sl in enumerate(st["rules"]):
+                    table = self.fixed[sl.skey][start:end].tolist() if sl.fixed else None
+                    tiered = None if sl.fixed else self.ptab[sl.skey][:, start:end].tolist()
+                    claw = None if sl.fixed else (self.share_num[sl.skey][start:end].tolist(),
+                                                  self.share_den[sl.skey][start:end].tolist(), self.claw[sl.skey])
+                    rules.append((j, table, tiered, claw))
+                expires = "ptr" in st
+                per_kind.append([kind, st, nr, lo, rules, expires, int(st["X"][m]), int(st["CT"][m]),
+                                 st["cum"][lo:hi].tolist(), st["pts"][lo:hi].tolist(), st["clawed"][lo:hi].tolist(),
+                                 st["ptr"][start:end].tolist() if expires else None,
+                                 st["Xexp"][start:end].tolist() if expires else None])
+            valid = e_valid[start:end].tolist()
+            ret = is_ret[start:end].tolist()
+            order_ev = ret_order_ev[start:end].tolist()
+            free = free_metric[start:end].tolist()
+            t_bef = self.tier_before[start:end].tolist()
+            t_aft = self.tier_after[start:end].tolist()
+            t_now = int(tier[m])
+            v = int(mval[m])
+            first_slot_of = int(m_evstart[m])
+            redeems = [(price, k, times) for price, k, times in self.redeems] if self.m_redeems[m] else ()
+            for i in range(first - start, count):
+                idx = start + i
                 # (1) time passes: batches whose expiry is due are taken from the front of the stream
-                for kind, st, rules, nr, expires in plans:
-                    if not expires:
-                        continue
-                    X = st["X"]
-                    xb = int(X[m])
-                    st["Xexp"][idx] = xb
-                    e = int(st["ptr"][idx])
-                    if e > int(m_evstart[m]) * nr:
-                        X[m] = max(xb, int(st["cum"][e - 1]))
-                t_before = int(tier[m])
-                tier_before[idx] = t_before
+                for pk in per_kind:
+                    if pk[5]:
+                        xb = pk[6]
+                        pk[12][i] = xb
+                        e = pk[11][i]
+                        if e > first_slot_of * pk[2]:
+                            c = pk[8][e - 1 - pk[3]]
+                            if c > xb:
+                                pk[6] = c
+                t_before = t_now
+                t_bef[i] = t_before
                 # (2) earning: purchases by the points table of the member's tier, fixed earns
-                for kind, st, rules, nr, expires in plans:
-                    CT = st["CT"]
-                    for j, sl in enumerate(rules):
-                        pts = int(self.fixed[sl.skey][idx]) if sl.fixed else int(self.ptab[sl.skey][t_before + 1, idx])
-                        slot = idx * nr + j
-                        ct = int(CT[m]) + pts
-                        CT[m] = ct
-                        st["cum"][slot] = ct
-                        st["pts"][slot] = pts
+                for pk in per_kind:
+                    kind, nr = pk[0], pk[2]
+                    cum, pts_list = pk[8], pk[9]
+                    for j, table, tiered, _claw in pk[4]:
+                        pts = table[i] if table is not None else tiered[t_before + 1][i]
+                        slot = i * nr + j
+                        pk[7] += pts
+                        cum[slot] = pk[7]
+                        pts_list[slot] = pts
                         if earned_metric_kind == kind.index:
-                            mval[m] += pts
+                            v += pts
                 # (3) returns take back points, oldest first, by the kind's policy
-                if is_ret[idx]:
-                    oev = int(ret_order_ev[idx])
-                    for kind, st, rules, nr, expires in plans:
-                        for j, sl in enumerate(rules):
-                            if sl.fixed:
+                if ret[i]:
+                    o = order_ev[i] - start
+                    for pk in per_kind:
+                        kind, nr = pk[0], pk[2]
+                        for j, table, _tiered, claw in pk[4]:
+                            if claw is None:
                                 continue
-                            oslot = oev * nr + j
-                            pts_o = int(st["pts"][oslot])
-                            num, den = int(self.share_num[sl.skey][idx]), int(self.share_den[sl.skey][idx])
+                            num_l, den_l, (ta, tr, fx) = claw
+                            oslot = o * nr + j
+                            pts_o = pk[9][oslot]
+                            num, den = num_l[i], den_l[i]
                             target = pts_o if num == den else half_even_int(pts_o * num, den)
-                            delta = target - int(st["clawed"][oslot])
+                            delta = target - pk[10][oslot]
                             if delta <= 0:
                                 continue
-                            st["clawed"][oslot] += delta
-                            X = st["X"]
+                            pk[10][oslot] += delta
                             if kind.policy == "negative":
                                 taken = delta
                             elif kind.policy == "zero":
-                                taken = min(delta, max(int(st["CT"][m]) - int(X[m]), 0))
+                                taken = min(delta, max(pk[7] - pk[6], 0))
                             else:
                                 taken = 0
-                            X[m] += taken
-                            ta, tr, fx = self.claw[sl.skey]
+                            pk[6] += taken
                             ta[idx] = taken
                             tr[idx] = delta - taken
                             fx[idx] = True
                             if earned_metric_kind == kind.index:
-                                mval[m] -= taken
+                                v -= taken
                 # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
-                if tiers is not None:
-                    mval[m] += free_metric[idx]
-                    v = int(mval[m])
+                if has_tiers:
+                    v += free[i]
                     q = -1
-                    for ti, th in enumerate(thresholds):
+                    for ti, th in thresholds:
                         if v >= th:
                             q = ti
-                    if not e_valid[idx]:
+                    if not valid[i]:
                         q = t_before
-                    tier[m] = q
-                    tier_after[idx] = q
-                # (5) simulated members redeem as soon as the balance allows
-                if self.redeems:
-                    vector_redeem_one(self, m, idx)
+                    t_now = q
+                    t_aft[i] = q
+                # (5) simulated members redeem as soon as the balance allows (redeem.vector_redeem)
+                if redeems and valid[i]:
+                    for price, k, times in redeems:
+                        pk = per_kind[k]
+                        n = simulated_redemptions(pk[7] - pk[6], price)
+                        if n:
+                            pk[6] += n * price
+                            times[idx] = n
+            for pk in per_kind:
+                st, lo = pk[1], pk[3]
+                hi = lo + len(pk[8])
+                st["X"][m], st["CT"][m] = pk[6], pk[7]
+                st["cum"][lo:hi], st["pts"][lo:hi], st["clawed"][lo:hi] = pk[8], pk[9], pk[10]
+                if pk[5]:
+                    st["Xexp"][start:end] = pk[12]
+            self.tier_before[start:end] = t_bef
+            self.tier_after[start:end] = t_aft
+            tier[m] = t_now
+            mval[m] = v
 
     def _end_of_history(self, tier) -> None:
         """The end of the history: the last batches due expire; `tier` is each member's final tier."""
