@@ -5,10 +5,10 @@ refuses (when the program is loaded) what no mechanic runs: nothing is ever a si
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import loyalty
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, RULE_MECHANICS, PlanError
@@ -18,8 +18,9 @@ from loyalty.runtime.schema import ACTION
 from loyalty.syntax.formatter import format_program
 from strategies import valid_programs
 
-# the action types the compiler writes (runtime/schema.py); "none" only stands in a program with errors
-COMPILED_ACTIONS = sorted(a for a in ACTION.cases if a != "none")
+# the action types a compiled program may hold: the registered mechanics' (runtime/schema.py takes its action
+# formats from them); "none" only stands in a program compiled with errors
+COMPILED_ACTIONS = sorted(RULE_MECHANICS)
 
 PROGRAM = """
 program "Registry" {
@@ -40,10 +41,24 @@ rule "stars" {
 """
 
 
-def test_every_compiled_action_has_one_mechanic():
-    assert sorted(RULE_MECHANICS) == COMPILED_ACTIONS
+def test_every_mechanic_brings_its_compiled_format():
+    compiled = loyalty.compile_source(PROGRAM, "registry.loyalty").compiled
+    loyalty.load_compiled(compiled.to_json())  # the shape check fills ACTION from the registry
+    assert sorted(a for a in ACTION.cases if a != "none") == COMPILED_ACTIONS
     for action, mechanic in RULE_MECHANICS.items():
         assert action in mechanic.actions and mechanic.name
+        assert ACTION.cases[action].required == {"type": "str", **{k: v for k, v in mechanic.action_fields.items()
+                                                                   if not k.endswith("?")}}
+
+
+def test_a_document_whose_action_fields_do_not_fit_the_mechanic_is_refused():
+    doc = copy.deepcopy(loyalty.compile_source(PROGRAM, "registry.loyalty").compiled.doc)
+    doc["rules"][0]["action"] = {"type": "discount_each", "amount_minor": 0}
+    with pytest.raises(ProgramFormatError, match=r"rules\[0\]\.action\.amount_minor"):
+        loyalty.load_compiled(json.dumps(_with_identity(doc)))
+    doc["rules"][0]["action"] = {"type": "discount_each"}
+    with pytest.raises(ProgramFormatError, match="amount_minor"):
+        loyalty.load_compiled(json.dumps(_with_identity(doc)))
 
 
 def test_every_mechanic_says_which_purchase_phase_runs_it():
@@ -51,6 +66,13 @@ def test_every_mechanic_says_which_purchase_phase_runs_it():
     rule = program.rules[0]
     for mechanic in RULE_MECHANICS.values():
         assert mechanic.purchase_phase(rule) in PURCHASE_PHASES + (MODIFIER, None)
+
+
+def _with_identity(doc: dict) -> dict:
+    from loyalty.runtime.program import program_identity
+
+    doc["identity"] = program_identity(doc)
+    return doc
 
 
 def _with_action(action: dict, trigger=None) -> CompiledProgram:

@@ -74,7 +74,25 @@ def _period(p, path: str) -> None:
 PERCENT = (Decimal(0), Decimal(100))
 
 
+class ActionCheck:
+    """What a mechanic's `check_action` checks an action's fields with: ranges, and the program's names."""
+
+    __slots__ = ("rewards", "metrics")
+    int = staticmethod(lambda value, path, lo=0, hi=None: _int(value, path, lo, MAX_INT if hi is None else hi))
+    dec = staticmethod(lambda text, path, lo, hi, lo_open=False: _dec(text, path, lo, hi, lo_open))
+    one_of = staticmethod(lambda value, values, path: _one_of(value, values, path))
+    error = SchemaError
+    PERCENT = PERCENT
+    MAX_INT = MAX_INT
+    MAX_WRITTEN = MAX_WRITTEN
+
+    def __init__(self, rewards, metrics: int):
+        self.rewards, self.metrics = rewards, metrics
+
+
 def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in the document's order
+    from loyalty.runtime.mechanics import RULE_MECHANICS
+
     if not is_iana_zone(doc["timezone"]):
         raise SchemaError("timezone", f"{doc['timezone']!r} is not an IANA time zone name (a name only this "
                                       "machine resolves would make results depend on it)")
@@ -201,6 +219,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
             kind(e.get("point_kind"), f"{path}.point_kind", required=e["measure"] == "balance")
 
     names = set()
+    check = ActionCheck(rewards, len(metrics))
     for i, r in enumerate(doc["rules"]):
         path = f"rules[{i}]"
         if not r["name"] or r["name"] in names:
@@ -213,35 +232,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
             kind(a["point_kind"], f"{ap}.point_kind", required=t != "multiplier")
         if t == "none":
             raise SchemaError(f"{ap}.type", "a rule without an action")
-        if t == "punch":
-            _int(a["cycle"], f"{ap}.cycle", 1, MAX_WRITTEN)
-            _int(a["free"], f"{ap}.free", 1, a["cycle"])
-            _dec(a["percent"], f"{ap}.percent", *PERCENT, lo_open=True)
-        elif t == "earn_per_spend":
-            _dec(a["points"], f"{ap}.points", Decimal(0), Decimal(MAX_INT), lo_open=True)
-            _int(a["per_minor"], f"{ap}.per_minor", 1)
-        elif t in ("earn_per_event", "earn_fixed"):
-            _int(a["points"], f"{ap}.points", 1)
-            if t == "earn_per_event":
-                _one_of(a["event"], ("visit", "referral"), f"{ap}.event")
-        elif t == "multiplier":
-            _dec(a["factor"], f"{ap}.factor", Decimal(0), Decimal(MAX_WRITTEN), lo_open=True)
-        elif t == "give":
-            if a["reward"] not in rewards:
-                raise SchemaError(f"{ap}.reward", f"{a['reward']!r} is not a reward of the program")
-        elif t == "discount":
-            _dec(a["percent"], f"{ap}.percent", *PERCENT, lo_open=True)
-        elif t == "discount_each":
-            _int(a["amount_minor"], f"{ap}.amount_minor", 1)
-        elif t == "discount_scale":
-            _int(a["metric"], f"{ap}.metric", 0, len(metrics) - 1)
-            last = None
-            for j, step in enumerate(a["steps"]):
-                _dec(step["percent"], f"{ap}.steps[{j}].percent", *PERCENT)
-                _int(step["threshold"], f"{ap}.steps[{j}].threshold", -MAX_INT)
-                if last is not None and step["threshold"] <= last:
-                    raise SchemaError(f"{ap}.steps[{j}].threshold", "steps must strictly increase")
-                last = step["threshold"]
+        RULE_MECHANICS[t].check_action(a, ap, check)  # the shape check knows every type (schema.ACTION)
         trig = r["trigger"]
         if trig is not None:
             if trig["type"] in ("nth_visit", "every_visits"):

@@ -145,7 +145,7 @@ class Rule:
     """One rule, ready to run. `action` selects the evaluator's code path."""
 
     __slots__ = ("index", "name", "campaign", "line", "column", "action", "point_kind", "rate", "points", "factor",
-                 "reward", "percent", "amount", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
+                 "reward", "percent", "action_doc", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
                  "trigger_name", "filters", "preds", "limits", "budget", "budget_unit", "counted")
 
     def __init__(self, index: int, d: dict, prog: "CompiledProgram"):
@@ -164,7 +164,7 @@ class Rule:
         self.factor = ratio(a["factor"]) if a.get("factor") is not None else None
         self.reward = a.get("reward")
         self.percent = ratio(a["percent"]) if a.get("percent") is not None else None
-        self.amount = a.get("amount_minor")  # discount_each: minor units off each unit
+        self.action_doc = a  # the compiled action: a mechanic may read its own fields from it at plan time
         self.metric = a.get("metric")
         self.steps = tuple((s["threshold"], *ratio(s["percent"])) for s in a.get("steps", ()))
         self.cycle = a.get("cycle")

@@ -111,18 +111,11 @@ CONDITION = Tagged("kind", {
     "expr": {"expr": _expr()},
 })
 
-ACTION = Tagged("type", {
-    "punch": {"cycle": "int", "free": "int", "percent": "dec"},
-    "earn_per_spend": {"point_kind": Opt("str"), "points": "dec", "per_minor": "int"},
-    "earn_per_event": {"point_kind": Opt("str"), "points": "int", "event": "str"},
-    "earn_fixed": {"point_kind": Opt("str"), "points": "int"},
-    "multiplier": {"point_kind": Opt("str"), "factor": "dec"},
-    "give": {"reward": "str"},
-    "discount": {"percent": "dec"},
-    "discount_each": {"amount_minor": "int"},
-    "discount_scale": {"metric": "int", "steps": List(Obj({"percent": "dec", "threshold": "int"}))},
-    "none": {},
-})
+# an action's fields are its mechanic's (`Mechanic.action_fields`, runtime/mechanics/): filled in from the
+# registry on the first check (`_actions`), so a new mechanic brings its format with it; "none" stands in a
+# program compiled with errors
+ACTION = Tagged("type", {"none": {}})
+_ACTIONS_FILLED = []
 
 TRIGGER = Tagged("type", {
     "signup": {},
@@ -195,7 +188,18 @@ _NAMES = {"str": "text", "int": "a whole number", "bool": "true or false", "dec"
 
 def check_document(doc) -> None:
     """Raise `SchemaError` naming the first field of `doc` that does not fit the compiled program format."""
+    if not _ACTIONS_FILLED:
+        _actions()
     _check(doc, DOCUMENT, "")
+
+
+def _actions() -> None:
+    """Every registered mechanic's action format into ACTION (once; the registry is complete on import)."""
+    from loyalty.runtime.mechanics import RULE_MECHANICS
+
+    for action, mechanic in RULE_MECHANICS.items():
+        ACTION.cases[action] = Obj({"type": "str", **mechanic.action_fields})
+    _ACTIONS_FILLED.append(True)
 
 
 def _check(value, spec, path: str) -> None:

@@ -882,3 +882,9 @@ class Program(Node):
 
     declarations: tuple[Declaration, ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+
+
+# clauses whose node the parser builds from their parts alone (each part already an AST node, in the order the
+# grammar rule of the class's name in snake case gives them): a new clause of that kind needs no parser code
+BUILT_FROM_PARTS = (DiscountEach,)
+

@@ -464,6 +464,11 @@ def _singular(unit: str) -> str:
     return unit[:-1] if unit.endswith("s") else unit
 
 
+# grammar rule -> AST class, for the clauses built from their parts alone (`_AstBuilder.__default__`)
+_BUILT_FROM_PARTS = {"".join("_" + ch.lower() if ch.isupper() else ch for ch in cls.__name__).lstrip("_"): cls
+                     for cls in ast.BUILT_FROM_PARTS}
+
+
 @v_args(meta=True)
 class _AstBuilder(Transformer):
     """Builds the typed AST. Problems in literal values (a bad escape, 2025-02-30) are
@@ -476,6 +481,14 @@ class _AstBuilder(Transformer):
         self.problems: list[Diagnostic] = []
 
     # helpers
+    def __default__(self, data, children, meta):
+        """A clause of `ast.BUILT_FROM_PARTS` (no method here): its node from its parts, already AST nodes, in
+        the order the grammar gives them; the grammar rule is the class's name in snake case."""
+        cls = _BUILT_FROM_PARTS.get(data)
+        if cls is None or not all(isinstance(c, ast.Node) for c in children):
+            raise TypeError(f"the parser builds no AST node for grammar rule {data!r}")
+        return cls(*children, span=self._span(meta))
+
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
             return Span(self.file, 1, 1, 1, 1)
@@ -698,9 +711,6 @@ class _AstBuilder(Transformer):
 
     def discount(self, meta, c):
         return ast.Discount(self._percent(c[0]), span=self._span(meta))
-
-    def discount_each(self, meta, c):
-        return ast.DiscountEach(c[0], span=self._span(meta))
 
     def discount_scale(self, meta, c):
         return ast.DiscountScale(c[0], tuple(c[1:]), span=self._span(meta))

@@ -5,7 +5,9 @@ the program-wide ones, in the order the vectorised kernel's reasons are reported
 
 from __future__ import annotations
 
-from loyalty.runtime.mechanics import discount, discount_each, earn, give, punch  # noqa: F401  (they register themselves)
+import importlib
+import pkgutil
+
 from loyalty.runtime.mechanics.draws import Draws
 from loyalty.runtime.mechanics.limits import Budgets
 from loyalty.runtime.mechanics.points import PointsOverTime
@@ -14,6 +16,10 @@ from loyalty.runtime.mechanics.registry import (MODIFIER, PROGRAM_MECHANICS, PUR
                                                 Mechanic, PlanError, mechanic_for, register_program)
 from loyalty.runtime.mechanics.tiers import Tiers
 
+# every module of this package: a rule mechanic registers itself when its module is imported, so a new
+# mechanic is one new module here and nothing else in this package
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")
 for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
     register_program(_m)
 

@@ -10,6 +10,7 @@ from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.limits import limit
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import Mechanic, register
+from loyalty.runtime.schema import List, Obj
 
 
 def discount_lines(prog, st, r, lines, pct, ev, ledger, out) -> None:
@@ -62,6 +63,10 @@ class Discount(Mechanic):
     actions = ("discount",)
     phase = "discount"
     step = staticmethod(discount)
+    action_fields = {"percent": "dec"}
+
+    def check_action(self, action, path, check) -> None:
+        check.dec(action["percent"], f"{path}.percent", *check.PERCENT, lo_open=True)
 
 
 class DiscountScale(Mechanic):
@@ -69,6 +74,17 @@ class DiscountScale(Mechanic):
     actions = ("discount_scale",)
     phase = "discount_scale"
     step = staticmethod(discount_scale)
+    action_fields = {"metric": "int", "steps": List(Obj({"percent": "dec", "threshold": "int"}))}
+
+    def check_action(self, action, path, check) -> None:
+        check.int(action["metric"], f"{path}.metric", 0, check.metrics - 1)
+        last = None
+        for j, step in enumerate(action["steps"]):
+            check.dec(step["percent"], f"{path}.steps[{j}].percent", *check.PERCENT)
+            check.int(step["threshold"], f"{path}.steps[{j}].threshold", -check.MAX_INT)
+            if last is not None and step["threshold"] <= last:
+                raise check.error(f"{path}.steps[{j}].threshold", "steps must strictly increase")
+            last = step["threshold"]
 
 
 register(Discount())

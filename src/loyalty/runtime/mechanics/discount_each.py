@@ -8,8 +8,8 @@ from loyalty.runtime.mechanics.discount import apply_line_discounts
 from loyalty.runtime.mechanics.registry import Mechanic, register
 
 
-def discount_each(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
-    off = r.amount
+def discount_each(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+    r, off = step
     per_line = [(ln, min(ln[2] * off, ln[4])) for ln in lines if r.line_matches(ln[0], ln[1])]
     apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
 
@@ -18,7 +18,14 @@ class DiscountEach(Mechanic):
     name = "amount off each unit"
     actions = ("discount_each",)
     phase = "discount"
-    step = staticmethod(discount_each)
+    # the compiled action: {"type": "discount_each", "amount_minor": minor units off each unit}
+    action_fields = {"amount_minor": "int"}
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        return discount_each, (rule, rule.action_doc["amount_minor"])
+
+    def check_action(self, action: dict, path: str, check) -> None:
+        check.int(action["amount_minor"], f"{path}.amount_minor", 1)
 
 
 register(DiscountEach())

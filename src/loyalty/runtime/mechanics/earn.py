@@ -11,6 +11,7 @@ multiplier rule applies to (at most two stages: the base and the tier's part).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Optional
 
 from loyalty.runtime.effects import Effect
@@ -22,6 +23,7 @@ from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
 from loyalty.runtime.mechanics.triggers import capped_fires
 from loyalty.runtime.program import is_regular_earning
+from loyalty.runtime.schema import Opt
 from loyalty.runtime.state import NONE_YET, Batch
 from loyalty.runtime.timeutil import NEVER
 
@@ -385,6 +387,11 @@ class EarnPerSpend(Mechanic):
     name = "earn per spend"
     actions = ("earn_per_spend",)
     phase = "earn"
+    action_fields = {"point_kind": Opt("str"), "points": "dec", "per_minor": "int"}
+
+    def check_action(self, action, path, check) -> None:
+        check.dec(action["points"], f"{path}.points", Decimal(0), Decimal(check.MAX_INT), lo_open=True)
+        check.int(action["per_minor"], f"{path}.per_minor", 1)
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         multiplied = any(m.point_kind == -1 or m.point_kind == rule.point_kind for m in mults)
@@ -402,6 +409,11 @@ class EarnPerEvent(Mechanic):
     name = "earn per event"
     actions = ("earn_per_event",)
     step = staticmethod(earn_per_visit)
+    action_fields = {"point_kind": Opt("str"), "points": "int", "event": "str"}
+
+    def check_action(self, action, path, check) -> None:
+        check.int(action["points"], f"{path}.points", 1)
+        check.one_of(action["event"], ("visit", "referral"), f"{path}.event")
 
     def purchase_phase(self, rule) -> Optional[str]:
         return "earn" if rule.event == "visit" else None
@@ -430,6 +442,10 @@ class EarnFixed(Mechanic):
     phase = "earn"
     step = staticmethod(earn_fixed)
     visit_triggers = ("nth_visit", "every_visits")
+    action_fields = {"point_kind": Opt("str"), "points": "int"}
+
+    def check_action(self, action, path, check) -> None:
+        check.int(action["points"], f"{path}.points", 1)
 
     def visit_step(self, rule):
         return fire_on_visit
@@ -449,6 +465,10 @@ class Multiplier(Mechanic):
     name = "multiplier"
     actions = ("multiplier",)
     phase = MODIFIER
+    action_fields = {"point_kind": Opt("str"), "factor": "dec"}
+
+    def check_action(self, action, path, check) -> None:
+        check.dec(action["factor"], f"{path}.factor", Decimal(0), Decimal(check.MAX_WRITTEN), lo_open=True)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None if rule.trigger is None else super().vector_reason(rule, program)

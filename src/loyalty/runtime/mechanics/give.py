@@ -47,6 +47,11 @@ class Give(Mechanic):
     phase = "give"
     step = staticmethod(give)
     visit_triggers = ("nth_visit", "every_visits")
+    action_fields = {"reward": "str"}
+
+    def check_action(self, action, path, check) -> None:
+        if action["reward"] not in check.rewards:
+            raise check.error(f"{path}.reward", f"{action['reward']!r} is not a reward of the program")
 
     def visit_step(self, rule):
         return give_on_visit

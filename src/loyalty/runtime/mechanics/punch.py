@@ -204,6 +204,12 @@ class PunchCard(Mechanic):
     name = "punch card"
     actions = ("punch",)
     phase = "punch"
+    action_fields = {"cycle": "int", "free": "int", "percent": "dec"}
+
+    def check_action(self, action, path, check) -> None:
+        check.int(action["cycle"], f"{path}.cycle", 1, check.MAX_WRITTEN)
+        check.int(action["free"], f"{path}.free", 1, action["cycle"])
+        check.dec(action["percent"], f"{path}.percent", *check.PERCENT, lo_open=True)
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         return (punch_plain if specialise and not is_limited(rule) else punch), rule

@@ -42,6 +42,12 @@ class Mechanic:
     phase: Optional[str] = None  # the purchase phase that runs every rule of this mechanic
     step: Optional[Callable] = None  # its general purchase step (a staticmethod)
     visit_triggers: tuple[str, ...] = ()  # the counting triggers with which a visit fires the rule (`fire`)
+    # the compiled action's fields besides "type", as runtime/schema.py specs: the one home of the format
+    action_fields: dict = {}
+
+    def check_action(self, action: dict, path: str, check) -> None:
+        """What the action's fields mean, past their shape (runtime/meaning.py `ActionCheck`): ranges and
+        names; raise `check.error(path, message)`."""
 
     def purchase_phase(self, rule) -> Optional[str]:
         return self.phase
