@@ -97,3 +97,21 @@ def test_the_tables_encoding_gives_back_exactly_what_was_stored():
     for ambiguous in ({"(": [1]}, {"{": []}, {(1, 2): 3}):
         with pytest.raises(TypeError):
             tables._encode(ambiguous)
+
+
+def test_every_grammar_rule_has_an_ast_builder():
+    """A rule the transformer reaches (not inlined with `?` or `_`, not a rule all of whose alternatives are
+    aliased) has a method of the parser's builder or is a clause built from its parts (ast.BUILT_FROM_PARTS):
+    otherwise parsing a program that uses it fails."""
+    import re
+
+    from loyalty.syntax import parser
+
+    grammar = (Path(__file__).resolve().parents[1] / "grammar" / "loyalty.lark").read_text(encoding="utf-8")
+    reached = set(re.findall(r"->\s*([a-z][a-z0-9_]*)", grammar))
+    for m in re.finditer(r"^(!?)([a-z][a-z0-9_]*)\s*:(.*?)(?=^\S|\Z)", grammar, re.M | re.S):
+        alternatives = re.split(r"\n\s*\|", m.group(3)) if "\n" in m.group(3).strip() else m.group(3).split("|")
+        if any("->" not in alt for alt in alternatives):
+            reached.add(m.group(2))
+    missing = sorted(n for n in reached if not hasattr(parser._AstBuilder, n) and n not in parser._BUILT_FROM_PARTS)
+    assert missing == []
