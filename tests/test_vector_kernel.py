@@ -199,10 +199,63 @@ tiers by lifetime stars earned {
 }
 """
 
+# rewards given by rules: a gift with purchase over an amount capped once a month, a gift every 3rd visit
+# counted on what its conditions select (purchases and visits in a store), a first-purchase gift, a gift on
+# the 2nd visit; and earning and punch cards under `when` expressions of the order alone
+GIFTS = """
+program "Gifts" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 1 month after earning
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+store "North" in region "Up"
+reward "mug" is a gift "mug" costing 20 NOK
+reward "cloth" is a gift "cloth" costing 5 NOK
+reward "cap" is a gift "cap"
+rule "gift over 100" {
+  give "mug"
+  when order total >= 100 NOK
+  at most once per member per month
+}
+rule "every 3rd visit up north" {
+  give "cloth"
+  after every 3 visits
+  in store "North"
+  when not (order has category "extras" and order items = 1)
+}
+rule "welcome gift" {
+  give "cap"
+  on first purchase
+}
+rule "second visit" {
+  give "cloth"
+  on the 2nd visit
+}
+rule "points on big orders" {
+  earn 2 points per 1 NOK
+  when order total > 50 NOK or order has "coffee"
+}
+rule "free wash" {
+  every 4th "basic wash" is free
+  when not first purchase
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
-            "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty"]
-INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM}
+            "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
+            "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty"]
+INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS}
 
 
 def _program(tmp_path_factory, name):

@@ -65,9 +65,28 @@ def matching(r, lines) -> list:
 EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels")
 
 
+# `when` expressions the kernel evaluates: their parts depend only on the event's lines and total, or on
+# whether it is the member's first purchase (counted in history order, not from the member's state)
+EVENT_EXPRESSIONS = ("and", "or", "not", "first_purchase", "has_item", "has_category")
+EVENT_MEASURES = ("order_total", "order_items")
+
+
+def _event_only(e: dict) -> bool:
+    op = e["op"]
+    if op in ("and", "or"):
+        return all(_event_only(a) for a in e["args"])
+    if op == "not":
+        return _event_only(e["arg"])
+    if op == "cmp":
+        return e["measure"] in EVENT_MEASURES
+    return op in EVENT_EXPRESSIONS
+
+
 def condition_vector_reason(doc: dict, what: str) -> Optional[str]:
     """Why the kernel cannot evaluate the conditions of a compiled rule or draw (`doc`), or None."""
     for c in doc.get("conditions", ()):
+        if c.get("kind") == "expr" and _event_only(c["expr"]):
+            continue
         if c.get("kind") not in EVENT_CONDITIONS:
             return f"{what} {doc['name']!r} has a {c.get('kind')!r} condition: not vectorised yet"
     return None

@@ -5,6 +5,8 @@ A reward is all or nothing under caps and budgets. A whole return takes it back 
 
 from __future__ import annotations
 
+from typing import Optional
+
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit
@@ -41,6 +43,67 @@ def give_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
     fire_give(plan, st, r, ev, ledger, out, None, 1)
 
 
+# ---------------------------------------------------------------- vectorised
+
+VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
+
+
+def vector_gives(kern) -> dict:
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per give rule, per event, the
+    rewards it gives and the claims its cap refuses (each 0 or 1), as `give`, `give_on_visit` and `limit`
+    give and refuse them. Whether the trigger fires is a running count per member (visits: running
+    purchases and visits; a counted rule's own count: the purchases its conditions and item filters select,
+    and the visits its conditions select when it has no item filter); a `times` cap grants the first N
+    firings of each member's period (a refused claim does not count against it)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import INT_LIMIT, PURCHASE, VISIT, segmented_cumsum
+
+    out = {}
+    purchase = (kern.e_type == PURCHASE) & kern.e_running
+    visit = (kern.e_type == VISIT) & kern.e_running
+    for r in kern.give_rules:
+        cond = kern._event_ok(r)
+        if r.filters:
+            has_line = np.add.reduceat(kern._rows_where(r.line_matches).astype(np.int64), kern.e_start) > 0
+        else:
+            has_line = np.ones(kern.nev, dtype=bool)
+        chosen = purchase & cond & has_line  # what a counted rule counts on purchases
+        # a count is at most the member's events: a bound past int64 is never reached (and compares the same)
+        trig, n = r.trigger, min(r.trigger_n or 0, INT_LIMIT)
+        if trig is None:
+            fires = chosen
+        elif trig == "first_purchase":
+            if r.counted:
+                fires = chosen & (segmented_cumsum(chosen.astype(np.int64), kern.e_mem, kern.m_evstart) == 1)
+            else:
+                fires = chosen & kern._expr_ok({"op": "first_purchase"})
+        else:  # nth or every n visits: on purchases and on visits
+            if r.counted:
+                counted = chosen | (visit & cond & (not r.filters))
+            else:
+                counted = purchase | visit
+            c = segmented_cumsum(counted.astype(np.int64), kern.e_mem, kern.m_evstart)
+            due = (c == n) if trig == "nth_visit" else ((c > 0) & (c % n == 0))
+            fires = due & (chosen | (visit & cond & (not r.filters if r.counted else True)))
+        given = fires.astype(np.int64)
+        refused = np.zeros(kern.nev, dtype=np.int64)
+        if r.limits:  # one `times` cap of the rule's own (limits_vector_reason)
+            cap = r.limits[0]
+            idx = np.flatnonzero(fires)
+            if len(idx):
+                period, _ = kern.period_starts(cap.period)
+                key_mem, key_per = kern.e_mem[idx], period[idx]
+                new = np.concatenate(([True], (key_mem[1:] != key_mem[:-1]) | (key_per[1:] != key_per[:-1])))
+                pos = np.arange(len(idx))
+                rank = pos - np.maximum.accumulate(np.where(new, pos, 0))
+                over = rank >= min(cap.amount, INT_LIMIT)
+                given[idx[over]] = 0
+                refused[idx[over]] = 1
+        out[r.index] = (given, refused)
+    return out
+
+
 class Give(Mechanic):
     name = "give reward"
     actions = ("give",)
@@ -58,6 +121,20 @@ class Give(Mechanic):
 
     def fire(self, plan, st, r, ev, ledger, out, order, times) -> None:
         fire_give(plan, st, r, ev, ledger, out, order, times)
+
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        own = f"rule:{rule.name}"
+        if rule.budget is None and (not rule.limits or (len(rule.limits) == 1 and rule.limits[0].unit == "times"
+                                                        and rule.limits[0].scope == own)):
+            return None
+        return f"rule {rule.name!r} has a cap or budget the kernel does not run (only one 'times' cap of its own)"
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        if program.rewards_taken_back:
+            return "rewards taken back on a return are not vectorised yet"
+        if rule.trigger not in VECTOR_TRIGGERS:
+            return f"rule {rule.name!r} (give on {rule.trigger}) is not vectorised yet"
+        return None
 
 
 register(Give())

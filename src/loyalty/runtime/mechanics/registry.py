@@ -69,6 +69,12 @@ class Mechanic:
     # a mechanic that events without a purchase can fire (signup, an action, a visit, a referral) also has
     # `fire(plan, st, rule, ev, ledger, out, order, times)`; a plan refuses such a trigger on any other
 
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        """Why the kernel cannot run the rule's caps and budget, or None (by default: any cap or budget)."""
+        from loyalty.runtime.mechanics.limits import rule_vector_reason
+
+        return rule_vector_reason(rule)
+
     def vector_reason(self, rule, program) -> Optional[str]:
         return f"rule {rule.name!r} ({describe(rule)}) is not vectorised yet"
 

@@ -32,10 +32,11 @@ import numpy as np
 from loyalty.simulate.result import KEY_SEP
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
-                                    Unsupported, fits, half_even, segment_ids)
+                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids)
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
+from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.program import Draw
@@ -52,6 +53,10 @@ HEAVY_THRESHOLD: Optional[int] = None
 # docs/performance.md, "Third session")
 TAIL_MEMBERS = 32
 _EPOCH = _dt.datetime(1970, 1, 1)
+
+
+_COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
+            "!=": np.not_equal}
 
 
 class _Slot:
@@ -350,6 +355,11 @@ class _Kernel:
         self.e_type = self.r_type[self.e_start]
         self.e_time = self.r_time[self.e_start]
         self.e_order = self.r_order[self.e_start]
+        # every sum the kernel forms of amounts or quantities (an order's, a member's, the history's) stays in
+        # int64 when the history's total does: else the scalar plan replays it (Python ints do not overflow)
+        for column in (self.r_amount, self.r_qty):
+            if len(column) and float(np.abs(column).sum(dtype=np.float64)) >= float(INT_LIMIT):
+                raise Unsupported("amounts or quantities too large for 64-bit sums")
         self.e_total = np.add.reduceat(self.r_amount, self.e_start) if self.nev else np.zeros(0, np.int64)
         self.m_evstart = np.flatnonzero(np.concatenate(([True], self.e_mem[1:] != self.e_mem[:-1])))
         self.m_nev = np.diff(np.concatenate((self.m_evstart, [self.nev])))
@@ -403,8 +413,12 @@ class _Kernel:
                 names = getattr(self.rows, col + "_names")
                 wanted = np.array([x in set(c["names"]) for x in names] + [False], dtype=bool)  # -1: none
                 codes = getattr(self.rows, col)[self.sel][self.e_start]
-                codes = np.where(self.e_type == PURCHASE, codes, -1)
+                # the scalar Ctx: a purchase carries its store and channel, a visit its store only
+                carries = (self.e_type == PURCHASE) | ((self.e_type == VISIT) if k == "stores" else False)
+                codes = np.where(carries, codes, -1)
                 ok &= wanted[codes]
+            elif k == "expr":
+                ok &= self._expr_ok(c["expr"])
             else:  # support.condition_reason refuses every other kind
                 raise Unsupported(f"condition {k!r} is not vectorised")
         self._pred_masks[key] = ok
@@ -417,6 +431,11 @@ class _Kernel:
         cond = self._event_ok(rule)[self.r_ev]
         if not rule.filters:
             return cond
+        return self._rows_where(rule.line_matches) & cond
+
+    def _rows_where(self, test) -> np.ndarray:
+        """test(item, category) for every row, as the scalar event's lines have them (an empty item is "", a
+        missing category the catalog's), evaluated once per distinct (item, category)."""
         rows = self.rows
         catalog = self.prog.catalog
         pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
@@ -428,8 +447,42 @@ class _Kernel:
             item = item or ""
             cat = rows.cat_names[cc - 1] if cc > 0 else None
             cat = cat or catalog.get(item)
-            ok[j] = rule.line_matches(item, cat)
-        return ok[inv] & cond
+            ok[j] = test(item, cat)
+        return ok[inv]
+
+    def _expr_ok(self, e: dict) -> np.ndarray:
+        """Per event, a `when` expression whose parts depend only on the event (context.EVENT_EXPRESSIONS), as
+        program.build_expr evaluates it on the scalar `Ctx`: an event without lines has a total and item
+        count of 0 and no item; `first purchase` is the member's first purchase while the program runs."""
+        op = e["op"]
+        if op in ("and", "or"):
+            parts = [self._expr_ok(a) for a in e["args"]]
+            out = parts[0].copy()
+            for p in parts[1:]:
+                out = (out & p) if op == "and" else (out | p)
+            return out
+        if op == "not":
+            return ~self._expr_ok(e["arg"])
+        purchase = self.e_type == PURCHASE
+        if op == "first_purchase":
+            running = np.flatnonzero(purchase & self.e_running)
+            first = np.zeros(self.nev, dtype=bool)
+            if len(running):
+                mem = self.e_mem[running]
+                first[running[np.concatenate(([True], mem[1:] != mem[:-1]))]] = True
+            return first
+        if op in ("has_item", "has_category"):
+            name = e["name"]
+            rows = self._rows_where((lambda item, cat: item == name) if op == "has_item" else
+                                    (lambda item, cat: cat == name))
+            return (np.add.reduceat(rows.astype(np.int64), self.e_start) > 0) & purchase
+        if op == "cmp" and e["measure"] in ("order_total", "order_items"):
+            per_row = self.r_amount if e["measure"] == "order_total" else self.r_qty
+            value = np.where(purchase, np.add.reduceat(per_row, self.e_start), 0)
+            # an event's total or item count fits in int64 (fits checks elsewhere): a bound beyond it compares
+            # as the nearest one within
+            return _COMPARE[e["cmp"]](value, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
+        raise Unsupported(f"a {op!r} expression is not vectorised")  # context.condition_vector_reason refuses it
 
     def _item_text(self, row: int) -> str:
         ic = int(self.r_item[row])
@@ -689,6 +742,7 @@ class _Kernel:
         self.punch_rules = [r for r in prog.rules if r.action == "punch"]
         self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
+        self.give_rules = [r for r in prog.rules if r.action == "give"]
         self.fixed_rules = [r for r in prog.rules if (r.action == "earn_fixed" and r.trigger in FIXED_TRIGGERS)
                             or r.action == "earn_per_event"]
         self._slots()
@@ -696,6 +750,7 @@ class _Kernel:
         vector_discounts(self)  # runtime/mechanics/punch.py
         vector_points(self)  # runtime/mechanics/earn.py
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
+        self.gives = vector_gives(self) if self.give_rules else {}  # runtime/mechanics/give.py
         self._lockstep()
         return self._aggregate()
 
@@ -1114,7 +1169,7 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
-        m_redeemed, m_rewards, m_face = self._redemptions(res, cells)
+        m_redeemed, m_rewards, m_face = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.punch_rules:
             d = self.discounts[r.index]
@@ -1193,10 +1248,11 @@ class _Kernel:
             self._draws(res)
         return res
 
-    def _redemptions(self, res: SimResult, cells: "_Cells"):
-        """The simulated redemptions' effects (each a points_redeemed and a reward_issued, `times` of them at an
-        event) into the result's cells as the scalar accumulator adds them; per member the points redeemed (by
-        point kind), the rewards and their face value, and the days to the first reward."""
+    def _rewards(self, res: SimResult, cells: "_Cells"):
+        """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a
+        points_redeemed and a reward_issued, `times` of them at an event) and give rules (a reward_issued, or a
+        cap_reached where a cap refused it). Per member: points redeemed (by point kind), rewards, face value;
+        and the days to each member's first reward."""
         prog, plan = self.prog, self.plan
         nmem = self.nmem
         m_points: dict = {}
@@ -1204,38 +1260,55 @@ class _Kernel:
         m_face = np.zeros(nmem, dtype=np.int64)
         first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
         mon = self.e_month
-        for reward, (price, k, times) in zip(self.redeem_names, self.redeems):
+        given = [(f"redeem for {reward}", reward, times, price, k)
+                 for reward, (price, k, times) in zip(self.redeem_names, self.redeems)]
+        for r in self.give_rules:
+            times, refused = self.gives[r.index]
+            given.append((r.name, r.reward, times, None, None))
+            if refused.any():
+                n = int(refused.sum())
+                rw = prog.rewards[r.reward]
+                res.add("cap", r.name, "times", n)
+                res.add("cap", r.name, "truncated", rw.cost * n)
+        for label, reward, times, price, k in given:
             has = times > 0
             if not has.any():
                 continue
             rw = prog.rewards[reward]
-            pk = prog.kinds[k].name
-            label = f"redeem for {reward}"
             cost = plan.reward_costs.get(reward, rw.cost)
             n = int(times[has].sum())
-            res.count("simulated_redemptions", n)
-            for key, v in ((("reward", reward, "given"), n), (("reward", reward, "face_value"), rw.face * n),
-                           (("reward", reward, "cost"), cost * n), (("reward", reward, "points_spent"), price * n),
-                           (("rule", label, "rewards"), n), (("rule_reward", f"{label}{KEY_SEP}{reward}", "cost"),
-                                                             cost * n),
-                           (("rule", label, "effects"), n)):
+            cells_add = [(("reward", reward, "given"), n), (("reward", reward, "face_value"), rw.face * n),
+                         (("reward", reward, "cost"), cost * n), (("rule", label, "rewards"), n),
+                         (("rule_reward", f"{label}{KEY_SEP}{reward}", "cost"), cost * n), (("rule", label, "effects"), n)]
+            if price is not None:  # a redemption
+                res.count("simulated_redemptions", n)
+                cells_add.append((("reward", reward, "points_spent"), price * n))
+                pk = prog.kinds[k].name
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon,
+                          times * price, has)
+            for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
-            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon, times * price,
-                      has)
             cells.add(lambda m: ("month", _month_text(m), "rewards"), mon, times, has)
             months, per_month = np.unique(mon[has], return_inverse=True)
-            given = np.zeros(len(months), dtype=np.int64)
-            np.add.at(given, per_month, times[has])
-            for m, g in zip(months.tolist(), given.tolist()):
+            counts = np.zeros(len(months), dtype=np.int64)
+            np.add.at(counts, per_month, times[has])
+            for m, g in zip(months.tolist(), counts.tolist()):
                 key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
                 res.cells[key] = res.cells.get(key, 0) + cost * g
             by_member = _group_sum(self.e_mem, times, nmem)
-            m_points[pk] = m_points.get(pk, 0) + by_member * price
+            if price is not None:
+                m_points[pk] = m_points.get(pk, 0) + by_member * price
             m_rewards += by_member
             m_face += by_member * rw.face
-            reached = int((by_member > 0).sum())
-            res.add("reward", reward, "members", reached)
             np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
+        # members reached per reward: each member once, whichever rules or redemptions gave it
+        reached: dict = {}
+        for _label, reward, times, _price, _k in given:
+            got = _group_sum(self.e_mem, times, nmem) > 0
+            reached[reward] = reached[reward] | got if reward in reached else got
+        for reward, got in reached.items():
+            if got.any():
+                res.add("reward", reward, "members", int(got.sum()))
         got = first < np.iinfo(np.int64).max
         if got.any():
             acc = np.flatnonzero(self.e_valid)
@@ -1244,10 +1317,22 @@ class _Kernel:
             first_seen = np.zeros(nmem, dtype=np.int64)
             first_seen[mem_acc[starts]] = self.e_time[acc[starts]]
             days = (self.e_time[first[got]] - first_seen[got]) // 86_400_000_000
+            h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
-                h = res.histograms.setdefault("days_to_first_reward", {})
                 h[int(d)] = h.get(int(d), 0) + int(c)
         return m_points, m_rewards, m_face
+
+    def period_starts(self, period):
+        """Per event, the calendar period it falls in (timeutil.period_key's), as (codes, in_days): the period's
+        first day (days since 1970-01-01, in_days True) or first month (year * 12 + month - 1, False); for
+        no period one code, 0 (in_days None)."""
+        if period in ("day", "week"):
+            day = self.e_time // 86_400_000_000
+            return (day if period == "day" else day - (day + 3) % 7), True  # 1970-01-01 was a Thursday
+        if period in ("month", "quarter", "year"):
+            mon = self.e_month
+            return mon - (mon % 12) % {"month": 1, "quarter": 3, "year": 12}[period], False
+        return np.zeros(self.nev, dtype=np.int64), None
 
     def _draws(self, res: SimResult) -> None:
         """Each member's entries per draw and period, and her weighted-reservoir key (as the scalar
@@ -1256,8 +1341,6 @@ class _Kernel:
 
         plan = self.plan
         names = None
-        day = self.e_time // 86_400_000_000
-        mon = self.e_month
         for dr in self.prog.draws:
             entries = self.draw_entries[dr.name]
             has = entries > 0
@@ -1265,17 +1348,7 @@ class _Kernel:
                 continue
             if names is None:
                 names = self.rows.history.values_of("member", self.mcode)
-            period = plan.draw_periods.get(dr.name)
-            # the period's first day (days since 1970-01-01) or first month (year * 12 + month - 1)
-            if period == "day":
-                start, in_days = day, True
-            elif period == "week":
-                start, in_days = day - (day + 3) % 7, True  # 1970-01-01 was a Thursday; weeks start on Monday
-            elif period in ("month", "quarter", "year"):
-                within = {"month": 1, "quarter": 3, "year": 12}[period]
-                start, in_days = mon - (mon % 12) % within, False
-            else:  # no period: one draw over the whole history
-                start, in_days = np.zeros_like(day), None
+            start, in_days = self.period_starts(plan.draw_periods.get(dr.name))
             idx = np.flatnonzero(has)
             key = self.e_mem[idx] * (1 << 32) + (start[idx] - int(start[idx].min()))
             uniq, inv = np.unique(key, return_inverse=True)

@@ -15,7 +15,6 @@ from typing import Optional
 
 from loyalty.runtime.mechanics import PROGRAM_MECHANICS, mechanic_for
 from loyalty.runtime.mechanics.context import EVENT_CONDITIONS, condition_vector_reason  # noqa: F401
-from loyalty.runtime.mechanics.limits import rule_vector_reason as limits_reason
 from loyalty.runtime.program import CompiledProgram
 
 FIXED_TRIGGERS = ("signup",)  # fixed earns the kernel gives on these events
@@ -33,8 +32,9 @@ def supports(program: CompiledProgram, plan=None) -> Optional[str]:
         if why is not None:
             return why
     for r in program.rules:
-        why = (condition_reason(program.doc["rules"][r.index]) or limits_reason(r)
-               or mechanic_for(r).vector_reason(r, program))
+        mechanic = mechanic_for(r)
+        why = (condition_reason(program.doc["rules"][r.index]) or mechanic.limits_vector_reason(r)
+               or mechanic.vector_reason(r, program))
         if why is not None:
             return why
     return None
