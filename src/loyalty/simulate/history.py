@@ -462,18 +462,12 @@ def read_csv_slowly(path: Path, delimiter: str, names: list[str], ragged: list) 
 
     width = len(names)
     rows: list[list[str]] = []
-    with unbounded_fields(), path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        next(reader, None)
-        start = reader.line_num + 1
-        for fields in reader:
-            if fields:
-                if len(fields) == width:
-                    rows.append(fields)
-                else:
-                    text = delimiter.join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                    ragged.append((start, len(fields), width, text))
-            start = reader.line_num + 1
+    for start, fields in _csv_records(path, delimiter, "surrogateescape"):
+        if len(fields) == width:
+            rows.append(fields)
+        else:
+            text = delimiter.join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            ragged.append((start, len(fields), width, text))
     return {name: pa.array([r[i].encode("utf-8", "surrogateescape") for r in rows], pa.binary())
             for i, name in enumerate(names)}
 
@@ -850,18 +844,25 @@ def record_lines(path: Path, delimiter: str, width: int) -> tuple[list[int], lis
     records of another width as (line, fields, width, text). Blank lines are no records (as in Arrow)."""
     lines: list[int] = []
     ragged: list[tuple] = []
-    with unbounded_fields(), path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+    for start, fields in _csv_records(path, delimiter, "replace"):
+        if len(fields) == width:
+            lines.append(start)
+        else:
+            ragged.append((start, len(fields), width, delimiter.join(fields)))
+    return lines, ragged
+
+
+def _csv_records(path: Path, delimiter: str, errors: str):
+    """(the line it starts on, its fields) for each data record of a CSV file (blank lines are none, as in
+    Arrow), read with Python's csv module; `errors` is how bytes that are not UTF-8 are decoded."""
+    with unbounded_fields(), path.open("r", encoding="utf-8-sig", errors=errors, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)
         start = reader.line_num + 1
         for fields in reader:
             if fields:
-                if len(fields) == width:
-                    lines.append(start)
-                else:
-                    ragged.append((start, len(fields), width, delimiter.join(fields)))
+                yield start, fields
             start = reader.line_num + 1
-    return lines, ragged
 
 
 def decode_columns(cols: dict, lines: Optional[list[int]], first_row: int, file: str, options: "ReadOptions"):
