@@ -62,7 +62,7 @@ class GroupedReader:
 
     # ------------------------------------------------------------------ batches
 
-    def _record_batches(self, ragged: list) -> Iterator:
+    def _record_batches(self, ragged: list, columns: Optional[list[str]] = None) -> Iterator:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -81,7 +81,8 @@ class GroupedReader:
                     parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
                                                      invalid_row_handler=on_ragged_row,
                                                      newlines_in_values=self.shape.quoted),
-                    convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in self.names},
+                    convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in columns or self.names},
+                                                         include_columns=columns or [],
                                                          strings_can_be_null=False, quoted_strings_can_be_null=False),
                 )
                 for batch in reader:
@@ -112,8 +113,8 @@ class GroupedReader:
         first_ragged = self.ragged[0] if self.ragged and options.on_bad_row != "skip" else None
         for cols in self._record_batches(ragged_seen):
             n = len(next(iter(cols.values()))) if cols else 0
-            if ragged_seen and self.lines is None:
-                raise _NeedLines
+            if ragged_seen and self.lines is None:  # scan() numbers such a file's records first
+                raise HistoryError(f"{file}: the file changed while it was read", hint="run again")
             lines = self.lines[done:done + n] if self.lines is not None else None
             first_row = done + 2
             last_line = lines[-1] if lines else first_row + n - 1
@@ -121,8 +122,6 @@ class GroupedReader:
                 cols, kept, not_utf8, examples = decode_columns(cols, lines, first_row, file, options)
                 h = build_history(cols, file, first_row, options, lines=kept)
             except HistoryError as err:
-                if self.lines is None:  # its line is right only in a file of one record a line: make sure
-                    raise _NeedLines from None
                 if first_ragged and err.line is not None and first_ragged[0] and first_ragged[0] < err.line:
                     raise ragged_error(file, first_ragged) from None
                 raise
@@ -139,21 +138,51 @@ class GroupedReader:
     def _regular(self, records: int) -> bool:
         return self.shape.one_record_per_line(records)
 
-    # ------------------------------------------------------------------ pass 1: validation
+    # ------------------------------------------------------------------ pass 1: the time column
+
+    def scan(self) -> HistorySpan:
+        """Read the time column only (the rest of each row is tokenized, not converted): the number of records
+        and the range of the values that are times, parsed by the full reader's own functions
+        (`history.time_bounds`). Nothing is reported here: the replay reads every row whole and names bad
+        rows and a broken grouping as it goes. The range is a candidate: under --on-bad-row skip a row whose
+        time is valid but another value is not is left out by the full reader, so the replay's range
+        (`self.span`) can be narrower; grouped_and_report then plans and replays again with it. Also numbers
+        the records by line (`history.record_lines`) when the file is not one record a line."""
+        import pyarrow as pa
+
+        from loyalty.simulate.history import _resolve_columns, micros_to_datetime, record_lines, time_bounds
+
+        records, low, high, complete = 0, None, None, True
+        ragged: list = []
+        try:
+            column = _resolve_columns(self.names, self.options.columns, str(self.path))["time"]
+            for cols in self._record_batches(ragged, [column]):
+                records += len(cols[column])
+                lo, hi = time_bounds(cols[column], self.options)
+                if lo is not None:
+                    low = lo if low is None else min(low, lo)
+                    high = hi if high is None else max(high, hi)
+        except (HistoryError, pa.ArrowException, KeyError):  # the replay reads the file whole and says what is wrong
+            complete = False
+        self.records = records
+        if not complete or ragged or not self._regular(records):
+            # blank lines, quoted line breaks or rows of the wrong width: number the records exactly
+            self.lines, self.ragged = record_lines(self.path, self.options.delimiter, len(self.names))
+        first = micros_to_datetime(low) if low is not None else None
+        last = micros_to_datetime(high) if high is not None else None
+        return HistorySpan(str(self.path), records if low is not None else 0, first, last, Counter(), [])
 
     def validate(self) -> HistorySpan:
-        """Read every row once: bad rows, grouping, row count and time range (raises HistoryError)."""
-        try:
-            return self._validate()
-        except _NeedLines:
+        """Read every row whole once, replaying nothing: bad rows, grouping, row count and time range
+        (raises HistoryError). The replay (`complete_members`) does the same as it goes."""
+        self.scan()
+        for _ in self._checked():
             pass
-        # not one record a line (blank lines, quoted line breaks, rows of the wrong width): number them exactly
-        from loyalty.simulate.history import record_lines
+        return self.span
 
-        self.lines, self.ragged = record_lines(self.path, self.options.delimiter, len(self.names))
-        return self._validate()
-
-    def _validate(self) -> HistorySpan:
+    def _checked(self) -> Iterator[History]:
+        """Each batch read whole, as `_histories`, checked to be grouped and tallied; once every batch is read,
+        `self.span` holds the history's row count, time range, skipped rows and examples."""
         import numpy as np
         import pyarrow.compute as pc
 
@@ -165,26 +194,25 @@ class GroupedReader:
         examples: list[BadRow] = []
         seen = np.zeros(0, np.int64)  # hashes of members whose rows have ended
         carry: Optional[str] = None  # the member whose rows the last batch ended with
+        self.span = None
         for h, _last_line in self._histories():
             rows += len(h)
             skipped.update(h.skipped)
             examples = sorted(examples + h.bad_rows, key=lambda b: b.row)[:options.max_examples]
-            if not len(h):
-                continue
-            bounds = pc.min_max(h.table.column("time")).as_py()
-            low = bounds["min"] if low is None else min(low, bounds["min"])
-            high = bounds["max"] if high is None else max(high, bounds["max"])
-            seen, carry = self._check_grouped(h, seen, carry)
-        if self.lines is None and not self._regular(self.records):
-            raise _NeedLines
-        for number, actual, expected, text in self.ragged:  # under skip (stop raised above)
+            if len(h):
+                bounds = pc.min_max(h.table.column("time")).as_py()
+                low = bounds["min"] if low is None else min(low, bounds["min"])
+                high = bounds["max"] if high is None else max(high, bounds["max"])
+                seen, carry = self._check_grouped(h, seen, carry)
+            yield h
+        for number, actual, expected, text in self.ragged:  # under skip (stop raised in _histories)
             skipped[f"row: {actual} fields where the header has {expected}"] += 1
             if len(examples) < options.max_examples:
                 examples.append(BadRow(str(self.path), number or 0, "(whole row)", text,
                                        f"{actual} fields where the header has {expected}"))
         first = micros_to_datetime(low) if low is not None else None
         last = micros_to_datetime(high) if high is not None else None
-        return HistorySpan(str(self.path), rows, first, last, skipped, examples)
+        self.span = HistorySpan(str(self.path), rows, first, last, skipped, examples)
 
     def _check_grouped(self, h: History, seen, carry: Optional[str]):
         """Members in file order: a member that starts again after another's rows breaks the grouping.
@@ -225,8 +253,10 @@ class GroupedReader:
     # ------------------------------------------------------------------ pass 2: replay
 
     def complete_members(self) -> Iterator[History]:
-        """Histories of whole members, batch by batch (validate() first). A member whose rows go on past a
-        batch is carried into the next; once her rows end she is replayed on her own (parts merge exactly)."""
+        """Histories of whole members, batch by batch (scan() first), each batch read whole and checked as it
+        comes (bad rows, grouping: HistoryError). A member whose rows go on past a batch is carried into the
+        next; once her rows end she is replayed on her own (parts merge exactly). When the generator is done,
+        `self.span` is the history's."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -235,7 +265,7 @@ class GroupedReader:
             return table.sort_by([("time", "ascending"), ("row", "ascending")])
 
         carry = None
-        for h, _last_line in self._histories():
+        for h in self._checked():
             table = h.table
             if not table.num_rows:
                 continue
@@ -264,10 +294,6 @@ class GroupedReader:
             yield History(carry, file=str(self.path))
 
 
-class _NeedLines(Exception):
-    """The file is not one record a line: its records must be numbered exactly before reading on."""
-
-
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
                      progress: Optional[Callable[[int], None]] = None):
     """Replay a validated grouped history: members as their rows complete, passes for budgets."""
@@ -287,7 +313,12 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
 def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
                        time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
                        console=None, on_unsupported=None, member_rows: bool = True):
-    """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's."""
+    """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
+
+    The plan needs the history's time range before any member is replayed; the scan (time column only)
+    gives a candidate, and the replay, which reads every row whole, the exact one. They differ only when
+    a row skipped under --on-bad-row skip held the first or last time: then the run is planned and
+    replayed again with the exact range. Errors come in the in-memory run's order: the history's first."""
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.report import HistoryInfo, build_report
@@ -296,18 +327,43 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
     reader = GroupedReader(history_path, options)
-    span = reader.validate()
-    attributes = read_attributes(attributes_path) if attributes_path else {}
-    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes, member_rows)
+    candidate = reader.scan()
+    try:
+        attributes = read_attributes(attributes_path) if attributes_path else {}
+        info = program_info(prog, program_path)
+
+        def plan_for(span: HistorySpan):
+            return make_plan(prog, info, scenario, span, attributes, member_rows)
+
+        plan = plan_for(candidate)
+    except Exception:
+        reader.validate()  # a bad row or a broken grouping is reported first, as in memory
+        raise
     if on_unsupported is not None:
         from loyalty.simulate.vector.support import supports
 
-        on_unsupported(supports(prog, plan))
-    kernel_used = choose_kernel(plan, kernel)
-    result = with_progress(len(span), show_progress, console,
-                           lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
+        why = supports(prog, plan)
+        if why is not None:
+            reader.validate()
+        on_unsupported(why)
+
+    def replay(plan):
+        kernel_used = choose_kernel(plan, kernel)
+        return kernel_used, with_progress(reader.records, show_progress, console,
+                                          lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
+
+    kernel_used, result = replay(plan)
+    span = reader.span
+    if _plan_range(span) != _plan_range(candidate):  # a skipped row held the first or last time: plan it again
+        plan = plan_for(span)
+        kernel_used, result = replay(plan)
     info = HistoryInfo(span.file, span.rows, dict(span.skipped), span.first, span.last,
                        tuple(str(b) for b in span.bad_rows))
     assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
                    **kernel_assumptions(plan, kernel, kernel_used)}
     return plan, result, build_report(result, plan.info, info, assumptions, list(plan.months))
+
+
+def _plan_range(span: HistorySpan):
+    """What make_plan reads of a history: whether it has rows, and their time range."""
+    return (span.first, span.last) if len(span) else None
