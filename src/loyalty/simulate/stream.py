@@ -257,41 +257,52 @@ class GroupedReader:
         comes (bad rows, grouping: HistoryError). A member whose rows go on past a batch is carried into the
         next; once her rows end she is replayed on her own (parts merge exactly). When the generator is done,
         `self.span` is the history's."""
+        import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
+
+        from loyalty.simulate.columns import numbers
 
         def one_member(parts):  # her rows from two batches, in the reader's order (member, time, row)
             table = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
             return table.sort_by([("time", "ascending"), ("row", "ascending")])
 
-        carry = None
-        for h in self._checked():
+        def run_of(i: int) -> tuple[int, int]:  # the rows of row i's member: together in the sorted batch
+            hers = np.flatnonzero(codes == codes[i])
+            return int(hers[0]), int(hers[-1]) + 1
+
+        file = str(self.path)
+        carry = None  # the rows so far of the member the last batch ended with (file order)
+        for h in self._checked():  # grouped, so each member's rows are one run of the sorted batch: slices
             table = h.table
-            if not table.num_rows:
+            n = table.num_rows
+            if not n:
                 continue
-            members = table.column("member")
-            rows = table.column("row")
-            last_member = members[pc.index(rows, pc.max(rows)).as_py()].as_py()
+            codes = h.code_array("member")
+            lines = numbers(table.column("row"))
+            last = run_of(int(np.argmax(lines)))  # the member the batch ends with: carried to the next
+            taken = [last]
+            next_carry = table.slice(last[0], last[1] - last[0])
             if carry is not None:
-                carried = carry.column("member")[0].as_py()
-                hers = pc.equal(members, carried)
-                if carried == last_member:
-                    carry = one_member([carry, table.filter(hers)])
-                    rest = table.filter(pc.invert(hers))
-                    if rest.num_rows:
-                        yield History(rest, file=str(self.path))
-                    continue
-                finished = one_member([carry, table.filter(hers)])
-                yield History(finished, file=str(self.path))
-                table = table.filter(pc.invert(hers))
-                members = table.column("member")
-            last = pc.equal(members, last_member)
-            carry = table.filter(last)
-            done = table.filter(pc.invert(last))
-            if done.num_rows:
-                yield History(done, file=str(self.path))
+                first = run_of(int(np.argmin(lines)))  # the member the batch starts with
+                if table.column("member")[first[0]].as_py() == carry.column("member")[0].as_py():
+                    hers = one_member([carry, table.slice(first[0], first[1] - first[0])])
+                    if first == last:  # her rows go on past this batch too
+                        next_carry = hers
+                    else:
+                        yield History(hers, file=file)
+                        taken.append(first)
+                else:  # her rows ended with the last batch
+                    yield History(carry, file=file)
+            start = 0
+            for a, b in sorted(taken):
+                if a > start:
+                    yield History(table.slice(start, a - start), file=file)
+                start = b
+            if start < n:
+                yield History(table.slice(start, n - start), file=file)
+            carry = next_carry
         if carry is not None and carry.num_rows:
-            yield History(carry, file=str(self.path))
+            yield History(carry, file=file)
 
 
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
