@@ -838,8 +838,9 @@ def scan_csv(path: Path, chunk: int = 1 << 24) -> _CsvShape:
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             lf += block.count(b"\n")
-            cr += block.count(b"\r")
-            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            in_block = block.count(b"\r")
+            cr += in_block
+            crlf += (block.count(b"\r\n") if in_block else 0) + (last == b"\r" and block[:1] == b"\n")
             quoted = quoted or b'"' in block
             last = block[-1:]
     return _CsvShape(lf + cr - crlf, last in (b"\n", b"\r"), quoted)

@@ -62,7 +62,8 @@ class GroupedReader:
 
     # ------------------------------------------------------------------ batches
 
-    def _record_batches(self, ragged: list, columns: Optional[list[str]] = None) -> Iterator:
+    def _record_batches(self, ragged: list, columns: Optional[dict] = None) -> Iterator:
+        """The file's record batches, every column as bytes; or only `columns` (name -> Arrow type)."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -81,8 +82,8 @@ class GroupedReader:
                     parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
                                                      invalid_row_handler=on_ragged_row,
                                                      newlines_in_values=self.shape.quoted),
-                    convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in columns or self.names},
-                                                         include_columns=columns or [],
+                    convert_options=pacsv.ConvertOptions(column_types=columns or {n: pa.binary() for n in self.names},
+                                                         include_columns=list(columns or ()),
                                                          strings_can_be_null=False, quoted_strings_can_be_null=False),
                 )
                 for batch in reader:
@@ -149,21 +150,40 @@ class GroupedReader:
         (`self.span`) can be narrower; grouped_and_report then plans and replays again with it. Also numbers
         the records by line (`history.record_lines`) when the file is not one record a line."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
-        from loyalty.simulate.history import _resolve_columns, micros_to_datetime, record_lines, time_bounds
+        from loyalty.simulate.history import (FIRST_TIME, LAST_TIME, _micros, _resolve_columns, micros_to_datetime,
+                                              record_lines, time_bounds)
 
-        records, low, high, complete = 0, None, None, True
-        ragged: list = []
         try:
             column = _resolve_columns(self.names, self.options.columns, str(self.path))["time"]
-            for cols in self._record_batches(ragged, [column]):
-                records += len(cols[column])
-                lo, hi = time_bounds(cols[column], self.options)
-                if lo is not None:
-                    low = lo if low is None else min(low, lo)
-                    high = hi if high is None else max(high, hi)
-        except (HistoryError, pa.ArrowException, KeyError):  # the replay reads the file whole and says what is wrong
-            complete = False
+        except HistoryError:  # the replay says so, in its place among the file's errors
+            column = None
+        # ISO times as Arrow parses them while reading, checked against the full reader's range; any value Arrow
+        # refuses (a zone, a blank, a layout of its own) and --time-format: the time column as bytes, through
+        # `time_bounds`, the full reader's own parsers. Either way a candidate (see above).
+        kinds = ([pa.timestamp("us")] if not self.options.time_format else []) + [pa.binary()]
+        for kind in kinds if column is not None else ():
+            records, low, high, complete = 0, None, None, True
+            ragged: list = []
+            try:
+                for cols in self._record_batches(ragged, {column: kind}):
+                    records += len(cols[column])
+                    if kind == pa.binary():
+                        lo, hi = time_bounds(cols[column], self.options)
+                    else:
+                        bounds = pc.min_max(cols[column].cast(pa.int64())).as_py()
+                        lo, hi = bounds["min"], bounds["max"]
+                        if lo is not None and not (_micros(FIRST_TIME) <= lo and hi <= _micros(LAST_TIME)):
+                            raise _Refused
+                    if lo is not None:
+                        low = lo if low is None else min(low, lo)
+                        high = hi if high is None else max(high, hi)
+                break
+            except (_Refused, HistoryError, pa.ArrowException, KeyError):
+                complete = False  # bytes next; after them, the replay reads the file whole and says what is wrong
+        else:
+            records, low, high, complete, ragged = 0, None, None, False, []
         self.records = records
         if not complete or ragged or not self._regular(records):
             # blank lines, quoted line breaks or rows of the wrong width: number the records exactly
@@ -263,7 +283,11 @@ class GroupedReader:
         from loyalty.simulate.columns import numbers
 
         def one_member(parts):  # her rows from two batches, in the reader's order (member, time, row)
-            table = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+            # as plain text: unifying the batches' whole dictionaries (every order id of each) cost more than
+            # her rows; History() encodes them again
+            plain = [pa.table([c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns],
+                              names=t.column_names) for t in parts]
+            table = pa.concat_tables(plain).combine_chunks()
             return table.sort_by([("time", "ascending"), ("row", "ascending")])
 
         def run_of(i: int) -> tuple[int, int]:  # the rows of row i's member: together in the sorted batch
@@ -303,6 +327,10 @@ class GroupedReader:
             carry = next_carry
         if carry is not None and carry.num_rows:
             yield History(carry, file=file)
+
+
+class _Refused(Exception):
+    """A time Arrow read that the full reader would refuse: the scan reads the column as bytes instead."""
 
 
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
