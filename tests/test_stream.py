@@ -218,3 +218,40 @@ def test_times_arrow_does_not_read_take_the_full_readers_parsers(tmp_path, small
     code2, streamed, err = simulate(CAR_WASH, p, "--grouped")
     assert code == code2 == 0, err
     assert streamed == whole
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_TIMES = st.sampled_from([
+    "2025-02-{d:02d}", "2025-02-{d:02d}T10:30", "2025-02-{d:02d} 10:30:15", "2025-02-{d:02d}T10:30:00.5",
+    "2025-02-{d:02d}T10:30:00+02:00", "2025-02-{d:02d}T23:30:00Z", " 2025-02-{d:02d} ",
+    "2024-{d:02d}-01", "2031-01-{d:02d}T00:00",  # far from the rest: often the first or last time
+    "yesterday", "", "2025-13-{d:02d}", "0999-01-{d:02d}", "2025/02/{d:02d}",  # bad
+])
+_AMOUNTS = st.sampled_from(["105.00", "10", "0.5", "-5.00", "", "abc", "10.005", "1e3"])
+_MEMBERS = st.sampled_from(["", " "]) | st.none()  # None: the member's own id
+
+
+@st.composite
+def _grouped_history(draw) -> list[str]:
+    rows = ["member,time,amount,item"]
+    for m in range(draw(st.integers(1, 12))):
+        for _ in range(draw(st.integers(1, 15))):
+            member = draw(_MEMBERS) if draw(st.integers(0, 9)) == 0 else None
+            time = draw(_TIMES).format(d=draw(st.integers(1, 28)))
+            rows.append(f"{f'M{m:02d}' if member is None else member},{time},{draw(_AMOUNTS)},basic wash")
+    return rows
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_grouped_history(), skip=st.booleans(), block=st.sampled_from([512, 2048, 1 << 20]))
+def test_generated_histories_with_bad_rows_equal_the_in_memory_run(rows, skip, block, tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    extra = ["--on-bad-row", "skip"] if skip else []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stream, "BLOCK_BYTES", block)
+        whole = simulate(CAR_WASH, p, *extra)
+        streamed = simulate(CAR_WASH, p, *extra, "--grouped")
+    assert streamed[0] == whole[0] and streamed[1] == whole[1] and streamed[2] == whole[2]
+    assert "Traceback" not in streamed[2]
