@@ -2,18 +2,23 @@
 batches so that memory stays flat however long the history is (docs/scale.md, "Streaming").
 
 Two kinds of pass over the file, each reading it in batches of about BLOCK_BYTES:
-1. validation: every batch is parsed exactly as the in-memory reader parses a file (history.py's
-   `decode_columns` and `build_history`, so the same values are accepted and the same bad rows
-   named), and checked to be grouped: a member whose rows start again after another member's is
-   an error naming that row. It yields what the plan needs before any member runs: the row count,
-   the time range (every member's clock runs to the history's end), skipped rows.
-2. replay, once per budget pass: each batch's members whose rows are complete (all but the last
-   member in file order, whose rows may go on in the next batch) are replayed with the run's
-   kernel (parallel.evaluate_range) and their partial results kept; partial results are merged
-   in batch order at the end.
+1. scan: the time column only (Arrow still splits every row, but converts one column): the number of
+   records and the range of the values that are times, parsed as the full reader parses them (ISO times as
+   Arrow reads them, checked against the full reader's range; anything else through `history.time_bounds`,
+   the full reader's own parsers). Nothing is reported by the scan. Its range is a candidate for the plan
+   (every member's clock runs to the history's end, the report's months come from the range).
+2. replay, once per budget pass: every batch is parsed whole exactly as the in-memory reader parses a
+   file (history.py's `decode_columns` and `build_history`: the same values accepted, the same bad rows
+   named, the same counts under --on-bad-row skip) and checked to be grouped (a member whose rows start
+   again after another member's is an error naming that row); then its members whose rows are complete
+   (all but the last member in file order, whose rows may go on in the next batch) are replayed with the
+   run's kernel (parallel.evaluate_range) and their partial results kept, merged in batch order at the
+   end. The replay also counts the rows and finds the exact time range: when it differs from the scan's
+   (a row skipped under --on-bad-row skip held the first or last time), the run is planned and replayed
+   again with it, so the report always equals the in-memory run's. Errors stop the run before any output.
 Line numbers: record i is on line i + 2 for a file without blank lines or quoted line breaks;
-for any other file the record lines are counted once by history's `record_lines` (a list of
-one number per row: the only part that grows with the history, and only for such files).
+for any other file the record lines are counted once, after the scan, by history's `record_lines` (a list
+of one number per row: the only part that grows with the history, and only for such files).
 """
 
 from __future__ import annotations
