@@ -255,3 +255,24 @@ def test_generated_histories_with_bad_rows_equal_the_in_memory_run(rows, skip, b
         streamed = simulate(CAR_WASH, p, *extra, "--grouped")
     assert streamed[0] == whole[0] and streamed[1] == whole[1] and streamed[2] == whole[2]
     assert "Traceback" not in streamed[2]
+
+
+def test_progress_counts_every_record_once_a_pass(tmp_path, small_blocks):
+    from loyalty.simulate.engine import make_plan, program_info
+    from loyalty.simulate.history import ReadOptions
+    from loyalty.simulate.run import load_program
+    from loyalty.simulate.scenario import Scenario
+
+    rows = _rows()
+    rows[20] = "M03,2025-02-12T10:00,oops,basic wash"
+    rows[150:160] = [" ,2025-02-12T10:00,105.00,basic wash"] * 10  # a batch-sized run of skipped rows
+    p = _write(tmp_path, rows)
+    prog = load_program(str(CAR_WASH))
+    reader = stream.GroupedReader(p, ReadOptions(minor_units=prog.exponent, currency=prog.currency,
+                                                 timezone=prog.timezone, on_bad_row="skip"))
+    span = reader.scan()
+    plan = make_plan(prog, program_info(prog, str(CAR_WASH)), Scenario(), span)
+    counted: list[int] = []
+    stream.simulate_grouped(plan, reader, "python", counted.append)
+    assert sum(counted) == reader.records == len(rows) - 1 and all(n > 0 for n in counted)
+    assert reader.span.rows == len(rows) - 1 - 11

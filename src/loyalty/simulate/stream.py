@@ -64,6 +64,7 @@ class GroupedReader:
         self.shape = scan_csv(self.path)
         self.lines: Optional[list[int]] = None  # record -> line, only for files that are not one record a line
         self.ragged: list[tuple] = []
+        self.records_read = 0  # records (rows the file holds, skipped ones too) of the batches read so far
 
     # ------------------------------------------------------------------ batches
 
@@ -114,7 +115,7 @@ class GroupedReader:
         from loyalty.simulate.history import decode_columns, ragged_error, build_history
 
         ragged_seen: list = []
-        done = 0
+        done = self.records_read = 0
         options, file = self.options, str(self.path)
         first_ragged = self.ragged[0] if self.ragged and options.on_bad_row != "skip" else None
         for cols in self._record_batches(ragged_seen):
@@ -136,6 +137,7 @@ class GroupedReader:
             h.skipped.update(not_utf8)
             h.bad_rows = sorted(examples + h.bad_rows, key=lambda b: b.row)
             done += n
+            self.records_read = done
             yield h, last_line
         if first_ragged:
             raise ragged_error(file, first_ragged)
@@ -340,15 +342,20 @@ class _Refused(Exception):
 
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
                      progress: Optional[Callable[[int], None]] = None):
-    """Replay a validated grouped history: members as their rows complete, passes for budgets."""
+    """Replay a scanned grouped history: members as their rows complete, passes for budgets. `progress`
+    counts the file's records (skipped ones too), so each pass counts `reader.records` in all."""
     from loyalty.simulate.parallel import evaluate_range, merge_in_order, run_passes
 
     def run_pass(known):
         parts = []
+        counted = 0
         for h in reader.complete_members():
             parts.append(evaluate_range(plan, h, known, kernel))
-            if progress:
-                progress(len(h))
+            if progress and reader.records_read > counted:
+                progress(reader.records_read - counted)
+                counted = reader.records_read
+        if progress and reader.records_read > counted:  # batches with no row left after skipping
+            progress(reader.records_read - counted)
         return merge_in_order(parts)
 
     return run_passes(plan, run_pass)
