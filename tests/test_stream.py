@@ -117,3 +117,162 @@ def test_grouped_is_refused_with_dask_and_for_parquet(tmp_path):
     p.write_bytes(b"PAR1")
     code, _, err = simulate(program, p, "--grouped")
     assert code == 1 and "Parquet" in err
+
+
+# ---------------------------------------------------------------- the scan and the replay (docs/scale.md)
+# The first pass reads the time column only; the replay reads every row whole, names bad rows and a broken
+# grouping as it goes, and plans the run again when a row it skipped held the first or last time.
+
+CAR_WASH = ROOT / "examples/programs/car_wash.loyalty"
+
+
+def _rows(members: int = 40, days: int = 5) -> list[str]:
+    rows = ["member,time,amount,item"]
+    for m in range(members):
+        for d in range(1, days + 1):
+            rows.append(f"M{m:02d},2025-02-{d + 10:02d}T10:00,105.00,basic wash")
+    return rows
+
+
+def _write(tmp_path, rows: list[str]) -> Path:
+    p = tmp_path / "h.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("where", ["first", "last", "both"])
+def test_a_skipped_row_holding_the_first_or_last_time_gives_the_in_memory_report(where, tmp_path, small_blocks):
+    rows = _rows()
+    if where in ("first", "both"):  # a valid time, the history's earliest, on a row whose amount is bad
+        rows[57] = "M11,2024-03-01T08:00,10.005,basic wash"
+    if where in ("last", "both"):  # and the latest, in a later batch, on a row whose member is missing
+        rows[160] = " ,2026-07-01T08:00,105.00,basic wash"
+    p = _write(tmp_path, rows)
+    code, whole, _ = simulate(CAR_WASH, p, "--on-bad-row", "skip")
+    code2, streamed, err = simulate(CAR_WASH, p, "--on-bad-row", "skip", "--grouped")
+    assert code == code2 == 0, err
+    assert streamed == whole
+    history = json.loads(streamed)["history"]
+    assert history["first"].startswith("2025-02-11") and history["last"].startswith("2025-02-15")
+
+
+def test_the_replay_plans_again_only_when_the_range_changed(tmp_path, small_blocks, monkeypatch):
+    import loyalty.simulate.engine as engine
+
+    plans = []
+    real = engine.make_plan
+    monkeypatch.setattr(engine, "make_plan", lambda *a, **k: plans.append(a[3].time_range()) or real(*a, **k))
+    rows = _rows()
+    p = _write(tmp_path, rows)
+    assert simulate(CAR_WASH, p, "--grouped")[0] == 0 and len(plans) == 1
+    rows[100] = "M19,2030-01-01T00:00,abc,basic wash"
+    p = _write(tmp_path, rows)
+    plans.clear()
+    assert simulate(CAR_WASH, p, "--grouped", "--on-bad-row", "skip")[0] == 0
+    assert len(plans) == 2 and plans[0][1].year == 2030 and plans[1][1].year == 2025
+
+
+@pytest.mark.parametrize("line", [2, 58, 199])
+def test_a_bad_row_stops_the_run_as_in_memory_with_no_output(line, tmp_path, small_blocks):
+    rows = _rows()
+    member = rows[line - 1].split(",")[0]
+    rows[line - 1] = f"{member},2024-01-01T00:00,12.3.4,basic wash"  # the earliest time, on a bad row
+    p = _write(tmp_path, rows)
+    whole, streamed = simulate(CAR_WASH, p), simulate(CAR_WASH, p, "--grouped")
+    assert whole[0] == streamed[0] == 1 and streamed[1] == ""
+    assert whole[2] == streamed[2] and f'{p}:{line}: column "amount"' in streamed[2]
+    assert "Traceback" not in streamed[2]
+
+
+def test_the_first_error_in_the_file_is_the_one_reported(tmp_path, small_blocks):
+    rows = _rows()
+    rows.append("M03,2025-02-20T10:00,105.00,basic wash")  # M03 again, after everyone: line 202
+    rows[150] = "M29,2025-02-12T10:00,oops,basic wash"  # a bad row before it: line 151
+    p = _write(tmp_path, rows)
+    whole, streamed = simulate(CAR_WASH, p), simulate(CAR_WASH, p, "--grouped")
+    assert whole[0] == streamed[0] == 1 and whole[2] == streamed[2] and f"{p}:151:" in streamed[2]
+    rows[150] = "M29,2025-02-12T10:00,105.00,basic wash"
+    rows[190] = "M37,2025-02-12T10:00,oops,basic wash"  # a bad row at line 192 (after the insert below)
+    rows.insert(120, "M02,2025-02-20T10:00,105.00,basic wash")  # M02 again at line 121, before the bad row
+    p = _write(tmp_path, rows)
+    code, out, err = simulate(CAR_WASH, p, "--grouped")
+    assert code == 1 and out == "" and f"{p}:121: member 'M02' has rows here and earlier" in err
+
+
+def test_a_history_error_comes_before_an_attributes_error_as_in_memory(tmp_path, small_blocks):
+    rows = _rows()
+    rows[100] = "M19,2025-02-12T10:00,oops,basic wash"
+    p = _write(tmp_path, rows)
+    missing = tmp_path / "no-such-attributes.csv"
+    whole = simulate(CAR_WASH, p, "--attributes", missing)
+    streamed = simulate(CAR_WASH, p, "--attributes", missing, "--grouped")
+    assert whole[0] == streamed[0] == 1 and whole[2] == streamed[2] and f"{p}:101:" in streamed[2]
+
+
+def test_times_arrow_does_not_read_take_the_full_readers_parsers(tmp_path, small_blocks):
+    rows = _rows()
+    rows[30] = "M05,2025-02-01T10:00:00+02:00,105.00,basic wash"  # a zone: the scan reads the column as bytes
+    rows[170] = "M33, 2025-03-01 ,105.00,basic wash"
+    p = _write(tmp_path, rows)
+    code, whole, _ = simulate(CAR_WASH, p)
+    code2, streamed, err = simulate(CAR_WASH, p, "--grouped")
+    assert code == code2 == 0, err
+    assert streamed == whole
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_TIMES = st.sampled_from([
+    "2025-02-{d:02d}", "2025-02-{d:02d}T10:30", "2025-02-{d:02d} 10:30:15", "2025-02-{d:02d}T10:30:00.5",
+    "2025-02-{d:02d}T10:30:00+02:00", "2025-02-{d:02d}T23:30:00Z", " 2025-02-{d:02d} ",
+    "2024-{d:02d}-01", "2031-01-{d:02d}T00:00",  # far from the rest: often the first or last time
+    "yesterday", "", "2025-13-{d:02d}", "0999-01-{d:02d}", "2025/02/{d:02d}",  # bad
+])
+_AMOUNTS = st.sampled_from(["105.00", "10", "0.5", "-5.00", "", "abc", "10.005", "1e3"])
+_MEMBERS = st.sampled_from(["", " "]) | st.none()  # None: the member's own id
+
+
+@st.composite
+def _grouped_history(draw) -> list[str]:
+    rows = ["member,time,amount,item"]
+    for m in range(draw(st.integers(1, 12))):
+        for _ in range(draw(st.integers(1, 15))):
+            member = draw(_MEMBERS) if draw(st.integers(0, 9)) == 0 else None
+            time = draw(_TIMES).format(d=draw(st.integers(1, 28)))
+            rows.append(f"{f'M{m:02d}' if member is None else member},{time},{draw(_AMOUNTS)},basic wash")
+    return rows
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_grouped_history(), skip=st.booleans(), block=st.sampled_from([512, 2048, 1 << 20]))
+def test_generated_histories_with_bad_rows_equal_the_in_memory_run(rows, skip, block, tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    extra = ["--on-bad-row", "skip"] if skip else []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stream, "BLOCK_BYTES", block)
+        whole = simulate(CAR_WASH, p, *extra)
+        streamed = simulate(CAR_WASH, p, *extra, "--grouped")
+    assert streamed[0] == whole[0] and streamed[1] == whole[1] and streamed[2] == whole[2]
+    assert "Traceback" not in streamed[2]
+
+
+def test_progress_counts_every_record_once_a_pass(tmp_path, small_blocks):
+    from loyalty.simulate.engine import make_plan, program_info
+    from loyalty.simulate.history import ReadOptions
+    from loyalty.simulate.run import load_program
+    from loyalty.simulate.scenario import Scenario
+
+    rows = _rows()
+    rows[20] = "M03,2025-02-12T10:00,oops,basic wash"
+    rows[150:160] = [" ,2025-02-12T10:00,105.00,basic wash"] * 10  # a batch-sized run of skipped rows
+    p = _write(tmp_path, rows)
+    prog = load_program(str(CAR_WASH))
+    reader = stream.GroupedReader(p, ReadOptions(minor_units=prog.exponent, currency=prog.currency,
+                                                 timezone=prog.timezone, on_bad_row="skip"))
+    span = reader.scan()
+    plan = make_plan(prog, program_info(prog, str(CAR_WASH)), Scenario(), span)
+    counted: list[int] = []
+    stream.simulate_grouped(plan, reader, "python", counted.append)
+    assert sum(counted) == reader.records == len(rows) - 1 and all(n > 0 for n in counted)
+    assert reader.span.rows == len(rows) - 1 - 11

@@ -832,8 +832,9 @@ def scan_csv(path: Path, chunk: int = 1 << 24) -> _CsvShape:
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             lf += block.count(b"\n")
-            cr += block.count(b"\r")
-            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            in_block = block.count(b"\r")
+            cr += in_block
+            crlf += (block.count(b"\r\n") if in_block else 0) + (last == b"\r" and block[:1] == b"\n")
             quoted = quoted or b'"' in block
             last = block[-1:]
     return _CsvShape(lf + cr - crlf, last in (b"\n", b"\r"), quoted)
@@ -1015,6 +1016,66 @@ def _fast_times(text, options: ReadOptions):
 
 def _micros(t: _dt.datetime) -> int:
     return (t - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
+def time_bounds(column, options: ReadOptions) -> tuple[Optional[int], Optional[int]]:
+    """The least and greatest time (microseconds) among the values of one raw time column (bytes or text)
+    that `build_history` accepts as times, parsed by its own functions: the fast path, then the exact
+    per-value parser for what the fast path leaves. A value that is no time is left out, not reported
+    (`build_history` names it when the row is read whole). (None, None) when no value is a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import numbers, valid
+
+    array = _one_array(column)
+    if not pa.types.is_string(array.type):
+        try:
+            array = array.cast(pa.string())
+        except pa.ArrowInvalid:  # not UTF-8 somewhere: such a row is bad whatever its time
+            array = pa.array([_utf8_or_none(v) for v in array.to_pylist()], pa.string())
+    n = len(array)
+    if not n:
+        return None, None
+    when = _fast_times(pc.utf8_trim_whitespace(array), options)
+    ok = valid(when)
+    when = numbers(when)
+    ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))
+    slow = np.flatnonzero(~ok)
+    if len(slow):
+        parse_time = make_time_parser(options.time_format, options.timezone)
+        low = high = None
+        parsed: dict = {}
+        for value in pc_take(array, slow.tolist()):
+            if value not in parsed:
+                parsed[value] = None
+                if value is not None and value.strip():  # as `_parse_slowly` reads a time
+                    try:
+                        t = parse_time(value)
+                    except (_Bad, OverflowError):
+                        continue
+                    if FIRST_TIME <= t <= LAST_TIME:
+                        parsed[value] = _micros(t)
+            us = parsed[value]
+            if us is not None:
+                low = us if low is None else min(low, us)
+                high = us if high is None else max(high, us)
+    else:
+        low = high = None
+    if ok.any():
+        good = when[ok]
+        fast_low, fast_high = int(good.min()), int(good.max())
+        low = fast_low if low is None else min(low, fast_low)
+        high = fast_high if high is None else max(high, fast_high)
+    return low, high
+
+
+def _utf8_or_none(value: Optional[bytes]) -> Optional[str]:
+    try:
+        return None if value is None else value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _fast_amounts(text, minor_units: int):

@@ -2,18 +2,23 @@
 batches so that memory stays flat however long the history is (docs/scale.md, "Streaming").
 
 Two kinds of pass over the file, each reading it in batches of about BLOCK_BYTES:
-1. validation: every batch is parsed exactly as the in-memory reader parses a file (history.py's
-   `decode_columns` and `build_history`, so the same values are accepted and the same bad rows
-   named), and checked to be grouped: a member whose rows start again after another member's is
-   an error naming that row. It yields what the plan needs before any member runs: the row count,
-   the time range (every member's clock runs to the history's end), skipped rows.
-2. replay, once per budget pass: each batch's members whose rows are complete (all but the last
-   member in file order, whose rows may go on in the next batch) are replayed with the run's
-   kernel (parallel.evaluate_range) and their partial results kept; partial results are merged
-   in batch order at the end.
+1. scan: the time column only (Arrow still splits every row, but converts one column): the number of
+   records and the range of the values that are times, parsed as the full reader parses them (ISO times as
+   Arrow reads them, checked against the full reader's range; anything else through `history.time_bounds`,
+   the full reader's own parsers). Nothing is reported by the scan. Its range is a candidate for the plan
+   (every member's clock runs to the history's end, the report's months come from the range).
+2. replay, once per budget pass: every batch is parsed whole exactly as the in-memory reader parses a
+   file (history.py's `decode_columns` and `build_history`: the same values accepted, the same bad rows
+   named, the same counts under --on-bad-row skip) and checked to be grouped (a member whose rows start
+   again after another member's is an error naming that row); then its members whose rows are complete
+   (all but the last member in file order, whose rows may go on in the next batch) are replayed with the
+   run's kernel (parallel.evaluate_range) and their partial results kept, merged in batch order at the
+   end. The replay also counts the rows and finds the exact time range: when it differs from the scan's
+   (a row skipped under --on-bad-row skip held the first or last time), the run is planned and replayed
+   again with it, so the report always equals the in-memory run's. Errors stop the run before any output.
 Line numbers: record i is on line i + 2 for a file without blank lines or quoted line breaks;
-for any other file the record lines are counted once by history's `record_lines` (a list of
-one number per row: the only part that grows with the history, and only for such files).
+for any other file the record lines are counted once, after the scan, by history's `record_lines` (a list
+of one number per row: the only part that grows with the history, and only for such files).
 """
 
 from __future__ import annotations
@@ -59,10 +64,12 @@ class GroupedReader:
         self.shape = scan_csv(self.path)
         self.lines: Optional[list[int]] = None  # record -> line, only for files that are not one record a line
         self.ragged: list[tuple] = []
+        self.records_read = 0  # records (rows the file holds, skipped ones too) of the batches read so far
 
     # ------------------------------------------------------------------ batches
 
-    def _record_batches(self, ragged: list) -> Iterator:
+    def _record_batches(self, ragged: list, columns: Optional[dict] = None) -> Iterator:
+        """The file's record batches, every column as bytes; or only `columns` (name -> Arrow type)."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -81,7 +88,8 @@ class GroupedReader:
                     parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
                                                      invalid_row_handler=on_ragged_row,
                                                      newlines_in_values=self.shape.quoted),
-                    convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in self.names},
+                    convert_options=pacsv.ConvertOptions(column_types=columns or {n: pa.binary() for n in self.names},
+                                                         include_columns=list(columns or ()),
                                                          strings_can_be_null=False, quoted_strings_can_be_null=False),
                 )
                 for batch in reader:
@@ -107,13 +115,13 @@ class GroupedReader:
         from loyalty.simulate.history import decode_columns, ragged_error, build_history
 
         ragged_seen: list = []
-        done = 0
+        done = self.records_read = 0
         options, file = self.options, str(self.path)
         first_ragged = self.ragged[0] if self.ragged and options.on_bad_row != "skip" else None
         for cols in self._record_batches(ragged_seen):
             n = len(next(iter(cols.values()))) if cols else 0
-            if ragged_seen and self.lines is None:
-                raise _NeedLines
+            if ragged_seen and self.lines is None:  # scan() numbers such a file's records first
+                raise HistoryError(f"{file}: the file changed while it was read", hint="run again")
             lines = self.lines[done:done + n] if self.lines is not None else None
             first_row = done + 2
             last_line = lines[-1] if lines else first_row + n - 1
@@ -121,8 +129,6 @@ class GroupedReader:
                 cols, kept, not_utf8, examples = decode_columns(cols, lines, first_row, file, options)
                 h = build_history(cols, file, first_row, options, lines=kept)
             except HistoryError as err:
-                if self.lines is None:  # its line is right only in a file of one record a line: make sure
-                    raise _NeedLines from None
                 if first_ragged and err.line is not None and first_ragged[0] and first_ragged[0] < err.line:
                     raise ragged_error(file, first_ragged) from None
                 raise
@@ -131,6 +137,7 @@ class GroupedReader:
             h.skipped.update(not_utf8)
             h.bad_rows = sorted(examples + h.bad_rows, key=lambda b: b.row)
             done += n
+            self.records_read = done
             yield h, last_line
         if first_ragged:
             raise ragged_error(file, first_ragged)
@@ -139,21 +146,70 @@ class GroupedReader:
     def _regular(self, records: int) -> bool:
         return self.shape.one_record_per_line(records)
 
-    # ------------------------------------------------------------------ pass 1: validation
+    # ------------------------------------------------------------------ pass 1: the time column
+
+    def scan(self) -> HistorySpan:
+        """Read the time column only (the rest of each row is tokenized, not converted): the number of records
+        and the range of the values that are times, parsed by the full reader's own functions
+        (`history.time_bounds`). Nothing is reported here: the replay reads every row whole and names bad
+        rows and a broken grouping as it goes. The range is a candidate: under --on-bad-row skip a row whose
+        time is valid but another value is not is left out by the full reader, so the replay's range
+        (`self.span`) can be narrower; grouped_and_report then plans and replays again with it. Also numbers
+        the records by line (`history.record_lines`) when the file is not one record a line."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from loyalty.simulate.history import (FIRST_TIME, LAST_TIME, _micros, _resolve_columns, micros_to_datetime,
+                                              record_lines, time_bounds)
+
+        try:
+            column = _resolve_columns(self.names, self.options.columns, str(self.path))["time"]
+        except HistoryError:  # the replay says so, in its place among the file's errors
+            column = None
+        # ISO times as Arrow parses them while reading, checked against the full reader's range; any value Arrow
+        # refuses (a zone, a blank, a layout of its own) and --time-format: the time column as bytes, through
+        # `time_bounds`, the full reader's own parsers. Either way a candidate (see above).
+        kinds = ([pa.timestamp("us")] if not self.options.time_format else []) + [pa.binary()]
+        for kind in kinds if column is not None else ():
+            records, low, high, complete = 0, None, None, True
+            ragged: list = []
+            try:
+                for cols in self._record_batches(ragged, {column: kind}):
+                    records += len(cols[column])
+                    if kind == pa.binary():
+                        lo, hi = time_bounds(cols[column], self.options)
+                    else:
+                        bounds = pc.min_max(cols[column].cast(pa.int64())).as_py()
+                        lo, hi = bounds["min"], bounds["max"]
+                        if lo is not None and not (_micros(FIRST_TIME) <= lo and hi <= _micros(LAST_TIME)):
+                            raise _Refused
+                    if lo is not None:
+                        low = lo if low is None else min(low, lo)
+                        high = hi if high is None else max(high, hi)
+                break
+            except (_Refused, HistoryError, pa.ArrowException, KeyError):
+                complete = False  # bytes next; after them, the replay reads the file whole and says what is wrong
+        else:
+            records, low, high, complete, ragged = 0, None, None, False, []
+        self.records = records
+        if not complete or ragged or not self._regular(records):
+            # blank lines, quoted line breaks or rows of the wrong width: number the records exactly
+            self.lines, self.ragged = record_lines(self.path, self.options.delimiter, len(self.names))
+        first = micros_to_datetime(low) if low is not None else None
+        last = micros_to_datetime(high) if high is not None else None
+        return HistorySpan(str(self.path), records if low is not None else 0, first, last, Counter(), [])
 
     def validate(self) -> HistorySpan:
-        """Read every row once: bad rows, grouping, row count and time range (raises HistoryError)."""
-        try:
-            return self._validate()
-        except _NeedLines:
+        """Read every row whole once, replaying nothing: bad rows, grouping, row count and time range
+        (raises HistoryError). The replay (`complete_members`) does the same as it goes."""
+        self.scan()
+        for _ in self._checked():
             pass
-        # not one record a line (blank lines, quoted line breaks, rows of the wrong width): number them exactly
-        from loyalty.simulate.history import record_lines
+        return self.span
 
-        self.lines, self.ragged = record_lines(self.path, self.options.delimiter, len(self.names))
-        return self._validate()
-
-    def _validate(self) -> HistorySpan:
+    def _checked(self) -> Iterator[History]:
+        """Each batch read whole, as `_histories`, checked to be grouped and tallied; once every batch is read,
+        `self.span` holds the history's row count, time range, skipped rows and examples."""
         import numpy as np
         import pyarrow.compute as pc
 
@@ -165,26 +221,25 @@ class GroupedReader:
         examples: list[BadRow] = []
         seen = np.zeros(0, np.int64)  # hashes of members whose rows have ended
         carry: Optional[str] = None  # the member whose rows the last batch ended with
+        self.span = None
         for h, _last_line in self._histories():
             rows += len(h)
             skipped.update(h.skipped)
             examples = sorted(examples + h.bad_rows, key=lambda b: b.row)[:options.max_examples]
-            if not len(h):
-                continue
-            bounds = pc.min_max(h.table.column("time")).as_py()
-            low = bounds["min"] if low is None else min(low, bounds["min"])
-            high = bounds["max"] if high is None else max(high, bounds["max"])
-            seen, carry = self._check_grouped(h, seen, carry)
-        if self.lines is None and not self._regular(self.records):
-            raise _NeedLines
-        for number, actual, expected, text in self.ragged:  # under skip (stop raised above)
+            if len(h):
+                bounds = pc.min_max(h.table.column("time")).as_py()
+                low = bounds["min"] if low is None else min(low, bounds["min"])
+                high = bounds["max"] if high is None else max(high, bounds["max"])
+                seen, carry = self._check_grouped(h, seen, carry)
+            yield h
+        for number, actual, expected, text in self.ragged:  # under skip (stop raised in _histories)
             skipped[f"row: {actual} fields where the header has {expected}"] += 1
             if len(examples) < options.max_examples:
                 examples.append(BadRow(str(self.path), number or 0, "(whole row)", text,
                                        f"{actual} fields where the header has {expected}"))
         first = micros_to_datetime(low) if low is not None else None
         last = micros_to_datetime(high) if high is not None else None
-        return HistorySpan(str(self.path), rows, first, last, skipped, examples)
+        self.span = HistorySpan(str(self.path), rows, first, last, skipped, examples)
 
     def _check_grouped(self, h: History, seen, carry: Optional[str]):
         """Members in file order: a member that starts again after another's rows breaks the grouping.
@@ -225,60 +280,82 @@ class GroupedReader:
     # ------------------------------------------------------------------ pass 2: replay
 
     def complete_members(self) -> Iterator[History]:
-        """Histories of whole members, batch by batch (validate() first). A member whose rows go on past a
-        batch is carried into the next; once her rows end she is replayed on her own (parts merge exactly)."""
+        """Histories of whole members, batch by batch (scan() first), each batch read whole and checked as it
+        comes (bad rows, grouping: HistoryError). A member whose rows go on past a batch is carried into the
+        next; once her rows end she is replayed on her own (parts merge exactly). When the generator is done,
+        `self.span` is the history's."""
+        import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
+
+        from loyalty.simulate.columns import numbers
 
         def one_member(parts):  # her rows from two batches, in the reader's order (member, time, row)
-            table = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+            # as plain text: unifying the batches' whole dictionaries (every order id of each) cost more than
+            # her rows; History() encodes them again
+            plain = [pa.table([c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns],
+                              names=t.column_names) for t in parts]
+            table = pa.concat_tables(plain).combine_chunks()
             return table.sort_by([("time", "ascending"), ("row", "ascending")])
 
-        carry = None
-        for h, _last_line in self._histories():
+        def run_of(i: int) -> tuple[int, int]:  # the rows of row i's member: together in the sorted batch
+            hers = np.flatnonzero(codes == codes[i])
+            return int(hers[0]), int(hers[-1]) + 1
+
+        file = str(self.path)
+        carry = None  # the rows so far of the member the last batch ended with (file order)
+        for h in self._checked():  # grouped, so each member's rows are one run of the sorted batch: slices
             table = h.table
-            if not table.num_rows:
+            n = table.num_rows
+            if not n:
                 continue
-            members = table.column("member")
-            rows = table.column("row")
-            last_member = members[pc.index(rows, pc.max(rows)).as_py()].as_py()
+            codes = h.code_array("member")
+            lines = numbers(table.column("row"))
+            last = run_of(int(np.argmax(lines)))  # the member the batch ends with: carried to the next
+            taken = [last]
+            next_carry = table.slice(last[0], last[1] - last[0])
             if carry is not None:
-                carried = carry.column("member")[0].as_py()
-                hers = pc.equal(members, carried)
-                if carried == last_member:
-                    carry = one_member([carry, table.filter(hers)])
-                    rest = table.filter(pc.invert(hers))
-                    if rest.num_rows:
-                        yield History(rest, file=str(self.path))
-                    continue
-                finished = one_member([carry, table.filter(hers)])
-                yield History(finished, file=str(self.path))
-                table = table.filter(pc.invert(hers))
-                members = table.column("member")
-            last = pc.equal(members, last_member)
-            carry = table.filter(last)
-            done = table.filter(pc.invert(last))
-            if done.num_rows:
-                yield History(done, file=str(self.path))
+                first = run_of(int(np.argmin(lines)))  # the member the batch starts with
+                if table.column("member")[first[0]].as_py() == carry.column("member")[0].as_py():
+                    hers = one_member([carry, table.slice(first[0], first[1] - first[0])])
+                    if first == last:  # her rows go on past this batch too
+                        next_carry = hers
+                    else:
+                        yield History(hers, file=file)
+                        taken.append(first)
+                else:  # her rows ended with the last batch
+                    yield History(carry, file=file)
+            start = 0
+            for a, b in sorted(taken):
+                if a > start:
+                    yield History(table.slice(start, a - start), file=file)
+                start = b
+            if start < n:
+                yield History(table.slice(start, n - start), file=file)
+            carry = next_carry
         if carry is not None and carry.num_rows:
-            yield History(carry, file=str(self.path))
+            yield History(carry, file=file)
 
 
-class _NeedLines(Exception):
-    """The file is not one record a line: its records must be numbered exactly before reading on."""
+class _Refused(Exception):
+    """A time Arrow read that the full reader would refuse: the scan reads the column as bytes instead."""
 
 
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
                      progress: Optional[Callable[[int], None]] = None):
-    """Replay a validated grouped history: members as their rows complete, passes for budgets."""
+    """Replay a scanned grouped history: members as their rows complete, passes for budgets. `progress`
+    counts the file's records (skipped ones too), so each pass counts `reader.records` in all."""
     from loyalty.simulate.parallel import evaluate_range, merge_in_order, run_passes
 
     def run_pass(known):
         parts = []
+        counted = 0
         for h in reader.complete_members():
             parts.append(evaluate_range(plan, h, known, kernel))
-            if progress:
-                progress(len(h))
+            if progress and reader.records_read > counted:
+                progress(reader.records_read - counted)
+                counted = reader.records_read
+        if progress and reader.records_read > counted:  # batches with no row left after skipping
+            progress(reader.records_read - counted)
         return merge_in_order(parts)
 
     return run_passes(plan, run_pass)
@@ -287,7 +364,12 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
 def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
                        time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
                        console=None, on_unsupported=None, member_rows: bool = True):
-    """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's."""
+    """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
+
+    The plan needs the history's time range before any member is replayed; the scan (time column only)
+    gives a candidate, and the replay, which reads every row whole, the exact one. They differ only when
+    a row skipped under --on-bad-row skip held the first or last time: then the run is planned and
+    replayed again with the exact range. Errors come in the in-memory run's order: the history's first."""
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.report import HistoryInfo, build_report
@@ -296,18 +378,43 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
     reader = GroupedReader(history_path, options)
-    span = reader.validate()
-    attributes = read_attributes(attributes_path) if attributes_path else {}
-    plan = make_plan(prog, program_info(prog, program_path), scenario, span, attributes, member_rows)
+    candidate = reader.scan()
+    try:
+        attributes = read_attributes(attributes_path) if attributes_path else {}
+        info = program_info(prog, program_path)
+
+        def plan_for(span: HistorySpan):
+            return make_plan(prog, info, scenario, span, attributes, member_rows)
+
+        plan = plan_for(candidate)
+    except Exception:
+        reader.validate()  # a bad row or a broken grouping is reported first, as in memory
+        raise
     if on_unsupported is not None:
         from loyalty.simulate.vector.support import supports
 
-        on_unsupported(supports(prog, plan))
-    kernel_used = choose_kernel(plan, kernel)
-    result = with_progress(len(span), show_progress, console,
-                           lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
+        why = supports(prog, plan)
+        if why is not None:
+            reader.validate()
+        on_unsupported(why)
+
+    def replay(plan):
+        kernel_used = choose_kernel(plan, kernel)
+        return kernel_used, with_progress(reader.records, show_progress, console,
+                                          lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
+
+    kernel_used, result = replay(plan)
+    span = reader.span
+    if _plan_range(span) != _plan_range(candidate):  # a skipped row held the first or last time: plan it again
+        plan = plan_for(span)
+        kernel_used, result = replay(plan)
     info = HistoryInfo(span.file, span.rows, dict(span.skipped), span.first, span.last,
                        tuple(str(b) for b in span.bad_rows))
     assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
                    **kernel_assumptions(plan, kernel, kernel_used)}
     return plan, result, build_report(result, plan.info, info, assumptions, list(plan.months))
+
+
+def _plan_range(span: HistorySpan):
+    """What make_plan reads of a history: whether it has rows, and their time range."""
+    return (span.first, span.last) if len(span) else None
