@@ -195,8 +195,9 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
                 or (store is not None and type(store) is not str)
                 or (channel is not None and type(channel) is not str)):
             return None
-        if not order.isascii() and has_surrogate(order) or (store and not _opt_text(store)) or (
-                channel and not _opt_text(channel)):
+        # _opt_text of a str, written out: has_surrogate is False for ASCII text without its call
+        if (not order.isascii() and has_surrogate(order) or (store and not store.isascii() and has_surrogate(store))
+                or (channel and not channel.isascii() and has_surrogate(channel))):
             return None
         out = []
         for ln in lines:
@@ -226,7 +227,9 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
             out.append((item, cat if cat is not None else catalog.get(item), q, amount))
         t = d.get("time")  # _time, written out
         if type(t) is str:
-            if not _plain_time(t) and _time_match(t) is None:
+            n = len(t)  # _plain_time, written out
+            if not ((n == 16 or (n == 19 and t[16] == ":")) and t[4] == "-" and t[7] == "-" and t[13] == ":"
+                    and (t[10] == "T" or t[10] == " ") and t.isascii()) and _time_match(t) is None:
                 return None
             try:
                 t = _fromisoformat(t)

@@ -146,10 +146,19 @@ class Plan:
         prog = self.prog
         if typ == "return":  # refused before anything changes
             check_return(st, ev)
-        elif typ == "purchase" and ev.order in st.orders:
+        elif typ == "purchase":
             # a new event (its id is new) with an order id the member already bought under: refused, so an order
             # is never overwritten (docs/semantics.md, "Identity and duplicates")
-            raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
+            oid = ev.order
+            orders = st.orders  # `oid in orders` (LogMap.__contains__), written out
+            known = oid in orders.tail
+            if not known:
+                for level in orders.levels:
+                    if oid in level:
+                        known = True
+                        break
+            if known:
+                raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
                                       f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
