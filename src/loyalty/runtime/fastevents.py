@@ -187,30 +187,46 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
     if eid is not None and (type(eid) is not str or not eid or (not eid.isascii() and has_surrogate(eid))):
         return None
     if typ == "purchase":
-        order = d.get("order")
-        lines = d.get("lines")
+        try:  # required: a missing one is refused below as a None would be (subscripts cost less than .get)
+            order = d["order"]
+            lines = d["lines"]
+            t = d["time"]
+        except KeyError:
+            return None
         store = d.get("store")
         channel = d.get("channel")
         if (type(order) is not str or not order or type(lines) is not list or not lines
                 or (store is not None and type(store) is not str)
                 or (channel is not None and type(channel) is not str)):
             return None
-        if not order.isascii() and has_surrogate(order) or (store and not _opt_text(store)) or (
-                channel and not _opt_text(channel)):
+        # _opt_text of a str, written out: has_surrogate is False for ASCII text without its call
+        if (not order.isascii() and has_surrogate(order) or (store and not store.isascii() and has_surrogate(store))
+                or (channel and not channel.isascii() and has_surrogate(channel))):
             return None
         out = []
         for ln in lines:
-            if type(ln) is not dict or not _LINE_KEYS.issuperset(ln):
+            if type(ln) is not dict:
                 return None
-            item = ln.get("item")
-            cat = ln.get("category")
-            q = ln.get("quantity", 1)
+            if len(ln) == 4:  # four keys, all found: exactly _LINE_KEYS (its issuperset check, by the subscripts)
+                try:
+                    item = ln["item"]
+                    cat = ln["category"]
+                    q = ln["quantity"]
+                    a = ln["amount"]
+                except KeyError:
+                    return None
+            elif _LINE_KEYS.issuperset(ln):
+                item = ln.get("item")
+                cat = ln.get("category")
+                q = ln.get("quantity", 1)
+                a = ln.get("amount")
+            else:
+                return None
             if type(item) is not str or not item or (cat is not None and type(cat) is not str) or (
                     type(q) is not int or not 1 <= q < _MAX_INT):
                 return None
             if not item.isascii() and has_surrogate(item) or (cat and not cat.isascii() and has_surrogate(cat)):
                 return None
-            a = ln.get("amount")
             if type(a) is str and amounts is not None:
                 amount = amounts.get(a)
                 if amount is None:
@@ -224,9 +240,10 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
                 if amount is None:
                     return None
             out.append((item, cat if cat is not None else catalog.get(item), q, amount))
-        t = d.get("time")  # _time, written out
-        if type(t) is str:
-            if not _plain_time(t) and _time_match(t) is None:
+        if type(t) is str:  # _time, written out
+            n = len(t)  # _plain_time, written out
+            if not ((n == 16 or (n == 19 and t[16] == ":")) and t[4] == "-" and t[7] == "-" and t[13] == ":"
+                    and (t[10] == "T" or t[10] == " ") and t.isascii()) and _time_match(t) is None:
                 return None
             try:
                 t = _fromisoformat(t)

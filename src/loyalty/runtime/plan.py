@@ -139,17 +139,27 @@ class Plan:
             if eid in seen.tail:
                 out.append(Effect("duplicate_ignored", t, event=eid))
                 return
-            for level in seen.levels:
-                if eid in level:
-                    out.append(Effect("duplicate_ignored", t, event=eid))
-                    return
+            if seen.levels:  # (an empty loop is skipped, not iterated: here and below)
+                for level in seen.levels:
+                    if eid in level:
+                        out.append(Effect("duplicate_ignored", t, event=eid))
+                        return
         prog = self.prog
         if typ == "return":  # refused before anything changes
             check_return(st, ev)
-        elif typ == "purchase" and ev.order in st.orders:
+        elif typ == "purchase":
             # a new event (its id is new) with an order id the member already bought under: refused, so an order
             # is never overwritten (docs/semantics.md, "Identity and duplicates")
-            raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
+            oid = ev.order
+            orders = st.orders  # `oid in orders` (LogMap.__contains__), written out
+            known = oid in orders.tail
+            if not known and orders.levels:
+                for level in orders.levels:
+                    if oid in level:
+                        known = True
+                        break
+            if known:
+                raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
                                       f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
@@ -249,9 +259,10 @@ class Plan:
         order = OrderRecord(t, gross, 0, olines)
         tier = self.tier_list[st.tier] if st.tier >= 0 and self.tiers is not None else None
         # rules whose counting trigger counts only what their conditions and item filters select
-        for r in self.count_rules:
-            if preds_ok(r, ctx) and order_has_line(r, lines):
-                st.counts[r.index] = st.counts.get(r.index, 0) + 1
+        if self.count_rules:
+            for r in self.count_rules:
+                if preds_ok(r, ctx) and order_has_line(r, lines):
+                    st.counts[r.index] = st.counts.get(r.index, 0) + 1
         ph = self.static
         if ph is None:
             applicable = tuple(r for r in self.candidates if (r.trigger is None or purchase_trigger_ok(r, ctx))
@@ -283,8 +294,9 @@ class Plan:
         for step, data in ph.earns:
             step(self, st, data, lines, ev, ledger, out, order, tier, mults)
         # (4) rewards, tier perks, draw entries
-        for step, data in ph.gives:
-            step(self, st, data, lines, ev, ledger, out, order, tier, mults)
+        if ph.gives:
+            for step, data in ph.gives:
+                step(self, st, data, lines, ev, ledger, out, order, tier, mults)
         if tier is not None and tier.perks:
             perks(tier, t, ev.order, ev.id, out)
         if self.draws:

@@ -467,7 +467,11 @@ class MemberState:
         s.spend = self.spend
         # a lifetime metric's [first moment, total] is replaced, never changed in place: shared
         metrics = self.metrics
-        s.metrics = [_copy_metric(metrics[0])] if len(metrics) == 1 else list(map(_copy_metric, metrics))
+        if len(metrics) == 1:  # _copy_metric, written out
+            m = metrics[0]
+            s.metrics = [m.copy() if type(m) is MetricLog else m]
+        else:
+            s.metrics = list(map(_copy_metric, metrics))
         s.tier = self.tier
         s.next_review = self.next_review
         s.grace_until = self.grace_until
