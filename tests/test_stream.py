@@ -276,3 +276,36 @@ def test_progress_counts_every_record_once_a_pass(tmp_path, small_blocks):
     stream.simulate_grouped(plan, reader, "python", counted.append)
     assert sum(counted) == reader.records == len(rows) - 1 and all(n > 0 for n in counted)
     assert reader.span.rows == len(rows) - 1 - 11
+
+
+def _reusing(members: int = 40, days: int = 5) -> list[str]:
+    """Purchases with event ids; some members reuse an order id under a new event id (`apply` refuses that)."""
+    rows = ["member,time,type,event,order,amount,item"]
+    for m in range(members):
+        for d in range(1, days + 1):
+            order = f"O{m}-{d if (m % 7 or d < 4) else 1}"  # every 7th member reuses her first order id
+            rows.append(f"M{m:02d},2025-02-{d + 10:02d}T10:00,purchase,E{m}-{d},{order},105.00,basic wash")
+    return rows
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_a_reused_order_id_is_refused_as_in_memory(skip, tmp_path, small_blocks):
+    """The in-memory reader refuses a purchase that reuses an order id under another event id (a bad row);
+    --grouped checks each member once all her rows are read, so members cut across batches are checked
+    whole, and gives the same report (skip) or the same first error (stop)."""
+    rows = _reusing()
+    rows[3] = rows[3].replace("T10:00", "T09:00")  # M00 too: a reused id at a row that is not her first
+    rows[3] = rows[3].replace(",O0-3,", ",O0-1,")
+    rows.append("M40,2026-01-01T00:00,purchase,E40-2,O40-1,105.00,basic wash")  # the last time, a reuse...
+    rows.insert(len(rows) - 1, "M40,2025-02-20T10:00,purchase,E40-1,O40-1,105.00,basic wash")  # ...of this
+    p = _write(tmp_path, rows)
+    flags = ["--on-bad-row", "skip"] if skip else []
+    whole, streamed = simulate(CAR_WASH, p, *flags), simulate(CAR_WASH, p, *flags, "--grouped")
+    assert whole[0] == streamed[0] == (0 if skip else 1), (whole[2], streamed[2])
+    assert streamed[1] == whole[1] and streamed[2] == whole[2]
+    if skip:
+        report = json.loads(streamed[1])["history"]
+        assert report["last"].startswith("2025-02-20")  # the skipped reuse held the last time
+        assert "order: already used by another event" in json.dumps(report)
+    else:
+        assert f"{p}:4:" in streamed[2] and "already used by event" in streamed[2]

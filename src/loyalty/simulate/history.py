@@ -687,21 +687,50 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     return history
 
 
+REUSED_ORDER = "order: already used by another event"
+REUSED_ORDER_HINT = "give the purchase its own order id, or pass --on-bad-row skip to leave it out"
+
+
 def refuse_reused_orders(h: History, options: ReadOptions) -> History:
     """Purchase rows of one member with one order id but another event id than the order's first rows are a
     second purchase reusing the order id, which `program.apply` refuses (EventError on `order`): here they are
     bad rows (stop, or under skip left out and counted), so the simulation applies what the API applies.
-    Rows without an event id are lines of the order their order id names."""
+    Rows without an event id are lines of the order their order id names. `h` holds whole members (the
+    streamed reader calls it on each member once her rows are all read, stream.py)."""
+    bad, examples = reused_order_rows(h)
+    if not bad:
+        return h
+    if options.on_bad_row != "skip":
+        raise HistoryError(str(examples[0]), line=examples[0].row, hint=REUSED_ORDER_HINT)
+    return without_rows(h, bad, REUSED_ORDER, examples, options)
+
+
+def without_rows(h: History, bad: list[int], reason: str, examples: list[BadRow], options: ReadOptions) -> History:
+    """`h` less the rows at positions `bad`, counted as skipped for `reason`, `examples` among its bad rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    keep = np.ones(len(h), dtype=bool)
+    keep[bad] = False
+    out = History(h.table.filter(pa.array(keep)), file=h.file, skipped=h.skipped, bad_rows=h.bad_rows, encoded=True)
+    out.skipped[reason] += len(bad)
+    out.bad_rows = sorted(out.bad_rows + examples, key=lambda b: b.row)[:options.max_examples]
+    return out
+
+
+def reused_order_rows(h: History) -> tuple[list[int], list[BadRow]]:
+    """The positions of the rows that reuse an order id (`refuse_reused_orders`), and a bad row for each,
+    in row order."""
     import numpy as np
 
     if not len(h):
-        return h
+        return [], []
     kinds, values = h.codes("type")
     event = h.code_array("event")
     candidates = np.flatnonzero((kinds == (values.index("purchase") if "purchase" in values else -2))
                                 & (h.code_array("order") >= 0) & (event >= 0))
     if not len(candidates):
-        return h
+        return [], []
     member, order, rows = h.code_array("member"), h.code_array("order"), h.column("row")
     owner: dict = {}
     bad: list[int] = []
@@ -710,23 +739,13 @@ def refuse_reused_orders(h: History, options: ReadOptions) -> History:
         if first != event[i]:
             bad.append(i)
     if not bad:
-        return h
+        return [], []
     order_text = h.values_of("order", [order[i] for i in bad])
     first_text = h.values_of("event", [owner[(member[i], order[i])] for i in bad])
     found = sorted(((rows[i], i, o, e) for i, o, e in zip(bad, order_text, first_text)))
     examples = [BadRow(h.file, row, "order", o, f"order id {o!r} is already used by event {e!r} of this member; "
                                                  f"a new purchase needs a new order id") for row, _, o, e in found]
-    if options.on_bad_row != "skip":
-        raise HistoryError(str(examples[0]), line=found[0][0],
-                           hint="give the purchase its own order id, or pass --on-bad-row skip to leave it out")
-    import pyarrow as pa
-
-    keep = np.ones(len(h), dtype=bool)
-    keep[bad] = False
-    out = History(h.table.filter(pa.array(keep)), file=h.file, skipped=h.skipped, bad_rows=h.bad_rows, encoded=True)
-    out.skipped["order: already used by another event"] += len(bad)
-    out.bad_rows = sorted(out.bad_rows + examples, key=lambda b: b.row)[:options.max_examples]
-    return out
+    return [i for _, i, _, _ in found], examples
 
 
 def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:

@@ -203,7 +203,7 @@ class GroupedReader:
         """Read every row whole once, replaying nothing: bad rows, grouping, row count and time range
         (raises HistoryError). The replay (`complete_members`) does the same as it goes."""
         self.scan()
-        for _ in self._checked():
+        for _ in self.complete_members():
             pass
         return self.span
 
@@ -283,7 +283,10 @@ class GroupedReader:
         """Histories of whole members, batch by batch (scan() first), each batch read whole and checked as it
         comes (bad rows, grouping: HistoryError). A member whose rows go on past a batch is carried into the
         next; once her rows end she is replayed on her own (parts merge exactly). When the generator is done,
-        `self.span` is the history's."""
+        `self.span` is the history's. Each member's rows are checked for a reused order id once they are all
+        read (history.refuse_reused_orders, as the in-memory reader does): under skip left out and counted (the
+        time range is taken from the rows kept), under stop the earliest is the error once every batch has
+        been read without another (the in-memory reader reports a bad row of the file before it)."""
         import numpy as np
         import pyarrow as pa
 
@@ -302,6 +305,7 @@ class GroupedReader:
             return int(hers[0]), int(hers[-1]) + 1
 
         file = str(self.path)
+        self._reused, self._reused_count, self._kept_range = [], 0, None
         carry = None  # the rows so far of the member the last batch ended with (file order)
         for h in self._checked():  # grouped, so each member's rows are one run of the sorted batch: slices
             table = h.table
@@ -320,20 +324,65 @@ class GroupedReader:
                     if first == last:  # her rows go on past this batch too
                         next_carry = hers
                     else:
-                        yield History(hers, file=file)
+                        yield from self._members(hers, file=file)
                         taken.append(first)
                 else:  # her rows ended with the last batch
-                    yield History(carry, file=file)
+                    yield from self._members(carry, file=file)
             start = 0
             for a, b in sorted(taken):
                 if a > start:
-                    yield History(table.slice(start, a - start), file=file)
+                    yield from self._members(table.slice(start, a - start), file=file)
                 start = b
             if start < n:
-                yield History(table.slice(start, n - start), file=file)
+                yield from self._members(table.slice(start, n - start), file=file)
             carry = next_carry
         if carry is not None and carry.num_rows:
-            yield History(carry, file=file)
+            yield from self._members(carry, file=file)
+        self._settle_reused()
+
+    def _members(self, table, file: str) -> Iterator[History]:
+        """Whole members' rows, less those that reuse an order id (`complete_members`); the time range of what
+        is kept is tallied here."""
+        from loyalty.simulate.history import REUSED_ORDER, reused_order_rows, without_rows
+
+        h = History(table, file=file)
+        bad, examples = reused_order_rows(h)
+        if bad:
+            self._reused.extend(examples)
+            self._reused_count += len(bad)
+            if self.options.on_bad_row == "skip":
+                h = without_rows(h, bad, REUSED_ORDER, [], self.options)
+        if len(h):
+            low, high = _time_bounds(h)
+            self._kept_range = (low, high) if self._kept_range is None else (
+                min(self._kept_range[0], low), max(self._kept_range[1], high))
+            yield h
+
+    def _settle_reused(self) -> None:
+        """After the last batch: the reused order ids into the span (skip), or the earliest as the error (stop)."""
+        from loyalty.simulate.history import REUSED_ORDER, REUSED_ORDER_HINT, micros_to_datetime
+
+        if not self._reused_count:
+            return
+        first = min(self._reused, key=lambda b: b.row)
+        if self.options.on_bad_row != "skip":
+            raise HistoryError(str(first), line=first.row, hint=REUSED_ORDER_HINT)
+        span = self.span
+        span.rows -= self._reused_count
+        span.skipped[REUSED_ORDER] += self._reused_count
+        span.bad_rows = sorted(span.bad_rows + self._reused, key=lambda b: b.row)[:self.options.max_examples]
+        if self._kept_range is None:
+            span.first = span.last = None
+        else:
+            span.first, span.last = (micros_to_datetime(t) for t in self._kept_range)
+
+
+
+def _time_bounds(h: History) -> tuple[int, int]:
+    import pyarrow.compute as pc
+
+    bounds = pc.min_max(h.table.column("time")).as_py()
+    return bounds["min"], bounds["max"]
 
 
 class _Refused(Exception):
