@@ -18,12 +18,9 @@ def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_n
     None when nothing may be given (a `times` cap is used up, or an all-or-nothing claim failed)."""
     if not r.limits and r.budget is None:
         return amount
-    unit = "money" if money else "points"
+    caps = _caps_of(r, "money" if money else "points", ev.time)
     granted = amount
-    for c in r.limits:
-        if c.unit != "times" and c.unit != unit:
-            continue
-        key = period_key(ev.time, c.period)
+    for c, key in caps:
         used = st.caps.get(c.scope)
         used_amount = used[1] if used is not None and used[0] == key else 0
         room = c.amount - used_amount
@@ -55,16 +52,18 @@ def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_n
             granted = got_units
             if granted <= 0:
                 return None
-    for c in r.limits:
-        if c.unit != "times" and c.unit != unit:
-            continue
-        key = period_key(ev.time, c.period)
-        used = st.caps.get(c.scope)
+    for c, key in caps:
+        used = st.caps.get(c.scope)  # read again: two caps of one rule share its scope's counter
         if used is None or used[0] != key:
             used = [key, 0]
             st.caps[c.scope] = used
         used[1] += 1 if c.unit == "times" else granted
     return granted
+
+
+def _caps_of(r, unit: str, t) -> list:
+    """(cap, the key of its period at t) of each cap of the rule that counts `unit` (points or money) or times."""
+    return [(c, period_key(t, c.period)) for c in r.limits if c.unit == "times" or c.unit == unit]
 
 
 def is_limited(r) -> bool:
