@@ -251,11 +251,51 @@ rule "free wash" {
 }
 """
 
+# discount rules in rule order before a punch card: a percentage off some lines in the evening, an amount off
+# each unit (more than some lines cost), a percentage off big orders; earning on what is left
+DISCOUNTS = """
+program "Discounts" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  round half even per line
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+rule "evening extras" {
+  get 15% off
+  on category "extras"
+  between 17:00 and 23:00
+}
+rule "five off each wash" {
+  get 5 NOK off each
+  on "basic wash"
+}
+rule "big orders" {
+  get 7.5% off
+  when order total >= 200 NOK
+}
+rule "every 3rd wash free" {
+  every 3rd "basic wash" is free
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
-            "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty"]
-INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS}
+            "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
+            "DISCOUNTS"]
+INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
+          "DISCOUNTS": DISCOUNTS}
 
 
 def _program(tmp_path_factory, name):

@@ -4,6 +4,8 @@ the other discounts, in rule order, and a cap or budget cuts the order's total l
 
 from __future__ import annotations
 
+from typing import Optional
+
 from loyalty.runtime.mechanics.discount import apply_line_discounts
 from loyalty.runtime.mechanics.registry import Mechanic, register
 
@@ -23,6 +25,9 @@ class DiscountEach(Mechanic):
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         return discount_each, (rule, rule.action_doc["amount_minor"])
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        return None  # discount.vector_discount_rules; caps and budgets and conditions on state are declined apart
 
     def check_action(self, action: dict, path: str, check) -> None:
         check.int(action["amount_minor"], f"{path}.amount_minor", 1)

@@ -298,13 +298,13 @@ def fire_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
 
 
 def vector_points(kern) -> None:
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every event at once).
+    Each earn rule's points per purchase, split by source (base, the tier's extra, each multiplier's extra,
+    as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
     import numpy as np
 
     from loyalty.runtime.arrays import PURCHASE, REFERRAL, SIGNUP, Unsupported, div_round, fits
 
-    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every event at once).
-    Each earn rule's points per purchase, split by source (base, the tier's extra, each multiplier's extra,
-    as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
     prog = kern.prog
     tiers = prog.tiers.tiers if prog.tiers else ()
     r_counted = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]

@@ -139,19 +139,17 @@ def punches_back(st, o, rule_share) -> None:
 
 
 def vector_discounts(kern) -> None:
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every member's rows at once).
+    Free units by prefix sums: the counter is a running sum of units bought less units returned, the
+    units given so far a running max of the cycle count (a return never re-grants a free unit)."""
     import numpy as np
 
     from loyalty.runtime.arrays import (PURCHASE, Unsupported, cycle_count, fits, half_even, segmented_cummax,
                                         segmented_cumsum)
 
-    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every member's rows at once).
-    Free units by prefix sums: the counter is a running sum of units bought less units returned, the
-    units given so far a running max of the cycle count (a return never re-grants a free unit)."""
     nrows = kern.nrows
-    paid = kern.r_amount.copy()
+    paid = kern.paid  # after the discount rules (discount.vector_discount_rules), lowered here in place
     r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
-    kern.discounts = {}
-    kern.discount_costs = {}
     first_row_of_event = kern.e_start
     # each row's item cost from the catalog, -1 where there is none (as the scalar `_punch`)
     costs = kern.prog.item_costs
@@ -196,7 +194,6 @@ def vector_discounts(kern) -> None:
             kern.discount_costs[r.index] = np.where(missing, d_ev, unit)
         else:
             kern.discount_costs[r.index] = d_ev
-    kern.paid = paid
     kern.e_paid = np.add.reduceat(paid, kern.e_start)
 
 

@@ -34,6 +34,7 @@ from loyalty.simulate.result import KEY_SEP
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids)
 from loyalty.runtime.formulas import half_even as half_even_int
+from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
@@ -743,10 +744,14 @@ class _Kernel:
         self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
+        self.discount_rules = [r for r in prog.rules if r.action in ("discount", "discount_each")]
         self.fixed_rules = [r for r in prog.rules if (r.action == "earn_fixed" and r.trigger in FIXED_TRIGGERS)
                             or r.action == "earn_per_event"]
         self._slots()
         self._returns()
+        self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
+        self.discounts, self.discount_costs = {}, {}
+        vector_discount_rules(self)  # runtime/mechanics/discount.py
         vector_discounts(self)  # runtime/mechanics/punch.py
         vector_points(self)  # runtime/mechanics/earn.py
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
@@ -1171,7 +1176,7 @@ class _Kernel:
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
         m_redeemed, m_rewards, m_face = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
-        for r in self.punch_rules:
+        for r in self.discount_rules + self.punch_rules:
             d = self.discounts[r.index]
             cost = self.discount_costs[r.index]
             has = d > 0
