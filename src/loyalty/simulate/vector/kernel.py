@@ -43,7 +43,7 @@ from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redee
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
 from loyalty.simulate.scenario import member_redeems, stable_hash
-from loyalty.simulate.vector.support import FIXED_TRIGGERS, supports
+from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
 # members finish one by one, the kernel is faster for busy members too (docs/performance.md, "Skewed
@@ -386,9 +386,9 @@ class _Kernel:
         return self._conditions_ok(rule.index, self.prog.doc["rules"][rule.index].get("conditions", ()))
 
     def _conditions_ok(self, key, conditions) -> np.ndarray:
-        """Per event, whether the rule's conditions hold (`support.EVENT_CONDITIONS` only: time, store,
-        channel). As the scalar `Ctx`: a purchase carries its first row's store and channel, a signup or
-        referral none, so a store or channel condition never holds there."""
+        """Per event, whether the rule's conditions hold (those runtime/mechanics/context.py admits: time, store,
+        channel, and `when` expressions of the order alone). As the scalar `Ctx`: a purchase carries its first
+        row's store and channel, a visit its store, a signup or referral neither."""
         got = self._pred_masks.get(key)
         if got is not None:
             return got
@@ -745,8 +745,9 @@ class _Kernel:
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
         self.discount_rules = [r for r in prog.rules if r.action in ("discount", "discount_each")]
-        self.fixed_rules = [r for r in prog.rules if (r.action == "earn_fixed" and r.trigger in FIXED_TRIGGERS)
-                            or r.action == "earn_per_event"]
+        # fixed earns: on signup, per referral (the only ones EarnFixed and EarnPerEvent.vector_reason admit,
+        # and supports() has passed)
+        self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
         self._slots()
         self._returns()
         self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order

@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Optional
 
 from loyalty.runtime.mechanics import PROGRAM_MECHANICS, mechanic_for
-from loyalty.runtime.mechanics.context import EVENT_CONDITIONS, condition_vector_reason  # noqa: F401
+from loyalty.runtime.mechanics.context import condition_vector_reason
 from loyalty.runtime.program import CompiledProgram
-
-FIXED_TRIGGERS = ("signup",)  # fixed earns the kernel gives on these events
 
 
 def condition_reason(rule_doc: dict) -> Optional[str]:
