@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,43 @@ def test_an_unreachable_scheduler_is_a_clear_error_without_traceback():
 def test_scheduler_without_the_dask_engine_is_a_usage_error():
     result = CliRunner().invoke(cli, ["simulate", "a.loyalty", "h.csv", "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2 and "--engine dask" in result.output
+
+
+STARS = ('program "t" {\n  currency NOK\n  timezone "Europe/Oslo"\n}\n'
+         'points "stars" { }\nrule "stars" { earn 1 star per 1 NOK }\n')
+
+
+def test_a_purchase_reusing_an_order_id_of_another_file_is_refused_as_within_one_file(scheduler, tmp_path):
+    program = tmp_path / "p.loyalty"
+    program.write_text(STARS)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    header = "member,time,type,order,item,amount,event\n"
+    (parts / "a.csv").write_text(header + "m,2025-03-01T10:00,purchase,O1,tea,80,e1\n"
+                                          "k,2025-03-01T10:00,purchase,O9,tea,5,e9\n")
+    (parts / "b.csv").write_text(header + "m,2025-03-01T11:00,purchase,O1,tea,10,e2\n"
+                                          "m,2025-03-02T10:00,return,O1,,80,r1\n")
+    args = [str(program), str(parts / "*.csv"), "--engine", "dask", "--scheduler", scheduler]
+    stop = CliRunner().invoke(cli, ["simulate", *args])
+    assert stop.exit_code == 1
+    assert f"{parts / 'b.csv'}:2: column \"order\": order id 'O1' is already used by event 'e1'" in stop.output
+    assert "Traceback" not in stop.output
+    skip = json.loads(simulate_json(*args, "--on-bad-row", "skip"))
+    # as the API and the one-file reader: the first purchase stands, the return claws back all of it
+    assert (skip["points"][0]["issued"], skip["points"][0]["clawed_back"]) == (85, 80)
+    assert skip["history"]["skipped_by_reason"] == {"order: already used by another event": 1}
+    assert skip["history"]["rows"] == 3
+    assert skip["history"]["skipped_examples"][0].startswith(f"{parts / 'b.csv'}:2: column \"order\"")
+
+
+def test_the_fall_back_night_is_ordered_by_instant_across_files(scheduler, tmp_path):
+    program = tmp_path / "p.loyalty"
+    program.write_text(STARS)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    header = "member,time,type,order,item,amount\n"
+    (parts / "a.csv").write_text(header + "m,2025-10-26T02:35:00+01:00,return,O1,,80\n")
+    (parts / "b.csv").write_text(header + "m,2025-10-26T02:50:00+02:00,purchase,O1,tea,80\n")
+    report = json.loads(simulate_json(str(program), str(parts / "*.csv"), "--engine", "dask",
+                                      "--scheduler", scheduler))
+    assert (report["points"][0]["issued"], report["points"][0]["clawed_back"]) == (80, 80)

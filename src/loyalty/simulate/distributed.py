@@ -68,13 +68,47 @@ def _piece(read: dict, p: int) -> Optional[bytes]:
     return None if read["error"] else read["pieces"][p]
 
 
-def _assemble(*pieces: Optional[bytes]) -> bytes:
+def _assemble(files: list, options_data: dict, *pieces: Optional[bytes]) -> dict:
+    """One partition: its pieces of every file, sorted (member, time, file, row), with the rows of a purchase
+    that reuses an order id of another file refused as the local reader refuses them within one file
+    (`history.refuse_reused_orders`: under stop the earliest is the error, under skip they are left out and
+    counted). Returns the table (Arrow IPC) and what was refused, as data."""
+    import numpy as np
     import pyarrow as pa
 
+    from loyalty.simulate.history import (REUSED_ORDER, REUSED_ORDER_HINT, History, ReadOptions, reused_order_rows,
+                                          sort_rows)
+    from loyalty.simulate.columns import numbers
+
+    options = ReadOptions(**options_data)
     tables = [_from_ipc(b) for b in pieces if b is not None]
-    table = pa.concat_tables(tables).sort_by([("member", "ascending"), ("time", "ascending"), ("file", "ascending"),
-                                              ("row", "ascending")])
-    return _to_ipc(table.drop_columns(["file"]).combine_chunks())
+    table = sort_rows(pa.concat_tables(tables), options.timezone, ("member", "time", "file", "row"))
+    file_of = numbers(table.column("file"))
+    table = table.drop_columns(["file"]).combine_chunks()
+    out = {"error": None, "skipped": {}, "bad_rows": []}
+    bad, examples = reused_order_rows(History(table))
+    if bad:
+        found = sorted((int(file_of[i]), e.row, i, e) for i, e in zip(bad, examples))
+        rows = [[files[f], e.row, e.column, e.value, e.reason] for f, _, _, e in found]
+        if options.on_bad_row != "skip":
+            out["error"] = [found[0][0], found[0][1], f"{rows[0][0]}:{rows[0][1]}: column \"order\": {rows[0][4]}",
+                            REUSED_ORDER_HINT]
+        else:
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[bad] = False
+            table = table.filter(pa.array(keep))
+            out["skipped"] = {REUSED_ORDER: len(bad)}
+            out["bad_rows"] = rows[:options.max_examples]
+    out["table"] = _to_ipc(table)
+    return out
+
+
+def _assembled_summary(assembled: dict) -> dict:
+    return {k: v for k, v in assembled.items() if k != "table"}
+
+
+def _table(assembled: dict) -> bytes:
+    return assembled["table"]
 
 
 _PLANS: dict = {}
@@ -185,8 +219,21 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
     times = [(s["first"], s["last"]) for s in summaries if s["first"]]
     first = min(_dt.datetime.fromisoformat(a) for a, _ in times) if times else None
     last = max(_dt.datetime.fromisoformat(b) for _, b in times) if times else None
-    parts = [client.submit(_assemble, *[client.submit(_piece, r, p) for r in reads]) for p in range(partitions)]
+    assembled = [client.submit(_assemble, files, options_data, *[client.submit(_piece, r, p) for r in reads])
+                 for p in range(partitions)]
     del reads  # the pieces are now in the partitions: let the workers free the files' tables
+    refused = client.gather([client.submit(_assembled_summary, a) for a in assembled])
+    errors = [a["error"] for a in refused if a["error"]]
+    if errors:
+        _, line, message, hint = min(errors)  # the earliest file, then row
+        raise HistoryError(message, hint=hint, line=line)
+    for a in refused:
+        skipped.update(a["skipped"])
+        rows -= sum(a["skipped"].values())
+        bad_rows.extend(a["bad_rows"])
+    bad_rows.sort(key=lambda b: (b[0], b[1]))
+    parts = [client.submit(_table, a) for a in assembled]
+    del assembled
 
     plan = make_plan(prog, program_info(prog, program_path), scenario, _Span(rows, first, last), attributes,
                      member_rows)

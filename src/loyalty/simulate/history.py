@@ -85,7 +85,7 @@ def _schema():
     text, whole = pa.dictionary(pa.int32(), pa.string()), pa.int64()
     return pa.schema([("member", text), ("time", whole), ("amount", whole), ("type", text), ("order", text),
                       ("item", text), ("category", text), ("quantity", whole), ("store", text), ("channel", text),
-                      ("event", text), ("row", whole)])
+                      ("event", text), ("row", whole), ("fold", pa.int8())])
 
 
 def micros_to_datetime(us: int) -> _dt.datetime:
@@ -93,12 +93,14 @@ def micros_to_datetime(us: int) -> _dt.datetime:
 
 
 class History:
-    """Rows sorted by (member, time, original row), held as one Arrow table.
+    """Rows sorted by (member, instant, original row), held as one Arrow table.
 
     Columns: member, time (microseconds since 1970-01-01 of the naive wall time in the
     program's time zone), amount (integer minor units, always >= 0; `type` says whether
     money came in or went back), type, order, item, category, quantity, store, channel,
-    event (text, null where empty) and row (where the row came from, for messages).
+    event (text, null where empty), row (where the row came from, for messages) and fold (1 where an
+    aware time named the second pass of the hour a DST fall-back repeats, as `datetime.fold`; rows are
+    ordered by their instant, so there a member's wall times step back, see `order_key`).
     Text columns are dictionary-encoded (each distinct value once, rows hold int32 codes):
     sorting, slicing and grouping move integers, never strings; a table with plain string
     columns is encoded on the way in. `h.member`, `h.time`, ... give a column as a Python
@@ -1000,37 +1002,47 @@ def _cast_or_null(values, target):
 
 
 def _fast_times(text, options: ReadOptions):
-    """Microseconds of local wall time, null where the fast path cannot parse the value."""
+    """Microseconds of local wall time, null where the fast path cannot parse the value; and the rows'
+    folds (`History`), None when no time names the second pass of a repeated hour (almost always)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from loyalty.simulate.columns import arrow, scalar
+    from loyalty.simulate.columns import arrow, numbers, scalar
 
     if options.time_format:
         # strftime layouts: each distinct value parsed once, exactly, in Python
         distinct = pc.unique(text)
         parse = make_time_parser(options.time_format, options.timezone)
-        parsed = []
+        parsed, folds = [], []
         for value in distinct.to_pylist():
             try:
-                parsed.append(None if value is None else _micros(parse(value)))
+                when = None if value is None else parse(value)
             except _Bad:
-                parsed.append(None)
+                when = None
+            parsed.append(None if when is None else _micros(when))
+            folds.append(0 if when is None else when.fold)
         known = np.array([v is not None for v in parsed], dtype=bool)
         parsed_values = arrow(np.array([v or 0 for v in parsed], dtype=np.int64), known)
-        return pc.take(parsed_values, pc.index_in(text, value_set=distinct))
+        at = pc.index_in(text, value_set=distinct)
+        fold = np.array(folds, dtype=np.int8)[numbers(at, 0)] if any(folds) else None
+        return pc.take(parsed_values, at), fold
     no_text = scalar(None, pa.string())
     naive = pc.fill_null(pc.match_substring_regex(text, _ISO_NAIVE), scalar(False, pa.bool_()))
     if pc.all(naive).as_py():  # the usual case: one layout, no zone, nothing to mask
-        return pc.cast(_cast_or_null(text, pa.timestamp("us")), pa.int64())
+        return pc.cast(_cast_or_null(text, pa.timestamp("us")), pa.int64()), None
     aware = pc.fill_null(pc.match_substring_regex(text, _ISO_AWARE), scalar(False, pa.bool_()))
     out = pc.cast(_cast_or_null(pc.if_else(naive, text, no_text), pa.timestamp("us")), pa.int64())
     if pc.any(aware).as_py():
         instants = _cast_or_null(pc.if_else(aware, text, no_text), pa.timestamp("us", tz="UTC"))
         local = pc.local_timestamp(instants.cast(pa.timestamp("us", tz=options.timezone)))
         out = pc.if_else(aware, pc.cast(local, pa.int64()), out)
-    return out
+        # the second pass of a repeated hour: the instant is not the wall time's first reading
+        first = pc.assume_timezone(local, options.timezone, ambiguous="earliest", nonexistent="earliest")
+        second = numbers(pc.not_equal(pc.cast(first, pa.int64()), pc.cast(instants, pa.int64())), False)
+        if second.any():
+            return out, second.astype(np.int8)
+    return out, None
 
 
 def _micros(t: _dt.datetime) -> int:
@@ -1057,7 +1069,7 @@ def time_bounds(column, options: ReadOptions) -> tuple[Optional[int], Optional[i
     n = len(array)
     if not n:
         return None, None
-    when = _fast_times(pc.utf8_trim_whitespace(array), options)
+    when = _fast_times(pc.utf8_trim_whitespace(array), options)[0]
     ok = valid(when)
     when = numbers(when)
     ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))
@@ -1182,10 +1194,13 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
             for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:]}
 
     member = _codes(text["member"])[0]
+    fold = None
     if pa.types.is_timestamp(raw["time"].type):  # parsed while reading (`_read_plain_csv`)
         when = raw["time"].cast(pa.int64())
+    elif n:
+        when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"])), options)
     else:
-        when = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"])), options) if n else pa.nulls(0, pa.int64())
+        when = pa.nulls(0, pa.int64())
     time_ok = valid(when)
     when = numbers(when)
     time_ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))  # out of range: the slow path names it
@@ -1216,6 +1231,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
         "type": pa.DictionaryArray.from_arrays(arrow(np.maximum(kind, 0).astype(np.int32)), strings(EVENT_TYPES)),
         **{k: text[k] for k in ("order", "item", "category")}, "quantity": quantity,
         **{k: text[k] for k in ("store", "channel", "event")}, "row": rows,
+        "fold": fold if fold is not None else np.zeros(n, dtype=np.int8),
     }
     skipped: Counter = Counter()
     examples: list[BadRow] = []
@@ -1227,7 +1243,8 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
         if fixed:
             extra = pa.Table.from_pylist(fixed, schema=_schema())
             columns = {k: _concat(v, extra.column(k)) for k, v in columns.items()}
-    return History(_sorted_table(columns), file=file, skipped=skipped, bad_rows=examples, encoded=True)
+    return History(_sorted_table(columns, options.timezone), file=file, skipped=skipped, bad_rows=examples,
+                   encoded=True)
 
 
 def _fast_quantities(text):
@@ -1256,8 +1273,47 @@ def _concat(fast, fixed):
     return pa.chunked_array([fast, _one_array(fixed)]).combine_chunks()  # dictionaries unified
 
 
-def _sorted_table(columns: dict):
-    """The rows in a stable, deterministic order: member (by its text), then time, then the row it came from."""
+def order_key(time, fold, timezone: str):
+    """What orders one member's rows in time: the wall time (microseconds), or where a row names the
+    second pass of an hour a DST fall-back repeats (`fold`), the instant, so a return 45 minutes after
+    its purchase across the change comes after it, as `program.apply` takes them. Naive times read as
+    the first pass, which keeps their wall-time order."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import arrow, numbers
+
+    time, fold = np.asarray(time, dtype=np.int64), np.asarray(fold, dtype=np.int8)
+    if not fold.any():
+        return time
+    wall = arrow(time).cast(pa.timestamp("us"))
+    first = numbers(pc.assume_timezone(wall, timezone, ambiguous="earliest", nonexistent="earliest").cast(pa.int64()))
+    second = numbers(pc.assume_timezone(wall, timezone, ambiguous="latest", nonexistent="earliest").cast(pa.int64()))
+    return np.where(fold == 1, second, first)
+
+
+def sort_rows(table, timezone: str, keys: tuple = ("member", "time", "row")):
+    """A history table's rows by `keys`, where "time" stands for `order_key` (for tables that
+    combine rows sorted apart: batches of a stream, pieces of a distributed read)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from loyalty.simulate.columns import arrow, numbers
+
+    names = table.column_names
+    fold = numbers(table.column("fold")) if "fold" in names else np.zeros(table.num_rows, np.int8)
+    if not fold.any():
+        return table.sort_by([(k, "ascending") for k in keys])
+    instant = order_key(numbers(table.column("time")), fold, timezone)
+    keyed = table.append_column("_order", arrow(instant))
+    order = keyed.sort_by([("_order" if k == "time" else k, "ascending") for k in keys])
+    return order.drop_columns(["_order"])
+
+
+def _sorted_table(columns: dict, timezone: str):
+    """The rows in a stable, deterministic order: member (by its text), then time (`order_key`),
+    then the row it came from."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1269,9 +1325,10 @@ def _sorted_table(columns: dict):
     rank = np.empty(len(member.dictionary), dtype=np.int64)
     rank[numbers(pc.sort_indices(member.dictionary))] = np.arange(len(rank))
     rows = columns["row"]
+    time = order_key(columns["time"], columns["fold"], timezone)
     # stable sorts from the last key to the first; rows usually are in file order already, and so often is time
     order = np.arange(len(rows)) if np.all(rows[1:] >= rows[:-1]) else np.argsort(rows, kind="stable")
-    order = order[np.argsort(columns["time"][order], kind="stable")]  # timsort: one pass over a sorted run
+    order = order[np.argsort(time[order], kind="stable")]  # timsort: one pass over a sorted run
     ranks = rank[codes[order]]
     for shift in range(0, max(len(rank) - 1, 1).bit_length(), 16):  # 16 bits at a time: numpy's radix sort
         order = order[np.argsort(((ranks >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
@@ -1363,7 +1420,7 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
                 bad(i, "quantity", raw_qty, "too large a quantity")
                 continue
         row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
-               "quantity": quantity, "row": line_of[i]}
+               "quantity": quantity, "row": line_of[i], "fold": when.fold}
         for key in ("order", "item", "category", "store", "channel", "event"):
             value = get(key, j)
             row[key] = (value.strip() or None) if value is not None else None

@@ -291,6 +291,7 @@ class GroupedReader:
         import pyarrow as pa
 
         from loyalty.simulate.columns import numbers
+        from loyalty.simulate.history import sort_rows
 
         def one_member(parts):  # her rows from two batches, in the reader's order (member, time, row)
             # as plain text: unifying the batches' whole dictionaries (every order id of each) cost more than
@@ -298,7 +299,7 @@ class GroupedReader:
             plain = [pa.table([c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns],
                               names=t.column_names) for t in parts]
             table = pa.concat_tables(plain).combine_chunks()
-            return table.sort_by([("time", "ascending"), ("row", "ascending")])
+            return sort_rows(table, self.options.timezone, ("time", "row"))
 
         def run_of(i: int) -> tuple[int, int]:  # the rows of row i's member: together in the sorted batch
             hers = np.flatnonzero(codes == codes[i])

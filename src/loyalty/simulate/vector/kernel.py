@@ -295,6 +295,11 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     irregular = _irregular_members(rows)
     if len(irregular):
         scalar |= np.isin(mcode, irregular)
+    # rows are in instant order; across a DST fall-back a member's wall times can step back, which the
+    # kernel's per-member time arithmetic assumes never happens (history.order_key)
+    back = np.flatnonzero((rows.member[1:] == rows.member[:-1]) & (rows.time[1:] < rows.time[:-1]))
+    if len(back):
+        scalar[np.unique(mseg[back + 1])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.redeem:
         odd |= rows.type == REDEMPTION
