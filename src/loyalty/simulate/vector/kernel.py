@@ -423,12 +423,58 @@ class _Kernel:
                 carries = (self.e_type == PURCHASE) | ((self.e_type == VISIT) if k == "stores" else False)
                 codes = np.where(carries, codes, -1)
                 ok &= wanted[codes]
+            elif k == "segments":
+                ok &= self._member_segments(frozenset(c["names"]))[self.e_mem]
+            elif k == "birthday_month":  # program.build_condition: the birthday's month is the event's
+                month, _ = self._member_birthdays()
+                ok &= month[self.e_mem] == self.e_month % 12 + 1
+            elif k == "birthday":
+                ok &= self._on_birthday()
             elif k == "expr":
                 ok &= self._expr_ok(c["expr"])
             else:  # support.condition_reason refuses every other kind
                 raise Unsupported(f"condition {k!r} is not vectorised")
         self._pred_masks[key] = ok
         return ok
+
+    # ------------------------------------------------------------------ what is known of the member
+    def _member_attributes(self) -> list:
+        """Each kernel member's attributes (simulate/history.MemberAttributes, or None), as the scalar replay
+        gives them to `new_member` (engine._attributes)."""
+        got = self._pred_masks.get("attributes")
+        if got is None:
+            names = self.rows.history.values_of("member", self.mcode)
+            got = self._pred_masks["attributes"] = [self.plan.attributes.get(n) for n in names]
+        return got
+
+    def _member_segments(self, names: frozenset) -> np.ndarray:
+        """Per member, whether she is in one of the segments `names` (program.build_condition "segments")."""
+        return np.array([a is not None and not names.isdisjoint(a.segments) for a in self._member_attributes()],
+                        dtype=bool)
+
+    def _member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per member, her birthday's month and day (0 and 0 without one)."""
+        got = self._pred_masks.get("birthdays")
+        if got is None:
+            days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
+                    for a in self._member_attributes()]
+            pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
+            got = self._pred_masks["birthdays"] = (pairs[:, 0], pairs[:, 1])
+        return got
+
+    def _on_birthday(self) -> np.ndarray:
+        """Per event, whether it falls on the member's birthday, as program._on_birthday: the birthday's month
+        and day, and a 29 February birthday on 28 February in a year without one."""
+        month, day = self._member_birthdays()
+        bm, bd = month[self.e_mem], day[self.e_mem]
+        date = (self.e_time // 86_400_000_000).astype("datetime64[D]")
+        first_of_month = date.astype("datetime64[M]")
+        t_day = (date - first_of_month.astype("datetime64[D]")).astype(np.int64) + 1
+        t_month = first_of_month.astype(np.int64) % 12 + 1
+        year = first_of_month.astype(np.int64) // 12 + 1970
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        moved = (bm == 2) & (bd == 29) & ~leap
+        return np.where(moved, (t_month == 2) & (t_day == 28), (t_month == bm) & (t_day == bd))
 
     # ------------------------------------------------------------------ line filters
     def _line_match(self, rule) -> np.ndarray:
