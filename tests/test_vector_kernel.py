@@ -334,13 +334,63 @@ draw "birthday draw" {
 }
 """
 
+# fixed earns on purchases and visits by every trigger the kernel runs (a counted one among them), taken back
+# by returns under a balance policy that truncates, with expiry and a tier on points earned
+FIXED = """
+program "Fixed" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+  balance stops at zero
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  category "drinks"
+  item "coffee" in category "drinks" costing 6 NOK
+}
+store "North" in region "Up"
+tiers by points earned {
+  tier "silver" from 300 points
+}
+rule "welcome" {
+  earn 100 points
+  on first purchase
+}
+rule "first wash" {
+  earn 40 points
+  on first purchase
+  in store "North"
+}
+rule "third visit" {
+  earn 25 points
+  on the 3rd visit
+}
+rule "every 2nd visit up north" {
+  earn 7 points
+  after every 2 visits
+  in store "North"
+}
+rule "coffee bonus" {
+  earn 5 points
+  when order has "coffee"
+}
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
-            "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty"]
+            "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
-          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS}
+          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED}
 
 
 def _program(tmp_path_factory, name):

@@ -21,7 +21,7 @@ from loyalty.runtime.mechanics.limits import is_limited, limit
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
-from loyalty.runtime.mechanics.triggers import capped_fires
+from loyalty.runtime.mechanics.triggers import VECTOR_TRIGGERS, capped_fires, vector_fires
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.schema import Opt
 from loyalty.runtime.state import NONE_YET, Batch
@@ -372,11 +372,12 @@ def vector_points(kern) -> None:
             kern.ptab[sl.skey] = part
     kern.fixed = {}
     for r in kern.fixed_rules:
-        if r.action == "earn_fixed":
-            fires = (kern.e_type == SIGNUP) & kern.e_running
+        if r.action == "earn_fixed" and r.trigger == "signup":
+            fires = (kern.e_type == SIGNUP) & kern.e_running & kern._event_ok(r)
+        elif r.action == "earn_fixed":  # on purchases and visits, as give's trigger
+            fires = vector_fires(kern, r)
         else:
-            fires = (kern.e_type == REFERRAL) & kern.e_running
-        fires = fires & kern._event_ok(r)
+            fires = (kern.e_type == REFERRAL) & kern.e_running & kern._event_ok(r)
         kern.fixed[r.index] = np.where(fires, r.points, 0).astype(np.int64)
 
 
@@ -454,7 +455,7 @@ class EarnFixed(Mechanic):
         fire_fixed(plan, st, r, ev, ledger, out, order, times)
 
     def vector_reason(self, rule, program) -> Optional[str]:
-        if rule.trigger == "signup" and rule.trigger_name is None:
+        if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS:
             return None
         return super().vector_reason(rule, program)
 

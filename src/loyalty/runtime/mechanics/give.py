@@ -11,7 +11,7 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit
 from loyalty.runtime.mechanics.registry import Mechanic, register
-from loyalty.runtime.mechanics.triggers import capped_fires
+from loyalty.runtime.mechanics.triggers import VECTOR_TRIGGERS, capped_fires, vector_fires
 
 
 def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
@@ -45,47 +45,19 @@ def give_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
 
 # ---------------------------------------------------------------- vectorised
 
-VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
-
 
 def vector_gives(kern) -> dict:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per give rule, per event, the
     rewards it gives and the claims its cap refuses (each 0 or 1), as `give`, `give_on_visit` and `limit`
-    give and refuse them. Whether the trigger fires is a running count per member (visits: running
-    purchases and visits; a counted rule's own count: the purchases its conditions and item filters select,
-    and the visits its conditions select when it has no item filter); a `times` cap grants the first N
-    firings of each member's period (a refused claim does not count against it)."""
+    give and refuse them: the trigger fires where `triggers.vector_fires` says; a `times` cap grants the
+    first N firings of each member's period (a refused claim does not count against it)."""
     import numpy as np
 
-    from loyalty.runtime.arrays import INT_LIMIT, PURCHASE, VISIT, segmented_cumsum
+    from loyalty.runtime.arrays import INT_LIMIT
 
     out = {}
-    purchase = (kern.e_type == PURCHASE) & kern.e_running
-    visit = (kern.e_type == VISIT) & kern.e_running
     for r in kern.give_rules:
-        cond = kern._event_ok(r)
-        if r.filters:
-            has_line = np.add.reduceat(kern._rows_where(r.line_matches).astype(np.int64), kern.e_start) > 0
-        else:
-            has_line = np.ones(kern.nev, dtype=bool)
-        chosen = purchase & cond & has_line  # what a counted rule counts on purchases
-        # a count is at most the member's events: a bound past int64 is never reached (and compares the same)
-        trig, n = r.trigger, min(r.trigger_n or 0, INT_LIMIT)
-        if trig is None:
-            fires = chosen
-        elif trig == "first_purchase":
-            if r.counted:
-                fires = chosen & (segmented_cumsum(chosen.astype(np.int64), kern.e_mem, kern.m_evstart) == 1)
-            else:
-                fires = chosen & kern._expr_ok({"op": "first_purchase"})
-        else:  # nth or every n visits: on purchases and on visits
-            if r.counted:
-                counted = chosen | (visit & cond & (not r.filters))
-            else:
-                counted = purchase | visit
-            c = segmented_cumsum(counted.astype(np.int64), kern.e_mem, kern.m_evstart)
-            due = (c == n) if trig == "nth_visit" else ((c > 0) & (c % n == 0))
-            fires = due & (chosen | (visit & cond & (not r.filters if r.counted else True)))
+        fires = vector_fires(kern, r)
         given = fires.astype(np.int64)
         refused = np.zeros(kern.nev, dtype=np.int64)
         if r.limits:  # one `times` cap of the rule's own (limits_vector_reason)

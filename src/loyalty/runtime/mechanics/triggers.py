@@ -88,3 +88,45 @@ def counting_fires(st, r: Rule, lines=None, order=None) -> int:
         st.fired[r.index] = fired + due
         return due
     return 0
+
+
+# ---------------------------------------------------------------- vectorised
+
+# the triggers `vector_fires` computes (`after every X spent` is not vectorised yet)
+VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
+
+
+def vector_fires(kern, r: Rule):
+    """Per event of the kernel `kern` (simulate/vector/kernel.py), whether rule r fires, as a purchase step
+    with `order_has_line` and `purchase_trigger_ok`, and a visit step with `visit_trigger_ok`, decide it
+    (r.trigger in VECTOR_TRIGGERS; its conditions included). Each count is a running count per member:
+    visits are running purchases and visits; a counted rule's own count is the purchases its conditions
+    and item filters select, and the visits its conditions select when it has no item filter."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import INT_LIMIT, PURCHASE, VISIT, segmented_cumsum
+
+    purchase = (kern.e_type == PURCHASE) & kern.e_running
+    visit = (kern.e_type == VISIT) & kern.e_running
+    cond = kern._event_ok(r)
+    if r.filters:
+        has_line = np.add.reduceat(kern._rows_where(r.line_matches).astype(np.int64), kern.e_start) > 0
+    else:
+        has_line = np.ones(kern.nev, dtype=bool)
+    chosen = purchase & cond & has_line  # what a counted rule counts on purchases
+    # a count is at most the member's events: a bound past int64 is never reached (and compares the same)
+    trig, n = r.trigger, min(r.trigger_n or 0, INT_LIMIT)
+    if trig is None:
+        return chosen
+    if trig == "first_purchase":
+        if r.counted:
+            return chosen & (segmented_cumsum(chosen.astype(np.int64), kern.e_mem, kern.m_evstart) == 1)
+        return chosen & kern._expr_ok({"op": "first_purchase"})
+    # nth or every n visits: on purchases and on visits
+    if r.counted:
+        counted = chosen | (visit & cond & (not r.filters))
+    else:
+        counted = purchase | visit
+    c = segmented_cumsum(counted.astype(np.int64), kern.e_mem, kern.m_evstart)
+    due = (c == n) if trig == "nth_visit" else ((c > 0) & (c % n == 0))
+    return due & (chosen | (visit & cond & (not r.filters if r.counted else True)))

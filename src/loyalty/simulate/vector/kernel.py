@@ -555,8 +555,8 @@ class _Kernel:
         self.ret_prev = np.zeros(nev, dtype=np.int64)
         self.ret_G = np.zeros(nev, dtype=np.int64)
         self.punch_back = {r.index: np.zeros(nev, dtype=np.int64) for r in self.punch_rules}
-        self.share_num = {sl.skey: np.zeros(nev, dtype=np.int64) for sl in self.earn_slots}
-        self.share_den = {sl.skey: np.ones(nev, dtype=np.int64) for sl in self.earn_slots}
+        self.share_num = {sl.skey: np.zeros(nev, dtype=np.int64) for sl in self.claw_slots}
+        self.share_den = {sl.skey: np.ones(nev, dtype=np.int64) for sl in self.claw_slots}
         if not self.prog.redeem:  # nothing can be redeemed: every redemption is rejected
             for ev in np.flatnonzero(self.e_type == REDEMPTION).tolist():
                 self.e_valid[ev] = False
@@ -660,7 +660,7 @@ class _Kernel:
                     if delta > 0:
                         o["back"][r.index] += delta
                         self.punch_back[r.index][ev] = delta
-            for sl in self.earn_slots:
+            for sl in self.claw_slots:
                 num, den = fraction(sl.skey)
                 self.share_num[sl.skey][ev], self.share_den[sl.skey][ev] = num, den
 
@@ -734,9 +734,9 @@ class _Kernel:
             delta = np.where((num == 1) & (den == 1), units, half_even(units * num, den))
             give = ok & (units > 0) & (delta > 0)
             self.punch_back[r.index][k_ev[give]] = delta[give]
-        for sl in self.earn_slots:
+        for sl in self.claw_slots:
             r, mu = sl.rule, sl.mult
-            if r.filters or (mu is not None and mu.filters):
+            if not sl.fixed and (r.filters or (mu is not None and mu.filters)):
                 m = matches[r.index][prow]
                 if mu is not None:
                     m = m & matches[mu.index][prow]
@@ -796,8 +796,8 @@ class _Kernel:
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
         self.discount_rules = [r for r in prog.rules if r.action in ("discount", "discount_each")]
-        # fixed earns: on signup, per referral (the only ones EarnFixed and EarnPerEvent.vector_reason admit,
-        # and supports() has passed)
+        # fixed earns: on signup, on purchases and visits by trigger, per referral (what EarnFixed and
+        # EarnPerEvent.vector_reason admit, and supports() has passed)
         self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
         self._slots()
         self._returns()
@@ -816,6 +816,7 @@ class _Kernel:
         prog = self.prog
         tiers = prog.tiers.tiers if prog.tiers else ()
         self.earn_slots = []
+        self.claw_slots = []  # the slots whose points a return takes back: earn slots, fixed earns on purchases
         self.slot_rules = {k.index: [] for k in prog.kinds}
         for r in prog.rules:
             if r in self.earn_rules:
@@ -829,7 +830,11 @@ class _Kernel:
                 self.earn_slots += slots
                 self.slot_rules[k] += slots
             elif r in self.fixed_rules:
-                self.slot_rules[r.point_kind].append(_Slot(r.index, r.name, r, fixed=True))
+                slot = _Slot(r.index, r.name, r, fixed=True)
+                self.slot_rules[r.point_kind].append(slot)
+                if r.action == "earn_fixed" and r.trigger != "signup":  # earned on a purchase (or a visit)
+                    self.claw_slots.append(slot)
+        self.claw_slots = self.earn_slots + self.claw_slots
 
     def _lockstep(self) -> None:
         prog = self.prog
@@ -899,7 +904,7 @@ class _Kernel:
                                        for name in self.rows.history.values_of("member", self.mcode)], dtype=bool)
         # the earn rules whose points a return may take back, with the kind each belongs to
         self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
-                               np.zeros(nev, dtype=bool)) for sl in self.earn_slots}
+                               np.zeros(nev, dtype=bool)) for sl in self.claw_slots}
         is_ret = (self.e_type == RETURN) & self.e_valid
         top_pts = max([int(t.max(initial=0)) for t in self.ptab.values()] + [0])
         if not fits(top_pts + 1, int(self.ret_G.max(initial=0)) + 1):
@@ -959,7 +964,7 @@ class _Kernel:
                 for kind in kinds:
                     st = self.kstate[kind.index]
                     for j, sl in enumerate(st["rules"]):
-                        if sl.fixed:
+                        if sl.skey not in self.claw:  # signup and referral points: no order to return
                             continue
                         oslot = oev * st["nr"] + j
                         pts_o = st["pts"][oslot]
@@ -1025,8 +1030,9 @@ class _Kernel:
                 for j, sl in enumerate(st["rules"]):
                     table = self.fixed[sl.skey][start:end].tolist() if sl.fixed else None
                     tiered = None if sl.fixed else self.ptab[sl.skey][:, start:end].tolist()
-                    claw = None if sl.fixed else (self.share_num[sl.skey][start:end].tolist(),
-                                                  self.share_den[sl.skey][start:end].tolist(), self.claw[sl.skey])
+                    claw = None if sl.skey not in self.claw else (
+                        self.share_num[sl.skey][start:end].tolist(), self.share_den[sl.skey][start:end].tolist(),
+                        self.claw[sl.skey])
                     rules.append((j, table, tiered, claw))
                 expires = "ptr" in st
                 per_kind.append([kind, st, nr, lo, rules, expires, int(st["X"][m]), int(st["CT"][m]),
@@ -1204,7 +1210,7 @@ class _Kernel:
             m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
-                if sl.fixed:
+                if sl.skey not in self.claw:
                     continue
                 taken, trunc, fx = self.claw[sl.skey]
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "clawed_back"), mon, taken, fx)
