@@ -335,7 +335,8 @@ draw "birthday draw" {
 """
 
 # fixed earns on purchases and visits by every trigger the kernel runs (a counted one among them), taken back
-# by returns under a balance policy that truncates, with expiry and a tier on points earned
+# by returns under a balance policy that truncates, with expiry and a tier on points earned; conditions on
+# the member's visits
 FIXED = """
 program "Fixed" {
   currency NOK
@@ -381,6 +382,14 @@ rule "coffee bonus" {
 }
 rule "a point per krone" {
   earn 1 point per 1 NOK
+}
+rule "regulars" {
+  earn 2 points per 1 NOK
+  when visits >= 4 and not visits = 7
+}
+rule "tenth visit" {
+  earn 50 points
+  when visits = 10
 }
 """
 

@@ -67,9 +67,9 @@ EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels", "segment
 
 
 # `when` expressions the kernel evaluates: their parts depend only on the event's lines and total, or on
-# whether it is the member's first purchase (counted in history order, not from the member's state)
+# counts the history's order gives (the member's first purchase; her visits, which nothing takes back)
 EVENT_EXPRESSIONS = ("and", "or", "not", "first_purchase", "has_item", "has_category")
-EVENT_MEASURES = ("order_total", "order_items")
+EVENT_MEASURES = ("order_total", "order_items", "visits")
 
 
 def _event_only(e: dict) -> bool:

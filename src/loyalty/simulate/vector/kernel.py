@@ -32,7 +32,7 @@ import numpy as np
 from loyalty.simulate.result import KEY_SEP
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
-                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids)
+                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
@@ -533,6 +533,11 @@ class _Kernel:
             value = np.where(purchase, np.add.reduceat(per_row, self.e_start), 0)
             # an event's total or item count fits in int64 (fits checks elsewhere): a bound beyond it compares
             # as the nearest one within
+            return _COMPARE[e["cmp"]](value, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
+        if op == "cmp" and e["measure"] == "visits":
+            # the scalar plan counts a running purchase or visit before its rules look (plan._purchase, _visit)
+            visits = ((purchase | (self.e_type == VISIT)) & self.e_running).astype(np.int64)
+            value = segmented_cumsum(visits, self.e_mem, self.m_evstart)
             return _COMPARE[e["cmp"]](value, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
         raise Unsupported(f"a {op!r} expression is not vectorised")  # context.condition_vector_reason refuses it
 
