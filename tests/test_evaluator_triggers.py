@@ -91,3 +91,22 @@ def test_the_counter_survives_the_state_round_trip():
     s = p.state_from_json(s.to_json())
     _, eff = run(p, [buy("o3", 3, ("wash", 1, "10"))], s)
     assert rewarded(eff) == ["o3"]
+
+
+def test_lifetime_spend_on_a_visit_or_a_referral_is_the_spend_so_far():
+    """`when lifetime spend` on an event without a purchase read 0: a referral bonus for members who had
+    spent 100 NOK never fired."""
+    p = evaluator_helpers.prog('points "stars" { }\nreward "mug" is a gift "mug" costing 20 NOK\n'
+                               'rule "bonus" {\n  earn 50 stars per referral\n  when lifetime spend >= 100 NOK\n}\n'
+                               'rule "mug" {\n  give "mug"\n  on the 2nd visit\n  when lifetime spend >= 100 NOK\n}\n')
+    s = p.new_member("m")
+    s, eff = p.apply(s, {"referral": {"time": "2025-03-01T09:00", "id": "r0"}})
+    assert not evaluator_helpers.kinds(eff, "points_earned")  # nothing spent yet
+    s, _ = p.apply(s, evaluator_helpers.buy("O1", "2025-03-01T10:00", ("tea", 1, "120")))
+    s, eff = p.apply(s, {"referral": {"time": "2025-03-01T11:00", "id": "r1"}})
+    assert [e.points for e in evaluator_helpers.kinds(eff, "points_earned")] == [50]
+    # the rule counts the visits its condition selects: the purchase (0 NOK spent before it) is not one
+    s, eff = p.apply(s, {"visit": {"time": "2025-03-02T10:00", "id": "v1"}})
+    assert not evaluator_helpers.kinds(eff, "reward_issued")
+    s, eff = p.apply(s, {"visit": {"time": "2025-03-03T10:00", "id": "v2"}})
+    assert [e.reward for e in evaluator_helpers.kinds(eff, "reward_issued")] == ["mug"]

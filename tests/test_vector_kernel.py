@@ -393,13 +393,63 @@ rule "tenth visit" {
 }
 """
 
+# discounts that read the member's spend before the order (a condition, a scale), which is what was paid after
+# them and the punch card, less returns; a gift and points on top, tiers by spend
+SPEND = """
+program "Spend" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  category "drinks"
+  item "coffee" in category "drinks" costing 6 NOK
+}
+reward "mug" is a gift "mug" costing 20 NOK
+tiers by spend {
+  tier "silver" from 1000 NOK
+  tier "gold" from 5000 NOK
+}
+rule "newcomers get 5% off" {
+  get 5% off
+  when lifetime spend < 500 NOK
+}
+rule "coffee 1 NOK off each" {
+  get 1 NOK off each
+  on "coffee"
+}
+rule "scale" {
+  get discount by lifetime spend {
+    3% off from 100 NOK
+    7% off from 2000 NOK
+    10% off from 9000 NOK
+  }
+}
+rule "every 4th wash free" {
+  every 4th "basic wash" is free
+}
+rule "a mug for regulars" {
+  give "mug"
+  when lifetime spend >= 3000 NOK and order total >= 50 NOK
+}
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
-            "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED"]
+            "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
+            "examples/programs/discount_card.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
-          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED}
+          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND}
 
 
 def _program(tmp_path_factory, name):

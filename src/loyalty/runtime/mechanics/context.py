@@ -14,7 +14,7 @@ class Ctx:
 
     __slots__ = ("t", "st", "store", "channel", "lines", "gross", "items", "first", "spend_before")
 
-    def __init__(self, t, st, store=None, channel=None, lines=(), gross=0, items=0, first=False, spend_before=0):
+    def __init__(self, t, st, store=None, channel=None, lines=(), gross=0, items=0, first=False, spend_before=None):
         self.t = t
         self.st = st
         self.store = store
@@ -23,7 +23,8 @@ class Ctx:
         self.gross = gross
         self.items = items
         self.first = first
-        self.spend_before = spend_before
+        # the member's net spend before this event (a purchase passes it before its own is added)
+        self.spend_before = st.spend if spend_before is None else spend_before
 
 
 def running(prog, t: _dt.datetime) -> bool:
@@ -67,9 +68,10 @@ EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels", "segment
 
 
 # `when` expressions the kernel evaluates: their parts depend only on the event's lines and total, or on
-# counts the history's order gives (the member's first purchase; her visits, which nothing takes back)
+# counts the history's order gives (the member's first purchase; her visits, which nothing takes back), or
+# on her spend before the event, which the kernel settles before anything that reads it (_settle_spend)
 EVENT_EXPRESSIONS = ("and", "or", "not", "first_purchase", "has_item", "has_category")
-EVENT_MEASURES = ("order_total", "order_items", "visits")
+EVENT_MEASURES = ("order_total", "order_items", "visits", "lifetime_spend")
 
 
 def _event_only(e: dict) -> bool:
@@ -83,8 +85,29 @@ def _event_only(e: dict) -> bool:
     return op in EVENT_EXPRESSIONS
 
 
+# the actions whose vectorised steps run after the kernel has settled the members' spend, so their conditions
+# may read it (the punch cards' and spend earning's item matches are read by the returns before)
+SPEND_READERS = ("discount", "discount_each", "discount_scale", "give", "earn_fixed", "earn_per_event")
+
+
+def _reads_spend(e: dict) -> bool:
+    if e["op"] in ("and", "or"):
+        return any(_reads_spend(a) for a in e["args"])
+    if e["op"] == "not":
+        return _reads_spend(e["arg"])
+    return e["op"] == "cmp" and e["measure"] == "lifetime_spend"
+
+
+def reads_lifetime_spend(doc: dict) -> bool:
+    """Whether a compiled rule or draw has a `when lifetime spend` condition."""
+    return any(c.get("kind") == "expr" and _reads_spend(c["expr"]) for c in doc.get("conditions", ()))
+
+
 def condition_vector_reason(doc: dict, what: str) -> Optional[str]:
     """Why the kernel cannot evaluate the conditions of a compiled rule or draw (`doc`), or None."""
+    action = doc.get("action", {}).get("type")
+    if reads_lifetime_spend(doc) and action is not None and action not in SPEND_READERS:
+        return f"{what} {doc['name']!r} ({action}) has a condition on the lifetime spend: not vectorised yet"
     for c in doc.get("conditions", ()):
         if c.get("kind") == "expr" and _event_only(c["expr"]):
             continue

@@ -62,7 +62,8 @@ def discount_scale(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> N
 
 def vector_discount_rules(kern) -> None:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): the discount rules' discounts
-    (a percentage off, `discount_each`'s amount off each unit), in rule order, on each running purchase's
+    (a percentage off, `discount_each`'s amount off each unit, then the scales' percentage of the step the
+    spend before the order has reached, `kern.spend_before`), in the plan's order, on each running purchase's
     lines they select, off `kern.paid` in place (the punch cards' step runs after, as on the scalar plan);
     per rule the discount of each event. Rounded half to even per line, as `discount_lines`."""
     import numpy as np
@@ -79,8 +80,19 @@ def vector_discount_rules(kern) -> None:
                 raise Unsupported("amounts too large for 64-bit discounts")
             d = np.where(match, np.minimum(kern.r_qty * off, paid), 0)
         else:
-            num, den = r.percent
-            if not fits(int(paid.max(initial=0)), num) or not fits(den, 100):
+            if r.action == "discount_scale":  # scale_percent, per event: the highest step reached, if any
+                num = np.zeros(kern.nev, dtype=np.int64)
+                den = np.ones(kern.nev, dtype=np.int64)
+                for threshold, n, dd in r.steps:
+                    reached = kern.spend_before >= threshold
+                    num[reached], den[reached] = n, dd
+                match &= (num > 0)[kern.r_ev]
+                num, den = num[kern.r_ev], den[kern.r_ev]
+                top_num, top_den = max([n for _, n, _ in r.steps] + [0]), max([dd for _, _, dd in r.steps] + [1])
+            else:
+                num, den = r.percent
+                top_num, top_den = num, den
+            if not fits(int(paid.max(initial=0)), top_num) or not fits(top_den, 100):
                 raise Unsupported("amounts too large for 64-bit discounts")
             d = np.where(match, half_even(paid * num, den * 100), 0)
         paid -= d
@@ -107,6 +119,12 @@ class DiscountScale(Mechanic):
     phase = "discount_scale"
     step = staticmethod(discount_scale)
     action_fields = {"metric": "int", "steps": List(Obj({"percent": "dec", "threshold": "int"}))}
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        m = program.metrics[rule.metric]
+        if m.kind == "spend" and m.window == "lifetime":
+            return None  # vector_discount_rules, on the kernel's settled spend (Kernel._settle_spend)
+        return f"rule {rule.name!r}: a discount scale by a {m.window} {m.kind} metric is not vectorised yet"
 
     def check_action(self, action, path, check) -> None:
         check.int(action["metric"], f"{path}.metric", 0, check.metrics - 1)

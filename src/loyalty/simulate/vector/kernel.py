@@ -34,6 +34,7 @@ from loyalty.simulate.result import KEY_SEP
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
 from loyalty.runtime.formulas import half_even as half_even_int
+from loyalty.runtime.mechanics.context import reads_lifetime_spend
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
@@ -54,6 +55,11 @@ HEAVY_THRESHOLD: Optional[int] = None
 # docs/performance.md, "Third session")
 TAIL_MEMBERS = 32
 _EPOCH = _dt.datetime(1970, 1, 1)
+# discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
+# the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
+MAX_SPEND_PASSES = 64
+# caches of what is known of the members, kept across the spend passes
+_MEMBER_CACHES = ("attributes", "birthdays")
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -437,6 +443,48 @@ class _Kernel:
         self._pred_masks[key] = ok
         return ok
 
+    # ------------------------------------------------------------------ the member's spend
+    def _spend_deltas(self) -> np.ndarray:
+        """Per event, what it adds to the member's net spend (plan._purchase, returns.take_back): a running
+        purchase what was paid, a valid return the share of its order's amount paid it takes back."""
+        counted = (self.e_type == PURCHASE) & self.e_running
+        rets = (self.ret_order_ev >= 0) & self.e_valid
+        G, R, P = self.ret_G, self.ret_R, self.ret_prev
+        paid_o = np.where(rets, self.e_paid[np.maximum(self.ret_order_ev, 0)], 0)
+
+        def share(total, upto):  # formulas.share, per return
+            full = (G == 0) | (upto >= G)
+            return np.where(full, total, half_even(total * upto, np.where(G == 0, 1, G)))
+
+        back = share(paid_o, R) - share(paid_o, P)
+        return np.where(counted, self.e_paid, 0) - np.where(rets, back, 0)
+
+    def _settle_spend(self) -> None:
+        """The amount paid for every line, and each event's `spend_before` (the member's net spend before it).
+
+        Discounts that look at the spend before the order (`when lifetime spend ...`, a scale by lifetime
+        spend) and the spend, which is what was paid after them, depend on each other along a member's
+        events. Settled by passes: each pass runs the discount steps on the last pass's spend and sums the
+        spend again; once a pass leaves it unchanged, every event saw the spend the scalar plan shows it
+        (the spend before an event depends only on earlier events, so pass i makes at least the first i
+        events of every member exact, and in practice a pass per threshold crossed settles it)."""
+        self.spend_before = np.zeros(self.nev, dtype=np.int64)
+        dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
+                        for r in self.discount_rules)
+        for _ in range(MAX_SPEND_PASSES):
+            self._pred_masks = {k: v for k, v in self._pred_masks.items() if k in _MEMBER_CACHES}
+            self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
+            self.discounts, self.discount_costs = {}, {}
+            vector_discount_rules(self)  # runtime/mechanics/discount.py
+            vector_discounts(self)  # runtime/mechanics/punch.py
+            deltas = self._spend_deltas()
+            before = segmented_cumsum(deltas, self.e_mem, self.m_evstart) - deltas
+            if not dependent or np.array_equal(before, self.spend_before):
+                self.spend_before = before
+                return
+            self.spend_before = before
+        raise Unsupported(f"discounts that depend on the lifetime spend did not settle in {MAX_SPEND_PASSES} passes")
+
     # ------------------------------------------------------------------ what is known of the member
     def _member_attributes(self) -> list:
         """Each kernel member's attributes (simulate/history.MemberAttributes, or None), as the scalar replay
@@ -534,6 +582,8 @@ class _Kernel:
             # an event's total or item count fits in int64 (fits checks elsewhere): a bound beyond it compares
             # as the nearest one within
             return _COMPARE[e["cmp"]](value, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
+        if op == "cmp" and e["measure"] == "lifetime_spend":  # before this event (_settle_spend)
+            return _COMPARE[e["cmp"]](self.spend_before, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
         if op == "cmp" and e["measure"] == "visits":
             # the scalar plan counts a running purchase or visit before its rules look (plan._purchase, _visit)
             visits = ((purchase | (self.e_type == VISIT)) & self.e_running).astype(np.int64)
@@ -800,16 +850,15 @@ class _Kernel:
         self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
-        self.discount_rules = [r for r in prog.rules if r.action in ("discount", "discount_each")]
+        # in the order of the scalar plan's phases: discounts, then discount scales (PURCHASE_PHASES)
+        self.discount_rules = [r for r in prog.rules if r.action in ("discount", "discount_each")] + \
+            [r for r in prog.rules if r.action == "discount_scale"]
         # fixed earns: on signup, on purchases and visits by trigger, per referral (what EarnFixed and
         # EarnPerEvent.vector_reason admit, and supports() has passed)
         self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
         self._slots()
         self._returns()
-        self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
-        self.discounts, self.discount_costs = {}, {}
-        vector_discount_rules(self)  # runtime/mechanics/discount.py
-        vector_discounts(self)  # runtime/mechanics/punch.py
+        self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         self.gives = vector_gives(self) if self.give_rules else {}  # runtime/mechanics/give.py
@@ -856,17 +905,7 @@ class _Kernel:
         free_metric = np.zeros(nev, dtype=np.int64)
         counted = (self.e_type == PURCHASE) & self.e_running
         if metric is not None and metric.kind == "spend":
-            free_metric = np.where(counted, self.e_paid, 0)
-            rets = self.ret_order_ev >= 0
-            G, R, P = self.ret_G, self.ret_R, self.ret_prev
-            paid_o = np.where(rets, self.e_paid[np.maximum(self.ret_order_ev, 0)], 0)
-
-            def share(total, upto):
-                full = (G == 0) | (upto >= G)
-                return np.where(full, total, half_even(total * upto, np.where(G == 0, 1, G)))
-
-            back = share(paid_o, R) - share(paid_o, P)
-            free_metric = free_metric - np.where(rets & self.e_valid, back, 0)
+            free_metric = self._spend_deltas()
         elif metric is not None and metric.kind == "visits":
             free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
