@@ -442,14 +442,53 @@ rule "a point per krone" {
 }
 """
 
+# gifts that look at a balance before the purchase (after what expired at its moment; what earlier returns
+# took, to a debt under the default policy; what simulated redemptions spent), alone, with a cap, and mixed
+# with conditions of the order
+BALANCES = """
+program "Balances" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 1 month after earning
+}
+points "stamps" { }
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free wash" is a free "basic wash"
+redeem 300 points for "free wash"
+reward "express" is a perk costing 2 NOK
+reward "mug" is a gift "mug" costing 20 NOK
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+rule "stamps" {
+  earn 1 stamp per 10 NOK
+}
+rule "express for savers" {
+  give "express"
+  when points balance >= 150 points
+}
+rule "a mug, now and then" {
+  give "mug"
+  when not (stamps balance < 5 stamps or order total < 20 NOK) or points balance = 0 points
+  at most 2 times per member per month
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
-            "examples/programs/discount_card.loyalty"]
+            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
-          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND}
+          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES}
 
 
 def _program(tmp_path_factory, name):

@@ -72,16 +72,17 @@ EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels", "segment
 # on her spend before the event, which the kernel settles before anything that reads it (_settle_spend)
 EVENT_EXPRESSIONS = ("and", "or", "not", "first_purchase", "has_item", "has_category")
 EVENT_MEASURES = ("order_total", "order_items", "visits", "lifetime_spend")
+STATE_MEASURES = ("balance",)  # read in the kernel's lockstep (balance_conditions)
 
 
-def _event_only(e: dict) -> bool:
+def _event_only(e: dict, state: tuple = ()) -> bool:
     op = e["op"]
     if op in ("and", "or"):
-        return all(_event_only(a) for a in e["args"])
+        return all(_event_only(a, state) for a in e["args"])
     if op == "not":
-        return _event_only(e["arg"])
+        return _event_only(e["arg"], state)
     if op == "cmp":
-        return e["measure"] in EVENT_MEASURES
+        return e["measure"] in EVENT_MEASURES or e["measure"] in state
     return op in EVENT_EXPRESSIONS
 
 
@@ -90,17 +91,29 @@ def _event_only(e: dict) -> bool:
 SPEND_READERS = ("discount", "discount_each", "discount_scale", "give", "earn_fixed", "earn_per_event")
 
 
-def _reads_spend(e: dict) -> bool:
+def reads_measure(e: dict, measure: str) -> bool:
+    """Whether a `when` expression compares `measure` somewhere."""
     if e["op"] in ("and", "or"):
-        return any(_reads_spend(a) for a in e["args"])
+        return any(reads_measure(a, measure) for a in e["args"])
     if e["op"] == "not":
-        return _reads_spend(e["arg"])
-    return e["op"] == "cmp" and e["measure"] == "lifetime_spend"
+        return reads_measure(e["arg"], measure)
+    return e["op"] == "cmp" and e["measure"] == measure
 
 
 def reads_lifetime_spend(doc: dict) -> bool:
     """Whether a compiled rule or draw has a `when lifetime spend` condition."""
-    return any(c.get("kind") == "expr" and _reads_spend(c["expr"]) for c in doc.get("conditions", ()))
+    return any(c.get("kind") == "expr" and reads_measure(c["expr"], "lifetime_spend") for c in doc.get("conditions", ()))
+
+
+def balance_conditions(doc: dict) -> list:
+    """A compiled rule's `when` expressions that compare a point balance: the kernel evaluates them in its
+    lockstep, where the balances are (its other conditions are masks computed up front)."""
+    return [c["expr"] for c in doc.get("conditions", ()) if c.get("kind") == "expr" and reads_measure(c["expr"], "balance")]
+
+
+# the actions whose conditions may compare a balance in the kernel: a gift on a purchase without a counting
+# trigger (a counted rule would count by the balance; points that depend on a balance would feed it)
+BALANCE_READERS = ("give",)
 
 
 def condition_vector_reason(doc: dict, what: str) -> Optional[str]:
@@ -108,8 +121,11 @@ def condition_vector_reason(doc: dict, what: str) -> Optional[str]:
     action = doc.get("action", {}).get("type")
     if reads_lifetime_spend(doc) and action is not None and action not in SPEND_READERS:
         return f"{what} {doc['name']!r} ({action}) has a condition on the lifetime spend: not vectorised yet"
+    balance = balance_conditions(doc)
+    if balance and (action not in BALANCE_READERS or doc.get("trigger")):
+        return f"{what} {doc['name']!r} ({action}) has a condition on a balance: not vectorised yet"
     for c in doc.get("conditions", ()):
-        if c.get("kind") == "expr" and _event_only(c["expr"]):
+        if c.get("kind") == "expr" and _event_only(c["expr"], STATE_MEASURES if c["expr"] in balance else ()):
             continue
         if c.get("kind") not in EVENT_CONDITIONS:
             return f"{what} {doc['name']!r} has a {c.get('kind')!r} condition: not vectorised yet"

@@ -46,18 +46,24 @@ def give_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
 # ---------------------------------------------------------------- vectorised
 
 
-def vector_gives(kern) -> dict:
+def vector_gives(kern, later=frozenset(), gates=None) -> dict:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per give rule, per event, the
     rewards it gives and the claims its cap refuses (each 0 or 1), as `give`, `give_on_visit` and `limit`
     give and refuse them: the trigger fires where `triggers.vector_fires` says; a `times` cap grants the
-    first N firings of each member's period (a refused claim does not count against it)."""
+    first N firings of each member's period (a refused claim does not count against it). Rules in `later`
+    are left out (their balance conditions are known after the lockstep); with `gates` (rule index ->
+    mask), only the rules in it, where the mask allows."""
     import numpy as np
 
     from loyalty.runtime.arrays import INT_LIMIT
 
     out = {}
     for r in kern.give_rules:
+        if r.index in later or (gates is not None and r.index not in gates):
+            continue
         fires = vector_fires(kern, r)
+        if gates is not None:
+            fires = fires & gates[r.index]
         given = fires.astype(np.int64)
         refused = np.zeros(kern.nev, dtype=np.int64)
         if r.limits:  # one `times` cap of the rule's own (limits_vector_reason)

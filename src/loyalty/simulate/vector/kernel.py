@@ -34,7 +34,7 @@ from loyalty.simulate.result import KEY_SEP
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
 from loyalty.runtime.formulas import half_even as half_even_int
-from loyalty.runtime.mechanics.context import reads_lifetime_spend
+from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
@@ -437,6 +437,8 @@ class _Kernel:
             elif k == "birthday":
                 ok &= self._on_birthday()
             elif k == "expr":
+                if reads_measure(c["expr"], "balance"):
+                    continue  # in the lockstep, where the balances are (_balance_ok)
                 ok &= self._expr_ok(c["expr"])
             else:  # support.condition_reason refuses every other kind
                 raise Unsupported(f"condition {k!r} is not vectorised")
@@ -590,6 +592,38 @@ class _Kernel:
             value = segmented_cumsum(visits, self.e_mem, self.m_evstart)
             return _COMPARE[e["cmp"]](value, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
         raise Unsupported(f"a {op!r} expression is not vectorised")  # context.condition_vector_reason refuses it
+
+    def _expr_at(self, e: dict, idx: np.ndarray, balance) -> np.ndarray:
+        """A `when` expression at the events `idx` of one lockstep step: a balance comparison reads
+        `balance(kind index)` (each event's member's available balance before the event), every other part
+        the up-front masks (`_expr_ok`)."""
+        op = e["op"]
+        if op in ("and", "or"):
+            parts = [self._expr_at(a, idx, balance) for a in e["args"]]
+            out = parts[0].copy()
+            for p in parts[1:]:
+                out = (out & p) if op == "and" else (out | p)
+            return out
+        if op == "not":
+            return ~self._expr_at(e["arg"], idx, balance)
+        if op == "cmp" and e["measure"] == "balance":
+            return _COMPARE[e["cmp"]](balance(self.prog.kind_index[e["point_kind"]]),
+                                      max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
+        key = ("expr", id(e))
+        mask = self._pred_masks.get(key)
+        if mask is None:
+            mask = self._pred_masks[key] = self._expr_ok(e)
+        return mask[idx]
+
+    def _balance_gates(self, idx: np.ndarray, mm: np.ndarray) -> None:
+        """Lockstep, after time passes and before earning: the balance conditions of the gift rules that have
+        them (context.balance_conditions; program.build_condition reads `available` when the purchase's
+        rules are chosen, before its points), into `self.balance_ok`."""
+        for ri, exprs in self.balance_rules.items():
+            ok = np.ones(len(idx), dtype=bool)
+            for e in exprs:
+                ok &= self._expr_at(e, idx, lambda k: self.kstate[k]["CT"][mm] - self.kstate[k]["X"][mm])
+            self.balance_ok[ri][idx] = ok
 
     def _item_text(self, row: int) -> str:
         ic = int(self.r_item[row])
@@ -861,8 +895,14 @@ class _Kernel:
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
-        self.gives = vector_gives(self) if self.give_rules else {}  # runtime/mechanics/give.py
+        # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
+        self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
+        self.balance_rules = {ri: exprs for ri, exprs in self.balance_rules.items() if exprs}
+        self.balance_ok = {ri: np.zeros(self.nev, dtype=bool) for ri in self.balance_rules}
+        self.gives = vector_gives(self, set(self.balance_rules)) if self.give_rules else {}  # give.py
         self._lockstep()
+        if self.balance_rules:
+            self.gives.update(vector_gives(self, set(), self.balance_ok))
         return self._aggregate()
 
     def _slots(self) -> None:
@@ -982,6 +1022,8 @@ class _Kernel:
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+            if self.balance_rules:
+                self._balance_gates(idx, mm)
             t_before = tier[mm]
             self.tier_before[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns
@@ -1105,6 +1147,12 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
+                if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
+                    one = np.array([idx])
+                    balances = [pk[7] - pk[6] for pk in per_kind]
+                    for ri, exprs in self.balance_rules.items():
+                        self.balance_ok[ri][idx] = all(
+                            bool(self._expr_at(e, one, lambda k: np.array([balances[k]]))[0]) for e in exprs)
                 t_before = t_now
                 t_bef[i] = t_before
                 # (2) earning: purchases by the points table of the member's tier, fixed earns
