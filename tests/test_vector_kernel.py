@@ -336,7 +336,7 @@ draw "birthday draw" {
 
 # fixed earns on purchases and visits by every trigger the kernel runs (a counted one among them), taken back
 # by returns under a balance policy that truncates, with expiry and a tier on points earned; conditions on
-# the member's visits
+# the member's visits; points after every 100 NOK of net spend
 FIXED = """
 program "Fixed" {
   currency NOK
@@ -391,10 +391,14 @@ rule "tenth visit" {
   earn 50 points
   when visits = 10
 }
+rule "bonus per 100 NOK" {
+  earn 30 points
+  after every 100 NOK spent
+}
 """
 
 # discounts that read the member's spend before the order (a condition, a scale), which is what was paid after
-# them and the punch card, less returns; a gift and points on top, tiers by spend
+# them and the punch card, less returns; gifts (one after every 250 NOK spent) and points on top, tiers by spend
 SPEND = """
 program "Spend" {
   currency NOK
@@ -411,6 +415,7 @@ catalog {
   item "coffee" in category "drinks" costing 6 NOK
 }
 reward "mug" is a gift "mug" costing 20 NOK
+reward "cloth" is a gift "cloth" costing 5 NOK
 tiers by spend {
   tier "silver" from 1000 NOK
   tier "gold" from 5000 NOK
@@ -432,6 +437,10 @@ rule "scale" {
 }
 rule "every 4th wash free" {
   every 4th "basic wash" is free
+}
+rule "a cloth per 250 NOK" {
+  give "cloth"
+  after every 250 NOK spent
 }
 rule "a mug for regulars" {
   give "mug"

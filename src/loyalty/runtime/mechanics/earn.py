@@ -21,7 +21,8 @@ from loyalty.runtime.mechanics.limits import is_limited, limit
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
-from loyalty.runtime.mechanics.triggers import VECTOR_TRIGGERS, capped_fires, vector_fires
+from loyalty.runtime.mechanics.triggers import (VECTOR_TRIGGERS, capped_fires, spend_trigger_vector_reason,
+                                                vector_firings)
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.schema import Opt
 from loyalty.runtime.state import NONE_YET, Batch
@@ -371,14 +372,19 @@ def vector_points(kern) -> None:
         for sl, part in zip(slots, parts):
             kern.ptab[sl.skey] = part
     kern.fixed = {}
+    kern.fixed_times = {}  # rules that can fire more than once on an event: how many times (fire_fixed's effects)
     for r in kern.fixed_rules:
         if r.action == "earn_fixed" and r.trigger == "signup":
             fires = (kern.e_type == SIGNUP) & kern.e_running & kern._event_ok(r)
-        elif r.action == "earn_fixed":  # on purchases and visits, as give's trigger
-            fires = vector_fires(kern, r)
+        elif r.action == "earn_fixed":  # on purchases and visits, as give's trigger (and times it fires)
+            fires = vector_firings(kern, r)
         else:
             fires = (kern.e_type == REFERRAL) & kern.e_running & kern._event_ok(r)
-        kern.fixed[r.index] = np.where(fires, r.points, 0).astype(np.int64)
+        if not fits(int(np.max(fires, initial=0)), r.points):
+            raise Unsupported(f"rule {r.name!r}: points too large for 64-bit sums")
+        kern.fixed[r.index] = (fires.astype(np.int64) * r.points).astype(np.int64)
+        if r.trigger == "every_spend":
+            kern.fixed_times[r.index] = fires
 
 
 # ---------------------------------------------------------------- the mechanics
@@ -457,6 +463,8 @@ class EarnFixed(Mechanic):
     def vector_reason(self, rule, program) -> Optional[str]:
         if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS:
             return None
+        if rule.trigger == "every_spend":
+            return spend_trigger_vector_reason(rule)
         return super().vector_reason(rule, program)
 
 

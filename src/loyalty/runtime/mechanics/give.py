@@ -11,7 +11,8 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit
 from loyalty.runtime.mechanics.registry import Mechanic, register
-from loyalty.runtime.mechanics.triggers import VECTOR_TRIGGERS, capped_fires, vector_fires
+from loyalty.runtime.mechanics.triggers import (VECTOR_TRIGGERS, capped_fires, spend_trigger_vector_reason,
+                                                vector_firings)
 
 
 def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
@@ -61,10 +62,10 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
     for r in kern.give_rules:
         if r.index in later or (gates is not None and r.index not in gates):
             continue
-        fires = vector_fires(kern, r)
+        given = vector_firings(kern, r)
         if gates is not None:
-            fires = fires & gates[r.index]
-        given = fires.astype(np.int64)
+            given = np.where(gates[r.index], given, 0)
+        fires = given > 0
         refused = np.zeros(kern.nev, dtype=np.int64)
         if r.limits:  # one `times` cap of the rule's own (limits_vector_reason)
             cap = r.limits[0]
@@ -110,6 +111,8 @@ class Give(Mechanic):
     def vector_reason(self, rule, program) -> Optional[str]:
         if program.rewards_taken_back:
             return "rewards taken back on a return are not vectorised yet"
+        if rule.trigger == "every_spend":
+            return spend_trigger_vector_reason(rule)
         if rule.trigger not in VECTOR_TRIGGERS:
             return f"rule {rule.name!r} (give on {rule.trigger}) is not vectorised yet"
         return None

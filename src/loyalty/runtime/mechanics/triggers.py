@@ -92,8 +92,18 @@ def counting_fires(st, r: Rule, lines=None, order=None) -> int:
 
 # ---------------------------------------------------------------- vectorised
 
-# the triggers `vector_fires` computes (`after every X spent` is not vectorised yet)
+# the triggers `vector_fires` computes, and `after every X spent` of a rule that counts the member's spend
+# (`vector_firings`; a counted one keeps a counter of its own that returns take back a share of)
 VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
+
+
+def spend_trigger_vector_reason(r: Rule):
+    """Why the kernel cannot run rule r's `after every X spent`, or None."""
+    if r.counted:
+        return f"rule {r.name!r} counts its own spend after every X spent: not vectorised yet"
+    if r.limits or r.budget is not None:
+        return f"rule {r.name!r} fires after every X spent under a cap or budget: not vectorised yet"
+    return None
 
 
 def vector_fires(kern, r: Rule):
@@ -130,3 +140,29 @@ def vector_fires(kern, r: Rule):
     c = segmented_cumsum(counted.astype(np.int64), kern.e_mem, kern.m_evstart)
     due = (c == n) if trig == "nth_visit" else ((c > 0) & (c % n == 0))
     return due & (chosen | (visit & cond & (not r.filters if r.counted else True)))
+
+
+def vector_firings(kern, r: Rule):
+    """Per event of the kernel `kern`, how many times rule r fires: `vector_fires` for the triggers it
+    computes; for `after every X spent` (not counted: spend_trigger_vector_reason) `counting_fires` on every
+    running purchase: the multiples of X the member's net spend after the purchase (`kern.spend_before` and
+    the purchase's own) has reached, less those fired before (a running maximum: returns lower the spend,
+    never what has fired). Over MAX_FIRINGS_PER_EVENT on one event the scalar plan reports a cap: the kernel
+    declines."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, Unsupported, segmented_cummax
+
+    if r.trigger != "every_spend":
+        return vector_fires(kern, r).astype(np.int64)
+    purchase = (kern.e_type == PURCHASE) & kern.e_running
+    spent = kern.spend_before + kern._spend_deltas()
+    reached = np.where(purchase, np.maximum(np.floor_divide(spent, r.trigger_n), 0), 0)
+    best = segmented_cummax(reached, kern.e_mem)
+    fired = np.zeros(kern.nev, dtype=np.int64)
+    fired[1:] = best[:-1]
+    fired[kern.m_evstart] = 0
+    due = np.where(purchase, np.maximum(reached - fired, 0), 0)
+    if int(due.max(initial=0)) > MAX_FIRINGS_PER_EVENT:
+        raise Unsupported(f"rule {r.name!r} fires more than {MAX_FIRINGS_PER_EVENT} times on one event")
+    return due

@@ -1297,7 +1297,9 @@ class _Kernel:
                 mine = got & (srule == j)
                 for name, sel in self._by_source_name(sl, mine, stier):
                     res.cells[("rule", name, "points_issued")] = res.cells.get(("rule", name, "points_issued"), 0) + int(pts[sel].sum())
-                    res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + int(sel.sum())
+                    times = self.fixed_times.get(sl.skey) if sl.fixed else None  # one effect per firing
+                    count = int(sel.sum()) if times is None else int(times[np.flatnonzero(sel) // nr].sum())
+                    res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
             smem = np.repeat(self.e_mem, nr)
             m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
