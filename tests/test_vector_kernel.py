@@ -336,7 +336,8 @@ draw "birthday draw" {
 
 # fixed earns on purchases and visits by every trigger the kernel runs (a counted one among them), taken back
 # by returns under a balance policy that truncates, with expiry and a tier on points earned; conditions on
-# the member's visits; points after every 100 NOK of net spend
+# the member's visits; points after every 100 NOK of net spend; for an action and per referral; caps in times
+# and in points
 FIXED = """
 program "Fixed" {
   currency NOK
@@ -394,6 +395,20 @@ rule "tenth visit" {
 rule "bonus per 100 NOK" {
   earn 30 points
   after every 100 NOK spent
+}
+rule "rated" {
+  earn 20 points
+  on action "rated"
+  at most 2 times per member per month
+}
+rule "referral" {
+  earn 40 points per referral
+  at most 100 points per member per month
+}
+rule "every 3rd visit, twice" {
+  earn 15 points
+  after every 3 visits
+  at most 2 times per member
 }
 """
 

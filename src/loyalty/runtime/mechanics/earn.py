@@ -17,7 +17,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import div_round, split_negative, tier_factor
 from loyalty.runtime.mechanics.context import matching, order_has_line, preds_ok
-from loyalty.runtime.mechanics.limits import is_limited, limit
+from loyalty.runtime.mechanics.limits import is_limited, limit, own_cap_vector_reason, vector_own_cap
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
@@ -304,7 +304,7 @@ def vector_points(kern) -> None:
     as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, REFERRAL, SIGNUP, Unsupported, div_round, fits
+    from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, SIGNUP, Unsupported, div_round, fits
 
     prog = kern.prog
     tiers = prog.tiers.tiers if prog.tiers else ()
@@ -373,16 +373,23 @@ def vector_points(kern) -> None:
             kern.ptab[sl.skey] = part
     kern.fixed = {}
     kern.fixed_times = {}  # rules that can fire more than once on an event: how many times (fire_fixed's effects)
+    kern.fixed_refused = {}  # what a rule's cap refused, per event (limits.vector_own_cap)
     for r in kern.fixed_rules:
         if r.action == "earn_fixed" and r.trigger == "signup":
             fires = (kern.e_type == SIGNUP) & kern.e_running & kern._event_ok(r)
+        elif r.action == "earn_fixed" and r.trigger == "action":  # _simple_trigger: the action named
+            names = kern.rows.item_names
+            named = np.array([(n or "") == r.trigger_name for n in names] + [r.trigger_name == ""], dtype=bool)
+            fires = (kern.e_type == CUSTOM) & kern.e_running & named[kern.r_item[kern.e_start]] & kern._event_ok(r)
         elif r.action == "earn_fixed":  # on purchases and visits, as give's trigger (and times it fires)
             fires = vector_firings(kern, r)
         else:
             fires = (kern.e_type == REFERRAL) & kern.e_running & kern._event_ok(r)
         if not fits(int(np.max(fires, initial=0)), r.points):
             raise Unsupported(f"rule {r.name!r}: points too large for 64-bit sums")
-        kern.fixed[r.index] = (fires.astype(np.int64) * r.points).astype(np.int64)
+        points = (fires.astype(np.int64) * r.points).astype(np.int64)
+        # one claim per event: a rule that fires more than once on an event has no cap (the reasons)
+        kern.fixed[r.index], kern.fixed_refused[r.index] = vector_own_cap(kern, r, points)
         if r.trigger == "every_spend":
             kern.fixed_times[r.index] = fires
 
@@ -437,6 +444,10 @@ class EarnPerEvent(Mechanic):
     def fire(self, plan, st, r, ev, ledger, out, order, times) -> None:
         fire_fixed(plan, st, r, ev, ledger, out, order, times)
 
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return own_cap_vector_reason(rule, ("times", "points")) if rule.event == "referral" else \
+            super().limits_vector_reason(rule)
+
     def vector_reason(self, rule, program) -> Optional[str]:
         if rule.event == "referral" and rule.trigger is None:
             return None
@@ -460,8 +471,12 @@ class EarnFixed(Mechanic):
     def fire(self, plan, st, r, ev, ledger, out, order, times) -> None:
         fire_fixed(plan, st, r, ev, ledger, out, order, times)
 
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return own_cap_vector_reason(rule, ("times", "points"))
+
     def vector_reason(self, rule, program) -> Optional[str]:
-        if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS:
+        if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS \
+                or rule.trigger == "action":
             return None
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)

@@ -9,7 +9,7 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
-from loyalty.runtime.mechanics.limits import limit
+from loyalty.runtime.mechanics.limits import limit, own_cap_vector_reason, vector_own_cap
 from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import (VECTOR_TRIGGERS, capped_fires, spend_trigger_vector_reason,
                                                 vector_firings)
@@ -51,12 +51,10 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per give rule, per event, the
     rewards it gives and the claims its cap refuses (each 0 or 1), as `give`, `give_on_visit` and `limit`
     give and refuse them: the trigger fires where `triggers.vector_fires` says; a `times` cap grants the
-    first N firings of each member's period (a refused claim does not count against it). Rules in `later`
+    first N firings of each member's period (`limits.vector_own_cap`). Rules in `later`
     are left out (their balance conditions are known after the lockstep); with `gates` (rule index ->
     mask), only the rules in it, where the mask allows."""
     import numpy as np
-
-    from loyalty.runtime.arrays import INT_LIMIT
 
     out = {}
     for r in kern.give_rules:
@@ -65,20 +63,7 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
         given = vector_firings(kern, r)
         if gates is not None:
             given = np.where(gates[r.index], given, 0)
-        fires = given > 0
-        refused = np.zeros(kern.nev, dtype=np.int64)
-        if r.limits:  # one `times` cap of the rule's own (limits_vector_reason)
-            cap = r.limits[0]
-            idx = np.flatnonzero(fires)
-            if len(idx):
-                period, _ = kern.period_starts(cap.period)
-                key_mem, key_per = kern.e_mem[idx], period[idx]
-                new = np.concatenate(([True], (key_mem[1:] != key_mem[:-1]) | (key_per[1:] != key_per[:-1])))
-                pos = np.arange(len(idx))
-                rank = pos - np.maximum.accumulate(np.where(new, pos, 0))
-                over = rank >= min(cap.amount, INT_LIMIT)
-                given[idx[over]] = 0
-                refused[idx[over]] = 1
+        given, refused = vector_own_cap(kern, r, given)  # one `times` cap of its own: 0 or 1 refused
         out[r.index] = (given, refused)
     return out
 
@@ -102,11 +87,7 @@ class Give(Mechanic):
         fire_give(plan, st, r, ev, ledger, out, order, times)
 
     def limits_vector_reason(self, rule) -> Optional[str]:
-        own = f"rule:{rule.name}"
-        if rule.budget is None and (not rule.limits or (len(rule.limits) == 1 and rule.limits[0].unit == "times"
-                                                        and rule.limits[0].scope == own)):
-            return None
-        return f"rule {rule.name!r} has a cap or budget the kernel does not run (only one 'times' cap of its own)"
+        return own_cap_vector_reason(rule, ("times",))
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if program.rewards_taken_back:

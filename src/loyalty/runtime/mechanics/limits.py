@@ -77,6 +77,53 @@ def rule_vector_reason(r) -> Optional[str]:
     return None
 
 
+def own_cap_vector_reason(r, units: tuple) -> Optional[str]:
+    """None when the kernel can run the rule's limits with `vector_own_cap`: no budget and at most one cap,
+    the rule's own, counting one of `units` ("times", "points", "money")."""
+    own = f"rule:{r.name}"
+    if r.budget is None and (not r.limits or (len(r.limits) == 1 and r.limits[0].unit in units
+                                               and r.limits[0].scope == own)):
+        return None
+    return f"rule {r.name!r} has a cap or budget the kernel does not run (only one cap of its own, in " \
+           f"{' or '.join(units)})"
+
+
+def vector_own_cap(kern, r, amount):
+    """The vectorised `limit` for a rule with one cap of its own (own_cap_vector_reason), for the kernel
+    `kern` (simulate/vector/kernel.py): per event, what the rule gives of `amount` (int64, what it would
+    give without the cap; one claim per event), and what the cap refuses (a `cap_reached`'s truncated
+    amount, 0 where none). The cap's counter restarts each period of the member's: a `times` cap grants the
+    first N claims, a points or money cap the running total up to the cap (what it refuses does not count)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import INT_LIMIT, segmented_cumsum
+
+    granted, refused = amount.copy(), np.zeros(len(amount), dtype=np.int64)
+    if not r.limits:
+        return granted, refused
+    cap = r.limits[0]
+    idx = np.flatnonzero(amount > 0)
+    if not len(idx):
+        return granted, refused
+    period, _ = kern.period_starts(cap.period)
+    key_mem, key_per = kern.e_mem[idx], period[idx]
+    new = np.concatenate(([True], (key_mem[1:] != key_mem[:-1]) | (key_per[1:] != key_per[:-1])))
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    room = min(cap.amount, INT_LIMIT)
+    if cap.unit == "times":
+        claims = np.ones(len(idx), dtype=np.int64)
+        before = segmented_cumsum(claims, group, starts) - 1
+        allowed = np.where(before < room, amount[idx], 0)
+    else:
+        values = amount[idx]
+        total = segmented_cumsum(values, group, starts)
+        allowed = np.minimum(total, room) - np.minimum(total - values, room)
+    granted[idx] = allowed
+    refused[idx] = amount[idx] - allowed
+    return granted, refused
+
+
 class Budgets(ProgramMechanic):
     name = "budgets"
 

@@ -1427,6 +1427,11 @@ class _Kernel:
                 rw = prog.rewards[r.reward]
                 res.add("cap", r.name, "times", n)
                 res.add("cap", r.name, "truncated", rw.cost * n)
+        for r in self.fixed_rules:  # fixed earns' caps: a cap_reached for each claim cut, by what was cut
+            refused = self.fixed_refused[r.index]
+            if refused.any():
+                res.add("cap", r.name, "times", int((refused > 0).sum()))
+                res.add("cap", r.name, "truncated", int(refused.sum()))
         for label, reward, times, price, k in given:
             has = times > 0
             if not has.any():
