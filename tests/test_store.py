@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -54,6 +58,7 @@ def where(request, tmp_path):
     return server.new_database(f"load_{request.node.name.split('[')[0][-20:]}_{int(time.time() * 1000) % 10**9}")
 
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "embed_service.py"
 PROGRAM_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "programs" / "store_load.loyalty"
 
 
@@ -228,6 +233,58 @@ def test_the_store_knows_an_event_by_the_id_the_runtime_deduplicates_it_by():
     assert event_key(purchase(1), event_id="till-3:9") == "till-3:9"
     with pytest.raises(loyalty.EventError):
         event_key({"purchase": {"order": "o7"}})
+
+
+def test_the_runtime_imports_no_database_module():
+    code = ("import sys, pkgutil, importlib, loyalty.runtime as r\n"
+            "for m in pkgutil.walk_packages(r.__path__, 'loyalty.runtime.'): importlib.import_module(m.name)\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlite3', 'psycopg') or m.startswith('loyalty.store')]\n"
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_example_service_runs_on_the_store(where):
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--db", where], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert '"stars": 58' in result.stdout and "outbox: 7 effects delivered, 7 distinct" in result.stdout
+
+
+def test_the_example_service_answers_http(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(EXAMPLE), "serve", "--port", "0", "--db", str(tmp_path / "s.db")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "serving Harbor Coffee Rewards on http://127.0.0.1:" in line, proc.stderr.read()
+        base = line.split()[-3]
+
+        def call(method, path, body=None):
+            req = urllib.request.Request(base + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as err:
+                return err.code, json.loads(err.read())
+
+        sale = {"purchase": {"id": "t1", "time": "2025-03-01T09:30:00-05:00", "order": "1",
+                             "lines": [{"item": "latte", "amount": "4.50"}]}}
+        status, body = call("POST", "/members/m%2042/events", sale)
+        assert status == 200 and not body["resent"] and body["effects"][0]["kind"] == "points_earned"
+        assert call("POST", "/members/m%2042/events", sale)[1]["resent"] is True
+        status, body = call("POST", "/members/m%2042/events", {"purchase": {"time": "2025-03-01T10:00:00"}})
+        assert status == 422 and body["field"] == "order"
+        assert call("POST", "/members/m%2042/events", None)[0] == 400
+        status, body = call("GET", "/members/m%2042")
+        assert status == 200 and body["member_id"] == "m 42" and body["pending"] == {"stars": 8}
+        assert call("GET", "/members/nobody")[0] == 404
+        status, body = call("POST", "/outbox/deliver")
+        assert status == 200 and len(body["delivered"]) == 3
+        assert call("POST", "/outbox/deliver")[1] == {"delivered": []}
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _events(tmp_path: Path, seed: int):
