@@ -21,9 +21,11 @@ __all__ = ["open_store", "Store", "StoreApplied", "StoredEffect", "StoreConflict
            "SCHEMA_VERSION", "effect_id", "event_key"]
 
 
-def open_store(program, where: Union[str, Path] = "loyalty.db", max_retries: int = 64) -> Store:
+def open_store(program, where: Union[str, Path] = "loyalty.db", max_retries: int = 64, cache_size: int = 4096) -> Store:
     """A store for `program` in `where`: a `postgresql://` (or `postgres://`) URL, or an SQLite file path
-    (`sqlite:///path` also works). Creates or upgrades the tables."""
+    (`sqlite:///path` also works). Creates or upgrades the tables. `max_retries`: conflicts one apply may
+    meet before `StoreConflictError`; `cache_size`: members whose parsed state the store keeps, to skip
+    parsing a state that has not changed since this store last read or wrote it."""
     text = str(where)
     if text.startswith(("postgresql://", "postgres://")):
         from loyalty.store.postgres import PostgresBackend
@@ -34,7 +36,7 @@ def open_store(program, where: Union[str, Path] = "loyalty.db", max_retries: int
 
         backend = SQLiteBackend(text[len("sqlite:///"):] if text.startswith("sqlite:///") else text)
     try:
-        return Store(program, backend, max_retries=max_retries)
+        return Store(program, backend, max_retries=max_retries, cache_size=cache_size)
     except BaseException:
         backend.close()
         raise

@@ -74,8 +74,10 @@ class Store:
     """A program's members in a database. Not thread-safe: give each thread or process its own `Store`
     (they share everything through the database)."""
 
-    def __init__(self, program: Program, backend, max_retries: int = 64):
+    def __init__(self, program: Program, backend, max_retries: int = 64, cache_size: int = 4096):
         self.program = program
+        self.cache_size = cache_size
+        self._states: dict = {}  # member id -> (state JSON, MemberState): the last this store read or wrote
         self.backend = backend
         self.max_retries = max_retries
         self.conflicts_retried = 0  # over this Store's life
@@ -117,7 +119,7 @@ class Store:
     def state(self, member_id: str) -> Optional[MemberState]:
         """The member's state now, or None for a member the store has not seen."""
         rows = self.backend.read("SELECT state FROM loyalty_members WHERE member_id = ?", (member_id,))
-        return self.program.state_from_json(rows[0][0]) if rows else None
+        return self._parsed(member_id, rows[0][0]) if rows else None
 
     def apply(self, member_id: str, event, event_id: Optional[str] = None,
               attributes: Optional[dict] = None) -> StoreApplied:
@@ -128,21 +130,25 @@ class Store:
         program = self.program
         retries = 0
         while True:
-            recorded = self._recorded(member_id, key)
-            if recorded is not None:
-                return StoreApplied(self.state(member_id), recorded, True, retries)
-            rows = self.backend.read("SELECT version, state FROM loyalty_members WHERE member_id = ?", (member_id,))
-            if rows:
-                version, text = rows[0]
-                state = program.state_from_json(text)
+            # one round trip: whether the event was applied, and the member's row
+            (applied, version, text), = self.backend.read(
+                "SELECT (SELECT effects FROM loyalty_events WHERE member_id = ? AND event_key = ?), "
+                "(SELECT version FROM loyalty_members WHERE member_id = ?), "
+                "(SELECT state FROM loyalty_members WHERE member_id = ?)", (member_id, key, member_id, member_id))
+            if applied is not None:
+                return StoreApplied(self._parsed(member_id, text), self._recorded(member_id, key), True, retries)
+            if version is not None:
+                state = self._parsed(member_id, text)
             else:
-                version, state = None, program.new_member(member_id, attributes)
+                state = program.new_member(member_id, attributes)
             log = ClaimLog(self._limits, self._used())
             new_state, effects = program.apply(state, event, log)
             stored = [StoredEffect(effect_id(member_id, key, i), member_id, key, i, program.effect_json(e),
                                    program.explain(e)) for i, e in enumerate(effects)]
             try:
-                self._write(member_id, version, new_state.to_json(), key, stored, log)
+                text = new_state.to_json()
+                self._write(member_id, version, text, key, stored, log)
+                self._remember(member_id, text, new_state)
                 return StoreApplied(new_state, stored, False, retries)
             except _Conflict:
                 pass
@@ -157,11 +163,24 @@ class Store:
                                          "one member's events over fewer workers)")
             time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** min(retries, 10))))  # let the other writer finish
 
-    def _recorded(self, member_id: str, key: str) -> Optional[list]:
-        rows = self.backend.read("SELECT effects FROM loyalty_events WHERE member_id = ? AND event_key = ?",
-                                 (member_id, key))
-        if not rows:
-            return None
+    def _parsed(self, member_id: str, text: str) -> MemberState:
+        """`program.state_from_json(text)`, skipped when `text` is exactly what this store last read or wrote
+        for the member (states are immutable values; parsing and checking one costs more than the apply)."""
+        cached = self._states.get(member_id)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        state = self.program.state_from_json(text)
+        self._remember(member_id, text, state)
+        return state
+
+    def _remember(self, member_id: str, text: str, state: MemberState) -> None:
+        states = self._states
+        states.pop(member_id, None)
+        if len(states) >= self.cache_size:
+            del states[next(iter(states))]  # the least recently used
+        states[member_id] = (text, state)
+
+    def _recorded(self, member_id: str, key: str) -> list:
         out = self.backend.read("SELECT effect_id, member_id, event_key, position, payload, explanation "
                                 "FROM loyalty_outbox WHERE member_id = ? AND event_key = ? ORDER BY position",
                                 (member_id, key))
