@@ -228,21 +228,24 @@ class Store:
 
     def deliver(self, callback: Callable[[StoredEffect], None], limit: int = 100) -> int:
         """Hand up to `limit` undelivered effects, oldest first, to `callback`, marking each delivered once
-        the callback returns. At least once: an effect whose callback raised, or whose process died before
-        the mark, is handed over again, so the receiver must treat `effect_id` as an idempotency key. A
+        the callback returns (one transaction per round). At least once: an effect whose callback raised, or
+        whose process died before the round's mark, is handed over again, so the receiver must treat `effect_id` as an idempotency key. A
         callback that raises stops the round (the effects before it stay delivered) and the error goes up.
         Returns how many were delivered."""
         rows = self.backend.read("SELECT effect_id, member_id, event_key, position, payload, explanation "
                                  "FROM loyalty_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?", (limit,))
-        done = 0
-        for a, b, c, d, p, t in rows:
-            callback(StoredEffect(a, b, c, d, json.loads(p), t))
-            stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
-            with self.backend.write_transaction() as cur:
-                cur.execute("UPDATE loyalty_outbox SET delivered_at = ? WHERE effect_id = ? AND delivered_at IS NULL",
-                            (stamp, a))
-            done += 1
-        return done
+        done: list = []
+        try:
+            for a, b, c, d, p, t in rows:
+                callback(StoredEffect(a, b, c, d, json.loads(p), t))
+                done.append(a)
+        finally:  # mark what was handed over, also when a callback failed (one transaction for the round)
+            if done:
+                stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+                with self.backend.write_transaction() as cur:
+                    cur.executemany("UPDATE loyalty_outbox SET delivered_at = ? WHERE effect_id = ? "
+                                    "AND delivered_at IS NULL", [(stamp, a) for a in done])
+        return len(done)
 
     def pending_effects(self) -> int:
         """How many effects wait to be delivered."""
