@@ -31,7 +31,6 @@ import loyalty
 from loyalty.store import SCHEMA_VERSION, StoreSchemaError, effect_id, event_key, open_store
 from store_harness import PostgresServer, PostgresUnavailable, finish, make_events, run_workers, verify
 
-pytestmark = pytest.mark.timeout(600)
 
 WORKERS, PER_WORKER, MEMBERS = 4, 150, 24
 
@@ -105,6 +104,12 @@ def test_an_invalid_event_changes_nothing(program, where):
                                             "lines": [{"item": "latte", "amount": "4.505"}]}})
         assert err.value.field == "lines.0.amount"
         assert store.state("m1") is None and rows(store, "loyalty_outbox") == 0 and rows(store, "loyalty_events") == 0
+        for member, event_id, field in (("", None, "member_id"), ("m\ud800", None, "member_id"), (7, None, "member_id"),
+                                        ("m1", "\udc00", "id"), ("m1", "", "id")):
+            with pytest.raises(loyalty.EventError) as err:
+                store.apply(member, purchase(1), event_id=event_id)
+            assert err.value.field == field
+        assert rows(store, "loyalty_members") == 0
 
 
 def test_a_failed_transaction_leaves_no_part_behind(program, where):

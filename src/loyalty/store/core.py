@@ -26,6 +26,7 @@ from typing import Callable, NamedTuple, Optional
 
 from loyalty.runtime.events import EventError, default_id, parse_event
 from loyalty.runtime.facade import MemberState, Program
+from loyalty.runtime.internal import SURROGATE, has_surrogate
 from loyalty.runtime.ledger import LedgerMismatchError
 from loyalty.store.ledger import ClaimLog, regrant
 from loyalty.store.schema import migrate
@@ -65,6 +66,8 @@ def event_key(event, event_id: Optional[str] = None) -> str:
     if event_id is not None:
         if not isinstance(event_id, str) or not event_id:
             raise EventError("id", "an event id is a non-empty string")
+        if has_surrogate(event_id):
+            raise EventError("id", f"the event id {SURROGATE}")
         return event_id
     model = parse_event(event)
     return model.id or default_id(model) or f"tick:{model.time.isoformat()}"
@@ -126,6 +129,10 @@ class Store:
         """Apply one event to a member in one transaction (see the module). `attributes` are used when the
         member is new. Raises `EventError` for an invalid event (nothing changes), `StateMismatchError` for a
         stored state of another program, `StoreConflictError` after `max_retries` conflicts."""
+        if not isinstance(member_id, str) or not member_id:
+            raise EventError("member_id", "a member id is a non-empty string")
+        if has_surrogate(member_id):
+            raise EventError("member_id", f"the member id {SURROGATE}")
         key = event_key(event, event_id)
         program = self.program
         retries = 0
