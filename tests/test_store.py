@@ -18,6 +18,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -202,6 +203,29 @@ def test_the_outbox_delivers_every_effect_at_least_once(program, where):
         assert store.pending_effects() == 0 and store.deliver(flaky) == 0
         all_ids = [r[0] for r in store.backend.read("SELECT effect_id FROM loyalty_outbox ORDER BY seq")]
         assert got == all_ids  # each once here, oldest first; a crash between callback and mark repeats one
+
+
+def test_deliverers_in_parallel_deliver_everything(program, where):
+    with open_store(program, where) as store:
+        for n in range(1, 41):
+            store.apply(f"m{n % 5}", purchase(n))
+        expected = sorted(r[0] for r in store.backend.read("SELECT effect_id FROM loyalty_outbox"))
+    got: list = []
+    lock = threading.Lock()
+
+    def deliverer():
+        with open_store(program, where) as mine:
+            while mine.deliver(lambda e: (lock.acquire(), got.append(e.effect_id), lock.release()), limit=7):
+                pass
+
+    threads = [threading.Thread(target=deliverer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(set(got)) == expected
+    if where.startswith("postgresql"):
+        assert len(got) == len(expected)  # FOR UPDATE SKIP LOCKED: no effect handed over twice
 
 
 def test_the_schema_is_created_once_and_a_newer_one_is_refused(program, where):

@@ -236,23 +236,46 @@ class Store:
     def deliver(self, callback: Callable[[StoredEffect], None], limit: int = 100) -> int:
         """Hand up to `limit` undelivered effects, oldest first, to `callback`, marking each delivered once
         the callback returns (one transaction per round). At least once: an effect whose callback raised, or
-        whose process died before the round's mark, is handed over again, so the receiver must treat `effect_id` as an idempotency key. A
-        callback that raises stops the round (the effects before it stay delivered) and the error goes up.
-        Returns how many were delivered."""
-        rows = self.backend.read("SELECT effect_id, member_id, event_key, position, payload, explanation "
-                                 "FROM loyalty_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?", (limit,))
-        done: list = []
-        try:
-            for a, b, c, d, p, t in rows:
-                callback(StoredEffect(a, b, c, d, json.loads(p), t))
-                done.append(a)
-        finally:  # mark what was handed over, also when a callback failed (one transaction for the round)
+        whose process died before the round's mark, is handed over again, so the receiver must treat
+        `effect_id` as an idempotency key. On PostgreSQL concurrent deliverers skip each other's rows; on
+        SQLite two deliverers at once may both hand over an effect. A callback that raises stops the round
+        (the effects before it stay delivered) and the error goes up. Returns how many were delivered."""
+        select = ("SELECT effect_id, member_id, event_key, position, payload, explanation FROM loyalty_outbox "
+                  "WHERE delivered_at IS NULL ORDER BY seq LIMIT ?")
+        if self.backend.dialect == "postgresql":
+            # rows another deliverer holds are skipped, so concurrent deliverers do not hand over one effect twice
+            with self.backend.write_transaction() as cur:
+                rows = cur.execute(select + " FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
+                done, failure = self._hand_over(rows, callback)
+                self._mark(cur, done)
+        else:
+            # SQLite: not under the write lock (appliers would wait for the callbacks); marked in one transaction
+            rows = self.backend.read(select, (limit,))
+            done, failure = self._hand_over(rows, callback)
             if done:
-                stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
                 with self.backend.write_transaction() as cur:
-                    cur.executemany("UPDATE loyalty_outbox SET delivered_at = ? WHERE effect_id = ? "
-                                    "AND delivered_at IS NULL", [(stamp, a) for a in done])
+                    self._mark(cur, done)
+        if failure is not None:
+            raise failure
         return len(done)
+
+    @staticmethod
+    def _hand_over(rows: list, callback) -> tuple:
+        done: list = []
+        for a, b, c, d, p, t in rows:
+            try:
+                callback(StoredEffect(a, b, c, d, json.loads(p), t))
+            except Exception as err:  # stop the round; what was handed over is still marked
+                return done, err
+            done.append(a)
+        return done, None
+
+    @staticmethod
+    def _mark(cur, done: list) -> None:
+        if done:
+            stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+            cur.executemany("UPDATE loyalty_outbox SET delivered_at = ? WHERE effect_id = ? AND delivered_at IS NULL",
+                            [(stamp, a) for a in done])
 
     def pending_effects(self) -> int:
         """How many effects wait to be delivered."""
