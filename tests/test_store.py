@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import loyalty
@@ -246,6 +246,30 @@ def test_a_store_holding_other_budget_limits_is_refused(program, where):
             cur.execute("UPDATE loyalty_budgets SET budget_limit = 900 WHERE budget_key = 'rule:launch bonus'")
     with pytest.raises(loyalty.LedgerMismatchError, match="'rule:launch bonus' is 900, the program's is 500"):
         open_store(program, where)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3"]), st.integers(1, 8)), max_size=25))
+def test_any_sequence_with_resends_equals_applying_each_event_once(program, sends):
+    """Events sent in any order, any of them again: the store answers each first send as program.apply does
+    and each resend with what it recorded, and ends in the states program.apply gives applying each once."""
+    with open_store(program, ":memory:") as store:
+        ledger, states, seen = program.new_budget_ledger(), {}, {}
+        for member, n in sends:
+            event = purchase(n, amount=f"{n * 7 % 30 + 1}.25", day=n) if n % 4 else {
+                "redemption": {"id": f"r{n}", "time": f"2025-01-{n:02d}T12:00", "reward": "5 off"}}
+            result = store.apply(member, event)
+            if (member, n) in seen:
+                assert result.resent and result.effects == seen[member, n]
+                continue
+            state, effects = program.apply(states.get(member) or program.new_member(member), event, ledger)
+            states[member] = state
+            assert not result.resent and [e.payload for e in result.effects] == [program.effect_json(e) for e in effects]
+            seen[member, n] = result.effects
+        for member, state in states.items():
+            assert store.state(member).to_json() == state.to_json()
+        assert store.budgets() == {k: {"limit": ledger.limits[k], "used": ledger.used[k]} for k in ledger.limits}
+        assert store.pending_effects() == sum(len(v) for v in seen.values())
 
 
 @given(st.lists(st.tuples(st.text(min_size=1), st.text(min_size=1), st.integers(0, 50)), min_size=2, max_size=20,

@@ -183,6 +183,8 @@ class Store:
     def _remember(self, member_id: str, text: str, state: MemberState) -> None:
         states = self._states
         states.pop(member_id, None)
+        if self.cache_size <= 0:
+            return
         if len(states) >= self.cache_size:
             del states[next(iter(states))]  # the least recently used
         states[member_id] = (text, state)
