@@ -15,6 +15,7 @@ Bounded: 4 workers x 150 events over 24 members (about 700 sends with the resend
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -58,6 +59,7 @@ def where(request, tmp_path):
     return server.new_database(f"load_{request.node.name.split('[')[0][-20:]}_{int(time.time() * 1000) % 10**9}")
 
 
+SRC_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}  # this tree's loyalty
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "embed_service.py"
 PROGRAM_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "programs" / "store_load.loyalty"
 
@@ -293,20 +295,20 @@ def test_the_runtime_imports_no_database_module():
             "for m in pkgutil.walk_packages(r.__path__, 'loyalty.runtime.'): importlib.import_module(m.name)\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlite3', 'psycopg') or m.startswith('loyalty.store')]\n"
             "assert not bad, bad")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=SRC_ENV)
     assert result.returncode == 0, result.stderr
 
 
 def test_the_example_service_runs_on_the_store(where):
     result = subprocess.run([sys.executable, str(EXAMPLE), "--db", where], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, env=SRC_ENV)
     assert result.returncode == 0, result.stderr
     assert '"stars": 58' in result.stdout and "outbox: 7 effects delivered, 7 distinct" in result.stdout
 
 
 def test_the_example_service_answers_http(tmp_path):
     proc = subprocess.Popen([sys.executable, str(EXAMPLE), "serve", "--port", "0", "--db", str(tmp_path / "s.db")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=SRC_ENV)
     try:
         line = proc.stdout.readline()
         assert "serving Harbor Coffee Rewards on http://127.0.0.1:" in line, proc.stderr.read()
@@ -346,7 +348,8 @@ def test_the_store_example_in_docs_embedding_prints_what_it_shows(tmp_path):
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     shown = section.split("prints\n\n```text\n", 1)[1].split("```", 1)[0]
     code = code.replace('"examples/programs/', '"' + str(PROGRAM_PATH.parents[2] / "examples" / "programs") + "/")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                            env=SRC_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout == shown
 
