@@ -14,13 +14,20 @@ import loyalty
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_embed_service_example_runs_standalone():
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "embed_service.py")], capture_output=True,
-                            text=True, timeout=120)
+def test_embed_service_example_runs_standalone(tmp_path):
+    db = tmp_path / "service.db"
+    run = [sys.executable, str(ROOT / "examples" / "embed_service.py"), "--db", str(db)]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert '"stars": 58' in result.stdout
-    assert "duplicate ignored" in result.stdout
+    assert "resent: already applied, nothing changed (3 effects recorded then)" in result.stdout
     assert "rejected: lines.0.amount" in result.stdout
+    assert "outbox: 7 effects delivered, 7 distinct" in result.stdout
+    # a restarted service that gets every event again changes nothing and delivers nothing twice
+    again = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert '"stars": 58' in again.stdout and "outbox: 0 effects delivered" in again.stdout
+    assert again.stdout.count("resent: already applied") == 5
 
 
 def test_load_raises_one_error_with_every_diagnostic():

@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
     "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
+    "store",
 ]
 
 _LAZY = {
@@ -36,6 +37,7 @@ _LAZY = {
     "BudgetLedger": ("loyalty.runtime.ledger", "BudgetLedger"),
     "LedgerMismatchError": ("loyalty.runtime.ledger", "LedgerMismatchError"),
     "events": ("loyalty.runtime.events", None),
+    "store": ("loyalty.store", None),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
