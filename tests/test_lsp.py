@@ -1,0 +1,298 @@
+"""`loyalty lsp` end to end: the server started as a subprocess, driven over stdio by pygls's language
+client, on a real example program. One server for the module; every request has a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.client import BaseLanguageClient
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "programs" / "coffee_stars.loyalty"
+TIMEOUT = 30  # seconds per request: a hung server fails the test instead of hanging CI
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Session:
+    """A language client on its own event loop thread, with blocking calls for the tests."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.client = BaseLanguageClient("loyalty-tests", "1")
+        self.diagnostics: dict[str, queue.Queue] = {}
+        self.messages: queue.Queue = queue.Queue()
+
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def _diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            self.diagnostics.setdefault(params.uri, queue.Queue()).put(list(params.diagnostics))
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        def _message(params: types.ShowMessageParams) -> None:
+            self.messages.put(params)
+
+        self.version = 0
+
+    def run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(TIMEOUT)
+
+    def call(self, fn, *args):
+        """A notification (a plain method of the client) sent from the loop's thread."""
+        async def send():
+            fn(*args)
+        self.run(send())
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        self.run(self.client.start_io(sys.executable, "-m", "loyalty.cli", "lsp", "--stdio", env=env))
+        result = self.run(self.client.initialize_async(types.InitializeParams(
+            process_id=None, root_uri=None, capabilities=types.ClientCapabilities(
+                text_document=types.TextDocumentClientCapabilities(
+                    rename=types.RenameClientCapabilities(prepare_support=True))))))
+        self.capabilities = result.capabilities
+        self.call(self.client.initialized, types.InitializedParams())
+
+    def stop(self) -> None:
+        try:
+            self.run(self.client.shutdown_async(None))
+            self.call(self.client.exit, None)
+            self.run(self.client.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(TIMEOUT)
+
+    def published(self, uri: str) -> list[types.Diagnostic]:
+        return self.diagnostics.setdefault(uri, queue.Queue()).get(timeout=TIMEOUT)
+
+    def open(self, uri: str, text: str) -> list[types.Diagnostic]:
+        self.version += 1
+        self.call(self.client.text_document_did_open, types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="loyalty", version=self.version, text=text)))
+        return self.published(uri)
+
+    def change(self, uri: str, text: str) -> list[types.Diagnostic]:
+        self.version += 1
+        self.call(self.client.text_document_did_change, types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+        return self.published(uri)
+
+    @staticmethod
+    def doc(uri: str) -> types.TextDocumentIdentifier:
+        return types.TextDocumentIdentifier(uri=uri)
+
+
+@pytest.fixture(scope="module")
+def lsp():
+    session = Session()
+    session.start()
+    yield session
+    session.stop()
+
+
+def at(text: str, needle: str, shift: int = 0) -> types.Position:
+    """The position of `needle`'s first occurrence in `text` (plus `shift` characters; ASCII text)."""
+    offset = text.index(needle) + shift
+    line = text.count("\n", 0, offset)
+    return types.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
+
+
+def apply(text: str, edits: list[types.TextEdit]) -> str:
+    """The text with the edits applied (an editor's job), last first."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def offset(p: types.Position) -> int:
+        return starts[p.line] + p.character if p.line < len(starts) else len(text)
+
+    for e in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
+        text = text[: offset(e.range.start)] + e.new_text + text[offset(e.range.end):]
+    return text
+
+
+# ------------------------------------------------------------------ the tests
+
+def test_capabilities_announce_every_feature(lsp):
+    caps = lsp.capabilities
+    assert caps.document_formatting_provider and caps.hover_provider and caps.definition_provider
+    assert caps.references_provider and caps.completion_provider
+    assert caps.rename_provider.prepare_provider is True
+
+
+def test_an_example_opens_without_diagnostics_and_a_broken_edit_reports_the_checkers(lsp):
+    uri = "file:///tmp/diag.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert lsp.open(uri, text) == []
+    # a reward that does not exist: the checker's LOY101, on the string, with its hint
+    broken = text.replace('redeem 60 stars for "2 dollars off"', 'redeem 60 stars for "3 dollars off"')
+    unused, d = lsp.change(uri, broken)  # sorted by place, as `loyalty check` prints them
+    assert unused.code == "LOY310" and unused.severity == types.DiagnosticSeverity.Warning
+    assert d.code == "LOY101" and d.severity == types.DiagnosticSeverity.Error and d.source == "loyalty"
+    assert d.range == types.Range(at(broken, '"3 dollars off"'), at(broken, '"3 dollars off"', 15))
+    assert 'reward "3 dollars off"' in d.message and "hint:" in d.message
+    # a warning keeps its severity
+    warned = text.replace("  cost 0.04 USD each\n", "")
+    assert any(d.code == "LOY312" and d.severity == types.DiagnosticSeverity.Warning for d in lsp.change(uri, warned))
+    # a syntax error: LOY001 on the unexpected word
+    syntax = text.replace("earn 50 stars\n", "earn 50 stars\n  earnn 5 stars\n")
+    [d] = lsp.change(uri, syntax)
+    assert d.code == "LOY001" and d.range.start == at(syntax, "earnn") and d.range.end == at(syntax, "earnn", 5)
+    # fixed again: the diagnostics are cleared
+    assert lsp.change(uri, text) == []
+
+
+def test_columns_are_utf16_units(lsp):
+    # "😀" is one character for the parser, two UTF-16 units for the editor
+    uri = "file:///tmp/utf16.loyalty"
+    text = 'program "😀 shop" {\n  currency NOK\n}\nsegment "😀"\nrule "r" {\n  get 5% off\n  for segment "😀", "x"\n}\n'
+    [d] = lsp.open(uri, text)
+    assert d.code == "LOY101"
+    line = text.split("\n")[6]
+    col = line.index('"x"') + 1  # + 1: the emoji before it is two units
+    assert d.range == types.Range(types.Position(6, col), types.Position(6, col + 3))
+
+
+def test_formatting_gives_the_fmt_layout_and_refuses_a_broken_file(lsp):
+    uri = "file:///tmp/fmt.loyalty"
+    messy = 'program "p" {\ncurrency NOK\n}\nrule "r" {   get 5% off }\n'
+    lsp.open(uri, messy)
+    edits = lsp.run(lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=lsp.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True))))
+    from loyalty.syntax.formatter import format_source
+
+    assert apply(messy, edits) == format_source(messy)
+    formatted = apply(messy, edits)
+    lsp.change(uri, formatted)
+    assert lsp.run(lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=lsp.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True)))) == ()
+    lsp.change(uri, messy + "rule {\n")
+    assert lsp.run(lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=lsp.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True)))) is None
+    assert "syntax errors" in lsp.messages.get(timeout=TIMEOUT).message
+
+
+def _complete(lsp, uri: str, position: types.Position) -> list[types.CompletionItem]:
+    result = lsp.run(lsp.client.text_document_completion_async(types.CompletionParams(text_document=lsp.doc(uri), position=position)))
+    return result.items
+
+
+def test_completion_offers_the_keywords_the_parser_accepts_and_declared_names(lsp):
+    uri = "file:///tmp/complete.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lsp.open(uri, text)
+    # a keyword position: the start of a rule's clause
+    typed = text + 'rule "new" {\n  \n}\n'
+    lsp.change(uri, typed)
+    labels = {i.label for i in _complete(lsp, uri, at(typed, '"new" {\n  ', 10))}
+    assert {"earn", "every", "give", "get", "on", "for", "when", "at", "budget"} <= labels
+    assert "program" not in labels and "currency" not in labels
+    # half a word typed: the same keywords, replacing the half word
+    typed = text + 'rule "new" {\n  ev\n}\n'
+    lsp.change(uri, typed)
+    items = _complete(lsp, uri, at(typed, "  ev\n", 4))
+    every = next(i for i in items if i.label == "every")
+    assert every.text_edit.range == types.Range(at(typed, "  ev\n", 2), at(typed, "  ev\n", 4))
+    # after `earn 10`: the point kinds, plural and singular
+    typed = text + 'rule "new" {\n  earn 10 \n}\n'
+    lsp.change(uri, typed)
+    assert {i.label for i in _complete(lsp, uri, at(typed, "earn 10 \n", 8))} == {"stars", "star"}
+    # a name position, while the line does not parse: the rewards, from the last version that parsed
+    typed = text + 'rule "new" {\n  give "\n'
+    assert lsp.change(uri, typed)  # a syntax error
+    items = _complete(lsp, uri, at(typed, 'give "\n', 6))
+    assert [i.label for i in items] == ["free drink", "free pastry", "free sandwich", "2 dollars off", "free tumbler"]
+    assert items[0].text_edit.new_text == 'free drink"' and items[0].kind == types.CompletionItemKind.Value
+    # inside quotes after `on category`, in a list: the categories; after `for tier`: the tiers
+    typed = text + 'rule "new" {\n  get 5% off\n  on category "coffee", ""\n  for tier ""\n}\n'
+    lsp.change(uri, typed)
+    items = _complete(lsp, uri, at(typed, '"coffee", "', 11))
+    assert [i.label for i in items] == ["coffee", "food", "merchandise"]
+    assert items[0].text_edit.new_text == "coffee"  # the closing quote is there already
+    assert [i.label for i in _complete(lsp, uri, at(typed, 'for tier "', 10))] == ["green", "gold"]
+    # a string that declares a new name, and a comment: nothing to offer
+    assert not _complete(lsp, uri, at(typed, 'rule "new"', 6))
+    assert not _complete(lsp, uri, at(typed, "# The rewards catalog", 5))
+
+
+def test_hover_on_a_rule_says_what_it_gives_and_on_a_name_its_declaration(lsp):
+    uri = "file:///tmp/hover.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lsp.open(uri, text)
+    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, '"stars on every dollar"', 3))))
+    value = hover.contents.value
+    # 1 star per 1 USD at 0.04 USD a star is 4% back; gold's 1.2x makes it 4.8%
+    assert "4.0%" in value and 'tier "gold" (1.2x): 4.8%' in value
+    # in the body of a rule, away from any name: the rule too
+    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, "earn 50 stars", 2))))
+    assert 'rule "welcome stars"' in hover.contents.value and "signs up" in hover.contents.value
+    # on a name: its kind, its line, the declaration as written
+    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, 'free "croissant"', 8))))
+    value = hover.contents.value
+    assert value.startswith('**item** "croissant", declared at line 27')
+    assert 'item "croissant" in category "food" costing 0.80 USD' in value
+    # on a bare point-kind word
+    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, "redeem 60 stars", 10))))
+    assert hover.contents.value.startswith('**point kind** "stars", declared at line 11')
+    # nowhere in particular: nothing
+    assert lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, "currency USD", 1)))) is None
+
+
+def test_definition_and_references_of_names(lsp):
+    uri = "file:///tmp/nav.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lsp.open(uri, text)
+    use = at(text, 'redeem 100 stars for "free pastry"', 23)
+    location = lsp.run(lsp.client.text_document_definition_async(types.DefinitionParams(text_document=lsp.doc(uri), position=use)))
+    declared = at(text, 'reward "free pastry"', 7)
+    assert location.uri == uri and location.range.start == declared
+    # a category declared in the catalog, used by items and a rule
+    refs = lsp.run(lsp.client.text_document_references_async(types.ReferenceParams(text_document=lsp.doc(uri), position=at(text, 'on category "coffee"', 14), context=types.ReferenceContext(include_declaration=True))))
+    assert len(refs) == 1 + 3 + 1 + 1  # declaration, three items, the free drink, the coffee bonus
+    assert refs[0].range.start == at(text, 'category "coffee"', 9)
+    without = lsp.run(lsp.client.text_document_references_async(types.ReferenceParams(text_document=lsp.doc(uri), position=at(text, 'on category "coffee"', 14), context=types.ReferenceContext(include_declaration=False))))
+    assert len(without) == len(refs) - 1
+    # a point kind: the quoted declaration and every bare use, singular ones too
+    refs = lsp.run(lsp.client.text_document_references_async(types.ReferenceParams(text_document=lsp.doc(uri), position=at(text, "earn 1.2x stars", 11), context=types.ReferenceContext(include_declaration=True))))
+    assert len(refs) == 13 and sum(text.count(w) for w in (" star ", " stars")) >= 12
+
+
+def test_rename_rewrites_every_use_and_refuses_clashes(lsp):
+    uri = "file:///tmp/rename.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lsp.open(uri, text)
+    pos = at(text, 'give', 0) if "give" in text else at(text, 'redeem 150 stars for "free drink"', 23)
+    prepared = lsp.run(lsp.client.text_document_prepare_rename_async(types.PrepareRenameParams(text_document=lsp.doc(uri), position=pos)))
+    assert prepared.placeholder == "free drink"
+    edit = lsp.run(lsp.client.text_document_rename_async(types.RenameParams(text_document=lsp.doc(uri), position=pos, new_name='gratis "drikk"')))
+    renamed = apply(text, edit.changes[uri])
+    assert renamed == text.replace('"free drink"', '"gratis \\"drikk\\""')
+    from loyalty.frontend import check_text
+
+    assert check_text(renamed).ok
+    # a point kind: plural and singular uses follow
+    edit = lsp.run(lsp.client.text_document_rename_async(types.RenameParams(
+        text_document=lsp.doc(uri), position=at(text, "earn 1 star per", 7), new_name="coins")))
+    renamed = apply(text, edit.changes[uri])
+    assert 'points "coins"' in renamed and "earn 1 coin per 1 USD" in renamed and "redeem 60 coins for" in renamed
+    assert check_text(renamed).ok
+    # refused: a name that exists, a keyword as a point kind, nothing under the cursor
+    for pos, new_name, reason in [
+        (at(text, 'reward "free pastry"', 8), "free drink", "already exists"),
+        (at(text, "earn 1 star per", 7), "visits", "keyword"),
+        (at(text, "earn 1 star per", 7), "Big Coins", "point kinds are written bare"),
+    ]:
+        with pytest.raises(JsonRpcException, match=reason):
+            lsp.run(lsp.client.text_document_rename_async(types.RenameParams(text_document=lsp.doc(uri), position=pos, new_name=new_name)))
+    assert lsp.run(lsp.client.text_document_prepare_rename_async(types.PrepareRenameParams(text_document=lsp.doc(uri), position=at(text, "currency USD", 2)))) is None
