@@ -75,7 +75,7 @@ def _check_new_name(analysis: Analysis, occ: Occurrence, new_name: str) -> None:
 def rename_edits(analysis: Analysis, offset: int, new_name: str) -> list[Edit]:
     """The edits renaming the name at `offset` everywhere it is declared or used; `RenameRefused` when
     there is nothing to rename there or the new name would not do."""
-    if analysis.names is None:
+    if not analysis.parses or analysis.names is None:  # a broken declaration could hide uses
         raise RenameRefused("the program has syntax errors; fix them before renaming")
     occ = target(analysis, offset)
     if occ is None:

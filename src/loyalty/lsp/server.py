@@ -62,14 +62,14 @@ class LoyaltyServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("loyalty", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.analyses: dict[str, Analysis] = {}
-        # the names of each document's last version that parsed: completion while a line is half typed
+        # the names of each document's last version that parsed (completion while a line is half typed)
         self.last_names: dict[str, tuple[Names, Optional[str]]] = {}
 
     def update(self, uri: str, text: str) -> None:
         analysis = Analysis.of(text, _file_of(uri))
         self.analyses[uri] = analysis
-        if analysis.names is not None:
-            self.last_names[uri] = (analysis.names, analysis.symbols.currency if analysis.symbols else None)
+        if analysis.parses and analysis.names is not None and analysis.symbols is not None:
+            self.last_names[uri] = (analysis.names, analysis.symbols.currency)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=uri, diagnostics=[_lsp_diagnostic(d, analysis.index) for d in analysis.checked.diagnostics]))
 
@@ -128,7 +128,10 @@ def completion(ls: LoyaltyServer, params: types.CompletionParams) -> types.Compl
     analysis = ls.analysis(uri)
     if analysis is None:
         return types.CompletionList(is_incomplete=False, items=[])
-    names, currency = ls.last_names.get(uri, (None, None))
+    # the names of the last version that parsed: a half-typed line inside a catalog blanks the whole
+    # catalog out of the current version's names
+    current = (analysis.names, analysis.symbols.currency if analysis.symbols else None)
+    names, currency = ls.last_names.get(uri, current)
     offset = _offset(analysis, params.position)
     items = []
     for i, c in enumerate(complete(analysis.text, offset, names, currency)):
@@ -197,6 +200,9 @@ def prepare_rename(ls: LoyaltyServer, params: types.PrepareRenameParams):
     occ = target(analysis, _offset(analysis, params.position))
     if occ is None:
         return None
+    if not analysis.parses:
+        raise JsonRpcException("cannot rename: the program has syntax errors; fix them before renaming",
+                               code=REQUEST_FAILED)
     start, end = (occ.start + 1, occ.end - 1) if occ.quoted else (occ.start, occ.end)
     return types.PrepareRenamePlaceholder(range=_range(analysis.index.offset_range(start, end)),
                                           placeholder=occ.name)
