@@ -313,3 +313,22 @@ def test_rename_rewrites_every_use_and_refuses_clashes(lsp):
         with pytest.raises(JsonRpcException, match=reason):
             lsp.run(lsp.client.text_document_rename_async(types.RenameParams(text_document=lsp.doc(uri), position=pos, new_name=new_name)))
     assert lsp.run(lsp.client.text_document_prepare_rename_async(types.PrepareRenameParams(text_document=lsp.doc(uri), position=at(text, "currency USD", 2)))) is None
+
+
+def test_the_server_log_holds_no_traceback(lsp):
+    # the refusals above were answered; the log (stderr, shown by editors) has no Python traceback
+    uri = "file:///tmp/log.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lsp.open(uri, text)
+    with pytest.raises(JsonRpcException):
+        lsp.run(lsp.client.text_document_rename_async(types.RenameParams(
+            text_document=lsp.doc(uri), position=at(text, 'tier "gold"', 7), new_name="green")))
+    stderr = lsp.client._server.stderr
+
+    async def read_available() -> bytes:
+        try:
+            return await asyncio.wait_for(stderr.read(65536), 1)
+        except asyncio.TimeoutError:
+            return b""
+
+    assert b"Traceback" not in lsp.run(read_available())

@@ -176,3 +176,33 @@ def test_completion_offers_every_keyword_and_name_the_example_writes(path):
         elif not o.quoted:
             offered = complete(text, o.start, analysis.names)
             assert o.written in {c.label for c in offered if c.kind == ns.POINT_KIND}, o
+
+
+# ------------------------------------------------------------------ docs/editors.md
+
+
+def test_the_editors_page_shows_what_the_server_gives():
+    import json
+    import re
+
+    from loyalty.lsp.hover import name_hover_markdown, rule_hover_markdown
+    from loyalty.lsp.server import _lsp_diagnostic, server
+
+    doc = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
+    text = (ROOT / "examples" / "programs" / "car_wash.loyalty").read_text(encoding="utf-8")
+    broken = Analysis.of(text.replace('"wash and wax" is free', '"wash & wax" is free'), "car_wash.loyalty")
+    [diagnostic] = broken.checked.diagnostics
+    published = server.protocol._converter.unstructure(_lsp_diagnostic(diagnostic, broken.index))
+    shown = json.loads(re.search(r"```json\n(.*?)```", doc, re.S).group(1))
+    assert published == shown
+
+    analysis = Analysis.of(text, "car_wash.loyalty")
+    quoted = "\n".join(line[2:] for line in doc.split("\n") if line.startswith("> ") or line == ">")
+    assert rule_hover_markdown(analysis.symbols.rule_entries[0], analysis.symbols, text) in quoted
+    occurrence = analysis.names.at(text.index('"wash and wax" is free') + 1)
+    assert name_hover_markdown(occurrence, analysis.names, text) in quoted
+    end = text + 'rule "loyal" {\n  every 10th '
+    assert [c.label for c in complete(end, len(end), analysis.names)] == ["category", "item"]
+    end += '"'
+    assert [c.label for c in complete(end, len(end), analysis.names)] == ["basic wash", "wash and wax",
+                                                                           "interior cleaning"]

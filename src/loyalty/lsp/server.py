@@ -223,7 +223,25 @@ def rename(ls: LoyaltyServer, params: types.RenameParams) -> Optional[types.Work
         for e in edits]})
 
 
+class _LogFormatter(logging.Formatter):
+    """The server's log (stderr, which editors show): one line per problem, no Python traceback."""
+
+    def formatException(self, ei) -> str:
+        kind, error = ei[0], ei[1]
+        name = kind.__name__ if kind else "error"
+        return f"  {name}: {error} (a bug in loyalty lsp if it is not a refusal; please report it)"
+
+
+def _not_a_refusal(record: logging.LogRecord) -> bool:
+    """pygls logs every error answer; a refused rename is an answer, not a problem of the server."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, JsonRpcException) and error.code == REQUEST_FAILED)
+
+
 def serve() -> None:
     """Serve over standard input and output until the editor says exit."""
-    logging.basicConfig(level=logging.WARNING)  # to stderr, which editors show as the server's log
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter("loyalty lsp: %(levelname)s: %(message)s"))
+    handler.addFilter(_not_a_refusal)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     server.start_io()
