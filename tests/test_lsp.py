@@ -52,11 +52,13 @@ class Session:
             fn(*args)
         self.run(send())
 
-    def start(self) -> None:
+    def start(self, encodings: list[str] | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         self.run(self.client.start_io(sys.executable, "-m", "loyalty.cli", "lsp", "--stdio", env=env))
+        general = types.GeneralClientCapabilities(position_encodings=encodings) if encodings else None
         result = self.run(self.client.initialize_async(types.InitializeParams(
             process_id=None, root_uri=None, capabilities=types.ClientCapabilities(
+                general=general,
                 text_document=types.TextDocumentClientCapabilities(
                     rename=types.RenameClientCapabilities(prepare_support=True))))))
         self.capabilities = result.capabilities
@@ -162,6 +164,23 @@ def test_columns_are_utf16_units(lsp):
     line = text.split("\n")[6]
     col = line.index('"x"') + 1  # + 1: the emoji before it is two units
     assert d.range == types.Range(types.Position(6, col), types.Position(6, col + 3))
+
+
+def test_columns_follow_the_encoding_the_editor_prefers():
+    # an editor that prefers UTF-8 (Neovim does) gets byte columns: "😀" is 4 of them
+    session = Session()
+    session.start(encodings=["utf-8", "utf-16"])
+    try:
+        assert session.capabilities.position_encoding == "utf-8"
+        text = 'program "p" {\n  currency NOK\n}\nsegment "😀"\nrule "r" {\n  get 5% off\n  for segment "😀", "x"\n}\n'
+        [d] = session.open("file:///tmp/utf8.loyalty", text)
+        col = len('  for segment "😀", '.encode("utf-8"))
+        assert d.range == types.Range(types.Position(6, col), types.Position(6, col + 3))
+        location = session.run(session.client.text_document_definition_async(types.DefinitionParams(
+            text_document=session.doc("file:///tmp/utf8.loyalty"), position=types.Position(6, col - 4))))
+        assert location.range == types.Range(types.Position(3, 8), types.Position(3, 8 + 6))
+    finally:
+        session.stop()
 
 
 def test_formatting_gives_the_fmt_layout_and_refuses_a_broken_file(lsp):

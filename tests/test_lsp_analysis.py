@@ -40,16 +40,18 @@ def _apply(text: str, edits) -> str:
 # ------------------------------------------------------------------ positions
 
 
-@given(st.text(alphabet=st.sampled_from(["a", "\n", "\r", "\f", "\u2028", "é", "😀", '"']), max_size=40), st.data())
-def test_line_index_round_trips_every_offset(text, data):
-    index = LineIndex(text)
+@given(st.text(alphabet=st.sampled_from(["a", "\n", "\r", "\f", "\u2028", "é", "😀", '"']), max_size=40), st.data(),
+       st.sampled_from([("utf-16", "utf-16-le", 2), ("utf-8", "utf-8", 1), ("utf-32", "utf-32-le", 4)]))
+def test_line_index_round_trips_every_offset(text, data, encoding):
+    name, codec, unit_bytes = encoding
+    index = LineIndex(text, name)
     offset = data.draw(st.integers(0, len(text)))
     position = index.position(offset)
     assert index.offset(position) == offset
     # lines are the parser's: split at "\n" only
     assert position.line == text.count("\n", 0, offset)
     before = text[text.rfind("\n", 0, offset) + 1 : offset]
-    assert position.character == len(before.encode("utf-16-le")) // 2
+    assert position.character == len(before.encode(codec)) // unit_bytes
 
 
 def test_position_of_a_parser_place_counts_utf16_units():

@@ -17,7 +17,7 @@ import re
 from loyalty.checker import Symbols, build_symbols
 from loyalty.frontend import CheckedSource, check_text
 from loyalty.lsp.names import Names
-from loyalty.lsp.positions import LineIndex
+from loyalty.lsp.positions import UTF16, LineIndex
 from loyalty.syntax import ast
 from loyalty.syntax.parser import _DECLARATION_LINE, _next_declaration_start, parse_with_diagnostics
 
@@ -43,10 +43,11 @@ def without_broken_declarations(text: str, error_lines: list[int]) -> str:
 class Analysis:
     text: str
     checked: CheckedSource
+    encoding: str = UTF16  # of the editor's columns
 
     @classmethod
-    def of(cls, text: str, file: str) -> "Analysis":
-        return cls(text, check_text(text, file))
+    def of(cls, text: str, file: str, encoding: str = UTF16) -> "Analysis":
+        return cls(text, check_text(text, file), encoding)
 
     @property
     def parses(self) -> bool:
@@ -54,7 +55,7 @@ class Analysis:
 
     @cached_property
     def index(self) -> LineIndex:
-        return LineIndex(self.text)
+        return LineIndex(self.text, self.encoding)
 
     @cached_property
     def program(self) -> Optional[ast.Program]:

@@ -9,13 +9,26 @@ from dataclasses import dataclass
 from loyalty.spans import Span
 
 
-def _utf16_units(text: str) -> int:
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+UTF16, UTF8, UTF32 = "utf-16", "utf-8", "utf-32"
+
+
+def _char_units(ch: str, encoding: str) -> int:
+    if encoding == UTF32:
+        return 1
+    if encoding == UTF8:
+        return len(ch.encode("utf-8", "surrogatepass"))
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _units(text: str, encoding: str) -> int:
+    if encoding == UTF32 or text.isascii():
+        return len(text)
+    return sum(_char_units(ch, encoding) for ch in text)
 
 
 @dataclass(frozen=True)
 class Position:
-    """An LSP position: 0-based line, column in UTF-16 code units."""
+    """An LSP position: 0-based line, column in code units of the agreed encoding."""
 
     line: int
     character: int
@@ -31,8 +44,9 @@ class LineIndex:
     """Offsets of a text's lines, counted as the parser counts them (at "\\n" only: a form feed or
     U+2028 inside a comment is not a line break, whatever an editor shows)."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, encoding: str = UTF16):
         self.text = text
+        self.encoding = encoding
         self.starts = [0]
         index = text.find("\n")
         while index >= 0:
@@ -55,14 +69,14 @@ class LineIndex:
         for i, ch in enumerate(line_text):
             if units >= position.character:
                 return self.starts[position.line] + i
-            units += 2 if ord(ch) > 0xFFFF else 1
+            units += _char_units(ch, self.encoding)
         return self.starts[position.line] + len(line_text)
 
     def position(self, offset: int) -> Position:
         """The editor position of a character offset."""
         offset = max(0, min(offset, len(self.text)))
         line = bisect_right(self.starts, offset) - 1
-        return Position(line, _utf16_units(self.text[self.starts[line] : offset]))
+        return Position(line, _units(self.text[self.starts[line] : offset], self.encoding))
 
     def position_of(self, line: int, column: int) -> Position:
         """The editor position of a parser place (1-based line and column in characters)."""
@@ -72,8 +86,8 @@ class LineIndex:
         line_text = self._line_text(line0)
         col0 = max(column - 1, 0)
         if col0 > len(line_text):  # an end column one past the line (a span ending at the newline)
-            return Position(line0, _utf16_units(line_text) + (col0 - len(line_text)))
-        return Position(line0, _utf16_units(line_text[:col0]))
+            return Position(line0, _units(line_text, self.encoding) + (col0 - len(line_text)))
+        return Position(line0, _units(line_text[:col0], self.encoding))
 
     def range_of(self, span: Span) -> Range:
         """The editor range of a span (its lines and columns, which every span has)."""

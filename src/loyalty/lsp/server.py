@@ -21,7 +21,7 @@ from loyalty.lsp import hover, names as ns
 from loyalty.lsp.analysis import Analysis
 from loyalty.lsp.completion import KEYWORD, complete
 from loyalty.lsp.names import Names
-from loyalty.lsp.positions import LineIndex, Position, Range
+from loyalty.lsp.positions import UTF16, LineIndex, Position, Range
 from loyalty.lsp.rename import RenameRefused, rename_edits, target
 from loyalty.syntax.formatter import format_program
 
@@ -66,7 +66,10 @@ class LoyaltyServer(LanguageServer):
         self.last_names: dict[str, tuple[Names, Optional[str]]] = {}
 
     def update(self, uri: str, text: str) -> None:
-        analysis = Analysis.of(text, _file_of(uri))
+        # the encoding pygls agreed on with the editor (UTF-16 unless the editor prefers UTF-8 or UTF-32)
+        agreed = self.workspace.position_encoding or UTF16
+        encoding = getattr(agreed, "value", agreed)  # an enum member or the plain string
+        analysis = Analysis.of(text, _file_of(uri), encoding)
         self.analyses[uri] = analysis
         if analysis.parses and analysis.names is not None and analysis.symbols is not None:
             self.last_names[uri] = (analysis.names, analysis.symbols.currency)
