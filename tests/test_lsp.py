@@ -17,9 +17,7 @@ from pygls.lsp.client import BaseLanguageClient
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "programs" / "coffee_stars.loyalty"
-TIMEOUT = 30  # seconds per request: a hung server fails the test instead of hanging CI
-
-pytestmark = pytest.mark.timeout(120)
+TIMEOUT = 30  # seconds per request or notification: a hung server fails the test instead of hanging CI
 
 
 class Session:
@@ -54,7 +52,10 @@ class Session:
 
     def start(self, encodings: list[str] | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        self.run(self.client.start_io(sys.executable, "-m", "loyalty.cli", "lsp", "--stdio", env=env))
+        # the command editors run, as installed beside this Python (PYTHONPATH makes it this checkout's)
+        installed = Path(sys.executable).parent / "loyalty"
+        command = [str(installed)] if installed.is_file() else [sys.executable, "-m", "loyalty.cli"]
+        self.run(self.client.start_io(*command, "lsp", "--stdio", env=env))
         general = types.GeneralClientCapabilities(position_encodings=encodings) if encodings else None
         result = self.run(self.client.initialize_async(types.InitializeParams(
             process_id=None, root_uri=None, capabilities=types.ClientCapabilities(
@@ -69,7 +70,11 @@ class Session:
             self.run(self.client.shutdown_async(None))
             self.call(self.client.exit, None)
             self.run(self.client.stop())
+            assert self.client._server.returncode == 0  # the server exits cleanly when told to
         finally:
+            process = self.client._server
+            if process is not None and process.returncode is None:  # a test failed half way: no stray server
+                process.kill()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(TIMEOUT)
 
