@@ -208,3 +208,16 @@ def test_the_editors_page_shows_what_the_server_gives():
     end += '"'
     assert [c.label for c in complete(end, len(end), analysis.names)] == ["basic wash", "wash and wax",
                                                                            "interior cleaning"]
+
+
+def test_a_name_completed_inside_a_string_replaces_the_whole_string():
+    text = (ROOT / "examples" / "programs" / "car_wash.loyalty").read_text(encoding="utf-8")
+    names = Analysis.of(text, "p").names
+    typed = text + 'rule "r" {\n  every 10th "wa\\"sh" is free\n}\n'
+    cursor = typed.rindex('"wa') + 3
+    [first, *_] = complete(typed, cursor, names)
+    assert (first.start, first.end) == (cursor - 2, typed.rindex('" is free')) and first.new_text == "basic wash"
+    # no closing quote on the line: the completion closes the string
+    typed = text + 'rule "r" {\n  every 10th "wa\n'
+    [first, *_] = complete(typed, len(typed) - 1, names)
+    assert first.end == len(typed) - 1 and first.new_text == 'basic wash"'

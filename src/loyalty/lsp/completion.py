@@ -58,6 +58,19 @@ def _cursor_context(text: str, offset: int) -> tuple[str, int]:
     return "code", start
 
 
+def _string_end(text: str, offset: int) -> Optional[int]:
+    """The offset of the quote that closes the string the cursor is in, or None when the line has none."""
+    i = offset
+    while i < len(text) and text[i] != "\n":
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == '"':
+            return i
+        i += 1
+    return None
+
+
 def _parse_prefix(prefix: str):
     """(the tokens of `prefix`, the interactive parser after them), or None when the text does not parse.
     A broken declaration earlier in the file does not matter: on an error, the parse starts again at the
@@ -135,9 +148,12 @@ def complete(text: str, offset: int, names: Optional[Names], currency: Optional[
         kind = name_kind(tokens) if "STRING" in accepts else None
         if kind is None or names is None:
             return []
-        closing = "" if text[offset : offset + 1] == '"' else '"'
+        # the whole string is replaced, up to its closing quote when the line has one
+        end, closing = _string_end(text, offset), ""
+        if end is None:
+            end, closing = offset, '"'
         for name in names.declared(kind):
-            out.append(Completion(name, kind, quote(name)[1:-1] + closing, start + 1, offset, kind))
+            out.append(Completion(name, kind, quote(name)[1:-1] + closing, start + 1, end, kind))
         return out
     for terminal in sorted(accepts):
         word = _keyword(terminal)
