@@ -98,6 +98,36 @@ class Session:
     def doc(uri: str) -> types.TextDocumentIdentifier:
         return types.TextDocumentIdentifier(uri=uri)
 
+    # the requests, each answered within TIMEOUT
+    def format(self, uri: str):
+        return self.run(self.client.text_document_formatting_async(types.DocumentFormattingParams(
+            text_document=self.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True))))
+
+    def complete(self, uri: str, position: types.Position) -> list[types.CompletionItem]:
+        return list(self.run(self.client.text_document_completion_async(types.CompletionParams(
+            text_document=self.doc(uri), position=position))).items)
+
+    def hover(self, uri: str, position: types.Position):
+        return self.run(self.client.text_document_hover_async(types.HoverParams(
+            text_document=self.doc(uri), position=position)))
+
+    def definition(self, uri: str, position: types.Position):
+        return self.run(self.client.text_document_definition_async(types.DefinitionParams(
+            text_document=self.doc(uri), position=position)))
+
+    def references(self, uri: str, position: types.Position, include_declaration: bool = True):
+        return self.run(self.client.text_document_references_async(types.ReferenceParams(
+            text_document=self.doc(uri), position=position,
+            context=types.ReferenceContext(include_declaration=include_declaration))))
+
+    def prepare_rename(self, uri: str, position: types.Position):
+        return self.run(self.client.text_document_prepare_rename_async(types.PrepareRenameParams(
+            text_document=self.doc(uri), position=position)))
+
+    def rename(self, uri: str, position: types.Position, new_name: str):
+        return self.run(self.client.text_document_rename_async(types.RenameParams(
+            text_document=self.doc(uri), position=position, new_name=new_name)))
+
 
 @pytest.fixture(scope="module")
 def lsp():
@@ -160,10 +190,22 @@ def test_an_example_opens_without_diagnostics_and_a_broken_edit_reports_the_chec
     assert lsp.change(uri, text) == []
 
 
+EMOJI_PROGRAM = """\
+program "p" {
+  currency NOK
+}
+segment "😀"
+rule "r" {
+  get 5% off
+  for segment "😀", "x"
+}
+"""
+
+
 def test_columns_are_utf16_units(lsp):
     # "😀" is one character for the parser, two UTF-16 units for the editor
     uri = "file:///tmp/utf16.loyalty"
-    text = 'program "😀 shop" {\n  currency NOK\n}\nsegment "😀"\nrule "r" {\n  get 5% off\n  for segment "😀", "x"\n}\n'
+    text = EMOJI_PROGRAM
     [d] = lsp.open(uri, text)
     assert d.code == "LOY101"
     line = text.split("\n")[6]
@@ -177,12 +219,11 @@ def test_columns_follow_the_encoding_the_editor_prefers():
     session.start(encodings=["utf-8", "utf-16"])
     try:
         assert session.capabilities.position_encoding == "utf-8"
-        text = 'program "p" {\n  currency NOK\n}\nsegment "😀"\nrule "r" {\n  get 5% off\n  for segment "😀", "x"\n}\n'
+        text = EMOJI_PROGRAM
         [d] = session.open("file:///tmp/utf8.loyalty", text)
         col = len('  for segment "😀", '.encode("utf-8"))
         assert d.range == types.Range(types.Position(6, col), types.Position(6, col + 3))
-        location = session.run(session.client.text_document_definition_async(types.DefinitionParams(
-            text_document=session.doc("file:///tmp/utf8.loyalty"), position=types.Position(6, col - 4))))
+        location = session.definition("file:///tmp/utf8.loyalty", types.Position(6, col - 4))
         assert location.range == types.Range(types.Position(3, 8), types.Position(3, 8 + 6))
     finally:
         session.stop()
@@ -192,24 +233,16 @@ def test_formatting_gives_the_fmt_layout_and_refuses_a_broken_file(lsp):
     uri = "file:///tmp/fmt.loyalty"
     messy = 'program "p" {\ncurrency NOK\n}\nrule "r" {   get 5% off }\n'
     lsp.open(uri, messy)
-    edits = lsp.run(lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
-        text_document=lsp.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True))))
+    edits = lsp.format(uri)
     from loyalty.syntax.formatter import format_source
 
     assert apply(messy, edits) == format_source(messy)
     formatted = apply(messy, edits)
     lsp.change(uri, formatted)
-    assert lsp.run(lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
-        text_document=lsp.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True)))) == ()
+    assert lsp.format(uri) == ()
     lsp.change(uri, messy + "rule {\n")
-    assert lsp.run(lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
-        text_document=lsp.doc(uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True)))) is None
+    assert lsp.format(uri) is None
     assert "syntax errors" in lsp.messages.get(timeout=TIMEOUT).message
-
-
-def _complete(lsp, uri: str, position: types.Position) -> list[types.CompletionItem]:
-    result = lsp.run(lsp.client.text_document_completion_async(types.CompletionParams(text_document=lsp.doc(uri), position=position)))
-    return result.items
 
 
 def test_completion_offers_the_keywords_the_parser_accepts_and_declared_names(lsp):
@@ -219,58 +252,58 @@ def test_completion_offers_the_keywords_the_parser_accepts_and_declared_names(ls
     # a keyword position: the start of a rule's clause
     typed = text + 'rule "new" {\n  \n}\n'
     lsp.change(uri, typed)
-    labels = {i.label for i in _complete(lsp, uri, at(typed, '"new" {\n  ', 10))}
+    labels = {i.label for i in lsp.complete(uri, at(typed, '"new" {\n  ', 10))}
     assert {"earn", "every", "give", "get", "on", "for", "when", "at", "budget"} <= labels
     assert "program" not in labels and "currency" not in labels
     # half a word typed: the same keywords, replacing the half word
     typed = text + 'rule "new" {\n  ev\n}\n'
     lsp.change(uri, typed)
-    items = _complete(lsp, uri, at(typed, "  ev\n", 4))
+    items = lsp.complete(uri, at(typed, "  ev\n", 4))
     every = next(i for i in items if i.label == "every")
     assert every.text_edit.range == types.Range(at(typed, "  ev\n", 2), at(typed, "  ev\n", 4))
     # after `earn 10`: the point kinds, plural and singular
     typed = text + 'rule "new" {\n  earn 10 \n}\n'
     lsp.change(uri, typed)
-    assert {i.label for i in _complete(lsp, uri, at(typed, "earn 10 \n", 8))} == {"stars", "star"}
+    assert {i.label for i in lsp.complete(uri, at(typed, "earn 10 \n", 8))} == {"stars", "star"}
     # a name position, while the line does not parse: the rewards, from the last version that parsed
     typed = text + 'rule "new" {\n  give "\n'
     assert lsp.change(uri, typed)  # a syntax error
-    items = _complete(lsp, uri, at(typed, 'give "\n', 6))
+    items = lsp.complete(uri, at(typed, 'give "\n', 6))
     assert [i.label for i in items] == ["free drink", "free pastry", "free sandwich", "2 dollars off", "free tumbler"]
     assert items[0].text_edit.new_text == 'free drink"' and items[0].kind == types.CompletionItemKind.Value
     # inside quotes after `on category`, in a list: the categories; after `for tier`: the tiers
     typed = text + 'rule "new" {\n  get 5% off\n  on category "coffee", ""\n  for tier ""\n}\n'
     lsp.change(uri, typed)
-    items = _complete(lsp, uri, at(typed, '"coffee", "', 11))
+    items = lsp.complete(uri, at(typed, '"coffee", "', 11))
     assert [i.label for i in items] == ["coffee", "food", "merchandise"]
     assert items[0].text_edit.new_text == "coffee"  # the closing quote is there already
-    assert [i.label for i in _complete(lsp, uri, at(typed, 'for tier "', 10))] == ["green", "gold"]
+    assert [i.label for i in lsp.complete(uri, at(typed, 'for tier "', 10))] == ["green", "gold"]
     # a string that declares a new name, and a comment: nothing to offer
-    assert not _complete(lsp, uri, at(typed, 'rule "new"', 6))
-    assert not _complete(lsp, uri, at(typed, "# The rewards catalog", 5))
+    assert not lsp.complete(uri, at(typed, 'rule "new"', 6))
+    assert not lsp.complete(uri, at(typed, "# The rewards catalog", 5))
 
 
 def test_hover_on_a_rule_says_what_it_gives_and_on_a_name_its_declaration(lsp):
     uri = "file:///tmp/hover.loyalty"
     text = EXAMPLE.read_text(encoding="utf-8")
     lsp.open(uri, text)
-    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, '"stars on every dollar"', 3))))
+    hover = lsp.hover(uri, at(text, '"stars on every dollar"', 3))
     value = hover.contents.value
     # 1 star per 1 USD at 0.04 USD a star is 4% back; gold's 1.2x makes it 4.8%
     assert "4.0%" in value and 'tier "gold" (1.2x): 4.8%' in value
     # in the body of a rule, away from any name: the rule too
-    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, "earn 50 stars", 2))))
+    hover = lsp.hover(uri, at(text, "earn 50 stars", 2))
     assert 'rule "welcome stars"' in hover.contents.value and "signs up" in hover.contents.value
     # on a name: its kind, its line, the declaration as written
-    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, 'free "croissant"', 8))))
+    hover = lsp.hover(uri, at(text, 'free "croissant"', 8))
     value = hover.contents.value
     assert value.startswith('**item** "croissant", declared at line 27')
     assert 'item "croissant" in category "food" costing 0.80 USD' in value
     # on a bare point-kind word
-    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, "redeem 60 stars", 10))))
+    hover = lsp.hover(uri, at(text, "redeem 60 stars", 10))
     assert hover.contents.value.startswith('**point kind** "stars", declared at line 11')
     # nowhere in particular: nothing
-    assert lsp.run(lsp.client.text_document_hover_async(types.HoverParams(text_document=lsp.doc(uri), position=at(text, "currency USD", 1)))) is None
+    assert lsp.hover(uri, at(text, "currency USD", 1)) is None
 
 
 def test_definition_and_references_of_names(lsp):
@@ -278,17 +311,17 @@ def test_definition_and_references_of_names(lsp):
     text = EXAMPLE.read_text(encoding="utf-8")
     lsp.open(uri, text)
     use = at(text, 'redeem 100 stars for "free pastry"', 23)
-    location = lsp.run(lsp.client.text_document_definition_async(types.DefinitionParams(text_document=lsp.doc(uri), position=use)))
+    location = lsp.definition(uri, use)
     declared = at(text, 'reward "free pastry"', 7)
     assert location.uri == uri and location.range.start == declared
     # a category declared in the catalog, used by items and a rule
-    refs = lsp.run(lsp.client.text_document_references_async(types.ReferenceParams(text_document=lsp.doc(uri), position=at(text, 'on category "coffee"', 14), context=types.ReferenceContext(include_declaration=True))))
+    refs = lsp.references(uri, at(text, 'on category "coffee"', 14), True)
     assert len(refs) == 1 + 3 + 1 + 1  # declaration, three items, the free drink, the coffee bonus
     assert refs[0].range.start == at(text, 'category "coffee"', 9)
-    without = lsp.run(lsp.client.text_document_references_async(types.ReferenceParams(text_document=lsp.doc(uri), position=at(text, 'on category "coffee"', 14), context=types.ReferenceContext(include_declaration=False))))
+    without = lsp.references(uri, at(text, 'on category "coffee"', 14), False)
     assert len(without) == len(refs) - 1
     # a point kind: the quoted declaration and every bare use, singular ones too
-    refs = lsp.run(lsp.client.text_document_references_async(types.ReferenceParams(text_document=lsp.doc(uri), position=at(text, "earn 1.2x stars", 11), context=types.ReferenceContext(include_declaration=True))))
+    refs = lsp.references(uri, at(text, "earn 1.2x stars", 11), True)
     assert len(refs) == 13 and sum(text.count(w) for w in (" star ", " stars")) >= 12
 
 
@@ -297,16 +330,13 @@ def test_navigation_still_answers_while_another_declaration_is_broken(lsp):
     text = EXAMPLE.read_text(encoding="utf-8").replace("earn 50 stars\n", "earn 50 stars stars\n")
     [d] = lsp.open(uri, text)
     assert d.code == "LOY001"
-    location = lsp.run(lsp.client.text_document_definition_async(types.DefinitionParams(
-        text_document=lsp.doc(uri), position=at(text, 'redeem 100 stars for "free pastry"', 23))))
+    location = lsp.definition(uri, at(text, 'redeem 100 stars for "free pastry"', 23))
     assert location.range.start == at(text, 'reward "free pastry"', 7)
-    hover = lsp.run(lsp.client.text_document_hover_async(types.HoverParams(
-        text_document=lsp.doc(uri), position=at(text, '"coffee bonus"', 2))))
+    hover = lsp.hover(uri, at(text, '"coffee bonus"', 2))
     assert "4.0%" in hover.contents.value
     # renaming could miss a use inside the broken declaration: refused, saying why
     with pytest.raises(JsonRpcException, match="syntax errors"):
-        lsp.run(lsp.client.text_document_prepare_rename_async(types.PrepareRenameParams(
-            text_document=lsp.doc(uri), position=at(text, 'reward "free pastry"', 8))))
+        lsp.prepare_rename(uri, at(text, 'reward "free pastry"', 8))
 
 
 def test_rename_rewrites_every_use_and_refuses_clashes(lsp):
@@ -314,17 +344,16 @@ def test_rename_rewrites_every_use_and_refuses_clashes(lsp):
     text = EXAMPLE.read_text(encoding="utf-8")
     lsp.open(uri, text)
     pos = at(text, 'redeem 150 stars for "free drink"', 23)
-    prepared = lsp.run(lsp.client.text_document_prepare_rename_async(types.PrepareRenameParams(text_document=lsp.doc(uri), position=pos)))
+    prepared = lsp.prepare_rename(uri, pos)
     assert prepared.placeholder == "free drink"
-    edit = lsp.run(lsp.client.text_document_rename_async(types.RenameParams(text_document=lsp.doc(uri), position=pos, new_name='gratis "drikk"')))
+    edit = lsp.rename(uri, pos, 'gratis "drikk"')
     renamed = apply(text, edit.changes[uri])
     assert renamed == text.replace('"free drink"', '"gratis \\"drikk\\""')
     from loyalty.frontend import check_text
 
     assert check_text(renamed).ok
     # a point kind: plural and singular uses follow
-    edit = lsp.run(lsp.client.text_document_rename_async(types.RenameParams(
-        text_document=lsp.doc(uri), position=at(text, "earn 1 star per", 7), new_name="coins")))
+    edit = lsp.rename(uri, at(text, "earn 1 star per", 7), "coins")
     renamed = apply(text, edit.changes[uri])
     assert 'points "coins"' in renamed and "earn 1 coin per 1 USD" in renamed and "redeem 60 coins for" in renamed
     assert check_text(renamed).ok
@@ -335,8 +364,8 @@ def test_rename_rewrites_every_use_and_refuses_clashes(lsp):
         (at(text, "earn 1 star per", 7), "Big Coins", "point kinds are written bare"),
     ]:
         with pytest.raises(JsonRpcException, match=reason):
-            lsp.run(lsp.client.text_document_rename_async(types.RenameParams(text_document=lsp.doc(uri), position=pos, new_name=new_name)))
-    assert lsp.run(lsp.client.text_document_prepare_rename_async(types.PrepareRenameParams(text_document=lsp.doc(uri), position=at(text, "currency USD", 2)))) is None
+            lsp.rename(uri, pos, new_name)
+    assert lsp.prepare_rename(uri, at(text, "currency USD", 2)) is None
 
 
 def test_the_server_log_holds_no_traceback(lsp):
@@ -345,8 +374,7 @@ def test_the_server_log_holds_no_traceback(lsp):
     text = EXAMPLE.read_text(encoding="utf-8")
     lsp.open(uri, text)
     with pytest.raises(JsonRpcException):
-        lsp.run(lsp.client.text_document_rename_async(types.RenameParams(
-            text_document=lsp.doc(uri), position=at(text, 'tier "gold"', 7), new_name="green")))
+        lsp.rename(uri, at(text, 'tier "gold"', 7), "green")
     stderr = lsp.client._server.stderr
 
     async def read_available() -> bytes:

@@ -10,7 +10,7 @@ word names its kind as the checker says (`resolve_point_kind`: `star` names "sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 from loyalty.checker.symbols import Symbols
 from loyalty.syntax import ast
@@ -201,15 +201,15 @@ class Names:
         if kind == RULE:
             entry = sym.rules.get(name)
             return (entry.rule, entry.rule.name) if entry else None
-        table = {REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items, SEGMENT: sym.segments,
-                 STORE: sym.stores, CAMPAIGN: sym.campaigns, DRAW: sym.draws}[kind]
-        decl = table.get(name)
+        table: dict[str, Any] = {REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items, SEGMENT: sym.segments,
+                 STORE: sym.stores, CAMPAIGN: sym.campaigns, DRAW: sym.draws}
+        decl = table[kind].get(name)
         return (decl, decl.name) if decl else None
 
     def declared(self, kind: str) -> list[str]:
         """The declared names of a namespace, in source order."""
         sym = self.symbols
-        tables = {POINT_KIND: sym.point_kinds, REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items,
+        tables: dict[str, Mapping[str, object]] = {POINT_KIND: sym.point_kinds, REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items,
                   CATEGORY: sym.categories, SEGMENT: sym.segments, STORE: sym.stores, REGION: sym.regions,
                   RULE: sym.rules, CAMPAIGN: sym.campaigns, DRAW: sym.draws}
         return list(tables[kind])

@@ -65,7 +65,7 @@ class LoyaltyServer(LanguageServer):
         # the names of each document's last version that parsed (completion while a line is half typed)
         self.last_names: dict[str, tuple[Names, Optional[str]]] = {}
 
-    def update(self, uri: str, text: str) -> None:
+    def update(self, uri: str, text: str, version: Optional[int] = None) -> None:
         # the encoding pygls agreed on with the editor (UTF-16 unless the editor prefers UTF-8 or UTF-32)
         agreed = self.workspace.position_encoding or UTF16
         encoding = getattr(agreed, "value", agreed)  # an enum member or the plain string
@@ -74,13 +74,14 @@ class LoyaltyServer(LanguageServer):
         if analysis.parses and analysis.names is not None and analysis.symbols is not None:
             self.last_names[uri] = (analysis.names, analysis.symbols.currency)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, diagnostics=[_lsp_diagnostic(d, analysis.index) for d in analysis.checked.diagnostics]))
+            uri=uri, version=version,
+            diagnostics=[_lsp_diagnostic(d, analysis.index) for d in analysis.checked.diagnostics]))
 
     def analysis(self, uri: str) -> Optional[Analysis]:
         if uri not in self.analyses:
             try:
                 self.update(uri, self.workspace.get_text_document(uri).source)
-            except OSError:
+            except (OSError, ValueError):  # a document never opened, unreadable or not UTF-8
                 return None
         return self.analyses.get(uri)
 
@@ -94,13 +95,14 @@ def _offset(analysis: Analysis, position: types.Position) -> int:
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: LoyaltyServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.update(params.text_document.uri, params.text_document.text)
+    ls.update(params.text_document.uri, params.text_document.text, params.text_document.version)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: LoyaltyServer, params: types.DidChangeTextDocumentParams) -> None:
     # whole-document sync: the last change holds the full text
-    ls.update(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
+    document = params.text_document
+    ls.update(document.uri, ls.workspace.get_text_document(document.uri).source, document.version)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -121,7 +123,8 @@ def formatting(ls: LoyaltyServer, params: types.DocumentFormattingParams) -> Opt
     formatted = format_program(analysis.checked.program)
     if formatted == analysis.text:
         return []
-    whole = types.Range(types.Position(0, 0), _range(Range(analysis.index.end, analysis.index.end)).end)
+    end = analysis.index.end
+    whole = types.Range(types.Position(0, 0), types.Position(end.line, end.character))
     return [types.TextEdit(range=whole, new_text=formatted)]
 
 
