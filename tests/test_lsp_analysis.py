@@ -221,3 +221,38 @@ def test_a_name_completed_inside_a_string_replaces_the_whole_string():
     typed = text + 'rule "r" {\n  every 10th "wa\n'
     [first, *_] = complete(typed, len(typed) - 1, names)
     assert first.end == len(typed) - 1 and first.new_text == 'basic wash"'
+
+
+# ------------------------------------------------------------------ hostile input
+
+
+HOSTILE = sorted((ROOT / "tests" / "hostile" / "programs").glob("*.loyalty")) + sorted(
+    (ROOT / "tests" / "golden" / "invalid").glob("*.loyalty"))
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=lambda p: p.stem)
+def test_every_request_answers_on_hostile_and_invalid_programs(path):
+    """The server's answers never raise, whatever the file holds (bad UTF-8 is decoded by the editor;
+    here with replacement characters)."""
+    from loyalty.lsp.hover import name_hover_markdown, rule_hover_markdown
+
+    text = path.read_bytes().decode("utf-8", "replace")
+    analysis = Analysis.of(text, str(path))
+    for d in analysis.checked.diagnostics:
+        analysis.index.range_of(d.span)
+    offsets = sorted({0, len(text)} | set(range(0, len(text), max(1, len(text) // 25))))
+    for offset in offsets:
+        complete(text, offset, analysis.names)
+        analysis.index.offset(analysis.index.position(offset))
+        if analysis.names is not None:
+            occurrence = analysis.names.at(offset)
+            if occurrence is not None:
+                name_hover_markdown(occurrence, analysis.names, text)
+                analysis.names.definition(occurrence.kind, occurrence.name)
+                try:
+                    rename_edits(analysis, offset, "renamed")
+                except RenameRefused:
+                    pass
+    if analysis.symbols is not None:
+        for entry in analysis.symbols.rule_entries:
+            rule_hover_markdown(entry, analysis.symbols, text)
