@@ -120,6 +120,10 @@ class Session:
             text_document=self.doc(uri), position=position,
             context=types.ReferenceContext(include_declaration=include_declaration))))
 
+    def symbols(self, uri: str):
+        return self.run(self.client.text_document_document_symbol_async(types.DocumentSymbolParams(
+            text_document=self.doc(uri))))
+
     def prepare_rename(self, uri: str, position: types.Position):
         return self.run(self.client.text_document_prepare_rename_async(types.PrepareRenameParams(
             text_document=self.doc(uri), position=position)))
@@ -323,6 +327,22 @@ def test_definition_and_references_of_names(lsp):
     # a point kind: the quoted declaration and every bare use, singular ones too
     refs = lsp.references(uri, at(text, "earn 1.2x stars", 11), True)
     assert len(refs) == 13 and sum(text.count(w) for w in (" star ", " stars")) >= 12
+
+
+def test_the_outline_lists_every_declaration_with_its_parts(lsp):
+    uri = "file:///tmp/outline.loyalty"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lsp.open(uri, text)
+    symbols = lsp.symbols(uri)
+    assert [(s.detail, s.name) for s in symbols][:3] == [
+        ("program", "Harbor Coffee Rewards"), ("points", "stars"), ("catalog", "catalog")]
+    catalog = symbols[2]
+    assert [c.name for c in catalog.children][:3] == ["coffee", "food", "merchandise"] and len(catalog.children) == 9
+    rules = [s for s in symbols if s.detail == "rule"]
+    assert [r.name for r in rules] == ["stars on every dollar", "coffee bonus", "welcome stars"]
+    assert rules[2].selection_range.start == at(text, '"welcome stars"')
+    assert rules[2].range.start == at(text, 'rule "welcome stars"') and rules[2].range.end == at(text, "on signup\n}", 11)
+    assert [t.name for t in symbols[-1].children] == ["green", "gold"]
 
 
 def test_navigation_still_answers_while_another_declaration_is_broken(lsp):

@@ -253,6 +253,16 @@ def test_every_request_answers_on_hostile_and_invalid_programs(path):
                     rename_edits(analysis, offset, "renamed")
                 except RenameRefused:
                     pass
+    if analysis.program is not None:
+        from loyalty.lsp.outline import outline
+
+        stack = outline(analysis.program)
+        while stack:  # every symbol has a range, and its name one inside it
+            symbol = stack.pop()
+            analysis.index.range_of(symbol.node.span)
+            if symbol.name_node is not None:
+                assert symbol.node.span.start <= symbol.name_node.span.start <= symbol.node.span.end
+            stack.extend(symbol.children)
     if analysis.symbols is not None:
         for entry in analysis.symbols.rule_entries:
             rule_hover_markdown(entry, analysis.symbols, text)

@@ -21,6 +21,7 @@ from loyalty.lsp import hover, names as ns
 from loyalty.lsp.analysis import Analysis
 from loyalty.lsp.completion import KEYWORD, complete
 from loyalty.lsp.names import Names
+from loyalty.lsp.outline import Symbol, outline
 from loyalty.lsp.positions import UTF16, LineIndex, Position, Range
 from loyalty.lsp.rename import RenameRefused, rename_edits, target
 from loyalty.syntax.formatter import format_program
@@ -242,6 +243,31 @@ def _not_a_refusal(record: logging.LogRecord) -> bool:
     """pygls logs every error answer; a refused rename is an answer, not a problem of the server."""
     error = record.exc_info[1] if record.exc_info else None
     return not (isinstance(error, JsonRpcException) and error.code == REQUEST_FAILED)
+
+
+_SYMBOL_KINDS = {
+    "program": types.SymbolKind.Namespace, "points": types.SymbolKind.Number, "catalog": types.SymbolKind.Package,
+    "category": types.SymbolKind.Enum, "item": types.SymbolKind.EnumMember, "segment": types.SymbolKind.Class,
+    "store": types.SymbolKind.Module, "reward": types.SymbolKind.Object, "redeem": types.SymbolKind.Event,
+    "rule": types.SymbolKind.Function, "campaign": types.SymbolKind.Module, "tiers": types.SymbolKind.Array,
+    "tier": types.SymbolKind.Constant, "draw": types.SymbolKind.Event,
+}
+
+
+def _document_symbol(symbol: Symbol, index: LineIndex) -> types.DocumentSymbol:
+    selected = symbol.name_node if symbol.name_node is not None else symbol.node
+    return types.DocumentSymbol(
+        name=symbol.name or "(empty name)", detail=symbol.kind, kind=_SYMBOL_KINDS[symbol.kind],
+        range=_range(index.range_of(symbol.node.span)), selection_range=_range(index.range_of(selected.span)),
+        children=[_document_symbol(c, index) for c in symbol.children] or None)
+
+
+@server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+def document_symbols(ls: LoyaltyServer, params: types.DocumentSymbolParams) -> Optional[list[types.DocumentSymbol]]:
+    analysis = ls.analysis(params.text_document.uri)
+    if analysis is None or analysis.program is None:
+        return None
+    return [_document_symbol(s, analysis.index) for s in outline(analysis.program)]
 
 
 def serve() -> None:
