@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from loyalty.commands._common import EXIT_INPUT
 
 
 @click.command(
@@ -16,6 +20,10 @@ See docs/editors.md.""",
 def command(stdio: bool) -> None:
     """Run the language server: diagnostics, formatting, completion, hover, definitions, references,
     rename."""
-    from loyalty.lsp.server import serve
-
+    try:
+        from loyalty.lsp.server import serve
+    except ImportError as err:  # pygls is a dependency of loyalty; an environment put together by hand may lack it
+        click.echo(f"loyalty: error: the language server needs pygls 2 ({err}); install it with: "
+                   "pip install 'pygls>=2,<3'", err=True)
+        sys.exit(EXIT_INPUT)
     serve()
