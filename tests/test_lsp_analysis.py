@@ -92,6 +92,21 @@ def test_every_name_is_found_at_its_exact_place(program):
     assert bare == units
 
 
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(programs())
+def test_hover_words_any_rule_and_name_the_parser_accepts(program):
+    """Extreme values (20-digit amounts, zero counts, negative percentages) included: hover never raises."""
+    from loyalty.lsp.hover import name_hover_markdown, rule_hover_markdown
+
+    text = format_program(program)
+    analysis = Analysis.of(text, "p.loyalty")
+    for entry in analysis.symbols.rule_entries:
+        words = rule_hover_markdown(entry, analysis.symbols, text)
+        assert words.startswith(f"**rule {quote(entry.name)}**")
+    for o in analysis.names.occurrences:
+        assert name_hover_markdown(o, analysis.names, text).startswith(f"**{o.kind}**")
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_use_in_an_example_resolves_to_its_declaration(path):
     analysis = Analysis.of(path.read_text(encoding="utf-8"), str(path))
@@ -266,3 +281,16 @@ def test_every_request_answers_on_hostile_and_invalid_programs(path):
     if analysis.symbols is not None:
         for entry in analysis.symbols.rule_entries:
             rule_hover_markdown(entry, analysis.symbols, text)
+
+
+def test_hover_rates_of_extreme_amounts_are_shown_not_raised():
+    from loyalty.lsp.hover import rule_hover_markdown
+
+    big = "99999999999999999999"
+    text = (f'program "p" {{\n  currency NOK\n}}\npoints "points" {{\n  cost {big} NOK each\n}}\n'
+            f'tiers by spend {{\n  tier "a" from 0 NOK {{\n    earn {big}x points\n  }}\n}}\n'
+            f'rule "r" {{\n  earn {big} points per 0.01 NOK\n}}\n')
+    analysis = Analysis.of(text, "p")
+    assert analysis.program is not None
+    words = rule_hover_markdown(analysis.symbols.rule_entries[0], analysis.symbols, text)
+    assert "of spend given back" in words and 'In tier "a"' in words

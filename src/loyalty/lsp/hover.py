@@ -42,7 +42,8 @@ def _fence(code: str) -> str:
 
 
 def _pct(fraction: Decimal) -> str:
-    return f"{(fraction * 100).quantize(Decimal('0.1'))}%"
+    # Decimal's own formatting rounds at any magnitude (quantize refuses past 28 digits)
+    return f"{fraction * 100:.1f}%"
 
 
 def _names(texts: tuple[ast.Text, ...]) -> str:
