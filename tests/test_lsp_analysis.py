@@ -294,3 +294,16 @@ def test_hover_rates_of_extreme_amounts_are_shown_not_raised():
     assert analysis.program is not None
     words = rule_hover_markdown(analysis.symbols.rule_entries[0], analysis.symbols, text)
     assert "of spend given back" in words and 'In tier "a"' in words
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(valid_programs())
+def test_completion_inside_any_name_use_offers_that_name(program):
+    """Where a generated program uses a name, completion there offers it, of the same kind: the keywords
+    before a string (read from the parser's tokens) and the AST agree on what the string names."""
+    text = format_program(program)
+    names = Analysis.of(text, "p").names
+    for o in names.occurrences:
+        if o.quoted and not o.declaration and names.definition(o.kind, o.name) is not None:
+            offered = {(c.label, c.kind) for c in complete(text, o.start + 1, names)}
+            assert (o.name, o.kind) in offered, o
