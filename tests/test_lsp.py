@@ -404,3 +404,14 @@ def test_the_server_log_holds_no_traceback(lsp):
             return b""
 
     assert b"Traceback" not in lsp.run(read_available())
+
+
+def test_the_server_exits_when_the_editor_goes_away():
+    # an editor that crashes closes the pipe without `exit`: the server must not linger
+    import subprocess
+
+    installed = Path(sys.executable).parent / "loyalty"
+    command = [str(installed)] if installed.is_file() else [sys.executable, "-m", "loyalty.cli"]
+    done = subprocess.run([*command, "lsp"], stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0 and done.stdout == b"" and b"Traceback" not in done.stderr
