@@ -91,7 +91,9 @@ def _parse_prefix(prefix: str):
     return None
 
 
-def _keyword(terminal: str) -> Optional[str]:
+def keyword(terminal: str) -> Optional[str]:
+    """The keyword a terminal of the grammar stands for (`EVERY` -> "every"), or None (names, numbers,
+    punctuation)."""
     try:
         pattern = lark_parser().get_terminal(terminal).pattern
     except KeyError:
@@ -156,7 +158,7 @@ def complete(text: str, offset: int, names: Optional[Names], currency: Optional[
             out.append(Completion(name, kind, quote(name)[1:-1] + closing, start + 1, end, kind))
         return out
     for terminal in sorted(accepts):
-        word = _keyword(terminal)
+        word = keyword(terminal)
         if word is not None:
             out.append(Completion(word, KEYWORD, word, start, offset, "keyword"))
     if "NAME" in accepts and names is not None:

@@ -16,6 +16,7 @@ from typing import Optional
 from loyalty.checker.symbols import resolve_point_kind
 from loyalty.lsp import names as ns
 from loyalty.lsp.analysis import Analysis
+from loyalty.lsp.completion import keyword
 from loyalty.lsp.names import Occurrence
 from loyalty.syntax.formatter import quote
 from loyalty.syntax.parser import lark_parser
@@ -37,8 +38,7 @@ class Edit:
 @functools.lru_cache(maxsize=1)
 def keywords() -> frozenset[str]:
     """Every keyword of the grammar."""
-    return frozenset(t.pattern.value for t in lark_parser().terminals
-                     if t.pattern.type == "str" and t.pattern.value.isalpha())
+    return frozenset(word for t in lark_parser().terminals if (word := keyword(t.name)) is not None)
 
 
 def target(analysis: Analysis, offset: int) -> Optional[Occurrence]:
