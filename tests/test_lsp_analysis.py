@@ -96,13 +96,13 @@ def test_every_name_is_found_at_its_exact_place(program):
 @given(programs())
 def test_hover_words_any_rule_and_name_the_parser_accepts(program):
     """Extreme values (20-digit amounts, zero counts, negative percentages) included: hover never raises."""
-    from loyalty.lsp.hover import name_hover_markdown, rule_hover_markdown
+    from loyalty.lsp.hover import _name, name_hover_markdown, rule_hover_markdown
 
     text = format_program(program)
     analysis = Analysis.of(text, "p.loyalty")
     for entry in analysis.symbols.rule_entries:
         words = rule_hover_markdown(entry, analysis.symbols, text)
-        assert words.startswith(f"**rule {quote(entry.name)}**")
+        assert words.startswith(f"**rule {_name(entry.name)}**")
     for o in analysis.names.occurrences:
         assert name_hover_markdown(o, analysis.names, text).startswith(f"**{o.kind}**")
 
@@ -307,3 +307,18 @@ def test_completion_inside_any_name_use_offers_that_name(program):
         if o.quoted and not o.declaration and names.definition(o.kind, o.name) is not None:
             offered = {(c.label, c.kind) for c in complete(text, o.start + 1, names)}
             assert (o.name, o.kind) in offered, o
+
+
+def test_hover_shows_names_as_written_whatever_markdown_they_hold():
+    from loyalty.lsp.hover import name_hover_markdown, rule_hover_markdown
+
+    text = ('program "p" {\n  currency NOK\n}\nsegment "*bold* [link](x) <b>"\n'
+            'rule "`tick` _r_" {\n  get 5% off\n  for segment "*bold* [link](x) <b>"\n  on "a ``b"\n}\n')
+    analysis = Analysis.of(text, "p")
+    words = rule_hover_markdown(analysis.symbols.rule_entries[0], analysis.symbols, text)
+    assert words.startswith('**rule "\\`tick\\` \\_r\\_"**')
+    assert '``` for segment "*bold* [link](x) <b>" ```' not in words  # no run of 3 backticks inside
+    assert '`for segment "*bold* [link](x) <b>"`' in words and '```on "a ``b"```' in words
+    segment = analysis.names.at(text.index('"*bold*') + 1)
+    assert name_hover_markdown(segment, analysis.names, text).startswith(
+        '**segment** "\\*bold\\* \\[link\\]\\(x\\) \\<b\\>", declared at line 4')

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Optional
 
 from loyalty.checker.symbols import RuleEntry, Symbols
-from loyalty.lsp import names as ns
 from loyalty.lsp.names import Names, Occurrence
 from loyalty.syntax import ast
 from loyalty.syntax.formatter import money, number, ordinal, quote
@@ -41,13 +41,31 @@ def _fence(code: str) -> str:
     return f"{ticks}loyalty\n{code}\n{ticks}"
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~!&{}()])")
+
+
+def _name(value: str) -> str:
+    """A name as the program writes it, for markdown: the characters markdown would act on (emphasis,
+    links, HTML, code) are escaped, so a name shows as written and cannot restyle the hover."""
+    return _MARKDOWN.sub(r"\\\1", quote(value))
+
+
+def _code(source: str) -> str:
+    """Inline code: delimited by more backticks than any run inside it, on one line."""
+    source = re.sub(r"[ \t\f\r]*\n\s*", " ", source)  # a clause over several lines (strings hold no newline)
+    longest = max((len(run) for run in re.findall(r"`+", source)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if source.startswith("`") or source.endswith("`") else ""
+    return f"{ticks}{pad}{source}{pad}{ticks}"
+
+
 def _pct(fraction: Decimal) -> str:
     # Decimal's own formatting rounds at any magnitude (quantize refuses past 28 digits)
     return f"{fraction * 100:.1f}%"
 
 
 def _names(texts: tuple[ast.Text, ...]) -> str:
-    quoted = [quote(t.value) for t in texts]
+    quoted = [_name(t.value) for t in texts]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
@@ -110,7 +128,7 @@ def _action_words(action, symbols: Symbols, text: str) -> list[str]:
             rate = action.points.amount * value.amount / action.per.amount
             out.append(f"At {money(value)} a point: **{_pct(rate)}** of spend given back.")
             for tier, factor in _tier_multipliers(symbols, action.points.unit):
-                out.append(f"In tier {quote(tier)} ({number(factor)}x): {_pct(rate * factor)}.")
+                out.append(f"In tier {_name(tier)} ({number(factor)}x): {_pct(rate * factor)}.")
         return out
     if isinstance(action, (ast.EarnPerEvent, ast.EarnFixed)):
         per = f" per {action.event}" if isinstance(action, ast.EarnPerEvent) else ""
@@ -125,9 +143,9 @@ def _action_words(action, symbols: Symbols, text: str) -> list[str]:
         return [f"Multiplies the{unit} the other rules earn on the same lines by {number(action.multiplier.value)}."]
     if isinstance(action, ast.GiveReward):
         reward = symbols.rewards.get(action.reward.value)
-        out = [f"Gives the reward {quote(action.reward.value)}."]
+        out = [f"Gives the reward {_name(action.reward.value)}."]
         if reward is not None:
-            out.append(f"`{_source(text, reward)}`")
+            out.append(_code(_source(text, reward)))
         return out
     if isinstance(action, ast.Discount):
         return [f"**{number(action.percent.value)}%** off the lines it applies to."]
@@ -149,8 +167,8 @@ def _trigger_words(trigger, text: str) -> str:
     if type(trigger) in _TRIGGERS:
         return _TRIGGERS[type(trigger)]
     if isinstance(trigger, ast.OnAction):
-        return f"when the action {quote(trigger.name.value)} is reported"
-    return f"`{_source(text, trigger)}`"
+        return f"when the action {_name(trigger.name.value)} is reported"
+    return _code(_source(text, trigger))
 
 
 def rule_hover_markdown(entry: RuleEntry, symbols: Symbols, text: str) -> str:
@@ -159,9 +177,9 @@ def rule_hover_markdown(entry: RuleEntry, symbols: Symbols, text: str) -> str:
     from loyalty.checker.checks import ACTIONS, LIMITS, TRIGGERS
 
     rule = entry.rule
-    head = f"**rule {quote(rule.name.value)}**"
+    head = f"**rule {_name(rule.name.value)}**"
     if entry.campaign is not None:
-        head += f" (campaign {quote(entry.campaign.name.value)})"
+        head += f" (campaign {_name(entry.campaign.name.value)})"
     lines = [head]
     clauses = rule.clauses + entry.inherited_clauses()
     actions = [c for c in rule.clauses if isinstance(c, ACTIONS)]
@@ -176,17 +194,17 @@ def rule_hover_markdown(entry: RuleEntry, symbols: Symbols, text: str) -> str:
         lines.append("Fires on every purchase it applies to.")
     conditions = [c for c in clauses if not isinstance(c, ACTIONS + TRIGGERS + LIMITS + (ast.RuleDecl,))]
     if conditions:
-        lines.append("Only " + ", ".join(f"`{_source(text, c)}`" for c in conditions) + ".")
+        lines.append("Only " + ", ".join(_code(_source(text, c)) for c in conditions) + ".")
     limits = [c for c in clauses if isinstance(c, LIMITS)]
     if limits:
-        lines.append("Limited by " + ", ".join(f"`{_source(text, c)}`" for c in limits) + ".")
+        lines.append("Limited by " + ", ".join(_code(_source(text, c)) for c in limits) + ".")
     return "\n\n".join(lines)
 
 
 def name_hover_markdown(occurrence: Occurrence, names: Names, text: str) -> str:
     """The hover of a name: its namespace, where it is declared and the declaration as written."""
     found = names.declaration(occurrence.kind, occurrence.name)
-    shown = quote(occurrence.name) if occurrence.quoted or occurrence.kind == ns.POINT_KIND else occurrence.name
+    shown = _name(occurrence.name)
     if found is None:
         return f"**{occurrence.kind}** {shown}: not declared in this program."
     decl, name_text = found
