@@ -63,7 +63,7 @@ def test_position_of_a_parser_place_counts_utf16_units():
 # ------------------------------------------------------------------ names
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(programs())
 def test_every_name_is_found_at_its_exact_place(program):
     text = format_program(program)
@@ -92,7 +92,7 @@ def test_every_name_is_found_at_its_exact_place(program):
     assert bare == units
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(programs())
 def test_hover_words_any_rule_and_name_the_parser_accepts(program):
     """Extreme values (20-digit amounts, zero counts, negative percentages) included: hover never raises."""
@@ -122,7 +122,7 @@ def test_every_use_in_an_example_resolves_to_its_declaration(path):
 # ------------------------------------------------------------------ rename
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(valid_programs(), st.data())
 def test_renaming_any_declared_name_keeps_the_program_valid(program, data):
     text = format_program(program)
@@ -296,7 +296,7 @@ def test_hover_rates_of_extreme_amounts_are_shown_not_raised():
     assert "of spend given back" in words and 'In tier "a"' in words
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(valid_programs())
 def test_completion_inside_any_name_use_offers_that_name(program):
     """Where a generated program uses a name, completion there offers it, of the same kind: the keywords
