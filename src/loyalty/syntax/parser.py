@@ -308,6 +308,11 @@ def _expected_words(expected: set[str]) -> list[str]:
 
 
 def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    at = err.token.start_pos if isinstance(err, UnexpectedToken) else err.pos_in_stream
+    if isinstance(at, int) and 0 <= at < len(text):
+        nordic = _nordic_number(text, at, file)
+        if nordic is not None:
+            return nordic
     if isinstance(err, UnexpectedCharacters):
         line, col = err.line, err.column
         ch = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else ""
@@ -319,6 +324,8 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
             word = _word_at(text, err.pos_in_stream)
             message = f"unexpected word '{word}'"
             hint = _word_hint(word, set(err.allowed or ()))
+            if word.startswith("refer") and "STRING" in set(err.allowed or ()):
+                message, hint = _referral_message(word)
         else:
             message = f"unexpected character {ch!r}"
             allowed = _expected_words(set(err.allowed or ()))
@@ -345,6 +352,54 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
     message, hint = _human_message(tok, expected)
     span = _token_span(tok, file)
     return Diagnostic("LOY001", message, span, hint)
+
+
+# A number as many Nordic (and other European) texts write it: `5 000` with a space (or a no-break space)
+# between groups of thousands, `0,10` with a decimal comma, or both (`5 000,50`). The language has neither.
+_NORDIC_NUMBER = re.compile(r"(?<![\d.,])-?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?(?![\d.])|(?<![\d.,])-?\d+,\d+(?![\d.])")
+_GROUP_SEPARATORS = " \u00a0\u202f"
+# words after a number that are not its unit (the fix names the number and its unit only)
+_NOT_A_UNIT = frozenset({"per", "each", "off", "and", "or", "to", "from", "entry", "free", "is", "at", "in", "on",
+                         "for", "when", "after", "between", "until", "spent", "paid", "with", "grace", "costing"})
+
+
+def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
+    """A syntax error at `pos` that is a thousands separator or a decimal comma inside a number: a message
+    that names the number as it must be written (`write 5000 NOK`, `write 0.10 NOK`)."""
+    ch = text[pos]
+    if not (ch == "," or ch in _GROUP_SEPARATORS or ch.isdigit()):
+        return None
+    line_start = text.rfind("\n", 0, pos) + 1
+    line_end = text.find("\n", pos)
+    line_end = len(text) if line_end < 0 else line_end
+    line_text = text[line_start:line_end]
+    for match in _NORDIC_NUMBER.finditer(line_text):
+        start, end = line_start + match.start(), line_start + match.end()
+        # the error must be inside the number, past its first group (`5 000`: at the space or at `000`)
+        if not (start < pos < end):
+            continue
+        written = match.group()
+        fixed = "".join(c for c in written if c not in _GROUP_SEPARATORS).replace(",", ".")
+        after = line_text[match.end():]
+        unit = re.match(r"(%|x\b)|[ \t]+([A-Z]{3}\b|[a-z][a-z_]*)", after)
+        suffix = ""
+        if unit and unit.group(1):
+            suffix = unit.group(1)
+        elif unit and unit.group(2) not in _NOT_A_UNIT:
+            suffix = " " + unit.group(2)
+        shown = written.replace("\u00a0", " ").replace("\u202f", " ")
+        if "," in written and not any(c in written for c in _GROUP_SEPARATORS):
+            whole, fraction = written.split(",")
+            message = f"{shown} has a decimal comma: numbers are written with a decimal point"
+            hint = f"write {fixed}{suffix}"
+            if len(fraction) == 3 and len(whole.lstrip("-")) <= 3:  # `1,000` may be an English thousands comma
+                hint += f" (or, for {whole}{fraction} without decimals, {whole}{fraction}{suffix})"
+        else:
+            message = f"{shown} is one number written with spaces: numbers have no thousands separator"
+            hint = f"write {fixed}{suffix}"
+        line, col = _line_col(text, start)
+        return Diagnostic("LOY001", message, Span(file, line, col, line, col + len(written), start, end), hint)
+    return None
 
 
 def _glued_word(tok: Token, text: str, file: str) -> Optional[Diagnostic]:
@@ -420,6 +475,8 @@ def _human_message(tok: Token, expected: set[str]) -> tuple[str, Optional[str]]:
             f"point kinds are written without quotes, found {shown}",
             f"write {value.strip(chr(34))} without quotes, e.g. `earn 10 {value.strip(chr(34))}`",
         )
+    if value.startswith("refer") and value.isalpha() and "STRING" in expected:
+        return _referral_message(value)
     if tok.type == "NAME" and "STRING" in expected and "NAME" not in expected:
         close = difflib.get_close_matches(value, _keywords_in(expected), n=1, cutoff=0.6)
         if close:
@@ -438,6 +495,16 @@ def _human_message(tok: Token, expected: set[str]) -> tuple[str, Optional[str]]:
     if tok.type == "RBRACE" and not expected & {"RBRACE"}:
         return "unexpected '}'", hint
     return f"unexpected {shown!s}", hint
+
+
+def _referral_message(word: str) -> tuple[str, str]:
+    """`on referred signup`, `on referral`: what the language offers for referrals (docs/language.md)."""
+    return (
+        f"unexpected word '{word}': a referral is not a trigger",
+        "a referral earns the member who refers: `earn 250 points per referral` (points only, on each referral "
+        "event of the history); for the new member, use `on signup`, or, when the history marks referred "
+        "signups with a custom event, `on action \"referred signup\"`",
+    )
 
 
 def _token_span(tok: Token, file: str) -> Span:
