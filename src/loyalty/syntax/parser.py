@@ -388,15 +388,17 @@ def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
         elif unit and unit.group(2) not in _NOT_A_UNIT:
             suffix = " " + unit.group(2)
         shown = written.replace("\u00a0", " ").replace("\u202f", " ")
+        hint = f"write {fixed}{suffix}"
         if "," in written and not any(c in written for c in _GROUP_SEPARATORS):
             whole, fraction = written.split(",")
             message = f"{shown} has a decimal comma: numbers are written with a decimal point"
-            hint = f"write {fixed}{suffix}"
             if len(fraction) == 3 and len(whole.lstrip("-")) <= 3:  # `1,000` may be an English thousands comma
                 hint += f" (or, for {whole}{fraction} without decimals, {whole}{fraction}{suffix})"
+        elif "," in written:
+            message = (f"{shown} is one number written with spaces and a decimal comma: numbers have no thousands "
+                       "separator and a decimal point")
         else:
             message = f"{shown} is one number written with spaces: numbers have no thousands separator"
-            hint = f"write {fixed}{suffix}"
         line, col = _line_col(text, start)
         return Diagnostic("LOY001", message, Span(file, line, col, line, col + len(written), start, end), hint)
     return None
