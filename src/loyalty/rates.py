@@ -94,8 +94,9 @@ def compare_visit_to_spend(visit_points: Number, spend_points: Number, spend_per
     return VisitComparison(order, fraction(visit_points), on_order, fraction(visit_points) / on_order)
 
 
-def percent_text(share: Fraction, places: int = 1) -> str:
-    """A share as a percentage with `places` decimals, rounded half even: 1/6 -> '16.7%'."""
+def percent_text(share: Fraction, places: int = 2) -> str:
+    """A share as a percentage with at most `places` decimals, rounded half even: 1/6 -> '16.67%', 1/100 ->
+    '1%'."""
     value = (Decimal(share.numerator) * 100 / Decimal(share.denominator)).quantize(Decimal(1).scaleb(-places))
     text = format(value, "f")
     if "." in text:
