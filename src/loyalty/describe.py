@@ -236,6 +236,8 @@ class _Describer:
         return "when " + self.expr_words(c["expr"])
 
     def cap_words(self, cap: dict) -> str:
+        if cap["scope"].startswith("once:"):
+            return "once per member, by what triggers it"
         unit, amount = cap["unit"], cap["amount"]
         if unit == "times":
             what = "once" if amount == 1 else f"{amount} times"
@@ -591,7 +593,9 @@ class _Describer:
     def worst_case(self) -> dict:
         rows, uncapped, seen = [], [], set()
         for rule in self.doc["rules"]:
-            caps = rule.get("caps", ())
+            caps = list(rule.get("caps", ()))
+            if _once_per_member(rule):  # joining, a first purchase, an nth visit: each happens once
+                caps.append({"scope": f"once:{rule['name']}", "unit": "times", "amount": 1, "period": None})
             if not caps:
                 uncapped.append(rule["name"])
                 continue
@@ -667,6 +671,16 @@ class _Describer:
             "warnings": [{"code": w.code, "line": w.span.line, "column": w.span.column, "message": w.message}
                          for w in warnings],
         }
+
+
+def _once_per_member(rule: dict) -> bool:
+    """A rule that can fire once in a member's life by what triggers it: on signup, on the first purchase
+    (`on first purchase` or `when first purchase`), on the nth visit."""
+    if rule["action"]["type"] not in ("give", "earn_fixed"):
+        return False
+    if (rule.get("trigger") or {}).get("type") in ("signup", "first_purchase", "nth_visit"):
+        return True
+    return any(c["kind"] == "expr" and c["expr"]["op"] == "first_purchase" for c in rule.get("conditions", ()))
 
 
 def describe(program: CompiledProgram, scenario=None, warnings=()) -> dict:
@@ -855,8 +869,8 @@ def render_markdown(doc: dict) -> str:
     lines.append("| " + " | ".join(_md(h) for h in head) + " |")
     lines.append("|" + "---|" * len(head))
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    lines += [line.replace("  - ", "- ", 1) if line.startswith("  - ") else
-              ("" if not line else "### " + line.rstrip(":")) for line in _basis_lines(doc, _md)]
+    lines += ["", "### How each rate is worked out", ""]
+    lines += [line.replace("  - ", "- ", 1) for line in _basis_lines(doc, _md) if line.startswith("  - ")]
     lines += ["", "## Worst case per member", ""] + [f"- {_md(t)}" for t in _worst_lines(doc)]
     if doc["assumptions"]:
         lines += ["", "## Assumptions", ""] + [f"- {_md(a)}" for a in doc["assumptions"]]
