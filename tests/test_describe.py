@@ -231,3 +231,20 @@ def test_output_is_byte_identical_between_runs():
     path = str(REPO / "examples" / "programs" / "beauty_points.loyalty")
     for fmt in ("text", "json", "markdown"):
         assert run(path, "--format", fmt).stdout == run(path, "--format", fmt).stdout
+
+
+def test_the_docs_show_what_describe_prints():
+    """docs/describe.md quotes real output: each `$ loyalty describe ...` block is what the command prints."""
+    import re
+    import shlex
+
+    text = (REPO / "docs" / "describe.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```text\n\$ loyalty describe (.*?)\n(.*?)\n```", text, re.S)
+    assert len(blocks) >= 2
+    for args, shown in blocks:
+        argv = shlex.split(args)
+        argv[0] = str(REPO / argv[0])
+        assert run(*argv).stdout.rstrip("\n") == shown, args
+    markdown = re.search(r"````markdown\n(.*?)\n````", text, re.S).group(1)
+    assert run(str(REPO / "examples/programs/cosmetics_gift.loyalty"), "--format", "markdown").stdout.rstrip() \
+        == markdown
