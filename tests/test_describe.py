@@ -90,6 +90,14 @@ def test_grocery_club_points_tiers_and_multipliers():
                       "welcome: first purchase": ("20", "20"), "coffee on the 5th visit": ("4", "4"),
                       "baby weeks for young parents": ("200", "2400"), "student coffee": ("100", "5300")}
     assert doc["worst_case"]["per_member_per_year_at_cost"] is None  # "points on every purchase" has no cap
+    # the terms: expiry, pending points, clawback, who and where a rule is for, caps, how tiers are kept
+    terms = doc["terms"]
+    assert "Points expire 24 months after they are earned (the oldest are spent first)." in terms
+    assert "Points earned by a purchase can be spent 14 days after it." in terms
+    assert any(t.startswith("Returning a purchase takes back the points it earned") for t in terms)
+    assert '"fish from the north": only in "Fjordkjøp Bodø" or "Fjordkjøp Tromsø".' in terms
+    assert '"student coffee": only for members in "students"; at most 100 NOK per member per week.' in terms
+    assert "A tier once reached is kept; only a return that takes you back below the threshold lowers it." in terms
 
 
 def test_coffee_stars_value_differs_from_cost():
@@ -113,6 +121,8 @@ def test_beauty_points_tiers_multiply():
     assert doc["rules"][2]["rates"]["(no tier)"]["per"] == {"unit": "referral", "at_list_price": "2.5",
                                                             "at_cost": "2.5"}
     assert {c["rule"]: c["at_cost"] for c in doc["worst_case"]["capped"]} == {"refer a friend": "25"}
+    assert ("At the end of each year, tiers are reviewed against the points you earn in the last 12 months: below "
+            "your tier's threshold, you move down, after 1 month of grace to requalify.") in doc["terms"]
 
 
 def test_shoe_shop_and_bakery_cycles():

@@ -517,7 +517,10 @@ class _Describer:
         if any(r["action"]["type"] == "punch" for r in self.doc["rules"]):
             out.append("Punch cards count items, not visits; returned items take their punches back.")
         for rule in self.doc["rules"]:
-            limits = [self.cap_words(c) for c in rule.get("caps", ())]
+            # who, where and when: the segments, tiers, stores, channels and dates a rule is limited to
+            limits = ["only " + self.condition_words(c) for c in rule.get("conditions", ())
+                      if c["kind"] in ("segments", "tiers", "stores", "channels", "dates")]
+            limits += [self.cap_words(c) for c in rule.get("caps", ())]
             budget = rule.get("budget")
             if budget:
                 amount = self.doc["budgets"][budget["key"]]
@@ -583,8 +586,8 @@ class _Describer:
                        "lowers it.")
         else:
             grace = dg.get("grace")
-            out.append(f"At the end of each {dg['period']}, members whose {self.metric_words(metric)} is below "
-                       f"their tier's threshold move down"
+            out.append(f"At the end of each {dg['period']}, tiers are reviewed against {self.metric_words(metric)}: "
+                       f"below your tier's threshold, you move down"
                        + (f", after {_plural(grace['amount'], grace['unit'])} of grace to requalify." if grace
                           else "."))
         return out

@@ -16,7 +16,7 @@ import zoneinfo
 from decimal import Decimal
 from typing import Iterable, Optional, Union
 
-from loyalty import currencies
+from loyalty import currencies, rates
 from loyalty.checker.symbols import RuleEntry, Symbols, build_symbols
 from loyalty.diagnostics import Diagnostic, sort_diagnostics
 from loyalty.runtime.timeutil import is_iana_zone, machine_only_zone_name  # the runtime refuses what the checker does
@@ -947,8 +947,6 @@ class _Checker:
     def check_visit_points(self) -> None:
         """LOY315: `earn N points per visit` that gives, on a typical order, at least OUT_OF_LINE_FACTOR times
         what the program's points per spend give (loyalty/rates.py holds the rule and the arithmetic)."""
-        from loyalty import rates
-
         spend_rules: dict[str, list] = {}
         for entry, action, kind in self._earning_rules():
             if isinstance(action, ast.EarnPerSpend) and action.points.amount > 0 and action.per.amount > 0:
