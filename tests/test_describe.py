@@ -7,6 +7,7 @@ describe's code: describe must print what a designer would compute with pen and 
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,61 @@ def test_the_docs_show_what_describe_prints():
     markdown = re.search(r"````markdown\n(.*?)\n````", text, re.S).group(1)
     assert run(str(REPO / "examples/programs/cosmetics_gift.loyalty"), "--format", "markdown").stdout.rstrip() \
         == markdown
+
+
+# ------------------------------------------------------------------ the rates agree with what the program does
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+import loyalty  # noqa: E402
+
+
+def _replay(text: str, orders: list[list[tuple[str, int, str]]]):
+    """The effects of one member's purchases, one order per list of (item, quantity, amount) lines."""
+    program = loyalty.compile_source(text)
+    state = program.new_member("m1")
+    effects = []
+    for n, lines in enumerate(orders):
+        state, found = program.apply(state, {"purchase": {
+            "id": f"p{n}", "time": f"2025-03-01T10:{n // 60:02d}:{n % 60:02d}", "order": f"o{n}",
+            "lines": [{"item": i, "quantity": q, "amount": a} for i, q, a in lines]}})
+        effects += found
+    return program, effects
+
+
+@settings(max_examples=30, deadline=None)
+@given(paid=st.integers(1, 9), free=st.integers(1, 3), cycles=st.integers(1, 3), percent=st.sampled_from(["100", "50"]))
+def test_a_punch_cards_rate_is_the_share_a_member_gets_back(paid, free, cycles, percent):
+    """Buying whole cycles of a punch card one wash at a time, the discounts add up to describe's share of
+    the list price exactly."""
+    card = (f'{free} free "wash" after every {paid} paid' if percent == "100"
+            else f'every {paid + 1}th "wash" at {percent}% off')
+    free_units = free if percent == "100" else 1
+    text = ('program "Wash" {\n  currency NOK\n}\ncatalog {\n  item "wash" in category "washes" costing 30 NOK\n}\n'
+            f'rule "card" {{ {card} }}\n')
+    cycle = paid + free_units
+    program, effects = _replay(text, [[("wash", 1, "100")]] * (cycle * cycles))
+    given_back = Fraction(sum(e.amount for e in effects if e.kind == "discount_applied"), 100)
+    doc = describe(program.compiled)
+    share = doc["rules"][0]["rates"][""]["at_list_price"]
+    assert given_back / (100 * cycle * cycles) == share
+
+
+@settings(max_examples=30, deadline=None)
+@given(points=st.integers(1, 5), per=st.sampled_from([1, 5, 10, 25]), orders=st.integers(1, 4),
+       steps=st.integers(1, 4).map(lambda n: 2 * n), factor=st.sampled_from(["1.5", "2", "3"]))
+def test_a_points_rate_is_the_points_a_member_earns_at_their_cost(points, per, orders, steps, factor):
+    """Orders of an even number of `per` steps (whole points even at 1.5x: no rounding), in a tier from 0 with
+    a multiplier: the points earned, at the point's cost, are describe's at-cost share of the tier's spend."""
+    text = ('program "Shop" {\n  currency NOK\n}\npoints "points" { cost 0.02 NOK each }\n'
+            'reward "5 off" is 5 NOK off the next order\nredeem 250 points for "5 off"\n'
+            f'rule "base" {{ earn {points} points per {per} NOK }}\n'
+            f'tiers by spend {{ tier "all" from 0 NOK {{ earn {factor}x points }} }}\n')
+    amount = per * steps
+    program, effects = _replay(text, [[("anything", 1, str(amount))]] * orders)
+    earned = sum(e.points for e in effects if e.kind == "points_earned")
+    rate = describe(program.compiled)["rules"][0]["rates"]["all"]
+    spend = amount * orders
+    assert Fraction(earned) * Fraction(2, 100) / spend == rate["at_cost"]
+    # 250 points buy 5 NOK off: a point is worth 0.02 NOK to the member too
+    assert rate["at_list_price"] == rate["at_cost"]
