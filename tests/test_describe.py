@@ -236,6 +236,10 @@ def test_rule_markdown_for_a_hover():
     assert hover.startswith("**points on every purchase**: Earn 1 point per 10 NOK spent.")
     assert "- tier \"plus\": 1.5% / 1.5% on every purchase (at list price / at cost)" in hover
     assert rule_markdown(program, "no such rule") is None
+    # from the checked syntax tree, as an editor has it
+    checked = check_text((REPO / "examples/programs/car_wash.loyalty").read_text(), "c")
+    hover = rule_markdown(checked.program, "every 6th wash is free")
+    assert "16.67% / 5.83–9.17 NOK per item bought" in hover
 
 
 def test_output_is_byte_identical_between_runs():

@@ -883,9 +883,18 @@ def render_markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rule_markdown(program: CompiledProgram, rule_name: str, scenario=None) -> Optional[str]:
-    """One rule's sentence and effective rate, as markdown (the language server's hover); None when the
-    program has no rule of that name."""
+def rule_markdown(program, rule_name: str, scenario=None) -> Optional[str]:
+    """One rule's sentence and effective rate, as markdown (the language server's hover). `program` is a
+    `CompiledProgram`, or a checked syntax tree (`ast.Program`, e.g. `frontend.check_text(...).program` when
+    `.ok`), compiled here. None when the program has no rule of that name or cannot be compiled."""
+    if not isinstance(program, CompiledProgram):
+        from loyalty.compiler import compile_document
+        from loyalty.diagnostics import LoyaltyError
+
+        try:
+            program = CompiledProgram(compile_document(program))
+        except LoyaltyError:
+            return None
     doc = describe(program, scenario)
     rule = next((r for r in doc["rules"] if r["name"] == rule_name), None)
     if rule is None:
