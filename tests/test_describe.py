@@ -321,3 +321,28 @@ def test_a_points_rate_is_the_points_a_member_earns_at_their_cost(points, per, o
     assert Fraction(earned) * Fraction(2, 100) / spend == rate["at_cost"]
     # 250 points buy 5 NOK off: a point is worth 0.02 NOK to the member too
     assert rate["at_list_price"] == rate["at_cost"]
+
+
+def test_gym_multipliers_multiply_points_per_visit():
+    doc = described("gym")
+    per = {r["name"]: {t: (v.get("per") or {}).get("at_cost") for t, v in r["rates"].items()} for r in doc["rules"]}
+    # 10 points a visit at 0.01 USD = 0.10 USD; "devotee" earns 2x: 0.20 USD
+    assert per["points for every visit"] == {"(no tier)": "0.1", "regular": "0.1", "devotee": "0.2"}
+    # off-peak 2x adds 10 more points (0.10 USD), for a devotee 2 x 10 x (2 - 1) = 20 (0.20 USD);
+    # weekend 1.5x adds 5 (0.05 USD), for a devotee 10 (0.10 USD)
+    assert per["off-peak double points"] == {"(no tier)": "0.1", "regular": "0.1", "devotee": "0.2"}
+    assert per["weekend warriors"] == {"(no tier)": "0.05", "regular": "0.05", "devotee": "0.1"}
+    # a smoothie (1.60 USD) every 20 visits: 0.08 USD a visit
+    assert per["smoothie every 20 visits"]["(no tier)"] == "0.08"
+
+
+def test_a_percent_off_next_order_is_not_priced_and_a_draw_costs_its_prizes():
+    books = described("bookstore")
+    stock_up = next(r for r in books["rules"] if r["name"] == "stock up and save")["rates"]["(no tier)"]
+    assert stock_up["next_order_percent"] == "10" and stock_up["at_cost_percent"] is None
+    assert books["worst_case"]["cost_unknown"] == ["stock up and save"]
+    draw = described("monthly_draw")
+    # 1 winner of 5000 NOK a month; 2 winners of 20000 NOK a quarter
+    assert draw["draws"] == [{"name": "monthly prize draw", "period": "month", "cost_per_period": "5000"},
+                             {"name": "quarterly northern draw", "period": "quarter", "cost_per_period": "40000"}]
+    assert draw["rules"] == []

@@ -410,6 +410,12 @@ class _Describer:
             out.update(per={"unit": "referral", "at_list_price": value, "at_cost": cost},
                        basis="a fixed amount for each friend referred")
             return out
+        if a["type"] == "give" and value is None and cost is None and self.rewards[a["reward"]]["kind"] == "percent_off":
+            percent = Fraction(Decimal(self.rewards[a["reward"]]["percent"]))
+            out.update(next_order=percent / 100,
+                       basis=f"{rates.decimal_text(percent, 2)}% off the member's next order, each time the rule "
+                       "gives: its amount depends on that order")
+            return out
         out.update(per={"unit": "time given", "at_list_price": value, "at_cost": cost},
                    basis="a fixed amount each time the rule gives, "
                    + self.trigger_words(rule.get("trigger"), bool(rule.get("conditions"))))
@@ -418,6 +424,9 @@ class _Describer:
     def gift_value(self, a: dict) -> tuple[Optional[Fraction], Optional[Fraction]]:
         """What one firing of a give or fixed-points rule is worth: to the member, and at cost."""
         if a["type"] == "give":
+            if self.rewards[a["reward"]]["kind"] == "percent_off" and not self.rewards[a["reward"]]["cost_declared"] \
+                    and not (self.scenario is not None and a["reward"] in self.scenario.reward_costs):
+                return None, None  # a percentage of the next order: its amount depends on that order
             return self.reward_face(a["reward"]), self.reward_cost(a["reward"])
         kind = a["point_kind"]
         value = self.point_value[kind]
@@ -469,6 +478,16 @@ class _Describer:
             per_money = base * factor * (Fraction(Decimal(a["factor"])) - 1)
             out["on"] = self.lines_words(rule) or "every purchase"
             out["extra"] = True
+            visits = [r for r in self.doc["rules"] if r["action"]["type"] == "earn_per_event"
+                      and r["action"]["event"] == "visit" and r["action"]["point_kind"] == kind]
+            if not spend and visits and not rule.get("line_filters"):  # it multiplies the points per visit
+                extra = sum((Fraction(r["action"]["points"]) for r in visits), Fraction(0)) * factor * \
+                    (Fraction(Decimal(a["factor"])) - 1)
+                out.update(on=None, per={"unit": "visit", "points": extra,
+                                         "at_list_price": None if value is None else extra * value[0],
+                                         "at_cost": None if cost is None else extra * cost})
+                out["basis"] = f"{self.points_words(extra, kind)} more per visit"
+                return out
         else:  # points per visit: on the typical order of the most generous per-spend rule (rates.py)
             spend = self.spend_rules(kind)
             visit_points = Fraction(a["points"]) * factor
@@ -594,7 +613,7 @@ class _Describer:
 
     # ------------------------------------------------------------ worst case
     def worst_case(self) -> dict:
-        rows, uncapped, seen = [], [], set()
+        rows, uncapped, unknown, seen = [], [], [], set()
         for rule in self.doc["rules"]:
             caps = list(rule.get("caps", ()))
             if _once_per_member(rule):  # joining, a first purchase, an nth visit: each happens once
@@ -611,13 +630,13 @@ class _Describer:
                     best = (amount, cap)
             if best is None:
                 if not any(c["scope"] in seen for c in caps):
-                    uncapped.append(rule["name"])
+                    unknown.append(rule["name"])
                 continue
             seen.add(best[1]["scope"])
             rows.append({"rule": rule["name"], "cap": self.cap_words(best[1]), "at_cost": best[0],
                          "period": best[1].get("period"), "per_year": self.per_year(*best)})
-        total = sum((r["per_year"] for r in rows), Fraction(0)) if rows and not uncapped else None
-        return {"capped": rows, "uncapped": uncapped, "per_member_per_year_at_cost": total}
+        total = sum((r["per_year"] for r in rows), Fraction(0)) if rows and not uncapped and not unknown else None
+        return {"capped": rows, "uncapped": uncapped, "cost_unknown": unknown, "per_member_per_year_at_cost": total}
 
     def per_year(self, amount: Fraction, cap: dict) -> Fraction:
         period = cap.get("period")
@@ -670,6 +689,10 @@ class _Describer:
             "point_kinds": points,
             "tiers": tier_rows,
             "worst_case": self.worst_case(),
+            # a draw costs its prizes once per period, for the whole program, whatever members do
+            "draws": [{"name": d["name"], "period": d["period"],
+                       "cost_per_period": self.money(d["prize_minor"]) * d["winners"]}
+                      for d in self.doc.get("draws", ())],
             "assumptions": sorted(set(self.assumptions)),
             "warnings": [{"code": w.code, "line": w.span.line, "column": w.span.column, "message": w.message}
                          for w in warnings],
@@ -725,6 +748,7 @@ def to_json(doc: dict) -> dict:
                     "on": rate.get("on"),
                     "basis": rate.get("basis"),
                     "per": convert(rate.get("per"), "per") if rate.get("per") else None,
+                    "next_order_percent": _percent(rate.get("next_order")),
                 })
             rates_json[tier or "(no tier)"] = rj
         out["rules"].append({"name": r["name"], "campaign": r["campaign"], "line": r["line"],
@@ -735,9 +759,12 @@ def to_json(doc: dict) -> dict:
                     "at_cost": rates.decimal_text(c["at_cost"], 4), "per_year": rates.decimal_text(c["per_year"], 4)}
                    for c in wc["capped"]],
         "uncapped": wc["uncapped"],
+        "cost_unknown": wc["cost_unknown"],
         "per_member_per_year_at_cost": None if wc["per_member_per_year_at_cost"] is None
         else rates.decimal_text(wc["per_member_per_year_at_cost"], 4),
     }
+    out["draws"] = [{"name": d["name"], "period": d["period"],
+                     "cost_per_period": rates.decimal_text(d["cost_per_period"], 4)} for d in doc["draws"]]
     out["tiers"] = [{"name": t["name"], "discount_percent": _percent(t["discount"]),
                      "perks_per_order": {k: rates.decimal_text(v, 4) for k, v in t["perks_per_order"].items()}}
                     for t in doc["tiers"]]
@@ -752,6 +779,8 @@ def _cell(rate: dict, currency: str) -> str:
     if not rate["applies"]:
         return "—"
     lp, cost = rate.get("at_list_price"), rate.get("at_cost")
+    if rate.get("next_order") is not None:
+        return f"{rates.percent_text(rate['next_order'])} of a next order"
     if lp is None and cost is None and rate.get("per"):
         per = rate["per"]
         amounts = per.get("at_cost")
@@ -810,6 +839,8 @@ def render_text(doc: dict) -> str:
     lines += ["  - " + visible(t) for t in doc["terms"]]
     lines += ["", "Effective reward rates (" + _RATE_LEGEND + "):"]
     head, rows = _table_rows(doc)
+    if not rows:
+        rows = [["(no rules)"] + [""] * (len(head) - 1)]
     table = [head] + rows
     table = [[visible(c) for c in row] for row in table]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -828,6 +859,8 @@ def render_text(doc: dict) -> str:
 
 
 def _basis_lines(doc: dict, show) -> list[str]:
+    if not doc["rules"]:
+        return []
     out = ["", "How each rate is worked out:"]
     for r in doc["rules"]:
         rate = r["rates"].get("") if r["rates"].get("", {}).get("applies") else \
@@ -844,6 +877,13 @@ def _worst_lines(doc: dict) -> list[str]:
            + (f' per {c["period"]}' if c["period"] else "")
            + (f' ({rates.decimal_text(c["per_year"], 2)} {cur} a year)' if c["period"] not in (None, "year") else "")
            for c in wc["capped"]]
+    if not wc["capped"] and not wc["uncapped"] and not wc["cost_unknown"]:
+        out.append("no rule gives a member anything")
+    out += [f'prize draw "{d["name"]}": {rates.decimal_text(d["cost_per_period"], 2)} {cur} per {d["period"]} '
+            "for the whole program, however many members take part" for d in doc["draws"]]
+    if wc["cost_unknown"]:
+        out.append("capped, but at a cost the program does not say (a percentage of a next order, a point "
+                   "without a cost): " + ", ".join(f'"{n}"' for n in wc["cost_unknown"]))
     if wc["uncapped"]:
         out.append("no cap on " + ", ".join(f'"{n}"' for n in wc["uncapped"])
                    + ": what a member gets grows with what she buys, so there is no finite worst case")
@@ -872,8 +912,9 @@ def render_markdown(doc: dict) -> str:
     lines.append("| " + " | ".join(_md(h) for h in head) + " |")
     lines.append("|" + "---|" * len(head))
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    lines += ["", "### How each rate is worked out", ""]
-    lines += [line.replace("  - ", "- ", 1) for line in _basis_lines(doc, _md) if line.startswith("  - ")]
+    if doc["rules"]:
+        lines += ["", "### How each rate is worked out", ""]
+        lines += [line.replace("  - ", "- ", 1) for line in _basis_lines(doc, _md) if line.startswith("  - ")]
     lines += ["", "## Worst case per member", ""] + [f"- {_md(t)}" for t in _worst_lines(doc)]
     if doc["assumptions"]:
         lines += ["", "## Assumptions", ""] + [f"- {_md(a)}" for a in doc["assumptions"]]
