@@ -25,8 +25,6 @@ from loyalty.runtime.program import CompiledProgram
 FORMAT = "loyalty-describe/1"
 
 _WEEKDAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
-_PERIOD_ADVERB = {"day": "per day", "week": "per week", "month": "per month", "quarter": "per quarter",
-                  "year": "per year", None: "in total"}
 # how many of each calendar period a year can touch, for the worst case per member per year
 _PERIODS_PER_YEAR = {"day": 366, "week": 53, "month": 12, "quarter": 4, "year": 1}
 _CMP_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "=": "exactly",
@@ -320,9 +318,6 @@ class _Describer:
         return self.points_words(threshold, m["point_kind"])
 
     # ------------------------------------------------------------ rates
-    def share_pair(self, list_share: Optional[Fraction], cost_share: Optional[Fraction]) -> dict:
-        return {"at_list_price": list_share, "at_cost": cost_share}
-
     def spend_rules(self, kind: str) -> list[dict]:
         return [r for r in self.doc["rules"] if r["action"]["type"] == "earn_per_spend"
                 and r["action"]["point_kind"] == kind]
@@ -381,8 +376,7 @@ class _Describer:
                        on=self.lines_words(rule) or "every unit",
                        basis="a fixed amount per unit; its share depends on the price")
             return out
-        if t in ("earn_per_spend", "multiplier", "earn_per_event") and t != "earn_per_event" or (
-                t == "earn_per_event" and a["event"] == "visit"):
+        if t in ("earn_per_spend", "multiplier") or (t == "earn_per_event" and a["event"] == "visit"):
             kind = a.get("point_kind")
             return self.points_rate(rule, tier, kind, out)
         # one-off and periodic gifts: rewards and fixed points
@@ -450,6 +444,7 @@ class _Describer:
     def points_rate(self, rule: dict, tier: Optional[dict], kind: Optional[str], out: dict) -> dict:
         a = rule["action"]
         t = a["type"]
+        # a multiplier without a unit multiplies every point kind: its rate is shown for the first one
         kinds = [kind] if kind else list(self.kinds)
         kind = kinds[0] if kinds else None
         if kind is None:
