@@ -346,3 +346,20 @@ def test_a_percent_off_next_order_is_not_priced_and_a_draw_costs_its_prizes():
     assert draw["draws"] == [{"name": "monthly prize draw", "period": "month", "cost_per_period": "5000"},
                              {"name": "quarterly northern draw", "period": "quarter", "cost_per_period": "40000"}]
     assert draw["rules"] == []
+
+
+def test_the_json_keys_are_the_documented_ones():
+    doc = described("grocery_club")
+    assert sorted(doc) == ["assumptions", "currency", "draws", "format", "point_kinds", "program", "rules",
+                           "terms", "tiers", "warnings", "worst_case"]
+    assert doc["format"] == "loyalty-describe/1"
+    rule = doc["rules"][0]
+    assert sorted(rule) == ["campaign", "line", "name", "rates", "sentence"]
+    assert list(rule["rates"]) == ["(no tier)", "member", "plus"]
+    assert sorted(rule["rates"]["plus"]) == ["applies", "at_cost_percent", "at_list_price_percent", "basis",
+                                             "next_order_percent", "on", "per", "up_to"]
+    assert sorted(doc["worst_case"]) == ["capped", "cost_unknown", "per_member_per_year_at_cost", "uncapped"]
+    text = (REPO / "docs" / "describe.md").read_text(encoding="utf-8")
+    for key in ("at_list_price_percent", "at_cost_percent", "next_order_percent", "cost_unknown", "draws",
+                "per_member_per_year_at_cost"):
+        assert f"`{key}`" in text, key
