@@ -368,14 +368,20 @@ def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
     that names the number as it must be written (`write 5000 NOK`, `write 0.10 NOK`)."""
     ch = text[pos]
     if not (ch == "," or ch in _GROUP_SEPARATORS or ch.isdigit()):
-        return None
+        # `winners 1 000` and `>= 1 000 NOK` parse `000` as the start of the next clause (`000 entry per ...`,
+        # `000 free ...`), so the error comes at the word after the number: look back past the spaces to it
+        before = _end_of_previous_token(text, pos)
+        if before == pos or before == 0 or not text[before - 1].isdigit():
+            return None
+        pos = before - 1
     line_start = text.rfind("\n", 0, pos) + 1
     line_end = text.find("\n", pos)
     line_end = len(text) if line_end < 0 else line_end
     line_text = text[line_start:line_end]
     for match in _NORDIC_NUMBER.finditer(line_text):
         start, end = line_start + match.start(), line_start + match.end()
-        # the error must be inside the number, past its first group (`5 000`: at the space or at `000`)
+        # the error must be inside the number, past its first group (`5 000`: at the space or at `000`, or just
+        # after it, looked back to above)
         if not (start < pos < end):
             continue
         written = match.group()
@@ -402,6 +408,25 @@ def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
         line, col = _line_col(text, start)
         return Diagnostic("LOY001", message, Span(file, line, col, line, col + len(written), start, end), hint)
     return None
+
+
+def _end_of_previous_token(text: str, pos: int) -> int:
+    """The offset just after the last character before `pos` that is neither a space nor in a comment."""
+    end = pos
+    while True:  # each pass steps back over one line's comment: linear in the text it crosses
+        while end > 0 and text[end - 1].isspace():
+            end -= 1
+        line_start = text.rfind("\n", 0, end) + 1
+        quotes, hash_at = 0, None
+        for i in range(line_start, end):
+            if text[i] == '"':
+                quotes += 1
+            elif text[i] == "#" and quotes % 2 == 0:
+                hash_at = i
+                break
+        if hash_at is None:
+            return end
+        end = hash_at
 
 
 def _glued_word(tok: Token, text: str, file: str) -> Optional[Diagnostic]:
