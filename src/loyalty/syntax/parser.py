@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
 import re
 import threading
 from decimal import Decimal, InvalidOperation
@@ -358,9 +359,17 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
 # between groups of thousands, `0,10` with a decimal comma, or both (`5 000,50`). The language has neither.
 _NORDIC_NUMBER = re.compile(r"(?<![\d.,])-?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?(?![\d.])|(?<![\d.,])-?\d+,\d+(?![\d.])")
 _GROUP_SEPARATORS = " \u00a0\u202f"
-# words after a number that are not its unit (the fix names the number and its unit only)
-_NOT_A_UNIT = frozenset({"per", "each", "off", "and", "or", "to", "from", "entry", "free", "is", "at", "in", "on",
-                         "for", "when", "after", "between", "until", "spent", "paid", "with", "grace", "costing"})
+# keywords that are a number's unit (the fix names the number and its unit: `write 2500 points`); any other
+# keyword after a number starts the next clause (`winners 1 000 prize ...`), and any other word is a point kind
+_UNIT_KEYWORDS = frozenset({"points", "day", "days", "week", "weeks", "month", "months", "year", "years", "visits",
+                            "times"})
+
+
+@functools.lru_cache(maxsize=1)
+def _keywords() -> frozenset:
+    """Every word the grammar uses as a keyword."""
+    return frozenset(t.pattern.value for t in lark_parser().terminals
+                     if t.pattern.type == "str" and t.pattern.value.isalpha())
 
 
 def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
@@ -391,7 +400,7 @@ def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
         suffix = ""
         if unit and unit.group(1):
             suffix = unit.group(1)
-        elif unit and unit.group(2) not in _NOT_A_UNIT:
+        elif unit and (unit.group(2) in _UNIT_KEYWORDS or unit.group(2) not in _keywords()):
             suffix = " " + unit.group(2)
         shown = written.replace("\u00a0", " ").replace("\u202f", " ")
         hint = f"write {fixed}{suffix}"
