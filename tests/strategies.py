@@ -20,7 +20,10 @@ import re
 from decimal import Decimal
 from typing import Optional
 
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
+
+from loyalty import rates
+from loyalty.checker import resolve_point_kind
 
 from loyalty.syntax import ast
 from loyalty.syntax.parser import grammar_text
@@ -1057,6 +1060,23 @@ def valid_programs(draw) -> ast.Program:
         for kind in v.kinds:
             decls.append(ast.RuleDecl(ast.Text(f"regular {kind} {len(decls)}"), (
                 ast.EarnPerSpend(ast.PointsAmount(Decimal(1), v.unit_word(kind)), v.money(hi=1000)),)))
+
+    # points that nothing can redeem are LOY314: something to spend each earned kind on
+    redeemed = {resolve_point_kind(d.price.unit, v.kinds) for d in decls if isinstance(d, ast.RedeemDecl)}
+    for kind in v.kinds:
+        if kind not in redeemed:
+            name = ast.Text(f"spend {kind} {len(decls)}")
+            decls.append(ast.RewardDecl(name, ast.PerkReward(), None))
+            decls.append(ast.RedeemDecl(ast.PointsAmount(Decimal(100), v.unit_word(kind)), name))
+
+    # points per visit out of line with the points per spend of their kind are LOY315 (loyalty/rates.py)
+    earns = [n for d in decls for n in d.walk() if isinstance(n, (ast.EarnPerSpend, ast.EarnPerEvent))]
+    for visit in (n for n in earns if isinstance(n, ast.EarnPerEvent) and n.event == "visit"):
+        kind = resolve_point_kind(visit.points.unit, v.kinds)
+        for spend in (n for n in earns if isinstance(n, ast.EarnPerSpend)):
+            if resolve_point_kind(spend.points.unit, v.kinds) == kind and spend.points.amount > 0:
+                assume(not rates.compare_visit_to_spend(visit.points.amount, spend.points.amount,
+                                                        spend.per.amount).out_of_line)
 
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]

@@ -21,6 +21,8 @@ program "Cafe" {
 }
 points "points" { cost 0.01 NOK each }
 rule "base" { earn 1 point per 10 NOK }
+reward "mug" is a perk
+redeem 100 points for "mug"
 """
 
 WITH_WARNING = """\
@@ -29,6 +31,8 @@ program "Cafe" {
 }
 points "points"
 rule "base" { earn 1 point per 10 NOK }
+reward "mug" is a perk
+redeem 100 points for "mug"
 """
 
 WITH_ERROR = """\
@@ -37,6 +41,8 @@ program "Cafe" {
 }
 points "points" { cost 0.01 NOK each }
 rule "base" { earn 1 point per 10 USD }
+reward "mug" is a perk
+redeem 100 points for "mug"
 """
 
 

@@ -22,7 +22,7 @@ GOLDEN = Path(__file__).parent / "golden"
 INVALID = sorted((GOLDEN / "invalid").glob("*.loyalty"))
 VALID = sorted((GOLDEN / "valid").glob("*.loyalty"))
 
-_EXPECT = re.compile(r"#\s*expect:\s*(LOY\d{3}(?:\s*,\s*LOY\d{3})*)\s*$")
+_EXPECT = re.compile(r"#\s*expect:\s*(LOY\d{3}(?:\s*,\s*LOY\d{3})*)(?:\s+@(\d+))?(?:\s+\"([^\"]*)\")?\s*$")
 
 # produced programmatically in tests/test_checker.py (a file cannot be invalid UTF-8 and
 # still be read here as text; a 5 MB file does not belong in the repository)
@@ -37,6 +37,24 @@ def expected_pairs(text: str) -> set[tuple[int, str]]:
             for code in match.group(1).split(","):
                 pairs.add((number, code.strip()))
     return pairs
+
+
+def expected_details(text: str) -> list[tuple[int, str, int | None, str | None]]:
+    """The annotations that also pin the column (`@20`) or words of the message or hint (`"write 5000 NOK"`)
+    of their (single) code: `# expect: LOY001 @20 "write 5000 NOK"`."""
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _EXPECT.search(line)
+        if match and (match.group(2) or match.group(3)):
+            column = int(match.group(2)) if match.group(2) else None
+            out.append((number, match.group(1).strip(), column, match.group(3)))
+    return out
+
+
+def test_annotation_parser_reads_columns_and_words():
+    text = 'rule "x" { }  # expect: LOY001 @12 "write 0.10 NOK"\nrule "y" { }  # expect: LOY301\n'
+    assert expected_pairs(text) == {(1, "LOY001"), (2, "LOY301")}
+    assert expected_details(text) == [(1, "LOY001", 12, "write 0.10 NOK")]
 
 
 def test_annotation_parser_reads_several_codes():
@@ -60,6 +78,11 @@ def test_invalid_program_reports_exactly_the_annotated_diagnostics(path: Path):
         f"{path.name}: missing {missing}, unexpected {unexpected}\nreported:\n{details}"
     )
     assert all(d.span.file == path.name for d in result.diagnostics)
+    for line, code, column, words in expected_details(text):
+        found = [d for d in result.diagnostics if (d.span.line, d.code) == (line, code)]
+        assert any((column is None or d.span.column == column)
+                   and (words is None or words in f"{d.message} {d.hint or ''}") for d in found), (
+            f"{path.name}:{line}: no {code} at column {column} saying {words!r}\nreported:\n{details}")
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("loyalty.commands.check", "Check programs for errors and warnings."),
     "fmt": ("loyalty.commands.fmt", "Rewrite programs in the canonical layout."),
     "test": ("loyalty.commands.test", "Run the scenario tests written next to a program."),
+    "describe": ("loyalty.commands.describe", "Describe a program in plain words: terms, reward rates, worst case."),
     "compile": ("loyalty.commands.compile", "Compile a program and print it as JSON."),
     "simulate": ("loyalty.commands.simulate", "Replay a purchase history through a program and report its cost."),
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),

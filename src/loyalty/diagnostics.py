@@ -83,6 +83,8 @@ CODES: dict[str, CodeInfo] = {
     "LOY311": _e("more than one trigger"),
     "LOY312": _w("point kind has no cost"),
     "LOY313": _e("discount scale steps must strictly increase"),
+    "LOY314": _w("points that nothing can redeem"),
+    "LOY315": _w("points per visit out of line with points per spend"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

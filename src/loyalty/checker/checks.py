@@ -16,7 +16,7 @@ import zoneinfo
 from decimal import Decimal
 from typing import Iterable, Optional, Union
 
-from loyalty import currencies
+from loyalty import currencies, rates
 from loyalty.checker.symbols import RuleEntry, Symbols, build_symbols
 from loyalty.diagnostics import Diagnostic, sort_diagnostics
 from loyalty.runtime.timeutil import is_iana_zone, machine_only_zone_name  # the runtime refuses what the checker does
@@ -265,6 +265,8 @@ class _Checker:
         self.check_campaigns()
         self.check_draws()
         self.check_values()
+        self.check_redeemable()
+        self.check_visit_points()
         return self.out
 
     # ---------------------------------------------------------------- program
@@ -907,6 +909,80 @@ class _Checker:
                 c, (ast.DrawSchedule, ast.DrawPrize, ast.DrawWinners, ast.DrawRate))]
             self.check_dates(draw.name.value, conditions, None, kind="draw")
 
+    # ---------------------------------------------------------------- points that are (not) worth anything
+
+    def _earning_rules(self):
+        """(rule entry, action, point kind) of every rule that earns points of a declared kind."""
+        for entry in self.sym.rule_entries:
+            actions = [c for c in entry.rule.clauses if isinstance(c, ACTIONS)]
+            if actions and isinstance(actions[0], (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed)):
+                kind = self.sym.point_kind(actions[0].points.unit)
+                if kind is not None:
+                    yield entry, actions[0], kind
+
+    def check_redeemable(self) -> None:
+        """LOY314: a point kind that rules earn, that no `redeem` spends and that nothing else reads (a tier or
+        scale metric `K earned`, a `K balance` condition): members collect points that are worth nothing."""
+        earned = {kind for _e, _a, kind in self._earning_rules()}
+        used: set[str] = set()
+        for node in self.program.walk():
+            if isinstance(node, ast.RedeemDecl):
+                used.add(self.sym.point_kind(node.price.unit) or "")
+            elif isinstance(node, ast.Metric) and node.kind == "earned" and node.unit:
+                used.add(self.sym.point_kind(node.unit) or "")
+            elif isinstance(node, ast.Measure) and node.kind == "balance" and node.unit:
+                used.add(self.sym.point_kind(node.unit) or "")
+        for kind, decl in self.sym.point_kinds.items():
+            if kind in earned and kind not in used:
+                rewards = list(self.sym.rewards)
+                example = f'"{rewards[0]}"' if rewards else '"<a reward>"'
+                self.report(
+                    "LOY314",
+                    f'members earn {kind}, but nothing can redeem them: no `redeem` prices a reward in {kind}',
+                    decl.name.span,
+                    hint=f"add what they buy, e.g. `redeem 100 {kind} for {example}`; points that only count "
+                    f"towards tiers are fine once a tier is measured by `{kind} earned`",
+                )
+
+    def check_visit_points(self) -> None:
+        """LOY315: `earn N points per visit` that gives, on a typical order, at least OUT_OF_LINE_FACTOR times
+        what the program's points per spend give (loyalty/rates.py holds the rule and the arithmetic)."""
+        spend_rules: dict[str, list] = {}
+        for entry, action, kind in self._earning_rules():
+            if isinstance(action, ast.EarnPerSpend) and action.points.amount > 0 and action.per.amount > 0:
+                spend_rules.setdefault(kind, []).append((entry, action))
+        for entry, action, kind in self._earning_rules():
+            if not (isinstance(action, ast.EarnPerEvent) and action.event == "visit" and action.points.amount > 0):
+                continue
+            candidates = spend_rules.get(kind)
+            if not candidates:
+                continue
+            # the most generous per-spend rule of the kind: the comparison least likely to warn
+            base_entry, base = max(candidates, key=lambda ea: (
+                rates.points_per_money(ea[1].points.amount, ea[1].per.amount), -ea[1].span.start))
+            comparison = rates.compare_visit_to_spend(action.points.amount, base.points.amount, base.per.amount)
+            if not comparison.out_of_line:
+                continue
+            currency = base.per.currency
+            order = f"{rates.decimal_text(comparison.order, 2)} {currency}"
+            cost = _point_cost(self.sym.point_kinds[kind])
+            if cost is not None:
+                worth = (f"{rates.percent_text(comparison.visit_share(cost))} back at {_fmt(cost)} {currency} a "
+                         f"point, against {rates.percent_text(comparison.spend_share(cost))} from")
+            else:
+                worth = f"{rates.decimal_text(comparison.visit_points, 2)} {kind} against " \
+                        f"{rates.decimal_text(comparison.spend_points, 2)} {kind} from"
+            self.report(
+                "LOY315",
+                f'rule "{entry.name}" gives {_fmt(action.points.amount)} {kind} per visit: on a typical order of '
+                f'{order} that is {worth} rule "{base_entry.name}" ({rates.ratio_text(comparison.ratio)} times as '
+                f"much)",
+                action.span,
+                hint=f"points per visit come on every order, however small; if points per amount spent were meant, "
+                f"write `earn {_fmt(action.points.amount)} {action.points.unit} per <amount> {currency}`; a typical "
+                f"order is {rates.TYPICAL_ORDER_STEPS} times the `per` amount of the points per spend",
+            )
+
     # ---------------------------------------------------------------- values
 
     def check_values(self) -> None:
@@ -1113,6 +1189,12 @@ def _unit_example(expected: Unit) -> str:
     if kind == "count":
         return "a plain number, e.g. 10"
     return "a percentage"
+
+
+def _point_cost(decl: ast.PointsDecl) -> Optional[Decimal]:
+    """A point kind's `cost ... each`, when it has one (a negative cost is LOY207's business)."""
+    cost = next((s.money.amount for s in decl.settings if isinstance(s, ast.PointCost)), None)
+    return cost if cost is not None and cost >= 0 else None
 
 
 def _earned_kind(action, sym: Symbols) -> Optional[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
 import re
 import threading
 from decimal import Decimal, InvalidOperation
@@ -308,6 +309,11 @@ def _expected_words(expected: set[str]) -> list[str]:
 
 
 def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    at = err.token.start_pos if isinstance(err, UnexpectedToken) else err.pos_in_stream
+    if isinstance(at, int) and 0 <= at < len(text):
+        nordic = _nordic_number(text, at, file)
+        if nordic is not None:
+            return nordic
     if isinstance(err, UnexpectedCharacters):
         line, col = err.line, err.column
         ch = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else ""
@@ -319,6 +325,8 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
             word = _word_at(text, err.pos_in_stream)
             message = f"unexpected word '{word}'"
             hint = _word_hint(word, set(err.allowed or ()))
+            if word.startswith("refer") and "STRING" in set(err.allowed or ()):
+                message, hint = _referral_message(word)
         else:
             message = f"unexpected character {ch!r}"
             allowed = _expected_words(set(err.allowed or ()))
@@ -345,6 +353,89 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
     message, hint = _human_message(tok, expected)
     span = _token_span(tok, file)
     return Diagnostic("LOY001", message, span, hint)
+
+
+# A number as many Nordic (and other European) texts write it: `5 000` with a space (or a no-break space)
+# between groups of thousands, `0,10` with a decimal comma, or both (`5 000,50`). The language has neither.
+_NORDIC_NUMBER = re.compile(r"(?<![\d.,])-?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?(?![\d.])|(?<![\d.,])-?\d+,\d+(?![\d.])")
+_GROUP_SEPARATORS = " \u00a0\u202f"
+# keywords that are a number's unit (the fix names the number and its unit: `write 2500 points`); any other
+# keyword after a number starts the next clause (`winners 1 000 prize ...`), and any other word is a point kind
+_UNIT_KEYWORDS = frozenset({"points", "day", "days", "week", "weeks", "month", "months", "year", "years", "visits",
+                            "times"})
+
+
+@functools.lru_cache(maxsize=1)
+def _keywords() -> frozenset:
+    """Every word the grammar uses as a keyword."""
+    return frozenset(t.pattern.value for t in lark_parser().terminals
+                     if t.pattern.type == "str" and t.pattern.value.isalpha())
+
+
+def _nordic_number(text: str, pos: int, file: str) -> Optional[Diagnostic]:
+    """A syntax error at `pos` that is a thousands separator or a decimal comma inside a number: a message
+    that names the number as it must be written (`write 5000 NOK`, `write 0.10 NOK`)."""
+    ch = text[pos]
+    if not (ch == "," or ch in _GROUP_SEPARATORS or ch.isdigit()):
+        # `winners 1 000` and `>= 1 000 NOK` parse `000` as the start of the next clause (`000 entry per ...`,
+        # `000 free ...`), so the error comes at the word after the number: look back past the spaces to it
+        before = _end_of_previous_token(text, pos)
+        if before == pos or before == 0 or not text[before - 1].isdigit():
+            return None
+        pos = before - 1
+    line_start = text.rfind("\n", 0, pos) + 1
+    line_end = text.find("\n", pos)
+    line_end = len(text) if line_end < 0 else line_end
+    line_text = text[line_start:line_end]
+    for match in _NORDIC_NUMBER.finditer(line_text):
+        start, end = line_start + match.start(), line_start + match.end()
+        # the error must be inside the number, past its first group (`5 000`: at the space or at `000`, or just
+        # after it, looked back to above)
+        if not (start < pos < end):
+            continue
+        written = match.group()
+        fixed = "".join(c for c in written if c not in _GROUP_SEPARATORS).replace(",", ".")
+        after = line_text[match.end():]
+        unit = re.match(r"(%|x\b)|[ \t]+([A-Z]{3}\b|[a-z][a-z_]*)", after)
+        suffix = ""
+        if unit and unit.group(1):
+            suffix = unit.group(1)
+        elif unit and (unit.group(2) in _UNIT_KEYWORDS or unit.group(2) not in _keywords()):
+            suffix = " " + unit.group(2)
+        shown = written.replace("\u00a0", " ").replace("\u202f", " ")
+        hint = f"write {fixed}{suffix}"
+        if "," in written and not any(c in written for c in _GROUP_SEPARATORS):
+            whole, fraction = written.split(",")
+            message = f"{shown} has a decimal comma: numbers are written with a decimal point"
+            if len(fraction) == 3 and len(whole.lstrip("-")) <= 3:  # `1,000` may be an English thousands comma
+                hint += f" (or, for {whole}{fraction} without decimals, {whole}{fraction}{suffix})"
+        elif "," in written:
+            message = (f"{shown} is one number written with spaces and a decimal comma: numbers have no thousands "
+                       "separator and a decimal point")
+        else:
+            message = f"{shown} is one number written with spaces: numbers have no thousands separator"
+        line, col = _line_col(text, start)
+        return Diagnostic("LOY001", message, Span(file, line, col, line, col + len(written), start, end), hint)
+    return None
+
+
+def _end_of_previous_token(text: str, pos: int) -> int:
+    """The offset just after the last character before `pos` that is neither a space nor in a comment."""
+    end = pos
+    while True:  # each pass steps back over one line's comment: linear in the text it crosses
+        while end > 0 and text[end - 1].isspace():
+            end -= 1
+        line_start = text.rfind("\n", 0, end) + 1
+        quotes, hash_at = 0, None
+        for i in range(line_start, end):
+            if text[i] == '"':
+                quotes += 1
+            elif text[i] == "#" and quotes % 2 == 0:
+                hash_at = i
+                break
+        if hash_at is None:
+            return end
+        end = hash_at
 
 
 def _glued_word(tok: Token, text: str, file: str) -> Optional[Diagnostic]:
@@ -420,6 +511,8 @@ def _human_message(tok: Token, expected: set[str]) -> tuple[str, Optional[str]]:
             f"point kinds are written without quotes, found {shown}",
             f"write {value.strip(chr(34))} without quotes, e.g. `earn 10 {value.strip(chr(34))}`",
         )
+    if value.startswith("refer") and value.isalpha() and "STRING" in expected:
+        return _referral_message(value)
     if tok.type == "NAME" and "STRING" in expected and "NAME" not in expected:
         close = difflib.get_close_matches(value, _keywords_in(expected), n=1, cutoff=0.6)
         if close:
@@ -438,6 +531,16 @@ def _human_message(tok: Token, expected: set[str]) -> tuple[str, Optional[str]]:
     if tok.type == "RBRACE" and not expected & {"RBRACE"}:
         return "unexpected '}'", hint
     return f"unexpected {shown!s}", hint
+
+
+def _referral_message(word: str) -> tuple[str, str]:
+    """`on referred signup`, `on referral`: what the language offers for referrals (docs/language.md)."""
+    return (
+        f"unexpected word '{word}': a referral is not a trigger",
+        "a referral earns the member who refers: `earn 250 points per referral` (points only, on each referral "
+        "event of the history); for the new member, use `on signup`, or, when the history marks referred "
+        "signups with a custom event, `on action \"referred signup\"`",
+    )
 
 
 def _token_span(tok: Token, file: str) -> Span:
