@@ -97,19 +97,20 @@ def compare_visit_to_spend(visit_points: Number, spend_points: Number, spend_per
 def percent_text(share: Fraction, places: int = 2) -> str:
     """A share as a percentage with at most `places` decimals, rounded half even: 1/6 -> '16.67%', 1/100 ->
     '1%'."""
-    value = (Decimal(share.numerator) * 100 / Decimal(share.denominator)).quantize(Decimal(1).scaleb(-places))
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text + "%"
+    return decimal_text(fraction(share) * 100, places) + "%"
 
 
 def decimal_text(value: Fraction, places: int) -> str:
     """An exact value as a decimal string with at most `places` decimals (half even), trailing zeros kept
-    to `places` only where the value needs them: 5/6 at 2 -> '0.83', 35 -> '35'."""
-    d = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places))
-    text = format(d, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    to `places` only where the value needs them: 5/6 at 2 -> '0.83', 35 -> '35'. Exact at any magnitude
+    (rounded from the fraction itself, not through a 28-digit Decimal division)."""
+    scaled = round(fraction(value) * 10 ** places)  # Fraction rounds half to even
+    sign, digits = ("-" if scaled < 0 else ""), str(abs(scaled))
+    if places:
+        digits = digits.rjust(places + 1, "0")
+        digits = digits[:-places] + "." + digits[-places:]
+        digits = digits.rstrip("0").rstrip(".")
+    return sign + digits if digits != "0" else "0"
 
 
 def ratio_text(value: Optional[Fraction]) -> str:

@@ -1,7 +1,8 @@
 """Hover text: what a rule gives, in words, and where a name is declared.
 
-`rule_hover_markdown` is the one place that words a rule for the editor; when `loyalty describe`
-(src/loyalty/describe.py) exists, its sentence replaces the body of that function.
+A rule's hover is `loyalty describe`'s sentence and rates (`describe.rule_markdown`) when the document
+checks clean; while it has errors (it cannot be compiled), `rule_hover_markdown` words the rule from the
+syntax tree, its rates from the same arithmetic (`loyalty.rates`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Optional
 
+from loyalty import rates
 from loyalty.checker.symbols import RuleEntry, Symbols
 from loyalty.lsp.names import Names, Occurrence
 from loyalty.syntax import ast
@@ -59,9 +61,8 @@ def _code(source: str) -> str:
     return f"{ticks}{pad}{source}{pad}{ticks}"
 
 
-def _pct(fraction: Decimal) -> str:
-    # Decimal's own formatting rounds at any magnitude (quantize refuses past 28 digits)
-    return f"{fraction * 100:.1f}%"
+def _pct(share) -> str:
+    return rates.percent_text(rates.fraction(share), 1)
 
 
 def _names(texts: tuple[ast.Text, ...]) -> str:
@@ -106,29 +107,29 @@ def _action_words(action, symbols: Symbols, text: str) -> list[str]:
         n = action.ordinal.value
         out = [f"Every {ordinal(n)} {_selector(action.selector)} is free."]
         if n > 0:
-            out.append(f"1 in {n} free: **{_pct(Decimal(1) / n)}** of their list price given back.")
+            out.append(f"1 in {n} free: **{_pct(rates.punch_share(n, 1))}** of their list price given back.")
         return out
     if isinstance(action, ast.PunchDiscount):
         n = action.ordinal.value
         out = [f"Every {ordinal(n)} {_selector(action.selector)} at {number(action.percent.value)}% off."]
         if n > 0:
-            out.append(f"**{_pct(action.percent.value / 100 / n)}** of their list price given back.")
+            out.append(f"**{_pct(rates.punch_share(n, 1, action.percent.value))}** of their list price given back.")
         return out
     if isinstance(action, ast.PaidThenFree):
         free, paid = action.free.value, action.paid.value
         out = [f"{number(free)} free {_selector(action.selector)} after every {number(paid)} paid."]
         if free + paid > 0:
-            out.append(f"{number(free)} in {number(free + paid)} free: **{_pct(free / (free + paid))}** of their "
-                       "list price given back.")
+            out.append(f"{number(free)} in {number(free + paid)} free: "
+                       f"**{_pct(rates.punch_share(int(free + paid), int(free)))}** of their list price given back.")
         return out
     if isinstance(action, ast.EarnPerSpend):
         out = [f"Earns {_points(action.points)} per {money(action.per)} spent."]
         value = _point_value(symbols, action.points.unit)
         if value is not None and value.currency == action.per.currency and action.per.amount > 0:
-            rate = action.points.amount * value.amount / action.per.amount
+            rate = rates.points_share(action.points.amount, action.per.amount, value.amount)
             out.append(f"At {money(value)} a point: **{_pct(rate)}** of spend given back.")
             for tier, factor in _tier_multipliers(symbols, action.points.unit):
-                out.append(f"In tier {_name(tier)} ({number(factor)}x): {_pct(rate * factor)}.")
+                out.append(f"In tier {_name(tier)} ({number(factor)}x): {_pct(rate * rates.fraction(factor))}.")
         return out
     if isinstance(action, (ast.EarnPerEvent, ast.EarnFixed)):
         per = f" per {action.event}" if isinstance(action, ast.EarnPerEvent) else ""

@@ -164,7 +164,13 @@ def on_hover(ls: LoyaltyServer, params: types.HoverParams) -> Optional[types.Hov
                       if e.rule.span.start <= offset <= e.rule.span.end), None)
         if entry is None:
             return None
-        text = hover.rule_hover_markdown(entry, analysis.symbols, analysis.text)
+        text = None
+        if analysis.checked.ok:  # describe's sentence and rates, from the compiled program
+            from loyalty.describe import rule_markdown
+
+            text = rule_markdown(analysis.checked.program, entry.rule.name.value)
+        if text is None:
+            text = hover.rule_hover_markdown(entry, analysis.symbols, analysis.text)
         span_range = analysis.index.range_of(entry.rule.span)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
                        range=_range(span_range))
