@@ -352,6 +352,8 @@ class _Compiler:
             out["trigger"] = {"type": "every_visits", "n": int(c.count.value)}
         elif isinstance(c, ast.AfterEverySpend):
             out["trigger"] = {"type": "every_spend", "minor": self.minor(c.money)}
+        elif isinstance(c, ast.AfterInactivity):
+            out["trigger"] = {"type": "inactivity", **_duration(c.duration)}
         return None
 
     def condition(self, c, out: dict) -> None:

@@ -36,7 +36,8 @@ ACTIONS = (
     ast.DiscountEach,
     ast.DiscountScale,
 )
-TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend)
+TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
+            ast.AfterInactivity)
 LIMITS = (ast.Cap, ast.Budget)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
@@ -68,6 +69,7 @@ _TRIGGER_WORDS = {
     ast.OnNthVisit: "`on the Nth visit`",
     ast.AfterEveryVisits: "`after every N visits`",
     ast.AfterEverySpend: "`after every <money> spent`",
+    ast.AfterInactivity: "`after <duration> without a purchase`",
 }
 
 _WEEKDAYS = {
@@ -618,6 +620,30 @@ class _Checker:
         self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions, own_conditions)
         if isinstance(action, ast.EarnMultiplier):
             self.check_multiplier_has_points(rule, action)
+        for trigger in triggers[:1]:
+            if isinstance(trigger, ast.AfterInactivity):
+                self.check_winback_after_expiry(rule, trigger)
+
+    def check_winback_after_expiry(self, rule: ast.RuleDecl, trigger: ast.AfterInactivity) -> None:
+        """LOY316: a win-back that fires only once a point kind's expiry after inactivity has emptied the
+        member's balance: she is won back to nothing, where a reminder before the expiry keeps her points."""
+        fires = _duration_days(trigger.duration)
+        for kind, decl in self.sym.point_kinds.items():
+            for setting in decl.settings:
+                if not isinstance(setting, ast.ExpireAfterInactivity):
+                    continue
+                expires = _duration_days(setting.duration)
+                if fires is None or expires is None or fires[0] < expires[1]:
+                    continue  # fires before the expiry (or cannot be sure it does not): no warning
+                self.report(
+                    "LOY316",
+                    f'rule "{rule.name.value}" fires after {_duration_text(trigger.duration)} without a purchase, '
+                    f"but by then the member's {kind} have expired (after {_duration_text(setting.duration)} "
+                    "without a purchase): she is won back to an empty balance",
+                    trigger.span,
+                    hint=f"fire the win-back before the {kind} expire, e.g. `after "
+                         f"{_shorter_days(expires[0])} without a purchase`, or let the {kind} last longer",
+                )
 
     def check_multiplier_has_points(self, rule: ast.RuleDecl, action: ast.EarnMultiplier) -> None:
         """LOY309: a multiplier multiplies the points earned per spend or per visit (docs/semantics.md,
@@ -1205,11 +1231,33 @@ def _earned_kind(action, sym: Symbols) -> Optional[str]:
     return None
 
 
+# the fewest and most days a duration can span on the calendar (a month is 28 to 31 days)
+_UNIT_DAYS = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "year": (365, 366)}
+
+
+def _duration_days(d: ast.Duration) -> Optional[tuple[int, int]]:
+    """The fewest and most days `d` spans, or None when it is not a positive whole number (LOY205 says so)."""
+    if d.amount <= 0 or not _is_whole(d.amount) or d.unit not in _UNIT_DAYS:
+        return None
+    lo, hi = _UNIT_DAYS[d.unit]
+    return int(d.amount) * lo, int(d.amount) * hi
+
+
+def _duration_text(d: ast.Duration) -> str:
+    return f"{_fmt(d.amount)} {d.unit if d.amount == 1 else d.unit + 's'}"
+
+
+def _shorter_days(days: int) -> str:
+    """A win-back duration a week (or a day) before `days`, for a hint."""
+    n = days - 7 if days > 14 else max(days - 1, 1)
+    return f"{n} day" + ("s" if n != 1 else "")
+
+
 def _no_order_event(action, triggers) -> bool:
     """True when the rule fires on something other than a purchase (so no order exists)."""
     if isinstance(action, ast.EarnPerEvent):
         return action.event == "referral"
-    return any(isinstance(t, (ast.OnSignup, ast.OnAction)) for t in triggers)
+    return any(isinstance(t, (ast.OnSignup, ast.OnAction, ast.AfterInactivity)) for t in triggers)
 
 
 def _outside(start: Optional[ast.DateValue], end: Optional[ast.DateValue], lo, hi) -> Optional[str]:

@@ -239,6 +239,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
                 _int(trig["n"], f"{path}.trigger.n", 1)
             elif trig["type"] == "every_spend":
                 _int(trig["minor"], f"{path}.trigger.minor", 1)
+            elif trig["type"] == "inactivity":
+                _duration(trig, f"{path}.trigger")
             elif trig["type"] == "action" and not trig["name"]:
                 raise SchemaError(f"{path}.trigger.name", "empty")
         conditions(r["conditions"], f"{path}.conditions")

@@ -37,6 +37,7 @@ from loyalty.runtime.mechanics.returns import check_return, take_back
 from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews, tier_discount, tier_upgrade,
                                              upgrade_to)
 from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
+from loyalty.runtime.mechanics.winback import fire_lapses, start_lapses, winback_rules
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
 
 _tuple_new = tuple.__new__
@@ -74,7 +75,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules")
+                 "trigger_rules", "winback")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -95,8 +96,10 @@ class Plan:
         self.tier_thresholds = tuple((t.threshold, t.index) for t in self.tier_list)
         self.downgrade = bool(tiers and tiers.downgrade_period)
         self.has_timers = prog.has_timers
+        # win-back rules: a purchase starts their lapse, time passing fires it (mechanics/winback.py)
+        self.winback = winback_rules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
-        self.expiry_only = specialise and not self.downgrade and all(
+        self.expiry_only = specialise and not self.downgrade and not self.winback and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
         self.candidates = tuple(r for r in rules if can_apply_to_purchase(r))
@@ -168,6 +171,8 @@ class Plan:
         clock = st.clock
         if clock is None or t > clock:
             if self.has_timers and (st.due is None or t >= st.due):
+                if self.winback and st.lapses:  # lapses fire in time order among the other timers
+                    fire_lapses(self, st, t, ledger, out, advance)
                 if not (self.expiry_only and expire_only(self.kinds, st, t, out)):
                     advance(prog, st, t, out)
             st.clock = t
@@ -290,6 +295,8 @@ class Plan:
             orders[ev.order] = order
         if self.inactivity:
             start_inactivity(self.inactivity, st, t)
+        if self.winback:
+            start_lapses(self.winback, st, t)
         # (3) points on the amount paid, times multipliers
         for step, data in ph.earns:
             step(self, st, data, lines, ev, ledger, out, order, tier, mults)
@@ -355,6 +362,10 @@ def next_due(st) -> Optional[_dt.datetime]:
         best = st.next_review
     if st.grace_until is not None and st.grace_until < best:
         best = st.grace_until
+    if st.lapses:
+        for t in st.lapses.values():
+            if t < best:
+                best = t
     return best
 
 

@@ -146,7 +146,7 @@ class Rule:
 
     __slots__ = ("index", "name", "campaign", "line", "column", "action", "point_kind", "rate", "points", "factor",
                  "reward", "percent", "action_doc", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
-                 "trigger_name", "filters", "preds", "limits", "budget", "budget_unit", "counted")
+                 "trigger_name", "trigger_doc", "filters", "preds", "limits", "budget", "budget_unit", "counted")
 
     def __init__(self, index: int, d: dict, prog: "CompiledProgram"):
         self.index = index
@@ -174,6 +174,7 @@ class Rule:
         self.trigger = t.get("type")  # None = every purchase
         self.trigger_n = t.get("n") or t.get("minor")
         self.trigger_name = t.get("name")
+        self.trigger_doc = t  # the compiled trigger: a mechanic may read its own fields from it (winback.py)
         self.filters = tuple(
             (None if f.get("any") else frozenset(f.get("items", ())), frozenset(f.get("categories", ())))
             for f in d.get("line_filters", ())
@@ -402,7 +403,7 @@ class CompiledProgram:
         self.by_trigger = {k: tuple(v) for k, v in by.items()}
         self.sources = self._sources()
         self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
-            k.expiry or k.pending for k in self.kinds)
+            k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger
 
     def _sources(self) -> dict:
         """The multiplier sources of every regular earning rule, by key: `extra_key`."""

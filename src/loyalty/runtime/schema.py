@@ -124,6 +124,7 @@ TRIGGER = Tagged("type", {
     "nth_visit": {"n": "int"},
     "every_visits": {"n": "int"},
     "every_spend": {"minor": "int"},
+    "inactivity": {"amount": "int", "unit": "str"},
 })
 
 PERIOD = Opt("str")

@@ -412,7 +412,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts",
+        "fired", "orders", "rewards", "due", "counts", "lapses",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -442,6 +442,8 @@ class MemberState:
         self.fired: dict[int, int] = {}  # rule index -> times a counting trigger fired
         # rule index -> qualifying visits, purchases or spend, for a counting trigger with conditions or filters
         self.counts: dict[int, int] = {}
+        # win-back rule index -> the moment the member's current lapse fires it (mechanics/winback.py)
+        self.lapses: dict[int, _dt.datetime] = {}
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
@@ -479,6 +481,7 @@ class MemberState:
         s.caps = {k: v.copy() for k, v in self.caps.items()} if self.caps else {}
         s.fired = self.fired.copy()
         s.counts = self.counts.copy()
+        s.lapses = self.lapses.copy() if self.lapses else {}
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -540,6 +543,8 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         "caps": {k: list(v) for k, v in sorted(s.caps.items())},
         "fired": {str(k): v for k, v in sorted(s.fired.items())},
         "counts": {str(k): v for k, v in sorted(s.counts.items())},
+        # only when a lapse is open, so states of programs without win-back read as before
+        **({"lapses": {str(k): t(v) for k, v in sorted(s.lapses.items())}} if s.lapses else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -594,6 +599,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None) -> Me
     s.caps = {k: list(v) for k, v in doc.caps.items()}
     s.fired = dict(doc.fired)
     s.counts = dict(doc.counts)
+    s.lapses = dict(doc.lapses)
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

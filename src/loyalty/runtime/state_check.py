@@ -82,6 +82,10 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
         v = getattr(doc, name)
         if not -1 <= v < n_tiers:
             raise StateProblem(name, f"{v} is not a tier of the program (it has {n_tiers}; -1 is none)")
+    for r, t in doc.lapses.items():
+        if not 0 <= r < n_rules or prog.rules[r].trigger != "inactivity":
+            raise StateProblem(f"lapses[{r}]", "not a win-back rule (`after ... without a purchase`) of the program")
+        _time(t, f"lapses[{r}]", optional=False)
     _time(doc.next_review, "next_review")
     _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():

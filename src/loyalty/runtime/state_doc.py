@@ -69,5 +69,6 @@ class StateDoc(BaseModel):
     caps: dict[str, tuple[str, int]]
     fired: dict[int, int]
     counts: dict[int, int] = {}
+    lapses: dict[int, _dt.datetime] = {}  # absent in states written before win-back
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]

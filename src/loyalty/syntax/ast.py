@@ -587,7 +587,14 @@ class AfterEverySpend(Node):
     money: Money
 
 
-Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend]
+@frozen_node
+class AfterInactivity(Node):
+    """`after 90 days without a purchase`: win-back, once per lapse (docs/semantics.md, "Win-back")."""
+
+    duration: Duration
+
+
+Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend, AfterInactivity]
 
 # ---------------------------------------------------------------- conditions
 
@@ -886,5 +893,5 @@ class Program(Node):
 
 # clauses whose node the parser builds from their parts alone (each part already an AST node, in the order the
 # grammar rule of the class's name in snake case gives them): a new clause of that kind needs no parser code
-BUILT_FROM_PARTS = (DiscountEach,)
+BUILT_FROM_PARTS = (DiscountEach, AfterInactivity)
 

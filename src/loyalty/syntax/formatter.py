@@ -289,6 +289,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"after every {number(n.count.value)} visits"
     if isinstance(n, ast.AfterEverySpend):
         return f"after every {money(n.money)} spent"
+    if isinstance(n, ast.AfterInactivity):
+        return f"after {duration(n.duration)} without a purchase"
     # conditions
     if isinstance(n, ast.DateWindow):
         end = f" to {n.end.text}" if n.end is not None else ""

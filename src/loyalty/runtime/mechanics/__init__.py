@@ -15,12 +15,13 @@ from loyalty.runtime.mechanics.redeem import Redemptions
 from loyalty.runtime.mechanics.registry import (MODIFIER, PROGRAM_MECHANICS, PURCHASE_PHASES, RULE_MECHANICS,
                                                 Mechanic, PlanError, mechanic_for, register_program)
 from loyalty.runtime.mechanics.tiers import Tiers
+from loyalty.runtime.mechanics.winback import WinBack
 
 # every module of this package: a rule mechanic registers itself when its module is imported, so a new
 # mechanic is one new module here and nothing else in this package
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
-for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
+for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",
