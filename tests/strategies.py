@@ -24,6 +24,7 @@ from hypothesis import assume, strategies as st
 
 from loyalty import rates
 from loyalty.checker import resolve_point_kind
+from loyalty.checker.checks import winback_after_expiry
 
 from loyalty.syntax import ast
 from loyalty.syntax.parser import grammar_text
@@ -272,6 +273,7 @@ def _triggers_list() -> list:
         st.builds(ast.OnNthVisit, ordinals()),
         st.builds(ast.AfterEveryVisits, counts()),
         st.builds(ast.AfterEverySpend, moneys()),
+        st.builds(ast.AfterInactivity, durations()),
     ]
 
 
@@ -733,7 +735,12 @@ _ACTION_KINDS = (
 
 
 def _valid_trigger(v: _Valid) -> ast.Node:
-    kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend"]))
+    kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
+                                   "inactivity"]))
+    if kind == "inactivity":  # mostly short, so that generated histories see lapses fire
+        if v.draw(st.integers(0, 9)) == 0:
+            return ast.AfterInactivity(v.duration())
+        return ast.AfterInactivity(ast.Duration(v.whole(1, 60), v.draw(st.sampled_from(["day", "week"]))))
     if kind == "signup":
         return ast.OnSignup()
     if kind == "first purchase":
@@ -859,7 +866,7 @@ def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Opt
         trigger = _valid_trigger(v)
         clauses.append(trigger)
     on_purchase = not (
-        isinstance(trigger, (ast.OnSignup, ast.OnAction))
+        isinstance(trigger, (ast.OnSignup, ast.OnAction, ast.AfterInactivity))
         or (isinstance(action, ast.EarnPerEvent) and action.event == "referral")
     )
     allowed = _declared_condition_kinds(v)
@@ -1077,6 +1084,13 @@ def valid_programs(draw) -> ast.Program:
             if resolve_point_kind(spend.points.unit, v.kinds) == kind and spend.points.amount > 0:
                 assume(not rates.compare_visit_to_spend(visit.points.amount, spend.points.amount,
                                                         spend.per.amount).out_of_line)
+
+    # a win-back after the points' expiry after inactivity emptied the balance is LOY316
+    lapses = [n for d in decls for n in d.walk() if isinstance(n, ast.AfterInactivity)]
+    expiries = [n for d in decls for n in d.walk() if isinstance(n, ast.ExpireAfterInactivity)]
+    for lapse in lapses:
+        for expiry in expiries:
+            assume(not winback_after_expiry(lapse.duration, expiry.duration))
 
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]

@@ -178,6 +178,9 @@ class _Describer:
             return f"on your {ordinal(trigger['n'])} visit"
         if t == "every_visits":
             return f"every {trigger['n']} visits"
+        if t == "inactivity":
+            n, unit = trigger["amount"], trigger["unit"]
+            return f"when you have not bought anything for {n} {unit}{'s' if n != 1 else ''}"
         return f"every {self.money_text(self.money(trigger['minor']))} you spend"
 
     def expr_words(self, e: dict) -> str:

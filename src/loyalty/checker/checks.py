@@ -627,14 +627,14 @@ class _Checker:
     def check_winback_after_expiry(self, rule: ast.RuleDecl, trigger: ast.AfterInactivity) -> None:
         """LOY316: a win-back that fires only once a point kind's expiry after inactivity has emptied the
         member's balance: she is won back to nothing, where a reminder before the expiry keeps her points."""
-        fires = _duration_days(trigger.duration)
         for kind, decl in self.sym.point_kinds.items():
             for setting in decl.settings:
                 if not isinstance(setting, ast.ExpireAfterInactivity):
                     continue
-                expires = _duration_days(setting.duration)
-                if fires is None or expires is None or fires[0] < expires[1]:
-                    continue  # fires before the expiry (or cannot be sure it does not): no warning
+                expires = duration_days(setting.duration)
+                if expires is None or duration_days(trigger.duration) is None or \
+                        not winback_after_expiry(trigger.duration, setting.duration):
+                    continue  # fires before the expiry, cannot be sure it does not, or LOY205 already: no warning
                 self.report(
                     "LOY316",
                     f'rule "{rule.name.value}" fires after {_duration_text(trigger.duration)} without a purchase, '
@@ -1235,12 +1235,21 @@ def _earned_kind(action, sym: Symbols) -> Optional[str]:
 _UNIT_DAYS = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "year": (365, 366)}
 
 
-def _duration_days(d: ast.Duration) -> Optional[tuple[int, int]]:
+def duration_days(d: ast.Duration) -> Optional[tuple[int, int]]:
     """The fewest and most days `d` spans, or None when it is not a positive whole number (LOY205 says so)."""
     if d.amount <= 0 or not _is_whole(d.amount) or d.unit not in _UNIT_DAYS:
         return None
     lo, hi = _UNIT_DAYS[d.unit]
     return int(d.amount) * lo, int(d.amount) * hi
+
+
+def winback_after_expiry(winback: ast.Duration, expiry: ast.Duration) -> bool:
+    """Whether a lapse of `winback` surely ends at or after an expiry of `expiry` after the same purchase
+    (at the same moment the points expire first: docs/semantics.md, "Win-back")."""
+    if winback.unit == expiry.unit:
+        return winback.amount >= expiry.amount
+    fires, expires = duration_days(winback), duration_days(expiry)
+    return fires is not None and expires is not None and fires[0] >= expires[1]
 
 
 def _duration_text(d: ast.Duration) -> str:

@@ -15,7 +15,7 @@ from typing import Optional
 from loyalty.runtime.mechanics.context import Ctx, due, preds_ok, running
 from loyalty.runtime.mechanics.registry import PlanError, ProgramMechanic
 from loyalty.runtime.mechanics.tiers import tier_upgrade
-from loyalty.runtime.timeutil import add_duration
+from loyalty.runtime.timeutil import NEVER, add_duration
 
 TRIGGER = "inactivity"
 
@@ -56,6 +56,9 @@ def start_lapses(rules, st, t) -> None:
     for r in rules:
         amount, unit = lapse_duration(r)
         deadline = add_duration(t, amount, unit)
+        if deadline == NEVER:  # past the calendar's end: this lapse never comes (and is not kept)
+            lapses.pop(r.index, None)
+            continue
         lapses[r.index] = deadline
         due(st, deadline)
 
