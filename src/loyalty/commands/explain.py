@@ -125,4 +125,6 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
         if s["error"]:
             console.print(plain("    ", (f"not applied: {s['error']}", "yellow")), highlight=False)
         for e in s["effects"]:
-            console.print(plain(f"    - {e['says']}"), highlight=False)
+            # an effect of time passing (a lapse, an expiry) happened at its own moment, before this event's
+            at = f" (at {e['time'].replace('T', ' ')})" if e.get("time") and e["time"] != s["time"] else ""
+            console.print(plain(f"    - {e['says']}{at}"), highlight=False)
