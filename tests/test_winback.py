@@ -1,0 +1,131 @@
+"""Win-back (`after <duration> without a purchase`): the lapse fires once, at its own moment, in the
+simulation too (the end-of-history tick reaches members who never come back); its state round-trips;
+the vectorised kernel declines it with the rule named (docs/semantics.md, "Win-back")."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import loyalty
+from loyalty.cli import cli as main
+from loyalty.runtime.state_check import StateProblem
+from loyalty.simulate.render import to_json
+from loyalty.simulate.vector.support import supports
+
+from test_simulate import history, program, run
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "programs" / "comeback_cafe.loyalty")
+
+WIN_BACK = """
+program "Shop" {
+  currency NOK
+  runs from 2025-01-01
+}
+reward "coffee" is a gift "coffee" costing 12 NOK
+rule "win back" {
+  give "coffee"
+  after %d days without a purchase
+}
+"""
+
+
+def _rule_row(report, name: str) -> dict:
+    doc = to_json(report)
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    return next(r for r in doc["by_rule"] if r.get("rule") == name)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days=st.integers(1, 40),
+       members=st.lists(st.lists(st.integers(0, 24 * 150), min_size=1, max_size=6, unique=True), min_size=1,
+                        max_size=4))
+def test_simulation_gives_one_reward_per_lapse_counted_from_the_history(days, members):
+    """Counted independently of the runtime: a member's lapse ends `days` after each purchase; it fires when
+    her next purchase comes at or after that moment, or, after her last purchase, when the history's last
+    moment (the end-of-history tick) reaches it."""
+    prog = program(WIN_BACK % days)
+    start = _dt.datetime(2025, 1, 1)
+    rows, n = [], 0
+    for m, hours in enumerate(members):
+        for h in sorted(hours):
+            n += 1
+            rows.append((f"m{m}", (start + _dt.timedelta(hours=h)).isoformat(), "10.00", "x", 1, f"o{n}"))
+    end = max(start + _dt.timedelta(hours=h) for hours in members for h in hours)
+    lapse = _dt.timedelta(days=days)
+    expected = 0
+    for hours in members:
+        times = sorted(start + _dt.timedelta(hours=h) for h in hours) + [end]
+        expected += sum(1 for a, b in zip(times, times[1:]) if b >= a + lapse)
+    _plan, _result, report = run(prog, history(rows, prog))
+    row = _rule_row(report, "win back")
+    assert row["rewards"] == expected
+    assert row["reward_cost"] == f"{12 * expected}.00"
+
+
+def test_a_member_who_never_comes_back_is_won_back_by_the_end_of_history_tick():
+    prog = program(WIN_BACK % 30)
+    # a buys once on 1 January; the history ends with b's purchase on 20 March: a's lapse (31 January) fired
+    h = history([("a", "2025-01-01T10:00", "10.00", "x", 1, "o1"), ("b", "2025-03-20T10:00", "10.00", "x", 1, "o2")],
+                prog)
+    _plan, _result, report = run(prog, h)
+    assert _rule_row(report, "win back")["rewards"] == 1
+
+
+def _lapsed_member():
+    p = loyalty.load(EXAMPLE)
+    m = p.new_member("m1")
+    m, _ = p.apply(m, {"purchase": {"time": "2025-03-03T10:00", "order": "o1",
+                                    "lines": [{"item": "cappuccino", "amount": "45.00"}]}})
+    return p, m
+
+
+def test_open_lapses_round_trip_through_the_state_json():
+    p, m = _lapsed_member()
+    doc = json.loads(m.to_json())
+    # rules 1 and 2 ("we miss you", "still missing you"): 60 and 120 days after the purchase
+    assert doc["lapses"] == {"1": "2025-05-02T10:00:00", "2": "2025-07-01T10:00:00"}
+    back = p.state_from_json(m.to_json())
+    assert back.to_json() == m.to_json()
+    later, out = p.apply(back, {"tick": {"time": "2025-05-02T10:00"}})
+    assert [(e.kind, e.rule) for e in out] == [("reward_issued", "we miss you")]
+    assert json.loads(later.to_json())["lapses"] == {"2": "2025-07-01T10:00:00"}
+
+
+def test_a_state_saved_before_win_back_loads_and_starts_lapses_from_the_next_purchase():
+    p, m = _lapsed_member()
+    doc = json.loads(m.to_json())
+    del doc["lapses"]  # a loyalty-state/1 document written before win-back existed
+    old = p.state_from_json(json.dumps(doc))
+    assert "lapses" not in json.loads(old.to_json())
+    _, out = p.apply(old, {"tick": {"time": "2026-01-01T00:00"}})
+    assert [e.kind for e in out if e.kind == "reward_issued"] == []
+
+
+def test_a_saved_lapse_on_a_rule_that_is_not_a_win_back_is_refused():
+    p, m = _lapsed_member()
+    doc = json.loads(m.to_json())
+    doc["lapses"] = {"0": "2025-05-02T10:00:00"}  # rule 0 earns per spend
+    with pytest.raises((StateProblem, ValueError), match="lapses"):
+        p.state_from_json(json.dumps(doc))
+
+
+def test_the_vectorised_kernel_declines_win_back_naming_the_rule(tmp_path):
+    prog = program(WIN_BACK % 30)
+    why = supports(prog)
+    assert why is not None and "'win back'" in why and "after 30 days without a purchase" in why
+    src = tmp_path / "p.loyalty"
+    src.write_text(WIN_BACK % 30)
+    hist = tmp_path / "h.csv"
+    hist.write_text("member,time,type,order,item,amount\nm1,2025-01-01T10:00,purchase,o1,x,10.00\n"
+                    "m1,2025-03-01T10:00,purchase,o2,x,10.00\n")
+    res = CliRunner().invoke(main, ["simulate", str(src), str(hist), "--format", "json", "--kernel", "auto", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["assumptions"]["kernel"] == "python"
+    assert "win back" in doc["assumptions"]["kernel_why"]
