@@ -235,6 +235,8 @@ class _Compiler:
             out["free_items"] = [n.value for n in k.selector.names]
         if isinstance(k, ast.PercentOffReward):
             out["percent"] = _dec(k.percent.value)
+        if d.valid_for is not None:  # only when given: programs without lifetimes keep their identity
+            out["valid_for"] = _duration(d.valid_for)
         return out
 
     def redeem(self, d: ast.RedeemDecl) -> dict:

@@ -22,6 +22,8 @@ EFFECT_KINDS = (
     "points_clawed_back",  # by a return (pending=True when taken from pending points)
     "reward_issued",  # face value and cost to the business
     "reward_taken_back",
+    "reward_used",  # an offer with a lifetime used on a purchase within it
+    "reward_lapsed",  # an offer with a lifetime not used by its end: it costs nothing
     "draw_entries",
     "cap_reached",  # a per-member cap truncated a rule, by `truncated`
     "budget_reached",  # a program-wide budget truncated a rule, by `truncated`
@@ -99,6 +101,10 @@ class Effect(_EffectFields):
             s = f"reward {self.reward} issued (face value {money(self.amount or 0)}, costs {money(self.cost or 0)})"
         elif k == "reward_taken_back":
             s = f"reward {self.reward} taken back"
+        elif k == "reward_used":
+            s = f"offer {self.reward} used on order {self.order}"
+        elif k == "reward_lapsed":
+            s = f"offer {self.reward} lapsed unused (costs nothing)"
         elif k == "discount_applied":
             s = f"{money(self.amount or 0)} off order {self.order}"
         elif k == "tier_changed":

@@ -135,6 +135,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         _int(r["cost_minor"], f"{path}.cost_minor")
         if r.get("percent") is not None:
             _dec(r["percent"], f"{path}.percent", *PERCENT, lo_open=True)
+        _duration(r.get("valid_for"), f"{path}.valid_for")
     for i, r in enumerate(doc["redeem"]):
         if r["reward"] not in rewards:
             raise SchemaError(f"redeem[{i}].reward", f"{r['reward']!r} is not a reward of the program")

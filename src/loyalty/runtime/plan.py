@@ -30,6 +30,7 @@ from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
+from loyalty.runtime.mechanics.offers import lapse_offers, next_offer_end, use_offers
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
 from loyalty.runtime.mechanics.points import KindPlan, advance_kind, expire_only, start_inactivity
 from loyalty.runtime.mechanics.redeem import check_redemption, redeem
@@ -99,7 +100,8 @@ class Plan:
         # win-back rules: a purchase starts their lapse, time passing fires it (mechanics/winback.py)
         self.winback = winback_rules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
-        self.expiry_only = specialise and not self.downgrade and not self.winback and all(
+        self.expiry_only = specialise and not self.downgrade and not self.winback and not any(
+            rw.valid_for for rw in prog.rewards.values()) and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
         self.candidates = tuple(r for r in rules if can_apply_to_purchase(r))
@@ -243,6 +245,8 @@ class Plan:
         if (self.runs_from is not None and t < self.runs_from) or (self.runs_to is not None and t >= self.runs_to):
             return
         first = st.purchases == 0
+        if st.offers:  # offers with a lifetime still held are used on this purchase (mechanics/offers.py)
+            use_offers(self.prog, st, t, ev.order, ev.id, out)
         st.purchases += 1
         st.visits += 1  # a purchase is a visit
         gross = 0
@@ -344,6 +348,8 @@ def advance(prog, st, T: _dt.datetime, out: list) -> None:
         advance_kind(kind, ks, T, timed)
     if prog.tiers and prog.tiers.downgrade_period:
         advance_tiers(prog, st, T, timed)
+    if st.offers:
+        lapse_offers(prog, st, T, timed)
     if timed:
         timed.sort(key=lambda e: (e[0], e[1], e[2]))
         out.extend(e[3] for e in timed)
@@ -366,6 +372,10 @@ def next_due(st) -> Optional[_dt.datetime]:
         for t in st.lapses.values():
             if t < best:
                 best = t
+    if st.offers:
+        t = next_offer_end(st)
+        if t is not None and t < best:
+            best = t
     return best
 
 

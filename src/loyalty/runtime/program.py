@@ -57,13 +57,15 @@ class PointKind:
 
 
 class Reward:
-    __slots__ = ("name", "kind", "face", "cost", "line", "column")
+    __slots__ = ("name", "kind", "face", "cost", "line", "column", "valid_for")
 
     def __init__(self, name: str, d: dict):
         self.name = name
         self.kind = d["kind"]
         self.face = d.get("face_minor") or 0
         self.cost = d.get("cost_minor") or 0
+        v = d.get("valid_for")
+        self.valid_for = (v["amount"], v["unit"]) if v else None  # an offer with a lifetime (mechanics/offers.py)
         self.line, self.column = d.get("span", (0, 0))[:2]
 
 
@@ -403,7 +405,8 @@ class CompiledProgram:
         self.by_trigger = {k: tuple(v) for k, v in by.items()}
         self.sources = self._sources()
         self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
-            k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger
+            k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger or any(
+            rw.valid_for for rw in self.rewards.values())
 
     def _sources(self) -> dict:
         """The multiplier sources of every regular earning rule, by key: `extra_key`."""

@@ -412,7 +412,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts", "lapses",
+        "fired", "orders", "rewards", "due", "counts", "lapses", "offers",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -444,6 +444,8 @@ class MemberState:
         self.counts: dict[int, int] = {}
         # win-back rule index -> the moment the member's current lapse fires it (mechanics/winback.py)
         self.lapses: dict[int, _dt.datetime] = {}
+        # offers with a lifetime held: (reward, end, giving rule index), in the order given (mechanics/offers.py)
+        self.offers: list = []
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
@@ -482,6 +484,7 @@ class MemberState:
         s.fired = self.fired.copy()
         s.counts = self.counts.copy()
         s.lapses = self.lapses.copy() if self.lapses else {}
+        s.offers = self.offers  # replaced, never changed in place
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -545,6 +548,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         "counts": {str(k): v for k, v in sorted(s.counts.items())},
         # only when a lapse is open, so states of programs without win-back read as before
         **({"lapses": {str(k): t(v) for k, v in sorted(s.lapses.items())}} if s.lapses else {}),
+        **({"offers": [[name, t(end), rule] for name, end, rule in s.offers]} if s.offers else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -600,6 +604,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None) -> Me
     s.fired = dict(doc.fired)
     s.counts = dict(doc.counts)
     s.lapses = dict(doc.lapses)
+    s.offers = [(name, end, rule) for name, end, rule in doc.offers]
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

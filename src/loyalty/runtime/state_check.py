@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from loyalty.runtime.internal import EARLIEST, LATEST, has_surrogate
+from loyalty.runtime.timeutil import NEVER
 
 
 class StateProblem(ValueError):
@@ -86,6 +87,14 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
         if not 0 <= r < n_rules or prog.rules[r].trigger != "inactivity":
             raise StateProblem(f"lapses[{r}]", "not a win-back rule (`after ... without a purchase`) of the program")
         _time(t, f"lapses[{r}]", optional=False)
+    for j, (name, end, rule) in enumerate(doc.offers):
+        rw = prog.rewards.get(name)
+        if rw is None or rw.valid_for is None:
+            raise StateProblem(f"offers[{j}]", f"{name!r} is not a reward of the program with a lifetime")
+        if not (rule == -1 or 0 <= rule < n_rules):
+            raise StateProblem(f"offers[{j}]", f"{rule} is not a rule of the program")
+        if end != NEVER:  # an offer valid past the calendar's end never lapses
+            _time(end, f"offers[{j}]", optional=False)
     _time(doc.next_review, "next_review")
     _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():

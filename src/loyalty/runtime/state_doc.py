@@ -70,5 +70,6 @@ class StateDoc(BaseModel):
     fired: dict[int, int]
     counts: dict[int, int] = {}
     lapses: dict[int, _dt.datetime] = {}  # absent in states written before win-back
+    offers: list[tuple[str, _dt.datetime, int]] = []  # absent in states written before offers with a lifetime
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]

@@ -191,6 +191,17 @@ class MemberAccumulator:
                 if e.rule:
                     r.add("rule", e.rule, "rewards", -1)
                     r.add("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost", -cost)
+            elif kind == "reward_used":
+                r.add("reward", e.reward, "redeemed")
+            elif kind == "reward_lapsed":
+                # an offer not used in its lifetime costs nothing: its cost, counted when given, comes off
+                reward = e.reward
+                cost = self.reward_costs.get(reward, e.cost or 0)
+                r.add("reward", reward, "lapsed")
+                r.add("reward", reward, "cost", -cost)
+                r.add("reward_month", f"{reward}{KEY_SEP}{month}", "cost", -cost)
+                if e.rule:
+                    r.add("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost", -cost)
             elif kind == "tier_changed":
                 self.tier = e.tier_to or ""
                 self.tier_changes.append((month, self.tier))

@@ -112,10 +112,14 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         console.print(t)
     if report["by_reward"]:
         t = titled("By reward")
-        columns(t, ("reward", "given", "members", "of members", "face value", "cost"), left=("reward",))
+        # offers with a lifetime: how many were used and how many lapsed (a lapsed one costs nothing)
+        offers = any("lapsed" in r for r in report["by_reward"])
+        columns(t, ("reward", "given", *(("redeemed", "lapsed") if offers else ()), "members", "of members",
+                    "face value", "cost"), left=("reward",))
         for r in report["by_reward"]:
-            row(t, r["reward"], _int(r["given"] - r["taken_back"]), _int(r["members"]), _pct(r["share_of_members"]),
-                m(r["face_value"]), m(r["cost"]))
+            used = (_int(r["redeemed"]), _int(r["lapsed"])) if "lapsed" in r else ("", "")
+            row(t, r["reward"], _int(r["given"] - r["taken_back"]), *(used if offers else ()), _int(r["members"]),
+                _pct(r["share_of_members"]), m(r["face_value"]), m(r["cost"]))
         console.print(t)
         ttf = report["time_to_first_reward"]
         if ttf["members"]:

@@ -29,6 +29,7 @@ class ProgramInfo:
     exponent: int
     point_costs: dict[str, Decimal] = field(default_factory=dict)  # kind -> cost per point, minor units
     rewards: dict[str, str] = field(default_factory=dict)  # reward -> kind (free_item, gift_card, ...)
+    offers: tuple[str, ...] = ()  # the rewards with a lifetime (`valid for ...`): given, redeemed, lapsed
     rule_lines: dict[str, int] = field(default_factory=dict)  # rule -> source line
     tiers: tuple[str, ...] = ()
     draws: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # draw -> (prize minor, winners, period)
@@ -105,6 +106,8 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
             "share_of_members": _share(row.get("members", 0), members), "points_spent": row.get("points_spent", 0),
             "face_value": text(money(row.get("face_value", 0))), "cost": text(money(cost)),
         })
+        if name in program.offers:  # an offer with a lifetime: used, lapsed (costing nothing), or still held
+            rewards[-1].update(redeemed=row.get("redeemed", 0), lapsed=row.get("lapsed", 0))
 
     def reward_cost(reward: str, minor) -> Decimal:
         cost = Decimal(minor)

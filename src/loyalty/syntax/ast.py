@@ -418,6 +418,7 @@ class RewardDecl(Node):
     name: Text
     kind: RewardKind
     cost: Optional[Money]  # what the reward costs the business, when not its face value
+    valid_for: Optional[Duration] = None  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")
 
 
 @frozen_node

@@ -754,7 +754,10 @@ class _AstBuilder(Transformer):
 
     # rewards
     def reward_decl(self, meta, c):
-        return ast.RewardDecl(self._text(c[0]), c[1], c[2], span=self._span(meta))
+        return ast.RewardDecl(self._text(c[0]), c[1], c[2], c[3], span=self._span(meta))
+
+    def reward_validity(self, meta, c):
+        return c[0]
 
     def free_item_reward(self, meta, c):
         return ast.FreeItemReward(c[0], span=self._span(meta))

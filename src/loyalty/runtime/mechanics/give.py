@@ -10,6 +10,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit, own_cap_vector_reason, vector_own_cap
+from loyalty.runtime.mechanics.offers import hold_offer
 from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import (VECTOR_TRIGGERS, capped_fires, spend_trigger_vector_reason,
                                                 vector_firings)
@@ -26,6 +27,8 @@ def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
         given += 1
         out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
                           cost=rw.cost, order=ev.order, event=ev.id))
+        if rw.valid_for is not None:  # an offer with a lifetime: held until used or lapsed (offers.py)
+            hold_offer(st, rw, r.index, ev.time)
     if given:
         st.rewards[rw.name] = st.rewards.get(rw.name, 0) + given
         if order is not None:  # rare: a new list, not in place (once, not once per firing: that was quadratic)

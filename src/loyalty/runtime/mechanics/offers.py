@@ -1,0 +1,74 @@
+"""Offers with a lifetime: a reward declared `valid for 30 days` that a rule gives is held by the member
+until her next purchase within its lifetime, which uses it (`reward_used`), or until its end, when it
+lapses (`reward_lapsed`) and costs nothing (docs/semantics.md, "Offers with a lifetime").
+
+The member state holds each open offer as (reward, end, giving rule index) in the order given
+(`MemberState.offers`). A purchase uses every offer held; time passing (`lapse_offers`, part of the
+plan's `advance`) lapses those whose end it reaches, each at its own moment."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from loyalty.runtime.effects import Effect
+from loyalty.runtime.mechanics.context import due
+from loyalty.runtime.mechanics.registry import ProgramMechanic
+from loyalty.runtime.timeutil import NEVER, add_duration
+
+# the order of an offer's lapse among effects of one moment: after points and tiers (advance's `timed`)
+_LAPSE_ORDER = 3
+
+
+def hold_offer(st, rw, rule_index: int, t) -> None:
+    """A reward with a lifetime was given at t: the member holds it until it is used or lapses."""
+    amount, unit = rw.valid_for
+    end = add_duration(t, amount, unit)
+    st.offers = [*st.offers, (rw.name, end, rule_index)]  # replaced, never changed in place: copies share it
+    if end != NEVER:
+        due(st, end)
+
+
+def use_offers(prog, st, t, order_id, event_id, out) -> None:
+    """A purchase at t uses every offer the member holds (time has passed first: none has lapsed)."""
+    for name, _end, rule_index in st.offers:
+        rw = prog.rewards[name]
+        r = prog.rules[rule_index] if rule_index >= 0 else None
+        out.append(Effect("reward_used", t, r.name if r else None, r.line if r else 0, r.column if r else 0,
+                          reward=name, amount=rw.face, cost=rw.cost, order=order_id, event=event_id))
+    st.offers = []
+
+
+def lapse_offers(prog, st, T, timed: list) -> None:
+    """Every offer whose end is at or before T lapses at its end: `timed` gets (moment, order, seq, effect)."""
+    kept = []
+    for seq, (name, end, rule_index) in enumerate(st.offers):
+        if end > T:
+            kept.append((name, end, rule_index))
+            continue
+        rw = prog.rewards[name]
+        r = prog.rules[rule_index] if rule_index >= 0 else None
+        timed.append((end, _LAPSE_ORDER, seq, Effect("reward_lapsed", end, r.name if r else None,
+                                                     r.line if r else 0, r.column if r else 0, reward=name,
+                                                     amount=rw.face, cost=rw.cost)))
+    if len(kept) != len(st.offers):
+        st.offers = kept
+
+
+def next_offer_end(st):
+    ends = [end for _n, end, _r in st.offers if end != NEVER]
+    return min(ends) if ends else None
+
+
+class Offers(ProgramMechanic):
+    """The vectorised kernel declines offers with a lifetime: held offers are per-member state used by the next
+    purchase or lapsed by time, which its lockstep does not model yet."""
+
+    name = "offers with a lifetime"
+
+    def program_vector_reason(self, program, sim_plan) -> Optional[str]:
+        for rw in program.rewards.values():
+            if rw.valid_for is not None:
+                amount, unit = rw.valid_for
+                return (f"reward {rw.name!r} is valid for {amount} {unit}{'s' if amount != 1 else ''}: offers "
+                        "with a lifetime (used or lapsed) are not vectorised yet")
+        return None
