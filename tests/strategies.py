@@ -409,7 +409,7 @@ def declarations() -> st.SearchStrategy[ast.Node]:
         st.builds(ast.CatalogDecl, st.lists(catalog_entry, max_size=4).map(tuple)),
         st.builds(ast.SegmentDecl, texts()),
         st.builds(ast.StoreDecl, texts(), st.none() | texts()),
-        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | moneys()),
+        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | moneys(), st.none() | durations()),
         st.builds(ast.RedeemDecl, points_amounts(), texts()),
         rules(),
         st.builds(ast.CampaignDecl, texts(), st.lists(campaign_clause, max_size=4).map(tuple)),
@@ -1016,7 +1016,11 @@ def valid_programs(draw) -> ast.Program:
         else:
             kind = ast.PerkReward()
         cost = v.money(lo=0, hi=500) if draw(st.booleans()) else None
-        decls.append(ast.RewardDecl(ast.Text(name), kind, cost))
+        # an offer with a lifetime, mostly short, so that generated histories see offers used and lapse
+        valid = None
+        if draw(st.integers(0, 3)) == 0:
+            valid = v.duration() if draw(st.integers(0, 4)) == 0 else ast.Duration(v.whole(1, 30), "day")
+        decls.append(ast.RewardDecl(ast.Text(name), kind, cost, valid))
         if v.kinds and draw(st.booleans()):
             decls.append(ast.RedeemDecl(v.points(hi=5000), ast.Text(name)))
         else:
@@ -1091,6 +1095,12 @@ def valid_programs(draw) -> ast.Program:
     for lapse in lapses:
         for expiry in expiries:
             assume(not winback_after_expiry(lapse.duration, expiry.duration))
+
+    # an offer's lifetime on a reward no rule gives is LOY317: such a reward has none
+    by_rules = {n.reward.value for d in decls for n in d.walk() if isinstance(n, ast.GiveReward)}
+    decls = [ast.RewardDecl(d.name, d.kind, d.cost, None)
+             if isinstance(d, ast.RewardDecl) and d.valid_for is not None and d.name.value not in by_rules else d
+             for d in decls]
 
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]

@@ -86,6 +86,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY314": _w("points that nothing can redeem"),
     "LOY315": _w("points per visit out of line with points per spend"),
     "LOY316": _w("win-back fires after the points have expired"),
+    "LOY317": _w("lifetime of a reward no rule gives"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

@@ -469,6 +469,7 @@ class _Checker:
 
     def check_rewards(self) -> None:
         given = {n.node.value for n in self._given_rewards()}
+        by_rules = {n.reward.value for n in self.program.walk() if isinstance(n, ast.GiveReward)}
         for decl in self.program.declarations:
             if isinstance(decl, ast.RewardDecl):
                 if isinstance(decl.kind, ast.FreeItemReward):
@@ -482,6 +483,15 @@ class _Checker:
                         decl.name.span,
                         hint=f'add `redeem 100 points for "{decl.name.value}"`, a rule with '
                         f'`give "{decl.name.value}"`, or remove the reward',
+                    )
+                elif decl.valid_for is not None and decl.name.value not in by_rules:
+                    self.report(
+                        "LOY317",
+                        f'reward "{decl.name.value}" is valid for {_duration_text(decl.valid_for)}, but no rule '
+                        "gives it: a reward bought with points is not an offer, so its lifetime never applies",
+                        decl.valid_for.span,
+                        hint=f'remove `valid for {_duration_text(decl.valid_for)}`, or give the offer with a rule '
+                             f'(`give "{decl.name.value}"`)',
                     )
             elif isinstance(decl, ast.RedeemDecl):
                 self.resolve_unit(decl.price.unit, decl.price.span)
