@@ -129,3 +129,83 @@ def test_the_vectorised_kernel_declines_win_back_naming_the_rule(tmp_path):
     doc = json.loads(res.output)
     assert doc["assumptions"]["kernel"] == "python"
     assert "win back" in doc["assumptions"]["kernel_why"]
+
+
+OFFER = """
+program "Shop" {
+  currency NOK
+  runs from 2025-01-01
+}
+reward "coffee" is a gift "coffee" costing 12 NOK valid for %d days
+rule "win back" {
+  give "coffee"
+  after %d days without a purchase
+}
+"""
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid=st.integers(1, 30), days=st.integers(1, 40),
+       members=st.lists(st.lists(st.integers(0, 24 * 150), min_size=1, max_size=6, unique=True), min_size=1,
+                        max_size=4))
+def test_offers_are_redeemed_or_lapse_and_a_lapsed_one_costs_nothing(valid, days, members):
+    """Counted from the history alone: the win-back's offer is given when a lapse ends (moment g); the member's
+    next purchase uses it when it comes before g + valid, else it lapses at g + valid if the history reaches
+    that moment, else it is still held at the end (and counted at cost)."""
+    prog = program(OFFER % (valid, days))
+    start = _dt.datetime(2025, 1, 1)
+    rows, n = [], 0
+    for m, hours in enumerate(members):
+        for h in sorted(hours):
+            n += 1
+            rows.append((f"m{m}", (start + _dt.timedelta(hours=h)).isoformat(), "10.00", "x", 1, f"o{n}"))
+    end = max(start + _dt.timedelta(hours=h) for hours in members for h in hours)
+    lapse, life = _dt.timedelta(days=days), _dt.timedelta(days=valid)
+    given_, redeemed, lapsed = 0, 0, 0
+    for hours in members:
+        times = sorted(start + _dt.timedelta(hours=h) for h in hours)
+        for a, b in zip(times, times[1:] + [None]):
+            g = a + lapse
+            if b is not None and b >= g:
+                given_ += 1
+                redeemed += b < g + life
+                lapsed += b >= g + life
+            elif b is None and end >= g:
+                given_ += 1
+                lapsed += end >= g + life
+    _plan, _result, report = run(prog, history(rows, prog))
+    doc = to_json(report)
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    rows_by_reward = {r["reward"]: r for r in doc["by_reward"]}
+    if not given_:
+        assert "coffee" not in rows_by_reward or rows_by_reward["coffee"]["given"] == 0
+        return
+    row = rows_by_reward["coffee"]
+    assert (row["given"], row["redeemed"], row["lapsed"]) == (given_, redeemed, lapsed)
+    assert row["cost"] == f"{12 * (given_ - lapsed)}.00"
+    assert _rule_row(report, "win back")["cost"] == f"{12 * (given_ - lapsed)}.00"
+
+
+def test_held_offers_round_trip_and_old_states_without_them_load():
+    p = loyalty.load(EXAMPLE)
+    m = p.new_member("m1")
+    m, _ = p.apply(m, {"purchase": {"time": "2025-03-03T10:00", "order": "o1",
+                                    "lines": [{"item": "cappuccino", "amount": "45.00"}]}})
+    m, out = p.apply(m, {"tick": {"time": "2025-05-02T10:00"}})
+    doc = json.loads(m.to_json())
+    # rule 1 ("we miss you") gave the free coffee at 2025-05-02 10:00, valid for 30 days
+    assert doc["offers"] == [["free coffee", "2025-06-01T10:00:00", 1]]
+    back = p.state_from_json(m.to_json())
+    assert back.to_json() == m.to_json()
+    _, out = p.apply(back, {"purchase": {"time": "2025-05-20T10:00", "order": "o2",
+                                         "lines": [{"item": "cappuccino", "amount": "45.00"}]}})
+    assert [e.kind for e in out][:1] == ["reward_used"]
+    bad = dict(doc, offers=[["no such reward", "2025-06-01T10:00:00", 1]])
+    with pytest.raises((StateProblem, ValueError), match="offers"):
+        p.state_from_json(json.dumps(bad))
+
+
+def test_the_vectorised_kernel_declines_offers_naming_the_reward():
+    prog = program(OFFER.replace("after %d days without a purchase", "on first purchase") % 30)
+    why = supports(prog)
+    assert why is not None and "'coffee'" in why and "valid for 30 days" in why
