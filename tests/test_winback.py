@@ -209,3 +209,17 @@ def test_the_vectorised_kernel_declines_offers_naming_the_reward():
     prog = program(OFFER.replace("after %d days without a purchase", "on first purchase") % 30)
     why = supports(prog)
     assert why is not None and "'coffee'" in why and "valid for 30 days" in why
+
+
+def test_the_shipped_history_exercises_win_back_and_offers():
+    """examples/histories/comeback_cafe.csv (loyalty generate) has members who lapse, come back within an
+    offer's lifetime, and never come back: docs/language.md shows this report."""
+    root = Path(EXAMPLE).parents[1]
+    res = CliRunner().invoke(main, ["simulate", EXAMPLE, str(root / "histories" / "comeback_cafe.csv"),
+                                    "--format", "json", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    coffee = next(r for r in doc["by_reward"] if r["reward"] == "free coffee")
+    assert (coffee["given"], coffee["redeemed"], coffee["lapsed"], coffee["cost"]) == (41, 24, 14, "162.00")
+    bonus = next(r for r in doc["by_rule"] if r.get("rule") == "still missing you")
+    assert bonus["points_issued"] == 500
