@@ -533,6 +533,12 @@ class _Describer:
                        "is returned.")
         if any(r["action"]["type"] == "punch" for r in self.doc["rules"]):
             out.append("Punch cards count items, not visits; returned items take their punches back.")
+        for name, r in sorted(self.rewards.items()):
+            v = r.get("valid_for")
+            if v:  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")
+                n, unit = v["amount"], v["unit"]
+                out.append(f'"{name}" is valid for {n} {unit}{"s" if n != 1 else ""} from when it is given: use it '
+                           "on a purchase within that time, or it lapses.")
         for rule in self.doc["rules"]:
             # who, where and when: the segments, tiers, stores, channels and dates a rule is limited to
             limits = ["only " + self.condition_words(c) for c in rule.get("conditions", ())
