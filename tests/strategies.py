@@ -274,6 +274,7 @@ def _triggers_list() -> list:
         st.builds(ast.AfterEveryVisits, counts()),
         st.builds(ast.AfterEverySpend, moneys()),
         st.builds(ast.AfterInactivity, durations()),
+        st.builds(ast.OnNthPurchase, ordinals()),
     ]
 
 
@@ -736,7 +737,9 @@ _ACTION_KINDS = (
 
 def _valid_trigger(v: _Valid) -> ast.Node:
     kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
-                                   "inactivity"]))
+                                   "inactivity", "nth purchase"]))
+    if kind == "nth purchase":
+        return ast.OnNthPurchase(ast.Ordinal(v.draw(st.integers(1, 20))))
     if kind == "inactivity":  # mostly short, so that generated histories see lapses fire
         if v.draw(st.integers(0, 9)) == 0:
             return ast.AfterInactivity(v.duration())
@@ -864,6 +867,10 @@ def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Opt
     trigger = None
     if isinstance(action, _TRIGGERED_ACTIONS) and draw(st.booleans()):
         trigger = _valid_trigger(v)
+        clauses.append(trigger)
+    elif isinstance(action, (ast.Discount, ast.DiscountEach)) and draw(st.integers(0, 3)) == 0:
+        # a discount on the first or the Nth purchase (the triggers a discount takes)
+        trigger = ast.OnFirstPurchase() if draw(st.booleans()) else ast.OnNthPurchase(ast.Ordinal(v.draw(st.integers(1, 8))))
         clauses.append(trigger)
     on_purchase = not (
         isinstance(trigger, (ast.OnSignup, ast.OnAction, ast.AfterInactivity))

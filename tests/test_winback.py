@@ -221,5 +221,40 @@ def test_the_shipped_history_exercises_win_back_and_offers():
     doc = json.loads(res.output)
     coffee = next(r for r in doc["by_reward"] if r["reward"] == "free coffee")
     assert (coffee["given"], coffee["redeemed"], coffee["lapsed"], coffee["cost"]) == (41, 24, 14, "162.00")
+    half = next(r for r in doc["by_rule"] if r.get("rule") == "5th cup at half price")
+    assert half["discount"] == "319.50"
     bonus = next(r for r in doc["by_rule"] if r.get("rule") == "still missing you")
     assert bonus["points_issued"] == 500
+
+
+NTH = """
+program "Shop" {
+  currency NOK
+  runs from 2025-01-01
+}
+rule "nth" {
+  get 50% off
+  on the NTH purchase
+}
+"""
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 6), kinds=st.lists(st.sampled_from(["purchase", "visit"]), min_size=1, max_size=9))
+def test_a_discount_on_the_nth_purchase_counts_purchases_only(n, kinds):
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    p = loyalty.compile_source(NTH.replace("NTH", f"{n}{suffix}"))
+    m = p.new_member("m1")
+    discounted = []
+    purchases = 0
+    for i, kind in enumerate(kinds):
+        t = f"2025-02-{i + 1:02d}T10:00"
+        if kind == "purchase":
+            purchases += 1
+            ev = {"purchase": {"time": t, "order": f"o{i}", "lines": [{"item": "x", "amount": "30.00"}]}}
+        else:
+            ev = {"visit": {"time": t, "id": f"v{i}"}}
+        m, out = p.apply(m, ev)
+        discounted += [(purchases, str(e.amount)) for e in out if e.kind == "discount_applied"]
+    # exactly the nth purchase, 50% of 30.00 NOK = 15.00 NOK (1500 minor units)
+    assert discounted == ([(n, "1500")] if purchases >= n else [])

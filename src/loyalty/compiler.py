@@ -350,6 +350,8 @@ class _Compiler:
             out["trigger"] = {"type": "action", "name": c.name.value}
         elif isinstance(c, ast.OnNthVisit):
             out["trigger"] = {"type": "nth_visit", "n": c.ordinal.value}
+        elif isinstance(c, ast.OnNthPurchase):
+            out["trigger"] = {"type": "nth_purchase", "n": c.ordinal.value}
         elif isinstance(c, ast.AfterEveryVisits):
             out["trigger"] = {"type": "every_visits", "n": int(c.count.value)}
         elif isinstance(c, ast.AfterEverySpend):

@@ -178,6 +178,8 @@ class _Describer:
             return f"on your {ordinal(trigger['n'])} visit"
         if t == "every_visits":
             return f"every {trigger['n']} visits"
+        if t == "nth_purchase":
+            return f"on your {ordinal(trigger['n'])} purchase"
         if t == "inactivity":
             n, unit = trigger["amount"], trigger["unit"]
             return f"when you have not bought anything for {n} {unit}{'s' if n != 1 else ''}"

@@ -37,11 +37,14 @@ ACTIONS = (
     ast.DiscountScale,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
-            ast.AfterInactivity)
+            ast.AfterInactivity, ast.OnNthPurchase)
 LIMITS = (ast.Cap, ast.Budget)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
 TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
+# actions acting on a purchase that may take a purchase trigger: a discount on the first or the Nth purchase
+PURCHASE_TRIGGERED_ACTIONS = (ast.Discount, ast.DiscountEach)
+PURCHASE_TRIGGERS = (ast.OnFirstPurchase, ast.OnNthPurchase)
 # actions that may be narrowed to some items with `on "item"` / `on category "x"`
 ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach)
 POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
@@ -70,6 +73,7 @@ _TRIGGER_WORDS = {
     ast.AfterEveryVisits: "`after every N visits`",
     ast.AfterEverySpend: "`after every <money> spent`",
     ast.AfterInactivity: "`after <duration> without a purchase`",
+    ast.OnNthPurchase: "`on the Nth purchase`",
 }
 
 _WEEKDAYS = {
@@ -737,7 +741,7 @@ class _Checker:
                 previous = (step, value)
 
     def check_trigger(self, trigger) -> None:
-        if isinstance(trigger, ast.OnNthVisit):
+        if isinstance(trigger, (ast.OnNthVisit, ast.OnNthPurchase)):
             self.check_ordinal(trigger.ordinal)
         elif isinstance(trigger, ast.AfterEveryVisits):
             self.check_positive_count(trigger.count, "the number of visits")
@@ -759,8 +763,15 @@ class _Checker:
         via = f' (from campaign "{inherited_from.name.value}")' if inherited_from is not None else ""
         action_words = _ACTION_WORDS[type(action)]
         for trigger in triggers:
+            if isinstance(action, PURCHASE_TRIGGERED_ACTIONS) and isinstance(trigger, PURCHASE_TRIGGERS):
+                continue  # a discount on the first or the Nth purchase
             if not isinstance(action, TRIGGERED_ACTIONS):
-                if isinstance(action, ast.EarnPerEvent):
+                if isinstance(action, PURCHASE_TRIGGERED_ACTIONS) and isinstance(trigger, ast.OnNthVisit):
+                    hint = (f"a discount needs a purchase: write `on the {trigger.ordinal.value}"
+                            f"{_ordinal_suffix(trigger.ordinal.value)} purchase`")
+                elif isinstance(action, PURCHASE_TRIGGERED_ACTIONS):
+                    hint = "a discount takes only `on first purchase` or `on the Nth purchase`"
+                elif isinstance(action, ast.EarnPerEvent):
                     hint = f"`earn ... per {action.event}` fires on each {action.event}: remove the trigger"
                 else:
                     hint = ("this action applies to purchases; a trigger goes with `earn <points>` "
@@ -1270,6 +1281,10 @@ def _shorter_days(days: int) -> str:
     """A win-back duration a week (or a day) before `days`, for a hint."""
     n = days - 7 if days > 14 else max(days - 1, 1)
     return f"{n} day" + ("s" if n != 1 else "")
+
+
+def _ordinal_suffix(n: int) -> str:
+    return "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
 def _no_order_event(action, triggers) -> bool:

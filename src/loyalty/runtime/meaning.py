@@ -236,7 +236,7 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         RULE_MECHANICS[t].check_action(a, ap, check)  # the shape check knows every type (schema.ACTION)
         trig = r["trigger"]
         if trig is not None:
-            if trig["type"] in ("nth_visit", "every_visits"):
+            if trig["type"] in ("nth_visit", "every_visits", "nth_purchase"):
                 _int(trig["n"], f"{path}.trigger.n", 1)
             elif trig["type"] == "every_spend":
                 _int(trig["minor"], f"{path}.trigger.minor", 1)

@@ -140,7 +140,7 @@ class Tiers:
         return best
 
 
-COUNTING_TRIGGERS = ("first_purchase", "nth_visit", "every_visits", "every_spend")
+COUNTING_TRIGGERS = ("first_purchase", "nth_visit", "every_visits", "every_spend", "nth_purchase")
 
 
 class Rule:

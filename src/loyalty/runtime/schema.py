@@ -122,6 +122,7 @@ TRIGGER = Tagged("type", {
     "first_purchase": {},
     "action": {"name": "str"},
     "nth_visit": {"n": "int"},
+    "nth_purchase": {"n": "int"},
     "every_visits": {"n": "int"},
     "every_spend": {"minor": "int"},
     "inactivity": {"amount": "int", "unit": "str"},

@@ -579,6 +579,11 @@ class OnNthVisit(Node):
 
 
 @frozen_node
+class OnNthPurchase(Node):
+    ordinal: Ordinal
+
+
+@frozen_node
 class AfterEveryVisits(Node):
     count: Count
 
@@ -595,7 +600,8 @@ class AfterInactivity(Node):
     duration: Duration
 
 
-Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend, AfterInactivity]
+Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend, AfterInactivity,
+                OnNthPurchase]
 
 # ---------------------------------------------------------------- conditions
 

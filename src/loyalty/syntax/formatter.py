@@ -286,6 +286,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"on action {quote(n.name.value)}"
     if isinstance(n, ast.OnNthVisit):
         return f"on the {ordinal(n.ordinal.value)} visit"
+    if isinstance(n, ast.OnNthPurchase):
+        return f"on the {ordinal(n.ordinal.value)} purchase"
     if isinstance(n, ast.AfterEveryVisits):
         return f"after every {number(n.count.value)} visits"
     if isinstance(n, ast.AfterEverySpend):

@@ -837,6 +837,9 @@ class _AstBuilder(Transformer):
     def on_nth_visit(self, meta, c):
         return ast.OnNthVisit(self._ordinal(c[0]), span=self._span(meta))
 
+    def on_nth_purchase(self, meta, c):
+        return ast.OnNthPurchase(self._ordinal(c[0]), span=self._span(meta))
+
     def after_every_visits(self, meta, c):
         return ast.AfterEveryVisits(self._count(c[0]), span=self._span(meta))
 

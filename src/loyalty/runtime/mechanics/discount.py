@@ -12,6 +12,7 @@ from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.limits import limit
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import Mechanic, register
+from loyalty.runtime.mechanics.triggers import trigger_vector_reason
 from loyalty.runtime.schema import List, Obj
 
 
@@ -107,6 +108,8 @@ class Discount(Mechanic):
     action_fields = {"percent": "dec"}
 
     def vector_reason(self, rule, program) -> Optional[str]:
+        if rule.trigger is not None:
+            return trigger_vector_reason(rule)
         return None  # vector_discount_rules; caps and budgets and conditions on state are declined apart
 
     def check_action(self, action, path, check) -> None:

@@ -8,6 +8,7 @@ from typing import Optional
 
 from loyalty.runtime.mechanics.discount import apply_line_discounts
 from loyalty.runtime.mechanics.registry import Mechanic, register
+from loyalty.runtime.mechanics.triggers import trigger_vector_reason
 
 
 def discount_each(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
@@ -27,6 +28,8 @@ class DiscountEach(Mechanic):
         return discount_each, (rule, rule.action_doc["amount_minor"])
 
     def vector_reason(self, rule, program) -> Optional[str]:
+        if rule.trigger is not None:
+            return trigger_vector_reason(rule)
         return None  # discount.vector_discount_rules; caps and budgets and conditions on state are declined apart
 
     def check_action(self, action: dict, path: str, check) -> None:

@@ -47,13 +47,15 @@ def purchase_trigger_ok(r: Rule, ctx) -> bool:
         n = ctx.st.counts.get(r.index, 0)
         if trig == "first_purchase":
             return n == 1 and order_has_line(r, ctx.lines)
-        if trig == "nth_visit":
+        if trig in ("nth_visit", "nth_purchase"):  # a counted nth_purchase counts only purchases (no visit step)
             return n == r.trigger_n and order_has_line(r, ctx.lines)
         return n > 0 and n % r.trigger_n == 0 and order_has_line(r, ctx.lines)
     if trig == "first_purchase":
         return ctx.first
     if trig == "nth_visit":
         return ctx.st.visits == r.trigger_n
+    if trig == "nth_purchase":
+        return ctx.st.purchases == r.trigger_n
     if trig == "every_visits":
         return ctx.st.visits % r.trigger_n == 0
     if trig == "every_spend":
@@ -95,6 +97,13 @@ def counting_fires(st, r: Rule, lines=None, order=None) -> int:
 # the triggers `vector_fires` computes, and `after every X spent` of a rule that counts the member's spend
 # (`vector_firings`; a counted one keeps a counter of its own that returns take back a share of)
 VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
+
+
+def trigger_vector_reason(r: Rule) -> str:
+    """Why the kernel does not run a discount with a trigger (`on first purchase`, `on the 5th purchase`)."""
+    what = "the first purchase" if r.trigger == "first_purchase" else f"purchase number {r.trigger_n}"
+    return (f"rule {r.name!r} is a discount on {what}: the vectorised discount step applies a discount to every "
+            "purchase its conditions select, not yet to one counted purchase")
 
 
 def spend_trigger_vector_reason(r: Rule):
