@@ -350,6 +350,12 @@ class _Compiler:
             out["trigger"] = {"type": "action", "name": c.name.value}
         elif isinstance(c, ast.OnNthVisit):
             out["trigger"] = {"type": "nth_visit", "n": c.ordinal.value}
+        elif isinstance(c, ast.OnEachBirthday):
+            out["trigger"] = {"type": "birthday"}
+        elif isinstance(c, ast.OnEachAnniversary):
+            out["trigger"] = {"type": "anniversary"}
+        elif isinstance(c, ast.OnReachingTier):
+            out["trigger"] = {"type": "tier_reached", "name": c.tier.value}
         elif isinstance(c, ast.OnNthPurchase):
             out["trigger"] = {"type": "nth_purchase", "n": c.ordinal.value}
         elif isinstance(c, ast.AfterEveryVisits):

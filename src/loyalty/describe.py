@@ -178,6 +178,12 @@ class _Describer:
             return f"on your {ordinal(trigger['n'])} visit"
         if t == "every_visits":
             return f"every {trigger['n']} visits"
+        if t == "birthday":
+            return "on each of your birthdays"
+        if t == "anniversary":
+            return "on each anniversary of the day you joined"
+        if t == "tier_reached":
+            return f'when you reach tier "{trigger["name"]}"'
         if t == "nth_purchase":
             return f"on your {ordinal(trigger['n'])} purchase"
         if t == "inactivity":

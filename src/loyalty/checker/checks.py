@@ -37,7 +37,7 @@ ACTIONS = (
     ast.DiscountScale,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
-            ast.AfterInactivity, ast.OnNthPurchase)
+            ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier)
 LIMITS = (ast.Cap, ast.Budget)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
@@ -74,6 +74,9 @@ _TRIGGER_WORDS = {
     ast.AfterEverySpend: "`after every <money> spent`",
     ast.AfterInactivity: "`after <duration> without a purchase`",
     ast.OnNthPurchase: "`on the Nth purchase`",
+    ast.OnEachBirthday: "`on each birthday`",
+    ast.OnEachAnniversary: "`on each membership anniversary`",
+    ast.OnReachingTier: "`on reaching tier`",
 }
 
 _WEEKDAYS = {
@@ -745,6 +748,10 @@ class _Checker:
             self.check_ordinal(trigger.ordinal)
         elif isinstance(trigger, ast.AfterEveryVisits):
             self.check_positive_count(trigger.count, "the number of visits")
+        elif isinstance(trigger, ast.OnReachingTier):
+            hint = (f'add it to the tiers block: tier "{trigger.tier.value}" from ...' if self.sym.tiers_decl
+                    else "this program has no tiers: declare them with `tiers by spend { ... }`")
+            self.resolve("tier", trigger.tier, self.sym.tiers, hint)
         elif isinstance(trigger, ast.AfterEverySpend):
             self.check_positive(trigger.money, "the amount spent")
 
@@ -1291,7 +1298,8 @@ def _no_order_event(action, triggers) -> bool:
     """True when the rule fires on something other than a purchase (so no order exists)."""
     if isinstance(action, ast.EarnPerEvent):
         return action.event == "referral"
-    return any(isinstance(t, (ast.OnSignup, ast.OnAction, ast.AfterInactivity)) for t in triggers)
+    return any(isinstance(t, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday,
+                              ast.OnEachAnniversary, ast.OnReachingTier)) for t in triggers)
 
 
 def _outside(start: Optional[ast.DateValue], end: Optional[ast.DateValue], lo, hi) -> Optional[str]:

@@ -240,6 +240,9 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
                 _int(trig["n"], f"{path}.trigger.n", 1)
             elif trig["type"] == "every_spend":
                 _int(trig["minor"], f"{path}.trigger.minor", 1)
+            elif trig["type"] == "tier_reached" and (doc.get("tiers") is None or trig["name"] not in
+                                                    [t["name"] for t in doc["tiers"]["tiers"]]):
+                raise SchemaError(f"{path}.trigger.name", f"{trig['name']!r} is not a tier of the program")
             elif trig["type"] == "inactivity":
                 _duration(trig, f"{path}.trigger")
             elif trig["type"] == "action" and not trig["name"]:

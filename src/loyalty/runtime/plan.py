@@ -38,7 +38,8 @@ from loyalty.runtime.mechanics.returns import check_return, take_back
 from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews, tier_discount, tier_upgrade,
                                              upgrade_to)
 from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
-from loyalty.runtime.mechanics.winback import fire_lapses, start_lapses, winback_rules
+from loyalty.runtime.mechanics.moments import fire_tier_reached, fire_timers, moment_rules
+from loyalty.runtime.mechanics.winback import start_lapses, winback_rules
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
 
 _tuple_new = tuple.__new__
@@ -76,7 +77,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "winback")
+                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -99,8 +100,11 @@ class Plan:
         self.has_timers = prog.has_timers
         # win-back rules: a purchase starts their lapse, time passing fires it (mechanics/winback.py)
         self.winback = winback_rules(prog, self.mechanics)
+        # moments without a purchase: yearly ones fire as time passes, tier-reached ones after an upgrade
+        self.yearly, self.tier_reached = moment_rules(prog, self.mechanics)
+        self.anniversaries = any(r.trigger == "anniversary" for r in self.yearly)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
-        self.expiry_only = specialise and not self.downgrade and not self.winback and not any(
+        self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
             rw.valid_for for rw in prog.rewards.values()) and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
@@ -170,11 +174,12 @@ class Plan:
             check_redemption(prog, ev)
         if self.downgrade and st.tier >= 0 and st.next_review is None:
             start_reviews(prog, st, t)
+        start = len(out)  # this event's effects, from here (for `on reaching tier`)
         clock = st.clock
         if clock is None or t > clock:
-            if self.has_timers and (st.due is None or t >= st.due):
-                if self.winback and st.lapses:  # lapses fire in time order among the other timers
-                    fire_lapses(self, st, t, ledger, out, advance)
+            if self.has_timers and (st.due is None or t >= st.due or self.yearly):
+                if (self.winback and st.lapses) or self.yearly:  # in time order among the other timers
+                    fire_timers(self, st, t, ledger, out, advance)
                 if not (self.expiry_only and expire_only(self.kinds, st, t, out)):
                     advance(prog, st, t, out)
             st.clock = t
@@ -184,6 +189,8 @@ class Plan:
             tail[eid] = True
             if len(tail) >= _LOGMAP_TAIL:
                 seen[eid] = True  # freezes the tail into the levels
+        if typ == "signup" and self.anniversaries and st.joined is None:
+            st.joined = t.date()  # the day anniversaries count from, unless a signup_date attribute says
         if typ == "purchase":
             self._purchase(st, ev, ledger, out)
         elif typ == "return":
@@ -199,6 +206,8 @@ class Plan:
         elif typ == "referral":
             self._referral(st, ev, ledger, out)
         # "tick": time has passed; nothing else to do
+        if self.tier_reached and len(out) > start:
+            fire_tier_reached(self, st, out, start, ledger)
 
     # ---------------------------------------------------------------- events without a purchase
 

@@ -405,7 +405,8 @@ class CompiledProgram:
         self.by_trigger = {k: tuple(v) for k, v in by.items()}
         self.sources = self._sources()
         self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
-            k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger or any(
+            k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger or "birthday" in self.by_trigger or \
+            "anniversary" in self.by_trigger or any(
             rw.valid_for for rw in self.rewards.values())
 
     def _sources(self) -> dict:

@@ -412,7 +412,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts", "lapses", "offers",
+        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -446,6 +446,7 @@ class MemberState:
         self.lapses: dict[int, _dt.datetime] = {}
         # offers with a lifetime held: (reward, end, giving rule index), in the order given (mechanics/offers.py)
         self.offers: list = []
+        self.joined: Optional[_dt.date] = None  # the day of the first signup event (mechanics/moments.py)
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
@@ -485,6 +486,7 @@ class MemberState:
         s.counts = self.counts.copy()
         s.lapses = self.lapses.copy() if self.lapses else {}
         s.offers = self.offers  # replaced, never changed in place
+        s.joined = self.joined
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -549,6 +551,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         # only when a lapse is open, so states of programs without win-back read as before
         **({"lapses": {str(k): t(v) for k, v in sorted(s.lapses.items())}} if s.lapses else {}),
         **({"offers": [[name, t(end), rule] for name, end, rule in s.offers]} if s.offers else {}),
+        **({"joined": s.joined.isoformat()} if s.joined is not None else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -605,6 +608,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None) -> Me
     s.counts = dict(doc.counts)
     s.lapses = dict(doc.lapses)
     s.offers = [(name, end, rule) for name, end, rule in doc.offers]
+    s.joined = doc.joined
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

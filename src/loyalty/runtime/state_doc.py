@@ -71,5 +71,6 @@ class StateDoc(BaseModel):
     counts: dict[int, int] = {}
     lapses: dict[int, _dt.datetime] = {}  # absent in states written before win-back
     offers: list[tuple[str, _dt.datetime, int]] = []  # absent in states written before offers with a lifetime
+    joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]

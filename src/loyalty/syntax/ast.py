@@ -579,6 +579,23 @@ class OnNthVisit(Node):
 
 
 @frozen_node
+class OnEachBirthday(Node):
+    """`on each birthday`: at the start of the member's birthday, every year, with no purchase needed."""
+
+
+@frozen_node
+class OnEachAnniversary(Node):
+    """`on each membership anniversary`: at the start of each anniversary of the day the member joined."""
+
+
+@frozen_node
+class OnReachingTier(Node):
+    """`on reaching tier "gold"`: when the member moves up into the tier (or past it)."""
+
+    tier: Text
+
+
+@frozen_node
 class OnNthPurchase(Node):
     ordinal: Ordinal
 
@@ -601,7 +618,7 @@ class AfterInactivity(Node):
 
 
 Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend, AfterInactivity,
-                OnNthPurchase]
+                OnNthPurchase, OnEachBirthday, OnEachAnniversary, OnReachingTier]
 
 # ---------------------------------------------------------------- conditions
 

@@ -286,6 +286,12 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"on action {quote(n.name.value)}"
     if isinstance(n, ast.OnNthVisit):
         return f"on the {ordinal(n.ordinal.value)} visit"
+    if isinstance(n, ast.OnEachBirthday):
+        return "on each birthday"
+    if isinstance(n, ast.OnEachAnniversary):
+        return "on each membership anniversary"
+    if isinstance(n, ast.OnReachingTier):
+        return f"on reaching tier {quote(n.tier.value)}"
     if isinstance(n, ast.OnNthPurchase):
         return f"on the {ordinal(n.ordinal.value)} purchase"
     if isinstance(n, ast.AfterEveryVisits):

@@ -837,6 +837,15 @@ class _AstBuilder(Transformer):
     def on_nth_visit(self, meta, c):
         return ast.OnNthVisit(self._ordinal(c[0]), span=self._span(meta))
 
+    def on_each_birthday(self, meta, c):
+        return ast.OnEachBirthday(span=self._span(meta))
+
+    def on_each_anniversary(self, meta, c):
+        return ast.OnEachAnniversary(span=self._span(meta))
+
+    def on_reaching_tier(self, meta, c):
+        return ast.OnReachingTier(self._text(c[0]), span=self._span(meta))
+
     def on_nth_purchase(self, meta, c):
         return ast.OnNthPurchase(self._ordinal(c[0]), span=self._span(meta))
 

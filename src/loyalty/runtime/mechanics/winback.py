@@ -21,7 +21,8 @@ TRIGGER = "inactivity"
 
 
 class LapseEvent:
-    """The event a lapse fires on: a moment, with no id, order or store (what `fire` reads of an event)."""
+    """The event a timer fires a rule on (a lapse, a birthday, a tier reached): a moment, with no id, order or
+    store (what `fire` reads of an event)."""
 
     __slots__ = ("time",)
     type = "lapse"
@@ -75,21 +76,29 @@ def fire_lapses(plan, st, T, ledger, out, advance) -> None:
     member's points and tiers to the deadline, so what expired before it is gone and what the rule gives
     expires from it. A rule fires only while the program runs and its conditions hold at the deadline;
     either way the lapse is over."""
-    prog = plan.prog
-    rules = prog.rules
     while True:
         nxt = next_lapse(st)
         if nxt is None or nxt[0] > T:
             return
-        deadline, index = nxt
-        del st.lapses[index]
-        if st.clock is None or deadline > st.clock:
-            advance(prog, st, deadline, out)
-            st.clock = deadline
-        r = rules[index]
-        if running(prog, deadline) and preds_ok(r, Ctx(deadline, st)):
-            plan.mechanics[index].fire(plan, st, r, LapseEvent(deadline), ledger, out, None, 1)
-            tier_upgrade(prog, st, deadline, out)
+        fire_lapse(plan, st, nxt[0], nxt[1], ledger, out, advance)
+
+
+def fire_lapse(plan, st, deadline, index: int, ledger, out, advance) -> None:
+    """Rule `index`'s lapse ends at `deadline`: time is brought there, the rule fires if it may, the lapse is over."""
+    prog = plan.prog
+    del st.lapses[index]
+    if st.clock is None or deadline > st.clock:
+        advance(prog, st, deadline, out)
+        st.clock = deadline
+    fire_at(plan, st, prog.rules[index], deadline, ledger, out)
+
+
+def fire_at(plan, st, r, moment, ledger, out) -> None:
+    """A timer fires rule r at `moment`: while the program runs and its conditions hold then."""
+    prog = plan.prog
+    if running(prog, moment) and preds_ok(r, Ctx(moment, st)):
+        plan.mechanics[r.index].fire(plan, st, r, LapseEvent(moment), ledger, out, None, 1)
+        tier_upgrade(prog, st, moment, out)
 
 
 class WinBack(ProgramMechanic):

@@ -1,0 +1,135 @@
+"""Moments without a purchase: rules with the trigger `on each birthday`, `on each membership anniversary`
+or `on reaching tier "gold"` fire at that moment, on the calendar, with no purchase needed
+(docs/semantics.md, "Moments").
+
+Birthdays and anniversaries are yearly moments (the start of the day, on the program's clock) that time
+passing reaches: before the member's next event and at the simulation's end-of-history tick, in time order
+with lapses (`winback.py`) and the other timers. Only moments after the member's first event count (she is
+not given the birthdays before she joined). A member's anniversary is of her `signup_date` attribute, else
+of the day of her first `signup` event (`MemberState.joined`). Reaching a tier fires when an upgrade takes
+her into the tier or past it, at the upgrade's moment."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Optional
+
+from loyalty.runtime.mechanics.registry import PlanError, ProgramMechanic
+from loyalty.runtime.mechanics.winback import fire_at, fire_lapse, next_lapse
+
+YEARLY = ("birthday", "anniversary")
+TIER_REACHED = "tier_reached"
+
+
+def moment_rules(prog, mechanics) -> tuple[tuple, tuple]:
+    """(the yearly rules, the tier-reached rules); a rule whose mechanic cannot fire without a purchase is a
+    PlanError."""
+    yearly = tuple(r for r in prog.rules if r.trigger in YEARLY)
+    reached = tuple(r for r in prog.rules if r.trigger == TIER_REACHED)
+    for r in yearly + reached:
+        if not hasattr(mechanics[r.index], "fire"):
+            raise PlanError(f"rule {r.name!r}: the {mechanics[r.index].name} mechanic cannot fire on {r.trigger}")
+    return yearly, reached
+
+
+def _as_date(v) -> Optional[_dt.date]:
+    if isinstance(v, _dt.datetime):
+        return v.date()
+    if isinstance(v, _dt.date):
+        return v
+    if isinstance(v, str):
+        try:
+            return _dt.date.fromisoformat(v)
+        except ValueError:
+            return None
+    return None
+
+
+def joined(st) -> Optional[_dt.date]:
+    """The day the member joined: her `signup_date` attribute, else the day of her first signup event."""
+    return _as_date(st.attributes.get("signup_date")) or st.joined
+
+
+def _yearly_after(day: _dt.date, after: _dt.datetime) -> _dt.datetime:
+    """The first start of the day (month, day) strictly after `after`; 29 February is 28 February in other
+    years."""
+    for year in range(after.year, after.year + 2):
+        d = day.day
+        if day.month == 2 and d == 29 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+            d = 28
+        if year > _dt.MAXYEAR:
+            break
+        m = _dt.datetime(year, day.month, d)
+        if m > after:
+            return m
+    return _dt.datetime.max  # past the calendar's end: never
+
+
+def next_moment(rule, st) -> Optional[_dt.datetime]:
+    """When rule's next yearly moment comes for this member, after her clock; None when it has none."""
+    if st.clock is None:
+        return None
+    if rule.trigger == "birthday":
+        if st.birthday is None:
+            return None
+        return _yearly_after(st.birthday, st.clock)
+    day = joined(st)
+    if day is None:
+        return None
+    # the first anniversary is a year after the day she joined
+    return _yearly_after(day, max(st.clock, _dt.datetime.combine(day, _dt.time())))
+
+
+def fire_timers(plan, st, T, ledger, out, advance) -> None:
+    """Every lapse and yearly moment up to T, in time order (a lapse first at one moment; rules in source
+    order), each with time brought to its moment first."""
+    yearly = plan.yearly
+    while True:
+        lapse = next_lapse(st) if st.lapses else None
+        moment = None
+        if yearly and st.clock is not None:
+            for r in yearly:
+                m = next_moment(r, st)
+                if m is not None and (moment is None or m < moment):
+                    moment = m
+        if lapse is not None and lapse[0] <= T and (moment is None or lapse[0] <= moment):
+            fire_lapse(plan, st, lapse[0], lapse[1], ledger, out, advance)
+            continue
+        if moment is None or moment > T or moment == _dt.datetime.max:
+            return
+        due = [r for r in yearly if next_moment(r, st) == moment]
+        if moment > st.clock:
+            advance(plan.prog, st, moment, out)
+            st.clock = moment
+        for r in due:
+            fire_at(plan, st, r, moment, ledger, out)
+
+
+def fire_tier_reached(plan, st, out, start: int, ledger) -> None:
+    """Upgrades among out[start:] fire the rules of each tier reached (passed into or through), at their moment."""
+    names = plan.prog.tiers.names
+    for e in out[start:]:
+        if e.kind != "tier_changed" or e.tier_to is None:
+            continue
+        old = names[e.tier_from] if e.tier_from is not None else -1
+        new = names[e.tier_to]
+        if new <= old:
+            continue
+        for r in plan.tier_reached:
+            if old < names[r.trigger_name] <= new:
+                fire_at(plan, st, r, e.time, ledger, out)
+
+
+class Moments(ProgramMechanic):
+    """The vectorised kernel declines moments: they fire on the calendar between a member's events."""
+
+    name = "moments without a purchase"
+
+    def program_vector_reason(self, program, sim_plan) -> Optional[str]:
+        for r in program.rules:
+            if r.trigger in YEARLY or r.trigger == TIER_REACHED:
+                what = {"birthday": "on each birthday", "anniversary": "on each membership anniversary"}.get(
+                    r.trigger, f"on reaching tier {r.trigger_name!r}")
+                return (f"rule {r.name!r} ({what}) fires at a moment without a purchase; the vectorised kernel does "
+                        "not run such moments yet")
+        return None
