@@ -275,6 +275,9 @@ def _triggers_list() -> list:
         st.builds(ast.AfterEverySpend, moneys()),
         st.builds(ast.AfterInactivity, durations()),
         st.builds(ast.OnNthPurchase, ordinals()),
+        st.just(ast.OnEachBirthday()),
+        st.just(ast.OnEachAnniversary()),
+        st.builds(ast.OnReachingTier, texts()),
     ]
 
 
@@ -737,7 +740,14 @@ _ACTION_KINDS = (
 
 def _valid_trigger(v: _Valid) -> ast.Node:
     kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
-                                   "inactivity", "nth purchase"]))
+                                   "inactivity", "nth purchase", "birthday", "anniversary"]
+                                  + (["tier reached"] if v.tiers else [])))
+    if kind == "birthday":
+        return ast.OnEachBirthday()
+    if kind == "anniversary":
+        return ast.OnEachAnniversary()
+    if kind == "tier reached":
+        return ast.OnReachingTier(ast.Text(v.draw(st.sampled_from(v.tiers))))
     if kind == "nth purchase":
         return ast.OnNthPurchase(ast.Ordinal(v.draw(st.integers(1, 20))))
     if kind == "inactivity":  # mostly short, so that generated histories see lapses fire
@@ -873,7 +883,8 @@ def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Opt
         trigger = ast.OnFirstPurchase() if draw(st.booleans()) else ast.OnNthPurchase(ast.Ordinal(v.draw(st.integers(1, 8))))
         clauses.append(trigger)
     on_purchase = not (
-        isinstance(trigger, (ast.OnSignup, ast.OnAction, ast.AfterInactivity))
+        isinstance(trigger, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday,
+                             ast.OnEachAnniversary, ast.OnReachingTier))
         or (isinstance(action, ast.EarnPerEvent) and action.event == "referral")
     )
     allowed = _declared_condition_kinds(v)

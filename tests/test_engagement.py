@@ -1,6 +1,8 @@
-"""Win-back (`after <duration> without a purchase`): the lapse fires once, at its own moment, in the
-simulation too (the end-of-history tick reaches members who never come back); its state round-trips;
-the vectorised kernel declines it with the rule named (docs/semantics.md, "Win-back")."""
+"""Engagement mechanics (docs/semantics.md, "Win-back", "Moments", "Offers with a lifetime"): a win-back
+(`after <duration> without a purchase`) fires once per lapse at its own moment, in the simulation too (the
+end-of-history tick reaches members who never come back); offers are used or lapse; birthdays and
+anniversaries come on the calendar; a discount on the Nth purchase; their state round-trips; the vectorised
+kernel declines each with the rule or reward named."""
 
 from __future__ import annotations
 
@@ -258,3 +260,82 @@ def test_a_discount_on_the_nth_purchase_counts_purchases_only(n, kinds):
         discounted += [(purchases, str(e.amount)) for e in out if e.kind == "discount_applied"]
     # exactly the nth purchase, 50% of 30.00 NOK = 15.00 NOK (1500 minor units)
     assert discounted == ([(n, "1500")] if purchases >= n else [])
+
+
+MOMENTS = str(Path(__file__).resolve().parents[1] / "examples" / "programs" / "member_moments.loyalty")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(birthday=st.dates(_dt.date(1950, 1, 1), _dt.date(2005, 12, 31)),
+       offsets=st.lists(st.integers(0, 24 * 365 * 3), min_size=1, max_size=6, unique=True))
+def test_birthdays_come_on_the_calendar_after_the_first_event(birthday, offsets):
+    """Counted from the calendar alone: one gift card per birthday moment (00:00 on the day; 28 February for
+    29 February in other years) after the member's first event and up to her last."""
+    p = loyalty.load(MOMENTS)
+    m = p.new_member("m1", attributes={"birthday": birthday.isoformat()})
+    start = _dt.datetime(2025, 1, 1, 10, 0)
+    times = sorted(start + _dt.timedelta(hours=h) for h in offsets)
+    given_at = []
+    for i, t in enumerate(times):
+        m, out = p.apply(m, {"tick": {"time": t.isoformat()}} if i else
+                         {"purchase": {"time": t.isoformat(), "order": "o1",
+                                       "lines": [{"item": "paperback", "amount": "10.00"}]}})
+        given_at += [e.time for e in out if e.kind == "reward_issued" and e.rule == "birthday gift card"]
+    expected = []
+    for year in range(times[0].year, times[-1].year + 1):
+        day = birthday.day
+        if birthday.month == 2 and day == 29 and not (year % 4 == 0 and (year % 100 or year % 400 == 0)):
+            day = 28
+        moment = _dt.datetime(year, birthday.month, day)
+        if times[0] < moment <= times[-1]:
+            expected.append(moment)
+    assert given_at == expected
+
+
+def test_joined_round_trips_and_anniversaries_follow_it():
+    p = loyalty.load(MOMENTS)
+    m = p.new_member("m1")
+    m, _ = p.apply(m, {"signup": {"time": "2025-02-28T09:00", "id": "s1"}})
+    doc = json.loads(m.to_json())
+    assert doc["joined"] == "2025-02-28"
+    back = p.state_from_json(m.to_json())
+    assert back.to_json() == m.to_json()
+    _, out = p.apply(back, {"tick": {"time": "2026-02-28T00:00"}})
+    assert [(e.kind, e.rule, e.points) for e in out] == [("points_earned", "anniversary bonus", 250)]
+    del doc["joined"]  # a state saved before moments: no anniversary until a signup_date says when
+    old = p.state_from_json(json.dumps(doc))
+    _, out = p.apply(old, {"tick": {"time": "2026-02-28T00:00"}})
+    assert out == []
+
+
+def test_simulation_gives_birthdays_to_members_who_never_buy_again(tmp_path):
+    hist = tmp_path / "h.csv"
+    hist.write_text("member,time,type,order,item,amount\n"
+                    "m1,2025-02-01T10:00,purchase,o1,paperback,100.00\n"
+                    "m2,2025-02-02T10:00,purchase,o2,paperback,100.00\n"
+                    "m2,2025-12-31T10:00,purchase,o3,paperback,100.00\n")
+    attrs = tmp_path / "a.csv"
+    # m1's birthday comes while she never buys again; m2's birthday (2025-01-15) is before her first purchase
+    attrs.write_text("member,birthday\nm1,1980-07-04\nm2,1990-01-15\n")
+    res = CliRunner().invoke(main, ["simulate", MOMENTS, str(hist), "--attributes", str(attrs), "--format", "json",
+                                    "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    card = next(r for r in doc["by_reward"] if r["reward"] == "birthday gift card")
+    # given 2025-07-04, unused by 2025-08-03: lapsed, costing nothing
+    assert (card["given"], card["redeemed"], card["lapsed"], card["cost"]) == (1, 0, 1, "0.00")
+
+
+def test_the_vectorised_kernel_declines_moments_naming_the_rule():
+    prog = program("""
+program "Shop" {
+  currency NOK
+}
+reward "cake" is a gift "cake" costing 30 NOK
+rule "cake day" {
+  give "cake"
+  on each birthday
+}
+""")
+    why = supports(prog)
+    assert why is not None and "'cake day'" in why and "on each birthday" in why
