@@ -339,3 +339,32 @@ rule "cake day" {
 """)
     why = supports(prog)
     assert why is not None and "'cake day'" in why and "on each birthday" in why
+
+
+def test_generate_writes_a_birthday_for_every_member_without_changing_the_history(tmp_path):
+    runner = CliRunner()
+    plain, with_attrs, attrs = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "attrs.csv"
+    assert runner.invoke(main, ["generate", "--rows", "300", "--seed", "5", "-o", str(plain)]).exit_code == 0
+    res = runner.invoke(main, ["generate", "--rows", "300", "--seed", "5", "-o", str(with_attrs),
+                               "--attributes-output", str(attrs)])
+    assert res.exit_code == 0, res.output
+    assert plain.read_bytes() == with_attrs.read_bytes()
+    lines = attrs.read_text().splitlines()
+    assert lines[0] == "member,birthday"
+    rows = dict(line.split(",") for line in lines[1:])
+    members = {line.split(",")[0] for line in plain.read_text().splitlines()[1:]}
+    assert members <= set(rows)
+    assert all(_dt.date(1950, 1, 1) <= _dt.date.fromisoformat(b) <= _dt.date(2005, 12, 31) for b in rows.values())
+
+
+def test_the_shipped_moments_history_exercises_birthdays_anniversaries_and_tiers():
+    root = Path(MOMENTS).parents[1] / "histories"
+    res = CliRunner().invoke(main, ["simulate", MOMENTS, str(root / "member_moments.csv"), "--attributes",
+                                    str(root / "member_moments_attributes.csv"), "--format", "json", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    rules = {r["rule"]: r for r in doc["by_rule"] if r.get("rule")}
+    card = next(r for r in doc["by_reward"] if r["reward"] == "birthday gift card")
+    assert (card["given"], card["redeemed"], card["lapsed"]) == (57, 16, 39)
+    assert rules["anniversary bonus"]["points_issued"] == 9000
+    assert rules["welcome to gold"]["rewards"] == 10

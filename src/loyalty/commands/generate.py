@@ -94,7 +94,9 @@ Examples:
                    "share of rows in proportion to r**-EXPONENT; at 1.2 and 5,000 members the busiest 1% hold "
                    "about 71% of the rows). Default: log-normal activity (the busiest 1% hold about 13%).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: standard output).")
-def command(rows, seed, members, program_path, start, days, grouped, skew, output):
+@click.option("--attributes-output", type=click.Path(dir_okay=False),
+              help="Also write the members' attributes (member, birthday) here, for `simulate --attributes`.")
+def command(rows, seed, members, program_path, start, days, grouped, skew, output, attributes_output):
     """Generate a synthetic purchase history as CSV: skewed purchase frequencies, seasons,
     several lines per order, returns, home stores; the same options give the same bytes.
     Memory stays small whatever --rows is (rows are made and written in chunks)."""
@@ -127,6 +129,19 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
         skew=skew)
+    if attributes_output:
+        from loyalty.commands._common import output_error
+        from loyalty.fileio import open_atomic
+        from loyalty.simulate.generate import generate_attributes
+        from loyalty.terminal import visible
+
+        check_output_file(attributes_output, "--attributes-output")
+        try:
+            with open_atomic(attributes_output) as fh:
+                n = generate_attributes(options, fh)
+        except OSError as err:
+            output_error(attributes_output, err)
+        click.echo(f"wrote {n} members' attributes to {visible(attributes_output)}", err=True)
     if output:
         from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
 

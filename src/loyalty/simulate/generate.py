@@ -394,6 +394,23 @@ def generate(options: GenerateOptions, out: TextIO) -> int:
     return options.rows
 
 
+def generate_attributes(options: GenerateOptions, out: TextIO) -> int:
+    """Write the members' attributes CSV (member, birthday) for `simulate --attributes`: a birthday for every
+    member of the history the same options generate, so birthday rules are exercised. Its own random stream:
+    the history's bytes do not depend on whether this is written. Returns the number of members."""
+    import numpy as np
+
+    n = options.members or max(1, options.rows // 20)
+    width = len(str(n))
+    rng = np.random.default_rng([_seed(options.seed), 0, 1])
+    first, last = _dt.date(1950, 1, 1).toordinal(), _dt.date(2005, 12, 31).toordinal()
+    days = rng.integers(first, last + 1, n)
+    out.write("member,birthday\n")
+    for i in range(n):
+        out.write(f"M{i + 1:0{width}d},{_dt.date.fromordinal(int(days[i])).isoformat()}\n")
+    return n
+
+
 def generate_text(options: GenerateOptions) -> str:
     buffer = io.StringIO()
     generate(options, buffer)
