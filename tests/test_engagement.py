@@ -368,3 +368,36 @@ def test_the_shipped_moments_history_exercises_birthdays_anniversaries_and_tiers
     assert (card["given"], card["redeemed"], card["lapsed"]) == (57, 16, 39)
     assert rules["anniversary bonus"]["points_issued"] == 9000
     assert rules["welcome to gold"]["rewards"] == 10
+
+
+TAKEN_BACK = """
+program "Shop" {
+  currency NOK
+  rewards are taken back on return
+}
+reward "voucher" is 20 NOK off the next order valid for 30 days
+rule "welcome" {
+  give "voucher"
+  on first purchase
+}
+"""
+
+
+def _buy(order: str, time: str) -> dict:
+    return {"purchase": {"time": time, "order": order, "lines": [{"item": "x", "amount": "100.00"}]}}
+
+
+def test_a_whole_return_takes_back_an_offer_only_while_it_is_held():
+    p = loyalty.compile_source(TAKEN_BACK)
+    m = p.new_member("m1")
+    m, _ = p.apply(m, _buy("o1", "2025-03-01T10:00"))
+    held, out = p.apply(m, {"return": {"time": "2025-03-02T10:00", "order": "o1", "id": "r1"}})
+    assert [e.kind for e in out] == ["reward_taken_back"]
+    assert "offers" not in json.loads(held.to_json())
+    _, out = p.apply(held, _buy("o2", "2025-03-03T10:00"))
+    assert "reward_used" not in [e.kind for e in out]
+    # used first, then the order returned: the offer stays used, nothing is taken back
+    used, out = p.apply(m, _buy("o2", "2025-03-03T10:00"))
+    assert [e.kind for e in out] == ["reward_used"]
+    _, out = p.apply(used, {"return": {"time": "2025-03-04T10:00", "order": "o1", "id": "r1"}})
+    assert "reward_taken_back" not in [e.kind for e in out]

@@ -38,6 +38,16 @@ def use_offers(prog, st, t, order_id, event_id, out) -> None:
     st.offers = []
 
 
+def take_back_offer(st, name: str, rule_index: int) -> bool:
+    """A whole return takes back an offer the order earned: the newest such offer still held goes; False when
+    none is held (it was used or has lapsed, and stays so)."""
+    for i in range(len(st.offers) - 1, -1, -1):
+        if st.offers[i][0] == name and st.offers[i][2] == rule_index:
+            st.offers = st.offers[:i] + st.offers[i + 1:]
+            return True
+    return False
+
+
 def lapse_offers(prog, st, T, timed: list) -> None:
     """Every offer whose end is at or before T lapses at its end: `timed` gets (moment, order, seq, effect)."""
     kept = []

@@ -10,6 +10,7 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even, share
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics.metrics import add_metric
+from loyalty.runtime.mechanics.offers import take_back_offer
 from loyalty.runtime.mechanics.points import claw
 from loyalty.runtime.mechanics.punch import punches_back
 from loyalty.runtime.mechanics.tiers import tier_after_return
@@ -90,8 +91,10 @@ def take_back(prog, st, ev, ledger, out: list) -> None:
     if whole and prog.rewards_taken_back:
         for ri, name in o.rewards:
             rule = prog.rules[ri]
-            st.rewards[name] = st.rewards.get(name, 0) - 1
             rw = prog.rewards[name]
+            if rw.valid_for is not None and not take_back_offer(st, name, ri):
+                continue  # an offer already used or lapsed is not taken back (docs/semantics.md)
+            st.rewards[name] = st.rewards.get(name, 0) - 1
             out.append(Effect("reward_taken_back", t, rule.name, rule.line, rule.column, reward=name, amount=rw.face,
                               cost=rw.cost, order=ev.order, event=ev.id))
         o.rewards = []
