@@ -159,6 +159,10 @@ def with_ledger_settings(draw, program):
     def duration():
         return ast.Duration(Decimal(draw(st.integers(1, 30))), draw(st.sampled_from(["day", "week"])))
 
+    from loyalty.checker.checks import winback_after_expiry
+
+    # a win-back at or after the points' expiry after inactivity is LOY316: such an expiry is not drawn
+    lapses = [n.duration for n in program.walk() if isinstance(n, ast.AfterInactivity)]
     decls = []
     for d in program.declarations:
         if isinstance(d, ast.PointsDecl):
@@ -168,7 +172,9 @@ def with_ledger_settings(draw, program):
             if expiry == "earning":
                 kept.append(ast.ExpireAfterEarning(duration()))
             elif expiry == "inactivity":
-                kept.append(ast.ExpireAfterInactivity(duration()))
+                drawn = duration()
+                if not any(winback_after_expiry(lapse, drawn) for lapse in lapses):
+                    kept.append(ast.ExpireAfterInactivity(drawn))
             elif expiry == "period end":
                 kept.append(ast.ExpireAtPeriodEnd(draw(st.sampled_from(["day", "week", "month"])), draw(st.booleans())))
             if draw(st.booleans()):
@@ -230,6 +236,8 @@ def vectorisable(program):
             d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime, None), tiers, None)
         elif isinstance(d, ast.DrawDecl):
             d = None
+        elif isinstance(d, ast.RewardDecl) and d.valid_for is not None:
+            d = ast.RewardDecl(d.name, d.kind, d.cost, None)  # offers with a lifetime: not vectorised yet
         if d is not None:
             decls.append(d)
     return ast.Program(tuple(decls))

@@ -115,7 +115,10 @@ def condition_holds(c: dict, t: dt.datetime, body: dict, attributes: dict) -> bo
 # which events each trigger fires on (docs/language.md): no trigger = every purchase
 TRIGGER_EVENTS = {None: {"purchase"}, "first_purchase": {"purchase"}, "every_spend": {"purchase"},
                   "nth_visit": {"purchase", "visit"}, "every_visits": {"purchase", "visit"},
-                  "signup": {"signup"}, "action": {"action"}}
+                  "signup": {"signup"}, "action": {"action"}, "nth_purchase": {"purchase"}}
+# triggers a timer or an upgrade fires (win-back lapses, birthdays, anniversaries, reaching a tier): at their own
+# moment, up to the event that brought time past it, whatever its kind, with no store or channel of their own
+TIMED_TRIGGERS = ("inactivity", "birthday", "anniversary", "tier_reached")
 
 
 def reward_source_problem(program: loyalty.Program, effect, kind: str, body: dict, attributes: dict):
@@ -123,9 +126,14 @@ def reward_source_problem(program: loyalty.Program, effect, kind: str, body: dic
     c = program.compiled
     doc = c.doc
     t = local_time(program, body["time"])
-    if effect.time != t:
-        return f"dated {effect.time}, the event is at {t}"
     where = (effect.rule, effect.line, effect.column)
+    timed = next((r for r in c.rules if (r.name, r.line, r.column) == where and r.trigger in TIMED_TRIGGERS), None)
+    if timed is not None:
+        if effect.time > t:
+            return f"rule {timed.name!r} fired at {effect.time}, after the event at {t}"
+        t, body, kind = effect.time, {"time": body["time"]}, "timer"
+    elif effect.time != t:
+        return f"dated {effect.time}, the event is at {t}"
     for rd in c.redeem.values():
         if (f"redeem for {rd.reward}", rd.line, rd.column) == where:
             if kind == "redemption" and body["reward"] == rd.reward == effect.reward:
@@ -136,7 +144,7 @@ def reward_source_problem(program: loyalty.Program, effect, kind: str, body: dic
             continue
         if r.action != "give" or r.reward != effect.reward:
             return f"rule {r.name!r} does not give {effect.reward!r}"
-        if kind not in TRIGGER_EVENTS[r.trigger] or (r.trigger == "action" and body["name"] != r.trigger_name):
+        if (kind == "timer") != (r.trigger in TIMED_TRIGGERS) or (kind != "timer" and kind not in TRIGGER_EVENTS[r.trigger]) or (r.trigger == "action" and body["name"] != r.trigger_name):
             return f"rule {r.name!r} (trigger {r.trigger}) fired on a {kind} event ({body})"
         if (c.runs_from and t < c.runs_from) or (c.runs_to and t >= c.runs_to):
             return f"rule {r.name!r} fired at {t}, outside the program's run"
