@@ -124,7 +124,7 @@ def name_kind(tokens: list) -> Optional[str]:
     if word == "segment":
         return ns.SEGMENT if before == "for" else None
     if word == "tier":
-        return ns.TIER if before == "for" else None
+        return ns.TIER if before in ("for", "reaching") else None
     if word == "store":
         return ns.STORE if before == "in" else None
     if word == "region":

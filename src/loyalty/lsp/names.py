@@ -55,6 +55,7 @@ _USES = {
     (ast.OnCategories, "names"): CATEGORY,
     (ast.ForSegments, "names"): SEGMENT,
     (ast.ForTiers, "names"): TIER,
+    (ast.OnReachingTier, "tier"): TIER,
     (ast.InStores, "names"): STORE,
     (ast.InRegions, "names"): REGION,
     (ast.HasItem, "name"): ITEM,
