@@ -359,8 +359,9 @@ def test_generate_writes_a_birthday_for_every_member_without_changing_the_histor
 
 def test_the_shipped_moments_history_exercises_birthdays_anniversaries_and_tiers():
     root = Path(MOMENTS).parents[1] / "histories"
+    attributes = root.parent / "attributes" / "member_moments.csv"
     res = CliRunner().invoke(main, ["simulate", MOMENTS, str(root / "member_moments.csv"), "--attributes",
-                                    str(root / "member_moments_attributes.csv"), "--format", "json", "--jobs", "1"])
+                                    str(attributes), "--format", "json", "--jobs", "1"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     rules = {r["rule"]: r for r in doc["by_rule"] if r.get("rule")}

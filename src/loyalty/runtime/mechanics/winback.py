@@ -4,8 +4,8 @@ the member has gone that long since her last purchase, whether or not she ever c
 
 It is a trigger, not an action: the rule's action (fixed points or a reward) is run by its own mechanic's
 `fire`, as on signup. Each purchase (while the program runs) sets the rule's lapse deadline in the member's
-state (`MemberState.lapses`, rule index -> moment); time passing (`fire_lapses`, called by the plan before
-each event and by the end-of-history tick) fires every deadline it reaches, in time order, with the points
+state (`MemberState.lapses`, rule index -> moment); time passing (`moments.fire_timers`, called by the plan
+before each event and by the end-of-history tick) fires every deadline it reaches, in time order, with the points
 and tiers brought to that moment first, and clears it: the next lapse starts with the next purchase."""
 
 from __future__ import annotations
@@ -69,18 +69,6 @@ def next_lapse(st) -> Optional[tuple]:
     if not st.lapses:
         return None
     return min((t, i) for i, t in st.lapses.items())
-
-
-def fire_lapses(plan, st, T, ledger, out, advance) -> None:
-    """Fire, in time order, every lapse whose deadline is at or before T. Before each, `advance` brings the
-    member's points and tiers to the deadline, so what expired before it is gone and what the rule gives
-    expires from it. A rule fires only while the program runs and its conditions hold at the deadline;
-    either way the lapse is over."""
-    while True:
-        nxt = next_lapse(st)
-        if nxt is None or nxt[0] > T:
-            return
-        fire_lapse(plan, st, nxt[0], nxt[1], ledger, out, advance)
 
 
 def fire_lapse(plan, st, deadline, index: int, ledger, out, advance) -> None:
