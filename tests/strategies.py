@@ -739,9 +739,8 @@ _ACTION_KINDS = (
 
 
 def _valid_trigger(v: _Valid) -> ast.Node:
-    # (win-back listed twice: with a dozen triggers, every kind still comes in a test's 150 programs)
     kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
-                                   "inactivity", "inactivity", "nth purchase", "birthday", "anniversary"]
+                                   "inactivity", "nth purchase", "birthday", "anniversary"]
                                   + (["tier reached"] if v.tiers else [])))
     if kind == "birthday":
         return ast.OnEachBirthday()
@@ -1107,6 +1106,13 @@ def valid_programs(draw) -> ast.Program:
             if resolve_point_kind(spend.points.unit, v.kinds) == kind and spend.points.amount > 0:
                 assume(not rates.compare_visit_to_spend(visit.points.amount, spend.points.amount,
                                                         spend.per.amount).out_of_line)
+
+    # a dozen triggers: one more triggered rule, often, so that each comes in a test's 150 programs
+    rewards = [d.name.value for d in decls if isinstance(d, ast.RewardDecl)]
+    if (v.kinds or rewards) and draw(st.booleans()):
+        action = ast.GiveReward(ast.Text(draw(st.sampled_from(rewards)))) if rewards and (
+            not v.kinds or draw(st.booleans())) else ast.EarnFixed(v.points(draw(st.sampled_from(v.kinds)), lo=1, hi=500))
+        decls.append(ast.RuleDecl(ast.Text(f"triggered {len(decls)}"), (action, _valid_trigger(v))))
 
     # a win-back after the points' expiry after inactivity emptied the balance is LOY316: such an expiry goes
     lapses = [n.duration for d in decls for n in d.walk() if isinstance(n, ast.AfterInactivity)]
