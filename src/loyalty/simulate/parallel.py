@@ -99,15 +99,15 @@ def merge_in_order(results: list[SimResult]) -> SimResult:
 @exact
 def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python") -> SimResult:
     """Some members' rows (whole members) into a partial result: the unit of work of every engine.
-    `kernel` (vector/choose.py): "vector" runs the numpy kernel (never with budgets: `supports` refuses
-    them), falling back to the evaluator for a group it cannot take exactly; the result is the same."""
+    `kernel` (vector/choose.py): "vector" runs the numpy kernel (with the budgets' known cutoffs of this pass,
+    `known`), falling back to the evaluator for a group it cannot take exactly; the result is the same."""
     from loyalty.simulate.engine import replay_members
 
-    if kernel == "vector" and known is None:
+    if kernel == "vector":
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return simulate_vector(plan, history)
+            return simulate_vector(plan, history, known=known)
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))

@@ -39,6 +39,7 @@ from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
+from loyalty.runtime.mechanics.limits import vector_budgets
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.program import Draw
@@ -274,10 +275,11 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS
-                    ) -> SimResult:
+def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS,
+                    known: Optional[dict] = None) -> SimResult:
     """The whole history through the vectorised kernel (members it cannot take through the scalar one).
-    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never)."""
+    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never).
+    `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets."""
     from loyalty.simulate.engine import replay_members
 
     prog = plan.program
@@ -324,11 +326,16 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     result = SimResult()
     if scalar.any():
         sub = history.select_members(history.values_of("member", mcode[np.flatnonzero(scalar)]))
-        result = replay_members(plan, sub, sub.member_slices())
+        if known is None:
+            result = replay_members(plan, sub, sub.member_slices())
+        else:
+            from loyalty.simulate.budgets import CutoffLedger
+
+            result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known))
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
-        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members).run()
+        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known).run()
         result = result.merge(part)
     return result
 
@@ -337,8 +344,12 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 class _Kernel:
-    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS):
+    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS,
+                 known: Optional[dict] = None):
         self.plan = plan
+        self.known = known or {}
+        self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
+        self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
         self.tail_members = tail_members
         self.prog = plan.program
         self.rows = rows
@@ -894,6 +905,9 @@ class _Kernel:
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
+        if prog.budgets:  # runtime/mechanics/limits.py: what the budgets grant of each part, before the lockstep
+            vector_budgets(self, [sl for sl in self.earn_slots if prog.source(sl.skey).budget is not None],
+                           self.known)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
@@ -1246,6 +1260,10 @@ class _Kernel:
         prog, plan = self.prog, self.plan
         res = SimResult()
         cells = _Cells(res)
+        res.claims = self.claims  # budget claims for the next pass (simulate/budgets.py)
+        for budget, times, truncated in self.budget_cut:  # budget_reached effects (accumulate: the budget table)
+            res.add("budget", budget, "times", times)
+            res.add("budget", budget, "truncated", truncated)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
