@@ -11,7 +11,8 @@ A page marks what it shows with HTML comments (invisible on the site):
 - a ```sh fence holding one `loyalty ...` command, followed by a ```text fence: the text is what
   the command prints (standard output and error, 100 columns wide); with `<!-- excerpt -->`
   before the text fence, its lines appear in the output in that order, with others between.
-The tutorial's commands run in a folder of their own; the cookbook's from the repository root.
+A page that saves files runs its commands in a folder of its own; the others (the cookbook) run
+theirs from the repository root.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import yaml
 
 from test_docs_site import DOCS, ROOT, fences
 
-PAGES = [DOCS / "tutorial.md", *sorted(p for p in (DOCS / "cookbook").glob("*.md") if p.name != "index.md")]
+PAGES = [DOCS / "tutorial.md", DOCS / "scenarios.md", *sorted(p for p in (DOCS / "cookbook").glob("*.md") if p.name != "index.md")]
 MARKER = re.compile(r"<!--\s*([a-z ]+?)(?::\s*(\S+))?\s*-->")
 
 
@@ -60,7 +61,7 @@ def _in_order(shown: list[str], actual: list[str]) -> bool:
 def test_page_shows_real_programs_scenarios_and_output(page, tmp_path):
     text = page.read_text(encoding="utf-8")
     tutorial = page.name == "tutorial.md"
-    cwd = tmp_path if tutorial else ROOT
+    cwd = tmp_path if "<!-- file:" in text else ROOT
     blocks = list(_blocks(text))
     commands_run = 0
     for index, (line, info, body, marker) in enumerate(blocks):
