@@ -160,6 +160,13 @@ def test_language_configuration_knows_comments_and_brackets():
     assert settings["loyalty.server.args"]["default"] == ["lsp"]
 
 
+def test_extension_script_is_valid_javascript():
+    node = _node_ready()
+    done = subprocess.run([node, "--check", "extension.js"], cwd=EXTENSION, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_documented_command_packages_the_extension():
     """editors/vscode/README.md: `npm ci && npm run package` writes loyalty.vsix."""
     _node_ready()

@@ -47,7 +47,6 @@ class LoyaltyLexer(RegexLexer):
     aliases = ["loyalty"]
     filenames = ["*.loyalty"]
     mimetypes = ["text/x-loyalty"]
-    url = "https://github.com/"  # no public home yet; Pygments only shows it in its lexer list
 
     tokens = {
         "root": [
