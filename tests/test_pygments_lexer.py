@@ -8,10 +8,13 @@ import importlib
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from pygments.token import Comment, Error, Keyword, Literal, Name, Number, Operator, String, Whitespace
 
 from loyalty.pygments_lexer import LoyaltyLexer
+from loyalty.syntax.formatter import format_program
 from loyalty_tokens import PROGRAMS, ROOT, grammar_keywords, lexemes
+from strategies import programs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,6 +66,17 @@ def test_every_token_of_each_program_gets_its_type(path):
         _expect(lexeme.kind, lexeme.text, _types_over(spans, lexeme.start, lexeme.end))
         seen.add(lexeme.kind)
     assert {"keyword", "string", "money", "comment"} <= seen
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_any_program_the_parser_reads_is_highlighted_as_the_parser_reads_it(program):
+    # generated programs, in the formatter's layout: every construct, odd strings, large numbers
+    text = format_program(program)
+    spans = _typed_spans(text)
+    assert [text[s:e] for s, e, t in spans if _is(t, Error)] == []
+    for lexeme in lexemes(text):
+        _expect(lexeme.kind, lexeme.text, _types_over(spans, lexeme.start, lexeme.end))
 
 
 def test_every_grammar_keyword_is_a_keyword_and_nothing_else_is():
