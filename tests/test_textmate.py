@@ -17,8 +17,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from loyalty.syntax.formatter import format_program
 from loyalty_tokens import PROGRAMS, ROOT, grammar_keywords, lexemes
+from strategies import programs
 
 EXTENSION = ROOT / "editors" / "vscode"
 
@@ -83,10 +87,9 @@ def tokenized():
     return _tokenize(PROGRAMS)
 
 
-@pytest.mark.parametrize("path", PROGRAMS, ids=[p.stem for p in PROGRAMS])
-def test_every_token_of_each_program_gets_its_scope(path, tokenized):
-    text = path.read_text(encoding="utf-8")
-    scopes = _scopes_by_offset(text, tokenized[str(path)])
+def _wrong_scopes(text: str, lines: list) -> tuple[list, set]:
+    """The lexemes of the text whose characters lack their kind's scope, and the kinds seen."""
+    scopes = _scopes_by_offset(text, lines)
     wrong = []
     seen = set()
     for lexeme in lexemes(text):
@@ -98,12 +101,35 @@ def test_every_token_of_each_program_gets_its_scope(path, tokenized):
         if not all(_has(s, wanted) for s in chars):
             wrong.append((lexeme.kind, lexeme.text, sorted({x for s in chars for x in s})))
         if lexeme.kind == "money":  # the amount is a number, the code a currency
-            amount, _, code = lexeme.text.rpartition(" ")
             if not (_has(chars[0], "constant.numeric.amount.loyalty")
                     and _has(chars[-1], "support.constant.currency.loyalty")):
                 wrong.append(("money parts", lexeme.text, chars[0], chars[-1]))
+    return wrong, seen
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=[p.stem for p in PROGRAMS])
+def test_every_token_of_each_program_gets_its_scope(path, tokenized):
+    text = path.read_text(encoding="utf-8")
+    wrong, seen = _wrong_scopes(text, tokenized[str(path)])
     assert wrong == []
     assert {"keyword", "string", "money", "comment"} <= seen
+
+
+# a node run per example would be slow: each example is a batch of generated programs, tokenized at once
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(programs(), min_size=8, max_size=8))
+def test_any_program_the_parser_reads_gets_its_scopes(batch):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i, program in enumerate(batch):
+            paths.append(Path(folder) / f"p{i}.loyalty")
+            paths[-1].write_text(format_program(program), encoding="utf-8")
+        tokenized = _tokenize(paths)
+        for path in paths:
+            wrong, _ = _wrong_scopes(path.read_text(encoding="utf-8"), tokenized[str(path)])
+            assert wrong == [], path.read_text(encoding="utf-8")
 
 
 def test_every_grammar_keyword_is_a_keyword_and_point_kind_names_are_not(tmp_path):
