@@ -13,6 +13,10 @@ A page marks what it shows with HTML comments (invisible on the site):
   before the text fence, its lines appear in the output in that order, with others between.
 A page that saves files runs its commands in a folder of its own; the others (the cookbook) run
 theirs from the repository root.
+
+When a program or the report changes on purpose, rewrite the outputs shown in full with
+`PYTHONPATH=src python tests/test_docs_real_output.py docs/tutorial.md ...` (an excerpt is left
+as it is, and the command's whole output is printed to choose a new one from).
 """
 
 from __future__ import annotations
@@ -94,3 +98,38 @@ def test_page_shows_real_programs_scenarios_and_output(page, tmp_path):
     if tutorial:  # the program the tutorial builds is the shipped example
         assert (tmp_path / "car_wash.loyalty").read_text(encoding="utf-8") == (
             ROOT / "examples" / "programs" / "car_wash.loyalty").read_text(encoding="utf-8")
+
+
+def rewrite_outputs(page: Path) -> None:
+    """Replace each full output block of the page by what its command prints now."""
+    import tempfile
+
+    text = page.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    blocks = list(_blocks(text))
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        cwd = tmp if "<!-- file:" in text else ROOT
+        replacements = []
+        for index, (line, info, body, marker) in enumerate(blocks):
+            if marker and marker[0] == "file":
+                (tmp / marker[1]).write_text(body + "\n", encoding="utf-8")
+            elif marker and marker[0] == "head of":
+                count = len(body.split("\n"))
+                replacements.append((line, count, (cwd / marker[1]).read_text(encoding="utf-8").split("\n")[:count]))
+            elif info == "sh" and body.startswith("loyalty ") and "\n" not in body.strip():
+                output = _run(body.strip(), cwd)
+                following = blocks[index + 1] if index + 1 < len(blocks) else None
+                if following and following[1] == "text" and not following[3]:
+                    new = [x.rstrip() for x in output.rstrip("\n").split("\n")]
+                    replacements.append((following[0], len(following[2].split("\n")), new))
+                elif following and following[1] == "text":
+                    print(f"{page}:{following[0]}: an excerpt of `{body.strip()}`, whose output is now:\n{output}")
+    for start, count, new in sorted(replacements, reverse=True):
+        lines[start:start + count] = new  # `start` is the fence's line number: its body's first index
+    page.write_text("\n".join(lines), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        rewrite_outputs(Path(name))
