@@ -1,6 +1,6 @@
 """Designer-written scenario tests: `<program>.test.yaml` next to `<program>.loyalty`.
 
-Format (docs/embedding.md, "Scenario tests"; the pydantic model: loyalty.schemas.ScenarioTestFile)::
+Format (docs/scenarios.md; the pydantic model: loyalty.schemas.ScenarioTestFile)::
 
     scenarios:
       - name: the sixth wash is free
@@ -52,7 +52,7 @@ def read_scenarios(path: Path) -> list[tuple["ScenarioTest", int]]:
     doc = read_yaml(path)
     if doc.data is None:
         raise YamlFileError([doc.problem((), "the file holds no scenarios",
-                                         "write a list of scenarios (docs/embedding.md, \"Scenario tests\")")])
+                                         "write a list of scenarios (docs/scenarios.md)")])
     scenarios = validate(doc, ScenarioTestFile).scenarios
     where = ("scenarios",) if isinstance(doc.data, dict) else ()
     return [(sc, doc.place(where + (i,))[0]) for i, sc in enumerate(scenarios)]

@@ -1,7 +1,7 @@
 """The YAML files people write, as pydantic models: one definition per file format.
 
 - `Assumptions`: the simulation's scenario file (`loyalty simulate --scenario FILE`, docs/simulate.md).
-- `ScenarioTestFile`: a program's scenario tests, `<program>.test.yaml` (`loyalty test`, docs/embedding.md).
+- `ScenarioTestFile`: a program's scenario tests, `<program>.test.yaml` (`loyalty test`, docs/scenarios.md).
 
 Both are closed: an unknown key is an error (a typo never falls back to a default), and every value has a
 precise type. Names that only the program knows (point kinds, rewards, items) are checked when validation is
@@ -163,7 +163,7 @@ class ExpectedState(_Closed):
     rewards: dict[str, StrictInt] = Field(None, description="reward -> how many the member holds")
 
 
-EffectPattern = dict[str, Any]  # effect field -> the value it must have (docs/embedding.md)
+EffectPattern = dict[str, Any]  # effect field -> the value it must have (docs/scenarios.md)
 
 
 class Expect(_Closed):

@@ -19,7 +19,7 @@ Examples:
   loyalty test examples/programs
 
 For each program X.loyalty, runs the scenarios in X.test.yaml next to it
-(format in docs/embedding.md). Exit codes: 0 every scenario passes, 1 a scenario
+(format in docs/scenarios.md). Exit codes: 0 every scenario passes, 1 a scenario
 fails or a program or scenario file is invalid, 2 usage error.""",
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
