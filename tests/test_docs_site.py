@@ -19,7 +19,8 @@ from loyalty.pygments_lexer import LoyaltyLexer
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
-LANGUAGES = {"loyalty", "sh", "yaml", "csv", "json", "python", "text"}
+# the languages of the docs: ours, and the editors' configuration files docs/editors.md shows
+LANGUAGES = {"loyalty", "sh", "yaml", "csv", "json", "python", "text", "markdown", "lua", "toml", "elisp"}
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 
 
