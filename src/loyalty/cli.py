@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
     "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
+    "examples": ("loyalty.commands.examples", "Copy the example programs and histories into a folder."),
 }
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -41,7 +42,9 @@ class LazyGroup(click.Group):
         module_name, _ = COMMANDS[name]
         if importlib.util.find_spec(module_name) is None:
             return None
-        return importlib.import_module(module_name).command
+        from loyalty.commands._common import add_verbosity_options  # -q/--verbose on every command
+
+        return add_verbosity_options(importlib.import_module(module_name).command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -55,6 +58,7 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
+  loyalty examples                 (copies the example programs and histories into ./examples)
   loyalty check examples/programs/car_wash.loyalty
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
 

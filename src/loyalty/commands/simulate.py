@@ -81,7 +81,7 @@ line and column), 2 usage error.""",
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: every usable core; 1: this process only). Same output for any value.")
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="local: this machine; dask: a Dask cluster (pip install 'loyalty[dask]'), see docs/scale.md.")
+              help="local: this machine; dask: a Dask cluster (pip install 'loyalty-lang[dask]'), see docs/scale.md.")
 @click.option("--scheduler", help="With --engine dask: the scheduler, e.g. tcp://host:8786 (default: a local cluster).")
 @click.option("--kernel", type=click.Choice(["auto", "vector", "python"]), default="auto", show_default=True,
               help="vector: numpy, all members in lockstep (fast); python: the evaluator, member by member; "

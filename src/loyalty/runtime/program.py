@@ -367,9 +367,9 @@ class CompiledProgram:
     def _build(self, doc: dict) -> None:
         self.identity = program_identity(doc)
         self.legacy_identity = legacy_identity(doc)
-        self.name = doc["name"]
+        self.name: str = doc["name"]
         self.source_file = doc.get("source_file")
-        self.currency = doc["currency"]
+        self.currency: str = doc["currency"]
         self.exponent = doc["exponent"]
         self.timezone = doc["timezone"]
         if not is_iana_zone(self.timezone):
