@@ -196,3 +196,28 @@ def add_verbosity_options(command: click.Command) -> click.Command:
                                        help="Also print each stage and its time on standard error."))
     command._verbosity_options = True  # type: ignore[attr-defined]
     return command
+
+
+STDIN = "-"
+
+
+def program_paths(paths: Iterable[str]) -> list[str]:
+    """The files named, with each directory replaced by every `.loyalty` file below it (sorted by path, so
+    the order is the same on every machine); `-` (standard input) kept as it is. A usage error when `-`
+    comes with other paths or when a directory holds no program."""
+    from pathlib import Path
+
+    paths = list(paths)
+    if STDIN in paths and len(paths) > 1:
+        fail("`-` (standard input) must be the only FILE", code=EXIT_USAGE)
+    out: list[str] = []
+    for raw in paths:
+        if raw != STDIN and Path(raw).is_dir():
+            found = sorted((p for p in Path(raw).rglob("*.loyalty") if p.is_file()), key=lambda p: p.as_posix())
+            if not found:
+                fail(f"{raw}: is a directory with no .loyalty programs in it",
+                     "name program files, or a directory that holds some", code=EXIT_USAGE)
+            out += [str(p) for p in found]
+        else:
+            out.append(raw)
+    return out

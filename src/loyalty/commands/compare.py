@@ -9,6 +9,7 @@ import click
 from loyalty.commands._common import prefer_system_allocator, stdout_console
 from loyalty.commands.simulate import handle_input_errors, history_options
 from loyalty.simulate.result import exact
+from loyalty.versioning import version_tag
 
 
 @exact
@@ -53,7 +54,7 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
             gained += change
     biggest.sort()
     return {
-        "format": "loyalty-comparison/1",
+        **version_tag("loyalty-comparison/1"),
         "old": {"program": old["program"], "headline": old["headline"]},
         "new": {"program": new["program"], "headline": new["headline"]},
         "total_cost_difference": diff(old["headline"]["total_cost"], new["headline"]["total_cost"]),

@@ -102,7 +102,10 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
         sample = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
         fail(f"member {member!r} is not in {history}", f"members in the history: {sample}")
     if fmt == "json":
-        click.echo(json.dumps({"member": member, "program": prog.name, "timeline": steps}, indent=2,
+        from loyalty.versioning import version_tag
+
+        click.echo(json.dumps({**version_tag("loyalty-explanation/1"), "member": member, "program": prog.name,
+                               "timeline": steps}, indent=2,
                               sort_keys=True, ensure_ascii=False))
         return
     from loyalty.terminal import plain
