@@ -100,7 +100,7 @@ def output_width(stream=None) -> int:
 
 
 def _console(stream, stderr: bool) -> "Console":
-    from rich.console import Console
+    from loyalty.commands.fitting import FittingConsole as Console  # tables fit the width, numbers whole
 
     choice = color_choice()
     # soft_wrap=False: long lines wrap at the width (COLUMNS) instead of running on; FORCE_COLOR makes rich
@@ -221,3 +221,23 @@ def program_paths(paths: Iterable[str]) -> list[str]:
         else:
             out.append(raw)
     return out
+
+
+def spool_stdin(what: str) -> str:
+    """Standard input copied to a temporary file (the history readers seek and read twice), removed when the
+    command ends; its path. Parquet (it starts with PAR1) is named .parquet, anything else .csv."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="loyalty-stdin-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    head = sys.stdin.buffer.peek(4)[:4] if hasattr(sys.stdin.buffer, "peek") else b""
+    # a new file in a new private folder: nothing of the user's is written over
+    with tempfile.NamedTemporaryFile(dir=folder, prefix="stdin", suffix=".parquet" if head == b"PAR1" else ".csv",
+                                     delete=False) as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    spooled = Path(out.name)
+    if spooled.stat().st_size == 0:
+        fail(f"{what}: standard input is empty", "pipe a history in, e.g. loyalty generate | loyalty simulate P -")
+    return str(spooled)

@@ -110,9 +110,7 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return
-    console = stdout_console()
-    if not console.is_terminal:
-        console.width = 140
+    console = stdout_console()  # COLUMNS, NO_COLOR, FORCE_COLOR honoured
     exp, cur = old_prog.exponent, old_prog.currency
     oh, nh = old_report["headline"], new_report["headline"]
     # program, rule and member names are the user's: every cell and line is a Text (loyalty.terminal.plain),

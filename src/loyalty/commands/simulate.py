@@ -63,6 +63,7 @@ Examples:
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
   loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
   loyalty simulate program.loyalty sales.csv --jobs 1
+  loyalty generate --rows 5000 --program program.loyalty | loyalty simulate program.loyalty -
   loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
 
@@ -70,7 +71,7 @@ Exit codes: 0 success, 1 the program or the history is wrong (the message names 
 line and column), 2 usage error.""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
-@click.argument("history", type=click.Path(dir_okay=False))
+@click.argument("history", type=click.Path(dir_okay=False, allow_dash=True))
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
@@ -117,6 +118,11 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
     prog = load_program(program)
+    from_stdin = history == "-"
+    if from_stdin:  # standard input (docs/simulate.md)
+        from loyalty.commands._common import spool_stdin
+
+        history = spool_stdin("the history")
     if engine_name == "dask":
         from loyalty.simulate.distributed import dask_and_report
 
@@ -139,13 +145,12 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
 
         _refuse_vector(kernel, supports(prog, plan))
         result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+    if from_stdin:
+        report["history"]["file"] = "<stdin>"
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
-        console = stdout_console()
-        if not console.is_terminal:
-            console.width = 140  # piped to a file: room for every column
-        render_terminal(report, console, prog.exponent)
+        render_terminal(report, stdout_console(), prog.exponent)  # COLUMNS, NO_COLOR, FORCE_COLOR honoured
     if out_dir:
         try:
             written = write_out_dir(report, result, prog.exponent, Path(out_dir))
