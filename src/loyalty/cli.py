@@ -73,7 +73,17 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: no Python traceback ever reaches a user."""
     try:
-        cli.main(args=argv, prog_name="loyalty", standalone_mode=True)
+        # not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1 (the input is wrong)
+        code = cli.main(args=argv, prog_name="loyalty", standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            click.echo("loyalty: interrupted", err=True)
+            return 130
+        return EXIT_INPUT  # end of input at a prompt
+    except click.ClickException as err:  # a usage error: the message and the usage line, exit 2
+        err.show()
+        return err.exit_code
     except SystemExit as exit_:
         from loyalty.fileio import Terminated
 

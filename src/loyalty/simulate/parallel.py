@@ -16,7 +16,9 @@ solved by passes (simulate/budgets.py); each pass sends every group again with t
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -154,6 +156,9 @@ _WORKER: dict = {}
 
 
 def _init_worker(plan_json: str, table_path: str, kernel: str) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone handles it (it stops the workers, see
+    # `worker_pool`), so a worker neither prints a traceback nor finishes its group first
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_from_json
@@ -171,11 +176,32 @@ def _work(start: int, end: int, known_data) -> dict:
                                          _WORKER["kernel"]))
 
 
-def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
-                     kernel: str = "python") -> SimResult:
+@contextmanager
+def worker_pool(workers: int, initargs: tuple):
+    """Spawned workers (`_init_worker(*initargs)`). Left normally, it waits for them as usual; left by an
+    exception (Ctrl-C's KeyboardInterrupt, SIGTERM's Terminated, an error), it cancels the queued groups and
+    terminates the workers at once instead of waiting for the groups they are replaying (a minute or more on
+    a long history), so the command stops within a second and its clean-up runs."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=initargs)
+    try:
+        yield pool
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=1)
+        raise
+    pool.shutdown(wait=True)
+
+
+def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
+                     kernel: str = "python") -> SimResult:
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
@@ -185,9 +211,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
         table_path = str(Path(tmp) / "history.arrow")
         with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, history.table.schema) as writer:
             writer.write_table(history.table)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), mp_context=context,
-                                 initializer=_init_worker, initargs=(plan_to_json(plan), table_path, kernel)) as pool:
+        with worker_pool(min(jobs, len(ranges)), (plan_to_json(plan), table_path, kernel)) as pool:
 
             def run_pass(known):
                 data = known_to_data(known)
@@ -207,11 +231,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
 
 def _split_pool(workers: int, plan_json: str, table_path: str):
     """The workers of a split run: the same spawned workers as a pool's, on the vectorised kernel."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(plan_json, table_path, "vector"))
+    return worker_pool(workers, (plan_json, table_path, "vector"))
 
 
 def simulate_split(plan, history: History, jobs: int,
