@@ -45,6 +45,9 @@ verbosity = NORMAL
 def set_verbosity(level: int) -> None:
     global verbosity
     verbosity = level
+    import loyalty.progress
+
+    loyalty.progress.enabled = level > QUIET  # no progress bars with -q
 
 
 def note(message: str) -> None:

@@ -139,7 +139,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   member_rows=bool(out_dir))
     else:
         prefer_system_allocator()
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+        from loyalty.progress import reading
+
+        with reading(history):  # a bar of the bytes read, on a terminal, for a read longer than a second
+            inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
         plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
         from loyalty.simulate.vector import supports
 
