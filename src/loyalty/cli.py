@@ -68,6 +68,9 @@ Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error
 def cli() -> None:
     """loyalty: write customer-loyalty programs as checked text, test them, and
     learn what they cost by replaying a real purchase history."""
+    from loyalty.commands._common import NORMAL, set_verbosity
+
+    set_verbosity(NORMAL)  # each run starts at the default; the command's -q/--verbose then set it
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterator, Optional
 
 SHOW_AFTER = 1.0  # seconds: a stage shorter than this shows nothing
 enabled = True  # False with -q (commands/_common.set_verbosity)
+# told each stage's name and seconds when it ends (--verbose prints them; commands/_common.set_verbosity)
+on_stage_end: Optional[Callable[[str, float], None]] = None
 
 
 def wanted(stream: Any = None) -> bool:
@@ -86,15 +88,18 @@ class Bar:
 @contextmanager
 def stage(description: str, total: Optional[int], unit: str = "rows", console: Any = None,
           show: bool = True) -> Iterator[Optional[Bar]]:
-    """A Bar for the block when progress is wanted (a terminal, not -q), else None."""
-    if not (show and (wanted() if console is None else console.is_terminal)):
-        yield None
-        return
-    bar = Bar(description, total, unit, console)
+    """A Bar for the block when progress is wanted (a terminal, not -q), else None. Its time goes to
+    `on_stage_end` either way."""
+    started = time.monotonic()
+    bar = Bar(description, total, unit, console) if show and (
+        wanted() if console is None else console.is_terminal) else None
     try:
         yield bar
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
+        if on_stage_end is not None:
+            on_stage_end(description, time.monotonic() - started)
 
 
 def _file_position(real_path: str) -> Optional[int]:
@@ -129,7 +134,7 @@ def reading(path: str, what: str = "reading") -> Iterator[None]:
         yield
         return
     name = os.path.basename(path)
-    with stage(f"{what} {name}", size, "bytes") as bar:
+    with stage(f"{what} {name} ({size:,} bytes)", size, "bytes") as bar:
         if bar is None:
             yield
             return

@@ -48,6 +48,8 @@ def set_verbosity(level: int) -> None:
     import loyalty.progress
 
     loyalty.progress.enabled = level > QUIET  # no progress bars with -q
+    loyalty.progress.on_stage_end = (lambda name, seconds: detail(f"{name}: {seconds:.2f} s")) if \
+        level >= VERBOSE else None
 
 
 def note(message: str) -> None:
@@ -108,8 +110,10 @@ def _console(stream, stderr: bool) -> "Console":
     choice = color_choice()
     # soft_wrap=False: long lines wrap at the width (COLUMNS) instead of running on; FORCE_COLOR makes rich
     # treat the stream as a terminal (colours), NO_COLOR keeps the terminal but drops the colours
+    # (with NO_COLOR no escape sequence at all: no bold either, as in the diagnostics)
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=output_width(stream),
-                   force_terminal=True if choice else None, no_color=choice is False)
+                   force_terminal=True if choice else None, no_color=choice is False,
+                   **({"color_system": None} if choice is False else {}))
 
 
 def stdout_console() -> "Console":
@@ -125,7 +129,7 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic], source: str, stream=Non
     stream = stream or sys.stderr
     color = use_color(stream)
     for d in diagnostics:
-        click.echo(render(d, source, color=color), file=stream)
+        click.echo(render(d, source, color=color), file=stream, color=color)  # click strips colour when piped unless told
         click.echo("", file=stream)
 
 

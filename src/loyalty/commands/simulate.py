@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail,
+from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail, note,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
 HISTORY_OPTIONS = [
@@ -162,13 +162,13 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         except FolderInUse:  # a file appeared in the folder during the run
             check_output_dir(out_dir, "--out", owned)
             raise
-        click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
+        note(f"wrote {len(written)} CSV tables to {out_dir}")
     if chart:
         try:
             write_chart(report, Path(chart))
         except OSError as err:
             output_error(chart, err)
-        click.echo(f"wrote chart {visible(chart)}", err=True)
+        note(f"wrote chart {chart}")
 
 
 def _refuse_vector(kernel: str, why) -> None:

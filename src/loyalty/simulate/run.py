@@ -120,11 +120,9 @@ def with_progress(rows: int, show_progress: bool, console, run):
     terminal, or on `console`; not with -q; drawn once the replay has run a second) when the history is long
     enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py) starts it
     again, labelled with its number, so it never runs past 100%."""
-    if not (show_progress and rows >= PROGRESS_MIN_ROWS):
-        return run(None)
     from loyalty.progress import stage
 
-    with stage("replaying", rows, "rows", console=console) as bar:
+    with stage("replaying", rows, "rows", console=console, show=show_progress and rows >= PROGRESS_MIN_ROWS) as bar:
         if bar is None:
             return run(None)
         passes = [1]
