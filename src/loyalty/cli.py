@@ -3,7 +3,7 @@
 Each command lives in its own module under `loyalty.commands` and is imported
 only when it runs, so `loyalty --help` and `loyalty check` stay fast.
 Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error,
-3 internal error (a bug in loyalty: please report it).
+3 internal error (a bug in loyalty: please report it), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ Examples:
   loyalty check examples/programs/car_wash.loyalty
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
 
-Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error.""",
+Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error,
+130 interrupted (Ctrl-C).""",
 )
 @click.version_option(__version__, prog_name="loyalty")
 def cli() -> None:

@@ -104,7 +104,7 @@ def as_sarif(results: Results) -> dict:
 
     used = sorted({d.code for _, r in results if not isinstance(r, str) for d in r.diagnostics})
     index = {code: i for i, code in enumerate(used)}
-    rules = [{"id": code, "name": CODES[code].title.replace(" ", "_"),
+    rules = [{"id": code,
               "shortDescription": {"text": CODES[code].title},
               "help": {"text": f"{code} is explained, with an example and the fix, in docs/errors.md"},
               "defaultConfiguration": {"level": CODES[code].severity.value}} for code in used]
@@ -120,7 +120,7 @@ def as_sarif(results: Results) -> dict:
             s = d.span
             out_results.append({
                 "ruleId": d.code, "ruleIndex": index[d.code], "level": d.severity.value,
-                "message": {"text": d.message + (f" Hint: {d.hint}" if d.hint else "")},
+                "message": {"text": d.message + (f"\nHint: {d.hint}" if d.hint else "")},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": {"uri": _artifact_uri(s.file)},
                     "region": {"startLine": s.line, "startColumn": s.column, "endLine": s.end_line,
