@@ -8,6 +8,7 @@ errors only go down.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -28,7 +29,7 @@ PUBLIC = ("loyalty", "loyalty.runtime.facade", "loyalty.runtime.events", "loyalt
 
 def mypy(*args: str) -> subprocess.CompletedProcess[str]:
     # a cache shared between runs (per checkout) keeps the second run to a few seconds
-    cache = Path(tempfile.gettempdir()) / f"loyalty-mypy-cache-{abs(hash(str(REPO)))}"
+    cache = Path(tempfile.gettempdir()) / f"loyalty-mypy-cache-{hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}"
     env = {**os.environ, "MYPYPATH": str(REPO / "src")}
     return subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(cache), "--no-color-output",
                            "--python-version", "3.10", *args], cwd=REPO, env=env, capture_output=True, text=True,

@@ -113,7 +113,7 @@ def _console(stream, stderr: bool) -> "Console":
     # (with NO_COLOR no escape sequence at all: no bold either, as in the diagnostics)
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=output_width(stream),
                    force_terminal=True if choice else None, no_color=choice is False,
-                   **({"color_system": None} if choice is False else {}))
+                   color_system=None if choice is False else "auto")
 
 
 def stdout_console() -> "Console":

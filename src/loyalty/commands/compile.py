@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from loyalty.frontend import CheckedSource
+
 from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail, print_diagnostics
 
 
@@ -53,9 +55,9 @@ def command(file: str, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
-def _read_stdin():
+def _read_stdin() -> "CheckedSource":
     """The program text on standard input, checked (file name <stdin> in diagnostics)."""
-    from loyalty.frontend import CheckedSource, check_text, decode_source
+    from loyalty.frontend import check_text, decode_source
 
     text, problems = decode_source(sys.stdin.buffer.read(), "<stdin>")
     return CheckedSource("<stdin>", "", None, problems) if text is None else check_text(text, "<stdin>")
