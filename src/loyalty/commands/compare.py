@@ -103,7 +103,10 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
         fail(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
              "compare programs of the same currency")
     prefer_system_allocator()
-    inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    from loyalty.progress import reading
+
+    with reading(history):  # a bar of the bytes read, on a terminal (docs/cli.md)
+        inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
     new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
     out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)

@@ -94,7 +94,10 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
 
     prog = load_program(program)
     prefer_system_allocator()
-    inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    from loyalty.progress import reading
+
+    with reading(history):  # a bar of the bytes read, on a terminal (docs/cli.md)
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     plan = plan_for(prog, program, inputs, attributes_path)
     steps = member_timeline(plan, inputs.history, member)
     if not steps:
