@@ -172,6 +172,7 @@ def test_the_progress_bar_starts_again_for_each_budget_pass_and_never_passes_100
 
     shown = []
     monkeypatch.setattr(loyalty.progress, "SHOW_AFTER", 0)
+    monkeypatch.setattr(loyalty.progress, "REFRESH", 0)  # every count, not one per 0.1 s
     monkeypatch.setattr(loyalty.progress.Bar, "_refresh",
                         lambda bar: shown.append((bar.description, bar.completed, bar.total)))
     rows = PROGRESS_MIN_ROWS

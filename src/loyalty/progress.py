@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 SHOW_AFTER = 1.0  # seconds: a stage shorter than this shows nothing
+REFRESH = 0.1  # seconds between the counts rich is told (it redraws 10 times a second)
 enabled = True  # False with -q (commands/_common.set_verbosity)
 # told each stage's name and seconds when it ends (--verbose prints them; commands/_common.set_verbosity)
 on_stage_end: Optional[Callable[[str, float], None]] = None
@@ -35,6 +36,7 @@ class Bar:
         self.completed = 0
         self._progress: Any = None
         self._task: Any = None
+        self._last = 0.0  # when rich last heard of the count
         self._restart = False  # the count went back to 0 (a new pass or stage): forget the old speed
         self._lock = threading.Lock()
 
@@ -64,9 +66,13 @@ class Bar:
                               description=self.description)
 
     def advance(self, n: int) -> None:
-        with self._lock:
-            self.completed += n
-            self._refresh()
+        """Called per member replayed (thousands a second): rich hears of it at most every REFRESH seconds."""
+        self.completed += n
+        now = time.monotonic()
+        if now - self._last >= REFRESH:
+            with self._lock:
+                self._last = now
+                self._refresh()
 
     def update(self, completed: int, description: Optional[str] = None, total: Optional[int] = None) -> None:
         with self._lock:
