@@ -140,14 +140,17 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
 
     import loyalty.simulate.run as run
 
+    import loyalty.progress
+
     monkeypatch.setattr(run, "PROGRESS_MIN_ROWS", 1)  # the example history is small
+    monkeypatch.setattr(loyalty.progress, "SHOW_AFTER", 0)  # and replays in less than the second it waits
     prog = run.load_program(CAR_WASH)
     inputs = run.read_inputs(prog, CAR_WASH_CSV, None, None, None, None, "stop")
     plan = run.plan_for(prog, CAR_WASH, inputs, None)
     on_terminal, piped = io.StringIO(), io.StringIO()
     _, with_bar = run.run_and_report(plan, inputs, True, Console(file=on_terminal, force_terminal=True))
     _, without = run.run_and_report(plan, inputs, True, Console(file=piped, force_terminal=False))
-    assert "simulating" in on_terminal.getvalue()
+    assert "replaying" in on_terminal.getvalue()
     assert piped.getvalue() == ""
     assert with_bar == without  # the bar changes nothing else
     # the command itself: standard error is not a terminal here, so nothing but the report comes out

@@ -41,17 +41,29 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from loyalty.runtime.facade import Program
+    # what the lazy names are, for type checkers (the package is typed: py.typed, tests/test_typing.py)
+    from loyalty.diagnostics import LoyaltyError as LoyaltyError
+    from loyalty.frontend import CheckedSource
+    from loyalty.runtime import events as events
+    from loyalty.runtime.effects import Effect as Effect
+    from loyalty.runtime.facade import Applied as Applied
+    from loyalty.runtime.facade import MemberState as MemberState
+    from loyalty.runtime.facade import Program as Program
+    from loyalty.runtime.facade import StateMismatchError as StateMismatchError
+    from loyalty.runtime.internal import EventError as EventError
+    from loyalty.runtime.ledger import BudgetLedger as BudgetLedger
+    from loyalty.runtime.ledger import LedgerMismatchError as LedgerMismatchError
+    from loyalty.runtime.program import ProgramFormatError as ProgramFormatError
+else:  # a type checker sees the names above, so a misspelt name is an error there, not Any
 
+    def __getattr__(name: str) -> object:
+        if name in _LAZY:
+            import importlib
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        mod = importlib.import_module(module)
-        return mod if attr is None else getattr(mod, attr)
-    raise AttributeError(f"module 'loyalty' has no attribute {name!r}")
+            module, attr = _LAZY[name]
+            mod = importlib.import_module(module)
+            return mod if attr is None else getattr(mod, attr)
+        raise AttributeError(f"module 'loyalty' has no attribute {name!r}")
 
 
 def compile_source(text: str, file: str = "<string>") -> "Program":
@@ -70,7 +82,7 @@ def compile_source(text: str, file: str = "<string>") -> "Program":
         raise
 
 
-def _check_text(text: str, file: str):
+def _check_text(text: str, file: str) -> "CheckedSource":
     from loyalty.frontend import check_text
 
     return check_text(text, file)

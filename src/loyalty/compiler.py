@@ -17,6 +17,7 @@ from typing import Optional
 from loyalty.checker.symbols import resolve_point_kind
 from loyalty.diagnostics import Diagnostic, LoyaltyError
 from loyalty.runtime.program import FORMAT, CompiledProgram, program_identity
+from loyalty.versioning import version_tag
 from loyalty.spans import Span
 from loyalty.syntax import ast
 
@@ -159,7 +160,7 @@ class _Compiler:
                         rules.append(self.rule(r, d.name.value, conds, limits))
         draws = [self.draw(d) for d in decls if isinstance(d, ast.DrawDecl)]
         doc = {
-            "format": FORMAT,
+            **version_tag(FORMAT),
             "name": self.pdecl.name.value if self.pdecl else "",
             "source_file": self.file,
             "currency": self.currency,

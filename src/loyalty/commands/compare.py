@@ -9,6 +9,7 @@ import click
 from loyalty.commands._common import prefer_system_allocator, stdout_console
 from loyalty.commands.simulate import handle_input_errors, history_options
 from loyalty.simulate.result import exact
+from loyalty.versioning import version_tag
 
 
 @exact
@@ -53,7 +54,7 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
             gained += change
     biggest.sort()
     return {
-        "format": "loyalty-comparison/1",
+        **version_tag("loyalty-comparison/1"),
         "old": {"program": old["program"], "headline": old["headline"]},
         "new": {"program": new["program"], "headline": new["headline"]},
         "total_cost_difference": diff(old["headline"]["total_cost"], new["headline"]["total_cost"]),
@@ -102,16 +103,17 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
         fail(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
              "compare programs of the same currency")
     prefer_system_allocator()
-    inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    from loyalty.progress import reading
+
+    with reading(history):  # a bar of the bytes read, on a terminal (docs/cli.md)
+        inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
     new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
     out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return
-    console = stdout_console()
-    if not console.is_terminal:
-        console.width = 140
+    console = stdout_console()  # COLUMNS, NO_COLOR, FORCE_COLOR honoured
     exp, cur = old_prog.exponent, old_prog.currency
     oh, nh = old_report["headline"], new_report["headline"]
     # program, rule and member names are the user's: every cell and line is a Text (loyalty.terminal.plain),

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from loyalty.frontend import CheckedSource
+
 from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail, print_diagnostics
 
 
@@ -15,11 +17,12 @@ from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail, print_diagnostic
 Examples:
   loyalty compile examples/programs/car_wash.loyalty --json > car_wash.json
   python -c "import loyalty; p = loyalty.load_compiled(open('car_wash.json').read())"
+  cat shop.loyalty | loyalty compile - > shop.json
 
 A service can load the JSON with loyalty.load_compiled() without the parser.
 Exit codes: 0 compiled, 1 the program has errors (diagnostics printed), 2 usage error.""",
 )
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, default=True,
               help="Print the compiled program as JSON (the only output format; the default).")
 def command(file: str, as_json: bool) -> None:
@@ -35,7 +38,7 @@ def command(file: str, as_json: bool) -> None:
     from loyalty.runtime.program import CompiledProgram
 
     try:
-        checked = check_file(file)
+        checked = _read_stdin() if file == "-" else check_file(file)
     except FileNotFoundError:
         fail(f"{file}: no such file", code=2)
     except OSError as err:
@@ -50,3 +53,11 @@ def command(file: str, as_json: bool) -> None:
         sys.exit(EXIT_INPUT)
     click.echo(program.to_json())
     sys.exit(EXIT_OK)
+
+
+def _read_stdin() -> "CheckedSource":
+    """The program text on standard input, checked (file name <stdin> in diagnostics)."""
+    from loyalty.frontend import check_text, decode_source
+
+    text, problems = decode_source(sys.stdin.buffer.read(), "<stdin>")
+    return CheckedSource("<stdin>", "", None, problems) if text is None else check_text(text, "<stdin>")

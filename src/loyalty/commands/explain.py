@@ -94,7 +94,10 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
 
     prog = load_program(program)
     prefer_system_allocator()
-    inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    from loyalty.progress import reading
+
+    with reading(history):  # a bar of the bytes read, on a terminal (docs/cli.md)
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     plan = plan_for(prog, program, inputs, attributes_path)
     steps = member_timeline(plan, inputs.history, member)
     if not steps:
@@ -102,7 +105,10 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
         sample = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
         fail(f"member {member!r} is not in {history}", f"members in the history: {sample}")
     if fmt == "json":
-        click.echo(json.dumps({"member": member, "program": prog.name, "timeline": steps}, indent=2,
+        from loyalty.versioning import version_tag
+
+        click.echo(json.dumps({**version_tag("loyalty-explanation/1"), "member": member, "program": prog.name,
+                               "timeline": steps}, indent=2,
                               sort_keys=True, ensure_ascii=False))
         return
     from loyalty.terminal import plain

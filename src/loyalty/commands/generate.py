@@ -93,7 +93,8 @@ Examples:
               help="Heavy-tailed member activity: Zipf's law with this exponent (the member of rank r gets a "
                    "share of rows in proportion to r**-EXPONENT; at 1.2 and 5,000 members the busiest 1% hold "
                    "about 71% of the rows). Default: log-normal activity (the busiest 1% hold about 13%).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write here (default, or -: standard output).")
 def command(rows, seed, members, program_path, start, days, grouped, skew, output):
     """Generate a synthetic purchase history as CSV: skewed purchase frequencies, seasons,
     several lines per order, returns, home stores; the same options give the same bytes.
@@ -114,6 +115,8 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
         raise click.BadParameter(f"{days} days from {first} (and up to 80 days of late returns) go past "
                                  f"{LAST_TIME.date()}, the last day a history may hold", param_hint="--days")
 
+    if output == "-":
+        output = None
     if output:
         from loyalty.commands._common import check_output_file
 
@@ -127,18 +130,31 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
         skew=skew)
+    from loyalty.progress import stage
+
+    # a bar on a terminal for a run longer than a second (not with -q): rows made, then rows written
+    with stage("generating", rows) as bar:
+
+        def progress(step: str, n: int) -> None:
+            if bar is None:
+                return
+            if step != bar.description:  # the next stage: count its rows from 0
+                bar.update(0, description=step)
+            bar.advance(n)
+
+        if output:
+            from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
+
+            from loyalty.commands._common import output_error
+
+            try:
+                with open_atomic(output) as fh:
+                    written = generate(options, fh, progress)
+            except OSError as err:
+                output_error(output, err)
+        else:
+            generate(options, sys.stdout, progress)
     if output:
-        from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
+        from loyalty.commands._common import note
 
-        from loyalty.commands._common import output_error
-
-        try:
-            with open_atomic(output) as fh:
-                written = generate(options, fh)
-        except OSError as err:
-            output_error(output, err)
-        from loyalty.terminal import visible
-
-        click.echo(f"wrote {written} rows to {visible(output)}", err=True)
-    else:
-        generate(options, sys.stdout)
+        note(f"wrote {written} rows to {output}")

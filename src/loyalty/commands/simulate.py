@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail,
+from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail, note,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
 HISTORY_OPTIONS = [
@@ -63,6 +63,7 @@ Examples:
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
   loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
   loyalty simulate program.loyalty sales.csv --jobs 1
+  loyalty generate --rows 5000 --program program.loyalty | loyalty simulate program.loyalty -
   loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
 
@@ -70,7 +71,7 @@ Exit codes: 0 success, 1 the program or the history is wrong (the message names 
 line and column), 2 usage error.""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
-@click.argument("history", type=click.Path(dir_okay=False))
+@click.argument("history", type=click.Path(dir_okay=False, allow_dash=True))
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
@@ -81,7 +82,7 @@ line and column), 2 usage error.""",
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: every usable core; 1: this process only). Same output for any value.")
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="local: this machine; dask: a Dask cluster (pip install 'loyalty[dask]'), see docs/scale.md.")
+              help="local: this machine; dask: a Dask cluster (pip install 'loyalty-lang[dask]'), see docs/scale.md.")
 @click.option("--scheduler", help="With --engine dask: the scheduler, e.g. tcp://host:8786 (default: a local cluster).")
 @click.option("--kernel", type=click.Choice(["auto", "vector", "python"]), default="auto", show_default=True,
               help="vector: numpy, all members in lockstep (fast); python: the evaluator, member by member; "
@@ -117,6 +118,11 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
     prog = load_program(program)
+    from_stdin = history == "-"
+    if from_stdin:  # standard input (docs/simulate.md)
+        from loyalty.commands._common import spool_stdin
+
+        history = spool_stdin("the history")
     if engine_name == "dask":
         from loyalty.simulate.distributed import dask_and_report
 
@@ -133,19 +139,21 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   member_rows=bool(out_dir))
     else:
         prefer_system_allocator()
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+        from loyalty.progress import reading
+
+        with reading(history):  # a bar of the bytes read, on a terminal, for a read longer than a second
+            inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
         plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
         from loyalty.simulate.vector import supports
 
         _refuse_vector(kernel, supports(prog, plan))
         result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+    if from_stdin:
+        report["history"]["file"] = "<stdin>"
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
-        console = stdout_console()
-        if not console.is_terminal:
-            console.width = 140  # piped to a file: room for every column
-        render_terminal(report, console, prog.exponent)
+        render_terminal(report, stdout_console(), prog.exponent)  # COLUMNS, NO_COLOR, FORCE_COLOR honoured
     if out_dir:
         try:
             written = write_out_dir(report, result, prog.exponent, Path(out_dir))
@@ -154,13 +162,13 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         except FolderInUse:  # a file appeared in the folder during the run
             check_output_dir(out_dir, "--out", owned)
             raise
-        click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
+        note(f"wrote {len(written)} CSV tables to {out_dir}")
     if chart:
         try:
             write_chart(report, Path(chart))
         except OSError as err:
             output_error(chart, err)
-        click.echo(f"wrote chart {visible(chart)}", err=True)
+        note(f"wrote chart {chart}")
 
 
 def _refuse_vector(kernel: str, why) -> None:

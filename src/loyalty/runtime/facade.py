@@ -14,21 +14,26 @@ general path (pydantic, `evaluator.apply_event`: the plan's general steps), whic
 from __future__ import annotations
 
 import json
-from typing import Iterable, NamedTuple, Optional
+from typing import Any, Iterable, NamedTuple, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 import datetime as _dt
 
 from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
-from loyalty.runtime.events import EventError, parse_event, to_internal
+from loyalty.runtime.events import AnyEvent, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
-from loyalty.runtime.internal import SURROGATE, has_surrogate
+from loyalty.runtime.internal import SURROGATE, EventError, has_surrogate
 from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.plan import plan_of
-from loyalty.runtime.ledger import BudgetLedger
+from loyalty.runtime.ledger import BudgetLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
-from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
+from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, state_from_doc, state_to_doc
+from loyalty.runtime.state_doc import StateDoc
+
+# what `apply` takes: a model from loyalty.events, or a dict in the tagged or the compact form
+EventInput = Union[AnyEvent, dict[str, Any]]
+Ledger = Union[BudgetLedger, UnlimitedLedger]
 
 
 _new = object.__new__
@@ -82,7 +87,7 @@ class MemberState:
     def pending(self, kind: Optional[str] = None) -> int:
         return self._s.kinds[self._kind(kind)].pending
 
-    def totals(self, kind: Optional[str] = None) -> dict:
+    def totals(self, kind: Optional[str] = None) -> dict[str, int]:
         ks = self._s.kinds[self._kind(kind)]
         return {"earned": ks.earned, "redeemed": ks.redeemed, "expired": ks.expired, "clawed_back": ks.clawed}
 
@@ -101,7 +106,7 @@ class MemberState:
     def rewards(self) -> dict[str, int]:
         return {k: v for k, v in sorted(self._s.rewards.items()) if v}
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         p = self._program.compiled
         return {
             "member_id": self.member_id,
@@ -115,7 +120,7 @@ class MemberState:
     def to_json(self) -> str:
         return json.dumps(state_to_doc(self._s, self._program.identity), sort_keys=True, separators=(",", ":"))
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, MemberState) and self.to_json() == other.to_json()
 
     def __repr__(self) -> str:
@@ -135,7 +140,7 @@ class Program:
     def __init__(self, compiled: CompiledProgram):
         self.compiled = compiled
         self._plan = plan_of(compiled)  # the program's specialised evaluation (runtime/plan.py)
-        self._amounts: dict = {}  # amounts already converted to minor units (runtime/fastevents.py)
+        self._amounts: dict[Any, int] = {}  # amounts already converted to minor units (runtime/fastevents.py)
 
     @classmethod
     def from_json(cls, text: str) -> "Program":
@@ -156,7 +161,7 @@ class Program:
     def currency(self) -> str:
         return self.compiled.currency
 
-    def new_member(self, member_id: str, attributes: Optional[dict] = None) -> MemberState:
+    def new_member(self, member_id: str, attributes: Optional[dict[str, Any]] = None) -> MemberState:
         if not isinstance(member_id, str) or not member_id:
             raise EventError("member_id", "a member id is a non-empty string")
         if has_surrogate(member_id):
@@ -183,7 +188,7 @@ class Program:
         ledger.check_for(self.compiled.budgets)
         return ledger
 
-    def apply(self, state: MemberState, event, ledger=None) -> Applied:
+    def apply(self, state: MemberState, event: EventInput, ledger: Optional[Ledger] = None) -> Applied:
         """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
         if not isinstance(state, MemberState) or (state._program is not self
                                                   and state._program.identity != self.identity):
@@ -208,7 +213,7 @@ class Program:
         wrapped._program = self
         return _tuple_new(Applied, (wrapped, out))
 
-    def apply_all(self, state: MemberState, events: Iterable, ledger=None) -> Applied:
+    def apply_all(self, state: MemberState, events: Iterable[EventInput], ledger: Optional[Ledger] = None) -> Applied:
         effects: list[Effect] = []
         for e in events:
             state, out = self.apply(state, e, ledger)
@@ -236,14 +241,14 @@ class Program:
             raise StateMismatchError(f"not a state this program can run: {err}") from None
         return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
 
-    def effect_json(self, effect: Effect) -> dict:
+    def effect_json(self, effect: Effect) -> dict[str, Any]:
         return effect.to_json(self.compiled.exponent)
 
     def explain(self, effect: Effect) -> str:
         return effect.explain(self.compiled.exponent, self.compiled.currency)
 
 
-def apply_general(program: Program, state: MemberState, event, ledger=None) -> Applied:
+def apply_general(program: Program, state: MemberState, event: EventInput, ledger: Optional[Ledger] = None) -> Applied:
     """`program.apply` by the general path: pydantic validation and the general evaluator, without the fast
     event reading (runtime/fastevents.py) or the program's specialised steps (runtime/plan.py). The
     reference the fast path is tested against (tests/test_apply_fast_path.py); not part of the API."""

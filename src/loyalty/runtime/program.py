@@ -367,9 +367,9 @@ class CompiledProgram:
     def _build(self, doc: dict) -> None:
         self.identity = program_identity(doc)
         self.legacy_identity = legacy_identity(doc)
-        self.name = doc["name"]
+        self.name: str = doc["name"]
         self.source_file = doc.get("source_file")
-        self.currency = doc["currency"]
+        self.currency: str = doc["currency"]
         self.exponent = doc["exponent"]
         self.timezone = doc["timezone"]
         if not is_iana_zone(self.timezone):
@@ -476,10 +476,15 @@ def _unplaced(d) -> object:
     return {k: v for k, v in d.items() if k != "span"} if type(d) is dict else d
 
 
+# keys of a compiled document that say nothing of what the program does: the same program compiled by another
+# loyalty version (loyalty/versioning.py) or from another file keeps its identity
+_NOT_MEANING = ("identity", "source_file", "loyalty_version")
+
+
 def _meaning(doc: dict) -> dict:
     """The document without positions. Only the declarations' own `span` goes: names chosen by the author (an
     item or reward called "span") are keys of other maps and stay."""
-    out = {k: v for k, v in doc.items() if k not in ("identity", "source_file")}
+    out = {k: v for k, v in doc.items() if k not in _NOT_MEANING}
     for key in ("point_kinds", "redeem", "rules", "draws"):
         if type(out.get(key)) is list:
             out[key] = [_unplaced(x) for x in out[key]]
@@ -508,4 +513,4 @@ def program_identity(doc: dict) -> str:
 def legacy_identity(doc: dict) -> str:
     """The identity loyalty gave a program before `program_identity` left source positions out (it hashed the
     `span`s too). Documents and states written then carry it: they still load with the same program."""
-    return _hash({k: v for k, v in doc.items() if k not in ("identity", "source_file")})
+    return _hash({k: v for k, v in doc.items() if k not in _NOT_MEANING})

@@ -166,7 +166,9 @@ DRAW = Obj({
 })
 
 DOCUMENT = Obj({
-    "format": "str", "identity": "str", "name": "str", "source_file": Opt("str"), "currency": "str",
+    # loyalty_version: the package that compiled it (loyalty/versioning.py); not part of the meaning
+    "format": "str", "loyalty_version?": "str", "identity": "str", "name": "str", "source_file": Opt("str"),
+    "currency": "str",
     "exponent": "int", "timezone": "str", "runs": Opt(Obj(DATES)), "rewards_taken_back_on_return": "bool",
     "point_kinds": List(POINT_KIND),
     "items": Map(Obj({"category": "str", "cost_minor?": "int"})),

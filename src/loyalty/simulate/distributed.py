@@ -161,7 +161,7 @@ def connect(scheduler: Optional[str], workers: int):
         from distributed import Client, LocalCluster
     except ImportError:
         raise SimulationError("--engine dask needs Dask, which is not installed",
-                              hint="pip install 'loyalty[dask]' (on the workers too)") from None
+                              hint="pip install 'loyalty-lang[dask]' (on the workers too)") from None
     if scheduler:
         try:
             return Client(scheduler, timeout=CONNECT_TIMEOUT), None

@@ -237,8 +237,10 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
 
     first_reward = result.histograms.get("days_to_first_reward", {})
     issued_all = sum(t["issued"] for t in totals.values())
+    from loyalty.versioning import version_tag
+
     return {
-        "format": REPORT_FORMAT,
+        **version_tag(REPORT_FORMAT),
         "program": {"name": program.name, "file": program.file, "currency": program.currency},
         "history": {
             "file": history.file, "rows": history.rows,

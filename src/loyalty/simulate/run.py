@@ -116,36 +116,24 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
 
 
 def with_progress(rows: int, show_progress: bool, console, run):
-    """`run(progress)` with a bar on `console` (default: standard error) when it is a terminal and the history
-    is long enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py)
-    starts it again, labelled with its number, so it never runs past 100%."""
-    if not (show_progress and rows >= PROGRESS_MIN_ROWS):
-        return run(None)
-    console = console if console is not None else _stderr_console()
-    if not console.is_terminal:
-        return run(None)
-    from rich.progress import Progress
+    """`run(progress)` with a bar of the rows replayed (loyalty/progress.py: on standard error when it is a
+    terminal, or on `console`; not with -q; drawn once the replay has run a second) when the history is long
+    enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py) starts it
+    again, labelled with its number, so it never runs past 100%."""
+    from loyalty.progress import stage
 
-    with Progress(transient=True, console=console) as bar:
-        task = bar.add_task("simulating", total=rows)
-        done = [0]
+    with stage("replaying", rows, "rows", console=console, show=show_progress and rows >= PROGRESS_MIN_ROWS) as bar:
+        if bar is None:
+            return run(None)
+        passes = [1]
 
         def advance(n: int) -> None:
-            if done[0] >= rows:  # every row of the last pass is counted: this is the next pass
-                done[0] = 0
-                passes = getattr(advance, "passes", 1) + 1
-                advance.passes = passes
-                bar.reset(task, total=rows, description=f"simulating (pass {passes})")
-            done[0] += n
-            bar.advance(task, n)
+            if bar.completed >= rows:  # every row of the last pass is counted: this is the next pass
+                passes[0] += 1
+                bar.update(0, description=f"replaying (pass {passes[0]})")
+            bar.advance(n)
 
         return run(advance)
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
