@@ -7,7 +7,7 @@ from decimal import Decimal
 import click
 
 from loyalty.commands._common import prefer_system_allocator, stdout_console
-from loyalty.commands.simulate import handle_input_errors, history_options
+from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 from loyalty.simulate.result import exact
 
 
@@ -59,6 +59,7 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
         "total_cost_difference": diff(old["headline"]["total_cost"], new["headline"]["total_cost"]),
         "by_rule": by_rule,
         "by_month": by_month,
+        "coverage": {"old": old["coverage"], "new": new["coverage"]},
         "members": {
             "compared": len(new_members), "get_less": losers, "lose_in_total": str(lost),
             "get_more": gainers, "gain_in_total": str(gained),
@@ -86,7 +87,7 @@ line and column), 2 usage error.""",
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
-            on_bad_row, fmt):
+            on_bad_row, strict, fmt):
     """Run OLD_PROGRAM and NEW_PROGRAM on the same HISTORY: the cost difference by rule and month,
     and how many members get less under the new program, and how much."""
     from rich.table import Table
@@ -106,6 +107,9 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
     new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
     out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    refuse_coverage_warnings({"findings": [{**f, "message": f"{side} program: {f['message']}"}
+                                           for side in ("old", "new") for f in out["coverage"][side]["findings"]]},
+                             strict)
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return
@@ -142,3 +146,8 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
                         f"{m['get_more']:,} get more ({_money(m['gain_in_total'], exp)} {cur})."))
     for b in m["biggest_losers"][:5]:
         console.print(plain(f"  {b['member']}: {_money(b['change'], exp)} {cur}"))
+    from loyalty.simulate.coverage import render_coverage
+
+    for side, program_name in (("old", old_program), ("new", new_program)):
+        console.print(plain((f"{side.capitalize()} program ({program_name})", "bold")))
+        render_coverage(out["coverage"][side], console)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from loyalty.terminal import visible
 from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
@@ -20,6 +21,9 @@ HISTORY_OPTIONS = [
     click.option("--delimiter", help="CSV field delimiter: one character, or 'tab' (default: ,)."),
     click.option("--on-bad-row", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
                  help="Stop at the first bad row, or skip bad rows and count them (by reason) in the output."),
+    click.option("--strict", is_flag=True,
+                 help="Coverage warnings (names the program does not know, rules no row can reach, missing "
+                      "attributes) are errors: exit 1 and no output."),
 ]
 
 
@@ -27,6 +31,19 @@ def history_options(f):
     for option in reversed(HISTORY_OPTIONS):
         f = option(f)
     return f
+
+
+def refuse_coverage_warnings(coverage: dict, strict: bool) -> None:
+    """With --strict, every coverage warning is an error: each printed, exit 1, before any output is written."""
+    from loyalty.simulate.coverage import strict_problems
+
+    problems = strict_problems(coverage) if strict else []
+    if not problems:
+        return
+    for message in problems[:-1]:
+        click.echo(f"loyalty: error: {visible(message)}", err=True)
+    fail(problems[-1], f"{len(problems)} coverage warning{'s' if len(problems) != 1 else ''} under --strict: "
+                       "fix the history, the program or the attributes, or run without --strict")
 
 
 def handle_input_errors(fn):
@@ -91,8 +108,8 @@ line and column), 2 usage error.""",
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
 @handle_input_errors
-def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
+            fmt, out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -139,13 +156,17 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
 
         _refuse_vector(kernel, supports(prog, plan))
         result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+    refuse_coverage_warnings(report["coverage"], strict)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
+        from loyalty.simulate.coverage import render_coverage
+
         console = stdout_console()
         if not console.is_terminal:
             console.width = 140  # piped to a file: room for every column
         render_terminal(report, console, prog.exponent)
+        render_coverage(report["coverage"], console)
     if out_dir:
         try:
             written = write_out_dir(report, result, prog.exponent, Path(out_dir))

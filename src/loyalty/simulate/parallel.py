@@ -101,17 +101,19 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
     """Some members' rows (whole members) into a partial result: the unit of work of every engine.
     `kernel` (vector/choose.py): "vector" runs the numpy kernel (never with budgets: `supports` refuses
     them), falling back to the evaluator for a group it cannot take exactly; the result is the same."""
+    from loyalty.simulate.coverage import count_rows
     from loyalty.simulate.engine import replay_members
 
     if kernel == "vector" and known is None:
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return simulate_vector(plan, history)
+            return count_rows(history, simulate_vector(plan, history))
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
-    return replay_members(plan, history, history.member_slices(), factory)
+    # the history's rows counted for coverage (simulate/coverage.py) here, in every engine's unit of work
+    return count_rows(history, replay_members(plan, history, history.member_slices(), factory))
 
 
 def known_to_data(known: Optional[Cutoffs]):

@@ -111,8 +111,16 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
     if kernel_used is not None:
         assumptions.update(kernel_assumptions(plan, kernel, kernel_used))
-    report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
-    return result, report
+    return result, full_report(result, plan, history_info(h), assumptions)
+
+
+def full_report(result: SimResult, plan: Plan, history: HistoryInfo, assumptions: dict) -> dict:
+    """The report of a run, every engine's: the figures (report.py) and the coverage (coverage.py)."""
+    from loyalty.simulate.coverage import coverage_report
+
+    report = build_report(result, plan.info, history, assumptions, list(plan.months))
+    report["coverage"] = coverage_report(result, plan.program, plan.attributes)
+    return report
 
 
 def with_progress(rows: int, show_progress: bool, console, run):

@@ -421,7 +421,8 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
     replayed again with the exact range. Errors come in the in-memory run's order: the history's first."""
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.history import read_attributes
-    from loyalty.simulate.report import HistoryInfo, build_report
+    from loyalty.simulate.report import HistoryInfo
+    from loyalty.simulate.run import full_report
     from loyalty.simulate.run import scenario_and_options, with_progress
     from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
 
@@ -461,7 +462,7 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
                        tuple(str(b) for b in span.bad_rows))
     assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
                    **kernel_assumptions(plan, kernel, kernel_used)}
-    return plan, result, build_report(result, plan.info, info, assumptions, list(plan.months))
+    return plan, result, full_report(result, plan, info, assumptions)
 
 
 def _plan_range(span: HistorySpan):
