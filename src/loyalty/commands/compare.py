@@ -16,19 +16,21 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
     """The difference of two reports on one history, and each member's change in value received."""
     scale = Decimal(1).scaleb(-exponent)
 
+    from loyalty.currencies import money_text
+
     def diff(a, b) -> str:
-        return str(Decimal(b or "0") - Decimal(a or "0"))
+        return money_text(Decimal(b or "0") - Decimal(a or "0"), exponent)
 
     rules_old = {r["rule"]: r for r in old["by_rule"]}
     rules_new = {r["rule"]: r for r in new["by_rule"]}
-    by_rule = [{"rule": name, "old_cost": rules_old.get(name, {}).get("cost", "0"),
-                "new_cost": rules_new.get(name, {}).get("cost", "0"),
+    by_rule = [{"rule": name, "old_cost": rules_old.get(name, {}).get("cost", money_text(0, exponent)),
+                "new_cost": rules_new.get(name, {}).get("cost", money_text(0, exponent)),
                 "difference": diff(rules_old.get(name, {}).get("cost"), rules_new.get(name, {}).get("cost"))}
                for name in sorted(set(rules_old) | set(rules_new))]
     months_old = {m["month"]: m for m in old["by_month"]}
     months_new = {m["month"]: m for m in new["by_month"]}
-    by_month = [{"month": m, "old_cost": months_old.get(m, {}).get("cost", "0"),
-                 "new_cost": months_new.get(m, {}).get("cost", "0"),
+    by_month = [{"month": m, "old_cost": months_old.get(m, {}).get("cost", money_text(0, exponent)),
+                 "new_cost": months_new.get(m, {}).get("cost", money_text(0, exponent)),
                  "difference": diff(months_old.get(m, {}).get("cost"), months_new.get(m, {}).get("cost"))}
                 for m in sorted(set(months_old) | set(months_new))]
     # each member's value received (discounts, rewards at face value, points at their cost)
@@ -61,10 +63,10 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
         "by_month": by_month,
         "coverage": {"old": old["coverage"], "new": new["coverage"]},
         "members": {
-            "compared": len(new_members), "get_less": losers, "lose_in_total": str(lost),
-            "get_more": gainers, "gain_in_total": str(gained),
+            "compared": len(new_members), "get_less": losers, "lose_in_total": money_text(lost, exponent),
+            "get_more": gainers, "gain_in_total": money_text(gained, exponent),
             "most_loyal_tenth_getting_less": loyal_losers,
-            "biggest_losers": [{"member": member, "change": str(change)} for change, member in biggest[:10]],
+            "biggest_losers": [{"member": member, "change": money_text(change, exponent)} for change, member in biggest[:10]],
         },
     }
 

@@ -92,7 +92,9 @@ line and column), 2 usage error.""",
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
+              help="Also write the tables (summary, by rule, by reward, by tier, by month, draws, by member) here.")
+@click.option("--out-format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="The --out tables as CSV, or as Parquet (typed: money as exact decimals).")
 @click.option("--chart", type=click.Path(dir_okay=False),
               help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
@@ -109,18 +111,18 @@ line and column), 2 usage error.""",
                    "is an error naming the row.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
-            fmt, out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+            fmt, out_dir, out_format, chart, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
     from loyalty.simulate.render import render_terminal, to_json, write_chart
-    from loyalty.simulate.run import OUT_TABLES, load_program, plan_for, read_inputs, run_and_report, write_out_dir
+    from loyalty.simulate.run import load_program, out_files, plan_for, read_inputs, run_and_report, write_out_dir
     from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
              "name the file e.g. cost.svg or cost.html", code=EXIT_USAGE)
-    owned = frozenset(f"{t}.csv" for t in OUT_TABLES)
+    owned = out_files()
     if chart:
         check_output_file(chart, "--chart")
     if out_dir:
@@ -169,13 +171,14 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         render_coverage(report["coverage"], console)
     if out_dir:
         try:
-            written = write_out_dir(report, result, prog.exponent, Path(out_dir))
+            written = write_out_dir(report, result, prog.exponent, Path(out_dir), out_format)
         except OSError as err:
             output_error(out_dir, err)
         except FolderInUse:  # a file appeared in the folder during the run
             check_output_dir(out_dir, "--out", owned)
             raise
-        click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
+        click.echo(f"wrote {len(written)} {'Parquet' if out_format == 'parquet' else 'CSV'} tables to "
+                   f"{visible(out_dir)}", err=True)
     if chart:
         try:
             write_chart(report, Path(chart))

@@ -11,7 +11,7 @@ from loyalty.simulate.engine import Plan, make_plan, program_info
 from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
                                       read_attributes, read_history)
 from loyalty.simulate.report import HistoryInfo, build_report
-from loyalty.simulate.result import SimResult
+from loyalty.simulate.result import SimResult, exact
 from loyalty.simulate.scenario import Scenario, load_scenario
 
 
@@ -156,35 +156,59 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+@exact
 def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
-    from loyalty.runtime.effects import minor_to_decimal
+    """The by-member table; money with the currency's minor units (0.10, 1.00), as in every table."""
+    from decimal import Decimal
+
+    from loyalty.currencies import money_text
+
+    def money(minor) -> str:
+        return money_text(Decimal(minor).scaleb(-exponent), exponent)
 
     rows = []
     for m in result.members:
         rows.append({
-            "member": m.member, "orders": m.orders, "revenue": str(minor_to_decimal(m.revenue, exponent)),
+            "member": m.member, "orders": m.orders, "revenue": money(m.revenue),
             "points_earned": m.points_earned, "points_redeemed": m.points_redeemed,
             "points_outstanding": m.points_outstanding, "rewards": m.rewards,
-            "discount": str(minor_to_decimal(m.discount, exponent)),
-            "value_received": str((m.value.scaleb(-exponent)).normalize() if m.value else 0), "tier": m.tier,
+            "discount": money(m.discount), "value_received": money(m.value), "tier": m.tier,
         })
     return rows
 
 
 OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member")
+OUT_FORMATS = ("csv", "parquet")
 
 
-def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path) -> list[Path]:
-    """The `--out` tables, written as a whole: into a temporary folder beside `directory`, which then takes
-    its place (loyalty.fileio.replace_directory), so the folder holds the tables of one run or of none."""
+def out_files(tables=OUT_TABLES) -> frozenset:
+    """The files `--out` may find in its folder from an earlier run (in either format) and replace."""
+    return frozenset(f"{t}.{ext}" for t in tables for ext in OUT_FORMATS)
+
+
+def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path, out_format: str = "csv"
+                  ) -> list[Path]:
+    """The `--out` tables (simulate/tables.py: every table with its columns, even without rows), written as a
+    whole: into a temporary folder beside `directory`, which then takes its place (loyalty.fileio.replace_directory),
+    so the folder holds the tables of one run or of none. CSV: money as the report writes it (12.50); Parquet:
+    typed columns, money as decimal128 with the currency's decimals."""
     from loyalty.fileio import pause_for_tests, replace_directory
-    from loyalty.simulate.render import write_csv_tables, write_rows
+    from loyalty.simulate.render import write_rows
+    from loyalty.simulate.tables import csv_rows, table_columns, table_rows, to_arrow
 
-    with replace_directory(directory, owned=frozenset(f"{t}.csv" for t in OUT_TABLES)) as new:
-        write_csv_tables(report, new)
-        pause_for_tests()
-        rows = member_rows_csv(result, exponent)
-        write_rows(new / "by_member.csv", rows, header=["member", "orders", "revenue", "points_earned",
-                                                        "points_redeemed", "points_outstanding", "rewards",
-                                                        "discount", "value_received", "tier"])
-    return [directory / f"{t}.csv" for t in OUT_TABLES]
+    written = []
+    with replace_directory(directory, owned=out_files()) as new:
+        for i, name in enumerate(OUT_TABLES):
+            if i == len(OUT_TABLES) - 1:
+                pause_for_tests()
+            rows = table_rows(report, name, member_rows_csv(result, exponent) if name == "by_member" else None)
+            columns = table_columns(name, rows)
+            path = new / f"{name}.{out_format}"
+            if out_format == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(to_arrow(rows, columns, exponent), path)
+            else:
+                write_rows(path, csv_rows(rows, columns), header=[c for c, _ in columns])
+            written.append(directory / path.name)
+    return written
