@@ -9,6 +9,8 @@ The embedding API (docs/embedding.md)::
 
 `load` raises `loyalty.LoyaltyError` carrying every diagnostic; `apply` raises
 `loyalty.EventError` (naming the field) for an invalid event and changes nothing.
+`loyalty.simulate(program, history)` and `loyalty.compare(old, new, history)` run the
+simulator (docs/simulate.md, "From Python").
 Names are imported lazily so that the command line starts fast.
 """
 
@@ -22,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
     "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
+    "simulate", "compare", "Simulation", "Comparison", "InputError", "HistoryError", "ScenarioError", "CoverageError",
 ]
 
 _LAZY = {
@@ -36,6 +39,13 @@ _LAZY = {
     "BudgetLedger": ("loyalty.runtime.ledger", "BudgetLedger"),
     "LedgerMismatchError": ("loyalty.runtime.ledger", "LedgerMismatchError"),
     "events": ("loyalty.runtime.events", None),
+    "compare": ("loyalty.simulation", "compare"),
+    "Simulation": ("loyalty.simulation", "Simulation"),
+    "Comparison": ("loyalty.simulation", "Comparison"),
+    "CoverageError": ("loyalty.simulation", "CoverageError"),
+    "InputError": ("loyalty.simulate.errors", "InputError"),
+    "HistoryError": ("loyalty.simulate.history", "HistoryError"),
+    "ScenarioError": ("loyalty.simulate.scenario", "ScenarioError"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,6 +101,15 @@ def load(source: Union[str, Path]) -> "Program":
     if text is None:
         raise LoyaltyError(problems)
     return compile_source(text, str(path))
+
+
+def simulate(program, history, **options):  # type: ignore[no-redef]
+    """Replay a history through a program and report its cost: `loyalty.simulation.simulate` (a path, program
+    text or loaded program; a path, pandas or polars DataFrame or pyarrow Table). Returns a `Simulation`.
+    (Once the simulator is imported, `loyalty.simulate` is its package, which calls this same function.)"""
+    from loyalty.simulation import simulate as run
+
+    return run(program, history, **options)
 
 
 def load_compiled(json_text: str) -> "Program":

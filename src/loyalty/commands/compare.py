@@ -71,6 +71,24 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
     }
 
 
+def run_comparison(old_prog, old_path: str, new_prog, new_path: str, history, scenario, attributes, columns,
+                   time_format, delimiter, on_bad_row: str, show_progress: bool = False, history_name: str = "<table>"
+                   ) -> tuple[dict, dict, dict]:
+    """Both programs on one history (read once): (old report, new report, the comparison). `loyalty compare`
+    and `loyalty.compare` in Python both run this."""
+    from loyalty.simulate.engine import SimulationError
+    from loyalty.simulate.run import plan_for, read_inputs, run_and_report
+
+    if old_prog.currency != new_prog.currency:
+        raise SimulationError(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
+                              hint="compare programs of the same currency")
+    inputs = read_inputs(old_prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name)
+    old_result, old_report = run_and_report(plan_for(old_prog, old_path, inputs, attributes), inputs, show_progress)
+    new_result, new_report = run_and_report(plan_for(new_prog, new_path, inputs, attributes), inputs, show_progress)
+    out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    return old_report, new_report, out
+
+
 @click.command(
     "compare",
     epilog="""\b
@@ -95,20 +113,14 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     from rich.table import Table
 
     from loyalty.simulate.render import _money, _pct, to_json
-    from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
+    from loyalty.simulate.run import load_program
     from loyalty.terminal import plain
 
     old_prog, new_prog = load_program(old_program), load_program(new_program)
-    if old_prog.currency != new_prog.currency:
-        from loyalty.commands._common import fail
-
-        fail(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
-             "compare programs of the same currency")
     prefer_system_allocator()
-    inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-    old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
-    new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
-    out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    old_report, new_report, out = run_comparison(old_prog, old_program, new_prog, new_program, history,
+                                                 scenario_path, attributes_path, columns, time_format, delimiter,
+                                                 on_bad_row, show_progress=True)
     refuse_coverage_warnings({"findings": [{**f, "message": f"{side} program: {f['message']}"}
                                            for side in ("old", "new") for f in out["coverage"][side]["findings"]]},
                              strict)

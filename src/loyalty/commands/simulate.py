@@ -116,7 +116,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
     from loyalty.simulate.render import render_terminal, to_json, write_chart
-    from loyalty.simulate.run import load_program, out_files, plan_for, read_inputs, run_and_report, write_out_dir
+    from loyalty.simulate.run import load_program, out_files, simulate_in_memory, write_out_dir
     from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
@@ -152,12 +152,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   member_rows=bool(out_dir))
     else:
         prefer_system_allocator()
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
-        from loyalty.simulate.vector import supports
-
-        _refuse_vector(kernel, supports(prog, plan))
-        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+        plan, result, report = simulate_in_memory(prog, program, history, scenario_path, attributes_path, columns,
+                                                  time_format, delimiter, on_bad_row, jobs=jobs, kernel=kernel,
+                                                  member_rows=bool(out_dir), show_progress=True,
+                                                  on_unsupported=lambda why: _refuse_vector(kernel, why))
     refuse_coverage_warnings(report["coverage"], strict)
     if fmt == "json":
         click.echo(to_json(report), nl=False)

@@ -45,20 +45,32 @@ class Inputs:
     history: History
 
 
-def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optional[str], columns: Optional[str],
-                time_format: Optional[str], delimiter: Optional[str], on_bad_row: str) -> Inputs:
+def read_inputs(prog: CompiledProgram, history, scenario_path, columns, time_format: Optional[str],
+                delimiter: Optional[str], on_bad_row: str, history_name: str = "<table>") -> Inputs:
+    """The scenario and the history. `history`: a path (CSV or Parquet), or an Arrow table in memory (the Python
+    API's DataFrames, loyalty/simulation.py), named `history_name` in messages and the report."""
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
-    return Inputs(scenario, read_history(history_path, options))
+    if isinstance(history, (str, Path)):
+        return Inputs(scenario, read_history(history, options))
+    from loyalty.simulate.history import history_from_table
+
+    return Inputs(scenario, history_from_table(history, history_name, options))
 
 
-def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
-                         time_format: Optional[str], delimiter: Optional[str], on_bad_row: str
-                         ) -> tuple[Scenario, ReadOptions]:
-    """The scenario, and how to read the history (the command line overrides the scenario)."""
+def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_format: Optional[str],
+                         delimiter: Optional[str], on_bad_row: str) -> tuple[Scenario, ReadOptions]:
+    """The scenario, and how to read the history (the command line overrides the scenario). `scenario_path`:
+    a scenario file, or (from the Python API) a `Scenario` already checked; `columns`: `--columns` text or a
+    mapping of the same."""
     # checked against the program: a cost for a point kind, reward or item it does not have is an error
-    scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
+    if isinstance(scenario_path, Scenario):
+        scenario = scenario_path
+    else:
+        scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
     mapping = dict(scenario.columns)
-    if columns:
+    if isinstance(columns, dict):
+        mapping.update(columns)
+    elif columns:
         mapping.update(parse_column_mapping(columns))
     options = ReadOptions(
         minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone,
@@ -75,11 +87,37 @@ def _delimiter(text: str) -> str:
     return text
 
 
-def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str],
-             member_rows: bool = True) -> Plan:
-    attributes = read_attributes(attributes_path) if attributes_path else {}
-    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes,
-                     member_rows)
+def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path, member_rows: bool = True
+             ) -> Plan:
+    """The plan of a run. `attributes_path`: a CSV file of member attributes, or (from the Python API) an Arrow
+    table of the same columns, or None."""
+    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history,
+                     read_attributes_from(attributes_path), member_rows)
+
+
+def read_attributes_from(source) -> dict:
+    if source is None or isinstance(source, (str, Path)):
+        return read_attributes(source) if source else {}
+    from loyalty.simulate.history import attributes_from_table
+
+    return attributes_from_table(source)
+
+
+def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenario, attributes, columns,
+                       time_format: Optional[str], delimiter: Optional[str], on_bad_row: str, jobs: int = 1,
+                       kernel: str = "auto", member_rows: bool = True, show_progress: bool = False,
+                       on_unsupported=None, history_name: str = "<table>") -> tuple[Plan, SimResult, dict]:
+    """`loyalty simulate` without --grouped or Dask, and `loyalty.simulate` in Python: one route. Read the
+    history into memory, plan, refuse (`on_unsupported(why)`) a kernel that cannot run the program, replay
+    and report."""
+    from loyalty.simulate.vector import supports
+
+    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name)
+    plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
+    if on_unsupported is not None:
+        on_unsupported(supports(prog, plan))
+    result, report = run_and_report(plan, inputs, show_progress=show_progress, jobs=jobs, kernel=kernel)
+    return plan, result, report
 
 
 def history_info(h: History) -> HistoryInfo:

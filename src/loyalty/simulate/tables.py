@@ -50,6 +50,12 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),
 }
+# the tables of `loyalty.compare` (loyalty/simulation.py)
+COMPARE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "compare_by_rule": (("rule", TEXT), ("old_cost", MONEY), ("new_cost", MONEY), ("difference", MONEY)),
+    "compare_by_month": (("month", TEXT), ("old_cost", MONEY), ("new_cost", MONEY), ("difference", MONEY)),
+    "compare_biggest_losers": (("member", TEXT), ("change", MONEY)),
+}
 # columns that hold names, ids or labels whatever their values look like (a member id "0042" stays text)
 TEXT_NAMES = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member", "month",
                         "store", "region", "channel", "segment", "item", "category", "reason", "severity", "name",
@@ -81,7 +87,7 @@ def table_rows(report: dict, name: str, member_rows: Optional[list[dict]] = None
 
 def table_columns(name: str, rows: list[dict]) -> list[tuple[str, str]]:
     """The table's columns and their types: the declared ones, then any other its rows hold."""
-    declared = list(SCHEMAS.get(name, ()))
+    declared = list(SCHEMAS.get(name, COMPARE_SCHEMAS.get(name, ())))
     known = {c for c, _ in declared}
     for r in rows:
         for c in r:
