@@ -132,7 +132,8 @@ class Simulation:
 
     def to_pandas(self, name: str) -> "pandas.DataFrame":
         """A table as a pandas DataFrame; money cells are `decimal.Decimal` (exact), never floats."""
-        return self.to_arrow(name).to_pandas()
+        # a count with gaps (a rule row without a line): ints and None, not floats
+        return self.to_arrow(name).to_pandas(integer_object_nulls=True)
 
     def to_polars(self, name: str) -> "polars.DataFrame":
         """A table as a polars DataFrame; money columns are `Decimal` (exact), never floats."""
@@ -185,7 +186,8 @@ class Comparison:
         return to_arrow(rows, table_columns(f"compare_{name}", rows), self.old.exponent)
 
     def to_pandas(self, name: str) -> "pandas.DataFrame":
-        return self.to_arrow(name).to_pandas()
+        # a count with gaps (a rule row without a line): ints and None, not floats
+        return self.to_arrow(name).to_pandas(integer_object_nulls=True)
 
     def to_polars(self, name: str) -> "polars.DataFrame":
         import polars as pl
