@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
     "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
+    "schema": ("loyalty.commands.schema", "Print the JSON Schema of the report, the scenario file or .test.yaml."),
 }
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
