@@ -649,9 +649,27 @@ def _parse_quantity(text: str) -> int:
 
 
 def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> History:
+    """A history file: CSV (also .csv.gz, .csv.bz2, .csv.zst, simulate/compressed.py) or Parquet."""
+    import dataclasses
+
+    from loyalty.simulate.compressed import compression_of, decompressed, renamed
+
     path = Path(path)
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
+    if compression_of(path) is None:
+        return _read_history(path, options)
+    with decompressed(path) as plain:
+        try:
+            history = _read_history(plain, options)
+        except InputError as err:
+            raise renamed(err, plain, path) from None
+    history.file = str(path)
+    history.bad_rows = [dataclasses.replace(b, file=str(path)) for b in history.bad_rows]
+    return history
+
+
+def _read_history(path: Path, options: ReadOptions) -> History:
     is_csv = path.suffix.lower() not in (".parquet", ".pq")
     if is_csv:
         history = _read_plain_csv(path, options)

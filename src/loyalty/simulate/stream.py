@@ -410,9 +410,29 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
     return run_passes(plan, run_pass)
 
 
-def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
-                       time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
-                       console=None, on_unsupported=None, member_rows: bool = True):
+def grouped_and_report(prog, program_path: str, history_path: str, *args, **kwargs):
+    """`loyalty simulate --grouped`, also of a compressed CSV (simulate/compressed.py: decompressed to a
+    temporary file first, which every message and the report name by the compressed file's name)."""
+    from loyalty.simulate.compressed import compression_of, decompressed, renamed
+    from loyalty.simulate.errors import InputError
+
+    path = Path(history_path)
+    if compression_of(path) is None:
+        return _grouped_and_report(prog, program_path, history_path, *args, **kwargs)
+    with decompressed(path) as plain:
+        try:
+            plan, result, report = _grouped_and_report(prog, program_path, str(plain), *args, **kwargs)
+        except InputError as err:
+            raise renamed(err, plain, path) from None
+    history = report["history"]
+    history["file"] = str(path)
+    history["skipped_examples"] = [e.replace(str(plain), str(path)) for e in history["skipped_examples"]]
+    return plan, result, report
+
+
+def _grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
+                        time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
+                        console=None, on_unsupported=None, member_rows: bool = True):
     """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
 
     The plan needs the history's time range before any member is replayed; the scan (time column only)
