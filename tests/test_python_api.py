@@ -168,3 +168,20 @@ def test_loyalty_simulate_stays_callable_once_the_simulator_is_imported():
     import loyalty.simulate.run  # noqa: F401  binds loyalty.simulate to the package
 
     assert loyalty.simulate(CAR_WASH, CAR_WASH_CSV).members == 20
+
+
+def test_attributes_as_a_dataframe_are_the_attributes_file(tmp_path):
+    (tmp_path / "cafe.loyalty").write_text(
+        'program "Campus cafe" {\n  currency NOK\n  timezone "Europe/Oslo"\n  runs from 2025-01-01\n}\n'
+        'segment "students"\nrule "student discount" {\n  get 10% off\n  for segment "students"\n}\n', encoding="utf-8")
+    sales = pd.DataFrame({"member": ["M1", "M2"], "time": ["2025-01-02T10:00", "2025-01-03T10:00"],
+                          "amount": ["100.00", "50.00"]})
+    members = pd.DataFrame({"member": ["M1", "M2"], "segments": ["students", "staff"]})
+    without = loyalty.simulate(tmp_path / "cafe.loyalty", sales)
+    assert without.discounts == 0 and any("no member attributes given" in w for w in without.warnings)
+    members.to_csv(tmp_path / "members.csv", index=False)
+    by_file = loyalty.simulate(tmp_path / "cafe.loyalty", sales, attributes=tmp_path / "members.csv")
+    by_table = loyalty.simulate(tmp_path / "cafe.loyalty", sales, attributes=members)
+    assert by_table.discounts == by_file.discounts == Decimal("10.00") and not by_table.warnings
+    # a segment the program does not use, and that is no near miss of one it does, is a note, not a warning
+    assert [(f["severity"], f["name"]) for f in by_table.coverage["findings"]] == [("note", "staff")]

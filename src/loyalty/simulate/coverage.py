@@ -251,9 +251,12 @@ def coverage_report(result: SimResult, prog, attributes: Optional[dict], ran: bo
         hint = f"; did you mean {u['did_you_mean']!r}?" if u["did_you_mean"] else ""
         what = "member" if u["kind"] == "segment" else "row"
         n = u.get("rows", u.get("members"))
-        findings.append({"severity": "warning", "kind": f"unknown_{u['kind']}", "name": u["name"],
-                         "message": f"{n:,} {what}{'s' if n != 1 else ''} name the {u['kind']} {u['name']!r}, "
-                                    f"which the program does not know{hint}"})
+        whom = f"{n:,} {what}s name" if n != 1 else f"1 {what} names"
+        # an attributes file often carries segments of other programs (a CRM's): only a near miss of one of
+        # this program's is a warning there
+        severity = "note" if u["kind"] == "segment" and not u["did_you_mean"] else "warning"
+        findings.append({"severity": severity, "kind": f"unknown_{u['kind']}", "name": u["name"],
+                         "message": f"{whom} the {u['kind']} {u['name']!r}, which the program does not know{hint}"})
     mismatches.sort(key=lambda m: (m["item"], m["row_category"]))
     for m in mismatches:
         findings.append({"severity": "warning", "kind": "category_mismatch", "name": m["item"],
@@ -262,9 +265,11 @@ def coverage_report(result: SimResult, prog, attributes: Optional[dict], ran: bo
                                     "(the row's category is used)"})
     if known.attribute_rules and not attributes:
         names = ", ".join(repr(r) for r in known.attribute_rules)
+        one = len(known.attribute_rules) == 1
         findings.append({"severity": "warning", "kind": "missing_attributes", "name": None,
-                         "message": f"no member attributes given (--attributes), but {names} read segments or "
-                                    "birthdays: they never apply without them"})
+                         "message": f"no member attributes given (--attributes), but {names} "
+                                    f"{'reads' if one else 'read'} segments or birthdays: "
+                                    f"{'it never applies' if one else 'they never apply'} without them"})
 
     # ------------------------------------------------ what nothing reached
     unreached: list[dict] = []
