@@ -103,7 +103,7 @@ def load(source: Union[str, Path]) -> "Program":
     return compile_source(text, str(path))
 
 
-def simulate(program, history, **options):  # type: ignore[no-redef]
+def simulate(program, history, **options):
     """Replay a history through a program and report its cost: `loyalty.simulation.simulate` (a path, program
     text or loaded program; a path, pandas or polars DataFrame or pyarrow Table). Returns a `Simulation`.
     (Once the simulator is imported, `loyalty.simulate` is its package, which calls this same function.)"""

@@ -48,12 +48,13 @@ def decompressed(path: Path) -> Iterator[Path]:
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="loyalty-history-") as tmp:
-        plain = Path(tmp) / Path(path.name).with_suffix("").name  # history.csv.gz -> history.csv
-        if not plain.suffix:
-            plain = plain.with_suffix(".csv")
+        suffix = Path(path.name).with_suffix("").suffix or ".csv"  # history.csv.gz -> .csv
         try:
-            with _open(path, codec) as source, open(plain, "wb") as target:
+            # a temporary file, in a folder of its own that goes when the block ends: not an output
+            with _open(path, codec) as source, tempfile.NamedTemporaryFile(dir=tmp, suffix=suffix,
+                                                                           delete=False) as target:
                 shutil.copyfileobj(source, target, 1 << 20)
+                plain = Path(target.name)
         except FileNotFoundError:
             raise InputError(f"{path}: no such file") from None
         except (OSError, EOFError, ValueError) as err:  # gzip.BadGzipFile and pyarrow's errors are OSErrors
