@@ -147,3 +147,40 @@ def test_did_you_mean_takes_case_spacing_and_near_misses():
     assert did_you_mean("wash & wax", known) == "wash and wax"
     assert did_you_mean("sparkle ensjo", known) == "Sparkle Ensjø"
     assert did_you_mean("interior cleaning", known) is None
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+ROW = st.tuples(st.sampled_from(["m1", "m2", "m3", "m4", "m5"]), st.integers(1, 28),
+                st.sampled_from(["purchase", "return", "visit", "custom"]),
+                st.sampled_from(["basic wash", "Basic Wash", "wash and wax", "interior cleaning", "tyres", ""]),
+                st.sampled_from(["washes", "detailing", ""]), st.sampled_from(["Sparkle Ensjø", "Oslo 1", ""]),
+                st.sampled_from(["store", "app", ""]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(ROW, min_size=1, max_size=40), groups=st.lists(st.integers(0, 2), min_size=5, max_size=5))
+def test_coverage_of_members_split_into_groups_and_merged_is_the_wholes(tmp_path_factory, rows, groups):
+    from loyalty.simulate.coverage import count_rows, coverage_report, history_counts
+    from loyalty.simulate.history import ReadOptions, read_history
+    from loyalty.simulate.result import SimResult, merge_all
+    from loyalty.simulate.run import load_program
+
+    prog = load_program(CAR_WASH)
+    lines = ["member,time,type,order,item,category,quantity,amount,store,channel"]
+    for i, (member, day, kind, item, category, store, channel) in enumerate(rows):
+        amount = "10.00" if kind in ("purchase", "return") else ""
+        order = f"o{i}" if kind == "purchase" else ""
+        item = item or ("app download" if kind == "custom" else "")
+        lines.append(f"{member},2025-01-{day:02d}T10:00,{kind},{order},{item},{category},1,{amount},{store},{channel}")
+    path = tmp_path_factory.mktemp("h") / "h.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = read_history(path, ReadOptions(timezone=prog.timezone, on_bad_row="skip"))
+    whole = count_rows(h, SimResult())
+    members = sorted({m for m, _, _ in h.member_slices()})
+    parts = [count_rows(h.select_members([m for j, m in enumerate(members) if groups[j % 5] == g]), SimResult())
+             for g in range(3)]
+    merged = merge_all(parts)
+    assert history_counts(merged) == history_counts(whole)
+    assert coverage_report(merged, prog, {}) == coverage_report(whole, prog, {})
+    assert sum(n for key, n in history_counts(whole).items() if key[0] == "type") == len(h)
