@@ -184,3 +184,20 @@ def test_coverage_of_members_split_into_groups_and_merged_is_the_wholes(tmp_path
     assert history_counts(merged) == history_counts(whole)
     assert coverage_report(merged, prog, {}) == coverage_report(whole, prog, {})
     assert sum(n for key, n in history_counts(whole).items() if key[0] == "type") == len(h)
+
+
+def test_loyalty_test_warns_of_names_the_program_does_not_know_without_failing(tmp_path):
+    program = tmp_path / "wash.loyalty"
+    program.write_text(Path(CAR_WASH).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "wash.test.yaml").write_text(
+        "- name: a misspelt wash earns nothing\n"
+        "  events:\n"
+        "    - purchase: {time: 2025-03-01T10:00, order: o1, store: Sparkle Ensjø,\n"
+        "                 lines: [{item: Basic Wash, quantity: 6, amount: 360}]}\n"
+        "  expect: {effects: []}\n", encoding="utf-8")
+    result = invoke("test", program)
+    assert result.exit_code == 0
+    assert "PASS" in result.stdout
+    assert "warning: event 1: the item 'Basic Wash' is not one the program knows; did you mean 'basic wash'?" \
+        in result.stdout
+    assert "Sparkle" not in result.stdout  # a store the program declares is no warning
