@@ -204,6 +204,19 @@ def test_simulating_member_groups_and_merging_equals_the_whole(rows, groups, whi
     parts = [replay_members(plan, h, slices[i::groups]) for i in range(groups)]
     assert merge_all(parts).canonical() == whole.canonical()
     assert merge_all(list(reversed(parts))).canonical() == whole.canonical()
+    # with coverage (counted in evaluate_range, every engine's unit of work): the members split into groups,
+    # each group's own rows evaluated, merged: the same result and the same coverage section as the whole
+    from loyalty.simulate.coverage import coverage_report
+    from loyalty.simulate.parallel import evaluate_range
+
+    entire = evaluate_range(plan, h, None)
+    split = merge_all([evaluate_range(plan, h.select_members([m for m, _, _ in slices[i::groups]]), None)
+                       for i in range(groups)])
+    assert split.canonical() == entire.canonical()
+    assert coverage_report(split, prog, {}) == coverage_report(entire, prog, {})
+    from loyalty.simulate.coverage import history_counts
+
+    assert sum(n for key, n in history_counts(split).items() if key[0] == "type") == len(h)  # each row once
 
 
 DRAW = """

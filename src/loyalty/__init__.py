@@ -9,6 +9,8 @@ The embedding API (docs/embedding.md)::
 
 `load` raises `loyalty.LoyaltyError` carrying every diagnostic; `apply` raises
 `loyalty.EventError` (naming the field) for an invalid event and changes nothing.
+`loyalty.simulate(program, history)` and `loyalty.compare(old, new, history)` run the
+simulator (docs/simulate.md, "From Python").
 Names are imported lazily so that the command line starts fast.
 """
 
@@ -23,6 +25,7 @@ __all__ = [
     "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
     "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
     "store",
+    "simulate", "compare", "Simulation", "Comparison", "InputError", "HistoryError", "ScenarioError", "CoverageError",
 ]
 
 _LAZY = {
@@ -38,6 +41,13 @@ _LAZY = {
     "LedgerMismatchError": ("loyalty.runtime.ledger", "LedgerMismatchError"),
     "events": ("loyalty.runtime.events", None),
     "store": ("loyalty.store", None),
+    "compare": ("loyalty.simulation", "compare"),
+    "Simulation": ("loyalty.simulation", "Simulation"),
+    "Comparison": ("loyalty.simulation", "Comparison"),
+    "CoverageError": ("loyalty.simulation", "CoverageError"),
+    "InputError": ("loyalty.simulate.errors", "InputError"),
+    "HistoryError": ("loyalty.simulate.history", "HistoryError"),
+    "ScenarioError": ("loyalty.simulate.scenario", "ScenarioError"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +64,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from loyalty.runtime.ledger import BudgetLedger as BudgetLedger
     from loyalty.runtime.ledger import LedgerMismatchError as LedgerMismatchError
     from loyalty.runtime.program import ProgramFormatError as ProgramFormatError
+    from loyalty.simulate.errors import InputError as InputError
+    from loyalty.simulate.history import HistoryError as HistoryError
+    from loyalty.simulate.scenario import ScenarioError as ScenarioError
+    from loyalty.simulation import Comparison as Comparison
+    from loyalty.simulation import CoverageError as CoverageError
+    from loyalty.simulation import Simulation as Simulation
+    from loyalty.simulation import compare as compare
+    from loyalty import store as store
 else:  # a type checker sees the names above, so a misspelt name is an error there, not Any
 
     def __getattr__(name: str) -> object:
@@ -105,6 +123,15 @@ def load(source: Union[str, Path]) -> "Program":
     if text is None:
         raise LoyaltyError(problems)
     return compile_source(text, str(path))
+
+
+def simulate(program, history, **options):
+    """Replay a history through a program and report its cost: `loyalty.simulation.simulate` (a path, program
+    text or loaded program; a path, pandas or polars DataFrame or pyarrow Table). Returns a `Simulation`.
+    (Once the simulator is imported, `loyalty.simulate` is its package, which calls this same function.)"""
+    from loyalty.simulation import simulate as run
+
+    return run(program, history, **options)
 
 
 def load_compiled(json_text: str) -> "Program":

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
     "examples": ("loyalty.commands.examples", "Copy the example programs and histories into a folder."),
     "lsp": ("loyalty.commands.lsp", "Run the language server for editors (over stdio)."),
+    "schema": ("loyalty.commands.schema", "Print the JSON Schema of the report, the scenario file or .test.yaml."),
 }
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3

@@ -46,3 +46,16 @@ def is_currency(code: str) -> bool:
 def minor_units(code: str) -> int:
     """Digits after the decimal point for `code`; KeyError for an unknown code."""
     return MINOR_UNITS[code]
+
+
+def money_text(value, exponent: int) -> str:
+    """An exact amount (a Decimal in the currency) as every output writes it: with the currency's minor units
+    when that loses nothing (12.50, 1.00, 0.10; never 12.5 or 1), else with every decimal it has (an exact cost
+    may have more decimals than the currency: 0.125)."""
+    from decimal import Decimal
+
+    scale = Decimal(1).scaleb(-exponent)
+    value = Decimal(value)
+    if value == value.quantize(scale, rounding="ROUND_DOWN"):
+        return str(value.quantize(scale))
+    return str(value.normalize())

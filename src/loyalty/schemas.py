@@ -1,14 +1,16 @@
-"""The YAML files people write, as pydantic models: one definition per file format.
+"""The files people write and the report they read, as pydantic models: one definition per file format.
 
 - `Assumptions`: the simulation's scenario file (`loyalty simulate --scenario FILE`, docs/simulate.md).
 - `ScenarioTestFile`: a program's scenario tests, `<program>.test.yaml` (`loyalty test`, docs/scenarios.md).
+- `Report`: the simulation's JSON report (`loyalty simulate --format json`, format `loyalty-simulation/1`).
 
 Both are closed: an unknown key is an error (a typo never falls back to a default), and every value has a
 precise type. Names that only the program knows (point kinds, rewards, items) are checked when validation is
 given the program's names as context (`program_names`). `loyalty.yamlio` reads the files (refusing aliases,
 merge keys, duplicate keys) and turns validation errors into messages with the file, line and column.
 
-`assumptions_schema()` and `test_file_schema()` give each format's JSON Schema.
+`assumptions_schema()`, `test_file_schema()` and `report_schema()` give each format's JSON Schema;
+`loyalty schema NAME` prints them (`SCHEMAS`).
 """
 
 from __future__ import annotations
@@ -213,3 +215,256 @@ def test_file_schema() -> dict:
 
 
 test_file_schema.__test__ = False  # type: ignore[attr-defined]  # pytest: a function, not a test
+
+
+# ------------------------------------------------------------------ the simulation's report
+
+# exact decimals written as text: money in the program currency ("12.50", "-3.00", "0.125"), shares ("0.1523")
+DecimalText = Annotated[StrictStr, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$")]
+Share = Optional[DecimalText]  # null when the base is zero
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReportProgram(_Row):
+    name: str
+    file: str
+    currency: str
+
+
+class ReportHistory(_Row):
+    file: str
+    rows: Count
+    skipped_rows: Count
+    skipped_by_reason: dict[str, Count]
+    skipped_examples: list[str]
+    first: Optional[str]
+    last: Optional[str]
+
+
+class RedemptionAssumption(_Row):
+    policy: Literal["asap", "share", "none"]
+    reward: str
+    share: DecimalText
+
+
+class RewardCostUsed(_Row):
+    cost: DecimalText
+    from_: str = Field(alias="from")
+
+
+class ReportAssumptions(_Row):
+    scenario: str
+    seed: int
+    redemption: RedemptionAssumption
+    points_breakage: DecimalText
+    gift_card_breakage: DecimalText
+    cost_per_point: dict[str, DecimalText]
+    item_costs: dict[str, DecimalText]
+    reward_costs: dict[str, DecimalText]
+    reward_costs_used: dict[str, RewardCostUsed]
+    kernel: Optional[Literal["vector", "python"]] = None
+    kernel_why: Optional[str] = None
+
+
+class Headline(_Row):
+    members: Count
+    purchasing_members: Count
+    orders: Count
+    returns: Count
+    revenue: DecimalText
+    discounts: DecimalText
+    reward_cost: DecimalText
+    perk_cost: DecimalText
+    draw_prizes: DecimalText
+    realized_cost: DecimalText
+    liability_end: DecimalText
+    total_cost: DecimalText
+    cost_share_of_revenue: Share
+    points_issued: int
+    redemption_rate: Share
+    breakage: Share
+    simulated_redemptions: Count
+    duplicates_ignored: Count
+
+
+class RuleRow(_Row):
+    rule: str
+    kind: Literal["rule", "perks", "draw", "liability"]
+    line: Optional[int]
+    points_issued: int
+    points_clawed_back: int
+    rewards: int
+    discount: DecimalText
+    reward_cost: DecimalText
+    points_value: DecimalText
+    cost: DecimalText
+    share_of_revenue: Share
+
+
+class RewardRow(_Row):
+    reward: str
+    kind: str
+    given: Count
+    taken_back: Count
+    members: Count
+    share_of_members: Share
+    points_spent: int
+    face_value: DecimalText
+    cost: DecimalText
+
+
+class TierRow(_Row):
+    tier: str
+    members_reached: Count
+    share_reached: Share
+    members_at_end: Count
+    perk_cost: DecimalText
+
+
+class TierMoves(_Row):
+    upgrades: Count
+    downgrades: Count
+
+
+class PointsRow(_Row):
+    kind: str
+    issued: int
+    redeemed: int
+    expired: int
+    clawed_back: int
+    outstanding: int
+    cost_per_point: DecimalText
+    redemption_rate: Share
+    breakage: Share
+    liability: DecimalText
+
+
+class MonthRow(_Row):
+    month: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+    orders: Count
+    revenue: DecimalText
+    points_issued: int
+    points_redeemed: int
+    points_expired: int
+    points_clawed_back: int
+    points_outstanding: int
+    rewards: int
+    cost: DecimalText
+    cumulative_cost: DecimalText
+    liability: DecimalText
+
+
+class FirstReward(_Row):
+    members: Count
+    median_days: Optional[int]
+    mean_days: Optional[DecimalText]
+
+
+class CapRow(_Row):
+    rule: str
+    times: Count
+    truncated: int
+
+
+class BudgetRow(_Row):
+    budget: str
+    limit: Optional[str]
+    times: Count
+    truncated: int
+    ran_out: Optional[str]
+
+
+class DrawRow(_Row):
+    draw: str
+    period: str
+    entries: Count
+    entrants: Count
+    winners: list[str]
+    paid: DecimalText
+
+
+class RejectedRow(_Row):
+    reason: str
+    events: Count
+
+
+class RefusedRow(_Row):
+    reward: str
+    reason: str
+    count: Count
+
+
+class UnknownName(_Row):
+    kind: Literal["item", "category", "store", "channel", "action", "segment"]
+    name: str
+    rows: Optional[Count] = None  # history rows naming it (members, for a segment of the attributes)
+    members: Optional[Count] = None
+    did_you_mean: Optional[str]
+
+
+class CategoryMismatch(_Row):
+    item: str
+    row_category: str
+    catalog_category: str
+    rows: Count
+
+
+class Unreached(_Row):
+    kind: Literal["item", "store", "region", "rule", "tier"]
+    name: str
+    reason: str
+    severity: Literal["warning", "note"]
+    line: Optional[int] = None
+
+
+class Finding(_Row):
+    severity: Literal["warning", "note"]
+    kind: str
+    name: Optional[str]
+    message: str
+
+
+class Coverage(_Row):
+    unknown: list[UnknownName]
+    category_mismatches: list[CategoryMismatch]
+    attributes_given: bool
+    unreached: list[Unreached]
+    findings: list[Finding]
+    warnings: Count
+
+
+class Report(_Row):
+    """The JSON report of `loyalty simulate --format json` (docs/simulate.md, "The report")."""
+
+    format: Literal["loyalty-simulation/1"]
+    program: ReportProgram
+    history: ReportHistory
+    assumptions: ReportAssumptions
+    headline: Headline
+    by_rule: list[RuleRow]
+    by_reward: list[RewardRow]
+    by_tier: list[TierRow]
+    tier_moves: TierMoves
+    tiers_by_month: list[dict[str, Union[StrictStr, StrictInt]]]  # month, and members in each tier
+    points: list[PointsRow]
+    by_month: list[MonthRow]
+    time_to_first_reward: FirstReward
+    caps: list[CapRow]
+    budgets: list[BudgetRow]
+    draws: list[DrawRow]
+    rejected_events: list[RejectedRow]
+    redemptions_refused: list[RefusedRow]
+    coverage: Coverage
+
+
+def report_schema() -> dict:
+    """The JSON Schema of the simulation's JSON report."""
+    return Report.model_json_schema(by_alias=True)
+
+
+# `loyalty schema NAME`: each format's JSON Schema
+SCHEMAS = {"report": report_schema, "assumptions": assumptions_schema, "scenarios": test_file_schema}

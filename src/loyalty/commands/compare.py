@@ -7,7 +7,7 @@ from decimal import Decimal
 import click
 
 from loyalty.commands._common import prefer_system_allocator, stdout_console
-from loyalty.commands.simulate import handle_input_errors, history_options
+from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 from loyalty.simulate.result import exact
 from loyalty.versioning import version_tag
 
@@ -17,19 +17,21 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
     """The difference of two reports on one history, and each member's change in value received."""
     scale = Decimal(1).scaleb(-exponent)
 
+    from loyalty.currencies import money_text
+
     def diff(a, b) -> str:
-        return str(Decimal(b or "0") - Decimal(a or "0"))
+        return money_text(Decimal(b or "0") - Decimal(a or "0"), exponent)
 
     rules_old = {r["rule"]: r for r in old["by_rule"]}
     rules_new = {r["rule"]: r for r in new["by_rule"]}
-    by_rule = [{"rule": name, "old_cost": rules_old.get(name, {}).get("cost", "0"),
-                "new_cost": rules_new.get(name, {}).get("cost", "0"),
+    by_rule = [{"rule": name, "old_cost": rules_old.get(name, {}).get("cost", money_text(0, exponent)),
+                "new_cost": rules_new.get(name, {}).get("cost", money_text(0, exponent)),
                 "difference": diff(rules_old.get(name, {}).get("cost"), rules_new.get(name, {}).get("cost"))}
                for name in sorted(set(rules_old) | set(rules_new))]
     months_old = {m["month"]: m for m in old["by_month"]}
     months_new = {m["month"]: m for m in new["by_month"]}
-    by_month = [{"month": m, "old_cost": months_old.get(m, {}).get("cost", "0"),
-                 "new_cost": months_new.get(m, {}).get("cost", "0"),
+    by_month = [{"month": m, "old_cost": months_old.get(m, {}).get("cost", money_text(0, exponent)),
+                 "new_cost": months_new.get(m, {}).get("cost", money_text(0, exponent)),
                  "difference": diff(months_old.get(m, {}).get("cost"), months_new.get(m, {}).get("cost"))}
                 for m in sorted(set(months_old) | set(months_new))]
     # each member's value received (discounts, rewards at face value, points at their cost)
@@ -60,13 +62,32 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
         "total_cost_difference": diff(old["headline"]["total_cost"], new["headline"]["total_cost"]),
         "by_rule": by_rule,
         "by_month": by_month,
+        "coverage": {"old": old["coverage"], "new": new["coverage"]},
         "members": {
-            "compared": len(new_members), "get_less": losers, "lose_in_total": str(lost),
-            "get_more": gainers, "gain_in_total": str(gained),
+            "compared": len(new_members), "get_less": losers, "lose_in_total": money_text(lost, exponent),
+            "get_more": gainers, "gain_in_total": money_text(gained, exponent),
             "most_loyal_tenth_getting_less": loyal_losers,
-            "biggest_losers": [{"member": member, "change": str(change)} for change, member in biggest[:10]],
+            "biggest_losers": [{"member": member, "change": money_text(change, exponent)} for change, member in biggest[:10]],
         },
     }
+
+
+def run_comparison(old_prog, old_path: str, new_prog, new_path: str, history, scenario, attributes, columns,
+                   time_format, delimiter, on_bad_row: str, show_progress: bool = False, history_name: str = "<table>"
+                   ) -> tuple[dict, dict, dict]:
+    """Both programs on one history (read once): (old report, new report, the comparison). `loyalty compare`
+    and `loyalty.compare` in Python both run this."""
+    from loyalty.simulate.engine import SimulationError
+    from loyalty.simulate.run import plan_for, read_inputs, run_and_report
+
+    if old_prog.currency != new_prog.currency:
+        raise SimulationError(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
+                              hint="compare programs of the same currency")
+    inputs = read_inputs(old_prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name)
+    old_result, old_report = run_and_report(plan_for(old_prog, old_path, inputs, attributes), inputs, show_progress)
+    new_result, new_report = run_and_report(plan_for(new_prog, new_path, inputs, attributes), inputs, show_progress)
+    out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    return old_report, new_report, out
 
 
 @click.command(
@@ -87,29 +108,23 @@ line and column), 2 usage error.""",
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
-            on_bad_row, fmt):
+            on_bad_row, strict, fmt):
     """Run OLD_PROGRAM and NEW_PROGRAM on the same HISTORY: the cost difference by rule and month,
     and how many members get less under the new program, and how much."""
     from rich.table import Table
 
     from loyalty.simulate.render import _money, _pct, to_json
-    from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
+    from loyalty.simulate.run import load_program
     from loyalty.terminal import plain
 
     old_prog, new_prog = load_program(old_program), load_program(new_program)
-    if old_prog.currency != new_prog.currency:
-        from loyalty.commands._common import fail
-
-        fail(f"the programs use different currencies ({old_prog.currency} and {new_prog.currency})",
-             "compare programs of the same currency")
     prefer_system_allocator()
-    from loyalty.progress import reading
-
-    with reading(history):  # a bar of the bytes read, on a terminal (docs/cli.md)
-        inputs = read_inputs(old_prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-    old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
-    new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
-    out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    old_report, new_report, out = run_comparison(old_prog, old_program, new_prog, new_program, history,
+                                                 scenario_path, attributes_path, columns, time_format, delimiter,
+                                                 on_bad_row, show_progress=True)
+    refuse_coverage_warnings({"findings": [{**f, "message": f"{side} program: {f['message']}"}
+                                           for side in ("old", "new") for f in out["coverage"][side]["findings"]]},
+                             strict)
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return
@@ -144,3 +159,8 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
                         f"{m['get_more']:,} get more ({_money(m['gain_in_total'], exp)} {cur})."))
     for b in m["biggest_losers"][:5]:
         console.print(plain(f"  {b['member']}: {_money(b['change'], exp)} {cur}"))
+    from loyalty.simulate.coverage import render_coverage
+
+    for side, program_name in (("old", old_program), ("new", new_program)):
+        console.print(plain((f"{side.capitalize()} program ({program_name})", "bold")))
+        render_coverage(out["coverage"][side], console)

@@ -7,7 +7,7 @@ import json
 import click
 
 from loyalty.commands._common import fail, prefer_system_allocator, stdout_console
-from loyalty.commands.simulate import handle_input_errors, history_options
+from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 
 
 def budget_ledger(plan, history):
@@ -87,7 +87,7 @@ line and column), 2 usage error.""",
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
 @handle_input_errors
 def command(program, history, member, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row,
-            fmt):
+            strict, fmt):
     """Replay one member of HISTORY through PROGRAM and show each event and every effect it
     produced, with the rule and the source line behind it."""
     from loyalty.simulate.run import load_program, plan_for, read_inputs
@@ -104,12 +104,18 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
         members = sorted(set(inputs.history.member))
         sample = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
         fail(f"member {member!r} is not in {history}", f"members in the history: {sample}")
+    from loyalty.simulate.coverage import count_rows, coverage_report
+    from loyalty.simulate.result import SimResult
+
+    # what the history alone shows (one member is replayed, so rules are judged by the rows, not by a run)
+    coverage = coverage_report(count_rows(inputs.history, SimResult()), prog, plan.attributes, ran=False)
+    refuse_coverage_warnings(coverage, strict)
     if fmt == "json":
         from loyalty.versioning import version_tag
 
         click.echo(json.dumps({**version_tag("loyalty-explanation/1"), "member": member, "program": prog.name,
-                               "timeline": steps}, indent=2,
-                              sort_keys=True, ensure_ascii=False))
+                               "timeline": steps, "coverage": coverage}, indent=2, sort_keys=True,
+                              ensure_ascii=False))
         return
     from loyalty.terminal import plain
 
@@ -132,3 +138,6 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             console.print(plain("    ", (f"not applied: {s['error']}", "yellow")), highlight=False)
         for e in s["effects"]:
             console.print(plain(f"    - {e['says']}"), highlight=False)
+    from loyalty.simulate.coverage import render_coverage
+
+    render_coverage(coverage, console, notes=False)

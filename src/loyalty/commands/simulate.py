@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from loyalty.terminal import visible
 from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail, note,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
@@ -20,6 +21,9 @@ HISTORY_OPTIONS = [
     click.option("--delimiter", help="CSV field delimiter: one character, or 'tab' (default: ,)."),
     click.option("--on-bad-row", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
                  help="Stop at the first bad row, or skip bad rows and count them (by reason) in the output."),
+    click.option("--strict", is_flag=True,
+                 help="Coverage warnings (names the program does not know, rules no row can reach, missing "
+                      "attributes) are errors: exit 1 and no output."),
 ]
 
 
@@ -27,6 +31,19 @@ def history_options(f):
     for option in reversed(HISTORY_OPTIONS):
         f = option(f)
     return f
+
+
+def refuse_coverage_warnings(coverage: dict, strict: bool) -> None:
+    """With --strict, every coverage warning is an error: each printed, exit 1, before any output is written."""
+    from loyalty.simulate.coverage import strict_problems
+
+    problems = strict_problems(coverage) if strict else []
+    if not problems:
+        return
+    for message in problems[:-1]:
+        click.echo(f"loyalty: error: {visible(message)}", err=True)
+    fail(problems[-1], f"{len(problems)} coverage warning{'s' if len(problems) != 1 else ''} under --strict: "
+                       "fix the history, the program or the attributes, or run without --strict")
 
 
 def handle_input_errors(fn):
@@ -76,7 +93,9 @@ line and column), 2 usage error.""",
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
+              help="Also write the tables (summary, by rule, by reward, by tier, by month, draws, by member) here.")
+@click.option("--out-format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="The --out tables as CSV, or as Parquet (typed: money as exact decimals).")
 @click.option("--chart", type=click.Path(dir_okay=False),
               help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
@@ -92,19 +111,19 @@ line and column), 2 usage error.""",
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
 @handle_input_errors
-def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
+            fmt, out_dir, out_format, chart, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
     from loyalty.simulate.render import render_terminal, to_json, write_chart
-    from loyalty.simulate.run import OUT_TABLES, load_program, plan_for, read_inputs, run_and_report, write_out_dir
+    from loyalty.simulate.run import load_program, out_files, simulate_in_memory, write_out_dir
     from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
              "name the file e.g. cost.svg or cost.html", code=EXIT_USAGE)
-    owned = frozenset(f"{t}.csv" for t in OUT_TABLES)
+    owned = out_files()
     if chart:
         check_output_file(chart, "--chart")
     if out_dir:
@@ -139,30 +158,30 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   member_rows=bool(out_dir))
     else:
         prefer_system_allocator()
-        from loyalty.progress import reading
-
-        with reading(history):  # a bar of the bytes read, on a terminal, for a read longer than a second
-            inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
-        from loyalty.simulate.vector import supports
-
-        _refuse_vector(kernel, supports(prog, plan))
-        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+        plan, result, report = simulate_in_memory(prog, program, history, scenario_path, attributes_path, columns,
+                                                  time_format, delimiter, on_bad_row, jobs=jobs, kernel=kernel,
+                                                  member_rows=bool(out_dir), show_progress=True,
+                                                  on_unsupported=lambda why: _refuse_vector(kernel, why))
     if from_stdin:
         report["history"]["file"] = "<stdin>"
+    refuse_coverage_warnings(report["coverage"], strict)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
-        render_terminal(report, stdout_console(), prog.exponent)  # COLUMNS, NO_COLOR, FORCE_COLOR honoured
+        from loyalty.simulate.coverage import render_coverage
+
+        console = stdout_console()  # COLUMNS, NO_COLOR, FORCE_COLOR honoured (docs/cli.md)
+        render_terminal(report, console, prog.exponent)
+        render_coverage(report["coverage"], console)
     if out_dir:
         try:
-            written = write_out_dir(report, result, prog.exponent, Path(out_dir))
+            written = write_out_dir(report, result, prog.exponent, Path(out_dir), out_format)
         except OSError as err:
             output_error(out_dir, err)
         except FolderInUse:  # a file appeared in the folder during the run
             check_output_dir(out_dir, "--out", owned)
             raise
-        note(f"wrote {len(written)} CSV tables to {out_dir}")
+        note(f"wrote {len(written)} {'Parquet' if out_format == 'parquet' else 'CSV'} tables to {out_dir}")
     if chart:
         try:
             write_chart(report, Path(chart))

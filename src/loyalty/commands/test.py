@@ -70,6 +70,8 @@ def command(paths: tuple[str, ...], quiet: bool, junit_path: str | None) -> None
                 click.echo(f"FAIL {visible(o.file)}:{o.line} {visible(o.name)}")
                 for m in o.messages:  # each one line, quoting names, ids and values from the files
                     click.echo(f"  {visible(m)}")
+            for w in o.warnings if not (quiet and o.ok) else ():  # names the program does not know: shown,
+                click.echo(f"  warning: {visible(w)}")                 # never a failure (coverage)
         if error:
             unrunnable += 1
             # one line, or the diagnostics of a program (several lines, each already safe)

@@ -261,7 +261,7 @@ def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attrib
                     delimiter, on_bad_row, scheduler: Optional[str], workers: int = 0, kernel: str = "auto",
                     on_unsupported=None, member_rows: bool = True):
     from loyalty.simulate.history import read_attributes
-    from loyalty.simulate.report import build_report
+    from loyalty.simulate.run import full_report
     from loyalty.simulate.run import scenario_and_options
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
@@ -281,4 +281,4 @@ def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attrib
 
     assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
                    **kernel_assumptions(plan, kernel, kernel_used)}
-    return result, build_report(result, plan.info, info, assumptions, list(plan.months))
+    return result, full_report(result, plan, info, assumptions)

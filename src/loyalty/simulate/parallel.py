@@ -106,17 +106,19 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
     `known`), falling back to the evaluator for a group it cannot take exactly; the result is the same.
     `progress(rows)` is called as the evaluator finishes members (the vector kernel reports nothing: the
     caller counts its whole range)."""
+    from loyalty.simulate.coverage import count_rows
     from loyalty.simulate.engine import replay_members
 
     if kernel == "vector":
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return simulate_vector(plan, history, known=known)
+            return count_rows(history, simulate_vector(plan, history, known=known))
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
-    return replay_members(plan, history, history.member_slices(), factory, progress)
+    # the history's rows counted for coverage (simulate/coverage.py) here, in every engine's unit of work
+    return count_rows(history, replay_members(plan, history, history.member_slices(), factory, progress))
 
 
 def _counted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,

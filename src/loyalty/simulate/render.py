@@ -181,22 +181,6 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
 # ------------------------------------------------------------------ CSV tables
 
 
-@exact
-def write_csv_tables(report: dict, directory: Path) -> list[Path]:
-    """summary.csv, by_rule.csv, by_reward.csv, by_tier.csv, by_month.csv, draws.csv (by_member.csv is written
-    by the command from the member rows)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    summary = [{"figure": k, "value": "" if v is None else v} for k, v in report["headline"].items()]
-    for name, rows in (("summary", summary), ("by_rule", report["by_rule"]), ("by_reward", report["by_reward"]),
-                       ("by_tier", report["by_tier"]), ("by_month", report["by_month"]),
-                       ("draws", [{**d, "winners": " ".join(d["winners"])} for d in report["draws"]])):
-        path = directory / f"{name}.csv"
-        write_rows(path, rows)
-        written.append(path)
-    return written
-
-
 # The columns of the CSV tables that hold text: names from the program, member ids from the history,
 # and labels. Every other column holds numbers (exact decimals written as text, or counts).
 TEXT_COLUMNS = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Optional
 
+from loyalty.currencies import money_text
 from loyalty.runtime.timeutil import next_period_start
 from loyalty.simulate.result import EXACT, KEY_SEP, SimResult
 
@@ -79,9 +80,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     money = lambda minor: (Decimal(minor) * scale)  # noqa: E731  minor units (int or Decimal) -> currency
 
     def text(value: Decimal) -> str:
-        # exact, shown with the currency's decimals when that loses nothing (12.50, not 12.5 or 12.500000)
-        shown = value.quantize(scale) if value == value.quantize(scale, rounding="ROUND_DOWN") else value.normalize()
-        return str(shown)
+        return money_text(value, program.exponent)  # 12.50, not 12.5 or 12.500000 (currencies.py)
 
     counts, tables = result.counts, result.tables
     point_breakage = Decimal(assumptions.get("points_breakage", "0"))

@@ -11,7 +11,7 @@ from loyalty.simulate.engine import Plan, make_plan, program_info
 from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
                                       read_attributes, read_history)
 from loyalty.simulate.report import HistoryInfo, build_report
-from loyalty.simulate.result import SimResult
+from loyalty.simulate.result import SimResult, exact
 from loyalty.simulate.scenario import Scenario, load_scenario
 
 
@@ -45,20 +45,35 @@ class Inputs:
     history: History
 
 
-def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optional[str], columns: Optional[str],
-                time_format: Optional[str], delimiter: Optional[str], on_bad_row: str) -> Inputs:
+def read_inputs(prog: CompiledProgram, history, scenario_path, columns, time_format: Optional[str],
+                delimiter: Optional[str], on_bad_row: str, history_name: str = "<table>") -> Inputs:
+    """The scenario and the history. `history`: a path (CSV or Parquet), or an Arrow table in memory (the Python
+    API's DataFrames, loyalty/simulation.py), named `history_name` in messages and the report."""
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
-    return Inputs(scenario, read_history(history_path, options))
+    if isinstance(history, (str, Path)):
+        from loyalty.progress import reading
+
+        with reading(str(history)):  # a bar of the bytes read, on a terminal, for a read longer than a second
+            return Inputs(scenario, read_history(history, options))
+    from loyalty.simulate.history import history_from_table
+
+    return Inputs(scenario, history_from_table(history, history_name, options))
 
 
-def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
-                         time_format: Optional[str], delimiter: Optional[str], on_bad_row: str
-                         ) -> tuple[Scenario, ReadOptions]:
-    """The scenario, and how to read the history (the command line overrides the scenario)."""
+def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_format: Optional[str],
+                         delimiter: Optional[str], on_bad_row: str) -> tuple[Scenario, ReadOptions]:
+    """The scenario, and how to read the history (the command line overrides the scenario). `scenario_path`:
+    a scenario file, or (from the Python API) a `Scenario` already checked; `columns`: `--columns` text or a
+    mapping of the same."""
     # checked against the program: a cost for a point kind, reward or item it does not have is an error
-    scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
+    if isinstance(scenario_path, Scenario):
+        scenario = scenario_path
+    else:
+        scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
     mapping = dict(scenario.columns)
-    if columns:
+    if isinstance(columns, dict):
+        mapping.update(columns)
+    elif columns:
         mapping.update(parse_column_mapping(columns))
     options = ReadOptions(
         minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone,
@@ -75,11 +90,37 @@ def _delimiter(text: str) -> str:
     return text
 
 
-def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str],
-             member_rows: bool = True) -> Plan:
-    attributes = read_attributes(attributes_path) if attributes_path else {}
-    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes,
-                     member_rows)
+def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path, member_rows: bool = True
+             ) -> Plan:
+    """The plan of a run. `attributes_path`: a CSV file of member attributes, or (from the Python API) an Arrow
+    table of the same columns, or None."""
+    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history,
+                     read_attributes_from(attributes_path), member_rows)
+
+
+def read_attributes_from(source) -> dict:
+    if source is None or isinstance(source, (str, Path)):
+        return read_attributes(source) if source else {}
+    from loyalty.simulate.history import attributes_from_table
+
+    return attributes_from_table(source)
+
+
+def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenario, attributes, columns,
+                       time_format: Optional[str], delimiter: Optional[str], on_bad_row: str, jobs: int = 1,
+                       kernel: str = "auto", member_rows: bool = True, show_progress: bool = False,
+                       on_unsupported=None, history_name: str = "<table>") -> tuple[Plan, SimResult, dict]:
+    """`loyalty simulate` without --grouped or Dask, and `loyalty.simulate` in Python: one route. Read the
+    history into memory, plan, refuse (`on_unsupported(why)`) a kernel that cannot run the program, replay
+    and report."""
+    from loyalty.simulate.vector import supports
+
+    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name)
+    plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
+    if on_unsupported is not None:
+        on_unsupported(supports(prog, plan))
+    result, report = run_and_report(plan, inputs, show_progress=show_progress, jobs=jobs, kernel=kernel)
+    return plan, result, report
 
 
 def history_info(h: History) -> HistoryInfo:
@@ -111,8 +152,16 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
     if kernel_used is not None:
         assumptions.update(kernel_assumptions(plan, kernel, kernel_used))
-    report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
-    return result, report
+    return result, full_report(result, plan, history_info(h), assumptions)
+
+
+def full_report(result: SimResult, plan: Plan, history: HistoryInfo, assumptions: dict) -> dict:
+    """The report of a run, every engine's: the figures (report.py) and the coverage (coverage.py)."""
+    from loyalty.simulate.coverage import coverage_report
+
+    report = build_report(result, plan.info, history, assumptions, list(plan.months))
+    report["coverage"] = coverage_report(result, plan.program, plan.attributes)
+    return report
 
 
 def with_progress(rows: int, show_progress: bool, console, run):
@@ -136,35 +185,59 @@ def with_progress(rows: int, show_progress: bool, console, run):
         return run(advance)
 
 
+@exact
 def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
-    from loyalty.runtime.effects import minor_to_decimal
+    """The by-member table; money with the currency's minor units (0.10, 1.00), as in every table."""
+    from decimal import Decimal
+
+    from loyalty.currencies import money_text
+
+    def money(minor) -> str:
+        return money_text(Decimal(minor).scaleb(-exponent), exponent)
 
     rows = []
     for m in result.members:
         rows.append({
-            "member": m.member, "orders": m.orders, "revenue": str(minor_to_decimal(m.revenue, exponent)),
+            "member": m.member, "orders": m.orders, "revenue": money(m.revenue),
             "points_earned": m.points_earned, "points_redeemed": m.points_redeemed,
             "points_outstanding": m.points_outstanding, "rewards": m.rewards,
-            "discount": str(minor_to_decimal(m.discount, exponent)),
-            "value_received": str((m.value.scaleb(-exponent)).normalize() if m.value else 0), "tier": m.tier,
+            "discount": money(m.discount), "value_received": money(m.value), "tier": m.tier,
         })
     return rows
 
 
 OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member")
+OUT_FORMATS = ("csv", "parquet")
 
 
-def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path) -> list[Path]:
-    """The `--out` tables, written as a whole: into a temporary folder beside `directory`, which then takes
-    its place (loyalty.fileio.replace_directory), so the folder holds the tables of one run or of none."""
+def out_files(tables=OUT_TABLES) -> frozenset:
+    """The files `--out` may find in its folder from an earlier run (in either format) and replace."""
+    return frozenset(f"{t}.{ext}" for t in tables for ext in OUT_FORMATS)
+
+
+def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path, out_format: str = "csv"
+                  ) -> list[Path]:
+    """The `--out` tables (simulate/tables.py: every table with its columns, even without rows), written as a
+    whole: into a temporary folder beside `directory`, which then takes its place (loyalty.fileio.replace_directory),
+    so the folder holds the tables of one run or of none. CSV: money as the report writes it (12.50); Parquet:
+    typed columns, money as decimal128 with the currency's decimals."""
     from loyalty.fileio import pause_for_tests, replace_directory
-    from loyalty.simulate.render import write_csv_tables, write_rows
+    from loyalty.simulate.render import write_rows
+    from loyalty.simulate.tables import csv_rows, table_columns, table_rows, to_arrow
 
-    with replace_directory(directory, owned=frozenset(f"{t}.csv" for t in OUT_TABLES)) as new:
-        write_csv_tables(report, new)
-        pause_for_tests()
-        rows = member_rows_csv(result, exponent)
-        write_rows(new / "by_member.csv", rows, header=["member", "orders", "revenue", "points_earned",
-                                                        "points_redeemed", "points_outstanding", "rewards",
-                                                        "discount", "value_received", "tier"])
-    return [directory / f"{t}.csv" for t in OUT_TABLES]
+    written = []
+    with replace_directory(directory, owned=out_files()) as new:
+        for i, name in enumerate(OUT_TABLES):
+            if i == len(OUT_TABLES) - 1:
+                pause_for_tests()
+            rows = table_rows(report, name, member_rows_csv(result, exponent) if name == "by_member" else None)
+            columns = table_columns(name, rows)
+            path = new / f"{name}.{out_format}"
+            if out_format == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(to_arrow(rows, columns, exponent), path)
+            else:
+                write_rows(path, csv_rows(rows, columns), header=[c for c, _ in columns])
+            written.append(directory / path.name)
+    return written
