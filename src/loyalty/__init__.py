@@ -17,7 +17,7 @@ Names are imported lazily so that the command line starts fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 __version__ = "0.1.0"
 
@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from loyalty.simulate.scenario import ScenarioError as ScenarioError
     from loyalty.simulation import Comparison as Comparison
     from loyalty.simulation import CoverageError as CoverageError
+    from loyalty.simulation import ProgramSource, TableSource
     from loyalty.simulation import Simulation as Simulation
     from loyalty.simulation import compare as compare
     from loyalty import store as store
@@ -125,7 +126,7 @@ def load(source: Union[str, Path]) -> "Program":
     return compile_source(text, str(path))
 
 
-def simulate(program, history, **options):
+def simulate(program: "ProgramSource", history: "TableSource", **options: Any) -> "Simulation":
     """Replay a history through a program and report its cost: `loyalty.simulation.simulate` (a path, program
     text or loaded program; a path, pandas or polars DataFrame or pyarrow Table). Returns a `Simulation`.
     (Once the simulator is imported, `loyalty.simulate` is its package, which calls this same function.)"""

@@ -441,6 +441,7 @@ class Report(_Row):
     """The JSON report of `loyalty simulate --format json` (docs/simulate.md, "The report")."""
 
     format: Literal["loyalty-simulation/1"]
+    loyalty_version: StrictStr  # the version of loyalty that wrote it (loyalty/versioning.py)
     program: ReportProgram
     history: ReportHistory
     assumptions: ReportAssumptions

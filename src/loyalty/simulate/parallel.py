@@ -300,7 +300,8 @@ def simulate_split(plan, history: History, jobs: int,
     replays groups from the front while the workers (started now, reading the rows from one Arrow IPC file)
     take them from the back, two queued each so none waits for its next, until the two meet. Whoever is
     faster (a worker still starting, a busy core) simply takes more groups. Results merge in group order,
-    so the report is the one process's, byte for byte. Never with budgets (the kernel does not run them)."""
+    so the report is the one process's, byte for byte. Not with budgets: the kernel runs their passes in this
+    process (sharing each pass's groups with workers is not done yet)."""
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
