@@ -24,3 +24,59 @@ def test_costs_by_rule_add_up_to_the_total_cost(history: Path):
     assert by_rule == Decimal(summary["total_cost"])
     parts = ("discounts", "reward_cost", "perk_cost", "draw_prizes", "liability_end")
     assert sum(Decimal(summary[p]) for p in parts) == Decimal(summary["total_cost"])
+
+
+def _report(history: Path) -> dict:
+    program = REPO / "examples" / "programs" / f"{history.stem}.loyalty"
+    result = CliRunner().invoke(cli, ["simulate", str(program), str(history), "--format", "json", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _sum(rows, key) -> Decimal:
+    return sum((Decimal(r[key]) for r in rows), Decimal(0))
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=lambda p: p.stem)
+def test_each_months_cost_splits_by_rule_and_by_cost_type_and_the_months_end_at_the_headline(history: Path):
+    report = _report(history)
+    summary = report["headline"]
+    months = report["by_month"]
+    for m in months:
+        assert sum(Decimal(v) for v in m["cost_by_type"].values()) == Decimal(m["cost"]), m["month"]
+        assert sum(Decimal(v) for v in m["cost_by_rule"].values()) == Decimal(m["cost"]), m["month"]
+        assert Decimal(m["total_cost_to_date"]) == Decimal(m["cumulative_cost"]) + Decimal(m["liability"])
+    # the cost types are the headline's, month by month
+    for kind in ("discounts", "reward_cost", "perk_cost", "draw_prizes"):
+        assert sum(Decimal(m["cost_by_type"][kind]) for m in months) == Decimal(summary[kind]), kind
+    # each rule's monthly costs add up to the rule's cost in the by-rule table
+    by_rule = {r["rule"]: Decimal(r["cost"]) for r in report["by_rule"] if r["kind"] != "liability"}
+    split: dict = {}
+    for m in months:
+        for rule, cost in m["cost_by_rule"].items():
+            split[rule] = split.get(rule, Decimal(0)) + Decimal(cost)
+    assert {k: v for k, v in split.items() if v} == {k: v for k, v in by_rule.items() if v}
+    # what a cumulative chart draws ends at the headline total (realized cost + the liability at the end)
+    assert Decimal(months[-1]["total_cost_to_date"]) == Decimal(summary["total_cost"])
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=lambda p: p.stem)
+def test_the_by_store_and_by_region_tables_add_up_to_the_headline(history: Path):
+    report = _report(history)
+    summary, stores = report["headline"], report["by_store"]
+    assert stores, "every bundled history names its stores"
+    assert _sum(stores, "revenue") == Decimal(summary["revenue"])
+    assert sum(r["orders"] for r in stores) == summary["orders"]
+    assert _sum(stores, "cost") == Decimal(summary["realized_cost"])
+    assert sum(r["points_issued"] for r in stores) == summary["points_issued"]
+    assert sum(r["points_redeemed"] for r in stores) == sum(p["redeemed"] for p in report["points"])
+    # members who bought in a store: each member at least once, at most once per store
+    assert max(r["members"] for r in stores) <= summary["purchasing_members"] <= sum(r["members"] for r in stores)
+    for kind in ("reward_cost", "perk_cost", "draw_prizes"):
+        assert _sum(stores, kind) == Decimal(summary[kind]), kind
+    if report["by_region"]:
+        regions = report["by_region"]
+        assert _sum(regions, "revenue") == Decimal(summary["revenue"])
+        assert _sum(regions, "cost") == Decimal(summary["realized_cost"])
+        assert sum(r["orders"] for r in regions) == summary["orders"]
+        assert sum(r["members"] for r in regions) >= summary["purchasing_members"]

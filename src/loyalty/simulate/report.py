@@ -270,7 +270,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         store, reward = key.split(KEY_SEP, 1)
         store_reward[store] = store_reward.get(store, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
     store_rows = table("store")
-    names = sorted(set(store_rows) | set(store_reward) | set(program.stores) - {""})
+    names = sorted((set(store_rows) | set(store_reward) | set(program.stores)) - {""})
     if "" in store_rows or "" in store_reward or draw_cost_total:
         names.append("")
     by_store = []
