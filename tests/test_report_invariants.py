@@ -80,3 +80,33 @@ def test_the_by_store_and_by_region_tables_add_up_to_the_headline(history: Path)
         assert _sum(regions, "cost") == Decimal(summary["realized_cost"])
         assert sum(r["orders"] for r in regions) == summary["orders"]
         assert sum(r["members"] for r in regions) >= summary["purchasing_members"]
+
+
+def test_out_writes_the_month_splits_and_the_store_and_region_tables_as_the_json_has_them(tmp_path):
+    import csv
+
+    history = REPO / "examples" / "histories" / "car_wash.csv"
+    program = REPO / "examples" / "programs" / "car_wash.loyalty"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["simulate", str(program), str(history), "--format", "json", "--jobs", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+
+    def table(name):
+        with open(out / f"{name}.csv", newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    stores = table("by_store")
+    assert [r["store"] for r in stores] == [r["store"] for r in report["by_store"]]
+    assert [(r["revenue"], r["cost"], int(r["members"])) for r in stores] == \
+        [(r["revenue"], r["cost"], r["members"]) for r in report["by_store"]]
+    assert [r["region"] for r in table("by_region")] == [r["region"] for r in report["by_region"]] != []
+    split = table("by_month_cost")
+    for m in report["by_month"]:
+        for kind in ("type", "rule"):
+            parts = [Decimal(r["cost"]) for r in split if r["month"] == m["month"] and r["split"] == kind]
+            assert sum(parts, Decimal(0)) == Decimal(m["cost"]), (m["month"], kind)
+    # by_month.csv keeps one row per month, its splits in by_month_cost.csv
+    assert "cost_by_rule" not in table("by_month")[0]
+    assert table("by_month")[-1]["total_cost_to_date"] == report["headline"]["total_cost"]

@@ -183,24 +183,38 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
 
 @exact
 def write_csv_tables(report: dict, directory: Path) -> list[Path]:
-    """summary.csv, by_rule.csv, by_reward.csv, by_tier.csv, by_month.csv, draws.csv (by_member.csv is written
-    by the command from the member rows)."""
+    """summary.csv, by_rule.csv, by_reward.csv, by_tier.csv, by_month.csv, by_month_cost.csv, by_store.csv,
+    by_region.csv, draws.csv (by_member.csv is written by the command from the member rows)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     summary = [{"figure": k, "value": "" if v is None else v} for k, v in report["headline"].items()]
-    for name, rows in (("summary", summary), ("by_rule", report["by_rule"]), ("by_reward", report["by_reward"]),
-                       ("by_tier", report["by_tier"]), ("by_month", report["by_month"]),
-                       ("draws", [{**d, "winners": " ".join(d["winners"])} for d in report["draws"]])):
+    nested = ("cost_by_type", "cost_by_rule")  # by_month's splits: a table of their own, one row per part
+    by_month = [{k: v for k, v in r.items() if k not in nested} for r in report["by_month"]]
+    month_cost = [{"month": r["month"], "split": split, "name": name, "cost": cost}
+                  for r in report["by_month"] for split, key in (("type", "cost_by_type"), ("rule", "cost_by_rule"))
+                  for name, cost in r[key].items()]
+    for name, rows, header in (
+            ("summary", summary, None), ("by_rule", report["by_rule"], None), ("by_reward", report["by_reward"], None),
+            ("by_tier", report["by_tier"], None), ("by_month", by_month, None),
+            ("by_month_cost", month_cost, ["month", "split", "name", "cost"]),
+            ("by_store", report["by_store"], STORE_COLUMNS), ("by_region", report["by_region"], REGION_COLUMNS),
+            ("draws", [{**d, "winners": " ".join(d["winners"])} for d in report["draws"]], None)):
         path = directory / f"{name}.csv"
-        write_rows(path, rows)
+        write_rows(path, rows, header)
         written.append(path)
     return written
+
+
+STORE_COLUMNS = ["store", "region", "orders", "revenue", "members", "points_issued", "points_redeemed",
+                 "discount_cost", "reward_cost", "perk_cost", "draw_prizes", "cost", "share_of_revenue"]
+REGION_COLUMNS = ["region", "stores", "orders", "revenue", "members", "points_issued", "points_redeemed", "cost",
+                  "share_of_revenue"]
 
 
 # The columns of the CSV tables that hold text: names from the program, member ids from the history,
 # and labels. Every other column holds numbers (exact decimals written as text, or counts).
 TEXT_COLUMNS = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member",
-                          "month"})
+                          "month", "store", "region", "split", "name"})
 # what a spreadsheet (Excel, LibreOffice, Google Sheets) reads as the start of a formula
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")

@@ -283,7 +283,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         store_revenue = row.get("revenue", 0)
         counts_s = {k: row.get(k, 0) for k in ("orders", "members", "points_issued", "points_redeemed")}
         by_store.append({
-            "store": name or NO_STORE, "region": program.stores.get(name), "declared": name in program.stores,
+            "store": name or NO_STORE, "region": program.stores.get(name),
             "orders": counts_s["orders"], "revenue": text(money(store_revenue)), "members": counts_s["members"],
             "points_issued": counts_s["points_issued"], "points_redeemed": counts_s["points_redeemed"],
             **{k: text(money(v)) for k, v in parts.items()},
