@@ -61,7 +61,7 @@ Examples:
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
   loyalty simulate program.loyalty sales.csv --columns member=customer_id,time=date,amount=total
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
-  loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
+  loyalty simulate program.loyalty sales.csv --out report/ --html report.html
   loyalty simulate program.loyalty sales.csv --jobs 1
   loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
@@ -77,7 +77,10 @@ line and column), 2 usage error.""",
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
 @click.option("--chart", type=click.Path(dir_okay=False),
-              help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
+              help="Also write the report's charts (cost by month, rule and type, cumulative cost, tiers, points, "
+                   "stores) as one FILE.svg, or the HTML report as FILE.html.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write the report as one self-contained HTML page (charts and tables; opens offline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: every usable core; 1: this process only). Same output for any value.")
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -92,7 +95,7 @@ line and column), 2 usage error.""",
                    "is an error naming the row.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+            out_dir, chart, html_path, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -106,6 +109,8 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     owned = frozenset(f"{t}.csv" for t in OUT_TABLES)
     if chart:
         check_output_file(chart, "--chart")
+    if html_path:
+        check_output_file(html_path, "--html")
     if out_dir:
         check_output_dir(out_dir, "--out", owned)
     from loyalty.simulate.parallel import usable_cores
@@ -155,12 +160,16 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
             check_output_dir(out_dir, "--out", owned)
             raise
         click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
-    if chart:
-        try:
-            write_chart(report, Path(chart))
+    from loyalty import __version__
+
+    for path, what in ((chart, "chart"), (html_path, "HTML report")):
+        if not path:
+            continue
+        try:  # --html writes the page whatever the file is called; --chart by its suffix
+            write_chart(report, Path(path), prog.exponent, __version__, html=what == "HTML report")
         except OSError as err:
-            output_error(chart, err)
-        click.echo(f"wrote chart {visible(chart)}", err=True)
+            output_error(path, err)
+        click.echo(f"wrote {what} {visible(path)}", err=True)
 
 
 def _refuse_vector(kernel: str, why) -> None:
