@@ -127,14 +127,15 @@ def _frame(chart_id: str, title: str, height: float, body: list[str]) -> str:
 
 
 def column_chart(chart_id: str, title: str, labels: list[str], bars: list[Series], lines: list[Series] = (),
-                 unit: str = "", stacked: bool = True, note: str = "") -> Chart:
+                 unit: str = "", stacked: bool = True, note: str = "", label_last: bool = False) -> Chart:
     """Columns per category (stacked, or side by side), with optional lines through the columns' centres.
-    A single category (a one-month pilot) gets one wide, visible column group; a line of one point is a dot."""
+    A single category (a one-month pilot) gets one wide, visible column group; a line of one point is a dot.
+    `label_last`: the first line's last value written beside its last point."""
     with localcontext(EXACT):
-        return _column_chart(chart_id, title, labels, list(bars), list(lines), unit, stacked, note)
+        return _column_chart(chart_id, title, labels, list(bars), list(lines), unit, stacked, note, label_last)
 
 
-def _column_chart(chart_id, title, labels, bars, lines, unit, stacked, note) -> Chart:
+def _column_chart(chart_id, title, labels, bars, lines, unit, stacked, note, label_last) -> Chart:
     for i, s in enumerate(bars):
         s.colour = s.colour or PALETTE[i % len(PALETTE)]
     for i, s in enumerate(lines):
@@ -158,7 +159,7 @@ def _column_chart(chart_id, title, labels, bars, lines, unit, stacked, note) -> 
     ticks = [lo + step * k for k in range(int((hi - lo) / step) + 1)]
     tick_texts = [short_number(t) for t in ticks]
     left = 14 + max(text_width(t) for t in tick_texts) + 8
-    top = 40 + (16 if unit or note else 0)
+    top = 40 + (16 if unit or note else 0) + (14 if label_last else 0)
     axis_h = 200
     label_w = max((text_width(x) for x in labels), default=0)
     right = 16.0
@@ -224,6 +225,12 @@ def _column_chart(chart_id, title, labels, bars, lines, unit, stacked, note) -> 
             body.append(f'<circle class="point" cx="{left + band * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3.5" '
                         f'fill="{s.colour}" data-series="{esc(s.name)}" data-label="{esc(labels[i])}" '
                         f'data-value="{esc(s.texts[i])}"><title>{esc(hover)}</title></circle>')
+    if label_last and lines and lines[0].values and lines[0].values[-1] is not None:
+        s = lines[0]
+        text = f"{s.texts[-1]}{' ' + unit if unit else ''}"
+        # above the last point, its right end at the point (the last column's centre is inside the plot)
+        body.append(f'<text class="last-value" x="{left + band * (n - 0.5) + 4:.1f}" y="{y(s.values[-1]) - 9:.1f}" '
+                    f'text-anchor="end" font-weight="bold" fill="{s.colour}">{esc(text)}</text>')
     body += legend
     return Chart(_frame(chart_id, title, height, body), int(math.ceil(height)), chart_id,
                  [s.name for s in bars] + [s.name for s in lines])
@@ -306,7 +313,7 @@ def report_charts(report: dict) -> list[Chart]:
                          [m["cumulative_cost"] for m in months])]
     charts.append(column_chart(
         "chart-cumulative", "Cumulative cost", labels, [], cumulative if has_points else cumulative[1:], unit=cur,
-        note=f"ends at the total program cost, {h['total_cost']} {cur}"))
+        note=f"ends at the total program cost, {h['total_cost']} {cur}", label_last=True))
     if report["tiers_by_month"]:
         tiers = [t["tier"] for t in report["by_tier"]]
         charts.append(column_chart(
