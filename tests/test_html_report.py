@@ -286,3 +286,41 @@ def test_a_screenshot_of_the_whole_page_is_the_pages_size(tmp_path, browser):
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == tuple(tab.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"))
+
+
+def compare(tmp_path: Path) -> tuple[dict, Path]:
+    """The car wash's program against one whose punch card fills at the 5th wash, as JSON and an HTML page."""
+    old = REPO / "examples" / "programs" / "car_wash.loyalty"
+    new = tmp_path / "car_wash_5th.loyalty"
+    new.write_text(old.read_text(encoding="utf-8").replace("every 6th", "every 5th"), encoding="utf-8")
+    page = tmp_path / "comparison.html"
+    result = CliRunner().invoke(cli, ["compare", str(old), str(new), str(REPO / "examples" / "histories" / "car_wash.csv"),
+                                      "--format", "json", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), page
+
+
+def test_the_comparison_page_charts_both_programs_months_as_the_json_has_them(tmp_path):
+    comparison, page = compare(tmp_path)
+    text = page.read_text(encoding="utf-8")
+    svgs = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg".*?</svg>', text, flags=re.S)
+    charts = {ET.fromstring(s).get("id"): ET.fromstring(s) for s in svgs}  # each chart is well-formed XML
+    assert set(charts) == {"chart-cost-by-month", "chart-cumulative", "chart-difference-by-rule"}
+    bars = {(e.get("data-label"), e.get("data-value")) for e in marks(charts["chart-cost-by-month"])}
+    assert bars == {(m["month"], m[k]) for m in comparison["by_month"] for k in ("old_cost", "new_cost") if Decimal(m[k])}
+    for side in ("old", "new"):
+        line = [e for e in marks(charts["chart-cumulative"]) if e.get("data-series").startswith(side + ":")]
+        assert line[-1].get("data-value") == comparison[side]["headline"]["total_cost"]
+    assert {(e.get("data-label"), e.get("data-value")) for e in marks(charts["chart-difference-by-rule"])} == \
+        {(r["rule"], r["difference"]) for r in comparison["by_rule"] if Decimal(r["difference"])}
+
+
+@needs_chromium
+def test_the_comparison_page_opens_without_errors_and_lays_out(tmp_path, browser):
+    comparison, page = compare(tmp_path)
+    tab = browser.open(page.as_uri(), width=840)
+    assert tab.problems() == []
+    assert tab.requests() == [page.as_uri()]
+    check_layout(tab.evaluate(LAYOUT))
+    members = tab.evaluate("document.getElementById('members').textContent")
+    assert members.startswith(f"{comparison['members']['get_less']} of {comparison['members']['compared']} members get less")

@@ -74,6 +74,7 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
 Examples:
   loyalty compare old.loyalty new.loyalty history.csv
   loyalty compare old.loyalty new.loyalty history.csv --format json > comparison.json
+  loyalty compare old.loyalty new.loyalty history.csv --html comparison.html
 
 Exit codes: 0 success, 1 the program or the history is wrong (the message names the file,
 line and column), 2 usage error.""",
@@ -84,9 +85,11 @@ line and column), 2 usage error.""",
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write the comparison as one self-contained HTML page (charts and tables; opens offline).")
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
-            on_bad_row, fmt):
+            on_bad_row, fmt, html_path):
     """Run OLD_PROGRAM and NEW_PROGRAM on the same HISTORY: the cost difference by rule and month,
     and how many members get less under the new program, and how much."""
     from rich.table import Table
@@ -95,6 +98,10 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
     from loyalty.terminal import plain
 
+    if html_path:
+        from loyalty.commands._common import check_output_file
+
+        check_output_file(html_path, "--html")
     old_prog, new_prog = load_program(old_program), load_program(new_program)
     if old_prog.currency != new_prog.currency:
         from loyalty.commands._common import fail
@@ -106,6 +113,21 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
     new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
     out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    if html_path:
+        from pathlib import Path
+
+        from loyalty import __version__
+        from loyalty.commands._common import output_error
+        from loyalty.fileio import write_atomic
+        from loyalty.simulate.html_report import render_compare_html
+        from loyalty.terminal import visible
+
+        try:
+            write_atomic(Path(html_path), render_compare_html(out, old_report, new_report, old_prog.exponent,
+                                                              __version__))
+        except OSError as err:
+            output_error(html_path, err)
+        click.echo(f"wrote HTML report {visible(html_path)}", err=True)
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return

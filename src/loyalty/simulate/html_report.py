@@ -131,3 +131,76 @@ def render_html(report: dict, exponent: int, version: Optional[str] = None) -> s
                f'{", loyalty " + esc(version) if version else ""}.</p></footer>\n')
     out.append(f'<div id="tip"></div>\n<script>{SCRIPT}</script>\n</body>\n</html>\n')
     return "".join(out)
+
+
+@exact
+def render_compare_html(comparison: dict, old: dict, new: dict, exponent: int, version: Optional[str] = None) -> str:
+    """`loyalty compare --html FILE`: both headlines, the cost of both programs month by month and cumulated,
+    the difference by rule, and who gets less; the same page style and charts as the simulation report."""
+    from decimal import Decimal
+
+    from loyalty.simulate.charts import Series, bar_rows_chart, column_chart
+
+    cur = old["program"]["currency"]
+    m = lambda v: "" if v is None else _money(v, exponent)  # noqa: E731
+    names = (old["program"]["name"], new["program"]["name"])
+    if names[0] == names[1]:
+        names = (f"old: {names[0]}", f"new: {names[1]}")
+    out = ['<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+           '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+           f'<title>{esc(names[0])} and {esc(names[1])}: comparison</title>\n<style>{STYLE}</style>\n</head>\n<body>\n'
+           f'<header><h1 id="program-name">{esc(names[0])} → {esc(names[1])}</h1>\n'
+           f'<p class="sub">both simulated on {esc(old["history"]["file"])}, {esc(old["history"]["first"] or "-")} to '
+           f'{esc(old["history"]["last"] or "-")}</p></header>\n']
+    oh, nh = old["headline"], new["headline"]
+    rows = [("total cost", "total_cost", True), ("discount cost", "discounts", False), ("rewards", "reward_cost", False),
+            ("tier perks", "perk_cost", False), ("draw prizes", "draw_prizes", False),
+            ("liability at the end", "liability_end", False)]
+    lines = [f'<tr><th class="name"></th><th>{esc(names[0])}</th><th>{esc(names[1])}</th><th>difference</th></tr>']
+    for label, key, bold in rows:
+        attrs = ' class="bold"' if bold else ""
+        lines.append(f'<tr{attrs}><td class="name">{esc(label)}</td><td class="num">{esc(m(oh[key]))} {esc(cur)}</td>'
+                     f'<td class="num">{esc(m(nh[key]))} {esc(cur)}</td>'
+                     f'<td class="num">{esc(m(str(Decimal(nh[key]) - Decimal(oh[key]))))} {esc(cur)}</td></tr>')
+    lines.append(f'<tr><td class="name">cost as share of revenue</td><td class="num">{esc(_pct(oh["cost_share_of_revenue"]))}'
+                 f'</td><td class="num">{esc(_pct(nh["cost_share_of_revenue"]))}</td><td></td></tr>')
+    out.append('<section id="headline"><table class="headline">\n' + "\n".join(lines) + "\n</table></section>\n")
+    months = comparison["by_month"]
+    labels = [r["month"] for r in months]
+    charts = [
+        column_chart("chart-cost-by-month", "Cost each month", labels,
+                     [Series(names[0], [Decimal(r["old_cost"]) for r in months], [r["old_cost"] for r in months]),
+                      Series(names[1], [Decimal(r["new_cost"]) for r in months], [r["new_cost"] for r in months])],
+                     unit=cur, stacked=False, note="cost realized in the month"),
+        column_chart("chart-cumulative", "Cumulative cost", [r["month"] for r in old["by_month"]], [],
+                     [Series(f"{name}: total cost to date", [Decimal(r["total_cost_to_date"]) for r in rep["by_month"]],
+                             [r["total_cost_to_date"] for r in rep["by_month"]])
+                      for name, rep in zip(names, (old, new))],
+                     unit=cur, note="realized cost plus the liability at month end; each ends at its total cost"),
+        bar_rows_chart("chart-difference-by-rule", "Cost difference by rule (new − old)",
+                       [(r["rule"], Decimal(r["difference"]), f"{m(r['difference'])} {cur}")
+                        for r in comparison["by_rule"] if Decimal(r["difference"])], unit=cur),
+    ]
+    out.append('<section id="charts">\n')
+    for chart in charts:
+        out.append(f'<figure id="figure-{chart.id}">\n{chart.svg}</figure>\n')
+    out.append("</section>\n<section id=\"tables\">\n")
+    out.append(_table("table-by-rule", "By rule", [("rule", "rule"), ("old_cost", f"old cost ({cur})"),
+                                                   ("new_cost", f"new cost ({cur})"), ("difference", "difference")],
+                      [{"rule": r["rule"], "old_cost": m(r["old_cost"]), "new_cost": m(r["new_cost"]),
+                        "difference": m(r["difference"])} for r in comparison["by_rule"]], names=("rule",)))
+    mem = comparison["members"]
+    out.append(f'<h2>Members</h2>\n<p id="members"><b>{_int(mem["get_less"])} of {_int(mem["compared"])} members get '
+               f'less</b> value (discounts, rewards and points at face value) under the new program, '
+               f'{esc(m(mem["lose_in_total"]))} {esc(cur)} in total ({_int(mem["most_loyal_tenth_getting_less"])} of '
+               f'them among the most loyal tenth); {_int(mem["get_more"])} get more ({esc(m(mem["gain_in_total"]))} '
+               f'{esc(cur)}).</p>\n')
+    if mem["biggest_losers"]:
+        out.append(_table("table-biggest-losers", "Who loses most", [("member", "member"), ("change", f"change ({cur})")],
+                          [{"member": b["member"], "change": m(b["change"])} for b in mem["biggest_losers"]],
+                          names=("member",)))
+    out.append("</section>\n")
+    out.append(f'<footer><p class="note">Comparison format {esc(comparison["format"])}'
+               f'{", loyalty " + esc(version) if version else ""}.</p></footer>\n')
+    out.append(f'<div id="tip"></div>\n<script>{SCRIPT}</script>\n</body>\n</html>\n')
+    return "".join(out)
