@@ -324,3 +324,22 @@ def test_the_comparison_page_opens_without_errors_and_lays_out(tmp_path, browser
     check_layout(tab.evaluate(LAYOUT))
     members = tab.evaluate("document.getElementById('members').textContent")
     assert members.startswith(f"{comparison['members']['get_less']} of {comparison['members']['compared']} members get less")
+
+
+def test_chart_html_is_the_html_report_and_html_writes_a_page_whatever_the_name(tmp_path):
+    program = REPO / "examples" / "programs" / "car_wash.loyalty"
+    history = REPO / "examples" / "histories" / "car_wash.csv"
+    a, b = tmp_path / "a.html", tmp_path / "report.txt"
+    for args in (["--chart", str(a)], ["--html", str(b)]):
+        result = CliRunner().invoke(cli, ["simulate", str(program), str(history), "--jobs", "1", *args])
+        assert result.exit_code == 0, result.output
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+def test_html_into_a_missing_folder_is_a_usage_error_before_any_work(tmp_path):
+    result = CliRunner().invoke(cli, ["simulate", str(REPO / "examples" / "programs" / "car_wash.loyalty"),
+                                      str(REPO / "examples" / "histories" / "car_wash.csv"),
+                                      "--html", str(tmp_path / "no" / "such" / "report.html")])
+    assert result.exit_code == 2
+    assert "--html" in result.output and "Traceback" not in result.output

@@ -1132,20 +1132,18 @@ class _Kernel:
         cells.add(lambda c: ("store", store_name(c), "orders"), est, None, P)
         cells.add(lambda c: ("store", store_name(c), "revenue"), est, signed, P | R)
         if P.any():  # members who bought in the store: distinct (member, store name) pairs
-            names_of = np.array([store_name(c) for c in range(-1, len(self.rows.store_names))], dtype=object)
-            pairs = {(m, names_of[c + 1]) for m, c in zip(self.e_mem[P].tolist(), est[P].tolist())}
-            per_store: dict = {}
-            for _m, name in pairs:
-                per_store[name] = per_store.get(name, 0) + 1
-            for name, n in per_store.items():
-                res.add("store", name, "members", n)
+            names = sorted({store_name(c) for c in range(-1, len(self.rows.store_names))})
+            canon = np.array([names.index(store_name(c)) for c in range(-1, len(self.rows.store_names))], np.int64)
+            pairs = np.unique(self.e_mem[P] * len(names) + canon[est[P] + 1])
+            for i, n in zip(*np.unique(pairs % len(names), return_counts=True)):
+                res.add("store", names[int(i)], "members", int(n))
             stores = self.prog.stores
             if any(stores.values()):  # members per region (the scalar MemberAccumulator.finish)
-                per_region: dict = {}
-                for _m, region in {(m, region_of(name, stores)) for m, name in pairs}:
-                    per_region[region] = per_region.get(region, 0) + 1
-                for region, n in per_region.items():
-                    res.add("region", region, "members", n)
+                regions = sorted({region_of(name, stores) for name in names})
+                region_ix = np.array([regions.index(region_of(name, stores)) for name in names], np.int64)
+                pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
+                for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
+                    res.add("region", regions[int(i)], "members", int(n))
         for code, name in enumerate(TYPES):
             if code in (PURCHASE, RETURN):
                 continue
