@@ -343,3 +343,21 @@ def test_html_into_a_missing_folder_is_a_usage_error_before_any_work(tmp_path):
                                       "--html", str(tmp_path / "no" / "such" / "report.html")])
     assert result.exit_code == 2
     assert "--html" in result.output and "Traceback" not in result.output
+
+
+def test_a_chain_of_many_stores_gets_the_largest_as_bars_and_the_rest_summed():
+    from loyalty.simulate.charts import MAX_BAR_ROWS, report_charts
+
+    stores = [{"store": f"S{i:03d}", "cost": f"{i}.00", "revenue": "1000.00", "share_of_revenue": "0.0010"}
+              for i in range(1, 101)]
+    report = {"program": {"name": "P", "currency": "NOK"}, "by_month": [], "points": [], "tiers_by_month": [],
+              "headline": {"total_cost": "0.00"}, "by_store": stores, "by_region": []}
+    chart = next(c for c in report_charts(report) if c.id == "chart-stores")
+    bars = marks(ET.fromstring(chart.svg))
+    assert len(bars) == MAX_BAR_ROWS
+    top = [b.get("data-label") for b in bars[:-1]]
+    assert sorted(top) == [f"S{i:03d}" for i in range(100 - MAX_BAR_ROWS + 2, 101)]
+    rest = bars[-1]
+    assert rest.get("data-label") == f"({100 - MAX_BAR_ROWS + 1} other stores)"
+    assert Decimal(rest.get("data-value")) == sum(Decimal(i) for i in range(1, 100 - MAX_BAR_ROWS + 2))
+    assert sum(Decimal(b.get("data-value")) for b in bars) == sum(Decimal(i) for i in range(1, 101))

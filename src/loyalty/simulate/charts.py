@@ -31,6 +31,7 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f
 LINE_COLOURS = ("#d62728", "#333333", "#9467bd")
 LEGEND_NAME_MAX = 44  # longer names are shortened in the legend (the full name is its hover text)
 AXIS_NAME_MAX = 28
+MAX_BAR_ROWS = 25  # a chain's hundreds of stores: the largest costs get bars, the rest one summed row (tables: all)
 
 
 def esc(text) -> str:
@@ -326,19 +327,29 @@ def report_charts(report: dict) -> list[Chart]:
             "chart-points", "Points each month", labels,
             [Series(name, [Decimal(m[k]) for m in months], [str(m[k]) for m in months]) for k, name in flows],
             unit="points", stacked=False))
-    stores = report.get("by_store", [])
-    if stores:
+    def bars_of(rows: list[dict], key: str, what: str) -> list[tuple[str, Decimal, str]]:
+        """A row per store (region); past MAX_BAR_ROWS the largest costs, the rest summed in one row."""
+        def shown(name, cost, share):
+            return name, cost, f"{cost} {cur}" + (f" ({_pct(share)} of revenue)" if share else "")
+
+        if len(rows) > MAX_BAR_ROWS:
+            ranked = sorted(rows, key=lambda r: (-_d(r["cost"]), r[key]))
+            rest = ranked[MAX_BAR_ROWS - 1:]
+            cost = sum((_d(r["cost"]) for r in rest), Decimal(0))
+            revenue = sum((_d(r["revenue"]) for r in rest), Decimal(0))
+            share = str((cost / revenue).quantize(Decimal("0.0001"))) if revenue else None
+            keep = {id(r) for r in ranked[:MAX_BAR_ROWS - 1]}
+            return [shown(r[key], _d(r["cost"]), r["share_of_revenue"]) for r in rows if id(r) in keep] + \
+                [shown(f"({len(rest)} other {what})", cost, share)]
+        return [shown(r[key], _d(r["cost"]), r["share_of_revenue"]) for r in rows]
+
+    if report.get("by_store"):
         charts.append(bar_rows_chart(
-            "chart-stores", "Cost by store",
-            [(r["store"], _d(r["cost"]), f"{r['cost']} {cur}" + (f" ({_pct(r['share_of_revenue'])} of revenue)"
-                                                                 if r["share_of_revenue"] else "")) for r in stores],
+            "chart-stores", "Cost by store", bars_of(report["by_store"], "store", "stores"),
             unit=cur, note="discounts, rewards and perks of the store's orders; draw prizes under (no store)"))
     if report.get("by_region"):
-        charts.append(bar_rows_chart(
-            "chart-regions", "Cost by region",
-            [(r["region"], _d(r["cost"]), f"{r['cost']} {cur}" + (f" ({_pct(r['share_of_revenue'])} of revenue)"
-                                                                  if r["share_of_revenue"] else ""))
-             for r in report["by_region"]], unit=cur))
+        charts.append(bar_rows_chart("chart-regions", "Cost by region", bars_of(report["by_region"], "region", "regions"),
+                                     unit=cur))
     return charts
 
 
