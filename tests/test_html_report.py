@@ -361,3 +361,37 @@ def test_a_chain_of_many_stores_gets_the_largest_as_bars_and_the_rest_summed():
     assert rest.get("data-label") == f"({100 - MAX_BAR_ROWS + 1} other stores)"
     assert Decimal(rest.get("data-value")) == sum(Decimal(i) for i in range(1, 100 - MAX_BAR_ROWS + 2))
     assert sum(Decimal(b.get("data-value")) for b in bars) == sum(Decimal(i) for i in range(1, 101))
+
+
+from hypothesis import assume, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.text(st.one_of(st.characters(blacklist_categories=("Cs",)),
+                                        st.sampled_from("\uffff\ufffe\x00\x1b<>&\"'\u202e\u200f]]>")),
+                              min_size=1, max_size=30), min_size=1, max_size=6, unique=True),
+       costs=st.lists(st.integers(-10**6, 10**9), min_size=6, max_size=6))
+def test_any_name_and_figure_gives_well_formed_svg_showing_them(names, costs):
+    """Store and rule names are whatever the history and the program hold: the SVG stays well-formed XML and
+    shows each name (control and bidirectional characters as visible escapes) and each exact figure."""
+    from loyalty.simulate.charts import esc, render_svg
+    from loyalty.terminal import visible
+
+    money = [f"{Decimal(c).scaleb(-2)}" for c in costs]
+    month = {"month": "2025-01", "cost": "0", "cumulative_cost": "0", "liability": "0", "total_cost_to_date": "0",
+             "cost_by_type": {"discounts": money[0], "reward_cost": "0", "perk_cost": "0", "draw_prizes": "0"},
+             "cost_by_rule": {n: money[i] for i, n in enumerate(names)}}
+    report = {"program": {"name": names[0], "currency": "NOK"}, "by_month": [month], "points": [],
+              "tiers_by_month": [], "headline": {"total_cost": "0"},
+              "by_store": [{"store": n, "cost": money[i], "revenue": "1.00", "share_of_revenue": None}
+                           for i, n in enumerate(names)], "by_region": []}
+    root = ET.fromstring(render_svg(report))
+    charts = {c.get("id"): c for c in root.findall(f"{SVG}svg")}
+    def shown(name):  # as a person sees it: controls, bidi marks and what XML cannot hold as escapes
+        return re.sub("[\ufffe\uffff]", lambda m: f"\\u{ord(m.group()):04x}", visible(name))
+
+    assert [(b.get("data-label"), b.get("data-value")) for b in marks(charts["chart-stores"])] == \
+        [(shown(n), money[i]) for i, n in enumerate(names)]
+    drawn = {b.get("data-series"): b.get("data-value") for b in marks(charts["chart-cost-by-rule"])}
+    assert drawn == {shown(n): money[i] for i, n in enumerate(names) if Decimal(money[i])}
+    assert "<" not in esc("<") and esc('"') != '"'

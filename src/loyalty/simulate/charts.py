@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Optional
@@ -34,11 +35,16 @@ AXIS_NAME_MAX = 28
 MAX_BAR_ROWS = 25  # a chain's hundreds of stores: the largest costs get bars, the rest one summed row (tables: all)
 
 
+# what XML 1.0 cannot hold at all, even as a character reference (beyond the controls `visible` escapes)
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
 def esc(text) -> str:
     """Any text from the report, safe as SVG/HTML text or a quoted attribute value."""
     from loyalty.terminal import visible
 
-    return html.escape(visible(str(text)), quote=True)
+    shown = _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(str(text)))
+    return html.escape(shown, quote=True)
 
 
 def text_width(text: str, size: float = FONT) -> float:
