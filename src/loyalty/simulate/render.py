@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from loyalty.simulate.result import EXACT, exact
+from loyalty.simulate.result import EXACT, NO_STORE, exact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -140,6 +140,17 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         console.print(t)
         mv = report["tier_moves"]
         console.print(plain(f"tier moves: {_int(mv['upgrades'])} up, {_int(mv['downgrades'])} down"))
+    stores = report.get("by_store", [])
+    if any(r["store"] != NO_STORE for r in stores):  # pilots are judged by store and region
+        for title, key, rows in (("By store", "store", stores), ("By region", "region", report.get("by_region", []))):
+            if not rows:
+                continue
+            t = titled(title)
+            columns(t, (key, "orders", "members", "revenue", "cost", "of revenue"), left=(key,))
+            for r in rows:
+                row(t, r[key], _int(r["orders"]), _int(r["members"]), m(r["revenue"]), m(r["cost"]),
+                    _pct(r["share_of_revenue"]))
+            console.print(t)
     if report["by_month"]:
         t = titled("Month by month")
         point_cols = ["issued", "redeemed", "expired", "outstanding"] if has_points else []
