@@ -138,6 +138,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     draw_cost_total = Decimal(0)
     draw_cost_by_month: dict[str, Decimal] = {}
     draw_paid: dict[str, Decimal] = {}  # draw -> prizes paid, minor units
+    draw_paid_by_month: dict[tuple[str, str], Decimal] = {}  # (draw, month it is booked in) -> prizes paid
     for key, row in sorted(table("draw").items()):
         draw, period = key.split(KEY_SEP, 1)
         prize, winners, kind = program.draws.get(draw, (0, 1, "month"))
@@ -147,6 +148,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         draw_paid[draw] = draw_paid.get(draw, Decimal(0)) + paid
         month = _draw_month(period, kind, months)
         draw_cost_by_month[month] = draw_cost_by_month.get(month, Decimal(0)) + paid
+        draw_paid_by_month[draw, month] = draw_paid_by_month.get((draw, month), Decimal(0)) + paid
         draws.append({"draw": draw, "period": period, "entries": row.get("entries", 0),
                       "entrants": row.get("entrants", 0), "winners": won, "paid": text(money(paid))})
 
@@ -223,16 +225,13 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     for key, row in table("rule_reward_month").items():
         rule, reward, month = key.split(KEY_SEP, 2)
         rule_month[rule, month] = rule_month.get((rule, month), Decimal(0)) + reward_cost(reward, row.get("cost", 0))
-    cost_rules = [r["rule"] for r in by_rule if r["kind"] == "rule" and any(rl == r["rule"] for rl, _ in rule_month)]
+    with_cost = {rule for rule, _ in rule_month}
+    cost_rules = [r["rule"] for r in by_rule if r["kind"] == "rule" and r["rule"] in with_cost]
     for key, row in table("month").items():
         if row.get("perk_cost"):
             rule_month["(tier perks)", key] = Decimal(row["perk_cost"])
-    for key, row in sorted(table("draw").items()):
-        draw, period = key.split(KEY_SEP, 1)
-        prize, _winners, kind = program.draws.get(draw, (0, 1, "month"))
-        month = _draw_month(period, kind, months)
-        paid = Decimal(prize) * len(result.draw_keys.get(key, []))
-        rule_month[f"(draw {draw})", month] = rule_month.get((f"(draw {draw})", month), Decimal(0)) + paid
+    for (draw, month), paid in draw_paid_by_month.items():
+        rule_month[f"(draw {draw})", month] = paid
     cost_rules += [r["rule"] for r in by_rule if r["kind"] in ("perks", "draw")]
     for month in months:
         mrow = table("month").get(month, {})
