@@ -110,3 +110,19 @@ def test_out_writes_the_month_splits_and_the_store_and_region_tables_as_the_json
     # by_month.csv keeps one row per month, its splits in by_month_cost.csv
     assert "cost_by_rule" not in table("by_month")[0]
     assert table("by_month")[-1]["total_cost_to_date"] == report["headline"]["total_cost"]
+
+
+def test_the_output_shown_in_docs_simulate_md_is_what_the_commands_print(tmp_path):
+    docs = (REPO / "docs" / "simulate.md").read_text(encoding="utf-8")
+    coffee = _report(REPO / "examples" / "histories" / "coffee_stars.csv")
+    december = next(m for m in coffee["by_month"] if m["month"] == "2025-12")
+    assert json.dumps(december, indent=2, sort_keys=True) in docs
+    program = REPO / "examples" / "programs" / "car_wash.loyalty"
+    history = REPO / "examples" / "histories" / "car_wash.csv"
+    result = CliRunner().invoke(cli, ["simulate", str(program), str(history), "--jobs", "1", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    for table in ("by_store", "by_region"):
+        assert (tmp_path / "o" / f"{table}.csv").read_text(encoding="utf-8") in docs, table
+    text = result.stdout
+    stores = text[text.index("By store"):text.index("Month by month")]
+    assert stores in docs
