@@ -75,7 +75,7 @@ line and column), 2 usage error.""",
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
+              help="Also write CSV tables (summary, by rule, reward, tier, month, store, region, member) here.")
 @click.option("--chart", type=click.Path(dir_okay=False),
               help="Also write the report's charts (cost by month, rule and type, cumulative cost, tiers, points, "
                    "stores) as one FILE.svg, or the HTML report as FILE.html.")
