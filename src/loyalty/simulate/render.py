@@ -85,8 +85,6 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
 
     from loyalty.terminal import plain
 
-    cur = report["program"]["currency"]
-    h = report["headline"]
     m = lambda v: _money(v, exponent)  # noqa: E731
 
     def row(table, *cells) -> None:
