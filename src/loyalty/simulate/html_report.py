@@ -20,14 +20,15 @@ h1 { font-size: 22px; margin: 8px 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; }
 .sub, .note { color: #555; font-size: 13px; }
 table { border-collapse: collapse; font-size: 13px; margin: 4px 0 12px; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top;
+         white-space: nowrap; }
 th { background: #f5f5f5; }
-th.name, td.name { text-align: left; max-width: 260px; overflow-wrap: anywhere; }
+th.name, td.name { text-align: left; min-width: 7em; max-width: 260px; white-space: normal; overflow-wrap: anywhere; }
 table.headline td { border: none; }
 table.headline td.name { padding-left: 0; }
 table.headline td.part { padding-left: 20px; color: #444; }
 table.headline tr.bold td { font-weight: bold; }
-.table-wrap { overflow-x: auto; max-width: 100%; }
+.table-wrap { overflow-x: auto; max-width: 100%; }  /* a narrow window scrolls a wide table, not the page */
 figure { margin: 12px 0 20px; }
 svg.chart { width: 100%; height: auto; max-width: 760px; display: block; }
 svg.chart .bar:hover, svg.chart .point:hover { opacity: 0.75; }
