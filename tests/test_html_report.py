@@ -189,6 +189,7 @@ LAYOUT = """(() => {
         bars: [...f.querySelectorAll('.bar')].map(b => ({series: b.dataset.series, value: b.dataset.value,
                                                           box: box(b)}))})),
     tables: [...document.querySelectorAll('section#tables table')].map(t => t.id),
+    nameCells: [...document.querySelectorAll('section#tables td.name')].map(c => c.getBoundingClientRect().width),
   };
 })()"""
 
@@ -247,6 +248,8 @@ def test_at_any_window_width_charts_do_not_overlap_and_no_label_is_cut(width, tm
     layout = tab.evaluate(LAYOUT)
     check_layout(layout)
     assert len(layout["figures"]) >= 6
+    # names in the tables stay readable: a narrow window scrolls a wide table rather than squeezing its names
+    assert min(layout["nameCells"]) >= 70
 
 
 @needs_chromium
