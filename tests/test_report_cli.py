@@ -72,7 +72,7 @@ def test_simulate_text_report_and_svg_chart(tmp_path):
     assert r.exit_code == 0
     assert "total program cost" in r.stdout and "every 6th wash is free" in r.stdout
     svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
-    assert svg.startswith("<svg") and "polyline" in svg and "cumulative cost" in svg
+    assert svg.startswith("<svg") and "polyline" in svg and "Cumulative cost" in svg  # tests/test_html_report.py: the rest
 
 
 def test_png_chart_is_a_usage_error():
@@ -183,3 +183,16 @@ def test_csv_tables_quote_text_that_would_start_a_formula_and_leave_numbers_alon
         ["'\tM3", "0", "0.00", "", "1.5", "'\rx"],
         ["M4 =1+1", "2", "1.00", "0", "0", ""],
     ]
+
+
+def test_the_text_report_shows_each_store_and_region_of_a_pilot():
+    program = str(REPO / "examples/programs/summer_pilot.loyalty")
+    history = str(REPO / "examples/histories/summer_pilot.csv")
+    report = json.loads(invoke("simulate", program, history, "--format", "json").stdout)
+    text = invoke("simulate", program, history).stdout
+    assert "By store" in text and "By region" in text
+    lines = text.splitlines()
+    for key, rows in (("store", report["by_store"]), ("region", report["by_region"])):
+        for r in rows:
+            line = next(ln for ln in lines if f" {r[key]} " in ln)
+            assert f" {r['orders']} " in line and f" {r['members']} " in line, line

@@ -670,6 +670,10 @@ def test_vector_equals_scalar_on_a_larger_history(programs, which):
     history = _history(prog, 7 + which, 150, 60)
     plan, vec, ref = _both(path, prog, history, seed=which)
     assert vec.canonical() == ref.canonical()
+    # the by-store table (and by region, where the program has regions) is among what agrees
+    tables = ref.tables
+    assert sum(row.get("orders", 0) for row in tables["store"].values()) == ref.counts["orders"]
+    assert ("region" in tables) == any(prog.stores.values())
 
 
 def test_heavy_members_go_to_the_scalar_evaluator_and_merge_exactly(programs, monkeypatch):

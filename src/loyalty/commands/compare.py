@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import click
 
-from loyalty.commands._common import prefer_system_allocator, stdout_console
+from loyalty.commands._common import note, prefer_system_allocator, stdout_console
 from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 from loyalty.simulate.result import exact
 from loyalty.versioning import version_tag
@@ -96,6 +96,7 @@ def run_comparison(old_prog, old_path: str, new_prog, new_path: str, history, sc
 Examples:
   loyalty compare old.loyalty new.loyalty history.csv
   loyalty compare old.loyalty new.loyalty history.csv --format json > comparison.json
+  loyalty compare old.loyalty new.loyalty history.csv --html comparison.html
 
 Exit codes: 0 success, 1 the program or the history is wrong (the message names the file,
 line and column), 2 usage error.""",
@@ -106,9 +107,11 @@ line and column), 2 usage error.""",
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write the comparison as one self-contained HTML page (charts and tables; opens offline).")
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
-            on_bad_row, strict, fmt):
+            on_bad_row, strict, fmt, html_path):
     """Run OLD_PROGRAM and NEW_PROGRAM on the same HISTORY: the cost difference by rule and month,
     and how many members get less under the new program, and how much."""
     from rich.table import Table
@@ -117,6 +120,10 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     from loyalty.simulate.run import load_program
     from loyalty.terminal import plain
 
+    if html_path:
+        from loyalty.commands._common import check_output_file
+
+        check_output_file(html_path, "--html")
     old_prog, new_prog = load_program(old_program), load_program(new_program)
     prefer_system_allocator()
     old_report, new_report, out = run_comparison(old_prog, old_program, new_prog, new_program, history,
@@ -125,6 +132,20 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     refuse_coverage_warnings({"findings": [{**f, "message": f"{side} program: {f['message']}"}
                                            for side in ("old", "new") for f in out["coverage"][side]["findings"]]},
                              strict)
+    if html_path:
+        from pathlib import Path
+
+        from loyalty import __version__
+        from loyalty.commands._common import output_error
+        from loyalty.fileio import write_atomic
+        from loyalty.simulate.html_report import render_compare_html
+
+        try:
+            write_atomic(Path(html_path), render_compare_html(out, old_report, new_report, old_prog.exponent,
+                                                              __version__))
+        except OSError as err:
+            output_error(html_path, err)
+        note(f"wrote HTML report {html_path}")
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return

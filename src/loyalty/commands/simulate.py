@@ -78,7 +78,7 @@ Examples:
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
   loyalty simulate program.loyalty sales.csv --columns member=customer_id,time=date,amount=total
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
-  loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
+  loyalty simulate program.loyalty sales.csv --out report/ --html report.html
   loyalty simulate program.loyalty sales.csv --jobs 1
   loyalty generate --rows 5000 --program program.loyalty | loyalty simulate program.loyalty -
   loyalty simulate program.loyalty sales_by_member.csv --grouped
@@ -93,11 +93,14 @@ line and column), 2 usage error.""",
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Also write the tables (summary, by rule, by reward, by tier, by month, draws, by member) here.")
+              help="Also write the tables (summary, by rule, reward, tier, month, store, region, draws, member) here.")
 @click.option("--out-format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
               help="The --out tables as CSV, or as Parquet (typed: money as exact decimals).")
 @click.option("--chart", type=click.Path(dir_okay=False),
-              help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
+              help="Also write the report's charts (cost by month, rule and type, cumulative cost, tiers, points, "
+                   "stores) as one FILE.svg, or the HTML report as FILE.html.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write the report as one self-contained HTML page (charts and tables; opens offline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: every usable core; 1: this process only). Same output for any value.")
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -112,7 +115,7 @@ line and column), 2 usage error.""",
                    "is an error naming the row.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
-            fmt, out_dir, out_format, chart, jobs, engine_name, scheduler, kernel, grouped):
+            fmt, out_dir, out_format, chart, html_path, jobs, engine_name, scheduler, kernel, grouped):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -126,6 +129,8 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     owned = out_files()
     if chart:
         check_output_file(chart, "--chart")
+    if html_path:
+        check_output_file(html_path, "--html")
     if out_dir:
         check_output_dir(out_dir, "--out", owned)
     from loyalty.simulate.parallel import usable_cores
@@ -182,12 +187,16 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
             check_output_dir(out_dir, "--out", owned)
             raise
         note(f"wrote {len(written)} {'Parquet' if out_format == 'parquet' else 'CSV'} tables to {out_dir}")
-    if chart:
-        try:
-            write_chart(report, Path(chart))
+    from loyalty import __version__
+
+    for path, what in ((chart, "chart"), (html_path, "HTML report")):
+        if not path:
+            continue
+        try:  # --html writes the page whatever the file is called; --chart by its suffix
+            write_chart(report, Path(path), prog.exponent, __version__, html=what == "HTML report")
         except OSError as err:
-            output_error(chart, err)
-        note(f"wrote chart {chart}")
+            output_error(path, err)
+        note(f"wrote {what} {path}")
 
 
 def _refuse_vector(kernel: str, why) -> None:

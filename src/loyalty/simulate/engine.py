@@ -136,7 +136,7 @@ def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
         name=prog.name, file=file, currency=prog.currency, exponent=prog.exponent, point_costs=point_costs,
         rewards={name: rw.kind for name, rw in prog.rewards.items()}, rule_lines=rule_lines,
         tiers=tuple(t.name for t in prog.tiers.tiers) if prog.tiers else (), draws=draws,
-        budgets={k: str(v) for k, v in prog.budgets.items()},
+        budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores),
     )
 
 
@@ -213,16 +213,19 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     prog = plan.program
     apply_event = plan.evaluation.apply_event  # (state, event, ledger, effects out)
     result = result if result is not None else SimResult()
-    acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs)
+    acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs,
+                            prog.stores if any(prog.stores.values()) else None)
     st = new_member(prog, member, _attributes(plan.attributes.get(member)))
     # (reward, price, point kind) of each reward the member redeems for, as soon as the balance allows
     redeems = [(r, prog.redeem[r].price, prog.redeem[r].kind) for r in plan.redeem_rewards] \
         if plan.redeem_rewards and member_redeems(plan.scenario, member) else ()
-    evs, kinds, totals = events.evs, events.kinds, events.totals
+    evs, kinds, totals, stores = events.evs, events.kinds, events.totals, events.stores
     if prog.tiers and st.tier >= 0 and evs:
         acc.start_tier(prog.tiers.tiers[st.tier].name, evs[0].time)
     for i, ev in enumerate(evs):
         out: list[Effect] = []
+        if stores:
+            acc.store = stores[i]
         try:
             apply_event(st, ev, ledger, out)
         except EventError as err:
@@ -241,6 +244,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
         if on_event:
             on_event(i, ev, out, None)
     # bring the member's clock to the end of the history: points mature and expire, tiers are reviewed
+    acc.store = ""  # in no store
     out = []
     apply_event(st, Ev("tick", None, plan.end), ledger, out)
     acc.effects(out)

@@ -206,7 +206,8 @@ def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
     return rows
 
 
-OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member")
+OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region",
+              "draws", "by_member")
 OUT_FORMATS = ("csv", "parquet")
 
 

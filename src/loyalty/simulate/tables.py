@@ -34,7 +34,16 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "by_month": (("month", TEXT), ("orders", INT), ("revenue", MONEY), ("points_issued", DECIMAL),
                  ("points_redeemed", DECIMAL), ("points_expired", DECIMAL), ("points_clawed_back", DECIMAL),
                  ("points_outstanding", DECIMAL), ("rewards", INT), ("cost", MONEY), ("cumulative_cost", MONEY),
-                 ("liability", MONEY)),
+                 ("liability", MONEY), ("total_cost_to_date", MONEY)),
+    # by_month's splits of the month's cost (by cost type, by rule), one row per part
+    "by_month_cost": (("month", TEXT), ("split", TEXT), ("name", TEXT), ("cost", MONEY)),
+    "by_store": (("store", TEXT), ("region", TEXT), ("orders", INT), ("revenue", MONEY), ("members", INT),
+                 ("points_issued", DECIMAL), ("points_redeemed", DECIMAL), ("discount_cost", MONEY),
+                 ("reward_cost", MONEY), ("perk_cost", MONEY), ("draw_prizes", MONEY), ("cost", MONEY),
+                 ("share_of_revenue", SHARE)),
+    "by_region": (("region", TEXT), ("stores", INT), ("orders", INT), ("revenue", MONEY), ("members", INT),
+                  ("points_issued", DECIMAL), ("points_redeemed", DECIMAL), ("cost", MONEY),
+                  ("share_of_revenue", SHARE)),
     "draws": (("draw", TEXT), ("period", TEXT), ("entries", INT), ("entrants", INT), ("winners", TEXT),
               ("paid", MONEY)),
     "by_member": (("member", TEXT), ("orders", INT), ("revenue", MONEY), ("points_earned", DECIMAL),
@@ -61,6 +70,7 @@ TEXT_NAMES = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "per
                         "store", "region", "channel", "segment", "item", "category", "reason", "severity", "name",
                         "message", "budget", "ran_out", "value", "type"})
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_MONTH_SPLITS = {"cost_by_type": "type", "cost_by_rule": "rule"}
 
 
 def table_names(report: dict) -> list[str]:
@@ -76,6 +86,12 @@ def table_rows(report: dict, name: str, member_rows: Optional[list[dict]] = None
         return [{"figure": k, "value": "" if v is None else str(v)} for k, v in report["headline"].items()]
     if name == "by_member":
         return list(member_rows or [])
+    if name == "by_month":  # its splits are a table of their own (by_month_cost)
+        return [{k: v for k, v in r.items() if k not in _MONTH_SPLITS} for r in report.get("by_month", [])]
+    if name == "by_month_cost":
+        return [{"month": r["month"], "split": split, "name": part, "cost": cost}
+                for r in report.get("by_month", []) for key, split in _MONTH_SPLITS.items()
+                for part, cost in r.get(key, {}).items()]
     if name == "draws":
         return [{**d, "winners": " ".join(d["winners"])} for d in report.get("draws", [])]
     if name == "coverage":

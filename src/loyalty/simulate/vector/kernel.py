@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Optional
 
 import numpy as np
-from loyalty.simulate.result import KEY_SEP
+from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
@@ -170,8 +170,9 @@ class _Cells:
     def __init__(self, result: SimResult):
         self.result = result
 
-    def add(self, key_of, codes: np.ndarray, values: Optional[np.ndarray], where: np.ndarray) -> None:
-        """For each distinct code among `codes[where]`: cells[key_of(code)] += sum of values (or the count)."""
+    def add(self, key_of, codes: np.ndarray, values: Optional[np.ndarray], where: np.ndarray, scale=None) -> None:
+        """For each distinct code among `codes[where]`: cells[key_of(code)] += sum of values (or the count), times
+        `scale` when given (an exact Python number: a reward's cost, which may be a Decimal)."""
         codes = codes[where]
         if not len(codes):
             return
@@ -193,6 +194,8 @@ class _Cells:
         cells = self.result.cells
         for code, n, s in zip(uniq.tolist(), counts.tolist(), sums.tolist()):
             if n:
+                if scale is not None:
+                    s = s * scale
                 key = key_of(code)
                 cells[key] = cells.get(key, 0) + s
 
@@ -396,9 +399,13 @@ class _Kernel:
             running &= self.e_time < hi
         self.e_running = running
         self.e_month = _month_number(self.e_time)
+        self.e_store = rows.store[sel][self.e_start]  # -1: no store
         self.end_us = _us(plan.end)
         self._pred_masks = {}
         self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
+
+    def _store_name(self, code: int) -> str:
+        return self.rows.store_names[code] or "" if code >= 0 else ""
 
     # ------------------------------------------------------------------ conditions on the event
     def _event_ok(self, rule) -> np.ndarray:
@@ -1287,6 +1294,23 @@ class _Kernel:
         signed = np.where(P, self.e_total, -self.e_total)
         cells.add(lambda m: ("month", _month_text(m), "revenue"), mon, signed, P | R)
         cells.add(lambda m: ("month", _month_text(m), "returns"), mon, None, R)
+        # by store: the event's store is its first row's (the scalar engine's MemberEvents.stores)
+        est, store_name = self.e_store, self._store_name
+        cells.add(lambda c: ("store", store_name(c), "orders"), est, None, P)
+        cells.add(lambda c: ("store", store_name(c), "revenue"), est, signed, P | R)
+        if P.any():  # members who bought in the store: distinct (member, store name) pairs
+            names = sorted({store_name(c) for c in range(-1, len(self.rows.store_names))})
+            canon = np.array([names.index(store_name(c)) for c in range(-1, len(self.rows.store_names))], np.int64)
+            pairs = np.unique(self.e_mem[P] * len(names) + canon[est[P] + 1])
+            for i, n in zip(*np.unique(pairs % len(names), return_counts=True)):
+                res.add("store", names[int(i)], "members", int(n))
+            stores = self.prog.stores
+            if any(stores.values()):  # members per region (the scalar MemberAccumulator.finish)
+                regions = sorted({region_of(name, stores) for name in names})
+                region_ix = np.array([regions.index(region_of(name, stores)) for name in names], np.int64)
+                pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
+                for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
+                    res.add("region", regions[int(i)], "members", int(n))
         for code, name in enumerate(TYPES):
             if code in (PURCHASE, RETURN):
                 continue
@@ -1310,6 +1334,7 @@ class _Kernel:
             srule = np.tile(np.arange(nr), nev)
             got = pts > 0
             cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
+            cells.add(lambda c: ("store", store_name(c), "points_issued"), np.repeat(est, nr), pts, got)
             stier = np.repeat(self.tier_before, nr)
             for j, sl in enumerate(st["rules"]):
                 mine = got & (srule == j)
@@ -1358,6 +1383,8 @@ class _Kernel:
                     key = ("rule", r.name, col)
                     res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "discount"), mon, cost, has)
+            cells.add(lambda m, r=r: ("rule_month", f"{r.name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon, cost, has)
+            cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
             m_discount += _group_sum(self.e_mem, d, nmem)
         # tiers
         tiers = prog.tiers
@@ -1466,6 +1493,11 @@ class _Kernel:
                 pk = prog.kinds[k].name
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon,
                           times * price, has)
+                cells.add(lambda c: ("store", self._store_name(c), "points_redeemed"), self.e_store, times * price, has)
+            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), self.e_store, times,
+                      has, scale=cost)
+            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"), mon,
+                      times, has, scale=cost)
             for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "rewards"), mon, times, has)
