@@ -356,6 +356,37 @@ class MonthRow(_Row):
     cost: DecimalText
     cumulative_cost: DecimalText
     liability: DecimalText
+    total_cost_to_date: DecimalText  # cumulative cost and the month's liability: ends at the headline's total
+    cost_by_type: dict[str, DecimalText]  # the month's cost by the headline's cost types
+    cost_by_rule: dict[str, DecimalText]  # the month's cost by rule (and redemptions, perks, draws)
+
+
+class StoreRow(_Row):
+    store: str
+    region: Optional[str]
+    orders: Count
+    revenue: DecimalText
+    members: Count
+    points_issued: int
+    points_redeemed: int
+    discount_cost: DecimalText
+    reward_cost: DecimalText
+    perk_cost: DecimalText
+    draw_prizes: DecimalText
+    cost: DecimalText
+    share_of_revenue: Share
+
+
+class RegionRow(_Row):
+    region: str
+    stores: Count
+    orders: Count
+    revenue: DecimalText
+    members: Count
+    points_issued: int
+    points_redeemed: int
+    cost: DecimalText
+    share_of_revenue: Share
 
 
 class FirstReward(_Row):
@@ -453,6 +484,8 @@ class Report(_Row):
     tiers_by_month: list[dict[str, Union[StrictStr, StrictInt]]]  # month, and members in each tier
     points: list[PointsRow]
     by_month: list[MonthRow]
+    by_store: list[StoreRow]
+    by_region: list[RegionRow]
     time_to_first_reward: FirstReward
     caps: list[CapRow]
     budgets: list[BudgetRow]
