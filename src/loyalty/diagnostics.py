@@ -83,6 +83,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY311": _e("more than one trigger"),
     "LOY312": _w("point kind has no cost"),
     "LOY313": _e("discount scale steps must strictly increase"),
+    "LOY314": _w("parameter is never used"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

@@ -90,7 +90,12 @@ Unit = tuple[str, Optional[str]]  # ("money", code) | ("points", kind) | ("count
 def check(program: ast.Program, source: Optional[str] = None) -> list[Diagnostic]:
     """Every diagnostic of a parsed program, sorted by place. With `source`, the text the program was
     parsed from, also the hidden characters in its strings and comments (LOY008, checker/hidden.py)."""
-    found = list(_Checker(program).run())
+    from loyalty.syntax.params import origin_hint, substitute
+
+    resolved = substitute(program)  # parameters' values in place of their references
+    found = list(resolved.diagnostics)
+    if resolved.program is not None:
+        found += [origin_hint(resolved.origins, d) for d in _Checker(resolved.program).run()]
     if source is not None:
         from loyalty.checker.hidden import hidden_characters
 
