@@ -605,6 +605,20 @@ class _AstBuilder(Transformer):
     def param_ref(self, meta, c):
         return ast.ParamRef(self._text(c[0]), span=self._span(meta))
 
+    def _spelled_param_ref(self, tok: Token) -> ast.ParamRef:
+        """`param "x"` written out inside a rule (no meta of its own): from the keyword to the string's end."""
+        start = self.text.rfind("param", 0, tok.start_pos)
+        line, col = _line_col(self.text, start)
+        name = self._text(tok)
+        return ast.ParamRef(name, span=Span(self.file, line, col, tok.end_line, tok.end_column, start, tok.end_pos))
+
+    def earn_multiplier_param(self, meta, c):
+        return ast.EarnMultiplier(self._spelled_param_ref(c[0]), str(c[1]), span=self._span(meta))
+
+    def benefit_multiplier_param(self, meta, c):
+        unit = str(c[1]) if c[1] is not None else None
+        return ast.BenefitMultiplier(self._spelled_param_ref(c[0]), unit, span=self._span(meta))
+
     # points
     def points_decl(self, meta, c):
         settings = tuple(x for x in c[1:] if x is not None)
