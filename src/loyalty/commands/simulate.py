@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from loyalty.commands._params import interval_options, print_intervals, set_option
 from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
@@ -90,9 +91,11 @@ line and column), 2 usage error.""",
               help="The CSV has each member's rows together: read it in batches, replaying members as their rows "
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
+@set_option
+@interval_options
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped, settings=(), intervals=None, seed=0):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -116,29 +119,34 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         fail("--grouped is for the local engine (Dask partitions hold their members' rows anyway)",
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
-    prog = load_program(program)
+    prog = load_program(program, settings)
+    member_rows = bool(out_dir) or intervals is not None  # the intervals resample the member rows
     if engine_name == "dask":
         from loyalty.simulate.distributed import dask_and_report
 
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
                                          on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                         member_rows=bool(out_dir))
+                                         member_rows=member_rows)
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=bool(out_dir))
+                                                  member_rows=member_rows)
     else:
         prefer_system_allocator()
         inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
+        plan = plan_for(prog, program, inputs, attributes_path, member_rows=member_rows)
         from loyalty.simulate.vector import supports
 
         _refuse_vector(kernel, supports(prog, plan))
         result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+    if intervals is not None:
+        from loyalty.simulate.intervals import intervals_section
+
+        report["intervals"] = intervals_section(report["headline"], result.members, prog.exponent, intervals, seed)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
@@ -146,6 +154,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         if not console.is_terminal:
             console.width = 140  # piped to a file: room for every column
         render_terminal(report, console, prog.exponent)
+        print_intervals(report, console, prog.exponent)
     if out_dir:
         try:
             written = write_out_dir(report, result, prog.exponent, Path(out_dir))
