@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import click
 
 from loyalty.commands._common import prefer_system_allocator, stdout_console
+from loyalty.commands._params import interval_options, set_option
 from loyalty.commands.simulate import handle_input_errors, history_options
 from loyalty.simulate.result import exact
 
@@ -84,9 +86,12 @@ line and column), 2 usage error.""",
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
+@functools.partial(set_option, name="--set-old", dest="settings_old", which="OLD_PROGRAM")
+@functools.partial(set_option, name="--set-new", dest="settings_new", which="NEW_PROGRAM")
+@interval_options
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
-            on_bad_row, fmt):
+            on_bad_row, fmt, settings_old=(), settings_new=(), intervals=None, seed=0):
     """Run OLD_PROGRAM and NEW_PROGRAM on the same HISTORY: the cost difference by rule and month,
     and how many members get less under the new program, and how much."""
     from rich.table import Table
@@ -95,7 +100,7 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
     from loyalty.terminal import plain
 
-    old_prog, new_prog = load_program(old_program), load_program(new_program)
+    old_prog, new_prog = load_program(old_program, settings_old), load_program(new_program, settings_new)
     if old_prog.currency != new_prog.currency:
         from loyalty.commands._common import fail
 
@@ -106,6 +111,15 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     old_result, old_report = run_and_report(plan_for(old_prog, old_program, inputs, attributes_path), inputs, True)
     new_result, new_report = run_and_report(plan_for(new_prog, new_program, inputs, attributes_path), inputs, True)
     out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    if intervals is not None:
+        from loyalty.simulate.intervals import difference_interval, intervals_section
+
+        exp = old_prog.exponent
+        out["old"]["intervals"] = intervals_section(old_report["headline"], old_result.members, exp, intervals, seed)
+        out["new"]["intervals"] = intervals_section(new_report["headline"], new_result.members, exp, intervals, seed)
+        out["difference_interval"] = difference_interval(
+            old_result.members, new_result.members, exp, intervals, seed,
+            Decimal(out["total_cost_difference"]).scaleb(exp))
     if fmt == "json":
         click.echo(to_json(out), nl=False)
         return
@@ -126,6 +140,17 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     t.add_row(plain("cost share of revenue"), plain(_pct(oh["cost_share_of_revenue"])),
               plain(_pct(nh["cost_share_of_revenue"])), plain(""))
     console.print(t)
+    if "difference_interval" in out:
+        from loyalty.simulate.intervals import shown
+
+        d = out["difference_interval"]
+        new_iv = out["new"]["intervals"]["headline"]["total_cost"]
+        old_iv = out["old"]["intervals"]["headline"]["total_cost"]
+        money = lambda v: _money(v, exp)  # noqa: E731
+        console.print(plain(f"total cost, old: {shown(oh['total_cost'], old_iv, d['level'], money, ' ' + cur)}"))
+        console.print(plain(f"total cost, new: {shown(nh['total_cost'], new_iv, d['level'], money, ' ' + cur)}"))
+        console.print(plain(f"difference (paired by member): {shown(d['cost_difference'], d, d['level'], money, ' ' + cur)}"
+                            f": ", (d["verdict"], "bold")))
     for title, rows, key in (("By rule", out["by_rule"], "rule"), ("By month", out["by_month"], "month")):
         t = Table(title=plain(title), title_justify="left", title_style="bold")
         for col in (key, "old cost", "new cost", "difference"):

@@ -176,4 +176,6 @@ def shown(value, interval: Optional[dict], level: int, write, unit: str = "") ->
     """`1,234.00 NOK (90%: 1,180.00-1,301.00)`: a figure, its unit, and its interval, numbers written by `write`."""
     if not interval:
         return f"{write(value)}{unit}"
-    return f"{write(value)}{unit} ({level}%: {write(interval['low'])}-{write(interval['high'])})"
+    low, high = write(interval["low"]), write(interval["high"])
+    between = " to " if low.startswith("-") or high.startswith("-") else "-"  # 1,180-1,301; -120 to 1,155
+    return f"{write(value)}{unit} ({level}%: {low}{between}{high})"
