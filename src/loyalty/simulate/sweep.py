@@ -39,7 +39,7 @@ def _with_amount(node: ast.Node, amount) -> ast.Node:
 
 def parse_grid(text: str) -> Grid:
     """`punch every=4th..10th`, `gold from=3000 points,5000 points`, `rate=1 point..3 points by 1 point`."""
-    from loyalty.syntax.params import ParamError, kind_of, parse_value, value_text
+    from loyalty.syntax.params import ParamError, _same_unit, kind_of, parse_value, value_text
 
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
@@ -52,8 +52,13 @@ def parse_grid(text: str) -> Grid:
             last_text, _, step_text = rest.partition(" by ")
             first, last = parse_value(first_text), parse_value(last_text)
             step = parse_value(step_text) if step_text.strip() else None
-            if type(first) is not type(last) or (step is not None and type(step) is not type(first)):
-                raise ParamError(f"{value_text(first)} and {value_text(last)} are not of one kind")
+            ends = (first, last) if step is None else (first, last, step)
+            if not all(_same_unit(first, e) and getattr(first, "unit", None) in (None, getattr(e, "unit", None),
+                                                                               getattr(e, "unit", "") + "s",
+                                                                               getattr(e, "unit", "")[:-1])
+                       for e in ends):
+                raise ParamError(f"the ends and step of {spec.strip()} are not in one unit",
+                                 "write them in one unit, e.g. 3000 points..5000 points by 500 points")
             if step is None:
                 if not isinstance(first, (ast.Ordinal, ast.Count)):
                     raise ParamError(f"a range of {kind_of(first)} needs a step",
@@ -67,7 +72,8 @@ def parse_grid(text: str) -> Grid:
                 raise ParamError(f"{spec.strip()} has more than {MAX_RUNS} values", "use a larger step")
             values, v = [], a
             while v <= b:
-                values.append(_with_amount(first, v))
+                # "1 star..3 stars": the values after the first take the last one's unit word (2 stars)
+                values.append(_with_amount(first if v == a else last, v))
                 v = v + s
         else:
             values = [parse_value(part) for part in spec.split(",")]
