@@ -157,3 +157,9 @@ def test_compile_with_set_changes_the_compiled_program_and_its_identity():
     seventh = json.loads(invoke("compile", CAR_WASH, "--set", "punch every=7th").stdout)
     assert default["rules"][0]["action"]["cycle"] == 6 and seventh["rules"][0]["action"]["cycle"] == 7
     assert default["identity"] != seventh["identity"]
+
+
+def test_explain_with_set_replays_the_member_under_the_set_value():
+    default = invoke("explain", CAR_WASH, CAR_WASH_CSV, "--member", "M05").stdout
+    every_2nd = invoke("explain", CAR_WASH, CAR_WASH_CSV, "--member", "M05", "--set", "punch every=2nd").stdout
+    assert every_2nd.count(" off order ") > default.count(" off order ") > 0
