@@ -163,3 +163,12 @@ def test_explain_with_set_replays_the_member_under_the_set_value():
     default = invoke("explain", CAR_WASH, CAR_WASH_CSV, "--member", "M05").stdout
     every_2nd = invoke("explain", CAR_WASH, CAR_WASH_CSV, "--member", "M05", "--set", "punch every=2nd").stdout
     assert every_2nd.count(" off order ") > default.count(" off order ") > 0
+
+
+def test_generate_prices_items_whose_cost_is_a_parameter(tmp_path):
+    program = tmp_path / "p.loyalty"
+    program.write_text('params {\n  "cost" = 35 NOK\n}\nprogram "x" {\n  currency NOK\n}\n'
+                       'catalog {\n  item "wash" in category "w" costing param "cost"\n}\nrule "r" {\n  get 5% off\n}\n',
+                       encoding="utf-8")
+    r = invoke("generate", "--rows", "50", "--program", str(program))
+    assert r.exit_code == 0 and "wash" in r.stdout
