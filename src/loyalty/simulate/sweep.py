@@ -130,16 +130,30 @@ def _forked_run(index: int) -> dict:
     return run_one(programs[index], spec, inputs)
 
 
-def run_all(programs: list, spec: RunSpec, inputs, jobs: int) -> list[dict]:
-    """Every run, in order; in `jobs` forked processes when there are several runs and jobs > 1."""
-    import multiprocessing
+# A run shorter than this is not worth a worker: measured (docs/simulate.md, "Workers") on 6 runs of a
+# 200,000-row history, the vectorised kernel's runs (~0.15 s of CPU each) took longer with 2 workers than in
+# one process, the evaluator's (~1.9 s each) 15% less wall time.
+POOL_MIN_RUN_SECONDS = 0.5
 
-    if jobs <= 1 or len(programs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [run_one(p, spec, inputs) for p in programs]
-    _FORKED.update(programs=programs, spec=spec, inputs=inputs)
+
+def run_all(programs: list, spec: RunSpec, inputs, jobs: int) -> list[dict]:
+    """Every run, in order. The first runs here; if it took long enough to be worth a worker, the rest are
+    shared among `jobs` forked processes (which inherit the history), else they run here too."""
+    import multiprocessing
+    import time
+
+    if not programs:
+        return []
+    started = time.perf_counter()
+    runs = [run_one(programs[0], spec, inputs)]
+    rest = programs[1:]
+    worth_it = time.perf_counter() - started >= POOL_MIN_RUN_SECONDS
+    if jobs <= 1 or len(rest) <= 1 or not worth_it or "fork" not in multiprocessing.get_all_start_methods():
+        return runs + [run_one(p, spec, inputs) for p in rest]
+    _FORKED.update(programs=rest, spec=spec, inputs=inputs)
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(programs))) as pool:
-            return pool.map(_forked_run, range(len(programs)), chunksize=1)
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(rest))) as pool:
+            return runs + pool.map(_forked_run, range(len(rest)), chunksize=1)
     finally:
         _FORKED.clear()
 
