@@ -75,22 +75,6 @@ def total_interval(member_values: np.ndarray, headline_minor: Decimal, level: in
     return Interval(headline_minor + (int(low) - observed), headline_minor + (int(high) - observed))
 
 
-def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, headline: Optional[Decimal], level: int,
-                   seed: int, resamples: int = RESAMPLES) -> Optional[tuple[float, float]]:
-    """The interval of a share (cost / revenue) from the same resamples of both; None without a denominator."""
-    if headline is None:
-        return None
-    sums = resampled_sums(np.vstack([numerator, denominator]), resamples, seed)
-    den = sums[1].astype(np.float64)
-    ok = den != 0
-    if not ok.any():
-        return None
-    shares = sums[0][ok] / den[ok]
-    observed = float(np.asarray(numerator).sum()) / float(np.asarray(denominator).sum())
-    low, high = np.quantile(shares, [(100 - level) / 200, 1 - (100 - level) / 200], method="inverted_cdf")
-    return float(headline) + (low - observed), float(headline) + (high - observed)
-
-
 def to_minor(values: Sequence) -> np.ndarray:
     """Member figures (ints or Decimals, minor units) as int64, rounded half-even to the minor unit."""
     return np.fromiter((int(v) if isinstance(v, int) else int(Decimal(v).to_integral_value(ROUND_HALF_EVEN))
@@ -125,20 +109,30 @@ def _text(minor: Decimal, exponent: int) -> str:
 
 def headline_intervals(headline: dict, members: Sequence, exponent: int, level: int, seed: int,
                        resamples: int = RESAMPLES) -> dict:
-    """Intervals of the headline's money figures, counts and cost share, from the member rows of the run."""
+    """Intervals of the headline's money figures, counts and cost share, from the member rows of the run. All
+    figures are resampled with the same draws of members (one pass over the members per resample)."""
+    figures = {**MONEY_FIGURES, **COUNT_FIGURES}
+    values = np.vstack([to_minor([of(m) for m in members]) for of in figures.values()]) if members else \
+        np.zeros((len(figures), 0), dtype=np.int64)
+    sums = resampled_sums(values, resamples, seed)
+    low, high = percentile_bounds(sums, level)
+    observed = values.sum(axis=1)
     out: dict = {}
-    for name, of in MONEY_FIGURES.items():
-        iv = total_interval(to_minor([of(m) for m in members]), _minor(headline[name], exponent), level, seed,
-                            resamples)
-        out[name] = {"low": _text(iv.low, exponent), "high": _text(iv.high, exponent)}
-    for name, of in COUNT_FIGURES.items():
-        iv = total_interval(to_minor([of(m) for m in members]), Decimal(headline[name]), level, seed, resamples)
-        out[name] = {"low": int(iv.low), "high": int(iv.high)}
+    for row, name in enumerate(figures):
+        money = name in MONEY_FIGURES
+        headline_minor = _minor(headline[name], exponent) if money else Decimal(headline[name])
+        lo = headline_minor + (int(low[row]) - int(observed[row]))
+        hi = headline_minor + (int(high[row]) - int(observed[row]))
+        out[name] = {"low": _text(lo, exponent), "high": _text(hi, exponent)} if money else {"low": int(lo), "high": int(hi)}
     share = headline.get("cost_share_of_revenue")
-    bounds = ratio_interval(to_minor([m.cost for m in members]), to_minor([m.revenue for m in members]),
-                            Decimal(share) if share is not None else None, level, seed, resamples)
-    if bounds is not None:
-        out["cost_share_of_revenue"] = {"low": f"{bounds[0]:.4f}", "high": f"{bounds[1]:.4f}"}
+    cost, revenue = list(figures).index("total_cost"), list(figures).index("revenue")
+    ok = sums[revenue] != 0
+    if share is not None and ok.any() and observed[revenue]:
+        shares = sums[cost][ok] / sums[revenue][ok].astype(np.float64)
+        tail = (100 - level) / 200
+        q_low, q_high = np.quantile(shares, [tail, 1 - tail], method="inverted_cdf")
+        shift = float(share) - float(observed[cost]) / float(observed[revenue])
+        out["cost_share_of_revenue"] = {"low": f"{q_low + shift:.4f}", "high": f"{q_high + shift:.4f}"}
     return out
 
 
