@@ -1272,7 +1272,7 @@ class _Kernel:
         m_points: dict = {}
         m_rewards = np.zeros(nmem, dtype=np.int64)
         m_face = np.zeros(nmem, dtype=np.int64)
-        m_cost = np.zeros(nmem, dtype=np.int64)
+        m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
         first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
         mon = self.e_month
         given = [(f"redeem for {reward}", reward, times, price, k)
