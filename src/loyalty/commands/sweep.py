@@ -123,7 +123,9 @@ def _print_table(doc: dict, exponent: int) -> None:
     rows = table_rows(doc)
     t = Table(title=plain(f"{doc['program']['name']}: {len(rows)} runs on {doc['history']['rows']:,} rows"),
               title_justify="left", title_style="bold")
-    rewards = [c for c in (rows[0] if rows else {}) if c.startswith(("reward:", "tier:"))]
+    rewards: list[str] = []  # every reward and tier some run reaches, in the order they first appear
+    for row in rows:
+        rewards += [c for c in row if c.startswith(("reward:", "tier:")) and c not in rewards]
     for name in doc["parameters"]:
         t.add_column(plain(name))
     for col in (f"total cost ({cur})", "share of revenue", f"liability ({cur})"):
