@@ -110,3 +110,14 @@ def test_grids_are_read_as_literals():
 def test_a_bad_grid_is_exit_1_before_any_run(grid, words):
     r = CliRunner().invoke(cli, ["sweep", CAR_WASH, CAR_WASH_CSV, "--grid", grid])
     assert r.exit_code == 1 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_set_fixes_the_other_parameters_and_may_not_also_be_swept(tmp_path):
+    program = _two_parameter_coffee(tmp_path)
+    swept = json.loads(invoke("sweep", program, COFFEE_CSV, "--grid", "gold from=300 stars,500 stars",
+                              "--set", "rate=2 stars", "--format", "json", "--jobs", "1").stdout)
+    alone = json.loads(invoke("simulate", program, COFFEE_CSV, "--set", "rate=2 stars", "--set", "gold from=500 stars",
+                              "--format", "json").stdout)
+    assert swept["runs"][1]["headline"] == alone["headline"]
+    r = CliRunner().invoke(cli, ["sweep", program, COFFEE_CSV, "--grid", "rate=1 star,2 stars", "--set", "rate=2 stars"])
+    assert r.exit_code == 2 and 'parameter "rate" is both --set and --grid' in r.stderr
