@@ -100,7 +100,8 @@ def test_program_errors_are_diagnostics_with_exit_1(tmp_path):
 
 def test_compare_counts_members_who_get_less(tmp_path):
     stingy = tmp_path / "stingy.loyalty"
-    stingy.write_text(Path(CAR_WASH).read_text(encoding="utf-8").replace("every 6th", "every 10th"), encoding="utf-8")
+    stingy.write_text(Path(CAR_WASH).read_text(encoding="utf-8").replace('"punch every" = 6th', '"punch every" = 10th'),
+                      encoding="utf-8")
     r = invoke("compare", CAR_WASH, str(stingy), CAR_WASH_CSV, "--format", "json")
     assert r.exit_code == 0
     out = json.loads(r.stdout)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("loyalty.commands.compile", "Compile a program and print it as JSON."),
     "simulate": ("loyalty.commands.simulate", "Replay a purchase history through a program and report its cost."),
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
+    "sweep": ("loyalty.commands.sweep", "Run a program for every combination of some parameters' values."),
     "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
     "examples": ("loyalty.commands.examples", "Copy the example programs and histories into a folder."),

@@ -447,7 +447,12 @@ def _date(d: ast.DateValue) -> Optional[str]:
 
 def compile_document(program: ast.Program, file: str = "<string>") -> dict:
     """The compiled program as a JSON-able document; raises `LoyaltyError` if something cannot be compiled."""
-    c = _Compiler(program, file)
+    from loyalty.syntax.params import substitute
+
+    resolved = substitute(program)  # parameters are compiled as the literals they stand for
+    if resolved.program is None:
+        raise LoyaltyError([d for d in resolved.diagnostics if d.is_error])
+    c = _Compiler(resolved.program, file)
     doc = c.compile()
     if c.problems:
         raise LoyaltyError(c.problems)

@@ -85,6 +85,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY313": _e("discount scale steps must strictly increase"),
     "LOY314": _w("points that nothing can redeem"),
     "LOY315": _w("points per visit out of line with points per spend"),
+    "LOY316": _w("parameter is never used"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

@@ -493,6 +493,8 @@ class Report(_Row):
     rejected_events: list[RejectedRow]
     redemptions_refused: list[RefusedRow]
     coverage: Coverage
+    # with --intervals: each headline figure's bootstrap interval (docs/simulate.md, "Uncertainty")
+    intervals: Optional[dict[str, Any]] = None
 
 
 def report_schema() -> dict:

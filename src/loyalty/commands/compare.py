@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Optional
 from decimal import Decimal
 
 import click
 
 from loyalty.commands._common import note, prefer_system_allocator, stdout_console
+from loyalty.commands._params import interval_options, set_option
 from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 from loyalty.simulate.result import exact
 from loyalty.versioning import version_tag
@@ -73,10 +76,11 @@ def compare_reports(old: dict, new: dict, old_members, new_members, exponent: in
 
 
 def run_comparison(old_prog, old_path: str, new_prog, new_path: str, history, scenario, attributes, columns,
-                   time_format, delimiter, on_bad_row: str, show_progress: bool = False, history_name: str = "<table>"
-                   ) -> tuple[dict, dict, dict]:
+                   time_format, delimiter, on_bad_row: str, show_progress: bool = False, history_name: str = "<table>",
+                   intervals: Optional[int] = None, seed: int = 0) -> tuple[dict, dict, dict]:
     """Both programs on one history (read once): (old report, new report, the comparison). `loyalty compare`
-    and `loyalty.compare` in Python both run this."""
+    and `loyalty.compare` in Python both run this. With `intervals` (a level in percent): each headline's
+    bootstrap interval and the paired interval of the difference (simulate/intervals.py)."""
     from loyalty.simulate.engine import SimulationError
     from loyalty.simulate.run import plan_for, read_inputs, run_and_report
 
@@ -87,6 +91,15 @@ def run_comparison(old_prog, old_path: str, new_prog, new_path: str, history, sc
     old_result, old_report = run_and_report(plan_for(old_prog, old_path, inputs, attributes), inputs, show_progress)
     new_result, new_report = run_and_report(plan_for(new_prog, new_path, inputs, attributes), inputs, show_progress)
     out = compare_reports(old_report, new_report, old_result.members, new_result.members, old_prog.exponent)
+    if intervals is not None:
+        from loyalty.simulate.intervals import difference_interval, intervals_section
+
+        exp = old_prog.exponent
+        out["old"]["intervals"] = intervals_section(old_report["headline"], old_result.members, exp, intervals, seed)
+        out["new"]["intervals"] = intervals_section(new_report["headline"], new_result.members, exp, intervals, seed)
+        out["difference_interval"] = difference_interval(
+            old_result.members, new_result.members, exp, intervals, seed,
+            Decimal(out["total_cost_difference"]).scaleb(exp))
     return old_report, new_report, out
 
 
@@ -109,9 +122,12 @@ line and column), 2 usage error.""",
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False),
               help="Also write the comparison as one self-contained HTML page (charts and tables; opens offline).")
+@functools.partial(set_option, name="--set-old", dest="settings_old", which="OLD_PROGRAM")
+@functools.partial(set_option, name="--set-new", dest="settings_new", which="NEW_PROGRAM")
+@interval_options
 @handle_input_errors
 def command(old_program, new_program, history, scenario_path, attributes_path, columns, time_format, delimiter,
-            on_bad_row, strict, fmt, html_path):
+            on_bad_row, strict, fmt, html_path, settings_old=(), settings_new=(), intervals=None, seed=0):
     """Run OLD_PROGRAM and NEW_PROGRAM on the same HISTORY: the cost difference by rule and month,
     and how many members get less under the new program, and how much."""
     from rich.table import Table
@@ -124,11 +140,11 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
         from loyalty.commands._common import check_output_file
 
         check_output_file(html_path, "--html")
-    old_prog, new_prog = load_program(old_program), load_program(new_program)
+    old_prog, new_prog = load_program(old_program, settings_old), load_program(new_program, settings_new)
     prefer_system_allocator()
     old_report, new_report, out = run_comparison(old_prog, old_program, new_prog, new_program, history,
                                                  scenario_path, attributes_path, columns, time_format, delimiter,
-                                                 on_bad_row, show_progress=True)
+                                                 on_bad_row, show_progress=True, intervals=intervals, seed=seed)
     refuse_coverage_warnings({"findings": [{**f, "message": f"{side} program: {f['message']}"}
                                            for side in ("old", "new") for f in out["coverage"][side]["findings"]]},
                              strict)
@@ -164,6 +180,17 @@ def command(old_program, new_program, history, scenario_path, attributes_path, c
     t.add_row(plain("cost share of revenue"), plain(_pct(oh["cost_share_of_revenue"])),
               plain(_pct(nh["cost_share_of_revenue"])), plain(""))
     console.print(t)
+    if "difference_interval" in out:
+        from loyalty.simulate.intervals import shown
+
+        d = out["difference_interval"]
+        new_iv = out["new"]["intervals"]["headline"]["total_cost"]
+        old_iv = out["old"]["intervals"]["headline"]["total_cost"]
+        money = lambda v: _money(v, exp)  # noqa: E731
+        console.print(plain(f"total cost, old: {shown(oh['total_cost'], old_iv, d['level'], money, ' ' + cur)}"))
+        console.print(plain(f"total cost, new: {shown(nh['total_cost'], new_iv, d['level'], money, ' ' + cur)}"))
+        console.print(plain(f"difference (paired by member): {shown(d['cost_difference'], d, d['level'], money, ' ' + cur)}"
+                            f": ", (d["verdict"], "bold")))
     for title, rows, key in (("By rule", out["by_rule"], "rule"), ("By month", out["by_month"], "month")):
         t = Table(title=plain(title), title_justify="left", title_style="bold")
         for col in (key, "old cost", "new cost", "difference"):

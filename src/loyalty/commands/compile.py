@@ -9,6 +9,7 @@ import click
 from loyalty.frontend import CheckedSource
 
 from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail, print_diagnostics
+from loyalty.commands._params import set_option
 
 
 @click.command(
@@ -25,7 +26,8 @@ Exit codes: 0 compiled, 1 the program has errors (diagnostics printed), 2 usage 
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, default=True,
               help="Print the compiled program as JSON (the only output format; the default).")
-def command(file: str, as_json: bool) -> None:
+@set_option
+def command(file: str, as_json: bool, settings=()) -> None:
     """Compile a program and print it as JSON.
 
     Parses and checks FILE, resolves every name, converts money to minor units of
@@ -37,8 +39,14 @@ def command(file: str, as_json: bool) -> None:
     from loyalty.frontend import check_file
     from loyalty.runtime.program import CompiledProgram
 
+    from loyalty.simulate.errors import InputError
+    from loyalty.simulate.run import parse_settings
+    from loyalty.syntax.params import ParamError
+
     try:
-        checked = _read_stdin() if file == "-" else check_file(file)
+        checked = _read_stdin() if file == "-" else check_file(file, parse_settings(settings))
+    except (ParamError, InputError) as err:
+        fail(f"{file}: {err.message}" if isinstance(err, ParamError) else err.message, err.hint)
     except FileNotFoundError:
         fail(f"{file}: no such file", code=2)
     except OSError as err:

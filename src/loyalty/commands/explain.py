@@ -7,6 +7,7 @@ import json
 import click
 
 from loyalty.commands._common import fail, prefer_system_allocator, stdout_console
+from loyalty.commands._params import set_option
 from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 
 
@@ -85,14 +86,15 @@ line and column), 2 usage error.""",
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
+@set_option
 @handle_input_errors
 def command(program, history, member, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row,
-            strict, fmt):
+            strict, fmt, settings=()):
     """Replay one member of HISTORY through PROGRAM and show each event and every effect it
     produced, with the rule and the source line behind it."""
     from loyalty.simulate.run import load_program, plan_for, read_inputs
 
-    prog = load_program(program)
+    prog = load_program(program, settings)
     prefer_system_allocator()
     from loyalty.progress import reading
 

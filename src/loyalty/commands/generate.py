@@ -27,7 +27,9 @@ def catalog_from_program(path: str):
         print_diagnostics([d for d in checked.diagnostics if d.is_error], checked.text)
         sys.exit(EXIT_INPUT)
     items, stores, categories, currency = [], [], [], None
-    for decl in checked.program.declarations:
+    from loyalty.syntax.params import substitute
+
+    for decl in substitute(checked.program).program.declarations:  # parameters' values in their places
         if isinstance(decl, ast.ProgramDecl):
             for s in decl.settings:
                 if isinstance(s, ast.CurrencySetting):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from loyalty.terminal import visible
+from loyalty.commands._params import interval_options, print_intervals, set_option
 from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail, note,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
@@ -113,9 +114,12 @@ line and column), 2 usage error.""",
               help="The CSV has each member's rows together: read it in batches, replaying members as their rows "
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
+@set_option
+@interval_options
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
-            fmt, out_dir, out_format, chart, html_path, jobs, engine_name, scheduler, kernel, grouped):
+            fmt, out_dir, out_format, chart, html_path, jobs, engine_name, scheduler, kernel, grouped, settings=(),
+            intervals=None, seed=0):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -141,7 +145,8 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         fail("--grouped is for the local engine (Dask partitions hold their members' rows anyway)",
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
-    prog = load_program(program)
+    prog = load_program(program, settings)
+    member_rows = bool(out_dir) or intervals is not None  # the intervals resample the member rows
     from_stdin = history == "-"
     if from_stdin:  # standard input (docs/simulate.md)
         from loyalty.commands._common import spool_stdin
@@ -153,23 +158,27 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
                                          on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                         member_rows=bool(out_dir))
+                                         member_rows=member_rows)
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=bool(out_dir))
+                                                  member_rows=member_rows)
     else:
         prefer_system_allocator()
         plan, result, report = simulate_in_memory(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, jobs=jobs, kernel=kernel,
-                                                  member_rows=bool(out_dir), show_progress=True,
+                                                  member_rows=member_rows, show_progress=True,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why))
     if from_stdin:
         report["history"]["file"] = "<stdin>"
     refuse_coverage_warnings(report["coverage"], strict)
+    if intervals is not None:
+        from loyalty.simulate.intervals import intervals_section
+
+        report["intervals"] = intervals_section(report["headline"], result.members, prog.exponent, intervals, seed)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
@@ -178,6 +187,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         console = stdout_console()  # COLUMNS, NO_COLOR, FORCE_COLOR honoured (docs/cli.md)
         render_terminal(report, console, prog.exponent)
         render_coverage(report["coverage"], console)
+        print_intervals(report, console, prog.exponent)
     if out_dir:
         try:
             written = write_out_dir(report, result, prog.exponent, Path(out_dir), out_format)

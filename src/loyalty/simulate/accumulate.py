@@ -31,9 +31,9 @@ class MemberAccumulator:
     """
 
     __slots__ = ("member", "result", "first_time", "first_reward", "orders", "revenue", "earned", "redeemed",
-                 "expired", "clawed", "rewards", "discount", "reward_value", "tier", "tier_changes", "draw_entries",
-                 "rewards_reached", "tiers_reached", "draw_periods", "reward_costs", "store", "stores_bought", "regions", "_t",
-                 "_month")
+                 "expired", "clawed", "rewards", "discount", "reward_value", "reward_cost", "perk_cost", "tier",
+                 "tier_changes", "draw_entries", "rewards_reached", "tiers_reached", "draw_periods", "reward_costs",
+                 "store", "stores_bought", "regions", "_t", "_month")
 
     def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None,
                  reward_costs: Optional[dict[str, Number]] = None, regions: Optional[dict[str, Optional[str]]] = None):
@@ -53,6 +53,8 @@ class MemberAccumulator:
         self.rewards = 0
         self.discount = 0
         self.reward_value = 0  # face value of rewards received, minor units
+        self.reward_cost = 0  # their cost to the business, minor units
+        self.perk_cost = 0  # tier perks' cost, minor units
         self.tier = ""
         self.tier_changes: list[tuple[str, str]] = []  # (month, tier after)
         self.draw_entries: dict[tuple[str, str], int] = {}
@@ -160,6 +162,7 @@ class MemberAccumulator:
             elif kind == "reward_issued" and e.reason == "tier perk":
                 # a tier's perk costs something on each order of a member in the tier: a tier cost, not a reward
                 cost = e.cost or 0
+                self.perk_cost += cost
                 for k, v in ((("tier", e.rule, "perk_cost"), cost), (("tier", e.rule, "perk_orders"), 1),
                              (("month", month, "perk_cost"), cost), (("store", store, "perk_cost"), cost)):
                     cells[k] = get(k, 0) + v
@@ -168,6 +171,7 @@ class MemberAccumulator:
                 cost = self.reward_costs.get(reward, e.cost or 0)
                 self.rewards += 1
                 self.reward_value += face
+                self.reward_cost += cost
                 if self.first_reward is None:
                     self.first_reward = e.time
                 self.rewards_reached.add(reward)
@@ -204,6 +208,7 @@ class MemberAccumulator:
                 cost = self.reward_costs.get(reward, e.cost or 0)
                 self.rewards -= 1
                 self.reward_value -= face
+                self.reward_cost -= cost
                 r.add("reward", reward, "taken_back")
                 r.add("reward", reward, "face_value", -face)
                 r.add("reward", reward, "cost", -cost)
@@ -281,8 +286,10 @@ class MemberAccumulator:
                            - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
             points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()),
                                Decimal(0))
+            held = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in outstanding.items()), Decimal(0))
             r.members.append(MemberRow(
                 self.member, self.orders, self.revenue, sum(self.earned.values()), sum(self.redeemed.values()),
                 sum(outstanding.values()), self.rewards, self.discount,
                 Decimal(self.discount + self.reward_value) + points_value, self.tier,
+                Decimal(self.discount + self.reward_cost + self.perk_cost) + held, held,
             ))

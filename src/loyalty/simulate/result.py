@@ -66,6 +66,10 @@ class MemberRow(NamedTuple):
     discount: int  # minor units
     value: Decimal  # what the member received, in the currency (discounts, rewards, points at their cost)
     tier: str  # at the end ("" without tiers)
+    # what the member cost the business, minor units: discounts, rewards at cost, tier perks, and the points she
+    # still holds at their cost (before the scenario's breakage); the bootstrap intervals resample it
+    cost: Decimal = Decimal(0)
+    liability: Decimal = Decimal(0)  # of which the points she still holds, at their cost, minor units
 
 
 class DrawKey(NamedTuple):

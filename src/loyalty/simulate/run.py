@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.engine import Plan, make_plan, program_info
+from loyalty.simulate.errors import InputError
 from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
                                       read_attributes, read_history)
 from loyalty.simulate.report import HistoryInfo, build_report
@@ -21,15 +22,21 @@ class ProgramLoadError(Exception):
         self.source = source
 
 
-def load_program(path: str) -> CompiledProgram:
+def load_program(path: str, settings: Sequence[str] | Mapping = ()) -> CompiledProgram:
+    """The compiled program. `settings`: parameter values, as `NAME=VALUE` texts (`--set`) or parsed
+    values by name; an unknown name or a value of the wrong kind is an `InputError`."""
     from loyalty.compiler import compile_program
     from loyalty.diagnostics import LoyaltyError
     from loyalty.frontend import check_file
+    from loyalty.syntax.params import ParamError
 
     try:
-        checked = check_file(path)
+        values = settings if isinstance(settings, Mapping) else parse_settings(settings)
+        checked = check_file(path, values)
     except OSError as err:
         raise HistoryError(f"{path}: cannot read the program: {err.strerror or err}") from None
+    except ParamError as err:
+        raise InputError(f"{path}: {err.message}", err.hint) from None
     if not checked.ok:
         raise ProgramLoadError([d for d in checked.diagnostics if d.is_error], checked.text)
     try:
@@ -37,6 +44,23 @@ def load_program(path: str) -> CompiledProgram:
     except LoyaltyError as err:
         raise ProgramLoadError(err.diagnostics, checked.text) from None
     return prog
+
+
+def parse_settings(settings: Sequence[str]) -> dict:
+    """`--set "gold from=3000 points"` (repeatable) -> {"gold from": PointsAmount(3000, "points")}; each value is
+    read as the program would read it. A bad one is an `InputError` naming the option."""
+    from loyalty.syntax.params import ParamError, parse_assignment
+
+    values: dict = {}
+    for text in settings:
+        try:
+            name, value = parse_assignment(text)
+        except ParamError as err:
+            raise InputError(f"--set {text}: {err.message}", err.hint) from None
+        if name in values:
+            raise InputError(f'--set: parameter "{name}" is set twice', "set each parameter once")
+        values[name] = value
+    return values
 
 
 @dataclass

@@ -94,7 +94,8 @@ def result_to_data(r: SimResult) -> dict:
         "draw_winners": r.draw_winners,
         "exhausted": r.exhausted,
         "members": [[m.member, m.orders, m.revenue, _num(m.points_earned), _num(m.points_redeemed),
-                     _num(m.points_outstanding), m.rewards, m.discount, str(m.value), m.tier] for m in r.members],
+                     _num(m.points_outstanding), m.rewards, m.discount, str(m.value), m.tier, str(m.cost), str(m.liability)]
+                    for m in r.members],
         "claims": [list(c[:4]) + [_num(c[4])] for c in r.claims],
     }
 
@@ -108,6 +109,6 @@ def result_from_data(d: dict) -> SimResult:
         draw_winners=dict(d["draw_winners"]),
         exhausted=dict(d["exhausted"]),
         members=[MemberRow(m[0], m[1], m[2], _unnum(m[3]), _unnum(m[4]), _unnum(m[5]), m[6], m[7], Decimal(m[8]),
-                           m[9]) for m in d["members"]],
+                           m[9], Decimal(m[10]), Decimal(m[11])) for m in d["members"]],
         claims=[(c[0], c[1], c[2], c[3], _unnum(c[4])) for c in d["claims"]],
     )

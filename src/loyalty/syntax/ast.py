@@ -235,6 +235,33 @@ class Ordinal(Node):
 Quantity = Union[Money, PointsAmount, Count, Percent]
 
 
+# ---------------------------------------------------------------- parameters
+
+
+@frozen_node
+class ParamRef(Node):
+    """`param "punch every"`: the parameter's value, standing where a literal would. The checker and the
+    compiler see the value in its place (syntax/params.py substitutes it); the formatter prints the reference."""
+
+    name: Text
+
+
+ParamValue = Union[Money, PointsAmount, Count, Duration, Percent, Multiplier, Ordinal]
+
+
+@frozen_node
+class ParamDecl(Node):
+    """`"gold from" = 5000 points`, inside `params { ... }`."""
+
+    name: Text
+    value: ParamValue
+
+
+@frozen_node
+class ParamsDecl(Node):
+    params: tuple[ParamDecl, ...]
+
+
 # ---------------------------------------------------------------- program settings
 
 
@@ -868,6 +895,7 @@ Declaration = Union[
     CampaignDecl,
     TiersDecl,
     DrawDecl,
+    ParamsDecl,
 ]
 
 

@@ -1369,7 +1369,7 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
-        m_redeemed, m_rewards, m_face = self._rewards(res, cells)
+        m_redeemed, m_rewards, m_face, m_reward_cost = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.discount_rules + self.punch_rules:
             d = self.discounts[r.index]
@@ -1440,11 +1440,19 @@ class _Kernel:
                 for i, got in zip(np.flatnonzero(has).tolist(), e[has].tolist()):
                     points_value[i] += Decimal(got) * cost
             value = [Decimal(d + f) + pv for d, f, pv in zip(m_discount.tolist(), m_face.tolist(), points_value)]
+            # the member's cost: discounts, rewards at cost, and the points she holds at their kind's cost
+            held_value = [Decimal(0)] * nmem
+            for pk, (has, e) in m_earned.items():
+                cost = costs.get(pk, Decimal(0))
+                held = e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+                for i, n in zip(np.flatnonzero(has).tolist(), held[has].tolist()):
+                    held_value[i] += Decimal(n) * cost
+            member_cost = [Decimal(d + r) + h for d, r, h in zip(m_discount.tolist(), m_reward_cost.tolist(), held_value)]
             tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
             rows = list(map(MemberRow._make, zip(
                 self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(),
                 earned_total.tolist(), redeemed_total.tolist(), outstanding.tolist(), m_rewards.tolist(),
-                m_discount.tolist(), value, tier_names)))
+                m_discount.tolist(), value, tier_names, member_cost, held_value)))
             res.members = rows
         if self.draw_entries:
             self._draws(res)
@@ -1460,6 +1468,7 @@ class _Kernel:
         m_points: dict = {}
         m_rewards = np.zeros(nmem, dtype=np.int64)
         m_face = np.zeros(nmem, dtype=np.int64)
+        m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
         first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
         mon = self.e_month
         given = [(f"redeem for {reward}", reward, times, price, k)
@@ -1512,6 +1521,7 @@ class _Kernel:
                 m_points[pk] = m_points.get(pk, 0) + by_member * price
             m_rewards += by_member
             m_face += by_member * rw.face
+            m_cost += by_member * cost
             np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
         # members reached per reward: each member once, whichever rules or redemptions gave it
         reached: dict = {}
@@ -1532,7 +1542,7 @@ class _Kernel:
             h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
                 h[int(d)] = h.get(int(d), 0) + int(c)
-        return m_points, m_rewards, m_face
+        return m_points, m_rewards, m_face, m_cost
 
     def period_starts(self, period):
         """Per event, the calendar period it falls in (timeutil.period_key's), as (codes, in_days): the period's
