@@ -61,6 +61,7 @@ class Node:
     """The base of every node: the generic methods that `@frozen_node` relies on."""
 
     __slots__ = ("span",)
+    span: Span  # where the node was written (declared for type checkers: every node has one)
     __match_args__: tuple[str, ...] = ()
     _node_fields: tuple[str, ...] = ()  # init order, positional; `span` is keyword-only and apart
     _node_defaults: dict[str, Any] = {}
