@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_file, fail, output_error,
+from loyalty.commands._common import (note, EXIT_INPUT, EXIT_USAGE, check_output_file, fail, output_error,
                                       prefer_system_allocator, print_diagnostics, stdout_console)
 from loyalty.commands._params import interval_options, set_option
 from loyalty.commands.simulate import handle_input_errors, history_options
@@ -44,7 +44,7 @@ Exit codes: 0 success, 1 the program, a value or the history is wrong, 2 usage e
 @interval_options
 @handle_input_errors
 def command(program, history, grids, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row,
-            settings, fmt, out_file, chart, jobs, kernel, intervals, seed):
+            strict, settings, fmt, out_file, chart, jobs, kernel, intervals, seed):
     """Run PROGRAM on HISTORY once for every combination of the --grid values and report, for each run,
     the cost, its share of revenue, the liability, and the members reaching each reward and tier."""
     from loyalty.simulate.parallel import usable_cores
@@ -83,6 +83,18 @@ def command(program, history, grids, scenario_path, attributes_path, columns, ti
     inputs = read_inputs(base, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     spec = RunSpec(program, attributes_path, kernel, intervals, seed)
     runs = run_all(programs, spec, inputs, jobs or usable_cores())
+    # coverage (simulate/coverage.py) compares the history with the program: under --strict a warning of any
+    # run stops the sweep before anything is written; every run's warnings are shown on standard error
+    coverages = [run.pop("coverage") for run in runs]
+    from loyalty.commands.simulate import refuse_coverage_warnings
+    from loyalty.simulate.coverage import strict_problems
+
+    seen: list[str] = []
+    for coverage in coverages:
+        refuse_coverage_warnings(coverage, strict)
+        seen += [p for p in strict_problems(coverage) if p not in seen]
+    for problem in seen:
+        note(f"warning: {problem}")
     info = history_info(inputs.history)
     history_doc = {"file": info.file, "rows": info.rows, "first": info.first.isoformat() if info.first else None,
                    "last": info.last.isoformat() if info.last else None}

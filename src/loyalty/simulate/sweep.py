@@ -116,7 +116,8 @@ def run_one(prog, spec: RunSpec, inputs) -> dict:
 
     plan = plan_for(prog, spec.program_path, inputs, spec.attributes_path, member_rows=spec.intervals is not None)
     result, report = run_and_report(plan, inputs, show_progress=False, jobs=1, kernel=spec.kernel)
-    out = {"headline": report["headline"], "by_reward": report["by_reward"], "by_tier": report["by_tier"]}
+    out = {"headline": report["headline"], "by_reward": report["by_reward"], "by_tier": report["by_tier"],
+           "coverage": report["coverage"]}
     if spec.intervals is not None:
         from loyalty.simulate.intervals import intervals_section
 
@@ -239,7 +240,7 @@ def write_table(doc: dict, path, exponent: int) -> None:
 
 def render_svg(doc: dict, width: int = 760, panel_height: int = 260) -> str:
     """Total cost against each parameter: one panel per parameter, one line per setting of the others."""
-    from loyalty.simulate.render import _nice_step, _short
+    from loyalty.simulate.charts import nice_step as _nice_step, short_number as _short
 
     names = doc["parameters"]
     runs = doc["runs"]
