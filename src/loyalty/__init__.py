@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
-    "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
+    "LoyaltyError", "StateMismatchError", "MigrationError", "Migrated", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
 ]
 
 _LAZY = {
@@ -29,6 +29,8 @@ _LAZY = {
     "MemberState": ("loyalty.runtime.facade", "MemberState"),
     "Applied": ("loyalty.runtime.facade", "Applied"),
     "StateMismatchError": ("loyalty.runtime.facade", "StateMismatchError"),
+    "Migrated": ("loyalty.runtime.facade", "Migrated"),
+    "MigrationError": ("loyalty.runtime.migrate", "MigrationError"),
     "Effect": ("loyalty.runtime.effects", "Effect"),
     "EventError": ("loyalty.runtime.internal", "EventError"),
     "LoyaltyError": ("loyalty.diagnostics", "LoyaltyError"),

@@ -28,8 +28,12 @@ from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
+from typing import TYPE_CHECKING
+
 from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
 
+if TYPE_CHECKING:  # pragma: no cover
+    from loyalty.runtime.migrate import MemberReport
 
 _new = object.__new__
 _tuple_new = tuple.__new__  # Applied(state, effects) without the namedtuple's Python-level __new__
@@ -127,6 +131,14 @@ class Applied(NamedTuple):
     effects: list[Effect]
 
 
+class Migrated(NamedTuple):
+    """`Program.migrate`'s result: the member's state under the new program, and what was carried,
+    re-evaluated or dropped (`loyalty.runtime.migrate.MemberReport`; `.to_json()` for a log)."""
+
+    state: MemberState
+    report: "MemberReport"
+
+
 class Program:
     """A compiled program: compile once, share freely (it is never mutated)."""
 
@@ -214,6 +226,34 @@ class Program:
             state, out = self.apply(state, e, ledger)
             effects.extend(out)
         return Applied(state, effects)
+
+    def migrate(self, state, from_program: "Program", allow_loss: bool = False) -> Migrated:
+        """A member's state (a `MemberState` of `from_program`, or its saved JSON) carried to this program by
+        name (docs/embedding.md, "Changing a live program"). Raises `MigrationError` when the two programs'
+        states cannot be carried (another currency or time zone), or when points would be destroyed (their
+        point kind is gone) unless `allow_loss`; `StateMismatchError` when the state is not `from_program`'s."""
+        from loyalty.runtime.migrate import MigrationError, check_compatible, migrate_doc, settle_tier
+
+        if not isinstance(from_program, Program):
+            raise TypeError("from_program is the Program the state was saved with")
+        check_compatible(from_program.compiled, self.compiled)
+        if isinstance(state, str):
+            state = from_program.state_from_json(state)
+        if not isinstance(state, MemberState) or (state._program is not from_program
+                                                  and state._program.identity != from_program.identity):
+            raise StateMismatchError("this state does not belong to from_program")
+        doc, report, old_tier = migrate_doc(from_program.compiled, self.compiled,
+                                            state_to_doc(state._s, from_program.identity))
+        if report.points_destroyed and not allow_loss:
+            lost = ", ".join(f"{v['destroyed']} {k}" for k, v in sorted(report.points.items()) if v["destroyed"])
+            raise MigrationError(f"member {state.member_id!r} would lose {lost}: the point kind is not in the new "
+                                 "program; keep it, or pass allow_loss=True to destroy them (the report names them)")
+        try:
+            new = self.state_from_json(json.dumps(doc))
+        except StateMismatchError as err:  # a bug in the migration, never the caller's: said plainly
+            raise MigrationError(f"the migrated state does not load: {err}") from None
+        settle_tier(self.compiled, new._s, old_tier, report)
+        return Migrated(new, report)
 
     def state_from_json(self, text: str) -> MemberState:
         try:
