@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("loyalty.commands.simulate", "Replay a purchase history through a program and report its cost."),
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
     "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
+    "migrate-check": ("loyalty.commands.migrate_check",
+                      "Check what carrying members' states to a new version of a program keeps and drops."),
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
 }
 

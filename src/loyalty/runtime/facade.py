@@ -232,7 +232,7 @@ class Program:
         name (docs/embedding.md, "Changing a live program"). Raises `MigrationError` when the two programs'
         states cannot be carried (another currency or time zone), or when points would be destroyed (their
         point kind is gone) unless `allow_loss`; `StateMismatchError` when the state is not `from_program`'s."""
-        from loyalty.runtime.migrate import MigrationError, check_compatible, migrate_doc, settle_tier
+        from loyalty.runtime.migrate import MigrationError, check_compatible, migrate_state
 
         if not isinstance(from_program, Program):
             raise TypeError("from_program is the Program the state was saved with")
@@ -242,18 +242,12 @@ class Program:
         if not isinstance(state, MemberState) or (state._program is not from_program
                                                   and state._program.identity != from_program.identity):
             raise StateMismatchError("this state does not belong to from_program")
-        doc, report, old_tier = migrate_doc(from_program.compiled, self.compiled,
-                                            state_to_doc(state._s, from_program.identity))
+        new, report = migrate_state(from_program.compiled, self.compiled, state._s)
         if report.points_destroyed and not allow_loss:
             lost = ", ".join(f"{v['destroyed']} {k}" for k, v in sorted(report.points.items()) if v["destroyed"])
             raise MigrationError(f"member {state.member_id!r} would lose {lost}: the point kind is not in the new "
                                  "program; keep it, or pass allow_loss=True to destroy them (the report names them)")
-        try:
-            new = self.state_from_json(json.dumps(doc))
-        except StateMismatchError as err:  # a bug in the migration, never the caller's: said plainly
-            raise MigrationError(f"the migrated state does not load: {err}") from None
-        settle_tier(self.compiled, new._s, old_tier, report)
-        return Migrated(new, report)
+        return Migrated(MemberState(new, self), report)
 
     def state_from_json(self, text: str) -> MemberState:
         try:

@@ -433,6 +433,24 @@ def _metrics_and_tier(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> O
     return old_tier if old_tier is not None else ""
 
 
+def migrate_state(old: CompiledProgram, new: CompiledProgram, st):
+    """An evaluator state (`runtime/state.MemberState`) of `old` as one of `new`, and the report. The migrated
+    document is loaded as a saved state is (its shape, then `check_state`), so the new program can run it."""
+    from loyalty.runtime.state import state_from_doc, state_to_doc
+    from loyalty.runtime.state_check import StateProblem, check_state
+    from loyalty.runtime.state_doc import StateDoc
+
+    doc, rep, old_tier = migrate_doc(old, new, state_to_doc(st, old.identity))
+    try:
+        sdoc = StateDoc.model_validate(doc)
+        check_state(sdoc, new)
+    except (ValueError, StateProblem) as err:  # a bug in the migration, never the caller's: said plainly
+        raise MigrationError(f"the migrated state of member {st.member_id!r} does not load: {err}") from None
+    out = state_from_doc(sdoc, [m.window == "lifetime" for m in new.metrics])
+    settle_tier(new, out, old_tier, rep)
+    return out, rep
+
+
 def settle_tier(new: CompiledProgram, st, old_tier: Optional[str], rep: MemberReport) -> None:
     """The tier under changed tier rules: the tier of the same name when the new program has it, raised to
     the tier the new metric qualifies for at the member's clock; a member never loses a tier by a migration
@@ -450,6 +468,47 @@ def settle_tier(new: CompiledProgram, st, old_tier: Optional[str], rep: MemberRe
     name = tiers.tiers[st.tier].name if st.tier >= 0 else "none"
     if old_tier == "" and st.tier < 0:
         return
-    detail = (f"{old_tier or 'none'} -> {name} (the metric is {value}; a migration never lowers a tier)"
-              if kept >= 0 else f"{old_tier or 'none'} is not in the new program: {name}, by the metric ({value})")
+    if kept < 0:
+        detail = f"{old_tier or 'none'} is not in the new program: {name}, by the metric ({value})"
+    elif st.tier == kept:
+        detail = f"kept: the tier rules changed and the metric ({value}) does not qualify for a higher tier"
+    else:
+        detail = f"{old_tier} -> {name}: the metric ({value}) qualifies for it under the new tier rules"
     rep.add("tier", old_tier or name, RE_EVALUATED, detail)
+
+
+def program_changes(old: CompiledProgram, new: CompiledProgram) -> list[dict]:
+    """What changes between the two programs, as far as saved states are concerned: each point kind, rule,
+    tier, reward and cap scope that is kept, changed, gone or new ({"part", "name", "change"}). Raises
+    `MigrationError` for programs whose states cannot be carried at all."""
+    check_compatible(old, new)
+    out = []
+
+    def diff(part: str, before: dict, after: dict) -> None:
+        for name in sorted(set(before) | set(after)):
+            if name not in after:
+                change = "gone"
+            elif name not in before:
+                change = "new"
+            else:
+                change = "kept" if before[name] == after[name] else "changed"
+            out.append({"part": part, "name": name, "change": change})
+
+    diff("point kind", {k["name"]: _bare(k) for k in old.doc["point_kinds"]},
+         {k["name"]: _bare(k) for k in new.doc["point_kinds"]})
+    diff("rule", {r["name"]: _bare(r) for r in old.doc.get("rules", ())},
+         {r["name"]: _bare(r) for r in new.doc.get("rules", ())})
+    def tiers(prog) -> tuple[dict, dict]:
+        t = _tiers_def(prog)
+        if t is None:
+            return {}, {}
+        return ({x["name"]: x for x in t["tiers"]},
+                {"metric and reviews": {k: v for k, v in t.items() if k != "tiers"}})
+
+    (old_tiers, old_rules), (new_tiers, new_rules) = tiers(old), tiers(new)
+    diff("tier", old_tiers, new_tiers)
+    diff("tier rules", old_rules, new_rules)
+    diff("reward", {n: _bare(r) for n, r in old.doc.get("rewards", {}).items()},
+         {n: _bare(r) for n, r in new.doc.get("rewards", {}).items()})
+    diff("cap", {s: sorted(v) for s, v in _cap_shape(old).items()}, {s: sorted(v) for s, v in _cap_shape(new).items()})
+    return out
