@@ -95,8 +95,9 @@ def _print_text(doc: dict, reports) -> None:
     for part, c in t["parts"].items():
         if any(c.values()):
             line(f"  {part:<21}{c['carried']:>9}{c['re_evaluated']:>14}{c['dropped']:>9}")
-    line()
-    line(f"  {'points':<21}{'before':>9}{'after':>14}{'destroyed':>11}{'debt forgiven':>15}")
+    if t["points"]:
+        line()
+        line(f"  {'points':<21}{'before':>9}{'after':>14}{'destroyed':>11}{'debt forgiven':>15}")
     for kind, p in t["points"].items():
         line(f"  {kind:<21}{p['before']:>9}{p['after']:>14}{p['destroyed']:>11}{p['debt_forgiven']:>15}")
     destroyed = [f"{p['destroyed']} {k} (the point kind is gone)" for k, p in t["points"].items() if p["destroyed"]]
