@@ -30,7 +30,7 @@ from loyalty.runtime.ledger import BudgetLedger
 from loyalty.runtime.program import CompiledProgram
 from typing import TYPE_CHECKING
 
-from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
+from loyalty.runtime.state import STATE_FORMATS, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
 
 if TYPE_CHECKING:  # pragma: no cover
     from loyalty.runtime.migrate import MemberReport
@@ -117,7 +117,8 @@ class MemberState:
         }
 
     def to_json(self) -> str:
-        return json.dumps(state_to_doc(self._s, self._program.identity), sort_keys=True, separators=(",", ":"))
+        p = self._program
+        return json.dumps(state_to_doc(self._s, p.identity, p.compiled), sort_keys=True, separators=(",", ":"))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, MemberState) and self.to_json() == other.to_json()
@@ -256,8 +257,8 @@ class Program:
             first = err.errors()[0]
             raise StateMismatchError("not a saved member state: " + ".".join(str(p) for p in first["loc"]) + ": "
                                      + first["msg"]) from None
-        if doc.format != STATE_FORMAT:
-            raise StateMismatchError(f"state format {doc.format!r} is not {STATE_FORMAT!r}")
+        if doc.format not in STATE_FORMATS:
+            raise StateMismatchError(f"state format {doc.format!r} is not one of {', '.join(STATE_FORMATS)}")
         # a state saved before the identity left source positions out carries the program's identity of then
         if doc.program != self.identity and doc.program != self.compiled.legacy_identity:
             raise StateMismatchError(f"this state was saved by program {doc.program}, not {self.identity} "
@@ -268,7 +269,8 @@ class Program:
             check_state(doc, self.compiled)
         except StateProblem as err:
             raise StateMismatchError(f"not a state this program can run: {err}") from None
-        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
+        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics],
+                                          self.compiled.late_window is not None), self)
 
     def effect_json(self, effect: Effect) -> dict:
         return effect.to_json(self.compiled.exponent)

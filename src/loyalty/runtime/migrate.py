@@ -440,13 +440,13 @@ def migrate_state(old: CompiledProgram, new: CompiledProgram, st):
     from loyalty.runtime.state_check import StateProblem, check_state
     from loyalty.runtime.state_doc import StateDoc
 
-    doc, rep, old_tier = migrate_doc(old, new, state_to_doc(st, old.identity))
+    doc, rep, old_tier = migrate_doc(old, new, state_to_doc(st, old.identity, old))
     try:
         sdoc = StateDoc.model_validate(doc)
         check_state(sdoc, new)
     except (ValueError, StateProblem) as err:  # a bug in the migration, never the caller's: said plainly
         raise MigrationError(f"the migrated state of member {st.member_id!r} does not load: {err}") from None
-    out = state_from_doc(sdoc, [m.window == "lifetime" for m in new.metrics])
+    out = state_from_doc(sdoc, [m.window == "lifetime" for m in new.metrics], new.late_window is not None)
     settle_tier(new, out, old_tier, rep)
     return out, rep
 

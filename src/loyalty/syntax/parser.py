@@ -591,6 +591,12 @@ class _AstBuilder(Transformer):
     def rewards_taken_back_on_return(self, meta, c):
         return ast.RewardsOnReturnSetting(True, span=self._span(meta))
 
+    def returns_window_setting(self, meta, c):
+        return ast.AcceptanceWindow("returns", c[0], span=self._span(meta))
+
+    def late_events_window_setting(self, meta, c):
+        return ast.AcceptanceWindow("late events", c[0], span=self._span(meta))
+
     # points
     def points_decl(self, meta, c):
         settings = tuple(x for x in c[1:] if x is not None)
