@@ -379,7 +379,7 @@ class MetricLog:
     with earlier copies (each copy knows its length `n`); an insertion in the middle (a return is
     dated at its order's moment) copies them.
 
-    Under a late-events window the contributions before the metric's horizon are cut off (`cut_before`):
+    Under a late-events window the contributions before the metric's horizon are cut off (`compact`):
     `cum[0]` then holds their sum and `base_t` the latest of their moments, so sums over windows that start
     at or after the horizon are unchanged (runtime/windows.py)."""
 
@@ -396,26 +396,41 @@ class MetricLog:
         m.ts, m.cum, m.n, m.base_t = self.ts, self.cum, self.n, self.base_t
         return m
 
-    def cut_before(self, horizon) -> None:
-        """Cut off the contributions before `horizon` once they are half the log (amortised O(1) an entry)."""
+    def compact(self, horizon, merge_until=None) -> None:
+        """Cut off the contributions before `horizon`, and merge those from `horizon` to `merge_until` (a
+        calendar window's: always all read or none) into one, once they are half the log (amortised O(1) an
+        entry). Sums over the windows read afterwards are unchanged (runtime/windows.py)."""
         n, ts = self.n, self.ts
-        if n < 64 or ts[n // 2] >= horizon:
+        until = merge_until if merge_until is not None else horizon
+        if n < 64 or ts[n // 2] >= until:
             return
+        cum = self.cum
         k = bisect_left(ts, horizon, 0, n)
-        last = ts[k - 1]
-        self.base_t = last if self.base_t is None or last > self.base_t else self.base_t
-        self.ts, self.cum, self.n = ts[k:n], self.cum[k:n + 1], n - k
+        j = bisect_left(ts, until, k, n)
+        if k:
+            last = ts[k - 1]
+            self.base_t = last if self.base_t is None or last > self.base_t else self.base_t
+        new_ts, new_cum = [], [cum[k]]
+        if j > k:
+            new_ts.append(ts[j - 1])
+            new_cum.append(cum[j])
+        new_ts.extend(ts[j:n])
+        new_cum.extend(cum[j + 1:n + 1])
+        self.ts, self.cum, self.n = new_ts, new_cum, len(new_ts)
 
-    def entries_from(self, horizon) -> list:
-        """The contributions, those before `horizon` (and any cut off) as one, at the latest of their moments:
-        the JSON form, the same whenever the cut was made."""
+    def entries_from(self, horizon, merge_until=None) -> list:
+        """The contributions as `compact` would leave them, each merged group at the latest of its moments: the
+        JSON form, the same whenever (and whether) `compact` ran."""
         ts, cum, n = self.ts, self.cum, self.n
         k = bisect_left(ts, horizon, 0, n) if horizon is not None else 0
+        j = bisect_left(ts, merge_until, k, n) if merge_until is not None else k
         out = []
         if k or self.base_t is not None:
             moments = [t for t in (self.base_t, ts[k - 1] if k else None) if t is not None]
             out.append((max(moments), cum[k]))
-        out.extend((ts[i], cum[i + 1] - cum[i]) for i in range(k, n))
+        if j > k:
+            out.append((ts[j - 1], cum[j] - cum[k]))
+        out.extend((ts[i], cum[i + 1] - cum[i]) for i in range(j, n))
         return out
 
     def add(self, t, value: int) -> None:
@@ -555,7 +570,7 @@ def __getattr__(name: str):
 def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
     """The JSON form. With the program (`prog`), only what its acceptance windows still need is written
     (runtime/windows.py): the same document whenever memory was let go of."""
-    from loyalty.runtime.windows import late_cutoff, metric_horizon, return_cutoff
+    from loyalty.runtime.windows import late_cutoff, metric_zones, return_cutoff
 
     def t(x):
         return x.isoformat() if x is not None else None
@@ -567,7 +582,7 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
     else:
         seen = sorted(s.seen.as_dict())
     returns_from = return_cutoff(prog, s.clock) if prog is not None else None
-    horizons = [metric_horizon(prog, m, s.clock) for m in prog.metrics] if prog is not None else None
+    zones = [metric_zones(prog, m, s.clock) for m in prog.metrics] if prog is not None else None
     return {
         "format": STATE_FORMAT_TIMED_IDS if isinstance(seen, dict) else STATE_FORMAT,
         "program": program_identity,
@@ -591,7 +606,7 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         "visits": s.visits,
         "purchases": s.purchases,
         "spend": s.spend,
-        "metrics": [_metric_doc(m, t, horizons[i] if horizons else None) for i, m in enumerate(s.metrics)],
+        "metrics": [_metric_doc(m, t, zones[i] if zones else (None, None)) for i, m in enumerate(s.metrics)],
         "tier": s.tier,
         "next_review": t(s.next_review),
         "grace_until": t(s.grace_until),
@@ -617,11 +632,11 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
     }
 
 
-def _metric_doc(m, t, horizon=None) -> list:
+def _metric_doc(m, t, zones=(None, None)) -> list:
     if m is None:
         return []
     if isinstance(m, MetricLog):
-        return [[t(ct), v] for ct, v in m.entries_from(horizon)]
+        return [[t(ct), v] for ct, v in m.entries_from(*zones)]
     return [[t(m[0]), m[1]]]
 
 

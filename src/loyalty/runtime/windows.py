@@ -38,16 +38,22 @@ def return_cutoff(prog, now: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
     return sub_duration(now, w[0], w[1]) if w is not None and now is not None else None
 
 
-def metric_horizon(prog, metric, clock: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
-    """Contributions to `metric` before this moment are never inside a window read again: one sum suffices.
-    Reads happen at moments no earlier than the late-events cutoff (an event, a return, a review at a period
-    end after the clock), over the metric's window back from there."""
+def metric_zones(prog, metric, clock: Optional[_dt.datetime]) -> tuple:
+    """(horizon, merge_until) of a windowed `metric` (both None: everything is kept).
+
+    Reads happen at moments no earlier than the late-events cutoff L (an event, a return, a review at a period
+    end after the clock), over the metric's window back from there. So the contributions before the *horizon*
+    (L less the rolling window; the start of L's calendar period) are never read again: one sum suffices. A
+    calendar window read at a moment after L starts either at the horizon or at a later period start, which is
+    after L: the contributions from the horizon to L are always read together or not at all, so they are one
+    sum too (`merge_until` = L). A rolling window's start moves with each read: its contributions from the
+    horizon on are kept one by one (per-day buckets would blur the window's edge by up to a day)."""
     lo = late_cutoff(prog, clock)
     if lo is None or metric.window == "lifetime":
-        return None
+        return None, None
     if metric.window == "rolling":
-        return sub_duration(lo, metric.amount, metric.unit)
-    return period_start(lo, metric.period)
+        return sub_duration(lo, metric.amount, metric.unit), None
+    return period_start(lo, metric.period), lo
 
 
 def too_late(prog, st, ev) -> Optional[str]:
@@ -77,7 +83,7 @@ def prune(prog, st) -> None:
         st.seen.drop_before(cutoff, _itself)
         for m in prog.metrics:
             if m.window != "lifetime":
-                st.metrics[m.index].cut_before(metric_horizon(prog, m, clock))
+                st.metrics[m.index].compact(*metric_zones(prog, m, clock))
     cutoff = return_cutoff(prog, clock)
     if cutoff is not None:
         st.orders.drop_before(cutoff, _order_time)
