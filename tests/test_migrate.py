@@ -285,3 +285,26 @@ def test_migrate_check_text_and_refusal(tmp_path):
     assert result.exit_code == 1
     assert "cannot be carried" in result.output and "currency changes" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_migration_to_a_program_with_acceptance_windows_and_back_carries_everything():
+    old = v1("coffee_stars")
+    text = _text("coffee_stars").replace("  runs from 2025-01-01\n", "  runs from 2025-01-01\n"
+                                         "  returns accepted within 90 days\n  late events accepted within 7 days\n")
+    new = loyalty.compile_source(text)
+    state = _buy(old, old.new_member("m1"), "o1", "latte", 2, "9.00", "2025-03-01T10:00")
+    migrated, report = new.migrate(state, from_program=old)
+    assert not report.changed()
+    doc = json.loads(migrated.to_json())
+    assert doc["format"] == "loyalty-state/2" and doc["seen"] == {"purchase:o1": "2025-03-01T10:00:00"}
+    assert new.apply(migrated, {"return": {"id": "r", "time": "2025-03-02T10:00", "order": "o1"}})[0].pending("stars") == 0
+    back, _ = old.migrate(migrated, from_program=new)
+    assert back == state
+    changes = program_changes_of(old, new)
+    assert {"part": "window", "name": "late events", "change": "new"} in changes
+
+
+def program_changes_of(old, new):
+    from loyalty.runtime.migrate import program_changes
+
+    return program_changes(old.compiled, new.compiled)

@@ -511,4 +511,6 @@ def program_changes(old: CompiledProgram, new: CompiledProgram) -> list[dict]:
     diff("reward", {n: _bare(r) for n, r in old.doc.get("rewards", {}).items()},
          {n: _bare(r) for n, r in new.doc.get("rewards", {}).items()})
     diff("cap", {s: sorted(v) for s, v in _cap_shape(old).items()}, {s: sorted(v) for s, v in _cap_shape(new).items()})
+    diff("window", {k.replace("_", " "): v for k, v in (old.doc.get("windows") or {}).items()},
+         {k.replace("_", " "): v for k, v in (new.doc.get("windows") or {}).items()})
     return out
