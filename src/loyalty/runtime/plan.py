@@ -236,7 +236,7 @@ class Plan:
         elif typ == "redemption":
             check_redemption(prog, ev)
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
-        if clock is None or t > clock:
+        if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
             prune(prog, st)
 
     # ---------------------------------------------------------------- events without a purchase
