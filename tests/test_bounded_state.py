@@ -66,7 +66,7 @@ def _apply(p, state, ev, ledger):
         return None, err
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(cases())
 def test_saved_and_loaded_before_every_event_equals_kept_in_memory_and_windows_only_refuse(case):
     name, windows, history = case

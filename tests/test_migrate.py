@@ -96,7 +96,7 @@ def split_history(draw, programs):
     return name, history, cut
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(split_history(VARIANTS))
 def test_part1_under_v1_migrate_part2_under_v2(case):
     name, history, cut = case
@@ -121,7 +121,7 @@ def test_part1_under_v1_migrate_part2_under_v2(case):
     assert new.state_from_json(after.to_json()) == after
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(split_history({p.stem: None for p in PROGRAMS.glob("*.loyalty")}))
 def test_migrating_to_the_same_program_changes_nothing_and_equals_a_full_replay(case):
     name, history, cut = case
