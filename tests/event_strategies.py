@@ -245,6 +245,8 @@ def vectorisable(program):
             d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime, None), tiers, None)
         elif isinstance(d, ast.DrawDecl):
             d = None
+        elif isinstance(d, ast.ProgramDecl):
+            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))

@@ -348,6 +348,7 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.TimezoneSetting, texts()),
         st.builds(ast.RunsSetting, dates(), st.none() | dates()),
         st.builds(ast.RewardsOnReturnSetting, st.booleans()),
+        st.builds(ast.AcceptanceWindow, st.sampled_from(["returns", "late events"]), durations()),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -514,6 +515,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.TimezoneSetting(draw(name)),
             ast.RunsSetting(draw(dates()), draw(st.none() | dates())),
             ast.RewardsOnReturnSetting(draw(st.booleans())),
+            ast.AcceptanceWindow("returns", draw(durations())),
+            ast.AcceptanceWindow("late events", draw(durations())),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -969,6 +972,11 @@ def valid_programs(draw) -> ast.Program:
         settings.append(ast.TimezoneSetting(ast.Text(draw(st.sampled_from(VALID_TIMEZONES)))))
     if draw(st.booleans()):
         settings.append(ast.RewardsOnReturnSetting(draw(st.booleans())))
+    # acceptance windows (docs/semantics.md, "What the state keeps"), sometimes, short enough to be met
+    for what in ("returns", "late events"):
+        if draw(st.integers(0, 3)) == 0:
+            settings.append(ast.AcceptanceWindow(what, ast.Duration(Decimal(draw(st.integers(1, 60))),
+                                                                    draw(st.sampled_from(["day", "week", "month"])))))
     settings = [settings[i] for i in draw(st.permutations(range(len(settings))))]
     decls.append(ast.ProgramDecl(ast.Text(draw(_name_values())), tuple(settings)))
 

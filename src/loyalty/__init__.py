@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
-    "LoyaltyError", "StateMismatchError", "ProgramFormatError", "BudgetLedger", "LedgerMismatchError", "events",
-    "store",
+    "LoyaltyError", "StateMismatchError", "MigrationError", "Migrated", "ProgramFormatError", "BudgetLedger",
+    "LedgerMismatchError", "events", "store",
     "simulate", "compare", "Simulation", "Comparison", "InputError", "HistoryError", "ScenarioError", "CoverageError",
 ]
 
@@ -33,6 +33,8 @@ _LAZY = {
     "MemberState": ("loyalty.runtime.facade", "MemberState"),
     "Applied": ("loyalty.runtime.facade", "Applied"),
     "StateMismatchError": ("loyalty.runtime.facade", "StateMismatchError"),
+    "Migrated": ("loyalty.runtime.facade", "Migrated"),
+    "MigrationError": ("loyalty.runtime.migrate", "MigrationError"),
     "Effect": ("loyalty.runtime.effects", "Effect"),
     "EventError": ("loyalty.runtime.internal", "EventError"),
     "LoyaltyError": ("loyalty.diagnostics", "LoyaltyError"),

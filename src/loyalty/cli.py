@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
     "sweep": ("loyalty.commands.sweep", "Run a program for every combination of some parameters' values."),
     "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
+    "migrate-check": ("loyalty.commands.migrate_check",
+                      "Check what carrying members' states to a new version of a program keeps and drops."),
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
     "examples": ("loyalty.commands.examples", "Copy the example programs and histories into a folder."),
     "lsp": ("loyalty.commands.lsp", "Run the language server for editors (over stdio)."),

@@ -55,6 +55,7 @@ class _Compiler:
         self.timezone = "UTC"
         self.runs = None
         self.taken_back = False
+        self.windows: dict = {}  # "returns" | "late_events" -> ast.Duration
         if pdecl is not None:
             for s in pdecl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -65,6 +66,8 @@ class _Compiler:
                     self.runs = {"from": _date(s.start), "to": _date(s.end) if s.end else None}
                 elif isinstance(s, ast.RewardsOnReturnSetting):
                     self.taken_back = s.taken_back
+                elif isinstance(s, ast.AcceptanceWindow):
+                    self.windows["returns" if s.what == "returns" else "late_events"] = s.duration
         else:
             self.problem("LOY104", "the program has no `program \"name\" { ... }` declaration", program)
         self.exponent = _exponent_of(self.currency)
@@ -179,6 +182,8 @@ class _Compiler:
             "draws": draws,
             "budgets": self.budgets,
         }
+        if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
+            doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
         doc["identity"] = program_identity(doc)
         return doc
 

@@ -297,7 +297,8 @@ class _Checker:
             return
         seen: dict[type, ast.Node] = {}
         for setting in decl.settings:
-            kind = type(setting)
+            # the two acceptance windows are different settings of one node type
+            kind = (ast.AcceptanceWindow, setting.what) if isinstance(setting, ast.AcceptanceWindow) else type(setting)
             if kind in seen:
                 self.report(
                     "LOY105",
@@ -1146,7 +1147,7 @@ def _setting_word(setting) -> str:
         ast.TimezoneSetting: "timezone",
         ast.RunsSetting: "runs from",
         ast.RewardsOnReturnSetting: "rewards are ... on return",
-    }.get(type(setting), "setting")
+    }.get(type(setting), f"{setting.what} accepted within" if isinstance(setting, ast.AcceptanceWindow) else "setting")
 
 
 def _points_setting_word(setting) -> str:

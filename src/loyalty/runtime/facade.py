@@ -28,13 +28,17 @@ from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
-from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, state_from_doc, state_to_doc
+from typing import TYPE_CHECKING
+
+from loyalty.runtime.state import STATE_FORMATS, MemberState as _Internal, state_from_doc, state_to_doc
 from loyalty.runtime.state_doc import StateDoc
 
 # what `apply` takes: a model from loyalty.events, or a dict in the tagged or the compact form
 EventInput = Union[AnyEvent, dict[str, Any]]
 Ledger = Union[BudgetLedger, UnlimitedLedger]
 
+if TYPE_CHECKING:  # pragma: no cover
+    from loyalty.runtime.migrate import MemberReport
 
 _new = object.__new__
 _tuple_new = tuple.__new__  # Applied(state, effects) without the namedtuple's Python-level __new__
@@ -118,7 +122,8 @@ class MemberState:
         }
 
     def to_json(self) -> str:
-        return json.dumps(state_to_doc(self._s, self._program.identity), sort_keys=True, separators=(",", ":"))
+        p = self._program
+        return json.dumps(state_to_doc(self._s, p.identity, p.compiled), sort_keys=True, separators=(",", ":"))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MemberState) and self.to_json() == other.to_json()
@@ -130,6 +135,14 @@ class MemberState:
 class Applied(NamedTuple):
     state: MemberState
     effects: list[Effect]
+
+
+class Migrated(NamedTuple):
+    """`Program.migrate`'s result: the member's state under the new program, and what was carried,
+    re-evaluated or dropped (`loyalty.runtime.migrate.MemberReport`; `.to_json()` for a log)."""
+
+    state: MemberState
+    report: "MemberReport"
 
 
 class Program:
@@ -220,6 +233,28 @@ class Program:
             effects.extend(out)
         return Applied(state, effects)
 
+    def migrate(self, state, from_program: "Program", allow_loss: bool = False) -> Migrated:
+        """A member's state (a `MemberState` of `from_program`, or its saved JSON) carried to this program by
+        name (docs/embedding.md, "Changing a live program"). Raises `MigrationError` when the two programs'
+        states cannot be carried (another currency or time zone), or when points would be destroyed (their
+        point kind is gone) unless `allow_loss`; `StateMismatchError` when the state is not `from_program`'s."""
+        from loyalty.runtime.migrate import MigrationError, check_compatible, migrate_state
+
+        if not isinstance(from_program, Program):
+            raise TypeError("from_program is the Program the state was saved with")
+        check_compatible(from_program.compiled, self.compiled)
+        if isinstance(state, str):
+            state = from_program.state_from_json(state)
+        if not isinstance(state, MemberState) or (state._program is not from_program
+                                                  and state._program.identity != from_program.identity):
+            raise StateMismatchError("this state does not belong to from_program")
+        new, report = migrate_state(from_program.compiled, self.compiled, state._s)
+        if report.points_destroyed and not allow_loss:
+            lost = ", ".join(f"{v['destroyed']} {k}" for k, v in sorted(report.points.items()) if v["destroyed"])
+            raise MigrationError(f"member {state.member_id!r} would lose {lost}: the point kind is not in the new "
+                                 "program; keep it, or pass allow_loss=True to destroy them (the report names them)")
+        return Migrated(MemberState(new, self), report)
+
     def state_from_json(self, text: str) -> MemberState:
         try:
             doc = StateDoc.model_validate_json(text)
@@ -227,8 +262,8 @@ class Program:
             first = err.errors()[0]
             raise StateMismatchError("not a saved member state: " + ".".join(str(p) for p in first["loc"]) + ": "
                                      + first["msg"]) from None
-        if doc.format != STATE_FORMAT:
-            raise StateMismatchError(f"state format {doc.format!r} is not {STATE_FORMAT!r}")
+        if doc.format not in STATE_FORMATS:
+            raise StateMismatchError(f"state format {doc.format!r} is not one of {', '.join(STATE_FORMATS)}")
         # a state saved before the identity left source positions out carries the program's identity of then
         if doc.program != self.identity and doc.program != self.compiled.legacy_identity:
             raise StateMismatchError(f"this state was saved by program {doc.program}, not {self.identity} "
@@ -239,7 +274,8 @@ class Program:
             check_state(doc, self.compiled)
         except StateProblem as err:
             raise StateMismatchError(f"not a state this program can run: {err}") from None
-        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
+        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics],
+                                          self.compiled.late_window is not None), self)
 
     def effect_json(self, effect: Effect) -> dict[str, Any]:
         return effect.to_json(self.compiled.exponent)

@@ -38,6 +38,7 @@ from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews
                                              upgrade_to)
 from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
+from loyalty.runtime.windows import late_cutoff, prune, return_cutoff, too_late
 
 _tuple_new = tuple.__new__
 # triggers of events that carry no purchase: the rules they fire run their mechanic's `fire`
@@ -74,7 +75,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules")
+                 "trigger_rules", "bounded")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -95,6 +96,8 @@ class Plan:
         self.tier_thresholds = tuple((t.threshold, t.index) for t in self.tier_list)
         self.downgrade = bool(tiers and tiers.downgrade_period)
         self.has_timers = prog.has_timers
+        # the program bounds how late events and returns come (runtime/windows.py): `_apply_bounded`
+        self.bounded = prog.late_window is not None or prog.return_window is not None
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
         self.expiry_only = specialise and not self.downgrade and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
@@ -131,6 +134,9 @@ class Plan:
     def apply_event(self, st, ev, ledger, out: list) -> None:
         """Apply one event to the mutable state `st`, appending effects to `out`. Raises `EventError` before
         changing anything when the event is refused (a return of an unknown order, ...)."""
+        if self.bounded:
+            self._apply_bounded(st, ev, ledger, out)
+            return
         eid = ev.id
         t = ev.time
         typ = ev.type
@@ -163,6 +169,15 @@ class Plan:
                                       f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
+        self._run(st, ev, ledger, out, True)
+
+    def _run(self, st, ev, ledger, out: list, seen_value) -> None:
+        """`apply_event` once the event is accepted: time passes, the id is remembered (as `seen_value`), the
+        event does what it does."""
+        prog = self.prog
+        eid = ev.id
+        t = ev.time
+        typ = ev.type
         if self.downgrade and st.tier >= 0 and st.next_review is None:
             start_reviews(prog, st, t)
         clock = st.clock
@@ -174,9 +189,9 @@ class Plan:
         if eid is not None:
             seen = st.seen  # LogMap.__setitem__, written out: into the tail until it is full
             tail = seen.tail
-            tail[eid] = True
+            tail[eid] = seen_value
             if len(tail) >= _LOGMAP_TAIL:
-                seen[eid] = True  # freezes the tail into the levels
+                seen[eid] = seen_value  # freezes the tail into the levels
         if typ == "purchase":
             self._purchase(st, ev, ledger, out)
         elif typ == "return":
@@ -192,6 +207,37 @@ class Plan:
         elif typ == "referral":
             self._referral(st, ev, ledger, out)
         # "tick": time has passed; nothing else to do
+
+    def _apply_bounded(self, st, ev, ledger, out: list) -> None:
+        """`apply_event` under acceptance windows (runtime/windows.py): what is forgotten is decided by moments,
+        so a state saved and loaded between events gives the same results as one kept in memory."""
+        prog = self.prog
+        why = too_late(prog, st, ev)
+        if why is not None:
+            raise EventError("time", why)
+        t = ev.time
+        clock = st.clock
+        now = t if clock is None or t > clock else clock
+        eid = ev.id
+        if eid is not None:
+            when = st.seen.get(eid)
+            if when is not None and (prog.late_window is None or when >= late_cutoff(prog, now)):
+                out.append(Effect("duplicate_ignored", t, event=eid))
+                return
+        typ = ev.type
+        if typ == "return":
+            check_return(st, ev, return_cutoff(prog, now), prog)
+        elif typ == "purchase":
+            o = st.orders.get(ev.order)
+            cutoff = return_cutoff(prog, now)
+            if o is not None and (cutoff is None or o.time >= cutoff):
+                raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
+                                          f"a new purchase needs a new order id")
+        elif typ == "redemption":
+            check_redemption(prog, ev)
+        self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
+        if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
+            prune(prog, st)
 
     # ---------------------------------------------------------------- events without a purchase
 

@@ -350,7 +350,8 @@ class CompiledProgram:
     __slots__ = ("doc", "identity", "name", "currency", "exponent", "timezone", "tz", "runs_from", "runs_to",
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
-                 "has_timers", "item_costs", "sources", "plans", "legacy_identity")
+                 "has_timers", "item_costs", "sources", "plans", "legacy_identity", "return_window",
+                 "late_window")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -383,6 +384,12 @@ class CompiledProgram:
         if self.runs_to == NEVER:
             self.runs_to = None
         self.rewards_taken_back = bool(doc.get("rewards_taken_back_on_return"))
+        # how long returns and late (or resent) events are accepted: (amount, unit), None = for ever
+        # (docs/semantics.md, "What the state keeps, and for how long")
+        windows = doc.get("windows") or {}
+        self.return_window = (windows["returns"]["amount"], windows["returns"]["unit"]) if "returns" in windows else None
+        self.late_window = ((windows["late_events"]["amount"], windows["late_events"]["unit"])
+                            if "late_events" in windows else None)
         self.kinds = tuple(PointKind(i, k) for i, k in enumerate(doc["point_kinds"]))
         self.kind_index = {k.name: k.index for k in self.kinds}
         self.catalog = {name: v["category"] for name, v in doc.get("items", {}).items()}

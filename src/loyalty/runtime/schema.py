@@ -179,6 +179,7 @@ DOCUMENT = Obj({
     "redeem": List(Obj({"reward": "str", "point_kind": Opt("str"), "price": "int", "span": SPAN})),
     "metrics": List(METRIC), "tiers": Opt(TIERS), "rules": List(RULE), "draws": List(DRAW),
     "budgets": Map("int"),
+    "windows?": Obj({"returns?": DURATION, "late_events?": DURATION}),
 })
 
 

@@ -256,9 +256,13 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
 
 
 def _rejection_reason(kind: str, ev: Ev, err: EventError) -> str:
+    if err.field == "time" and "accepts late events within" in str(err):
+        return f"{kind} later than the late-events window"
     if kind == "return" and err.field == "order":
         if ev.order is None:
             return "return without an order id"
+        if "within the return window" in str(err):
+            return "return outside the return window"
         if "no purchase" in str(err):
             return "return of an order not in the history"
     return f"{kind} rejected by the program: {err.field or 'event'}"

@@ -287,7 +287,16 @@ class RewardsOnReturnSetting(Node):
     taken_back: bool
 
 
-ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting]
+@frozen_node
+class AcceptanceWindow(Node):
+    """`returns accepted within 90 days` (what = "returns") or `late events accepted within 7 days`
+    (what = "late events"): how long the state keeps what returns and resends need (docs/semantics.md)."""
+
+    what: str
+    duration: Duration
+
+
+ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting, AcceptanceWindow]
 
 
 @frozen_node

@@ -266,6 +266,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"runs from {n.start.text}{end}"
     if isinstance(n, ast.RewardsOnReturnSetting):
         return "rewards are taken back on return" if n.taken_back else "rewards are kept on return"
+    if isinstance(n, ast.AcceptanceWindow):
+        return f"{n.what} accepted within {duration(n.duration)}"
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"

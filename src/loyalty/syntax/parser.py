@@ -722,6 +722,12 @@ class _AstBuilder(Transformer):
         unit = str(c[1]) if c[1] is not None else None
         return ast.BenefitMultiplier(self._spelled_param_ref(c[0]), unit, span=self._span(meta))
 
+    def returns_window_setting(self, meta, c):
+        return ast.AcceptanceWindow("returns", c[0], span=self._span(meta))
+
+    def late_events_window_setting(self, meta, c):
+        return ast.AcceptanceWindow("late events", c[0], span=self._span(meta))
+
     # points
     def points_decl(self, meta, c):
         settings = tuple(x for x in c[1:] if x is not None)
