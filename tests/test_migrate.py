@@ -29,10 +29,10 @@ PROGRAMS = ROOT / "examples" / "programs"
 
 # v2 of example programs: (program, [(old text, new text), ...]); each edit must apply
 VARIANTS = {
-    "coffee_stars": [('tier "gold" from 500 stars', 'tier "gold" from 400 stars'),
+    "coffee_stars": [('"gold from" = 500 stars', '"gold from" = 400 stars'),
                      ('rule "welcome stars"', 'rule "welcome gift"'),
                      ('rule "coffee bonus" {', 'rule "coffee bonus" {\n  at most 300 stars per member per month')],
-    "car_wash": [('  every 6th "basic wash"', '  every 5th "basic wash"')],
+    "car_wash": [('"punch every" = 6th', '"punch every" = 5th')],
     "grocery_club": [("after every 1000 NOK spent", "after every 500 NOK spent"),
                      ("at most 5 times per member per year", "at most 3 times per member per year"),
                      ('rule "download the app"', 'rule "get the app"')],

@@ -26,8 +26,11 @@ HEAD = 'program "Club" {\n  currency NOK\n}\npoints "points" {\n  cost 0.01 NOK 
 
 
 def diagnostics(text: str) -> list[str]:
+    """The diagnostics of a parameter test; LOY314 (the small programs here earn points nothing redeems) is not
+    what they are about."""
     checked = check_text(text, "p.loyalty")
-    return [f"{d.code} {d.span.line}:{d.span.column} {d.message} | {d.hint}" for d in checked.diagnostics]
+    return [f"{d.code} {d.span.line}:{d.span.column} {d.message} | {d.hint}" for d in checked.diagnostics
+            if d.code != "LOY314"]
 
 
 def test_a_parameter_compiles_exactly_as_the_literal_it_stands_for():

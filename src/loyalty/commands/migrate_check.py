@@ -8,7 +8,7 @@ import json
 import click
 
 from loyalty.commands._common import fail, prefer_system_allocator
-from loyalty.commands.simulate import handle_input_errors, history_options
+from loyalty.commands.simulate import handle_input_errors, reading_options
 
 MEMBERS_SHOWN = 10  # in text, the members whose state was not simply carried; --format json lists every member
 
@@ -27,7 +27,7 @@ Exit codes: 0 the states can be carried (the report says what is re-evaluated or
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False), required=False)
-@history_options
+@reading_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: for the terminal; json: one document, with every member's report.")
 @handle_input_errors

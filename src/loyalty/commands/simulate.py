@@ -34,6 +34,13 @@ def history_options(f):
     return f
 
 
+def reading_options(f):
+    """The history options without --strict: for commands that read a history but report no coverage."""
+    for option in reversed(HISTORY_OPTIONS[:-1]):
+        f = option(f)
+    return f
+
+
 def refuse_coverage_warnings(coverage: dict, strict: bool) -> None:
     """With --strict, every coverage warning is an error: each printed, exit 1, before any output is written."""
     from loyalty.simulate.coverage import strict_problems
