@@ -91,6 +91,13 @@ class Breakage(_Closed):
     gift_cards: Share = Field(Decimal(0), description="share of gift-card face value expected never to be used")
 
 
+class Customers(_Closed):
+    """How the customer measures are taken (docs/simulate.md, "Customer measures")."""
+
+    lapse_after_days: Annotated[StrictInt, Field(ge=1, le=36500)] = Field(
+        None, description="days without an order after which a customer counts as lapsed (default: from the data)")
+
+
 class Assumptions(_Closed):
     """The simulation's scenario file: assumptions a history does not contain. Every key is optional."""
 
@@ -111,6 +118,7 @@ class Assumptions(_Closed):
     time_format: Text = Field(None, description="strftime format of the time column (default: ISO 8601)")
     delimiter: Annotated[Text, AfterValidator(_delimiter)] = Field(
         None, description="CSV field delimiter: one character, or tab, comma, semicolon, pipe")
+    customers: Optional[Customers] = None
 
 
 def program_names(prog) -> dict[str, list[str]]:

@@ -90,9 +90,12 @@ line and column), 2 usage error.""",
               help="The CSV has each member's rows together: read it in batches, replaying members as their rows "
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
+@click.option("--lapse-after", "lapse_after", type=click.IntRange(min=1, max=36500), metavar="DAYS",
+              help="Customer measures: a customer is lapsed after this many days without an order "
+                   "(default: from the data; the report says which).")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped, lapse_after):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -123,17 +126,17 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
                                          on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                         member_rows=bool(out_dir))
+                                         member_rows=bool(out_dir), lapse_after=lapse_after)
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=bool(out_dir))
+                                                  member_rows=bool(out_dir), lapse_after=lapse_after)
     else:
         prefer_system_allocator()
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row, lapse_after)
         plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
         from loyalty.simulate.vector import supports
 

@@ -102,16 +102,21 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
     `kernel` (vector/choose.py): "vector" runs the numpy kernel (never with budgets: `supports` refuses
     them), falling back to the evaluator for a group it cannot take exactly; the result is the same."""
     from loyalty.simulate.engine import replay_members
+    from loyalty.simulate.measures import add_customer_cells
 
+    result = None
     if kernel == "vector" and known is None:
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return simulate_vector(plan, history)
+            result = simulate_vector(plan, history)
         except Unsupported:
             pass
-    factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
-    return replay_members(plan, history, history.member_slices(), factory)
+    if result is None:
+        factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
+        result = replay_members(plan, history, history.member_slices(), factory)
+    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
+    return result
 
 
 def known_to_data(known: Optional[Cutoffs]):

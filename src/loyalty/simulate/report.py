@@ -14,6 +14,7 @@ from decimal import Decimal, localcontext
 from typing import Optional
 
 from loyalty.runtime.timeutil import next_period_start
+from loyalty.simulate.measures import customer_report
 from loyalty.simulate.result import EXACT, KEY_SEP, SimResult
 
 REPORT_FORMAT = "loyalty-simulation/1"
@@ -279,6 +280,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
                      "truncated": v.get("truncated", 0), "ran_out": result.exhausted.get(k)}
                     for k, v in sorted(table("budget").items())],
         "draws": draws,
+        "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
         "redemptions_refused": [{"reward": k, "reason": reason, "count": n}
                                 for k, v in sorted(table("refused").items()) for reason, n in sorted(v.items())],

@@ -42,6 +42,8 @@ class Scenario:
     time_format: Optional[str] = None
     delimiter: Optional[str] = None
     source: str = "defaults"  # where the scenario came from, for the report
+    # customer measures: days without an order after which a customer counts as lapsed (None: from the data)
+    lapse_after_days: Optional[int] = None
 
     def assumptions(self) -> dict[str, Any]:
         """What the report prints under "assumptions": plain JSON-ready values."""
@@ -58,6 +60,7 @@ class Scenario:
             "cost_per_point": {k: str(v) for k, v in sorted(self.cost_per_point.items())},
             "item_costs": {k: str(v) for k, v in sorted(self.item_costs.items())},
             "reward_costs": {k: str(v) for k, v in sorted(self.reward_costs.items())},
+            "lapse_after_days": self.lapse_after_days,
         }
 
     def with_overrides(self, **changes: Any) -> "Scenario":
@@ -114,6 +117,8 @@ def _scenario(doc, program) -> Scenario:
     for key in ("cost_per_point", "item_costs", "reward_costs", "columns"):
         changes[key] = dict(getattr(m, key) or {})
     changes["time_format"], changes["delimiter"] = m.time_format, m.delimiter
+    if m.customers is not None:
+        changes["lapse_after_days"] = m.customers.lapse_after_days
     return replace(Scenario(), **changes)
 
 
