@@ -93,9 +93,16 @@ line and column), 2 usage error.""",
 @click.option("--lapse-after", "lapse_after", type=click.IntRange(min=1, max=36500), metavar="DAYS",
               help="Customer measures: a customer is lapsed after this many days without an order "
                    "(default: from the data; the report says which).")
+@click.option("--forecast", "forecast", nargs=2, type=(click.IntRange(min=1, max=120), click.Choice(["months", "month"])),
+              metavar="N months", help="Also forecast N months past the history's end: a BG/NBD model of each member's "
+                                       "orders, the program run over history + forecast (docs/simulate.md).")
+@click.option("--forecast-runs", type=click.IntRange(min=1, max=10000), default=20, show_default=True,
+              help="With --forecast: runs of the forecast (the interval is the spread across them).")
+@click.option("--seed", type=click.IntRange(min=-(2**63), max=2**63 - 1), default=None,
+              help="The scenario's seed (draws, redeeming members, the forecast's draws); overrides the file's.")
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped, lapse_after):
+            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped, lapse_after, forecast, forecast_runs, seed):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -118,7 +125,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     if grouped and engine_name == "dask":
         fail("--grouped is for the local engine (Dask partitions hold their members' rows anyway)",
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
+    if forecast and (grouped or engine_name == "dask"):
+        fail("--forecast needs the history in memory", "leave out --grouped and --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
+    overrides = {"lapse_after_days": lapse_after, "seed": seed}  # the command line wins over the scenario file
     prog = load_program(program)
     if engine_name == "dask":
         from loyalty.simulate.distributed import dask_and_report
@@ -126,22 +136,27 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
                                          on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                         member_rows=bool(out_dir), lapse_after=lapse_after)
+                                         member_rows=bool(out_dir), overrides=overrides)
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=bool(out_dir), lapse_after=lapse_after)
+                                                  member_rows=bool(out_dir), overrides=overrides)
     else:
         prefer_system_allocator()
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row, lapse_after)
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row, overrides)
         plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
         from loyalty.simulate.vector import supports
 
         _refuse_vector(kernel, supports(prog, plan))
         result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+        if forecast:
+            from loyalty.forecast.run import behaviour_of, forecast_section
+
+            report["forecast"] = forecast_section(plan, inputs.history, forecast[0], forecast_runs, jobs, kernel,
+                                                  behaviour_of(inputs.scenario), report["assumptions"])
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:

@@ -47,19 +47,20 @@ class Inputs:
 
 def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optional[str], columns: Optional[str],
                 time_format: Optional[str], delimiter: Optional[str], on_bad_row: str,
-                lapse_after: Optional[int] = None) -> Inputs:
+                overrides: Optional[dict] = None) -> Inputs:
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
-                                             lapse_after)
+                                             overrides)
     return Inputs(scenario, read_history(history_path, options))
 
 
 def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
                          time_format: Optional[str], delimiter: Optional[str], on_bad_row: str,
-                         lapse_after: Optional[int] = None) -> tuple[Scenario, ReadOptions]:
-    """The scenario, and how to read the history (the command line overrides the scenario)."""
+                         overrides: Optional[dict] = None) -> tuple[Scenario, ReadOptions]:
+    """The scenario, and how to read the history (the command line overrides the scenario: `overrides` are
+    Scenario fields, e.g. {"seed": 3, "lapse_after_days": 60}; None values are not given)."""
     # checked against the program: a cost for a point kind, reward or item it does not have is an error
     scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
-    scenario = scenario.with_overrides(lapse_after_days=lapse_after)
+    scenario = scenario.with_overrides(**(overrides or {}))
     mapping = dict(scenario.columns)
     if columns:
         mapping.update(parse_column_mapping(columns))

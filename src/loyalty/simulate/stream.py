@@ -413,7 +413,7 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
 
 def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
                        time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
-                       console=None, on_unsupported=None, member_rows: bool = True, lapse_after=None):
+                       console=None, on_unsupported=None, member_rows: bool = True, overrides=None):
     """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
 
     The plan needs the history's time range before any member is replayed; the scan (time column only)
@@ -427,7 +427,7 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
     from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
-                                             lapse_after)
+                                             overrides)
     reader = GroupedReader(history_path, options)
     candidate = reader.scan()
     try:
