@@ -147,3 +147,15 @@ def summarise(times: list[np.ndarray], T) -> tuple[np.ndarray, np.ndarray, np.nd
     x = np.array([len(t) - 1 for t in times], dtype=np.float64)
     tx = np.array([t[-1] if len(t) else 0.0 for t in times], dtype=np.float64)
     return x, tx, np.array(T, dtype=np.float64)
+
+
+def expected_future(params: Params, t: float, x, tx, T) -> np.ndarray:
+    """E[orders in (T, T + t] | x, t_x, T] (the paper's equation 10; needs a != 1)."""
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, tx, T = (np.asarray(v, dtype=np.float64) for v in (x, tx, T))
+    head = (a + b + x - 1) / (a - 1)
+    inner = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+    odds = np.where(x > 0, a / np.maximum(b + x - 1, 1e-300) * ((alpha + T) / (alpha + tx)) ** (r + x), 0.0)
+    return head * inner / (1 + odds)

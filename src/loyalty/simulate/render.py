@@ -145,6 +145,10 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         from loyalty.simulate.render_measures import render_customers
 
         render_customers(report["customers"], console, m, _pct, _int)
+    if report.get("forecast"):
+        from loyalty.simulate.render_measures import render_forecast
+
+        render_forecast(report["forecast"], console, m, _int)
     for c in report["caps"]:
         console.print(plain("cap on ", (c["rule"], "bold"), f" reached {_int(c['times'])} times, "
                             f"{_int(c['truncated'])} held back"))

@@ -55,3 +55,37 @@ def render_customers(section: dict, console, money: Callable[[str], str], pct: C
                                            r["orders_per_customer"] or "-", pct(r["repeat_purchase_rate"]),
                                            money(r["value_per_customer"]))))
         console.print(t)
+
+
+def render_forecast(section: dict, console, money: Callable[[str], str], whole: Callable) -> None:
+    """The forecast (forecast/run.py): the model, then each month's median with its interval across runs."""
+    from rich.table import Table
+
+    from loyalty.terminal import plain
+
+    p = section["parameters"]
+    console.print(plain((f"Forecast, {section['months']} months after the history", "bold")))
+    console.print(plain(
+        f"{section['model']}: r {p['r']}, alpha {p['alpha']}, a {p['a']}, b {p['b']}; "
+        f"{whole(section['customers_fitted'])} customers fitted, {section['expected_alive_at_end']} expected active "
+        f"at the end; {section['runs']} runs (seed {section['seed']}), {section['interval']} intervals across runs"))
+
+    def spread(cell: dict, fmt) -> str:
+        return f"{fmt(cell['median'])} ({fmt(cell['low'])}-{fmt(cell['high'])})"
+
+    t = Table(title=plain("Forecast by month: median (interval)"), title_justify="left", title_style="bold")
+    for col in ("month", "orders", "revenue", "cost", "rewards", "liability"):
+        t.add_column(plain(col), justify="left" if col == "month" else "right")
+    for r in section["by_month"]:
+        t.add_row(*(plain(x) for x in (r["month"], spread(r["orders"], whole), spread(r["revenue"], money),
+                                       spread(r["cost"], money), spread(r["rewards"], whole),
+                                       spread(r["liability"], money))))
+    total = section["total"]
+    t.add_row(*(plain(x) for x in ("total", spread(total["orders"], whole), spread(total["revenue"], money),
+                                   spread(total["cost"], money), spread(total["rewards"], whole),
+                                   spread(total["liability_at_end"], money))))
+    console.print(t)
+    b = section.get("behaviour") or {}
+    shown = [f"{k.replace('_', ' ')} {v}" for k, v in sorted(b.items()) if v not in (None, "0", 0, "1", "off")]
+    if shown:
+        console.print(plain(("behaviour assumptions: " + "; ".join(shown), "dim")))
