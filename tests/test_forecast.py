@@ -158,3 +158,78 @@ def test_forecast_without_repeat_orders_is_an_input_error(tmp_path):
                                     "B,2025-02-01T10:00,purchase,O2,coffee,1,30.00\n")
     result = run(tmp_path, "--forecast", "2", "months")
     assert result.exit_code == 1 and "no customer ordered twice" in result.output and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ behaviour assumptions (the scenario file)
+
+def _forecast(files, scenario_text=None, runs="6"):
+    args = ["--format", "json", "--forecast", "3", "months", "--forecast-runs", runs]
+    if scenario_text is not None:
+        (files / "s.yaml").write_text(scenario_text)
+        args += ["--scenario", str(files / "s.yaml")]
+    result = run(files, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_behaviour_is_off_by_default_and_printed_in_the_assumptions(files):
+    plain = _forecast(files)
+    assert plain["assumptions"]["behaviour"] == {"goal_gradient": None, "win_back": None}
+    assert plain["forecast"]["behaviour"] == {"goal_gradient": None, "win_back": None}
+    empty = _forecast(files, "behaviour: {}\n")
+    assert empty["forecast"] == plain["forecast"]
+    # a factor of 1 and a share of 0 are the model alone: the same draws, the same forecast
+    neutral = _forecast(files, "behaviour:\n  goal_gradient: {factor: 1}\n  win_back: {share: 0}\n")
+    assert neutral["assumptions"]["behaviour"] == {"goal_gradient": {"factor": "1", "within": "0.2"},
+                                                   "win_back": {"share": "0"}}
+    assert neutral["forecast"]["by_month"] == plain["forecast"]["by_month"]
+
+
+def test_goal_gradient_makes_members_near_a_reward_order_more(files):
+    plain = _forecast(files)["forecast"]["total"]["orders"]["median"]
+    eager = _forecast(files, "behaviour:\n  goal_gradient: {factor: 4, within: 0.5}\n")
+    assert eager["forecast"]["behaviour"]["goal_gradient"] == {"factor": "4", "within": "0.5"}
+    assert eager["forecast"]["total"]["orders"]["median"] > 1.2 * plain
+
+
+def test_win_back_brings_back_members_who_had_gone(tmp_path):
+    (tmp_path / "p.loyalty").write_text(PROGRAM)
+    lines = ["member,time,type,order,item,quantity,amount"]
+    for m in range(30):  # weekly for 20 weeks; half stop in April
+        weeks = 20 if m % 2 else 60
+        for w in range(0, min(weeks, 50)):
+            day = np.datetime64("2025-01-01") + 7 * w
+            lines.append(f"M{m:02d},{day}T10:00,purchase,O{m}-{w},coffee,1,30.00")
+    (tmp_path / "h.csv").write_text("\n".join(lines) + "\n")
+    plain = _forecast(tmp_path)["forecast"]["total"]["orders"]["median"]
+    back = _forecast(tmp_path, "behaviour:\n  win_back: {share: 1}\n")["forecast"]["total"]["orders"]["median"]
+    assert back > 1.3 * plain
+
+
+def test_goal_gradient_near_a_reward():
+    from loyalty.forecast.run import GoalGradient
+
+    # price 100, near from 80: member 0 has 50 and earns 10 an order, member 1 does not redeem
+    g = GoalGradient(2.0, 0.2, 100.0, np.array([50.0, 90.0]), np.array([10.0, 10.0]), np.array([True, False]))
+    assert [g(0, k) for k in range(8)] == [1.0, 1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0]  # 50..120 -> 120 mod 100 = 20
+    assert [g(1, k) for k in range(3)] == [2.0, 1.0, 1.0]  # 90 is near; 100 and more: reached, not redeemed
+
+
+def test_goal_gradient_needs_points_that_buy_a_reward(tmp_path):
+    (tmp_path / "p.loyalty").write_text(PROGRAM.split("points")[0] + 'rule "ten off" {\n  get 10% off\n}\n')
+    (tmp_path / "h.csv").write_text(_history())
+    (tmp_path / "s.yaml").write_text("behaviour:\n  goal_gradient: {factor: 2}\n")
+    result = run(tmp_path, "--forecast", "2", "months", "--scenario", str(tmp_path / "s.yaml"))
+    assert result.exit_code == 1 and "goal_gradient assumption needs a program with one point kind" in result.output
+
+
+@pytest.mark.parametrize("text,where", [
+    ("behaviour:\n  goal_gradient: {factor: 0}\n", "behaviour.goal_gradient.factor"),
+    ("behaviour:\n  goal_gradient: {within: 0.1}\n", "behaviour.goal_gradient: missing key 'factor'"),
+    ("behaviour:\n  win_back: {share: 1.5}\n", "behaviour.win_back.share"),
+    ("behaviour:\n  winback: {share: 0.5}\n", "did you mean 'win_back'?"),
+])
+def test_behaviour_is_checked(files, text, where):
+    (files / "s.yaml").write_text(text)
+    result = run(files, "--scenario", str(files / "s.yaml"))
+    assert result.exit_code == 1 and where in result.output, result.output

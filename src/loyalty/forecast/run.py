@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Optional
 
+import numpy as np
+
 from loyalty.simulate.errors import InputError
 
 INTERVAL = 90  # per cent: the 5th to the 95th percentile across runs
@@ -29,9 +31,40 @@ class ForecastError(InputError):
 
 @dataclass(frozen=True)
 class Behaviour:
-    """Assumptions about behaviour the model does not contain (docs/simulate.md); off by default."""
+    """Assumptions about behaviour the model does not contain (docs/simulate.md); each off unless given."""
 
-    win_back_share: Decimal = Decimal(0)
+    win_back_share: Optional[Decimal] = None  # of the members the model counts as gone at the end, who come back
+    goal_gradient_factor: Optional[Decimal] = None  # a member's rate times this while near her next reward
+    goal_gradient_within: Decimal = Decimal("0.2")  # near: balance at least (1 - within) x the reward's price
+
+    def shown(self) -> dict:
+        return {"goal_gradient": None if self.goal_gradient_factor is None else {
+                    "factor": str(self.goal_gradient_factor), "within": str(self.goal_gradient_within)},
+                "win_back": None if self.win_back_share is None else {"share": str(self.win_back_share)}}
+
+
+@dataclass(frozen=True)
+class GoalGradient:
+    """Which members are near their next reward before each future order, from their points.
+
+    A member's balance before her k-th future order is taken as B + k x e: B her points outstanding at the end
+    of the history, e what she earned an order on average over it; a member who redeems (the scenario's
+    policy) spends the price P each time the balance reaches it, so her balance is (B + k e) mod P. She is near
+    when that is at least (1 - within) x P and below P. This judges nearness only, to set her rate; the program
+    itself then runs exactly on the orders drawn."""
+
+    factor: float
+    within: float
+    price: float
+    balance: np.ndarray  # per customer
+    per_order: np.ndarray
+    redeems: np.ndarray  # bool per customer
+
+    def __call__(self, i: int, k: int) -> float:
+        b = self.balance[i] + k * self.per_order[i]
+        if self.redeems[i]:
+            b = b % self.price
+        return self.factor if (1 - self.within) * self.price <= b < self.price else 1.0
 
 
 def _first_of_month(year: int, month: int) -> _dt.datetime:
@@ -72,6 +105,8 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
     except FitError as err:
         raise ForecastError(f"cannot fit the forecast's model: {err}",
                             hint="a forecast needs a history in which customers order more than once") from None
+    gradient = goal_gradient(plan, history, customers, behaviour, jobs, kernel) \
+        if behaviour.goal_gradient_factor is not None else None
     horizon_end = _first_of_month(end.year, end.month + months_ahead + 1)
     horizon_weeks = (horizon_end - end) / _dt.timedelta(weeks=1)
     all_months = tuple(months_between(first, horizon_end - _dt.timedelta(microseconds=1)))
@@ -82,7 +117,7 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
     for run in range(1, runs + 1):
         rng = np.random.default_rng([plan.scenario.seed % (1 << 64), run])
         extended, n_future = extend(history, customers, params, end, horizon_weeks, rng, run,
-                                    win_back=float(behaviour.win_back_share))
+                                    win_back=float(behaviour.win_back_share or 0), rate_factor=gradient)
         future_orders.append(n_future)
         run_plan = replace(plan, end=last, months=all_months)
         result = simulate_jobs(run_plan, extended, jobs, kernel=choose_kernel(run_plan, kernel))
@@ -122,7 +157,7 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
         "runs": runs,
         "seed": plan.scenario.seed,
         "interval": f"{INTERVAL}%",
-        "behaviour": {"win_back_share": str(behaviour.win_back_share)},
+        "behaviour": behaviour.shown(),
         "by_month": by_month,
         "total": totals,
     }
@@ -130,4 +165,28 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
 
 def behaviour_of(scenario) -> Behaviour:
     """The scenario's behaviour assumptions (none by default)."""
-    return Behaviour()
+    return Behaviour(scenario.win_back_share, scenario.goal_gradient_factor, scenario.goal_gradient_within)
+
+
+def goal_gradient(plan, history, customers, behaviour: Behaviour, jobs: int, kernel: str) -> GoalGradient:
+    """The goal gradient's view of each customer's points at the end of the history (one run of the history
+    with a row per member). Needs one point kind that buys the reward the scenario redeems for."""
+    from loyalty.simulate.parallel import simulate_jobs
+    from loyalty.simulate.scenario import member_redeems
+    from loyalty.simulate.vector.choose import choose_kernel
+
+    prog = plan.program
+    if len(prog.kinds) != 1 or not plan.redeem_rewards:
+        raise ForecastError("the goal_gradient assumption needs a program with one point kind whose points buy a "
+                            f"reward, and a scenario that redeems (this program has {len(prog.kinds)} point kinds"
+                            f"{'' if plan.redeem_rewards else ', nothing redeemed'})",
+                            hint="leave out behaviour.goal_gradient in the scenario file")
+    price = float(prog.redeem[plan.redeem_rewards[0]].price)
+    with_rows = replace(plan, member_rows=True)
+    rows = {m.member: m for m in simulate_jobs(with_rows, history, jobs,
+                                               kernel=choose_kernel(with_rows, kernel)).members}
+    balance = np.array([float(rows[n].points_outstanding) for n in customers.names])
+    per_order = np.array([float(rows[n].points_earned) / max(1, rows[n].orders) for n in customers.names])
+    redeems = np.array([member_redeems(plan.scenario, n) for n in customers.names], dtype=bool)
+    return GoalGradient(float(behaviour.goal_gradient_factor), float(behaviour.goal_gradient_within), price,
+                        balance, per_order, redeems)
