@@ -163,7 +163,7 @@ def test_member_groups_merge_to_the_same_section(tmp_path_factory, cuts, lapse):
     (files / "h.csv").write_text(HISTORY)
     (files / "a.csv").write_text(ATTRIBUTES)
     prog = load_program(str(files / "p.loyalty"))
-    inputs = read_inputs(prog, str(files / "h.csv"), None, None, None, None, "stop", lapse)
+    inputs = read_inputs(prog, str(files / "h.csv"), None, None, None, None, "stop", {"lapse_after_days": lapse})
     plan = plan_for(prog, str(files / "p.loyalty"), inputs, str(files / "a.csv"))
     h = inputs.history
     starts = h.member_starts().tolist() + [len(h)]

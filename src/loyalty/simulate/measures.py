@@ -98,12 +98,16 @@ class Orders:
         ret = ev_kind == code.get("return", -2)
         # purchases by (member, time): each member's orders in time order
         p = firsts[buy]
-        by = np.lexsort((time[p], member[p]))
-        p = p[by]
+        by = None
+        if len(p) > 1:  # usually in row order already: rows are sorted by member and time
+            mp, tp = member[p], time[p]
+            if not np.all((mp[1:] > mp[:-1]) | ((mp[1:] == mp[:-1]) & (tp[1:] >= tp[:-1]))):
+                by = np.lexsort((tp, mp))
+                p = p[by]
         self.member = member[p]
         self.time = time[p]
         self.day = np.floor_divide(self.time, DAY_US)
-        self.total = totals[buy][by]
+        self.total = totals[buy] if by is None else totals[buy][by]
         self.order = order[p]
         r = firsts[ret]
         self.ret_member, self.ret_time, self.ret_total, self.ret_order = member[r], time[r], totals[ret], order[r]
@@ -124,16 +128,23 @@ class Orders:
         import numpy as np
 
         ok = np.zeros(len(self.ret_member), dtype=bool)
-        if not len(ok):
+        keyed = self.order >= 0
+        if not len(ok) or not keyed.any():
             return ok
-        bought: dict[tuple[int, int], int] = {}
-        for m, o, t in zip(self.member.tolist(), self.order.tolist(), self.time.tolist()):
-            if o >= 0 and (m, o) not in bought:
-                bought[(m, o)] = t
-        for i, (m, o, t) in enumerate(zip(self.ret_member.tolist(), self.ret_order.tolist(), self.ret_time.tolist())):
-            when = bought.get((m, o)) if o >= 0 else None
-            ok[i] = when is not None and when <= t
-        return ok
+        keyed &= np.isin(self.order, self.ret_order[self.ret_order >= 0])  # only orders a return names
+        if not keyed.any():
+            return ok
+        width = int(max(self.order.max(), self.ret_order.max())) + 1
+        pkey = self.member[keyed] * width + self.order[keyed]
+        ptime = self.time[keyed]
+        by = np.lexsort((ptime, pkey))
+        pkey, ptime = pkey[by], ptime[by]
+        first = np.ones(len(pkey), dtype=bool)
+        first[1:] = pkey[1:] != pkey[:-1]
+        pkey, ptime = pkey[first], ptime[first]  # each (member, order): its earliest purchase
+        rkey = self.ret_member * width + self.ret_order
+        at = np.minimum(np.searchsorted(pkey, rkey), len(pkey) - 1)
+        return (self.ret_order >= 0) & (pkey[at] == rkey) & (ptime[at] <= self.ret_time)
 
     def names(self, codes) -> list[str]:
         return self.history.values_of("member", codes)
@@ -146,28 +157,34 @@ def lapse_gaps(scenario) -> tuple[int, ...]:
 
 
 def add_customer_cells(result: SimResult, history, plan) -> None:
-    """Add the customer measures of these whole members' rows to `result` (counts, cells, histograms)."""
+    """Add the customer measures of these whole members' rows to `result` (counts, cells, histograms).
+    Keys are numbers until the sums are made: only distinct keys become text."""
     import numpy as np
 
     if not len(history):
         return
     o = Orders(history)
     cells = result.cells
+    big = np.iinfo(np.int64).max
 
     def add(table: str, key: str, column: str, value) -> None:
         if value:
             cell = (table, key, column)
             cells[cell] = cells.get(cell, 0) + int(value)
 
-    def add_by(table: str, keys, column: str, values=None) -> None:
-        """Sum `values` (default: 1 each) by key (numpy array of month numbers or texts)."""
-        keys = np.asarray(keys)
+    def add_by(table: str, column: str, text, keys, values=None) -> None:
+        """Sum `values` (default: 1 each) by the int64 `keys`; `text(key)` names a distinct key."""
+        keys = np.asarray(keys, dtype=np.int64)
         if not len(keys):
             return
         uniq, inverse = np.unique(keys, return_inverse=True)
-        sums = np.bincount(inverse, minlength=len(uniq)) if values is None else _int_bincount(inverse, values, len(uniq))
+        if values is None:
+            sums = np.bincount(inverse, minlength=len(uniq))
+        else:
+            sums = np.zeros(len(uniq), dtype=np.int64)  # exact: amounts are int64 minor units
+            np.add.at(sums, inverse, np.asarray(values, dtype=np.int64))
         for k, v in zip(uniq.tolist(), sums.tolist()):
-            add(table, month_text(k) if isinstance(k, int) else k, column, v)
+            add(table, text(k), column, v)
 
     end_day = (plan.end - _dt.datetime(1970, 1, 1)) // _dt.timedelta(days=1)
     n = len(o.member)
@@ -188,71 +205,78 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
     # gaps between a customer's consecutive orders, in days
     gap = np.diff(o.day)[~new_member[1:]] if n > 1 else np.zeros(0, np.int64)
     _observe_all(result, GAPS, gap)
-    # each customer's value: her orders less her accepted returns
+    # each customer's value: her orders less her accepted returns (every accepted return's member ordered)
     buyer_starts = np.flatnonzero(new_member)
     value = np.add.reduceat(o.total, buyer_starts) if n else np.zeros(0, np.int64)
     buyers = o.member[buyer_starts]
     if o.accepted.any():
-        ret_by = {}
-        for m, v in zip(o.ret_member[o.accepted].tolist(), o.ret_total[o.accepted].tolist()):
-            ret_by[m] = ret_by.get(m, 0) + v
-        value = value - np.array([ret_by.get(m, 0) for m in buyers.tolist()], dtype=np.int64)
+        np.add.at(value, np.searchsorted(buyers, o.ret_member[o.accepted]), -o.ret_total[o.accepted])
     _observe_all(result, VALUES, value)
 
     # ---------------------------------------------------------------- by month
-    pair = np.unique(np.stack([o.member, month]), axis=1) if n else np.zeros((2, 0), np.int64)
-    add_by(_MONTH, pair[1], "buyers")
-    add_by(_MONTH, month[new_member], "new")
+    months_wide = 1 << 20  # month numbers (years 1000 to 8999) shifted to be >= 0 fit in 20 bits
+    shift = 12 * 1000
+    member_month = np.unique(o.member * months_wide + (month + shift)) if n else np.zeros(0, np.int64)
+    pair_member, pair_month = member_month // months_wide, member_month % months_wide - shift
+    add_by(_MONTH, "buyers", month_text, pair_month)
+    add_by(_MONTH, "new", month_text, month[new_member])
     for g in lapse_gaps(plan.scenario):
         # a gap of more than g days: lapsed g days after the order, returned at the next one
-        after = np.append(o.day[1:], 0) if n else o.day
-        next_day = np.where(last_of_member, np.iinfo(np.int64).max, after)
+        named = lambda m, g=g: f"{g}{KEY_SEP}{month_text(m)}"  # noqa: E731
+        next_day = np.where(last_of_member, big, np.append(o.day[1:], 0)) if n else o.day
         lapse_day = o.day + g
         lapsed = (next_day - o.day > g) & (lapse_day <= end_day)
-        add_by(_LAPSE, [f"{g}{KEY_SEP}{month_text(m)}" for m in _month_number(lapse_day[lapsed]).tolist()],
-               "lapsed")
+        add_by(_LAPSE, "lapsed", named, _month_number(lapse_day[lapsed]))
         back = ~new_member & (np.diff(o.day, prepend=0) > g) if n else new_member
-        add_by(_LAPSE, [f"{g}{KEY_SEP}{month_text(m)}" for m in month[back].tolist()], "returned")
+        add_by(_LAPSE, "returned", named, month[back])
 
     # ---------------------------------------------------------------- cohorts by signup month
     first_month, last_month = (_month_of_text(plan.months[0]), _month_of_text(plan.months[-1])) if plan.months \
         else (0, -1)
+    codes = int(max(o.all_members.max(), 0)) + 1 if len(o.all_members) else 1
     signup_day = o.all_first_day.copy()
+    signed = np.full(codes, big, dtype=np.int64)  # member code -> signup day, from the attributes
     attributes = plan.attributes
-    signed: dict[int, int] = {}  # member code -> signup day, from the attributes
     if attributes:
         epoch = _dt.date(1970, 1, 1)
         for code, name in zip(o.all_members.tolist(), o.names(o.all_members)):
             a = attributes.get(name)
             if a is not None and a.signup_date is not None:
                 signed[code] = (a.signup_date - epoch).days
-        if signed:
-            signup_day = np.array([signed.get(c, d) for c, d in zip(o.all_members.tolist(), signup_day.tolist())],
-                                  dtype=np.int64)
+        known = signed[o.all_members] != big
+        signup_day = np.where(known, signed[o.all_members], signup_day)
     cohort = _month_number(signup_day)
     inside = (cohort >= first_month) & (cohort <= last_month)
     result.count("customers_signup_before_history", int((cohort < first_month).sum()))
     result.count("customers_signup_after_history", int((cohort > last_month).sum()))
-    add_by(_COHORT, [month_text(c) for c in cohort[inside].tolist()], "members")
-    cohort_of = dict(zip(o.all_members.tolist(), cohort.tolist()))
-    if n:
-        c = np.array([cohort_of[m] for m in pair[0].tolist()], dtype=np.int64)
-        since = pair[1] - c
+    add_by(_COHORT, "members", month_text, cohort[inside])
+    cohort_of = np.zeros(codes, dtype=np.int64)
+    cohort_of[o.all_members] = cohort
+    tenure_wide = 1 << 20  # months since signup (below 96,000) in the low bits of a (cohort, k) key
+
+    def cohort_key(c, k):
+        return (c + shift) * tenure_wide + k
+
+    def cohort_text(key: int) -> str:
+        return f"{month_text(key // tenure_wide - shift)}{KEY_SEP}{key % tenure_wide}"
+
+    def by_tenure(column: str, members, months, values=None) -> None:
+        c = cohort_of[members]
+        since = months - c
         ok = (since >= 0) & (c >= first_month) & (c <= last_month)
-        add_by(_COHORT, [f"{month_text(a)}{KEY_SEP}{k}" for a, k in zip(c[ok].tolist(), since[ok].tolist())],
-               "active")
+        add_by(_COHORT, column, cohort_text, cohort_key(c[ok], since[ok]), None if values is None else values[ok])
+
+    if n:
+        by_tenure("active", pair_member, pair_month)
         # value by month since signup: orders by their month, accepted returns by theirs
-        c_order = np.array([cohort_of[m] for m in o.member.tolist()], dtype=np.int64)
-        _cohort_value(add_by, c_order, month, o.total, first_month, last_month)
+        by_tenure("value", o.member, month, o.total)
         acc = o.accepted
         if acc.any():
-            c_ret = np.array([cohort_of[m] for m in o.ret_member[acc].tolist()], dtype=np.int64)
-            _cohort_value(add_by, c_ret, _month_number(o.ret_day[acc]), -o.ret_total[acc], first_month, last_month)
+            by_tenure("value", o.ret_member[acc], _month_number(o.ret_day[acc]), -o.ret_total[acc])
 
     # ---------------------------------------------------------------- enrolled members and the rest
     if attributes and any(a.signup_date is not None for a in attributes.values()):
-        join = np.array([signed.get(m, np.iinfo(np.int64).max) for m in o.member.tolist()], dtype=np.int64)
-        enrolled = o.day >= join
+        enrolled = o.day >= signed[o.member]
         for segment, mask in ((ENROLLED, enrolled), (NOT_ENROLLED, ~enrolled)):
             add(_SEGMENT, segment, "orders", mask.sum())
             add(_SEGMENT, segment, "gross", o.total[mask].sum())
@@ -261,28 +285,10 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
             add(_SEGMENT, segment, "repeaters", (counts >= 2).sum())
         if o.accepted.any():
             acc = o.accepted
-            rjoin = np.array([signed.get(m, np.iinfo(np.int64).max) for m in o.ret_member[acc].tolist()],
-                             dtype=np.int64)
-            r_enrolled = o.ret_day[acc] >= rjoin
+            r_enrolled = o.ret_day[acc] >= signed[o.ret_member[acc]]
             add(_SEGMENT, ENROLLED, "returned", o.ret_total[acc][r_enrolled].sum())
             add(_SEGMENT, NOT_ENROLLED, "returned", o.ret_total[acc][~r_enrolled].sum())
         result.count("customers_enrolment_known", 1)
-
-
-def _int_bincount(inverse, values, size: int):
-    """Exact integer sums by group (np.bincount would sum in floats)."""
-    import numpy as np
-
-    out = np.zeros(size, dtype=object)
-    np.add.at(out, inverse, np.asarray(values, dtype=np.int64).astype(object))
-    return out
-
-
-def _cohort_value(add_by, cohort, month, amounts, first_month: int, last_month: int) -> None:
-    since = month - cohort
-    ok = (since >= 0) & (cohort >= first_month) & (cohort <= last_month)
-    add_by(_COHORT, [f"{month_text(a)}{KEY_SEP}{k}" for a, k in zip(cohort[ok].tolist(), since[ok].tolist())],
-           "value", amounts[ok])
 
 
 def _observe_all(result: SimResult, name: str, values) -> None:
