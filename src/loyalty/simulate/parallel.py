@@ -104,17 +104,15 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
     from loyalty.simulate.engine import replay_members
     from loyalty.simulate.measures import add_customer_cells
 
-    result = None
     if kernel == "vector" and known is None:
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            result = simulate_vector(plan, history)
+            return simulate_vector(plan, history)  # with the customer measures
         except Unsupported:
             pass
-    if result is None:
-        factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
-        result = replay_members(plan, history, history.member_slices(), factory)
+    factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
+    result = replay_members(plan, history, history.member_slices(), factory)
     add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
     return result
 
