@@ -34,7 +34,6 @@ class Customers:
 
 
 def customers_of(history, end: _dt.datetime) -> Customers:
-    from loyalty.simulate.history import micros_to_datetime  # noqa: F401  (times are naive wall micros)
     from loyalty.simulate.orders import EventBuilder
 
     end_us = (end - _dt.datetime(1970, 1, 1)) // _dt.timedelta(microseconds=1)

@@ -1,8 +1,9 @@
 """Customer measures from the history itself: repeat purchases, activity and churn, cohorts, value.
 
 They do not depend on the program: they describe the customers the program is run on. Like every other
-figure they are made of mergeable pieces: `add_customer_cells` adds, for some whole members' rows (the unit
-of work of every engine, `parallel.evaluate_range`), counts to a `SimResult` (cells keyed by month, cohort
+figure they are made of mergeable pieces: `add_customer_cells` adds, for some whole members' rows, counts to
+a `SimResult` (once per history a result is made for: `vector.kernel.simulate_vector`, the evaluator's groups
+in `parallel.evaluate_range`, and `engine.simulate`; never in `engine.replay_members`) (cells keyed by month, cohort
 and segment; histograms of days between orders and of each customer's value), and `customer_report` turns
 the merged result into the report's `customers` section. So `--jobs`, `--grouped` and Dask give the same
 bytes as one process.
