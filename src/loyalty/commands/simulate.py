@@ -63,6 +63,7 @@ Examples:
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
   loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
   loyalty simulate program.loyalty sales.csv --jobs 1
+  loyalty simulate program.loyalty sales.csv --lapse-after 90 --forecast 12 months --seed 1
   loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
 
