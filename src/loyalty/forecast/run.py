@@ -2,11 +2,12 @@
 over each history + extension, and report the forecast months' figures with intervals across runs.
 
 A run is seeded from (the scenario's seed, its number), so the same inputs give the same forecast, byte for
-byte. Each run replays the whole history and its extension (the members' states at the end of the history
-carry into the future: points outstanding, punch counts, tiers). The interval is the spread across runs
-(nearest-rank percentiles, so every bound is one run's exact figure): it holds the model's randomness given
-its fitted parameters, not the uncertainty of the parameters themselves, nor of the model (docs/simulate.md,
-"Forecast").
+byte. Each run refits the model on a bootstrap sample of the customers (the parameters' uncertainty), draws
+every customer's future with those parameters, and replays the whole history and its extension (the
+members' states at the end of the history carry into the future: points outstanding, punch counts, tiers).
+The interval is the spread across runs (nearest-rank percentiles, so every bound is one run's exact
+figure): the model's randomness and its parameters' uncertainty, not the model's own error
+(docs/simulate.md, "Forecast").
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
     future_orders: list[int] = []
     for run in range(1, runs + 1):
         rng = np.random.default_rng([plan.scenario.seed % (1 << 64), run])
-        extended, n_future = extend(history, customers, params, end, horizon_weeks, rng, run,
+        # the parameters' own uncertainty: each run refits on a bootstrap sample of the customers
+        run_params = _refit(customers, rng, params)
+        extended, n_future = extend(history, customers, run_params, end, horizon_weeks, rng, run,
                                     win_back=float(behaviour.win_back_share or 0), rate_factor=gradient)
         future_orders.append(n_future)
         run_plan = replace(plan, end=last, months=all_months)
@@ -161,6 +164,19 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
         "by_month": by_month,
         "total": totals,
     }
+
+
+def _refit(customers, rng, params):
+    """The model refitted on the customers resampled with replacement (the fit on all of them when a sample
+    cannot be fitted, e.g. no repeat order drawn)."""
+    from loyalty.forecast.bgnbd import FitError, fit
+
+    n = len(customers.x)
+    sample = rng.integers(0, n, n)
+    try:
+        return fit(customers.x[sample], customers.tx[sample], customers.T[sample])
+    except FitError:
+        return params
 
 
 def behaviour_of(scenario) -> Behaviour:
