@@ -144,6 +144,11 @@ def test_forecast_text_report(files):
     result = run(files, "--forecast", "2", "months", "--forecast-runs", "3")
     assert result.exit_code == 0, result.output
     assert "Forecast by month: median (interval)" in result.output and "BG/NBD" in result.output
+    assert "behaviour assumptions: none (the model alone)" in result.output
+    (files / "s.yaml").write_text("behaviour:\n  goal_gradient: {factor: 1.5}\n  win_back: {share: 0.25}\n")
+    result = run(files, "--forecast", "2", "months", "--forecast-runs", "3", "--scenario", str(files / "s.yaml"))
+    assert ("behaviour assumptions: goal gradient x1.5 within 0.2 of a reward's price; win-back: a share 0.25 of "
+            "members gone at the end come back") in " ".join(result.output.split())
 
 
 def test_forecast_needs_the_history_in_memory(files):

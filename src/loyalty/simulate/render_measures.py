@@ -86,6 +86,10 @@ def render_forecast(section: dict, console, money: Callable[[str], str], whole: 
                                    spread(total["liability_at_end"], money))))
     console.print(t)
     b = section.get("behaviour") or {}
-    shown = [f"{k.replace('_', ' ')} {v}" for k, v in sorted(b.items()) if v not in (None, "0", 0, "1", "off")]
-    if shown:
-        console.print(plain(("behaviour assumptions: " + "; ".join(shown), "dim")))
+    shown = []
+    if b.get("goal_gradient"):
+        g = b["goal_gradient"]
+        shown.append(f"goal gradient x{g['factor']} within {g['within']} of a reward's price")
+    if b.get("win_back"):
+        shown.append(f"win-back: a share {b['win_back']['share']} of members gone at the end come back")
+    console.print(plain(("behaviour assumptions: " + ("; ".join(shown) or "none (the model alone)"), "dim")))
