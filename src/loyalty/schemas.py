@@ -93,6 +93,34 @@ class Breakage(_Closed):
     gift_cards: Share = Field(Decimal(0), description="share of gift-card face value expected never to be used")
 
 
+class Customers(_Closed):
+    """How the customer measures are taken (docs/simulate.md, "Customer measures")."""
+
+    lapse_after_days: Annotated[StrictInt, Field(ge=1, le=36500)] = Field(
+        None, description="days without an order after which a customer counts as lapsed (default: from the data)")
+
+
+class GoalGradient(_Closed):
+    """Members order more often while they are near a reward (Kivetz, Urminsky and Zheng 2006)."""
+
+    factor: Annotated[Decimal, Field(gt=0, le=100, max_digits=MAX_NUMBER_DIGITS, allow_inf_nan=False)] = Field(
+        description="how many times as often a member orders while near her next reward (1: no effect)")
+    within: Share = Field(Decimal("0.2"), description="near: her points are at least (1 - within) of the price")
+
+
+class WinBack(_Closed):
+    """A win-back offer: some of the members the model counts as gone at the end of the history come back."""
+
+    share: Share = Field(description="the share of them who come back at the start of the forecast, 0 to 1")
+
+
+class Behaviour(_Closed):
+    """Behaviour the forecast's model does not contain; each is off unless given (docs/simulate.md)."""
+
+    goal_gradient: Optional[GoalGradient] = None
+    win_back: Optional[WinBack] = None
+
+
 class Assumptions(_Closed):
     """The simulation's scenario file: assumptions a history does not contain. Every key is optional."""
 
@@ -113,6 +141,8 @@ class Assumptions(_Closed):
     time_format: Text = Field(None, description="strftime format of the time column (default: ISO 8601)")
     delimiter: Annotated[Text, AfterValidator(_delimiter)] = Field(
         None, description="CSV field delimiter: one character, or tab, comma, semicolon, pipe")
+    customers: Optional[Customers] = None
+    behaviour: Optional[Behaviour] = Field(None, description="assumptions about behaviour, for --forecast")
 
 
 def program_names(prog) -> dict[str, list[str]]:

@@ -14,8 +14,10 @@ def set_option(f, name: str = "--set", dest: str = "settings", which: str = "the
 
 
 def interval_options(f):
-    f = click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seed of the interval resampling: the same seed gives the same intervals.")(f)
+    f = click.option("--seed", type=click.IntRange(min=-(2**63), max=2**63 - 1), default=None,
+                     help="The seed of the interval resampling, and of the scenario (draws, redeeming members, "
+                          "a forecast's draws) where the command has one; the same seed, the same output "
+                          "(default: the scenario's, 0).")(f)
     return click.option("--intervals", "intervals", type=click.IntRange(1, 99), default=None, metavar="LEVEL",
                         help="Give each headline figure a LEVEL% interval (e.g. 90): a bootstrap over members, "
                              "docs/simulate.md.")(f)

@@ -89,6 +89,7 @@ Examples:
   loyalty simulate program.loyalty sales.csv --out report/ --html report.html
   loyalty simulate program.loyalty sales.csv --jobs 1
   loyalty generate --rows 5000 --program program.loyalty | loyalty simulate program.loyalty -
+  loyalty simulate program.loyalty sales.csv --lapse-after 90 --forecast 12 months --seed 1
   loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
 
@@ -121,12 +122,20 @@ line and column), 2 usage error.""",
               help="The CSV has each member's rows together: read it in batches, replaying members as their rows "
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
+@click.option("--lapse-after", "lapse_after", type=click.IntRange(min=1, max=36500), metavar="DAYS",
+              help="Customer measures: a customer is lapsed after this many days without an order "
+                   "(default: from the data; the report says which).")
+@click.option("--forecast", "forecast", nargs=2, type=(click.IntRange(min=1, max=120), click.Choice(["months", "month"])),
+              metavar="N months", help="Also forecast N months past the history's end: a BG/NBD model of each member's "
+                                       "orders, the program run over history + forecast (docs/simulate.md).")
+@click.option("--forecast-runs", type=click.IntRange(min=1, max=10000), default=20, show_default=True,
+              help="With --forecast: runs of the forecast (the interval is the spread across them).")
 @set_option
 @interval_options
 @handle_input_errors
 def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
-            fmt, out_dir, out_format, chart, html_path, jobs, engine_name, scheduler, kernel, grouped, settings=(),
-            intervals=None, seed=0):
+            fmt, out_dir, out_format, chart, html_path, jobs, engine_name, scheduler, kernel, grouped, lapse_after,
+            forecast, forecast_runs, settings=(), intervals=None, seed=None):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
@@ -151,7 +160,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     if grouped and engine_name == "dask":
         fail("--grouped is for the local engine (Dask partitions hold their members' rows anyway)",
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
+    if forecast and (grouped or engine_name == "dask"):
+        fail("--forecast needs the history in memory", "leave out --grouped and --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
+    overrides = {"lapse_after_days": lapse_after, "seed": seed}  # the command line wins over the scenario file
     prog = load_program(program, settings)
     member_rows = bool(out_dir) or intervals is not None  # the intervals resample the member rows
     from_stdin = history == "-"
@@ -165,20 +177,21 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
                                          on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                         member_rows=member_rows)
+                                         member_rows=member_rows, overrides=overrides)
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=member_rows)
+                                                  member_rows=member_rows, overrides=overrides)
     else:
         prefer_system_allocator()
         plan, result, report = simulate_in_memory(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, jobs=jobs, kernel=kernel,
                                                   member_rows=member_rows, show_progress=True,
-                                                  on_unsupported=lambda why: _refuse_vector(kernel, why))
+                                                  on_unsupported=lambda why: _refuse_vector(kernel, why),
+                                                  overrides=overrides, forecast=forecast and (forecast[0], forecast_runs))
     if from_stdin:
         report["history"]["file"] = "<stdin>"
     refuse_coverage_warnings(report["coverage"], strict)

@@ -259,12 +259,13 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
 
 def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attributes_path, columns, time_format,
                     delimiter, on_bad_row, scheduler: Optional[str], workers: int = 0, kernel: str = "auto",
-                    on_unsupported=None, member_rows: bool = True):
+                    on_unsupported=None, member_rows: bool = True, overrides=None):
     from loyalty.simulate.history import read_attributes
     from loyalty.simulate.run import full_report
     from loyalty.simulate.run import scenario_and_options
 
-    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
+                                             overrides)
     attributes = read_attributes(attributes_path) if attributes_path else {}
     input_files(pattern)  # a missing file is reported before a cluster is started
     client, cluster = connect(scheduler, workers)

@@ -311,14 +311,19 @@ def simulate(plan: Plan, history: History, progress: Optional[Callable[[int], No
     """Every member, in `chunks` groups merged; budgets solved by passes (simulate/budgets.py)."""
     from loyalty.simulate.budgets import CutoffLedger, solve_budgets
 
+    from loyalty.simulate.measures import add_customer_cells
+
     parts = _split(history.member_slices(), chunks)
     if not plan.program.budgets:
-        return merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
+        result = merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
+    else:
+        def run_pass(known):
+            return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress)
+                              for part in parts])
 
-    def run_pass(known):
-        return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress) for part in parts])
-
-    return solve_budgets(plan.program.budgets, run_pass)
+        result = solve_budgets(plan.program.budgets, run_pass)
+    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
+    return result
 
 
 def _split(slices: list, chunks: int) -> list[list]:

@@ -31,9 +31,9 @@ class Interval:
     high: Decimal
 
 
-def resample_indices(n: int, resamples: int, seed: int):
-    """Batches of member indices, `resamples` rows of `n` each in all, from one seeded generator."""
-    rng = np.random.default_rng(seed)
+def resample_indices(n: int, resamples: int, seed: Optional[int]):
+    """Batches of member indices, `resamples` rows of `n` each in all, from one seeded generator (None: 0)."""
+    rng = np.random.default_rng(0 if seed is None else seed)
     batch = max(1, BATCH_CELLS // max(n, 1))
     done = 0
     while done < resamples:
@@ -139,7 +139,7 @@ def headline_intervals(headline: dict, members: Sequence, exponent: int, level: 
 def intervals_section(headline: dict, members: Sequence, exponent: int, level: int, seed: int,
                       resamples: int = RESAMPLES) -> dict:
     """The report's `intervals` entry (docs/simulate.md, "Intervals")."""
-    return {"level": level, "seed": seed, "resamples": resamples, "members": len(members), "method": METHOD,
+    return {"level": level, "seed": 0 if seed is None else seed, "resamples": resamples, "members": len(members), "method": METHOD,
             "headline": headline_intervals(headline, members, exponent, level, seed, resamples)}
 
 
@@ -161,7 +161,7 @@ def difference_interval(old_members: Sequence, new_members: Sequence, exponent: 
         verdict = "the new program costs less"
     else:
         verdict = "no clear difference: the interval holds zero"
-    return {"level": level, "seed": seed, "resamples": resamples, "members": len(ids), "method": METHOD,
+    return {"level": level, "seed": 0 if seed is None else seed, "resamples": resamples, "members": len(ids), "method": METHOD,
             "cost_difference": _text(observed, exponent),
             "low": _text(iv.low, exponent), "high": _text(iv.high, exponent), "verdict": verdict}
 

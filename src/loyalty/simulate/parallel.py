@@ -107,18 +107,22 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
     `progress(rows)` is called as the evaluator finishes members (the vector kernel reports nothing: the
     caller counts its whole range)."""
     from loyalty.simulate.coverage import count_rows
+    from loyalty.simulate.measures import add_customer_cells
     from loyalty.simulate.engine import replay_members
+    from loyalty.simulate.measures import add_customer_cells
 
     if kernel == "vector":
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return count_rows(history, simulate_vector(plan, history, known=known))
+            return count_rows(history, simulate_vector(plan, history, known=known))  # with the customer measures
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
+    result = replay_members(plan, history, history.member_slices(), factory, progress)
+    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
     # the history's rows counted for coverage (simulate/coverage.py) here, in every engine's unit of work
-    return count_rows(history, replay_members(plan, history, history.member_slices(), factory, progress))
+    return count_rows(history, result)
 
 
 def _counted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,

@@ -160,6 +160,14 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
             row(t, r["month"], _int(r["orders"]), m(r["revenue"]), *points, m(r["cost"]), m(r["cumulative_cost"]),
                 *([m(r["liability"])] if has_points else []))
         console.print(t)
+    if report.get("customers"):
+        from loyalty.simulate.render_measures import render_customers
+
+        render_customers(report["customers"], console, m, _pct, _int)
+    if report.get("forecast"):
+        from loyalty.simulate.render_measures import render_forecast
+
+        render_forecast(report["forecast"], console, m, _int)
     for c in report["caps"]:
         console.print(plain("cap on ", (c["rule"], "bold"), f" reached {_int(c['times'])} times, "
                             f"{_int(c['truncated'])} held back"))

@@ -15,6 +15,7 @@ from typing import Optional
 
 from loyalty.currencies import money_text
 from loyalty.runtime.timeutil import next_period_start
+from loyalty.simulate.measures import customer_report
 from loyalty.simulate.result import EXACT, KEY_SEP, NO_STORE, SimResult, region_of
 
 REPORT_FORMAT = "loyalty-simulation/1"
@@ -354,6 +355,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
                      "truncated": v.get("truncated", 0), "ran_out": result.exhausted.get(k)}
                     for k, v in sorted(table("budget").items())],
         "draws": draws,
+        "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
         "redemptions_refused": [{"reward": k, "reason": reason, "count": n}
                                 for k, v in sorted(table("refused").items()) for reason, n in sorted(v.items())],

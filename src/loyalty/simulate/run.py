@@ -70,10 +70,13 @@ class Inputs:
 
 
 def read_inputs(prog: CompiledProgram, history, scenario_path, columns, time_format: Optional[str],
-                delimiter: Optional[str], on_bad_row: str, history_name: str = "<table>") -> Inputs:
+                delimiter: Optional[str], on_bad_row: str, history_name: str = "<table>",
+                overrides: Optional[dict] = None) -> Inputs:
     """The scenario and the history. `history`: a path (CSV or Parquet), or an Arrow table in memory (the Python
-    API's DataFrames, loyalty/simulation.py), named `history_name` in messages and the report."""
-    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    API's DataFrames, loyalty/simulation.py), named `history_name` in messages and the report. `overrides`:
+    Scenario fields the command line sets (scenario_and_options)."""
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
+                                             overrides)
     if isinstance(history, (str, Path)):
         from loyalty.progress import reading
 
@@ -85,8 +88,10 @@ def read_inputs(prog: CompiledProgram, history, scenario_path, columns, time_for
 
 
 def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_format: Optional[str],
-                         delimiter: Optional[str], on_bad_row: str) -> tuple[Scenario, ReadOptions]:
-    """The scenario, and how to read the history (the command line overrides the scenario). `scenario_path`:
+                         delimiter: Optional[str], on_bad_row: str,
+                         overrides: Optional[dict] = None) -> tuple[Scenario, ReadOptions]:
+    """The scenario, and how to read the history (the command line overrides the scenario: `overrides` are
+    Scenario fields, e.g. {"seed": 3, "lapse_after_days": 60}; None values are not given). `scenario_path`:
     a scenario file, or (from the Python API) a `Scenario` already checked; `columns`: `--columns` text or a
     mapping of the same."""
     # checked against the program: a cost for a point kind, reward or item it does not have is an error
@@ -94,6 +99,7 @@ def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_for
         scenario = scenario_path
     else:
         scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
+    scenario = scenario.with_overrides(**(overrides or {}))
     mapping = dict(scenario.columns)
     if isinstance(columns, dict):
         mapping.update(columns)
@@ -133,17 +139,26 @@ def read_attributes_from(source) -> dict:
 def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenario, attributes, columns,
                        time_format: Optional[str], delimiter: Optional[str], on_bad_row: str, jobs: int = 1,
                        kernel: str = "auto", member_rows: bool = True, show_progress: bool = False,
-                       on_unsupported=None, history_name: str = "<table>") -> tuple[Plan, SimResult, dict]:
+                       on_unsupported=None, history_name: str = "<table>", overrides: Optional[dict] = None,
+                       forecast: Optional[tuple[int, int]] = None) -> tuple[Plan, SimResult, dict]:
     """`loyalty simulate` without --grouped or Dask, and `loyalty.simulate` in Python: one route. Read the
     history into memory, plan, refuse (`on_unsupported(why)`) a kernel that cannot run the program, replay
-    and report."""
+    and report. `overrides`: scenario fields the command line sets; `forecast`: (months, runs) to forecast
+    past the history's end (loyalty/forecast)."""
     from loyalty.simulate.vector import supports
 
-    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name)
+    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
+                         overrides)
     plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
     if on_unsupported is not None:
         on_unsupported(supports(prog, plan))
     result, report = run_and_report(plan, inputs, show_progress=show_progress, jobs=jobs, kernel=kernel)
+    if forecast:
+        from loyalty.forecast.run import behaviour_of, forecast_section
+
+        months, runs = forecast
+        report["forecast"] = forecast_section(plan, inputs.history, months, runs, jobs, kernel,
+                                              behaviour_of(inputs.scenario), report["assumptions"])
     return plan, result, report
 
 

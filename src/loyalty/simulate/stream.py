@@ -433,7 +433,7 @@ def grouped_and_report(prog, program_path: str, history_path: str, *args, **kwar
 
 def _grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
                         time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
-                        console=None, on_unsupported=None, member_rows: bool = True):
+                        console=None, on_unsupported=None, member_rows: bool = True, overrides=None):
     """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
 
     The plan needs the history's time range before any member is replayed; the scan (time column only)
@@ -447,7 +447,8 @@ def _grouped_and_report(prog, program_path: str, history_path: str, scenario_pat
     from loyalty.simulate.run import scenario_and_options, with_progress
     from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
 
-    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
+                                             overrides)
     reader = GroupedReader(history_path, options)
     candidate = reader.scan()
     try:

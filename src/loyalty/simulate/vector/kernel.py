@@ -340,6 +340,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         rowmask = keep[mseg]
         part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known).run()
         result = result.merge(part)
+    from loyalty.simulate.measures import add_customer_cells
+
+    add_customer_cells(result, history, plan)  # the customers' own measures, once for the whole history
     return result
 
 
