@@ -298,6 +298,8 @@ class ReportAssumptions(_Row):
     reward_costs_used: dict[str, RewardCostUsed]
     kernel: Optional[Literal["vector", "python"]] = None
     kernel_why: Optional[str] = None
+    lapse_after_days: Optional[StrictInt] = None  # the customer measures' lapse gap, when the analyst set one
+    behaviour: dict[str, Any] = {}  # the forecast's behaviour assumptions (Behaviour above), off when None
 
 
 class Headline(_Row):
@@ -525,6 +527,10 @@ class Report(_Row):
     coverage: Coverage
     # with --intervals: each headline figure's bootstrap interval (docs/simulate.md, "Uncertainty")
     intervals: Optional[dict[str, Any]] = None
+    # the customer measures (docs/simulate.md, "Customer measures"; simulate/measures.py), and with --forecast
+    # the forecast (docs/simulate.md, "Forecast"): typed loosely here, their shape is their modules'
+    customers: dict[str, Any]
+    forecast: Optional[dict[str, Any]] = None
 
 
 def report_schema() -> dict:
