@@ -233,7 +233,7 @@ class Program:
             effects.extend(out)
         return Applied(state, effects)
 
-    def migrate(self, state, from_program: "Program", allow_loss: bool = False) -> Migrated:
+    def migrate(self, state: Union["MemberState", str], from_program: "Program", allow_loss: bool = False) -> Migrated:
         """A member's state (a `MemberState` of `from_program`, or its saved JSON) carried to this program by
         name (docs/embedding.md, "Changing a live program"). Raises `MigrationError` when the two programs'
         states cannot be carried (another currency or time zone), or when points would be destroyed (their
