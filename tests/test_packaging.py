@@ -45,10 +45,12 @@ def installed(wheel, tmp_path_factory) -> dict:
                                capture_output=True, text=True, check=True).stdout.strip())
     # the dependencies (click, lark, pyarrow...) from the environment running the tests, after the venv's own
     # site-packages: the venv's loyalty (the wheel's) comes first
-    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site / "zz_test_dependencies.pth").write_text("\n".join(sorted(deps)) + "\n", encoding="utf-8")
+    # the wheel first: with the dependencies' path in place, pip would find the distribution installed there
+    # (CI installs the checkout as loyalty-lang) and install nothing
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", str(wheel)],
                    check=True, timeout=300, capture_output=True)
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "zz_test_dependencies.pth").write_text("\n".join(sorted(deps)) + "\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "COLUMNS", "FORCE_COLOR")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     where = subprocess.run(["loyalty", "examples", "--path"], env=env, capture_output=True, text=True, cwd=root)
