@@ -347,6 +347,11 @@ def test_reading_progress_follows_the_bytes_read(tmp_path, monkeypatch):
         with path.open("rb") as fh:
             while fh.read(400_000):
                 time.sleep(0.06)
+            # the poller (every 0.2 s) reads the position of an open file: keep it open until a poll has seen
+            # the end (it raced the close before, and failed on a loaded machine)
+            deadline = time.monotonic() + 10
+            while not (seen and seen[-1][0] == 4_000_000) and time.monotonic() < deadline:
+                time.sleep(0.05)
         time.sleep(0.3)
     read = [done for done, _ in seen]
     assert read == sorted(read) and read[-1] == 4_000_000
