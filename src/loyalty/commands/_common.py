@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Iterable, NoReturn
+from typing import TYPE_CHECKING, Callable, Iterable, NoReturn
 
 import click
 
@@ -14,6 +14,9 @@ from loyalty.terminal import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from loyalty.frontend import CheckedSource
+    from loyalty.runtime.program import CompiledProgram
 
 # rich is imported when a console is made (~45 ms): `simulate --format json` and the commands that only
 # print diagnostics never need it
@@ -141,6 +144,30 @@ def fail(message: str, hint: str | None = None, code: int = EXIT_INPUT) -> NoRet
     if hint:
         click.echo(f"  = hint: {visible(hint)}", err=True)
     sys.exit(code)
+
+
+def compile_or_exit(file: str, read: "Callable[[], CheckedSource]") -> "tuple[CheckedSource, CompiledProgram]":
+    """What `read()` checks (a CheckedSource of `file`; its warnings) and the program it compiles to, for a
+    command that needs one: a missing file is a usage error (exit 2), an unreadable one or a program with
+    errors exit 1 with the diagnostics printed."""
+    from loyalty.compiler import compile_document
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.runtime.program import CompiledProgram
+
+    try:
+        checked = read()
+    except FileNotFoundError:
+        fail(f"{file}: no such file", code=EXIT_USAGE)
+    except OSError as err:
+        fail(f"{file} cannot be read: {err.strerror or err}")
+    if not checked.ok:
+        print_diagnostics(checked.diagnostics, checked.text)
+        sys.exit(EXIT_INPUT)
+    try:
+        return checked, CompiledProgram(compile_document(checked.program, file))
+    except LoyaltyError as err:
+        print_diagnostics(err.diagnostics, checked.text)
+        sys.exit(EXIT_INPUT)
 
 
 def check_output_file(path: str, option: str) -> None:

@@ -8,7 +8,7 @@ import click
 
 from loyalty.frontend import CheckedSource
 
-from loyalty.commands._common import EXIT_INPUT, EXIT_OK, fail, print_diagnostics
+from loyalty.commands._common import EXIT_OK, compile_or_exit, fail
 from loyalty.commands._params import set_option
 
 
@@ -34,31 +34,18 @@ def command(file: str, as_json: bool, settings=()) -> None:
     the program currency, and prints the compiled program document (format
     loyalty-compiled/1, described in docs/semantics.md).
     """
-    from loyalty.compiler import compile_document
-    from loyalty.diagnostics import LoyaltyError
     from loyalty.frontend import check_file
-    from loyalty.runtime.program import CompiledProgram
-
     from loyalty.simulate.errors import InputError
     from loyalty.simulate.run import parse_settings
     from loyalty.syntax.params import ParamError
 
-    try:
-        checked = _read_stdin() if file == "-" else check_file(file, parse_settings(settings))
-    except (ParamError, InputError) as err:
-        fail(f"{file}: {err.message}" if isinstance(err, ParamError) else err.message, err.hint)
-    except FileNotFoundError:
-        fail(f"{file}: no such file", code=2)
-    except OSError as err:
-        fail(f"{file} cannot be read: {err.strerror or err}")
-    if not checked.ok:
-        print_diagnostics(checked.diagnostics, checked.text)
-        sys.exit(EXIT_INPUT)
-    try:
-        program = CompiledProgram(compile_document(checked.program, file))
-    except LoyaltyError as err:
-        print_diagnostics(err.diagnostics, checked.text)
-        sys.exit(EXIT_INPUT)
+    def read() -> CheckedSource:
+        try:
+            return _read_stdin() if file == "-" else check_file(file, parse_settings(settings))
+        except (ParamError, InputError) as err:
+            fail(f"{file}: {err.message}" if isinstance(err, ParamError) else err.message, err.hint)
+
+    _, program = compile_or_exit(file, read)
     click.echo(program.to_json())
     sys.exit(EXIT_OK)
 
