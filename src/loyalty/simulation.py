@@ -46,8 +46,34 @@ def _money(value: Optional[str]) -> Optional[Decimal]:
     return None if value is None else Decimal(value)
 
 
+class _TableViews:
+    """What a simulation and a comparison offer alike, from their own `to_arrow(name)` and `report`."""
+
+    report: dict
+
+    def to_arrow(self, name: str) -> "pyarrow.Table":
+        raise NotImplementedError
+
+    def to_pandas(self, name: str) -> "pandas.DataFrame":
+        """A table as a pandas DataFrame; money cells are `decimal.Decimal` (exact), never floats."""
+        # a count with gaps (a rule row without a line): ints and None, not floats
+        return self.to_arrow(name).to_pandas(integer_object_nulls=True)
+
+    def to_polars(self, name: str) -> "polars.DataFrame":
+        """A table as a polars DataFrame; money columns are `Decimal` (exact), never floats."""
+        import polars as pl
+
+        return pl.from_arrow(self.to_arrow(name))
+
+    def to_json(self) -> str:
+        """The report as the command prints it with --format json (sorted keys, exact decimals as text)."""
+        from loyalty.simulate.render import to_json
+
+        return to_json(self.report)
+
+
 @dataclass(frozen=True)
-class Simulation:
+class Simulation(_TableViews):
     """A simulation's report. The headline figures are attributes (money and shares as `Decimal`); every
     table is `table(name)` (rows of typed values) or `to_pandas(name)`, `to_polars(name)`, `to_arrow(name)`;
     `to_json()` is the document `loyalty simulate --format json` prints."""
@@ -130,26 +156,10 @@ class Simulation:
         rows, columns = self._rows_and_columns(name)
         return to_arrow(rows, columns, self.exponent)
 
-    def to_pandas(self, name: str) -> "pandas.DataFrame":
-        """A table as a pandas DataFrame; money cells are `decimal.Decimal` (exact), never floats."""
-        # a count with gaps (a rule row without a line): ints and None, not floats
-        return self.to_arrow(name).to_pandas(integer_object_nulls=True)
-
-    def to_polars(self, name: str) -> "polars.DataFrame":
-        """A table as a polars DataFrame; money columns are `Decimal` (exact), never floats."""
-        import polars as pl
-
-        return pl.from_arrow(self.to_arrow(name))
-
-    def to_json(self) -> str:
-        """The report as `loyalty simulate --format json` prints it (sorted keys, exact decimals as text)."""
-        from loyalty.simulate.render import to_json
-
-        return to_json(self.report)
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(_TableViews):
     """Two programs on one history: `old` and `new` (each a `Simulation`), the total cost difference
     (new - old), and tables `by_rule`, `by_month` and `biggest_losers`; `to_json()` is `loyalty compare
     --format json`'s output."""
@@ -185,19 +195,6 @@ class Comparison:
         rows = self._rows(name)
         return to_arrow(rows, table_columns(f"compare_{name}", rows), self.old.exponent)
 
-    def to_pandas(self, name: str) -> "pandas.DataFrame":
-        # a count with gaps (a rule row without a line): ints and None, not floats
-        return self.to_arrow(name).to_pandas(integer_object_nulls=True)
-
-    def to_polars(self, name: str) -> "polars.DataFrame":
-        import polars as pl
-
-        return pl.from_arrow(self.to_arrow(name))
-
-    def to_json(self) -> str:
-        from loyalty.simulate.render import to_json
-
-        return to_json(self.report)
 
 
 # ------------------------------------------------------------------ the functions
