@@ -35,16 +35,11 @@ def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_n
             if granted <= 0:
                 return None
     if r.budget is not None:
-        claim = granted
-        if r.budget_unit == "money" and not money:
-            cost = kind.cost if kind else None
-            claim = -((-granted * cost[0]) // cost[1]) if cost else 0
+        unit = "points" if money else r.budget_unit  # money claimed from a money budget is money already
+        claim = budget_claim(granted, unit, kind)
         got = ledger.claim(r.budget, claim, ev.time, st.member_id, ev.id)
         if got < claim:
-            if r.budget_unit == "money" and not money:
-                got_units = (got * kind.cost[1]) // kind.cost[0] if kind.cost and kind.cost[0] else 0
-            else:
-                got_units = got
+            got_units = budget_units(got, unit, kind)
             if all_or_nothing:
                 got_units = 0
             out.append(Effect("budget_reached", ev.time, r.name, r.line, r.column, scope=r.budget,
@@ -144,18 +139,20 @@ class Budgets(ProgramMechanic):
 BUDGET_ACTIONS = ("earn_per_spend", "multiplier")
 
 
-def budget_claim(amount: int, unit: str, kind) -> int:
-    """What `amount` points claim from a budget in `unit`: the points, or their cost rounded up (`limit`)."""
+def budget_claim(amount, unit: str, kind):
+    """What `amount` points claim from a budget in `unit` (`limit`): the points, or their cost in money rounded
+    up (0 for a kind without a cost). Ints or int64 arrays alike."""
     if unit == "money":
         cost = kind.cost if kind else None
-        return -((-amount * cost[0]) // cost[1]) if cost else 0
+        return -((-amount * cost[0]) // cost[1]) if cost else amount * 0
     return amount
 
 
-def budget_units(got: int, unit: str, kind) -> int:
-    """The points a granted claim of `got` pays for (`limit`, when a budget cut the claim)."""
+def budget_units(got, unit: str, kind):
+    """The points a granted claim of `got` pays for (`limit`, when a budget cut the claim). Ints or int64
+    arrays alike."""
     if unit == "money":
-        return (got * kind.cost[1]) // kind.cost[0] if kind.cost and kind.cost[0] else 0
+        return (got * kind.cost[1]) // kind.cost[0] if kind.cost and kind.cost[0] else got * 0
     return got
 
 
@@ -197,8 +194,7 @@ def vector_budgets(kern, slots, known: dict) -> None:
             from loyalty.runtime.arrays import Unsupported
 
             raise Unsupported("budget claims too large for 64-bit arithmetic")
-        claim = np.array([budget_claim(int(x), src.budget_unit, kind) for x in a.tolist()], dtype=np.int64) \
-            if src.budget_unit == "money" else a.copy()
+        claim = budget_claim(a, src.budget_unit, kind)
         cutoff = known.get(src.budget)
         if cutoff is None:
             kern.claims.extend(zip(t[mine].tolist(), names[mem[mine]].tolist(), seq[mine].tolist(),
@@ -211,9 +207,7 @@ def vector_budgets(kern, slots, known: dict) -> None:
         here = same_t & same_m & (sm == cs)
         got = np.where(before, claim, np.where(here, np.minimum(claim, left), 0))
         cut = got < claim
-        units = a.copy()
-        for i in np.flatnonzero(cut).tolist():
-            units[i] = budget_units(int(got[i]), src.budget_unit, kind)
+        units = np.where(cut, budget_units(got, src.budget_unit, kind), a)
         got_pts[mine] = units
         if cut.any():
             kern.budget_cut.append((src.budget, int(cut.sum()), int((a - units)[cut].sum())))
