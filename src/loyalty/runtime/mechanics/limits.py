@@ -169,7 +169,7 @@ def vector_budgets(kern, slots, known: dict) -> None:
     from loyalty.runtime.arrays import fits
 
     prog = kern.prog
-    nev, ns = kern.nev, len(slots)
+    ns = len(slots)
     pts = np.stack([kern.ptab[sl.skey][0] for sl in slots], axis=1).reshape(-1)  # no tiers: row 0
     has = pts > 0
     at = np.flatnonzero(has)  # claims in replay order: event by event, the slots in order
@@ -181,7 +181,7 @@ def vector_budgets(kern, slots, known: dict) -> None:
     pos = np.arange(len(at))
     seq = pos - np.maximum.accumulate(np.where(first, pos, 0))
     t = kern.e_time[ev]
-    names = np.array(kern.rows.history.values_of("member", kern.mcode), dtype=object)
+    names = np.array(kern.member_names, dtype=object)
     got_pts = amount.copy()
     for jj, sl in enumerate(slots):
         src = prog.source(sl.skey)

@@ -25,6 +25,7 @@ Plan (docs/performance.md, "The vectorised kernel"):
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from decimal import Decimal
 from typing import Optional
 
@@ -59,8 +60,6 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
 MAX_SPEND_PASSES = 64
-# caches of what is known of the members, kept across the spend passes
-_MEMBER_CACHES = ("attributes", "birthdays")
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -453,7 +452,7 @@ class _Kernel:
             elif k == "segments":
                 ok &= self._member_segments(frozenset(c["names"]))[self.e_mem]
             elif k == "birthday_month":  # program.build_condition: the birthday's month is the event's
-                month, _ = self._member_birthdays()
+                month, _ = self.member_birthdays
                 ok &= month[self.e_mem] == self.e_month % 12 + 1
             elif k == "birthday":
                 ok &= self._on_birthday()
@@ -483,7 +482,8 @@ class _Kernel:
         return np.where(counted, self.e_paid, 0) - np.where(rets, back, 0)
 
     def _settle_spend(self) -> None:
-        """The amount paid for every line, and each event's `spend_before` (the member's net spend before it).
+        """The amount paid for every line, each event's `spend_before` (the member's net spend before it) and
+        `spend_deltas` (what it adds to the spend: `_spend_deltas`).
 
         Discounts that look at the spend before the order (`when lifetime spend ...`, a scale by lifetime
         spend) and the spend, which is what was paid after them, depend on each other along a member's
@@ -495,7 +495,7 @@ class _Kernel:
         dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
                         for r in self.discount_rules)
         for _ in range(MAX_SPEND_PASSES):
-            self._pred_masks = {k: v for k, v in self._pred_masks.items() if k in _MEMBER_CACHES}
+            self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
             self.discounts, self.discount_costs = {}, {}
             vector_discount_rules(self)  # runtime/mechanics/discount.py
@@ -503,40 +503,40 @@ class _Kernel:
             deltas = self._spend_deltas()
             before = segmented_cumsum(deltas, self.e_mem, self.m_evstart) - deltas
             if not dependent or np.array_equal(before, self.spend_before):
-                self.spend_before = before
+                self.spend_before, self.spend_deltas = before, deltas
                 return
             self.spend_before = before
         raise Unsupported(f"discounts that depend on the lifetime spend did not settle in {MAX_SPEND_PASSES} passes")
 
     # ------------------------------------------------------------------ what is known of the member
-    def _member_attributes(self) -> list:
+    @functools.cached_property
+    def member_names(self) -> list:
+        """Each kernel member's id, in member order."""
+        return self.rows.history.values_of("member", self.mcode)
+
+    @functools.cached_property
+    def member_attributes(self) -> list:
         """Each kernel member's attributes (simulate/history.MemberAttributes, or None), as the scalar replay
         gives them to `new_member` (engine._attributes)."""
-        got = self._pred_masks.get("attributes")
-        if got is None:
-            names = self.rows.history.values_of("member", self.mcode)
-            got = self._pred_masks["attributes"] = [self.plan.attributes.get(n) for n in names]
-        return got
+        return [self.plan.attributes.get(n) for n in self.member_names]
 
     def _member_segments(self, names: frozenset) -> np.ndarray:
         """Per member, whether she is in one of the segments `names` (program.build_condition "segments")."""
-        return np.array([a is not None and not names.isdisjoint(a.segments) for a in self._member_attributes()],
+        return np.array([a is not None and not names.isdisjoint(a.segments) for a in self.member_attributes],
                         dtype=bool)
 
-    def _member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
+    @functools.cached_property
+    def member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
         """Per member, her birthday's month and day (0 and 0 without one)."""
-        got = self._pred_masks.get("birthdays")
-        if got is None:
-            days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
-                    for a in self._member_attributes()]
-            pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
-            got = self._pred_masks["birthdays"] = (pairs[:, 0], pairs[:, 1])
-        return got
+        days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
+                for a in self.member_attributes]
+        pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
 
     def _on_birthday(self) -> np.ndarray:
         """Per event, whether it falls on the member's birthday, as program._on_birthday: the birthday's month
         and day, and a 29 February birthday on 28 February in a year without one."""
-        month, day = self._member_birthdays()
+        month, day = self.member_birthdays
         bm, bd = month[self.e_mem], day[self.e_mem]
         date = (self.e_time // 86_400_000_000).astype("datetime64[D]")
         first_of_month = date.astype("datetime64[M]")
@@ -969,7 +969,7 @@ class _Kernel:
         free_metric = np.zeros(nev, dtype=np.int64)
         counted = (self.e_type == PURCHASE) & self.e_running
         if metric is not None and metric.kind == "spend":
-            free_metric = self._spend_deltas()
+            free_metric = self.spend_deltas
         elif metric is not None and metric.kind == "visits":
             free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
@@ -1009,7 +1009,7 @@ class _Kernel:
         self.m_redeems = np.zeros(nmem, dtype=bool)
         if self.redeems:
             self.m_redeems = np.array([member_redeems(plan.scenario, name)
-                                       for name in self.rows.history.values_of("member", self.mcode)], dtype=bool)
+                                       for name in self.member_names], dtype=bool)
         # the earn rules whose points a return may take back, with the kind each belongs to
         self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
                                np.zeros(nev, dtype=bool)) for sl in self.claw_slots}
@@ -1453,7 +1453,7 @@ class _Kernel:
             member_cost = [Decimal(d + r) + h for d, r, h in zip(m_discount.tolist(), m_reward_cost.tolist(), held_value)]
             tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
             rows = list(map(MemberRow._make, zip(
-                self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(),
+                self.member_names, P_mem.tolist(), revenue.tolist(),
                 earned_total.tolist(), redeemed_total.tolist(), outstanding.tolist(), m_rewards.tolist(),
                 m_discount.tolist(), value, tier_names, member_cost, held_value)))
             res.members = rows
@@ -1572,7 +1572,7 @@ class _Kernel:
             if not has.any():
                 continue
             if names is None:
-                names = self.rows.history.values_of("member", self.mcode)
+                names = self.member_names
             start, in_days = self.period_starts(plan.draw_periods.get(dr.name))
             idx = np.flatnonzero(has)
             key = self.e_mem[idx] * (1 << 32) + (start[idx] - int(start[idx].min()))
