@@ -181,6 +181,21 @@ def with_ledger_settings(draw, program):
                 kept.append(ast.PendingSetting(duration()))
             d = ast.PointsDecl(d.name, tuple(kept))
         decls.append(d)
+    return without_unused_params(ast.Program(tuple(decls)))
+
+
+def without_unused_params(program):
+    """`program` without the parameters no reference uses any more (a cut-down program would draw LOY318)."""
+    from loyalty.syntax import ast
+
+    used = {n.name.value for n in program.walk() if isinstance(n, ast.ParamRef)}
+    decls = []
+    for d in program.declarations:
+        if isinstance(d, ast.ParamsDecl):
+            d = ast.ParamsDecl(tuple(p for p in d.params if p.name.value in used))
+            if not d.params:
+                continue
+        decls.append(d)
     return ast.Program(tuple(decls))
 
 
@@ -238,9 +253,11 @@ def vectorisable(program):
             d = None
         elif isinstance(d, ast.RewardDecl) and d.valid_for is not None:
             d = ast.RewardDecl(d.name, d.kind, d.cost, None)  # offers with a lifetime: not vectorised yet
+        elif isinstance(d, ast.ProgramDecl):
+            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
         if d is not None:
             decls.append(d)
-    return ast.Program(tuple(decls))
+    return without_unused_params(ast.Program(tuple(decls)))
 
 
 @dataclass

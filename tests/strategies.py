@@ -138,8 +138,28 @@ def multipliers() -> st.SearchStrategy[ast.Multiplier]:
 
 
 @functools.lru_cache(maxsize=None)
+def param_refs() -> st.SearchStrategy[ast.ParamRef]:
+    return st.builds(ast.ParamRef, texts())
+
+
+def or_ref(values: st.SearchStrategy) -> st.SearchStrategy:
+    """A literal, or (one time in four) a parameter reference in its place: for the places the grammar takes one."""
+    return st.one_of(values, values, values, param_refs())
+
+
+@functools.lru_cache(maxsize=None)
 def quantities() -> st.SearchStrategy[ast.Quantity]:
-    return st.one_of(moneys(), points_amounts(), counts(), percents())
+    return st.one_of(moneys(), points_amounts(), counts(), percents(), param_refs())
+
+
+def _param_values_list() -> list:
+    return [moneys(), points_amounts(), counts(), durations(), percents(), multipliers(), ordinals()]
+
+
+@functools.lru_cache(maxsize=None)
+def params_decls() -> st.SearchStrategy[ast.ParamsDecl]:
+    param = st.builds(ast.ParamDecl, texts(), st.one_of(*_param_values_list()))
+    return st.builds(ast.ParamsDecl, st.lists(param, max_size=4).map(tuple))
 
 
 @functools.lru_cache(maxsize=None)
@@ -182,7 +202,7 @@ def selectors() -> st.SearchStrategy[ast.ItemSelector]:
 @functools.lru_cache(maxsize=None)
 def windows() -> st.SearchStrategy[Optional[ast.Node]]:
     return st.one_of(
-        st.none(), st.builds(ast.RollingWindow, durations()), st.builds(ast.CalendarWindow, periods())
+        st.none(), st.builds(ast.RollingWindow, or_ref(durations())), st.builds(ast.CalendarWindow, periods())
     )
 
 
@@ -242,20 +262,21 @@ def actions() -> st.SearchStrategy[ast.Node]:
 @functools.lru_cache(maxsize=None)
 def _actions_list() -> list:
     return [
-        st.builds(ast.PunchFree, ordinals(), selectors()),
-        st.builds(ast.PunchDiscount, ordinals(), selectors(), percents()),
-        st.builds(ast.PaidThenFree, counts(), selectors(), counts()),
-        st.builds(ast.EarnPerSpend, points_amounts(), moneys()),
-        st.builds(ast.EarnPerEvent, points_amounts(), st.sampled_from(["referral", "visit"])),
-        st.builds(ast.EarnFixed, points_amounts()),
-        st.builds(ast.EarnMultiplier, multipliers(), st.none() | units()),
+        st.builds(ast.PunchFree, or_ref(ordinals()), selectors()),
+        st.builds(ast.PunchDiscount, or_ref(ordinals()), selectors(), or_ref(percents())),
+        st.builds(ast.PaidThenFree, or_ref(counts()), selectors(), or_ref(counts())),
+        st.builds(ast.EarnPerSpend, or_ref(points_amounts()), or_ref(moneys())),
+        st.builds(ast.EarnPerEvent, or_ref(points_amounts()), st.sampled_from(["referral", "visit"])),
+        st.builds(ast.EarnFixed, or_ref(points_amounts())),
+        st.one_of(st.builds(ast.EarnMultiplier, multipliers(), st.none() | units()),
+                  st.builds(ast.EarnMultiplier, param_refs(), units())),  # a reference takes its unit
         st.builds(ast.GiveReward, texts()),
-        st.builds(ast.Discount, percents()),
-        st.builds(ast.DiscountEach, moneys()),
+        st.builds(ast.Discount, or_ref(percents())),
+        st.builds(ast.DiscountEach, or_ref(moneys())),
         st.builds(
             ast.DiscountScale,
             metrics(),
-            st.lists(st.builds(ast.ScaleStep, percents(), quantities()), min_size=1, max_size=3).map(tuple),
+            st.lists(st.builds(ast.ScaleStep, or_ref(percents()), quantities()), min_size=1, max_size=3).map(tuple),
         ),
     ]
 
@@ -271,11 +292,11 @@ def _triggers_list() -> list:
         st.just(ast.OnSignup()),
         st.just(ast.OnFirstPurchase()),
         st.builds(ast.OnAction, texts()),
-        st.builds(ast.OnNthVisit, ordinals()),
-        st.builds(ast.AfterEveryVisits, counts()),
-        st.builds(ast.AfterEverySpend, moneys()),
-        st.builds(ast.AfterInactivity, durations()),
-        st.builds(ast.OnNthPurchase, ordinals()),
+        st.builds(ast.OnNthVisit, or_ref(ordinals())),
+        st.builds(ast.AfterEveryVisits, or_ref(counts())),
+        st.builds(ast.AfterEverySpend, or_ref(moneys())),
+        st.builds(ast.AfterInactivity, or_ref(durations())),
+        st.builds(ast.OnNthPurchase, or_ref(ordinals())),
         st.just(ast.OnEachBirthday()),
         st.just(ast.OnEachAnniversary()),
         st.builds(ast.OnReachingTier, texts()),
@@ -310,11 +331,11 @@ def _conditions_list() -> list:
 @functools.lru_cache(maxsize=None)
 def limits() -> st.SearchStrategy[ast.Node]:
     cap_amounts = st.one_of(
-        st.just(ast.CapOnce()), st.builds(ast.CapTimes, counts()), points_amounts(), moneys()
+        st.just(ast.CapOnce()), st.builds(ast.CapTimes, or_ref(counts())), points_amounts(), moneys(), param_refs()
     )
     return st.one_of(
         st.builds(ast.Cap, cap_amounts, st.none() | periods()),
-        st.builds(ast.Budget, st.one_of(moneys(), points_amounts())),
+        st.builds(ast.Budget, st.one_of(moneys(), points_amounts(), param_refs())),
     )
 
 
@@ -334,6 +355,7 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.TimezoneSetting, texts()),
         st.builds(ast.RunsSetting, dates(), st.none() | dates()),
         st.builds(ast.RewardsOnReturnSetting, st.booleans()),
+        st.builds(ast.AcceptanceWindow, st.sampled_from(["returns", "late events"]), durations()),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -341,11 +363,11 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
 @functools.lru_cache(maxsize=None)
 def _points_settings_list() -> list:
     return [
-        st.builds(ast.PointCost, moneys()),
-        st.builds(ast.ExpireAfterEarning, durations()),
-        st.builds(ast.ExpireAfterInactivity, durations()),
+        st.builds(ast.PointCost, or_ref(moneys())),
+        st.builds(ast.ExpireAfterEarning, or_ref(durations())),
+        st.builds(ast.ExpireAfterInactivity, or_ref(durations())),
         st.builds(ast.ExpireAtPeriodEnd, periods(), st.booleans()),
-        st.builds(ast.PendingSetting, durations()),
+        st.builds(ast.PendingSetting, or_ref(durations())),
         st.builds(
             ast.RoundingSetting, st.sampled_from(["down", "up", "half even", "half up"]), st.sampled_from(["order", "line"])
         ),
@@ -370,7 +392,7 @@ def _reward_kinds_list() -> list:
         st.builds(ast.FreeItemReward, selectors()),
         st.builds(ast.AmountOffReward, moneys()),
         st.builds(ast.PercentOffReward, percents()),
-        st.builds(ast.GiftCardReward, moneys(), st.none() | texts()),
+        st.builds(ast.GiftCardReward, or_ref(moneys()), st.none() | texts()),
         st.builds(ast.GiftReward, texts()),
         st.just(ast.PerkReward()),
     ]
@@ -379,12 +401,12 @@ def _reward_kinds_list() -> list:
 @functools.lru_cache(maxsize=None)
 def _tiers_decls() -> st.SearchStrategy[ast.TiersDecl]:
     benefits = st.one_of(
-        st.builds(ast.BenefitMultiplier, multipliers(), st.none() | units()),
-        st.builds(ast.BenefitDiscount, percents()),
-        st.builds(ast.BenefitPerk, texts(), st.none() | moneys()),
+        st.builds(ast.BenefitMultiplier, or_ref(multipliers()), st.none() | units()),
+        st.builds(ast.BenefitDiscount, or_ref(percents())),
+        st.builds(ast.BenefitPerk, texts(), st.none() | or_ref(moneys())),
     )
     tier = st.builds(ast.TierDecl, texts(), quantities(), st.lists(benefits, max_size=3).map(tuple))
-    downgrade = st.builds(ast.Downgrade, periods(), st.none() | durations())
+    downgrade = st.builds(ast.Downgrade, periods(), st.none() | or_ref(durations()))
     return st.builds(
         ast.TiersDecl, metrics(), st.lists(tier, min_size=1, max_size=3).map(tuple), st.none() | downgrade
     )
@@ -394,9 +416,9 @@ def _tiers_decls() -> st.SearchStrategy[ast.TiersDecl]:
 def _draw_decls() -> st.SearchStrategy[ast.DrawDecl]:
     clauses = st.one_of(
         st.builds(ast.DrawSchedule, periods()),
-        st.builds(ast.DrawPrize, moneys()),
-        st.builds(ast.DrawWinners, counts()),
-        st.builds(ast.DrawRate, counts(), moneys()),
+        st.builds(ast.DrawPrize, or_ref(moneys())),
+        st.builds(ast.DrawWinners, or_ref(counts())),
+        st.builds(ast.DrawRate, or_ref(counts()), or_ref(moneys())),
         conditions(),
     )
     return st.builds(ast.DrawDecl, texts(), st.lists(clauses, max_size=5).map(tuple))
@@ -405,7 +427,7 @@ def _draw_decls() -> st.SearchStrategy[ast.DrawDecl]:
 @functools.lru_cache(maxsize=None)
 def declarations() -> st.SearchStrategy[ast.Node]:
     catalog_entry = st.one_of(
-        st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | moneys())
+        st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | or_ref(moneys()))
     )
     campaign_clause = st.one_of(conditions(), limits(), rules())
     return st.one_of(
@@ -414,16 +436,18 @@ def declarations() -> st.SearchStrategy[ast.Node]:
         st.builds(ast.CatalogDecl, st.lists(catalog_entry, max_size=4).map(tuple)),
         st.builds(ast.SegmentDecl, texts()),
         st.builds(ast.StoreDecl, texts(), st.none() | texts()),
-        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | moneys(), st.none() | durations()),
-        st.builds(ast.RedeemDecl, points_amounts(), texts()),
+        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | or_ref(moneys()), st.none() | or_ref(durations())),
+        st.builds(ast.RedeemDecl, or_ref(points_amounts()), texts()),
         rules(),
         st.builds(ast.CampaignDecl, texts(), st.lists(campaign_clause, max_size=4).map(tuple)),
         _tiers_decls(),
         _draw_decls(),
+        params_decls(),
     )
 
 
-CONSTRUCT_PARTS = ("declarations", "punch cards", "other actions", "triggers and limits", "conditions", "expressions")
+CONSTRUCT_PARTS = ("declarations", "punch cards", "other actions", "triggers and limits", "conditions", "expressions",
+                   "parameters")
 
 
 @st.composite
@@ -456,6 +480,25 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         return ast.Program((ast.RuleDecl(draw(name), tuple(each(_triggers_list())) + limits_each),))
     if part == "conditions":
         return ast.Program((ast.RuleDecl(draw(name), tuple(each(_conditions_list()))),))
+    if part == "parameters":
+        # a value of every kind, and a reference in every kind of place that takes one
+        params = ast.ParamsDecl(tuple(ast.ParamDecl(draw(name), v) for v in each(_param_values_list())))
+        ref = param_refs()
+        rule = ast.RuleDecl(draw(name), (
+            ast.PunchFree(draw(ref), draw(selectors())), ast.PaidThenFree(draw(ref), draw(selectors()), draw(ref)),
+            ast.EarnPerSpend(draw(ref), draw(ref)), ast.EarnFixed(draw(ref)), ast.EarnMultiplier(draw(ref), draw(units())),
+            ast.Discount(draw(ref)), ast.OnNthVisit(draw(ref)), ast.AfterEverySpend(draw(ref)),
+            ast.Cap(draw(ref), None), ast.Cap(ast.CapTimes(draw(ref)), draw(periods())), ast.Budget(draw(ref)),
+            ast.When(ast.Comparison(draw(measures()), draw(st.sampled_from(COMPARATORS)), draw(ref))),
+        ))
+        points_decl = ast.PointsDecl(draw(name), (ast.PointCost(draw(ref)), ast.ExpireAfterEarning(draw(ref)),
+                                                  ast.PendingSetting(draw(ref))))
+        tiers = ast.TiersDecl(
+            ast.Metric("spend", None, False, ast.RollingWindow(draw(ref))),
+            (ast.TierDecl(draw(name), draw(ref), (ast.BenefitMultiplier(draw(ref), None), ast.BenefitDiscount(draw(ref)),
+                                                   ast.BenefitPerk(draw(name), draw(ref)))),),
+            ast.Downgrade(draw(periods()), draw(ref)))
+        return ast.Program((params, points_decl, rule, tiers))
     if part == "expressions":
         measures_each = [ast.Measure(kind, None) for kind in ("order_total", "order_items", "lifetime_spend", "visits")]
         measures_each.append(ast.Measure("balance", draw(units())))
@@ -479,6 +522,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.TimezoneSetting(draw(name)),
             ast.RunsSetting(draw(dates()), draw(st.none() | dates())),
             ast.RewardsOnReturnSetting(draw(st.booleans())),
+            ast.AcceptanceWindow("returns", draw(durations())),
+            ast.AcceptanceWindow("late events", draw(durations())),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -955,6 +1000,11 @@ def valid_programs(draw) -> ast.Program:
         settings.append(ast.TimezoneSetting(ast.Text(draw(st.sampled_from(VALID_TIMEZONES)))))
     if draw(st.booleans()):
         settings.append(ast.RewardsOnReturnSetting(draw(st.booleans())))
+    # acceptance windows (docs/semantics.md, "What the state keeps"), sometimes, short enough to be met
+    for what in ("returns", "late events"):
+        if draw(st.integers(0, 3)) == 0:
+            settings.append(ast.AcceptanceWindow(what, ast.Duration(Decimal(draw(st.integers(1, 60))),
+                                                                    draw(st.sampled_from(["day", "week", "month"])))))
     settings = [settings[i] for i in draw(st.permutations(range(len(settings))))]
     decls.append(ast.ProgramDecl(ast.Text(draw(_name_values())), tuple(settings)))
 
@@ -1132,4 +1182,64 @@ def valid_programs(draw) -> ast.Program:
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]
     rest = [rest[i] for i in draw(st.permutations(range(len(rest))))]
-    return ast.Program(tuple([decls[0]] + rest))
+    program = ast.Program(tuple([decls[0]] + rest))
+    return draw(lifted_into_params(program)) if draw(st.integers(0, 2)) == 0 else program
+
+
+# where the grammar takes `param "name"` in place of a literal: node class -> fields
+PARAM_PLACES: dict[type, tuple[str, ...]] = {
+    ast.PointCost: ("money",), ast.ExpireAfterEarning: ("duration",), ast.ExpireAfterInactivity: ("duration",),
+    ast.PendingSetting: ("duration",), ast.ItemDecl: ("cost",), ast.RewardDecl: ("cost",),
+    ast.GiftCardReward: ("face_value",), ast.RedeemDecl: ("price",), ast.PunchFree: ("ordinal",),
+    ast.PunchDiscount: ("ordinal", "percent"), ast.PaidThenFree: ("free", "paid"), ast.EarnPerSpend: ("points", "per"),
+    ast.EarnPerEvent: ("points",), ast.EarnFixed: ("points",), ast.EarnMultiplier: ("multiplier",),
+    ast.Discount: ("percent",), ast.DiscountEach: ("amount",), ast.ScaleStep: ("percent", "threshold"),
+    ast.OnNthVisit: ("ordinal",), ast.AfterEveryVisits: ("count",), ast.AfterEverySpend: ("money",),
+    ast.CapTimes: ("count",), ast.Cap: ("amount",), ast.Budget: ("amount",), ast.BenefitMultiplier: ("multiplier",),
+    ast.BenefitDiscount: ("percent",), ast.BenefitPerk: ("cost_per_order",), ast.Downgrade: ("grace",),
+    ast.RollingWindow: ("duration",), ast.DrawPrize: ("money",), ast.DrawWinners: ("count",),
+    ast.DrawRate: ("entries", "per"), ast.TierDecl: ("threshold",), ast.Comparison: ("value",),
+}
+_PARAM_VALUES = (ast.Money, ast.PointsAmount, ast.Count, ast.Duration, ast.Percent, ast.Multiplier, ast.Ordinal)
+
+
+@st.composite
+def lifted_into_params(draw, program: ast.Program) -> ast.Program:
+    """`program` with some of its literals moved into a `params` block and referred to by name where they
+    stood (equal values may share one parameter): the same program, as the checker and compiler see it."""
+    params: dict[ast.Node, str] = {}
+
+    def lift(value: ast.Node) -> ast.Node:
+        if not isinstance(value, _PARAM_VALUES) or not draw(st.booleans()):
+            return value
+        name = params.get(value) if draw(st.booleans()) else None
+        if name is None:
+            name = f"p{len(named) + 1}"
+            params.setdefault(value, name)
+            named.append(ast.ParamDecl(ast.Text(name), value))
+        return ast.ParamRef(ast.Text(name))
+
+    named: list[ast.ParamDecl] = []
+
+    def rebuild(node: ast.Node) -> ast.Node:
+        places = PARAM_PLACES.get(type(node), ())
+        if isinstance(node, ast.EarnMultiplier) and node.unit is None:
+            places = ()  # `earn param "x"` is read as fixed points: a multiplier reference names its unit
+        fields = []
+        for name in node._node_fields:
+            v = getattr(node, name)
+            if name in places and v is not None:
+                v = lift(v)
+            if isinstance(v, ast.Node) and not isinstance(v, ast.ParamRef):
+                v = rebuild(v)
+            elif isinstance(v, tuple):
+                v = tuple(rebuild(x) if isinstance(x, ast.Node) else x for x in v)
+            fields.append(v)
+        return type(node)(*fields, span=node.span)
+
+    lifted = rebuild(program)
+    if not named:
+        return program
+    decls = list(lifted.declarations)
+    decls.insert(draw(st.integers(0, len(decls))), ast.ParamsDecl(tuple(named)))
+    return ast.Program(tuple(decls))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import loyalty
+
 from evaluator_helpers import buy, kinds, prog
 from loyalty.runtime.events import EventError
 
@@ -137,3 +139,35 @@ def test_a_strftime_layout_with_an_offset_orders_the_fall_back_night_by_instant(
     done = _simulate(tmp_path, OSLO, history, "--time-format", "%Y-%m-%d %H:%M:%S%z")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["points"][0]["clawed_back"] == 80
+
+
+WINDOWED = '''program "w" {
+  currency NOK
+  timezone "Europe/Oslo"
+  returns accepted within 10 days
+  late events accepted within 2 days
+}
+points "stars" { }
+rule "stars" { earn 1 star per 1 NOK }
+'''
+
+
+def test_a_return_outside_the_return_window_is_refused_alike_by_the_api_and_counted_by_simulate(tmp_path):
+    history = ("member,time,type,order,item,amount,event\n"
+               "m,2025-03-01T10:00,purchase,O1,tea,80,e1\n"
+               "m,2025-03-05T10:00,purchase,O2,tea,50,e2\n"
+               "m,2025-03-14T10:00,return,O1,,80,r1\n"
+               "m,2025-03-14T11:00,return,O2,,50,r2\n")
+    run = _simulate(tmp_path, WINDOWED, history)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["rejected_events"] == [{"events": 1, "reason": "return outside the return window"}]
+    assert (report["points"][0]["issued"], report["points"][0]["clawed_back"]) == (130, 50)
+    p = loyalty.compile_source(WINDOWED)
+    s, _ = p.apply(p.new_member("m"), buy("O1", "2025-03-01T10:00", ("tea", 1, "80"), eid="e1"))
+    s, _ = p.apply(s, buy("O2", "2025-03-05T10:00", ("tea", 1, "50"), eid="e2"))
+    with pytest.raises(EventError) as err:
+        p.apply(s, {"return": {"time": "2025-03-14T10:00", "order": "O1", "id": "r1"}})
+    assert err.value.field == "order" and "within the return window" in str(err.value)
+    s, eff = p.apply(s, {"return": {"time": "2025-03-14T11:00", "order": "O2", "id": "r2"}})
+    assert sum(e.points for e in kinds(eff, "points_clawed_back")) == 50

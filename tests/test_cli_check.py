@@ -100,7 +100,9 @@ def test_json_output_shape(write):
     good, bad = write("a.loyalty", VALID), write("b.loyalty", WITH_ERROR)
     result = run("--format", "json", good, bad)
     assert result.exit_code == 1
-    documents = json.loads(result.stdout)
+    out = json.loads(result.stdout)
+    assert out["format"] == "loyalty-check/1" and out["loyalty_version"]
+    documents = out["files"]
     assert [d["file"] for d in documents] == [good, bad]
     assert [d["ok"] for d in documents] == [True, False]
     assert documents[0]["diagnostics"] == []
@@ -115,7 +117,7 @@ def test_json_output_shape(write):
 def test_json_strict_marks_warnings_as_failing(write):
     result = run("--format", "json", "--strict", write("w.loyalty", WITH_WARNING))
     assert result.exit_code == 1
-    (doc,) = json.loads(result.stdout)
+    (doc,) = json.loads(result.stdout)["files"]
     assert doc["ok"] is False
     assert doc["diagnostics"][0]["severity"] == "warning"
 
@@ -130,10 +132,10 @@ def test_no_file_is_a_usage_error():
     assert run().exit_code == 2
 
 
-def test_directory_is_a_usage_error(tmp_path):
+def test_directory_without_programs_is_a_usage_error(tmp_path):
     result = run(str(tmp_path))
     assert result.exit_code == 2
-    assert "is a directory" in result.stderr
+    assert "is a directory with no .loyalty programs" in result.stderr
 
 
 def test_binary_file_gives_a_located_diagnostic_not_a_traceback(write):
@@ -167,7 +169,9 @@ def test_installed_command_has_no_traceback_on_binary_and_directory(tmp_path):
     binary = tmp_path / "x.loyalty"
     binary.write_bytes(bytes(range(256)))
     exe = Path(sys.executable).parent / "loyalty"
-    for target, code in ((binary, 1), (tmp_path, 2)):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for target, code in ((binary, 1), (empty, 2)):
         proc = subprocess.run([str(exe), "check", str(target)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == code
         assert "Traceback" not in proc.stderr + proc.stdout

@@ -137,7 +137,7 @@ def test_the_examples_together_use_every_rule_and_keyword_alternative_of_the_gra
 def test_the_complete_example_in_the_language_reference_passes_the_checker():
     reference = (EXAMPLES.parents[1] / "docs" / "language.md").read_text(encoding="utf-8")
     intro = reference.split("## Reading a program aloud", 1)[1]
-    example = intro.split("```", 2)[1]
+    example = intro.split("```loyalty\n", 1)[1].split("```", 1)[0]
     assert example.lstrip().startswith("# Sparkle Car Wash")
     checked = check_text(example, "docs/language.md")
     assert checked.program is not None and checked.diagnostics == [], checked.diagnostics

@@ -242,6 +242,7 @@ def note_inputs(text: str, rows: list[dict], histories: list[MemberHistory]) -> 
 
 def simulate_in_process(program_path: str, history_path: str, attributes_path: str, chunks: int) -> str:
     """The report JSON of the Python evaluator with members split into `chunks` groups, results merged."""
+    from loyalty.simulate.coverage import count_rows
     from loyalty.simulate.engine import simulate
     from loyalty.simulate.render import to_json
     from loyalty.simulate.run import load_program, plan_for, read_inputs, run_and_report
@@ -249,8 +250,11 @@ def simulate_in_process(program_path: str, history_path: str, attributes_path: s
     prog = load_program(program_path)
     inputs = read_inputs(prog, history_path, None, None, None, None, "stop")
     plan = plan_for(prog, program_path, inputs, attributes_path)
-    _result, report = run_and_report(plan, inputs, False,
-                                     engine=lambda plan, h, progress=None: simulate(plan, h, progress, chunks=chunks))
+
+    def engine(plan, h, progress=None):  # the evaluator alone; the history's coverage counted as every engine does
+        return count_rows(h, simulate(plan, h, progress, chunks=chunks))
+
+    _result, report = run_and_report(plan, inputs, False, engine=engine)
     return to_json(report)
 
 

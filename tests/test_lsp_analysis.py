@@ -156,7 +156,7 @@ def test_rename_refuses_what_would_break_the_program():
         rename_edits(analysis, text.index("currency USD"), "x")
     # a keyword is fine inside quotes: "free" is just a name there
     renamed = _apply(text, rename_edits(analysis, tier, "free"))
-    assert check_text(renamed).ok and 'tier "free" from 500 stars' in renamed
+    assert check_text(renamed).ok and 'tier "free" from param "gold from"' in renamed
 
 
 def test_a_broken_declaration_is_blanked_keeping_every_other_place():
@@ -202,7 +202,7 @@ def test_the_editors_page_shows_what_the_server_gives():
     import json
     import re
 
-    from loyalty.lsp.hover import name_hover_markdown, rule_hover_markdown
+    from loyalty.lsp.hover import name_hover_markdown
     from loyalty.lsp.server import _lsp_diagnostic, server
 
     doc = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
@@ -215,7 +215,11 @@ def test_the_editors_page_shows_what_the_server_gives():
 
     analysis = Analysis.of(text, "car_wash.loyalty")
     quoted = "\n".join(line[2:] for line in doc.split("\n") if line.startswith("> ") or line == ">")
-    assert rule_hover_markdown(analysis.symbols.rule_entries[0], analysis.symbols, text) in quoted
+    # a document that checks clean shows loyalty describe's words (lsp/server.py on_hover)
+    from loyalty.describe import rule_markdown
+
+    hover = rule_markdown(analysis.checked.program, analysis.symbols.rule_entries[0].rule.name.value)
+    assert hover.rstrip("\n") in quoted
     occurrence = analysis.names.at(text.index('"wash and wax" is free') + 1)
     assert name_hover_markdown(occurrence, analysis.names, text) in quoted
     end = text + 'rule "loyal" {\n  every 10th '

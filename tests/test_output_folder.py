@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "examples" / "programs" / "coffee_stars.loyalty"
 HISTORY = ROOT / "examples" / "histories" / "coffee_stars.csv"
-TABLES = {"summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member"}
+TABLES = {"summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region", "draws",
+          "by_member"}
 
 
 def _env(**extra) -> dict:

@@ -32,12 +32,14 @@ def test_simulate_writes_only_where_asked(tmp_path):
            "XDG_CONFIG_HOME": str(home / ".config"), "MPLCONFIGDIR": str(home / ".mpl")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run([sys.executable, "-m", "loyalty.cli", "simulate", str(PROGRAM), str(HISTORY),
-                           "--out", "report", "--chart", "cost.svg", "--format", "json", "--jobs", "2"],
+                           "--out", "report", "--chart", "cost.svg", "--html", "report.html", "--format", "json",
+                           "--jobs", "2"],
                           cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)
-    tables = {"summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member"}
-    assert _files(work) == {"report", "cost.svg"} | {f"report/{t}.csv" for t in tables}
+    tables = {"summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region",
+              "draws", "by_member"}
+    assert _files(work) == {"report", "cost.svg", "report.html"} | {f"report/{t}.csv" for t in tables}
     assert _files(home) == set(), "nothing in HOME: no caches, no config"
     assert _files(tmp) == set(), "no temporary files left behind"
 

@@ -72,7 +72,7 @@ def test_simulate_text_report_and_svg_chart(tmp_path):
     assert r.exit_code == 0
     assert "total program cost" in r.stdout and "every 6th wash is free" in r.stdout
     svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
-    assert svg.startswith("<svg") and "polyline" in svg and "cumulative cost" in svg
+    assert svg.startswith("<svg") and "polyline" in svg and "Cumulative cost" in svg  # tests/test_html_report.py: the rest
 
 
 def test_png_chart_is_a_usage_error():
@@ -100,7 +100,8 @@ def test_program_errors_are_diagnostics_with_exit_1(tmp_path):
 
 def test_compare_counts_members_who_get_less(tmp_path):
     stingy = tmp_path / "stingy.loyalty"
-    stingy.write_text(Path(CAR_WASH).read_text(encoding="utf-8").replace("every 6th", "every 10th"), encoding="utf-8")
+    stingy.write_text(Path(CAR_WASH).read_text(encoding="utf-8").replace('"punch every" = 6th', '"punch every" = 10th'),
+                      encoding="utf-8")
     r = invoke("compare", CAR_WASH, str(stingy), CAR_WASH_CSV, "--format", "json")
     assert r.exit_code == 0
     out = json.loads(r.stdout)
@@ -140,14 +141,17 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
 
     import loyalty.simulate.run as run
 
+    import loyalty.progress
+
     monkeypatch.setattr(run, "PROGRESS_MIN_ROWS", 1)  # the example history is small
+    monkeypatch.setattr(loyalty.progress, "SHOW_AFTER", 0)  # and replays in less than the second it waits
     prog = run.load_program(CAR_WASH)
     inputs = run.read_inputs(prog, CAR_WASH_CSV, None, None, None, None, "stop")
     plan = run.plan_for(prog, CAR_WASH, inputs, None)
     on_terminal, piped = io.StringIO(), io.StringIO()
     _, with_bar = run.run_and_report(plan, inputs, True, Console(file=on_terminal, force_terminal=True))
     _, without = run.run_and_report(plan, inputs, True, Console(file=piped, force_terminal=False))
-    assert "simulating" in on_terminal.getvalue()
+    assert "replaying" in on_terminal.getvalue()
     assert piped.getvalue() == ""
     assert with_bar == without  # the bar changes nothing else
     # the command itself: standard error is not a terminal here, so nothing but the report comes out
@@ -180,3 +184,16 @@ def test_csv_tables_quote_text_that_would_start_a_formula_and_leave_numbers_alon
         ["'\tM3", "0", "0.00", "", "1.5", "'\rx"],
         ["M4 =1+1", "2", "1.00", "0", "0", ""],
     ]
+
+
+def test_the_text_report_shows_each_store_and_region_of_a_pilot():
+    program = str(REPO / "examples/programs/summer_pilot.loyalty")
+    history = str(REPO / "examples/histories/summer_pilot.csv")
+    report = json.loads(invoke("simulate", program, history, "--format", "json").stdout)
+    text = invoke("simulate", program, history).stdout
+    assert "By store" in text and "By region" in text
+    lines = text.splitlines()
+    for key, rows in (("store", report["by_store"]), ("region", report["by_region"])):
+        for r in rows:
+            line = next(ln for ln in lines if f" {r[key]} " in ln)
+            assert f" {r['orders']} " in line and f" {r['members']} " in line, line

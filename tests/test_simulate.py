@@ -62,10 +62,13 @@ def program(text):
 
 
 def history(rows, prog):
-    """rows: (member, time, amount, item, quantity, order)"""
+    """rows: (member, time, amount, item, quantity, order[, store])"""
     cols = {"member": [], "time": [], "amount": [], "item": [], "quantity": [], "order": []}
-    for member, time, amount, item, qty, order in rows:
-        for k, v in zip(cols, (member, time, amount, item, str(qty), order)):
+    if rows and len(rows[0]) > 6:
+        cols["store"] = []
+    for row in rows:
+        member, time, amount, item, qty, order = row[:6]
+        for k, v in zip(cols, (member, time, amount, item, str(qty), order, *row[6:])):
             cols[k].append(v)
     return build_history(cols, "h.csv", 2, ReadOptions(minor_units=prog.exponent, timezone=prog.timezone))
 
@@ -192,18 +195,45 @@ rows_strategy = st.lists(
 )
 
 
+STORES = """
+store "North" in region "Up"
+store "East" in region "Up"
+store "South"
+"""
+
+
 @settings(max_examples=60, deadline=None)
-@given(rows=rows_strategy, groups=st.integers(1, 5), which=st.sampled_from([PUNCH, POINTS, GIFT_CARD]))
-def test_simulating_member_groups_and_merging_equals_the_whole(rows, groups, which):
-    prog = program(which)
-    h = history([(m, f"2025-{mo:02d}-{d:02d}", str(Decimal(cents).scaleb(-2)), "wash", q, f"{m}-{mo}-{d}")
-                 for m, d, mo, cents, q in rows], prog)
+@given(rows=rows_strategy, groups=st.integers(1, 5), which=st.sampled_from([PUNCH, POINTS, GIFT_CARD]),
+       stores=st.lists(st.sampled_from(["North", "East", "South", "Elsewhere", ""]), min_size=1, max_size=4))
+def test_simulating_member_groups_and_merging_equals_the_whole(rows, groups, which, stores):
+    prog = program(which + STORES)
+    h = history([(m, f"2025-{mo:02d}-{d:02d}", str(Decimal(cents).scaleb(-2)), "wash", q, f"{m}-{mo}-{d}",
+                  stores[(d + mo) % len(stores)]) for m, d, mo, cents, q in rows], prog)
     plan = make_plan(prog, program_info(prog, "p.loyalty"), Scenario(), h)
     whole = replay_members(plan, h, h.member_slices())
     slices = h.member_slices()
     parts = [replay_members(plan, h, slices[i::groups]) for i in range(groups)]
     assert merge_all(parts).canonical() == whole.canonical()
     assert merge_all(list(reversed(parts))).canonical() == whole.canonical()
+    # with coverage (counted in evaluate_range, every engine's unit of work): the members split into groups,
+    # each group's own rows evaluated, merged: the same result and the same coverage section as the whole
+    from loyalty.simulate.coverage import coverage_report
+    from loyalty.simulate.parallel import evaluate_range
+
+    entire = evaluate_range(plan, h, None)
+    split = merge_all([evaluate_range(plan, h.select_members([m for m, _, _ in slices[i::groups]]), None)
+                       for i in range(groups)])
+    assert split.canonical() == entire.canonical()
+    assert coverage_report(split, prog, {}) == coverage_report(entire, prog, {})
+    from loyalty.simulate.coverage import history_counts
+
+    assert sum(n for key, n in history_counts(split).items() if key[0] == "type") == len(h)  # each row once
+    # the by-store, by-region and month-by-rule tables are among what merges exactly
+    tables = whole.tables
+    assert sum(row.get("orders", 0) for row in tables["store"].values()) == whole.counts["orders"]
+    assert sum(row.get("members", 0) for row in tables["region"].values()) >= whole.counts["purchasing_members"]
+    if whole.counts.get("points_issued") or any(c[0] == "rule_month" for c in whole.cells):
+        assert any(c[0] in ("rule_month", "rule_reward_month") for c in merge_all(parts).cells)
 
 
 DRAW = """

@@ -230,16 +230,18 @@ _TIMES = st.sampled_from([
 ])
 _AMOUNTS = st.sampled_from(["105.00", "10", "0.5", "-5.00", "", "abc", "10.005", "1e3"])
 _MEMBERS = st.sampled_from(["", " "]) | st.none()  # None: the member's own id
+_STORES = st.sampled_from(["Sparkle Ensjø", "Sparkle Lysaker", "Elsewhere", ""])
 
 
 @st.composite
 def _grouped_history(draw) -> list[str]:
-    rows = ["member,time,amount,item"]
+    rows = ["member,time,amount,item,store"]  # stores: the by-store and by-region tables stream like the rest
     for m in range(draw(st.integers(1, 12))):
         for _ in range(draw(st.integers(1, 15))):
             member = draw(_MEMBERS) if draw(st.integers(0, 9)) == 0 else None
             time = draw(_TIMES).format(d=draw(st.integers(1, 28)))
-            rows.append(f"{f'M{m:02d}' if member is None else member},{time},{draw(_AMOUNTS)},basic wash")
+            store = draw(_STORES)
+            rows.append(f"{f'M{m:02d}' if member is None else member},{time},{draw(_AMOUNTS)},basic wash,{store}")
     return rows
 
 

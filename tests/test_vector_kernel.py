@@ -670,6 +670,10 @@ def test_vector_equals_scalar_on_a_larger_history(programs, which):
     history = _history(prog, 7 + which, 150, 60)
     plan, vec, ref = _both(path, prog, history, seed=which)
     assert vec.canonical() == ref.canonical()
+    # the by-store table (and by region, where the program has regions) is among what agrees
+    tables = ref.tables
+    assert sum(row.get("orders", 0) for row in tables["store"].values()) == ref.counts["orders"]
+    assert ("region" in tables) == any(prog.stores.values())
 
 
 def test_heavy_members_go_to_the_scalar_evaluator_and_merge_exactly(programs, monkeypatch):
@@ -803,3 +807,59 @@ def test_irregular_grouping_routes_the_same_members_and_matches_the_scalar(progr
     assert fast.tolist() == _irregular_members_by_lexsort(krows, starts).tolist()
     plan, vec, ref = _both(path, prog, history)
     assert vec.canonical() == ref.canonical()
+
+
+# program-wide budgets on points per spend and on multipliers: a points budget and one counted at cost, which
+# run out during the history and are solved by passes (simulate/budgets.py), the kernel claiming as the scalar
+BUDGETS = """
+program "Budgets" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.10 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+store "North" in region "Up"
+rule "a point per 10 NOK" {
+  earn 1 point per 10 NOK
+  budget 4000 points
+}
+campaign "north" {
+  in store "North"
+  budget 300 NOK
+  rule "double" {
+    earn 2x points
+  }
+  rule "coffee triple" {
+    earn 3x points
+    on "coffee"
+  }
+}
+rule "washes" {
+  earn 2 points per 10 NOK
+  on category "washes"
+}
+"""
+INLINE["BUDGETS"] = BUDGETS
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 40), max_events=st.sampled_from([3, 12, 40]))
+def test_budgets_solved_by_passes_on_the_kernel_equal_the_scalar_passes(tmp_path_factory, seed, members, max_events):
+    from loyalty.simulate.parallel import simulate_in_process
+
+    path, prog = _program(tmp_path_factory, "BUDGETS")
+    assert supports(prog, None) is None
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(path, prog, history, seed)
+    vec = simulate_in_process(plan, history, kernel="vector")
+    ref = simulate_in_process(plan, history, kernel="python")
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)

@@ -3,7 +3,7 @@
 Each command lives in its own module under `loyalty.commands` and is imported
 only when it runs, so `loyalty --help` and `loyalty check` stay fast.
 Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error,
-3 internal error (a bug in loyalty: please report it).
+3 internal error (a bug in loyalty: please report it), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("loyalty.commands.compile", "Compile a program and print it as JSON."),
     "simulate": ("loyalty.commands.simulate", "Replay a purchase history through a program and report its cost."),
     "compare": ("loyalty.commands.compare", "Compare two programs on the same history."),
+    "sweep": ("loyalty.commands.sweep", "Run a program for every combination of some parameters' values."),
     "explain": ("loyalty.commands.explain", "Show one member's timeline and why each effect happened."),
+    "migrate-check": ("loyalty.commands.migrate_check",
+                      "Check what carrying members' states to a new version of a program keeps and drops."),
     "generate": ("loyalty.commands.generate", "Generate a synthetic purchase history."),
+    "examples": ("loyalty.commands.examples", "Copy the example programs and histories into a folder."),
     "lsp": ("loyalty.commands.lsp", "Run the language server for editors (over stdio)."),
+    "schema": ("loyalty.commands.schema", "Print the JSON Schema of the report, the scenario file or .test.yaml."),
 }
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -43,7 +48,9 @@ class LazyGroup(click.Group):
         module_name, _ = COMMANDS[name]
         if importlib.util.find_spec(module_name) is None:
             return None
-        return importlib.import_module(module_name).command
+        from loyalty.commands._common import add_verbosity_options  # -q/--verbose on every command
+
+        return add_verbosity_options(importlib.import_module(module_name).command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -57,21 +64,36 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
+  loyalty examples                 (copies the example programs and histories into ./examples)
   loyalty check examples/programs/car_wash.loyalty
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
 
-Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error.""",
+Exit codes: 0 success, 1 the input is wrong (diagnostics printed), 2 usage error,
+130 interrupted (Ctrl-C).""",
 )
 @click.version_option(__version__, prog_name="loyalty")
 def cli() -> None:
     """loyalty: write customer-loyalty programs as checked text, test them, and
     learn what they cost by replaying a real purchase history."""
+    from loyalty.commands._common import NORMAL, set_verbosity
+
+    set_verbosity(NORMAL)  # each run starts at the default; the command's -q/--verbose then set it
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: no Python traceback ever reaches a user."""
     try:
-        cli.main(args=argv, prog_name="loyalty", standalone_mode=True)
+        # not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1 (the input is wrong)
+        code = cli.main(args=argv, prog_name="loyalty", standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            click.echo("loyalty: interrupted", err=True)
+            return 130
+        return EXIT_INPUT  # end of input at a prompt
+    except click.ClickException as err:  # a usage error: the message and the usage line, exit 2
+        err.show()
+        return err.exit_code
     except SystemExit as exit_:
         from loyalty.fileio import Terminated
 

@@ -17,6 +17,7 @@ from typing import Optional
 from loyalty.checker.symbols import resolve_point_kind
 from loyalty.diagnostics import Diagnostic, LoyaltyError
 from loyalty.runtime.program import FORMAT, CompiledProgram, program_identity
+from loyalty.versioning import version_tag
 from loyalty.spans import Span
 from loyalty.syntax import ast
 
@@ -54,6 +55,7 @@ class _Compiler:
         self.timezone = "UTC"
         self.runs = None
         self.taken_back = False
+        self.windows: dict = {}  # "returns" | "late_events" -> ast.Duration
         if pdecl is not None:
             for s in pdecl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -64,6 +66,8 @@ class _Compiler:
                     self.runs = {"from": _date(s.start), "to": _date(s.end) if s.end else None}
                 elif isinstance(s, ast.RewardsOnReturnSetting):
                     self.taken_back = s.taken_back
+                elif isinstance(s, ast.AcceptanceWindow):
+                    self.windows["returns" if s.what == "returns" else "late_events"] = s.duration
         else:
             self.problem("LOY104", "the program has no `program \"name\" { ... }` declaration", program)
         self.exponent = _exponent_of(self.currency)
@@ -159,7 +163,7 @@ class _Compiler:
                         rules.append(self.rule(r, d.name.value, conds, limits))
         draws = [self.draw(d) for d in decls if isinstance(d, ast.DrawDecl)]
         doc = {
-            "format": FORMAT,
+            **version_tag(FORMAT),
             "name": self.pdecl.name.value if self.pdecl else "",
             "source_file": self.file,
             "currency": self.currency,
@@ -178,6 +182,8 @@ class _Compiler:
             "draws": draws,
             "budgets": self.budgets,
         }
+        if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
+            doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
         doc["identity"] = program_identity(doc)
         return doc
 
@@ -458,7 +464,12 @@ def _date(d: ast.DateValue) -> Optional[str]:
 
 def compile_document(program: ast.Program, file: str = "<string>") -> dict:
     """The compiled program as a JSON-able document; raises `LoyaltyError` if something cannot be compiled."""
-    c = _Compiler(program, file)
+    from loyalty.syntax.params import substitute
+
+    resolved = substitute(program)  # parameters are compiled as the literals they stand for
+    if resolved.program is None:
+        raise LoyaltyError([d for d in resolved.diagnostics if d.is_error])
+    c = _Compiler(resolved.program, file)
     doc = c.compile()
     if c.problems:
         raise LoyaltyError(c.problems)

@@ -2,7 +2,9 @@
 
 Pure data, no imports from the project: the checker uses it to validate codes and
 decimals, the runtime to turn amounts into integer minor units (NOK 12.50 -> 1250).
-Active codes only; funds and metals without a minor unit (XAU, XDR...) are left out.
+Active codes only; funds and metals without a minor unit (XAU, XDR...) are left out. Three codes ISO
+has withdrawn are kept (WITHDRAWN_KEPT) so that programs and histories priced in them still check.
+tests/test_currencies.py holds this table equal to the maintained `iso4217` package (a dev dependency).
 """
 
 from __future__ import annotations
@@ -28,9 +30,13 @@ MINOR_UNITS: dict[str, int] = {
     "SLE": 2, "SOS": 2, "SRD": 2, "SSP": 2, "STN": 2, "SVC": 2, "SYP": 2, "SZL": 2,
     "THB": 2, "TJS": 2, "TMT": 2, "TND": 3, "TOP": 2, "TRY": 2, "TTD": 2, "TWD": 2,
     "TZS": 2, "UAH": 2, "UGX": 0, "USD": 2, "USN": 2, "UYI": 0, "UYU": 2, "UYW": 4,
-    "UZS": 2, "VED": 2, "VES": 2, "VND": 0, "VUV": 0, "WST": 2, "XAF": 0, "XCD": 2,
+    "UZS": 2, "VED": 2, "VES": 2, "VND": 0, "VUV": 0, "WST": 2, "XAD": 2, "XAF": 0, "XCD": 2,
     "XCG": 2, "XOF": 0, "XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }
+
+# withdrawn from ISO 4217 (ANG for XCG in 2025, BGN for EUR in 2026, CUC in 2021) but still in old
+# programs and histories
+WITHDRAWN_KEPT = frozenset({"ANG", "BGN", "CUC"})
 
 
 def is_currency(code: str) -> bool:
@@ -40,3 +46,16 @@ def is_currency(code: str) -> bool:
 def minor_units(code: str) -> int:
     """Digits after the decimal point for `code`; KeyError for an unknown code."""
     return MINOR_UNITS[code]
+
+
+def money_text(value, exponent: int) -> str:
+    """An exact amount (a Decimal in the currency) as every output writes it: with the currency's minor units
+    when that loses nothing (12.50, 1.00, 0.10; never 12.5 or 1), else with every decimal it has (an exact cost
+    may have more decimals than the currency: 0.125)."""
+    from decimal import Decimal
+
+    scale = Decimal(1).scaleb(-exponent)
+    value = Decimal(value)
+    if value == value.quantize(scale, rounding="ROUND_DOWN"):
+        return str(value.quantize(scale))
+    return str(value.normalize())

@@ -87,6 +87,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY315": _w("points per visit out of line with points per spend"),
     "LOY316": _w("win-back fires after the points have expired"),
     "LOY317": _w("lifetime of a reward no rule gives"),
+    "LOY318": _w("parameter is never used"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),
@@ -109,11 +110,11 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "code": self.code,
             "severity": self.severity.value,
             "message": self.message,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from loyalty.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from loyalty.spans import Span
@@ -45,19 +45,26 @@ def decode_source(data: bytes, file: str) -> tuple[Optional[str], list[Diagnosti
         ]
 
 
-def check_text(text: str, file: str = "<string>") -> CheckedSource:
+def check_text(text: str, file: str = "<string>", values: Optional[Mapping[str, ast.ParamValue]] = None
+               ) -> CheckedSource:
+    """Parse and check. `values`: parameters set from outside (`--set`), in place of their declared values
+    (raises `loyalty.syntax.params.ParamError` for an unknown name or a value of the wrong kind)."""
     from loyalty.checker import check  # the checker imports the AST only
 
     program, diagnostics = parse_with_diagnostics(text, file)
+    if program is not None and values:
+        from loyalty.syntax.params import with_values
+
+        program = with_values(program, values)
     if program is not None:
         diagnostics = check(program, text)
     return CheckedSource(file, text, program, sort_diagnostics(diagnostics))
 
 
-def check_file(path: str | Path) -> CheckedSource:
+def check_file(path: str | Path, values: Optional[Mapping[str, ast.ParamValue]] = None) -> CheckedSource:
     path = Path(path)
     data = path.read_bytes()
     text, problems = decode_source(data, str(path))
     if text is None:
         return CheckedSource(str(path), "", None, problems)
-    return check_text(text, str(path))
+    return check_text(text, str(path), values)

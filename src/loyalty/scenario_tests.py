@@ -1,6 +1,6 @@
 """Designer-written scenario tests: `<program>.test.yaml` next to `<program>.loyalty`.
 
-Format (docs/embedding.md, "Scenario tests"; the pydantic model: loyalty.schemas.ScenarioTestFile)::
+Format (docs/scenarios.md; the pydantic model: loyalty.schemas.ScenarioTestFile)::
 
     scenarios:
       - name: the sixth wash is free
@@ -36,6 +36,8 @@ class Outcome:
     line: int
     ok: bool
     messages: list[str] = field(default_factory=list)
+    # names in the events that the program does not know (simulate/coverage.py): shown, never a failure
+    warnings: list[str] = field(default_factory=list)
 
 
 def test_file_for(program_path: Path) -> Path:
@@ -52,7 +54,7 @@ def read_scenarios(path: Path) -> list[tuple["ScenarioTest", int]]:
     doc = read_yaml(path)
     if doc.data is None:
         raise YamlFileError([doc.problem((), "the file holds no scenarios",
-                                         "write a list of scenarios (docs/embedding.md, \"Scenario tests\")")])
+                                         "write a list of scenarios (docs/scenarios.md)")])
     scenarios = validate(doc, ScenarioTestFile).scenarios
     where = ("scenarios",) if isinstance(doc.data, dict) else ()
     return [(sc, doc.place(where + (i,))[0]) for i, sc in enumerate(scenarios)]
@@ -126,6 +128,7 @@ def run_scenario(program, sc: "ScenarioTest", file: str, line: int) -> Outcome:
             out.ok = False
             out.messages.append(f"event {i + 1} was expected to be rejected ({want_error}) but was accepted")
         effects.extend(eff)
+    out.warnings = unknown_names(program, [_jsonable(dict(e.model_extra or {})) for e in sc.events])
     actual = [program.effect_json(e) for e in effects]
     expect = sc.expect or Expect()
     if "effects" in expect.model_fields_set:  # `effects:` with nothing: no effects at all
@@ -164,6 +167,35 @@ def run_scenario(program, sc: "ScenarioTest", file: str, line: int) -> Outcome:
             elif got != value:
                 out.ok = False
                 out.messages.append(f"state.{key}: expected {value!r}, got {got!r}")
+    return out
+
+
+def unknown_names(program, events: list) -> list[str]:
+    """Items, categories, stores and channels the scenario's events name that the program does not know (the
+    coverage `loyalty simulate` reports for a history): a scenario expecting nothing of a misspelt item would
+    pass for the wrong reason."""
+    from loyalty.simulate.coverage import Known, did_you_mean
+
+    known = Known(program.compiled)
+    names = {"item": known.items, "category": known.categories, "store": known.stores, "channel": known.channels}
+    found: dict[tuple[str, str], list[int]] = {}
+    for i, ev in enumerate(events):
+        body = next(iter(ev.values())) if len(ev) == 1 and isinstance(next(iter(ev.values())), dict) else ev
+        if not isinstance(body, dict):
+            continue
+        seen = [("store", body.get("store")), ("channel", body.get("channel"))]
+        for line in body.get("lines") or ():
+            if isinstance(line, dict):
+                seen += [("item", line.get("item")), ("category", line.get("category"))]
+        for kind, name in seen:
+            if isinstance(name, str) and name and names[kind] and name not in names[kind]:
+                found.setdefault((kind, name), []).append(i + 1)
+    out = []
+    for (kind, name), at in sorted(found.items()):
+        close = did_you_mean(name, names[kind])
+        events_text = "event" + ("s " if len(at) > 1 else " ") + ", ".join(map(str, at))
+        out.append(f"{events_text}: the {kind} {name!r} is not one the program knows"
+                   + (f"; did you mean {close!r}?" if close else ""))
     return out
 
 

@@ -1,14 +1,16 @@
-"""The YAML files people write, as pydantic models: one definition per file format.
+"""The files people write and the report they read, as pydantic models: one definition per file format.
 
 - `Assumptions`: the simulation's scenario file (`loyalty simulate --scenario FILE`, docs/simulate.md).
-- `ScenarioTestFile`: a program's scenario tests, `<program>.test.yaml` (`loyalty test`, docs/embedding.md).
+- `ScenarioTestFile`: a program's scenario tests, `<program>.test.yaml` (`loyalty test`, docs/scenarios.md).
+- `Report`: the simulation's JSON report (`loyalty simulate --format json`, format `loyalty-simulation/1`).
 
 Both are closed: an unknown key is an error (a typo never falls back to a default), and every value has a
 precise type. Names that only the program knows (point kinds, rewards, items) are checked when validation is
 given the program's names as context (`program_names`). `loyalty.yamlio` reads the files (refusing aliases,
 merge keys, duplicate keys) and turns validation errors into messages with the file, line and column.
 
-`assumptions_schema()` and `test_file_schema()` give each format's JSON Schema.
+`assumptions_schema()`, `test_file_schema()` and `report_schema()` give each format's JSON Schema;
+`loyalty schema NAME` prints them (`SCHEMAS`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,34 @@ class Breakage(_Closed):
     gift_cards: Share = Field(Decimal(0), description="share of gift-card face value expected never to be used")
 
 
+class Customers(_Closed):
+    """How the customer measures are taken (docs/simulate.md, "Customer measures")."""
+
+    lapse_after_days: Annotated[StrictInt, Field(ge=1, le=36500)] = Field(
+        None, description="days without an order after which a customer counts as lapsed (default: from the data)")
+
+
+class GoalGradient(_Closed):
+    """Members order more often while they are near a reward (Kivetz, Urminsky and Zheng 2006)."""
+
+    factor: Annotated[Decimal, Field(gt=0, le=100, max_digits=MAX_NUMBER_DIGITS, allow_inf_nan=False)] = Field(
+        description="how many times as often a member orders while near her next reward (1: no effect)")
+    within: Share = Field(Decimal("0.2"), description="near: her points are at least (1 - within) of the price")
+
+
+class WinBack(_Closed):
+    """A win-back offer: some of the members the model counts as gone at the end of the history come back."""
+
+    share: Share = Field(description="the share of them who come back at the start of the forecast, 0 to 1")
+
+
+class Behaviour(_Closed):
+    """Behaviour the forecast's model does not contain; each is off unless given (docs/simulate.md)."""
+
+    goal_gradient: Optional[GoalGradient] = None
+    win_back: Optional[WinBack] = None
+
+
 class Assumptions(_Closed):
     """The simulation's scenario file: assumptions a history does not contain. Every key is optional."""
 
@@ -111,6 +141,8 @@ class Assumptions(_Closed):
     time_format: Text = Field(None, description="strftime format of the time column (default: ISO 8601)")
     delimiter: Annotated[Text, AfterValidator(_delimiter)] = Field(
         None, description="CSV field delimiter: one character, or tab, comma, semicolon, pipe")
+    customers: Optional[Customers] = None
+    behaviour: Optional[Behaviour] = Field(None, description="assumptions about behaviour, for --forecast")
 
 
 def program_names(prog) -> dict[str, list[str]]:
@@ -163,7 +195,7 @@ class ExpectedState(_Closed):
     rewards: dict[str, StrictInt] = Field(None, description="reward -> how many the member holds")
 
 
-EffectPattern = dict[str, Any]  # effect field -> the value it must have (docs/embedding.md)
+EffectPattern = dict[str, Any]  # effect field -> the value it must have (docs/scenarios.md)
 
 
 class Expect(_Closed):
@@ -213,3 +245,298 @@ def test_file_schema() -> dict:
 
 
 test_file_schema.__test__ = False  # type: ignore[attr-defined]  # pytest: a function, not a test
+
+
+# ------------------------------------------------------------------ the simulation's report
+
+# exact decimals written as text: money in the program currency ("12.50", "-3.00", "0.125"), shares ("0.1523")
+DecimalText = Annotated[StrictStr, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$")]
+Share = Optional[DecimalText]  # null when the base is zero
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReportProgram(_Row):
+    name: str
+    file: str
+    currency: str
+
+
+class ReportHistory(_Row):
+    file: str
+    rows: Count
+    skipped_rows: Count
+    skipped_by_reason: dict[str, Count]
+    skipped_examples: list[str]
+    first: Optional[str]
+    last: Optional[str]
+
+
+class RedemptionAssumption(_Row):
+    policy: Literal["asap", "share", "none"]
+    reward: str
+    share: DecimalText
+
+
+class RewardCostUsed(_Row):
+    cost: DecimalText
+    from_: str = Field(alias="from")
+
+
+class ReportAssumptions(_Row):
+    scenario: str
+    seed: int
+    redemption: RedemptionAssumption
+    points_breakage: DecimalText
+    gift_card_breakage: DecimalText
+    cost_per_point: dict[str, DecimalText]
+    item_costs: dict[str, DecimalText]
+    reward_costs: dict[str, DecimalText]
+    reward_costs_used: dict[str, RewardCostUsed]
+    kernel: Optional[Literal["vector", "python"]] = None
+    kernel_why: Optional[str] = None
+    lapse_after_days: Optional[StrictInt] = None  # the customer measures' lapse gap, when the analyst set one
+    behaviour: dict[str, Any] = {}  # the forecast's behaviour assumptions (Behaviour above), off when None
+
+
+class Headline(_Row):
+    members: Count
+    purchasing_members: Count
+    orders: Count
+    returns: Count
+    revenue: DecimalText
+    discounts: DecimalText
+    reward_cost: DecimalText
+    perk_cost: DecimalText
+    draw_prizes: DecimalText
+    realized_cost: DecimalText
+    liability_end: DecimalText
+    total_cost: DecimalText
+    cost_share_of_revenue: Share
+    points_issued: int
+    redemption_rate: Share
+    breakage: Share
+    simulated_redemptions: Count
+    duplicates_ignored: Count
+
+
+class RuleRow(_Row):
+    rule: str
+    kind: Literal["rule", "perks", "draw", "liability"]
+    line: Optional[int]
+    points_issued: int
+    points_clawed_back: int
+    rewards: int
+    discount: DecimalText
+    reward_cost: DecimalText
+    points_value: DecimalText
+    cost: DecimalText
+    share_of_revenue: Share
+
+
+class RewardRow(_Row):
+    reward: str
+    kind: str
+    given: Count
+    taken_back: Count
+    members: Count
+    share_of_members: Share
+    points_spent: int
+    face_value: DecimalText
+    cost: DecimalText
+
+
+class TierRow(_Row):
+    tier: str
+    members_reached: Count
+    share_reached: Share
+    members_at_end: Count
+    perk_cost: DecimalText
+
+
+class TierMoves(_Row):
+    upgrades: Count
+    downgrades: Count
+
+
+class PointsRow(_Row):
+    kind: str
+    issued: int
+    redeemed: int
+    expired: int
+    clawed_back: int
+    outstanding: int
+    cost_per_point: DecimalText
+    redemption_rate: Share
+    breakage: Share
+    liability: DecimalText
+
+
+class MonthRow(_Row):
+    month: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+    orders: Count
+    revenue: DecimalText
+    points_issued: int
+    points_redeemed: int
+    points_expired: int
+    points_clawed_back: int
+    points_outstanding: int
+    rewards: int
+    cost: DecimalText
+    cumulative_cost: DecimalText
+    liability: DecimalText
+    total_cost_to_date: DecimalText  # cumulative cost and the month's liability: ends at the headline's total
+    cost_by_type: dict[str, DecimalText]  # the month's cost by the headline's cost types
+    cost_by_rule: dict[str, DecimalText]  # the month's cost by rule (and redemptions, perks, draws)
+
+
+class StoreRow(_Row):
+    store: str
+    region: Optional[str]
+    orders: Count
+    revenue: DecimalText
+    members: Count
+    points_issued: int
+    points_redeemed: int
+    discount_cost: DecimalText
+    reward_cost: DecimalText
+    perk_cost: DecimalText
+    draw_prizes: DecimalText
+    cost: DecimalText
+    share_of_revenue: Share
+
+
+class RegionRow(_Row):
+    region: str
+    stores: Count
+    orders: Count
+    revenue: DecimalText
+    members: Count
+    points_issued: int
+    points_redeemed: int
+    cost: DecimalText
+    share_of_revenue: Share
+
+
+class FirstReward(_Row):
+    members: Count
+    median_days: Optional[int]
+    mean_days: Optional[DecimalText]
+
+
+class CapRow(_Row):
+    rule: str
+    times: Count
+    truncated: int
+
+
+class BudgetRow(_Row):
+    budget: str
+    limit: Optional[str]
+    times: Count
+    truncated: int
+    ran_out: Optional[str]
+
+
+class DrawRow(_Row):
+    draw: str
+    period: str
+    entries: Count
+    entrants: Count
+    winners: list[str]
+    paid: DecimalText
+
+
+class RejectedRow(_Row):
+    reason: str
+    events: Count
+
+
+class RefusedRow(_Row):
+    reward: str
+    reason: str
+    count: Count
+
+
+class UnknownName(_Row):
+    kind: Literal["item", "category", "store", "channel", "action", "segment"]
+    name: str
+    rows: Optional[Count] = None  # history rows naming it (members, for a segment of the attributes)
+    members: Optional[Count] = None
+    did_you_mean: Optional[str]
+
+
+class CategoryMismatch(_Row):
+    item: str
+    row_category: str
+    catalog_category: str
+    rows: Count
+
+
+class Unreached(_Row):
+    kind: Literal["item", "store", "region", "rule", "tier"]
+    name: str
+    reason: str
+    severity: Literal["warning", "note"]
+    line: Optional[int] = None
+
+
+class Finding(_Row):
+    severity: Literal["warning", "note"]
+    kind: str
+    name: Optional[str]
+    message: str
+
+
+class Coverage(_Row):
+    unknown: list[UnknownName]
+    category_mismatches: list[CategoryMismatch]
+    attributes_given: bool
+    unreached: list[Unreached]
+    findings: list[Finding]
+    warnings: Count
+
+
+class Report(_Row):
+    """The JSON report of `loyalty simulate --format json` (docs/simulate.md, "The report")."""
+
+    format: Literal["loyalty-simulation/1"]
+    loyalty_version: StrictStr  # the version of loyalty that wrote it (loyalty/versioning.py)
+    program: ReportProgram
+    history: ReportHistory
+    assumptions: ReportAssumptions
+    headline: Headline
+    by_rule: list[RuleRow]
+    by_reward: list[RewardRow]
+    by_tier: list[TierRow]
+    tier_moves: TierMoves
+    tiers_by_month: list[dict[str, Union[StrictStr, StrictInt]]]  # month, and members in each tier
+    points: list[PointsRow]
+    by_month: list[MonthRow]
+    by_store: list[StoreRow]
+    by_region: list[RegionRow]
+    time_to_first_reward: FirstReward
+    caps: list[CapRow]
+    budgets: list[BudgetRow]
+    draws: list[DrawRow]
+    rejected_events: list[RejectedRow]
+    redemptions_refused: list[RefusedRow]
+    coverage: Coverage
+    # with --intervals: each headline figure's bootstrap interval (docs/simulate.md, "Uncertainty")
+    intervals: Optional[dict[str, Any]] = None
+    # the customer measures (docs/simulate.md, "Customer measures"; simulate/measures.py), and with --forecast
+    # the forecast (docs/simulate.md, "Forecast"): typed loosely here, their shape is their modules'
+    customers: dict[str, Any]
+    forecast: Optional[dict[str, Any]] = None
+
+
+def report_schema() -> dict:
+    """The JSON Schema of the simulation's JSON report."""
+    return Report.model_json_schema(by_alias=True)
+
+
+# `loyalty schema NAME`: each format's JSON Schema
+SCHEMAS = {"report": report_schema, "assumptions": assumptions_schema, "scenarios": test_file_schema}

@@ -96,10 +96,23 @@ _UNIT_NAME = re.compile(r"[a-z][a-z_]*\Z")
 Unit = tuple[str, Optional[str]]  # ("money", code) | ("points", kind) | ("count", None) | ("percent", None)
 
 
+def _bad_name(node: ast.Text) -> Diagnostic:
+    return Diagnostic("LOY107", "a name must have visible text and no control characters (tabs, newlines, \\0 ...)",
+                      node.span, hint="write the name as it should appear in reports, e.g. \"free coffee\"")
+
+
 def check(program: ast.Program, source: Optional[str] = None) -> list[Diagnostic]:
     """Every diagnostic of a parsed program, sorted by place. With `source`, the text the program was
     parsed from, also the hidden characters in its strings and comments (LOY008, checker/hidden.py)."""
-    found = list(_Checker(program).run())
+    from loyalty.syntax.params import origin_hint, substitute
+
+    resolved = substitute(program)  # parameters' values in place of their references
+    found = list(resolved.diagnostics)
+    if resolved.program is not None:
+        found += [origin_hint(resolved.origins, d) for d in _Checker(resolved.program).run()]
+    # the params block is not part of the resolved program: its names are checked here
+    found += [_bad_name(p.name) for d in program.declarations if isinstance(d, ast.ParamsDecl) for p in d.params
+              if not p.name.value.strip() or _has_control(p.name.value)]
     if source is not None:
         from loyalty.checker.hidden import hidden_characters
 
@@ -293,7 +306,8 @@ class _Checker:
             return
         seen: dict[type, ast.Node] = {}
         for setting in decl.settings:
-            kind = type(setting)
+            # the two acceptance windows are different settings of one node type
+            kind = (ast.AcceptanceWindow, setting.what) if isinstance(setting, ast.AcceptanceWindow) else type(setting)
             if kind in seen:
                 self.report(
                     "LOY105",
@@ -1048,12 +1062,7 @@ class _Checker:
         earning_rates = {id(n.points) for n in self.program.walk() if isinstance(n, ast.EarnPerSpend)}
         for node in self.program.walk():
             if isinstance(node, ast.Text) and (not node.value.strip() or _has_control(node.value)):
-                self.report(
-                    "LOY107",
-                    "a name must have visible text and no control characters (tabs, newlines, \\0 ...)",
-                    node.span,
-                    hint="write the name as it should appear in reports, e.g. \"free coffee\"",
-                )
+                self.out.append(_bad_name(node))
             if isinstance(node, ast.Money):
                 self.check_money(node, allow_fractions=id(node) in point_costs)
             elif isinstance(node, ast.PointsAmount) and id(node) not in earning_rates and not _is_whole(node.amount):
@@ -1192,7 +1201,7 @@ def _setting_word(setting) -> str:
         ast.TimezoneSetting: "timezone",
         ast.RunsSetting: "runs from",
         ast.RewardsOnReturnSetting: "rewards are ... on return",
-    }.get(type(setting), "setting")
+    }.get(type(setting), f"{setting.what} accepted within" if isinstance(setting, ast.AcceptanceWindow) else "setting")
 
 
 def _points_setting_word(setting) -> str:

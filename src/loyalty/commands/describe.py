@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from loyalty.commands._common import EXIT_INPUT, EXIT_OK, EXIT_USAGE, fail, print_diagnostics
+from loyalty.commands._common import EXIT_OK, EXIT_USAGE, compile_or_exit, fail
 
 
 @click.command(
@@ -35,26 +35,10 @@ def command(file: str, output_format: str, assumptions_path: str | None) -> None
     the effective reward rate of each rule per tier, the worst case per member where caps make it
     finite, and the checker's warnings.
     """
-    from loyalty.compiler import compile_document
     from loyalty.describe import describe, render_markdown, render_text, to_json
-    from loyalty.diagnostics import LoyaltyError
     from loyalty.frontend import check_file
-    from loyalty.runtime.program import CompiledProgram
 
-    try:
-        checked = check_file(file)
-    except FileNotFoundError:
-        fail(f"{file}: no such file", code=EXIT_USAGE)
-    except OSError as err:
-        fail(f"{file} cannot be read: {err.strerror or err}")
-    if not checked.ok:
-        print_diagnostics(checked.diagnostics, checked.text)
-        sys.exit(EXIT_INPUT)
-    try:
-        program = CompiledProgram(compile_document(checked.program, file))
-    except LoyaltyError as err:
-        print_diagnostics(err.diagnostics, checked.text)
-        sys.exit(EXIT_INPUT)
+    checked, program = compile_or_exit(file, lambda: check_file(file))
     scenario = None
     if assumptions_path is not None:
         from loyalty.simulate.errors import InputError

@@ -7,7 +7,8 @@ import json
 import click
 
 from loyalty.commands._common import fail, prefer_system_allocator, stdout_console
-from loyalty.commands.simulate import handle_input_errors, history_options
+from loyalty.commands._params import set_option
+from loyalty.commands.simulate import handle_input_errors, history_options, refuse_coverage_warnings
 
 
 def budget_ledger(plan, history):
@@ -85,25 +86,38 @@ line and column), 2 usage error.""",
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for the terminal; json: one document for notebooks and scripts.")
+@set_option
 @handle_input_errors
 def command(program, history, member, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row,
-            fmt):
+            strict, fmt, settings=()):
     """Replay one member of HISTORY through PROGRAM and show each event and every effect it
     produced, with the rule and the source line behind it."""
     from loyalty.simulate.run import load_program, plan_for, read_inputs
 
-    prog = load_program(program)
+    prog = load_program(program, settings)
     prefer_system_allocator()
-    inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
+    from loyalty.progress import reading
+
+    with reading(history):  # a bar of the bytes read, on a terminal (docs/cli.md)
+        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
     plan = plan_for(prog, program, inputs, attributes_path)
     steps = member_timeline(plan, inputs.history, member)
     if not steps:
         members = sorted(set(inputs.history.member))
         sample = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
         fail(f"member {member!r} is not in {history}", f"members in the history: {sample}")
+    from loyalty.simulate.coverage import count_rows, coverage_report
+    from loyalty.simulate.result import SimResult
+
+    # what the history alone shows (one member is replayed, so rules are judged by the rows, not by a run)
+    coverage = coverage_report(count_rows(inputs.history, SimResult()), prog, plan.attributes, ran=False)
+    refuse_coverage_warnings(coverage, strict)
     if fmt == "json":
-        click.echo(json.dumps({"member": member, "program": prog.name, "timeline": steps}, indent=2,
-                              sort_keys=True, ensure_ascii=False))
+        from loyalty.versioning import version_tag
+
+        click.echo(json.dumps({**version_tag("loyalty-explanation/1"), "member": member, "program": prog.name,
+                               "timeline": steps, "coverage": coverage}, indent=2, sort_keys=True,
+                              ensure_ascii=False))
         return
     from loyalty.terminal import plain
 
@@ -128,3 +142,6 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             # an effect of time passing (a lapse, an expiry) happened at its own moment, before this event's
             at = f" (at {e['time'].replace('T', ' ')})" if e.get("time") and e["time"] != s["time"] else ""
             console.print(plain(f"    - {e['says']}{at}"), highlight=False)
+    from loyalty.simulate.coverage import render_coverage
+
+    render_coverage(coverage, console, notes=False)

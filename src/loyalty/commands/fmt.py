@@ -78,6 +78,7 @@ def _echo_diff(result: _Result) -> None:
 _EPILOG = """\b
 Examples:
   loyalty fmt examples/programs/*.loyalty      rewrite the files in place
+  loyalty fmt examples                         every .loyalty file below the folder
   loyalty fmt --check programs/*.loyalty       in CI: exit 1 and list the files that need formatting
   loyalty fmt --diff shop.loyalty              show what would change, write nothing
   cat shop.loyalty | loyalty fmt -             read standard input, write standard output
@@ -93,17 +94,19 @@ Exit codes: 0 success, 1 a file has errors (or, with --check, needs formatting),
     "files",
     nargs=-1,
     required=True,
-    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-    metavar="FILE...",
+    type=click.Path(exists=True, allow_dash=True),
+    metavar="FILE|DIR...",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change, listing them.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
 def command(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
     """Rewrite programs in the canonical layout: two-space indentation, one statement per
     line, comments kept beside their statements. Formatting never changes what a program
-    means. Use `-` as the only FILE to format standard input to standard output."""
-    if STDIN in files and len(files) > 1:
-        raise click.UsageError("`-` (standard input) must be the only FILE")
+    means. A directory means every .loyalty file below it (sorted). Use `-` as the only FILE to
+    format standard input to standard output."""
+    from loyalty.commands._common import program_paths
+
+    files = tuple(program_paths(files))
     if files == (STDIN,):
         sys.exit(_format_stdin(check, show_diff))
 

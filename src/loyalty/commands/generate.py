@@ -27,7 +27,9 @@ def catalog_from_program(path: str):
         print_diagnostics([d for d in checked.diagnostics if d.is_error], checked.text)
         sys.exit(EXIT_INPUT)
     items, stores, categories, currency = [], [], [], None
-    for decl in checked.program.declarations:
+    from loyalty.syntax.params import substitute
+
+    for decl in substitute(checked.program).program.declarations:  # parameters' values in their places
         if isinstance(decl, ast.ProgramDecl):
             for s in decl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -93,7 +95,8 @@ Examples:
               help="Heavy-tailed member activity: Zipf's law with this exponent (the member of rank r gets a "
                    "share of rows in proportion to r**-EXPONENT; at 1.2 and 5,000 members the busiest 1% hold "
                    "about 71% of the rows). Default: log-normal activity (the busiest 1% hold about 13%).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write here (default, or -: standard output).")
 @click.option("--attributes-output", type=click.Path(dir_okay=False),
               help="Also write the members' attributes (member, birthday) here, for `simulate --attributes`.")
 def command(rows, seed, members, program_path, start, days, grouped, skew, output, attributes_output):
@@ -116,10 +119,16 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
         raise click.BadParameter(f"{days} days from {first} (and up to 80 days of late returns) go past "
                                  f"{LAST_TIME.date()}, the last day a history may hold", param_hint="--days")
 
+    if output == "-":
+        output = None
     if output:
         from loyalty.commands._common import check_output_file
 
         check_output_file(output, "-o")
+    if attributes_output:
+        from loyalty.commands._common import check_output_file
+
+        check_output_file(attributes_output, "--attributes-output")
     catalog, stores, minor = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2
     if program_path:
         program_catalog, program_stores, minor, currency = catalog_from_program(program_path)
@@ -129,31 +138,42 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
         skew=skew)
+    from loyalty.progress import stage
+
+    # a bar on a terminal for a run longer than a second (not with -q): rows made, then rows written
+    with stage("generating", rows) as bar:
+
+        def progress(step: str, n: int) -> None:
+            if bar is None:
+                return
+            if step != bar.description:  # the next stage: count its rows from 0
+                bar.update(0, description=step)
+            bar.advance(n)
+
+        if output:
+            from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
+
+            from loyalty.commands._common import output_error
+
+            try:
+                with open_atomic(output) as fh:
+                    written = generate(options, fh, progress)
+            except OSError as err:
+                output_error(output, err)
+        else:
+            generate(options, sys.stdout, progress)
+    if output:
+        from loyalty.commands._common import note
+
+        note(f"wrote {written} rows to {output}")
     if attributes_output:
-        from loyalty.commands._common import output_error
+        from loyalty.commands._common import note, output_error
         from loyalty.fileio import open_atomic
         from loyalty.simulate.generate import generate_attributes
-        from loyalty.terminal import visible
 
-        check_output_file(attributes_output, "--attributes-output")
         try:
             with open_atomic(attributes_output) as fh:
                 n = generate_attributes(options, fh)
         except OSError as err:
             output_error(attributes_output, err)
-        click.echo(f"wrote {n} members' attributes to {visible(attributes_output)}", err=True)
-    if output:
-        from loyalty.fileio import open_atomic  # an interrupted run leaves no half-written history
-
-        from loyalty.commands._common import output_error
-
-        try:
-            with open_atomic(output) as fh:
-                written = generate(options, fh)
-        except OSError as err:
-            output_error(output, err)
-        from loyalty.terminal import visible
-
-        click.echo(f"wrote {written} rows to {visible(output)}", err=True)
-    else:
-        generate(options, sys.stdout)
+        note(f"wrote {n} members' attributes to {attributes_output}")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail,
+from loyalty.terminal import visible
+from loyalty.commands._params import interval_options, print_intervals, set_option
+from loyalty.commands._common import (EXIT_INPUT, EXIT_USAGE, check_output_dir, check_output_file, fail, note,
                                       output_error, prefer_system_allocator, print_diagnostics, stdout_console)
 
 HISTORY_OPTIONS = [
@@ -20,6 +22,9 @@ HISTORY_OPTIONS = [
     click.option("--delimiter", help="CSV field delimiter: one character, or 'tab' (default: ,)."),
     click.option("--on-bad-row", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
                  help="Stop at the first bad row, or skip bad rows and count them (by reason) in the output."),
+    click.option("--strict", is_flag=True,
+                 help="Coverage warnings (names the program does not know, rules no row can reach, missing "
+                      "attributes) are errors: exit 1 and no output."),
 ]
 
 
@@ -27,6 +32,26 @@ def history_options(f):
     for option in reversed(HISTORY_OPTIONS):
         f = option(f)
     return f
+
+
+def reading_options(f):
+    """The history options without --strict: for commands that read a history but report no coverage."""
+    for option in reversed(HISTORY_OPTIONS[:-1]):
+        f = option(f)
+    return f
+
+
+def refuse_coverage_warnings(coverage: dict, strict: bool) -> None:
+    """With --strict, every coverage warning is an error: each printed, exit 1, before any output is written."""
+    from loyalty.simulate.coverage import strict_problems
+
+    problems = strict_problems(coverage) if strict else []
+    if not problems:
+        return
+    for message in problems[:-1]:
+        click.echo(f"loyalty: error: {visible(message)}", err=True)
+    fail(problems[-1], f"{len(problems)} coverage warning{'s' if len(problems) != 1 else ''} under --strict: "
+                       "fix the history, the program or the attributes, or run without --strict")
 
 
 def handle_input_errors(fn):
@@ -61,8 +86,10 @@ Examples:
   loyalty simulate examples/programs/car_wash.loyalty examples/histories/car_wash.csv
   loyalty simulate program.loyalty sales.csv --columns member=customer_id,time=date,amount=total
   loyalty simulate program.loyalty sales.parquet --scenario scenario.yaml --format json > report.json
-  loyalty simulate program.loyalty sales.csv --out report/ --chart cost.html
+  loyalty simulate program.loyalty sales.csv --out report/ --html report.html
   loyalty simulate program.loyalty sales.csv --jobs 1
+  loyalty generate --rows 5000 --program program.loyalty | loyalty simulate program.loyalty -
+  loyalty simulate program.loyalty sales.csv --lapse-after 90 --forecast 12 months --seed 1
   loyalty simulate program.loyalty sales_by_member.csv --grouped
   loyalty simulate program.loyalty 'sales/*.parquet' --engine dask --scheduler tcp://host:8786
 
@@ -70,18 +97,23 @@ Exit codes: 0 success, 1 the program or the history is wrong (the message names 
 line and column), 2 usage error.""",
 )
 @click.argument("program", type=click.Path(dir_okay=False))
-@click.argument("history", type=click.Path(dir_okay=False))
+@click.argument("history", type=click.Path(dir_okay=False, allow_dash=True))
 @history_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: tables for people; json: one document (schema in docs/simulate.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Also write CSV tables (summary, by rule, by reward, by tier, by month, by member) here.")
+              help="Also write the tables (summary, by rule, reward, tier, month, store, region, draws, member) here.")
+@click.option("--out-format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="The --out tables as CSV, or as Parquet (typed: money as exact decimals).")
 @click.option("--chart", type=click.Path(dir_okay=False),
-              help="Also draw cost and liability over time, as FILE.svg or FILE.html.")
+              help="Also write the report's charts (cost by month, rule and type, cumulative cost, tiers, points, "
+                   "stores) as one FILE.svg, or the HTML report as FILE.html.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write the report as one self-contained HTML page (charts and tables; opens offline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: every usable core; 1: this process only). Same output for any value.")
 @click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="local: this machine; dask: a Dask cluster (pip install 'loyalty[dask]'), see docs/scale.md.")
+              help="local: this machine; dask: a Dask cluster (pip install 'loyalty-lang[dask]'), see docs/scale.md.")
 @click.option("--scheduler", help="With --engine dask: the scheduler, e.g. tcp://host:8786 (default: a local cluster).")
 @click.option("--kernel", type=click.Choice(["auto", "vector", "python"]), default="auto", show_default=True,
               help="vector: numpy, all members in lockstep (fast); python: the evaluator, member by member; "
@@ -90,22 +122,35 @@ line and column), 2 usage error.""",
               help="The CSV has each member's rows together: read it in batches, replaying members as their rows "
                    "end, so memory stays flat however long it is (docs/scale.md). A file that is not grouped "
                    "is an error naming the row.")
+@click.option("--lapse-after", "lapse_after", type=click.IntRange(min=1, max=36500), metavar="DAYS",
+              help="Customer measures: a customer is lapsed after this many days without an order "
+                   "(default: from the data; the report says which).")
+@click.option("--forecast", "forecast", nargs=2, type=(click.IntRange(min=1, max=120), click.Choice(["months", "month"])),
+              metavar="N months", help="Also forecast N months past the history's end: a BG/NBD model of each member's "
+                                       "orders, the program run over history + forecast (docs/simulate.md).")
+@click.option("--forecast-runs", type=click.IntRange(min=1, max=10000), default=20, show_default=True,
+              help="With --forecast: runs of the forecast (the interval is the spread across them).")
+@set_option
+@interval_options
 @handle_input_errors
-def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, fmt,
-            out_dir, chart, jobs, engine_name, scheduler, kernel, grouped):
+def command(program, history, scenario_path, attributes_path, columns, time_format, delimiter, on_bad_row, strict,
+            fmt, out_dir, out_format, chart, html_path, jobs, engine_name, scheduler, kernel, grouped, lapse_after,
+            forecast, forecast_runs, settings=(), intervals=None, seed=None):
     """Replay HISTORY (CSV or Parquet) through PROGRAM and report what it would have cost:
     headline figures, cost by rule, reward, tier and month, liability, draws, caps and budgets."""
     from loyalty.fileio import FolderInUse
     from loyalty.simulate.render import render_terminal, to_json, write_chart
-    from loyalty.simulate.run import OUT_TABLES, load_program, plan_for, read_inputs, run_and_report, write_out_dir
+    from loyalty.simulate.run import load_program, out_files, simulate_in_memory, write_out_dir
     from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",
              "name the file e.g. cost.svg or cost.html", code=EXIT_USAGE)
-    owned = frozenset(f"{t}.csv" for t in OUT_TABLES)
+    owned = out_files()
     if chart:
         check_output_file(chart, "--chart")
+    if html_path:
+        check_output_file(html_path, "--html")
     if out_dir:
         check_output_dir(out_dir, "--out", owned)
     from loyalty.simulate.parallel import usable_cores
@@ -115,52 +160,73 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     if grouped and engine_name == "dask":
         fail("--grouped is for the local engine (Dask partitions hold their members' rows anyway)",
              "leave out --grouped, or --engine dask", code=EXIT_USAGE)
+    if forecast and (grouped or engine_name == "dask"):
+        fail("--forecast needs the history in memory", "leave out --grouped and --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
-    prog = load_program(program)
+    overrides = {"lapse_after_days": lapse_after, "seed": seed}  # the command line wins over the scenario file
+    prog = load_program(program, settings)
+    member_rows = bool(out_dir) or intervals is not None  # the intervals resample the member rows
+    from_stdin = history == "-"
+    if from_stdin:  # standard input (docs/simulate.md)
+        from loyalty.commands._common import spool_stdin
+
+        history = spool_stdin("the history")
     if engine_name == "dask":
         from loyalty.simulate.distributed import dask_and_report
 
         result, report = dask_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                          time_format, delimiter, on_bad_row, scheduler, kernel=kernel,
                                          on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                         member_rows=bool(out_dir))
+                                         member_rows=member_rows, overrides=overrides)
     elif grouped:
         from loyalty.simulate.stream import grouped_and_report
 
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=bool(out_dir))
+                                                  member_rows=member_rows, overrides=overrides)
     else:
         prefer_system_allocator()
-        inputs = read_inputs(prog, history, scenario_path, columns, time_format, delimiter, on_bad_row)
-        plan = plan_for(prog, program, inputs, attributes_path, member_rows=bool(out_dir))
-        from loyalty.simulate.vector import supports
+        plan, result, report = simulate_in_memory(prog, program, history, scenario_path, attributes_path, columns,
+                                                  time_format, delimiter, on_bad_row, jobs=jobs, kernel=kernel,
+                                                  member_rows=member_rows, show_progress=True,
+                                                  on_unsupported=lambda why: _refuse_vector(kernel, why),
+                                                  overrides=overrides, forecast=forecast and (forecast[0], forecast_runs))
+    if from_stdin:
+        report["history"]["file"] = "<stdin>"
+    refuse_coverage_warnings(report["coverage"], strict)
+    if intervals is not None:
+        from loyalty.simulate.intervals import intervals_section
 
-        _refuse_vector(kernel, supports(prog, plan))
-        result, report = run_and_report(plan, inputs, show_progress=True, jobs=jobs, kernel=kernel)
+        report["intervals"] = intervals_section(report["headline"], result.members, prog.exponent, intervals, seed)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
-        console = stdout_console()
-        if not console.is_terminal:
-            console.width = 140  # piped to a file: room for every column
+        from loyalty.simulate.coverage import render_coverage
+
+        console = stdout_console()  # COLUMNS, NO_COLOR, FORCE_COLOR honoured (docs/cli.md)
         render_terminal(report, console, prog.exponent)
+        render_coverage(report["coverage"], console)
+        print_intervals(report, console, prog.exponent)
     if out_dir:
         try:
-            written = write_out_dir(report, result, prog.exponent, Path(out_dir))
+            written = write_out_dir(report, result, prog.exponent, Path(out_dir), out_format)
         except OSError as err:
             output_error(out_dir, err)
         except FolderInUse:  # a file appeared in the folder during the run
             check_output_dir(out_dir, "--out", owned)
             raise
-        click.echo(f"wrote {len(written)} CSV tables to {visible(out_dir)}", err=True)
-    if chart:
-        try:
-            write_chart(report, Path(chart))
+        note(f"wrote {len(written)} {'Parquet' if out_format == 'parquet' else 'CSV'} tables to {out_dir}")
+    from loyalty import __version__
+
+    for path, what in ((chart, "chart"), (html_path, "HTML report")):
+        if not path:
+            continue
+        try:  # --html writes the page whatever the file is called; --chart by its suffix
+            write_chart(report, Path(path), prog.exponent, __version__, html=what == "HTML report")
         except OSError as err:
-            output_error(chart, err)
-        click.echo(f"wrote chart {visible(chart)}", err=True)
+            output_error(path, err)
+        note(f"wrote {what} {path}")
 
 
 def _refuse_vector(kernel: str, why) -> None:

@@ -17,22 +17,32 @@ from loyalty.terminal import visible
 Examples:
   loyalty test examples/programs/car_wash.loyalty
   loyalty test examples/programs
+  loyalty test examples/programs --junit test-results.xml
 
 For each program X.loyalty, runs the scenarios in X.test.yaml next to it
-(format in docs/embedding.md). Exit codes: 0 every scenario passes, 1 a scenario
+(format in docs/scenarios.md). Exit codes: 0 every scenario passes, 1 a scenario
 fails or a program or scenario file is invalid, 2 usage error.""",
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
-def command(paths: tuple[str, ...], quiet: bool) -> None:
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False),
+              help="Also write the outcomes as JUnit XML to this file, for CI test reports.")
+def command(paths: tuple[str, ...], quiet: bool, junit_path: str | None) -> None:
     """Run the scenario tests written next to a program.
 
     A scenario gives a member and a sequence of events and expects effects and a
     final state (balance, tier, punches, rewards). Failures show the expected and
     actual effects, with the rule behind each one and its source line.
     """
+    import time
+
+    from loyalty.commands._common import QUIET, check_output_file, set_verbosity
     from loyalty.scenario_tests import run_file
 
+    if quiet:
+        set_verbosity(QUIET)
+    if junit_path:
+        check_output_file(junit_path, "--junit")
     programs: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -45,8 +55,11 @@ def command(paths: tuple[str, ...], quiet: bool) -> None:
     if not programs:
         fail("no .loyalty programs found in " + ", ".join(paths), code=2)
     passed = failed = unrunnable = 0  # unrunnable: a program or scenario file that is itself wrong
+    runs = []
     for prog in programs:
+        started = time.perf_counter()
         outcomes, error = run_file(prog)
+        runs.append((prog, outcomes, error, time.perf_counter() - started))
         for o in outcomes:
             if o.ok:
                 passed += 1
@@ -57,6 +70,8 @@ def command(paths: tuple[str, ...], quiet: bool) -> None:
                 click.echo(f"FAIL {visible(o.file)}:{o.line} {visible(o.name)}")
                 for m in o.messages:  # each one line, quoting names, ids and values from the files
                     click.echo(f"  {visible(m)}")
+            for w in o.warnings if not (quiet and o.ok) else ():  # names the program does not know: shown,
+                click.echo(f"  warning: {visible(w)}")                 # never a failure (coverage)
         if error:
             unrunnable += 1
             # one line, or the diagnostics of a program (several lines, each already safe)
@@ -65,4 +80,14 @@ def command(paths: tuple[str, ...], quiet: bool) -> None:
     if unrunnable:
         summary += f", {unrunnable} could not run (invalid program or scenario file)"
     click.echo(summary)
+    if junit_path:
+        from loyalty.commands._common import note, output_error
+        from loyalty.commands.junit import junit_xml
+        from loyalty.fileio import write_atomic
+
+        try:
+            write_atomic(junit_path, junit_xml(runs))
+        except OSError as err:
+            output_error(junit_path, err)
+        note(f"wrote {junit_path}")
     sys.exit(EXIT_INPUT if failed or unrunnable else EXIT_OK)

@@ -103,6 +103,15 @@ def keyword(terminal: str) -> Optional[str]:
     return None
 
 
+class _Ordinal:
+    """A stand-in token for a parameter reference where an ordinal goes (`every param "n" "..."`)."""
+
+    type = "ORDINAL"
+
+    def __str__(self) -> str:
+        return "1st"
+
+
 def name_kind(tokens: list) -> Optional[str]:
     """The namespace of the string that comes after `tokens`, or None for a name being declared or free text
     (a channel, an action, a gift...)."""
@@ -112,6 +121,9 @@ def name_kind(tokens: list) -> Optional[str]:
     if i == 0:
         return None
     prev = tokens[i - 1]
+    if prev.type == "STRING" and i >= 2 and str(tokens[i - 2]) == "param":
+        # `param "x"` stands where a literal would (every param "n" "...": the literal an ordinal)
+        return name_kind(tokens[:i - 2] + [_Ordinal()])
     before = str(tokens[i - 2]) if i >= 2 else ""
     before_ordinal = i >= 2 and tokens[i - 2].type == "ORDINAL"
     word = str(prev)
@@ -129,6 +141,8 @@ def name_kind(tokens: list) -> Optional[str]:
         return ns.STORE if before == "in" else None
     if word == "region":
         return ns.REGION
+    if word == "param":
+        return ns.PARAMETER  # param "..." where a literal stands
     return None
 
 

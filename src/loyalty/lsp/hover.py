@@ -103,6 +103,9 @@ def _points(p: ast.PointsAmount) -> str:
 def _action_words(action, symbols: Symbols, text: str) -> list[str]:
     """What the action gives, and its rate where the program says enough to compute one (exact Decimals,
     rounded only for display)."""
+    if any(isinstance(node, ast.ParamRef) for node in action.walk()):
+        # a parameter stands for a value (syntax/params.py): worded as written while the file does not check
+        return [_code(_source(text, action)) + " (a parameter's value: see its declaration)"]
     if isinstance(action, ast.PunchFree):
         n = action.ordinal.value
         out = [f"Every {ordinal(n)} {_selector(action.selector)} is free."]
@@ -120,7 +123,8 @@ def _action_words(action, symbols: Symbols, text: str) -> list[str]:
         out = [f"{number(free)} free {_selector(action.selector)} after every {number(paid)} paid."]
         if free + paid > 0:
             out.append(f"{number(free)} in {number(free + paid)} free: "
-                       f"**{_pct(rates.punch_share(int(free + paid), int(free)))}** of their list price given back.")
+                       f"**{_pct(rates.fraction(free) / rates.fraction(free + paid))}** of their list price "
+                       "given back.")
         return out
     if isinstance(action, ast.EarnPerSpend):
         out = [f"Earns {_points(action.points)} per {money(action.per)} spent."]

@@ -27,6 +27,7 @@ REGION = "region"
 RULE = "rule"
 CAMPAIGN = "campaign"
 DRAW = "draw"
+PARAMETER = "parameter"
 
 # (node class, field) -> namespace of the names it declares
 _DECLARES = {
@@ -40,6 +41,7 @@ _DECLARES = {
     (ast.RuleDecl, "name"): RULE,
     (ast.CampaignDecl, "name"): CAMPAIGN,
     (ast.DrawDecl, "name"): DRAW,
+    (ast.ParamDecl, "name"): PARAMETER,
 }
 # an item's category and a store's region declare the name when it is their first mention
 # (checker/symbols.py); every later mention is a use
@@ -60,6 +62,7 @@ _USES = {
     (ast.InRegions, "names"): REGION,
     (ast.HasItem, "name"): ITEM,
     (ast.HasCategory, "name"): CATEGORY,
+    (ast.ParamRef, "name"): PARAMETER,
 }
 
 
@@ -108,6 +111,12 @@ class Names:
     def __init__(self, program: ast.Program, symbols: Symbols, text: str):
         self.symbols = symbols
         self.text = text
+        # parameters (syntax/params.py): the first declaration of a name is the one references resolve to
+        self.params: dict[str, ast.ParamDecl] = {}
+        for decl in program.declarations:
+            if isinstance(decl, ast.ParamsDecl):
+                for p in decl.params:
+                    self.params.setdefault(p.name.value, p)
         self.occurrences: list[Occurrence] = sorted(self._collect(program), key=lambda o: (o.start, o.end))
 
     # ------------------------------------------------------------ collecting
@@ -202,6 +211,9 @@ class Names:
         if kind == RULE:
             entry = sym.rules.get(name)
             return (entry.rule, entry.rule.name) if entry else None
+        if kind == PARAMETER:
+            param = self.params.get(name)
+            return (param, param.name) if param else None
         table: dict[str, Any] = {REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items, SEGMENT: sym.segments,
                  STORE: sym.stores, CAMPAIGN: sym.campaigns, DRAW: sym.draws}
         decl = table[kind].get(name)
@@ -212,5 +224,5 @@ class Names:
         sym = self.symbols
         tables: dict[str, Mapping[str, object]] = {POINT_KIND: sym.point_kinds, REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items,
                   CATEGORY: sym.categories, SEGMENT: sym.segments, STORE: sym.stores, REGION: sym.regions,
-                  RULE: sym.rules, CAMPAIGN: sym.campaigns, DRAW: sym.draws}
+                  RULE: sym.rules, CAMPAIGN: sym.campaigns, DRAW: sym.draws, PARAMETER: self.params}
         return list(tables[kind])

@@ -7,8 +7,9 @@ renders money as a decimal string in the program currency.
 
 from __future__ import annotations
 
-from collections import namedtuple
+import datetime as _dt
 from decimal import Decimal
+from typing import Any, NamedTuple, Optional
 
 # every effect kind, in the order the evaluator can produce them for one event
 EFFECT_KINDS = (
@@ -36,7 +37,32 @@ _FIELDS = (
 )
 
 
-_EffectFields = namedtuple("_EffectFields", _FIELDS, defaults=(None, 0, 0) + (None,) * (len(_FIELDS) - 5))
+class _EffectFields(NamedTuple):
+    """The fields of an Effect, typed (the same named tuple as collections.namedtuple(_FIELDS) makes)."""
+
+    kind: str
+    time: _dt.datetime
+    rule: Optional[str] = None
+    line: int = 0
+    column: int = 0
+    point_kind: Optional[str] = None
+    points: Optional[int] = None
+    amount: Optional[int] = None
+    cost: Optional[int] = None
+    reward: Optional[str] = None
+    tier_from: Optional[str] = None
+    tier_to: Optional[str] = None
+    pending: Optional[bool] = None
+    truncated: Optional[int] = None
+    order: Optional[str] = None
+    entries: Optional[int] = None
+    draw: Optional[str] = None
+    scope: Optional[str] = None
+    reason: Optional[str] = None
+    event: Optional[str] = None
+
+
+assert _EffectFields._fields == _FIELDS
 
 
 class Effect(_EffectFields):
@@ -51,17 +77,17 @@ class Effect(_EffectFields):
     __slots__ = ()
 
     # an Effect equals only another Effect (not a plain tuple of the same values)
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return type(other) is Effect and tuple.__eq__(self, other)
 
-    def __ne__(self, other) -> bool:
+    def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
     __hash__ = tuple.__hash__
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, Any]:
         """The fields that are set (a compact dict, ints in minor units)."""
-        out = {}
+        out: dict[str, Any] = {}
         for name in _FIELDS:
             v = getattr(self, name)
             if v is None or (name in ("line", "column") and v == 0):
@@ -69,7 +95,7 @@ class Effect(_EffectFields):
             out[name] = v
         return out
 
-    def to_json(self, exponent: int) -> dict:
+    def to_json(self, exponent: int) -> dict[str, Any]:
         out = self.fields()
         out["time"] = self.time.isoformat()
         for name in ("amount", "cost"):
@@ -85,7 +111,9 @@ class Effect(_EffectFields):
         """One sentence a support agent can read to a customer."""
         where = f' (rule "{self.rule}", line {self.line})' if self.rule and self.line else (
             f' ("{self.rule}")' if self.rule else "")
-        money = (lambda v: f"{minor_to_decimal(v, exponent)} {currency}".strip())
+        def money(v: int) -> str:
+            return f"{minor_to_decimal(v, exponent)} {currency}".strip()
+
         k = self.kind
         if k == "points_earned":
             s = f"earned {self.points} {self.point_kind}" + (" (pending)" if self.pending else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal, NoReturn, Optional, Union, cast
 from zoneinfo import ZoneInfo
 
 
@@ -32,7 +32,7 @@ Text = Annotated[str, AfterValidator(_unicode)]
 
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: Optional[Text] = Field(None, min_length=1, description="unique event id; resent events with a seen id are ignored")
+    id: Optional[Text] = Field(default=None, min_length=1, description="unique event id; resent events with a seen id are ignored")
     time: _dt.datetime
 
 
@@ -40,7 +40,7 @@ class Line(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     item: Text = Field(min_length=1)
     category: Optional[Text] = None  # taken from the program's catalog when omitted
-    quantity: int = Field(1, ge=1)
+    quantity: int = Field(default=1, ge=1)
     amount: Decimal = Field(ge=0, description="the line's total price, in the program currency")
 
 
@@ -55,7 +55,7 @@ class Purchase(_Base):
 class ReturnLine(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     item: Text = Field(min_length=1)
-    quantity: int = Field(1, ge=1)
+    quantity: int = Field(default=1, ge=1)
 
 
 class Return(_Base):
@@ -64,7 +64,7 @@ class Return(_Base):
     type: Literal["return"] = "return"
     order: Text = Field(min_length=1)
     lines: Optional[list[ReturnLine]] = None
-    amount: Optional[Decimal] = Field(None, gt=0)
+    amount: Optional[Decimal] = Field(default=None, gt=0)
 
 
 class Visit(_Base):
@@ -97,14 +97,15 @@ class Tick(_Base):
     type: Literal["tick"] = "tick"
 
 
-Event = Annotated[Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Tick], Field(discriminator="type")]
-_EVENT_ADAPTER: TypeAdapter = TypeAdapter(Event)
+AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Tick]
+Event = Annotated[AnyEvent, Field(discriminator="type")]
+_EVENT_ADAPTER: "TypeAdapter[AnyEvent]" = TypeAdapter(Event)
 EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "tick")
 
 
-def parse_event(data) -> BaseModel:
-    if isinstance(data, BaseModel):
-        return data
+def parse_event(data: object) -> AnyEvent:
+    if isinstance(data, BaseModel):  # a model from loyalty.events (checked when it was made)
+        return cast(AnyEvent, data)
     if not isinstance(data, dict):
         raise EventError("", f"an event must be a mapping, not {type(data).__name__}")
     if "type" not in data and len(data) == 1:
@@ -123,11 +124,11 @@ def parse_event(data) -> BaseModel:
         if loc and loc[0] in EVENT_TYPES:  # the union's tag is noise in the path
             loc = loc[1:]
         if first["type"] == "union_tag_invalid" or first["type"] == "union_tag_not_found":
-            return _raise("type", f"unknown event type; expected one of {', '.join(EVENT_TYPES)}")
-        return _raise(".".join(loc), first["msg"])
+            _raise("type", f"unknown event type; expected one of {', '.join(EVENT_TYPES)}")
+        _raise(".".join(loc), first["msg"])
 
 
-def _raise(field, message):
+def _raise(field: str, message: str) -> NoReturn:
     raise EventError(field, message)
 
 
@@ -137,7 +138,7 @@ def to_minor(value: Decimal, exponent: int, field: str, currency: str) -> int:
         raise EventError(field, f"{value} has more decimals than {currency} allows ({exponent})")
     if why:
         raise EventError(field, f"{value} is too large an amount (at most {MAX_MINOR} minor units of {currency})")
-    return minor
+    return cast(int, minor)  # no reason given: a whole number of minor units
 
 
 def local_time(t: _dt.datetime, tz: ZoneInfo) -> _dt.datetime:
@@ -152,7 +153,7 @@ def local_time(t: _dt.datetime, tz: ZoneInfo) -> _dt.datetime:
     return t
 
 
-def default_id(event: BaseModel) -> str:
+def default_id(event: AnyEvent) -> str:
     """Events without an id are identified by their content, so an identical resend is a duplicate."""
     if isinstance(event, Purchase):
         return f"purchase:{event.order}"
@@ -161,7 +162,7 @@ def default_id(event: BaseModel) -> str:
     return f"{event.type}:" + event.model_dump_json(exclude={"id", "type"}, exclude_none=True)
 
 
-def to_internal(event: BaseModel, exponent: int, currency: str, tz: ZoneInfo, catalog: dict) -> Ev:
+def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, catalog: dict[str, Optional[str]]) -> Ev:
     t = local_time(event.time, tz)
     eid = event.id or default_id(event)
     if isinstance(event, Purchase):

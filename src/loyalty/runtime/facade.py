@@ -14,22 +14,31 @@ general path (pydantic, `evaluator.apply_event`: the plan's general steps), whic
 from __future__ import annotations
 
 import json
-from typing import Iterable, NamedTuple, Optional
+from typing import Any, Iterable, NamedTuple, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 import datetime as _dt
 
 from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect
-from loyalty.runtime.events import EventError, parse_event, to_internal
+from loyalty.runtime.events import AnyEvent, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
-from loyalty.runtime.internal import SURROGATE, has_surrogate
+from loyalty.runtime.internal import SURROGATE, EventError, has_surrogate
 from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.plan import plan_of
-from loyalty.runtime.ledger import BudgetLedger
+from loyalty.runtime.ledger import BudgetLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
-from loyalty.runtime.state import STATE_FORMAT, MemberState as _Internal, StateDoc, state_from_doc, state_to_doc
+from typing import TYPE_CHECKING
 
+from loyalty.runtime.state import STATE_FORMATS, MemberState as _Internal, state_from_doc, state_to_doc
+from loyalty.runtime.state_doc import StateDoc
+
+# what `apply` takes: a model from loyalty.events, or a dict in the tagged or the compact form
+EventInput = Union[AnyEvent, dict[str, Any]]
+Ledger = Union[BudgetLedger, UnlimitedLedger]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from loyalty.runtime.migrate import MemberReport
 
 _new = object.__new__
 _tuple_new = tuple.__new__  # Applied(state, effects) without the namedtuple's Python-level __new__
@@ -82,7 +91,7 @@ class MemberState:
     def pending(self, kind: Optional[str] = None) -> int:
         return self._s.kinds[self._kind(kind)].pending
 
-    def totals(self, kind: Optional[str] = None) -> dict:
+    def totals(self, kind: Optional[str] = None) -> dict[str, int]:
         ks = self._s.kinds[self._kind(kind)]
         return {"earned": ks.earned, "redeemed": ks.redeemed, "expired": ks.expired, "clawed_back": ks.clawed}
 
@@ -101,7 +110,7 @@ class MemberState:
     def rewards(self) -> dict[str, int]:
         return {k: v for k, v in sorted(self._s.rewards.items()) if v}
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         p = self._program.compiled
         return {
             "member_id": self.member_id,
@@ -113,9 +122,10 @@ class MemberState:
         }
 
     def to_json(self) -> str:
-        return json.dumps(state_to_doc(self._s, self._program.identity), sort_keys=True, separators=(",", ":"))
+        p = self._program
+        return json.dumps(state_to_doc(self._s, p.identity, p.compiled), sort_keys=True, separators=(",", ":"))
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, MemberState) and self.to_json() == other.to_json()
 
     def __repr__(self) -> str:
@@ -127,6 +137,14 @@ class Applied(NamedTuple):
     effects: list[Effect]
 
 
+class Migrated(NamedTuple):
+    """`Program.migrate`'s result: the member's state under the new program, and what was carried,
+    re-evaluated or dropped (`loyalty.runtime.migrate.MemberReport`; `.to_json()` for a log)."""
+
+    state: MemberState
+    report: "MemberReport"
+
+
 class Program:
     """A compiled program: compile once, share freely (it is never mutated)."""
 
@@ -135,7 +153,7 @@ class Program:
     def __init__(self, compiled: CompiledProgram):
         self.compiled = compiled
         self._plan = plan_of(compiled)  # the program's specialised evaluation (runtime/plan.py)
-        self._amounts: dict = {}  # amounts already converted to minor units (runtime/fastevents.py)
+        self._amounts: dict[Any, int] = {}  # amounts already converted to minor units (runtime/fastevents.py)
 
     @classmethod
     def from_json(cls, text: str) -> "Program":
@@ -156,7 +174,7 @@ class Program:
     def currency(self) -> str:
         return self.compiled.currency
 
-    def new_member(self, member_id: str, attributes: Optional[dict] = None) -> MemberState:
+    def new_member(self, member_id: str, attributes: Optional[dict[str, Any]] = None) -> MemberState:
         if not isinstance(member_id, str) or not member_id:
             raise EventError("member_id", "a member id is a non-empty string")
         if has_surrogate(member_id):
@@ -183,7 +201,7 @@ class Program:
         ledger.check_for(self.compiled.budgets)
         return ledger
 
-    def apply(self, state: MemberState, event, ledger=None) -> Applied:
+    def apply(self, state: MemberState, event: EventInput, ledger: Optional[Ledger] = None) -> Applied:
         """Apply one event (a model from `loyalty.events` or a dict); returns the new state and the effects."""
         if not isinstance(state, MemberState) or (state._program is not self
                                                   and state._program.identity != self.identity):
@@ -208,12 +226,34 @@ class Program:
         wrapped._program = self
         return _tuple_new(Applied, (wrapped, out))
 
-    def apply_all(self, state: MemberState, events: Iterable, ledger=None) -> Applied:
+    def apply_all(self, state: MemberState, events: Iterable[EventInput], ledger: Optional[Ledger] = None) -> Applied:
         effects: list[Effect] = []
         for e in events:
             state, out = self.apply(state, e, ledger)
             effects.extend(out)
         return Applied(state, effects)
+
+    def migrate(self, state: Union["MemberState", str], from_program: "Program", allow_loss: bool = False) -> Migrated:
+        """A member's state (a `MemberState` of `from_program`, or its saved JSON) carried to this program by
+        name (docs/embedding.md, "Changing a live program"). Raises `MigrationError` when the two programs'
+        states cannot be carried (another currency or time zone), or when points would be destroyed (their
+        point kind is gone) unless `allow_loss`; `StateMismatchError` when the state is not `from_program`'s."""
+        from loyalty.runtime.migrate import MigrationError, check_compatible, migrate_state
+
+        if not isinstance(from_program, Program):
+            raise TypeError("from_program is the Program the state was saved with")
+        check_compatible(from_program.compiled, self.compiled)
+        if isinstance(state, str):
+            state = from_program.state_from_json(state)
+        if not isinstance(state, MemberState) or (state._program is not from_program
+                                                  and state._program.identity != from_program.identity):
+            raise StateMismatchError("this state does not belong to from_program")
+        new, report = migrate_state(from_program.compiled, self.compiled, state._s)
+        if report.points_destroyed and not allow_loss:
+            lost = ", ".join(f"{v['destroyed']} {k}" for k, v in sorted(report.points.items()) if v["destroyed"])
+            raise MigrationError(f"member {state.member_id!r} would lose {lost}: the point kind is not in the new "
+                                 "program; keep it, or pass allow_loss=True to destroy them (the report names them)")
+        return Migrated(MemberState(new, self), report)
 
     def state_from_json(self, text: str) -> MemberState:
         try:
@@ -222,8 +262,8 @@ class Program:
             first = err.errors()[0]
             raise StateMismatchError("not a saved member state: " + ".".join(str(p) for p in first["loc"]) + ": "
                                      + first["msg"]) from None
-        if doc.format != STATE_FORMAT:
-            raise StateMismatchError(f"state format {doc.format!r} is not {STATE_FORMAT!r}")
+        if doc.format not in STATE_FORMATS:
+            raise StateMismatchError(f"state format {doc.format!r} is not one of {', '.join(STATE_FORMATS)}")
         # a state saved before the identity left source positions out carries the program's identity of then
         if doc.program != self.identity and doc.program != self.compiled.legacy_identity:
             raise StateMismatchError(f"this state was saved by program {doc.program}, not {self.identity} "
@@ -234,16 +274,17 @@ class Program:
             check_state(doc, self.compiled)
         except StateProblem as err:
             raise StateMismatchError(f"not a state this program can run: {err}") from None
-        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics]), self)
+        return MemberState(state_from_doc(doc, [m.window == "lifetime" for m in self.compiled.metrics],
+                                          self.compiled.late_window is not None), self)
 
-    def effect_json(self, effect: Effect) -> dict:
+    def effect_json(self, effect: Effect) -> dict[str, Any]:
         return effect.to_json(self.compiled.exponent)
 
     def explain(self, effect: Effect) -> str:
         return effect.explain(self.compiled.exponent, self.compiled.currency)
 
 
-def apply_general(program: Program, state: MemberState, event, ledger=None) -> Applied:
+def apply_general(program: Program, state: MemberState, event: EventInput, ledger: Optional[Ledger] = None) -> Applied:
     """`program.apply` by the general path: pydantic validation and the general evaluator, without the fast
     event reading (runtime/fastevents.py) or the program's specialised steps (runtime/plan.py). The
     reference the fast path is tested against (tests/test_apply_fast_path.py); not part of the API."""

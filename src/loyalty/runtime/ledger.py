@@ -37,7 +37,7 @@ class BudgetLedger:
         if used:
             self.used.update(used)
 
-    def claim(self, key: str, amount: int, time, member, event) -> int:
+    def claim(self, key: str, amount: int, time: object, member: object, event: object) -> int:
         limit = self.limits.get(key)
         if limit is None:
             return amount
@@ -75,7 +75,7 @@ class BudgetLedger:
             raise LedgerMismatchError(f"not a budget ledger: used[{extra[0]!r}]: a budget without a limit")
         return cls(doc["limits"], doc["used"])
 
-    def check_for(self, budgets: dict) -> None:
+    def check_for(self, budgets: dict[str, int]) -> None:
         """Raise `LedgerMismatchError` unless this ledger holds exactly these budgets (key -> limit): a budget
         the ledger lacks would grant without limit."""
         if self.limits == budgets:
@@ -101,5 +101,5 @@ class BudgetLedger:
 class UnlimitedLedger:
     __slots__ = ()
 
-    def claim(self, key, amount, time, member, event) -> int:
+    def claim(self, key: str, amount: int, time: object, member: object, event: object) -> int:
         return amount

@@ -102,6 +102,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
     runs = doc.get("runs") or {}
     if runs.get("from") and runs.get("to") and runs["to"] < runs["from"]:
         raise SchemaError("runs.to", "is before runs.from")
+    for name, w in (doc.get("windows") or {}).items():
+        _duration(w, f"windows.{name}")
     kinds = set()
     for i, k in enumerate(doc["point_kinds"]):
         path = f"point_kinds[{i}]"

@@ -41,6 +41,7 @@ from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_t
 from loyalty.runtime.mechanics.moments import fire_tier_reached, fire_timers, moment_rules
 from loyalty.runtime.mechanics.winback import start_lapses, winback_rules
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
+from loyalty.runtime.windows import late_cutoff, prune, return_cutoff, too_late
 
 _tuple_new = tuple.__new__
 # triggers of events that carry no purchase: the rules they fire run their mechanic's `fire`
@@ -77,7 +78,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries")
+                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -103,6 +104,8 @@ class Plan:
         # moments without a purchase: yearly ones fire as time passes, tier-reached ones after an upgrade
         self.yearly, self.tier_reached = moment_rules(prog, self.mechanics)
         self.anniversaries = any(r.trigger == "anniversary" for r in self.yearly)
+        # the program bounds how late events and returns come (runtime/windows.py): `_apply_bounded`
+        self.bounded = prog.late_window is not None or prog.return_window is not None
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
         self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
             rw.valid_for for rw in prog.rewards.values()) and all(
@@ -140,6 +143,9 @@ class Plan:
     def apply_event(self, st, ev, ledger, out: list) -> None:
         """Apply one event to the mutable state `st`, appending effects to `out`. Raises `EventError` before
         changing anything when the event is refused (a return of an unknown order, ...)."""
+        if self.bounded:
+            self._apply_bounded(st, ev, ledger, out)
+            return
         eid = ev.id
         t = ev.time
         typ = ev.type
@@ -172,6 +178,15 @@ class Plan:
                                       f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
+        self._run(st, ev, ledger, out, True)
+
+    def _run(self, st, ev, ledger, out: list, seen_value) -> None:
+        """`apply_event` once the event is accepted: time passes, the id is remembered (as `seen_value`), the
+        event does what it does."""
+        prog = self.prog
+        eid = ev.id
+        t = ev.time
+        typ = ev.type
         if self.downgrade and st.tier >= 0 and st.next_review is None:
             start_reviews(prog, st, t)
         start = len(out)  # this event's effects, from here (for `on reaching tier`)
@@ -186,9 +201,9 @@ class Plan:
         if eid is not None:
             seen = st.seen  # LogMap.__setitem__, written out: into the tail until it is full
             tail = seen.tail
-            tail[eid] = True
+            tail[eid] = seen_value
             if len(tail) >= _LOGMAP_TAIL:
-                seen[eid] = True  # freezes the tail into the levels
+                seen[eid] = seen_value  # freezes the tail into the levels
         if typ == "signup" and self.anniversaries and st.joined is None:
             st.joined = t.date()  # the day anniversaries count from, unless a signup_date attribute says
         if typ == "purchase":
@@ -208,6 +223,37 @@ class Plan:
         # "tick": time has passed; nothing else to do
         if self.tier_reached and len(out) > start:
             fire_tier_reached(self, st, out, start, ledger)
+
+    def _apply_bounded(self, st, ev, ledger, out: list) -> None:
+        """`apply_event` under acceptance windows (runtime/windows.py): what is forgotten is decided by moments,
+        so a state saved and loaded between events gives the same results as one kept in memory."""
+        prog = self.prog
+        why = too_late(prog, st, ev)
+        if why is not None:
+            raise EventError("time", why)
+        t = ev.time
+        clock = st.clock
+        now = t if clock is None or t > clock else clock
+        eid = ev.id
+        if eid is not None:
+            when = st.seen.get(eid)
+            if when is not None and (prog.late_window is None or when >= late_cutoff(prog, now)):
+                out.append(Effect("duplicate_ignored", t, event=eid))
+                return
+        typ = ev.type
+        if typ == "return":
+            check_return(st, ev, return_cutoff(prog, now), prog)
+        elif typ == "purchase":
+            o = st.orders.get(ev.order)
+            cutoff = return_cutoff(prog, now)
+            if o is not None and (cutoff is None or o.time >= cutoff):
+                raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
+                                          f"a new purchase needs a new order id")
+        elif typ == "redemption":
+            check_redemption(prog, ev)
+        self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
+        if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
+            prune(prog, st)
 
     # ---------------------------------------------------------------- events without a purchase
 

@@ -353,7 +353,8 @@ class CompiledProgram:
     __slots__ = ("doc", "identity", "name", "currency", "exponent", "timezone", "tz", "runs_from", "runs_to",
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
-                 "has_timers", "item_costs", "sources", "plans", "legacy_identity")
+                 "has_timers", "item_costs", "sources", "plans", "legacy_identity", "return_window",
+                 "late_window")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -370,9 +371,9 @@ class CompiledProgram:
     def _build(self, doc: dict) -> None:
         self.identity = program_identity(doc)
         self.legacy_identity = legacy_identity(doc)
-        self.name = doc["name"]
+        self.name: str = doc["name"]
         self.source_file = doc.get("source_file")
-        self.currency = doc["currency"]
+        self.currency: str = doc["currency"]
         self.exponent = doc["exponent"]
         self.timezone = doc["timezone"]
         if not is_iana_zone(self.timezone):
@@ -386,6 +387,12 @@ class CompiledProgram:
         if self.runs_to == NEVER:
             self.runs_to = None
         self.rewards_taken_back = bool(doc.get("rewards_taken_back_on_return"))
+        # how long returns and late (or resent) events are accepted: (amount, unit), None = for ever
+        # (docs/semantics.md, "What the state keeps, and for how long")
+        windows = doc.get("windows") or {}
+        self.return_window = (windows["returns"]["amount"], windows["returns"]["unit"]) if "returns" in windows else None
+        self.late_window = ((windows["late_events"]["amount"], windows["late_events"]["unit"])
+                            if "late_events" in windows else None)
         self.kinds = tuple(PointKind(i, k) for i, k in enumerate(doc["point_kinds"]))
         self.kind_index = {k.name: k.index for k in self.kinds}
         self.catalog = {name: v["category"] for name, v in doc.get("items", {}).items()}
@@ -481,10 +488,15 @@ def _unplaced(d) -> object:
     return {k: v for k, v in d.items() if k != "span"} if type(d) is dict else d
 
 
+# keys of a compiled document that say nothing of what the program does: the same program compiled by another
+# loyalty version (loyalty/versioning.py) or from another file keeps its identity
+_NOT_MEANING = ("identity", "source_file", "loyalty_version")
+
+
 def _meaning(doc: dict) -> dict:
     """The document without positions. Only the declarations' own `span` goes: names chosen by the author (an
     item or reward called "span") are keys of other maps and stay."""
-    out = {k: v for k, v in doc.items() if k not in ("identity", "source_file")}
+    out = {k: v for k, v in doc.items() if k not in _NOT_MEANING}
     for key in ("point_kinds", "redeem", "rules", "draws"):
         if type(out.get(key)) is list:
             out[key] = [_unplaced(x) for x in out[key]]
@@ -513,4 +525,4 @@ def program_identity(doc: dict) -> str:
 def legacy_identity(doc: dict) -> str:
     """The identity loyalty gave a program before `program_identity` left source positions out (it hashed the
     `span`s too). Documents and states written then carry it: they still load with the same program."""
-    return _hash({k: v for k, v in doc.items() if k not in ("identity", "source_file")})
+    return _hash({k: v for k, v in doc.items() if k not in _NOT_MEANING})

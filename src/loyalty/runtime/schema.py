@@ -171,7 +171,9 @@ DRAW = Obj({
 })
 
 DOCUMENT = Obj({
-    "format": "str", "identity": "str", "name": "str", "source_file": Opt("str"), "currency": "str",
+    # loyalty_version: the package that compiled it (loyalty/versioning.py); not part of the meaning
+    "format": "str", "loyalty_version?": "str", "identity": "str", "name": "str", "source_file": Opt("str"),
+    "currency": "str",
     "exponent": "int", "timezone": "str", "runs": Opt(Obj(DATES)), "rewards_taken_back_on_return": "bool",
     "point_kinds": List(POINT_KIND),
     "items": Map(Obj({"category": "str", "cost_minor?": "int"})),
@@ -183,6 +185,7 @@ DOCUMENT = Obj({
     "redeem": List(Obj({"reward": "str", "point_kind": Opt("str"), "price": "int", "span": SPAN})),
     "metrics": List(METRIC), "tiers": Opt(TIERS), "rules": List(RULE), "draws": List(DRAW),
     "budgets": Map("int"),
+    "windows?": Obj({"returns?": DURATION, "late_events?": DURATION}),
 })
 
 

@@ -15,6 +15,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Optional
 
 STATE_FORMAT = "loyalty-state/1"
+# a program with a late-events window writes its states in this format: `seen` maps each event id to its moment
+# (runtime/windows.py); both load
+STATE_FORMAT_TIMED_IDS = "loyalty-state/2"
+STATE_FORMATS = (STATE_FORMAT, STATE_FORMAT_TIMED_IDS)
 _new = object.__new__  # a copy sets every slot itself
 _tuple_new = tuple.__new__  # a Batch in one step
 
@@ -300,16 +304,30 @@ class LogMap:
     O(log n) of them) under a small mutable tail. A copy costs O(tail); a lookup O(log n).
     Iteration is in first-insertion order, like a dict."""
 
-    __slots__ = ("levels", "tail")
+    __slots__ = ("levels", "tail", "oldest")
 
     def __init__(self, levels: tuple = (), tail: Optional[dict] = None):
         self.levels: tuple = levels  # oldest first
         self.tail: dict = tail if tail is not None else {}
+        self.oldest = None  # (the oldest level, the latest moment in it): `drop_before`'s cache
 
     def copy(self) -> "LogMap":
         m = _new(LogMap)
-        m.levels, m.tail = self.levels, self.tail.copy()
+        m.levels, m.tail, m.oldest = self.levels, self.tail.copy(), self.oldest
         return m
+
+    def drop_before(self, cutoff, time_of) -> None:
+        """Let go of the oldest levels whose every entry is before `cutoff` (`time_of(value)` its moment). A
+        level is dropped whole, so what is kept is at most about twice what is within the window; lookups
+        decide by the entry's moment, not by whether it is still here (runtime/windows.py)."""
+        levels = self.levels
+        while levels:
+            cached = self.oldest
+            if cached is None or cached[0] is not levels[0]:
+                cached = self.oldest = (levels[0], max(map(time_of, levels[0].values())))
+            if cached[1] >= cutoff:
+                break
+            levels = self.levels = levels[1:]
 
     def get(self, key, default=None):
         v = self.tail.get(key, _MISSING)
@@ -359,19 +377,61 @@ class MetricLog:
     """One windowed metric's contributions, sorted by moment, with prefix sums: a window's sum is
     two bisections. Appending (the usual case: contributions come in time order) shares the lists
     with earlier copies (each copy knows its length `n`); an insertion in the middle (a return is
-    dated at its order's moment) copies them."""
+    dated at its order's moment) copies them.
 
-    __slots__ = ("ts", "cum", "n")
+    Under a late-events window the contributions before the metric's horizon are cut off (`compact`):
+    `cum[0]` then holds their sum and `base_t` the latest of their moments, so sums over windows that start
+    at or after the horizon are unchanged (runtime/windows.py)."""
+
+    __slots__ = ("ts", "cum", "n", "base_t")
 
     def __init__(self, ts=None, cum=None, n=0):
         self.ts: list = ts if ts is not None else []
-        self.cum: list = cum if cum is not None else [0]  # cum[i] = sum of the first i values
+        self.cum: list = cum if cum is not None else [0]  # cum[i] = sum of the first i values (and the cut ones)
         self.n = n
+        self.base_t = None  # the latest moment of the contributions cut off, None when none was
 
     def copy(self) -> "MetricLog":
         m = _new(MetricLog)
-        m.ts, m.cum, m.n = self.ts, self.cum, self.n
+        m.ts, m.cum, m.n, m.base_t = self.ts, self.cum, self.n, self.base_t
         return m
+
+    def compact(self, horizon, merge_until=None) -> None:
+        """Cut off the contributions before `horizon`, and merge those from `horizon` to `merge_until` (a
+        calendar window's: always all read or none) into one, once they are half the log (amortised O(1) an
+        entry). Sums over the windows read afterwards are unchanged (runtime/windows.py)."""
+        n, ts = self.n, self.ts
+        until = merge_until if merge_until is not None else horizon
+        if n < 64 or ts[n // 2] >= until:
+            return
+        cum = self.cum
+        k = bisect_left(ts, horizon, 0, n)
+        j = bisect_left(ts, until, k, n)
+        if k:
+            last = ts[k - 1]
+            self.base_t = last if self.base_t is None or last > self.base_t else self.base_t
+        new_ts, new_cum = [], [cum[k]]
+        if j > k:
+            new_ts.append(ts[j - 1])
+            new_cum.append(cum[j])
+        new_ts.extend(ts[j:n])
+        new_cum.extend(cum[j + 1:n + 1])
+        self.ts, self.cum, self.n = new_ts, new_cum, len(new_ts)
+
+    def entries_from(self, horizon, merge_until=None) -> list:
+        """The contributions as `compact` would leave them, each merged group at the latest of its moments: the
+        JSON form, the same whenever (and whether) `compact` ran."""
+        ts, cum, n = self.ts, self.cum, self.n
+        k = bisect_left(ts, horizon, 0, n) if horizon is not None else 0
+        j = bisect_left(ts, merge_until, k, n) if merge_until is not None else k
+        out = []
+        if k or self.base_t is not None:
+            moments = [t for t in (self.base_t, ts[k - 1] if k else None) if t is not None]
+            out.append((max(moments), cum[k]))
+        if j > k:
+            out.append((ts[j - 1], cum[j] - cum[k]))
+        out.extend((ts[i], cum[i + 1] - cum[i]) for i in range(j, n))
+        return out
 
     def add(self, t, value: int) -> None:
         n = self.n
@@ -464,6 +524,7 @@ class MemberState:
         c = s.seen = _new(LogMap)
         c.levels = m.levels
         c.tail = m.tail.copy()
+        c.oldest = m.oldest
         kinds = self.kinds
         s.kinds = [kinds[0].copy()] if len(kinds) == 1 else [k.copy() for k in kinds]
         s.punches = self.punches.copy()
@@ -491,6 +552,7 @@ class MemberState:
         c = s.orders = _new(LogMap)
         c.levels = m.levels
         c.tail = m.tail.copy()
+        c.oldest = m.oldest
         s.rewards = self.rewards.copy()
         s.due = self.due
         return s
@@ -513,17 +575,29 @@ def __getattr__(name: str):
 
 
 
-def state_to_doc(s: MemberState, program_identity: str) -> dict:
+def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
+    """The JSON form. With the program (`prog`), only what its acceptance windows still need is written
+    (runtime/windows.py): the same document whenever memory was let go of."""
+    from loyalty.runtime.windows import late_cutoff, metric_zones, return_cutoff
+
     def t(x):
         return x.isoformat() if x is not None else None
 
+    late = late_cutoff(prog, s.clock) if prog is not None else None
+    if prog is not None and prog.late_window is not None:
+        ids = s.seen.as_dict()
+        seen: object = {k: t(ids[k]) for k in sorted(ids) if late is None or ids[k] >= late}
+    else:
+        seen = sorted(s.seen.as_dict())
+    returns_from = return_cutoff(prog, s.clock) if prog is not None else None
+    zones = [metric_zones(prog, m, s.clock) for m in prog.metrics] if prog is not None else None
     return {
-        "format": STATE_FORMAT,
+        "format": STATE_FORMAT_TIMED_IDS if isinstance(seen, dict) else STATE_FORMAT,
         "program": program_identity,
         "member_id": s.member_id,
         "attributes": s.attributes,
         "clock": t(s.clock),
-        "seen": sorted(s.seen.as_dict()),
+        "seen": seen,
         "kinds": [
             {
                 "batches": [
@@ -540,7 +614,7 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         "visits": s.visits,
         "purchases": s.purchases,
         "spend": s.spend,
-        "metrics": [_metric_doc(m, t) for m in s.metrics],
+        "metrics": [_metric_doc(m, t, zones[i] if zones else (None, None)) for i, m in enumerate(s.metrics)],
         "tier": s.tier,
         "next_review": t(s.next_review),
         "grace_until": t(s.grace_until),
@@ -564,25 +638,33 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
                 "by_amount": o.by_amount,
                 "counted": {str(k): v for k, v in sorted(o.counted.items())},
             }
-            for oid, o in s.orders.as_dict().items()
+            for oid, o in s.orders.as_dict().items() if returns_from is None or o.time >= returns_from
         },
         "rewards": dict(sorted(s.rewards.items())),
     }
 
 
-def _metric_doc(m, t) -> list:
+def _metric_doc(m, t, zones=(None, None)) -> list:
     if m is None:
         return []
     if isinstance(m, MetricLog):
-        return [[t(ct), v] for ct, v in m.entries()]
+        return [[t(ct), v] for ct, v in m.entries_from(*zones)]
     return [[t(m[0]), m[1]]]
 
 
-def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None) -> MemberState:
-    """`lifetime[i]` says whether metric i is a lifetime metric (default: all windowed)."""
+def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed_ids: bool = False) -> MemberState:
+    """`lifetime[i]` says whether metric i is a lifetime metric (default: all windowed); `timed_ids` whether the
+    program has a late-events window (event ids keep their moment: a `loyalty-state/1` list of ids gets the
+    state's clock, so they are forgotten one window after it)."""
     s = MemberState(doc.member_id, doc.attributes, 0, 0)
     s.clock = doc.clock
-    s.seen = LogMap((dict.fromkeys(doc.seen, True),) if doc.seen else ())
+    if not timed_ids:
+        ids = dict.fromkeys(doc.seen, True)
+    elif isinstance(doc.seen, dict):
+        ids = dict(doc.seen)
+    else:
+        ids = dict.fromkeys(doc.seen, doc.clock)
+    s.seen = LogMap((ids,) if ids else ())
     for kd in doc.kinds:
         k = KindState()
         k.replace_live([Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule)

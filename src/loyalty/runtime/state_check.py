@@ -49,6 +49,11 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
     if segs is not None and not (isinstance(segs, (list, str)) and all(isinstance(x, str) for x in segs)):
         raise StateProblem("attributes.segments", "expected a list of texts")
     _time(doc.clock, "clock")
+    if isinstance(doc.seen, dict):
+        for eid, t in doc.seen.items():
+            _time(t, f"seen[{eid!r}]", optional=False)
+    if doc.seen and doc.clock is None:
+        raise StateProblem("seen", "event ids without a clock")
     for name in ("visits", "purchases", "spend"):
         _count(getattr(doc, name), name)
     for i, k in enumerate(doc.kinds):

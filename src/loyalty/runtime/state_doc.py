@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Optional
+from typing import Optional, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,7 +55,7 @@ class StateDoc(BaseModel):
     member_id: str
     attributes: dict
     clock: Optional[_dt.datetime]
-    seen: list[str]
+    seen: Union[list[str], dict[str, _dt.datetime]]  # a dict (id -> moment) in loyalty-state/2
     kinds: list[KindDoc]
     punches: dict[int, int]
     visits: int

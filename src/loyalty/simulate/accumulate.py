@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Iterable, Optional
 
 from loyalty.runtime.timeutil import period_key
-from loyalty.simulate.result import KEY_SEP
+from loyalty.simulate.result import KEY_SEP, region_of
 from loyalty.simulate.result import DrawKey, MemberRow, Number, SimResult
 from loyalty.simulate.scenario import stable_hash
 
@@ -31,12 +31,14 @@ class MemberAccumulator:
     """
 
     __slots__ = ("member", "result", "first_time", "first_reward", "orders", "revenue", "earned", "redeemed",
-                 "expired", "clawed", "rewards", "discount", "reward_value", "tier", "tier_changes", "draw_entries",
-                 "rewards_reached", "tiers_reached", "draw_periods", "reward_costs", "_t", "_month")
+                 "expired", "clawed", "rewards", "discount", "reward_value", "reward_cost", "perk_cost", "tier",
+                 "tier_changes", "draw_entries", "rewards_reached", "tiers_reached", "draw_periods", "reward_costs",
+                 "store", "stores_bought", "regions", "_t", "_month")
 
     def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None,
-                 reward_costs: Optional[dict[str, Number]] = None):
+                 reward_costs: Optional[dict[str, Number]] = None, regions: Optional[dict[str, Optional[str]]] = None):
         self.member = member
+        self.regions = regions  # store -> region, when the program puts stores in regions (members per region)
         self.draw_periods = draw_periods or {}  # draw -> its period (month, quarter...)
         self.reward_costs = reward_costs or {}  # reward -> cost in minor units, where the scenario sets it
         self.result = result
@@ -51,6 +53,8 @@ class MemberAccumulator:
         self.rewards = 0
         self.discount = 0
         self.reward_value = 0  # face value of rewards received, minor units
+        self.reward_cost = 0  # their cost to the business, minor units
+        self.perk_cost = 0  # tier perks' cost, minor units
         self.tier = ""
         self.tier_changes: list[tuple[str, str]] = []  # (month, tier after)
         self.draw_entries: dict[tuple[str, str], int] = {}
@@ -58,6 +62,10 @@ class MemberAccumulator:
         self.tiers_reached: set[str] = set()
         self._t: Optional[_dt.datetime] = None  # the last time seen, and its month
         self._month = ""
+        # the store of the event being applied (its first row's; "" for none): the by-store table books the
+        # event and its effects there; the engine sets it before each event ("" for the end of the history)
+        self.store = ""
+        self.stores_bought: set[str] = set()  # stores the member bought in (members per store)
 
     def month(self, t: _dt.datetime) -> str:
         if t != self._t:
@@ -89,6 +97,11 @@ class MemberAccumulator:
             cells[k] = cells.get(k, 0) + 1
             k = ("month", month, "revenue")
             cells[k] = cells.get(k, 0) + total
+            k = ("store", self.store, "orders")
+            cells[k] = cells.get(k, 0) + 1
+            k = ("store", self.store, "revenue")
+            cells[k] = cells.get(k, 0) + total
+            self.stores_bought.add(self.store)
         elif kind == "return":
             self.revenue -= total
             counts["returns"] = counts.get("returns", 0) + 1
@@ -97,6 +110,8 @@ class MemberAccumulator:
             k = ("month", month, "returns")
             cells[k] = cells.get(k, 0) + 1
             k = ("month", month, "revenue")
+            cells[k] = cells.get(k, 0) - total
+            k = ("store", self.store, "revenue")
             cells[k] = cells.get(k, 0) - total
         else:
             r.count(f"events_{kind}")
@@ -111,6 +126,7 @@ class MemberAccumulator:
         r = self.result
         cells = r.cells
         get = cells.get
+        store = self.store
         for e in effects:
             kind = e.kind
             t = e.time
@@ -126,6 +142,8 @@ class MemberAccumulator:
                 cells[k] = get(k, 0) + pts
                 k = ("rule", e.rule, "effects")
                 cells[k] = get(k, 0) + 1
+                k = ("store", store, "points_issued")
+                cells[k] = get(k, 0) + pts
             elif kind == "points_available":
                 k = ("points", f"{e.point_kind}{KEY_SEP}{month}", "matured")
                 cells[k] = get(k, 0) + e.points
@@ -138,35 +156,41 @@ class MemberAccumulator:
                 rule = e.rule
                 for k, v in ((("rule", rule, "discount"), amount), (("rule", rule, "discount_cost"), cost),
                              (("rule", rule, "discounted_orders"), 1), (("month", month, "discount"), cost),
-                             (("rule", rule, "effects"), 1)):
+                             (("rule", rule, "effects"), 1), (("rule_month", f"{rule}{KEY_SEP}{month}", "discount_cost"), cost),
+                             (("store", store, "discount_cost"), cost)):
                     cells[k] = get(k, 0) + v
             elif kind == "reward_issued" and e.reason == "tier perk":
                 # a tier's perk costs something on each order of a member in the tier: a tier cost, not a reward
                 cost = e.cost or 0
+                self.perk_cost += cost
                 for k, v in ((("tier", e.rule, "perk_cost"), cost), (("tier", e.rule, "perk_orders"), 1),
-                             (("month", month, "perk_cost"), cost)):
+                             (("month", month, "perk_cost"), cost), (("store", store, "perk_cost"), cost)):
                     cells[k] = get(k, 0) + v
             elif kind == "reward_issued":
                 reward, face = e.reward, e.amount or 0
                 cost = self.reward_costs.get(reward, e.cost or 0)
                 self.rewards += 1
                 self.reward_value += face
+                self.reward_cost += cost
                 if self.first_reward is None:
                     self.first_reward = e.time
                 self.rewards_reached.add(reward)
                 for k, v in ((("reward", reward, "given"), 1), (("reward", reward, "face_value"), face),
                              (("reward", reward, "cost"), cost), (("reward_month", f"{reward}{KEY_SEP}{month}", "cost"), cost),
-                             (("month", month, "rewards"), 1)):
+                             (("month", month, "rewards"), 1), (("store_reward", f"{store}{KEY_SEP}{reward}", "cost"), cost)):
                     cells[k] = get(k, 0) + v
                 if e.rule:
                     for k, v in ((("rule", e.rule, "rewards"), 1), (("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost"), cost),
-                                 (("rule", e.rule, "effects"), 1)):
+                                 (("rule", e.rule, "effects"), 1),
+                                 (("rule_reward_month", f"{e.rule}{KEY_SEP}{reward}{KEY_SEP}{month}", "cost"), cost)):
                         cells[k] = get(k, 0) + v
             elif kind == "points_redeemed":
                 self.redeemed[e.point_kind] = self.redeemed.get(e.point_kind, 0) + e.points
                 k = ("points", f"{e.point_kind}{KEY_SEP}{month}", "redeemed")
                 cells[k] = get(k, 0) + e.points
                 k = ("reward", e.reward, "points_spent")
+                cells[k] = get(k, 0) + e.points
+                k = ("store", store, "points_redeemed")
                 cells[k] = get(k, 0) + e.points
             elif kind == "points_expired":
                 self.expired[e.point_kind] = self.expired.get(e.point_kind, 0) + e.points
@@ -184,24 +208,31 @@ class MemberAccumulator:
                 cost = self.reward_costs.get(reward, e.cost or 0)
                 self.rewards -= 1
                 self.reward_value -= face
+                self.reward_cost -= cost
                 r.add("reward", reward, "taken_back")
                 r.add("reward", reward, "face_value", -face)
                 r.add("reward", reward, "cost", -cost)
                 r.add("reward_month", f"{reward}{KEY_SEP}{month}", "cost", -cost)
+                r.add("store_reward", f"{store}{KEY_SEP}{reward}", "cost", -cost)
                 if e.rule:
                     r.add("rule", e.rule, "rewards", -1)
                     r.add("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost", -cost)
+                    r.add("rule_reward_month", f"{e.rule}{KEY_SEP}{reward}{KEY_SEP}{month}", "cost", -cost)
             elif kind == "reward_used":
                 r.add("reward", e.reward, "redeemed")
             elif kind == "reward_lapsed":
                 # an offer not used in its lifetime costs nothing: its cost, counted when given, comes off
+                # every table that counted it, so each still adds up to the headline
                 reward = e.reward
                 cost = self.reward_costs.get(reward, e.cost or 0)
+                self.reward_cost -= cost
                 r.add("reward", reward, "lapsed")
                 r.add("reward", reward, "cost", -cost)
                 r.add("reward_month", f"{reward}{KEY_SEP}{month}", "cost", -cost)
+                r.add("store_reward", f"{store}{KEY_SEP}{reward}", "cost", -cost)
                 if e.rule:
                     r.add("rule_reward", f"{e.rule}{KEY_SEP}{reward}", "cost", -cost)
+                    r.add("rule_reward_month", f"{e.rule}{KEY_SEP}{reward}{KEY_SEP}{month}", "cost", -cost)
             elif kind == "tier_changed":
                 self.tier = e.tier_to or ""
                 self.tier_changes.append((month, self.tier))
@@ -236,6 +267,11 @@ class MemberAccumulator:
             r.add("reward", reward, "members")
         for tier in self.tiers_reached:
             r.add("tier", tier, "members_reached")
+        for store in self.stores_bought:
+            r.add("store", store, "members")
+        if self.regions is not None:
+            for region in {region_of(store, self.regions) for store in self.stores_bought}:
+                r.add("region", region, "members")
         if self.tier:
             r.add("tier", self.tier, "members_at_end")
         if self.first_reward is not None and self.first_time is not None:
@@ -265,8 +301,10 @@ class MemberAccumulator:
                            - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
             points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()),
                                Decimal(0))
+            held = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in outstanding.items()), Decimal(0))
             r.members.append(MemberRow(
                 self.member, self.orders, self.revenue, sum(self.earned.values()), sum(self.redeemed.values()),
                 sum(outstanding.values()), self.rewards, self.discount,
                 Decimal(self.discount + self.reward_value) + points_value, self.tier,
+                Decimal(self.discount + self.reward_cost + self.perk_cost) + held, held,
             ))

@@ -161,7 +161,7 @@ def connect(scheduler: Optional[str], workers: int):
         from distributed import Client, LocalCluster
     except ImportError:
         raise SimulationError("--engine dask needs Dask, which is not installed",
-                              hint="pip install 'loyalty[dask]' (on the workers too)") from None
+                              hint="pip install 'loyalty-lang[dask]' (on the workers too)") from None
     if scheduler:
         try:
             return Client(scheduler, timeout=CONNECT_TIMEOUT), None
@@ -259,12 +259,13 @@ def simulate_on_dask(client, prog, program_path: str, pattern: str, options, sce
 
 def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attributes_path, columns, time_format,
                     delimiter, on_bad_row, scheduler: Optional[str], workers: int = 0, kernel: str = "auto",
-                    on_unsupported=None, member_rows: bool = True):
+                    on_unsupported=None, member_rows: bool = True, overrides=None):
     from loyalty.simulate.history import read_attributes
-    from loyalty.simulate.report import build_report
+    from loyalty.simulate.run import full_report
     from loyalty.simulate.run import scenario_and_options
 
-    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
+                                             overrides)
     attributes = read_attributes(attributes_path) if attributes_path else {}
     input_files(pattern)  # a missing file is reported before a cluster is started
     client, cluster = connect(scheduler, workers)
@@ -281,4 +282,4 @@ def dask_and_report(prog, program_path: str, pattern: str, scenario_path, attrib
 
     assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
                    **kernel_assumptions(plan, kernel, kernel_used)}
-    return result, build_report(result, plan.info, info, assumptions, list(plan.months))
+    return result, full_report(result, plan, info, assumptions)

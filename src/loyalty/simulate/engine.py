@@ -137,7 +137,7 @@ def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
         rewards={name: rw.kind for name, rw in prog.rewards.items()}, rule_lines=rule_lines,
         offers=tuple(sorted(name for name, rw in prog.rewards.items() if rw.valid_for is not None)),
         tiers=tuple(t.name for t in prog.tiers.tiers) if prog.tiers else (), draws=draws,
-        budgets={k: str(v) for k, v in prog.budgets.items()},
+        budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores),
     )
 
 
@@ -214,16 +214,19 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     prog = plan.program
     apply_event = plan.evaluation.apply_event  # (state, event, ledger, effects out)
     result = result if result is not None else SimResult()
-    acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs)
+    acc = MemberAccumulator(member, result, plan.draw_periods, plan.reward_costs,
+                            prog.stores if any(prog.stores.values()) else None)
     st = new_member(prog, member, _attributes(plan.attributes.get(member)))
     # (reward, price, point kind) of each reward the member redeems for, as soon as the balance allows
     redeems = [(r, prog.redeem[r].price, prog.redeem[r].kind) for r in plan.redeem_rewards] \
         if plan.redeem_rewards and member_redeems(plan.scenario, member) else ()
-    evs, kinds, totals = events.evs, events.kinds, events.totals
+    evs, kinds, totals, stores = events.evs, events.kinds, events.totals, events.stores
     if prog.tiers and st.tier >= 0 and evs:
         acc.start_tier(prog.tiers.tiers[st.tier].name, evs[0].time)
     for i, ev in enumerate(evs):
         out: list[Effect] = []
+        if stores:
+            acc.store = stores[i]
         try:
             apply_event(st, ev, ledger, out)
         except EventError as err:
@@ -242,6 +245,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
         if on_event:
             on_event(i, ev, out, None)
     # bring the member's clock to the end of the history: points mature and expire, tiers are reviewed
+    acc.store = ""  # in no store
     out = []
     apply_event(st, Ev("tick", None, plan.end), ledger, out)
     acc.effects(out)
@@ -253,9 +257,13 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
 
 
 def _rejection_reason(kind: str, ev: Ev, err: EventError) -> str:
+    if err.field == "time" and "accepts late events within" in str(err):
+        return f"{kind} later than the late-events window"
     if kind == "return" and err.field == "order":
         if ev.order is None:
             return "return without an order id"
+        if "within the return window" in str(err):
+            return "return outside the return window"
         if "no purchase" in str(err):
             return "return of an order not in the history"
     return f"{kind} rejected by the program: {err.field or 'event'}"
@@ -304,14 +312,19 @@ def simulate(plan: Plan, history: History, progress: Optional[Callable[[int], No
     """Every member, in `chunks` groups merged; budgets solved by passes (simulate/budgets.py)."""
     from loyalty.simulate.budgets import CutoffLedger, solve_budgets
 
+    from loyalty.simulate.measures import add_customer_cells
+
     parts = _split(history.member_slices(), chunks)
     if not plan.program.budgets:
-        return merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
+        result = merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
+    else:
+        def run_pass(known):
+            return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress)
+                              for part in parts])
 
-    def run_pass(known):
-        return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress) for part in parts])
-
-    return solve_budgets(plan.program.budgets, run_pass)
+        result = solve_budgets(plan.program.budgets, run_pass)
+    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
+    return result
 
 
 def _split(slices: list, chunks: int) -> list[list]:

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import Callable, Optional, TextIO
 
 HEADER = ("member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel")
 
@@ -357,9 +357,16 @@ def _csv_field(value: str) -> str:
     return buffer.getvalue()[:-1]
 
 
-def generate(options: GenerateOptions, out: TextIO) -> int:
-    """Write a history CSV to `out`; returns the number of data rows written (exactly options.rows)."""
+def generate(options: GenerateOptions, out: TextIO, progress: Optional[Callable[[str, int], None]] = None) -> int:
+    """Write a history CSV to `out`; returns the number of data rows written (exactly options.rows).
+    `progress(stage, rows)` as rows are done: "generating" (made and written, in --grouped order), or
+    "making" then "writing" (in time order every chunk is made before the first row can be written: about
+    a third of the time for making, the rest for writing)."""
     import numpy as np
+
+    def done(stage: str, rows: int) -> None:
+        if progress is not None:
+            progress(stage, rows)
 
     plan = _Plan(options)
     formatter = _Formatter(plan)
@@ -370,6 +377,7 @@ def generate(options: GenerateOptions, out: TextIO) -> int:
             rows, used = _chunk(plan, index, orders)
             orders += used
             out.write(formatter.text(_sort(rows, options.grouped)))
+            done("generating", len(rows))
         return options.rows
     # in time order: each chunk sorted by time into a temporary file, then time windows of all of them merged
     # (read back window by window, so only one window is in memory)
@@ -385,12 +393,15 @@ def generate(options: GenerateOptions, out: TextIO) -> int:
             path = Path(tmp) / f"chunk{index}.bin"
             rows.tofile(path)
             runs.append((path, [0, *np.searchsorted(rows["t"], bounds, side="left").tolist(), len(rows)]))
+            done("making", len(rows))
             del rows
         for w in range(windows):
             pieces = [np.fromfile(path, _ROW, cuts[w + 1] - cuts[w], offset=cuts[w] * record)
                       for path, cuts in runs if cuts[w + 1] > cuts[w]]
             if pieces:
-                out.write(formatter.text(_sort(np.concatenate(pieces), grouped=False)))
+                window = np.concatenate(pieces)
+                out.write(formatter.text(_sort(window, grouped=False)))
+                done("writing", len(window))
     return options.rows
 
 

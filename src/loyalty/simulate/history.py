@@ -54,9 +54,11 @@ REQUIRED_COLUMNS = ("member", "time", "amount")
 class HistoryError(InputError):
     """A history that cannot be used: the message names the file, row and column."""
 
-    def __init__(self, message: str, hint: Optional[str] = None, line: Optional[int] = None):
+    def __init__(self, message: str, hint: Optional[str] = None, line: Optional[int] = None,
+                 column: Optional[str] = None):
         super().__init__(message, hint)
-        self.line = line  # the bad row's line, when it is one row
+        self.line = line  # the bad row's line, when it is one row (a table's row, from 1, when read from one)
+        self.column = column  # the column, as the file or table names it, when it is one value
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,28 +344,39 @@ def _read_table(path: Path, delimiter: str, ragged: Optional[list] = None, as_by
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as err:
             raise HistoryError(f"{path}: cannot read as Parquet: {err}") from None
-        # everything as text, parsed exactly below; timestamps keep their ISO form, exact numbers their digits
-        cols = {}
-        for name in table.column_names:
-            col = table.column(name)
-            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                cols[name] = col.cast(pa.string())
-            elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-                # text stored as bytes (BINARY without the UTF8 annotation): UTF-8, checked per value so that
-                # a bad byte is reported by row and column (decode_columns), never shown as b'...'
-                col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-                cols[name] = col.cast(pa.binary()) if as_bytes else _parquet_text(path, name, col)
-            elif pa.types.is_integer(col.type) or pa.types.is_decimal(col.type):
-                cols[name] = col.cast(pa.string())
-            else:
-                cols[name] = [None if v is None else _scalar_text(v) for v in col.to_pylist()]
-        if as_bytes and any(isinstance(c, (pa.Array, pa.ChunkedArray)) and pa.types.is_binary(c.type)
-                            for c in cols.values()):
-            cols = {name: pa.array(c, pa.string()) if isinstance(c, list) else c for name, c in cols.items()}
-        return cols, 1, False
-    import pyarrow.csv as pacsv
-
+        return table_text_columns(table, path, as_bytes), 1, False
     names = header_names(path, delimiter)
+    return _read_csv_table(path, delimiter, names, ragged, as_bytes, quoted)
+
+
+def table_text_columns(table, path, as_bytes: bool = False) -> dict:
+    """An Arrow table's columns as text (a Parquet file's, or a DataFrame's), parsed exactly later."""
+    import pyarrow as pa
+
+    # everything as text, parsed exactly below; timestamps keep their ISO form, exact numbers their digits
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            cols[name] = col.cast(pa.string())
+        elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            # text stored as bytes (BINARY without the UTF8 annotation): UTF-8, checked per value so that
+            # a bad byte is reported by row and column (decode_columns), never shown as b'...'
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            cols[name] = col.cast(pa.binary()) if as_bytes else _parquet_text(path, name, col)
+        elif pa.types.is_integer(col.type) or pa.types.is_decimal(col.type):
+            cols[name] = col.cast(pa.string())
+        else:
+            cols[name] = [None if v is None else _scalar_text(v) for v in col.to_pylist()]
+    if as_bytes and any(isinstance(c, (pa.Array, pa.ChunkedArray)) and pa.types.is_binary(c.type)
+                        for c in cols.values()):
+        cols = {name: pa.array(c, pa.string()) if isinstance(c, list) else c for name, c in cols.items()}
+    return cols
+
+
+def _read_csv_table(path: Path, delimiter: str, names: list, ragged: Optional[list], as_bytes: bool, quoted: bool):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     def on_ragged_row(row) -> str:
         # rows with too few or too many fields: kept aside, reported like any bad row
@@ -638,9 +651,27 @@ def _parse_quantity(text: str) -> int:
 
 
 def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> History:
+    """A history file: CSV (also .csv.gz, .csv.bz2, .csv.zst, simulate/compressed.py) or Parquet."""
+    import dataclasses
+
+    from loyalty.simulate.compressed import compression_of, decompressed, renamed
+
     path = Path(path)
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
+    if compression_of(path) is None:
+        return _read_history(path, options)
+    with decompressed(path) as plain:
+        try:
+            history = _read_history(plain, options)
+        except InputError as err:
+            raise renamed(err, plain, path) from None
+    history.file = str(path)
+    history.bad_rows = [dataclasses.replace(b, file=str(path)) for b in history.bad_rows]
+    return history
+
+
+def _read_history(path: Path, options: ReadOptions) -> History:
     is_csv = path.suffix.lower() not in (".parquet", ".pq")
     if is_csv:
         history = _read_plain_csv(path, options)
@@ -689,6 +720,21 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     return history
 
 
+def history_from_table(table, name: str, options: ReadOptions = ReadOptions()) -> History:
+    """A history from an Arrow table in memory (pandas and polars DataFrames arrive as one), read exactly as a
+    Parquet file's rows are: the same columns, parsing and checks; a bad row is named by its row (from 1)."""
+    cols = table_text_columns(table, Path(name), as_bytes=True)
+    not_utf8: Counter = Counter()
+    examples: list[BadRow] = []
+    if any(_is_bytes(c) for c in cols.values()):
+        cols, _, not_utf8, examples = decode_columns(cols, None, 1, name, options)
+    history = refuse_reused_orders(build_history(cols, name, 1, options), options)
+    if not_utf8:
+        history.skipped.update(not_utf8)
+        history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
+    return history
+
+
 REUSED_ORDER = "order: already used by another event"
 REUSED_ORDER_HINT = "give the purchase its own order id, or pass --on-bad-row skip to leave it out"
 
@@ -703,7 +749,8 @@ def refuse_reused_orders(h: History, options: ReadOptions) -> History:
     if not bad:
         return h
     if options.on_bad_row != "skip":
-        raise HistoryError(str(examples[0]), line=examples[0].row, hint=REUSED_ORDER_HINT)
+        raise HistoryError(str(examples[0]), line=examples[0].row, hint=REUSED_ORDER_HINT,
+                           column=examples[0].column)
     return without_rows(h, bad, REUSED_ORDER, examples, options)
 
 
@@ -925,7 +972,7 @@ def decode_columns(cols: dict, lines: Optional[list[int]], first_row: int, file:
 
     first = min(bad)
     if options.on_bad_row != "skip":
-        raise HistoryError(str(bad_row(first)), line=line(first),
+        raise HistoryError(str(bad_row(first)), line=line(first), column=bad_row(first).column,
                            hint="save the file as UTF-8, or pass --on-bad-row skip to leave out bad rows "
                                 "(they are counted in the report)")
     skipped = Counter(f"{bad[i][0]}: not valid UTF-8" for i in bad)
@@ -1351,7 +1398,7 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
     def bad(i: int, key: str, value, reason: str) -> None:
         row = BadRow(file, line_of[i], resolved.get(key, key), "" if value is None else str(value), reason)
         if options.on_bad_row != "skip":
-            raise HistoryError(str(row), line=row.row, hint="fix the row, or pass --on-bad-row skip to leave "
+            raise HistoryError(str(row), line=row.row, column=row.column, hint="fix the row, or pass --on-bad-row skip to leave "
                                                             "out bad rows (they are counted in the report)")
         skipped[f"{key}: {reason}"] += 1
         if len(examples) < options.max_examples:
@@ -1466,6 +1513,15 @@ def read_attributes(path: str | Path, delimiter: str = ",") -> dict[str, MemberA
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
     cols, first_row, _ = _read_table(path, delimiter)
+    return _attributes(cols, first_row, path)
+
+
+def attributes_from_table(table, name: str = "<attributes>") -> dict[str, MemberAttributes]:
+    """Member attributes from an Arrow table in memory (a DataFrame's), with the columns `--attributes` takes."""
+    return _attributes(table_text_columns(table, Path(name)), 1, name)
+
+
+def _attributes(cols: dict, first_row: int, path) -> dict[str, MemberAttributes]:
     cols = {name: values if isinstance(values, list) else values.to_pylist() for name, values in cols.items()}
     lower = {name.lower(): name for name in cols}
     found = {}

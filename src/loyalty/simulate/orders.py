@@ -80,6 +80,7 @@ class MemberEvents(NamedTuple):
     kinds: list[str]  # the history's type (custom, not the evaluator's action)
     totals: list[int]  # money of the event, minor units
     groups: list[Sequence[int]]  # the rows of each event
+    stores: Sequence[str] = ()  # each event's store (its first row's; "" for none), for the by-store table
 
 
 class EventBuilder:
@@ -154,7 +155,7 @@ class EventBuilder:
                     evs.append(Ev("action", event_of[s], t, name=item[s] or ""))
                 else:
                     evs.append(Ev(kind, event_of[s], t))
-        return MemberEvents(evs, kinds, totals, groups)
+        return MemberEvents(evs, kinds, totals, groups, [store_of[g[0]] or "" for g in groups])
 
     def readable(self, groups: list[Sequence[int]]) -> list[SimEvent]:
         """The events as `SimEvent`s (for explain and tests)."""

@@ -16,7 +16,9 @@ solved by passes (simulate/budgets.py); each pass sends every group again with t
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -97,21 +99,48 @@ def merge_in_order(results: list[SimResult]) -> SimResult:
 
 
 @exact
-def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python") -> SimResult:
+def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python",
+                   progress: Optional[Callable[[int], None]] = None) -> SimResult:
     """Some members' rows (whole members) into a partial result: the unit of work of every engine.
-    `kernel` (vector/choose.py): "vector" runs the numpy kernel (never with budgets: `supports` refuses
-    them), falling back to the evaluator for a group it cannot take exactly; the result is the same."""
+    `kernel` (vector/choose.py): "vector" runs the numpy kernel (with the budgets' known cutoffs of this pass,
+    `known`), falling back to the evaluator for a group it cannot take exactly; the result is the same.
+    `progress(rows)` is called as the evaluator finishes members (the vector kernel reports nothing: the
+    caller counts its whole range)."""
+    from loyalty.simulate.coverage import count_rows
+    from loyalty.simulate.measures import add_customer_cells
     from loyalty.simulate.engine import replay_members
+    from loyalty.simulate.measures import add_customer_cells
 
-    if kernel == "vector" and known is None:
+    if kernel == "vector":
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return simulate_vector(plan, history)
+            return count_rows(history, simulate_vector(plan, history, known=known))  # with the customer measures
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
-    return replay_members(plan, history, history.member_slices(), factory)
+    result = replay_members(plan, history, history.member_slices(), factory, progress)
+    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
+    # the history's rows counted for coverage (simulate/coverage.py) here, in every engine's unit of work
+    return count_rows(history, result)
+
+
+def _counted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,
+                   progress: Optional[Callable[[int], None]]) -> SimResult:
+    """evaluate_range with every row of the range counted once by `progress`: as members finish, and what the
+    kernel did not report when the range ends."""
+    if progress is None:
+        return evaluate_range(plan, history, known, kernel)
+    counted = [0]
+
+    def count(n: int) -> None:
+        counted[0] += n
+        progress(n)
+
+    part = evaluate_range(plan, history, known, kernel, count)
+    if len(history) > counted[0]:
+        progress(len(history) - counted[0])
+    return part
 
 
 def known_to_data(known: Optional[Cutoffs]):
@@ -140,9 +169,8 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
     def run_pass(known):
         parts = []
         for start, end in ranges:
-            parts.append(evaluate_range(plan, History(history.table.slice(start, end - start)), known, kernel))
-            if progress:
-                progress(end - start)
+            parts.append(_counted_range(plan, History(history.table.slice(start, end - start)), known, kernel,
+                                        progress))
         return merge_in_order(parts)
 
     return run_passes(plan, run_pass)
@@ -153,13 +181,18 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
 _WORKER: dict = {}
 
 
-def _init_worker(plan_json: str, table_path: str, kernel: str) -> None:
+def _init_worker(plan_json: str, table_path: str, kernel: str, rows_done=None) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone handles it (it stops the workers, see
+    # `worker_pool`), so a worker neither prints a traceback nor finishes its group first
+    with suppress(ValueError):  # (a worker thread, in tests, cannot set it)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_from_json
 
     _WORKER["plan"] = plan_from_json(plan_json)
     _WORKER["kernel"] = kernel
+    _WORKER["rows_done"] = rows_done  # a shared counter the parent's progress bar reads, or None
     _WORKER["table"] = pa.ipc.open_file(pa.memory_map(table_path)).read_all()
 
 
@@ -167,36 +200,91 @@ def _work(start: int, end: int, known_data) -> dict:
     from loyalty.simulate.wire import result_to_data
 
     history = History(_WORKER["table"].slice(start, end - start))
-    return result_to_data(evaluate_range(_WORKER["plan"], history, known_from_data(known_data),
-                                         _WORKER["kernel"]))
+    shared = _WORKER.get("rows_done")
+    if shared is None:
+        return result_to_data(evaluate_range(_WORKER["plan"], history, known_from_data(known_data),
+                                             _WORKER["kernel"]))
+    unreported = [0]
+
+    def count(n: int) -> None:  # added to the shared counter a few thousand rows at a time (one lock each)
+        unreported[0] += n
+        if unreported[0] >= PROGRESS_STEP_ROWS:
+            with shared.get_lock():
+                shared.value += unreported[0]
+            unreported[0] = 0
+
+    result = _counted_range(_WORKER["plan"], history, known_from_data(known_data), _WORKER["kernel"], count)
+    with shared.get_lock():
+        shared.value += unreported[0]
+    return result_to_data(result)
+
+
+PROGRESS_STEP_ROWS = 5_000  # a worker reports its replayed rows to the parent's bar this many at a time
+
+
+@contextmanager
+def worker_pool(workers: int, initargs: tuple):
+    """Spawned workers (`_init_worker(*initargs)`). Left normally, it waits for them as usual; left by an
+    exception (Ctrl-C's KeyboardInterrupt, SIGTERM's Terminated, an error), it cancels the queued groups and
+    terminates the workers at once instead of waiting for the groups they are replaying (a minute or more on
+    a long history), so the command stops within a second and its clean-up runs."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=initargs)
+    try:
+        yield pool
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=1)
+        raise
+    pool.shutdown(wait=True)
 
 
 def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
                      kernel: str = "python") -> SimResult:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
+    import multiprocessing
+    from concurrent.futures import TimeoutError as Waiting
+
     ranges = row_groups(history, group_count(len(history), jobs))
+    # rows the workers have replayed in this pass, as they go: the bar moves between groups (a group of a
+    # long history takes a worker a minute)
+    rows_done = multiprocessing.get_context("spawn").Value("q", 0) if progress else None
     with tempfile.TemporaryDirectory(prefix="loyalty-jobs-") as tmp:
         table_path = str(Path(tmp) / "history.arrow")
         with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, history.table.schema) as writer:
             writer.write_table(history.table)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), mp_context=context,
-                                 initializer=_init_worker, initargs=(plan_to_json(plan), table_path, kernel)) as pool:
+        with worker_pool(min(jobs, len(ranges)), (plan_to_json(plan), table_path, kernel, rows_done)) as pool:
 
             def run_pass(known):
                 data = known_to_data(known)
+                reported = 0
+                if rows_done is not None:
+                    with rows_done.get_lock():
+                        rows_done.value = 0
                 futures = [pool.submit(_work, start, end, data) for start, end in ranges]
                 parts = []
-                for (start, end), future in zip(ranges, futures):  # merged in group order, whatever finishes first
-                    parts.append(result_from_data(future.result()))
-                    if progress:
-                        progress(end - start)
+                for future in futures:  # merged in group order, whatever finishes first
+                    while True:
+                        try:
+                            parts.append(result_from_data(future.result(timeout=0.2)))
+                            break
+                        except Waiting:
+                            now = rows_done.value if rows_done is not None else 0
+                            if now > reported:
+                                progress(now - reported)
+                                reported = now
+                if progress and len(history) > reported:
+                    progress(len(history) - reported)
                 return merge_in_order(parts)
 
             return run_passes(plan, run_pass)
@@ -207,11 +295,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
 
 def _split_pool(workers: int, plan_json: str, table_path: str):
     """The workers of a split run: the same spawned workers as a pool's, on the vectorised kernel."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(plan_json, table_path, "vector"))
+    return worker_pool(workers, (plan_json, table_path, "vector"))
 
 
 def simulate_split(plan, history: History, jobs: int,
@@ -220,7 +304,8 @@ def simulate_split(plan, history: History, jobs: int,
     replays groups from the front while the workers (started now, reading the rows from one Arrow IPC file)
     take them from the back, two queued each so none waits for its next, until the two meet. Whoever is
     faster (a worker still starting, a busy core) simply takes more groups. Results merge in group order,
-    so the report is the one process's, byte for byte. Never with budgets (the kernel does not run them)."""
+    so the report is the one process's, byte for byte. Not with budgets: the kernel runs their passes in this
+    process (sharing each pass's groups with workers is not done yet)."""
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data

@@ -1,20 +1,18 @@
-"""Renderers of the report dict: rich terminal tables, JSON, CSV tables, an SVG/HTML chart.
+"""Renderers of the report dict: rich terminal tables, JSON, CSV tables; the charts and the HTML page are in
+charts.py and html_report.py.
 
-Every renderer reads the dict `build_report` made, so all outputs agree. The
-chart is an SVG written here (no plotting dependency), embedded in a small HTML
-page when the file name ends in .html.
+Every renderer reads the dict `build_report` made, so all outputs agree.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from loyalty.simulate.result import EXACT, exact
+from loyalty.simulate.result import EXACT, NO_STORE, exact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,6 +47,36 @@ def _int(n) -> str:
 
 
 @exact
+def headline_rows(report: dict, exponent: int) -> list[tuple[str, str, bool]]:
+    """The headline figures as people read them, (label, value, bold): the terminal report and the HTML
+    report show these same lines. A label starting with two spaces is a part of the total above it."""
+    cur = report["program"]["currency"]
+    h = report["headline"]
+    m = lambda v: _money(v, exponent)  # noqa: E731
+    rows = [("members", _int(h["members"]), False),
+            ("orders", _int(h["orders"]) + (f"  ({_int(h['returns'])} returns)" if h["returns"] else ""), False),
+            ("revenue", f"{m(h['revenue'])} {cur}", False),
+            ("total program cost", f"{m(h['total_cost'])} {cur}", True),
+            ("cost as share of revenue", _pct(h["cost_share_of_revenue"]), True),
+            # what the discounts cost the business (free units at their unit cost); the by-rule
+            # "discount" column is what customers got off
+            ("  discount cost", f"{m(h['discounts'])} {cur}", False)]
+    if Decimal(h["reward_cost"]) or report["by_reward"]:
+        rows.append(("  rewards", f"{m(h['reward_cost'])} {cur}", False))
+    if Decimal(h["perk_cost"]):
+        rows.append(("  tier perks", f"{m(h['perk_cost'])} {cur}", False))
+    if Decimal(h["draw_prizes"]):
+        rows.append(("  draw prizes", f"{m(h['draw_prizes'])} {cur}", False))
+    if report["points"]:
+        rows.append(("  liability at the end", f"{m(h['liability_end'])} {cur}", False))
+    if h["points_issued"]:
+        rows += [("points issued", _int(h["points_issued"]), False),
+                 ("redemption rate", _pct(h["redemption_rate"]), False),
+                 ("breakage (expired)", _pct(h["breakage"]), False)]
+    return rows
+
+
+@exact
 def render_terminal(report: dict, console: "Console", exponent: int) -> None:
     """The report as tables. Every cell and line is a `Text` made by `loyalty.terminal.plain`: names, member
     ids and file names from the user's files are shown as written (never read as rich markup) with their
@@ -57,8 +85,6 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
 
     from loyalty.terminal import plain
 
-    cur = report["program"]["currency"]
-    h = report["headline"]
     m = lambda v: _money(v, exponent)  # noqa: E731
 
     def row(table, *cells) -> None:
@@ -77,27 +103,9 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
     head = Table(show_header=False, box=None, padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(justify="right")
-    row(head, "members", _int(h["members"]))
-    row(head, "orders", _int(h["orders"]) + (f"  ({_int(h['returns'])} returns)" if h["returns"] else ""))
-    row(head, "revenue", f"{m(h['revenue'])} {cur}")
-    row(head, "total program cost", (f"{m(h['total_cost'])} {cur}", "bold"))
-    row(head, "cost as share of revenue", (_pct(h["cost_share_of_revenue"]), "bold"))
-    # what the discounts cost the business (free units at their unit cost); the by-rule
-    # "discount" column is what customers got off
-    row(head, "  discount cost", f"{m(h['discounts'])} {cur}")
+    for label, value, bold in headline_rows(report, exponent):
+        row(head, label, (value, "bold") if bold else value)
     has_points = bool(report["points"])
-    if Decimal(h["reward_cost"]) or report["by_reward"]:
-        row(head, "  rewards", f"{m(h['reward_cost'])} {cur}")
-    if Decimal(h["perk_cost"]):
-        row(head, "  tier perks", f"{m(h['perk_cost'])} {cur}")
-    if Decimal(h["draw_prizes"]):
-        row(head, "  draw prizes", f"{m(h['draw_prizes'])} {cur}")
-    if has_points:
-        row(head, "  liability at the end", f"{m(h['liability_end'])} {cur}")
-    if h["points_issued"]:
-        row(head, "points issued", _int(h["points_issued"]))
-        row(head, "redemption rate", _pct(h["redemption_rate"]))
-        row(head, "breakage (expired)", _pct(h["breakage"]))
     console.print(head)
 
     if report["by_rule"]:
@@ -134,6 +142,17 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         console.print(t)
         mv = report["tier_moves"]
         console.print(plain(f"tier moves: {_int(mv['upgrades'])} up, {_int(mv['downgrades'])} down"))
+    stores = report.get("by_store", [])
+    if any(r["store"] != NO_STORE for r in stores):  # pilots are judged by store and region
+        for title, key, rows in (("By store", "store", stores), ("By region", "region", report.get("by_region", []))):
+            if not rows:
+                continue
+            t = titled(title)
+            columns(t, (key, "orders", "members", "revenue", "cost", "of revenue"), left=(key,))
+            for r in rows:
+                row(t, r[key], _int(r["orders"]), _int(r["members"]), m(r["revenue"]), m(r["cost"]),
+                    _pct(r["share_of_revenue"]))
+            console.print(t)
     if report["by_month"]:
         t = titled("Month by month")
         point_cols = ["issued", "redeemed", "expired", "outstanding"] if has_points else []
@@ -145,6 +164,14 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
             row(t, r["month"], _int(r["orders"]), m(r["revenue"]), *points, m(r["cost"]), m(r["cumulative_cost"]),
                 *([m(r["liability"])] if has_points else []))
         console.print(t)
+    if report.get("customers"):
+        from loyalty.simulate.render_measures import render_customers
+
+        render_customers(report["customers"], console, m, _pct, _int)
+    if report.get("forecast"):
+        from loyalty.simulate.render_measures import render_forecast
+
+        render_forecast(report["forecast"], console, m, _int)
     for c in report["caps"]:
         console.print(plain("cap on ", (c["rule"], "bold"), f" reached {_int(c['times'])} times, "
                             f"{_int(c['truncated'])} held back"))
@@ -185,26 +212,10 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
 # ------------------------------------------------------------------ CSV tables
 
 
-@exact
-def write_csv_tables(report: dict, directory: Path) -> list[Path]:
-    """summary.csv, by_rule.csv, by_reward.csv, by_tier.csv, by_month.csv, draws.csv (by_member.csv is written
-    by the command from the member rows)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    summary = [{"figure": k, "value": "" if v is None else v} for k, v in report["headline"].items()]
-    for name, rows in (("summary", summary), ("by_rule", report["by_rule"]), ("by_reward", report["by_reward"]),
-                       ("by_tier", report["by_tier"]), ("by_month", report["by_month"]),
-                       ("draws", [{**d, "winners": " ".join(d["winners"])} for d in report["draws"]])):
-        path = directory / f"{name}.csv"
-        write_rows(path, rows)
-        written.append(path)
-    return written
-
-
 # The columns of the CSV tables that hold text: names from the program, member ids from the history,
 # and labels. Every other column holds numbers (exact decimals written as text, or counts).
 TEXT_COLUMNS = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member",
-                          "month"})
+                          "month", "store", "region", "split", "name"})
 # what a spreadsheet (Excel, LibreOffice, Google Sheets) reads as the start of a formula
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
@@ -247,90 +258,17 @@ def write_rows(path: Path, rows: list[dict], header: Optional[list[str]] = None)
 # ------------------------------------------------------------------ chart
 
 
-@exact
-def render_svg(report: dict, width: int = 760, height: int = 320) -> str:
-    """Cumulative cost and liability month by month, as a line chart."""
-    months = report["by_month"]
-    cur = report["program"]["currency"]
-    series = [
-        ("cumulative cost", "#d62728", [Decimal(r["cumulative_cost"]) for r in months]),
-        ("liability", "#1f77b4", [Decimal(r["liability"]) for r in months]),
-    ]
-    left, right, top, bottom = 80, 20, 40, 50
-    plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = max([v for _, _, vs in series for v in vs] + [Decimal(1)])
-    step = _nice_step(top_value)
-    top_value = (top_value / step).to_integral_value(rounding="ROUND_CEILING") * step
-    n = max(len(months), 1)
-
-    def x(i: int) -> str:
-        return f"{left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2):.1f}"
-
-    def y(v: Decimal) -> str:
-        return f"{top + plot_h - float(v / top_value) * plot_h:.1f}"
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{left}" y="20" font-size="14" font-weight="bold">'
-           f'{html.escape(report["program"]["name"])}: cost and liability ({html.escape(cur)})</text>']
-    ticks = int(top_value / step)
-    for k in range(ticks + 1):
-        v = step * k
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v)}" y2="{y(v)}" stroke="#e5e5e5"/>')
-        out.append(f'<text x="{left - 6}" y="{float(y(v)) + 4:.1f}" text-anchor="end">{_short(v)}</text>')
-    label_every = max(1, n // 12)
-    for i, r in enumerate(months):
-        if i % label_every == 0:
-            out.append(f'<text x="{x(i)}" y="{height - bottom + 16}" text-anchor="middle">{r["month"]}</text>')
-    for j, (name, color, values) in enumerate(series):
-        if values:
-            points = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
-            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
-        lx = left + 10 + j * 170
-        out.append(f'<line x1="{lx}" x2="{lx + 20}" y1="{height - 12}" y2="{height - 12}" stroke="{color}" '
-                   f'stroke-width="2"/><text x="{lx + 26}" y="{height - 8}">{name}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def render_html(report: dict) -> str:
-    h = report["headline"]
-    cur = html.escape(report["program"]["currency"])
-    return (f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{html.escape(report["program"]["name"])}'
-            f' simulation</title></head>\n<body style="font-family:sans-serif">\n'
-            f'<h1>{html.escape(report["program"]["name"])}</h1>\n'
-            f'<p>Total cost {html.escape(h["total_cost"])} {cur} on revenue {html.escape(h["revenue"])} {cur} '
-            f'({html.escape(_pct(h["cost_share_of_revenue"]))}); liability at the end '
-            f'{html.escape(h["liability_end"])} {cur}.</p>\n' + render_svg(report) + "</body></html>\n")
-
-
-def write_chart(report: dict, path: Path) -> None:
+def write_chart(report: dict, path: Path, exponent: int, version: Optional[str] = None, html: bool = False) -> None:
+    """`--chart FILE.svg`: every chart of the report in one SVG (simulate/charts.py); `--chart FILE.html` and
+    `--html FILE`: the HTML report (simulate/html_report.py)."""
     from loyalty.fileio import write_atomic
+    from loyalty.simulate.charts import render_svg
+    from loyalty.simulate.html_report import render_html
 
-    suffix = path.suffix.lower()
+    suffix = ".html" if html else path.suffix.lower()
     if suffix == ".svg":
         write_atomic(path, render_svg(report))
     elif suffix in (".html", ".htm"):
-        write_atomic(path, render_html(report))
+        write_atomic(path, render_html(report, exponent, version))
     else:
         raise ValueError(f"{path}: the chart is written as .svg or .html")
-
-
-def _nice_step(top: Decimal) -> Decimal:
-    raw = top / 5
-    exp = raw.adjusted()
-    base = Decimal(1).scaleb(exp)
-    for m in (1, 2, 5, 10):
-        if base * m >= raw:
-            return base * m
-    return base * 10
-
-
-def _short(v: Decimal) -> str:
-    v = v.normalize()
-    if abs(v) >= 1_000_000:
-        return f"{(v / 1_000_000).normalize():f}M"
-    if abs(v) >= 1_000:
-        return f"{(v / 1_000).normalize():f}k"
-    return f"{v:f}"

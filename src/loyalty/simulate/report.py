@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Optional
 
+from loyalty.currencies import money_text
 from loyalty.runtime.timeutil import next_period_start
-from loyalty.simulate.result import EXACT, KEY_SEP, SimResult
+from loyalty.simulate.measures import customer_report
+from loyalty.simulate.result import EXACT, KEY_SEP, NO_STORE, SimResult, region_of
 
 REPORT_FORMAT = "loyalty-simulation/1"
 
@@ -34,6 +36,7 @@ class ProgramInfo:
     tiers: tuple[str, ...] = ()
     draws: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # draw -> (prize minor, winners, period)
     budgets: dict[str, str] = field(default_factory=dict)  # budget key -> its limit as text
+    stores: dict[str, Optional[str]] = field(default_factory=dict)  # declared store -> its region (or None)
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     money = lambda minor: (Decimal(minor) * scale)  # noqa: E731  minor units (int or Decimal) -> currency
 
     def text(value: Decimal) -> str:
-        # exact, shown with the currency's decimals when that loses nothing (12.50, not 12.5 or 12.500000)
-        shown = value.quantize(scale) if value == value.quantize(scale, rounding="ROUND_DOWN") else value.normalize()
-        return str(shown)
+        return money_text(value, program.exponent)  # 12.50, not 12.5 or 12.500000 (currencies.py)
 
     counts, tables = result.counts, result.tables
     point_breakage = Decimal(assumptions.get("points_breakage", "0"))
@@ -140,6 +141,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     draw_cost_total = Decimal(0)
     draw_cost_by_month: dict[str, Decimal] = {}
     draw_paid: dict[str, Decimal] = {}  # draw -> prizes paid, minor units
+    draw_paid_by_month: dict[tuple[str, str], Decimal] = {}  # (draw, month it is booked in) -> prizes paid
     for key, row in sorted(table("draw").items()):
         draw, period = key.split(KEY_SEP, 1)
         prize, winners, kind = program.draws.get(draw, (0, 1, "month"))
@@ -149,6 +151,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         draw_paid[draw] = draw_paid.get(draw, Decimal(0)) + paid
         month = _draw_month(period, kind, months)
         draw_cost_by_month[month] = draw_cost_by_month.get(month, Decimal(0)) + paid
+        draw_paid_by_month[draw, month] = draw_paid_by_month.get((draw, month), Decimal(0)) + paid
         draws.append({"draw": draw, "period": period, "entries": row.get("entries", 0),
                       "entrants": row.get("entrants", 0), "winners": won, "paid": text(money(paid))})
 
@@ -217,6 +220,22 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     for key, row in table("reward_month").items():
         reward, month = key.split(KEY_SEP, 1)
         reward_month[month] = reward_month.get(month, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
+    # each month's cost split by the by-rule table's cost rows (perks and draws their own rows, as there)
+    rule_month: dict[tuple[str, str], Decimal] = {}
+    for key, row in table("rule_month").items():
+        rule, month = key.split(KEY_SEP, 1)
+        rule_month[rule, month] = rule_month.get((rule, month), Decimal(0)) + Decimal(row.get("discount_cost", 0))
+    for key, row in table("rule_reward_month").items():
+        rule, reward, month = key.split(KEY_SEP, 2)
+        rule_month[rule, month] = rule_month.get((rule, month), Decimal(0)) + reward_cost(reward, row.get("cost", 0))
+    with_cost = {rule for rule, _ in rule_month}
+    cost_rules = [r["rule"] for r in by_rule if r["kind"] == "rule" and r["rule"] in with_cost]
+    for key, row in table("month").items():
+        if row.get("perk_cost"):
+            rule_month["(tier perks)", key] = Decimal(row["perk_cost"])
+    for (draw, month), paid in draw_paid_by_month.items():
+        rule_month[f"(draw {draw})", month] = paid
+    cost_rules += [r["rule"] for r in by_rule if r["kind"] in ("perks", "draw")]
     for month in months:
         mrow = table("month").get(month, {})
         flows_m = {f: 0 for f in flows}
@@ -227,21 +246,76 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
                 flows_m[f] += p.get(f, 0)
             outstanding[k] += p.get("issued", 0) - p.get("redeemed", 0) - p.get("expired", 0) - p.get("clawed_back", 0)
             liability += Decimal(outstanding[k]) * program.point_costs.get(k, Decimal(0)) * (1 - point_breakage)
-        cost = (Decimal(mrow.get("discount", 0)) + reward_month.get(month, Decimal(0))
-                + Decimal(mrow.get("perk_cost", 0)) + draw_cost_by_month.get(month, Decimal(0)))
+        by_type = {"discounts": Decimal(mrow.get("discount", 0)), "reward_cost": reward_month.get(month, Decimal(0)),
+                   "perk_cost": Decimal(mrow.get("perk_cost", 0)), "draw_prizes": draw_cost_by_month.get(month, Decimal(0))}
+        cost = sum(by_type.values(), Decimal(0))
         cumulative += cost
+        by_rule_m = {rule: rule_month.get((rule, month), Decimal(0)) for rule in cost_rules}
+        other = cost - sum(by_rule_m.values(), Decimal(0))
+        if other:  # rewards no rule gave (none today: every reward names its rule or redemption)
+            by_rule_m["(other)"] = other
         by_month.append({
             "month": month, "orders": mrow.get("orders", 0), "revenue": text(money(mrow.get("revenue", 0))),
             "points_issued": flows_m["issued"], "points_redeemed": flows_m["redeemed"],
             "points_expired": flows_m["expired"], "points_clawed_back": flows_m["clawed_back"],
             "points_outstanding": sum(outstanding.values()), "rewards": mrow.get("rewards", 0),
             "cost": text(money(cost)), "cumulative_cost": text(money(cumulative)), "liability": text(money(liability)),
+            "cost_by_type": {k: text(money(v)) for k, v in by_type.items()},
+            "cost_by_rule": {k: text(money(v)) for k, v in by_rule_m.items()},
+            # realized cost so far plus the liability at the month's end: the last month's is the headline total
+            "total_cost_to_date": text(money(cumulative + liability)),
         })
+
+    # ------------------------------------------------ by store and region (an event's store is its first row's)
+    store_reward: dict[str, Decimal] = {}
+    for key, row in table("store_reward").items():
+        store, reward = key.split(KEY_SEP, 1)
+        store_reward[store] = store_reward.get(store, Decimal(0)) + reward_cost(reward, row.get("cost", 0))
+    store_rows = table("store")
+    names = sorted((set(store_rows) | set(store_reward) | set(program.stores)) - {""})
+    if "" in store_rows or "" in store_reward or draw_cost_total:
+        names.append("")
+    by_store = []
+    regions: dict[str, dict] = {}
+    for name in names:
+        row = store_rows.get(name, {})
+        parts = {"discount_cost": Decimal(row.get("discount_cost", 0)), "reward_cost": store_reward.get(name, Decimal(0)),
+                 "perk_cost": Decimal(row.get("perk_cost", 0)), "draw_prizes": draw_cost_total if name == "" else Decimal(0)}
+        cost = sum(parts.values(), Decimal(0))
+        store_revenue = row.get("revenue", 0)
+        counts_s = {k: row.get(k, 0) for k in ("orders", "members", "points_issued", "points_redeemed")}
+        by_store.append({
+            "store": name or NO_STORE, "region": program.stores.get(name),
+            "orders": counts_s["orders"], "revenue": text(money(store_revenue)), "members": counts_s["members"],
+            "points_issued": counts_s["points_issued"], "points_redeemed": counts_s["points_redeemed"],
+            **{k: text(money(v)) for k, v in parts.items()},
+            "cost": text(money(cost)), "share_of_revenue": _share(cost, store_revenue),
+        })
+        agg = regions.setdefault(region_of(name, program.stores), {
+            "stores": 0, "orders": 0, "revenue": 0, "points_issued": 0, "points_redeemed": 0, "cost": Decimal(0)})
+        agg["stores"] += 1 if name else 0
+        for k in ("orders", "points_issued", "points_redeemed"):
+            agg[k] += counts_s[k]
+        agg["revenue"] += store_revenue
+        agg["cost"] += cost
+    by_region = []
+    if any(program.stores.values()):  # the program puts stores in regions
+        for region in sorted(regions, key=lambda g: (g.startswith("("), g)):
+            agg = regions[region]
+            by_region.append({
+                "region": region, "stores": agg["stores"], "orders": agg["orders"],
+                "revenue": text(money(agg["revenue"])),
+                "members": table("region").get(region, {}).get("members", 0),
+                "points_issued": agg["points_issued"], "points_redeemed": agg["points_redeemed"],
+                "cost": text(money(agg["cost"])), "share_of_revenue": _share(agg["cost"], agg["revenue"]),
+            })
 
     first_reward = result.histograms.get("days_to_first_reward", {})
     issued_all = sum(t["issued"] for t in totals.values())
+    from loyalty.versioning import version_tag
+
     return {
-        "format": REPORT_FORMAT,
+        **version_tag(REPORT_FORMAT),
         "program": {"name": program.name, "file": program.file, "currency": program.currency},
         "history": {
             "file": history.file, "rows": history.rows,
@@ -275,6 +349,8 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         ] if program.tiers else [],
         "points": points,
         "by_month": by_month,
+        "by_store": by_store,
+        "by_region": by_region,
         "time_to_first_reward": _histogram_summary(first_reward),
         "caps": [{"rule": k, "times": v.get("times", 0), "truncated": v.get("truncated", 0)}
                  for k, v in sorted(table("cap").items())],
@@ -282,6 +358,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
                      "truncated": v.get("truncated", 0), "ran_out": result.exhausted.get(k)}
                     for k, v in sorted(table("budget").items())],
         "draws": draws,
+        "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
         "redemptions_refused": [{"reward": k, "reason": reason, "count": n}
                                 for k, v in sorted(table("refused").items()) for reason, n in sorted(v.items())],

@@ -37,6 +37,21 @@ def exact(fn):
 # LOY107), so splitting at this separator always gives the names back.
 KEY_SEP = "\x1f"
 
+# The by-store table's row for what happened in no store (events without a store; draw prizes), and the
+# by-region rows of stores the program declares without a region, of stores it does not declare, and of no store
+NO_STORE = "(no store)"
+NO_REGION = "(no region)"
+UNDECLARED_STORES = "(stores not in the program)"
+
+
+def region_of(store: str, stores: dict) -> str:
+    """The by-region row of an event's store ("" for none), given the program's store -> region."""
+    if not store:
+        return NO_STORE
+    if store in stores:
+        return stores[store] or NO_REGION
+    return UNDECLARED_STORES
+
 
 class MemberRow(NamedTuple):
     """One member's figures, for the by-member table and for `compare`."""
@@ -51,6 +66,10 @@ class MemberRow(NamedTuple):
     discount: int  # minor units
     value: Decimal  # what the member received, in the currency (discounts, rewards, points at their cost)
     tier: str  # at the end ("" without tiers)
+    # what the member cost the business, minor units: discounts, rewards at cost, tier perks, and the points she
+    # still holds at their cost (before the scenario's breakage); the bootstrap intervals resample it
+    cost: Decimal = Decimal(0)
+    liability: Decimal = Decimal(0)  # of which the points she still holds, at their cost, minor units
 
 
 class DrawKey(NamedTuple):

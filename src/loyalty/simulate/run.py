@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.engine import Plan, make_plan, program_info
+from loyalty.simulate.errors import InputError
 from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
                                       read_attributes, read_history)
 from loyalty.simulate.report import HistoryInfo, build_report
-from loyalty.simulate.result import SimResult
+from loyalty.simulate.result import SimResult, exact
 from loyalty.simulate.scenario import Scenario, load_scenario
 
 
@@ -21,15 +22,21 @@ class ProgramLoadError(Exception):
         self.source = source
 
 
-def load_program(path: str) -> CompiledProgram:
+def load_program(path: str, settings: Sequence[str] | Mapping = ()) -> CompiledProgram:
+    """The compiled program. `settings`: parameter values, as `NAME=VALUE` texts (`--set`) or parsed
+    values by name; an unknown name or a value of the wrong kind is an `InputError`."""
     from loyalty.compiler import compile_program
     from loyalty.diagnostics import LoyaltyError
     from loyalty.frontend import check_file
+    from loyalty.syntax.params import ParamError
 
     try:
-        checked = check_file(path)
+        values = settings if isinstance(settings, Mapping) else parse_settings(settings)
+        checked = check_file(path, values)
     except OSError as err:
         raise HistoryError(f"{path}: cannot read the program: {err.strerror or err}") from None
+    except ParamError as err:
+        raise InputError(f"{path}: {err.message}", err.hint) from None
     if not checked.ok:
         raise ProgramLoadError([d for d in checked.diagnostics if d.is_error], checked.text)
     try:
@@ -39,26 +46,64 @@ def load_program(path: str) -> CompiledProgram:
     return prog
 
 
+def parse_settings(settings: Sequence[str]) -> dict:
+    """`--set "gold from=3000 points"` (repeatable) -> {"gold from": PointsAmount(3000, "points")}; each value is
+    read as the program would read it. A bad one is an `InputError` naming the option."""
+    from loyalty.syntax.params import ParamError, parse_assignment
+
+    values: dict = {}
+    for text in settings:
+        try:
+            name, value = parse_assignment(text)
+        except ParamError as err:
+            raise InputError(f"--set {text}: {err.message}", err.hint) from None
+        if name in values:
+            raise InputError(f'--set: parameter "{name}" is set twice', "set each parameter once")
+        values[name] = value
+    return values
+
+
 @dataclass
 class Inputs:
     scenario: Scenario
     history: History
 
 
-def read_inputs(prog: CompiledProgram, history_path: str, scenario_path: Optional[str], columns: Optional[str],
-                time_format: Optional[str], delimiter: Optional[str], on_bad_row: str) -> Inputs:
-    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
-    return Inputs(scenario, read_history(history_path, options))
+def read_inputs(prog: CompiledProgram, history, scenario_path, columns, time_format: Optional[str],
+                delimiter: Optional[str], on_bad_row: str, history_name: str = "<table>",
+                overrides: Optional[dict] = None) -> Inputs:
+    """The scenario and the history. `history`: a path (CSV or Parquet), or an Arrow table in memory (the Python
+    API's DataFrames, loyalty/simulation.py), named `history_name` in messages and the report. `overrides`:
+    Scenario fields the command line sets (scenario_and_options)."""
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
+                                             overrides)
+    if isinstance(history, (str, Path)):
+        from loyalty.progress import reading
+
+        with reading(str(history)):  # a bar of the bytes read, on a terminal, for a read longer than a second
+            return Inputs(scenario, read_history(history, options))
+    from loyalty.simulate.history import history_from_table
+
+    return Inputs(scenario, history_from_table(history, history_name, options))
 
 
-def scenario_and_options(prog: CompiledProgram, scenario_path: Optional[str], columns: Optional[str],
-                         time_format: Optional[str], delimiter: Optional[str], on_bad_row: str
-                         ) -> tuple[Scenario, ReadOptions]:
-    """The scenario, and how to read the history (the command line overrides the scenario)."""
+def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_format: Optional[str],
+                         delimiter: Optional[str], on_bad_row: str,
+                         overrides: Optional[dict] = None) -> tuple[Scenario, ReadOptions]:
+    """The scenario, and how to read the history (the command line overrides the scenario: `overrides` are
+    Scenario fields, e.g. {"seed": 3, "lapse_after_days": 60}; None values are not given). `scenario_path`:
+    a scenario file, or (from the Python API) a `Scenario` already checked; `columns`: `--columns` text or a
+    mapping of the same."""
     # checked against the program: a cost for a point kind, reward or item it does not have is an error
-    scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
+    if isinstance(scenario_path, Scenario):
+        scenario = scenario_path
+    else:
+        scenario = load_scenario(scenario_path, prog) if scenario_path else Scenario()
+    scenario = scenario.with_overrides(**(overrides or {}))
     mapping = dict(scenario.columns)
-    if columns:
+    if isinstance(columns, dict):
+        mapping.update(columns)
+    elif columns:
         mapping.update(parse_column_mapping(columns))
     options = ReadOptions(
         minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone,
@@ -75,11 +120,46 @@ def _delimiter(text: str) -> str:
     return text
 
 
-def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path: Optional[str],
-             member_rows: bool = True) -> Plan:
-    attributes = read_attributes(attributes_path) if attributes_path else {}
-    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history, attributes,
-                     member_rows)
+def plan_for(prog: CompiledProgram, program_path: str, inputs: Inputs, attributes_path, member_rows: bool = True
+             ) -> Plan:
+    """The plan of a run. `attributes_path`: a CSV file of member attributes, or (from the Python API) an Arrow
+    table of the same columns, or None."""
+    return make_plan(prog, program_info(prog, program_path), inputs.scenario, inputs.history,
+                     read_attributes_from(attributes_path), member_rows)
+
+
+def read_attributes_from(source) -> dict:
+    if source is None or isinstance(source, (str, Path)):
+        return read_attributes(source) if source else {}
+    from loyalty.simulate.history import attributes_from_table
+
+    return attributes_from_table(source)
+
+
+def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenario, attributes, columns,
+                       time_format: Optional[str], delimiter: Optional[str], on_bad_row: str, jobs: int = 1,
+                       kernel: str = "auto", member_rows: bool = True, show_progress: bool = False,
+                       on_unsupported=None, history_name: str = "<table>", overrides: Optional[dict] = None,
+                       forecast: Optional[tuple[int, int]] = None) -> tuple[Plan, SimResult, dict]:
+    """`loyalty simulate` without --grouped or Dask, and `loyalty.simulate` in Python: one route. Read the
+    history into memory, plan, refuse (`on_unsupported(why)`) a kernel that cannot run the program, replay
+    and report. `overrides`: scenario fields the command line sets; `forecast`: (months, runs) to forecast
+    past the history's end (loyalty/forecast)."""
+    from loyalty.simulate.vector import supports
+
+    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
+                         overrides)
+    plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
+    if on_unsupported is not None:
+        on_unsupported(supports(prog, plan))
+    result, report = run_and_report(plan, inputs, show_progress=show_progress, jobs=jobs, kernel=kernel)
+    if forecast:
+        from loyalty.forecast.run import behaviour_of, forecast_section
+
+        months, runs = forecast
+        report["forecast"] = forecast_section(plan, inputs.history, months, runs, jobs, kernel,
+                                              behaviour_of(inputs.scenario), report["assumptions"])
+    return plan, result, report
 
 
 def history_info(h: History) -> HistoryInfo:
@@ -111,72 +191,93 @@ def run_and_report(plan: Plan, inputs: Inputs, show_progress: bool, console=None
     assumptions = {**inputs.scenario.assumptions(), "reward_costs_used": plan.reward_costs_used}
     if kernel_used is not None:
         assumptions.update(kernel_assumptions(plan, kernel, kernel_used))
-    report = build_report(result, plan.info, history_info(h), assumptions, list(plan.months))
-    return result, report
+    return result, full_report(result, plan, history_info(h), assumptions)
+
+
+def full_report(result: SimResult, plan: Plan, history: HistoryInfo, assumptions: dict) -> dict:
+    """The report of a run, every engine's: the figures (report.py) and the coverage (coverage.py)."""
+    from loyalty.simulate.coverage import coverage_report
+
+    report = build_report(result, plan.info, history, assumptions, list(plan.months))
+    report["coverage"] = coverage_report(result, plan.program, plan.attributes)
+    return report
 
 
 def with_progress(rows: int, show_progress: bool, console, run):
-    """`run(progress)` with a bar on `console` (default: standard error) when it is a terminal and the history
-    is long enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py)
-    starts it again, labelled with its number, so it never runs past 100%."""
-    if not (show_progress and rows >= PROGRESS_MIN_ROWS):
-        return run(None)
-    console = console if console is not None else _stderr_console()
-    if not console.is_terminal:
-        return run(None)
-    from rich.progress import Progress
+    """`run(progress)` with a bar of the rows replayed (loyalty/progress.py: on standard error when it is a
+    terminal, or on `console`; not with -q; drawn once the replay has run a second) when the history is long
+    enough. The bar counts one pass over the rows; a further pass (budgets, simulate/budgets.py) starts it
+    again, labelled with its number, so it never runs past 100%."""
+    from loyalty.progress import stage
 
-    with Progress(transient=True, console=console) as bar:
-        task = bar.add_task("simulating", total=rows)
-        done = [0]
+    with stage("replaying", rows, "rows", console=console, show=show_progress and rows >= PROGRESS_MIN_ROWS) as bar:
+        if bar is None:
+            return run(None)
+        passes = [1]
 
         def advance(n: int) -> None:
-            if done[0] >= rows:  # every row of the last pass is counted: this is the next pass
-                done[0] = 0
-                passes = getattr(advance, "passes", 1) + 1
-                advance.passes = passes
-                bar.reset(task, total=rows, description=f"simulating (pass {passes})")
-            done[0] += n
-            bar.advance(task, n)
+            if bar.completed >= rows:  # every row of the last pass is counted: this is the next pass
+                passes[0] += 1
+                bar.update(0, description=f"replaying (pass {passes[0]})")
+            bar.advance(n)
 
         return run(advance)
 
 
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
+@exact
 def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
-    from loyalty.runtime.effects import minor_to_decimal
+    """The by-member table; money with the currency's minor units (0.10, 1.00), as in every table."""
+    from decimal import Decimal
+
+    from loyalty.currencies import money_text
+
+    def money(minor) -> str:
+        return money_text(Decimal(minor).scaleb(-exponent), exponent)
 
     rows = []
     for m in result.members:
         rows.append({
-            "member": m.member, "orders": m.orders, "revenue": str(minor_to_decimal(m.revenue, exponent)),
+            "member": m.member, "orders": m.orders, "revenue": money(m.revenue),
             "points_earned": m.points_earned, "points_redeemed": m.points_redeemed,
             "points_outstanding": m.points_outstanding, "rewards": m.rewards,
-            "discount": str(minor_to_decimal(m.discount, exponent)),
-            "value_received": str((m.value.scaleb(-exponent)).normalize() if m.value else 0), "tier": m.tier,
+            "discount": money(m.discount), "value_received": money(m.value), "tier": m.tier,
         })
     return rows
 
 
-OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "draws", "by_member")
+OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region",
+              "draws", "by_member")
+OUT_FORMATS = ("csv", "parquet")
 
 
-def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path) -> list[Path]:
-    """The `--out` tables, written as a whole: into a temporary folder beside `directory`, which then takes
-    its place (loyalty.fileio.replace_directory), so the folder holds the tables of one run or of none."""
+def out_files(tables=OUT_TABLES) -> frozenset:
+    """The files `--out` may find in its folder from an earlier run (in either format) and replace."""
+    return frozenset(f"{t}.{ext}" for t in tables for ext in OUT_FORMATS)
+
+
+def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Path, out_format: str = "csv"
+                  ) -> list[Path]:
+    """The `--out` tables (simulate/tables.py: every table with its columns, even without rows), written as a
+    whole: into a temporary folder beside `directory`, which then takes its place (loyalty.fileio.replace_directory),
+    so the folder holds the tables of one run or of none. CSV: money as the report writes it (12.50); Parquet:
+    typed columns, money as decimal128 with the currency's decimals."""
     from loyalty.fileio import pause_for_tests, replace_directory
-    from loyalty.simulate.render import write_csv_tables, write_rows
+    from loyalty.simulate.render import write_rows
+    from loyalty.simulate.tables import csv_rows, table_columns, table_rows, to_arrow
 
-    with replace_directory(directory, owned=frozenset(f"{t}.csv" for t in OUT_TABLES)) as new:
-        write_csv_tables(report, new)
-        pause_for_tests()
-        rows = member_rows_csv(result, exponent)
-        write_rows(new / "by_member.csv", rows, header=["member", "orders", "revenue", "points_earned",
-                                                        "points_redeemed", "points_outstanding", "rewards",
-                                                        "discount", "value_received", "tier"])
-    return [directory / f"{t}.csv" for t in OUT_TABLES]
+    written = []
+    with replace_directory(directory, owned=out_files()) as new:
+        for i, name in enumerate(OUT_TABLES):
+            if i == len(OUT_TABLES) - 1:
+                pause_for_tests()
+            rows = table_rows(report, name, member_rows_csv(result, exponent) if name == "by_member" else None)
+            columns = table_columns(name, rows)
+            path = new / f"{name}.{out_format}"
+            if out_format == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(to_arrow(rows, columns, exponent), path)
+            else:
+                write_rows(path, csv_rows(rows, columns), header=[c for c, _ in columns])
+            written.append(directory / path.name)
+    return written

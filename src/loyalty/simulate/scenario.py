@@ -42,6 +42,12 @@ class Scenario:
     time_format: Optional[str] = None
     delimiter: Optional[str] = None
     source: str = "defaults"  # where the scenario came from, for the report
+    # customer measures: days without an order after which a customer counts as lapsed (None: from the data)
+    lapse_after_days: Optional[int] = None
+    # behaviour assumptions for --forecast (forecast/run.py), off when None
+    goal_gradient_factor: Optional[Decimal] = None
+    goal_gradient_within: Decimal = Decimal("0.2")
+    win_back_share: Optional[Decimal] = None
 
     def assumptions(self) -> dict[str, Any]:
         """What the report prints under "assumptions": plain JSON-ready values."""
@@ -58,6 +64,12 @@ class Scenario:
             "cost_per_point": {k: str(v) for k, v in sorted(self.cost_per_point.items())},
             "item_costs": {k: str(v) for k, v in sorted(self.item_costs.items())},
             "reward_costs": {k: str(v) for k, v in sorted(self.reward_costs.items())},
+            "lapse_after_days": self.lapse_after_days,
+            "behaviour": {
+                "goal_gradient": None if self.goal_gradient_factor is None else {
+                    "factor": str(self.goal_gradient_factor), "within": str(self.goal_gradient_within)},
+                "win_back": None if self.win_back_share is None else {"share": str(self.win_back_share)},
+            },
         }
 
     def with_overrides(self, **changes: Any) -> "Scenario":
@@ -114,6 +126,13 @@ def _scenario(doc, program) -> Scenario:
     for key in ("cost_per_point", "item_costs", "reward_costs", "columns"):
         changes[key] = dict(getattr(m, key) or {})
     changes["time_format"], changes["delimiter"] = m.time_format, m.delimiter
+    if m.behaviour is not None and m.behaviour.goal_gradient is not None:
+        changes["goal_gradient_factor"] = m.behaviour.goal_gradient.factor
+        changes["goal_gradient_within"] = m.behaviour.goal_gradient.within
+    if m.behaviour is not None and m.behaviour.win_back is not None:
+        changes["win_back_share"] = m.behaviour.win_back.share
+    if m.customers is not None:
+        changes["lapse_after_days"] = m.customers.lapse_after_days
     return replace(Scenario(), **changes)
 
 

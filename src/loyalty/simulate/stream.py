@@ -411,9 +411,29 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
     return run_passes(plan, run_pass)
 
 
-def grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
-                       time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
-                       console=None, on_unsupported=None, member_rows: bool = True):
+def grouped_and_report(prog, program_path: str, history_path: str, *args, **kwargs):
+    """`loyalty simulate --grouped`, also of a compressed CSV (simulate/compressed.py: decompressed to a
+    temporary file first, which every message and the report name by the compressed file's name)."""
+    from loyalty.simulate.compressed import compression_of, decompressed, renamed
+    from loyalty.simulate.errors import InputError
+
+    path = Path(history_path)
+    if compression_of(path) is None:
+        return _grouped_and_report(prog, program_path, history_path, *args, **kwargs)
+    with decompressed(path) as plain:
+        try:
+            plan, result, report = _grouped_and_report(prog, program_path, str(plain), *args, **kwargs)
+        except InputError as err:
+            raise renamed(err, plain, path) from None
+    history = report["history"]
+    history["file"] = str(path)
+    history["skipped_examples"] = [e.replace(str(plain), str(path)) for e in history["skipped_examples"]]
+    return plan, result, report
+
+
+def _grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
+                        time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
+                        console=None, on_unsupported=None, member_rows: bool = True, overrides=None):
     """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
 
     The plan needs the history's time range before any member is replayed; the scan (time column only)
@@ -422,11 +442,13 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
     replayed again with the exact range. Errors come in the in-memory run's order: the history's first."""
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.history import read_attributes
-    from loyalty.simulate.report import HistoryInfo, build_report
+    from loyalty.simulate.report import HistoryInfo
+    from loyalty.simulate.run import full_report
     from loyalty.simulate.run import scenario_and_options, with_progress
     from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
 
-    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row)
+    scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
+                                             overrides)
     reader = GroupedReader(history_path, options)
     candidate = reader.scan()
     try:
@@ -462,7 +484,7 @@ def grouped_and_report(prog, program_path: str, history_path: str, scenario_path
                        tuple(str(b) for b in span.bad_rows))
     assumptions = {**scenario.assumptions(), "reward_costs_used": plan.reward_costs_used,
                    **kernel_assumptions(plan, kernel, kernel_used)}
-    return plan, result, build_report(result, plan.info, info, assumptions, list(plan.months))
+    return plan, result, full_report(result, plan, info, assumptions)
 
 
 def _plan_range(span: HistorySpan):

@@ -35,6 +35,9 @@ def _undate(text):
 
 # ------------------------------------------------------------------ plan
 
+# the scenario's other exact numbers (behaviour assumptions), as text or null
+_SCENARIO_DECIMALS = ("goal_gradient_factor", "goal_gradient_within", "win_back_share")
+
 
 def plan_to_json(plan) -> str:
     s, info = plan.scenario, plan.info
@@ -46,7 +49,8 @@ def plan_to_json(plan) -> str:
                      "points_breakage": str(s.points_breakage), "gift_card_breakage": str(s.gift_card_breakage),
                      "cost_per_point": {k: str(v) for k, v in s.cost_per_point.items()},
                      "item_costs": {k: str(v) for k, v in s.item_costs.items()},
-                     "reward_costs": {k: str(v) for k, v in s.reward_costs.items()}},
+                     "reward_costs": {k: str(v) for k, v in s.reward_costs.items()},
+                     **{k: None if getattr(s, k) is None else str(getattr(s, k)) for k in _SCENARIO_DECIMALS}},
         "end": plan.end.isoformat(),
         "months": list(plan.months),
         "redeem_rewards": list(plan.redeem_rewards),
@@ -74,7 +78,8 @@ def plan_from_json(text: str):
                            "points_breakage": Decimal(s["points_breakage"]),
                            "gift_card_breakage": Decimal(s["gift_card_breakage"]),
                            **{k: {n: Decimal(v) for n, v in s[k].items()}
-                              for k in ("cost_per_point", "item_costs", "reward_costs")}})
+                              for k in ("cost_per_point", "item_costs", "reward_costs")},
+                           **{k: None if s[k] is None else Decimal(s[k]) for k in _SCENARIO_DECIMALS}})
     attributes = {m: MemberAttributes(_undate(a[0]), tuple(a[1]), a[2], _undate(a[3]))
                   for m, a in doc["attributes"].items()}
     return Plan(CompiledProgram.from_json(doc["program"]), info, scenario, _dt.datetime.fromisoformat(doc["end"]),
@@ -94,7 +99,8 @@ def result_to_data(r: SimResult) -> dict:
         "draw_winners": r.draw_winners,
         "exhausted": r.exhausted,
         "members": [[m.member, m.orders, m.revenue, _num(m.points_earned), _num(m.points_redeemed),
-                     _num(m.points_outstanding), m.rewards, m.discount, str(m.value), m.tier] for m in r.members],
+                     _num(m.points_outstanding), m.rewards, m.discount, str(m.value), m.tier, str(m.cost), str(m.liability)]
+                    for m in r.members],
         "claims": [list(c[:4]) + [_num(c[4])] for c in r.claims],
     }
 
@@ -108,6 +114,6 @@ def result_from_data(d: dict) -> SimResult:
         draw_winners=dict(d["draw_winners"]),
         exhausted=dict(d["exhausted"]),
         members=[MemberRow(m[0], m[1], m[2], _unnum(m[3]), _unnum(m[4]), _unnum(m[5]), m[6], m[7], Decimal(m[8]),
-                           m[9]) for m in d["members"]],
+                           m[9], Decimal(m[10]), Decimal(m[11])) for m in d["members"]],
         claims=[(c[0], c[1], c[2], c[3], _unnum(c[4])) for c in d["claims"]],
     )

@@ -61,6 +61,7 @@ class Node:
     """The base of every node: the generic methods that `@frozen_node` relies on."""
 
     __slots__ = ("span",)
+    span: Span  # where the node was written (declared for type checkers: every node has one)
     __match_args__: tuple[str, ...] = ()
     _node_fields: tuple[str, ...] = ()  # init order, positional; `span` is keyword-only and apart
     _node_defaults: dict[str, Any] = {}
@@ -235,6 +236,33 @@ class Ordinal(Node):
 Quantity = Union[Money, PointsAmount, Count, Percent]
 
 
+# ---------------------------------------------------------------- parameters
+
+
+@frozen_node
+class ParamRef(Node):
+    """`param "punch every"`: the parameter's value, standing where a literal would. The checker and the
+    compiler see the value in its place (syntax/params.py substitutes it); the formatter prints the reference."""
+
+    name: Text
+
+
+ParamValue = Union[Money, PointsAmount, Count, Duration, Percent, Multiplier, Ordinal]
+
+
+@frozen_node
+class ParamDecl(Node):
+    """`"gold from" = 5000 points`, inside `params { ... }`."""
+
+    name: Text
+    value: ParamValue
+
+
+@frozen_node
+class ParamsDecl(Node):
+    params: tuple[ParamDecl, ...]
+
+
 # ---------------------------------------------------------------- program settings
 
 
@@ -259,7 +287,16 @@ class RewardsOnReturnSetting(Node):
     taken_back: bool
 
 
-ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting]
+@frozen_node
+class AcceptanceWindow(Node):
+    """`returns accepted within 90 days` (what = "returns") or `late events accepted within 7 days`
+    (what = "late events"): how long the state keeps what returns and resends need (docs/semantics.md)."""
+
+    what: str
+    duration: Duration
+
+
+ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting, AcceptanceWindow]
 
 
 @frozen_node
@@ -899,6 +936,7 @@ Declaration = Union[
     CampaignDecl,
     TiersDecl,
     DrawDecl,
+    ParamsDecl,
 ]
 
 

@@ -46,6 +46,19 @@ def number(value: Decimal) -> str:
     return format(value, "f")
 
 
+def param_ref(r: ast.ParamRef) -> str:
+    return f"param {quote(r.name.value)}"
+
+
+def _literal_or_ref(fn):
+    """A value printer that also prints a parameter reference standing in the value's place."""
+    def printer(value):
+        return param_ref(value) if isinstance(value, ast.ParamRef) else fn(value)
+
+    printer.__name__, printer.__doc__ = fn.__name__, fn.__doc__
+    return printer
+
+
 def ordinal(value: int) -> str:
     if value % 100 in (11, 12, 13):
         suffix = "th"
@@ -54,27 +67,33 @@ def ordinal(value: int) -> str:
     return f"{value}{suffix}"
 
 
+@_literal_or_ref
 def duration(d: ast.Duration) -> str:
     unit = d.unit if d.amount == 1 else d.unit + "s"
     return f"{number(d.amount)} {unit}"
 
 
+@_literal_or_ref
 def money(m: ast.Money) -> str:
     return f"{number(m.amount)} {m.currency}"
 
 
+@_literal_or_ref
 def points(p: ast.PointsAmount) -> str:
     return f"{number(p.amount)} {p.unit}"
 
 
+@_literal_or_ref
 def percent(p: ast.Percent) -> str:
     return f"{number(p.value)}%"
 
 
+@_literal_or_ref
 def multiplier(m: ast.Multiplier) -> str:
     return f"{number(m.value)}x"
 
 
+@_literal_or_ref
 def quantity(q: ast.Quantity) -> str:
     if isinstance(q, ast.Money):
         return money(q)
@@ -84,7 +103,21 @@ def quantity(q: ast.Quantity) -> str:
         return percent(q)
     if isinstance(q, ast.Count):
         return number(q.value)
+    if isinstance(q, ast.Ordinal):
+        return ordinal(q.value)
+    if isinstance(q, ast.Duration):
+        return duration(q)
+    if isinstance(q, ast.Multiplier):
+        return multiplier(q)
     raise TypeError(f"not a quantity: {q!r}")
+
+
+def ordinal_of(o) -> str:
+    return param_ref(o) if isinstance(o, ast.ParamRef) else ordinal(o.value)
+
+
+def count(c) -> str:
+    return param_ref(c) if isinstance(c, ast.ParamRef) else number(c.value)
 
 
 def time_of_day(t: ast.TimeOfDay) -> str:
@@ -198,6 +231,8 @@ def _shape(node: ast.Node) -> _Shape:  # noqa: C901 - one branch per statement k
         return _Shape(f"tier {quote(n.name.value)} from {quantity(n.threshold)}", n.benefits, braces_required=False)
     if isinstance(n, ast.DrawDecl):
         return _Shape(f"draw {quote(n.name.value)}", n.clauses)
+    if isinstance(n, ast.ParamsDecl):
+        return _Shape("params", n.params)
     if isinstance(n, ast.DiscountScale):
         return _Shape(f"get discount by {metric(n.metric)}", n.steps)
     return _Shape(_line(n))
@@ -232,6 +267,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"runs from {n.start.text}{end}"
     if isinstance(n, ast.RewardsOnReturnSetting):
         return "rewards are taken back on return" if n.taken_back else "rewards are kept on return"
+    if isinstance(n, ast.AcceptanceWindow):
+        return f"{n.what} accepted within {duration(n.duration)}"
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"
@@ -247,6 +284,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"round {n.mode} per {n.scope}"
     if isinstance(n, ast.BalancePolicy):
         return _BALANCE_POLICIES[n.policy]
+    if isinstance(n, ast.ParamDecl):
+        return f"{quote(n.name.value)} = {quantity(n.value)}"
     # catalog
     if isinstance(n, ast.CategoryDecl):
         return f"category {quote(n.name.value)}"
@@ -255,11 +294,11 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"item {quote(n.name.value)} in category {quote(n.category.value)}{cost}"
     # actions
     if isinstance(n, ast.PunchFree):
-        return f"every {ordinal(n.ordinal.value)} {selector(n.selector)} is free"
+        return f"every {ordinal_of(n.ordinal)} {selector(n.selector)} is free"
     if isinstance(n, ast.PunchDiscount):
-        return f"every {ordinal(n.ordinal.value)} {selector(n.selector)} at {percent(n.percent)} off"
+        return f"every {ordinal_of(n.ordinal)} {selector(n.selector)} at {percent(n.percent)} off"
     if isinstance(n, ast.PaidThenFree):
-        return f"{number(n.free.value)} free {selector(n.selector)} after every {number(n.paid.value)} paid"
+        return f"{count(n.free)} free {selector(n.selector)} after every {count(n.paid)} paid"
     if isinstance(n, ast.EarnPerSpend):
         return f"earn {points(n.points)} per {money(n.per)}"
     if isinstance(n, ast.EarnPerEvent):
@@ -285,7 +324,7 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, ast.OnAction):
         return f"on action {quote(n.name.value)}"
     if isinstance(n, ast.OnNthVisit):
-        return f"on the {ordinal(n.ordinal.value)} visit"
+        return f"on the {ordinal_of(n.ordinal)} visit"
     if isinstance(n, ast.OnEachBirthday):
         return "on each birthday"
     if isinstance(n, ast.OnEachAnniversary):
@@ -293,9 +332,9 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, ast.OnReachingTier):
         return f"on reaching tier {quote(n.tier.value)}"
     if isinstance(n, ast.OnNthPurchase):
-        return f"on the {ordinal(n.ordinal.value)} purchase"
+        return f"on the {ordinal_of(n.ordinal)} purchase"
     if isinstance(n, ast.AfterEveryVisits):
-        return f"after every {number(n.count.value)} visits"
+        return f"after every {count(n.count)} visits"
     if isinstance(n, ast.AfterEverySpend):
         return f"after every {money(n.money)} spent"
     if isinstance(n, ast.AfterInactivity):
@@ -336,7 +375,7 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         if isinstance(a, ast.CapOnce):
             amount = "once"
         elif isinstance(a, ast.CapTimes):
-            amount = f"{number(a.count.value)} times"
+            amount = f"{count(a.count)} times"
         else:
             amount = quantity(a)
         period = f" per {n.period}" if n.period is not None else ""
@@ -355,9 +394,9 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, ast.DrawPrize):
         return f"prize {money(n.money)}"
     if isinstance(n, ast.DrawWinners):
-        return f"winners {number(n.count.value)}"
+        return f"winners {count(n.count)}"
     if isinstance(n, ast.DrawRate):
-        return f"{number(n.entries.value)} entry per {money(n.per)}"
+        return f"{count(n.entries)} entry per {money(n.per)}"
     raise TypeError(f"cannot format {type(n).__name__}")
 
 

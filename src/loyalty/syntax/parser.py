@@ -183,7 +183,7 @@ def _parse_tree(text: str, file: str) -> tuple[Optional[lark.Tree], list[Diagnos
 
 _BLANK = re.compile(r"[^\n]")
 _DECLARATION_LINE = re.compile(
-    r"^(?:program|points|catalog|segment|store|reward|redeem|rule|campaign|tiers|draw)\b", re.M
+    r"^(?:program|points|catalog|segment|store|reward|redeem|rule|campaign|tiers|draw|params)\b", re.M
 )
 
 
@@ -287,6 +287,7 @@ _DECLARATION_KEYWORDS = (
     "campaign",
     "tiers",
     "draw",
+    "params",
 )
 
 
@@ -694,6 +695,39 @@ class _AstBuilder(Transformer):
     def rewards_taken_back_on_return(self, meta, c):
         return ast.RewardsOnReturnSetting(True, span=self._span(meta))
 
+    # parameters
+    def params_decl(self, meta, c):
+        return ast.ParamsDecl(tuple(c), span=self._span(meta))
+
+    def param_decl(self, meta, c):
+        value = c[1]
+        if isinstance(value, Token):
+            value = {"PERCENT": self._percent, "MULTIPLIER": self._multiplier, "ORDINAL": self._ordinal}[value.type](value)
+        return ast.ParamDecl(self._text(c[0]), value, span=self._span(meta))
+
+    def param_ref(self, meta, c):
+        return ast.ParamRef(self._text(c[0]), span=self._span(meta))
+
+    def _spelled_param_ref(self, tok: Token) -> ast.ParamRef:
+        """`param "x"` written out inside a rule (no meta of its own): from the keyword to the string's end."""
+        start = self.text.rfind("param", 0, tok.start_pos)
+        line, col = _line_col(self.text, start)
+        name = self._text(tok)
+        return ast.ParamRef(name, span=Span(self.file, line, col, tok.end_line, tok.end_column, start, tok.end_pos))
+
+    def earn_multiplier_param(self, meta, c):
+        return ast.EarnMultiplier(self._spelled_param_ref(c[0]), str(c[1]), span=self._span(meta))
+
+    def benefit_multiplier_param(self, meta, c):
+        unit = str(c[1]) if c[1] is not None else None
+        return ast.BenefitMultiplier(self._spelled_param_ref(c[0]), unit, span=self._span(meta))
+
+    def returns_window_setting(self, meta, c):
+        return ast.AcceptanceWindow("returns", c[0], span=self._span(meta))
+
+    def late_events_window_setting(self, meta, c):
+        return ast.AcceptanceWindow("late events", c[0], span=self._span(meta))
+
     # points
     def points_decl(self, meta, c):
         settings = tuple(x for x in c[1:] if x is not None)
@@ -917,6 +951,9 @@ class _AstBuilder(Transformer):
     def cap_money(self, meta, c):
         return c[0]
 
+    def cap_param(self, meta, c):
+        return c[0]
+
     def budget(self, meta, c):
         return ast.Budget(c[0], span=self._span(meta))
 
@@ -1072,16 +1109,24 @@ class _AstBuilder(Transformer):
         return ast.DateValue(value, text, span=self._tspan(tok))
 
     # token helpers
-    def _percent(self, tok: Token) -> ast.Percent:
+    def _percent(self, tok):
+        if isinstance(tok, ast.ParamRef):
+            return tok
         return ast.Percent(self._decimal(tok), span=self._tspan(tok))
 
-    def _multiplier(self, tok: Token) -> ast.Multiplier:
+    def _multiplier(self, tok):
+        if isinstance(tok, ast.ParamRef):
+            return tok
         return ast.Multiplier(self._decimal(tok), span=self._tspan(tok))
 
-    def _count(self, tok: Token) -> ast.Count:
+    def _count(self, tok):
+        if isinstance(tok, ast.ParamRef):
+            return tok
         return ast.Count(self._decimal(tok), span=self._tspan(tok))
 
-    def _ordinal(self, tok: Token) -> ast.Ordinal:
+    def _ordinal(self, tok):
+        if isinstance(tok, ast.ParamRef):
+            return tok
         number = str(tok)[:-2]
         value = int(number) if self._digits_fit(tok, number) else 0
         return ast.Ordinal(value, span=self._tspan(tok))

@@ -413,6 +413,9 @@ class EarnPerSpend(Mechanic):
             return earn_per_spend_plain, EarnPlan(plan, rule)
         return earn_per_spend, rule
 
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return None if not rule.limits else super().limits_vector_reason(rule)  # a budget: vector_budgets
+
     def vector_reason(self, rule, program) -> Optional[str]:
         return None if rule.trigger is None else super().vector_reason(rule, program)
 
@@ -493,6 +496,9 @@ class Multiplier(Mechanic):
 
     def check_action(self, action, path, check) -> None:
         check.dec(action["factor"], f"{path}.factor", Decimal(0), Decimal(check.MAX_WRITTEN), lo_open=True)
+
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return None if not rule.limits else super().limits_vector_reason(rule)  # a budget: vector_budgets
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None if rule.trigger is None else super().vector_reason(rule, program)

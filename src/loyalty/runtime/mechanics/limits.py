@@ -35,16 +35,11 @@ def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_n
             if granted <= 0:
                 return None
     if r.budget is not None:
-        claim = granted
-        if r.budget_unit == "money" and not money:
-            cost = kind.cost if kind else None
-            claim = -((-granted * cost[0]) // cost[1]) if cost else 0
+        unit = "points" if money else r.budget_unit  # money claimed from a money budget is money already
+        claim = budget_claim(granted, unit, kind)
         got = ledger.claim(r.budget, claim, ev.time, st.member_id, ev.id)
         if got < claim:
-            if r.budget_unit == "money" and not money:
-                got_units = (got * kind.cost[1]) // kind.cost[0] if kind.cost and kind.cost[0] else 0
-            else:
-                got_units = got
+            got_units = budget_units(got, unit, kind)
             if all_or_nothing:
                 got_units = 0
             out.append(Effect("budget_reached", ev.time, r.name, r.line, r.column, scope=r.budget,
@@ -128,7 +123,95 @@ class Budgets(ProgramMechanic):
     name = "budgets"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        if program.budgets:
-            return "budgets (program-wide limits) need the two-pass scalar replay"
+        """The kernel runs budgets on points per spend and their multipliers (`vector_budgets`) where the
+        points do not depend on a tier; every other budget needs the scalar replay's passes."""
+        if not program.budgets:
+            return None
+        if program.tiers is not None:
+            return "budgets in a program with tiers need the two-pass scalar replay"
+        for r in program.rules:
+            if r.budget is not None and (r.action not in BUDGET_ACTIONS or r.limits):
+                return f"rule {r.name!r}: a budget on {r.action} (or with a cap) needs the two-pass scalar replay"
         return None
+
+
+# the rules whose budgets the kernel claims from (vector_budgets): the parts of points per spend
+BUDGET_ACTIONS = ("earn_per_spend", "multiplier")
+
+
+def budget_claim(amount, unit: str, kind):
+    """What `amount` points claim from a budget in `unit` (`limit`): the points, or their cost in money rounded
+    up (0 for a kind without a cost). Ints or int64 arrays alike."""
+    if unit == "money":
+        cost = kind.cost if kind else None
+        return -((-amount * cost[0]) // cost[1]) if cost else amount * 0
+    return amount
+
+
+def budget_units(got, unit: str, kind):
+    """The points a granted claim of `got` pays for (`limit`, when a budget cut the claim). Ints or int64
+    arrays alike."""
+    if unit == "money":
+        return (got * kind.cost[1]) // kind.cost[0] if kind.cost and kind.cost[0] else got * 0
+    return got
+
+
+def vector_budgets(kern, slots, known: dict) -> None:
+    """The vectorised budget claims (for the kernel `kern`, simulate/vector/kernel.py), as `limit` and the
+    simulation's CutoffLedger (simulate/budgets.py) make them: each earning part of a budgeted source with
+    points claims its budget, in service order (time, member id, the member's claim count); a budget whose
+    cutoff is `known` grants in full before it, what was left at it, nothing after; the others grant in full
+    and their claims go to `kern.claims` for the next pass. What is cut is a budget_reached (budget table),
+    and the part's points become what the grant pays for (`kern.ptab`, before the lockstep reads it).
+    `slots`: the budgeted earning slots, in the order the scalar plan claims them within an event."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import fits
+
+    prog = kern.prog
+    ns = len(slots)
+    pts = np.stack([kern.ptab[sl.skey][0] for sl in slots], axis=1).reshape(-1)  # no tiers: row 0
+    has = pts > 0
+    at = np.flatnonzero(has)  # claims in replay order: event by event, the slots in order
+    if not len(at):
+        return
+    ev, j, amount = at // ns, at % ns, pts[at]
+    mem = kern.e_mem[ev]
+    first = np.concatenate(([True], mem[1:] != mem[:-1]))
+    pos = np.arange(len(at))
+    seq = pos - np.maximum.accumulate(np.where(first, pos, 0))
+    t = kern.e_time[ev]
+    names = np.array(kern.member_names, dtype=object)
+    got_pts = amount.copy()
+    for jj, sl in enumerate(slots):
+        src = prog.source(sl.skey)
+        kind = prog.kinds[src.point_kind]
+        mine = np.flatnonzero(j == jj)
+        if not len(mine):
+            continue
+        a = amount[mine]
+        if src.budget_unit == "money" and kind.cost and not fits(int(a.max()), kind.cost[0]):
+            from loyalty.runtime.arrays import Unsupported
+
+            raise Unsupported("budget claims too large for 64-bit arithmetic")
+        claim = budget_claim(a, src.budget_unit, kind)
+        cutoff = known.get(src.budget)
+        if cutoff is None:
+            kern.claims.extend(zip(t[mine].tolist(), names[mem[mine]].tolist(), seq[mine].tolist(),
+                                   [src.budget] * len(mine), claim.tolist()))
+            continue
+        (ct, cm, cs), left = cutoff
+        tm, sm, nm = t[mine], seq[mine], names[mem[mine]]
+        same_t, same_m = tm == ct, nm == cm
+        before = (tm < ct) | (same_t & ((nm < cm) | (same_m & (sm < cs))))
+        here = same_t & same_m & (sm == cs)
+        got = np.where(before, claim, np.where(here, np.minimum(claim, left), 0))
+        cut = got < claim
+        units = np.where(cut, budget_units(got, src.budget_unit, kind), a)
+        got_pts[mine] = units
+        if cut.any():
+            kern.budget_cut.append((src.budget, int(cut.sum()), int((a - units)[cut].sum())))
+    for jj, sl in enumerate(slots):
+        mine = j == jj
+        kern.ptab[sl.skey][0][ev[mine]] = got_pts[mine]
 

@@ -16,9 +16,16 @@ from loyalty.runtime.mechanics.punch import punches_back
 from loyalty.runtime.mechanics.tiers import tier_after_return
 
 
-def check_return(st, ev) -> None:
-    """Refuse (before anything changes) a return of an unknown order, item, or more than is left."""
+def check_return(st, ev, cutoff=None, prog=None) -> None:
+    """Refuse (before anything changes) a return of an unknown order, item, or more than is left; under a
+    returns window (`cutoff`, runtime/windows.py), of an order bought before the cutoff, with the same words
+    whether or not its record is still in memory."""
     o = st.orders.get(ev.order)
+    if cutoff is not None and (o is None or o.time < cutoff):
+        from loyalty.runtime.windows import return_window_text
+
+        raise EventError("order", f"member {st.member_id!r} has no purchase with order id {ev.order!r} within the "
+                                  f"return window (the program accepts returns within {return_window_text(prog)})")
     if o is None:
         raise EventError("order", f"member {st.member_id!r} has no purchase with order id {ev.order!r}")
     if ev.ret_lines is not None:

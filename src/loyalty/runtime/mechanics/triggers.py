@@ -165,7 +165,7 @@ def vector_firings(kern, r: Rule):
     if r.trigger != "every_spend":
         return vector_fires(kern, r).astype(np.int64)
     purchase = (kern.e_type == PURCHASE) & kern.e_running
-    spent = kern.spend_before + kern._spend_deltas()
+    spent = kern.spend_before + kern.spend_deltas
     reached = np.where(purchase, np.maximum(np.floor_divide(spent, r.trigger_n), 0), 0)
     best = segmented_cummax(reached, kern.e_mem)
     fired = np.zeros(kern.nev, dtype=np.int64)

@@ -25,11 +25,12 @@ Plan (docs/performance.md, "The vectorised kernel"):
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from decimal import Decimal
 from typing import Optional
 
 import numpy as np
-from loyalty.simulate.result import KEY_SEP
+from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
@@ -39,6 +40,7 @@ from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
+from loyalty.runtime.mechanics.limits import vector_budgets
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.program import Draw
@@ -58,8 +60,6 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
 MAX_SPEND_PASSES = 64
-# caches of what is known of the members, kept across the spend passes
-_MEMBER_CACHES = ("attributes", "birthdays")
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -169,8 +169,9 @@ class _Cells:
     def __init__(self, result: SimResult):
         self.result = result
 
-    def add(self, key_of, codes: np.ndarray, values: Optional[np.ndarray], where: np.ndarray) -> None:
-        """For each distinct code among `codes[where]`: cells[key_of(code)] += sum of values (or the count)."""
+    def add(self, key_of, codes: np.ndarray, values: Optional[np.ndarray], where: np.ndarray, scale=None) -> None:
+        """For each distinct code among `codes[where]`: cells[key_of(code)] += sum of values (or the count), times
+        `scale` when given (an exact Python number: a reward's cost, which may be a Decimal)."""
         codes = codes[where]
         if not len(codes):
             return
@@ -192,6 +193,8 @@ class _Cells:
         cells = self.result.cells
         for code, n, s in zip(uniq.tolist(), counts.tolist(), sums.tolist()):
             if n:
+                if scale is not None:
+                    s = s * scale
                 key = key_of(code)
                 cells[key] = cells.get(key, 0) + s
 
@@ -274,10 +277,11 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS
-                    ) -> SimResult:
+def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS,
+                    known: Optional[dict] = None) -> SimResult:
     """The whole history through the vectorised kernel (members it cannot take through the scalar one).
-    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never)."""
+    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never).
+    `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets."""
     from loyalty.simulate.engine import replay_members
 
     prog = plan.program
@@ -324,12 +328,20 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     result = SimResult()
     if scalar.any():
         sub = history.select_members(history.values_of("member", mcode[np.flatnonzero(scalar)]))
-        result = replay_members(plan, sub, sub.member_slices())
+        if known is None:
+            result = replay_members(plan, sub, sub.member_slices())
+        else:
+            from loyalty.simulate.budgets import CutoffLedger
+
+            result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known))
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
-        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members).run()
+        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known).run()
         result = result.merge(part)
+    from loyalty.simulate.measures import add_customer_cells
+
+    add_customer_cells(result, history, plan)  # the customers' own measures, once for the whole history
     return result
 
 
@@ -337,8 +349,12 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 class _Kernel:
-    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS):
+    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS,
+                 known: Optional[dict] = None):
         self.plan = plan
+        self.known = known or {}
+        self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
+        self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
         self.tail_members = tail_members
         self.prog = plan.program
         self.rows = rows
@@ -385,9 +401,13 @@ class _Kernel:
             running &= self.e_time < hi
         self.e_running = running
         self.e_month = _month_number(self.e_time)
+        self.e_store = rows.store[sel][self.e_start]  # -1: no store
         self.end_us = _us(plan.end)
         self._pred_masks = {}
         self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
+
+    def _store_name(self, code: int) -> str:
+        return self.rows.store_names[code] or "" if code >= 0 else ""
 
     # ------------------------------------------------------------------ conditions on the event
     def _event_ok(self, rule) -> np.ndarray:
@@ -432,7 +452,7 @@ class _Kernel:
             elif k == "segments":
                 ok &= self._member_segments(frozenset(c["names"]))[self.e_mem]
             elif k == "birthday_month":  # program.build_condition: the birthday's month is the event's
-                month, _ = self._member_birthdays()
+                month, _ = self.member_birthdays
                 ok &= month[self.e_mem] == self.e_month % 12 + 1
             elif k == "birthday":
                 ok &= self._on_birthday()
@@ -462,7 +482,8 @@ class _Kernel:
         return np.where(counted, self.e_paid, 0) - np.where(rets, back, 0)
 
     def _settle_spend(self) -> None:
-        """The amount paid for every line, and each event's `spend_before` (the member's net spend before it).
+        """The amount paid for every line, each event's `spend_before` (the member's net spend before it) and
+        `spend_deltas` (what it adds to the spend: `_spend_deltas`).
 
         Discounts that look at the spend before the order (`when lifetime spend ...`, a scale by lifetime
         spend) and the spend, which is what was paid after them, depend on each other along a member's
@@ -474,7 +495,7 @@ class _Kernel:
         dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
                         for r in self.discount_rules)
         for _ in range(MAX_SPEND_PASSES):
-            self._pred_masks = {k: v for k, v in self._pred_masks.items() if k in _MEMBER_CACHES}
+            self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
             self.discounts, self.discount_costs = {}, {}
             vector_discount_rules(self)  # runtime/mechanics/discount.py
@@ -482,40 +503,40 @@ class _Kernel:
             deltas = self._spend_deltas()
             before = segmented_cumsum(deltas, self.e_mem, self.m_evstart) - deltas
             if not dependent or np.array_equal(before, self.spend_before):
-                self.spend_before = before
+                self.spend_before, self.spend_deltas = before, deltas
                 return
             self.spend_before = before
         raise Unsupported(f"discounts that depend on the lifetime spend did not settle in {MAX_SPEND_PASSES} passes")
 
     # ------------------------------------------------------------------ what is known of the member
-    def _member_attributes(self) -> list:
+    @functools.cached_property
+    def member_names(self) -> list:
+        """Each kernel member's id, in member order."""
+        return self.rows.history.values_of("member", self.mcode)
+
+    @functools.cached_property
+    def member_attributes(self) -> list:
         """Each kernel member's attributes (simulate/history.MemberAttributes, or None), as the scalar replay
         gives them to `new_member` (engine._attributes)."""
-        got = self._pred_masks.get("attributes")
-        if got is None:
-            names = self.rows.history.values_of("member", self.mcode)
-            got = self._pred_masks["attributes"] = [self.plan.attributes.get(n) for n in names]
-        return got
+        return [self.plan.attributes.get(n) for n in self.member_names]
 
     def _member_segments(self, names: frozenset) -> np.ndarray:
         """Per member, whether she is in one of the segments `names` (program.build_condition "segments")."""
-        return np.array([a is not None and not names.isdisjoint(a.segments) for a in self._member_attributes()],
+        return np.array([a is not None and not names.isdisjoint(a.segments) for a in self.member_attributes],
                         dtype=bool)
 
-    def _member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
+    @functools.cached_property
+    def member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
         """Per member, her birthday's month and day (0 and 0 without one)."""
-        got = self._pred_masks.get("birthdays")
-        if got is None:
-            days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
-                    for a in self._member_attributes()]
-            pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
-            got = self._pred_masks["birthdays"] = (pairs[:, 0], pairs[:, 1])
-        return got
+        days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
+                for a in self.member_attributes]
+        pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
 
     def _on_birthday(self) -> np.ndarray:
         """Per event, whether it falls on the member's birthday, as program._on_birthday: the birthday's month
         and day, and a 29 February birthday on 28 February in a year without one."""
-        month, day = self._member_birthdays()
+        month, day = self.member_birthdays
         bm, bd = month[self.e_mem], day[self.e_mem]
         date = (self.e_time // 86_400_000_000).astype("datetime64[D]")
         first_of_month = date.astype("datetime64[M]")
@@ -894,6 +915,9 @@ class _Kernel:
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
+        if prog.budgets:  # runtime/mechanics/limits.py: what the budgets grant of each part, before the lockstep
+            vector_budgets(self, [sl for sl in self.earn_slots if prog.source(sl.skey).budget is not None],
+                           self.known)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
@@ -945,7 +969,7 @@ class _Kernel:
         free_metric = np.zeros(nev, dtype=np.int64)
         counted = (self.e_type == PURCHASE) & self.e_running
         if metric is not None and metric.kind == "spend":
-            free_metric = self._spend_deltas()
+            free_metric = self.spend_deltas
         elif metric is not None and metric.kind == "visits":
             free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
@@ -985,7 +1009,7 @@ class _Kernel:
         self.m_redeems = np.zeros(nmem, dtype=bool)
         if self.redeems:
             self.m_redeems = np.array([member_redeems(plan.scenario, name)
-                                       for name in self.rows.history.values_of("member", self.mcode)], dtype=bool)
+                                       for name in self.member_names], dtype=bool)
         # the earn rules whose points a return may take back, with the kind each belongs to
         self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
                                np.zeros(nev, dtype=bool)) for sl in self.claw_slots}
@@ -1246,6 +1270,10 @@ class _Kernel:
         prog, plan = self.prog, self.plan
         res = SimResult()
         cells = _Cells(res)
+        res.claims = self.claims  # budget claims for the next pass (simulate/budgets.py)
+        for budget, times, truncated in self.budget_cut:  # budget_reached effects (accumulate: the budget table)
+            res.add("budget", budget, "times", times)
+            res.add("budget", budget, "truncated", truncated)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
@@ -1269,6 +1297,23 @@ class _Kernel:
         signed = np.where(P, self.e_total, -self.e_total)
         cells.add(lambda m: ("month", _month_text(m), "revenue"), mon, signed, P | R)
         cells.add(lambda m: ("month", _month_text(m), "returns"), mon, None, R)
+        # by store: the event's store is its first row's (the scalar engine's MemberEvents.stores)
+        est, store_name = self.e_store, self._store_name
+        cells.add(lambda c: ("store", store_name(c), "orders"), est, None, P)
+        cells.add(lambda c: ("store", store_name(c), "revenue"), est, signed, P | R)
+        if P.any():  # members who bought in the store: distinct (member, store name) pairs
+            names = sorted({store_name(c) for c in range(-1, len(self.rows.store_names))})
+            canon = np.array([names.index(store_name(c)) for c in range(-1, len(self.rows.store_names))], np.int64)
+            pairs = np.unique(self.e_mem[P] * len(names) + canon[est[P] + 1])
+            for i, n in zip(*np.unique(pairs % len(names), return_counts=True)):
+                res.add("store", names[int(i)], "members", int(n))
+            stores = self.prog.stores
+            if any(stores.values()):  # members per region (the scalar MemberAccumulator.finish)
+                regions = sorted({region_of(name, stores) for name in names})
+                region_ix = np.array([regions.index(region_of(name, stores)) for name in names], np.int64)
+                pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
+                for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
+                    res.add("region", regions[int(i)], "members", int(n))
         for code, name in enumerate(TYPES):
             if code in (PURCHASE, RETURN):
                 continue
@@ -1292,6 +1337,7 @@ class _Kernel:
             srule = np.tile(np.arange(nr), nev)
             got = pts > 0
             cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
+            cells.add(lambda c: ("store", store_name(c), "points_issued"), np.repeat(est, nr), pts, got)
             stier = np.repeat(self.tier_before, nr)
             for j, sl in enumerate(st["rules"]):
                 mine = got & (srule == j)
@@ -1326,7 +1372,7 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
-        m_redeemed, m_rewards, m_face = self._rewards(res, cells)
+        m_redeemed, m_rewards, m_face, m_reward_cost = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.discount_rules + self.punch_rules:
             d = self.discounts[r.index]
@@ -1340,6 +1386,8 @@ class _Kernel:
                     key = ("rule", r.name, col)
                     res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "discount"), mon, cost, has)
+            cells.add(lambda m, r=r: ("rule_month", f"{r.name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon, cost, has)
+            cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
             m_discount += _group_sum(self.e_mem, d, nmem)
         # tiers
         tiers = prog.tiers
@@ -1395,11 +1443,19 @@ class _Kernel:
                 for i, got in zip(np.flatnonzero(has).tolist(), e[has].tolist()):
                     points_value[i] += Decimal(got) * cost
             value = [Decimal(d + f) + pv for d, f, pv in zip(m_discount.tolist(), m_face.tolist(), points_value)]
+            # the member's cost: discounts, rewards at cost, and the points she holds at their kind's cost
+            held_value = [Decimal(0)] * nmem
+            for pk, (has, e) in m_earned.items():
+                cost = costs.get(pk, Decimal(0))
+                held = e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+                for i, n in zip(np.flatnonzero(has).tolist(), held[has].tolist()):
+                    held_value[i] += Decimal(n) * cost
+            member_cost = [Decimal(d + r) + h for d, r, h in zip(m_discount.tolist(), m_reward_cost.tolist(), held_value)]
             tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
             rows = list(map(MemberRow._make, zip(
-                self.rows.history.values_of("member", self.mcode), P_mem.tolist(), revenue.tolist(),
+                self.member_names, P_mem.tolist(), revenue.tolist(),
                 earned_total.tolist(), redeemed_total.tolist(), outstanding.tolist(), m_rewards.tolist(),
-                m_discount.tolist(), value, tier_names)))
+                m_discount.tolist(), value, tier_names, member_cost, held_value)))
             res.members = rows
         if self.draw_entries:
             self._draws(res)
@@ -1415,6 +1471,7 @@ class _Kernel:
         m_points: dict = {}
         m_rewards = np.zeros(nmem, dtype=np.int64)
         m_face = np.zeros(nmem, dtype=np.int64)
+        m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
         first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
         mon = self.e_month
         given = [(f"redeem for {reward}", reward, times, price, k)
@@ -1448,6 +1505,11 @@ class _Kernel:
                 pk = prog.kinds[k].name
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon,
                           times * price, has)
+                cells.add(lambda c: ("store", self._store_name(c), "points_redeemed"), self.e_store, times * price, has)
+            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), self.e_store, times,
+                      has, scale=cost)
+            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"), mon,
+                      times, has, scale=cost)
             for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "rewards"), mon, times, has)
@@ -1462,6 +1524,7 @@ class _Kernel:
                 m_points[pk] = m_points.get(pk, 0) + by_member * price
             m_rewards += by_member
             m_face += by_member * rw.face
+            m_cost += by_member * cost
             np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
         # members reached per reward: each member once, whichever rules or redemptions gave it
         reached: dict = {}
@@ -1482,7 +1545,7 @@ class _Kernel:
             h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
                 h[int(d)] = h.get(int(d), 0) + int(c)
-        return m_points, m_rewards, m_face
+        return m_points, m_rewards, m_face, m_cost
 
     def period_starts(self, period):
         """Per event, the calendar period it falls in (timeutil.period_key's), as (codes, in_days): the period's
@@ -1509,7 +1572,7 @@ class _Kernel:
             if not has.any():
                 continue
             if names is None:
-                names = self.rows.history.values_of("member", self.mcode)
+                names = self.member_names
             start, in_days = self.period_starts(plan.draw_periods.get(dr.name))
             idx = np.flatnonzero(has)
             key = self.e_mem[idx] * (1 << 32) + (start[idx] - int(start[idx].min()))

@@ -25,6 +25,8 @@ def condition_reason(rule_doc: dict) -> Optional[str]:
 
 def supports(program: CompiledProgram, plan=None) -> Optional[str]:
     """None when the vectorised kernel can replay `program` (under the simulation `plan`) exactly, else why not."""
+    if program.late_window is not None or program.return_window is not None:
+        return "the program limits how late events and returns are accepted (the kernel keeps no such windows)"
     for m in PROGRAM_MECHANICS:
         why = m.program_vector_reason(program, plan)
         if why is not None:

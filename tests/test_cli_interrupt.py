@@ -1,0 +1,73 @@
+"""Ctrl-C during `simulate --jobs 2`: the command stops within 2 s of the signal, leaves no partial output
+folder and no worker behind, and exits 130 (interrupted), not 1 (the input is wrong)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROGRAM = REPO / "examples" / "programs" / "beauty_points.loyalty"  # the evaluator's kernel: a worker pool
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to see the workers start")
+def test_ctrl_c_with_workers_stops_within_two_seconds_and_exits_130(tmp_path):
+    from loyalty.commands.generate import catalog_from_program
+    from loyalty.simulate.generate import GenerateOptions, generate
+
+    items, stores, minor, _ = catalog_from_program(str(PROGRAM))
+    history = tmp_path / "history.csv"
+    with history.open("w", encoding="utf-8", newline="") as fh:  # long enough to replay for many seconds
+        generate(GenerateOptions(rows=200_000, seed=5, members=None, start=dt.date(2025, 1, 1), days=365,
+                                 catalog=items, stores=stores, minor_units=minor, grouped=False, skew=None), fh)
+    out = tmp_path / "report"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "loyalty.cli", "simulate", str(PROGRAM), str(history),
+                             "--jobs", "2", "--out", str(out), "--format", "json"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while len(children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before its workers started: make the history longer"
+        time.sleep(1.5)  # the workers are replaying
+        workers = children(proc.pid)
+        assert len(workers) >= 2
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read().decode()
+    assert code == 130, stderr
+    assert took < 2.0, f"stopped {took:.1f} s after Ctrl-C"
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]  # no temporary folder either
+    time.sleep(0.5)
+    assert [w for w in workers if alive(w)] == []

@@ -1,0 +1,79 @@
+"""The --out tables: every table with its header, money with the currency's minor units, CSV or Parquet."""
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from loyalty.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+CAR_WASH = str(REPO / "examples/programs/car_wash.loyalty")
+CAR_WASH_CSV = str(REPO / "examples/histories/car_wash.csv")
+TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region", "draws",
+          "by_member")
+
+
+def simulate(*args):
+    result = CliRunner().invoke(cli, ["simulate", CAR_WASH, CAR_WASH_CSV, *map(str, args)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_an_empty_table_still_has_its_header_and_pandas_and_polars_read_it(tmp_path):
+    simulate("--out", tmp_path / "out")
+    draws = tmp_path / "out" / "draws.csv"
+    assert draws.read_text(encoding="utf-8") == "draw,period,entries,entrants,winners,paid\n"
+    assert pd.read_csv(draws).columns.tolist() == ["draw", "period", "entries", "entrants", "winners", "paid"]
+    assert pl.read_csv(draws).columns == ["draw", "period", "entries", "entrants", "winners", "paid"]
+    assert (tmp_path / "out" / "by_reward.csv").read_text(encoding="utf-8").startswith("reward,kind,given,")
+
+
+def test_money_has_the_currencys_minor_units_in_every_table(tmp_path):
+    simulate("--out", tmp_path / "out")
+    money = {"revenue", "discount", "value_received", "cost", "reward_cost", "points_value", "face_value",
+             "perk_cost", "cumulative_cost", "liability", "paid"}
+    for table in TABLES:
+        with open(tmp_path / "out" / f"{table}.csv", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                for column in money & set(row):
+                    assert row[column] == "" or len(row[column].split(".")[1]) == 2, (table, column, row)
+    with open(tmp_path / "out" / "by_member.csv", encoding="utf-8") as fh:
+        first = next(csv.DictReader(fh))
+    assert first["revenue"] == "3960.00" and first["discount"] == "540.00"
+
+
+def test_parquet_tables_are_typed_and_equal_the_csv_ones(tmp_path):
+    simulate("--out", tmp_path / "csv")
+    result = simulate("--out", tmp_path / "pq", "--out-format", "parquet")
+    assert f"wrote {len(TABLES)} Parquet tables" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == sorted(f"{t}.parquet" for t in TABLES)
+    for table in TABLES:
+        typed = pq.read_table(tmp_path / "pq" / f"{table}.parquet")
+        assert not any(pa.types.is_floating(f.type) for f in typed.schema), table
+        with open(tmp_path / "csv" / f"{table}.csv", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert typed.column_names == (list(rows[0]) if rows else typed.column_names)
+        for row, back in zip(rows, typed.to_pylist()):
+            for column, text in row.items():
+                value = back[column]
+                assert ("" if value is None else str(value)) == text, (table, column)
+    cost = pq.read_table(tmp_path / "pq" / "by_month.parquet").schema.field("cost").type
+    assert cost == pa.decimal128(38, 2)
+    assert pq.read_table(tmp_path / "pq" / "draws.parquet").num_rows == 0
+    # the folder written as CSV before can be replaced by Parquet, and back
+    simulate("--out", tmp_path / "csv", "--out-format", "parquet")
+    assert sorted(p.suffix for p in (tmp_path / "csv").iterdir()) == [".parquet"] * len(TABLES)
+
+
+def test_the_json_report_and_the_tables_agree(tmp_path):
+    report = json.loads(simulate("--out", tmp_path / "out", "--format", "json").stdout)
+    with open(tmp_path / "out" / "by_member.csv", encoding="utf-8") as fh:
+        members = list(csv.DictReader(fh))
+    assert sum(Decimal(m["revenue"]) for m in members) == Decimal(report["headline"]["revenue"])
