@@ -402,3 +402,37 @@ def test_a_whole_return_takes_back_an_offer_only_while_it_is_held():
     assert [e.kind for e in out] == ["reward_used"]
     _, out = p.apply(used, {"return": {"time": "2025-03-04T10:00", "order": "o1", "id": "r1"}})
     assert "reward_taken_back" not in [e.kind for e in out]
+
+
+def test_a_new_program_version_carries_held_offers_lapses_and_the_joining_day():
+    old = loyalty.load(EXAMPLE)
+    text = Path(EXAMPLE).read_text(encoding="utf-8")
+    # v2: the free coffee is no longer an offer, "still missing you" fires after 150 days, and a new
+    # win-back rule comes in
+    v2 = (text.replace('a free "filter coffee" valid for 30 days', 'a free "filter coffee"')
+          .replace("after 120 days without a purchase", "after 150 days without a purchase")
+          + '\nrule "a year away" {\n  earn 300 points\n  after 365 days without a purchase\n}\n')
+    new = loyalty.compile_source(v2)
+    m = old.new_member("m1")
+    m, _ = old.apply(m, {"signup": {"time": "2025-03-01T09:00", "id": "s1"}})
+    m, _ = old.apply(m, {"purchase": {"time": "2025-03-03T10:00", "order": "o1",
+                                      "lines": [{"item": "cappuccino", "amount": "45.00"}]}})
+    m, _ = old.apply(m, {"tick": {"time": "2025-05-02T10:00"}})  # the free coffee, valid until 06-01
+    before = json.loads(m.to_json())
+    assert before["offers"] == [["free coffee", "2025-06-01T10:00:00", 1]] and "2" in before["lapses"]
+    migrated, report = new.migrate(m, from_program=old)
+    doc = json.loads(migrated.to_json())
+    assert "offers" not in doc and doc["rewards"] == before["rewards"] == {"free coffee": 1}
+    assert doc["lapses"] == {"2": before["lapses"]["2"]}
+    assert doc.get("joined") == before.get("joined")
+    items = {(part, name): (outcome, detail) for part, name, outcome, detail in report.items}
+    assert items["offer held", "free coffee"][0] == "re-evaluated"
+    assert items["win-back lapse", "still missing you"] == (
+        "carried", "due 2025-07-01T10:00:00, set under the old duration; the new one applies from the next purchase")
+    assert items["win-back lapse", "a year away"] == ("re-evaluated", "starts at the member's next purchase")
+    # the same program carries everything unchanged
+    same, rep = old.migrate(m, from_program=old)
+    assert same.to_json() == m.to_json() and not rep.changed()
+    # and the carried lapse fires when it is due under the new program
+    _, out = new.apply(migrated, {"tick": {"time": "2025-07-01T10:00"}})
+    assert ("points_earned", "still missing you") in [(e.kind, e.rule) for e in out]

@@ -347,6 +347,10 @@ class RewardRow(_Row):
     points_spent: int
     face_value: DecimalText
     cost: DecimalText
+    # an offer with a lifetime (`valid for`): of those given, used on a purchase and lapsed unused (absent for
+    # other rewards)
+    redeemed: Optional[Count] = None
+    lapsed: Optional[Count] = None
 
 
 class TierRow(_Row):

@@ -684,8 +684,9 @@ class _Checker:
             return  # an unknown point kind: LOY103 says so
         for entry in self.sym.rule_entries:
             for clause in entry.rule.clauses:
-                regular = isinstance(clause, ast.EarnPerSpend) or (
-                    isinstance(clause, ast.EarnPerEvent) and clause.event == "visit")
+                if not isinstance(clause, (ast.EarnPerSpend, ast.EarnPerEvent)):
+                    continue
+                regular = isinstance(clause, ast.EarnPerSpend) or clause.event == "visit"
                 if regular and (kind is None or self.sym.point_kind(clause.points.unit) == kind):
                     return
         what = f"{kind} " if kind else "points "

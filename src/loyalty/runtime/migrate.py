@@ -24,7 +24,7 @@ CARRIED, RE_EVALUATED, DROPPED = "carried", "re-evaluated", "dropped"
 OUTCOMES = (CARRIED, RE_EVALUATED, DROPPED)
 # the kinds of state a report counts, in the order they are reported
 PARTS = ("point kind", "pending points", "inactivity deadline", "punch card", "goal counter", "cap", "tier",
-         "tier review", "tier metric", "reward held", "order record")
+         "tier review", "tier metric", "reward held", "offer held", "win-back lapse", "order record")
 
 
 class MigrationError(ValueError):
@@ -201,6 +201,7 @@ def migrate_doc(old: CompiledProgram, new: CompiledProgram, doc: dict) -> tuple[
     _rule_counters(m, doc, out, rep)
     _caps(m, doc, out, rep)
     _rewards(m, doc, out, rep)
+    _engagement(m, doc, out, rep)
     _orders(m, doc, out, rep)
     pending_tier = _metrics_and_tier(m, doc, out, rep)
     return out, rep, pending_tier
@@ -343,6 +344,54 @@ def _rewards(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
         elif n:
             rep.add("reward held", name, DROPPED, f"{n} held; the reward is not in the new program")
     out["rewards"] = rewards
+
+
+def _engagement(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
+    """Offers held and win-back lapses, by name, and the day the member joined (a fact about her, kept).
+
+    - An offer held keeps its end (it was given under the old terms) while its reward is an offer in the new
+      program; the rule that gave it follows its name (-1 when gone: a return no longer takes it back). An
+      offer whose reward has no lifetime any more stays given (it was counted when given) and never lapses;
+      one whose reward is gone is dropped.
+    - A win-back lapse is kept while the rule of its name is still a win-back; like the points' inactivity
+      deadline, a changed duration applies from the member's next purchase. A new win-back rule starts its
+      lapse at the member's next purchase."""
+    old, new = m.old, m.new
+    offers = []
+    for name, end, ri in doc.get("offers", ()):
+        if name in new.rewards and new.rewards[name].valid_for is not None:
+            nri = m.rule[ri] if 0 <= ri < len(m.rule) else None
+            offers.append([name, end, -1 if nri is None else nri])
+            rep.add("offer held", name, CARRIED, f"until {end}")
+        elif name in new.rewards:  # no longer an offer: given (as it was counted), no longer waiting to lapse
+            rep.add("offer held", name, RE_EVALUATED, "the reward has no lifetime in the new program: it stays "
+                    "given and never lapses")
+        else:
+            rep.add("offer held", name, DROPPED, "the reward is not in the new program")
+    if offers:
+        out["offers"] = offers
+    lapses = {}
+    for key, deadline in doc.get("lapses", {}).items():
+        i = int(key)
+        r = old.rules[i]
+        j = m.rule[i]
+        if j is None or new.rules[j].trigger != "inactivity":
+            rep.add("win-back lapse", r.name, DROPPED, "the rule is no longer a win-back")
+            continue
+        lapses[str(j)] = deadline
+        same = r.trigger_doc == new.rules[j].trigger_doc
+        rep.add("win-back lapse", r.name, CARRIED,
+                f"due {deadline}" if same else f"due {deadline}, set under the old duration; the new one applies "
+                "from the next purchase")
+    was_winback = {r.name for r in old.rules if r.trigger == "inactivity"}  # a fired lapse waits for a purchase
+    if doc["purchases"]:
+        for r in new.rules:
+            if r.trigger == "inactivity" and r.name not in was_winback:
+                rep.add("win-back lapse", r.name, RE_EVALUATED, "starts at the member's next purchase")
+    if lapses:
+        out["lapses"] = lapses
+    if doc.get("joined") is not None:
+        out["joined"] = doc["joined"]
 
 
 def _orders(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:

@@ -28,7 +28,7 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
                 ("points_value", MONEY), ("cost", MONEY), ("share_of_revenue", SHARE)),
     "by_reward": (("reward", TEXT), ("kind", TEXT), ("given", INT), ("taken_back", INT), ("members", INT),
                   ("share_of_members", SHARE), ("points_spent", DECIMAL), ("face_value", MONEY),
-                  ("cost", MONEY)),
+                  ("cost", MONEY), ("redeemed", INT), ("lapsed", INT)),
     "by_tier": (("tier", TEXT), ("members_reached", INT), ("share_reached", SHARE), ("members_at_end", INT),
                 ("perk_cost", MONEY)),
     "by_month": (("month", TEXT), ("orders", INT), ("revenue", MONEY), ("points_issued", DECIMAL),
