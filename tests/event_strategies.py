@@ -251,7 +251,7 @@ def vectorisable(program):
             d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime, None), tiers, None)
         elif isinstance(d, ast.DrawDecl):
             d = None
-        elif isinstance(d, ast.RewardDecl) and d.valid_for is not None:
+        elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
             d = ast.RewardDecl(d.name, d.kind, d.cost, None)  # offers with a lifetime: not vectorised yet
         elif isinstance(d, ast.ProgramDecl):
             d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))

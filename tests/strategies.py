@@ -436,7 +436,10 @@ def declarations() -> st.SearchStrategy[ast.Node]:
         st.builds(ast.CatalogDecl, st.lists(catalog_entry, max_size=4).map(tuple)),
         st.builds(ast.SegmentDecl, texts()),
         st.builds(ast.StoreDecl, texts(), st.none() | texts()),
-        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | or_ref(moneys()), st.none() | or_ref(durations())),
+        st.builds(lambda name, kind, cost, lifetime: ast.RewardDecl(name, kind, cost, *lifetime), texts(),
+                  _reward_kinds(), st.none() | or_ref(moneys()),
+                  st.tuples(st.none(), st.none()) | st.tuples(or_ref(durations()), st.none())
+                  | st.tuples(st.none(), dates())),
         st.builds(ast.RedeemDecl, or_ref(points_amounts()), texts()),
         rules(),
         st.builds(ast.CampaignDecl, texts(), st.lists(campaign_clause, max_size=4).map(tuple)),
@@ -1088,10 +1091,13 @@ def valid_programs(draw) -> ast.Program:
             kind = ast.PerkReward()
         cost = v.money(lo=0, hi=500) if draw(st.booleans()) else None
         # an offer with a lifetime, mostly short, so that generated histories see offers used and lapse
-        valid = None
-        if draw(st.integers(0, 3)) == 0:
+        valid, until = None, None
+        lifetime = draw(st.integers(0, 5))
+        if lifetime == 0:
             valid = v.duration() if draw(st.integers(0, 4)) == 0 else ast.Duration(v.whole(1, 30), "day")
-        decls.append(ast.RewardDecl(ast.Text(name), kind, cost, valid))
+        elif lifetime == 1:  # or up to a day within the program's dates
+            until = v.date(*v.date_range())
+        decls.append(ast.RewardDecl(ast.Text(name), kind, cost, valid, until))
         if v.kinds and draw(st.booleans()):
             decls.append(ast.RedeemDecl(v.points(hi=5000), ast.Text(name)))
         else:
@@ -1176,7 +1182,8 @@ def valid_programs(draw) -> ast.Program:
     # an offer's lifetime on a reward no rule gives is LOY317: such a reward has none
     by_rules = {n.reward.value for d in decls for n in d.walk() if isinstance(n, ast.GiveReward)}
     decls = [ast.RewardDecl(d.name, d.kind, d.cost, None)
-             if isinstance(d, ast.RewardDecl) and d.valid_for is not None and d.name.value not in by_rules else d
+             if isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None
+             and d.name.value not in by_rules else d
              for d in decls]
 
     # the program block first, the rest in any order (declarations may be used before they appear)

@@ -147,6 +147,45 @@ rule "win back" {
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(last_day=st.integers(0, 150), days=st.integers(1, 40),
+       members=st.lists(st.lists(st.integers(0, 24 * 150), min_size=1, max_size=6, unique=True), min_size=1,
+                        max_size=4))
+def test_an_offer_valid_until_a_day_is_used_by_its_end_or_lapses(last_day, days, members):
+    """`valid until D`: an offer given at g can be used up to the end of day D; it lapses as D ends, or at once
+    when given after that. Counted from the history alone, as for `valid for`."""
+    until = _dt.date(2025, 1, 1) + _dt.timedelta(days=last_day)
+    prog = program(OFFER.replace("valid for %d days", f"valid until {until.isoformat()}") % days)
+    start = _dt.datetime(2025, 1, 1)
+    ends_at = _dt.datetime.combine(until + _dt.timedelta(days=1), _dt.time())
+    rows, n = [], 0
+    for m, hours in enumerate(members):
+        for h in sorted(hours):
+            n += 1
+            rows.append((f"m{m}", (start + _dt.timedelta(hours=h)).isoformat(), "10.00", "x", 1, f"o{n}"))
+    end = max(start + _dt.timedelta(hours=h) for hours in members for h in hours)
+    given_, redeemed, lapsed = 0, 0, 0
+    for hours in members:
+        times = sorted(start + _dt.timedelta(hours=h) for h in hours)
+        for a, b in zip(times, times[1:] + [None]):
+            g = a + _dt.timedelta(days=days)
+            lapses_at = max(g, ends_at)
+            if b is not None and b >= g:
+                given_ += 1
+                redeemed += b < lapses_at
+                lapsed += b >= lapses_at
+            elif b is None and end >= g:
+                given_ += 1
+                lapsed += end >= lapses_at
+    _plan, _result, report = run(prog, history(rows, prog))
+    doc = to_json(report)
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    row = {r["reward"]: r for r in doc["by_reward"]}.get("coffee", {"given": 0, "redeemed": 0, "lapsed": 0})
+    assert (row["given"], row["redeemed"], row["lapsed"]) == (given_, redeemed, lapsed)
+    if given_:
+        assert row["cost"] == f"{12 * (given_ - lapsed)}.00"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid=st.integers(1, 30), days=st.integers(1, 40),
        members=st.lists(st.lists(st.integers(0, 24 * 150), min_size=1, max_size=6, unique=True), min_size=1,
                         max_size=4))

@@ -243,6 +243,8 @@ class _Compiler:
             out["percent"] = _dec(k.percent.value)
         if d.valid_for is not None:  # only when given: programs without lifetimes keep their identity
             out["valid_for"] = _duration(d.valid_for)
+        if d.valid_until is not None:
+            out["valid_until"] = _date(d.valid_until)
         return out
 
     def redeem(self, d: ast.RedeemDecl) -> dict:

@@ -547,6 +547,9 @@ class _Describer:
                 n, unit = v["amount"], v["unit"]
                 out.append(f'"{name}" is valid for {n} {unit}{"s" if n != 1 else ""} from when it is given: use it '
                            "on a purchase within that time, or it lapses.")
+            elif r.get("valid_until"):
+                out.append(f'"{name}" is valid until {r["valid_until"]} (that day included): use it on a purchase '
+                           "by then, or it lapses.")
         for rule in self.doc["rules"]:
             # who, where and when: the segments, tiers, stores, channels and dates a rule is limited to
             limits = ["only " + self.condition_words(c) for c in rule.get("conditions", ())

@@ -505,14 +505,17 @@ class _Checker:
                         hint=f'add `redeem 100 points for "{decl.name.value}"`, a rule with '
                         f'`give "{decl.name.value}"`, or remove the reward',
                     )
-                elif decl.valid_for is not None and decl.name.value not in by_rules:
+                elif (decl.valid_for or decl.valid_until) is not None and decl.name.value not in by_rules:
+                    lifetime = (f"for {_duration_text(decl.valid_for)}" if decl.valid_for is not None else
+                                f"until {decl.valid_until.text}" if decl.valid_until is not None else "")
+                    where = decl.valid_for or decl.valid_until
+                    assert where is not None
                     self.report(
                         "LOY317",
-                        f'reward "{decl.name.value}" is valid for {_duration_text(decl.valid_for)}, but no rule '
-                        "gives it: a reward bought with points is not an offer, so its lifetime never applies",
-                        decl.valid_for.span,
-                        hint=f'remove `valid for {_duration_text(decl.valid_for)}`, or give the offer with a rule '
-                             f'(`give "{decl.name.value}"`)',
+                        f'reward "{decl.name.value}" is valid {lifetime}, but no rule gives it: a reward bought '
+                        "with points is not an offer, so its lifetime never applies",
+                        where.span,
+                        hint=f'remove `valid {lifetime}`, or give the offer with a rule (`give "{decl.name.value}"`)',
                     )
             elif isinstance(decl, ast.RedeemDecl):
                 self.resolve_unit(decl.price.unit, decl.price.span)

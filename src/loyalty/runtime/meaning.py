@@ -138,6 +138,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         if r.get("percent") is not None:
             _dec(r["percent"], f"{path}.percent", *PERCENT, lo_open=True)
         _duration(r.get("valid_for"), f"{path}.valid_for")
+        if r.get("valid_for") is not None and r.get("valid_until") is not None:
+            raise SchemaError(f"{path}.valid_until", "given with valid_for: an offer has one lifetime")
     for i, r in enumerate(doc["redeem"]):
         if r["reward"] not in rewards:
             raise SchemaError(f"redeem[{i}].reward", f"{r['reward']!r} is not a reward of the program")

@@ -359,7 +359,7 @@ def _engagement(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
     old, new = m.old, m.new
     offers = []
     for name, end, ri in doc.get("offers", ()):
-        if name in new.rewards and new.rewards[name].valid_for is not None:
+        if name in new.rewards and new.rewards[name].is_offer:
             nri = m.rule[ri] if 0 <= ri < len(m.rule) else None
             offers.append([name, end, -1 if nri is None else nri])
             rep.add("offer held", name, CARRIED, f"until {end}")

@@ -108,7 +108,7 @@ class Plan:
         self.bounded = prog.late_window is not None or prog.return_window is not None
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
         self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
-            rw.valid_for for rw in prog.rewards.values()) and all(
+            rw.is_offer for rw in prog.rewards.values()) and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
         self.candidates = tuple(r for r in rules if can_apply_to_purchase(r))

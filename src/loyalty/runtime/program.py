@@ -57,7 +57,7 @@ class PointKind:
 
 
 class Reward:
-    __slots__ = ("name", "kind", "face", "cost", "line", "column", "valid_for")
+    __slots__ = ("name", "kind", "face", "cost", "line", "column", "valid_for", "valid_until")
 
     def __init__(self, name: str, d: dict):
         self.name = name
@@ -66,6 +66,14 @@ class Reward:
         self.cost = d.get("cost_minor") or 0
         v = d.get("valid_for")
         self.valid_for = (v["amount"], v["unit"]) if v else None  # an offer with a lifetime (mechanics/offers.py)
+        until = d.get("valid_until")
+        # ... or usable up to and including a day: it lapses as that day ends (the last day: never)
+        self.valid_until = None if until is None else day_after(parse_date(until))
+
+    @property
+    def is_offer(self) -> bool:
+        """Held from when a rule gives it until a purchase uses it or it lapses (mechanics/offers.py)."""
+        return self.valid_for is not None or self.valid_until is not None
         self.line, self.column = d.get("span", (0, 0))[:2]
 
 
@@ -414,7 +422,7 @@ class CompiledProgram:
         self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
             k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger or "birthday" in self.by_trigger or \
             "anniversary" in self.by_trigger or any(
-            rw.valid_for for rw in self.rewards.values())
+            rw.is_offer for rw in self.rewards.values())
 
     def _sources(self) -> dict:
         """The multiplier sources of every regular earning rule, by key: `extra_key`."""

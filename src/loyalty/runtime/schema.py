@@ -181,7 +181,7 @@ DOCUMENT = Obj({
     "rewards": Map(Obj({"kind": Enum("free_item", "amount_off", "percent_off", "gift_card", "gift", "perk"),
                         "face_minor": "int", "cost_minor": "int", "cost_declared": "bool",
                         "free_items?": List("str"), "span": SPAN, "percent?": "dec",
-                        "valid_for?": DURATION})),
+                        "valid_for?": DURATION, "valid_until?": "date"})),
     "redeem": List(Obj({"reward": "str", "point_kind": Opt("str"), "price": "int", "span": SPAN})),
     "metrics": List(METRIC), "tiers": Opt(TIERS), "rules": List(RULE), "draws": List(DRAW),
     "budgets": Map("int"),

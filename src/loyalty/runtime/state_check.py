@@ -94,7 +94,7 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
         _time(t, f"lapses[{r}]", optional=False)
     for j, (name, end, rule) in enumerate(doc.offers):
         rw = prog.rewards.get(name)
-        if rw is None or rw.valid_for is None:
+        if rw is None or not rw.is_offer:
             raise StateProblem(f"offers[{j}]", f"{name!r} is not a reward of the program with a lifetime")
         if not (rule == -1 or 0 <= rule < n_rules):
             raise StateProblem(f"offers[{j}]", f"{rule} is not a rule of the program")

@@ -456,6 +456,7 @@ class RewardDecl(Node):
     kind: RewardKind
     cost: Optional[Money]  # what the reward costs the business, when not its face value
     valid_for: Optional[Duration] = None  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")
+    valid_until: Optional[DateValue] = None  # ... or one usable up to and including a day
 
 
 @frozen_node

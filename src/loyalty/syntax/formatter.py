@@ -216,7 +216,8 @@ def _shape(node: ast.Node) -> _Shape:  # noqa: C901 - one branch per statement k
         return _Shape(f"store {quote(n.name.value)}{region}")
     if isinstance(n, ast.RewardDecl):
         cost = f" costing {money(n.cost)}" if n.cost is not None else ""
-        valid = f" valid for {duration(n.valid_for)}" if n.valid_for is not None else ""
+        valid = (f" valid for {duration(n.valid_for)}" if n.valid_for is not None else
+                 f" valid until {n.valid_until.text}" if n.valid_until is not None else "")
         return _Shape(f"reward {quote(n.name.value)} is {_reward_kind(n.kind)}{cost}{valid}")
     if isinstance(n, ast.RedeemDecl):
         return _Shape(f"redeem {points(n.price)} for {quote(n.reward.value)}")

@@ -788,9 +788,15 @@ class _AstBuilder(Transformer):
 
     # rewards
     def reward_decl(self, meta, c):
-        return ast.RewardDecl(self._text(c[0]), c[1], c[2], c[3], span=self._span(meta))
+        validity = c[3]
+        if isinstance(validity, ast.DateValue):  # `valid until <date>`
+            return ast.RewardDecl(self._text(c[0]), c[1], c[2], None, validity, span=self._span(meta))
+        return ast.RewardDecl(self._text(c[0]), c[1], c[2], validity, span=self._span(meta))
 
     def reward_validity(self, meta, c):
+        return c[0]
+
+    def reward_valid_until(self, meta, c):
         return c[0]
 
     def free_item_reward(self, meta, c):

@@ -27,7 +27,7 @@ def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
         given += 1
         out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
                           cost=rw.cost, order=ev.order, event=ev.id))
-        if rw.valid_for is not None:  # an offer with a lifetime: held until used or lapsed (offers.py)
+        if rw.is_offer:  # an offer with a lifetime: held until used or lapsed (offers.py)
             hold_offer(st, rw, r.index, ev.time)
     if given:
         st.rewards[rw.name] = st.rewards.get(rw.name, 0) + given

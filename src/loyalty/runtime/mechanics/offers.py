@@ -21,8 +21,11 @@ _LAPSE_ORDER = 3
 
 def hold_offer(st, rw, rule_index: int, t) -> None:
     """A reward with a lifetime was given at t: the member holds it until it is used or lapses."""
-    amount, unit = rw.valid_for
-    end = add_duration(t, amount, unit)
+    if rw.valid_for is not None:
+        amount, unit = rw.valid_for
+        end = add_duration(t, amount, unit)
+    else:  # `valid until <date>`: given on or after its end, it lapses at once (it costs nothing)
+        end = max(rw.valid_until, t)
     st.offers = [*st.offers, (rw.name, end, rule_index)]  # replaced, never changed in place: copies share it
     if end != NEVER:
         due(st, end)
@@ -77,8 +80,9 @@ class Offers(ProgramMechanic):
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         for rw in program.rewards.values():
-            if rw.valid_for is not None:
-                amount, unit = rw.valid_for
-                return (f"reward {rw.name!r} is valid for {amount} {unit}{'s' if amount != 1 else ''}: offers "
-                        "with a lifetime (used or lapsed) are not vectorised yet")
+            if rw.is_offer:
+                how = (f"for {rw.valid_for[0]} {rw.valid_for[1]}{'s' if rw.valid_for[0] != 1 else ''}"
+                       if rw.valid_for is not None else "until a date")
+                return (f"reward {rw.name!r} is valid {how}: offers with a lifetime (used or lapsed) are not "
+                        "vectorised yet")
         return None

@@ -99,7 +99,7 @@ def take_back(prog, st, ev, ledger, out: list) -> None:
         for ri, name in o.rewards:
             rule = prog.rules[ri]
             rw = prog.rewards[name]
-            if rw.valid_for is not None and not take_back_offer(st, name, ri):
+            if rw.is_offer and not take_back_offer(st, name, ri):
                 continue  # an offer already used or lapsed is not taken back (docs/semantics.md)
             st.rewards[name] = st.rewards.get(name, 0) - 1
             out.append(Effect("reward_taken_back", t, rule.name, rule.line, rule.column, reward=name, amount=rw.face,
