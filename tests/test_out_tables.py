@@ -118,8 +118,12 @@ def test_the_customer_measures_are_tables_that_agree_with_the_json_report(tmp_pa
     assert cohorts_pq.field("active").type == pa.int64() and cohorts_pq.field("retention").type == pa.decimal128(38, 4)
     value = pq.read_table(tmp_path / "pq" / "customers_value_by_tenure.parquet").schema
     assert value.field("cumulative_value_per_member").type == pa.decimal128(38, 2)
-    # without signup dates the enrolment table is its header alone
-    simulate("--out", tmp_path / "plain")
+    # with neither signup dates nor signup rows the enrolment table is its header alone
+    no_signups = tmp_path / "no_signups.csv"
+    no_signups.write_text("".join(line for line in open(CAR_WASH_CSV, encoding="utf-8") if ",signup," not in line),
+                          encoding="utf-8")
+    result = CliRunner().invoke(cli, ["simulate", CAR_WASH, str(no_signups), "--out", str(tmp_path / "plain")])
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "plain" / "customers_enrolment.csv").read_text(encoding="utf-8") == \
         "segment,customers,orders,revenue,average_order_value,orders_per_customer,repeat_purchase_rate," \
         "value_per_customer\n"
