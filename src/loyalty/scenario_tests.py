@@ -218,7 +218,7 @@ def run_file(program_path: Path, strict: bool = False) -> tuple[list[Outcome], O
         checked = check_file(program_path)
     except OSError as err:
         return [], f"{program_path}: cannot read the program: {err.strerror or err}", []
-    if not checked.ok:
+    if checked.program is None or not checked.ok:
         return [], LoyaltyError(checked.diagnostics, source=checked.text).render(), []
     warnings = [render(d, checked.text) for d in checked.diagnostics if d.severity is Severity.WARNING]
     try:
