@@ -18,7 +18,7 @@ Examples:
   loyalty test examples/programs/car_wash.loyalty
   loyalty test examples/programs
   loyalty test examples/programs --junit test-results.xml
-  loyalty test --strict examples/programs
+  loyalty test --strict examples/programs/car_wash.loyalty
 
 For each program X.loyalty, runs the scenarios in X.test.yaml next to it
 (format in docs/scenarios.md). Warnings (the checker's on a program; names a

@@ -299,8 +299,11 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
         r_enrolled = o.ret_day[acc] >= enrolled_from[o.ret_member[acc]]
         add(_SEGMENT, ENROLLED, "returned", o.ret_total[acc][r_enrolled].sum())
         add(_SEGMENT, NOT_ENROLLED, "returned", o.ret_total[acc][~r_enrolled].sum())
-    if (enrolled_from[o.all_members] != big).any():
-        result.count("customers_enrolment_known", 1)
+    # members who enrolled (a sum over groups, so the same however the members are split): the report shows
+    # the split when there is any
+    enrolled_members = int((enrolled_from[o.all_members] != big).sum())
+    if enrolled_members:
+        result.count("customers_enrolment_known", enrolled_members)
 
 
 def _observe_all(result: SimResult, name: str, values) -> None:
