@@ -201,3 +201,52 @@ def test_loyalty_test_warns_of_names_the_program_does_not_know_without_failing(t
     assert "warning: event 1: the item 'Basic Wash' is not one the program knows; did you mean 'basic wash'?" \
         in result.stdout
     assert "Sparkle" not in result.stdout  # a store the program declares is no warning
+
+
+STRICT_SCENARIO = ("- name: a misspelt wash\n"
+                   "  events:\n"
+                   "    - purchase: {time: 2025-03-01T10:00, order: o1, store: Sparkle Ensjø,\n"
+                   "                 lines: [{item: Basic Wash, quantity: 1, amount: 60}]}\n"
+                   "  expect: {effects: []}\n")
+
+
+def test_loyalty_test_strict_fails_a_scenario_naming_an_item_the_catalog_lacks(tmp_path):
+    program = tmp_path / "wash.loyalty"
+    program.write_text(Path(CAR_WASH).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "wash.test.yaml").write_text(STRICT_SCENARIO, encoding="utf-8")
+    lenient = invoke("test", program)
+    assert lenient.exit_code == 0, lenient.output
+    assert lenient.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 warning (--strict makes them errors)"
+    junit = tmp_path / "out.xml"
+    strict = invoke("test", "--strict", program, "--junit", junit)
+    assert strict.exit_code == 1, strict.output
+    assert "FAIL " in strict.stdout and "PASS" not in strict.stdout
+    assert ("  error (--strict): event 1: the item 'Basic Wash' is not one the program knows; did you mean "
+            "'basic wash'?") in strict.stdout.splitlines()
+    assert strict.stdout.splitlines()[-1] == "0 passed, 1 failed"
+    assert 'failures="1"' in junit.read_text(encoding="utf-8")
+    # the same scenario with the catalog's name passes under --strict
+    (tmp_path / "wash.test.yaml").write_text(STRICT_SCENARIO.replace("Basic Wash", "basic wash")
+                                             .replace("{effects: []}", "{}"), encoding="utf-8")
+    assert invoke("test", "--strict", program).exit_code == 0
+
+
+def test_loyalty_test_strict_makes_the_checkers_warnings_errors(tmp_path):
+    program = tmp_path / "wash.loyalty"
+    # a reward nothing gives: LOY310, a warning `loyalty check` passes and `check --strict` fails
+    program.write_text(Path(CAR_WASH).read_text(encoding="utf-8") + '\nreward "mug" is a free "basic wash"\n',
+                       encoding="utf-8")
+    (tmp_path / "wash.test.yaml").write_text("- name: nothing\n  events: []\n  expect: {effects: []}\n",
+                                             encoding="utf-8")
+    assert invoke("check", program).exit_code == 0
+    assert invoke("check", "--strict", program).exit_code == 1
+    lenient = invoke("test", program)
+    assert lenient.exit_code == 0
+    assert "warning[LOY310]" in lenient.stderr and 'reward "mug" is never given' in lenient.stderr
+    assert lenient.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 warning (--strict makes them errors)"
+    junit = tmp_path / "out.xml"
+    strict = invoke("test", "--strict", program, "--junit", junit)
+    assert strict.exit_code == 1
+    assert "warning[LOY310]" in strict.stderr
+    assert strict.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 program with checker warnings (--strict)"
+    assert 'errors="1"' in junit.read_text(encoding="utf-8") and "LOY310" in junit.read_text(encoding="utf-8")

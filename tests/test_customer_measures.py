@@ -76,7 +76,14 @@ def test_whole_history_figures(files):
     assert c["value"]["total"] == report["headline"]["revenue"]
     assert c["lapse_after_days"] == 30 and c["lapse_after_from"] == "set by the analyst"
     assert report["assumptions"]["lapse_after_days"] == 30
-    assert c["enrolment"] is None
+    # C's signup row says she is a member, from 2 January; she never orders, so every order is the rest's
+    assert c["enrolment"] == {
+        "enrolled": {"customers": 0, "orders": 0, "revenue": "0.00", "average_order_value": None,
+                     "orders_per_customer": None, "repeat_purchase_rate": None, "value_per_customer": None},
+        "not_enrolled": {"customers": 3, "orders": 6, "revenue": "90.00", "average_order_value": "15.83",
+                         "orders_per_customer": "2.00", "repeat_purchase_rate": "0.6667",
+                         "value_per_customer": "30.00"},
+    }
 
 
 def test_activity_and_churn_by_month(files):
@@ -125,6 +132,38 @@ def test_enrolled_members_and_the_rest(files):
     # signup_date puts D in the January cohort: she orders in its month 2
     jan = c["cohorts"][0]
     assert (jan["cohort"], jan["members"], jan["active"]) == ("2025-01", 3, [1, 0, 1, 1])
+
+
+def test_signup_rows_say_who_is_enrolled_when_the_attributes_do_not(files):
+    # A signs up on 15 January (after her first order), D on 2 March (between her orders)
+    rows = HISTORY.split("\n")
+    rows.insert(rows.index("A,2025-01-20T10:00,purchase,A2,20.00"), "A,2025-01-15T09:00,signup,,")
+    rows.insert(rows.index("D,2025-03-02T10:00,purchase,D2,12.00"), "D,2025-03-02T09:00,signup,,")
+    (files / "h.csv").write_text("\n".join(rows))
+    c = simulate(files, "--lapse-after", "30")["customers"]
+    assert c["enrolment"] == {
+        "enrolled": {"customers": 2, "orders": 3, "revenue": "57.00", "average_order_value": "20.67",
+                     "orders_per_customer": "1.50", "repeat_purchase_rate": "0.5000", "value_per_customer": "28.50"},
+        "not_enrolled": {"customers": 3, "orders": 3, "revenue": "33.00", "average_order_value": "11.00",
+                         "orders_per_customer": "1.00", "repeat_purchase_rate": "0.0000",
+                         "value_per_customer": "11.00"},
+    }
+    # the attributes' signup_date wins over a signup row: D enrolled from 1 January, A still from her row; the
+    # same split as the attributes alone give A and D in test_enrolled_members_and_the_rest
+    (files / "d.csv").write_text("member,signup_date\nD,2025-01-01\n")
+    with_dates = simulate(files, "--lapse-after", "30", "--attributes", str(files / "d.csv"))["customers"]
+    assert with_dates["enrolment"] == {
+        "enrolled": {"customers": 2, "orders": 4, "revenue": "65.00", "average_order_value": "17.50",
+                     "orders_per_customer": "2.00", "repeat_purchase_rate": "1.0000", "value_per_customer": "32.50"},
+        "not_enrolled": {"customers": 2, "orders": 2, "revenue": "25.00", "average_order_value": "12.50",
+                         "orders_per_customer": "1.00", "repeat_purchase_rate": "0.0000",
+                         "value_per_customer": "12.50"},
+    }
+
+
+def test_without_signup_dates_or_rows_there_is_no_enrolment(files):
+    (files / "h.csv").write_text("\n".join(r for r in HISTORY.split("\n") if ",signup," not in r))
+    assert simulate(files)["customers"]["enrolment"] is None
 
 
 def test_default_lapse_from_the_data(files):

@@ -48,5 +48,7 @@ def test_loyalty_test_on_the_examples_directory_passes():
     for program in EXAMPLES:
         data = yaml.safe_load(program.with_name(program.stem + ".test.yaml").read_text(encoding="utf-8"))
         written += len(data["scenarios"] if isinstance(data, dict) else data)
-    assert last == f"{written} passed, 0 failed", result.output
+    # three scenarios name a channel or item the program does not know on purpose (the phone channel gives no
+    # gift; insulin is not in the pharmacy's catalog): warnings, which pass without --strict
+    assert last == f"{written} passed, 0 failed, 3 warnings (--strict makes them errors)", result.output
     assert passed == written

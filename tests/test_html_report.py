@@ -62,7 +62,45 @@ def expected_charts(report: dict) -> set[str]:
         ids.add("chart-tiers")
     if report["by_region"]:
         ids.add("chart-regions")
+    customers = report["customers"]
+    if customers["customers"]:
+        ids.add("chart-customers")
+        if any(m["churn_rate"] is not None for m in customers["by_month"]):
+            ids.add("chart-churn")
+        if customers["cohorts"]:
+            ids.add("chart-retention")
     return ids
+
+
+def expected_tables(report: dict) -> set[str]:
+    return ({"table-by-rule", "table-by-store", "table-by-month", "table-customers-by-month"}
+            | ({"table-by-region"} if report["by_region"] else set())
+            | ({"table-enrolment"} if report["customers"]["enrolment"] else set()))
+
+
+def check_customer_charts(report: dict, charts: dict) -> None:
+    """Every mark of the customer charts is the JSON's figure: customers who start, come back, lapse and are
+    active each month; churn each month (the JSON's share); each cohort's retention by month since signup."""
+    c = report["customers"]
+    months = c["by_month"]
+    drawn = charts["chart-customers"]
+    for series, key in (("first order", "new"), ("came back", "returned"), ("lapsed", "lapsed")):
+        assert {(e.get("data-label"), e.get("data-value")) for e in marks(drawn, series)} == \
+            {(m["month"], str(m[key])) for m in months if m[key]}, series
+    assert [(e.get("data-label"), e.get("data-value")) for e in marks(drawn, "active at month end")] == \
+        [(m["month"], str(m["active_at_end"])) for m in months]
+    if "chart-churn" in charts:
+        churn = marks(charts["chart-churn"], "churn")
+        assert {(e.get("data-label"), e.get("data-value")) for e in churn} == \
+            {(m["month"], m["churn_rate"]) for m in months if m["churn_rate"] is not None and Decimal(m["churn_rate"])}
+        titles = [e.find(f"{SVG}title").text for e in churn]
+        assert all(" lapsed)" in t and "% (" in t for t in titles), titles
+    if c["cohorts"]:
+        retention = charts["chart-retention"]
+        for cohort in c["cohorts"]:
+            series = f"{cohort['cohort']} ({cohort['members']} member{'s' if cohort['members'] != 1 else ''})"
+            assert [(e.get("data-label"), e.get("data-value")) for e in marks(retention, series)] == \
+                [(str(k), r) for k, r in enumerate(cohort["retention"])], series
 
 
 # ------------------------------------------------------------------ the SVG, read as XML
@@ -113,6 +151,7 @@ def test_the_svg_is_well_formed_and_every_mark_is_a_figure_of_the_json(name, tmp
         for tier in report["by_tier"]:
             assert {(e.get("data-label"), e.get("data-value")) for e in marks(charts["chart-tiers"], tier["tier"])} == \
                 {(r["month"], str(r[tier["tier"]])) for r in report["tiers_by_month"] if r[tier["tier"]]}
+    check_customer_charts(report, charts)
 
 
 def test_a_chart_of_the_same_inputs_is_the_same_bytes(tmp_path):
@@ -169,6 +208,32 @@ def test_a_one_month_pilot_draws_columns_a_person_can_see(tmp_path):
     bars = [e for e in charts_of(svg)["chart-cost-by-rule"].iter(f"{SVG}rect") if e.get("class") == "bar"]
     assert bars and all(float(e.get("width")) >= 40 for e in bars)
     assert sum(float(e.get("height")) for e in bars) >= 100  # the month's column spans most of the plot
+    # the customers of that month: wide columns and the active customers as a dot; one cohort at 100%; no churn
+    # chart (churn needs a month before)
+    charts = charts_of(svg)
+    assert "chart-churn" not in charts
+    customers = [e for e in charts["chart-customers"].iter(f"{SVG}rect") if e.get("class") == "bar"]
+    assert customers and all(float(e.get("width")) >= 25 for e in customers)  # three side by side in one month
+    assert [e.get("data-value") for e in marks(charts["chart-customers"], "active at month end")] == \
+        [str(report["customers"]["by_month"][0]["active_at_end"])]
+    assert [e.get("data-value") for e in marks(charts["chart-retention"])] == ["1.0000"]
+    check_customer_charts(report, charts)
+
+
+def test_customer_charts_with_enrolment_and_the_enrolment_table(tmp_path):
+    attributes = tmp_path / "a.csv"
+    attributes.write_text("member,signup_date\nM01,2025-01-01\nM02,2025-03-01\n", encoding="utf-8")
+    page, svg = tmp_path / "r.html", tmp_path / "r.svg"
+    result = CliRunner().invoke(cli, ["simulate", str(REPO / "examples/programs/car_wash.loyalty"),
+                                      str(REPO / "examples/histories/car_wash.csv"), "--attributes", str(attributes),
+                                      "--format", "json", "--html", str(page), "--chart", str(svg)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    charts = charts_of(svg)
+    assert set(charts) == expected_charts(report)
+    check_customer_charts(report, charts)
+    text = page.read_text(encoding="utf-8")
+    assert 'id="table-enrolment"' in text and "<td class=\"name\">not enrolled</td>" in text
 
 
 # ------------------------------------------------------------------ in a real browser
@@ -235,8 +300,7 @@ def test_the_page_opens_without_errors_showing_the_terminals_headline_every_char
     exponent = len(report["headline"]["revenue"].partition(".")[2])
     assert layout["headline"] == [[label.strip(), value] for label, value, _ in headline_rows(report, exponent)]
     assert {f["id"] for f in layout["figures"]} == expected_charts(report)
-    wanted_tables = {"table-by-rule", "table-by-store", "table-by-month"} | ({"table-by-region"} if report["by_region"] else set())
-    assert set(layout["tables"]) == wanted_tables
+    assert set(layout["tables"]) == expected_tables(report)
     check_layout(layout)
 
 
@@ -259,9 +323,14 @@ def test_a_one_month_pilot_in_the_browser_has_visible_columns(tmp_path, browser)
     assert tab.problems() == []
     layout = tab.evaluate(LAYOUT)
     check_layout(layout)
-    cost = next(f for f in layout["figures"] if f["id"] == "chart-cost-by-rule")
-    sizes = [(b["box"][2] - b["box"][0], b["box"][3] - b["box"][1]) for b in cost["bars"]]
-    assert sizes and all(w >= 30 for w, _ in sizes) and sum(h for _, h in sizes) >= 80
+    for chart, least in (("chart-cost-by-rule", 30), ("chart-customers", 20)):  # customers: 3 columns side by side
+        drawn = next(f for f in layout["figures"] if f["id"] == chart)
+        sizes = [(b["box"][2] - b["box"][0], b["box"][3] - b["box"][1]) for b in drawn["bars"]]
+        assert sizes and all(w >= least for w, _ in sizes) and sum(h for _, h in sizes) >= 80, chart
+    # the one cohort's one point, and the month's active customers, drawn where a person sees them
+    points = tab.evaluate("""[...document.querySelectorAll('#chart-retention .point, #chart-customers .point')]
+        .map(p => { const r = p.getBoundingClientRect(); return [r.width, r.height]; })""")
+    assert len(points) == 2 and all(w >= 5 and h >= 5 for w, h in points)
 
 
 @needs_chromium
@@ -276,6 +345,31 @@ def test_hovering_a_column_shows_its_value(tmp_path, browser):
     tip = tab.evaluate("[getComputedStyle(document.getElementById('tip')).display, "
                        "document.getElementById('tip').textContent]")
     assert tip == ["block", f"{month} · {series}: {value} {report['program']['currency']}"]
+    assert tab.problems() == []
+
+
+@needs_chromium
+def test_hovering_the_customer_charts_shows_their_figures_in_words(tmp_path, browser):
+    report, _, page = simulate(tmp_path, "coffee_stars")
+    tab = browser.open(page.as_uri(), width=1024)
+    shown = []
+    # the first cohort's second month (month 0 is 100% for every cohort: those points lie on each other)
+    for selector in ("#chart-customers .bar", "#chart-churn .bar", '#chart-retention .point[data-label="1"]'):
+        x, y, title = tab.evaluate(f"""(() => {{ const b = document.querySelector('{selector}');
+            b.scrollIntoView(); const r = b.getBoundingClientRect();
+            return [r.left + r.width / 2, r.top + r.height / 2, b.querySelector('title').textContent]; }})()""")
+        browser.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y}, session=tab.session)
+        tip = tab.evaluate("[getComputedStyle(document.getElementById('tip')).display, "
+                           "document.getElementById('tip').textContent]")
+        assert tip == ["block", title]
+        shown.append(title)
+    first = report["customers"]["by_month"][0]
+    churned = next(m for m in report["customers"]["by_month"] if m["churn_rate"] and Decimal(m["churn_rate"]))
+    cohort = report["customers"]["cohorts"][0]
+    assert shown[0] == f"{first['month']} · first order: {first['new']} customers"
+    assert shown[1].startswith(f"{churned['month']} · churn: ") and f"({churned['lapsed']} of " in shown[1]
+    share = f"{(Decimal(cohort['retention'][1]) * 100).quantize(Decimal('0.1'))}%"
+    assert shown[2] == f"cohort {cohort['cohort']}, month 1 since signup: {share} ({cohort['active'][1]} of {cohort['members']})"
     assert tab.problems() == []
 
 

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "examples" / "programs" / "coffee_stars.loyalty"
 HISTORY = ROOT / "examples" / "histories" / "coffee_stars.csv"
 TABLES = {"summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region", "draws",
+          "customers", "customers_by_month", "customers_cohorts", "customers_value_by_tenure", "customers_enrolment",
           "by_member"}
 
 

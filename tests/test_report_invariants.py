@@ -1,6 +1,7 @@
 """Figures of a simulation report that must agree with each other, on every bundled history."""
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -126,3 +127,17 @@ def test_the_output_shown_in_docs_simulate_md_is_what_the_commands_print(tmp_pat
     text = result.stdout
     stores = text[text.index("By store"):text.index("Month by month")]
     assert stores in docs
+    # the customer measures' tables and chart hovers, for the coffee history
+    program = REPO / "examples" / "programs" / "coffee_stars.loyalty"
+    history = REPO / "examples" / "histories" / "coffee_stars.csv"
+    result = CliRunner().invoke(cli, ["simulate", str(program), str(history), "--jobs", "1", "--out", str(tmp_path / "c"),
+                                      "--chart", str(tmp_path / "c.svg")])
+    assert result.exit_code == 0, result.output
+    assert "```csv\n" + (tmp_path / "c" / "customers_by_month.csv").read_text(encoding="utf-8") + "```" in docs
+    cohorts = (tmp_path / "c" / "customers_cohorts.csv").read_text(encoding="utf-8").split("\n")
+    assert "```csv\n" + "\n".join(cohorts[:4]) + "\n```" in docs
+    svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
+    for hover in re.findall(r"`(2025-04 · churn: [^`]*|cohort 2025-01, month 1 since signup: [^`]*)`", docs):
+        hover = " ".join(hover.split())  # the page wraps lines inside it
+        assert f"<title>{hover}</title>" in svg, hover
+    assert len(re.findall(r"`(2025-04 · churn: [^`]*|cohort 2025-01, month 1 since signup: [^`]*)`", docs)) == 2

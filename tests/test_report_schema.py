@@ -65,3 +65,49 @@ def test_each_name_prints_its_models_schema_and_an_unknown_name_is_a_usage_error
     result = invoke("schema", "reports")
     assert result.exit_code == 2
     assert "no schema named 'reports'" in result.stderr and "report, assumptions, scenarios" in result.stderr
+
+
+def _valid(report):
+    Report.model_validate(report)
+    jsonschema.validate(report, schema("report"))
+
+
+def test_a_forecast_report_with_intervals_is_valid_and_its_sections_are_typed():
+    pytest.importorskip("scipy")
+    result = invoke("simulate", REPO / "examples/programs/coffee_stars.loyalty", REPO / "examples/histories/coffee_stars.csv",
+                    "--forecast", "2", "months", "--forecast-runs", "2", "--intervals", "90", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["forecast"] and report["intervals"] and report["customers"]["cohorts"]
+    _valid(report)
+    printed = schema("report")
+    month = report["forecast"]["by_month"][0]
+    for broken in ({**month, "cost": {**month["cost"], "median": 6.6}},  # money as a float
+                   {**month, "orders": {**month["orders"], "median": "26"}},  # a count as text
+                   {**month, "surprise": 1}):  # a figure the model does not know
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**report, "forecast": {**report["forecast"], "by_month": [broken]}}, printed)
+    totals = {k: v for k, v in report["forecast"]["total"].items() if k != "liability_at_end"}
+    with pytest.raises(jsonschema.ValidationError):  # a missing figure
+        jsonschema.validate({**report, "forecast": {**report["forecast"], "total": totals}}, printed)
+
+
+def test_customer_measures_with_enrolment_are_valid_and_closed(tmp_path):
+    (tmp_path / "p.loyalty").write_text((REPO / "examples/programs/coffee_stars.loyalty").read_text(encoding="utf-8"),
+                                        encoding="utf-8")
+    (tmp_path / "a.csv").write_text("member,signup_date\nM01,2025-03-01\nM02,2025-01-01\n", encoding="utf-8")
+    result = invoke("simulate", tmp_path / "p.loyalty", REPO / "examples/histories/coffee_stars.csv",
+                    "--attributes", tmp_path / "a.csv", "--format", "json")
+    report = json.loads(result.stdout)
+    enrolment = report["customers"]["enrolment"]
+    # every member has a signup row; M01's signup_date (1 March) makes her earlier orders the rest's
+    assert enrolment["enrolled"]["customers"] == 20 and enrolment["not_enrolled"]["customers"] == 1
+    _valid(report)
+    printed = schema("report")
+    customers = report["customers"]
+    for broken in ({**customers, "average_order_value": 5.84},  # money as a float
+                   {**customers, "by_month": [{**customers["by_month"][0], "churn": "0.1"}]},  # an unknown key
+                   {**customers, "cohorts": [{**customers["cohorts"][0], "retention": [1.0]}]},  # a share as a float
+                   {**customers, "enrolment": {"enrolled": enrolment["enrolled"]}}):  # a missing segment
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**report, "customers": broken}, printed)

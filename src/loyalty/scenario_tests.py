@@ -199,19 +199,42 @@ def unknown_names(program, events: list) -> list[str]:
     return out
 
 
-def run_file(program_path: Path) -> tuple[list[Outcome], Optional[str]]:
-    """Outcomes of every scenario next to a program, or an error that stops the file."""
-    import loyalty
+def run_file(program_path: Path, strict: bool = False) -> tuple[list[Outcome], Optional[str], list[str]]:
+    """Outcomes of every scenario next to a program, the error that stops the file (or None), and the
+    checker's warnings on the program, each rendered as `loyalty check` shows it.
+
+    `strict` (`loyalty test --strict`, as `check --strict` and `simulate --strict`): a scenario whose events
+    name what the program does not know fails, each such warning one of its messages; the caller counts the
+    program's own warnings as a failure."""
+    from loyalty.compiler import compile_program
+    from loyalty.diagnostics import LoyaltyError, Severity, render
+    from loyalty.frontend import check_file
+    from loyalty.runtime.facade import Program
 
     tests = test_file_for(program_path)
     if not tests.exists():
-        return [], f"{program_path}: no scenario file {tests.name} next to it"
+        return [], f"{program_path}: no scenario file {tests.name} next to it", []
     try:
-        program = loyalty.load(program_path)
-    except loyalty.LoyaltyError as err:
-        return [], err.render()
+        checked = check_file(program_path)
+    except OSError as err:
+        return [], f"{program_path}: cannot read the program: {err.strerror or err}", []
+    if checked.program is None or not checked.ok:
+        return [], LoyaltyError(checked.diagnostics, source=checked.text).render(), []
+    warnings = [render(d, checked.text) for d in checked.diagnostics if d.severity is Severity.WARNING]
+    try:
+        program = Program(compile_program(checked.program, str(program_path)))
+    except LoyaltyError as err:
+        err.source = checked.text
+        return [], err.render(), warnings
     try:
         scenarios = read_scenarios(tests)
     except YamlFileError as err:
-        return [], err.render()
-    return [run_scenario(program, sc, str(tests), line) for sc, line in scenarios], None
+        return [], err.render(), warnings
+    outcomes = [run_scenario(program, sc, str(tests), line) for sc, line in scenarios]
+    if strict:
+        for o in outcomes:
+            if o.warnings:
+                o.ok = False
+                o.messages += [f"error (--strict): {w}" for w in o.warnings]
+                o.warnings = []
+    return outcomes, None, warnings

@@ -299,7 +299,7 @@ class ReportAssumptions(_Row):
     kernel: Optional[Literal["vector", "python"]] = None
     kernel_why: Optional[str] = None
     lapse_after_days: Optional[StrictInt] = None  # the customer measures' lapse gap, when the analyst set one
-    behaviour: dict[str, Any] = {}  # the forecast's behaviour assumptions (Behaviour above), off when None
+    behaviour: Optional[BehaviourShown] = None  # the forecast's behaviour assumptions (Behaviour above)
 
 
 class Headline(_Row):
@@ -504,6 +504,180 @@ class Coverage(_Row):
     warnings: Count
 
 
+MonthText = Annotated[StrictStr, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+
+
+class CustomerMonth(_Row):
+    """A month of the customer measures: activity with the lapse gap (simulate/measures.py)."""
+    month: MonthText
+    buyers: Count
+    new: Count
+    returned: Count
+    lapsed: Count
+    active_at_end: Count
+    churn_rate: Share  # lapsed / active at the end of the month before; null in the first month
+
+
+class Cohort(_Row):
+    cohort: MonthText  # the signup month
+    members: Count
+    active: list[Count]  # members of the cohort with an order in its k-th month (0: the signup month)
+    retention: list[DecimalText]  # active[k] / members
+
+
+class DaysBetweenOrders(_Row):
+    gaps: Count
+    mean: Optional[DecimalText]
+    median: Optional[Count]
+
+
+class CustomerValue(_Row):
+    total: DecimalText  # equals headline.revenue
+    per_customer_mean: Optional[DecimalText]
+    per_customer_median: Optional[DecimalText]
+    top_tenth_share: Share
+
+
+class SignupsOutside(_Row):
+    before: Count
+    after: Count
+
+
+class ValueByTenure(_Row):
+    months_since_signup: Count
+    members: Count
+    cumulative_value_per_member: Optional[DecimalText]
+
+
+class EnrolmentSegment(_Row):
+    customers: Count
+    orders: Count
+    revenue: DecimalText
+    average_order_value: Optional[DecimalText]
+    orders_per_customer: Optional[DecimalText]
+    repeat_purchase_rate: Share
+    value_per_customer: Optional[DecimalText]
+
+
+class Enrolment(_Row):
+    enrolled: EnrolmentSegment  # orders on or after the customer's signup date
+    not_enrolled: EnrolmentSegment  # orders before it, and every order of a customer without one
+
+
+class CustomerMeasures(_Row):
+    """The report's `customers`: measures from the history alone (docs/simulate.md, "Customer measures")."""
+    customers: Count
+    orders: Count
+    repeat_customers: Count
+    repeat_purchase_rate: Share
+    average_order_value: Optional[DecimalText]
+    orders_per_customer: Optional[DecimalText]
+    days_between_orders: DaysBetweenOrders
+    value: CustomerValue
+    lapse_after_days: Annotated[StrictInt, Field(ge=1)]
+    lapse_after_from: StrictStr
+    by_month: list[CustomerMonth]
+    cohorts: list[Cohort]
+    signups_outside_history: SignupsOutside
+    value_by_months_since_signup: list[ValueByTenure]
+    enrolment: Optional[Enrolment]  # null unless the attributes give signup dates
+
+
+class GoalGradientShown(_Row):
+    factor: DecimalText
+    within: DecimalText
+
+
+class WinBackShown(_Row):
+    share: DecimalText
+
+
+class BehaviourShown(_Row):
+    """The forecast's behaviour assumptions as the report prints them (null: off)."""
+    goal_gradient: Optional[GoalGradientShown]
+    win_back: Optional[WinBackShown]
+
+
+class CountSpread(_Row):
+    """A whole-number figure across the forecast's runs: the median and the 90% interval (each one run's)."""
+    median: StrictInt
+    low: StrictInt
+    high: StrictInt
+
+
+class MoneySpread(_Row):
+    median: DecimalText
+    low: DecimalText
+    high: DecimalText
+
+
+class ForecastMonth(_Row):
+    month: MonthText
+    orders: CountSpread
+    revenue: MoneySpread
+    cost: MoneySpread
+    rewards: CountSpread
+    points_redeemed: CountSpread
+    liability: MoneySpread  # at the month's end
+
+
+class ForecastTotal(_Row):
+    orders: CountSpread
+    revenue: MoneySpread
+    cost: MoneySpread
+    rewards: CountSpread
+    points_redeemed: CountSpread
+    liability_at_end: MoneySpread
+
+
+# the BG/NBD fit's parameters, four significant digits as text ("2.948", "0.0001048", "1.2e+05")
+ParameterText = Annotated[StrictStr, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?$")]
+
+
+class ForecastParameters(_Row):
+    r: ParameterText
+    alpha: ParameterText
+    a: ParameterText
+    b: ParameterText
+
+
+class Forecast(_Row):
+    """The report's `forecast`, with `--forecast N months` (docs/simulate.md, "Forecast"; loyalty/forecast)."""
+    model: StrictStr
+    parameters: ForecastParameters  # the fit on all customers; time in weeks
+    customers_fitted: Count
+    expected_alive_at_end: DecimalText
+    months: Annotated[StrictInt, Field(ge=1, le=120)]
+    from_: StrictStr = Field(alias="from")  # the history's end, ISO 8601
+    to: StrictStr  # the horizon's last instant
+    runs: Annotated[StrictInt, Field(ge=1)]
+    seed: StrictInt
+    interval: Literal["90%"]
+    behaviour: BehaviourShown
+    by_month: list[ForecastMonth]
+    total: ForecastTotal
+
+
+class CountBounds(_Row):
+    low: StrictInt
+    high: StrictInt
+
+
+class MoneyBounds(_Row):  # money and shares: exact decimal text
+    low: DecimalText
+    high: DecimalText
+
+
+class Intervals(_Row):
+    """The report's `intervals`, with `--intervals LEVEL` (docs/simulate.md, "Intervals"; simulate/intervals.py)."""
+    level: Annotated[StrictInt, Field(ge=1, le=99)]
+    seed: StrictInt
+    resamples: Annotated[StrictInt, Field(ge=1)]
+    members: Count
+    method: StrictStr
+    headline: dict[str, Union[CountBounds, MoneyBounds]]  # a headline figure's name -> its interval
+
+
 class Report(_Row):
     """The JSON report of `loyalty simulate --format json` (docs/simulate.md, "The report")."""
 
@@ -530,11 +704,11 @@ class Report(_Row):
     redemptions_refused: list[RefusedRow]
     coverage: Coverage
     # with --intervals: each headline figure's bootstrap interval (docs/simulate.md, "Uncertainty")
-    intervals: Optional[dict[str, Any]] = None
+    intervals: Optional[Intervals] = None
     # the customer measures (docs/simulate.md, "Customer measures"; simulate/measures.py), and with --forecast
-    # the forecast (docs/simulate.md, "Forecast"): typed loosely here, their shape is their modules'
-    customers: dict[str, Any]
-    forecast: Optional[dict[str, Any]] = None
+    # the forecast (docs/simulate.md, "Forecast"; forecast/run.py)
+    customers: CustomerMeasures
+    forecast: Optional[Forecast] = None
 
 
 def report_schema() -> dict:

@@ -83,6 +83,7 @@ class Series:
     values: list[Optional[Decimal]]
     texts: list[str]
     colour: str = ""
+    hovers: Optional[list[str]] = None  # each mark's whole hover text, where the value alone would not say enough
 
 
 @dataclass
@@ -216,7 +217,7 @@ def _column_chart(chart_id, title, labels, bars, lines, unit, stacked, note, lab
                 w = col_w / max(len(bars), 1)
                 x0 = cx - col_w / 2 + j * w
                 y0, y1 = y(Decimal(0)), y(v)
-            hover = f"{label} · {s.name}: {s.texts[i]}{' ' + unit if unit else ''}"
+            hover = s.hovers[i] if s.hovers else f"{label} · {s.name}: {s.texts[i]}{' ' + unit if unit else ''}"
             body.append(f'<rect class="bar" x="{x0:.1f}" y="{min(y0, y1):.1f}" width="{w:.1f}" '
                         f'height="{max(abs(y1 - y0), 0.5):.1f}" fill="{s.colour}" data-series="{esc(s.name)}" '
                         f'data-label="{esc(label)}" data-value="{esc(s.texts[i])}"><title>{esc(hover)}</title></rect>')
@@ -228,7 +229,7 @@ def _column_chart(chart_id, title, labels, bars, lines, unit, stacked, note, lab
         for i, v in enumerate(s.values):
             if v is None:
                 continue
-            hover = f"{labels[i]} · {s.name}: {s.texts[i]}{' ' + unit if unit else ''}"
+            hover = s.hovers[i] if s.hovers else f"{labels[i]} · {s.name}: {s.texts[i]}{' ' + unit if unit else ''}"
             body.append(f'<circle class="point" cx="{left + band * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3.5" '
                         f'fill="{s.colour}" data-series="{esc(s.name)}" data-label="{esc(labels[i])}" '
                         f'data-value="{esc(s.texts[i])}"><title>{esc(hover)}</title></circle>')
@@ -356,6 +357,46 @@ def report_charts(report: dict) -> list[Chart]:
     if report.get("by_region"):
         charts.append(bar_rows_chart("chart-regions", "Cost by region", bars_of(report["by_region"], "region", "regions"),
                                      unit=cur))
+    return charts + customer_charts(report.get("customers") or {})
+
+
+def customer_charts(c: dict) -> list[Chart]:
+    """The customer measures (the report's `customers`, simulate/measures.py): customers who start, come back and
+    lapse each month with those active at its end; churn each month; retention by signup cohort. Each mark's
+    data-value is the JSON's figure (a share as the JSON writes it, "0.0625"), its hover the figure in words."""
+    if not c or not c["customers"] or not c["by_month"]:
+        return []
+    rows = c["by_month"]
+    labels = [r["month"] for r in rows]
+    flows = (("new", "first order"), ("returned", "came back"), ("lapsed", "lapsed"))
+    charts = [column_chart(
+        "chart-customers", "Customers each month", labels,
+        [Series(name, [Decimal(r[k]) for r in rows], [str(r[k]) for r in rows]) for k, name in flows],
+        [Series("active at month end", [Decimal(r["active_at_end"]) for r in rows], [str(r["active_at_end"]) for r in rows])],
+        unit="customers", stacked=False, note=f"lapsed: {c['lapse_after_days']} days without an order")]
+    if any(r["churn_rate"] is not None for r in rows):  # a one-month history has no month before to churn from
+        active_before = [None] + [r["active_at_end"] for r in rows[:-1]]
+        charts.append(column_chart(
+            "chart-churn", "Churn each month", labels,
+            [Series("churn", [None if r["churn_rate"] is None else Decimal(r["churn_rate"]) * 100 for r in rows],
+                    [r["churn_rate"] or "" for r in rows],
+                    hovers=[f"{r['month']} · churn: {_pct(r['churn_rate'])} ({r['lapsed']} of {before} lapsed)"
+                            for r, before in zip(rows, active_before)])],
+            unit="% of the customers active at the end of the month before"))
+    cohorts = c["cohorts"]
+    if cohorts:
+        width = max(len(k["retention"]) for k in cohorts)
+        lines = []
+        for i, k in enumerate(cohorts):
+            pad = [None] * (width - len(k["retention"]))
+            lines.append(Series(
+                f"{k['cohort']} ({k['members']} member{'s' if k['members'] != 1 else ''})", [Decimal(r) * 100 for r in k["retention"]] + pad,
+                list(k["retention"]) + [""] * len(pad), colour=PALETTE[i % len(PALETTE)],
+                hovers=[f"cohort {k['cohort']}, month {m} since signup: {_pct(r)} ({a} of {k['members']})"
+                        for m, (r, a) in enumerate(zip(k["retention"], k["active"]))] + [""] * len(pad)))
+        charts.append(column_chart(
+            "chart-retention", "Retention by signup cohort", [str(m) for m in range(width)], [], lines,
+            unit="% of the cohort ordering", note="x: months since signup (0: the signup month)"))
     return charts
 
 

@@ -123,6 +123,7 @@ def render_html(report: dict, exponent: int, version: Optional[str] = None) -> s
          "points_redeemed": _int(r["points_redeemed"]), "points_expired": _int(r["points_expired"]),
          "cost": m(r["cost"]), "cumulative_cost": m(r["cumulative_cost"]), "liability": m(r["liability"]),
          "total_cost_to_date": m(r["total_cost_to_date"])} for r in report["by_month"]], names=("month",)))
+    out.append(_customers(report.get("customers") or {}, m))
     out.append("</section>\n")
     a = report["assumptions"]
     red = a["redemption"]
@@ -131,6 +132,33 @@ def render_html(report: dict, exponent: int, version: Optional[str] = None) -> s
                f'{esc(a["gift_card_breakage"])}; seed {esc(a["seed"])}. Report format {esc(report["format"])}'
                f'{", loyalty " + esc(version) if version else ""}.</p></footer>\n')
     out.append(f'<div id="tip"></div>\n<script>{SCRIPT}</script>\n</body>\n</html>\n')
+    return "".join(out)
+
+
+def _customers(c: dict, m) -> str:
+    """The customer measures (their charts are with the others): the terminal's lines, activity by month, and
+    enrolled members against the rest when signup dates are known."""
+    from loyalty.simulate.render_measures import customer_lines
+
+    if not c or not c["customers"]:
+        return ""
+    money = lambda v: "-" if v is None else m(v)  # noqa: E731  # as the terminal shows a figure with no base
+    out = ['<h2>Customers</h2>\n<div id="customers">'
+           + "".join(f'<p class="note">{esc(line)}</p>' for line in customer_lines(c, money, _pct, _int)) + "</div>\n"]
+    out.append(_table("table-customers-by-month", "Customers by month", [
+        ("month", "month"), ("buyers", "buyers"), ("new", "new"), ("returned", "returned"), ("lapsed", "lapsed"),
+        ("active_at_end", "active at end"), ("churn", "churn")],
+        [{"month": r["month"], **{k: _int(r[k]) for k in ("buyers", "new", "returned", "lapsed", "active_at_end")},
+          "churn": _pct(r["churn_rate"])} for r in c["by_month"]], names=("month",)))
+    if c["enrolment"]:
+        out.append(_table("table-enrolment", "Enrolled members and the rest", [
+            ("segment", ""), ("customers", "customers"), ("orders", "orders"), ("revenue", "revenue"),
+            ("aov", "average order"), ("orders_per_customer", "orders each"), ("repeat", "repeat rate"),
+            ("value", "value each")],
+            [{"segment": name.replace("_", " "), "customers": _int(r["customers"]), "orders": _int(r["orders"]),
+              "revenue": money(r["revenue"]), "aov": money(r["average_order_value"]),
+              "orders_per_customer": r["orders_per_customer"] or "-", "repeat": _pct(r["repeat_purchase_rate"]),
+              "value": money(r["value_per_customer"])} for name, r in sorted(c["enrolment"].items())], names=("segment",)))
     return "".join(out)
 
 

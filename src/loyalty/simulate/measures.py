@@ -16,7 +16,9 @@ Definitions (docs/simulate.md, "Customer measures"):
 - **activity**, with a lapse gap of G days: a customer is active on day x when she ordered on a day t with
   t <= x < t + G; she lapses on day t + G when her next order is more than G days after t (or there is
   none and t + G is not after the history's last day), and returns when she orders again;
-- a member's **signup** is her attributes' signup_date when given, else the day of her first row.
+- a member's **signup** is her attributes' signup_date when given, else the day of her first row;
+- she is **enrolled** from her attributes' signup_date, else from her first `signup` row (the members against
+  the rest: a customer's orders before that day, and every order of a customer with neither, are the rest's).
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ class Orders:
         self.order = order[p]
         r = firsts[ret]
         self.ret_member, self.ret_time, self.ret_total, self.ret_order = member[r], time[r], totals[ret], order[r]
+        signup = kind == code.get("signup", -2)  # rows: a signup is one row
+        self.signup_member, self.signup_day = member[signup], np.floor_divide(time[signup], DAY_US)
         self.ret_day = np.floor_divide(self.ret_time, DAY_US)
         self.accepted = self._accepted_returns()
         # every member of the rows (buyers or not): her first row's day
@@ -276,20 +280,30 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
             by_tenure("value", o.ret_member[acc], _month_number(o.ret_day[acc]), -o.ret_total[acc])
 
     # ---------------------------------------------------------------- enrolled members and the rest
-    if attributes and any(a.signup_date is not None for a in attributes.values()):
-        enrolled = o.day >= signed[o.member]
-        for segment, mask in ((ENROLLED, enrolled), (NOT_ENROLLED, ~enrolled)):
-            add(_SEGMENT, segment, "orders", mask.sum())
-            add(_SEGMENT, segment, "gross", o.total[mask].sum())
-            members_in, counts = np.unique(o.member[mask], return_counts=True)
-            add(_SEGMENT, segment, "customers", len(members_in))
-            add(_SEGMENT, segment, "repeaters", (counts >= 2).sum())
-        if o.accepted.any():
-            acc = o.accepted
-            r_enrolled = o.ret_day[acc] >= signed[o.ret_member[acc]]
-            add(_SEGMENT, ENROLLED, "returned", o.ret_total[acc][r_enrolled].sum())
-            add(_SEGMENT, NOT_ENROLLED, "returned", o.ret_total[acc][~r_enrolled].sum())
-        result.count("customers_enrolment_known", 1)
+    # enrolled from the attributes' signup_date, else from the member's first `signup` row; the split is
+    # counted in every group (so it merges whatever the split of members) and shown when any member has a date
+    enrolled_from = signed.copy()
+    if len(o.signup_member):
+        first_signup = np.full(codes, big, dtype=np.int64)
+        np.minimum.at(first_signup, o.signup_member, o.signup_day)
+        enrolled_from = np.where(enrolled_from == big, first_signup, enrolled_from)
+    enrolled = o.day >= enrolled_from[o.member]
+    for segment, mask in ((ENROLLED, enrolled), (NOT_ENROLLED, ~enrolled)):
+        add(_SEGMENT, segment, "orders", mask.sum())
+        add(_SEGMENT, segment, "gross", o.total[mask].sum())
+        members_in, counts = np.unique(o.member[mask], return_counts=True)
+        add(_SEGMENT, segment, "customers", len(members_in))
+        add(_SEGMENT, segment, "repeaters", (counts >= 2).sum())
+    if o.accepted.any():
+        acc = o.accepted
+        r_enrolled = o.ret_day[acc] >= enrolled_from[o.ret_member[acc]]
+        add(_SEGMENT, ENROLLED, "returned", o.ret_total[acc][r_enrolled].sum())
+        add(_SEGMENT, NOT_ENROLLED, "returned", o.ret_total[acc][~r_enrolled].sum())
+    # members who enrolled (a sum over groups, so the same however the members are split): the report shows
+    # the split when there is any
+    enrolled_members = int((enrolled_from[o.all_members] != big).sum())
+    if enrolled_members:
+        result.count("customers_enrolment_known", enrolled_members)
 
 
 def _observe_all(result: SimResult, name: str, values) -> None:

@@ -6,6 +6,20 @@ from __future__ import annotations
 from typing import Callable
 
 
+def customer_lines(c: dict, money: Callable[[str], str], pct: Callable, whole: Callable) -> list[str]:
+    """The customer measures' headline, in words: the terminal's lines and the HTML report's."""
+    gaps, value = c["days_between_orders"], c["value"]
+    return [
+        f"{whole(c['customers'])} customers, {whole(c['orders'])} orders; repeat purchase rate "
+        f"{pct(c['repeat_purchase_rate'])}; average order {money(c['average_order_value'])}; "
+        f"{c['orders_per_customer']} orders a customer, median {gaps['median'] if gaps['median'] is not None else '-'}"
+        f" days between orders",
+        f"value a customer: mean {money(value['per_customer_mean'])}, median {money(value['per_customer_median'])}; "
+        f"the top tenth of customers paid {pct(value['top_tenth_share'])}",
+        f"lapsed after {c['lapse_after_days']} days without an order ({c['lapse_after_from']})",
+    ]
+
+
 def render_customers(section: dict, console, money: Callable[[str], str], pct: Callable, whole: Callable) -> None:
     from rich.table import Table
 
@@ -21,18 +35,9 @@ def render_customers(section: dict, console, money: Callable[[str], str], pct: C
         return t
 
     c = section
-    gaps = c["days_between_orders"]
-    value = c["value"]
     console.print(plain(("Customers", "bold")))
-    console.print(plain(
-        f"{whole(c['customers'])} customers, {whole(c['orders'])} orders; repeat purchase rate "
-        f"{pct(c['repeat_purchase_rate'])}; average order {money(c['average_order_value'])}; "
-        f"{c['orders_per_customer']} orders a customer, median {gaps['median'] if gaps['median'] is not None else '-'}"
-        f" days between orders"))
-    console.print(plain(
-        f"value a customer: mean {money(value['per_customer_mean'])}, median {money(value['per_customer_median'])}; "
-        f"the top tenth of customers paid {pct(value['top_tenth_share'])}"))
-    console.print(plain(f"lapsed after {c['lapse_after_days']} days without an order ({c['lapse_after_from']})"))
+    for line in customer_lines(c, money, pct, whole):
+        console.print(plain(line))
     t = table("Customers by month", ("month", "buyers", "new", "returned", "lapsed", "active at end", "churn"))
     for r in c["by_month"]:
         t.add_row(*(plain(x) for x in (r["month"], whole(r["buyers"]), whole(r["new"]), whole(r["returned"]),

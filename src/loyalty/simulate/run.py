@@ -246,7 +246,8 @@ def member_rows_csv(result: SimResult, exponent: int) -> list[dict]:
 
 
 OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region",
-              "draws", "by_member")
+              "draws", "customers", "customers_by_month", "customers_cohorts", "customers_value_by_tenure",
+              "customers_enrolment", "by_member")
 OUT_FORMATS = ("csv", "parquet")
 
 

@@ -58,6 +58,23 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "rejected_events": (("reason", TEXT), ("events", INT)),
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),
+    # the customer measures (the report's `customers`, simulate/measures.py): the whole history in one row,
+    # activity by month, retention by signup cohort (one row per cohort and month since signup), value by
+    # months since signup, and enrolled members against the rest (no rows unless signup dates are known)
+    "customers": (("customers", INT), ("orders", INT), ("repeat_customers", INT), ("repeat_purchase_rate", SHARE),
+                  ("average_order_value", MONEY), ("orders_per_customer", DECIMAL),
+                  ("days_between_orders_mean", DECIMAL), ("days_between_orders_median", INT),
+                  ("value_total", MONEY), ("value_per_customer_mean", MONEY), ("value_per_customer_median", MONEY),
+                  ("value_top_tenth_share", SHARE), ("lapse_after_days", INT), ("lapse_after_from", TEXT)),
+    "customers_by_month": (("month", TEXT), ("buyers", INT), ("new", INT), ("returned", INT), ("lapsed", INT),
+                           ("active_at_end", INT), ("churn_rate", SHARE)),
+    "customers_cohorts": (("cohort", TEXT), ("months_since_signup", INT), ("members", INT), ("active", INT),
+                          ("retention", SHARE)),
+    "customers_value_by_tenure": (("months_since_signup", INT), ("members", INT),
+                                  ("cumulative_value_per_member", MONEY)),
+    "customers_enrolment": (("segment", TEXT), ("customers", INT), ("orders", INT), ("revenue", MONEY),
+                            ("average_order_value", MONEY), ("orders_per_customer", DECIMAL),
+                            ("repeat_purchase_rate", SHARE), ("value_per_customer", MONEY)),
 }
 # the tables of `loyalty.compare` (loyalty/simulation.py)
 COMPARE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -68,7 +85,7 @@ COMPARE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
 # columns that hold names, ids or labels whatever their values look like (a member id "0042" stays text)
 TEXT_NAMES = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member", "month",
                         "store", "region", "channel", "segment", "item", "category", "reason", "severity", "name",
-                        "message", "budget", "ran_out", "value", "type"})
+                        "message", "budget", "ran_out", "value", "type", "cohort", "lapse_after_from"})
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _MONTH_SPLITS = {"cost_by_type": "type", "cost_by_rule": "rule"}
 
@@ -96,9 +113,37 @@ def table_rows(report: dict, name: str, member_rows: Optional[list[dict]] = None
         return [{**d, "winners": " ".join(d["winners"])} for d in report.get("draws", [])]
     if name == "coverage":
         return [{c: f.get(c) for c, _ in SCHEMAS["coverage"]} for f in report.get("coverage", {}).get("findings", [])]
+    if name.startswith("customers"):
+        return _customer_rows(report.get("customers") or {}, name)
     if name not in report and name not in SCHEMAS:
         raise KeyError(name)
     return list(report.get(name) or [])
+
+
+def _customer_rows(c: dict, name: str) -> list[dict]:
+    """The customer measures' tables, from the report's `customers` section."""
+    if not c:
+        return []
+    if name == "customers":
+        gaps, value = c["days_between_orders"], c["value"]
+        return [{**{k: c[k] for k in ("customers", "orders", "repeat_customers", "repeat_purchase_rate",
+                                      "average_order_value", "orders_per_customer", "lapse_after_days",
+                                      "lapse_after_from")},
+                 "days_between_orders_mean": gaps["mean"], "days_between_orders_median": gaps["median"],
+                 "value_total": value["total"], "value_per_customer_mean": value["per_customer_mean"],
+                 "value_per_customer_median": value["per_customer_median"],
+                 "value_top_tenth_share": value["top_tenth_share"]}]
+    if name == "customers_by_month":
+        return list(c["by_month"])
+    if name == "customers_cohorts":
+        return [{"cohort": row["cohort"], "months_since_signup": k, "members": row["members"], "active": active,
+                 "retention": retention}
+                for row in c["cohorts"] for k, (active, retention) in enumerate(zip(row["active"], row["retention"]))]
+    if name == "customers_value_by_tenure":
+        return list(c["value_by_months_since_signup"])
+    if name == "customers_enrolment":
+        return [{"segment": segment, **figures} for segment, figures in (c.get("enrolment") or {}).items()]
+    raise KeyError(name)
 
 
 def table_columns(name: str, rows: list[dict]) -> list[tuple[str, str]]:
