@@ -441,6 +441,14 @@ class BudgetRow(_Row):
     ran_out: Optional[str]
 
 
+class StockRow(_Row):
+    reward: str
+    limit: Count
+    given: Count
+    refused: Count  # times a rule would have given it after the stock ran out
+    ran_out: Optional[str]
+
+
 class DrawRow(_Row):
     draw: str
     period: str
@@ -521,6 +529,7 @@ class Report(_Row):
     time_to_first_reward: FirstReward
     caps: list[CapRow]
     budgets: list[BudgetRow]
+    stock: list[StockRow] = []  # rewards `limited to` a number (runtime/mechanics/stock.py)
     draws: list[DrawRow]
     rejected_events: list[RejectedRow]
     redemptions_refused: list[RefusedRow]

@@ -26,6 +26,7 @@ EFFECT_KINDS = (
     "draw_entries",
     "cap_reached",  # a per-member cap truncated a rule, by `truncated`
     "budget_reached",  # a program-wide budget truncated a rule, by `truncated`
+    "stock_out",  # a rule would have given a reward whose stock is gone (mechanics/stock.py)
     "redemption_refused",  # not enough points, or no such reward
 )
 
@@ -137,6 +138,8 @@ class Effect(_EffectFields):
             # without a point kind the rule gives money (a discount, a reward's cost): `truncated` is minor units
             held = f"{self.truncated} {self.point_kind}" if self.point_kind else money(self.truncated or 0)
             s = f"{k.replace('_', ' ')}: {held} not given"
+        elif k == "stock_out":
+            s = f"reward {self.reward} not given: none left in stock"
         elif k == "redemption_refused":
             s = f"redemption of {self.reward} refused: {self.reason}"
         else:

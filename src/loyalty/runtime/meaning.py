@@ -182,6 +182,17 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
     budgets = doc["budgets"]
     for key, limit in budgets.items():
         _int(limit, f"budgets[{key!r}]")
+    # stock and codes' uses are claimed like budgets, under keys of their own (mechanics/stock.py, codes.py)
+    codes = doc.get("codes", {})
+    limited = {f"stock:{n}": r["stock"] for n, r in rewards.items() if "stock" in r}
+    limited.update({f"code:{c}": v["uses"] for c, v in codes.items() if v["uses"] is not None})
+    for key, limit in limited.items():
+        _int(limit, key, 1)
+        if budgets.get(key) != limit:
+            raise SchemaError(f"budgets[{key!r}]", f"must be {limit}, the limit the program declares")
+    for key in budgets:
+        if key.startswith(("stock:", "code:")) and key not in limited:
+            raise SchemaError(f"budgets[{key!r}]", "no reward's stock and no code's uses")
 
     def conditions(conds, path: str) -> None:
         for i, c in enumerate(conds):
@@ -247,6 +258,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         for j, cap in enumerate(r["caps"]):
             _int(cap["amount"], f"{path}.caps[{j}].amount", 1)
             _period(cap["period"], f"{path}.caps[{j}].period")
+        if "code" in r and r["code"] not in codes:
+            raise SchemaError(f"{path}.code", f"{r['code']!r} is not one of the program's codes")
         b = r["budget"]
         if b is not None and b["key"] not in budgets:
             raise SchemaError(f"{path}.budget.key", f"{b['key']!r} is not one of the program's budgets")

@@ -83,6 +83,10 @@ class Plan:
         rules = prog.rules
         # every rule's mechanic: an action none runs is refused here, not ignored at run time
         self.mechanics = tuple(mechanic_for(r) for r in rules)
+        for r in rules:
+            if r.code is not None:  # the language has codes; events do not carry them yet (docs/language.md, "Codes")
+                raise PlanError(f"rule {r.name!r} requires code {r.code!r}: this version of loyalty cannot run "
+                                "codes yet (events do not carry them)")
         self.phase_of = tuple(m.purchase_phase(r) for r, m in zip(rules, self.mechanics))
         self.runs_from = prog.runs_from
         self.runs_to = prog.runs_to

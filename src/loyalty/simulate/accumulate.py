@@ -234,6 +234,8 @@ class MemberAccumulator:
                 budget = e.scope or e.rule
                 r.add("budget", budget, "times")
                 r.add("budget", budget, "truncated", e.truncated or 0)
+            elif kind == "stock_out":
+                r.add("stock", e.reward, "refused")
             elif kind == "redemption_refused":
                 r.add("refused", e.reward or "", e.reason or "refused")
             elif kind == "duplicate_ignored":

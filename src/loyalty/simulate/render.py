@@ -175,6 +175,10 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         ran = f", ran out {b['ran_out']}" if b["ran_out"] else ""
         console.print(plain("budget ", (b["budget"], "bold"), f" ({b['limit']}): truncated {_int(b['times'])} "
                             f"times{ran}"))
+    for s in report.get("stock", []):
+        ran = f", ran out {s['ran_out']}" if s["ran_out"] else ""
+        console.print(plain("stock of ", (s["reward"], "bold"), f" ({_int(s['limit'])}): {_int(s['given'])} given, "
+                            f"{_int(s['refused'])} refused{ran}"))
     if report["draws"]:
         t = titled("Draws")
         columns(t, ("draw", "period", "entrants", "entries", "winners", "paid"), left=("draw", "winners"))

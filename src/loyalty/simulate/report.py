@@ -354,6 +354,12 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         "budgets": [{"budget": k, "limit": program.budgets.get(k), "times": v.get("times", 0),
                      "truncated": v.get("truncated", 0), "ran_out": result.exhausted.get(k)}
                     for k, v in sorted(table("budget").items())],
+        # the budgets keyed stock:<reward> are the rewards' stock (runtime/mechanics/stock.py)
+        "stock": [{"reward": key[len("stock:"):], "limit": int(limit),
+                   "given": table("reward").get(key[len("stock:"):], {}).get("given", 0),
+                   "refused": table("stock").get(key[len("stock:"):], {}).get("refused", 0),
+                   "ran_out": result.exhausted.get(key)}
+                  for key, limit in sorted(program.budgets.items()) if key.startswith("stock:")],
         "draws": draws,
         "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],

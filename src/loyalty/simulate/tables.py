@@ -55,6 +55,7 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "tiers_by_month": (("month", TEXT),),
     "caps": (("rule", TEXT), ("times", INT), ("truncated", DECIMAL)),
     "budgets": (("budget", TEXT), ("limit", DECIMAL), ("times", INT), ("truncated", DECIMAL), ("ran_out", TEXT)),
+    "stock": (("reward", TEXT), ("limit", INT), ("given", INT), ("refused", INT), ("ran_out", TEXT)),
     "rejected_events": (("reason", TEXT), ("events", INT)),
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),

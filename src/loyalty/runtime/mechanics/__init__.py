@@ -14,13 +14,14 @@ from loyalty.runtime.mechanics.points import PointsOverTime
 from loyalty.runtime.mechanics.redeem import Redemptions
 from loyalty.runtime.mechanics.registry import (MODIFIER, PROGRAM_MECHANICS, PURCHASE_PHASES, RULE_MECHANICS,
                                                 Mechanic, PlanError, mechanic_for, register_program)
+from loyalty.runtime.mechanics.stock import Stock
 from loyalty.runtime.mechanics.tiers import Tiers
 
 # every module of this package: a rule mechanic registers itself when its module is imported, so a new
 # mechanic is one new module here and nothing else in this package
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
-for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
+for _m in (Budgets(), Stock(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",

@@ -21,7 +21,8 @@ def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
     rw = prog.rewards[r.reward]
     given = 0
     for _ in range(times):
-        if limit(prog, st, r, rw.cost, ev, ledger, out, None, money=True, all_or_nothing=True) is None:
+        if limit(prog, st, r, rw.cost, ev, ledger, out, None, money=True, all_or_nothing=True,
+                 stock=rw.name if rw.stock is not None else None) is None:
             continue
         given += 1
         out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
