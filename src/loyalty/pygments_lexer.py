@@ -16,7 +16,7 @@ from pygments.token import Comment, Keyword, Literal, Name, Number, Operator, Pu
 # words that start a declaration (a top-level block, or an entry of a catalog or tier ladder)
 DECLARATION_KEYWORDS = (
     "program", "points", "catalog", "category", "item", "segment", "store", "reward", "redeem",
-    "rule", "campaign", "tiers", "tier", "draw", "params",
+    "rule", "campaign", "tiers", "tier", "draw", "params", "code",
 )
 # the logic of `when` expressions
 LOGICAL_KEYWORDS = ("and", "or", "not")
@@ -33,6 +33,8 @@ KEYWORDS = (
     "without", "zero",
     # parameters (`param "name"` where a literal stands), and how long returns and late events are accepted
     "param", "accepted", "within", "late", "events",
+    # stock on rewards, codes' uses
+    "limited", "uses",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays
