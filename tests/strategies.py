@@ -334,7 +334,7 @@ def limits() -> st.SearchStrategy[ast.Node]:
 
 @functools.lru_cache(maxsize=None)
 def rules() -> st.SearchStrategy[ast.RuleDecl]:
-    clauses = st.one_of(actions(), triggers(), conditions(), limits())
+    clauses = st.one_of(actions(), triggers(), conditions(), limits(), st.builds(ast.WithCode, texts()))
     return st.builds(ast.RuleDecl, texts(), st.lists(clauses, min_size=1, max_size=6).map(tuple))
 
 
@@ -422,15 +422,16 @@ def declarations() -> st.SearchStrategy[ast.Node]:
     catalog_entry = st.one_of(
         st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | or_ref(moneys()))
     )
-    campaign_clause = st.one_of(conditions(), limits(), rules())
+    campaign_clause = st.one_of(conditions(), limits(), rules(), st.builds(ast.WithCode, texts()))
     return st.one_of(
         _program_decls(),
         _points_decls(),
         st.builds(ast.CatalogDecl, st.lists(catalog_entry, max_size=4).map(tuple)),
         st.builds(ast.SegmentDecl, texts()),
         st.builds(ast.StoreDecl, texts(), st.none() | texts()),
-        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | or_ref(moneys())),
+        st.builds(ast.RewardDecl, texts(), _reward_kinds(), st.none() | or_ref(moneys()), st.none() | or_ref(counts())),
         st.builds(ast.RedeemDecl, or_ref(points_amounts()), texts()),
+        st.builds(ast.CodeDecl, texts(), st.none() | or_ref(counts())),
         rules(),
         st.builds(ast.CampaignDecl, texts(), st.lists(campaign_clause, max_size=4).map(tuple)),
         _tiers_decls(),
@@ -1059,10 +1060,13 @@ def valid_programs(draw) -> ast.Program:
         else:
             kind = ast.PerkReward()
         cost = v.money(lo=0, hi=500) if draw(st.booleans()) else None
-        decls.append(ast.RewardDecl(ast.Text(name), kind, cost))
         if v.kinds and draw(st.booleans()):
+            decls.append(ast.RewardDecl(ast.Text(name), kind, cost))
             decls.append(ast.RedeemDecl(v.points(hi=5000), ast.Text(name)))
         else:
+            # a reward a rule gives may have a stock (runtime/mechanics/stock.py): small, so it runs out
+            stock = ast.Count(Decimal(draw(st.integers(1, 6)))) if draw(st.integers(0, 2)) == 0 else None
+            decls.append(ast.RewardDecl(ast.Text(name), kind, cost, stock))
             given_by_rule.append(name)
 
     # rules, campaigns and a draw
@@ -1138,7 +1142,8 @@ def valid_programs(draw) -> ast.Program:
 # where the grammar takes `param "name"` in place of a literal: node class -> fields
 PARAM_PLACES: dict[type, tuple[str, ...]] = {
     ast.PointCost: ("money",), ast.ExpireAfterEarning: ("duration",), ast.ExpireAfterInactivity: ("duration",),
-    ast.PendingSetting: ("duration",), ast.ItemDecl: ("cost",), ast.RewardDecl: ("cost",),
+    ast.PendingSetting: ("duration",), ast.ItemDecl: ("cost",), ast.RewardDecl: ("cost", "stock"),
+    ast.CodeDecl: ("uses",),
     ast.GiftCardReward: ("face_value",), ast.RedeemDecl: ("price",), ast.PunchFree: ("ordinal",),
     ast.PunchDiscount: ("ordinal", "percent"), ast.PaidThenFree: ("free", "paid"), ast.EarnPerSpend: ("points", "per"),
     ast.EarnPerEvent: ("points",), ast.EarnFixed: ("points",), ast.EarnMultiplier: ("multiplier",),

@@ -17,6 +17,8 @@ EFFECT_KINDS = (
     "points_available",  # pending points matured
     "points_expired",
     "tier_changed",
+    "code_used",  # a purchase used a code (mechanics/codes.py); scope code:<code>
+    "code_refused",  # a purchase carried a code it could not use, and why (reason)
     "discount_applied",  # amount off this order
     "points_earned",  # pending=True when they mature later
     "points_redeemed",
@@ -138,6 +140,10 @@ class Effect(_EffectFields):
             # without a point kind the rule gives money (a discount, a reward's cost): `truncated` is minor units
             held = f"{self.truncated} {self.point_kind}" if self.point_kind else money(self.truncated or 0)
             s = f"{k.replace('_', ' ')}: {held} not given"
+        elif k == "code_used":
+            s = f"code {(self.scope or '')[5:]} used"
+        elif k == "code_refused":
+            s = f"code {(self.scope or '')[5:]} not used: {self.reason}"
         elif k == "stock_out":
             s = f"reward {self.reward} not given: none left in stock"
         elif k == "redemption_refused":

@@ -44,12 +44,19 @@ class Line(BaseModel):
     amount: Decimal = Field(ge=0, description="the line's total price, in the program currency")
 
 
+# a code as a purchase carries it (runtime/mechanics/codes.py): one word, as a history's codes column holds it
+Code = Annotated[Text, Field(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+MAX_CODES = 16  # codes on one purchase (docs/limits.md)
+
+
 class Purchase(_Base):
     type: Literal["purchase"] = "purchase"
     order: Text = Field(min_length=1)
     lines: list[Line] = Field(min_length=1)
     store: Optional[Text] = None
     channel: Optional[Text] = None
+    codes: list[Code] = Field(default_factory=list, max_length=MAX_CODES,
+                              description="codes the purchase carries (a promotion's, a coupon's)")
 
 
 class ReturnLine(BaseModel):
@@ -170,7 +177,8 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
         for i, ln in enumerate(event.lines):
             cat = ln.category if ln.category is not None else catalog.get(ln.item)
             lines.append((ln.item, cat, ln.quantity, to_minor(ln.amount, exponent, f"lines.{i}.amount", currency)))
-        return Ev("purchase", eid, t, order=event.order, lines=tuple(lines), store=event.store, channel=event.channel)
+        return Ev("purchase", eid, t, order=event.order, lines=tuple(lines), store=event.store, channel=event.channel,
+                  codes=tuple(event.codes))
     if isinstance(event, Return):
         if event.lines is not None and event.amount is not None:
             raise EventError("amount", "a return gives either lines or an amount, not both")

@@ -28,6 +28,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
+from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
@@ -75,7 +76,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "bounded")
+                 "trigger_rules", "bounded", "has_codes")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -83,10 +84,6 @@ class Plan:
         rules = prog.rules
         # every rule's mechanic: an action none runs is refused here, not ignored at run time
         self.mechanics = tuple(mechanic_for(r) for r in rules)
-        for r in rules:
-            if r.code is not None:  # the language has codes; events do not carry them yet (docs/language.md, "Codes")
-                raise PlanError(f"rule {r.name!r} requires code {r.code!r}: this version of loyalty cannot run "
-                                "codes yet (events do not carry them)")
         self.phase_of = tuple(m.purchase_phase(r) for r, m in zip(rules, self.mechanics))
         self.runs_from = prog.runs_from
         self.runs_to = prog.runs_to
@@ -111,7 +108,9 @@ class Plan:
             if self.phase_of[r.index] is None:
                 raise PlanError(f"rule {r.name!r}: the {self.mechanics[r.index].name} mechanic does not run on a "
                                 f"purchase, but its trigger fires on one")
-        static = all(r.trigger is None and not r.preds for r in self.candidates)
+        # rules that require a code (mechanics/codes.py): they apply only to a purchase that carries and uses it
+        self.has_codes = any(r.code is not None for r in rules)
+        static = all(r.trigger is None and not r.preds and r.code is None for r in self.candidates)
         self.static = Phases(self, self.candidates) if static else None
         # otherwise the phases of each set of applicable rules met so far: few sets recur (the conditions are
         # of the day, the store, the member's segments ...), so a purchase looks its set up instead of sorting
@@ -122,11 +121,13 @@ class Plan:
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
         self.spend_metrics = metric_slots(prog, "spend", -1)
         self.visit_metrics = metric_slots(prog, "visits", -1)
-        self.visit_steps = tuple((r, m.visit_step(r)) for r, m in zip(rules, self.mechanics) if m.fires_on_visit(r))
-        self.referral_rules = tuple(r for r, m in zip(rules, self.mechanics) if m.fires_on_referral(r))
+        # (a rule that requires a code fires only on a purchase: no other event carries codes)
+        self.visit_steps = tuple((r, m.visit_step(r)) for r, m in zip(rules, self.mechanics)
+                                 if m.fires_on_visit(r) and r.code is None)
+        self.referral_rules = tuple(r for r, m in zip(rules, self.mechanics) if m.fires_on_referral(r) and r.code is None)
         self.trigger_rules = {}
         for trigger in SIMPLE_TRIGGERS:
-            fired = prog.by_trigger.get(trigger, ())
+            fired = tuple(r for r in prog.by_trigger.get(trigger, ()) if r.code is None)
             for r in fired:
                 if not hasattr(self.mechanics[r.index], "fire"):
                     raise PlanError(f"rule {r.name!r}: the {self.mechanics[r.index].name} mechanic cannot fire "
@@ -314,9 +315,11 @@ class Plan:
                 if preds_ok(r, ctx) and order_has_line(r, lines):
                     st.counts[r.index] = st.counts.get(r.index, 0) + 1
         ph = self.static
-        if ph is None:
+        if ph is None or ev.codes:
             applicable = tuple(r for r in self.candidates if (r.trigger is None or purchase_trigger_ok(r, ctx))
                                and (not r.preds or preds_ok(r, ctx)))
+            if ev.codes or self.has_codes:
+                applicable = use_codes(self.prog, st, ev, applicable, ledger, out)
             ph = self.phases.get(applicable)
             if ph is None:
                 ph = Phases(self, applicable)

@@ -71,3 +71,4 @@ class StateDoc(BaseModel):
     counts: dict[int, int] = {}
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
+    codes: list[str] = []  # the codes the member has used (absent in states saved before codes)
