@@ -70,7 +70,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY210": _e("unknown currency code"),
     "LOY211": _e("time zone of this machine only"),
     "LOY216": _e("a stock or a code's uses of 0"),
-    "LOY217": _e("rule requires more than one code"),
+    "LOY217": _e("not a code"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),

@@ -19,6 +19,7 @@ from typing import Iterable, Optional, Union
 from loyalty import currencies, rates
 from loyalty.checker.symbols import RuleEntry, Symbols, build_symbols
 from loyalty.diagnostics import Diagnostic, sort_diagnostics
+from loyalty.runtime.internal import code_problem  # the runtime refuses what the checker does
 from loyalty.runtime.timeutil import is_iana_zone, machine_only_zone_name  # the runtime refuses what the checker does
 from loyalty.spans import Span
 from loyalty.syntax import ast
@@ -531,6 +532,10 @@ class _Checker:
         for decl in self.program.declarations:
             if not isinstance(decl, ast.CodeDecl):
                 continue
+            why = code_problem(decl.code.value)
+            if why is not None:
+                self.report("LOY217", f'"{decl.code.value}" cannot be a code: {why}', decl.code.span,
+                            hint="write a code as members type it at the till, e.g. \"SUMMER25\"")
             uses = decl.uses
             if uses is not None and not isinstance(uses, ast.ParamRef):
                 if uses.value == 0:
@@ -676,7 +681,7 @@ class _Checker:
 
         codes = [c for c in own_conditions + inherited_conditions if isinstance(c, ast.WithCode)]
         for extra in codes[1:]:
-            self.report("LOY217", f'rule "{rule.name.value}" requires a second code ("{extra.code.value}"); a '
+            self.report("LOY105", f'rule "{rule.name.value}" requires a second code ("{extra.code.value}"); a '
                         "rule takes one code", extra.span,
                         hint="give each code a rule of its own, or put the rules in a campaign without a code")
         self.check_dates(rule.name.value, own_conditions, entry.campaign)

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from loyalty.runtime.internal import (EARLIEST, LATEST, MAX_MINOR, SURROGATE, TIME_RANGE, Ev,  # noqa: F401
-                                      EventError, exact_minor, has_surrogate)
+from loyalty.runtime.internal import (EARLIEST, LATEST, MAX_CODES, MAX_MINOR, SURROGATE, TIME_RANGE,  # noqa: F401
+                                      Ev, EventError, code_problem, exact_minor, has_surrogate)
 
 
 def _unicode(value: str) -> str:
@@ -44,9 +44,15 @@ class Line(BaseModel):
     amount: Decimal = Field(ge=0, description="the line's total price, in the program currency")
 
 
+def _code(value: str) -> str:
+    why = code_problem(value)
+    if why is not None:
+        raise ValueError(why)
+    return value
+
+
 # a code as a purchase carries it (runtime/mechanics/codes.py): one word, as a history's codes column holds it
-Code = Annotated[Text, Field(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
-MAX_CODES = 16  # codes on one purchase (docs/limits.md)
+Code = Annotated[str, AfterValidator(_code)]
 
 
 class Purchase(_Base):

@@ -37,6 +37,37 @@ def has_surrogate(text: str) -> bool:
 SURROGATE = "holds a lone surrogate (half of a UTF-16 pair), which is not a character"
 
 
+# codes (runtime/mechanics/codes.py): what one code may be, in a program, an event and a history's codes column
+MAX_CODE_LENGTH = 64
+MAX_CODES = 16  # codes on one purchase
+
+
+def code_problem(code: str) -> Optional[str]:
+    """Why `code` cannot be a code, or None: a code is one word (a history's codes column separates codes by
+    spaces) of visible characters, at most MAX_CODE_LENGTH long."""
+    if not code:
+        return "a code cannot be empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"a code is at most {MAX_CODE_LENGTH} characters long"
+    if any(ch.isspace() for ch in code):
+        return "a code is one word: it cannot hold a space"
+    if not code.isprintable() or has_surrogate(code):
+        return "a code cannot hold control or invisible characters"
+    return None
+
+
+def codes_problem(text: str) -> Optional[str]:
+    """Why a history's codes value (codes separated by spaces) cannot be read, or None."""
+    codes = text.split()
+    if len(codes) > MAX_CODES:
+        return f"more than {MAX_CODES} codes on one row"
+    for code in codes:
+        why = code_problem(code)
+        if why is not None:
+            return why
+    return None
+
+
 class EventError(ValueError):
     """An event was rejected; nothing changed. `field` is the dotted path of the bad field."""
 

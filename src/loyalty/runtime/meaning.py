@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from loyalty.runtime.internal import code_problem
 from loyalty.runtime.schema import SchemaError
 from loyalty.runtime.timeutil import PERIODS, is_iana_zone
 
@@ -184,6 +185,10 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         _int(limit, f"budgets[{key!r}]")
     # stock and codes' uses are claimed like budgets, under keys of their own (mechanics/stock.py, codes.py)
     codes = doc.get("codes", {})
+    for c in codes:
+        why = code_problem(c)
+        if why is not None:
+            raise SchemaError(f"codes[{c!r}]", why)
     limited = {f"stock:{n}": r["stock"] for n, r in rewards.items() if "stock" in r}
     limited.update({f"code:{c}": v["uses"] for c, v in codes.items() if v["uses"] is not None})
     for key, limit in limited.items():
