@@ -449,6 +449,17 @@ class StockRow(_Row):
     ran_out: Optional[str]
 
 
+class CodeRow(_Row):
+    code: str
+    declared: bool  # false: a purchase carried a code the program does not declare
+    limit: Optional[Count]  # its total uses (None: no total)
+    used: Count
+    already_used_by_this_member: Count
+    no_rule_applies: Count
+    no_uses_left: Count
+    unknown_code: Count
+
+
 class DrawRow(_Row):
     draw: str
     period: str
@@ -470,7 +481,7 @@ class RefusedRow(_Row):
 
 
 class UnknownName(_Row):
-    kind: Literal["item", "category", "store", "channel", "action", "segment"]
+    kind: Literal["item", "category", "store", "channel", "action", "segment", "code"]
     name: str
     rows: Optional[Count] = None  # history rows naming it (members, for a segment of the attributes)
     members: Optional[Count] = None
@@ -530,6 +541,7 @@ class Report(_Row):
     caps: list[CapRow]
     budgets: list[BudgetRow]
     stock: list[StockRow] = []  # rewards `limited to` a number (runtime/mechanics/stock.py)
+    codes: list[CodeRow] = []  # codes declared or carried (runtime/mechanics/codes.py)
     draws: list[DrawRow]
     rejected_events: list[RejectedRow]
     redemptions_refused: list[RefusedRow]

@@ -236,6 +236,10 @@ class MemberAccumulator:
                 r.add("budget", budget, "truncated", e.truncated or 0)
             elif kind == "stock_out":
                 r.add("stock", e.reward, "refused")
+            elif kind == "code_used":
+                r.add("code", e.scope[len("code:"):], "used")
+            elif kind == "code_refused":
+                r.add("code", e.scope[len("code:"):], e.reason.replace(" ", "_"))
             elif kind == "redemption_refused":
                 r.add("refused", e.reward or "", e.reason or "refused")
             elif kind == "duplicate_ignored":

@@ -136,7 +136,7 @@ def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
         name=prog.name, file=file, currency=prog.currency, exponent=prog.exponent, point_costs=point_costs,
         rewards={name: rw.kind for name, rw in prog.rewards.items()}, rule_lines=rule_lines,
         tiers=tuple(t.name for t in prog.tiers.tiers) if prog.tiers else (), draws=draws,
-        budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores),
+        budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores), codes=dict(prog.codes),
     )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from loyalty.runtime.internal import exact_minor
+from loyalty.runtime.internal import codes_problem, exact_minor
 
 from loyalty.simulate.errors import InputError
 
@@ -45,6 +45,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "store": ("store", "store_id"),
     "channel": ("channel",),
     "event": ("event", "event_id"),
+    "codes": ("codes", "code", "promo_codes", "promo_code"),
 }
 # --delimiter (and a scenario file's `delimiter:`) takes one character, or one of these names
 DELIMITER_NAMES: dict[str, str] = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -74,9 +75,9 @@ class BadRow:
         return f'{where}: column "{self.column}": {self.reason} (found {self.value!r})'
 
 
-_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event")
+_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event", "codes")
 _COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category", "quantity", "store", "channel",
-                  "event", "row")
+                  "event", "codes", "row")
 _EPOCH = _dt.datetime(1970, 1, 1)
 _PURCHASE, _RETURN = 0, 1  # positions in EVENT_TYPES; every later type carries no money
 
@@ -87,7 +88,7 @@ def _schema():
     text, whole = pa.dictionary(pa.int32(), pa.string()), pa.int64()
     return pa.schema([("member", text), ("time", whole), ("amount", whole), ("type", text), ("order", text),
                       ("item", text), ("category", text), ("quantity", whole), ("store", text), ("channel", text),
-                      ("event", text), ("row", whole), ("fold", pa.int8())])
+                      ("event", text), ("codes", text), ("row", whole), ("fold", pa.int8())])
 
 
 def micros_to_datetime(us: int) -> _dt.datetime:
@@ -128,7 +129,7 @@ class History:
             values = self._lists[name] = _pylist(self.table.column(name))
         return values
 
-    def codes(self, name: str):
+    def dictionary_codes(self, name: str):
         """A text column's codes as a numpy int64 array (-1 where null), and its distinct values (a list)."""
         return _codes(self.table.column(name))
 
@@ -278,7 +279,7 @@ def _event_index(h: History) -> tuple[list[int], frozenset]:
     if n == 0:
         return [], frozenset()
     member = h.code_array("member")
-    kind, kinds = h.codes("type")
+    kind, kinds = h.dictionary_codes("type")
     order = h.code_array("order")
     time = numbers(h.table.column("time"))
     purchase = kind == (kinds.index("purchase") if "purchase" in kinds else -2)
@@ -774,7 +775,7 @@ def reused_order_rows(h: History) -> tuple[list[int], list[BadRow]]:
 
     if not len(h):
         return [], []
-    kinds, values = h.codes("type")
+    kinds, values = h.dictionary_codes("type")
     event = h.code_array("event")
     candidates = np.flatnonzero((kinds == (values.index("purchase") if "purchase" in values else -2))
                                 & (h.code_array("order") >= 0) & (event >= 0))
@@ -1267,8 +1268,12 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     quantity, quantity_ok = _per_value(text["quantity"], _fast_quantities)
     no_quantity = _codes(text["quantity"])[0] < 0
     quantity = np.where(no_quantity, 1, quantity)
+    # codes (separated by spaces), on purchases only: each distinct value checked once
+    code_at, code_values = _codes(text["codes"])
+    codes_ok = np.append(np.array([codes_problem(v) is None for v in code_values], dtype=bool), True)[code_at]
+    codes_ok &= (code_at < 0) | (kind == _PURCHASE)
     fast = (member >= 0) & time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
-        & (quantity_ok | no_quantity)
+        & (quantity_ok | no_quantity) & codes_ok
 
     # where each row came from, for messages: its line in the file (its first line when a quoted value
     # holds a line break); without `lines`, record i is on line i + first_row
@@ -1277,7 +1282,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
         "member": text["member"], "time": when, "amount": np.abs(amount),
         "type": pa.DictionaryArray.from_arrays(arrow(np.maximum(kind, 0).astype(np.int32)), strings(EVENT_TYPES)),
         **{k: text[k] for k in ("order", "item", "category")}, "quantity": quantity,
-        **{k: text[k] for k in ("store", "channel", "event")}, "row": rows,
+        **{k: text[k] for k in ("store", "channel", "event", "codes")}, "row": rows,
         "fold": fold if fold is not None else np.zeros(n, dtype=np.int8),
     }
     skipped: Counter = Counter()
@@ -1466,11 +1471,19 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
             if quantity > _LARGEST:
                 bad(i, "quantity", raw_qty, "too large a quantity")
                 continue
+        raw_codes = get("codes", j)
+        codes = " ".join(raw_codes.split()) if raw_codes is not None else ""
+        if codes:
+            why = codes_problem(codes) if kind == "purchase" else f"codes on a {kind}: only purchases carry codes"
+            if why is not None:
+                bad(i, "codes", raw_codes, why)
+                continue
         row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
                "quantity": quantity, "row": line_of[i], "fold": when.fold}
         for key in ("order", "item", "category", "store", "channel", "event"):
             value = get(key, j)
             row[key] = (value.strip() or None) if value is not None else None
+        row["codes"] = codes or None
         fixed.append(row)
     return len(fixed), fixed
 

@@ -94,6 +94,9 @@ class EventBuilder:
         self.kind, self.micros, self.order, self.event = h.type, h.column("time"), h.order, h.event
         self.item, self.category, self.quantity, self.amount = h.item, h.category, h.quantity, h.amount
         self.store, self.channel = h.store, h.channel
+        # codes (separated by spaces) on purchase rows; a history without any reads none
+        codes = h.table.column("codes")
+        self.codes = h.codes if codes.null_count < len(codes) else None
         self._times: dict[int, _dt.datetime] = {}
 
     def time(self, row: int) -> _dt.datetime:
@@ -135,8 +138,9 @@ class EventBuilder:
                                   for i in g)
                     totals.append(sum(ln[3] for ln in lines))
                 order = order_of[s] or f"@{t.isoformat()}"
+                codes = self.order_codes(g) if self.codes is not None else ()
                 evs.append(Ev("purchase", event_of[s] or f"purchase:{order}", t, order, lines, store_of[s],
-                              channel_of[s]))
+                              channel_of[s], codes=codes))
             elif kind == "return":
                 total = sum(amount[i] for i in g)
                 if all(item[i] for i in g):
@@ -156,6 +160,15 @@ class EventBuilder:
                 else:
                     evs.append(Ev(kind, event_of[s], t))
         return MemberEvents(evs, kinds, totals, groups, [store_of[g[0]] or "" for g in groups])
+
+    def order_codes(self, rows: Sequence[int]) -> tuple:
+        """The codes of a purchase: those on any of its rows, each once, in the order written."""
+        codes = self.codes
+        out: dict = {}
+        for i in rows:
+            if codes[i]:
+                out.update(dict.fromkeys(codes[i].split()))
+        return tuple(out)
 
     def readable(self, groups: list[Sequence[int]]) -> list[SimEvent]:
         """The events as `SimEvent`s (for explain and tests)."""

@@ -179,6 +179,15 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         ran = f", ran out {s['ran_out']}" if s["ran_out"] else ""
         console.print(plain("stock of ", (s["reward"], "bold"), f" ({_int(s['limit'])}): {_int(s['given'])} given, "
                             f"{_int(s['refused'])} refused{ran}"))
+    if report.get("codes"):
+        t = titled("Codes")
+        columns(t, ("code", "limit", "used", "used before", "no rule applied", "no uses left", "unknown"),
+                left=("code",))
+        for c in report["codes"]:
+            row(t, c["code"], _int(c["limit"]) if c["limit"] is not None else "-", _int(c["used"]),
+                _int(c["already_used_by_this_member"]), _int(c["no_rule_applies"]), _int(c["no_uses_left"]),
+                _int(c["unknown_code"]))
+        console.print(t)
     if report["draws"]:
         t = titled("Draws")
         columns(t, ("draw", "period", "entrants", "entries", "winners", "paid"), left=("draw", "winners"))

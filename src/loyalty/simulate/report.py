@@ -19,6 +19,8 @@ from loyalty.simulate.measures import customer_report
 from loyalty.simulate.result import EXACT, KEY_SEP, NO_STORE, SimResult, region_of
 
 REPORT_FORMAT = "loyalty-simulation/1"
+# the codes table's counts: uses, then refusals by reason (runtime/mechanics/codes.py REASONS, spaces as _)
+CODE_COLUMNS = ("used", "already_used_by_this_member", "no_rule_applies", "no_uses_left", "unknown_code")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ProgramInfo:
     tiers: tuple[str, ...] = ()
     draws: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # draw -> (prize minor, winners, period)
     budgets: dict[str, str] = field(default_factory=dict)  # budget key -> its limit as text
+    codes: dict[str, Optional[int]] = field(default_factory=dict)  # declared code -> its total uses (None: any)
     stores: dict[str, Optional[str]] = field(default_factory=dict)  # declared store -> its region (or None)
 
 
@@ -360,6 +363,10 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
                    "refused": table("stock").get(key[len("stock:"):], {}).get("refused", 0),
                    "ran_out": result.exhausted.get(key)}
                   for key, limit in sorted(program.budgets.items()) if key.startswith("stock:")],
+        # every code the program declares or a purchase carried: used, and refused by reason (mechanics/codes.py)
+        "codes": [{"code": code, "declared": code in program.codes, "limit": program.codes.get(code),
+                   **{column: table("code").get(code, {}).get(column, 0) for column in CODE_COLUMNS}}
+                  for code in sorted(set(program.codes) | set(table("code")))],
         "draws": draws,
         "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
