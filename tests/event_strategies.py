@@ -48,6 +48,7 @@ class Facts:
     segments: tuple[str, ...]
     anchors: tuple[dt.datetime, ...]  # aware (UTC) instants: dates of the program, DST changes
     dst_changes: tuple[dt.datetime, ...] = field(default=())
+    codes: tuple[str, ...] = ()  # the program's codes, and one it does not declare
 
 
 def _conditions(doc: dict):
@@ -125,8 +126,9 @@ def _facts_from(doc_json: str) -> Facts:
     anchors |= set(changes)
     if not anchors:
         anchors = {_local_midnight(lo + dt.timedelta(days=40), tz)}
+    codes = tuple(sorted(doc.get("codes", {}))) + ("NOSUCHCODE",)
     return Facts(doc["exponent"], tz, tuple(items), tuple(stores) + ("elsewhere", None), tuple(redeemable),
-                 tuple(others), tuple(actions), tuple(segments), tuple(sorted(anchors)), tuple(changes))
+                 tuple(others), tuple(actions), tuple(segments), tuple(sorted(anchors)), tuple(changes), codes)
 
 
 def facts(program) -> Facts:
@@ -331,6 +333,8 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
                 body["store"] = store
             if channel is not None:
                 body["channel"] = channel
+            if draw(st.integers(0, 2)) == 0:  # codes (runtime/mechanics/codes.py): known, repeated, unknown
+                body["codes"] = draw(st.lists(st.sampled_from(f.codes), min_size=1, max_size=3))
             if draw(st.booleans()):
                 body["id"] = f"p{i}"
             quantities: dict[str, int] = {}
@@ -384,7 +388,7 @@ def round_minor(amount: str, exponent: int) -> int:
 
 
 HISTORY_HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel",
-                  "event"]
+                  "event", "codes"]
 
 
 def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
@@ -405,7 +409,8 @@ def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
                 for ln in b["lines"]:
                     rows.append({**base, "type": "purchase", "order": b["order"], "item": ln["item"],
                                  "category": ln.get("category", ""), "quantity": ln["quantity"],
-                                 "amount": ln["amount"], "store": b.get("store", ""), "channel": b.get("channel", "")})
+                                 "amount": ln["amount"], "store": b.get("store", ""), "channel": b.get("channel", ""),
+                                 "codes": " ".join(b.get("codes", ()))})
             elif kind == "return":
                 lines = bought.get(b["order"], [])
                 if "lines" in b:

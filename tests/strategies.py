@@ -524,7 +524,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
     catalog = ast.CatalogDecl(
         (draw(st.builds(ast.CategoryDecl, name)), draw(st.builds(ast.ItemDecl, name, name, st.none() | moneys())))
     )
-    rewards = [ast.RewardDecl(draw(name), kind, draw(st.none() | moneys())) for kind in each(_reward_kinds_list())]
+    rewards = [ast.RewardDecl(draw(name), kind, draw(st.none() | moneys()), draw(st.none() | counts()))
+               for kind in each(_reward_kinds_list())]
     tiers = ast.TiersDecl(
         ast.Metric("earned", draw(units()), draw(st.booleans()), ast.RollingWindow(draw(durations()))),
         (
@@ -552,7 +553,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         ),
     )
     campaign = ast.CampaignDecl(
-        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.RuleDecl(draw(name), ()))
+        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.WithCode(draw(name)),
+                     ast.RuleDecl(draw(name), ()))
     )
     declarations_each = [
         program_decl,
@@ -562,6 +564,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         draw(st.builds(ast.StoreDecl, name, st.none() | name)),
         *rewards,
         draw(st.builds(ast.RedeemDecl, points_amounts(), name)),
+        draw(st.builds(ast.CodeDecl, name, st.none() | counts())),
         campaign,
         tiers,
         draw_decl,
@@ -1078,6 +1081,20 @@ def valid_programs(draw) -> ast.Program:
         rule = _valid_rule(v, next(rule_names), lo, hi, action_kind="give")
         clauses = tuple(ast.GiveReward(ast.Text(reward)) if isinstance(c, ast.GiveReward) else c for c in rule.clauses)
         decls.append(ast.RuleDecl(rule.name, clauses))
+    # codes (runtime/mechanics/codes.py): some rules that fire on purchases require one, with or without a total
+    if draw(st.integers(0, 2)) == 0:
+        code_names = draw(st.lists(st.sampled_from(["SUMMER25", "WELCOME", "VIP-10", "x_y.z"]), min_size=1,
+                                   max_size=2, unique=True))
+        takers = [i for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and _fires_on_purchase(d)]
+        chosen = draw(st.lists(st.sampled_from(takers), unique=True, min_size=1, max_size=len(takers))) \
+            if takers else []
+        if chosen:
+            for j, i in enumerate(chosen):
+                code = ast.Text(code_names[j % len(code_names)])
+                decls[i] = ast.RuleDecl(decls[i].name, decls[i].clauses + (ast.WithCode(code),))
+            for code in code_names[:len(chosen)]:
+                uses = ast.Count(Decimal(draw(st.integers(1, 4)))) if draw(st.booleans()) else None
+                decls.append(ast.CodeDecl(ast.Text(code), uses))
     campaign_names = _unique_names(draw, 0, 2)
     for name in campaign_names:
         window = v.window(lo, hi) if draw(st.booleans()) else None
@@ -1137,6 +1154,14 @@ def valid_programs(draw) -> ast.Program:
     rest = [rest[i] for i in draw(st.permutations(range(len(rest))))]
     program = ast.Program(tuple([decls[0]] + rest))
     return draw(lifted_into_params(program)) if draw(st.integers(0, 2)) == 0 else program
+
+
+def _fires_on_purchase(rule: ast.RuleDecl) -> bool:
+    """Whether a purchase can fire the rule (so a code can come with it: else LOY303)."""
+    for c in rule.clauses:
+        if isinstance(c, (ast.OnSignup, ast.OnAction)) or (isinstance(c, ast.EarnPerEvent) and c.event == "referral"):
+            return False
+    return True
 
 
 # where the grammar takes `param "name"` in place of a literal: node class -> fields
