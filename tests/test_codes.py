@@ -247,3 +247,29 @@ def test_a_rule_whose_code_no_row_carries_is_reported_unreached(tmp_path):
         "member": ["a"], "time": ["2025-01-01T10:00"], "amount": ["300"]})).report
     reasons = {u["name"]: u["reason"] for u in report["coverage"]["unreached"] if u["kind"] == "rule"}
     assert reasons["summer"] == "no matching rows (no purchase carries code 'SUMMER25')"
+
+
+def test_the_garden_centre_example_history_uses_up_its_codes_and_its_stock_however_it_is_split():
+    from pathlib import Path
+
+    from loyalty.simulate.engine import simulate
+    from loyalty.simulate.history import read_history
+
+    root = Path(__file__).resolve().parents[1]
+    program = root / "examples" / "programs" / "garden_centre.loyalty"
+    history = root / "examples" / "histories" / "garden_centre.csv"
+    report = loyalty.simulate(loyalty.load(program), str(history)).report
+    codes = {c["code"]: c for c in report["codes"]}
+    # SPRING's 4 uses are all taken and a later member is refused; WELCOME has no total
+    assert codes["SPRING"]["used"] == 4 and codes["SPRING"]["no_uses_left"] > 0
+    assert codes["WELCOME"]["used"] > 4 and codes["WELCOME"]["no_uses_left"] == 0
+    assert all(c["already_used_by_this_member"] > 0 for c in codes.values())
+    [stock] = report["stock"]
+    assert stock["given"] == stock["limit"] == 5 and stock["refused"] > 0
+    # members split into groups replay the totals as one sequential service
+    prog = compile_program(parse(program.read_text(encoding="utf-8"), str(program)), str(program))
+    h = read_history(history, ReadOptions(minor_units=prog.exponent, timezone=prog.timezone))
+    plan = make_plan(prog, program_info(prog, str(program)), Scenario(), h)
+    whole, split = simulate(plan, h, chunks=1), simulate(plan, h, chunks=3)
+    assert split.canonical() == whole.canonical()
+    assert whole.cells[("code", "SPRING", "used")] == 4

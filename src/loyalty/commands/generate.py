@@ -14,6 +14,11 @@ from loyalty.simulate.generate import MAX_SKEW  # standard library only at impor
 
 def catalog_from_program(path: str):
     """Items (priced at about three times their catalog cost), stores and currency decimals from a program."""
+    return program_facts(path)[:4]
+
+
+def program_facts(path: str):
+    """`catalog_from_program`'s items, stores, currency decimals and currency, and the program's codes."""
     from loyalty.currencies import MINOR_UNITS
     from loyalty.frontend import check_file
     from loyalty.simulate.generate import CatalogItem, price_from_cost
@@ -26,7 +31,7 @@ def catalog_from_program(path: str):
     if not checked.ok:
         print_diagnostics([d for d in checked.diagnostics if d.is_error], checked.text)
         sys.exit(EXIT_INPUT)
-    items, stores, categories, currency = [], [], [], None
+    items, stores, categories, currency, codes = [], [], [], None, []
     from loyalty.syntax.params import substitute
 
     for decl in substitute(checked.program).program.declarations:  # parameters' values in their places
@@ -44,12 +49,14 @@ def catalog_from_program(path: str):
                     categories.append(entry.name.value)
         elif isinstance(decl, ast.StoreDecl):
             stores.append(decl.name.value)
+        elif isinstance(decl, ast.CodeDecl) and decl.code.value not in codes:
+            codes.append(decl.code.value)
     # categories without items still get sales: one generic item each
     named = {i.category for i in items}
     for c in categories:
         if c not in named:
             items.append(CatalogItem(c, c, Decimal(20)))
-    return tuple(items), tuple(stores), MINOR_UNITS.get(currency or "", 2), currency or ""
+    return tuple(items), tuple(stores), MINOR_UNITS.get(currency or "", 2), currency or "", tuple(codes)
 
 
 # the generic catalog is priced in dollars or euros; other currencies get about the same purchasing power
@@ -123,15 +130,15 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
         from loyalty.commands._common import check_output_file
 
         check_output_file(output, "-o")
-    catalog, stores, minor = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2
+    catalog, stores, minor, codes = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2, ()
     if program_path:
-        program_catalog, program_stores, minor, currency = catalog_from_program(program_path)
+        program_catalog, program_stores, minor, currency, codes = program_facts(program_path)
         # a program without a catalog sells generic goods, priced roughly for its currency
         catalog = program_catalog or scaled_catalog(DEFAULT_CATALOG, _CURRENCY_SCALE.get(currency, 1), minor)
         stores = program_stores or ("Store 1",)
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
-        skew=skew)
+        skew=skew, codes=codes)
     from loyalty.progress import stage
 
     # a bar on a terminal for a run longer than a second (not with -q): rows made, then rows written

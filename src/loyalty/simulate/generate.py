@@ -66,6 +66,10 @@ class GenerateOptions:
     minor_units: int = 2
     grouped: bool = False  # each member's rows together (in time order), members in order
     skew: Optional[float] = None  # Zipf exponent of member activity (heavy-tailed); None: log-normal activity
+    # codes purchases may carry (a program's, runtime/mechanics/codes.py): with any, a `codes` column, and about
+    # `code_rate` of the orders carry one of them; without, the file is as it always was
+    codes: tuple[str, ...] = ()
+    code_rate: float = 0.1
     extra: dict = field(default_factory=dict)
 
 
@@ -82,7 +86,7 @@ _MINUTES_A_DAY = 1440
 
 # one generated row, as numbers; text is made only when a window is written
 _ROW = [("t", "i8"), ("member", "i8"), ("order", "i8"), ("pos", "i2"), ("kind", "i1"), ("item", "i4"),
-        ("qty", "i1"), ("store", "i4"), ("channel", "i4")]
+        ("qty", "i1"), ("store", "i4"), ("channel", "i4"), ("code", "i4")]
 
 
 def price_from_cost(cost: Decimal, minor_units: int) -> Decimal:
@@ -276,8 +280,14 @@ def _chunk(plan: _Plan, index: int, first_order: int):
     extra["member"] = begin + np.concatenate([members, referrers])
     extra["pos"] = np.concatenate([np.zeros(len(members)), np.ones(len(referrers))])
     extra["kind"] = np.concatenate([np.full(len(members), _SIGNUP), np.full(len(referrers), _REFERRAL)])
-    for name in ("item", "store", "channel"):
+    for name in ("item", "store", "channel", "code"):
         extra[name] = -1
+    # codes last, so that a program without codes draws what it always drew: an order carries one now and then
+    order_rows["code"] = -1
+    if options.codes:
+        carries = rng.random(n_pieces) < options.code_rate
+        piece_code = np.where(carries, rng.integers(0, len(options.codes), n_pieces), -1)
+        order_rows["code"] = np.where(is_return, -1, piece_code[piece])
     return np.concatenate([extra, order_rows]), n_pieces
 
 
@@ -311,6 +321,7 @@ class _Formatter:
                               for i in catalog for q in (1, 2, 3)])
         self.stores = texts(options.stores)
         self.channels = texts(options.channels)
+        self.codes = texts(options.codes) if options.codes else None
         # times as day + minute of the day, each formatted once (returns and referrals come up to 80 days late)
         self.days = pa.array([(options.start + _dt.timedelta(days=d)).isoformat() + "T"
                               for d in range(max(1, options.days) + 81)], pa.string())
@@ -342,6 +353,8 @@ class _Formatter:
             pc.if_else(no_order, "", qty), take(self.amounts, amount_index),
             take(self.stores, rows["store"]), take(self.channels, rows["channel"]),
         ]
+        if self.codes is not None:
+            columns.append(take(self.codes, rows["code"]))
         lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "\n", "")
         # the lines, one after another, are the string array's data buffer between its first and last offset
         offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
@@ -370,7 +383,7 @@ def generate(options: GenerateOptions, out: TextIO, progress: Optional[Callable[
 
     plan = _Plan(options)
     formatter = _Formatter(plan)
-    out.write(",".join(HEADER) + "\n")
+    out.write(",".join(HEADER + (("codes",) if options.codes else ())) + "\n")
     orders = 0
     if options.grouped or len(plan.chunks) == 1:
         for index in range(len(plan.chunks)):
