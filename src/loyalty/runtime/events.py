@@ -104,16 +104,31 @@ class Action(_Base):
     name: Text = Field(min_length=1)
 
 
+class Adjustment(_Base):
+    """Sets or adds to the member's points, tier or punch count, with a reason (runtime/mechanics/adjustments.py):
+    exactly one of `points` (with `point_kind` when the program has several), `tier` or `punches` (with `rule`).
+    `set`: the value is the new balance or count; otherwise it is added. A tier is always set (null: none)."""
+
+    type: Literal["adjustment"] = "adjustment"
+    reason: Text = Field(min_length=1, description="why: an opening balance, a goodwill credit, a correction")
+    points: Optional[int] = None
+    point_kind: Optional[Text] = None
+    tier: Optional[Text] = None
+    punches: Optional[int] = None
+    rule: Optional[Text] = Field(None, description="the punch-card rule whose count `punches` adjusts")
+    set: bool = False
+
+
 class Tick(_Base):
     """The passage of time: expiry, maturing points and tier reviews up to `time`."""
 
     type: Literal["tick"] = "tick"
 
 
-AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Tick]
+AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Adjustment, Tick]
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT_ADAPTER: "TypeAdapter[AnyEvent]" = TypeAdapter(Event)
-EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "tick")
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "adjustment", "tick")
 
 
 def parse_event(data: object) -> AnyEvent:
@@ -197,6 +212,26 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
         return Ev("redemption", eid, t, reward=event.reward)
     if isinstance(event, Action):
         return Ev("action", eid, t, name=event.name)
+    if isinstance(event, Adjustment):
+        return Ev("adjustment", eid, t, name=event.reason, adjust=adjustment_of(event))
     if isinstance(event, Tick):
         return Ev("tick", None, t)
     return Ev(event.type, eid, t)
+
+
+def adjustment_of(event: "Adjustment") -> tuple:
+    """(what, name, value, set) of an adjustment event: exactly one of points, tier and punches."""
+    given = [f for f in ("points", "tier", "punches") if f in event.model_fields_set]
+    if len(given) != 1:
+        raise EventError("", "an adjustment gives exactly one of points, tier and punches"
+                         + (f", not {' and '.join(given)}" if given else ""))
+    what = given[0]
+    if what == "points":
+        if event.points is None:
+            raise EventError("points", "a number of points is needed")
+        return ("points", event.point_kind, event.points, event.set)
+    if what == "tier":
+        return ("tier", event.tier, 0, True)
+    if event.punches is None or event.rule is None:
+        raise EventError("rule" if event.rule is None else "punches", "punches need a number and the punch-card rule")
+    return ("punches", event.rule, event.punches, event.set)

@@ -77,14 +77,15 @@ class EventError(ValueError):
 
 
 class Ev(namedtuple("_EvFields", ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name",
-                                   "ret_lines", "ret_amount", "codes"),
-                    defaults=(None, (), None, None, None, None, None, None, ()))):
+                                   "ret_lines", "ret_amount", "codes", "adjust"),
+                    defaults=(None, (), None, None, None, None, None, None, (), None))):
     """An event inside the evaluator (no validation; built by `to_internal` or by the simulator).
 
     type; id; time (naive, program-local); order; lines (a purchase's ((item, category, quantity,
     amount_minor), ...)); store; channel; reward; name; ret_lines (a return's ((item, quantity), ...) or
     None); ret_amount (a return's minor units or None); codes (the codes a purchase carries, a tuple of
-    texts, runtime/mechanics/codes.py). A named tuple: built in one step, never changed."""
+    texts, runtime/mechanics/codes.py); adjust (an adjustment's (what, name, value, set), its reason in
+    `name`: runtime/mechanics/adjustments.py). A named tuple: built in one step, never changed."""
 
     __slots__ = ()
 

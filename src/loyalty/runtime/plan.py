@@ -28,6 +28,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
+from loyalty.runtime.mechanics.adjustments import adjust, check_adjustment
 from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
@@ -174,6 +175,8 @@ class Plan:
                                       f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
+        elif typ == "adjustment":
+            check_adjustment(prog, ev)
         self._run(st, ev, ledger, out, True)
 
     def _run(self, st, ev, ledger, out: list, seen_value) -> None:
@@ -211,6 +214,8 @@ class Plan:
             self._simple_trigger(st, ev, ledger, out, "action", ev.name)
         elif typ == "referral":
             self._referral(st, ev, ledger, out)
+        elif typ == "adjustment":
+            adjust(prog, st, ev, out)
         # "tick": time has passed; nothing else to do
 
     def _apply_bounded(self, st, ev, ledger, out: list) -> None:
@@ -240,6 +245,8 @@ class Plan:
                                           f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
+        elif typ == "adjustment":
+            check_adjustment(prog, ev)
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
         if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
             prune(prog, st)

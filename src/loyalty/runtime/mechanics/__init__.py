@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from loyalty.runtime.mechanics.adjustments import Adjustments
 from loyalty.runtime.mechanics.codes import Codes
 from loyalty.runtime.mechanics.draws import Draws
 from loyalty.runtime.mechanics.limits import Budgets
@@ -22,7 +23,7 @@ from loyalty.runtime.mechanics.tiers import Tiers
 # mechanic is one new module here and nothing else in this package
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
-for _m in (Budgets(), Stock(), Codes(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
+for _m in (Budgets(), Stock(), Codes(), Adjustments(), Draws(), Redemptions(), PointsOverTime(), Tiers()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",
