@@ -373,6 +373,19 @@ class PointsRow(_Row):
     redemption_rate: Share
     breakage: Share
     liability: DecimalText
+    adjusted: Optional[int] = None  # points adjustments added (or took), when any (runtime/mechanics/adjustments.py)
+
+
+class AdjustmentRow(_Row):
+    reason: str
+    point_kind: Optional[str]  # None: a tier or punch-card adjustment
+    adjustments: Count
+    members: Count
+    points_added: Count
+    points_removed: Count
+    value: DecimalText  # the net points at the kind's cost per point
+    tiers_set: Count
+    punch_cards_set: Count
 
 
 class MonthRow(_Row):
@@ -542,6 +555,7 @@ class Report(_Row):
     budgets: list[BudgetRow]
     stock: list[StockRow] = []  # rewards `limited to` a number (runtime/mechanics/stock.py)
     codes: list[CodeRow] = []  # codes declared or carried (runtime/mechanics/codes.py)
+    adjustments: list[AdjustmentRow] = []  # by reason and point kind (runtime/mechanics/adjustments.py)
     draws: list[DrawRow]
     rejected_events: list[RejectedRow]
     redemptions_refused: list[RefusedRow]

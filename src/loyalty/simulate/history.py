@@ -30,7 +30,7 @@ from loyalty.runtime.internal import codes_problem, exact_minor
 
 from loyalty.simulate.errors import InputError
 
-EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom", "adjustment")
 
 # canonical column -> header names accepted without a mapping (compared case-insensitively)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -46,6 +46,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "channel": ("channel",),
     "event": ("event", "event_id"),
     "codes": ("codes", "code", "promo_codes", "promo_code"),
+    "adjust": ("adjust", "adjustment"),
+    "reason": ("reason",),
 }
 # --delimiter (and a scenario file's `delimiter:`) takes one character, or one of these names
 DELIMITER_NAMES: dict[str, str] = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -75,11 +77,41 @@ class BadRow:
         return f'{where}: column "{self.column}": {self.reason} (found {self.value!r})'
 
 
-_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event", "codes")
+_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event", "codes", "adjust",
+                 "reason")
 _COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category", "quantity", "store", "channel",
-                  "event", "codes", "row")
+                  "event", "codes", "adjust", "reason", "row")
 _EPOCH = _dt.datetime(1970, 1, 1)
 _PURCHASE, _RETURN = 0, 1  # positions in EVENT_TYPES; every later type carries no money
+_ADJUSTMENT = EVENT_TYPES.index("adjustment")
+
+
+def adjustment_problem(text: str) -> Optional[str]:
+    """Why an adjustment row's `adjust` value cannot be read, or None: `points +500`, `points =1200`,
+    `punches +2`, `punches =4`, `tier =gold`, `tier =` (no tier); `parse_adjustment` reads it."""
+    try:
+        parse_adjustment(text)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def parse_adjustment(text: str) -> tuple[str, str, bool]:
+    """(what, value text, set) of an `adjust` value; ValueError naming what is wrong."""
+    what, _, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    if what not in ("points", "tier", "punches"):
+        raise ValueError("expected points, tier or punches, then +N or =N (e.g. points +500, tier =gold)")
+    if not rest or rest[0] not in "+=":
+        raise ValueError(f"expected + or = after {what} (e.g. {what} {'=gold' if what == 'tier' else '+5'})")
+    value = rest[1:].strip()
+    if what == "tier":
+        if rest[0] != "=":
+            raise ValueError("a tier is set, not added: tier =gold (or tier = for none)")
+        return what, value, True
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise ValueError(f"{value!r} is not a whole number of {what}")
+    return what, value, rest[0] == "="
 
 
 def _schema():
@@ -88,7 +120,8 @@ def _schema():
     text, whole = pa.dictionary(pa.int32(), pa.string()), pa.int64()
     return pa.schema([("member", text), ("time", whole), ("amount", whole), ("type", text), ("order", text),
                       ("item", text), ("category", text), ("quantity", whole), ("store", text), ("channel", text),
-                      ("event", text), ("codes", text), ("row", whole), ("fold", pa.int8())])
+                      ("event", text), ("codes", text), ("adjust", text), ("reason", text), ("row", whole),
+                      ("fold", pa.int8())])
 
 
 def micros_to_datetime(us: int) -> _dt.datetime:
@@ -1272,8 +1305,14 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     code_at, code_values = _codes(text["codes"])
     codes_ok = np.append(np.array([codes_problem(v) is None for v in code_values], dtype=bool), True)[code_at]
     codes_ok &= (code_at < 0) | (kind == _PURCHASE)
+    # adjustments (runtime/mechanics/adjustments.py): what and how much, and why, on adjustment rows only
+    adjust_at, adjust_values = _codes(text["adjust"])
+    adjust_ok = np.append(np.array([adjustment_problem(v) is None for v in adjust_values], dtype=bool), False)[adjust_at]
+    reason_at = _codes(text["reason"])[0]
+    adjusting = kind == _ADJUSTMENT
+    adjust_ok = np.where(adjusting, adjust_ok & (reason_at >= 0), (adjust_at < 0) & (reason_at < 0))
     fast = (member >= 0) & time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
-        & (quantity_ok | no_quantity) & codes_ok
+        & (quantity_ok | no_quantity) & codes_ok & adjust_ok
 
     # where each row came from, for messages: its line in the file (its first line when a quoted value
     # holds a line break); without `lines`, record i is on line i + first_row
@@ -1282,7 +1321,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
         "member": text["member"], "time": when, "amount": np.abs(amount),
         "type": pa.DictionaryArray.from_arrays(arrow(np.maximum(kind, 0).astype(np.int32)), strings(EVENT_TYPES)),
         **{k: text[k] for k in ("order", "item", "category")}, "quantity": quantity,
-        **{k: text[k] for k in ("store", "channel", "event", "codes")}, "row": rows,
+        **{k: text[k] for k in ("store", "channel", "event", "codes", "adjust", "reason")}, "row": rows,
         "fold": fold if fold is not None else np.zeros(n, dtype=np.int8),
     }
     skipped: Counter = Counter()
@@ -1478,12 +1517,30 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
             if why is not None:
                 bad(i, "codes", raw_codes, why)
                 continue
+        raw_adjust, raw_reason = get("adjust", j), get("reason", j)
+        adjust = " ".join(raw_adjust.split()) if raw_adjust is not None else ""
+        reason = raw_reason.strip() if raw_reason is not None else ""
+        if kind == "adjustment":
+            why = adjustment_problem(adjust) if adjust else "an adjustment row needs what it adjusts (e.g. points +500)"
+            if why is not None:
+                bad(i, "adjust", raw_adjust, why)
+                continue
+            if not reason:
+                bad(i, "reason", raw_reason, "an adjustment row needs its reason")
+                continue
+        elif adjust or reason:
+            column, value = ("adjust", raw_adjust) if adjust else ("reason", raw_reason)
+            bad(i, column, value, f"only adjustment rows have an {column}" if column == "adjust" else
+                "only adjustment rows have a reason")
+            continue
         row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
                "quantity": quantity, "row": line_of[i], "fold": when.fold}
         for key in ("order", "item", "category", "store", "channel", "event"):
             value = get(key, j)
             row[key] = (value.strip() or None) if value is not None else None
         row["codes"] = codes or None
+        row["adjust"] = adjust or None
+        row["reason"] = reason or None
         fixed.append(row)
     return len(fixed), fixed
 

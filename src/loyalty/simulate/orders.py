@@ -18,7 +18,7 @@ from bisect import bisect_left
 from typing import NamedTuple, Optional, Sequence
 
 from loyalty.runtime.internal import Ev
-from loyalty.simulate.history import History, micros_to_datetime
+from loyalty.simulate.history import History, micros_to_datetime, parse_adjustment
 
 
 class Line(NamedTuple):
@@ -157,9 +157,22 @@ class EventBuilder:
                     evs.append(Ev("redemption", event_of[s], t, reward=item[s] or ""))
                 elif kind == "custom":
                     evs.append(Ev("action", event_of[s], t, name=item[s] or ""))
+                elif kind == "adjustment":
+                    evs.append(self.adjustment(s, t))
                 else:
                     evs.append(Ev(kind, event_of[s], t))
         return MemberEvents(evs, kinds, totals, groups, [store_of[g[0]] or "" for g in groups])
+
+    def adjustment(self, row: int, t) -> Ev:
+        """An adjustment row's event: `adjust` says what and how much (history.parse_adjustment), `item` names
+        the point kind (optional with one kind) or the punch-card rule, `reason` why."""
+        h = self.h
+        what, value, setting = parse_adjustment(h.adjust[row])
+        if what == "tier":
+            adjust = ("tier", value or None, 0, True)
+        else:
+            adjust = (what, self.item[row] or None, int(value), setting)
+        return Ev("adjustment", self.event[row], t, name=h.reason[row], adjust=adjust)
 
     def order_codes(self, rows: Sequence[int]) -> tuple:
         """The codes of a purchase: those on any of its rows, each once, in the order written."""

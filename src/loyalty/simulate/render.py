@@ -179,6 +179,14 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         ran = f", ran out {s['ran_out']}" if s["ran_out"] else ""
         console.print(plain("stock of ", (s["reward"], "bold"), f" ({_int(s['limit'])}): {_int(s['given'])} given, "
                             f"{_int(s['refused'])} refused{ran}"))
+    if report.get("adjustments"):
+        t = titled("Adjustments (not rule cost)")
+        columns(t, ("reason", "kind", "members", "points added", "points removed", "value", "tiers set",
+                    "punch cards set"), left=("reason", "kind"))
+        for a in report["adjustments"]:
+            row(t, a["reason"], a["point_kind"] or "-", _int(a["members"]), _int(a["points_added"]),
+                _int(a["points_removed"]), m(a["value"]), _int(a["tiers_set"]), _int(a["punch_cards_set"]))
+        console.print(t)
     if report.get("codes"):
         t = titled("Codes")
         columns(t, ("code", "limit", "used", "used before", "no rule applied", "no uses left", "unknown"),
