@@ -266,6 +266,9 @@ def test_the_garden_centre_example_history_uses_up_its_codes_and_its_stock_howev
     assert all(c["already_used_by_this_member"] > 0 for c in codes.values())
     [stock] = report["stock"]
     assert stock["given"] == stock["limit"] == 5 and stock["refused"] > 0
+    # members brought opening balances (loyalty generate --opening-balances), apart from the rules
+    [opening] = report["adjustments"]
+    assert opening["reason"] == "opening balance" and opening["members"] > 0 and opening["points_added"] > 0
     # members split into groups replay the totals as one sequential service
     prog = compile_program(parse(program.read_text(encoding="utf-8"), str(program)), str(program))
     h = read_history(history, ReadOptions(minor_units=prog.exponent, timezone=prog.timezone))
