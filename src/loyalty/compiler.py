@@ -251,8 +251,9 @@ class _Compiler:
         if isinstance(k, ast.PercentOffReward):
             out["percent"] = _dec(k.percent.value)
         if d.stock is not None:  # program-wide, claimed like a budget (runtime/mechanics/stock.py)
-            out["stock"] = int(d.stock.value)
-            self.budgets.setdefault(f"stock:{d.name.value}", out["stock"])
+            stock = int(d.stock.value)
+            out["stock"] = stock
+            self.budgets.setdefault(f"stock:{d.name.value}", stock)
         return out
 
     def redeem(self, d: ast.RedeemDecl) -> dict:

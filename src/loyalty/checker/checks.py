@@ -680,9 +680,9 @@ class _Checker:
                 self.check_fit(rule, action, [], inherited_conditions, inherited_limits, inherited_from=entry.campaign)
 
         codes = [c for c in own_conditions + inherited_conditions if isinstance(c, ast.WithCode)]
-        for extra in codes[1:]:
-            self.report("LOY105", f'rule "{rule.name.value}" requires a second code ("{extra.code.value}"); a '
-                        "rule takes one code", extra.span,
+        for second in codes[1:]:
+            self.report("LOY105", f'rule "{rule.name.value}" requires a second code ("{second.code.value}"); a '
+                        "rule takes one code", second.span,
                         hint="give each code a rule of its own, or put the rules in a campaign without a code")
         self.check_dates(rule.name.value, own_conditions, entry.campaign)
         self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions, own_conditions)
@@ -697,8 +697,9 @@ class _Checker:
             return  # an unknown point kind: LOY103 says so
         for entry in self.sym.rule_entries:
             for clause in entry.rule.clauses:
-                regular = isinstance(clause, ast.EarnPerSpend) or (
-                    isinstance(clause, ast.EarnPerEvent) and clause.event == "visit")
+                if not isinstance(clause, (ast.EarnPerSpend, ast.EarnPerEvent)):
+                    continue
+                regular = isinstance(clause, ast.EarnPerSpend) or clause.event == "visit"
                 if regular and (kind is None or self.sym.point_kind(clause.points.unit) == kind):
                     return
         what = f"{kind} " if kind else "points "

@@ -219,7 +219,7 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
     return Ev(event.type, eid, t)
 
 
-def adjustment_of(event: "Adjustment") -> tuple:
+def adjustment_of(event: "Adjustment") -> tuple[str, Optional[str], int, bool]:
     """(what, name, value, set) of an adjustment event: exactly one of points, tier and punches."""
     given = [f for f in ("points", "tier", "punches") if f in event.model_fields_set]
     if len(given) != 1:

@@ -242,20 +242,20 @@ class MemberAccumulator:
                 pk, pts = e.point_kind, e.points
                 self.adjusted[pk] = self.adjusted.get(pk, 0) + pts
                 r.add("points", f"{pk}{KEY_SEP}{month}", "adjusted", pts)
-                key = f"{e.reason}{KEY_SEP}{pk}"
-                r.add("adjustment", key, "points_added" if pts > 0 else "points_removed", abs(pts))
-                r.add("adjustment", key, "adjustments")
-                self.adjustment_keys.add(key)
+                row = f"{e.reason}{KEY_SEP}{pk}"
+                r.add("adjustment", row, "points_added" if pts > 0 else "points_removed", abs(pts))
+                r.add("adjustment", row, "adjustments")
+                self.adjustment_keys.add(row)
             elif kind in ("tier_adjusted", "punches_adjusted"):
                 if kind == "tier_adjusted":
                     self.tier = e.tier_to or ""
                     self.tier_changes.append((month, self.tier))
                     if e.tier_to:
                         self.tiers_reached.add(e.tier_to)
-                key = f"{e.reason}{KEY_SEP}"
-                r.add("adjustment", key, "tiers_set" if kind == "tier_adjusted" else "punch_cards_set")
-                r.add("adjustment", key, "adjustments")
-                self.adjustment_keys.add(key)
+                row = f"{e.reason}{KEY_SEP}"
+                r.add("adjustment", row, "tiers_set" if kind == "tier_adjusted" else "punch_cards_set")
+                r.add("adjustment", row, "adjustments")
+                self.adjustment_keys.add(row)
             elif kind == "stock_out":
                 r.add("stock", e.reward, "refused")
             elif kind == "code_used":

@@ -96,7 +96,7 @@ class EventBuilder:
         self.store, self.channel = h.store, h.channel
         # codes (separated by spaces) on purchase rows; a history without any reads none
         codes = h.table.column("codes")
-        self.codes = h.codes if codes.null_count < len(codes) else None
+        self.codes: Optional[list] = h.column("codes") if codes.null_count < len(codes) else None
         self._times: dict[int, _dt.datetime] = {}
 
     def time(self, row: int) -> _dt.datetime:
@@ -167,16 +167,17 @@ class EventBuilder:
         """An adjustment row's event: `adjust` says what and how much (history.parse_adjustment), `item` names
         the point kind (optional with one kind) or the punch-card rule, `reason` why."""
         h = self.h
-        what, value, setting = parse_adjustment(h.adjust[row])
+        what, value, setting = parse_adjustment(h.column("adjust")[row])
         if what == "tier":
             adjust = ("tier", value or None, 0, True)
         else:
             adjust = (what, self.item[row] or None, int(value), setting)
-        return Ev("adjustment", self.event[row], t, name=h.reason[row], adjust=adjust)
+        return Ev("adjustment", self.event[row], t, name=h.column("reason")[row], adjust=adjust)
 
     def order_codes(self, rows: Sequence[int]) -> tuple:
         """The codes of a purchase: those on any of its rows, each once, in the order written."""
         codes = self.codes
+        assert codes is not None  # called only when the history has codes
         out: dict = {}
         for i in rows:
             if codes[i]:
