@@ -48,6 +48,10 @@ class Facts:
     segments: tuple[str, ...]
     anchors: tuple[dt.datetime, ...]  # aware (UTC) instants: dates of the program, DST changes
     dst_changes: tuple[dt.datetime, ...] = field(default=())
+    codes: tuple[str, ...] = ()  # the program's codes, and one it does not declare
+    point_kinds: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    punch_rules: tuple[tuple[str, int], ...] = ()  # (rule, cycle)
 
 
 def _conditions(doc: dict):
@@ -125,8 +129,13 @@ def _facts_from(doc_json: str) -> Facts:
     anchors |= set(changes)
     if not anchors:
         anchors = {_local_midnight(lo + dt.timedelta(days=40), tz)}
+    codes = tuple(sorted(doc.get("codes", {}))) + ("NOSUCHCODE",)
+    kinds = tuple(k["name"] for k in doc.get("point_kinds", ()))
+    tiers = tuple(t["name"] for t in (doc.get("tiers") or {}).get("tiers", ()))
+    punch = tuple((r["name"], r["action"]["cycle"]) for r in doc.get("rules", ()) if r["action"]["type"] == "punch")
     return Facts(doc["exponent"], tz, tuple(items), tuple(stores) + ("elsewhere", None), tuple(redeemable),
-                 tuple(others), tuple(actions), tuple(segments), tuple(sorted(anchors)), tuple(changes))
+                 tuple(others), tuple(actions), tuple(segments), tuple(sorted(anchors)), tuple(changes), codes,
+                 kinds, tiers, punch)
 
 
 def facts(program) -> Facts:
@@ -252,7 +261,7 @@ def vectorisable(program):
         elif isinstance(d, ast.DrawDecl):
             d = None
         elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
-            d = ast.RewardDecl(d.name, d.kind, d.cost, None)  # offers with a lifetime: not vectorised yet
+            d = ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)  # offers with a lifetime: not vectorised yet
         elif isinstance(d, ast.ProgramDecl):
             d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
         if d is not None:
@@ -268,7 +277,7 @@ class MemberHistory:
 
 
 _KINDS = ["purchase"] * 5 + ["return"] * 2 + ["tick", "visit", "signup", "referral", "action", "redemption",
-                                              "duplicate"]
+                                              "duplicate", "adjustment"]
 _STEPS_MIN = [0, 1, 59, 60, 60 * 24, 60 * 24 * 7, 60 * 24 * 35, 60 * 24 * 200]
 
 
@@ -339,6 +348,8 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
                 body["store"] = store
             if channel is not None:
                 body["channel"] = channel
+            if draw(st.integers(0, 2)) == 0:  # codes (runtime/mechanics/codes.py): known, repeated, unknown
+                body["codes"] = draw(st.lists(st.sampled_from(f.codes), min_size=1, max_size=3))
             if draw(st.booleans()):
                 body["id"] = f"p{i}"
             quantities: dict[str, int] = {}
@@ -371,6 +382,24 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
         elif kind == "redemption":
             choices = list(f.redeemable) * 4 + list(f.other_rewards)
             body.update(reward=draw(st.sampled_from(choices)), id=f"x{i}")
+        elif kind == "adjustment":  # runtime/mechanics/adjustments.py: points, a tier, a punch card
+            body.update(id=f"j{i}", reason=draw(st.sampled_from(["opening balance", "goodwill"])))
+            what = draw(st.sampled_from(["points"] * 3 + (["tier"] if f.tiers else [])
+                                        + (["punches"] if f.punch_rules else [])))
+            if what == "points" and f.point_kinds:
+                setting = draw(st.booleans())
+                body.update(points=draw(st.integers(0 if setting else 1, 3000)), set=setting)
+                if len(f.point_kinds) > 1 or draw(st.booleans()):
+                    body["point_kind"] = draw(st.sampled_from(f.point_kinds))
+            elif what == "tier":
+                body["tier"] = draw(st.sampled_from(f.tiers + (None,)))
+            elif what == "punches":
+                rule, cycle = draw(st.sampled_from(f.punch_rules))
+                setting = draw(st.booleans())
+                body.update(rule=rule, punches=draw(st.integers(0, cycle - 1)) if setting else draw(st.integers(1, 9)),
+                            set=setting)
+            else:  # a program without points: refused (no point kind)
+                body.update(points=draw(st.integers(1, 100)))
         elif kind in ("signup", "referral"):
             if draw(st.integers(0, 3)):  # without an id, the event is identified by its content
                 body["id"] = f"{kind[0]}{i}"
@@ -392,7 +421,7 @@ def round_minor(amount: str, exponent: int) -> int:
 
 
 HISTORY_HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel",
-                  "event"]
+                  "event", "codes", "adjust", "reason"]
 
 
 def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
@@ -413,7 +442,8 @@ def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
                 for ln in b["lines"]:
                     rows.append({**base, "type": "purchase", "order": b["order"], "item": ln["item"],
                                  "category": ln.get("category", ""), "quantity": ln["quantity"],
-                                 "amount": ln["amount"], "store": b.get("store", ""), "channel": b.get("channel", "")})
+                                 "amount": ln["amount"], "store": b.get("store", ""), "channel": b.get("channel", ""),
+                                 "codes": " ".join(b.get("codes", ()))})
             elif kind == "return":
                 lines = bought.get(b["order"], [])
                 if "lines" in b:
@@ -434,6 +464,14 @@ def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
                 rows.append({**base, "type": "redemption", "item": b["reward"]})
             elif kind in ("signup", "referral"):
                 rows.append({**base, "type": kind})
+            elif kind == "adjustment":  # docs/simulate.md: adjust says what and how much, item which kind or rule
+                if "tier" in b:
+                    adjust, item = f"tier ={b['tier'] or ''}", ""
+                elif "punches" in b:
+                    adjust, item = f"punches {'=' if b['set'] else '+'}{b['punches']}", b["rule"]
+                else:
+                    adjust, item = f"points {'=' if b.get('set') else '+'}{b['points']}", b.get("point_kind", "")
+                rows.append({**base, "type": "adjustment", "item": item, "adjust": adjust, "reason": b["reason"]})
     return rows
 
 

@@ -341,7 +341,7 @@ def limits() -> st.SearchStrategy[ast.Node]:
 
 @functools.lru_cache(maxsize=None)
 def rules() -> st.SearchStrategy[ast.RuleDecl]:
-    clauses = st.one_of(actions(), triggers(), conditions(), limits())
+    clauses = st.one_of(actions(), triggers(), conditions(), limits(), st.builds(ast.WithCode, texts()))
     return st.builds(ast.RuleDecl, texts(), st.lists(clauses, min_size=1, max_size=6).map(tuple))
 
 
@@ -429,18 +429,19 @@ def declarations() -> st.SearchStrategy[ast.Node]:
     catalog_entry = st.one_of(
         st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | or_ref(moneys()))
     )
-    campaign_clause = st.one_of(conditions(), limits(), rules())
+    campaign_clause = st.one_of(conditions(), limits(), rules(), st.builds(ast.WithCode, texts()))
     return st.one_of(
         _program_decls(),
         _points_decls(),
         st.builds(ast.CatalogDecl, st.lists(catalog_entry, max_size=4).map(tuple)),
         st.builds(ast.SegmentDecl, texts()),
         st.builds(ast.StoreDecl, texts(), st.none() | texts()),
-        st.builds(lambda name, kind, cost, lifetime: ast.RewardDecl(name, kind, cost, *lifetime), texts(),
-                  _reward_kinds(), st.none() | or_ref(moneys()),
+        st.builds(lambda name, kind, cost, lifetime, stock: ast.RewardDecl(name, kind, cost, *lifetime, stock=stock),
+                  texts(), _reward_kinds(), st.none() | or_ref(moneys()),
                   st.tuples(st.none(), st.none()) | st.tuples(or_ref(durations()), st.none())
-                  | st.tuples(st.none(), dates())),
+                  | st.tuples(st.none(), dates()), st.none() | or_ref(counts())),
         st.builds(ast.RedeemDecl, or_ref(points_amounts()), texts()),
+        st.builds(ast.CodeDecl, texts(), st.none() | or_ref(counts())),
         rules(),
         st.builds(ast.CampaignDecl, texts(), st.lists(campaign_clause, max_size=4).map(tuple)),
         _tiers_decls(),
@@ -533,7 +534,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
     catalog = ast.CatalogDecl(
         (draw(st.builds(ast.CategoryDecl, name)), draw(st.builds(ast.ItemDecl, name, name, st.none() | moneys())))
     )
-    rewards = [ast.RewardDecl(draw(name), kind, draw(st.none() | moneys())) for kind in each(_reward_kinds_list())]
+    rewards = [ast.RewardDecl(draw(name), kind, draw(st.none() | moneys()), stock=draw(st.none() | counts()))
+               for kind in each(_reward_kinds_list())]
     tiers = ast.TiersDecl(
         ast.Metric("earned", draw(units()), draw(st.booleans()), ast.RollingWindow(draw(durations()))),
         (
@@ -561,7 +563,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         ),
     )
     campaign = ast.CampaignDecl(
-        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.RuleDecl(draw(name), ()))
+        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.WithCode(draw(name)),
+                     ast.RuleDecl(draw(name), ()))
     )
     declarations_each = [
         program_decl,
@@ -571,6 +574,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         draw(st.builds(ast.StoreDecl, name, st.none() | name)),
         *rewards,
         draw(st.builds(ast.RedeemDecl, points_amounts(), name)),
+        draw(st.builds(ast.CodeDecl, name, st.none() | counts())),
         campaign,
         tiers,
         draw_decl,
@@ -1097,10 +1101,13 @@ def valid_programs(draw) -> ast.Program:
             valid = v.duration() if draw(st.integers(0, 4)) == 0 else ast.Duration(v.whole(1, 30), "day")
         elif lifetime == 1:  # or up to a day within the program's dates
             until = v.date(*v.date_range())
-        decls.append(ast.RewardDecl(ast.Text(name), kind, cost, valid, until))
         if v.kinds and draw(st.booleans()):
+            decls.append(ast.RewardDecl(ast.Text(name), kind, cost, valid, until))
             decls.append(ast.RedeemDecl(v.points(hi=5000), ast.Text(name)))
         else:
+            # a reward a rule gives may have a stock (runtime/mechanics/stock.py): small, so it runs out
+            stock = ast.Count(Decimal(draw(st.integers(1, 6)))) if draw(st.integers(0, 2)) == 0 else None
+            decls.append(ast.RewardDecl(ast.Text(name), kind, cost, valid, until, stock))
             given_by_rule.append(name)
 
     # rules, campaigns and a draw
@@ -1112,6 +1119,20 @@ def valid_programs(draw) -> ast.Program:
         rule = _valid_rule(v, next(rule_names), lo, hi, action_kind="give")
         clauses = tuple(ast.GiveReward(ast.Text(reward)) if isinstance(c, ast.GiveReward) else c for c in rule.clauses)
         decls.append(ast.RuleDecl(rule.name, clauses))
+    # codes (runtime/mechanics/codes.py): some rules that fire on purchases require one, with or without a total
+    if draw(st.integers(0, 2)) == 0:
+        code_names = draw(st.lists(st.sampled_from(["SUMMER25", "WELCOME", "VIP-10", "x_y.z"]), min_size=1,
+                                   max_size=2, unique=True))
+        takers = [i for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and _fires_on_purchase(d)]
+        chosen = draw(st.lists(st.sampled_from(takers), unique=True, min_size=1, max_size=len(takers))) \
+            if takers else []
+        if chosen:
+            for j, i in enumerate(chosen):
+                code = ast.Text(code_names[j % len(code_names)])
+                decls[i] = ast.RuleDecl(decls[i].name, decls[i].clauses + (ast.WithCode(code),))
+            for code in code_names[:len(chosen)]:
+                uses = ast.Count(Decimal(draw(st.integers(1, 4)))) if draw(st.booleans()) else None
+                decls.append(ast.CodeDecl(ast.Text(code), uses))
     campaign_names = _unique_names(draw, 0, 2)
     for name in campaign_names:
         window = v.window(lo, hi) if draw(st.booleans()) else None
@@ -1181,7 +1202,7 @@ def valid_programs(draw) -> ast.Program:
 
     # an offer's lifetime on a reward no rule gives is LOY317: such a reward has none
     by_rules = {n.reward.value for d in decls for n in d.walk() if isinstance(n, ast.GiveReward)}
-    decls = [ast.RewardDecl(d.name, d.kind, d.cost, None)
+    decls = [ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)
              if isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None
              and d.name.value not in by_rules else d
              for d in decls]
@@ -1193,10 +1214,21 @@ def valid_programs(draw) -> ast.Program:
     return draw(lifted_into_params(program)) if draw(st.integers(0, 2)) == 0 else program
 
 
+def _fires_on_purchase(rule: ast.RuleDecl) -> bool:
+    """Whether a purchase can fire the rule (so a code can come with it: else LOY303)."""
+    for c in rule.clauses:
+        if isinstance(c, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday, ast.OnEachAnniversary,
+                          ast.OnReachingTier)) or (isinstance(c, ast.EarnPerEvent) and c.event == "referral"):
+            return False
+    return True
+
+
 # where the grammar takes `param "name"` in place of a literal: node class -> fields
 PARAM_PLACES: dict[type, tuple[str, ...]] = {
     ast.PointCost: ("money",), ast.ExpireAfterEarning: ("duration",), ast.ExpireAfterInactivity: ("duration",),
-    ast.PendingSetting: ("duration",), ast.ItemDecl: ("cost",), ast.RewardDecl: ("cost",),
+    ast.PendingSetting: ("duration",), ast.ItemDecl: ("cost",), ast.RewardDecl: ("cost", "stock", "valid_for"),
+    ast.AfterInactivity: ("duration",), ast.OnNthPurchase: ("ordinal",),
+    ast.CodeDecl: ("uses",),
     ast.GiftCardReward: ("face_value",), ast.RedeemDecl: ("price",), ast.PunchFree: ("ordinal",),
     ast.PunchDiscount: ("ordinal", "percent"), ast.PaidThenFree: ("free", "paid"), ast.EarnPerSpend: ("points", "per"),
     ast.EarnPerEvent: ("points",), ast.EarnFixed: ("points",), ast.EarnMultiplier: ("multiplier",),

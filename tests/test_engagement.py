@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import loyalty
 from loyalty.cli import cli as main
@@ -150,6 +150,7 @@ rule "win back" {
 @given(last_day=st.integers(0, 150), days=st.integers(1, 40),
        members=st.lists(st.lists(st.integers(0, 24 * 150), min_size=1, max_size=6, unique=True), min_size=1,
                         max_size=4))
+@example(last_day=0, days=18, members=[[0, 432]])  # given after its day, on a purchase's moment: lapsed
 def test_an_offer_valid_until_a_day_is_used_by_its_end_or_lapses(last_day, days, members):
     """`valid until D`: an offer given at g can be used up to the end of day D; it lapses as D ends, or at once
     when given after that. Counted from the history alone, as for `valid for`."""

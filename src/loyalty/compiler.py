@@ -162,6 +162,13 @@ class _Compiler:
                     if isinstance(r, ast.RuleDecl):
                         rules.append(self.rule(r, d.name.value, conds, limits))
         draws = [self.draw(d) for d in decls if isinstance(d, ast.DrawDecl)]
+        codes = {}
+        for d in decls:
+            if isinstance(d, ast.CodeDecl) and d.code.value not in codes:
+                uses = int(d.uses.value) if d.uses is not None else None
+                codes[d.code.value] = {"uses": uses}
+                if uses is not None:  # the total is program-wide, claimed like a budget (runtime/mechanics/codes.py)
+                    self.budgets[f"code:{d.code.value}"] = uses
         doc = {
             **version_tag(FORMAT),
             "name": self.pdecl.name.value if self.pdecl else "",
@@ -182,6 +189,8 @@ class _Compiler:
             "draws": draws,
             "budgets": self.budgets,
         }
+        if codes:  # only when declared: the documents (and identities) of other programs stay as they were
+            doc["codes"] = codes
         if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
         doc["identity"] = program_identity(doc)
@@ -245,6 +254,10 @@ class _Compiler:
             out["valid_for"] = _duration(d.valid_for)
         if d.valid_until is not None:
             out["valid_until"] = _date(d.valid_until)
+        if d.stock is not None:  # program-wide, claimed like a budget (runtime/mechanics/stock.py)
+            stock = int(d.stock.value)
+            out["stock"] = stock
+            self.budgets.setdefault(f"stock:{d.name.value}", stock)
         return out
 
     def redeem(self, d: ast.RedeemDecl) -> dict:
@@ -409,6 +422,8 @@ class _Compiler:
             conds.append({"kind": "birthday"})
         elif isinstance(c, ast.When):
             conds.append({"kind": "expr", "expr": self.expr(c.expr)})
+        elif isinstance(c, ast.WithCode):
+            out["code"] = c.code.value  # not a condition: the plan claims the code's use (mechanics/codes.py)
 
     def expr(self, e) -> dict:
         if isinstance(e, ast.And):

@@ -308,6 +308,8 @@ class _Describer:
         else:  # pragma: no cover - the compiler makes no other action
             text = f"Action {t}"
         conditions = [self.condition_words(c) for c in rule.get("conditions", ())]
+        if rule.get("code") is not None:
+            conditions.insert(0, f'with the code "{rule["code"]}"')
         if conditions:
             text += ", " + ", ".join(conditions)
         return text + "."
@@ -561,6 +563,15 @@ class _Describer:
                 what = self.money_text(self.money(amount)) if budget["unit"] == "money" else f"{amount} points"
                 owner = "the campaign" if budget["key"].startswith("campaign:") else "the rule"
                 limits.append(f"only while {owner}'s budget of {what}, shared by all members, lasts")
+            reward = self.rewards.get(rule["action"].get("reward") or "", {}) if rule["action"]["type"] == "give" else {}
+            if reward.get("stock") is not None:
+                limits.append(f'only while the stock of {reward["stock"]} "{rule["action"]["reward"]}", shared by all '
+                              "members, lasts")
+            code = rule.get("code")
+            if code is not None:
+                uses = self.doc.get("codes", {}).get(code, {}).get("uses")
+                limits.append(f'the code "{code}" works once per member'
+                              + (f", {_plural(uses, 'use')} in all" if uses is not None else ""))
             if limits:
                 out.append(f'"{rule["name"]}": ' + "; ".join(limits) + ".")
         out.extend(self.tier_terms())

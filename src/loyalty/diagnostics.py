@@ -69,6 +69,8 @@ CODES: dict[str, CodeInfo] = {
     "LOY209": _e("unknown time zone"),
     "LOY210": _e("unknown currency code"),
     "LOY211": _e("time zone of this machine only"),
+    "LOY216": _e("a stock or a code's uses of 0"),
+    "LOY217": _e("not a code"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),
@@ -88,6 +90,8 @@ CODES: dict[str, CodeInfo] = {
     "LOY316": _w("win-back fires after the points have expired"),
     "LOY317": _w("lifetime of a reward no rule gives"),
     "LOY318": _w("parameter is never used"),
+    "LOY326": _w("code that no rule requires"),
+    "LOY327": _w("stock on a reward no rule gives"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

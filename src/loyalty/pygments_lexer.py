@@ -16,7 +16,7 @@ from pygments.token import Comment, Keyword, Literal, Name, Number, Operator, Pu
 # words that start a declaration (a top-level block, or an entry of a catalog or tier ladder)
 DECLARATION_KEYWORDS = (
     "program", "points", "catalog", "category", "item", "segment", "store", "reward", "redeem",
-    "rule", "campaign", "tiers", "tier", "draw", "params",
+    "rule", "campaign", "tiers", "tier", "draw", "params", "code",
 )
 # the logic of `when` expressions
 LOGICAL_KEYWORDS = ("and", "or", "not")
@@ -35,6 +35,8 @@ KEYWORDS = (
     "param", "accepted", "within", "late", "events",
     # moments without a purchase and offers with a lifetime
     "membership", "anniversary", "reaching", "valid",
+    # stock on rewards, codes' uses
+    "limited", "uses",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays

@@ -377,6 +377,19 @@ class PointsRow(_Row):
     redemption_rate: Share
     breakage: Share
     liability: DecimalText
+    adjusted: Optional[int] = None  # points adjustments added (or took), when any (runtime/mechanics/adjustments.py)
+
+
+class AdjustmentRow(_Row):
+    reason: str
+    point_kind: Optional[str]  # None: a tier or punch-card adjustment
+    adjustments: Count
+    members: Count
+    points_added: Count
+    points_removed: Count
+    value: DecimalText  # the net points at the kind's cost per point
+    tiers_set: Count
+    punch_cards_set: Count
 
 
 class MonthRow(_Row):
@@ -445,6 +458,25 @@ class BudgetRow(_Row):
     ran_out: Optional[str]
 
 
+class StockRow(_Row):
+    reward: str
+    limit: Count
+    given: Count
+    refused: Count  # times a rule would have given it after the stock ran out
+    ran_out: Optional[str]
+
+
+class CodeRow(_Row):
+    code: str
+    declared: bool  # false: a purchase carried a code the program does not declare
+    limit: Optional[Count]  # its total uses (None: no total)
+    used: Count
+    already_used_by_this_member: Count
+    no_rule_applies: Count
+    no_uses_left: Count
+    unknown_code: Count
+
+
 class DrawRow(_Row):
     draw: str
     period: str
@@ -466,7 +498,7 @@ class RefusedRow(_Row):
 
 
 class UnknownName(_Row):
-    kind: Literal["item", "category", "store", "channel", "action", "segment"]
+    kind: Literal["item", "category", "store", "channel", "action", "segment", "code"]
     name: str
     rows: Optional[Count] = None  # history rows naming it (members, for a segment of the attributes)
     members: Optional[Count] = None
@@ -699,6 +731,9 @@ class Report(_Row):
     time_to_first_reward: FirstReward
     caps: list[CapRow]
     budgets: list[BudgetRow]
+    stock: list[StockRow] = []  # rewards `limited to` a number (runtime/mechanics/stock.py)
+    codes: list[CodeRow] = []  # codes declared or carried (runtime/mechanics/codes.py)
+    adjustments: list[AdjustmentRow] = []  # by reason and point kind (runtime/mechanics/adjustments.py)
     draws: list[DrawRow]
     rejected_events: list[RejectedRow]
     redemptions_refused: list[RefusedRow]

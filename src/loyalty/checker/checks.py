@@ -19,6 +19,7 @@ from typing import Iterable, Optional, Union
 from loyalty import currencies, rates
 from loyalty.checker.symbols import RuleEntry, Symbols, build_symbols
 from loyalty.diagnostics import Diagnostic, sort_diagnostics
+from loyalty.runtime.internal import code_problem  # the runtime refuses what the checker does
 from loyalty.runtime.timeutil import is_iana_zone, machine_only_zone_name  # the runtime refuses what the checker does
 from loyalty.spans import Span
 from loyalty.syntax import ast
@@ -282,6 +283,7 @@ class _Checker:
         self.check_program_block()
         self.check_point_kinds()
         self.check_rewards()
+        self.check_codes()
         self.check_tiers()
         self.check_rules()
         self.check_campaigns()
@@ -477,6 +479,8 @@ class _Checker:
             for n in clause.names:
                 self.resolve("region", n, sym.regions,
                              f'regions are declared by their stores: store "..." in region "{n.value}"')
+        elif isinstance(clause, ast.WithCode):
+            self.resolve("code", clause.code, sym.codes, f'declare it: code "{clause.code.value}"')
         elif isinstance(clause, ast.When):
             for node in clause.expr.walk():
                 if isinstance(node, ast.HasItem):
@@ -493,6 +497,7 @@ class _Checker:
         by_rules = {n.reward.value for n in self.program.walk() if isinstance(n, ast.GiveReward)}
         for decl in self.program.declarations:
             if isinstance(decl, ast.RewardDecl):
+                self.check_stock(decl, by_rules)
                 if isinstance(decl.kind, ast.FreeItemReward):
                     self.resolve_selector(decl.kind.selector)
                 if isinstance(decl.kind, ast.PercentOffReward):
@@ -520,6 +525,51 @@ class _Checker:
             elif isinstance(decl, ast.RedeemDecl):
                 self.resolve_unit(decl.price.unit, decl.price.span)
                 self.resolve_reward(decl.reward)
+
+    def check_stock(self, decl: ast.RewardDecl, by_rules: set) -> None:
+        """`limited to N` on a reward: N a whole number from 1 (LOY216 for 0), and some rule gives it (LOY327)."""
+        stock = decl.stock
+        if stock is None or isinstance(stock, ast.ParamRef):
+            return
+        if stock.value == 0:
+            self.report("LOY216", f'reward "{decl.name.value}" is limited to 0: no rule could ever give it',
+                        stock.span, hint="give the number of rewards in stock, e.g. `limited to 500`, "
+                        "or remove the reward")
+        elif not self.count_ok(stock):
+            self.check_positive_count(stock, f'the stock of reward "{decl.name.value}"')
+        elif decl.name.value not in by_rules and self.sym.rewards.get(decl.name.value) is decl:
+            self.report("LOY327", f'reward "{decl.name.value}" is limited to {_fmt(stock.value)}, but no rule '
+                        "gives it: the stock limits what rules give, not redemptions", stock.span,
+                        hint=f'add a rule with `give "{decl.name.value}"`, or remove `limited to ...`')
+
+    def count_ok(self, count: ast.Count) -> bool:
+        return count.value > 0 and _is_whole(count.value)
+
+    # ---------------------------------------------------------------- codes
+
+    def check_codes(self) -> None:
+        """A code's number of uses (LOY216 for 0), and a declared code that no rule requires (LOY326)."""
+        required = {n.code.value for n in self.program.walk() if isinstance(n, ast.WithCode)}
+        for decl in self.program.declarations:
+            if not isinstance(decl, ast.CodeDecl):
+                continue
+            why = code_problem(decl.code.value)
+            if why is not None:
+                self.report("LOY217", f'"{decl.code.value}" cannot be a code: {why}', decl.code.span,
+                            hint="write a code as members type it at the till, e.g. \"SUMMER25\"")
+            uses = decl.uses
+            if uses is not None and not isinstance(uses, ast.ParamRef):
+                if uses.value == 0:
+                    self.report("LOY216", f'code "{decl.code.value}" is limited to 0 uses: no purchase could '
+                                "ever use it", uses.span,
+                                hint="give how many times it may be used in all, e.g. `limited to 1000 uses`, "
+                                "or leave `limited to ...` out for no limit")
+                elif not self.count_ok(uses):
+                    self.check_positive_count(uses, f'the uses of code "{decl.code.value}"')
+            if decl.code.value not in required and self.sym.codes.get(decl.code.value) is decl:
+                self.report("LOY326", f'code "{decl.code.value}" is declared, but no rule requires it: '
+                            "purchases carrying it get nothing for it", decl.code.span,
+                            hint=f'add `with code "{decl.code.value}"` to the rule it is for, or remove the code')
 
     def _given_rewards(self):
         for node in self.program.walk():
@@ -650,6 +700,11 @@ class _Checker:
             if entry.campaign is not None:
                 self.check_fit(rule, action, [], inherited_conditions, inherited_limits, inherited_from=entry.campaign)
 
+        codes = [c for c in own_conditions + inherited_conditions if isinstance(c, ast.WithCode)]
+        for second in codes[1:]:
+            self.report("LOY105", f'rule "{rule.name.value}" requires a second code ("{second.code.value}"); a '
+                        "rule takes one code", second.span,
+                        hint="give each code a rule of its own, or put the rules in a campaign without a code")
         self.check_dates(rule.name.value, own_conditions, entry.campaign)
         self.check_never_fires(rule.name.value, rule.name.span, own_conditions + inherited_conditions, own_conditions)
         if isinstance(action, ast.EarnMultiplier):
@@ -808,6 +863,10 @@ class _Checker:
                     hint=hint,
                 )
         for clause in conditions:
+            if isinstance(clause, ast.WithCode) and _no_order_event(action, triggers):
+                self.report("LOY303", f'rule "{name}" does not fire on a purchase, so no code can come with it{via}',
+                            clause.span, hint="codes come with purchases: remove the code, or make the rule fire "
+                            "on purchases")
             if isinstance(clause, (ast.OnItems, ast.OnCategories)) and not isinstance(action, ITEM_FILTERED_ACTIONS):
                 self.report(
                     "LOY303",

@@ -79,6 +79,7 @@ class Symbols:
     rewards_taken_back_on_return: bool = False
     point_kinds: dict[str, ast.PointsDecl] = field(default_factory=dict)
     rewards: dict[str, ast.RewardDecl] = field(default_factory=dict)
+    codes: dict[str, ast.CodeDecl] = field(default_factory=dict)
     redeems: list[ast.RedeemDecl] = field(default_factory=list)
     tiers_decl: Optional[ast.TiersDecl] = None
     tiers: dict[str, ast.TierDecl] = field(default_factory=dict)
@@ -157,6 +158,8 @@ def build_symbols(program: ast.Program) -> tuple[Symbols, list[Diagnostic]]:
             define(sym.rewards, "reward", decl.name, decl)
         elif isinstance(decl, ast.RedeemDecl):
             sym.redeems.append(decl)
+        elif isinstance(decl, ast.CodeDecl):
+            define(sym.codes, "code", decl.code, decl)
         elif isinstance(decl, ast.CatalogDecl):
             sym.has_catalog = True
             for entry in decl.entries:

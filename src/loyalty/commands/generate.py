@@ -14,6 +14,12 @@ from loyalty.simulate.generate import MAX_SKEW  # standard library only at impor
 
 def catalog_from_program(path: str):
     """Items (priced at about three times their catalog cost), stores and currency decimals from a program."""
+    return program_facts(path)[:4]
+
+
+def program_facts(path: str):
+    """`catalog_from_program`'s items, stores, currency decimals and currency, and the program's codes and
+    point kinds."""
     from loyalty.currencies import MINOR_UNITS
     from loyalty.frontend import check_file
     from loyalty.simulate.generate import CatalogItem, price_from_cost
@@ -26,7 +32,7 @@ def catalog_from_program(path: str):
     if not checked.ok:
         print_diagnostics([d for d in checked.diagnostics if d.is_error], checked.text)
         sys.exit(EXIT_INPUT)
-    items, stores, categories, currency = [], [], [], None
+    items, stores, categories, currency, codes, kinds = [], [], [], None, [], []
     from loyalty.syntax.params import substitute
 
     for decl in substitute(checked.program).program.declarations:  # parameters' values in their places
@@ -44,12 +50,17 @@ def catalog_from_program(path: str):
                     categories.append(entry.name.value)
         elif isinstance(decl, ast.StoreDecl):
             stores.append(decl.name.value)
+        elif isinstance(decl, ast.CodeDecl) and decl.code.value not in codes:
+            codes.append(decl.code.value)
+        elif isinstance(decl, ast.PointsDecl):
+            kinds.append(decl.name.value)
     # categories without items still get sales: one generic item each
     named = {i.category for i in items}
     for c in categories:
         if c not in named:
             items.append(CatalogItem(c, c, Decimal(20)))
-    return tuple(items), tuple(stores), MINOR_UNITS.get(currency or "", 2), currency or ""
+    return (tuple(items), tuple(stores), MINOR_UNITS.get(currency or "", 2), currency or "", tuple(codes),
+            tuple(kinds))
 
 
 # the generic catalog is priced in dollars or euros; other currencies get about the same purchasing power
@@ -95,11 +106,16 @@ Examples:
               help="Heavy-tailed member activity: Zipf's law with this exponent (the member of rank r gets a "
                    "share of rows in proportion to r**-EXPONENT; at 1.2 and 5,000 members the busiest 1% hold "
                    "about 71% of the rows). Default: log-normal activity (the busiest 1% hold about 13%).")
+@click.option("--opening-balances", type=click.FloatRange(0, 1, min_open=True), callback=_finite,
+              help="This share of members (0 to 1) brings points from an old card: an adjustment row "
+                   "(`points +N`, reason `opening balance`) just before her signup. With --program, of its "
+                   "point kind (one only); the file gets adjust and reason columns.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write here (default, or -: standard output).")
 @click.option("--attributes-output", type=click.Path(dir_okay=False),
               help="Also write the members' attributes (member, birthday) here, for `simulate --attributes`.")
-def command(rows, seed, members, program_path, start, days, grouped, skew, output, attributes_output):
+def command(rows, seed, members, program_path, start, days, grouped, skew, opening_balances, output,
+            attributes_output):
     """Generate a synthetic purchase history as CSV: skewed purchase frequencies, seasons,
     several lines per order, returns, home stores; the same options give the same bytes.
     Memory stays small whatever --rows is (rows are made and written in chunks)."""
@@ -129,15 +145,18 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, outpu
         from loyalty.commands._common import check_output_file
 
         check_output_file(attributes_output, "--attributes-output")
-    catalog, stores, minor = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2
+    catalog, stores, minor, codes, kinds = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2, (), ("points",)
     if program_path:
-        program_catalog, program_stores, minor, currency = catalog_from_program(program_path)
+        program_catalog, program_stores, minor, currency, codes, kinds = program_facts(program_path)
         # a program without a catalog sells generic goods, priced roughly for its currency
         catalog = program_catalog or scaled_catalog(DEFAULT_CATALOG, _CURRENCY_SCALE.get(currency, 1), minor)
         stores = program_stores or ("Store 1",)
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
-        skew=skew)
+        skew=skew, codes=codes, opening_balances=opening_balances or 0.0)
+    if opening_balances and len(kinds) != 1:
+        raise click.BadParameter("opening balances need a program with one point kind, not "
+                                 + (", ".join(kinds) if kinds else "none"), param_hint="--opening-balances")
     from loyalty.progress import stage
 
     # a bar on a terminal for a run longer than a second (not with -q): rows made, then rows written

@@ -17,6 +17,11 @@ EFFECT_KINDS = (
     "points_available",  # pending points matured
     "points_expired",
     "tier_changed",
+    "points_adjusted",  # an adjustment event (mechanics/adjustments.py): points (signed) and its reason
+    "tier_adjusted",  # an adjustment set the tier (tier_from, tier_to, reason)
+    "punches_adjusted",  # an adjustment set or added to a punch card (rule; points: the count in the cycle)
+    "code_used",  # a purchase used a code (mechanics/codes.py); scope code:<code>
+    "code_refused",  # a purchase carried a code it could not use, and why (reason)
     "discount_applied",  # amount off this order
     "points_earned",  # pending=True when they mature later
     "points_redeemed",
@@ -28,6 +33,7 @@ EFFECT_KINDS = (
     "draw_entries",
     "cap_reached",  # a per-member cap truncated a rule, by `truncated`
     "budget_reached",  # a program-wide budget truncated a rule, by `truncated`
+    "stock_out",  # a rule would have given a reward whose stock is gone (mechanics/stock.py)
     "redemption_refused",  # not enough points, or no such reward
 )
 
@@ -143,6 +149,18 @@ class Effect(_EffectFields):
             # without a point kind the rule gives money (a discount, a reward's cost): `truncated` is minor units
             held = f"{self.truncated} {self.point_kind}" if self.point_kind else money(self.truncated or 0)
             s = f"{k.replace('_', ' ')}: {held} not given"
+        elif k == "points_adjusted":
+            s = f"{self.points:+d} {self.point_kind} adjusted: {self.reason}"
+        elif k == "tier_adjusted":
+            s = f"tier set from {self.tier_from or 'none'} to {self.tier_to or 'none'}: {self.reason}"
+        elif k == "punches_adjusted":
+            s = f"punch count set to {self.points}: {self.reason}"
+        elif k == "code_used":
+            s = f"code {(self.scope or '')[5:]} used"
+        elif k == "code_refused":
+            s = f"code {(self.scope or '')[5:]} not used: {self.reason}"
+        elif k == "stock_out":
+            s = f"reward {self.reward} not given: none left in stock"
         elif k == "redemption_refused":
             s = f"redemption of {self.reward} refused: {self.reason}"
         else:

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from loyalty.runtime.internal import (EARLIEST, LATEST, MAX_MINOR, SURROGATE, TIME_RANGE, Ev,  # noqa: F401
-                                      EventError, exact_minor, has_surrogate)
+from loyalty.runtime.internal import (EARLIEST, LATEST, MAX_CODES, MAX_MINOR, SURROGATE, TIME_RANGE,  # noqa: F401
+                                      Ev, EventError, code_problem, exact_minor, has_surrogate)
 
 
 def _unicode(value: str) -> str:
@@ -44,12 +44,25 @@ class Line(BaseModel):
     amount: Decimal = Field(ge=0, description="the line's total price, in the program currency")
 
 
+def _code(value: str) -> str:
+    why = code_problem(value)
+    if why is not None:
+        raise ValueError(why)
+    return value
+
+
+# a code as a purchase carries it (runtime/mechanics/codes.py): one word, as a history's codes column holds it
+Code = Annotated[str, AfterValidator(_code)]
+
+
 class Purchase(_Base):
     type: Literal["purchase"] = "purchase"
     order: Text = Field(min_length=1)
     lines: list[Line] = Field(min_length=1)
     store: Optional[Text] = None
     channel: Optional[Text] = None
+    codes: list[Code] = Field(default_factory=list, max_length=MAX_CODES,
+                              description="codes the purchase carries (a promotion's, a coupon's)")
 
 
 class ReturnLine(BaseModel):
@@ -91,16 +104,31 @@ class Action(_Base):
     name: Text = Field(min_length=1)
 
 
+class Adjustment(_Base):
+    """Sets or adds to the member's points, tier or punch count, with a reason (runtime/mechanics/adjustments.py):
+    exactly one of `points` (with `point_kind` when the program has several), `tier` or `punches` (with `rule`).
+    `set`: the value is the new balance or count; otherwise it is added. A tier is always set (null: none)."""
+
+    type: Literal["adjustment"] = "adjustment"
+    reason: Text = Field(min_length=1, description="why: an opening balance, a goodwill credit, a correction")
+    points: Optional[int] = None
+    point_kind: Optional[Text] = None
+    tier: Optional[Text] = None
+    punches: Optional[int] = None
+    rule: Optional[Text] = Field(None, description="the punch-card rule whose count `punches` adjusts")
+    set: bool = False
+
+
 class Tick(_Base):
     """The passage of time: expiry, maturing points and tier reviews up to `time`."""
 
     type: Literal["tick"] = "tick"
 
 
-AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Tick]
+AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Adjustment, Tick]
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT_ADAPTER: "TypeAdapter[AnyEvent]" = TypeAdapter(Event)
-EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "tick")
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "adjustment", "tick")
 
 
 def parse_event(data: object) -> AnyEvent:
@@ -170,7 +198,8 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
         for i, ln in enumerate(event.lines):
             cat = ln.category if ln.category is not None else catalog.get(ln.item)
             lines.append((ln.item, cat, ln.quantity, to_minor(ln.amount, exponent, f"lines.{i}.amount", currency)))
-        return Ev("purchase", eid, t, order=event.order, lines=tuple(lines), store=event.store, channel=event.channel)
+        return Ev("purchase", eid, t, order=event.order, lines=tuple(lines), store=event.store, channel=event.channel,
+                  codes=tuple(event.codes))
     if isinstance(event, Return):
         if event.lines is not None and event.amount is not None:
             raise EventError("amount", "a return gives either lines or an amount, not both")
@@ -183,6 +212,26 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
         return Ev("redemption", eid, t, reward=event.reward)
     if isinstance(event, Action):
         return Ev("action", eid, t, name=event.name)
+    if isinstance(event, Adjustment):
+        return Ev("adjustment", eid, t, name=event.reason, adjust=adjustment_of(event))
     if isinstance(event, Tick):
         return Ev("tick", None, t)
     return Ev(event.type, eid, t)
+
+
+def adjustment_of(event: "Adjustment") -> tuple[str, Optional[str], int, bool]:
+    """(what, name, value, set) of an adjustment event: exactly one of points, tier and punches."""
+    given = [f for f in ("points", "tier", "punches") if f in event.model_fields_set]
+    if len(given) != 1:
+        raise EventError("", "an adjustment gives exactly one of points, tier and punches"
+                         + (f", not {' and '.join(given)}" if given else ""))
+    what = given[0]
+    if what == "points":
+        if event.points is None:
+            raise EventError("points", "a number of points is needed")
+        return ("points", event.point_kind, event.points, event.set)
+    if what == "tier":
+        return ("tier", event.tier, 0, True)
+    if event.punches is None or event.rule is None:
+        raise EventError("rule" if event.rule is None else "punches", "punches need a number and the punch-card rule")
+    return ("punches", event.rule, event.punches, event.set)

@@ -259,7 +259,7 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
         if not EARLIEST <= t < LATEST:
             return None
         return _tuple_new(Ev, ("purchase", eid or f"purchase:{order}", t, order, tuple(out), store, channel, None,
-                               None, None, None))
+                               None, None, None, (), None))
     if typ == "tick":
         t = _time(d.get("time"), tz)
         return Ev("tick", None, t) if t is not None else None
@@ -350,4 +350,4 @@ def model_to_ev(model, exponent: int, tz, catalog: dict, amounts: dict) -> Optio
         out.append((item, cat if cat is not None else catalog.get(item), ln.quantity, amount))
     order = model.order
     return _tuple_new(Ev, ("purchase", model.id or f"purchase:{order}", t, order, tuple(out), model.store,
-                           model.channel, None, None, None, None))
+                           model.channel, None, None, None, None, tuple(model.codes), None))

@@ -37,6 +37,37 @@ def has_surrogate(text: str) -> bool:
 SURROGATE = "holds a lone surrogate (half of a UTF-16 pair), which is not a character"
 
 
+# codes (runtime/mechanics/codes.py): what one code may be, in a program, an event and a history's codes column
+MAX_CODE_LENGTH = 64
+MAX_CODES = 16  # codes on one purchase
+
+
+def code_problem(code: str) -> Optional[str]:
+    """Why `code` cannot be a code, or None: a code is one word (a history's codes column separates codes by
+    spaces) of visible characters, at most MAX_CODE_LENGTH long."""
+    if not code:
+        return "a code cannot be empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"a code is at most {MAX_CODE_LENGTH} characters long"
+    if any(ch.isspace() for ch in code):
+        return "a code is one word: it cannot hold a space"
+    if not code.isprintable() or has_surrogate(code):
+        return "a code cannot hold control or invisible characters"
+    return None
+
+
+def codes_problem(text: str) -> Optional[str]:
+    """Why a history's codes value (codes separated by spaces) cannot be read, or None."""
+    codes = text.split()
+    if len(codes) > MAX_CODES:
+        return f"more than {MAX_CODES} codes on one row"
+    for code in codes:
+        why = code_problem(code)
+        if why is not None:
+            return why
+    return None
+
+
 class EventError(ValueError):
     """An event was rejected; nothing changed. `field` is the dotted path of the bad field."""
 
@@ -46,12 +77,15 @@ class EventError(ValueError):
 
 
 class Ev(namedtuple("_EvFields", ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name",
-                                   "ret_lines", "ret_amount"), defaults=(None, (), None, None, None, None, None, None))):
+                                   "ret_lines", "ret_amount", "codes", "adjust"),
+                    defaults=(None, (), None, None, None, None, None, None, (), None))):
     """An event inside the evaluator (no validation; built by `to_internal` or by the simulator).
 
     type; id; time (naive, program-local); order; lines (a purchase's ((item, category, quantity,
     amount_minor), ...)); store; channel; reward; name; ret_lines (a return's ((item, quantity), ...) or
-    None); ret_amount (a return's minor units or None). A named tuple: built in one step, never changed."""
+    None); ret_amount (a return's minor units or None); codes (the codes a purchase carries, a tuple of
+    texts, runtime/mechanics/codes.py); adjust (an adjustment's (what, name, value, set), its reason in
+    `name`: runtime/mechanics/adjustments.py). A named tuple: built in one step, never changed."""
 
     __slots__ = ()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from loyalty.runtime.internal import code_problem
 from loyalty.runtime.schema import SchemaError
 from loyalty.runtime.timeutil import PERIODS, is_iana_zone
 
@@ -185,6 +186,21 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
     budgets = doc["budgets"]
     for key, limit in budgets.items():
         _int(limit, f"budgets[{key!r}]")
+    # stock and codes' uses are claimed like budgets, under keys of their own (mechanics/stock.py, codes.py)
+    codes = doc.get("codes", {})
+    for c in codes:
+        why = code_problem(c)
+        if why is not None:
+            raise SchemaError(f"codes[{c!r}]", why)
+    limited = {f"stock:{n}": r["stock"] for n, r in rewards.items() if "stock" in r}
+    limited.update({f"code:{c}": v["uses"] for c, v in codes.items() if v["uses"] is not None})
+    for key, limit in limited.items():
+        _int(limit, key, 1)
+        if budgets.get(key) != limit:
+            raise SchemaError(f"budgets[{key!r}]", f"must be {limit}, the limit the program declares")
+    for key in budgets:
+        if key.startswith(("stock:", "code:")) and key not in limited:
+            raise SchemaError(f"budgets[{key!r}]", "no reward's stock and no code's uses")
 
     def conditions(conds, path: str) -> None:
         for i, c in enumerate(conds):
@@ -255,6 +271,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         for j, cap in enumerate(r["caps"]):
             _int(cap["amount"], f"{path}.caps[{j}].amount", 1)
             _period(cap["period"], f"{path}.caps[{j}].period")
+        if "code" in r and r["code"] not in codes:
+            raise SchemaError(f"{path}.code", f"{r['code']!r} is not one of the program's codes")
         b = r["budget"]
         if b is not None and b["key"] not in budgets:
             raise SchemaError(f"{path}.budget.key", f"{b['key']!r} is not one of the program's budgets")

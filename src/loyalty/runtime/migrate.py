@@ -202,6 +202,8 @@ def migrate_doc(old: CompiledProgram, new: CompiledProgram, doc: dict) -> tuple[
     _caps(m, doc, out, rep)
     _rewards(m, doc, out, rep)
     _engagement(m, doc, out, rep)
+    if doc.get("codes"):  # a code used stays used (by its text: a code the new program declares again counts)
+        out["codes"] = list(doc["codes"])
     _orders(m, doc, out, rep)
     pending_tier = _metrics_and_tier(m, doc, out, rep)
     return out, rep, pending_tier

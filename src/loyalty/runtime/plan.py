@@ -28,6 +28,8 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
+from loyalty.runtime.mechanics.adjustments import adjust, check_adjustment
+from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
 from loyalty.runtime.mechanics.offers import lapse_offers, next_offer_end, use_offers
@@ -78,7 +80,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded")
+                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded", "has_codes")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -116,7 +118,9 @@ class Plan:
             if self.phase_of[r.index] is None:
                 raise PlanError(f"rule {r.name!r}: the {self.mechanics[r.index].name} mechanic does not run on a "
                                 f"purchase, but its trigger fires on one")
-        static = all(r.trigger is None and not r.preds for r in self.candidates)
+        # rules that require a code (mechanics/codes.py): they apply only to a purchase that carries and uses it
+        self.has_codes = any(r.code is not None for r in rules)
+        static = all(r.trigger is None and not r.preds and r.code is None for r in self.candidates)
         self.static = Phases(self, self.candidates) if static else None
         # otherwise the phases of each set of applicable rules met so far: few sets recur (the conditions are
         # of the day, the store, the member's segments ...), so a purchase looks its set up instead of sorting
@@ -127,11 +131,13 @@ class Plan:
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
         self.spend_metrics = metric_slots(prog, "spend", -1)
         self.visit_metrics = metric_slots(prog, "visits", -1)
-        self.visit_steps = tuple((r, m.visit_step(r)) for r, m in zip(rules, self.mechanics) if m.fires_on_visit(r))
-        self.referral_rules = tuple(r for r, m in zip(rules, self.mechanics) if m.fires_on_referral(r))
+        # (a rule that requires a code fires only on a purchase: no other event carries codes)
+        self.visit_steps = tuple((r, m.visit_step(r)) for r, m in zip(rules, self.mechanics)
+                                 if m.fires_on_visit(r) and r.code is None)
+        self.referral_rules = tuple(r for r, m in zip(rules, self.mechanics) if m.fires_on_referral(r) and r.code is None)
         self.trigger_rules = {}
         for trigger in SIMPLE_TRIGGERS:
-            fired = prog.by_trigger.get(trigger, ())
+            fired = tuple(r for r in prog.by_trigger.get(trigger, ()) if r.code is None)
             for r in fired:
                 if not hasattr(self.mechanics[r.index], "fire"):
                     raise PlanError(f"rule {r.name!r}: the {self.mechanics[r.index].name} mechanic cannot fire "
@@ -178,6 +184,8 @@ class Plan:
                                       f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
+        elif typ == "adjustment":
+            check_adjustment(prog, ev)
         self._run(st, ev, ledger, out, True)
 
     def _run(self, st, ev, ledger, out: list, seen_value) -> None:
@@ -220,6 +228,8 @@ class Plan:
             self._simple_trigger(st, ev, ledger, out, "action", ev.name)
         elif typ == "referral":
             self._referral(st, ev, ledger, out)
+        elif typ == "adjustment":
+            adjust(prog, st, ev, out)
         # "tick": time has passed; nothing else to do
         if self.tier_reached and len(out) > start:
             fire_tier_reached(self, st, out, start, ledger)
@@ -251,6 +261,8 @@ class Plan:
                                           f"a new purchase needs a new order id")
         elif typ == "redemption":
             check_redemption(prog, ev)
+        elif typ == "adjustment":
+            check_adjustment(prog, ev)
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
         if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
             prune(prog, st)
@@ -328,9 +340,11 @@ class Plan:
                 if preds_ok(r, ctx) and order_has_line(r, lines):
                     st.counts[r.index] = st.counts.get(r.index, 0) + 1
         ph = self.static
-        if ph is None:
+        if ph is None or ev.codes:
             applicable = tuple(r for r in self.candidates if (r.trigger is None or purchase_trigger_ok(r, ctx))
                                and (not r.preds or preds_ok(r, ctx)))
+            if ev.codes or self.has_codes:
+                applicable = use_codes(self.prog, st, ev, applicable, ledger, out)
             ph = self.phases.get(applicable)
             if ph is None:
                 ph = Phases(self, applicable)

@@ -57,7 +57,7 @@ class PointKind:
 
 
 class Reward:
-    __slots__ = ("name", "kind", "face", "cost", "line", "column", "valid_for", "valid_until")
+    __slots__ = ("name", "kind", "face", "cost", "stock", "line", "column", "valid_for", "valid_until")
 
     def __init__(self, name: str, d: dict):
         self.name = name
@@ -69,12 +69,13 @@ class Reward:
         until = d.get("valid_until")
         # ... or usable up to and including a day: it lapses as that day ends (the last day: never)
         self.valid_until = None if until is None else day_after(parse_date(until))
+        self.stock = d.get("stock")  # how many rules may give in all (mechanics/stock.py), None = no limit
+        self.line, self.column = d.get("span", (0, 0))[:2]
 
     @property
     def is_offer(self) -> bool:
         """Held from when a rule gives it until a purchase uses it or it lapses (mechanics/offers.py)."""
         return self.valid_for is not None or self.valid_until is not None
-        self.line, self.column = d.get("span", (0, 0))[:2]
 
 
 class Redeem:
@@ -156,7 +157,7 @@ class Rule:
 
     __slots__ = ("index", "name", "campaign", "line", "column", "action", "point_kind", "rate", "points", "factor",
                  "reward", "percent", "action_doc", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
-                 "trigger_name", "trigger_doc", "filters", "preds", "limits", "budget", "budget_unit", "counted")
+                 "trigger_name", "trigger_doc", "filters", "preds", "limits", "budget", "budget_unit", "counted", "code")
 
     def __init__(self, index: int, d: dict, prog: "CompiledProgram"):
         self.index = index
@@ -194,6 +195,7 @@ class Rule:
         b = d.get("budget")
         self.budget = b["key"] if b else None
         self.budget_unit = b["unit"] if b else None
+        self.code = d.get("code")  # the code a purchase must carry (mechanics/codes.py), or None
         # a counting trigger on a rule with conditions or item filters counts only the events they select, in
         # a counter of its own (docs/semantics.md, "Triggers count what the conditions select")
         self.counted = self.trigger in COUNTING_TRIGGERS and bool(self.preds or self.filters)
@@ -362,7 +364,7 @@ class CompiledProgram:
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
                  "has_timers", "item_costs", "sources", "plans", "legacy_identity", "return_window",
-                 "late_window")
+                 "late_window", "codes")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -414,6 +416,8 @@ class CompiledProgram:
         self.rules = tuple(Rule(i, r, self) for i, r in enumerate(doc.get("rules", ())))
         self.draws = tuple(Draw(d, self) for d in doc.get("draws", ()))
         self.budgets = {k: int(v) for k, v in doc.get("budgets", {}).items()}
+        # code -> its uses in all (None: no limit); mechanics/codes.py
+        self.codes = {c: v.get("uses") for c, v in (doc.get("codes") or {}).items()}
         by: dict = {}
         for r in self.rules:
             by.setdefault(r.trigger, []).append(r)

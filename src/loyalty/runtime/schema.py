@@ -137,7 +137,7 @@ RULE = Obj({
     "name": "str", "campaign": Opt("str"), "span": SPAN, "trigger": Opt(TRIGGER), "conditions": List(CONDITION),
     "line_filters": List(LINE_FILTER),
     "caps": List(Obj({"scope": "str", "unit": Enum("points", "money", "times"), "amount": "int", "period": PERIOD})),
-    "budget": Opt(Obj({"key": "str", "unit": Enum("points", "money")})), "action": ACTION,
+    "budget": Opt(Obj({"key": "str", "unit": Enum("points", "money")})), "action": ACTION, "code?": "str",
 })
 
 POINT_KIND = Obj({
@@ -181,11 +181,12 @@ DOCUMENT = Obj({
     "rewards": Map(Obj({"kind": Enum("free_item", "amount_off", "percent_off", "gift_card", "gift", "perk"),
                         "face_minor": "int", "cost_minor": "int", "cost_declared": "bool",
                         "free_items?": List("str"), "span": SPAN, "percent?": "dec",
-                        "valid_for?": DURATION, "valid_until?": "date"})),
+                        "valid_for?": DURATION, "valid_until?": "date", "stock?": "int"})),
     "redeem": List(Obj({"reward": "str", "point_kind": Opt("str"), "price": "int", "span": SPAN})),
     "metrics": List(METRIC), "tiers": Opt(TIERS), "rules": List(RULE), "draws": List(DRAW),
     "budgets": Map("int"),
     "windows?": Obj({"returns?": DURATION, "late_events?": DURATION}),
+    "codes?": Map(Obj({"uses": Opt("int")})),
 })
 
 

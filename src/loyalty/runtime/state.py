@@ -472,7 +472,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined",
+        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -509,6 +509,7 @@ class MemberState:
         self.joined: Optional[_dt.date] = None  # the day of the first signup event (mechanics/moments.py)
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
+        self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
 
     def copy(self) -> "MemberState":
@@ -554,6 +555,7 @@ class MemberState:
         c.tail = m.tail.copy()
         c.oldest = m.oldest
         s.rewards = self.rewards.copy()
+        s.codes = self.codes.copy() if self.codes else set()
         s.due = self.due
         return s
 
@@ -641,6 +643,8 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
             for oid, o in s.orders.as_dict().items() if returns_from is None or o.time >= returns_from
         },
         "rewards": dict(sorted(s.rewards.items())),
+        # only when the member has used a code: the states of other programs stay as they were
+        **({"codes": sorted(s.codes)} if s.codes else {}),
     }
 
 
@@ -703,4 +707,5 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
         orders[oid] = o
     s.orders = LogMap((orders,) if orders else ())
     s.rewards = dict(doc.rewards)
+    s.codes = set(doc.codes)
     return s

@@ -114,3 +114,6 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
                 raise StateProblem(f"{path}.lines[{item!r}]", "expected [quantity, amount, quantity returned] >= 0")
     for name, count in doc.rewards.items():
         _count(count, f"rewards[{name!r}]")
+    for i, code in enumerate(doc.codes):
+        if not code or has_surrogate(code):
+            raise StateProblem(f"codes[{i}]", "empty, or not Unicode text")

@@ -74,3 +74,4 @@ class StateDoc(BaseModel):
     joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
+    codes: list[str] = []  # the codes the member has used (absent in states saved before codes)

@@ -33,7 +33,7 @@ class MemberAccumulator:
     __slots__ = ("member", "result", "first_time", "first_reward", "orders", "revenue", "earned", "redeemed",
                  "expired", "clawed", "rewards", "discount", "reward_value", "reward_cost", "perk_cost", "tier",
                  "tier_changes", "draw_entries", "rewards_reached", "tiers_reached", "draw_periods", "reward_costs",
-                 "store", "stores_bought", "regions", "_t", "_month")
+                 "store", "stores_bought", "regions", "_t", "_month", "adjusted", "adjustment_keys")
 
     def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None,
                  reward_costs: Optional[dict[str, Number]] = None, regions: Optional[dict[str, Optional[str]]] = None):
@@ -50,6 +50,8 @@ class MemberAccumulator:
         self.redeemed: dict[str, int] = {}
         self.expired: dict[str, int] = {}
         self.clawed: dict[str, int] = {}
+        self.adjusted: dict[str, int] = {}  # points an adjustment added (or took, negative), by kind
+        self.adjustment_keys: set[str] = set()  # the adjustments table's keys this member has a row in
         self.rewards = 0
         self.discount = 0
         self.reward_value = 0  # face value of rewards received, minor units
@@ -249,6 +251,32 @@ class MemberAccumulator:
                 budget = e.scope or e.rule
                 r.add("budget", budget, "times")
                 r.add("budget", budget, "truncated", e.truncated or 0)
+            elif kind == "points_adjusted":
+                # adjustments (runtime/mechanics/adjustments.py): apart from what rules give, in their own table;
+                # the points stay outstanding like any others
+                pk, pts = e.point_kind, e.points
+                self.adjusted[pk] = self.adjusted.get(pk, 0) + pts
+                r.add("points", f"{pk}{KEY_SEP}{month}", "adjusted", pts)
+                row = f"{e.reason}{KEY_SEP}{pk}"
+                r.add("adjustment", row, "points_added" if pts > 0 else "points_removed", abs(pts))
+                r.add("adjustment", row, "adjustments")
+                self.adjustment_keys.add(row)
+            elif kind in ("tier_adjusted", "punches_adjusted"):
+                if kind == "tier_adjusted":
+                    self.tier = e.tier_to or ""
+                    self.tier_changes.append((month, self.tier))
+                    if e.tier_to:
+                        self.tiers_reached.add(e.tier_to)
+                row = f"{e.reason}{KEY_SEP}"
+                r.add("adjustment", row, "tiers_set" if kind == "tier_adjusted" else "punch_cards_set")
+                r.add("adjustment", row, "adjustments")
+                self.adjustment_keys.add(row)
+            elif kind == "stock_out":
+                r.add("stock", e.reward, "refused")
+            elif kind == "code_used":
+                r.add("code", e.scope[len("code:"):], "used")
+            elif kind == "code_refused":
+                r.add("code", e.scope[len("code:"):], e.reason.replace(" ", "_"))
             elif kind == "redemption_refused":
                 r.add("refused", e.reward or "", e.reason or "refused")
             elif kind == "duplicate_ignored":
@@ -265,6 +293,8 @@ class MemberAccumulator:
             r.count("purchasing_members")
         for reward in self.rewards_reached:
             r.add("reward", reward, "members")
+        for key in self.adjustment_keys:
+            r.add("adjustment", key, "members")
         for tier in self.tiers_reached:
             r.add("tier", tier, "members_reached")
         for store in self.stores_bought:
@@ -297,8 +327,9 @@ class MemberAccumulator:
             u = (stable_hash(seed, "draw", draw, period, self.member) + 1) / 18446744073709551616.0  # in (0, 1]
             r.offer_draw(f"{draw}{KEY_SEP}{period}", draws.get(draw, 1), DrawKey(math.log(u) / entries, self.member))
         if member_row:
-            outstanding = {k: self.earned.get(k, 0) - self.redeemed.get(k, 0) - self.expired.get(k, 0)
-                           - self.clawed.get(k, 0) for k in set(self.earned) | set(self.redeemed) | set(self.clawed)}
+            outstanding = {k: self.earned.get(k, 0) + self.adjusted.get(k, 0) - self.redeemed.get(k, 0)
+                           - self.expired.get(k, 0) - self.clawed.get(k, 0)
+                           for k in set(self.earned) | set(self.redeemed) | set(self.clawed) | set(self.adjusted)}
             points_value = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in self.earned.items()),
                                Decimal(0))
             held = sum((Decimal(v) * point_costs.get(k, Decimal(0)) for k, v in outstanding.items()), Decimal(0))

@@ -41,7 +41,7 @@ def count_rows(history, result: SimResult) -> SimResult:
     if not n:
         return result
     cells = result.cells
-    kind, kinds = history.codes("type")
+    kind, kinds = history.dictionary_codes("type")
     item_codes = history.code_array("item")
     cat_codes = history.code_array("category")
 
@@ -72,6 +72,12 @@ def count_rows(history, result: SimResult) -> SimResult:
         uniq, counts = np.unique(codes[codes >= 0], return_counts=True)
         for name, count in zip(_texts(history, column, uniq), counts.tolist()):
             add(_key(column, name), count)
+    # the codes purchases carry (several to a row, separated by spaces): rows per code
+    carried = history.code_array("codes")
+    uniq, counts = np.unique(carried[carried >= 0], return_counts=True)
+    for text, count in zip(_texts(history, "codes", uniq), counts.tolist()):
+        for code in dict.fromkeys((text or "").split()):
+            add(_key("code", code), count)
     return result
 
 
@@ -107,7 +113,8 @@ class Known:
         self.attribute_rules: list[str] = []  # rules (and draws) that read member attributes
         for rule in doc.get("rules", ()):
             needs = _needs(rule)
-            self.rules.append({"name": rule["name"], "line": (rule.get("span") or [None])[0], **needs})
+            self.rules.append({"name": rule["name"], "line": (rule.get("span") or [None])[0], **needs,
+                               "code": rule.get("code")})
             if needs["segments"] or needs["birthday"]:
                 self.attribute_rules.append(rule["name"])
         for draw in doc.get("draws", ()):
@@ -123,6 +130,7 @@ class Known:
             if need["action"]:
                 self.actions.add(need["action"])
         self.tiers = [t["name"] for t in (doc.get("tiers") or {}).get("tiers", ())]
+        self.codes = set(prog.codes)
 
 
 def _needs(rule: dict) -> dict:
@@ -223,7 +231,7 @@ def coverage_report(result: SimResult, prog, attributes: Optional[dict], ran: bo
             mismatches.append({"item": item, "row_category": cat, "catalog_category": known.items[item],
                                "rows": n})
     stores, channels, actions = tally("store"), tally("channel"), tally("action")
-    types = tally("type")
+    types, codes = tally("type"), tally("code")
 
     def check(what: str, seen: dict[str, int], names: Iterable[str], unit: str = "rows") -> None:
         names = set(names)
@@ -240,6 +248,7 @@ def coverage_report(result: SimResult, prog, attributes: Optional[dict], ran: bo
     if known.channels:
         check("channel", channels, known.channels)
     check("action", actions, known.actions)
+    check("code", codes, known.codes)  # a code the program does not declare gives nothing: always a finding
     attributes = attributes or {}
     if known.segments and attributes:
         members_in: dict[str, int] = {}
@@ -290,7 +299,7 @@ def coverage_report(result: SimResult, prog, attributes: Optional[dict], ran: bo
     rule_cells = result.tables.get("rule", {})
     for rule in known.rules:
         reason, severity = _rule_reason(rule, known, attributes, line_items, effective_categories, stores,
-                                        channels, actions, types)
+                                        channels, actions, types, codes)
         if reason is None and not ran:
             continue
         row = rule_cells.get(rule["name"], {})
@@ -321,8 +330,10 @@ def coverage_report(result: SimResult, prog, attributes: Optional[dict], ran: bo
 
 
 def _rule_reason(rule: dict, known: Known, attributes: dict, items: dict, categories: dict, stores: dict,
-                 channels: dict, actions: dict, types: dict) -> tuple[Optional[str], str]:
+                 channels: dict, actions: dict, types: dict, codes: dict) -> tuple[Optional[str], str]:
     """Why nothing in the history can fire this rule, from the history's counts alone (None: rows can)."""
+    if rule.get("code") is not None and not codes.get(rule["code"]):
+        return f"no matching rows (no purchase carries code {rule['code']!r})", "warning"
     if (rule["segments"] or rule["birthday"]) and not attributes:
         what = "segment" if rule["segments"] else "birthday"
         return f"no attributes given for a {what} rule (--attributes)", "warning"

@@ -137,7 +137,7 @@ def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
         rewards={name: rw.kind for name, rw in prog.rewards.items()}, rule_lines=rule_lines,
         offers=tuple(sorted(name for name, rw in prog.rewards.items() if rw.is_offer)),
         tiers=tuple(t.name for t in prog.tiers.tiers) if prog.tiers else (), draws=draws,
-        budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores),
+        budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores), codes=dict(prog.codes),
     )
 
 

@@ -66,6 +66,13 @@ class GenerateOptions:
     minor_units: int = 2
     grouped: bool = False  # each member's rows together (in time order), members in order
     skew: Optional[float] = None  # Zipf exponent of member activity (heavy-tailed); None: log-normal activity
+    # codes purchases may carry (a program's, runtime/mechanics/codes.py): with any, a `codes` column, and about
+    # `code_rate` of the orders carry one of them; without, the file is as it always was
+    codes: tuple[str, ...] = ()
+    code_rate: float = 0.1
+    # this share of members brings points from an old card: an adjustment row just before her signup (with it,
+    # `adjust` and `reason` columns; without, the file is as it always was)
+    opening_balances: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -77,12 +84,13 @@ _CHANNEL_WEIGHTS = (6, 2, 2)
 _LINES_RATE = 1.2  # lines of an order: 1 + an exponential draw of this rate, rounded down
 _SINGLE_UNIT = 0.85  # share of lines of one unit (else 2 or 3)
 _HOME_STORE = 0.8  # share of a member's orders in her home store
-_SIGNUP, _REFERRAL, _PURCHASE, _RETURN = 0, 1, 2, 3
+_SIGNUP, _REFERRAL, _PURCHASE, _RETURN, _ADJUSTMENT = 0, 1, 2, 3, 4
+_OPENING_STEP, _OPENING_STEPS = 50, 40  # an opening balance: 50 to 2,000 points, in steps of 50
 _MINUTES_A_DAY = 1440
 
 # one generated row, as numbers; text is made only when a window is written
 _ROW = [("t", "i8"), ("member", "i8"), ("order", "i8"), ("pos", "i2"), ("kind", "i1"), ("item", "i4"),
-        ("qty", "i1"), ("store", "i4"), ("channel", "i4")]
+        ("qty", "i1"), ("store", "i4"), ("channel", "i4"), ("code", "i4"), ("value", "i8")]
 
 
 def price_from_cost(cost: Decimal, minor_units: int) -> Decimal:
@@ -146,6 +154,10 @@ class _Plan:
         self.home = rng.integers(0, n_stores, n) if n_stores else np.full(n, -1)
         # a referral needs room: the signup, the referral and at least one purchase line
         self.refers = (rng.random(n) < options.referral_rate) & (self.quota >= 3)
+        # an opening balance too (drawn last, and only when asked: other files keep their bytes)
+        self.opens = np.zeros(n, bool)
+        if options.opening_balances:
+            self.opens = (rng.random(n) < options.opening_balances) & (self.quota - self.refers >= 2)
         days = max(1, options.days)
         self.day_p = _normalised([_MONTH_WEIGHTS[d.month - 1] * _WEEKDAY_WEIGHTS[d.weekday()]
                                   for d in (options.start + _dt.timedelta(days=k) for k in range(days))])
@@ -191,7 +203,9 @@ def _chunk(plan: _Plan, index: int, first_order: int):
     quota = plan.quota[begin:end]
     present = quota > 0
     refers = plan.refers[begin:end]
-    stream = np.where(present, quota - 1 - refers, 0)  # rows of orders, after the signup and the referral
+    opens = plan.opens[begin:end]
+    # rows of orders, after the signup, the referral and the opening balance
+    stream = np.where(present, quota - 1 - refers - opens, 0)
     total = int(stream.sum())
 
     # orders: distinct items (sorted), a unit count per line, maybe a return; drawn until they cover `total` rows
@@ -276,8 +290,24 @@ def _chunk(plan: _Plan, index: int, first_order: int):
     extra["member"] = begin + np.concatenate([members, referrers])
     extra["pos"] = np.concatenate([np.zeros(len(members)), np.ones(len(referrers))])
     extra["kind"] = np.concatenate([np.full(len(members), _SIGNUP), np.full(len(referrers), _REFERRAL)])
-    for name in ("item", "store", "channel"):
+    for name in ("item", "store", "channel", "code"):
         extra[name] = -1
+    if opens.any():  # opening balances: an adjustment 10 minutes before the signup
+        openers = np.flatnonzero(opens)
+        opening = np.zeros(len(openers), _ROW)
+        opening["t"] = first[openers] - 10
+        opening["member"] = begin + openers
+        opening["kind"] = _ADJUSTMENT
+        opening["value"] = _OPENING_STEP * (1 + rng.integers(0, _OPENING_STEPS, len(openers)))
+        for name in ("item", "store", "channel", "code"):
+            opening[name] = -1
+        extra = np.concatenate([extra, opening])
+    # codes last, so that a program without codes draws what it always drew: an order carries one now and then
+    order_rows["code"] = -1
+    if options.codes:
+        carries = rng.random(n_pieces) < options.code_rate
+        piece_code = np.where(carries, rng.integers(0, len(options.codes), n_pieces), -1)
+        order_rows["code"] = np.where(is_return, -1, piece_code[piece])
     return np.concatenate([extra, order_rows]), n_pieces
 
 
@@ -304,13 +334,15 @@ class _Formatter:
             return pa.array([_csv_field(v) for v in values] + [""], pa.string())
 
         self.members = pa.array([f"M{i + 1:0{width}d}" for i in range(plan.n_members)], pa.string())
-        self.kinds = pa.array(["signup", "referral", "purchase", "return"], pa.string())
+        self.kinds = pa.array(["signup", "referral", "purchase", "return", "adjustment"], pa.string())
+        self.adjusting = bool(options.opening_balances)
         self.items = texts([i.name for i in catalog])
         self.categories = texts([i.category for i in catalog])
         self.amounts = texts([str((i.price * q).quantize(quant, rounding=ROUND_HALF_UP))
                               for i in catalog for q in (1, 2, 3)])
         self.stores = texts(options.stores)
         self.channels = texts(options.channels)
+        self.codes = texts(options.codes) if options.codes else None
         # times as day + minute of the day, each formatted once (returns and referrals come up to 80 days late)
         self.days = pa.array([(options.start + _dt.timedelta(days=d)).isoformat() + "T"
                               for d in range(max(1, options.days) + 81)], pa.string())
@@ -330,7 +362,7 @@ class _Formatter:
 
         day, minute = np.divmod(rows["t"], _MINUTES_A_DAY)
         times = pc.binary_join_element_wise(self.days.take(pa.array(day)), self.minutes.take(pa.array(minute)), "")
-        no_order = pa.array(rows["kind"] <= _REFERRAL)
+        no_order = pa.array((rows["kind"] <= _REFERRAL) | (rows["kind"] == _ADJUSTMENT))
         order = pc.binary_join_element_wise(
             "O", pc.utf8_lpad(pa.array(rows["order"]).cast(pa.string()), width=7, padding="0"), "")
         qty = pa.array(rows["qty"].astype(np.int64)).cast(pa.string())
@@ -342,6 +374,12 @@ class _Formatter:
             pc.if_else(no_order, "", qty), take(self.amounts, amount_index),
             take(self.stores, rows["store"]), take(self.channels, rows["channel"]),
         ]
+        if self.codes is not None:
+            columns.append(take(self.codes, rows["code"]))
+        if self.adjusting:  # adjust and reason: an opening balance's points
+            opening = pa.array(rows["kind"] == _ADJUSTMENT)
+            points = pc.binary_join_element_wise("points +", pa.array(rows["value"]).cast(pa.string()), "")
+            columns += [pc.if_else(opening, points, ""), pc.if_else(opening, "opening balance", "")]
         lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "\n", "")
         # the lines, one after another, are the string array's data buffer between its first and last offset
         offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
@@ -370,7 +408,8 @@ def generate(options: GenerateOptions, out: TextIO, progress: Optional[Callable[
 
     plan = _Plan(options)
     formatter = _Formatter(plan)
-    out.write(",".join(HEADER) + "\n")
+    out.write(",".join(HEADER + (("codes",) if options.codes else ())
+                       + (("adjust", "reason") if options.opening_balances else ())) + "\n")
     orders = 0
     if options.grouped or len(plan.chunks) == 1:
         for index in range(len(plan.chunks)):

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from loyalty.runtime.internal import exact_minor
+from loyalty.runtime.internal import codes_problem, exact_minor
 
 from loyalty.simulate.errors import InputError
 
-EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom", "adjustment")
 
 # canonical column -> header names accepted without a mapping (compared case-insensitively)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -45,6 +45,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "store": ("store", "store_id"),
     "channel": ("channel",),
     "event": ("event", "event_id"),
+    "codes": ("codes", "code", "promo_codes", "promo_code"),
+    "adjust": ("adjust", "adjustment"),
+    "reason": ("reason",),
 }
 # --delimiter (and a scenario file's `delimiter:`) takes one character, or one of these names
 DELIMITER_NAMES: dict[str, str] = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -74,11 +77,41 @@ class BadRow:
         return f'{where}: column "{self.column}": {self.reason} (found {self.value!r})'
 
 
-_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event")
+_TEXT_COLUMNS = ("member", "type", "order", "item", "category", "store", "channel", "event", "codes", "adjust",
+                 "reason")
 _COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category", "quantity", "store", "channel",
-                  "event", "row")
+                  "event", "codes", "adjust", "reason", "row")
 _EPOCH = _dt.datetime(1970, 1, 1)
 _PURCHASE, _RETURN = 0, 1  # positions in EVENT_TYPES; every later type carries no money
+_ADJUSTMENT = EVENT_TYPES.index("adjustment")
+
+
+def adjustment_problem(text: str) -> Optional[str]:
+    """Why an adjustment row's `adjust` value cannot be read, or None: `points +500`, `points =1200`,
+    `punches +2`, `punches =4`, `tier =gold`, `tier =` (no tier); `parse_adjustment` reads it."""
+    try:
+        parse_adjustment(text)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def parse_adjustment(text: str) -> tuple[str, str, bool]:
+    """(what, value text, set) of an `adjust` value; ValueError naming what is wrong."""
+    what, _, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    if what not in ("points", "tier", "punches"):
+        raise ValueError("expected points, tier or punches, then +N or =N (e.g. points +500, tier =gold)")
+    if not rest or rest[0] not in "+=":
+        raise ValueError(f"expected + or = after {what} (e.g. {what} {'=gold' if what == 'tier' else '+5'})")
+    value = rest[1:].strip()
+    if what == "tier":
+        if rest[0] != "=":
+            raise ValueError("a tier is set, not added: tier =gold (or tier = for none)")
+        return what, value, True
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise ValueError(f"{value!r} is not a whole number of {what}")
+    return what, value, rest[0] == "="
 
 
 def _schema():
@@ -87,7 +120,8 @@ def _schema():
     text, whole = pa.dictionary(pa.int32(), pa.string()), pa.int64()
     return pa.schema([("member", text), ("time", whole), ("amount", whole), ("type", text), ("order", text),
                       ("item", text), ("category", text), ("quantity", whole), ("store", text), ("channel", text),
-                      ("event", text), ("row", whole), ("fold", pa.int8())])
+                      ("event", text), ("codes", text), ("adjust", text), ("reason", text), ("row", whole),
+                      ("fold", pa.int8())])
 
 
 def micros_to_datetime(us: int) -> _dt.datetime:
@@ -128,7 +162,7 @@ class History:
             values = self._lists[name] = _pylist(self.table.column(name))
         return values
 
-    def codes(self, name: str):
+    def dictionary_codes(self, name: str):
         """A text column's codes as a numpy int64 array (-1 where null), and its distinct values (a list)."""
         return _codes(self.table.column(name))
 
@@ -278,7 +312,7 @@ def _event_index(h: History) -> tuple[list[int], frozenset]:
     if n == 0:
         return [], frozenset()
     member = h.code_array("member")
-    kind, kinds = h.codes("type")
+    kind, kinds = h.dictionary_codes("type")
     order = h.code_array("order")
     time = numbers(h.table.column("time"))
     purchase = kind == (kinds.index("purchase") if "purchase" in kinds else -2)
@@ -774,7 +808,7 @@ def reused_order_rows(h: History) -> tuple[list[int], list[BadRow]]:
 
     if not len(h):
         return [], []
-    kinds, values = h.codes("type")
+    kinds, values = h.dictionary_codes("type")
     event = h.code_array("event")
     candidates = np.flatnonzero((kinds == (values.index("purchase") if "purchase" in values else -2))
                                 & (h.code_array("order") >= 0) & (event >= 0))
@@ -1267,8 +1301,18 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     quantity, quantity_ok = _per_value(text["quantity"], _fast_quantities)
     no_quantity = _codes(text["quantity"])[0] < 0
     quantity = np.where(no_quantity, 1, quantity)
+    # codes (separated by spaces), on purchases only: each distinct value checked once
+    code_at, code_values = _codes(text["codes"])
+    codes_ok = np.append(np.array([codes_problem(v) is None for v in code_values], dtype=bool), True)[code_at]
+    codes_ok &= (code_at < 0) | (kind == _PURCHASE)
+    # adjustments (runtime/mechanics/adjustments.py): what and how much, and why, on adjustment rows only
+    adjust_at, adjust_values = _codes(text["adjust"])
+    adjust_ok = np.append(np.array([adjustment_problem(v) is None for v in adjust_values], dtype=bool), False)[adjust_at]
+    reason_at = _codes(text["reason"])[0]
+    adjusting = kind == _ADJUSTMENT
+    adjust_ok = np.where(adjusting, adjust_ok & (reason_at >= 0), (adjust_at < 0) & (reason_at < 0))
     fast = (member >= 0) & time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
-        & (quantity_ok | no_quantity)
+        & (quantity_ok | no_quantity) & codes_ok & adjust_ok
 
     # where each row came from, for messages: its line in the file (its first line when a quoted value
     # holds a line break); without `lines`, record i is on line i + first_row
@@ -1277,7 +1321,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
         "member": text["member"], "time": when, "amount": np.abs(amount),
         "type": pa.DictionaryArray.from_arrays(arrow(np.maximum(kind, 0).astype(np.int32)), strings(EVENT_TYPES)),
         **{k: text[k] for k in ("order", "item", "category")}, "quantity": quantity,
-        **{k: text[k] for k in ("store", "channel", "event")}, "row": rows,
+        **{k: text[k] for k in ("store", "channel", "event", "codes", "adjust", "reason")}, "row": rows,
         "fold": fold if fold is not None else np.zeros(n, dtype=np.int8),
     }
     skipped: Counter = Counter()
@@ -1466,11 +1510,37 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
             if quantity > _LARGEST:
                 bad(i, "quantity", raw_qty, "too large a quantity")
                 continue
+        raw_codes = get("codes", j)
+        codes = " ".join(raw_codes.split()) if raw_codes is not None else ""
+        if codes:
+            why = codes_problem(codes) if kind == "purchase" else f"codes on a {kind}: only purchases carry codes"
+            if why is not None:
+                bad(i, "codes", raw_codes, why)
+                continue
+        raw_adjust, raw_reason = get("adjust", j), get("reason", j)
+        adjust = " ".join(raw_adjust.split()) if raw_adjust is not None else ""
+        reason = raw_reason.strip() if raw_reason is not None else ""
+        if kind == "adjustment":
+            why = adjustment_problem(adjust) if adjust else "an adjustment row needs what it adjusts (e.g. points +500)"
+            if why is not None:
+                bad(i, "adjust", raw_adjust, why)
+                continue
+            if not reason:
+                bad(i, "reason", raw_reason, "an adjustment row needs its reason")
+                continue
+        elif adjust or reason:
+            column, value = ("adjust", raw_adjust) if adjust else ("reason", raw_reason)
+            bad(i, column, value, f"only adjustment rows have an {column}" if column == "adjust" else
+                "only adjustment rows have a reason")
+            continue
         row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
                "quantity": quantity, "row": line_of[i], "fold": when.fold}
         for key in ("order", "item", "category", "store", "channel", "event"):
             value = get(key, j)
             row[key] = (value.strip() or None) if value is not None else None
+        row["codes"] = codes or None
+        row["adjust"] = adjust or None
+        row["reason"] = reason or None
         fixed.append(row)
     return len(fixed), fixed
 

@@ -69,7 +69,7 @@ class Orders:
         h = history
         n = len(h)
         member = h.code_array("member")
-        kind, kinds = h.codes("type")
+        kind, kinds = h.dictionary_codes("type")
         time = numbers(h.table.column("time"))
         amount = numbers(h.table.column("amount"), 0)
         order = h.code_array("order")

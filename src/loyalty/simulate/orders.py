@@ -18,7 +18,7 @@ from bisect import bisect_left
 from typing import NamedTuple, Optional, Sequence
 
 from loyalty.runtime.internal import Ev
-from loyalty.simulate.history import History, micros_to_datetime
+from loyalty.simulate.history import History, micros_to_datetime, parse_adjustment
 
 
 class Line(NamedTuple):
@@ -94,6 +94,9 @@ class EventBuilder:
         self.kind, self.micros, self.order, self.event = h.type, h.column("time"), h.order, h.event
         self.item, self.category, self.quantity, self.amount = h.item, h.category, h.quantity, h.amount
         self.store, self.channel = h.store, h.channel
+        # codes (separated by spaces) on purchase rows; a history without any reads none
+        codes = h.table.column("codes")
+        self.codes: Optional[list] = h.column("codes") if codes.null_count < len(codes) else None
         self._times: dict[int, _dt.datetime] = {}
 
     def time(self, row: int) -> _dt.datetime:
@@ -135,8 +138,9 @@ class EventBuilder:
                                   for i in g)
                     totals.append(sum(ln[3] for ln in lines))
                 order = order_of[s] or f"@{t.isoformat()}"
+                codes = self.order_codes(g) if self.codes is not None else ()
                 evs.append(Ev("purchase", event_of[s] or f"purchase:{order}", t, order, lines, store_of[s],
-                              channel_of[s]))
+                              channel_of[s], codes=codes))
             elif kind == "return":
                 total = sum(amount[i] for i in g)
                 if all(item[i] for i in g):
@@ -153,9 +157,32 @@ class EventBuilder:
                     evs.append(Ev("redemption", event_of[s], t, reward=item[s] or ""))
                 elif kind == "custom":
                     evs.append(Ev("action", event_of[s], t, name=item[s] or ""))
+                elif kind == "adjustment":
+                    evs.append(self.adjustment(s, t))
                 else:
                     evs.append(Ev(kind, event_of[s], t))
         return MemberEvents(evs, kinds, totals, groups, [store_of[g[0]] or "" for g in groups])
+
+    def adjustment(self, row: int, t) -> Ev:
+        """An adjustment row's event: `adjust` says what and how much (history.parse_adjustment), `item` names
+        the point kind (optional with one kind) or the punch-card rule, `reason` why."""
+        h = self.h
+        what, value, setting = parse_adjustment(h.column("adjust")[row])
+        if what == "tier":
+            adjust = ("tier", value or None, 0, True)
+        else:
+            adjust = (what, self.item[row] or None, int(value), setting)
+        return Ev("adjustment", self.event[row], t, name=h.column("reason")[row], adjust=adjust)
+
+    def order_codes(self, rows: Sequence[int]) -> tuple:
+        """The codes of a purchase: those on any of its rows, each once, in the order written."""
+        codes = self.codes
+        assert codes is not None  # called only when the history has codes
+        out: dict = {}
+        for i in rows:
+            if codes[i]:
+                out.update(dict.fromkeys(codes[i].split()))
+        return tuple(out)
 
     def readable(self, groups: list[Sequence[int]]) -> list[SimEvent]:
         """The events as `SimEvent`s (for explain and tests)."""

@@ -179,6 +179,27 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         ran = f", ran out {b['ran_out']}" if b["ran_out"] else ""
         console.print(plain("budget ", (b["budget"], "bold"), f" ({b['limit']}): truncated {_int(b['times'])} "
                             f"times{ran}"))
+    for s in report.get("stock", []):
+        ran = f", ran out {s['ran_out']}" if s["ran_out"] else ""
+        console.print(plain("stock of ", (s["reward"], "bold"), f" ({_int(s['limit'])}): {_int(s['given'])} given, "
+                            f"{_int(s['refused'])} refused{ran}"))
+    if report.get("adjustments"):
+        t = titled("Adjustments (not rule cost)")
+        columns(t, ("reason", "kind", "members", "points added", "points removed", "value", "tiers set",
+                    "punch cards set"), left=("reason", "kind"))
+        for a in report["adjustments"]:
+            row(t, a["reason"], a["point_kind"] or "-", _int(a["members"]), _int(a["points_added"]),
+                _int(a["points_removed"]), m(a["value"]), _int(a["tiers_set"]), _int(a["punch_cards_set"]))
+        console.print(t)
+    if report.get("codes"):
+        t = titled("Codes")
+        columns(t, ("code", "limit", "used", "used before", "no rule applied", "no uses left", "unknown"),
+                left=("code",))
+        for c in report["codes"]:
+            row(t, c["code"], _int(c["limit"]) if c["limit"] is not None else "-", _int(c["used"]),
+                _int(c["already_used_by_this_member"]), _int(c["no_rule_applies"]), _int(c["no_uses_left"]),
+                _int(c["unknown_code"]))
+        console.print(t)
     if report["draws"]:
         t = titled("Draws")
         columns(t, ("draw", "period", "entrants", "entries", "winners", "paid"), left=("draw", "winners"))

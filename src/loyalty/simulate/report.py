@@ -19,6 +19,8 @@ from loyalty.simulate.measures import customer_report
 from loyalty.simulate.result import EXACT, KEY_SEP, NO_STORE, SimResult, region_of
 
 REPORT_FORMAT = "loyalty-simulation/1"
+# the codes table's counts: uses, then refusals by reason (runtime/mechanics/codes.py REASONS, spaces as _)
+CODE_COLUMNS = ("used", "already_used_by_this_member", "no_rule_applies", "no_uses_left", "unknown_code")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ProgramInfo:
     tiers: tuple[str, ...] = ()
     draws: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # draw -> (prize minor, winners, period)
     budgets: dict[str, str] = field(default_factory=dict)  # budget key -> its limit as text
+    codes: dict[str, Optional[int]] = field(default_factory=dict)  # declared code -> its total uses (None: any)
     stores: dict[str, Optional[str]] = field(default_factory=dict)  # declared store -> its region (or None)
 
 
@@ -118,15 +121,17 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
     kinds = sorted({key.split(KEY_SEP)[0] for key in table("points")} | set(k for k in program.point_costs))
     flows = ("issued", "redeemed", "expired", "clawed_back")
     totals = {k: {f: 0 for f in flows} for k in kinds}
+    adjusted = {k: 0 for k in kinds}  # by adjustments (runtime/mechanics/adjustments.py), not by rules
     for key, row in table("points").items():
         kind = key.split(KEY_SEP)[0]
         for f in flows:
             totals[kind][f] += row.get(f, 0)
+        adjusted[kind] += row.get("adjusted", 0)
     points = []
     liability_end = Decimal(0)
     for k in kinds:
         t = totals[k]
-        outstanding = t["issued"] - t["redeemed"] - t["expired"] - t["clawed_back"]
+        outstanding = adjusted[k] + t["issued"] - t["redeemed"] - t["expired"] - t["clawed_back"]
         cpp = program.point_costs.get(k, Decimal(0))
         liability = Decimal(outstanding) * cpp * (1 - point_breakage)
         liability_end += liability
@@ -134,6 +139,7 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
             "kind": k, **t, "outstanding": outstanding, "cost_per_point": text(money(cpp)),
             "redemption_rate": _share(t["redeemed"], t["issued"]), "breakage": _share(t["expired"], t["issued"]),
             "liability": text(money(liability)),
+            **({"adjusted": adjusted[k]} if adjusted[k] else {}),
         })
 
     # ------------------------------------------------ draws: the largest keys win each period
@@ -244,7 +250,8 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
             p = table("points").get(f"{k}{KEY_SEP}{month}", {})
             for f in flows:
                 flows_m[f] += p.get(f, 0)
-            outstanding[k] += p.get("issued", 0) - p.get("redeemed", 0) - p.get("expired", 0) - p.get("clawed_back", 0)
+            outstanding[k] += (p.get("issued", 0) + p.get("adjusted", 0) - p.get("redeemed", 0) - p.get("expired", 0)
+                               - p.get("clawed_back", 0))
             liability += Decimal(outstanding[k]) * program.point_costs.get(k, Decimal(0)) * (1 - point_breakage)
         by_type = {"discounts": Decimal(mrow.get("discount", 0)), "reward_cost": reward_month.get(month, Decimal(0)),
                    "perk_cost": Decimal(mrow.get("perk_cost", 0)), "draw_prizes": draw_cost_by_month.get(month, Decimal(0))}
@@ -357,12 +364,35 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         "budgets": [{"budget": k, "limit": program.budgets.get(k), "times": v.get("times", 0),
                      "truncated": v.get("truncated", 0), "ran_out": result.exhausted.get(k)}
                     for k, v in sorted(table("budget").items())],
+        # the budgets keyed stock:<reward> are the rewards' stock (runtime/mechanics/stock.py)
+        "stock": [{"reward": key[len("stock:"):], "limit": int(limit),
+                   "given": table("reward").get(key[len("stock:"):], {}).get("given", 0),
+                   "refused": table("stock").get(key[len("stock:"):], {}).get("refused", 0),
+                   "ran_out": result.exhausted.get(key)}
+                  for key, limit in sorted(program.budgets.items()) if key.startswith("stock:")],
+        # adjustments by reason and point kind, apart from what the rules cost (runtime/mechanics/adjustments.py)
+        "adjustments": [_adjustment_row(key, row, program, money, text)
+                        for key, row in sorted(table("adjustment").items())],
+        # every code the program declares or a purchase carried: used, and refused by reason (mechanics/codes.py)
+        "codes": [{"code": code, "declared": code in program.codes, "limit": program.codes.get(code),
+                   **{column: table("code").get(code, {}).get(column, 0) for column in CODE_COLUMNS}}
+                  for code in sorted(set(program.codes) | set(table("code")))],
         "draws": draws,
         "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
         "redemptions_refused": [{"reward": k, "reason": reason, "count": n}
                                 for k, v in sorted(table("refused").items()) for reason, n in sorted(v.items())],
     }
+
+
+def _adjustment_row(key: str, row: dict, program: ProgramInfo, money, text) -> dict:
+    reason, _, kind = key.partition(KEY_SEP)
+    net = row.get("points_added", 0) - row.get("points_removed", 0)
+    value = Decimal(net) * program.point_costs.get(kind, Decimal(0))
+    return {"reason": reason, "point_kind": kind or None, "adjustments": row.get("adjustments", 0),
+            "members": row.get("members", 0), "points_added": row.get("points_added", 0),
+            "points_removed": row.get("points_removed", 0), "value": text(money(value)),
+            "tiers_set": row.get("tiers_set", 0), "punch_cards_set": row.get("punch_cards_set", 0)}
 
 
 def _histogram_summary(hist: dict[int, int]) -> dict:

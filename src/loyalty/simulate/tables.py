@@ -55,6 +55,12 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "tiers_by_month": (("month", TEXT),),
     "caps": (("rule", TEXT), ("times", INT), ("truncated", DECIMAL)),
     "budgets": (("budget", TEXT), ("limit", DECIMAL), ("times", INT), ("truncated", DECIMAL), ("ran_out", TEXT)),
+    "stock": (("reward", TEXT), ("limit", INT), ("given", INT), ("refused", INT), ("ran_out", TEXT)),
+    "codes": (("code", TEXT), ("declared", TEXT), ("limit", INT), ("used", INT), ("already_used_by_this_member", INT),
+              ("no_rule_applies", INT), ("no_uses_left", INT), ("unknown_code", INT)),
+    "adjustments": (("reason", TEXT), ("point_kind", TEXT), ("adjustments", INT), ("members", INT),
+                    ("points_added", INT), ("points_removed", INT), ("value", MONEY), ("tiers_set", INT),
+                    ("punch_cards_set", INT)),
     "rejected_events": (("reason", TEXT), ("events", INT)),
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),
@@ -85,7 +91,7 @@ COMPARE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
 # columns that hold names, ids or labels whatever their values look like (a member id "0042" stays text)
 TEXT_NAMES = frozenset({"figure", "rule", "kind", "reward", "tier", "draw", "period", "winners", "member", "month",
                         "store", "region", "channel", "segment", "item", "category", "reason", "severity", "name",
-                        "message", "budget", "ran_out", "value", "type", "cohort", "lapse_after_from"})
+                        "message", "budget", "ran_out", "value", "type", "cohort", "lapse_after_from", "code"})
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _MONTH_SPLITS = {"cost_by_type": "type", "cost_by_rule": "rule"}
 

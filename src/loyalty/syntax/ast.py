@@ -457,12 +457,31 @@ class RewardDecl(Node):
     cost: Optional[Money]  # what the reward costs the business, when not its face value
     valid_for: Optional[Duration] = None  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")
     valid_until: Optional[DateValue] = None  # ... or one usable up to and including a day
+    stock: Optional[Count] = None  # `limited to 500`: how many rules may give in all, program-wide
 
 
 @frozen_node
 class RedeemDecl(Node):
     price: PointsAmount
     reward: Text
+
+
+# ---------------------------------------------------------------- codes
+
+
+@frozen_node
+class CodeDecl(Node):
+    """`code "SUMMER25" limited to 1000 uses`: a code a purchase may carry; once per member, `uses` in all."""
+
+    code: Text
+    uses: Optional[Count]
+
+
+@frozen_node
+class WithCode(Node):
+    """`with code "SUMMER25"`: the rule applies to a purchase that carries the code (and uses it up)."""
+
+    code: Text
 
 
 # ---------------------------------------------------------------- rule actions
@@ -835,7 +854,7 @@ class Budget(Node):
 
 
 Limit = Union[Cap, Budget]
-Clause = Union[Action, Trigger, Condition, Limit]
+Clause = Union[Action, Trigger, Condition, Limit, WithCode]
 
 
 @frozen_node
@@ -849,7 +868,7 @@ class CampaignDecl(Node):
     """A named group of rules sharing conditions (dates, stores...) and limits (a budget)."""
 
     name: Text
-    clauses: tuple[Union[Condition, Limit, RuleDecl], ...]
+    clauses: tuple[Union[Condition, Limit, RuleDecl, WithCode], ...]
 
 
 # ---------------------------------------------------------------- tiers
@@ -938,6 +957,7 @@ Declaration = Union[
     TiersDecl,
     DrawDecl,
     ParamsDecl,
+    CodeDecl,
 ]
 
 

@@ -191,7 +191,7 @@ class _Shape:
     braces_required: bool = True  # False: `points "x"` and `tier "x" from 1` may omit an empty block
 
 
-_ONE_LINE_DECLARATIONS = (ast.SegmentDecl, ast.StoreDecl, ast.RewardDecl, ast.RedeemDecl)
+_ONE_LINE_DECLARATIONS = (ast.SegmentDecl, ast.StoreDecl, ast.RewardDecl, ast.RedeemDecl, ast.CodeDecl)
 
 _BALANCE_POLICIES = {
     "negative": "balance may go negative",
@@ -218,7 +218,11 @@ def _shape(node: ast.Node) -> _Shape:  # noqa: C901 - one branch per statement k
         cost = f" costing {money(n.cost)}" if n.cost is not None else ""
         valid = (f" valid for {duration(n.valid_for)}" if n.valid_for is not None else
                  f" valid until {n.valid_until.text}" if n.valid_until is not None else "")
-        return _Shape(f"reward {quote(n.name.value)} is {_reward_kind(n.kind)}{cost}{valid}")
+        stock = f" limited to {count(n.stock)}" if n.stock is not None else ""
+        return _Shape(f"reward {quote(n.name.value)} is {_reward_kind(n.kind)}{cost}{stock}{valid}")
+    if isinstance(n, ast.CodeDecl):
+        uses = f" limited to {count(n.uses)} uses" if n.uses is not None else ""
+        return _Shape(f"code {quote(n.code.value)}{uses}")
     if isinstance(n, ast.RedeemDecl):
         return _Shape(f"redeem {points(n.price)} for {quote(n.reward.value)}")
     if isinstance(n, ast.RuleDecl):
@@ -368,6 +372,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "in birthday month"
     if isinstance(n, ast.OnBirthday):
         return "on birthday"
+    if isinstance(n, ast.WithCode):
+        return f"with code {quote(n.code.value)}"
     if isinstance(n, ast.When):
         return f"when {expression(n.expr)}"
     # limits

@@ -183,7 +183,7 @@ def _parse_tree(text: str, file: str) -> tuple[Optional[lark.Tree], list[Diagnos
 
 _BLANK = re.compile(r"[^\n]")
 _DECLARATION_LINE = re.compile(
-    r"^(?:program|points|catalog|segment|store|reward|redeem|rule|campaign|tiers|draw|params)\b", re.M
+    r"^(?:program|points|catalog|segment|store|reward|redeem|rule|campaign|tiers|draw|params|code)\b", re.M
 )
 
 
@@ -288,6 +288,7 @@ _DECLARATION_KEYWORDS = (
     "tiers",
     "draw",
     "params",
+    "code",
 )
 
 
@@ -788,16 +789,27 @@ class _AstBuilder(Transformer):
 
     # rewards
     def reward_decl(self, meta, c):
-        validity = c[3]
-        if isinstance(validity, ast.DateValue):  # `valid until <date>`
-            return ast.RewardDecl(self._text(c[0]), c[1], c[2], None, validity, span=self._span(meta))
-        return ast.RewardDecl(self._text(c[0]), c[1], c[2], validity, span=self._span(meta))
+        # children: name, kind, cost, stock, then the lifetime (`valid for`: a duration; `valid until`: a date)
+        validity = c[4]
+        if isinstance(validity, ast.DateValue):
+            return ast.RewardDecl(self._text(c[0]), c[1], c[2], None, validity, c[3], span=self._span(meta))
+        return ast.RewardDecl(self._text(c[0]), c[1], c[2], validity, None, c[3], span=self._span(meta))
 
     def reward_validity(self, meta, c):
         return c[0]
 
     def reward_valid_until(self, meta, c):
         return c[0]
+
+    def stock_limit(self, meta, c):
+        return self._count(c[0])
+
+    def code_decl(self, meta, c):
+        return ast.CodeDecl(self._text(c[0]), self._count(c[1]) if c[1] is not None else None,
+                            span=self._span(meta))
+
+    def with_code(self, meta, c):
+        return ast.WithCode(self._text(c[0]), span=self._span(meta))
 
     def free_item_reward(self, meta, c):
         return ast.FreeItemReward(c[0], span=self._span(meta))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from loyalty.runtime.mechanics.adjustments import Adjustments
+from loyalty.runtime.mechanics.codes import Codes
 from loyalty.runtime.mechanics.draws import Draws
 from loyalty.runtime.mechanics.limits import Budgets
 from loyalty.runtime.mechanics.moments import Moments
@@ -16,6 +18,7 @@ from loyalty.runtime.mechanics.points import PointsOverTime
 from loyalty.runtime.mechanics.redeem import Redemptions
 from loyalty.runtime.mechanics.registry import (MODIFIER, PROGRAM_MECHANICS, PURCHASE_PHASES, RULE_MECHANICS,
                                                 Mechanic, PlanError, mechanic_for, register_program)
+from loyalty.runtime.mechanics.stock import Stock
 from loyalty.runtime.mechanics.tiers import Tiers
 from loyalty.runtime.mechanics.winback import WinBack
 
@@ -23,7 +26,8 @@ from loyalty.runtime.mechanics.winback import WinBack
 # mechanic is one new module here and nothing else in this package
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
-for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack(), Offers(), Moments()):
+for _m in (Budgets(), Stock(), Codes(), Adjustments(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack(),
+           Offers(), Moments()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",

@@ -22,13 +22,14 @@ def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
     rw = prog.rewards[r.reward]
     given = 0
     for _ in range(times):
-        if limit(prog, st, r, rw.cost, ev, ledger, out, None, money=True, all_or_nothing=True) is None:
+        if limit(prog, st, r, rw.cost, ev, ledger, out, None, money=True, all_or_nothing=True,
+                 stock=rw.name if rw.stock is not None else None) is None:
             continue
         given += 1
         out.append(Effect("reward_issued", ev.time, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
                           cost=rw.cost, order=ev.order, event=ev.id))
         if rw.is_offer:  # an offer with a lifetime: held until used or lapsed (offers.py)
-            hold_offer(st, rw, r.index, ev.time)
+            hold_offer(st, rw, r, ev.time, out)
     if given:
         st.rewards[rw.name] = st.rewards.get(rw.name, 0) + given
         if order is not None:  # rare: a new list, not in place (once, not once per firing: that was quadratic)

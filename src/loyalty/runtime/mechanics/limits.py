@@ -10,13 +10,19 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.registry import ProgramMechanic
+from loyalty.runtime.mechanics.stock import take_stock
 from loyalty.runtime.timeutil import period_key
 
 
-def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_nothing=False) -> Optional[int]:
-    """How much of `amount` the rule may give after its caps and budget; says so when truncated.
-    None when nothing may be given (a `times` cap is used up, or an all-or-nothing claim failed)."""
+def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_nothing=False,
+          stock: Optional[str] = None) -> Optional[int]:
+    """How much of `amount` the rule may give after its caps and budget, and for a reward (`stock`, its name)
+    after its stock (mechanics/stock.py, claimed last: a cap or budget that refuses leaves the stock
+    untouched); says so when truncated. None when nothing may be given (a `times` cap is used up, an
+    all-or-nothing claim failed, the stock is gone)."""
     if not r.limits and r.budget is None:
+        if stock is not None and not take_stock(prog, st, r, stock, ev, ledger, out):
+            return None
         return amount
     caps = _caps_of(r, "money" if money else "points", ev.time)
     granted = amount
@@ -47,6 +53,8 @@ def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_n
             granted = got_units
             if granted <= 0:
                 return None
+    if stock is not None and not take_stock(prog, st, r, stock, ev, ledger, out):
+        return None
     for c, key in caps:
         used = st.caps.get(c.scope)  # read again: two caps of one rule share its scope's counter
         if used is None or used[0] != key:

@@ -19,13 +19,17 @@ from loyalty.runtime.timeutil import NEVER, add_duration
 _LAPSE_ORDER = 3
 
 
-def hold_offer(st, rw, rule_index: int, t) -> None:
-    """A reward with a lifetime was given at t: the member holds it until it is used or lapses."""
+def hold_offer(st, rw, r, t, out: list) -> None:
+    """A reward with a lifetime was given at t by rule r: the member holds it until it is used or lapses."""
     if rw.valid_for is not None:
-        amount, unit = rw.valid_for
-        end = add_duration(t, amount, unit)
-    else:  # `valid until <date>`: given on or after its end, it lapses at once (it costs nothing)
-        end = max(rw.valid_until, t)
+        end = add_duration(t, *rw.valid_for)
+    elif t >= rw.valid_until:  # `valid until <date>` given on or after its end: it lapses at once (costs nothing)
+        out.append(Effect("reward_lapsed", t, r.name, r.line, r.column, reward=rw.name, amount=rw.face,
+                          cost=rw.cost))
+        return
+    else:
+        end = rw.valid_until
+    rule_index = r.index
     st.offers = [*st.offers, (rw.name, end, rule_index)]  # replaced, never changed in place: copies share it
     if end != NEVER:
         due(st, end)

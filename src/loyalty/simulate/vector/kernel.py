@@ -232,6 +232,11 @@ class _Rows:
             setattr(self, col, codes)
             setattr(self, col + "_names", names)
         self.has_event_id = _ints(pc.is_valid(t.column("event")).cast("int64")) if n else np.zeros(0, np.int64)
+        # rows that carry codes (runtime/mechanics/codes.py): the scalar plan weighs them (and counts refusals);
+        # adjustment rows (runtime/mechanics/adjustments.py) too
+        self.has_codes = _ints(pc.is_valid(t.column("codes")).cast("int64")) if n else np.zeros(0, np.int64)
+        adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
+        self.adjusting = adjusting[type_codes]
         # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
         # type, order and (unless a keyed purchase) time; rows of other types are one event each
         grouped = (self.type == PURCHASE) | (self.type == RETURN)
@@ -311,6 +316,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if len(back):
         scalar[np.unique(mseg[back + 1])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
+    odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
+    odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
     if prog.redeem:
         odd |= rows.type == REDEMPTION
     import pyarrow.compute as pc
