@@ -279,7 +279,16 @@ def _triggers_list() -> list:
         st.just(ast.OnEachBirthday()),
         st.just(ast.OnEachAnniversary()),
         st.builds(ast.OnReachingTier, texts()),
+        st.builds(ast.AfterGoal, goal_counts(), st.builds(ast.GoalInCalendar, periods())),
+        st.builds(ast.AfterGoal, st.builds(ast.GoalSpend, moneys()), st.builds(ast.GoalWithin, durations())),
+        st.builds(ast.AfterGoal, goal_counts() | st.builds(ast.GoalSpend, moneys()),
+                  st.builds(ast.GoalInCalendar, periods()) | st.builds(ast.GoalWithin, durations())),
+        st.builds(ast.AfterStreak, st.sampled_from(["visit", "purchase"]), counts(), periods()),
     ]
+
+
+def goal_counts() -> st.SearchStrategy[ast.GoalCount]:
+    return st.builds(ast.GoalCount, counts(), st.sampled_from(["visits", "purchases"]), st.booleans())
 
 
 @functools.lru_cache(maxsize=None)

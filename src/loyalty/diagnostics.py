@@ -69,6 +69,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY209": _e("unknown time zone"),
     "LOY210": _e("unknown currency code"),
     "LOY211": _e("time zone of this machine only"),
+    "LOY212": _e("a streak of one period"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),
@@ -87,6 +88,8 @@ CODES: dict[str, CodeInfo] = {
     "LOY315": _w("points per visit out of line with points per spend"),
     "LOY316": _w("win-back fires after the points have expired"),
     "LOY317": _w("lifetime of a reward no rule gives"),
+    "LOY319": _w("goal window too short for its count"),
+    "LOY320": _w("goal can never be met"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 
 from loyalty.runtime.mechanics.draws import Draws
+from loyalty.runtime.mechanics.goals import Goals
 from loyalty.runtime.mechanics.limits import Budgets
 from loyalty.runtime.mechanics.moments import Moments
 from loyalty.runtime.mechanics.offers import Offers
@@ -23,7 +24,7 @@ from loyalty.runtime.mechanics.winback import WinBack
 # mechanic is one new module here and nothing else in this package
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
-for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack(), Offers(), Moments()):
+for _m in (Budgets(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack(), Offers(), Moments(), Goals()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",
