@@ -164,7 +164,8 @@ def take_back(prog, st, order: str, paid_back: int) -> None:
 
 def progress(g: GoalPlan, st, t: _dt.datetime) -> dict:
     """The member's progress towards goal g at moment t: {"rule", "have", "target", "counts", "reached"}
-    (reached: the goal of this calendar period is met already; a streak's `have` is its periods in a row)."""
+    (reached: the goal of this calendar period is met already, and `have` is its target; a streak's `have` is
+    its periods in a row)."""
     got = st.goals.get(g.rule.index)
     have, reached = 0, False
     if got is not None:
@@ -176,7 +177,7 @@ def progress(g: GoalPlan, st, t: _dt.datetime) -> dict:
             start = window_start(g, t)
             if g.period is None or got[0] == start:
                 reached = got[1]
-                have = _have(g, tuple(e for e in got[2] if e[0] >= start))
+                have = g.target if reached else _have(g, tuple(e for e in got[2] if e[0] >= start))
     return {"rule": g.rule.name, "have": have, "target": g.target, "counts": g.counts, "reached": reached}
 
 
