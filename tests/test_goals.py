@@ -330,3 +330,17 @@ def test_explain_shows_progress_where_it_changes():
         '    progress: goal "weekday warm-up": 1 of 3 purchases within 14 days',
     ]
     assert any("(reached)" in ln for ln in lines)
+
+
+def test_describe_words_goals_and_streaks_in_the_member_s_terms():
+    res = CliRunner().invoke(main, ["describe", str(EXAMPLE)])
+    assert res.exit_code == 0, res.output
+    for words in [
+        "three visits a month: Earn 100 beans when you make 3 visits on different days in one calendar month, "
+        "once a month.",
+        'big spender: Get "free latte" (a free "latte") when you spend 200 NOK within 30 days, each time.',
+        "four week streak: Earn 200 beans when you make a purchase in each of 4 weeks in a row (calendar weeks), "
+        "each time.",
+        "A returned purchase no longer counts towards a spending challenge not yet reached.",
+    ]:
+        assert words in res.output

@@ -561,6 +561,12 @@ class _Describer:
                        "is returned.")
         if any(r["action"]["type"] == "punch" for r in self.doc["rules"]):
             out.append("Punch cards count items, not visits; returned items take their punches back.")
+        triggers = [(r.get("trigger") or {}) for r in self.doc["rules"]]
+        if any(t.get("type") in ("goal", "streak") for t in triggers):  # docs/semantics.md, "Goals and streaks"
+            out.append("Challenges count your purchases (and, where they say visits, your visits) as they happen; "
+                       "what a challenge gives is kept when a purchase is returned.")
+        if any(t.get("type") == "goal" and t.get("counts") == "spend" for t in triggers):
+            out.append("A returned purchase no longer counts towards a spending challenge not yet reached.")
         for name, r in sorted(self.rewards.items()):
             v = r.get("valid_for")
             if v:  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")
