@@ -344,3 +344,17 @@ def test_describe_words_goals_and_streaks_in_the_member_s_terms():
         "A returned purchase no longer counts towards a spending challenge not yet reached.",
     ]:
         assert words in res.output
+
+
+def test_a_late_event_counts_only_within_the_period_or_window_counted_now():
+    p = _goal_program("after 3 visits on different days in a calendar month")
+    visits = [{"visit": {"time": t, "id": t}} for t in ("2025-04-10T10:00", "2025-04-12T10:00",
+                                                        "2025-03-31T10:00",  # late: March is over
+                                                        "2025-04-11T10:00")]  # late, within April: the third day
+    assert _fired_at(p, visits) == [_dt.datetime(2025, 4, 11, 10)]
+    p = _goal_program("after 2 purchases on different days within 7 days")
+    buys = [{"purchase": {"time": t, "order": t, "lines": [{"item": "x", "amount": "5.00"}]}}
+            for t in ("2025-04-10T10:00", "2025-04-02T10:00", "2025-04-10T18:00", "2025-04-05T10:00")]
+    # 2 April is before the window of 10 April (4 to 10 April); a second purchase on the 10th is the same day;
+    # 5 April is within it: two days
+    assert _fired_at(p, buys) == [_dt.datetime(2025, 4, 5, 10)]

@@ -15,7 +15,9 @@ rewards and before tier progress; the event that reaches the goal fires the rule
   next streak starts with the next period.
 - `on different days`: at most one a day counts.
 
-Nothing here waits for time to pass: progress is judged at the member's events, by their moments. A return
+Nothing here waits for time to pass: progress is judged at the member's events, by their moments. A late
+event (earlier than one counted) counts only within the calendar period counted now, or within the rolling
+window of the latest moment counted; a streak never goes back to an earlier period. A return
 takes its share of what was paid back from a spend goal's progress while the order still counts towards it
 (a goal already reached is not taken back); visits and streaks keep the purchase.
 
@@ -111,20 +113,27 @@ def count_event(plan, st, ev, ctx, paid: int, purchase: bool, ledger, out) -> No
 def _goal_step(g: GoalPlan, st, t, amount: int, order) -> bool:
     """Adds one event to a goal's progress; True when it reaches the goal."""
     i = g.rule.index
-    start = window_start(g, t)
     got = st.goals.get(i)
     if g.period is not None:
+        start = window_start(g, t)
+        if got is not None and start < got[0]:
+            return False  # a late event of a period before the one counted now: that period is over
         if got is None or got[0] != start:
             got = (start, False, ())
         if got[1]:
             return False  # reached in this period: the next period starts afresh
         entries = got[2]
     else:
+        # judged as of the latest moment counted (a late event does not move the window back)
+        start = window_start(g, max(t, got[2][-1][0]) if got is not None and got[2] else t)
         entries = tuple(e for e in got[2] if e[0] >= start) if got is not None else ()
-    if g.different_days and entries and entries[-1][0].date() == t.date():
+        if t < start:
+            st.goals[i] = (None, False, entries)
+            return False  # a late event before the window
+    if g.different_days and any(e[0].date() == t.date() for e in entries):
         st.goals[i] = (got[0] if g.period is not None else None, False, entries)
         return False  # this day counts already
-    entries = entries + ((t, amount, order),)
+    entries = tuple(sorted(entries + ((t, amount, order),), key=lambda e: e[0]))  # in time order (late events)
     if _have(g, entries) >= g.target:
         st.goals[i] = (start, True, ()) if g.period is not None else (None, False, ())
         return True
@@ -137,8 +146,8 @@ def _streak_step(g: GoalPlan, st, t) -> bool:
     i = g.rule.index
     start = period_start(t, g.period)
     got = st.goals.get(i)
-    if got is not None and got[0] == start:
-        return False  # this period counts already
+    if got is not None and start <= got[0]:
+        return False  # this period counts already (or, for a late event, one before it)
     run = got[1] + 1 if got is not None and got[0] == period_start(start - _dt.timedelta(days=1), g.period) else 1
     if run >= g.target:
         st.goals[i] = (start, 0)  # the next streak starts with the next period
