@@ -358,3 +358,15 @@ def test_a_late_event_counts_only_within_the_period_or_window_counted_now():
     # 2 April is before the window of 10 April (4 to 10 April); a second purchase on the 10th is the same day;
     # 5 April is within it: two days
     assert _fired_at(p, buys) == [_dt.datetime(2025, 4, 5, 10)]
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda t: t.update(target=0), "trigger.target"),
+    (lambda t: t["window"].update(period="fortnight"), "trigger.window.period"),
+    (lambda t: t.update(counts="stars"), "trigger.counts"),
+])
+def test_a_compiled_goal_out_of_its_range_is_refused_naming_the_field(change, field):
+    doc = json.loads(loyalty.load(EXAMPLE).to_json())
+    change(doc["rules"][1]["trigger"])  # "three visits a month"
+    with pytest.raises(loyalty.ProgramFormatError, match=f"rules\\[1\\].{field}"):
+        loyalty.Program.from_json(json.dumps(doc))
