@@ -300,7 +300,16 @@ def _triggers_list() -> list:
         st.just(ast.OnEachBirthday()),
         st.just(ast.OnEachAnniversary()),
         st.builds(ast.OnReachingTier, texts()),
+        st.builds(ast.AfterGoal, goal_counts(), st.builds(ast.GoalInCalendar, periods())),
+        st.builds(ast.AfterGoal, st.builds(ast.GoalSpend, moneys()), st.builds(ast.GoalWithin, durations())),
+        st.builds(ast.AfterGoal, goal_counts() | st.builds(ast.GoalSpend, moneys()),
+                  st.builds(ast.GoalInCalendar, periods()) | st.builds(ast.GoalWithin, durations())),
+        st.builds(ast.AfterStreak, st.sampled_from(["visit", "purchase"]), counts(), periods()),
     ]
+
+
+def goal_counts() -> st.SearchStrategy[ast.GoalCount]:
+    return st.builds(ast.GoalCount, counts(), st.sampled_from(["visits", "purchases"]), st.booleans())
 
 
 @functools.lru_cache(maxsize=None)
@@ -793,10 +802,14 @@ _ACTION_KINDS = (
 )
 
 
-def _valid_trigger(v: _Valid) -> ast.Node:
+def _valid_trigger(v: _Valid, goals: bool = True) -> ast.Node:
     kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
                                    "inactivity", "nth purchase", "birthday", "anniversary"]
-                                  + (["tier reached"] if v.tiers else [])))
+                                  + (["tier reached"] if v.tiers else []) + (["goal", "streak"] if goals else [])
+                                  # goals twice as often: four kinds of node under one trigger, each in 150 programs
+                                  + (["goal"] if goals else [])))
+    if kind in ("goal", "streak"):
+        return _valid_goal(v, streak=kind == "streak")
     if kind == "birthday":
         return ast.OnEachBirthday()
     if kind == "anniversary":
@@ -820,6 +833,45 @@ def _valid_trigger(v: _Valid) -> ast.Node:
     if kind == "every visits":
         return ast.AfterEveryVisits(ast.Count(v.whole(1, 20)))
     return ast.AfterEverySpend(v.money())
+
+
+def _periods_between(lo: dt.date, hi: dt.date, period: str) -> int:
+    """The calendar periods the days lo to hi (both included) touch (weeks from Monday)."""
+    starts = set()
+    d = lo
+    while d <= hi and len(starts) < 10:
+        starts.add((d - dt.timedelta(days=d.weekday())) if period == "week" else d if period == "day"
+                   else (d.year, d.month))
+        d += dt.timedelta(days=1)
+    return len(starts)
+
+
+def _valid_goal(v: _Valid, streak: bool) -> ast.Node:
+    """A goal or streak the program's dates leave room for (else LOY319/LOY320), small enough for generated
+    histories to reach."""
+    draw = v.draw
+    span = (v.end - v.start).days + 1 if v.start is not None and v.end is not None else None
+    if streak:
+        period = draw(st.sampled_from(["day", "week", "month"]))
+        most = 6 if span is None else min(6, _periods_between(v.start, v.end, period))
+        if most >= 2:
+            return ast.AfterStreak(draw(st.sampled_from(["visit", "purchase"])), ast.Count(Decimal(draw(st.integers(2, most)))),
+                                   period)
+    if draw(st.booleans()):
+        period = draw(st.sampled_from(["week", "month", "quarter"]))
+        window: ast.Node = ast.GoalInCalendar(period)
+        days = {"week": 7, "month": 31, "quarter": 92}[period]
+    else:
+        unit = draw(st.sampled_from(["day", "week"]))
+        amount = v.whole(1, 30)
+        window = ast.GoalWithin(ast.Duration(amount, unit))
+        days = int(amount) * (7 if unit == "week" else 1)
+    if draw(st.booleans()):
+        return ast.AfterGoal(ast.GoalSpend(v.money(lo=1, hi=300)), window)
+    different = draw(st.booleans())
+    most = min(6, days, span or days) if different else 6
+    return ast.AfterGoal(ast.GoalCount(ast.Count(Decimal(draw(st.integers(1, most)))),
+                                       draw(st.sampled_from(["visits", "purchases"])), different), window)
 
 
 def _valid_expression(v: _Valid, on_purchase: bool) -> ast.Expr:
@@ -924,14 +976,14 @@ def _declared_condition_kinds(v: _Valid) -> set[str]:
 
 
 def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Optional[str] = None,
-                campaign_has_weekdays: bool = False) -> ast.RuleDecl:
+                campaign_has_weekdays: bool = False, in_campaign: bool = False) -> ast.RuleDecl:
     draw = v.draw
     kinds = [k for k in _ACTION_KINDS if (k != "give" or v.rewards) and (not k.startswith("earn") or v.kinds)]
     action = _valid_action(v, action_kind or draw(st.sampled_from(kinds)))
     clauses: list[ast.Node] = [action]
     trigger = None
     if isinstance(action, _TRIGGERED_ACTIONS) and draw(st.booleans()):
-        trigger = _valid_trigger(v)
+        trigger = _valid_trigger(v, goals=not in_campaign)  # a campaign's dates could leave a goal no room (LOY320)
         clauses.append(trigger)
     elif isinstance(action, (ast.Discount, ast.DiscountEach)) and draw(st.integers(0, 3)) == 0:
         # a discount on the first or the Nth purchase (the triggers a discount takes)
@@ -947,6 +999,8 @@ def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Opt
         allowed |= {"items", "categories"}
     if campaign_has_weekdays:
         allowed.discard("weekdays")
+    if isinstance(trigger, (ast.AfterGoal, ast.AfterStreak)):  # dates or weekdays could leave no room (LOY320)
+        allowed -= {"weekdays", "window"}
     clauses += _valid_conditions(v, allowed, lo, hi, on_purchase)
     clauses += _valid_limits(v, action, for_campaign=False)
     order = draw(st.permutations(range(len(clauses))))
@@ -1147,7 +1201,8 @@ def valid_programs(draw) -> ast.Program:
             conditions.append(ast.When(_valid_expression(v, on_purchase=False)))
         has_weekdays = any(isinstance(c, ast.OnWeekdays) for c in conditions)
         clauses: list[ast.Node] = ([window] if window else []) + conditions + _valid_limits(v, None, for_campaign=True)
-        clauses += [_valid_rule(v, next(rule_names), c_lo, c_hi, campaign_has_weekdays=has_weekdays)
+        clauses += [_valid_rule(v, next(rule_names), c_lo, c_hi, campaign_has_weekdays=has_weekdays,
+                               in_campaign=True)
                     for _ in range(draw(st.integers(1, 2)))]
         decls.append(ast.CampaignDecl(ast.Text(name), tuple(clauses)))
     if draw(st.booleans()):

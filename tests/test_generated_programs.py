@@ -115,7 +115,9 @@ def condition_holds(c: dict, t: dt.datetime, body: dict, attributes: dict) -> bo
 # which events each trigger fires on (docs/language.md): no trigger = every purchase
 TRIGGER_EVENTS = {None: {"purchase"}, "first_purchase": {"purchase"}, "every_spend": {"purchase"},
                   "nth_visit": {"purchase", "visit"}, "every_visits": {"purchase", "visit"},
-                  "signup": {"signup"}, "action": {"action"}, "nth_purchase": {"purchase"}}
+                  "signup": {"signup"}, "action": {"action"}, "nth_purchase": {"purchase"},
+                  # a goal or streak of visits counts visit events too (of purchases or spend, purchases only)
+                  "goal": {"purchase", "visit"}, "streak": {"purchase", "visit"}}
 # triggers a timer or an upgrade fires (win-back lapses, birthdays, anniversaries, reaching a tier): at their own
 # moment, up to the event that brought time past it, whatever its kind, with no store or channel of their own
 TIMED_TRIGGERS = ("inactivity", "birthday", "anniversary", "tier_reached")

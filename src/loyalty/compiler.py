@@ -385,6 +385,17 @@ class _Compiler:
             out["trigger"] = {"type": "every_spend", "minor": self.minor(c.money)}
         elif isinstance(c, ast.AfterInactivity):
             out["trigger"] = {"type": "inactivity", **_duration(c.duration)}
+        elif isinstance(c, ast.AfterGoal):
+            t, w = c.target, c.window
+            if isinstance(t, ast.GoalCount):
+                goal = {"counts": t.counted, "target": int(t.count.value), "different_days": t.different_days}
+            else:
+                goal = {"counts": "spend", "target": self.minor(t.money), "different_days": False}
+            window = {"kind": "calendar", "period": w.period} if isinstance(w, ast.GoalInCalendar) else \
+                {"kind": "rolling", **_duration(w.duration)}
+            out["trigger"] = {"type": "goal", **goal, "window": window}
+        elif isinstance(c, ast.AfterStreak):
+            out["trigger"] = {"type": "streak", "counts": c.counted + "s", "n": int(c.count.value), "period": c.period}
         return None
 
     def condition(self, c, out: dict) -> None:

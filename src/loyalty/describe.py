@@ -189,7 +189,27 @@ class _Describer:
         if t == "inactivity":
             n, unit = trigger["amount"], trigger["unit"]
             return f"when you have not bought anything for {n} {unit}{'s' if n != 1 else ''}"
+        if t == "goal":
+            return self.goal_words(trigger)
+        if t == "streak":
+            n, what = trigger["n"], trigger["counts"][:-1]
+            return (f"when you make a {what} in each of {n} {trigger['period']}s in a row (calendar "
+                    f"{trigger['period']}s), each time")
         return f"every {self.money_text(self.money(trigger['minor']))} you spend"
+
+    def goal_words(self, trigger: dict) -> str:
+        """`after 3 visits on different days in a calendar month` in the member's words."""
+        n, counts = trigger["target"], trigger["counts"]
+        if counts == "spend":
+            what = f"spend {self.money_text(self.money(n))}"
+        else:
+            noun = counts[:-1] if n == 1 else counts
+            what = f"make {n} {noun}" + (" on different days" if trigger["different_days"] else "")
+        w = trigger["window"]
+        if w["kind"] == "calendar":
+            return f"when you {what} in one calendar {w['period']}, once a {w['period']}"
+        amount, unit = w["amount"], w["unit"]
+        return f"when you {what} within {amount} {unit}{'s' if amount != 1 else ''}, each time"
 
     def expr_words(self, e: dict) -> str:
         op = e["op"]
@@ -543,6 +563,12 @@ class _Describer:
                        "is returned.")
         if any(r["action"]["type"] == "punch" for r in self.doc["rules"]):
             out.append("Punch cards count items, not visits; returned items take their punches back.")
+        triggers = [(r.get("trigger") or {}) for r in self.doc["rules"]]
+        if any(t.get("type") in ("goal", "streak") for t in triggers):  # docs/semantics.md, "Goals and streaks"
+            out.append("Challenges count your purchases (and, where they say visits, your visits) as they happen; "
+                       "what a challenge gives is kept when a purchase is returned.")
+        if any(t.get("type") == "goal" and t.get("counts") == "spend" for t in triggers):
+            out.append("A returned purchase no longer counts towards a spending challenge not yet reached.")
         for name, r in sorted(self.rewards.items()):
             v = r.get("valid_for")
             if v:  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")

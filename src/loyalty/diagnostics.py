@@ -69,6 +69,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY209": _e("unknown time zone"),
     "LOY210": _e("unknown currency code"),
     "LOY211": _e("time zone of this machine only"),
+    "LOY212": _e("a streak of one period"),
     "LOY216": _e("a stock or a code's uses of 0"),
     "LOY217": _e("not a code"),
     # meaning
@@ -90,6 +91,8 @@ CODES: dict[str, CodeInfo] = {
     "LOY316": _w("win-back fires after the points have expired"),
     "LOY317": _w("lifetime of a reward no rule gives"),
     "LOY318": _w("parameter is never used"),
+    "LOY319": _w("goal window too short for its count"),
+    "LOY320": _w("goal can never be met"),
     "LOY326": _w("code that no rule requires"),
     "LOY327": _w("stock on a reward no rule gives"),
     # limits

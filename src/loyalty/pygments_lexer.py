@@ -35,6 +35,8 @@ KEYWORDS = (
     "param", "accepted", "within", "late", "events",
     # moments without a purchase and offers with a lifetime
     "membership", "anniversary", "reaching", "valid",
+    # goals and streaks
+    "consecutive", "different", "purchases", "quarters",
     # stock on rewards, codes' uses
     "limited", "uses",
     # periods and duration units

@@ -158,7 +158,7 @@ def run_scenario(program, sc: "ScenarioTest", file: str, line: int) -> Outcome:
         for key in [k for k in type(want_state).model_fields if k in want_state.model_fields_set]:  # only those given
             value = getattr(want_state, key)
             key = {"balance": "balances"}.get(key, key)
-            got = summary[key]
+            got = summary.get(key, {})
             if isinstance(value, dict) and isinstance(got, dict):
                 for k, v in value.items():
                     if got.get(k, 0) != v:

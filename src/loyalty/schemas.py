@@ -193,6 +193,8 @@ class ExpectedState(_Closed):
     tier: Optional[StrictStr] = Field(None, description="the tier's name; null: no tier")
     punches: dict[str, StrictInt] = Field(None, description="punch-card rule -> units counted in the current cycle")
     rewards: dict[str, StrictInt] = Field(None, description="reward -> how many the member holds")
+    goals: dict[str, Points] = Field(None, description="goal or streak rule -> progress at the last event (visits "
+                                     "or purchases counted, amount spent, or periods in a row)")
 
 
 EffectPattern = dict[str, Any]  # effect field -> the value it must have (docs/scenarios.md)

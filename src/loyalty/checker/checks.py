@@ -7,6 +7,7 @@ Every check is written for ASTs the parser can produce, including odd ones
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import unicodedata
 import functools
@@ -38,7 +39,8 @@ ACTIONS = (
     ast.DiscountScale,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
-            ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier)
+            ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier,
+            ast.AfterGoal, ast.AfterStreak)
 LIMITS = (ast.Cap, ast.Budget)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
@@ -78,6 +80,8 @@ _TRIGGER_WORDS = {
     ast.OnEachBirthday: "`on each birthday`",
     ast.OnEachAnniversary: "`on each membership anniversary`",
     ast.OnReachingTier: "`on reaching tier`",
+    ast.AfterGoal: "a goal (`after 3 visits in a calendar month`)",
+    ast.AfterStreak: "a streak (`after a purchase in 4 consecutive weeks`)",
 }
 
 _WEEKDAYS = {
@@ -712,6 +716,68 @@ class _Checker:
         for trigger in triggers[:1]:
             if isinstance(trigger, ast.AfterInactivity):
                 self.check_winback_after_expiry(rule, trigger)
+            elif isinstance(trigger, (ast.AfterGoal, ast.AfterStreak)):
+                self.check_goal_reachable(rule, trigger, own_conditions + inherited_conditions)
+
+    def check_goal_reachable(self, rule: ast.RuleDecl, trigger, conditions) -> None:
+        """LOY319: a count on different days that its window cannot hold; LOY320: a goal or streak that the
+        rule's dates or weekdays leave no room for. Only certain cases: a warning means it can never be met."""
+        name = rule.name.value
+        counted, need = _goal_days(trigger)
+        if isinstance(trigger, ast.AfterGoal) and need is not None:
+            most = _window_most_days(trigger.window)
+            if most is not None and need > most:
+                self.report(
+                    "LOY319",
+                    f'rule "{name}" can never reach its goal: {need} {counted} on different days do not fit '
+                    f"{_goal_window_text(trigger.window)}, which holds at most {most} day{'s' if most != 1 else ''}",
+                    trigger.span,
+                    hint=f"count at most {most} {counted} on different days, or give the goal a longer window",
+                )
+                return
+        days = _allowed_weekdays(conditions)
+        lo, hi = self._rule_dates(conditions)
+        problem = None
+        if isinstance(trigger, ast.AfterStreak) and _is_whole(trigger.count.value) and trigger.count.value >= 2:
+            n = int(trigger.count.value)
+            plural = f"{trigger.period}s"
+            if lo is not None and hi is not None and n > _periods_touched(lo, hi, trigger.period):
+                have = _periods_touched(lo, hi, trigger.period)
+                problem = (f"a {trigger.counted} in {n} consecutive {plural} needs {n} {plural}, but the rule counts "
+                           f"only from {lo.isoformat()} to {hi.isoformat()} ({have} {trigger.period}"
+                           f"{'s' if have != 1 else ''})", "shorten the streak or widen the rule's dates")
+            elif trigger.period == "day" and days is not None and n > _longest_run(days):
+                run = _longest_run(days)
+                problem = (f"a {trigger.counted} in {n} consecutive days needs {n} days in a row, but the rule counts "
+                           f"only on {_weekday_words(days)} (at most {run} in a row)",
+                           "count the streak in weeks (`in N consecutive weeks`), or let the rule count every day")
+        elif need is not None:
+            if lo is not None and hi is not None and need > (hi - lo).days + 1:
+                problem = (f"{need} {counted} on different days need {need} days, but the rule counts only from "
+                           f"{lo.isoformat()} to {hi.isoformat()} ({(hi - lo).days + 1} days)",
+                           "count fewer days or widen the rule's dates")
+            elif days is not None:
+                most = _window_most_days(trigger.window)
+                if most is not None and need > _most_weekdays_in(days, most):
+                    problem = (f"{need} {counted} on different days do not fit {_goal_window_text(trigger.window)} "
+                               f"when the rule counts only on {_weekday_words(days)} (at most "
+                               f"{_most_weekdays_in(days, most)})", "count fewer days, or let the rule count every day")
+        if problem:
+            self.report("LOY320", f'rule "{name}" can never reach its goal: {problem[0]}', trigger.span,
+                        hint=problem[1])
+
+    def _rule_dates(self, conditions) -> tuple:
+        """The first and last day the rule counts on (its own and its campaign's date windows within the
+        program's `runs`); None for an open end."""
+        sym = self.sym
+        starts = [sym.runs_from] if sym.runs_from is not None else []
+        ends = [sym.runs_to] if sym.runs_to is not None else []  # `to D` includes the day D
+        for _node, start, end in self._windows(conditions):
+            if start is not None and start.value is not None:
+                starts.append(start.value)
+            if end is not None and end.value is not None:
+                ends.append(end.value)
+        return (max(starts) if starts else None), (min(ends) if ends else None)
 
     def check_winback_after_expiry(self, rule: ast.RuleDecl, trigger: ast.AfterInactivity) -> None:
         """LOY316: a win-back that fires only once a point kind's expiry after inactivity has emptied the
@@ -827,6 +893,22 @@ class _Checker:
             self.resolve("tier", trigger.tier, self.sym.tiers, hint)
         elif isinstance(trigger, ast.AfterEverySpend):
             self.check_positive(trigger.money, "the amount spent")
+        elif isinstance(trigger, ast.AfterGoal):
+            if isinstance(trigger.target, ast.GoalCount):
+                self.check_positive_count(trigger.target.count, f"the goal's number of {trigger.target.counted}")
+            else:
+                self.check_positive(trigger.target.money, "the goal's amount spent")
+        elif isinstance(trigger, ast.AfterStreak):
+            count = trigger.count
+            self.check_positive_count(count, f"the number of {trigger.period}s in a row")
+            if count.value == 1:
+                self.report(
+                    "LOY212",
+                    f"a streak of 1 {trigger.period} is not a streak: `consecutive` needs at least 2",
+                    count.span,
+                    hint=f"for a {trigger.counted} in a {trigger.period}, write `after 1 {trigger.counted} in a "
+                         f"calendar {trigger.period}`; for a streak, count 2 or more {trigger.period}s",
+                )
 
     def check_limit_names(self, limit) -> None:
         amount = limit.amount
@@ -1360,6 +1442,80 @@ def _shorter_days(days: int) -> str:
     """A win-back duration a week (or a day) before `days`, for a hint."""
     n = days - 7 if days > 14 else max(days - 1, 1)
     return f"{n} day" + ("s" if n != 1 else "")
+
+
+# the most days one calendar period holds
+_PERIOD_MOST_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
+
+
+def _goal_days(trigger) -> tuple[str, Optional[int]]:
+    """(what a goal counts, how many different days it needs), the days None unless it counts `on different
+    days` a positive whole number of times."""
+    if isinstance(trigger, ast.AfterGoal) and isinstance(trigger.target, ast.GoalCount):
+        t = trigger.target
+        if t.different_days and t.count.value > 0 and _is_whole(t.count.value):
+            return t.counted, int(t.count.value)
+        return t.counted, None
+    return "", None
+
+
+def _window_most_days(window) -> Optional[int]:
+    """The most days a goal's window can hold: a calendar period's longest, a rolling window's most days
+    (it holds the day of the event and the days before it)."""
+    if isinstance(window, ast.GoalInCalendar):
+        return _PERIOD_MOST_DAYS[window.period]
+    span = duration_days(window.duration)
+    return span[1] if span is not None else None
+
+
+def _goal_window_text(window) -> str:
+    if isinstance(window, ast.GoalInCalendar):
+        return f"a calendar {window.period}"
+    return f"within {_duration_text(window.duration)}"
+
+
+def _periods_touched(lo: _dt.date, hi: _dt.date, period: str) -> int:
+    """How many calendar periods the days lo to hi (both included) fall in (weeks start on Monday)."""
+    if period == "day":
+        return (hi - lo).days + 1
+    if period == "week":
+        return ((hi - _dt.timedelta(days=hi.weekday())) - (lo - _dt.timedelta(days=lo.weekday()))).days // 7 + 1
+    if period == "year":
+        return hi.year - lo.year + 1
+    months = 3 if period == "quarter" else 1
+    return (hi.year * 12 + hi.month - 1) // months - (lo.year * 12 + lo.month - 1) // months + 1
+
+
+def _allowed_weekdays(conditions) -> Optional[frozenset]:
+    """The weekdays (0 = Monday) the rule's `on mondays, ...` conditions leave, or None when they leave all."""
+    days = set(range(7))
+    for c in conditions:
+        if isinstance(c, ast.OnWeekdays):
+            days &= set().union(*(_WEEKDAYS[d] for d in c.days))
+    return frozenset(days) if len(days) < 7 else None
+
+
+def _longest_run(days: frozenset) -> int:
+    """The most consecutive days (across the week's end) whose weekdays are all in `days` (fewer than 7)."""
+    best = run = 0
+    for i in range(14):
+        run = run + 1 if i % 7 in days else 0
+        best = max(best, run)
+    return best
+
+
+def _most_weekdays_in(days: frozenset, span: int) -> int:
+    """The most days of the weekdays `days` that any `span` consecutive days hold."""
+    return span // 7 * len(days) + max(sum(1 for i in range(span % 7) if (s + i) % 7 in days) for s in range(7))
+
+
+def _weekday_words(days: frozenset) -> str:
+    names = ["mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays"]
+    if days == frozenset({5, 6}):
+        return "weekends"
+    if days == frozenset(range(5)):
+        return "weekdays"
+    return ", ".join(names[d] for d in sorted(days)) or "no day"
 
 
 def _ordinal_suffix(n: int) -> str:

@@ -48,7 +48,28 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     events = builder.member(start, end)
     readable = builder.readable(events.groups)
 
-    def on_event(i, ev, effects, error):
+    from loyalty.runtime.effects import minor_to_decimal
+    from loyalty.runtime.mechanics.goals import progress, progress_words
+
+    goals = plan.evaluation.goals
+    shown: dict = {}  # goal rule -> the progress shown last: a step shows a goal's when it has changed
+
+    def money(minor: int) -> str:
+        return f"{minor_to_decimal(minor, prog.exponent)} {prog.currency}"
+
+    def goal_progress(st, at) -> list[dict]:
+        out = []
+        for g in goals:
+            p = progress(g, st, at)
+            if shown.get(g.rule.index, {**p, "have": 0, "reached": False}) != p:  # nothing yet: not shown
+                shown[g.rule.index] = p
+                if g.counts == "spend":
+                    p = {**p, "have": str(minor_to_decimal(p["have"], prog.exponent)),
+                         "target": str(minor_to_decimal(p["target"], prog.exponent))}
+                out.append({**p, "says": progress_words(g, shown[g.rule.index], money)})
+        return out
+
+    def on_event(i, ev, effects, error, st):
         if i < 0:  # the end of the history: points mature and expire, tiers are reviewed
             step = {"time": plan.end.isoformat(), "event": "tick", "row": None, "order": None, "amount": None,
                     "lines": []}
@@ -59,7 +80,9 @@ def member_timeline(plan, history, member: str) -> list[dict]:
                     "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines]}
         steps.append({**step, "error": error,
                       "effects": [{**e.to_json(prog.exponent), "says": e.explain(prog.exponent, prog.currency)}
-                                  for e in effects]})
+                                  for e in effects],
+                      # goals and streaks whose progress this step changed (mechanics/goals.py)
+                      **({"goals": goal_progress(st, st.clock)} if goals and st.clock is not None else {})})
 
     replay_member(plan, member, events, budget_ledger(plan, history), on_event=on_event)
     for s in steps:
@@ -142,6 +165,8 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             # an effect of time passing (a lapse, an expiry) happened at its own moment, before this event's
             at = f" (at {e['time'].replace('T', ' ')})" if e.get("time") and e["time"] != s["time"] else ""
             console.print(plain(f"    - {e['says']}{at}"), highlight=False)
+        for g in s.get("goals", ()):
+            console.print(plain("    ", (f"progress: {g['says']}", "dim")), highlight=False)
     from loyalty.simulate.coverage import render_coverage
 
     render_coverage(coverage, console, notes=False)

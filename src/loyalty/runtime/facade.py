@@ -20,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 import datetime as _dt
 
 from loyalty.runtime import evaluator
-from loyalty.runtime.effects import Effect
+from loyalty.runtime.effects import Effect, minor_to_decimal
 from loyalty.runtime.events import AnyEvent, parse_event, to_internal
 from loyalty.runtime.fastevents import dict_to_ev, model_to_ev
 from loyalty.runtime.internal import SURROGATE, EventError, has_surrogate
 from loyalty.runtime.state_check import StateProblem, check_state
+from loyalty.runtime.mechanics.goals import progress
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
@@ -110,8 +111,20 @@ class MemberState:
     def rewards(self) -> dict[str, int]:
         return {k: v for k, v in sorted(self._s.rewards.items()) if v}
 
+    @property
+    def goals(self) -> dict:
+        """Progress towards each goal and streak rule at the member's last event: visits or purchases counted,
+        the amount spent (a Decimal in the program's currency), or a streak's periods in a row."""
+        p = self._program.compiled
+        out = {}
+        for g in plan_of(p).goals:
+            have = progress(g, self._s, self._s.clock)["have"] if self._s.clock is not None else 0
+            out[g.rule.name] = minor_to_decimal(have, p.exponent) if g.counts == "spend" else have
+        return out
+
     def summary(self) -> dict[str, Any]:
         p = self._program.compiled
+        goals = {"goals": self.goals} if any(r.trigger in ("goal", "streak") for r in p.rules) else {}
         return {
             "member_id": self.member_id,
             "balances": {k.name: self._s.kinds[k.index].available for k in p.kinds},
@@ -119,6 +132,7 @@ class MemberState:
             "tier": self.tier,
             "punches": self.punches,
             "rewards": self.rewards,
+            **goals,
         }
 
     def to_json(self) -> str:

@@ -265,6 +265,16 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
                 raise SchemaError(f"{path}.trigger.name", f"{trig['name']!r} is not a tier of the program")
             elif trig["type"] == "inactivity":
                 _duration(trig, f"{path}.trigger")
+            elif trig["type"] == "goal":
+                _int(trig["target"], f"{path}.trigger.target", 1)
+                w = trig["window"]
+                if w["kind"] == "calendar":
+                    _one_of(w["period"], PERIODS, f"{path}.trigger.window.period")
+                else:
+                    _duration(w, f"{path}.trigger.window")
+            elif trig["type"] == "streak":
+                _int(trig["n"], f"{path}.trigger.n", 1)
+                _one_of(trig["period"], PERIODS, f"{path}.trigger.period")
             elif trig["type"] == "action" and not trig["name"]:
                 raise SchemaError(f"{path}.trigger.name", "empty")
         conditions(r["conditions"], f"{path}.conditions")

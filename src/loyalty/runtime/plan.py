@@ -40,6 +40,7 @@ from loyalty.runtime.mechanics.returns import check_return, take_back
 from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews, tier_discount, tier_upgrade,
                                              upgrade_to)
 from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
+from loyalty.runtime.mechanics.goals import count_event, goal_rules
 from loyalty.runtime.mechanics.moments import fire_tier_reached, fire_timers, moment_rules
 from loyalty.runtime.mechanics.winback import start_lapses, winback_rules
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
@@ -80,7 +81,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded", "has_codes")
+                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded", "has_codes", "goals")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -108,6 +109,8 @@ class Plan:
         self.anniversaries = any(r.trigger == "anniversary" for r in self.yearly)
         # the program bounds how late events and returns come (runtime/windows.py): `_apply_bounded`
         self.bounded = prog.late_window is not None or prog.return_window is not None
+        # goals and streaks: purchases and visits add to their progress (mechanics/goals.py)
+        self.goals = goal_rules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
         self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
             rw.is_offer for rw in prog.rewards.values()) and all(
@@ -127,7 +130,7 @@ class Plan:
         # it again. Only ever added to, with values never changed: safe to share between threads
         self.phases: dict = {}
         self.draws = prog.draws
-        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws)
+        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws) or bool(self.goals)
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
         self.spend_metrics = metric_slots(prog, "spend", -1)
         self.visit_metrics = metric_slots(prog, "visits", -1)
@@ -285,6 +288,8 @@ class Plan:
                 st.counts[r.index] = st.counts.get(r.index, 0) + 1
             if visit_trigger_ok(r, st) and preds_ok(r, ctx):
                 step(self, st, r, ev, ledger, out, tier, ctx)
+        if self.goals:
+            count_event(self, st, ev, ctx, 0, False, ledger, out)
         tier_upgrade(prog, st, t, out)
 
     def _simple_trigger(self, st, ev, ledger, out, trigger: str, name) -> None:
@@ -381,6 +386,8 @@ class Plan:
             perks(tier, t, ev.order, ev.id, out)
         if self.draws:
             enter_draws(self.draws, lines, ctx, t, ev.order, ev.id, out)
+        if self.goals:  # the goals this purchase reaches fire after its own rewards
+            count_event(self, st, ev, ctx, paid, True, ledger, out)
         # (5) tier progress; the new tier applies from the next event
         if self.spend_metrics:
             add_to(st, self.spend_metrics, t, paid)

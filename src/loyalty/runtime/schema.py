@@ -129,6 +129,10 @@ TRIGGER = Tagged("type", {
     "every_visits": {"n": "int"},
     "every_spend": {"minor": "int"},
     "inactivity": {"amount": "int", "unit": "str"},
+    # goals and streaks (runtime/mechanics/goals.py)
+    "goal": {"counts": Enum("visits", "purchases", "spend"), "target": "int", "different_days": "bool",
+             "window": Tagged("kind", {"calendar": {"period": "str"}, "rolling": {"amount": "int", "unit": "str"}})},
+    "streak": {"counts": Enum("visits", "purchases"), "n": "int", "period": "str"},
 })
 
 PERIOD = Opt("str")

@@ -473,6 +473,7 @@ class MemberState:
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
         "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes",
+        "goals",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -507,6 +508,8 @@ class MemberState:
         # offers with a lifetime held: (reward, end, giving rule index), in the order given (mechanics/offers.py)
         self.offers: list = []
         self.joined: Optional[_dt.date] = None  # the day of the first signup event (mechanics/moments.py)
+        # goal or streak rule index -> the member's progress, immutable tuples (mechanics/goals.py)
+        self.goals: dict[int, tuple] = {}
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
@@ -549,6 +552,7 @@ class MemberState:
         s.lapses = self.lapses.copy() if self.lapses else {}
         s.offers = self.offers  # replaced, never changed in place
         s.joined = self.joined
+        s.goals = self.goals.copy() if self.goals else {}
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -628,6 +632,8 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         **({"lapses": {str(k): t(v) for k, v in sorted(s.lapses.items())}} if s.lapses else {}),
         **({"offers": [[name, t(end), rule] for name, end, rule in s.offers]} if s.offers else {}),
         **({"joined": s.joined.isoformat()} if s.joined is not None else {}),
+        # only once a goal has progress, so states of programs without goals read as before
+        **({"goals": {str(k): _progress_doc(v) for k, v in sorted(s.goals.items())}} if s.goals else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -646,6 +652,26 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         # only when the member has used a code: the states of other programs stay as they were
         **({"codes": sorted(s.codes)} if s.codes else {}),
     }
+
+
+def _progress_doc(got: tuple) -> dict:
+    """The JSON form of a goal's progress (mechanics/goals.py): a streak (period start, run) or a goal
+    (period start or None, reached, entries)."""
+    if len(got) == 2:
+        return {"period": got[0].date().isoformat(), "run": got[1]}
+    doc: dict = {"entries": [[m.isoformat(), a, o] for m, a, o in got[2]]}
+    if got[0] is not None:
+        doc["period"] = got[0].date().isoformat()
+        doc["reached"] = got[1]
+    return doc
+
+
+def _progress_from_doc(d) -> tuple:
+    """A goal's progress from its JSON form (`state_doc.GoalDoc`), as `_progress_doc` wrote it."""
+    period = _dt.datetime.combine(d.period, _dt.time()) if d.period is not None else None
+    if d.run is not None:
+        return (period, d.run)
+    return (period, d.reached, tuple((m, a, o) for m, a, o in d.entries))
 
 
 def _metric_doc(m, t, zones=(None, None)) -> list:
@@ -695,6 +721,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.lapses = dict(doc.lapses)
     s.offers = [(name, end, rule) for name, end, rule in doc.offers]
     s.joined = doc.joined
+    s.goals = {k: _progress_from_doc(v) for k, v in doc.goals.items()}
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from loyalty.runtime.internal import EARLIEST, LATEST, has_surrogate
-from loyalty.runtime.timeutil import NEVER
+from loyalty.runtime.timeutil import NEVER, period_start
 
 
 class StateProblem(ValueError):
@@ -100,6 +100,8 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
             raise StateProblem(f"offers[{j}]", f"{rule} is not a rule of the program")
         if end != NEVER:  # an offer valid past the calendar's end never lapses
             _time(end, f"offers[{j}]", optional=False)
+    for r, g in doc.goals.items():
+        _goal_progress(prog, n_rules, r, g)
     _time(doc.next_review, "next_review")
     _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():
@@ -117,3 +119,27 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
     for i, code in enumerate(doc.codes):
         if not code or has_surrogate(code):
             raise StateProblem(f"codes[{i}]", "empty, or not Unicode text")
+
+
+def _goal_progress(prog, n_rules: int, r: int, g) -> None:
+    """A goal's or streak's progress (runtime/mechanics/goals.py) fits its rule: a streak has its last period
+    and run, a goal in a calendar period its period, and every entry a moment and an amount >= 0."""
+    path = f"goals[{r}]"
+    if not 0 <= r < n_rules or prog.rules[r].trigger not in ("goal", "streak"):
+        raise StateProblem(path, "not a goal or streak rule of the program")
+    trig = prog.rules[r].trigger_doc
+    period = trig["period"] if trig["type"] == "streak" else trig["window"].get("period")
+    if trig["type"] == "streak":
+        if g.period is None or g.run is None or g.entries:
+            raise StateProblem(path, "a streak's progress is its last period and run")
+        _count(g.run, f"{path}.run")
+    elif g.run is not None or (g.period is None) != (period is None):
+        raise StateProblem(path, "a goal's progress has a period only in a calendar period, and no run")
+    if g.period is not None:
+        start = _dt.datetime.combine(g.period, _dt.time())
+        _time(start, f"{path}.period", optional=False)
+        if period_start(start, period) != start:
+            raise StateProblem(f"{path}.period", f"{g.period} is not the start of a calendar {period}")
+    for j, (moment, amount, _order) in enumerate(g.entries):
+        _time(moment, f"{path}.entries[{j}]", optional=False)
+        _count(amount, f"{path}.entries[{j}]")

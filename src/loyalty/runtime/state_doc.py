@@ -46,6 +46,17 @@ class OrderDoc(BaseModel):
     counted: dict[int, int] = {}
 
 
+class GoalDoc(BaseModel):
+    """A goal's progress (runtime/mechanics/goals.py): a streak has `period` and `run`; a goal `entries`, and
+    in a calendar period also `period` and `reached`."""
+
+    model_config = ConfigDict(extra="forbid")
+    period: Optional[_dt.date] = None  # the start of the calendar period
+    run: Optional[int] = None  # a streak's periods in a row
+    reached: bool = False
+    entries: list[tuple[_dt.datetime, int, Optional[str]]] = []  # (moment, amount, order id)
+
+
 class StateDoc(BaseModel):
     """The JSON form of a member's state."""
 
@@ -72,6 +83,7 @@ class StateDoc(BaseModel):
     lapses: dict[int, _dt.datetime] = {}  # absent in states written before win-back
     offers: list[tuple[str, _dt.datetime, int]] = []  # absent in states written before offers with a lifetime
     joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
+    goals: dict[int, GoalDoc] = {}  # absent in states written before goals
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
     codes: list[str] = []  # the codes the member has used (absent in states saved before codes)

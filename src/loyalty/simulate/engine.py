@@ -25,6 +25,7 @@ from loyalty.runtime.plan import Plan as EvaluationPlan, plan_of
 from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
+from loyalty.runtime.state import MemberState
 from loyalty.simulate.accumulate import MemberAccumulator, month_of
 from loyalty.simulate.result import Number
 from loyalty.simulate.history import History, MemberAttributes
@@ -204,13 +205,14 @@ def _attributes(a: Optional[MemberAttributes]) -> dict:
     return {"birthday": a.birthday, "segments": a.segments, "home_store": a.home_store, "signup_date": a.signup_date}
 
 
-OnEvent = Callable[[int, Optional[Ev], list[Effect], Optional[str]], None]
+OnEvent = Callable[[int, Optional[Ev], list[Effect], Optional[str], MemberState], None]
 
 
 def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_event: Optional[OnEvent] = None,
                   result: Optional[SimResult] = None) -> SimResult:
-    """One member through the evaluator. `on_event(i, ev, effects, error)` sees each step (for explain):
-    `i` is the index of the member's event, -1 for the scenario's end of history."""
+    """One member through the evaluator. `on_event(i, ev, effects, error, state)` sees each step (for explain):
+    `i` is the index of the member's event, -1 for the scenario's end of history; `state` is the member's
+    state after it (read it, never change it)."""
     prog = plan.program
     apply_event = plan.evaluation.apply_event  # (state, event, ledger, effects out)
     result = result if result is not None else SimResult()
@@ -234,7 +236,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
             result.add("rejected", _rejection_reason(kinds[i], ev, err), "events")
             acc.effects(out)
             if on_event:
-                on_event(i, ev, out, str(err))
+                on_event(i, ev, out, str(err), st)
             continue
         acc.event(kinds[i], ev.time, totals[i])
         for reward, price, kind_index in redeems:
@@ -243,14 +245,14 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
                 acc.simulated_redemption()
         acc.effects(out)
         if on_event:
-            on_event(i, ev, out, None)
+            on_event(i, ev, out, None, st)
     # bring the member's clock to the end of the history: points mature and expire, tiers are reviewed
     acc.store = ""  # in no store
     out = []
     apply_event(st, Ev("tick", None, plan.end), ledger, out)
     acc.effects(out)
     if on_event and out:
-        on_event(-1, None, out, None)
+        on_event(-1, None, out, None, st)
     acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers,
                plan.member_rows)
     return result

@@ -674,8 +674,56 @@ class AfterInactivity(Node):
     duration: Duration
 
 
+@frozen_node
+class GoalCount(Node):
+    """`3 visits`, `5 purchases on different days`: what a goal counts (a visit event or a purchase is a visit)."""
+
+    count: Count
+    counted: Literal["visits", "purchases"]
+    different_days: bool  # `on different days`: at most one a day counts
+
+
+@frozen_node
+class GoalSpend(Node):
+    """`500 NOK spent`: a goal of the amount paid."""
+
+    money: Money
+
+
+@frozen_node
+class GoalInCalendar(Node):
+    """`in a calendar month`: the goal is reached within one calendar period, and starts afresh in the next."""
+
+    period: Period
+
+
+@frozen_node
+class GoalWithin(Node):
+    """`within 30 days`: the goal is reached by what falls in the last 30 days (the day itself included)."""
+
+    duration: Duration
+
+
+@frozen_node
+class AfterGoal(Node):
+    """`after 3 visits in a calendar month`, `after 500 NOK spent within 30 days`: a goal, fired when reached
+    (docs/semantics.md, "Goals and streaks")."""
+
+    target: Union[GoalCount, GoalSpend]
+    window: Union[GoalInCalendar, GoalWithin]
+
+
+@frozen_node
+class AfterStreak(Node):
+    """`after a purchase in 4 consecutive weeks`: a streak of calendar periods, each with a visit (or purchase)."""
+
+    counted: Literal["visit", "purchase"]
+    count: Count
+    period: Period
+
+
 Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend, AfterInactivity,
-                OnNthPurchase, OnEachBirthday, OnEachAnniversary, OnReachingTier]
+                OnNthPurchase, OnEachBirthday, OnEachAnniversary, OnReachingTier, AfterGoal, AfterStreak]
 
 # ---------------------------------------------------------------- conditions
 
@@ -976,5 +1024,5 @@ class Program(Node):
 
 # clauses whose node the parser builds from their parts alone (each part already an AST node, in the order the
 # grammar rule of the class's name in snake case gives them): a new clause of that kind needs no parser code
-BUILT_FROM_PARTS = (DiscountEach, AfterInactivity)
+BUILT_FROM_PARTS = (DiscountEach, AfterInactivity, AfterGoal, GoalSpend, GoalWithin)
 

@@ -344,6 +344,19 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"after every {money(n.money)} spent"
     if isinstance(n, ast.AfterInactivity):
         return f"after {duration(n.duration)} without a purchase"
+    if isinstance(n, ast.AfterGoal):
+        t = n.target
+        if isinstance(t, ast.GoalCount):
+            counted = t.counted[:-1] if t.count.value == 1 else t.counted
+            target = f"{number(t.count.value)} {counted}" + (" on different days" if t.different_days else "")
+        else:
+            target = f"{money(t.money)} spent"
+        w = n.window
+        window = f"in a calendar {w.period}" if isinstance(w, ast.GoalInCalendar) else f"within {duration(w.duration)}"
+        return f"after {target} {window}"
+    if isinstance(n, ast.AfterStreak):
+        periods = n.period if n.count.value == 1 else n.period + "s"
+        return f"after a {n.counted} in {number(n.count.value)} consecutive {periods}"
     # conditions
     if isinstance(n, ast.DateWindow):
         end = f" to {n.end.text}" if n.end is not None else ""

@@ -907,6 +907,28 @@ class _AstBuilder(Transformer):
     def after_every_spend(self, meta, c):
         return ast.AfterEverySpend(c[0], span=self._span(meta))
 
+    def goal_count(self, meta, c):
+        return ast.GoalCount(self._count(c[0]), c[1], c[2] is not None, span=self._span(meta))
+
+    def goal_counted(self, meta, c):
+        word = str(c[0])
+        return word if word.endswith("s") else word + "s"  # `1 visit`: the node holds the plural
+
+    def different_days(self, meta, c):
+        return True
+
+    def goal_in_calendar(self, meta, c):
+        return ast.GoalInCalendar(c[0], span=self._span(meta))
+
+    def after_streak(self, meta, c):
+        return ast.AfterStreak(c[0], self._count(c[1]), c[2], span=self._span(meta))
+
+    def streak_counted(self, meta, c):
+        return str(c[0])
+
+    def periods(self, meta, c):
+        return _singular(str(c[0]))
+
     # conditions
     def date_window(self, meta, c):
         return ast.DateWindow(c[0], c[1], span=self._span(meta))

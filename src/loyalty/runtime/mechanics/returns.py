@@ -9,6 +9,7 @@ from __future__ import annotations
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even, share
 from loyalty.runtime.internal import EventError
+from loyalty.runtime.mechanics.goals import take_back as goals_take_back
 from loyalty.runtime.mechanics.metrics import add_metric
 from loyalty.runtime.mechanics.offers import take_back_offer
 from loyalty.runtime.mechanics.points import claw
@@ -91,6 +92,8 @@ def take_back(prog, st, ev, ledger, out: list) -> None:
     if paid_back:
         st.spend -= paid_back
         add_metric(prog, st, "spend", -1, o.time, -paid_back)
+        if st.goals:  # spend goals the order still counts towards
+            goals_take_back(prog, st, ev.order, paid_back)
     for ri, counted in o.counted.items():  # a rule's own spend counter: the same share of what it counted
         back = share(counted, R, G) - share(counted, prev, G)
         if back:

@@ -1,0 +1,222 @@
+"""Goals, challenges and streaks: a rule with the trigger `after 3 visits in a calendar month`, `after 500 NOK
+spent within 30 days` or `after a purchase in 4 consecutive weeks` fires when the member reaches it
+(docs/semantics.md, "Goals and streaks").
+
+It is a trigger, not an action: the rule's action (fixed points or a reward) is run by its own mechanic's
+`fire`, as on signup. Each purchase (and, for visits, each visit event) that the rule's conditions select
+adds to the member's progress (`MemberState.goals`, rule index -> progress), after the purchase's own
+rewards and before tier progress; the event that reaches the goal fires the rule, at its moment.
+
+- In a calendar period: what falls in the period counts; once reached the goal waits for the next period
+  (a goal per period). Progress of an earlier period counts for nothing.
+- Within a rolling window `within N days`: what falls on the day of the event and the N-1 days before it
+  counts (a week is 7 days, a month or year the calendar's); once reached, counting starts afresh.
+- A streak: a calendar period counts when something falls in it; N periods in a row fire the rule, and the
+  next streak starts with the next period.
+- `on different days`: at most one a day counts.
+
+Nothing here waits for time to pass: progress is judged at the member's events, by their moments. A late
+event (earlier than one counted) counts only within the calendar period counted now, or within the rolling
+window of the latest moment counted; a streak never goes back to an earlier period. A return
+takes its share of what was paid back from a spend goal's progress while the order still counts towards it
+(a goal already reached is not taken back); visits and streaks keep the purchase.
+
+Progress is immutable tuples (a state copy shares them):
+- a goal: (period start or None, reached, ((moment, amount, order id or None), ...));
+- a streak: (start of the last period counted, periods in a row)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Optional
+
+from loyalty.runtime.mechanics.context import preds_ok
+from loyalty.runtime.mechanics.registry import PlanError, ProgramMechanic
+from loyalty.runtime.timeutil import ALWAYS, add_duration, period_start
+
+GOAL, STREAK = "goal", "streak"
+TRIGGERS = (GOAL, STREAK)
+
+
+class GoalPlan:
+    """A goal or streak rule, its compiled trigger read once."""
+
+    __slots__ = ("rule", "streak", "counts", "target", "different_days", "period", "amount", "unit")
+
+    def __init__(self, rule):
+        t = rule.trigger_doc
+        self.rule = rule
+        self.streak = rule.trigger == STREAK
+        self.counts = t["counts"]  # "visits" (purchases and visit events), "purchases" or "spend"
+        if self.streak:
+            self.target, self.different_days, self.period = t["n"], False, t["period"]
+            self.amount = self.unit = None
+        else:
+            w = t["window"]
+            self.target, self.different_days = t["target"], t["different_days"]
+            self.period = w.get("period")  # None for a rolling window
+            self.amount, self.unit = w.get("amount"), w.get("unit")
+
+
+def goal_rules(prog, mechanics) -> tuple:
+    """The program's goal and streak rules; a rule whose mechanic cannot fire on its own is a PlanError."""
+    out = []
+    for r in prog.rules:
+        if r.trigger in TRIGGERS:
+            if not hasattr(mechanics[r.index], "fire"):
+                raise PlanError(f"rule {r.name!r}: the {mechanics[r.index].name} mechanic cannot fire when a goal "
+                                "is reached")
+            out.append(GoalPlan(r))
+    return tuple(out)
+
+
+def _day_start(t: _dt.datetime) -> _dt.datetime:
+    return _dt.datetime(t.year, t.month, t.day)
+
+
+def window_start(g: GoalPlan, t: _dt.datetime) -> _dt.datetime:
+    """The first moment that counts towards the goal at moment t: the start of its calendar period, or of
+    the first of the rolling window's days (the day of t is the window's last)."""
+    if g.period is not None:
+        return period_start(t, g.period)
+    first = add_duration(_day_start(t), -g.amount, g.unit)
+    return ALWAYS if first == ALWAYS else first + _dt.timedelta(days=1)
+
+
+def _have(g: GoalPlan, entries) -> int:
+    if g.different_days:
+        return len({e[0].date() for e in entries})
+    return sum(e[1] for e in entries)
+
+
+def count_event(plan, st, ev, ctx, paid: int, purchase: bool, ledger, out) -> None:
+    """A purchase (paying `paid`) or a visit at ev.time: each goal it counts towards moves on, and those it
+    reaches fire their rule."""
+    t = ev.time
+    for g in plan.goals:
+        if g.counts != "visits" and not purchase:
+            continue
+        r = g.rule
+        if r.preds and not preds_ok(r, ctx):
+            continue
+        if g.streak:
+            if _streak_step(g, st, t):
+                plan.mechanics[r.index].fire(plan, st, r, ev, ledger, out, None, 1)
+            continue
+        amount = paid if g.counts == "spend" else 1
+        if amount <= 0:
+            continue
+        if _goal_step(g, st, t, amount, ev.order if purchase else None):
+            plan.mechanics[r.index].fire(plan, st, r, ev, ledger, out, None, 1)
+
+
+def _goal_step(g: GoalPlan, st, t, amount: int, order) -> bool:
+    """Adds one event to a goal's progress; True when it reaches the goal."""
+    i = g.rule.index
+    got = st.goals.get(i)
+    if g.period is not None:
+        start = window_start(g, t)
+        if got is not None and start < got[0]:
+            return False  # a late event of a period before the one counted now: that period is over
+        if got is None or got[0] != start:
+            got = (start, False, ())
+        if got[1]:
+            return False  # reached in this period: the next period starts afresh
+        entries = got[2]
+    else:
+        # judged as of the latest moment counted (a late event does not move the window back)
+        start = window_start(g, max(t, got[2][-1][0]) if got is not None and got[2] else t)
+        entries = tuple(e for e in got[2] if e[0] >= start) if got is not None else ()
+        if t < start:
+            st.goals[i] = (None, False, entries)
+            return False  # a late event before the window
+    if g.different_days and any(e[0].date() == t.date() for e in entries):
+        st.goals[i] = (got[0] if g.period is not None else None, False, entries)
+        return False  # this day counts already
+    entries = tuple(sorted(entries + ((t, amount, order),), key=lambda e: e[0]))  # in time order (late events)
+    if _have(g, entries) >= g.target:
+        st.goals[i] = (start, True, ()) if g.period is not None else (None, False, ())
+        return True
+    st.goals[i] = (start if g.period is not None else None, False, entries)
+    return False
+
+
+def _streak_step(g: GoalPlan, st, t) -> bool:
+    """Counts the period of t in a streak; True when it makes the streak long enough."""
+    i = g.rule.index
+    start = period_start(t, g.period)
+    got = st.goals.get(i)
+    if got is not None and start <= got[0]:
+        return False  # this period counts already (or, for a late event, one before it)
+    run = got[1] + 1 if got is not None and got[0] == period_start(start - _dt.timedelta(days=1), g.period) else 1
+    if run >= g.target:
+        st.goals[i] = (start, 0)  # the next streak starts with the next period
+        return True
+    st.goals[i] = (start, run)
+    return False
+
+
+def take_back(prog, st, order: str, paid_back: int) -> None:
+    """A return of `paid_back` from `order`: taken from the spend goals' progress the order still counts in."""
+    for i, got in list(st.goals.items()):
+        r = prog.rules[i]
+        if r.trigger != GOAL or r.trigger_doc["counts"] != "spend":
+            continue
+        entries = got[2]
+        if any(e[2] == order for e in entries):
+            st.goals[i] = (got[0], got[1], tuple((m, max(a - paid_back, 0), o) if o == order else (m, a, o)
+                                                 for m, a, o in entries))
+
+
+# ---------------------------------------------------------------- what the member sees
+
+
+def progress(g: GoalPlan, st, t: _dt.datetime) -> dict:
+    """The member's progress towards goal g at moment t: {"rule", "have", "target", "counts", "reached"}
+    (reached: the goal of this calendar period is met already, and `have` is its target; a streak's `have` is
+    its periods in a row)."""
+    got = st.goals.get(g.rule.index)
+    have, reached = 0, False
+    if got is not None:
+        if g.streak:
+            start = period_start(t, g.period)
+            if got[0] == start or got[0] == period_start(start - _dt.timedelta(days=1), g.period):
+                have = got[1]
+        else:
+            start = window_start(g, t)
+            if g.period is None or got[0] == start:
+                reached = got[1]
+                have = g.target if reached else _have(g, tuple(e for e in got[2] if e[0] >= start))
+    return {"rule": g.rule.name, "have": have, "target": g.target, "counts": g.counts, "reached": reached}
+
+
+def progress_words(g: GoalPlan, p: dict, money) -> str:
+    """One line for `loyalty explain`: `3 of 5 visits on different days in this calendar month`."""
+    if g.streak:
+        unit = g.period + ("s" if g.target != 1 else "")
+        what = f"{p['have']} of {g.target} {unit} in a row with a {g.counts[:-1]}"
+    else:
+        if g.counts == "spend":
+            what = f"{money(p['have'])} of {money(g.target)} spent"
+        else:
+            what = f"{p['have']} of {g.target} {g.counts}" + (" on different days" if g.different_days else "")
+        if g.period is not None:
+            what += f" in this calendar {g.period}" + (" (reached)" if p["reached"] else "")
+        else:
+            what += f" within {g.amount} {g.unit}{'s' if g.amount != 1 else ''}"
+    return f'goal "{g.rule.name}": {what}'
+
+
+class Goals(ProgramMechanic):
+    """The vectorised kernel declines goals: each member's progress runs across her events, reset by calendar
+    periods and windows, which the kernel's lockstep over events does not model yet."""
+
+    name = "goals and streaks"
+
+    def program_vector_reason(self, program, sim_plan) -> Optional[str]:
+        for r in program.rules:
+            if r.trigger in TRIGGERS:
+                what = "a streak" if r.trigger == STREAK else "a goal"
+                return (f"rule {r.name!r} fires on {what}, whose progress runs across each member's events; the "
+                        "vectorised kernel does not run goals yet")
+        return None
