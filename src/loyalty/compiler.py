@@ -364,6 +364,11 @@ class _Compiler:
             out["trigger"] = {"type": "every_spend", "minor": self.minor(c.money)}
         elif isinstance(c, ast.AfterInactivity):
             out["trigger"] = {"type": "inactivity", **_duration(c.duration)}
+        elif isinstance(c, (ast.OnReferring, ast.OnReferred)):
+            side = "referring" if isinstance(c, ast.OnReferring) else "referred"
+            q = c.qualifying
+            out["trigger"] = {"type": side} if q is None else {
+                "type": f"{side}_purchase", "minor": self.minor(q.money), **_duration(q.duration)}
         return None
 
     def condition(self, c, out: dict) -> None:

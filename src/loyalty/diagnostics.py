@@ -87,6 +87,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY315": _w("points per visit out of line with points per spend"),
     "LOY316": _w("win-back fires after the points have expired"),
     "LOY317": _w("lifetime of a reward no rule gives"),
+    "LOY321": _w("a referral reward with no qualifying purchase"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

@@ -37,7 +37,8 @@ ACTIONS = (
     ast.DiscountScale,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
-            ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier)
+            ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier,
+            ast.OnReferring, ast.OnReferred)
 LIMITS = (ast.Cap, ast.Budget)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
@@ -77,6 +78,8 @@ _TRIGGER_WORDS = {
     ast.OnEachBirthday: "`on each birthday`",
     ast.OnEachAnniversary: "`on each membership anniversary`",
     ast.OnReachingTier: "`on reaching tier`",
+    ast.OnReferring: "`on referring a friend`",
+    ast.OnReferred: "`on being referred`",
 }
 
 _WEEKDAYS = {
@@ -640,6 +643,27 @@ class _Checker:
         for trigger in triggers[:1]:
             if isinstance(trigger, ast.AfterInactivity):
                 self.check_winback_after_expiry(rule, trigger)
+            if isinstance(trigger, (ast.OnReferring, ast.OnReferred)):
+                self.check_referral_qualifies(rule, trigger)
+
+    def check_referral_qualifies(self, rule: ast.RuleDecl, trigger) -> None:
+        """LOY321: a referral reward without a qualifying purchase pays for a name alone: anyone can refer
+        themselves or made-up friends, so the usual terms reward only once the friend buys (docs/semantics.md,
+        "Referral")."""
+        if trigger.qualifying is not None:
+            return
+        side = "referrer" if isinstance(trigger, ast.OnReferring) else "new member"
+        currency = self.sym.currency or "NOK"
+        example = ("on referring a friend who spends at least 300 " if isinstance(trigger, ast.OnReferring)
+                   else "on being referred and spending at least 300 ") + f"{currency} within 30 days"
+        self.report(
+            "LOY321",
+            f'rule "{rule.name.value}" rewards the {side} of a referral with no qualifying purchase: a referral '
+            "alone can be made up, so it is open to abuse",
+            trigger.span,
+            hint=f"reward the referral once the new member buys, e.g. `{example}`, and limit it with "
+                 "`at most 5 times per member per year`",
+        )
 
     def check_winback_after_expiry(self, rule: ast.RuleDecl, trigger: ast.AfterInactivity) -> None:
         """LOY316: a win-back that fires only once a point kind's expiry after inactivity has emptied the
@@ -754,6 +778,8 @@ class _Checker:
             self.resolve("tier", trigger.tier, self.sym.tiers, hint)
         elif isinstance(trigger, ast.AfterEverySpend):
             self.check_positive(trigger.money, "the amount spent")
+        elif isinstance(trigger, (ast.OnReferring, ast.OnReferred)) and trigger.qualifying is not None:
+            self.check_positive(trigger.qualifying.money, "the qualifying purchase")
 
     def check_limit_names(self, limit) -> None:
         amount = limit.amount
@@ -1299,7 +1325,8 @@ def _no_order_event(action, triggers) -> bool:
     if isinstance(action, ast.EarnPerEvent):
         return action.event == "referral"
     return any(isinstance(t, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday,
-                              ast.OnEachAnniversary, ast.OnReachingTier)) for t in triggers)
+                              ast.OnEachAnniversary, ast.OnReachingTier, ast.OnReferring)) for t in triggers) or any(
+        isinstance(t, ast.OnReferred) and t.qualifying is None for t in triggers)
 
 
 def _outside(start: Optional[ast.DateValue], end: Optional[ast.DateValue], lo, hi) -> Optional[str]:

@@ -245,6 +245,9 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
                 raise SchemaError(f"{path}.trigger.name", f"{trig['name']!r} is not a tier of the program")
             elif trig["type"] == "inactivity":
                 _duration(trig, f"{path}.trigger")
+            elif trig["type"] in ("referring_purchase", "referred_purchase"):
+                _int(trig["minor"], f"{path}.trigger.minor", 1)
+                _duration(trig, f"{path}.trigger")
             elif trig["type"] == "action" and not trig["name"]:
                 raise SchemaError(f"{path}.trigger.name", "empty")
         conditions(r["conditions"], f"{path}.conditions")

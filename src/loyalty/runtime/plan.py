@@ -39,6 +39,8 @@ from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews
                                              upgrade_to)
 from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
 from loyalty.runtime.mechanics.moments import fire_tier_reached, fire_timers, moment_rules
+from loyalty.runtime.mechanics.referral import (ReferralRules, on_purchase as referral_purchase, on_qualified,
+                                                on_referral, on_referred)
 from loyalty.runtime.mechanics.winback import start_lapses, winback_rules
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
 
@@ -77,7 +79,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries")
+                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "referrals")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -103,6 +105,8 @@ class Plan:
         # moments without a purchase: yearly ones fire as time passes, tier-reached ones after an upgrade
         self.yearly, self.tier_reached = moment_rules(prog, self.mechanics)
         self.anniversaries = any(r.trigger == "anniversary" for r in self.yearly)
+        # two-sided referral: each side's rules, fired by referral events and the new member's purchases
+        self.referrals = ReferralRules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
         self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
             rw.valid_for for rw in prog.rewards.values()) and all(
@@ -205,6 +209,10 @@ class Plan:
             self._simple_trigger(st, ev, ledger, out, "action", ev.name)
         elif typ == "referral":
             self._referral(st, ev, ledger, out)
+        elif typ == "referred":
+            on_referred(self, st, ev, ledger, out)
+        elif typ == "referral_qualified":
+            on_qualified(self, st, ev, ledger, out)
         # "tick": time has passed; nothing else to do
         if self.tier_reached and len(out) > start:
             fire_tier_reached(self, st, out, start, ledger)
@@ -245,6 +253,8 @@ class Plan:
         for r in self.referral_rules:
             if preds_ok(r, ctx):
                 self.mechanics[r.index].fire(self, st, r, ev, ledger, out, None, 1)
+        if self.referrals.referring:
+            on_referral(self, st, ev, ledger, out)
         tier_upgrade(self.prog, st, ev.time, out)
 
     # ---------------------------------------------------------------- a purchase
@@ -321,6 +331,8 @@ class Plan:
             perks(tier, t, ev.order, ev.id, out)
         if self.draws:
             enter_draws(self.draws, lines, ctx, t, ev.order, ev.id, out)
+        if st.referral is not None and st.referral[2]:  # a referred member's purchase may qualify her referral
+            referral_purchase(self, st, ev, gross, ctx, ledger, out, order)
         # (5) tier progress; the new tier applies from the next event
         if self.spend_metrics:
             add_to(st, self.spend_metrics, t, paid)

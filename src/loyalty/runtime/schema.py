@@ -129,6 +129,10 @@ TRIGGER = Tagged("type", {
     "every_visits": {"n": "int"},
     "every_spend": {"minor": "int"},
     "inactivity": {"amount": "int", "unit": "str"},
+    "referring": {},
+    "referred": {},
+    "referring_purchase": {"minor": "int", "amount": "int", "unit": "str"},
+    "referred_purchase": {"minor": "int", "amount": "int", "unit": "str"},
 })
 
 PERIOD = Opt("str")

@@ -412,7 +412,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined",
+        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "referral",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -447,6 +447,8 @@ class MemberState:
         # offers with a lifetime held: (reward, end, giving rule index), in the order given (mechanics/offers.py)
         self.offers: list = []
         self.joined: Optional[_dt.date] = None  # the day of the first signup event (mechanics/moments.py)
+        # a referred member's referral: (referrer, when, rule indices still open) (mechanics/referral.py)
+        self.referral: Optional[tuple] = None
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
@@ -487,6 +489,7 @@ class MemberState:
         s.lapses = self.lapses.copy() if self.lapses else {}
         s.offers = self.offers  # replaced, never changed in place
         s.joined = self.joined
+        s.referral = self.referral  # a tuple: replaced, never changed in place
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -552,6 +555,9 @@ def state_to_doc(s: MemberState, program_identity: str) -> dict:
         **({"lapses": {str(k): t(v) for k, v in sorted(s.lapses.items())}} if s.lapses else {}),
         **({"offers": [[name, t(end), rule] for name, end, rule in s.offers]} if s.offers else {}),
         **({"joined": s.joined.isoformat()} if s.joined is not None else {}),
+        # only for a referred member, so other states read as before
+        **({"referral": {"by": s.referral[0], "at": t(s.referral[1]), "open": list(s.referral[2])}}
+           if s.referral is not None else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -609,6 +615,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None) -> Me
     s.lapses = dict(doc.lapses)
     s.offers = [(name, end, rule) for name, end, rule in doc.offers]
     s.joined = doc.joined
+    s.referral = (doc.referral.by, doc.referral.at, tuple(doc.referral.open)) if doc.referral is not None else None
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

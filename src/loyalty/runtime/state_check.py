@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from loyalty.runtime.internal import EARLIEST, LATEST, has_surrogate
+from loyalty.runtime.internal import EARLIEST, LATEST, SURROGATE, has_surrogate
 from loyalty.runtime.timeutil import NEVER
 
 
@@ -95,6 +95,14 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
             raise StateProblem(f"offers[{j}]", f"{rule} is not a rule of the program")
         if end != NEVER:  # an offer valid past the calendar's end never lapses
             _time(end, f"offers[{j}]", optional=False)
+    if doc.referral is not None:
+        _time(doc.referral.at, "referral.at", optional=False)
+        if has_surrogate(doc.referral.by):
+            raise StateProblem("referral.by", SURROGATE)
+        for r in doc.referral.open:
+            if not 0 <= r < n_rules or prog.rules[r].trigger not in ("referring_purchase", "referred_purchase"):
+                raise StateProblem(f"referral.open[{r}]", "not a referral rule with a qualifying purchase of the "
+                                                          "program")
     _time(doc.next_review, "next_review")
     _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():

@@ -46,6 +46,15 @@ class OrderDoc(BaseModel):
     counted: dict[int, int] = {}
 
 
+class ReferralDoc(BaseModel):
+    """A referred member's referral: who referred her, when, and the qualified rules still open."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str
+    at: _dt.datetime
+    open: list[int]
+
+
 class StateDoc(BaseModel):
     """The JSON form of a member's state."""
 
@@ -72,5 +81,6 @@ class StateDoc(BaseModel):
     lapses: dict[int, _dt.datetime] = {}  # absent in states written before win-back
     offers: list[tuple[str, _dt.datetime, int]] = []  # absent in states written before offers with a lifetime
     joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
+    referral: Optional[ReferralDoc] = None  # a referred member's pending referral; absent in older states
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]

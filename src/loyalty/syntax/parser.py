@@ -846,6 +846,12 @@ class _AstBuilder(Transformer):
     def on_reaching_tier(self, meta, c):
         return ast.OnReachingTier(self._text(c[0]), span=self._span(meta))
 
+    def on_referring(self, meta, c):
+        return ast.OnReferring(c[0], span=self._span(meta))
+
+    def on_referred(self, meta, c):
+        return ast.OnReferred(c[0], span=self._span(meta))
+
     def on_nth_purchase(self, meta, c):
         return ast.OnNthPurchase(self._ordinal(c[0]), span=self._span(meta))
 
