@@ -36,6 +36,7 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     """Each event of the member (in the order the evaluator saw it) with its effects."""
     from loyalty.simulate.engine import replay_member
     from loyalty.simulate.orders import EventBuilder
+    from loyalty.simulate.referrals import with_referrals
 
     slices = [s for s in history.member_slices() if s[0] == member]
     if not slices:
@@ -44,13 +45,16 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     steps: list[dict] = []
     prog = plan.program
     builder = EventBuilder(history, prog.catalog)
-    events = builder.member(start, end)
-    readable = builder.readable(events.groups)
+    events = with_referrals(builder.member(start, end), plan.referrals.get(member))
+    readable = [builder.readable([g])[0] if g else None for g in events.groups]
 
     def on_event(i, ev, effects, error):
         if i < 0:  # the end of the history: points mature and expire, tiers are reviewed
             step = {"time": plan.end.isoformat(), "event": "tick", "row": None, "order": None, "amount": None,
                     "lines": []}
+        elif readable[i] is None:  # an event of the referral pass (simulate/referrals.py): no row of the history
+            step = {"time": ev.time.isoformat(), "event": ev.type, "row": None, "order": None, "amount": None,
+                    "lines": [], "name": ev.name}
         else:
             event = readable[i]
             step = {"time": event.time.isoformat(), "event": event.kind, "row": event.row or None,

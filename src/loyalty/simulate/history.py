@@ -645,7 +645,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     if is_csv:
         history = _read_plain_csv(path, options)
         if history is not None:
-            return refuse_reused_orders(history, options)
+            return refuse_self_referrals(refuse_reused_orders(history, options), options)
     ragged: list = []
     shape = scan_csv(path) if is_csv else None
     cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=True,
@@ -674,7 +674,7 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
             raise ragged_error(str(path), ragged[0]) from None
         raise
-    history = refuse_reused_orders(history, options)
+    history = refuse_self_referrals(refuse_reused_orders(history, options), options)
     if not_utf8:
         history.skipped.update(not_utf8)
         history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -687,6 +687,36 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
         if len(history.bad_rows) < options.max_examples:
             history.bad_rows.append(bad)
     return history
+
+
+SELF_REFERRAL = "item: a member referring herself"
+
+
+def refuse_self_referrals(h: History, options: ReadOptions) -> History:
+    """A `referral` row names the member referred in its `item` column (docs/simulate.md); one naming the row's own
+    member is a bad row (stop, or under skip left out and counted): a member cannot refer herself."""
+    import numpy as np
+
+    if not len(h):
+        return h
+    kinds, values = h.codes("type")
+    if "referral" not in values:
+        return h
+    rows = np.flatnonzero((kinds == values.index("referral")) & (h.code_array("item") >= 0))
+    if not len(rows):
+        return h
+    members = h.values_of("member", h.code_array("member")[rows].tolist())
+    items = h.values_of("item", h.code_array("item")[rows].tolist())
+    bad = [int(i) for i, m, it in zip(rows.tolist(), members, items) if m == it]
+    if not bad:
+        return h
+    row_of = h.column("row")
+    examples = sorted((BadRow(h.file, row_of[i], "item", h.member[i], "a referral names the member referred, "
+                              "not the referrer herself") for i in bad), key=lambda b: b.row)
+    if options.on_bad_row != "skip":
+        raise HistoryError(str(examples[0]), line=examples[0].row,
+                           hint="name the new member in the referral's item column, or pass --on-bad-row skip")
+    return without_rows(h, bad, SELF_REFERRAL, examples[:options.max_examples], options)
 
 
 REUSED_ORDER = "order: already used by another event"
