@@ -279,6 +279,10 @@ def _triggers_list() -> list:
         st.just(ast.OnEachBirthday()),
         st.just(ast.OnEachAnniversary()),
         st.builds(ast.OnReachingTier, texts()),
+        st.builds(ast.OnReferring, st.builds(ast.QualifyingPurchase, moneys(), durations())),
+        st.builds(ast.OnReferred, st.builds(ast.QualifyingPurchase, moneys(), durations())),
+        st.just(ast.OnReferring()),
+        st.just(ast.OnReferred()),
     ]
 
 
@@ -743,8 +747,11 @@ _ACTION_KINDS = (
 
 def _valid_trigger(v: _Valid) -> ast.Node:
     kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
-                                   "inactivity", "nth purchase", "birthday", "anniversary"]
+                                   "inactivity", "nth purchase", "birthday", "anniversary", "referring", "referred"]
                                   + (["tier reached"] if v.tiers else [])))
+    if kind in ("referring", "referred"):  # with a qualifying purchase (without one is LOY321)
+        qualifying = ast.QualifyingPurchase(v.money(lo=1, hi=5000), v.duration())
+        return ast.OnReferring(qualifying) if kind == "referring" else ast.OnReferred(qualifying)
     if kind == "birthday":
         return ast.OnEachBirthday()
     if kind == "anniversary":
@@ -887,7 +894,7 @@ def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Opt
         clauses.append(trigger)
     on_purchase = not (
         isinstance(trigger, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday,
-                             ast.OnEachAnniversary, ast.OnReachingTier))
+                             ast.OnEachAnniversary, ast.OnReachingTier, ast.OnReferring))
         or (isinstance(action, ast.EarnPerEvent) and action.event == "referral")
     )
     allowed = _declared_condition_kinds(v)

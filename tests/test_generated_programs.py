@@ -115,7 +115,10 @@ def condition_holds(c: dict, t: dt.datetime, body: dict, attributes: dict) -> bo
 # which events each trigger fires on (docs/language.md): no trigger = every purchase
 TRIGGER_EVENTS = {None: {"purchase"}, "first_purchase": {"purchase"}, "every_spend": {"purchase"},
                   "nth_visit": {"purchase", "visit"}, "every_visits": {"purchase", "visit"},
-                  "signup": {"signup"}, "action": {"action"}, "nth_purchase": {"purchase"}}
+                  "signup": {"signup"}, "action": {"action"}, "nth_purchase": {"purchase"},
+                  # two-sided referral (runtime/mechanics/referral.py): each side on its own event
+                  "referring": {"referral"}, "referred": {"referred"}, "referred_purchase": {"purchase"},
+                  "referring_purchase": {"referral_qualified"}}
 # triggers a timer or an upgrade fires (win-back lapses, birthdays, anniversaries, reaching a tier): at their own
 # moment, up to the event that brought time past it, whatever its kind, with no store or channel of their own
 TIMED_TRIGGERS = ("inactivity", "birthday", "anniversary", "tier_reached")
@@ -393,7 +396,8 @@ rule "review" { on action "review" give "cake" }
             times.append(local)
 
     collect()
-    wanted = ["purchase", "return", "tick", "visit", "signup", "referral", "action", "redemption", "return lines",
+    wanted = ["purchase", "return", "tick", "visit", "signup", "referral", "referred", "referral_qualified", "action",
+              "redemption", "return lines",
               "return amount", "return whole", "offset", "naive", "skipped hour", "repeated hour", "outside the run",
               "late", "rejected", "duplicate", "reward"]
     assert [w for w in wanted if not seen[w]] == [], seen

@@ -189,7 +189,23 @@ class _Describer:
         if t == "inactivity":
             n, unit = trigger["amount"], trigger["unit"]
             return f"when you have not bought anything for {n} {unit}{'s' if n != 1 else ''}"
+        if t in ("referring", "referring_purchase", "referred", "referred_purchase"):
+            return self.referral_words(trigger)
         return f"every {self.money_text(self.money(trigger['minor']))} you spend"
+
+    def referral_words(self, trigger: dict) -> str:
+        """A referral trigger as the terms say it (runtime/mechanics/referral.py)."""
+        t = trigger["type"]
+        if t == "referring":
+            return "for each friend you refer"
+        if t == "referred":
+            return "when a member refers you"
+        n, unit = trigger["amount"], trigger["unit"]
+        spend = (f"spends at least {self.money_text(self.money(trigger['minor']))} within {n} "
+                 f"{unit}{'s' if n != 1 else ''} of being referred")
+        if t == "referring_purchase":
+            return f"for each friend you refer who {spend}"
+        return "when a member refers you and you " + spend.replace("spends", "spend", 1)
 
     def expr_words(self, e: dict) -> str:
         op = e["op"]
@@ -713,10 +729,12 @@ class _Describer:
 
 def _once_per_member(rule: dict) -> bool:
     """A rule that can fire once in a member's life by what triggers it: on signup, on the first purchase
-    (`on first purchase` or `when first purchase`), on the nth visit."""
+    (`on first purchase` or `when first purchase`), on the nth visit, on being referred (a member is referred
+    once: mechanics/referral.py)."""
     if rule["action"]["type"] not in ("give", "earn_fixed"):
         return False
-    if (rule.get("trigger") or {}).get("type") in ("signup", "first_purchase", "nth_visit"):
+    if (rule.get("trigger") or {}).get("type") in ("signup", "first_purchase", "nth_visit", "referred",
+                                                  "referred_purchase"):
         return True
     return any(c["kind"] == "expr" and c["expr"]["op"] == "first_purchase" for c in rule.get("conditions", ()))
 

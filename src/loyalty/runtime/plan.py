@@ -124,7 +124,8 @@ class Plan:
         # it again. Only ever added to, with values never changed: safe to share between threads
         self.phases: dict = {}
         self.draws = prog.draws
-        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws)
+        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws) or any(
+            r.preds for r in self.referrals.referred_purchase)  # conditions on the new member's qualifying purchase
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
         self.spend_metrics = metric_slots(prog, "spend", -1)
         self.visit_metrics = metric_slots(prog, "visits", -1)
