@@ -53,6 +53,7 @@ def member_timeline(plan, history, member: str) -> list[dict]:
             step = {"time": plan.end.isoformat(), "event": "tick", "row": None, "order": None, "amount": None,
                     "lines": []}
         elif readable[i] is None:  # an event of the referral pass (simulate/referrals.py): no row of the history
+            # the other member of a referral, or the referrer's rule a new member's purchase qualified
             step = {"time": ev.time.isoformat(), "event": ev.type, "row": None, "order": None, "amount": None,
                     "lines": [], "name": ev.name}
         else:
@@ -60,6 +61,8 @@ def member_timeline(plan, history, member: str) -> list[dict]:
             step = {"time": event.time.isoformat(), "event": event.kind, "row": event.row or None,
                     "order": event.order_id, "amount": str(event.total) if event.lines else None,
                     "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines]}
+            if event.kind == "referral" and event.name:
+                step["name"] = event.name
         steps.append({**step, "error": error,
                       "effects": [{**e.to_json(prog.exponent), "says": e.explain(prog.exponent, prog.currency)}
                                   for e in effects]})
@@ -124,6 +127,8 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             what += f" ({s['amount']} {cur})"
         if s["order"]:
             what += f" order {s['order']}"
+        if s.get("name") is not None:  # a referral's other member, or the rule a referral qualified
+            what += {"referral": " of ", "referred": " by ", "referral_qualified": " for rule "}[s["event"]] + s["name"]
         where = ("  ", (f"line {s['row']}", "dim")) if s["row"] else ()
         console.print(plain(f"{s['time'].replace('T', ' ')}  {what}", *where), highlight=False)
         if s["error"]:

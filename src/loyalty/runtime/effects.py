@@ -118,6 +118,8 @@ class Effect(_EffectFields):
             s = f"{k.replace('_', ' ')}: {held} not given"
         elif k == "redemption_refused":
             s = f"redemption of {self.reward} refused: {self.reason}"
+        elif k == "referral_qualified":
+            s = f"qualifies the referral by {self.scope} (for the referrer)"
         else:
             s = k.replace("_", " ")
         return s + where
