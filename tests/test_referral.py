@@ -226,3 +226,17 @@ def test_the_shipped_history_is_generated_and_exercises_both_sides(tmp_path):
     # the same, member by member across two processes' worth of parts
     res2 = CliRunner().invoke(main, ["simulate", EXAMPLE, str(hist), "--format", "json", "--jobs", "2"])
     assert json.loads(res2.output)["by_rule"] == doc["by_rule"]
+
+
+def test_the_referral_pass_travels_to_worker_processes_with_the_plan():
+    """--jobs ships the plan as JSON (simulate/wire.py): the pass's events go with it, so workers replay
+    both sides as one process does (tests/test_scale_jobs.py runs the shipped example on two workers)."""
+    from loyalty.simulate.wire import plan_from_json, plan_to_json
+
+    prog = program(PROGRAM)
+    h = _history(_rows([(0, 5, 1)], [(5, 3, 450)]), prog)
+    plan = make_plan(prog, program_info(prog, "p.loyalty"), Scenario(), h)
+    assert sorted(plan.referrals) == ["m0", "m5"]
+    again = plan_from_json(plan_to_json(plan))
+    assert again.referrals == plan.referrals
+    assert simulate(again, h) == simulate(plan, h)
