@@ -750,7 +750,11 @@ def _valid_trigger(v: _Valid) -> ast.Node:
                                    "inactivity", "nth purchase", "birthday", "anniversary", "referring", "referred"]
                                   + (["tier reached"] if v.tiers else [])))
     if kind in ("referring", "referred"):  # with a qualifying purchase (without one is LOY321)
-        qualifying = ast.QualifyingPurchase(v.money(lo=1, hi=5000), v.duration())
+        if v.start is not None and v.end is not None:  # a window no longer than the run (else LOY322)
+            window = ast.Duration(v.whole(1, min(60, (v.end - v.start).days + 1)), "day")
+        else:
+            window = v.duration()
+        qualifying = ast.QualifyingPurchase(v.money(lo=1, hi=5000), window)
         return ast.OnReferring(qualifying) if kind == "referring" else ast.OnReferred(qualifying)
     if kind == "birthday":
         return ast.OnEachBirthday()

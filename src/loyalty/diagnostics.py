@@ -88,6 +88,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY316": _w("win-back fires after the points have expired"),
     "LOY317": _w("lifetime of a reward no rule gives"),
     "LOY321": _w("a referral reward with no qualifying purchase"),
+    "LOY322": _w("a referral's qualifying window longer than the program runs"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

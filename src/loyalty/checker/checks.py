@@ -645,6 +645,26 @@ class _Checker:
                 self.check_winback_after_expiry(rule, trigger)
             if isinstance(trigger, (ast.OnReferring, ast.OnReferred)):
                 self.check_referral_qualifies(rule, trigger)
+                self.check_referral_window(rule, trigger)
+
+    def check_referral_window(self, rule: ast.RuleDecl, trigger) -> None:
+        """LOY322: a qualifying window surely longer than the whole run of the program (`runs from ... to ...`): no
+        purchase after the run qualifies, so no referral can use the window the terms promise."""
+        sym = self.sym
+        if trigger.qualifying is None or sym.runs_from is None or sym.runs_to is None:
+            return
+        days = duration_days(trigger.qualifying.duration)
+        run_days = (sym.runs_to - sym.runs_from).days + 1  # `to` is the run's last day
+        if days is None or run_days < 1 or days[0] <= run_days:
+            return
+        self.report(
+            "LOY322",
+            f'rule "{rule.name.value}" gives the new member {_duration_text(trigger.qualifying.duration)} to qualify, '
+            f"but the program runs only {run_days} day{'s' if run_days != 1 else ''} "
+            f"({sym.runs_from.isoformat()} to {sym.runs_to.isoformat()}): no referral can use that window",
+            trigger.qualifying.duration.span,
+            hint=f"make the window at most {run_days} day{'s' if run_days != 1 else ''}, or let the program run longer",
+        )
 
     def check_referral_qualifies(self, rule: ast.RuleDecl, trigger) -> None:
         """LOY321: a referral reward without a qualifying purchase pays for a name alone: anyone can refer
