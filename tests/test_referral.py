@@ -192,12 +192,19 @@ def test_a_self_referral_is_a_bad_row_named_by_row_and_column(tmp_path):
     f.write_text("member,time,type,amount,item,order\n"
                  "m1,2025-01-02T10:00,purchase,300.00,x,o1\n"
                  "m1,2025-01-03T10:00,referral,,m1,\n")
-    options = ReadOptions(minor_units=prog.exponent, timezone=prog.timezone)
+    options = ReadOptions(minor_units=prog.exponent, timezone=prog.timezone, referrals=True)
     with pytest.raises(HistoryError) as err:
         read_history(f, options)
     assert str(err.value).startswith(f'{f}:3: column "item": a referral names the member referred')
-    skipped = read_history(f, ReadOptions(minor_units=prog.exponent, timezone=prog.timezone, on_bad_row="skip"))
+    skipped = read_history(f, ReadOptions(minor_units=prog.exponent, timezone=prog.timezone, on_bad_row="skip",
+                                          referrals=True))
     assert len(skipped) == 1 and skipped.skipped == {"item: a member referring herself": 1}
+    # for a program without referral rules the item of a referral row means nothing: every engine reads it alike
+    assert len(read_history(f, ReadOptions(minor_units=prog.exponent, timezone=prog.timezone))) == 2
+    # through the command: the row and column, exit 1, no traceback
+    (tmp_path / "p.loyalty").write_text(PROGRAM)
+    res = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.loyalty"), str(f)])
+    assert res.exit_code == 1 and f'{f}:3: column "item"' in res.output and "Traceback" not in res.output
 
 
 def test_the_grouped_engine_declines_a_referral_program(tmp_path):

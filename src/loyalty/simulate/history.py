@@ -310,6 +310,9 @@ class ReadOptions:
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> header in the file
     on_bad_row: str = "stop"  # or "skip"
     max_examples: int = 10
+    # the program has two-sided referral rules: a referral row's item names the new member, and one naming its
+    # own member is a bad row (refuse_self_referrals); for other programs the item of a referral means nothing
+    referrals: bool = False
 
 
 def parse_column_mapping(text: str) -> dict[str, str]:
@@ -693,11 +696,12 @@ SELF_REFERRAL = "item: a member referring herself"
 
 
 def refuse_self_referrals(h: History, options: ReadOptions) -> History:
-    """A `referral` row names the member referred in its `item` column (docs/simulate.md); one naming the row's own
-    member is a bad row (stop, or under skip left out and counted): a member cannot refer herself."""
+    """For a program with referral rules (`options.referrals`), a `referral` row names the member referred in its
+    `item` column (docs/simulate.md); one naming the row's own member is a bad row (stop, or under skip left out
+    and counted): a member cannot refer herself."""
     import numpy as np
 
-    if not len(h):
+    if not options.referrals or not len(h):
         return h
     kinds, values = h.codes("type")
     if "referral" not in values:
