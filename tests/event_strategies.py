@@ -277,7 +277,10 @@ class MemberHistory:
 
 
 _KINDS = ["purchase"] * 5 + ["return"] * 2 + ["tick", "visit", "signup", "referral", "action", "redemption",
-                                              "duplicate", "adjustment"]
+                                              "duplicate", "adjustment", "referred",
+                                              "referral_qualified"]
+# other members a referral names (a member never names herself: that is a bad row of a history)
+_OTHERS = ["m0", "m1", "m2", "m3"]
 _STEPS_MIN = [0, 1, 59, 60, 60 * 24, 60 * 24 * 7, 60 * 24 * 35, 60 * 24 * 200]
 
 
@@ -403,6 +406,14 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
         elif kind in ("signup", "referral"):
             if draw(st.integers(0, 3)):  # without an id, the event is identified by its content
                 body["id"] = f"{kind[0]}{i}"
+            if kind == "referral" and draw(st.booleans()):  # naming the new member (two-sided referral)
+                body["referred"] = draw(st.sampled_from([m for m in _OTHERS if m != member]))
+        elif kind == "referred":
+            body["referred_by"] = draw(st.sampled_from([m for m in _OTHERS if m != member]))
+        elif kind == "referral_qualified":
+            rules = [r.name for r in program.compiled.rules if r.trigger == "referring_purchase"]
+            body.update(referred=draw(st.sampled_from([m for m in _OTHERS if m != member])),
+                        rule=draw(st.sampled_from(rules + ["no such rule"])), id=f"q{i}")
         elif kind == "duplicate":
             earlier = draw(st.sampled_from([e for e in events if "tick" not in e]))
             (k, b), = earlier.items()
@@ -463,7 +474,9 @@ def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
             elif kind == "redemption":
                 rows.append({**base, "type": "redemption", "item": b["reward"]})
             elif kind in ("signup", "referral"):
-                rows.append({**base, "type": kind})
+                rows.append({**base, "type": kind, "item": b.get("referred", "")})
+            # `referred` and `referral_qualified` have no row: a simulation derives them from the referral rows
+            # (simulate/referrals.py)
             elif kind == "adjustment":  # docs/simulate.md: adjust says what and how much, item which kind or rule
                 if "tier" in b:
                     adjust, item = f"tier ={b['tier'] or ''}", ""

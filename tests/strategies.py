@@ -305,6 +305,10 @@ def _triggers_list() -> list:
         st.builds(ast.AfterGoal, goal_counts() | st.builds(ast.GoalSpend, moneys()),
                   st.builds(ast.GoalInCalendar, periods()) | st.builds(ast.GoalWithin, durations())),
         st.builds(ast.AfterStreak, st.sampled_from(["visit", "purchase"]), counts(), periods()),
+        st.builds(ast.OnReferring, st.builds(ast.QualifyingPurchase, moneys(), durations())),
+        st.builds(ast.OnReferred, st.builds(ast.QualifyingPurchase, moneys(), durations())),
+        st.just(ast.OnReferring()),
+        st.just(ast.OnReferred()),
     ]
 
 
@@ -804,12 +808,20 @@ _ACTION_KINDS = (
 
 def _valid_trigger(v: _Valid, goals: bool = True) -> ast.Node:
     kind = v.draw(st.sampled_from(["signup", "first purchase", "action", "nth visit", "every visits", "every spend",
-                                   "inactivity", "nth purchase", "birthday", "anniversary"]
+                                   "inactivity", "nth purchase", "birthday", "anniversary", "referring",
+                                   "referred"]
                                   + (["tier reached"] if v.tiers else []) + (["goal", "streak"] if goals else [])
                                   # goals twice as often: four kinds of node under one trigger, each in 150 programs
                                   + (["goal"] if goals else [])))
     if kind in ("goal", "streak"):
         return _valid_goal(v, streak=kind == "streak")
+    if kind in ("referring", "referred"):  # with a qualifying purchase (without one is LOY321)
+        if v.start is not None and v.end is not None:  # a window no longer than the run (else LOY322)
+            window = ast.Duration(v.whole(1, min(60, (v.end - v.start).days + 1)), "day")
+        else:
+            window = v.duration()
+        qualifying = ast.QualifyingPurchase(v.money(lo=1, hi=5000), window)
+        return ast.OnReferring(qualifying) if kind == "referring" else ast.OnReferred(qualifying)
     if kind == "birthday":
         return ast.OnEachBirthday()
     if kind == "anniversary":
@@ -991,7 +1003,7 @@ def _valid_rule(v: _Valid, name: str, lo: dt.date, hi: dt.date, action_kind: Opt
         clauses.append(trigger)
     on_purchase = not (
         isinstance(trigger, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday,
-                             ast.OnEachAnniversary, ast.OnReachingTier))
+                             ast.OnEachAnniversary, ast.OnReachingTier, ast.OnReferring))
         or (isinstance(action, ast.EarnPerEvent) and action.event == "referral")
     )
     allowed = _declared_condition_kinds(v)
@@ -1273,7 +1285,8 @@ def _fires_on_purchase(rule: ast.RuleDecl) -> bool:
     """Whether a purchase can fire the rule (so a code can come with it: else LOY303)."""
     for c in rule.clauses:
         if isinstance(c, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday, ast.OnEachAnniversary,
-                          ast.OnReachingTier)) or (isinstance(c, ast.EarnPerEvent) and c.event == "referral"):
+                          ast.OnReachingTier, ast.OnReferring)) or (isinstance(c, ast.EarnPerEvent) and c.event == "referral") \
+                or (isinstance(c, ast.OnReferred) and c.qualifying is None):
             return False
     return True
 

@@ -117,7 +117,10 @@ TRIGGER_EVENTS = {None: {"purchase"}, "first_purchase": {"purchase"}, "every_spe
                   "nth_visit": {"purchase", "visit"}, "every_visits": {"purchase", "visit"},
                   "signup": {"signup"}, "action": {"action"}, "nth_purchase": {"purchase"},
                   # a goal or streak of visits counts visit events too (of purchases or spend, purchases only)
-                  "goal": {"purchase", "visit"}, "streak": {"purchase", "visit"}}
+                  "goal": {"purchase", "visit"}, "streak": {"purchase", "visit"},
+                  # two-sided referral (runtime/mechanics/referral.py): each side on its own event
+                  "referring": {"referral"}, "referred": {"referred"}, "referred_purchase": {"purchase"},
+                  "referring_purchase": {"referral_qualified"}}
 # triggers a timer or an upgrade fires (win-back lapses, birthdays, anniversaries, reaching a tier): at their own
 # moment, up to the event that brought time past it, whatever its kind, with no store or channel of their own
 TIMED_TRIGGERS = ("inactivity", "birthday", "anniversary", "tier_reached")
@@ -401,7 +404,8 @@ rule "review" { on action "review" give "cake" }
             times.append(local)
 
     collect()
-    wanted = ["purchase", "return", "tick", "visit", "signup", "referral", "action", "redemption", "return lines",
+    wanted = ["purchase", "return", "tick", "visit", "signup", "referral", "referred", "referral_qualified", "action",
+              "redemption", "return lines",
               "return amount", "return whole", "offset", "naive", "skipped hour", "repeated hour", "outside the run",
               "late", "rejected", "duplicate", "reward", "adjustment"]
     assert [w for w in wanted if not seen[w]] == [], seen

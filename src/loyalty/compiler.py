@@ -396,6 +396,11 @@ class _Compiler:
             out["trigger"] = {"type": "goal", **goal, "window": window}
         elif isinstance(c, ast.AfterStreak):
             out["trigger"] = {"type": "streak", "counts": c.counted + "s", "n": int(c.count.value), "period": c.period}
+        elif isinstance(c, (ast.OnReferring, ast.OnReferred)):
+            side = "referring" if isinstance(c, ast.OnReferring) else "referred"
+            q = c.qualifying
+            out["trigger"] = {"type": side} if q is None else {
+                "type": f"{side}_purchase", "minor": self.minor(q.money), **_duration(q.duration)}
         return None
 
     def condition(self, c, out: dict) -> None:

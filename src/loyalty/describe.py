@@ -195,6 +195,8 @@ class _Describer:
             n, what = trigger["n"], trigger["counts"][:-1]
             return (f"when you make a {what} in each of {n} {trigger['period']}s in a row (calendar "
                     f"{trigger['period']}s), each time")
+        if t in ("referring", "referring_purchase", "referred", "referred_purchase"):
+            return self.referral_words(trigger)
         return f"every {self.money_text(self.money(trigger['minor']))} you spend"
 
     def goal_words(self, trigger: dict) -> str:
@@ -210,6 +212,20 @@ class _Describer:
             return f"when you {what} in one calendar {w['period']}, once a {w['period']}"
         amount, unit = w["amount"], w["unit"]
         return f"when you {what} within {amount} {unit}{'s' if amount != 1 else ''}, each time"
+
+    def referral_words(self, trigger: dict) -> str:
+        """A referral trigger as the terms say it (runtime/mechanics/referral.py)."""
+        t = trigger["type"]
+        if t == "referring":
+            return "for each friend you refer"
+        if t == "referred":
+            return "when a member refers you"
+        n, unit = trigger["amount"], trigger["unit"]
+        spend = (f"spends at least {self.money_text(self.money(trigger['minor']))} within {n} "
+                 f"{unit}{'s' if n != 1 else ''} of being referred")
+        if t == "referring_purchase":
+            return f"for each friend you refer who {spend}"
+        return "when a member refers you and you " + spend.replace("spends", "spend", 1)
 
     def expr_words(self, e: dict) -> str:
         op = e["op"]
@@ -753,10 +769,12 @@ class _Describer:
 
 def _once_per_member(rule: dict) -> bool:
     """A rule that can fire once in a member's life by what triggers it: on signup, on the first purchase
-    (`on first purchase` or `when first purchase`), on the nth visit."""
+    (`on first purchase` or `when first purchase`), on the nth visit, on being referred (a member is referred
+    once: mechanics/referral.py)."""
     if rule["action"]["type"] not in ("give", "earn_fixed"):
         return False
-    if (rule.get("trigger") or {}).get("type") in ("signup", "first_purchase", "nth_visit"):
+    if (rule.get("trigger") or {}).get("type") in ("signup", "first_purchase", "nth_visit", "referred",
+                                                  "referred_purchase"):
         return True
     return any(c["kind"] == "expr" and c["expr"]["op"] == "first_purchase" for c in rule.get("conditions", ()))
 

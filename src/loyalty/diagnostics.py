@@ -95,6 +95,8 @@ CODES: dict[str, CodeInfo] = {
     "LOY320": _w("goal can never be met"),
     "LOY326": _w("code that no rule requires"),
     "LOY327": _w("stock on a reward no rule gives"),
+    "LOY321": _w("a referral reward with no qualifying purchase"),
+    "LOY322": _w("a referral's qualifying window longer than the program runs"),
     # limits
     "LOY401": _e("program too large"),
     "LOY402": _e("nesting too deep"),

@@ -37,6 +37,8 @@ KEYWORDS = (
     "membership", "anniversary", "reaching", "valid",
     # goals and streaks
     "consecutive", "different", "purchases", "quarters",
+    # two-sided referral
+    "referring", "friend", "who", "spends", "least", "being", "referred", "spending",
     # stock on rewards, codes' uses
     "limited", "uses",
     # periods and duration units

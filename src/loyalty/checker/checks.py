@@ -40,7 +40,7 @@ ACTIONS = (
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
             ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier,
-            ast.AfterGoal, ast.AfterStreak)
+            ast.AfterGoal, ast.AfterStreak, ast.OnReferring, ast.OnReferred)
 LIMITS = (ast.Cap, ast.Budget)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
@@ -82,6 +82,8 @@ _TRIGGER_WORDS = {
     ast.OnReachingTier: "`on reaching tier`",
     ast.AfterGoal: "a goal (`after 3 visits in a calendar month`)",
     ast.AfterStreak: "a streak (`after a purchase in 4 consecutive weeks`)",
+    ast.OnReferring: "`on referring a friend`",
+    ast.OnReferred: "`on being referred`",
 }
 
 _WEEKDAYS = {
@@ -718,6 +720,9 @@ class _Checker:
                 self.check_winback_after_expiry(rule, trigger)
             elif isinstance(trigger, (ast.AfterGoal, ast.AfterStreak)):
                 self.check_goal_reachable(rule, trigger, own_conditions + inherited_conditions)
+            elif isinstance(trigger, (ast.OnReferring, ast.OnReferred)):
+                self.check_referral_qualifies(rule, trigger)
+                self.check_referral_window(rule, trigger)
 
     def check_goal_reachable(self, rule: ast.RuleDecl, trigger, conditions) -> None:
         """LOY319: a count on different days that its window cannot hold; LOY320: a goal or streak that the
@@ -778,6 +783,44 @@ class _Checker:
             if end is not None and end.value is not None:
                 ends.append(end.value)
         return (max(starts) if starts else None), (min(ends) if ends else None)
+
+    def check_referral_window(self, rule: ast.RuleDecl, trigger) -> None:
+        """LOY322: a qualifying window surely longer than the whole run of the program (`runs from ... to ...`): no
+        purchase after the run qualifies, so no referral can use the window the terms promise."""
+        sym = self.sym
+        if trigger.qualifying is None or sym.runs_from is None or sym.runs_to is None:
+            return
+        days = duration_days(trigger.qualifying.duration)
+        run_days = (sym.runs_to - sym.runs_from).days + 1  # `to` is the run's last day
+        if days is None or run_days < 1 or days[0] <= run_days:
+            return
+        self.report(
+            "LOY322",
+            f'rule "{rule.name.value}" gives the new member {_duration_text(trigger.qualifying.duration)} to qualify, '
+            f"but the program runs only {run_days} day{'s' if run_days != 1 else ''} "
+            f"({sym.runs_from.isoformat()} to {sym.runs_to.isoformat()}): no referral can use that window",
+            trigger.qualifying.duration.span,
+            hint=f"make the window at most {run_days} day{'s' if run_days != 1 else ''}, or let the program run longer",
+        )
+
+    def check_referral_qualifies(self, rule: ast.RuleDecl, trigger) -> None:
+        """LOY321: a referral reward without a qualifying purchase pays for a name alone: anyone can refer
+        themselves or made-up friends, so the usual terms reward only once the friend buys (docs/semantics.md,
+        "Referral")."""
+        if trigger.qualifying is not None:
+            return
+        side = "referrer" if isinstance(trigger, ast.OnReferring) else "new member"
+        currency = self.sym.currency or "NOK"
+        example = ("on referring a friend who spends at least 300 " if isinstance(trigger, ast.OnReferring)
+                   else "on being referred and spending at least 300 ") + f"{currency} within 30 days"
+        self.report(
+            "LOY321",
+            f'rule "{rule.name.value}" rewards the {side} of a referral with no qualifying purchase: a referral '
+            "alone can be made up, so it is open to abuse",
+            trigger.span,
+            hint=f"reward the referral once the new member buys, e.g. `{example}`, and limit it with "
+                 "`at most 5 times per member per year`",
+        )
 
     def check_winback_after_expiry(self, rule: ast.RuleDecl, trigger: ast.AfterInactivity) -> None:
         """LOY316: a win-back that fires only once a point kind's expiry after inactivity has emptied the
@@ -909,6 +952,8 @@ class _Checker:
                     hint=f"for a {trigger.counted} in a {trigger.period}, write `after 1 {trigger.counted} in a "
                          f"calendar {trigger.period}`; for a streak, count 2 or more {trigger.period}s",
                 )
+        elif isinstance(trigger, (ast.OnReferring, ast.OnReferred)) and trigger.qualifying is not None:
+            self.check_positive(trigger.qualifying.money, "the qualifying purchase")
 
     def check_limit_names(self, limit) -> None:
         amount = limit.amount
@@ -1527,7 +1572,8 @@ def _no_order_event(action, triggers) -> bool:
     if isinstance(action, ast.EarnPerEvent):
         return action.event == "referral"
     return any(isinstance(t, (ast.OnSignup, ast.OnAction, ast.AfterInactivity, ast.OnEachBirthday,
-                              ast.OnEachAnniversary, ast.OnReachingTier)) for t in triggers)
+                              ast.OnEachAnniversary, ast.OnReachingTier, ast.OnReferring)) for t in triggers) or any(
+        isinstance(t, ast.OnReferred) and t.qualifying is None for t in triggers)
 
 
 def _outside(start: Optional[ast.DateValue], end: Optional[ast.DateValue], lo, hi) -> Optional[str]:

@@ -37,6 +37,7 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     """Each event of the member (in the order the evaluator saw it) with its effects."""
     from loyalty.simulate.engine import replay_member
     from loyalty.simulate.orders import EventBuilder
+    from loyalty.simulate.referrals import with_referrals
 
     slices = [s for s in history.member_slices() if s[0] == member]
     if not slices:
@@ -45,8 +46,8 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     steps: list[dict] = []
     prog = plan.program
     builder = EventBuilder(history, prog.catalog)
-    events = builder.member(start, end)
-    readable = builder.readable(events.groups)
+    events = with_referrals(builder.member(start, end), plan.referrals.get(member))
+    readable = [builder.readable([g])[0] if g else None for g in events.groups]
 
     from loyalty.runtime.effects import minor_to_decimal
     from loyalty.runtime.mechanics.goals import progress, progress_words
@@ -73,11 +74,17 @@ def member_timeline(plan, history, member: str) -> list[dict]:
         if i < 0:  # the end of the history: points mature and expire, tiers are reviewed
             step = {"time": plan.end.isoformat(), "event": "tick", "row": None, "order": None, "amount": None,
                     "lines": []}
+        elif readable[i] is None:  # an event of the referral pass (simulate/referrals.py): no row of the history
+            # the other member of a referral, or the referrer's rule a new member's purchase qualified
+            step = {"time": ev.time.isoformat(), "event": ev.type, "row": None, "order": None, "amount": None,
+                    "lines": [], "name": ev.name}
         else:
             event = readable[i]
             step = {"time": event.time.isoformat(), "event": event.kind, "row": event.row or None,
                     "order": event.order_id, "amount": str(event.total) if event.lines else None,
                     "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines]}
+            if event.kind == "referral" and event.name:
+                step["name"] = event.name
         steps.append({**step, "error": error,
                       "effects": [{**e.to_json(prog.exponent), "says": e.explain(prog.exponent, prog.currency)}
                                   for e in effects],
@@ -87,8 +94,6 @@ def member_timeline(plan, history, member: str) -> list[dict]:
     replay_member(plan, member, events, budget_ledger(plan, history), on_event=on_event)
     for s in steps:
         if s["amount"] is not None:
-            from loyalty.runtime.effects import minor_to_decimal
-
             s["amount"] = str(minor_to_decimal(int(s["amount"]), prog.exponent))
     return steps
 
@@ -157,6 +162,8 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
             what += f" ({s['amount']} {cur})"
         if s["order"]:
             what += f" order {s['order']}"
+        if s.get("name") is not None:  # a referral's other member, or the rule a referral qualified
+            what += {"referral": " of ", "referred": " by ", "referral_qualified": " for rule "}[s["event"]] + s["name"]
         where = ("  ", (f"line {s['row']}", "dim")) if s["row"] else ()
         console.print(plain(f"{s['time'].replace('T', ' ')}  {what}", *where), highlight=False)
         if s["error"]:

@@ -63,6 +63,17 @@ def program_facts(path: str):
             tuple(kinds))
 
 
+# share of members who refer a friend, for a two-sided referral program (other programs: the generator's 5%)
+REFERRAL_RATE = 0.25
+
+
+def has_referral_rules(program) -> bool:
+    """Whether a checked program has two-sided referral rules: then referral rows name the new member."""
+    from loyalty.syntax import ast
+
+    return any(isinstance(n, (ast.OnReferring, ast.OnReferred)) for n in program.walk())
+
+
 # the generic catalog is priced in dollars or euros; other currencies get about the same purchasing power
 _CURRENCY_SCALE = {"NOK": 10, "SEK": 10, "DKK": 7, "CZK": 23, "PLN": 4, "HUF": 360, "ISK": 140, "JPY": 150,
                    "KRW": 1300, "INR": 80, "CNY": 7, "MXN": 18, "ZAR": 18, "BRL": 5}
@@ -146,14 +157,19 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, openi
 
         check_output_file(attributes_output, "--attributes-output")
     catalog, stores, minor, codes, kinds = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2, (), ("points",)
+    name_referred = False
     if program_path:
         program_catalog, program_stores, minor, currency, codes, kinds = program_facts(program_path)
         # a program without a catalog sells generic goods, priced roughly for its currency
         catalog = program_catalog or scaled_catalog(DEFAULT_CATALOG, _CURRENCY_SCALE.get(currency, 1), minor)
         stores = program_stores or ("Store 1",)
+        from loyalty.frontend import check_file
+
+        name_referred = has_referral_rules(check_file(program_path).program)  # checked clean just above
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
-        skew=skew, codes=codes, opening_balances=opening_balances or 0.0)
+        skew=skew, codes=codes, opening_balances=opening_balances or 0.0, name_referred=name_referred,
+        **({"referral_rate": REFERRAL_RATE} if name_referred else {}))
     if opening_balances and len(kinds) != 1:
         raise click.BadParameter("opening balances need a program with one point kind, not "
                                  + (", ".join(kinds) if kinds else "none"), param_hint="--opening-balances")

@@ -30,6 +30,7 @@ EFFECT_KINDS = (
     "reward_taken_back",
     "reward_used",  # an offer with a lifetime used on a purchase within it
     "reward_lapsed",  # an offer with a lifetime not used by its end: it costs nothing
+    "referral_qualified",  # a referred member's purchase qualified the referrer's rule; `scope` is the referrer
     "draw_entries",
     "cap_reached",  # a per-member cap truncated a rule, by `truncated`
     "budget_reached",  # a program-wide budget truncated a rule, by `truncated`
@@ -163,6 +164,8 @@ class Effect(_EffectFields):
             s = f"reward {self.reward} not given: none left in stock"
         elif k == "redemption_refused":
             s = f"redemption of {self.reward} refused: {self.reason}"
+        elif k == "referral_qualified":
+            s = f"qualifies the referral by {self.scope} (for the referrer)"
         else:
             s = k.replace("_", " ")
         return s + where

@@ -94,6 +94,22 @@ class Referral(_Base):
     referred: Optional[Text] = None
 
 
+class Referred(_Base):
+    """The member was referred by another member (`referred_by`): she is the new member of a two-sided referral."""
+
+    type: Literal["referred"] = "referred"
+    referred_by: Text = Field(min_length=1)
+
+
+class ReferralQualified(_Base):
+    """The member's referral of `referred` qualified for her rule `rule` (a `referral_qualified` effect of the
+    referred member's purchase, delivered to the referrer)."""
+
+    type: Literal["referral_qualified"] = "referral_qualified"
+    referred: Text = Field(min_length=1)
+    rule: Text = Field(min_length=1)
+
+
 class Redemption(_Base):
     type: Literal["redemption"] = "redemption"
     reward: Text = Field(min_length=1)
@@ -125,10 +141,12 @@ class Tick(_Base):
     type: Literal["tick"] = "tick"
 
 
-AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Redemption, Action, Adjustment, Tick]
+AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Referred, ReferralQualified, Redemption, Action, Adjustment,
+                 Tick]
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT_ADAPTER: "TypeAdapter[AnyEvent]" = TypeAdapter(Event)
-EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "action", "adjustment", "tick")
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "referred", "referral_qualified", "redemption", "action",
+               "adjustment", "tick")
 
 
 def parse_event(data: object) -> AnyEvent:
@@ -216,6 +234,10 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
         return Ev("adjustment", eid, t, name=event.reason, adjust=adjustment_of(event))
     if isinstance(event, Tick):
         return Ev("tick", None, t)
+    if isinstance(event, Referred):
+        return Ev("referred", eid, t, name=event.referred_by)
+    if isinstance(event, ReferralQualified):
+        return Ev("referral_qualified", eid, t, name=event.rule)
     return Ev(event.type, eid, t)
 
 

@@ -275,6 +275,9 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
             elif trig["type"] == "streak":
                 _int(trig["n"], f"{path}.trigger.n", 1)
                 _one_of(trig["period"], PERIODS, f"{path}.trigger.period")
+            elif trig["type"] in ("referring_purchase", "referred_purchase"):
+                _int(trig["minor"], f"{path}.trigger.minor", 1)
+                _duration(trig, f"{path}.trigger")
             elif trig["type"] == "action" and not trig["name"]:
                 raise SchemaError(f"{path}.trigger.name", "empty")
         conditions(r["conditions"], f"{path}.conditions")

@@ -42,6 +42,8 @@ from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews
 from loyalty.runtime.mechanics.triggers import can_apply_to_purchase, purchase_trigger_ok, visit_trigger_ok
 from loyalty.runtime.mechanics.goals import count_event, goal_rules
 from loyalty.runtime.mechanics.moments import fire_tier_reached, fire_timers, moment_rules
+from loyalty.runtime.mechanics.referral import (ReferralRules, on_purchase as referral_purchase, on_qualified,
+                                                on_referral, on_referred)
 from loyalty.runtime.mechanics.winback import start_lapses, winback_rules
 from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
 from loyalty.runtime.windows import late_cutoff, prune, return_cutoff, too_late
@@ -81,7 +83,7 @@ class Plan:
                  "tier_lifetime", "tier_thresholds", "downgrade", "has_timers", "count_rules", "candidates",
                  "static", "need_ctx", "inactivity", "spend_metrics", "visit_metrics", "draws", "item_costs",
                  "expiry_only", "phases", "mechanics", "phase_of", "visit_steps", "referral_rules",
-                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded", "has_codes", "goals")
+                 "trigger_rules", "winback", "yearly", "tier_reached", "anniversaries", "bounded", "has_codes", "goals", "referrals")
 
     def __init__(self, prog, specialise: bool = True):
         self.prog = prog
@@ -111,6 +113,8 @@ class Plan:
         self.bounded = prog.late_window is not None or prog.return_window is not None
         # goals and streaks: purchases and visits add to their progress (mechanics/goals.py)
         self.goals = goal_rules(prog, self.mechanics)
+        # two-sided referral: each side's rules, fired by referral events and the new member's purchases
+        self.referrals = ReferralRules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
         self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
             rw.is_offer for rw in prog.rewards.values()) and all(
@@ -130,7 +134,8 @@ class Plan:
         # it again. Only ever added to, with values never changed: safe to share between threads
         self.phases: dict = {}
         self.draws = prog.draws
-        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws) or bool(self.goals)
+        self.need_ctx = not specialise or not static or bool(self.count_rules) or bool(self.draws) or bool(self.goals) \
+            or any(r.preds for r in self.referrals.referred_purchase)  # conditions on the new member's qualifying purchase
         self.inactivity = tuple(k for k in prog.kinds if k.expiry == "inactivity")
         self.spend_metrics = metric_slots(prog, "spend", -1)
         self.visit_metrics = metric_slots(prog, "visits", -1)
@@ -233,6 +238,10 @@ class Plan:
             self._referral(st, ev, ledger, out)
         elif typ == "adjustment":
             adjust(prog, st, ev, out)
+        elif typ == "referred":
+            on_referred(self, st, ev, ledger, out)
+        elif typ == "referral_qualified":
+            on_qualified(self, st, ev, ledger, out)
         # "tick": time has passed; nothing else to do
         if self.tier_reached and len(out) > start:
             fire_tier_reached(self, st, out, start, ledger)
@@ -308,6 +317,8 @@ class Plan:
         for r in self.referral_rules:
             if preds_ok(r, ctx):
                 self.mechanics[r.index].fire(self, st, r, ev, ledger, out, None, 1)
+        if self.referrals.referring:
+            on_referral(self, st, ev, ledger, out)
         tier_upgrade(self.prog, st, ev.time, out)
 
     # ---------------------------------------------------------------- a purchase
@@ -388,6 +399,8 @@ class Plan:
             enter_draws(self.draws, lines, ctx, t, ev.order, ev.id, out)
         if self.goals:  # the goals this purchase reaches fire after its own rewards
             count_event(self, st, ev, ctx, paid, True, ledger, out)
+        if st.referral is not None and st.referral[2]:  # a referred member's purchase may qualify her referral
+            referral_purchase(self, st, ev, gross, ctx, ledger, out, order)
         # (5) tier progress; the new tier applies from the next event
         if self.spend_metrics:
             add_to(st, self.spend_metrics, t, paid)

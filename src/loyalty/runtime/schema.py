@@ -133,6 +133,10 @@ TRIGGER = Tagged("type", {
     "goal": {"counts": Enum("visits", "purchases", "spend"), "target": "int", "different_days": "bool",
              "window": Tagged("kind", {"calendar": {"period": "str"}, "rolling": {"amount": "int", "unit": "str"}})},
     "streak": {"counts": Enum("visits", "purchases"), "n": "int", "period": "str"},
+    "referring": {},
+    "referred": {},
+    "referring_purchase": {"minor": "int", "amount": "int", "unit": "str"},
+    "referred_purchase": {"minor": "int", "amount": "int", "unit": "str"},
 })
 
 PERIOD = Opt("str")

@@ -472,7 +472,7 @@ class MemberState:
     __slots__ = (
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes",
+        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes", "referral",
         "goals",
     )
 
@@ -510,6 +510,8 @@ class MemberState:
         self.joined: Optional[_dt.date] = None  # the day of the first signup event (mechanics/moments.py)
         # goal or streak rule index -> the member's progress, immutable tuples (mechanics/goals.py)
         self.goals: dict[int, tuple] = {}
+        # a referred member's referral: (referrer, when, rule indices still open) (mechanics/referral.py)
+        self.referral: Optional[tuple] = None
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
@@ -553,6 +555,7 @@ class MemberState:
         s.offers = self.offers  # replaced, never changed in place
         s.joined = self.joined
         s.goals = self.goals.copy() if self.goals else {}
+        s.referral = self.referral  # a tuple: replaced, never changed in place
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -634,6 +637,9 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         **({"joined": s.joined.isoformat()} if s.joined is not None else {}),
         # only once a goal has progress, so states of programs without goals read as before
         **({"goals": {str(k): _progress_doc(v) for k, v in sorted(s.goals.items())}} if s.goals else {}),
+        # only for a referred member, so other states read as before
+        **({"referral": {"by": s.referral[0], "at": t(s.referral[1]), "open": list(s.referral[2])}}
+           if s.referral is not None else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -722,6 +728,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.offers = [(name, end, rule) for name, end, rule in doc.offers]
     s.joined = doc.joined
     s.goals = {k: _progress_from_doc(v) for k, v in doc.goals.items()}
+    s.referral = (doc.referral.by, doc.referral.at, tuple(doc.referral.open)) if doc.referral is not None else None
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

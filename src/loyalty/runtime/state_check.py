@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from loyalty.runtime.internal import EARLIEST, LATEST, has_surrogate
+from loyalty.runtime.internal import EARLIEST, LATEST, SURROGATE, has_surrogate
 from loyalty.runtime.timeutil import NEVER, period_start
 
 
@@ -102,6 +102,14 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
             _time(end, f"offers[{j}]", optional=False)
     for r, g in doc.goals.items():
         _goal_progress(prog, n_rules, r, g)
+    if doc.referral is not None:
+        _time(doc.referral.at, "referral.at", optional=False)
+        if has_surrogate(doc.referral.by):
+            raise StateProblem("referral.by", SURROGATE)
+        for r in doc.referral.open:
+            if not 0 <= r < n_rules or prog.rules[r].trigger not in ("referring_purchase", "referred_purchase"):
+                raise StateProblem(f"referral.open[{r}]", "not a referral rule with a qualifying purchase of the "
+                                                          "program")
     _time(doc.next_review, "next_review")
     _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():

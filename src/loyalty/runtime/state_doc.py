@@ -57,6 +57,15 @@ class GoalDoc(BaseModel):
     entries: list[tuple[_dt.datetime, int, Optional[str]]] = []  # (moment, amount, order id)
 
 
+class ReferralDoc(BaseModel):
+    """A referred member's referral: who referred her, when, and the qualified rules still open."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str
+    at: _dt.datetime
+    open: list[int]
+
+
 class StateDoc(BaseModel):
     """The JSON form of a member's state."""
 
@@ -84,6 +93,7 @@ class StateDoc(BaseModel):
     offers: list[tuple[str, _dt.datetime, int]] = []  # absent in states written before offers with a lifetime
     joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
     goals: dict[int, GoalDoc] = {}  # absent in states written before goals
+    referral: Optional[ReferralDoc] = None  # a referred member's pending referral; absent in older states
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
     codes: list[str] = []  # the codes the member has used (absent in states saved before codes)

@@ -30,6 +30,7 @@ from loyalty.simulate.accumulate import MemberAccumulator, month_of
 from loyalty.simulate.result import Number
 from loyalty.simulate.history import History, MemberAttributes
 from loyalty.simulate.orders import EventBuilder, MemberEvents
+from loyalty.simulate.referrals import with_referrals
 from loyalty.simulate.report import ProgramInfo, months_between
 from loyalty.simulate.result import SimResult, exact, merge_all
 from loyalty.simulate.errors import InputError
@@ -62,6 +63,9 @@ class Plan:
     # a row per member in the result (by_member.csv, compare); the report alone does not read them, and at a
     # million rows building them is a few per cent of a vectorised run
     member_rows: bool = True
+    # member -> the events the referral pass adds to her replay (simulate/referrals.py); found once from the
+    # whole history, so every part of a split run sees the same
+    referrals: dict = field(default_factory=dict)
     # the program's specialised evaluation (runtime/plan.py, what `program.apply` runs; tested equal to
     # `evaluator.apply_event`): built once per program, here and in every worker that rebuilds the plan
     evaluation: EvaluationPlan = field(init=False, repr=False, compare=False)
@@ -193,7 +197,22 @@ def make_plan(prog: CompiledProgram, info: ProgramInfo, scenario: Scenario, hist
     return Plan(prog, with_scenario_costs(info, scenario), scenario, last, months,
                 choose_redeem_rewards(prog, scenario), attributes or {},
                 {name: d[2] for name, d in info.draws.items()}, {name: d[1] for name, d in info.draws.items()},
-                overrides, used, member_rows)
+                overrides, used, member_rows, _referrals(prog, history))
+
+
+def _referrals(prog: CompiledProgram, history) -> dict:
+    """The referral pass (simulate/referrals.py) over the whole history; an engine that never holds the whole
+    history (--grouped, Dask) cannot make it, and says so rather than simulate referrals wrongly."""
+    from loyalty.simulate.referrals import referral_events, uses_referrals
+
+    if not uses_referrals(prog):
+        return {}
+    if not isinstance(history, History):
+        rule = next(r for r in prog.rules if r.trigger and r.trigger.startswith("referr"))
+        raise SimulationError(f"rule {rule.name!r} is a two-sided referral: the referrer's reward depends on another "
+                              "member's purchases, found in a pass over the whole history, which this engine never "
+                              "holds", hint="simulate it without --grouped and --engine dask")
+    return referral_events(prog, history)
 
 
 # ------------------------------------------------------------------ one member
@@ -222,7 +241,7 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     # (reward, price, point kind) of each reward the member redeems for, as soon as the balance allows
     redeems = [(r, prog.redeem[r].price, prog.redeem[r].kind) for r in plan.redeem_rewards] \
         if plan.redeem_rewards and member_redeems(plan.scenario, member) else ()
-    evs, kinds, totals, stores = events.evs, events.kinds, events.totals, events.stores
+    evs, kinds, totals, stores, groups = events.evs, events.kinds, events.totals, events.stores, events.groups
     if prog.tiers and st.tier >= 0 and evs:
         acc.start_tier(prog.tiers.tiers[st.tier].name, evs[0].time)
     for i, ev in enumerate(evs):
@@ -238,7 +257,8 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
             if on_event:
                 on_event(i, ev, out, str(err), st)
             continue
-        acc.event(kinds[i], ev.time, totals[i])
+        if groups[i]:  # an event of the history (the referral pass's own events have no rows)
+            acc.event(kinds[i], ev.time, totals[i])
         for reward, price, kind_index in redeems:
             for _ in range(simulated_redemptions(st.kinds[kind_index].available, price)):
                 apply_event(st, Ev("redemption", None, ev.time, reward=reward), ledger, out)
@@ -279,10 +299,14 @@ def replay_members(plan: Plan, history: History, slices: list[tuple[str, int, in
     """Some members (disjoint from any other call's) into one partial result."""
     result = SimResult()
     builder = EventBuilder(history, plan.program.catalog)
+    referrals = plan.referrals
     with _no_cyclic_gc():
         for member, start, end in slices:
             ledger = ledger_factory()
-            replay_member(plan, member, builder.member(start, end), ledger, result=result)
+            events = builder.member(start, end)
+            if referrals:
+                events = with_referrals(events, referrals.get(member))
+            replay_member(plan, member, events, ledger, result=result)
             claims = getattr(ledger, "claims", None)  # a pass that records budget claims (simulate/budgets.py)
             if claims:
                 result.claims.extend(claims)

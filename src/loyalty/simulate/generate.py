@@ -73,6 +73,9 @@ class GenerateOptions:
     # this share of members brings points from an old card: an adjustment row just before her signup (with it,
     # `adjust` and `reason` columns; without, the file is as it always was)
     opening_balances: float = 0.0
+    # a referral row names the new member (its item column) and comes at her signup, for two-sided referral
+    # programs; its own random stream, so the other rows are the same bytes with or without it
+    name_referred: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -90,7 +93,7 @@ _MINUTES_A_DAY = 1440
 
 # one generated row, as numbers; text is made only when a window is written
 _ROW = [("t", "i8"), ("member", "i8"), ("order", "i8"), ("pos", "i2"), ("kind", "i1"), ("item", "i4"),
-        ("qty", "i1"), ("store", "i4"), ("channel", "i4"), ("code", "i4"), ("value", "i8")]
+        ("qty", "i1"), ("store", "i4"), ("channel", "i4"), ("code", "i4"), ("value", "i8"), ("referred", "i8")]
 
 
 def price_from_cost(cost: Decimal, minor_units: int) -> Decimal:
@@ -285,8 +288,14 @@ def _chunk(plan: _Plan, index: int, first_order: int):
         first[buyers] = np.minimum.reduceat(piece_time, np.searchsorted(piece_member, buyers))
     referrers = np.flatnonzero(refers)
     later = (1 + rng.integers(0, 60, len(quota))) * _MINUTES_A_DAY
+    referral_t = first[referrers] + later[referrers]
+    referred = np.full(len(referrers), -1, np.int64)
+    if options.name_referred and len(referrers) and len(members):
+        _name_referred(np.random.default_rng([_seed(options.seed), 0, 2, index]), first, members, referrers,
+                       referral_t, referred)
     extra = np.zeros(len(members) + len(referrers), _ROW)
-    extra["t"] = np.concatenate([first[members] - 5, first[referrers] + later[referrers]])
+    extra["t"] = np.concatenate([first[members] - 5, referral_t])
+    extra["referred"] = np.concatenate([np.full(len(members), -1), np.where(referred >= 0, begin + referred, -1)])
     extra["member"] = begin + np.concatenate([members, referrers])
     extra["pos"] = np.concatenate([np.zeros(len(members)), np.ones(len(referrers))])
     extra["kind"] = np.concatenate([np.full(len(members), _SIGNUP), np.full(len(referrers), _REFERRAL)])
@@ -309,6 +318,25 @@ def _chunk(plan: _Plan, index: int, first_order: int):
         piece_code = np.where(carries, rng.integers(0, len(options.codes), n_pieces), -1)
         order_rows["code"] = np.where(is_return, -1, piece_code[piece])
     return np.concatenate([extra, order_rows]), n_pieces
+
+
+def _name_referred(rng, first, members, referrers, referral_t, referred) -> None:
+    """Each referrer refers a member of her chunk who signs up after she does: the referral comes at the new
+    member's signup (`referral_t`, `referred` filled in place; -1 where no member signs up later)."""
+    import numpy as np
+
+    signup = first[members] - 5
+    by_time = np.argsort(signup, kind="stable")
+    ordered = signup[by_time]
+    for j, r in enumerate(referrers.tolist()):
+        lo = int(np.searchsorted(ordered, first[r] - 5, side="right"))
+        if lo >= len(ordered):
+            continue
+        pick = int(by_time[int(rng.integers(lo, len(ordered)))])
+        friend = int(members[pick])
+        if friend != r:
+            referred[j] = friend
+            referral_t[j] = signup[pick]
 
 
 def _sort(rows, grouped: bool):
@@ -367,10 +395,14 @@ class _Formatter:
             "O", pc.utf8_lpad(pa.array(rows["order"]).cast(pa.string()), width=7, padding="0"), "")
         qty = pa.array(rows["qty"].astype(np.int64)).cast(pa.string())
         amount_index = np.where(rows["item"] < 0, -1, rows["item"] * 3 + rows["qty"] - 1)
+        # a referral naming the new member has her id in the item column
+        named = pa.array((rows["kind"] == _REFERRAL) & (rows["referred"] >= 0))
+        item = pc.if_else(named, take(self.members, np.where(rows["referred"] >= 0, rows["referred"], 0)),
+                          take(self.items, rows["item"]))
         columns = [
             take(self.members, rows["member"]), times,
             take(self.kinds, rows["kind"].astype(np.int64)), pc.if_else(no_order, "", order),
-            take(self.items, rows["item"]), take(self.categories, rows["item"]),
+            item, take(self.categories, rows["item"]),
             pc.if_else(no_order, "", qty), take(self.amounts, amount_index),
             take(self.stores, rows["store"]), take(self.channels, rows["channel"]),
         ]

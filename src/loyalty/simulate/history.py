@@ -346,6 +346,9 @@ class ReadOptions:
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> header in the file
     on_bad_row: str = "stop"  # or "skip"
     max_examples: int = 10
+    # the program has two-sided referral rules: a referral row's item names the new member, and one naming its
+    # own member is a bad row (refuse_self_referrals); for other programs the item of a referral means nothing
+    referrals: bool = False
 
 
 def parse_column_mapping(text: str) -> dict[str, str]:
@@ -710,7 +713,7 @@ def _read_history(path: Path, options: ReadOptions) -> History:
     if is_csv:
         history = _read_plain_csv(path, options)
         if history is not None:
-            return refuse_reused_orders(history, options)
+            return refuse_self_referrals(refuse_reused_orders(history, options), options)
     ragged: list = []
     shape = scan_csv(path) if is_csv else None
     cols, first_row, _is_csv = _read_table(path, options.delimiter, ragged, as_bytes=True,
@@ -739,7 +742,7 @@ def _read_history(path: Path, options: ReadOptions) -> History:
         if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
             raise ragged_error(str(path), ragged[0]) from None
         raise
-    history = refuse_reused_orders(history, options)
+    history = refuse_self_referrals(refuse_reused_orders(history, options), options)
     if not_utf8:
         history.skipped.update(not_utf8)
         history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -767,6 +770,37 @@ def history_from_table(table, name: str, options: ReadOptions = ReadOptions()) -
         history.skipped.update(not_utf8)
         history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
     return history
+
+
+SELF_REFERRAL = "item: a member referring herself"
+
+
+def refuse_self_referrals(h: History, options: ReadOptions) -> History:
+    """For a program with referral rules (`options.referrals`), a `referral` row names the member referred in its
+    `item` column (docs/simulate.md); one naming the row's own member is a bad row (stop, or under skip left out
+    and counted): a member cannot refer herself."""
+    import numpy as np
+
+    if not options.referrals or not len(h):
+        return h
+    kinds, values = h.dictionary_codes("type")
+    if "referral" not in values:
+        return h
+    rows = np.flatnonzero((kinds == values.index("referral")) & (h.code_array("item") >= 0))
+    if not len(rows):
+        return h
+    members = h.values_of("member", h.code_array("member")[rows].tolist())
+    items = h.values_of("item", h.code_array("item")[rows].tolist())
+    bad = [int(i) for i, m, it in zip(rows.tolist(), members, items) if m == it]
+    if not bad:
+        return h
+    row_of = h.column("row")
+    examples = sorted((BadRow(h.file, row_of[i], "item", h.member[i], "a referral names the member referred, "
+                              "not the referrer herself") for i in bad), key=lambda b: b.row)
+    if options.on_bad_row != "skip":
+        raise HistoryError(str(examples[0]), line=examples[0].row,
+                           hint="name the new member in the referral's item column, or pass --on-bad-row skip")
+    return without_rows(h, bad, SELF_REFERRAL, examples[:options.max_examples], options)
 
 
 REUSED_ORDER = "order: already used by another event"

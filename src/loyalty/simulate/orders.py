@@ -36,7 +36,7 @@ class SimEvent(NamedTuple):
     store: Optional[str]
     channel: Optional[str]
     lines: tuple[Line, ...]  # purchase and return only
-    name: Optional[str]  # redemption: the reward; custom: the action
+    name: Optional[str]  # redemption: the reward; custom: the action; referral: the member referred
     row: int  # first history row of the event, for messages
 
     @property
@@ -193,7 +193,7 @@ class EventBuilder:
             kind = self.kind[s]
             lines = tuple(Line(self.item[i], self.category[i], self.quantity[i], self.amount[i]) for i in g) \
                 if kind in _GROUPED else ()
-            name = self.item[s] if kind in ("redemption", "custom") else None
+            name = self.item[s] if kind in ("redemption", "custom", "referral") else None
             out.append(SimEvent(kind, self.time(s), self.order[s], self.event[s], self.store[s], self.channel[s],
                                 lines, name, h.row[s]))
         return out

@@ -107,7 +107,6 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
     `progress(rows)` is called as the evaluator finishes members (the vector kernel reports nothing: the
     caller counts its whole range)."""
     from loyalty.simulate.coverage import count_rows
-    from loyalty.simulate.measures import add_customer_cells
     from loyalty.simulate.engine import replay_members
     from loyalty.simulate.measures import add_customer_cells
 

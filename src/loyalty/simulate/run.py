@@ -11,6 +11,7 @@ from loyalty.simulate.engine import Plan, make_plan, program_info
 from loyalty.simulate.errors import InputError
 from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
                                       read_attributes, read_history)
+from loyalty.simulate.referrals import uses_referrals
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.result import SimResult, exact
 from loyalty.simulate.scenario import Scenario, load_scenario
@@ -108,7 +109,7 @@ def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_for
     options = ReadOptions(
         minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone,
         time_format=time_format or scenario.time_format, delimiter=_delimiter(delimiter or scenario.delimiter or ","),
-        columns=mapping, on_bad_row=on_bad_row,
+        columns=mapping, on_bad_row=on_bad_row, referrals=uses_referrals(prog),
     )
     return scenario, options
 

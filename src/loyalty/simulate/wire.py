@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 from decimal import Decimal
 
+from loyalty.runtime.internal import Ev
 from loyalty.simulate.history import MemberAttributes
 from loyalty.simulate.report import ProgramInfo
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
@@ -61,6 +62,9 @@ def plan_to_json(plan) -> str:
         "reward_costs": {k: _num(v) for k, v in plan.reward_costs.items()},
         "reward_costs_used": plan.reward_costs_used,
         "member_rows": plan.member_rows,
+        # the referral pass's events (simulate/referrals.py): every worker's members get theirs
+        "referrals": {m: [[e.type, e.id, e.time.isoformat(), e.name] for e in evs]
+                      for m, evs in plan.referrals.items()},
     }
     return json.dumps(doc, sort_keys=True)
 
@@ -84,7 +88,9 @@ def plan_from_json(text: str):
                   for m, a in doc["attributes"].items()}
     return Plan(CompiledProgram.from_json(doc["program"]), info, scenario, _dt.datetime.fromisoformat(doc["end"]),
                 tuple(doc["months"]), tuple(doc["redeem_rewards"]), attributes, doc["draw_periods"], doc["draw_winners"],
-                {k: _unnum(v) for k, v in doc["reward_costs"].items()}, doc["reward_costs_used"], doc["member_rows"])
+                {k: _unnum(v) for k, v in doc["reward_costs"].items()}, doc["reward_costs_used"], doc["member_rows"],
+                {m: tuple(Ev(t, i, _dt.datetime.fromisoformat(at), name=name) for t, i, at, name in evs)
+                 for m, evs in doc.get("referrals", {}).items()})
 
 
 # ------------------------------------------------------------------ result

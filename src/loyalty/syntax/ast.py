@@ -722,8 +722,34 @@ class AfterStreak(Node):
     period: Period
 
 
+@frozen_node
+class QualifyingPurchase(Node):
+    """`... spends at least 300 NOK within 30 days`: the new member's purchase that makes a referral count, of
+    at least `money` (the order's amount before the program's discounts), within `duration` of being referred."""
+
+    money: Money
+    duration: Duration
+
+
+@frozen_node
+class OnReferring(Node):
+    """`on referring a friend [who spends at least 300 NOK within 30 days]`: the referrer's side of a referral
+    (docs/semantics.md, "Referral"). Without a qualifying purchase it fires on the referral itself."""
+
+    qualifying: Optional[QualifyingPurchase] = None
+
+
+@frozen_node
+class OnReferred(Node):
+    """`on being referred [and spending at least 300 NOK within 30 days]`: the new member's side of a referral.
+    Without a qualifying purchase it fires when she is referred."""
+
+    qualifying: Optional[QualifyingPurchase] = None
+
+
 Trigger = Union[OnSignup, OnFirstPurchase, OnAction, OnNthVisit, AfterEveryVisits, AfterEverySpend, AfterInactivity,
-                OnNthPurchase, OnEachBirthday, OnEachAnniversary, OnReachingTier, AfterGoal, AfterStreak]
+                OnNthPurchase, OnEachBirthday, OnEachAnniversary, OnReachingTier, AfterGoal, AfterStreak,
+                OnReferring, OnReferred]
 
 # ---------------------------------------------------------------- conditions
 
@@ -1024,5 +1050,5 @@ class Program(Node):
 
 # clauses whose node the parser builds from their parts alone (each part already an AST node, in the order the
 # grammar rule of the class's name in snake case gives them): a new clause of that kind needs no parser code
-BUILT_FROM_PARTS = (DiscountEach, AfterInactivity, AfterGoal, GoalSpend, GoalWithin)
+BUILT_FROM_PARTS = (DiscountEach, AfterInactivity, AfterGoal, GoalSpend, GoalWithin, QualifyingPurchase)
 

@@ -336,6 +336,13 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "on each membership anniversary"
     if isinstance(n, ast.OnReachingTier):
         return f"on reaching tier {quote(n.tier.value)}"
+    if isinstance(n, (ast.OnReferring, ast.OnReferred)):
+        head = "on referring a friend" if isinstance(n, ast.OnReferring) else "on being referred"
+        q = n.qualifying
+        if q is None:
+            return head
+        verb = "who spends" if isinstance(n, ast.OnReferring) else "and spending"
+        return f"{head} {verb} at least {money(q.money)} within {duration(q.duration)}"
     if isinstance(n, ast.OnNthPurchase):
         return f"on the {ordinal_of(n.ordinal)} purchase"
     if isinstance(n, ast.AfterEveryVisits):

@@ -536,13 +536,16 @@ def _human_message(tok: Token, expected: set[str]) -> tuple[str, Optional[str]]:
 
 
 def _referral_message(word: str) -> tuple[str, str]:
-    """`on referred signup`, `on referral`: what the language offers for referrals (docs/language.md)."""
-    return (
-        f"unexpected word '{word}': a referral is not a trigger",
-        "a referral earns the member who refers: `earn 250 points per referral` (points only, on each referral "
-        "event of the history); for the new member, use `on signup`, or, when the history marks referred "
-        "signups with a custom event, `on action \"referred signup\"`",
-    )
+    """`on referred signup`, `on referral`: the two sides of a referral are written `on being referred ...` and
+    `on referring a friend ...` (docs/language.md, "Referral")."""
+    new_member = "`on being referred and spending at least 300 NOK within 30 days`"
+    referrer = "`on referring a friend who spends at least 300 NOK within 30 days`"
+    if word.startswith("referred"):
+        return (f"unexpected word '{word}': the new member's side of a referral is written `on being referred`",
+                f"write {new_member} (her reward once she makes that purchase); the referrer's side is {referrer}")
+    return (f"unexpected word '{word}': the referrer's side of a referral is written `on referring a friend`",
+            f"write {referrer} (the referrer's reward once the new member makes that purchase); the new member's "
+            f"side is {new_member}")
 
 
 def _token_span(tok: Token, file: str) -> Span:
@@ -897,6 +900,12 @@ class _AstBuilder(Transformer):
 
     def on_reaching_tier(self, meta, c):
         return ast.OnReachingTier(self._text(c[0]), span=self._span(meta))
+
+    def on_referring(self, meta, c):
+        return ast.OnReferring(c[0], span=self._span(meta))
+
+    def on_referred(self, meta, c):
+        return ast.OnReferred(c[0], span=self._span(meta))
 
     def on_nth_purchase(self, meta, c):
         return ast.OnNthPurchase(self._ordinal(c[0]), span=self._span(meta))

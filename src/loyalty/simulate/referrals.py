@@ -1,0 +1,81 @@
+"""Two-sided referral in a simulation: the pass over the whole history before the members replay.
+
+A referral couples two members: the new member's purchase decides the referrer's reward. The replay is one
+member at a time (and members may be split across processes), so before it, one pass over the history finds,
+for each `referral` row naming a new member (its `item` column), the events the two sides' replays need:
+the new member is `referred` at the referral's moment, and the referrer gets a `referral_qualified` event at
+the moment the new member's purchases qualify each of the referrer's rules (`mechanics/referral.py`,
+`qualifying_times`, asking the same `qualifies` as her own replay). The result is plain data on the
+simulation plan, the same for every part of a split run, so the parts still merge to the one-run figures
+(docs/semantics.md, "Referral")."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from loyalty.runtime.internal import Ev
+from loyalty.runtime.mechanics.referral import TRIGGERS, qualifying_times
+from loyalty.simulate.orders import EventBuilder, MemberEvents
+
+# the kinds of the events this pass adds to a member's replay (not rows of the history)
+ADDED = ("referred", "referral_qualified")
+_ORDER = {"referred": 0, "referral_qualified": 2}  # before the member's own events at one moment / after them
+
+
+def uses_referrals(prog) -> bool:
+    return any(r.trigger in TRIGGERS for r in prog.rules)
+
+
+def referral_events(prog, history) -> dict[str, tuple[Ev, ...]]:
+    """member -> the events the referral pass adds to her replay, in time order. A new member is referred once:
+    by the earliest referral naming her (ties: by row)."""
+    if not uses_referrals(prog) or not len(history):
+        return {}
+    kinds = history.type
+    items = history.item
+    members = history.member
+    micros, rows = history.column("time"), history.column("row")
+    first: dict[str, tuple] = {}  # new member -> (time, row, referrer, position)
+    for i, kind in enumerate(kinds):
+        if kind != "referral" or items[i] is None:
+            continue
+        key = (micros[i], rows[i], members[i], i)
+        got = first.get(items[i])
+        if got is None or key < got:
+            first[items[i]] = key
+    if not first:
+        return {}
+    slices = {m: (s, e) for m, s, e in history.member_slices()}
+    builder = EventBuilder(history, prog.catalog)
+    added: dict[str, list] = {}
+    for friend in sorted(first):
+        _, _, referrer, i = first[friend]
+        since = builder.time(i)
+        added.setdefault(friend, []).append(Ev("referred", f"referred:{referrer}", since, name=referrer))
+        span = slices.get(friend)
+        if span is None:  # named by a referral, but no rows of her own: nothing of hers to replay or qualify
+            continue
+        events = builder.member(*span)
+        purchases = [(ev.time, total) for ev, kind, total in zip(events.evs, events.kinds, events.totals)
+                     if kind == "purchase"]
+        for t, rule in qualifying_times(prog, since, purchases):
+            added.setdefault(referrer, []).append(
+                Ev("referral_qualified", f"referral_qualified:{friend}:{rule.name}", t, name=rule.name))
+    return {m: tuple(sorted(evs, key=lambda e: (e.time, _ORDER[e.type]))) for m, evs in added.items()}
+
+
+def with_referrals(events: MemberEvents, added: Optional[Sequence[Ev]]) -> MemberEvents:
+    """The member's events with the referral pass's merged in by time: `referred` before her own events of the
+    same moment, `referral_qualified` after them. An added event has no rows (its group is empty)."""
+    if not added:
+        return events
+    tagged = [((ev.time, 1, n), ev, kind, total, group) for n, (ev, kind, total, group)
+              in enumerate(zip(events.evs, events.kinds, events.totals, events.groups))]
+    tagged += [((ev.time, _ORDER[ev.type], n), ev, ev.type, 0, ()) for n, ev in enumerate(added)]
+    tagged.sort(key=lambda x: x[0])
+    return MemberEvents([x[1] for x in tagged], [x[2] for x in tagged], [x[3] for x in tagged],
+                        [x[4] for x in tagged])
+
+
+def member_with_referrals(plan, builder: EventBuilder, member: str, start: int, end: int) -> MemberEvents:
+    return with_referrals(builder.member(start, end), plan.referrals.get(member))
