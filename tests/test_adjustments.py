@@ -72,9 +72,10 @@ def test_an_opening_balance_tier_and_card_carry_over_from_an_old_card(program):
     assert s.summary() == {"member_id": "a", "balances": {"points": 1200}, "pending": {"points": 0}, "tier": "gold",
                            "punches": {"card": 0}, "rewards": {}}
     # adjusted points are not points earned, and expire as the kind's points do: a year after the adjustment
-    assert s.totals()["earned"] == 0
+    assert s.totals() == {"earned": 0, "redeemed": 0, "expired": 0, "clawed_back": 0, "adjusted": 1200}
     s, out = program.apply(s, {"type": "tick", "time": "2026-01-01T09:00"})
     assert [(e.kind, e.points) for e in out] == [("points_expired", 1200)]
+    assert json.loads(s.to_json())["kinds"][0]["adjusted"] == 1200
 
 
 def test_setting_a_balance_adds_or_takes_the_difference_and_a_goodwill_credit_adds(program):

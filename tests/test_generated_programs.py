@@ -202,7 +202,8 @@ def check_member(program: loyalty.Program, history: MemberHistory):
                             - s["points_clawed_back"])
             assert new.balance(k.name) + new.pending(k.name) == from_effects, (k.name, dict(s), new.summary())
             assert new.totals(k.name) == {"earned": s["points_earned"], "redeemed": s["points_redeemed"],
-                                          "expired": s["points_expired"], "clawed_back": s["points_clawed_back"]}
+                                          "expired": s["points_expired"], "clawed_back": s["points_clawed_back"],
+                                          **({"adjusted": s["points_adjusted"]} if s["points_adjusted"] else {})}
             assert new.pending(k.name) >= 0
             if k.policy == "zero":
                 assert new.balance(k.name) >= 0, (k.name, new.summary())

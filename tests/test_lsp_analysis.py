@@ -132,7 +132,7 @@ def test_renaming_any_declared_name_keeps_the_program_valid(program, data):
     if not declarations:
         return
     target = data.draw(st.sampled_from(declarations))
-    new_name = "renamed_kind" if target.kind == ns.POINT_KIND else "a \"renamed\" name"
+    new_name = {ns.POINT_KIND: "renamed_kind", ns.CODE: "RENAMED-25"}.get(target.kind, "a \"renamed\" name")
     before = len(analysis.names.of(target.kind, target.name))
     renamed = _apply(text, rename_edits(analysis, target.start + 1, new_name))
     after = Analysis.of(renamed, "p.loyalty")
@@ -152,6 +152,10 @@ def test_rename_refuses_what_would_break_the_program():
     tier = text.index('tier "gold"') + 6
     with pytest.raises(RenameRefused, match='tier named "green" already exists'):
         rename_edits(analysis, tier, "green")
+    coded = Analysis.of('program "p" {\n  currency NOK\n}\ncode "SPRING"\nrule "r" {\n  with code "SPRING"\n'
+                        '  get 5% off\n}\n', "p")
+    with pytest.raises(RenameRefused, match="cannot be a code: a code is one word"):
+        rename_edits(coded, coded.text.index('"SPRING"') + 1, "SPRING 25")
     with pytest.raises(RenameRefused, match="no declared name here"):
         rename_edits(analysis, text.index("currency USD"), "x")
     # a keyword is fine inside quotes: "free" is just a name there

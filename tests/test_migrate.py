@@ -81,7 +81,7 @@ def _check_ledger(p, state) -> None:
     for k in p.compiled.kinds:
         tot = state.totals(k.name)
         assert state.balance(k.name) + state.pending(k.name) == (
-            tot["earned"] - tot["redeemed"] - tot["expired"] - tot["clawed_back"])
+            tot["earned"] + tot.get("adjusted", 0) - tot["redeemed"] - tot["expired"] - tot["clawed_back"])
 
 
 def _held(p, state) -> dict:

@@ -93,7 +93,7 @@ def _check_invariants(p, state) -> None:
     for k in p.compiled.kinds:
         tot = state.totals(k.name)
         assert state.balance(k.name) + state.pending(k.name) == (
-            tot["earned"] - tot["redeemed"] - tot["expired"] - tot["clawed_back"])
+            tot["earned"] + tot.get("adjusted", 0) - tot["redeemed"] - tot["expired"] - tot["clawed_back"])
         if k.policy == "zero":
             assert state.balance(k.name) >= 0
         assert state.pending(k.name) >= 0

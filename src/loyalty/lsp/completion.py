@@ -143,6 +143,8 @@ def name_kind(tokens: list) -> Optional[str]:
         return ns.REGION
     if word == "param":
         return ns.PARAMETER  # param "..." where a literal stands
+    if word == "code":
+        return ns.CODE if before == "with" else None  # with code "..."
     return None
 
 

@@ -28,6 +28,7 @@ RULE = "rule"
 CAMPAIGN = "campaign"
 DRAW = "draw"
 PARAMETER = "parameter"
+CODE = "code"
 
 # (node class, field) -> namespace of the names it declares
 _DECLARES = {
@@ -42,6 +43,7 @@ _DECLARES = {
     (ast.CampaignDecl, "name"): CAMPAIGN,
     (ast.DrawDecl, "name"): DRAW,
     (ast.ParamDecl, "name"): PARAMETER,
+    (ast.CodeDecl, "code"): CODE,
 }
 # an item's category and a store's region declare the name when it is their first mention
 # (checker/symbols.py); every later mention is a use
@@ -63,6 +65,7 @@ _USES = {
     (ast.HasItem, "name"): ITEM,
     (ast.HasCategory, "name"): CATEGORY,
     (ast.ParamRef, "name"): PARAMETER,
+    (ast.WithCode, "code"): CODE,
 }
 
 
@@ -214,6 +217,9 @@ class Names:
         if kind == PARAMETER:
             param = self.params.get(name)
             return (param, param.name) if param else None
+        if kind == CODE:
+            code = sym.codes.get(name)
+            return (code, code.code) if code else None
         table: dict[str, Any] = {REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items, SEGMENT: sym.segments,
                  STORE: sym.stores, CAMPAIGN: sym.campaigns, DRAW: sym.draws}
         decl = table[kind].get(name)
@@ -224,5 +230,6 @@ class Names:
         sym = self.symbols
         tables: dict[str, Mapping[str, object]] = {POINT_KIND: sym.point_kinds, REWARD: sym.rewards, TIER: sym.tiers, ITEM: sym.items,
                   CATEGORY: sym.categories, SEGMENT: sym.segments, STORE: sym.stores, REGION: sym.regions,
-                  RULE: sym.rules, CAMPAIGN: sym.campaigns, DRAW: sym.draws, PARAMETER: self.params}
+                  RULE: sym.rules, CAMPAIGN: sym.campaigns, DRAW: sym.draws, PARAMETER: self.params,
+                  CODE: sym.codes}
         return list(tables[kind])

@@ -18,6 +18,7 @@ from loyalty.lsp import names as ns
 from loyalty.lsp.analysis import Analysis
 from loyalty.lsp.completion import keyword
 from loyalty.lsp.names import Occurrence
+from loyalty.runtime.internal import code_problem  # what the checker accepts as a code (LOY217)
 from loyalty.syntax.formatter import quote
 from loyalty.syntax.parser import lark_parser
 
@@ -68,6 +69,10 @@ def _check_new_name(analysis: Analysis, occ: Occurrence, new_name: str) -> None:
         if clash is not None:
             raise RenameRefused(f"the point kind {quote(clash)} already exists")
         return
+    if occ.kind == ns.CODE:
+        why = code_problem(new_name)
+        if why is not None:
+            raise RenameRefused(f"{quote(new_name)} cannot be a code: {why}")
     if new_name in names.declared(occ.kind) or names.of(occ.kind, new_name):
         raise RenameRefused(f"a {occ.kind} named {quote(new_name)} already exists")
 

@@ -94,7 +94,8 @@ class MemberState:
 
     def totals(self, kind: Optional[str] = None) -> dict[str, int]:
         ks = self._s.kinds[self._kind(kind)]
-        return {"earned": ks.earned, "redeemed": ks.redeemed, "expired": ks.expired, "clawed_back": ks.clawed}
+        return {"earned": ks.earned, "redeemed": ks.redeemed, "expired": ks.expired, "clawed_back": ks.clawed,
+                **({"adjusted": ks.adjusted} if ks.adjusted else {})}  # adjustments' points, when there are any
 
     @property
     def tier(self) -> Optional[str]:

@@ -106,7 +106,7 @@ class KindState:
     `head`, and the dead prefix is cut off once it is half the list, so a long history costs O(1)
     amortised per batch that leaves, never a rebuild of the list."""
 
-    __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed",
+    __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed", "adjusted",
                  "inactivity_deadline", "maturing", "expiring", "next_seq", "avail_sum", "pend_sum")
 
     def __init__(self):
@@ -119,6 +119,7 @@ class KindState:
         self.redeemed = 0
         self.expired = 0
         self.clawed = 0
+        self.adjusted = 0  # points adjustments added (or took, negative): runtime/mechanics/adjustments.py
         self.inactivity_deadline: Optional[_dt.datetime] = None
         self.maturing = TimerQueue()
         self.expiring = TimerQueue()
@@ -147,6 +148,7 @@ class KindState:
         k.redeemed = self.redeemed
         k.expired = self.expired
         k.clawed = self.clawed
+        k.adjusted = self.adjusted
         k.inactivity_deadline = self.inactivity_deadline
         k.next_seq = self.next_seq
         k.avail_sum = self.avail_sum
@@ -616,6 +618,8 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
                 ],
                 "debt": k.debt, "earned": k.earned, "redeemed": k.redeemed, "expired": k.expired,
                 "clawed": k.clawed, "inactivity_deadline": t(k.inactivity_deadline),
+                # only when an adjustment changed the balance: other states stay as they were
+                **({"adjusted": k.adjusted} if k.adjusted else {}),
             }
             for k in s.kinds
         ],
@@ -706,6 +710,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
         k.replace_live([Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule)
                         for b in kd.batches])
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = kd.debt, kd.earned, kd.redeemed, kd.expired, kd.clawed
+        k.adjusted = kd.adjusted
         k.inactivity_deadline = kd.inactivity_deadline
         k.rebuild()
         s.kinds.append(k)

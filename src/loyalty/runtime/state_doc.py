@@ -26,6 +26,7 @@ class KindDoc(BaseModel):
     redeemed: int
     expired: int
     clawed: int
+    adjusted: int = 0  # absent in states without adjustments (and those saved before them)
     inactivity_deadline: Optional[_dt.datetime]
 
 

@@ -83,6 +83,7 @@ def adjust(prog, st, ev, out: list) -> None:
             taken = spend_oldest(ks, -delta, False)
             ks.debt += -delta - taken  # only when the balance was below zero already: it is set exactly
         if delta:
+            ks.adjusted += delta
             out.append(Effect("points_adjusted", t, point_kind=kind.name, points=delta, reason=reason, event=ev.id))
     elif what == "tier":
         new = prog.tiers.names[target] if target is not None else -1
