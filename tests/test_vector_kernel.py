@@ -505,14 +505,70 @@ rule "a mug, now and then" {
 }
 """
 
+# pending points (runtime/mechanics/points.py, the vectorised steps): purchases' points wait, signup, referral
+# and action points do not; returns take back the order's own pending batch, or spend or owe; redemptions and a
+# balance condition read only available points; expiry after earning on one kind, a negative balance on the
+# other, a tier on points earned
+PENDING = """
+program "Pending" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+  available 3 days after purchase
+  balance stops at zero
+}
+points "miles" {
+  cost 0.01 NOK each
+  available 1 week after purchase
+  round half even per line
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+reward "mug" is a gift "mug" costing 20 NOK
+redeem 150 points for "free coffee"
+redeem 400 miles for "free coffee"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "double coffee" {
+  earn 2x points on "coffee"
+}
+rule "miles" {
+  earn 3 miles per 2 NOK
+}
+rule "welcome" {
+  earn 200 points on signup
+}
+rule "friends" {
+  earn 30 miles per referral
+}
+rule "mug for savers" {
+  give "mug"
+  when miles balance >= 300 miles
+}
+tiers by lifetime points earned {
+  tier "gold" from 2000 points {
+    earn 2x points
+  }
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
-            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty"]
+            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
-          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES}
+          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
+          "PENDING": PENDING}
 
 
 def _program(tmp_path_factory, name):

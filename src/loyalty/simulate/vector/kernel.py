@@ -24,6 +24,7 @@ Plan (docs/performance.md, "The vectorised kernel"):
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import functools
 from decimal import Decimal
@@ -33,7 +34,8 @@ import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
-                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
+                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum,
+                                    segmented_cummax)
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.discount import vector_discount_rules
@@ -41,6 +43,8 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
+from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_matured, vector_mature,
+                                              vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.program import Draw
@@ -60,6 +64,9 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
 MAX_SPEND_PASSES = 64
+# members the kernel routed to the scalar plan for a reason of its mechanics (not irregular grouping or event
+# ids), by reason, since the process started: benchmarks/run.py prints it, so a fallback is never silent
+ROUTED: "collections.Counter[str]" = collections.Counter()
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -246,6 +253,52 @@ class _Rows:
 
 
 
+def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
+    """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
+    earning: the kernel consumes a member's available points from the front of her stream in earning order,
+    which is the scalar's oldest-first only while the available points are a prefix of it. They are not when
+    points credited at once (a signup, a visit, an action) come while a purchase's still wait, or when a
+    purchase's points would expire before they are available. Such members are replayed by the scalar plan,
+    and counted (`ROUTED`)."""
+    out = np.zeros(rows.n, dtype=bool)
+    kinds = [k for k in prog.kinds if k.pending and k.expiry == "after_earning"]
+    if not kinds or not rows.n:
+        return out
+    starts = np.flatnonzero(rows.new)
+    typ, t, mem = rows.type[starts], rows.time[starts], rows.member[starts]
+    bought = typ == PURCHASE
+    # per event start, the time of the member's last purchase before it (or none)
+    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    t0 = int(t.min()) if len(t) else 0
+    last = segmented_cummax(np.where(bought, t - t0 + 1, 0), seg)  # 0: no purchase yet
+    last_before = np.concatenate(([0], last[:-1]))
+    last_before[np.concatenate(([True], seg[1:] != seg[:-1]))] = 0
+    for k in kinds:
+        at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
+        if bought.any():
+            avail = _add_duration(t[bought], *k.pending)
+            early = _add_duration(t[bought], k.expiry_amount, k.expiry_unit) < avail
+            out[starts[np.flatnonzero(bought)[early]]] = True
+        cand = at_once & (last_before > 0)
+        if cand.any():
+            waiting = _add_duration(last_before[cand] - 1 + t0, *k.pending) > t[cand]
+            out[starts[np.flatnonzero(cand)[waiting]]] = True
+    return out
+
+
+def _credits_at_once(prog, k: int) -> set:
+    """The event types (codes) other than purchases on which a rule credits kind k (points available at once)."""
+    types = set()
+    for r in prog.rules:
+        if r.point_kind != k:
+            continue
+        if r.action == "earn_fixed":
+            types.add(TYPES.index("signup") if r.trigger == "signup" else CUSTOM if r.trigger == "action" else VISIT)
+        elif r.action == "earn_per_event":
+            types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
+    return types
+
+
 def _irregular_members(rows: _Rows) -> np.ndarray:
     """Members with one group key at more than one start (the scalar groups their rows by key)."""
     s = np.flatnonzero(rows.new & rows.grouped)
@@ -310,6 +363,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     back = np.flatnonzero((rows.member[1:] == rows.member[:-1]) & (rows.time[1:] < rows.time[:-1]))
     if len(back):
         scalar[np.unique(mseg[back + 1])] = True
+    waits = _pending_out_of_order(rows, prog)
+    if waits.any():
+        ROUTED["pending points out of earning order"] += int(len(np.unique(mseg[waits])))
+        scalar[np.unique(mseg[waits])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.redeem:
         odd |= rows.type == REDEMPTION
@@ -643,7 +700,7 @@ class _Kernel:
         for ri, exprs in self.balance_rules.items():
             ok = np.ones(len(idx), dtype=bool)
             for e in exprs:
-                ok &= self._expr_at(e, idx, lambda k: self.kstate[k]["CT"][mm] - self.kstate[k]["X"][mm])
+                ok &= self._expr_at(e, idx, lambda k: vector_available(self.kstate[k], mm))
             self.balance_ok[ri][idx] = ok
 
     def _item_text(self, row: int) -> str:
@@ -1000,7 +1057,11 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
+            if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
+                vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
+                                     _add_duration(self.e_time, *kind.pending), self.end_us, _moment_ranks)
             self.kstate[kind.index] = st
+        pending = any("CP" in st for st in self.kstate.values())
         # simulated redemptions (runtime/mechanics/redeem.py): per reward (price, point kind, times per event)
         plan = self.plan
         self.redeem_names = list(plan.redeem_rewards)
@@ -1025,7 +1086,7 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
-            if na < self.tail_members:
+            if na < self.tail_members and not pending:  # the one-by-one finish keeps no pending points
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
                 self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
@@ -1046,6 +1107,10 @@ class _Kernel:
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+            for kind in kinds:  # ... and pending points whose moment has come are available
+                st = self.kstate[kind.index]
+                if "CP" in st:
+                    vector_mature(st, mm, idx, self.m_evstart)
             if self.balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
@@ -1053,6 +1118,7 @@ class _Kernel:
             # (2) earning: purchases by the points table of the member's tier, fixed earns
             for kind in kinds:
                 st = self.kstate[kind.index]
+                event_points = 0
                 for j, sl in enumerate(st["rules"]):
                     if sl.fixed:
                         pts = self.fixed[sl.skey][idx]
@@ -1063,8 +1129,11 @@ class _Kernel:
                     CT[mm] += pts
                     st["cum"][slot] = CT[mm]
                     st["pts"][slot] = pts
+                    event_points = event_points + pts
                     if earned_metric_kind == kind.index:
                         mval[mm] += pts
+                if "CP" in st:
+                    vector_pending_credit(st, mm, idx, event_points)
             # (3) returns take back points, oldest first, by the kind's policy
             ri = is_ret[idx]
             if ri.any():
@@ -1087,14 +1156,22 @@ class _Kernel:
                         delta = np.where(pos, delta, 0)
                         st["clawed"][oslot] += delta
                         X = st["X"]
+                        waiting = vector_waiting(st, oev, self.e_time[ridx]) if "CP" in st else None
+                        if waiting is not None and waiting.any():  # from the order's own pending batch
+                            vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
+                                                delta[waiting])
                         if kind.policy == "negative":
                             taken = delta
                         elif kind.policy == "zero":
-                            avail = np.maximum(st["CT"][rmm] - X[rmm], 0)
+                            avail = np.maximum(vector_available(st, rmm), 0)
                             taken = np.minimum(delta, avail)
                         else:
                             taken = np.zeros_like(delta)
-                        X[rmm] += taken
+                        if waiting is not None:
+                            taken = np.where(waiting, delta, taken)
+                            X[rmm] += np.where(waiting, 0, taken)
+                        else:
+                            X[rmm] += taken
                         ta, tr, fx = self.claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
@@ -1372,6 +1449,10 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+            if "CP" in st:  # points_available effects, in the month their moment falls in
+                matured = vector_matured(st, self.e_mem, self.m_evstart, self.end_us)
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "matured"),
+                          _month_number(st["avail_ev"]), matured, matured > 0)
         m_redeemed, m_rewards, m_face, m_reward_cost = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.discount_rules + self.punch_rules:
