@@ -560,15 +560,52 @@ tiers by lifetime points earned {
 }
 """
 
+# expiry after inactivity (points.py's vectorised steps): a running purchase restarts the clock; with pending
+# points (whose batches mature before the deadline takes what is available), and without
+INACTIVE = """
+program "Inactive" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+  expire after 3 weeks without a purchase
+  available 2 days after purchase
+}
+points "stamps" {
+  expire after 1 month without a purchase
+  balance stops at zero
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+redeem 120 points for "free coffee"
+redeem 5 stamps for "free coffee"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "welcome" {
+  earn 100 points on signup
+}
+rule "stamps" {
+  earn 1 stamp per 10 NOK
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
-            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING"]
+            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
+            "INACTIVE", "examples/programs/fuel_station.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
-          "PENDING": PENDING}
+          "PENDING": PENDING, "INACTIVE": INACTIVE}
 
 
 def _program(tmp_path_factory, name):

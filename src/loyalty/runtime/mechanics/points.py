@@ -458,8 +458,66 @@ def vector_matured(st, e_mem, m_evstart, end_us: int):
     return np.where(st["pend_ev"] & (st["avail_ev"] <= end_us), held, 0)
 
 
+def vector_inactivity_setup(st, deadline_ev, restarts, nmem: int) -> None:
+    """State of a kind that expires after inactivity: per event, the deadline a running purchase starts
+    (`start_inactivity`: its time plus the duration), and per member the one running (-1: none)."""
+    import numpy as np
+
+    st["dl_ev"] = np.where(restarts, deadline_ev, -1)
+    st["DL"] = np.full(nmem, -1, dtype=np.int64)
+    nev = len(deadline_ev)
+    st["inact_amt"] = np.zeros(nev, dtype=np.int64)  # what expired before each event, at ...
+    st["inact_at"] = np.zeros(nev, dtype=np.int64)  # ... the deadline that passed
+    st["inact_end"] = np.zeros(nmem, dtype=np.int64)  # what expired by the end of the history, at ...
+    st["inact_end_at"] = np.zeros(nmem, dtype=np.int64)
+
+
+def vector_inactivity(st, mm, idx, t) -> None:
+    """Time passes (`advance_kind`'s last part, after pending points matured): a deadline at or before the
+    events' moments `t` takes every available point (none when the balance is owed), and the clock stops
+    until the next purchase."""
+    import numpy as np
+
+    DL = st["DL"]
+    dl = DL[mm]
+    due = (dl >= 0) & (dl <= t)
+    if not due.any():
+        return
+    mh, ih = mm[due], idx[due]
+    amount = np.maximum(vector_available(st, mh), 0)
+    st["X"][mh] += amount
+    st["inact_amt"][ih] = amount
+    st["inact_at"][ih] = dl[due]
+    DL[mh] = -1
+
+
+def vector_inactivity_restart(st, mm, idx) -> None:
+    """A running purchase restarts the clock (`start_inactivity`)."""
+    import numpy as np
+
+    dl = st["dl_ev"][idx]
+    st["DL"][mm] = np.where(dl >= 0, dl, st["DL"][mm])
+
+
+def vector_inactivity_end(st, end_us: int, m_evstart) -> None:
+    """The end of the history: pending points due by then mature, then a deadline passed takes the rest."""
+    import numpy as np
+
+    members = np.arange(len(st["DL"]))
+    if "CP" in st:
+        f = st["mfront_end"]
+        has = f > m_evstart
+        st["MP"][:] = np.where(has, st["cumP"][np.maximum(f - 1, 0)], 0)
+    DL = st["DL"]
+    due = (DL >= 0) & (DL <= end_us)
+    amount = np.where(due, np.maximum(vector_available(st, members), 0), 0)
+    st["X"] += amount
+    st["inact_end"] = amount
+    st["inact_end_at"] = np.where(due, DL, 0)
+
+
 class PointsOverTime(ProgramMechanic):
-    """Pending points and expiry: the kernel runs pending points and expiry after earning."""
+    """Pending points and expiry: the kernel runs pending points, expiry after earning and after inactivity."""
 
     name = "points over time"
 
@@ -467,6 +525,6 @@ class PointsOverTime(ProgramMechanic):
         for k in program.kinds:
             if k.pending and k.policy == "pending_only":
                 return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
-            if k.expiry not in (None, "after_earning"):
-                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only 'after earning')"
+            if k.expiry not in (None, "after_earning", "inactivity"):
+                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only after earning or inactivity)"
         return None

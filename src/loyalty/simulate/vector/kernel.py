@@ -43,7 +43,9 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
-from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_matured, vector_mature,
+from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
+                                              vector_inactivity_end, vector_inactivity_restart,
+                                              vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
@@ -1060,8 +1062,12 @@ class _Kernel:
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      _add_duration(self.e_time, *kind.pending), self.end_us, _moment_ranks)
+            if nr and kind.expiry == "inactivity":  # points.py: a running purchase restarts the clock
+                vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
+                                        counted, nmem)
             self.kstate[kind.index] = st
-        pending = any("CP" in st for st in self.kstate.values())
+        # the one-by-one finish keeps neither pending points nor inactivity clocks
+        pending = any("CP" in st or "DL" in st for st in self.kstate.values())
         # simulated redemptions (runtime/mechanics/redeem.py): per reward (price, point kind, times per event)
         plan = self.plan
         self.redeem_names = list(plan.redeem_rewards)
@@ -1086,7 +1092,7 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
-            if na < self.tail_members and not pending:  # the one-by-one finish keeps no pending points
+            if na < self.tail_members and not pending:
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
                 self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
@@ -1111,6 +1117,8 @@ class _Kernel:
                 st = self.kstate[kind.index]
                 if "CP" in st:
                     vector_mature(st, mm, idx, self.m_evstart)
+                if "DL" in st:
+                    vector_inactivity(st, mm, idx, self.e_time[idx])
             if self.balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
@@ -1134,6 +1142,8 @@ class _Kernel:
                         mval[mm] += pts
                 if "CP" in st:
                     vector_pending_credit(st, mm, idx, event_points)
+                if "DL" in st:
+                    vector_inactivity_restart(st, mm, idx)
             # (3) returns take back points, oldest first, by the kind's policy
             ri = is_ret[idx]
             if ri.any():
@@ -1333,6 +1343,8 @@ class _Kernel:
         kinds = self.prog.kinds
         for kind in kinds:
             st = self.kstate[kind.index]
+            if "DL" in st:
+                vector_inactivity_end(st, self.end_us, self.m_evstart)
             if "ptr" not in st:
                 continue
             X = st["X"]
@@ -1449,6 +1461,12 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+            if "DL" in st:  # points expired after inactivity, in the month of the deadline
+                for amount, at, mem in ((st["inact_amt"], st["inact_at"], self.e_mem),
+                                        (st["inact_end"], st["inact_end_at"], np.arange(nmem))):
+                    cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
+                              _month_number(at), amount, amount > 0)
+                    m_expired[pk] = m_expired.get(pk, 0) + _group_sum(mem, amount, nmem)
             if "CP" in st:  # points_available effects, in the month their moment falls in
                 matured = vector_matured(st, self.e_mem, self.m_evstart, self.end_us)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "matured"),
