@@ -18,7 +18,7 @@ from loyalty.simulate.render import to_json
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.run import load_program
 from loyalty.simulate.scenario import Scenario
-from loyalty.simulate.vector import simulate_vector, supports
+from loyalty.simulate.vector import Unsupported, simulate_vector, supports
 from loyalty.runtime.arrays import segment_ids, segmented_cummax, segmented_cumsum
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -790,10 +790,14 @@ def test_generated_programs_with_pending_points_and_inactivity_member_by_member(
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
     history = build_history(cols, "generated.csv", 2, options)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
+    try:
+        whole = simulate_vector(plan, history)
+    except Unsupported:  # figures past 64-bit arithmetic: the run goes to the scalar plan (parallel.py)
+        assume(False)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
-    assert simulate_vector(plan, history).canonical() == simulate(plan, history).canonical()
+    assert whole.canonical() == simulate(plan, history).canonical()
 
 
 @pytest.mark.parametrize("which", range(len(PROGRAMS)))

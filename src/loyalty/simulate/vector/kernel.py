@@ -1066,8 +1066,6 @@ class _Kernel:
                 vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
                                         counted, nmem)
             self.kstate[kind.index] = st
-        # the one-by-one finish keeps neither pending points nor inactivity clocks
-        pending = any("CP" in st or "DL" in st for st in self.kstate.values())
         # simulated redemptions (runtime/mechanics/redeem.py): per reward (price, point kind, times per event)
         plan = self.plan
         self.redeem_names = list(plan.redeem_rewards)
@@ -1092,7 +1090,7 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
-            if na < self.tail_members and not pending:
+            if na < self.tail_members:
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
                 self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
@@ -1232,10 +1230,17 @@ class _Kernel:
                         self.claw[sl.skey])
                     rules.append((j, table, tiered, claw))
                 expires = "ptr" in st
+                # pending points (points.vector_pending_setup): [CP, MP, cumP, avail_ev, pend_ev, mfront]
+                pend = [int(st["CP"][m]), int(st["MP"][m]), st["cumP"][start:end].tolist(),
+                        st["avail_ev"][start:end].tolist(), st["pend_ev"][start:end].tolist(),
+                        st["mfront"][start:end].tolist()] if "CP" in st else None
+                # inactivity (points.vector_inactivity_setup): [DL, dl_ev, inact_amt, inact_at]
+                idle = [int(st["DL"][m]), st["dl_ev"][start:end].tolist(), st["inact_amt"][start:end].tolist(),
+                        st["inact_at"][start:end].tolist()] if "DL" in st else None
                 per_kind.append([kind, st, nr, lo, rules, expires, int(st["X"][m]), int(st["CT"][m]),
                                  st["cum"][lo:hi].tolist(), st["pts"][lo:hi].tolist(), st["clawed"][lo:hi].tolist(),
                                  st["ptr"][start:end].tolist() if expires else None,
-                                 st["Xexp"][start:end].tolist() if expires else None])
+                                 st["Xexp"][start:end].tolist() if expires else None, pend, idle])
             valid = e_valid[start:end].tolist()
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
@@ -1245,6 +1250,7 @@ class _Kernel:
             t_now = int(tier[m])
             v = int(mval[m])
             first_slot_of = int(m_evstart[m])
+            etimes = self.e_time[start:end].tolist()
             redeems = [(price, k, times) for price, k, times in self.redeems] if self.m_redeems[m] else ()
             for i in range(first - start, count):
                 idx = start + i
@@ -1258,9 +1264,18 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
+                    pend, idle = pk[13], pk[14]
+                    if pend is not None:  # points.vector_mature
+                        f = pend[5][i]
+                        pend[1] = pend[2][f - 1 - start] if f > first_slot_of else 0
+                    if idle is not None and 0 <= idle[0] <= etimes[i]:  # points.vector_inactivity
+                        amount = max(pk[7] - pk[6] - (pend[0] - pend[1] if pend is not None else 0), 0)
+                        pk[6] += amount
+                        idle[2][i], idle[3][i] = amount, idle[0]
+                        idle[0] = -1
                 if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
                     one = np.array([idx])
-                    balances = [pk[7] - pk[6] for pk in per_kind]
+                    balances = [_tail_available(pk) for pk in per_kind]
                     for ri, exprs in self.balance_rules.items():
                         self.balance_ok[ri][idx] = all(
                             bool(self._expr_at(e, one, lambda k: np.array([balances[k]]))[0]) for e in exprs)
@@ -1270,14 +1285,23 @@ class _Kernel:
                 for pk in per_kind:
                     kind, nr = pk[0], pk[2]
                     cum, pts_list = pk[8], pk[9]
+                    event_points = 0
                     for j, table, tiered, _claw in pk[4]:
                         pts = table[i] if table is not None else tiered[t_before + 1][i]
                         slot = i * nr + j
                         pk[7] += pts
                         cum[slot] = pk[7]
                         pts_list[slot] = pts
+                        event_points += pts
                         if earned_metric_kind == kind.index:
                             v += pts
+                    pend, idle = pk[13], pk[14]
+                    if pend is not None:  # points.vector_pending_credit
+                        if pend[4][i]:
+                            pend[0] += event_points
+                        pend[2][i] = pend[0]
+                    if idle is not None and idle[1][i] >= 0:  # points.vector_inactivity_restart
+                        idle[0] = idle[1][i]
                 # (3) returns take back points, oldest first, by the kind's policy
                 if ret[i]:
                     o = order_ev[i] - start
@@ -1295,13 +1319,25 @@ class _Kernel:
                             if delta <= 0:
                                 continue
                             pk[10][oslot] += delta
-                            if kind.policy == "negative":
+                            pend = pk[13]
+                            if pend is not None and pend[3][o] > etimes[i]:  # points.vector_claw_pending
                                 taken = delta
-                            elif kind.policy == "zero":
-                                taken = min(delta, max(pk[7] - pk[6], 0))
+                                pk[7] -= delta
+                                pend[0] -= delta
+                                cum = pk[8]
+                                for s_ in range(oslot, (i + 1) * nr):
+                                    cum[s_] -= delta
+                                cumP = pend[2]
+                                for e_ in range(o, i + 1):
+                                    cumP[e_] -= delta
                             else:
-                                taken = 0
-                            pk[6] += taken
+                                if kind.policy == "negative":
+                                    taken = delta
+                                elif kind.policy == "zero":
+                                    taken = min(delta, max(_tail_available(pk), 0))
+                                else:
+                                    taken = 0
+                                pk[6] += taken
                             ta[idx] = taken
                             tr[idx] = delta - taken
                             fx[idx] = True
@@ -1322,7 +1358,7 @@ class _Kernel:
                 if redeems and valid[i]:
                     for price, k, times in redeems:
                         pk = per_kind[k]
-                        n = simulated_redemptions(pk[7] - pk[6], price)
+                        n = simulated_redemptions(_tail_available(pk), price)
                         if n:
                             pk[6] += n * price
                             times[idx] = n
@@ -1333,6 +1369,13 @@ class _Kernel:
                 st["cum"][lo:hi], st["pts"][lo:hi], st["clawed"][lo:hi] = pk[8], pk[9], pk[10]
                 if pk[5]:
                     st["Xexp"][start:end] = pk[12]
+                pend, idle = pk[13], pk[14]
+                if pend is not None:
+                    st["CP"][m], st["MP"][m] = pend[0], pend[1]
+                    st["cumP"][start:end] = pend[2]
+                if idle is not None:
+                    st["DL"][m] = idle[0]
+                    st["inact_amt"][start:end], st["inact_at"][start:end] = idle[2], idle[3]
             self.tier_before[start:end] = t_bef
             self.tier_after[start:end] = t_aft
             tier[m] = t_now
@@ -1732,6 +1775,13 @@ class _Kernel:
         for ti, name in enumerate(names):
             for mi in np.flatnonzero(per[ti] > 0).tolist():
                 res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
+
+
+def _tail_available(pk) -> int:
+    """A kind's available balance in `_finish_one_by_one` (points.vector_available): credited, less consumed,
+    less pending."""
+    pend = pk[13]
+    return pk[7] - pk[6] - (pend[0] - pend[1] if pend is not None else 0)
 
 
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
