@@ -757,6 +757,36 @@ def test_vector_equals_scalar_member_by_member(programs, seed, which, members, m
         assert vec.canonical() == ref.canonical(), member
 
 
+def test_points_credited_while_a_purchase_waits_route_the_member_and_are_counted(programs, tmp_path):
+    """PENDING's points expire after earning: a signup while a purchase's points wait puts available points
+    behind waiting ones in earning order, which the kernel's front-of-stream count cannot follow. That member,
+    and only she, goes to the scalar plan, counted in ROUTED (and said by --verbose); the result is exact."""
+    from loyalty.simulate.vector import kernel
+
+    path, prog = programs[PROGRAMS.index("PENDING")]
+    rows = [["early", "2024-02-01T10:00", "signup", "", "", "", "", "", "", ""],  # signup first: the kernel's
+            ["early", "2024-02-01T11:00", "purchase", "E1", "coffee", "", "1", "60.00", "", ""],
+            ["early", "2024-02-09T11:00", "purchase", "E2", "coffee", "", "1", "60.00", "", ""],
+            ["late", "2024-02-01T11:00", "purchase", "L1", "coffee", "", "1", "60.00", "", ""],
+            ["late", "2024-02-02T10:00", "signup", "", "", "", "", "", "", ""],  # while L1's points wait
+            ["late", "2024-02-09T11:00", "purchase", "L2", "coffee", "", "1", "60.00", "", ""],
+            ["late", "2024-05-09T11:00", "purchase", "L3", "coffee", "", "1", "60.00", "", ""]]
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    history = build_history(cols, "routed.csv", 2, options)
+    plan = _plan(path, prog, history)
+    before = kernel.ROUTED["pending points out of earning order"]
+    vec = simulate_vector(plan, history)
+    assert kernel.ROUTED["pending points out of earning order"] - before == 1
+    assert vec.canonical() == simulate(plan, history).canonical()
+    csv_path = tmp_path / "routed.csv"
+    csv_path.write_text("\n".join([",".join(HEADER)] + [",".join(r) for r in rows]) + "\n")
+    result = CliRunner().invoke(main, ["simulate", path, str(csv_path), "--jobs", "1", "--verbose", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "vectorised kernel: 1 member(s) replayed by the scalar plan (pending points out of earning order)" in \
+        result.stderr
+
+
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_generated_programs_with_pending_points_and_inactivity_member_by_member(data):
