@@ -67,7 +67,7 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
 MAX_SPEND_PASSES = 64
 # members the kernel routed to the scalar plan for a reason of its mechanics (not irregular grouping or event
-# ids), by reason, since the process started: benchmarks/run.py prints it, so a fallback is never silent
+# ids), by reason, since the process started: `loyalty simulate --verbose` prints a run's, so no fallback is silent
 ROUTED: "collections.Counter[str]" = collections.Counter()
 
 
