@@ -28,7 +28,7 @@ import collections
 import datetime as _dt
 import functools
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
@@ -1038,7 +1038,7 @@ class _Kernel:
         for kind in kinds:
             rules = self.slot_rules[kind.index]
             nr = len(rules)
-            st = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
+            st: dict[str, Any] = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
                   "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
             if nr and kind.expiry == "after_earning":
