@@ -165,9 +165,10 @@ def program_period(program: Path) -> tuple[str, int]:
 
     compiled = loyalty.load(program).compiled
     days = 730
+    start = compiled.runs_from or dt.datetime(2024, 1, 1)  # a program that always runs: the shared start
     if compiled.runs_to is not None:  # the moment it stops (midnight after its last day)
-        days = max(1, min(days, -(-(compiled.runs_to - compiled.runs_from) // dt.timedelta(days=1))))
-    return compiled.runs_from.date().isoformat(), days
+        days = max(1, min(days, -(-(compiled.runs_to - start) // dt.timedelta(days=1))))
+    return start.date().isoformat(), days
 
 
 def all_programs() -> list[Path]:

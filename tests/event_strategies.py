@@ -211,7 +211,7 @@ def without_unused_params(program):
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters, no caps,
-    budgets, draws, pending points or expiry other than after earning; tiers on a lifetime
+    budgets, draws, or expiry at a period's end; tiers on a lifetime
     metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch
     (all without a trigger), earn on signup or per referral. The result may draw warnings
     (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
@@ -245,8 +245,7 @@ def vectorisable(program):
     decls = []
     for d in program.declarations:
         if isinstance(d, ast.PointsDecl):
-            d = ast.PointsDecl(d.name, tuple(s for s in d.settings if not isinstance(
-                s, (ast.PendingSetting, ast.ExpireAfterInactivity, ast.ExpireAtPeriodEnd))))
+            d = ast.PointsDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.ExpireAtPeriodEnd)))
         elif isinstance(d, ast.RuleDecl):
             d = rule(d)
         elif isinstance(d, ast.CampaignDecl):

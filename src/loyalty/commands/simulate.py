@@ -163,6 +163,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     if forecast and (grouped or engine_name == "dask"):
         fail("--forecast needs the history in memory", "leave out --grouped and --engine dask", code=EXIT_USAGE)
     jobs = jobs or usable_cores()
+    routed_before = _routed()
     overrides = {"lapse_after_days": lapse_after, "seed": seed}  # the command line wins over the scenario file
     prog = load_program(program, settings)
     member_rows = bool(out_dir) or intervals is not None  # the intervals resample the member rows
@@ -194,6 +195,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
                                                   overrides=overrides, forecast=forecast and (forecast[0], forecast_runs))
     if from_stdin:
         report["history"]["file"] = "<stdin>"
+    _tell_routed(routed_before)
     refuse_coverage_warnings(report["coverage"], strict)
     if intervals is not None:
         from loyalty.simulate.intervals import intervals_section
@@ -234,3 +236,21 @@ def _refuse_vector(kernel: str, why) -> None:
     if kernel == "vector" and why is not None:
         fail(f"--kernel vector cannot run this program: {why}", "use --kernel auto or --kernel python",
              code=EXIT_USAGE)
+
+
+def _routed() -> dict:
+    """The members the vectorised kernel has sent to the scalar plan in this process so far, by reason
+    (simulate/vector/kernel.py `ROUTED`; with --jobs above 1 the workers count their own)."""
+    import sys
+
+    kernel = sys.modules.get("loyalty.simulate.vector.kernel")  # not loaded (numpy): the kernel did not run here
+    return dict(kernel.ROUTED) if kernel is not None else {}
+
+
+def _tell_routed(before: dict) -> None:
+    """--verbose: the members this run's vectorised kernel sent to the scalar plan, by reason."""
+    from loyalty.commands._common import detail
+
+    for reason, n in sorted(_routed().items()):
+        if n > before.get(reason, 0):
+            detail(f"vectorised kernel: {n - before.get(reason, 0)} member(s) replayed by the scalar plan ({reason})")

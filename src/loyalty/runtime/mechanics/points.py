@@ -356,15 +356,175 @@ def start_inactivity(kinds: tuple, st, t) -> None:
         due(st, ks.inactivity_deadline)
 
 
+# ---------------------------------------------------------------- the vectorised steps
+# The kernel (simulate/vector/kernel.py) keeps a point kind per member as numbers over the member's stream of
+# earning slots in earning order: CT the points credited, X the points consumed from the front (spent, expired,
+# clawed back, or owed: X > the available part is a debt). With pending points the stream's purchase slots wait:
+# CP is what purchases credited, MP what of that has matured (purchases mature in earning order: one duration
+# after each), so the pending points are CP - MP and `available` is `KindState.available`. A return while its
+# order's points wait takes them from that order's own batch (`claw`'s first step): a hole in the stream, so
+# the running sums after it (`cum` per slot, `cumP` per event) are lowered from the order's slot on.
+
+
+def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
+    """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
+    available (`credit`: the event's time plus the pending duration); `ranks(moments)`: order-preserving
+    small ints and their bound, so (member, moment) packs into one sortable int64."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import Unsupported, fits
+
+    nev = len(e_time)
+    nmem = int(e_mem[-1]) + 1 if nev else 0
+    st["avail_ev"] = avail_ev
+    st["pend_ev"] = e_purchase
+    st["cumP"] = np.zeros(nev, dtype=np.int64)
+    st["CP"] = np.zeros(nmem, dtype=np.int64)
+    st["MP"] = np.zeros(nmem, dtype=np.int64)
+    inv, nt = ranks(np.concatenate((e_time, avail_ev, [end_us])))
+    if not fits(nmem + 1, nt + 1):
+        raise Unsupported("too many members and moments to pack")
+    t_key = e_mem * nt + inv[:nev]
+    v_key = e_mem * nt + inv[nev:2 * nev]  # sorted: a member's events mature in their order
+    # per event, how many events (of the whole stream, so the member's own first) have matured before it:
+    # advance_kind matures a batch whose moment is at or before the event's
+    st["mfront"] = np.minimum(np.searchsorted(v_key, t_key, side="right"), np.arange(nev))
+    st["mfront_end"] = np.searchsorted(v_key, np.arange(nmem) * nt + inv[-1], side="right")
+
+
+def vector_available(st, mm):
+    """The members' available balance (`KindState.available`): credited, less consumed, less pending."""
+    avail = st["CT"][mm] - st["X"][mm]
+    if "CP" in st:
+        avail -= st["CP"][mm] - st["MP"][mm]
+    return avail
+
+
+def vector_mature(st, mm, idx, m_evstart) -> None:
+    """Time passes (`advance_kind`'s first part): the purchases whose moment has come before the events `idx`
+    are available; what they hold is the running purchase sum at the last of them."""
+    import numpy as np
+
+    f = st["mfront"][idx]
+    has = f > m_evstart[mm]
+    st["MP"][mm] = np.where(has, st["cumP"][np.maximum(f - 1, 0)], 0)
+
+
+def vector_pending_credit(st, mm, idx, event_points) -> None:
+    """After the lockstep's earning: a purchase's points wait (`credit` with an order), others are available."""
+    import numpy as np
+
+    CP = st["CP"]
+    CP[mm] += np.where(st["pend_ev"][idx], event_points, 0)
+    st["cumP"][idx] = CP[mm]
+
+
+def vector_waiting(st, order_ev, t):
+    """Per return, whether its order's points still wait at the return's moment `t` (so `claw` takes them from
+    the order's own batch: all of a return's share, since nothing else touches a pending batch)."""
+    return st["avail_ev"][order_ev] > t
+
+
+def vector_claw_pending(st, nr: int, j: int, mm, order_ev, ret_ev, amount) -> None:
+    """`claw`'s first step for the members `mm`: `amount` leaves slot j of their order `order_ev`, still
+    waiting, at their return `ret_ev`: a hole in the stream from that slot to the return's."""
+    st["CT"][mm] -= amount
+    st["CP"][mm] -= amount
+    _lower_ranges(st["cum"], order_ev * nr + j, (ret_ev + 1) * nr, amount)
+    _lower_ranges(st["cumP"], order_ev, ret_ev + 1, amount)
+
+
+def _lower_ranges(a, lo, hi, by) -> None:
+    """a[lo[i]:hi[i]] -= by[i] for each i (ranges of different members: disjoint)."""
+    import numpy as np
+
+    lengths = hi - lo
+    total = int(lengths.sum())
+    if not total:
+        return
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    a[starts + np.arange(total)] -= np.repeat(by, lengths)
+
+
+def vector_matured(st, e_mem, m_evstart, end_us: int):
+    """Per event, the points of its purchase that matured by the end of the history (`points_available`
+    effects, at the event's `avail_ev`): what its batches held then, after the holes returns made."""
+    import numpy as np
+
+    cumP = st["cumP"]
+    prev = np.concatenate(([0], cumP[:-1]))
+    prev[m_evstart] = 0
+    held = cumP - prev
+    return np.where(st["pend_ev"] & (st["avail_ev"] <= end_us), held, 0)
+
+
+def vector_inactivity_setup(st, deadline_ev, restarts, nmem: int) -> None:
+    """State of a kind that expires after inactivity: per event, the deadline a running purchase starts
+    (`start_inactivity`: its time plus the duration), and per member the one running (-1: none)."""
+    import numpy as np
+
+    st["dl_ev"] = np.where(restarts, deadline_ev, -1)
+    st["DL"] = np.full(nmem, -1, dtype=np.int64)
+    nev = len(deadline_ev)
+    st["inact_amt"] = np.zeros(nev, dtype=np.int64)  # what expired before each event, at ...
+    st["inact_at"] = np.zeros(nev, dtype=np.int64)  # ... the deadline that passed
+    st["inact_end"] = np.zeros(nmem, dtype=np.int64)  # what expired by the end of the history, at ...
+    st["inact_end_at"] = np.zeros(nmem, dtype=np.int64)
+
+
+def vector_inactivity(st, mm, idx, t) -> None:
+    """Time passes (`advance_kind`'s last part, after pending points matured): a deadline at or before the
+    events' moments `t` takes every available point (none when the balance is owed), and the clock stops
+    until the next purchase."""
+    import numpy as np
+
+    DL = st["DL"]
+    dl = DL[mm]
+    due = (dl >= 0) & (dl <= t)
+    if not due.any():
+        return
+    mh, ih = mm[due], idx[due]
+    amount = np.maximum(vector_available(st, mh), 0)
+    st["X"][mh] += amount
+    st["inact_amt"][ih] = amount
+    st["inact_at"][ih] = dl[due]
+    DL[mh] = -1
+
+
+def vector_inactivity_restart(st, mm, idx) -> None:
+    """A running purchase restarts the clock (`start_inactivity`)."""
+    import numpy as np
+
+    dl = st["dl_ev"][idx]
+    st["DL"][mm] = np.where(dl >= 0, dl, st["DL"][mm])
+
+
+def vector_inactivity_end(st, end_us: int, m_evstart) -> None:
+    """The end of the history: pending points due by then mature, then a deadline passed takes the rest."""
+    import numpy as np
+
+    members = np.arange(len(st["DL"]))
+    if "CP" in st:
+        f = st["mfront_end"]
+        has = f > m_evstart
+        st["MP"][:] = np.where(has, st["cumP"][np.maximum(f - 1, 0)], 0)
+    DL = st["DL"]
+    due = (DL >= 0) & (DL <= end_us)
+    amount = np.where(due, np.maximum(vector_available(st, members), 0), 0)
+    st["X"] += amount
+    st["inact_end"] = amount
+    st["inact_end_at"] = np.where(due, DL, 0)
+
+
 class PointsOverTime(ProgramMechanic):
-    """Pending points and expiry: the kernel runs expiry after earning only."""
+    """Pending points and expiry: the kernel runs pending points, expiry after earning and after inactivity."""
 
     name = "points over time"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         for k in program.kinds:
-            if k.pending:
-                return f"pending points ({k.name!r}) are not vectorised yet"
-            if k.expiry not in (None, "after_earning"):
-                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only 'after earning')"
+            if k.pending and k.policy == "pending_only":
+                return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
+            if k.expiry not in (None, "after_earning", "inactivity"):
+                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only after earning or inactivity)"
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
-from loyalty.runtime.mechanics.points import spend_oldest
+from loyalty.runtime.mechanics.points import spend_oldest, vector_available
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 
 # a simulated member redeems as often as her balance allows after each event; a bound, not a behaviour
@@ -56,7 +56,7 @@ def vector_redeem(kern, mm, idx) -> None:
     for price, k, times in kern.redeems:
         st = kern.kstate[k]
         X = st["X"]
-        avail = st["CT"][mm] - X[mm]
+        avail = vector_available(st, mm)
         ok = kern.m_redeems[mm] & kern.e_valid[idx] & (avail >= price)
         if ok.any():
             n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)

@@ -24,16 +24,18 @@ Plan (docs/performance.md, "The vectorised kernel"):
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import functools
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
-                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
+                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum,
+                                    segmented_cummax)
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.discount import vector_discount_rules
@@ -41,6 +43,10 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
+from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
+                                              vector_inactivity_end, vector_inactivity_restart,
+                                              vector_inactivity_setup, vector_matured, vector_mature,
+                                              vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.program import Draw
@@ -60,6 +66,9 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
 MAX_SPEND_PASSES = 64
+# members the kernel routed to the scalar plan for a reason of its mechanics (not irregular grouping or event
+# ids), by reason, since the process started: `loyalty simulate --verbose` prints a run's, so no fallback is silent
+ROUTED: "collections.Counter[str]" = collections.Counter()
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -251,6 +260,52 @@ class _Rows:
 
 
 
+def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
+    """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
+    earning: the kernel consumes a member's available points from the front of her stream in earning order,
+    which is the scalar's oldest-first only while the available points are a prefix of it. They are not when
+    points credited at once (a signup, a visit, an action) come while a purchase's still wait, or when a
+    purchase's points would expire before they are available. Such members are replayed by the scalar plan,
+    and counted (`ROUTED`)."""
+    out = np.zeros(rows.n, dtype=bool)
+    kinds = [k for k in prog.kinds if k.pending and k.expiry == "after_earning"]
+    if not kinds or not rows.n:
+        return out
+    starts = np.flatnonzero(rows.new)
+    typ, t, mem = rows.type[starts], rows.time[starts], rows.member[starts]
+    bought = typ == PURCHASE
+    # per event start, the time of the member's last purchase before it (or none)
+    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    t0 = int(t.min()) if len(t) else 0
+    last = segmented_cummax(np.where(bought, t - t0 + 1, 0), seg)  # 0: no purchase yet
+    last_before = np.concatenate(([0], last[:-1]))
+    last_before[np.concatenate(([True], seg[1:] != seg[:-1]))] = 0
+    for k in kinds:
+        at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
+        if bought.any():
+            avail = _add_duration(t[bought], *k.pending)
+            early = _add_duration(t[bought], k.expiry_amount, k.expiry_unit) < avail
+            out[starts[np.flatnonzero(bought)[early]]] = True
+        cand = at_once & (last_before > 0)
+        if cand.any():
+            waiting = _add_duration(last_before[cand] - 1 + t0, *k.pending) > t[cand]
+            out[starts[np.flatnonzero(cand)[waiting]]] = True
+    return out
+
+
+def _credits_at_once(prog, k: int) -> set:
+    """The event types (codes) other than purchases on which a rule credits kind k (points available at once)."""
+    types = set()
+    for r in prog.rules:
+        if r.point_kind != k:
+            continue
+        if r.action == "earn_fixed":
+            types.add(TYPES.index("signup") if r.trigger == "signup" else CUSTOM if r.trigger == "action" else VISIT)
+        elif r.action == "earn_per_event":
+            types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
+    return types
+
+
 def _irregular_members(rows: _Rows) -> np.ndarray:
     """Members with one group key at more than one start (the scalar groups their rows by key)."""
     s = np.flatnonzero(rows.new & rows.grouped)
@@ -315,6 +370,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     back = np.flatnonzero((rows.member[1:] == rows.member[:-1]) & (rows.time[1:] < rows.time[:-1]))
     if len(back):
         scalar[np.unique(mseg[back + 1])] = True
+    waits = _pending_out_of_order(rows, prog)
+    if waits.any():
+        ROUTED["pending points out of earning order"] += int(len(np.unique(mseg[waits])))
+        scalar[np.unique(mseg[waits])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
     odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
@@ -650,7 +709,7 @@ class _Kernel:
         for ri, exprs in self.balance_rules.items():
             ok = np.ones(len(idx), dtype=bool)
             for e in exprs:
-                ok &= self._expr_at(e, idx, lambda k: self.kstate[k]["CT"][mm] - self.kstate[k]["X"][mm])
+                ok &= self._expr_at(e, idx, lambda k: vector_available(self.kstate[k], mm))
             self.balance_ok[ri][idx] = ok
 
     def _item_text(self, row: int) -> str:
@@ -986,7 +1045,7 @@ class _Kernel:
         for kind in kinds:
             rules = self.slot_rules[kind.index]
             nr = len(rules)
-            st = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
+            st: dict[str, Any] = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
                   "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
             if nr and kind.expiry == "after_earning":
@@ -1007,6 +1066,12 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
+            if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
+                vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
+                                     _add_duration(self.e_time, *kind.pending), self.end_us, _moment_ranks)
+            if nr and kind.expiry == "inactivity":  # points.py: a running purchase restarts the clock
+                vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
+                                        counted, nmem)
             self.kstate[kind.index] = st
         # simulated redemptions (runtime/mechanics/redeem.py): per reward (price, point kind, times per event)
         plan = self.plan
@@ -1053,6 +1118,12 @@ class _Kernel:
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+            for kind in kinds:  # ... and pending points whose moment has come are available
+                st = self.kstate[kind.index]
+                if "CP" in st:
+                    vector_mature(st, mm, idx, self.m_evstart)
+                if "DL" in st:
+                    vector_inactivity(st, mm, idx, self.e_time[idx])
             if self.balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
@@ -1060,6 +1131,7 @@ class _Kernel:
             # (2) earning: purchases by the points table of the member's tier, fixed earns
             for kind in kinds:
                 st = self.kstate[kind.index]
+                event_points = 0
                 for j, sl in enumerate(st["rules"]):
                     if sl.fixed:
                         pts = self.fixed[sl.skey][idx]
@@ -1070,8 +1142,13 @@ class _Kernel:
                     CT[mm] += pts
                     st["cum"][slot] = CT[mm]
                     st["pts"][slot] = pts
+                    event_points = event_points + pts
                     if earned_metric_kind == kind.index:
                         mval[mm] += pts
+                if "CP" in st:
+                    vector_pending_credit(st, mm, idx, event_points)
+                if "DL" in st:
+                    vector_inactivity_restart(st, mm, idx)
             # (3) returns take back points, oldest first, by the kind's policy
             ri = is_ret[idx]
             if ri.any():
@@ -1094,14 +1171,22 @@ class _Kernel:
                         delta = np.where(pos, delta, 0)
                         st["clawed"][oslot] += delta
                         X = st["X"]
+                        waiting = vector_waiting(st, oev, self.e_time[ridx]) if "CP" in st else None
+                        if waiting is not None and waiting.any():  # from the order's own pending batch
+                            vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
+                                                delta[waiting])
                         if kind.policy == "negative":
                             taken = delta
                         elif kind.policy == "zero":
-                            avail = np.maximum(st["CT"][rmm] - X[rmm], 0)
+                            avail = np.maximum(vector_available(st, rmm), 0)
                             taken = np.minimum(delta, avail)
                         else:
                             taken = np.zeros_like(delta)
-                        X[rmm] += taken
+                        if waiting is not None:
+                            taken = np.where(waiting, delta, taken)
+                            X[rmm] += np.where(waiting, 0, taken)
+                        else:
+                            X[rmm] += taken
                         ta, tr, fx = self.claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
@@ -1152,10 +1237,17 @@ class _Kernel:
                         self.claw[sl.skey])
                     rules.append((j, table, tiered, claw))
                 expires = "ptr" in st
+                # pending points (points.vector_pending_setup): [CP, MP, cumP, avail_ev, pend_ev, mfront]
+                pend = [int(st["CP"][m]), int(st["MP"][m]), st["cumP"][start:end].tolist(),
+                        st["avail_ev"][start:end].tolist(), st["pend_ev"][start:end].tolist(),
+                        st["mfront"][start:end].tolist()] if "CP" in st else None
+                # inactivity (points.vector_inactivity_setup): [DL, dl_ev, inact_amt, inact_at]
+                idle = [int(st["DL"][m]), st["dl_ev"][start:end].tolist(), st["inact_amt"][start:end].tolist(),
+                        st["inact_at"][start:end].tolist()] if "DL" in st else None
                 per_kind.append([kind, st, nr, lo, rules, expires, int(st["X"][m]), int(st["CT"][m]),
                                  st["cum"][lo:hi].tolist(), st["pts"][lo:hi].tolist(), st["clawed"][lo:hi].tolist(),
                                  st["ptr"][start:end].tolist() if expires else None,
-                                 st["Xexp"][start:end].tolist() if expires else None])
+                                 st["Xexp"][start:end].tolist() if expires else None, pend, idle])
             valid = e_valid[start:end].tolist()
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
@@ -1165,6 +1257,7 @@ class _Kernel:
             t_now = int(tier[m])
             v = int(mval[m])
             first_slot_of = int(m_evstart[m])
+            etimes = self.e_time[start:end].tolist()
             redeems = [(price, k, times) for price, k, times in self.redeems] if self.m_redeems[m] else ()
             for i in range(first - start, count):
                 idx = start + i
@@ -1178,9 +1271,18 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
+                    pend, idle = pk[13], pk[14]
+                    if pend is not None:  # points.vector_mature
+                        f = pend[5][i]
+                        pend[1] = pend[2][f - 1 - start] if f > first_slot_of else 0
+                    if idle is not None and 0 <= idle[0] <= etimes[i]:  # points.vector_inactivity
+                        amount = max(pk[7] - pk[6] - (pend[0] - pend[1] if pend is not None else 0), 0)
+                        pk[6] += amount
+                        idle[2][i], idle[3][i] = amount, idle[0]
+                        idle[0] = -1
                 if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
                     one = np.array([idx])
-                    balances = [pk[7] - pk[6] for pk in per_kind]
+                    balances = [_tail_available(pk) for pk in per_kind]
                     for ri, exprs in self.balance_rules.items():
                         self.balance_ok[ri][idx] = all(
                             bool(self._expr_at(e, one, lambda k: np.array([balances[k]]))[0]) for e in exprs)
@@ -1190,14 +1292,23 @@ class _Kernel:
                 for pk in per_kind:
                     kind, nr = pk[0], pk[2]
                     cum, pts_list = pk[8], pk[9]
+                    event_points = 0
                     for j, table, tiered, _claw in pk[4]:
                         pts = table[i] if table is not None else tiered[t_before + 1][i]
                         slot = i * nr + j
                         pk[7] += pts
                         cum[slot] = pk[7]
                         pts_list[slot] = pts
+                        event_points += pts
                         if earned_metric_kind == kind.index:
                             v += pts
+                    pend, idle = pk[13], pk[14]
+                    if pend is not None:  # points.vector_pending_credit
+                        if pend[4][i]:
+                            pend[0] += event_points
+                        pend[2][i] = pend[0]
+                    if idle is not None and idle[1][i] >= 0:  # points.vector_inactivity_restart
+                        idle[0] = idle[1][i]
                 # (3) returns take back points, oldest first, by the kind's policy
                 if ret[i]:
                     o = order_ev[i] - start
@@ -1215,13 +1326,25 @@ class _Kernel:
                             if delta <= 0:
                                 continue
                             pk[10][oslot] += delta
-                            if kind.policy == "negative":
+                            pend = pk[13]
+                            if pend is not None and pend[3][o] > etimes[i]:  # points.vector_claw_pending
                                 taken = delta
-                            elif kind.policy == "zero":
-                                taken = min(delta, max(pk[7] - pk[6], 0))
+                                pk[7] -= delta
+                                pend[0] -= delta
+                                cum = pk[8]
+                                for s_ in range(oslot, (i + 1) * nr):
+                                    cum[s_] -= delta
+                                cumP = pend[2]
+                                for e_ in range(o, i + 1):
+                                    cumP[e_] -= delta
                             else:
-                                taken = 0
-                            pk[6] += taken
+                                if kind.policy == "negative":
+                                    taken = delta
+                                elif kind.policy == "zero":
+                                    taken = min(delta, max(_tail_available(pk), 0))
+                                else:
+                                    taken = 0
+                                pk[6] += taken
                             ta[idx] = taken
                             tr[idx] = delta - taken
                             fx[idx] = True
@@ -1242,7 +1365,7 @@ class _Kernel:
                 if redeems and valid[i]:
                     for price, k, times in redeems:
                         pk = per_kind[k]
-                        n = simulated_redemptions(pk[7] - pk[6], price)
+                        n = simulated_redemptions(_tail_available(pk), price)
                         if n:
                             pk[6] += n * price
                             times[idx] = n
@@ -1253,6 +1376,13 @@ class _Kernel:
                 st["cum"][lo:hi], st["pts"][lo:hi], st["clawed"][lo:hi] = pk[8], pk[9], pk[10]
                 if pk[5]:
                     st["Xexp"][start:end] = pk[12]
+                pend, idle = pk[13], pk[14]
+                if pend is not None:
+                    st["CP"][m], st["MP"][m] = pend[0], pend[1]
+                    st["cumP"][start:end] = pend[2]
+                if idle is not None:
+                    st["DL"][m] = idle[0]
+                    st["inact_amt"][start:end], st["inact_at"][start:end] = idle[2], idle[3]
             self.tier_before[start:end] = t_bef
             self.tier_after[start:end] = t_aft
             tier[m] = t_now
@@ -1263,6 +1393,8 @@ class _Kernel:
         kinds = self.prog.kinds
         for kind in kinds:
             st = self.kstate[kind.index]
+            if "DL" in st:
+                vector_inactivity_end(st, self.end_us, self.m_evstart)
             if "ptr" not in st:
                 continue
             X = st["X"]
@@ -1379,6 +1511,16 @@ class _Kernel:
                 emon = np.repeat(_month_number(st["exp_ev"]), nr)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+            if "DL" in st:  # points expired after inactivity, in the month of the deadline
+                for amount, at, mem in ((st["inact_amt"], st["inact_at"], self.e_mem),
+                                        (st["inact_end"], st["inact_end_at"], np.arange(nmem))):
+                    cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
+                              _month_number(at), amount, amount > 0)
+                    m_expired[pk] = m_expired.get(pk, 0) + _group_sum(mem, amount, nmem)
+            if "CP" in st:  # points_available effects, in the month their moment falls in
+                matured = vector_matured(st, self.e_mem, self.m_evstart, self.end_us)
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "matured"),
+                          _month_number(st["avail_ev"]), matured, matured > 0)
         m_redeemed, m_rewards, m_face, m_reward_cost = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
         for r in self.discount_rules + self.punch_rules:
@@ -1640,6 +1782,13 @@ class _Kernel:
         for ti, name in enumerate(names):
             for mi in np.flatnonzero(per[ti] > 0).tolist():
                 res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
+
+
+def _tail_available(pk) -> int:
+    """A kind's available balance in `_finish_one_by_one` (points.vector_available): credited, less consumed,
+    less pending."""
+    pend = pk[13]
+    return pk[7] - pk[6] - (pend[0] - pend[1] if pend is not None else 0)
 
 
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
