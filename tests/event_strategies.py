@@ -196,9 +196,9 @@ def without_unused_params(program):
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters, no caps,
-    budgets, draws, pending points or expiry other than after earning; tiers on a lifetime
-    metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch
-    (all without a trigger), earn on signup or per referral. The result may draw warnings
+    budgets, draws, pending points or expiry other than after earning; tiers on a lifetime or
+    calendar-window metric (with downgrades and grace) and multipliers only; rules that earn per
+    spend, multiply, punch (all without a trigger), earn on signup or per referral. The result may draw warnings
     (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -242,7 +242,8 @@ def vectorisable(program):
                                                                    if isinstance(b, ast.BenefitMultiplier)))
                           for t in d.tiers)
             m = d.metric
-            d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime, None), tiers, None)
+            window = m.window if isinstance(m.window, ast.CalendarWindow) else None  # a rolling one is not run
+            d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime and window is None, window), tiers, d.downgrade)
         elif isinstance(d, ast.DrawDecl):
             d = None
         elif isinstance(d, ast.ProgramDecl):

@@ -505,14 +505,111 @@ rule "a mug, now and then" {
 }
 """
 
+# tiers on a calendar window, reviewed at the end of each quarter with a grace period (down to no lower than what
+# the quarter just ended met): spend (a return takes back what its order added only while the order's quarter is
+# the return's), a start tier from 0
+TIER_REVIEWS = """
+program "Tier reviews" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 3 months after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+tiers by spend in the calendar quarter {
+  tier "blue" from 0 NOK
+  tier "silver" from 100 NOK {
+    earn 1.5x points
+  }
+  tier "gold" from 2000 NOK {
+    earn 2x points
+  }
+  downgrade at the end of each quarter with 2 weeks grace
+}
+"""
+
+# points earned in the calendar month (clawbacks dated at their order), reviewed each month without grace, no
+# tier from 0
+TIER_EARNED = """
+program "Tier earned" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  balance may go negative
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+rule "welcome" {
+  earn 40 points on signup
+}
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+tiers by points earned in the calendar month {
+  tier "silver" from 50 points {
+    earn 1.25x points
+  }
+  tier "gold" from 400 points {
+    earn 2x points
+  }
+  downgrade at the end of each month
+}
+"""
+
+# visits in the calendar quarter, no downgrade (a tier once reached is kept but for returns); and visits in
+# the calendar week, reviewed each year with a month's grace
+TIER_VISITS = """
+program "Tier visits" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+}
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+tiers by visits in the calendar quarter {
+  tier "regular" from 2 {
+    earn 2x points
+  }
+  tier "devotee" from 6 {
+    earn 3x points
+  }
+}
+"""
+
+TIER_WEEKS = TIER_VISITS.replace("in the calendar quarter", "in the calendar week").replace(
+    "    earn 3x points\n  }\n}", "    earn 3x points\n  }\n  downgrade at the end of each year with 1 month grace\n}")
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
-            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty"]
+            "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty",
+            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
-          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES}
+          "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
+          "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS}
 
 
 def _program(tmp_path_factory, name):

@@ -34,6 +34,7 @@ from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum)
+from loyalty.runtime.arrays import add_duration as _add_duration
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.discount import vector_discount_rules
@@ -43,6 +44,7 @@ from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
+from loyalty.runtime.mechanics.tiers import VectorTiers
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
 from loyalty.simulate.scenario import member_redeems, stable_hash
@@ -97,38 +99,6 @@ def _ints(column, fill: int = 0) -> np.ndarray:
     from loyalty.simulate.columns import numbers
 
     return numbers(column, fill)
-
-
-def _add_months(us: np.ndarray, months: int) -> np.ndarray:
-    """timeutil.add_duration by calendar months on µs timestamps (the day clamps to the month's end)."""
-    t = us.astype("datetime64[us]")
-    day0 = t.astype("datetime64[D]")
-    month0 = t.astype("datetime64[M]")
-    day = (day0 - month0.astype("datetime64[D]")).astype(np.int64)
-    tod = (t - day0.astype("datetime64[us]")).astype(np.int64)
-    target = month0 + months
-    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    out = target.astype("datetime64[D]") + np.minimum(day, length - 1)
-    return out.astype("datetime64[us]").astype(np.int64) + tod
-
-
-def _add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
-    """timeutil.add_duration on µs timestamps; Unsupported for a moment past 9999-12-31 (the evaluator's NEVER)."""
-    if amount * (30 if unit == "month" else 365 if unit == "year" else 7 if unit == "week" else 1) > 10_000 * 366:
-        raise Unsupported("a duration past the end of the calendar")
-    out = _add_duration_us(us, amount, unit)
-    if len(out) and int(out.max()) > _us(_dt.datetime.max):
-        raise Unsupported("a moment past the end of the calendar")
-    return out
-
-
-def _add_duration_us(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
-    day = 86_400_000_000
-    if unit == "day":
-        return us + amount * day
-    if unit == "week":
-        return us + amount * 7 * day
-    return _add_months(us, amount if unit == "month" else amount * 12)
 
 
 def _month_number(us: np.ndarray) -> np.ndarray:
@@ -973,6 +943,9 @@ class _Kernel:
         elif metric is not None and metric.kind == "visits":
             free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
+        # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
+        vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
+        one_by_one = vt is None or not vt.in_steps  # the one-by-one tail keeps only a lifetime metric's tier
 
         # per kind: slots, their expiry and the FIFO pointers
         self.kstate = {}
@@ -1025,7 +998,7 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
-            if na < self.tail_members:
+            if na < self.tail_members and one_by_one:
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
                 self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
@@ -1046,6 +1019,8 @@ class _Kernel:
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+            if vt is not None:  # reviews and grace periods due, a calendar window's turn
+                vt.before(mm, idx)
             if self.balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
@@ -1100,17 +1075,10 @@ class _Kernel:
                         tr[ridx] = delta - taken
                         fx[ridx] = pos
                         if earned_metric_kind == kind.index:
-                            mval[rmm] -= taken
+                            mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
-            if tiers is not None:
-                mval[mm] += free_metric[idx]
-                v = mval[mm]
-                q = np.full(na, -1, dtype=np.int64)
-                for ti, th in enumerate(thresholds):
-                    q[v >= th] = ti
-                q = np.where(self.e_valid[idx], q, t_before)
-                tier[mm] = q
-                self.tier_after[idx] = q
+            if vt is not None:
+                self.tier_after[idx] = vt.after(mm, idx, t_before)
             # (5) simulated members redeem as soon as the balance allows
             if self.redeems:
                 vector_redeem(self, mm, idx)
@@ -1125,7 +1093,7 @@ class _Kernel:
         kinds = self.prog.kinds
         has_tiers = self.prog.tiers is not None
         e_valid, ret_order_ev, m_evstart = self.e_valid, self.ret_order_ev, self.m_evstart
-        thresholds = list(enumerate(thresholds))
+        qualified = self.prog.tiers.qualified if has_tiers else None
         for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
             end = start + count
             first = start + first_step
@@ -1223,10 +1191,7 @@ class _Kernel:
                 # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
                 if has_tiers:
                     v += free[i]
-                    q = -1
-                    for ti, th in thresholds:
-                        if v >= th:
-                            q = ti
+                    q = qualified(v)
                     if not valid[i]:
                         q = t_before
                     t_now = q
@@ -1263,6 +1228,8 @@ class _Kernel:
             e = st["ptr_end"]
             has = e > self.m_evstart * st["nr"]
             X[has] = np.maximum(X[has], st["cum"][e[has] - 1])
+        if self.vtiers is not None:
+            self.vtiers.at_end()  # reviews and grace periods due by the end of the history
         self.final_tier = tier
 
     # ------------------------------------------------------------------ effects to figures
@@ -1395,23 +1362,30 @@ class _Kernel:
         final = self.final_tier
         if tiers is not None:
             changed = self.tier_after != self.tier_before
-            tb, ta = self.tier_before[changed], self.tier_after[changed]
+            # every change: at events, and at reviews and grace periods' ends between them (VectorTiers.timed),
+            # each member's in the order they happen (an event's position, then timed before at-event ones)
+            t_mem, t_pos, t_seq, t_at, t_from, t_to = self.vtiers.changes()
+            c_mem = np.concatenate((self.e_mem[changed], t_mem))
+            c_mon = np.concatenate((mon[changed], _month_number(t_at)))
+            c_from = np.concatenate((self.tier_before[changed], t_from))
+            c_to = np.concatenate((self.tier_after[changed], t_to))
+            c_pos = np.concatenate((2 * np.flatnonzero(changed) + 3, 2 * t_pos + 2))
+            c_seq = np.concatenate((np.zeros(int(changed.sum()), np.int64), t_seq))
             pairs = {}
-            for a, b in zip(tb.tolist(), ta.tolist()):
+            for a, b in zip(c_from.tolist(), c_to.tolist()):
                 pairs[(a, b)] = pairs.get((a, b), 0) + 1
             for (a, b), n in pairs.items():
                 res.add("tier_change", f"{names[a] if a >= 0 else ''}{KEY_SEP}{names[b] if b >= 0 else ''}", "members", n)
             start = tiers.qualified(0)
-            # every change (the start tier at the member's first event counts as one), for reached and per month
-            c_mem = self.e_mem[changed]
-            c_mon = mon[changed]
-            c_to = ta
+            # the start tier at the member's first event counts as a change, for reached and per month
             if start >= 0:
                 c_mem = np.concatenate((self.e_mem[self.m_evstart], c_mem))
                 c_mon = np.concatenate((mon[self.m_evstart], c_mon))
                 c_to = np.concatenate((np.full(nmem, start), c_to))
-                o = np.lexsort((np.concatenate((np.zeros(nmem, np.int64), np.flatnonzero(changed) + 1)), c_mem))
-                c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
+                c_pos = np.concatenate((np.zeros(nmem, np.int64), c_pos))
+                c_seq = np.concatenate((np.zeros(nmem, np.int64), c_seq))
+            o = np.lexsort((c_seq, c_pos, c_mem))
+            c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
             reached = c_to >= 0
             if reached.any():
                 pair = np.unique(c_mem[reached] * (len(names) + 1) + c_to[reached])
