@@ -195,11 +195,12 @@ def without_unused_params(program):
 
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
-    (simulate/vector/support.py): no conditions but item and category filters, no caps,
-    budgets, draws, pending points or expiry other than after earning; tiers on a lifetime or
-    calendar-window metric (with downgrades and grace) and multipliers only; rules that earn per
-    spend, multiply, punch (all without a trigger), earn on signup or per referral. The result may draw warnings
-    (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
+    (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
+    no caps, budgets, draws, pending points or expiry other than after earning; tiers on a
+    lifetime or calendar-window metric (with downgrades and grace, discounts and perks); rules
+    that earn per spend, multiply, punch (all without a trigger), earn on signup or per referral.
+    The result may draw warnings (a reward no rule gives any more), so compile it with
+    `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
     filters = (ast.OnItems, ast.OnCategories)
@@ -223,7 +224,7 @@ def vectorisable(program):
             keep = False
         if not keep:
             return None
-        clauses = tuple(c for c in r.clauses if c is action or c in triggers or (
+        clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
             isinstance(c, filters) and isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
         return ast.RuleDecl(r.name, clauses)
 
@@ -238,9 +239,7 @@ def vectorisable(program):
             rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
             d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
         elif isinstance(d, ast.TiersDecl):
-            tiers = tuple(ast.TierDecl(t.name, t.threshold, tuple(b for b in t.benefits
-                                                                   if isinstance(b, ast.BenefitMultiplier)))
-                          for t in d.tiers)
+            tiers = d.tiers
             m = d.metric
             window = m.window if isinstance(m.window, ast.CalendarWindow) else None  # a rolling one is not run
             d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime and window is None, window), tiers, d.downgrade)

@@ -600,16 +600,82 @@ tiers by visits in the calendar quarter {
 TIER_WEEKS = TIER_VISITS.replace("in the calendar quarter", "in the calendar week").replace(
     "    earn 3x points\n  }\n}", "    earn 3x points\n  }\n  downgrade at the end of each year with 1 month grace\n}")
 
+# what a tier gives at a purchase besides points: its discount (first, before the rules' and the punch card's),
+# perks, and rules for some tiers only (a discount, an earn rule, a multiplier, a gift, a draw); tiers by spend
+# in the calendar quarter (what the tier's discount leaves is the spend), reviewed each quarter; events after the
+# run's end get nothing
+TIER_BENEFITS = """
+program "Tier benefits" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03 to 2024-09-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "mug" is a gift "mug" costing 20 NOK
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+rule "gold coffee" {
+  get 20% off
+  on "coffee"
+  for tier "gold"
+}
+rule "silver double" {
+  earn 2x points
+  for tier "silver"
+}
+rule "every 3rd wash free" {
+  every 3rd "basic wash" is free
+}
+rule "a mug for the unranked" {
+  give "mug"
+  when order total >= 100 NOK
+  for tier "blue"
+}
+draw "gold draw" {
+  held every month
+  prize 500 NOK
+  winners 1
+  1 entry per 100 NOK
+  for tier "gold"
+}
+tiers by spend in the calendar quarter {
+  tier "blue" from 0 NOK {
+    perk "newsletter"
+  }
+  tier "silver" from 150 NOK {
+    get 5% off
+    perk "free vacuum" costing 3 NOK per order
+  }
+  tier "gold" from 1500 NOK {
+    get 12.5% off
+    earn 1.5x points
+    perk "free vacuum" costing 3 NOK per order
+    perk "towel" costing 0.50 NOK per order
+  }
+  downgrade at the end of each quarter with 1 month grace
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty",
-            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS"]
+            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
-          "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS}
+          "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
+          "TIER_BENEFITS": TIER_BENEFITS}
 
 
 def _program(tmp_path_factory, name):

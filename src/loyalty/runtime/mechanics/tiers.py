@@ -106,6 +106,42 @@ def perks(tier, t, order, event, out: list) -> None:
                           order=order, reason="tier perk", event=event))
 
 
+def reads_tier(prog) -> bool:
+    """Whether a step other than earning reads the tier a member holds at an event: a tier's discount, or a
+    rule's or a draw's `for tier` condition (the kernel then settles the tiers by passes, Kernel.run)."""
+    if prog.tiers is None:
+        return False
+    if any(t.discount is not None for t in prog.tiers.tiers):
+        return True
+    docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
+    return any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ()))
+
+
+def vector_tier_discount(kern) -> None:
+    """The vectorised `tier_discount`: on each running purchase's lines, the percentage off of the tier the
+    member holds (`kern.tier_guess`, settled by passes), off `kern.paid` in place before the discount rules';
+    per tier the discount of each event (`kern.tier_discounts`), rounded half to even per line."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even
+
+    kern.tier_discounts = {}
+    tiers = kern.prog.tiers
+    if tiers is None or all(t.discount is None for t in tiers.tiers):
+        return
+    rows = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
+    r_tier = kern.tier_guess[kern.r_ev]
+    for t in tiers.tiers:
+        if t.discount is None:
+            continue
+        num, den = t.discount
+        if not fits(int(np.abs(kern.paid).max(initial=0)), num) or not fits(den, 100):
+            raise Unsupported("amounts too large for 64-bit discounts")
+        d = np.where(rows & (r_tier == t.index), half_even(kern.paid * num, den * 100), 0)
+        kern.paid -= d
+        kern.tier_discounts[t.index] = np.add.reduceat(d, kern.e_start) if kern.nev else d[:0]
+
+
 class Tiers(ProgramMechanic):
     name = "tiers"
 
@@ -116,9 +152,6 @@ class Tiers(ProgramMechanic):
         m = program.metrics[t.metric]
         if m.window == "rolling":
             return "a tier metric over a rolling window is not vectorised yet"
-        for tier in t.tiers:
-            if tier.discount is not None or tier.perks:
-                return f"tier {tier.name!r} has a discount or perks: not vectorised yet"
         return None
 
 

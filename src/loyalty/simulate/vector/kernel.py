@@ -44,7 +44,7 @@ from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
-from loyalty.runtime.mechanics.tiers import VectorTiers
+from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
 from loyalty.simulate.scenario import member_redeems, stable_hash
@@ -62,6 +62,9 @@ _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
 MAX_SPEND_PASSES = 64
+# the same for the tier members hold at an event, where a tier's discount or a `for tier` condition reads it
+# (Kernel.run; a pass per tier change of a member, and one more)
+MAX_TIER_PASSES = 64
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -421,6 +424,9 @@ class _Kernel:
                 ok &= wanted[codes]
             elif k == "segments":
                 ok &= self._member_segments(frozenset(c["names"]))[self.e_mem]
+            elif k == "tiers":  # the tier held at the event, as settled by passes (run)
+                tiers = self.prog.tiers
+                ok &= np.isin(self.tier_guess, [tiers.names[n] for n in c["names"]] if tiers else [])
             elif k == "birthday_month":  # program.build_condition: the birthday's month is the event's
                 month, _ = self.member_birthdays
                 ok &= month[self.e_mem] == self.e_month % 12 + 1
@@ -468,6 +474,7 @@ class _Kernel:
             self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
             self.discounts, self.discount_costs = {}, {}
+            vector_tier_discount(self)  # runtime/mechanics/tiers.py: a tier's discount comes first
             vector_discount_rules(self)  # runtime/mechanics/discount.py
             vector_discounts(self)  # runtime/mechanics/punch.py
             deltas = self._spend_deltas()
@@ -882,6 +889,23 @@ class _Kernel:
         # EarnPerEvent.vector_reason admit, and supports() has passed)
         self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
         self._slots()
+        # What reads the tier a member holds at an event (a tier's discount, `for tier` conditions) reads a
+        # guess, settled by passes like the spend (_settle_spend): each pass replays everything with the
+        # tiers the last one ended with; the tier before an event depends only on earlier events, so each pass
+        # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
+        tiers = prog.tiers
+        self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        for _ in range(MAX_TIER_PASSES):
+            self._replay()
+            if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
+                return self._aggregate()
+            self.tier_guess = self.tier_before.copy()
+        raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
+
+    def _replay(self) -> None:
+        """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
+        prog = self.prog
+        self._pred_masks = {}
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
@@ -897,7 +921,6 @@ class _Kernel:
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
-        return self._aggregate()
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1341,21 +1364,25 @@ class _Kernel:
                 m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
         m_redeemed, m_rewards, m_face, m_reward_cost = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
-        for r in self.discount_rules + self.punch_rules:
-            d = self.discounts[r.index]
-            cost = self.discount_costs[r.index]
-            has = d > 0
+        # (name, discount per event, its cost, the events with an effect): a tier's discount (one effect where it
+        # is not zero, tiers.tier_discount), then the rules' (where they take something off)
+        sources = [(prog.tiers.tiers[ti].name, d, d, d != 0) for ti, d in self.tier_discounts.items()]
+        sources += [(r.name, self.discounts[r.index], self.discount_costs[r.index], self.discounts[r.index] > 0)
+                    for r in self.discount_rules + self.punch_rules]
+        for name, d, cost, has in sources:
             if has.any():
                 s = int(d[has].sum())
                 for col, v in (("discount", s), ("discount_cost", int(cost[has].sum())),
                                ("discounted_orders", int(has.sum())),
                                ("effects", int(has.sum()))):
-                    key = ("rule", r.name, col)
+                    key = ("rule", name, col)
                     res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "discount"), mon, cost, has)
-            cells.add(lambda m, r=r: ("rule_month", f"{r.name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon, cost, has)
+            cells.add(lambda m, name=name: ("rule_month", f"{name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon,
+                      cost, has)
             cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
             m_discount += _group_sum(self.e_mem, d, nmem)
+        m_perks = self._perks(res, cells)
         # tiers
         tiers = prog.tiers
         names = [t.name for t in tiers.tiers] if tiers else []
@@ -1424,7 +1451,8 @@ class _Kernel:
                 held = e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
                 for i, n in zip(np.flatnonzero(has).tolist(), held[has].tolist()):
                     held_value[i] += Decimal(n) * cost
-            member_cost = [Decimal(d + r) + h for d, r, h in zip(m_discount.tolist(), m_reward_cost.tolist(), held_value)]
+            member_cost = [Decimal(d + r + p) + h for d, r, p, h in zip(m_discount.tolist(), m_reward_cost.tolist(),
+                                                                        m_perks.tolist(), held_value)]
             tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
             rows = list(map(MemberRow._make, zip(
                 self.member_names, P_mem.tolist(), revenue.tolist(),
@@ -1520,6 +1548,28 @@ class _Kernel:
             for d, c in zip(*np.unique(days, return_counts=True)):
                 h[int(d)] = h.get(int(d), 0) + int(c)
         return m_points, m_rewards, m_face, m_cost
+
+    def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
+        """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
+        cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost."""
+        m_perks = np.zeros(self.nmem, dtype=np.int64)
+        tiers = self.prog.tiers
+        if tiers is None:
+            return m_perks
+        purchases = self.e_valid & (self.e_type == PURCHASE) & self.e_running
+        for t in tiers.tiers:
+            at = purchases & (self.tier_before == t.index)
+            n = int(at.sum())
+            if not t.perks or not n:
+                continue
+            for _name, cost in t.perks:
+                for key, v in ((("tier", t.name, "perk_cost"), cost * n), (("tier", t.name, "perk_orders"), n)):
+                    res.cells[key] = res.cells.get(key, 0) + v
+                each = np.full(self.nev, cost, dtype=np.int64)
+                cells.add(lambda m: ("month", _month_text(m), "perk_cost"), self.e_month, each, at)
+                cells.add(lambda c: ("store", self._store_name(c), "perk_cost"), self.e_store, each, at)
+                m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
+        return m_perks
 
     def period_starts(self, period):
         """Per event, the calendar period it falls in (timeutil.period_key's), as (codes, in_days): the period's
