@@ -196,9 +196,10 @@ def without_unused_params(program):
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
-    no caps, budgets, draws, pending points or expiry other than after earning; tiers on a
-    lifetime or calendar-window metric (with downgrades and grace, discounts and perks); rules
-    that earn per spend, multiply, punch (all without a trigger), earn on signup or per referral.
+    no caps but a discount's, no budgets, draws, pending points or expiry other than after
+    earning; tiers on a lifetime or calendar-window metric (with downgrades and grace, discounts
+    and perks); rules that earn per spend, multiply, punch, discount (all without a trigger),
+    earn on signup or per referral.
     The result may draw warnings (a reward no rule gives any more), so compile it with
     `loyalty.compile_source`."""
     from loyalty.syntax import ast
@@ -220,12 +221,16 @@ def vectorisable(program):
             keep = [type(t) for t in triggers] == [ast.OnSignup]
         elif isinstance(action, ast.EarnPerEvent):
             keep = action.event == "referral" and not triggers
+        elif isinstance(action, (ast.Discount, ast.DiscountEach)):
+            keep = not triggers
         else:
             keep = False
         if not keep:
             return None
+        discount = isinstance(action, (ast.Discount, ast.DiscountEach))
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
-            isinstance(c, filters) and isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+            isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+            or (discount and isinstance(c, ast.Cap)))
         return ast.RuleDecl(r.name, clauses)
 
     decls = []

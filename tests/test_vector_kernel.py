@@ -665,17 +665,61 @@ tiers by spend in the calendar quarter {
 }
 """
 
+# discounts under a cap of their own: money per member and week (the order's total cut, taken from its first
+# lines on), times per month, money per year on a scale; after a tier's discount, with a punch card after them
+DISCOUNT_CAPS = """
+program "Discount caps" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+rule "a point per krone" {
+  earn 1 point per 1 NOK
+}
+rule "students" {
+  get 20% off
+  at most 100 NOK per member per week
+}
+rule "coffee 1 NOK off each" {
+  get 1 NOK off each
+  on "coffee"
+  at most 2 times per member per month
+}
+rule "scale" {
+  get discount by lifetime spend {
+    3% off from 100 NOK
+    10% off from 2000 NOK
+  }
+  at most 250 NOK per member per year
+}
+rule "every 4th wash free" {
+  every 4th "basic wash" is free
+}
+tiers by lifetime spend {
+  tier "silver" from 500 NOK {
+    get 5% off
+  }
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty",
-            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS"]
+            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
-          "TIER_BENEFITS": TIER_BENEFITS}
+          "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS}
 
 
 def _program(tmp_path_factory, name):

@@ -1369,6 +1369,11 @@ class _Kernel:
         sources = [(prog.tiers.tiers[ti].name, d, d, d != 0) for ti, d in self.tier_discounts.items()]
         sources += [(r.name, self.discounts[r.index], self.discount_costs[r.index], self.discounts[r.index] > 0)
                     for r in self.discount_rules + self.punch_rules]
+        for r in self.discount_rules:  # a rule's own cap: a cap_reached for each order it cut, by what it cut
+            refused = self.discount_refused.get(r.index)
+            if refused is not None and (refused > 0).any():
+                res.add("cap", r.name, "times", int((refused > 0).sum()))
+                res.add("cap", r.name, "truncated", int(refused.sum()))
         for name, d, cost, has in sources:
             if has.any():
                 s = int(d[has].sum())
