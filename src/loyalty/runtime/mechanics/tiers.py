@@ -107,11 +107,12 @@ def perks(tier, t, order, event, out: list) -> None:
 
 
 def reads_tier(prog) -> bool:
-    """Whether a step other than earning reads the tier a member holds at an event: a tier's discount, or a
-    rule's or a draw's `for tier` condition (the kernel then settles the tiers by passes, Kernel.run)."""
+    """Whether a step the kernel runs before its lockstep reads the tier a member holds at an event: a tier's
+    discount, a rule's or a draw's `for tier` condition, a budget's claims (the points earned at the tier)
+    (the kernel then settles the tiers by passes, Kernel.run)."""
     if prog.tiers is None:
         return False
-    if any(t.discount is not None for t in prog.tiers.tiers):
+    if prog.budgets or any(t.discount is not None for t in prog.tiers.tiers):
         return True
     docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
     return any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ()))

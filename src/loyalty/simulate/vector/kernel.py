@@ -906,6 +906,7 @@ class _Kernel:
         """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
         prog = self.prog
         self._pred_masks = {}
+        self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
