@@ -378,6 +378,9 @@ class _Kernel:
         self.end_us = _us(plan.end)
         self._pred_masks = {}
         self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
+        self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
+        self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
+        self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
 
     def _store_name(self, code: int) -> str:
         return self.rows.store_names[code] or "" if code >= 0 else ""
@@ -1098,7 +1101,7 @@ class _Kernel:
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
                         fx[ridx] = pos
-                        if earned_metric_kind == kind.index:
+                        if earned_metric_kind == kind.index and vt is not None:
                             mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
             if vt is not None:
@@ -1117,7 +1120,7 @@ class _Kernel:
         kinds = self.prog.kinds
         has_tiers = self.prog.tiers is not None
         e_valid, ret_order_ev, m_evstart = self.e_valid, self.ret_order_ev, self.m_evstart
-        qualified = self.prog.tiers.qualified if has_tiers else None
+        qualified = self.prog.tiers.qualified if self.prog.tiers is not None else (lambda value: -1)
         for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
             end = start + count
             first = start + first_step
@@ -1397,6 +1400,7 @@ class _Kernel:
             changed = self.tier_after != self.tier_before
             # every change: at events, and at reviews and grace periods' ends between them (VectorTiers.timed),
             # each member's in the order they happen (an event's position, then timed before at-event ones)
+            assert self.vtiers is not None  # made by the lockstep of a program with tiers
             t_mem, t_pos, t_seq, t_at, t_from, t_to = self.vtiers.changes()
             c_mem = np.concatenate((self.e_mem[changed], t_mem))
             c_mon = np.concatenate((mon[changed], _month_number(t_at)))
