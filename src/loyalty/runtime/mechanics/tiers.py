@@ -206,7 +206,7 @@ class VectorTiers:
     @property
     def in_steps(self) -> bool:
         """Whether the state is more than the lockstep's tier and metric (a window or reviews): then the
-        kernel's one-by-one tail, which keeps only those two, does not run."""
+        kernel's one-by-one tail, which keeps those two in Python, runs these steps one member wide."""
         return self.window is not None or self.downgrade is not None
 
     def taken_back(self, ridx, taken):

@@ -58,6 +58,11 @@ HEAVY_THRESHOLD: Optional[int] = None
 # when fewer members than this are left in the lockstep, they finish one by one in Python (measured:
 # docs/performance.md, "Third session")
 TAIL_MEMBERS = 32
+# ... and when the tier step keeps more than the tier and the metric (a calendar window, reviews), which the
+# one-by-one tail runs one member wide with numpy: there it pays only for the last few members (kernel CPU
+# s at 100k rows of a coffee_stars variant, tail 0 / 4 / 32: even history 0.26 / 0.28 / 0.32, skewed
+# (--skew 1.2) 1.21 / 0.77 / 0.92)
+TAIL_MEMBERS_TIERS = 4
 _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
@@ -250,10 +255,11 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS,
+def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: Optional[int] = None,
                     known: Optional[dict] = None) -> SimResult:
     """The whole history through the vectorised kernel (members it cannot take through the scalar one).
-    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never).
+    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never; None: by
+    the program, TAIL_MEMBERS or TAIL_MEMBERS_TIERS).
     `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets."""
     from loyalty.simulate.engine import replay_members
 
@@ -322,7 +328,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 class _Kernel:
-    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS,
+    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None):
         self.plan = plan
         self.known = known or {}
@@ -972,7 +978,8 @@ class _Kernel:
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
         # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
         vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
-        one_by_one = vt is None or not vt.in_steps  # the one-by-one tail keeps only a lifetime metric's tier
+        tail_members = self.tail_members if self.tail_members is not None else (
+            TAIL_MEMBERS_TIERS if vt is not None and vt.in_steps else TAIL_MEMBERS)
 
         # per kind: slots, their expiry and the FIFO pointers
         self.kstate = {}
@@ -1025,7 +1032,7 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
-            if na < self.tail_members and one_by_one:
+            if na < tail_members:
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
                 self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
@@ -1121,6 +1128,8 @@ class _Kernel:
         has_tiers = self.prog.tiers is not None
         e_valid, ret_order_ev, m_evstart = self.e_valid, self.ret_order_ev, self.m_evstart
         qualified = self.prog.tiers.qualified if self.prog.tiers is not None else (lambda value: -1)
+        vt = self.vtiers
+        in_steps = vt is not None and vt.in_steps
         for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
             end = start + count
             first = start + first_step
@@ -1154,6 +1163,7 @@ class _Kernel:
             v = int(mval[m])
             first_slot_of = int(m_evstart[m])
             redeems = [(price, k, times) for price, k, times in self.redeems] if self.m_redeems[m] else ()
+            one_m = np.array([m])
             for i in range(first - start, count):
                 idx = start + i
                 # (1) time passes: batches whose expiry is due are taken from the front of the stream
@@ -1166,6 +1176,10 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
+                if in_steps:  # the tier step's own state (reviews, a window): its vectorised step, one wide
+                    tier[m], mval[m] = t_now, v
+                    vt.before(one_m, np.array([idx]))
+                    t_now, v = int(tier[m]), int(mval[m])
                 if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
                     one = np.array([idx])
                     balances = [pk[7] - pk[6] for pk in per_kind]
@@ -1214,9 +1228,13 @@ class _Kernel:
                             tr[idx] = delta - taken
                             fx[idx] = True
                             if earned_metric_kind == kind.index:
-                                v -= taken
+                                v -= taken if vt is None else int(vt.taken_back(idx, taken))
                 # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
-                if has_tiers:
+                if in_steps:
+                    tier[m], mval[m] = t_now, v
+                    t_now = t_aft[i] = int(vt.after(one_m, np.array([idx]), np.array([t_before]))[0])
+                    v = int(mval[m])
+                elif has_tiers:
                     v += free[i]
                     q = qualified(v)
                     if not valid[i]:
