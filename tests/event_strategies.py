@@ -197,11 +197,10 @@ def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
     no caps but a discount's, no budgets, draws, pending points or expiry other than after
-    earning; tiers on a lifetime or calendar-window metric (with downgrades and grace, discounts
-    and perks); rules that earn per spend, multiply, punch, discount (all without a trigger),
-    earn on signup or per referral.
-    The result may draw warnings (a reward no rule gives any more), so compile it with
-    `loyalty.compile_source`."""
+    earning; tiers as written (any metric and window, downgrades and grace, discounts and
+    perks); rules that earn per spend, multiply, punch, discount (all without a trigger), earn
+    on signup or per referral. The result may draw warnings (a reward no rule gives any more),
+    so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
     filters = (ast.OnItems, ast.OnCategories)
@@ -243,11 +242,6 @@ def vectorisable(program):
         elif isinstance(d, ast.CampaignDecl):
             rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
             d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
-        elif isinstance(d, ast.TiersDecl):
-            tiers = d.tiers
-            m = d.metric
-            window = m.window if isinstance(m.window, ast.CalendarWindow) else None  # a rolling one is not run
-            d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime and window is None, window), tiers, d.downgrade)
         elif isinstance(d, ast.DrawDecl):
             d = None
         elif isinstance(d, ast.ProgramDecl):

@@ -709,17 +709,27 @@ tiers by lifetime spend {
 }
 """
 
+# tiers over rolling windows: spend in the last 3 months (a return takes back what its order added while the
+# order is in the window), reviewed each month with grace; points earned in the last 30 days (clawbacks dated
+# at their orders), no downgrade
+TIER_ROLLING = TIER_REVIEWS.replace("tiers by spend in the calendar quarter", "tiers by spend in the last 3 months")
+TIER_ROLLING_EARNED = TIER_EARNED.replace("tiers by points earned in the calendar month",
+                                          "tiers by points earned in the last 30 days").replace(
+    "  downgrade at the end of each month\n", "")
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
             "GIFTS", "examples/programs/cosmetics_gift.loyalty", "examples/programs/pharmacy_partner_card.loyalty",
             "DISCOUNTS", "MEMBERS", "examples/programs/bakery.loyalty", "FIXED", "SPEND",
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty",
-            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS"]
+            "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
+            "TIER_ROLLING", "TIER_ROLLING_EARNED"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
-          "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS}
+          "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
+          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED}
 
 
 def _program(tmp_path_factory, name):

@@ -150,9 +150,6 @@ class Tiers(ProgramMechanic):
         t = program.tiers
         if t is None:
             return None
-        m = program.metrics[t.metric]
-        if m.window == "rolling":
-            return "a tier metric over a rolling window is not vectorised yet"
         return None
 
 
@@ -163,7 +160,7 @@ _NONE = (1 << 63) - 1  # no review or grace period pending (int64 max as a µs m
 
 class VectorTiers:
     """The tier steps above over every member in the kernel's lockstep (`kern`: the kernel, its per-event
-    arrays): the metric (lifetime or a calendar window), upgrades after an event (`upgrade_to`), a return's
+    arrays): the metric (lifetime, a calendar or a rolling window), upgrades after an event (`upgrade_to`), a return's
     tier (`tier_after_return`), and reviews with downgrades and grace periods due before an event or at the
     end of the history (`start_reviews`, `advance_tiers`), in the scalar steps' order.
 
@@ -197,6 +194,9 @@ class VectorTiers:
             order = np.maximum(kern.ret_order_ev, 0)
             self.same_window = self.returns & (self.e_period[order] == self.e_period)
             self.free = np.where(self.returns & ~self.same_window, 0, free_metric)
+        self.rolling = (metric.amount, metric.unit) if metric.window == "rolling" else None
+        if self.rolling is not None:
+            self._rolling_setup()
         self.next_review = np.full(nmem, _NONE, dtype=np.int64)
         self.grace_until = np.full(nmem, _NONE, dtype=np.int64)
         self.grace_target = np.full(nmem, -1, dtype=np.int64)
@@ -207,11 +207,83 @@ class VectorTiers:
     def in_steps(self) -> bool:
         """Whether the state is more than the lockstep's tier and metric (a window or reviews): then the
         kernel's one-by-one tail, which keeps those two in Python, runs these steps one member wide."""
-        return self.window is not None or self.downgrade is not None
+        return self.window is not None or self.downgrade is not None or self.rolling is not None
 
     def taken_back(self, ridx, taken):
         """What points clawed back at the return events `ridx` take from an earned metric (dated at the order)."""
+        if self.rolling is not None:
+            self._taken_at_order(ridx, taken)
         return taken if self.window is None else taken * self.same_window[ridx]
+
+    # A rolling window: `value` is every contribution so far (each event's own, less what returns took back,
+    # dated at their orders); the window's sum is that less what is dated before the window's start: the
+    # events before it (their own contributions, `own_cum`, each member's running sum) less what returns
+    # took back from orders before it (`dec`: member, order event, amount, in the order they were taken).
+    def _rolling_setup(self) -> None:
+        import numpy as np
+
+        from loyalty.runtime.arrays import Unsupported, fits
+
+        k = self.kern
+        t = k.e_time
+        self.t0 = int(t.min()) if len(t) else 0
+        offsets = t - self.t0
+        self.step = max(int(np.gcd.reduce(offsets)) if len(t) else 1, 1)
+        self.span = int(offsets.max(initial=0)) // self.step + 3
+        if not fits(k.nmem + 1, self.span):
+            raise Unsupported("too many members and moments for a rolling tier window")
+        self.ev_key = k.e_mem * self.span + offsets // self.step + 1  # in order: members, then time
+        self.own_cum = np.zeros(k.nev, dtype=np.int64)
+        self.dec: list = []
+        self.dec_total = np.zeros(k.nmem, dtype=np.int64)
+        self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
+
+    def _taken_at_order(self, ridx, amount) -> None:
+        """Returns at `ridx` took `amount` back from their orders' contributions."""
+        import numpy as np
+
+        k = self.kern
+        ridx = np.atleast_1d(ridx)
+        amount = np.broadcast_to(np.asarray(amount, dtype=np.int64), ridx.shape)
+        took = amount != 0
+        if took.any():
+            m = k.e_mem[ridx[took]]
+            self.dec.append((m, k.ret_order_ev[ridx[took]], amount[took].copy()))
+            np.add.at(self.dec_total, m, amount[took])
+
+    def _window_start(self, m, at, review: bool):
+        """Each member's first event in the window ending at `at` (after its start; at a review, from it)."""
+        import numpy as np
+
+        from loyalty.runtime.arrays import add_duration
+
+        lo = add_duration(at, -self.rolling[0], self.rolling[1]) - self.t0
+        if review:  # the first event at or after lo
+            q = np.clip(-((-lo) // self.step), -1, self.span - 2) + 1
+            return np.searchsorted(self.ev_key, m * self.span + q, side="left")
+        q = np.clip(lo // self.step, -1, self.span - 2) + 1  # the first event after lo
+        return np.searchsorted(self.ev_key, m * self.span + q, side="right")
+
+    def _rolling_at(self, m, at, review: bool, p=None):
+        """metric_value over a rolling window, for members `m` at moments `at`: contributions dated in
+        (at - d, at], or at a review [at - d, at); `p`: the window's first events, when known."""
+        import numpy as np
+
+        k = self.kern
+        if p is None:
+            p = self._window_start(m, at, review)
+        before = np.where(p > k.m_evstart[m], self.own_cum[np.maximum(p - 1, 0)], 0)
+        if self.dec:
+            dm, do, da = (np.concatenate(c) for c in zip(*self.dec)) if len(self.dec) > 1 else self.dec[0]
+            self.dec = [(dm, do, da)]
+            limit = np.full(k.nmem, -1, dtype=np.int64)
+            limit[m] = p
+            gone = do < limit[dm]
+            if gone.any():
+                sums = np.zeros(k.nmem, dtype=np.int64)
+                np.add.at(sums, dm[gone], da[gone])
+                before = before - sums[m]
+        return self.value[m] - before
 
     def before(self, mm, idx, T=None) -> None:
         """Time passes to each event `idx` of member `mm` (or to the moments T): reviews start for a member
@@ -236,6 +308,8 @@ class VectorTiers:
 
     def _metric_at(self, m, at, review: bool):
         """metrics.metric_value of members `m` at moments `at` (every contribution so far is earlier)."""
+        if self.rolling is not None:
+            return self._rolling_at(m, at, review)
         if self.window is None:
             return self.value[m]
         from loyalty.runtime.arrays import period_code
@@ -298,7 +372,14 @@ class VectorTiers:
         import numpy as np
 
         self.value[mm] += self.free[idx]
-        q = self.tiers.qualified(self.value[mm])
+        if self.rolling is not None:
+            back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
+            if back.any():
+                self._taken_at_order(idx[back], -self.free[idx[back]])
+            self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
+            q = self.tiers.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
+        else:
+            q = self.tiers.qualified(self.value[mm])
         up = self.upgrades[idx]
         raised = up & (q > t_before)
         new = np.where(raised, q, t_before)

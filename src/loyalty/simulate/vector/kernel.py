@@ -1176,7 +1176,7 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
-                if in_steps:  # the tier step's own state (reviews, a window): its vectorised step, one wide
+                if in_steps and vt is not None:  # the tier step's own state (reviews, a window): one member wide
                     tier[m], mval[m] = t_now, v
                     vt.before(one_m, np.array([idx]))
                     t_now, v = int(tier[m]), int(mval[m])
@@ -1230,7 +1230,7 @@ class _Kernel:
                             if earned_metric_kind == kind.index:
                                 v -= taken if vt is None else int(vt.taken_back(idx, taken))
                 # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
-                if in_steps:
+                if in_steps and vt is not None:
                     tier[m], mval[m] = t_now, v
                     t_now = t_aft[i] = int(vt.after(one_m, np.array([idx]), np.array([t_before]))[0])
                     v = int(mval[m])
