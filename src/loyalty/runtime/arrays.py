@@ -98,8 +98,9 @@ def _add_months(us: np.ndarray, months: int) -> np.ndarray:
 
 
 def add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
-    """timeutil.add_duration on µs timestamps; Unsupported for a moment past 9999-12-31 (the evaluator's NEVER)."""
-    if amount * (30 if unit == "month" else 365 if unit == "year" else 7 if unit == "week" else 1) > 10_000 * 366:
+    """timeutil.add_duration on µs timestamps (`amount` may be negative); Unsupported for a moment past
+    9999-12-31 (the evaluator's NEVER) or before year 1 (its ALWAYS)."""
+    if abs(amount) * (30 if unit == "month" else 365 if unit == "year" else 7 if unit == "week" else 1) > 10_000 * 366:
         raise Unsupported("a duration past the end of the calendar")
     if unit == "day":
         out = us + amount * DAY_US
