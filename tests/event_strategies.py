@@ -210,11 +210,11 @@ def without_unused_params(program):
 
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
-    (simulate/vector/support.py): no conditions but item and category filters, no caps,
-    budgets, draws, or expiry at a period's end; tiers on a lifetime
-    metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch
-    (all without a trigger), earn on signup or per referral. The result may draw warnings
-    (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
+    (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
+    no caps but a discount's, no budgets, draws, or expiry at a period's end; tiers as written
+    (any metric and window, downgrades and grace, discounts and perks); rules that earn per spend,
+    multiply, punch, discount (all without a trigger), earn on signup or per referral. The result
+    may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
     filters = (ast.OnItems, ast.OnCategories)
@@ -234,12 +234,16 @@ def vectorisable(program):
             keep = [type(t) for t in triggers] == [ast.OnSignup]
         elif isinstance(action, ast.EarnPerEvent):
             keep = action.event == "referral" and not triggers
+        elif isinstance(action, (ast.Discount, ast.DiscountEach)):
+            keep = not triggers
         else:
             keep = False
         if not keep:
             return None
-        clauses = tuple(c for c in r.clauses if c is action or c in triggers or (
-            isinstance(c, filters) and isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+        discount = isinstance(action, (ast.Discount, ast.DiscountEach))
+        clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
+            isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+            or (discount and isinstance(c, ast.Cap)))
         return ast.RuleDecl(r.name, clauses)
 
     decls = []
@@ -251,12 +255,6 @@ def vectorisable(program):
         elif isinstance(d, ast.CampaignDecl):
             rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
             d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
-        elif isinstance(d, ast.TiersDecl):
-            tiers = tuple(ast.TierDecl(t.name, t.threshold, tuple(b for b in t.benefits
-                                                                   if isinstance(b, ast.BenefitMultiplier)))
-                          for t in d.tiers)
-            m = d.metric
-            d = ast.TiersDecl(ast.Metric(m.kind, m.unit, m.lifetime, None), tiers, None)
         elif isinstance(d, ast.DrawDecl):
             d = None
         elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:

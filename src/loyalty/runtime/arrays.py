@@ -9,6 +9,8 @@ import this module (and numpy): `program.apply` never does.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import numpy as np
 
 from loyalty.runtime import formulas
@@ -72,3 +74,62 @@ def segmented_cummax(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
         raise OverflowError("segmented_cummax: values too large")
     shifted = seg * big + values
     return np.maximum.accumulate(shifted) - seg * big
+
+
+# ---------------------------------------------------------------- calendar arithmetic on µs timestamps
+# (the history's local wall times as µs since 1970-01-01, as the kernel holds them; timeutil's on datetimes)
+
+DAY_US = 86_400_000_000
+_MAX_US = (_dt.datetime.max - _dt.datetime(1970, 1, 1)) // _dt.timedelta(microseconds=1)
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _add_months(us: np.ndarray, months: int) -> np.ndarray:
+    """timeutil.add_duration by calendar months on µs timestamps (the day clamps to the month's end)."""
+    t = us.astype("datetime64[us]")
+    day0 = t.astype("datetime64[D]")
+    month0 = t.astype("datetime64[M]")
+    day = (day0 - month0.astype("datetime64[D]")).astype(np.int64)
+    tod = (t - day0.astype("datetime64[us]")).astype(np.int64)
+    target = month0 + months
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    out = target.astype("datetime64[D]") + np.minimum(day, length - 1)
+    return out.astype("datetime64[us]").astype(np.int64) + tod
+
+
+def add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
+    """timeutil.add_duration on µs timestamps (`amount` may be negative); Unsupported for a moment past
+    9999-12-31 (the evaluator's NEVER) or before year 1 (its ALWAYS)."""
+    if abs(amount) * (30 if unit == "month" else 365 if unit == "year" else 7 if unit == "week" else 1) > 10_000 * 366:
+        raise Unsupported("a duration past the end of the calendar")
+    if unit == "day":
+        out = us + amount * DAY_US
+    elif unit == "week":
+        out = us + amount * 7 * DAY_US
+    else:
+        out = _add_months(us, amount if unit == "month" else amount * 12)
+    if len(out) and int(out.max()) > _MAX_US:
+        raise Unsupported("a moment past the end of the calendar")
+    return out
+
+
+def period_code(us: np.ndarray, period: str) -> np.ndarray:
+    """The calendar period containing each moment (timeutil.period_start's), as an int64 code that orders
+    periods: the first day's number since 1970 for a day or a week (weeks start on Monday), the first
+    month's number since 1970-01 for a month, quarter or year."""
+    if period in ("day", "week"):
+        day = us // DAY_US
+        return day if period == "day" else day - (day + 3) % 7  # 1970-01-01 was a Thursday
+    month = us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    return month - month % _PERIOD_MONTHS[period]
+
+
+def next_period_start(us: np.ndarray, period: str) -> np.ndarray:
+    """timeutil.next_period_start on µs timestamps: the first moment of the period after each one's."""
+    code = period_code(us, period)
+    if period in ("day", "week"):
+        return (code + (1 if period == "day" else 7)) * DAY_US
+    start = (code + _PERIOD_MONTHS[period]).astype("datetime64[M]").astype("datetime64[us]").astype(np.int64)
+    if len(start) and int(start.max()) > _MAX_US:
+        raise Unsupported("a moment past the end of the calendar")
+    return start

@@ -48,6 +48,15 @@ def tier_factor(tier, point_kind: int) -> tuple[int, int]:
     return n, d
 
 
+def qualified_tier(thresholds, value):
+    """The tier a metric's value qualifies for: the last index whose threshold it meets, -1 for none; `value`
+    an int or an int64 array (the kernel's, for every member at once)."""
+    best = -1
+    for i, threshold in enumerate(thresholds):
+        best = best + (value >= threshold) * (i - best)
+    return best
+
+
 def split_negative(parts: list) -> list:
     """Staged points (docs/semantics.md, "Multipliers"): a source below 1 has a negative part, taken from the
     parts before it, latest first, so no part is negative and the total stays. Changes `parts` in place."""

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
+from loyalty.runtime.formulas import qualified_tier
 from loyalty.runtime.meaning import check_depth, check_meaning
 from loyalty.runtime.schema import SchemaError, check_document
 from loyalty.runtime.timeutil import NEVER, day_after, is_iana_zone, parse_date
@@ -130,7 +131,7 @@ class Tier:
 
 
 class Tiers:
-    __slots__ = ("metric", "tiers", "downgrade_period", "grace", "names")
+    __slots__ = ("metric", "tiers", "downgrade_period", "grace", "names", "thresholds")
 
     def __init__(self, d: dict, kind_index: dict):
         self.metric = d["metric"]
@@ -140,13 +141,11 @@ class Tiers:
         g = dg.get("grace") if dg else None
         self.grace = (g["amount"], g["unit"]) if g else None
         self.names = {t.name: t.index for t in self.tiers}
+        self.thresholds = tuple(t.threshold for t in self.tiers)
 
-    def qualified(self, value: int) -> int:
-        best = -1
-        for t in self.tiers:
-            if value >= t.threshold:
-                best = t.index
-        return best
+    def qualified(self, value):
+        """The tier `value` (an int, or an int64 array) qualifies for (formulas.qualified_tier)."""
+        return qualified_tier(self.thresholds, value)
 
 
 COUNTING_TRIGGERS = ("first_purchase", "nth_visit", "every_visits", "every_spend", "nth_purchase")

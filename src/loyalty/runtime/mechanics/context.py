@@ -63,8 +63,10 @@ def matching(r, lines) -> list:
 
 # conditions that depend only on the event (its time, store, channel) and on what is known of the member before
 # her first event (segments, birthday): the vectorised kernel evaluates them as one mask per rule or draw,
-# computed up front; any other condition needs the member's state
-EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels", "segments", "birthday", "birthday_month")
+# computed up front; so does `for tier`, on the tiers settled by passes (kernel.Kernel.run); any other condition
+# needs the member's state
+EVENT_CONDITIONS = ("dates", "weekdays", "hours", "stores", "channels", "segments", "birthday", "birthday_month",
+                    "tiers")
 
 
 # `when` expressions the kernel evaluates: their parts depend only on the event's lines and total, or on

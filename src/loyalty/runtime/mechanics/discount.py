@@ -9,7 +9,7 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
-from loyalty.runtime.mechanics.limits import limit
+from loyalty.runtime.mechanics.limits import limit, own_cap_vector_reason, vector_own_cap
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import trigger_vector_reason
@@ -66,13 +66,16 @@ def vector_discount_rules(kern) -> None:
     (a percentage off, `discount_each`'s amount off each unit, then the scales' percentage of the step the
     spend before the order has reached, `kern.spend_before`), in the plan's order, on each running purchase's
     lines they select, off `kern.paid` in place (the punch cards' step runs after, as on the scalar plan);
-    per rule the discount of each event. Rounded half to even per line, as `discount_lines`."""
+    per rule the discount of each event. Rounded half to even per line, as `discount_lines`. A rule's own
+    cap (`vector_own_cap`) cuts an order's total, taken from its lines in order (`apply_line_discounts`);
+    what it refused is `kern.discount_refused` per rule."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even
+    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even, segmented_cumsum
 
     r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     paid = kern.paid
+    kern.discount_refused = {}
     for r in kern.discount_rules:
         match = kern._line_match(r) & r_purchase
         if r.action == "discount_each":
@@ -96,6 +99,10 @@ def vector_discount_rules(kern) -> None:
             if not fits(int(paid.max(initial=0)), top_num) or not fits(top_den, 100):
                 raise Unsupported("amounts too large for 64-bit discounts")
             d = np.where(match, half_even(paid * num, den * 100), 0)
+        if r.limits:  # the cap grants part of the order's total, from its first lines on
+            granted, kern.discount_refused[r.index] = vector_own_cap(kern, r, np.add.reduceat(d, kern.e_start))
+            before = segmented_cumsum(d, kern.r_ev, kern.e_start) - d  # the earlier lines' discounts
+            d = np.minimum(np.maximum(granted[kern.r_ev] - before, 0), d)
         paid -= d
         kern.discounts[r.index] = kern.discount_costs[r.index] = np.add.reduceat(d, kern.e_start)
 
@@ -111,6 +118,9 @@ class Discount(Mechanic):
         if rule.trigger is not None:
             return trigger_vector_reason(rule)
         return None  # vector_discount_rules; caps and budgets and conditions on state are declined apart
+
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return own_cap_vector_reason(rule, ("times", "money"))  # vector_discount_rules
 
     def check_action(self, action, path, check) -> None:
         check.dec(action["percent"], f"{path}.percent", *check.PERCENT, lo_open=True)
@@ -128,6 +138,9 @@ class DiscountScale(Mechanic):
         if m.kind == "spend" and m.window == "lifetime":
             return None  # vector_discount_rules, on the kernel's settled spend (Kernel._settle_spend)
         return f"rule {rule.name!r}: a discount scale by a {m.window} {m.kind} metric is not vectorised yet"
+
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return own_cap_vector_reason(rule, ("times", "money"))  # vector_discount_rules
 
     def check_action(self, action, path, check) -> None:
         check.int(action["metric"], f"{path}.metric", 0, check.metrics - 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from loyalty.runtime.mechanics.discount import apply_line_discounts
+from loyalty.runtime.mechanics.limits import own_cap_vector_reason
 from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import trigger_vector_reason
 
@@ -31,6 +32,9 @@ class DiscountEach(Mechanic):
         if rule.trigger is not None:
             return trigger_vector_reason(rule)
         return None  # discount.vector_discount_rules; caps and budgets and conditions on state are declined apart
+
+    def limits_vector_reason(self, rule) -> Optional[str]:
+        return own_cap_vector_reason(rule, ("times", "money"))  # discount.vector_discount_rules
 
     def check_action(self, action: dict, path: str, check) -> None:
         check.int(action["amount_minor"], f"{path}.amount_minor", 1)

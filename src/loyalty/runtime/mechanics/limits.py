@@ -131,12 +131,10 @@ class Budgets(ProgramMechanic):
     name = "budgets"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        """The kernel runs budgets on points per spend and their multipliers (`vector_budgets`) where the
-        points do not depend on a tier; every other budget needs the scalar replay's passes."""
+        """The kernel runs budgets on points per spend and their multipliers (`vector_budgets`, at the tier
+        each member holds); every other budget needs the scalar replay's passes."""
         if not program.budgets:
             return None
-        if program.tiers is not None:
-            return "budgets in a program with tiers need the two-pass scalar replay"
         for r in program.rules:
             if r.budget is not None and (r.action not in BUDGET_ACTIONS or r.limits):
                 return f"rule {r.name!r}: a budget on {r.action} (or with a cap) needs the two-pass scalar replay"
@@ -178,7 +176,10 @@ def vector_budgets(kern, slots, known: dict) -> None:
 
     prog = kern.prog
     ns = len(slots)
-    pts = np.stack([kern.ptab[sl.skey][0] for sl in slots], axis=1).reshape(-1)  # no tiers: row 0
+    # each event's points by the tier the member holds at it (the kernel's `tier_guess`, settled by passes;
+    # without tiers every event reads row 0)
+    row, col = kern.tier_guess + 1, np.arange(kern.nev)
+    pts = np.stack([kern.ptab[sl.skey][row, col] for sl in slots], axis=1).reshape(-1)
     has = pts > 0
     at = np.flatnonzero(has)  # claims in replay order: event by event, the slots in order
     if not len(at):
@@ -221,5 +222,5 @@ def vector_budgets(kern, slots, known: dict) -> None:
             kern.budget_cut.append((src.budget, int(cut.sum()), int((a - units)[cut].sum())))
     for jj, sl in enumerate(slots):
         mine = j == jj
-        kern.ptab[sl.skey][0][ev[mine]] = got_pts[mine]
+        kern.ptab[sl.skey][row[ev[mine]], ev[mine]] = got_pts[mine]
 

@@ -106,6 +106,43 @@ def perks(tier, t, order, event, out: list) -> None:
                           order=order, reason="tier perk", event=event))
 
 
+def reads_tier(prog) -> bool:
+    """Whether a step the kernel runs before its lockstep reads the tier a member holds at an event: a tier's
+    discount, a rule's or a draw's `for tier` condition, a budget's claims (the points earned at the tier)
+    (the kernel then settles the tiers by passes, Kernel.run)."""
+    if prog.tiers is None:
+        return False
+    if prog.budgets or any(t.discount is not None for t in prog.tiers.tiers):
+        return True
+    docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
+    return any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ()))
+
+
+def vector_tier_discount(kern) -> None:
+    """The vectorised `tier_discount`: on each running purchase's lines, the percentage off of the tier the
+    member holds (`kern.tier_guess`, settled by passes), off `kern.paid` in place before the discount rules';
+    per tier the discount of each event (`kern.tier_discounts`), rounded half to even per line."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even
+
+    kern.tier_discounts = {}
+    tiers = kern.prog.tiers
+    if tiers is None or all(t.discount is None for t in tiers.tiers):
+        return
+    rows = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
+    r_tier = kern.tier_guess[kern.r_ev]
+    for t in tiers.tiers:
+        if t.discount is None:
+            continue
+        num, den = t.discount
+        if not fits(int(np.abs(kern.paid).max(initial=0)), num) or not fits(den, 100):
+            raise Unsupported("amounts too large for 64-bit discounts")
+        d = np.where(rows & (r_tier == t.index), half_even(kern.paid * num, den * 100), 0)
+        kern.paid -= d
+        kern.tier_discounts[t.index] = np.add.reduceat(d, kern.e_start) if kern.nev else d[:0]
+
+
 class Tiers(ProgramMechanic):
     name = "tiers"
 
@@ -113,12 +150,265 @@ class Tiers(ProgramMechanic):
         t = program.tiers
         if t is None:
             return None
-        if t.downgrade_period:
-            return "tier downgrades (reviews and grace) are not vectorised yet"
-        m = program.metrics[t.metric]
-        if m.window != "lifetime":
-            return f"a tier metric over a {m.window} window is not vectorised yet"
-        for tier in t.tiers:
-            if tier.discount is not None or tier.perks:
-                return f"tier {tier.name!r} has a discount or perks: not vectorised yet"
         return None
+
+
+# ---------------------------------------------------------------- the vectorised step (simulate/vector/kernel.py)
+
+_NONE = (1 << 63) - 1  # no review or grace period pending (int64 max as a µs moment: never due)
+
+
+class VectorTiers:
+    """The tier steps above over every member in the kernel's lockstep (`kern`: the kernel, its per-event
+    arrays): the metric (lifetime, a calendar or a rolling window), upgrades after an event (`upgrade_to`), a return's
+    tier (`tier_after_return`), and reviews with downgrades and grace periods due before an event or at the
+    end of the history (`start_reviews`, `advance_tiers`), in the scalar steps' order.
+
+    Per member: `tier` and `value` (the metric; for a calendar window, its sum in period `period`) are the
+    kernel's arrays; `next_review`, `grace_until` and `grace_target` are the state's fields. Changes at a
+    review or a grace period's end are kept in `timed` (member, step, sequence, moment, from, to) for the
+    report; those at events are the kernel's `tier_before`/`tier_after`."""
+
+    def __init__(self, kern, tier, value, free_metric):
+        import numpy as np
+
+        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, RETURN, SIGNUP, VISIT, period_code
+
+        prog = kern.prog
+        self.kern, self.tiers, self.tier, self.value = kern, prog.tiers, tier, value
+        metric = prog.metrics[prog.tiers.metric]
+        self.window = metric.period if metric.window == "calendar" else None
+        self.downgrade = prog.tiers.downgrade_period
+        nmem = kern.nmem
+        # events after which the scalar plan calls `upgrade_to`: accepted, while the program runs, of a type
+        # that can move the metric (a purchase, visit, signup, action or referral)
+        self.upgrades = kern.e_valid & kern.e_running & np.isin(kern.e_type, [PURCHASE, VISIT, SIGNUP, REFERRAL,
+                                                                               CUSTOM])
+        self.returns = kern.e_valid & (kern.e_type == RETURN)
+        self.free = free_metric
+        if self.window is not None:
+            self.period = np.full(nmem, np.iinfo(np.int64).min, dtype=np.int64)
+            self.e_period = period_code(kern.e_time, self.window)
+            # a return takes back what its order added, dated at the order (returns.take_back): it moves the
+            # window's sum only while the order's period is the return's
+            order = np.maximum(kern.ret_order_ev, 0)
+            self.same_window = self.returns & (self.e_period[order] == self.e_period)
+            self.free = np.where(self.returns & ~self.same_window, 0, free_metric)
+        self.rolling = (metric.amount, metric.unit) if metric.window == "rolling" else None
+        if self.rolling is not None:
+            self._rolling_setup()
+        self.next_review = np.full(nmem, _NONE, dtype=np.int64)
+        self.grace_until = np.full(nmem, _NONE, dtype=np.int64)
+        self.grace_target = np.full(nmem, -1, dtype=np.int64)
+        self.timed: list = []
+        self.seq = 0
+
+    @property
+    def in_steps(self) -> bool:
+        """Whether the state is more than the lockstep's tier and metric (a window or reviews): then the
+        kernel's one-by-one tail, which keeps those two in Python, runs these steps one member wide."""
+        return self.window is not None or self.downgrade is not None or self.rolling is not None
+
+    def taken_back(self, ridx, taken):
+        """What points clawed back at the return events `ridx` take from an earned metric (dated at the order)."""
+        if self.rolling is not None:
+            self._taken_at_order(ridx, taken)
+        return taken if self.window is None else taken * self.same_window[ridx]
+
+    # A rolling window: `value` is every contribution so far (each event's own, less what returns took back,
+    # dated at their orders); the window's sum is that less what is dated before the window's start: the
+    # events before it (their own contributions, `own_cum`, each member's running sum) less what returns
+    # took back from orders before it (`dec`: member, order event, amount, in the order they were taken).
+    def _rolling_setup(self) -> None:
+        import numpy as np
+
+        from loyalty.runtime.arrays import Unsupported, fits
+
+        k = self.kern
+        t = k.e_time
+        self.t0 = int(t.min()) if len(t) else 0
+        offsets = t - self.t0
+        self.step = max(int(np.gcd.reduce(offsets)) if len(t) else 1, 1)
+        self.span = int(offsets.max(initial=0)) // self.step + 3
+        if not fits(k.nmem + 1, self.span):
+            raise Unsupported("too many members and moments for a rolling tier window")
+        self.ev_key = k.e_mem * self.span + offsets // self.step + 1  # in order: members, then time
+        self.own_cum = np.zeros(k.nev, dtype=np.int64)
+        self.dec: list = []
+        self.dec_total = np.zeros(k.nmem, dtype=np.int64)
+        self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
+
+    def _taken_at_order(self, ridx, amount) -> None:
+        """Returns at `ridx` took `amount` back from their orders' contributions."""
+        import numpy as np
+
+        k = self.kern
+        ridx = np.atleast_1d(ridx)
+        amount = np.broadcast_to(np.asarray(amount, dtype=np.int64), ridx.shape)
+        took = amount != 0
+        if took.any():
+            m = k.e_mem[ridx[took]]
+            self.dec.append((m, k.ret_order_ev[ridx[took]], amount[took].copy()))
+            np.add.at(self.dec_total, m, amount[took])
+
+    def _window_start(self, m, at, review: bool):
+        """Each member's first event in the window ending at `at` (after its start; at a review, from it)."""
+        import numpy as np
+
+        from loyalty.runtime.arrays import add_duration
+
+        lo = add_duration(at, -self.rolling[0], self.rolling[1]) - self.t0
+        if review:  # the first event at or after lo
+            q = np.clip(-((-lo) // self.step), -1, self.span - 2) + 1
+            return np.searchsorted(self.ev_key, m * self.span + q, side="left")
+        q = np.clip(lo // self.step, -1, self.span - 2) + 1  # the first event after lo
+        return np.searchsorted(self.ev_key, m * self.span + q, side="right")
+
+    def _rolling_at(self, m, at, review: bool, p=None):
+        """metric_value over a rolling window, for members `m` at moments `at`: contributions dated in
+        (at - d, at], or at a review [at - d, at); `p`: the window's first events, when known."""
+        import numpy as np
+
+        k = self.kern
+        if p is None:
+            p = self._window_start(m, at, review)
+        before = np.where(p > k.m_evstart[m], self.own_cum[np.maximum(p - 1, 0)], 0)
+        if self.dec:
+            dm, do, da = (np.concatenate(c) for c in zip(*self.dec)) if len(self.dec) > 1 else self.dec[0]
+            self.dec = [(dm, do, da)]
+            limit = np.full(k.nmem, -1, dtype=np.int64)
+            limit[m] = p
+            gone = do < limit[dm]
+            if gone.any():
+                sums = np.zeros(k.nmem, dtype=np.int64)
+                np.add.at(sums, dm[gone], da[gone])
+                before = before - sums[m]
+        return self.value[m] - before
+
+    def before(self, mm, idx, T=None) -> None:
+        """Time passes to each event `idx` of member `mm` (or to the moments T): reviews start for a member
+        holding a tier, reviews and grace periods due up to then end, and a calendar window moves on."""
+        k = self.kern
+        at_end = T is not None
+        if T is None:
+            T = k.e_time[idx]
+        if self.downgrade is not None:
+            from loyalty.runtime.arrays import next_period_start
+
+            starts = (self.tier[mm] >= 0) & (self.next_review[mm] == _NONE)
+            if not at_end:
+                starts &= k.e_valid[idx]
+            if starts.any():
+                self.next_review[mm[starts]] = next_period_start(T[starts], self.downgrade)
+            self._advance(mm, T, idx)
+        if self.window is not None and not at_end:
+            p = self.e_period[idx]
+            self.value[mm] *= self.period[mm] == p
+            self.period[mm] = p
+
+    def _metric_at(self, m, at, review: bool):
+        """metrics.metric_value of members `m` at moments `at` (every contribution so far is earlier)."""
+        if self.rolling is not None:
+            return self._rolling_at(m, at, review)
+        if self.window is None:
+            return self.value[m]
+        from loyalty.runtime.arrays import period_code
+
+        code = period_code(at - 1 if review else at, self.window)
+        return self.value[m] * (self.period[m] == code)
+
+    def _advance(self, mm, T, pos) -> None:
+        """advance_tiers for members `mm` up to T, one review or grace end per member a round."""
+        import numpy as np
+
+        from loyalty.runtime.arrays import add_duration, next_period_start
+
+        tiers = self.tiers
+        sel = np.arange(len(mm))
+        while len(sel):
+            m, t = mm[sel], T[sel]
+            nr, ng = self.next_review[m], self.grace_until[m]
+            due = (nr <= t) | (ng <= t)
+            if not due.any():
+                return
+            sel, m, nr, ng = sel[due], m[due], nr[due], ng[due]
+            t = t[due]
+            grace = (ng <= t) & ((nr > t) | (ng <= nr))
+            if grace.any():  # a grace period ends: down to what the metric then meets, not below the target
+                mg, at = m[grace], ng[grace]
+                self.grace_until[mg] = _NONE
+                new = np.maximum(tiers.qualified(self._metric_at(mg, at, False)), self.grace_target[mg])
+                self._change(mg, at, new, pos[sel[grace]] if pos is not None else None)
+            review = ~grace
+            if review.any():
+                mr, E = m[review], nr[review]
+                self.next_review[mr] = next_period_start(E, self.downgrade)
+                target = tiers.qualified(self._metric_at(mr, E, True))
+                lower = (self.tier[mr] >= 0) & (target < self.tier[mr]) & (self.grace_until[mr] == _NONE)
+                if lower.any():
+                    ml, El, tl = mr[lower], E[lower], target[lower]
+                    if tiers.grace:
+                        self.grace_until[ml] = add_duration(El, tiers.grace[0], tiers.grace[1])
+                        self.grace_target[ml] = tl
+                    else:
+                        self._change(ml, El, tl, pos[sel[review][lower]] if pos is not None else None)
+            self.seq += 1
+
+    def _change(self, m, at, new, pos) -> None:
+        """Members `m` move down to `new` at moments `at` (where lower), before event `pos` (None: at the end)."""
+        import numpy as np
+
+        down = new < self.tier[m]
+        if not down.any():
+            return
+        m, at, new = m[down], at[down], new[down]
+        where = pos[down] if pos is not None else self.kern.nev + np.zeros(len(m), dtype=np.int64)
+        self.timed.append((m, where, np.full(len(m), self.seq, dtype=np.int64), at, self.tier[m].copy(), new))
+        self.tier[m] = new
+
+    def after(self, mm, idx, t_before):
+        """After each event `idx` of members `mm` (holding `t_before`): the metric takes the event's part
+        (its earned points are in already), and the tier is what `upgrade_to` or `tier_after_return` make it."""
+        import numpy as np
+
+        self.value[mm] += self.free[idx]
+        if self.rolling is not None:
+            back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
+            if back.any():
+                self._taken_at_order(idx[back], -self.free[idx[back]])
+            self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
+            q = self.tiers.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
+        else:
+            q = self.tiers.qualified(self.value[mm])
+        up = self.upgrades[idx]
+        raised = up & (q > t_before)
+        new = np.where(raised, q, t_before)
+        new = np.where(self.returns[idx], q, new)
+        self.tier[mm] = new
+        if self.downgrade is not None:
+            T = self.kern.e_time[idx]
+            starts = raised & (self.next_review[mm] == _NONE)
+            if starts.any():
+                from loyalty.runtime.arrays import next_period_start
+
+                self.next_review[mm[starts]] = next_period_start(T[starts], self.downgrade)
+            ends = up & (self.grace_until[mm] != _NONE) & (q >= new)  # qualified again during the grace period
+            self.grace_until[mm[ends]] = _NONE
+        return new
+
+    def at_end(self) -> None:
+        """The end of the history (the scalar replay's last tick): reviews start, and what is due ends."""
+        import numpy as np
+
+        if self.downgrade is None:
+            return
+        mm = np.arange(self.kern.nmem)
+        self.before(mm, None, np.full(len(mm), self.kern.end_us, dtype=np.int64))
+
+    def changes(self):
+        """The timed changes as arrays (member, event position, sequence, moment, from, to); empty when none."""
+        import numpy as np
+
+        if not self.timed:
+            return tuple(np.zeros(0, dtype=np.int64) for _ in range(6))
+        return tuple(np.concatenate([c[i] for c in self.timed]) for i in range(6))

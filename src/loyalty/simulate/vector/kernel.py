@@ -36,6 +36,7 @@ from loyalty.simulate.result import KEY_SEP, region_of
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum,
                                     segmented_cummax)
+from loyalty.runtime.arrays import add_duration as _add_duration
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.discount import vector_discount_rules
@@ -49,6 +50,7 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
+from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
 from loyalty.simulate.scenario import member_redeems, stable_hash
@@ -62,6 +64,11 @@ HEAVY_THRESHOLD: Optional[int] = None
 # when fewer members than this are left in the lockstep, they finish one by one in Python (measured:
 # docs/performance.md, "Third session")
 TAIL_MEMBERS = 32
+# ... and when the tier step keeps more than the tier and the metric (a calendar window, reviews), which the
+# one-by-one tail runs one member wide with numpy: there it pays only for the last few members (kernel CPU
+# s at 100k rows of a coffee_stars variant, tail 0 / 4 / 32: even history 0.26 / 0.28 / 0.32, skewed
+# (--skew 1.2) 1.21 / 0.77 / 0.92)
+TAIL_MEMBERS_TIERS = 4
 _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
@@ -69,6 +76,9 @@ MAX_SPEND_PASSES = 64
 # members the kernel routed to the scalar plan for a reason of its mechanics (not irregular grouping or event
 # ids), by reason, since the process started: `loyalty simulate --verbose` prints a run's, so no fallback is silent
 ROUTED: "collections.Counter[str]" = collections.Counter()
+# the same for the tier members hold at an event, where a tier's discount or a `for tier` condition reads it
+# (Kernel.run; a pass per tier change of a member, and one more)
+MAX_TIER_PASSES = 64
 
 
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
@@ -106,38 +116,6 @@ def _ints(column, fill: int = 0) -> np.ndarray:
     from loyalty.simulate.columns import numbers
 
     return numbers(column, fill)
-
-
-def _add_months(us: np.ndarray, months: int) -> np.ndarray:
-    """timeutil.add_duration by calendar months on µs timestamps (the day clamps to the month's end)."""
-    t = us.astype("datetime64[us]")
-    day0 = t.astype("datetime64[D]")
-    month0 = t.astype("datetime64[M]")
-    day = (day0 - month0.astype("datetime64[D]")).astype(np.int64)
-    tod = (t - day0.astype("datetime64[us]")).astype(np.int64)
-    target = month0 + months
-    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    out = target.astype("datetime64[D]") + np.minimum(day, length - 1)
-    return out.astype("datetime64[us]").astype(np.int64) + tod
-
-
-def _add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
-    """timeutil.add_duration on µs timestamps; Unsupported for a moment past 9999-12-31 (the evaluator's NEVER)."""
-    if amount * (30 if unit == "month" else 365 if unit == "year" else 7 if unit == "week" else 1) > 10_000 * 366:
-        raise Unsupported("a duration past the end of the calendar")
-    out = _add_duration_us(us, amount, unit)
-    if len(out) and int(out.max()) > _us(_dt.datetime.max):
-        raise Unsupported("a moment past the end of the calendar")
-    return out
-
-
-def _add_duration_us(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
-    day = 86_400_000_000
-    if unit == "day":
-        return us + amount * day
-    if unit == "week":
-        return us + amount * 7 * day
-    return _add_months(us, amount if unit == "month" else amount * 12)
 
 
 def _month_number(us: np.ndarray) -> np.ndarray:
@@ -337,10 +315,11 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: int = TAIL_MEMBERS,
+def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: Optional[int] = None,
                     known: Optional[dict] = None) -> SimResult:
     """The whole history through the vectorised kernel (members it cannot take through the scalar one).
-    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never).
+    `tail_members`: below this many members left, the lockstep finishes them one by one (0: never; None: by
+    the program, TAIL_MEMBERS or TAIL_MEMBERS_TIERS).
     `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets."""
     from loyalty.simulate.engine import replay_members
 
@@ -415,7 +394,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 class _Kernel:
-    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: int = TAIL_MEMBERS,
+    def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None):
         self.plan = plan
         self.known = known or {}
@@ -471,6 +450,9 @@ class _Kernel:
         self.end_us = _us(plan.end)
         self._pred_masks = {}
         self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
+        self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
+        self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
+        self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
 
     def _store_name(self, code: int) -> str:
         return self.rows.store_names[code] or "" if code >= 0 else ""
@@ -517,6 +499,9 @@ class _Kernel:
                 ok &= wanted[codes]
             elif k == "segments":
                 ok &= self._member_segments(frozenset(c["names"]))[self.e_mem]
+            elif k == "tiers":  # the tier held at the event, as settled by passes (run)
+                tiers = self.prog.tiers
+                ok &= np.isin(self.tier_guess, [tiers.names[n] for n in c["names"]] if tiers else [])
             elif k == "birthday_month":  # program.build_condition: the birthday's month is the event's
                 month, _ = self.member_birthdays
                 ok &= month[self.e_mem] == self.e_month % 12 + 1
@@ -564,6 +549,7 @@ class _Kernel:
             self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
             self.discounts, self.discount_costs = {}, {}
+            vector_tier_discount(self)  # runtime/mechanics/tiers.py: a tier's discount comes first
             vector_discount_rules(self)  # runtime/mechanics/discount.py
             vector_discounts(self)  # runtime/mechanics/punch.py
             deltas = self._spend_deltas()
@@ -978,6 +964,24 @@ class _Kernel:
         # EarnPerEvent.vector_reason admit, and supports() has passed)
         self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
         self._slots()
+        # What reads the tier a member holds at an event (a tier's discount, `for tier` conditions) reads a
+        # guess, settled by passes like the spend (_settle_spend): each pass replays everything with the
+        # tiers the last one ended with; the tier before an event depends only on earlier events, so each pass
+        # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
+        tiers = prog.tiers
+        self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        for _ in range(MAX_TIER_PASSES):
+            self._replay()
+            if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
+                return self._aggregate()
+            self.tier_guess = self.tier_before.copy()
+        raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
+
+    def _replay(self) -> None:
+        """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
+        prog = self.prog
+        self._pred_masks = {}
+        self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
@@ -993,7 +997,6 @@ class _Kernel:
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
-        return self._aggregate()
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1039,6 +1042,10 @@ class _Kernel:
         elif metric is not None and metric.kind == "visits":
             free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
+        # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
+        vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
+        tail_members = self.tail_members if self.tail_members is not None else (
+            TAIL_MEMBERS_TIERS if vt is not None and vt.in_steps else TAIL_MEMBERS)
 
         # per kind: slots, their expiry and the FIFO pointers
         self.kstate = {}
@@ -1097,7 +1104,7 @@ class _Kernel:
         neg = -counts_sorted
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
-            if na < self.tail_members:
+            if na < tail_members:
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
                 self._finish_one_by_one(order[:na], starts_sorted[:na], counts_sorted[:na], step, tier, mval,
@@ -1124,6 +1131,8 @@ class _Kernel:
                     vector_mature(st, mm, idx, self.m_evstart)
                 if "DL" in st:
                     vector_inactivity(st, mm, idx, self.e_time[idx])
+            if vt is not None:  # reviews and grace periods due, a calendar window's turn
+                vt.before(mm, idx)
             if self.balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
@@ -1191,18 +1200,11 @@ class _Kernel:
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
                         fx[ridx] = pos
-                        if earned_metric_kind == kind.index:
-                            mval[rmm] -= taken
+                        if earned_metric_kind == kind.index and vt is not None:
+                            mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
-            if tiers is not None:
-                mval[mm] += free_metric[idx]
-                v = mval[mm]
-                q = np.full(na, -1, dtype=np.int64)
-                for ti, th in enumerate(thresholds):
-                    q[v >= th] = ti
-                q = np.where(self.e_valid[idx], q, t_before)
-                tier[mm] = q
-                self.tier_after[idx] = q
+            if vt is not None:
+                self.tier_after[idx] = vt.after(mm, idx, t_before)
             # (5) simulated members redeem as soon as the balance allows
             if self.redeems:
                 vector_redeem(self, mm, idx)
@@ -1217,7 +1219,9 @@ class _Kernel:
         kinds = self.prog.kinds
         has_tiers = self.prog.tiers is not None
         e_valid, ret_order_ev, m_evstart = self.e_valid, self.ret_order_ev, self.m_evstart
-        thresholds = list(enumerate(thresholds))
+        qualified = self.prog.tiers.qualified if self.prog.tiers is not None else (lambda value: -1)
+        vt = self.vtiers
+        in_steps = vt is not None and vt.in_steps
         for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
             end = start + count
             first = start + first_step
@@ -1259,6 +1263,7 @@ class _Kernel:
             first_slot_of = int(m_evstart[m])
             etimes = self.e_time[start:end].tolist()
             redeems = [(price, k, times) for price, k, times in self.redeems] if self.m_redeems[m] else ()
+            one_m = np.array([m])
             for i in range(first - start, count):
                 idx = start + i
                 # (1) time passes: batches whose expiry is due are taken from the front of the stream
@@ -1280,6 +1285,10 @@ class _Kernel:
                         pk[6] += amount
                         idle[2][i], idle[3][i] = amount, idle[0]
                         idle[0] = -1
+                if in_steps and vt is not None:  # the tier step's own state (reviews, a window): one member wide
+                    tier[m], mval[m] = t_now, v
+                    vt.before(one_m, np.array([idx]))
+                    t_now, v = int(tier[m]), int(mval[m])
                 if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
                     one = np.array([idx])
                     balances = [_tail_available(pk) for pk in per_kind]
@@ -1349,14 +1358,15 @@ class _Kernel:
                             tr[idx] = delta - taken
                             fx[idx] = True
                             if earned_metric_kind == kind.index:
-                                v -= taken
+                                v -= taken if vt is None else int(vt.taken_back(idx, taken))
                 # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
-                if has_tiers:
+                if in_steps and vt is not None:
+                    tier[m], mval[m] = t_now, v
+                    t_now = t_aft[i] = int(vt.after(one_m, np.array([idx]), np.array([t_before]))[0])
+                    v = int(mval[m])
+                elif has_tiers:
                     v += free[i]
-                    q = -1
-                    for ti, th in thresholds:
-                        if v >= th:
-                            q = ti
+                    q = qualified(v)
                     if not valid[i]:
                         q = t_before
                     t_now = q
@@ -1402,6 +1412,8 @@ class _Kernel:
             e = st["ptr_end"]
             has = e > self.m_evstart * st["nr"]
             X[has] = np.maximum(X[has], st["cum"][e[has] - 1])
+        if self.vtiers is not None:
+            self.vtiers.at_end()  # reviews and grace periods due by the end of the history
         self.final_tier = tier
 
     # ------------------------------------------------------------------ effects to figures
@@ -1523,44 +1535,61 @@ class _Kernel:
                           _month_number(st["avail_ev"]), matured, matured > 0)
         m_redeemed, m_rewards, m_face, m_reward_cost = self._rewards(res, cells)
         m_discount = np.zeros(nmem, dtype=np.int64)
-        for r in self.discount_rules + self.punch_rules:
-            d = self.discounts[r.index]
-            cost = self.discount_costs[r.index]
-            has = d > 0
+        # (name, discount per event, its cost, the events with an effect): a tier's discount (one effect where it
+        # is not zero, tiers.tier_discount), then the rules' (where they take something off)
+        sources = [(prog.tiers.tiers[ti].name, d, d, d != 0) for ti, d in self.tier_discounts.items()]
+        sources += [(r.name, self.discounts[r.index], self.discount_costs[r.index], self.discounts[r.index] > 0)
+                    for r in self.discount_rules + self.punch_rules]
+        for r in self.discount_rules:  # a rule's own cap: a cap_reached for each order it cut, by what it cut
+            refused = self.discount_refused.get(r.index)
+            if refused is not None and (refused > 0).any():
+                res.add("cap", r.name, "times", int((refused > 0).sum()))
+                res.add("cap", r.name, "truncated", int(refused.sum()))
+        for name, d, cost, has in sources:
             if has.any():
                 s = int(d[has].sum())
                 for col, v in (("discount", s), ("discount_cost", int(cost[has].sum())),
                                ("discounted_orders", int(has.sum())),
                                ("effects", int(has.sum()))):
-                    key = ("rule", r.name, col)
+                    key = ("rule", name, col)
                     res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "discount"), mon, cost, has)
-            cells.add(lambda m, r=r: ("rule_month", f"{r.name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon, cost, has)
+            cells.add(lambda m, name=name: ("rule_month", f"{name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon,
+                      cost, has)
             cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
             m_discount += _group_sum(self.e_mem, d, nmem)
+        m_perks = self._perks(res, cells)
         # tiers
         tiers = prog.tiers
         names = [t.name for t in tiers.tiers] if tiers else []
         final = self.final_tier
         if tiers is not None:
             changed = self.tier_after != self.tier_before
-            tb, ta = self.tier_before[changed], self.tier_after[changed]
+            # every change: at events, and at reviews and grace periods' ends between them (VectorTiers.timed),
+            # each member's in the order they happen (an event's position, then timed before at-event ones)
+            assert self.vtiers is not None  # made by the lockstep of a program with tiers
+            t_mem, t_pos, t_seq, t_at, t_from, t_to = self.vtiers.changes()
+            c_mem = np.concatenate((self.e_mem[changed], t_mem))
+            c_mon = np.concatenate((mon[changed], _month_number(t_at)))
+            c_from = np.concatenate((self.tier_before[changed], t_from))
+            c_to = np.concatenate((self.tier_after[changed], t_to))
+            c_pos = np.concatenate((2 * np.flatnonzero(changed) + 3, 2 * t_pos + 2))
+            c_seq = np.concatenate((np.zeros(int(changed.sum()), np.int64), t_seq))
             pairs = {}
-            for a, b in zip(tb.tolist(), ta.tolist()):
+            for a, b in zip(c_from.tolist(), c_to.tolist()):
                 pairs[(a, b)] = pairs.get((a, b), 0) + 1
             for (a, b), n in pairs.items():
                 res.add("tier_change", f"{names[a] if a >= 0 else ''}{KEY_SEP}{names[b] if b >= 0 else ''}", "members", n)
             start = tiers.qualified(0)
-            # every change (the start tier at the member's first event counts as one), for reached and per month
-            c_mem = self.e_mem[changed]
-            c_mon = mon[changed]
-            c_to = ta
+            # the start tier at the member's first event counts as a change, for reached and per month
             if start >= 0:
                 c_mem = np.concatenate((self.e_mem[self.m_evstart], c_mem))
                 c_mon = np.concatenate((mon[self.m_evstart], c_mon))
                 c_to = np.concatenate((np.full(nmem, start), c_to))
-                o = np.lexsort((np.concatenate((np.zeros(nmem, np.int64), np.flatnonzero(changed) + 1)), c_mem))
-                c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
+                c_pos = np.concatenate((np.zeros(nmem, np.int64), c_pos))
+                c_seq = np.concatenate((np.zeros(nmem, np.int64), c_seq))
+            o = np.lexsort((c_seq, c_pos, c_mem))
+            c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
             reached = c_to >= 0
             if reached.any():
                 pair = np.unique(c_mem[reached] * (len(names) + 1) + c_to[reached])
@@ -1599,7 +1628,8 @@ class _Kernel:
                 held = e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
                 for i, n in zip(np.flatnonzero(has).tolist(), held[has].tolist()):
                     held_value[i] += Decimal(n) * cost
-            member_cost = [Decimal(d + r) + h for d, r, h in zip(m_discount.tolist(), m_reward_cost.tolist(), held_value)]
+            member_cost = [Decimal(d + r + p) + h for d, r, p, h in zip(m_discount.tolist(), m_reward_cost.tolist(),
+                                                                        m_perks.tolist(), held_value)]
             tier_names = [names[t] if t >= 0 else "" for t in final.tolist()]
             rows = list(map(MemberRow._make, zip(
                 self.member_names, P_mem.tolist(), revenue.tolist(),
@@ -1695,6 +1725,28 @@ class _Kernel:
             for d, c in zip(*np.unique(days, return_counts=True)):
                 h[int(d)] = h.get(int(d), 0) + int(c)
         return m_points, m_rewards, m_face, m_cost
+
+    def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
+        """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
+        cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost."""
+        m_perks = np.zeros(self.nmem, dtype=np.int64)
+        tiers = self.prog.tiers
+        if tiers is None:
+            return m_perks
+        purchases = self.e_valid & (self.e_type == PURCHASE) & self.e_running
+        for t in tiers.tiers:
+            at = purchases & (self.tier_before == t.index)
+            n = int(at.sum())
+            if not t.perks or not n:
+                continue
+            for _name, cost in t.perks:
+                for key, v in ((("tier", t.name, "perk_cost"), cost * n), (("tier", t.name, "perk_orders"), n)):
+                    res.cells[key] = res.cells.get(key, 0) + v
+                each = np.full(self.nev, cost, dtype=np.int64)
+                cells.add(lambda m: ("month", _month_text(m), "perk_cost"), self.e_month, each, at)
+                cells.add(lambda c: ("store", self._store_name(c), "perk_cost"), self.e_store, each, at)
+                m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
+        return m_perks
 
     def period_starts(self, period):
         """Per event, the calendar period it falls in (timeutil.period_key's), as (codes, in_days): the period's
