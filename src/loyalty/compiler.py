@@ -343,6 +343,18 @@ class _Compiler:
             return {"type": "discount", "percent": _dec(c.percent.value)}
         if isinstance(c, ast.DiscountEach):
             return {"type": "discount_each", "amount_minor": self.minor(c.amount)}
+        if isinstance(c, ast.DiscountOrder):
+            return {"type": "discount_order", "amount_minor": self.minor(c.amount), "over_minor": self.minor(c.over)}
+        if isinstance(c, ast.FixedPrice):
+            out["line_filters"].append(_selector(c.selector))
+            return {"type": "fixed_price", "price_minor": self.minor(c.price)}
+        if isinstance(c, ast.BundleBuyGet):
+            out["line_filters"].append(_selector(c.selector))
+            return {"type": "bundle", "buy": int(c.buy.value), "free": int(c.free.value)}
+        if isinstance(c, ast.BundlePriceOf):  # `3 for the price of 2` is `buy 2, get 1 free`
+            out["line_filters"].append(_selector(c.selector))
+            paid = int(c.paid.value)
+            return {"type": "bundle", "buy": paid, "free": int(c.group.value) - paid}
         if isinstance(c, ast.DiscountScale):
             steps = [{"percent": _dec(s.percent.value), "threshold": self.quantity(s.threshold)} for s in c.steps]
             return {"type": "discount_scale", "metric": self.metric(c.metric), "steps": steps}

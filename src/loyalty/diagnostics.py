@@ -69,6 +69,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY209": _e("unknown time zone"),
     "LOY210": _e("unknown currency code"),
     "LOY211": _e("time zone of this machine only"),
+    "LOY214": _e("bundle gives nothing free"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),

@@ -35,6 +35,10 @@ ACTIONS = (
     ast.Discount,
     ast.DiscountEach,
     ast.DiscountScale,
+    ast.DiscountOrder,
+    ast.FixedPrice,
+    ast.BundleBuyGet,
+    ast.BundlePriceOf,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend)
 LIMITS = (ast.Cap, ast.Budget)
@@ -42,10 +46,11 @@ LIMITS = (ast.Cap, ast.Budget)
 # actions that may take a trigger (without one they fire on every qualifying purchase)
 TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
 # actions that may be narrowed to some items with `on "item"` / `on category "x"`
-ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach)
+ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach, ast.DiscountOrder)
 POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
 MONEY_VALUE_ACTIONS = (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree, ast.Discount, ast.DiscountEach,
-                       ast.DiscountScale, ast.GiveReward)
+                       ast.DiscountScale, ast.GiveReward, ast.DiscountOrder, ast.FixedPrice, ast.BundleBuyGet,
+                       ast.BundlePriceOf)
 
 _ACTION_WORDS = {
     ast.PunchFree: "a punch card (`every Nth ... is free`)",
@@ -59,6 +64,10 @@ _ACTION_WORDS = {
     ast.Discount: "a discount (`get P% off`)",
     ast.DiscountEach: "an amount off each unit (`get 10 NOK off each`)",
     ast.DiscountScale: "a discount scale",
+    ast.DiscountOrder: "an amount off the order (`get 50 NOK off orders over 500 NOK`)",
+    ast.FixedPrice: "a member price (`\"item\" costs 25 NOK`)",
+    ast.BundleBuyGet: "a bundle (`buy N ..., get M free`)",
+    ast.BundlePriceOf: "a bundle (`N ... for the price of M`)",
 }
 
 _TRIGGER_WORDS = {
@@ -680,9 +689,46 @@ class _Checker:
         elif isinstance(action, ast.Discount):
             self.check_percent(action.percent, "a discount")
         elif isinstance(action, ast.DiscountEach):
-            self.check_positive(action.amount, "the amount off each unit")
+            if self.is_money(action.amount, "an amount off each unit", "get 10 {c} off each"):
+                self.check_positive(action.amount, "the amount off each unit")
+        elif isinstance(action, ast.DiscountOrder):
+            if self.is_money(action.amount, "an amount off the order", "get 50 {c} off orders over 500 {c}"):
+                self.check_positive(action.amount, "the amount off the order")
+            if self.is_money(action.over, "an order total", "get 50 {c} off orders over 500 {c}"):
+                self.check_not_negative(action.over, "the order total")
+        elif isinstance(action, ast.FixedPrice):
+            self.resolve_selector(action.selector)
+            if self.is_money(action.price, "a price", '"basic wash" costs 25 {c}'):
+                self.check_not_negative(action.price, "the price")
+        elif isinstance(action, ast.BundleBuyGet):
+            self.resolve_selector(action.selector)
+            self.check_positive_count(action.buy, "the number of items to buy")
+            self.check_positive_count(action.free, "the number of free items")
+        elif isinstance(action, ast.BundlePriceOf):
+            self.resolve_selector(action.selector)
+            self.check_positive_count(action.group, "the number of items in the bundle")
+            self.check_positive_count(action.paid, "the number of items paid for")
+            if _is_whole(action.group.value) and _is_whole(action.paid.value) and \
+                    0 < action.group.value <= action.paid.value:
+                self.report(
+                    "LOY214",
+                    f"{_fmt(action.group.value)} for the price of {_fmt(action.paid.value)} gives nothing free",
+                    action.span,
+                    hint=f"the bundle must hold more items than are paid for, e.g. "
+                         f"`{_fmt(action.paid.value + 1)} ... for the price of {_fmt(action.paid.value)}`",
+                )
         elif isinstance(action, ast.DiscountScale):
             self.check_scale(action)
+
+    def is_money(self, q, what: str, example: str) -> bool:
+        """LOY201 for points where an amount of money must stand (the grammar takes both, to say so here)."""
+        if isinstance(q, ast.PointsAmount):
+            currency = self.sym.currency or "NOK"
+            self.report("LOY201", f"{what} is money, not points ({_quantity_text(q)})", q.span,
+                        hint=f"write it in the program's currency, e.g. `{example.format(c=currency)}`; "
+                             f"to give points, use `earn`")
+            return False
+        return True
 
     def check_scale(self, scale: ast.DiscountScale) -> None:
         self.check_metric(scale.metric)

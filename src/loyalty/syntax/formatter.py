@@ -313,6 +313,14 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return f"get {percent(n.percent)} off"
     if isinstance(n, ast.DiscountEach):
         return f"get {money(n.amount)} off each"
+    if isinstance(n, ast.DiscountOrder):
+        return f"get {money(n.amount)} off orders over {money(n.over)}"
+    if isinstance(n, ast.FixedPrice):
+        return f"{selector(n.selector)} costs {money(n.price)}"
+    if isinstance(n, ast.BundleBuyGet):
+        return f"buy {count(n.buy)} {selector(n.selector)}, get {count(n.free)} free"
+    if isinstance(n, ast.BundlePriceOf):
+        return f"{count(n.group)} {selector(n.selector)} for the price of {count(n.paid)}"
     if isinstance(n, ast.ScaleStep):
         return f"{percent(n.percent)} off from {quantity(n.threshold)}"
     # triggers

@@ -849,6 +849,12 @@ class _AstBuilder(Transformer):
     def discount(self, meta, c):
         return ast.Discount(self._percent(c[0]), span=self._span(meta))
 
+    def bundle_buy_get(self, meta, c):  # c[2] is the BUY_THEN_GET token
+        return ast.BundleBuyGet(self._count(c[0]), c[1], self._count(c[3]), span=self._span(meta))
+
+    def bundle_price_of(self, meta, c):
+        return ast.BundlePriceOf(self._count(c[0]), c[1], self._count(c[2]), span=self._span(meta))
+
     def discount_scale(self, meta, c):
         return ast.DiscountScale(c[0], tuple(c[1:]), span=self._span(meta))
 

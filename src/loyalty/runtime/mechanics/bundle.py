@@ -1,0 +1,67 @@
+"""Same-order bundles (`buy 2 "coffee", get 1 free`, `3 "donut" for the price of 2`): in each order, the
+units of the items the rule selects (mixed freely: any of the names, any item of the categories) are counted;
+each full group of buy + free units makes `free` units free, and the free units are the cheapest: by what a
+unit of its line still costs (line paid / quantity, compared exactly), ties to the earlier line. A line with
+k of its q units free takes `paid x k / q` off (half even; all of it when k = q). Nothing carries over to
+the next order (a punch card does that). It runs with the other discounts, in rule order; a cap or budget
+cuts it like theirs, cheapest line first.
+
+A return does not re-open the bundle: the discount stays given, and the return's refund is its share of
+what the order paid (`returns.take_back`, spend back by the returned share), so the bundle's discount goes
+back with the goods in the same proportion (docs/semantics.md, "Returns")."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Optional
+
+from loyalty.runtime.formulas import half_even
+from loyalty.runtime.mechanics.discount import apply_line_discounts
+from loyalty.runtime.mechanics.registry import Mechanic, register
+
+
+def free_units(units: int, buy: int, free: int) -> int:
+    """The free units among `units` bundled units: `free` per full group of buy + free."""
+    return units // (buy + free) * free
+
+
+def bundle(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+    r, buy, free = step
+    selected = [ln for ln in lines if r.line_matches(ln[0], ln[1])]
+    left = free_units(sum(ln[2] for ln in selected), buy, free)
+    if not left:
+        return
+    cheapest = sorted(range(len(selected)), key=lambda i: (Fraction(selected[i][4], selected[i][2]), i))
+    per_line = []
+    for i in cheapest:
+        ln = selected[i]
+        k = min(ln[2], left)
+        per_line.append((ln, ln[4] if k == ln[2] else half_even(ln[4] * k, ln[2])))
+        left -= k
+        if not left:
+            break
+    apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
+
+
+class Bundle(Mechanic):
+    name = "same-order bundle"
+    actions = ("bundle",)
+    phase = "discount"
+    # the compiled action: {"type": "bundle", "buy": units paid per group, "free": units free per group}; the
+    # items in line_filters, as a punch card's. `N for the price of M` compiles to buy M, free N - M
+    action_fields = {"buy": "int", "free": "int"}
+
+    def purchase_step(self, rule, plan, specialise, mults=()):
+        a = rule.action_doc
+        return bundle, (rule, a["buy"], a["free"])
+
+    def vector_reason(self, rule, program) -> Optional[str]:
+        return (f"rule {rule.name!r}: a same-order bundle is not vectorised yet (it orders each order's units by "
+                f"price, exactly, to find the cheapest)")
+
+    def check_action(self, action: dict, path: str, check) -> None:
+        check.int(action["buy"], f"{path}.buy", 1)
+        check.int(action["free"], f"{path}.free", 1)
+
+
+register(Bundle())
