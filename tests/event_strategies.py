@@ -197,8 +197,8 @@ def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters, no caps,
     budgets, draws, pending points or expiry other than after earning; tiers on a lifetime
-    metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch
-    (all without a trigger), earn on signup or per referral. The result may draw warnings
+    metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch, give a member
+    price or an amount off the order (all without a trigger), earn on signup or per referral. The result may draw warnings
     (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -208,12 +208,13 @@ def vectorisable(program):
         action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
                                                               ast.EarnPerSpend, ast.EarnMultiplier, ast.EarnFixed,
                                                               ast.EarnPerEvent, ast.GiveReward, ast.Discount, ast.DiscountEach,
-                                                              ast.DiscountScale))), None)
+                                                              ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
+                                                              ast.BundleBuyGet, ast.BundlePriceOf))), None)
         triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
                                                            ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
             keep = not triggers
-        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier)):
+        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice)):
             keep = not triggers
         elif isinstance(action, ast.EarnFixed):
             keep = [type(t) for t in triggers] == [ast.OnSignup]
@@ -224,7 +225,7 @@ def vectorisable(program):
         if not keep:
             return None
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or (
-            isinstance(c, filters) and isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+            isinstance(c, filters) and isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
         return ast.RuleDecl(r.name, clauses)
 
     decls = []

@@ -312,11 +312,11 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, (ast.Discount, ast.BenefitDiscount)):
         return f"get {percent(n.percent)} off"
     if isinstance(n, ast.DiscountEach):
-        return f"get {money(n.amount)} off each"
+        return f"get {quantity(n.amount)} off each"  # (points only for the checker to refuse: LOY201)
     if isinstance(n, ast.DiscountOrder):
-        return f"get {money(n.amount)} off orders over {money(n.over)}"
+        return f"get {quantity(n.amount)} off orders over {quantity(n.over)}"
     if isinstance(n, ast.FixedPrice):
-        return f"{selector(n.selector)} costs {money(n.price)}"
+        return f"{selector(n.selector)} costs {quantity(n.price)}"
     if isinstance(n, ast.BundleBuyGet):
         return f"buy {count(n.buy)} {selector(n.selector)}, get {count(n.free)} free"
     if isinstance(n, ast.BundlePriceOf):
