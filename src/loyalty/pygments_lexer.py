@@ -33,6 +33,8 @@ KEYWORDS = (
     "without", "zero",
     # parameters (`param "name"` where a literal stands), and how long returns and late events are accepted
     "param", "accepted", "within", "late", "events",
+    # fixed-price and amount-off offers, same-order bundles
+    "orders", "over", "costs", "buy", "price",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays
