@@ -198,7 +198,7 @@ def vectorisable(program):
     (simulate/vector/support.py): no conditions but item and category filters, no caps,
     budgets, draws, pending points or expiry other than after earning; tiers on a lifetime
     metric with multipliers only and no downgrade; rules that earn per spend, multiply, punch, give a member
-    price or an amount off the order (all without a trigger), earn on signup or per referral. The result may draw warnings
+    price, an amount off the order or a bundle (all without a trigger), earn on signup or per referral. The result may draw warnings
     (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -214,7 +214,8 @@ def vectorisable(program):
                                                            ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
             keep = not triggers
-        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice)):
+        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice,
+                                 ast.BundleBuyGet, ast.BundlePriceOf)):
             keep = not triggers
         elif isinstance(action, ast.EarnFixed):
             keep = [type(t) for t in triggers] == [ast.OnSignup]

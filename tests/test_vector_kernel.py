@@ -289,8 +289,8 @@ rule "points" {
 }
 """
 
-# member prices and amounts off the order (fixed_price.py, order_discount.py) among the other discounts, in rule
-# order: a price above some lines' prices and below others', one narrowed to some lines and to some hours, an
+# member prices, amounts off the order and bundles (fixed_price.py, order_discount.py, bundle.py) among the other
+# discounts, in rule order: a price above some lines' prices and below others', one narrowed to some lines and to some hours, an
 # amount off more than some orders still cost; earning on what is left, per line
 OFFERS = """
 program "Offers" {
@@ -326,6 +326,13 @@ rule "coffee orders" {
 rule "any item at one krone" {
   item costs 1 NOK
   on mondays
+}
+rule "wash bundle" {
+  buy 2 item, get 1 free
+  on weekdays
+}
+rule "coffee 3 for 2" {
+  3 item in category "extras" for the price of 2
 }
 rule "points" {
   earn 1 point per 1 NOK
@@ -911,9 +918,10 @@ def test_budgets_solved_by_passes_on_the_kernel_equal_the_scalar_passes(tmp_path
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]))
-def test_vector_equals_scalar_on_member_prices_and_order_amounts(programs, seed, members, max_events):
-    """The member price and the amount off the order, vectorised (discount.vector_discount_rules), against the
-    scalar plan member by member: each rule's discount per member, and the whole report."""
+def test_vector_equals_scalar_on_member_prices_order_amounts_and_bundles(programs, seed, members, max_events):
+    """The member price, the amount off the order and bundles, vectorised (discount.vector_discount_rules,
+    bundle.vector_bundle), against the scalar plan member by member: each rule's discount, and the whole
+    result."""
     path, prog = next(p for p in programs if p[0].endswith("offers.loyalty"))
     history = _history(prog, seed, members, max_events)
     plan, vec, ref = _both(path, prog, history, seed=seed)

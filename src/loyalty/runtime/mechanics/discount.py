@@ -63,7 +63,7 @@ def discount_scale(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> N
 def vector_discount_rules(kern) -> None:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): the discount rules' discounts
     (a percentage off, `discount_each`'s amount off each unit, `fixed_price`'s member price, `order_discount`'s
-    amount off the order, then the scales' percentage of the step the
+    amount off the order, `bundle`'s cheapest units free, then the scales' percentage of the step the
     spend before the order has reached, `kern.spend_before`), in the plan's order, on each running purchase's
     lines they select, off `kern.paid` in place (the punch cards' step runs after, as on the scalar plan);
     per rule the discount of each event. Rounded half to even per line, as `discount_lines`."""
@@ -87,6 +87,10 @@ def vector_discount_rules(kern) -> None:
             if not fits(int(kern.r_qty.max(initial=0)), price):
                 raise Unsupported("amounts too large for 64-bit discounts")
             d = np.where(match, price_discount(paid, kern.r_qty, price), 0)
+        elif r.action == "bundle":
+            from loyalty.runtime.mechanics.bundle import vector_bundle
+
+            d = vector_bundle(kern, match, paid, r.action_doc["buy"], r.action_doc["free"])
         elif r.action == "discount_order":  # order_discount: over the threshold, taken from the lines in order
             a = r.action_doc
             selected = np.where(match, kern.r_amount, 0)
