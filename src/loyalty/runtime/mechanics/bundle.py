@@ -13,7 +13,7 @@ back with the goods in the same proportion (docs/semantics.md, "Returns"). Its v
 
 from __future__ import annotations
 
-from fractions import Fraction
+from functools import cmp_to_key
 from typing import Optional
 
 from loyalty.runtime.formulas import half_even
@@ -26,13 +26,21 @@ def free_units(units: int, buy: int, free: int) -> int:
     return units // (buy + free) * free
 
 
+def _by_unit_price(a: tuple, b: tuple) -> int:
+    """(index, line) pairs by what a unit of the line still costs, paid / quantity, compared exactly (by cross
+    products, as the vectorised step checks them); equal prices in line order."""
+    (i, x), (j, y) = a, b
+    left, right = x[4] * y[2], y[4] * x[2]
+    return -1 if left < right else 1 if left > right else i - j
+
+
 def bundle(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
     r, buy, free = step
     selected = [ln for ln in lines if r.line_matches(ln[0], ln[1])]
     left = free_units(sum(ln[2] for ln in selected), buy, free)
     if not left:
         return
-    cheapest = sorted(range(len(selected)), key=lambda i: (Fraction(selected[i][4], selected[i][2]), i))
+    cheapest = [i for i, _ in sorted(enumerate(selected), key=cmp_to_key(_by_unit_price))]
     per_line = []
     for i in cheapest:
         ln = selected[i]
@@ -70,8 +78,7 @@ def vector_bundle(kern, match, paid, buy: int, free: int):
         raise Unsupported("unit prices too close for a float to order (bundle)")
     starts = np.flatnonzero(np.concatenate(([True], ~same)))
     seg = segment_ids(starts, len(rows))
-    units = np.add.reduceat(qty, starts)
-    n_free = (units // (buy + free) * free)[seg]
+    n_free = free_units(np.add.reduceat(qty, starts), buy, free)[seg]
     before = segmented_cumsum(qty, seg, starts) - qty
     k = np.clip(n_free - before, 0, qty)
     d[rows] = np.where(k == qty, p, half_even(p * k, qty))
