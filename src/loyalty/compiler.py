@@ -12,7 +12,7 @@ never needs the parser.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, Union
 
 from loyalty.checker.symbols import resolve_point_kind
 from loyalty.diagnostics import Diagnostic, LoyaltyError
@@ -342,12 +342,13 @@ class _Compiler:
         if isinstance(c, ast.Discount):
             return {"type": "discount", "percent": _dec(c.percent.value)}
         if isinstance(c, ast.DiscountEach):
-            return {"type": "discount_each", "amount_minor": self.minor(c.amount)}
+            return {"type": "discount_each", "amount_minor": self.minor(_money(c.amount))}
         if isinstance(c, ast.DiscountOrder):
-            return {"type": "discount_order", "amount_minor": self.minor(c.amount), "over_minor": self.minor(c.over)}
+            return {"type": "discount_order", "amount_minor": self.minor(_money(c.amount)),
+                    "over_minor": self.minor(_money(c.over))}
         if isinstance(c, ast.FixedPrice):
             out["line_filters"].append(_selector(c.selector))
-            return {"type": "fixed_price", "price_minor": self.minor(c.price)}
+            return {"type": "fixed_price", "price_minor": self.minor(_money(c.price))}
         if isinstance(c, ast.BundleBuyGet):
             out["line_filters"].append(_selector(c.selector))
             return {"type": "bundle", "buy": int(c.buy.value), "free": int(c.free.value)}
@@ -444,6 +445,13 @@ class _Compiler:
             self.problem("LOY207", "the draw's rate needs a positive amount", d)
             out["per_minor"] = 1
         return out
+
+
+def _money(q: Union[ast.Money, ast.PointsAmount]) -> ast.Money:
+    """An amount the checker has made sure is money (points there are its LOY201)."""
+    if not isinstance(q, ast.Money):
+        raise TypeError(f"expected an amount of money, found {q!r}: check the program first")
+    return q
 
 
 def _selector(sel: ast.ItemSelector) -> dict:

@@ -394,8 +394,8 @@ class _Describer:
             return out
         if t == "discount_order":
             amount, over = self.money(a["amount_minor"]), self.money(a["over_minor"])
-            share = rates.amount_share(amount, over) if over > 0 else None
-            out.update(at_list_price=share, at_cost=share, up_to=True, on=self.lines_words(rule) or "every order",
+            order_share = rates.amount_share(amount, over) if over > 0 else None
+            out.update(at_list_price=order_share, at_cost=order_share, up_to=True, on=self.lines_words(rule) or "every order",
                        basis=f"{self.money_text(amount)} off an order over {self.money_text(over)}: the most on an "
                              f"order just over it, less on larger orders")
             return out

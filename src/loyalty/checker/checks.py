@@ -650,9 +650,10 @@ class _Checker:
             return  # an unknown point kind: LOY103 says so
         for entry in self.sym.rule_entries:
             for clause in entry.rule.clauses:
-                regular = isinstance(clause, ast.EarnPerSpend) or (
-                    isinstance(clause, ast.EarnPerEvent) and clause.event == "visit")
-                if regular and (kind is None or self.sym.point_kind(clause.points.unit) == kind):
+                if not (isinstance(clause, ast.EarnPerSpend) or (
+                        isinstance(clause, ast.EarnPerEvent) and clause.event == "visit")):
+                    continue
+                if kind is None or self.sym.point_kind(clause.points.unit) == kind:
                     return
         what = f"{kind} " if kind else "points "
         self.report(
@@ -689,17 +690,21 @@ class _Checker:
         elif isinstance(action, ast.Discount):
             self.check_percent(action.percent, "a discount")
         elif isinstance(action, ast.DiscountEach):
-            if self.is_money(action.amount, "an amount off each unit", "get 10 {c} off each"):
-                self.check_positive(action.amount, "the amount off each unit")
+            amount = self.money_only(action.amount, "an amount off each unit", "get 10 {c} off each")
+            if amount is not None:
+                self.check_positive(amount, "the amount off each unit")
         elif isinstance(action, ast.DiscountOrder):
-            if self.is_money(action.amount, "an amount off the order", "get 50 {c} off orders over 500 {c}"):
-                self.check_positive(action.amount, "the amount off the order")
-            if self.is_money(action.over, "an order total", "get 50 {c} off orders over 500 {c}"):
-                self.check_not_negative(action.over, "the order total")
+            amount = self.money_only(action.amount, "an amount off the order", "get 50 {c} off orders over 500 {c}")
+            if amount is not None:
+                self.check_positive(amount, "the amount off the order")
+            over = self.money_only(action.over, "an order total", "get 50 {c} off orders over 500 {c}")
+            if over is not None:
+                self.check_not_negative(over, "the order total")
         elif isinstance(action, ast.FixedPrice):
             self.resolve_selector(action.selector)
-            if self.is_money(action.price, "a price", '"basic wash" costs 25 {c}'):
-                self.check_not_negative(action.price, "the price")
+            price = self.money_only(action.price, "a price", '"basic wash" costs 25 {c}')
+            if price is not None:
+                self.check_not_negative(price, "the price")
         elif isinstance(action, ast.BundleBuyGet):
             self.resolve_selector(action.selector)
             self.check_positive_count(action.buy, "the number of items to buy")
@@ -720,15 +725,16 @@ class _Checker:
         elif isinstance(action, ast.DiscountScale):
             self.check_scale(action)
 
-    def is_money(self, q, what: str, example: str) -> bool:
-        """LOY201 for points where an amount of money must stand (the grammar takes both, to say so here)."""
-        if isinstance(q, ast.PointsAmount):
+    def money_only(self, q: Union[ast.Money, ast.PointsAmount], what: str, example: str) -> Optional[ast.Money]:
+        """The amount when it is money; LOY201 and None for points where money must stand (the grammar takes
+        both, to say so here)."""
+        if not isinstance(q, ast.Money):
             currency = self.sym.currency or "NOK"
             self.report("LOY201", f"{what} is money, not points ({_quantity_text(q)})", q.span,
                         hint=f"write it in the program's currency, e.g. `{example.format(c=currency)}`; "
                              f"to give points, use `earn`")
-            return False
-        return True
+            return None
+        return q
 
     def check_scale(self, scale: ast.DiscountScale) -> None:
         self.check_metric(scale.metric)

@@ -21,8 +21,9 @@ from loyalty.runtime.mechanics.discount import apply_line_discounts
 from loyalty.runtime.mechanics.registry import Mechanic, register
 
 
-def free_units(units: int, buy: int, free: int) -> int:
-    """The free units among `units` bundled units: `free` per full group of buy + free."""
+def free_units(units, buy: int, free: int):
+    """The free units among `units` bundled units: `free` per full group of buy + free (an int, or an int64
+    array of them, alike)."""
     return units // (buy + free) * free
 
 
