@@ -24,6 +24,7 @@ from hypothesis import assume, strategies as st
 
 from loyalty import rates
 from loyalty.checker import resolve_point_kind
+from loyalty.checker.hidden import HIDDEN
 
 from loyalty.syntax import ast
 from loyalty.syntax.parser import grammar_text
@@ -597,7 +598,9 @@ def _is_valid_name(name: str) -> bool:
 def _name_values() -> st.SearchStrategy[str]:
     # drawn from valid names directly: filtering st.text() would discard most draws
     awkward = st.sampled_from([n for n in _AWKWARD_NAMES if _is_valid_name(n)])
-    text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12)
+    # no hidden characters (bidi controls, invisible tags): a name holding one is LOY008, not a valid program
+    text = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=[chr(c) for c in HIDDEN]),
+                   min_size=1, max_size=12)
     return st.one_of(awkward, text.filter(lambda name: bool(name.strip())))
 
 
