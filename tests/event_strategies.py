@@ -213,7 +213,8 @@ def vectorisable(program):
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
     no caps but a discount's, no budgets, draws, or expiry at a period's end; tiers as written
     (any metric and window, downgrades and grace, discounts and perks); rules that earn per spend,
-    multiply, punch, discount (all without a trigger), earn on signup or per referral. The result
+    multiply, punch, discount, give a member price, an amount off the order or a bundle (all without a
+    trigger), earn on signup or per referral. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -223,12 +224,14 @@ def vectorisable(program):
         action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
                                                               ast.EarnPerSpend, ast.EarnMultiplier, ast.EarnFixed,
                                                               ast.EarnPerEvent, ast.GiveReward, ast.Discount, ast.DiscountEach,
-                                                              ast.DiscountScale))), None)
+                                                              ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
+                                                              ast.BundleBuyGet, ast.BundlePriceOf))), None)
         triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
                                                            ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
             keep = not triggers
-        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier)):
+        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice,
+                                 ast.BundleBuyGet, ast.BundlePriceOf)):
             keep = not triggers
         elif isinstance(action, ast.EarnFixed):
             keep = [type(t) for t in triggers] == [ast.OnSignup]
@@ -242,7 +245,7 @@ def vectorisable(program):
             return None
         discount = isinstance(action, (ast.Discount, ast.DiscountEach))
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
-            isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))))
+            isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
             or (discount and isinstance(c, ast.Cap)))
         return ast.RuleDecl(r.name, clauses)
 

@@ -272,7 +272,12 @@ def _actions_list() -> list:
                   st.builds(ast.EarnMultiplier, param_refs(), units())),  # a reference takes its unit
         st.builds(ast.GiveReward, texts()),
         st.builds(ast.Discount, or_ref(percents())),
-        st.builds(ast.DiscountEach, or_ref(moneys())),
+        # (points parse where an amount of money stands, for the checker to refuse them: LOY201)
+        st.builds(ast.DiscountEach, or_ref(moneys() | points_amounts())),
+        st.builds(ast.DiscountOrder, or_ref(moneys() | points_amounts()), or_ref(moneys() | points_amounts())),
+        st.builds(ast.FixedPrice, selectors(), or_ref(moneys() | points_amounts())),
+        st.builds(ast.BundleBuyGet, or_ref(counts()), selectors(), or_ref(counts())),
+        st.builds(ast.BundlePriceOf, or_ref(counts()), selectors(), or_ref(counts())),
         st.builds(
             ast.DiscountScale,
             metrics(),
@@ -769,7 +774,7 @@ def _kind_of(word: str, kinds: list[str]) -> str:
 
 
 _POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
-_ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach)
+_ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach, ast.DiscountOrder)
 _TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
 
 
@@ -795,6 +800,15 @@ def _valid_action(v: _Valid, kind: str) -> ast.Node:
         return ast.Discount(v.percent())
     if kind == "discount each":
         return ast.DiscountEach(v.money(hi=5000))
+    if kind == "discount order":
+        return ast.DiscountOrder(v.money(hi=5000), v.money(lo=0, hi=50_000))
+    if kind == "fixed price":
+        return ast.FixedPrice(v.selector(), v.money(lo=0, hi=5000))
+    if kind == "bundle buy get":
+        return ast.BundleBuyGet(ast.Count(v.whole(1, 4)), v.selector(), ast.Count(v.whole(1, 2)))
+    if kind == "bundle price of":
+        paid = v.whole(1, 4)
+        return ast.BundlePriceOf(ast.Count(paid + v.whole(1, 2)), v.selector(), ast.Count(paid))
     metric = v.metric()
     n = draw(st.integers(1, 3))
     return ast.DiscountScale(metric, tuple(ast.ScaleStep(v.percent(), q) for q in v.thresholds(metric, n)))
@@ -803,6 +817,7 @@ def _valid_action(v: _Valid, kind: str) -> ast.Node:
 _ACTION_KINDS = (
     "punch free", "punch discount", "paid then free", "earn per spend", "earn per event",
     "earn fixed", "earn multiplier", "give", "discount", "discount each", "discount scale",
+    "discount order", "fixed price", "bundle buy get", "bundle price of",
 )
 
 
@@ -1300,7 +1315,9 @@ PARAM_PLACES: dict[type, tuple[str, ...]] = {
     ast.GiftCardReward: ("face_value",), ast.RedeemDecl: ("price",), ast.PunchFree: ("ordinal",),
     ast.PunchDiscount: ("ordinal", "percent"), ast.PaidThenFree: ("free", "paid"), ast.EarnPerSpend: ("points", "per"),
     ast.EarnPerEvent: ("points",), ast.EarnFixed: ("points",), ast.EarnMultiplier: ("multiplier",),
-    ast.Discount: ("percent",), ast.DiscountEach: ("amount",), ast.ScaleStep: ("percent", "threshold"),
+    ast.Discount: ("percent",), ast.DiscountEach: ("amount",), ast.DiscountOrder: ("amount", "over"),
+    ast.FixedPrice: ("price",), ast.BundleBuyGet: ("buy", "free"), ast.BundlePriceOf: ("group", "paid"),
+    ast.ScaleStep: ("percent", "threshold"),
     ast.OnNthVisit: ("ordinal",), ast.AfterEveryVisits: ("count",), ast.AfterEverySpend: ("money",),
     ast.CapTimes: ("count",), ast.Cap: ("amount",), ast.Budget: ("amount",), ast.BenefitMultiplier: ("multiplier",),
     ast.BenefitDiscount: ("percent",), ast.BenefitPerk: ("cost_per_order",), ast.Downgrade: ("grace",),

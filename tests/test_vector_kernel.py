@@ -289,6 +289,56 @@ rule "points" {
 }
 """
 
+# member prices, amounts off the order and bundles (fixed_price.py, order_discount.py, bundle.py) among the other
+# discounts, in rule order: a price above some lines' prices and below others', one narrowed to some lines and to some hours, an
+# amount off more than some orders still cost; earning on what is left, per line
+OFFERS = """
+program "Offers" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  round half even per line
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+rule "member wash price" {
+  "basic wash" costs 40 NOK
+}
+rule "evening extras" {
+  get 15% off
+  on category "extras"
+  between 17:00 and 23:00
+}
+rule "big orders" {
+  get 50 NOK off orders over 100 NOK
+}
+rule "coffee orders" {
+  get 2.50 NOK off orders over 0.99 NOK
+  on "coffee"
+  on weekends
+}
+rule "any item at one krone" {
+  item costs 1 NOK
+  on mondays
+}
+rule "wash bundle" {
+  buy 2 item, get 1 free
+  on weekdays
+}
+rule "coffee 3 for 2" {
+  3 item in category "extras" for the price of 2
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+
 # conditions on what is known of the member (segments, birthday, birthday month; from the attributes file) on
 # discounts, gifts, earning and a draw
 MEMBERS = """
@@ -816,13 +866,13 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
-          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED}
+          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS}
 
 
 def _program(tmp_path_factory, name):
@@ -1262,3 +1312,18 @@ def test_budgets_solved_by_passes_on_the_kernel_equal_the_scalar_passes(tmp_path
     ref = simulate_in_process(plan, history, kernel="python")
     assert vec.canonical() == ref.canonical()
     assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]))
+def test_vector_equals_scalar_on_member_prices_order_amounts_and_bundles(programs, seed, members, max_events):
+    """The member price, the amount off the order and bundles, vectorised (discount.vector_discount_rules,
+    bundle.vector_bundle), against the scalar plan member by member: each rule's discount, and the whole
+    result."""
+    path, prog = next(p for p in programs if p[0].endswith("offers.loyalty"))
+    history = _history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member

@@ -12,7 +12,7 @@ never needs the parser.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, Union
 
 from loyalty.checker.symbols import resolve_point_kind
 from loyalty.diagnostics import Diagnostic, LoyaltyError
@@ -359,7 +359,20 @@ class _Compiler:
         if isinstance(c, ast.Discount):
             return {"type": "discount", "percent": _dec(c.percent.value)}
         if isinstance(c, ast.DiscountEach):
-            return {"type": "discount_each", "amount_minor": self.minor(c.amount)}
+            return {"type": "discount_each", "amount_minor": self.minor(_money(c.amount))}
+        if isinstance(c, ast.DiscountOrder):
+            return {"type": "discount_order", "amount_minor": self.minor(_money(c.amount)),
+                    "over_minor": self.minor(_money(c.over))}
+        if isinstance(c, ast.FixedPrice):
+            out["line_filters"].append(_selector(c.selector))
+            return {"type": "fixed_price", "price_minor": self.minor(_money(c.price))}
+        if isinstance(c, ast.BundleBuyGet):
+            out["line_filters"].append(_selector(c.selector))
+            return {"type": "bundle", "buy": int(c.buy.value), "free": int(c.free.value)}
+        if isinstance(c, ast.BundlePriceOf):  # `3 for the price of 2` is `buy 2, get 1 free`
+            out["line_filters"].append(_selector(c.selector))
+            paid = int(c.paid.value)
+            return {"type": "bundle", "buy": paid, "free": int(c.group.value) - paid}
         if isinstance(c, ast.DiscountScale):
             steps = [{"percent": _dec(s.percent.value), "threshold": self.quantity(s.threshold)} for s in c.steps]
             return {"type": "discount_scale", "metric": self.metric(c.metric), "steps": steps}
@@ -477,6 +490,13 @@ class _Compiler:
             self.problem("LOY207", "the draw's rate needs a positive amount", d)
             out["per_minor"] = 1
         return out
+
+
+def _money(q: Union[ast.Money, ast.PointsAmount]) -> ast.Money:
+    """An amount the checker has made sure is money (points there are its LOY201)."""
+    if not isinstance(q, ast.Money):
+        raise TypeError(f"expected an amount of money, found {q!r}: check the program first")
+    return q
 
 
 def _selector(sel: ast.ItemSelector) -> dict:

@@ -335,6 +335,16 @@ class _Describer:
         elif t == "discount_each":
             text = f"Get {self.money_text(self.money(a['amount_minor']))} off each unit" + \
                 (f" {lines}" if lines else "")
+        elif t == "discount_order":
+            text = (f"Get {self.money_text(self.money(a['amount_minor']))} off orders over "
+                    f"{self.money_text(self.money(a['over_minor']))}" + (f" ({lines})" if lines else ""))
+        elif t == "fixed_price":
+            sel = rule["line_filters"][0] if rule.get("line_filters") else {"any": True}
+            text = f"Pay {self.money_text(self.money(a['price_minor']))} for each {self.selector_words(sel)}"
+        elif t == "bundle":
+            sel = rule["line_filters"][0] if rule.get("line_filters") else {"any": True}
+            text = (f"Buy {a['buy']} {self.selector_words(sel)}, get {a['free']} free in the same order "
+                    f"(the cheapest)")
         elif t == "discount_scale":
             metric = self.metric_words(self.doc["metrics"][a["metric"]])
             steps = ", ".join(f"{rates.decimal_text(Fraction(Decimal(s['percent'])), 2)}% from "
@@ -424,6 +434,25 @@ class _Describer:
                             "at_cost": self.money(a["amount_minor"])},
                        on=self.lines_words(rule) or "every unit",
                        basis="a fixed amount per unit; its share depends on the price")
+            return out
+        if t == "fixed_price":
+            price = self.money(a["price_minor"])
+            out.update(on=self.lines_words(rule) or "every unit",
+                       basis=f"each unit's price minus {self.money_text(price)} (never below nothing); its share "
+                             f"depends on the prices (in the history)")
+            return out
+        if t == "discount_order":
+            amount, over = self.money(a["amount_minor"]), self.money(a["over_minor"])
+            order_share = rates.amount_share(amount, over) if over > 0 else None
+            out.update(at_list_price=order_share, at_cost=order_share, up_to=True, on=self.lines_words(rule) or "every order",
+                       basis=f"{self.money_text(amount)} off an order over {self.money_text(over)}: the most on an "
+                             f"order just over it, less on larger orders")
+            return out
+        if t == "bundle":  # the most a bundle gives back: every unit at the same price (the cheapest are free)
+            share = rates.punch_share(a["buy"] + a["free"], a["free"])
+            out.update(at_list_price=share, at_cost=share, up_to=True, on="the items the bundle counts",
+                       basis=f"the cheapest {a['free']} of every {a['buy'] + a['free']} in one order; as much as "
+                             f"this when the units cost the same")
             return out
         if t in ("earn_per_spend", "multiplier") or (t == "earn_per_event" and a["event"] == "visit"):
             kind = a.get("point_kind")

@@ -70,6 +70,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY210": _e("unknown currency code"),
     "LOY211": _e("time zone of this machine only"),
     "LOY212": _e("a streak of one period"),
+    "LOY214": _e("bundle gives nothing free"),
     "LOY216": _e("a stock or a code's uses of 0"),
     "LOY217": _e("not a code"),
     # meaning

@@ -41,6 +41,8 @@ KEYWORDS = (
     "referring", "friend", "who", "spends", "least", "being", "referred", "spending",
     # stock on rewards, codes' uses
     "limited", "uses",
+    # fixed-price and amount-off offers, same-order bundles
+    "orders", "over", "costs", "buy", "price",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays

@@ -37,6 +37,10 @@ ACTIONS = (
     ast.Discount,
     ast.DiscountEach,
     ast.DiscountScale,
+    ast.DiscountOrder,
+    ast.FixedPrice,
+    ast.BundleBuyGet,
+    ast.BundlePriceOf,
 )
 TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
             ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier,
@@ -49,10 +53,11 @@ TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
 PURCHASE_TRIGGERED_ACTIONS = (ast.Discount, ast.DiscountEach)
 PURCHASE_TRIGGERS = (ast.OnFirstPurchase, ast.OnNthPurchase)
 # actions that may be narrowed to some items with `on "item"` / `on category "x"`
-ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach)
+ITEM_FILTERED_ACTIONS = (ast.EarnPerSpend, ast.EarnMultiplier, ast.Discount, ast.DiscountEach, ast.DiscountOrder)
 POINTS_ACTIONS = (ast.EarnPerSpend, ast.EarnPerEvent, ast.EarnFixed, ast.EarnMultiplier)
 MONEY_VALUE_ACTIONS = (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree, ast.Discount, ast.DiscountEach,
-                       ast.DiscountScale, ast.GiveReward)
+                       ast.DiscountScale, ast.GiveReward, ast.DiscountOrder, ast.FixedPrice, ast.BundleBuyGet,
+                       ast.BundlePriceOf)
 
 _ACTION_WORDS = {
     ast.PunchFree: "a punch card (`every Nth ... is free`)",
@@ -66,6 +71,10 @@ _ACTION_WORDS = {
     ast.Discount: "a discount (`get P% off`)",
     ast.DiscountEach: "an amount off each unit (`get 10 NOK off each`)",
     ast.DiscountScale: "a discount scale",
+    ast.DiscountOrder: "an amount off the order (`get 50 NOK off orders over 500 NOK`)",
+    ast.FixedPrice: "a member price (`\"item\" costs 25 NOK`)",
+    ast.BundleBuyGet: "a bundle (`buy N ..., get M free`)",
+    ast.BundlePriceOf: "a bundle (`N ... for the price of M`)",
 }
 
 _TRIGGER_WORDS = {
@@ -891,9 +900,51 @@ class _Checker:
         elif isinstance(action, ast.Discount):
             self.check_percent(action.percent, "a discount")
         elif isinstance(action, ast.DiscountEach):
-            self.check_positive(action.amount, "the amount off each unit")
+            amount = self.money_only(action.amount, "an amount off each unit", "get 10 {c} off each")
+            if amount is not None:
+                self.check_positive(amount, "the amount off each unit")
+        elif isinstance(action, ast.DiscountOrder):
+            amount = self.money_only(action.amount, "an amount off the order", "get 50 {c} off orders over 500 {c}")
+            if amount is not None:
+                self.check_positive(amount, "the amount off the order")
+            over = self.money_only(action.over, "an order total", "get 50 {c} off orders over 500 {c}")
+            if over is not None:
+                self.check_not_negative(over, "the order total")
+        elif isinstance(action, ast.FixedPrice):
+            self.resolve_selector(action.selector)
+            price = self.money_only(action.price, "a price", '"basic wash" costs 25 {c}')
+            if price is not None:
+                self.check_not_negative(price, "the price")
+        elif isinstance(action, ast.BundleBuyGet):
+            self.resolve_selector(action.selector)
+            self.check_positive_count(action.buy, "the number of items to buy")
+            self.check_positive_count(action.free, "the number of free items")
+        elif isinstance(action, ast.BundlePriceOf):
+            self.resolve_selector(action.selector)
+            self.check_positive_count(action.group, "the number of items in the bundle")
+            self.check_positive_count(action.paid, "the number of items paid for")
+            if _is_whole(action.group.value) and _is_whole(action.paid.value) and \
+                    0 < action.group.value <= action.paid.value:
+                self.report(
+                    "LOY214",
+                    f"{_fmt(action.group.value)} for the price of {_fmt(action.paid.value)} gives nothing free",
+                    action.span,
+                    hint=f"the bundle must hold more items than are paid for, e.g. "
+                         f"`{_fmt(action.paid.value + 1)} ... for the price of {_fmt(action.paid.value)}`",
+                )
         elif isinstance(action, ast.DiscountScale):
             self.check_scale(action)
+
+    def money_only(self, q: Union[ast.Money, ast.PointsAmount], what: str, example: str) -> Optional[ast.Money]:
+        """The amount when it is money; LOY201 and None for points where money must stand (the grammar takes
+        both, to say so here)."""
+        if not isinstance(q, ast.Money):
+            currency = self.sym.currency or "NOK"
+            self.report("LOY201", f"{what} is money, not points ({_quantity_text(q)})", q.span,
+                        hint=f"write it in the program's currency, e.g. `{example.format(c=currency)}`; "
+                             f"to give points, use `earn`")
+            return None
+        return q
 
     def check_scale(self, scale: ast.DiscountScale) -> None:
         self.check_metric(scale.metric)

@@ -125,10 +125,15 @@ def name_kind(tokens: list) -> Optional[str]:
         # `param "x"` stands where a literal would (every param "n" "...": the literal an ordinal)
         return name_kind(tokens[:i - 2] + [_Ordinal()])
     before = str(tokens[i - 2]) if i >= 2 else ""
-    before_ordinal = i >= 2 and tokens[i - 2].type == "ORDINAL"
+    # what counts units, as `every 6th` does: a number before names is a bundle's (`buy 2 "..."`,
+    # `3 "..." for the price of 2`)
+    def counts_units(j: int) -> bool:
+        return tokens[j].type in ("ORDINAL", "NUMBER")
+
+    before_ordinal = i >= 2 and counts_units(i - 2)
     word = str(prev)
-    if prev.type == "ORDINAL" or word in ("on", "has", "free"):
-        return ns.ITEM  # every 6th "...", on "...", order has "...", a free "..."
+    if counts_units(i - 1) or word in ("on", "has", "free"):
+        return ns.ITEM  # every 6th "...", buy 2 "...", on "...", order has "...", a free "..."
     if word in ("give", "for"):
         return ns.REWARD  # give "...", redeem 100 stars for "..."
     if word == "category":
@@ -148,6 +153,20 @@ def name_kind(tokens: list) -> Optional[str]:
     return None
 
 
+def _starts_member_price(interactive) -> bool:
+    """Whether a string here would be the items of a member price (`"basic wash" costs 25 NOK`), the one clause
+    that starts with names rather than a keyword: the parser, given a string, would take `costs` next."""
+    from lark import Token
+    from lark.exceptions import LarkError
+
+    after = interactive.copy()
+    try:
+        after.feed_token(Token("STRING", '"x"'))
+    except LarkError:
+        return False
+    return any(keyword(t) == "costs" for t in after.accepts())
+
+
 def complete(text: str, offset: int, names: Optional[Names], currency: Optional[str] = None) -> list[Completion]:
     """The completions at `offset`. `names`: those of the document, or of its last version that parsed
     (while a line is being typed the document rarely parses)."""
@@ -164,6 +183,11 @@ def complete(text: str, offset: int, names: Optional[Names], currency: Optional[
     out: list[Completion] = []
     if where == "string":
         kind = name_kind(tokens) if "STRING" in accepts else None
+        if kind is None and "STRING" in accepts and _starts_member_price(interactive):
+            i = len(tokens)
+            while i >= 2 and tokens[i - 1].type == "COMMA" and tokens[i - 2].type == "STRING":
+                i -= 2  # a list: "a", "b", ...
+            kind = ns.CATEGORY if i and str(tokens[i - 1]) == "category" else ns.ITEM
         if kind is None or names is None:
             return []
         # the whole string is replaced, up to its closing quote when the line has one

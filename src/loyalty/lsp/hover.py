@@ -154,8 +154,20 @@ def _action_words(action, symbols: Symbols, text: str) -> list[str]:
         return out
     if isinstance(action, ast.Discount):
         return [f"**{number(action.percent.value)}%** off the lines it applies to."]
-    if isinstance(action, ast.DiscountEach):
-        return [f"{money(action.amount)} off each unit of the lines it applies to."]
+    if isinstance(action, ast.DiscountEach):  # (as written: an amount in points is the checker's LOY201)
+        return [f"{_source(text, action.amount)} off each unit of the lines it applies to."]
+    if isinstance(action, ast.DiscountOrder):
+        return [f"{_source(text, action.amount)} off an order whose lines it applies to total more than "
+                f"{_source(text, action.over)}, never more than the order."]
+    if isinstance(action, ast.FixedPrice):
+        return [f"Members pay {_source(text, action.price)} for each unit of {_selector(action.selector)} "
+                f"(never more than the price in the history)."]
+    if isinstance(action, ast.BundleBuyGet):
+        return [f"In each order, of every {_source(text, action.buy)} + {_source(text, action.free)} units of "
+                f"{_source(text, action.selector)} bought, the {_source(text, action.free)} cheapest are free."]
+    if isinstance(action, ast.BundlePriceOf):
+        return [f"In each order, every {_source(text, action.group)} units of {_selector(action.selector)} "
+                f"cost the price of {_source(text, action.paid)}: the cheapest are free."]
     if isinstance(action, ast.DiscountScale):
         steps = ", ".join(f"{number(s.percent.value)}% from {_source(text, s.threshold)}" for s in action.steps)
         return [f"A discount that grows with {_source(text, action.metric)}: {steps}."]

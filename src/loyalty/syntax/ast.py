@@ -555,9 +555,44 @@ class Discount(Node):
 
 @frozen_node
 class DiscountEach(Node):
-    """`get 10 NOK off each`: an amount off every unit of the lines the rule selects."""
+    """`get 10 NOK off each`: an amount off every unit of the lines the rule selects (points parse here only
+    for the checker to refuse them, LOY201)."""
 
-    amount: Money
+    amount: Union[Money, PointsAmount]
+
+
+@frozen_node
+class DiscountOrder(Node):
+    """`get 50 NOK off orders over 500 NOK`: an amount off an order whose total is over a threshold."""
+
+    amount: Union[Money, PointsAmount]
+    over: Union[Money, PointsAmount]
+
+
+@frozen_node
+class FixedPrice(Node):
+    """`"basic wash" costs 25 NOK`: members pay this price for each unit (never more than the list price)."""
+
+    selector: ItemSelector
+    price: Union[Money, PointsAmount]
+
+
+@frozen_node
+class BundleBuyGet(Node):
+    """`buy 2 "coffee", get 1 free`: in each order, per full group of buy + free units, the cheapest free."""
+
+    buy: Count
+    selector: ItemSelector
+    free: Count
+
+
+@frozen_node
+class BundlePriceOf(Node):
+    """`3 "donut" for the price of 2`: the same bundle as `buy 2 "donut", get 1 free`, as shops also say it."""
+
+    group: Count
+    selector: ItemSelector
+    paid: Count
 
 
 WindowKind = Literal["lifetime", "rolling", "calendar"]
@@ -610,6 +645,10 @@ Action = Union[
     Discount,
     DiscountEach,
     DiscountScale,
+    DiscountOrder,
+    FixedPrice,
+    BundleBuyGet,
+    BundlePriceOf,
 ]
 
 # ---------------------------------------------------------------- triggers
@@ -1050,5 +1089,6 @@ class Program(Node):
 
 # clauses whose node the parser builds from their parts alone (each part already an AST node, in the order the
 # grammar rule of the class's name in snake case gives them): a new clause of that kind needs no parser code
-BUILT_FROM_PARTS = (DiscountEach, AfterInactivity, AfterGoal, GoalSpend, GoalWithin, QualifyingPurchase)
+BUILT_FROM_PARTS = (DiscountEach, DiscountOrder, FixedPrice, AfterInactivity, AfterGoal, GoalSpend, GoalWithin,
+                    QualifyingPurchase)
 

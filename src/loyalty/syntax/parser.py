@@ -873,6 +873,13 @@ class _AstBuilder(Transformer):
     def discount(self, meta, c):
         return ast.Discount(self._percent(c[0]), span=self._span(meta))
 
+    def bundle_buy_get(self, meta, c):  # the BUY_THEN_GET token (`, get`), when written, is among the children
+        c = [x for x in c if not (isinstance(x, Token) and x.type == "BUY_THEN_GET")]
+        return ast.BundleBuyGet(self._count(c[0]), c[1], self._count(c[2]), span=self._span(meta))
+
+    def bundle_price_of(self, meta, c):
+        return ast.BundlePriceOf(self._count(c[0]), c[1], self._count(c[2]), span=self._span(meta))
+
     def discount_scale(self, meta, c):
         return ast.DiscountScale(c[0], tuple(c[1:]), span=self._span(meta))
 

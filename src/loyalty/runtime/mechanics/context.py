@@ -90,7 +90,7 @@ def _event_only(e: dict, state: tuple = ()) -> bool:
 
 # the actions whose vectorised steps run after the kernel has settled the members' spend, so their conditions
 # may read it (the punch cards' and spend earning's item matches are read by the returns before)
-SPEND_READERS = ("discount", "discount_each", "discount_scale", "give", "earn_fixed", "earn_per_event")
+SPEND_READERS = ("discount", "discount_each", "discount_order", "fixed_price", "discount_scale", "give", "earn_fixed", "earn_per_event")
 
 
 def reads_measure(e: dict, measure: str) -> bool:

@@ -63,7 +63,8 @@ def discount_scale(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> N
 
 def vector_discount_rules(kern) -> None:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): the discount rules' discounts
-    (a percentage off, `discount_each`'s amount off each unit, then the scales' percentage of the step the
+    (a percentage off, `discount_each`'s amount off each unit, `fixed_price`'s member price, `order_discount`'s
+    amount off the order, `bundle`'s cheapest units free, then the scales' percentage of the step the
     spend before the order has reached, `kern.spend_before`), in the plan's order, on each running purchase's
     lines they select, off `kern.paid` in place (the punch cards' step runs after, as on the scalar plan);
     per rule the discount of each event. Rounded half to even per line, as `discount_lines`. A rule's own
@@ -83,6 +84,24 @@ def vector_discount_rules(kern) -> None:
             if not fits(int(kern.r_qty.max(initial=0)), off):
                 raise Unsupported("amounts too large for 64-bit discounts")
             d = np.where(match, np.minimum(kern.r_qty * off, paid), 0)
+        elif r.action == "fixed_price":  # fixed_price.price_discount, on every line at once
+            from loyalty.runtime.mechanics.fixed_price import price_discount
+
+            price = r.action_doc["price_minor"]
+            if not fits(int(kern.r_qty.max(initial=0)), price):
+                raise Unsupported("amounts too large for 64-bit discounts")
+            d = np.where(match, price_discount(paid, kern.r_qty, price), 0)
+        elif r.action == "bundle":
+            from loyalty.runtime.mechanics.bundle import vector_bundle
+
+            d = vector_bundle(kern, match, paid, r.action_doc["buy"], r.action_doc["free"])
+        elif r.action == "discount_order":  # order_discount: over the threshold, taken from the lines in order
+            a = r.action_doc
+            selected = np.where(match, kern.r_amount, 0)
+            over = (np.add.reduceat(selected, kern.e_start) > a["over_minor"])[kern.r_ev]
+            avail = np.where(match & over, paid, 0)
+            before = segmented_cumsum(avail, kern.r_ev, kern.e_start) - avail
+            d = np.clip(a["amount_minor"] - before, 0, avail)
         else:
             if r.action == "discount_scale":  # scale_percent, per event: the highest step reached, if any
                 num = np.zeros(kern.nev, dtype=np.int64)

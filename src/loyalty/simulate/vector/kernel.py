@@ -51,6 +51,7 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
+from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
 from loyalty.simulate.scenario import member_redeems, stable_hash
@@ -958,8 +959,10 @@ class _Kernel:
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
         # in the order of the scalar plan's phases: discounts, then discount scales (PURCHASE_PHASES)
-        self.discount_rules = [r for r in prog.rules if r.action in ("discount", "discount_each")] + \
-            [r for r in prog.rules if r.action == "discount_scale"]
+        # (from the plan: each rule's mechanic's purchase phase; every one of them runs in vector_discount_rules)
+        phase_of = plan_of(prog).phase_of
+        self.discount_rules = [r for r in prog.rules if phase_of[r.index] == "discount"] + \
+            [r for r in prog.rules if phase_of[r.index] == "discount_scale"]
         # fixed earns: on signup, on purchases and visits by trigger, per referral (what EarnFixed and
         # EarnPerEvent.vector_reason admit, and supports() has passed)
         self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
