@@ -38,7 +38,8 @@ def test_simulate_writes_only_where_asked(tmp_path):
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)
     tables = {"summary", "by_rule", "by_reward", "by_tier", "by_month", "by_month_cost", "by_store", "by_region",
-              "draws", "by_member"}
+              "draws", "by_member", "customers", "customers_by_month", "customers_cohorts",
+              "customers_value_by_tenure", "customers_enrolment"}
     assert _files(work) == {"report", "cost.svg", "report.html"} | {f"report/{t}.csv" for t in tables}
     assert _files(home) == set(), "nothing in HOME: no caches, no config"
     assert _files(tmp) == set(), "no temporary files left behind"
