@@ -13,11 +13,12 @@ general path (pydantic, `evaluator.apply_event`: the plan's general steps), whic
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
-from typing import Any, Iterable, NamedTuple, Optional, Union
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-import datetime as _dt
 
 from loyalty.runtime import evaluator
 from loyalty.runtime.effects import Effect, minor_to_decimal
@@ -29,7 +30,6 @@ from loyalty.runtime.mechanics.goals import progress
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.ledger import BudgetLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
-from typing import TYPE_CHECKING
 
 from loyalty.runtime.state import STATE_FORMATS, MemberState as _Internal, state_from_doc, state_to_doc
 from loyalty.runtime.state_doc import StateDoc
@@ -113,11 +113,11 @@ class MemberState:
         return {k: v for k, v in sorted(self._s.rewards.items()) if v}
 
     @property
-    def goals(self) -> dict:
+    def goals(self) -> dict[str, Union[int, Decimal]]:
         """Progress towards each goal and streak rule at the member's last event: visits or purchases counted,
         the amount spent (a Decimal in the program's currency), or a streak's periods in a row."""
         p = self._program.compiled
-        out = {}
+        out: dict[str, Union[int, Decimal]] = {}
         for g in plan_of(p).goals:
             have = progress(g, self._s, self._s.clock)["have"] if self._s.clock is not None else 0
             out[g.rule.name] = minor_to_decimal(have, p.exponent) if g.counts == "spend" else have

@@ -24,7 +24,8 @@ CARRIED, RE_EVALUATED, DROPPED = "carried", "re-evaluated", "dropped"
 OUTCOMES = (CARRIED, RE_EVALUATED, DROPPED)
 # the kinds of state a report counts, in the order they are reported
 PARTS = ("point kind", "pending points", "inactivity deadline", "punch card", "goal counter", "cap", "tier",
-         "tier review", "tier metric", "reward held", "offer held", "win-back lapse", "order record")
+         "tier review", "tier metric", "reward held", "offer held", "win-back lapse", "goal progress", "referral",
+         "order record")
 
 
 class MigrationError(ValueError):
@@ -394,6 +395,32 @@ def _engagement(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
         out["lapses"] = lapses
     if doc.get("joined") is not None:
         out["joined"] = doc["joined"]
+    goals = {}
+    for key, progress in (doc.get("goals") or {}).items():  # goal and streak progress, by rule name
+        i = int(key)
+        j = m.rule[i]
+        if j is not None and old.rules[i].trigger_doc == new.rules[j].trigger_doc and \
+                m.same_rule(i, ("line_filters", "conditions")):
+            goals[str(j)] = progress
+            rep.add("goal progress", old.rules[i].name, CARRIED)
+        else:
+            rep.add("goal progress", old.rules[i].name, DROPPED, "the goal or what it counts changed: counting "
+                    "starts again")
+    if goals:
+        out["goals"] = goals
+    referral = doc.get("referral")
+    if referral is not None:  # who referred her and when are facts; the rules still waiting follow their names
+        still = []
+        for i in referral["open"]:
+            j = m.rule[i]
+            if j is not None and new.rules[j].trigger in ("referring_purchase", "referred_purchase"):
+                still.append(j)
+            else:
+                rep.add("referral", old.rules[i].name, DROPPED, "the rule no longer waits for a qualifying purchase")
+        out["referral"] = {**referral, "open": still}
+        if still:
+            rep.add("referral", f"referred by {referral['by']}", CARRIED,
+                    f"{len(still)} rule(s) still waiting for her qualifying purchase")
 
 
 def _orders(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
