@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PROGRAM = REPO / "examples" / "programs" / "beauty_points.loyalty"  # the evaluator's kernel: a worker pool
+PROGRAM = REPO / "examples" / "programs" / "grocery_club.loyalty"  # on the evaluator (a capped earning rule): a worker pool
 
 
 def children(pid: int) -> list[int]:
