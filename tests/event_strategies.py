@@ -171,7 +171,10 @@ def with_ledger_settings(draw, program):
     from loyalty.checker.checks import winback_after_expiry
 
     # a win-back at or after the points' expiry after inactivity is LOY316: such an expiry is not drawn
-    lapses = [n.duration for n in program.walk() if isinstance(n, ast.AfterInactivity)]
+    values = {p.name.value: p.value for d in program.declarations if isinstance(d, ast.ParamsDecl) for p in d.params}
+    lapses = [values.get(n.duration.name.value) if isinstance(n.duration, ast.ParamRef) else n.duration
+              for n in program.walk() if isinstance(n, ast.AfterInactivity)]
+    lapses = [lp for lp in lapses if isinstance(lp, ast.Duration)]
     decls = []
     for d in program.declarations:
         if isinstance(d, ast.PointsDecl):
