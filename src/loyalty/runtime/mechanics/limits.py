@@ -176,6 +176,8 @@ def vector_budgets(kern, slots, known: dict) -> None:
 
     prog = kern.prog
     ns = len(slots)
+    if not ns:  # no earning slot of a budgeted source (e.g. the budget is on a rule no event earns by): no claim
+        return
     # each event's points by the tier the member holds at it (the kernel's `tier_guess`, settled by passes;
     # without tiers every event reads row 0)
     row, col = kern.tier_guess + 1, np.arange(kern.nev)
