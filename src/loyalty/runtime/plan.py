@@ -194,6 +194,8 @@ class Plan:
             check_redemption(prog, ev)
         elif typ == "adjustment":
             check_adjustment(prog, ev)
+        elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
+            raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, True)
 
     def _run(self, st, ev, ledger, out: list, seen_value) -> None:
@@ -275,6 +277,8 @@ class Plan:
             check_redemption(prog, ev)
         elif typ == "adjustment":
             check_adjustment(prog, ev)
+        elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
+            raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
         if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
             prune(prog, st)

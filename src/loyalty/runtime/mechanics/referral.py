@@ -122,7 +122,7 @@ def on_purchase(plan, st, ev, gross: int, ctx, ledger, out, order) -> None:
 
 def on_qualified(plan, st, ev, ledger, out) -> None:
     """The referrer's `referral_qualified` event (ev.name: the rule): the rule fires when the program runs and its
-    conditions hold; its caps are the abuse limits. An event naming no such rule changes nothing."""
+    conditions hold; its caps are the abuse limits. (An event naming no such rule is refused before: plan.py.)"""
     r = plan.referrals.by_name.get(ev.name)
     if r is None or not running(plan.prog, ev.time):
         return
