@@ -37,6 +37,17 @@ rule "win back" {
 """
 
 
+def _purchases(start: _dt.datetime, members: list) -> tuple[list, _dt.datetime]:
+    """History rows of 10.00 purchases, member m{i} buying at each of `members[i]`'s hours after `start`, and
+    the history's last moment."""
+    rows, n = [], 0
+    for m, hours in enumerate(members):
+        for h in sorted(hours):
+            n += 1
+            rows.append((f"m{m}", (start + _dt.timedelta(hours=h)).isoformat(), "10.00", "x", 1, f"o{n}"))
+    return rows, max(start + _dt.timedelta(hours=h) for hours in members for h in hours)
+
+
 def _rule_row(report, name: str) -> dict:
     doc = to_json(report)
     doc = json.loads(doc) if isinstance(doc, str) else doc
@@ -53,12 +64,7 @@ def test_simulation_gives_one_reward_per_lapse_counted_from_the_history(days, me
     moment (the end-of-history tick) reaches it."""
     prog = program(WIN_BACK % days)
     start = _dt.datetime(2025, 1, 1)
-    rows, n = [], 0
-    for m, hours in enumerate(members):
-        for h in sorted(hours):
-            n += 1
-            rows.append((f"m{m}", (start + _dt.timedelta(hours=h)).isoformat(), "10.00", "x", 1, f"o{n}"))
-    end = max(start + _dt.timedelta(hours=h) for hours in members for h in hours)
+    rows, end = _purchases(start, members)
     lapse = _dt.timedelta(days=days)
     expected = 0
     for hours in members:
@@ -196,12 +202,7 @@ def test_offers_are_redeemed_or_lapse_and_a_lapsed_one_costs_nothing(valid, days
     that moment, else it is still held at the end (and counted at cost)."""
     prog = program(OFFER % (valid, days))
     start = _dt.datetime(2025, 1, 1)
-    rows, n = [], 0
-    for m, hours in enumerate(members):
-        for h in sorted(hours):
-            n += 1
-            rows.append((f"m{m}", (start + _dt.timedelta(hours=h)).isoformat(), "10.00", "x", 1, f"o{n}"))
-    end = max(start + _dt.timedelta(hours=h) for hours in members for h in hours)
+    rows, end = _purchases(start, members)
     lapse, life = _dt.timedelta(days=days), _dt.timedelta(days=valid)
     given_, redeemed, lapsed = 0, 0, 0
     for hours in members:
