@@ -170,8 +170,12 @@ def with_ledger_settings(draw, program):
 
     from loyalty.checker.checks import winback_after_expiry
 
-    # a win-back at or after the points' expiry after inactivity is LOY316: such an expiry is not drawn
-    lapses = [n.duration for n in program.walk() if isinstance(n, ast.AfterInactivity)]
+    # a win-back at or after the points' expiry after inactivity is LOY316: such an expiry is not drawn (a
+    # lapse given as a parameter is its value, as the checker reads it)
+    params = {p.name.value: p.value for d in program.declarations if isinstance(d, ast.ParamsDecl) for p in d.params}
+    lapses = [params.get(n.duration.name.value) if isinstance(n.duration, ast.ParamRef) else n.duration
+              for n in program.walk() if isinstance(n, ast.AfterInactivity)]
+    lapses = [lapse for lapse in lapses if isinstance(lapse, ast.Duration)]
     decls = []
     for d in program.declarations:
         if isinstance(d, ast.PointsDecl):

@@ -176,6 +176,8 @@ def vector_budgets(kern, slots, known: dict) -> None:
 
     prog = kern.prog
     ns = len(slots)
+    if not ns:  # budgets only on rules that earn no points per purchase (a discount's, a fixed earn's)
+        return
     # each event's points by the tier the member holds at it (the kernel's `tier_guess`, settled by passes;
     # without tiers every event reads row 0)
     row, col = kern.tier_guess + 1, np.arange(kern.nev)
