@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from loyalty.cli import cli as main
 from loyalty.simulate.engine import make_plan, program_info, simulate
@@ -19,7 +19,7 @@ from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.run import load_program
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import Unsupported, simulate_vector, supports
-from loyalty.runtime.arrays import segment_ids, segmented_cummax, segmented_cumsum
+from loyalty.runtime.arrays import moments_in_earning_order, segment_ids, segmented_cummax, segmented_cumsum
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -999,6 +999,9 @@ def _report(plan, history, result):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32), which=st.integers(0, len(PROGRAMS) - 1), members=st.integers(1, 12),
        max_events=st.sampled_from([1, 3, 12, 40]))
+# TIER_ROLLING: a batch earned 31 March 00:38 expires (3 months on, clamped to 30 June) before one earned
+# 30 March 00:58, and a purchase at 30 June 00:38 sees it gone (test_expiry_out_of_earning_order_...)
+@example(seed=30, which=PROGRAMS.index("TIER_ROLLING"), members=4, max_events=40)
 def test_vector_equals_scalar_on_generated_histories(programs, seed, which, members, max_events):
     path, prog = programs[which]
     history = _history(prog, seed, members, max_events)
@@ -1052,6 +1055,92 @@ def test_points_credited_while_a_purchase_waits_route_the_member_and_are_counted
     assert result.exit_code == 0, result.output
     assert "vectorised kernel: 1 member(s) replayed by the scalar plan (pending points out of earning order)" in \
         result.stderr
+
+
+def _routed_run(path, prog, rows, reason):
+    """The kernel's and the scalar plan's results on these rows, and how many members the kernel routed for
+    `reason`."""
+    from loyalty.simulate.vector import kernel
+
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    history = build_history(cols, "swapped.csv", 2, options)
+    plan = _plan(path, prog, history)
+    before = kernel.ROUTED[reason]
+    vec = simulate_vector(plan, history)
+    return vec, simulate(plan, history), kernel.ROUTED[reason] - before
+
+
+SWAPPED = "expiry or pending moments out of earning order"
+
+
+@pytest.mark.parametrize("rows, routed, holds", [
+    # A buys in the gap: at 09:30 the 31 March batch is gone, not the 30 March one (the kernel once lost track
+    # of the latter: it never expired)
+    ([["A", "2024-06-30T09:30", "purchase", "A3", "coffee", "", "1", "7.00", "", ""],
+      ["B", "2024-07-02T12:00", "visit", "", "", "", "", "", "", ""]], 1, "10"),
+    ([["A", "2024-07-02T12:00", "purchase", "A3", "coffee", "", "1", "7.00", "", ""]], 0, "10"),  # none between
+    ([["B", "2024-06-30T09:30", "visit", "", "", "", "", "", "", ""]], 1, "100"),  # the history ends between
+])
+def test_expiry_out_of_earning_order_routes_only_members_who_see_it(programs, rows, routed, holds):
+    """`expire 3 months after earning` keeps the time of day and clamps the day: 30 March 10:00 expires on
+    30 June 10:00, 31 March 09:00 (earned later) on 30 June 09:00, earlier. The kernel expires from the front
+    of the stream in earning order, so it moves the second to 10:00; a member who has an event (or the history
+    its end) in between goes to the scalar plan, counted in ROUTED; either way the result is the scalar's."""
+    path, prog = programs[PROGRAMS.index("TIER_ROLLING")]
+    rows = [["A", "2024-03-30T10:00", "purchase", "A1", "coffee", "", "1", "100.00", "", ""],
+            ["A", "2024-03-31T09:00", "purchase", "A2", "coffee", "", "1", "50.00", "", ""]] + rows
+    vec, ref, n = _routed_run(path, prog, rows, SWAPPED)
+    assert vec.canonical() == ref.canonical()
+    assert n == routed
+    # what A holds at the end: the 10 points of 7 NOK at silver (1.5x) once both batches expired; at 09:30
+    # the 100 of 30 March, not the 75 of 31 March
+    assert {row[0]: row[5] for row in ref.canonical()["members"]}["A"] == holds
+
+
+PENDING_MONTH = """
+program "Pending a month" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  available 1 month after purchase
+}
+catalog {
+  category "drinks"
+  item "coffee" in category "drinks" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+redeem 120 points for "free coffee"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+
+
+@pytest.mark.parametrize("rows, routed, redeemed", [
+    # at 29 February 09:30 only the 100 points of 31 January are available: no coffee (the kernel once
+    # counted both batches and gave one)
+    ([["A", "2024-02-29T09:30", "purchase", "A3", "coffee", "", "1", "1.00", "", ""]], 1, "0"),
+    ([["A", "2024-02-29T09:30", "return", "A1", "", "", "", "0.00", "", ""],  # a return in between
+      ["B", "2024-03-05T12:00", "visit", "", "", "", "", "", "", ""]], 1, "0"),
+    ([["A", "2024-03-02T12:00", "purchase", "A3", "coffee", "", "1", "1.00", "", ""]], 0, "120"),  # after both
+])
+def test_pending_out_of_earning_order_routes_only_members_who_see_it(tmp_path, rows, routed, redeemed):
+    """The same for points that wait `1 month`: 30 January 10:00's and 31 January 09:00's points are both
+    available on 29 February, the later-earned first; a member with an event in between goes to the scalar
+    plan, the others stay on the kernel; the result is the scalar's."""
+    path = tmp_path / "pending_month.loyalty"
+    path.write_text(PENDING_MONTH)
+    prog = load_program(str(path))
+    assert supports(prog, None) is None
+    rows = [["A", "2024-01-30T10:00", "purchase", "A1", "coffee", "", "1", "50.00", "", ""],
+            ["A", "2024-01-31T09:00", "purchase", "A2", "coffee", "", "1", "100.00", "", ""]] + rows
+    vec, ref, n = _routed_run(str(path), prog, rows, SWAPPED)
+    assert vec.canonical() == ref.canonical()
+    assert n == routed
+    assert {row[0]: row[4] for row in ref.canonical()["members"]}["A"] == redeemed
 
 
 @settings(max_examples=40, deadline=None)
@@ -1208,6 +1297,18 @@ def test_segmented_scans(segments):
             maxes.append(best)
     assert segmented_cumsum(values, seg, starts).tolist() == sums
     assert segmented_cummax(values, seg).tolist() == maxes
+
+
+@settings(max_examples=100, deadline=None)
+@given(segments=st.lists(st.lists(st.integers(-2 * 10**17, 2 * 10**17), min_size=1, max_size=8), min_size=1,
+                         max_size=6))
+def test_moments_in_earning_order(segments):
+    """Per segment the running max of µs moments (negative ones, before 1970, too), at magnitudes whose
+    (segment, moment) would not pack into an int64."""
+    moments = np.array([v for s in segments for v in s], dtype=np.int64)
+    seg = segment_ids(np.cumsum([0] + [len(s) for s in segments[:-1]]), len(moments))
+    assert moments_in_earning_order(moments, seg).tolist() == [
+        max(s[:i + 1]) for s in segments for i in range(len(s))]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

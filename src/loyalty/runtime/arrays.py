@@ -76,6 +76,18 @@ def segmented_cummax(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(shifted) - seg * big
 
 
+def moments_in_earning_order(moments: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Per batch (an event, members in segments, events in time order), its moment (an expiry, the end of a
+    pending time) or a later one of an earlier batch of the member's: never earlier than the one before it.
+    `N months` after earning can go back (31 March 09:00 + 3 months is 30 June 09:00, before 30 March 10:00's
+    30 June 10:00), only ever within one day."""
+    if len(moments) < 2 or np.all((moments[1:] >= moments[:-1]) | (seg[1:] != seg[:-1])):
+        return moments  # the usual case: nothing goes back
+    # (member, moment) would not pack into an int64 at µs: by the moments' ranks instead
+    uniq, rank = np.unique(moments, return_inverse=True)
+    return uniq[segmented_cummax(rank.reshape(-1).astype(np.int64), seg)]
+
+
 # ---------------------------------------------------------------- calendar arithmetic on µs timestamps
 # (the history's local wall times as µs since 1970-01-01, as the kernel holds them; timeutil's on datetimes)
 

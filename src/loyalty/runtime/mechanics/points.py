@@ -368,7 +368,8 @@ def start_inactivity(kinds: tuple, st, t) -> None:
 
 def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
-    available (`credit`: the event's time plus the pending duration); `ranks(moments)`: order-preserving
+    available (`credit`: the event's time plus the pending duration, never before an earlier event's:
+    arrays.moments_in_earning_order); `ranks(moments)`: order-preserving
     small ints and their bound, so (member, moment) packs into one sortable int64."""
     import numpy as np
 
@@ -385,7 +386,7 @@ def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, r
     if not fits(nmem + 1, nt + 1):
         raise Unsupported("too many members and moments to pack")
     t_key = e_mem * nt + inv[:nev]
-    v_key = e_mem * nt + inv[nev:2 * nev]  # sorted: a member's events mature in their order
+    v_key = e_mem * nt + inv[nev:2 * nev]  # sorted: `avail_ev` is in earning order
     # per event, how many events (of the whole stream, so the member's own first) have matured before it:
     # advance_kind matures a batch whose moment is at or before the event's
     st["mfront"] = np.minimum(np.searchsorted(v_key, t_key, side="right"), np.arange(nev))

@@ -34,8 +34,8 @@ import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
-                                    INT_LIMIT, Unsupported, fits, half_even, segment_ids, segmented_cumsum,
-                                    segmented_cummax)
+                                    INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
+                                    segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
@@ -272,6 +272,60 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     return out
 
 
+def _stream_moments(kind) -> list:
+    """A kind's durations counted per batch from its earning (expiry after earning, a pending time), as the
+    kernel runs them: in earning order (`moments_in_earning_order`)."""
+    out = []
+    if kind.expiry == "after_earning":
+        out.append((kind.expiry_amount, kind.expiry_unit))
+    if kind.pending:
+        out.append(kind.pending)
+    return out
+
+
+def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
+    """Rows (event starts) whose member the kernel cannot take because a batch earned later expires (or
+    matures) earlier than one before it: `N months` clamps the day to the month's end and keeps the time of
+    day, so 30 March 10:00 + 3 months is 30 June 10:00 but 31 March 09:00 + 3 months is 30 June 09:00. The
+    kernel runs a member's batches from the front of her stream, in earning order, so it moves such a moment
+    to the latest one before it (`moments_in_earning_order`; the same day, hence the same month). That is the
+    scalar's result unless something looks at the balance in between: one of the member's events, or the
+    end of the history (at or after the batch's own moment, before the moved one). Those members are
+    replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind that
+    both waits and expires after earning, or expires after inactivity (their moments interleave)."""
+    out = np.zeros(rows.n, dtype=bool)
+    kinds = [k for k in prog.kinds if any(unit in ("month", "year") for _, unit in _stream_moments(k))]
+    if not kinds or not rows.n:
+        return out
+    starts = np.flatnonzero(rows.new)
+    t, mem = rows.time[starts], rows.member[starts]
+    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    for k in kinds:
+        strict = len(_stream_moments(k)) > 1 or k.expiry == "inactivity"
+        for amount, unit in _stream_moments(k):
+            own = _add_duration(t, amount, unit)
+            moved = moments_in_earning_order(own, seg)
+            early = np.flatnonzero(moved > own)
+            if not len(early):
+                continue
+            if strict:
+                out[starts[early]] = True
+                continue
+            # per early batch, whether one of its member's events, or the end, falls in [own, moved)
+            seen = (own[early] <= end_us) & (end_us < moved[early])
+            inv, nt = _moment_ranks(np.concatenate((t, own[early], moved[early])))
+            if not fits(int(seg[-1]) + 1, nt):
+                out[starts[early]] = True
+                continue
+            order = np.lexsort((inv[:len(t)], seg))  # a member's starts by time (wall times may step back)
+            ev_key = (seg * nt + inv[:len(t)])[order]
+            lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
+            hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
+            seen |= hi > lo
+            out[starts[early[seen]]] = True
+    return out
+
+
 def _credits_at_once(prog, k: int) -> set:
     """The event types (codes) other than purchases on which a rule credits kind k (points available at once)."""
     types = set()
@@ -354,6 +408,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if waits.any():
         ROUTED["pending points out of earning order"] += int(len(np.unique(mseg[waits])))
         scalar[np.unique(mseg[waits])] = True
+    swapped = _moments_out_of_order(rows, prog, _us(plan.end))
+    if swapped.any():
+        ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
+        scalar[np.unique(mseg[swapped])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
     odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
@@ -1059,14 +1117,17 @@ class _Kernel:
                   "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
             if nr and kind.expiry == "after_earning":
-                exp_ev = _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit)
+                # in earning order: the stream runs from its front (_moments_out_of_order routed the members
+                # for whom that moves a batch's expiry past a moment anything looks at)
+                exp_ev = moments_in_earning_order(_add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
+                                                  self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
                 inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
                 if not fits(nmem + 1, nt + 1):
                     raise Unsupported("too many members and moments to pack")
                 ev_key = self.e_mem * nt + inv[:nev]
-                exp_key = self.e_mem * nt + inv[nev:2 * nev]  # sorted: expiry keeps time order within a member
+                exp_key = self.e_mem * nt + inv[nev:2 * nev]  # sorted: in earning order (above)
                 # the slots are each event's `nr` slots in a row (slot keys: exp_key repeated), so searching the
                 # slots is searching exp_key, times nr
                 st["ptr"] = nr * np.searchsorted(exp_key, ev_key, side="right")
@@ -1078,7 +1139,8 @@ class _Kernel:
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
-                                     _add_duration(self.e_time, *kind.pending), self.end_us, _moment_ranks)
+                                     moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
+                                     self.end_us, _moment_ranks)
             if nr and kind.expiry == "inactivity":  # points.py: a running purchase restarts the clock
                 vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
                                         counted, nmem)
