@@ -188,7 +188,7 @@ class _Describer:
             return f"on your {ordinal(trigger['n'])} purchase"
         if t == "inactivity":
             n, unit = trigger["amount"], trigger["unit"]
-            return f"when you have not bought anything for {n} {unit}{'s' if n != 1 else ''}"
+            return f"when you have not bought anything for {_plural(n, unit)}"
         if t == "goal":
             return self.goal_words(trigger)
         if t == "streak":
@@ -211,7 +211,7 @@ class _Describer:
         if w["kind"] == "calendar":
             return f"when you {what} in one calendar {w['period']}, once a {w['period']}"
         amount, unit = w["amount"], w["unit"]
-        return f"when you {what} within {amount} {unit}{'s' if amount != 1 else ''}, each time"
+        return f"when you {what} within {_plural(amount, unit)}, each time"
 
     def referral_words(self, trigger: dict) -> str:
         """A referral trigger as the terms say it (runtime/mechanics/referral.py)."""
@@ -221,8 +221,8 @@ class _Describer:
         if t == "referred":
             return "when a member refers you"
         n, unit = trigger["amount"], trigger["unit"]
-        spend = (f"spends at least {self.money_text(self.money(trigger['minor']))} within {n} "
-                 f"{unit}{'s' if n != 1 else ''} of being referred")
+        spend = (f"spends at least {self.money_text(self.money(trigger['minor']))} within {_plural(n, unit)} "
+                 "of being referred")
         if t == "referring_purchase":
             return f"for each friend you refer who {spend}"
         return "when a member refers you and you " + spend.replace("spends", "spend", 1)
@@ -618,7 +618,7 @@ class _Describer:
             v = r.get("valid_for")
             if v:  # an offer with a lifetime (docs/semantics.md, "Offers with a lifetime")
                 n, unit = v["amount"], v["unit"]
-                out.append(f'"{name}" is valid for {n} {unit}{"s" if n != 1 else ""} from when it is given: use it '
+                out.append(f'"{name}" is valid for {_plural(n, unit)} from when it is given: use it '
                            "on a purchase within that time, or it lapses.")
             elif r.get("valid_until"):
                 out.append(f'"{name}" is valid until {r["valid_until"]} (that day included): use it on a purchase '

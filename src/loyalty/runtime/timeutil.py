@@ -44,6 +44,11 @@ def add_duration(t: _dt.datetime, amount: int, unit: str) -> _dt.datetime:
     return t.replace(year=year, month=month, day=day)
 
 
+def duration_words(amount: int, unit: str) -> str:
+    """`30 days`, `1 month`: a compiled duration as the messages of the runtime write it."""
+    return f"{amount} {unit}" if amount == 1 else f"{amount} {unit}s"
+
+
 def day_after(d: _dt.date) -> _dt.datetime:
     """The first moment after the date d, as the end of a range `to d`: NEVER after 9999-12-31 (no end)."""
     return add_duration(_dt.datetime(d.year, d.month, d.day), 1, "day")

@@ -32,7 +32,7 @@ from typing import Optional
 
 from loyalty.runtime.mechanics.context import preds_ok
 from loyalty.runtime.mechanics.registry import PlanError, ProgramMechanic
-from loyalty.runtime.timeutil import ALWAYS, add_duration, period_start
+from loyalty.runtime.timeutil import ALWAYS, add_duration, duration_words, period_start
 
 GOAL, STREAK = "goal", "streak"
 TRIGGERS = (GOAL, STREAK)
@@ -203,7 +203,7 @@ def progress_words(g: GoalPlan, p: dict, money) -> str:
         if g.period is not None:
             what += f" in this calendar {g.period}" + (" (reached)" if p["reached"] else "")
         else:
-            what += f" within {g.amount} {g.unit}{'s' if g.amount != 1 else ''}"
+            what += f" within {duration_words(g.amount, g.unit)}"
     return f'goal "{g.rule.name}": {what}'
 
 

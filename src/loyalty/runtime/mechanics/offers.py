@@ -13,7 +13,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import due
 from loyalty.runtime.mechanics.registry import ProgramMechanic
-from loyalty.runtime.timeutil import NEVER, add_duration
+from loyalty.runtime.timeutil import NEVER, add_duration, duration_words
 
 # the order of an offer's lapse among effects of one moment: after points and tiers (advance's `timed`)
 _LAPSE_ORDER = 3
@@ -85,8 +85,7 @@ class Offers(ProgramMechanic):
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         for rw in program.rewards.values():
             if rw.is_offer:
-                how = (f"for {rw.valid_for[0]} {rw.valid_for[1]}{'s' if rw.valid_for[0] != 1 else ''}"
-                       if rw.valid_for is not None else "until a date")
+                how = f"for {duration_words(*rw.valid_for)}" if rw.valid_for is not None else "until a date"
                 return (f"reward {rw.name!r} is valid {how}: offers with a lifetime (used or lapsed) are not "
                         "vectorised yet")
         return None

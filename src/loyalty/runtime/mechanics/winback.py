@@ -15,7 +15,7 @@ from typing import Optional
 from loyalty.runtime.mechanics.context import Ctx, due, preds_ok, running
 from loyalty.runtime.mechanics.registry import PlanError, ProgramMechanic
 from loyalty.runtime.mechanics.tiers import tier_upgrade
-from loyalty.runtime.timeutil import NEVER, add_duration
+from loyalty.runtime.timeutil import NEVER, add_duration, duration_words
 
 TRIGGER = "inactivity"
 
@@ -99,7 +99,7 @@ class WinBack(ProgramMechanic):
         for r in program.rules:
             if r.trigger == TRIGGER:
                 amount, unit = lapse_duration(r)
-                return (f"rule {r.name!r} (after {amount} {unit}{'s' if amount != 1 else ''} without a purchase) "
+                return (f"rule {r.name!r} (after {duration_words(amount, unit)} without a purchase) "
                         "fires on a member's lapse timer, between her events; the vectorised kernel does not "
                         "run timers that fire rules yet")
         return None
