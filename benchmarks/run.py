@@ -526,6 +526,12 @@ def run_per_program(args, rows: int, problems: list[str], out: dict) -> None:
     """Every example and benchmark program on a history generated for its own catalog and period: `loyalty
     simulate` against a plain pyarrow read of the same file, each in its own process, and which kernel ran."""
     programs = all_programs()
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {p.stem for p in programs}
+        if unknown:
+            raise SystemExit(f"--only: no program named {', '.join(sorted(unknown))}")
+        programs = [p for p in programs if p.stem in wanted]
     print(f"\nper program: {len(programs)} programs, each on {rows:,} rows generated for its catalog", flush=True)
     inputs = {p: history(rows, p) for p in programs}
     runs = []
@@ -672,6 +678,8 @@ def main(argv=None) -> int:
     sections.add_argument("--per-program", action="store_true",
                           help="every example and benchmark program on a history of --rows rows generated for its "
                                "catalog: simulate seconds, a pyarrow read of the same file, the ratio, the kernel")
+    ap.add_argument("--only", metavar="NAMES",
+                    help="per-program: only these programs (comma-separated file stems, e.g. car_wash,gym)")
     sections.add_argument("--skew", type=_exponent, nargs="?", const=SKEW, metavar="EXPONENT",
                           help=f"the reference program on an even and a skewed history (loyalty generate --skew "
                                f"EXPONENT, default {SKEW:g}) of --rows rows: seconds per million rows, ratio")
