@@ -50,6 +50,7 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
+from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
@@ -800,12 +801,21 @@ class _Kernel:
         found[hit] = purchases[porder[pos[hit]]]
         found[found >= rets] = -1  # bought after the return: not known yet
         found[self.e_order[rets] < 0] = -1
+        outside = np.zeros(len(rets), dtype=bool)
+        if self.prog.return_window is not None:  # returns.py `check_return`: refused as an order not known
+            outside = self.e_order[rets] >= 0
+            known = found >= 0
+            outside[known] = vector_outside_window(self.prog, self.e_time[rets[known]], self.e_time[found[known]])
+            for ev in rets[outside].tolist():
+                self.e_valid[ev] = False
+                self.e_reason[ev] = "return outside the return window"
+            found[outside] = -1
         matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
         simple = self._simple_line_returns(rets, found, e_end, matches)
         orders: dict[int, dict] = {}
         amount, qty, item = self.r_amount, self.r_qty, self.r_item
-        rest = ~simple
+        rest = ~simple & ~outside
         for ev, pev in zip(rets[rest].tolist(), found[rest].tolist()):
             s, e = int(e_start[ev]), int(e_end[ev])
             if pev < 0:
@@ -1058,6 +1068,7 @@ class _Kernel:
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
+        self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1770,6 +1781,29 @@ class _Kernel:
             m_face += by_member * rw.face
             m_cost += by_member * cost
             np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
+        for r in self.give_rules:  # rewards a whole return takes back (returns.py `vector_taken_back`)
+            back = self.taken_back.get(r.index)
+            if back is None or not back.any():
+                continue
+            has = back > 0
+            reward, label = r.reward, r.name
+            rw = prog.rewards[reward]
+            cost = plan.reward_costs.get(reward, rw.cost)
+            n = int(back.sum())
+            for key, v in ((("reward", reward, "taken_back"), n), (("reward", reward, "face_value"), -rw.face * n),
+                           (("reward", reward, "cost"), -cost * n), (("rule", label, "rewards"), -n),
+                           (("rule_reward", f"{label}{KEY_SEP}{reward}", "cost"), -cost * n)):
+                res.cells[key] = res.cells.get(key, 0) + v
+            cells.add(lambda m: ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost"), mon, -back, has,
+                      scale=cost)
+            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), self.e_store,
+                      -back, has, scale=cost)
+            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"),
+                      mon, -back, has, scale=cost)
+            by_member = _group_sum(self.e_mem, back, nmem)
+            m_rewards -= by_member
+            m_face -= by_member * rw.face
+            m_cost -= by_member * cost
         # members reached per reward: each member once, whichever rules or redemptions gave it
         reached: dict = {}
         for _label, reward, times, _price, _k in given:
