@@ -44,7 +44,8 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
-from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
+from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
+                                              vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
@@ -1127,11 +1128,10 @@ class _Kernel:
             st: dict[str, Any] = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
                   "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
-            if nr and kind.expiry == "after_earning":
+            if nr and kind.expiry in ("after_earning", "period_end"):
                 # in earning order: the stream runs from its front (_moments_out_of_order routed the members
                 # for whom that moves a batch's expiry past a moment anything looks at)
-                exp_ev = moments_in_earning_order(_add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
-                                                  self.e_mem)
+                exp_ev = moments_in_earning_order(vector_expiry_moments(kind, self.e_time), self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
                 inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
