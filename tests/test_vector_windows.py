@@ -155,8 +155,12 @@ def test_a_resend_inside_and_outside_the_window(monkeypatch, resent_at, duplicat
     rows = [["A", "2025-01-10T10:00", "purchase", "O1", "hardback", "1", "90.00", "Bath", "E1"],
             ["A", resent_at, "purchase", "O2", "hardback", "1", "90.00", "Bath", "E1"]]
     rows += _bought("B", "2025-01-10T10:00", "P1", BIG)
+    reason = "event ids under a late-events window (resends)"
+    before = kernel.ROUTED[reason]
     vec, _, routed = _run(rows, monkeypatch=monkeypatch)
     assert routed == ["A"]
+    # counted (and said by --verbose), never a silent fallback: her run with everyone and her run alone
+    assert kernel.ROUTED[reason] - before == 2
     assert vec.counts.get("duplicates_ignored", 0) == (1 if duplicate else 0)
     assert _cell(vec, "reward", "bookmark", "given") == (2 if duplicate else 3)
 

@@ -415,6 +415,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
+    if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
+        ROUTED["event ids under a late-events window (resends)"] += int(len(np.unique(mseg[odd])))
     odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
     odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
     if prog.redeem:
