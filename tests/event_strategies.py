@@ -214,10 +214,11 @@ def without_unused_params(program):
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
-    no caps but a discount's, no budgets, draws, or expiry at a period's end; tiers as written
-    (any metric and window, downgrades and grace, discounts and perks); rules that earn per spend,
-    multiply, punch, discount, give a member price, an amount off the order or a bundle (all without a
-    trigger), earn on signup or per referral. The result
+    no caps but a discount's, no budgets, draws, or expiry at a period's end of points that wait; tiers as
+    written (any metric and window, downgrades and grace, discounts and perks); acceptance windows and
+    rewards taken back on a return as written; rules that earn per spend, multiply, punch, discount, give a
+    member price, an amount off the order, a bundle or a reward (all without a trigger), earn on signup or
+    per referral. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -240,7 +241,7 @@ def vectorisable(program):
             keep = [type(t) for t in triggers] == [ast.OnSignup]
         elif isinstance(action, ast.EarnPerEvent):
             keep = action.event == "referral" and not triggers
-        elif isinstance(action, (ast.Discount, ast.DiscountEach)):
+        elif isinstance(action, (ast.Discount, ast.DiscountEach, ast.GiveReward)):
             keep = not triggers
         else:
             keep = False
@@ -255,7 +256,8 @@ def vectorisable(program):
     decls = []
     for d in program.declarations:
         if isinstance(d, ast.PointsDecl):
-            d = ast.PointsDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.ExpireAtPeriodEnd)))
+            waits = any(isinstance(s, ast.PendingSetting) for s in d.settings)
+            d = ast.PointsDecl(d.name, tuple(s for s in d.settings if not (waits and isinstance(s, ast.ExpireAtPeriodEnd))))
         elif isinstance(d, ast.RuleDecl):
             d = rule(d)
         elif isinstance(d, ast.CampaignDecl):
@@ -263,10 +265,8 @@ def vectorisable(program):
             d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
         elif isinstance(d, ast.DrawDecl):
             d = None
-        elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
-            d = ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)  # offers with a lifetime: not vectorised yet
-        elif isinstance(d, ast.ProgramDecl):
-            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
+        elif isinstance(d, ast.RewardDecl) and ((d.valid_for or d.valid_until) is not None or d.stock is not None):
+            d = ast.RewardDecl(d.name, d.kind, d.cost)  # offers with a lifetime, stock: not vectorised yet
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))

@@ -292,6 +292,63 @@ rule "points" {
 # member prices, amounts off the order and bundles (fixed_price.py, order_discount.py, bundle.py) among the other
 # discounts, in rule order: a price above some lines' prices and below others', one narrowed to some lines and to some hours, an
 # amount off more than some orders still cost; earning on what is left, per line
+# acceptance windows, rewards taken back by a whole return (gifts on purchases: by a condition, capped, for
+# every purchase, on the first purchase; and one on visits, which no return takes back), points that last
+# until the end of the next quarter
+WINDOWS = """
+program "Windows" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+  rewards are taken back on return
+  returns accepted within 30 days
+  late events accepted within 7 days
+}
+points "points" {
+  cost 0.01 NOK each
+  expire at the end of the next calendar quarter
+  balance stops at zero
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+store "North" in region "Up"
+reward "mug" is a gift "mug" costing 20 NOK
+reward "cloth" is a gift "cloth" costing 5 NOK
+reward "cap" is a gift "cap"
+rule "gift over 100" {
+  give "mug"
+  when order total >= 100 NOK
+  at most 2 times per member per month
+}
+rule "a cloth with every order" {
+  give "cloth"
+}
+rule "welcome gift" {
+  give "cap"
+  on first purchase
+}
+rule "second visit" {
+  give "cloth"
+  on the 2nd visit
+}
+rule "points" {
+  earn 2 points per 1 NOK
+}
+rule "a free coffee after 3" {
+  1 free "coffee" after every 3 paid
+}
+tiers by spend in the calendar year {
+  tier "gold" from 500 NOK {
+    earn 1.5x points
+  }
+  downgrade at the end of each year
+}
+"""
+
 OFFERS = """
 program "Offers" {
   currency NOK
@@ -866,13 +923,14 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "WINDOWS", "examples/programs/bookstore.loyalty",
+            "benchmarks/programs/tiered_returns.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
-          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS}
+          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS, "WINDOWS": WINDOWS}
 
 
 def _program(tmp_path_factory, name):

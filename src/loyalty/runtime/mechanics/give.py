@@ -94,8 +94,8 @@ class Give(Mechanic):
         return own_cap_vector_reason(rule, ("times",))
 
     def vector_reason(self, rule, program) -> Optional[str]:
-        if program.rewards_taken_back:
-            return "rewards taken back on a return are not vectorised yet"
+        if program.rewards_taken_back and program.rewards[rule.reward].is_offer:
+            return f"rule {rule.name!r}: offers taken back on a return are not vectorised yet"
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
         if rule.trigger not in VECTOR_TRIGGERS:

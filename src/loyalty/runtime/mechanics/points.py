@@ -366,6 +366,18 @@ def start_inactivity(kinds: tuple, st, t) -> None:
 # the running sums after it (`cum` per slot, `cumP` per event) are lowered from the order's slot on.
 
 
+def vector_expiry_moments(kind, us):
+    """`credit`'s expiry moment of points earned at each µs moment `us` (after earning, or at the end of the
+    period, or of the next one): the vectorised step. Never earlier for a later moment at a period's end; after
+    earning, the kernel keeps them in earning order (arrays.moments_in_earning_order)."""
+    from loyalty.runtime.arrays import add_duration, next_period_start
+
+    if kind.expiry == "after_earning":
+        return add_duration(us, kind.expiry_amount, kind.expiry_unit)
+    out = next_period_start(us, kind.expiry_period)
+    return next_period_start(out, kind.expiry_period) if kind.expiry_next else out
+
+
 def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
     available (`credit`: the event's time plus the pending duration, never before an earlier event's:
@@ -526,6 +538,9 @@ class PointsOverTime(ProgramMechanic):
         for k in program.kinds:
             if k.pending and k.policy == "pending_only":
                 return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
-            if k.expiry not in (None, "after_earning", "inactivity"):
-                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only after earning or inactivity)"
+            if k.expiry not in (None, "after_earning", "inactivity", "period_end"):
+                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only after earning, at a " \
+                       f"period's end or after inactivity)"
+            if k.expiry == "period_end" and k.pending:
+                return f"points of {k.name!r} that wait and expire at a period's end are not vectorised yet"
         return None

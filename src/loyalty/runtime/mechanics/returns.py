@@ -110,3 +110,38 @@ def take_back(prog, st, ev, ledger, out: list) -> None:
         o.rewards = []
     if prog.tiers is not None:
         tier_after_return(prog, st, t, out)
+
+
+# ---------------------------------------------------------------- vectorised
+
+
+def vector_outside_window(prog, returned_at, bought_at):
+    """The vectorised returns-window test of `check_return`: per return, whether the order (bought at
+    `bought_at`, µs) was bought before the return window's cutoff back from `returned_at` (µs). The kernel
+    replays each member's events in time order, so the return is the member's latest event: its moment is
+    `now` (windows.return_cutoff)."""
+    from loyalty.runtime.arrays import add_duration
+
+    amount, unit = prog.return_window
+    return bought_at < add_duration(returned_at, -amount, unit)
+
+
+def vector_taken_back(kern) -> dict:
+    """The vectorised step of the rewards a whole return takes back (`take_back`, for the kernel `kern`,
+    simulate/vector/kernel.py): per give rule, per event, the rewards it takes back. The return that makes
+    its order whole (the first such: `take_back` empties the order's rewards) takes back every reward
+    the rule gave on that order's purchase (a count of them: `vector_gives`)."""
+    import numpy as np
+
+    if not kern.prog.rewards_taken_back or not kern.give_rules:
+        return {}
+    whole = np.flatnonzero(kern.e_valid & (kern.ret_order_ev >= 0) & (kern.ret_R >= kern.ret_G))
+    bought = kern.ret_order_ev[whole]
+    _, first = np.unique(bought, return_index=True)  # events in time order: the first whole return per order
+    whole, bought = whole[first], bought[first]
+    out = {}
+    for r in kern.give_rules:
+        back = np.zeros(kern.nev, dtype=np.int64)
+        back[whole] = kern.gives[r.index][0][bought]
+        out[r.index] = back
+    return out

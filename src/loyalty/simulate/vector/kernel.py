@@ -44,12 +44,14 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
-from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
+from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
+                                              vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
+from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
@@ -413,6 +415,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
+    if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
+        ROUTED["event ids under a late-events window (resends)"] += int(len(np.unique(mseg[odd])))
     odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
     odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
     if prog.redeem:
@@ -800,12 +804,21 @@ class _Kernel:
         found[hit] = purchases[porder[pos[hit]]]
         found[found >= rets] = -1  # bought after the return: not known yet
         found[self.e_order[rets] < 0] = -1
+        outside = np.zeros(len(rets), dtype=bool)
+        if self.prog.return_window is not None:  # returns.py `check_return`: refused as an order not known
+            outside = self.e_order[rets] >= 0
+            known = found >= 0
+            outside[known] = vector_outside_window(self.prog, self.e_time[rets[known]], self.e_time[found[known]])
+            for ev in rets[outside].tolist():
+                self.e_valid[ev] = False
+                self.e_reason[ev] = "return outside the return window"
+            found[outside] = -1
         matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
         simple = self._simple_line_returns(rets, found, e_end, matches)
         orders: dict[int, dict] = {}
         amount, qty, item = self.r_amount, self.r_qty, self.r_item
-        rest = ~simple
+        rest = ~simple & ~outside
         for ev, pev in zip(rets[rest].tolist(), found[rest].tolist()):
             s, e = int(e_start[ev]), int(e_end[ev])
             if pev < 0:
@@ -1058,6 +1071,7 @@ class _Kernel:
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
+        self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1116,11 +1130,10 @@ class _Kernel:
             st: dict[str, Any] = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
                   "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
-            if nr and kind.expiry == "after_earning":
+            if nr and kind.expiry in ("after_earning", "period_end"):
                 # in earning order: the stream runs from its front (_moments_out_of_order routed the members
                 # for whom that moves a batch's expiry past a moment anything looks at)
-                exp_ev = moments_in_earning_order(_add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
-                                                  self.e_mem)
+                exp_ev = moments_in_earning_order(vector_expiry_moments(kind, self.e_time), self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
                 inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
@@ -1770,6 +1783,29 @@ class _Kernel:
             m_face += by_member * rw.face
             m_cost += by_member * cost
             np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
+        for r in self.give_rules:  # rewards a whole return takes back (returns.py `vector_taken_back`)
+            back = self.taken_back.get(r.index)
+            if back is None or not back.any():
+                continue
+            has = back > 0
+            reward, label = r.reward, r.name
+            rw = prog.rewards[reward]
+            cost = plan.reward_costs.get(reward, rw.cost)
+            n = int(back.sum())
+            for key, v in ((("reward", reward, "taken_back"), n), (("reward", reward, "face_value"), -rw.face * n),
+                           (("reward", reward, "cost"), -cost * n), (("rule", label, "rewards"), -n),
+                           (("rule_reward", f"{label}{KEY_SEP}{reward}", "cost"), -cost * n)):
+                res.cells[key] = res.cells.get(key, 0) + v
+            cells.add(lambda m: ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost"), mon, -back, has,
+                      scale=cost)
+            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), self.e_store,
+                      -back, has, scale=cost)
+            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"),
+                      mon, -back, has, scale=cost)
+            by_member = _group_sum(self.e_mem, back, nmem)
+            m_rewards -= by_member
+            m_face -= by_member * rw.face
+            m_cost -= by_member * cost
         # members reached per reward: each member once, whichever rules or redemptions gave it
         reached: dict = {}
         for _label, reward, times, _price, _k in given:

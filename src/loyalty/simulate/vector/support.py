@@ -25,8 +25,11 @@ def condition_reason(rule_doc: dict) -> Optional[str]:
 
 def supports(program: CompiledProgram, plan=None) -> Optional[str]:
     """None when the vectorised kernel can replay `program` (under the simulation `plan`) exactly, else why not."""
-    if program.late_window is not None or program.return_window is not None:
-        return "the program limits how late events and returns are accepted (the kernel keeps no such windows)"
+    # Acceptance windows (runtime/windows.py) need no step of their own here: the kernel replays each member's
+    # events in time order (members whose wall times step back, and those with explicit event ids, which is
+    # where resends are, go to the scalar plan), so no event is ever earlier than the member's clock and the
+    # late-events window refuses none; the returns window is the kernel's returns pass
+    # (mechanics/returns.py `vector_outside_window`).
     for m in PROGRAM_MECHANICS:
         why = m.program_vector_reason(program, plan)
         if why is not None:
