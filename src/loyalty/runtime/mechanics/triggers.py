@@ -97,6 +97,8 @@ def counting_fires(st, r: Rule, lines=None, order=None) -> int:
 # the triggers `vector_fires` computes, and `after every X spent` of a rule that counts the member's spend
 # (`vector_firings`; a counted one keeps a counter of its own that returns take back a share of)
 VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
+# triggers of their own mechanic, whose vectorised step says where the rule fires (`vector_firings`)
+FIRED_VECTOR_TRIGGERS = ("goal", "streak")  # mechanics/goals.py
 
 
 def trigger_vector_reason(r: Rule) -> str:
@@ -162,6 +164,10 @@ def vector_firings(kern, r: Rule):
 
     from loyalty.runtime.arrays import PURCHASE, Unsupported, segmented_cummax
 
+    if r.trigger in FIRED_VECTOR_TRIGGERS:
+        from loyalty.runtime.mechanics import goals
+
+        return goals.vector_fires(kern, r)
     if r.trigger != "every_spend":
         return vector_fires(kern, r).astype(np.int64)
     purchase = (kern.e_type == PURCHASE) & kern.e_running

@@ -51,6 +51,7 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
+from loyalty.runtime.mechanics.triggers import FIRED_VECTOR_TRIGGERS
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
@@ -1080,7 +1081,8 @@ class _Kernel:
             elif r in self.fixed_rules:
                 slot = _Slot(r.index, r.name, r, fixed=True)
                 self.slot_rules[r.point_kind].append(slot)
-                if r.action == "earn_fixed" and r.trigger != "signup":  # earned on a purchase (or a visit)
+                # earned on a purchase (or a visit); a goal's points are the member's, not the order's (goals.py)
+                if r.action == "earn_fixed" and r.trigger != "signup" and r.trigger not in FIRED_VECTOR_TRIGGERS:
                     self.claw_slots.append(slot)
         self.claw_slots = self.earn_slots + self.claw_slots
 
