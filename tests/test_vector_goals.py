@@ -243,3 +243,138 @@ def test_generated_programs_with_goals_member_by_member(data):
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
     assert whole.canonical() == simulate(plan, history).canonical()
+
+
+# ------------------------------------------------------------------ two-sided referral
+
+REFERRAL = """
+program "Friends" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03 to 2024-11-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "shoes"
+  item "running shoes" in category "shoes" costing 450 NOK
+  item "socks" in category "shoes" costing 25 NOK
+}
+store "North" in region "Up"
+reward "voucher" is 100 NOK off the next order costing 100 NOK
+reward "mug" is a gift "mug"
+redeem 1000 points for "voucher"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "thanks for a friend" {
+  earn 500 points
+  on referring a friend who spends at least 300 NOK within 30 days
+  at most 2 times per member per month
+}
+rule "thanks for a shopper" {
+  give "mug"
+  on referring a friend who spends at least 50 NOK within 2 weeks
+}
+rule "welcome gift" {
+  give "voucher"
+  on being referred and spending at least 300 NOK within 30 days
+}
+rule "welcome points" {
+  earn 150 points
+  on being referred and spending at least 100 NOK within 1 month
+  in store "North"
+}
+rule "hello" {
+  earn 20 points
+  on being referred
+}
+rule "asked" {
+  earn 5 points
+  on referring a friend
+}
+tiers by lifetime points earned {
+  tier "silver" from 0 points
+  tier "gold" from 2000 points {
+    earn 2x points
+  }
+}
+"""
+
+PROGRAMS["REFERRAL"] = REFERRAL
+
+
+def _referral_history(prog, seed: int, members: int, max_events: int):
+    """Members who refer each other (and members without rows, and twice the same friend), buy at amounts
+    around the qualifying ones, return orders whole or in part, at steps around the windows' edges."""
+    import datetime as dt
+    import random
+
+    rnd = random.Random(seed)
+    rows = []
+    n_order = 0
+    start = dt.datetime(2024, 1, 1)
+    for m in range(members):
+        member = f"M{m:02d}"
+        t = 60 * 24 * rnd.randrange(0, 40)
+        bought = []
+        for _ in range(rnd.randint(1, max_events)):
+            t += rnd.choice([0, 1, 60, 60 * 24, 60 * 24 * 13, 60 * 24 * 14, 60 * 24 * 29, 60 * 24 * 31, 60 * 24 * 70])
+            when = (start + dt.timedelta(minutes=t)).strftime("%Y-%m-%dT%H:%M")
+            kind = rnd.choices(["purchase", "return", "referral", "visit"], [8, 2, 4, 1])[0]
+            store = rnd.choice(["North", "South", ""])
+            if kind == "purchase":
+                n_order += 1
+                amount = rnd.choice(["49.99", "50.00", "99.00", "100.00", "299.99", "300.00", "450.00", "900.00"])
+                rows.append(_buy(member, when, f"O{n_order}", amount, store))
+                bought.append((f"O{n_order}", amount))
+            elif kind == "return" and bought:
+                order, amount = rnd.choice(bought)
+                back = rnd.choice(["0.00", "1.00", amount])
+                rows.append([member, when, "return", order, "", "", "", back])
+            elif kind == "referral":
+                friend = rnd.choice([f"M{rnd.randrange(members + 2):02d}", f"M{rnd.randrange(members):02d}"])
+                if friend != member:
+                    rows.append([member, when, "referral", "", friend, "", "", "", store])
+            else:
+                rows.append([member, when, "visit", "", "", "", "", "", store])
+    return _rows(prog, rows)
+
+
+def test_a_friend_who_qualifies_one_day_late(programs):
+    """A refers B and C on 1 February; B spends 300 NOK on 2 March (the window's 30 days end 2 March 10:00: in
+    time), C the same at 2 March 10:01, one minute late: only B's referral rewards both sides."""
+    path, prog = programs["REFERRAL"]
+    rows = [["A", "2024-02-01T10:00", "referral", "", "B"], ["A", "2024-02-01T10:00", "referral", "", "C"],
+            _buy("B", "2024-03-02T10:00", "b1", "300.00"), _buy("C", "2024-03-02T10:01", "c1", "300.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "thanks for a friend") == 500
+    assert got.cells.get(("reward", "voucher", "given"), got.cells.get(("rule", "welcome gift", "rewards"), 0)) == 1
+
+
+def test_the_abuse_limit_rewards_at_most_two_referrals_a_month(programs):
+    """A refers three friends who each qualify in February, and a fourth who qualifies in March."""
+    path, prog = programs["REFERRAL"]
+    rows = [["A", "2024-02-01T10:00", "referral", "", f] for f in "BCDE"]
+    rows += [_buy(f, f"2024-02-{10 + n}T10:00", f"{f}1", "300.00") for n, f in enumerate("BCD")]
+    rows += [_buy("E", "2024-03-01T10:00", "E1", "300.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "thanks for a friend") == 1500
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_referrals_on_generated_histories_member_by_member(programs, seed):
+    path, prog = programs["REFERRAL"]
+    _same_member_by_member(path, prog, _referral_history(prog, seed, 8, 14))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 30]))
+def test_referrals_on_generated_histories(programs, seed, members, max_events):
+    path, prog = programs["REFERRAL"]
+    history = _referral_history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
