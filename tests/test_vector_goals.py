@@ -378,3 +378,25 @@ def test_referrals_on_generated_histories(programs, seed, members, max_events):
     plan, vec, ref = _both(path, prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()
     assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+def test_a_referral_before_the_program_runs_opens_nothing(programs):
+    """The program runs from 3 January: B, referred on 2 January, buys on 5 January; C, referred on 3 January,
+    the same: only C's referral rewards both sides."""
+    path, prog = programs["REFERRAL"]
+    rows = [["A", "2024-01-02T10:00", "referral", "", "B"], ["A", "2024-01-03T10:00", "referral", "", "C"],
+            _buy("B", "2024-01-05T10:00", "b1", "300.00"), _buy("C", "2024-01-05T10:00", "c1", "300.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "thanks for a friend") == 500
+    assert _issued(got, "hello") == 20
+
+
+def test_the_referrer_is_rewarded_after_her_own_purchase_of_the_same_moment(programs):
+    """A holds 1,600 points; at 10:00 on 1 March she buys for 100 NOK as B's qualifying purchase gives her 500:
+    her purchase earns at silver (the 500 come after it), and she is gold from then on."""
+    path, prog = programs["REFERRAL"]
+    rows = [_buy("A", "2024-02-01T09:00", "a1", "1600.00"), ["A", "2024-02-01T09:00", "referral", "", "B"],
+            _buy("A", "2024-03-01T10:00", "a2", "100.00"), _buy("B", "2024-03-01T10:00", "b1", "300.00"),
+            _buy("A", "2024-03-02T10:00", "a3", "100.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "points") == 1600 + 100 + 100 + 300
