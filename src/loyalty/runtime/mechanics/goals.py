@@ -332,26 +332,37 @@ def _rolling(kern, g: GoalPlan, counted, amount):
     out = np.zeros(kern.nev, dtype=np.int64)
     fired = []
     target, days = g.target, g.different_days
-    entries: list = []  # [moment, amount, event] of the member's progress
+    # the member's progress: entries [head:] of these lists (in time order), `total` their amounts
+    e_time: list = []
+    e_amount: list = []
+    e_event: list = []
+    head = total = 0
     member = None
     for n, ev in enumerate(idx.tolist()):
         if mem[n] != member:
-            member, entries = mem[n], []
+            member, e_time, e_amount, e_event, head, total = mem[n], [], [], [], 0, 0
         if not counts[n]:  # a return of a counted order: takes its share from the order's entry, if still held
             o = orders[n]
-            for e in entries:
-                if e[2] == o:
-                    e[1] = max(e[1] - backs[n], 0)
+            for j in range(head, len(e_event)):
+                if e_event[j] == o:
+                    left = max(e_amount[j] - backs[n], 0)
+                    total -= e_amount[j] - left
+                    e_amount[j] = left
             continue
         s = start[n]
-        if entries and entries[0][0] < s:
-            entries = [e for e in entries if e[0] >= s]
-        if days and entries and entries[-1][0] // DAY_US == times[n] // DAY_US:
-            continue  # this day counts already (entries are in time order)
-        entries.append([times[n], amounts[n], ev])
-        if sum(e[1] for e in entries) >= target:
+        while head < len(e_time) and e_time[head] < s:  # out of the window
+            total -= e_amount[head]
+            head += 1
+        t = times[n]
+        if days and head < len(e_time) and e_time[-1] // DAY_US == t // DAY_US:
+            continue  # this day counts already
+        e_time.append(t)
+        e_amount.append(amounts[n])
+        e_event.append(ev)
+        total += amounts[n]
+        if total >= target:
             fired.append(ev)
-            entries = []
+            e_time, e_amount, e_event, head, total = [], [], [], 0, 0
     out[fired] = 1
     return out
 
