@@ -33,7 +33,7 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED, REFERRED,  # noqa: F401
+from loyalty.runtime.arrays import (ADDED, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED, REFERRED,  # noqa: F401
                                     RETURN, TYPES, VISIT,  # (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
@@ -1506,7 +1506,7 @@ class _Kernel:
         typ = self.e_type
         # events (accepted ones), and rejections by reason
         counts = res.counts
-        n_events = int((valid & (typ < REFERRED)).sum())  # the history's (not the referral pass's, which have no rows)
+        n_events = int((valid & ~np.isin(typ, ADDED)).sum())  # the history's (not the referral pass's, which have no rows)
         if n_events:
             counts["events"] = n_events
         if self.plan.referrals:  # what the new members' purchases qualify (mechanics/referral.py)
@@ -1794,7 +1794,7 @@ class _Kernel:
                 res.add("reward", reward, "members", int(got.sum()))
         got = first < np.iinfo(np.int64).max
         if got.any():
-            acc = np.flatnonzero(self.e_valid & (self.e_type < REFERRED))  # the history's events
+            acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
@@ -1894,7 +1894,7 @@ class _Kernel:
             return
         base = int(months[0][:4]) * 12 + int(months[0][5:]) - 1
         nm = len(months)
-        acc = np.flatnonzero(self.e_valid & (self.e_type < REFERRED))  # the history's events
+        acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
         if not len(acc):
             return
         first_acc = np.full(self.nmem, -1, dtype=np.int64)
