@@ -127,13 +127,13 @@ def add_to_rows(rows, added: dict, prog) -> None:
     def put(values, fill):
         return np.insert(values, at, fill if np.ndim(fill) else np.full(k, fill, dtype=values.dtype))
 
-    rows.member = put(member, np.array(code, dtype=member.dtype))
-    rows.time = put(rows.time, when)
-    rows.gtime = put(rows.gtime, when)
-    rows.type = put(rows.type, np.array(kind, dtype=rows.type.dtype))
-    for col, fill in (("amount", 0), ("qty", 1), ("order", -1), ("item", -1), ("cat", -1), ("store", -1),
-                      ("channel", -1), ("has_event_id", 0), ("has_codes", 0), ("adjusting", False), ("new", True),
-                      ("grouped", False)):
-        setattr(rows, col, put(getattr(rows, col), fill))
-    rows.added_rule = np.insert(rows.added_rule, at, np.array(rule, dtype=np.int64))
+    given = {"member": np.array(code, dtype=member.dtype), "time": when, "gtime": when,
+             "type": np.array(kind, dtype=rows.type.dtype), "added_rule": np.array(rule, dtype=np.int64),
+             "qty": 1, "new": True}
+    # every other column of the rows (the kernel's own included) says none: no amount, order, item, store...
+    for col, values in list(vars(rows).items()):
+        if isinstance(values, np.ndarray) and values.shape == (n,) and not col.endswith("_names"):
+            fill = given.get(col, False if values.dtype == bool else -1 if col not in ("amount", "has_event_id",
+                                                                                       "has_codes") else 0)
+            setattr(rows, col, put(values, fill))
     rows.n = n + k
