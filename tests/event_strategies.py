@@ -218,7 +218,7 @@ def vectorisable(program):
     written (any metric and window, downgrades and grace, discounts and perks); acceptance windows and
     rewards taken back on a return as written; rules that earn per spend, multiply, punch, discount, give a
     member price, an amount off the order, a bundle or a reward (all without a trigger), earn on signup or
-    per referral. The result
+    per referral, earn or give on a goal or streak. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -231,14 +231,18 @@ def vectorisable(program):
                                                               ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
                                                               ast.BundleBuyGet, ast.BundlePriceOf))), None)
         triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
-                                                           ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]
+                                                           ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
+                                                           ast.AfterGoal, ast.AfterStreak))]
+        goal = [type(t) for t in triggers] in ([ast.AfterGoal], [ast.AfterStreak])  # goals and streaks (goals.py)
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
             keep = not triggers
         elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice,
                                  ast.BundleBuyGet, ast.BundlePriceOf)):
             keep = not triggers
         elif isinstance(action, ast.EarnFixed):
-            keep = [type(t) for t in triggers] == [ast.OnSignup]
+            keep = [type(t) for t in triggers] == [ast.OnSignup] or goal
+        elif isinstance(action, ast.GiveReward):
+            keep = goal
         elif isinstance(action, ast.EarnPerEvent):
             keep = action.event == "referral" and not triggers
         elif isinstance(action, (ast.Discount, ast.DiscountEach, ast.GiveReward)):

@@ -2,7 +2,7 @@
 each by a rule of its own; in a simulation the pass over the history (simulate/referrals.py) finds the
 referrer's moments, so the figures are counted independently from the history, equal whether members are
 replayed together or split and merged; the pending referral round-trips in the state JSON; the history
-reader refuses a self-referral by row and column; the vectorised kernel declines naming the rule."""
+reader refuses a self-referral by row and column; the vectorised kernel gives the same report."""
 
 from __future__ import annotations
 
@@ -186,10 +186,27 @@ def test_a_saved_referral_naming_a_rule_without_a_qualifying_purchase_is_refused
         p.state_from_json(json.dumps(doc))
 
 
-def test_the_vectorised_kernel_declines_referral_naming_the_rule():
-    prog = program(PROGRAM.replace('reward "voucher" is 100 NOK off', 'reward "voucher" is 100 NOK off'))
-    why = supports(prog)
-    assert why is not None and "'referrer'" in why and "two-sided referral" in why
+def test_the_vectorised_kernel_runs_referral_with_the_same_report(tmp_path):
+    """`--kernel auto` takes two-sided referral (tests/test_vector_goals.py compares it member by member), and
+    its report is the scalar plan's but for the kernel's name, split over processes or not."""
+    assert supports(program(PROGRAM)) is None
+    src = tmp_path / "p.loyalty"
+    src.write_text(PROGRAM)
+    hist = tmp_path / "h.csv"
+    hist.write_text("member,time,type,amount,item,order\n"
+                    "m1,2025-01-02T10:00,referral,,m2,\nm1,2025-01-03T10:00,referral,,m3,\n"
+                    "m2,2025-01-20T10:00,purchase,300.00,x,o1\nm3,2025-02-20T10:00,purchase,300.00,x,o2\n")
+    docs = {}
+    for kernel, jobs in (("auto", "1"), ("auto", "2"), ("python", "1")):
+        res = CliRunner().invoke(main, ["simulate", str(src), str(hist), "--format", "json", "--kernel", kernel,
+                                        "--jobs", jobs])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.output)
+        assert doc["assumptions"].pop("kernel") == ("vector" if kernel == "auto" else "python")
+        doc["assumptions"].pop("kernel_why", None)
+        docs[kernel, jobs] = doc
+    assert docs["auto", "1"] == docs["auto", "2"] == docs["python", "1"]
+    assert next(r for r in docs["auto", "1"]["by_rule"] if r.get("rule") == "referrer")["points_issued"] == 500
 
 
 def test_a_self_referral_is_a_bad_row_named_by_row_and_column(tmp_path):

@@ -18,6 +18,10 @@ from loyalty.runtime import formulas
 # the kernel's event type codes (a history's rows, as simulate/vector/kernel.py encodes them)
 TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
 PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
+# the events the simulation's referral pass adds to members' replays (simulate/referrals.py), after TYPES
+ADDED_TYPES = ("referred", "referral_qualified")
+REFERRED, REFERRAL_QUALIFIED = range(len(TYPES), len(TYPES) + len(ADDED_TYPES))
+ADDED = (REFERRED, REFERRAL_QUALIFIED)  # no rows of the history: left out of its event counts
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 

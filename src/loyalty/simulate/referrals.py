@@ -11,6 +11,7 @@ simulation plan, the same for every part of a split run, so the parts still merg
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Optional, Sequence
 
 from loyalty.runtime.internal import Ev
@@ -69,13 +70,70 @@ def with_referrals(events: MemberEvents, added: Optional[Sequence[Ev]]) -> Membe
     same moment, `referral_qualified` after them. An added event has no rows (its group is empty)."""
     if not added:
         return events
-    tagged = [((ev.time, 1, n), ev, kind, total, group) for n, (ev, kind, total, group)
-              in enumerate(zip(events.evs, events.kinds, events.totals, events.groups))]
-    tagged += [((ev.time, _ORDER[ev.type], n), ev, ev.type, 0, ()) for n, ev in enumerate(added)]
+    stores = events.stores or [""] * len(events.evs)
+    tagged = [((ev.time, 1, n), ev, kind, total, group, store) for n, (ev, kind, total, group, store)
+              in enumerate(zip(events.evs, events.kinds, events.totals, events.groups, stores))]
+    tagged += [((ev.time, _ORDER[ev.type], n), ev, ev.type, 0, (), "") for n, ev in enumerate(added)]
     tagged.sort(key=lambda x: x[0])
+    # each event's store stays with it (the by-store table), an added event has none
     return MemberEvents([x[1] for x in tagged], [x[2] for x in tagged], [x[3] for x in tagged],
-                        [x[4] for x in tagged])
+                        [x[4] for x in tagged], [x[5] for x in tagged] if events.stores else ())
 
 
 def member_with_referrals(plan, builder: EventBuilder, member: str, start: int, end: int) -> MemberEvents:
     return with_referrals(builder.member(start, end), plan.referrals.get(member))
+
+
+def add_to_rows(rows, added: dict, prog) -> None:
+    """The vectorised kernel's rows (simulate/vector/kernel.py `_Rows`) with the pass's events merged in, as
+    `with_referrals` merges them into a member's replay: a `referred` row before the member's own rows of its
+    moment, a `referral_qualified` row after them, naming its rule in `rows.added_rule` (-1 on other rows).
+    A member named by a referral with no rows of her own is not replayed, so gets none."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import REFERRAL_QUALIFIED, REFERRED
+
+    n = rows.n
+    rows.added_rule = np.full(n, -1, dtype=np.int64)
+    if not n or not added:
+        return
+    member = rows.member
+    starts = np.flatnonzero(np.concatenate(([True], member[1:] != member[:-1])))
+    ends = np.append(starts[1:], n)
+    names = rows.history.values_of("member", member[starts])
+    rule_index = {r.name: r.index for r in prog.rules}
+    epoch = _dt.datetime(1970, 1, 1)
+    at, code, when, kind, rule = [], [], [], [], []
+    for i, name in enumerate(names):
+        evs = added.get(name)
+        if not evs:
+            continue
+        s, e = int(starts[i]), int(ends[i])
+        times = rows.time[s:e]
+        for ev in evs:
+            us = (ev.time - epoch) // _dt.timedelta(microseconds=1)  # as the history's time column
+            before = ev.type == "referred"
+            at.append(s + int(np.searchsorted(times, us, "left" if before else "right")))
+            code.append(member[s])
+            when.append(us)
+            kind.append(REFERRED if before else REFERRAL_QUALIFIED)
+            rule.append(-1 if before else rule_index[ev.name])
+    if not at:
+        return
+    at = np.array(at, dtype=np.int64)
+    when = np.array(when, dtype=np.int64)
+    k = len(at)
+
+    def put(values, fill):
+        return np.insert(values, at, fill if np.ndim(fill) else np.full(k, fill, dtype=values.dtype))
+
+    given = {"member": np.array(code, dtype=member.dtype), "time": when, "gtime": when,
+             "type": np.array(kind, dtype=rows.type.dtype), "added_rule": np.array(rule, dtype=np.int64),
+             "qty": 1, "new": True}
+    # every other column of the rows (the kernel's own included) says none: no amount, order, item, store...
+    for col, values in list(vars(rows).items()):
+        if isinstance(values, np.ndarray) and values.shape == (n,) and not col.endswith("_names"):
+            fill = given.get(col, False if values.dtype == bool else -1 if col not in ("amount", "has_event_id",
+                                                                                       "has_codes") else 0)
+            setattr(rows, col, put(values, fill))
+    rows.n = n + k

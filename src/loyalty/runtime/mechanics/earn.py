@@ -21,8 +21,8 @@ from loyalty.runtime.mechanics.limits import is_limited, limit, own_cap_vector_r
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
-from loyalty.runtime.mechanics.triggers import (VECTOR_TRIGGERS, capped_fires, spend_trigger_vector_reason,
-                                                vector_firings)
+from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TRIGGERS, capped_fires,
+                                                spend_trigger_vector_reason, vector_firings)
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.schema import Opt
 from loyalty.runtime.state import NONE_YET, Batch
@@ -479,7 +479,7 @@ class EarnFixed(Mechanic):
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS \
-                or rule.trigger == "action":
+                or rule.trigger == "action" or rule.trigger in FIRED_VECTOR_TRIGGERS:
             return None
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)

@@ -12,8 +12,8 @@ from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import limit, own_cap_vector_reason, vector_own_cap
 from loyalty.runtime.mechanics.offers import hold_offer
 from loyalty.runtime.mechanics.registry import Mechanic, register
-from loyalty.runtime.mechanics.triggers import (VECTOR_TRIGGERS, capped_fires, spend_trigger_vector_reason,
-                                                vector_firings)
+from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TRIGGERS, capped_fires,
+                                                spend_trigger_vector_reason, vector_firings)
 
 
 def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
@@ -98,7 +98,7 @@ class Give(Mechanic):
             return f"rule {rule.name!r}: offers taken back on a return are not vectorised yet"
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
-        if rule.trigger not in VECTOR_TRIGGERS:
+        if rule.trigger not in VECTOR_TRIGGERS and rule.trigger not in FIRED_VECTOR_TRIGGERS:
             return f"rule {rule.name!r} (give on {rule.trigger}) is not vectorised yet"
         return None
 

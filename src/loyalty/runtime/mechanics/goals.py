@@ -207,16 +207,176 @@ def progress_words(g: GoalPlan, p: dict, money) -> str:
     return f'goal "{g.rule.name}": {what}'
 
 
+# ---------------------------------------------------------------- vectorised
+
+
+def vector_fires(kern, r):
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per event, 1 where the goal or
+    streak rule r is reached (the rule's action then fires there, as `count_event` fires it), else 0.
+
+    The kernel's events are each member's in time order, so no event is late, and the scalar steps reduce to:
+    - a calendar goal: a running sum per (member, period) of what counts (1, what was paid, or 1 for the first
+      counted event of a day), less what a return of a counted order of the same period pays back
+      (`take_back`; a return in a later period finds the progress reset); the first event of the period whose
+      sum reaches the target fires;
+    - a streak: the first counted event of each period; periods in a row form runs, and every target-th
+      period of a run fires (`_streak_step` starts the next streak with the next period);
+    - a rolling window: the sum restarts after each firing, so each firing depends on the one before:
+      a pass over the counted events (and returns of counted orders), member by member (`_rolling`)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, VISIT, period_code, segmented_cumsum
+
+    g = GoalPlan(r)
+    running = kern.e_running
+    counted = (kern.e_type == PURCHASE) & running
+    if g.counts == "visits":
+        counted |= (kern.e_type == VISIT) & running
+    counted &= kern._event_ok(r)
+    if g.counts == "spend":
+        amount = np.where(counted, kern.e_paid, 0)
+        counted &= amount > 0  # nothing paid: nothing to count (`count_event`)
+    else:
+        amount = counted.astype(np.int64)
+    e_mem = kern.e_mem
+    if g.streak or g.period is not None:
+        code = period_code(kern.e_time, g.period)
+        new = np.ones(kern.nev, dtype=bool)
+        new[1:] = (e_mem[1:] != e_mem[:-1]) | (code[1:] != code[:-1])  # a (member, period) group starts
+        gstart = np.flatnonzero(new)
+        gid = np.cumsum(new) - 1
+    if g.streak:
+        return _vector_streak(g, counted, code, gid, e_mem)
+    if g.period is None:
+        return _rolling(kern, g, counted, amount)
+    if g.different_days:  # only the first counted event of each (member, day) of the period counts
+        amount = _first_of_day(kern, counted).astype(np.int64)
+    if g.counts == "spend":
+        back, order_ev = _paid_back(kern, counted)
+        same = order_ev >= 0
+        same[same] = gid[order_ev[same]] == gid[same]  # a return in the order's period still finds its entry
+        amount = amount - np.where(same, back, 0)
+    progress = segmented_cumsum(amount, gid, gstart)
+    hit = counted & (progress >= g.target)
+    return (hit & (segmented_cumsum(hit.astype(np.int64), gid, gstart) == 1)).astype(np.int64)
+
+
+def _first_of_day(kern, counted):
+    import numpy as np
+
+    from loyalty.runtime.arrays import DAY_US
+
+    idx = np.flatnonzero(counted)
+    day = kern.e_time[idx] // DAY_US
+    mem = kern.e_mem[idx]
+    first = np.ones(len(idx), dtype=bool)
+    first[1:] = (mem[1:] != mem[:-1]) | (day[1:] != day[:-1])
+    out = np.zeros(kern.nev, dtype=bool)
+    out[idx[first]] = True
+    return out
+
+
+def _paid_back(kern, counted):
+    """Per return event, what it pays back of its order (what `returns.take_back` gives `take_back` here: the
+    spend it takes back, kern.spend_deltas), and the order's event where that order is counted, else -1."""
+    import numpy as np
+
+    rets = (kern.ret_order_ev >= 0) & kern.e_valid
+    order_ev = np.where(rets, kern.ret_order_ev, -1)
+    order_ev[rets] = np.where(counted[order_ev[rets]], order_ev[rets], -1)
+    return np.where(order_ev >= 0, -kern.spend_deltas, 0), order_ev
+
+
+def _vector_streak(g: GoalPlan, counted, code, gid, e_mem):
+    import numpy as np
+
+    from loyalty.runtime.arrays import segmented_cumsum
+
+    idx = np.flatnonzero(counted)
+    first = np.ones(len(idx), dtype=bool)  # the first counted event of its (member, period)
+    first[1:] = gid[idx[1:]] != gid[idx[:-1]]
+    idx = idx[first]
+    c, m = code[idx], e_mem[idx]
+    step = {"day": 1, "week": 7, "month": 1, "quarter": 3, "year": 12}[g.period]  # arrays.period_code's units
+    run_start = np.ones(len(idx), dtype=bool)
+    run_start[1:] = (m[1:] != m[:-1]) | (c[1:] - c[:-1] != step)
+    starts = np.flatnonzero(run_start)
+    pos = segmented_cumsum(np.ones(len(idx), dtype=np.int64), np.cumsum(run_start) - 1, starts)
+    out = np.zeros(len(counted), dtype=np.int64)
+    out[idx[pos % g.target == 0]] = 1
+    return out
+
+
+def _rolling(kern, g: GoalPlan, counted, amount):
+    """A rolling-window goal, member by member over the events that move it (`_goal_step`, in time order)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import DAY_US, add_duration
+
+    spend = g.counts == "spend"
+    if spend:
+        back, order_ev = _paid_back(kern, counted)
+        moving = counted | (order_ev >= 0)
+    else:
+        moving = counted
+    idx = np.flatnonzero(moving)
+    t = kern.e_time[idx]
+    # window_start: the first of the window's days, the day of the event its last
+    start = (add_duration(t - t % DAY_US, -g.amount, g.unit) + DAY_US).tolist()
+    mem = kern.e_mem[idx].tolist()
+    counts = counted[idx].tolist()
+    amounts = amount[idx].tolist()
+    times = t.tolist()
+    orders = order_ev[idx].tolist() if spend else None
+    backs = back[idx].tolist() if spend else None
+    out = np.zeros(kern.nev, dtype=np.int64)
+    fired = []
+    target, days = g.target, g.different_days
+    # the member's progress: entries [head:] of these lists (in time order), `total` their amounts
+    e_time: list = []
+    e_amount: list = []
+    e_event: list = []
+    head = total = 0
+    member = None
+    for n, ev in enumerate(idx.tolist()):
+        if mem[n] != member:
+            member, e_time, e_amount, e_event, head, total = mem[n], [], [], [], 0, 0
+        if not counts[n]:  # a return of a counted order: takes its share from the order's entry, if still held
+            o = orders[n]
+            for j in range(head, len(e_event)):
+                if e_event[j] == o:
+                    left = max(e_amount[j] - backs[n], 0)
+                    total -= e_amount[j] - left
+                    e_amount[j] = left
+            continue
+        s = start[n]
+        while head < len(e_time) and e_time[head] < s:  # out of the window
+            total -= e_amount[head]
+            head += 1
+        t = times[n]
+        if days and head < len(e_time) and e_time[-1] // DAY_US == t // DAY_US:
+            continue  # this day counts already
+        e_time.append(t)
+        e_amount.append(amounts[n])
+        e_event.append(ev)
+        total += amounts[n]
+        if total >= target:
+            fired.append(ev)
+            e_time, e_amount, e_event, head, total = [], [], [], 0, 0
+    out[fired] = 1
+    return out
+
+
 class Goals(ProgramMechanic):
-    """The vectorised kernel declines goals: each member's progress runs across her events, reset by calendar
-    periods and windows, which the kernel's lockstep over events does not model yet."""
+    """Goals and streaks on the vectorised kernel: `vector_fires` says where each rule is reached, and the rule's
+    action mechanic (fixed points, give) fires there (`triggers.vector_firings`)."""
 
     name = "goals and streaks"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         for r in program.rules:
-            if r.trigger in TRIGGERS:
-                what = "a streak" if r.trigger == STREAK else "a goal"
-                return (f"rule {r.name!r} fires on {what}, whose progress runs across each member's events; the "
-                        "vectorised kernel does not run goals yet")
+            if r.trigger in TRIGGERS and r.action == "earn_fixed" and program.kinds[r.point_kind].pending:
+                # the kernel's points on a purchase wait; a goal's are the member's, available at once (credit)
+                return (f"rule {r.name!r} gives points that wait (pending) when a goal is reached: the vectorised "
+                        "kernel does not run them yet")
         return None

@@ -152,16 +152,73 @@ def qualifying_times(prog, since: _dt.datetime, purchases) -> list[tuple[_dt.dat
     return out
 
 
+# ---------------------------------------------------------------- vectorised
+
+
+def vector_fires(kern, r):
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per event, 1 where referral rule
+    r fires, else 0, as the scalar steps fire it. The referral pass's events are the kernel's too
+    (simulate/referrals.add_to_rows: `referred` and `referral_qualified` rows, the latter naming its rule in
+    `rows.added_rule`), so:
+    - `on referring a friend`: the referrer's `referral` events (`on_referral`);
+    - `on being referred`: the new member's `referred` event (`on_referred`);
+    - `on referring a friend who spends ...`: the referrer's `referral_qualified` events naming the rule; its
+      caps, the abuse limits, are the rule's own (`limits.vector_own_cap`, applied by the action's step);
+    - `on being referred and spending ...`: the new member's first purchase within the rule's window of her
+      `referred` event (while the program runs) that `qualifies`, when the rule's conditions hold there
+      (`on_purchase`: the first qualifying purchase closes the rule either way)."""
+    import numpy as np
+
+    from loyalty.runtime import arrays
+    from loyalty.runtime.arrays import REFERRAL
+
+    ok = kern.e_running & kern._event_ok(r)
+    typ = kern.e_type
+    if r.trigger == REFERRING:
+        return ((typ == REFERRAL) & ok).astype(np.int64)
+    if r.trigger == REFERRED:
+        return ((typ == arrays.REFERRED) & ok).astype(np.int64)
+    if r.trigger == REFERRING_PURCHASE:
+        added = getattr(kern.rows, "added_rule", None)  # none without the referral pass's events
+        if added is None:
+            return np.zeros(kern.nev, dtype=np.int64)
+        named = added[kern.sel][kern.e_start] == r.index
+        return ((typ == arrays.REFERRAL_QUALIFIED) & named & ok).astype(np.int64)
+    return (_first_qualifying(kern, r) & kern._event_ok(r)).astype(np.int64)
+
+
+def vector_qualified(kern) -> int:
+    """How many `referral_qualified` effects the kernel's new members' purchases record (`on_purchase`): per
+    referrer's rule, each new member's first purchase that qualifies it."""
+    return sum(int(_first_qualifying(kern, r).sum()) for r in kern.prog.rules if r.trigger == REFERRING_PURCHASE)
+
+
+def _first_qualifying(kern, r):
+    """Per event: the member's first purchase that `qualifies` rule r for her referral (its window from her
+    `referred` event, while the program runs), as `on_purchase` finds it."""
+    import numpy as np
+
+    from loyalty.runtime import arrays
+    from loyalty.runtime.arrays import PURCHASE, add_duration, segmented_cumsum
+
+    typ = kern.e_type
+    referred = np.flatnonzero((typ == arrays.REFERRED) & kern.e_running)  # a referral while the program runs opens it
+    since = np.full(kern.nmem, np.iinfo(np.int64).max, dtype=np.int64)
+    since[kern.e_mem[referred]] = kern.e_time[referred]
+    end = np.full(kern.nmem, np.iinfo(np.int64).min, dtype=np.int64)
+    trig = r.trigger_doc
+    end[kern.e_mem[referred]] = add_duration(kern.e_time[referred], trig["amount"], trig["unit"])
+    t = kern.e_time
+    m = kern.e_mem
+    qualifying = (typ == PURCHASE) & kern.e_running & (t >= since[m]) & (t <= end[m]) & (kern.e_total >= trig["minor"])
+    return qualifying & (segmented_cumsum(qualifying.astype(np.int64), m, kern.m_evstart) == 1)
+
+
 class Referral(ProgramMechanic):
-    """The vectorised kernel declines two-sided referral: its rules fire on events that name another member and
-    on a qualifying purchase tracked per referral, which its lockstep over events does not model yet."""
+    """Two-sided referral on the vectorised kernel: `vector_fires` says where each referral rule fires, and the
+    rule's action mechanic (fixed points, give) fires there (`triggers.vector_firings`)."""
 
     name = "two-sided referral"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        for r in program.rules:
-            if r.trigger in TRIGGERS:
-                side = "the referrer" if r.trigger.startswith("referring") else "the new member"
-                return (f"rule {r.name!r} (a referral reward for {side}) fires on the new member's referral and "
-                        "qualifying purchase; the vectorised kernel does not run two-sided referral yet")
         return None

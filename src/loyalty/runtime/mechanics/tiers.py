@@ -172,7 +172,8 @@ class VectorTiers:
     def __init__(self, kern, tier, value, free_metric):
         import numpy as np
 
-        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, RETURN, SIGNUP, VISIT, period_code
+        from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REFERRAL, REFERRAL_QUALIFIED, REFERRED, RETURN, SIGNUP,
+                                            VISIT, period_code)
 
         prog = kern.prog
         self.kern, self.tiers, self.tier, self.value = kern, prog.tiers, tier, value
@@ -183,7 +184,7 @@ class VectorTiers:
         # events after which the scalar plan calls `upgrade_to`: accepted, while the program runs, of a type
         # that can move the metric (a purchase, visit, signup, action or referral)
         self.upgrades = kern.e_valid & kern.e_running & np.isin(kern.e_type, [PURCHASE, VISIT, SIGNUP, REFERRAL,
-                                                                               CUSTOM])
+                                                                               CUSTOM, REFERRED, REFERRAL_QUALIFIED])
         self.returns = kern.e_valid & (kern.e_type == RETURN)
         self.free = free_metric
         if self.window is not None:

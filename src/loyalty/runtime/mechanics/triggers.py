@@ -97,6 +97,11 @@ def counting_fires(st, r: Rule, lines=None, order=None) -> int:
 # the triggers `vector_fires` computes, and `after every X spent` of a rule that counts the member's spend
 # (`vector_firings`; a counted one keeps a counter of its own that returns take back a share of)
 VECTOR_TRIGGERS = (None, "first_purchase", "nth_visit", "every_visits")
+# triggers of their own mechanic, whose vectorised step says where the rule fires (`vector_firings`)
+FIRED_VECTOR_TRIGGERS = ("goal", "streak",  # mechanics/goals.py
+                         "referring", "referred", "referring_purchase", "referred_purchase")  # mechanics/referral.py
+# ... of which those whose points are the member's, not an order's (a return does not take them back)
+MEMBER_VECTOR_TRIGGERS = ("goal", "streak", "referring", "referred", "referring_purchase")
 
 
 def trigger_vector_reason(r: Rule) -> str:
@@ -162,6 +167,10 @@ def vector_firings(kern, r: Rule):
 
     from loyalty.runtime.arrays import PURCHASE, Unsupported, segmented_cummax
 
+    if r.trigger in FIRED_VECTOR_TRIGGERS:
+        from loyalty.runtime.mechanics import goals, referral
+
+        return (goals if r.trigger in goals.TRIGGERS else referral).vector_fires(kern, r)
     if r.trigger != "every_spend":
         return vector_fires(kern, r).astype(np.int64)
     purchase = (kern.e_type == PURCHASE) & kern.e_running

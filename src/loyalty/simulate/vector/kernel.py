@@ -33,7 +33,8 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
+from loyalty.runtime.arrays import (ADDED, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED, REFERRED,  # noqa: F401
+                                    RETURN, TYPES, VISIT,  # (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
@@ -50,9 +51,11 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
                                               vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
 from loyalty.runtime.mechanics.punch import vector_discounts
+from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
+from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
@@ -334,7 +337,9 @@ def _credits_at_once(prog, k: int) -> set:
     for r in prog.rules:
         if r.point_kind != k:
             continue
-        if r.action == "earn_fixed":
+        if r.action == "earn_fixed" and r.trigger in ("referring", "referred", "referring_purchase"):
+            types.update((TYPES.index("referral"), REFERRED, REFERRAL_QUALIFIED))  # the referral pass's events
+        elif r.action == "earn_fixed":
             types.add(TYPES.index("signup") if r.trigger == "signup" else CUSTOM if r.trigger == "action" else VISIT)
         elif r.action == "earn_per_event":
             types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
@@ -385,6 +390,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if reason is not None:
         raise Unsupported(reason)
     rows = _Rows(history, prog)
+    if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
+        from loyalty.simulate.referrals import add_to_rows
+
+        add_to_rows(rows, plan.referrals, prog)
     n = rows.n
     if n == 0:
         return SimResult()
@@ -1094,7 +1103,8 @@ class _Kernel:
             elif r in self.fixed_rules:
                 slot = _Slot(r.index, r.name, r, fixed=True)
                 self.slot_rules[r.point_kind].append(slot)
-                if r.action == "earn_fixed" and r.trigger != "signup":  # earned on a purchase (or a visit)
+                # earned on a purchase (or a visit); a goal's or a referral's points are the member's, not an order's
+                if r.action == "earn_fixed" and r.trigger != "signup" and r.trigger not in MEMBER_VECTOR_TRIGGERS:
                     self.claw_slots.append(slot)
         self.claw_slots = self.earn_slots + self.claw_slots
 
@@ -1509,9 +1519,13 @@ class _Kernel:
         typ = self.e_type
         # events (accepted ones), and rejections by reason
         counts = res.counts
-        n_events = int(valid.sum())
+        n_events = int((valid & ~np.isin(typ, ADDED)).sum())  # the history's (not the referral pass's, which have no rows)
         if n_events:
             counts["events"] = n_events
+        if self.plan.referrals:  # what the new members' purchases qualify (mechanics/referral.py)
+            qualified = vector_qualified(self)
+            if qualified:
+                counts["effects_referral_qualified"] = qualified
         P = valid & (typ == PURCHASE)
         R = valid & (typ == RETURN)
         if P.any():
@@ -1816,7 +1830,7 @@ class _Kernel:
                 res.add("reward", reward, "members", int(got.sum()))
         got = first < np.iinfo(np.int64).max
         if got.any():
-            acc = np.flatnonzero(self.e_valid)
+            acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
@@ -1916,7 +1930,7 @@ class _Kernel:
             return
         base = int(months[0][:4]) * 12 + int(months[0][5:]) - 1
         nm = len(months)
-        acc = np.flatnonzero(self.e_valid)
+        acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
         if not len(acc):
             return
         first_acc = np.full(self.nmem, -1, dtype=np.int64)

@@ -1,0 +1,402 @@
+"""Goals, streaks and two-sided referral on the vectorised kernel: the kernel equals the scalar plan member by
+member (every cell of the result: per rule, per month, per cost cell, each member's row), on hand-written
+histories at the edges (a goal reached on the last day of a month, a streak broken by a gap, spend with a
+return inside the window) and on generated histories and programs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from loyalty.simulate.engine import simulate
+from loyalty.simulate.history import ReadOptions, build_history
+from loyalty.simulate.vector import simulate_vector, supports
+
+from test_vector_kernel import HEADER, _both, _history, _plan, _program, _report
+
+GOALS = """
+program "Goals" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 3 months after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+store "North" in region "Up"
+reward "gift" is a gift "mug"
+redeem 400 points for "gift"
+rule "base" {
+  earn 1 point per 1 NOK
+}
+rule "month of visits" {
+  earn 100 points
+  after 3 visits on different days in a calendar month
+}
+rule "month of purchases" {
+  earn 30 points
+  after 2 purchases in a calendar week
+  in store "North"
+}
+rule "month of spend" {
+  give "gift"
+  after 100 NOK spent in a calendar month
+}
+rule "rolling spend" {
+  earn 70 points
+  after 50 NOK spent within 30 days
+}
+rule "rolling days" {
+  earn 20 points
+  after 2 purchases on different days within 2 weeks
+  on weekdays
+}
+rule "rolling visits" {
+  give "gift"
+  after 3 visits within 1 month
+  at most 2 times per member per year
+}
+rule "weekly streak" {
+  earn 200 points
+  after a purchase in 3 consecutive weeks
+}
+rule "daily streak" {
+  earn 5 points
+  after a visit in 2 consecutive days
+}
+rule "monthly streak" {
+  earn 40 points
+  after a purchase in 2 consecutive months
+  at most once per member
+}
+tiers by lifetime points earned {
+  tier "silver" from 0 points
+  tier "gold" from 600 points {
+    earn 2x points
+  }
+}
+"""
+
+PROGRAMS = {"GOALS": GOALS}
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    import test_vector_kernel
+
+    test_vector_kernel.INLINE.update(PROGRAMS)
+    return {name: _program(tmp_path_factory, name) for name in PROGRAMS}
+
+
+def _rows(prog, rows):
+    cols = {h: [r[i] if i < len(r) and r[i] != "" else None for r in rows] for i, h in enumerate(HEADER)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    return build_history(cols, "hand.csv", 2, options)
+
+
+def _same_member_by_member(path, prog, history):
+    plan = _plan(path, prog, history)
+    assert supports(prog, plan) is None
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+    plan, vec, ref = _both(path, prog, history)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+    return ref
+
+
+def _issued(result, rule: str) -> int:
+    return result.cells.get(("rule", rule, "points_issued"), 0)
+
+
+def _buy(member, when, order, amount, store="North"):
+    return [member, when, "purchase", order, "basic wash", "", "1", amount, store, ""]
+
+
+def test_a_goal_reached_on_the_last_day_of_a_month(programs):
+    """Third visit on 31 January 23:50 reaches January's goal; a third on 1 February starts February's."""
+    path, prog = programs["GOALS"]
+    rows = [_buy("A", "2024-01-29T10:00", "a1", "10.00"), ["A", "2024-01-30T10:00", "visit"],
+            _buy("A", "2024-01-31T23:50", "a2", "10.00"),
+            _buy("B", "2024-01-30T10:00", "b1", "10.00"), _buy("B", "2024-01-31T10:00", "b2", "10.00"),
+            _buy("B", "2024-02-01T00:10", "b3", "10.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "month of visits") == 100  # A's only
+
+
+def test_a_streak_broken_by_a_gap(programs):
+    """Weeks 1, 2, (gap), 4, 5, 6: the streak of three is reached in week 6 only."""
+    path, prog = programs["GOALS"]
+    rows = [_buy("A", day, f"a{n}", "1.00") for n, day in
+            enumerate(["2024-01-08T10:00", "2024-01-15T10:00", "2024-01-29T10:00", "2024-02-05T10:00",
+                       "2024-02-12T10:00"])]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "weekly streak") == 200
+
+
+def test_spend_with_a_return_inside_the_window(programs):
+    """40 + 30 NOK within 30 days reaches 50 NOK, unless 25 NOK of the first order come back before the second."""
+    path, prog = programs["GOALS"]
+    rows = [_buy("A", "2024-02-01T10:00", "a1", "40.00"),
+            ["A", "2024-02-03T10:00", "return", "a1", "", "", "", "25.00"],
+            _buy("A", "2024-02-05T10:00", "a2", "30.00"),
+            _buy("B", "2024-02-01T10:00", "b1", "40.00"), _buy("B", "2024-02-05T10:00", "b2", "30.00"),
+            ["B", "2024-02-06T10:00", "return", "b1", "", "", "", "25.00"]]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "rolling spend") == 70  # B's only: A's progress after her return is 15 + 30 NOK
+
+
+def test_a_rolling_window_restarts_after_the_goal_and_forgets_old_days(programs):
+    path, prog = programs["GOALS"]
+    rows = [_buy("A", "2024-03-01T10:00", "a1", "30.00"), _buy("A", "2024-03-02T10:00", "a2", "30.00"),  # reached
+            _buy("A", "2024-03-03T10:00", "a3", "30.00"), _buy("A", "2024-04-03T10:00", "a4", "30.00"),  # 31 days
+            _buy("A", "2024-04-04T10:00", "a5", "30.00")]  # reached again with a4
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "rolling spend") == 140
+
+
+SEEDS = range(12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_goals_on_generated_histories_member_by_member(programs, seed):
+    path, prog = programs["GOALS"]
+    history = _history(prog, seed, 6, 40)
+    plan = _plan(path, prog, history, seed)
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 10), max_events=st.sampled_from([3, 12, 40]))
+def test_goals_on_generated_histories(programs, seed, members, max_events):
+    path, prog = programs["GOALS"]
+    history = _history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+def test_a_rolling_window_holds_its_last_day_and_not_the_day_before(programs):
+    """`within 30 days`: 1 March counts on 30 March (the window's first day), not on 31 March."""
+    path, prog = programs["GOALS"]
+    rows = [_buy("A", "2024-03-01T10:00", "a1", "30.00"), _buy("A", "2024-03-30T09:00", "a2", "30.00"),
+            _buy("B", "2024-03-01T10:00", "b1", "30.00"), _buy("B", "2024-03-31T09:00", "b2", "30.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "rolling spend") == 70  # A's only
+
+
+def test_a_streak_fires_again_after_as_many_periods_more(programs):
+    """Six weeks in a row: the streak of three fires in week 3 and in week 6."""
+    path, prog = programs["GOALS"]
+    rows = [_buy("A", f"2024-01-{8 + 7 * n:02d}T10:00", f"a{n}", "1.00") for n in range(4)] + \
+        [_buy("A", f"2024-02-{5 + 7 * n:02d}T10:00", f"b{n}", "1.00") for n in range(2)]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "weekly streak") == 400
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_programs_with_goals_member_by_member(data):
+    """Generated programs cut down to what the kernel runs (event_strategies.vectorisable keeps fixed points and
+    gifts on a goal or streak), those with a goal or streak: each member's result from the kernel equals the
+    scalar plan's, and so does the whole history's."""
+    from hypothesis import assume
+
+    import loyalty
+    from event_strategies import HISTORY_HEADER, history_rows, member_histories, vectorisable
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.simulate.engine import make_plan, program_info
+    from loyalty.simulate.scenario import Scenario
+    from loyalty.simulate.vector import Unsupported
+    from loyalty.syntax.formatter import format_program
+    from strategies import valid_programs
+
+    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
+    try:
+        program = loyalty.compile_source(text, "generated.loyalty")
+    except LoyaltyError:
+        assume(False)
+    prog = program.compiled
+    assume(any(r.trigger in ("goal", "streak") for r in prog.rules) and supports(prog) is None)
+    histories = [data.draw(member_histories(program, member=f"m{i}", max_events=16), label=f"m{i}")
+                 for i in range(data.draw(st.integers(1, 4), label="members"))]
+    rows = history_rows(histories, prog.exponent)
+    assume(rows)
+    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    history = build_history(cols, "generated.csv", 2, options)
+    plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
+    try:
+        whole = simulate_vector(plan, history)
+    except Unsupported:  # figures past 64-bit arithmetic: the scalar plan's (parallel.py)
+        assume(False)
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+    assert whole.canonical() == simulate(plan, history).canonical()
+
+
+# ------------------------------------------------------------------ two-sided referral
+
+REFERRAL = """
+program "Friends" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03 to 2024-11-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "shoes"
+  item "running shoes" in category "shoes" costing 450 NOK
+  item "socks" in category "shoes" costing 25 NOK
+}
+store "North" in region "Up"
+reward "voucher" is 100 NOK off the next order costing 100 NOK
+reward "mug" is a gift "mug"
+redeem 1000 points for "voucher"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "thanks for a friend" {
+  earn 500 points
+  on referring a friend who spends at least 300 NOK within 30 days
+  at most 2 times per member per month
+}
+rule "thanks for a shopper" {
+  give "mug"
+  on referring a friend who spends at least 50 NOK within 2 weeks
+}
+rule "welcome gift" {
+  give "voucher"
+  on being referred and spending at least 300 NOK within 30 days
+}
+rule "welcome points" {
+  earn 150 points
+  on being referred and spending at least 100 NOK within 1 month
+  in store "North"
+}
+rule "hello" {
+  earn 20 points
+  on being referred
+}
+rule "asked" {
+  earn 5 points
+  on referring a friend
+}
+tiers by lifetime points earned {
+  tier "silver" from 0 points
+  tier "gold" from 2000 points {
+    earn 2x points
+  }
+}
+"""
+
+PROGRAMS["REFERRAL"] = REFERRAL
+
+
+def _referral_history(prog, seed: int, members: int, max_events: int):
+    """Members who refer each other (and members without rows, and twice the same friend), buy at amounts
+    around the qualifying ones, return orders whole or in part, at steps around the windows' edges."""
+    import datetime as dt
+    import random
+
+    rnd = random.Random(seed)
+    rows = []
+    n_order = 0
+    start = dt.datetime(2024, 1, 1)
+    for m in range(members):
+        member = f"M{m:02d}"
+        t = 60 * 24 * rnd.randrange(0, 40)
+        bought = []
+        for _ in range(rnd.randint(1, max_events)):
+            t += rnd.choice([0, 1, 60, 60 * 24, 60 * 24 * 13, 60 * 24 * 14, 60 * 24 * 29, 60 * 24 * 31, 60 * 24 * 70])
+            when = (start + dt.timedelta(minutes=t)).strftime("%Y-%m-%dT%H:%M")
+            kind = rnd.choices(["purchase", "return", "referral", "visit"], [8, 2, 4, 1])[0]
+            store = rnd.choice(["North", "South", ""])
+            if kind == "purchase":
+                n_order += 1
+                amount = rnd.choice(["49.99", "50.00", "99.00", "100.00", "299.99", "300.00", "450.00", "900.00"])
+                rows.append(_buy(member, when, f"O{n_order}", amount, store))
+                bought.append((f"O{n_order}", amount))
+            elif kind == "return" and bought:
+                order, amount = rnd.choice(bought)
+                back = rnd.choice(["0.00", "1.00", amount])
+                rows.append([member, when, "return", order, "", "", "", back])
+            elif kind == "referral":
+                friend = rnd.choice([f"M{rnd.randrange(members + 2):02d}", f"M{rnd.randrange(members):02d}"])
+                if friend != member:
+                    rows.append([member, when, "referral", "", friend, "", "", "", store])
+            else:
+                rows.append([member, when, "visit", "", "", "", "", "", store])
+    return _rows(prog, rows)
+
+
+def test_a_friend_who_qualifies_one_day_late(programs):
+    """A refers B and C on 1 February; B spends 300 NOK on 2 March (the window's 30 days end 2 March 10:00: in
+    time), C the same at 2 March 10:01, one minute late: only B's referral rewards both sides."""
+    path, prog = programs["REFERRAL"]
+    rows = [["A", "2024-02-01T10:00", "referral", "", "B"], ["A", "2024-02-01T10:00", "referral", "", "C"],
+            _buy("B", "2024-03-02T10:00", "b1", "300.00"), _buy("C", "2024-03-02T10:01", "c1", "300.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "thanks for a friend") == 500
+    assert got.cells.get(("reward", "voucher", "given"), got.cells.get(("rule", "welcome gift", "rewards"), 0)) == 1
+
+
+def test_the_abuse_limit_rewards_at_most_two_referrals_a_month(programs):
+    """A refers three friends who each qualify in February, and a fourth who qualifies in March."""
+    path, prog = programs["REFERRAL"]
+    rows = [["A", "2024-02-01T10:00", "referral", "", f] for f in "BCDE"]
+    rows += [_buy(f, f"2024-02-{10 + n}T10:00", f"{f}1", "300.00") for n, f in enumerate("BCD")]
+    rows += [_buy("E", "2024-03-01T10:00", "E1", "300.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "thanks for a friend") == 1500
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_referrals_on_generated_histories_member_by_member(programs, seed):
+    path, prog = programs["REFERRAL"]
+    _same_member_by_member(path, prog, _referral_history(prog, seed, 8, 14))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 30]))
+def test_referrals_on_generated_histories(programs, seed, members, max_events):
+    path, prog = programs["REFERRAL"]
+    history = _referral_history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+def test_a_referral_before_the_program_runs_opens_nothing(programs):
+    """The program runs from 3 January: B, referred on 2 January, buys on 5 January; C, referred on 3 January,
+    the same: only C's referral rewards both sides."""
+    path, prog = programs["REFERRAL"]
+    rows = [["A", "2024-01-02T10:00", "referral", "", "B"], ["A", "2024-01-03T10:00", "referral", "", "C"],
+            _buy("B", "2024-01-05T10:00", "b1", "300.00"), _buy("C", "2024-01-05T10:00", "c1", "300.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "thanks for a friend") == 500
+    assert _issued(got, "hello") == 20
+
+
+def test_the_referrer_is_rewarded_after_her_own_purchase_of_the_same_moment(programs):
+    """A holds 1,600 points; at 10:00 on 1 March she buys for 100 NOK as B's qualifying purchase gives her 500:
+    her purchase earns at silver (the 500 come after it), and she is gold from then on."""
+    path, prog = programs["REFERRAL"]
+    rows = [_buy("A", "2024-02-01T09:00", "a1", "1600.00"), ["A", "2024-02-01T09:00", "referral", "", "B"],
+            _buy("A", "2024-03-01T10:00", "a2", "100.00"), _buy("B", "2024-03-01T10:00", "b1", "300.00"),
+            _buy("A", "2024-03-02T10:00", "a3", "100.00")]
+    got = _same_member_by_member(path, prog, _rows(prog, rows))
+    assert _issued(got, "points") == 1600 + 100 + 100 + 300
