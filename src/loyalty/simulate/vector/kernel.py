@@ -43,7 +43,7 @@ from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
-from loyalty.runtime.mechanics.limits import vector_budgets
+from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -1046,15 +1046,16 @@ class _Kernel:
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
-        if prog.budgets:  # runtime/mechanics/limits.py: what the budgets grant of each part, before the lockstep
-            vector_budgets(self, [sl for sl in self.earn_slots if prog.source(sl.skey).budget is not None],
-                           self.known)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
         self.balance_rules = {ri: exprs for ri, exprs in self.balance_rules.items() if exprs}
         self.balance_ok = {ri: np.zeros(self.nev, dtype=bool) for ri in self.balance_rules}
         self.gives = vector_gives(self, set(self.balance_rules)) if self.give_rules else {}  # give.py
+        # runtime/mechanics/limits.py: what the earning parts' caps and the budgets grant of each part, fixed
+        # earn and gift, before the lockstep
+        self.cap_cut = []
+        vector_limits(self)
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
@@ -1490,6 +1491,9 @@ class _Kernel:
         for budget, times, truncated in self.budget_cut:  # budget_reached effects (accumulate: the budget table)
             res.add("budget", budget, "times", times)
             res.add("budget", budget, "truncated", truncated)
+        for rule, times, truncated in self.cap_cut:  # earning parts' cap_reached effects (the cap table)
+            res.add("cap", rule, "times", times)
+            res.add("cap", rule, "truncated", truncated)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
