@@ -1540,6 +1540,11 @@ rule "review" {
   on action "rated"
   budget 300 points
 }
+rule "points for every 300 NOK" {
+  earn 10 points
+  after every 300 NOK spent
+  budget 200 points
+}
 campaign "spring" {
   budget 500 points
   rule "first purchase bonus" {
