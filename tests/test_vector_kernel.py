@@ -1583,6 +1583,46 @@ campaign "autumn" {
 INLINE["GIFT_BUDGETS"] = GIFT_BUDGETS
 
 
+# expiry at a period's end (points.vector_expiry_moments): next month's or next week's end, with points that
+# wait a week, redemptions
+PERIOD_END = """
+program "Period end" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.10 NOK each
+  expire at the end of the next calendar month
+  available 1 week after purchase
+}
+points "stars" {
+  cost 1 NOK each
+  expire at the end of the next calendar week
+  balance stops at zero
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+redeem 30 points for "free coffee"
+redeem 5 stars for "free coffee"
+rule "a point per 10 NOK" {
+  earn 1 point per 10 NOK
+}
+rule "a star per 50 NOK" {
+  earn 1 star per 50 NOK
+}
+rule "welcome" {
+  earn 3 stars
+  on signup
+}
+"""
+INLINE["PERIOD_END"] = PERIOD_END
+
+
 def _rows(prog, rows):
     cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
     return build_history(cols, "written.csv", 2,
@@ -1658,16 +1698,17 @@ def test_a_cap_reached_in_one_order_and_a_return_after_it(tmp_path_factory):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32), members=st.integers(1, 40), max_events=st.sampled_from([3, 12, 40]),
-       which=st.sampled_from(["EARNING_CAPS", "TIER_EARNING_CAPS", "GIFT_BUDGETS",
-                              "benchmarks/programs/store_load.loyalty", "examples/programs/grocery_club.loyalty"]))
+       which=st.sampled_from(["EARNING_CAPS", "TIER_EARNING_CAPS", "GIFT_BUDGETS", "PERIOD_END",
+                              "benchmarks/programs/store_load.loyalty", "examples/programs/grocery_club.loyalty",
+                              "benchmarks/programs/every_mechanic.loyalty"]))
 def test_caps_and_budgets_on_the_kernel_equal_the_scalar(tmp_path_factory, seed, members, max_events, which):
     _vector_and_scalar(tmp_path_factory, which, lambda prog: _history(prog, seed, members, max_events))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32), members=st.integers(2, 6), max_events=st.sampled_from([12, 40]),
-       which=st.sampled_from(["EARNING_CAPS", "TIER_EARNING_CAPS"]))
-def test_earning_caps_member_by_member(tmp_path_factory, seed, members, max_events, which):
+       which=st.sampled_from(["EARNING_CAPS", "TIER_EARNING_CAPS", "PERIOD_END"]))
+def test_earning_caps_and_period_end_member_by_member(tmp_path_factory, seed, members, max_events, which):
     """Each member alone (a cap is per member): every cell, the kernel's against the scalar plan's."""
     path, prog = _program(tmp_path_factory, which)
     history = _history(prog, seed, members, max_events)

@@ -366,6 +366,20 @@ def start_inactivity(kinds: tuple, st, t) -> None:
 # the running sums after it (`cum` per slot, `cumP` per event) are lowered from the order's slot on.
 
 
+def vector_expiry_moments(kind, us):
+    """`credit`'s expiry moment of points of `kind` earned at each of `us` (µs, int64): a duration after
+    earning, or the start of the period after the earning's (of the one after that for `next`); None for a
+    kind without either."""
+    from loyalty.runtime.arrays import add_duration, next_period_start
+
+    if kind.expiry == "after_earning":
+        return add_duration(us, kind.expiry_amount, kind.expiry_unit)
+    if kind.expiry == "period_end":
+        out = next_period_start(us, kind.expiry_period)
+        return next_period_start(out, kind.expiry_period) if kind.expiry_next else out
+    return None
+
+
 def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
     available (`credit`: the event's time plus the pending duration, never before an earlier event's:
@@ -518,7 +532,8 @@ def vector_inactivity_end(st, end_us: int, m_evstart) -> None:
 
 
 class PointsOverTime(ProgramMechanic):
-    """Pending points and expiry: the kernel runs pending points, expiry after earning and after inactivity."""
+    """Pending points and expiry: the kernel runs pending points, expiry after earning, at a period's end (both
+    in earning order, `vector_expiry_moments`) and after inactivity."""
 
     name = "points over time"
 
@@ -526,6 +541,6 @@ class PointsOverTime(ProgramMechanic):
         for k in program.kinds:
             if k.pending and k.policy == "pending_only":
                 return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
-            if k.expiry not in (None, "after_earning", "inactivity"):
-                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only after earning or inactivity)"
+            if k.expiry not in (None, "after_earning", "inactivity", "period_end"):
+                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet"
         return None

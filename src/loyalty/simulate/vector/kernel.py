@@ -44,7 +44,8 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_limits
-from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
+from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
+                                              vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_waiting)
@@ -247,7 +248,7 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     purchase's points would expire before they are available. Such members are replayed by the scalar plan,
     and counted (`ROUTED`)."""
     out = np.zeros(rows.n, dtype=bool)
-    kinds = [k for k in prog.kinds if k.pending and k.expiry == "after_earning"]
+    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")]
     if not kinds or not rows.n:
         return out
     starts = np.flatnonzero(rows.new)
@@ -263,7 +264,7 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
         at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
         if bought.any():
             avail = _add_duration(t[bought], *k.pending)
-            early = _add_duration(t[bought], k.expiry_amount, k.expiry_unit) < avail
+            early = vector_expiry_moments(k, t[bought]) < avail
             out[starts[np.flatnonzero(bought)[early]]] = True
         cand = at_once & (last_before > 0)
         if cand.any():
@@ -301,7 +302,7 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     t, mem = rows.time[starts], rows.member[starts]
     seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
     for k in kinds:
-        strict = len(_stream_moments(k)) > 1 or k.expiry == "inactivity"
+        strict = len(_stream_moments(k)) > 1 or k.expiry in ("inactivity", "period_end")
         for amount, unit in _stream_moments(k):
             own = _add_duration(t, amount, unit)
             moved = moments_in_earning_order(own, seg)
@@ -1117,11 +1118,11 @@ class _Kernel:
             st: dict[str, Any] = {"nr": nr, "rules": rules, "cum": np.zeros(nev * nr, dtype=np.int64),
                   "pts": np.zeros(nev * nr, dtype=np.int64), "clawed": np.zeros(nev * nr, dtype=np.int64),
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
-            if nr and kind.expiry == "after_earning":
+            if nr and kind.expiry in ("after_earning", "period_end"):
                 # in earning order: the stream runs from its front (_moments_out_of_order routed the members
-                # for whom that moves a batch's expiry past a moment anything looks at)
-                exp_ev = moments_in_earning_order(_add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
-                                                  self.e_mem)
+                # for whom that moves a batch's expiry past a moment anything looks at; a period's end never
+                # moves: it grows with the earning moment)
+                exp_ev = moments_in_earning_order(vector_expiry_moments(kind, self.e_time), self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
                 inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
