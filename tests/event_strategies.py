@@ -214,11 +214,12 @@ def without_unused_params(program):
 def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
-    no caps but a discount's, no budgets, draws, or expiry at a period's end of points that wait; tiers as
-    written (any metric and window, downgrades and grace, discounts and perks); acceptance windows and
-    rewards taken back on a return as written; rules that earn per spend, multiply, punch, discount, give a
-    member price, an amount off the order, a bundle or a reward (all without a trigger), earn on signup or
-    per referral, earn or give on a goal or streak. The result
+    no caps but a discount's and an earning rule's own (points or times), no budgets but an earning rule's
+    or a fixed earn's (not beside a cap), no campaign's, no draws, or expiry at a period's end of points that
+    wait; tiers as written (any metric and window, downgrades and grace, discounts and perks); acceptance
+    windows and rewards taken back on a return as written; rules that earn per spend, multiply, punch,
+    discount, give a member price, an amount off the order, a bundle or a reward (all without a trigger),
+    earn on signup or per referral, earn or give on a goal or streak. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -255,6 +256,12 @@ def vectorisable(program):
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
             isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
             or (discount and isinstance(c, ast.Cap)))
+        # an earning rule's cap of its own in points or times (limits.vector_part_caps), or else its budget, and
+        # a fixed earn's budget (limits.vector_limits): a cap beside a budget counts what the budget grants
+        earning = isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))
+        caps = [c for c in r.clauses if isinstance(c, ast.Cap) and earning and not isinstance(c.amount, ast.Money)]
+        budgets = [c for c in r.clauses if isinstance(c, ast.Budget) and (earning or isinstance(action, ast.EarnFixed))]
+        clauses += tuple(caps[:1]) if caps else tuple(budgets[:1])
         return ast.RuleDecl(r.name, clauses)
 
     decls = []

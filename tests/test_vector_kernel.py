@@ -1049,6 +1049,15 @@ def _both(path, prog, history, threshold=2000, seed: int = 0):
     return plan, vec, simulate(plan, history)
 
 
+def _vector_solved(plan, history, **options):
+    """`simulate_vector`, with the budgets (if any) solved by passes as the scalar `simulate` solves them."""
+    from loyalty.simulate.budgets import solve_budgets
+
+    if not plan.program.budgets:
+        return simulate_vector(plan, history, **options)
+    return solve_budgets(plan.program.budgets, lambda known: simulate_vector(plan, history, known=known, **options))
+
+
 def _report(plan, history, result):
     info = HistoryInfo(history.file, len(history), {}, *history.time_range())
     return to_json(build_report(result, plan.info, info, {}, list(plan.months)))
@@ -1235,12 +1244,12 @@ def test_generated_programs_with_pending_points_and_inactivity_member_by_member(
     history = build_history(cols, "generated.csv", 2, options)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
     try:
-        whole = simulate_vector(plan, history)
+        whole = _vector_solved(plan, history)
     except Unsupported:  # figures past 64-bit arithmetic: the run goes to the scalar plan (parallel.py)
         assume(False)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
     assert whole.canonical() == simulate(plan, history).canonical()
 
 
@@ -1326,12 +1335,13 @@ def test_kernel_option(tmp_path):
 def test_kernel_vector_refuses_an_unsupported_program_with_the_reason(tmp_path):
     history = tmp_path / "h.csv"
     history.write_text("member,time,amount\nA,2024-01-02T10:00,10.00\n")
-    res = CliRunner().invoke(main, ["simulate", str(ROOT / "examples/programs/gym.loyalty"), str(history),
-                                    "--kernel", "vector"])
+    program = tmp_path / "capped_budget.loyalty"  # a cap beside a budget: what the cap counts is what the budget grants
+    program.write_text(GIFT_BUDGETS.replace('  earn 20 points\n  budget 200 NOK', '  earn 20 points\n  budget 200 NOK\n'
+                                            '  at most 3 times per member'))
+    res = CliRunner().invoke(main, ["simulate", str(program), str(history), "--kernel", "vector"])
     assert res.exit_code == 2
-    assert "needs the two-pass scalar replay" in res.output  # its budget on a signup bonus
-    res = CliRunner().invoke(main, ["simulate", str(ROOT / "examples/programs/gym.loyalty"), str(history),
-                                    "--kernel", "auto", "--format", "json"])
+    assert "rule 'launch bonus': a budget on earn_fixed (or with a cap) needs the two-pass scalar replay" in res.output
+    res = CliRunner().invoke(main, ["simulate", str(program), str(history), "--kernel", "auto", "--format", "json"])
     assert res.exit_code == 0
     assert json.loads(res.output)["assumptions"]["kernel"] == "python"
 
@@ -1483,6 +1493,284 @@ def test_vector_equals_scalar_on_member_prices_order_amounts_and_bundles(program
     history = _history(prog, seed, members, max_events)
     plan, vec, ref = _both(path, prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+
+
+# ------------------------------------------------------------------ caps on earning, budgets on fixed earns and gifts
+
+# caps of their own on earning parts (limits.vector_part_caps): points per month on a base part, times per week,
+# a multiplier's points cap shared by the parts of both rules it multiplies, a times cap per day on another
+EARNING_CAPS = """
+program "Earning caps" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.10 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+store "North" in region "Up"
+reward "free coffee" is a free "coffee"
+redeem 100 points for "free coffee"
+rule "a point per 10 NOK" {
+  earn 1 point per 10 NOK
+  at most 150 points per member per month
+}
+rule "washes" {
+  earn 2 points per 10 NOK
+  on category "washes"
+  at most 3 times per member per week
+}
+rule "double in the north" {
+  earn 2x points
+  in store "North"
+  at most 200 points per member
+}
+rule "coffee triple" {
+  earn 3x points
+  on "coffee"
+  at most 2 times per member per day
+}
+rule "welcome" {
+  earn 40 points
+  on signup
+}
+"""
+INLINE["EARNING_CAPS"] = EARNING_CAPS
+# with tiers by the points earned in the month: what a cap cuts moves the tier, the tier moves what is claimed
+INLINE["TIER_EARNING_CAPS"] = EARNING_CAPS + """
+tiers by points earned in the calendar month {
+  tier "silver" from 30 points {
+    earn 1.5x points
+  }
+  tier "gold" from 150 points {
+    earn 0.5x points
+    get 10% off
+  }
+  downgrade at the end of each month with 1 week grace
+}
+"""
+# budgets on fixed earns (on signup, every purchase, an action, counted triggers sharing a campaign's budget)
+# and on gifts (all or nothing, after every N visits and after every X spent: several firings on one event)
+GIFT_BUDGETS = """
+program "Budgets on gifts and fixed earns" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.10 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+reward "mug" is a gift "mug" costing 40 NOK
+redeem 100 points for "free coffee"
+rule "welcome" {
+  earn 50 points
+  on signup
+  budget 400 points
+}
+rule "a point per 10 NOK" {
+  earn 1 point per 10 NOK
+  budget 3000 points
+}
+rule "launch bonus" {
+  earn 20 points
+  budget 200 NOK
+}
+rule "mug every 3rd visit" {
+  give "mug"
+  after every 3 visits
+  budget 200 NOK
+}
+rule "coffee for every 500 NOK" {
+  give "free coffee"
+  after every 500 NOK spent
+  budget 60 NOK
+}
+rule "review" {
+  earn 30 points
+  on action "rated"
+  budget 300 points
+}
+rule "points for every 300 NOK" {
+  earn 10 points
+  after every 300 NOK spent
+  budget 200 points
+}
+campaign "spring" {
+  budget 500 points
+  rule "first purchase bonus" {
+    earn 25 points
+    on first purchase
+  }
+  rule "spring bonus" {
+    earn 15 points
+  }
+  rule "5th visit bonus" {
+    earn 15 points
+    on the 5th visit
+  }
+}
+# a gift and points sharing a budget in money: on a purchase the points claim first (the earning phase)
+campaign "autumn" {
+  budget 150 NOK
+  rule "autumn mug" {
+    give "mug"
+    after every 2 visits
+  }
+  rule "autumn points" {
+    earn 30 points
+  }
+}
+"""
+INLINE["GIFT_BUDGETS"] = GIFT_BUDGETS
+
+
+# expiry at a period's end (points.vector_expiry_moments): next month's or next week's end, with points that
+# wait a week, redemptions
+PERIOD_END = """
+program "Period end" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.10 NOK each
+  expire at the end of the next calendar month
+  available 1 week after purchase
+}
+points "stars" {
+  cost 1 NOK each
+  expire at the end of the next calendar week
+  balance stops at zero
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee"
+redeem 30 points for "free coffee"
+redeem 5 stars for "free coffee"
+rule "a point per 10 NOK" {
+  earn 1 point per 10 NOK
+}
+rule "a star per 50 NOK" {
+  earn 1 star per 50 NOK
+}
+rule "welcome" {
+  earn 3 stars
+  on signup
+}
+"""
+INLINE["PERIOD_END"] = PERIOD_END
+
+
+def _rows(prog, rows):
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    return build_history(cols, "written.csv", 2,
+                         ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone))
+
+
+def _vector_and_scalar(tmp_path_factory, which, history_of):
+    """The kernel's and the scalar plan's results, both with the budget passes (simulate/budgets.py)."""
+    from loyalty.simulate.parallel import simulate_in_process
+
+    path, prog = _program(tmp_path_factory, which)
+    assert supports(prog, None) is None
+    history = history_of(prog)
+    plan = _plan(path, prog, history)
+    vec = simulate_in_process(plan, history, kernel="vector")
+    ref = simulate_in_process(plan, history, kernel="python")
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+    return vec
+
+
+def _purchase(member, when, order, amount, item="basic wash", store=""):
+    return [member, when, "purchase", order, item, "", "1", amount, store, ""]
+
+
+def test_a_budget_running_out_mid_day_across_members(tmp_path_factory):
+    """The launch bonus (20 points a purchase, 200 NOK at 0.10 NOK a point: 2000 points) runs out in the
+    middle of a day between three members: whoever comes first in time gets it, the claim at the cutoff gets
+    what is left, nobody after, whatever the member's name."""
+    rows = [_purchase("C", f"2024-02-01T09:{i:02d}", f"C{i}", "1.00") for i in range(40)]  # 800 points
+    rows += [_purchase("A", f"2024-02-01T10:{i:02d}", f"A{i}", "1.00") for i in range(55)]  # 1100 points
+    rows += [_purchase("B", "2024-02-01T11:00", "B1", "1.00"),  # 100 left: 20, 20, 20, 20, 20
+             _purchase("B", "2024-02-01T11:01", "B2", "1.00"), _purchase("B", "2024-02-01T11:02", "B3", "1.00"),
+             _purchase("B", "2024-02-01T11:03", "B4", "1.00"), _purchase("B", "2024-02-01T11:04", "B5", "1.00"),
+             _purchase("A", "2024-02-01T11:04", "A99", "1.00"),  # the minute of B5: A is served first (by id)
+             _purchase("A", "2024-02-01T12:00", "A100", "1.00")]
+    vec = _vector_and_scalar(tmp_path_factory, "GIFT_BUDGETS", lambda prog: _rows(prog, rows))
+    assert vec.cells[("rule", "launch bonus", "points_issued")] == 2000
+    assert vec.cells[("budget", "rule:launch bonus", "times")] == 2  # B at 11:04 and A at 12:00 get nothing
+    assert vec.cells[("budget", "rule:launch bonus", "truncated")] == 40
+    # the spring campaign's 500 points are gone (15 a purchase) before A's and B's first purchases: C's alone
+    assert vec.cells[("rule", "first purchase bonus", "points_issued")] == 25
+
+
+def test_a_gift_budget_is_all_or_nothing_and_a_return_gives_nothing_back(tmp_path_factory):
+    """Mugs cost 40 NOK against a budget of 200 NOK: five mugs (every 3rd visit), the sixth refused whole;
+    returning an order the mug came with does not free the budget for the next member."""
+    rows = [_purchase("A", f"2024-02-0{d}T10:00", f"A{d}", "1.00") for d in range(1, 10)]  # 3 mugs
+    rows += [["A", "2024-02-09T11:00", "return", "A9", "", "", "", "0.00", "", ""]]
+    rows += [_purchase("B", f"2024-02-1{d}T10:00", f"B{d}", "1.00") for d in range(0, 9)]  # 2 mugs, then none
+    vec = _vector_and_scalar(tmp_path_factory, "GIFT_BUDGETS", lambda prog: _rows(prog, rows))
+    assert vec.cells[("rule", "mug every 3rd visit", "rewards")] == 5
+    assert vec.cells[("budget", "rule:mug every 3rd visit", "times")] == 1
+    assert vec.cells[("budget", "rule:mug every 3rd visit", "truncated")] == 4000  # the refused mug's cost
+
+
+def test_a_cap_reached_in_one_order_and_a_return_after_it(tmp_path_factory):
+    """150 points a month of the point per 10 NOK: one 2,000 NOK order earns 150 of its 200 (a cap_reached
+    of 50); returning it takes back the 150 it earned and leaves the cap used: a later order that month
+    earns nothing of that rule, one in the next month earns again."""
+    rows = [_purchase("A", "2024-02-01T10:00", "A1", "2000.00", item="coffee"),
+            ["A", "2024-02-02T10:00", "return", "A1", "", "", "", "0.00", "", ""],
+            _purchase("A", "2024-02-03T10:00", "A2", "100.00", item="coffee"),
+            _purchase("A", "2024-03-01T10:00", "A3", "100.00", item="coffee")]
+    vec = _vector_and_scalar(tmp_path_factory, "EARNING_CAPS", lambda prog: _rows(prog, rows))
+    assert vec.cells[("rule", "a point per 10 NOK", "points_issued")] == 150 + 10
+    assert vec.cells[("rule", "a point per 10 NOK", "points_clawed_back")] == 150
+    assert vec.cells[("cap", "a point per 10 NOK", "times")] == 2  # the 2,000 NOK order, the second in February
+    assert vec.cells[("cap", "a point per 10 NOK", "truncated")] == 50 + 10
+    # the coffee's triple is a part of its own, not cut by the base's cap: 400 of the 2,000 NOK order
+    assert vec.cells[("rule", "coffee triple", "points_issued")] == 400 + 20 + 20
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 40), max_events=st.sampled_from([3, 12, 40]),
+       which=st.sampled_from(["EARNING_CAPS", "TIER_EARNING_CAPS", "GIFT_BUDGETS", "PERIOD_END",
+                              "benchmarks/programs/store_load.loyalty", "examples/programs/grocery_club.loyalty",
+                              "benchmarks/programs/every_mechanic.loyalty"]))
+def test_caps_and_budgets_on_the_kernel_equal_the_scalar(tmp_path_factory, seed, members, max_events, which):
+    _vector_and_scalar(tmp_path_factory, which, lambda prog: _history(prog, seed, members, max_events))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(2, 6), max_events=st.sampled_from([12, 40]),
+       which=st.sampled_from(["EARNING_CAPS", "TIER_EARNING_CAPS", "PERIOD_END"]))
+def test_earning_caps_and_period_end_member_by_member(tmp_path_factory, seed, members, max_events, which):
+    """Each member alone (a cap is per member): every cell, the kernel's against the scalar plan's."""
+    path, prog = _program(tmp_path_factory, which)
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(path, prog, history, seed)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member

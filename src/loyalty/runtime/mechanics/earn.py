@@ -17,7 +17,8 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import div_round, split_negative, tier_factor
 from loyalty.runtime.mechanics.context import matching, order_has_line, preds_ok
-from loyalty.runtime.mechanics.limits import is_limited, limit, own_cap_vector_reason, vector_own_cap
+from loyalty.runtime.mechanics.limits import (budget_or_own_cap_vector_reason, is_limited, limit,
+                                              own_cap_vector_reason, vector_own_cap)
 from loyalty.runtime.mechanics.metrics import add_to
 from loyalty.runtime.mechanics.points import credit, credit_simple
 from loyalty.runtime.mechanics.registry import MODIFIER, Mechanic, register
@@ -414,7 +415,7 @@ class EarnPerSpend(Mechanic):
         return earn_per_spend, rule
 
     def limits_vector_reason(self, rule) -> Optional[str]:
-        return None if not rule.limits else super().limits_vector_reason(rule)  # a budget: vector_budgets
+        return budget_or_own_cap_vector_reason(rule, ("times", "points"))  # limits.vector_limits
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None if rule.trigger is None else super().vector_reason(rule, program)
@@ -475,7 +476,7 @@ class EarnFixed(Mechanic):
         fire_fixed(plan, st, r, ev, ledger, out, order, times)
 
     def limits_vector_reason(self, rule) -> Optional[str]:
-        return own_cap_vector_reason(rule, ("times", "points"))
+        return budget_or_own_cap_vector_reason(rule, ("times", "points"))
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS \
@@ -498,7 +499,7 @@ class Multiplier(Mechanic):
         check.dec(action["factor"], f"{path}.factor", Decimal(0), Decimal(check.MAX_WRITTEN), lo_open=True)
 
     def limits_vector_reason(self, rule) -> Optional[str]:
-        return None if not rule.limits else super().limits_vector_reason(rule)  # a budget: vector_budgets
+        return budget_or_own_cap_vector_reason(rule, ("times", "points"))  # limits.vector_limits
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None if rule.trigger is None else super().vector_reason(rule, program)

@@ -9,7 +9,7 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
-from loyalty.runtime.mechanics.limits import limit, own_cap_vector_reason, vector_own_cap
+from loyalty.runtime.mechanics.limits import budget_or_own_cap_vector_reason, limit, vector_own_cap
 from loyalty.runtime.mechanics.offers import hold_offer
 from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TRIGGERS, capped_fires,
@@ -91,7 +91,7 @@ class Give(Mechanic):
         fire_give(plan, st, r, ev, ledger, out, order, times)
 
     def limits_vector_reason(self, rule) -> Optional[str]:
-        return own_cap_vector_reason(rule, ("times",))
+        return budget_or_own_cap_vector_reason(rule, ("times",))
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if program.rewards_taken_back and program.rewards[rule.reward].is_offer:

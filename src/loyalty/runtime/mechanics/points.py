@@ -367,15 +367,17 @@ def start_inactivity(kinds: tuple, st, t) -> None:
 
 
 def vector_expiry_moments(kind, us):
-    """`credit`'s expiry moment of points earned at each µs moment `us` (after earning, or at the end of the
-    period, or of the next one): the vectorised step. Never earlier for a later moment at a period's end; after
-    earning, the kernel keeps them in earning order (arrays.moments_in_earning_order)."""
+    """`credit`'s expiry moment of points of `kind` earned at each of `us` (µs, int64): a duration after
+    earning, or the start of the period after the earning's (of the one after that for `next`); None for a
+    kind without either."""
     from loyalty.runtime.arrays import add_duration, next_period_start
 
     if kind.expiry == "after_earning":
         return add_duration(us, kind.expiry_amount, kind.expiry_unit)
-    out = next_period_start(us, kind.expiry_period)
-    return next_period_start(out, kind.expiry_period) if kind.expiry_next else out
+    if kind.expiry == "period_end":
+        out = next_period_start(us, kind.expiry_period)
+        return next_period_start(out, kind.expiry_period) if kind.expiry_next else out
+    return None
 
 
 def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
@@ -530,7 +532,8 @@ def vector_inactivity_end(st, end_us: int, m_evstart) -> None:
 
 
 class PointsOverTime(ProgramMechanic):
-    """Pending points and expiry: the kernel runs pending points, expiry after earning and after inactivity."""
+    """Pending points and expiry: the kernel runs pending points, expiry after earning, at a period's end (both
+    in earning order, `vector_expiry_moments`) and after inactivity."""
 
     name = "points over time"
 

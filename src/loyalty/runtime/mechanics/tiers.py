@@ -108,12 +108,14 @@ def perks(tier, t, order, event, out: list) -> None:
 
 def reads_tier(prog) -> bool:
     """Whether a step the kernel runs before its lockstep reads the tier a member holds at an event: a tier's
-    discount, a rule's or a draw's `for tier` condition, a budget's claims (the points earned at the tier)
+    discount, a rule's or a draw's `for tier` condition, a budget's or an earning cap's claims (the points earned at the tier)
     (the kernel then settles the tiers by passes, Kernel.run)."""
     if prog.tiers is None:
         return False
     if prog.budgets or any(t.discount is not None for t in prog.tiers.tiers):
         return True
+    if any(r.limits for r in prog.rules if r.action in ("earn_per_spend", "multiplier")):
+        return True  # an earning part's cap counts the points earned at the tier (limits.vector_part_caps)
     docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
     return any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ()))
 

@@ -115,8 +115,8 @@ def spend_trigger_vector_reason(r: Rule):
     """Why the kernel cannot run rule r's `after every X spent`, or None."""
     if r.counted:
         return f"rule {r.name!r} counts its own spend after every X spent: not vectorised yet"
-    if r.limits or r.budget is not None:
-        return f"rule {r.name!r} fires after every X spent under a cap or budget: not vectorised yet"
+    if r.limits:  # a budget claims once per firing (limits.vector_limits)
+        return f"rule {r.name!r} fires after every X spent under a cap: not vectorised yet"
     return None
 
 

@@ -44,7 +44,7 @@ from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
-from loyalty.runtime.mechanics.limits import vector_budgets
+from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
@@ -252,7 +252,7 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     purchase's points would expire before they are available. Such members are replayed by the scalar plan,
     and counted (`ROUTED`)."""
     out = np.zeros(rows.n, dtype=bool)
-    kinds = [k for k in prog.kinds if k.pending and k.expiry == "after_earning"]
+    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")]
     if not kinds or not rows.n:
         return out
     starts = np.flatnonzero(rows.new)
@@ -268,7 +268,7 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
         at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
         if bought.any():
             avail = _add_duration(t[bought], *k.pending)
-            early = _add_duration(t[bought], k.expiry_amount, k.expiry_unit) < avail
+            early = vector_expiry_moments(k, t[bought]) < avail
             out[starts[np.flatnonzero(bought)[early]]] = True
         cand = at_once & (last_before > 0)
         if cand.any():
@@ -306,7 +306,7 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     t, mem = rows.time[starts], rows.member[starts]
     seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
     for k in kinds:
-        strict = len(_stream_moments(k)) > 1 or k.expiry == "inactivity"
+        strict = len(_stream_moments(k)) > 1 or k.expiry in ("inactivity", "period_end")
         for amount, unit in _stream_moments(k):
             own = _add_duration(t, amount, unit)
             moved = moments_in_earning_order(own, seg)
@@ -1068,15 +1068,16 @@ class _Kernel:
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
-        if prog.budgets:  # runtime/mechanics/limits.py: what the budgets grant of each part, before the lockstep
-            vector_budgets(self, [sl for sl in self.earn_slots if prog.source(sl.skey).budget is not None],
-                           self.known)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
         self.balance_rules = {ri: exprs for ri, exprs in self.balance_rules.items() if exprs}
         self.balance_ok = {ri: np.zeros(self.nev, dtype=bool) for ri in self.balance_rules}
         self.gives = vector_gives(self, set(self.balance_rules)) if self.give_rules else {}  # give.py
+        # runtime/mechanics/limits.py: what the earning parts' caps and the budgets grant of each part, fixed
+        # earn and gift, before the lockstep
+        self.cap_cut = []
+        vector_limits(self)
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
@@ -1142,7 +1143,8 @@ class _Kernel:
                   "X": np.zeros(nmem, dtype=np.int64), "CT": np.zeros(nmem, dtype=np.int64)}
             if nr and kind.expiry in ("after_earning", "period_end"):
                 # in earning order: the stream runs from its front (_moments_out_of_order routed the members
-                # for whom that moves a batch's expiry past a moment anything looks at)
+                # for whom that moves a batch's expiry past a moment anything looks at; a period's end never
+                # moves: it grows with the earning moment)
                 exp_ev = moments_in_earning_order(vector_expiry_moments(kind, self.e_time), self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
@@ -1513,6 +1515,9 @@ class _Kernel:
         for budget, times, truncated in self.budget_cut:  # budget_reached effects (accumulate: the budget table)
             res.add("budget", budget, "times", times)
             res.add("budget", budget, "truncated", truncated)
+        for rule, times, truncated in self.cap_cut:  # earning parts' cap_reached effects (the cap table)
+            res.add("cap", rule, "times", times)
+            res.add("cap", rule, "truncated", truncated)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
