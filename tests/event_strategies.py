@@ -215,8 +215,7 @@ def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
     no caps but a discount's and an earning rule's own (points or times), no budgets but an earning rule's
-    or a fixed earn's (not beside a cap), no campaign's, no draws, or expiry at a period's end of points that
-    wait; tiers as written (any metric and window, downgrades and grace, discounts and perks); acceptance
+    or a fixed earn's (not beside a cap), no campaign's, no draws; tiers as written (any metric and window, downgrades and grace, discounts and perks); acceptance
     windows and rewards taken back on a return as written; rules that earn per spend, multiply, punch,
     discount, give a member price, an amount off the order, a bundle or a reward (all without a trigger),
     earn on signup or per referral, earn or give on a goal or streak. The result
@@ -266,10 +265,7 @@ def vectorisable(program):
 
     decls = []
     for d in program.declarations:
-        if isinstance(d, ast.PointsDecl):
-            waits = any(isinstance(s, ast.PendingSetting) for s in d.settings)
-            d = ast.PointsDecl(d.name, tuple(s for s in d.settings if not (waits and isinstance(s, ast.ExpireAtPeriodEnd))))
-        elif isinstance(d, ast.RuleDecl):
+        if isinstance(d, ast.RuleDecl):
             d = rule(d)
         elif isinstance(d, ast.CampaignDecl):
             rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]

@@ -542,8 +542,5 @@ class PointsOverTime(ProgramMechanic):
             if k.pending and k.policy == "pending_only":
                 return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
             if k.expiry not in (None, "after_earning", "inactivity", "period_end"):
-                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet (only after earning, at a " \
-                       f"period's end or after inactivity)"
-            if k.expiry == "period_end" and k.pending:
-                return f"points of {k.name!r} that wait and expire at a period's end are not vectorised yet"
+                return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet"
         return None
