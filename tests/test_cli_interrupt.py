@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PROGRAM = REPO / "examples" / "programs" / "grocery_club.loyalty"  # on the evaluator (a capped earning rule): a worker pool
+PROGRAM = REPO / "examples" / "programs" / "gym.loyalty"  # on the evaluator (returns taking from pending points only): a worker pool
 
 
 def children(pid: int) -> list[int]:
