@@ -858,6 +858,61 @@ TIER_ROLLING_EARNED = TIER_EARNED.replace("tiers by points earned in the calenda
                                           "tiers by points earned in the last 30 days").replace(
     "  downgrade at the end of each month\n", "")
 
+# timers that fire gifts between events (win-back lapses, birthdays, anniversaries, tiers reached) and offers
+# with a lifetime given by them and by purchases (mechanics/winback.py, moments.py, offers.py)
+TIMERS = """
+program "Timers" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-05 to 2024-09-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire after 3 months without a purchase
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee" valid for 20 days
+reward "birthday card" is a 50 NOK gift card costing 50 NOK valid for 30 days
+reward "summer bag" is a gift "bag" costing 40 NOK valid until 2024-06-30
+reward "thank you" is a 10 NOK gift card costing 10 NOK valid for 1 month
+reward "comeback" is a 5 NOK gift card costing 5 NOK
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "we miss you" {
+  give "free coffee"
+  after 30 days without a purchase
+}
+rule "still away" {
+  give "comeback"
+  after 60 days without a purchase
+}
+rule "birthday" {
+  give "birthday card"
+  on each birthday
+}
+rule "anniversary" {
+  give "thank you"
+  on each membership anniversary
+}
+rule "welcome to gold" {
+  give "summer bag"
+  on reaching tier "gold"
+}
+rule "coffee thanks" {
+  give "thank you"
+  when order has "coffee"
+}
+tiers by spend in the calendar month {
+  tier "silver" from 100 NOK
+  tier "gold" from 300 NOK
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
@@ -866,13 +921,14 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "TIMERS"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
-          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS}
+          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS,
+          "TIMERS": TIMERS}
 
 
 def _program(tmp_path_factory, name):

@@ -44,6 +44,8 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
+from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
+from loyalty.runtime.mechanics.offers import vector_offer_fates
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -51,6 +53,7 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
+from loyalty.runtime.mechanics.winback import TRIGGER as TIMER_LAPSE, vector_firing_events, vector_lapses
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
@@ -496,14 +499,7 @@ class _Kernel:
         self.m_evstart = np.flatnonzero(np.concatenate(([True], self.e_mem[1:] != self.e_mem[:-1])))
         self.m_nev = np.diff(np.concatenate((self.m_evstart, [self.nev])))
         prog = self.prog
-        lo = _us(prog.runs_from) if prog.runs_from is not None else None
-        hi = _us(prog.runs_to) if prog.runs_to is not None else None
-        running = np.ones(self.nev, dtype=bool)
-        if lo is not None:
-            running &= self.e_time >= lo
-        if hi is not None:
-            running &= self.e_time < hi
-        self.e_running = running
+        self.e_running = self.moment_running(self.e_time)
         self.e_month = _month_number(self.e_time)
         self.e_store = rows.store[sel][self.e_start]  # -1: no store
         self.end_us = _us(plan.end)
@@ -512,6 +508,16 @@ class _Kernel:
         self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
         self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
         self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
+
+    def moment_running(self, us: np.ndarray) -> np.ndarray:
+        """Per moment (µs), whether the program runs then (context.running)."""
+        prog = self.prog
+        running = np.ones(len(us), dtype=bool)
+        if prog.runs_from is not None:
+            running &= us >= _us(prog.runs_from)
+        if prog.runs_to is not None:
+            running &= us < _us(prog.runs_to)
+        return running
 
     def _store_name(self, code: int) -> str:
         return self.rows.store_names[code] or "" if code >= 0 else ""
@@ -1707,33 +1713,45 @@ class _Kernel:
 
     def _rewards(self, res: SimResult, cells: "_Cells"):
         """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a
-        points_redeemed and a reward_issued, `times` of them at an event) and give rules (a reward_issued, or a
-        cap_reached where a cap refused it). Per member: points redeemed (by point kind), rewards, face value;
-        and the days to each member's first reward."""
+        points_redeemed and a reward_issued, `times` of them at an event), give rules (a reward_issued, or a
+        cap_reached where a cap refused it) and the gifts timers fire between events (`_timer_gives`); then the
+        fate of each offer with a lifetime (reward_used, reward_lapsed: `offers.vector_offer_fates`). Per
+        member: points redeemed (by point kind), rewards, face value, cost; and the days to each member's first
+        reward."""
         prog, plan = self.prog, self.plan
         nmem = self.nmem
         m_points: dict = {}
         m_rewards = np.zeros(nmem, dtype=np.int64)
         m_face = np.zeros(nmem, dtype=np.int64)
         m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
-        first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
+        never = np.iinfo(np.int64).max
+        first = np.full(nmem, never, dtype=np.int64)  # the moment of the first reward
         mon = self.e_month
-        given = [(f"redeem for {reward}", reward, times, price, k)
+        # per event, the next event when it is the same member's (-1: none): where an offer given at the
+        # event can first be used
+        after = np.arange(1, self.nev + 1)
+        after[np.concatenate((self.m_evstart[1:] - 1, [self.nev - 1]))] = -1
+        at_events = (self.e_mem, mon, self.e_store, self.e_time, after)
+        given = [(f"redeem for {reward}", reward, times, price, k, at_events)
                  for reward, (price, k, times) in zip(self.redeem_names, self.redeems)]
         for r in self.give_rules:
+            if r.index not in self.gives:  # fired by a timer (_timer_gives)
+                continue
             times, refused = self.gives[r.index]
-            given.append((r.name, r.reward, times, None, None))
+            given.append((r.name, r.reward, times, None, None, at_events))
             if refused.any():
                 n = int(refused.sum())
                 rw = prog.rewards[r.reward]
                 res.add("cap", r.name, "times", n)
                 res.add("cap", r.name, "truncated", rw.cost * n)
+        for r, firings in self._timer_gives():
+            given.append((r.name, r.reward, np.ones(len(firings[0]), dtype=np.int64), None, None, firings))
         for r in self.fixed_rules:  # fixed earns' caps: a cap_reached for each claim cut, by what was cut
             refused = self.fixed_refused[r.index]
             if refused.any():
                 res.add("cap", r.name, "times", int((refused > 0).sum()))
                 res.add("cap", r.name, "truncated", int(refused.sum()))
-        for label, reward, times, price, k in given:
+        for label, reward, times, price, k, (g_mem, g_mon, g_store, g_time, g_use) in given:
             has = times > 0
             if not has.any():
                 continue
@@ -1747,49 +1765,121 @@ class _Kernel:
                 res.count("simulated_redemptions", n)
                 cells_add.append((("reward", reward, "points_spent"), price * n))
                 pk = prog.kinds[k].name
-                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon,
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), g_mon,
                           times * price, has)
-                cells.add(lambda c: ("store", self._store_name(c), "points_redeemed"), self.e_store, times * price, has)
-            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), self.e_store, times,
+                cells.add(lambda c: ("store", self._store_name(c), "points_redeemed"), g_store, times * price, has)
+            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), g_store, times,
                       has, scale=cost)
-            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"), mon,
-                      times, has, scale=cost)
+            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"),
+                      g_mon, times, has, scale=cost)
             for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
-            cells.add(lambda m: ("month", _month_text(m), "rewards"), mon, times, has)
-            months, per_month = np.unique(mon[has], return_inverse=True)
+            cells.add(lambda m: ("month", _month_text(m), "rewards"), g_mon, times, has)
+            months, per_month = np.unique(g_mon[has], return_inverse=True)
             counts = np.zeros(len(months), dtype=np.int64)
             np.add.at(counts, per_month, times[has])
             for m, g in zip(months.tolist(), counts.tolist()):
                 key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
                 res.cells[key] = res.cells.get(key, 0) + cost * g
-            by_member = _group_sum(self.e_mem, times, nmem)
+            by_member = _group_sum(g_mem, times, nmem)
             if price is not None:
                 m_points[pk] = m_points.get(pk, 0) + by_member * price
             m_rewards += by_member
             m_face += by_member * rw.face
             m_cost += by_member * cost
-            np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
+            np.minimum.at(first, g_mem[has], g_time[has])
+            if rw.is_offer and price is None:  # offers.py: each used by a later purchase, or lapsed
+                m_cost -= self._offer_fates(res, cells, label, rw, cost, np.repeat(g_mem[has], times[has]),
+                                            np.repeat(g_time[has], times[has]), np.repeat(g_store[has], times[has]),
+                                            np.repeat(g_use[has], times[has]))
         # members reached per reward: each member once, whichever rules or redemptions gave it
         reached: dict = {}
-        for _label, reward, times, _price, _k in given:
-            got = _group_sum(self.e_mem, times, nmem) > 0
+        for _label, reward, times, _price, _k, (g_mem, *_rest) in given:
+            got = _group_sum(g_mem, times, nmem) > 0
             reached[reward] = reached[reward] | got if reward in reached else got
         for reward, got in reached.items():
             if got.any():
                 res.add("reward", reward, "members", int(got.sum()))
-        got = first < np.iinfo(np.int64).max
+        got = first < never
         if got.any():
             acc = np.flatnonzero(self.e_valid)
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
             first_seen[mem_acc[starts]] = self.e_time[acc[starts]]
-            days = (self.e_time[first[got]] - first_seen[got]) // 86_400_000_000
+            days = (first[got] - first_seen[got]) // 86_400_000_000
             h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
                 h[int(d)] = h.get(int(d), 0) + int(c)
         return m_points, m_rewards, m_face, m_cost
+
+    def _timer_gives(self) -> list:
+        """The give rules timers fire (win-back lapses, birthdays, anniversaries, tiers reached), each with its
+        firings as (member, month, store, moment, first event an offer it gives can be used at), in member
+        order: moments from the mechanics' vectorised timers (winback.vector_lapses, moments.vector_yearly,
+        moments.vector_tier_reached), booked at the store of the event they fire before (none at the end)."""
+        prog = self.prog
+        out = []
+        changes = None
+        for r in self.give_rules:
+            if r.trigger == TIMER_LAPSE:
+                mem, moment = vector_lapses(self, r)
+            elif r.trigger in YEARLY:
+                mem, moment = vector_yearly(self, r)
+            elif r.trigger == TIER_REACHED:
+                if changes is None:
+                    changes = self._tier_changes()
+                c_mem, c_at, c_from, c_to, c_ev = changes
+                fires = vector_tier_reached(self, r, c_at, c_from, c_to)
+                mem, moment, ev = c_mem[fires], c_at[fires], c_ev[fires]
+            else:
+                continue
+            if r.trigger != TIER_REACHED:
+                ev = vector_firing_events(self, mem, moment)
+            store = np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1)
+            if r.trigger == TIER_REACHED:  # fired after the event's own steps: usable from the next event on
+                ev = np.where(ev >= 0, np.where(ev + 1 < self.nev, ev + 1, -1), -1)
+                ev = np.where((ev >= 0) & (self.e_mem[np.maximum(ev, 0)] == mem), ev, -1)
+            o = np.argsort(mem, kind="stable")
+            out.append((r, (mem[o], _month_number(moment)[o], store[o], moment[o], ev[o])))
+        return out
+
+    def _tier_changes(self) -> tuple:
+        """Every tier change (member, moment, from, to, the event it happens in: -1 for the end of the history):
+        at events, and reviews' and grace periods' between them (in the event time brings them at)."""
+        changed = np.flatnonzero(self.tier_after != self.tier_before)
+        assert self.vtiers is not None  # made by the lockstep of a program with tiers
+        t_mem, _pos, _seq, t_at, t_from, t_to = self.vtiers.changes()
+        return (np.concatenate((self.e_mem[changed], t_mem)), np.concatenate((self.e_time[changed], t_at)),
+                np.concatenate((self.tier_before[changed], t_from)), np.concatenate((self.tier_after[changed], t_to)),
+                np.concatenate((changed, vector_firing_events(self, t_mem, t_at))))
+
+    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use) -> np.ndarray:
+        """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
+        accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
+        of its end and at the store of the event time passes at). Per member, the cost lapses took off."""
+        used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use)
+        name = rw.name
+        if used.any():
+            res.add("reward", name, "redeemed", int(used.sum()))
+        if not lapsed.any():
+            return np.zeros(self.nmem, dtype=np.int64)
+        n = int(lapsed.sum())
+        res.add("reward", name, "lapsed", n)
+        res.add("reward", name, "cost", -cost * n)
+        res.add("rule_reward", f"{label}{KEY_SEP}{name}", "cost", -cost * n)
+        # where time passed the end: the event that brought the clock there (none at the end of the history),
+        # or the giving event's own store for a `valid until` given on or after its end
+        ev = vector_firing_events(self, mem, at)
+        lstore = np.where(at == moment, store, np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1))
+        lmon = _month_number(at)
+        cells.add(lambda m: ("reward_month", f"{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon, None, lapsed,
+                  scale=-cost)
+        cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{name}", "cost"), lstore, None, lapsed,
+                  scale=-cost)
+        cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon,
+                  None, lapsed, scale=-cost)
+        return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost
 
     def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
         """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
