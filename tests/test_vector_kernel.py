@@ -913,6 +913,60 @@ tiers by spend in the calendar month {
 }
 """
 
+# points timers credit between events (a lapse with a cap of its own, birthdays, anniversaries): the kernel's own
+# events in the lockstep, with expiry after inactivity and after earning, redemptions, tiers by points earned and
+# a gift on reaching one
+TIMER_POINTS = """
+program "Timer points" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-05 to 2024-11-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire after 2 months without a purchase
+}
+points "bonus" {
+  cost 0.01 NOK each
+  expire 1 month after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+}
+reward "free wash" is a free "basic wash"
+reward "gold bag" is a gift "bag" costing 40 NOK valid for 10 days
+redeem 400 points for "free wash"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "we miss you" {
+  earn 300 points
+  after 30 days without a purchase
+  at most 2 times per member per month
+}
+rule "long gone" {
+  earn 50 bonus
+  after 45 days without a purchase
+}
+rule "birthday" {
+  earn 500 points
+  on each birthday
+}
+rule "anniversary" {
+  earn 70 bonus
+  on each membership anniversary
+}
+rule "welcome to gold" {
+  give "gold bag"
+  on reaching tier "gold"
+}
+tiers by points earned {
+  tier "silver" from 500 points
+  tier "gold" from 2000 points
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
@@ -921,14 +975,14 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "TIMERS"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "TIMERS", "TIMER_POINTS"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
           "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS,
-          "TIMERS": TIMERS}
+          "TIMERS": TIMERS, "TIMER_POINTS": TIMER_POINTS}
 
 
 def _program(tmp_path_factory, name):

@@ -18,6 +18,8 @@ from loyalty.runtime import formulas
 # the kernel's event type codes (a history's rows, as simulate/vector/kernel.py encodes them)
 TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
 PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
+# the kernel's own events, not the history's: points a timer credits between events (win-back, moments)
+TIMER = len(TYPES)
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 

@@ -146,12 +146,14 @@ def _yearly_moments(month, day, after, end_us, years):
     return pos[o], moments[o]
 
 
-def vector_yearly(kern, r):
+def vector_yearly(kern, r, lapses=None):
     """The vectorised yearly moments of rule r (`on each birthday`, `on each membership anniversary`), for the
     kernel `kern`: the (member, moment) of each that fires, as `fire_timers` fires them: after the member's
     first accepted event (her clock), at or before the end of the history, while the program runs. The
     anniversary counts from her `signup_date` attribute (after that day), else from her first signup event
-    (after it: `joined` is known from then)."""
+    (after it: `joined` is known from then). `lapses`: the (member, moment) of every lapse that fires: a
+    yearly moment at the very moment of one is passed over, as `fire_timers` passes it (the lapse brings her
+    clock there first, and the next moment is looked for strictly after the clock)."""
     import numpy as np
 
     from loyalty.runtime.arrays import SIGNUP
@@ -187,6 +189,11 @@ def vector_yearly(kern, r):
     mem, moment = _yearly_moments(np.where(seen, month, 0), day, after, kern.end_us,
                                   range(lo.year, min(hi.year, _dt.MAXYEAR) + 1))
     keep = kern.moment_running(moment)
+    if lapses is not None and len(lapses[0]) and keep.any():
+        l_mem, l_at = lapses
+        midnight = l_at % _DAY_US == 0  # yearly moments are starts of days
+        taken = l_mem[midnight] * 10**6 + l_at[midnight] // _DAY_US
+        keep &= ~np.isin(mem * 10**6 + moment // _DAY_US, taken)
     return mem[keep], moment[keep]
 
 

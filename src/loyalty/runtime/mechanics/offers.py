@@ -83,7 +83,8 @@ def next_offer_end(st):
 def vector_offer_fates(kern, rw, mem, moment, first_use):
     """The vectorised lifetime of offers of reward `rw` (for the kernel `kern`, simulate/vector/kernel.py):
     given to member `mem` at `moment` (µs), usable from her kernel event `first_use` on (-1: none; the event
-    after the giving purchase, or the event a timer fired before). As `use_offers` and `lapse_offers`: the
+    after the giving purchase, or the event a timer fired before; -2: given by the end of the history's tick
+    after its time passed, so held at the end). As `use_offers` and `lapse_offers`: the
     member's first running purchase from `first_use` uses it when it comes before the offer's end; else it
     lapses at its end when that is at or before the end of the history (`valid until` given on or after its
     end: at once). Returns (used, lapsed, the lapse moment) per offer."""
@@ -102,15 +103,15 @@ def vector_offer_fates(kern, rw, mem, moment, first_use):
     nev = kern.nev
     bought = kern.e_valid & (kern.e_type == PURCHASE) & kern.e_running
     place = np.where(bought, np.arange(nev), nev)
-    nxt = _segment_next(place, kern.m_evstart, kern.m_nev)
+    nxt = segment_next(place, kern.m_evstart, kern.m_nev)
     j = np.where(first_use >= 0, nxt[np.maximum(first_use, 0)], nev)
     used = ~at_once & (j < nev)
     used[used] = kern.e_time[j[used]] < end[used]
-    lapsed = ~used & ((end <= kern.end_us) | at_once)
+    lapsed = ~used & ((end <= kern.end_us) | at_once) & (first_use != -2)
     return used, lapsed, np.where(at_once, moment, end)
 
 
-def _segment_next(place, starts, counts):
+def segment_next(place, starts, counts):
     """Per position, the least `place` at or after it within its segment (segments: starts, counts)."""
     import numpy as np
 

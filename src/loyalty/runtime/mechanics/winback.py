@@ -89,16 +89,29 @@ def fire_at(plan, st, r, moment, ledger, out) -> None:
         tier_upgrade(prog, st, moment, out)
 
 
+# the timers whose points the kernel credits at events of its own (kernel._with_timer_points); points on reaching
+# a tier depend on the lockstep's own tiers, so they are not known before it
+POINT_TIMERS = ("inactivity", "birthday", "anniversary")
+
+
 def timer_vector_reason(r, what: str) -> Optional[str]:
-    """Why the kernel cannot run a rule a timer fires (a lapse, a yearly moment, a tier reached), or None: it
-    runs a `give` with no conditions, caps or budget, whose firings change no state the lockstep keeps
-    (`vector_timer_gives`); points at such a moment would enter the points stream between events."""
+    """Why the kernel cannot run a rule a timer fires (a lapse, a yearly moment, a tier reached), or None: a
+    `give` with no conditions, caps or budget (its firings change no state the lockstep keeps: the kernel's
+    `_timer_gives`), or fixed points on a lapse or a yearly moment with at most a cap of its own (credited at
+    events of the kernel's own at those moments: `_with_timer_points`)."""
+    from loyalty.runtime.mechanics.limits import own_cap_vector_reason
+
+    if r.preds:
+        return (f"rule {r.name!r} ({what}) has conditions; the vectorised kernel runs moments without a purchase "
+                "only unconditional yet")
+    if r.action == "earn_fixed" and r.trigger in POINT_TIMERS:
+        return own_cap_vector_reason(r, ("times", "points"))
     if r.action != "give":
-        return (f"rule {r.name!r} ({what}) gives points at a moment without a purchase; the vectorised kernel "
-                "runs only gifts (`give`) at such moments yet")
-    if r.preds or r.limits or r.budget is not None:
-        return (f"rule {r.name!r} ({what}) has conditions, a cap or a budget; the vectorised kernel runs only "
-                "unconditional, uncapped gifts at moments without a purchase yet")
+        return (f"rule {r.name!r} ({what}) gives {r.action} at a moment without a purchase; the vectorised kernel "
+                "runs only gifts and fixed points (not on reaching a tier) at such moments yet")
+    if r.limits or r.budget is not None:
+        return (f"rule {r.name!r} ({what}) has a cap or a budget; the vectorised kernel runs only uncapped gifts "
+                "at moments without a purchase yet")
     return None
 
 
@@ -128,11 +141,12 @@ def vector_firing_events(kern, mem, moment):
     return out
 
 
-def vector_lapses(kern, r):
+def vector_lapses(kern, r, running_only: bool = True):
     """The vectorised lapse timer of win-back rule r, for the kernel `kern` (simulate/vector/kernel.py): the
     (member, moment) of each lapse that fires, in member order. Each running purchase starts a lapse of the
     rule's duration (`start_lapses`); it fires when no running purchase comes before its end and the end is at
-    or before the end of the history (the scalar's last tick), while the program runs (`fire_at`)."""
+    or before the end of the history (the scalar's last tick), while the program runs (`fire_at`; with
+    `running_only` False, whether it runs or not: each brings her clock to its moment all the same)."""
     import numpy as np
 
     from loyalty.runtime.arrays import PURCHASE, add_duration as add_us
@@ -147,8 +161,19 @@ def vector_lapses(kern, r):
     nxt[:-1] = t[1:] if len(bought) > 1 else nxt[:-1]
     # a purchase at the very moment of the end comes after the timers: the lapse fires first
     fires = np.where(last, deadline <= kern.end_us, nxt >= deadline) if len(bought) else last
-    fires &= kern.moment_running(deadline)
+    if running_only:
+        fires &= kern.moment_running(deadline)
     return mem[fires], deadline[fires]
+
+
+def vector_all_lapses(kern):
+    """Every lapse of every win-back rule that comes (member, moment), running or not (`vector_lapses`)."""
+    import numpy as np
+
+    found = [vector_lapses(kern, r, running_only=False) for r in kern.prog.rules if r.trigger == TRIGGER]
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate([m for m, _ in found]), np.concatenate([t for _, t in found])
 
 
 class WinBack(ProgramMechanic):

@@ -33,7 +33,7 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
+from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TIMER, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
@@ -45,7 +45,7 @@ from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_budgets
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
-from loyalty.runtime.mechanics.offers import vector_offer_fates
+from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -53,7 +53,8 @@ from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pend
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
-from loyalty.runtime.mechanics.winback import TRIGGER as TIMER_LAPSE, vector_firing_events, vector_lapses
+from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LAPSE, vector_all_lapses,
+                                               vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
@@ -239,6 +240,7 @@ class _Rows:
                        | (self.order[1:] != self.order[:-1]) | (self.gtime[1:] != self.gtime[:-1]) | ~grouped[1:])
         self.new = new
         self.grouped = grouped
+        self.timer_rule = np.full(n, -1, dtype=np.int64)  # the rule of a row the kernel adds (_with_timer_points)
 
 
 
@@ -335,11 +337,89 @@ def _credits_at_once(prog, k: int) -> set:
     for r in prog.rules:
         if r.point_kind != k:
             continue
+        if r in _timer_point_rules(prog):
+            types.add(TIMER)
+            continue
         if r.action == "earn_fixed":
             types.add(TYPES.index("signup") if r.trigger == "signup" else CUSTOM if r.trigger == "action" else VISIT)
         elif r.action == "earn_per_event":
             types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
     return types
+
+
+def _timer_point_rules(prog) -> list:
+    return [r for r in prog.rules if r.action == "earn_fixed" and r.trigger in POINT_TIMERS]
+
+
+class _RowEvents:
+    """The history's events (row starts) as the mechanics' timers read them (winback.vector_lapses,
+    moments.vector_yearly) before the kernel's own events exist: accepted are all but returns and redemptions
+    (a return before any purchase is refused, and the timers read only purchases, signups and the first
+    accepted event; `_Kernel._timer_events` checks that against the kernel's own)."""
+
+    def __init__(self, rows: "_Rows", plan):
+        self.plan, self.prog, self.rows = plan, plan.program, rows
+        starts = np.flatnonzero(rows.new)
+        mem = rows.member[starts]
+        new_member = np.concatenate(([True], mem[1:] != mem[:-1]))
+        self.e_mem = np.cumsum(new_member) - 1
+        self.mcode = mem[new_member]
+        self.nmem = len(self.mcode)
+        self.e_start = starts
+        self.e_time = rows.time[starts]
+        self.e_type = rows.type[starts]
+        self.e_valid = ~np.isin(self.e_type, [RETURN, REDEMPTION])
+        self.end_us = _us(plan.end)
+        self.e_running = self.moment_running(self.e_time)
+
+
+def _with_timer_points(rows: "_Rows", plan) -> "_Rows":
+    """The rows with a row of the kernel's own (type TIMER, `timer_rule` its rule) at each moment a timer credits
+    points (a lapse, a birthday, an anniversary: the scalar plan's `fire_timers`), before the member's first row
+    at or after it, in the order the scalar fires them (lapses first, then rules in source order). The lockstep
+    then runs them as events: time passes to the moment, the rule's points enter the member's stream, her tier
+    follows; they are not events of the history (never counted, never a redemption: `_Kernel._timer_events`)."""
+    import copy
+
+    rules = _timer_point_rules(plan.program)
+    if not rules or not rows.n:
+        return rows
+    view = _RowEvents(rows, plan)
+    lapses = vector_all_lapses(view)
+    found = []
+    for r in rules:
+        if r.trigger == TIMER_LAPSE:
+            mem, at = vector_lapses(view, r)
+            rank = r.index
+        else:
+            mem, at = vector_yearly(view, r, lapses)
+            rank = len(plan.program.rules) + r.index
+        found.append((mem, at, np.full(len(mem), rank, dtype=np.int64), np.full(len(mem), r.index, dtype=np.int64)))
+    mem, at, rank, rule = (np.concatenate([f[i] for f in found]) for i in range(4))
+    if not len(mem):
+        return rows
+    # where each goes: before the member's first row at or after the moment (a member's rows are in time order,
+    # or the member goes to the scalar plan: simulate_vector's `back`)
+    row_mem = np.cumsum(np.concatenate(([True], rows.member[1:] != rows.member[:-1]))) - 1
+    inv, nt = _moment_ranks(np.concatenate((rows.time, at)))
+    if not fits(int(row_mem[-1]) + 1, nt):
+        raise Unsupported("too many members and moments to pack")
+    pos = np.searchsorted(row_mem * nt + inv[:rows.n], mem * nt + inv[rows.n:], side="left")
+    o = np.lexsort((rank, at, pos))
+    pos, mem, at, rule = pos[o], mem[o], at[o], rule[o]
+    out = copy.copy(rows)
+    code = view.mcode[mem]
+    k = len(pos)
+    added = {"member": code, "time": at, "amount": np.zeros(k, np.int64), "qty": np.ones(k, np.int64),
+             "type": np.full(k, TIMER, np.int64), "order": np.full(k, -1, np.int64), "item": np.full(k, -1, np.int64),
+             "cat": np.full(k, -1, np.int64), "store": np.full(k, -1, np.int64), "channel": np.full(k, -1, np.int64),
+             "has_event_id": np.zeros(k, np.int64), "has_codes": np.zeros(k, np.int64),
+             "adjusting": np.zeros(k, bool), "gtime": at, "new": np.ones(k, bool), "grouped": np.zeros(k, bool),
+             "timer_rule": rule}
+    for name, values in added.items():
+        setattr(out, name, np.insert(getattr(rows, name), pos, values))
+    out.n = rows.n + k
+    return out
 
 
 def _irregular_members(rows: _Rows) -> np.ndarray:
@@ -385,7 +465,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     reason = supports(prog, plan)
     if reason is not None:
         raise Unsupported(reason)
-    rows = _Rows(history, prog)
+    rows = _with_timer_points(_Rows(history, prog), plan)
     n = rows.n
     if n == 0:
         return SimResult()
@@ -502,12 +582,30 @@ class _Kernel:
         self.e_running = self.moment_running(self.e_time)
         self.e_month = _month_number(self.e_time)
         self.e_store = rows.store[sel][self.e_start]  # -1: no store
+        self.e_timer_rule = rows.timer_rule[sel][self.e_start]  # the kernel's own events (_with_timer_points)
+        self.e_timer = self.e_type == TIMER
         self.end_us = _us(plan.end)
         self._pred_masks = {}
         self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
         self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
         self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
         self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
+
+    def _timer_events(self) -> None:
+        """The kernel's own events (_with_timer_points), once the history's are accepted or refused: never
+        accepted themselves (not counted, no redemption, no review started), booked at the store of the
+        event time passes at (the scalar engine's `acc.store`; none at the end of the history). Their
+        moments followed the member's first accepted event as `_RowEvents` guessed it: checked here."""
+        timer = self.e_timer
+        self.e_valid[timer] = False
+        idx = np.flatnonzero(timer)
+        host = vector_firing_events(self, self.e_mem[idx], self.e_time[idx])
+        self.e_store[idx] = np.where(host >= 0, self.e_store[np.maximum(host, 0)], -1)
+        valid = np.flatnonzero(self.e_valid)
+        first = np.full(self.nmem, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, self.e_mem[valid], self.e_time[valid])
+        if (self.e_time[idx] <= first[self.e_mem[idx]]).any():
+            raise Unsupported("a timer's moment before the member's first accepted event")
 
     def moment_running(self, us: np.ndarray) -> np.ndarray:
         """Per moment (µs), whether the program runs then (context.running)."""
@@ -1050,6 +1148,8 @@ class _Kernel:
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self._returns()
+        if self.e_timer.any():
+            self._timer_events()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         if prog.budgets:  # runtime/mechanics/limits.py: what the budgets grant of each part, before the lockstep
@@ -1086,7 +1186,8 @@ class _Kernel:
             elif r in self.fixed_rules:
                 slot = _Slot(r.index, r.name, r, fixed=True)
                 self.slot_rules[r.point_kind].append(slot)
-                if r.action == "earn_fixed" and r.trigger != "signup":  # earned on a purchase (or a visit)
+                if r.action == "earn_fixed" and r.trigger != "signup" and r.trigger not in POINT_TIMERS:
+                    # earned on a purchase (or a visit)
                     self.claw_slots.append(slot)
         self.claw_slots = self.earn_slots + self.claw_slots
 
@@ -1111,6 +1212,8 @@ class _Kernel:
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
         # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
         vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
+        if vt is not None and self.e_timer.any():  # a timer's points: `fire_at` then calls `tier_upgrade`
+            vt.upgrades = vt.upgrades | self.e_timer
         tail_members = self.tail_members if self.tail_members is not None else (
             TAIL_MEMBERS_TIERS if vt is not None and vt.in_steps else TAIL_MEMBERS)
 
@@ -1324,6 +1427,7 @@ class _Kernel:
                                  st["ptr"][start:end].tolist() if expires else None,
                                  st["Xexp"][start:end].tolist() if expires else None, pend, idle])
             valid = e_valid[start:end].tolist()
+            upgrades = (e_valid[start:end] | self.e_timer[start:end]).tolist()  # a timer's points: `tier_upgrade`
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
             free = free_metric[start:end].tolist()
@@ -1438,7 +1542,7 @@ class _Kernel:
                 elif has_tiers:
                     v += free[i]
                     q = qualified(v)
-                    if not valid[i]:
+                    if not upgrades[i]:
                         q = t_before
                     t_now = q
                     t_aft[i] = q
@@ -1825,7 +1929,7 @@ class _Kernel:
             if r.trigger == TIMER_LAPSE:
                 mem, moment = vector_lapses(self, r)
             elif r.trigger in YEARLY:
-                mem, moment = vector_yearly(self, r)
+                mem, moment = vector_yearly(self, r, vector_all_lapses(self))
             elif r.trigger == TIER_REACHED:
                 if changes is None:
                     changes = self._tier_changes()
@@ -1838,8 +1942,13 @@ class _Kernel:
                 ev = vector_firing_events(self, mem, moment)
             store = np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1)
             if r.trigger == TIER_REACHED:  # fired after the event's own steps: usable from the next event on
+                mine = (ev >= 0) & self.e_timer[np.maximum(ev, 0)]  # reached at a timer's: after the event it is in
+                if mine.any():
+                    ev[mine] = vector_firing_events(self, mem[mine], moment[mine])
+                at_end = ev < 0  # after the end of the history's time passing: held at the end (offers.py)
                 ev = np.where(ev >= 0, np.where(ev + 1 < self.nev, ev + 1, -1), -1)
                 ev = np.where((ev >= 0) & (self.e_mem[np.maximum(ev, 0)] == mem), ev, -1)
+                ev[at_end] = -2
             o = np.argsort(mem, kind="stable")
             out.append((r, (mem[o], _month_number(moment)[o], store[o], moment[o], ev[o])))
         return out
@@ -1871,6 +1980,13 @@ class _Kernel:
         # where time passed the end: the event that brought the clock there (none at the end of the history),
         # or the giving event's own store for a `valid until` given on or after its end
         ev = vector_firing_events(self, mem, at)
+        # ... not before where it could first be used (a gift on reaching a tier comes after its event's time
+        # passing, which may be past the offer's end already): then the next accepted event from there
+        early = (ev >= 0) & (ev < first_use)
+        if early.any():
+            nxt = segment_next(np.where(self.e_valid, np.arange(self.nev), self.nev), self.m_evstart, self.m_nev)
+            ev[early] = np.where(nxt[first_use[early]] < self.nev, nxt[first_use[early]], -1)
+        ev[(ev >= 0) & (first_use == -1)] = -1
         lstore = np.where(at == moment, store, np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1))
         lmon = _month_number(at)
         cells.add(lambda m: ("reward_month", f"{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon, None, lapsed,
@@ -1989,6 +2105,11 @@ class _Kernel:
         for ti, name in enumerate(names):
             for mi in np.flatnonzero(per[ti] > 0).tolist():
                 res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
+
+
+# the timers read the history's rows as they read the kernel's events (_with_timer_points)
+for _name in ("moment_running", "member_names", "member_attributes", "member_birthdays"):
+    setattr(_RowEvents, _name, _Kernel.__dict__[_name])
 
 
 def _tail_available(pk) -> int:
