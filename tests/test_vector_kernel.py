@@ -967,6 +967,39 @@ tiers by points earned {
 }
 """
 
+# discounts on a counted purchase or visit, of rules that count no purchases of their own (triggers.py
+# vector_discount_trigger)
+DISCOUNT_TRIGGERS = """
+program "Discount triggers" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-05 to 2024-09-30
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "welcome" {
+  get 10% off
+  on first purchase
+}
+rule "fifth" {
+  get 50% off
+  on the 5th purchase
+}
+rule "second" {
+  get 25% off
+  on the 2nd purchase
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
@@ -975,14 +1008,16 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "TIMERS", "TIMER_POINTS"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "TIMERS", "TIMER_POINTS", "DISCOUNT_TRIGGERS",
+            "examples/programs/comeback_cafe.loyalty", "examples/programs/member_moments.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
           "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS,
-          "TIMERS": TIMERS, "TIMER_POINTS": TIMER_POINTS}
+          "TIMERS": TIMERS, "TIMER_POINTS": TIMER_POINTS,
+          "DISCOUNT_TRIGGERS": DISCOUNT_TRIGGERS}
 
 
 def _program(tmp_path_factory, name):
@@ -1081,7 +1116,9 @@ def _attributes(history, seed: int) -> dict:
         birthday = rnd.choice([day.replace(year=1990) if (day.month, day.day) != (2, 29) else day,
                                dt.date(1992, 2, 29), dt.date(1985, day.month, 1), None])
         segments = tuple(sorted(rnd.sample(["students", "fleet", "retired"], rnd.randint(0, 2))))
-        out[member] = MemberAttributes(birthday=birthday, segments=segments)
+        # a signup date (anniversaries count from it) for some, drawn from what is drawn already (same stream)
+        signup = day - dt.timedelta(days=400 if birthday is None else 366) if "fleet" in segments else None
+        out[member] = MemberAttributes(birthday=birthday, segments=segments, signup_date=signup)
     return out
 
 
