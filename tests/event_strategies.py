@@ -217,11 +217,15 @@ def vectorisable(program):
     no caps but a discount's, no budgets, draws, or expiry at a period's end; tiers as written
     (any metric and window, downgrades and grace, discounts and perks); rules that earn per spend,
     multiply, punch, discount, give a member price, an amount off the order or a bundle (all without a
-    trigger), earn on signup or per referral. The result
+    trigger), earn on signup or per referral; gifts and fixed points timers fire (a lapse, a birthday, an
+    anniversary; gifts on reaching a tier), unconditional and uncapped; discounts on a counted purchase without
+    filters; offers with a lifetime. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
     filters = (ast.OnItems, ast.OnCategories)
+    # the timers the kernel fires (runtime/mechanics/winback.py, moments.py): gifts on each, points but on a tier
+    timers = (ast.AfterInactivity, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier)
 
     def rule(r: ast.RuleDecl):
         action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
@@ -230,22 +234,29 @@ def vectorisable(program):
                                                               ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
                                                               ast.BundleBuyGet, ast.BundlePriceOf))), None)
         triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
-                                                           ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend))]
+                                                           ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
+                                                           ast.OnNthPurchase) + timers)]
+        timed = [type(t) for t in triggers] in ([t] for t in timers)  # fired by a timer: unconditional
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
             keep = not triggers
         elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice,
                                  ast.BundleBuyGet, ast.BundlePriceOf)):
             keep = not triggers
         elif isinstance(action, ast.EarnFixed):
-            keep = [type(t) for t in triggers] == [ast.OnSignup]
+            keep = [type(t) for t in triggers] == [ast.OnSignup] or (timed and type(triggers[0]) is not ast.OnReachingTier)
+        elif isinstance(action, ast.GiveReward):
+            keep = timed
         elif isinstance(action, ast.EarnPerEvent):
             keep = action.event == "referral" and not triggers
         elif isinstance(action, (ast.Discount, ast.DiscountEach)):
-            keep = not triggers
+            # on a counted purchase: of a rule that counts no purchases of its own (no filters, kept out below)
+            keep = not triggers or [type(t) for t in triggers] in ([ast.OnFirstPurchase], [ast.OnNthPurchase])
         else:
             keep = False
         if not keep:
             return None
+        if timed or (triggers and isinstance(action, (ast.Discount, ast.DiscountEach))):
+            return ast.RuleDecl(r.name, tuple(c for c in r.clauses if c is action or c in triggers))
         discount = isinstance(action, (ast.Discount, ast.DiscountEach))
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
             isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
@@ -263,8 +274,6 @@ def vectorisable(program):
             d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
         elif isinstance(d, ast.DrawDecl):
             d = None
-        elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
-            d = ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)  # offers with a lifetime: not vectorised yet
         elif isinstance(d, ast.ProgramDecl):
             d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
         if d is not None:

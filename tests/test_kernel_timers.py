@@ -97,8 +97,14 @@ CASES = {
     # joined (signup date) 2023-05-02: anniversaries 2024-05-02 and 2025-05-02 after her first event, 7 points
     # each
     "joined": ([_buy("joined", "2024-01-10T10:00", "J1")], {"free coffee": (1, 0, 1)}, 10 + 100 + 7 + 7),
+    # her 60 days away end at the start of her birthday, 2024-03-10 00:00: the scalar plan's time passing fires
+    # the lapse, and then looks for the next birthday strictly after it (2025's), so 2024's is passed over
+    # (mirrored by the kernel: moments.vector_yearly's `lapses`)
+    "coincide": ([_buy("coincide", "2024-01-10T00:00", "C1")],
+                 {"birthday card": (1, 0, 1), "free coffee": (1, 0, 1)}, 10 + 100),
 }
 ATTRIBUTES = {"leap": MemberAttributes(birthday=dt.date(2000, 2, 29)),
+              "coincide": MemberAttributes(birthday=dt.date(1990, 3, 10)),
               "joined": MemberAttributes(signup_date=dt.date(2023, 5, 2))}
 
 
