@@ -1149,6 +1149,9 @@ def _report(plan, history, result):
 # TIER_ROLLING: a batch earned 31 March 00:38 expires (3 months on, clamped to 30 June) before one earned
 # 30 March 00:58, and a purchase at 30 June 00:38 sees it gone (test_expiry_out_of_earning_order_...)
 @example(seed=30, which=PROGRAMS.index("TIER_ROLLING"), members=4, max_events=40)
+# TIMER_POINTS: M000 reaches gold by a lapse's points at the end of the history's tick, after its time passed:
+# the bag it gets is held at the end, neither used nor lapsed
+@example(seed=12, which=PROGRAMS.index("TIMER_POINTS"), members=60, max_events=40)
 def test_vector_equals_scalar_on_generated_histories(programs, seed, which, members, max_events):
     path, prog = programs[which]
     history = _history(prog, seed, members, max_events)
