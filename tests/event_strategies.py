@@ -215,14 +215,19 @@ def vectorisable(program):
     """`program` (an AST) cut down to what the simulator's vectorised kernel replays
     (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
     no caps but a discount's and an earning rule's own (points or times), no budgets but an earning rule's
-    or a fixed earn's (not beside a cap), no campaign's, no draws; tiers as written (any metric and window, downgrades and grace, discounts and perks); acceptance
-    windows and rewards taken back on a return as written; rules that earn per spend, multiply, punch,
-    discount, give a member price, an amount off the order, a bundle or a reward (all without a trigger),
-    earn on signup or per referral, earn or give on a goal or streak. The result
+    or a fixed earn's (not beside a cap), no campaign's, no draws; tiers as written (any metric and window,
+    downgrades and grace, discounts and perks); acceptance windows and rewards taken back on a return as
+    written; rules that earn per spend, multiply, punch, discount, give a member price, an amount off the
+    order, a bundle or a reward (all without a trigger), earn on signup or per referral, earn or give on a
+    goal or streak; gifts and fixed points timers fire (a lapse, a birthday, an anniversary; gifts on
+    reaching a tier), unconditional and uncapped; discounts on a counted purchase without filters; offers
+    with a lifetime. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
     filters = (ast.OnItems, ast.OnCategories)
+    # the timers the kernel fires (runtime/mechanics/winback.py, moments.py): gifts on each, points but on a tier
+    timers = (ast.AfterInactivity, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier)
 
     def rule(r: ast.RuleDecl):
         action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
@@ -232,25 +237,30 @@ def vectorisable(program):
                                                               ast.BundleBuyGet, ast.BundlePriceOf))), None)
         triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
                                                            ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
-                                                           ast.AfterGoal, ast.AfterStreak))]
+                                                           ast.AfterGoal, ast.AfterStreak, ast.OnNthPurchase) + timers)]
         goal = [type(t) for t in triggers] in ([ast.AfterGoal], [ast.AfterStreak])  # goals and streaks (goals.py)
+        timed = [type(t) for t in triggers] in ([t] for t in timers)  # fired by a timer: unconditional
         if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
             keep = not triggers
         elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice,
                                  ast.BundleBuyGet, ast.BundlePriceOf)):
             keep = not triggers
         elif isinstance(action, ast.EarnFixed):
-            keep = [type(t) for t in triggers] == [ast.OnSignup] or goal
+            keep = ([type(t) for t in triggers] == [ast.OnSignup] or goal
+                    or (timed and type(triggers[0]) is not ast.OnReachingTier))
         elif isinstance(action, ast.GiveReward):
-            keep = goal
+            keep = not triggers or goal or timed
         elif isinstance(action, ast.EarnPerEvent):
             keep = action.event == "referral" and not triggers
-        elif isinstance(action, (ast.Discount, ast.DiscountEach, ast.GiveReward)):
-            keep = not triggers
+        elif isinstance(action, (ast.Discount, ast.DiscountEach)):
+            # on a counted purchase: of a rule that counts no purchases of its own (no filters, kept out below)
+            keep = not triggers or [type(t) for t in triggers] in ([ast.OnFirstPurchase], [ast.OnNthPurchase])
         else:
             keep = False
         if not keep:
             return None
+        if timed or (triggers and isinstance(action, (ast.Discount, ast.DiscountEach))):
+            return ast.RuleDecl(r.name, tuple(c for c in r.clauses if c is action or c in triggers))
         discount = isinstance(action, (ast.Discount, ast.DiscountEach))
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
             isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
@@ -272,8 +282,8 @@ def vectorisable(program):
             d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
         elif isinstance(d, ast.DrawDecl):
             d = None
-        elif isinstance(d, ast.RewardDecl) and ((d.valid_for or d.valid_until) is not None or d.stock is not None):
-            d = ast.RewardDecl(d.name, d.kind, d.cost)  # offers with a lifetime, stock: not vectorised yet
+        elif isinstance(d, ast.RewardDecl) and d.stock is not None:  # stock: not vectorised yet
+            d = ast.RewardDecl(d.name, d.kind, d.cost, valid_for=d.valid_for, valid_until=d.valid_until)
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))

@@ -915,6 +915,148 @@ TIER_ROLLING_EARNED = TIER_EARNED.replace("tiers by points earned in the calenda
                                           "tiers by points earned in the last 30 days").replace(
     "  downgrade at the end of each month\n", "")
 
+# timers that fire gifts between events (win-back lapses, birthdays, anniversaries, tiers reached) and offers
+# with a lifetime given by them and by purchases (mechanics/winback.py, moments.py, offers.py)
+TIMERS = """
+program "Timers" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-05 to 2024-09-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire after 3 months without a purchase
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+reward "free coffee" is a free "coffee" valid for 20 days
+reward "birthday card" is a 50 NOK gift card costing 50 NOK valid for 30 days
+reward "summer bag" is a gift "bag" costing 40 NOK valid until 2024-06-30
+reward "thank you" is a 10 NOK gift card costing 10 NOK valid for 1 month
+reward "comeback" is a 5 NOK gift card costing 5 NOK
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "we miss you" {
+  give "free coffee"
+  after 30 days without a purchase
+}
+rule "still away" {
+  give "comeback"
+  after 60 days without a purchase
+}
+rule "birthday" {
+  give "birthday card"
+  on each birthday
+}
+rule "anniversary" {
+  give "thank you"
+  on each membership anniversary
+}
+rule "welcome to gold" {
+  give "summer bag"
+  on reaching tier "gold"
+}
+rule "coffee thanks" {
+  give "thank you"
+  when order has "coffee"
+}
+tiers by spend in the calendar month {
+  tier "silver" from 100 NOK
+  tier "gold" from 300 NOK
+}
+"""
+
+# points timers credit between events (a lapse with a cap of its own, birthdays, anniversaries): the kernel's own
+# events in the lockstep, with expiry after inactivity and after earning, redemptions, tiers by points earned and
+# a gift on reaching one
+TIMER_POINTS = """
+program "Timer points" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-05 to 2024-11-30
+}
+points "points" {
+  cost 0.01 NOK each
+  expire after 2 months without a purchase
+}
+points "bonus" {
+  cost 0.01 NOK each
+  expire 1 month after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+}
+reward "free wash" is a free "basic wash"
+reward "gold bag" is a gift "bag" costing 40 NOK valid for 10 days
+redeem 400 points for "free wash"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "we miss you" {
+  earn 300 points
+  after 30 days without a purchase
+  at most 2 times per member per month
+}
+rule "long gone" {
+  earn 50 bonus
+  after 45 days without a purchase
+}
+rule "birthday" {
+  earn 500 points
+  on each birthday
+}
+rule "anniversary" {
+  earn 70 bonus
+  on each membership anniversary
+}
+rule "welcome to gold" {
+  give "gold bag"
+  on reaching tier "gold"
+}
+tiers by points earned {
+  tier "silver" from 500 points
+  tier "gold" from 2000 points
+}
+"""
+
+# discounts on a counted purchase or visit, of rules that count no purchases of their own (triggers.py
+# vector_discount_trigger)
+DISCOUNT_TRIGGERS = """
+program "Discount triggers" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-05 to 2024-09-30
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "welcome" {
+  get 10% off
+  on first purchase
+}
+rule "fifth" {
+  get 50% off
+  on the 5th purchase
+}
+rule "second" {
+  get 25% off
+  on the 2nd purchase
+}
+"""
+
 PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash.loyalty",
             "examples/programs/shoe_shop.loyalty", "WIDE", "examples/programs/ice_cream.loyalty", "CONDITIONS",
             "DRAWS", "examples/programs/monthly_draw.loyalty", "REDEEM", "benchmarks/programs/points_redemption.loyalty",
@@ -924,13 +1066,16 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
             "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "WINDOWS", "examples/programs/bookstore.loyalty",
-            "benchmarks/programs/tiered_returns.loyalty"]
+            "benchmarks/programs/tiered_returns.loyalty", "TIMERS", "TIMER_POINTS", "DISCOUNT_TRIGGERS",
+            "examples/programs/comeback_cafe.loyalty", "examples/programs/member_moments.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
-          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS, "WINDOWS": WINDOWS}
+          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS, "WINDOWS": WINDOWS,
+          "TIMERS": TIMERS, "TIMER_POINTS": TIMER_POINTS,
+          "DISCOUNT_TRIGGERS": DISCOUNT_TRIGGERS}
 
 
 def _program(tmp_path_factory, name):
@@ -1029,7 +1174,9 @@ def _attributes(history, seed: int) -> dict:
         birthday = rnd.choice([day.replace(year=1990) if (day.month, day.day) != (2, 29) else day,
                                dt.date(1992, 2, 29), dt.date(1985, day.month, 1), None])
         segments = tuple(sorted(rnd.sample(["students", "fleet", "retired"], rnd.randint(0, 2))))
-        out[member] = MemberAttributes(birthday=birthday, segments=segments)
+        # a signup date (anniversaries count from it) for some, drawn from what is drawn already (same stream)
+        signup = day - dt.timedelta(days=400 if birthday is None else 366) if "fleet" in segments else None
+        out[member] = MemberAttributes(birthday=birthday, segments=segments, signup_date=signup)
     return out
 
 
@@ -1069,6 +1216,9 @@ def _report(plan, history, result):
 # TIER_ROLLING: a batch earned 31 March 00:38 expires (3 months on, clamped to 30 June) before one earned
 # 30 March 00:58, and a purchase at 30 June 00:38 sees it gone (test_expiry_out_of_earning_order_...)
 @example(seed=30, which=PROGRAMS.index("TIER_ROLLING"), members=4, max_events=40)
+# TIMER_POINTS: M000 reaches gold by a lapse's points at the end of the history's tick, after its time passed:
+# the bag it gets is held at the end, neither used nor lapsed
+@example(seed=12, which=PROGRAMS.index("TIMER_POINTS"), members=60, max_events=40)
 def test_vector_equals_scalar_on_generated_histories(programs, seed, which, members, max_events):
     path, prog = programs[which]
     history = _history(prog, seed, members, max_events)

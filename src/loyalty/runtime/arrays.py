@@ -22,6 +22,8 @@ PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES)
 ADDED_TYPES = ("referred", "referral_qualified")
 REFERRED, REFERRAL_QUALIFIED = range(len(TYPES), len(TYPES) + len(ADDED_TYPES))
 ADDED = (REFERRED, REFERRAL_QUALIFIED)  # no rows of the history: left out of its event counts
+# the kernel's own events, not the history's: points a timer credits between events (win-back, moments)
+TIMER = len(TYPES) + len(ADDED_TYPES)
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 

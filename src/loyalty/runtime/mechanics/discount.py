@@ -12,7 +12,7 @@ from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.limits import limit, own_cap_vector_reason, vector_own_cap
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import Mechanic, register
-from loyalty.runtime.mechanics.triggers import trigger_vector_reason
+from loyalty.runtime.mechanics.triggers import trigger_vector_reason, vector_discount_trigger
 from loyalty.runtime.schema import List, Obj
 
 
@@ -79,6 +79,8 @@ def vector_discount_rules(kern) -> None:
     kern.discount_refused = {}
     for r in kern.discount_rules:
         match = kern._line_match(r) & r_purchase
+        if r.trigger is not None:  # `on the 5th purchase` (triggers.trigger_vector_reason admits it)
+            match &= vector_discount_trigger(kern, r)[kern.r_ev]
         if r.action == "discount_each":
             off = r.action_doc["amount_minor"]
             if not fits(int(kern.r_qty.max(initial=0)), off):

@@ -305,7 +305,8 @@ def vector_points(kern) -> None:
     as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
     import numpy as np
 
-    from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, SIGNUP, Unsupported, div_round, fits
+    from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, SIGNUP, TIMER, Unsupported, div_round, fits
+    from loyalty.runtime.mechanics.winback import POINT_TIMERS
 
     prog = kern.prog
     tiers = prog.tiers.tiers if prog.tiers else ()
@@ -378,6 +379,8 @@ def vector_points(kern) -> None:
     for r in kern.fixed_rules:
         if r.action == "earn_fixed" and r.trigger == "signup":
             fires = (kern.e_type == SIGNUP) & kern.e_running & kern._event_ok(r)
+        elif r.action == "earn_fixed" and r.trigger in POINT_TIMERS:  # at the kernel's own events of its timer
+            fires = (kern.e_type == TIMER) & (kern.e_timer_rule == r.index)
         elif r.action == "earn_fixed" and r.trigger == "action":  # _simple_trigger: the action named
             names = kern.rows.item_names
             named = np.array([(n or "") == r.trigger_name for n in names] + [r.trigger_name == ""], dtype=bool)
@@ -479,8 +482,11 @@ class EarnFixed(Mechanic):
         return budget_or_own_cap_vector_reason(rule, ("times", "points"))
 
     def vector_reason(self, rule, program) -> Optional[str]:
+        from loyalty.runtime.mechanics.winback import POINT_TIMERS
+
         if (rule.trigger == "signup" and rule.trigger_name is None) or rule.trigger in VECTOR_TRIGGERS \
-                or rule.trigger == "action" or rule.trigger in FIRED_VECTOR_TRIGGERS:
+                or rule.trigger == "action" or rule.trigger in FIRED_VECTOR_TRIGGERS \
+                or rule.trigger in POINT_TIMERS:  # (timers: winback.timer_vector_reason)
             return None
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)

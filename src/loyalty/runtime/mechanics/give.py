@@ -15,6 +15,9 @@ from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TRIGGERS, capped_fires,
                                                 spend_trigger_vector_reason, vector_firings)
 
+# triggers a timer fires between events (winback.py, moments.py): the kernel gives their gifts after the lockstep
+TIMER_TRIGGERS = ("inactivity", "birthday", "anniversary", "tier_reached")
+
 
 def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
     """The rule's reward, `times` times (a counting trigger can fire more than once)."""
@@ -62,8 +65,8 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
 
     out = {}
     for r in kern.give_rules:
-        if r.index in later or (gates is not None and r.index not in gates):
-            continue
+        if r.index in later or (gates is not None and r.index not in gates) or r.trigger in TIMER_TRIGGERS:
+            continue  # (a timer's gifts: the kernel's _timer_gives)
         given = vector_firings(kern, r)
         if gates is not None:
             given = np.where(gates[r.index], given, 0)
@@ -98,6 +101,8 @@ class Give(Mechanic):
             return f"rule {rule.name!r}: offers taken back on a return are not vectorised yet"
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
+        if rule.trigger in TIMER_TRIGGERS:  # win-back and moments say (their program_vector_reason)
+            return None
         if rule.trigger not in VECTOR_TRIGGERS and rule.trigger not in FIRED_VECTOR_TRIGGERS:
             return f"rule {rule.name!r} (give on {rule.trigger}) is not vectorised yet"
         return None

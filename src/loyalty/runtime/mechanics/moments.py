@@ -15,7 +15,7 @@ import datetime as _dt
 from typing import Optional
 
 from loyalty.runtime.mechanics.registry import PlanError, ProgramMechanic
-from loyalty.runtime.mechanics.winback import fire_at, fire_lapse, next_lapse
+from loyalty.runtime.mechanics.winback import fire_at, fire_lapse, next_lapse, timer_vector_reason
 
 YEARLY = ("birthday", "anniversary")
 TIER_REACHED = "tier_reached"
@@ -120,8 +120,93 @@ def fire_tier_reached(plan, st, out, start: int, ledger) -> None:
                 fire_at(plan, st, r, e.time, ledger, out)
 
 
+_DAY_US = 86_400_000_000
+
+
+def _yearly_moments(month, day, after, end_us, years):
+    """Vectorised `_yearly_after`, every time: per (month, day) (0: none), each start of that day in `years`
+    strictly after `after` and at or before `end_us` (29 February is 28 February in other years), as (the
+    position in the inputs, the moment in µs)."""
+    import numpy as np
+
+    pos, moments = [], []
+    has = np.flatnonzero(month > 0)
+    for year in years:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        d = day[has] - ((month[has] == 2) & (day[has] == 29) & (not leap))
+        first = np.datetime64(f"{year:04d}-01", "M") + (month[has] - 1)
+        us = (first.astype("datetime64[D]") + (d - 1)).astype(np.int64) * _DAY_US
+        keep = (us > after[has]) & (us <= end_us)
+        pos.append(has[keep])
+        moments.append(us[keep])
+    if not pos:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pos, moments = np.concatenate(pos), np.concatenate(moments)
+    o = np.lexsort((moments, pos))
+    return pos[o], moments[o]
+
+
+def vector_yearly(kern, r, lapses=None):
+    """The vectorised yearly moments of rule r (`on each birthday`, `on each membership anniversary`), for the
+    kernel `kern`: the (member, moment) of each that fires, as `fire_timers` fires them: after the member's
+    first accepted event (her clock), at or before the end of the history, while the program runs. The
+    anniversary counts from her `signup_date` attribute (after that day), else from her first signup event
+    (after it: `joined` is known from then). `lapses`: the (member, moment) of every lapse that fires: a
+    yearly moment at the very moment of one is passed over, as `fire_timers` passes it (the lapse brings her
+    clock there first, and the next moment is looked for strictly after the clock)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import SIGNUP
+
+    nmem = kern.nmem
+    valid = np.flatnonzero(kern.e_valid)
+    first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, kern.e_mem[valid], kern.e_time[valid])
+    after = first.copy()
+    if r.trigger == "birthday":
+        month, day = kern.member_birthdays
+    else:
+        month, day = np.zeros(nmem, np.int64), np.zeros(nmem, np.int64)
+        for i, a in enumerate(kern.member_attributes):
+            d = _as_date(a.signup_date) if a is not None else None
+            if d is not None:
+                month[i], day[i] = d.month, d.day
+                after[i] = max(after[i], (d - _dt.date(1970, 1, 1)).days * _DAY_US)
+        signups = valid[kern.e_type[valid] == SIGNUP]
+        joined = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(joined, kern.e_mem[signups], kern.e_time[signups])
+        by_event = (month == 0) & (joined < np.iinfo(np.int64).max)
+        jd = (joined[by_event] // _DAY_US).astype("datetime64[D]")
+        jm = jd.astype("datetime64[M]")
+        month[by_event] = jm.astype(np.int64) % 12 + 1
+        day[by_event] = (jd - jm.astype("datetime64[D]")).astype(np.int64) + 1
+        after[by_event] = joined[by_event]
+    seen = first < np.iinfo(np.int64).max
+    if not seen.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo = _dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=int(first[seen].min()))
+    hi = _dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=int(kern.end_us))
+    mem, moment = _yearly_moments(np.where(seen, month, 0), day, after, kern.end_us,
+                                  range(lo.year, min(hi.year, _dt.MAXYEAR) + 1))
+    keep = kern.moment_running(moment)
+    if lapses is not None and len(lapses[0]) and keep.any():
+        l_mem, l_at = lapses
+        midnight = l_at % _DAY_US == 0  # yearly moments are starts of days
+        taken = l_mem[midnight] * 10**6 + l_at[midnight] // _DAY_US
+        keep &= ~np.isin(mem * 10**6 + moment // _DAY_US, taken)
+    return mem[keep], moment[keep]
+
+
+def vector_tier_reached(kern, r, moment, t_from, t_to):
+    """The vectorised `fire_tier_reached` for rule r, for the kernel `kern`: of the tier changes (at `moment`,
+    from, to; -1 for no tier), which take the member into r's tier or past it while the program runs (a mask)."""
+    rank = kern.prog.tiers.names[r.trigger_name]
+    return (t_from < rank) & (rank <= t_to) & kern.moment_running(moment)
+
+
 class Moments(ProgramMechanic):
-    """The vectorised kernel declines moments: they fire on the calendar between a member's events."""
+    """Moments fire on the calendar between a member's events: the kernel fires those that give a reward
+    (`vector_yearly`, `vector_tier_reached`, then the kernel's `_timer_gives`); points at a moment it declines."""
 
     name = "moments without a purchase"
 
@@ -130,6 +215,7 @@ class Moments(ProgramMechanic):
             if r.trigger in YEARLY or r.trigger == TIER_REACHED:
                 what = {"birthday": "on each birthday", "anniversary": "on each membership anniversary"}.get(
                     r.trigger, f"on reaching tier {r.trigger_name!r}")
-                return (f"rule {r.name!r} ({what}) fires at a moment without a purchase; the vectorised kernel does "
-                        "not run such moments yet")
+                why = timer_vector_reason(r, what)
+                if why is not None:
+                    return why
         return None

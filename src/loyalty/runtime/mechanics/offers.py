@@ -13,8 +13,12 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import due
 from loyalty.runtime.mechanics.registry import ProgramMechanic
+import datetime as _dt
+
 from loyalty.runtime.timeutil import NEVER, add_duration, duration_words
 
+_EPOCH = _dt.datetime(1970, 1, 1)
+_US = _dt.timedelta(microseconds=1)
 # the order of an offer's lapse among effects of one moment: after points and tiers (advance's `timed`)
 _LAPSE_ORDER = 3
 
@@ -76,16 +80,57 @@ def next_offer_end(st):
     return min(ends) if ends else None
 
 
+def vector_offer_fates(kern, rw, mem, moment, first_use):
+    """The vectorised lifetime of offers of reward `rw` (for the kernel `kern`, simulate/vector/kernel.py):
+    given to member `mem` at `moment` (µs), usable from her kernel event `first_use` on (-1: none; the event
+    after the giving purchase, or the event a timer fired before; -2: given by the end of the history's tick
+    after its time passed, so held at the end). As `use_offers` and `lapse_offers`: the
+    member's first running purchase from `first_use` uses it when it comes before the offer's end; else it
+    lapses at its end when that is at or before the end of the history (`valid until` given on or after its
+    end: at once). Returns (used, lapsed, the lapse moment) per offer."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, add_duration as add_us
+
+    if rw.valid_for is not None:
+        end = add_us(moment, *rw.valid_for)
+        at_once = np.zeros(len(moment), dtype=bool)
+    else:
+        end_us = (rw.valid_until - _EPOCH) // _US
+        end = np.full(len(moment), end_us, dtype=np.int64)
+        at_once = moment >= end_us
+    # per kernel event, the next running purchase of the same member at or after it (nev: none)
+    nev = kern.nev
+    bought = kern.e_valid & (kern.e_type == PURCHASE) & kern.e_running
+    place = np.where(bought, np.arange(nev), nev)
+    nxt = segment_next(place, kern.m_evstart, kern.m_nev)
+    j = np.where(first_use >= 0, nxt[np.maximum(first_use, 0)], nev)
+    used = ~at_once & (j < nev)
+    used[used] = kern.e_time[j[used]] < end[used]
+    lapsed = ~used & ((end <= kern.end_us) | at_once) & (first_use != -2)
+    return used, lapsed, np.where(at_once, moment, end)
+
+
+def segment_next(place, starts, counts):
+    """Per position, the least `place` at or after it within its segment (segments: starts, counts)."""
+    import numpy as np
+
+    out = place.copy()
+    if not len(out):
+        return out
+    # a reverse running minimum kept inside each segment: each segment's keys lie above all of the one before
+    seg = np.repeat(np.arange(len(starts)), counts)
+    big = int(place.max()) + 1
+    keyed = out + seg * big
+    run = np.minimum.accumulate(keyed[::-1])[::-1]
+    return run - seg * big
+
+
 class Offers(ProgramMechanic):
-    """The vectorised kernel declines offers with a lifetime: held offers are per-member state used by the next
-    purchase or lapsed by time, which its lockstep does not model yet."""
+    """Offers with a lifetime: the kernel works out each given offer's fate after the lockstep
+    (`vector_offer_fates`): using or lapsing one changes nothing the lockstep keeps."""
 
     name = "offers with a lifetime"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        for rw in program.rewards.values():
-            if rw.is_offer:
-                how = f"for {duration_words(*rw.valid_for)}" if rw.valid_for is not None else "until a date"
-                return (f"reward {rw.name!r} is valid {how}: offers with a lifetime (used or lapsed) are not "
-                        "vectorised yet")
         return None

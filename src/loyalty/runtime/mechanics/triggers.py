@@ -4,6 +4,8 @@ nth visit, every X spent), and the counters of rules whose conditions choose wha
 
 from __future__ import annotations
 
+from typing import Optional
+
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.program import COUNTING_TRIGGERS, Rule
@@ -104,11 +106,38 @@ FIRED_VECTOR_TRIGGERS = ("goal", "streak",  # mechanics/goals.py
 MEMBER_VECTOR_TRIGGERS = ("goal", "streak", "referring", "referred", "referring_purchase")
 
 
-def trigger_vector_reason(r: Rule) -> str:
-    """Why the kernel does not run a discount with a trigger (`on first purchase`, `on the 5th purchase`)."""
+# the triggers a discount can have that the kernel runs (vector_discount_trigger) when the rule counts no purchases
+# of its own (no conditions or item filters: `Rule.counted`)
+DISCOUNT_VECTOR_TRIGGERS = ("first_purchase", "nth_purchase", "nth_visit", "every_visits")
+
+
+def trigger_vector_reason(r: Rule) -> Optional[str]:
+    """Why the kernel does not run a discount with a trigger (`on first purchase`, `on the 5th purchase`), or
+    None (`vector_discount_trigger`)."""
+    if r.trigger in DISCOUNT_VECTOR_TRIGGERS and not r.counted:
+        return None
     what = "the first purchase" if r.trigger == "first_purchase" else f"purchase number {r.trigger_n}"
-    return (f"rule {r.name!r} is a discount on {what}: the vectorised discount step applies a discount to every "
-            "purchase its conditions select, not yet to one counted purchase")
+    return (f"rule {r.name!r} is a discount on {what} counting its own purchases (it has conditions or "
+            "item filters): the vectorised discount step does not keep such counts yet")
+
+
+def vector_discount_trigger(kern, r: Rule):
+    """Per event of the kernel `kern`, whether a discount's trigger fires on it (`purchase_trigger_ok` of a rule
+    that counts no purchases of its own): the member's running purchases (and visits, for `nth_visit` and
+    `every_visits`) counted up to and with this one."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import INT_LIMIT, PURCHASE, VISIT, segmented_cumsum
+
+    purchase = (kern.e_type == PURCHASE) & kern.e_running
+    if r.trigger is None:
+        return purchase
+    counted = purchase if r.trigger in ("first_purchase", "nth_purchase") else \
+        purchase | ((kern.e_type == VISIT) & kern.e_running)
+    c = segmented_cumsum(counted.astype(np.int64), kern.e_mem, kern.m_evstart)
+    n = 1 if r.trigger == "first_purchase" else min(r.trigger_n, INT_LIMIT)
+    due = (c > 0) & (c % n == 0) if r.trigger == "every_visits" else c == n
+    return purchase & due
 
 
 def spend_trigger_vector_reason(r: Rule):

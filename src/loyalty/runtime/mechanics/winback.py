@@ -89,9 +89,96 @@ def fire_at(plan, st, r, moment, ledger, out) -> None:
         tier_upgrade(prog, st, moment, out)
 
 
+# the timers whose points the kernel credits at events of its own (kernel._with_timer_points); points on reaching
+# a tier depend on the lockstep's own tiers, so they are not known before it
+POINT_TIMERS = ("inactivity", "birthday", "anniversary")
+
+
+def timer_vector_reason(r, what: str) -> Optional[str]:
+    """Why the kernel cannot run a rule a timer fires (a lapse, a yearly moment, a tier reached), or None: a
+    `give` with no conditions, caps or budget (its firings change no state the lockstep keeps: the kernel's
+    `_timer_gives`), or fixed points on a lapse or a yearly moment with at most a cap of its own (credited at
+    events of the kernel's own at those moments: `_with_timer_points`)."""
+    from loyalty.runtime.mechanics.limits import own_cap_vector_reason
+
+    if r.preds:
+        return (f"rule {r.name!r} ({what}) has conditions; the vectorised kernel runs moments without a purchase "
+                "only unconditional yet")
+    if r.action == "earn_fixed" and r.trigger in POINT_TIMERS:
+        return own_cap_vector_reason(r, ("times", "points"))
+    if r.action != "give":
+        return (f"rule {r.name!r} ({what}) gives {r.action} at a moment without a purchase; the vectorised kernel "
+                "runs only gifts and fixed points (not on reaching a tier) at such moments yet")
+    if r.limits or r.budget is not None:
+        return (f"rule {r.name!r} ({what}) has a cap or a budget; the vectorised kernel runs only uncapped gifts "
+                "at moments without a purchase yet")
+    return None
+
+
+def vector_firing_events(kern, mem, moment):
+    """Per timer moment of member `mem` (µs), the kernel event it fires before: her first accepted event at or
+    after it (time passing runs as an event's first step; a refused one changes nothing), -1 for the end of
+    the history. Its store books the timer's effects (the scalar engine's `acc.store`)."""
+    import numpy as np
+
+    out = np.full(len(mem), -1, dtype=np.int64)
+    valid = np.flatnonzero(kern.e_valid)
+    if not len(mem) or not len(valid):
+        return out
+    # events and moments in one order: by member, by time, a moment before an event at the same time
+    m = np.concatenate((kern.e_mem[valid], mem))
+    t = np.concatenate((kern.e_time[valid], moment))
+    is_ev = np.concatenate((np.ones(len(valid), dtype=np.int64), np.zeros(len(mem), dtype=np.int64)))
+    o = np.lexsort((is_ev, t, m))
+    pos = np.where(is_ev[o] == 1, np.arange(len(o)), len(o))
+    nxt = np.minimum.accumulate(pos[::-1])[::-1]  # per place, the next event's place (len: none)
+    at = np.empty(len(o), dtype=np.int64)
+    at[o] = np.arange(len(o))
+    k = nxt[at[len(valid):]]
+    kc = np.minimum(k, len(o) - 1)
+    ok = (k < len(o)) & (m[o[kc]] == mem)
+    out[ok] = valid[o[kc[ok]]]
+    return out
+
+
+def vector_lapses(kern, r, running_only: bool = True):
+    """The vectorised lapse timer of win-back rule r, for the kernel `kern` (simulate/vector/kernel.py): the
+    (member, moment) of each lapse that fires, in member order. Each running purchase starts a lapse of the
+    rule's duration (`start_lapses`); it fires when no running purchase comes before its end and the end is at
+    or before the end of the history (the scalar's last tick), while the program runs (`fire_at`; with
+    `running_only` False, whether it runs or not: each brings her clock to its moment all the same)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, add_duration as add_us
+
+    bought = np.flatnonzero(kern.e_valid & (kern.e_type == PURCHASE) & kern.e_running)
+    mem, t = kern.e_mem[bought], kern.e_time[bought]
+    deadline = add_us(t, *lapse_duration(r))
+    last = np.ones(len(bought), dtype=bool)
+    if len(bought) > 1:
+        last[:-1] = mem[1:] != mem[:-1]
+    nxt = np.empty(len(bought), dtype=np.int64)
+    nxt[:-1] = t[1:] if len(bought) > 1 else nxt[:-1]
+    # a purchase at the very moment of the end comes after the timers: the lapse fires first
+    fires = np.where(last, deadline <= kern.end_us, nxt >= deadline) if len(bought) else last
+    if running_only:
+        fires &= kern.moment_running(deadline)
+    return mem[fires], deadline[fires]
+
+
+def vector_all_lapses(kern):
+    """Every lapse of every win-back rule that comes (member, moment), running or not (`vector_lapses`)."""
+    import numpy as np
+
+    found = [vector_lapses(kern, r, running_only=False) for r in kern.prog.rules if r.trigger == TRIGGER]
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate([m for m, _ in found]), np.concatenate([t for _, t in found])
+
+
 class WinBack(ProgramMechanic):
-    """The vectorised kernel declines win-back: its lapses are per-member timers that fire between events and
-    at the history's end, which the kernel's lockstep over events does not model yet."""
+    """Win-back's lapses are per-member timers between events and at the history's end: the kernel fires those
+    that give a reward (`vector_lapses`, then the kernel's `_timer_gives`); points at a lapse it declines."""
 
     name = "win-back"
 
@@ -99,7 +186,7 @@ class WinBack(ProgramMechanic):
         for r in program.rules:
             if r.trigger == TRIGGER:
                 amount, unit = lapse_duration(r)
-                return (f"rule {r.name!r} (after {duration_words(amount, unit)} without a purchase) "
-                        "fires on a member's lapse timer, between her events; the vectorised kernel does not "
-                        "run timers that fire rules yet")
+                why = timer_vector_reason(r, f"after {duration_words(amount, unit)} without a purchase")
+                if why is not None:
+                    return why
         return None

@@ -34,7 +34,7 @@ import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
 from loyalty.runtime.arrays import (ADDED, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED, REFERRED,  # noqa: F401
-                                    RETURN, TYPES, VISIT,  # (the codes)
+                                    RETURN, TIMER, TYPES, VISIT,  # (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
@@ -45,6 +45,8 @@ from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_limits
+from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
+from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
@@ -56,6 +58,8 @@ from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redee
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
 from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
 from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
+from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LAPSE, vector_all_lapses,
+                                               vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
@@ -241,6 +245,7 @@ class _Rows:
                        | (self.order[1:] != self.order[:-1]) | (self.gtime[1:] != self.gtime[:-1]) | ~grouped[1:])
         self.new = new
         self.grouped = grouped
+        self.timer_rule = np.full(n, -1, dtype=np.int64)  # the rule of a row the kernel adds (_with_timer_points)
 
 
 
@@ -337,6 +342,9 @@ def _credits_at_once(prog, k: int) -> set:
     for r in prog.rules:
         if r.point_kind != k:
             continue
+        if r in _timer_point_rules(prog):
+            types.add(TIMER)
+            continue
         if r.action == "earn_fixed" and r.trigger in ("referring", "referred", "referring_purchase"):
             types.update((TYPES.index("referral"), REFERRED, REFERRAL_QUALIFIED))  # the referral pass's events
         elif r.action == "earn_fixed":
@@ -344,6 +352,81 @@ def _credits_at_once(prog, k: int) -> set:
         elif r.action == "earn_per_event":
             types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
     return types
+
+
+def _timer_point_rules(prog) -> list:
+    return [r for r in prog.rules if r.action == "earn_fixed" and r.trigger in POINT_TIMERS]
+
+
+class _RowEvents:
+    """The history's events (row starts) as the mechanics' timers read them (winback.vector_lapses,
+    moments.vector_yearly) before the kernel's own events exist: accepted are all but returns and redemptions
+    (a return before any purchase is refused, and the timers read only purchases, signups and the first
+    accepted event; `_Kernel._timer_events` checks that against the kernel's own)."""
+
+    def __init__(self, rows: "_Rows", plan):
+        self.plan, self.prog, self.rows = plan, plan.program, rows
+        starts = np.flatnonzero(rows.new)
+        mem = rows.member[starts]
+        new_member = np.concatenate(([True], mem[1:] != mem[:-1]))
+        self.e_mem = np.cumsum(new_member) - 1
+        self.mcode = mem[new_member]
+        self.nmem = len(self.mcode)
+        self.e_start = starts
+        self.e_time = rows.time[starts]
+        self.e_type = rows.type[starts]
+        self.e_valid = ~np.isin(self.e_type, [RETURN, REDEMPTION])
+        self.end_us = _us(plan.end)
+        self.e_running = self.moment_running(self.e_time)
+
+
+def _with_timer_points(rows: "_Rows", plan) -> "_Rows":
+    """The rows with a row of the kernel's own (type TIMER, `timer_rule` its rule) at each moment a timer credits
+    points (a lapse, a birthday, an anniversary: the scalar plan's `fire_timers`), before the member's first row
+    at or after it, in the order the scalar fires them (lapses first, then rules in source order). The lockstep
+    then runs them as events: time passes to the moment, the rule's points enter the member's stream, her tier
+    follows; they are not events of the history (never counted, never a redemption: `_Kernel._timer_events`)."""
+    import copy
+
+    rules = _timer_point_rules(plan.program)
+    if not rules or not rows.n:
+        return rows
+    view = _RowEvents(rows, plan)
+    lapses = vector_all_lapses(view)
+    found = []
+    for r in rules:
+        if r.trigger == TIMER_LAPSE:
+            mem, at = vector_lapses(view, r)
+            rank = r.index
+        else:
+            mem, at = vector_yearly(view, r, lapses)
+            rank = len(plan.program.rules) + r.index
+        found.append((mem, at, np.full(len(mem), rank, dtype=np.int64), np.full(len(mem), r.index, dtype=np.int64)))
+    mem, at, rank, rule = (np.concatenate([f[i] for f in found]) for i in range(4))
+    if not len(mem):
+        return rows
+    # where each goes: before the member's first row at or after the moment (a member's rows are in time order,
+    # or the member goes to the scalar plan: simulate_vector's `back`)
+    row_mem = np.cumsum(np.concatenate(([True], rows.member[1:] != rows.member[:-1]))) - 1
+    inv, nt = _moment_ranks(np.concatenate((rows.time, at)))
+    if not fits(int(row_mem[-1]) + 1, nt):
+        raise Unsupported("too many members and moments to pack")
+    pos = np.searchsorted(row_mem * nt + inv[:rows.n], mem * nt + inv[rows.n:], side="left")
+    o = np.lexsort((rank, at, pos))
+    pos, mem, at, rule = pos[o], mem[o], at[o], rule[o]
+    out = copy.copy(rows)
+    code = view.mcode[mem]
+    k = len(pos)
+    added = {"member": code, "time": at, "amount": np.zeros(k, np.int64), "qty": np.ones(k, np.int64),
+             "type": np.full(k, TIMER, np.int64), "order": np.full(k, -1, np.int64), "item": np.full(k, -1, np.int64),
+             "cat": np.full(k, -1, np.int64), "store": np.full(k, -1, np.int64), "channel": np.full(k, -1, np.int64),
+             "has_event_id": np.zeros(k, np.int64), "has_codes": np.zeros(k, np.int64),
+             "adjusting": np.zeros(k, bool), "gtime": at, "new": np.ones(k, bool), "grouped": np.zeros(k, bool),
+             "timer_rule": rule}
+    for name, values in added.items():
+        setattr(out, name, np.insert(getattr(rows, name), pos, values))
+    out.n = rows.n + k
+    return out
 
 
 def _irregular_members(rows: _Rows) -> np.ndarray:
@@ -389,7 +472,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     reason = supports(prog, plan)
     if reason is not None:
         raise Unsupported(reason)
-    rows = _Rows(history, prog)
+    rows = _with_timer_points(_Rows(history, prog), plan)
     if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
         from loyalty.simulate.referrals import add_to_rows
 
@@ -509,22 +592,43 @@ class _Kernel:
         self.m_evstart = np.flatnonzero(np.concatenate(([True], self.e_mem[1:] != self.e_mem[:-1])))
         self.m_nev = np.diff(np.concatenate((self.m_evstart, [self.nev])))
         prog = self.prog
-        lo = _us(prog.runs_from) if prog.runs_from is not None else None
-        hi = _us(prog.runs_to) if prog.runs_to is not None else None
-        running = np.ones(self.nev, dtype=bool)
-        if lo is not None:
-            running &= self.e_time >= lo
-        if hi is not None:
-            running &= self.e_time < hi
-        self.e_running = running
+        self.e_running = self.moment_running(self.e_time)
         self.e_month = _month_number(self.e_time)
         self.e_store = rows.store[sel][self.e_start]  # -1: no store
+        self.e_timer_rule = rows.timer_rule[sel][self.e_start]  # the kernel's own events (_with_timer_points)
+        self.e_timer = self.e_type == TIMER
         self.end_us = _us(plan.end)
         self._pred_masks = {}
         self._draw_docs = {d["name"]: d for d in prog.doc.get("draws", ())}
         self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
         self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
         self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
+
+    def _timer_events(self) -> None:
+        """The kernel's own events (_with_timer_points), once the history's are accepted or refused: never
+        accepted themselves (not counted, no redemption, no review started), booked at the store of the
+        event time passes at (the scalar engine's `acc.store`; none at the end of the history). Their
+        moments followed the member's first accepted event as `_RowEvents` guessed it: checked here."""
+        timer = self.e_timer
+        self.e_valid[timer] = False
+        idx = np.flatnonzero(timer)
+        host = vector_firing_events(self, self.e_mem[idx], self.e_time[idx])
+        self.e_store[idx] = np.where(host >= 0, self.e_store[np.maximum(host, 0)], -1)
+        valid = np.flatnonzero(self.e_valid)
+        first = np.full(self.nmem, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, self.e_mem[valid], self.e_time[valid])
+        if (self.e_time[idx] <= first[self.e_mem[idx]]).any():
+            raise Unsupported("a timer's moment before the member's first accepted event")
+
+    def moment_running(self, us: np.ndarray) -> np.ndarray:
+        """Per moment (µs), whether the program runs then (context.running)."""
+        prog = self.prog
+        running = np.ones(len(us), dtype=bool)
+        if prog.runs_from is not None:
+            running &= us >= _us(prog.runs_from)
+        if prog.runs_to is not None:
+            running &= us < _us(prog.runs_to)
+        return running
 
     def _store_name(self, code: int) -> str:
         return self.rows.store_names[code] or "" if code >= 0 else ""
@@ -1066,6 +1170,8 @@ class _Kernel:
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self._returns()
+        if self.e_timer.any():
+            self._timer_events()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
@@ -1104,8 +1210,10 @@ class _Kernel:
             elif r in self.fixed_rules:
                 slot = _Slot(r.index, r.name, r, fixed=True)
                 self.slot_rules[r.point_kind].append(slot)
-                # earned on a purchase (or a visit); a goal's or a referral's points are the member's, not an order's
-                if r.action == "earn_fixed" and r.trigger != "signup" and r.trigger not in MEMBER_VECTOR_TRIGGERS:
+                # earned on a purchase (or a visit); a goal's or a referral's points are the member's, not an
+                # order's, and so are a timer's
+                if (r.action == "earn_fixed" and r.trigger != "signup" and r.trigger not in MEMBER_VECTOR_TRIGGERS
+                        and r.trigger not in POINT_TIMERS):
                     self.claw_slots.append(slot)
         self.claw_slots = self.earn_slots + self.claw_slots
 
@@ -1130,6 +1238,8 @@ class _Kernel:
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
         # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
         vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
+        if vt is not None and self.e_timer.any():  # a timer's points: `fire_at` then calls `tier_upgrade`
+            vt.upgrades = vt.upgrades | self.e_timer
         tail_members = self.tail_members if self.tail_members is not None else (
             TAIL_MEMBERS_TIERS if vt is not None and vt.in_steps else TAIL_MEMBERS)
 
@@ -1343,6 +1453,7 @@ class _Kernel:
                                  st["ptr"][start:end].tolist() if expires else None,
                                  st["Xexp"][start:end].tolist() if expires else None, pend, idle])
             valid = e_valid[start:end].tolist()
+            upgrades = (e_valid[start:end] | self.e_timer[start:end]).tolist()  # a timer's points: `tier_upgrade`
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
             free = free_metric[start:end].tolist()
@@ -1457,7 +1568,7 @@ class _Kernel:
                 elif has_tiers:
                     v += free[i]
                     q = qualified(v)
-                    if not valid[i]:
+                    if not upgrades[i]:
                         q = t_before
                     t_now = q
                     t_aft[i] = q
@@ -1739,33 +1850,45 @@ class _Kernel:
 
     def _rewards(self, res: SimResult, cells: "_Cells"):
         """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a
-        points_redeemed and a reward_issued, `times` of them at an event) and give rules (a reward_issued, or a
-        cap_reached where a cap refused it). Per member: points redeemed (by point kind), rewards, face value;
-        and the days to each member's first reward."""
+        points_redeemed and a reward_issued, `times` of them at an event), give rules (a reward_issued, or a
+        cap_reached where a cap refused it) and the gifts timers fire between events (`_timer_gives`); then the
+        fate of each offer with a lifetime (reward_used, reward_lapsed: `offers.vector_offer_fates`). Per
+        member: points redeemed (by point kind), rewards, face value, cost; and the days to each member's first
+        reward."""
         prog, plan = self.prog, self.plan
         nmem = self.nmem
         m_points: dict = {}
         m_rewards = np.zeros(nmem, dtype=np.int64)
         m_face = np.zeros(nmem, dtype=np.int64)
         m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
-        first = np.full(nmem, np.iinfo(np.int64).max, dtype=np.int64)  # the event of the first reward
+        never = np.iinfo(np.int64).max
+        first = np.full(nmem, never, dtype=np.int64)  # the moment of the first reward
         mon = self.e_month
-        given = [(f"redeem for {reward}", reward, times, price, k)
+        # per event, the next event when it is the same member's (-1: none): where an offer given at the
+        # event can first be used
+        after = np.arange(1, self.nev + 1)
+        after[np.concatenate((self.m_evstart[1:] - 1, [self.nev - 1]))] = -1
+        at_events = (self.e_mem, mon, self.e_store, self.e_time, after)
+        given = [(f"redeem for {reward}", reward, times, price, k, at_events)
                  for reward, (price, k, times) in zip(self.redeem_names, self.redeems)]
         for r in self.give_rules:
+            if r.index not in self.gives:  # fired by a timer (_timer_gives)
+                continue
             times, refused = self.gives[r.index]
-            given.append((r.name, r.reward, times, None, None))
+            given.append((r.name, r.reward, times, None, None, at_events))
             if refused.any():
                 n = int(refused.sum())
                 rw = prog.rewards[r.reward]
                 res.add("cap", r.name, "times", n)
                 res.add("cap", r.name, "truncated", rw.cost * n)
+        for r, firings in self._timer_gives():
+            given.append((r.name, r.reward, np.ones(len(firings[0]), dtype=np.int64), None, None, firings))
         for r in self.fixed_rules:  # fixed earns' caps: a cap_reached for each claim cut, by what was cut
             refused = self.fixed_refused[r.index]
             if refused.any():
                 res.add("cap", r.name, "times", int((refused > 0).sum()))
                 res.add("cap", r.name, "truncated", int(refused.sum()))
-        for label, reward, times, price, k in given:
+        for label, reward, times, price, k, (g_mem, g_mon, g_store, g_time, g_use) in given:
             has = times > 0
             if not has.any():
                 continue
@@ -1779,29 +1902,33 @@ class _Kernel:
                 res.count("simulated_redemptions", n)
                 cells_add.append((("reward", reward, "points_spent"), price * n))
                 pk = prog.kinds[k].name
-                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), mon,
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "redeemed"), g_mon,
                           times * price, has)
-                cells.add(lambda c: ("store", self._store_name(c), "points_redeemed"), self.e_store, times * price, has)
-            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), self.e_store, times,
+                cells.add(lambda c: ("store", self._store_name(c), "points_redeemed"), g_store, times * price, has)
+            cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{reward}", "cost"), g_store, times,
                       has, scale=cost)
-            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"), mon,
-                      times, has, scale=cost)
+            cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"),
+                      g_mon, times, has, scale=cost)
             for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
-            cells.add(lambda m: ("month", _month_text(m), "rewards"), mon, times, has)
-            months, per_month = np.unique(mon[has], return_inverse=True)
+            cells.add(lambda m: ("month", _month_text(m), "rewards"), g_mon, times, has)
+            months, per_month = np.unique(g_mon[has], return_inverse=True)
             counts = np.zeros(len(months), dtype=np.int64)
             np.add.at(counts, per_month, times[has])
             for m, g in zip(months.tolist(), counts.tolist()):
                 key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
                 res.cells[key] = res.cells.get(key, 0) + cost * g
-            by_member = _group_sum(self.e_mem, times, nmem)
+            by_member = _group_sum(g_mem, times, nmem)
             if price is not None:
                 m_points[pk] = m_points.get(pk, 0) + by_member * price
             m_rewards += by_member
             m_face += by_member * rw.face
             m_cost += by_member * cost
-            np.minimum.at(first, self.e_mem[has], np.flatnonzero(has))
+            np.minimum.at(first, g_mem[has], g_time[has])
+            if rw.is_offer and price is None:  # offers.py: each used by a later purchase, or lapsed
+                m_cost -= self._offer_fates(res, cells, label, rw, cost, np.repeat(g_mem[has], times[has]),
+                                            np.repeat(g_time[has], times[has]), np.repeat(g_store[has], times[has]),
+                                            np.repeat(g_use[has], times[has]))
         for r in self.give_rules:  # rewards a whole return takes back (returns.py `vector_taken_back`)
             back = self.taken_back.get(r.index)
             if back is None or not back.any():
@@ -1827,24 +1954,104 @@ class _Kernel:
             m_cost -= by_member * cost
         # members reached per reward: each member once, whichever rules or redemptions gave it
         reached: dict = {}
-        for _label, reward, times, _price, _k in given:
-            got = _group_sum(self.e_mem, times, nmem) > 0
+        for _label, reward, times, _price, _k, (g_mem, *_rest) in given:
+            got = _group_sum(g_mem, times, nmem) > 0
             reached[reward] = reached[reward] | got if reward in reached else got
         for reward, got in reached.items():
             if got.any():
                 res.add("reward", reward, "members", int(got.sum()))
-        got = first < np.iinfo(np.int64).max
+        got = first < never
         if got.any():
             acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
             first_seen[mem_acc[starts]] = self.e_time[acc[starts]]
-            days = (self.e_time[first[got]] - first_seen[got]) // 86_400_000_000
+            days = (first[got] - first_seen[got]) // 86_400_000_000
             h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
                 h[int(d)] = h.get(int(d), 0) + int(c)
         return m_points, m_rewards, m_face, m_cost
+
+    def _timer_gives(self) -> list:
+        """The give rules timers fire (win-back lapses, birthdays, anniversaries, tiers reached), each with its
+        firings as (member, month, store, moment, first event an offer it gives can be used at), in member
+        order: moments from the mechanics' vectorised timers (winback.vector_lapses, moments.vector_yearly,
+        moments.vector_tier_reached), booked at the store of the event they fire before (none at the end)."""
+        prog = self.prog
+        out = []
+        changes = None
+        for r in self.give_rules:
+            if r.trigger == TIMER_LAPSE:
+                mem, moment = vector_lapses(self, r)
+            elif r.trigger in YEARLY:
+                mem, moment = vector_yearly(self, r, vector_all_lapses(self))
+            elif r.trigger == TIER_REACHED:
+                if changes is None:
+                    changes = self._tier_changes()
+                c_mem, c_at, c_from, c_to, c_ev = changes
+                fires = vector_tier_reached(self, r, c_at, c_from, c_to)
+                mem, moment, ev = c_mem[fires], c_at[fires], c_ev[fires]
+            else:
+                continue
+            if r.trigger != TIER_REACHED:
+                ev = vector_firing_events(self, mem, moment)
+            store = np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1)
+            if r.trigger == TIER_REACHED:  # fired after the event's own steps: usable from the next event on
+                mine = (ev >= 0) & self.e_timer[np.maximum(ev, 0)]  # reached at a timer's: after the event it is in
+                if mine.any():
+                    ev[mine] = vector_firing_events(self, mem[mine], moment[mine])
+                at_end = ev < 0  # after the end of the history's time passing: held at the end (offers.py)
+                ev = np.where(ev >= 0, np.where(ev + 1 < self.nev, ev + 1, -1), -1)
+                ev = np.where((ev >= 0) & (self.e_mem[np.maximum(ev, 0)] == mem), ev, -1)
+                ev[at_end] = -2
+            o = np.argsort(mem, kind="stable")
+            out.append((r, (mem[o], _month_number(moment)[o], store[o], moment[o], ev[o])))
+        return out
+
+    def _tier_changes(self) -> tuple:
+        """Every tier change (member, moment, from, to, the event it happens in: -1 for the end of the history):
+        at events, and reviews' and grace periods' between them (in the event time brings them at)."""
+        changed = np.flatnonzero(self.tier_after != self.tier_before)
+        assert self.vtiers is not None  # made by the lockstep of a program with tiers
+        t_mem, _pos, _seq, t_at, t_from, t_to = self.vtiers.changes()
+        return (np.concatenate((self.e_mem[changed], t_mem)), np.concatenate((self.e_time[changed], t_at)),
+                np.concatenate((self.tier_before[changed], t_from)), np.concatenate((self.tier_after[changed], t_to)),
+                np.concatenate((changed, vector_firing_events(self, t_mem, t_at))))
+
+    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use) -> np.ndarray:
+        """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
+        accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
+        of its end and at the store of the event time passes at). Per member, the cost lapses took off."""
+        used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use)
+        name = rw.name
+        if used.any():
+            res.add("reward", name, "redeemed", int(used.sum()))
+        if not lapsed.any():
+            return np.zeros(self.nmem, dtype=np.int64)
+        n = int(lapsed.sum())
+        res.add("reward", name, "lapsed", n)
+        res.add("reward", name, "cost", -cost * n)
+        res.add("rule_reward", f"{label}{KEY_SEP}{name}", "cost", -cost * n)
+        # where time passed the end: the event that brought the clock there (none at the end of the history),
+        # or the giving event's own store for a `valid until` given on or after its end
+        ev = vector_firing_events(self, mem, at)
+        # ... not before where it could first be used (a gift on reaching a tier comes after its event's time
+        # passing, which may be past the offer's end already): then the next accepted event from there
+        early = (ev >= 0) & (ev < first_use)
+        if early.any():
+            nxt = segment_next(np.where(self.e_valid, np.arange(self.nev), self.nev), self.m_evstart, self.m_nev)
+            ev[early] = np.where(nxt[first_use[early]] < self.nev, nxt[first_use[early]], -1)
+        ev[(ev >= 0) & (first_use == -1)] = -1
+        lstore = np.where(at == moment, store, np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1))
+        lmon = _month_number(at)
+        cells.add(lambda m: ("reward_month", f"{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon, None, lapsed,
+                  scale=-cost)
+        cells.add(lambda c: ("store_reward", f"{self._store_name(c)}{KEY_SEP}{name}", "cost"), lstore, None, lapsed,
+                  scale=-cost)
+        cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon,
+                  None, lapsed, scale=-cost)
+        return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost
 
     def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
         """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
@@ -1954,6 +2161,11 @@ class _Kernel:
         for ti, name in enumerate(names):
             for mi in np.flatnonzero(per[ti] > 0).tolist():
                 res.add("tier_month", f"{name}{KEY_SEP}{months[mi]}", "members", int(per[ti, mi]))
+
+
+# the timers read the history's rows as they read the kernel's events (_with_timer_points)
+for _name in ("moment_running", "member_names", "member_attributes", "member_birthdays"):
+    setattr(_RowEvents, _name, _Kernel.__dict__[_name])
 
 
 def _tail_available(pk) -> int:
