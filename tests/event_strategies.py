@@ -266,7 +266,9 @@ def vectorisable(program):
         elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
             d = ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)  # offers with a lifetime: not vectorised yet
         elif isinstance(d, ast.ProgramDecl):
-            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
+            # acceptance windows and enrolment: not vectorised yet
+            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(
+                s, (ast.AcceptanceWindow, ast.MembersJoinAtSignup, ast.PreSignupWindow))))
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))
