@@ -78,4 +78,7 @@ class Enrolment(ProgramMechanic):
         if program.enrolment is not None:
             return ("`members join at signup`: the vectorised kernel does not yet leave out the events before a "
                     "member's signup")
+        scenario = getattr(sim_plan, "scenario", None)
+        if scenario is not None and (scenario.enrolment_share is not None or scenario.enrolment_column is not None):
+            return "the scenario's enrolment: the vectorised kernel does not yet leave out the customers who never join"
         return None
