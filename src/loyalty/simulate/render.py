@@ -193,7 +193,7 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         console.print(t)
     if report.get("enrolment"):
         e = report["enrolment"]
-        t = titled("Members and customers who never joined (the program's cost is all members')")
+        t = titled("Members and customers who never joined")
         columns(t, ("", "customers", "orders", "revenue"), left=("",))
         row(t, "members", _int(e["members"]), _int(e["member_orders"]), m(e["member_revenue"]))
         row(t, "not members, or before signup", _int(e["non_members"]), _int(e["non_member_orders"]), m(e["non_member_revenue"]))
