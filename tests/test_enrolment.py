@@ -277,3 +277,24 @@ def test_the_example_history_has_members_who_buy_before_joining_and_customers_wh
     assert e["non_member_orders"] > 0
     assert sim.report["assumptions"]["kernel"] == "python"
     assert "members join at signup" in sim.report["assumptions"]["kernel_why"]
+
+
+def test_the_out_folder_and_the_html_report_show_members_and_the_rest(tmp_path):
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    base = [sys.executable, "-m", "loyalty.cli", "simulate"]
+    done = subprocess.run(base + [str(WELCOME), str(WELCOME_CSV), "--format", "json", "--out", str(tmp_path / "t"),
+                                  "--html", str(tmp_path / "r.html")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    e = json.loads(done.stdout)["enrolment"]
+    lines = (tmp_path / "t" / "enrolment.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1].split(",")[:6] == [str(e["members"]), str(e["non_members"]), str(e["member_orders"]),
+                                       str(e["non_member_orders"]), e["member_revenue"], e["non_member_revenue"]]
+    assert 'id="table-enrolment"' in (tmp_path / "r.html").read_text(encoding="utf-8")
+    # a program without enrolment writes the folder it always wrote
+    plain = tmp_path / "plain.loyalty"
+    plain.write_text(WELCOME.read_text(encoding="utf-8").replace("  members join at signup\n", "").replace(
+        "  purchases up to 30 days before signup count\n", ""), encoding="utf-8")
+    done = subprocess.run(base + [str(plain), str(WELCOME_CSV), "--out", str(tmp_path / "p")], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "p" / "enrolment.csv").exists()

@@ -162,7 +162,9 @@ class Assumptions(_Closed):
         None, description="CSV field delimiter: one character, or tab, comma, semicolon, pipe")
     customers: Optional[Customers] = None
     behaviour: Optional[Behaviour] = Field(None, description="assumptions about behaviour, for --forecast")
-    enrolment: Union[Annotated[StrictStr, AfterValidator(_enrolment_share)], EnrolmentColumn, None] = Field(
+    enrolment: Union[Annotated[StrictStr, AfterValidator(_enrolment_share), Field(
+        json_schema_extra={"pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%\s*$", "examples": ["40%"]})],
+        EnrolmentColumn, None] = Field(
         None, description="for a history without signups: `40%` of customers join (chosen by a seeded hash of the "
                           "customer id), or {column: is_member} from the attributes; the others are not members and "
                           "earn nothing (docs/simulate.md, \"Enrolment\")")
