@@ -298,3 +298,10 @@ def test_the_out_folder_and_the_html_report_show_members_and_the_rest(tmp_path):
                           text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "p" / "enrolment.csv").exists()
+
+
+def test_explain_says_why_an_event_did_not_count():
+    prog = program("members join at signup", "purchases up to 1 week before signup count")
+    _, effects = run(prog, [buy(1), signup(20), buy(1)])
+    assert effects[0][0].explain(2, "NOK").startswith("not counted: not a member")
+    assert effects[2][0].explain(2, "NOK").startswith("not counted: before signup")

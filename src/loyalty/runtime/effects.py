@@ -167,6 +167,8 @@ class Effect(_EffectFields):
             s = f"redemption of {self.reward} refused: {self.reason}"
         elif k == "referral_qualified":
             s = f"qualifies the referral by {self.scope} (for the referrer)"
+        elif k == "not_counted":  # under `members join at signup` (mechanics/enrolment.py)
+            s = f"not counted: {self.reason}"
         else:
             s = k.replace("_", " ")
         return s + where
