@@ -305,3 +305,13 @@ def test_explain_says_why_an_event_did_not_count():
     _, effects = run(prog, [buy(1), signup(20), buy(1)])
     assert effects[0][0].explain(2, "NOK").startswith("not counted: not a member")
     assert effects[2][0].explain(2, "NOK").startswith("not counted: before signup")
+
+
+def test_describe_states_the_enrolment_terms():
+    from loyalty.describe import describe
+
+    terms = describe(program("members join at signup", "purchases up to 2 weeks before signup count")
+                             .compiled)["terms"]
+    assert ("Membership starts when you sign up: purchases before that earn nothing, except those made up to "
+            "2 weeks before you sign up, which count once you have joined.") in terms
+    assert not any("Membership" in t for t in describe(program().compiled)["terms"])
