@@ -198,7 +198,7 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         row(t, "members", _int(e["members"]), _int(e["member_orders"]), m(e["member_revenue"]))
         row(t, "not members, or before signup", _int(e["non_members"]), _int(e["non_member_orders"]), m(e["non_member_revenue"]))
         console.print(t)
-        console.print(f"cost as a share of members' revenue: {_pct(e['cost_share_of_member_revenue'])}")
+        console.print(plain(f"cost as a share of members' revenue: {_pct(e['cost_share_of_member_revenue'])}"))
     if report.get("codes"):
         t = titled("Codes")
         columns(t, ("code", "limit", "used", "used before", "no rule applied", "no uses left", "unknown"),
