@@ -371,11 +371,11 @@ class _Checker:
             self.check_date_range(runs.start, runs.end, "the program")
         self.check_enrolment(seen.get(ast.MembersJoinAtSignup), seen.get(ast.PreSignupWindow))
 
-    def check_enrolment(self, joins: Optional[ast.MembersJoinAtSignup], window: Optional[ast.PreSignupWindow]) -> None:
+    def check_enrolment(self, joins: Optional[ast.Node], window: Optional[ast.Node]) -> None:
         """LOY218 for a pre-signup window without `members join at signup` (everyone is a member from her first
         event, so it would mean nothing); LOY328 for a window longer than a year (a purchase that old is hardly
         the member's first steps in the program: most likely a unit was mistyped)."""
-        if window is None:
+        if not isinstance(window, ast.PreSignupWindow):
             return
         if joins is None:
             self.report(

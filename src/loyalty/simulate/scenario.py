@@ -168,7 +168,8 @@ def member_joins(scenario: Scenario, member: str, columns: Optional[dict]) -> bo
     attribute columns, lower-cased names). Call only when `enrols_by_assumption`."""
     if scenario.enrolment_share is not None:
         return Decimal(stable_hash(scenario.seed, "enrol", member)) < scenario.enrolment_share * (1 << 64)
-    value = ((columns or {}).get(scenario.enrolment_column.lower()) or "").strip().lower()
+    column = scenario.enrolment_column or ""
+    value = ((columns or {}).get(column.lower()) or "").strip().lower()
     if value in ("true", "yes", "1"):
         return True
     if value in ("false", "no", "0", ""):
