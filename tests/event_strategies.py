@@ -284,6 +284,9 @@ def vectorisable(program):
             d = None
         elif isinstance(d, ast.RewardDecl) and d.stock is not None:  # stock: not vectorised yet
             d = ast.RewardDecl(d.name, d.kind, d.cost, valid_for=d.valid_for, valid_until=d.valid_until)
+        elif isinstance(d, ast.ProgramDecl):  # enrolment: not vectorised yet
+            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(
+                s, (ast.MembersJoinAtSignup, ast.PreSignupWindow))))
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))

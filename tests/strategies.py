@@ -374,6 +374,8 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.RunsSetting, dates(), st.none() | dates()),
         st.builds(ast.RewardsOnReturnSetting, st.booleans()),
         st.builds(ast.AcceptanceWindow, st.sampled_from(["returns", "late events"]), durations()),
+        st.builds(ast.MembersJoinAtSignup),
+        st.builds(ast.PreSignupWindow, durations()),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -546,6 +548,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.RewardsOnReturnSetting(draw(st.booleans())),
             ast.AcceptanceWindow("returns", draw(durations())),
             ast.AcceptanceWindow("late events", draw(durations())),
+            ast.MembersJoinAtSignup(),
+            ast.PreSignupWindow(draw(durations())),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -1093,6 +1097,12 @@ def valid_programs(draw) -> ast.Program:
         if draw(st.integers(0, 3)) == 0:
             settings.append(ast.AcceptanceWindow(what, ast.Duration(Decimal(draw(st.integers(1, 60))),
                                                                     draw(st.sampled_from(["day", "week", "month"])))))
+    # enrolment (runtime/mechanics/enrolment.py), sometimes, with a pre-signup window of up to a year or none
+    if draw(st.integers(0, 3)) == 0:
+        settings.append(ast.MembersJoinAtSignup())
+        if draw(st.booleans()):
+            settings.append(ast.PreSignupWindow(ast.Duration(Decimal(draw(st.integers(1, 12))),
+                                                             draw(st.sampled_from(["day", "week", "month"])))))
     settings = [settings[i] for i in draw(st.permutations(range(len(settings))))]
     decls.append(ast.ProgramDecl(ast.Text(draw(_name_values())), tuple(settings)))
 

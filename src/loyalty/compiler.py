@@ -56,6 +56,7 @@ class _Compiler:
         self.runs = None
         self.taken_back = False
         self.windows: dict = {}  # "returns" | "late_events" -> ast.Duration
+        self.enrolment: Optional[dict] = None  # `members join at signup`: {"window": ast.Duration} when a window is given
         if pdecl is not None:
             for s in pdecl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -68,6 +69,10 @@ class _Compiler:
                     self.taken_back = s.taken_back
                 elif isinstance(s, ast.AcceptanceWindow):
                     self.windows["returns" if s.what == "returns" else "late_events"] = s.duration
+                elif isinstance(s, ast.MembersJoinAtSignup):
+                    self.enrolment = self.enrolment or {}
+                elif isinstance(s, ast.PreSignupWindow):
+                    self.enrolment = {**(self.enrolment or {}), "window": s.duration}
         else:
             self.problem("LOY104", "the program has no `program \"name\" { ... }` declaration", program)
         self.exponent = _exponent_of(self.currency)
@@ -193,6 +198,8 @@ class _Compiler:
             doc["codes"] = codes
         if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
+        if self.enrolment is not None:  # likewise only when declared (runtime/mechanics/enrolment.py)
+            doc["enrolment"] = {k: _duration(d) for k, d in self.enrolment.items()}
         doc["identity"] = program_identity(doc)
         return doc
 

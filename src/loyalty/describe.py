@@ -596,6 +596,12 @@ class _Describer:
         if runs.get("from"):
             out.append(f"The program runs from {runs['from']}" + (f" to {runs['to']}." if runs.get("to") else
                                                                     ", with no end date."))
+        enrolment = self.doc.get("enrolment")
+        if enrolment is not None:  # `members join at signup` (runtime/mechanics/enrolment.py)
+            w = enrolment.get("window")
+            out.append("Membership starts when you sign up: purchases before that earn nothing" + (
+                f", except those made up to {_plural(w['amount'], w['unit'])} before you sign up, which count once "
+                "you have joined." if w else "."))
         for name, k in self.kinds.items():
             out.extend(self.kind_terms(name, k))
         for rd in self.doc.get("redeem", ()):

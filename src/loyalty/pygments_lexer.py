@@ -41,6 +41,8 @@ KEYWORDS = (
     "referring", "friend", "who", "spends", "least", "being", "referred", "spending",
     # stock on rewards, codes' uses
     "limited", "uses",
+    # enrolment (`members join at signup`, `purchases up to 30 days before signup count`)
+    "members", "join", "before", "count",
     # fixed-price and amount-off offers, same-order bundles
     "orders", "over", "costs", "buy", "price",
     # periods and duration units

@@ -100,6 +100,25 @@ class Customers(_Closed):
         None, description="days without an order after which a customer counts as lapsed (default: from the data)")
 
 
+def _enrolment_share(text: str) -> Decimal:
+    """`40%`: the share of customers who join, 0% to 100%."""
+    t = text.strip()
+    try:
+        value = Decimal(t[:-1].strip()) if t.endswith("%") and len(t) <= 12 else None
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite() or not 0 <= value <= 100:
+        raise PydanticCustomError("enrolment", "must be a percentage from 0% to 100%, such as 40%, or "
+                                  "a mapping `column: <attributes column>` (found '{found}')", {"found": t[:40]})
+    return value / 100
+
+
+class EnrolmentColumn(_Closed):
+    """Who is a member, from a column of the customer attributes (`--attributes`)."""
+
+    column: Text = Field(description="an attributes column: true, yes or 1 is a member; false, no, 0 or empty not")
+
+
 class GoalGradient(_Closed):
     """Members order more often while they are near a reward (Kivetz, Urminsky and Zheng 2006)."""
 
@@ -143,6 +162,12 @@ class Assumptions(_Closed):
         None, description="CSV field delimiter: one character, or tab, comma, semicolon, pipe")
     customers: Optional[Customers] = None
     behaviour: Optional[Behaviour] = Field(None, description="assumptions about behaviour, for --forecast")
+    enrolment: Union[Annotated[StrictStr, AfterValidator(_enrolment_share), Field(
+        json_schema_extra={"pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%\s*$", "examples": ["40%"]})],
+        EnrolmentColumn, None] = Field(
+        None, description="for a history without signups: `40%` of customers join (chosen by a seeded hash of the "
+                          "customer id), or {column: is_member} from the attributes; the others are not members and "
+                          "earn nothing (docs/simulate.md, \"Enrolment\")")
 
 
 def program_names(prog) -> dict[str, list[str]]:
@@ -288,6 +313,23 @@ class RewardCostUsed(_Row):
     from_: str = Field(alias="from")
 
 
+class EnrolmentShown(_Row):
+    share: Optional[DecimalText] = None  # `enrolment: 40%`
+    column: Optional[str] = None  # `enrolment: {column: is_member}`
+
+
+class EnrolmentReport(_Row):
+    """Members against customers who never joined, when the program or the scenario says who joins."""
+
+    members: Count
+    non_members: Count
+    member_orders: Count  # the orders that counted (a member's, from her signup less the pre-signup window)
+    non_member_orders: Count
+    member_revenue: DecimalText
+    non_member_revenue: DecimalText
+    cost_share_of_member_revenue: Optional[Share]  # the program's cost, all members', over their revenue
+
+
 class ReportAssumptions(_Row):
     scenario: str
     seed: int
@@ -302,6 +344,7 @@ class ReportAssumptions(_Row):
     kernel_why: Optional[str] = None
     lapse_after_days: Optional[StrictInt] = None  # the customer measures' lapse gap, when the analyst set one
     behaviour: Optional[BehaviourShown] = None  # the forecast's behaviour assumptions (Behaviour above)
+    enrolment: Optional[EnrolmentShown] = None  # the scenario's enrolment, when it has one
 
 
 class Headline(_Row):
@@ -737,6 +780,7 @@ class Report(_Row):
     codes: list[CodeRow] = []  # codes declared or carried (runtime/mechanics/codes.py)
     adjustments: list[AdjustmentRow] = []  # by reason and point kind (runtime/mechanics/adjustments.py)
     draws: list[DrawRow]
+    enrolment: Optional[EnrolmentReport] = None  # when the program or the scenario says who joins
     rejected_events: list[RejectedRow]
     redemptions_refused: list[RefusedRow]
     coverage: Coverage

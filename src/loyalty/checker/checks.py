@@ -369,6 +369,33 @@ class _Checker:
         runs = seen.get(ast.RunsSetting)
         if runs is not None:
             self.check_date_range(runs.start, runs.end, "the program")
+        self.check_enrolment(seen.get(ast.MembersJoinAtSignup), seen.get(ast.PreSignupWindow))
+
+    def check_enrolment(self, joins: Optional[ast.Node], window: Optional[ast.Node]) -> None:
+        """LOY218 for a pre-signup window without `members join at signup` (everyone is a member from her first
+        event, so it would mean nothing); LOY328 for a window longer than a year (a purchase that old is hardly
+        the member's first steps in the program: most likely a unit was mistyped)."""
+        if not isinstance(window, ast.PreSignupWindow):
+            return
+        if joins is None:
+            self.report(
+                "LOY218",
+                "`purchases up to ... before signup count` needs `members join at signup`",
+                window.span,
+                hint="add `members join at signup` to the program block; without it every customer is a member "
+                "from her first event, so no purchase is before her signup",
+            )
+        d = window.duration
+        longest = {"day": 366, "week": 52, "month": 12, "year": 1}.get(d.unit)  # a year, in the window's unit
+        if duration_days(d) is not None and longest is not None and d.amount > longest:
+            self.report(
+                "LOY328",
+                f"purchases up to {_fmt(window.duration.amount)} {window.duration.unit}s before signup count: a "
+                f"window longer than a year",
+                window.duration.span,
+                hint="a window of a few days or weeks (e.g. 30 days) credits what a new member bought just before "
+                "joining; for a program where everyone is a member, remove both enrolment lines",
+            )
 
     def check_date_range(self, start: ast.DateValue, end: Optional[ast.DateValue], what: str) -> bool:
         """LOY306 when `end` is before `start`; True when the range is non-empty."""
@@ -1442,6 +1469,8 @@ def _setting_word(setting) -> str:
         ast.TimezoneSetting: "timezone",
         ast.RunsSetting: "runs from",
         ast.RewardsOnReturnSetting: "rewards are ... on return",
+        ast.MembersJoinAtSignup: "members join at signup",
+        ast.PreSignupWindow: "purchases up to ... before signup count",
     }.get(type(setting), f"{setting.what} accepted within" if isinstance(setting, ast.AcceptanceWindow) else "setting")
 
 

@@ -67,6 +67,17 @@ def program_facts(path: str):
 REFERRAL_RATE = 0.25
 
 
+# under `members join at signup`, by default: shares of members who join after buying, and who never join
+LATE_SIGNUPS, NEVER_JOIN = 0.3, 0.2
+
+
+def has_enrolment(program) -> bool:
+    """Whether a checked program says `members join at signup`: then some members join late, some never."""
+    from loyalty.syntax import ast
+
+    return any(isinstance(n, ast.MembersJoinAtSignup) for n in program.walk())
+
+
 def has_referral_rules(program) -> bool:
     """Whether a checked program has two-sided referral rules: then referral rows name the new member."""
     from loyalty.syntax import ast
@@ -121,12 +132,18 @@ Examples:
               help="This share of members (0 to 1) brings points from an old card: an adjustment row "
                    "(`points +N`, reason `opening balance`) just before her signup. With --program, of its "
                    "point kind (one only); the file gets adjust and reason columns.")
+@click.option("--late-signups", type=click.FloatRange(0, 1), callback=_finite,
+              help="This share of members (0 to 1) signs up 1 to 90 days after her first purchase, not just before "
+                   f"it. Default: {LATE_SIGNUPS} for a --program with `members join at signup`, else 0.")
+@click.option("--never-join", type=click.FloatRange(0, 1), callback=_finite,
+              help="This share of members (0 to 1) never signs up: her rows have no signup. Default: "
+                   f"{NEVER_JOIN} for a --program with `members join at signup`, else 0.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write here (default, or -: standard output).")
 @click.option("--attributes-output", type=click.Path(dir_okay=False),
               help="Also write the members' attributes (member, birthday) here, for `simulate --attributes`.")
-def command(rows, seed, members, program_path, start, days, grouped, skew, opening_balances, output,
-            attributes_output):
+def command(rows, seed, members, program_path, start, days, grouped, skew, opening_balances, late_signups,
+            never_join, output, attributes_output):
     """Generate a synthetic purchase history as CSV: skewed purchase frequencies, seasons,
     several lines per order, returns, home stores; the same options give the same bytes.
     Memory stays small whatever --rows is (rows are made and written in chunks)."""
@@ -165,10 +182,18 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, openi
         stores = program_stores or ("Store 1",)
         from loyalty.frontend import check_file
 
-        name_referred = has_referral_rules(check_file(program_path).program)  # checked clean just above
+        checked = check_file(program_path).program  # checked clean just above
+        name_referred = has_referral_rules(checked)
+        if has_enrolment(checked):
+            late_signups = LATE_SIGNUPS if late_signups is None else late_signups
+            never_join = NEVER_JOIN if never_join is None else never_join
+    if (late_signups or 0) + (never_join or 0) > 1:
+        raise click.BadParameter(f"{late_signups} late and {never_join} never joining add up to more than all "
+                                 "members", param_hint="--late-signups")
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
         skew=skew, codes=codes, opening_balances=opening_balances or 0.0, name_referred=name_referred,
+        late_signups=late_signups or 0.0, never_join=never_join or 0.0,
         **({"referral_rate": REFERRAL_RATE} if name_referred else {}))
     if opening_balances and len(kinds) != 1:
         raise click.BadParameter("opening balances need a program with one point kind, not "

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Optional
 # every effect kind, in the order the evaluator can produce them for one event
 EFFECT_KINDS = (
     "duplicate_ignored",  # the event id was seen before; nothing changed
+    "not_counted",  # under `members join at signup`, an event she did not make as a member (reason); nothing changed
     "points_available",  # pending points matured
     "points_expired",
     "tier_changed",
@@ -166,6 +167,8 @@ class Effect(_EffectFields):
             s = f"redemption of {self.reward} refused: {self.reason}"
         elif k == "referral_qualified":
             s = f"qualifies the referral by {self.scope} (for the referrer)"
+        elif k == "not_counted":  # under `members join at signup` (mechanics/enrolment.py)
+            s = f"not counted: {self.reason}"
         else:
             s = k.replace("_", " ")
         return s + where

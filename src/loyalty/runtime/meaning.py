@@ -105,6 +105,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         raise SchemaError("runs.to", "is before runs.from")
     for name, w in (doc.get("windows") or {}).items():
         _duration(w, f"windows.{name}")
+    if (doc.get("enrolment") or {}).get("window") is not None:
+        _duration(doc["enrolment"]["window"], "enrolment.window")
     kinds = set()
     for i, k in enumerate(doc["point_kinds"]):
         path = f"point_kinds[{i}]"

@@ -395,6 +395,8 @@ def _engagement(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
         out["lapses"] = lapses
     if doc.get("joined") is not None:
         out["joined"] = doc["joined"]
+    if doc.get("enrolled") is not None:  # when she signed up: a fact about her, kept
+        out["enrolled"] = doc["enrolled"]
     goals = {}
     for key, progress in (doc.get("goals") or {}).items():  # goal and streak progress, by rule name
         i = int(key)

@@ -32,6 +32,7 @@ from loyalty.runtime.mechanics.adjustments import adjust, check_adjustment
 from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
+from loyalty.runtime.mechanics.enrolment import MEMBER_EVENTS, ORDER_NOT_COUNTED, join, not_counted, skipped
 from loyalty.runtime.mechanics.offers import lapse_offers, next_offer_end, use_offers
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
 from loyalty.runtime.mechanics.points import KindPlan, advance_kind, expire_only, start_inactivity
@@ -174,6 +175,8 @@ class Plan:
                         out.append(Effect("duplicate_ignored", t, event=eid))
                         return
         prog = self.prog
+        if prog.enrolment is not None and self._not_counted(st, ev, out):
+            return
         if typ == "return":  # refused before anything changes
             check_return(st, ev)
         elif typ == "purchase":
@@ -197,6 +200,24 @@ class Plan:
         elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
             raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, True)
+
+    def _not_counted(self, st, ev, out: list) -> bool:
+        """Under `members join at signup` (mechanics/enrolment.py): a signup makes her a member; an event she does
+        not make as a member, or a return of an order she does not have, gives `not_counted` and nothing else."""
+        typ = ev.type
+        if typ == "signup":
+            join(st, ev.time)
+            return False
+        if typ in MEMBER_EVENTS:
+            why = not_counted(self.prog, st, ev.time)
+        elif typ == "return" and st.orders.get(ev.order) is None:
+            why = ORDER_NOT_COUNTED
+        else:
+            return False
+        if why is None:
+            return False
+        out.append(skipped(ev, why))
+        return True
 
     def _run(self, st, ev, ledger, out: list, seen_value) -> None:
         """`apply_event` once the event is accepted: time passes, the id is remembered (as `seen_value`), the
@@ -265,6 +286,8 @@ class Plan:
                 out.append(Effect("duplicate_ignored", t, event=eid))
                 return
         typ = ev.type
+        if prog.enrolment is not None and self._not_counted(st, ev, out):
+            return
         if typ == "return":
             check_return(st, ev, return_cutoff(prog, now), prog)
         elif typ == "purchase":

@@ -363,7 +363,7 @@ class CompiledProgram:
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
                  "has_timers", "item_costs", "sources", "plans", "legacy_identity", "return_window",
-                 "late_window", "codes")
+                 "late_window", "codes", "enrolment")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -402,6 +402,11 @@ class CompiledProgram:
         self.return_window = (windows["returns"]["amount"], windows["returns"]["unit"]) if "returns" in windows else None
         self.late_window = ((windows["late_events"]["amount"], windows["late_events"]["unit"])
                             if "late_events" in windows else None)
+        # `members join at signup` (runtime/mechanics/enrolment.py): None = everyone is a member from her first event;
+        # else the pre-signup window (amount, unit), (0, "day") when the program gives none
+        enrolment = doc.get("enrolment")
+        self.enrolment = None if enrolment is None else (
+            (enrolment["window"]["amount"], enrolment["window"]["unit"]) if "window" in enrolment else (0, "day"))
         self.kinds = tuple(PointKind(i, k) for i, k in enumerate(doc["point_kinds"]))
         self.kind_index = {k.name: k.index for k in self.kinds}
         self.catalog = {name: v["category"] for name, v in doc.get("items", {}).items()}

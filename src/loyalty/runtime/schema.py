@@ -194,6 +194,7 @@ DOCUMENT = Obj({
     "metrics": List(METRIC), "tiers": Opt(TIERS), "rules": List(RULE), "draws": List(DRAW),
     "budgets": Map("int"),
     "windows?": Obj({"returns?": DURATION, "late_events?": DURATION}),
+    "enrolment?": Obj({"window?": DURATION}),
     "codes?": Map(Obj({"uses": Opt("int")})),
 })
 

@@ -475,7 +475,7 @@ class MemberState:
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
         "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes", "referral",
-        "goals",
+        "goals", "enrolled",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -514,6 +514,8 @@ class MemberState:
         self.goals: dict[int, tuple] = {}
         # a referred member's referral: (referrer, when, rule indices still open) (mechanics/referral.py)
         self.referral: Optional[tuple] = None
+        # the moment of her first signup event, under `members join at signup` (mechanics/enrolment.py)
+        self.enrolled: Optional[_dt.datetime] = None
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
@@ -558,6 +560,7 @@ class MemberState:
         s.joined = self.joined
         s.goals = self.goals.copy() if self.goals else {}
         s.referral = self.referral  # a tuple: replaced, never changed in place
+        s.enrolled = self.enrolled
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -639,6 +642,8 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         **({"lapses": {str(k): t(v) for k, v in sorted(s.lapses.items())}} if s.lapses else {}),
         **({"offers": [[name, t(end), rule] for name, end, rule in s.offers]} if s.offers else {}),
         **({"joined": s.joined.isoformat()} if s.joined is not None else {}),
+        # only once she has signed up under `members join at signup`, so other states read as before
+        **({"enrolled": t(s.enrolled)} if s.enrolled is not None else {}),
         # only once a goal has progress, so states of programs without goals read as before
         **({"goals": {str(k): _progress_doc(v) for k, v in sorted(s.goals.items())}} if s.goals else {}),
         # only for a referred member, so other states read as before
@@ -732,6 +737,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.lapses = dict(doc.lapses)
     s.offers = [(name, end, rule) for name, end, rule in doc.offers]
     s.joined = doc.joined
+    s.enrolled = doc.enrolled
     s.goals = {k: _progress_from_doc(v) for k, v in doc.goals.items()}
     s.referral = (doc.referral.by, doc.referral.at, tuple(doc.referral.open)) if doc.referral is not None else None
     orders = {}

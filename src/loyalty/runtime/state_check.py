@@ -49,6 +49,7 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
     if segs is not None and not (isinstance(segs, (list, str)) and all(isinstance(x, str) for x in segs)):
         raise StateProblem("attributes.segments", "expected a list of texts")
     _time(doc.clock, "clock")
+    _time(doc.enrolled, "enrolled")
     if isinstance(doc.seen, dict):
         for eid, t in doc.seen.items():
             _time(t, f"seen[{eid!r}]", optional=False)

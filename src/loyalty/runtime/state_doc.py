@@ -93,6 +93,7 @@ class StateDoc(BaseModel):
     lapses: dict[int, _dt.datetime] = {}  # absent in states written before win-back
     offers: list[tuple[str, _dt.datetime, int]] = []  # absent in states written before offers with a lifetime
     joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
+    enrolled: Optional[_dt.datetime] = None  # her first signup under `members join at signup`; absent in older states
     goals: dict[int, GoalDoc] = {}  # absent in states written before goals
     referral: Optional[ReferralDoc] = None  # a referred member's pending referral; absent in older states
     orders: dict[str, OrderDoc]

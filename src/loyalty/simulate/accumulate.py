@@ -81,6 +81,16 @@ class MemberAccumulator:
         self.tier_changes.append((month_of(time), tier))
 
     # ------------------------------------------------------------ events
+    def not_counted(self, kind: str, total: int) -> None:
+        """An order (or its return) of a customer who was not a member then (runtime/mechanics/enrolment.py):
+        revenue the program did not touch, reported apart (report.py, "enrolment")."""
+        counts = self.result.counts
+        if kind == "purchase":
+            counts["non_member_orders"] = counts.get("non_member_orders", 0) + 1
+            counts["non_member_revenue"] = counts.get("non_member_revenue", 0) + total
+        elif kind == "return":
+            counts["non_member_revenue"] = counts.get("non_member_revenue", 0) - total
+
     def event(self, kind: str, time: _dt.datetime, total: int) -> None:
         r = self.result
         counts, cells = r.counts, r.cells

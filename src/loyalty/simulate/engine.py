@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.evaluator import new_member
+from loyalty.runtime.mechanics.enrolment import member_from
 from loyalty.runtime.mechanics.redeem import simulated_redemptions
 from loyalty.runtime.plan import Plan as EvaluationPlan, plan_of
 from loyalty.runtime.internal import Ev, EventError
@@ -34,7 +35,7 @@ from loyalty.simulate.referrals import with_referrals
 from loyalty.simulate.report import ProgramInfo, months_between
 from loyalty.simulate.result import SimResult, exact, merge_all
 from loyalty.simulate.errors import InputError
-from loyalty.simulate.scenario import Scenario, member_redeems
+from loyalty.simulate.scenario import Scenario, enrols_by_assumption, member_joins, member_redeems
 
 
 
@@ -242,6 +243,16 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     redeems = [(r, prog.redeem[r].price, prog.redeem[r].kind) for r in plan.redeem_rewards] \
         if plan.redeem_rewards and member_redeems(plan.scenario, member) else ()
     evs, kinds, totals, stores, groups = events.evs, events.kinds, events.totals, events.stores, events.groups
+    enrolment = _enrolment(plan, member, st, evs)
+    if enrolment == NEVER_JOINS:  # the scenario's enrolment leaves her out: her orders are revenue, nothing else
+        for i, ev in enumerate(evs):
+            if groups[i]:
+                acc.event(kinds[i], ev.time, totals[i])
+                acc.not_counted(kinds[i], totals[i])
+        acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers,
+                   plan.member_rows)
+        result.count("non_members")
+        return result
     if prog.tiers and st.tier >= 0 and evs:
         acc.start_tier(prog.tiers.tiers[st.tier].name, evs[0].time)
     for i, ev in enumerate(evs):
@@ -259,6 +270,8 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
             continue
         if groups[i]:  # an event of the history (the referral pass's own events have no rows)
             acc.event(kinds[i], ev.time, totals[i])
+            if enrolment is not None and out and out[0].kind == "not_counted":
+                acc.not_counted(kinds[i], totals[i])
         for reward, price, kind_index in redeems:
             for _ in range(simulated_redemptions(st.kinds[kind_index].available, price)):
                 apply_event(st, Ev("redemption", None, ev.time, reward=reward), ledger, out)
@@ -275,7 +288,33 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
         on_event(-1, None, out, None, st)
     acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers,
                plan.member_rows)
+    if enrolment is not None:
+        result.count("enrolled_members" if prog.enrolment is None or member_from(st) is not None else "non_members")
     return result
+
+
+NEVER_JOINS = "never joins"
+
+
+def _enrolment(plan: Plan, member: str, st: MemberState, evs) -> Optional[str]:
+    """Who is a member in this run (runtime/mechanics/enrolment.py; docs/simulate.md, "Enrolment"). None: the
+    program has no `members join at signup` and the scenario no enrolment, so everyone is, as always.
+    Under the scenario's enrolment a customer it chooses is a member from her first event, the others are
+    NEVER_JOINS. Else the history's signups decide: the simulator knows her first signup row before her
+    first event, so the purchases inside the pre-signup window count (as a till sending them again at
+    signup would have them count)."""
+    prog = plan.program
+    if enrols_by_assumption(plan.scenario):
+        a = plan.attributes.get(member)
+        if not member_joins(plan.scenario, member, dict(a.others) if a is not None else None):
+            return NEVER_JOINS
+        if prog.enrolment is not None and evs:
+            st.enrolled = evs[0].time
+        return "by assumption"
+    if prog.enrolment is None:
+        return None
+    st.enrolled = next((ev.time for ev in evs if ev.type == "signup"), None)
+    return "from the history"
 
 
 def _rejection_reason(kind: str, ev: Ev, err: EventError) -> str:

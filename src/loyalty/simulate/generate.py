@@ -76,6 +76,11 @@ class GenerateOptions:
     # a referral row names the new member (its item column) and comes at her signup, for two-sided referral
     # programs; its own random stream, so the other rows are the same bytes with or without it
     name_referred: bool = False
+    # enrolment (runtime/mechanics/enrolment.py): this share of members signs up 1 to 90 days after her first
+    # purchase, and this share never signs up (no signup row); a stream of its own, so without them the file is
+    # as it always was
+    late_signups: float = 0.0
+    never_join: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -161,6 +166,15 @@ class _Plan:
         self.opens = np.zeros(n, bool)
         if options.opening_balances:
             self.opens = (rng.random(n) < options.opening_balances) & (self.quota - self.refers >= 2)
+        # who joins late and who never (a stream of its own, drawn only when asked: other files keep their bytes);
+        # a member who never joins has an order row in place of her signup row, so the file keeps its row count
+        self.never, self.late, self.later = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int64)
+        if options.late_signups or options.never_join:
+            enrol = np.random.default_rng([_seed(options.seed), 0, 3])
+            u = enrol.random(n)
+            self.never = u < options.never_join
+            self.late = ~self.never & (u < options.never_join + options.late_signups)
+            self.later = (1 + enrol.integers(0, 90, n)) * _MINUTES_A_DAY
         days = max(1, options.days)
         self.day_p = _normalised([_MONTH_WEIGHTS[d.month - 1] * _WEEKDAY_WEIGHTS[d.weekday()]
                                   for d in (options.start + _dt.timedelta(days=k) for k in range(days))])
@@ -208,7 +222,8 @@ def _chunk(plan: _Plan, index: int, first_order: int):
     refers = plan.refers[begin:end]
     opens = plan.opens[begin:end]
     # rows of orders, after the signup, the referral and the opening balance
-    stream = np.where(present, quota - 1 - refers - opens, 0)
+    never = plan.never[begin:end]
+    stream = np.where(present, quota - 1 - refers - opens + never, 0)
     total = int(stream.sum())
 
     # orders: distinct items (sorted), a unit count per line, maybe a return; drawn until they cover `total` rows
@@ -301,6 +316,8 @@ def _chunk(plan: _Plan, index: int, first_order: int):
     extra["kind"] = np.concatenate([np.full(len(members), _SIGNUP), np.full(len(referrers), _REFERRAL)])
     for name in ("item", "store", "channel", "code"):
         extra[name] = -1
+    if never.any() or plan.late.any():
+        extra = _enrol_later(plan, begin, end, extra, members)
     if opens.any():  # opening balances: an adjustment 10 minutes before the signup
         openers = np.flatnonzero(opens)
         opening = np.zeros(len(openers), _ROW)
@@ -318,6 +335,22 @@ def _chunk(plan: _Plan, index: int, first_order: int):
         piece_code = np.where(carries, rng.integers(0, len(options.codes), n_pieces), -1)
         order_rows["code"] = np.where(is_return, -1, piece_code[piece])
     return np.concatenate([extra, order_rows]), n_pieces
+
+
+def _enrol_later(plan: _Plan, begin: int, end: int, extra, members):
+    """The first rows of `extra` are the signups of `members` (chunk positions), each just before her first
+    purchase: a late joiner's moves 1 to 90 days later (not past the history's last day); the signup of one who
+    never joins is dropped (`_chunk` gave her an order row in its place)."""
+    import numpy as np
+
+    n = len(members)
+    late, never, later = plan.late[begin:end][members], plan.never[begin:end][members], plan.later[begin:end][members]
+    last = max(1, plan.options.days) * _MINUTES_A_DAY - 1
+    signups = extra[:n]
+    signups["t"] = np.where(late, np.maximum(signups["t"], np.minimum(signups["t"] + later, last)), signups["t"])
+    keep = np.ones(len(extra), bool)
+    keep[:n] = ~never
+    return extra[keep]
 
 
 def _name_referred(rng, first, members, referrers, referral_t, referred) -> None:

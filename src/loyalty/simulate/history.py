@@ -1600,6 +1600,8 @@ class MemberAttributes:
     segments: tuple[str, ...] = ()
     home_store: Optional[str] = None
     signup_date: Optional[_dt.date] = None
+    # the file's other columns, (lower-cased name, text) in file order: e.g. the scenario's enrolment column
+    others: tuple[tuple[str, str], ...] = ()
 
 
 _ATTRIBUTE_ALIASES = {
@@ -1636,6 +1638,7 @@ def _attributes(cols: dict, first_row: int, path) -> dict[str, MemberAttributes]
                 break
     if "member" not in found:
         raise HistoryError(f"{path}: no member column", hint="the file has columns: " + ", ".join(cols))
+    used = {name for name in cols if any(cols[name] is v for v in found.values())}
     out: dict[str, MemberAttributes] = {}
 
     def date_of(i: int, key: str) -> Optional[_dt.date]:
@@ -1657,5 +1660,6 @@ def _attributes(cols: dict, first_row: int, path) -> dict[str, MemberAttributes]
         segments_text = (found["segments"][i] or "") if "segments" in found else ""
         segments = tuple(sorted({s.strip() for s in segments_text.replace("|", ";").split(";") if s.strip()}))
         home = (found["home_store"][i] or "").strip() or None if "home_store" in found else None
-        out[member] = MemberAttributes(date_of(i, "birthday"), segments, home, date_of(i, "signup_date"))
+        others = tuple((name.lower(), (values[i] or "").strip()) for name, values in cols.items() if name not in used)
+        out[member] = MemberAttributes(date_of(i, "birthday"), segments, home, date_of(i, "signup_date"), others)
     return out

@@ -123,6 +123,14 @@ def render_html(report: dict, exponent: int, version: Optional[str] = None) -> s
          "points_redeemed": _int(r["points_redeemed"]), "points_expired": _int(r["points_expired"]),
          "cost": m(r["cost"]), "cumulative_cost": m(r["cumulative_cost"]), "liability": m(r["liability"]),
          "total_cost_to_date": m(r["total_cost_to_date"])} for r in report["by_month"]], names=("month",)))
+    if report.get("enrolment"):  # members against customers who never joined (docs/simulate.md, "Enrolment")
+        e = report["enrolment"]
+        out.append(_table("table-enrolment", "Members and customers who never joined", [
+            ("who", ""), ("customers", "customers"), ("orders", "orders"), ("revenue", f"revenue ({cur})")], [
+            {"who": "members", "customers": _int(e["members"]), "orders": _int(e["member_orders"]),
+             "revenue": m(e["member_revenue"])},
+            {"who": "not members, or before signup", "customers": _int(e["non_members"]),
+             "orders": _int(e["non_member_orders"]), "revenue": m(e["non_member_revenue"])}], names=("who",)))
     out.append(_customers(report.get("customers") or {}, m))
     out.append("</section>\n")
     a = report["assumptions"]

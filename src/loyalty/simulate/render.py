@@ -191,6 +191,14 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
             row(t, a["reason"], a["point_kind"] or "-", _int(a["members"]), _int(a["points_added"]),
                 _int(a["points_removed"]), m(a["value"]), _int(a["tiers_set"]), _int(a["punch_cards_set"]))
         console.print(t)
+    if report.get("enrolment"):
+        e = report["enrolment"]
+        t = titled("Members and customers who never joined")
+        columns(t, ("", "customers", "orders", "revenue"), left=("",))
+        row(t, "members", _int(e["members"]), _int(e["member_orders"]), m(e["member_revenue"]))
+        row(t, "not members, or before signup", _int(e["non_members"]), _int(e["non_member_orders"]), m(e["non_member_revenue"]))
+        console.print(t)
+        console.print(plain(f"cost as a share of members' revenue: {_pct(e['cost_share_of_member_revenue'])}"))
     if report.get("codes"):
         t = titled("Codes")
         columns(t, ("code", "limit", "used", "used before", "no rule applied", "no uses left", "unknown"),

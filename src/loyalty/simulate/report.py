@@ -378,10 +378,28 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
                    **{column: table("code").get(code, {}).get(column, 0) for column in CODE_COLUMNS}}
                   for code in sorted(set(program.codes) | set(table("code")))],
         "draws": draws,
+        # members and the customers who were not, when the program or the scenario says who joins
+        **({"enrolment": _enrolment(counts, revenue, total_cost, money, text)}
+           if "enrolled_members" in counts or "non_members" in counts else {}),
         "customers": customer_report(result, months, assumptions.get("lapse_after_days"), program.exponent),
         "rejected_events": [{"reason": k, "events": v.get("events", 0)} for k, v in sorted(table("rejected").items())],
         "redemptions_refused": [{"reward": k, "reason": reason, "count": n}
                                 for k, v in sorted(table("refused").items()) for reason, n in sorted(v.items())],
+    }
+
+
+def _enrolment(counts: dict, revenue, total_cost, money, text) -> dict:
+    """Members against customers who never joined (runtime/mechanics/enrolment.py): the orders and revenue that
+    counted for the program (members', from their signup less the window) and those that did not; the
+    program's cost is all members'."""
+    outside = counts.get("non_member_revenue", 0)
+    member_revenue = revenue - outside
+    return {
+        "members": counts.get("enrolled_members", 0), "non_members": counts.get("non_members", 0),
+        "member_orders": counts.get("orders", 0) - counts.get("non_member_orders", 0),
+        "non_member_orders": counts.get("non_member_orders", 0),
+        "member_revenue": text(money(member_revenue)), "non_member_revenue": text(money(outside)),
+        "cost_share_of_member_revenue": _share(total_cost, member_revenue),
     }
 
 

@@ -250,9 +250,12 @@ OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "by_mont
               "draws", "customers", "customers_by_month", "customers_cohorts", "customers_value_by_tenure",
               "customers_enrolment", "by_member")
 OUT_FORMATS = ("csv", "parquet")
+# written only when the report has its section (members against customers who never joined), so the folder of a
+# program without enrolment holds what it always held
+ENROLMENT_TABLE = "enrolment"
 
 
-def out_files(tables=OUT_TABLES) -> frozenset:
+def out_files(tables=OUT_TABLES + (ENROLMENT_TABLE,)) -> frozenset:
     """The files `--out` may find in its folder from an earlier run (in either format) and replace."""
     return frozenset(f"{t}.{ext}" for t in tables for ext in OUT_FORMATS)
 
@@ -269,8 +272,9 @@ def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Pat
 
     written = []
     with replace_directory(directory, owned=out_files()) as new:
-        for i, name in enumerate(OUT_TABLES):
-            if i == len(OUT_TABLES) - 1:
+        tables = OUT_TABLES[:-1] + ((ENROLMENT_TABLE,) if report.get("enrolment") else ()) + OUT_TABLES[-1:]
+        for i, name in enumerate(tables):
+            if i == len(tables) - 1:
                 pause_for_tests()
             rows = table_rows(report, name, member_rows_csv(result, exponent) if name == "by_member" else None)
             columns = table_columns(name, rows)

@@ -48,6 +48,10 @@ class Scenario:
     goal_gradient_factor: Optional[Decimal] = None
     goal_gradient_within: Decimal = Decimal("0.2")
     win_back_share: Optional[Decimal] = None
+    # enrolment (docs/simulate.md, "Enrolment"): the share of customers who join, or the attributes column that
+    # says who is a member; both None: the program and the history decide
+    enrolment_share: Optional[Decimal] = None
+    enrolment_column: Optional[str] = None
 
     def assumptions(self) -> dict[str, Any]:
         """What the report prints under "assumptions": plain JSON-ready values."""
@@ -70,6 +74,9 @@ class Scenario:
                     "factor": str(self.goal_gradient_factor), "within": str(self.goal_gradient_within)},
                 "win_back": None if self.win_back_share is None else {"share": str(self.win_back_share)},
             },
+            # only when the scenario says, so other reports read as before
+            **({"enrolment": {"share": str(self.enrolment_share)}} if self.enrolment_share is not None else
+               {"enrolment": {"column": self.enrolment_column}} if self.enrolment_column is not None else {}),
         }
 
     def with_overrides(self, **changes: Any) -> "Scenario":
@@ -133,6 +140,10 @@ def _scenario(doc, program) -> Scenario:
         changes["win_back_share"] = m.behaviour.win_back.share
     if m.customers is not None:
         changes["lapse_after_days"] = m.customers.lapse_after_days
+    if isinstance(m.enrolment, Decimal):
+        changes["enrolment_share"] = m.enrolment
+    elif m.enrolment is not None:
+        changes["enrolment_column"] = m.enrolment.column
     return replace(Scenario(), **changes)
 
 
@@ -144,6 +155,28 @@ def member_redeems(scenario: Scenario, member: str) -> bool:
     if scenario.redemption_policy == "asap" or scenario.redemption_share >= 1:
         return True
     return Decimal(stable_hash(scenario.seed, "redeem", member)) < scenario.redemption_share * (1 << 64)
+
+
+def enrols_by_assumption(scenario: Scenario) -> bool:
+    """Whether the scenario, not the history, says who is a member."""
+    return scenario.enrolment_share is not None or scenario.enrolment_column is not None
+
+
+def member_joins(scenario: Scenario, member: str, columns: Optional[dict]) -> bool:
+    """Under the scenario's enrolment: whether this customer is a member. A share is decided from a seeded hash
+    of the customer id alone (as `member_redeems`); a column from her attributes' value (`columns`: the extra
+    attribute columns, lower-cased names). Call only when `enrols_by_assumption`."""
+    if scenario.enrolment_share is not None:
+        return Decimal(stable_hash(scenario.seed, "enrol", member)) < scenario.enrolment_share * (1 << 64)
+    column = scenario.enrolment_column or ""
+    value = ((columns or {}).get(column.lower()) or "").strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0", ""):
+        return False
+    raise ScenarioError(f"the scenario's enrolment column {scenario.enrolment_column!r} has {value[:40]!r} for "
+                        f"customer {member!r}", hint="write true, yes or 1 for a member; false, no, 0 or nothing "
+                        "for a customer who is not")
 
 
 def stable_hash(*parts: object) -> int:

@@ -61,6 +61,10 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "adjustments": (("reason", TEXT), ("point_kind", TEXT), ("adjustments", INT), ("members", INT),
                     ("points_added", INT), ("points_removed", INT), ("value", MONEY), ("tiers_set", INT),
                     ("punch_cards_set", INT)),
+    # members against customers who never joined (the report's `enrolment`; one row, none unless the program or
+    # the scenario says who joins)
+    "enrolment": (("members", INT), ("non_members", INT), ("member_orders", INT), ("non_member_orders", INT),
+                  ("member_revenue", MONEY), ("non_member_revenue", MONEY), ("cost_share_of_member_revenue", SHARE)),
     "rejected_events": (("reason", TEXT), ("events", INT)),
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),
@@ -121,6 +125,8 @@ def table_rows(report: dict, name: str, member_rows: Optional[list[dict]] = None
         return [{c: f.get(c) for c, _ in SCHEMAS["coverage"]} for f in report.get("coverage", {}).get("findings", [])]
     if name.startswith("customers"):
         return _customer_rows(report.get("customers") or {}, name)
+    if name == "enrolment":
+        return [dict(report["enrolment"])] if report.get("enrolment") else []
     if name not in report and name not in SCHEMAS:
         raise KeyError(name)
     return list(report.get(name) or [])

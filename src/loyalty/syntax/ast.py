@@ -296,7 +296,20 @@ class AcceptanceWindow(Node):
     duration: Duration
 
 
-ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting, AcceptanceWindow]
+@frozen_node
+class MembersJoinAtSignup(Node):
+    """`members join at signup`: membership starts at the member's signup (runtime/mechanics/enrolment.py)."""
+
+
+@frozen_node
+class PreSignupWindow(Node):
+    """`purchases up to 30 days before signup count`: how long before her signup a purchase still counts."""
+
+    duration: Duration
+
+
+ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting, AcceptanceWindow,
+                       MembersJoinAtSignup, PreSignupWindow]
 
 
 @frozen_node

@@ -274,6 +274,10 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "rewards are taken back on return" if n.taken_back else "rewards are kept on return"
     if isinstance(n, ast.AcceptanceWindow):
         return f"{n.what} accepted within {duration(n.duration)}"
+    if isinstance(n, ast.MembersJoinAtSignup):
+        return "members join at signup"
+    if isinstance(n, ast.PreSignupWindow):
+        return f"purchases up to {duration(n.duration)} before signup count"
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"

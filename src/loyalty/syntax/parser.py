@@ -732,6 +732,12 @@ class _AstBuilder(Transformer):
     def late_events_window_setting(self, meta, c):
         return ast.AcceptanceWindow("late events", c[0], span=self._span(meta))
 
+    def members_join_setting(self, meta, c):
+        return ast.MembersJoinAtSignup(span=self._span(meta))
+
+    def presignup_window_setting(self, meta, c):
+        return ast.PreSignupWindow(c[0], span=self._span(meta))
+
     # points
     def points_decl(self, meta, c):
         settings = tuple(x for x in c[1:] if x is not None)
