@@ -358,8 +358,14 @@ def limits() -> st.SearchStrategy[ast.Node]:
 
 
 @functools.lru_cache(maxsize=None)
+def stacking_clauses() -> st.SearchStrategy[ast.Node]:
+    return st.one_of(st.just(ast.Exclusive()), st.builds(ast.Priority, or_ref(counts())))
+
+
+@functools.lru_cache(maxsize=None)
 def rules() -> st.SearchStrategy[ast.RuleDecl]:
-    clauses = st.one_of(actions(), triggers(), conditions(), limits(), st.builds(ast.WithCode, texts()))
+    clauses = st.one_of(actions(), triggers(), conditions(), limits(), st.builds(ast.WithCode, texts()),
+                        stacking_clauses())
     return st.builds(ast.RuleDecl, texts(), st.lists(clauses, min_size=1, max_size=6).map(tuple))
 
 
@@ -374,6 +380,7 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.RunsSetting, dates(), st.none() | dates()),
         st.builds(ast.RewardsOnReturnSetting, st.booleans()),
         st.builds(ast.AcceptanceWindow, st.sampled_from(["returns", "late events"]), durations()),
+        st.builds(ast.StackingSetting, st.sampled_from(["one per order", "stack"])),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -447,7 +454,8 @@ def declarations() -> st.SearchStrategy[ast.Node]:
     catalog_entry = st.one_of(
         st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | or_ref(moneys()))
     )
-    campaign_clause = st.one_of(conditions(), limits(), rules(), st.builds(ast.WithCode, texts()))
+    campaign_clause = st.one_of(conditions(), limits(), rules(), st.builds(ast.WithCode, texts()), stacking_clauses(),
+                                st.just(ast.BestOf()))
     return st.one_of(
         _program_decls(),
         _points_decls(),
@@ -546,6 +554,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.RewardsOnReturnSetting(draw(st.booleans())),
             ast.AcceptanceWindow("returns", draw(durations())),
             ast.AcceptanceWindow("late events", draw(durations())),
+            ast.StackingSetting(draw(st.sampled_from(["one per order", "stack"]))),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -581,8 +590,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         ),
     )
     campaign = ast.CampaignDecl(
-        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.WithCode(draw(name)),
-                     ast.RuleDecl(draw(name), ()))
+        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.WithCode(draw(name)), ast.BestOf(),
+                     ast.RuleDecl(draw(name), (ast.Exclusive(), ast.Priority(draw(counts())))))
     )
     declarations_each = [
         program_decl,

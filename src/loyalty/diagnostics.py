@@ -71,6 +71,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY211": _e("time zone of this machine only"),
     "LOY212": _e("a streak of one period"),
     "LOY214": _e("bundle gives nothing free"),
+    "LOY215": _e("a priority that is not a whole number from 1"),
     "LOY216": _e("a stock or a code's uses of 0"),
     "LOY217": _e("not a code"),
     # meaning
@@ -94,6 +95,9 @@ CODES: dict[str, CodeInfo] = {
     "LOY318": _w("parameter is never used"),
     "LOY319": _w("goal window too short for its count"),
     "LOY320": _w("goal can never be met"),
+    "LOY323": _w("two discounts on one line, and no stacking policy"),
+    "LOY324": _w("a stacking clause that decides nothing"),
+    "LOY325": _w("two discounts with the same priority"),
     "LOY326": _w("code that no rule requires"),
     "LOY327": _w("stock on a reward no rule gives"),
     "LOY321": _w("a referral reward with no qualifying purchase"),

@@ -274,6 +274,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "rewards are taken back on return" if n.taken_back else "rewards are kept on return"
     if isinstance(n, ast.AcceptanceWindow):
         return f"{n.what} accepted within {duration(n.duration)}"
+    if isinstance(n, ast.StackingSetting):
+        return "at most one discount per order" if n.policy == "one per order" else "discounts stack"
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"
@@ -402,6 +404,12 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "on birthday"
     if isinstance(n, ast.WithCode):
         return f"with code {quote(n.code.value)}"
+    if isinstance(n, ast.Exclusive):
+        return "exclusive"
+    if isinstance(n, ast.Priority):
+        return f"priority {count(n.rank)}"
+    if isinstance(n, ast.BestOf):
+        return "best of"
     if isinstance(n, ast.When):
         return f"when {expression(n.expr)}"
     # limits
