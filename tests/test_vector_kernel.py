@@ -339,6 +339,65 @@ rule "points" {
 }
 """
 
+# stacking (runtime/mechanics/stacking.py): an exclusive discount, priorities, a best-of campaign, a capped winner,
+# and (STACKING_ONE) the program-wide one discount per order
+STACKING = """
+program "Stacking" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+rule "member" {
+  get 5% off
+  exclusive
+}
+rule "member wash price" {
+  "basic wash" costs 40 NOK
+  on weekdays
+}
+rule "evening extras" {
+  get 15% off
+  on category "extras"
+  between 17:00 and 23:00
+  priority 2
+}
+rule "coffee each" {
+  get 1 NOK off each
+  on "coffee"
+  priority 1
+  at most 3 times per member
+}
+rule "by spend" {
+  get discount by lifetime spend {
+    3% off from 0 NOK
+    10% off from 500 NOK
+  }
+  priority 2
+}
+campaign "weekend" {
+  on weekends
+  best of
+  rule "big orders" {
+    get 50 NOK off orders over 100 NOK
+  }
+  rule "wash bundle" {
+    buy 2 item, get 1 free
+  }
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+STACKING_ONE = STACKING.replace('timezone "Europe/Oslo"', 'timezone "Europe/Oslo"\n  at most one discount per order')
+
 # conditions on what is known of the member (segments, birthday, birthday month; from the attributes file) on
 # discounts, gifts, earning and a draw
 MEMBERS = """
@@ -866,13 +925,14 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "STACKING", "STACKING_ONE"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
-          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS}
+          "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS, "STACKING": STACKING,
+          "STACKING_ONE": STACKING_ONE}
 
 
 def _program(tmp_path_factory, name):
@@ -1428,3 +1488,18 @@ def test_vector_equals_scalar_on_member_prices_order_amounts_and_bundles(program
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), one=st.booleans(), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]))
+def test_vector_equals_scalar_under_stacking_policies(programs, seed, one, members, max_events):
+    """Stacking (mechanics/stacking.vector_allowed beside Stacked.run): which discount wins each order, on the
+    kernel and on the scalar plan, member by member: each rule's discount, and the whole result."""
+    path, prog = next(p for p in programs if p[0].endswith("stacking_one.loyalty" if one else "stacking.loyalty"))
+    history = _history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+

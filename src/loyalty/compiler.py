@@ -56,6 +56,7 @@ class _Compiler:
         self.runs = None
         self.taken_back = False
         self.windows: dict = {}  # "returns" | "late_events" -> ast.Duration
+        self.stacking_policy: Optional[str] = None  # "one per order" | "stack" (runtime/mechanics/stacking.py)
         if pdecl is not None:
             for s in pdecl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -68,6 +69,8 @@ class _Compiler:
                     self.taken_back = s.taken_back
                 elif isinstance(s, ast.AcceptanceWindow):
                     self.windows["returns" if s.what == "returns" else "late_events"] = s.duration
+                elif isinstance(s, ast.StackingSetting) and self.stacking_policy is None:
+                    self.stacking_policy = s.policy
         else:
             self.problem("LOY104", "the program has no `program \"name\" { ... }` declaration", program)
         self.exponent = _exponent_of(self.currency)
@@ -191,6 +194,8 @@ class _Compiler:
         }
         if codes:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["codes"] = codes
+        if self.stacking_policy is not None:  # only when said: other programs' documents stay as they were
+            doc["stacking"] = self.stacking_policy
         if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
         doc["identity"] = program_identity(doc)
@@ -328,6 +333,21 @@ class _Compiler:
                     unit, amount = "points", self.whole_points(c.amount)
                 out["budget"] = {"key": scope, "unit": unit}
                 self.budgets[scope] = amount
+        stacking = self.stacking(tuple(outer_conds) + tuple(d.clauses), campaign)
+        if stacking:  # only when said: the documents (and identities) of other programs stay as they were
+            out["stacking"] = stacking
+        return out
+
+    def stacking(self, clauses: tuple, campaign: Optional[str]) -> dict:
+        """A rule's stacking clauses (runtime/mechanics/stacking.py): exclusive, its priority, its best-of group."""
+        out: dict = {}
+        for c in clauses:
+            if isinstance(c, ast.Exclusive):
+                out["exclusive"] = True
+            elif isinstance(c, ast.Priority) and "priority" not in out:
+                out["priority"] = int(c.rank.value)
+            elif isinstance(c, ast.BestOf):
+                out["group"] = campaign
         return out
 
     def action(self, c, out: dict) -> Optional[dict]:
