@@ -217,7 +217,7 @@ def vectorisable(program):
     no caps but a discount's, no budgets, draws, or expiry at a period's end; tiers as written
     (any metric and window, downgrades and grace, discounts and perks); rules that earn per spend,
     multiply, punch, discount, give a member price, an amount off the order or a bundle (all without a
-    trigger), earn on signup or per referral. The result
+    trigger), earn on signup or per referral; stacking clauses are kept. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -249,7 +249,7 @@ def vectorisable(program):
         discount = isinstance(action, (ast.Discount, ast.DiscountEach))
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
             isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
-            or (discount and isinstance(c, ast.Cap)))
+            or (discount and isinstance(c, ast.Cap)) or isinstance(c, (ast.Exclusive, ast.Priority)))  # stacking: kept
         return ast.RuleDecl(r.name, clauses)
 
     decls = []
@@ -260,7 +260,8 @@ def vectorisable(program):
             d = rule(d)
         elif isinstance(d, ast.CampaignDecl):
             rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
-            d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
+            best_of = tuple(c for c in d.clauses if isinstance(c, ast.BestOf))  # stacking: on the kernel
+            d = ast.CampaignDecl(d.name, tuple(rules) + best_of) if rules else None
         elif isinstance(d, ast.DrawDecl):
             d = None
         elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
