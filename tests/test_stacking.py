@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import loyalty
 from loyalty.runtime.mechanics.stacking import losers, rank
-from tests.test_vector_kernel import STACKING, STACKING_ONE
+from test_vector_kernel import STACKING, STACKING_ONE
 
 SATURDAY_EVENING = {"type": "purchase", "time": "2025-01-04T18:00", "order": "o1",
                     "lines": [{"item": "coffee", "quantity": 3, "amount": "18"},
@@ -110,3 +110,27 @@ def test_every_contest_has_exactly_one_winner_which_outranks_each_loser(spec, po
         assert len(live) - len(lost) == min(1, len(live))  # one discount per order
     else:  # only discounts with a priority or a group can lose
         assert all(rules[i].priority is not None or rules[i].group is not None for i in lost)
+
+
+def test_explain_shows_which_offer_won_and_which_lost_and_why():
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from loyalty.cli import cli
+
+    root = Path(__file__).resolve().parent.parent
+    result = CliRunner().invoke(cli, ["explain", str(root / "examples/programs/discount_card.loyalty"),
+                                      str(root / "examples/histories/discount_card.csv"), "--member", "M07"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # order O0000091: 3 rollers, 198 NOK; worth 7% = 13.86 against 5% = 9.90, so the scale wins and runs on
+    # what the rollers' 60 NOK off left: 7% of 138 = 9.66
+    at = next(i for i, line in enumerate(lines) if "order O0000091" in line and "purchase" in line)
+    assert lines[at + 1:at + 4] == [
+        '    - 60.00 NOK off order O0000091 (rule "paint rollers 20 NOK off each", line 53)',
+        '    - 9.66 NOK off order O0000091 (rule "loyalty discount scale", line 43)',
+        '    - 9.90 NOK off order O0000091 not applied: "loyalty discount scale" won (best of "member discounts": '
+        'worth less) (rule "members get 5% off", line 37)',
+    ]
