@@ -380,7 +380,7 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.RunsSetting, dates(), st.none() | dates()),
         st.builds(ast.RewardsOnReturnSetting, st.booleans()),
         st.builds(ast.AcceptanceWindow, st.sampled_from(["returns", "late events"]), durations()),
-        st.builds(ast.StackingSetting, st.sampled_from(["one per order", "stack"])),
+        st.builds(ast.StackingSetting, st.sampled_from(["one per order", "one per line", "stack"])),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -554,7 +554,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.RewardsOnReturnSetting(draw(st.booleans())),
             ast.AcceptanceWindow("returns", draw(durations())),
             ast.AcceptanceWindow("late events", draw(durations())),
-            ast.StackingSetting(draw(st.sampled_from(["one per order", "stack"]))),
+            ast.StackingSetting(draw(st.sampled_from(["one per order", "one per line", "stack"]))),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -1324,7 +1324,7 @@ def _with_stacking(draw, decls: list) -> list:
     if len(places) < 2:
         return decls
     decls = list(decls)
-    policy = draw(st.sampled_from(["one per order", "stack", "rules"]))
+    policy = draw(st.sampled_from(["one per order", "one per line", "stack", "rules"]))
     if policy != "rules":
         program = decls[0]
         decls[0] = ast.ProgramDecl(program.name, program.settings + (ast.StackingSetting(policy),))

@@ -397,6 +397,8 @@ rule "points" {
 }
 """
 STACKING_ONE = STACKING.replace('timezone "Europe/Oslo"', 'timezone "Europe/Oslo"\n  at most one discount per order')
+STACKING_LINE = STACKING.replace('timezone "Europe/Oslo"', 'timezone "Europe/Oslo"\n  at most one discount per line')
+STACKING_LINE_ONLY = STACKING_LINE.replace("  exclusive\n", "")  # no exclusive discount: always per line
 
 # conditions on what is known of the member (segments, birthday, birthday month; from the attributes file) on
 # discounts, gifts, earning and a draw
@@ -925,14 +927,15 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "examples/programs/discount_card.loyalty", "BALANCES", "examples/programs/dry_cleaner.loyalty", "PENDING",
             "INACTIVE", "examples/programs/fuel_station.loyalty",
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
-            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "STACKING", "STACKING_ONE"]
+            "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "STACKING", "STACKING_ONE", "STACKING_LINE",
+            "STACKING_LINE_ONLY", "examples/programs/farm_stand.loyalty", "examples/programs/sandwich_bar.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
           "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS, "STACKING": STACKING,
-          "STACKING_ONE": STACKING_ONE}
+          "STACKING_ONE": STACKING_ONE, "STACKING_LINE": STACKING_LINE, "STACKING_LINE_ONLY": STACKING_LINE_ONLY}
 
 
 def _program(tmp_path_factory, name):
@@ -1491,11 +1494,13 @@ def test_vector_equals_scalar_on_member_prices_order_amounts_and_bundles(program
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**32), one=st.booleans(), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]))
-def test_vector_equals_scalar_under_stacking_policies(programs, seed, one, members, max_events):
-    """Stacking (mechanics/stacking.vector_allowed beside Stacked.run): which discount wins each order, on the
+@given(seed=st.integers(0, 2**32), which=st.sampled_from(["stacking", "stacking_one", "stacking_line",
+                                                         "stacking_line_only"]),
+       members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]))
+def test_vector_equals_scalar_under_stacking_policies(programs, seed, which, members, max_events):
+    """Stacking (mechanics/stacking.vector_lost beside Stacked.run): which discount wins each order, on the
     kernel and on the scalar plan, member by member: each rule's discount, and the whole result."""
-    path, prog = next(p for p in programs if p[0].endswith("stacking_one.loyalty" if one else "stacking.loyalty"))
+    path, prog = next(p for p in programs if p[0].endswith(f"/{which}.loyalty"))
     history = _history(prog, seed, members, max_events)
     plan, vec, ref = _both(path, prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()

@@ -1537,7 +1537,7 @@ def _setting_word(setting) -> str:
         ast.TimezoneSetting: "timezone",
         ast.RunsSetting: "runs from",
         ast.RewardsOnReturnSetting: "rewards are ... on return",
-        ast.StackingSetting: "at most one discount per order / discounts stack",
+        ast.StackingSetting: "at most one discount per order / per line, discounts stack",
     }.get(type(setting), f"{setting.what} accepted within" if isinstance(setting, ast.AcceptanceWindow) else "setting")
 
 

@@ -197,7 +197,7 @@ DOCUMENT = Obj({
     "budgets": Map("int"),
     "windows?": Obj({"returns?": DURATION, "late_events?": DURATION}),
     "codes?": Map(Obj({"uses": Opt("int")})),
-    "stacking?": Enum("one per order", "stack"),
+    "stacking?": Enum("one per order", "one per line", "stack"),
 })
 
 

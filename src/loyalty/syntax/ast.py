@@ -298,7 +298,8 @@ class AcceptanceWindow(Node):
 
 @frozen_node
 class StackingSetting(Node):
-    """`at most one discount per order` (policy "one per order") or `discounts stack` (policy "stack"): what
+    """`at most one discount per order` (policy "one per order"), `at most one discount per line` ("one per
+    line") or `discounts stack` (policy "stack"): what
     happens when several discounts apply to one order, unless a rule says (runtime/mechanics/stacking.py)."""
 
     policy: str

@@ -275,7 +275,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, ast.AcceptanceWindow):
         return f"{n.what} accepted within {duration(n.duration)}"
     if isinstance(n, ast.StackingSetting):
-        return "at most one discount per order" if n.policy == "one per order" else "discounts stack"
+        return {"one per order": "at most one discount per order", "one per line": "at most one discount per line",
+                "stack": "discounts stack"}[n.policy]
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"

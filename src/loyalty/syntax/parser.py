@@ -729,6 +729,9 @@ class _AstBuilder(Transformer):
     def one_discount_per_order(self, meta, c):
         return ast.StackingSetting("one per order", span=self._span(meta))
 
+    def one_discount_per_line(self, meta, c):
+        return ast.StackingSetting("one per line", span=self._span(meta))
+
     def discounts_stack(self, meta, c):
         return ast.StackingSetting("stack", span=self._span(meta))
 

@@ -88,20 +88,20 @@ def vector_discount_rules(kern) -> None:
     import numpy as np
 
     from loyalty.runtime.arrays import PURCHASE, segmented_cumsum
-    from loyalty.runtime.mechanics.stacking import vector_allowed
+    from loyalty.runtime.mechanics.stacking import vector_lost
 
     r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     paid = kern.paid
     kern.discount_refused = {}
     # stacking (mechanics/stacking.py): each discount's worth on the lines as the phase begins decides who wins
     start = paid.copy()
-    allowed = vector_allowed(kern, kern.discount_rules, lambda r: np.add.reduceat(
-        _vector_discount(kern, r, kern._line_match(r) & r_purchase, start), kern.e_start))
+    lost = vector_lost(kern, kern.discount_rules, lambda r: _vector_discount(kern, r, kern._line_match(r) & r_purchase,
+                                                                             start))
     for r in kern.discount_rules:
         match = kern._line_match(r) & r_purchase
-        if allowed is not None and r.index in allowed:
-            match &= allowed[r.index][kern.r_ev]
         d = _vector_discount(kern, r, match, paid)
+        if lost is not None:  # what it would take off the lines it lost: nothing (as stacking.Stacked.run)
+            d[lost[r.index]] = 0
         if r.limits:  # the cap grants part of the order's total, from its first lines on
             granted, kern.discount_refused[r.index] = vector_own_cap(kern, r, np.add.reduceat(d, kern.e_start))
             before = segmented_cumsum(d, kern.r_ev, kern.e_start) - d  # the earlier lines' discounts
