@@ -134,3 +134,19 @@ def test_explain_shows_which_offer_won_and_which_lost_and_why():
         '    - 9.90 NOK off order O0000091 not applied: "loyalty discount scale" won (best of "member discounts": '
         'worth less) (rule "members get 5% off", line 37)',
     ]
+
+
+def test_describe_words_the_policy_and_each_discount_s_clauses():
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from loyalty.cli import cli
+
+    root = Path(__file__).resolve().parent.parent
+    out = CliRunner().invoke(cli, ["describe", str(root / "examples/programs/sandwich_bar.loyalty")],
+                             env={"COLUMNS": "200"}).output
+    assert ("staff 30% off: Get 30% off your order, for members in \"staff\"; not combined with other discounts, "
+            "priority 1 (1 first) when discounts compete.") in out
+    assert "At most one discount applies to each item: the one with the first priority, else the one worth most to " \
+           "you." in out

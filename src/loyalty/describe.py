@@ -624,9 +624,10 @@ class _Describer:
                        "is returned.")
         if any(r["action"]["type"] == "punch" for r in self.doc["rules"]):
             out.append("Punch cards count items, not visits; returned items take their punches back.")
-        if self.doc.get("stacking") == "one per order":  # runtime/mechanics/stacking.py
-            out.append("At most one discount applies to an order: the one with the first priority, else the one "
-                       "worth most to you.")
+        policy = self.doc.get("stacking")  # runtime/mechanics/stacking.py
+        if policy in ("one per order", "one per line"):
+            out.append(f"At most one discount applies to {'an order' if policy == 'one per order' else 'each item'}: "
+                       "the one with the first priority, else the one worth most to you.")
         triggers = [(r.get("trigger") or {}) for r in self.doc["rules"]]
         if any(t.get("type") in ("goal", "streak") for t in triggers):  # docs/semantics.md, "Goals and streaks"
             out.append("Challenges count your purchases (and, where they say visits, your visits) as they happen; "
