@@ -221,7 +221,7 @@ def vectorisable(program):
     order, a bundle or a reward (all without a trigger), earn on signup or per referral, earn or give on a
     goal or streak; gifts and fixed points timers fire (a lapse, a birthday, an anniversary; gifts on
     reaching a tier), unconditional and uncapped; discounts on a counted purchase without filters; offers
-    with a lifetime. The result
+    with a lifetime; stacking clauses are kept. The result
     may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
     from loyalty.syntax import ast
 
@@ -264,7 +264,7 @@ def vectorisable(program):
         discount = isinstance(action, (ast.Discount, ast.DiscountEach))
         clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
             isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
-            or (discount and isinstance(c, ast.Cap)))
+            or (discount and isinstance(c, ast.Cap)) or isinstance(c, (ast.Exclusive, ast.Priority)))  # stacking: kept
         # an earning rule's cap of its own in points or times (limits.vector_part_caps), or else its budget, and
         # a fixed earn's budget (limits.vector_limits): a cap beside a budget counts what the budget grants
         earning = isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))
@@ -279,7 +279,8 @@ def vectorisable(program):
             d = rule(d)
         elif isinstance(d, ast.CampaignDecl):
             rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
-            d = ast.CampaignDecl(d.name, tuple(rules)) if rules else None
+            best_of = tuple(c for c in d.clauses if isinstance(c, ast.BestOf))  # stacking: on the kernel
+            d = ast.CampaignDecl(d.name, tuple(rules) + best_of) if rules else None
         elif isinstance(d, ast.DrawDecl):
             d = None
         elif isinstance(d, ast.RewardDecl) and d.stock is not None:  # stock: not vectorised yet

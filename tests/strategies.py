@@ -358,8 +358,14 @@ def limits() -> st.SearchStrategy[ast.Node]:
 
 
 @functools.lru_cache(maxsize=None)
+def stacking_clauses() -> st.SearchStrategy[ast.Node]:
+    return st.one_of(st.just(ast.Exclusive()), st.builds(ast.Priority, or_ref(counts())))
+
+
+@functools.lru_cache(maxsize=None)
 def rules() -> st.SearchStrategy[ast.RuleDecl]:
-    clauses = st.one_of(actions(), triggers(), conditions(), limits(), st.builds(ast.WithCode, texts()))
+    clauses = st.one_of(actions(), triggers(), conditions(), limits(), st.builds(ast.WithCode, texts()),
+                        stacking_clauses())
     return st.builds(ast.RuleDecl, texts(), st.lists(clauses, min_size=1, max_size=6).map(tuple))
 
 
@@ -376,6 +382,7 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.AcceptanceWindow, st.sampled_from(["returns", "late events"]), durations()),
         st.builds(ast.MembersJoinAtSignup),
         st.builds(ast.PreSignupWindow, durations()),
+        st.builds(ast.StackingSetting, st.sampled_from(["one per order", "one per line", "stack"])),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -449,7 +456,8 @@ def declarations() -> st.SearchStrategy[ast.Node]:
     catalog_entry = st.one_of(
         st.builds(ast.CategoryDecl, texts()), st.builds(ast.ItemDecl, texts(), texts(), st.none() | or_ref(moneys()))
     )
-    campaign_clause = st.one_of(conditions(), limits(), rules(), st.builds(ast.WithCode, texts()))
+    campaign_clause = st.one_of(conditions(), limits(), rules(), st.builds(ast.WithCode, texts()), stacking_clauses(),
+                                st.just(ast.BestOf()))
     return st.one_of(
         _program_decls(),
         _points_decls(),
@@ -550,6 +558,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.AcceptanceWindow("late events", draw(durations())),
             ast.MembersJoinAtSignup(),
             ast.PreSignupWindow(draw(durations())),
+            ast.StackingSetting(draw(st.sampled_from(["one per order", "one per line", "stack"]))),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -585,8 +594,8 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
         ),
     )
     campaign = ast.CampaignDecl(
-        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.WithCode(draw(name)),
-                     ast.RuleDecl(draw(name), ()))
+        draw(name), (ast.InBirthdayMonth(), ast.Cap(ast.CapOnce(), None), ast.WithCode(draw(name)), ast.BestOf(),
+                     ast.RuleDecl(draw(name), (ast.Exclusive(), ast.Priority(draw(counts())))))
     )
     declarations_each = [
         program_decl,
@@ -1299,11 +1308,51 @@ def valid_programs(draw) -> ast.Program:
              and d.name.value not in by_rules else d
              for d in decls]
 
+    # stacking (runtime/mechanics/stacking.py): two discounts that can meet on a line need a policy (else LOY323):
+    # the program's, or each discount's own (`exclusive`, or a priority of its own: equal ones are LOY325); and a
+    # campaign with two discounts may choose the best of them
+    decls = _with_stacking(draw, decls)
+
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]
     rest = [rest[i] for i in draw(st.permutations(range(len(rest))))]
     program = ast.Program(tuple([decls[0]] + rest))
     return draw(lifted_into_params(program)) if draw(st.integers(0, 2)) == 0 else program
+
+
+_DISCOUNTS = (ast.Discount, ast.DiscountEach, ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice, ast.BundleBuyGet,
+              ast.BundlePriceOf)
+
+
+def _with_stacking(draw, decls: list) -> list:
+    def is_discount(rule) -> bool:
+        return any(isinstance(c, _DISCOUNTS) for c in rule.clauses)
+
+    places = [(i, None) for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and is_discount(d)]
+    places += [(i, j) for i, d in enumerate(decls) if isinstance(d, ast.CampaignDecl)
+               for j, c in enumerate(d.clauses) if isinstance(c, ast.RuleDecl) and is_discount(c)]
+    if len(places) < 2:
+        return decls
+    decls = list(decls)
+    policy = draw(st.sampled_from(["one per order", "one per line", "stack", "rules"]))
+    if policy != "rules":
+        program = decls[0]
+        decls[0] = ast.ProgramDecl(program.name, program.settings + (ast.StackingSetting(policy),))
+    else:
+        ranks = draw(st.permutations(range(1, len(places) + 1)))
+        for (i, j), rank in zip(places, ranks):
+            clause = ast.Exclusive() if draw(st.integers(0, 2)) == 0 else ast.Priority(ast.Count(Decimal(rank)))
+            if j is None:
+                decls[i] = ast.RuleDecl(decls[i].name, decls[i].clauses + (clause,))
+            else:
+                c = list(decls[i].clauses)
+                c[j] = ast.RuleDecl(c[j].name, c[j].clauses + (clause,))
+                decls[i] = ast.CampaignDecl(decls[i].name, tuple(c))
+    for i, d in enumerate(decls):
+        if isinstance(d, ast.CampaignDecl) and sum(1 for c in d.clauses if isinstance(c, ast.RuleDecl)
+                                                   and is_discount(c)) >= 2 and draw(st.booleans()):
+            decls[i] = ast.CampaignDecl(d.name, d.clauses + (ast.BestOf(),))
+    return decls
 
 
 def _fires_on_purchase(rule: ast.RuleDecl) -> bool:
@@ -1326,7 +1375,7 @@ PARAM_PLACES: dict[type, tuple[str, ...]] = {
     ast.PunchDiscount: ("ordinal", "percent"), ast.PaidThenFree: ("free", "paid"), ast.EarnPerSpend: ("points", "per"),
     ast.EarnPerEvent: ("points",), ast.EarnFixed: ("points",), ast.EarnMultiplier: ("multiplier",),
     ast.Discount: ("percent",), ast.DiscountEach: ("amount",), ast.DiscountOrder: ("amount", "over"),
-    ast.FixedPrice: ("price",), ast.BundleBuyGet: ("buy", "free"), ast.BundlePriceOf: ("group", "paid"),
+    ast.FixedPrice: ("price",), ast.Priority: ("rank",), ast.BundleBuyGet: ("buy", "free"), ast.BundlePriceOf: ("group", "paid"),
     ast.ScaleStep: ("percent", "threshold"),
     ast.OnNthVisit: ("ordinal",), ast.AfterEveryVisits: ("count",), ast.AfterEverySpend: ("money",),
     ast.CapTimes: ("count",), ast.Cap: ("amount",), ast.Budget: ("amount",), ast.BenefitMultiplier: ("multiplier",),

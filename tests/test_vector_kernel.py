@@ -396,6 +396,67 @@ rule "points" {
 }
 """
 
+# stacking (runtime/mechanics/stacking.py): an exclusive discount, priorities, a best-of campaign, a capped winner,
+# and (STACKING_ONE) the program-wide one discount per order
+STACKING = """
+program "Stacking" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+rule "member" {
+  get 5% off
+  exclusive
+}
+rule "member wash price" {
+  "basic wash" costs 40 NOK
+  on weekdays
+}
+rule "evening extras" {
+  get 15% off
+  on category "extras"
+  between 17:00 and 23:00
+  priority 2
+}
+rule "coffee each" {
+  get 1 NOK off each
+  on "coffee"
+  priority 1
+  at most 3 times per member
+}
+rule "by spend" {
+  get discount by lifetime spend {
+    3% off from 0 NOK
+    10% off from 500 NOK
+  }
+  priority 2
+}
+campaign "weekend" {
+  on weekends
+  best of
+  rule "big orders" {
+    get 50 NOK off orders over 100 NOK
+  }
+  rule "wash bundle" {
+    buy 2 item, get 1 free
+  }
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+STACKING_ONE = STACKING.replace('timezone "Europe/Oslo"', 'timezone "Europe/Oslo"\n  at most one discount per order')
+STACKING_LINE = STACKING.replace('timezone "Europe/Oslo"', 'timezone "Europe/Oslo"\n  at most one discount per line')
+STACKING_LINE_ONLY = STACKING_LINE.replace("  exclusive\n", "")  # no exclusive discount: always per line
+
 # conditions on what is known of the member (segments, birthday, birthday month; from the attributes file) on
 # discounts, gifts, earning and a draw
 MEMBERS = """
@@ -1067,15 +1128,18 @@ PROGRAMS = ["benchmarks/programs/reference.loyalty", "examples/programs/car_wash
             "TIER_REVIEWS", "TIER_EARNED", "TIER_VISITS", "TIER_WEEKS", "TIER_BENEFITS", "DISCOUNT_CAPS",
             "TIER_ROLLING", "TIER_ROLLING_EARNED", "OFFERS", "WINDOWS", "examples/programs/bookstore.loyalty",
             "benchmarks/programs/tiered_returns.loyalty", "TIMERS", "TIMER_POINTS", "DISCOUNT_TRIGGERS",
-            "examples/programs/comeback_cafe.loyalty", "examples/programs/member_moments.loyalty"]
+            "examples/programs/comeback_cafe.loyalty", "examples/programs/member_moments.loyalty", "STACKING",
+            "STACKING_ONE", "STACKING_LINE", "STACKING_LINE_ONLY", "examples/programs/farm_stand.loyalty",
+            "examples/programs/sandwich_bar.loyalty"]
 INLINE = {"WIDE": WIDE, "CONDITIONS": CONDITIONS, "DRAWS": DRAWS, "REDEEM": REDEEM, "GIFTS": GIFTS,
           "DISCOUNTS": DISCOUNTS, "MEMBERS": MEMBERS, "FIXED": FIXED, "SPEND": SPEND, "BALANCES": BALANCES,
           "PENDING": PENDING, "INACTIVE": INACTIVE,
           "TIER_REVIEWS": TIER_REVIEWS, "TIER_EARNED": TIER_EARNED, "TIER_VISITS": TIER_VISITS, "TIER_WEEKS": TIER_WEEKS,
           "TIER_BENEFITS": TIER_BENEFITS, "DISCOUNT_CAPS": DISCOUNT_CAPS, "TIER_ROLLING": TIER_ROLLING,
           "TIER_ROLLING_EARNED": TIER_ROLLING_EARNED, "OFFERS": OFFERS, "WINDOWS": WINDOWS,
-          "TIMERS": TIMERS, "TIMER_POINTS": TIMER_POINTS,
-          "DISCOUNT_TRIGGERS": DISCOUNT_TRIGGERS}
+          "TIMERS": TIMERS, "TIMER_POINTS": TIMER_POINTS, "DISCOUNT_TRIGGERS": DISCOUNT_TRIGGERS,
+          "STACKING": STACKING, "STACKING_ONE": STACKING_ONE, "STACKING_LINE": STACKING_LINE,
+          "STACKING_LINE_ONLY": STACKING_LINE_ONLY}
 
 
 def _program(tmp_path_factory, name):
@@ -1924,3 +1988,20 @@ def test_earning_caps_and_period_end_member_by_member(tmp_path_factory, seed, me
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), which=st.sampled_from(["stacking", "stacking_one", "stacking_line",
+                                                         "stacking_line_only"]),
+       members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]))
+def test_vector_equals_scalar_under_stacking_policies(programs, seed, which, members, max_events):
+    """Stacking (mechanics/stacking.vector_lost beside Stacked.run): which discount wins each order, on the
+    kernel and on the scalar plan, member by member: each rule's discount, and the whole result."""
+    path, prog = next(p for p in programs if p[0].endswith(f"/{which}.loyalty"))
+    history = _history(prog, seed, members, max_events)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+

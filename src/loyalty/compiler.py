@@ -57,6 +57,7 @@ class _Compiler:
         self.taken_back = False
         self.windows: dict = {}  # "returns" | "late_events" -> ast.Duration
         self.enrolment: Optional[dict] = None  # `members join at signup`: {"window": ast.Duration} when a window is given
+        self.stacking_policy: Optional[str] = None  # "one per order" | "stack" (runtime/mechanics/stacking.py)
         if pdecl is not None:
             for s in pdecl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -73,6 +74,8 @@ class _Compiler:
                     self.enrolment = self.enrolment or {}
                 elif isinstance(s, ast.PreSignupWindow):
                     self.enrolment = {**(self.enrolment or {}), "window": s.duration}
+                elif isinstance(s, ast.StackingSetting) and self.stacking_policy is None:
+                    self.stacking_policy = s.policy
         else:
             self.problem("LOY104", "the program has no `program \"name\" { ... }` declaration", program)
         self.exponent = _exponent_of(self.currency)
@@ -196,6 +199,8 @@ class _Compiler:
         }
         if codes:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["codes"] = codes
+        if self.stacking_policy is not None:  # only when said: other programs' documents stay as they were
+            doc["stacking"] = self.stacking_policy
         if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
         if self.enrolment is not None:  # likewise only when declared (runtime/mechanics/enrolment.py)
@@ -335,6 +340,21 @@ class _Compiler:
                     unit, amount = "points", self.whole_points(c.amount)
                 out["budget"] = {"key": scope, "unit": unit}
                 self.budgets[scope] = amount
+        stacking = self.stacking(tuple(outer_conds) + tuple(d.clauses), campaign)
+        if stacking:  # only when said: the documents (and identities) of other programs stay as they were
+            out["stacking"] = stacking
+        return out
+
+    def stacking(self, clauses: tuple, campaign: Optional[str]) -> dict:
+        """A rule's stacking clauses (runtime/mechanics/stacking.py): exclusive, its priority, its best-of group."""
+        out: dict = {}
+        for c in clauses:
+            if isinstance(c, ast.Exclusive):
+                out["exclusive"] = True
+            elif isinstance(c, ast.Priority) and "priority" not in out:
+                out["priority"] = int(c.rank.value)
+            elif isinstance(c, ast.BestOf):
+                out["group"] = campaign
         return out
 
     def action(self, c, out: dict) -> Optional[dict]:

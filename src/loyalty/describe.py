@@ -358,7 +358,23 @@ class _Describer:
             conditions.insert(0, f'with the code "{rule["code"]}"')
         if conditions:
             text += ", " + ", ".join(conditions)
+        stacking = self.stacking_words(rule.get("stacking"))
+        if stacking:
+            text += "; " + stacking
         return text + "."
+
+    def stacking_words(self, s: Optional[dict]) -> str:
+        """What a discount's stacking clauses mean to a member (runtime/mechanics/stacking.py)."""
+        if not s:
+            return ""
+        words = []
+        if s.get("exclusive"):
+            words.append("not combined with other discounts")
+        if s.get("group") is not None:
+            words.append(f'only the best discount of "{s["group"]}" applies')
+        if s.get("priority") is not None:
+            words.append(f"priority {s['priority']} (1 first) when discounts compete")
+        return ", ".join(words)
 
     def metric_words(self, m: dict) -> str:
         base = {"spend": "your spend", "visits": "your visits"}.get(m["kind"]) or f"the {m['point_kind']} you earn"
@@ -614,6 +630,10 @@ class _Describer:
                        "is returned.")
         if any(r["action"]["type"] == "punch" for r in self.doc["rules"]):
             out.append("Punch cards count items, not visits; returned items take their punches back.")
+        policy = self.doc.get("stacking")  # runtime/mechanics/stacking.py
+        if policy in ("one per order", "one per line"):
+            out.append(f"At most one discount applies to {'an order' if policy == 'one per order' else 'each item'}: "
+                       "the one with the first priority, else the one worth most to you.")
         triggers = [(r.get("trigger") or {}) for r in self.doc["rules"]]
         if any(t.get("type") in ("goal", "streak") for t in triggers):  # docs/semantics.md, "Goals and streaks"
             out.append("Challenges count your purchases (and, where they say visits, your visits) as they happen; "

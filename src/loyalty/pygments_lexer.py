@@ -45,6 +45,8 @@ KEYWORDS = (
     "members", "join", "before", "count",
     # fixed-price and amount-off offers, same-order bundles
     "orders", "over", "costs", "buy", "price",
+    # stacking policy
+    "one", "discounts", "stack", "exclusive", "priority", "best",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays

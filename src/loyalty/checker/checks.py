@@ -46,6 +46,11 @@ TRIGGERS = (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction, ast.OnNthVisit, ast
             ast.AfterInactivity, ast.OnNthPurchase, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier,
             ast.AfterGoal, ast.AfterStreak, ast.OnReferring, ast.OnReferred)
 LIMITS = (ast.Cap, ast.Budget)
+# stacking clauses (runtime/mechanics/stacking.py): neither conditions nor limits
+STACKING = (ast.Exclusive, ast.Priority, ast.BestOf)
+# the actions stacking decides between: what the discount phase takes off the lines
+DISCOUNT_ACTIONS = (ast.Discount, ast.DiscountEach, ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
+                    ast.BundleBuyGet, ast.BundlePriceOf)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
 TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
@@ -302,6 +307,7 @@ class _Checker:
         self.check_tiers()
         self.check_rules()
         self.check_campaigns()
+        self.check_stacking()
         self.check_draws()
         self.check_values()
         self.check_redeemable()
@@ -699,10 +705,10 @@ class _Checker:
         rule = entry.rule
         actions = [c for c in rule.clauses if isinstance(c, ACTIONS)]
         triggers = [c for c in rule.clauses if isinstance(c, TRIGGERS)]
-        own_conditions = [c for c in rule.clauses if not isinstance(c, ACTIONS + TRIGGERS + LIMITS)]
+        own_conditions = [c for c in rule.clauses if not isinstance(c, ACTIONS + TRIGGERS + LIMITS + STACKING)]
         own_limits = [c for c in rule.clauses if isinstance(c, LIMITS)]
         inherited = list(entry.inherited_clauses())
-        inherited_conditions = [c for c in inherited if not isinstance(c, LIMITS)]
+        inherited_conditions = [c for c in inherited if not isinstance(c, LIMITS + STACKING)]
         inherited_limits = [c for c in inherited if isinstance(c, LIMITS)]
 
         if not actions:
@@ -1196,13 +1202,96 @@ class _Checker:
 
     def check_campaigns(self) -> None:
         for campaign in self.sym.campaigns.values():
-            conditions = [c for c in campaign.clauses if not isinstance(c, (ast.RuleDecl,) + LIMITS)]
+            conditions = [c for c in campaign.clauses if not isinstance(c, (ast.RuleDecl,) + LIMITS + STACKING)]
             for clause in conditions:
                 self.resolve_condition_names(clause)
             for clause in campaign.clauses:
                 if isinstance(clause, LIMITS):
                     self.check_limit_names(clause)
             self.check_dates(campaign.name.value, conditions, None, kind="campaign")
+
+    # ---------------------------------------------------------------- stacking (runtime/mechanics/stacking.py)
+
+    def check_stacking(self) -> None:
+        """LOY215 a priority that is not a whole number from 1; LOY324 a stacking clause that decides nothing (on a
+        rule that gives no discount); LOY323 two discounts that can apply to the same line with nothing saying
+        whether they combine; LOY325 two of them with the same priority."""
+        decl = self.sym.program
+        program_policy = decl is not None and any(isinstance(s, ast.StackingSetting) for s in decl.settings)
+        discounts = []  # (rule entry, the lines it can discount, exclusive, priority, best-of campaign)
+        for entry in self.sym.rule_entries:
+            rule = entry.rule
+            own = [c for c in rule.clauses if isinstance(c, STACKING)]
+            inherited = [c for c in entry.inherited_clauses() if isinstance(c, STACKING)]
+            priorities = [c for c in own + inherited if isinstance(c, ast.Priority)]
+            for p in priorities:
+                value = p.rank.value
+                if value != value.to_integral_value() or value < 1:
+                    self.report("LOY215", f"priority {value} is not a whole number from 1", p.rank.span,
+                                hint="priority 1 wins first, then 2, ...: write a whole number such as 1")
+            for second in priorities[1:]:
+                self.report("LOY105", f'rule "{rule.name.value}" has a second priority', second.span,
+                            hint=f"keep one of them (the first is at line {priorities[0].span.line})")
+            actions = [c for c in rule.clauses if isinstance(c, ACTIONS)]
+            action = actions[0] if actions else None
+            if action is None:
+                continue
+            if not isinstance(action, DISCOUNT_ACTIONS):
+                for c in own:
+                    self.report("LOY324", f'rule "{rule.name.value}" gives {_ACTION_WORDS[type(action)]}, not a '
+                                f"discount: `{_stacking_word(c)}` decides nothing", c.span,
+                                hint="stacking decides between discounts (a percentage, an amount or a price off): "
+                                     "remove it")
+                continue
+            group = entry.campaign if any(isinstance(c, ast.BestOf) for c in inherited) else None
+            rank = priorities[0].rank.value if priorities else None
+            discounts.append((entry, self._discounted_items(entry, action),
+                              any(isinstance(c, ast.Exclusive) for c in own + inherited), rank, group))
+        for campaign in self.sym.campaigns.values():
+            best = [c for c in campaign.clauses if isinstance(c, ast.BestOf)]
+            if best and sum(1 for d in discounts if d[0].campaign is campaign) < 2:
+                self.report("LOY324", f'campaign "{campaign.name.value}" has `best of` but fewer than two discounts',
+                            best[0].span, hint="`best of` chooses one of the campaign's discounts per order: remove it, "
+                                               "or move the discounts it should choose between into the campaign")
+        for j, (b, b_items, b_excl, b_rank, b_group) in enumerate(discounts):
+            warned = False
+            for a, a_items, a_excl, a_rank, a_group in discounts[:j]:
+                if a_items is not None and b_items is not None and not (a_items & b_items):
+                    continue
+                if a_rank is not None and a_rank == b_rank:
+                    span = next(c for c in b.rule.clauses + b.inherited_clauses() if isinstance(c, ast.Priority)).span
+                    self.report("LOY325", f'discounts "{a.name}" and "{b.name}" have the same priority {b_rank}', span,
+                                hint="the one worth more to the member wins (on a tie, the earlier rule): give them "
+                                     "different priorities to say which comes first")
+                covered = program_policy or a_excl or b_excl or (a_rank is not None and b_rank is not None) or (
+                    a_group is not None and a_group is b_group)
+                if not covered and not warned:
+                    warned = True
+                    self.report("LOY323", f'discounts "{a.name}" and "{b.name}" can apply to the same line, and '
+                                f"nothing says whether they combine", b.rule.name.span,
+                                hint="add `exclusive` or `priority 1` / `priority 2` to them, put them in a campaign "
+                                     "with `best of`, or say in the program block `at most one discount per order` "
+                                     "(or `discounts stack` if they add up)")
+
+    def _discounted_items(self, entry: RuleEntry, action) -> Optional[frozenset]:
+        """The names of the catalog's items a discount rule can take something off, or None when that is not known
+        (no catalog): two rules whose sets do not meet never discount the same line."""
+        clauses = list(entry.rule.clauses) + list(entry.inherited_clauses())
+        filters = [("items", c.names) for c in clauses if isinstance(c, ast.OnItems)]
+        filters += [("categories", c.names) for c in clauses if isinstance(c, ast.OnCategories)]
+        selector = getattr(action, "selector", None)
+        if selector is not None and selector.kind != "any":
+            filters.append((selector.kind, selector.names))
+        if not self.sym.has_catalog:
+            names = [frozenset(n.value for n in ns) for kind, ns in filters if kind == "items"]
+            if not names or len(names) != len(filters):
+                return None
+            return frozenset.intersection(*names)
+        items = {name: decl.category.value for name, decl in self.sym.items.items()}
+        for kind, ns in filters:
+            wanted = {n.value for n in ns}
+            items = {i: c for i, c in items.items() if (i in wanted if kind == "items" else c in wanted)}
+        return frozenset(items)
 
     def check_draws(self) -> None:
         for draw in self.sym.draws.values():
@@ -1463,6 +1552,12 @@ class _Ref:
 # ------------------------------------------------------------------ small pure helpers
 
 
+def _stacking_word(clause) -> str:
+    if isinstance(clause, ast.Priority):
+        return f"priority {clause.rank.value}"
+    return "exclusive" if isinstance(clause, ast.Exclusive) else "best of"
+
+
 def _setting_word(setting) -> str:
     return {
         ast.CurrencySetting: "currency",
@@ -1471,6 +1566,7 @@ def _setting_word(setting) -> str:
         ast.RewardsOnReturnSetting: "rewards are ... on return",
         ast.MembersJoinAtSignup: "members join at signup",
         ast.PreSignupWindow: "purchases up to ... before signup count",
+        ast.StackingSetting: "at most one discount per order / per line, discounts stack",
     }.get(type(setting), f"{setting.what} accepted within" if isinstance(setting, ast.AcceptanceWindow) else "setting")
 
 

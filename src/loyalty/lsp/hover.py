@@ -191,7 +191,7 @@ def _trigger_words(trigger, text: str) -> str:
 def rule_hover_markdown(entry: RuleEntry, symbols: Symbols, text: str) -> str:
     """The hover of a rule: its name, what it gives in words with its effective rate, when it applies and
     its limits. The one function to swap for `loyalty describe`'s sentence."""
-    from loyalty.checker.checks import ACTIONS, LIMITS, TRIGGERS
+    from loyalty.checker.checks import ACTIONS, LIMITS, STACKING, TRIGGERS
 
     rule = entry.rule
     head = f"**rule {_name(rule.name.value)}**"
@@ -209,12 +209,16 @@ def rule_hover_markdown(entry: RuleEntry, symbols: Symbols, text: str) -> str:
         lines.append("Fires " + ", ".join(_trigger_words(t, text) for t in triggers) + ".")
     elif any(isinstance(a, (ast.EarnFixed, ast.GiveReward)) for a in actions):
         lines.append("Fires on every purchase it applies to.")
-    conditions = [c for c in clauses if not isinstance(c, ACTIONS + TRIGGERS + LIMITS + (ast.RuleDecl,))]
+    conditions = [c for c in clauses if not isinstance(c, ACTIONS + TRIGGERS + LIMITS + STACKING + (ast.RuleDecl,))]
     if conditions:
         lines.append("Only " + ", ".join(_code(_source(text, c)) for c in conditions) + ".")
     limits = [c for c in clauses if isinstance(c, LIMITS)]
     if limits:
         lines.append("Limited by " + ", ".join(_code(_source(text, c)) for c in limits) + ".")
+    stacking = [c for c in clauses if isinstance(c, STACKING)]
+    if stacking:  # runtime/mechanics/stacking.py
+        lines.append("When discounts compete for an order: " + ", ".join(_code(_source(text, c)) for c in stacking)
+                     + " (docs/semantics.md, Stacking).")
     return "\n\n".join(lines)
 
 

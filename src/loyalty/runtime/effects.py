@@ -24,6 +24,8 @@ EFFECT_KINDS = (
     "code_used",  # a purchase used a code (mechanics/codes.py); scope code:<code>
     "code_refused",  # a purchase carried a code it could not use, and why (reason)
     "discount_applied",  # amount off this order
+    "discount_not_applied",  # a discount that lost a stacking contest (mechanics/stacking.py): its worth in amount,
+    # the winner in scope, why in reason
     "points_earned",  # pending=True when they mature later
     "points_redeemed",
     "points_clawed_back",  # by a return (pending=True when taken from pending points)
@@ -143,6 +145,8 @@ class Effect(_EffectFields):
             s = f"offer {self.reward} lapsed unused (costs nothing)"
         elif k == "discount_applied":
             s = f"{money(self.amount or 0)} off order {self.order}"
+        elif k == "discount_not_applied":
+            s = f"{money(self.amount or 0)} off order {self.order} not applied: \"{self.scope}\" won ({self.reason})"
         elif k == "tier_changed":
             s = f"tier changed from {self.tier_from or 'none'} to {self.tier_to or 'none'}"
         elif k == "draw_entries":

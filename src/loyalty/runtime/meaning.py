@@ -286,6 +286,8 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
         for j, cap in enumerate(r["caps"]):
             _int(cap["amount"], f"{path}.caps[{j}].amount", 1)
             _period(cap["period"], f"{path}.caps[{j}].period")
+        if "priority" in r.get("stacking", {}):
+            _int(r["stacking"]["priority"], f"{path}.stacking.priority", 1)
         if "code" in r and r["code"] not in codes:
             raise SchemaError(f"{path}.code", f"{r['code']!r} is not one of the program's codes")
         b = r["budget"]

@@ -37,6 +37,7 @@ from loyalty.runtime.mechanics.offers import lapse_offers, next_offer_end, use_o
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
 from loyalty.runtime.mechanics.points import KindPlan, advance_kind, expire_only, start_inactivity
 from loyalty.runtime.mechanics.redeem import check_redemption, redeem
+from loyalty.runtime.mechanics.stacking import stacked
 from loyalty.runtime.mechanics.returns import check_return, take_back
 from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews, tier_discount, tier_upgrade,
                                              upgrade_to)
@@ -59,19 +60,24 @@ _PHASES_KEPT = 1024
 class Phases:
     """The steps of one purchase for one set of applicable rules, by phase, each (function, data) in rule
     order: `reductions` (discounts, discount scales, punch cards: what lowers the amount paid), `earns`,
-    `gives`; and the applicable multiplier rules the earning steps read."""
+    `gives`; and the applicable multiplier rules the earning steps read. `stacked`: the reductions under the
+    program's stacking policy (mechanics/stacking.py), or None when it decides nothing among these rules."""
 
-    __slots__ = ("reductions", "multipliers", "earns", "gives")
+    __slots__ = ("reductions", "multipliers", "earns", "gives", "stacked")
 
     def __init__(self, plan: "Plan", applicable):
         by_phase: dict = {p: [] for p in PURCHASE_PHASES}
+        discounts: dict = {"discount": [], "discount_scale": []}  # (rule, mechanic, step, data), for stacking
         self.multipliers = [r for r in applicable if plan.phase_of[r.index] == MODIFIER]
         for r in applicable:
             phase = plan.phase_of[r.index]
             if phase != MODIFIER:
-                by_phase[phase].append(plan.mechanics[r.index].purchase_step(r, plan, plan.specialise,
-                                                                             self.multipliers))
+                step = plan.mechanics[r.index].purchase_step(r, plan, plan.specialise, self.multipliers)
+                by_phase[phase].append(step)
+                if phase in discounts:
+                    discounts[phase].append((r, plan.mechanics[r.index], *step))
         self.reductions = tuple(by_phase["discount"] + by_phase["discount_scale"] + by_phase["punch"])
+        self.stacked = stacked(plan, discounts["discount"] + discounts["discount_scale"], by_phase["punch"])
         self.earns = tuple(by_phase["earn"])
         self.gives = tuple(by_phase["give"])
 
@@ -397,8 +403,11 @@ class Plan:
         # (2) what lowers the amount paid: the tier's discount, discounts, the discount scale, punch cards
         if tier is not None and tier.discount is not None:
             tier_discount(tier, lines, t, ev.order, ev.id, out)
-        for step, data in ph.reductions:
-            step(self, st, data, lines, ev, ledger, out, order, tier, mults)
+        if ph.stacked is not None:  # some discounts contest the order (mechanics/stacking.py)
+            ph.stacked.run(self, st, lines, ev, ledger, out, order, tier, mults)
+        else:
+            for step, data in ph.reductions:
+                step(self, st, data, lines, ev, ledger, out, order, tier, mults)
         paid = 0
         for ln in lines:
             paid += ln[4]

@@ -156,7 +156,8 @@ class Rule:
 
     __slots__ = ("index", "name", "campaign", "line", "column", "action", "point_kind", "rate", "points", "factor",
                  "reward", "percent", "action_doc", "metric", "steps", "cycle", "free", "event", "trigger", "trigger_n",
-                 "trigger_name", "trigger_doc", "filters", "preds", "limits", "budget", "budget_unit", "counted", "code")
+                 "trigger_name", "trigger_doc", "filters", "preds", "limits", "budget", "budget_unit", "counted", "code",
+                 "exclusive", "priority", "group")
 
     def __init__(self, index: int, d: dict, prog: "CompiledProgram"):
         self.index = index
@@ -195,6 +196,11 @@ class Rule:
         self.budget = b["key"] if b else None
         self.budget_unit = b["unit"] if b else None
         self.code = d.get("code")  # the code a purchase must carry (mechanics/codes.py), or None
+        # stacking (mechanics/stacking.py): combines with no other discount; its priority (1 first); its best-of group
+        s = d.get("stacking") or {}
+        self.exclusive = bool(s.get("exclusive"))
+        self.priority = s.get("priority")
+        self.group = s.get("group")
         # a counting trigger on a rule with conditions or item filters counts only the events they select, in
         # a counter of its own (docs/semantics.md, "Triggers count what the conditions select")
         self.counted = self.trigger in COUNTING_TRIGGERS and bool(self.preds or self.filters)
@@ -363,7 +369,7 @@ class CompiledProgram:
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
                  "has_timers", "item_costs", "sources", "plans", "legacy_identity", "return_window",
-                 "late_window", "codes", "enrolment")
+                 "late_window", "codes", "enrolment", "stacking")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -422,6 +428,9 @@ class CompiledProgram:
         self.budgets = {k: int(v) for k, v in doc.get("budgets", {}).items()}
         # code -> its uses in all (None: no limit); mechanics/codes.py
         self.codes = {c: v.get("uses") for c, v in (doc.get("codes") or {}).items()}
+        # what several discounts on one order do, unless a rule says: "one per order", "stack" or None (not said:
+        # they stack); mechanics/stacking.py
+        self.stacking = doc.get("stacking")
         by: dict = {}
         for r in self.rules:
             by.setdefault(r.trigger, []).append(r)

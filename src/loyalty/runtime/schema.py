@@ -146,6 +146,8 @@ RULE = Obj({
     "line_filters": List(LINE_FILTER),
     "caps": List(Obj({"scope": "str", "unit": Enum("points", "money", "times"), "amount": "int", "period": PERIOD})),
     "budget": Opt(Obj({"key": "str", "unit": Enum("points", "money")})), "action": ACTION, "code?": "str",
+    # runtime/mechanics/stacking.py: only on rules that say it
+    "stacking?": Obj({"exclusive?": "bool", "priority?": "int", "group?": "str"}),
 })
 
 POINT_KIND = Obj({
@@ -196,6 +198,7 @@ DOCUMENT = Obj({
     "windows?": Obj({"returns?": DURATION, "late_events?": DURATION}),
     "enrolment?": Obj({"window?": DURATION}),
     "codes?": Map(Obj({"uses": Opt("int")})),
+    "stacking?": Enum("one per order", "one per line", "stack"),
 })
 
 

@@ -308,8 +308,17 @@ class PreSignupWindow(Node):
     duration: Duration
 
 
+@frozen_node
+class StackingSetting(Node):
+    """`at most one discount per order` (policy "one per order"), `at most one discount per line` ("one per
+    line") or `discounts stack` (policy "stack"): what
+    happens when several discounts apply to one order, unless a rule says (runtime/mechanics/stacking.py)."""
+
+    policy: str
+
+
 ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting, AcceptanceWindow,
-                       MembersJoinAtSignup, PreSignupWindow]
+                       MembersJoinAtSignup, PreSignupWindow, StackingSetting]
 
 
 @frozen_node
@@ -980,7 +989,30 @@ class Budget(Node):
 
 
 Limit = Union[Cap, Budget]
-Clause = Union[Action, Trigger, Condition, Limit, WithCode]
+
+
+# ---------------------------------------------------------------- stacking (runtime/mechanics/stacking.py)
+
+
+@frozen_node
+class Exclusive(Node):
+    """`exclusive`: the rule's discount combines with no other; where it applies, one discount wins the order."""
+
+
+@frozen_node
+class Priority(Node):
+    """`priority 1`: discounts with a priority do not combine; the lowest number that applies wins."""
+
+    rank: Count
+
+
+@frozen_node
+class BestOf(Node):
+    """`best of`, in a campaign: at most one of the campaign's discounts per order."""
+
+
+StackingClause = Union[Exclusive, Priority]
+Clause = Union[Action, Trigger, Condition, Limit, WithCode, StackingClause]
 
 
 @frozen_node
@@ -994,7 +1026,7 @@ class CampaignDecl(Node):
     """A named group of rules sharing conditions (dates, stores...) and limits (a budget)."""
 
     name: Text
-    clauses: tuple[Union[Condition, Limit, RuleDecl, WithCode], ...]
+    clauses: tuple[Union[Condition, Limit, RuleDecl, WithCode, StackingClause, BestOf], ...]
 
 
 # ---------------------------------------------------------------- tiers

@@ -278,6 +278,9 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "members join at signup"
     if isinstance(n, ast.PreSignupWindow):
         return f"purchases up to {duration(n.duration)} before signup count"
+    if isinstance(n, ast.StackingSetting):
+        return {"one per order": "at most one discount per order", "one per line": "at most one discount per line",
+                "stack": "discounts stack"}[n.policy]
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"
@@ -406,6 +409,12 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
         return "on birthday"
     if isinstance(n, ast.WithCode):
         return f"with code {quote(n.code.value)}"
+    if isinstance(n, ast.Exclusive):
+        return "exclusive"
+    if isinstance(n, ast.Priority):
+        return f"priority {count(n.rank)}"
+    if isinstance(n, ast.BestOf):
+        return "best of"
     if isinstance(n, ast.When):
         return f"when {expression(n.expr)}"
     # limits

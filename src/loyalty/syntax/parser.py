@@ -726,6 +726,15 @@ class _AstBuilder(Transformer):
         unit = str(c[1]) if c[1] is not None else None
         return ast.BenefitMultiplier(self._spelled_param_ref(c[0]), unit, span=self._span(meta))
 
+    def one_discount_per_order(self, meta, c):
+        return ast.StackingSetting("one per order", span=self._span(meta))
+
+    def one_discount_per_line(self, meta, c):
+        return ast.StackingSetting("one per line", span=self._span(meta))
+
+    def discounts_stack(self, meta, c):
+        return ast.StackingSetting("stack", span=self._span(meta))
+
     def returns_window_setting(self, meta, c):
         return ast.AcceptanceWindow("returns", c[0], span=self._span(meta))
 
@@ -1018,6 +1027,16 @@ class _AstBuilder(Transformer):
 
     def budget(self, meta, c):
         return ast.Budget(c[0], span=self._span(meta))
+
+    # stacking
+    def exclusive(self, meta, c):
+        return ast.Exclusive(span=self._span(meta))
+
+    def priority(self, meta, c):
+        return ast.Priority(self._count(c[0]), span=self._span(meta))
+
+    def best_of(self, meta, c):
+        return ast.BestOf(span=self._span(meta))
 
     # selectors
     def select_items(self, meta, c):

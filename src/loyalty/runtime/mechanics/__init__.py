@@ -21,6 +21,7 @@ from loyalty.runtime.mechanics.redeem import Redemptions
 from loyalty.runtime.mechanics.referral import Referral
 from loyalty.runtime.mechanics.registry import (MODIFIER, PROGRAM_MECHANICS, PURCHASE_PHASES, RULE_MECHANICS,
                                                 Mechanic, PlanError, mechanic_for, register_program)
+from loyalty.runtime.mechanics.stacking import Stacking
 from loyalty.runtime.mechanics.stock import Stock
 from loyalty.runtime.mechanics.tiers import Tiers
 from loyalty.runtime.mechanics.winback import WinBack
@@ -30,7 +31,7 @@ from loyalty.runtime.mechanics.winback import WinBack
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
 for _m in (Budgets(), Stock(), Codes(), Adjustments(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack(),
-           Offers(), Moments(), Goals(), Referral(), Enrolment()):
+           Offers(), Moments(), Goals(), Referral(), Enrolment(), Stacking()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",

@@ -35,12 +35,13 @@ def _by_unit_price(a: tuple, b: tuple) -> int:
     return -1 if left < right else 1 if left > right else i - j
 
 
-def bundle(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+def bundle_lines(step, lines) -> list:
+    """(line, discount) for the cheapest units the bundle makes free."""
     r, buy, free = step
     selected = [ln for ln in lines if r.line_matches(ln[0], ln[1])]
     left = free_units(sum(ln[2] for ln in selected), buy, free)
     if not left:
-        return
+        return []
     cheapest = [i for i, _ in sorted(enumerate(selected), key=cmp_to_key(_by_unit_price))]
     per_line = []
     for i in cheapest:
@@ -50,7 +51,11 @@ def bundle(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
         left -= k
         if not left:
             break
-    apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
+    return per_line
+
+
+def bundle(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+    apply_line_discounts(plan.prog, st, step[0], bundle_lines(step, lines), ev, ledger, out)
 
 
 def vector_bundle(kern, match, paid, buy: int, free: int):
@@ -97,6 +102,9 @@ class Bundle(Mechanic):
     def purchase_step(self, rule, plan, specialise, mults=()):
         a = rule.action_doc
         return bundle, (rule, a["buy"], a["free"])
+
+    def worth(self, plan, st, data, lines, t) -> list:
+        return bundle_lines(data, lines)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None  # vector_bundle, in discount.vector_discount_rules; caps and budgets are declined apart

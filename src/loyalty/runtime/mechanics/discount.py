@@ -16,10 +16,14 @@ from loyalty.runtime.mechanics.triggers import trigger_vector_reason, vector_dis
 from loyalty.runtime.schema import List, Obj
 
 
-def discount_lines(prog, st, r, lines, pct, ev, ledger, out) -> None:
+def percent_off_lines(r, lines, pct) -> list:
+    """(line, discount) for each line the rule selects: `pct` of what it still costs, half to even."""
     num, den = pct
-    per_line = [(ln, half_even(ln[4] * num, den * 100)) for ln in lines if r.line_matches(ln[0], ln[1])]
-    apply_line_discounts(prog, st, r, per_line, ev, ledger, out)
+    return [(ln, half_even(ln[4] * num, den * 100)) for ln in lines if r.line_matches(ln[0], ln[1])]
+
+
+def discount_lines(prog, st, r, lines, pct, ev, ledger, out) -> None:
+    apply_line_discounts(prog, st, r, percent_off_lines(r, lines, pct), ev, ledger, out)
 
 
 def apply_line_discounts(prog, st, r, per_line: list, ev, ledger, out) -> None:
@@ -46,6 +50,11 @@ def discount(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
     discount_lines(plan.prog, st, r, lines, r.percent, ev, ledger, out)
 
 
+def discount_worth(plan, st, r, lines) -> list:
+    """What `discount` would take off each line, before caps (mechanics/stacking.py weighs it)."""
+    return percent_off_lines(r, lines, r.percent)
+
+
 def scale_percent(r, value: int):
     """The percentage of the highest step `value` has reached, or None below the first."""
     pct = None
@@ -61,6 +70,12 @@ def discount_scale(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> N
         discount_lines(plan.prog, st, r, lines, pct, ev, ledger, out)
 
 
+def scale_worth(plan, st, r, lines, t) -> list:
+    """What `discount_scale` would take off each line at moment `t`, before caps (mechanics/stacking.py)."""
+    pct = scale_percent(r, metric_value(plan.prog, st, r.metric, t))
+    return percent_off_lines(r, lines, pct) if pct is not None else []
+
+
 def vector_discount_rules(kern) -> None:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): the discount rules' discounts
     (a percentage off, `discount_each`'s amount off each unit, `fixed_price`'s member price, `order_discount`'s
@@ -72,54 +87,27 @@ def vector_discount_rules(kern) -> None:
     what it refused is `kern.discount_refused` per rule."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even, segmented_cumsum
+    from loyalty.runtime.arrays import PURCHASE, segmented_cumsum
+    from loyalty.runtime.mechanics.stacking import vector_lost
 
     r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     paid = kern.paid
     kern.discount_refused = {}
-    for r in kern.discount_rules:
+    # stacking (mechanics/stacking.py): each discount's worth on the lines as the phase begins decides who wins
+    start = paid.copy()
+
+    def lines_of(r):
         match = kern._line_match(r) & r_purchase
         if r.trigger is not None:  # `on the 5th purchase` (triggers.trigger_vector_reason admits it)
             match &= vector_discount_trigger(kern, r)[kern.r_ev]
-        if r.action == "discount_each":
-            off = r.action_doc["amount_minor"]
-            if not fits(int(kern.r_qty.max(initial=0)), off):
-                raise Unsupported("amounts too large for 64-bit discounts")
-            d = np.where(match, np.minimum(kern.r_qty * off, paid), 0)
-        elif r.action == "fixed_price":  # fixed_price.price_discount, on every line at once
-            from loyalty.runtime.mechanics.fixed_price import price_discount
+        return match
 
-            price = r.action_doc["price_minor"]
-            if not fits(int(kern.r_qty.max(initial=0)), price):
-                raise Unsupported("amounts too large for 64-bit discounts")
-            d = np.where(match, price_discount(paid, kern.r_qty, price), 0)
-        elif r.action == "bundle":
-            from loyalty.runtime.mechanics.bundle import vector_bundle
-
-            d = vector_bundle(kern, match, paid, r.action_doc["buy"], r.action_doc["free"])
-        elif r.action == "discount_order":  # order_discount: over the threshold, taken from the lines in order
-            a = r.action_doc
-            selected = np.where(match, kern.r_amount, 0)
-            over = (np.add.reduceat(selected, kern.e_start) > a["over_minor"])[kern.r_ev]
-            avail = np.where(match & over, paid, 0)
-            before = segmented_cumsum(avail, kern.r_ev, kern.e_start) - avail
-            d = np.clip(a["amount_minor"] - before, 0, avail)
-        else:
-            if r.action == "discount_scale":  # scale_percent, per event: the highest step reached, if any
-                num = np.zeros(kern.nev, dtype=np.int64)
-                den = np.ones(kern.nev, dtype=np.int64)
-                for threshold, n, dd in r.steps:
-                    reached = kern.spend_before >= threshold
-                    num[reached], den[reached] = n, dd
-                match &= (num > 0)[kern.r_ev]
-                num, den = num[kern.r_ev], den[kern.r_ev]
-                top_num, top_den = max([n for _, n, _ in r.steps] + [0]), max([dd for _, _, dd in r.steps] + [1])
-            else:
-                num, den = r.percent
-                top_num, top_den = num, den
-            if not fits(int(paid.max(initial=0)), top_num) or not fits(top_den, 100):
-                raise Unsupported("amounts too large for 64-bit discounts")
-            d = np.where(match, half_even(paid * num, den * 100), 0)
+    lost = vector_lost(kern, kern.discount_rules, lambda r: _vector_discount(kern, r, lines_of(r), start))
+    for r in kern.discount_rules:
+        match = lines_of(r)
+        d = _vector_discount(kern, r, match, paid)
+        if lost is not None:  # what it would take off the lines it lost: nothing (as stacking.Stacked.run)
+            d[lost[r.index]] = 0
         if r.limits:  # the cap grants part of the order's total, from its first lines on
             granted, kern.discount_refused[r.index] = vector_own_cap(kern, r, np.add.reduceat(d, kern.e_start))
             before = segmented_cumsum(d, kern.r_ev, kern.e_start) - d  # the earlier lines' discounts
@@ -128,12 +116,63 @@ def vector_discount_rules(kern) -> None:
         kern.discounts[r.index] = kern.discount_costs[r.index] = np.add.reduceat(d, kern.e_start)
 
 
+def _vector_discount(kern, r, match, paid):
+    """What discount rule `r` takes off each row of `paid` where `match`, before its cap (int64 per row)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import Unsupported, fits, half_even, segmented_cumsum
+
+    if r.action == "discount_each":
+        off = r.action_doc["amount_minor"]
+        if not fits(int(kern.r_qty.max(initial=0)), off):
+            raise Unsupported("amounts too large for 64-bit discounts")
+        d = np.where(match, np.minimum(kern.r_qty * off, paid), 0)
+    elif r.action == "fixed_price":  # fixed_price.price_discount, on every line at once
+        from loyalty.runtime.mechanics.fixed_price import price_discount
+
+        price = r.action_doc["price_minor"]
+        if not fits(int(kern.r_qty.max(initial=0)), price):
+            raise Unsupported("amounts too large for 64-bit discounts")
+        d = np.where(match, price_discount(paid, kern.r_qty, price), 0)
+    elif r.action == "bundle":
+        from loyalty.runtime.mechanics.bundle import vector_bundle
+
+        d = vector_bundle(kern, match, paid, r.action_doc["buy"], r.action_doc["free"])
+    elif r.action == "discount_order":  # order_discount: over the threshold, taken from the lines in order
+        a = r.action_doc
+        selected = np.where(match, kern.r_amount, 0)
+        over = (np.add.reduceat(selected, kern.e_start) > a["over_minor"])[kern.r_ev]
+        avail = np.where(match & over, paid, 0)
+        before = segmented_cumsum(avail, kern.r_ev, kern.e_start) - avail
+        d = np.clip(a["amount_minor"] - before, 0, avail)
+    else:
+        if r.action == "discount_scale":  # scale_percent, per event: the highest step reached, if any
+            num = np.zeros(kern.nev, dtype=np.int64)
+            den = np.ones(kern.nev, dtype=np.int64)
+            for threshold, n, dd in r.steps:
+                reached = kern.spend_before >= threshold
+                num[reached], den[reached] = n, dd
+            match &= (num > 0)[kern.r_ev]
+            num, den = num[kern.r_ev], den[kern.r_ev]
+            top_num, top_den = max([n for _, n, _ in r.steps] + [0]), max([dd for _, _, dd in r.steps] + [1])
+        else:
+            num, den = r.percent
+            top_num, top_den = num, den
+        if not fits(int(paid.max(initial=0)), top_num) or not fits(top_den, 100):
+            raise Unsupported("amounts too large for 64-bit discounts")
+        d = np.where(match, half_even(paid * num, den * 100), 0)
+    return d
+
+
 class Discount(Mechanic):
     name = "discount"
     actions = ("discount",)
     phase = "discount"
     step = staticmethod(discount)
     action_fields = {"percent": "dec"}
+
+    def worth(self, plan, st, data, lines, t) -> list:
+        return discount_worth(plan, st, data, lines)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if rule.trigger is not None:
@@ -153,6 +192,9 @@ class DiscountScale(Mechanic):
     phase = "discount_scale"
     step = staticmethod(discount_scale)
     action_fields = {"metric": "int", "steps": List(Obj({"percent": "dec", "threshold": "int"}))}
+
+    def worth(self, plan, st, data, lines, t) -> list:
+        return scale_worth(plan, st, data, lines, t)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         m = program.metrics[rule.metric]

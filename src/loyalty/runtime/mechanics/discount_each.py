@@ -12,10 +12,14 @@ from loyalty.runtime.mechanics.registry import Mechanic, register
 from loyalty.runtime.mechanics.triggers import trigger_vector_reason
 
 
-def discount_each(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+def each_lines(step, lines) -> list:
+    """(line, discount) for each line the rule selects: the amount off each unit, at most what the line costs."""
     r, off = step
-    per_line = [(ln, min(ln[2] * off, ln[4])) for ln in lines if r.line_matches(ln[0], ln[1])]
-    apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
+    return [(ln, min(ln[2] * off, ln[4])) for ln in lines if r.line_matches(ln[0], ln[1])]
+
+
+def discount_each(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+    apply_line_discounts(plan.prog, st, step[0], each_lines(step, lines), ev, ledger, out)
 
 
 class DiscountEach(Mechanic):
@@ -27,6 +31,9 @@ class DiscountEach(Mechanic):
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         return discount_each, (rule, rule.action_doc["amount_minor"])
+
+    def worth(self, plan, st, data, lines, t) -> list:
+        return each_lines(data, lines)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if rule.trigger is not None:

@@ -19,10 +19,14 @@ def price_discount(paid, quantity, price):
     return off * (off > 0)
 
 
-def fixed_price(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+def price_lines(step, lines) -> list:
+    """(line, discount) for each line the rule selects: down to the member price, never up."""
     r, price = step
-    per_line = [(ln, price_discount(ln[4], ln[2], price)) for ln in lines if r.line_matches(ln[0], ln[1])]
-    apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
+    return [(ln, price_discount(ln[4], ln[2], price)) for ln in lines if r.line_matches(ln[0], ln[1])]
+
+
+def fixed_price(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+    apply_line_discounts(plan.prog, st, step[0], price_lines(step, lines), ev, ledger, out)
 
 
 class FixedPrice(Mechanic):
@@ -35,6 +39,9 @@ class FixedPrice(Mechanic):
 
     def purchase_step(self, rule, plan, specialise, mults=()):
         return fixed_price, (rule, rule.action_doc["price_minor"])
+
+    def worth(self, plan, st, data, lines, t) -> list:
+        return price_lines(data, lines)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None  # discount.vector_discount_rules; caps and budgets and conditions on state are declined apart

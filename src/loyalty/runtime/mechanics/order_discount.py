@@ -12,18 +12,23 @@ from loyalty.runtime.mechanics.discount import apply_line_discounts
 from loyalty.runtime.mechanics.registry import Mechanic, register
 
 
-def order_discount(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+def order_lines(step, lines) -> list:
+    """(line, discount) for the lines the rule selects: over the threshold, the amount from the lines in order."""
     r, amount, over = step
     selected = [ln for ln in lines if r.line_matches(ln[0], ln[1])]
     if sum(ln[3] for ln in selected) <= over:
-        return
+        return []
     per_line = []
     left = amount
     for ln in selected:
         take = min(left, ln[4])
         per_line.append((ln, take))
         left -= take
-    apply_line_discounts(plan.prog, st, r, per_line, ev, ledger, out)
+    return per_line
+
+
+def order_discount(plan, st, step, lines, ev, ledger, out, order, tier, mults) -> None:
+    apply_line_discounts(plan.prog, st, step[0], order_lines(step, lines), ev, ledger, out)
 
 
 class OrderDiscount(Mechanic):
@@ -37,6 +42,9 @@ class OrderDiscount(Mechanic):
     def purchase_step(self, rule, plan, specialise, mults=()):
         a = rule.action_doc
         return order_discount, (rule, a["amount_minor"], a["over_minor"])
+
+    def worth(self, plan, st, data, lines, t) -> list:
+        return order_lines(data, lines)
 
     def vector_reason(self, rule, program) -> Optional[str]:
         return None  # discount.vector_discount_rules; caps and budgets and conditions on state are declined apart

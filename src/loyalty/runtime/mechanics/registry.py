@@ -57,6 +57,9 @@ class Mechanic:
             raise PlanError(f"rule {rule.name!r}: the {self.name} mechanic has no purchase step")
         return self.step, rule
 
+    # a discount (phases "discount", "discount_scale") also has `worth(plan, st, data, lines, t)`: the (line,
+    # discount) pairs its step would take off, before caps and budget, changing nothing; stacking.py weighs it
+
     def fires_on_visit(self, rule) -> bool:
         return rule.trigger in self.visit_triggers
 
