@@ -73,6 +73,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY214": _e("bundle gives nothing free"),
     "LOY216": _e("a stock or a code's uses of 0"),
     "LOY217": _e("not a code"),
+    "LOY219": _e("tier fee that buys nothing"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),
@@ -96,6 +97,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY320": _w("goal can never be met"),
     "LOY326": _w("code that no rule requires"),
     "LOY327": _w("stock on a reward no rule gives"),
+    "LOY329": _w("paid tier that gives nothing"),
     "LOY321": _w("a referral reward with no qualifying purchase"),
     "LOY322": _w("a referral's qualifying window longer than the program runs"),
     # limits

@@ -116,7 +116,7 @@ class Metric:
 
 
 class Tier:
-    __slots__ = ("index", "name", "threshold", "multipliers", "discount", "perks", "line", "column")
+    __slots__ = ("index", "name", "threshold", "multipliers", "discount", "perks", "fee", "line", "column")
 
     def __init__(self, index: int, d: dict, kind_index: dict):
         self.index = index
@@ -127,6 +127,8 @@ class Tier:
         )
         self.discount = ratio(d["discount_percent"]) if d.get("discount_percent") is not None else None
         self.perks = tuple((p["name"], p.get("cost_minor") or 0) for p in d.get("perks", ()))
+        f = d.get("fee")
+        self.fee = (f["amount_minor"], f["period"]) if f else None  # a paid tier: (minor units, period)
         self.line, self.column = d.get("span", (0, 0))[:2]
 
 
