@@ -29,6 +29,7 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
 from loyalty.runtime.mechanics.adjustments import adjust, check_adjustment
+from loyalty.runtime.mechanics.fees import check_fee, pay_fee
 from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
@@ -194,6 +195,8 @@ class Plan:
             check_redemption(prog, ev)
         elif typ == "adjustment":
             check_adjustment(prog, ev)
+        elif typ == "fee":
+            check_fee(prog, ev)
         elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
             raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, True)
@@ -240,6 +243,8 @@ class Plan:
             self._referral(st, ev, ledger, out)
         elif typ == "adjustment":
             adjust(prog, st, ev, out)
+        elif typ == "fee":
+            pay_fee(prog, st, ev, out)
         elif typ == "referred":
             on_referred(self, st, ev, ledger, out)
         elif typ == "referral_qualified":
@@ -277,6 +282,8 @@ class Plan:
             check_redemption(prog, ev)
         elif typ == "adjustment":
             check_adjustment(prog, ev)
+        elif typ == "fee":
+            check_fee(prog, ev)
         elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
             raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
@@ -439,7 +446,7 @@ def advance(prog, st, T: _dt.datetime, out: list) -> None:
         if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
             continue
         advance_kind(kind, ks, T, timed)
-    if prog.tiers and prog.tiers.downgrade_period:
+    if prog.tiers and (prog.tiers.downgrade_period or st.paid is not None):
         advance_tiers(prog, st, T, timed)
     if st.offers:
         lapse_offers(prog, st, T, timed)
@@ -461,6 +468,8 @@ def next_due(st) -> Optional[_dt.datetime]:
         best = st.next_review
     if st.grace_until is not None and st.grace_until < best:
         best = st.grace_until
+    if st.paid is not None and st.paid[1] < best:
+        best = st.paid[1]
     if st.lapses:
         for t in st.lapses.values():
             if t < best:

@@ -475,7 +475,7 @@ class MemberState:
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
         "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes", "referral",
-        "goals",
+        "goals", "paid",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -514,6 +514,8 @@ class MemberState:
         self.goals: dict[int, tuple] = {}
         # a referred member's referral: (referrer, when, rule indices still open) (mechanics/referral.py)
         self.referral: Optional[tuple] = None
+        # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends), or None
+        self.paid: Optional[tuple] = None
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
@@ -558,6 +560,7 @@ class MemberState:
         s.joined = self.joined
         s.goals = self.goals.copy() if self.goals else {}
         s.referral = self.referral  # a tuple: replaced, never changed in place
+        s.paid = self.paid  # a tuple: replaced, never changed in place
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -644,6 +647,8 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         # only for a referred member, so other states read as before
         **({"referral": {"by": s.referral[0], "at": t(s.referral[1]), "open": list(s.referral[2])}}
            if s.referral is not None else {}),
+        # only while a paid tier is held (or was), so other states read as before
+        **({"paid": {"tier": s.paid[0], "until": t(s.paid[1])}} if s.paid is not None else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -734,6 +739,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.joined = doc.joined
     s.goals = {k: _progress_from_doc(v) for k, v in doc.goals.items()}
     s.referral = (doc.referral.by, doc.referral.at, tuple(doc.referral.open)) if doc.referral is not None else None
+    s.paid = (doc.paid.tier, doc.paid.until) if doc.paid is not None else None
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

@@ -58,6 +58,14 @@ class GoalDoc(BaseModel):
     entries: list[tuple[_dt.datetime, int, Optional[str]]] = []  # (moment, amount, order id)
 
 
+class PaidDoc(BaseModel):
+    """A paid tier (runtime/mechanics/fees.py): the tier paid for and the end of the period paid."""
+
+    model_config = ConfigDict(extra="forbid")
+    tier: int
+    until: _dt.datetime
+
+
 class ReferralDoc(BaseModel):
     """A referred member's referral: who referred her, when, and the qualified rules still open."""
 
@@ -95,6 +103,7 @@ class StateDoc(BaseModel):
     joined: Optional[_dt.date] = None  # the day of the first signup event, for anniversaries
     goals: dict[int, GoalDoc] = {}  # absent in states written before goals
     referral: Optional[ReferralDoc] = None  # a referred member's pending referral; absent in older states
+    paid: Optional[PaidDoc] = None  # a paid tier and the end of its period (mechanics/fees.py); absent in older states
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
     codes: list[str] = []  # the codes the member has used (absent in states saved before codes)
