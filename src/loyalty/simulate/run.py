@@ -110,6 +110,8 @@ def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_for
         minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone,
         time_format=time_format or scenario.time_format, delimiter=_delimiter(delimiter or scenario.delimiter or ","),
         columns=mapping, on_bad_row=on_bad_row, referrals=uses_referrals(prog),
+        # a fee row names a paid tier (runtime/mechanics/fees.py)
+        tiers=tuple((t.name, t.fee is not None) for t in prog.tiers.tiers) if prog.tiers else (),
     )
     return scenario, options
 
