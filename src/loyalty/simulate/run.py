@@ -252,6 +252,8 @@ OUT_TABLES = ("summary", "by_rule", "by_reward", "by_tier", "by_month", "by_mont
               "draws", "customers", "customers_by_month", "customers_cohorts", "customers_value_by_tenure",
               "customers_enrolment", "by_member")
 OUT_FORMATS = ("csv", "parquet")
+# written only for a program with paid tiers (the report's `fees`, runtime/mechanics/fees.py)
+FEE_TABLES = ("fees_by_tier", "fees_by_month")
 
 
 def out_files(tables=OUT_TABLES) -> frozenset:
@@ -270,9 +272,10 @@ def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Pat
     from loyalty.simulate.tables import csv_rows, table_columns, table_rows, to_arrow
 
     written = []
-    with replace_directory(directory, owned=out_files()) as new:
-        for i, name in enumerate(OUT_TABLES):
-            if i == len(OUT_TABLES) - 1:
+    names = OUT_TABLES[:-1] + (FEE_TABLES if report.get("fees") else ()) + OUT_TABLES[-1:]
+    with replace_directory(directory, owned=out_files(OUT_TABLES + FEE_TABLES)) as new:
+        for name in names:
+            if name == OUT_TABLES[-1]:
                 pause_for_tests()
             rows = table_rows(report, name, member_rows_csv(result, exponent) if name == "by_member" else None)
             columns = table_columns(name, rows)

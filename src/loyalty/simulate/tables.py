@@ -62,6 +62,10 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("points_added", INT), ("points_removed", INT), ("value", MONEY), ("tiers_set", INT),
                     ("punch_cards_set", INT)),
     "rejected_events": (("reason", TEXT), ("events", INT)),
+    # paid tiers (the report's `fees`, runtime/mechanics/fees.py): revenue by tier with its net cost, and by month
+    "fees_by_tier": (("tier", TEXT), ("fee", MONEY), ("period", TEXT), ("payments", INT), ("members", INT),
+                     ("revenue", MONEY), ("benefit_cost", MONEY), ("net_cost", MONEY)),
+    "fees_by_month": (("month", TEXT), ("payments", INT), ("revenue", MONEY)),
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),
     # the customer measures (the report's `customers`, simulate/measures.py): the whole history in one row,
@@ -121,6 +125,8 @@ def table_rows(report: dict, name: str, member_rows: Optional[list[dict]] = None
         return [{c: f.get(c) for c, _ in SCHEMAS["coverage"]} for f in report.get("coverage", {}).get("findings", [])]
     if name.startswith("customers"):
         return _customer_rows(report.get("customers") or {}, name)
+    if name in ("fees_by_tier", "fees_by_month"):
+        return list((report.get("fees") or {}).get(name[len("fees_"):], []))
     if name not in report and name not in SCHEMAS:
         raise KeyError(name)
     return list(report.get(name) or [])
