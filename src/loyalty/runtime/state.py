@@ -514,7 +514,8 @@ class MemberState:
         self.goals: dict[int, tuple] = {}
         # a referred member's referral: (referrer, when, rule indices still open) (mechanics/referral.py)
         self.referral: Optional[tuple] = None
-        # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends), or None
+        # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends, the tier she holds by her
+        # own qualifying), or None
         self.paid: Optional[tuple] = None
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
@@ -648,7 +649,7 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         **({"referral": {"by": s.referral[0], "at": t(s.referral[1]), "open": list(s.referral[2])}}
            if s.referral is not None else {}),
         # only while a paid tier is held (or was), so other states read as before
-        **({"paid": {"tier": s.paid[0], "until": t(s.paid[1])}} if s.paid is not None else {}),
+        **({"paid": {"tier": s.paid[0], "until": t(s.paid[1]), "earned": s.paid[2]}} if s.paid is not None else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -739,7 +740,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.joined = doc.joined
     s.goals = {k: _progress_from_doc(v) for k, v in doc.goals.items()}
     s.referral = (doc.referral.by, doc.referral.at, tuple(doc.referral.open)) if doc.referral is not None else None
-    s.paid = (doc.paid.tier, doc.paid.until) if doc.paid is not None else None
+    s.paid = (doc.paid.tier, doc.paid.until, doc.paid.earned) if doc.paid is not None else None
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

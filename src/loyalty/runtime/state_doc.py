@@ -64,6 +64,7 @@ class PaidDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tier: int
     until: _dt.datetime
+    earned: int  # the tier she holds by her own qualifying (-1: none)
 
 
 class ReferralDoc(BaseModel):

@@ -193,7 +193,7 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         console.print(t)
     if report.get("fees"):  # paid tiers (runtime/mechanics/fees.py): revenue, apart from the rules' cost
         f = report["fees"]
-        t = titled(f"Paid tiers: fee revenue {f['revenue']} (not in the cost above)")
+        t = titled(f"Paid tiers: fee revenue {m(f['revenue'])} (not in the cost above)")
         columns(t, ("tier", "fee", "per", "payments", "members", "revenue", "benefit cost", "net cost"),
                 left=("tier", "per"))
         for r in f["by_tier"]:

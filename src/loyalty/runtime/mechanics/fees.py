@@ -4,9 +4,11 @@ no review, grace end or return takes her below it before the period ends. Paying
 while it is paid extends the period from its end (paid ahead); paying for another paid tier replaces the
 period before (from the payment).
 
-When a period ends without a renewal, the member holding the paid tier (or a lower one) drops to the tier her
-metric qualifies for at that moment, measured as at a review (a window ending then); she stays where she is
-if she qualifies for it. No grace: the fee was the deal. The fee is revenue, not a cost of the program
+When a period ends without a renewal, the member holding the paid tier (or a lower one) drops to the tier she
+would hold without the fee: the higher of the tier her metric qualifies for at that moment and the tier she
+held by her own qualifying when she paid, or (in a program with reviews) the tier the last review during the
+paid period found her metric qualifies for (`earned`, kept in the state). No grace period: the fee was the
+deal. The fee is revenue, not a cost of the program
 (the simulation reports it apart, with each tier's net cost: docs/simulate.md, "Paid tiers").
 
 A fee event naming a tier the program lacks, or one without a fee, is refused before anything changes
@@ -66,7 +68,9 @@ def pay_fee(prog, st, ev, out: list) -> None:
     p = st.paid
     start = p[1] if p is not None and p[0] == tier.index and p[1] > t else t
     until = period_end(start, period)
-    st.paid = (tier.index, until)
+    # the tier she holds by her own qualifying: while a period is paid, st.tier is the paid one's
+    earned = p[2] if p is not None and p[1] > t else st.tier
+    st.paid = (tier.index, until, earned)
     due(st, until)
     out.append(Effect("fee_paid", t, tier.name, tier.line, tier.column, amount=amount, tier_to=tier.name,
                       event=ev.id))
@@ -79,16 +83,25 @@ def pay_fee(prog, st, ev, out: list) -> None:
         st.grace_until = None  # paid during a grace period: she keeps the tier
 
 
+def reviewed(st, target: int) -> None:
+    """A review during a paid period found her metric qualifies for `target`: what she holds by her own
+    qualifying from now on (the review's floor is the fee's business)."""
+    index, until, _earned = st.paid
+    st.paid = (index, until, target)
+
+
 def fee_end(prog, st, qualified: int, timed: list, seq: int) -> None:
-    """The paid period ends unrenewed (at st.paid[1]): a member holding the paid tier or a lower one drops to
-    `qualified` (what her metric meets then, as at a review) where that is lower. Into `timed`."""
+    """The paid period ends unrenewed (at st.paid[1]): a member holding the paid tier or a lower one drops to the
+    tier she holds by her own qualifying (`qualified`, what her metric meets then, or the tier she earned) where
+    that is lower. Into `timed`."""
     from loyalty.runtime.mechanics.tiers import tier_effect
 
-    index, end = st.paid
+    index, end, earned = st.paid
     st.paid = None
-    if st.tier <= index and qualified < st.tier:
-        timed.append((end, 2, seq, tier_effect(prog, st.tier, qualified, end, "fee not renewed")))
-        st.tier = qualified
+    new = max(qualified, earned)
+    if st.tier <= index and new < st.tier:
+        timed.append((end, 2, seq, tier_effect(prog, st.tier, new, end, "fee not renewed")))
+        st.tier = new
 
 
 def has_fees(prog) -> bool:

@@ -8,7 +8,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.context import due
-from loyalty.runtime.mechanics.fees import fee_end, paid_floor
+from loyalty.runtime.mechanics.fees import fee_end, paid_floor, reviewed
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 from loyalty.runtime.timeutil import add_duration, next_period_start
@@ -66,7 +66,7 @@ def advance_tiers(prog, st, T, timed) -> None:
         ng = st.grace_until if st.grace_until is not None and st.grace_until <= T else None
         npd = st.paid[1] if st.paid is not None and st.paid[1] <= T else None
         if npd is not None and (nr is None or npd < nr) and (ng is None or npd < ng):
-            fee_end(prog, st, tiers.qualified(metric_value(prog, st, tiers.metric, npd, review=True)), timed, seq)
+            fee_end(prog, st, tiers.qualified(metric_value(prog, st, tiers.metric, npd)), timed, seq)
             seq += 1
             continue
         if nr is None and ng is None:
@@ -86,6 +86,7 @@ def advance_tiers(prog, st, T, timed) -> None:
             continue
         target = tiers.qualified(metric_value(prog, st, tiers.metric, E, review=True))
         if st.paid is not None:
+            reviewed(st, target)
             target = max(target, paid_floor(st, E))
         if target < st.tier and st.grace_until is None:
             if tiers.grace:
