@@ -117,7 +117,8 @@ class Plan:
         # two-sided referral: each side's rules, fired by referral events and the new member's purchases
         self.referrals = ReferralRules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
-        self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
+        self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not (
+            tiers and tiers.paid) and not any(
             rw.is_offer for rw in prog.rewards.values()) and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
