@@ -43,6 +43,8 @@ KEYWORDS = (
     "limited", "uses",
     # fixed-price and amount-off offers, same-order bundles
     "orders", "over", "costs", "buy", "price",
+    # paid tiers
+    "fee",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays
