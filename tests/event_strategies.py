@@ -52,6 +52,7 @@ class Facts:
     point_kinds: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     punch_rules: tuple[tuple[str, int], ...] = ()  # (rule, cycle)
+    paid_tiers: tuple[str, ...] = ()  # tiers with a fee (runtime/mechanics/fees.py)
 
 
 def _conditions(doc: dict):
@@ -133,9 +134,10 @@ def _facts_from(doc_json: str) -> Facts:
     kinds = tuple(k["name"] for k in doc.get("point_kinds", ()))
     tiers = tuple(t["name"] for t in (doc.get("tiers") or {}).get("tiers", ()))
     punch = tuple((r["name"], r["action"]["cycle"]) for r in doc.get("rules", ()) if r["action"]["type"] == "punch")
+    paid = tuple(t["name"] for t in (doc.get("tiers") or {}).get("tiers", ()) if "fee" in t)
     return Facts(doc["exponent"], tz, tuple(items), tuple(stores) + ("elsewhere", None), tuple(redeemable),
                  tuple(others), tuple(actions), tuple(segments), tuple(sorted(anchors)), tuple(changes), codes,
-                 kinds, tiers, punch)
+                 kinds, tiers, punch, paid)
 
 
 def facts(program) -> Facts:
@@ -350,7 +352,8 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
         else:
             stamp = clock.isoformat()
 
-        kind = draw(st.sampled_from(_KINDS + ["redemption"] * 2 if f.redeemable else _KINDS))
+        kinds = _KINDS + ["redemption"] * 2 if f.redeemable else _KINDS
+        kind = draw(st.sampled_from(kinds + ["fee"] * 2 if f.paid_tiers else kinds))
         if kind == "return" and not orders:
             kind = "purchase"
         if kind == "duplicate" and not any("tick" not in e for e in events):
@@ -427,6 +430,9 @@ def member_histories(draw, program, member: str = "m1", max_events: int = 16) ->
                             set=setting)
             else:  # a program without points: refused (no point kind)
                 body.update(points=draw(st.integers(1, 100)))
+        elif kind == "fee":  # runtime/mechanics/fees.py: a paid tier, now and then a tier without a fee
+            free = [t for t in f.tiers if t not in f.paid_tiers]
+            body.update(id=f"f{i}", tier=draw(st.sampled_from(list(f.paid_tiers) * 4 + free + ["no such tier"])))
         elif kind in ("signup", "referral"):
             if draw(st.integers(0, 3)):  # without an id, the event is identified by its content
                 body["id"] = f"{kind[0]}{i}"
@@ -459,10 +465,11 @@ HISTORY_HEADER = ["member", "time", "type", "order", "item", "category", "quanti
                   "event", "codes", "adjust", "reason"]
 
 
-def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
+def history_rows(histories: list[MemberHistory], exponent: int, paid_tiers: tuple = ()) -> list[dict]:
     """The members' events as history rows (docs/simulate.md). Ticks have no row; an action is `custom`
     (its name in `item`); a whole return is a return of the order's amount; a resend is written only
-    when it has an id (rows of one order id are one order, so an id-less resent purchase would add lines)."""
+    when it has an id (rows of one order id are one order, so an id-less resent purchase would add lines).
+    A fee is a row only when it names one of `paid_tiers` (another would be a bad row of the history)."""
     rows: list[dict] = []
     for h in histories:
         bought: dict[str, list[dict]] = {}
@@ -509,6 +516,8 @@ def history_rows(histories: list[MemberHistory], exponent: int) -> list[dict]:
                 else:
                     adjust, item = f"points {'=' if b.get('set') else '+'}{b['points']}", b.get("point_kind", "")
                 rows.append({**base, "type": "adjustment", "item": item, "adjust": adjust, "reason": b["reason"]})
+            elif kind == "fee" and b["tier"] in paid_tiers:  # the paid tier in the item column
+                rows.append({**base, "type": "fee", "item": b["tier"]})
     return rows
 
 

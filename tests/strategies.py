@@ -431,6 +431,7 @@ def _tiers_decls() -> st.SearchStrategy[ast.TiersDecl]:
         st.builds(ast.BenefitMultiplier, or_ref(multipliers()), st.none() | units()),
         st.builds(ast.BenefitDiscount, or_ref(percents())),
         st.builds(ast.BenefitPerk, texts(), st.none() | or_ref(moneys())),
+        st.builds(ast.BenefitFee, moneys(), periods()),
     )
     tier = st.builds(ast.TierDecl, texts(), quantities(), st.lists(benefits, max_size=3).map(tuple))
     downgrade = st.builds(ast.Downgrade, periods(), st.none() | or_ref(durations()))
@@ -578,6 +579,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
                     ast.BenefitMultiplier(draw(multipliers()), draw(st.none() | units())),
                     ast.BenefitDiscount(draw(percents())),
                     ast.BenefitPerk(draw(name), draw(st.none() | moneys())),
+                    ast.BenefitFee(draw(moneys()), draw(periods())),
                 ),
             ),
         ),
@@ -1172,6 +1174,10 @@ def valid_programs(draw) -> ast.Program:
                 else:
                     cost = v.money(lo=0, hi=100) if draw(st.booleans()) else None
                     benefits.append(ast.BenefitPerk(ast.Text(draw(_name_values())), cost))
+            if tiers and draw(st.integers(0, 3)) == 0:  # a paid tier (mechanics/fees.py), above the first
+                if not benefits:  # a fee buys something (LOY329)
+                    benefits.append(ast.BenefitDiscount(v.percent()))
+                benefits.append(ast.BenefitFee(v.money(lo=1, hi=500), draw(periods())))
             tiers.append(ast.TierDecl(ast.Text(name), threshold, tuple(benefits)))
         downgrade = ast.Downgrade(draw(periods()), v.duration() if draw(st.booleans()) else None) if draw(st.booleans()) else None
         decls.append(ast.TiersDecl(metric, tuple(tiers), downgrade))

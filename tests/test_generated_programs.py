@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import loyalty
 from event_strategies import (
-    MemberHistory, history_rows, member_histories, vectorisable, with_ledger_settings, write_attributes,
+    MemberHistory, facts, history_rows, member_histories, vectorisable, with_ledger_settings, write_attributes,
     write_history,
 )
 from loyalty.frontend import check_text
@@ -281,7 +281,7 @@ def test_the_simulator_runs_generated_programs_on_generated_histories(data):
     members = data.draw(st.integers(2, 4), label="members")
     histories = [data.draw(member_histories(program, member=f"m{i}", max_events=10), label=f"m{i}")
                  for i in range(members)]
-    rows = history_rows(histories, program.compiled.exponent)
+    rows = history_rows(histories, program.compiled.exponent, facts(program).paid_tiers)
     if not rows:  # every event was a tick: give the history one row
         rows = [{"member": "m0", "time": "2024-01-01T12:00:00", "type": "visit"}]
     note_inputs(text, rows, histories)
@@ -333,7 +333,7 @@ def test_the_vectorised_kernel_equals_the_evaluator_on_generated_programs(data):
     assume(supports(program.compiled) is None)
     histories = [data.draw(member_histories(program, member=f"m{i}", max_events=10), label=f"m{i}")
                  for i in range(data.draw(st.integers(1, 4), label="members"))]
-    rows = history_rows(histories, program.compiled.exponent) or [
+    rows = history_rows(histories, program.compiled.exponent, facts(program).paid_tiers) or [
         {"member": "m0", "time": "2024-01-01T12:00:00", "type": "visit"}]
     note_inputs(text, rows, histories)
     with tempfile.TemporaryDirectory() as tmp:

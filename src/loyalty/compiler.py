@@ -291,6 +291,8 @@ class _Compiler:
                 elif isinstance(b, ast.BenefitPerk):
                     td["perks"].append({"name": b.name.value,
                                         "cost_minor": self.minor(b.cost_per_order) if b.cost_per_order else 0})
+                elif isinstance(b, ast.BenefitFee) and "fee" not in td:  # written only for a paid tier
+                    td["fee"] = {"amount_minor": self.minor(b.money), "period": b.period}
             tiers.append(td)
         dg = None
         if d.downgrade is not None:

@@ -722,6 +722,10 @@ class _Describer:
             benefits += [f'"{p["name"]}"' for p in t.get("perks", ())]
             if benefits:
                 out.append(f'"{t["name"]}" members get ' + ", ".join(benefits) + ".")
+            if t.get("fee"):  # a paid tier (runtime/mechanics/fees.py)
+                fee = t["fee"]
+                out.append(f'"{t["name"]}" can also be bought: {self.money_text(self.money(fee["amount_minor"]))} a {fee["period"]} '
+                           "holds it for the period paid; a fee not renewed ends with the tier you qualify for.")
         dg = tiers.get("downgrade")
         if dg is None:
             out.append("A tier once reached is kept; only a return that takes you back below the threshold "

@@ -75,6 +75,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY216": _e("a stock or a code's uses of 0"),
     "LOY217": _e("not a code"),
     "LOY218": _e("a pre-signup window without `members join at signup`"),
+    "LOY219": _e("tier fee that buys nothing"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),
@@ -102,6 +103,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY326": _w("code that no rule requires"),
     "LOY327": _w("stock on a reward no rule gives"),
     "LOY328": _w("a pre-signup window longer than a year"),
+    "LOY329": _w("paid tier that gives nothing"),
     "LOY321": _w("a referral reward with no qualifying purchase"),
     "LOY322": _w("a referral's qualifying window longer than the program runs"),
     # limits

@@ -47,6 +47,8 @@ KEYWORDS = (
     "orders", "over", "costs", "buy", "price",
     # stacking policy
     "one", "discounts", "stack", "exclusive", "priority", "best",
+    # paid tiers
+    "fee",
     # periods and duration units
     "day", "days", "week", "weeks", "month", "months", "quarter", "year", "years",
     # weekdays

@@ -406,6 +406,31 @@ class TierRow(_Row):
     perk_cost: DecimalText
 
 
+class FeeTierRow(_Row):
+    """A paid tier (runtime/mechanics/fees.py): its fees, and what its own benefits cost less them."""
+    tier: str
+    fee: DecimalText  # per period
+    period: str
+    payments: Count
+    members: Count  # members who paid it at least once
+    revenue: DecimalText
+    benefit_cost: DecimalText  # its discount, its multipliers' points (valued as in by_rule), its perks
+    net_cost: DecimalText  # benefit_cost - revenue: negative when the fees pay for more than the tier gives
+
+
+class FeeMonthRow(_Row):
+    month: str
+    payments: Count
+    revenue: DecimalText
+
+
+class FeesReport(_Row):
+    """Fee revenue of paid tiers, apart from what the rules cost (docs/simulate.md, "Paid tiers")."""
+    revenue: DecimalText
+    by_tier: list[FeeTierRow]
+    by_month: list[FeeMonthRow]
+
+
 class TierMoves(_Row):
     upgrades: Count
     downgrades: Count
@@ -779,6 +804,7 @@ class Report(_Row):
     stock: list[StockRow] = []  # rewards `limited to` a number (runtime/mechanics/stock.py)
     codes: list[CodeRow] = []  # codes declared or carried (runtime/mechanics/codes.py)
     adjustments: list[AdjustmentRow] = []  # by reason and point kind (runtime/mechanics/adjustments.py)
+    fees: Optional[FeesReport] = None  # programs with paid tiers only (runtime/mechanics/fees.py)
     draws: list[DrawRow]
     enrolment: Optional[EnrolmentReport] = None  # when the program or the scenario says who joins
     rejected_events: list[RejectedRow]

@@ -676,6 +676,35 @@ class _Checker:
                     self.resolve_unit(benefit.unit, benefit.span)
                 elif isinstance(benefit, ast.BenefitDiscount):
                     self.check_percent(benefit.percent, "a tier discount")
+            self.check_tier_fee(tier, value)
+
+    def check_tier_fee(self, tier: ast.TierDecl, threshold: Optional[Decimal]) -> None:
+        """A paid tier (runtime/mechanics/fees.py): one fee above zero, on a tier not everyone holds anyway
+        (LOY219); and a fee that buys something: the tier's own benefits, or a rule for the tier (LOY329)."""
+        fees = [b for b in tier.benefits if isinstance(b, ast.BenefitFee)]
+        if not fees:
+            return
+        name = tier.name.value
+        for extra in fees[1:]:
+            self.report("LOY219", f'tier "{name}" has more than one fee', extra.span,
+                        hint="keep one `fee ... per <period>` in the tier")
+        fee = fees[0]
+        if fee.money.amount <= 0:
+            self.report("LOY219", f'tier "{name}" has a fee of {_quantity_text(fee.money)}: paying it buys nothing '
+                        "a member does not already have", fee.money.span,
+                        hint="a fee is an amount above zero; to make the tier free, remove the fee")
+        elif threshold is not None and threshold <= 0:
+            self.report("LOY219", f'tier "{name}" starts at {_quantity_text(tier.threshold)}: every member holds it, '
+                        "so its fee buys nothing", fee.span,
+                        hint="put the fee on a tier above the base tier, or raise the tier's threshold")
+        others = [b for b in tier.benefits if not isinstance(b, ast.BenefitFee)]
+        named = any(isinstance(n, (ast.ForTiers, ast.OnReachingTier)) and name in _tier_names_of(n)
+                    for n in self.program.walk())
+        if not others and not named:
+            self.report("LOY329", f'tier "{name}" costs {_quantity_text(fee.money)} per {fee.period} but gives '
+                        "nothing: it has no benefits and no rule is for it", fee.span,
+                        hint="give the tier a benefit (earn 2x, get 5% off, perk ...) or a rule `for tier "
+                        f'"{name}"`, or remove the fee')
 
     def unit_fits(self, unit: Unit, expected: Unit) -> bool:
         """Same kind of unit; money in another currency is LOY202's business, an unknown
@@ -1827,3 +1856,10 @@ def _interval_empty(comparisons: list[ast.Comparison]) -> bool:
     if lo is None or hi is None:
         return False
     return lo > hi or (lo == hi and (lo_open or hi_open))
+
+
+def _tier_names_of(node) -> tuple:
+    """The tier names a `for tier` condition or an `on reaching tier` trigger names."""
+    if isinstance(node, ast.ForTiers):
+        return tuple(n.value for n in node.names)
+    return (node.tier.value,)

@@ -83,7 +83,7 @@ def member_timeline(plan, history, member: str) -> list[dict]:
             step = {"time": event.time.isoformat(), "event": event.kind, "row": event.row or None,
                     "order": event.order_id, "amount": str(event.total) if event.lines else None,
                     "lines": [{"item": ln.item, "quantity": ln.quantity} for ln in event.lines]}
-            if event.kind == "referral" and event.name:
+            if event.kind in ("referral", "fee") and event.name:  # the member referred; the paid tier
                 step["name"] = event.name
         steps.append({**step, "error": error,
                       "effects": [{**e.to_json(prog.exponent), "says": e.explain(prog.exponent, prog.currency)}
@@ -163,7 +163,8 @@ def command(program, history, member, scenario_path, attributes_path, columns, t
         if s["order"]:
             what += f" order {s['order']}"
         if s.get("name") is not None:  # a referral's other member, or the rule a referral qualified
-            what += {"referral": " of ", "referred": " by ", "referral_qualified": " for rule "}[s["event"]] + s["name"]
+            what += {"referral": " of ", "referred": " by ", "referral_qualified": " for rule ",
+                     "fee": " for tier "}[s["event"]] + s["name"]
         where = ("  ", (f"line {s['row']}", "dim")) if s["row"] else ()
         console.print(plain(f"{s['time'].replace('T', ' ')}  {what}", *where), highlight=False)
         if s["error"]:

@@ -32,7 +32,7 @@ def program_facts(path: str):
     if not checked.ok:
         print_diagnostics([d for d in checked.diagnostics if d.is_error], checked.text)
         sys.exit(EXIT_INPUT)
-    items, stores, categories, currency, codes, kinds = [], [], [], None, [], []
+    items, stores, categories, currency, codes, kinds, paid = [], [], [], None, [], [], []
     from loyalty.syntax.params import substitute
 
     for decl in substitute(checked.program).program.declarations:  # parameters' values in their places
@@ -54,13 +54,15 @@ def program_facts(path: str):
             codes.append(decl.code.value)
         elif isinstance(decl, ast.PointsDecl):
             kinds.append(decl.name.value)
+        elif isinstance(decl, ast.TiersDecl):  # paid tiers (runtime/mechanics/fees.py): members pay their fees
+            paid += [t.name.value for t in decl.tiers if any(isinstance(b, ast.BenefitFee) for b in t.benefits)]
     # categories without items still get sales: one generic item each
     named = {i.category for i in items}
     for c in categories:
         if c not in named:
             items.append(CatalogItem(c, c, Decimal(20)))
     return (tuple(items), tuple(stores), MINOR_UNITS.get(currency or "", 2), currency or "", tuple(codes),
-            tuple(kinds))
+            tuple(kinds), tuple(paid))
 
 
 # share of members who refer a friend, for a two-sided referral program (other programs: the generator's 5%)
@@ -173,10 +175,10 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, openi
         from loyalty.commands._common import check_output_file
 
         check_output_file(attributes_output, "--attributes-output")
-    catalog, stores, minor, codes, kinds = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2, (), ("points",)
+    catalog, stores, minor, codes, kinds, paid = DEFAULT_CATALOG, ("Store 1", "Store 2", "Store 3"), 2, (), ("points",), ()
     name_referred = False
     if program_path:
-        program_catalog, program_stores, minor, currency, codes, kinds = program_facts(program_path)
+        program_catalog, program_stores, minor, currency, codes, kinds, paid = program_facts(program_path)
         # a program without a catalog sells generic goods, priced roughly for its currency
         catalog = program_catalog or scaled_catalog(DEFAULT_CATALOG, _CURRENCY_SCALE.get(currency, 1), minor)
         stores = program_stores or ("Store 1",)
@@ -193,7 +195,7 @@ def command(rows, seed, members, program_path, start, days, grouped, skew, openi
     options = GenerateOptions(rows=rows, seed=seed, members=members, start=start.date() if isinstance(
         start, _dt.datetime) else start, days=days, catalog=catalog, stores=stores, minor_units=minor, grouped=grouped,
         skew=skew, codes=codes, opening_balances=opening_balances or 0.0, name_referred=name_referred,
-        late_signups=late_signups or 0.0, never_join=never_join or 0.0,
+        late_signups=late_signups or 0.0, never_join=never_join or 0.0, paid_tiers=paid,
         **({"referral_rate": REFERRAL_RATE} if name_referred else {}))
     if opening_balances and len(kinds) != 1:
         raise click.BadParameter("opening balances need a program with one point kind, not "

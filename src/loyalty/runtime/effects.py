@@ -21,6 +21,7 @@ EFFECT_KINDS = (
     "points_adjusted",  # an adjustment event (mechanics/adjustments.py): points (signed) and its reason
     "tier_adjusted",  # an adjustment set the tier (tier_from, tier_to, reason)
     "punches_adjusted",  # an adjustment set or added to a punch card (rule; points: the count in the cycle)
+    "fee_paid",  # a fee event paid a tier's fee (mechanics/fees.py): amount, tier_to; revenue, not cost
     "code_used",  # a purchase used a code (mechanics/codes.py); scope code:<code>
     "code_refused",  # a purchase carried a code it could not use, and why (reason)
     "discount_applied",  # amount off this order
@@ -161,6 +162,8 @@ class Effect(_EffectFields):
             s = f"tier set from {self.tier_from or 'none'} to {self.tier_to or 'none'}: {self.reason}"
         elif k == "punches_adjusted":
             s = f"punch count set to {self.points}: {self.reason}"
+        elif k == "fee_paid":
+            s = f"paid the {self.tier_to} fee of {money(self.amount or 0)}"
         elif k == "code_used":
             s = f"code {(self.scope or '')[5:]} used"
         elif k == "code_refused":

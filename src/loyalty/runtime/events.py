@@ -135,6 +135,13 @@ class Adjustment(_Base):
     set: bool = False
 
 
+class Fee(_Base):
+    """The member pays a paid tier's fee (runtime/mechanics/fees.py): the tier for one period from now."""
+
+    type: Literal["fee"] = "fee"
+    tier: Text = Field(min_length=1, description="the paid tier (one with `fee ... per <period>`)")
+
+
 class Tick(_Base):
     """The passage of time: expiry, maturing points and tier reviews up to `time`."""
 
@@ -142,11 +149,11 @@ class Tick(_Base):
 
 
 AnyEvent = Union[Purchase, Return, Visit, Signup, Referral, Referred, ReferralQualified, Redemption, Action, Adjustment,
-                 Tick]
+                 Fee, Tick]
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT_ADAPTER: "TypeAdapter[AnyEvent]" = TypeAdapter(Event)
 EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "referred", "referral_qualified", "redemption", "action",
-               "adjustment", "tick")
+               "adjustment", "fee", "tick")
 
 
 def parse_event(data: object) -> AnyEvent:
@@ -232,6 +239,8 @@ def to_internal(event: AnyEvent, exponent: int, currency: str, tz: ZoneInfo, cat
         return Ev("action", eid, t, name=event.name)
     if isinstance(event, Adjustment):
         return Ev("adjustment", eid, t, name=event.reason, adjust=adjustment_of(event))
+    if isinstance(event, Fee):
+        return Ev("fee", eid, t, name=event.tier)
     if isinstance(event, Tick):
         return Ev("tick", None, t)
     if isinstance(event, Referred):

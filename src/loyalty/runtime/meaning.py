@@ -182,6 +182,9 @@ def check_meaning(doc: dict) -> None:  # noqa: C901 - one check per field, in th
                 _dec(t["discount_percent"], f"{path}.discount_percent", *PERCENT, lo_open=True)
             for j, perk in enumerate(t["perks"]):
                 _int(perk["cost_minor"], f"{path}.perks[{j}].cost_minor")
+            if "fee" in t:  # a paid tier (mechanics/fees.py): a fee above zero per calendar-free period
+                _int(t["fee"]["amount_minor"], f"{path}.fee.amount_minor", 1)
+                _period(t["fee"]["period"], f"{path}.fee.period")
         if tiers["downgrade"] is not None:
             _period(tiers["downgrade"]["period"], "tiers.downgrade.period")
             _duration(tiers["downgrade"]["grace"], "tiers.downgrade.grace")

@@ -29,6 +29,7 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
 from loyalty.runtime.mechanics.adjustments import adjust, check_adjustment
+from loyalty.runtime.mechanics.fees import check_fee, pay_fee
 from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
@@ -123,7 +124,8 @@ class Plan:
         # two-sided referral: each side's rules, fired by referral events and the new member's purchases
         self.referrals = ReferralRules(prog, self.mechanics)
         # the only timers are expiry after earning (no pending points, inactivity, tier reviews): `expire_only`
-        self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not any(
+        self.expiry_only = specialise and not self.downgrade and not self.winback and not self.yearly and not (
+            tiers and tiers.paid) and not any(
             rw.is_offer for rw in prog.rewards.values()) and all(
             k.pending is None and k.expiry in (None, "after_earning") for k in prog.kinds)
         self.count_rules = tuple(r for r in rules if r.counted and r.trigger != "every_spend")
@@ -203,6 +205,8 @@ class Plan:
             check_redemption(prog, ev)
         elif typ == "adjustment":
             check_adjustment(prog, ev)
+        elif typ == "fee":
+            check_fee(prog, ev)
         elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
             raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, True)
@@ -267,6 +271,8 @@ class Plan:
             self._referral(st, ev, ledger, out)
         elif typ == "adjustment":
             adjust(prog, st, ev, out)
+        elif typ == "fee":
+            pay_fee(prog, st, ev, out)
         elif typ == "referred":
             on_referred(self, st, ev, ledger, out)
         elif typ == "referral_qualified":
@@ -306,6 +312,8 @@ class Plan:
             check_redemption(prog, ev)
         elif typ == "adjustment":
             check_adjustment(prog, ev)
+        elif typ == "fee":
+            check_fee(prog, ev)
         elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
             raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
@@ -471,7 +479,7 @@ def advance(prog, st, T: _dt.datetime, out: list) -> None:
         if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
             continue
         advance_kind(kind, ks, T, timed)
-    if prog.tiers and prog.tiers.downgrade_period:
+    if prog.tiers and (prog.tiers.downgrade_period or st.paid is not None):
         advance_tiers(prog, st, T, timed)
     if st.offers:
         lapse_offers(prog, st, T, timed)
@@ -493,6 +501,8 @@ def next_due(st) -> Optional[_dt.datetime]:
         best = st.next_review
     if st.grace_until is not None and st.grace_until < best:
         best = st.grace_until
+    if st.paid is not None and st.paid[1] < best:
+        best = st.paid[1]
     if st.lapses:
         for t in st.lapses.values():
             if t < best:

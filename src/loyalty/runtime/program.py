@@ -116,7 +116,7 @@ class Metric:
 
 
 class Tier:
-    __slots__ = ("index", "name", "threshold", "multipliers", "discount", "perks", "line", "column")
+    __slots__ = ("index", "name", "threshold", "multipliers", "discount", "perks", "fee", "line", "column")
 
     def __init__(self, index: int, d: dict, kind_index: dict):
         self.index = index
@@ -127,11 +127,13 @@ class Tier:
         )
         self.discount = ratio(d["discount_percent"]) if d.get("discount_percent") is not None else None
         self.perks = tuple((p["name"], p.get("cost_minor") or 0) for p in d.get("perks", ()))
+        f = d.get("fee")
+        self.fee = (f["amount_minor"], f["period"]) if f else None  # a paid tier: (minor units, period)
         self.line, self.column = d.get("span", (0, 0))[:2]
 
 
 class Tiers:
-    __slots__ = ("metric", "tiers", "downgrade_period", "grace", "names", "thresholds")
+    __slots__ = ("metric", "tiers", "downgrade_period", "grace", "names", "thresholds", "paid")
 
     def __init__(self, d: dict, kind_index: dict):
         self.metric = d["metric"]
@@ -142,6 +144,7 @@ class Tiers:
         self.grace = (g["amount"], g["unit"]) if g else None
         self.names = {t.name: t.index for t in self.tiers}
         self.thresholds = tuple(t.threshold for t in self.tiers)
+        self.paid = any(t.fee is not None for t in self.tiers)  # a tier with a fee (mechanics/fees.py)
 
     def qualified(self, value):
         """The tier `value` (an int, or an int64 array) qualifies for (formulas.qualified_tier)."""
@@ -436,7 +439,8 @@ class CompiledProgram:
             by.setdefault(r.trigger, []).append(r)
         self.by_trigger = {k: tuple(v) for k, v in by.items()}
         self.sources = self._sources()
-        self.has_timers = bool(self.tiers and self.tiers.downgrade_period) or any(
+        # a paid tier's period ends by time passing (mechanics/fees.py)
+        self.has_timers = bool(self.tiers and (self.tiers.downgrade_period or self.tiers.paid)) or any(
             k.expiry or k.pending for k in self.kinds) or "inactivity" in self.by_trigger or "birthday" in self.by_trigger or \
             "anniversary" in self.by_trigger or any(
             rw.is_offer for rw in self.rewards.values())

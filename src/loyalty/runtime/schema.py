@@ -171,6 +171,7 @@ TIERS = Obj({
         "name": "str", "threshold": "int", "span": SPAN, "discount_percent": Opt("dec"),
         "multipliers": List(Obj({"point_kind": Opt("str"), "factor": "dec"})),
         "perks": List(Obj({"name": "str", "cost_minor": "int"})),
+        "fee?": Obj({"amount_minor": "int", "period": "str"}),  # a paid tier (mechanics/fees.py)
     })),
     "downgrade": Opt(Obj({"period": "str", "grace": Opt(DURATION)})),
 })

@@ -475,7 +475,7 @@ class MemberState:
         "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
         "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
         "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes", "referral",
-        "goals", "enrolled",
+        "goals", "enrolled", "paid",
     )
 
     def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
@@ -516,6 +516,9 @@ class MemberState:
         self.referral: Optional[tuple] = None
         # the moment of her first signup event, under `members join at signup` (mechanics/enrolment.py)
         self.enrolled: Optional[_dt.datetime] = None
+        # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends, the tier she holds by her
+        # own qualifying), or None
+        self.paid: Optional[tuple] = None
         self.orders = LogMap()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
         self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
@@ -561,6 +564,7 @@ class MemberState:
         s.goals = self.goals.copy() if self.goals else {}
         s.referral = self.referral  # a tuple: replaced, never changed in place
         s.enrolled = self.enrolled
+        s.paid = self.paid  # a tuple: replaced, never changed in place
         m = self.orders  # records are shared: the evaluator copies one before changing it
         c = s.orders = _new(LogMap)
         c.levels = m.levels
@@ -649,6 +653,8 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
         # only for a referred member, so other states read as before
         **({"referral": {"by": s.referral[0], "at": t(s.referral[1]), "open": list(s.referral[2])}}
            if s.referral is not None else {}),
+        # only while a paid tier is held (or was), so other states read as before
+        **({"paid": {"tier": s.paid[0], "until": t(s.paid[1]), "earned": s.paid[2]}} if s.paid is not None else {}),
         "orders": {
             oid: {
                 "time": t(o.time), "gross": o.gross, "paid": o.paid, "lines": o.lines,
@@ -740,6 +746,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.enrolled = doc.enrolled
     s.goals = {k: _progress_from_doc(v) for k, v in doc.goals.items()}
     s.referral = (doc.referral.by, doc.referral.at, tuple(doc.referral.open)) if doc.referral is not None else None
+    s.paid = (doc.paid.tier, doc.paid.until, doc.paid.earned) if doc.paid is not None else None
     orders = {}
     for oid, od in doc.orders.items():
         o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})

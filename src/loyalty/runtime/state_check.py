@@ -111,6 +111,12 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
             if not 0 <= r < n_rules or prog.rules[r].trigger not in ("referring_purchase", "referred_purchase"):
                 raise StateProblem(f"referral.open[{r}]", "not a referral rule with a qualifying purchase of the "
                                                           "program")
+    if doc.paid is not None:
+        if not 0 <= doc.paid.tier < n_tiers or prog.tiers.tiers[doc.paid.tier].fee is None:
+            raise StateProblem("paid.tier", f"{doc.paid.tier} is not a paid tier of the program")
+        _time(doc.paid.until, "paid.until", optional=False)
+        if not -1 <= doc.paid.earned < n_tiers:
+            raise StateProblem("paid.earned", f"{doc.paid.earned} is not a tier of the program (-1 is none)")
     _time(doc.next_review, "next_review")
     _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():

@@ -58,6 +58,15 @@ class GoalDoc(BaseModel):
     entries: list[tuple[_dt.datetime, int, Optional[str]]] = []  # (moment, amount, order id)
 
 
+class PaidDoc(BaseModel):
+    """A paid tier (runtime/mechanics/fees.py): the tier paid for and the end of the period paid."""
+
+    model_config = ConfigDict(extra="forbid")
+    tier: int
+    until: _dt.datetime
+    earned: int  # the tier she holds by her own qualifying (-1: none)
+
+
 class ReferralDoc(BaseModel):
     """A referred member's referral: who referred her, when, and the qualified rules still open."""
 
@@ -96,6 +105,7 @@ class StateDoc(BaseModel):
     enrolled: Optional[_dt.datetime] = None  # her first signup under `members join at signup`; absent in older states
     goals: dict[int, GoalDoc] = {}  # absent in states written before goals
     referral: Optional[ReferralDoc] = None  # a referred member's pending referral; absent in older states
+    paid: Optional[PaidDoc] = None  # a paid tier and the end of its period (mechanics/fees.py); absent in older states
     orders: dict[str, OrderDoc]
     rewards: dict[str, int]
     codes: list[str] = []  # the codes the member has used (absent in states saved before codes)

@@ -33,7 +33,7 @@ class MemberAccumulator:
     __slots__ = ("member", "result", "first_time", "first_reward", "orders", "revenue", "earned", "redeemed",
                  "expired", "clawed", "rewards", "discount", "reward_value", "reward_cost", "perk_cost", "tier",
                  "tier_changes", "draw_entries", "rewards_reached", "tiers_reached", "draw_periods", "reward_costs",
-                 "store", "stores_bought", "regions", "_t", "_month", "adjusted", "adjustment_keys")
+                 "store", "stores_bought", "regions", "_t", "_month", "adjusted", "adjustment_keys", "fee_tiers")
 
     def __init__(self, member: str, result: SimResult, draw_periods: Optional[dict[str, str]] = None,
                  reward_costs: Optional[dict[str, Number]] = None, regions: Optional[dict[str, Optional[str]]] = None):
@@ -52,6 +52,7 @@ class MemberAccumulator:
         self.clawed: dict[str, int] = {}
         self.adjusted: dict[str, int] = {}  # points an adjustment added (or took, negative), by kind
         self.adjustment_keys: set[str] = set()  # the adjustments table's keys this member has a row in
+        self.fee_tiers: set[str] = set()  # the paid tiers whose fee this member paid (runtime/mechanics/fees.py)
         self.rewards = 0
         self.discount = 0
         self.reward_value = 0  # face value of rewards received, minor units
@@ -281,6 +282,12 @@ class MemberAccumulator:
                 r.add("adjustment", row, "tiers_set" if kind == "tier_adjusted" else "punch_cards_set")
                 r.add("adjustment", row, "adjustments")
                 self.adjustment_keys.add(row)
+            elif kind == "fee_paid":
+                # a paid tier's fee (runtime/mechanics/fees.py): revenue, apart from what the rules cost
+                key = f"{e.tier_to}{KEY_SEP}{month}"
+                r.add("fee", key, "payments")
+                r.add("fee", key, "amount", e.amount or 0)
+                self.fee_tiers.add(e.tier_to)
             elif kind == "stock_out":
                 r.add("stock", e.reward, "refused")
             elif kind == "code_used":
@@ -307,6 +314,8 @@ class MemberAccumulator:
             r.add("reward", reward, "members")
         for key in self.adjustment_keys:
             r.add("adjustment", key, "members")
+        for tier in self.fee_tiers:
+            r.add("fee_tier", tier, "members")
         for tier in self.tiers_reached:
             r.add("tier", tier, "members_reached")
         for store in self.stores_bought:

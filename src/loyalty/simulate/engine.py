@@ -144,6 +144,7 @@ def program_info(prog: CompiledProgram, file: str) -> ProgramInfo:
         offers=tuple(sorted(name for name, rw in prog.rewards.items() if rw.is_offer)),
         tiers=tuple(t.name for t in prog.tiers.tiers) if prog.tiers else (), draws=draws,
         budgets={k: str(v) for k, v in prog.budgets.items()}, stores=dict(prog.stores), codes=dict(prog.codes),
+        tier_fees={t.name: t.fee for t in prog.tiers.tiers if t.fee is not None} if prog.tiers else {},
     )
 
 

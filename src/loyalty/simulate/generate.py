@@ -81,6 +81,11 @@ class GenerateOptions:
     # as it always was
     late_signups: float = 0.0
     never_join: float = 0.0
+    # a program's paid tiers (runtime/mechanics/fees.py): with any, about `fee_rate` of the members pay one of
+    # them (a fee row, the tier in its item column) just before their first purchase; without, the file is as
+    # it always was
+    paid_tiers: tuple[str, ...] = ()
+    fee_rate: float = 0.1
     extra: dict = field(default_factory=dict)
 
 
@@ -92,7 +97,7 @@ _CHANNEL_WEIGHTS = (6, 2, 2)
 _LINES_RATE = 1.2  # lines of an order: 1 + an exponential draw of this rate, rounded down
 _SINGLE_UNIT = 0.85  # share of lines of one unit (else 2 or 3)
 _HOME_STORE = 0.8  # share of a member's orders in her home store
-_SIGNUP, _REFERRAL, _PURCHASE, _RETURN, _ADJUSTMENT = 0, 1, 2, 3, 4
+_SIGNUP, _REFERRAL, _PURCHASE, _RETURN, _ADJUSTMENT, _FEE = 0, 1, 2, 3, 4, 5
 _OPENING_STEP, _OPENING_STEPS = 50, 40  # an opening balance: 50 to 2,000 points, in steps of 50
 _MINUTES_A_DAY = 1440
 
@@ -175,6 +180,10 @@ class _Plan:
             self.never = u < options.never_join
             self.late = ~self.never & (u < options.never_join + options.late_signups)
             self.later = (1 + enrol.integers(0, 90, n)) * _MINUTES_A_DAY
+        # a fee payment too (drawn after, and only for a program with paid tiers)
+        self.pays = np.zeros(n, bool)
+        if options.paid_tiers:
+            self.pays = (rng.random(n) < options.fee_rate) & (self.quota - self.refers - self.opens >= 2)
         days = max(1, options.days)
         self.day_p = _normalised([_MONTH_WEIGHTS[d.month - 1] * _WEEKDAY_WEIGHTS[d.weekday()]
                                   for d in (options.start + _dt.timedelta(days=k) for k in range(days))])
@@ -221,9 +230,10 @@ def _chunk(plan: _Plan, index: int, first_order: int):
     present = quota > 0
     refers = plan.refers[begin:end]
     opens = plan.opens[begin:end]
-    # rows of orders, after the signup, the referral and the opening balance
     never = plan.never[begin:end]
-    stream = np.where(present, quota - 1 - refers - opens + never, 0)
+    pays = plan.pays[begin:end]
+    # rows of orders, after the signup, the referral, the opening balance and the fee
+    stream = np.where(present, quota - 1 - refers - opens - pays + never, 0)
     total = int(stream.sum())
 
     # orders: distinct items (sorted), a unit count per line, maybe a return; drawn until they cover `total` rows
@@ -328,6 +338,17 @@ def _chunk(plan: _Plan, index: int, first_order: int):
         for name in ("item", "store", "channel", "code"):
             opening[name] = -1
         extra = np.concatenate([extra, opening])
+    if pays.any():  # paid tiers: a fee 3 minutes before the first purchase, the tier drawn on a stream of its own
+        payers = np.flatnonzero(pays)
+        fee = np.zeros(len(payers), _ROW)
+        fee["t"] = first[payers] - 3
+        fee["member"] = begin + payers
+        fee["kind"] = _FEE
+        fee["value"] = np.random.default_rng([_seed(options.seed), 0, 3, index]).integers(
+            0, len(options.paid_tiers), len(payers))
+        for name in ("item", "store", "channel", "code"):
+            fee[name] = -1
+        extra = np.concatenate([extra, fee])
     # codes last, so that a program without codes draws what it always drew: an order carries one now and then
     order_rows["code"] = -1
     if options.codes:
@@ -395,7 +416,8 @@ class _Formatter:
             return pa.array([_csv_field(v) for v in values] + [""], pa.string())
 
         self.members = pa.array([f"M{i + 1:0{width}d}" for i in range(plan.n_members)], pa.string())
-        self.kinds = pa.array(["signup", "referral", "purchase", "return", "adjustment"], pa.string())
+        self.kinds = pa.array(["signup", "referral", "purchase", "return", "adjustment", "fee"], pa.string())
+        self.paid_tiers = texts(options.paid_tiers)
         self.adjusting = bool(options.opening_balances)
         self.items = texts([i.name for i in catalog])
         self.categories = texts([i.category for i in catalog])
@@ -423,7 +445,7 @@ class _Formatter:
 
         day, minute = np.divmod(rows["t"], _MINUTES_A_DAY)
         times = pc.binary_join_element_wise(self.days.take(pa.array(day)), self.minutes.take(pa.array(minute)), "")
-        no_order = pa.array((rows["kind"] <= _REFERRAL) | (rows["kind"] == _ADJUSTMENT))
+        no_order = pa.array((rows["kind"] <= _REFERRAL) | (rows["kind"] >= _ADJUSTMENT))
         order = pc.binary_join_element_wise(
             "O", pc.utf8_lpad(pa.array(rows["order"]).cast(pa.string()), width=7, padding="0"), "")
         qty = pa.array(rows["qty"].astype(np.int64)).cast(pa.string())
@@ -432,6 +454,9 @@ class _Formatter:
         named = pa.array((rows["kind"] == _REFERRAL) & (rows["referred"] >= 0))
         item = pc.if_else(named, take(self.members, np.where(rows["referred"] >= 0, rows["referred"], 0)),
                           take(self.items, rows["item"]))
+        paying = rows["kind"] == _FEE  # a fee row has its tier in the item column
+        if paying.any():
+            item = pc.if_else(pa.array(paying), take(self.paid_tiers, np.where(paying, rows["value"], -1)), item)
         columns = [
             take(self.members, rows["member"]), times,
             take(self.kinds, rows["kind"].astype(np.int64)), pc.if_else(no_order, "", order),

@@ -30,7 +30,7 @@ from loyalty.runtime.internal import codes_problem, exact_minor
 
 from loyalty.simulate.errors import InputError
 
-EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom", "adjustment")
+EVENT_TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom", "adjustment", "fee")
 
 # canonical column -> header names accepted without a mapping (compared case-insensitively)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -84,6 +84,23 @@ _COLUMN_FIELDS = ("member", "time", "amount", "type", "order", "item", "category
 _EPOCH = _dt.datetime(1970, 1, 1)
 _PURCHASE, _RETURN = 0, 1  # positions in EVENT_TYPES; every later type carries no money
 _ADJUSTMENT = EVENT_TYPES.index("adjustment")
+_FEE = EVENT_TYPES.index("fee")
+
+
+def fee_problem(tier: str, tiers: Optional[tuple]) -> Optional[str]:
+    """Why a fee row's item (the tier paid for: runtime/mechanics/fees.py) cannot be taken, or None. `tiers`: the
+    program's (tier, has a fee) pairs (ReadOptions.tiers); None: not known here (the program refuses it)."""
+    if not tier:
+        return "a fee row names the paid tier in its item column"
+    if tiers is None:
+        return None
+    paid = ", ".join(name for name, fee in tiers if fee) or "none"
+    known = dict(tiers)
+    if tier not in known:
+        return f"{tier!r} is not a tier of the program (paid tiers: {paid})"
+    if not known[tier]:
+        return f"tier {tier!r} has no fee (paid tiers: {paid})"
+    return None
 
 
 def adjustment_problem(text: str) -> Optional[str]:
@@ -349,6 +366,8 @@ class ReadOptions:
     # the program has two-sided referral rules: a referral row's item names the new member, and one naming its
     # own member is a bad row (refuse_self_referrals); for other programs the item of a referral means nothing
     referrals: bool = False
+    # the program's tiers as (name, has a fee) pairs: a fee row must name a paid tier (fee_problem); None: no check
+    tiers: Optional[tuple] = None
 
 
 def parse_column_mapping(text: str) -> dict[str, str]:
@@ -1345,8 +1364,14 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     reason_at = _codes(text["reason"])[0]
     adjusting = kind == _ADJUSTMENT
     adjust_ok = np.where(adjusting, adjust_ok & (reason_at >= 0), (adjust_at < 0) & (reason_at < 0))
+    # fees (runtime/mechanics/fees.py): a fee row names a paid tier in its item column, each value checked once
+    fee_ok = kind != _FEE
+    if not fee_ok.all():
+        item_at, item_values = _codes(text["item"])
+        named = np.array([fee_problem(v, options.tiers) is None for v in item_values] + [False], dtype=bool)
+        fee_ok |= named[item_at]
     fast = (member >= 0) & time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
-        & (quantity_ok | no_quantity) & codes_ok & adjust_ok
+        & (quantity_ok | no_quantity) & codes_ok & adjust_ok & fee_ok
 
     # where each row came from, for messages: its line in the file (its first line when a quoted value
     # holds a line break); without `lines`, record i is on line i + first_row
@@ -1567,6 +1592,12 @@ def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, o
             bad(i, column, value, f"only adjustment rows have an {column}" if column == "adjust" else
                 "only adjustment rows have a reason")
             continue
+        if kind == "fee":
+            raw_item = get("item", j)
+            why = fee_problem(raw_item.strip() if raw_item else "", options.tiers)
+            if why is not None:
+                bad(i, "item", raw_item, why)
+                continue
         row = {"member": member.strip(), "time": _micros(when), "amount": amount, "type": kind,
                "quantity": quantity, "row": line_of[i], "fold": when.fold}
         for key in ("order", "item", "category", "store", "channel", "event"):

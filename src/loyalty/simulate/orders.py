@@ -36,7 +36,7 @@ class SimEvent(NamedTuple):
     store: Optional[str]
     channel: Optional[str]
     lines: tuple[Line, ...]  # purchase and return only
-    name: Optional[str]  # redemption: the reward; custom: the action; referral: the member referred
+    name: Optional[str]  # redemption: the reward; custom: the action; referral: the member referred; fee: the tier
     row: int  # first history row of the event, for messages
 
     @property
@@ -159,6 +159,8 @@ class EventBuilder:
                     evs.append(Ev("action", event_of[s], t, name=item[s] or ""))
                 elif kind == "adjustment":
                     evs.append(self.adjustment(s, t))
+                elif kind == "fee":  # the paid tier in the item column (runtime/mechanics/fees.py)
+                    evs.append(Ev("fee", event_of[s], t, name=item[s] or ""))
                 else:
                     evs.append(Ev(kind, event_of[s], t))
         return MemberEvents(evs, kinds, totals, groups, [store_of[g[0]] or "" for g in groups])
@@ -193,7 +195,7 @@ class EventBuilder:
             kind = self.kind[s]
             lines = tuple(Line(self.item[i], self.category[i], self.quantity[i], self.amount[i]) for i in g) \
                 if kind in _GROUPED else ()
-            name = self.item[s] if kind in ("redemption", "custom", "referral") else None
+            name = self.item[s] if kind in ("redemption", "custom", "referral", "fee") else None
             out.append(SimEvent(kind, self.time(s), self.order[s], self.event[s], self.store[s], self.channel[s],
                                 lines, name, h.row[s]))
         return out

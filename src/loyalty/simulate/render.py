@@ -199,6 +199,21 @@ def render_terminal(report: dict, console: "Console", exponent: int) -> None:
         row(t, "not members, or before signup", _int(e["non_members"]), _int(e["non_member_orders"]), m(e["non_member_revenue"]))
         console.print(t)
         console.print(plain(f"cost as a share of members' revenue: {_pct(e['cost_share_of_member_revenue'])}"))
+    if report.get("fees"):  # paid tiers (runtime/mechanics/fees.py): revenue, apart from the rules' cost
+        f = report["fees"]
+        t = titled(f"Paid tiers: fee revenue {m(f['revenue'])} (not in the cost above)")
+        columns(t, ("tier", "fee", "per", "payments", "members", "revenue", "benefit cost", "net cost"),
+                left=("tier", "per"))
+        for r in f["by_tier"]:
+            row(t, r["tier"], m(r["fee"]), r["period"], _int(r["payments"]), _int(r["members"]), m(r["revenue"]),
+                m(r["benefit_cost"]), m(r["net_cost"]))
+        console.print(t)
+        if f["by_month"]:
+            t = titled("Fee revenue by month")
+            columns(t, ("month", "payments", "revenue"))
+            for r in f["by_month"]:
+                row(t, r["month"], _int(r["payments"]), m(r["revenue"]))
+            console.print(t)
     if report.get("codes"):
         t = titled("Codes")
         columns(t, ("code", "limit", "used", "used before", "no rule applied", "no uses left", "unknown"),

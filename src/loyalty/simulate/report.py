@@ -40,6 +40,7 @@ class ProgramInfo:
     budgets: dict[str, str] = field(default_factory=dict)  # budget key -> its limit as text
     codes: dict[str, Optional[int]] = field(default_factory=dict)  # declared code -> its total uses (None: any)
     stores: dict[str, Optional[str]] = field(default_factory=dict)  # declared store -> its region (or None)
+    tier_fees: dict[str, tuple[int, str]] = field(default_factory=dict)  # paid tier -> (fee minor, period)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
             "share_reached": _share(row.get("members_reached", 0), members),
             "members_at_end": row.get("members_at_end", 0), "perk_cost": text(money(row.get("perk_cost", 0))),
         })
+    fees = _fees(table, program, only_kind_cost, money, text) \
+        if program.tier_fees else None
     tier_moves = {"upgrades": 0, "downgrades": 0}
     order = {name: i for i, name in enumerate(program.tiers)}
     for key, row in table("tier_change").items():
@@ -373,6 +376,8 @@ def _build(result: SimResult, program: ProgramInfo, history: HistoryInfo, assump
         # adjustments by reason and point kind, apart from what the rules cost (runtime/mechanics/adjustments.py)
         "adjustments": [_adjustment_row(key, row, program, money, text)
                         for key, row in sorted(table("adjustment").items())],
+        # paid tiers' fees: revenue, apart from what the rules cost, and each tier's net cost (mechanics/fees.py)
+        **({"fees": fees} if fees is not None else {}),
         # every code the program declares or a purchase carried: used, and refused by reason (mechanics/codes.py)
         "codes": [{"code": code, "declared": code in program.codes, "limit": program.codes.get(code),
                    **{column: table("code").get(code, {}).get(column, 0) for column in CODE_COLUMNS}}
@@ -401,6 +406,37 @@ def _enrolment(counts: dict, revenue, total_cost, money, text) -> dict:
         "member_revenue": text(money(member_revenue)), "non_member_revenue": text(money(outside)),
         "cost_share_of_member_revenue": _share(total_cost, member_revenue),
     }
+
+
+def _fees(table, program: ProgramInfo, only_kind_cost: Decimal, money, text) -> dict:
+    """Fee revenue by paid tier and by month, and each paid tier's net cost: what its own benefits cost (its
+    discount and rewards, its multipliers' points valued as in the by-rule table, its perks) less its fees."""
+    by_tier_month: dict[str, dict[str, dict]] = {}
+    for key, row in table("fee").items():
+        tier, month = key.split(KEY_SEP, 1)
+        by_tier_month.setdefault(tier, {})[month] = row
+    total = 0
+    by_tier = []
+    for tier, (fee, period) in program.tier_fees.items():
+        rows = by_tier_month.get(tier, {}).values()
+        revenue = sum(r.get("amount", 0) for r in rows)
+        total += revenue
+        own = table("rule").get(tier, {})
+        points = Decimal(own.get("points_issued", 0) - own.get("points_clawed_back", 0)) * only_kind_cost
+        benefits = Decimal(own.get("discount_cost", 0)) + points + Decimal(table("tier").get(tier, {}).get("perk_cost", 0))
+        by_tier.append({"tier": tier, "fee": text(money(fee)), "period": period,
+                        "payments": sum(r.get("payments", 0) for r in rows),
+                        "members": table("fee_tier").get(tier, {}).get("members", 0),
+                        "revenue": text(money(revenue)), "benefit_cost": text(money(benefits)),
+                        "net_cost": text(money(benefits - revenue))})
+    months: dict[str, list[int]] = {}
+    for tier_rows in by_tier_month.values():
+        for month, row in tier_rows.items():
+            m = months.setdefault(month, [0, 0])
+            m[0] += row.get("payments", 0)
+            m[1] += row.get("amount", 0)
+    return {"revenue": text(money(total)), "by_tier": by_tier,
+            "by_month": [{"month": m, "payments": p, "revenue": text(money(a))} for m, (p, a) in sorted(months.items())]}
 
 
 def _adjustment_row(key: str, row: dict, program: ProgramInfo, money, text) -> dict:

@@ -110,6 +110,8 @@ def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_for
         minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone,
         time_format=time_format or scenario.time_format, delimiter=_delimiter(delimiter or scenario.delimiter or ","),
         columns=mapping, on_bad_row=on_bad_row, referrals=uses_referrals(prog),
+        # a fee row names a paid tier (runtime/mechanics/fees.py)
+        tiers=tuple((t.name, t.fee is not None) for t in prog.tiers.tiers) if prog.tiers else (),
     )
     return scenario, options
 
@@ -253,9 +255,11 @@ OUT_FORMATS = ("csv", "parquet")
 # written only when the report has its section (members against customers who never joined), so the folder of a
 # program without enrolment holds what it always held
 ENROLMENT_TABLE = "enrolment"
+# written only for a program with paid tiers (the report's `fees`, runtime/mechanics/fees.py)
+FEE_TABLES = ("fees_by_tier", "fees_by_month")
 
 
-def out_files(tables=OUT_TABLES + (ENROLMENT_TABLE,)) -> frozenset:
+def out_files(tables=OUT_TABLES + (ENROLMENT_TABLE,) + FEE_TABLES) -> frozenset:
     """The files `--out` may find in its folder from an earlier run (in either format) and replace."""
     return frozenset(f"{t}.{ext}" for t in tables for ext in OUT_FORMATS)
 
@@ -271,10 +275,11 @@ def write_out_dir(report: dict, result: SimResult, exponent: int, directory: Pat
     from loyalty.simulate.tables import csv_rows, table_columns, table_rows, to_arrow
 
     written = []
+    names = (OUT_TABLES[:-1] + ((ENROLMENT_TABLE,) if report.get("enrolment") else ())
+             + (FEE_TABLES if report.get("fees") else ()) + OUT_TABLES[-1:])
     with replace_directory(directory, owned=out_files()) as new:
-        tables = OUT_TABLES[:-1] + ((ENROLMENT_TABLE,) if report.get("enrolment") else ()) + OUT_TABLES[-1:]
-        for i, name in enumerate(tables):
-            if i == len(tables) - 1:
+        for name in names:
+            if name == OUT_TABLES[-1]:
                 pause_for_tests()
             rows = table_rows(report, name, member_rows_csv(result, exponent) if name == "by_member" else None)
             columns = table_columns(name, rows)

@@ -66,6 +66,10 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "enrolment": (("members", INT), ("non_members", INT), ("member_orders", INT), ("non_member_orders", INT),
                   ("member_revenue", MONEY), ("non_member_revenue", MONEY), ("cost_share_of_member_revenue", SHARE)),
     "rejected_events": (("reason", TEXT), ("events", INT)),
+    # paid tiers (the report's `fees`, runtime/mechanics/fees.py): revenue by tier with its net cost, and by month
+    "fees_by_tier": (("tier", TEXT), ("fee", MONEY), ("period", TEXT), ("payments", INT), ("members", INT),
+                     ("revenue", MONEY), ("benefit_cost", MONEY), ("net_cost", MONEY)),
+    "fees_by_month": (("month", TEXT), ("payments", INT), ("revenue", MONEY)),
     "redemptions_refused": (("reward", TEXT), ("reason", TEXT), ("count", INT)),
     "coverage": (("severity", TEXT), ("kind", TEXT), ("name", TEXT), ("message", TEXT)),
     # the customer measures (the report's `customers`, simulate/measures.py): the whole history in one row,
@@ -127,6 +131,8 @@ def table_rows(report: dict, name: str, member_rows: Optional[list[dict]] = None
         return _customer_rows(report.get("customers") or {}, name)
     if name == "enrolment":
         return [dict(report["enrolment"])] if report.get("enrolment") else []
+    if name in ("fees_by_tier", "fees_by_month"):
+        return list((report.get("fees") or {}).get(name[len("fees_"):], []))
     if name not in report and name not in SCHEMAS:
         raise KeyError(name)
     return list(report.get(name) or [])

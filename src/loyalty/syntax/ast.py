@@ -1049,7 +1049,14 @@ class BenefitPerk(Node):
     cost_per_order: Optional[Money]
 
 
-Benefit = Union[BenefitMultiplier, BenefitDiscount, BenefitPerk]
+@frozen_node
+class BenefitFee(Node):
+    """`fee 99 NOK per year`: paying it puts the member in the tier for one period (runtime/mechanics/fees.py)."""
+    money: Money
+    period: Period
+
+
+Benefit = Union[BenefitMultiplier, BenefitDiscount, BenefitPerk, BenefitFee]
 
 
 @frozen_node

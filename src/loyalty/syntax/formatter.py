@@ -434,6 +434,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, ast.BenefitPerk):
         cost = f" costing {money(n.cost_per_order)} per order" if n.cost_per_order is not None else ""
         return f"perk {quote(n.name.value)}{cost}"
+    if isinstance(n, ast.BenefitFee):
+        return f"fee {money(n.money)} per {n.period}"
     if isinstance(n, ast.Downgrade):
         grace = f" with {duration(n.grace)} grace" if n.grace is not None else ""
         return f"downgrade at the end of each {n.period}{grace}"

@@ -1071,6 +1071,9 @@ class _AstBuilder(Transformer):
     def benefit_perk(self, meta, c):
         return ast.BenefitPerk(self._text(c[0]), c[1], span=self._span(meta))
 
+    def benefit_fee(self, meta, c):
+        return ast.BenefitFee(c[0], c[1], span=self._span(meta))
+
     def downgrade(self, meta, c):
         return ast.Downgrade(c[0], c[1], span=self._span(meta))
 

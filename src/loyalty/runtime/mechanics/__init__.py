@@ -12,6 +12,7 @@ from loyalty.runtime.mechanics.adjustments import Adjustments
 from loyalty.runtime.mechanics.codes import Codes
 from loyalty.runtime.mechanics.draws import Draws
 from loyalty.runtime.mechanics.enrolment import Enrolment
+from loyalty.runtime.mechanics.fees import Fees
 from loyalty.runtime.mechanics.goals import Goals
 from loyalty.runtime.mechanics.limits import Budgets
 from loyalty.runtime.mechanics.moments import Moments
@@ -30,8 +31,8 @@ from loyalty.runtime.mechanics.winback import WinBack
 # mechanic is one new module here and nothing else in this package
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
-for _m in (Budgets(), Stock(), Codes(), Adjustments(), Draws(), Redemptions(), PointsOverTime(), Tiers(), WinBack(),
-           Offers(), Moments(), Goals(), Referral(), Enrolment(), Stacking()):
+for _m in (Budgets(), Stock(), Codes(), Adjustments(), Fees(), Draws(), Redemptions(), PointsOverTime(), Tiers(),
+           WinBack(), Offers(), Moments(), Goals(), Referral(), Enrolment(), Stacking()):
     register_program(_m)
 
 __all__ = ["MODIFIER", "PROGRAM_MECHANICS", "PURCHASE_PHASES", "RULE_MECHANICS", "Mechanic", "PlanError",

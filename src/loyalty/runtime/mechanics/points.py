@@ -272,7 +272,7 @@ def expire_only(kinds_plan: tuple, st, T, out) -> bool:
     earning order, the usual case) before `KindState.index_of` searches for it. False (nothing done) when
     the state holds other timers (a state from another program): the caller then runs the general step."""
     kinds = st.kinds
-    if st.next_review is not None or st.grace_until is not None:
+    if st.next_review is not None or st.grace_until is not None or st.paid is not None:
         return False
     for ks in kinds:
         if ks.maturing or ks.inactivity_deadline is not None:

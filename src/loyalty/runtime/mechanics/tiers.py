@@ -8,6 +8,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.context import due
+from loyalty.runtime.mechanics.fees import fee_end, paid_floor, reviewed
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 from loyalty.runtime.timeutil import add_duration, next_period_start
@@ -46,26 +47,34 @@ def upgrade_to(prog, st, q: int, t, out) -> None:
 
 
 def tier_after_return(prog, st, t, out) -> None:
-    """A return can lower the metric: the tier follows it either way at once."""
+    """A return can lower the metric: the tier follows it either way at once (not below a paid tier)."""
     q = prog.tiers.qualified(metric_value(prog, st, prog.tiers.metric, t))
+    if st.paid is not None:
+        q = max(q, paid_floor(st, t))
     if q != st.tier:
         out.append(tier_effect(prog, st.tier, q, t, "return" if q < st.tier else "upgrade"))
         st.tier = q
 
 
 def advance_tiers(prog, st, T, timed) -> None:
-    """Reviews and grace periods that end up to T, into `timed` as (time, 2, seq, effect)."""
+    """Reviews, grace periods and paid periods (mechanics/fees.py) that end up to T, into `timed` as
+    (time, 2, seq, effect). At one moment a grace period ends first, then a review, then a paid period."""
     tiers = prog.tiers
     seq = 10_000
     while True:
         nr = st.next_review if st.next_review is not None and st.next_review <= T else None
         ng = st.grace_until if st.grace_until is not None and st.grace_until <= T else None
+        npd = st.paid[1] if st.paid is not None and st.paid[1] <= T else None
+        if npd is not None and (nr is None or npd < nr) and (ng is None or npd < ng):
+            fee_end(prog, st, tiers.qualified(metric_value(prog, st, tiers.metric, npd)), timed, seq)
+            seq += 1
+            continue
         if nr is None and ng is None:
             return
         if ng is not None and (nr is None or ng <= nr):
             st.grace_until = None
             q = tiers.qualified(metric_value(prog, st, tiers.metric, ng))
-            new = max(q, st.grace_target)
+            new = max(q, st.grace_target, paid_floor(st, ng))
             if new < st.tier:
                 timed.append((ng, 2, seq, tier_effect(prog, st.tier, new, ng, "grace ended")))
                 st.tier = new
@@ -76,6 +85,9 @@ def advance_tiers(prog, st, T, timed) -> None:
         if st.tier < 0:
             continue
         target = tiers.qualified(metric_value(prog, st, tiers.metric, E, review=True))
+        if st.paid is not None:
+            reviewed(st, target)
+            target = max(target, paid_floor(st, E))
         if target < st.tier and st.grace_until is None:
             if tiers.grace:
                 st.grace_until = add_duration(E, tiers.grace[0], tiers.grace[1])

@@ -234,6 +234,8 @@ class _Rows:
         self.has_codes = _ints(pc.is_valid(t.column("codes")).cast("int64")) if n else np.zeros(0, np.int64)
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
+        # fee rows (runtime/mechanics/fees.py): their members are the scalar plan's, counted in ROUTED
+        self.paying = np.array([x == "fee" for x in type_names] + [False], dtype=bool)[type_codes]
         # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
         # type, order and (unless a keyed purchase) time; rows of other types are one event each
         grouped = (self.type == PURCHASE) | (self.type == RETURN)
@@ -506,6 +508,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if swapped.any():
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
+    if rows.paying.any():  # a paid tier's period (a floor under reviews, its end): the scalar plan's
+        payers = np.unique(mseg[rows.paying])
+        ROUTED["fee payments (paid tiers)"] += int(len(payers))
+        scalar[payers] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
         ROUTED["event ids under a late-events window (resends)"] += int(len(np.unique(mseg[odd])))
