@@ -43,6 +43,7 @@ from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
 from loyalty.runtime.mechanics.give import vector_gives
+from loyalty.runtime.mechanics.stock import vector_stock
 from loyalty.runtime.mechanics.limits import vector_budgets
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
@@ -1043,6 +1044,7 @@ class _Kernel:
         prog = self.prog
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
+        self.stock_out = {}  # reward -> units its stock refused (stock.vector_stock)
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
@@ -1058,6 +1060,8 @@ class _Kernel:
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
+        if self.give_rules and any(rw.stock is not None for rw in prog.rewards.values()):
+            vector_stock(self)  # runtime/mechanics/stock.py: what the rewards' stock grants of what was given
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1490,6 +1494,8 @@ class _Kernel:
         for budget, times, truncated in self.budget_cut:  # budget_reached effects (accumulate: the budget table)
             res.add("budget", budget, "times", times)
             res.add("budget", budget, "truncated", truncated)
+        for reward, refused in self.stock_out.items():  # stock_out effects (accumulate: the stock table)
+            res.add("stock", reward, "refused", refused)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
