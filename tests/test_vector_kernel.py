@@ -900,10 +900,13 @@ def test_every_test_program_is_supported(programs):
 HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel"]
 
 
-def _history(prog, seed: int, members: int, max_events: int):
+def _history(prog, seed: int, members: int, max_events: int, codes: tuple = ()):
     """A random history: purchases of several lines (same-minute ties included), returns whole, by lines and by
-    amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges."""
+    amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges.
+    With `codes`, purchase rows carry some of them now and then (two at once, an unknown one, on one line of an
+    order or on several), drawn from their own stream so the other rows are the same."""
     rnd = random.Random(seed)
+    code_rnd = random.Random(seed + 1)
     items = sorted(prog.catalog) + ["mystery"]
     stores = sorted(prog.stores) + ["North", "Elsewhere", ""]
     channels = ["app", "web", "store", ""]
@@ -933,6 +936,8 @@ def _history(prog, seed: int, members: int, max_events: int):
                     lines.append((item, q, amount))
                     rows.append([member, when, "purchase", order, item, "", str(q), f"{amount / 100:.2f}", store,
                                  channel])
+                    if codes and code_rnd.random() < 0.3:
+                        rows[-1].append(" ".join(code_rnd.sample(codes + ("BOGUS",), code_rnd.choice([1, 1, 1, 2]))))
                 bought.append((order, lines))
             elif kind == "return":
                 choice = rnd.random()
@@ -954,7 +959,8 @@ def _history(prog, seed: int, members: int, max_events: int):
             else:
                 item = "free wash" if kind == "redemption" else ("rated" if kind == "custom" else "")
                 rows.append([member, when, kind, "", item, "", "", "", store, channel])
-    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    header = HEADER + ["codes"] if codes else HEADER
+    cols = {h: [(r[i] if i < len(r) else "") or None for r in rows] for i, h in enumerate(header)}
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
     return build_history(cols, "generated.csv", 2, options)
 
@@ -1459,3 +1465,87 @@ def test_stock_claimed_on_the_kernel_equals_the_scalar_passes(tmp_path_factory, 
     vec, ref = _passes_both(plan, history)
     assert vec.canonical() == ref.canonical()
     assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+# codes on every kind of rule the kernel runs: two rules wanting one code, a code with a total and one without,
+# a code on a rule with conditions (used only where they hold), on a gift whose stock runs out
+CODES = """
+program "Codes" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+store "North" in region "Up"
+reward "mug" is a gift "mug" costing 20 NOK limited to 4
+code "SPRING" limited to 5 uses
+code "WELCOME"
+code "DOUBLE" limited to 3 uses
+code "MUG"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "spring bonus" {
+  with code "SPRING"
+  earn 500 points
+  when order total >= 300 NOK
+}
+rule "spring coffee" {
+  with code "SPRING"
+  earn 3 points per 1 NOK on "coffee"
+  in store "North"
+}
+rule "welcome discount" {
+  with code "WELCOME"
+  get 15% off
+}
+rule "double" {
+  with code "DOUBLE"
+  earn 2x points
+}
+rule "mug" {
+  with code "MUG"
+  give "mug"
+  when order total >= 50 NOK
+}
+rule "free wash" {
+  with code "WELCOME"
+  every 3rd "basic wash" is free
+}
+"""
+INLINE["CODES"] = CODES
+CODE_NAMES = ("SPRING", "WELCOME", "DOUBLE", "MUG")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 30), max_events=st.sampled_from([3, 12, 40]))
+def test_codes_weighed_on_the_kernel_equal_the_scalar_passes(tmp_path_factory, seed, members, max_events):
+    path, prog = _program(tmp_path_factory, "CODES")
+    assert supports(prog, None) is None
+    history = _history(prog, seed, members, max_events, codes=CODE_NAMES)
+    plan = _plan(path, prog, history, seed)
+    vec, ref = _passes_both(plan, history)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(2, 6), max_events=st.sampled_from([12, 40]))
+def test_codes_on_the_kernel_member_by_member(tmp_path_factory, seed, members, max_events):
+    """Each member alone (every cell: per rule, month, code and reason), so that one member's error cannot hide
+    behind another's in a total."""
+    path, prog = _program(tmp_path_factory, "CODES")
+    history = _history(prog, seed, members, max_events, codes=CODE_NAMES)
+    plan = _plan(path, prog, history, seed)
+    for member, _, _ in history.member_slices():
+        vec, ref = _passes_both(plan, history.select_members([member]))
+        assert vec.canonical() == ref.canonical(), member

@@ -39,6 +39,7 @@ from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES,
 from loyalty.runtime.arrays import add_duration as _add_duration
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
+from loyalty.runtime.mechanics.codes import vector_codes
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
@@ -224,6 +225,7 @@ class _Rows:
         # rows that carry codes (runtime/mechanics/codes.py): the scalar plan weighs them (and counts refusals);
         # adjustment rows (runtime/mechanics/adjustments.py) too
         self.has_codes = _ints(pc.is_valid(t.column("codes")).cast("int64")) if n else np.zeros(0, np.int64)
+        self.code_at, self.code_values = _codes(t.column("codes"))  # the kernel weighs them (codes.vector_codes)
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
         # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
@@ -414,7 +416,6 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
-    odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
     odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
     if prog.redeem:
         odd |= rows.type == REDEMPTION
@@ -522,7 +523,10 @@ class _Kernel:
         """Per event, whether a rule's (or a draw's) conditions hold."""
         if isinstance(rule, Draw):
             return self._conditions_ok(("draw", rule.name), self._draw_docs[rule.name].get("conditions", ()))
-        return self._conditions_ok(rule.index, self.prog.doc["rules"][rule.index].get("conditions", ()))
+        ok = self._conditions_ok(rule.index, self.prog.doc["rules"][rule.index].get("conditions", ()))
+        if rule.code is not None:  # a rule requiring a code applies where a purchase used it (codes.vector_codes)
+            ok = ok & self.code_used_at[rule.code]
+        return ok
 
     def _conditions_ok(self, key, conditions) -> np.ndarray:
         """Per event, whether the rule's conditions hold (those runtime/mechanics/context.py admits: time, store,
@@ -1045,6 +1049,7 @@ class _Kernel:
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self.stock_out = {}  # reward -> units its stock refused (stock.vector_stock)
+        vector_codes(self)  # runtime/mechanics/codes.py: which purchases use which codes, before any rule runs
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
@@ -1496,6 +1501,8 @@ class _Kernel:
             res.add("budget", budget, "truncated", truncated)
         for reward, refused in self.stock_out.items():  # stock_out effects (accumulate: the stock table)
             res.add("stock", reward, "refused", refused)
+        for (code, column), count in self.code_counts.items():  # code_used / code_refused (accumulate: codes)
+            res.add("code", code, column, count)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
