@@ -900,13 +900,18 @@ def test_every_test_program_is_supported(programs):
 HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel"]
 
 
-def _history(prog, seed: int, members: int, max_events: int, codes: tuple = ()):
+def _history(prog, seed: int, members: int, max_events: int, codes: tuple = (), adjustments: float = 0.0):
     """A random history: purchases of several lines (same-minute ties included), returns whole, by lines and by
     amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges.
     With `codes`, purchase rows carry some of them now and then (two at once, an unknown one, on one line of an
-    order or on several), drawn from their own stream so the other rows are the same."""
+    order or on several), drawn from their own stream so the other rows are the same. With `adjustments`, that
+    share of events is followed by an adjustment row (points added mostly; now and then a balance set, a tier,
+    a punch card, a kind the program lacks), from a stream of its own too."""
     rnd = random.Random(seed)
     code_rnd = random.Random(seed + 1)
+    adjust_rnd = random.Random(seed + 2)
+    kinds = [k.name for k in prog.kinds]
+    tiers = [t.name for t in prog.tiers.tiers] if prog.tiers else []
     items = sorted(prog.catalog) + ["mystery"]
     stores = sorted(prog.stores) + ["North", "Elsewhere", ""]
     channels = ["app", "web", "store", ""]
@@ -959,7 +964,22 @@ def _history(prog, seed: int, members: int, max_events: int, codes: tuple = ()):
             else:
                 item = "free wash" if kind == "redemption" else ("rated" if kind == "custom" else "")
                 rows.append([member, when, kind, "", item, "", "", "", store, channel])
+            if adjustments and adjust_rnd.random() < adjustments:
+                what = adjust_rnd.choices(["add", "add named", "set", "tier", "unknown kind"], [6, 2, 1, 1, 1])[0]
+                item, adjust = "", f"points +{adjust_rnd.choice([1, 5, 120, 3000])}"
+                if what == "add named" and kinds:
+                    item = adjust_rnd.choice(kinds)
+                elif what == "set":
+                    adjust = f"points ={adjust_rnd.choice([0, 40])}"
+                elif what == "tier":
+                    adjust = f"tier ={adjust_rnd.choice(tiers + [''])}"
+                elif what == "unknown kind":
+                    item = "miles"
+                rows.append([member, when, "adjustment", "", item, "", "", "", "", "", "", adjust,
+                             adjust_rnd.choice(["opening balance", "goodwill"])])
     header = HEADER + ["codes"] if codes else HEADER
+    if adjustments:
+        header = HEADER + ["codes", "adjust", "reason"]
     cols = {h: [(r[i] if i < len(r) else "") or None for r in rows] for i, h in enumerate(header)}
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
     return build_history(cols, "generated.csv", 2, options)
@@ -1549,3 +1569,31 @@ def test_codes_on_the_kernel_member_by_member(tmp_path_factory, seed, members, m
     for member, _, _ in history.member_slices():
         vec, ref = _passes_both(plan, history.select_members([member]))
         assert vec.canonical() == ref.canonical(), member
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), which=st.integers(0, len(PROGRAMS) - 1), members=st.integers(2, 6),
+       max_events=st.sampled_from([3, 12, 40]))
+def test_points_adjustments_on_the_kernel_member_by_member(programs, seed, which, members, max_events):
+    """Adjustment rows between the events of every test program: points added (to the one kind, or a kind
+    named) run on the kernel, crediting at once and expiring as earned points do, counted apart from them;
+    a member with any other adjustment goes to the scalar plan, counted in ROUTED. Every cell, member by
+    member, against the scalar plan."""
+    from loyalty.simulate.vector.kernel import ROUTED
+
+    path, prog = programs[which]
+    history = _history(prog, seed, members, max_events, adjustments=0.25)
+    plan = _plan(path, prog, history, seed)
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        before = ROUTED["adjustments other than points added"]
+        vec = simulate_vector(plan, alone, tail_members=0)
+        assert vec.canonical() == simulate(plan, alone).canonical(), member
+        routed = ROUTED["adjustments other than points added"] - before
+        kinds = alone.column("adjust")
+        added = all(a is None or (a.startswith("points +") and item != "miles" and (item or len(prog.kinds) == 1))
+                    for a, item in zip(kinds, alone.column("item")))
+        assert routed == (0 if added else 1), member
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)

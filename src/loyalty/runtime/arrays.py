@@ -18,6 +18,7 @@ from loyalty.runtime import formulas
 # the kernel's event type codes (a history's rows, as simulate/vector/kernel.py encodes them)
 TYPES = ("purchase", "return", "visit", "signup", "referral", "redemption", "custom")
 PURCHASE, RETURN, VISIT, SIGNUP, REFERRAL, REDEMPTION, CUSTOM = range(len(TYPES))
+ADJUSTMENT = len(TYPES)  # an adjustment row (runtime/mechanics/adjustments.py): no rule fires on it
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 

@@ -33,7 +33,7 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
+from loyalty.runtime.arrays import (ADJUSTMENT, CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
@@ -94,10 +94,11 @@ class _Slot:
     `points_earned` effects, one per source, in its order). `skey` keys its table and return shares; a tier
     slot is named by the tier the member holds."""
 
-    __slots__ = ("skey", "name", "rule", "mult", "tier", "fixed")
+    __slots__ = ("skey", "name", "rule", "mult", "tier", "fixed", "adjust")
 
-    def __init__(self, skey, name, rule, mult=None, tier=False, fixed=False):
+    def __init__(self, skey, name, rule, mult=None, tier=False, fixed=False, adjust=False):
         self.skey, self.name, self.rule, self.mult, self.tier, self.fixed = skey, name, rule, mult, tier, fixed
+        self.adjust = adjust  # the points adjustments add (adjustments.points_added): adjusted, not earned
 
 
 def _us(t: _dt.datetime) -> int:
@@ -209,7 +210,8 @@ class _Rows:
         self.amount = _ints(t.column("amount"))
         self.qty = _ints(t.column("quantity"), 1)
         type_codes, type_names = _codes(t.column("type"))
-        lookup = np.array([TYPES.index(x) if x in TYPES else CUSTOM for x in type_names] or [0], dtype=np.int64)
+        lookup = np.array([TYPES.index(x) if x in TYPES else ADJUSTMENT if x == "adjustment" else CUSTOM
+                           for x in type_names] or [0], dtype=np.int64)
         self.type = lookup[type_codes]
         self.order, self.order_names = _codes(t.column("order"), as_list=False)
         self.item, self.item_names = _codes(t.column("item"))
@@ -228,6 +230,26 @@ class _Rows:
         self.code_at, self.code_values = _codes(t.column("codes"))  # the kernel weighs them (codes.vector_codes)
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
+        # per row, the point kind and points an adjustment adds (adjustments.points_added; -1: another kind of
+        # adjustment, or no adjustment), and its reason
+        self.adjust_kind = np.full(n, -1, dtype=np.int64)
+        self.adjust_points = np.zeros(n, dtype=np.int64)
+        self.reason, self.reason_names = np.full(n, -1, dtype=np.int64), []
+        if self.adjusting.any():
+            from loyalty.runtime.mechanics.adjustments import points_added
+            from loyalty.simulate.history import parse_adjustment
+
+            adjust_at, adjust_values = _codes(t.column("adjust"))
+            self.reason, self.reason_names = _codes(t.column("reason"))
+            rows = np.flatnonzero(self.adjusting)
+            pairs = np.unique(np.stack((adjust_at[rows], self.item[rows])), axis=1)
+            for a, i in pairs.T.tolist():
+                what, value, setting = parse_adjustment(adjust_values[a])
+                target = self.item_names[i] if i >= 0 else None
+                added = None if what == "tier" else points_added(prog, (what, target or None, int(value), setting))
+                if added is not None:
+                    at = rows[(adjust_at[rows] == a) & (self.item[rows] == i)]
+                    self.adjust_kind[at], self.adjust_points[at] = added
         # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
         # type, order and (unless a keyed purchase) time; rows of other types are one event each
         grouped = (self.type == PURCHASE) | (self.type == RETURN)
@@ -339,6 +361,7 @@ def _credits_at_once(prog, k: int) -> set:
             types.add(TYPES.index("signup") if r.trigger == "signup" else CUSTOM if r.trigger == "action" else VISIT)
         elif r.action == "earn_per_event":
             types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
+    types.add(ADJUSTMENT)  # points an adjustment adds (adjustments.points_added), to any kind
     return types
 
 
@@ -416,7 +439,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
-    odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
+    other = rows.adjusting & (rows.adjust_kind < 0)  # adjustments other than points added: the scalar plan's
+    if other.any():
+        ROUTED["adjustments other than points added"] += int(len(np.unique(mseg[other])))
+    odd |= other
     if prog.redeem:
         odd |= rows.type == REDEMPTION
     import pyarrow.compute as pc
@@ -489,6 +515,8 @@ class _Kernel:
         self.e_type = self.r_type[self.e_start]
         self.e_time = self.r_time[self.e_start]
         self.e_order = self.r_order[self.e_start]
+        self.e_adjust_kind = rows.adjust_kind[sel][self.e_start]  # points adjustments (adjustments.points_added)
+        self.e_adjust_points = rows.adjust_points[sel][self.e_start]
         # every sum the kernel forms of amounts or quantities (an order's, a member's, the history's) stays in
         # int64 when the history's total does: else the scalar plan replays it (Python ints do not overflow)
         for column in (self.r_amount, self.r_qty):
@@ -1053,6 +1081,8 @@ class _Kernel:
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
+        for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs
+            self.fixed[("adjust", k)] = np.where(self.e_adjust_kind == k, self.e_adjust_points, 0)
         if prog.budgets:  # runtime/mechanics/limits.py: what the budgets grant of each part, before the lockstep
             vector_budgets(self, [sl for sl in self.earn_slots if prog.source(sl.skey).budget is not None],
                            self.known)
@@ -1092,6 +1122,10 @@ class _Kernel:
                 if r.action == "earn_fixed" and r.trigger != "signup":  # earned on a purchase (or a visit)
                     self.claw_slots.append(slot)
         self.claw_slots = self.earn_slots + self.claw_slots
+        self.adjust_j = {}  # kind -> the position of its adjustments' slot (points added; no return takes them)
+        for k in np.unique(self.e_adjust_kind[self.e_adjust_kind >= 0]).tolist():
+            self.adjust_j[k] = len(self.slot_rules[k])
+            self.slot_rules[k].append(_Slot(("adjust", k), None, None, fixed=True, adjust=True))
 
     def _lockstep(self) -> None:
         prog = self.prog
@@ -1226,7 +1260,7 @@ class _Kernel:
                     st["cum"][slot] = CT[mm]
                     st["pts"][slot] = pts
                     event_points = event_points + pts
-                    if earned_metric_kind == kind.index:
+                    if earned_metric_kind == kind.index and not sl.adjust:
                         mval[mm] += pts
                 if "CP" in st:
                     vector_pending_credit(st, mm, idx, event_points)
@@ -1383,7 +1417,7 @@ class _Kernel:
                         cum[slot] = pk[7]
                         pts_list[slot] = pts
                         event_points += pts
-                        if earned_metric_kind == kind.index:
+                        if earned_metric_kind == kind.index and j != self.adjust_j.get(kind.index):
                             v += pts
                     pend, idle = pk[13], pk[14]
                     if pend is not None:  # points.vector_pending_credit
@@ -1543,7 +1577,7 @@ class _Kernel:
                 pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
                 for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
                     res.add("region", regions[int(i)], "members", int(n))
-        for code, name in enumerate(TYPES):
+        for code, name in [*enumerate(TYPES), (ADJUSTMENT, "adjustment")]:
             if code in (PURCHASE, RETURN):
                 continue
             n = int((valid & (typ == code)).sum())
@@ -1555,6 +1589,7 @@ class _Kernel:
         m_earned = {}
         m_clawed = {}
         m_expired = {}
+        m_adjusted = {}
         for kind in prog.kinds:
             st = self.kstate[kind.index]
             nr = st["nr"]
@@ -1565,6 +1600,10 @@ class _Kernel:
             smon = np.repeat(mon, nr)
             srule = np.tile(np.arange(nr), nev)
             got = pts > 0
+            if kind.index in self.adjust_j:  # points adjustments: apart from what is earned (accumulate)
+                adj = got & (srule == self.adjust_j[kind.index])
+                got = got & ~adj
+                m_adjusted[pk] = self._adjusted(res, cells, kind, pts, adj)
             cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
             cells.add(lambda c: ("store", store_name(c), "points_issued"), np.repeat(est, nr), pts, got)
             stier = np.repeat(self.tier_before, nr)
@@ -1576,7 +1615,7 @@ class _Kernel:
                     count = int(sel.sum()) if times is None else int(times[np.flatnonzero(sel) // nr].sum())
                     res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
             smem = np.repeat(self.e_mem, nr)
-            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, pts, nmem))
+            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, np.where(got, pts, 0), nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
                 if sl.skey not in self.claw:
@@ -1689,6 +1728,8 @@ class _Kernel:
             for pk, (_has, e) in m_earned.items():
                 earned_total += e
                 outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+            for a in m_adjusted.values():
+                outstanding += a
             redeemed_total = np.zeros(nmem, dtype=np.int64)
             for r in m_redeemed.values():
                 redeemed_total += r
@@ -1704,6 +1745,9 @@ class _Kernel:
             for pk, (has, e) in m_earned.items():
                 cost = costs.get(pk, Decimal(0))
                 held = e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+                if pk in m_adjusted:  # the points an adjustment added are held too (a kind the member has any of)
+                    held = held + m_adjusted[pk]
+                    has = has | (m_adjusted[pk] != 0)
                 for i, n in zip(np.flatnonzero(has).tolist(), held[has].tolist()):
                     held_value[i] += Decimal(n) * cost
             member_cost = [Decimal(d + r + p) + h for d, r, p, h in zip(m_discount.tolist(), m_reward_cost.tolist(),
@@ -1717,6 +1761,24 @@ class _Kernel:
         if self.draw_entries:
             self._draws(res)
         return res
+
+    def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray:
+        """The points adjustments added to `kind` (the slots `adj` of its table `pts`), as the scalar accumulator
+        counts `points_adjusted` effects: by month, and in the adjustments table by reason and kind (points,
+        adjustments, members). Per member, the points added."""
+        nr = self.kstate[kind.index]["nr"]
+        ev = np.flatnonzero(adj) // nr
+        added = pts[adj]
+        cells.add(lambda m: ("points", f"{kind.name}{KEY_SEP}{_month_text(m)}", "adjusted"), self.e_month[ev], added,
+                  np.ones(len(ev), dtype=bool))
+        reason = self.rows.reason[self.sel][self.e_start][ev]
+        for rc in np.unique(reason).tolist():
+            mine = reason == rc
+            row = f"{self.rows.reason_names[rc]}{KEY_SEP}{kind.name}"
+            res.add("adjustment", row, "points_added", int(added[mine].sum()))
+            res.add("adjustment", row, "adjustments", int(mine.sum()))
+            res.add("adjustment", row, "members", int(len(np.unique(self.e_mem[ev[mine]]))))
+        return _group_sum(self.e_mem[ev], added, self.nmem)
 
     def _rewards(self, res: SimResult, cells: "_Cells"):
         """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a
