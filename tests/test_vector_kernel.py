@@ -1176,6 +1176,18 @@ def test_generated_programs_with_pending_points_and_inactivity_member_by_member(
     balance policy drawn again (event_strategies), whichever `supports` takes: each member's result (points
     issued, matured, clawed back, expired and redeemed per month; per rule; her row: earned, redeemed,
     outstanding) from the kernel equals the scalar plan's, and so does the whole history's."""
+    _generated_member_by_member(data, pending=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_generated_programs_with_codes_stock_and_adjustments_member_by_member(data):
+    """The same on generated programs with codes (their totals), rewards with a stock, or histories with
+    adjustments (event_strategies draws all three), budgets solved by passes on both sides."""
+    _generated_member_by_member(data, pending=False)
+
+
+def _generated_member_by_member(data, pending: bool):
     from hypothesis import assume
 
     import loyalty
@@ -1192,24 +1204,41 @@ def test_generated_programs_with_pending_points_and_inactivity_member_by_member(
         assume(False)  # cutting clauses out made it invalid (rare)
     prog = program.compiled
     assume(supports(prog) is None)
-    assume(any(k.pending or k.expiry == "inactivity" for k in prog.kinds))
+    if pending:
+        assume(any(k.pending or k.expiry == "inactivity" for k in prog.kinds))
+    else:
+        assume(prog.codes or any(rw.stock is not None for rw in prog.rewards.values()) or prog.kinds)
     histories = [data.draw(member_histories(program, member=f"m{i}", max_events=14), label=f"m{i}")
                  for i in range(data.draw(st.integers(1, 4), label="members"))]
     rows = history_rows(histories, prog.exponent)
     assume(rows)
+    if not pending:
+        assume(any(r.get("codes") or r.get("type") == "adjustment" for r in rows)
+               or any(rw.stock is not None for rw in prog.rewards.values()))
     # without event ids: the kernel sends members with ids to the scalar plan, and would then compare nothing
     cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
     history = build_history(cols, "generated.csv", 2, options)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
     try:
-        whole = simulate_vector(plan, history)
+        whole = _kernel_passes(plan, history)
     except Unsupported:  # figures past 64-bit arithmetic: the run goes to the scalar plan (parallel.py)
         assume(False)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _kernel_passes(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
     assert whole.canonical() == simulate(plan, history).canonical()
+
+
+def _kernel_passes(plan, history, **options):
+    """The kernel's result; with budgets (a code's total uses, a reward's stock), solved by passes as
+    engine.simulate solves the scalar plan's (simulate/budgets.py)."""
+    from loyalty.simulate.budgets import solve_budgets
+
+    budgets = plan.program.budgets
+    if not budgets:
+        return simulate_vector(plan, history, **options)
+    return solve_budgets(budgets, lambda known: simulate_vector(plan, history, known=known, **options))
 
 
 @pytest.mark.parametrize("which", range(len(PROGRAMS)))
