@@ -97,7 +97,7 @@ def vector_codes(kern) -> None:
     names = list(prog.codes)
     index = {c: i for i, c in enumerate(names)}
     pair_ev, pair_code = [], []
-    last, seen = -1, set()
+    last, seen = -1, set[str]()
     for e, v in zip(kern.r_ev[carried].tolist(), at[carried].tolist()):
         if e != last:
             last, seen = e, set()

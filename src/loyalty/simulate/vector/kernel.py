@@ -33,7 +33,8 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (ADJUSTMENT, CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES, VISIT,  # noqa: F401 (the codes)
+from loyalty.runtime.arrays import (ADJUSTMENT, CUSTOM, PURCHASE, REDEMPTION, RETURN, TYPES,  # noqa: F401 (the codes)
+                                    VISIT,
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
@@ -224,10 +225,9 @@ class _Rows:
             setattr(self, col, codes)
             setattr(self, col + "_names", names)
         self.has_event_id = _ints(pc.is_valid(t.column("event")).cast("int64")) if n else np.zeros(0, np.int64)
-        # rows that carry codes (runtime/mechanics/codes.py): the scalar plan weighs them (and counts refusals);
-        # adjustment rows (runtime/mechanics/adjustments.py) too
-        self.has_codes = _ints(pc.is_valid(t.column("codes")).cast("int64")) if n else np.zeros(0, np.int64)
-        self.code_at, self.code_values = _codes(t.column("codes"))  # the kernel weighs them (codes.vector_codes)
+        # the codes rows carry (runtime/mechanics/codes.py `vector_codes` weighs them), and adjustment rows
+        # (runtime/mechanics/adjustments.py)
+        self.code_at, self.code_values = _codes(t.column("codes"))
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
         # per row, the point kind and points an adjustment adds (adjustments.points_added; -1: another kind of
@@ -487,6 +487,10 @@ class _Kernel:
         self.known = known or {}
         self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
         self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
+        self.stock_out: dict[str, int] = {}  # reward -> units its stock refused (stock.vector_stock)
+        self.code_used_at: dict[str, np.ndarray] = {}  # code -> the events that used it (codes.vector_codes)
+        self.code_counts: dict[tuple, int] = {}  # (code, column of the codes table) -> count
+        self.fixed: dict = {}  # fixed earns' and adjustments' points per event, by slot key (earn.vector_points)
         self.tail_members = tail_members
         self.prog = plan.program
         self.rows = rows
@@ -1076,7 +1080,7 @@ class _Kernel:
         prog = self.prog
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
-        self.stock_out = {}  # reward -> units its stock refused (stock.vector_stock)
+        self.stock_out = {}
         vector_codes(self)  # runtime/mechanics/codes.py: which purchases use which codes, before any rule runs
         self._returns()
         self._settle_spend()  # the discount steps, and the spend they leave
@@ -1533,8 +1537,8 @@ class _Kernel:
         for budget, times, truncated in self.budget_cut:  # budget_reached effects (accumulate: the budget table)
             res.add("budget", budget, "times", times)
             res.add("budget", budget, "truncated", truncated)
-        for reward, refused in self.stock_out.items():  # stock_out effects (accumulate: the stock table)
-            res.add("stock", reward, "refused", refused)
+        for reward, units in self.stock_out.items():  # stock_out effects (accumulate: the stock table)
+            res.add("stock", reward, "refused", units)
         for (code, column), count in self.code_counts.items():  # code_used / code_refused (accumulate: codes)
             res.add("code", code, column, count)
         nev, nmem = self.nev, self.nmem
