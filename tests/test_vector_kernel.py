@@ -1626,3 +1626,72 @@ def test_points_adjustments_on_the_kernel_member_by_member(programs, seed, which
     plan, vec, ref = _both(path, prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()
     assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+HAND = """
+program "Hand" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 1 year after earning
+}
+reward "bag" is a gift "bag" costing 45 NOK limited to 1
+code "ONCE" limited to 1 uses
+code "FREE"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "once" {
+  with code "ONCE"
+  earn 100 points
+}
+rule "free" {
+  with code "FREE"
+  earn 10 points
+}
+rule "bag" {
+  give "bag"
+  when order total >= 500 NOK
+}
+"""
+
+
+def test_codes_stock_and_adjustments_on_a_hand_computed_history(tmp_path):
+    """The stock runs out mid-day (a's order takes the one bag at 10:00, b's at 11:00 is refused); ONCE's one
+    use is a's, so b is refused for no uses left; a carries FREE a second time (used before); a's opening
+    balance stays when her order comes back (only what the order earned is taken back); c's balance set goes
+    to the scalar plan, counted. The kernel's result equals the scalar plan's and the figures worked out here."""
+    from loyalty.simulate.result import KEY_SEP
+    from loyalty.simulate.vector.kernel import ROUTED
+
+    path = tmp_path / "hand.loyalty"
+    path.write_text(HAND)
+    prog = load_program(str(path))
+    rows = [  # member, time, type, order, amount, codes, adjust, reason
+        ("a", "2025-03-01T09:00", "adjustment", "", "", "", "points +500", "opening balance"),
+        ("a", "2025-03-01T10:00", "purchase", "o1", "600.00", "ONCE FREE", "", ""),
+        ("b", "2025-03-01T11:00", "purchase", "o2", "700.00", "ONCE", "", ""),
+        ("a", "2025-03-02T10:00", "purchase", "o3", "100.00", "FREE", "", ""),
+        ("a", "2025-03-03T10:00", "return", "o1", "0.00", "", "", ""),
+        ("c", "2025-03-01T08:00", "adjustment", "", "", "", "points =50", "correction"),
+        ("c", "2025-03-01T12:00", "purchase", "o4", "100.00", "", "", ""),
+    ]
+    header = ["member", "time", "type", "order", "amount", "codes", "adjust", "reason"]
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(header)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    history = build_history(cols, "hand.csv", 2, options)
+    plan = _plan(str(path), prog, history)
+    before = ROUTED["adjustments other than points added"]
+    vec, ref = _passes_both(plan, history)
+    assert ROUTED["adjustments other than points added"] - before >= 1  # c, in each budget pass
+    assert vec.canonical() == ref.canonical()
+    cells = vec.cells
+    assert [cells.get(("code", "ONCE", c), 0) for c in ("used", "no_uses_left")] == [1, 1]
+    assert [cells.get(("code", "FREE", c), 0) for c in ("used", "already_used_by_this_member")] == [1, 1]
+    assert cells[("stock", "bag", "refused")] == 1 and cells[("reward", "bag", "given")] == 1
+    assert cells[("adjustment", f"opening balance{KEY_SEP}points", "points_added")] == 500
+    # outstanding: a 500 + (600 + 100 + 10) + 100 - (600 + 100 + 10) back; b 700; c set to 50, then 100
+    outstanding = {row[0]: int(row[5]) for row in vec.canonical()["members"]}
+    assert outstanding == {"a": 600, "b": 700, "c": 150}
