@@ -214,85 +214,138 @@ def without_unused_params(program):
 
 
 def vectorisable(program):
-    """`program` (an AST) cut down to what the simulator's vectorised kernel replays
-    (simulate/vector/support.py): no conditions but item and category filters and `for tier`,
-    no caps but a discount's and an earning rule's own (points or times), no budgets but an earning rule's
-    or a fixed earn's (not beside a cap), no campaign's, no draws; tiers as written (any metric and window,
-    downgrades and grace, discounts and perks); acceptance windows and rewards taken back on a return as
-    written; rules that earn per spend, multiply, punch, discount, give a member price, an amount off the
-    order, a bundle or a reward (all without a trigger), earn on signup or per referral, earn or give on a
-    goal or streak; gifts and fixed points timers fire (a lapse, a birthday, an anniversary; gifts on
-    reaching a tier), unconditional and uncapped; discounts on a counted purchase without filters; offers
-    with a lifetime; stacking clauses are kept. The result
-    may draw warnings (a reward no rule gives any more), so compile it with `loyalty.compile_source`."""
+    """`program` (an AST) cut down to what the simulator's vectorised kernel replays, as its support code says
+    (simulate/vector/support.py, from the mechanics: no list here to fall behind it). Each rule is kept as
+    generated if the kernel runs it, else cut down step by step (`_rule_cuts`: conditions on more than the
+    event, then every condition, then its caps and budget, its trigger, its code) until it does, else left
+    out; a campaign keeps only its rules and its code. Then the program-wide settings the kernel may decline
+    (`_program_cuts`: draws, expiry at a period's end, offers with a lifetime, acceptance windows) are cut one
+    at a time while the support still declines the program. The result may draw warnings (a reward no rule
+    gives any more), so compile it with `loyalty.compile_source`; when a cut makes it invalid (rare), or the
+    support declines what no cut removes, it is returned as far as it got (callers `assume` it is supported)."""
     from loyalty.syntax import ast
 
-    filters = (ast.OnItems, ast.OnCategories)
-    # the timers the kernel fires (runtime/mechanics/winback.py, moments.py): gifts on each, points but on a tier
-    timers = (ast.AfterInactivity, ast.OnEachBirthday, ast.OnEachAnniversary, ast.OnReachingTier)
+    def campaign(d):
+        return ast.CampaignDecl(d.name, tuple(c for c in d.clauses if isinstance(c, (ast.RuleDecl, ast.WithCode))))
 
-    def rule(r: ast.RuleDecl):
-        action = next((c for c in r.clauses if isinstance(c, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree,
-                                                              ast.EarnPerSpend, ast.EarnMultiplier, ast.EarnFixed,
-                                                              ast.EarnPerEvent, ast.GiveReward, ast.Discount, ast.DiscountEach,
-                                                              ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
-                                                              ast.BundleBuyGet, ast.BundlePriceOf))), None)
-        triggers = [c for c in r.clauses if isinstance(c, (ast.OnSignup, ast.OnFirstPurchase, ast.OnAction,
-                                                           ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
-                                                           ast.AfterGoal, ast.AfterStreak, ast.OnNthPurchase) + timers)]
-        goal = [type(t) for t in triggers] in ([ast.AfterGoal], [ast.AfterStreak])  # goals and streaks (goals.py)
-        timed = [type(t) for t in triggers] in ([t] for t in timers)  # fired by a timer: unconditional
-        if isinstance(action, (ast.PunchFree, ast.PunchDiscount, ast.PaidThenFree)):
-            keep = not triggers
-        elif isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder, ast.FixedPrice,
-                                 ast.BundleBuyGet, ast.BundlePriceOf)):
-            keep = not triggers
-        elif isinstance(action, ast.EarnFixed):
-            keep = ([type(t) for t in triggers] == [ast.OnSignup] or goal
-                    or (timed and type(triggers[0]) is not ast.OnReachingTier))
-        elif isinstance(action, ast.GiveReward):
-            keep = not triggers or goal or timed
-        elif isinstance(action, ast.EarnPerEvent):
-            keep = action.event == "referral" and not triggers
-        elif isinstance(action, (ast.Discount, ast.DiscountEach)):
-            # on a counted purchase: of a rule that counts no purchases of its own (no filters, kept out below)
-            keep = not triggers or [type(t) for t in triggers] in ([ast.OnFirstPurchase], [ast.OnNthPurchase])
-        else:
-            keep = False
-        if not keep:
+    program = ast.Program(tuple(campaign(d) if isinstance(d, ast.CampaignDecl) else d for d in program.declarations))
+    level: dict[str, int] = {}  # rule name -> how many of _RULE_CUTS it takes (len: left out)
+    cuts = 0  # how many of _PROGRAM_CUTS are applied
+    while True:
+        cut = _cut_program(program, level, cuts)
+        compiled = _compiled(cut)
+        if compiled is None:
+            return cut
+        declined = _declined_rules(compiled)
+        if declined:
+            for name in declined:
+                level[name] = level.get(name, 0) + 1
+            continue
+        if _supported(compiled) or cuts == len(_PROGRAM_CUTS):
+            return cut
+        cuts += 1
+
+
+def _rule_cuts():
+    """Each step cuts more of a rule: clauses the kernel may decline, most specific first."""
+    from loyalty.syntax import ast
+
+    filters = (ast.OnItems, ast.OnCategories, ast.ForTiers)
+    conditions = tuple(getattr(ast.Condition, "__args__", ()))
+    triggers = tuple(getattr(ast.Trigger, "__args__", ()))
+    return [lambda c: isinstance(c, conditions) and not isinstance(c, filters),
+            lambda c: isinstance(c, conditions),
+            lambda c: isinstance(c, (ast.Cap, ast.Budget)),
+            lambda c: isinstance(c, triggers),
+            lambda c: isinstance(c, ast.WithCode)]
+
+
+def _program_cuts():
+    """Program-wide settings the kernel may decline, each a function of a declaration (None: left out)."""
+    from loyalty.syntax import ast
+
+    def no_draws(d):
+        return None if isinstance(d, ast.DrawDecl) else d
+
+    def no_period_end(d):
+        if isinstance(d, ast.PointsDecl):
+            return ast.PointsDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.ExpireAtPeriodEnd)))
+        return d
+
+    def no_lifetimes(d):
+        if isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
+            return ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)
+        return d
+
+    def no_windows(d):
+        if isinstance(d, ast.ProgramDecl):
+            return ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
+        return d
+
+    def no_enrolment(d):
+        if isinstance(d, ast.ProgramDecl):
+            return ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(
+                s, (ast.MembersJoinAtSignup, ast.PreSignupWindow))))
+        return d
+
+    return [no_draws, no_period_end, no_lifetimes, no_windows, no_enrolment]
+
+
+_RULE_CUTS = _rule_cuts()
+_PROGRAM_CUTS = _program_cuts()
+
+
+def _cut_program(program, level: dict, cuts: int):
+    from loyalty.syntax import ast
+
+    def rule(r):
+        n = level.get(r.name.value, 0)
+        if n > len(_RULE_CUTS):
             return None
-        if timed or (triggers and isinstance(action, (ast.Discount, ast.DiscountEach))):
-            return ast.RuleDecl(r.name, tuple(c for c in r.clauses if c is action or c in triggers))
-        discount = isinstance(action, (ast.Discount, ast.DiscountEach))
-        clauses = tuple(c for c in r.clauses if c is action or c in triggers or isinstance(c, ast.ForTiers) or (
-            isinstance(c, filters) and (discount or isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier, ast.DiscountOrder))))
-            or (discount and isinstance(c, ast.Cap)) or isinstance(c, (ast.Exclusive, ast.Priority)))  # stacking: kept
-        # an earning rule's cap of its own in points or times (limits.vector_part_caps), or else its budget, and
-        # a fixed earn's budget (limits.vector_limits): a cap beside a budget counts what the budget grants
-        earning = isinstance(action, (ast.EarnPerSpend, ast.EarnMultiplier))
-        caps = [c for c in r.clauses if isinstance(c, ast.Cap) and earning and not isinstance(c.amount, ast.Money)]
-        budgets = [c for c in r.clauses if isinstance(c, ast.Budget) and (earning or isinstance(action, ast.EarnFixed))]
-        clauses += tuple(caps[:1]) if caps else tuple(budgets[:1])
-        return ast.RuleDecl(r.name, clauses)
+        return ast.RuleDecl(r.name, tuple(c for c in r.clauses if not any(cut(c) for cut in _RULE_CUTS[:n])))
 
     decls = []
     for d in program.declarations:
         if isinstance(d, ast.RuleDecl):
             d = rule(d)
         elif isinstance(d, ast.CampaignDecl):
-            rules = [r for r in (rule(c) for c in d.clauses if isinstance(c, ast.RuleDecl)) if r is not None]
-            best_of = tuple(c for c in d.clauses if isinstance(c, ast.BestOf))  # stacking: on the kernel
-            d = ast.CampaignDecl(d.name, tuple(rules) + best_of) if rules else None
-        elif isinstance(d, ast.DrawDecl):
-            d = None
-        elif isinstance(d, ast.RewardDecl) and d.stock is not None:  # stock: not vectorised yet
-            d = ast.RewardDecl(d.name, d.kind, d.cost, valid_for=d.valid_for, valid_until=d.valid_until)
-        elif isinstance(d, ast.ProgramDecl):  # enrolment: not vectorised yet
-            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(
-                s, (ast.MembersJoinAtSignup, ast.PreSignupWindow))))
+            clauses = [c if not isinstance(c, ast.RuleDecl) else rule(c) for c in d.clauses]
+            clauses = [c for c in clauses if c is not None]
+            d = ast.CampaignDecl(d.name, tuple(clauses)) if any(isinstance(c, ast.RuleDecl) for c in clauses) else None
+        for program_cut in _PROGRAM_CUTS[:cuts]:
+            if d is not None:
+                d = program_cut(d)
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))
+
+
+def _compiled(program):
+    """The compiled program of an AST (compiled straight from it: checking each step's text costs ~10x more), or
+    None when a cut made it one the compiler refuses (the caller's own check of the result says why)."""
+    from loyalty.compiler import compile_program
+
+    try:
+        return compile_program(program, "generated.loyalty")
+    except Exception:  # noqa: BLE001 (an unchecked program may fail anywhere in the compiler)
+        return None
+
+
+def _declined_rules(compiled) -> set:
+    """The names of the rules the kernel declines: by their own reasons, or named by the program's."""
+    from loyalty.simulate.vector.support import rule_reason, supports
+
+    out = {r.name for r in compiled.rules if rule_reason(compiled, r) is not None}
+    if not out:
+        why = supports(compiled) or ""
+        out = {r.name for r in compiled.rules if why.startswith(f"rule {r.name!r}")}
+    return out
+
+
+def _supported(compiled) -> bool:
+    from loyalty.simulate.vector.support import supports
+
+    return supports(compiled) is None
 
 
 @dataclass

@@ -223,9 +223,14 @@ def test_a_history_s_codes_column_reaches_the_rules_and_the_report(tmp_path):
     assert "1 row names the code 'BOGUS', which the program does not know" in findings
 
 
-def test_the_kernel_declines_a_rule_with_a_code_and_sends_members_with_codes_to_the_scalar_plan():
+def test_the_kernel_weighs_codes_and_declines_a_code_on_a_rule_with_a_trigger():
     prog = compile_program(parse(source(), "p.loyalty"), "p.loyalty")
-    assert supports(prog) == "rule 'summer' requires code 'SUMMER25': codes are not vectorised yet"
+    assert supports(prog) is None
+    triggered = compile_program(parse(source().replace('with code "SUMMER25"',
+                                                       'with code "SUMMER25"\n  on first purchase'), "p.loyalty"),
+                                "p.loyalty")
+    assert supports(triggered) == ("rule 'summer' requires code 'SUMMER25' and has a trigger or a condition on the "
+                                   "member's balance or spend: codes on such rules are not vectorised yet")
     plain = loyalty.compile_source('program "p" { currency NOK }\npoints "points" { cost 0.01 NOK each }\n'
                                    'reward "mug" is a gift "mug"\nredeem 100 points for "mug"\n'
                                    'rule "base" { earn 1 point per 10 NOK }\n')
@@ -276,3 +281,18 @@ def test_the_garden_centre_example_history_uses_up_its_codes_and_its_stock_howev
     whole, split = simulate(plan, h, chunks=1), simulate(plan, h, chunks=3)
     assert split.canonical() == whole.canonical()
     assert whole.cells[("code", "SPRING", "used")] == 4
+    # and the vectorised kernel, every member on it, in budget passes over any grouping of members
+    from loyalty.simulate.budgets import solve_budgets
+    from loyalty.simulate.result import merge_all
+    from loyalty.simulate.vector import simulate_vector, supports as kernel_supports
+    from loyalty.simulate.vector.kernel import ROUTED
+
+    assert kernel_supports(prog, plan) is None
+    members = [m for m, _, _ in h.member_slices()]
+    before = sum(ROUTED.values())
+    for groups in (1, 3):
+        parts = [h.select_members(members[i::groups]) for i in range(groups)]
+        kernel = solve_budgets(prog.budgets, lambda known: merge_all([simulate_vector(plan, p, known=known)
+                                                                     for p in parts]))
+        assert kernel.canonical() == whole.canonical(), groups
+    assert sum(ROUTED.values()) == before  # no member went to the scalar plan

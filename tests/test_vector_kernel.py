@@ -1167,10 +1167,18 @@ def test_every_test_program_is_supported(programs):
 HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel"]
 
 
-def _history(prog, seed: int, members: int, max_events: int):
+def _history(prog, seed: int, members: int, max_events: int, codes: tuple = (), adjustments: float = 0.0):
     """A random history: purchases of several lines (same-minute ties included), returns whole, by lines and by
-    amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges."""
+    amount of earlier (and unknown, and later) orders, signups, referrals, visits, redemptions, amounts at edges.
+    With `codes`, purchase rows carry some of them now and then (two at once, an unknown one, on one line of an
+    order or on several), drawn from their own stream so the other rows are the same. With `adjustments`, that
+    share of events is followed by an adjustment row (points added mostly; now and then a balance set, a tier,
+    a punch card, a kind the program lacks), from a stream of its own too."""
     rnd = random.Random(seed)
+    code_rnd = random.Random(seed + 1)
+    adjust_rnd = random.Random(seed + 2)
+    kinds = [k.name for k in prog.kinds]
+    tiers = [t.name for t in prog.tiers.tiers] if prog.tiers else []
     items = sorted(prog.catalog) + ["mystery"]
     stores = sorted(prog.stores) + ["North", "Elsewhere", ""]
     channels = ["app", "web", "store", ""]
@@ -1200,6 +1208,8 @@ def _history(prog, seed: int, members: int, max_events: int):
                     lines.append((item, q, amount))
                     rows.append([member, when, "purchase", order, item, "", str(q), f"{amount / 100:.2f}", store,
                                  channel])
+                    if codes and code_rnd.random() < 0.3:
+                        rows[-1].append(" ".join(code_rnd.sample(codes + ("BOGUS",), code_rnd.choice([1, 1, 1, 2]))))
                 bought.append((order, lines))
             elif kind == "return":
                 choice = rnd.random()
@@ -1221,7 +1231,23 @@ def _history(prog, seed: int, members: int, max_events: int):
             else:
                 item = "free wash" if kind == "redemption" else ("rated" if kind == "custom" else "")
                 rows.append([member, when, kind, "", item, "", "", "", store, channel])
-    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+            if adjustments and adjust_rnd.random() < adjustments:
+                what = adjust_rnd.choices(["add", "add named", "set", "tier", "unknown kind"], [6, 2, 1, 1, 1])[0]
+                item, adjust = "", f"points +{adjust_rnd.choice([1, 5, 120, 3000])}"
+                if what == "add named" and kinds:
+                    item = adjust_rnd.choice(kinds)
+                elif what == "set":
+                    adjust = f"points ={adjust_rnd.choice([0, 40])}"
+                elif what == "tier":
+                    adjust = f"tier ={adjust_rnd.choice(tiers + [''])}"
+                elif what == "unknown kind":
+                    item = "miles"
+                rows.append([member, when, "adjustment", "", item, "", "", "", "", "", "", adjust,
+                             adjust_rnd.choice(["opening balance", "goodwill"])])
+    header = HEADER + ["codes"] if codes else HEADER
+    if adjustments:
+        header = HEADER + ["codes", "adjust", "reason"]
+    cols = {h: [(r[i] if i < len(r) else "") or None for r in rows] for i, h in enumerate(header)}
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
     return build_history(cols, "generated.csv", 2, options)
 
@@ -1261,7 +1287,8 @@ def _both(path, prog, history, threshold=2000, seed: int = 0):
 
 
 def _vector_solved(plan, history, **options):
-    """`simulate_vector`, with the budgets (if any) solved by passes as the scalar `simulate` solves them."""
+    """`simulate_vector`, with the budgets (if any: a rule's budget, a code's total uses, a reward's stock)
+    solved by passes as the scalar `simulate` solves them (simulate/budgets.py)."""
     from loyalty.simulate.budgets import solve_budgets
 
     if not plan.program.budgets:
@@ -1431,6 +1458,18 @@ def test_generated_programs_with_pending_points_and_inactivity_member_by_member(
     balance policy drawn again (event_strategies), whichever `supports` takes: each member's result (points
     issued, matured, clawed back, expired and redeemed per month; per rule; her row: earned, redeemed,
     outstanding) from the kernel equals the scalar plan's, and so does the whole history's."""
+    _generated_member_by_member(data, pending=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_generated_programs_with_codes_stock_and_adjustments_member_by_member(data):
+    """The same on generated programs with codes (their totals), rewards with a stock, or histories with
+    adjustments (event_strategies draws all three), budgets solved by passes on both sides."""
+    _generated_member_by_member(data, pending=False)
+
+
+def _generated_member_by_member(data, pending: bool):
     from hypothesis import assume
 
     import loyalty
@@ -1447,11 +1486,17 @@ def test_generated_programs_with_pending_points_and_inactivity_member_by_member(
         assume(False)  # cutting clauses out made it invalid (rare)
     prog = program.compiled
     assume(supports(prog) is None)
-    assume(any(k.pending or k.expiry == "inactivity" for k in prog.kinds))
+    if pending:
+        assume(any(k.pending or k.expiry == "inactivity" for k in prog.kinds))
+    else:
+        assume(prog.codes or any(rw.stock is not None for rw in prog.rewards.values()) or prog.kinds)
     histories = [data.draw(member_histories(program, member=f"m{i}", max_events=14), label=f"m{i}")
                  for i in range(data.draw(st.integers(1, 4), label="members"))]
     rows = history_rows(histories, prog.exponent)
     assume(rows)
+    if not pending:
+        assume(any(r.get("codes") or r.get("type") == "adjustment" for r in rows)
+               or any(rw.stock is not None for rw in prog.rewards.values()))
     # without event ids: the kernel sends members with ids to the scalar plan, and would then compare nothing
     cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
     options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
@@ -2005,3 +2050,215 @@ def test_vector_equals_scalar_under_stacking_policies(programs, seed, which, mem
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
 
+
+
+# ------------------------------------------------------------------ stock, codes and adjustments on the kernel
+
+# a reward's stock claimed by two rules (one on visits, one on purchases, one giving two rewards in one event)
+# and a stock shared with no other limit: it runs out during the history, exactly as the scalar passes say
+STOCK = GIFTS.replace('reward "cloth" is a gift "cloth" costing 5 NOK',
+                      'reward "cloth" is a gift "cloth" costing 5 NOK limited to 7').replace(
+    'reward "cap" is a gift "cap"', 'reward "cap" is a gift "cap" limited to 3').replace(
+    "  at most once per member per month\n", "")
+INLINE["STOCK"] = STOCK
+
+
+def _passes_both(plan, history):
+    """The kernel's and the scalar plan's result of the whole run, budgets, stock and codes' uses solved by
+    passes (simulate/budgets.py) either way."""
+    from loyalty.simulate.parallel import simulate_in_process
+
+    return simulate_in_process(plan, history, kernel="vector"), simulate_in_process(plan, history, kernel="python")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 30), max_events=st.sampled_from([3, 12, 40]))
+def test_stock_claimed_on_the_kernel_equals_the_scalar_passes(tmp_path_factory, seed, members, max_events):
+    path, prog = _program(tmp_path_factory, "STOCK")
+    assert supports(prog, None) is None
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(path, prog, history, seed)
+    vec, ref = _passes_both(plan, history)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+# codes on every kind of rule the kernel runs: two rules wanting one code, a code with a total and one without,
+# a code on a rule with conditions (used only where they hold), on a gift whose stock runs out
+CODES = """
+program "Codes" {
+  currency NOK
+  timezone "Europe/Oslo"
+  runs from 2024-01-03
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 2 months after earning
+}
+catalog {
+  category "washes"
+  category "extras"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "extras" costing 6 NOK
+}
+store "North" in region "Up"
+reward "mug" is a gift "mug" costing 20 NOK limited to 4
+code "SPRING" limited to 5 uses
+code "WELCOME"
+code "DOUBLE" limited to 3 uses
+code "MUG"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "spring bonus" {
+  with code "SPRING"
+  earn 500 points
+  when order total >= 300 NOK
+}
+rule "spring coffee" {
+  with code "SPRING"
+  earn 3 points per 1 NOK on "coffee"
+  in store "North"
+}
+rule "welcome discount" {
+  with code "WELCOME"
+  get 15% off
+}
+rule "double" {
+  with code "DOUBLE"
+  earn 2x points
+}
+rule "mug" {
+  with code "MUG"
+  give "mug"
+  when order total >= 50 NOK
+}
+rule "free wash" {
+  with code "WELCOME"
+  every 3rd "basic wash" is free
+}
+"""
+INLINE["CODES"] = CODES
+CODE_NAMES = ("SPRING", "WELCOME", "DOUBLE", "MUG")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 30), max_events=st.sampled_from([3, 12, 40]))
+def test_codes_weighed_on_the_kernel_equal_the_scalar_passes(tmp_path_factory, seed, members, max_events):
+    path, prog = _program(tmp_path_factory, "CODES")
+    assert supports(prog, None) is None
+    history = _history(prog, seed, members, max_events, codes=CODE_NAMES)
+    plan = _plan(path, prog, history, seed)
+    vec, ref = _passes_both(plan, history)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(2, 6), max_events=st.sampled_from([12, 40]))
+def test_codes_on_the_kernel_member_by_member(tmp_path_factory, seed, members, max_events):
+    """Each member alone (every cell: per rule, month, code and reason), so that one member's error cannot hide
+    behind another's in a total."""
+    path, prog = _program(tmp_path_factory, "CODES")
+    history = _history(prog, seed, members, max_events, codes=CODE_NAMES)
+    plan = _plan(path, prog, history, seed)
+    for member, _, _ in history.member_slices():
+        vec, ref = _passes_both(plan, history.select_members([member]))
+        assert vec.canonical() == ref.canonical(), member
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), which=st.integers(0, len(PROGRAMS) - 1), members=st.integers(2, 6),
+       max_events=st.sampled_from([3, 12, 40]))
+def test_points_adjustments_on_the_kernel_member_by_member(programs, seed, which, members, max_events):
+    """Adjustment rows between the events of every test program: points added (to the one kind, or a kind
+    named) run on the kernel, crediting at once and expiring as earned points do, counted apart from them;
+    a member with any other adjustment goes to the scalar plan, counted in ROUTED. Every cell, member by
+    member, against the scalar plan."""
+    from loyalty.simulate.vector.kernel import ROUTED
+
+    path, prog = programs[which]
+    history = _history(prog, seed, members, max_events, adjustments=0.25)
+    plan = _plan(path, prog, history, seed)
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        before = ROUTED["adjustments other than points added"]
+        vec = simulate_vector(plan, alone, tail_members=0)
+        assert vec.canonical() == simulate(plan, alone).canonical(), member
+        routed = ROUTED["adjustments other than points added"] - before
+        kinds = alone.column("adjust")
+        added = all(a is None or (a.startswith("points +") and item != "miles" and (item or len(prog.kinds) == 1))
+                    for a, item in zip(kinds, alone.column("item")))
+        assert routed == (0 if added else 1), member
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+    assert _report(plan, history, vec) == _report(plan, history, ref)
+
+
+HAND = """
+program "Hand" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 1 year after earning
+}
+reward "bag" is a gift "bag" costing 45 NOK limited to 1
+code "ONCE" limited to 1 uses
+code "FREE"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "once" {
+  with code "ONCE"
+  earn 100 points
+}
+rule "free" {
+  with code "FREE"
+  earn 10 points
+}
+rule "bag" {
+  give "bag"
+  when order total >= 500 NOK
+}
+"""
+
+
+def test_codes_stock_and_adjustments_on_a_hand_computed_history(tmp_path):
+    """The stock runs out mid-day (a's order takes the one bag at 10:00, b's at 11:00 is refused); ONCE's one
+    use is a's, so b is refused for no uses left; a carries FREE a second time (used before); a's opening
+    balance stays when her order comes back (only what the order earned is taken back); c's balance set goes
+    to the scalar plan, counted. The kernel's result equals the scalar plan's and the figures worked out here."""
+    from loyalty.simulate.result import KEY_SEP
+    from loyalty.simulate.vector.kernel import ROUTED
+
+    path = tmp_path / "hand.loyalty"
+    path.write_text(HAND)
+    prog = load_program(str(path))
+    rows = [  # member, time, type, order, amount, codes, adjust, reason
+        ("a", "2025-03-01T09:00", "adjustment", "", "", "", "points +500", "opening balance"),
+        ("a", "2025-03-01T10:00", "purchase", "o1", "600.00", "ONCE FREE", "", ""),
+        ("b", "2025-03-01T11:00", "purchase", "o2", "700.00", "ONCE", "", ""),
+        ("a", "2025-03-02T10:00", "purchase", "o3", "100.00", "FREE", "", ""),
+        ("a", "2025-03-03T10:00", "return", "o1", "0.00", "", "", ""),
+        ("c", "2025-03-01T08:00", "adjustment", "", "", "", "points =50", "correction"),
+        ("c", "2025-03-01T12:00", "purchase", "o4", "100.00", "", "", ""),
+    ]
+    header = ["member", "time", "type", "order", "amount", "codes", "adjust", "reason"]
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(header)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    history = build_history(cols, "hand.csv", 2, options)
+    plan = _plan(str(path), prog, history)
+    before = ROUTED["adjustments other than points added"]
+    vec, ref = _passes_both(plan, history)
+    assert ROUTED["adjustments other than points added"] - before >= 1  # c, in each budget pass
+    assert vec.canonical() == ref.canonical()
+    cells = vec.cells
+    assert [cells.get(("code", "ONCE", c), 0) for c in ("used", "no_uses_left")] == [1, 1]
+    assert [cells.get(("code", "FREE", c), 0) for c in ("used", "already_used_by_this_member")] == [1, 1]
+    assert cells[("stock", "bag", "refused")] == 1 and cells[("reward", "bag", "given")] == 1
+    assert cells[("adjustment", f"opening balance{KEY_SEP}points", "points_added")] == 500
+    # outstanding: a 500 + (600 + 100 + 10) + 100 - (600 + 100 + 10) back; b 700; c set to 50, then 100
+    outstanding = {row[0]: int(row[5]) for row in vec.canonical()["members"]}
+    assert outstanding == {"a": 600, "b": 700, "c": 150}

@@ -24,6 +24,7 @@ REFERRED, REFERRAL_QUALIFIED = range(len(TYPES), len(TYPES) + len(ADDED_TYPES))
 ADDED = (REFERRED, REFERRAL_QUALIFIED)  # no rows of the history: left out of its event counts
 # the kernel's own events, not the history's: points a timer credits between events (win-back, moments)
 TIMER = len(TYPES) + len(ADDED_TYPES)
+ADJUSTMENT = TIMER + 1  # an adjustment row (runtime/mechanics/adjustments.py): no rule fires on it
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 

@@ -126,7 +126,24 @@ def _credit(st, kind, ks, pts: int, t) -> None:
         due(st, expires)
 
 
+def points_added(prog, adjustment) -> "tuple[int, int] | None":
+    """(point kind index, points) when an adjustment (an event's `adjust`: what, target, value, set) adds points
+    to a kind of the program: the adjustment the vectorised kernel runs, as an earning slot of its own that
+    credits at once and expires as the kind's points do (what `_credit` does; the kernel's slots pay a debt
+    first as any credit does), counted as adjusted, not earned. None for every other adjustment (a balance
+    set, a tier, a punch card, or one `check_adjustment` refuses): the kernel sends its member to the scalar
+    plan, counted."""
+    what, target, value, setting = adjustment
+    if what != "points" or setting or value < 1:
+        return None
+    try:
+        return _kind(prog, target).index, value
+    except EventError:
+        return None
+
+
 class Adjustments(ProgramMechanic):
-    """Adjustments run on the scalar plan: the kernel sends a member with an adjustment row there."""
+    """The kernel runs adjustments that add points (`points_added`); it sends a member with any other
+    adjustment to the scalar plan (counted in `kernel.ROUTED`)."""
 
     name = "adjustments"

@@ -63,11 +63,108 @@ def use_codes(prog, st, ev, applicable: tuple, ledger, out: list) -> tuple:
     return tuple(r for r in applicable if r.code is None or r.code in used)
 
 
+# ---------------------------------------------------------------- vectorised
+
+
+def vector_codes(kern) -> None:
+    """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py), as `use_codes` weighs each code
+    of each purchase of the program's run, before anything else of the pass: per declared code, the events
+    that used it (`kern.code_used_at`: the rules requiring it apply there and nowhere else, `_event_ok`), and
+    the `code_used` / `code_refused` effects by code and column (`kern.code_counts`).
+
+    A code is wanted at a purchase when a rule requiring it applies there by its conditions (support admits
+    only rules without a trigger, whose conditions depend on the event). Per member and code, only the first
+    purchase that carries it and wants it claims a use (the scalar plan claims again only after a refusal,
+    and a refusal means the total ran out: every later claim is refused too): granted in service order as
+    budgets are (stock.grant_in_service_order), it is used, and the member's later purchases carrying the
+    code refuse it as used before; refused, every later one that wants it is refused for no uses left."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE
+    from loyalty.runtime.mechanics.stock import grant_in_service_order
+    from loyalty.runtime.mechanics.triggers import can_apply_to_purchase
+
+    prog = kern.prog
+    nev = kern.nev
+    kern.code_used_at = {c: np.zeros(nev, dtype=bool) for c in prog.codes}
+    kern.code_counts = {}
+    at = kern.rows.code_at[kern.sel]
+    carried = np.flatnonzero(at >= 0)
+    if not len(carried):
+        return
+    # (event, code) pairs: the codes of each purchase, each once, in the order written (OrderIndex.order_codes)
+    words = [v.split() if v else [] for v in kern.rows.code_values]
+    names = list(prog.codes)
+    index = {c: i for i, c in enumerate(names)}
+    pair_ev, pair_code = [], []
+    last, seen = -1, set[str]()
+    for e, v in zip(kern.r_ev[carried].tolist(), at[carried].tolist()):
+        if e != last:
+            last, seen = e, set()
+        for c in words[v]:
+            if c not in seen:
+                seen.add(c)
+                pair_ev.append(e)
+                pair_code.append(index.setdefault(c, len(index)))
+    names = list(index)
+    ev, code = np.array(pair_ev, dtype=np.int64), np.array(pair_code, dtype=np.int64)
+    weighed = (kern.e_type[ev] == PURCHASE) & kern.e_running[ev]  # outside the run no purchase weighs its codes
+    ev, code = ev[weighed], code[weighed]
+    n, ndeclared = len(ev), len(prog.codes)
+    if not n:
+        return
+    declared = code < ndeclared
+    # where a rule requiring each code applies by its conditions
+    wanted = np.zeros((ndeclared + 1, nev), dtype=bool)
+    for r in prog.rules:
+        if r.code is not None and can_apply_to_purchase(r):
+            wanted[index[r.code]] |= (kern.e_type == PURCHASE) & kern._conditions_ok(
+                ("unlocked", r.index), prog.doc["rules"][r.index].get("conditions", ()))
+    cand = declared & wanted[np.minimum(code, ndeclared), ev]
+    # per (member, code), in the member's order: the first pair that wants it claims
+    group = kern.e_mem[ev] * len(names) + code
+    by_group = np.lexsort((np.arange(n), group))
+    cand_sorted = by_group[cand[by_group]]
+    _, first_at = np.unique(group[cand_sorted], return_index=True)
+    first = np.zeros(n, dtype=bool)
+    first[cand_sorted[first_at]] = True
+    used = first.copy()
+    for i, c in enumerate(names[:ndeclared]):
+        mine = np.flatnonzero(first & (code == i))
+        if len(mine) and prog.codes[c] is not None:
+            used[mine] = grant_in_service_order(kern, code_key(c), ev[mine], np.zeros(len(mine), dtype=np.int64))
+    # the position of each group's use (n: none), to tell later pairs they were used before
+    u = np.flatnonzero(used)
+    gpos = np.full(n, n, dtype=np.int64)
+    if len(u):
+        ug, inv = np.unique(group, return_inverse=True)
+        first_use = np.full(len(ug), n, dtype=np.int64)
+        np.minimum.at(first_use, inv[u], u)
+        gpos = first_use[inv]
+    before = gpos < np.arange(n)
+    reason = np.where(~declared, 1, np.where(before, 2, np.where(used, 0, np.where(~cand, 3, 4))))
+    columns = ("used",) + tuple(x.replace(" ", "_") for x in REASONS)
+    pairs, counts = np.unique(np.stack((code, reason)), axis=1, return_counts=True)
+    for (c, why), k in zip(pairs.T.tolist(), counts.tolist()):
+        key = (names[c], columns[why])
+        kern.code_counts[key] = kern.code_counts.get(key, 0) + int(k)
+    for i, c in enumerate(names[:ndeclared]):
+        kern.code_used_at[c][ev[used & (code == i)]] = True
+
+
 class Codes(ProgramMechanic):
     name = "codes"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
+        """The kernel weighs codes (`vector_codes`) for rules that apply to a purchase by their conditions alone
+        (no trigger, which counts or reads the member's state), conditions on the event only."""
+        from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend
+
         for r in program.rules:
-            if r.code is not None:
-                return f"rule {r.name!r} requires code {r.code!r}: codes are not vectorised yet"
+            if r.code is None:
+                continue
+            doc = program.doc["rules"][r.index]
+            if r.trigger is not None or balance_conditions(doc) or reads_lifetime_spend(doc):
+                return (f"rule {r.name!r} requires code {r.code!r} and has a trigger or a condition on the member's"
+                        " balance or spend: codes on such rules are not vectorised yet")
         return None

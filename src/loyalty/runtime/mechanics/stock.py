@@ -35,12 +35,79 @@ def take_stock(prog, st, r, reward: str, ev, ledger, out) -> bool:
     return False
 
 
+def claim_order(kern, units):
+    """Claims of one unit each, in the kernel's replay order (event by event, then by column), from `units`
+    (int64, events x columns, how many units each column claims at each event): per claim its event, its
+    column, and its index among the member's claims (the `seq` of simulate/budgets.py's CutoffLedger, which
+    only needs to keep one member's claims on one key in replay order)."""
+    import numpy as np
+
+    ncol = units.shape[1]
+    flat = units.reshape(-1)
+    at = np.repeat(np.arange(len(flat)), flat)
+    ev, col = at // ncol, at % ncol
+    mem = kern.e_mem[ev]
+    first = np.concatenate(([True], mem[1:] != mem[:-1])) if len(at) else np.zeros(0, dtype=bool)
+    pos = np.arange(len(at))
+    seq = pos - np.maximum.accumulate(np.where(first, pos, 0)) if len(at) else pos
+    return ev, col, seq
+
+
+def grant_in_service_order(kern, key: str, ev, seq):
+    """Per claim of one unit on the ledger key `key` (events `ev`, member claim indexes `seq`), whether it is
+    granted, as simulate/budgets.py's CutoffLedger grants it: with the key's cutoff known, the claims before it
+    and at it (what was left there is at least the one unit), none after; else every claim, recorded in
+    `kern.claims` for the next pass."""
+    import numpy as np
+
+    names = np.array(kern.member_names, dtype=object)[kern.e_mem[ev]]
+    t = kern.e_time[ev]
+    cutoff = kern.known.get(key)
+    if cutoff is None:
+        kern.claims.extend(zip(t.tolist(), names.tolist(), seq.tolist(), [key] * len(ev), [1] * len(ev)))
+        return np.ones(len(ev), dtype=bool)
+    (ct, cm, cs), left = cutoff
+    same_t, same_m = t == ct, names == cm
+    before = (t < ct) | (same_t & ((names < cm) | (same_m & (seq < cs))))
+    return before | (same_t & same_m & (seq == cs) & (left >= 1))
+
+
+def vector_stock(kern) -> None:
+    """The vectorised stock (for the kernel `kern`, simulate/vector/kernel.py), as `take_stock` claims it: each
+    unit a give rule gives of a reward with a stock claims one, in service order (the member's events in order,
+    within an event the give rules in rule order, as the scalar plan's give phase runs them); a unit refused
+    is not given (`kern.gives`, in place) and is a `stock_out` (`kern.stock_out`: reward -> how many)."""
+    import numpy as np
+
+    prog = kern.prog
+    for name, rw in prog.rewards.items():
+        if rw.stock is None:
+            continue
+        rules = [r for r in kern.give_rules if r.reward == name]
+        if not rules:
+            continue
+        units = np.stack([kern.gives[r.index][0] for r in rules], axis=1)
+        ev, col, seq = claim_order(kern, units)
+        if not len(ev):
+            continue
+        refused = ~grant_in_service_order(kern, stock_key(name), ev, seq)
+        if not refused.any():
+            continue
+        kern.stock_out[name] = kern.stock_out.get(name, 0) + int(refused.sum())
+        for j, r in enumerate(rules):
+            given, capped = kern.gives[r.index]
+            cut = np.bincount(ev[refused & (col == j)], minlength=len(given))
+            kern.gives[r.index] = (given - cut, capped)
+
+
 class Stock(ProgramMechanic):
     name = "stock"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
+        """The kernel claims stock for give rules (`vector_stock`) that have no cap or budget of their own to
+        claim before it (limits.limit claims those first and refuses all or nothing)."""
         for r in program.rules:
-            if r.action == "give" and program.rewards[r.reward].stock is not None:
-                return (f"rule {r.name!r} gives {r.reward!r}, which is limited to {program.rewards[r.reward].stock}:"
-                        " stock is not vectorised yet")
+            if r.action == "give" and program.rewards[r.reward].stock is not None and (r.limits or r.budget):
+                return (f"rule {r.name!r} gives {r.reward!r}, which is limited to {program.rewards[r.reward].stock},"
+                        " under a cap or budget of its own: not vectorised yet")
         return None

@@ -33,13 +33,14 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (ADDED, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED, REFERRED,  # noqa: F401
-                                    RETURN, TIMER, TYPES, VISIT,  # (the codes)
+from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED,  # noqa: F401
+                                    REFERRED, RETURN, TIMER, TYPES, VISIT,  # (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
+from loyalty.runtime.mechanics.codes import vector_codes
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
@@ -47,6 +48,7 @@ from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
 from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
+from loyalty.runtime.mechanics.stock import vector_stock
 from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
@@ -101,10 +103,11 @@ class _Slot:
     `points_earned` effects, one per source, in its order). `skey` keys its table and return shares; a tier
     slot is named by the tier the member holds."""
 
-    __slots__ = ("skey", "name", "rule", "mult", "tier", "fixed")
+    __slots__ = ("skey", "name", "rule", "mult", "tier", "fixed", "adjust")
 
-    def __init__(self, skey, name, rule, mult=None, tier=False, fixed=False):
+    def __init__(self, skey, name, rule, mult=None, tier=False, fixed=False, adjust=False):
         self.skey, self.name, self.rule, self.mult, self.tier, self.fixed = skey, name, rule, mult, tier, fixed
+        self.adjust = adjust  # the points adjustments add (adjustments.points_added): adjusted, not earned
 
 
 def _us(t: _dt.datetime) -> int:
@@ -216,7 +219,8 @@ class _Rows:
         self.amount = _ints(t.column("amount"))
         self.qty = _ints(t.column("quantity"), 1)
         type_codes, type_names = _codes(t.column("type"))
-        lookup = np.array([TYPES.index(x) if x in TYPES else CUSTOM for x in type_names] or [0], dtype=np.int64)
+        lookup = np.array([TYPES.index(x) if x in TYPES else ADJUSTMENT if x == "adjustment" else CUSTOM
+                           for x in type_names] or [0], dtype=np.int64)
         self.type = lookup[type_codes]
         self.order, self.order_names = _codes(t.column("order"), as_list=False)
         self.item, self.item_names = _codes(t.column("item"))
@@ -229,13 +233,33 @@ class _Rows:
             setattr(self, col, codes)
             setattr(self, col + "_names", names)
         self.has_event_id = _ints(pc.is_valid(t.column("event")).cast("int64")) if n else np.zeros(0, np.int64)
-        # rows that carry codes (runtime/mechanics/codes.py): the scalar plan weighs them (and counts refusals);
-        # adjustment rows (runtime/mechanics/adjustments.py) too
-        self.has_codes = _ints(pc.is_valid(t.column("codes")).cast("int64")) if n else np.zeros(0, np.int64)
+        # the codes rows carry (runtime/mechanics/codes.py `vector_codes` weighs them), and adjustment rows
+        # (runtime/mechanics/adjustments.py)
+        self.code_at, self.code_values = _codes(t.column("codes"))
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
         # fee rows (runtime/mechanics/fees.py): their members are the scalar plan's, counted in ROUTED
         self.paying = np.array([x == "fee" for x in type_names] + [False], dtype=bool)[type_codes]
+        # per row, the point kind and points an adjustment adds (adjustments.points_added; -1: another kind of
+        # adjustment, or no adjustment), and its reason
+        self.adjust_kind = np.full(n, -1, dtype=np.int64)
+        self.adjust_points = np.zeros(n, dtype=np.int64)
+        self.reason, self.reason_names = np.full(n, -1, dtype=np.int64), []
+        if self.adjusting.any():
+            from loyalty.runtime.mechanics.adjustments import points_added
+            from loyalty.simulate.history import parse_adjustment
+
+            adjust_at, adjust_values = _codes(t.column("adjust"))
+            self.reason, self.reason_names = _codes(t.column("reason"))
+            rows = np.flatnonzero(self.adjusting)
+            pairs = np.unique(np.stack((adjust_at[rows], self.item[rows])), axis=1)
+            for a, i in pairs.T.tolist():
+                what, value, setting = parse_adjustment(adjust_values[a])
+                target = self.item_names[i] if i >= 0 else None
+                added = None if what == "tier" else points_added(prog, (what, target or None, int(value), setting))
+                if added is not None:
+                    at = rows[(adjust_at[rows] == a) & (self.item[rows] == i)]
+                    self.adjust_kind[at], self.adjust_points[at] = added
         # event starts, as EventBuilder groups (history._event_index): a run of rows with the same member,
         # type, order and (unless a keyed purchase) time; rows of other types are one event each
         grouped = (self.type == PURCHASE) | (self.type == RETURN)
@@ -353,6 +377,7 @@ def _credits_at_once(prog, k: int) -> set:
             types.add(TYPES.index("signup") if r.trigger == "signup" else CUSTOM if r.trigger == "action" else VISIT)
         elif r.action == "earn_per_event":
             types.add(TYPES.index(r.event) if r.event in TYPES else CUSTOM)
+    types.add(ADJUSTMENT)  # points an adjustment adds (adjustments.points_added), to any kind
     return types
 
 
@@ -515,8 +540,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
         ROUTED["event ids under a late-events window (resends)"] += int(len(np.unique(mseg[odd])))
-    odd |= rows.has_codes.astype(bool)  # codes, known or not: the scalar plan uses or refuses each
-    odd |= rows.adjusting  # adjustments: the scalar plan's (runtime/mechanics/adjustments.py)
+    other = rows.adjusting & (rows.adjust_kind < 0)  # adjustments other than points added: the scalar plan's
+    if other.any():
+        ROUTED["adjustments other than points added"] += int(len(np.unique(mseg[other])))
+    odd |= other
     if prog.redeem:
         odd |= rows.type == REDEMPTION
     import pyarrow.compute as pc
@@ -561,6 +588,10 @@ class _Kernel:
         self.known = known or {}
         self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
         self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
+        self.stock_out: dict[str, int] = {}  # reward -> units its stock refused (stock.vector_stock)
+        self.code_used_at: dict[str, np.ndarray] = {}  # code -> the events that used it (codes.vector_codes)
+        self.code_counts: dict[tuple, int] = {}  # (code, column of the codes table) -> count
+        self.fixed: dict = {}  # fixed earns' and adjustments' points per event, by slot key (earn.vector_points)
         self.tail_members = tail_members
         self.prog = plan.program
         self.rows = rows
@@ -589,6 +620,8 @@ class _Kernel:
         self.e_type = self.r_type[self.e_start]
         self.e_time = self.r_time[self.e_start]
         self.e_order = self.r_order[self.e_start]
+        self.e_adjust_kind = rows.adjust_kind[sel][self.e_start]  # points adjustments (adjustments.points_added)
+        self.e_adjust_points = rows.adjust_points[sel][self.e_start]
         # every sum the kernel forms of amounts or quantities (an order's, a member's, the history's) stays in
         # int64 when the history's total does: else the scalar plan replays it (Python ints do not overflow)
         for column in (self.r_amount, self.r_qty):
@@ -644,7 +677,10 @@ class _Kernel:
         """Per event, whether a rule's (or a draw's) conditions hold."""
         if isinstance(rule, Draw):
             return self._conditions_ok(("draw", rule.name), self._draw_docs[rule.name].get("conditions", ()))
-        return self._conditions_ok(rule.index, self.prog.doc["rules"][rule.index].get("conditions", ()))
+        ok = self._conditions_ok(rule.index, self.prog.doc["rules"][rule.index].get("conditions", ()))
+        if rule.code is not None:  # a rule requiring a code applies where a purchase used it (codes.vector_codes)
+            ok = ok & self.code_used_at[rule.code]
+        return ok
 
     def _conditions_ok(self, key, conditions) -> np.ndarray:
         """Per event, whether the rule's conditions hold (those runtime/mechanics/context.py admits: time, store,
@@ -1175,11 +1211,15 @@ class _Kernel:
         prog = self.prog
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
+        self.stock_out = {}
+        vector_codes(self)  # runtime/mechanics/codes.py: which purchases use which codes, before any rule runs
         self._returns()
         if self.e_timer.any():
             self._timer_events()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
+        for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs
+            self.fixed[("adjust", k)] = np.where(self.e_adjust_kind == k, self.e_adjust_points, 0)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
@@ -1194,6 +1234,8 @@ class _Kernel:
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
         self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
+        if self.give_rules and any(rw.stock is not None for rw in prog.rewards.values()):
+            vector_stock(self)  # runtime/mechanics/stock.py: what the rewards' stock grants of what was given
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1222,6 +1264,10 @@ class _Kernel:
                         and r.trigger not in POINT_TIMERS):
                     self.claw_slots.append(slot)
         self.claw_slots = self.earn_slots + self.claw_slots
+        self.adjust_j = {}  # kind -> the position of its adjustments' slot (points added; no return takes them)
+        for k in np.unique(self.e_adjust_kind[self.e_adjust_kind >= 0]).tolist():
+            self.adjust_j[k] = len(self.slot_rules[k])
+            self.slot_rules[k].append(_Slot(("adjust", k), None, None, fixed=True, adjust=True))
 
     def _lockstep(self) -> None:
         prog = self.prog
@@ -1358,7 +1404,7 @@ class _Kernel:
                     st["cum"][slot] = CT[mm]
                     st["pts"][slot] = pts
                     event_points = event_points + pts
-                    if earned_metric_kind == kind.index:
+                    if earned_metric_kind == kind.index and not sl.adjust:
                         mval[mm] += pts
                 if "CP" in st:
                     vector_pending_credit(st, mm, idx, event_points)
@@ -1516,7 +1562,7 @@ class _Kernel:
                         cum[slot] = pk[7]
                         pts_list[slot] = pts
                         event_points += pts
-                        if earned_metric_kind == kind.index:
+                        if earned_metric_kind == kind.index and j != self.adjust_j.get(kind.index):
                             v += pts
                     pend, idle = pk[13], pk[14]
                     if pend is not None:  # points.vector_pending_credit
@@ -1635,6 +1681,10 @@ class _Kernel:
         for rule, times, truncated in self.cap_cut:  # earning parts' cap_reached effects (the cap table)
             res.add("cap", rule, "times", times)
             res.add("cap", rule, "truncated", truncated)
+        for reward, units in self.stock_out.items():  # stock_out effects (accumulate: the stock table)
+            res.add("stock", reward, "refused", units)
+        for (code, column), count in self.code_counts.items():  # code_used / code_refused (accumulate: codes)
+            res.add("code", code, column, count)
         nev, nmem = self.nev, self.nmem
         mon = self.e_month
         valid = self.e_valid
@@ -1679,7 +1729,7 @@ class _Kernel:
                 pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
                 for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
                     res.add("region", regions[int(i)], "members", int(n))
-        for code, name in enumerate(TYPES):
+        for code, name in [*enumerate(TYPES), (ADJUSTMENT, "adjustment")]:
             if code in (PURCHASE, RETURN):
                 continue
             n = int((valid & (typ == code)).sum())
@@ -1691,6 +1741,7 @@ class _Kernel:
         m_earned = {}
         m_clawed = {}
         m_expired = {}
+        m_adjusted = {}
         for kind in prog.kinds:
             st = self.kstate[kind.index]
             nr = st["nr"]
@@ -1701,6 +1752,10 @@ class _Kernel:
             smon = np.repeat(mon, nr)
             srule = np.tile(np.arange(nr), nev)
             got = pts > 0
+            if kind.index in self.adjust_j:  # points adjustments: apart from what is earned (accumulate)
+                adj = got & (srule == self.adjust_j[kind.index])
+                got = got & ~adj
+                m_adjusted[pk] = self._adjusted(res, cells, kind, pts, adj)
             cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
             cells.add(lambda c: ("store", store_name(c), "points_issued"), np.repeat(est, nr), pts, got)
             stier = np.repeat(self.tier_before, nr)
@@ -1712,7 +1767,7 @@ class _Kernel:
                     count = int(sel.sum()) if times is None else int(times[np.flatnonzero(sel) // nr].sum())
                     res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
             smem = np.repeat(self.e_mem, nr)
-            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, pts, nmem))
+            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, np.where(got, pts, 0), nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
                 if sl.skey not in self.claw:
@@ -1825,6 +1880,8 @@ class _Kernel:
             for pk, (_has, e) in m_earned.items():
                 earned_total += e
                 outstanding += e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+            for a in m_adjusted.values():
+                outstanding += a
             redeemed_total = np.zeros(nmem, dtype=np.int64)
             for r in m_redeemed.values():
                 redeemed_total += r
@@ -1840,6 +1897,9 @@ class _Kernel:
             for pk, (has, e) in m_earned.items():
                 cost = costs.get(pk, Decimal(0))
                 held = e - m_clawed.get(pk, 0) - m_expired.get(pk, 0) - m_redeemed.get(pk, 0)
+                if pk in m_adjusted:  # the points an adjustment added are held too (a kind the member has any of)
+                    held = held + m_adjusted[pk]
+                    has = has | (m_adjusted[pk] != 0)
                 for i, n in zip(np.flatnonzero(has).tolist(), held[has].tolist()):
                     held_value[i] += Decimal(n) * cost
             member_cost = [Decimal(d + r + p) + h for d, r, p, h in zip(m_discount.tolist(), m_reward_cost.tolist(),
@@ -1853,6 +1913,24 @@ class _Kernel:
         if self.draw_entries:
             self._draws(res)
         return res
+
+    def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray:
+        """The points adjustments added to `kind` (the slots `adj` of its table `pts`), as the scalar accumulator
+        counts `points_adjusted` effects: by month, and in the adjustments table by reason and kind (points,
+        adjustments, members). Per member, the points added."""
+        nr = self.kstate[kind.index]["nr"]
+        ev = np.flatnonzero(adj) // nr
+        added = pts[adj]
+        cells.add(lambda m: ("points", f"{kind.name}{KEY_SEP}{_month_text(m)}", "adjusted"), self.e_month[ev], added,
+                  np.ones(len(ev), dtype=bool))
+        reason = self.rows.reason[self.sel][self.e_start][ev]
+        for rc in np.unique(reason).tolist():
+            mine = reason == rc
+            row = f"{self.rows.reason_names[rc]}{KEY_SEP}{kind.name}"
+            res.add("adjustment", row, "points_added", int(added[mine].sum()))
+            res.add("adjustment", row, "adjustments", int(mine.sum()))
+            res.add("adjustment", row, "members", int(len(np.unique(self.e_mem[ev[mine]]))))
+        return _group_sum(self.e_mem[ev], added, self.nmem)
 
     def _rewards(self, res: SimResult, cells: "_Cells"):
         """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a

@@ -35,9 +35,15 @@ def supports(program: CompiledProgram, plan=None) -> Optional[str]:
         if why is not None:
             return why
     for r in program.rules:
-        mechanic = mechanic_for(r)
-        why = (condition_reason(program.doc["rules"][r.index]) or mechanic.limits_vector_reason(r)
-               or mechanic.vector_reason(r, program))
+        why = rule_reason(program, r)
         if why is not None:
             return why
     return None
+
+
+def rule_reason(program: CompiledProgram, r) -> Optional[str]:
+    """Why the kernel cannot run rule `r` of `program` (its conditions, its caps or budget, its mechanic), or
+    None. Program-wide mechanics may still decline a rule (`supports`: their reasons name it)."""
+    mechanic = mechanic_for(r)
+    return (condition_reason(program.doc["rules"][r.index]) or mechanic.limits_vector_reason(r)
+            or mechanic.vector_reason(r, program))
