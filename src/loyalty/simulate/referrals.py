@@ -122,18 +122,7 @@ def add_to_rows(rows, added: dict, prog) -> None:
         return
     at = np.array(at, dtype=np.int64)
     when = np.array(when, dtype=np.int64)
-    k = len(at)
 
-    def put(values, fill):
-        return np.insert(values, at, fill if np.ndim(fill) else np.full(k, fill, dtype=values.dtype))
-
-    given = {"member": np.array(code, dtype=member.dtype), "time": when, "gtime": when,
-             "type": np.array(kind, dtype=rows.type.dtype), "added_rule": np.array(rule, dtype=np.int64),
-             "qty": 1, "new": True}
     # every other column of the rows (the kernel's own included) says none: no amount, order, item, store...
-    for col, values in list(vars(rows).items()):
-        if isinstance(values, np.ndarray) and values.shape == (n,) and not col.endswith("_names"):
-            fill = given.get(col, False if values.dtype == bool else -1 if col not in ("amount", "has_event_id",
-                                                                                       "has_codes") else 0)
-            setattr(rows, col, put(values, fill))
-    rows.n = n + k
+    rows.insert_rows(at, {"member": np.array(code, dtype=member.dtype), "time": when, "gtime": when,
+                          "type": np.array(kind, dtype=rows.type.dtype), "added_rule": np.array(rule, dtype=np.int64)})

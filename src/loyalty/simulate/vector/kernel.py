@@ -273,6 +273,24 @@ class _Rows:
         self.grouped = grouped
         self.timer_rule = np.full(n, -1, dtype=np.int64)  # the rule of a row the kernel adds (_with_timer_points)
 
+    # what a row the kernel adds says where `insert_rows` is not told: none (no order, item, store...), but these
+    _ADDED_ROW = {"qty": 1, "new": True, "amount": 0, "has_event_id": 0, "adjust_points": 0}
+
+    def insert_rows(self, pos: np.ndarray, given: dict) -> None:
+        """Rows of the kernel's own (a timer's, the referral pass's) inserted before positions `pos`, in place:
+        each column from `given` (one value per new row), else what `_ADDED_ROW` says, else none (-1, False)."""
+        k = len(pos)
+        n = self.n
+        for col, values in list(vars(self).items()):
+            if not (isinstance(values, np.ndarray) and values.shape == (n,)) or col.endswith("_names"):
+                continue
+            new = given.get(col)
+            if new is None:
+                fill = self._ADDED_ROW.get(col, False if values.dtype == bool else -1)
+                new = np.full(k, fill, dtype=values.dtype)
+            setattr(self, col, np.insert(values, pos, new))
+        self.n = n + k
+
 
 
 def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
@@ -442,17 +460,8 @@ def _with_timer_points(rows: "_Rows", plan) -> "_Rows":
     o = np.lexsort((rank, at, pos))
     pos, mem, at, rule = pos[o], mem[o], at[o], rule[o]
     out = copy.copy(rows)
-    code = view.mcode[mem]
-    k = len(pos)
-    added = {"member": code, "time": at, "amount": np.zeros(k, np.int64), "qty": np.ones(k, np.int64),
-             "type": np.full(k, TIMER, np.int64), "order": np.full(k, -1, np.int64), "item": np.full(k, -1, np.int64),
-             "cat": np.full(k, -1, np.int64), "store": np.full(k, -1, np.int64), "channel": np.full(k, -1, np.int64),
-             "has_event_id": np.zeros(k, np.int64), "has_codes": np.zeros(k, np.int64),
-             "adjusting": np.zeros(k, bool), "gtime": at, "new": np.ones(k, bool), "grouped": np.zeros(k, bool),
-             "timer_rule": rule}
-    for name, values in added.items():
-        setattr(out, name, np.insert(getattr(rows, name), pos, values))
-    out.n = rows.n + k
+    out.insert_rows(pos, {"member": view.mcode[mem], "time": at, "gtime": at, "type": np.full(len(pos), TIMER, np.int64),
+                          "timer_rule": rule})
     return out
 
 
@@ -2062,7 +2071,6 @@ class _Kernel:
         firings as (member, month, store, moment, first event an offer it gives can be used at), in member
         order: moments from the mechanics' vectorised timers (winback.vector_lapses, moments.vector_yearly,
         moments.vector_tier_reached), booked at the store of the event they fire before (none at the end)."""
-        prog = self.prog
         out = []
         changes = None
         for r in self.give_rules:
