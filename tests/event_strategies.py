@@ -218,7 +218,7 @@ def vectorisable(program):
     (simulate/vector/support.py, from the mechanics: no list here to fall behind it). Each rule is kept as
     generated if the kernel runs it, else cut down step by step (`_rule_cuts`: conditions on more than the
     event, then every condition, then its caps and budget, its trigger, its code) until it does, else left
-    out; a campaign keeps only its rules and its code. Then the program-wide settings the kernel may decline
+    out; a campaign keeps only its rules, its code and its `best of`. Then the program-wide settings the kernel may decline
     (`_program_cuts`: draws, expiry at a period's end, offers with a lifetime, acceptance windows) are cut one
     at a time while the support still declines the program. The result may draw warnings (a reward no rule
     gives any more), so compile it with `loyalty.compile_source`; when a cut makes it invalid (rare), or the
@@ -226,7 +226,7 @@ def vectorisable(program):
     from loyalty.syntax import ast
 
     def campaign(d):
-        return ast.CampaignDecl(d.name, tuple(c for c in d.clauses if isinstance(c, (ast.RuleDecl, ast.WithCode))))
+        return ast.CampaignDecl(d.name, tuple(c for c in d.clauses if isinstance(c, (ast.RuleDecl, ast.WithCode, ast.BestOf))))
 
     program = ast.Program(tuple(campaign(d) if isinstance(d, ast.CampaignDecl) else d for d in program.declarations))
     level: dict[str, int] = {}  # rule name -> how many of _RULE_CUTS it takes (len: left out)

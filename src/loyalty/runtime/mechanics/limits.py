@@ -236,6 +236,7 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
             kern.claims.extend(zip(t[mine].tolist(), names[mem[mine]].tolist(), seq[mine].tolist(),
                                    [src.budget] * len(mine), claim.tolist()))
             units = a
+            cut = np.zeros(len(mine), dtype=bool)
         else:
             (ct, cm, cs), left = cutoff
             tm, sm, nm = t[mine], seq[mine], names[mem[mine]]
@@ -248,7 +249,8 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
             if cut.any():
                 kern.budget_cut.append((src.budget, int(cut.sum()), int((a - units)[cut].sum())))
         np.add.at(c.granted, ev[mine], units)
-        np.add.at(c.count, ev[mine], (units > 0).astype(np.int64))
+        # a firing that got anything counts; a reward counts when its claim is granted whole, a free one too
+        np.add.at(c.count, ev[mine], ((units > 0) | (~cut if kind is None else False)).astype(np.int64))
 
 
 def vector_limits(kern) -> None:
