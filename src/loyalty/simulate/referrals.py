@@ -120,14 +120,14 @@ def add_to_rows(rows, added: dict, prog) -> None:
             rule.append(-1 if before else rule_index[ev.name])
     if not at:
         return
-    at = np.array(at, dtype=np.int64)
-    when = np.array(when, dtype=np.int64)
-    k = len(at)
+    where = np.array(at, dtype=np.int64)
+    moments = np.array(when, dtype=np.int64)
+    k = len(where)
 
     def put(values, fill):
-        return np.insert(values, at, fill if np.ndim(fill) else np.full(k, fill, dtype=values.dtype))
+        return np.insert(values, where, fill if np.ndim(fill) else np.full(k, fill, dtype=values.dtype))
 
-    given = {"member": np.array(code, dtype=member.dtype), "time": when, "gtime": when,
+    given = {"member": np.array(code, dtype=member.dtype), "time": moments, "gtime": moments,
              "type": np.array(kind, dtype=rows.type.dtype), "added_rule": np.array(rule, dtype=np.int64),
              "qty": 1, "new": True}
     # every other column of the rows (the kernel's own included) says none: no amount, order, item, store...
