@@ -120,9 +120,10 @@ def add_to_rows(rows, added: dict, prog) -> None:
             rule.append(-1 if before else rule_index[ev.name])
     if not at:
         return
-    at = np.array(at, dtype=np.int64)
-    when = np.array(when, dtype=np.int64)
+    where = np.array(at, dtype=np.int64)
+    moments = np.array(when, dtype=np.int64)
 
     # every other column of the rows (the kernel's own included) says none: no amount, order, item, store...
-    rows.insert_rows(at, {"member": np.array(code, dtype=member.dtype), "time": when, "gtime": when,
-                          "type": np.array(kind, dtype=rows.type.dtype), "added_rule": np.array(rule, dtype=np.int64)})
+    rows.insert_rows(where, {"member": np.array(code, dtype=member.dtype), "time": moments, "gtime": moments,
+                             "type": np.array(kind, dtype=rows.type.dtype),
+                             "added_rule": np.array(rule, dtype=np.int64)})

@@ -327,8 +327,8 @@ def _rolling(kern, g: GoalPlan, counted, amount):
     counts = counted[idx].tolist()
     amounts = amount[idx].tolist()
     times = t.tolist()
-    orders = order_ev[idx].tolist() if spend else None
-    backs = back[idx].tolist() if spend else None
+    orders = order_ev[idx].tolist() if spend else []
+    backs = back[idx].tolist() if spend else []
     out = np.zeros(kern.nev, dtype=np.int64)
     fired = []
     target, days = g.target, g.different_days

@@ -382,7 +382,7 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
 
 def _credits_at_once(prog, k: int) -> set:
     """The event types (codes) other than purchases on which a rule credits kind k (points available at once)."""
-    types = set()
+    types: set = set()
     for r in prog.rules:
         if r.point_kind != k:
             continue
