@@ -273,7 +273,7 @@ def vector_limits(kern) -> None:
     give_after = np.where(kern.e_type == PURCHASE, len(prog.rules) * width, 0)  # a purchase's gifts come last
     row, col = kern.tier_guess + 1, np.arange(kern.nev)
     columns, writes = [], []
-    part = {}
+    part: dict[int, int] = {}  # per earning rule, its parts so far
     for sl in kern.earn_slots:
         part[sl.rule.index] = part.get(sl.rule.index, -1) + 1
         src = prog.source(sl.skey)
@@ -323,7 +323,7 @@ def vector_part_caps(kern) -> None:
     row, col = kern.tier_guess + 1, np.arange(kern.nev)
     width = 2 + len(kern.mults)
     by_scope: dict = {}
-    part = {}
+    part: dict[int, int] = {}  # per earning rule, its parts so far
     for sl in kern.earn_slots:
         part[sl.rule.index] = part.get(sl.rule.index, -1) + 1
         src = prog.source(sl.skey)
@@ -332,11 +332,11 @@ def vector_part_caps(kern) -> None:
     for slots in by_scope.values():
         cap = slots[0][1].limits[0]
         evs, ranks, which = [], [], []
-        for j, (sl, _src, rank) in enumerate(slots):
+        for k, (sl, _src, rank) in enumerate(slots):
             at = np.flatnonzero(kern.ptab[sl.skey][row, col] > 0)
             evs.append(at)
             ranks.append(np.full(len(at), rank, dtype=np.int64))
-            which.append(np.full(len(at), j, dtype=np.int64))
+            which.append(np.full(len(at), k, dtype=np.int64))
         ev, rank, j = np.concatenate(evs), np.concatenate(ranks), np.concatenate(which)
         if not len(ev):
             continue

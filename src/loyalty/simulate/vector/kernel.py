@@ -1237,7 +1237,7 @@ class _Kernel:
         self.gives = vector_gives(self, set(self.balance_rules)) if self.give_rules else {}  # give.py
         # runtime/mechanics/limits.py: what the earning parts' caps and the budgets grant of each part, fixed
         # earn and gift, before the lockstep
-        self.cap_cut = []
+        self.cap_cut: list[tuple] = []  # (rule, claims cut, points cut) of earning parts' caps
         vector_limits(self)
         self._lockstep()
         if self.balance_rules:
