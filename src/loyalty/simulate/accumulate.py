@@ -284,9 +284,9 @@ class MemberAccumulator:
                 self.adjustment_keys.add(row)
             elif kind == "fee_paid":
                 # a paid tier's fee (runtime/mechanics/fees.py): revenue, apart from what the rules cost
-                key = f"{e.tier_to}{KEY_SEP}{month}"
-                r.add("fee", key, "payments")
-                r.add("fee", key, "amount", e.amount or 0)
+                fee_key = f"{e.tier_to}{KEY_SEP}{month}"
+                r.add("fee", fee_key, "payments")
+                r.add("fee", fee_key, "amount", e.amount or 0)
                 self.fee_tiers.add(e.tier_to)
             elif kind == "stock_out":
                 r.add("stock", e.reward, "refused")
