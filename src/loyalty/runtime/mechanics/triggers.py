@@ -135,7 +135,7 @@ def vector_discount_trigger(kern, r: Rule):
     counted = purchase if r.trigger in ("first_purchase", "nth_purchase") else \
         purchase | ((kern.e_type == VISIT) & kern.e_running)
     c = segmented_cumsum(counted.astype(np.int64), kern.e_mem, kern.m_evstart)
-    n = 1 if r.trigger == "first_purchase" else min(r.trigger_n, INT_LIMIT)
+    n = 1 if r.trigger == "first_purchase" else min(r.trigger_n or 0, INT_LIMIT)
     due = (c > 0) & (c % n == 0) if r.trigger == "every_visits" else c == n
     return purchase & due
 

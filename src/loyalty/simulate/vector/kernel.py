@@ -399,6 +399,16 @@ def _credits_at_once(prog, k: int) -> set:
     return types
 
 
+def _moment_running(prog, us: np.ndarray) -> np.ndarray:
+    """Per moment (µs), whether the program runs then (context.running)."""
+    running = np.ones(len(us), dtype=bool)
+    if prog.runs_from is not None:
+        running &= us >= _us(prog.runs_from)
+    if prog.runs_to is not None:
+        running &= us < _us(prog.runs_to)
+    return running
+
+
 def _timer_point_rules(prog) -> list:
     return [r for r in prog.rules if r.action == "earn_fixed" and r.trigger in POINT_TIMERS]
 
@@ -423,6 +433,9 @@ class _RowEvents:
         self.e_valid = ~np.isin(self.e_type, [RETURN, REDEMPTION])
         self.end_us = _us(plan.end)
         self.e_running = self.moment_running(self.e_time)
+
+    def moment_running(self, us: np.ndarray) -> np.ndarray:
+        return _moment_running(self.prog, us)
 
 
 def _with_timer_points(rows: "_Rows", plan) -> "_Rows":
@@ -669,14 +682,7 @@ class _Kernel:
             raise Unsupported("a timer's moment before the member's first accepted event")
 
     def moment_running(self, us: np.ndarray) -> np.ndarray:
-        """Per moment (µs), whether the program runs then (context.running)."""
-        prog = self.prog
-        running = np.ones(len(us), dtype=bool)
-        if prog.runs_from is not None:
-            running &= us >= _us(prog.runs_from)
-        if prog.runs_to is not None:
-            running &= us < _us(prog.runs_to)
-        return running
+        return _moment_running(self.prog, us)
 
     def _store_name(self, code: int) -> str:
         return self.rows.store_names[code] or "" if code >= 0 else ""
@@ -2256,7 +2262,7 @@ class _Kernel:
 
 
 # the timers read the history's rows as they read the kernel's events (_with_timer_points)
-for _name in ("moment_running", "member_names", "member_attributes", "member_birthdays"):
+for _name in ("member_names", "member_attributes", "member_birthdays"):
     setattr(_RowEvents, _name, _Kernel.__dict__[_name])
 
 
