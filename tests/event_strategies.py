@@ -266,9 +266,8 @@ def vectorisable(program):
         elif isinstance(d, ast.RewardDecl) and (d.valid_for or d.valid_until) is not None:
             d = ast.RewardDecl(d.name, d.kind, d.cost, stock=d.stock)  # offers with a lifetime: not vectorised yet
         elif isinstance(d, ast.ProgramDecl):
-            # acceptance windows and enrolment: not vectorised yet
-            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(
-                s, (ast.AcceptanceWindow, ast.MembersJoinAtSignup, ast.PreSignupWindow))))
+            # acceptance windows: not vectorised yet (enrolment is, where time passing does nothing: supports())
+            d = ast.ProgramDecl(d.name, tuple(s for s in d.settings if not isinstance(s, ast.AcceptanceWindow)))
         if d is not None:
             decls.append(d)
     return without_unused_params(ast.Program(tuple(decls)))
