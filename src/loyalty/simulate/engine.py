@@ -248,6 +248,8 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
     if enrolment == NEVER_JOINS:  # the scenario's enrolment leaves her out: her orders are revenue, nothing else
         for i, ev in enumerate(evs):
             if groups[i]:
+                if stores:  # by store as a member's orders are (the kernel's too)
+                    acc.store = stores[i]
                 acc.event(kinds[i], ev.time, totals[i])
                 acc.not_counted(kinds[i], totals[i])
         acc.finish(list(plan.months), plan.draw_winners, plan.scenario.seed, plan.info.point_costs, plan.info.tiers,

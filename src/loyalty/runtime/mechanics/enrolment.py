@@ -11,7 +11,10 @@ not have (bought before she joined) is accepted and changes nothing.
 
 `counts` is the one decision; the plan (`runtime/plan.py`) asks it before an event does anything, the
 simulator knows each member's signup from her history (`simulate/engine.py`), and the vectorised kernel
-declines programs with the clause (`Enrolment.program_vector_reason`).
+masks the events that do not count (`VectorEnrolment`, beside the scalar step: the same moment, the same
+counts). The scalar plan's uncounted event does not advance her clock; the kernel's masked one still is a
+moment of her timeline, which matters only where time passing does something (expiry, pending points, tier
+reviews, birthdays, anniversaries, offers): the kernel declines those programs under enrolment.
 """
 
 from __future__ import annotations
@@ -69,16 +72,132 @@ def skipped(ev, reason: str) -> Effect:
     return Effect("not_counted", ev.time, order=getattr(ev, "order", None), reason=reason, event=ev.id)
 
 
+def _enrols_by_scenario(sim_plan) -> bool:
+    scenario = getattr(sim_plan, "scenario", None)
+    return scenario is not None and (scenario.enrolment_share is not None or scenario.enrolment_column is not None)
+
+
 class Enrolment(ProgramMechanic):
-    """The vectorised kernel declines programs with `members join at signup`."""
+    """The kernel runs enrolment (`VectorEnrolment`) unless time passing does something in the program."""
 
     name = "enrolment"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        if program.enrolment is not None:
-            return ("`members join at signup`: the vectorised kernel does not yet leave out the events before a "
-                    "member's signup")
-        scenario = getattr(sim_plan, "scenario", None)
-        if scenario is not None and (scenario.enrolment_share is not None or scenario.enrolment_column is not None):
-            return "the scenario's enrolment: the vectorised kernel does not yet leave out the customers who never join"
+        if program.enrolment is None and not _enrols_by_scenario(sim_plan):
+            return None
+        if program.has_timers or program.tiers is not None:
+            what = "`members join at signup`" if program.enrolment is not None else "the scenario's enrolment"
+            return (f"{what} with expiry, pending points, tiers or moments that fire as time passes: an event that "
+                    "does not count does not move the member's clock, which the vectorised kernel does not keep "
+                    "apart yet")
         return None
+
+
+# ---------------------------------------------------------------------------------------------- the kernel's step
+
+_NEVER_US = (1 << 63) - 1  # counts from: never
+
+
+class VectorEnrolment:
+    """The vectorised step (simulate/vector/kernel.py), made only when the program has the clause or the
+    scenario an enrolment: per member whether she never joins and the moment (µs) her events count from, as
+    `counts_from` and the simulator's `_enrolment` (simulate/engine.py) give them."""
+
+    def __init__(self, kern):
+        import numpy as np
+
+        from loyalty.runtime.arrays import SIGNUP, add_duration
+        from loyalty.simulate.scenario import enrols_by_assumption, member_joins
+
+        prog, plan = kern.prog, kern.plan
+        self.clause = prog.enrolment is not None
+        nmem = kern.nmem
+        by_assumption = enrols_by_assumption(plan.scenario)
+        if by_assumption:
+            attrs = kern.member_attributes
+            self.never = ~np.array([member_joins(plan.scenario, name, dict(a.others) if a is not None else None)
+                                    for name, a in zip(kern.member_names, attrs)], dtype=bool).reshape(nmem)
+            enrolled = kern.e_time[kern.m_evstart].copy()  # a member chosen joins at her first event
+        else:
+            self.never = np.zeros(nmem, dtype=bool)
+            enrolled = np.full(nmem, _NEVER_US, dtype=np.int64)  # her first signup row
+            sig = np.flatnonzero(kern.e_type == SIGNUP)
+            if len(sig):
+                mem = kern.e_mem[sig]
+                first = np.concatenate(([True], mem[1:] != mem[:-1]))
+                enrolled[mem[first]] = kern.e_time[sig[first]]
+        joined = enrolled
+        if self.clause:  # her signup_date attribute wins (member_from)
+            joined = enrolled.copy()
+            for m, a in enumerate(kern.member_attributes):
+                if a is not None and a.signup_date is not None:
+                    day = a.signup_date
+                    joined[m] = (_dt.datetime(day.year, day.month, day.day) - _dt.datetime(1970, 1, 1)) \
+                        // _dt.timedelta(microseconds=1)
+        known = joined != _NEVER_US
+        self.members = int((known & ~self.never).sum())  # `enrolled_members`; the others are `non_members`
+        self.counts_from = np.full(nmem, _NEVER_US, dtype=np.int64)
+        if not self.clause:  # under the scenario alone a member chosen counts from her first event
+            self.counts_from[:] = np.iinfo(np.int64).min
+        else:
+            amount, unit = prog.enrolment
+            self.counts_from[known] = add_duration(joined[known], -amount, unit) if amount else joined[known]
+        self.counts_from[self.never] = _NEVER_US
+
+    def counted(self, kern):
+        """Per event, whether it counts: a member event at or after her moment; any event of a customer who
+        never joins does not (the scalar replay leaves her out)."""
+        import numpy as np
+
+        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, VISIT
+
+        member_event = np.isin(kern.e_type, [PURCHASE, VISIT, CUSTOM, REFERRAL])
+        ok = ~member_event | (kern.e_time >= self.counts_from[kern.e_mem])
+        return ok & ~self.never[kern.e_mem]
+
+    def accept_never_joined(self, kern) -> None:
+        """A customer who never joins has nothing refused: the scalar replay counts every event of hers."""
+        import numpy as np
+
+        out = np.flatnonzero(self.never[kern.e_mem] & ~kern.e_valid)
+        kern.e_valid[out] = True
+        for ev in out.tolist():
+            kern.e_reason.pop(ev, None)
+
+    def returns(self, kern, rets, found):
+        """Returns of an order she does not have (not bought, or bought before she counted), under the clause,
+        and every return of a customer who never joins: not counted, neither refused nor taking back."""
+        gone = (found < 0) & (self.clause | self.never[kern.e_mem[rets]])
+        kern.e_counted[rets[gone]] = False
+        found = found.copy()
+        found[gone] = -1
+        return found
+
+    def aggregate(self, kern, counts: dict) -> None:
+        """The report's enrolment counts, as MemberAccumulator.not_counted and the replay's member count."""
+        from loyalty.runtime.arrays import PURCHASE, RETURN
+
+        off = kern.e_valid & ~kern.e_counted
+        bought = off & (kern.e_type == PURCHASE)
+        back = off & (kern.e_type == RETURN)
+        if bought.any():
+            counts["non_member_orders"] = counts.get("non_member_orders", 0) + int(bought.sum())
+        if bought.any() or back.any():
+            counts["non_member_revenue"] = (counts.get("non_member_revenue", 0) + int(kern.e_total[bought].sum())
+                                            - int(kern.e_total[back].sum()))
+        # the `not_counted` effects, one per event the plan saw and left out (a customer who never joins by the
+        # scenario's choice is not replayed at all: none)
+        effects = int((off & ~self.never[kern.e_mem]).sum())
+        if effects:
+            counts["effects_not_counted"] = counts.get("effects_not_counted", 0) + effects
+        if self.members:
+            counts["enrolled_members"] = counts.get("enrolled_members", 0) + self.members
+        if kern.nmem - self.members:
+            counts["non_members"] = counts.get("non_members", 0) + kern.nmem - self.members
+
+
+def vector_enrolment(kern) -> Optional[VectorEnrolment]:
+    """The kernel's enrolment step, or None when everyone is a member from her first event."""
+    if kern.prog.enrolment is None and not _enrols_by_scenario(kern.plan):
+        return None
+    return VectorEnrolment(kern)

@@ -44,6 +44,7 @@ from loyalty.runtime.mechanics.codes import vector_codes
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
 from loyalty.runtime.mechanics.earn import vector_points
+from loyalty.runtime.mechanics.enrolment import vector_enrolment
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
@@ -653,7 +654,12 @@ class _Kernel:
         self.m_evstart = np.flatnonzero(np.concatenate(([True], self.e_mem[1:] != self.e_mem[:-1])))
         self.m_nev = np.diff(np.concatenate((self.m_evstart, [self.nev])))
         prog = self.prog
-        self.e_running = self.moment_running(self.e_time)
+        running = self.moment_running(self.e_time)
+        # `members join at signup` / the scenario's enrolment (mechanics/enrolment.py): an event that does not
+        # count is masked as one outside `runs from/to` is; the returns' pass decides the returns (_returns)
+        self.enrolment = vector_enrolment(self)
+        self.e_counted = self.enrolment.counted(self) if self.enrolment is not None else np.ones(self.nev, bool)
+        self.e_running = running & self.e_counted
         self.e_month = _month_number(self.e_time)
         self.e_store = rows.store[sel][self.e_start]  # -1: no store
         self.e_timer_rule = rows.timer_rule[sel][self.e_start]  # the kernel's own events (_with_timer_points)
@@ -956,6 +962,8 @@ class _Kernel:
             for ev in np.flatnonzero(self.e_type == REDEMPTION).tolist():
                 self.e_valid[ev] = False
                 self.e_reason[ev] = "redemption rejected by the program: reward"
+        if self.enrolment is not None:
+            self.enrolment.accept_never_joined(self)
         rets = np.flatnonzero(self.e_type == RETURN)
         if not len(rets):
             return
@@ -983,6 +991,8 @@ class _Kernel:
                 self.e_valid[ev] = False
                 self.e_reason[ev] = "return outside the return window"
             found[outside] = -1
+        if self.enrolment is not None:  # a return of an order she does not have: not counted (enrolment.py)
+            found = self.enrolment.returns(self, rets, found)
         matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
         simple = self._simple_line_returns(rets, found, e_end, matches)
@@ -992,6 +1002,8 @@ class _Kernel:
         for ev, pev in zip(rets[rest].tolist(), found[rest].tolist()):
             s, e = int(e_start[ev]), int(e_end[ev])
             if pev < 0:
+                if not self.e_counted[ev]:
+                    continue
                 self.e_valid[ev] = False
                 self.e_reason[ev] = ("return without an order id" if self.e_order[ev] < 0
                                      else "return of an order not in the history")
@@ -1359,7 +1371,7 @@ class _Kernel:
         # the earn rules whose points a return may take back, with the kind each belongs to
         self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
                                np.zeros(nev, dtype=bool)) for sl in self.claw_slots}
-        is_ret = (self.e_type == RETURN) & self.e_valid
+        is_ret = (self.e_type == RETURN) & self.e_valid & self.e_counted
         top_pts = max([int(t.max(initial=0)) for t in self.ptab.values()] + [0])
         if not fits(top_pts + 1, int(self.ret_G.max(initial=0)) + 1):
             raise Unsupported("amounts too large for 64-bit clawback arithmetic")
@@ -1752,6 +1764,8 @@ class _Kernel:
                 counts[f"events_{name}"] = counts.get(f"events_{name}", 0) + n
         for ev in sorted(self.e_reason):
             res.add("rejected", self.e_reason[ev], "events")
+        if self.enrolment is not None:
+            self.enrolment.aggregate(self, counts)
         # points earned, discounts, clawbacks, expiry
         m_earned = {}
         m_clawed = {}

@@ -1,0 +1,217 @@
+"""Enrolment on the vectorised kernel (runtime/mechanics/enrolment.py `VectorEnrolment`): the kernel's result
+equals the scalar plan's, member by member and as a whole (every cell: per rule, per month, per cost type,
+the members' rows, the enrolment counts), on hand-written histories and on generated programs and histories."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import loyalty
+from loyalty.simulate.engine import make_plan, program_info, simulate
+from loyalty.simulate.history import MemberAttributes, ReadOptions, build_history
+from loyalty.simulate.scenario import Scenario
+from loyalty.simulate.vector import Unsupported, simulate_vector, supports
+
+PROGRAM = """program "Shop" {{
+  currency NOK
+  runs from 2025-01-01
+{settings}}}
+points "points" {{ cost 0.10 NOK each }}
+catalog {{
+  category "shop"
+  item "tea" in category "shop" costing 30.00 NOK
+  item "cup" in category "shop" costing 8.00 NOK
+}}
+rule "base" {{
+  earn 1 point per 10 NOK
+}}
+rule "welcome" {{
+  earn 20 points
+  on signup
+}}
+rule "cup card" {{
+  every 4th "cup" is free
+}}
+"""
+
+CLAUSE = "  members join at signup\n"
+WINDOW = "  purchases up to 30 days before signup count\n"
+HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount"]
+
+# (member, time, type, order, item, quantity, amount)
+ROWS = [
+    # A: a purchase 39 days before her signup (outside the window), one 9 days before (inside), both returned
+    ("A", "2025-02-01T10:00", "purchase", "a1", "tea", 1, "30.00"),
+    ("A", "2025-03-03T10:00", "purchase", "a2", "cup", 2, "16.00"),
+    ("A", "2025-03-10T09:00", "return", "a1", "tea", 1, "30.00"),
+    ("A", "2025-03-12T12:00", "signup", "", "", "", ""),
+    ("A", "2025-03-20T10:00", "return", "a2", "cup", 1, "8.00"),
+    ("A", "2025-03-21T10:00", "purchase", "a3", "cup", 3, "24.00"),
+    # B: a purchase exactly at the window's edge (30 days before signup), one a minute before
+    ("B", "2025-03-01T11:59", "purchase", "b1", "tea", 2, "60.00"),
+    ("B", "2025-03-01T12:00", "purchase", "b2", "tea", 1, "30.00"),
+    ("B", "2025-03-31T12:00", "signup", "", "", "", ""),
+    ("B", "2025-04-02T12:00", "signup", "", "", "", ""),  # a second signup changes nothing
+    ("B", "2025-04-03T12:00", "purchase", "b3", "cup", 4, "32.00"),
+    # C: never signs up; her return of an order she does not have counts as not counted, not refused
+    ("C", "2025-02-10T10:00", "purchase", "c1", "tea", 3, "90.00"),
+    ("C", "2025-02-11T10:00", "return", "c1", "tea", 1, "30.00"),
+    ("C", "2025-02-12T10:00", "return", "zz", "tea", 1, "30.00"),
+    ("C", "2025-02-13T10:00", "visit", "", "", "", ""),
+    # D: her signup_date attribute (1 April) wins over her signup row (1 February)
+    ("D", "2025-01-20T10:00", "purchase", "d1", "tea", 1, "30.00"),
+    ("D", "2025-02-01T10:00", "signup", "", "", "", ""),
+    ("D", "2025-02-20T10:00", "purchase", "d2", "cup", 3, "24.00"),
+    ("D", "2025-03-05T10:00", "purchase", "d3", "cup", 3, "24.00"),
+    ("D", "2025-04-10T10:00", "purchase", "d4", "cup", 3, "24.00"),
+    ("D", "2025-04-11T10:00", "return", "d2", "cup", 3, "24.00"),
+    # E: a purchase before the program runs, and one before her signup without a window
+    ("E", "2024-12-30T10:00", "purchase", "e1", "tea", 1, "30.00"),
+    ("E", "2025-01-05T10:00", "purchase", "e2", "tea", 1, "30.00"),
+    ("E", "2025-01-06T10:00", "signup", "", "", "", ""),
+    ("E", "2025-01-07T10:00", "purchase", "e3", "tea", 1, "30.00"),
+]
+ATTRIBUTES = {"D": MemberAttributes(signup_date=dt.date(2025, 4, 1)),
+              "A": MemberAttributes(others=(("card", "yes"),)), "B": MemberAttributes(others=(("card", "no"),))}
+
+
+def _history(rows, exponent: int = 2):
+    cols = {h: [] for h in HEADER}
+    for member, time, typ, order, item, qty, amount in rows:
+        for h, v in zip(HEADER, (member, time, typ, order, item, "", qty, amount)):
+            cols[h].append(str(v) if v not in ("", None) else None)
+    return build_history(cols, "enrolment.csv", 2, ReadOptions(minor_units=exponent, currency="NOK",
+                                                               timezone="UTC"))
+
+
+def _compare(prog, history, scenario: Scenario, attributes: dict):
+    """The kernel's result against the scalar plan's, each member alone and the whole history; the whole."""
+    plan = make_plan(prog, program_info(prog, "shop.loyalty"), scenario, history, attributes)
+    assert supports(prog, plan) is None
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+    whole = simulate_vector(plan, history)
+    for tail in (0, 10**9):
+        assert simulate_vector(plan, history, tail_members=tail).canonical() == whole.canonical()
+    assert whole.canonical() == simulate(plan, history).canonical()
+    return whole
+
+
+def _program(settings: str):
+    return loyalty.compile_source(PROGRAM.format(settings=settings), "shop.loyalty").compiled
+
+
+@pytest.mark.parametrize("settings", [CLAUSE, CLAUSE + WINDOW])
+def test_the_kernel_leaves_out_what_the_scalar_plan_does_not_count(settings):
+    prog = _program(settings)
+    result = _compare(prog, _history(ROWS), Scenario(), ATTRIBUTES)
+    counts = result.counts
+    # members: A, B, D (attribute), E (signup row); C never joins
+    assert (counts["enrolled_members"], counts["non_members"]) == (4, 1)
+    if settings == CLAUSE:
+        # not counted: a1 a2 (A), b1 b2 (B), c1 (C), d1 d2 d3 (D: before 1 April), e1 e2 (E)
+        assert counts["non_member_orders"] == 10
+    else:
+        # outside the window: a1 (39 days before), b1 (a minute before its edge), c1, d1 d2 (before 2 March);
+        # a2 (9 days before), b2 (exactly 30 days), d3 and e1 e2 count (e1 is before the program runs: nothing)
+        assert counts["non_member_orders"] == 5
+    assert "rejected" not in result.canonical() or not result.canonical()["rejected"]
+
+
+def test_what_comes_before_her_signup_earns_nothing_on_the_kernel():
+    """A (no window): a1 and a2 before her signup earn no points and their cups do not fill the card; only a3
+    earns (24 NOK: 2 points) with the welcome bonus; the returns of a1 and a2 are not counted, not refused."""
+    prog = _program(CLAUSE)
+    alone = _history([r for r in ROWS if r[0] == "A"])
+    plan = make_plan(prog, program_info(prog, "shop.loyalty"), Scenario(), alone, {})
+    got = simulate_vector(plan, alone).canonical()
+    assert got["tables"]["rule"] == {"base": {"effects": "1", "points_issued": "2"},
+                                     "welcome": {"effects": "1", "points_issued": "20"}}
+    counts = got["counts"]
+    assert (counts["non_member_orders"], counts["non_member_revenue"], counts["effects_not_counted"]) == \
+        ("2", str(3000 + 1600 - 3000 - 800), "4")
+    assert "rejected" not in got["tables"]
+
+
+@pytest.mark.parametrize("settings", ["", CLAUSE, CLAUSE + WINDOW])
+@pytest.mark.parametrize("scenario", [Scenario(seed=3, enrolment_share=Decimal("0.4")),
+                                      Scenario(seed=1, enrolment_share=Decimal("0.6")),
+                                      Scenario(enrolment_column="card")])
+def test_the_scenarios_enrolment_on_the_kernel(settings, scenario):
+    prog = _program(settings)
+    result = _compare(prog, _history(ROWS), scenario, ATTRIBUTES)
+    counts = result.counts
+    assert counts.get("enrolled_members", 0) + counts.get("non_members", 0) == 5
+    if scenario.enrolment_column is not None:  # A says yes; B no; the others have no value
+        assert counts["enrolled_members"] == 1
+
+
+def test_time_passing_programs_are_declined_under_enrolment_naming_why():
+    text = PROGRAM.format(settings=CLAUSE).replace('cost 0.10 NOK each }', 'cost 0.10 NOK each\n expire 6 months after earning }')
+    prog = loyalty.compile_source(text, "shop.loyalty").compiled
+    why = supports(prog)
+    assert why is not None and "members join at signup" in why and "clock" in why
+    plan = make_plan(prog, program_info(prog, "shop.loyalty"), Scenario(), _history(ROWS), {})
+    with pytest.raises(Unsupported):
+        simulate_vector(plan, _history(ROWS))
+
+
+# ------------------------------------------------------------------------------------------ generated
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_generated_programs_with_enrolment_member_by_member(data):
+    """Generated programs cut down to what the kernel runs, with `members join at signup` (and a window,
+    sometimes) or the scenario's share: each member's result from the kernel equals the scalar plan's, and
+    so does the whole history's."""
+    from hypothesis import assume
+
+    from event_strategies import HISTORY_HEADER, history_rows, member_histories, vectorisable
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.syntax import ast
+    from loyalty.syntax.formatter import format_program
+    from strategies import valid_programs
+
+    generated = vectorisable(data.draw(valid_programs(), label="program"))
+    decl = next(d for d in generated.declarations if isinstance(d, ast.ProgramDecl))
+    settings_ = tuple(s for s in decl.settings if not isinstance(s, (ast.MembersJoinAtSignup, ast.PreSignupWindow)))
+    clause = data.draw(st.sampled_from(["none", "clause", "window"]), label="clause")
+    if clause != "none":
+        settings_ += (ast.MembersJoinAtSignup(),)
+    if clause == "window":
+        settings_ += (ast.PreSignupWindow(ast.Duration(Decimal(data.draw(st.integers(1, 12))),
+                                                       data.draw(st.sampled_from(["day", "week", "month"])))),)
+    generated = ast.Program(tuple(ast.ProgramDecl(d.name, settings_) if d is decl else d
+                                  for d in generated.declarations))
+    try:
+        program = loyalty.compile_source(format_program(generated), "generated.loyalty")
+    except LoyaltyError:
+        assume(False)
+    prog = program.compiled
+    share = data.draw(st.sampled_from([None, "0.4", "0.7"]), label="share")
+    assume(clause != "none" or share is not None)
+    scenario = Scenario(seed=data.draw(st.integers(0, 9)),
+                        enrolment_share=None if share is None else Decimal(share))
+    histories = [data.draw(member_histories(program, member=f"m{i}", max_events=14), label=f"m{i}")
+                 for i in range(data.draw(st.integers(1, 4), label="members"))]
+    rows = history_rows(histories, prog.exponent)
+    assume(rows)
+    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    history = build_history(cols, "generated.csv", 2, options)
+    plan = make_plan(prog, program_info(prog, "generated.loyalty"), scenario, history, {})
+    assume(supports(prog, plan) is None)
+    try:
+        whole = simulate_vector(plan, history)
+    except Unsupported:
+        assume(False)
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+    assert whole.canonical() == simulate(plan, history).canonical()
