@@ -187,7 +187,9 @@ def check_member(program: loyalty.Program, history: MemberHistory):
         if event_id in seen_ids and c.late_window is None and c.return_window is None:
             assert [e.kind for e in effects] == ["duplicate_ignored"], (ev, effects)
             assert new.to_json() == before and ledger.to_json() == ledger_before
-        if event_id is not None:
+        # (an event that did not count under `members join at signup` is not remembered: docs/semantics.md,
+        # "Enrolment"; a resend of it does not count again, and is not a duplicate)
+        if event_id is not None and [e.kind for e in effects] != ["not_counted"]:
             seen_ids.add(event_id)
         for e in effects:
             if e.points is not None and e.kind != "points_adjusted":  # an adjustment may lower a balance

@@ -60,8 +60,8 @@ def test_the_report_says_which_kernel_replayed_the_history_and_why_not_the_vecto
     assert vec.exit_code == 0 and "replayed by the vectorised kernel" in vec.stdout
     forced = invoke("simulate", CAR_WASH, CAR_WASH_CSV, "--kernel", "python", "--format", "json")
     assert json.loads(forced.stdout)["assumptions"]["kernel_why"] == "--kernel python"
-    # a program the kernel still declines (docs/performance.md): comeback_cafe's win-back timer
-    coffee = [str(REPO / "examples/programs/comeback_cafe.loyalty"), str(REPO / "examples/histories/comeback_cafe.csv")]
+    # a program the kernel still declines (docs/performance.md): the gym's returns that take from pending points
+    coffee = [str(REPO / "examples/programs/gym.loyalty"), str(REPO / "examples/histories/gym.csv")]
     auto = json.loads(invoke("simulate", *coffee, "--format", "json").stdout)["assumptions"]
     text = invoke("simulate", *coffee).stdout
     assert auto["kernel"] == "python" and auto["kernel_why"]

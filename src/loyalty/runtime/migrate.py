@@ -24,8 +24,8 @@ CARRIED, RE_EVALUATED, DROPPED = "carried", "re-evaluated", "dropped"
 OUTCOMES = (CARRIED, RE_EVALUATED, DROPPED)
 # the kinds of state a report counts, in the order they are reported
 PARTS = ("point kind", "pending points", "inactivity deadline", "punch card", "goal counter", "cap", "tier",
-         "tier review", "tier metric", "reward held", "offer held", "win-back lapse", "goal progress", "referral",
-         "order record")
+         "tier review", "tier metric", "paid tier", "reward held", "offer held", "win-back lapse", "goal progress",
+         "referral", "order record")
 
 
 class MigrationError(ValueError):
@@ -397,6 +397,16 @@ def _engagement(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None:
         out["joined"] = doc["joined"]
     if doc.get("enrolled") is not None:  # when she signed up: a fact about her, kept
         out["enrolled"] = doc["enrolled"]
+    paid = doc.get("paid")
+    if paid is not None:  # a paid period (mechanics/fees.py): bought, so kept while its tier is still for sale
+        name = old.tiers.tiers[paid["tier"]].name
+        j = new.tiers.names.get(name) if new.tiers else None
+        if j is not None and new.tiers.tiers[j].fee is not None:
+            earned = m.tier[paid["earned"]] if paid["earned"] >= 0 else -1
+            out["paid"] = {"tier": j, "until": paid["until"], "earned": -1 if earned is None else earned}
+            rep.add("paid tier", name, CARRIED, f"until {paid['until']}")
+        else:
+            rep.add("paid tier", name, DROPPED, "the tier has no fee in the new program: the paid period ends")
     goals = {}
     for key, progress in (doc.get("goals") or {}).items():  # goal and streak progress, by rule name
         i = int(key)

@@ -90,6 +90,10 @@ class Enrolment(ProgramMechanic):
             return (f"{what} with expiry, pending points, tiers or moments that fire as time passes: an event that "
                     "does not count does not move the member's clock, which the vectorised kernel does not keep "
                     "apart yet")
+        if program.return_window is not None or program.late_window is not None:
+            what = "`members join at signup`" if program.enrolment is not None else "the scenario's enrolment"
+            return (f"{what} with acceptance windows: the vectorised kernel does not yet weigh a return that does not "
+                    "count against the returns window")
         return None
 
 

@@ -102,6 +102,8 @@ class Give(Mechanic):
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
         if rule.trigger in TIMER_TRIGGERS:  # win-back and moments say (their program_vector_reason)
+            if program.rewards[rule.reward].stock is not None:  # stock.vector_stock claims for events' gifts only
+                return f"rule {rule.name!r}: a reward with a stock given at a timer is not vectorised yet"
             return None
         if rule.trigger not in VECTOR_TRIGGERS and rule.trigger not in FIRED_VECTOR_TRIGGERS:
             return f"rule {rule.name!r} (give on {rule.trigger}) is not vectorised yet"
