@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from loyalty.simulate.engine import simulate
 from loyalty.simulate.history import ReadOptions, build_history
-from loyalty.simulate.vector import simulate_vector, supports
+from loyalty.simulate.vector import supports
 
-from test_vector_kernel import HEADER, _both, _history, _plan, _program, _report
+from test_vector_kernel import HEADER, _both, _history, _plan, _program, _report, _vector_solved
 
 GOALS = """
 program "Goals" {
@@ -86,16 +86,6 @@ tiers by lifetime points earned {
 PROGRAMS = {"GOALS": GOALS}
 
 
-def _solved(plan, history, **options):
-    """The kernel's result, with the program's budgets (a rule's, a code's total uses, a reward's stock) solved by
-    passes as the scalar `simulate` solves them (simulate/budgets.py)."""
-    from loyalty.simulate.budgets import solve_budgets
-
-    if not plan.program.budgets:
-        return simulate_vector(plan, history, **options)
-    return solve_budgets(plan.program.budgets, lambda known: simulate_vector(plan, history, known=known, **options))
-
-
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory):
     import test_vector_kernel
@@ -115,7 +105,7 @@ def _same_member_by_member(path, prog, history):
     assert supports(prog, plan) is None
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert _solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
     plan, vec, ref = _both(path, prog, history)
     assert vec.canonical() == ref.canonical()
     assert _report(plan, history, vec) == _report(plan, history, ref)
@@ -182,7 +172,7 @@ def test_goals_on_generated_histories_member_by_member(programs, seed):
     plan = _plan(path, prog, history, seed)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert _solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -246,12 +236,12 @@ def test_generated_programs_with_goals_member_by_member(data):
     history = build_history(cols, "generated.csv", 2, options)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
     try:
-        whole = _solved(plan, history)
+        whole = _vector_solved(plan, history)
     except Unsupported:  # figures past 64-bit arithmetic: the scalar plan's (parallel.py)
         assume(False)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert _solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
     assert whole.canonical() == simulate(plan, history).canonical()
 
 

@@ -141,6 +141,8 @@ def vector_taken_back(kern) -> dict:
     whole, bought = whole[first], bought[first]
     out = {}
     for r in kern.give_rules:
+        if r.index not in kern.gives:  # fired by a timer: given on no order, so no return takes it back
+            continue
         back = np.zeros(kern.nev, dtype=np.int64)
         back[whole] = kern.gives[r.index][0][bought]
         out[r.index] = back
