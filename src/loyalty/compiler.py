@@ -58,6 +58,7 @@ class _Compiler:
         self.windows: dict = {}  # "returns" | "late_events" -> ast.Duration
         self.enrolment: Optional[dict] = None  # `members join at signup`: {"window": ast.Duration} when a window is given
         self.stacking_policy: Optional[str] = None  # "one per order" | "stack" (runtime/mechanics/stacking.py)
+        self.gift_stacking_policy: Optional[str] = None  # "one per order" | "stack": the same, for gifts
         if pdecl is not None:
             for s in pdecl.settings:
                 if isinstance(s, ast.CurrencySetting):
@@ -76,6 +77,8 @@ class _Compiler:
                     self.enrolment = {**(self.enrolment or {}), "window": s.duration}
                 elif isinstance(s, ast.StackingSetting) and self.stacking_policy is None:
                     self.stacking_policy = s.policy
+                elif isinstance(s, ast.GiftStackingSetting) and self.gift_stacking_policy is None:
+                    self.gift_stacking_policy = s.policy
         else:
             self.problem("LOY104", "the program has no `program \"name\" { ... }` declaration", program)
         self.exponent = _exponent_of(self.currency)
@@ -201,6 +204,8 @@ class _Compiler:
             doc["codes"] = codes
         if self.stacking_policy is not None:  # only when said: other programs' documents stay as they were
             doc["stacking"] = self.stacking_policy
+        if self.gift_stacking_policy is not None:  # likewise
+            doc["gift_stacking"] = self.gift_stacking_policy
         if self.windows:  # only when declared: the documents (and identities) of other programs stay as they were
             doc["windows"] = {k: _duration(d) for k, d in sorted(self.windows.items())}
         if self.enrolment is not None:  # likewise only when declared (runtime/mechanics/enrolment.py)

@@ -46,7 +46,7 @@ KEYWORDS = (
     # fixed-price and amount-off offers, same-order bundles
     "orders", "over", "costs", "buy", "price",
     # stacking policy
-    "one", "discounts", "stack", "exclusive", "priority", "best",
+    "one", "discounts", "stack", "exclusive", "priority", "best", "gifts",
     # paid tiers
     "fee",
     # periods and duration units

@@ -1596,6 +1596,7 @@ def _setting_word(setting) -> str:
         ast.MembersJoinAtSignup: "members join at signup",
         ast.PreSignupWindow: "purchases up to ... before signup count",
         ast.StackingSetting: "at most one discount per order / per line, discounts stack",
+        ast.GiftStackingSetting: "at most one gift per order, gifts stack",
     }.get(type(setting), f"{setting.what} accepted within" if isinstance(setting, ast.AcceptanceWindow) else "setting")
 
 

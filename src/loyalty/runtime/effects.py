@@ -31,6 +31,8 @@ EFFECT_KINDS = (
     "points_redeemed",
     "points_clawed_back",  # by a return (pending=True when taken from pending points)
     "reward_issued",  # face value and cost to the business
+    "gift_not_given",  # a gift that lost a stacking contest (mechanics/stacking.py): its reward, its worth in amount,
+    # the winner in scope, why in reason
     "reward_taken_back",
     "reward_used",  # an offer with a lifetime used on a purchase within it
     "reward_lapsed",  # an offer with a lifetime not used by its end: it costs nothing
@@ -148,6 +150,8 @@ class Effect(_EffectFields):
             s = f"{money(self.amount or 0)} off order {self.order}"
         elif k == "discount_not_applied":
             s = f"{money(self.amount or 0)} off order {self.order} not applied: \"{self.scope}\" won ({self.reason})"
+        elif k == "gift_not_given":
+            s = f"reward {self.reward} not given on order {self.order}: \"{self.scope}\" won ({self.reason})"
         elif k == "tier_changed":
             s = f"tier changed from {self.tier_from or 'none'} to {self.tier_to or 'none'}"
         elif k == "draw_entries":

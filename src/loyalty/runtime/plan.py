@@ -38,7 +38,7 @@ from loyalty.runtime.mechanics.offers import lapse_offers, next_offer_end, use_o
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
 from loyalty.runtime.mechanics.points import KindPlan, advance_kind, expire_only, start_inactivity
 from loyalty.runtime.mechanics.redeem import check_redemption, redeem
-from loyalty.runtime.mechanics.stacking import stacked
+from loyalty.runtime.mechanics.stacking import gift_stacked, stacked
 from loyalty.runtime.mechanics.returns import check_return, take_back
 from loyalty.runtime.mechanics.tiers import (advance_tiers, perks, start_reviews, tier_discount, tier_upgrade,
                                              upgrade_to)
@@ -62,14 +62,16 @@ class Phases:
     """The steps of one purchase for one set of applicable rules, by phase, each (function, data) in rule
     order: `reductions` (discounts, discount scales, punch cards: what lowers the amount paid), `earns`,
     `gives`; and the applicable multiplier rules the earning steps read. `stacked`: the reductions under the
-    program's stacking policy (mechanics/stacking.py), or None when it decides nothing among these rules."""
+    program's stacking policy (mechanics/stacking.py), or None when it decides nothing among these rules;
+    `gift_stacked` likewise the gives."""
 
-    __slots__ = ("reductions", "multipliers", "earns", "gives", "stacked")
+    __slots__ = ("reductions", "multipliers", "earns", "gives", "stacked", "gift_stacked")
 
     def __init__(self, plan: "Plan", applicable):
         by_phase: dict = {p: [] for p in PURCHASE_PHASES}
         discounts: dict = {"discount": [], "discount_scale": []}  # (rule, mechanic, step, data), for stacking
         self.multipliers = [r for r in applicable if plan.phase_of[r.index] == MODIFIER]
+        gifts: list = []  # (rule, step, data), for stacking
         for r in applicable:
             phase = plan.phase_of[r.index]
             if phase != MODIFIER:
@@ -77,10 +79,13 @@ class Phases:
                 by_phase[phase].append(step)
                 if phase in discounts:
                     discounts[phase].append((r, plan.mechanics[r.index], *step))
+                elif phase == "give":
+                    gifts.append((r, *step))
         self.reductions = tuple(by_phase["discount"] + by_phase["discount_scale"] + by_phase["punch"])
         self.stacked = stacked(plan, discounts["discount"] + discounts["discount_scale"], by_phase["punch"])
         self.earns = tuple(by_phase["earn"])
         self.gives = tuple(by_phase["give"])
+        self.gift_stacked = gift_stacked(plan, gifts)
 
 
 class Plan:
@@ -434,7 +439,9 @@ class Plan:
         for step, data in ph.earns:
             step(self, st, data, lines, ev, ledger, out, order, tier, mults)
         # (4) rewards, tier perks, draw entries
-        if ph.gives:
+        if ph.gift_stacked is not None:  # some gifts contest the order (mechanics/stacking.py)
+            ph.gift_stacked.run(self, st, lines, ev, ledger, out, order, tier, mults)
+        elif ph.gives:
             for step, data in ph.gives:
                 step(self, st, data, lines, ev, ledger, out, order, tier, mults)
         if tier is not None and tier.perks:

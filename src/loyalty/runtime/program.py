@@ -372,7 +372,7 @@ class CompiledProgram:
                  "rewards_taken_back", "kinds", "kind_index", "catalog", "stores", "rewards", "redeem", "metrics",
                  "tiers", "rules", "draws", "budgets", "purchase_rules", "source_file", "by_trigger",
                  "has_timers", "item_costs", "sources", "plans", "legacy_identity", "return_window",
-                 "late_window", "codes", "enrolment", "stacking")
+                 "late_window", "codes", "enrolment", "stacking", "gift_stacking")
 
     def __init__(self, doc: dict):
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -434,6 +434,8 @@ class CompiledProgram:
         # what several discounts on one order do, unless a rule says: "one per order", "stack" or None (not said:
         # they stack); mechanics/stacking.py
         self.stacking = doc.get("stacking")
+        # ... and several gifts on one order: "one per order", "stack" or None (they are all given)
+        self.gift_stacking = doc.get("gift_stacking")
         by: dict = {}
         for r in self.rules:
             by.setdefault(r.trigger, []).append(r)

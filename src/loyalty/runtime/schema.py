@@ -200,6 +200,7 @@ DOCUMENT = Obj({
     "enrolment?": Obj({"window?": DURATION}),
     "codes?": Map(Obj({"uses": Opt("int")})),
     "stacking?": Enum("one per order", "one per line", "stack"),
+    "gift_stacking?": Enum("one per order", "stack"),
 })
 
 

@@ -294,8 +294,8 @@ class MemberAccumulator:
                 r.add("code", e.scope[len("code:"):], "used")
             elif kind == "code_refused":
                 r.add("code", e.scope[len("code:"):], e.reason.replace(" ", "_"))
-            elif kind == "discount_not_applied":
-                pass  # the winner's discount is counted; `loyalty explain` shows the losers
+            elif kind in ("discount_not_applied", "gift_not_given"):
+                pass  # the winner's discount or gift is counted; `loyalty explain` shows the losers
             elif kind == "redemption_refused":
                 r.add("refused", e.reward or "", e.reason or "refused")
             elif kind == "duplicate_ignored":

@@ -317,8 +317,16 @@ class StackingSetting(Node):
     policy: str
 
 
+@frozen_node
+class GiftStackingSetting(Node):
+    """`at most one gift per order` (policy "one per order") or `gifts stack` (policy "stack"): what happens when
+    several gift rules give a reward on one order, unless a rule says (runtime/mechanics/stacking.py)."""
+
+    policy: str
+
+
 ProgramSetting = Union[CurrencySetting, TimezoneSetting, RunsSetting, RewardsOnReturnSetting, AcceptanceWindow,
-                       MembersJoinAtSignup, PreSignupWindow, StackingSetting]
+                       MembersJoinAtSignup, PreSignupWindow, StackingSetting, GiftStackingSetting]
 
 
 @frozen_node

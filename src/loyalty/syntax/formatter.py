@@ -281,6 +281,8 @@ def _line(n: ast.Node) -> str:  # noqa: C901 - one branch per statement kind, mi
     if isinstance(n, ast.StackingSetting):
         return {"one per order": "at most one discount per order", "one per line": "at most one discount per line",
                 "stack": "discounts stack"}[n.policy]
+    if isinstance(n, ast.GiftStackingSetting):
+        return "at most one gift per order" if n.policy == "one per order" else "gifts stack"
     # point settings
     if isinstance(n, ast.PointCost):
         return f"cost {money(n.money)} each"

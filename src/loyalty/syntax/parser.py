@@ -735,6 +735,12 @@ class _AstBuilder(Transformer):
     def discounts_stack(self, meta, c):
         return ast.StackingSetting("stack", span=self._span(meta))
 
+    def one_gift_per_order(self, meta, c):
+        return ast.GiftStackingSetting("one per order", span=self._span(meta))
+
+    def gifts_stack(self, meta, c):
+        return ast.GiftStackingSetting("stack", span=self._span(meta))
+
     def returns_window_setting(self, meta, c):
         return ast.AcceptanceWindow("returns", c[0], span=self._span(meta))
 

@@ -12,8 +12,8 @@ from loyalty.runtime.mechanics.context import order_has_line
 from loyalty.runtime.mechanics.limits import budget_or_own_cap_vector_reason, limit, vector_own_cap
 from loyalty.runtime.mechanics.offers import hold_offer
 from loyalty.runtime.mechanics.registry import Mechanic, register
-from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TRIGGERS, capped_fires,
-                                                spend_trigger_vector_reason, vector_firings)
+from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TRIGGERS, can_apply_to_purchase,
+                                                capped_fires, spend_trigger_vector_reason, vector_firings)
 
 # triggers a timer fires between events (winback.py, moments.py): the kernel gives their gifts after the lockstep
 TIMER_TRIGGERS = ("inactivity", "birthday", "anniversary", "tier_reached")
@@ -39,12 +39,21 @@ def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
             order.rewards = [*order.rewards, *([r.index, rw.name] for _ in range(given))]
 
 
+def gift_times(plan, st, r, lines, order, ev, out) -> int:
+    """How many times a gift rule applicable to this purchase gives its reward here, before its caps (0 when the
+    order has none of its items); an `after every X spent` counts what the purchase reaches, using it up.
+    Stacking (stacking.GiftStacked) weighs it before the gift is given."""
+    if not order_has_line(r, lines):
+        return 0
+    if r.trigger == "every_spend":
+        return capped_fires(st, r, lines, order, ev, out, plan.prog.rewards[r.reward].cost)
+    return 1
+
+
 def give(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
-    if order_has_line(r, lines):
-        times = capped_fires(st, r, lines, order, ev, out, plan.prog.rewards[r.reward].cost) \
-            if r.trigger == "every_spend" else 1
-        if times:
-            fire_give(plan, st, r, ev, ledger, out, order, times)
+    times = gift_times(plan, st, r, lines, order, ev, out)
+    if times:
+        fire_give(plan, st, r, ev, ledger, out, order, times)
 
 
 def give_on_visit(plan, st, r, ev, ledger, out, tier, ctx) -> None:
@@ -63,11 +72,20 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
     mask), only the rules in it, where the mask allows."""
     import numpy as np
 
+    from loyalty.runtime.mechanics.stacking import vector_gift_lost
+
     out = {}
+    lost = None
+    if gates is None:  # stacking among the gifts of one order (a contest with a balance-gated gift is declined)
+        contesting = [r for r in kern.give_rules if can_apply_to_purchase(r) and r.index not in later]
+        lost = vector_gift_lost(kern, contesting, {r.index: vector_firings(kern, r) for r in contesting}) \
+            if len(contesting) > 1 else None
     for r in kern.give_rules:
         if r.index in later or (gates is not None and r.index not in gates) or r.trigger in TIMER_TRIGGERS:
             continue  # (a timer's gifts: the kernel's _timer_gives)
         given = vector_firings(kern, r)
+        if lost is not None and r.index in lost:  # it lost the order's contest: nothing given, its cap untouched
+            given = np.where(lost[r.index], 0, given)
         if gates is not None:
             given = np.where(gates[r.index], given, 0)
         given, refused = vector_own_cap(kern, r, given)  # one `times` cap of its own: 0 or 1 refused

@@ -19,7 +19,15 @@ program. The losers take nothing and each says why (`discount_not_applied`: the 
 reason, its worth in `amount`). The tier's discount and punch cards are not discounts here: they stack.
 
 Its vectorised step (`vector_lost`) weighs the same worths per event and per line, beside the discount
-rules' step (`discount.vector_discount_rules`)."""
+rules' step (`discount.vector_discount_rules`).
+
+Gifts (rules that give a reward on a purchase) contest an order the same way, among themselves only
+(docs/semantics.md, "Stacking gifts"): `at most one gift per order` (the program block), an `exclusive` gift,
+a campaign's `best of` over its gifts, `priority N`. A gift "applies" when its step would give it (its
+conditions, trigger and item filters hold: `give.gift_times` above zero), before its caps, budget and stock;
+it is worth its reward's face value in money (times the times it fires). The winner is chosen as above; each
+loser gives nothing and says why (`gift_not_given`). `GiftStacked` is the plan's give phase under a policy,
+`vector_gift_lost` its vectorised step (called by `give.vector_gives`)."""
 
 from __future__ import annotations
 
@@ -33,25 +41,33 @@ ONE_PER_LINE = "one per line"
 _NO_PRIORITY = 1 << 62  # after every written priority
 
 
-def has_policy(prog, rules) -> bool:
-    """Whether stacking can decide anything among `rules` (the discounts of one set of applicable rules)."""
+def policy_of(prog, gifts: bool):
+    """The program's policy for discounts, or with `gifts` for gifts (None when it says none)."""
+    return prog.gift_stacking if gifts else prog.stacking
+
+
+def has_policy(prog, rules, gifts: bool = False) -> bool:
+    """Whether stacking can decide anything among `rules` (the discounts, or with `gifts` the gifts, of one set
+    of applicable rules)."""
     if len(rules) < 2:
         return False
-    return prog.stacking in (ONE_PER_ORDER, ONE_PER_LINE) or any(r.exclusive or r.priority is not None or r.group is not None
+    return policy_of(prog, gifts) in (ONE_PER_ORDER, ONE_PER_LINE) or any(r.exclusive or r.priority is not None or r.group is not None
                                                  for r in rules)
 
 
-def contests(prog, rules, worths) -> list:
+def contests(prog, rules, worths, applies=None, gifts: bool = False) -> list:
     """The contests among `rules` given each one's worth on this order: (policy, indexes into `rules`), each with
-    at least two discounts that apply (docs/semantics.md, "Stacking")."""
-    live = [i for i, w in enumerate(worths) if w > 0]
+    at least two discounts that apply (docs/semantics.md, "Stacking"). A discount applies when its worth is above
+    zero; with `gifts`, the rules are gifts, which apply where `applies` says (a gift may be worth nothing)."""
+    live = [i for i, w in enumerate(worths) if (applies[i] if gifts else w > 0)]
     if len(live) < 2:
         return []
-    if prog.stacking == ONE_PER_ORDER:
-        return [("one discount per order", live)]
+    policy = policy_of(prog, gifts)
+    if policy == ONE_PER_ORDER:
+        return [(f"one {'gift' if gifts else 'discount'} per order", live)]
     if any(rules[i].exclusive for i in live):
         return [("exclusive", live)]
-    if prog.stacking == ONE_PER_LINE:
+    if policy == ONE_PER_LINE:
         return []  # contests per line: `line_losers`
     groups: dict = {}
     for i in live:
@@ -78,10 +94,11 @@ def why_lost(loser, loser_worth: int, winner, winner_worth: int) -> str:
     return "worth the same, later rule"
 
 
-def losers(prog, rules, worths) -> dict:
-    """index -> (winner index, reason) of every discount that loses a contest on this order."""
+def losers(prog, rules, worths, applies=None, gifts: bool = False) -> dict:
+    """index -> (winner index, reason) of every discount (or with `gifts`, gift) that loses a contest on this
+    order."""
     lost: dict = {}
-    for policy, members in contests(prog, rules, worths):
+    for policy, members in contests(prog, rules, worths, applies, gifts):
         win = min(members, key=lambda i: rank(rules[i], worths[i]))
         for i in members:
             if i != win:
@@ -186,6 +203,107 @@ def stacked(plan, discounts: list, punches: list) -> Optional[Stacked]:
     return Stacked(discounts, punches)
 
 
+class GiftStacked:
+    """The give phase of one set of applicable rules under a policy: each gift rule's (rule, step, data) in the
+    plan's order. Each gift's times are counted first, as its step would (`give.gift_times`: what an `after every
+    X spent` has reached is used up whether or not it wins), then the winners are given in rule order."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, gives: list):
+        self.rules = tuple(g[0] for g in gives)
+
+    def run(self, plan, st, lines, ev, ledger, out, order, tier, mults) -> None:
+        from loyalty.runtime.mechanics.give import fire_give, gift_times
+
+        rewards = plan.prog.rewards
+        times = [gift_times(plan, st, r, lines, order, ev, out) for r in self.rules]
+        worths = [n * rewards[r.reward].face for r, n in zip(self.rules, times)]
+        lost = losers(plan.prog, self.rules, worths, [n > 0 for n in times], gifts=True)
+        for i, r in enumerate(self.rules):
+            if times[i] and i not in lost:
+                fire_give(plan, st, r, ev, ledger, out, order, times[i])
+        t = ev.time
+        for i in sorted(lost, key=lambda i: self.rules[i].index):  # in program order
+            r = self.rules[i]
+            win, reason = lost[i]
+            out.append(Effect("gift_not_given", t, r.name, r.line, r.column, amount=worths[i], reward=r.reward,
+                              order=ev.order, scope=self.rules[win].name, reason=reason, event=ev.id))
+
+
+def gift_stacked(plan, gives: list) -> Optional[GiftStacked]:
+    """The give phase under the program's policy for gifts, or None when it decides nothing here."""
+    if not has_policy(plan.prog, [g[0] for g in gives], gifts=True):
+        return None
+    return GiftStacked(gives)
+
+
+def _vector_winners(rules, members, live_of, worth_of, n):
+    """Per slot (event or row) of `n`, the index in `rules` of the winner among the live `members` (-1: none), as
+    `rank` orders them."""
+    import numpy as np
+
+    best = np.full(n, -1, dtype=np.int64)
+    best_p = np.full(n, _NO_PRIORITY, dtype=np.int64)
+    best_w = np.zeros(n, dtype=np.int64)
+    for i in sorted(members, key=lambda i: rules[i].index):
+        p = rules[i].priority if rules[i].priority is not None else _NO_PRIORITY
+        w = worth_of(i)
+        better = live_of(i) & ((best < 0) | (p < best_p) | ((p == best_p) & (w > best_w)))
+        best = np.where(better, i, best)
+        best_p = np.where(better, p, best_p)
+        best_w = np.where(better, w, best_w)
+    return best
+
+
+def _vector_event_losers(policy, rules, live, worths, nev):
+    """Per index into `rules`, a bool per event: True where the rule lost the order's contest (as `contests` and
+    `losers` on every event at once; a `one per line` policy's contests per line are the caller's). Also the
+    events where everyone contests (`one per order`, or an exclusive rule applies)."""
+    import numpy as np
+
+    n_live = np.sum(live, axis=0)
+    exclusive = np.zeros(nev, dtype=bool)
+    for r, lv in zip(rules, live):
+        if r.exclusive:
+            exclusive |= lv
+    everyone = (n_live > 1) & (exclusive | (policy == ONE_PER_ORDER))
+    lost = [np.zeros(nev, dtype=bool) for _ in rules]
+
+    def lose_events(members, where):
+        best = _vector_winners(rules, members, lambda i: live[i], lambda i: worths[i], nev)
+        contested = where & (np.sum([live[i] for i in members], axis=0) > 1)
+        for i in members:
+            lost[i] |= contested & live[i] & (best != i)
+
+    lose_events(list(range(len(rules))), everyone)
+    if policy != ONE_PER_LINE:
+        # the contest each rule is in, where not everyone's: its best-of group, or all rules with a priority
+        keys = [("group", r.group) if r.group is not None else ("priority",) if r.priority is not None else None
+                for r in rules]
+        for pool in sorted({k for k in keys if k is not None}, key=str):
+            lose_events([i for i, k in enumerate(keys) if k == pool], ~everyone)
+    return lost, everyone
+
+
+def vector_gift_lost(kern, rules, fired: dict) -> Optional[dict]:
+    """The vectorised step of `GiftStacked`: per rule index, a bool per event of the kernel, True where the gift
+    lost the order's contest. `rules` are the gift rules that run on a purchase, `fired[r.index]` how many
+    times each fires per event (before its caps). None when stacking decides nothing among them."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE
+
+    prog = kern.prog
+    if not has_policy(prog, rules, gifts=True):
+        return None
+    purchase = (kern.e_type == PURCHASE) & kern.e_running  # (an `nth visit` gift fires on visits too: no contest)
+    live = [(fired[r.index] > 0) & purchase for r in rules]
+    worths = [fired[r.index] * prog.rewards[r.reward].face for r in rules]
+    lost, _ = _vector_event_losers(prog.gift_stacking, rules, live, worths, kern.nev)
+    return {r.index: lost[i] for i, r in enumerate(rules)}
+
+
 def vector_lost(kern, rules, worth_of) -> Optional[dict]:
     """The vectorised step: per rule index, a bool per row of the kernel, True where the rule takes nothing off
     the row because it lost a contest (as `losers`, and per line as `line_winners`, on every event at once).
@@ -198,49 +316,15 @@ def vector_lost(kern, rules, worth_of) -> Optional[dict]:
         return None
     rows = [worth_of(r) for r in rules]
     worths = [np.add.reduceat(d, kern.e_start) for d in rows]
-    live = [w > 0 for w in worths]
-    n_live = np.sum(live, axis=0)
-    exclusive = np.zeros(kern.nev, dtype=bool)
-    for r, lv in zip(rules, live):
-        if r.exclusive:
-            exclusive |= lv
-    everyone = (n_live > 1) & (exclusive | (prog.stacking == ONE_PER_ORDER))
-    lost = {r.index: np.zeros(len(kern.r_ev), dtype=bool) for r in rules}
-
-    def winners(members, live_of, worth_of_i, n):
-        """Per slot (event or row), the index in `rules` of the winner among the live `members`."""
-        best = np.full(n, -1, dtype=np.int64)
-        best_p = np.full(n, _NO_PRIORITY, dtype=np.int64)
-        best_w = np.zeros(n, dtype=np.int64)
-        for i in sorted(members, key=lambda i: rules[i].index):
-            p = rules[i].priority if rules[i].priority is not None else _NO_PRIORITY
-            w = worth_of_i(i)
-            better = live_of(i) & ((best < 0) | (p < best_p) | ((p == best_p) & (w > best_w)))
-            best = np.where(better, i, best)
-            best_p = np.where(better, p, best_p)
-            best_w = np.where(better, w, best_w)
-        return best
-
-    def lose_events(members, where):
-        best = winners(members, lambda i: live[i], lambda i: worths[i], kern.nev)
-        contested = where & (np.sum([live[i] for i in members], axis=0) > 1)
-        for i in members:
-            lost[rules[i].index] |= (contested & live[i] & (best != i))[kern.r_ev]
-
-    everything = list(range(len(rules)))
-    lose_events(everything, everyone)
+    ev_lost, everyone = _vector_event_losers(prog.stacking, rules, [w > 0 for w in worths], worths, kern.nev)
+    lost = {r.index: ev_lost[i][kern.r_ev] for i, r in enumerate(rules)}
     if prog.stacking == ONE_PER_LINE:  # elsewhere, each line its own contest
+        everything = list(range(len(rules)))
         row_live = [(d > 0) & ~everyone[kern.r_ev] for d in rows]
-        best = winners(everything, lambda i: row_live[i], lambda i: rows[i], len(kern.r_ev))
+        best = _vector_winners(rules, everything, lambda i: row_live[i], lambda i: rows[i], len(kern.r_ev))
         contested = np.sum(row_live, axis=0) > 1
         for i in everything:
             lost[rules[i].index] |= contested & row_live[i] & (best != i)
-        return lost
-    # the contest each rule is in, where not everyone's: its best-of group, or all rules with a priority
-    keys = [("group", r.group) if r.group is not None else ("priority",) if r.priority is not None else None
-            for r in rules]
-    for pool in sorted({k for k in keys if k is not None}, key=str):
-        lose_events([i for i, k in enumerate(keys) if k == pool], ~everyone)
     return lost
 
 
@@ -248,4 +332,15 @@ class Stacking(ProgramMechanic):
     name = "stacking"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        return None  # vector_lost, in discount.vector_discount_rules
+        # discounts: vector_lost, in discount.vector_discount_rules; gifts: vector_gift_lost, in give.vector_gives,
+        # which weighs the gifts of an order up front: a gift whose condition reads a balance is known later
+        from loyalty.runtime.mechanics.context import balance_conditions
+        from loyalty.runtime.mechanics.triggers import can_apply_to_purchase
+
+        gifts = [r for r in program.rules if r.action == "give" and can_apply_to_purchase(r)]
+        if has_policy(program, gifts, gifts=True):
+            for r in gifts:
+                if balance_conditions(program.doc["rules"][r.index]):
+                    return (f"rule {r.name!r}: a gift whose condition reads a points balance, under a stacking "
+                            "policy for gifts, is not vectorised yet")
+        return None
