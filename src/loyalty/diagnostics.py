@@ -76,6 +76,7 @@ CODES: dict[str, CodeInfo] = {
     "LOY217": _e("not a code"),
     "LOY218": _e("a pre-signup window without `members join at signup`"),
     "LOY219": _e("tier fee that buys nothing"),
+    "LOY220": _e("`best of` over both discounts and gifts"),
     # meaning
     "LOY301": _e("rule has no action"),
     "LOY302": _e("rule has more than one action"),
@@ -99,11 +100,12 @@ CODES: dict[str, CodeInfo] = {
     "LOY320": _w("goal can never be met"),
     "LOY323": _w("two discounts on one line, and no stacking policy"),
     "LOY324": _w("a stacking clause that decides nothing"),
-    "LOY325": _w("two discounts with the same priority"),
+    "LOY325": _w("two discounts (or two gifts) with the same priority"),
     "LOY326": _w("code that no rule requires"),
     "LOY327": _w("stock on a reward no rule gives"),
     "LOY328": _w("a pre-signup window longer than a year"),
     "LOY329": _w("paid tier that gives nothing"),
+    "LOY330": _w("two gifts on one order, and no stacking policy"),
     "LOY321": _w("a referral reward with no qualifying purchase"),
     "LOY322": _w("a referral's qualifying window longer than the program runs"),
     # limits

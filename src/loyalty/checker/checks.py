@@ -51,6 +51,9 @@ STACKING = (ast.Exclusive, ast.Priority, ast.BestOf)
 # the actions stacking decides between: what the discount phase takes off the lines
 DISCOUNT_ACTIONS = (ast.Discount, ast.DiscountEach, ast.DiscountScale, ast.DiscountOrder, ast.FixedPrice,
                     ast.BundleBuyGet, ast.BundlePriceOf)
+# ... and between gifts given on one order: a `give` rule whose trigger (if any) fires on a purchase's give step
+GIFT_PURCHASE_TRIGGERS = (ast.OnFirstPurchase, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
+                          ast.OnNthPurchase)
 
 # actions that may take a trigger (without one they fire on every qualifying purchase)
 TRIGGERED_ACTIONS = (ast.EarnFixed, ast.GiveReward)
@@ -1243,11 +1246,14 @@ class _Checker:
 
     def check_stacking(self) -> None:
         """LOY215 a priority that is not a whole number from 1; LOY324 a stacking clause that decides nothing (on a
-        rule that gives no discount); LOY323 two discounts that can apply to the same line with nothing saying
-        whether they combine; LOY325 two of them with the same priority."""
+        rule that gives neither a discount nor a gift on a purchase); LOY323 two discounts that can apply to the
+        same line with nothing saying whether they combine, LOY330 two gifts that can be given on the same order
+        likewise; LOY325 two of them with the same priority; LOY220 a `best of` campaign over discounts and gifts."""
         decl = self.sym.program
         program_policy = decl is not None and any(isinstance(s, ast.StackingSetting) for s in decl.settings)
+        gift_policy = decl is not None and any(isinstance(s, ast.GiftStackingSetting) for s in decl.settings)
         discounts = []  # (rule entry, the lines it can discount, exclusive, priority, best-of campaign)
+        gifts = []  # (rule entry, None, exclusive, priority, best-of campaign) of gifts given on a purchase
         for entry in self.sym.rule_entries:
             rule = entry.rule
             own = [c for c in rule.clauses if isinstance(c, STACKING)]
@@ -1265,36 +1271,71 @@ class _Checker:
             action = actions[0] if actions else None
             if action is None:
                 continue
+            group = entry.campaign if any(isinstance(c, ast.BestOf) for c in inherited) else None
+            rank = priorities[0].rank.value if priorities else None
+            excl = any(isinstance(c, ast.Exclusive) for c in own + inherited)
+            if isinstance(action, ast.GiveReward):
+                triggers = [c for c in rule.clauses + entry.inherited_clauses() if isinstance(c, TRIGGERS)]
+                if all(isinstance(t, GIFT_PURCHASE_TRIGGERS) for t in triggers):
+                    gifts.append((entry, None, excl, rank, group))
+                    continue
+                for c in own:
+                    self.report("LOY324", f'rule "{rule.name.value}" gives its reward {_TRIGGER_WORDS[type(triggers[0])]}, '
+                                f"not on a purchase: `{_stacking_word(c)}` decides nothing", c.span,
+                                hint="stacking decides between the gifts one purchase gives: remove it")
+                continue
             if not isinstance(action, DISCOUNT_ACTIONS):
                 for c in own:
                     self.report("LOY324", f'rule "{rule.name.value}" gives {_ACTION_WORDS[type(action)]}, not a '
                                 f"discount: `{_stacking_word(c)}` decides nothing", c.span,
-                                hint="stacking decides between discounts (a percentage, an amount or a price off): "
-                                     "remove it")
+                                hint="stacking decides between discounts (a percentage, an amount or a price off), "
+                                     "and between the gifts one purchase gives: remove it")
                 continue
-            group = entry.campaign if any(isinstance(c, ast.BestOf) for c in inherited) else None
-            rank = priorities[0].rank.value if priorities else None
-            discounts.append((entry, self._discounted_items(entry, action),
-                              any(isinstance(c, ast.Exclusive) for c in own + inherited), rank, group))
+            discounts.append((entry, self._discounted_items(entry, action), excl, rank, group))
         for campaign in self.sym.campaigns.values():
             best = [c for c in campaign.clauses if isinstance(c, ast.BestOf)]
-            if best and sum(1 for d in discounts if d[0].campaign is campaign) < 2:
-                self.report("LOY324", f'campaign "{campaign.name.value}" has `best of` but fewer than two discounts',
-                            best[0].span, hint="`best of` chooses one of the campaign's discounts per order: remove it, "
-                                               "or move the discounts it should choose between into the campaign")
-        for j, (b, b_items, b_excl, b_rank, b_group) in enumerate(discounts):
+            if not best:
+                continue
+            n_discounts = sum(1 for d in discounts if d[0].campaign is campaign)
+            n_gifts = sum(1 for g in gifts if g[0].campaign is campaign)
+            if n_discounts and n_gifts:
+                self.report("LOY220", f'campaign "{campaign.name.value}" has `best of` over both discounts and gifts',
+                            best[0].span, hint="`best of` chooses one discount, or one gift, per order: a discount and a "
+                                               "gift are never weighed against each other, so put the gifts in a "
+                                               "campaign of their own (with `best of` if one of them should win)")
+            elif max(n_discounts, n_gifts) < 2:
+                self.report("LOY324", f'campaign "{campaign.name.value}" has `best of` but fewer than two discounts '
+                            f"or gifts", best[0].span,
+                            hint="`best of` chooses one of the campaign's discounts (or gifts) per order: remove it, "
+                                 "or move the offers it should choose between into the campaign")
+        self._check_contests(discounts, program_policy)
+        self._check_contests(gifts, gift_policy, gifts=True)
+
+    def _check_contests(self, offers: list, program_policy: bool, gifts: bool = False) -> None:
+        """LOY323 (discounts) or LOY330 (gifts): two offers that can meet, with no policy; LOY325 equal priorities."""
+        noun = "gifts" if gifts else "discounts"
+        for j, (b, b_items, b_excl, b_rank, b_group) in enumerate(offers):
             warned = False
-            for a, a_items, a_excl, a_rank, a_group in discounts[:j]:
+            for a, a_items, a_excl, a_rank, a_group in offers[:j]:
                 if a_items is not None and b_items is not None and not (a_items & b_items):
+                    continue
+                if gifts and _never_together(a, b):
                     continue
                 if a_rank is not None and a_rank == b_rank:
                     span = next(c for c in b.rule.clauses + b.inherited_clauses() if isinstance(c, ast.Priority)).span
-                    self.report("LOY325", f'discounts "{a.name}" and "{b.name}" have the same priority {b_rank}', span,
+                    self.report("LOY325", f'{noun} "{a.name}" and "{b.name}" have the same priority {b_rank}', span,
                                 hint="the one worth more to the member wins (on a tie, the earlier rule): give them "
                                      "different priorities to say which comes first")
                 covered = program_policy or a_excl or b_excl or (a_rank is not None and b_rank is not None) or (
                     a_group is not None and a_group is b_group)
-                if not covered and not warned:
+                if not covered and not warned and gifts:
+                    warned = True
+                    self.report("LOY330", f'gifts "{a.name}" and "{b.name}" can both be given on the same order, and '
+                                f"nothing says whether both are", b.rule.name.span,
+                                hint="add `exclusive` or `priority 1` / `priority 2` to them, put them in a campaign "
+                                     "with `best of`, or say in the program block `at most one gift per order` "
+                                     "(or `gifts stack` if both are given)")
+                elif not covered and not warned:
                     warned = True
                     self.report("LOY323", f'discounts "{a.name}" and "{b.name}" can apply to the same line, and '
                                 f"nothing says whether they combine", b.rule.name.span,
@@ -1579,6 +1620,28 @@ class _Ref:
 
 
 # ------------------------------------------------------------------ small pure helpers
+
+
+def _never_together(a: RuleEntry, b: RuleEntry) -> bool:
+    """Whether two rules' conditions can never hold on the same order (simple, certain cases only, as
+    `_always_false`): `when` comparisons of one measure with no value in common, or different channels or stores."""
+    ca = list(a.rule.clauses) + list(a.inherited_clauses())
+    cb = list(b.rule.clauses) + list(b.inherited_clauses())
+    by_measure: dict = {}
+    for c in ca + cb:
+        if isinstance(c, ast.When):
+            operands = c.expr.operands if isinstance(c.expr, ast.And) else (c.expr,)
+            for e in operands:
+                if isinstance(e, ast.Comparison):
+                    by_measure.setdefault((e.measure.kind, e.measure.unit), []).append(e)
+    if any(_interval_empty(group) for group in by_measure.values()):
+        return True
+    for kind in (ast.OnChannels, ast.InStores):
+        na = [frozenset(n.value for n in c.names) for c in ca if isinstance(c, kind)]
+        nb = [frozenset(n.value for n in c.names) for c in cb if isinstance(c, kind)]
+        if na and nb and not (frozenset.intersection(*na) & frozenset.intersection(*nb)):
+            return True
+    return False
 
 
 def _stacking_word(clause) -> str:
