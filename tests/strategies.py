@@ -383,6 +383,7 @@ def _program_decls() -> st.SearchStrategy[ast.ProgramDecl]:
         st.builds(ast.MembersJoinAtSignup),
         st.builds(ast.PreSignupWindow, durations()),
         st.builds(ast.StackingSetting, st.sampled_from(["one per order", "one per line", "stack"])),
+        st.builds(ast.GiftStackingSetting, st.sampled_from(["one per order", "stack"])),
     )
     return st.builds(ast.ProgramDecl, texts(), st.lists(settings, max_size=5).map(tuple))
 
@@ -560,6 +561,7 @@ def every_construct(draw, part: Optional[str] = None) -> ast.Program:
             ast.MembersJoinAtSignup(),
             ast.PreSignupWindow(draw(durations())),
             ast.StackingSetting(draw(st.sampled_from(["one per order", "one per line", "stack"]))),
+            ast.GiftStackingSetting(draw(st.sampled_from(["one per order", "stack"]))),
         ),
     )
     points_decl = ast.PointsDecl(draw(name), tuple(each(_points_settings_list())))
@@ -1318,6 +1320,8 @@ def valid_programs(draw) -> ast.Program:
     # the program's, or each discount's own (`exclusive`, or a priority of its own: equal ones are LOY325); and a
     # campaign with two discounts may choose the best of them
     decls = _with_stacking(draw, decls)
+    # ... and two gifts that can be given on one order likewise (else LOY330)
+    decls = _with_gift_stacking(draw, decls)
 
     # the program block first, the rest in any order (declarations may be used before they appear)
     rest = decls[1:]
@@ -1356,7 +1360,51 @@ def _with_stacking(draw, decls: list) -> list:
                 decls[i] = ast.CampaignDecl(decls[i].name, tuple(c))
     for i, d in enumerate(decls):
         if isinstance(d, ast.CampaignDecl) and sum(1 for c in d.clauses if isinstance(c, ast.RuleDecl)
-                                                   and is_discount(c)) >= 2 and draw(st.booleans()):
+                                                   and is_discount(c)) >= 2 and draw(st.booleans()) and not any(
+                isinstance(c, ast.RuleDecl) and _is_purchase_gift(c) for c in d.clauses):  # (else LOY220)
+            decls[i] = ast.CampaignDecl(d.name, d.clauses + (ast.BestOf(),))
+    return decls
+
+
+_GIFT_PURCHASE_TRIGGERS = (ast.OnFirstPurchase, ast.OnNthVisit, ast.AfterEveryVisits, ast.AfterEverySpend,
+                           ast.OnNthPurchase)
+
+
+def _is_purchase_gift(rule) -> bool:
+    """A rule giving a reward on a purchase: what stacking decides between as gifts (checker GIFT_PURCHASE_TRIGGERS)."""
+    triggers = tuple(getattr(ast.Trigger, "__args__", ()))
+    return any(isinstance(c, ast.GiveReward) for c in rule.clauses) and all(
+        isinstance(c, _GIFT_PURCHASE_TRIGGERS) for c in rule.clauses if isinstance(c, triggers))
+
+
+def _with_gift_stacking(draw, decls: list) -> list:
+    """Gifts given on a purchase, two or more: the program's policy for gifts, or each gift's own (`exclusive`, or
+    a priority of its own), and a campaign of two gifts (and no discount) may choose the best of them."""
+    places = [(i, None) for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and _is_purchase_gift(d)]
+    places += [(i, j) for i, d in enumerate(decls) if isinstance(d, ast.CampaignDecl)
+               for j, c in enumerate(d.clauses) if isinstance(c, ast.RuleDecl) and _is_purchase_gift(c)]
+    if len(places) < 2:
+        return decls
+    decls = list(decls)
+    policy = draw(st.sampled_from(["one per order", "stack", "rules"]))
+    if policy != "rules":
+        program = decls[0]
+        decls[0] = ast.ProgramDecl(program.name, program.settings + (ast.GiftStackingSetting(policy),))
+    else:
+        ranks = draw(st.permutations(range(1, len(places) + 1)))
+        for (i, j), rank in zip(places, ranks):
+            clause = ast.Exclusive() if draw(st.integers(0, 2)) == 0 else ast.Priority(ast.Count(Decimal(rank)))
+            if j is None:
+                decls[i] = ast.RuleDecl(decls[i].name, decls[i].clauses + (clause,))
+            else:
+                c = list(decls[i].clauses)
+                c[j] = ast.RuleDecl(c[j].name, c[j].clauses + (clause,))
+                decls[i] = ast.CampaignDecl(decls[i].name, tuple(c))
+    for i, d in enumerate(decls):
+        rules = [c for c in d.clauses if isinstance(c, ast.RuleDecl)] if isinstance(d, ast.CampaignDecl) else []
+        if sum(1 for c in rules if _is_purchase_gift(c)) >= 2 and not any(
+                isinstance(c, ast.BestOf) for c in d.clauses) and not any(
+                any(isinstance(x, _DISCOUNTS) for x in c.clauses) for c in rules) and draw(st.booleans()):
             decls[i] = ast.CampaignDecl(d.name, d.clauses + (ast.BestOf(),))
     return decls
 
