@@ -145,8 +145,9 @@ def test_cosmetics_gift_worst_case_is_finite():
     # a 22 NOK gift on orders from 400 NOK: at most 22/400 = 5.5% of an order, at cost; its face value is not
     # in the program (a gift), so the list-price rate is unknown
     assert rate(doc, "gift with purchase") == (None, "5.5")
-    # once a month: 22 NOK a month, 12 x 22 = 264 NOK a year, the only rule, so the whole program's worst case
-    assert doc["worst_case"]["per_member_per_year_at_cost"] == "264"
+    # once a month: 22 NOK a month, 12 x 22 = 264 NOK a year; the beauty bag once a month, 12 x 95 = 1140 NOK;
+    # one gift per order still lets a member have both in a month (on two orders): 264 + 1140 = 1404 NOK
+    assert doc["worst_case"]["per_member_per_year_at_cost"] == "1404"
 
 
 def test_discount_scale_rate_is_its_highest_step():
