@@ -358,22 +358,23 @@ class _Describer:
             conditions.insert(0, f'with the code "{rule["code"]}"')
         if conditions:
             text += ", " + ", ".join(conditions)
-        stacking = self.stacking_words(rule.get("stacking"))
+        stacking = self.stacking_words(rule.get("stacking"), "gifts" if t == "give" else "discounts")
         if stacking:
             text += "; " + stacking
         return text + "."
 
-    def stacking_words(self, s: Optional[dict]) -> str:
-        """What a discount's stacking clauses mean to a member (runtime/mechanics/stacking.py)."""
+    def stacking_words(self, s: Optional[dict], offers: str = "discounts") -> str:
+        """What a discount's (or with `offers="gifts"`, a gift's) stacking clauses mean to a member
+        (runtime/mechanics/stacking.py)."""
         if not s:
             return ""
         words = []
         if s.get("exclusive"):
-            words.append("not combined with other discounts")
+            words.append(f"not combined with other {offers}")
         if s.get("group") is not None:
-            words.append(f'only the best discount of "{s["group"]}" applies')
+            words.append(f'only the best {offers[:-1]} of "{s["group"]}" {"is given" if offers == "gifts" else "applies"}')
         if s.get("priority") is not None:
-            words.append(f"priority {s['priority']} (1 first) when discounts compete")
+            words.append(f"priority {s['priority']} (1 first) when {offers} compete")
         return ", ".join(words)
 
     def metric_words(self, m: dict) -> str:
@@ -634,6 +635,9 @@ class _Describer:
         if policy in ("one per order", "one per line"):
             out.append(f"At most one discount applies to {'an order' if policy == 'one per order' else 'each item'}: "
                        "the one with the first priority, else the one worth most to you.")
+        if self.doc.get("gift_stacking") == "one per order":
+            out.append("At most one gift is given with an order: the one with the first priority, else the one worth "
+                       "most to you.")
         triggers = [(r.get("trigger") or {}) for r in self.doc["rules"]]
         if any(t.get("type") in ("goal", "streak") for t in triggers):  # docs/semantics.md, "Goals and streaks"
             out.append("Challenges count your purchases (and, where they say visits, your visits) as they happen; "

@@ -217,7 +217,8 @@ def rule_hover_markdown(entry: RuleEntry, symbols: Symbols, text: str) -> str:
         lines.append("Limited by " + ", ".join(_code(_source(text, c)) for c in limits) + ".")
     stacking = [c for c in clauses if isinstance(c, STACKING)]
     if stacking:  # runtime/mechanics/stacking.py
-        lines.append("When discounts compete for an order: " + ", ".join(_code(_source(text, c)) for c in stacking)
+        offers = "gifts" if any(isinstance(a, ast.GiveReward) for a in actions) else "discounts"
+        lines.append(f"When {offers} compete for an order: " + ", ".join(_code(_source(text, c)) for c in stacking)
                      + " (docs/semantics.md, Stacking).")
     return "\n\n".join(lines)
 
