@@ -67,7 +67,8 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py): per give rule, per event, the
     rewards it gives and the claims its cap refuses (each 0 or 1), as `give`, `give_on_visit` and `limit`
     give and refuse them: the trigger fires where `triggers.vector_fires` says; a `times` cap grants the
-    first N firings of each member's period (`limits.vector_own_cap`). Rules in `later`
+    first N firings of each member's period (`limits.vector_own_cap`), after the gifts that lost their order's
+    stacking contest are taken out (`stacking.vector_gift_lost`, as `stacking.GiftStacked`). Rules in `later`
     are left out (their balance conditions are known after the lockstep); with `gates` (rule index ->
     mask), only the rules in it, where the mask allows."""
     import numpy as np
@@ -76,14 +77,16 @@ def vector_gives(kern, later=frozenset(), gates=None) -> dict:
 
     out = {}
     lost = None
+    fired: dict = {}
     if gates is None:  # stacking among the gifts of one order (a contest with a balance-gated gift is declined)
         contesting = [r for r in kern.give_rules if can_apply_to_purchase(r) and r.index not in later]
-        lost = vector_gift_lost(kern, contesting, {r.index: vector_firings(kern, r) for r in contesting}) \
-            if len(contesting) > 1 else None
+        if len(contesting) > 1:
+            fired = {r.index: vector_firings(kern, r) for r in contesting}
+            lost = vector_gift_lost(kern, contesting, fired)
     for r in kern.give_rules:
         if r.index in later or (gates is not None and r.index not in gates) or r.trigger in TIMER_TRIGGERS:
             continue  # (a timer's gifts: the kernel's _timer_gives)
-        given = vector_firings(kern, r)
+        given = fired[r.index] if r.index in fired else vector_firings(kern, r)
         if lost is not None and r.index in lost:  # it lost the order's contest: nothing given, its cap untouched
             given = np.where(lost[r.index], 0, given)
         if gates is not None:
