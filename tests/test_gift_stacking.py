@@ -256,3 +256,14 @@ def test_a_contest_with_a_gift_whose_condition_reads_a_balance_is_declined_by_na
 
     reason = supports(load_program(str(path)), None)
     assert reason is not None and "gift over 100" in reason and "stacking policy for gifts" in reason
+
+
+def test_describe_words_each_gift_s_clauses_as_gifts(tmp_path):
+    path = tmp_path / "p.loyalty"
+    path.write_text(HEAD % "" + SMALL % "  priority 2\n" + BIG % "  exclusive\n  priority 1\n" +
+                    'campaign "spring" {\n  best of\n' + MUG % "" + MUG.replace('"mug" {', '"mug 2" {') % "" + "}\n")
+    out = CliRunner().invoke(cli, ["describe", str(path)], env={"COLUMNS": "300"}).output
+    assert "at least 400 NOK; priority 2 (1 first) when gifts compete." in out
+    assert "; not combined with other gifts, priority 1 (1 first) when gifts compete." in out
+    assert 'only the best gift of "spring" is given.' in out
+    assert "when discounts compete" not in out and "other discounts" not in out  # never worded as a discount's
