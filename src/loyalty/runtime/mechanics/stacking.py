@@ -1,4 +1,5 @@
-"""Stacking: what happens when several discounts apply to one order (docs/semantics.md, "Stacking").
+"""Stacking: what happens when several discounts, or several gifts, apply to one order (docs/semantics.md,
+"Stacking" and "Stacking gifts").
 
 By default every discount that applies is taken, one after another in rule order. A policy makes some of
 them contest the order, and only the winner of a contest runs:
