@@ -33,7 +33,7 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED,  # noqa: F401
+from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, FEE, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED,  # noqa: F401
                                     REFERRED, RETURN, TIMER, TYPES, VISIT,  # (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
@@ -220,8 +220,8 @@ class _Rows:
         self.amount = _ints(t.column("amount"))
         self.qty = _ints(t.column("quantity"), 1)
         type_codes, type_names = _codes(t.column("type"))
-        lookup = np.array([TYPES.index(x) if x in TYPES else ADJUSTMENT if x == "adjustment" else CUSTOM
-                           for x in type_names] or [0], dtype=np.int64)
+        lookup = np.array([TYPES.index(x) if x in TYPES else ADJUSTMENT if x == "adjustment" else FEE if x == "fee"
+                           else CUSTOM for x in type_names] or [0], dtype=np.int64)
         self.type = lookup[type_codes]
         self.order, self.order_names = _codes(t.column("order"), as_list=False)
         self.item, self.item_names = _codes(t.column("item"))
@@ -239,8 +239,17 @@ class _Rows:
         self.code_at, self.code_values = _codes(t.column("codes"))
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
-        # fee rows (runtime/mechanics/fees.py): their members are the scalar plan's, counted in ROUTED
-        self.paying = np.array([x == "fee" for x in type_names] + [False], dtype=bool)[type_codes]
+        # fee rows (runtime/mechanics/fees.py, run by the tiers' vectorised step): the paid tier each names (its
+        # item), -1 where none; a fee row naming no paid tier (a history read without the program's tiers, where
+        # the scalar plan refuses it) sends its member to the scalar plan, counted in ROUTED
+        self.fee_tier = np.full(n, -1, dtype=np.int64)
+        self.bad_fee = np.zeros(n, dtype=bool)
+        paying = self.type == FEE
+        if paying.any():
+            paid = {t.name: t.index for t in prog.tiers.tiers if t.fee is not None} if prog.tiers else {}
+            by_item = np.array([paid.get(x, -1) for x in self.item_names] + [-1], dtype=np.int64)
+            self.fee_tier = np.where(paying, by_item[self.item], -1)
+            self.bad_fee = paying & (self.fee_tier < 0)
         # per row, the point kind and points an adjustment adds (adjustments.points_added; -1: another kind of
         # adjustment, or no adjustment), and its reason
         self.adjust_kind = np.full(n, -1, dtype=np.int64)
@@ -556,9 +565,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if swapped.any():
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
-    if rows.paying.any():  # a paid tier's period (a floor under reviews, its end): the scalar plan's
-        payers = np.unique(mseg[rows.paying])
-        ROUTED["fee payments (paid tiers)"] += int(len(payers))
+    if rows.bad_fee.any():  # a fee the scalar plan refuses (the history was read without the program's tiers)
+        payers = np.unique(mseg[rows.bad_fee])
+        ROUTED["fee rows naming no paid tier"] += int(len(payers))
         scalar[payers] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
@@ -645,6 +654,7 @@ class _Kernel:
         self.e_order = self.r_order[self.e_start]
         self.e_adjust_kind = rows.adjust_kind[sel][self.e_start]  # points adjustments (adjustments.points_added)
         self.e_adjust_points = rows.adjust_points[sel][self.e_start]
+        self.e_fee_tier = rows.fee_tier[sel][self.e_start]  # the paid tier a fee event pays (-1: not a fee)
         # every sum the kernel forms of amounts or quantities (an order's, a member's, the history's) stays in
         # int64 when the history's total does: else the scalar plan replays it (Python ints do not overflow)
         for column in (self.r_amount, self.r_qty):
@@ -1756,7 +1766,7 @@ class _Kernel:
                 pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
                 for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
                     res.add("region", regions[int(i)], "members", int(n))
-        for code, name in [*enumerate(TYPES), (ADJUSTMENT, "adjustment")]:
+        for code, name in [*enumerate(TYPES), (ADJUSTMENT, "adjustment"), (FEE, "fee")]:
             if code in (PURCHASE, RETURN):
                 continue
             n = int((valid & (typ == code)).sum())
@@ -1764,6 +1774,13 @@ class _Kernel:
                 counts[f"events_{name}"] = counts.get(f"events_{name}", 0) + n
         for ev in sorted(self.e_reason):
             res.add("rejected", self.e_reason[ev], "events")
+        if self.vtiers is not None and self.vtiers.fees is not None:  # fee_paid effects (mechanics/fees.py)
+            for tier, paying in self.vtiers.fees.paid():
+                name, amount = tier.name, tier.fee[0]
+                cells.add(lambda m: ("fee", f"{name}{KEY_SEP}{_month_text(m)}", "payments"), mon, None, paying)
+                cells.add(lambda m: ("fee", f"{name}{KEY_SEP}{_month_text(m)}", "amount"), mon,
+                          np.full(nev, amount, dtype=np.int64), paying)
+                res.add("fee_tier", name, "members", int(len(np.unique(self.e_mem[paying]))))
         if self.enrolment is not None:
             self.enrolment.aggregate(self, counts)
         # points earned, discounts, clawbacks, expiry
