@@ -40,8 +40,7 @@ tiers by points earned in the calendar month {
   tier "gold" from 500 points {
     earn 2x points
   }
-  downgrade at the end of each month{grace}
-}
+{downgrade}}
 """
 
 HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "amount", "store", "channel"]
@@ -49,6 +48,11 @@ HEADER = ["member", "time", "type", "order", "item", "category", "quantity", "am
 
 def _compiled(text: str):
     return loyalty.compile_source(text, "paid.loyalty").compiled
+
+
+def _monthly(grace):
+    """MONTHLY reviewed at each month's end with `grace` ("", " with 1 week grace"...), or never (None)."""
+    return _compiled(MONTHLY.replace("{downgrade}", "" if grace is None else f"  downgrade at the end of each month{grace}\n"))
 
 
 def _history(prog, rows):
@@ -112,45 +116,72 @@ def _tier_by_month(result) -> dict:
     return out
 
 
+# name -> (the program's downgrade (`_monthly`), the member's rows, tier changes (from, to) -> how many, her
+# tier at the end of each month)
 CASES = {
     # already gold by her points when she pays for plus: the fee does not lower her, and when the period ends
     # she is still above it (the February review kept her gold on January's 600 points); March's review
     # (February: nothing earned) takes her down to member
-    "higher by points": ([_buy("A", "2024-01-05T10:00", "a1", "6000.00"), _fee("A", "2024-01-10T10:00"),
-                          _buy("A", "2024-03-20T10:00", "a2", "10.00")],
-                         {"A": "member"}, {("member", "gold"): 1, ("gold", "member"): 1}),
-    # renewed before the period ends: paid ahead, the period runs to 10 March; the February and March
-    # reviews find nothing earned and the floor holds; the period's end takes her to member
-    "renewed ahead": ([_fee("B", "2024-01-10T10:00"), _fee("B", "2024-02-05T10:00"),
-                       _buy("B", "2024-03-20T10:00", "b1", "10.00")],
-                      {"B": "member"}, {("member", "plus"): 1, ("plus", "member"): 1}),
+    "higher by points": ("", [_buy("A", "2024-01-05T10:00", "a1", "6000.00"), _fee("A", "2024-01-10T10:00"),
+                              _buy("A", "2024-03-20T10:00", "a2", "10.00")],
+                         {("member", "gold"): 1, ("gold", "member"): 1},
+                         {"2024-01": "gold", "2024-02": "gold", "2024-03": "member"}),
+    # renewed before the period ends: paid ahead, the period runs to 10 March (not 20 February); the February
+    # and March reviews find nothing earned and the floor holds; the period's end takes her to member
+    "renewed ahead": ("", [_fee("B", "2024-01-10T10:00"), _fee("B", "2024-01-20T10:00"),
+                           _buy("B", "2024-03-20T10:00", "b1", "10.00")],
+                      {("member", "plus"): 1, ("plus", "member"): 1},
+                      {"2024-01": "plus", "2024-02": "plus", "2024-03": "member"}),
     # paid at midnight on 1 January: the period ends exactly at the February review, which goes first and
     # finds no floor (the period ends at that moment); she drops once
-    "ends on a month boundary": ([_fee("C", "2024-01-01T00:00"), _buy("C", "2024-02-15T10:00", "c1", "10.00")],
-                                 {"C": "member"}, {("member", "plus"): 1, ("plus", "member"): 1}),
+    "ends on a month boundary": ("", [_fee("C", "2024-01-01T00:00"), _buy("C", "2024-02-15T10:00", "c1", "10.00")],
+                                 {("member", "plus"): 1, ("plus", "member"): 1},
+                                 {"2024-01": "plus", "2024-02": "member"}),
     # plus by the fee, gold by a big order, the order returned: the return lowers her to the paid tier, not
     # below it; the period's end (4 February) takes her to member
-    "return while paid": ([_fee("D", "2024-01-04T10:00"), _buy("D", "2024-01-06T10:00", "d1", "6000.00"),
-                           _return("D", "2024-01-08T10:00", "d1"), _buy("D", "2024-02-20T10:00", "d2", "10.00")],
-                          {"D": "member"}, {("member", "plus"): 1, ("plus", "gold"): 1,
-                                            ("gold", "plus"): 1, ("plus", "member"): 1}),
+    "return while paid": ("", [_fee("D", "2024-01-04T10:00"), _buy("D", "2024-01-06T10:00", "d1", "6000.00"),
+                               _return("D", "2024-01-08T10:00", "d1"), _buy("D", "2024-02-20T10:00", "d2", "10.00")],
+                          {("member", "plus"): 1, ("plus", "gold"): 1, ("gold", "plus"): 1, ("plus", "member"): 1},
+                          {"2024-01": "plus", "2024-02": "member"}),
     # plus by her points in January, paid on 10 February: the March review (February: nothing) finds member
     # but the floor holds her at plus; the period ends 10 March and she drops
-    "review inside the period": ([_buy("E", "2024-01-05T10:00", "e1", "2000.00"), _fee("E", "2024-02-10T10:00"),
-                                  _buy("E", "2024-03-25T10:00", "e2", "10.00")],
-                                 {"E": "member"}, {("member", "plus"): 1, ("plus", "member"): 1}),
+    "review inside the period": ("", [_buy("E", "2024-01-05T10:00", "e1", "2000.00"), _fee("E", "2024-02-10T10:00"),
+                                      _buy("E", "2024-03-25T10:00", "e2", "10.00")],
+                                 {("member", "plus"): 1, ("plus", "member"): 1},
+                                 {"2024-01": "plus", "2024-02": "plus", "2024-03": "member"}),
+    # plus by her points when she pays (6 January): the period's end (6 February) falls back to the tier the
+    # February review found (plus, on January's points), not to what February's metric meets; March's review
+    # takes her down
+    "end falls back to the review": ("", [_buy("F", "2024-01-05T10:00", "f1", "2000.00"),
+                                          _fee("F", "2024-01-06T10:00"), _buy("F", "2024-03-20T10:00", "f2", "10.00")],
+                                     {("member", "plus"): 1, ("plus", "member"): 1},
+                                     {"2024-01": "plus", "2024-02": "plus", "2024-03": "member"}),
+    # plus by December's points, paid at midnight on 1 January (after that moment's review): the period ends at
+    # the February review's moment; the review goes first (a month's grace toward member, and what the period's
+    # end falls back to: member), so the end takes her down at once, not when the grace ends on 1 March
+    "review first at the end's moment": (" with 1 month grace",
+                                         [_buy("H", "2023-12-20T10:00", "h1", "2000.00"),
+                                          _fee("H", "2024-01-01T00:00"), _buy("H", "2024-02-15T10:00", "h2", "10.00")],
+                                         {("member", "plus"): 1, ("plus", "member"): 1},
+                                         {"2023-12": "plus", "2024-01": "plus", "2024-02": "member"}),
+    # no reviews: paid twice while a member (the second ahead, to 10 March); the period's end falls back to the
+    # tier she held before the first payment, not the paid one she held at the second
+    "paid twice without reviews": (None, [_fee("I", "2024-01-10T10:00"), _fee("I", "2024-01-20T10:00"),
+                                          _buy("I", "2024-03-20T10:00", "i1", "10.00")],
+                                   {("member", "plus"): 1, ("plus", "member"): 1},
+                                   {"2024-01": "plus", "2024-02": "plus", "2024-03": "member"}),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hand_computed_paid_periods_on_the_kernel_equal_the_scalar_plan(case):
-    rows, final, changes = CASES[case]
-    prog = _compiled(MONTHLY.replace("{grace}", ""))
+    grace, rows, changes, months = CASES[case]
+    prog = _monthly(grace)
     ref = _same_on_both(prog, _history(prog, rows))
-    assert _final(ref) == final
     assert _changes(ref) == changes
-    assert ref.tables["fee"] and sum(r["payments"] for r in ref.tables["fee"].values()) == \
-        sum(1 for r in rows if r[2] == "fee")
+    assert _tier_by_month(ref) == months
+    assert _final(ref) == {rows[0][0]: months[max(months)]}
+    assert sum(r["payments"] for r in ref.tables["fee"].values()) == sum(1 for r in rows if r[2] == "fee")
 
 
 def test_a_review_inside_the_period_sets_what_its_end_falls_back_to_under_grace():
@@ -159,7 +190,7 @@ def test_a_review_inside_the_period_sets_what_its_end_falls_back_to_under_grace(
     and she held gold when she paid). The grace end takes her to plus (the floor), not member; the April
     review (March: nothing) finds member, the floor keeps plus, and that review is what the period's end
     on 3 April falls back to: member, not the gold she held when she paid."""
-    prog = _compiled(MONTHLY.replace("{grace}", " with 1 week grace"))
+    prog = _monthly(" with 1 week grace")
     rows = [_buy("G", "2024-01-05T10:00", "g1", "6000.00"), _fee("G", "2024-03-03T10:00"),
             _buy("G", "2024-04-20T10:00", "g2", "10.00")]
     ref = _same_on_both(prog, _history(prog, rows))
