@@ -34,7 +34,7 @@ rule "base" {
 tiers by points earned in the calendar month {
   tier "member" from 0 points
   tier "plus" from 100 points {
-    fee 100 NOK per month
+    fee 100 NOK per {period}
     get 10% off
   }
   tier "gold" from 500 points {
@@ -50,9 +50,11 @@ def _compiled(text: str):
     return loyalty.compile_source(text, "paid.loyalty").compiled
 
 
-def _monthly(grace):
-    """MONTHLY reviewed at each month's end with `grace` ("", " with 1 week grace"...), or never (None)."""
-    return _compiled(MONTHLY.replace("{downgrade}", "" if grace is None else f"  downgrade at the end of each month{grace}\n"))
+def _monthly(grace, period: str = "month"):
+    """MONTHLY reviewed at each month's end with `grace` ("", " with 1 week grace"...), or never (None); plus's
+    fee paid per `period`."""
+    text = MONTHLY.replace("{downgrade}", "" if grace is None else f"  downgrade at the end of each month{grace}\n")
+    return _compiled(text.replace("{period}", period))
 
 
 def _history(prog, rows):
@@ -171,6 +173,22 @@ CASES = {
                                    {("member", "plus"): 1, ("plus", "member"): 1},
                                    {"2024-01": "plus", "2024-02": "plus", "2024-03": "member"}),
 }
+
+
+# plus by January's points; the March review (February: nothing) starts two months' grace toward member; she
+# pays a week of plus on 3 March, which ends the grace; the week's end (10 March) falls back to plus (what
+# she held when she paid); the April review starts a new grace, to 1 June, so she is plus through May (the
+# old grace, had it gone on, would have taken her down on 1 May)
+PAID_DURING_GRACE = [_buy("J", "2024-01-05T10:00", "j1", "2000.00"), _fee("J", "2024-03-03T10:00"),
+                     _buy("J", "2024-05-20T10:00", "j2", "10.00")]
+
+
+def test_paying_during_a_grace_period_ends_it():
+    prog = _monthly(" with 2 months grace", "week")
+    ref = _same_on_both(prog, _history(prog, PAID_DURING_GRACE))
+    assert _tier_by_month(ref) == {"2024-01": "plus", "2024-02": "plus", "2024-03": "plus", "2024-04": "plus",
+                                   "2024-05": "plus"}
+    assert _changes(ref) == {("member", "plus"): 1}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
