@@ -425,8 +425,9 @@ class VectorTiers:
         if fees is None:
             new = np.where(self.returns[idx], q, new)
         else:
-            T = self.kern.e_time[idx]
-            new = np.where(self.returns[idx], np.maximum(q, fees.floor(mm, T)), new)
+            back = self.returns[idx]
+            if back.any():  # tier_after_return: not below a paid tier
+                new[back] = np.maximum(q[back], fees.floor(mm[back], self.kern.e_time[idx[back]]))
             paying = fees.paying[idx]
             if paying.any():  # fees.pay_fee: the paid tier if higher; paying during a grace period ends it
                 mp, ip, tb = mm[paying], idx[paying], t_before[paying]
