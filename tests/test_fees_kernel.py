@@ -216,7 +216,7 @@ def test_a_review_inside_the_period_sets_what_its_end_falls_back_to_under_grace(
     assert _tier_by_month(ref) == {"2024-01": "gold", "2024-02": "gold", "2024-03": "plus", "2024-04": "member"}
 
 
-def _generated(data, paid_only: bool):
+def _generated(data):
     from event_strategies import HISTORY_HEADER, facts, history_rows, member_histories, vectorisable
     from loyalty.diagnostics import LoyaltyError
     from loyalty.syntax.formatter import format_program
@@ -266,4 +266,4 @@ def test_generated_programs_with_paid_tiers_and_fee_rows_member_by_member(data):
     """Generated programs cut to what the kernel runs, with a paid tier, on generated histories with fee rows
     (paid ahead, for another paid tier, during grace, around reviews and returns): each member's result and
     the whole history's, the kernel's against the scalar plan's."""
-    _generated(data, True)
+    _generated(data)

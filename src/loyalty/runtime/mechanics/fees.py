@@ -12,7 +12,10 @@ deal. The fee is revenue, not a cost of the program
 (the simulation reports it apart, with each tier's net cost: docs/simulate.md, "Paid tiers").
 
 A fee event naming a tier the program lacks, or one without a fee, is refused before anything changes
-(`EventError` on `tier`)."""
+(`EventError` on `tier`).
+
+The simulation's vectorised kernel runs the same steps over arrays (`VectorFees`, below, called by the tiers'
+vectorised step `tiers.VectorTiers`)."""
 
 from __future__ import annotations
 
