@@ -25,6 +25,7 @@ ADDED = (REFERRED, REFERRAL_QUALIFIED)  # no rows of the history: left out of it
 # the kernel's own events, not the history's: points a timer credits between events (win-back, moments)
 TIMER = len(TYPES) + len(ADDED_TYPES)
 ADJUSTMENT = TIMER + 1  # an adjustment row (runtime/mechanics/adjustments.py): no rule fires on it
+FEE = ADJUSTMENT + 1  # a fee row (runtime/mechanics/fees.py): a paid tier's period, no rule fires on it
 
 INT_LIMIT = 1 << 62  # headroom below 2**63: a product we form must stay under this
 

@@ -12,7 +12,10 @@ deal. The fee is revenue, not a cost of the program
 (the simulation reports it apart, with each tier's net cost: docs/simulate.md, "Paid tiers").
 
 A fee event naming a tier the program lacks, or one without a fee, is refused before anything changes
-(`EventError` on `tier`)."""
+(`EventError` on `tier`).
+
+The simulation's vectorised kernel runs the same steps over arrays (`VectorFees`, below, called by the tiers'
+vectorised step `tiers.VectorTiers`)."""
 
 from __future__ import annotations
 
@@ -109,9 +112,99 @@ def has_fees(prog) -> bool:
 
 
 class Fees(ProgramMechanic):
-    """Fees run on the scalar plan: the kernel sends a member with a fee row there (counted in kernel.ROUTED)."""
+    """Fees run on the kernel too: `VectorFees`, a part of the tiers' vectorised step (tiers.VectorTiers)."""
 
     name = "fees"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         return None
+
+
+# ---------------------------------------------------------------- the vectorised step (simulate/vector/kernel.py)
+
+NEVER_US = (1 << 63) - 1  # no paid period (int64 max as a µs moment: never ends)
+
+
+def vector_period_end(start, period: str):
+    """`period_end` over int64 µs moments."""
+    from loyalty.runtime.arrays import add_duration
+
+    return add_duration(start, 3, "month") if period == "quarter" else add_duration(start, 1, period)
+
+
+class VectorFees:
+    """The paid periods of every member in the kernel's lockstep, run by the tiers' vectorised step
+    (tiers.VectorTiers) where the scalar `advance_tiers`, `tier_after_return` and the plan call the steps above:
+    `pay` is `pay_fee`, `floor` is `paid_floor`, `end` is `fee_end` (a period's end is one of the tier step's
+    timer moments, beside reviews and grace ends), `reviewed` is `reviewed`. Per member, `st.paid` as three
+    arrays: `index` (-1: no period), `until` (NEVER_US: none) and `earned`."""
+
+    def __init__(self, kern):
+        import numpy as np
+
+        from loyalty.runtime.arrays import FEE
+
+        nmem = kern.nmem
+        self.kern = kern
+        self.index = np.full(nmem, -1, dtype=np.int64)
+        self.until = np.full(nmem, NEVER_US, dtype=np.int64)
+        self.earned = np.full(nmem, -1, dtype=np.int64)
+        # the fee events that pay: accepted (a fee row names a paid tier: history.fee_problem) and counted (a
+        # customer the scenario's enrolment leaves out pays nothing; a fee is not a member event otherwise)
+        self.paying = kern.e_valid & kern.e_counted & (kern.e_type == FEE)
+        self.periods = {t.index: t.fee[1] for t in kern.prog.tiers.tiers if t.fee is not None}
+
+    def floor(self, m, t):
+        """paid_floor: the paid tier of members `m` at moments `t` (-1: none)."""
+        import numpy as np
+
+        return np.where(self.until[m] > t, self.index[m], -1)
+
+    def reviewed(self, m, target) -> None:
+        """A review of members `m` (holding a tier) found `target`: what a paid period's end falls back to."""
+        import numpy as np
+
+        self.earned[m] = np.where(self.index[m] >= 0, target, self.earned[m])
+
+    def pay(self, mm, idx, t_before):
+        """pay_fee for members `mm` at their fee events `idx` (holding `t_before`, every earlier period that
+        ended by then ended): the period, paid ahead when the same tier's is running. The tier after it."""
+        import numpy as np
+
+        k = self.kern
+        ti = k.e_fee_tier[idx]
+        t = k.e_time[idx]
+        cur = self.index[mm]
+        running = (cur >= 0) & (self.until[mm] > t)
+        start = np.where(running & (cur == ti), self.until[mm], t)
+        until = np.empty_like(start)
+        for tier, period in self.periods.items():
+            mine = ti == tier
+            if mine.any():
+                until[mine] = vector_period_end(start[mine], period)
+        self.earned[mm] = np.where(running, self.earned[mm], t_before)
+        self.index[mm] = ti
+        self.until[mm] = until
+        return np.maximum(t_before, ti)
+
+    def end(self, m, qualified, tier):
+        """fee_end for members `m` whose period ends now (their metric qualifying for `qualified`, holding
+        `tier`): the tier they drop to (where lower), the period gone."""
+        import numpy as np
+
+        index, earned = self.index[m], self.earned[m]
+        self.index[m] = -1
+        self.until[m] = NEVER_US
+        return np.where(tier <= index, np.maximum(qualified, earned), tier)
+
+    def paid(self) -> list:
+        """Per paid tier that was paid: (the tier, the events paying it), for the report's fee cells (the
+        fee_paid effects)."""
+        k = self.kern
+        out = []
+        for tier in k.prog.tiers.tiers:
+            if tier.fee is not None:
+                mine = self.paying & (k.e_fee_tier == tier.index)
+                if mine.any():
+                    out.append((tier, mine))
+        return out

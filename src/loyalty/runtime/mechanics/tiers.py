@@ -8,7 +8,7 @@ from typing import Optional
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
 from loyalty.runtime.mechanics.context import due
-from loyalty.runtime.mechanics.fees import fee_end, paid_floor, reviewed
+from loyalty.runtime.mechanics.fees import VectorFees, fee_end, has_fees, paid_floor, reviewed
 from loyalty.runtime.mechanics.metrics import metric_value
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 from loyalty.runtime.timeutil import add_duration, next_period_start
@@ -215,6 +215,9 @@ class VectorTiers:
         self.next_review = np.full(nmem, _NONE, dtype=np.int64)
         self.grace_until = np.full(nmem, _NONE, dtype=np.int64)
         self.grace_target = np.full(nmem, -1, dtype=np.int64)
+        # paid periods (mechanics/fees.py), where the history has fee rows: a floor under reviews, grace ends and
+        # returns, and a timer moment of their own (their end)
+        self.fees = VectorFees(kern) if has_fees(prog) and kern.e_fee_tier.max(initial=-1) >= 0 else None
         self.timed: list = []
         self.seq = 0
 
@@ -222,7 +225,8 @@ class VectorTiers:
     def in_steps(self) -> bool:
         """Whether the state is more than the lockstep's tier and metric (a window or reviews): then the
         kernel's one-by-one tail, which keeps those two in Python, runs these steps one member wide."""
-        return self.window is not None or self.downgrade is not None or self.rolling is not None
+        return self.window is not None or self.downgrade is not None or self.rolling is not None or \
+            self.fees is not None
 
     def taken_back(self, ridx, taken):
         """What points clawed back at the return events `ridx` take from an earned metric (dated at the order)."""
@@ -315,6 +319,7 @@ class VectorTiers:
                 starts &= k.e_valid[idx]
             if starts.any():
                 self.next_review[mm[starts]] = next_period_start(T[starts], self.downgrade)
+        if self.downgrade is not None or self.fees is not None:
             self._advance(mm, T, idx)
         if self.window is not None and not at_end:
             p = self.e_period[idx]
@@ -333,32 +338,50 @@ class VectorTiers:
         return self.value[m] * (self.period[m] == code)
 
     def _advance(self, mm, T, pos) -> None:
-        """advance_tiers for members `mm` up to T, one review or grace end per member a round."""
+        """advance_tiers for members `mm` up to T, one review, grace end or paid period's end per member a round."""
         import numpy as np
 
         from loyalty.runtime.arrays import add_duration, next_period_start
 
         tiers = self.tiers
+        fees = self.fees
         sel = np.arange(len(mm))
         while len(sel):
             m, t = mm[sel], T[sel]
             nr, ng = self.next_review[m], self.grace_until[m]
+            npd = fees.until[m] if fees is not None else None
             due = (nr <= t) | (ng <= t)
+            if fees is not None:
+                due |= npd <= t
             if not due.any():
                 return
             sel, m, nr, ng = sel[due], m[due], nr[due], ng[due]
             t = t[due]
-            grace = (ng <= t) & ((nr > t) | (ng <= nr))
+            ended = np.zeros(len(m), dtype=bool)
+            if fees is not None:  # a paid period ends (fees.fee_end) before a review or grace end after it
+                npd = npd[due]
+                ended = (npd <= t) & (npd < nr) & (npd < ng)
+                if ended.any():
+                    me, at = m[ended], npd[ended]
+                    new = fees.end(me, tiers.qualified(self._metric_at(me, at, False)), self.tier[me])
+                    self._change(me, at, new, pos[sel[ended]] if pos is not None else None)
+            grace = ~ended & (ng <= t) & ((nr > t) | (ng <= nr))
             if grace.any():  # a grace period ends: down to what the metric then meets, not below the target
                 mg, at = m[grace], ng[grace]
                 self.grace_until[mg] = _NONE
                 new = np.maximum(tiers.qualified(self._metric_at(mg, at, False)), self.grace_target[mg])
+                if fees is not None:
+                    new = np.maximum(new, fees.floor(mg, at))
                 self._change(mg, at, new, pos[sel[grace]] if pos is not None else None)
-            review = ~grace
+            review = ~grace & ~ended
             if review.any():
                 mr, E = m[review], nr[review]
                 self.next_review[mr] = next_period_start(E, self.downgrade)
                 target = tiers.qualified(self._metric_at(mr, E, True))
+                if fees is not None:  # fees.reviewed, for a member holding a tier; then the paid floor
+                    held = self.tier[mr] >= 0
+                    fees.reviewed(mr[held], target[held])
+                    target = np.maximum(target, fees.floor(mr, E))
                 lower = (self.tier[mr] >= 0) & (target < self.tier[mr]) & (self.grace_until[mr] == _NONE)
                 if lower.any():
                     ml, El, tl = mr[lower], E[lower], target[lower]
@@ -398,7 +421,22 @@ class VectorTiers:
         up = self.upgrades[idx]
         raised = up & (q > t_before)
         new = np.where(raised, q, t_before)
-        new = np.where(self.returns[idx], q, new)
+        fees = self.fees
+        if fees is None:
+            new = np.where(self.returns[idx], q, new)
+        else:
+            back = self.returns[idx]
+            if back.any():  # tier_after_return: not below a paid tier
+                new[back] = np.maximum(q[back], fees.floor(mm[back], self.kern.e_time[idx[back]]))
+            paying = fees.paying[idx]
+            if paying.any():  # fees.pay_fee: the paid tier if higher; paying during a grace period ends it
+                mp, ip, tb = mm[paying], idx[paying], t_before[paying]
+                new[paying] = fees.pay(mp, ip, tb)
+                raised = raised.copy()
+                raised[paying] = new[paying] > tb
+                ends = self.grace_until[mp] != _NONE
+                ends &= self.kern.e_fee_tier[ip] >= tb
+                self.grace_until[mp[ends]] = _NONE
         self.tier[mm] = new
         if self.downgrade is not None:
             T = self.kern.e_time[idx]
@@ -415,7 +453,7 @@ class VectorTiers:
         """The end of the history (the scalar replay's last tick): reviews start, and what is due ends."""
         import numpy as np
 
-        if self.downgrade is None:
+        if self.downgrade is None and self.fees is None:
             return
         mm = np.arange(self.kern.nmem)
         self.before(mm, None, np.full(len(mm), self.kern.end_us, dtype=np.int64))

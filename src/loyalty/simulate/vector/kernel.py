@@ -33,7 +33,7 @@ from typing import Any, Optional
 import numpy as np
 from loyalty.simulate.result import KEY_SEP, region_of
 
-from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED,  # noqa: F401
+from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, FEE, PURCHASE, REDEMPTION, REFERRAL_QUALIFIED,  # noqa: F401
                                     REFERRED, RETURN, TIMER, TYPES, VISIT,  # (the codes)
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
@@ -220,8 +220,8 @@ class _Rows:
         self.amount = _ints(t.column("amount"))
         self.qty = _ints(t.column("quantity"), 1)
         type_codes, type_names = _codes(t.column("type"))
-        lookup = np.array([TYPES.index(x) if x in TYPES else ADJUSTMENT if x == "adjustment" else CUSTOM
-                           for x in type_names] or [0], dtype=np.int64)
+        lookup = np.array([TYPES.index(x) if x in TYPES else ADJUSTMENT if x == "adjustment" else FEE if x == "fee"
+                           else CUSTOM for x in type_names] or [0], dtype=np.int64)
         self.type = lookup[type_codes]
         self.order, self.order_names = _codes(t.column("order"), as_list=False)
         self.item, self.item_names = _codes(t.column("item"))
@@ -239,8 +239,17 @@ class _Rows:
         self.code_at, self.code_values = _codes(t.column("codes"))
         adjusting = np.array([x == "adjustment" for x in type_names] + [False], dtype=bool)
         self.adjusting = adjusting[type_codes]
-        # fee rows (runtime/mechanics/fees.py): their members are the scalar plan's, counted in ROUTED
-        self.paying = np.array([x == "fee" for x in type_names] + [False], dtype=bool)[type_codes]
+        # fee rows (runtime/mechanics/fees.py, run by the tiers' vectorised step): the paid tier each names (its
+        # item), -1 where none; a fee row naming no paid tier (a history read without the program's tiers, where
+        # the scalar plan refuses it) sends its member to the scalar plan, counted in ROUTED
+        self.fee_tier = np.full(n, -1, dtype=np.int64)
+        self.bad_fee = np.zeros(n, dtype=bool)
+        paying = self.type == FEE
+        if paying.any():
+            paid = {t.name: t.index for t in prog.tiers.tiers if t.fee is not None} if prog.tiers else {}
+            by_item = np.array([paid.get(x, -1) for x in self.item_names] + [-1], dtype=np.int64)
+            self.fee_tier = np.where(paying, by_item[self.item], -1)
+            self.bad_fee = paying & (self.fee_tier < 0)
         # per row, the point kind and points an adjustment adds (adjustments.points_added; -1: another kind of
         # adjustment, or no adjustment), and its reason
         self.adjust_kind = np.full(n, -1, dtype=np.int64)
@@ -556,9 +565,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if swapped.any():
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
         scalar[np.unique(mseg[swapped])] = True
-    if rows.paying.any():  # a paid tier's period (a floor under reviews, its end): the scalar plan's
-        payers = np.unique(mseg[rows.paying])
-        ROUTED["fee payments (paid tiers)"] += int(len(payers))
+    if rows.bad_fee.any():  # a fee the scalar plan refuses (the history was read without the program's tiers)
+        payers = np.unique(mseg[rows.bad_fee])
+        ROUTED["fee rows naming no paid tier"] += int(len(payers))
         scalar[payers] = True
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
@@ -618,6 +627,7 @@ class _Kernel:
         self.tail_members = tail_members
         self.prog = plan.program
         self.rows = rows
+        self.mstarts, self.mends = mstarts, mends  # the members' rows in `rows` (for a kernel of some of them)
         sel = np.flatnonzero(rowmask)
         self.sel = sel
         # row arrays over the kernel's members only
@@ -645,6 +655,7 @@ class _Kernel:
         self.e_order = self.r_order[self.e_start]
         self.e_adjust_kind = rows.adjust_kind[sel][self.e_start]  # points adjustments (adjustments.points_added)
         self.e_adjust_points = rows.adjust_points[sel][self.e_start]
+        self.e_fee_tier = rows.fee_tier[sel][self.e_start]  # the paid tier a fee event pays (-1: not a fee)
         # every sum the kernel forms of amounts or quantities (an order's, a member's, the history's) stays in
         # int64 when the history's total does: else the scalar plan replays it (Python ints do not overflow)
         for column in (self.r_amount, self.r_qty):
@@ -670,6 +681,8 @@ class _Kernel:
         self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
         self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
         self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
+        self.tier_guess: Optional[np.ndarray] = None  # the tiers a pass reads (run), None: the start tier
+        self.passes_left = MAX_TIER_PASSES
 
     def _timer_events(self) -> None:
         """The kernel's own events (_with_timer_points), once the history's are accepted or refused: never
@@ -1225,13 +1238,50 @@ class _Kernel:
         # tiers the last one ended with; the tier before an event depends only on earlier events, so each pass
         # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
         tiers = prog.tiers
-        self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
-        for _ in range(MAX_TIER_PASSES):
+        if self.tier_guess is None:
+            self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        for _ in range(self.passes_left):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
                 return self._aggregate()
+            if not prog.budgets and not self.plan.referrals:
+                return self._settle_apart()
             self.tier_guess = self.tier_before.copy()
         raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
+
+    def _settle_apart(self) -> SimResult:
+        """After a pass in which some members' tiers moved: where nothing program-wide couples members (no
+        budgets, stock or code totals, no referral pass), each member's replay depends on her own guess only, so
+        the members whose guess held are settled (their result is this pass's), and only the others need
+        more passes. Each part is a kernel of its members: the settled ones run once more on the same guess
+        (one pass, no replay of the others), the rest carry on from this pass's tiers; the results merge
+        exactly (SimResult.merge). At 1M rows of outdoor_club most members never change tier, so this
+        replaces 3 more passes over everyone by one, and a few over the members still moving."""
+        moved = np.zeros(self.nmem, dtype=bool)
+        moved[self.e_mem[self.tier_before != self.tier_guess]] = True
+        subs = []
+        for members, guess in ((~moved, self.tier_guess), (moved, self.tier_before)):
+            if members.any():
+                subs.append((members, guess[members[self.e_mem]]))
+        # this pass's arrays are not needed any more: let them go before the parts replay
+        kept = {name: getattr(self, name) for name in ("plan", "rows", "sel", "r_mem", "mstarts", "mends", "mcode",
+                                                        "tail_members", "known", "passes_left")}
+        self.__dict__.clear()
+        self.__dict__.update(kept)
+        parts = []
+        for members, guess in subs:
+            sub = self._kernel_of(members)
+            sub.tier_guess = guess
+            sub.passes_left = self.passes_left - 1
+            parts.append(sub.run())
+        return parts[0].merge(parts[1]) if len(parts) == 2 else parts[0]
+
+    def _kernel_of(self, members: np.ndarray) -> "_Kernel":
+        """A kernel of some of this one's members (a mask), on the same rows."""
+        rowmask = np.zeros(self.rows.n, dtype=bool)
+        rowmask[self.sel[members[self.r_mem]]] = True
+        return _Kernel(self.plan, self.rows, rowmask, self.mstarts[members], self.mends[members], self.mcode[members],
+                       self.tail_members, self.known)
 
     def _replay(self) -> None:
         """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
@@ -1756,7 +1806,7 @@ class _Kernel:
                 pairs = np.unique((pairs // len(names)) * len(regions) + region_ix[pairs % len(names)])
                 for i, n in zip(*np.unique(pairs % len(regions), return_counts=True)):
                     res.add("region", regions[int(i)], "members", int(n))
-        for code, name in [*enumerate(TYPES), (ADJUSTMENT, "adjustment")]:
+        for code, name in [*enumerate(TYPES), (ADJUSTMENT, "adjustment"), (FEE, "fee")]:
             if code in (PURCHASE, RETURN):
                 continue
             n = int((valid & (typ == code)).sum())
@@ -1764,6 +1814,13 @@ class _Kernel:
                 counts[f"events_{name}"] = counts.get(f"events_{name}", 0) + n
         for ev in sorted(self.e_reason):
             res.add("rejected", self.e_reason[ev], "events")
+        if self.vtiers is not None and self.vtiers.fees is not None:  # fee_paid effects (mechanics/fees.py)
+            for tier, paying in self.vtiers.fees.paid():
+                name, amount = tier.name, tier.fee[0]
+                cells.add(lambda m: ("fee", f"{name}{KEY_SEP}{_month_text(m)}", "payments"), mon, None, paying)
+                cells.add(lambda m: ("fee", f"{name}{KEY_SEP}{_month_text(m)}", "amount"), mon,
+                          np.full(nev, amount, dtype=np.int64), paying)
+                res.add("fee_tier", name, "members", int(len(np.unique(self.e_mem[paying]))))
         if self.enrolment is not None:
             self.enrolment.aggregate(self, counts)
         # points earned, discounts, clawbacks, expiry
