@@ -152,3 +152,33 @@ def next_period_start(us: np.ndarray, period: str) -> np.ndarray:
     if len(start) and int(start.max()) > _MAX_US:
         raise Unsupported("a moment past the end of the calendar")
     return start
+
+
+def distinct_sums(keys, values=None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct int64 `keys` in ascending order, with how many times each occurs or, given `values`, the
+    exact int64 sum of its values (np.unique's result, summed). Keys spread over a small range (months, days)
+    are counted with bincount, which needs no sort; float64 bincount sums are exact while every partial sum
+    stays below 2**53 (bounded by the sum of magnitudes), else the sums are added as integers."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if not len(keys):
+        return keys, np.zeros(0, dtype=np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo <= max(4 * len(keys), 1 << 12):
+        offset = keys - lo
+        counts = np.bincount(offset)
+        present = np.flatnonzero(counts)
+        if values is None:
+            return present + lo, counts[present]
+        values = np.asarray(values, dtype=np.int64)
+        if int(np.abs(values).max()) * len(values) < (1 << 53):
+            sums = np.bincount(offset, weights=values).astype(np.int64)
+        else:
+            sums = np.zeros(len(counts), dtype=np.int64)
+            np.add.at(sums, offset, values)
+        return present + lo, sums[present]
+    if values is None:
+        return np.unique(keys, return_counts=True)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(sums, inverse, np.asarray(values, dtype=np.int64))
+    return uniq, sums
