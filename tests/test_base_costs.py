@@ -48,3 +48,58 @@ def test_member_blocks_in_code_order_is_the_lexsort(blocks):
         assert got is not None
     if got is not None:
         assert got.tolist() == np.lexsort((time, member)).tolist()
+
+
+# ------------------------------------------------------------------ tiers settled apart (kernel._settle_apart)
+
+from hypothesis import HealthCheck  # noqa: E402
+
+from test_vector_kernel import PROGRAMS, _history, _plan, _program  # noqa: E402
+
+from loyalty.runtime.mechanics.tiers import reads_tier  # noqa: E402
+from loyalty.simulate.engine import simulate  # noqa: E402
+from loyalty.simulate.vector import kernel as vector_kernel  # noqa: E402
+from loyalty.simulate.vector import simulate_vector  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(2, 14), max_events=st.sampled_from([3, 12, 40]),
+       which=st.sampled_from(["TIER_BENEFITS", "bookstore"]), share=st.sampled_from([0.5, 1.0]))
+def test_members_whose_tiers_settled_replayed_apart_give_the_same_result(tmp_path_factory, monkeypatch, seed, members,
+                                                                         max_events, which, share):
+    """A program whose steps read the tier (a tier's discount): members the first pass guessed right are
+    replayed apart from the ones still settling (with share 1.0, whenever any did). The result is the one of
+    every member taking every pass, and the scalar plan's."""
+    name = which if which in PROGRAMS else f"examples/programs/{which}.loyalty"
+    path, prog = _program(tmp_path_factory, name)
+    assert reads_tier(prog)
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(path, prog, history, seed)
+    with monkeypatch.context() as patch:  # (undone after each example: hypothesis reuses the fixture)
+        patch.setattr(vector_kernel, "SETTLE_APART_SHARE", share)
+        apart = simulate_vector(plan, history)
+    with monkeypatch.context() as patch:
+        patch.setattr(vector_kernel._Kernel, "_settle_apart", lambda self: None)
+        together = simulate_vector(plan, history)
+    assert apart.canonical() == together.canonical()
+    assert apart.canonical() == simulate(plan, history).canonical()
+
+
+def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
+    """Bookstore members of whom some reach a tier: the first pass's wrong guesses are theirs only, they settle
+    apart (the split happens: the property above is not vacuous), and the result is unchanged."""
+    path, prog = _program(tmp_path_factory, "examples/programs/bookstore.loyalty")
+    splits = []
+    original = vector_kernel._Kernel._settle_apart
+
+    def counted(self):
+        out = original(self)
+        splits.append(out is not None)
+        return out
+
+    monkeypatch.setattr(vector_kernel._Kernel, "_settle_apart", counted)
+    history = _history(prog, 3, 14, 40)
+    plan = _plan(path, prog, history, 3)
+    apart = simulate_vector(plan, history)
+    assert any(splits)
+    assert apart.canonical() == simulate(plan, history).canonical()
