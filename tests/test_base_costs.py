@@ -103,3 +103,34 @@ def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
     apart = simulate_vector(plan, history)
     assert any(splits)
     assert apart.canonical() == simulate(plan, history).canonical()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "", "order 7"])), min_size=0, max_size=30),
+       st.integers(0, 30), st.integers(0, 30))
+def test_a_few_rows_of_a_long_dictionary_read_as_the_texts_they_hold(values, start, length):
+    """A slice of a dictionary column (a group's rows share the whole history's dictionary) as a list: the values
+    of its rows, None where null, whether the dictionary is longer than the slice or not."""
+    import pyarrow as pa
+
+    from loyalty.simulate.history import _pylist
+
+    column = pa.array(values, pa.string()).dictionary_encode()
+    part = column.slice(min(start, len(values)), length)
+    assert _pylist(part) == values[min(start, len(values)):][:length]
+    assert _pylist(pa.chunked_array([part, part], part.type)) == 2 * values[min(start, len(values)):][:length]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(1_600_000_000_000_000, 1_900_000_000_000_000), min_size=1, max_size=5),
+                min_size=1, max_size=40), st.booleans())
+def test_moments_in_earning_order_packed_or_ranked(segments, huge):
+    """The running max of each member's moments, whether (member, moment) packs into an int64 (µs moments of
+    a few decades: a cummax, no sort) or not (moments spread over millennia: by ranks)."""
+    from loyalty.runtime.arrays import moments_in_earning_order, segment_ids
+
+    if huge:
+        segments = [[v * 4000 if i % 2 else -v * 4000 for i, v in enumerate(s)] for s in segments]
+    moments = np.array([v for s in segments for v in s], dtype=np.int64)
+    seg = segment_ids(np.cumsum([0] + [len(s) for s in segments[:-1]]), len(moments))
+    assert moments_in_earning_order(moments, seg).tolist() == [max(s[:i + 1]) for s in segments for i in range(len(s))]

@@ -90,6 +90,9 @@ def moments_in_earning_order(moments: np.ndarray, seg: np.ndarray) -> np.ndarray
     30 June 10:00), only ever within one day."""
     if len(moments) < 2 or np.all((moments[1:] >= moments[:-1]) | (seg[1:] != seg[:-1])):
         return moments  # the usual case: nothing goes back
+    lo = int(moments.min())
+    if fits(int(seg[-1]) + 1, int(moments.max()) - lo + 1):  # (member, moment) packs: no sort (a group of members)
+        return segmented_cummax(moments - lo, seg) + lo
     # (member, moment) would not pack into an int64 at µs: by the moments' ranks instead
     uniq, rank = np.unique(moments, return_inverse=True)
     return uniq[segmented_cummax(rank.reshape(-1).astype(np.int64), seg)]

@@ -375,8 +375,9 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
             if not fits(int(seg[-1]) + 1, nt):
                 out[starts[early]] = True
                 continue
-            order = np.lexsort((inv[:len(t)], seg))  # a member's starts by time (wall times may step back)
-            ev_key = (seg * nt + inv[:len(t)])[order]
+            ev_key = seg * nt + inv[:len(t)]
+            if np.any(ev_key[1:] < ev_key[:-1]):  # a member's starts by time (wall times may step back)
+                ev_key = ev_key[np.lexsort((inv[:len(t)], seg))]
             lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
             hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
             seen |= hi > lo
