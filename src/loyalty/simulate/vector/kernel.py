@@ -857,8 +857,10 @@ class _Kernel:
         missing category the catalog's), evaluated once per distinct (item, category)."""
         rows = self.rows
         catalog = self.prog.catalog
-        pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
-        uniq, inv = np.unique(pair, return_inverse=True)
+        if getattr(self, "_row_pairs", None) is None:  # the rows' distinct pairs, once per kernel (not per rule)
+            pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
+            self._row_pairs = np.unique(pair, return_inverse=True)
+        uniq, inv = self._row_pairs
         ok = np.zeros(len(uniq), dtype=bool)
         for j, p in enumerate(uniq.tolist()):
             ic, cc = divmod(p, len(rows.cat_names) + 1)
