@@ -1266,14 +1266,21 @@ class _Kernel:
             return None
         rowmask, mstarts, mends, mcode = self.members_given
         ev_unsettled = unsettled[self.e_mem]
-        parts = []
+        apart = []
         for members, guess in ((~unsettled, self.tier_guess[~ev_unsettled]),
                                (unsettled, self.tier_before[ev_unsettled])):
             rows_of = np.zeros(len(rowmask), dtype=bool)
             rows_of[self.sel] = members[self.r_mem]
-            part = _Kernel(self.plan, self.rows, rows_of, mstarts[members], mends[members], mcode[members],
-                           self.tail_members, self.known)
+            apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess))
+        plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
+        # this kernel is done (its members go on below): its arrays are freed now, not when the collector
+        # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
+        self.__dict__.clear()
+        parts = []
+        for rows_of, starts, ends, codes, guess in apart:
+            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known)
             parts.append(part.run(guess))
+            part.__dict__.clear()
         return parts[0].merge(parts[1])
 
     def _replay(self) -> None:
