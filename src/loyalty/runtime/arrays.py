@@ -91,6 +91,9 @@ def moments_in_earning_order(moments: np.ndarray, seg: np.ndarray) -> np.ndarray
     30 June 10:00), only ever within one day."""
     if len(moments) < 2 or np.all((moments[1:] >= moments[:-1]) | (seg[1:] != seg[:-1])):
         return moments  # the usual case: nothing goes back
+    lo = int(moments.min())
+    if fits(int(seg[-1]) + 1, int(moments.max()) - lo + 1):  # (member, moment) packs: no sort (a group of members)
+        return segmented_cummax(moments - lo, seg) + lo
     # (member, moment) would not pack into an int64 at µs: by the moments' ranks instead
     uniq, rank = np.unique(moments, return_inverse=True)
     return uniq[segmented_cummax(rank.reshape(-1).astype(np.int64), seg)]
@@ -153,3 +156,33 @@ def next_period_start(us: np.ndarray, period: str) -> np.ndarray:
     if len(start) and int(start.max()) > _MAX_US:
         raise Unsupported("a moment past the end of the calendar")
     return start
+
+
+def distinct_sums(keys, values=None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct int64 `keys` in ascending order, with how many times each occurs or, given `values`, the
+    exact int64 sum of its values (np.unique's result, summed). Keys spread over a small range (months, days)
+    are counted with bincount, which needs no sort; float64 bincount sums are exact while every partial sum
+    stays below 2**53 (bounded by the sum of magnitudes), else the sums are added as integers."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if not len(keys):
+        return keys, np.zeros(0, dtype=np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo <= max(4 * len(keys), 1 << 12):
+        offset = keys - lo
+        counts = np.bincount(offset)
+        present = np.flatnonzero(counts)
+        if values is None:
+            return present + lo, counts[present]
+        values = np.asarray(values, dtype=np.int64)
+        if int(np.abs(values).max()) * len(values) < (1 << 53):
+            sums = np.bincount(offset, weights=values).astype(np.int64)
+        else:
+            sums = np.zeros(len(counts), dtype=np.int64)
+            np.add.at(sums, offset, values)
+        return present + lo, sums[present]
+    if values is None:
+        return np.unique(keys, return_counts=True)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(sums, inverse, np.asarray(values, dtype=np.int64))
+    return uniq, sums

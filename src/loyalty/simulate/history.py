@@ -316,6 +316,15 @@ def _pylist(column) -> list:
 
     if not pa.types.is_dictionary(column.type):
         return column.to_pylist()
+    from loyalty.simulate.columns import arrow, numbers
+
+    array = _one_array(column)
+    if len(array.dictionary) > len(array):  # a few members' rows sharing a long history's dictionary
+        codes = numbers(array.indices, -1)
+        used, at = np.unique(codes, return_inverse=True)
+        real = used >= 0
+        values = [None] * (len(used) - int(real.sum())) + array.dictionary.take(arrow(used[real])).to_pylist()
+        return np.array(values, dtype=object)[at].tolist()
     codes, values = _codes(column)
     return np.array(values + [None], dtype=object)[codes].tolist()
 

@@ -105,7 +105,9 @@ class Orders:
         if len(p) > 1:  # usually in row order already: rows are sorted by member and time
             mp, tp = member[p], time[p]
             if not np.all((mp[1:] > mp[:-1]) | ((mp[1:] == mp[:-1]) & (tp[1:] >= tp[:-1]))):
-                by = np.lexsort((tp, mp))
+                by = _member_blocks_in_code_order(mp, tp)
+                if by is None:
+                    by = np.lexsort((tp, mp))
                 p = p[by]
         self.member = member[p]
         self.time = time[p]
@@ -155,6 +157,28 @@ class Orders:
         return self.history.values_of("member", codes)
 
 
+def _member_blocks_in_code_order(member, time):
+    """The order np.lexsort((time, member)) gives, when each member's entries are one block already in time
+    order (a history's rows are grouped by member, whose codes need not ascend): the blocks by member code,
+    without sorting every entry. None when they are not."""
+    import numpy as np
+
+    n = len(member)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(member[1:], member[:-1], out=new[1:])
+    if not np.all(new[1:] | (time[1:] >= time[:-1])):
+        return None
+    starts = np.flatnonzero(new)
+    codes = member[starts]
+    by_code = np.argsort(codes, kind="stable")
+    if len(codes) > 1 and not np.all(codes[by_code][1:] > codes[by_code][:-1]):
+        return None  # a member in two blocks
+    lengths = np.diff(np.append(starts, n))[by_code]
+    placed = np.cumsum(lengths) - lengths  # where each block starts once sorted
+    return np.repeat(starts[by_code] - placed, lengths) + np.arange(n)
+
+
 def lapse_gaps(scenario) -> tuple[int, ...]:
     """The lapse gaps to count: the analyst's, else every candidate (the report picks one from the data)."""
     chosen = getattr(scenario, "lapse_after_days", None)
@@ -165,6 +189,8 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
     """Add the customer measures of these whole members' rows to `result` (counts, cells, histograms).
     Keys are numbers until the sums are made: only distinct keys become text."""
     import numpy as np
+
+    from loyalty.runtime.arrays import distinct_sums
 
     if not len(history):
         return
@@ -179,15 +205,7 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
 
     def add_by(table: str, column: str, text, keys, values=None) -> None:
         """Sum `values` (default: 1 each) by the int64 `keys`; `text(key)` names a distinct key."""
-        keys = np.asarray(keys, dtype=np.int64)
-        if not len(keys):
-            return
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        if values is None:
-            sums = np.bincount(inverse, minlength=len(uniq))
-        else:
-            sums = np.zeros(len(uniq), dtype=np.int64)  # exact: amounts are int64 minor units
-            np.add.at(sums, inverse, np.asarray(values, dtype=np.int64))
+        uniq, sums = distinct_sums(keys, values)  # exact: amounts are int64 minor units
         for k, v in zip(uniq.tolist(), sums.tolist()):
             add(table, text(k), column, v)
 
@@ -221,7 +239,11 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
     # ---------------------------------------------------------------- by month
     months_wide = 1 << 20  # month numbers (years 1000 to 8999) shifted to be >= 0 fit in 20 bits
     shift = 12 * 1000
-    member_month = np.unique(o.member * months_wide + (month + shift)) if n else np.zeros(0, np.int64)
+    member_month = o.member * months_wide + (month + shift) if n else np.zeros(0, np.int64)
+    if n > 1 and np.all(member_month[1:] >= member_month[:-1]):  # as usual: orders by member, then time
+        member_month = member_month[np.append(True, member_month[1:] != member_month[:-1])]
+    else:
+        member_month = np.unique(member_month)
     pair_member, pair_month = member_month // months_wide, member_month % months_wide - shift
     add_by(_MONTH, "buyers", month_text, pair_month)
     add_by(_MONTH, "new", month_text, month[new_member])
@@ -257,19 +279,21 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
     add_by(_COHORT, "members", month_text, cohort[inside])
     cohort_of = np.zeros(codes, dtype=np.int64)
     cohort_of[o.all_members] = cohort
-    tenure_wide = 1 << 20  # months since signup (below 96,000) in the low bits of a (cohort, k) key
-
-    def cohort_key(c, k):
-        return (c + shift) * tenure_wide + k
-
-    def cohort_text(key: int) -> str:
-        return f"{month_text(key // tenure_wide - shift)}{KEY_SEP}{key % tenure_wide}"
-
     def by_tenure(column: str, members, months, values=None) -> None:
+        """Sums by (cohort, months since signup), keyed (cohort - first_month) * wide + k: keys in a small
+        range (distinct_sums counts them without a sort), in the same order as the pairs."""
         c = cohort_of[members]
         since = months - c
         ok = (since >= 0) & (c >= first_month) & (c <= last_month)
-        add_by(_COHORT, column, cohort_text, cohort_key(c[ok], since[ok]), None if values is None else values[ok])
+        if not ok.any():
+            return
+        c, since = c[ok], since[ok]
+        wide = int(since.max()) + 1
+
+        def cohort_text(key: int) -> str:
+            return f"{month_text(key // wide + first_month)}{KEY_SEP}{key % wide}"
+
+        add_by(_COHORT, column, cohort_text, (c - first_month) * wide + since, None if values is None else values[ok])
 
     if n:
         by_tenure("active", pair_member, pair_month)
@@ -291,8 +315,11 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
     for segment, mask in ((ENROLLED, enrolled), (NOT_ENROLLED, ~enrolled)):
         add(_SEGMENT, segment, "orders", mask.sum())
         add(_SEGMENT, segment, "gross", o.total[mask].sum())
-        members_in, counts = np.unique(o.member[mask], return_counts=True)
-        add(_SEGMENT, segment, "customers", len(members_in))
+        # o.member is sorted (orders by member, then time): each customer's orders are one run
+        members_in = o.member[mask]
+        runs = np.flatnonzero(np.append(True, members_in[1:] != members_in[:-1])) if len(members_in) else members_in
+        counts = np.diff(np.append(runs, len(members_in)))
+        add(_SEGMENT, segment, "customers", len(runs))
         add(_SEGMENT, segment, "repeaters", (counts >= 2).sum())
     if o.accepted.any():
         acc = o.accepted
@@ -307,11 +334,11 @@ def add_customer_cells(result: SimResult, history, plan) -> None:
 
 
 def _observe_all(result: SimResult, name: str, values) -> None:
-    import numpy as np
+    from loyalty.runtime.arrays import distinct_sums
 
     if not len(values):
         return
-    uniq, counts = np.unique(np.asarray(values, dtype=np.int64), return_counts=True)
+    uniq, counts = distinct_sums(values)
     h = result.histograms.setdefault(name, {})
     for v, c in zip(uniq.tolist(), counts.tolist()):
         h[v] = h.get(v, 0) + c

@@ -82,6 +82,9 @@ TAIL_MEMBERS = 32
 # s at 100k rows of a coffee_stars variant, tail 0 / 4 / 32: even history 0.26 / 0.28 / 0.32, skewed
 # (--skew 1.2) 1.21 / 0.77 / 0.92)
 TAIL_MEMBERS_TIERS = 4
+# Tiers that steps read settle by passes (_Kernel.run): when after the first pass at most this share of the
+# members is still settling, they go on apart from the others (_settle_apart)
+SETTLE_APART_SHARE = 0.5
 _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
 # the program (Kernel._settle_spend; a pass per threshold a member crosses is the usual count)
@@ -381,8 +384,9 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
             if not fits(int(seg[-1]) + 1, nt):
                 out[starts[early]] = True
                 continue
-            order = np.lexsort((inv[:len(t)], seg))  # a member's starts by time (wall times may step back)
-            ev_key = (seg * nt + inv[:len(t)])[order]
+            ev_key = seg * nt + inv[:len(t)]
+            if np.any(ev_key[1:] < ev_key[:-1]):  # a member's starts by time (wall times may step back)
+                ev_key = ev_key[np.lexsort((inv[:len(t)], seg))]
             lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
             hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
             seen |= hi > lo
@@ -628,6 +632,7 @@ class _Kernel:
         self.prog = plan.program
         self.rows = rows
         self.mstarts, self.mends = mstarts, mends  # the members' rows in `rows` (for a kernel of some of them)
+        self.members_given = (rowmask, mstarts, mends, mcode)  # for kernels of some of them (_settle_apart)
         sel = np.flatnonzero(rowmask)
         self.sel = sel
         # row arrays over the kernel's members only
@@ -681,8 +686,6 @@ class _Kernel:
         self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
         self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
         self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
-        self.tier_guess: Optional[np.ndarray] = None  # the tiers a pass reads (run), None: the start tier
-        self.passes_left = MAX_TIER_PASSES
 
     def _timer_events(self) -> None:
         """The kernel's own events (_with_timer_points), once the history's are accepted or refused: never
@@ -865,8 +868,10 @@ class _Kernel:
         missing category the catalog's), evaluated once per distinct (item, category)."""
         rows = self.rows
         catalog = self.prog.catalog
-        pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
-        uniq, inv = np.unique(pair, return_inverse=True)
+        if getattr(self, "_row_pairs", None) is None:  # the rows' distinct pairs, once per kernel (not per rule)
+            pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
+            self._row_pairs = np.unique(pair, return_inverse=True)
+        uniq, inv = self._row_pairs
         ok = np.zeros(len(uniq), dtype=bool)
         for j, p in enumerate(uniq.tolist()):
             ic, cc = divmod(p, len(rows.cat_names) + 1)
@@ -1218,7 +1223,9 @@ class _Kernel:
     # The state-free part of a purchase is the mechanics' own vector steps, beside their scalar steps:
     # punch.vector_discounts (the discount per line, the amount paid) and earn.vector_points (each earning
     # slot's points per event for every tier). What depends on state runs here, in lockstep.
-    def run(self) -> SimResult:
+    def run(self, tier_guess: Optional[np.ndarray] = None) -> SimResult:
+        """The kernel's result. `tier_guess`: the tier each event starts its passes from (any guess gives the
+        same result; a good one saves passes), default the start tier everywhere."""
         prog = self.prog
         self.punch_rules = [r for r in prog.rules if r.action == "punch"]
         self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
@@ -1238,50 +1245,53 @@ class _Kernel:
         # tiers the last one ended with; the tier before an event depends only on earlier events, so each pass
         # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
         tiers = prog.tiers
-        if self.tier_guess is None:
-            self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
-        for _ in range(self.passes_left):
+        self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64) \
+            if tier_guess is None else tier_guess
+        for _ in range(MAX_TIER_PASSES):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
                 return self._aggregate()
-            if not prog.budgets and not self.plan.referrals:
-                return self._settle_apart()
+            apart = self._settle_apart()
+            if apart is not None:
+                return apart
             self.tier_guess = self.tier_before.copy()
         raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
 
-    def _settle_apart(self) -> SimResult:
-        """After a pass in which some members' tiers moved: where nothing program-wide couples members (no
-        budgets, stock or code totals, no referral pass), each member's replay depends on her own guess only, so
-        the members whose guess held are settled (their result is this pass's), and only the others need
-        more passes. Each part is a kernel of its members: the settled ones run once more on the same guess
-        (one pass, no replay of the others), the rest carry on from this pass's tiers; the results merge
-        exactly (SimResult.merge). At 1M rows of outdoor_club most members never change tier, so this
-        replaces 3 more passes over everyone by one, and a few over the members still moving."""
-        moved = np.zeros(self.nmem, dtype=bool)
-        moved[self.e_mem[self.tier_before != self.tier_guess]] = True
-        subs = []
-        for members, guess in ((~moved, self.tier_guess), (moved, self.tier_before)):
-            if members.any():
-                subs.append((members, guess[members[self.e_mem]]))
-        # this pass's arrays are not needed any more: let them go before the parts replay
-        kept = {name: getattr(self, name) for name in ("plan", "rows", "sel", "r_mem", "mstarts", "mends", "mcode",
-                                                        "tail_members", "known", "passes_left")}
+    def _settle_apart(self) -> Optional[SimResult]:
+        """After a pass whose guessed tiers were wrong for some members only: those members' tiers go on
+        settling by passes in a kernel of their own (from the tiers this pass found), and the members the pass
+        got right are replayed once more, apart, by a kernel that starts from the same guess (so its first pass
+        is exact and the last), instead of every member replaying every pass (bookstore at 1M rows: 4 passes
+        of 9,779 members per group, the last two for 114 and 1 of them). Members are independent unless
+        something program-wide couples them (budgets, stock, codes, referrals: then None, and every member
+        takes every pass); the two results merge as any two groups of members do. None too when most members
+        are unsettled: another pass of them all costs no more."""
+        prog = self.prog
+        if (prog.budgets or prog.codes or self.known or self.plan.referrals
+                or any(rw.stock is not None for rw in prog.rewards.values())):
+            return None
+        unsettled = np.zeros(self.nmem, dtype=bool)
+        unsettled[self.e_mem[self.tier_before != self.tier_guess]] = True
+        if unsettled.all() or int(unsettled.sum()) > SETTLE_APART_SHARE * self.nmem:
+            return None
+        rowmask, mstarts, mends, mcode = self.members_given
+        ev_unsettled = unsettled[self.e_mem]
+        apart = []
+        for members, guess in ((~unsettled, self.tier_guess[~ev_unsettled]),
+                               (unsettled, self.tier_before[ev_unsettled])):
+            rows_of = np.zeros(len(rowmask), dtype=bool)
+            rows_of[self.sel] = members[self.r_mem]
+            apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess))
+        plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
+        # this kernel is done (its members go on below): its arrays are freed now, not when the collector
+        # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
-        self.__dict__.update(kept)
         parts = []
-        for members, guess in subs:
-            sub = self._kernel_of(members)
-            sub.tier_guess = guess
-            sub.passes_left = self.passes_left - 1
-            parts.append(sub.run())
-        return parts[0].merge(parts[1]) if len(parts) == 2 else parts[0]
-
-    def _kernel_of(self, members: np.ndarray) -> "_Kernel":
-        """A kernel of some of this one's members (a mask), on the same rows."""
-        rowmask = np.zeros(self.rows.n, dtype=bool)
-        rowmask[self.sel[members[self.r_mem]]] = True
-        return _Kernel(self.plan, self.rows, rowmask, self.mstarts[members], self.mends[members], self.mcode[members],
-                       self.tail_members, self.known)
+        for rows_of, starts, ends, codes, guess in apart:
+            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known)
+            parts.append(part.run(guess))
+            part.__dict__.clear()
+        return parts[0].merge(parts[1])
 
     def _replay(self) -> None:
         """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""

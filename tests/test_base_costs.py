@@ -1,0 +1,136 @@
+"""The kernel frame's cheaper formulations (issue 12, base costs) against the plain numpy they replace."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loyalty.runtime.arrays import distinct_sums
+from loyalty.simulate.measures import _member_blocks_in_code_order
+
+keys_and_values = st.integers(1, 60).flatmap(lambda n: st.tuples(
+    st.lists(st.one_of(st.integers(-5, 40), st.integers(-(1 << 40), 1 << 40)), min_size=n, max_size=n),
+    st.lists(st.one_of(st.integers(-1000, 1000), st.integers(-(1 << 50), 1 << 50)), min_size=n, max_size=n)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys_and_values)
+def test_distinct_sums_is_unique_then_summed(kv):
+    keys, values = np.array(kv[0], dtype=np.int64), np.array(kv[1], dtype=np.int64)
+    uniq, counts = np.unique(keys, return_counts=True)
+    got_keys, got_counts = distinct_sums(keys)
+    assert got_keys.tolist() == uniq.tolist() and got_counts.tolist() == counts.tolist()
+    got_keys, got_sums = distinct_sums(keys, values)
+    expected = {}
+    for k, v in zip(kv[0], kv[1]):
+        expected[k] = expected.get(k, 0) + v  # Python ints: exact
+    assert got_keys.tolist() == sorted(expected)
+    assert got_sums.tolist() == [expected[k] for k in sorted(expected)]
+
+
+def test_distinct_sums_of_nothing():
+    keys, sums = distinct_sums(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    assert len(keys) == 0 and len(sums) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.lists(st.integers(0, 5), min_size=1, max_size=6)),
+                min_size=1, max_size=10))
+def test_member_blocks_in_code_order_is_the_lexsort(blocks):
+    """Blocks of one member each, times as given: the block order is lexsort's whenever it answers, and it
+    answers whenever each member is one block in time order."""
+    member = np.array([m for m, times in blocks for _ in times], dtype=np.int64)
+    time = np.array([t for _, times in blocks for t in times], dtype=np.int64)
+    got = _member_blocks_in_code_order(member, time)
+    one_block_each = len({m for m, _ in blocks}) == len(blocks) and not any(
+        m == n for (m, _), (n, _) in zip(blocks, blocks[1:]))
+    in_order = all(times == sorted(times) for _, times in blocks)
+    if one_block_each and in_order:
+        assert got is not None
+    if got is not None:
+        assert got.tolist() == np.lexsort((time, member)).tolist()
+
+
+# ------------------------------------------------------------------ tiers settled apart (kernel._settle_apart)
+
+from hypothesis import HealthCheck  # noqa: E402
+
+from test_vector_kernel import PROGRAMS, _history, _plan, _program  # noqa: E402
+
+from loyalty.runtime.mechanics.tiers import reads_tier  # noqa: E402
+from loyalty.simulate.engine import simulate  # noqa: E402
+from loyalty.simulate.vector import kernel as vector_kernel  # noqa: E402
+from loyalty.simulate.vector import simulate_vector  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(2, 14), max_events=st.sampled_from([3, 12, 40]),
+       which=st.sampled_from(["TIER_BENEFITS", "bookstore"]), share=st.sampled_from([0.5, 1.0]))
+def test_members_whose_tiers_settled_replayed_apart_give_the_same_result(tmp_path_factory, monkeypatch, seed, members,
+                                                                         max_events, which, share):
+    """A program whose steps read the tier (a tier's discount): members the first pass guessed right are
+    replayed apart from the ones still settling (with share 1.0, whenever any did). The result is the one of
+    every member taking every pass, and the scalar plan's."""
+    name = which if which in PROGRAMS else f"examples/programs/{which}.loyalty"
+    path, prog = _program(tmp_path_factory, name)
+    assert reads_tier(prog)
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(path, prog, history, seed)
+    with monkeypatch.context() as patch:  # (undone after each example: hypothesis reuses the fixture)
+        patch.setattr(vector_kernel, "SETTLE_APART_SHARE", share)
+        apart = simulate_vector(plan, history)
+    with monkeypatch.context() as patch:
+        patch.setattr(vector_kernel._Kernel, "_settle_apart", lambda self: None)
+        together = simulate_vector(plan, history)
+    assert apart.canonical() == together.canonical()
+    assert apart.canonical() == simulate(plan, history).canonical()
+
+
+def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
+    """Bookstore members of whom some reach a tier: the first pass's wrong guesses are theirs only, they settle
+    apart (the split happens: the property above is not vacuous), and the result is unchanged."""
+    path, prog = _program(tmp_path_factory, "examples/programs/bookstore.loyalty")
+    splits = []
+    original = vector_kernel._Kernel._settle_apart
+
+    def counted(self):
+        out = original(self)
+        splits.append(out is not None)
+        return out
+
+    monkeypatch.setattr(vector_kernel._Kernel, "_settle_apart", counted)
+    history = _history(prog, 3, 14, 40)
+    plan = _plan(path, prog, history, 3)
+    apart = simulate_vector(plan, history)
+    assert any(splits)
+    assert apart.canonical() == simulate(plan, history).canonical()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "", "order 7"])), min_size=0, max_size=30),
+       st.integers(0, 30), st.integers(0, 30))
+def test_a_few_rows_of_a_long_dictionary_read_as_the_texts_they_hold(values, start, length):
+    """A slice of a dictionary column (a group's rows share the whole history's dictionary) as a list: the values
+    of its rows, None where null, whether the dictionary is longer than the slice or not."""
+    import pyarrow as pa
+
+    from loyalty.simulate.history import _pylist
+
+    column = pa.array(values, pa.string()).dictionary_encode()
+    part = column.slice(min(start, len(values)), length)
+    assert _pylist(part) == values[min(start, len(values)):][:length]
+    assert _pylist(pa.chunked_array([part, part], part.type)) == 2 * values[min(start, len(values)):][:length]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(1_600_000_000_000_000, 1_900_000_000_000_000), min_size=1, max_size=5),
+                min_size=1, max_size=40), st.booleans())
+def test_moments_in_earning_order_packed_or_ranked(segments, huge):
+    """The running max of each member's moments, whether (member, moment) packs into an int64 (µs moments of
+    a few decades: a cummax, no sort) or not (moments spread over millennia: by ranks)."""
+    from loyalty.runtime.arrays import moments_in_earning_order, segment_ids
+
+    if huge:
+        segments = [[v * 4000 if i % 2 else -v * 4000 for i, v in enumerate(s)] for s in segments]
+    moments = np.array([v for s in segments for v in s], dtype=np.int64)
+    seg = segment_ids(np.cumsum([0] + [len(s) for s in segments[:-1]]), len(moments))
+    assert moments_in_earning_order(moments, seg).tolist() == [max(s[:i + 1]) for s in segments for i in range(len(s))]
