@@ -346,8 +346,11 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     to the latest one before it (`moments_in_earning_order`; the same day, hence the same month). That is the
     scalar's result unless something looks at the balance in between: one of the member's events, or the
     end of the history (at or after the batch's own moment, before the moved one). Those members are
-    replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind that
-    both waits and expires after earning, or expires after inactivity (their moments interleave)."""
+    replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind whose
+    pending time and expiry both count months or years, or that expires after inactivity or at a period's
+    end (their moments interleave). A kind that waits days or weeks and expires months after earning (its
+    pending moments never go back) is the first case: the plan matures and expires only at an event's moment
+    or the end (`advance`), so a moved expiry changes nothing unless one of those falls between the two."""
     out = np.zeros(rows.n, dtype=bool)
     kinds = [k for k in prog.kinds if any(unit in ("month", "year") for _, unit in _stream_moments(k))]
     if not kinds or not rows.n:
@@ -356,7 +359,8 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     t, mem = rows.time[starts], rows.member[starts]
     seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
     for k in kinds:
-        strict = len(_stream_moments(k)) > 1 or k.expiry in ("inactivity", "period_end")
+        strict = sum(unit in ("month", "year") for _, unit in _stream_moments(k)) > 1 or \
+            k.expiry in ("inactivity", "period_end")
         for amount, unit in _stream_moments(k):
             own = _add_duration(t, amount, unit)
             moved = moments_in_earning_order(own, seg)
