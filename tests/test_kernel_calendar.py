@@ -1,14 +1,20 @@
-"""The kernel's calendar steps against the scalar plan: expiry `N months after earning` on a kind whose
-points also wait a few days (coffee_stars' shape), where a batch earned later can expire earlier (the day
-clamps to the month's end, the time of day stays). The kernel runs such a member unless one of her events,
-or the end of the history, falls between the two moments; the result is the scalar plan's either way."""
+"""The kernel's calendar steps against the scalar plan.
+
+Expiry `N months after earning` on a kind whose points also wait a few days (coffee_stars' shape), where a
+batch earned later can expire earlier (the day clamps to the month's end, the time of day stays): the kernel
+runs such a member unless one of her events, or the end of the history, falls between the two moments; the
+result is the scalar plan's either way.
+
+Tiers by points earned that a tier's discount changes (beauty_points' shape): the kernel's first guess of
+the tiers, made tier by tier, is the settled one, and the result is the scalar plan's."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from loyalty.simulate.run import load_program
-from loyalty.simulate.vector import supports
+from loyalty.simulate.vector import simulate_vector, supports
 
 from test_vector_kernel import SWAPPED, _routed_run
 
@@ -78,3 +84,144 @@ def test_expiry_months_after_earning_with_pending_days_stays_on_the_kernel(tmp_p
     vec, ref, n = _routed_run(str(path), prog, _EARNED + rows, SWAPPED)
     assert vec.canonical() == ref.canonical()
     assert n == routed
+
+
+# ---------------------------------------------------------------- the first guess of the tiers, tier by tier
+# Tiers by points earned, with a tier's own discount: what a purchase earns depends on the tier the member
+# holds, which depends on what earlier purchases earned. The kernel's first guess (Kernel._tier_guess_by_tier)
+# runs the state-free steps once per tier and takes each event's points from its own tier's run; the passes
+# then confirm it (or settle from it).
+
+TIER_DISCOUNT = """
+program "Tier discount" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire after 12 months without a purchase
+}
+catalog {
+  category "drinks"
+  item "coffee" in category "drinks" costing 6 NOK
+  item "beans" in category "drinks" costing 40 NOK
+}
+reward "free coffee" is a free "coffee"
+redeem 500 points for "free coffee"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "beans for gold" {
+  get 10% off
+  on "beans"
+  for tier "gold"
+}
+tiers by points earned in the last 12 months {
+  tier "silver" from 100 points {
+    earn 1.5x points
+    get 20% off
+  }
+  tier "gold" from 300 points {
+    earn 2x points
+    get 50% off
+  }
+  downgrade at the end of each year with 1 month grace
+}
+"""
+
+
+def _guessed_and_settled(monkeypatch, plan, history):
+    """The kernel's result, and per kernel run (a member range) its first guess of the tiers, the tiers it
+    settled on, and how many passes it took from the guess."""
+    from loyalty.simulate.vector import kernel
+
+    runs = []
+    guess, replay = kernel._Kernel._tier_guess_by_tier, kernel._Kernel._replay
+
+    def guessing(self):
+        runs.append({"guess": guess(self), "passes": 0, "kernel": self})
+        return runs[-1]["guess"]
+
+    def counting(self):
+        if runs:
+            runs[-1]["passes"] += 1
+        replay(self)
+
+    monkeypatch.setattr(kernel._Kernel, "_tier_guess_by_tier", guessing)
+    monkeypatch.setattr(kernel._Kernel, "_replay", counting)
+    result = kernel.simulate_vector(plan, history)
+    return result, [(r["guess"], r["kernel"].tier_before, r["passes"]) for r in runs]
+
+
+def _rows_history(prog, rows):
+    from loyalty.simulate.history import ReadOptions, build_history
+
+    from test_vector_kernel import HEADER
+
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
+    return build_history(cols, "tiers.csv", 2, options)
+
+
+@pytest.mark.parametrize("amounts", [
+    # 100.00 of beans at no tier: 100 points, silver; then 250.00 at silver's 20% off: 200 paid, 300 points
+    # (1.5x), gold; 100.00 at gold's 50% and 10% off: 45 paid, 90 points
+    ["100.00", "250.00", "100.00"],
+    # 99 points: no tier; 1 more: silver; 170.00 at 20% off: 136 paid, 204 points: 304, gold
+    ["99.00", "1.00", "170.00", "40.00", "40.00"],
+    # 166.00 at 20% off: 132.80 paid, 199 points: 299, still silver; 1.00 more: 0.80 paid, 1 point: gold
+    ["100.00", "166.00", "1.00", "40.00"],
+])
+def test_tiers_guessed_tier_by_tier_are_the_settled_ones(tmp_path, monkeypatch, amounts):
+    """Purchases whose points cross a tier only at one tier's discount and rate: the first guess is every
+    event's settled tier (one pass confirms it), and the kernel's result is the scalar plan's."""
+    from loyalty.simulate.engine import simulate
+
+    from test_vector_kernel import _plan
+
+    path = tmp_path / "tier_discount.loyalty"
+    path.write_text(TIER_DISCOUNT)
+    prog = load_program(str(path))
+    assert supports(prog, None) is None
+    rows = [["A", f"2024-03-{10 + i:02d}T10:00", "purchase", f"A{i}", "beans", "", "1", amount, "", ""]
+            for i, amount in enumerate(amounts)]
+    rows += [["B", "2024-03-10T11:00", "purchase", "B1", "coffee", "", "1", "6.00", "", ""]]
+    history = _rows_history(prog, rows)
+    plan = _plan(str(path), prog, history)
+    result, runs = _guessed_and_settled(monkeypatch, plan, history)
+    assert [settled.max() for _, settled, _ in runs] == [1]  # A reaches gold
+    for guessed, settled, passes in runs:
+        assert guessed.tolist() == settled.tolist()
+        assert passes == 1
+    assert result.canonical() == simulate(plan, history).canonical()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]),
+       which=st.sampled_from(["TIER_DISCOUNT", "examples/programs/beauty_points.loyalty"]))
+def test_generated_histories_tiers_guessed_tier_by_tier(tmp_path, monkeypatch, seed, members, max_events, which):
+    """On generated histories (returns, referrals, redemptions, signups ...) of programs with tiers by points
+    earned and a tier's discount: the kernel equals the scalar plan member by member, and where what an
+    event earns reads only its own tier (both programs: no cap on a discount, no budget) the first guess is
+    the settled tiers."""
+    from loyalty.simulate.engine import simulate
+
+    from test_vector_kernel import ROOT, _history, _plan
+
+    if which == "TIER_DISCOUNT":
+        path = tmp_path / "tier_discount.loyalty"
+        path.write_text(TIER_DISCOUNT)
+    else:
+        path = ROOT / which
+    prog = load_program(str(path))
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(str(path), prog, history, seed % 7)
+    result, runs = _guessed_and_settled(monkeypatch, plan, history)
+    # (a member with a redemption row goes to the scalar plan: with none left, `runs` is empty)
+    for guessed, settled, passes in runs:
+        assert guessed.tolist() == settled.tolist()
+        assert passes == 1
+    assert result.canonical() == simulate(plan, history).canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()

@@ -132,6 +132,14 @@ def reads_tier(prog) -> bool:
     return any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ()))
 
 
+def guess_by_tier(prog) -> bool:
+    """Whether the kernel's first guess of the tiers is worth making tier by tier (Kernel._tier_guess_by_tier):
+    tiers by points earned, which a tier's discount (or a `for tier` rule) changes through the points each
+    purchase earns, so that passes from the first tier everywhere go back and forth."""
+    tiers = prog.tiers
+    return tiers is not None and prog.metrics[tiers.metric].kind == "earned" and not prog.budgets
+
+
 def vector_tier_discount(kern) -> None:
     """The vectorised `tier_discount`: on each running purchase's lines, the percentage off of the tier the
     member holds (`kern.tier_guess`, settled by passes), off `kern.paid` in place before the discount rules';

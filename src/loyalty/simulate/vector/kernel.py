@@ -59,7 +59,7 @@ from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
-from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
+from loyalty.runtime.mechanics.tiers import VectorTiers, guess_by_tier, reads_tier, vector_tier_discount
 from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
 from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LAPSE, vector_all_lapses,
                                                vector_firing_events, vector_lapses)
@@ -1230,6 +1230,8 @@ class _Kernel:
         # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
         tiers = prog.tiers
         self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        if reads_tier(prog) and guess_by_tier(prog):
+            self.tier_guess = self._tier_guess_by_tier()
         for _ in range(MAX_TIER_PASSES):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
@@ -1237,8 +1239,34 @@ class _Kernel:
             self.tier_guess = self.tier_before.copy()
         raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
 
+    def _tier_guess_by_tier(self) -> np.ndarray:
+        """A first guess of the tier each event sees, for tiers by points earned that a tier's own discount or
+        a `for tier` rule changes (tiers.guess_by_tier): the state-free steps once per tier as if every event
+        saw it, each event's points in the lockstep taken from the run of the tier it finds there (the points
+        table's row of that tier, from that tier's run). Where what an event earns reads only that event's
+        tier, that is every event's exact tier and the next pass confirms it; from the usual guess (the first
+        tier everywhere) the passes took three or four. Whatever it guesses, the passes settle (`run`)."""
+        tiers = self.prog.tiers
+        tables: dict = {}
+        for t in range(min(tiers.qualified(0), 0), len(tiers.tiers)):
+            self.tier_guess = np.full(self.nev, t, dtype=np.int64)
+            self._state_free()
+            for key, table in self.ptab.items():
+                if key not in tables:
+                    tables[key] = table.copy()
+                tables[key][t + 1] = table[t + 1]
+        self.ptab = tables
+        self._lockstep()
+        return self.tier_before.copy()
+
     def _replay(self) -> None:
         """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
+        self._state_free()
+        self._lockstep()
+        self._after_lockstep()
+
+    def _state_free(self) -> None:
+        """What a pass computes before the lockstep: the steps that need no state, on `tier_guess`."""
         prog = self.prog
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
@@ -1261,7 +1289,10 @@ class _Kernel:
         # earn and gift, before the lockstep
         self.cap_cut: list[tuple] = []  # (rule, claims cut, points cut) of earning parts' caps
         vector_limits(self)
-        self._lockstep()
+
+    def _after_lockstep(self) -> None:
+        """What a pass computes after the lockstep: gifts gated by a balance, rewards taken back, stock."""
+        prog = self.prog
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
         self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
