@@ -225,3 +225,123 @@ def test_generated_histories_tiers_guessed_tier_by_tier(tmp_path, monkeypatch, s
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()
+
+
+# ---------------------------------------------------------------- tiers no lockstep state moves
+# Tiers by lifetime visits (grocery_club's shape) read by a tier's discount and a `for tier` rule: the
+# first pass computes every event's tier before it reads them (tiers.vector_tiers_at_once), and the passes
+# confirm it.
+
+TIER_LIFETIME_VISITS = """
+program "Lifetime visits" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  available 3 days after purchase
+  balance may go negative
+}
+catalog {
+  category "drinks"
+  item "coffee" in category "drinks" costing 6 NOK
+  item "beans" in category "drinks" costing 40 NOK
+}
+reward "free coffee" is a free "coffee"
+redeem 50 points for "free coffee"
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "beans for regulars" {
+  get 10% off
+  on "beans"
+  for tier "regular"
+}
+tiers by lifetime visits {
+  tier "member" from 1 {
+    earn 1.5x points
+  }
+  tier "regular" from 3 {
+    earn 2x points
+    get 5% off
+  }
+}
+"""
+
+
+def _at_once_and_settled(monkeypatch, plan, history):
+    """The kernel's result, and per kernel run its tiers computed at once and the tiers it settled on, and
+    how many passes it took."""
+    from loyalty.simulate.vector import kernel
+
+    runs = []
+    at_once, replay = kernel.vector_tiers_at_once, kernel._Kernel._replay
+
+    def computing(kern, free_metric_of):
+        runs.append({"guess": at_once(kern, free_metric_of), "passes": 0, "kernel": kern})
+        return runs[-1]["guess"]
+
+    def counting(self):
+        replay(self)
+        runs[-1]["passes"] += 1
+
+    monkeypatch.setattr(kernel, "vector_tiers_at_once", computing)
+    monkeypatch.setattr(kernel._Kernel, "_replay", counting)
+    result = kernel.simulate_vector(plan, history)
+    return result, [(r["guess"], r["kernel"].tier_before, r["passes"]) for r in runs]
+
+
+def test_tiers_by_lifetime_visits_computed_at_once_are_the_settled_ones(tmp_path, monkeypatch):
+    """Visits, a return (which counts no visit but sets the tier again), purchases outside the program's
+    time are absent here; the tiers computed at once are every event's settled tier, one pass confirms
+    them, and the result is the scalar plan's."""
+    from loyalty.simulate.engine import simulate
+
+    from test_vector_kernel import _plan
+
+    path = tmp_path / "visits.loyalty"
+    path.write_text(TIER_LIFETIME_VISITS)
+    prog = load_program(str(path))
+    assert supports(prog, None) is None
+    rows = [["A", "2024-03-01T10:00", "purchase", "A1", "beans", "", "1", "40.00", "", ""],
+            ["A", "2024-03-02T10:00", "visit", "", "", "", "", "", "", ""],
+            ["A", "2024-03-03T10:00", "purchase", "A2", "beans", "", "2", "80.00", "", ""],  # 3rd visit: regular
+            ["A", "2024-03-04T10:00", "return", "A2", "beans", "", "1", "40.00", "", ""],
+            ["A", "2024-03-05T10:00", "purchase", "A3", "beans", "", "1", "40.00", "", ""],  # at regular
+            ["B", "2024-03-01T11:00", "purchase", "B1", "coffee", "", "1", "6.00", "", ""]]
+    history = _rows_history(prog, rows)
+    plan = _plan(str(path), prog, history)
+    result, runs = _at_once_and_settled(monkeypatch, plan, history)
+    assert [(guessed.tolist(), settled.tolist(), passes) for guessed, settled, passes in runs] == \
+        [([-1, 0, 0, 1, 1, -1], [-1, 0, 0, 1, 1, -1], 1)]
+    assert result.canonical() == simulate(plan, history).canonical()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]),
+       which=st.sampled_from(["TIER_LIFETIME_VISITS", "examples/programs/grocery_club.loyalty"]))
+def test_generated_histories_tiers_computed_at_once(tmp_path, monkeypatch, seed, members, max_events, which):
+    """On generated histories of programs with tiers by lifetime visits that a discount reads: the kernel
+    equals the scalar plan member by member, and the tiers computed at once are the settled ones."""
+    from loyalty.simulate.engine import simulate
+
+    from test_vector_kernel import ROOT, _history, _plan
+
+    if which == "TIER_LIFETIME_VISITS":
+        path = tmp_path / "visits.loyalty"
+        path.write_text(TIER_LIFETIME_VISITS)
+    else:
+        path = ROOT / which
+    prog = load_program(str(path))
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(str(path), prog, history, seed % 7)
+    result, runs = _at_once_and_settled(monkeypatch, plan, history)
+    # (a member with a redemption row goes to the scalar plan: with none left, `runs` is empty)
+    for guessed, settled, passes in runs:
+        assert guessed is not None
+        assert guessed.tolist() == settled.tolist()
+        assert passes == 1
+    assert result.canonical() == simulate(plan, history).canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()

@@ -59,7 +59,8 @@ from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
-from loyalty.runtime.mechanics.tiers import VectorTiers, guess_by_tier, reads_tier, vector_tier_discount
+from loyalty.runtime.mechanics.tiers import (VectorTiers, guess_by_tier, reads_tier, vector_tier_discount,
+                                             vector_tiers_at_once)
 from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
 from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LAPSE, vector_all_lapses,
                                                vector_firing_events, vector_lapses)
@@ -609,6 +610,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 class _Kernel:
+    tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
+
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None):
         self.plan = plan
@@ -1228,10 +1231,13 @@ class _Kernel:
         # guess, settled by passes like the spend (_settle_spend): each pass replays everything with the
         # tiers the last one ended with; the tier before an event depends only on earlier events, so each pass
         # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
+        # Two first guesses save passes: tier by tier where tiers count points a tier's discount changes, and
+        # tiers no lockstep state moves (lifetime visits), computed by the first pass before it reads them.
         tiers = prog.tiers
         self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
         if reads_tier(prog) and guess_by_tier(prog):
             self.tier_guess = self._tier_guess_by_tier()
+        self.tiers_at_once = reads_tier(prog) and not guess_by_tier(prog)
         for _ in range(MAX_TIER_PASSES):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
@@ -1275,6 +1281,11 @@ class _Kernel:
         self._returns()
         if self.e_timer.any():
             self._timer_events()
+        if self.tiers_at_once:  # once, with the returns' validity known (runtime/mechanics/tiers.py)
+            self.tiers_at_once = False
+            at_once = vector_tiers_at_once(self, self._free_metric)
+            if at_once is not None:
+                self.tier_guess = at_once
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs
@@ -1331,6 +1342,17 @@ class _Kernel:
             self.adjust_j[k] = len(self.slot_rules[k])
             self.slot_rules[k].append(_Slot(("adjust", k), None, None, fixed=True, adjust=True))
 
+    def _free_metric(self) -> np.ndarray:
+        """Per event, what it adds to the tiers' metric where no lockstep state decides it: the spend (a
+        return's share taken off), a visit (a running purchase or visit); zero for points earned."""
+        metric = self.prog.metrics[self.prog.tiers.metric] if self.prog.tiers else None
+        counted = (self.e_type == PURCHASE) & self.e_running
+        if metric is not None and metric.kind == "spend":
+            return self.spend_deltas
+        if metric is not None and metric.kind == "visits":
+            return (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
+        return np.zeros(self.nev, dtype=np.int64)
+
     def _lockstep(self) -> None:
         prog = self.prog
         nev, nmem = self.nev, self.nmem
@@ -1343,12 +1365,8 @@ class _Kernel:
         mval = np.zeros(nmem, dtype=np.int64)
         self.tier_before = np.full(nev, start_tier, dtype=np.int64)
         self.tier_after = np.full(nev, start_tier, dtype=np.int64)
-        free_metric = np.zeros(nev, dtype=np.int64)
+        free_metric = self._free_metric()
         counted = (self.e_type == PURCHASE) & self.e_running
-        if metric is not None and metric.kind == "spend":
-            free_metric = self.spend_deltas
-        elif metric is not None and metric.kind == "visits":
-            free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
         # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
         vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
