@@ -854,13 +854,19 @@ class _Kernel:
             return cond
         return self._rows_where(rule.line_matches) & cond
 
+    @functools.cached_property
+    def _row_pairs(self) -> tuple:
+        """The distinct (item, category) codes of the rows, and each row's among them (np.unique's sort, once
+        per kernel rather than once per filter)."""
+        pair = self.r_item * (len(self.rows.cat_names) + 1) + (self.r_cat + 1)
+        return np.unique(pair, return_inverse=True)
+
     def _rows_where(self, test) -> np.ndarray:
         """test(item, category) for every row, as the scalar event's lines have them (an empty item is "", a
         missing category the catalog's), evaluated once per distinct (item, category)."""
         rows = self.rows
         catalog = self.prog.catalog
-        pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
-        uniq, inv = np.unique(pair, return_inverse=True)
+        uniq, inv = self._row_pairs
         ok = np.zeros(len(uniq), dtype=bool)
         for j, p in enumerate(uniq.tolist()):
             ic, cc = divmod(p, len(rows.cat_names) + 1)
