@@ -140,6 +140,21 @@ def guess_by_tier(prog) -> bool:
     return tiers is not None and prog.metrics[tiers.metric].kind == "earned" and not prog.budgets
 
 
+def tiers_alike(prog) -> list:
+    """The tier states a member can hold (-1: none, where the first tier needs more than nothing), in groups
+    that the kernel's state-free steps cannot tell apart: with no `for tier` condition anywhere, they read a
+    tier only through its discount, so tiers with the same discount (or none) are alike."""
+    tiers = prog.tiers
+    states = range(min(tiers.qualified(0), 0), len(tiers.tiers))
+    docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
+    if any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ())):
+        return [[t] for t in states]
+    groups: dict = {}
+    for t in states:
+        groups.setdefault(tiers.tiers[t].discount if t >= 0 else None, []).append(t)
+    return list(groups.values())
+
+
 def vector_tiers_at_once(kern, free_metric_of):
     """Each event's tier before it (`tier_before`), computed at once, where nothing the lockstep keeps moves
     it: a lifetime metric that only grows and is known before the lockstep (visits), no reviews, no window.

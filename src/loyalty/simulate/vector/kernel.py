@@ -59,8 +59,8 @@ from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
-from loyalty.runtime.mechanics.tiers import (VectorTiers, guess_by_tier, reads_tier, vector_tier_discount,
-                                             vector_tiers_at_once)
+from loyalty.runtime.mechanics.tiers import (VectorTiers, guess_by_tier, reads_tier, tiers_alike,
+                                             vector_tier_discount, vector_tiers_at_once)
 from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
 from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LAPSE, vector_all_lapses,
                                                vector_firing_events, vector_lapses)
@@ -1260,13 +1260,14 @@ class _Kernel:
         tier everywhere) the passes took three or four. Whatever it guesses, the passes settle (`run`)."""
         tiers = self.prog.tiers
         tables: dict = {}
-        for t in range(min(tiers.qualified(0), 0), len(tiers.tiers)):
-            self.tier_guess = np.full(self.nev, t, dtype=np.int64)
+        for group in tiers_alike(self.prog):  # tiers whose runs would be the same: one run for them all
+            self.tier_guess = np.full(self.nev, group[0], dtype=np.int64)
             self._state_free()
             for key, table in self.ptab.items():
                 if key not in tables:
                     tables[key] = table.copy()
-                tables[key][t + 1] = table[t + 1]
+                for t in group:
+                    tables[key][t + 1] = table[t + 1]
         self.ptab = tables
         self._lockstep()
         return self.tier_before.copy()
