@@ -132,6 +132,58 @@ def reads_tier(prog) -> bool:
     return any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ()))
 
 
+def guess_by_tier(prog) -> bool:
+    """Whether the kernel's first guess of the tiers is worth making tier by tier (Kernel._tier_guess_by_tier):
+    tiers by points earned, which a tier's discount (or a `for tier` rule) changes through the points each
+    purchase earns, so that passes from the first tier everywhere go back and forth."""
+    tiers = prog.tiers
+    return tiers is not None and prog.metrics[tiers.metric].kind == "earned" and not prog.budgets
+
+
+def tiers_alike(prog) -> list:
+    """The tier states a member can hold (-1: none, where the first tier needs more than nothing), in groups
+    that the kernel's state-free steps cannot tell apart: with no `for tier` condition anywhere, they read a
+    tier only through its discount, so tiers with the same discount (or none) are alike."""
+    tiers = prog.tiers
+    states = range(min(tiers.qualified(0), 0), len(tiers.tiers))
+    docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
+    if any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ())):
+        return [[t] for t in states]
+    groups: dict = {}
+    for t in states:
+        groups.setdefault(tiers.tiers[t].discount if t >= 0 else None, []).append(t)
+    return list(groups.values())
+
+
+def vector_tiers_at_once(kern, free_metric_of):
+    """Each event's tier before it (`tier_before`), computed at once, where nothing the lockstep keeps moves
+    it: a lifetime metric that only grows and is known before the lockstep (visits), no reviews, no window.
+    Then `upgrade_to` after an event and `tier_after_return` both leave the tier what the metric then
+    qualifies for (never above it: the metric only grows), so after each event the member holds what the
+    metric qualified for at her last event that could move the tier. None where that does not hold; the
+    kernel's passes confirm whatever it returns (Kernel.run). `free_metric_of()`: per event, what it adds."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import segmented_cummax, segmented_cumsum
+
+    tiers = kern.prog.tiers
+    metric = kern.prog.metrics[tiers.metric] if tiers is not None else None
+    if metric is None or metric.kind != "visits" or metric.window != "lifetime" or tiers.downgrade_period:
+        return None
+    free_metric = free_metric_of()  # `kern._free_metric`: what each event adds to the metric
+    if (free_metric < 0).any():
+        return None
+    vt = VectorTiers(kern, np.zeros(kern.nmem, dtype=np.int64), np.zeros(kern.nmem, dtype=np.int64), free_metric)
+    moves = vt.upgrades | vt.returns | kern.e_timer
+    q = tiers.qualified(segmented_cumsum(free_metric, kern.e_mem, kern.m_evstart))
+    pos = np.arange(kern.nev, dtype=np.int64)
+    last = segmented_cummax(np.where(moves, pos + 1, 0), kern.e_mem)  # 0: none yet
+    after = np.where(last > 0, q[np.maximum(last - 1, 0)], tiers.qualified(0))
+    before = np.concatenate(([0], after[:-1]))
+    before[kern.m_evstart] = tiers.qualified(0)
+    return before
+
+
 def vector_tier_discount(kern) -> None:
     """The vectorised `tier_discount`: on each running purchase's lines, the percentage off of the tier the
     member holds (`kern.tier_guess`, settled by passes), off `kern.paid` in place before the discount rules';

@@ -59,7 +59,8 @@ from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
-from loyalty.runtime.mechanics.tiers import VectorTiers, reads_tier, vector_tier_discount
+from loyalty.runtime.mechanics.tiers import (VectorTiers, guess_by_tier, reads_tier, tiers_alike,
+                                             vector_tier_discount, vector_tiers_at_once)
 from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
 from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LAPSE, vector_all_lapses,
                                                vector_firing_events, vector_lapses)
@@ -358,8 +359,11 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     to the latest one before it (`moments_in_earning_order`; the same day, hence the same month). That is the
     scalar's result unless something looks at the balance in between: one of the member's events, or the
     end of the history (at or after the batch's own moment, before the moved one). Those members are
-    replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind that
-    both waits and expires after earning, or expires after inactivity (their moments interleave)."""
+    replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind whose
+    pending time and expiry both count months or years, or that expires after inactivity or at a period's
+    end (their moments interleave). A kind that waits days or weeks and expires months after earning (its
+    pending moments never go back) is the first case: the plan matures and expires only at an event's moment
+    or the end (`advance`), so a moved expiry changes nothing unless one of those falls between the two."""
     out = np.zeros(rows.n, dtype=bool)
     kinds = [k for k in prog.kinds if any(unit in ("month", "year") for _, unit in _stream_moments(k))]
     if not kinds or not rows.n:
@@ -368,7 +372,8 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     t, mem = rows.time[starts], rows.member[starts]
     seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
     for k in kinds:
-        strict = len(_stream_moments(k)) > 1 or k.expiry in ("inactivity", "period_end")
+        strict = sum(unit in ("month", "year") for _, unit in _stream_moments(k)) > 1 or \
+            k.expiry in ("inactivity", "period_end")
         for amount, unit in _stream_moments(k):
             own = _add_duration(t, amount, unit)
             moved = moments_in_earning_order(own, seg)
@@ -618,6 +623,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 class _Kernel:
+    tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
+
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None):
         self.plan = plan
@@ -863,14 +870,18 @@ class _Kernel:
             return cond
         return self._rows_where(rule.line_matches) & cond
 
+    @functools.cached_property
+    def _row_pairs(self) -> tuple:
+        """The distinct (item, category) codes of the rows, and each row's among them (np.unique's sort, once
+        per kernel rather than once per filter)."""
+        pair = self.r_item * (len(self.rows.cat_names) + 1) + (self.r_cat + 1)
+        return np.unique(pair, return_inverse=True)
+
     def _rows_where(self, test) -> np.ndarray:
         """test(item, category) for every row, as the scalar event's lines have them (an empty item is "", a
         missing category the catalog's), evaluated once per distinct (item, category)."""
         rows = self.rows
         catalog = self.prog.catalog
-        if getattr(self, "_row_pairs", None) is None:  # the rows' distinct pairs, once per kernel (not per rule)
-            pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
-            self._row_pairs = np.unique(pair, return_inverse=True)
         uniq, inv = self._row_pairs
         ok = np.zeros(len(uniq), dtype=bool)
         for j, p in enumerate(uniq.tolist()):
@@ -1244,9 +1255,16 @@ class _Kernel:
         # guess, settled by passes like the spend (_settle_spend): each pass replays everything with the
         # tiers the last one ended with; the tier before an event depends only on earlier events, so each pass
         # makes at least one more event of every member exact, and a pass that changes no tier is the answer.
+        # Two first guesses save passes: tier by tier where tiers count points a tier's discount changes, and
+        # tiers no lockstep state moves (lifetime visits), computed by the first pass before it reads them.
         tiers = prog.tiers
-        self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64) \
-            if tier_guess is None else tier_guess
+        if tier_guess is not None:  # a kernel of members settling apart (_settle_apart) goes on from its guess
+            self.tier_guess = tier_guess
+        else:
+            self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+            if reads_tier(prog) and guess_by_tier(prog):
+                self.tier_guess = self._tier_guess_by_tier()
+            self.tiers_at_once = reads_tier(prog) and not guess_by_tier(prog)
         for _ in range(MAX_TIER_PASSES):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
@@ -1293,8 +1311,35 @@ class _Kernel:
             part.__dict__.clear()
         return parts[0].merge(parts[1])
 
+    def _tier_guess_by_tier(self) -> np.ndarray:
+        """A first guess of the tier each event sees, for tiers by points earned that a tier's own discount or
+        a `for tier` rule changes (tiers.guess_by_tier): the state-free steps once per tier as if every event
+        saw it, each event's points in the lockstep taken from the run of the tier it finds there (the points
+        table's row of that tier, from that tier's run). Where what an event earns reads only that event's
+        tier, that is every event's exact tier and the next pass confirms it; from the usual guess (the first
+        tier everywhere) the passes took three or four. Whatever it guesses, the passes settle (`run`)."""
+        tiers = self.prog.tiers
+        tables: dict = {}
+        for group in tiers_alike(self.prog):  # tiers whose runs would be the same: one run for them all
+            self.tier_guess = np.full(self.nev, group[0], dtype=np.int64)
+            self._state_free()
+            for key, table in self.ptab.items():
+                if key not in tables:
+                    tables[key] = table.copy()
+                for t in group:
+                    tables[key][t + 1] = table[t + 1]
+        self.ptab = tables
+        self._lockstep()
+        return self.tier_before.copy()
+
     def _replay(self) -> None:
         """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
+        self._state_free()
+        self._lockstep()
+        self._after_lockstep()
+
+    def _state_free(self) -> None:
+        """What a pass computes before the lockstep: the steps that need no state, on `tier_guess`."""
         prog = self.prog
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
@@ -1303,6 +1348,11 @@ class _Kernel:
         self._returns()
         if self.e_timer.any():
             self._timer_events()
+        if self.tiers_at_once:  # once, with the returns' validity known (runtime/mechanics/tiers.py)
+            self.tiers_at_once = False
+            at_once = vector_tiers_at_once(self, self._free_metric)
+            if at_once is not None:
+                self.tier_guess = at_once
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs
@@ -1317,7 +1367,10 @@ class _Kernel:
         # earn and gift, before the lockstep
         self.cap_cut: list[tuple] = []  # (rule, claims cut, points cut) of earning parts' caps
         vector_limits(self)
-        self._lockstep()
+
+    def _after_lockstep(self) -> None:
+        """What a pass computes after the lockstep: gifts gated by a balance, rewards taken back, stock."""
+        prog = self.prog
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
         self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
@@ -1356,6 +1409,17 @@ class _Kernel:
             self.adjust_j[k] = len(self.slot_rules[k])
             self.slot_rules[k].append(_Slot(("adjust", k), None, None, fixed=True, adjust=True))
 
+    def _free_metric(self) -> np.ndarray:
+        """Per event, what it adds to the tiers' metric where no lockstep state decides it: the spend (a
+        return's share taken off), a visit (a running purchase or visit); zero for points earned."""
+        metric = self.prog.metrics[self.prog.tiers.metric] if self.prog.tiers else None
+        counted = (self.e_type == PURCHASE) & self.e_running
+        if metric is not None and metric.kind == "spend":
+            return self.spend_deltas
+        if metric is not None and metric.kind == "visits":
+            return (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
+        return np.zeros(self.nev, dtype=np.int64)
+
     def _lockstep(self) -> None:
         prog = self.prog
         nev, nmem = self.nev, self.nmem
@@ -1368,12 +1432,8 @@ class _Kernel:
         mval = np.zeros(nmem, dtype=np.int64)
         self.tier_before = np.full(nev, start_tier, dtype=np.int64)
         self.tier_after = np.full(nev, start_tier, dtype=np.int64)
-        free_metric = np.zeros(nev, dtype=np.int64)
+        free_metric = self._free_metric()
         counted = (self.e_type == PURCHASE) & self.e_running
-        if metric is not None and metric.kind == "spend":
-            free_metric = self.spend_deltas
-        elif metric is not None and metric.kind == "visits":
-            free_metric = (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         earned_metric_kind = metric.point_kind if metric is not None and metric.kind == "earned" else None
         # runtime/mechanics/tiers.py: the tier step (metric, upgrades, reviews and grace), over the same arrays
         vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
