@@ -1318,7 +1318,6 @@ class _Kernel:
         table's row of that tier, from that tier's run). Where what an event earns reads only that event's
         tier, that is every event's exact tier and the next pass confirms it; from the usual guess (the first
         tier everywhere) the passes took three or four. Whatever it guesses, the passes settle (`run`)."""
-        tiers = self.prog.tiers
         tables: dict = {}
         for group in tiers_alike(self.prog):  # tiers whose runs would be the same: one run for them all
             self.tier_guess = np.full(self.nev, group[0], dtype=np.int64)
