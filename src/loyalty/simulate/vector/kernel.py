@@ -434,6 +434,16 @@ class _RowEvents:
         self.e_valid = ~np.isin(self.e_type, [RETURN, REDEMPTION])
         self.end_us = _us(plan.end)
         self.e_running = self.moment_running(self.e_time)
+        self.m_evstart = np.flatnonzero(new_member)
+        # enrolment (mechanics/enrolment.py): what does not count starts no lapse and is at her clock, for the
+        # timers' reads (`e_time`) and for where their rows go (`e_clock`: the history's returns where they are)
+        self.e_clock = self.e_time
+        enrolment = vector_enrolment(self)
+        if enrolment is not None:
+            counted = enrolment.counted(self)
+            self.e_running = self.e_running & counted
+            self.e_clock = enrolment.clock_times(self, counted)
+            self.e_time = enrolment.clock_times(self, counted & self.e_valid)
 
     def moment_running(self, us: np.ndarray) -> np.ndarray:
         return _moment_running(self.prog, us)
@@ -467,7 +477,8 @@ def _with_timer_points(rows: "_Rows", plan) -> "_Rows":
     # where each goes: before the member's first row at or after the moment (a member's rows are in time order,
     # or the member goes to the scalar plan: simulate_vector's `back`)
     row_mem = np.cumsum(np.concatenate(([True], rows.member[1:] != rows.member[:-1]))) - 1
-    inv, nt = _moment_ranks(np.concatenate((rows.time, at)))
+    row_time = view.e_clock[np.cumsum(rows.new) - 1]  # (under enrolment what does not count is at her clock)
+    inv, nt = _moment_ranks(np.concatenate((row_time, at)))
     if not fits(int(row_mem[-1]) + 1, nt):
         raise Unsupported("too many members and moments to pack")
     pos = np.searchsorted(row_mem * nt + inv[:rows.n], mem * nt + inv[rows.n:], side="left")
@@ -642,6 +653,8 @@ class _Kernel:
         self.e_mem = self.r_mem[self.e_start]
         self.e_type = self.r_type[self.e_start]
         self.e_time = self.r_time[self.e_start]
+        # the events' own moments; under enrolment `e_time` becomes the timeline's (`_replay`)
+        self.e_real = self.e_time
         self.e_order = self.r_order[self.e_start]
         self.e_adjust_kind = rows.adjust_kind[sel][self.e_start]  # points adjustments (adjustments.points_added)
         self.e_adjust_points = rows.adjust_points[sel][self.e_start]
@@ -987,6 +1000,8 @@ class _Kernel:
             outside = self.e_order[rets] >= 0
             known = found >= 0
             outside[known] = vector_outside_window(self.prog, self.e_time[rets[known]], self.e_time[found[known]])
+            if self.enrolment is not None:  # one of an order she does not have is not counted, before any window
+                outside &= ~self.enrolment.unknown_order_not_counted(self, rets, found)
             for ev in rets[outside].tolist():
                 self.e_valid[ev] = False
                 self.e_reason[ev] = "return outside the return window"
@@ -1239,8 +1254,11 @@ class _Kernel:
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self.stock_out = {}
+        self.e_time = self.e_real
         vector_codes(self)  # runtime/mechanics/codes.py: which purchases use which codes, before any rule runs
         self._returns()
+        if self.enrolment is not None:  # what does not count is at her clock: time passes only at what counts
+            self.e_time = self.enrolment.clock_times(self)
         if self.e_timer.any():
             self._timer_events()
         self._settle_spend()  # the discount steps, and the spend they leave
@@ -1695,6 +1713,8 @@ class _Kernel:
         if self.vtiers is not None:
             self.vtiers.at_end()  # reviews and grace periods due by the end of the history
         self.final_tier = tier
+        if self.enrolment is not None and self.enrolment.never.any():  # not replayed: no tier at the end
+            self.final_tier = np.where(self.enrolment.never, -1, tier)
 
     # ------------------------------------------------------------------ effects to figures
     def _aggregate(self) -> SimResult:
@@ -1886,6 +1906,9 @@ class _Kernel:
                 c_to = np.concatenate((np.full(nmem, start), c_to))
                 c_pos = np.concatenate((np.zeros(nmem, np.int64), c_pos))
                 c_seq = np.concatenate((np.zeros(nmem, np.int64), c_seq))
+            if self.enrolment is not None and self.enrolment.never.any():  # not replayed: no tier (engine.py)
+                kept = ~self.enrolment.never[c_mem]
+                c_mem, c_mon, c_to, c_pos, c_seq = c_mem[kept], c_mon[kept], c_to[kept], c_pos[kept], c_seq[kept]
             o = np.lexsort((c_seq, c_pos, c_mem))
             c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
             reached = c_to >= 0
@@ -2079,7 +2102,7 @@ class _Kernel:
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
-            first_seen[mem_acc[starts]] = self.e_time[acc[starts]]
+            first_seen[mem_acc[starts]] = self.e_real[acc[starts]]
             days = (first[got] - first_seen[got]) // 86_400_000_000
             h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
