@@ -80,11 +80,13 @@ ATTRIBUTES = {"D": MemberAttributes(signup_date=dt.date(2025, 4, 1)),
               "A": MemberAttributes(others=(("card", "yes"),)), "B": MemberAttributes(others=(("card", "no"),))}
 
 
-def _history(rows, exponent: int = 2):
+def _history(rows, exponent: int = 2, stores: bool = False):
     cols = {h: [] for h in HEADER}
     for member, time, typ, order, item, qty, amount in rows:
         for h, v in zip(HEADER, (member, time, typ, order, item, "", qty, amount)):
             cols[h].append(str(v) if v not in ("", None) else None)
+    if stores:  # each row in one of two stores, by its place (a timer books its effects at its event's store)
+        cols["store"] = ["north" if i % 2 else "south" for i in range(len(rows))]
     return build_history(cols, "enrolment.csv", 2, ReadOptions(minor_units=exponent, currency="NOK",
                                                                timezone="UTC"))
 
@@ -268,6 +270,10 @@ TIMER_PROGRAMS = {
     "inactivity, win-back, offers, reviews": dict(
         expiry="expire after 40 days without a purchase", extra=WINBACK,
         metric="spend in the last 60 days", unit="NOK", gold="60", downgrade="downgrade at the end of each month"),
+    "win-back points, anniversaries, reviews": dict(
+        expiry="expire 3 months after earning", extra=BIRTHDAY.split("rule \"anniversary\"")[0] + WINBACK.replace(
+            'give "treat"', "earn 10 points"), metric="spend in the calendar year", unit="NOK", gold="100",
+        downgrade="downgrade at the end of each quarter with 1 month grace"),
     "expiry at a period's end, earned points": dict(
         expiry="expire at the end of the calendar year", extra=BIRTHDAY + "\n" + WINBACK,
         metric="points earned", unit="points", gold="8", downgrade=""),
@@ -310,6 +316,15 @@ TIMER_ROWS = [
     ("J", "2025-02-01T10:00", "purchase", "j2", "tea", 2, "60.00"),
     ("J", "2025-04-15T10:00", "return", "j1", "tea", 2, "60.00"),
     ("J", "2025-04-16T10:00", "purchase", "j3", "cup", 2, "16.00"),
+    # K: gold from her first counted purchase; once the rolling window has passed it she keeps gold until the
+    # month's review, and the return of her order from before she joined, in between, changes no tier (her
+    # second signup moves her clock past the window's end first)
+    ("K", "2025-01-01T10:00", "purchase", "k0", "cup", 3, "24.00"),
+    ("K", "2025-01-02T10:00", "signup", "", "", "", ""),
+    ("K", "2025-01-03T10:00", "purchase", "k1", "tea", 4, "120.00"),
+    ("K", "2025-03-05T10:00", "signup", "", "", "", ""),  # (changes nothing but her clock: past the window)
+    ("K", "2025-03-10T10:00", "return", "k0", "cup", 3, "24.00"),
+    ("K", "2025-03-20T10:00", "purchase", "k2", "tea", 2, "60.00"),
 ]
 TIMER_ATTRIBUTES = {
     "I": MemberAttributes(signup_date=dt.date(2025, 6, 1), birthday=dt.date(1990, 3, 1), others=(("card", "yes"),)),
@@ -333,9 +348,9 @@ def test_time_passing_under_enrolment_on_the_kernel(name, settings):
     birthdays, anniversaries, lapses and offers come at the same moments as on the scalar plan."""
     prog = _timer_program(name, settings)
     scenario = Scenario()  # every member redeems as soon as her balance allows
-    result = _compare(prog, _history(TIMER_ROWS), scenario, TIMER_ATTRIBUTES)
+    result = _compare(prog, _history(TIMER_ROWS, stores=True), scenario, TIMER_ATTRIBUTES)
     counts = result.counts
-    assert counts["enrolled_members"] == 4 and counts["non_members"] == 1  # H never signs up
+    assert counts["enrolled_members"] == 5 and counts["non_members"] == 1  # H never signs up
     assert counts["non_member_orders"] >= 6
 
 
@@ -348,4 +363,4 @@ def test_the_scenarios_enrolment_with_time_passing_on_the_kernel(name, settings,
     """A customer the scenario leaves out is not replayed (no tier, no birthday, no lapse); the others are."""
     prog = _timer_program(name, settings)
     result = _compare(prog, _history(TIMER_ROWS), scenario, TIMER_ATTRIBUTES)
-    assert result.counts.get("enrolled_members", 0) + result.counts.get("non_members", 0) == 5
+    assert result.counts.get("enrolled_members", 0) + result.counts.get("non_members", 0) == 6

@@ -1550,6 +1550,7 @@ class _Kernel:
                                  st["ptr"][start:end].tolist() if expires else None,
                                  st["Xexp"][start:end].tolist() if expires else None, pend, idle])
             valid = e_valid[start:end].tolist()
+            counted = self.e_counted[start:end].tolist()
             upgrades = (e_valid[start:end] | self.e_timer[start:end]).tolist()  # a timer's points: `tier_upgrade`
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
@@ -1670,7 +1671,7 @@ class _Kernel:
                     t_now = q
                     t_aft[i] = q
                 # (5) simulated members redeem as soon as the balance allows (redeem.vector_redeem)
-                if redeems and valid[i]:
+                if redeems and valid[i] and counted[i]:
                     for price, k, times in redeems:
                         pk = per_kind[k]
                         n = simulated_redemptions(_tail_available(pk), price)
