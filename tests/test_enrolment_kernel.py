@@ -270,7 +270,7 @@ TIMER_PROGRAMS = {
     "inactivity, win-back, offers, reviews": dict(
         expiry="expire after 40 days without a purchase", extra=WINBACK,
         metric="spend in the last 60 days", unit="NOK", gold="60", downgrade="downgrade at the end of each month"),
-    "win-back points, anniversaries, reviews": dict(
+    "win-back points, birthdays, quarterly grace": dict(
         expiry="expire 3 months after earning", extra=BIRTHDAY.split("rule \"anniversary\"")[0] + WINBACK.replace(
             'give "treat"', "earn 10 points"), metric="spend in the calendar year", unit="NOK", gold="100",
         downgrade="downgrade at the end of each quarter with 1 month grace"),

@@ -435,14 +435,12 @@ class _RowEvents:
         self.end_us = _us(plan.end)
         self.e_running = self.moment_running(self.e_time)
         self.m_evstart = np.flatnonzero(new_member)
-        # enrolment (mechanics/enrolment.py): what does not count starts no lapse and is at her clock, for the
-        # timers' reads (`e_time`) and for where their rows go (`e_clock`: the history's returns where they are)
-        self.e_clock = self.e_time
+        # enrolment (mechanics/enrolment.py): what does not count starts no lapse and is at her clock (its rows
+        # stay where they are: in the kernel, the timer's row before them moves them to its moment)
         enrolment = vector_enrolment(self)
         if enrolment is not None:
             counted = enrolment.counted(self)
             self.e_running = self.e_running & counted
-            self.e_clock = enrolment.clock_times(self, counted)
             self.e_time = enrolment.clock_times(self, counted & self.e_valid)
 
     def moment_running(self, us: np.ndarray) -> np.ndarray:
@@ -477,8 +475,7 @@ def _with_timer_points(rows: "_Rows", plan) -> "_Rows":
     # where each goes: before the member's first row at or after the moment (a member's rows are in time order,
     # or the member goes to the scalar plan: simulate_vector's `back`)
     row_mem = np.cumsum(np.concatenate(([True], rows.member[1:] != rows.member[:-1]))) - 1
-    row_time = view.e_clock[np.cumsum(rows.new) - 1]  # (under enrolment what does not count is at her clock)
-    inv, nt = _moment_ranks(np.concatenate((row_time, at)))
+    inv, nt = _moment_ranks(np.concatenate((rows.time, at)))
     if not fits(int(row_mem[-1]) + 1, nt):
         raise Unsupported("too many members and moments to pack")
     pos = np.searchsorted(row_mem * nt + inv[:rows.n], mem * nt + inv[rows.n:], side="left")
@@ -1263,8 +1260,9 @@ class _Kernel:
             self._timer_events()
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
-        for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs
-            self.fixed[("adjust", k)] = np.where(self.e_adjust_kind == k, self.e_adjust_points, 0)
+        for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs (not to a
+            # customer the scenario's enrolment leaves out: she is not replayed)
+            self.fixed[("adjust", k)] = np.where((self.e_adjust_kind == k) & self.e_counted, self.e_adjust_points, 0)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
