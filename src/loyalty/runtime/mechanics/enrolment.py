@@ -61,6 +61,19 @@ def not_counted(prog, st, t: _dt.datetime) -> Optional[str]:
     return BEFORE_SIGNUP if t < start else None
 
 
+def order_not_counted(prog, st, now: _dt.datetime) -> bool:
+    """Whether a return of an order she does not have (bought before she counted, or never) is not counted. Under
+    a returns window only while the window reaches back to when her events began to count: past that, an order
+    that counted may have been let go (windows.prune), and such a return is refused as outside the window, by
+    `check_return`, whatever memory still holds (so results never depend on when memory was released)."""
+    if prog.return_window is None:
+        return True
+    from loyalty.runtime.windows import return_cutoff
+
+    start = counts_from(prog, st)
+    return start is None or start >= return_cutoff(prog, now)
+
+
 def join(st, t: _dt.datetime) -> None:
     """A signup event: she is a member from her first one (a later signup changes nothing)."""
     if st.enrolled is None:
@@ -161,7 +174,16 @@ class VectorEnrolment:
     def unknown_order_not_counted(self, kern, rets, found):
         """Per return, whether it is of an order she does not have and so not counted (`returns`) before the
         returns window weighs it (the plan asks `not_counted` before `check_return`)."""
-        return (found < 0) & (self.clause | self.never[kern.e_mem[rets]])
+        from loyalty.runtime.mechanics.returns import vector_outside_window
+
+        gone = found < 0
+        if self.clause and kern.prog.return_window is not None:  # order_not_counted: the window reaches back
+            start = self.counts_from[kern.e_mem[rets]]
+            never = start == _NEVER_US
+            reaches = never.copy()
+            reaches[~never] = ~vector_outside_window(kern.prog, kern.e_real[rets[~never]], start[~never])
+            return gone & (reaches | self.never[kern.e_mem[rets]])
+        return gone & (self.clause | self.never[kern.e_mem[rets]])
 
     def returns(self, kern, rets, found):
         """Returns of an order she does not have (not bought, or bought before she counted), under the clause,
