@@ -364,3 +364,27 @@ def test_the_scenarios_enrolment_with_time_passing_on_the_kernel(name, settings,
     prog = _timer_program(name, settings)
     result = _compare(prog, _history(TIMER_ROWS), scenario, TIMER_ATTRIBUTES)
     assert result.counts.get("enrolled_members", 0) + result.counts.get("non_members", 0) == 6
+
+
+def test_a_return_takes_back_no_gift_the_stock_refused_on_the_kernel():
+    """A gift the reward's stock refused was never given, so a whole return of its order takes nothing back (the
+    kernel weighs the stock before the returns: found by the generated programs, with and without enrolment)."""
+    text = PROGRAM.format(settings="  rewards are taken back on return\n" + CLAUSE) + '''
+reward "mug" is a gift "mug" costing 30 NOK limited to 1
+rule "mug with every order" {
+  give "mug"
+}
+'''
+    prog = loyalty.compile_source(text, "shop.loyalty").compiled
+    rows = [("A", "2025-02-01T10:00", "signup", "", "", "", ""),
+            ("A", "2025-02-02T10:00", "purchase", "a1", "tea", 1, "30.00"),  # the one mug
+            ("B", "2025-02-01T11:00", "signup", "", "", "", ""),
+            ("B", "2025-02-03T10:00", "purchase", "b1", "tea", 1, "30.00"),  # none left
+            ("B", "2025-02-04T10:00", "return", "b1", "tea", 1, "30.00")]
+    for scenario in (Scenario(), Scenario(seed=1, enrolment_share=Decimal("1"))):
+        history = _history(rows)
+        plan = make_plan(prog, program_info(prog, "shop.loyalty"), scenario, history, {})
+        got = _vector_solved(plan, history).canonical()
+        assert got == simulate(plan, history).canonical()
+        assert got["tables"]["reward"]["mug"].get("taken_back") is None
+        assert got["tables"]["stock"]["mug"]["refused"] == "1"
