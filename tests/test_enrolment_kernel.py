@@ -388,3 +388,41 @@ rule "mug with every order" {
         assert got == simulate(plan, history).canonical()
         assert got["tables"]["reward"]["mug"].get("taken_back") is None
         assert got["tables"]["stock"]["mug"]["refused"] == "1"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_generated_histories_of_time_passing_programs_with_enrolment(data):
+    """The programs above (expiry, pending points, reviews and grace, birthdays, win-back, offers) with the clause,
+    a window or the scenario's share, on generated histories: the kernel equals the scalar plan member by
+    member and as a whole."""
+    from hypothesis import assume
+
+    from event_strategies import HISTORY_HEADER, history_rows, member_histories
+
+    name = data.draw(st.sampled_from(sorted(TIMER_PROGRAMS)), label="program")
+    settings_ = data.draw(st.sampled_from(["", CLAUSE, CLAUSE + WINDOW, CLAUSE + "  returns accepted within 60 days\n"]),
+                          label="settings")
+    share = data.draw(st.sampled_from([None, "0.5"]), label="share")
+    assume(settings_ or share)
+    program = loyalty.compile_source(TIMERS.format(settings=settings_, **TIMER_PROGRAMS[name]), "shop.loyalty")
+    prog = program.compiled
+    scenario = Scenario(seed=data.draw(st.integers(0, 9)), enrolment_share=None if share is None else Decimal(share))
+    histories = [data.draw(member_histories(program, member=f"m{i}", max_events=14), label=f"m{i}")
+                 for i in range(data.draw(st.integers(1, 3), label="members"))]
+    rows = history_rows(histories, prog.exponent)
+    assume(rows)
+    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
+    history = build_history(cols, "generated.csv", 2, ReadOptions(minor_units=prog.exponent, currency=prog.currency,
+                                                                  timezone=prog.timezone))
+    signup_day = data.draw(st.sampled_from([None, dt.date(2025, 3, 1)]), label="signup_date")
+    attributes = {h.member: MemberAttributes(
+        birthday=dt.date.fromisoformat(h.attributes["birthday"]) if h.attributes.get("birthday") else None,
+        signup_date=signup_day if i == 0 else None) for i, h in enumerate(histories)}
+    plan = make_plan(prog, program_info(prog, "shop.loyalty"), scenario, history, attributes)
+    assert supports(prog, plan) is None
+    whole = _vector_solved(plan, history)
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+    assert whole.canonical() == simulate(plan, history).canonical()
