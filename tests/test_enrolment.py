@@ -315,3 +315,33 @@ def test_describe_states_the_enrolment_terms():
     assert ("Membership starts when you sign up: purchases before that earn nothing, except those made up to "
             "2 weeks before you sign up, which count once you have joined.") in terms
     assert not any("Membership" in t for t in describe(program().compiled)["terms"])
+
+
+def test_under_a_returns_window_a_return_of_an_unknown_order_is_decided_by_moments_not_memory():
+    """A return of an order she does not have is not counted while the returns window reaches back to when her
+    events began to count; past that it is refused as outside the window, whether or not the state still
+    holds the order (every 32 event ids the state lets go of orders older than the window: windows.prune),
+    so a state saved and loaded, or kept in memory, gives the same answer."""
+    import datetime as dt
+
+    from loyalty.runtime.events import EventError
+
+    prog = program("members join at signup", "returns accepted within 30 days")
+    start = dt.datetime(2025, 3, 1, 10, 0)
+
+    def at(days: int) -> str:
+        return (start + dt.timedelta(days=days)).isoformat()
+
+    s, _ = run(prog, [{"type": "purchase", "time": at(0), "order": "before", "lines": [{"item": "x", "amount": "50"}]},
+                      {"type": "signup", "time": at(1)},
+                      {"type": "purchase", "time": at(2), "order": "kept", "lines": [{"item": "x", "amount": "80"}]}])
+    # the window (30 days back from day 20) reaches her signup: the order from before it is not counted
+    _, out = prog.apply(s, {"type": "return", "time": at(20), "order": "before"})
+    assert [(e.kind, e.reason) for e in out] == [("not_counted", "order not counted")]
+    # 40 purchases with ids over the next months: the state lets go of "kept" (bought on day 2)
+    for i in range(40):
+        s, _ = prog.apply(s, {"type": "purchase", "time": at(40 + i), "id": f"p{i}", "order": f"n{i}",
+                              "lines": [{"item": "x", "amount": "10"}]})
+    for order in ("kept", "before", "never bought"):
+        with pytest.raises(EventError, match="within the return window"):
+            prog.apply(s, {"type": "return", "time": at(80), "order": order})

@@ -33,7 +33,8 @@ from loyalty.runtime.mechanics.fees import check_fee, pay_fee
 from loyalty.runtime.mechanics.codes import use_codes
 from loyalty.runtime.mechanics.context import Ctx, order_has_line, preds_ok, running
 from loyalty.runtime.mechanics.draws import enter_draws
-from loyalty.runtime.mechanics.enrolment import MEMBER_EVENTS, ORDER_NOT_COUNTED, join, not_counted, skipped
+from loyalty.runtime.mechanics.enrolment import (MEMBER_EVENTS, ORDER_NOT_COUNTED, join, not_counted,
+                                                order_not_counted, skipped)
 from loyalty.runtime.mechanics.offers import lapse_offers, next_offer_end, use_offers
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots, metric_value
 from loyalty.runtime.mechanics.points import KindPlan, advance_kind, expire_only, start_inactivity
@@ -225,7 +226,8 @@ class Plan:
             return False
         if typ in MEMBER_EVENTS:
             why = not_counted(self.prog, st, ev.time)
-        elif typ == "return" and st.orders.get(ev.order) is None:
+        elif typ == "return" and st.orders.get(ev.order) is None and order_not_counted(
+                self.prog, st, ev.time if st.clock is None or ev.time > st.clock else st.clock):
             why = ORDER_NOT_COUNTED
         else:
             return False

@@ -61,6 +61,19 @@ def not_counted(prog, st, t: _dt.datetime) -> Optional[str]:
     return BEFORE_SIGNUP if t < start else None
 
 
+def order_not_counted(prog, st, now: _dt.datetime) -> bool:
+    """Whether a return of an order she does not have (bought before she counted, or never) is not counted. Under
+    a returns window only while the window reaches back to when her events began to count: past that, an order
+    that counted may have been let go (windows.prune), and such a return is refused as outside the window, by
+    `check_return`, whatever memory still holds (so results never depend on when memory was released)."""
+    if prog.return_window is None:
+        return True
+    from loyalty.runtime.windows import return_cutoff
+
+    start = counts_from(prog, st)
+    return start is None or start >= return_cutoff(prog, now)
+
+
 def join(st, t: _dt.datetime) -> None:
     """A signup event: she is a member from her first one (a later signup changes nothing)."""
     if st.enrolled is None:
@@ -78,22 +91,12 @@ def _enrols_by_scenario(sim_plan) -> bool:
 
 
 class Enrolment(ProgramMechanic):
-    """The kernel runs enrolment (`VectorEnrolment`) unless time passing does something in the program."""
+    """The kernel runs enrolment (`VectorEnrolment`) in every program: an event that does not count is, on its
+    timeline, at the member's clock (`VectorEnrolment.clock_times`), so time passing does nothing there."""
 
     name = "enrolment"
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
-        if program.enrolment is None and not _enrols_by_scenario(sim_plan):
-            return None
-        if program.has_timers or program.tiers is not None:
-            what = "`members join at signup`" if program.enrolment is not None else "the scenario's enrolment"
-            return (f"{what} with expiry, pending points, tiers or moments that fire as time passes: an event that "
-                    "does not count does not move the member's clock, which the vectorised kernel does not keep "
-                    "apart yet")
-        if program.return_window is not None or program.late_window is not None:
-            what = "`members join at signup`" if program.enrolment is not None else "the scenario's enrolment"
-            return (f"{what} with acceptance windows: the vectorised kernel does not yet weigh a return that does not "
-                    "count against the returns window")
         return None
 
 
@@ -168,14 +171,52 @@ class VectorEnrolment:
         for ev in out.tolist():
             kern.e_reason.pop(ev, None)
 
+    def unknown_order_not_counted(self, kern, rets, found):
+        """Per return, whether it is of an order she does not have and so not counted (`returns`) before the
+        returns window weighs it (the plan asks `not_counted` before `check_return`)."""
+        from loyalty.runtime.mechanics.returns import vector_outside_window
+
+        gone = found < 0
+        if self.clause and kern.prog.return_window is not None:  # order_not_counted: the window reaches back
+            start = self.counts_from[kern.e_mem[rets]]
+            never = start == _NEVER_US
+            reaches = never.copy()
+            reaches[~never] = ~vector_outside_window(kern.prog, kern.e_real[rets[~never]], start[~never])
+            return gone & (reaches | self.never[kern.e_mem[rets]])
+        return gone & (self.clause | self.never[kern.e_mem[rets]])
+
     def returns(self, kern, rets, found):
         """Returns of an order she does not have (not bought, or bought before she counted), under the clause,
         and every return of a customer who never joins: not counted, neither refused nor taking back."""
-        gone = (found < 0) & (self.clause | self.never[kern.e_mem[rets]])
+        gone = self.unknown_order_not_counted(kern, rets, found)
         kern.e_counted[rets[gone]] = False
         found = found.copy()
         found[gone] = -1
         return found
+
+    def clock_times(self, kern, counted=None):
+        """Per event, the moment the kernel's timeline has it at (the stateful steps' `e_time`): its own for one
+        that counts; for one that does not, her clock then, as the scalar plan leaves it (the moment of her
+        last event before it that counts; before her first, that first one's, when time passing finds nothing
+        to do yet; none at all: the end of the history, the scalar replay's last tick). So time passes only at
+        what counts. `counted`: per event (default `kern.e_counted`); times from `kern.e_real` (the events' own)."""
+        import numpy as np
+
+        t = getattr(kern, "e_real", kern.e_time)
+        if counted is None:
+            counted = kern.e_counted
+        if counted.all():
+            return t
+        n = len(t)
+        at = np.arange(n)
+        prev = np.maximum.accumulate(np.where(counted, at, -1))
+        nxt = np.minimum.accumulate(np.where(counted, at, n)[::-1])[::-1]
+        mem = kern.e_mem
+        has_prev = (prev >= 0) & (mem[np.maximum(prev, 0)] == mem)
+        has_next = (nxt < n) & (mem[np.minimum(nxt, n - 1)] == mem)
+        clock = np.where(has_prev, t[np.maximum(prev, 0)],
+                         np.where(has_next, t[np.minimum(nxt, n - 1)], kern.end_us))
+        return np.where(counted, t, clock)
 
     def aggregate(self, kern, counts: dict) -> None:
         """The report's enrolment counts, as MemberAccumulator.not_counted and the replay's member count."""

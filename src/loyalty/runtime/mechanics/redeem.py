@@ -57,7 +57,8 @@ def vector_redeem(kern, mm, idx) -> None:
         st = kern.kstate[k]
         X = st["X"]
         avail = vector_available(st, mm)
-        ok = kern.m_redeems[mm] & kern.e_valid[idx] & (avail >= price)
+        # (not after an event that does not count, under enrolment: time has not passed there, nothing changed)
+        ok = kern.m_redeems[mm] & kern.e_valid[idx] & kern.e_counted[idx] & (avail >= price)
         if ok.any():
             n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)
             X[mm[ok]] += n * price

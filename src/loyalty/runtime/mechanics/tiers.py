@@ -251,7 +251,7 @@ class VectorTiers:
         # that can move the metric (a purchase, visit, signup, action or referral)
         self.upgrades = kern.e_valid & kern.e_running & np.isin(kern.e_type, [PURCHASE, VISIT, SIGNUP, REFERRAL,
                                                                                CUSTOM, REFERRED, REFERRAL_QUALIFIED])
-        self.returns = kern.e_valid & (kern.e_type == RETURN)
+        self.returns = kern.e_valid & kern.e_counted & (kern.e_type == RETURN)  # (enrolment: one not counted)
         self.free = free_metric
         if self.window is not None:
             self.period = np.full(nmem, np.iinfo(np.int64).min, dtype=np.int64)

@@ -122,7 +122,8 @@ def vector_firing_events(kern, mem, moment):
     import numpy as np
 
     out = np.full(len(mem), -1, dtype=np.int64)
-    valid = np.flatnonzero(kern.e_valid)
+    counted = getattr(kern, "e_counted", None)  # (enrolment: an event that does not count moves no clock)
+    valid = np.flatnonzero(kern.e_valid if counted is None else kern.e_valid & counted)
     if not len(mem) or not len(valid):
         return out
     # events and moments in one order: by member, by time, a moment before an event at the same time

@@ -452,6 +452,14 @@ class _RowEvents:
         self.e_valid = ~np.isin(self.e_type, [RETURN, REDEMPTION])
         self.end_us = _us(plan.end)
         self.e_running = self.moment_running(self.e_time)
+        self.m_evstart = np.flatnonzero(new_member)
+        # enrolment (mechanics/enrolment.py): what does not count starts no lapse and is at her clock (its rows
+        # stay where they are: in the kernel, the timer's row before them moves them to its moment)
+        enrolment = vector_enrolment(self)
+        if enrolment is not None:
+            counted = enrolment.counted(self)
+            self.e_running = self.e_running & counted
+            self.e_time = enrolment.clock_times(self, counted & self.e_valid)
 
     def moment_running(self, us: np.ndarray) -> np.ndarray:
         return _moment_running(self.prog, us)
@@ -664,6 +672,8 @@ class _Kernel:
         self.e_mem = self.r_mem[self.e_start]
         self.e_type = self.r_type[self.e_start]
         self.e_time = self.r_time[self.e_start]
+        # the events' own moments; under enrolment `e_time` becomes the timeline's (`_replay`)
+        self.e_real = self.e_time
         self.e_order = self.r_order[self.e_start]
         self.e_adjust_kind = rows.adjust_kind[sel][self.e_start]  # points adjustments (adjustments.points_added)
         self.e_adjust_points = rows.adjust_points[sel][self.e_start]
@@ -1016,6 +1026,8 @@ class _Kernel:
             outside = self.e_order[rets] >= 0
             known = found >= 0
             outside[known] = vector_outside_window(self.prog, self.e_time[rets[known]], self.e_time[found[known]])
+            if self.enrolment is not None:  # one of an order she does not have is not counted, before any window
+                outside &= ~self.enrolment.unknown_order_not_counted(self, rets, found)
             for ev in rets[outside].tolist():
                 self.e_valid[ev] = False
                 self.e_reason[ev] = "return outside the return window"
@@ -1343,8 +1355,11 @@ class _Kernel:
         self._pred_masks = {}
         self.claims, self.budget_cut = [], []  # this pass's (vector_budgets)
         self.stock_out = {}
+        self.e_time = self.e_real
         vector_codes(self)  # runtime/mechanics/codes.py: which purchases use which codes, before any rule runs
         self._returns()
+        if self.enrolment is not None:  # what does not count is at her clock: time passes only at what counts
+            self.e_time = self.enrolment.clock_times(self)
         if self.e_timer.any():
             self._timer_events()
         if self.tiers_at_once:  # once, with the returns' validity known (runtime/mechanics/tiers.py)
@@ -1354,8 +1369,9 @@ class _Kernel:
                 self.tier_guess = at_once
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
-        for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs
-            self.fixed[("adjust", k)] = np.where(self.e_adjust_kind == k, self.e_adjust_points, 0)
+        for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs (not to a
+            # customer the scenario's enrolment leaves out: she is not replayed)
+            self.fixed[("adjust", k)] = np.where((self.e_adjust_kind == k) & self.e_counted, self.e_adjust_points, 0)
         self.draw_entries = vector_entries(self) if prog.draws else {}  # runtime/mechanics/draws.py
         # gift rules with a balance condition: their up-front firings, gated in the lockstep (_balance_gates)
         self.balance_rules = {r.index: balance_conditions(prog.doc["rules"][r.index]) for r in self.give_rules}
@@ -1372,9 +1388,10 @@ class _Kernel:
         prog = self.prog
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
-        self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
         if self.give_rules and any(rw.stock is not None for rw in prog.rewards.values()):
             vector_stock(self)  # runtime/mechanics/stock.py: what the rewards' stock grants of what was given
+        # returns.py: rewards a whole return takes back (of those given: after the stock's refusals)
+        self.taken_back = vector_taken_back(self)
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1651,6 +1668,7 @@ class _Kernel:
                                  st["ptr"][start:end].tolist() if expires else None,
                                  st["Xexp"][start:end].tolist() if expires else None, pend, idle])
             valid = e_valid[start:end].tolist()
+            counted = self.e_counted[start:end].tolist()
             upgrades = (e_valid[start:end] | self.e_timer[start:end]).tolist()  # a timer's points: `tier_upgrade`
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
@@ -1771,7 +1789,7 @@ class _Kernel:
                     t_now = q
                     t_aft[i] = q
                 # (5) simulated members redeem as soon as the balance allows (redeem.vector_redeem)
-                if redeems and valid[i]:
+                if redeems and valid[i] and counted[i]:
                     for price, k, times in redeems:
                         pk = per_kind[k]
                         n = simulated_redemptions(_tail_available(pk), price)
@@ -1814,6 +1832,8 @@ class _Kernel:
         if self.vtiers is not None:
             self.vtiers.at_end()  # reviews and grace periods due by the end of the history
         self.final_tier = tier
+        if self.enrolment is not None and self.enrolment.never.any():  # not replayed: no tier at the end
+            self.final_tier = np.where(self.enrolment.never, -1, tier)
 
     # ------------------------------------------------------------------ effects to figures
     def _aggregate(self) -> SimResult:
@@ -2012,6 +2032,9 @@ class _Kernel:
                 c_to = np.concatenate((np.full(nmem, start), c_to))
                 c_pos = np.concatenate((np.zeros(nmem, np.int64), c_pos))
                 c_seq = np.concatenate((np.zeros(nmem, np.int64), c_seq))
+            if self.enrolment is not None and self.enrolment.never.any():  # not replayed: no tier (engine.py)
+                kept = ~self.enrolment.never[c_mem]
+                c_mem, c_mon, c_to, c_pos, c_seq = c_mem[kept], c_mon[kept], c_to[kept], c_pos[kept], c_seq[kept]
             o = np.lexsort((c_seq, c_pos, c_mem))
             c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
             reached = c_to >= 0
@@ -2205,7 +2228,7 @@ class _Kernel:
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
-            first_seen[mem_acc[starts]] = self.e_time[acc[starts]]
+            first_seen[mem_acc[starts]] = self.e_real[acc[starts]]
             days = (first[got] - first_seen[got]) // 86_400_000_000
             h = res.histograms.setdefault("days_to_first_reward", {})
             for d, c in zip(*np.unique(days, return_counts=True)):
