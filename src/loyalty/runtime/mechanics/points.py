@@ -449,6 +449,82 @@ def vector_claw_pending(st, nr: int, j: int, mm, order_ev, ret_ev, amount) -> No
     _lower_ranges(st["cumP"], order_ev, ret_ev + 1, amount)
 
 
+def vector_claw_pending_only(st, nr: int, j: int, mm, order_ev, ret_ev, amount, waiting, m_evstart):
+    """`claw` under `returns take from pending only`, for the members `mm` at their returns `ret_ev`: `amount`
+    leaves slot j of their order `order_ev` while it waits (as far as that batch still holds: an earlier
+    return may have taken from it), then the rest leaves the member's pending batches oldest first (the
+    purchases not matured yet, in earning order), as far as they hold; what none holds is truncated. Each
+    take is a hole in the stream. Returns what was taken per return."""
+    import numpy as np
+
+    if "CP" not in st:  # no pending points: nothing to take from
+        return np.zeros_like(amount)
+    cum, cumP = st["cum"], st["cumP"]
+    oslot = order_ev * nr + j
+    first_slot = m_evstart[mm] * nr
+    held = cum[oslot] - np.where(oslot > first_slot, cum[np.maximum(oslot - 1, 0)], 0)
+    own = np.where(waiting, np.minimum(amount, held), 0)
+    if own.any():
+        vector_claw_pending(st, nr, j, mm, order_ev, ret_ev, own)
+    rest = np.minimum(amount - own, st["CP"][mm] - st["MP"][mm])
+    go = rest > 0
+    if go.any():
+        mg, rg, eg = mm[go], rest[go], ret_ev[go]
+        base = st["MP"][mg]  # what has matured: the pending points start after it in the stream
+        start = m_evstart[mg]
+        lo = np.maximum(st["mfront"][eg], start)  # the member's first event not matured
+        # per event of each range [lo, ret]: the pending sum through it, and before it
+        n_ev = eg + 1 - lo
+        k = np.repeat(np.arange(len(mg)), n_ev)
+        e = np.repeat(lo - np.concatenate(([0], np.cumsum(n_ev)[:-1])), n_ev) + np.arange(int(n_ev.sum()))
+        after = cumP[e]
+        before_p = np.where(e > start[k], cumP[np.maximum(e - 1, 0)], 0)
+        # per slot of those events: the pending sum through the slot (a purchase's slots wait, others not)
+        ks = np.repeat(k, nr)
+        es = np.repeat(e, nr)
+        s = es * nr + np.tile(np.arange(nr), len(e))
+        cum_before = np.where(es > start[ks], cum[np.maximum(es * nr - 1, 0)], 0)
+        pend_slot = np.repeat(before_p, nr) + np.where(st["pend_ev"][es], cum[s] - cum_before, 0)
+        cum[s] -= np.minimum(np.maximum(pend_slot - base[ks], 0), rg[ks])
+        cumP[e] = after - np.minimum(np.maximum(after - base[k], 0), rg[k])
+        st["CT"][mg] -= rg
+        st["CP"][mg] -= rg
+    return own + np.maximum(rest, 0)
+
+
+def claw_pending_only_one(cum: list, cumP: list, pend_ev: list, nr: int, j: int, o: int, i: int, f: int,
+                          amount: int, waiting: bool, matured: int, credited: int) -> int:
+    """`vector_claw_pending_only` for one member, on her figures as lists (the kernel's one-by-one tail):
+    positions relative to her first event (o: the order's, i: the return's, f: the first not matured);
+    `matured`, `credited`: MP and CP. Lowers `cum` and `cumP`; returns what was taken (CT and CP drop by it)."""
+    oslot = o * nr + j
+    own = 0
+    if waiting:
+        own = min(amount, cum[oslot] - (cum[oslot - 1] if oslot > 0 else 0))
+        if own > 0:
+            for s in range(oslot, (i + 1) * nr):
+                cum[s] -= own
+            for e in range(o, i + 1):
+                cumP[e] -= own
+        own = max(own, 0)
+    rest = min(amount - own, credited - own - matured)
+    if rest <= 0:
+        return own
+    prev_p = cumP[f - 1] if f > 0 else 0  # before the holes below (they start at f)
+    prev_c = cum[f * nr - 1] if f > 0 else 0
+    for e in range(f, i + 1):
+        waits = pend_ev[e]
+        for s in range(e * nr, e * nr + nr):
+            c = cum[s]
+            pc = prev_p + (c - prev_c if waits else 0)
+            cum[s] = c - min(max(pc - matured, 0), rest)
+            last_c = c
+        p = cumP[e]
+        cumP[e] = p - min(max(p - matured, 0), rest)
+        prev_p, prev_c = p, last_c
+    return own + rest
+
+
 def _lower_ranges(a, lo, hi, by) -> None:
     """a[lo[i]:hi[i]] -= by[i] for each i (ranges of different members: disjoint)."""
     import numpy as np
@@ -539,8 +615,6 @@ class PointsOverTime(ProgramMechanic):
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         for k in program.kinds:
-            if k.pending and k.policy == "pending_only":
-                return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
             if k.expiry not in (None, "after_earning", "inactivity", "period_end"):
                 return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet"
         return None

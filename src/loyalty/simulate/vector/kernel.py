@@ -50,7 +50,8 @@ from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
 from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.stock import vector_stock
-from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
+from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available, vector_claw_pending, vector_claw_pending_only,
+                                              vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -1460,7 +1461,8 @@ class _Kernel:
                         st["clawed"][oslot] += delta
                         X = st["X"]
                         waiting = vector_waiting(st, oev, self.e_time[ridx]) if "CP" in st else None
-                        if waiting is not None and waiting.any():  # from the order's own pending batch
+                        pending_only = kind.policy == "pending_only"
+                        if waiting is not None and waiting.any() and not pending_only:  # the order's own batch
                             vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
                                                 delta[waiting])
                         if kind.policy == "negative":
@@ -1468,12 +1470,13 @@ class _Kernel:
                         elif kind.policy == "zero":
                             avail = np.maximum(vector_available(st, rmm), 0)
                             taken = np.minimum(delta, avail)
-                        else:
-                            taken = np.zeros_like(delta)
-                        if waiting is not None:
+                        else:  # the order's own batch, then the oldest pending: no available point is taken
+                            taken = vector_claw_pending_only(st, st["nr"], j, rmm, oev, ridx, delta, waiting,
+                                                             self.m_evstart)
+                        if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
                             X[rmm] += np.where(waiting, 0, taken)
-                        else:
+                        elif not pending_only:
                             X[rmm] += taken
                         ta, tr, fx = self.claw[sl.skey]
                         ta[ridx] = taken
@@ -1616,7 +1619,14 @@ class _Kernel:
                                 continue
                             pk[10][oslot] += delta
                             pend = pk[13]
-                            if pend is not None and pend[3][o] > etimes[i]:  # points.vector_claw_pending
+                            if kind.policy == "pending_only":  # points.claw_pending_only_one: no available point
+                                taken = 0 if pend is None else claw_pending_only_one(
+                                    pk[8], pend[2], pend[4], nr, j, o, i, pend[5][i] - start, delta,
+                                    pend[3][o] > etimes[i], pend[1], pend[0])
+                                pk[7] -= taken
+                                if pend is not None:
+                                    pend[0] -= taken
+                            elif pend is not None and pend[3][o] > etimes[i]:  # points.vector_claw_pending
                                 taken = delta
                                 pk[7] -= delta
                                 pend[0] -= delta
