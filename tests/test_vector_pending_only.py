@@ -187,7 +187,7 @@ def test_a_return_reaches_past_a_signup_into_batches_that_wait(pending_only):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]),
-       which=st.sampled_from(["PENDING_ONLY"]))
+       which=st.sampled_from(["PENDING_ONLY", "VISITS", GYM]))
 def test_kernel_equals_scalar_on_generated_histories(tmp_path_factory, seed, members, max_events, which):
     """Generated histories (purchases, returns whole, by lines and by amount, visits, signups, ...) of the
     programs above and of gym: the whole result and report, and each member alone, the kernel's against the
@@ -207,3 +207,6 @@ def test_kernel_equals_scalar_on_generated_histories(tmp_path_factory, seed, mem
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
 
+
+def test_gym_runs_on_the_kernel():
+    assert supports(load_program(str(ROOT / GYM)), None) is None

@@ -43,15 +43,15 @@ from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime
 from loyalty.runtime.mechanics.codes import vector_codes
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
-from loyalty.runtime.mechanics.earn import vector_points
+from loyalty.runtime.mechanics.earn import is_vector_staged, vector_points
 from loyalty.runtime.mechanics.enrolment import vector_enrolment
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
 from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.stock import vector_stock
-from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available, vector_claw_pending, vector_claw_pending_only,
-                                              vector_expiry_moments,
+from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available, vector_claw_pending,
+                                              vector_claw_pending_only, vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -1209,7 +1209,7 @@ class _Kernel:
     def run(self) -> SimResult:
         prog = self.prog
         self.punch_rules = [r for r in prog.rules if r.action == "punch"]
-        self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
+        self.earn_rules = [r for r in prog.rules if is_vector_staged(r)]  # per spend and per visit (earn.py)
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
         # in the order of the scalar plan's phases: discounts, then discount scales (PURCHASE_PHASES)
@@ -1219,7 +1219,8 @@ class _Kernel:
             [r for r in prog.rules if phase_of[r.index] == "discount_scale"]
         # fixed earns: on signup, on purchases and visits by trigger, per referral (what EarnFixed and
         # EarnPerEvent.vector_reason admit, and supports() has passed)
-        self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
+        self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")
+                            and not is_vector_staged(r)]
         self._slots()
         # What reads the tier a member holds at an event (a tier's discount, `for tier` conditions) reads a
         # guess, settled by passes like the spend (_settle_spend): each pass replays everything with the
