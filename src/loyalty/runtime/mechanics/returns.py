@@ -130,8 +130,12 @@ def vector_taken_back(kern) -> dict:
     """The vectorised step of the rewards a whole return takes back (`take_back`, for the kernel `kern`,
     simulate/vector/kernel.py): per give rule, per event, the rewards it takes back. The return that makes
     its order whole (the first such: `take_back` empties the order's rewards) takes back every reward
-    the rule gave on that order's purchase (a count of them: `vector_gives`)."""
+    the rule gave on that order's purchase (a count of them: `vector_gives`). A goal's, a streak's or a
+    referral's gift is the member's, given with no order (`goals.count_event`, `referral`: only the new
+    member's own qualifying purchase gives with its order), so no return takes it back."""
     import numpy as np
+
+    from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
 
     if not kern.prog.rewards_taken_back or not kern.give_rules:
         return {}
@@ -142,6 +146,8 @@ def vector_taken_back(kern) -> dict:
     out = {}
     for r in kern.give_rules:
         if r.index not in kern.gives:  # fired by a timer: given on no order, so no return takes it back
+            continue
+        if r.trigger in MEMBER_VECTOR_TRIGGERS:  # the member's, not the order's
             continue
         back = np.zeros(kern.nev, dtype=np.int64)
         back[whole] = kern.gives[r.index][0][bought]
