@@ -101,9 +101,6 @@ class Give(Mechanic):
             return f"rule {rule.name!r}: offers taken back on a return are not vectorised yet"
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
-        if rule.trigger in FIRED_VECTOR_TRIGGERS:  # a goal's, a streak's or a referral's gift
-            if program.rewards[rule.reward].stock is not None:
-                return f"rule {rule.name!r}: a reward with a stock given on a {rule.trigger} is not vectorised yet"
         if rule.trigger in TIMER_TRIGGERS:  # win-back and moments say (their program_vector_reason)
             if program.rewards[rule.reward].stock is not None:  # stock.vector_stock claims for events' gifts only
                 return f"rule {rule.name!r}: a reward with a stock given at a timer is not vectorised yet"

@@ -1262,9 +1262,9 @@ class _Kernel:
         self._lockstep()
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
-        self.taken_back = vector_taken_back(self)  # returns.py: rewards a whole return takes back
         if self.give_rules and any(rw.stock is not None for rw in prog.rewards.values()):
             vector_stock(self)  # runtime/mechanics/stock.py: what the rewards' stock grants of what was given
+        self.taken_back = vector_taken_back(self)  # returns.py: of what was given (after the stock), what goes back
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
