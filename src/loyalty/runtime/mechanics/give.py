@@ -97,8 +97,9 @@ class Give(Mechanic):
         return budget_or_own_cap_vector_reason(rule, ("times",))
 
     def vector_reason(self, rule, program) -> Optional[str]:
-        if program.rewards_taken_back and program.rewards[rule.reward].is_offer:
-            return f"rule {rule.name!r}: offers taken back on a return are not vectorised yet"
+        if program.rewards_taken_back and program.rewards[rule.reward].is_offer and \
+                rule.trigger in self.visit_triggers:  # a return takes the newest held: maybe a visit's
+            return f"rule {rule.name!r}: offers given on visits too, taken back on a return, are not vectorised yet"
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
         if rule.trigger in TIMER_TRIGGERS:  # win-back and moments say (their program_vector_reason)

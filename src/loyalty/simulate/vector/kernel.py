@@ -295,6 +295,12 @@ class _Rows:
 
 
 
+def _first_of_each(counts, first) -> np.ndarray:
+    """Over `counts[i]` entries per i, in order: whether each is among the first `first[i]` of its i."""
+    at = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(int(counts.sum())) - at < np.repeat(first, counts)
+
+
 def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
     earning: the kernel consumes a member's available points from the front of her stream in earning order,
@@ -2005,6 +2011,7 @@ class _Kernel:
                 rw = prog.rewards[r.reward]
                 res.add("cap", r.name, "times", n)
                 res.add("cap", r.name, "truncated", rw.cost * n)
+        rule_of = {r.name: r.index for r in self.give_rules if r.index in self.gives}  # gifts at events
         for r, firings in self._timer_gives():
             given.append((r.name, r.reward, np.ones(len(firings[0]), dtype=np.int64), None, None, firings))
         for r in self.fixed_rules:  # fixed earns' caps: a cap_reached for each claim cut, by what was cut
@@ -2050,9 +2057,11 @@ class _Kernel:
             m_cost += by_member * cost
             np.minimum.at(first, g_mem[has], g_time[has])
             if rw.is_offer and price is None:  # offers.py: each used by a later purchase, or lapsed
+                taken = self.offers_taken_back.get(rule_of.get(label, -1))  # ... unless a return took it back
                 m_cost -= self._offer_fates(res, cells, label, rw, cost, np.repeat(g_mem[has], times[has]),
                                             np.repeat(g_time[has], times[has]), np.repeat(g_store[has], times[has]),
-                                            np.repeat(g_use[has], times[has]))
+                                            np.repeat(g_use[has], times[has]),
+                                            None if taken is None else _first_of_each(times[has], taken[has]))
         for r in self.give_rules:  # rewards a whole return takes back (returns.py `vector_taken_back`)
             back = self.taken_back.get(r.index)
             if back is None or not back.any():
@@ -2142,11 +2151,11 @@ class _Kernel:
                 np.concatenate((self.tier_before[changed], t_from)), np.concatenate((self.tier_after[changed], t_to)),
                 np.concatenate((changed, vector_firing_events(self, t_mem, t_at))))
 
-    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use) -> np.ndarray:
+    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray:
         """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
         accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
         of its end and at the store of the event time passes at). Per member, the cost lapses took off."""
-        used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use)
+        used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use, gone)
         name = rw.name
         if used.any():
             res.add("reward", name, "redeemed", int(used.sum()))
