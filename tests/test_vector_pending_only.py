@@ -210,3 +210,25 @@ def test_kernel_equals_scalar_on_generated_histories(tmp_path_factory, seed, mem
 
 def test_gym_runs_on_the_kernel():
     assert supports(load_program(str(ROOT / GYM)), None) is None
+
+
+def test_points_that_expire_before_they_are_available_stay_on_the_kernel(pending_only):
+    """Miles expire at the end of the calendar year and wait a week: 28 December's 10 miles expire on 1 January,
+    before 4 January, and never mature. Returning that order on 3 January finds its batch gone: the return's
+    10 come from what still waits (2 January's 5), the rest truncated; nobody is routed to the scalar plan."""
+    from test_vector_kernel import _routed_run
+
+    path, prog = pending_only
+    rows = [_buy("A", "2024-12-28T10:00", "A1", "100.00"), _buy("A", "2025-01-02T10:00", "A2", "50.00"),
+            _ret("A", "2025-01-03T10:00", "A1"), _buy("A", "2025-01-20T10:00", "A3", "1.00"),
+            _buy("B", "2024-12-30T10:00", "B1", "70.00"), _buy("B", "2025-01-10T10:00", "B2", "1.00")]
+    vec, ref, routed = _routed_run(path, prog, rows, "pending points out of earning order")
+    assert vec.canonical() == ref.canonical()
+    assert routed == 0
+    assert _cell(vec, "miles", "2025-01", "expired") == 10 + 7
+    assert vec.cells[("rule", "miles", "points_clawed_back")] == 5
+    # A1 never matures (A's 2 January comes between its expiry and its moment); A2's batch is empty at 9 January;
+    # B1 (30 December, 7 miles) is said to mature too: time next passes for B on 10 January, and the scalar
+    # `advance_kind` matures what is due before it expires what is due; B2's 1 mile matures on 17 January
+    assert _cell(vec, "miles", "2025-01", "matured") == 7 + 1
+    _run(path, prog, rows)

@@ -380,11 +380,14 @@ def vector_expiry_moments(kind, us):
     return None
 
 
-def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
+def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks, expiry_ev=None) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
     available (`credit`: the event's time plus the pending duration, never before an earlier event's:
-    arrays.moments_in_earning_order); `ranks(moments)`: order-preserving
-    small ints and their bound, so (member, moment) packs into one sortable int64."""
+    arrays.moments_in_earning_order); `expiry_ev`, with expiry after earning or at a period's end: the moment
+    they expire (in earning order too). A batch stops waiting at the first of the two (`advance_kind`: one that
+    expires first never matures); both come in earning order, so those no longer waiting are a prefix of the
+    member's purchases. `ranks(moments)`: order-preserving small ints and their bound, so (member, moment)
+    packs into one sortable int64."""
     import numpy as np
 
     from loyalty.runtime.arrays import Unsupported, fits
@@ -393,6 +396,10 @@ def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, r
     nmem = int(e_mem[-1]) + 1 if nev else 0
     st["avail_ev"] = avail_ev
     st["pend_ev"] = e_purchase
+    st["matures"] = e_purchase if expiry_ev is None else e_purchase & (avail_ev <= expiry_ev)
+    if expiry_ev is not None:  # (a batch that matures and expires at once matures first)
+        avail_ev = np.minimum(avail_ev, expiry_ev)
+    st["wait_end"] = avail_ev
     st["cumP"] = np.zeros(nev, dtype=np.int64)
     st["CP"] = np.zeros(nmem, dtype=np.int64)
     st["MP"] = np.zeros(nmem, dtype=np.int64)
@@ -404,6 +411,15 @@ def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, r
     # per event, how many events (of the whole stream, so the member's own first) have matured before it:
     # advance_kind matures a batch whose moment is at or before the event's
     st["mfront"] = np.minimum(np.searchsorted(v_key, t_key, side="right"), np.arange(nev))
+    early = np.flatnonzero(st["matures"] != e_purchase)  # purchases whose points expire before they are available
+    if len(early):
+        # time passes at the member's events (and the history's end), maturing first, then expiring, whatever
+        # their moments: such a batch matures too (a points_available, then expired at its earlier moment) when
+        # the first time passes after its expiry is at or after its moment to mature
+        n = np.minimum(np.searchsorted(t_key, v_key[early], side="left"), nev - 1)
+        seen = np.where((e_mem[n] == e_mem[early]) & (e_time[n] >= st["wait_end"][early]), e_time[n], end_us)
+        st["matures"] = st["matures"].copy()
+        st["matures"][early] = seen >= st["avail_ev"][early]
     st["mfront_end"] = np.searchsorted(v_key, np.arange(nmem) * nt + inv[-1], side="right")
 
 
@@ -437,7 +453,7 @@ def vector_pending_credit(st, mm, idx, event_points) -> None:
 def vector_waiting(st, order_ev, t):
     """Per return, whether its order's points still wait at the return's moment `t` (so `claw` takes them from
     the order's own batch: all of a return's share, since nothing else touches a pending batch)."""
-    return st["avail_ev"][order_ev] > t
+    return st["wait_end"][order_ev] > t
 
 
 def vector_claw_pending(st, nr: int, j: int, mm, order_ev, ret_ev, amount) -> None:
@@ -546,7 +562,7 @@ def vector_matured(st, e_mem, m_evstart, end_us: int):
     prev = np.concatenate(([0], cumP[:-1]))
     prev[m_evstart] = 0
     held = cumP - prev
-    return np.where(st["pend_ev"] & (st["avail_ev"] <= end_us), held, 0)
+    return np.where(st["matures"] & (st["avail_ev"] <= end_us), held, 0)
 
 
 def vector_inactivity_setup(st, deadline_ev, restarts, nmem: int) -> None:

@@ -305,9 +305,9 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
     earning: the kernel consumes a member's available points from the front of her stream in earning order,
     which is the scalar's oldest-first only while the available points are a prefix of it. They are not when
-    points credited at once (a signup, a visit, an action) come while a purchase's still wait, or when a
-    purchase's points would expire before they are available. Such members are replayed by the scalar plan,
-    and counted (`ROUTED`)."""
+    points credited at once (a signup, a visit, an action) come while a purchase's still wait. Such members are
+    replayed by the scalar plan, and counted (`ROUTED`). (A purchase's points that expire before they are
+    available stop waiting then: points.vector_pending_setup.)"""
     out = np.zeros(rows.n, dtype=bool)
     kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")]
     if not kinds or not rows.n:
@@ -323,10 +323,6 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     last_before[np.concatenate(([True], seg[1:] != seg[:-1]))] = 0
     for k in kinds:
         at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
-        if bought.any():
-            avail = _add_duration(t[bought], *k.pending)
-            early = vector_expiry_moments(k, t[bought]) < avail
-            out[starts[np.flatnonzero(bought)[early]]] = True
         cand = at_once & (last_before > 0)
         if cand.any():
             waiting = _add_duration(last_before[cand] - 1 + t0, *k.pending) > t[cand]
@@ -1362,7 +1358,7 @@ class _Kernel:
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
-                                     self.end_us, _moment_ranks)
+                                     self.end_us, _moment_ranks, st.get("exp_ev"))
             if nr and kind.expiry == "inactivity":  # points.py: a running purchase restarts the clock
                 vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
                                         counted, nmem)
@@ -1530,9 +1526,9 @@ class _Kernel:
                         self.claw[sl.skey])
                     rules.append((j, table, tiered, claw))
                 expires = "ptr" in st
-                # pending points (points.vector_pending_setup): [CP, MP, cumP, avail_ev, pend_ev, mfront]
+                # pending points (points.vector_pending_setup): [CP, MP, cumP, wait_end, pend_ev, mfront]
                 pend = [int(st["CP"][m]), int(st["MP"][m]), st["cumP"][start:end].tolist(),
-                        st["avail_ev"][start:end].tolist(), st["pend_ev"][start:end].tolist(),
+                        st["wait_end"][start:end].tolist(), st["pend_ev"][start:end].tolist(),
                         st["mfront"][start:end].tolist()] if "CP" in st else None
                 # inactivity (points.vector_inactivity_setup): [DL, dl_ev, inact_amt, inact_at]
                 idle = [int(st["DL"][m]), st["dl_ev"][start:end].tolist(), st["inact_amt"][start:end].tolist(),
