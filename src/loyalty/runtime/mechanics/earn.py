@@ -414,6 +414,8 @@ def _vector_parts(kern, r, stages) -> None:
 
     parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
     for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
+        if parts[j].min(initial=0) >= 0:  # (none: the usual case, one pass instead of the loop's)
+            continue
         for i in range(j - 1, -1, -1):
             take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
             parts[i] -= take

@@ -475,6 +475,13 @@ def vector_claw_pending_only(st, nr: int, j: int, mm, order_ev, ret_ev, amount, 
 
     if "CP" not in st:  # no pending points: nothing to take from
         return np.zeros_like(amount)
+    some = np.flatnonzero(amount > 0)
+    if len(some) < len(amount):  # only returns that take anything (the others: 0)
+        out = np.zeros_like(amount)
+        if len(some):
+            out[some] = vector_claw_pending_only(st, nr, j, mm[some], order_ev[some], ret_ev[some], amount[some],
+                                                 waiting[some], m_evstart)
+        return out
     cum, cumP = st["cum"], st["cumP"]
     oslot = order_ev * nr + j
     first_slot = m_evstart[mm] * nr
