@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PROGRAM = REPO / "examples" / "programs" / "gym.loyalty"  # on the evaluator (returns taking from pending points only): a worker pool
+PROGRAM = REPO / "examples" / "programs" / "gym.loyalty"  # on the evaluator (--kernel python): a worker pool
 
 
 def children(pid: int) -> list[int]:
@@ -46,7 +46,7 @@ def test_ctrl_c_with_workers_stops_within_two_seconds_and_exits_130(tmp_path):
     out = tmp_path / "report"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen([sys.executable, "-m", "loyalty.cli", "simulate", str(PROGRAM), str(history),
-                             "--jobs", "2", "--out", str(out), "--format", "json"],
+                             "--jobs", "2", "--kernel", "python", "--out", str(out), "--format", "json"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120

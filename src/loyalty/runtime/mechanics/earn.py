@@ -317,7 +317,7 @@ def vector_points(kern) -> None:
     for r in kern.earn_rules:
         k = r.point_kind
         kind = prog.kinds[k]
-        rn, rd = r.rate
+        rn, rd = (r.points, 1) if is_per_visit(r) else r.rate
         mine = [m for m in mults if m.point_kind in (-1, k)]
         D = rd
         for m in mine:
@@ -334,11 +334,15 @@ def vector_points(kern) -> None:
         scale = rn
         for m in mine:
             scale *= m.factor[0] * m.factor[1]
-        if not fits(max_event, scale, top_n, D) or not fits(D, top_d):
+        if not fits(1 if is_per_visit(r) else max_event, scale, top_n, D) or not fits(D, top_d):
             raise Unsupported("amounts too large for 64-bit points arithmetic")
+        mode = kind.rounding
+        if is_per_visit(r):  # one value per visit, without a line (earn_per_visit, earn_on_visit)
+            stages = vector_visit_stages(kern, r, mine, D, tier_factors, mode)
+            _vector_parts(kern, r, stages)
+            continue
         match = kern._line_match(r) & r_counted
         any_line = np.add.reduceat(match.astype(np.int64), kern.e_start) > 0
-        mode = kind.rounding
 
         def stage(n_line, factors):
             """Stage points (rounded like the kind's points) for every tier, over numerators on D."""
@@ -365,14 +369,7 @@ def vector_points(kern) -> None:
         none = ~any_line[None, :] | (stages[-1] <= 0)
         for st in stages:
             st[none] = 0
-        parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
-        for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
-            for i in range(j - 1, -1, -1):
-                take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
-                parts[i] -= take
-                parts[j] += take
-        for sl, part in zip(slots, parts):
-            kern.ptab[sl.skey] = part
+        _vector_parts(kern, r, stages)
     kern.fixed = {}
     kern.fixed_times = {}  # rules that can fire more than once on an event: how many times (fire_fixed's effects)
     kern.fixed_refused = {}  # what a rule's cap refused, per event (limits.vector_own_cap)
@@ -396,6 +393,66 @@ def vector_points(kern) -> None:
         kern.fixed[r.index], kern.fixed_refused[r.index] = vector_own_cap(kern, r, points)
         if r.trigger == "every_spend":
             kern.fixed_times[r.index] = fires
+
+
+def is_per_visit(r) -> bool:
+    """Points per visit: regular earning, staged by source like points per spend (`earn_staged`), on every
+    purchase and every visit."""
+    return r.action == "earn_per_event" and r.event == "visit"
+
+
+def is_vector_staged(r) -> bool:
+    """The rules the kernel earns by `vector_points`' staged tables (its earning slots: base, the tier's part,
+    one per multiplier): points per spend and per visit."""
+    return r.action == "earn_per_spend" or is_per_visit(r)
+
+
+def _vector_parts(kern, r, stages) -> None:
+    """Each source's part of the staged totals (stage k - stage k-1, `split_negative` moving a multiplier's
+    negative part to the parts before it), into `kern.ptab` by slot."""
+    import numpy as np
+
+    parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
+    for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
+        if parts[j].min(initial=0) >= 0:  # (none: the usual case, one pass instead of the loop's)
+            continue
+        for i in range(j - 1, -1, -1):
+            take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
+            parts[i] -= take
+            parts[j] += take
+    for sl, part in zip([sl for sl in kern.earn_slots if sl.rule is r], parts):
+        kern.ptab[sl.skey] = part
+
+
+def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str) -> list:
+    """The staged totals of a points-per-visit rule per event, for every tier (`earn_staged` on one value without
+    a line): on a running purchase the rule applies as the plan's applicable rules (its conditions and code), on
+    a running visit as the visit's steps (its conditions; a rule requiring a code is not among them). A
+    multiplier multiplies it where it applies (on a purchase: among the applicable rules; on a visit:
+    `visit_multipliers`, its conditions alone) and has no item filter (a value without a line matches none)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE, VISIT, div_round
+
+    purchase = kern.e_type == PURCHASE
+    visit = kern.e_type == VISIT
+    conditions = kern.prog.doc["rules"]
+    fires = kern.e_running & ((purchase & kern._event_ok(r)) | (
+        visit & (r.code is None) & kern._conditions_ok(r.index, conditions[r.index].get("conditions", ()))))
+    n = np.where(fires, r.points * D, 0)
+    stages = []
+    for sl in [sl for sl in kern.earn_slots if sl.rule is r]:
+        m = sl.mult
+        if m is not None and not m.filters:
+            hit = (purchase & kern._event_ok(m)) | (
+                visit & kern._conditions_ok(m.index, conditions[m.index].get("conditions", ())))
+            n = np.where(hit, n // m.factor[1] * m.factor[0], n)
+        factors = tier_factors if stages else [(1, 1)] * len(tier_factors)
+        stages.append(np.stack([div_round(n * tn, D * td, mode) for tn, td in factors]))
+    none = ~fires[None, :] | (stages[-1] <= 0)
+    for st in stages:
+        st[none] = 0
+    return stages
 
 
 # ---------------------------------------------------------------- the mechanics
@@ -457,6 +514,8 @@ class EarnPerEvent(Mechanic):
 
     def vector_reason(self, rule, program) -> Optional[str]:
         if rule.event == "referral" and rule.trigger is None:
+            return None
+        if is_per_visit(rule) and rule.trigger is None and not rule.filters:  # vector_visit_stages
             return None
         return super().vector_reason(rule, program)
 

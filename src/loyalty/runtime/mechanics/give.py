@@ -118,15 +118,11 @@ class Give(Mechanic):
         return budget_or_own_cap_vector_reason(rule, ("times",))
 
     def vector_reason(self, rule, program) -> Optional[str]:
-        if program.rewards_taken_back and program.rewards[rule.reward].is_offer:
-            return f"rule {rule.name!r}: offers taken back on a return are not vectorised yet"
+        if program.rewards_taken_back and program.rewards[rule.reward].is_offer and \
+                rule.trigger in self.visit_triggers:  # a return takes the newest held: maybe a visit's
+            return f"rule {rule.name!r}: offers given on visits too, taken back on a return, are not vectorised yet"
         if rule.trigger == "every_spend":
             return spend_trigger_vector_reason(rule)
-        if rule.trigger in FIRED_VECTOR_TRIGGERS:  # a goal's, a streak's or a referral's gift
-            if program.rewards_taken_back:
-                return f"rule {rule.name!r}: its rewards taken back on a return are not vectorised yet"
-            if program.rewards[rule.reward].stock is not None:
-                return f"rule {rule.name!r}: a reward with a stock given on a {rule.trigger} is not vectorised yet"
         if rule.trigger in TIMER_TRIGGERS:  # win-back and moments say (their program_vector_reason)
             if program.rewards[rule.reward].stock is not None:  # stock.vector_stock claims for events' gifts only
                 return f"rule {rule.name!r}: a reward with a stock given at a timer is not vectorised yet"

@@ -80,34 +80,86 @@ def next_offer_end(st):
     return min(ends) if ends else None
 
 
-def vector_offer_fates(kern, rw, mem, moment, first_use):
+def vector_offer_ends(rw, moment):
+    """Per offer of `rw` given at `moment` (µs): its end (`hold_offer`), and whether it lapses at once (`valid
+    until` given on or after its end)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import add_duration as add_us
+
+    if rw.valid_for is not None:
+        return add_us(moment, *rw.valid_for), np.zeros(len(moment), dtype=bool)
+    end_us = (rw.valid_until - _EPOCH) // _US
+    return np.full(len(moment), end_us, dtype=np.int64), moment >= end_us
+
+
+def _next_purchase(kern):
+    """Per kernel event, the member's next running purchase at or after it (nev: none): what uses her offers."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE
+
+    nev = kern.nev
+    bought = kern.e_valid & (kern.e_type == PURCHASE) & kern.e_running
+    return segment_next(np.where(bought, np.arange(nev), nev), kern.m_evstart, kern.m_nev)
+
+
+def vector_offers_back(kern, rw, given, bought, whole):
+    """`take_back_offer` on the kernel, for a give rule that gives `given[e]` offers of `rw` at purchase event e,
+    and the whole returns `whole` of the orders bought at `bought` (events): each offer the order brought takes
+    back the newest one of the rule the member holds, which are her last running purchase's offers (a purchase
+    uses every offer held before it) up to the return, while their end has not come (`lapse_offers`), as many
+    as earlier returns left. Returns (per return, how many went back; per event, how many of its offers)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import PURCHASE
+
+    out = np.zeros(len(whole), dtype=np.int64)
+    gone = np.zeros(kern.nev, dtype=np.int64)
+    if not len(whole):
+        return out, gone
+    o = np.argsort(whole, kind="stable")  # in the member's order of events (time order)
+    w, p = whole[o], bought[o]
+    purchase = kern.e_valid & (kern.e_type == PURCHASE) & kern.e_running
+    last = np.maximum.accumulate(np.where(purchase, np.arange(kern.nev), -1))
+    q = last[w]  # her last running purchase before the return (orders' purchases, so never none)
+    mine = (q >= 0) & (kern.e_mem[np.maximum(q, 0)] == kern.e_mem[w])
+    q = np.maximum(q, 0)
+    end, at_once = vector_offer_ends(rw, kern.e_time[q])
+    supply = np.where(mine & ~at_once, given[q], 0)
+    alive = end > kern.e_time[w]
+    demand = given[p]
+    new = np.concatenate(([True], q[1:] != q[:-1]))  # returns taking from one purchase's offers: together
+    group = np.cumsum(new) - 1
+    cum = np.cumsum(demand)
+    cum = cum - np.concatenate(([0], cum))[np.flatnonzero(new)][group]
+    taken = np.where(alive, np.minimum(cum, supply) - np.minimum(cum - demand, supply), 0)
+    out[o] = taken
+    np.add.at(gone, q, taken)
+    return out, gone
+
+
+def vector_offer_fates(kern, rw, mem, moment, first_use, gone=None):
     """The vectorised lifetime of offers of reward `rw` (for the kernel `kern`, simulate/vector/kernel.py):
     given to member `mem` at `moment` (µs), usable from her kernel event `first_use` on (-1: none; the event
     after the giving purchase, or the event a timer fired before; -2: given by the end of the history's tick
     after its time passed, so held at the end). As `use_offers` and `lapse_offers`: the
     member's first running purchase from `first_use` uses it when it comes before the offer's end; else it
     lapses at its end when that is at or before the end of the history (`valid until` given on or after its
-    end: at once). Returns (used, lapsed, the lapse moment) per offer."""
+    end: at once). Offers `gone` (a whole return took them back: `vector_offers_back`) are neither. Returns (used,
+    lapsed, the lapse moment) per offer."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, add_duration as add_us
-
-    if rw.valid_for is not None:
-        end = add_us(moment, *rw.valid_for)
-        at_once = np.zeros(len(moment), dtype=bool)
-    else:
-        end_us = (rw.valid_until - _EPOCH) // _US
-        end = np.full(len(moment), end_us, dtype=np.int64)
-        at_once = moment >= end_us
-    # per kernel event, the next running purchase of the same member at or after it (nev: none)
+    end, at_once = vector_offer_ends(rw, moment)
     nev = kern.nev
-    bought = kern.e_valid & (kern.e_type == PURCHASE) & kern.e_running
-    place = np.where(bought, np.arange(nev), nev)
-    nxt = segment_next(place, kern.m_evstart, kern.m_nev)
+    nxt = _next_purchase(kern)  # per kernel event, the next running purchase of the same member (nev: none)
     j = np.where(first_use >= 0, nxt[np.maximum(first_use, 0)], nev)
     used = ~at_once & (j < nev)
     used[used] = kern.e_time[j[used]] < end[used]
     lapsed = ~used & ((end <= kern.end_us) | at_once) & (first_use != -2)
+    if gone is not None:
+        used &= ~gone
+        lapsed &= ~gone
     return used, lapsed, np.where(at_once, moment, end)
 
 

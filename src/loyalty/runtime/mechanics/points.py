@@ -380,11 +380,14 @@ def vector_expiry_moments(kind, us):
     return None
 
 
-def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks) -> None:
+def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks, expiry_ev=None) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
     available (`credit`: the event's time plus the pending duration, never before an earlier event's:
-    arrays.moments_in_earning_order); `ranks(moments)`: order-preserving
-    small ints and their bound, so (member, moment) packs into one sortable int64."""
+    arrays.moments_in_earning_order); `expiry_ev`, with expiry after earning or at a period's end: the moment
+    they expire (in earning order too). A batch stops waiting at the first of the two (`advance_kind`: one that
+    expires first never matures); both come in earning order, so those no longer waiting are a prefix of the
+    member's purchases. `ranks(moments)`: order-preserving small ints and their bound, so (member, moment)
+    packs into one sortable int64."""
     import numpy as np
 
     from loyalty.runtime.arrays import Unsupported, fits
@@ -393,6 +396,10 @@ def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, r
     nmem = int(e_mem[-1]) + 1 if nev else 0
     st["avail_ev"] = avail_ev
     st["pend_ev"] = e_purchase
+    st["matures"] = e_purchase if expiry_ev is None else e_purchase & (avail_ev <= expiry_ev)
+    if expiry_ev is not None:  # (a batch that matures and expires at once matures first)
+        avail_ev = np.minimum(avail_ev, expiry_ev)
+    st["wait_end"] = avail_ev
     st["cumP"] = np.zeros(nev, dtype=np.int64)
     st["CP"] = np.zeros(nmem, dtype=np.int64)
     st["MP"] = np.zeros(nmem, dtype=np.int64)
@@ -404,6 +411,15 @@ def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, r
     # per event, how many events (of the whole stream, so the member's own first) have matured before it:
     # advance_kind matures a batch whose moment is at or before the event's
     st["mfront"] = np.minimum(np.searchsorted(v_key, t_key, side="right"), np.arange(nev))
+    early = np.flatnonzero(st["matures"] != e_purchase)  # purchases whose points expire before they are available
+    if len(early):
+        # time passes at the member's events (and the history's end), maturing first, then expiring, whatever
+        # their moments: such a batch matures too (a points_available, then expired at its earlier moment) when
+        # the first time passes after its expiry is at or after its moment to mature
+        n = np.minimum(np.searchsorted(t_key, v_key[early], side="left"), nev - 1)
+        seen = np.where((e_mem[n] == e_mem[early]) & (e_time[n] >= st["wait_end"][early]), e_time[n], end_us)
+        st["matures"] = st["matures"].copy()
+        st["matures"][early] = seen >= st["avail_ev"][early]
     st["mfront_end"] = np.searchsorted(v_key, np.arange(nmem) * nt + inv[-1], side="right")
 
 
@@ -437,7 +453,7 @@ def vector_pending_credit(st, mm, idx, event_points) -> None:
 def vector_waiting(st, order_ev, t):
     """Per return, whether its order's points still wait at the return's moment `t` (so `claw` takes them from
     the order's own batch: all of a return's share, since nothing else touches a pending batch)."""
-    return st["avail_ev"][order_ev] > t
+    return st["wait_end"][order_ev] > t
 
 
 def vector_claw_pending(st, nr: int, j: int, mm, order_ev, ret_ev, amount) -> None:
@@ -447,6 +463,89 @@ def vector_claw_pending(st, nr: int, j: int, mm, order_ev, ret_ev, amount) -> No
     st["CP"][mm] -= amount
     _lower_ranges(st["cum"], order_ev * nr + j, (ret_ev + 1) * nr, amount)
     _lower_ranges(st["cumP"], order_ev, ret_ev + 1, amount)
+
+
+def vector_claw_pending_only(st, nr: int, j: int, mm, order_ev, ret_ev, amount, waiting, m_evstart):
+    """`claw` under `returns take from pending only`, for the members `mm` at their returns `ret_ev`: `amount`
+    leaves slot j of their order `order_ev` while it waits (as far as that batch still holds: an earlier
+    return may have taken from it), then the rest leaves the member's pending batches oldest first (the
+    purchases not matured yet, in earning order), as far as they hold; what none holds is truncated. Each
+    take is a hole in the stream. Returns what was taken per return."""
+    import numpy as np
+
+    if "CP" not in st:  # no pending points: nothing to take from
+        return np.zeros_like(amount)
+    some = np.flatnonzero(amount > 0)
+    if len(some) < len(amount):  # only returns that take anything (the others: 0)
+        out = np.zeros_like(amount)
+        if len(some):
+            out[some] = vector_claw_pending_only(st, nr, j, mm[some], order_ev[some], ret_ev[some], amount[some],
+                                                 waiting[some], m_evstart)
+        return out
+    cum, cumP = st["cum"], st["cumP"]
+    oslot = order_ev * nr + j
+    first_slot = m_evstart[mm] * nr
+    held = cum[oslot] - np.where(oslot > first_slot, cum[np.maximum(oslot - 1, 0)], 0)
+    own = np.where(waiting, np.minimum(amount, held), 0)
+    if own.any():
+        vector_claw_pending(st, nr, j, mm, order_ev, ret_ev, own)
+    rest = np.minimum(amount - own, st["CP"][mm] - st["MP"][mm])
+    go = rest > 0
+    if go.any():
+        mg, rg, eg = mm[go], rest[go], ret_ev[go]
+        base = st["MP"][mg]  # what has matured: the pending points start after it in the stream
+        start = m_evstart[mg]
+        lo = np.maximum(st["mfront"][eg], start)  # the member's first event not matured
+        # per event of each range [lo, ret]: the pending sum through it, and before it
+        n_ev = eg + 1 - lo
+        k = np.repeat(np.arange(len(mg)), n_ev)
+        e = np.repeat(lo - np.concatenate(([0], np.cumsum(n_ev)[:-1])), n_ev) + np.arange(int(n_ev.sum()))
+        after = cumP[e]
+        before_p = np.where(e > start[k], cumP[np.maximum(e - 1, 0)], 0)
+        # per slot of those events: the pending sum through the slot (a purchase's slots wait, others not)
+        ks = np.repeat(k, nr)
+        es = np.repeat(e, nr)
+        s = es * nr + np.tile(np.arange(nr), len(e))
+        cum_before = np.where(es > start[ks], cum[np.maximum(es * nr - 1, 0)], 0)
+        pend_slot = np.repeat(before_p, nr) + np.where(st["pend_ev"][es], cum[s] - cum_before, 0)
+        cum[s] -= np.minimum(np.maximum(pend_slot - base[ks], 0), rg[ks])
+        cumP[e] = after - np.minimum(np.maximum(after - base[k], 0), rg[k])
+        st["CT"][mg] -= rg
+        st["CP"][mg] -= rg
+    return own + np.maximum(rest, 0)
+
+
+def claw_pending_only_one(cum: list, cumP: list, pend_ev: list, nr: int, j: int, o: int, i: int, f: int,
+                          amount: int, waiting: bool, matured: int, credited: int) -> int:
+    """`vector_claw_pending_only` for one member, on her figures as lists (the kernel's one-by-one tail):
+    positions relative to her first event (o: the order's, i: the return's, f: the first not matured);
+    `matured`, `credited`: MP and CP. Lowers `cum` and `cumP`; returns what was taken (CT and CP drop by it)."""
+    oslot = o * nr + j
+    own = 0
+    if waiting:
+        own = min(amount, cum[oslot] - (cum[oslot - 1] if oslot > 0 else 0))
+        if own > 0:
+            for s in range(oslot, (i + 1) * nr):
+                cum[s] -= own
+            for e in range(o, i + 1):
+                cumP[e] -= own
+        own = max(own, 0)
+    rest = min(amount - own, credited - own - matured)
+    if rest <= 0:
+        return own
+    prev_p = cumP[f - 1] if f > 0 else 0  # before the holes below (they start at f)
+    prev_c = cum[f * nr - 1] if f > 0 else 0
+    for e in range(f, i + 1):
+        waits = pend_ev[e]
+        for s in range(e * nr, e * nr + nr):
+            c = cum[s]
+            pc = prev_p + (c - prev_c if waits else 0)
+            cum[s] = c - min(max(pc - matured, 0), rest)
+            last_c = c
+        p = cumP[e]
+        cumP[e] = p - min(max(p - matured, 0), rest)
+        prev_p, prev_c = p, last_c
+    return own + rest
 
 
 def _lower_ranges(a, lo, hi, by) -> None:
@@ -470,7 +569,7 @@ def vector_matured(st, e_mem, m_evstart, end_us: int):
     prev = np.concatenate(([0], cumP[:-1]))
     prev[m_evstart] = 0
     held = cumP - prev
-    return np.where(st["pend_ev"] & (st["avail_ev"] <= end_us), held, 0)
+    return np.where(st["matures"] & (st["avail_ev"] <= end_us), held, 0)
 
 
 def vector_inactivity_setup(st, deadline_ev, restarts, nmem: int) -> None:
@@ -539,8 +638,6 @@ class PointsOverTime(ProgramMechanic):
 
     def program_vector_reason(self, program, sim_plan) -> Optional[str]:
         for k in program.kinds:
-            if k.pending and k.policy == "pending_only":
-                return f"returns taking from pending points only ({k.name!r}) are not vectorised yet"
             if k.expiry not in (None, "after_earning", "inactivity", "period_end"):
                 return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet"
         return None

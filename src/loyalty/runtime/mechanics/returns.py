@@ -11,7 +11,7 @@ from loyalty.runtime.formulas import half_even, share
 from loyalty.runtime.internal import EventError
 from loyalty.runtime.mechanics.goals import take_back as goals_take_back
 from loyalty.runtime.mechanics.metrics import add_metric
-from loyalty.runtime.mechanics.offers import take_back_offer
+from loyalty.runtime.mechanics.offers import take_back_offer, vector_offers_back
 from loyalty.runtime.mechanics.points import claw
 from loyalty.runtime.mechanics.punch import punches_back
 from loyalty.runtime.mechanics.tiers import tier_after_return
@@ -130,9 +130,14 @@ def vector_taken_back(kern) -> dict:
     """The vectorised step of the rewards a whole return takes back (`take_back`, for the kernel `kern`,
     simulate/vector/kernel.py): per give rule, per event, the rewards it takes back. The return that makes
     its order whole (the first such: `take_back` empties the order's rewards) takes back every reward
-    the rule gave on that order's purchase (a count of them: `vector_gives`)."""
+    the rule gave on that order's purchase (a count of them: `vector_gives`). A goal's, a streak's or a
+    referral's gift is the member's, given with no order (`goals.count_event`, `referral`: only the new
+    member's own qualifying purchase gives with its order), so no return takes it back."""
     import numpy as np
 
+    from loyalty.runtime.mechanics.triggers import MEMBER_VECTOR_TRIGGERS
+
+    kern.offers_taken_back = {}  # rule index -> per purchase event, how many of its offers were taken back
     if not kern.prog.rewards_taken_back or not kern.give_rules:
         return {}
     whole = np.flatnonzero(kern.e_valid & (kern.ret_order_ev >= 0) & (kern.ret_R >= kern.ret_G))
@@ -143,7 +148,13 @@ def vector_taken_back(kern) -> dict:
     for r in kern.give_rules:
         if r.index not in kern.gives:  # fired by a timer: given on no order, so no return takes it back
             continue
+        if r.trigger in MEMBER_VECTOR_TRIGGERS:  # the member's, not the order's
+            continue
         back = np.zeros(kern.nev, dtype=np.int64)
         back[whole] = kern.gives[r.index][0][bought]
+        rw = kern.prog.rewards[r.reward]
+        if rw.is_offer:  # the newest offers held go back; one used or lapsed stays so (`take_back_offer`)
+            back[whole], kern.offers_taken_back[r.index] = vector_offers_back(kern, rw, kern.gives[r.index][0],
+                                                                              bought, whole)
         out[r.index] = back
     return out

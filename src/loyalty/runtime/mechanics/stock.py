@@ -72,10 +72,22 @@ def grant_in_service_order(kern, key: str, ev, seq):
     return before | (same_t & same_m & (seq == cs) & (left >= 1))
 
 
+def service_rank(r) -> tuple:
+    """Where rule r's claims come among one event's claims in the scalar plan: the event's own rules first (a
+    purchase's give phase, a visit's steps, by rule), then goals and streaks (`goals.count_event`, after the
+    purchase's or visit's own rewards), then the new member's referral gift (`referral.on_purchase`, last)."""
+    from loyalty.runtime.mechanics.goals import TRIGGERS as GOAL_TRIGGERS
+    from loyalty.runtime.mechanics.triggers import FIRED_VECTOR_TRIGGERS
+
+    if r.trigger in GOAL_TRIGGERS:
+        return (1, r.index)
+    return (2, r.index) if r.trigger in FIRED_VECTOR_TRIGGERS else (0, r.index)
+
+
 def vector_stock(kern) -> None:
     """The vectorised stock (for the kernel `kern`, simulate/vector/kernel.py), as `take_stock` claims it: each
     unit a give rule gives of a reward with a stock claims one, in service order (the member's events in order,
-    within an event the give rules in rule order, as the scalar plan's give phase runs them); a unit refused
+    within an event the give rules in the scalar plan's order, `service_rank`); a unit refused
     is not given (`kern.gives`, in place) and is a `stock_out` (`kern.stock_out`: reward -> how many)."""
     import numpy as np
 
@@ -83,7 +95,7 @@ def vector_stock(kern) -> None:
     for name, rw in prog.rewards.items():
         if rw.stock is None:
             continue
-        rules = [r for r in kern.give_rules if r.reward == name]
+        rules = sorted((r for r in kern.give_rules if r.reward == name), key=service_rank)
         if not rules:
             continue
         units = np.stack([kern.gives[r.index][0] for r in rules], axis=1)

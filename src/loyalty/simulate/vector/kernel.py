@@ -43,14 +43,15 @@ from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime
 from loyalty.runtime.mechanics.codes import vector_codes
 from loyalty.runtime.mechanics.discount import vector_discount_rules
 from loyalty.runtime.mechanics.draws import vector_entries
-from loyalty.runtime.mechanics.earn import vector_points
+from loyalty.runtime.mechanics.earn import is_vector_staged, vector_points
 from loyalty.runtime.mechanics.enrolment import vector_enrolment
 from loyalty.runtime.mechanics.give import vector_gives
 from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
 from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.stock import vector_stock
-from loyalty.runtime.mechanics.points import (vector_available, vector_claw_pending, vector_expiry_moments,
+from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available, vector_claw_pending,
+                                              vector_claw_pending_only, vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -307,13 +308,19 @@ class _Rows:
 
 
 
+def _first_of_each(counts, first) -> np.ndarray:
+    """Over `counts[i]` entries per i, in order: whether each is among the first `first[i]` of its i."""
+    at = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(int(counts.sum())) - at < np.repeat(first, counts)
+
+
 def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
     earning: the kernel consumes a member's available points from the front of her stream in earning order,
     which is the scalar's oldest-first only while the available points are a prefix of it. They are not when
-    points credited at once (a signup, a visit, an action) come while a purchase's still wait, or when a
-    purchase's points would expire before they are available. Such members are replayed by the scalar plan,
-    and counted (`ROUTED`)."""
+    points credited at once (a signup, a visit, an action) come while a purchase's still wait. Such members are
+    replayed by the scalar plan, and counted (`ROUTED`). (A purchase's points that expire before they are
+    available stop waiting then: points.vector_pending_setup.)"""
     out = np.zeros(rows.n, dtype=bool)
     kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")]
     if not kinds or not rows.n:
@@ -329,10 +336,6 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     last_before[np.concatenate(([True], seg[1:] != seg[:-1]))] = 0
     for k in kinds:
         at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
-        if bought.any():
-            avail = _add_duration(t[bought], *k.pending)
-            early = vector_expiry_moments(k, t[bought]) < avail
-            out[starts[np.flatnonzero(bought)[early]]] = True
         cand = at_once & (last_before > 0)
         if cand.any():
             waiting = _add_duration(last_before[cand] - 1 + t0, *k.pending) > t[cand]
@@ -1251,7 +1254,7 @@ class _Kernel:
         same result; a good one saves passes), default the start tier everywhere."""
         prog = self.prog
         self.punch_rules = [r for r in prog.rules if r.action == "punch"]
-        self.earn_rules = [r for r in prog.rules if r.action == "earn_per_spend"]
+        self.earn_rules = [r for r in prog.rules if is_vector_staged(r)]  # per spend and per visit (earn.py)
         self.mults = [r for r in prog.rules if r.action == "multiplier"]
         self.give_rules = [r for r in prog.rules if r.action == "give"]
         # in the order of the scalar plan's phases: discounts, then discount scales (PURCHASE_PHASES)
@@ -1261,7 +1264,8 @@ class _Kernel:
             [r for r in prog.rules if phase_of[r.index] == "discount_scale"]
         # fixed earns: on signup, on purchases and visits by trigger, per referral (what EarnFixed and
         # EarnPerEvent.vector_reason admit, and supports() has passed)
-        self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")]
+        self.fixed_rules = [r for r in prog.rules if r.action in ("earn_fixed", "earn_per_event")
+                            and not is_vector_staged(r)]
         self._slots()
         # What reads the tier a member holds at an event (a tier's discount, `for tier` conditions) reads a
         # guess, settled by passes like the spend (_settle_spend): each pass replays everything with the
@@ -1384,14 +1388,13 @@ class _Kernel:
         vector_limits(self)
 
     def _after_lockstep(self) -> None:
-        """What a pass computes after the lockstep: gifts gated by a balance, rewards taken back, stock."""
+        """What a pass computes after the lockstep: gifts gated by a balance, the stock, rewards taken back."""
         prog = self.prog
         if self.balance_rules:
             self.gives.update(vector_gives(self, set(), self.balance_ok))
         if self.give_rules and any(rw.stock is not None for rw in prog.rewards.values()):
             vector_stock(self)  # runtime/mechanics/stock.py: what the rewards' stock grants of what was given
-        # returns.py: rewards a whole return takes back (of those given: after the stock's refusals)
-        self.taken_back = vector_taken_back(self)
+        self.taken_back = vector_taken_back(self)  # returns.py: of what was given (after the stock), what goes back
 
     def _slots(self) -> None:
         """The earning slots of every point kind, in the order the scalar evaluator emits their effects."""
@@ -1490,7 +1493,7 @@ class _Kernel:
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
-                                     self.end_us, _moment_ranks)
+                                     self.end_us, _moment_ranks, st.get("exp_ev"))
             if nr and kind.expiry == "inactivity":  # points.py: a running purchase restarts the clock
                 vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
                                         counted, nmem)
@@ -1596,7 +1599,8 @@ class _Kernel:
                         st["clawed"][oslot] += delta
                         X = st["X"]
                         waiting = vector_waiting(st, oev, self.e_time[ridx]) if "CP" in st else None
-                        if waiting is not None and waiting.any():  # from the order's own pending batch
+                        pending_only = kind.policy == "pending_only"
+                        if waiting is not None and waiting.any() and not pending_only:  # the order's own batch
                             vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
                                                 delta[waiting])
                         if kind.policy == "negative":
@@ -1604,12 +1608,13 @@ class _Kernel:
                         elif kind.policy == "zero":
                             avail = np.maximum(vector_available(st, rmm), 0)
                             taken = np.minimum(delta, avail)
-                        else:
-                            taken = np.zeros_like(delta)
-                        if waiting is not None:
+                        else:  # the order's own batch, then the oldest pending: no available point is taken
+                            taken = vector_claw_pending_only(st, st["nr"], j, rmm, oev, ridx, delta, waiting,
+                                                             self.m_evstart)
+                        if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
                             X[rmm] += np.where(waiting, 0, taken)
-                        else:
+                        elif not pending_only:
                             X[rmm] += taken
                         ta, tr, fx = self.claw[sl.skey]
                         ta[ridx] = taken
@@ -1656,9 +1661,9 @@ class _Kernel:
                         self.claw[sl.skey])
                     rules.append((j, table, tiered, claw))
                 expires = "ptr" in st
-                # pending points (points.vector_pending_setup): [CP, MP, cumP, avail_ev, pend_ev, mfront]
+                # pending points (points.vector_pending_setup): [CP, MP, cumP, wait_end, pend_ev, mfront]
                 pend = [int(st["CP"][m]), int(st["MP"][m]), st["cumP"][start:end].tolist(),
-                        st["avail_ev"][start:end].tolist(), st["pend_ev"][start:end].tolist(),
+                        st["wait_end"][start:end].tolist(), st["pend_ev"][start:end].tolist(),
                         st["mfront"][start:end].tolist()] if "CP" in st else None
                 # inactivity (points.vector_inactivity_setup): [DL, dl_ev, inact_amt, inact_at]
                 idle = [int(st["DL"][m]), st["dl_ev"][start:end].tolist(), st["inact_amt"][start:end].tolist(),
@@ -1753,7 +1758,14 @@ class _Kernel:
                                 continue
                             pk[10][oslot] += delta
                             pend = pk[13]
-                            if pend is not None and pend[3][o] > etimes[i]:  # points.vector_claw_pending
+                            if kind.policy == "pending_only":  # points.claw_pending_only_one: no available point
+                                taken = 0 if pend is None else claw_pending_only_one(
+                                    pk[8], pend[2], pend[4], nr, j, o, i, pend[5][i] - start, delta,
+                                    pend[3][o] > etimes[i], pend[1], pend[0])
+                                pk[7] -= taken
+                                if pend is not None:
+                                    pend[0] -= taken
+                            elif pend is not None and pend[3][o] > etimes[i]:  # points.vector_claw_pending
                                 taken = delta
                                 pk[7] -= delta
                                 pend[0] -= delta
@@ -2143,6 +2155,7 @@ class _Kernel:
                 rw = prog.rewards[r.reward]
                 res.add("cap", r.name, "times", n)
                 res.add("cap", r.name, "truncated", rw.cost * n)
+        rule_of = {r.name: r.index for r in self.give_rules if r.index in self.gives}  # gifts at events
         for r, firings in self._timer_gives():
             given.append((r.name, r.reward, np.ones(len(firings[0]), dtype=np.int64), None, None, firings))
         for r in self.fixed_rules:  # fixed earns' caps: a cap_reached for each claim cut, by what was cut
@@ -2188,9 +2201,11 @@ class _Kernel:
             m_cost += by_member * cost
             np.minimum.at(first, g_mem[has], g_time[has])
             if rw.is_offer and price is None:  # offers.py: each used by a later purchase, or lapsed
+                taken = self.offers_taken_back.get(rule_of.get(label, -1))  # ... unless a return took it back
                 m_cost -= self._offer_fates(res, cells, label, rw, cost, np.repeat(g_mem[has], times[has]),
                                             np.repeat(g_time[has], times[has]), np.repeat(g_store[has], times[has]),
-                                            np.repeat(g_use[has], times[has]))
+                                            np.repeat(g_use[has], times[has]),
+                                            None if taken is None else _first_of_each(times[has], taken[has]))
         for r in self.give_rules:  # rewards a whole return takes back (returns.py `vector_taken_back`)
             back = self.taken_back.get(r.index)
             if back is None or not back.any():
@@ -2280,11 +2295,11 @@ class _Kernel:
                 np.concatenate((self.tier_before[changed], t_from)), np.concatenate((self.tier_after[changed], t_to)),
                 np.concatenate((changed, vector_firing_events(self, t_mem, t_at))))
 
-    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use) -> np.ndarray:
+    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray:
         """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
         accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
         of its end and at the store of the event time passes at). Per member, the cost lapses took off."""
-        used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use)
+        used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use, gone)
         name = rw.name
         if used.any():
             res.add("reward", name, "redeemed", int(used.sum()))
