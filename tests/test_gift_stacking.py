@@ -15,7 +15,7 @@ import loyalty
 from loyalty.cli import cli
 from loyalty.simulate.vector import simulate_vector, supports
 from loyalty.simulate.engine import simulate
-from test_vector_kernel import GIFTS, INLINE, _both, _history, _plan, _program
+from test_vector_kernel import GIFTS, INLINE, _both, _history, _program
 
 ROOT = Path(__file__).resolve().parent.parent
 

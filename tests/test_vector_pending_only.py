@@ -9,7 +9,7 @@ from loyalty.simulate.engine import simulate
 from loyalty.simulate.result import KEY_SEP
 from loyalty.simulate.run import load_program
 from loyalty.simulate.vector import simulate_vector, supports
-from test_vector_kernel import ROOT, _both, _history, _plan, _report, _rows
+from test_vector_kernel import ROOT, _both, _history, _report, _rows
 
 PENDING_ONLY = """
 program "Pending only" {

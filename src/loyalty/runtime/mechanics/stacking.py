@@ -291,8 +291,6 @@ def vector_gift_lost(kern, rules, fired: dict) -> Optional[dict]:
     """The vectorised step of `GiftStacked`: per rule index, a bool per event of the kernel, True where the gift
     lost the order's contest. `rules` are the gift rules that run on a purchase, `fired[r.index]` how many
     times each fires per event (before its caps). None when stacking decides nothing among them."""
-    import numpy as np
-
     from loyalty.runtime.arrays import PURCHASE
 
     prog = kern.prog
