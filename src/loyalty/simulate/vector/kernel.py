@@ -681,7 +681,7 @@ class _Kernel:
         self.vtiers: Optional[VectorTiers] = None  # the tier step (made by the lockstep)
         self.tier_discounts: dict = {}  # per tier, its discount per event (tiers.vector_tier_discount)
         self.discount_refused: dict = {}  # per capped discount rule, what its cap refused per event
-        self.tier_guess: Optional[np.ndarray] = None  # the tiers a pass reads (run), None: the start tier
+        self.tier_guess: Any = None  # the tiers a pass reads (run), None: the start tier
         self.passes_left = MAX_TIER_PASSES
 
     def _timer_events(self) -> None:
