@@ -401,7 +401,7 @@ class VectorTiers:
         while len(sel):
             m, t = mm[sel], T[sel]
             nr, ng = self.next_review[m], self.grace_until[m]
-            npd = fees.until[m] if fees is not None else None
+            npd = fees.until[m] if fees is not None else nr  # (read only with fees)
             due = (nr <= t) | (ng <= t)
             if fees is not None:
                 due |= npd <= t
