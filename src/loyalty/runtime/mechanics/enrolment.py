@@ -70,8 +70,8 @@ def order_not_counted(prog, st, now: _dt.datetime) -> bool:
         return True
     from loyalty.runtime.windows import return_cutoff
 
-    start = counts_from(prog, st)
-    return start is None or start >= return_cutoff(prog, now)
+    start, cutoff = counts_from(prog, st), return_cutoff(prog, now)
+    return start is None or cutoff is None or start >= cutoff
 
 
 def join(st, t: _dt.datetime) -> None:
