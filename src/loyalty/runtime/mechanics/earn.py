@@ -440,7 +440,7 @@ def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str) -> list
     fires = kern.e_running & ((purchase & kern._event_ok(r)) | (
         visit & (r.code is None) & kern._conditions_ok(r.index, conditions[r.index].get("conditions", ()))))
     n = np.where(fires, r.points * D, 0)
-    stages = []
+    stages: list = []
     for sl in [sl for sl in kern.earn_slots if sl.rule is r]:
         m = sl.mult
         if m is not None and not m.filters:
