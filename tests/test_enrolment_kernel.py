@@ -15,7 +15,8 @@ from loyalty.simulate.engine import make_plan, program_info, simulate
 from loyalty.simulate.history import MemberAttributes, ReadOptions, build_history
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import Unsupported, simulate_vector, supports
-from test_vector_kernel import _vector_solved  # budgets (a code's uses, a stock) solved by passes, as `simulate`
+# budgets (a code's uses, a stock) solved by passes, as `simulate`
+from test_vector_kernel import _vector_solved, assert_member_by_member, history_of
 
 PROGRAM = """program "Shop" {{
   currency NOK
@@ -165,7 +166,7 @@ def test_generated_programs_with_enrolment_member_by_member(data):
     so does the whole history's."""
     from hypothesis import assume
 
-    from event_strategies import HISTORY_HEADER, history_rows, member_histories, vectorisable
+    from event_strategies import history_rows, member_histories, vectorisable
     from loyalty.diagnostics import LoyaltyError
     from loyalty.syntax import ast
     from loyalty.syntax.formatter import format_program
@@ -195,19 +196,14 @@ def test_generated_programs_with_enrolment_member_by_member(data):
                  for i in range(data.draw(st.integers(1, 4), label="members"))]
     rows = history_rows(histories, prog.exponent)
     assume(rows)
-    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
-    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
-    history = build_history(cols, "generated.csv", 2, options)
+    history = history_of(prog, rows)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), scenario, history, {})
     assume(supports(prog, plan) is None)
     try:
         whole = _vector_solved(plan, history)
     except Unsupported:
         assume(False)
-    for member, _, _ in history.member_slices():
-        alone = history.select_members([member])
-        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
-    assert whole.canonical() == simulate(plan, history).canonical()
+    assert_member_by_member(plan, history, whole)
 
 
 # ------------------------------------------------------------------------------------------ time passing
@@ -398,7 +394,7 @@ def test_generated_histories_of_time_passing_programs_with_enrolment(data):
     member and as a whole."""
     from hypothesis import assume
 
-    from event_strategies import HISTORY_HEADER, history_rows, member_histories
+    from event_strategies import history_rows, member_histories
 
     name = data.draw(st.sampled_from(sorted(TIMER_PROGRAMS)), label="program")
     settings_ = data.draw(st.sampled_from(["", CLAUSE, CLAUSE + WINDOW, CLAUSE + "  returns accepted within 60 days\n"]),
@@ -412,9 +408,7 @@ def test_generated_histories_of_time_passing_programs_with_enrolment(data):
                  for i in range(data.draw(st.integers(1, 3), label="members"))]
     rows = history_rows(histories, prog.exponent)
     assume(rows)
-    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
-    history = build_history(cols, "generated.csv", 2, ReadOptions(minor_units=prog.exponent, currency=prog.currency,
-                                                                  timezone=prog.timezone))
+    history = history_of(prog, rows)
     signup_day = data.draw(st.sampled_from([None, dt.date(2025, 3, 1)]), label="signup_date")
     attributes = {h.member: MemberAttributes(
         birthday=dt.date.fromisoformat(h.attributes["birthday"]) if h.attributes.get("birthday") else None,
@@ -422,7 +416,4 @@ def test_generated_histories_of_time_passing_programs_with_enrolment(data):
     plan = make_plan(prog, program_info(prog, "shop.loyalty"), scenario, history, attributes)
     assert supports(prog, plan) is None
     whole = _vector_solved(plan, history)
-    for member, _, _ in history.member_slices():
-        alone = history.select_members([member])
-        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
-    assert whole.canonical() == simulate(plan, history).canonical()
+    assert_member_by_member(plan, history, whole)

@@ -17,6 +17,7 @@ from loyalty.simulate.result import KEY_SEP
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import Unsupported, simulate_vector, supports
 from loyalty.simulate.vector import kernel
+from test_vector_kernel import _vector_solved, assert_member_by_member, history_of
 
 # tiers by points earned in the calendar month, reviewed at each month's end; "plus" is paid monthly
 MONTHLY = """
@@ -217,7 +218,7 @@ def test_a_review_inside_the_period_sets_what_its_end_falls_back_to_under_grace(
 
 
 def _generated(data):
-    from event_strategies import HISTORY_HEADER, facts, history_rows, member_histories, vectorisable
+    from event_strategies import facts, history_rows, member_histories, vectorisable
     from loyalty.diagnostics import LoyaltyError
     from loyalty.syntax.formatter import format_program
     from strategies import valid_programs
@@ -235,29 +236,16 @@ def _generated(data):
                  for i in range(data.draw(st.integers(1, 4), label="members"))]
     rows = history_rows(histories, prog.exponent, paid)
     assume(any(r.get("type") == "fee" for r in rows))
-    # without event ids (the kernel sends members with ids to the scalar plan: it would compare nothing)
-    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
     tiers = tuple((t.name, t.fee is not None) for t in prog.tiers.tiers)
-    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone, tiers=tiers)
-    history = build_history(cols, "generated.csv", 2, options)
+    history = history_of(prog, rows, tiers=tiers)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
-    from loyalty.simulate.budgets import solve_budgets
-
-    def vector(h, **options):
-        if not prog.budgets:
-            return simulate_vector(plan, h, **options)
-        return solve_budgets(prog.budgets, lambda known: simulate_vector(plan, h, known=known, **options))
-
     kernel.ROUTED.clear()
     try:
-        whole = vector(history)
+        whole = _vector_solved(plan, history)
     except Unsupported:  # figures past 64-bit arithmetic: the run goes to the scalar plan
         assume(False)
     assert "fee rows naming no paid tier" not in kernel.ROUTED
-    for member, _, _ in history.member_slices():
-        alone = history.select_members([member])
-        assert vector(alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
-    assert whole.canonical() == simulate(plan, history).canonical()
+    assert_member_by_member(plan, history, whole)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -12,7 +12,7 @@ from loyalty.simulate.engine import simulate
 from loyalty.simulate.history import ReadOptions, build_history
 from loyalty.simulate.vector import supports
 
-from test_vector_kernel import HEADER, _both, _history, _plan, _program, _report, _vector_solved
+from test_vector_kernel import HEADER, _both, _history, _plan, _program, _report, _vector_solved, assert_member_by_member, history_of
 
 GOALS = """
 program "Goals" {
@@ -212,7 +212,7 @@ def test_generated_programs_with_goals_member_by_member(data):
     from hypothesis import assume
 
     import loyalty
-    from event_strategies import HISTORY_HEADER, history_rows, member_histories, vectorisable
+    from event_strategies import history_rows, member_histories, vectorisable
     from loyalty.diagnostics import LoyaltyError
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.scenario import Scenario
@@ -231,18 +231,13 @@ def test_generated_programs_with_goals_member_by_member(data):
                  for i in range(data.draw(st.integers(1, 4), label="members"))]
     rows = history_rows(histories, prog.exponent)
     assume(rows)
-    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
-    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
-    history = build_history(cols, "generated.csv", 2, options)
+    history = history_of(prog, rows)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
     try:
         whole = _vector_solved(plan, history)
     except Unsupported:  # figures past 64-bit arithmetic: the scalar plan's (parallel.py)
         assume(False)
-    for member, _, _ in history.member_slices():
-        alone = history.select_members([member])
-        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
-    assert whole.canonical() == simulate(plan, history).canonical()
+    assert_member_by_member(plan, history, whole)
 
 
 # ------------------------------------------------------------------ two-sided referral

@@ -1296,6 +1296,25 @@ def _vector_solved(plan, history, **options):
     return solve_budgets(plan.program.budgets, lambda known: simulate_vector(plan, history, known=known, **options))
 
 
+def history_of(prog, rows, **read_options):
+    """Generated history rows (event_strategies.history_rows) as the simulator's History, without event ids: the
+    kernel sends members with ids to the scalar plan, and would then compare nothing."""
+    from event_strategies import HISTORY_HEADER
+
+    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
+    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone, **read_options)
+    return build_history(cols, "generated.csv", 2, options)
+
+
+def assert_member_by_member(plan, history, whole):
+    """The kernel's result (budgets solved by passes, `whole` for the whole history) equals the scalar plan's for
+    each member alone, every member in the lockstep (no one-by-one tail), and for the whole history."""
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+    assert whole.canonical() == simulate(plan, history).canonical()
+
+
 def _report(plan, history, result):
     info = HistoryInfo(history.file, len(history), {}, *history.time_range())
     return to_json(build_report(result, plan.info, info, {}, list(plan.months)))
@@ -1473,7 +1492,7 @@ def _generated_member_by_member(data, pending: bool):
     from hypothesis import assume
 
     import loyalty
-    from event_strategies import HISTORY_HEADER, history_rows, member_histories, vectorisable, with_ledger_settings
+    from event_strategies import history_rows, member_histories, vectorisable, with_ledger_settings
     from loyalty.diagnostics import LoyaltyError
     from loyalty.syntax.formatter import format_program
     from strategies import valid_programs
@@ -1497,19 +1516,13 @@ def _generated_member_by_member(data, pending: bool):
     if not pending:
         assume(any(r.get("codes") or r.get("type") == "adjustment" for r in rows)
                or any(rw.stock is not None for rw in prog.rewards.values()))
-    # without event ids: the kernel sends members with ids to the scalar plan, and would then compare nothing
-    cols = {h: [str(r[h]) if r.get(h) not in (None, "") else None for r in rows] for h in HISTORY_HEADER if h != "event"}
-    options = ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone)
-    history = build_history(cols, "generated.csv", 2, options)
+    history = history_of(prog, rows)
     plan = make_plan(prog, program_info(prog, "generated.loyalty"), Scenario(), history, {})
     try:
         whole = _vector_solved(plan, history)
     except Unsupported:  # figures past 64-bit arithmetic: the run goes to the scalar plan (parallel.py)
         assume(False)
-    for member, _, _ in history.member_slices():
-        alone = history.select_members([member])
-        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
-    assert whole.canonical() == simulate(plan, history).canonical()
+    assert_member_by_member(plan, history, whole)
 
 
 @pytest.mark.parametrize("which", range(len(PROGRAMS)))
