@@ -601,8 +601,15 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         result = result.merge(part)
     from loyalty.simulate.measures import add_customer_cells
 
-    add_customer_cells(result, history, plan)  # the customers' own measures, once for the whole history
-    return result
+    # the customers' own measures, once for the whole history; they depend on its rows alone, so a budget pass
+    # after the first adds what the first made (`warm`)
+    customers = warm.get("customers") if warm is not None else None
+    if customers is None:
+        customers = SimResult()
+        add_customer_cells(customers, history, plan)
+        if warm is not None:
+            warm["customers"] = customers
+    return result.merge(customers)
 
 
 # ---------------------------------------------------------------------------------------------- the kernel
