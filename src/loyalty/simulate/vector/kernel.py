@@ -596,8 +596,14 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
-        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known,
-                       warm).run()
+        kern = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known, warm)
+        try:
+            part = kern.run()
+        finally:
+            # the kernel's objects refer to each other (its steps keep it), so its arrays would wait for the
+            # cyclic collector, which seldom runs while numpy, not Python objects, takes the memory: a run of
+            # many groups (every batch of `--grouped`) grew ~250 MB a group of 200,000 rows of every_mechanic
+            kern.__dict__.clear()
         result = result.merge(part)
     from loyalty.simulate.measures import add_customer_cells
 
