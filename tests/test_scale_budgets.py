@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from loyalty.compiler import compile_program
@@ -191,3 +192,46 @@ def test_the_progress_bar_starts_again_for_each_budget_pass_and_never_passes_100
     assert all(done <= total for _, done, total in shown)
     assert [d for d, done, total in shown if done == total] == ["replaying", "replaying (pass 2)",
                                                                  "replaying (pass 3)"]
+
+
+def test_budgets_that_run_out_independently_are_guessed_at_once_and_confirmed_by_one_more_pass():
+    """base and the shared campaign both run out; bonus never does and nothing of one feeds the other's claims:
+    the first pass finds both cutoffs, the second takes them as a guess and its claims give them back, so two
+    passes (one per budget that runs out, and one more, without the guess), and the sequential service's points."""
+    prog = program(base=1000, bonus=10**9, shared=6000)
+    h = history(3000, 60, 3, prog)
+    expected, used, by_member = sequential_points(prog, h)
+    plan = make_plan(prog, program_info(prog, "p.loyalty"), NO_REDEMPTION, h)
+    passes: list = []
+
+    def run_pass(known):
+        return merge_all([replay_members(plan, h, part, lambda: CutoffLedger(known))
+                          for part in (h.member_slices()[::2], h.member_slices()[1::2])])
+
+    grouped = solve_budgets(prog.budgets, run_pass, on_pass=passes.append)
+    assert set(grouped.exhausted) == {"rule:base", "campaign:shared"}
+    assert passes == [1, 2]
+    assert issued(grouped) == expected
+    assert earned_by_member(grouped) == by_member
+
+
+@pytest.mark.parametrize("guesses", [1, 2])
+def test_a_guess_that_does_not_settle_falls_back_to_fixing_the_earliest_cutoff(monkeypatch, guesses):
+    """The cascading case above with no pass, or one, to check a guess: the first pass's guess (bonus's cutoff
+    from a run where base never ran out) is wrong, so the passes go on from the first pass's earliest cutoff
+    (never from a guess), one budget per pass, to the same points as the sequential service."""
+    import loyalty.simulate.budgets as budgets
+
+    monkeypatch.setattr(budgets, "SPECULATIVE_PASSES", guesses)
+    prog = program(base=1000, bonus=10000, shared=6000)
+    h = history(3000, 60, 3, prog)
+    expected, used, by_member = sequential_points(prog, h)
+    plan = make_plan(prog, program_info(prog, "p.loyalty"), NO_REDEMPTION, h)
+    passes: list = []
+    result = solve_budgets(prog.budgets, lambda known: replay_members(plan, h, h.member_slices(),
+                                                                      lambda: CutoffLedger(known)),
+                           on_pass=passes.append)
+    assert len(passes) > 2  # the guess did not settle in the one pass it had
+    assert issued(result) == expected
+    assert earned_by_member(result) == by_member
+    assert set(result.exhausted) == set(used)

@@ -1997,6 +1997,54 @@ def test_a_budget_running_out_mid_day_across_members(tmp_path_factory):
     assert vec.cells[("rule", "first purchase bonus", "points_issued")] == 25
 
 
+def test_a_budget_running_out_at_the_last_row_of_a_member_in_two_passes(tmp_path_factory, monkeypatch):
+    """The launch bonus's 2000 points (20 a purchase) are exactly C's 100 purchases: the budget runs out at her
+    last row, whole, and A, who comes after, gets none; the spring campaign's 500 points run out too, earlier
+    (C's first purchase bonus, then 15 a purchase). Two budgets that run out: the passes guess both cutoffs
+    after the first pass and the second pass's claims confirm them (simulate/budgets.py), two passes, not three;
+    kernel and scalar plan agree."""
+    import loyalty.simulate.budgets as budgets
+
+    passes = []
+    real = budgets.find_cutoffs
+    monkeypatch.setattr(budgets, "find_cutoffs", lambda *a: passes.append(1) or real(*a))
+    rows = [_purchase("C", f"2024-02-{1 + i // 50:02d}T{8 + i % 50 // 10:02d}:{i % 10:02d}", f"C{i}", "1.00")
+            for i in range(100)]
+    rows += [_purchase("A", f"2024-02-03T10:{i:02d}", f"A{i}", "1.00") for i in range(5)]
+    vec = _vector_and_scalar(tmp_path_factory, "GIFT_BUDGETS", lambda prog: _rows(prog, rows))
+    assert vec.cells[("rule", "launch bonus", "points_issued")] == 2000
+    assert ("budget", "rule:launch bonus", "times") not in vec.cells or \
+        vec.cells[("budget", "rule:launch bonus", "times")] == 5  # A's five, refused whole
+    assert vec.cells[("rule", "first purchase bonus", "points_issued")] == 25  # C's; A's comes after spring ran out
+    assert set(vec.exhausted) >= {"rule:launch bonus", "campaign:spring"}
+    assert len(passes) == 2 * 2  # two passes, for the kernel and for the scalar plan
+
+
+def test_the_tier_and_spend_passes_settle_to_the_same_result_from_any_first_guess(tmp_path_factory):
+    """`warm` (simulate_vector) is only a first guess of the tiers members hold and of their spend before each
+    event: garbage in it changes how many passes settle them, never the result; and what a run leaves in it
+    is the settled answer, from which the next run needs no further pass."""
+    import numpy as np
+
+    for which, seed, guessed in (("TIER_BUDGETS", 3, "tier_guess"), ("TIER_BUDGETS", 8, "tier_guess"),
+                                 ("examples/programs/discount_card.loyalty", 5, "spend_before")):
+        path, prog = _program(tmp_path_factory, which)
+        history = _history(prog, seed, 12, 40)
+        plan = _plan(path, prog, history, seed)
+        warm: dict = {}
+        ref = _vector_solved(plan, history, warm=warm)
+        assert ref.canonical() == simulate(plan, history).canonical()
+        assert guessed in warm  # what the run settled on, kept for the next
+        assert _vector_solved(plan, history, warm=warm).canonical() == ref.canonical()
+        rng = np.random.default_rng(seed)
+        for _ in range(3):
+            if "tier_guess" in warm:  # any tier the program has, or none
+                warm["tier_guess"] = rng.integers(-1, len(prog.tiers.tiers), len(warm["tier_guess"]))
+            if "spend_before" in warm:
+                warm["spend_before"] = rng.integers(-10**6, 10**7, len(warm["spend_before"]))
+            assert _vector_solved(plan, history, warm=warm).canonical() == ref.canonical()
+
+
 def test_a_gift_budget_is_all_or_nothing_and_a_return_gives_nothing_back(tmp_path_factory):
     """Mugs cost 40 NOK against a budget of 200 NOK: five mugs (every 3rd visit), the sixth refused whole;
     returning an order the mug came with does not free the budget for the next member."""

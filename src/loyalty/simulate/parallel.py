@@ -100,12 +100,13 @@ def merge_in_order(results: list[SimResult]) -> SimResult:
 
 @exact
 def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python",
-                   progress: Optional[Callable[[int], None]] = None) -> SimResult:
+                   progress: Optional[Callable[[int], None]] = None, warm: Optional[dict] = None) -> SimResult:
     """Some members' rows (whole members) into a partial result: the unit of work of every engine.
     `kernel` (vector/choose.py): "vector" runs the numpy kernel (with the budgets' known cutoffs of this pass,
     `known`), falling back to the evaluator for a group it cannot take exactly; the result is the same.
     `progress(rows)` is called as the evaluator finishes members (the vector kernel reports nothing: the
-    caller counts its whole range)."""
+    caller counts its whole range). `warm`: the kernel's first guesses for this range, kept by the caller across
+    budget passes (simulate_vector)."""
     from loyalty.simulate.coverage import count_rows
     from loyalty.simulate.engine import replay_members
     from loyalty.simulate.measures import add_customer_cells
@@ -114,7 +115,7 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
-            return count_rows(history, simulate_vector(plan, history, known=known))  # with the customer measures
+            return count_rows(history, simulate_vector(plan, history, known=known, warm=warm))  # with the customer measures
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
@@ -125,18 +126,18 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
 
 
 def _counted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,
-                   progress: Optional[Callable[[int], None]]) -> SimResult:
+                   progress: Optional[Callable[[int], None]], warm: Optional[dict] = None) -> SimResult:
     """evaluate_range with every row of the range counted once by `progress`: as members finish, and what the
     kernel did not report when the range ends."""
     if progress is None:
-        return evaluate_range(plan, history, known, kernel)
+        return evaluate_range(plan, history, known, kernel, warm=warm)
     counted = [0]
 
     def count(n: int) -> None:
         counted[0] += n
         progress(n)
 
-    part = evaluate_range(plan, history, known, kernel, count)
+    part = evaluate_range(plan, history, known, kernel, count, warm)
     if len(history) > counted[0]:
         progress(len(history) - counted[0])
     return part
@@ -164,12 +165,13 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
                         kernel: str = "python") -> SimResult:
     """Group by group in this process (the same groups a pool would get, so memory stays bounded)."""
     ranges = row_groups(history, group_count(len(history), 1))
+    warm: dict = {}  # per range, the kernel's first guesses for the next budget pass (simulate_vector)
 
     def run_pass(known):
         parts = []
         for start, end in ranges:
             parts.append(_counted_range(plan, History(history.table.slice(start, end - start)), known, kernel,
-                                        progress))
+                                        progress, warm.setdefault(start, {})))
         return merge_in_order(parts)
 
     return run_passes(plan, run_pass)

@@ -396,11 +396,15 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
     counts the file's records (skipped ones too), so each pass counts `reader.records` in all."""
     from loyalty.simulate.parallel import evaluate_range, merge_in_order, run_passes
 
+    warm: list = []  # per part, the kernel's first guesses for the next budget pass (simulate_vector)
+
     def run_pass(known):
         parts = []
         counted = 0
-        for h in reader.complete_members():
-            parts.append(evaluate_range(plan, h, known, kernel))
+        for i, h in enumerate(reader.complete_members()):
+            if i == len(warm):
+                warm.append({})
+            parts.append(evaluate_range(plan, h, known, kernel, warm=warm[i]))
             if progress and reader.records_read > counted:
                 progress(reader.records_read - counted)
                 counted = reader.records_read

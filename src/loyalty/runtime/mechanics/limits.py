@@ -192,8 +192,8 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
     simulation's CutoffLedger (simulate/budgets.py) make them: every claim of every budgeted source
     (`BudgetClaims`) in service order (time, member id, the member's claim count, the claims of one event in
     the scalar plan's order); a budget whose cutoff is `known` grants in full before it, what was left at it,
-    nothing after (a reward: all or nothing); the others grant in full and their claims go to `kern.claims`
-    for the next pass. What is cut is a budget_reached (`kern.budget_cut`: the budget table); each column's
+    nothing after (a reward: all or nothing); the others grant in full; every claim, as asked, goes to
+    `kern.claims` for the next pass. What is cut is a budget_reached (`kern.budget_cut`: the budget table); each column's
     `granted` and `count` say what its claims got."""
     import numpy as np
 
@@ -232,9 +232,10 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
             raise Unsupported("budget claims too large for 64-bit arithmetic")
         claim = budget_claim(a, unit, kind)
         cutoff = known.get(src.budget)
+        # every claim, as asked, for the next pass (and to check a pass's guessed cutoffs, simulate/budgets.py)
+        kern.claims.extend(zip(t[mine].tolist(), names[mem[mine]].tolist(), seq[mine].tolist(),
+                               [src.budget] * len(mine), claim.tolist()))
         if cutoff is None:
-            kern.claims.extend(zip(t[mine].tolist(), names[mem[mine]].tolist(), seq[mine].tolist(),
-                                   [src.budget] * len(mine), claim.tolist()))
             units = a
             cut = np.zeros(len(mine), dtype=bool)
         else:

@@ -56,15 +56,15 @@ def claim_order(kern, units):
 def grant_in_service_order(kern, key: str, ev, seq):
     """Per claim of one unit on the ledger key `key` (events `ev`, member claim indexes `seq`), whether it is
     granted, as simulate/budgets.py's CutoffLedger grants it: with the key's cutoff known, the claims before it
-    and at it (what was left there is at least the one unit), none after; else every claim, recorded in
-    `kern.claims` for the next pass."""
+    and at it (what was left there is at least the one unit), none after; else every claim. Every claim is
+    recorded in `kern.claims` for the next pass (simulate/budgets.py)."""
     import numpy as np
 
     names = np.array(kern.member_names, dtype=object)[kern.e_mem[ev]]
     t = kern.e_time[ev]
     cutoff = kern.known.get(key)
+    kern.claims.extend(zip(t.tolist(), names.tolist(), seq.tolist(), [key] * len(ev), [1] * len(ev)))
     if cutoff is None:
-        kern.claims.extend(zip(t.tolist(), names.tolist(), seq.tolist(), [key] * len(ev), [1] * len(ev)))
         return np.ones(len(ev), dtype=bool)
     (ct, cm, cs), left = cutoff
     same_t, same_m = t == ct, names == cm

@@ -540,11 +540,14 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 
 
 def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: Optional[int] = None,
-                    known: Optional[dict] = None) -> SimResult:
+                    known: Optional[dict] = None, warm: Optional[dict] = None) -> SimResult:
     """The whole history through the vectorised kernel (members it cannot take through the scalar one).
     `tail_members`: below this many members left, the lockstep finishes them one by one (0: never; None: by
     the program, TAIL_MEMBERS or TAIL_MEMBERS_TIERS).
-    `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets."""
+    `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets.
+    `warm`: a dict the caller keeps for this history across budget passes: the kernel leaves there the tiers and
+    spend it settled on, and the next pass starts from them (a first guess only: any guess settles to the same
+    answer, in fewer passes from a good one)."""
     from loyalty.simulate.engine import replay_members
 
     prog = plan.program
@@ -622,12 +625,26 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
-        part = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known).run()
+        kern = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known, warm)
+        try:
+            part = kern.run()
+        finally:
+            # the kernel's objects refer to each other (its steps keep it), so its arrays would wait for the
+            # cyclic collector, which seldom runs while numpy, not Python objects, takes the memory: a run of
+            # many groups (every batch of `--grouped`) grew ~250 MB a group of 200,000 rows of every_mechanic
+            kern.__dict__.clear()
         result = result.merge(part)
     from loyalty.simulate.measures import add_customer_cells
 
-    add_customer_cells(result, history, plan)  # the customers' own measures, once for the whole history
-    return result
+    # the customers' own measures, once for the whole history; they depend on its rows alone, so a budget pass
+    # after the first adds what the first made (`warm`)
+    customers = warm.get("customers") if warm is not None else None
+    if customers is None:
+        customers = SimResult()
+        add_customer_cells(customers, history, plan)
+        if warm is not None:
+            warm["customers"] = customers
+    return result.merge(customers)
 
 
 # ---------------------------------------------------------------------------------------------- the kernel
@@ -637,9 +654,10 @@ class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
-                 known: Optional[dict] = None):
+                 known: Optional[dict] = None, warm: Optional[dict] = None):
         self.plan = plan
         self.known = known or {}
+        self.warm = warm if warm is not None else {}  # first guesses of the tier and spend passes (simulate_vector)
         self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
         self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
         self.stock_out: dict[str, int] = {}  # reward -> units its stock refused (stock.vector_stock)
@@ -816,8 +834,13 @@ class _Kernel:
         events. Settled by passes: each pass runs the discount steps on the last pass's spend and sums the
         spend again; once a pass leaves it unchanged, every event saw the spend the scalar plan shows it
         (the spend before an event depends only on earlier events, so pass i makes at least the first i
-        events of every member exact, and in practice a pass per threshold crossed settles it)."""
-        self.spend_before = np.zeros(self.nev, dtype=np.int64)
+        events of every member exact, and in practice a pass per threshold crossed settles it). Any first guess
+        settles to the same spend, so a later replay (a tier pass, a budget pass: `warm`) starts from the spend
+        the last one settled on, which is usually already the answer or one pass from it."""
+        if getattr(self, "spend_before", None) is None:
+            guess = self.warm.get("spend_before")
+            self.spend_before = guess if guess is not None and len(guess) == self.nev else \
+                np.zeros(self.nev, dtype=np.int64)
         dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
                         for r in self.discount_rules)
         for _ in range(MAX_SPEND_PASSES):
@@ -831,6 +854,7 @@ class _Kernel:
             before = segmented_cumsum(deltas, self.e_mem, self.m_evstart) - deltas
             if not dependent or np.array_equal(before, self.spend_before):
                 self.spend_before, self.spend_deltas = before, deltas
+                self.warm["spend_before"] = before
                 return
             self.spend_before = before
         raise Unsupported(f"discounts that depend on the lifetime spend did not settle in {MAX_SPEND_PASSES} passes")
@@ -885,26 +909,38 @@ class _Kernel:
 
     @functools.cached_property
     def _row_pairs(self) -> tuple:
-        """The distinct (item, category) codes of the rows, and each row's among them (np.unique's sort, once
-        per kernel rather than once per filter)."""
-        pair = self.r_item * (len(self.rows.cat_names) + 1) + (self.r_cat + 1)
-        return np.unique(pair, return_inverse=True)
+        """The distinct (item, category) pairs of the rows as the scalar event's lines have them (an empty item is
+        "", a missing category the catalog's), and each row's index among them: np.unique's sort once per kernel,
+        not once per filter."""
+        rows = self.rows
+        catalog = self.prog.catalog
+        pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
+        uniq, inv = np.unique(pair, return_inverse=True)
+        named = []
+        for p in uniq.tolist():
+            ic, cc = divmod(p, len(rows.cat_names) + 1)
+            item = (rows.item_names[ic] if ic >= 0 else None) or ""
+            cat = rows.cat_names[cc - 1] if cc > 0 else None
+            named.append((item, cat or catalog.get(item)))
+        return named, inv
 
     def _rows_where(self, test) -> np.ndarray:
         """test(item, category) for every row, as the scalar event's lines have them (an empty item is "", a
         missing category the catalog's), evaluated once per distinct (item, category)."""
-        rows = self.rows
-        catalog = self.prog.catalog
-        uniq, inv = self._row_pairs
-        ok = np.zeros(len(uniq), dtype=bool)
-        for j, p in enumerate(uniq.tolist()):
-            ic, cc = divmod(p, len(rows.cat_names) + 1)
-            item = rows.item_names[ic] if ic >= 0 else None
-            item = item or ""
-            cat = rows.cat_names[cc - 1] if cc > 0 else None
-            cat = cat or catalog.get(item)
-            ok[j] = test(item, cat)
-        return ok[inv]
+        # a rule's own test (a bound `line_matches`) is answered once per kernel: every pass (tiers, spend,
+        # budgets) asks again, and the rows' (item, category) pairs are state-free
+        owner = getattr(test, "__self__", None)
+        key = (id(owner), test.__func__) if owner is not None else None
+        cache = self.__dict__.setdefault("_rows_where_cache", {})
+        if key is not None and key in cache:
+            return cache[key][1]
+        named, inv = self._row_pairs
+        ok = np.fromiter((bool(test(item, cat)) for item, cat in named), dtype=bool, count=len(named))
+        out = ok[inv]
+        if key is not None:
+            out.flags.writeable = False  # shared by every pass: callers combine it, never write to it
+            cache[key] = (owner, out)  # (the owner kept, so its id stays its own)
+        return out
 
     def _expr_ok(self, e: dict) -> np.ndarray:
         """Per event, a `when` expression whose parts depend only on the event (context.EVENT_EXPRESSIONS), as
@@ -1274,8 +1310,13 @@ class _Kernel:
         # Two first guesses save passes: tier by tier where tiers count points a tier's discount changes, and
         # tiers no lockstep state moves (lifetime visits), computed by the first pass before it reads them.
         tiers = prog.tiers
-        if tier_guess is not None:  # a kernel of members settling apart (_settle_apart) goes on from its guess
+        # any first guess settles to the same tiers: a kernel of members settling apart (_settle_apart) goes on
+        # from its own, a later budget pass starts from the last one's (`warm`); else the best first guess we have
+        warm_guess = self.warm.get("tier_guess")
+        if tier_guess is not None:
             self.tier_guess = tier_guess
+        elif warm_guess is not None and len(warm_guess) == self.nev:
+            self.tier_guess = warm_guess
         else:
             self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
             if reads_tier(prog) and guess_by_tier(prog):
@@ -1284,6 +1325,8 @@ class _Kernel:
         for _ in range(MAX_TIER_PASSES):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
+                if reads_tier(prog):
+                    self.warm["tier_guess"] = self.tier_guess
                 return self._aggregate()
             apart = self._settle_apart()
             if apart is not None:
