@@ -181,10 +181,10 @@ def test_a_split_run_takes_every_group_once_from_both_ends(monkeypatch, worker_d
     parent, worker = [], []
     real_eval, real_work = parallel.evaluate_range, parallel._work
 
-    def in_parent(plan, history, known, kernel="python"):
+    def in_parent(plan, history, known, kernel="python", *args, **kwargs):
         if threading.current_thread() is threading.main_thread():
             parent.append(history.table.column("row")[0].as_py())  # the group's first row, by its file line
-        return real_eval(plan, history, known, kernel)
+        return real_eval(plan, history, known, kernel, *args, **kwargs)
 
     def in_worker(start, end, known_data):
         worker.append(start)
