@@ -365,9 +365,10 @@ def test_valid_programs_pass_the_checker_without_any_diagnostic(program):
 def test_valid_programs_use_every_node_of_the_syntax_tree():
     seen: set[type] = set()
 
-    # derandomized: the same 200 programs every run, so a node class the strategies draw rarely cannot make the
-    # test flaky (a class never drawn still fails it, every time)
-    @settings(max_examples=200, deadline=None, database=None, phases=[Phase.generate], derandomize=True)
+    # derandomized: the same programs every run, so a node class the strategies draw rarely cannot make the test
+    # flaky (a class never drawn still fails it, every time). 400, not 200: in one full-suite run the 200 drew no
+    # `in a calendar period` goal although they do alone (what the suite ran before changed the draws)
+    @settings(max_examples=400, deadline=None, database=None, phases=[Phase.generate], derandomize=True)
     @given(valid_programs())
     def collect(program):
         seen.update(_node_classes(program))
