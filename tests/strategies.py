@@ -1334,20 +1334,20 @@ _DISCOUNTS = (ast.Discount, ast.DiscountEach, ast.DiscountScale, ast.DiscountOrd
               ast.BundlePriceOf)
 
 
-def _with_stacking(draw, decls: list) -> list:
-    def is_discount(rule) -> bool:
-        return any(isinstance(c, _DISCOUNTS) for c in rule.clauses)
-
-    places = [(i, None) for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and is_discount(d)]
+def _with_policies(draw, decls: list, is_member, setting, policies: list) -> Optional[list]:
+    """The rules `is_member` picks, two or more, in the program or in its campaigns: the program's policy for them
+    (one of `policies`, as `setting`) or each one's own (`exclusive`, or a priority of its own). None when there
+    are fewer than two."""
+    places = [(i, None) for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and is_member(d)]
     places += [(i, j) for i, d in enumerate(decls) if isinstance(d, ast.CampaignDecl)
-               for j, c in enumerate(d.clauses) if isinstance(c, ast.RuleDecl) and is_discount(c)]
+               for j, c in enumerate(d.clauses) if isinstance(c, ast.RuleDecl) and is_member(c)]
     if len(places) < 2:
-        return decls
+        return None
     decls = list(decls)
-    policy = draw(st.sampled_from(["one per order", "one per line", "stack", "rules"]))
+    policy = draw(st.sampled_from(policies + ["rules"]))
     if policy != "rules":
         program = decls[0]
-        decls[0] = ast.ProgramDecl(program.name, program.settings + (ast.StackingSetting(policy),))
+        decls[0] = ast.ProgramDecl(program.name, program.settings + (setting(policy),))
     else:
         ranks = draw(st.permutations(range(1, len(places) + 1)))
         for (i, j), rank in zip(places, ranks):
@@ -1358,9 +1358,23 @@ def _with_stacking(draw, decls: list) -> list:
                 c = list(decls[i].clauses)
                 c[j] = ast.RuleDecl(c[j].name, c[j].clauses + (clause,))
                 decls[i] = ast.CampaignDecl(decls[i].name, tuple(c))
+    return decls
+
+
+def _is_discount(rule) -> bool:
+    return any(isinstance(c, _DISCOUNTS) for c in rule.clauses)
+
+
+def _with_stacking(draw, decls: list) -> list:
+    """Discounts, two or more: a policy for them (`_with_policies`), and a campaign of two discounts (and no gift
+    given on a purchase: else LOY220) may choose the best of them."""
+    decided = _with_policies(draw, decls, _is_discount, ast.StackingSetting, ["one per order", "one per line", "stack"])
+    if decided is None:
+        return decls
+    decls = decided
     for i, d in enumerate(decls):
         if isinstance(d, ast.CampaignDecl) and sum(1 for c in d.clauses if isinstance(c, ast.RuleDecl)
-                                                   and is_discount(c)) >= 2 and draw(st.booleans()) and not any(
+                                                   and _is_discount(c)) >= 2 and draw(st.booleans()) and not any(
                 isinstance(c, ast.RuleDecl) and _is_purchase_gift(c) for c in d.clauses):  # (else LOY220)
             decls[i] = ast.CampaignDecl(d.name, d.clauses + (ast.BestOf(),))
     return decls
@@ -1378,28 +1392,12 @@ def _is_purchase_gift(rule) -> bool:
 
 
 def _with_gift_stacking(draw, decls: list) -> list:
-    """Gifts given on a purchase, two or more: the program's policy for gifts, or each gift's own (`exclusive`, or
-    a priority of its own), and a campaign of two gifts (and no discount) may choose the best of them."""
-    places = [(i, None) for i, d in enumerate(decls) if isinstance(d, ast.RuleDecl) and _is_purchase_gift(d)]
-    places += [(i, j) for i, d in enumerate(decls) if isinstance(d, ast.CampaignDecl)
-               for j, c in enumerate(d.clauses) if isinstance(c, ast.RuleDecl) and _is_purchase_gift(c)]
-    if len(places) < 2:
+    """Gifts given on a purchase, two or more: a policy for them (`_with_policies`), and a campaign of two gifts
+    (and no discount) may choose the best of them."""
+    decided = _with_policies(draw, decls, _is_purchase_gift, ast.GiftStackingSetting, ["one per order", "stack"])
+    if decided is None:
         return decls
-    decls = list(decls)
-    policy = draw(st.sampled_from(["one per order", "stack", "rules"]))
-    if policy != "rules":
-        program = decls[0]
-        decls[0] = ast.ProgramDecl(program.name, program.settings + (ast.GiftStackingSetting(policy),))
-    else:
-        ranks = draw(st.permutations(range(1, len(places) + 1)))
-        for (i, j), rank in zip(places, ranks):
-            clause = ast.Exclusive() if draw(st.integers(0, 2)) == 0 else ast.Priority(ast.Count(Decimal(rank)))
-            if j is None:
-                decls[i] = ast.RuleDecl(decls[i].name, decls[i].clauses + (clause,))
-            else:
-                c = list(decls[i].clauses)
-                c[j] = ast.RuleDecl(c[j].name, c[j].clauses + (clause,))
-                decls[i] = ast.CampaignDecl(decls[i].name, tuple(c))
+    decls = decided
     for i, d in enumerate(decls):
         rules = [c for c in d.clauses if isinstance(c, ast.RuleDecl)] if isinstance(d, ast.CampaignDecl) else []
         if sum(1 for c in rules if _is_purchase_gift(c)) >= 2 and not any(
