@@ -1343,9 +1343,9 @@ class _Kernel:
         something program-wide couples them (budgets, stock, codes, referrals: then None, and every member
         takes every pass); the two results merge as any two groups of members do. None too when most members
         are unsettled: another pass of them all costs no more."""
-        prog = self.prog
-        if (prog.budgets or prog.codes or self.known or self.plan.referrals
-                or any(rw.stock is not None for rw in prog.rewards.values())):
+        # a code's total uses and a reward's stock are budgets too (compiler); a code's single use per member is
+        # the member's own
+        if self.prog.budgets or self.known or self.plan.referrals:
             return None
         unsettled = np.zeros(self.nmem, dtype=bool)
         unsettled[self.e_mem[self.tier_before != self.tier_guess]] = True
