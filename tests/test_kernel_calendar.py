@@ -130,25 +130,27 @@ tiers by points earned in the last 12 months {
 """
 
 
-def _guessed_and_settled(monkeypatch, plan, history):
-    """The kernel's result, and per kernel run (a member range) its first guess of the tiers, the tiers it
+def _guessed_and_settled(monkeypatch, plan, history, owner=None, name="_tier_guess_by_tier"):
+    """The kernel's result, and per kernel run (a member range) its first guess of the tiers (made by `name` of
+    `owner`: the kernel's tier-by-tier guess, or the kernel module's `vector_tiers_at_once`), the tiers it
     settled on, and how many passes it took from the guess."""
     from loyalty.simulate.vector import kernel
 
+    owner = kernel._Kernel if owner is None else owner
     runs = []
-    guess, replay = kernel._Kernel._tier_guess_by_tier, kernel._Kernel._replay
+    guess, replay = getattr(owner, name), kernel._Kernel._replay
 
-    def guessing(self):
-        runs.append({"guess": guess(self), "passes": 0})
+    def guessing(*args):
+        runs.append({"guess": guess(*args), "passes": 0})
         return runs[-1]["guess"]
 
     def counting(self):
-        replay(self)
+        replay(self)  # (the at-once guess is made inside the first pass)
         if runs:
             runs[-1]["passes"] += 1
             runs[-1]["settled"] = self.tier_before  # (a kernel lets its arrays go once it has run)
 
-    monkeypatch.setattr(kernel._Kernel, "_tier_guess_by_tier", guessing)
+    monkeypatch.setattr(owner, name, guessing)
     monkeypatch.setattr(kernel._Kernel, "_replay", counting)
     result = kernel.simulate_vector(plan, history)
     return result, [(r["guess"], r["settled"], r["passes"]) for r in runs]
@@ -271,26 +273,10 @@ tiers by lifetime visits {
 
 
 def _at_once_and_settled(monkeypatch, plan, history):
-    """The kernel's result, and per kernel run its tiers computed at once and the tiers it settled on, and
-    how many passes it took."""
+    """`_guessed_and_settled` for the tiers computed at once (lifetime visits)."""
     from loyalty.simulate.vector import kernel
 
-    runs = []
-    at_once, replay = kernel.vector_tiers_at_once, kernel._Kernel._replay
-
-    def computing(kern, free_metric_of):
-        runs.append({"guess": at_once(kern, free_metric_of), "passes": 0})
-        return runs[-1]["guess"]
-
-    def counting(self):
-        replay(self)
-        runs[-1]["passes"] += 1
-        runs[-1]["settled"] = self.tier_before  # (a kernel lets its arrays go once it has run)
-
-    monkeypatch.setattr(kernel, "vector_tiers_at_once", computing)
-    monkeypatch.setattr(kernel._Kernel, "_replay", counting)
-    result = kernel.simulate_vector(plan, history)
-    return result, [(r["guess"], r["settled"], r["passes"]) for r in runs]
+    return _guessed_and_settled(monkeypatch, plan, history, kernel, "vector_tiers_at_once")
 
 
 def test_tiers_by_lifetime_visits_computed_at_once_are_the_settled_ones(tmp_path, monkeypatch):
