@@ -5,9 +5,9 @@ checker, building the parser from its tables, compiling the scanner's regexes: d
 `loyalty simulate` run. A program that compiled without errors is written here as its compiled JSON (the
 document `loyalty compile` prints, read back by `CompiledProgram.from_json` in ~2 ms, the way workers of a
 `--jobs` run receive it). The key is a hash of the program file's bytes, the path it was given as, loyalty's
-version and the size and modification time of every file of the loyalty package: an edited program, another
-loyalty or an edited loyalty source tree is a miss, never a stale program. Programs with errors are never
-stored, so their diagnostics are always printed as the checker finds them.
+version, Python's and the time zone database's, and the size and modification time of every file of the loyalty
+package: an edited program, another loyalty or an edited loyalty source tree is a miss, never a stale program.
+Programs with errors are never stored, so their diagnostics are always printed as the checker finds them.
 
 Where: `$LOYALTY_CACHE_DIR`, else `$XDG_CACHE_HOME/loyalty`, else `~/.cache/loyalty` (a `programs` folder).
 `LOYALTY_NO_CACHE=1` turns it off. A folder that cannot be written is simply not used.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -46,7 +47,14 @@ def code_fingerprint() -> bytes:
         from loyalty import __version__
 
         package = Path(__file__).resolve().parent
-        parts = [FORMAT, __version__]
+        # the checker also reads the time zone database (is a zone known?) and Python's Unicode tables
+        try:
+            import tzdata
+
+            zones = getattr(tzdata, "IANA_VERSION", "")
+        except ImportError:
+            zones = "no tzdata"
+        parts = [FORMAT, __version__, sys.version, zones]
         for root in (package, package.parents[1] / "grammar"):
             if not root.is_dir():
                 continue
