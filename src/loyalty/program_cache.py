@@ -19,7 +19,10 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from loyalty.runtime.program import CompiledProgram
 
 FORMAT = "loyalty-program-cache/1"  # part of every key: a new layout never reads an old entry
 KEEP = 256  # entries kept; more are pruned, oldest first (each is a few kB)
@@ -76,7 +79,7 @@ def key_of(path: str, data: bytes) -> str:
     return digest.hexdigest()
 
 
-def load_cached(path: str, compile_program: Callable[[], object]):
+def load_cached(path: str, compile_program: Callable[[], "CompiledProgram"]) -> "CompiledProgram":
     """The compiled program of the file at `path`: from the cache when this file (its bytes, as named) was
     compiled by this code before, else `compile_program()`, whose result is stored. A file that cannot be read
     is left to `compile_program`, which names the problem."""
@@ -88,7 +91,7 @@ def load_cached(path: str, compile_program: Callable[[], object]):
     except OSError:
         return compile_program()
     entry = folder / f"{key_of(path, data)}.json"
-    from loyalty.runtime.program import CompiledProgram
+    from loyalty.runtime.program import CompiledProgram  # noqa: F811 (at run time; above for the type checker)
 
     try:
         return CompiledProgram.from_json(entry.read_text(encoding="utf-8"))
