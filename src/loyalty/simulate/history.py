@@ -1492,10 +1492,31 @@ def _sorted_table(columns: dict, timezone: str):
     for shift in range(0, max(len(rank) - 1, 1).bit_length(), 16):  # 16 bits at a time: numpy's radix sort
         order = order[np.argsort(((ranks >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
         ranks = rank[codes[order]]
-    take = arrow(order)
-    table = pa.table({k: (v.take(take) if isinstance(v, pa.Array) else arrow(v[order])) for k, v in columns.items()},
-                     schema=_schema())
+    table = pa.table({k: (_take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))
+                      for k, v in columns.items()}, schema=_schema())
     return table
+
+
+def _take_rows(column, order):
+    """`column.take(order)` for the reader's sort. A dictionary column's int32 codes and validity are moved by
+    numpy: Arrow's take of a dictionary array with nulls costs ~5x numpy's (1M rows: ~25 ms a column against
+    ~5), and an all-null column (a column the file does not have) needs no move at all. The dictionary is kept."""
+    import numpy as np
+    import pyarrow as pa
+
+    from loyalty.simulate.columns import arrow, valid
+
+    if not pa.types.is_dictionary(column.type) or column.type.index_type != pa.int32() or len(column) != len(order):
+        return column.take(arrow(order))
+    if column.null_count == len(column):
+        return column
+    indices = column.indices
+    codes = np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=indices.offset * 4)[order]
+    mask = None
+    if column.null_count:
+        mask = valid(indices)[order]
+        codes[~mask] = 0  # what Arrow's take writes under a null: the same bytes either way
+    return pa.DictionaryArray.from_arrays(arrow(codes, mask), column.dictionary)
 
 
 def _parse_slowly(raw: dict, resolved: dict, slow: list[int], file: str, rows, options: ReadOptions,

@@ -25,7 +25,16 @@ class ProgramLoadError(Exception):
 
 def load_program(path: str, settings: Sequence[str] | Mapping = ()) -> CompiledProgram:
     """The compiled program. `settings`: parameter values, as `NAME=VALUE` texts (`--set`) or parsed
-    values by name; an unknown name or a value of the wrong kind is an `InputError`."""
+    values by name; an unknown name or a value of the wrong kind is an `InputError`. Without settings, a
+    program compiled before by the same code comes from the cache (loyalty/program_cache.py)."""
+    if not settings:
+        from loyalty.program_cache import load_cached
+
+        return load_cached(path, lambda: _load_program(path, settings))
+    return _load_program(path, settings)
+
+
+def _load_program(path: str, settings: Sequence[str] | Mapping = ()) -> CompiledProgram:
     from loyalty.compiler import compile_program
     from loyalty.diagnostics import LoyaltyError
     from loyalty.frontend import check_file
