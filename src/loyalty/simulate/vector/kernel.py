@@ -38,6 +38,7 @@ from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, FEE, PURCHASE, RE
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
+from loyalty.runtime.arrays import distinct_sums
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.codes import vector_codes
@@ -67,8 +68,8 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
-from loyalty.simulate.result import DrawKey, MemberRow, SimResult
-from loyalty.simulate.scenario import member_redeems, stable_hash
+from loyalty.simulate.result import DrawKey, MemberRow, SimResult, draw_candidates, draw_key_values
+from loyalty.simulate.scenario import member_redeems
 from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
@@ -2408,9 +2409,9 @@ class _Kernel:
 
     def _draws(self, res: SimResult) -> None:
         """Each member's entries per draw and period, and her weighted-reservoir key (as the scalar
-        accumulator's `finish`: the largest keys win), from the draws' vector step."""
-        import math
-
+        accumulator's `finish`: the largest keys win), from the draws' vector step. Sums by (member, period)
+        and by period in numpy; in Python only each entrant's key (a seeded hash, `result.draw_key_values`)
+        and, per period, the few keys that can win."""
         plan = self.plan
         names = None
         for dr in self.prog.draws:
@@ -2422,17 +2423,15 @@ class _Kernel:
                 names = self.member_names
             start, in_days = self.period_starts(plan.draw_periods.get(dr.name))
             idx = np.flatnonzero(has)
-            key = self.e_mem[idx] * (1 << 32) + (start[idx] - int(start[idx].min()))
-            uniq, inv = np.unique(key, return_inverse=True)
-            sums = np.zeros(len(uniq), dtype=np.int64)
-            np.add.at(sums, inv, entries[idx])
-            first = np.zeros(len(uniq), dtype=np.int64)
-            first[inv[::-1]] = idx[::-1]  # an event of each (member, period)
+            low = int(start[idx].min())
+            # (member, period) in one int64, member first: in ascending order, as the scalar offers them
+            key, totals = distinct_sums(self.e_mem[idx] * (1 << 32) + (start[idx] - low), entries[idx])
+            mem, period = key >> 32, (key & ((1 << 32) - 1)) + low
+            by_period = np.argsort(period, kind="stable")  # each period's entrants, still by member
+            periods, counts = distinct_sums(period)
+            bounds = np.concatenate(([0], np.cumsum(counts)))
             winners = plan.draw_winners.get(dr.name, 1)
-            for u_i, total in enumerate(sums.tolist()):
-                ev = int(first[u_i])
-                member = names[int(self.e_mem[ev])]
-                s = int(start[ev])
+            for p_i, s in enumerate(periods.tolist()):
                 if in_days is None:
                     text = ""
                 elif in_days:
@@ -2440,10 +2439,13 @@ class _Kernel:
                 else:
                     text = f"{s // 12:04d}-{s % 12 + 1:02d}-01"
                 cell = f"{dr.name}{KEY_SEP}{text}"
-                res.add("draw", cell, "entries", total)
-                res.add("draw", cell, "entrants")
-                u = (stable_hash(plan.scenario.seed, "draw", dr.name, text, member) + 1) / 18446744073709551616.0
-                res.offer_draw(cell, winners, DrawKey(math.log(u) / total, member))
+                mine = by_period[bounds[p_i]:bounds[p_i + 1]]
+                total = totals[mine]
+                res.add("draw", cell, "entries", int(total.sum()))
+                res.add("draw", cell, "entrants", len(mine))
+                who = [names[m] for m in mem[mine].tolist()]
+                values = draw_key_values(plan.scenario.seed, dr.name, text, who, total.tolist())
+                res.offer_draws(cell, winners, draw_candidates(values, who, winners), len(values))
 
     def _by_source_name(self, sl: _Slot, mask: np.ndarray, tier_of: np.ndarray):
         """(name, mask) per name the slot's effects carry: its rule's, or for a tier's extra the tier's."""

@@ -1,0 +1,55 @@
+"""The kernel's aggregation formulations (issue 12, aggregation costs) against the one-at-a-time code they replace."""
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loyalty.simulate.result import DrawKey, SimResult, draw_candidates, draw_key_values
+from loyalty.simulate.scenario import stable_hash
+
+# keys with ties in value (a few distinct values) and distinct members, as one period's entrants are
+entrants = st.lists(st.tuples(st.sampled_from([-3.5, -1.0, -0.25, -0.0, -2.0, -1e-9]), st.integers(0, 40)),
+                    max_size=25, unique_by=lambda e: e[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(entrants, entrants, st.integers(1, 6))
+def test_offer_draws_is_offer_draw_one_at_a_time(before, after, winners):
+    """Keys offered at once leave what offering them one by one leaves, whatever the period held: the same
+    keys in the same order (sorted once more than `winners` came, else as offered)."""
+    old_keys = [DrawKey(v, f"m{m}") for v, m in before]
+    new_keys = [DrawKey(v, f"n{m}") for v, m in after]
+    one, many = SimResult(), SimResult()
+    for k in old_keys:
+        one.offer_draw("d|p", winners, k)
+        many.offer_draw("d|p", winners, k)
+    for k in new_keys:
+        one.offer_draw("d|p", winners, k)
+    many.offer_draws("d|p", winners, new_keys)
+    assert many.draw_keys == one.draw_keys
+    assert many.draw_winners == one.draw_winners
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.integers(0, 2**40), st.none(), st.text(max_size=5)), st.text(max_size=8), st.text(max_size=12),
+       st.lists(st.tuples(st.text(min_size=1, max_size=8), st.integers(1, 10**6)), max_size=8))
+def test_draw_key_values_are_the_seeded_hash_formula(seed, draw, period, members):
+    """Each key is log(u) / entries with u = (stable_hash(seed, "draw", draw, period, member) + 1) / 2**64."""
+    got = draw_key_values(seed, draw, period, [m for m, _ in members], [n for _, n in members])
+    expected = [math.log((stable_hash(seed, "draw", draw, period, m) + 1) / 18446744073709551616.0) / n
+                for m, n in members]
+    assert got == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(entrants, st.integers(1, 6))
+def test_draw_candidates_keep_every_possible_winner(period, winners):
+    """Offering only the keys that can win (ties at the winners-th largest value included) leaves the
+    period with the keys offering every entrant one by one leaves."""
+    values, who = [v for v, _ in period], [f"m{m}" for _, m in period]
+    one, few = SimResult(), SimResult()
+    for v, m in zip(values, who):
+        one.offer_draw("d|p", winners, DrawKey(v, m))
+    few.offer_draws("d|p", winners, draw_candidates(values, who, winners), len(values))
+    assert few.draw_keys == one.draw_keys
