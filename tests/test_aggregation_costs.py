@@ -53,3 +53,58 @@ def test_draw_candidates_keep_every_possible_winner(period, winners):
         one.offer_draw("d|p", winners, DrawKey(v, m))
     few.offer_draws("d|p", winners, draw_candidates(values, who, winners), len(values))
     assert few.draw_keys == one.draw_keys
+
+
+# ------------------------------------------------- the customer measures from the kernel's events (measures.Orders)
+
+import datetime as dt  # noqa: E402
+import random  # noqa: E402
+
+import numpy as np  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+
+from test_vector_kernel import HEADER, PROGRAMS, _history, _plan, _program  # noqa: E402
+
+from loyalty.simulate.history import ReadOptions, build_history  # noqa: E402
+from loyalty.simulate.vector.kernel import _irregular_members, _Rows  # noqa: E402
+
+
+def _irregular_history(prog, seed: int):
+    """Order ids reused at another time, two orders' lines interleaved at one time, returns of one order at one
+    time (as test_vector_kernel's irregular grouping test): members whose events are grouped by key."""
+    rnd = random.Random(seed)
+    rows = []
+    for m in range(rnd.randint(1, 8)):
+        t = dt.datetime(2024, 1, 1) + dt.timedelta(days=rnd.randrange(30))
+        for _ in range(rnd.randint(1, 10)):
+            t += dt.timedelta(minutes=rnd.choice([0, 0, 5, 600, 60 * 24 * 30]))
+            kind = rnd.choice(["purchase", "purchase", "purchase", "return", "visit"])
+            rows.append([f"M{m}", t.strftime("%Y-%m-%dT%H:%M"), kind, rnd.choice([f"O{rnd.randint(1, 4)}", ""]),
+                         "coffee", "", "1", f"{rnd.randint(0, 400)}.00", "", ""])
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    return build_history(cols, "irregular.csv", 2,
+                         ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), which=st.integers(0, len(PROGRAMS) - 1), members=st.integers(1, 12),
+       max_events=st.sampled_from([1, 3, 12, 40]), irregular=st.booleans())
+def test_the_kernels_events_are_the_historys_event_index(tmp_path_factory, seed, which, members, max_events,
+                                                        irregular):
+    """The customer measures take the history's events from the kernel's rows (simulate_vector): the same event
+    starts and the same members grouped by key as `History.event_index` finds, so the same measures."""
+    from loyalty.simulate.measures import add_customer_cells
+
+    path, prog = _program(tmp_path_factory, PROGRAMS[which])
+    history = _irregular_history(prog, seed) if irregular else _history(prog, seed, members, max_events)
+    rows = _Rows(history, prog)
+    starts, names = history.event_index()
+    found = _irregular_members(rows)
+    events = (np.flatnonzero(rows.new), frozenset(history.values_of("member", found)))
+    assert events[0].tolist() == list(starts)
+    assert events[1] == names
+    given_events, found_again = SimResult(), SimResult()
+    plan = _plan(path, prog, history, seed)
+    add_customer_cells(given_events, history, plan, events)
+    add_customer_cells(found_again, history, plan)
+    assert given_events.canonical() == found_again.canonical()

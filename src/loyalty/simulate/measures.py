@@ -60,7 +60,9 @@ def _month_of_text(text: str) -> int:
 class Orders:
     """The purchase and return events of some whole members, as numpy arrays (one entry per event)."""
 
-    def __init__(self, history):
+    def __init__(self, history, events=None):
+        """`events`: the history's `event_index()` (event starts as a numpy array or list, irregular members) when
+        the caller has it already (the vectorised kernel finds the same events), else found here."""
         import numpy as np
 
         from loyalty.simulate.columns import numbers
@@ -73,7 +75,7 @@ class Orders:
         time = numbers(h.table.column("time"))
         amount = numbers(h.table.column("amount"), 0)
         order = h.code_array("order")
-        starts, irregular = h.event_index()
+        starts, irregular = h.event_index() if events is None else events
         starts = np.asarray(starts, dtype=np.int64)
         if n:
             totals = np.add.reduceat(amount, starts)
@@ -185,16 +187,17 @@ def lapse_gaps(scenario) -> tuple[int, ...]:
     return (chosen,) if chosen is not None else LAPSE_CANDIDATES
 
 
-def add_customer_cells(result: SimResult, history, plan) -> None:
+def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     """Add the customer measures of these whole members' rows to `result` (counts, cells, histograms).
-    Keys are numbers until the sums are made: only distinct keys become text."""
+    Keys are numbers until the sums are made: only distinct keys become text. `events`: the history's
+    `event_index()` if the caller found it already (`Orders`)."""
     import numpy as np
 
     from loyalty.runtime.arrays import distinct_sums
 
     if not len(history):
         return
-    o = Orders(history)
+    o = Orders(history, events)
     cells = result.cells
     big = np.iinfo(np.int64).max
 

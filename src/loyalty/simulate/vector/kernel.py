@@ -555,7 +555,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     reason = supports(prog, plan)
     if reason is not None:
         raise Unsupported(reason)
-    rows = _with_timer_points(_Rows(history, prog), plan)
+    history_rows = _Rows(history, prog)
+    history_events = np.flatnonzero(history_rows.new)  # the history's own events, for the customer measures
+    rows = _with_timer_points(history_rows, plan)
     if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
         from loyalty.simulate.referrals import add_to_rows
 
@@ -642,7 +644,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     customers = warm.get("customers") if warm is not None else None
     if customers is None:
         customers = SimResult()
-        add_customer_cells(customers, history, plan)
+        # the history's events as the kernel found them (the same as `History.event_index`, not found again)
+        events = (history_events, frozenset(history.values_of("member", irregular)) if len(irregular) else frozenset())
+        add_customer_cells(customers, history, plan, events)
         if warm is not None:
             warm["customers"] = customers
     return result.merge(customers)
