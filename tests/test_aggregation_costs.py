@@ -108,3 +108,55 @@ def test_the_kernels_events_are_the_historys_event_index(tmp_path_factory, seed,
     add_customer_cells(given_events, history, plan, events)
     add_customer_cells(found_again, history, plan)
     assert given_events.canonical() == found_again.canonical()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-800_000, 2_900_000), st.one_of(st.lists(st.integers(0, 300), min_size=257, max_size=600),
+                                                    st.lists(st.integers(0, 4000), max_size=300)))
+def test_month_numbers_by_table_are_datetime64s(first, offsets):
+    """measures._month_number looks many days over a short span up in a table: the months datetime64 gives."""
+    from loyalty.simulate.measures import _month_number
+
+    days = np.array([first + k for k in offsets], dtype=np.int64)
+    expected = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    assert _month_number(days).tolist() == expected.tolist()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]),
+       lapse=st.sampled_from([None, 1, 7, 30, 45]))
+def test_lapses_and_returns_by_gap_are_the_definition(tmp_path_factory, seed, members, max_events, lapse):
+    """customers_lapse cells (docs/simulate.md): with a gap of g days, a customer lapses in the month of day t + g
+    after an order on day t when her next order is more than g days later (or there is none and t + g is not
+    after the history's last day), and returns in the month of the order that ends such a gap."""
+    from dataclasses import replace
+
+    from loyalty.simulate.measures import LAPSE_CANDIDATES, Orders, add_customer_cells, month_text
+    from loyalty.simulate.result import KEY_SEP
+
+    path, prog = _program(tmp_path_factory, PROGRAMS[seed % len(PROGRAMS)])
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(path, prog, history, seed)
+    plan = replace(plan, scenario=replace(plan.scenario, lapse_after_days=lapse))
+    got = SimResult()
+    add_customer_cells(got, history, plan)
+    o = Orders(history)
+    end_day = (plan.end - dt.datetime(1970, 1, 1)) // dt.timedelta(days=1)
+    expected: dict = {}
+
+    def month_of(day: int) -> str:
+        return month_text(int(np.array([day]).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)[0]))
+
+    days_of: dict = {}
+    for m, d in zip(o.member.tolist(), o.day.tolist()):
+        days_of.setdefault(m, []).append(d)
+    for g in (lapse,) if lapse is not None else LAPSE_CANDIDATES:
+        for days in days_of.values():
+            for t, nxt in zip(days, days[1:] + [None]):
+                if (nxt is None or nxt - t > g) and t + g <= end_day:
+                    key = ("customers_lapse", f"{g}{KEY_SEP}{month_of(t + g)}", "lapsed")
+                    expected[key] = expected.get(key, 0) + 1
+                if nxt is not None and nxt - t > g:
+                    key = ("customers_lapse", f"{g}{KEY_SEP}{month_of(nxt)}", "returned")
+                    expected[key] = expected.get(key, 0) + 1
+    assert {k: v for k, v in got.cells.items() if k[0] == "customers_lapse"} == expected
