@@ -1984,25 +1984,28 @@ class _Kernel:
             if not nr:
                 continue
             pts = st["pts"]
-            smon = np.repeat(mon, nr)
-            srule = np.tile(np.arange(nr), nev)
-            got = pts > 0
+            by_rule = pts.reshape(nev, nr)  # slot ev * nr + j: a row per event, a column per rule's slot
+            got = by_rule > 0
             if kind.index in self.adjust_j:  # points adjustments: apart from what is earned (accumulate)
-                adj = got & (srule == self.adjust_j[kind.index])
-                got = got & ~adj
-                m_adjusted[pk] = self._adjusted(res, cells, kind, pts, adj)
-            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
-            cells.add(lambda c: ("store", store_name(c), "points_issued"), np.repeat(est, nr), pts, got)
-            stier = np.repeat(self.tier_before, nr)
+                aj = self.adjust_j[kind.index]
+                adj = np.zeros((nev, nr), dtype=bool)
+                adj[:, aj] = got[:, aj]
+                got[:, aj] = False
+                m_adjusted[pk] = self._adjusted(res, cells, kind, pts, adj.reshape(-1))
+            # what each event earned: the month and store sums go over events, not every rule's slot (a key is
+            # made where some slot earned, as where some event did)
+            ev_pts = np.where(got, by_rule, 0).sum(axis=1)
+            ev_got = got.any(axis=1)
+            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), mon, ev_pts, ev_got)
+            cells.add(lambda c: ("store", store_name(c), "points_issued"), est, ev_pts, ev_got)
             for j, sl in enumerate(st["rules"]):
-                mine = got & (srule == j)
-                for name, sel in self._by_source_name(sl, mine, stier):
-                    res.cells[("rule", name, "points_issued")] = res.cells.get(("rule", name, "points_issued"), 0) + int(pts[sel].sum())
+                mine, earned = got[:, j], by_rule[:, j]
+                for name, sel in self._by_source_name(sl, mine, self.tier_before):
+                    res.cells[("rule", name, "points_issued")] = res.cells.get(("rule", name, "points_issued"), 0) + int(earned[sel].sum())
                     times = self.fixed_times.get(sl.skey) if sl.fixed else None  # one effect per firing
-                    count = int(sel.sum()) if times is None else int(times[np.flatnonzero(sel) // nr].sum())
+                    count = int(sel.sum()) if times is None else int(times[sel].sum())
                     res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
-            smem = np.repeat(self.e_mem, nr)
-            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, np.where(got, pts, 0), nmem))
+            m_earned[pk] = (np.bincount(self.e_mem[ev_got], minlength=nmem) > 0, _group_sum(self.e_mem, ev_pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
                 if sl.skey not in self.claw:
@@ -2018,15 +2021,15 @@ class _Kernel:
             if "ptr" in st:
                 cum = st["cum"]
                 prev = np.concatenate(([0], cum[:-1]))
-                first_slot = np.repeat(self.m_evstart * nr, self.m_nev * nr)
-                prev[np.arange(len(cum)) == first_slot] = 0
+                prev[self.m_evstart[self.m_nev > 0] * nr] = 0  # each member's first slot
                 at = st["exp_at"]
                 xb = np.where(at >= 0, st["Xexp"][np.maximum(at, 0)], st["Xend"][np.repeat(self.e_mem, nr)])
                 due = (at >= 0) | st["exp_tick"]
                 amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
-                emon = np.repeat(_month_number(st["exp_ev"]), nr)
-                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
-                m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+                ev_amount = amount.reshape(nev, nr).sum(axis=1)  # never negative: > 0 where a slot's is
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
+                          _month_number(st["exp_ev"]), ev_amount, ev_amount > 0)
+                m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
             if "DL" in st:  # points expired after inactivity, in the month of the deadline
                 for amount, at, mem in ((st["inact_amt"], st["inact_at"], self.e_mem),
                                         (st["inact_end"], st["inact_end_at"], np.arange(nmem))):
