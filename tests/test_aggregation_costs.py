@@ -160,3 +160,22 @@ def test_lapses_and_returns_by_gap_are_the_definition(tmp_path_factory, seed, me
                     key = ("customers_lapse", f"{g}{KEY_SEP}{month_of(nxt)}", "returned")
                     expected[key] = expected.get(key, 0) + 1
     assert {k: v for k, v in got.cells.items() if k[0] == "customers_lapse"} == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.one_of(st.integers(-1000, 1000), st.integers(-(1 << 62), 1 << 62))),
+                max_size=40))
+def test_group_sums_are_exact(pairs):
+    """kernel._group_sum: each group's exact integer sum, by float bincount only where no partial sum can
+    reach 2**53 (the largest magnitude, positive or negative, times the count)."""
+    from loyalty.simulate.vector.kernel import _group_sum
+
+    groups = np.array([g for g, _ in pairs], dtype=np.int64)
+    values = np.array([v for _, v in pairs], dtype=np.int64)
+    expected = [0] * 7
+    for g, v in pairs:
+        expected[g] += v
+    if any(abs(x) >= 1 << 63 for x in expected):
+        return  # int64 overflow: not a sum the kernel forms (callers check magnitudes first)
+    assert _group_sum(groups, values, 7).tolist() == expected
+    assert values.tolist() == [v for _, v in pairs]  # the values are left as they were

@@ -2506,8 +2506,8 @@ def _tail_available(pk) -> int:
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sum of int64 `values` per group 0..n-1, exactly. bincount adds in float64, which is exact while every
     partial sum stays below 2**53 (bounded here by the sum of magnitudes); otherwise integer np.add.at."""
-    values = values.astype(np.int64)
-    if len(values) and int(np.abs(values).max()) * len(values) < (1 << 53):
+    values = values.astype(np.int64, copy=False)  # read only: no copy of int64 values
+    if len(values) and max(int(values.max()), -int(values.min())) * len(values) < (1 << 53):
         return np.bincount(groups, weights=values, minlength=n).astype(np.int64)
     sums = np.zeros(n, dtype=np.int64)
     np.add.at(sums, groups, values)
