@@ -8,14 +8,12 @@ report from the merged totals, so partial results stay exact integers.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from decimal import Decimal
 from typing import Iterable, Optional
 
 from loyalty.runtime.timeutil import period_key
 from loyalty.simulate.result import KEY_SEP, region_of
-from loyalty.simulate.result import DrawKey, MemberRow, Number, SimResult
-from loyalty.simulate.scenario import stable_hash
+from loyalty.simulate.result import DrawKey, MemberRow, Number, SimResult, draw_key_values
 
 
 def month_of(t: _dt.datetime) -> str:
@@ -345,8 +343,8 @@ class MemberAccumulator:
                 continue
             r.add("draw", f"{draw}{KEY_SEP}{period}", "entries", entries)
             r.add("draw", f"{draw}{KEY_SEP}{period}", "entrants")
-            u = (stable_hash(seed, "draw", draw, period, self.member) + 1) / 18446744073709551616.0  # in (0, 1]
-            r.offer_draw(f"{draw}{KEY_SEP}{period}", draws.get(draw, 1), DrawKey(math.log(u) / entries, self.member))
+            key = draw_key_values(seed, draw, period, [self.member], [entries])[0]
+            r.offer_draw(f"{draw}{KEY_SEP}{period}", draws.get(draw, 1), DrawKey(key, self.member))
         if member_row:
             outstanding = {k: self.earned.get(k, 0) + self.adjusted.get(k, 0) - self.redeemed.get(k, 0)
                            - self.expired.get(k, 0) - self.clawed.get(k, 0)

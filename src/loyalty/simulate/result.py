@@ -79,6 +79,31 @@ class DrawKey(NamedTuple):
     member: str
 
 
+DRAW_HASH_RANGE = 18446744073709551616.0  # 2**64: a stable_hash over this, plus one, is in (0, 1]
+
+
+def draw_key_values(seed, draw: str, period: str, members: list, entries: list) -> list:
+    """Each member's weighted-reservoir key in one draw period (Efraimidis-Spirakis: log(u) / entries, the
+    largest keys win), u from a seeded hash of (seed, "draw", draw, period, member) in (0, 1]: the bytes
+    `scenario.stable_hash` hashes, with the common prefix joined once for all the period's members."""
+    import hashlib
+    import math
+
+    prefix = "\x1f".join(str(p) for p in (seed, "draw", draw, period)) + "\x1f"
+    blake2b, from_bytes, log = hashlib.blake2b, int.from_bytes, math.log
+    return [log((from_bytes(blake2b((prefix + str(m)).encode("utf-8"), digest_size=8).digest(), "big") + 1)
+                / DRAW_HASH_RANGE) / n for m, n in zip(members, entries)]
+
+
+def draw_candidates(values: list, members: list, winners: int) -> list:
+    """The keys (value, member) of one period's entrants that can be among its `winners` largest: those whose
+    value is at least the winners-th largest value (ties included), in the order given."""
+    if len(values) > winners:
+        floor = sorted(values)[-winners]
+        return [DrawKey(v, m) for v, m in zip(values, members) if v >= floor]
+    return [DrawKey(v, m) for v, m in zip(values, members)]
+
+
 @dataclass
 class SimResult:
     counts: dict[str, Number] = field(default_factory=dict)
@@ -122,6 +147,20 @@ class SimResult:
         keys.append(key)
         if len(keys) > winners:
             keys[:] = heapq.nlargest(winners, keys)
+
+    def offer_draws(self, draw_period: str, winners: int, keys: list, offered: int = -1) -> None:
+        """`offer_draw` for each of `offered` keys in turn (all of `keys`, or more of which `keys` are those that
+        can win: `draw_candidates`), at once: the period keeps the `winners` largest keys (sorted, largest first)
+        once it has had more than that many, else every key in the order offered."""
+        offered = max(offered, len(keys))
+        if not offered:
+            return
+        self.draw_winners[draw_period] = winners
+        held = self.draw_keys.setdefault(draw_period, [])
+        had = len(held)
+        held.extend(keys)
+        if had + offered > winners:
+            held[:] = heapq.nlargest(winners, held)
 
     def ran_out(self, budget: str, when: str) -> None:
         if budget not in self.exhausted or when < self.exhausted[budget]:

@@ -38,6 +38,7 @@ from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, FEE, PURCHASE, RE
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
+from loyalty.runtime.arrays import distinct_sums
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.codes import vector_codes
@@ -67,8 +68,8 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
-from loyalty.simulate.result import DrawKey, MemberRow, SimResult
-from loyalty.simulate.scenario import member_redeems, stable_hash
+from loyalty.simulate.result import DrawKey, MemberRow, SimResult, draw_candidates, draw_key_values
+from loyalty.simulate.scenario import member_redeems
 from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
@@ -554,7 +555,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     reason = supports(prog, plan)
     if reason is not None:
         raise Unsupported(reason)
-    rows = _with_timer_points(_Rows(history, prog), plan)
+    history_rows = _Rows(history, prog)
+    history_events = np.flatnonzero(history_rows.new)  # the history's own events, for the customer measures
+    rows = _with_timer_points(history_rows, plan)
     if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
         from loyalty.simulate.referrals import add_to_rows
 
@@ -641,7 +644,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     customers = warm.get("customers") if warm is not None else None
     if customers is None:
         customers = SimResult()
-        add_customer_cells(customers, history, plan)
+        # the history's events as the kernel found them (the same as `History.event_index`, not found again)
+        events = (history_events, frozenset(history.values_of("member", irregular)) if len(irregular) else frozenset())
+        add_customer_cells(customers, history, plan, events)
         if warm is not None:
             warm["customers"] = customers
     return result.merge(customers)
@@ -1979,25 +1984,28 @@ class _Kernel:
             if not nr:
                 continue
             pts = st["pts"]
-            smon = np.repeat(mon, nr)
-            srule = np.tile(np.arange(nr), nev)
-            got = pts > 0
+            by_rule = pts.reshape(nev, nr)  # slot ev * nr + j: a row per event, a column per rule's slot
+            got = by_rule > 0
             if kind.index in self.adjust_j:  # points adjustments: apart from what is earned (accumulate)
-                adj = got & (srule == self.adjust_j[kind.index])
-                got = got & ~adj
-                m_adjusted[pk] = self._adjusted(res, cells, kind, pts, adj)
-            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), smon, pts, got)
-            cells.add(lambda c: ("store", store_name(c), "points_issued"), np.repeat(est, nr), pts, got)
-            stier = np.repeat(self.tier_before, nr)
+                aj = self.adjust_j[kind.index]
+                adj = np.zeros((nev, nr), dtype=bool)
+                adj[:, aj] = got[:, aj]
+                got[:, aj] = False
+                m_adjusted[pk] = self._adjusted(res, cells, kind, pts, adj.reshape(-1))
+            # what each event earned: the month and store sums go over events, not every rule's slot (a key is
+            # made where some slot earned, as where some event did)
+            ev_pts = np.where(got, by_rule, 0).sum(axis=1)
+            ev_got = got.any(axis=1)
+            cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "issued"), mon, ev_pts, ev_got)
+            cells.add(lambda c: ("store", store_name(c), "points_issued"), est, ev_pts, ev_got)
             for j, sl in enumerate(st["rules"]):
-                mine = got & (srule == j)
-                for name, sel in self._by_source_name(sl, mine, stier):
-                    res.cells[("rule", name, "points_issued")] = res.cells.get(("rule", name, "points_issued"), 0) + int(pts[sel].sum())
+                mine, earned = got[:, j], by_rule[:, j]
+                for name, sel in self._by_source_name(sl, mine, self.tier_before):
+                    res.cells[("rule", name, "points_issued")] = res.cells.get(("rule", name, "points_issued"), 0) + int(earned[sel].sum())
                     times = self.fixed_times.get(sl.skey) if sl.fixed else None  # one effect per firing
-                    count = int(sel.sum()) if times is None else int(times[np.flatnonzero(sel) // nr].sum())
+                    count = int(sel.sum()) if times is None else int(times[sel].sum())
                     res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
-            smem = np.repeat(self.e_mem, nr)
-            m_earned[pk] = (np.bincount(smem[got], minlength=nmem) > 0, _group_sum(smem, np.where(got, pts, 0), nmem))
+            m_earned[pk] = (np.bincount(self.e_mem[ev_got], minlength=nmem) > 0, _group_sum(self.e_mem, ev_pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
                 if sl.skey not in self.claw:
@@ -2013,15 +2021,15 @@ class _Kernel:
             if "ptr" in st:
                 cum = st["cum"]
                 prev = np.concatenate(([0], cum[:-1]))
-                first_slot = np.repeat(self.m_evstart * nr, self.m_nev * nr)
-                prev[np.arange(len(cum)) == first_slot] = 0
+                prev[self.m_evstart[self.m_nev > 0] * nr] = 0  # each member's first slot
                 at = st["exp_at"]
                 xb = np.where(at >= 0, st["Xexp"][np.maximum(at, 0)], st["Xend"][np.repeat(self.e_mem, nr)])
                 due = (at >= 0) | st["exp_tick"]
                 amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
-                emon = np.repeat(_month_number(st["exp_ev"]), nr)
-                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"), emon, amount, amount > 0)
-                m_expired[pk] = _group_sum(np.repeat(self.e_mem, nr), amount, nmem)
+                ev_amount = amount.reshape(nev, nr).sum(axis=1)  # never negative: > 0 where a slot's is
+                cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
+                          _month_number(st["exp_ev"]), ev_amount, ev_amount > 0)
+                m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
             if "DL" in st:  # points expired after inactivity, in the month of the deadline
                 for amount, at, mem in ((st["inact_amt"], st["inact_at"], self.e_mem),
                                         (st["inact_end"], st["inact_end_at"], np.arange(nmem))):
@@ -2408,9 +2416,9 @@ class _Kernel:
 
     def _draws(self, res: SimResult) -> None:
         """Each member's entries per draw and period, and her weighted-reservoir key (as the scalar
-        accumulator's `finish`: the largest keys win), from the draws' vector step."""
-        import math
-
+        accumulator's `finish`: the largest keys win), from the draws' vector step. Sums by (member, period)
+        and by period in numpy; in Python only each entrant's key (a seeded hash, `result.draw_key_values`)
+        and, per period, the few keys that can win."""
         plan = self.plan
         names = None
         for dr in self.prog.draws:
@@ -2422,17 +2430,15 @@ class _Kernel:
                 names = self.member_names
             start, in_days = self.period_starts(plan.draw_periods.get(dr.name))
             idx = np.flatnonzero(has)
-            key = self.e_mem[idx] * (1 << 32) + (start[idx] - int(start[idx].min()))
-            uniq, inv = np.unique(key, return_inverse=True)
-            sums = np.zeros(len(uniq), dtype=np.int64)
-            np.add.at(sums, inv, entries[idx])
-            first = np.zeros(len(uniq), dtype=np.int64)
-            first[inv[::-1]] = idx[::-1]  # an event of each (member, period)
+            low = int(start[idx].min())
+            # (member, period) in one int64, member first: in ascending order, as the scalar offers them
+            key, totals = distinct_sums(self.e_mem[idx] * (1 << 32) + (start[idx] - low), entries[idx])
+            mem, period = key >> 32, (key & ((1 << 32) - 1)) + low
+            by_period = np.argsort(period, kind="stable")  # each period's entrants, still by member
+            periods, counts = distinct_sums(period)
+            bounds = np.concatenate(([0], np.cumsum(counts)))
             winners = plan.draw_winners.get(dr.name, 1)
-            for u_i, total in enumerate(sums.tolist()):
-                ev = int(first[u_i])
-                member = names[int(self.e_mem[ev])]
-                s = int(start[ev])
+            for p_i, s in enumerate(periods.tolist()):
                 if in_days is None:
                     text = ""
                 elif in_days:
@@ -2440,10 +2446,13 @@ class _Kernel:
                 else:
                     text = f"{s // 12:04d}-{s % 12 + 1:02d}-01"
                 cell = f"{dr.name}{KEY_SEP}{text}"
-                res.add("draw", cell, "entries", total)
-                res.add("draw", cell, "entrants")
-                u = (stable_hash(plan.scenario.seed, "draw", dr.name, text, member) + 1) / 18446744073709551616.0
-                res.offer_draw(cell, winners, DrawKey(math.log(u) / total, member))
+                mine = by_period[bounds[p_i]:bounds[p_i + 1]]
+                total = totals[mine]
+                res.add("draw", cell, "entries", int(total.sum()))
+                res.add("draw", cell, "entrants", len(mine))
+                who = [names[m] for m in mem[mine].tolist()]
+                values = draw_key_values(plan.scenario.seed, dr.name, text, who, total.tolist())
+                res.offer_draws(cell, winners, draw_candidates(values, who, winners), len(values))
 
     def _by_source_name(self, sl: _Slot, mask: np.ndarray, tier_of: np.ndarray):
         """(name, mask) per name the slot's effects carry: its rule's, or for a tier's extra the tier's."""
@@ -2497,8 +2506,8 @@ def _tail_available(pk) -> int:
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sum of int64 `values` per group 0..n-1, exactly. bincount adds in float64, which is exact while every
     partial sum stays below 2**53 (bounded here by the sum of magnitudes); otherwise integer np.add.at."""
-    values = values.astype(np.int64)
-    if len(values) and int(np.abs(values).max()) * len(values) < (1 << 53):
+    values = values.astype(np.int64, copy=False)  # read only: no copy of int64 values
+    if len(values) and max(int(values.max()), -int(values.min())) * len(values) < (1 << 53):
         return np.bincount(groups, weights=values, minlength=n).astype(np.int64)
     sums = np.zeros(n, dtype=np.int64)
     np.add.at(sums, groups, values)
