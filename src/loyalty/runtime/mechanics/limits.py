@@ -10,7 +10,7 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.registry import ProgramMechanic
-from loyalty.runtime.mechanics.stock import take_stock
+from loyalty.runtime.mechanics.stock import record_claims, take_stock
 from loyalty.runtime.timeutil import period_key
 
 
@@ -221,6 +221,7 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
     seq = pos - np.maximum.accumulate(np.where(first, pos, 0))
     t = kern.e_time[ev]
     names = np.array(kern.member_names, dtype=object)
+    asked: dict = {}  # budget -> its claims (events, member claim indexes, amounts asked) by column
     for ci, c in enumerate(columns):
         mine = np.flatnonzero(col == ci)
         if not len(mine):
@@ -232,9 +233,9 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
             raise Unsupported("budget claims too large for 64-bit arithmetic")
         claim = budget_claim(a, unit, kind)
         cutoff = known.get(src.budget)
-        # every claim, as asked, for the next pass (and to check a pass's guessed cutoffs, simulate/budgets.py)
-        kern.claims.extend(zip(t[mine].tolist(), names[mem[mine]].tolist(), seq[mine].tolist(),
-                               [src.budget] * len(mine), claim.tolist()))
+        # every claim, as asked, for the next pass (and to check a pass's guessed cutoffs, simulate/budgets.py):
+        # recorded below, per budget (a campaign's rules share one)
+        asked.setdefault(src.budget, []).append((ev[mine], seq[mine], claim))
         if cutoff is None:
             units = a
             cut = np.zeros(len(mine), dtype=bool)
@@ -252,6 +253,8 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
         np.add.at(c.granted, ev[mine], units)
         # a firing that got anything counts; a reward counts when its claim is granted whole, a free one too
         np.add.at(c.count, ev[mine], ((units > 0) | (~cut if kind is None else False)).astype(np.int64))
+    for budget, parts in asked.items():
+        record_claims(kern, budget, *(np.concatenate(p) for p in zip(*parts)))
 
 
 def vector_limits(kern) -> None:

@@ -1,0 +1,86 @@
+"""The kernel records budget claims (simulate/budgets.py: every claim of a pass, for the next pass's cutoffs) in
+service order, each ledger key's claims one sorted run (runtime/mechanics/stock.py `record_claims`), so the
+merge and the cutoff search that sort them only merge runs. What it records is exactly the scalar plan's claims."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from loyalty.runtime.mechanics.stock import record_claims  # noqa: E402
+from loyalty.simulate.budgets import CutoffLedger  # noqa: E402
+from loyalty.simulate.engine import replay_members  # noqa: E402
+from loyalty.simulate.vector import kernel as vector_kernel  # noqa: E402
+from test_vector_kernel import _history, _plan, _program  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), nmem=st.integers(1, 6), n=st.integers(0, 40))
+def test_recorded_claims_are_in_the_claims_own_order(data, nmem, n):
+    """Member ids whose text order is not their kernel order, times that tie (one minute, several members),
+    a member's claim indexes: the recorded claims are the tuples (time, member, seq, key, amount) sorted."""
+    names = data.draw(st.lists(st.text("ab1", min_size=1, max_size=3), min_size=nmem, max_size=nmem, unique=True))
+    e_mem = np.array(sorted(data.draw(st.lists(st.integers(0, nmem - 1), min_size=n, max_size=n))), dtype=np.int64)
+    e_time = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
+    # one claim per event; seq counts each member's claims (unique per member, as the kernel's are)
+    ev = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    seq = np.zeros(n, dtype=np.int64)
+    counts: dict = {}
+    for i, e in enumerate(ev.tolist()):
+        m = int(e_mem[e])
+        seq[i] = counts.get(m, 0)
+        counts[m] = seq[i] + 1
+    amounts = np.array(data.draw(st.lists(st.integers(0, 50), min_size=n, max_size=n)), dtype=np.int64)
+    kern = SimpleNamespace(member_names=names, e_mem=e_mem, e_time=e_time, claims=[])
+    record_claims(kern, "rule:launch bonus", ev, seq, amounts)
+    expected = sorted(zip(e_time[ev].tolist(), [names[m] for m in e_mem[ev].tolist()], seq.tolist(),
+                          ["rule:launch bonus"] * n, amounts.tolist()))
+    assert kern.claims == expected
+
+
+def _kernel_claims(monkeypatch):
+    """The claims each kernel run recorded, as it recorded them (before any merge sorts them)."""
+    seen: list = []
+    real = vector_kernel._Kernel._after_lockstep
+
+    def after_lockstep(self):
+        real(self)
+        seen.append(list(self.claims))
+
+    monkeypatch.setattr(vector_kernel._Kernel, "_after_lockstep", after_lockstep)
+    return seen
+
+
+def _without_seq(claims):
+    return [(t, member, key, amount) for t, member, _seq, key, amount in claims]
+
+
+def test_kernel_claims_are_the_scalar_plans_in_sorted_runs_per_key(tmp_path_factory, monkeypatch):
+    """A first budget pass (no cutoff known) on generated histories of programs with budgets on fixed earns,
+    earning per spend, gifts, campaigns shared by points and gifts, and rewards' stock: the pass records the
+    same claims as the scalar plan's, and each key's claims come from the kernel in service order."""
+    recorded = 0
+    for which in ("GIFT_BUDGETS", "STOCK"):
+        path, prog = _program(tmp_path_factory, which)
+        for seed in range(6):
+            history = _history(prog, seed, 8, 30)
+            plan = _plan(path, prog, history, seed)
+            seen = _kernel_claims(monkeypatch)
+            result = vector_kernel.simulate_vector(plan, history, known={})
+            scalar = replay_members(plan, history, history.member_slices(), lambda: CutoffLedger({}))
+            # (a stock's claims count the member's claims on that key alone, stock.claim_order: the same order)
+            assert sorted(_without_seq(result.claims)) == sorted(_without_seq(scalar.claims)), (which, seed)
+            if which == "GIFT_BUDGETS":
+                assert sorted(result.claims) == sorted(scalar.claims), seed
+            for claims in seen:  # each replay's own (a replay records its claims anew)
+                recorded += len(claims)
+                for key in {c[3] for c in claims}:
+                    mine = [c for c in claims if c[3] == key]
+                    assert mine == sorted(mine), (which, seed, key)
+    assert recorded > 100  # the kernel, not the members it sends to the scalar plan, made most of them
