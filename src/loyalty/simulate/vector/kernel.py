@@ -541,14 +541,16 @@ def _irregular_members_by_lexsort(rows: _Rows, s: np.ndarray) -> np.ndarray:
 
 
 def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESHOLD, tail_members: Optional[int] = None,
-                    known: Optional[dict] = None, warm: Optional[dict] = None) -> SimResult:
+                    known: Optional[dict] = None, warm: Optional[dict] = None, claims_only: bool = False) -> SimResult:
     """The whole history through the vectorised kernel (members it cannot take through the scalar one).
     `tail_members`: below this many members left, the lockstep finishes them one by one (0: never; None: by
     the program, TAIL_MEMBERS or TAIL_MEMBERS_TIERS).
     `known`: the budgets' cutoffs found so far in a budget pass (simulate/budgets.py), None without budgets.
     `warm`: a dict the caller keeps for this history across budget passes: the kernel leaves there the tiers and
     spend it settled on, and the next pass starts from them (a first guess only: any guess settles to the same
-    answer, in fewer passes from a good one)."""
+    answer, in fewer passes from a good one).
+    `claims_only`: a budget pass known not to be the last (simulate/budgets.py `FirstPassScout`): the result
+    holds the pass's budget claims alone (no figures, no customer measures)."""
     from loyalty.simulate.engine import replay_members
 
     prog = plan.program
@@ -625,10 +627,13 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
             from loyalty.simulate.budgets import CutoffLedger
 
             result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known))
+        if claims_only:
+            result = SimResult(claims=result.claims)
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
         kern = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known, warm)
+        kern.claims_only = claims_only
         try:
             part = kern.run()
         finally:
@@ -637,6 +642,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
             # many groups (every batch of `--grouped`) grew ~250 MB a group of 200,000 rows of every_mechanic
             kern.__dict__.clear()
         result = result.merge(part)
+    if claims_only:
+        return result
     from loyalty.simulate.measures import add_customer_cells
 
     # the customers' own measures, once for the whole history; they depend on its rows alone, so a budget pass
@@ -657,6 +664,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
+    claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1332,7 +1340,7 @@ class _Kernel:
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
                 if reads_tier(prog):
                     self.warm["tier_guess"] = self.tier_guess
-                return self._aggregate()
+                return self._claims_result() if self.claims_only else self._aggregate()
             apart = self._settle_apart()
             if apart is not None:
                 return apart
@@ -1345,12 +1353,14 @@ class _Kernel:
         got right are replayed once more, apart, by a kernel that starts from the same guess (so its first pass
         is exact and the last), instead of every member replaying every pass (bookstore at 1M rows: 4 passes
         of 9,779 members per group, the last two for 114 and 1 of them). Members are independent unless
-        something program-wide couples them (budgets, stock, codes, referrals: then None, and every member
-        takes every pass); the two results merge as any two groups of members do. None too when most members
-        are unsettled: another pass of them all costs no more."""
+        something program-wide couples them within a pass (referrals: then None, and every member takes every
+        pass; budgets, stock and codes do not, below); the two results merge as any two groups of members do.
+        None too when most members are unsettled: another pass of them all costs no more."""
         # a code's total uses and a reward's stock are budgets too (compiler); a code's single use per member is
-        # the member's own
-        if self.prog.budgets or self.known or self.plan.referrals:
+        # the member's own. Budgets do not couple the members of one pass: the pass's cutoffs (`known`, none
+        # without a pass) decide each claim from the member's own claims alone (limits.vector_budgets,
+        # stock.grant_in_service_order), which is why a pass splits into processes at all (simulate/budgets.py)
+        if self.plan.referrals:
             return None
         unsettled = np.zeros(self.nmem, dtype=bool)
         unsettled[self.e_mem[self.tier_before != self.tier_guess]] = True
@@ -1363,14 +1373,18 @@ class _Kernel:
                                (unsettled, self.tier_before[ev_unsettled])):
             rows_of = np.zeros(len(rowmask), dtype=bool)
             rows_of[self.sel] = members[self.r_mem]
-            apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess))
+            # the spend this pass settled on, the first guess of theirs (any guess settles to the same, _settle_spend)
+            spend = {"spend_before": self.spend_before[members[self.e_mem]]}
+            apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess, spend))
         plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
+        claims_only = self.claims_only
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
         parts = []
-        for rows_of, starts, ends, codes, guess in apart:
-            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known)
+        for rows_of, starts, ends, codes, guess, spend in apart:
+            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
+            part.claims_only = claims_only
             parts.append(part.run(guess))
             part.__dict__.clear()
         return parts[0].merge(parts[1])
@@ -1894,6 +1908,13 @@ class _Kernel:
         self.final_tier = tier
         if self.enrolment is not None and self.enrolment.never.any():  # not replayed: no tier at the end
             self.final_tier = np.where(self.enrolment.never, -1, tier)
+
+    def _claims_result(self) -> SimResult:
+        """A pass's budget claims alone (`claims_only`): a pass that is not the last gives the next its claims,
+        and its figures would be dropped (simulate/budgets.py `FirstPassScout`)."""
+        res = SimResult()
+        res.claims = self.claims
+        return res
 
     # ------------------------------------------------------------------ effects to figures
     def _aggregate(self) -> SimResult:
