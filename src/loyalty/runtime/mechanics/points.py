@@ -548,6 +548,72 @@ def claw_pending_only_one(cum: list, cumP: list, pend_ev: list, nr: int, j: int,
     return own + rest
 
 
+def vector_spend(st, nr: int, mm, idx, amount, m_evstart) -> None:
+    """`spend_oldest` of available points (a redemption; a return's rest under `balance stops at zero`) for
+    the members `mm` at their events `idx`. Without pending points, or without expiry (where which batch is
+    spent changes nothing later), the points leave the front of the stream (X). With both, points credited at
+    once may sit behind a purchase's that still wait (the scalar spends them, not the waiting ones): the
+    stream before the first event still waiting (`mfront`: all of it available) is spent from its front, and
+    the rest from the slots of the waiting part that are available (not a purchase's), in earning order, each
+    take a hole in the stream (`cum` lowered from that slot on, CT by what was taken), as a return's take from
+    a waiting batch is. What expires later is then what the scalar's batches still hold."""
+    import numpy as np
+
+    X = st["X"]
+    if "CP" not in st or "ptr" not in st:
+        X[mm] += amount
+        return
+    cum, cumP = st["cum"], st["cumP"]
+    start = m_evstart[mm]
+    f = np.maximum(st["mfront"][idx], start)  # the member's first event whose purchase points still wait
+    front = np.where(f > start, cum[np.maximum(f * nr - 1, 0)], 0) - X[mm]
+    a = np.minimum(amount, np.maximum(front, 0))
+    X[mm] += a
+    rest = amount - a
+    go = rest > 0
+    if not go.any():
+        return
+    mg, rg, eg, lo, sg = mm[go], rest[go], idx[go], f[go], start[go]
+    base_c = np.where(lo > sg, cum[np.maximum(lo * nr - 1, 0)], 0)
+    base_p = np.where(lo > sg, cumP[np.maximum(lo - 1, 0)], 0)
+    # per slot of the events [lo, idx]: what the slots credited at once hold through it, from lo
+    n_ev = eg + 1 - lo
+    k = np.repeat(np.arange(len(mg)), n_ev)
+    e = np.repeat(lo - np.concatenate(([0], np.cumsum(n_ev)[:-1])), n_ev) + np.arange(int(n_ev.sum()))
+    before_p = np.where(e > sg[k], cumP[np.maximum(e - 1, 0)], 0)
+    ks = np.repeat(k, nr)
+    es = np.repeat(e, nr)
+    s = es * nr + np.tile(np.arange(nr), len(e))
+    cum_before = np.where(es > sg[ks], cum[np.maximum(es * nr - 1, 0)], 0)
+    pend_slot = np.repeat(before_p, nr) + np.where(st["pend_ev"][es], cum[s] - cum_before, 0)
+    at_once = (cum[s] - base_c[ks]) - (pend_slot - base_p[ks])
+    cum[s] -= np.minimum(np.maximum(at_once, 0), rg[ks])
+    st["CT"][mg] -= rg
+
+
+def spend_one(cum: list, cumP: list, pend_ev: list, nr: int, f: int, i: int, consumed: int, amount: int):
+    """`vector_spend` for one member on her figures as lists (the kernel's one-by-one tail): positions relative
+    to her first event (f: the first still waiting, i: the event); `consumed`: X. Lowers `cum` for the holes;
+    returns X's new value and what the holes took (CT drops by it)."""
+    front = (cum[f * nr - 1] if f > 0 else 0) - consumed
+    a = min(amount, max(front, 0))
+    rest = amount - a
+    if rest <= 0:
+        return consumed + a, 0
+    base_c = cum[f * nr - 1] if f > 0 else 0
+    base_p = cumP[f - 1] if f > 0 else 0
+    prev_p, prev_c = base_p, base_c  # before the holes below (they start at f)
+    for e in range(f, i + 1):
+        waits = pend_ev[e]
+        for s in range(e * nr, e * nr + nr):
+            c = cum[s]
+            pc = prev_p + (c - prev_c if waits else 0)
+            cum[s] = c - min(max((c - base_c) - (pc - base_p), 0), rest)
+            last_c = c
+        prev_p, prev_c = cumP[e], last_c
+    return consumed + a, rest
+
+
 def _lower_ranges(a, lo, hi, by) -> None:
     """a[lo[i]:hi[i]] -= by[i] for each i (ranges of different members: disjoint)."""
     import numpy as np

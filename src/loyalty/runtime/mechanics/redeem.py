@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.internal import EventError
-from loyalty.runtime.mechanics.points import spend_oldest, vector_available
+from loyalty.runtime.mechanics.points import spend_oldest, vector_available, vector_spend
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 
 # a simulated member redeems as often as her balance allows after each event; a bound, not a behaviour
@@ -50,18 +50,17 @@ def simulated_redemptions(available: int, price: int) -> int:
 def vector_redeem(kern, mm, idx) -> None:
     """The vectorised step, after the kernel's lockstep step (members `mm` at their events `idx`): each
     simulated redeemer redeems each of her rewards as often as the balance allows, taking the points from
-    the front of her stream of points (oldest first, as `spend_oldest`)."""
+    her stream of points oldest first, as `spend_oldest` (`points.vector_spend`)."""
     import numpy as np
 
     for price, k, times in kern.redeems:
         st = kern.kstate[k]
-        X = st["X"]
         avail = vector_available(st, mm)
         # (not after an event that does not count, under enrolment: time has not passed there, nothing changed)
         ok = kern.m_redeems[mm] & kern.e_valid[idx] & kern.e_counted[idx] & (avail >= price)
         if ok.any():
             n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)
-            X[mm[ok]] += n * price
+            vector_spend(st, st["nr"], mm[ok], idx[ok], n * price, kern.m_evstart)
             times[idx[ok]] = n
 
 

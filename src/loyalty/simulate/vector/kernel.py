@@ -56,7 +56,8 @@ from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_avai
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
-                                              vector_pending_credit, vector_pending_setup, vector_waiting)
+                                              vector_pending_credit, vector_pending_setup, vector_spend,
+                                              vector_waiting, spend_one)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
@@ -317,13 +318,15 @@ def _first_of_each(counts, first) -> np.ndarray:
 
 def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
-    earning: the kernel consumes a member's available points from the front of her stream in earning order,
-    which is the scalar's oldest-first only while the available points are a prefix of it. They are not when
-    points credited at once (a signup, a visit, an action) come while a purchase's still wait. Such members are
-    replayed by the scalar plan, and counted (`ROUTED`). (A purchase's points that expire before they are
-    available stop waiting then: points.vector_pending_setup.)"""
+    earning, in a kind whose balance may go below zero: points credited at once (a signup, a visit, an
+    action) while a purchase's still wait sit behind waiting ones in earning order. The kernel spends such
+    points oldest first with holes in the stream (points.vector_spend), but a debt (what a return takes
+    beyond the balance) is paid by the next points credited or matured, which those holes do not follow.
+    Such members are replayed by the scalar plan, and counted (`ROUTED`). (A purchase's points that expire
+    before they are available stop waiting then: points.vector_pending_setup.)"""
     out = np.zeros(rows.n, dtype=bool)
-    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")]
+    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")
+             and k.policy == "negative"]
     if not kinds or not rows.n:
         return out
     starts = np.flatnonzero(rows.new)
@@ -1675,7 +1678,10 @@ class _Kernel:
                                                              self.m_evstart)
                         if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
-                            X[rmm] += np.where(waiting, 0, taken)
+                            if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
+                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), self.m_evstart)
+                            else:
+                                X[rmm] += np.where(waiting, 0, taken)
                         elif not pending_only:
                             X[rmm] += taken
                         ta, tr, fx = self.claw[sl.skey]
@@ -1844,7 +1850,7 @@ class _Kernel:
                                     taken = min(delta, max(_tail_available(pk), 0))
                                 else:
                                     taken = 0
-                                pk[6] += taken
+                                _tail_spend(pk, taken, i, start, kind.policy == "zero")
                             ta[idx] = taken
                             tr[idx] = delta - taken
                             fx[idx] = True
@@ -1868,7 +1874,7 @@ class _Kernel:
                         pk = per_kind[k]
                         n = simulated_redemptions(_tail_available(pk), price)
                         if n:
-                            pk[6] += n * price
+                            _tail_spend(pk, n * price, i, start, True)
                             times[idx] = n
             for pk in per_kind:
                 st, lo = pk[1], pk[3]
@@ -2522,6 +2528,17 @@ def _tail_available(pk) -> int:
     less pending."""
     pend = pk[13]
     return pk[7] - pk[6] - (pend[0] - pend[1] if pend is not None else 0)
+
+
+def _tail_spend(pk, amount: int, i: int, start: int, oldest_available: bool) -> None:
+    """`amount` available points spent in `_finish_one_by_one` (points.vector_spend; `spend_one` where the kind
+    has pending points and expiry and the points are the oldest available, else from the front: X)."""
+    pend = pk[13]
+    if not oldest_available or pend is None or not pk[5] or not amount:
+        pk[6] += amount
+        return
+    pk[6], holes = spend_one(pk[8], pend[2], pend[4], pk[2], max(pend[5][i] - start, 0), i, pk[6], amount)
+    pk[7] -= holes
 
 
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
