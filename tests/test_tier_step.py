@@ -148,3 +148,95 @@ def test_generated_tier_programs_member_by_member(data):
     kernel runs, on generated histories of several members in one lockstep: each member's result and the whole
     history's, the kernel's against the scalar plan's."""
     _generated(data)
+
+
+# ---------------------------------------------------------------- the first guess of tiers by spend
+# Tiers by spend read by a tier's discount (bookstore's, outdoor_club's and tiered_returns' shape): the kernel's
+# first guess runs the state-free steps once per tier and each event adds to the spend what it paid at the
+# tier the lockstep finds it at (a return: what its order paid, at the order's tier), Kernel._tier_guess_by_tier.
+
+SPEND_DISCOUNT = """
+program "Spend tiers with discounts" {
+  currency NOK
+  timezone "Europe/Oslo"
+  rewards are taken back on return
+}
+points "points" {
+  cost 0.01 NOK each
+  balance may go negative
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+tiers by spend in {window} {
+  tier "silver" from 100 NOK {
+    earn 1.5x points
+    get 20% off
+  }
+  tier "gold" from 300 NOK {
+    earn 2x points
+    get 50% off
+  }
+{downgrade}}
+"""
+
+
+def _spend_program(window, downgrade):
+    text = SPEND_DISCOUNT.replace("{window}", window).replace("{downgrade}", downgrade)
+    return loyalty.compile_source(text, "spend.loyalty").compiled
+
+
+@pytest.mark.parametrize("window, downgrade", [
+    ("the calendar year", "  downgrade at the end of each month with 1 week grace\n"),
+    ("the last 30 days", "  downgrade at the end of each month\n"),
+    ("the calendar month", ""),
+])
+def test_tiers_by_spend_guessed_tier_by_tier_are_the_settled_ones(monkeypatch, window, downgrade):
+    """Purchases that cross a tier only at a tier's discount (250.00 at silver's 20% off pays 200: 300, gold;
+    at no tier it would be 350 paid), a return at gold of an order made at silver (it takes back the 200 the
+    order paid, not the 125 it would have paid at gold: 450 - 200, silver, not 325, gold), one crossing back
+    down before the order's first tier: the first guess is every event's
+    settled tier (one pass confirms it), and the result is the scalar plan's, member by member."""
+    from test_kernel_calendar import _guessed_and_settled
+
+    prog = _spend_program(window, downgrade)
+    rows = [_buy("A", "2024-03-10T10:00", "a1", "100.00"), _buy("A", "2024-03-11T10:00", "a2", "250.00"),
+            _buy("A", "2024-03-12T10:00", "a3", "300.00"), _return("A", "2024-03-13T10:00", "a2"),
+            _buy("A", "2024-03-14T10:00", "a4", "40.00"),
+            _buy("B", "2024-03-10T11:00", "b1", "99.00"), _buy("B", "2024-03-10T12:00", "b2", "1.00"),
+            _buy("B", "2024-03-10T13:00", "b3", "170.00"), _return("B", "2024-03-10T14:00", "b1"),
+            _buy("B", "2024-03-10T15:00", "b4", "60.00"),
+            _buy("C", "2024-03-10T11:00", "c1", "6.00")]
+    rows.sort(key=lambda r: r[1])
+    history = _history(prog, rows)
+    plan = make_plan(prog, program_info(prog, "spend.loyalty"), Scenario(), history, {})
+    result, runs = _guessed_and_settled(monkeypatch, plan, history)
+    assert runs and max(settled.max() for _, settled, _ in runs) == 1  # gold reached
+    for guessed, settled, passes in runs:
+        assert guessed.tolist() == settled.tolist()
+        assert passes == 1
+    monkeypatch.undo()
+    _same_on_both(prog, history)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]),
+       which=st.sampled_from(["examples/programs/bookstore.loyalty", "examples/programs/outdoor_club.loyalty",
+                              "benchmarks/programs/tiered_returns.loyalty"]))
+def test_generated_histories_of_spend_tier_programs(seed, members, max_events, which):
+    """bookstore, outdoor_club and tiered_returns on generated histories (returns, signups ...): the kernel, from
+    its tier-by-tier first guess, equals the scalar plan for the whole history and member by member."""
+    from loyalty.simulate.engine import simulate
+    from loyalty.simulate.vector import simulate_vector
+
+    from test_vector_kernel import ROOT, _history as generated_history, _plan
+    from loyalty.simulate.run import load_program
+
+    path = ROOT / which
+    prog = load_program(str(path))
+    history = generated_history(prog, seed, members, max_events)
+    plan = _plan(str(path), prog, history, seed % 7)
+    assert simulate_vector(plan, history).canonical() == simulate(plan, history).canonical()
+    for member, _, _ in history.member_slices():
+        alone = history.select_members([member])
+        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()

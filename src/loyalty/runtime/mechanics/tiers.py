@@ -134,10 +134,11 @@ def reads_tier(prog) -> bool:
 
 def guess_by_tier(prog) -> bool:
     """Whether the kernel's first guess of the tiers is worth making tier by tier (Kernel._tier_guess_by_tier):
-    tiers by points earned, which a tier's discount (or a `for tier` rule) changes through the points each
-    purchase earns, so that passes from the first tier everywhere go back and forth."""
+    tiers by points earned or by spend, which a tier's discount (or a `for tier` rule) changes through the
+    points each purchase earns or what it pays, so that passes from the first tier everywhere go back and
+    forth."""
     tiers = prog.tiers
-    return tiers is not None and prog.metrics[tiers.metric].kind == "earned" and not prog.budgets
+    return tiers is not None and prog.metrics[tiers.metric].kind in ("earned", "spend") and not prog.budgets
 
 
 def tiers_alike(prog) -> list:
@@ -291,6 +292,16 @@ class VectorTiers:
         self.next_due = np.full(nmem, _NONE, dtype=np.int64)
         self.sorted_thresholds = ordered_thresholds(self.tiers.thresholds)  # (`qualified`)
         self.may_grace = False  # whether a grace period was ever set (after: only then can one end at an event)
+        self.by_tier = False  # `free` per tier (free_by_tier)
+
+    def free_by_tier(self, table) -> None:
+        """What each event adds to the metric, per tier state (row t + 1: as if the event saw tier t), for the
+        kernel's first guess of the tiers (Kernel._tier_guess_by_tier): an event takes the row of the tier the
+        lockstep finds it at, a return the row of its order's (what the order paid is what it takes back)."""
+        import numpy as np
+
+        self.free = table if self.window is None else np.where(self.returns & ~self.same_window, 0, table)
+        self.by_tier = True
 
     def qualified(self, values):
         """formulas.qualified_tier of int64 `values` (the last tier whose threshold a value meets, -1 for
@@ -515,11 +526,19 @@ class VectorTiers:
         (its earned points are in already), and the tier is what `upgrade_to` or `tier_after_return` make it."""
         import numpy as np
 
-        self.value[mm] += self.free[idx]
+        if self.by_tier:
+            row = t_before + 1
+            back = self.returns[idx]
+            if back.any():  # a return: its order's tier
+                row = np.where(back, self.kern.tier_before[np.maximum(self.kern.ret_order_ev[idx], 0)] + 1, row)
+            free = self.free[row, idx]
+        else:
+            free = self.free[idx]
+        self.value[mm] += free
         if self.rolling is not None:
             back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
             if back.any():
-                self._taken_at_order(idx[back], -self.free[idx[back]])
+                self._taken_at_order(idx[back], -free[back])
             self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
             q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
         else:
