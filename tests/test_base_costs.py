@@ -77,9 +77,11 @@ def test_members_whose_tiers_settled_replayed_apart_give_the_same_result(tmp_pat
     plan = _plan(path, prog, history, seed)
     with monkeypatch.context() as patch:  # (undone after each example: hypothesis reuses the fixture)
         patch.setattr(vector_kernel, "SETTLE_APART_SHARE", share)
+        patch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
         apart = simulate_vector(plan, history)
     with monkeypatch.context() as patch:
         patch.setattr(vector_kernel._Kernel, "_settle_apart", lambda self: None)
+        patch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)
         together = simulate_vector(plan, history)
     assert apart.canonical() == together.canonical()
     assert apart.canonical() == simulate(plan, history).canonical()
@@ -87,7 +89,8 @@ def test_members_whose_tiers_settled_replayed_apart_give_the_same_result(tmp_pat
 
 def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
     """Bookstore members of whom some reach a tier: the first pass's wrong guesses are theirs only, they settle
-    apart (the split happens: the property above is not vacuous), and the result is unchanged."""
+    apart (the split happens: the property above is not vacuous), and the result is unchanged. (From the
+    first tier everywhere: the tier-by-tier first guess, tiers.guess_by_tier, leaves none to settle here.)"""
     path, prog = _program(tmp_path_factory, "examples/programs/bookstore.loyalty")
     splits = []
     original = vector_kernel._Kernel._settle_apart
@@ -98,6 +101,7 @@ def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
         return out
 
     monkeypatch.setattr(vector_kernel._Kernel, "_settle_apart", counted)
+    monkeypatch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)
     history = _history(prog, 3, 14, 40)
     plan = _plan(path, prog, history, 3)
     apart = simulate_vector(plan, history)

@@ -134,10 +134,11 @@ def reads_tier(prog) -> bool:
 
 def guess_by_tier(prog) -> bool:
     """Whether the kernel's first guess of the tiers is worth making tier by tier (Kernel._tier_guess_by_tier):
-    tiers by points earned, which a tier's discount (or a `for tier` rule) changes through the points each
-    purchase earns, so that passes from the first tier everywhere go back and forth."""
+    tiers by points earned or by spend, which a tier's discount (or a `for tier` rule) changes through the
+    points each purchase earns or what it pays, so that passes from the first tier everywhere go back and
+    forth."""
     tiers = prog.tiers
-    return tiers is not None and prog.metrics[tiers.metric].kind == "earned" and not prog.budgets
+    return tiers is not None and prog.metrics[tiers.metric].kind in ("earned", "spend") and not prog.budgets
 
 
 def tiers_alike(prog) -> list:
@@ -224,6 +225,19 @@ class Tiers(ProgramMechanic):
 _NONE = (1 << 63) - 1  # no review or grace period pending (int64 max as a µs moment: never due)
 
 
+def ordered_thresholds(thresholds):
+    """The tiers' thresholds as an int64 array where they are ints in order (each at least the one before),
+    so that the last one a value meets (formulas.qualified_tier) is where the value falls among them; None
+    otherwise."""
+    import numpy as np
+
+    if not thresholds or not all(type(x) is int and abs(x) < 1 << 62 for x in thresholds):
+        return None
+    if any(a > b for a, b in zip(thresholds, thresholds[1:])):
+        return None
+    return np.array(thresholds, dtype=np.int64)
+
+
 class VectorTiers:
     """The tier steps above over every member in the kernel's lockstep (`kern`: the kernel, its per-event
     arrays): the metric (lifetime, a calendar or a rolling window), upgrades after an event (`upgrade_to`), a return's
@@ -272,6 +286,41 @@ class VectorTiers:
         self.fees = VectorFees(kern) if has_fees(prog) and kern.e_fee_tier.max(initial=-1) >= 0 else None
         self.timed: list = []
         self.seq = 0
+        # per member the first of her review, grace end and paid period's end (_NONE: none): a lockstep step
+        # none of whose members has one due by her event skips `_advance` (kept by `_refresh_due` wherever one
+        # of the three is written)
+        self.next_due = np.full(nmem, _NONE, dtype=np.int64)
+        self.sorted_thresholds = ordered_thresholds(self.tiers.thresholds)  # (`qualified`)
+        self.may_grace = False  # whether a grace period was ever set (after: only then can one end at an event)
+        self.by_tier = False  # `free` per tier (free_by_tier)
+
+    def free_by_tier(self, table) -> None:
+        """What each event adds to the metric, per tier state (row t + 1: as if the event saw tier t), for the
+        kernel's first guess of the tiers (Kernel._tier_guess_by_tier): an event takes the row of the tier the
+        lockstep finds it at, a return the row of its order's (what the order paid is what it takes back)."""
+        import numpy as np
+
+        self.free = table if self.window is None else np.where(self.returns & ~self.same_window, 0, table)
+        self.by_tier = True
+
+    def qualified(self, values):
+        """formulas.qualified_tier of int64 `values` (the last tier whose threshold a value meets, -1 for
+        none): with thresholds in order that is where the value falls among them, one numpy call, not three
+        per tier."""
+        import numpy as np
+
+        if self.sorted_thresholds is None:
+            return self.tiers.qualified(values)
+        return np.searchsorted(self.sorted_thresholds, values, side="right") - 1
+
+    def _refresh_due(self, m) -> None:
+        """Members `m`'s first timer moment again, after one of their reviews, grace ends or paid periods moved."""
+        import numpy as np
+
+        due = np.minimum(self.next_review[m], self.grace_until[m])
+        if self.fees is not None:
+            due = np.minimum(due, self.fees.until[m])
+        self.next_due[m] = due
 
     @property
     def in_steps(self) -> bool:
@@ -307,6 +356,9 @@ class VectorTiers:
         self.own_cum = np.zeros(k.nev, dtype=np.int64)
         self.dec: list = []
         self.dec_total = np.zeros(k.nmem, dtype=np.int64)
+        # scratch per member for _rolling_at (left as made: -1 and 0), so a step allocates nothing per member
+        self.dec_limit = np.full(k.nmem, -1, dtype=np.int64)
+        self.dec_sums = np.zeros(k.nmem, dtype=np.int64)
         self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
 
     def _taken_at_order(self, ridx, amount) -> None:
@@ -314,8 +366,10 @@ class VectorTiers:
         import numpy as np
 
         k = self.kern
-        ridx = np.atleast_1d(ridx)
-        amount = np.broadcast_to(np.asarray(amount, dtype=np.int64), ridx.shape)
+        if not (isinstance(amount, np.ndarray) and isinstance(ridx, np.ndarray) and amount.shape == ridx.shape
+                and amount.dtype == np.int64):  # (the lockstep's arrays as they are; the tail's ints)
+            ridx = np.atleast_1d(ridx)
+            amount = np.broadcast_to(np.asarray(amount, dtype=np.int64), ridx.shape)
         took = amount != 0
         if took.any():
             m = k.e_mem[ridx[took]]
@@ -347,13 +401,16 @@ class VectorTiers:
         if self.dec:
             dm, do, da = (np.concatenate(c) for c in zip(*self.dec)) if len(self.dec) > 1 else self.dec[0]
             self.dec = [(dm, do, da)]
-            limit = np.full(k.nmem, -1, dtype=np.int64)
+            limit = self.dec_limit
             limit[m] = p
             gone = do < limit[dm]
+            limit[m] = -1
             if gone.any():
-                sums = np.zeros(k.nmem, dtype=np.int64)
-                np.add.at(sums, dm[gone], da[gone])
+                sums = self.dec_sums
+                gm = dm[gone]
+                np.add.at(sums, gm, da[gone])
                 before = before - sums[m]
+                sums[gm] = 0
         return self.value[m] - before
 
     def before(self, mm, idx, T=None) -> None:
@@ -370,8 +427,10 @@ class VectorTiers:
             if not at_end:
                 starts &= k.e_valid[idx]
             if starts.any():
-                self.next_review[mm[starts]] = next_period_start(T[starts], self.downgrade)
-        if self.downgrade is not None or self.fees is not None:
+                ms = mm[starts]
+                self.next_review[ms] = next_period_start(T[starts], self.downgrade)
+                self._refresh_due(ms)
+        if (self.downgrade is not None or self.fees is not None) and (self.next_due[mm] <= T).any():
             self._advance(mm, T, idx)
         if self.window is not None and not at_end:
             p = self.e_period[idx]
@@ -398,6 +457,7 @@ class VectorTiers:
         tiers = self.tiers
         fees = self.fees
         sel = np.arange(len(mm))
+        moved = None  # the members something was due for: their next timer moment is found again at the end
         while len(sel):
             m, t = mm[sel], T[sel]
             nr, ng = self.next_review[m], self.grace_until[m]
@@ -406,8 +466,10 @@ class VectorTiers:
             if fees is not None:
                 due |= npd <= t
             if not due.any():
-                return
+                break
             sel, m, nr, ng = sel[due], m[due], nr[due], ng[due]
+            if moved is None:
+                moved = m
             t = t[due]
             ended = np.zeros(len(m), dtype=bool)
             if fees is not None:  # a paid period ends (fees.fee_end) before a review or grace end after it
@@ -415,13 +477,13 @@ class VectorTiers:
                 ended = (npd <= t) & (npd < nr) & (npd < ng)
                 if ended.any():
                     me, at = m[ended], npd[ended]
-                    new = fees.end(me, tiers.qualified(self._metric_at(me, at, False)), self.tier[me])
+                    new = fees.end(me, self.qualified(self._metric_at(me, at, False)), self.tier[me])
                     self._change(me, at, new, pos[sel[ended]] if pos is not None else None)
             grace = ~ended & (ng <= t) & ((nr > t) | (ng <= nr))
             if grace.any():  # a grace period ends: down to what the metric then meets, not below the target
                 mg, at = m[grace], ng[grace]
                 self.grace_until[mg] = _NONE
-                new = np.maximum(tiers.qualified(self._metric_at(mg, at, False)), self.grace_target[mg])
+                new = np.maximum(self.qualified(self._metric_at(mg, at, False)), self.grace_target[mg])
                 if fees is not None:
                     new = np.maximum(new, fees.floor(mg, at))
                 self._change(mg, at, new, pos[sel[grace]] if pos is not None else None)
@@ -429,7 +491,7 @@ class VectorTiers:
             if review.any():
                 mr, E = m[review], nr[review]
                 self.next_review[mr] = next_period_start(E, self.downgrade)
-                target = tiers.qualified(self._metric_at(mr, E, True))
+                target = self.qualified(self._metric_at(mr, E, True))
                 if fees is not None:  # fees.reviewed, for a member holding a tier; then the paid floor
                     held = self.tier[mr] >= 0
                     fees.reviewed(mr[held], target[held])
@@ -440,9 +502,12 @@ class VectorTiers:
                     if tiers.grace:
                         self.grace_until[ml] = add_duration(El, tiers.grace[0], tiers.grace[1])
                         self.grace_target[ml] = tl
+                        self.may_grace = True
                     else:
                         self._change(ml, El, tl, pos[sel[review][lower]] if pos is not None else None)
             self.seq += 1
+        if moved is not None:
+            self._refresh_due(moved)
 
     def _change(self, m, at, new, pos) -> None:
         """Members `m` move down to `new` at moments `at` (where lower), before event `pos` (None: at the end)."""
@@ -461,15 +526,23 @@ class VectorTiers:
         (its earned points are in already), and the tier is what `upgrade_to` or `tier_after_return` make it."""
         import numpy as np
 
-        self.value[mm] += self.free[idx]
+        if self.by_tier:
+            row = t_before + 1
+            back = self.returns[idx]
+            if back.any():  # a return: its order's tier
+                row = np.where(back, self.kern.tier_before[np.maximum(self.kern.ret_order_ev[idx], 0)] + 1, row)
+            free = self.free[row, idx]
+        else:
+            free = self.free[idx]
+        self.value[mm] += free
         if self.rolling is not None:
             back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
             if back.any():
-                self._taken_at_order(idx[back], -self.free[idx[back]])
+                self._taken_at_order(idx[back], -free[back])
             self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
-            q = self.tiers.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
+            q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
         else:
-            q = self.tiers.qualified(self.value[mm])
+            q = self.qualified(self.value[mm])
         up = self.upgrades[idx]
         raised = up & (q > t_before)
         new = np.where(raised, q, t_before)
@@ -489,6 +562,7 @@ class VectorTiers:
                 ends = self.grace_until[mp] != _NONE
                 ends &= self.kern.e_fee_tier[ip] >= tb
                 self.grace_until[mp[ends]] = _NONE
+                self._refresh_due(mp)
         self.tier[mm] = new
         if self.downgrade is not None:
             T = self.kern.e_time[idx]
@@ -496,9 +570,15 @@ class VectorTiers:
             if starts.any():
                 from loyalty.runtime.arrays import next_period_start
 
-                self.next_review[mm[starts]] = next_period_start(T[starts], self.downgrade)
-            ends = up & (self.grace_until[mm] != _NONE) & (q >= new)  # qualified again during the grace period
-            self.grace_until[mm[ends]] = _NONE
+                ms = mm[starts]
+                self.next_review[ms] = next_period_start(T[starts], self.downgrade)
+                self._refresh_due(ms)
+            if self.may_grace:  # (no grace period was ever set: none to end)
+                ends = up & (self.grace_until[mm] != _NONE) & (q >= new)  # qualified again during the grace period
+                if ends.any():
+                    me = mm[ends]
+                    self.grace_until[me] = _NONE
+                    self._refresh_due(me)
         return new
 
     def at_end(self) -> None:

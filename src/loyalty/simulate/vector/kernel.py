@@ -668,6 +668,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
     claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
+    free_by_tier = None  # the first guess's metric per tier (_tier_guess_by_tier), else None
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1400,6 +1401,9 @@ class _Kernel:
         tier, that is every event's exact tier and the next pass confirms it; from the usual guess (the first
         tier everywhere) the passes took three or four. Whatever it guesses, the passes settle (`run`)."""
         tables: dict = {}
+        # tiers by spend: what each event adds to it per tier too (what it paid after that tier's discount)
+        by_spend = self.prog.metrics[self.prog.tiers.metric].kind == "spend"
+        free = None
         for group in tiers_alike(self.prog):  # tiers whose runs would be the same: one run for them all
             self.tier_guess = np.full(self.nev, group[0], dtype=np.int64)
             self._state_free()
@@ -1408,8 +1412,18 @@ class _Kernel:
                     tables[key] = table.copy()
                 for t in group:
                     tables[key][t + 1] = table[t + 1]
+            if by_spend:
+                deltas = self._free_metric()
+                if free is None:
+                    free = np.repeat(deltas[None, :], len(self.prog.tiers.tiers) + 1, axis=0)
+                for t in group:
+                    free[t + 1] = deltas
         self.ptab = tables
-        self._lockstep()
+        self.free_by_tier = free
+        try:
+            self._lockstep()
+        finally:
+            self.free_by_tier = None
         return self.tier_before.copy()
 
     def _replay(self) -> None:
@@ -1523,6 +1537,8 @@ class _Kernel:
         vt = self.vtiers = VectorTiers(self, tier, mval, free_metric) if tiers is not None else None
         if vt is not None and self.e_timer.any():  # a timer's points: `fire_at` then calls `tier_upgrade`
             vt.upgrades = vt.upgrades | self.e_timer
+        if vt is not None and self.free_by_tier is not None:  # the first guess of tiers by spend
+            vt.free_by_tier(self.free_by_tier)
         tail_members = self.tail_members if self.tail_members is not None else (
             TAIL_MEMBERS_TIERS if vt is not None and vt.in_steps else TAIL_MEMBERS)
 
@@ -1746,6 +1762,8 @@ class _Kernel:
             ret = is_ret[start:end].tolist()
             order_ev = ret_order_ev[start:end].tolist()
             free = free_metric[start:end].tolist()
+            # the first guess of tiers by spend: per tier (_tier_guess_by_tier; a return: its order's tier)
+            free_tab = None if self.free_by_tier is None else self.free_by_tier[:, start:end].tolist()
             t_bef = self.tier_before[start:end].tolist()
             t_aft = self.tier_after[start:end].tolist()
             t_now = int(tier[m])
@@ -1859,10 +1877,14 @@ class _Kernel:
                 # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
                 if in_steps and vt is not None:
                     tier[m], mval[m] = t_now, v
+                    self.tier_before[idx] = t_before  # (a return's order's tier, read by VectorTiers.after)
                     t_now = t_aft[i] = int(vt.after(one_m, np.array([idx]), np.array([t_before]))[0])
                     v = int(mval[m])
                 elif has_tiers:
-                    v += free[i]
+                    if free_tab is None:
+                        v += free[i]
+                    else:
+                        v += free_tab[t_bef[order_ev[i] - start] + 1 if ret[i] else t_before + 1][i]
                     q = qualified(v)
                     if not upgrades[i]:
                         q = t_before
