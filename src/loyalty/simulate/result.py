@@ -123,6 +123,17 @@ class SimResult:
         if len(keys) > winners:
             keys[:] = heapq.nlargest(winners, keys)
 
+    def offer_draws(self, draw_period: str, winners: int, keys: list[DrawKey]) -> None:
+        """`offer_draw` of each key in turn, at once: the draw's list holds the largest `winners` of all its keys
+        (largest first) once more were offered, else every key in the order offered."""
+        if not keys:
+            return
+        self.draw_winners[draw_period] = winners
+        held = self.draw_keys.setdefault(draw_period, [])
+        held.extend(keys)
+        if len(held) > winners:
+            held[:] = heapq.nlargest(winners, held)
+
     def ran_out(self, budget: str, when: str) -> None:
         if budget not in self.exhausted or when < self.exhausted[budget]:
             self.exhausted[budget] = when

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from loyalty.simulate.errors import InputError
 
@@ -185,3 +185,16 @@ def stable_hash(*parts: object) -> int:
 
     text = "\x1f".join(str(p) for p in parts).encode("utf-8")
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+def stable_hash_prefixed(first: tuple) -> Callable[[object], int]:
+    """`stable_hash(*first, last)` as a function of `last`, the text of `first` made once (the draws hash every
+    entrant of a period with the same first parts)."""
+    import hashlib
+
+    prefix = "".join(str(p) + "\x1f" for p in first).encode("utf-8")
+
+    def of(last: object) -> int:
+        return int.from_bytes(hashlib.blake2b(prefix + str(last).encode("utf-8"), digest_size=8).digest(), "big")
+
+    return of

@@ -68,7 +68,7 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import DrawKey, MemberRow, SimResult
-from loyalty.simulate.scenario import member_redeems, stable_hash
+from loyalty.simulate.scenario import member_redeems, stable_hash_prefixed
 from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
@@ -2429,21 +2429,32 @@ class _Kernel:
             first = np.zeros(len(uniq), dtype=np.int64)
             first[inv[::-1]] = idx[::-1]  # an event of each (member, period)
             winners = plan.draw_winners.get(dr.name, 1)
-            for u_i, total in enumerate(sums.tolist()):
-                ev = int(first[u_i])
-                member = names[int(self.e_mem[ev])]
-                s = int(start[ev])
+            # per period (a cell of the draws table): its entries and entrants summed at once, and each entrant's
+            # key, offered together; cells in the order the entrants (by member, then period) first reach them
+            ev = first
+            period, cell_of = np.unique(start[ev], return_inverse=True)
+            texts = []
+            for s in period.tolist():
                 if in_days is None:
-                    text = ""
+                    texts.append("")
                 elif in_days:
-                    text = (_EPOCH + _dt.timedelta(days=s)).date().isoformat()
+                    texts.append((_EPOCH + _dt.timedelta(days=s)).date().isoformat())
                 else:
-                    text = f"{s // 12:04d}-{s % 12 + 1:02d}-01"
-                cell = f"{dr.name}{KEY_SEP}{text}"
-                res.add("draw", cell, "entries", total)
-                res.add("draw", cell, "entrants")
-                u = (stable_hash(plan.scenario.seed, "draw", dr.name, text, member) + 1) / 18446744073709551616.0
-                res.offer_draw(cell, winners, DrawKey(math.log(u) / total, member))
+                    texts.append(f"{s // 12:04d}-{s % 12 + 1:02d}-01")
+            entries_of = _group_sum(cell_of, sums, len(period)).tolist()
+            entrants_of = np.bincount(cell_of, minlength=len(period)).tolist()
+            keys: list[list] = [[] for _ in texts]
+            hashes = [stable_hash_prefixed((plan.scenario.seed, "draw", dr.name, text)) for text in texts]
+            for c, total, m in zip(cell_of.tolist(), sums.tolist(), self.e_mem[ev].tolist()):
+                member = names[m]
+                u = (hashes[c](member) + 1) / 18446744073709551616.0
+                keys[c].append(DrawKey(math.log(u) / total, member))
+            _, first_at = np.unique(cell_of, return_index=True)
+            for c in np.argsort(first_at, kind="stable").tolist():
+                cell = f"{dr.name}{KEY_SEP}{texts[c]}"
+                res.add("draw", cell, "entries", entries_of[c])
+                res.add("draw", cell, "entrants", entrants_of[c])
+                res.offer_draws(cell, winners, keys[c])
 
     def _by_source_name(self, sl: _Slot, mask: np.ndarray, tier_of: np.ndarray):
         """(name, mask) per name the slot's effects carry: its rule's, or for a tier's extra the tier's."""
