@@ -311,3 +311,16 @@ def test_draw_results_merge_like_the_whole(rows, groups):
     whole = replay_members(plan, h, h.member_slices())
     slices = h.member_slices()
     assert merge_all([replay_members(plan, h, slices[i::groups]) for i in range(groups)]).canonical() == whole.canonical()
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy=st.sampled_from(["asap", "none", "share"]), share=st.sampled_from(["0", "0.3", "0.5", "1"]),
+       seed=st.integers(0, 5), members=st.lists(st.text("abc", max_size=4), max_size=12))
+def test_who_redeems_is_decided_for_all_members_as_for_each(policy, share, seed, members):
+    """The kernel asks `members_redeem` once for its members: the same answers as `member_redeems` of each."""
+    from dataclasses import replace
+
+    from loyalty.simulate.scenario import member_redeems, members_redeem
+
+    scenario = replace(Scenario(), redemption_policy=policy, redemption_share=Decimal(share), seed=seed)
+    assert members_redeem(scenario, members) == [member_redeems(scenario, m) for m in members]
