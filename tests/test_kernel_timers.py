@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from loyalty.simulate.engine import make_plan, program_info, simulate
 from loyalty.simulate.history import MemberAttributes, ReadOptions, build_history
@@ -171,3 +172,42 @@ def test_examples_with_timers_run_on_the_kernel(program):
         for key in [k for k in report["assumptions"] if k.startswith("kernel")]:
             del report["assumptions"][key]
     assert vec == ref
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_the_event_a_timer_fires_before_is_found_by_a_search_as_by_the_sort(data):
+    """winback.vector_firing_events: where the accepted events are in (member, time) order, a search of the packed
+    (member, time) keys gives each moment's event as the sort of events and moments together does (ties: a
+    moment before an event at its time, the first of equal events in the kernel's order); where a member's
+    times step back (a DST fall-back), the sort."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import loyalty.runtime.mechanics.winback as winback
+
+    events = data.draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6), st.booleans()), min_size=1,
+                                max_size=25), label="events")
+    stepping_back = data.draw(st.booleans(), label="stepping_back")
+    if not stepping_back:
+        events = sorted(events, key=lambda e: e[:2])
+    moments = data.draw(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 7)), min_size=1, max_size=10),
+                        label="moments")
+    kern = SimpleNamespace(e_mem=np.array([e[0] for e in events], dtype=np.int64),
+                           e_time=np.array([e[1] for e in events], dtype=np.int64),
+                           e_valid=np.array([e[2] for e in events], dtype=bool))
+    mem = np.array([m[0] for m in moments], dtype=np.int64)
+    moment = np.array([m[1] for m in moments], dtype=np.int64)
+    found = winback.vector_firing_events(kern, mem, moment)
+    searched = winback._firing_events_sorted(kern, mem, moment, np.flatnonzero(kern.e_valid)) \
+        if kern.e_valid.any() else None
+    original = winback._firing_events_sorted
+    try:
+        winback._firing_events_sorted = lambda *args: None
+        sorted_ = winback.vector_firing_events(kern, mem, moment)
+    finally:
+        winback._firing_events_sorted = original
+    assert found.tolist() == sorted_.tolist()
+    if not stepping_back and searched is not None:
+        assert searched.tolist() == sorted_.tolist()

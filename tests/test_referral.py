@@ -270,3 +270,73 @@ def test_the_referral_pass_travels_to_worker_processes_with_the_plan():
     again = plan_from_json(plan_to_json(plan))
     assert again.referrals == plan.referrals
     assert simulate(again, h) == simulate(plan, h)
+
+
+TWO_WINDOWS = PROGRAM.replace('rule "welcome"', '''rule "quick referrer" {
+  earn 100 points
+  on referring a friend who spends at least 100 NOK within 3 days
+}
+rule "welcome"''')
+
+# a purchase line: (member, day, hour, amount in NOK, order); orders reused across members and times make
+# members whose rows are grouped by key (History.event_index's irregular members)
+# (three referrers, three new members who buy: lines of one order add up to a qualifying amount)
+# (days in steps of 3: purchases fall at a referral's moment and at the end of its window, 3 or 30 days on)
+_few_referrals = st.lists(st.tuples(st.integers(0, 2), st.integers(3, 5), st.sampled_from(range(0, 21, 3))),
+                          min_size=1, max_size=5)
+_lines = st.lists(st.tuples(st.integers(2, 5), st.sampled_from(range(0, 55, 3)), st.sampled_from([0, 0, 12]),
+                            st.sampled_from([50, 150, 300]), st.integers(0, 2)), min_size=3, max_size=30)
+
+
+def _referral_events_member_by_member(prog, history):
+    """The referral pass as first written: each new member's whole replay built (orders.EventBuilder), her
+    purchases (time, gross) handed to qualifying_times, the referral rows looked at one by one."""
+    from loyalty.runtime.internal import Ev
+    from loyalty.runtime.mechanics.referral import qualifying_times
+    from loyalty.simulate.orders import EventBuilder
+    from loyalty.simulate.referrals import _ORDER
+
+    kinds, items, members = history.type, history.item, history.member
+    micros, rows = history.column("time"), history.column("row")
+    first = {}
+    for i, kind in enumerate(kinds):
+        if kind == "referral" and items[i] is not None:
+            key = (micros[i], rows[i], members[i], i)
+            if items[i] not in first or key < first[items[i]]:
+                first[items[i]] = key
+    slices = {m: (s, e) for m, s, e in history.member_slices()}
+    builder = EventBuilder(history, prog.catalog)
+    added = {}
+    for friend in sorted(first):
+        _, _, referrer, i = first[friend]
+        since = builder.time(i)
+        added.setdefault(friend, []).append(Ev("referred", f"referred:{referrer}", since, name=referrer))
+        if friend not in slices:
+            continue
+        events = builder.member(*slices[friend])
+        purchases = [(ev.time, total) for ev, kind, total in zip(events.evs, events.kinds, events.totals)
+                     if kind == "purchase"]
+        for t, rule in qualifying_times(prog, since, purchases):
+            added.setdefault(referrer, []).append(
+                Ev("referral_qualified", f"referral_qualified:{friend}:{rule.name}", t, name=rule.name))
+    return {m: tuple(sorted(evs, key=lambda e: (e.time, _ORDER[e.type]))) for m, evs in added.items()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(referrals=_few_referrals, lines=_lines, two_windows=st.booleans())
+def test_the_referral_pass_finds_what_each_new_members_own_replay_finds(referrals, lines, two_windows):
+    """The pass reads the new members' purchases from the history's events at once, only those from the referral
+    to the first past the longest window: the same events as building each new member's whole replay, on
+    multi-line orders, an order id used at two times (grouped by key) and purchases before the referral."""
+    from loyalty.simulate.referrals import referral_events
+
+    prog = program(TWO_WINDOWS if two_windows else PROGRAM)
+    rows = [(f"m{referrer}", (START + _dt.timedelta(days=day)).isoformat(), "referral", "", f"m{friend}", "")
+            for referrer, friend, day in referrals]
+    for member, day, hour, amount, order in lines:
+        rows.append((f"m{member}", (START + _dt.timedelta(days=day, hours=hour)).isoformat(), "purchase",
+                     f"{amount}.00", "x", f"o{order}"))
+    if not rows:
+        return
+    h = _history(rows, prog)
+    assert referral_events(prog, h) == _referral_events_member_by_member(prog, h)

@@ -276,6 +276,31 @@ def test_weighted_draw_favours_more_entries():
     assert heavy >= 30  # expected 40 * 20/21 = 38
 
 
+@settings(max_examples=100, deadline=None)
+@given(held=st.lists(st.tuples(st.floats(-50, 0), st.text("ab", max_size=3)), max_size=4),
+       keys=st.lists(st.tuples(st.floats(-50, 0), st.text("ab", max_size=3)), max_size=8), winners=st.integers(1, 3))
+def test_keys_offered_at_once_hold_what_offering_each_in_turn_holds(held, keys, winners):
+    """The kernel offers a draw period's entrants' keys together (SimResult.offer_draws): the same list, in the
+    same order, as offering them one by one after whatever the period held."""
+    from loyalty.simulate.result import DrawKey, SimResult
+
+    one, many = SimResult(), SimResult()
+    for key in held:
+        one.offer_draw("d", winners, DrawKey(*key))
+        many.offer_draw("d", winners, DrawKey(*key))
+    for key in keys:
+        one.offer_draw("d", winners, DrawKey(*key))
+    many.offer_draws("d", winners, [DrawKey(*key) for key in keys])
+    assert (many.draw_keys, many.draw_winners) == (one.draw_keys, one.draw_winners)
+
+
+@given(first=st.lists(st.one_of(st.integers(), st.text()), max_size=4), last=st.text())
+def test_a_hash_with_its_first_parts_made_once_is_the_hash(first, last):
+    from loyalty.simulate.scenario import stable_hash, stable_hash_prefixed
+
+    assert stable_hash_prefixed(tuple(first))(last) == stable_hash(*first, last)
+
+
 @settings(max_examples=40, deadline=None)
 @given(rows=rows_strategy, groups=st.integers(2, 4))
 def test_draw_results_merge_like_the_whole(rows, groups):
@@ -286,3 +311,16 @@ def test_draw_results_merge_like_the_whole(rows, groups):
     whole = replay_members(plan, h, h.member_slices())
     slices = h.member_slices()
     assert merge_all([replay_members(plan, h, slices[i::groups]) for i in range(groups)]).canonical() == whole.canonical()
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy=st.sampled_from(["asap", "none", "share"]), share=st.sampled_from(["0", "0.3", "0.5", "1"]),
+       seed=st.integers(0, 5), members=st.lists(st.text("abc", max_size=4), max_size=12))
+def test_who_redeems_is_decided_for_all_members_as_for_each(policy, share, seed, members):
+    """The kernel asks `members_redeem` once for its members: the same answers as `member_redeems` of each."""
+    from dataclasses import replace
+
+    from loyalty.simulate.scenario import member_redeems, members_redeem
+
+    scenario = replace(Scenario(), redemption_policy=policy, redemption_share=Decimal(share), seed=seed)
+    assert members_redeem(scenario, members) == [member_redeems(scenario, m) for m in members]

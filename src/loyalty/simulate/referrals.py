@@ -15,7 +15,8 @@ import datetime as _dt
 from typing import Optional, Sequence
 
 from loyalty.runtime.internal import Ev
-from loyalty.runtime.mechanics.referral import TRIGGERS, qualifying_times
+from loyalty.runtime.mechanics.referral import REFERRING_PURCHASE, TRIGGERS, qualifying_times, window_end
+from loyalty.simulate.history import micros_to_datetime
 from loyalty.simulate.orders import EventBuilder, MemberEvents
 
 # the kinds of the events this pass adds to a member's replay (not rows of the history)
@@ -32,37 +33,114 @@ def referral_events(prog, history) -> dict[str, tuple[Ev, ...]]:
     by the earliest referral naming her (ties: by row)."""
     if not uses_referrals(prog) or not len(history):
         return {}
-    kinds = history.type
-    items = history.item
-    members = history.member
-    micros, rows = history.column("time"), history.column("row")
-    first: dict[str, tuple] = {}  # new member -> (time, row, referrer, position)
-    for i, kind in enumerate(kinds):
-        if kind != "referral" or items[i] is None:
-            continue
-        key = (micros[i], rows[i], members[i], i)
-        got = first.get(items[i])
-        if got is None or key < got:
-            first[items[i]] = key
+    first = _first_referrals(history)
     if not first:
         return {}
-    slices = {m: (s, e) for m, s, e in history.member_slices()}
-    builder = EventBuilder(history, prog.catalog)
+    # only the new members' rows are grouped into events (the same events: grouping is per member)
+    friends = history.select_members(first)
+    slices = {m: (s, e) for m, s, e in friends.member_slices()}
+    purchases = _Purchases(friends, prog.catalog)
+    # what any rule's window can reach: qualifying_times stops at the first purchase past its rule's window
+    windows = [r for r in prog.rules if r.trigger == REFERRING_PURCHASE]
     added: dict[str, list] = {}
     for friend in sorted(first):
-        _, _, referrer, i = first[friend]
-        since = builder.time(i)
+        us, _, referrer, _ = first[friend]
+        since = purchases.time(us)
         added.setdefault(friend, []).append(Ev("referred", f"referred:{referrer}", since, name=referrer))
         span = slices.get(friend)
         if span is None:  # named by a referral, but no rows of her own: nothing of hers to replay or qualify
             continue
-        events = builder.member(*span)
-        purchases = [(ev.time, total) for ev, kind, total in zip(events.evs, events.kinds, events.totals)
-                     if kind == "purchase"]
-        for t, rule in qualifying_times(prog, since, purchases):
+        until = max((window_end(r, since) for r in windows), default=since)
+        for t, rule in qualifying_times(prog, since, purchases.within(friend, *span, since, until)):
             added.setdefault(referrer, []).append(
                 Ev("referral_qualified", f"referral_qualified:{friend}:{rule.name}", t, name=rule.name))
     return {m: tuple(sorted(evs, key=lambda e: (e.time, _ORDER[e.type]))) for m, evs in added.items()}
+
+
+def _first_referrals(history) -> dict[str, tuple]:
+    """new member -> (time, row, referrer, position) of the earliest `referral` row naming her (ties: by row),
+    looking only at the referral rows (found by their codes, not row by row)."""
+    import numpy as np
+
+    from loyalty.simulate.columns import numbers
+
+    kind, kinds = history.dictionary_codes("type")
+    if "referral" not in kinds:
+        return {}
+    item = history.code_array("item")
+    at = np.flatnonzero((kind == kinds.index("referral")) & (item >= 0))
+    if not len(at):
+        return {}
+    micros = numbers(history.table.column("time"))[at].tolist()
+    rows = numbers(history.table.column("row"))[at].tolist()
+    members = history.values_of("member", history.code_array("member")[at])
+    items = history.values_of("item", item[at])
+    first: dict[str, tuple] = {}  # new member -> (time, row, referrer, position)
+    for n, i in enumerate(at.tolist()):
+        key = (micros[n], rows[n], members[n], i)
+        got = first.get(items[n])
+        if got is None or key < got:
+            first[items[n]] = key
+    return first
+
+
+class _Purchases:
+    """A member's purchases as `qualifying_times` reads them, (time, gross) in time order: each purchase event's
+    first row's time and the sum of its rows' amounts, as `EventBuilder.member` makes its events and totals.
+    Taken from the whole history's events at once (`History.event_index`); a member whose rows are grouped by
+    key (irregular) goes through `EventBuilder` itself."""
+
+    def __init__(self, history, catalog):
+        import numpy as np
+
+        from loyalty.simulate.columns import numbers
+
+        self.history, self.catalog = history, catalog
+        starts, self.irregular = history.event_index()
+        self.starts = np.asarray(starts, dtype=np.int64)
+        kind, kinds = history.dictionary_codes("type")
+        self.micros = numbers(history.table.column("time"))
+        purchase = kinds.index("purchase") if "purchase" in kinds else -2
+        self.purchase = kind[self.starts] == purchase
+        self.gross = np.add.reduceat(numbers(history.table.column("amount")), self.starts)
+        self.at = self.micros[self.starts]
+        self._times: dict[int, _dt.datetime] = {}
+        self._builder: Optional[EventBuilder] = None
+
+    def time(self, us: int) -> _dt.datetime:
+        t = self._times.get(us)
+        if t is None:
+            t = self._times[us] = micros_to_datetime(us)
+        return t
+
+    def within(self, member: str, start: int, end: int, since: _dt.datetime, until: _dt.datetime) -> list:
+        """The purchases of the member whose rows are [start, end) from `since` on (the earlier ones
+        `qualifying_times` skips: before the referral), up to the first one after `until` (where it stops)."""
+        import numpy as np
+
+        if member in self.irregular:
+            if self._builder is None:
+                self._builder = EventBuilder(self.history, self.catalog)
+            events = self._builder.member(start, end)
+            purchases = [(ev.time, total) for ev, kind, total in zip(events.evs, events.kinds, events.totals)
+                         if kind == "purchase" and ev.time >= since]
+            past = [n for n, (t, _) in enumerate(purchases) if t > until]
+            return purchases[:past[0] + 1] if past else purchases
+        lo, hi = _micros(since), _micros(until)
+        a, b = np.searchsorted(self.starts, (start, end)).tolist()
+        at = a + np.flatnonzero(self.purchase[a:b] & (self.at[a:b] >= lo))
+        past = np.flatnonzero(self.at[at] > hi)
+        if len(past):
+            at = at[:past[0] + 1]
+        return [(self.time(t), g) for t, g in zip(self.at[at].tolist(), self.gross[at].tolist())]
+
+
+def _micros(t: _dt.datetime) -> int:
+    """A naive wall time as the history's time column holds it (add_to_rows converts the same way)."""
+    return (t - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1)
 
 
 def with_referrals(events: MemberEvents, added: Optional[Sequence[Ev]]) -> MemberEvents:

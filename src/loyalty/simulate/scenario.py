@@ -150,11 +150,27 @@ def _scenario(doc, program) -> Scenario:
 def member_redeems(scenario: Scenario, member: str) -> bool:
     """Whether this member redeems under the scenario: decided from a seeded hash of the member
     id alone, so it does not depend on which other members are simulated with it."""
+    every = _every_member_redeems(scenario)
+    if every is not None:
+        return every
+    return Decimal(stable_hash(scenario.seed, "redeem", member)) < scenario.redemption_share * (1 << 64)
+
+
+def members_redeem(scenario: Scenario, members: list) -> list[bool]:
+    """`member_redeems` of each member; without a hash where the policy decides for everyone."""
+    every = _every_member_redeems(scenario)
+    if every is not None:
+        return [every] * len(members)
+    return [member_redeems(scenario, m) for m in members]
+
+
+def _every_member_redeems(scenario: Scenario) -> Optional[bool]:
+    """Whether every member redeems (True), none does (False), or a hash of each decides (None)."""
     if scenario.redemption_policy == "none":
         return False
     if scenario.redemption_policy == "asap" or scenario.redemption_share >= 1:
         return True
-    return Decimal(stable_hash(scenario.seed, "redeem", member)) < scenario.redemption_share * (1 << 64)
+    return None
 
 
 def enrols_by_assumption(scenario: Scenario) -> bool:
@@ -185,3 +201,4 @@ def stable_hash(*parts: object) -> int:
 
     text = "\x1f".join(str(p) for p in parts).encode("utf-8")
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+

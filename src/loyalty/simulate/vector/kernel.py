@@ -69,8 +69,8 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
-from loyalty.simulate.result import DrawKey, MemberRow, SimResult, draw_candidates, draw_key_values
-from loyalty.simulate.scenario import member_redeems
+from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
+from loyalty.simulate.scenario import members_redeem
 from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
@@ -1586,8 +1586,7 @@ class _Kernel:
                         for r in self.redeem_names]
         self.m_redeems = np.zeros(nmem, dtype=bool)
         if self.redeems:
-            self.m_redeems = np.array([member_redeems(plan.scenario, name)
-                                       for name in self.member_names], dtype=bool)
+            self.m_redeems = np.array(members_redeem(plan.scenario, self.member_names), dtype=bool)
         # the earn rules whose points a return may take back, with the kind each belongs to
         self.claw = {sl.skey: (np.zeros(nev, dtype=np.int64), np.zeros(nev, dtype=np.int64),
                                np.zeros(nev, dtype=bool)) for sl in self.claw_slots}
