@@ -9,6 +9,7 @@ States serialise to JSON carrying the program's identity.
 (runtime/fastevents.py; anything unusual goes to pydantic, and its error messages)
 and the program's specialised plan evaluates it (runtime/plan.py). `apply_general` is the
 general path (pydantic, `evaluator.apply_event`: the plan's general steps), which the fast one equals.
+A purchase of a program of the simplest shape runs as one function built from the plan (runtime/straight.py).
 """
 
 from __future__ import annotations

@@ -112,7 +112,8 @@ def straight_purchase(plan):
             if oid in level:
                 return None
         for ks in old.kinds:
-            if ks.maturing or ks.inactivity_deadline is not None:
+            q = ks.maturing  # (TimerQueue.__bool__, written out)
+            if q.n > q.head or ks.inactivity_deadline is not None:
                 return None  # not a state this program makes (the plan's general timers)
         st = old.copy()
         out: list = []
