@@ -395,3 +395,61 @@ def test_the_referrer_is_rewarded_after_her_own_purchase_of_the_same_moment(prog
             _buy("A", "2024-03-02T10:00", "a3", "100.00")]
     got = _same_member_by_member(path, prog, _rows(prog, rows))
     assert _issued(got, "points") == 1600 + 100 + 100 + 300
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_rolling_goal_reached_by_searches_is_reached_where_the_loop_reaches_it(data):
+    """goals._rolling: members whose moving events are all counted, in time order, are reached by searches
+    (_rolling_at_once); the rest by the loop. Both ways, every member, the same events: counts and spend, windows
+    of days, weeks and months, targets reached once or many times, with returns and times stepping back
+    (those members go to the loop)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import loyalty.runtime.mechanics.goals as goals
+    from loyalty.runtime.arrays import DAY_US
+
+    nmem = data.draw(st.integers(1, 4), label="members")
+    times, mems, counted_l, paid, ret_of = [], [], [], [], []
+    for m in range(nmem):
+        days = data.draw(st.lists(st.integers(0, 90), max_size=14), label=f"days{m}")
+        if not data.draw(st.booleans(), label=f"steps_back{m}"):
+            days = sorted(days)
+        first = len(times)
+        for d in days:
+            is_return = len(times) > first and data.draw(st.integers(0, 5), label="return") == 0
+            times.append(d * DAY_US + data.draw(st.sampled_from([0, 3600, 86399]), label="second") * 1_000_000)
+            mems.append(m)
+            ret_of.append(data.draw(st.integers(first, len(times) - 2), label="order") if is_return else -1)
+            counted_l.append(not is_return and data.draw(st.integers(0, 6), label="uncounted") > 0)
+            paid.append(data.draw(st.integers(0, 400), label="paid"))
+    if not times:
+        return
+    n = len(times)
+    e_time, e_mem = np.array(times, dtype=np.int64), np.array(mems, dtype=np.int64)
+    ret_order_ev = np.array(ret_of, dtype=np.int64)
+    back = np.array([data.draw(st.integers(1, 300), label="back") if r >= 0 else 0 for r in ret_of], dtype=np.int64)
+    kern = SimpleNamespace(e_time=e_time, e_mem=e_mem, nev=n, nmem=nmem, ret_order_ev=ret_order_ev,
+                           e_valid=np.ones(n, dtype=bool), spend_deltas=-back)
+    counts = data.draw(st.sampled_from(["purchases", "spend"]), label="counts")
+    g = SimpleNamespace(counts=counts, different_days=data.draw(st.booleans(), label="days"),
+                        target=data.draw(st.integers(1, 4) if counts != "spend" else st.integers(1, 900),
+                                         label="target"),
+                        amount=data.draw(st.integers(1, 20), label="amount"),
+                        unit=data.draw(st.sampled_from(["day", "week", "month"]), label="unit"))
+    counted = np.array(counted_l, dtype=bool)
+    if counts == "spend":
+        amount = np.where(counted, np.array(paid, dtype=np.int64), 0)
+        counted &= amount > 0
+    else:
+        amount = counted.astype(np.int64)
+    found = goals._rolling(kern, g, counted, amount)
+    original = goals._rolling_at_once
+    try:
+        goals._rolling_at_once = lambda *args: None
+        looped = goals._rolling(kern, g, counted, amount)
+    finally:
+        goals._rolling_at_once = original
+    assert found.tolist() == looped.tolist()

@@ -322,14 +322,31 @@ def _rolling(kern, g: GoalPlan, counted, amount):
     idx = np.flatnonzero(moving)
     t = kern.e_time[idx]
     # window_start: the first of the window's days, the day of the event its last
-    start = (add_duration(t - t % DAY_US, -g.amount, g.unit) + DAY_US).tolist()
-    mem = kern.e_mem[idx].tolist()
+    start_us = add_duration(t - t % DAY_US, -g.amount, g.unit) + DAY_US
+    out = np.zeros(kern.nev, dtype=np.int64)
+    # members whose moving events are all counted purchases in time order, goals without `on different days`:
+    # by searches (_rolling_at_once); the others (a return of a counted order, times stepping back) one by one
+    mem_a = kern.e_mem[idx]
+    slow = np.zeros(kern.nmem, dtype=bool)
+    if g.different_days:
+        slow[:] = True
+    else:
+        slow[mem_a[~counted[idx]]] = True
+        same = mem_a[1:] == mem_a[:-1]
+        slow[mem_a[1:][same & (t[1:] < t[:-1])]] = True
+        fast = ~slow[mem_a]
+        at_once = _rolling_at_once(idx[fast], mem_a[fast], t[fast], start_us[fast], amount[idx[fast]],
+                                   g.target) if fast.any() else None
+        if at_once is not None:
+            out[at_once] = 1
+            idx, t, start_us, mem_a = idx[~fast], t[~fast], start_us[~fast], mem_a[~fast]
+    start = start_us.tolist()
+    mem = mem_a.tolist()
     counts = counted[idx].tolist()
     amounts = amount[idx].tolist()
     times = t.tolist()
     orders = order_ev[idx].tolist() if spend else []
     backs = back[idx].tolist() if spend else []
-    out = np.zeros(kern.nev, dtype=np.int64)
     fired = []
     target, days = g.target, g.different_days
     # the member's progress: entries [head:] of these lists (in time order), `total` their amounts
@@ -365,6 +382,49 @@ def _rolling(kern, g: GoalPlan, counted, amount):
             e_time, e_amount, e_event, head, total = [], [], [], 0, 0
     out[fired] = 1
     return out
+
+
+def _rolling_at_once(ev, mem, t, start, amount, target: int):
+    """The events where a rolling-window goal is reached, for members whose moving events (`ev`, in member and
+    time order, their window's first moment `start`) are all counted, amounts >= 0: what `_rolling`'s loop
+    finds, by searches. After a member reaches it at position f her entries start again from f + 1 (an epoch
+    from E); at a position p the window holds her entries from max(E, L(p)), L(p) the first of hers at or after
+    `start[p]` (L never decreases). Where L(p) >= E that is the plain rolling sum W(p), whatever E; before, the
+    sum from E, which grows with p. So from E she is next reached at the first p in [E, B) whose sum from E
+    reaches the target (B: the first p with L(p) >= E), else at the first p >= B where W(p) does: one search
+    each, per member and time reached, for all members at once. None where (member, moment) does not pack into
+    an int64, or every event reaches a target below 1."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import fits
+
+    n = len(ev)
+    low = min(int(t.min()), int(start.min()))
+    span = max(int(t.max()), int(start.max())) - low + 1
+    if target < 1 or not fits(int(mem.max()) + 1, span):
+        return None
+    key = mem * span + (t - low)
+    L = np.searchsorted(key, mem * span + (start - low), side="left")
+    csum = np.concatenate(([0], np.cumsum(amount)))  # csum[p + 1] - csum[a]: amounts of positions a..p
+    hit = csum[1:] - csum[L] >= target
+    # the first position at or after each where the plain rolling sum reaches the target (n: none)
+    next_hit = np.minimum.accumulate(np.where(hit, np.arange(n), n)[::-1])[::-1]
+    next_hit = np.append(next_hit, n)
+    first = np.flatnonzero(np.concatenate(([True], mem[1:] != mem[:-1])))
+    end = np.append(first[1:], n)  # each member's positions: [first, end)
+    E, stop, fired = first, end, []
+    while len(E):
+        B = np.searchsorted(L, E, side="left")
+        p1 = np.searchsorted(csum[1:], csum[E] + target, side="left")  # the sum from E grows with p
+        reached = np.where(p1 < np.minimum(B, stop), p1, next_hit[np.minimum(B, n)])
+        if (reached < E).any():  # never with L in order (the caller's members): the loop decides, not a search
+            return None
+        ok = reached < stop
+        fired.append(reached[ok])
+        E, stop = reached[ok] + 1, stop[ok]
+        more = E < stop
+        E, stop = E[more], stop[more]
+    return ev[np.concatenate(fired)] if fired else ev[:0]
 
 
 class Goals(ProgramMechanic):
