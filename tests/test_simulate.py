@@ -294,13 +294,6 @@ def test_keys_offered_at_once_hold_what_offering_each_in_turn_holds(held, keys, 
     assert (many.draw_keys, many.draw_winners) == (one.draw_keys, one.draw_winners)
 
 
-@given(first=st.lists(st.one_of(st.integers(), st.text()), max_size=4), last=st.text())
-def test_a_hash_with_its_first_parts_made_once_is_the_hash(first, last):
-    from loyalty.simulate.scenario import stable_hash, stable_hash_prefixed
-
-    assert stable_hash_prefixed(tuple(first))(last) == stable_hash(*first, last)
-
-
 @settings(max_examples=40, deadline=None)
 @given(rows=rows_strategy, groups=st.integers(2, 4))
 def test_draw_results_merge_like_the_whole(rows, groups):
