@@ -113,6 +113,50 @@ def test_the_straight_purchase_equals_the_plan_on_generated_programs(data):
     replay_three(text, history)
 
 
+_ITEMS = [("basic wash", "washes", "35.00"), ("wash and wax", "washes", "55.00"), ("air freshener", "extras", "8"),
+          ("coffee", "extras", "6.50")]
+
+
+@st.composite
+def long_members(draw):
+    """A member over months: purchases days apart (so batches expire and tiers are reached), returns of earlier
+    orders (whole, by lines or by amount), now and then a resent purchase."""
+    import datetime as dt
+
+    events: list[dict] = []
+    t = dt.datetime(2025, 5, 1, 9, 0)
+    for i in range(draw(st.integers(5, 40))):
+        t += dt.timedelta(days=draw(st.integers(0, 40)), minutes=draw(st.integers(0, 600)))
+        move = draw(st.sampled_from(["purchase"] * 6 + ["return", "resend"]))
+        if move == "return" and i:
+            j = draw(st.integers(0, i - 1))
+            how = draw(st.sampled_from([{}, {"lines": [{"item": "basic wash"}]}, {"amount": "5.00"}]))
+            events.append({"type": "return", "id": f"r{i}", "time": t.isoformat(), "order": f"o{j}", **how})
+        elif move == "resend" and events:
+            events.append(events[-1])
+        else:
+            lines = []
+            for item, cat, amount in draw(st.lists(st.sampled_from(_ITEMS), min_size=1, max_size=3)):
+                q = draw(st.integers(1, 7))
+                lines.append({"item": item, "category": cat, "quantity": q, "amount": amount})
+            events.append({"type": "purchase", "time": t.isoformat(), "order": f"o{i}", "lines": lines,
+                           **({"id": f"p{i}"} if draw(st.booleans()) else {})})
+
+    class History:
+        member, attributes = "m1", {}
+    History.events = events
+    return History
+
+
+@SETTINGS
+@given(st.data())
+def test_the_straight_purchase_equals_the_plan_over_months(data):
+    text = data.draw(straight_programs(), label="program")
+    history = data.draw(long_members(), label="history")
+    note(f"program:\n{text}\nevents:\n" + "\n".join(map(repr, history.events)))
+    replay_three(text, history)
+
+
 def test_the_reference_program_runs_its_purchases_straight_and_as_the_plan_does():
     """A long member of the benchmark's program (expiry, the gold tier's double points, free washes, returns):
     the straight purchase runs every purchase that is not a duplicate, and equals the plan."""
