@@ -308,3 +308,18 @@ def program_changes_of(old, new):
     from loyalty.runtime.migrate import program_changes
 
     return program_changes(old.compiled, new.compiled)
+
+
+def test_a_card_with_punches_only_from_an_adjustment_migrates_to_the_same_program_unchanged():
+    """An opening balance of punches gives a card punches and no `fired` entry (no free unit given yet);
+    migrating to the same program carries the card as it is and adds no entry (found by hypothesis: the
+    migration wrote `"fired": {"0": 0}`, a state that differed from the one it was given)."""
+    p = v1("bakery")
+    same = loyalty.compile_source(_text("bakery"), "elsewhere.loyalty")
+    state = p.new_member("m1", {"birthday": "1990-01-01"})
+    state, _ = p.apply(state, {"adjustment": {"time": "2025-01-01T00:00:00", "id": "j1", "reason": "opening balance",
+                                              "rule": "the 10th bun is free", "punches": 1, "set": False}})
+    assert json.loads(state.to_json())["punches"] == {"0": 1} and json.loads(state.to_json())["fired"] == {}
+    migrated, report = same.migrate(state, from_program=p)
+    assert migrated.to_json() == state.to_json()
+    assert not report.changed()

@@ -283,7 +283,11 @@ def _rule_counters(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> None
                 continue
             c, given = old_p.get(i, 0), old_f.get(i, 0)
             if m.same_rule(i, ("action.cycle", "action.free", "line_filters")):
-                punches[j], fired[j] = c, given
+                # carried as they are: a card with punches but no free unit given yet has no `fired` entry
+                if i in old_p:
+                    punches[j] = c
+                if i in old_f:
+                    fired[j] = given
                 rep.add("punch card", r.name, CARRIED, f"{c % r.cycle} of {r.cycle}")
             else:
                 progress = min(c % r.cycle, nr.cycle - nr.free)
