@@ -68,7 +68,7 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
-from loyalty.simulate.result import DrawKey, MemberRow, SimResult, draw_candidates, draw_key_values
+from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
 from loyalty.simulate.scenario import member_redeems
 from loyalty.simulate.vector.support import supports
 
