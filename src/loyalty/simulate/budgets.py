@@ -171,31 +171,38 @@ class FirstPassScout:
     def __init__(self, limits: dict[str, int], known: Optional[Cutoffs]):
         self.limits = limits
         self.active = known is not None and not known and bool(limits)
-        self.claims: list[tuple] = []
-        self.found: Cutoffs = {}
+        self.claims: list[tuple] = []  # the claims seen, those before `before_us` once it is set
+        self.totals = {k: 0 for k in limits}  # what the claims seen ask of each budget
+        self.before: Optional[int] = None
 
     @property
     def claims_only(self) -> bool:
-        """Whether the groups still to come give their claims alone (a budget has run out)."""
-        return self.active and bool(self.found)
+        """Whether the groups still to come give their claims alone: a budget has run out (`find_cutoffs` finds
+        its cutoff exactly when its claims ask more than nothing and at least its limit)."""
+        return self.active and any(0 < t >= self.limits[k] for k, t in self.totals.items())
 
     @property
     def before_us(self) -> Optional[int]:
         """The moment before which the groups still to come need their claims (every budget has run out), or
         None: all of them."""
-        if not self.active or len(self.found) < len(self.limits):
-            return None
-        return max(pos[0] for pos, _left in self.found.values()) + 1
+        return self.before if self.active else None
 
     def add(self, claims: list[tuple]) -> None:
         """A group's claims (of its rows before `before_us`, when it was set)."""
         if not self.active:
             return
-        if any(c[4] < 0 for c in claims):  # (never made by the mechanics; then nothing is assumed)
-            self.active = False
-            return
+        totals = self.totals
+        for c in claims:
+            if c[4] < 0:  # (never made by the mechanics; then nothing is assumed)
+                self.active = False
+                return
+            if c[3] in totals:
+                totals[c[3]] += c[4]
         self.claims.extend(claims)
-        self.found = find_cutoffs(self.limits, self.claims, {})
+        if all(0 < t >= self.limits[k] for k, t in totals.items()):  # every budget has run out: where
+            found = find_cutoffs(self.limits, self.claims, {})
+            self.before = max(pos[0] for pos, _left in found.values()) + 1
+            self.claims = [c for c in self.claims if c[0] < self.before]
 
 
 def claims_prefix(history, before_us: int):
