@@ -152,3 +152,80 @@ def _ran_out(result: SimResult, known: Cutoffs) -> SimResult:
     for key, ((t, _member, _seq), _left) in known.items():
         result.ran_out(key, micros_to_datetime(t).isoformat())
     return result
+
+
+class FirstPassScout:
+    """The first pass (nothing known) of a run whose groups of members go one after another (in this process,
+    `--grouped`): it is the last pass only if no budget runs out, so once the claims of the groups run so far
+    make one run out, the groups still to come give their claims alone (`claims_only`: no figures to build);
+    and once they make every budget run out, only their claims up to `before_us` (the latest of those
+    cutoffs, and one microsecond) count, so those groups replay only their rows before it (`claims_prefix`).
+
+    Why that is exact: every claim of a pass with nothing known is granted in full and asks a non-negative
+    amount, so more claims can only make a budget run out sooner (`find_cutoffs`): the pass's cutoffs are
+    where all its claims make each budget run out, at or before where the claims seen so far did. A member's
+    claims before a moment depend only on her rows before it (the replay goes forward in time), so a group's
+    rows before `before_us` give its claims before it exactly; and the pass is not the last, so its figures
+    are never read (`solve_budgets` keeps the result of a pass that found no cutoff only)."""
+
+    def __init__(self, limits: dict[str, int], known: Optional[Cutoffs]):
+        self.limits = limits
+        self.active = known is not None and not known and bool(limits)
+        self.claims: list[tuple] = []  # the claims seen, those before `before_us` once it is set
+        self.totals = {k: 0 for k in limits}  # what the claims seen ask of each budget
+        self.before: Optional[int] = None
+
+    @property
+    def claims_only(self) -> bool:
+        """Whether the groups still to come give their claims alone: a budget has run out (`find_cutoffs` finds
+        its cutoff exactly when its claims ask more than nothing and at least its limit)."""
+        return self.active and any(0 < t >= self.limits[k] for k, t in self.totals.items())
+
+    @property
+    def before_us(self) -> Optional[int]:
+        """The moment before which the groups still to come need their claims (every budget has run out), or
+        None: all of them."""
+        return self.before if self.active else None
+
+    def add(self, claims: list[tuple]) -> None:
+        """A group's claims (of its rows before `before_us`, when it was set)."""
+        if not self.active:
+            return
+        totals = self.totals
+        for c in claims:
+            if c[4] < 0:  # (never made by the mechanics; then nothing is assumed)
+                self.active = False
+                return
+            if c[3] in totals:
+                totals[c[3]] += c[4]
+        self.claims.extend(claims)
+        if all(0 < t >= self.limits[k] for k, t in totals.items()):  # every budget has run out: where
+            found = find_cutoffs(self.limits, self.claims, {})
+            self.before = max(pos[0] for pos, _left in found.values()) + 1
+            self.claims = [c for c in self.claims if c[0] < self.before]
+
+
+def claims_prefix(history, before_us: int):
+    """The history's rows before `before_us` (a wall-clock moment in microseconds, the claims' times), for
+    `FirstPassScout`: each member's rows up to her first at or after it. None where that would not be each
+    member's history up to that moment: a member whose wall times step back (a DST fall-back's repeated hour),
+    or an order whose lines fall on both sides of the moment (one event, cut in two)."""
+    import numpy as np
+
+    from loyalty.simulate.columns import arrow
+    from loyalty.simulate.history import History
+
+    time = np.asarray(history.table.column("time").to_numpy(zero_copy_only=False), dtype=np.int64)
+    member = history.code_array("member")
+    same = member[1:] == member[:-1]
+    if (same & (time[1:] < time[:-1])).any():
+        return None
+    keep = time < before_us
+    kinds, names = history.dictionary_codes("type")
+    purchase = np.array([n == "purchase" for n in names] or [False], dtype=bool)[kinds] & (kinds >= 0)
+    order = history.code_array("order")
+    lines = purchase & (order >= 0)
+    key = member[lines] * (int(order.max()) + 1) + order[lines]  # (member, order) of each purchase line
+    if np.isin(key[keep[lines]], key[~keep[lines]]).any():
+        return None
+    return History(history.table.filter(arrow(keep)), history.file, history.skipped, history.bad_rows, encoded=True)

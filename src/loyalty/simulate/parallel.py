@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from loyalty.runtime.ledger import UnlimitedLedger
-from loyalty.simulate.budgets import CutoffLedger, Cutoffs, solve_budgets
+from loyalty.simulate.budgets import CutoffLedger, Cutoffs, FirstPassScout, claims_prefix, solve_budgets
 from loyalty.simulate.history import History
 from loyalty.simulate.result import SimResult, exact
 
@@ -100,13 +100,15 @@ def merge_in_order(results: list[SimResult]) -> SimResult:
 
 @exact
 def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str = "python",
-                   progress: Optional[Callable[[int], None]] = None, warm: Optional[dict] = None) -> SimResult:
+                   progress: Optional[Callable[[int], None]] = None, warm: Optional[dict] = None,
+                   claims_only: bool = False) -> SimResult:
     """Some members' rows (whole members) into a partial result: the unit of work of every engine.
     `kernel` (vector/choose.py): "vector" runs the numpy kernel (with the budgets' known cutoffs of this pass,
     `known`), falling back to the evaluator for a group it cannot take exactly; the result is the same.
     `progress(rows)` is called as the evaluator finishes members (the vector kernel reports nothing: the
     caller counts its whole range). `warm`: the kernel's first guesses for this range, kept by the caller across
-    budget passes (simulate_vector)."""
+    budget passes (simulate_vector). `claims_only`: a budget pass known not to be the last (budgets.py
+    `FirstPassScout`) gives the budget claims alone."""
     from loyalty.simulate.coverage import count_rows
     from loyalty.simulate.engine import replay_members
     from loyalty.simulate.measures import add_customer_cells
@@ -115,11 +117,15 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
         from loyalty.simulate.vector.kernel import Unsupported, simulate_vector
 
         try:
+            if claims_only:
+                return simulate_vector(plan, history, known=known, warm=warm, claims_only=True)
             return count_rows(history, simulate_vector(plan, history, known=known, warm=warm))  # with the customer measures
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
     result = replay_members(plan, history, history.member_slices(), factory, progress)
+    if claims_only:
+        return SimResult(claims=result.claims)
     add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
     # the history's rows counted for coverage (simulate/coverage.py) here, in every engine's unit of work
     return count_rows(history, result)
@@ -169,12 +175,35 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
 
     def run_pass(known):
         parts = []
+        scout = FirstPassScout(plan.program.budgets, known)  # the groups after a budget ran out: claims alone
         for start, end in ranges:
-            parts.append(_counted_range(plan, History(history.table.slice(start, end - start)), known, kernel,
-                                        progress, warm.setdefault(start, {})))
+            parts.append(scouted_range(plan, History(history.table.slice(start, end - start)), known, kernel,
+                                       progress, warm.setdefault(start, {}), scout))
         return merge_in_order(parts)
 
     return run_passes(plan, run_pass)
+
+
+def scouted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,
+                  progress: Optional[Callable[[int], None]], warm: dict, scout: FirstPassScout) -> SimResult:
+    """One of a pass's groups taken one after another: `_counted_range`, or, in a first budget pass the groups
+    before made sure is not the last, the group's budget claims alone, from its rows before the moment
+    `scout.before_us` once every budget has run out (budgets.py `FirstPassScout`)."""
+    if not scout.claims_only:
+        part = _counted_range(plan, history, known, kernel, progress, warm)
+        scout.add(part.claims)
+        return part
+    before = scout.before_us
+    rows = None if before is None else claims_prefix(history, before)
+    if rows is None:
+        part = evaluate_range(plan, history, known, kernel, warm=warm, claims_only=True)
+    else:  # (the group's first guesses are for its whole rows: a prefix starts afresh)
+        part = evaluate_range(plan, rows, known, kernel, warm={}, claims_only=True)
+        part.claims = [c for c in part.claims if c[0] < before]
+    if progress is not None:
+        progress(len(history))
+    scout.add(part.claims)
+    return part
 
 
 # ------------------------------------------------------------------ worker processes

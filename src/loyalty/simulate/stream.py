@@ -394,17 +394,19 @@ def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
                      progress: Optional[Callable[[int], None]] = None):
     """Replay a scanned grouped history: members as their rows complete, passes for budgets. `progress`
     counts the file's records (skipped ones too), so each pass counts `reader.records` in all."""
-    from loyalty.simulate.parallel import evaluate_range, merge_in_order, run_passes
+    from loyalty.simulate.budgets import FirstPassScout
+    from loyalty.simulate.parallel import merge_in_order, run_passes, scouted_range
 
     warm: list = []  # per part, the kernel's first guesses for the next budget pass (simulate_vector)
 
     def run_pass(known):
         parts = []
         counted = 0
+        scout = FirstPassScout(plan.program.budgets, known)  # the batches after a budget ran out: claims alone
         for i, h in enumerate(reader.complete_members()):
             if i == len(warm):
                 warm.append({})
-            parts.append(evaluate_range(plan, h, known, kernel, warm=warm[i]))
+            parts.append(scouted_range(plan, h, known, kernel, None, warm[i], scout))
             if progress and reader.records_read > counted:
                 progress(reader.records_read - counted)
                 counted = reader.records_read
