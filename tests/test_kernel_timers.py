@@ -133,11 +133,11 @@ def test_hand_written_member_on_the_kernel(hand, member):
     assert vec.canonical() == simulate(plan, alone).canonical()
     assert simulate_vector(plan, alone).canonical() == vec.canonical()  # (one by one or in lockstep)
     cells = vec.cells
-    for reward, (given, used, lapsed) in rewards.items():
+    for reward, (gave, used, lapsed) in rewards.items():
         assert (cells.get(("reward", reward, "given"), 0), cells.get(("reward", reward, "redeemed"), 0),
-                cells.get(("reward", reward, "lapsed"), 0)) == (given, used, lapsed), reward
+                cells.get(("reward", reward, "lapsed"), 0)) == (gave, used, lapsed), reward
         cost = plan.program.rewards[reward].cost
-        assert cells.get(("reward", reward, "cost"), 0) == cost * (given - lapsed)  # a lapsed offer costs nothing
+        assert cells.get(("reward", reward, "cost"), 0) == cost * (gave - lapsed)  # a lapsed offer costs nothing
     assert {(r, c) for (t, r, c) in cells if t == "reward"} - {(r, c) for r in rewards for c in (
         "given", "redeemed", "lapsed", "cost", "face_value", "members")} == set()
     assert vec.members[0].points_earned == earned

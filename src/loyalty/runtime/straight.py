@@ -89,7 +89,6 @@ def straight_purchase(plan):
         earns.append((e.rule, e.rn, e.rd, e.k, e.kind_name, e.mode, e.down, e.factors, kp.expiry_delta, metric))
     earns = tuple(earns)
     tiers = plan.tiers
-    tier_list = plan.tier_list
     tier_metric = plan.tier_metric
     thresholds = plan.tier_thresholds
 
