@@ -201,8 +201,9 @@ class FirstPassScout:
         self.claims.extend(claims)
         if all(0 < t >= self.limits[k] for k, t in totals.items()):  # every budget has run out: where
             found = find_cutoffs(self.limits, self.claims, {})
-            self.before = max(pos[0] for pos, _left in found.values()) + 1
-            self.claims = [c for c in self.claims if c[0] < self.before]
+            if len(found) == len(self.limits):  # (always, by the totals; else every row stays needed)
+                self.before = max(pos[0] for pos, _left in found.values()) + 1
+                self.claims = [c for c in self.claims if c[0] < self.before]
 
 
 def claims_prefix(history, before_us: int):
