@@ -16,7 +16,7 @@ shape never makes) returns None before anything is changed, and the caller runs 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import cycle_count, div_round, half_even, split_negative
@@ -67,7 +67,7 @@ def straight_reason(plan) -> Optional[str]:
     return None
 
 
-def straight_purchase(plan):
+def straight_purchase(plan: Any) -> Optional[Callable[[Any, tuple], Any]]:
     """The program's straight purchase, `run(old, ev)` -> (new state, effects) or None (the plan's turn), or None
     when the program is not of the straight shape (`straight_reason`)."""
     if straight_reason(plan) is not None:
@@ -82,12 +82,12 @@ def straight_purchase(plan):
                     for _, r in plan.static.reductions)
     # earning: (rule, rate numerator, denominator, kind index, kind name, rounding, factors by tier, expiry delta,
     # earned-points metric slot or None)
-    earns = []
+    earn_list = []
     for _, e in plan.static.earns:
         kp = e.kp
         metric = kp.earned_metrics[0][0] if kp.one_lifetime else None
-        earns.append((e.rule, e.rn, e.rd, e.k, e.kind_name, e.mode, e.down, e.factors, kp.expiry_delta, metric))
-    earns = tuple(earns)
+        earn_list.append((e.rule, e.rn, e.rd, e.k, e.kind_name, e.mode, e.down, e.factors, kp.expiry_delta, metric))
+    earns = tuple(earn_list)
     tiers = plan.tiers
     tier_metric = plan.tier_metric
     thresholds = plan.tier_thresholds
