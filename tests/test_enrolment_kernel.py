@@ -417,3 +417,60 @@ def test_generated_histories_of_time_passing_programs_with_enrolment(data):
     assert supports(prog, plan) is None
     whole = _vector_solved(plan, history)
     assert_member_by_member(plan, history, whole)
+
+
+REFERRAL_RULES = '''
+rule "friend" {
+  earn 50 points
+  on being referred
+}
+rule "bring a friend" {
+  earn 100 points
+  on referring a friend who spends at least 20 NOK within 30 days
+}
+'''
+
+
+def _referral_program():
+    return loyalty.compile_source(PROGRAM.format(settings=CLAUSE) + REFERRAL_RULES, "shop.loyalty").compiled
+
+
+def _alone(prog, rows, member):
+    """Member by member, the kernel's result equals the scalar plan's (`assert_member_by_member`, and for the
+    whole history); then `member` alone, by the scalar plan: her `not_counted` effects and the rules that fired."""
+    history = _history(rows)
+    plan = make_plan(prog, program_info(prog, "shop.loyalty"), Scenario(), history, {})
+    assert supports(prog, plan) is None
+    assert_member_by_member(plan, history, _vector_solved(plan, history))
+    alone = simulate(plan, history.select_members([member])).canonical()
+    return int(alone["counts"].get("effects_not_counted", "0")), alone["tables"].get("rule", {})
+
+
+def test_a_referral_of_someone_who_never_joins_is_not_counted_on_the_kernel():
+    """N never signs up: the referral pass's `referred` event for her (from R's referral row) needs her to be a
+    member, so it is not counted, as her return of an order she does not have: two `not_counted` effects, and
+    "friend" gives her nothing (found by the generated fee-rows programs: the kernel gave one)."""
+    rows = [("R", "2025-02-01T10:00", "signup", "", "", "", ""),
+            ("R", "2025-02-07T23:00", "referral", "", "N", "", ""),
+            ("N", "2025-05-01T10:00", "return", "o1", "", "", "0.74")]
+    effects, fired = _alone(_referral_program(), rows, "N")
+    assert effects == 2
+    assert "friend" not in fired
+
+
+def test_a_referral_before_she_joins_is_not_counted_on_the_kernel():
+    """N is referred, buys, then signs up (no pre-signup window): the `referred` event and the purchase come
+    before she is a member, so neither counts (two `not_counted`): "friend" does not fire, only her later
+    purchase earns; R never joins, so nothing of hers counts (found by the generated pending-points
+    programs: the kernel counted N's `referred` event)."""
+    rows = [("R", "2025-02-07T23:00", "referral", "", "N", "", ""),
+            ("N", "2025-02-10T10:00", "purchase", "n1", "tea", 1, "30.00"),
+            ("N", "2025-02-12T10:00", "signup", "", "", "", ""),
+            ("N", "2025-02-14T10:00", "purchase", "n2", "tea", 1, "30.00")]
+    prog = _referral_program()
+    effects, fired = _alone(prog, rows, "N")
+    assert effects == 2
+    assert fired == {"base": {"effects": "1", "points_issued": "3"},
+                     "welcome": {"effects": "1", "points_issued": "20"}}
+    _, fired = _alone(prog, rows, "R")
+    assert fired == {}  # R never joins: neither her referral nor any `referral_qualified` counts

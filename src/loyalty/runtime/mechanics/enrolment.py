@@ -156,9 +156,10 @@ class VectorEnrolment:
         never joins does not (the scalar replay leaves her out)."""
         import numpy as np
 
-        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, VISIT
+        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, REFERRAL_QUALIFIED, REFERRED, VISIT
 
-        member_event = np.isin(kern.e_type, [PURCHASE, VISIT, CUSTOM, REFERRAL])
+        # MEMBER_EVENTS as the kernel's codes: the referral pass's `referred` and `referral_qualified` too
+        member_event = np.isin(kern.e_type, [PURCHASE, VISIT, CUSTOM, REFERRAL, REFERRED, REFERRAL_QUALIFIED])
         ok = ~member_event | (kern.e_time >= self.counts_from[kern.e_mem])
         return ok & ~self.never[kern.e_mem]
 
