@@ -77,6 +77,7 @@ def test_members_whose_tiers_settled_replayed_apart_give_the_same_result(tmp_pat
     plan = _plan(path, prog, history, seed)
     with monkeypatch.context() as patch:  # (undone after each example: hypothesis reuses the fixture)
         patch.setattr(vector_kernel, "SETTLE_APART_SHARE", share)
+        patch.setattr(vector_kernel, "SETTLE_APART_AFTER", 0)  # (apart from the first pass on: the split is tested)
         patch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
         apart = simulate_vector(plan, history)
     with monkeypatch.context() as patch:
@@ -101,6 +102,7 @@ def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
         return out
 
     monkeypatch.setattr(vector_kernel._Kernel, "_settle_apart", counted)
+    monkeypatch.setattr(vector_kernel, "SETTLE_APART_AFTER", 0)
     monkeypatch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)
     history = _history(prog, 3, 14, 40)
     plan = _plan(path, prog, history, 3)

@@ -88,6 +88,7 @@ TAIL_MEMBERS = 32
 TAIL_MEMBERS_TIERS = 4
 # Tiers that steps read settle by passes (_Kernel.run): when after the first pass at most this share of the
 # members is still settling, they go on apart from the others (_settle_apart)
+SETTLE_APART_AFTER = 1  # passes that must not have settled before members settle apart (run)
 SETTLE_APART_SHARE = 0.5
 _EPOCH = _dt.datetime(1970, 1, 1)
 # discounts that depend on the lifetime spend settle in at most this many passes, else the scalar plan runs
@@ -1339,13 +1340,16 @@ class _Kernel:
             if reads_tier(prog) and guess_by_tier(prog):
                 self.tier_guess = self._tier_guess_by_tier()
             self.tiers_at_once = reads_tier(prog) and not guess_by_tier(prog)
-        for _ in range(MAX_TIER_PASSES):
+        for passes in range(MAX_TIER_PASSES):
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
                 if reads_tier(prog):
                     self.warm["tier_guess"] = self.tier_guess
                 return self._claims_result() if self.claims_only else self._aggregate()
-            apart = self._settle_apart()
+            # apart only once a pass after the first has not settled: a lockstep's cost follows its busiest
+            # member's steps more than its width, so two kernels cost about two passes, and most wrong first
+            # guesses settle in the next pass of them all (gym at 1M rows: 15 replays together, 30 apart)
+            apart = self._settle_apart() if passes >= SETTLE_APART_AFTER else None
             if apart is not None:
                 return apart
             self.tier_guess = self.tier_before.copy()
