@@ -9,7 +9,6 @@ States serialise to JSON carrying the program's identity.
 (runtime/fastevents.py; anything unusual goes to pydantic, and its error messages)
 and the program's specialised plan evaluates it (runtime/plan.py). `apply_general` is the
 general path (pydantic, `evaluator.apply_event`: the plan's general steps), which the fast one equals.
-A purchase of a program of the simplest shape runs as one function built from the plan (runtime/straight.py).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from loyalty.runtime.internal import SURROGATE, EventError, has_surrogate
 from loyalty.runtime.state_check import StateProblem, check_state
 from loyalty.runtime.mechanics.goals import progress
 from loyalty.runtime.plan import plan_of
-from loyalty.runtime.straight import straight_purchase
 from loyalty.runtime.ledger import BudgetLedger, UnlimitedLedger
 from loyalty.runtime.program import CompiledProgram
 
@@ -165,13 +163,11 @@ class Migrated(NamedTuple):
 class Program:
     """A compiled program: compile once, share freely (it is never mutated)."""
 
-    __slots__ = ("compiled", "_plan", "_amounts", "_straight")
+    __slots__ = ("compiled", "_plan", "_amounts")
 
     def __init__(self, compiled: CompiledProgram):
         self.compiled = compiled
         self._plan = plan_of(compiled)  # the program's specialised evaluation (runtime/plan.py)
-        # a purchase in one function, for programs of the simplest shape (runtime/straight.py), else None
-        self._straight = straight_purchase(self._plan)
         self._amounts: dict[Any, int] = {}  # amounts already converted to minor units (runtime/fastevents.py)
 
     @classmethod
@@ -237,14 +233,9 @@ class Program:
             ev = model_to_ev(event, p.exponent, p.tz, p.catalog, self._amounts)
         if ev is None:  # an unusual dict or model: pydantic and to_internal (and their error messages)
             ev = to_internal(parse_event(event), p.exponent, p.currency, p.tz, p.catalog)
-        straight = self._straight
-        done = straight(state._s, ev) if straight is not None else None
-        if done is not None:
-            new, out = done
-        else:
-            new = state._s.copy()
-            out = []
-            self._plan.apply_event(new, ev, ledger, out)
+        new = state._s.copy()
+        out: list[Effect] = []
+        self._plan.apply_event(new, ev, ledger, out)
         wrapped = _new(MemberState)
         wrapped._s = new
         wrapped._program = self
