@@ -496,18 +496,9 @@ def vector_claw_pending_only(st, nr: int, j: int, mm, order_ev, ret_ev, amount, 
         base = st["MP"][mg]  # what has matured: the pending points start after it in the stream
         start = m_evstart[mg]
         lo = np.maximum(st["mfront"][eg], start)  # the member's first event not matured
-        # per event of each range [lo, ret]: the pending sum through it, and before it
-        n_ev = eg + 1 - lo
-        k = np.repeat(np.arange(len(mg)), n_ev)
-        e = np.repeat(lo - np.concatenate(([0], np.cumsum(n_ev)[:-1])), n_ev) + np.arange(int(n_ev.sum()))
+        # per event of each range [lo, ret], and per slot of those events: the pending sum through the slot
+        k, e, ks, s, pend_slot = _range_slots(lo, eg, start, nr, cum, cumP, st["pend_ev"])
         after = cumP[e]
-        before_p = np.where(e > start[k], cumP[np.maximum(e - 1, 0)], 0)
-        # per slot of those events: the pending sum through the slot (a purchase's slots wait, others not)
-        ks = np.repeat(k, nr)
-        es = np.repeat(e, nr)
-        s = es * nr + np.tile(np.arange(nr), len(e))
-        cum_before = np.where(es > start[ks], cum[np.maximum(es * nr - 1, 0)], 0)
-        pend_slot = np.repeat(before_p, nr) + np.where(st["pend_ev"][es], cum[s] - cum_before, 0)
         cum[s] -= np.minimum(np.maximum(pend_slot - base[ks], 0), rg[ks])
         cumP[e] = after - np.minimum(np.maximum(after - base[k], 0), rg[k])
         st["CT"][mg] -= rg
@@ -577,15 +568,7 @@ def vector_spend(st, nr: int, mm, idx, amount, m_evstart) -> None:
     base_c = np.where(lo > sg, cum[np.maximum(lo * nr - 1, 0)], 0)
     base_p = np.where(lo > sg, cumP[np.maximum(lo - 1, 0)], 0)
     # per slot of the events [lo, idx]: what the slots credited at once hold through it, from lo
-    n_ev = eg + 1 - lo
-    k = np.repeat(np.arange(len(mg)), n_ev)
-    e = np.repeat(lo - np.concatenate(([0], np.cumsum(n_ev)[:-1])), n_ev) + np.arange(int(n_ev.sum()))
-    before_p = np.where(e > sg[k], cumP[np.maximum(e - 1, 0)], 0)
-    ks = np.repeat(k, nr)
-    es = np.repeat(e, nr)
-    s = es * nr + np.tile(np.arange(nr), len(e))
-    cum_before = np.where(es > sg[ks], cum[np.maximum(es * nr - 1, 0)], 0)
-    pend_slot = np.repeat(before_p, nr) + np.where(st["pend_ev"][es], cum[s] - cum_before, 0)
+    _k, _e, ks, s, pend_slot = _range_slots(lo, eg, sg, nr, cum, cumP, st["pend_ev"])
     at_once = (cum[s] - base_c[ks]) - (pend_slot - base_p[ks])
     cum[s] -= np.minimum(np.maximum(at_once, 0), rg[ks])
     st["CT"][mg] -= rg
@@ -707,3 +690,21 @@ class PointsOverTime(ProgramMechanic):
             if k.expiry not in (None, "after_earning", "inactivity", "period_end"):
                 return f"expiry {k.expiry!r} of {k.name!r} is not vectorised yet"
         return None
+
+
+def _range_slots(lo, last, first, nr: int, cum, cumP, pend_ev):
+    """Each event of the ranges [lo, last] (one per member, `first` her first event) and each of its `nr` slots:
+    the range of each event (`k`) and the event (`e`); per slot, its range (`ks`), its index in the stream
+    (`s`) and the pending points through it (a purchase's slots wait, the others do not)."""
+    import numpy as np
+
+    n_ev = last + 1 - lo
+    k = np.repeat(np.arange(len(lo)), n_ev)
+    e = np.repeat(lo - np.concatenate(([0], np.cumsum(n_ev)[:-1])), n_ev) + np.arange(int(n_ev.sum()))
+    before_p = np.where(e > first[k], cumP[np.maximum(e - 1, 0)], 0)
+    ks = np.repeat(k, nr)
+    es = np.repeat(e, nr)
+    s = es * nr + np.tile(np.arange(nr), len(e))
+    cum_before = np.where(es > first[ks], cum[np.maximum(es * nr - 1, 0)], 0)
+    pend_slot = np.repeat(before_p, nr) + np.where(pend_ev[es], cum[s] - cum_before, 0)
+    return k, e, ks, s, pend_slot
