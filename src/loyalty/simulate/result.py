@@ -84,15 +84,14 @@ DRAW_HASH_RANGE = 18446744073709551616.0  # 2**64: a stable_hash over this, plus
 
 def draw_key_values(seed, draw: str, period: str, members: list, entries: list) -> list:
     """Each member's weighted-reservoir key in one draw period (Efraimidis-Spirakis: log(u) / entries, the
-    largest keys win), u from a seeded hash of (seed, "draw", draw, period, member) in (0, 1]: the bytes
-    `scenario.stable_hash` hashes, with the common prefix joined once for all the period's members."""
-    import hashlib
+    largest keys win), u from a seeded hash of (seed, "draw", draw, period, member) in (0, 1]."""
     import math
 
-    prefix = "\x1f".join(str(p) for p in (seed, "draw", draw, period)) + "\x1f"
-    blake2b, from_bytes, log = hashlib.blake2b, int.from_bytes, math.log
-    return [log((from_bytes(blake2b((prefix + str(m)).encode("utf-8"), digest_size=8).digest(), "big") + 1)
-                / DRAW_HASH_RANGE) / n for m, n in zip(members, entries)]
+    from loyalty.simulate.scenario import stable_hashes
+
+    log = math.log
+    hashes = stable_hashes((seed, "draw", draw, period), members)
+    return [log((h + 1) / DRAW_HASH_RANGE) / n for h, n in zip(hashes, entries)]
 
 
 def draw_candidates(values: list, members: list, winners: int) -> list:

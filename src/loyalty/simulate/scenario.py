@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from loyalty.simulate.errors import InputError
 
@@ -197,8 +197,15 @@ def member_joins(scenario: Scenario, member: str, columns: Optional[dict]) -> bo
 
 def stable_hash(*parts: object) -> int:
     """A 64-bit hash that is the same on every machine and run (Python's hash() is salted)."""
+    return stable_hashes(parts[:-1], parts[-1:])[0]
+
+
+def stable_hashes(first: Sequence[object], lasts: Sequence[object]) -> list[int]:
+    """`stable_hash(*first, last)` for each of `lasts`, the text of `first` joined once (a draw period hashes
+    every entrant with the same first parts)."""
     import hashlib
 
-    text = "\x1f".join(str(p) for p in parts).encode("utf-8")
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
-
+    prefix = "".join(str(p) + "\x1f" for p in first)
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [from_bytes(blake2b((prefix + str(last)).encode("utf-8"), digest_size=8).digest(), "big")
+            for last in lasts]
