@@ -84,6 +84,16 @@ def segmented_cummax(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(shifted) - seg * big
 
 
+def member_time_keys(mem: np.ndarray, t: np.ndarray, other_mem: np.ndarray, other_t: np.ndarray):
+    """(member, time) pairs of two sets packed into one int64 each, on one scale so that the keys of both
+    compare (and search) as the pairs do: member first, then time. None where they would not fit."""
+    low = min(int(t.min()), int(other_t.min()))
+    span = max(int(t.max()), int(other_t.max())) - low + 1
+    if not fits(int(max(mem.max(), other_mem.max())) + 1, span):
+        return None
+    return mem * span + (t - low), other_mem * span + (other_t - low)
+
+
 def moments_in_earning_order(moments: np.ndarray, seg: np.ndarray) -> np.ndarray:
     """Per batch (an event, members in segments, events in time order), its moment (an expiry, the end of a
     pending time) or a later one of an earlier batch of the member's: never earlier than the one before it.

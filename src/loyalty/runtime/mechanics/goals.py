@@ -396,15 +396,14 @@ def _rolling_at_once(ev, mem, t, start, amount, target: int):
     an int64, or every event reaches a target below 1."""
     import numpy as np
 
-    from loyalty.runtime.arrays import fits
+    from loyalty.runtime.arrays import member_time_keys
 
     n = len(ev)
-    low = min(int(t.min()), int(start.min()))
-    span = max(int(t.max()), int(start.max())) - low + 1
-    if target < 1 or not fits(int(mem.max()) + 1, span):
+    keys = None if target < 1 else member_time_keys(mem, t, mem, start)
+    if keys is None:
         return None
-    key = mem * span + (t - low)
-    L = np.searchsorted(key, mem * span + (start - low), side="left")
+    key, start_key = keys
+    L = np.searchsorted(key, start_key, side="left")
     csum = np.concatenate(([0], np.cumsum(amount)))  # csum[p + 1] - csum[a]: amounts of positions a..p
     hit = csum[1:] - csum[L] >= target
     # the first position at or after each where the plain rolling sum reaches the target (n: none)

@@ -152,17 +152,16 @@ def _firing_events_sorted(kern, mem, moment, valid):
     in the kernel's order, as the sort's place (a moment before an event at its time). Else None."""
     import numpy as np
 
-    from loyalty.runtime.arrays import fits
+    from loyalty.runtime.arrays import member_time_keys
 
-    ev_mem, ev_time = kern.e_mem[valid], kern.e_time[valid]
-    low = min(int(ev_time.min()), int(moment.min()))
-    span = max(int(ev_time.max()), int(moment.max())) - low + 1
-    if not fits(int(max(ev_mem.max(), mem.max())) + 1, span):
+    ev_mem = kern.e_mem[valid]
+    keys = member_time_keys(ev_mem, kern.e_time[valid], mem, moment)
+    if keys is None:
         return None
-    ev_key = ev_mem * span + (ev_time - low)
+    ev_key, moment_key = keys
     if (ev_key[1:] < ev_key[:-1]).any():
         return None
-    k = np.searchsorted(ev_key, mem * span + (moment - low), side="left")
+    k = np.searchsorted(ev_key, moment_key, side="left")
     kc = np.minimum(k, len(valid) - 1)
     ok = (k < len(valid)) & (ev_mem[kc] == mem)
     return np.where(ok, valid[kc], -1)
