@@ -361,7 +361,9 @@ def test_reading_and_the_vector_kernel_never_import_pandas():
     # pyarrow's own conversions import pandas when it is installed (~0.5 s of every run); ours do not
     script = (
         "import sys\n"
+        "from loyalty.simulate import history\n"
         "from loyalty.simulate.history import read_history, ReadOptions\n"
+        "history._ID_RANGE = 8  # order ids encoded by ranges of members, as in a long history\n"
         "h = read_history('examples/histories/car_wash.csv', ReadOptions())\n"
         "h.member_slices(); h.event_index(); h.column('member'); h.select_members(['x']); h.time_range()\n"
         "from loyalty.simulate.vector.kernel import _Rows\n"

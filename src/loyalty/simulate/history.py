@@ -1543,7 +1543,7 @@ def _encoded_by_member(text, member):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from loyalty.simulate.columns import arrow, numbers, valid
+    from loyalty.simulate.columns import arrow, scalar, valid
 
     n = len(text)
     if n <= _ID_RANGE:
@@ -1565,7 +1565,7 @@ def _encoded_by_member(text, member):
     encoded = pa.DictionaryArray.from_arrays(arrow(np.concatenate(codes), mask), pa.concat_arrays(dictionaries))
     values = encoded.dictionary
     trimmed = pc.utf8_trim_whitespace(values)
-    if trimmed.equals(values) and not pc.any(pc.equal(pc.utf8_length(values), 0)).as_py():
+    if trimmed.equals(values) and not pc.any(pc.equal(pc.utf8_length(values), scalar(0, pa.int32()))).as_py():
         return encoded  # clean already (as almost always): no value to trim, none empty
     return _clean(pc.dictionary_encode(text))  # values to trim or empty: `_clean`'s way, whole
 
