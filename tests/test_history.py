@@ -361,7 +361,9 @@ def test_reading_and_the_vector_kernel_never_import_pandas():
     # pyarrow's own conversions import pandas when it is installed (~0.5 s of every run); ours do not
     script = (
         "import sys\n"
+        "from loyalty.simulate import history\n"
         "from loyalty.simulate.history import read_history, ReadOptions\n"
+        "history._ID_RANGE = 8  # order ids encoded by ranges of members, as in a long history\n"
         "h = read_history('examples/histories/car_wash.csv', ReadOptions())\n"
         "h.member_slices(); h.event_index(); h.column('member'); h.select_members(['x']); h.time_range()\n"
         "from loyalty.simulate.vector.kernel import _Rows\n"
@@ -380,3 +382,68 @@ def test_text_is_trimmed_and_empty_text_is_missing(tmp_path):
     assert h.member_slices() == [("A", 0, 3)]
     assert h.item == [None, None, "wax"] and h.order == ["o1", None, "o2"]
     assert h.type == ["purchase", "visit", "purchase"] and h.amount == [500, 100, 200]
+
+
+# order and event ids are encoded after the sort, a range of whole members at a time (`_encoded_by_member`)
+_id_texts = st.sampled_from(["o1", "o2", " o1", "o1 ", "", "  ", "O3", "ø4", None])
+
+
+@settings(max_examples=150, deadline=None)
+@given(members=st.lists(st.integers(0, 5), min_size=0, max_size=40).map(sorted),
+       data=st.data(), size=st.integers(1, 6))
+def test_ids_encoded_by_member_range_read_as_cleaned_text_and_compare_within_a_member(members, data, size):
+    import numpy as np
+    import pyarrow as pa
+
+    texts = data.draw(st.lists(_id_texts, min_size=len(members), max_size=len(members)))
+    column = pa.array(texts, pa.string())
+    original = _history._ID_RANGE
+    _history._ID_RANGE = size  # ranges of a few rows, so a member's rows end a range often
+    try:
+        encoded = _history._encoded_by_member(column, np.asarray(members, dtype=np.int64))
+    finally:
+        _history._ID_RANGE = original
+    # the same texts as `_clean` (trimmed, empty or blank is missing)...
+    assert encoded.to_pylist() == _history._clean(column).to_pylist()
+    assert encoded.to_pylist() == [None if t is None or not t.strip() else t.strip() for t in texts]
+    # ...and within one member, two rows' codes are equal exactly when their texts are
+    codes = encoded.indices.to_pylist()
+    values = encoded.to_pylist()
+    for i in range(len(members)):
+        for j in range(len(members)):
+            if members[i] == members[j] and values[i] is not None and values[j] is not None:
+                assert (codes[i] == codes[j]) == (values[i] == values[j])
+
+
+def test_a_file_grouped_by_member_reads_as_the_same_rows_shuffled(tmp_path):
+    # a file already in (member, time) order keeps its rows where they are (`_sorted_already`); the same
+    # rows in another order are sorted into the same history, order ids compared member by member
+    import random
+
+    lines = []
+    for m in range(40):
+        for k in range(12):
+            kind = "return" if k == 11 else "purchase"
+            amount = "-2.00" if kind == "return" else f"{k + 1}.50"
+            lines.append(f"M{m:03d},2025-01-{1 + k:02d}T10:00,{kind},O{m}-{k % 5 if k < 11 else 0},{amount}\n")
+    header = "member,time,type,order,amount\n"
+    grouped = write(tmp_path, header + "".join(lines), "grouped.csv")
+    shuffled_lines = lines[:]
+    random.Random(1).shuffle(shuffled_lines)
+    shuffled = write(tmp_path, header + "".join(shuffled_lines), "shuffled.csv")
+    original = _history._ID_RANGE
+    _history._ID_RANGE = 50  # several ranges of members
+    try:
+        a, b = read_history(grouped), read_history(shuffled)
+    finally:
+        _history._ID_RANGE = original
+    names = ("member", "time", "type", "order", "amount")
+    assert [a.column(n) for n in names] == [b.column(n) for n in names]
+    assert a.row == list(range(2, 2 + len(lines)))  # read in place
+    assert a.member_slices() == b.member_slices() and a.event_index() == b.event_index()
+    # each member's repeated order ids share a code, her different ones do not
+    for h in (a, b):
+        member, order = h.code_array("member"), h.code_array("order")
+        pairs = {(int(m), int(o)): t for m, o, t in zip(member, order, h.order)}
+        texts = {(int(m), t) for m, t in zip(member, h.order)}
+        assert len(pairs) == len(texts)

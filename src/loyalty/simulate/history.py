@@ -156,7 +156,9 @@ class History:
     ordered by their instant, so there a member's wall times step back, see `order_key`).
     Text columns are dictionary-encoded (each distinct value once, rows hold int32 codes):
     sorting, slicing and grouping move integers, never strings; a table with plain string
-    columns is encoded on the way in. `h.member`, `h.time`, ... give a column as a Python
+    columns is encoded on the way in. (Read from a file, order and event ids are encoded a range of
+    members at a time, `_encoded_by_member`: their codes are equal exactly when their texts are within
+    one member, which is how they are compared.) `h.member`, `h.time`, ... give a column as a Python
     list (times as datetimes), made once on first use; the scalar replay reads those lists.
     """
 
@@ -909,9 +911,10 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     except HistoryError:
         return None  # the careful reader says so, after what it checks first
     time_header = resolved["time"]
-    # ids that are mostly distinct (an order's, an event's) are read as plain text and encoded once, whole:
-    # read dictionary-encoded, each of Arrow's ~80 blocks has its own dictionary of them, and unifying those
-    # cost more (1M rows: ~0.1 s more for the order ids) than encoding the column
+    # ids that are mostly distinct (an order's, an event's) are read as plain text and encoded after the sort
+    # by member, a range of members at a time (`_encoded_by_member`): read dictionary-encoded, each of Arrow's
+    # ~80 blocks has its own dictionary of them, and unifying those cost more (1M rows: ~0.1 s more for the
+    # order ids) than encoding the column, which costs ~3x encoding it in ranges (one large hash table)
     distinct = {resolved[key] for key in ("order", "event") if key in resolved}
     quoted = _has_quotes(path)
     text = pa.dictionary(pa.int32(), pa.string())
@@ -935,8 +938,7 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         return None
     if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
-    cols = {name: _one_array(pc.dictionary_encode(table.column(name)) if name in distinct else table.column(name))
-            for name in names}  # (encoded chunk by chunk, the chunks hold equal dictionaries: combining is cheap)
+    cols = {name: _one_array(table.column(name)) for name in names}  # (dictionary chunks: one dictionary)
     if not options.time_format and len(table):
         bounds = pc.min_max(cols[time_header].cast(pa.int64())).as_py()
         if bounds["min"] is not None and not _micros(FIRST_TIME) <= bounds["min"] <= bounds["max"] <= _micros(LAST_TIME):
@@ -1334,7 +1336,11 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     raw = {key: _one_array(cols[header]) for key, header in resolved.items()}
     n = len(raw["member"])
     text = {key: _clean(raw[key]) if key in raw else _no_text(n)
-            for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:]}
+            for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:] if key not in _IDS}
+    # order and event ids, read as plain text, are cleaned and encoded once the rows are sorted by member
+    # (`_sorted_table`); no check below reads them
+    text.update({key: raw[key] if key in raw and pa.types.is_string(raw[key].type) else
+                 _clean(raw[key]) if key in raw else _no_text(n) for key in _IDS})
 
     member = _codes(text["member"])[0]
     fold = None
@@ -1429,6 +1435,8 @@ def _concat(fast, fixed):
 
     if isinstance(fast, np.ndarray):
         return np.concatenate([fast, numbers(fixed)])
+    if pa.types.is_string(fast.type):  # ids encoded after the sort (`_IDS`)
+        return pa.concat_arrays([fast, _one_array(fixed).cast(pa.string())])
     return pa.chunked_array([fast, _one_array(fixed)]).combine_chunks()  # dictionaries unified
 
 
@@ -1485,16 +1493,81 @@ def _sorted_table(columns: dict, timezone: str):
     rank[numbers(pc.sort_indices(member.dictionary))] = np.arange(len(rank))
     rows = columns["row"]
     time = order_key(columns["time"], columns["fold"], timezone)
+    in_file_order = bool(np.all(rows[1:] >= rows[:-1]))
+    if in_file_order and _sorted_already(rank[codes], time):  # a file grouped by member: nothing to move
+        return pa.table({k: (_encoded_by_member(v, codes) if _is_ids(v) else v if isinstance(v, pa.Array)
+                             else arrow(v)) for k, v in columns.items()}, schema=_schema())
     # stable sorts from the last key to the first; rows usually are in file order already, and so often is time
-    order = np.arange(len(rows)) if np.all(rows[1:] >= rows[:-1]) else np.argsort(rows, kind="stable")
+    order = np.arange(len(rows)) if in_file_order else np.argsort(rows, kind="stable")
     order = order[np.argsort(time[order], kind="stable")]  # timsort: one pass over a sorted run
     ranks = rank[codes[order]]
     for shift in range(0, max(len(rank) - 1, 1).bit_length(), 16):  # 16 bits at a time: numpy's radix sort
         order = order[np.argsort(((ranks >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
         ranks = rank[codes[order]]
-    table = pa.table({k: (_take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))
+    table = pa.table({k: (_encoded_by_member(v.take(arrow(order)), codes[order]) if _is_ids(v) else
+                          _take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))
                       for k, v in columns.items()}, schema=_schema())
     return table
+
+
+def _sorted_already(ranks, time) -> bool:
+    """True when rows in file order are in (member's rank, time) order already: a file grouped by member, each
+    member's rows in time order (`loyalty generate --grouped`, most exports by customer)."""
+    import numpy as np
+
+    if len(ranks) < 2:
+        return True
+    step = ranks[1:] - ranks[:-1]
+    return bool(np.all((step > 0) | ((step == 0) & (time[1:] >= time[:-1]))))
+
+
+# ids mostly distinct (an order's, an event's): read as plain text and encoded after the sort by member
+_IDS = ("order", "event")
+_ID_RANGE = 1 << 14  # rows per range of whole members that `_encoded_by_member` encodes on its own
+
+
+def _is_ids(column) -> bool:
+    import pyarrow as pa
+
+    return isinstance(column, pa.Array) and pa.types.is_string(column.type)
+
+
+def _encoded_by_member(text, member):
+    """A text column of rows sorted by member (`member`: their member codes), cleaned as `_clean` does and
+    dictionary-encoded a range of whole members (~16k rows) at a time: one hash table over a million mostly
+    distinct ids costs ~3x the same work in small ones that stay in cache (1M order ids: 0.12-0.18 s against
+    ~0.04). The dictionary then holds a value once per range it occurs in, so two rows' codes are equal
+    exactly when their texts are, for rows of one member: what every reader of order and event codes
+    compares (always with the member: kernel, orders, measures, budgets, `reused_order_rows`)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import arrow, scalar, valid
+
+    n = len(text)
+    if n <= _ID_RANGE:
+        return _clean(text)
+    starts = np.flatnonzero(np.concatenate(([True], member[1:] != member[:-1])))
+    cuts = np.unique(np.append(starts[np.searchsorted(starts, np.arange(0, n, _ID_RANGE), side="right") - 1], n))
+    codes, known, dictionaries, size = [], [], [], 0
+    for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        piece = pc.dictionary_encode(text.slice(start, end - start))
+        indices = piece.indices
+        codes.append(np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices),
+                                   offset=indices.offset * 4) + size)  # (a null's bytes: the mask says null)
+        known.append(valid(indices) if indices.null_count else None)
+        dictionaries.append(piece.dictionary)
+        size += len(piece.dictionary)
+    mask = None
+    if any(k is not None for k in known):
+        mask = np.concatenate([np.ones(len(c), dtype=bool) if k is None else k for c, k in zip(codes, known)])
+    encoded = pa.DictionaryArray.from_arrays(arrow(np.concatenate(codes), mask), pa.concat_arrays(dictionaries))
+    values = encoded.dictionary
+    trimmed = pc.utf8_trim_whitespace(values)
+    if trimmed.equals(values) and not pc.any(pc.equal(pc.utf8_length(values), scalar(0, pa.int32()))).as_py():
+        return encoded  # clean already (as almost always): no value to trim, none empty
+    return _clean(pc.dictionary_encode(text))  # values to trim or empty: `_clean`'s way, whole
 
 
 def _take_rows(column, order):
