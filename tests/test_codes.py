@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings, strategies as st
 
@@ -296,3 +297,38 @@ def test_the_garden_centre_example_history_uses_up_its_codes_and_its_stock_howev
                                                                      for p in parts]))
         assert kernel.canonical() == whole.canonical(), groups
     assert sum(ROUTED.values()) == before  # no member went to the scalar plan
+
+
+def _pairs_one_by_one(row_ev, row_value, values, declared):
+    """The (event, code) pairs as read row by row: each event's codes once, in the order written."""
+    words = [v.split() if v else [] for v in values]
+    index = {c: i for i, c in enumerate(declared)}
+    pair_ev, pair_code = [], []
+    last, seen = -1, set()
+    for e, v in zip(row_ev, row_value):
+        if e != last:
+            last, seen = e, set()
+        for c in words[v]:
+            if c not in seen:
+                seen.add(c)
+                pair_ev.append(e)
+                pair_code.append(index.setdefault(c, len(index)))
+    return pair_ev, pair_code, list(index)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_kernels_code_pairs_are_the_codes_of_each_event_once_in_the_order_written(data):
+    """Orders of several lines each carrying codes (repeated in a line and across lines, declared or not, lines
+    with an empty text): the kernel's pairs (codes.event_code_pairs) are those read row by row, numbered alike."""
+    from loyalty.runtime.mechanics.codes import event_code_pairs
+
+    word = st.sampled_from(["SPRING", "WELCOME", "X1", "y2", "Z"])
+    values = data.draw(st.lists(st.lists(word, max_size=4).map(" ".join), min_size=1, max_size=6, unique=True))
+    declared = data.draw(st.lists(st.sampled_from(["SPRING", "WELCOME", "Q"]), max_size=3, unique=True))
+    steps = data.draw(st.lists(st.integers(0, 2), max_size=30))
+    row_ev = np.cumsum(steps).tolist()
+    row_value = data.draw(st.lists(st.integers(0, len(values) - 1), min_size=len(steps), max_size=len(steps)))
+    ev, code, names = event_code_pairs(np.array(row_ev, dtype=np.int64), np.array(row_value, dtype=np.int64),
+                                       values, declared)
+    assert (ev.tolist(), code.tolist(), names) == _pairs_one_by_one(row_ev, row_value, values, declared)

@@ -213,10 +213,10 @@ def claims_prefix(history, before_us: int):
     or an order whose lines fall on both sides of the moment (one event, cut in two)."""
     import numpy as np
 
-    from loyalty.simulate.columns import arrow
+    from loyalty.simulate.columns import arrow, numbers
     from loyalty.simulate.history import History
 
-    time = np.asarray(history.table.column("time").to_numpy(zero_copy_only=False), dtype=np.int64)
+    time = numbers(history.table.column("time"))  # (not pyarrow's to_numpy, which imports pandas: ~0.5 s)
     member = history.code_array("member")
     same = member[1:] == member[:-1]
     if (same & (time[1:] < time[:-1])).any():
@@ -227,6 +227,6 @@ def claims_prefix(history, before_us: int):
     order = history.code_array("order")
     lines = purchase & (order >= 0)
     key = member[lines] * (int(order.max()) + 1) + order[lines]  # (member, order) of each purchase line
-    if np.isin(key[keep[lines]], key[~keep[lines]]).any():
+    if np.isin(key[~keep[lines]], key[keep[lines]]).any():  # (the few kept lines looked up, not the many)
         return None
     return History(history.table.filter(arrow(keep)), history.file, history.skipped, history.bad_rows, encoded=True)

@@ -92,22 +92,7 @@ def vector_codes(kern) -> None:
     carried = np.flatnonzero(at >= 0)
     if not len(carried):
         return
-    # (event, code) pairs: the codes of each purchase, each once, in the order written (OrderIndex.order_codes)
-    words = [v.split() if v else [] for v in kern.rows.code_values]
-    names = list(prog.codes)
-    index = {c: i for i, c in enumerate(names)}
-    pair_ev, pair_code = [], []
-    last, seen = -1, set[str]()
-    for e, v in zip(kern.r_ev[carried].tolist(), at[carried].tolist()):
-        if e != last:
-            last, seen = e, set()
-        for c in words[v]:
-            if c not in seen:
-                seen.add(c)
-                pair_ev.append(e)
-                pair_code.append(index.setdefault(c, len(index)))
-    names = list(index)
-    ev, code = np.array(pair_ev, dtype=np.int64), np.array(pair_code, dtype=np.int64)
+    ev, code, names = event_code_pairs(kern.r_ev[carried], at[carried], kern.rows.code_values, list(prog.codes))
     weighed = (kern.e_type[ev] == PURCHASE) & kern.e_running[ev]  # outside the run no purchase weighs its codes
     ev, code = ev[weighed], code[weighed]
     n, ndeclared = len(ev), len(prog.codes)
@@ -118,7 +103,7 @@ def vector_codes(kern) -> None:
     wanted = np.zeros((ndeclared + 1, nev), dtype=bool)
     for r in prog.rules:
         if r.code is not None and can_apply_to_purchase(r):
-            wanted[index[r.code]] |= (kern.e_type == PURCHASE) & kern._conditions_ok(
+            wanted[names.index(r.code)] |= (kern.e_type == PURCHASE) & kern._conditions_ok(
                 ("unlocked", r.index), prog.doc["rules"][r.index].get("conditions", ()))
     cand = declared & wanted[np.minimum(code, ndeclared), ev]
     # per (member, code), in the member's order: the first pair that wants it claims
@@ -150,6 +135,44 @@ def vector_codes(kern) -> None:
         kern.code_counts[key] = kern.code_counts.get(key, 0) + int(k)
     for i, c in enumerate(names[:ndeclared]):
         kern.code_used_at[c][ev[used & (code == i)]] = True
+
+
+def event_code_pairs(row_ev, row_value, values: list, declared: list):
+    """The (event, code) pairs of rows carrying codes (`row_ev`: each row's event, nondecreasing; `row_value`:
+    its index in `values`, the distinct texts of the codes column): the codes of each event, each once, in the
+    order written (OrderIndex.order_codes), events in order. Codes are numbered as `declared` lists them, then
+    the others as they first come. Returns the pairs' events and codes (int64) and every code's name by number."""
+    import numpy as np
+
+    words = [v.split() if v else [] for v in values]
+    token: dict[str, int] = {}
+    for w in words:
+        for c in w:
+            token.setdefault(c, len(token))
+    lens = np.array([len(w) for w in words] + [0], dtype=np.int64)
+    offs = np.concatenate(([0], np.cumsum(lens)))
+    flat = np.array([token[c] for w in words for c in w], dtype=np.int64)
+    n_per_row = lens[row_value]
+    ev = np.repeat(np.asarray(row_ev, dtype=np.int64), n_per_row)
+    starts = np.repeat(offs[row_value] - (np.cumsum(n_per_row) - n_per_row), n_per_row)
+    tok = flat[starts + np.arange(len(ev))] if len(ev) else np.zeros(0, dtype=np.int64)
+    # each (event, code) once, where it first comes (an event's rows are together: `row_ev` never steps back)
+    _, first = np.unique(ev * max(len(token), 1) + tok, return_index=True)
+    first.sort()
+    ev, tok = ev[first], tok[first]
+    # numbers: the declared codes' own, then the others by where they first come
+    names = list(declared)
+    number = np.empty(len(token), dtype=np.int64)
+    index = {c: i for i, c in enumerate(names)}
+    by_token = list(token)
+    known = np.array([c in index for c in by_token] or [False], dtype=bool)[:len(token)]
+    number[known] = [index[c] for c, k in zip(by_token, known.tolist()) if k]
+    _, came = np.unique(tok, return_index=True)
+    for t in tok[np.sort(came)].tolist():
+        if not known[t]:
+            number[t] = len(names)
+            names.append(by_token[t])
+    return ev, number[tok], names
 
 
 class Codes(ProgramMechanic):

@@ -54,8 +54,8 @@ def claim_order(kern, units):
 
 
 def record_claims(kern, key: str, ev, seq, amounts) -> None:
-    """Record claims on the ledger key `key` (at events `ev`, member claim indexes `seq`, amounts asked) in
-    `kern.claims` for the next budget pass (simulate/budgets.py), in service order (time, member id, seq): the
+    """Record claims on the ledger key `key` (at events `ev`, member claim indexes `seq`, amounts asked), those
+    that can place the key's cutoff (`claims_that_can_cut`), in `kern.claims` for the next budget pass (simulate/budgets.py), in service order (time, member id, seq): the
     order the pass's merge and cutoff search sort all claims in, so each key's claims arrive as one sorted run
     and those sorts only merge runs (store_load at 1M rows: 2 x 1M claims, their sort ~3.5 s of CPU when the
     kernel's event order left them unsorted). (member, seq) is unique among one key's claims, so this order is
@@ -68,8 +68,28 @@ def record_claims(kern, key: str, ev, seq, amounts) -> None:
     mem = kern.e_mem[ev]
     t = kern.e_time[ev]
     order = np.lexsort((seq, rank[mem], t))
+    asked = np.asarray(amounts)[order]
+    order = order[:claims_that_can_cut(asked, kern.prog.budgets.get(key))]
     kern.claims.extend(zip(t[order].tolist(), names[mem[order]].tolist(), seq[order].tolist(),
-                           [key] * len(ev), np.asarray(amounts)[order].tolist()))
+                           [key] * len(order), asked[:len(order)].tolist()))
+
+
+def claims_that_can_cut(asked, limit) -> int:
+    """How many of one key's claims (amounts `asked`, in service order) the next pass needs: those up to the first
+    at which these claims alone reach the key's `limit` (asking more than nothing), all when they never do.
+    simulate/budgets.py `find_cutoffs` puts the key's cutoff at the first claim of all the pass's claims (every
+    group's) that asks more than nothing and brings what they asked to the limit; with no amount negative, all
+    claims ask at least what these ask up to any of these, so the cutoff is at or before that first one, and
+    the claims after it are after the cutoff, where `find_cutoffs` reads nothing (nor `FirstPassScout`, which
+    only asks whether the claims reach each limit). store_load at 1M rows: its two budgets run out within the
+    first hours, so ~1M claims a pass become a few dozen per group of rows."""
+    import numpy as np
+
+    n = len(asked)
+    if limit is None or not n or asked.min() < 0:
+        return n
+    reached = np.flatnonzero((np.cumsum(asked) >= limit) & (asked > 0))
+    return int(reached[0]) + 1 if len(reached) else n
 
 
 def grant_in_service_order(kern, key: str, ev, seq):
