@@ -57,7 +57,8 @@ from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_avai
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_spend,
-                                              vector_waiting, spend_one)
+                                              vector_waiting, spend_one, vector_expiry_holes,
+                                              expire_out_of_order)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
@@ -407,6 +408,10 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
             lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
             hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
             seen |= hi > lo
+            if k.expiry == "after_earning" and not k.pending:
+                # the kernel expires such a batch as a hole at its own moment (points.vector_expiry_holes),
+                # counted in the month of the moved moment: the same unless the two fall in different months
+                seen &= _month_number(own[early]) != _month_number(moved[early])
             out[starts[early[seen]]] = True
     return out
 
@@ -1579,6 +1584,9 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
+                if kind.expiry == "after_earning" and not kind.pending:  # out of earning order: holes
+                    vector_expiry_holes(st, kind, self.e_mem, self.e_time, exp_ev, self.end_us, self.m_evstart,
+                                        _moment_ranks)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
@@ -1631,6 +1639,8 @@ class _Kernel:
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+                if "hole_here" in st:  # batches expiring before batches earned before them
+                    self._expire_holes(st, mm, idx)
             for kind in kinds:  # ... and pending points whose moment has come are available
                 st = self.kstate[kind.index]
                 if "CP" in st:
@@ -1795,6 +1805,12 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
+                        holes = pk[1].get("holes_at")
+                        if holes and idx in holes:  # points.expire_out_of_order, on her lists
+                            for b in holes[idx]:
+                                gone = expire_out_of_order(pk[8], 0, b - start, i * pk[2], pk[2], pk[6])
+                                pk[7] -= gone
+                                pk[1]["hole"][b] += gone
                     pend, idle = pk[13], pk[14]
                     if pend is not None:  # points.vector_mature
                         f = pend[5][i]
@@ -1928,6 +1944,19 @@ class _Kernel:
             tier[m] = t_now
             mval[m] = v
 
+    def _expire_holes(self, st, mm, idx) -> None:
+        """Batches expiring before batches earned before them, at the events `idx` of members `mm` where they
+        are due (points.vector_expiry_holes): a few members of a history, one at a time."""
+        here = st["hole_here"][idx]
+        if not here.any():
+            return
+        nr, cum, X, CT = st["nr"], st["cum"], st["X"], st["CT"]
+        for m, e in zip(mm[here].tolist(), idx[here].tolist()):
+            for b in st["holes_at"][e]:
+                gone = expire_out_of_order(cum, int(self.m_evstart[m]) * nr, b, e * nr, nr, int(X[m]))
+                CT[m] -= gone
+                st["hole"][b] += gone
+
     def _runs_fit(self) -> bool:
         """Whether the tail's members may finish in runs (`_finish_in_runs`): the program's steps keep no state
         beyond the streams (X, CT), the tier and the metric: no pending points, inactivity, balance gates, tier
@@ -1950,6 +1979,8 @@ class _Kernel:
         if self.redeems and self.m_redeems[m]:
             return False
         for st in self.kstate.values():
+            if "hole_here" in st and st["hole_here"][first:end].any():
+                return False
             if "ptr" in st:
                 nr = st["nr"]
                 e = st["ptr"][first:end]
@@ -2086,6 +2117,12 @@ class _Kernel:
             e = st["ptr_end"]
             has = e > self.m_evstart * st["nr"]
             X[has] = np.maximum(X[has], st["cum"][e[has] - 1])
+            nr = st["nr"]
+            for m, b in st.get("end_holes", ()):  # points.expire_out_of_order, at the end of the history
+                gone = expire_out_of_order(st["cum"], int(self.m_evstart[m]) * nr, b,
+                                           int(self.m_evstart[m] + self.m_nev[m]) * nr, nr, int(X[m]))
+                st["CT"][m] -= gone
+                st["hole"][b] += gone
         if self.vtiers is not None:
             self.vtiers.at_end()  # reviews and grace periods due by the end of the history
         self.final_tier = tier
@@ -2231,6 +2268,8 @@ class _Kernel:
                 due = (at >= 0) | st["exp_tick"]
                 amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
                 ev_amount = amount.reshape(nev, nr).sum(axis=1)  # never negative: > 0 where a slot's is
+                if "hole" in st:  # expired before batches earned before it (points.expire_out_of_order)
+                    ev_amount = ev_amount + st["hole"]
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
                           _month_number(st["exp_ev"]), ev_amount, ev_amount > 0)
                 m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
