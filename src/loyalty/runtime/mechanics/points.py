@@ -380,6 +380,63 @@ def vector_expiry_moments(kind, us):
     return None
 
 
+def vector_expiry_holes(st, kind, e_mem, e_time, exp_ev, end_us: int, m_evstart, ranks) -> None:
+    """Batches that expire before batches earned before them (`N months` clamps the day to the month's end and
+    keeps the time of day: 31 January 10:00 + 1 month is 29 February 10:00, 30 January 11:00 + 1 month is
+    29 February 11:00). The kernel's stream expires from its front in earning order, at `exp_ev` (each
+    batch's moment moved to the latest before it); where one of the member's events, or the end of the
+    history, falls between a batch's own moment and the moved one, the batch expires there as a hole
+    (`expire_out_of_order`), as the scalar plan's `advance_kind` expires it at its own moment. Sets, when
+    there are such: `holes_at` (event -> the batches, in earning order, expiring as holes before it),
+    `hole_here` (per event), `end_holes` ((member, batch) pairs at the end) and `hole` (per batch, the points
+    it expired as a hole)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import Unsupported, fits
+
+    own = vector_expiry_moments(kind, e_time)
+    early = np.flatnonzero(own < exp_ev)
+    if not len(early):
+        return
+    nev = len(e_time)
+    inv, nt = ranks(np.concatenate((e_time, own[early])))
+    if not fits(int(e_mem[-1]) + 1, nt):
+        raise Unsupported("too many members and moments to pack")
+    ev_key = e_mem * nt + inv[:nev]
+    j = np.searchsorted(ev_key, e_mem[early] * nt + inv[nev:], side="left")  # the first event at or after it
+    jj = np.minimum(j, nev - 1)
+    at_event = (j < nev) & (e_mem[jj] == e_mem[early]) & (e_time[jj] < exp_ev[early])
+    at_end = ~at_event & (own[early] <= end_us) & (end_us < exp_ev[early])
+    if not (at_event.any() or at_end.any()):
+        return
+    holes_at: dict = {}
+    for b, e in zip(early[at_event].tolist(), j[at_event].tolist()):
+        holes_at.setdefault(e, []).append(b)  # `early` ascends: each list in earning order
+    st["holes_at"] = holes_at
+    st["hole_here"] = np.zeros(nev, dtype=bool)
+    st["hole_here"][j[at_event]] = True
+    st["end_holes"] = list(zip(e_mem[early[at_end]].tolist(), early[at_end].tolist()))
+    st["hole"] = np.zeros(nev, dtype=np.int64)
+
+
+def expire_out_of_order(cum, first: int, b: int, upto: int, nr: int, consumed: int) -> int:
+    """What is left of batch `b` (its slots [b * nr, b * nr + nr) of `cum`, a numpy array or a list whose
+    member's slots start at `first`) expires at its own moment, before batches earned before it: its slots drop
+    to what was consumed (`consumed`: X) or earned before it, every later slot up to `upto` drops by the same
+    amount; returns the amount (the kind's CT drops by it). Spending and expiry from the front then pass over
+    the hole (vector_expiry_holes)."""
+    lo, hi = b * nr, b * nr + nr
+    base = max(consumed, int(cum[lo - 1]) if lo > first else 0)
+    gone = max(int(cum[hi - 1]) - base, 0)
+    if gone:
+        for s in range(lo, hi):
+            if cum[s] > base:
+                cum[s] = base
+        for s in range(hi, upto):
+            cum[s] -= gone
+    return gone
+
+
 def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks, expiry_ev=None) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
     available (`credit`: the event's time plus the pending duration, never before an earlier event's:

@@ -57,7 +57,8 @@ from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_avai
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
                                               vector_pending_credit, vector_pending_setup, vector_spend,
-                                              vector_waiting, spend_one)
+                                              vector_waiting, spend_one, vector_expiry_holes,
+                                              expire_out_of_order)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
 from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
@@ -86,6 +87,10 @@ TAIL_MEMBERS = 32
 # s at 100k rows of a coffee_stars variant, tail 0 / 4 / 32: even history 0.26 / 0.28 / 0.32, skewed
 # (--skew 1.2) 1.21 / 0.77 / 0.92)
 TAIL_MEMBERS_TIERS = 4
+# ... and a tail member with at least this many events left finishes in runs of events with numpy
+# (_finish_in_runs) where the program allows it: on a skewed history the tail holds half the events
+# (docs/performance.md, "Skewed histories: the tail in runs")
+RUN_MIN_EVENTS = 64
 # Tiers that steps read settle by passes (_Kernel.run): when after the first pass at most this share of the
 # members is still settling, they go on apart from the others (_settle_apart)
 SETTLE_APART_AFTER = 1  # passes that must not have settled before members settle apart (run)
@@ -403,6 +408,10 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
             lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
             hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
             seen |= hi > lo
+            if k.expiry == "after_earning" and not k.pending:
+                # the kernel expires such a batch as a hole at its own moment (points.vector_expiry_holes),
+                # counted in the month of the moved moment: the same unless the two fall in different months
+                seen &= _month_number(own[early]) != _month_number(moved[early])
             out[starts[early[seen]]] = True
     return out
 
@@ -1575,6 +1584,9 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
+                if kind.expiry == "after_earning" and not kind.pending:  # out of earning order: holes
+                    vector_expiry_holes(st, kind, self.e_mem, self.e_time, exp_ev, self.end_us, self.m_evstart,
+                                        _moment_ranks)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
@@ -1627,6 +1639,8 @@ class _Kernel:
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
+                if "hole_here" in st:  # batches expiring before batches earned before them
+                    self._expire_holes(st, mm, idx)
             for kind in kinds:  # ... and pending points whose moment has come are available
                 st = self.kstate[kind.index]
                 if "CP" in st:
@@ -1729,9 +1743,13 @@ class _Kernel:
         qualified = self.prog.tiers.qualified if self.prog.tiers is not None else (lambda value: -1)
         vt = self.vtiers
         in_steps = vt is not None and vt.in_steps
+        runs = self._runs_fit()
         for m, start, count in zip(members.tolist(), starts.tolist(), counts.tolist()):
             end = start + count
             first = start + first_step
+            if runs and count - first_step >= RUN_MIN_EVENTS and self._member_runs_fit(m, start, first, end):
+                self._finish_in_runs(m, start, first, end, tier, mval, free_metric, is_ret, earned_metric_kind)
+                continue
             # the member's figures: events [start, end), their slots [start * nr, end * nr); positions below
             # are relative to `start` (a return's order and an expiry pointer are always the member's own)
             per_kind = []
@@ -1787,6 +1805,12 @@ class _Kernel:
                             c = pk[8][e - 1 - pk[3]]
                             if c > xb:
                                 pk[6] = c
+                        holes = pk[1].get("holes_at")
+                        if holes and idx in holes:  # points.expire_out_of_order, on her lists
+                            for b in holes[idx]:
+                                gone = expire_out_of_order(pk[8], 0, b - start, i * pk[2], pk[2], pk[6])
+                                pk[7] -= gone
+                                pk[1]["hole"][b] += gone
                     pend, idle = pk[13], pk[14]
                     if pend is not None:  # points.vector_mature
                         f = pend[5][i]
@@ -1920,6 +1944,165 @@ class _Kernel:
             tier[m] = t_now
             mval[m] = v
 
+    def _expire_holes(self, st, mm, idx) -> None:
+        """Batches expiring before batches earned before them, at the events `idx` of members `mm` where they
+        are due (points.vector_expiry_holes): a few members of a history, one at a time."""
+        here = st["hole_here"][idx]
+        if not here.any():
+            return
+        nr, cum, X, CT = st["nr"], st["cum"], st["X"], st["CT"]
+        for m, e in zip(mm[here].tolist(), idx[here].tolist()):
+            for b in st["holes_at"][e]:
+                gone = expire_out_of_order(cum, int(self.m_evstart[m]) * nr, b, e * nr, nr, int(X[m]))
+                CT[m] -= gone
+                st["hole"][b] += gone
+
+    def _runs_fit(self) -> bool:
+        """Whether the tail's members may finish in runs (`_finish_in_runs`): the program's steps keep no state
+        beyond the streams (X, CT), the tier and the metric: no pending points, inactivity, balance gates, tier
+        step of its own (a window, reviews), first guess of tiers by tier; and returns take back under the
+        `negative` policy (what they take does not depend on the balance)."""
+        vt = self.vtiers
+        if (vt is not None and vt.in_steps) or self.balance_rules or self.free_by_tier is not None:
+            return False
+        for kind in self.prog.kinds:
+            st = self.kstate[kind.index]
+            if "CP" in st or "DL" in st:
+                return False
+            if kind.policy != "negative" and any(sl.skey in self.claw for sl in st["rules"]):
+                return False
+        return True
+
+    def _member_runs_fit(self, m: int, start: int, first: int, end: int) -> bool:
+        """... and this member: she does not redeem, and no batch of hers expires at the moment it is earned
+        (the lockstep reads a stream's expiry before the event earns; a run reads the run's figures)."""
+        if self.redeems and self.m_redeems[m]:
+            return False
+        for st in self.kstate.values():
+            if "hole_here" in st and st["hole_here"][first:end].any():
+                return False
+            if "ptr" in st:
+                nr = st["nr"]
+                e = st["ptr"][first:end]
+                if ((e > start * nr) & (e > np.arange(first, end) * nr)).any():
+                    return False
+        return True
+
+    def _finish_in_runs(self, m: int, start: int, first: int, end: int, tier, mval, free_metric, is_ret,
+                        earned_metric_kind) -> None:
+        """Member `m`'s events [first, end) in runs (for programs `_runs_fit` admits): the same phases as the
+        lockstep's on the same arrays, a run of events at a time with numpy, each run as long as the member's
+        tier stays the one it started with (the run ends with the event that changes it) and no two of its
+        returns take back from the same order. Within a run every figure follows from the run's start:
+        the points by the tier's table, the streams by running sums, the stream's consumed front X by a running
+        maximum (expiry) shifted by what returns took (see below), the metric by a running sum."""
+        kinds = self.prog.kinds
+        tiers = self.prog.tiers
+        upgrades_all = self.e_valid | self.e_timer  # a timer's points: `tier_upgrade` (as _finish_one_by_one)
+        X = {k.index: int(self.kstate[k.index]["X"][m]) for k in kinds}
+        CT = {k.index: int(self.kstate[k.index]["CT"][m]) for k in kinds}
+        t, v = int(tier[m]), int(mval[m])
+        a = first
+        while a < end:
+            b = end
+            n = b - a
+            idx = np.arange(a, b)
+            # (2) earning, by the table of tier t, every slot of the run
+            per_kind = []
+            earned = np.zeros(n, dtype=np.int64)
+            for kind in kinds:
+                st = self.kstate[kind.index]
+                nr = st["nr"]
+                if not nr:
+                    per_kind.append(None)
+                    continue
+                P = np.empty((n, nr), dtype=np.int64)
+                for j, sl in enumerate(st["rules"]):
+                    P[:, j] = self.fixed[sl.skey][a:b] if sl.fixed else self.ptab[sl.skey][t + 1, a:b]
+                    if earned_metric_kind == kind.index and j != self.adjust_j.get(kind.index):
+                        earned += P[:, j]
+                st["pts"][a * nr:b * nr] = P.ravel()  # (a return's order may be in the run)
+                per_kind.append(P)
+            # (3) returns: what each takes back (the `negative` policy: all of it), at most one per order a run
+            rets = np.flatnonzero(is_ret[a:b])
+            if len(rets) > 1:
+                _, firsts = np.unique(self.ret_order_ev[a + rets], return_index=True)
+                if len(firsts) < len(rets):  # the run ends before a second return of the same order
+                    again = np.setdiff1d(np.arange(len(rets)), firsts)[0]
+                    n = int(rets[again])
+                    rets = rets[:again]
+            claws = []  # (kind, rule, return events, order slots, what each takes)
+            for kind in kinds:
+                st = self.kstate[kind.index]
+                for j, sl in enumerate(st["rules"]):
+                    if sl.skey not in self.claw or not len(rets):
+                        continue
+                    ridx = a + rets
+                    oslot = self.ret_order_ev[ridx] * st["nr"] + j
+                    pts_o = st["pts"][oslot]
+                    num, den = self.share_num[sl.skey][ridx], self.share_den[sl.skey][ridx]
+                    target = np.where(num == den, pts_o, half_even(pts_o * num, den))
+                    delta = target - st["clawed"][oslot]
+                    pos = delta > 0
+                    claws.append((kind, j, sl, rets[pos], oslot[pos], delta[pos]))
+                    if earned_metric_kind == kind.index:
+                        np.subtract.at(earned, rets[pos], delta[pos])  # (VectorTiers.taken_back: all of it)
+            # (4) the tier: the run ends with the first event after which the member holds another tier
+            t_after = t
+            if tiers is not None:
+                vs = v + np.cumsum(earned[:n] + free_metric[a:a + n])
+                q = np.where(upgrades_all[a:a + n], self.prog.tiers.qualified(vs), t)
+                moved = np.flatnonzero(q != t)
+                if len(moved):
+                    n = int(moved[0]) + 1
+                    t_after = int(q[n - 1])
+                v = int(vs[n - 1])
+            b = a + n
+            self.tier_before[a:b] = t
+            if tiers is not None:
+                self.tier_after[a:b] = t
+                self.tier_after[b - 1] = t_after
+            spent = {}
+            for kind, j, sl, r, oslot, delta in claws:
+                keep = r < n
+                r, oslot, delta = r[keep], oslot[keep], delta[keep]
+                self.kstate[kind.index]["clawed"][oslot] += delta
+                ta, tr, fx = self.claw[sl.skey]
+                ta[a + r], tr[a + r], fx[a + r] = delta, 0, True
+                s = spent.setdefault(kind.index, np.zeros(n, dtype=np.int64))
+                np.add.at(s, r, delta)
+            for kind, P in zip(kinds, per_kind):
+                if P is None:
+                    continue
+                st = self.kstate[kind.index]
+                nr = st["nr"]
+                cum = CT[kind.index] + np.cumsum(P[:n].ravel())
+                st["cum"][a * nr:b * nr] = cum
+                CT[kind.index] = int(cum[-1])
+                if "ptr" not in st:
+                    X[kind.index] += int(spent[kind.index].sum()) if kind.index in spent else 0
+                    continue
+                # (1) expiry, then what returns took: X_i = max(X_(i-1), c_i) + s_i; with S the running sum of
+                # s, Y_i = X_i - S_i = max(Y_(i-1), c_i - S_(i-1)) is a running maximum
+                e = st["ptr"][a:b]
+                due = e > start * nr
+                c = st["cum"][np.maximum(e - 1, 0)]
+                s = spent.get(kind.index)
+                S = np.cumsum(s) if s is not None else np.zeros(n, dtype=np.int64)
+                S_before = S - (s if s is not None else 0)
+                x0 = X[kind.index]
+                Y = np.maximum.accumulate(np.where(due, c - S_before, x0))
+                Y = np.maximum(Y, x0)
+                X_after = Y + S
+                st["Xexp"][a:b] = np.concatenate(([x0], X_after[:-1]))
+                X[kind.index] = int(X_after[-1])
+            t = t_after
+            a = b
+        for kind in kinds:
+            st = self.kstate[kind.index]
+            st["X"][m], st["CT"][m] = X[kind.index], CT[kind.index]
+        tier[m], mval[m] = t, v
+
     def _end_of_history(self, tier) -> None:
         """The end of the history: the last batches due expire; `tier` is each member's final tier."""
         kinds = self.prog.kinds
@@ -1934,6 +2117,12 @@ class _Kernel:
             e = st["ptr_end"]
             has = e > self.m_evstart * st["nr"]
             X[has] = np.maximum(X[has], st["cum"][e[has] - 1])
+            nr = st["nr"]
+            for m, b in st.get("end_holes", ()):  # points.expire_out_of_order, at the end of the history
+                gone = expire_out_of_order(st["cum"], int(self.m_evstart[m]) * nr, b,
+                                           int(self.m_evstart[m] + self.m_nev[m]) * nr, nr, int(X[m]))
+                st["CT"][m] -= gone
+                st["hole"][b] += gone
         if self.vtiers is not None:
             self.vtiers.at_end()  # reviews and grace periods due by the end of the history
         self.final_tier = tier
@@ -2079,6 +2268,8 @@ class _Kernel:
                 due = (at >= 0) | st["exp_tick"]
                 amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
                 ev_amount = amount.reshape(nev, nr).sum(axis=1)  # never negative: > 0 where a slot's is
+                if "hole" in st:  # expired before batches earned before it (points.expire_out_of_order)
+                    ev_amount = ev_amount + st["hole"]
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
                           _month_number(st["exp_ev"]), ev_amount, ev_amount > 0)
                 m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
