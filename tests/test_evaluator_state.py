@@ -21,7 +21,7 @@ T0 = _dt.datetime(2025, 1, 1)
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 5)), max_size=200))
 def test_log_map_is_a_dict_in_first_insertion_order(ops):
-    m, d = LogMap(), {}
+    m, d = LogMap.of(), {}
     snapshots = []
     for k, v in ops:
         m[f"k{k}"] = v

@@ -27,7 +27,7 @@ _UNLIMITED = UnlimitedLedger()
 
 
 def new_member(prog: CompiledProgram, member_id: str, attributes: Optional[dict] = None) -> MemberState:
-    st = MemberState(member_id, dict(attributes or {}), len(prog.kinds), len(prog.metrics))
+    st = MemberState.start(member_id, dict(attributes or {}), len(prog.kinds), len(prog.metrics))
     st.metrics = [None if m.window == "lifetime" else MetricLog() for m in prog.metrics]
     if prog.tiers:
         st.tier = prog.tiers.qualified(0)  # a tier from 0 is held from the start, without an effect

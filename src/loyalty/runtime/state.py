@@ -20,6 +20,10 @@ STATE_FORMAT = "loyalty-state/1"
 STATE_FORMAT_TIMED_IDS = "loyalty-state/2"
 STATE_FORMATS = (STATE_FORMAT, STATE_FORMAT_TIMED_IDS)
 _new = object.__new__  # a copy sets every slot itself
+# TimerQueue, KindState, LogMap and MemberState have no __init__: `X()` is a bare instance whose slots its
+# maker sets (`X.of(...)`, `X.empty()`, `X.start(...)`, `copy`), made through the type's own C call, which
+# costs about half of object.__new__(X) (a builtin called through its argument tuple); `program.apply` makes
+# six of them per event (docs/performance.md, "apply2")
 _tuple_new = tuple.__new__  # a Batch in one step
 
 
@@ -52,13 +56,17 @@ class TimerQueue:
 
     __slots__ = ("items", "head", "n")
 
-    def __init__(self, items: Optional[list] = None, head: int = 0, n: Optional[int] = None):
-        self.items = items if items is not None else []
-        self.head = head
-        self.n = len(self.items) if n is None else n
+    @classmethod
+    def of(cls, items: Optional[list] = None) -> "TimerQueue":
+        """A queue of `items` (sorted; none: empty)."""
+        q = cls()
+        q.items = items if items is not None else []
+        q.head = 0
+        q.n = len(q.items)
+        return q
 
     def copy(self) -> "TimerQueue":
-        q = _new(TimerQueue)
+        q = TimerQueue()
         q.items, q.head, q.n = self.items, self.head, self.n
         return q
 
@@ -109,7 +117,9 @@ class KindState:
     __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed", "adjusted",
                  "inactivity_deadline", "maturing", "expiring", "next_seq", "avail_sum", "pend_sum")
 
-    def __init__(self):
+    @classmethod
+    def empty(cls) -> "KindState":
+        self = cls()
         self.batches: list = []
         self.head = 0
         self.n = 0
@@ -121,25 +131,26 @@ class KindState:
         self.clawed = 0
         self.adjusted = 0  # points adjustments added (or took, negative): runtime/mechanics/adjustments.py
         self.inactivity_deadline: Optional[_dt.datetime] = None
-        self.maturing = TimerQueue()
-        self.expiring = TimerQueue()
+        self.maturing = TimerQueue.of()
+        self.expiring = TimerQueue.of()
         self.next_seq = 0
         self.avail_sum = 0
         self.pend_sum = 0
+        return self
 
     def copy(self) -> "KindState":
-        k = _new(KindState)
+        k = KindState()
         k.batches = self.batches  # batches are immutable; the list is shared
         k.head = self.head
         k.n = self.n
         k.owned = self.owned = False
         q = self.maturing  # TimerQueue.copy, written out
-        c = k.maturing = _new(TimerQueue)
+        c = k.maturing = TimerQueue()
         c.items = q.items
         c.head = q.head
         c.n = q.n
         q = self.expiring
-        c = k.expiring = _new(TimerQueue)
+        c = k.expiring = TimerQueue()
         c.items = q.items
         c.head = q.head
         c.n = q.n
@@ -250,7 +261,7 @@ class KindState:
                 expiring.append((b.expires_at, i))
         maturing.sort()
         expiring.sort()
-        self.maturing, self.expiring = TimerQueue(maturing), TimerQueue(expiring)
+        self.maturing, self.expiring = TimerQueue.of(maturing), TimerQueue.of(expiring)
         self.next_seq = len(self.batches)
 
 
@@ -308,13 +319,16 @@ class LogMap:
 
     __slots__ = ("levels", "tail", "oldest")
 
-    def __init__(self, levels: tuple = (), tail: Optional[dict] = None):
+    @classmethod
+    def of(cls, levels: tuple = (), tail: Optional[dict] = None) -> "LogMap":
+        self = cls()
         self.levels: tuple = levels  # oldest first
         self.tail: dict = tail if tail is not None else {}
         self.oldest = None  # (the oldest level, the latest moment in it): `drop_before`'s cache
+        return self
 
     def copy(self) -> "LogMap":
-        m = _new(LogMap)
+        m = LogMap()
         m.levels, m.tail, m.oldest = self.levels, self.tail.copy(), self.oldest
         return m
 
@@ -478,7 +492,10 @@ class MemberState:
         "goals", "enrolled", "paid",
     )
 
-    def __init__(self, member_id: str, attributes: dict, n_kinds: int, n_metrics: int):
+    @classmethod
+    def start(cls, member_id: str, attributes: dict, n_kinds: int, n_metrics: int) -> "MemberState":
+        """A member before her first event."""
+        self = cls()
         self.member_id = member_id
         self.attributes = attributes
         segs = attributes.get("segments") or ()
@@ -488,8 +505,8 @@ class MemberState:
         b = attributes.get("birthday")
         self.birthday: Optional[_dt.date] = _dt.date.fromisoformat(b) if isinstance(b, str) else b
         self.clock: Optional[_dt.datetime] = None
-        self.seen = LogMap()  # event id -> True
-        self.kinds = [KindState() for _ in range(n_kinds)]
+        self.seen = LogMap.of()  # event id -> True
+        self.kinds = [KindState.empty() for _ in range(n_kinds)]
         self.punches: dict[int, int] = {}
         self.visits = 0
         self.purchases = 0
@@ -519,22 +536,24 @@ class MemberState:
         # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends, the tier she holds by her
         # own qualifying), or None
         self.paid: Optional[tuple] = None
-        self.orders = LogMap()  # order id -> OrderRecord
+        self.orders = LogMap.of()  # order id -> OrderRecord
         self.rewards: dict[str, int] = {}  # reward -> count held
-        self.codes: set[str] = set()  # the codes the member has used (once each: runtime/mechanics/codes.py)
+        # the codes the member has used (once each: runtime/mechanics/codes.py); replaced, never changed in place
+        self.codes: set[str] = set()
         self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
+        return self
 
     def copy(self) -> "MemberState":
         """A copy that shares what the evaluator never changes in place (batches, frozen levels
         of ids and orders, metric lists up to their length): O(what one event can touch)."""
-        s = _new(MemberState)
+        s = MemberState()
         s.member_id = self.member_id
         s.attributes = self.attributes
         s.segments = self.segments
         s.birthday = self.birthday
         s.clock = self.clock
         m = self.seen  # LogMap.copy, written out
-        c = s.seen = _new(LogMap)
+        c = s.seen = LogMap()
         c.levels = m.levels
         c.tail = m.tail.copy()
         c.oldest = m.oldest
@@ -566,12 +585,12 @@ class MemberState:
         s.enrolled = self.enrolled
         s.paid = self.paid  # a tuple: replaced, never changed in place
         m = self.orders  # records are shared: the evaluator copies one before changing it
-        c = s.orders = _new(LogMap)
+        c = s.orders = LogMap()
         c.levels = m.levels
         c.tail = m.tail.copy()
         c.oldest = m.oldest
         s.rewards = self.rewards.copy()
-        s.codes = self.codes.copy() if self.codes else set()
+        s.codes = self.codes  # replaced, never changed in place (mechanics/codes.py)
         s.due = self.due
         return s
 
@@ -707,7 +726,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     """`lifetime[i]` says whether metric i is a lifetime metric (default: all windowed); `timed_ids` whether the
     program has a late-events window (event ids keep their moment: a `loyalty-state/1` list of ids gets the
     state's clock, so they are forgotten one window after it)."""
-    s = MemberState(doc.member_id, doc.attributes, 0, 0)
+    s = MemberState.start(doc.member_id, doc.attributes, 0, 0)
     s.clock = doc.clock
     if not timed_ids:
         ids = dict.fromkeys(doc.seen, True)
@@ -715,9 +734,9 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
         ids = dict(doc.seen)
     else:
         ids = dict.fromkeys(doc.seen, doc.clock)
-    s.seen = LogMap((ids,) if ids else ())
+    s.seen = LogMap.of((ids,) if ids else ())
     for kd in doc.kinds:
-        k = KindState()
+        k = KindState.empty()
         k.replace_live([Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule)
                         for b in kd.batches])
         k.debt, k.earned, k.redeemed, k.expired, k.clawed = kd.debt, kd.earned, kd.redeemed, kd.expired, kd.clawed
@@ -757,7 +776,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
         o.by_amount = od.by_amount
         o.counted = dict(od.counted)
         orders[oid] = o
-    s.orders = LogMap((orders,) if orders else ())
+    s.orders = LogMap.of((orders,) if orders else ())
     s.rewards = dict(doc.rewards)
     s.codes = set(doc.codes)
     return s

@@ -54,7 +54,7 @@ def use_codes(prog, st, ev, applicable: tuple, ledger, out: list) -> tuple:
             reason = None
         if reason is None:
             used.add(code)
-            st.codes.add(code)
+            st.codes = st.codes | {code}  # a new set: state copies share the old one
             out.append(Effect("code_used", t, scope=code_key(code), order=ev.order, event=ev.id))
         else:
             out.append(Effect("code_refused", t, scope=code_key(code), reason=reason, order=ev.order, event=ev.id))
