@@ -37,6 +37,8 @@ def count_rows(history, result: SimResult) -> SimResult:
     """Add the history's rows, counted by what coverage compares with the program, to `result`."""
     import numpy as np
 
+    from loyalty.runtime.arrays import distinct_sums  # dictionary codes: a small range, counted without a sort
+
     n = len(history)
     if not n:
         return result
@@ -49,7 +51,7 @@ def count_rows(history, result: SimResult) -> SimResult:
         cell = (TABLE, key, "rows")
         cells[cell] = cells.get(cell, 0) + count
 
-    for code, count in zip(*np.unique(kind, return_counts=True)):
+    for code, count in zip(*distinct_sums(kind)):
         add(_key("type", kinds[code] if code >= 0 else None), int(count))
     # order lines: (item, category as written) pairs
     line_codes = [kinds.index(t) for t in _LINE_TYPES if t in kinds]
@@ -57,24 +59,24 @@ def count_rows(history, result: SimResult) -> SimResult:
     if lines.any():
         width = int(cat_codes.max()) + 2 if len(cat_codes) else 1
         pairs = (item_codes[lines] + 1) * width + (cat_codes[lines] + 1)
-        uniq, counts = np.unique(pairs, return_counts=True)
+        uniq, counts = distinct_sums(pairs)
         items = _texts(history, "item", uniq // width - 1)
         cats = _texts(history, "category", uniq % width - 1)
         for item, cat, count in zip(items, cats, counts.tolist()):
             add(_key("line", item, cat), count)
     if "custom" in kinds:
         custom = kind == kinds.index("custom")
-        uniq, counts = np.unique(item_codes[custom], return_counts=True)
+        uniq, counts = distinct_sums(item_codes[custom])
         for name, count in zip(_texts(history, "item", uniq), counts.tolist()):
             add(_key("action", name), count)
     for column in ("store", "channel"):
         codes = history.code_array(column)
-        uniq, counts = np.unique(codes[codes >= 0], return_counts=True)
+        uniq, counts = distinct_sums(codes[codes >= 0])
         for name, count in zip(_texts(history, column, uniq), counts.tolist()):
             add(_key(column, name), count)
     # the codes purchases carry (several to a row, separated by spaces): rows per code
     carried = history.code_array("codes")
-    uniq, counts = np.unique(carried[carried >= 0], return_counts=True)
+    uniq, counts = distinct_sums(carried[carried >= 0])
     for text, count in zip(_texts(history, "codes", uniq), counts.tolist()):
         for code in dict.fromkeys((text or "").split()):
             add(_key("code", code), count)

@@ -86,14 +86,11 @@ def group_count(rows: int, jobs: int) -> int:
 
 
 def merge_in_order(results: list[SimResult]) -> SimResult:
-    """Merge pairwise as a balanced tree (fixed order), claims gathered once rather than re-sorted per merge."""
+    """Merge in order (`SimResult.merge_many`), claims gathered once rather than sorted."""
     claims = [c for r in results for c in r.claims]
     for r in results:
         r.claims = []
-    level = list(results) or [SimResult()]
-    while len(level) > 1:
-        level = [level[i].merge(level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
-    merged = level[0]
+    merged = SimResult.merge_many(results) if len(results) > 1 else results[0] if results else SimResult()
     merged.claims = claims
     return merged
 

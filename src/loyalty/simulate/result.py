@@ -169,32 +169,38 @@ class SimResult:
     @exact
     def merge(self, other: "SimResult") -> "SimResult":
         """A new result for the members of both (which must be disjoint)."""
+        return SimResult.merge_many([self, other])
+
+    @staticmethod
+    @exact
+    def merge_many(parts: list) -> "SimResult":
+        """A new result for the members of all `parts` (disjoint), as merging them two by two in any grouping
+        gives (sums are exact, so their order does not matter), each part's tables added once into one result
+        rather than copied at every level of a tree of merges."""
         out = SimResult()
-        for part in (self, other):
+        counts, cells, histograms = out.counts, out.cells, out.histograms
+        for part in parts:
             for name, value in part.counts.items():
-                out.count(name, value)
-            cells = out.cells
+                counts[name] = counts.get(name, 0) + value
             for cell, value in part.cells.items():
                 cells[cell] = cells.get(cell, 0) + value
             for name, hist in part.histograms.items():
-                target = out.histograms.setdefault(name, {})
+                target = histograms.setdefault(name, {})
                 for value, n in hist.items():
                     target[value] = target.get(value, 0) + n
             for budget, when in part.exhausted.items():
                 out.ran_out(budget, when)
             out.draw_winners.update(part.draw_winners)
-        for draw_period in sorted(set(self.draw_keys) | set(other.draw_keys)):
-            winners = out.draw_winners[draw_period]
-            keys = self.draw_keys.get(draw_period, []) + other.draw_keys.get(draw_period, [])
-            out.draw_keys[draw_period] = heapq.nlargest(winners, keys)
-        a, b = self.members, other.members
-        if not a or not b or a[-1] < b[0]:  # ranges of members in order (every engine's groups): no interleaving
-            out.members = a + b
-        elif b[-1] < a[0]:
-            out.members = b + a
+        for draw_period in sorted({d for part in parts for d in part.draw_keys}):
+            keys = [k for part in parts for k in part.draw_keys.get(draw_period, [])]
+            out.draw_keys[draw_period] = heapq.nlargest(out.draw_winners[draw_period], keys)
+        # each part's members are sorted by member id; ranges of members in order (every engine's groups) join
+        lists = [part.members for part in parts if part.members]
+        if all(a[-1] < b[0] for a, b in zip(lists, lists[1:])):
+            out.members = [m for members in lists for m in members]
         else:
-            out.members = list(heapq.merge(a, b))
-        out.claims = sorted(self.claims + other.claims)
+            out.members = list(heapq.merge(*lists))
+        out.claims = sorted(c for part in parts for c in part.claims)
         return out
 
     def canonical(self) -> dict:

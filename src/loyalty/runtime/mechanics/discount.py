@@ -102,10 +102,18 @@ def vector_discount_rules(kern) -> None:
             match &= vector_discount_trigger(kern, r)[kern.r_ev]
         return match
 
-    lost = vector_lost(kern, kern.discount_rules, lambda r: _vector_discount(kern, r, lines_of(r), start))
+    worths = {}  # per rule: (its lines, its worth on `start`), for the loop below (_reused_worth)
+
+    def worth_of(r):
+        worths[r.index] = _worth_on_start(kern, r, lines_of, start)
+        return worths[r.index][1]
+
+    lost = vector_lost(kern, kern.discount_rules, worth_of)
+    changed = None  # the rows an earlier rule took something off (paid is no longer `start` there)
     for r in kern.discount_rules:
-        match = lines_of(r)
-        d = _vector_discount(kern, r, match, paid)
+        d = None if lost is None else _reused_worth(kern, r, worths.get(r.index), changed, lost[r.index])
+        if d is None:
+            d = _vector_discount(kern, r, lines_of(r), paid)
         if lost is not None:  # what it would take off the lines it lost: nothing (as stacking.Stacked.run)
             d[lost[r.index]] = 0
         if r.limits:  # the cap grants part of the order's total, from its first lines on
@@ -113,7 +121,59 @@ def vector_discount_rules(kern) -> None:
             before = segmented_cumsum(d, kern.r_ev, kern.e_start) - d  # the earlier lines' discounts
             d = np.minimum(np.maximum(granted[kern.r_ev] - before, 0), d)
         paid -= d
+        if lost is not None:
+            changed = d != 0 if changed is None else changed | (d != 0)
         kern.discounts[r.index] = kern.discount_costs[r.index] = np.add.reduceat(d, kern.e_start)
+
+
+# a rule of these takes off each line what the line's own amount paid gives (_vector_discount): on a line whose
+# amount paid is what it was as the phase began, the worth stacking weighed is its discount
+_ROW_BY_ROW = ("discount", "discount_scale", "discount_each", "fixed_price")
+
+
+def _worth_on_start(kern, r, lines_of, start) -> tuple:
+    """(the rule's lines, what it takes off each row of `start`) for stacking's contest. A rule that reads neither
+    the spend nor a trigger is worth the same in every pass of the kernel's `_settle_spend` (which empties
+    `kern.discount_worths` as it begins, and `start` is the same in its passes): found once, in its first pass."""
+    from loyalty.runtime.mechanics.context import reads_lifetime_spend
+
+    import numpy as np
+
+    cache = getattr(kern, "discount_worths", None)
+    steady = cache is not None and r.trigger is None and r.action != "discount_scale" and \
+        not reads_lifetime_spend(kern.prog.doc["rules"][r.index])
+    if steady and not np.array_equal(cache.setdefault("start", start), start):  # (a guard: the same in each pass)
+        cache.clear()
+        cache["start"] = start
+    if steady and r.index in cache:
+        return cache[r.index]
+    match = lines_of(r)
+    worth = (match, _vector_discount(kern, r, match, start))  # (_vector_discount narrows a scale's lines in place)
+    if steady:
+        match.flags.writeable = False
+        worth[1].flags.writeable = False
+        cache[r.index] = worth
+    return worth
+
+
+def _reused_worth(kern, r, worth, changed, lost):
+    """What rule `r` takes off each row, from its worth on the rows as the phase began, when no row it would
+    take something off has been discounted since by an earlier rule: (a copy of) the worth; else None (to be
+    computed on the rows as they are now). Row by row for the rules of _ROW_BY_ROW, else event by event (an
+    order's amount off, a bundle's cheapest units, look at all the order's lines); lines it lost get nothing
+    either way."""
+    import numpy as np
+
+    if worth is None:
+        return None
+    match, d = worth
+    if changed is not None:
+        touched = changed & match
+        if r.action not in _ROW_BY_ROW and touched.any():
+            touched = np.logical_or.reduceat(touched, kern.e_start)[kern.r_ev]
+        if (touched & ~lost).any():
+            return None
+    return d if d.flags.writeable else d.copy()  # (a worth kept across passes is read-only)
 
 
 def _vector_discount(kern, r, match, paid):

@@ -642,6 +642,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
             result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known))
         if claims_only:
             result = SimResult(claims=result.claims)
+    parts = [result]  # merged once at the end (SimResult.merge_many): each merge copies every table
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
@@ -654,9 +655,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
             # cyclic collector, which seldom runs while numpy, not Python objects, takes the memory: a run of
             # many groups (every batch of `--grouped`) grew ~250 MB a group of 200,000 rows of every_mechanic
             kern.__dict__.clear()
-        result = result.merge(part)
+        parts.append(part)
     if claims_only:
-        return result
+        return SimResult.merge_many(parts)
     from loyalty.simulate.measures import add_customer_cells
 
     # the customers' own measures, once for the whole history; they depend on its rows alone, so a budget pass
@@ -669,7 +670,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         add_customer_cells(customers, history, plan, events)
         if warm is not None:
             warm["customers"] = customers
-    return result.merge(customers)
+    return SimResult.merge_many(parts + [customers])
 
 
 # ---------------------------------------------------------------------------------------------- the kernel
@@ -841,16 +842,17 @@ class _Kernel:
         """Per event, what it adds to the member's net spend (plan._purchase, returns.take_back): a running
         purchase what was paid, a valid return the share of its order's amount paid it takes back."""
         counted = (self.e_type == PURCHASE) & self.e_running
-        rets = (self.ret_order_ev >= 0) & self.e_valid
-        G, R, P = self.ret_G, self.ret_R, self.ret_prev
-        paid_o = np.where(rets, self.e_paid[np.maximum(self.ret_order_ev, 0)], 0)
+        rets = np.flatnonzero((self.ret_order_ev >= 0) & self.e_valid)  # (few: the shares only for them)
+        G, R, P = self.ret_G[rets], self.ret_R[rets], self.ret_prev[rets]
+        paid_o = self.e_paid[self.ret_order_ev[rets]]
 
         def share(total, upto):  # formulas.share, per return
             full = (G == 0) | (upto >= G)
             return np.where(full, total, half_even(total * upto, np.where(G == 0, 1, G)))
 
-        back = share(paid_o, R) - share(paid_o, P)
-        return np.where(counted, self.e_paid, 0) - np.where(rets, back, 0)
+        deltas = np.where(counted, self.e_paid, 0)
+        deltas[rets] -= share(paid_o, R) - share(paid_o, P)
+        return deltas
 
     def _settle_spend(self) -> None:
         """The amount paid for every line, each event's `spend_before` (the member's net spend before it) and
@@ -870,6 +872,7 @@ class _Kernel:
                 np.zeros(self.nev, dtype=np.int64)
         dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
                         for r in self.discount_rules)
+        self.discount_worths = {}  # discount.vector_discount_rules: worths that read no spend, kept across passes
         for _ in range(MAX_SPEND_PASSES):
             self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
