@@ -1494,17 +1494,26 @@ def _sorted_table(columns: dict, timezone: str):
     rows = columns["row"]
     time = order_key(columns["time"], columns["fold"], timezone)
     in_file_order = bool(np.all(rows[1:] >= rows[:-1]))
-    if in_file_order and _sorted_already(rank[codes], time):  # a file grouped by member: nothing to move
+    member_rank = rank[codes]
+    if in_file_order and _sorted_already(member_rank, time):  # a file grouped by member: nothing to move
         return pa.table({k: (_encoded_by_member(v, codes) if _is_ids(v) else v if isinstance(v, pa.Array)
                              else arrow(v)) for k, v in columns.items()}, schema=_schema())
     # stable sorts from the last key to the first; rows usually are in file order already, and so often is time
-    order = np.arange(len(rows)) if in_file_order else np.argsort(rows, kind="stable")
-    order = order[np.argsort(time[order], kind="stable")]  # timsort: one pass over a sorted run
-    ranks = rank[codes[order]]
-    for shift in range(0, max(len(rank) - 1, 1).bit_length(), 16):  # 16 bits at a time: numpy's radix sort
-        order = order[np.argsort(((ranks >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
-        ranks = rank[codes[order]]
-    table = pa.table({k: (_encoded_by_member(v.take(arrow(order)), codes[order]) if _is_ids(v) else
+    # (an export in time order: then the member sort is the only one)
+    if in_file_order and bool(np.all(time[1:] >= time[:-1])):
+        order, ranks = None, member_rank
+    else:
+        order = np.arange(len(rows)) if in_file_order else np.argsort(rows, kind="stable")
+        order = order[np.argsort(time[order], kind="stable")]  # timsort: one pass over a sorted run
+        ranks = member_rank[order]
+    passes = range(0, max(len(rank) - 1, 1).bit_length(), 16)
+    for shift in passes:  # 16 bits at a time: numpy's radix sort
+        by = np.argsort(((ranks >> shift) & 0xFFFF).astype(np.uint16), kind="stable")
+        order = by if order is None else order[by]
+        if shift != passes[-1]:
+            ranks = member_rank[order]
+    sorted_codes = codes[order] if any(_is_ids(v) for v in columns.values()) else None
+    table = pa.table({k: (_encoded_by_member(v.take(arrow(order)), sorted_codes) if _is_ids(v) else
                           _take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))
                       for k, v in columns.items()}, schema=_schema())
     return table
