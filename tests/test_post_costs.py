@@ -86,3 +86,19 @@ def test_merging_many_at_once_is_merging_two_at_a_time(parts):
         assert keys == heapq.nlargest(many.draw_winners[period], every)
     for p in parts:  # the parts are left as they were
         assert p.members == sorted(p.members)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.one_of(st.lists(st.integers(-3, 40), max_size=60),  # dictionary codes, -1 for none: a table
+                      st.lists(st.integers(-2**62, 2**62), max_size=30)))  # spread out: np.unique itself
+def test_distinct_inverse_is_np_unique_with_its_inverse(keys):
+    import numpy as np
+
+    from loyalty.runtime.arrays import distinct_inverse
+
+    keys = np.array(keys, dtype=np.int64)
+    uniq, inverse = distinct_inverse(keys)
+    want_uniq, want_inverse = np.unique(keys, return_inverse=True)
+    assert uniq.tolist() == want_uniq.tolist()
+    assert inverse.tolist() == want_inverse.reshape(-1).tolist()
+    assert uniq.dtype == np.int64 and inverse.dtype == np.int64

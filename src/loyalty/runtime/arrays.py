@@ -168,6 +168,23 @@ def next_period_start(us: np.ndarray, period: str) -> np.ndarray:
     return start
 
 
+def distinct_inverse(keys) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse=True) of int64 `keys`: the distinct keys ascending, and each key's index
+    among them. Keys over a small range (dictionary codes) are ranked through a table, without a sort."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if not len(keys):
+        return keys, np.zeros(0, dtype=np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo > max(4 * len(keys), 1 << 12):
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    offset = keys - lo
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[offset] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present) + lo, rank[offset]
+
+
 def distinct_sums(keys, values=None) -> tuple[np.ndarray, np.ndarray]:
     """The distinct int64 `keys` in ascending order, with how many times each occurs or, given `values`, the
     exact int64 sum of its values (np.unique's result, summed). Keys spread over a small range (months, days)

@@ -272,6 +272,8 @@ def _vector_event_losers(policy, rules, live, worths, nev):
     lost = [np.zeros(nev, dtype=bool) for _ in rules]
 
     def lose_events(members, where):
+        if not where.any():  # no event contested here (no exclusive rule, no one-per-order policy): none lost
+            return
         best = _vector_winners(rules, members, lambda i: live[i], lambda i: worths[i], nev)
         contested = where & (np.sum([live[i] for i in members], axis=0) > 1)
         for i in members:

@@ -38,7 +38,7 @@ from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, FEE, PURCHASE, RE
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
-from loyalty.runtime.arrays import distinct_sums
+from loyalty.runtime.arrays import distinct_inverse, distinct_sums
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.codes import vector_codes
@@ -945,7 +945,7 @@ class _Kernel:
         rows = self.rows
         catalog = self.prog.catalog
         pair = self.r_item * (len(rows.cat_names) + 1) + (self.r_cat + 1)
-        uniq, inv = np.unique(pair, return_inverse=True)
+        uniq, inv = distinct_inverse(pair)  # (np.unique's, without sorting every row)
         named = []
         for p in uniq.tolist():
             ic, cc = divmod(p, len(rows.cat_names) + 1)
