@@ -141,28 +141,56 @@ def punches_back(st, o, rule_share) -> None:
 def vector_discounts(kern) -> None:
     """The vectorised step (for the kernel `kern`, simulate/vector/kernel.py: every member's rows at once).
     Free units by prefix sums: the counter is a running sum of units bought less units returned, the
-    units given so far a running max of the cycle count (a return never re-grants a free unit)."""
+    units given so far a running max of the cycle count (a return never re-grants a free unit).
+
+    Which lines get how many free units reads only the lines a card matches and the units returns carry
+    back, not what the lines cost: a kernel runs this step once per spend pass, tier pass and tier of its
+    first guess (every_mechanic at 1M rows: ~140 times), so that part is kept per rule on the kernel
+    (`punch_cards`) and made again only when the matched lines or the returned units differ."""
     import numpy as np
 
-    from loyalty.runtime.arrays import (PURCHASE, Unsupported, cycle_count, fits, half_even, segmented_cummax,
-                                        segmented_cumsum)
+    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even
 
-    nrows = kern.nrows
     paid = kern.paid  # after the discount rules (discount.vector_discount_rules), lowered here in place
     r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
-    first_row_of_event = kern.e_start
-    # each row's item cost from the catalog, -1 where there is none (as the scalar `_punch`)
-    costs = kern.prog.item_costs
-    names = kern.rows.item_names
-    item_cost = np.array([costs.get((names[c] if c >= 0 else None) or "", -1) for c in range(len(names))] or [0],
-                         dtype=np.int64)
-    row_cost = np.where(kern.r_item >= 0, item_cost[np.maximum(kern.r_item, 0)], -1)
+    cards = kern.__dict__.setdefault("punch_cards", {})
     for r in kern.punch_rules:
         match = kern._line_match(r) & r_purchase
-        units = np.where(match, kern.r_qty, 0)
         back = kern.punch_back[r.index]
+        card = cards.get(r.index)
+        if card is None or not (np.array_equal(card.match, match) and np.array_equal(card.back, back)):
+            card = cards[r.index] = _FreeUnits(kern, r, match, back)
+        num, den = r.percent
+        if not fits(int(paid.max(initial=0)), card.k_max, num):
+            raise Unsupported("amounts too large for 64-bit punch card arithmetic")
+        has, k = card.rows, card.k
+        d = half_even(paid[has] * k * num, kern.r_qty[has] * den * 100)
+        paid[has] -= d
+        d_ev = np.zeros(kern.nev, dtype=np.int64)
+        np.add.at(d_ev, kern.r_ev[has], d)
+        kern.discounts[r.index] = d_ev
+        # cost: the free units' catalog cost when every one has it (a free card), else the discount
+        kern.discount_costs[r.index] = np.where(card.missing, d_ev, card.unit) if card.unit is not None else d_ev
+    kern.e_paid = np.add.reduceat(paid, kern.e_start)
+
+
+class _FreeUnits:
+    """A punch card's free units on a kernel's rows (`vector_discounts`): the rows that get any (`rows`), how
+    many each (`k`), and for a free card the events with a free unit of no catalog cost (`missing`) and the
+    free units' catalog cost per event (`unit`, None for a card at a percentage off)."""
+
+    __slots__ = ("match", "back", "rows", "k", "k_max", "missing", "unit")
+
+    def __init__(self, kern, r, match, back):
+        import numpy as np
+
+        from loyalty.runtime.arrays import (Unsupported, cycle_count, fits, segmented_cummax, segmented_cumsum)
+
+        self.match, self.back = match, back.copy()
+        nrows = kern.nrows
+        units = np.where(match, kern.r_qty, 0)
         delta = units.copy()
-        delta[first_row_of_event] -= back  # returns: one entry on the return's first row
+        delta[kern.e_start] -= back  # returns: one entry on the return's first row
         # a cycle or a count of units past int64 (a 20-digit cycle, quantities near 2**63): the evaluator's
         if not fits(r.cycle + 1, r.free + 1) or float(np.abs(delta).sum(dtype=np.float64)) >= 2.0 ** 61:
             raise Unsupported("a punch card cycle or unit count too large for 64-bit arithmetic")
@@ -177,24 +205,26 @@ def vector_discounts(kern) -> None:
         given_before[kern.m_rowstart] = 0
         k = np.where(match, given_after - given_before, 0)
         num, den = r.percent
-        if not fits(int(paid.max(initial=0)), int(k.max(initial=0)), num) or not fits(
-                int(kern.r_qty.max(initial=0)), den, 100):
+        if not fits(int(kern.r_qty.max(initial=0)), den, 100):
             raise Unsupported("amounts too large for 64-bit punch card arithmetic")
-        has = k > 0
-        d = np.zeros(nrows, dtype=np.int64)
-        d[has] = half_even(paid[has] * k[has] * num, kern.r_qty[has] * den * 100)
-        paid -= d
-        kern.discounts[r.index] = d_ev = np.add.reduceat(d, kern.e_start)
-        # cost: the free units' catalog cost when every one has it (a free card), else the discount
+        self.rows = np.flatnonzero(k > 0)
+        self.k = k[self.rows]
+        self.k_max = int(k.max(initial=0))
+        self.missing = self.unit = None
         if (num, den) == (100, 1):
-            if not fits(int(k.max(initial=0)), int(row_cost.max(initial=0))):
+            # each row's item cost from the catalog, -1 where there is none (as the scalar `_punch`)
+            costs, names = kern.prog.item_costs, kern.rows.item_names
+            item_cost = np.array([costs.get((names[c] if c >= 0 else None) or "", -1) for c in range(len(names))]
+                                 or [0], dtype=np.int64)
+            row_cost = np.where(kern.r_item >= 0, item_cost[np.maximum(kern.r_item, 0)], -1)
+            if not fits(self.k_max, int(row_cost.max(initial=0))):
                 raise Unsupported("amounts too large for 64-bit punch card arithmetic")
-            missing = np.add.reduceat((has & (row_cost < 0)).astype(np.int64), kern.e_start) > 0
-            unit = np.add.reduceat(np.where(has, k * np.maximum(row_cost, 0), 0), kern.e_start)
-            kern.discount_costs[r.index] = np.where(missing, d_ev, unit)
-        else:
-            kern.discount_costs[r.index] = d_ev
-    kern.e_paid = np.add.reduceat(paid, kern.e_start)
+            row_cost = row_cost[self.rows]
+            ev = kern.r_ev[self.rows]
+            self.missing = np.zeros(kern.nev, dtype=bool)
+            self.missing[ev[row_cost < 0]] = True
+            self.unit = np.zeros(kern.nev, dtype=np.int64)
+            np.add.at(self.unit, ev, self.k * np.maximum(row_cost, 0))
 
 
 class PunchCard(Mechanic):

@@ -138,17 +138,21 @@ def guess_by_tier(prog) -> bool:
     points each purchase earns or what it pays, so that passes from the first tier everywhere go back and
     forth."""
     tiers = prog.tiers
-    return tiers is not None and prog.metrics[tiers.metric].kind in ("earned", "spend") and not prog.budgets
+    return tiers is not None and prog.metrics[tiers.metric].kind in ("earned", "spend")
 
 
 def tiers_alike(prog) -> list:
     """The tier states a member can hold (-1: none, where the first tier needs more than nothing), in groups
     that the kernel's state-free steps cannot tell apart: with no `for tier` condition anywhere, they read a
-    tier only through its discount, so tiers with the same discount (or none) are alike."""
+    tier only through its discount, so tiers with the same discount (or none) are alike. Not under budgets or
+    earning parts' caps: those cut the points of the tier a run guesses only (limits.vector_limits), so each
+    tier needs a run of its own."""
     tiers = prog.tiers
     states = range(min(tiers.qualified(0), 0), len(tiers.tiers))
     docs = list(prog.doc.get("rules", ())) + list(prog.doc.get("draws", ()))
     if any(c.get("kind") == "tiers" for d in docs for c in d.get("conditions", ())):
+        return [[t] for t in states]
+    if prog.budgets or any(r.limits for r in prog.rules if r.action in ("earn_per_spend", "multiplier")):
         return [[t] for t in states]
     groups: dict = {}
     for t in states:

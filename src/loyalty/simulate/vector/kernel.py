@@ -1397,7 +1397,7 @@ class _Kernel:
             spend = {"spend_before": self.spend_before[members[self.e_mem]]}
             apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess, spend))
         plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
-        claims_only = self.claims_only
+        claims_only, warm = self.claims_only, self.warm
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
@@ -1407,6 +1407,7 @@ class _Kernel:
             part.claims_only = claims_only
             parts.append(part.run(guess))
             part.__dict__.clear()
+        _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
         return parts[0].merge(parts[1])
 
     def _tier_guess_by_tier(self) -> np.ndarray:
@@ -2740,6 +2741,22 @@ class _Kernel:
 # the timers read the history's rows as they read the kernel's events (_with_timer_points)
 for _name in ("member_names", "member_attributes", "member_birthdays"):
     setattr(_RowEvents, _name, _Kernel.__dict__[_name])
+
+
+def _warm_from_parts(warm: dict, second: np.ndarray, first_warm: dict, second_warm: dict) -> None:
+    """What two kernels of a kernel's members settled apart (`_Kernel._settle_apart`) left as their first guesses
+    (the tiers and spend they settled on), put together for the whole kernel's events, so that the next budget
+    pass over these rows starts from them too (`warm`). `second`: per event of the whole kernel, whether it is
+    the second kernel's (each kernel's events are the whole kernel's in their order)."""
+    for key in ("tier_guess", "spend_before"):
+        a, b = first_warm.get(key), second_warm.get(key)
+        if a is None or b is None or len(a) + len(b) != len(second):
+            warm.pop(key, None)  # (a stale guess costs passes, never the result; none costs the first guess)
+            continue
+        both = np.empty(len(second), dtype=np.int64)
+        both[~second] = a
+        both[second] = b
+        warm[key] = both
 
 
 def _tail_available(pk) -> int:
