@@ -192,3 +192,22 @@ def test_generated_histories_of_gym_and_beauty_points(monkeypatch, seed, members
     with monkeypatch.context() as m:
         m.setattr(kernel, "same_inputs", lambda *args: False)
         assert simulate_vector(plan, history).canonical() == vec
+
+
+def test_inputs_are_equal_by_value_and_type():
+    """What the record compares: arrays by dtype, shape and value; containers element by element (plain lists
+    such as the members' names at once); plain values of the same type; other objects by identity."""
+    from loyalty.simulate.vector.lockstep_inputs import _copy, _equal
+
+    names = ["m1", "m2", None]
+    assert _equal(_copy(names), names) and not _equal(names, ["m1", "m2", ""])
+    assert not _equal([1], [1.0]) and not _equal([True], [1]) and not _equal((1,), [1])
+    assert _equal({"a": [np.arange(3), 2]}, _copy({"a": [np.arange(3), 2]}))
+    assert not _equal({"a": [np.arange(3), 2]}, {"a": [np.arange(3.0), 2]})
+    assert not _equal(np.zeros(2, dtype=np.int64), np.zeros(3, dtype=np.int64))
+    thing = object()
+    assert _equal(thing, thing) and not _equal(thing, object())
+    table = np.arange(4)
+    copied = _copy({"t": table})
+    table[0] = 9  # a copy, not the array the lockstep may write into
+    assert copied["t"][0] == 0

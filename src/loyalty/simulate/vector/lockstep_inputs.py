@@ -28,13 +28,21 @@ from loyalty.runtime.arrays import RETURN, fits
 _AT_TIERS = ("ptab", "free_by_tier", "spend_deltas")
 
 
+_PLAIN = {type(None), bool, int, float, str, bytes}
+
+
+def _plain(values) -> bool:
+    """Whether a list or tuple holds plain values only (the members' names: compared and copied at C speed)."""
+    return set(map(type, values)) <= _PLAIN
+
+
 def _copy(value):
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_copy(v) for v in value) if type(value) in (list, tuple) else value
+    if type(value) in (list, tuple):
+        return type(value)(value) if _plain(value) else type(value)(_copy(v) for v in value)
     return value
 
 
@@ -45,7 +53,11 @@ def _equal(a, b) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if type(a) in (list, tuple):
-        return type(b) is type(a) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        if type(b) is not type(a) or len(a) != len(b):
+            return False
+        if _plain(a) and _plain(b):
+            return list(map(type, a)) == list(map(type, b)) and a == b  # (1 == 1.0 == True)
+        return all(_equal(x, y) for x, y in zip(a, b))
     if a is None or isinstance(a, (bool, int, float, str, bytes, np.generic)):
         return type(a) is type(b) and bool(a == b)
     return a is b  # any other object: the same one (the program, the plan, the rows, the slots)
