@@ -72,6 +72,7 @@ from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
 from loyalty.simulate.scenario import members_redeem
+from loyalty.simulate.vector.lockstep_inputs import recorded, reuse, same_inputs
 from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
@@ -680,6 +681,7 @@ class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
     claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
     free_by_tier = None  # the first guess's metric per tier (_tier_guess_by_tier), else None
+    lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1356,6 +1358,7 @@ class _Kernel:
             self._replay()
             if not reads_tier(prog) or np.array_equal(self.tier_before, self.tier_guess):
                 if reads_tier(prog):
+                    self.lockstep_record = None  # (its copies: no pass follows)
                     self.warm["tier_guess"] = self.tier_guess
                 return self._claims_result() if self.claims_only else self._aggregate()
             # apart only once a pass after the first has not settled: a lockstep's cost follows its busiest
@@ -1438,7 +1441,7 @@ class _Kernel:
         self.ptab = tables
         self.free_by_tier = free
         try:
-            self._lockstep()
+            self.lockstep_record = recorded(self, self._lockstep)  # (the pass that confirms it may reuse it)
         finally:
             self.free_by_tier = None
         return self.tier_before.copy()
@@ -1446,7 +1449,16 @@ class _Kernel:
     def _replay(self) -> None:
         """One pass over the history: the state-free steps (on `tier_guess`), then the lockstep."""
         self._state_free()
-        self._lockstep()
+        # a lockstep that would read what the last one read is not run again (lockstep_inputs.py): typically
+        # the pass that confirms the tiers the last one found
+        record, self.lockstep_record = self.lockstep_record, None
+        if record is not None and np.array_equal(record.after["tier_before"], self.tier_guess) and \
+                same_inputs(self, record, self._free_metric):
+            reuse(self, record)
+        elif reads_tier(self.prog):  # another pass may follow
+            self.lockstep_record = recorded(self, self._lockstep)
+        else:
+            self._lockstep()
         self._after_lockstep()
 
     def _state_free(self) -> None:
