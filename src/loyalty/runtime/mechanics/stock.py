@@ -55,23 +55,36 @@ def claim_order(kern, units):
 
 def record_claims(kern, key: str, ev, seq, amounts) -> None:
     """Record claims on the ledger key `key` (at events `ev`, member claim indexes `seq`, amounts asked), those
-    that can place the key's cutoff (`claims_that_can_cut`), in `kern.claims` for the next budget pass (simulate/budgets.py), in service order (time, member id, seq): the
-    order the pass's merge and cutoff search sort all claims in, so each key's claims arrive as one sorted run
-    and those sorts only merge runs (store_load at 1M rows: 2 x 1M claims, their sort ~3.5 s of CPU when the
-    kernel's event order left them unsorted). (member, seq) is unique among one key's claims, so this order is
-    the claims' own (tuple) order."""
+    that can place the key's cutoff (`claims_that_can_cut`), in `kern.claims` for the next budget pass
+    (simulate/budgets.py), in service order (time, member id, seq): the order the pass's merge and cutoff search
+    sort all claims in, so each key's claims arrive as one sorted run and those sorts only merge runs
+    (store_load at 1M rows: 2 x 1M claims, their sort ~3.5 s of CPU when the kernel's event order left them
+    unsorted). (member, seq) is unique among one key's claims, so this order is the claims' own (tuple) order.
+    Only the claims up to the moment where these reach the limit are sorted (those after it come after the
+    first claim that reaches it, in service order as in time)."""
     import numpy as np
 
-    names = np.array(kern.member_names, dtype=object)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))  # member ids in text order
-    mem = kern.e_mem[ev]
     t = kern.e_time[ev]
-    order = np.lexsort((seq, rank[mem], t))
-    asked = np.asarray(amounts)[order]
-    order = order[:claims_that_can_cut(asked, kern.prog.budgets.get(key))]
-    kern.claims.extend(zip(t[order].tolist(), names[mem[order]].tolist(), seq[order].tolist(),
-                           [key] * len(order), asked[:len(order)].tolist()))
+    asked = np.asarray(amounts)
+    limit = kern.prog.budgets.get(key)
+    if limit is not None and len(asked) and asked.min() >= 0:
+        by_time = np.argsort(t)
+        reached = np.flatnonzero((np.cumsum(asked[by_time]) >= limit) & (asked[by_time] > 0))
+        if len(reached):
+            within = np.flatnonzero(t <= t[by_time[reached[0]]])
+            ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
+    mem = kern.e_mem[ev]
+    # the members' ids in text order, among the members claiming
+    present, at = np.unique(mem, return_inverse=True)
+    names = kern.member_names
+    text = [names[m] for m in present.tolist()]
+    rank = np.empty(len(present), dtype=np.int64)
+    rank[sorted(range(len(text)), key=text.__getitem__)] = np.arange(len(present))
+    order = np.lexsort((seq, rank[at.reshape(-1)], t))
+    asked = asked[order]
+    order = order[:claims_that_can_cut(asked, limit)]
+    kern.claims.extend(zip(t[order].tolist(), [text[i] for i in at.reshape(-1)[order].tolist()],
+                           seq[order].tolist(), [key] * len(order), asked[:len(order)].tolist()))
 
 
 def claims_that_can_cut(asked, limit) -> int:
