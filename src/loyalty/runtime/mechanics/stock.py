@@ -112,16 +112,33 @@ def grant_in_service_order(kern, key: str, ev, seq):
     recorded in `kern.claims` for the next pass (simulate/budgets.py)."""
     import numpy as np
 
-    names = np.array(kern.member_names, dtype=object)[kern.e_mem[ev]]
-    t = kern.e_time[ev]
     cutoff = kern.known.get(key)
     record_claims(kern, key, ev, seq, np.ones(len(ev), dtype=np.int64))
     if cutoff is None:
         return np.ones(len(ev), dtype=bool)
-    (ct, cm, cs), left = cutoff
-    same_t, same_m = t == ct, names == cm
-    before = (t < ct) | (same_t & ((names < cm) | (same_m & (seq < cs))))
-    return before | (same_t & same_m & (seq == cs) & (left >= 1))
+    position, left = cutoff
+    before, here = before_or_at(kern, kern.e_time[ev], kern.e_mem[ev], seq, position)
+    return before | (here & (left >= 1))
+
+
+def before_or_at(kern, t, mem, seq, position):
+    """Per claim (at times `t`, of the kernel's members `mem`, member claim indexes `seq`), whether it comes
+    before the claim at `position` (time, member id, seq) in service order, and whether it is that claim. Member
+    ids are compared (as text) only where the times tie."""
+    import numpy as np
+
+    ct, cm, cs = position
+    before = t < ct
+    here = np.zeros(len(t), dtype=bool)
+    tie = np.flatnonzero(t == ct)
+    if len(tie):
+        names = kern.member_names
+        text = [names[m] for m in mem[tie].tolist()]
+        lt = np.array([n < cm for n in text], dtype=bool)
+        same = np.array([n == cm for n in text], dtype=bool)
+        before[tie] = lt | (same & (seq[tie] < cs))
+        here[tie] = same & (seq[tie] == cs)
+    return before, here
 
 
 def service_rank(r) -> tuple:
