@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from loyalty.runtime.mechanics.stock import claims_that_can_cut, record_claims  # noqa: E402
+from loyalty.runtime.mechanics.stock import before_or_at, claims_that_can_cut, record_claims  # noqa: E402
 from loyalty.simulate.budgets import CutoffLedger, FirstPassScout, find_cutoffs  # noqa: E402
 from loyalty.simulate.engine import replay_members  # noqa: E402
 from loyalty.simulate.vector import kernel as vector_kernel  # noqa: E402
@@ -25,7 +25,8 @@ from test_vector_kernel import _history, _plan, _program  # noqa: E402
 @given(data=st.data(), nmem=st.integers(1, 6), n=st.integers(0, 40))
 def test_recorded_claims_are_in_the_claims_own_order(data, nmem, n):
     """Member ids whose text order is not their kernel order, times that tie (one minute, several members),
-    a member's claim indexes: the recorded claims are the tuples (time, member, seq, key, amount) sorted."""
+    a member's claim indexes, a limit or none: the recorded claims are the tuples (time, member, seq, key, amount)
+    sorted, up to where they reach the limit."""
     names = data.draw(st.lists(st.text("ab1", min_size=1, max_size=3), min_size=nmem, max_size=nmem, unique=True))
     e_mem = np.array(sorted(data.draw(st.lists(st.integers(0, nmem - 1), min_size=n, max_size=n))), dtype=np.int64)
     e_time = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
@@ -38,11 +39,15 @@ def test_recorded_claims_are_in_the_claims_own_order(data, nmem, n):
         seq[i] = counts.get(m, 0)
         counts[m] = seq[i] + 1
     amounts = np.array(data.draw(st.lists(st.integers(0, 50), min_size=n, max_size=n)), dtype=np.int64)
-    kern = SimpleNamespace(member_names=names, e_mem=e_mem, e_time=e_time, claims=[], prog=SimpleNamespace(budgets={}))
+    limit = data.draw(st.none() | st.integers(0, 300))
+    budgets = {} if limit is None else {"rule:launch bonus": limit}
+    kern = SimpleNamespace(member_names=names, e_mem=e_mem, e_time=e_time, claims=[],
+                           prog=SimpleNamespace(budgets=budgets))
     record_claims(kern, "rule:launch bonus", ev, seq, amounts)
     expected = sorted(zip(e_time[ev].tolist(), [names[m] for m in e_mem[ev].tolist()], seq.tolist(),
                           ["rule:launch bonus"] * n, amounts.tolist()))
-    assert kern.claims == expected
+    # up to the first claim (in that order) asking more than nothing at which they reach the limit
+    assert kern.claims == expected[:claims_that_can_cut(np.array([c[4] for c in expected], dtype=np.int64), limit)]
 
 
 def _kernel_claims(monkeypatch):
@@ -140,3 +145,21 @@ def test_claims_that_can_cut():
     assert claims_that_can_cut(np.array([3, 4]), None) == 2
     assert claims_that_can_cut(np.array([9, -4, 3]), 5) == 3
     assert claims_that_can_cut(np.array([], dtype=np.int64), 5) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), n=st.integers(0, 30))
+def test_before_or_at_a_cutoff_is_the_claims_tuple_order(data, n):
+    """Claims at tied times of members whose ids sort otherwise than their kernel order, against a cutoff's
+    position (time, member id, seq) that is one of them or none of them (a member of another group of rows):
+    before it and at it exactly as the tuples (time, member id, seq) compare."""
+    names = data.draw(st.lists(st.text("ab1", min_size=1, max_size=3), min_size=1, max_size=5, unique=True))
+    mem = np.array(data.draw(st.lists(st.integers(0, len(names) - 1), min_size=n, max_size=n)), dtype=np.int64)
+    t = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
+    seq = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
+    claims = list(zip(t.tolist(), [names[m] for m in mem.tolist()], seq.tolist()))
+    position = data.draw(st.sampled_from(claims) if claims and data.draw(st.booleans()) else
+                         st.tuples(st.integers(0, 3), st.text("ab1", min_size=1, max_size=3), st.integers(0, 3)))
+    before, here = before_or_at(SimpleNamespace(member_names=names), t, mem, seq, position)
+    assert before.tolist() == [c < position for c in claims]
+    assert here.tolist() == [c == position for c in claims]

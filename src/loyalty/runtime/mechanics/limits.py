@@ -10,7 +10,7 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.registry import ProgramMechanic
-from loyalty.runtime.mechanics.stock import record_claims, take_stock
+from loyalty.runtime.mechanics.stock import before_or_at, record_claims, take_stock
 from loyalty.runtime.timeutil import period_key
 
 
@@ -220,7 +220,6 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
     pos = np.arange(len(ev))
     seq = pos - np.maximum.accumulate(np.where(first, pos, 0))
     t = kern.e_time[ev]
-    names = np.array(kern.member_names, dtype=object)
     asked: dict = {}  # budget -> its claims (events, member claim indexes, amounts asked) by column
     for ci, c in enumerate(columns):
         mine = np.flatnonzero(col == ci)
@@ -240,11 +239,8 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
             units = a
             cut = np.zeros(len(mine), dtype=bool)
         else:
-            (ct, cm, cs), left = cutoff
-            tm, sm, nm = t[mine], seq[mine], names[mem[mine]]
-            same_t, same_m = tm == ct, nm == cm
-            before = (tm < ct) | (same_t & ((nm < cm) | (same_m & (sm < cs))))
-            here = same_t & same_m & (sm == cs)
+            position, left = cutoff
+            before, here = before_or_at(kern, t[mine], mem[mine], seq[mine], position)
             got = np.where(before, claim, np.where(here, np.minimum(claim, left), 0))
             cut = got < claim
             units = np.where(cut, budget_units(got, unit, kind) if kind is not None else 0, a)

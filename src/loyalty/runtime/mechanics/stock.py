@@ -55,23 +55,36 @@ def claim_order(kern, units):
 
 def record_claims(kern, key: str, ev, seq, amounts) -> None:
     """Record claims on the ledger key `key` (at events `ev`, member claim indexes `seq`, amounts asked), those
-    that can place the key's cutoff (`claims_that_can_cut`), in `kern.claims` for the next budget pass (simulate/budgets.py), in service order (time, member id, seq): the
-    order the pass's merge and cutoff search sort all claims in, so each key's claims arrive as one sorted run
-    and those sorts only merge runs (store_load at 1M rows: 2 x 1M claims, their sort ~3.5 s of CPU when the
-    kernel's event order left them unsorted). (member, seq) is unique among one key's claims, so this order is
-    the claims' own (tuple) order."""
+    that can place the key's cutoff (`claims_that_can_cut`), in `kern.claims` for the next budget pass
+    (simulate/budgets.py), in service order (time, member id, seq): the order the pass's merge and cutoff search
+    sort all claims in, so each key's claims arrive as one sorted run and those sorts only merge runs
+    (store_load at 1M rows: 2 x 1M claims, their sort ~3.5 s of CPU when the kernel's event order left them
+    unsorted). (member, seq) is unique among one key's claims, so this order is the claims' own (tuple) order.
+    Only the claims up to the moment where these reach the limit are sorted (those after it come after the
+    first claim that reaches it, in service order as in time)."""
     import numpy as np
 
-    names = np.array(kern.member_names, dtype=object)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))  # member ids in text order
-    mem = kern.e_mem[ev]
     t = kern.e_time[ev]
-    order = np.lexsort((seq, rank[mem], t))
-    asked = np.asarray(amounts)[order]
-    order = order[:claims_that_can_cut(asked, kern.prog.budgets.get(key))]
-    kern.claims.extend(zip(t[order].tolist(), names[mem[order]].tolist(), seq[order].tolist(),
-                           [key] * len(order), asked[:len(order)].tolist()))
+    asked = np.asarray(amounts)
+    limit = kern.prog.budgets.get(key)
+    if limit is not None and len(asked) and asked.min() >= 0:
+        by_time = np.argsort(t)
+        reached = np.flatnonzero((np.cumsum(asked[by_time]) >= limit) & (asked[by_time] > 0))
+        if len(reached):
+            within = np.flatnonzero(t <= t[by_time[reached[0]]])
+            ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
+    mem = kern.e_mem[ev]
+    # the members' ids in text order, among the members claiming
+    present, at = np.unique(mem, return_inverse=True)
+    names = kern.member_names
+    text = [names[m] for m in present.tolist()]
+    rank = np.empty(len(present), dtype=np.int64)
+    rank[sorted(range(len(text)), key=text.__getitem__)] = np.arange(len(present))
+    order = np.lexsort((seq, rank[at.reshape(-1)], t))
+    asked = asked[order]
+    order = order[:claims_that_can_cut(asked, limit)]
+    kern.claims.extend(zip(t[order].tolist(), [text[i] for i in at.reshape(-1)[order].tolist()],
+                           seq[order].tolist(), [key] * len(order), asked[:len(order)].tolist()))
 
 
 def claims_that_can_cut(asked, limit) -> int:
@@ -99,16 +112,33 @@ def grant_in_service_order(kern, key: str, ev, seq):
     recorded in `kern.claims` for the next pass (simulate/budgets.py)."""
     import numpy as np
 
-    names = np.array(kern.member_names, dtype=object)[kern.e_mem[ev]]
-    t = kern.e_time[ev]
     cutoff = kern.known.get(key)
     record_claims(kern, key, ev, seq, np.ones(len(ev), dtype=np.int64))
     if cutoff is None:
         return np.ones(len(ev), dtype=bool)
-    (ct, cm, cs), left = cutoff
-    same_t, same_m = t == ct, names == cm
-    before = (t < ct) | (same_t & ((names < cm) | (same_m & (seq < cs))))
-    return before | (same_t & same_m & (seq == cs) & (left >= 1))
+    position, left = cutoff
+    before, here = before_or_at(kern, kern.e_time[ev], kern.e_mem[ev], seq, position)
+    return before | (here & (left >= 1))
+
+
+def before_or_at(kern, t, mem, seq, position):
+    """Per claim (at times `t`, of the kernel's members `mem`, member claim indexes `seq`), whether it comes
+    before the claim at `position` (time, member id, seq) in service order, and whether it is that claim. Member
+    ids are compared (as text) only where the times tie."""
+    import numpy as np
+
+    ct, cm, cs = position
+    before = t < ct
+    here = np.zeros(len(t), dtype=bool)
+    tie = np.flatnonzero(t == ct)
+    if len(tie):
+        names = kern.member_names
+        text = [names[m] for m in mem[tie].tolist()]
+        lt = np.array([n < cm for n in text], dtype=bool)
+        same = np.array([n == cm for n in text], dtype=bool)
+        before[tie] = lt | (same & (seq[tie] < cs))
+        here[tie] = same & (seq[tie] == cs)
+    return before, here
 
 
 def service_rank(r) -> tuple:
