@@ -8,7 +8,8 @@ earning order, and where one of the member's events (or the history's end) falls
 expires the later-earned batch there as a hole: what is left of it leaves the stream, and spending and expiry
 pass over it. These tests hold the kernel to the scalar plan member by member (every figure: points per rule
 and month, expired, clawed back, redeemed, outstanding), with no member routed, on hand-written histories and on
-generated ones dense in month ends; a kind with pending points still routes such members (counted in ROUTED)."""
+generated ones dense in month ends, with and without pending points; a batch still waiting when it expires still
+routes its member (counted in ROUTED)."""
 
 from __future__ import annotations
 
@@ -173,14 +174,18 @@ def test_two_later_batches_a_return_and_a_tier(tmp_path, monkeypatch):
     assert holes > 0
 
 
-def test_a_kind_with_pending_points_still_routes_them(tmp_path, monkeypatch):
-    """Points that wait 2 days and expire a month after earning: such a member still goes to the scalar plan
-    (holes are not made in a stream with waiting points), counted in ROUTED; the result is the scalar's."""
-    path, prog = _load(tmp_path, program_text(price=10**6, pending="available 2 days after purchase"))
+@pytest.mark.parametrize("pending, routed", [("2 days", 0), ("40 days", 1)])
+def test_pending_points_expire_as_holes_once_available(tmp_path, monkeypatch, pending, routed):
+    """Points that wait and expire a month after earning: once the batch (and so every batch before it) is
+    available when it expires, it expires as a hole as without pending points; points waiting 40 days are still
+    waiting then, and such a member goes to the scalar plan, counted in ROUTED. Either way the result is the
+    scalar's."""
+    path, prog = _load(tmp_path, program_text(price=10**6, pending=f"available {pending} after purchase"))
     rows = [_buy("A", "2024-01-30T11:00", "A1", "100.00"), _buy("A", "2024-01-31T10:00", "A2", "50.00"),
             _buy("A", "2024-02-29T10:30", "A3", "6.00", "coffee"), _visit("B", "2024-03-05T12:00")]
-    ref, routed, _ = _member_by_member(path, prog, rows, monkeypatch)
-    assert routed == 1
+    ref, n, holes = _member_by_member(path, prog, rows, monkeypatch)
+    assert n == routed
+    assert (holes > 0) == (routed == 0)
 
 
 # ------------------------------------------------------------------ generated histories
@@ -241,12 +246,14 @@ def month_end_rows(draw, months: int):
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), months=st.sampled_from([1, 3]),
        policy=st.sampled_from(["balance may go negative", "balance stops at zero"]),
-       price=st.sampled_from([50, 120, 10**6]), tiers=st.booleans())
-def test_generated_month_end_histories_member_by_member(tmp_path_factory, data, months, policy, price, tiers):
+       price=st.sampled_from([50, 120, 10**6]), tiers=st.booleans(), pending=st.sampled_from(["", "2 days"]))
+def test_generated_month_end_histories_member_by_member(tmp_path_factory, data, months, policy, price, tiers,
+                                                        pending):
     rows = data.draw(month_end_rows(months))
     path, prog = _load(tmp_path_factory.mktemp("holes"),
                        program_text(expiry=f"expire {months} month{'s' if months > 1 else ''} after earning",
-                                    policy=policy, price=price, tiers=tiers))
+                                    policy=policy, price=price, tiers=tiers,
+                                    pending=f"available {pending} after purchase" if pending else ""))
     with pytest.MonkeyPatch.context() as monkeypatch:
         _, routed, _ = _member_by_member(path, prog, rows, monkeypatch)
     assert routed == 0

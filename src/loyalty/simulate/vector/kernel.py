@@ -408,10 +408,14 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
             lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
             hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
             seen |= hi > lo
-            if k.expiry == "after_earning" and not k.pending:
+            if k.expiry == "after_earning" and (amount, unit) == (k.expiry_amount, k.expiry_unit):
                 # the kernel expires such a batch as a hole at its own moment (points.vector_expiry_holes),
-                # counted in the month of the moved moment: the same unless the two fall in different months
-                seen &= _month_number(own[early]) != _month_number(moved[early])
+                # counted in the month of the moved moment: the same unless the two fall in different months;
+                # with pending points only once the batch and every batch before it are available
+                hole = _month_number(own[early]) == _month_number(moved[early])
+                if k.pending:
+                    hole &= moments_in_earning_order(_add_duration(t, *k.pending), seg)[early] <= own[early]
+                seen &= ~hole
             out[starts[early[seen]]] = True
     return out
 
@@ -1584,7 +1588,7 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
-                if kind.expiry == "after_earning" and not kind.pending:  # out of earning order: holes
+                if kind.expiry == "after_earning":  # out of earning order: holes (_moments_out_of_order)
                     vector_expiry_holes(st, kind, self.e_mem, self.e_time, exp_ev, self.end_us, self.m_evstart,
                                         _moment_ranks)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
