@@ -371,7 +371,9 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     kernel runs a member's batches from the front of her stream, in earning order, so it moves such a moment
     to the latest one before it (`moments_in_earning_order`; the same day, hence the same month). That is the
     scalar's result unless something looks at the balance in between: one of the member's events, or the
-    end of the history (at or after the batch's own moment, before the moved one). Those members are
+    end of the history (at or after the batch's own moment, before the moved one). There the kernel expires
+    an expiry batch as a hole at its own moment (points.vector_expiry_holes), if it was available by then
+    (pending points) and its month is the moved moment's; the other members are
     replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind whose
     pending time and expiry both count months or years, or that expires after inactivity or at a period's
     end (their moments interleave). A kind that waits days or weeks and expires months after earning (its
