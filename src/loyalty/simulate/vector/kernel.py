@@ -1573,7 +1573,8 @@ class _Kernel:
                 # in earning order: the stream runs from its front (_moments_out_of_order routed the members
                 # for whom that moves a batch's expiry past a moment anything looks at; a period's end never
                 # moves: it grows with the earning moment)
-                exp_ev = moments_in_earning_order(vector_expiry_moments(kind, self.e_time), self.e_mem)
+                own_ev = vector_expiry_moments(kind, self.e_time)
+                exp_ev = moments_in_earning_order(own_ev, self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
                 inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
@@ -1591,8 +1592,7 @@ class _Kernel:
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
                 if kind.expiry == "after_earning":  # out of earning order: holes (_moments_out_of_order)
-                    vector_expiry_holes(st, kind, self.e_mem, self.e_time, exp_ev, self.end_us, self.m_evstart,
-                                        _moment_ranks)
+                    vector_expiry_holes(st, self.e_mem, self.e_time, own_ev, exp_ev, self.end_us, _moment_ranks)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
