@@ -380,7 +380,7 @@ def vector_expiry_moments(kind, us):
     return None
 
 
-def vector_expiry_holes(st, kind, e_mem, e_time, exp_ev, end_us: int, m_evstart, ranks) -> None:
+def vector_expiry_holes(st, e_mem, e_time, own, exp_ev, end_us: int, ranks) -> None:
     """Batches that expire before batches earned before them (`N months` clamps the day to the month's end and
     keeps the time of day: 31 January 10:00 + 1 month is 29 February 10:00, 30 January 11:00 + 1 month is
     29 February 11:00). The kernel's stream expires from its front in earning order, at `exp_ev` (each
@@ -394,16 +394,22 @@ def vector_expiry_holes(st, kind, e_mem, e_time, exp_ev, end_us: int, m_evstart,
 
     from loyalty.runtime.arrays import Unsupported, fits
 
-    own = vector_expiry_moments(kind, e_time)
-    early = np.flatnonzero(own < exp_ev)
+    early = np.flatnonzero(own < exp_ev)  # `own`: each batch's own moment (vector_expiry_moments)
     if not len(early):
         return
     nev = len(e_time)
-    inv, nt = ranks(np.concatenate((e_time, own[early])))
-    if not fits(int(e_mem[-1]) + 1, nt):
-        raise Unsupported("too many members and moments to pack")
-    ev_key = e_mem * nt + inv[:nev]
-    j = np.searchsorted(ev_key, e_mem[early] * nt + inv[nev:], side="left")  # the first event at or after it
+    # (member, moment) packed into one sortable int64: the moments as they are where they fit (no sort), else
+    # as ranks
+    lo = min(int(e_time.min()), int(own[early].min()))
+    span = max(int(e_time.max()), int(own[early].max())) - lo + 1
+    if fits(int(e_mem[-1]) + 1, span):
+        ev_key, own_key = e_mem * span + (e_time - lo), e_mem[early] * span + (own[early] - lo)
+    else:
+        inv, nt = ranks(np.concatenate((e_time, own[early])))
+        if not fits(int(e_mem[-1]) + 1, nt):
+            raise Unsupported("too many members and moments to pack")
+        ev_key, own_key = e_mem * nt + inv[:nev], e_mem[early] * nt + inv[nev:]
+    j = np.searchsorted(ev_key, own_key, side="left")  # the first event at or after it
     jj = np.minimum(j, nev - 1)
     at_event = (j < nev) & (e_mem[jj] == e_mem[early]) & (e_time[jj] < exp_ev[early])
     at_end = ~at_event & (own[early] <= end_us) & (end_us < exp_ev[early])

@@ -372,7 +372,9 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     kernel runs a member's batches from the front of her stream, in earning order, so it moves such a moment
     to the latest one before it (`moments_in_earning_order`; the same day, hence the same month). That is the
     scalar's result unless something looks at the balance in between: one of the member's events, or the
-    end of the history (at or after the batch's own moment, before the moved one). Those members are
+    end of the history (at or after the batch's own moment, before the moved one). There the kernel expires
+    an expiry batch as a hole at its own moment (points.vector_expiry_holes), if it was available by then
+    (pending points) and its month is the moved moment's; the other members are
     replayed by the scalar plan, and counted (`ROUTED`); so is any member with such a batch in a kind whose
     pending time and expiry both count months or years, or that expires after inactivity or at a period's
     end (their moments interleave). A kind that waits days or weeks and expires months after earning (its
@@ -409,10 +411,14 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
             lo = np.searchsorted(ev_key, seg[early] * nt + inv[len(t):len(t) + len(early)], side="left")
             hi = np.searchsorted(ev_key, seg[early] * nt + inv[len(t) + len(early):], side="left")
             seen |= hi > lo
-            if k.expiry == "after_earning" and not k.pending:
+            if k.expiry == "after_earning" and (amount, unit) == (k.expiry_amount, k.expiry_unit):
                 # the kernel expires such a batch as a hole at its own moment (points.vector_expiry_holes),
-                # counted in the month of the moved moment: the same unless the two fall in different months
-                seen &= _month_number(own[early]) != _month_number(moved[early])
+                # counted in the month of the moved moment: the same unless the two fall in different months;
+                # with pending points only once the batch and every batch before it are available
+                hole = _month_number(own[early]) == _month_number(moved[early])
+                if k.pending:
+                    hole &= moments_in_earning_order(_add_duration(t, *k.pending), seg)[early] <= own[early]
+                seen &= ~hole
             out[starts[early[seen]]] = True
     return out
 
@@ -1583,7 +1589,8 @@ class _Kernel:
                 # in earning order: the stream runs from its front (_moments_out_of_order routed the members
                 # for whom that moves a batch's expiry past a moment anything looks at; a period's end never
                 # moves: it grows with the earning moment)
-                exp_ev = moments_in_earning_order(vector_expiry_moments(kind, self.e_time), self.e_mem)
+                own_ev = vector_expiry_moments(kind, self.e_time)
+                exp_ev = moments_in_earning_order(own_ev, self.e_mem)
                 st["exp_ev"] = exp_ev
                 # every moment as a small order-preserving int, so (member, moment) packs into one sortable int64
                 inv, nt = _moment_ranks(np.concatenate((self.e_time, exp_ev, [self.end_us])))
@@ -1600,9 +1607,8 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
-                if kind.expiry == "after_earning" and not kind.pending:  # out of earning order: holes
-                    vector_expiry_holes(st, kind, self.e_mem, self.e_time, exp_ev, self.end_us, self.m_evstart,
-                                        _moment_ranks)
+                if kind.expiry == "after_earning":  # out of earning order: holes (_moments_out_of_order)
+                    vector_expiry_holes(st, self.e_mem, self.e_time, own_ev, exp_ev, self.end_us, _moment_ranks)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
