@@ -71,7 +71,8 @@ def test_kernel_claims_are_the_scalar_plans_in_sorted_runs_per_key(tmp_path_fact
     """A first budget pass (no cutoff known) on generated histories of programs with budgets on fixed earns,
     earning per spend, gifts, campaigns shared by points and gifts, and rewards' stock: the pass records the
     scalar plan's claims, all of those up to where they reach each key's limit (the kernel leaves out its claims
-    after its own reach it, `claims_that_can_cut`), giving the same cutoffs, and each key's claims come from the kernel in service order."""
+    after its own reach it, `claims_that_can_cut`), giving the same cutoffs, and each key's claims come from the
+    kernel in service order."""
     recorded = cut = 0
     for which in ("GIFT_BUDGETS", "STOCK"):
         path, prog = _program(tmp_path_factory, which)
