@@ -396,7 +396,7 @@ class Plan:
             ctx = Ctx(t, st, ev.store, ev.channel, ev.lines, gross, sum(ln[2] for ln in lines), first, st.spend)
         else:
             ctx = None
-        order = OrderRecord.of(t, gross, 0, olines)
+        order = OrderRecord(t, gross, 0, olines)
         tier = self.tier_list[st.tier] if st.tier >= 0 and self.tiers is not None else None
         # rules whose counting trigger counts only what their conditions and item filters select
         if self.count_rules:

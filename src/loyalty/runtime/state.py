@@ -275,11 +275,7 @@ class OrderRecord:
     __slots__ = ("time", "gross", "paid", "lines", "points", "punches", "rewards", "returned", "clawed", "punches_back",
                  "items", "by_amount", "counted")
 
-    # no __init__ (see `_new` above): a purchase makes one, `of` runs inline in the caller's eval loop where a
-    # Python __init__ would start one of its own
-    @classmethod
-    def of(cls, time, gross, paid, lines) -> "OrderRecord":
-        self = cls()
+    def __init__(self, time, gross, paid, lines):
         self.time: _dt.datetime = time
         self.gross: int = gross  # the order's amount as sent, minor units
         self.paid: int = paid  # after loyalty discounts
@@ -296,10 +292,9 @@ class OrderRecord:
         self.items: dict[int, list[str]] = NONE_YET  # rule index -> the items its points or punches came from
         self.by_amount = False  # a return by amount was made: later shares are of the whole order
         self.counted: dict[int, int] = NONE_YET  # rule index -> spend this order added to the rule's own counter
-        return self
 
     def copy(self) -> "OrderRecord":
-        o = OrderRecord.of(self.time, self.gross, self.paid, {k: list(v) for k, v in self.lines.items()})
+        o = OrderRecord(self.time, self.gross, self.paid, {k: list(v) for k, v in self.lines.items()})
         o.points = dict(self.points)
         o.punches = dict(self.punches)
         o.rewards = [list(r) for r in self.rewards]
@@ -773,7 +768,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     s.paid = (doc.paid.tier, doc.paid.until, doc.paid.earned) if doc.paid is not None else None
     orders = {}
     for oid, od in doc.orders.items():
-        o = OrderRecord.of(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})
+        o = OrderRecord(od.time, od.gross, od.paid, {k: list(v) for k, v in od.lines.items()})
         o.points, o.punches = dict(od.points), dict(od.punches)
         o.rewards = [list(r) for r in od.rewards]
         o.returned, o.clawed, o.punches_back = od.returned, dict(od.clawed), dict(od.punches_back)
