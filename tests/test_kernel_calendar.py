@@ -422,3 +422,59 @@ def test_tiers_guessed_tier_by_tier_under_a_budget_that_ran_out(tmp_path, monkey
     scalar = evaluate_range(plan, history, known, "python")
     assert result.canonical() == scalar.canonical()
     assert scalar.tables["budget"]["campaign:double"]["times"] == 3  # (A2, A3 and B1 claim after the cutoff)
+
+
+# A punch card's free units are kept on the kernel across its passes (punch.vector_discounts) and made again
+# when the lines it matches change: here through `for tier`, which each tier pass reads at its guessed tiers.
+TIER_CARD = """
+program "Tier card" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 12 months after earning
+}
+catalog {
+  category "drinks"
+  item "beans" in category "drinks" costing 40 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "every 2nd beans free for gold" {
+  every 2nd "beans" is free
+  for tier "gold"
+}
+tiers by points earned in the calendar year {
+  tier "gold" from 100 points {
+    get 10% off
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("by_tier", [True, False])
+def test_punch_card_read_at_the_tiers_of_each_pass(tmp_path, monkeypatch, by_tier):
+    """From the first tier everywhere (no tier: the card matches nothing) the second pass finds A gold from her
+    second purchase on, and the card then gives her fourth beans free: the kernel's result is the scalar plan's,
+    from either first guess."""
+    from loyalty.simulate.parallel import evaluate_range
+    from loyalty.simulate.vector import kernel
+
+    from test_vector_kernel import _plan
+
+    if not by_tier:
+        monkeypatch.setattr(kernel, "guess_by_tier", lambda prog: False)
+    path = tmp_path / "tier_card.loyalty"
+    path.write_text(TIER_CARD)
+    prog = load_program(str(path))
+    rows = [["A", f"2024-03-{10 + i:02d}T10:00", "purchase", f"A{i}", "beans", "", "1", "100.00", "", ""]
+            for i in range(4)]
+    rows += [["B", "2024-03-10T11:00", "purchase", "B1", "beans", "", "2", "80.00", "", ""]]
+    history = _rows_history(prog, rows)
+    plan = _plan(str(path), prog, history)
+    assert supports(prog, plan) is None
+    vec, scalar = evaluate_range(plan, history, None, "vector"), evaluate_range(plan, history, None, "python")
+    assert vec.canonical() == scalar.canonical()
+    assert scalar.tables["rule"]["every 2nd beans free for gold"]["discount"] > 0
