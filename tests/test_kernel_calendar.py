@@ -335,3 +335,148 @@ def test_generated_histories_tiers_computed_at_once(tmp_path, monkeypatch, seed,
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()
+
+
+# A budget cuts the points of the tier a run guesses only (limits.vector_limits), so the tier-by-tier guess runs
+# each tier apart under a budget (tiers.tiers_alike): silver, whose state-free run is no tier's (no discount of
+# its own), would else read the campaign's points uncut after the budget ran out, and guess gold too early.
+TIER_BUDGET = """
+program "Tier budget" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 12 months after earning
+}
+catalog {
+  category "drinks"
+  item "beans" in category "drinks" costing 40 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+campaign "double" {
+  from 2024-01-01 to 2024-12-31
+  budget 1000 points
+  rule "double beans" {
+    earn 2x points
+    on category "drinks"
+  }
+}
+tiers by points earned in the calendar year {
+  tier "silver" from 100 points {
+    earn 1.5x points
+  }
+  tier "gold" from 300 points {
+    earn 2x points
+    get 50% off
+  }
+}
+"""
+
+
+def test_tiers_guessed_tier_by_tier_under_a_budget_that_ran_out(tmp_path, monkeypatch):
+    """A's first purchase takes the campaign's last 100 points (the pass's known cutoff): 200 points, silver.
+    Her next, at silver: 40 + 20 (1.5x), no campaign: 260, still silver; with the campaign's points uncut at
+    silver it would be 300, gold. The guess is every event's settled tier, one pass confirms it, and the result
+    is the scalar plan's under the same cutoff."""
+    from loyalty.simulate.budgets import _micros
+    from loyalty.simulate.parallel import evaluate_range
+
+    from test_vector_kernel import _plan
+
+    path = tmp_path / "tier_budget.loyalty"
+    path.write_text(TIER_BUDGET)
+    prog = load_program(str(path))
+    rows = [["A", "2024-03-10T10:00", "purchase", "A1", "beans", "", "1", "100.00", "", ""],
+            ["A", "2024-03-11T10:00", "purchase", "A2", "beans", "", "1", "40.00", "", ""],
+            ["A", "2024-03-12T10:00", "purchase", "A3", "beans", "", "1", "40.00", "", ""],
+            ["B", "2024-03-10T11:00", "purchase", "B1", "beans", "", "1", "6.00", "", ""]]
+    history = _rows_history(prog, rows)
+    plan = _plan(str(path), prog, history)
+    assert supports(prog, plan) is None
+    import datetime as dt
+
+    first = _micros(dt.datetime(2024, 3, 10, 10, 0))  # (wall time, as the ledger's claims have it)
+    known = {"campaign:double": ((first, "A", 0), 100)}
+    from loyalty.simulate.vector import kernel
+
+    runs = []
+    guess, replay = kernel._Kernel._tier_guess_by_tier, kernel._Kernel._replay
+
+    def guessing(self):
+        runs.append({"guess": guess(self), "passes": 0})
+        return runs[-1]["guess"]
+
+    def counting(self):
+        replay(self)
+        runs[-1]["passes"] += 1
+        runs[-1]["settled"] = self.tier_before
+
+    monkeypatch.setattr(kernel._Kernel, "_tier_guess_by_tier", guessing)
+    monkeypatch.setattr(kernel._Kernel, "_replay", counting)
+    result = evaluate_range(plan, history, known, "vector")
+    assert len(runs) == 1
+    assert runs[0]["settled"].tolist()[:3] == [-1, 0, 0]  # A: no tier, silver, silver (never gold)
+    assert runs[0]["guess"].tolist() == runs[0]["settled"].tolist()
+    assert runs[0]["passes"] == 1
+    scalar = evaluate_range(plan, history, known, "python")
+    assert result.canonical() == scalar.canonical()
+    assert scalar.tables["budget"]["campaign:double"]["times"] == 3  # (A2, A3 and B1 claim after the cutoff)
+
+
+# A punch card's free units are kept on the kernel across its passes (punch.vector_discounts) and made again
+# when the lines it matches change: here through `for tier`, which each tier pass reads at its guessed tiers.
+TIER_CARD = """
+program "Tier card" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  expire 12 months after earning
+}
+catalog {
+  category "drinks"
+  item "beans" in category "drinks" costing 40 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "every 2nd beans free for gold" {
+  every 2nd "beans" is free
+  for tier "gold"
+}
+tiers by points earned in the calendar year {
+  tier "gold" from 100 points {
+    get 10% off
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("by_tier", [True, False])
+def test_punch_card_read_at_the_tiers_of_each_pass(tmp_path, monkeypatch, by_tier):
+    """From the first tier everywhere (no tier: the card matches nothing) the second pass finds A gold from her
+    second purchase on, and the card then gives her fourth beans free: the kernel's result is the scalar plan's,
+    from either first guess."""
+    from loyalty.simulate.parallel import evaluate_range
+    from loyalty.simulate.vector import kernel
+
+    from test_vector_kernel import _plan
+
+    if not by_tier:
+        monkeypatch.setattr(kernel, "guess_by_tier", lambda prog: False)
+    path = tmp_path / "tier_card.loyalty"
+    path.write_text(TIER_CARD)
+    prog = load_program(str(path))
+    rows = [["A", f"2024-03-{10 + i:02d}T10:00", "purchase", f"A{i}", "beans", "", "1", "100.00", "", ""]
+            for i in range(4)]
+    rows += [["B", "2024-03-10T11:00", "purchase", "B1", "beans", "", "2", "80.00", "", ""]]
+    history = _rows_history(prog, rows)
+    plan = _plan(str(path), prog, history)
+    assert supports(prog, plan) is None
+    vec, scalar = evaluate_range(plan, history, None, "vector"), evaluate_range(plan, history, None, "python")
+    assert vec.canonical() == scalar.canonical()
+    assert scalar.tables["rule"]["every 2nd beans free for gold"]["discount"] > 0

@@ -1633,6 +1633,7 @@ class _Kernel:
         if not fits(top_pts + 1, int(self.ret_G.max(initial=0)) + 1):
             raise Unsupported("amounts too large for 64-bit clawback arithmetic")
 
+        earning = self._earning_sources(earned_metric_kind)
         order = np.argsort(-self.m_nev, kind="stable")
         counts_sorted = self.m_nev[order]
         starts_sorted = self.m_evstart[order]
@@ -1675,23 +1676,25 @@ class _Kernel:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
             self.tier_before[idx] = t_before
-            # (2) earning: purchases by the points table of the member's tier, fixed earns
+            # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
+            # these events as one (events x slots) block, their running total by one cumsum (`_earning_sources`)
+            at_tier = (t_before + 1) * nev + idx
             for kind in kinds:
                 st = self.kstate[kind.index]
                 event_points = 0
-                for j, sl in enumerate(st["rules"]):
-                    if sl.fixed:
-                        pts = self.fixed[sl.skey][idx]
-                    else:
-                        pts = self.ptab[sl.skey][t_before + 1, idx]
-                    slot = idx * st["nr"] + j
-                    CT = st["CT"]
-                    CT[mm] += pts
-                    st["cum"][slot] = CT[mm]
-                    st["pts"][slot] = pts
-                    event_points = event_points + pts
-                    if earned_metric_kind == kind.index and not sl.adjust:
-                        mval[mm] += pts
+                sources, earned = earning[kind.index]
+                if sources:
+                    block = np.empty((len(idx), len(sources)), dtype=np.int64)
+                    for j, (fixed, values) in enumerate(sources):
+                        block[:, j] = values[idx] if fixed else values[at_tier]
+                    running = np.cumsum(block, axis=1)
+                    running += st["CT"][mm][:, None]
+                    st["cum2"][idx] = running
+                    st["pts2"][idx] = block
+                    st["CT"][mm] = running[:, -1]
+                    event_points = block.sum(axis=1)
+                    if earned is not None:
+                        mval[mm] += event_points if earned is True else block[:, earned].sum(axis=1)
                 if "CP" in st:
                     vector_pending_credit(st, mm, idx, event_points)
                 if "DL" in st:
@@ -1752,6 +1755,25 @@ class _Kernel:
             if self.redeems:
                 vector_redeem(self, mm, idx)
         self._end_of_history(tier)
+
+    def _earning_sources(self, earned_metric_kind) -> dict:
+        """Per kind, for the lockstep's earning: each slot's points per event, (True, a fixed earn's per event) or
+        (False, the points table flat, read at tier row * nev + event), and which slots count toward a tier
+        metric of points earned (True: all, None: none, else their columns); and the kind's `cum` and `pts` seen
+        as (events x slots) blocks (`cum2`, `pts2`: views, so the rest of the kernel reads them as before)."""
+        out = {}
+        for kind in self.prog.kinds:
+            st = self.kstate[kind.index]
+            rules, nr = st["rules"], st["nr"]
+            sources = [(True, self.fixed[sl.skey]) if sl.fixed else (False, self.ptab[sl.skey].reshape(-1))
+                       for sl in rules]
+            earned = None
+            if earned_metric_kind == kind.index and nr:
+                cols = [j for j, sl in enumerate(rules) if not sl.adjust]
+                earned = True if len(cols) == nr else (np.array(cols, dtype=np.int64) if cols else None)
+            st["cum2"], st["pts2"] = st["cum"].reshape(self.nev, nr), st["pts"].reshape(self.nev, nr)
+            out[kind.index] = (sources, earned)
+        return out
 
     def _finish_one_by_one(self, members, starts, counts, first_step: int, tier, mval, free_metric, is_ret,
                            earned_metric_kind, thresholds) -> None:
