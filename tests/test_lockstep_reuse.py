@@ -43,6 +43,7 @@ def _record(kern, found, read=("ptab", "e_time")):
     record.read = {name: lockstep_inputs._copy(getattr(kern, name)) for name in read}
     record.written = {"tier_before", "kstate"}
     record.after = {"tier_before": np.array(found, dtype=np.int64), "kstate": {"X": 1}, **record.read}
+    lockstep_inputs.cut_to_rows_read(kern, record)
     return record
 
 

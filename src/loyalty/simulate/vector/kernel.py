@@ -688,6 +688,7 @@ class _Kernel:
     claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
     free_by_tier = None  # the first guess's metric per tier (_tier_guess_by_tier), else None
     lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
+    lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1461,9 +1462,12 @@ class _Kernel:
         if record is not None and np.array_equal(record.after["tier_before"], self.tier_guess) and \
                 same_inputs(self, record, self._free_metric):
             reuse(self, record)
-        elif reads_tier(self.prog):  # another pass may follow
+        elif reads_tier(self.prog) and record is None and not self.lockstep_differed:  # another pass may
+            # follow; not once a pass's inputs differed: the next ones would likely too (budget cutoffs
+            # moving the tiers), and a record costs a copy of what the lockstep reads
             self.lockstep_record = recorded(self, self._lockstep)
         else:
+            self.lockstep_differed = self.lockstep_differed or record is not None
             self._lockstep()
         self._after_lockstep()
 

@@ -91,7 +91,10 @@ def _recording(base):
                 if name == "spend_deltas":
                     record.spend_reads += 1
                 if name not in record.read and name not in record.written and name in attrs:
-                    record.read[name] = _copy(value)
+                    # the tables read per tier (which the lockstep never writes): kept as they are, cut to the
+                    # rows it read once it is done (`cut_to_rows_read`), not copied whole
+                    record.read[name] = dict(value) if name == "ptab" else value if name == "free_by_tier" \
+                        else _copy(value)
                 return value
 
             def __setattr__(self, name, value):
@@ -115,7 +118,28 @@ def recorded(kern, lockstep) -> LockstepRecord:
         del kern.__dict__[_RECORD]
     # (only what `reuse` restores: the next pass's state-free steps let go of the rest)
     record.after = {name: value for name, value in kern.__dict__.items() if name in record.read or name in record.written}
+    cut_to_rows_read(kern, record)
     return record
+
+
+def cut_to_rows_read(kern, record: LockstepRecord) -> None:
+    """The tables read per tier, cut to what the lockstep read of them: the row of the tier it found at each
+    event (`tier_before`), for the metric a return's the row of its order's tier."""
+    found = record.after.get("tier_before")
+    if found is None or len(found) != kern.nev:
+        return
+    cols = np.arange(kern.nev)
+    if record.read.get("ptab") is not None:
+        record.read["ptab"] = {key: table[found + 1, cols] for key, table in record.read["ptab"].items()}
+    if record.read.get("free_by_tier") is not None:
+        record.read["free_by_tier"] = record.read["free_by_tier"][_metric_rows(kern, found), cols]
+
+
+def _metric_rows(kern, found):
+    """The row of the tier-by-tier metric (`free_by_tier`) each event read: its tier's, a return's order's
+    (VectorTiers.after)."""
+    returns = kern.e_valid & kern.e_counted & (kern.e_type == RETURN)
+    return np.where(returns, found[np.maximum(kern.ret_order_ev, 0)], found) + 1
 
 
 def same_inputs(kern, record: Optional[LockstepRecord], free_metric) -> bool:
@@ -137,9 +161,9 @@ def same_inputs(kern, record: Optional[LockstepRecord], free_metric) -> bool:
     if old_tables is not None:
         if new_tables is None or old_tables.keys() != new_tables.keys():
             return False
-        for key, old in old_tables.items():
+        for key, old in old_tables.items():  # (the rows the lockstep read: `cut_to_rows_read`)
             new = new_tables[key]
-            if new.shape != old.shape or not np.array_equal(new[found + 1, cols], old[found + 1, cols]):
+            if new.ndim != 2 or new.shape[1] != kern.nev or not np.array_equal(new[found + 1, cols], old):
                 return False
         # the lockstep's check that its clawback arithmetic fits in 64 bits reads every row
         top = max([int(t.max(initial=0)) for t in new_tables.values()] + [0])
@@ -150,9 +174,7 @@ def same_inputs(kern, record: Optional[LockstepRecord], free_metric) -> bool:
         # the metric per tier: an event reads its own tier's row, a return its order's (VectorTiers.after)
         if record.spend_reads > 1:  # read other than for the metric (`_free_metric`, once): compare as is
             return False
-        rows = np.where(kern.e_valid & kern.e_counted & (kern.e_type == RETURN),
-                        found[np.maximum(kern.ret_order_ev, 0)], found) + 1
-        if not np.array_equal(free_metric(), by_tier[rows, cols]):
+        if not np.array_equal(free_metric(), by_tier):  # (the rows read: `cut_to_rows_read`)
             return False
     elif "spend_deltas" in record.read and not _equal(record.read["spend_deltas"], kern.__dict__.get("spend_deltas")):
         return False
