@@ -78,3 +78,25 @@ def test_share_is_proportional_and_whole_at_the_gross_amount(total, gross, upto)
         assert got == total
     else:
         assert got == rounded(total * upto, gross, "half even")
+
+
+@settings(max_examples=300, deadline=None)
+@given(year=st.integers(1960, 2030), month=st.integers(1, 12), day=st.integers(20, 31), span_days=st.integers(0, 12),
+       n=st.integers(0, 300), months=st.integers(-30, 30), seed=st.integers(0, 2**32 - 1))
+def test_months_added_day_by_day_are_the_calendars_moment_by_moment(year, month, day, span_days, n, months, seed):
+    """Many moments over a few days near a month's end (the day table `arrays._add_months` uses when they are
+    many), or few: the same as timeutil.add_duration on each, month ends clamped, at any time of day, before 1970
+    too; by months and by years."""
+    import calendar
+    import datetime as dt
+
+    from loyalty.runtime.timeutil import add_duration
+
+    epoch = dt.datetime(1970, 1, 1)
+    one = dt.timedelta(microseconds=1)
+    first = dt.datetime(year, month, min(day, calendar.monthrange(year, month)[1]))
+    rng = np.random.default_rng(seed)
+    us = np.sort((first - epoch) // one + rng.integers(0, (span_days + 1) * 86_400_000_000, n))
+    for unit in ("month", "year"):
+        expected = [(add_duration(epoch + u * one, months, unit) - epoch) // one for u in us.tolist()]
+        assert blocks.add_duration(us, months, unit).tolist() == expected, unit

@@ -118,7 +118,20 @@ _PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 def _add_months(us: np.ndarray, months: int) -> np.ndarray:
-    """timeutil.add_duration by calendar months on µs timestamps (the day clamps to the month's end)."""
+    """timeutil.add_duration by calendar months on µs timestamps (the day clamps to the month's end). Moments
+    of a few distinct days (a history's events: 1M of them over two years) are moved day by day, once per
+    day of their span, the time of day added back: the calendar's casts cost ~20x a table lookup."""
+    if len(us) > 64:
+        day = us // DAY_US
+        lo, hi = int(day.min()), int(day.max())
+        if hi - lo < len(us) // 4:
+            table = _add_months_each(np.arange(lo, hi + 1, dtype=np.int64) * DAY_US, months)
+            return table[day - lo] + (us - day * DAY_US)
+    return _add_months_each(us, months)
+
+
+def _add_months_each(us: np.ndarray, months: int) -> np.ndarray:
+    """`_add_months`, moment by moment."""
     t = us.astype("datetime64[us]")
     day0 = t.astype("datetime64[D]")
     month0 = t.astype("datetime64[M]")
