@@ -863,7 +863,7 @@ class _Kernel:
                 np.zeros(self.nev, dtype=np.int64)
         dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
                         for r in self.discount_rules)
-        self.discount_worths = {}  # discount.vector_discount_rules: worths that read no spend, kept across passes
+        self.discount_worths: dict = {}  # discount.vector_discount_rules: worths that read no spend, kept across passes
         for _ in range(MAX_SPEND_PASSES):
             self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
