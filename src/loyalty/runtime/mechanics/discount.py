@@ -135,25 +135,24 @@ def _worth_on_start(kern, r, lines_of, start) -> tuple:
     """(the rule's lines, what it takes off each row of `start`) for stacking's contest. A rule that reads neither
     the spend nor a trigger is worth the same in every pass of the kernel's `_settle_spend` (which empties
     `kern.discount_worths` as it begins, and `start` is the same in its passes): found once, in its first pass."""
-    from loyalty.runtime.mechanics.context import reads_lifetime_spend
-
     import numpy as np
 
+    from loyalty.runtime.mechanics.context import reads_lifetime_spend
+
     cache = getattr(kern, "discount_worths", None)
-    steady = cache is not None and r.trigger is None and r.action != "discount_scale" and \
-        not reads_lifetime_spend(kern.prog.doc["rules"][r.index])
-    if steady and not np.array_equal(cache.setdefault("start", start), start):  # (a guard: the same in each pass)
+    if cache is None or r.trigger is not None or r.action == "discount_scale" or \
+            reads_lifetime_spend(kern.prog.doc["rules"][r.index]):
+        match = lines_of(r)
+        return match, _vector_discount(kern, r, match, start)  # (_vector_discount narrows a scale's lines in place)
+    if not np.array_equal(cache.setdefault("start", start), start):  # (a guard: the same in each pass)
         cache.clear()
         cache["start"] = start
-    if steady and r.index in cache:
-        return cache[r.index]
-    match = lines_of(r)
-    worth = (match, _vector_discount(kern, r, match, start))  # (_vector_discount narrows a scale's lines in place)
-    if steady:
-        match.flags.writeable = False
-        worth[1].flags.writeable = False
-        cache[r.index] = worth
-    return worth
+    if r.index not in cache:
+        match = lines_of(r)
+        worth = _vector_discount(kern, r, match, start)
+        match.flags.writeable = worth.flags.writeable = False
+        cache[r.index] = (match, worth)
+    return cache[r.index]
 
 
 def _reused_worth(kern, r, worth, changed, lost):

@@ -881,7 +881,7 @@ class _Kernel:
                 np.zeros(self.nev, dtype=np.int64)
         dependent = any(r.action == "discount_scale" or reads_lifetime_spend(self.prog.doc["rules"][r.index])
                         for r in self.discount_rules)
-        self.discount_worths = {}  # discount.vector_discount_rules: worths that read no spend, kept across passes
+        self.discount_worths: dict = {}  # discount.vector_discount_rules: worths that read no spend, kept across passes
         for _ in range(MAX_SPEND_PASSES):
             self._pred_masks = {}  # masks may read the spend of the last pass
             self.paid = self.r_amount.copy()  # what each line still costs, lowered by the discount steps in order
@@ -2234,7 +2234,7 @@ class _Kernel:
         if P.any():  # members who bought in the store: distinct (member, store name) pairs
             names = sorted({store_name(c) for c in range(-1, len(self.rows.store_names))})
             canon = np.array([names.index(store_name(c)) for c in range(-1, len(self.rows.store_names))], np.int64)
-            pairs = np.unique(self.e_mem[P] * len(names) + canon[est[P] + 1])
+            pairs = distinct_sums(self.e_mem[P] * len(names) + canon[est[P] + 1])[0]  # (np.unique's, by a table)
             for i, n in zip(*np.unique(pairs % len(names), return_counts=True)):
                 res.add("store", names[int(i)], "members", int(n))
             stores = self.prog.stores
@@ -2393,7 +2393,7 @@ class _Kernel:
             c_mem, c_mon, c_to = c_mem[o], c_mon[o], c_to[o]
             reached = c_to >= 0
             if reached.any():
-                pair = np.unique(c_mem[reached] * (len(names) + 1) + c_to[reached])
+                pair = distinct_sums(c_mem[reached] * (len(names) + 1) + c_to[reached])[0]  # (np.unique's, by a table)
                 for ti, n in zip(*np.unique(pair % (len(names) + 1), return_counts=True)):
                     res.add("tier", names[int(ti)], "members_reached", int(n))
             for ti, n in zip(*np.unique(final[final >= 0], return_counts=True)):
