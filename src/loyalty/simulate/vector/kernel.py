@@ -1462,12 +1462,15 @@ class _Kernel:
         if record is not None and np.array_equal(record.after["tier_before"], self.tier_guess) and \
                 same_inputs(self, record, self._free_metric):
             reuse(self, record)
-        elif reads_tier(self.prog) and record is None and not self.lockstep_differed:  # another pass may
-            # follow; not once a pass's inputs differed: the next ones would likely too (budget cutoffs
-            # moving the tiers), and a record costs a copy of what the lockstep reads
+            return self._after_lockstep()
+        # (the record holds the last lockstep's outputs: let them go before this one makes its own)
+        self.lockstep_differed = self.lockstep_differed or record is not None
+        record = None
+        if reads_tier(self.prog) and not self.lockstep_differed:  # another pass may follow; not once a pass's
+            # inputs differed: the next ones would likely too (budget cutoffs moving the tiers), and a record
+            # costs a copy of what the lockstep reads
             self.lockstep_record = recorded(self, self._lockstep)
         else:
-            self.lockstep_differed = self.lockstep_differed or record is not None
             self._lockstep()
         self._after_lockstep()
 
