@@ -1614,7 +1614,8 @@ class _Kernel:
                 st["exp_at"] = np.repeat(np.where(at_event, j, -1), nr)
                 st["exp_tick"] = np.repeat(~at_event & (exp_ev <= self.end_us), nr)
                 st["Xexp"] = np.zeros(nev, dtype=np.int64)
-                if kind.expiry == "after_earning":  # out of earning order: holes (_moments_out_of_order)
+                if kind.expiry == "after_earning" and kind.expiry_unit in ("month", "year"):
+                    # batches out of earning order expire as holes (_moments_out_of_order routed the others)
                     vector_expiry_holes(st, self.e_mem, self.e_time, own_ev, exp_ev, self.end_us, _moment_ranks)
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
