@@ -55,6 +55,9 @@ class TimerQueue:
     queue's end in the list: appends by other copies are beyond it and invisible)."""
 
     __slots__ = ("items", "head", "n")
+    items: list
+    head: int
+    n: int
 
     @classmethod
     def of(cls, items: Optional[list] = None) -> "TimerQueue":
@@ -116,11 +119,27 @@ class KindState:
 
     __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed", "adjusted",
                  "inactivity_deadline", "maturing", "expiring", "next_seq", "avail_sum", "pend_sum")
+    batches: list
+    head: int
+    n: int
+    owned: bool
+    debt: int
+    earned: int
+    redeemed: int
+    expired: int
+    clawed: int
+    adjusted: int
+    inactivity_deadline: Optional[_dt.datetime]
+    maturing: TimerQueue
+    expiring: TimerQueue
+    next_seq: int
+    avail_sum: int
+    pend_sum: int
 
     @classmethod
     def empty(cls) -> "KindState":
         self = cls()
-        self.batches: list = []
+        self.batches = []
         self.head = 0
         self.n = 0
         self.owned = True
@@ -130,7 +149,7 @@ class KindState:
         self.expired = 0
         self.clawed = 0
         self.adjusted = 0  # points adjustments added (or took, negative): runtime/mechanics/adjustments.py
-        self.inactivity_deadline: Optional[_dt.datetime] = None
+        self.inactivity_deadline = None
         self.maturing = TimerQueue.of()
         self.expiring = TimerQueue.of()
         self.next_seq = 0
@@ -318,12 +337,15 @@ class LogMap:
     Iteration is in first-insertion order, like a dict."""
 
     __slots__ = ("levels", "tail", "oldest")
+    levels: tuple
+    tail: dict
+    oldest: Optional[tuple]
 
     @classmethod
     def of(cls, levels: tuple = (), tail: Optional[dict] = None) -> "LogMap":
         self = cls()
-        self.levels: tuple = levels  # oldest first
-        self.tail: dict = tail if tail is not None else {}
+        self.levels = levels  # oldest first
+        self.tail = tail if tail is not None else {}
         self.oldest = None  # (the oldest level, the latest moment in it): `drop_before`'s cache
         return self
 
@@ -491,6 +513,36 @@ class MemberState:
         "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes", "referral",
         "goals", "enrolled", "paid",
     )
+    member_id: str
+    attributes: dict
+    segments: frozenset
+    birthday: Optional[_dt.date]
+    clock: Optional[_dt.datetime]
+    seen: LogMap
+    kinds: list[KindState]
+    punches: dict[int, int]
+    visits: int
+    purchases: int
+    spend: int
+    metrics: list
+    tier: int
+    next_review: Optional[_dt.datetime]
+    grace_until: Optional[_dt.datetime]
+    grace_target: int
+    caps: dict[str, list]
+    fired: dict[int, int]
+    orders: LogMap
+    rewards: dict[str, int]
+    due: Optional[_dt.datetime]
+    counts: dict[int, int]
+    lapses: dict[int, _dt.datetime]
+    offers: list
+    joined: Optional[_dt.date]
+    codes: set[str]
+    referral: Optional[tuple]
+    goals: dict[int, tuple]
+    enrolled: Optional[_dt.datetime]
+    paid: Optional[tuple]
 
     @classmethod
     def start(cls, member_id: str, attributes: dict, n_kinds: int, n_metrics: int) -> "MemberState":
@@ -503,44 +555,44 @@ class MemberState:
             segs = (segs,)
         self.segments = frozenset(segs)
         b = attributes.get("birthday")
-        self.birthday: Optional[_dt.date] = _dt.date.fromisoformat(b) if isinstance(b, str) else b
-        self.clock: Optional[_dt.datetime] = None
+        self.birthday = _dt.date.fromisoformat(b) if isinstance(b, str) else b
+        self.clock = None
         self.seen = LogMap.of()  # event id -> True
         self.kinds = [KindState.empty() for _ in range(n_kinds)]
-        self.punches: dict[int, int] = {}
+        self.punches = {}
         self.visits = 0
         self.purchases = 0
         self.spend = 0  # lifetime amount paid, net of returns
         # per metric: a lifetime metric is [first moment, total] (or None before any contribution),
         # a windowed one a MetricLog
-        self.metrics: list = [None] * n_metrics
+        self.metrics = [None] * n_metrics
         self.tier = -1
-        self.next_review: Optional[_dt.datetime] = None
-        self.grace_until: Optional[_dt.datetime] = None
+        self.next_review = None
+        self.grace_until = None
         self.grace_target = -1
-        self.caps: dict[str, list] = {}  # scope -> [period key, used]
-        self.fired: dict[int, int] = {}  # rule index -> times a counting trigger fired
+        self.caps = {}  # scope -> [period key, used]
+        self.fired = {}  # rule index -> times a counting trigger fired
         # rule index -> qualifying visits, purchases or spend, for a counting trigger with conditions or filters
-        self.counts: dict[int, int] = {}
+        self.counts = {}
         # win-back rule index -> the moment the member's current lapse fires it (mechanics/winback.py)
-        self.lapses: dict[int, _dt.datetime] = {}
+        self.lapses = {}
         # offers with a lifetime held: (reward, end, giving rule index), in the order given (mechanics/offers.py)
-        self.offers: list = []
-        self.joined: Optional[_dt.date] = None  # the day of the first signup event (mechanics/moments.py)
+        self.offers = []
+        self.joined = None  # the day of the first signup event (mechanics/moments.py)
         # goal or streak rule index -> the member's progress, immutable tuples (mechanics/goals.py)
-        self.goals: dict[int, tuple] = {}
+        self.goals = {}
         # a referred member's referral: (referrer, when, rule indices still open) (mechanics/referral.py)
-        self.referral: Optional[tuple] = None
+        self.referral = None
         # the moment of her first signup event, under `members join at signup` (mechanics/enrolment.py)
-        self.enrolled: Optional[_dt.datetime] = None
+        self.enrolled = None
         # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends, the tier she holds by her
         # own qualifying), or None
-        self.paid: Optional[tuple] = None
+        self.paid = None
         self.orders = LogMap.of()  # order id -> OrderRecord
-        self.rewards: dict[str, int] = {}  # reward -> count held
+        self.rewards = {}  # reward -> count held
         # the codes the member has used (once each: runtime/mechanics/codes.py); replaced, never changed in place
-        self.codes: set[str] = set()
-        self.due: Optional[_dt.datetime] = None  # cache: earliest timer; None = unknown (not serialised)
+        self.codes = set()
+        self.due = None  # cache: earliest timer; None = unknown (not serialised)
         return self
 
     def copy(self) -> "MemberState":
