@@ -2058,7 +2058,6 @@ class _Kernel:
         while a < end:
             b = end
             n = b - a
-            idx = np.arange(a, b)
             # (2) earning, by the table of tier t, every slot of the run
             per_kind = []
             earned = np.zeros(n, dtype=np.int64)
