@@ -67,12 +67,12 @@ def record_claims(kern, key: str, ev, seq, amounts) -> None:
     t = kern.e_time[ev]
     asked = np.asarray(amounts)
     limit = kern.prog.budgets.get(key)
-    if limit is not None and len(asked) and asked.min() >= 0:
-        by_time = np.argsort(t)
-        reached = np.flatnonzero((np.cumsum(asked[by_time]) >= limit) & (asked[by_time] > 0))
-        if len(reached):
-            within = np.flatnonzero(t <= t[by_time[reached[0]]])
-            ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
+    by_time = np.argsort(t) if limit is not None else None
+    # in time order: a moment by which these claims reach the limit (`claims_that_can_cut` in service order below)
+    reach = claims_that_can_cut(asked[by_time], limit) if by_time is not None else len(asked)
+    if reach < len(asked):
+        within = np.flatnonzero(t <= t[by_time[reach - 1]])
+        ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
     mem = kern.e_mem[ev]
     # the members' ids in text order, among the members claiming
     present, at = np.unique(mem, return_inverse=True)

@@ -1721,7 +1721,7 @@ class _Kernel:
                         oslot = oev * st["nr"] + j
                         pts_o = st["pts"][oslot]
                         num, den = self.share_num[sl.skey][ridx], self.share_den[sl.skey][ridx]
-                        target = np.where(num == den, pts_o, half_even(pts_o * num, den))
+                        target = _claw_target(pts_o, num, den)
                         delta = target - st["clawed"][oslot]
                         pos = delta > 0
                         if not pos.any():
@@ -2092,7 +2092,7 @@ class _Kernel:
                     oslot = self.ret_order_ev[ridx] * st["nr"] + j
                     pts_o = st["pts"][oslot]
                     num, den = self.share_num[sl.skey][ridx], self.share_den[sl.skey][ridx]
-                    target = np.where(num == den, pts_o, half_even(pts_o * num, den))
+                    target = _claw_target(pts_o, num, den)
                     delta = target - st["clawed"][oslot]
                     pos = delta > 0
                     claws.append((kind, j, sl, rets[pos], oslot[pos], delta[pos]))
@@ -2804,6 +2804,13 @@ def _warm_from_parts(warm: dict, second: np.ndarray, first_warm: dict, second_wa
         both[~second] = a
         both[second] = b
         warm[key] = both
+
+
+def _claw_target(pts_o, num, den):
+    """What returns of an order have taken back of its points `pts_o` once they returned the share num/den of it:
+    all of them for the whole order, else the share rounded half to even (the lockstep and `_finish_in_runs`;
+    `_finish_one_by_one` writes it out per event with `formulas.half_even`)."""
+    return np.where(num == den, pts_o, half_even(pts_o * num, den))
 
 
 def _tail_available(pk) -> int:
