@@ -7,6 +7,8 @@ histories, with every member in runs from her first event and from the usual tai
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -105,9 +107,6 @@ def test_a_busy_member_of_the_reference_program(programs, monkeypatch):
     day = 0
     for k in range(400):
         day += 1 + (k % 3)
-        when = f"2024-01-01T09:{k % 60:02d}"
-        import datetime as dt
-
         stamp = (dt.datetime(2024, 1, 1, 9) + dt.timedelta(days=day // 2, minutes=k % 50)).strftime("%Y-%m-%dT%H:%M")
         rows.append(["M1", stamp, "purchase", f"O{k}", "wash and wax", "washes", "2", "110.00", "Store 1", "store"])
         if k in (30, 31, 250):  # the same order returned in two parts, then an old order at gold
@@ -115,7 +114,6 @@ def test_a_busy_member_of_the_reference_program(programs, monkeypatch):
             rows.append(["M1", stamp, "return", order, "wash and wax", "washes", "1", "55.00", "", ""])
         if k % 37 == 36:
             rows.append(["M1", stamp, "return", f"O{k}", "wash and wax", "washes", "2", "110.00", "", ""])
-        del when
     history = _rows_history(prog, rows)
     plan = _plan(path, prog, history)
     monkeypatch.setattr(kernel, "RUN_MIN_EVENTS", 1)
