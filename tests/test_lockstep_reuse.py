@@ -201,7 +201,7 @@ def test_generated_histories_of_gym_and_beauty_points(monkeypatch, seed, members
 
 def test_inputs_are_equal_by_value_and_type():
     """What the record compares: arrays by dtype, shape and value; containers element by element (plain lists
-    such as the members' names at once); plain values of the same type; other objects by identity."""
+    such as the members' names at once); plain values of the same type; other objects by identity, of the types registered as read-only only."""
     from loyalty.simulate.vector.lockstep_inputs import _copy, _equal
 
     names = ["m1", "m2", None]
@@ -210,8 +210,21 @@ def test_inputs_are_equal_by_value_and_type():
     assert _equal({"a": [np.arange(3), 2]}, _copy({"a": [np.arange(3), 2]}))
     assert not _equal({"a": [np.arange(3), 2]}, {"a": [np.arange(3.0), 2]})
     assert not _equal(np.zeros(2, dtype=np.int64), np.zeros(3, dtype=np.int64))
-    thing = object()
-    assert _equal(thing, thing) and not _equal(thing, object())
+    # an object of a type not known to stay unchanged during a kernel's life is unequal even to itself: a
+    # change inside it could not be seen, so a lockstep reading it is run again; the kernel's read-only
+    # objects (the program, the plan, the rows) compare by identity
+    class Mutable:
+        pass
+
+    thing = Mutable()
+    assert not _equal(thing, thing)
+    from loyalty.simulate.vector.lockstep_inputs import READ_ONLY_TYPES
+    from loyalty.runtime.program import CompiledProgram
+    import loyalty.simulate.vector.kernel  # noqa: F401  (registers the kernel's read-only types)
+
+    assert CompiledProgram in READ_ONLY_TYPES
+    program = object.__new__(CompiledProgram)
+    assert _equal(program, program) and not _equal(program, object.__new__(CompiledProgram))
     table = np.arange(4)
     copied = _copy({"t": table})
     table[0] = 9  # a copy, not the array the lockstep may write into

@@ -72,7 +72,7 @@ from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
 from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
 from loyalty.simulate.scenario import members_redeem
-from loyalty.simulate.vector.lockstep_inputs import recorded, reuse, same_inputs
+from loyalty.simulate.vector.lockstep_inputs import READ_ONLY_TYPES, recorded, reuse, same_inputs
 from loyalty.simulate.vector.support import supports
 
 # members with more events than this run on the scalar plan (None: none, by size). Since the lockstep's last
@@ -681,6 +681,16 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
 
 
 # ---------------------------------------------------------------------------------------------- the kernel
+
+
+def _register_read_only_types() -> None:
+    """What a lockstep reads by reference and never changes once a kernel is built: compared by identity when
+    a pass may reuse the last lockstep (lockstep_inputs.READ_ONLY_TYPES); any other object forbids the reuse."""
+    from loyalty.runtime.mechanics.enrolment import VectorEnrolment
+    from loyalty.runtime.program import CompiledProgram
+    from loyalty.simulate.engine import Plan
+
+    READ_ONLY_TYPES.update((CompiledProgram, Plan, _Rows, _Slot, VectorEnrolment))
 
 
 class _Kernel:
@@ -2841,3 +2851,5 @@ def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     np.add.at(sums, groups, values)
     return sums
 
+
+_register_read_only_types()

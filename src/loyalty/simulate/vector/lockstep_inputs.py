@@ -11,7 +11,8 @@ guess of tiers by spend or points earned, or tiers by visits that nothing the ti
 
 The record is made while the lockstep runs (`recorded`): the first read of each attribute of the kernel is
 copied before the lockstep can change it in place, and what it writes is its output. Anything the record
-cannot compare by value (an object other than arrays, containers and plain values) compares by identity.
+cannot compare by value (an object other than arrays, containers and plain values) compares by identity where
+its type is registered as read-only during a kernel's life (`READ_ONLY_TYPES`), and is unequal otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ _AT_TIERS = ("ptab", "free_by_tier", "spend_deltas")
 
 
 _PLAIN = {type(None), bool, int, float, str, bytes}
+
+# The types of the objects a lockstep reads that never change during a kernel's life, compared by identity;
+# registered by the kernel (simulate/vector/kernel.py). A lockstep reading an object of any other type (not an
+# array, a container or a plain value) is never reused.
+READ_ONLY_TYPES: set = set()
 
 
 def _plain(values) -> bool:
@@ -60,7 +66,10 @@ def _equal(a, b) -> bool:
         return all(_equal(x, y) for x, y in zip(a, b))
     if a is None or isinstance(a, (bool, int, float, str, bytes, np.generic)):
         return type(a) is type(b) and bool(a == b)
-    return a is b  # any other object: the same one (the program, the plan, the rows, the slots)
+    # any other object: the same one, and only of a type that does not change once a kernel is built (the
+    # program, the plan, the rows, the earning slots, the enrolment); a change inside another could not be
+    # seen, so it is unequal
+    return a is b and type(a) in READ_ONLY_TYPES
 
 
 class LockstepRecord:
