@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import loyalty
 from loyalty.cli import cli
 from loyalty.runtime.events import EventError
 
-from event_strategies import member_histories
+from event_strategies import MemberHistory, member_histories
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAMS = ROOT / "examples" / "programs"
@@ -121,8 +121,30 @@ def test_part1_under_v1_migrate_part2_under_v2(case):
     assert new.state_from_json(after.to_json()) == after
 
 
+def _purchase(time: str, order: str, amounts: list[str], code: bool = True) -> dict:
+    lines = [{"item": "eau de parfum", "quantity": 1, "amount": a} for a in amounts]
+    event = {"time": time, "order": order, "lines": lines, "store": "elsewhere", "channel": "app"}
+    return {"purchase": dict(event, codes=["NOSUCHCODE"]) if code else event}
+
+
+# Found by this property: a beauty_points member whose grace period has ended by the cut. The state keeps the
+# tier the grace aimed at (`grace_target`); migrating to the same program dropped it.
+_GRACE_ENDED = MemberHistory(member="m1", attributes={"birthday": "1990-01-01"}, events=[
+    _purchase("2026-12-31T23:59:00", "o0", ["0.00"]), _purchase("2026-12-31T23:59:00", "o1", ["0.00"]),
+    _purchase("2026-12-31T23:59:00", "o2", ["805.00"], code=False), {"tick": {"time": "2026-12-31T23:59:00"}},
+    _purchase("2026-12-31T23:59:00", "o4", ["0.00"]),
+    {"return": {"time": "2026-12-31T23:59:00", "order": "o0", "id": "r5"}},
+    _purchase("2027-01-01T00:00:00", "o6", ["256.00", "0.00", "22.00"]),
+    _purchase("2027-01-01T00:00:00", "o7", ["0.00"]),
+    {"return": {"time": "2028-03-12T01:00:00", "order": "o0", "id": "r8"}},
+    {"return": {"time": "2028-03-12T01:00:00", "order": "o0", "id": "r9"}},
+    _purchase("2028-03-12T01:00:00", "o10", ["0.00"]), {"tick": {"time": "2028-03-12T01:00:00"}},
+    _purchase("2028-03-12T01:00:00", "o12", ["0.00"])])
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(split_history({p.stem: None for p in PROGRAMS.glob("*.loyalty")}))
+@example(("beauty_points", _GRACE_ENDED, 9))
 def test_migrating_to_the_same_program_changes_nothing_and_equals_a_full_replay(case):
     name, history, cut = case
     p = v1(name)

@@ -512,9 +512,9 @@ def _metrics_and_tier(m: _Mapping, doc: dict, out: dict, rep: MemberReport) -> O
     if _tiers_def(old) == _tiers_def(new) and (old_tier is None or old_tier in new.tiers.names):
         out["tier"] = new.tiers.names[old_tier] if old_tier is not None else -1
         out["next_review"] = doc["next_review"]
-        if doc["grace_until"] is not None:
-            out["grace_until"] = doc["grace_until"]
-            out["grace_target"] = m.tier[doc["grace_target"]] if doc["grace_target"] >= 0 else -1
+        out["grace_until"] = doc["grace_until"]
+        # (kept after a grace period ends too, as the state keeps it: migrating to the same program changes nothing)
+        out["grace_target"] = m.tier[doc["grace_target"]] if doc["grace_target"] >= 0 else -1
         if old_tier is not None:
             rep.add("tier", old_tier, CARRIED)
         if doc["next_review"] is not None:
