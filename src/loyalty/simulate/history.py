@@ -1512,6 +1512,7 @@ def _sorted_table(columns: dict, timezone: str):
         order = by if order is None else order[by]
         if shift != passes[-1]:
             ranks = member_rank[order]
+    assert order is not None  # (`passes` always has a first pass)
     sorted_codes = codes[order] if any(_is_ids(v) for v in columns.values()) else None
     table = pa.table({k: (_encoded_by_member(v.take(arrow(order)), sorted_codes) if _is_ids(v) else
                           _take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))

@@ -67,9 +67,9 @@ def record_claims(kern, key: str, ev, seq, amounts) -> None:
     t = kern.e_time[ev]
     asked = np.asarray(amounts)
     limit = kern.prog.budgets.get(key)
-    by_time = np.argsort(t) if limit is not None else None
     # in time order: a moment by which these claims reach the limit (`claims_that_can_cut` in service order below)
-    reach = claims_that_can_cut(asked[by_time], limit) if by_time is not None else len(asked)
+    by_time = np.argsort(t) if limit is not None else np.arange(0)
+    reach = claims_that_can_cut(asked[by_time], limit) if limit is not None else len(asked)
     if reach < len(asked):
         within = np.flatnonzero(t <= t[by_time[reach - 1]])
         ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]

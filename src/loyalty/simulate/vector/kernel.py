@@ -2069,7 +2069,7 @@ class _Kernel:
             b = end
             n = b - a
             # (2) earning, by the table of tier t, every slot of the run
-            per_kind = []
+            per_kind: list[Optional[np.ndarray]] = []
             earned = np.zeros(n, dtype=np.int64)
             for kind in kinds:
                 st = self.kstate[kind.index]
@@ -2123,7 +2123,7 @@ class _Kernel:
             if tiers is not None:
                 self.tier_after[a:b] = t
                 self.tier_after[b - 1] = t_after
-            spent = {}
+            spent: dict = {}
             for kind, j, sl, r, oslot, delta in claws:
                 keep = r < n
                 r, oslot, delta = r[keep], oslot[keep], delta[keep]
