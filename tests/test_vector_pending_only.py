@@ -237,6 +237,51 @@ def test_the_campaign_budget_runs_out_at_the_same_signup():
     assert res.cells[("budget", "campaign:new year, new you", "truncated")] == 500
 
 
+DEBT = """
+program "Debt" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  available 24 weeks after purchase
+  expire 1 day after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+
+
+# Found by tests/test_tier_step.py::test_generated_tier_programs_member_by_member (a generated program whose
+# points wait 24 weeks and expire a day after earning). Not fixed yet: the kernel's stream of a kind counts a
+# debt as points consumed from its front (X beyond the available part), so when a batch that never matures
+# expires while the debt reaches into its slots, the kernel expires nothing (X already covers it) and the
+# batch, no longer waiting, pays the debt; the scalar plan expires the whole batch and the debt stays (only
+# points earned or maturing pay a debt, docs/semantics.md "Point ledger"). The fix belongs where X passes an
+# expiring slot (the lockstep's runs, the one-by-one tail, _end_of_history, _aggregate's expired amounts): for a
+# batch that expires before it matures, X_after = max(X_before, prev) + (cum - prev), not max(X_before, cum).
+@pytest.mark.xfail(strict=True, reason="kernel: a pending batch expiring unmatured under a debt pays the debt")
+@pytest.mark.parametrize("last", [["A", "2024-09-01T10:00", "visit", "", "", "", "", "", "", ""],
+                                  _ret("A", "2024-09-01T10:00", "A9", "1.00")], ids=["visit", "rejected return"])
+def test_a_batch_that_expires_before_it_matures_leaves_a_debt_in_place(tmp_path, last):
+    """A1's 100 points wait until 17 June and expire on 2 January; returned on 1 August they are clawed back
+    from the available balance: a debt of 100. A2's 50 points (1 August) expire on 2 August, long before they
+    would mature: they are expired whole when time next passes (1 September, at a visit or at the end of the
+    history after a rejected return) and the debt stays: -100 at the end, 50 expired in August."""
+    path = tmp_path / "debt.loyalty"
+    path.write_text(DEBT)
+    rows = [_buy("A", "2024-01-01T10:00", "A1", "100.00"), _ret("A", "2024-08-01T10:00", "A1"),
+            _buy("A", "2024-08-01T11:00", "A2", "50.00"), last]
+    res = _run(str(path), load_program(str(path)), rows)
+    assert _cell(res, "points", "2024-08", "expired") == 50
+    assert res.members[0].points_outstanding == -100
+
+
 def test_gym_runs_on_the_kernel():
     assert supports(load_program(str(ROOT / GYM)), None) is None
 
