@@ -3,13 +3,13 @@ kernel), against the scalar plan member by member: hand-written histories with h
 generated histories."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from loyalty.simulate.engine import simulate
 from loyalty.simulate.result import KEY_SEP
 from loyalty.simulate.run import load_program
-from loyalty.simulate.vector import simulate_vector, supports
-from test_vector_kernel import ROOT, _both, _history, _report, _rows
+from loyalty.simulate.vector import supports
+from test_vector_kernel import ROOT, _both, _history, _report, _rows, _vector_solved
 
 PENDING_ONLY = """
 program "Pending only" {
@@ -118,7 +118,7 @@ def _run(path, prog, rows):
     assert _report(plan, history, vec) == _report(plan, history, ref)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
     return vec
 
 
@@ -188,6 +188,9 @@ def test_a_return_reaches_past_a_signup_into_batches_that_wait(pending_only):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32), members=st.integers(1, 12), max_events=st.sampled_from([3, 12, 40]),
        which=st.sampled_from(["PENDING_ONLY", "VISITS", GYM]))
+# M007 signs up twice in January 2026: two claims on the "new year, new you" budget, kept by a kernel pass
+# alone for the next pass and dropped by the solved run (compared solved: test_signups_claim_the_campaign_budget)
+@example(seed=265, members=8, max_events=40, which=GYM)
 def test_kernel_equals_scalar_on_generated_histories(tmp_path_factory, seed, members, max_events, which):
     """Generated histories (purchases, returns whole, by lines and by amount, visits, signups, ...) of the
     programs above and of gym: the whole result and report, and each member alone, the kernel's against the
@@ -205,7 +208,78 @@ def test_kernel_equals_scalar_on_generated_histories(tmp_path_factory, seed, mem
     assert _report(plan, history, vec) == _report(plan, history, ref)
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
-        assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+        assert _vector_solved(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical(), member
+
+
+def _signup(member, when):
+    return [member, when, "signup", "", "", "", "", "", "", ""]
+
+
+def test_signups_claim_the_campaign_budget():
+    """Gym's January signup bonus (500 points, 2026) draws on the campaign's budget: two signups of one member
+    are two claims, granted in full; the kernel's result with the budget passes solved equals the scalar plan's
+    (a single pass keeps its claims for the next pass, simulate/budgets.py)."""
+    path = str(ROOT / GYM)
+    res = _run(path, load_program(path), [_signup("A", "2026-01-18T00:39"), _signup("A", "2026-01-22T03:54"),
+                                          _signup("B", "2025-12-31T10:00")])
+    assert res.cells[("rule", "january signup bonus", "points_issued")] == 1000
+    assert res.claims == []
+
+
+def test_the_campaign_budget_runs_out_at_the_same_signup():
+    """401 signups of 500 points in January 2026 ask 200 500 of the 200 000 budget: the first 400 (by time, then
+    member) get theirs, the last is refused, on the kernel as in the scalar plan."""
+    path = str(ROOT / GYM)
+    rows = [_signup(f"M{i:03d}", f"2026-01-{1 + i % 28:02d}T{8 + i // 28:02d}:00") for i in range(401)]
+    res = _run(path, load_program(path), rows)
+    assert res.cells[("rule", "january signup bonus", "points_issued")] == 200000
+    assert res.cells[("rule", "january signup bonus", "effects")] == 400
+    assert res.cells[("budget", "campaign:new year, new you", "truncated")] == 500
+
+
+DEBT = """
+program "Debt" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  available 24 weeks after purchase
+  expire 1 day after earning
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+}
+rule "points" {
+  earn 1 point per 1 NOK
+}
+"""
+
+
+# Found by tests/test_tier_step.py::test_generated_tier_programs_member_by_member (a generated program whose
+# points wait 24 weeks and expire a day after earning). Not fixed yet: the kernel's stream of a kind counts a
+# debt as points consumed from its front (X beyond the available part), so when a batch that never matures
+# expires while the debt reaches into its slots, the kernel expires nothing (X already covers it) and the
+# batch, no longer waiting, pays the debt; the scalar plan expires the whole batch and the debt stays (only
+# points earned or maturing pay a debt, docs/semantics.md "Point ledger"). The fix belongs where X passes an
+# expiring slot (the lockstep's runs, the one-by-one tail, _end_of_history, _aggregate's expired amounts): for a
+# batch that expires before it matures, X_after = max(X_before, prev) + (cum - prev), not max(X_before, cum).
+@pytest.mark.xfail(strict=True, reason="kernel: a pending batch expiring unmatured under a debt pays the debt")
+@pytest.mark.parametrize("last", [["A", "2024-09-01T10:00", "visit", "", "", "", "", "", "", ""],
+                                  _ret("A", "2024-09-01T10:00", "A9", "1.00")], ids=["visit", "rejected return"])
+def test_a_batch_that_expires_before_it_matures_leaves_a_debt_in_place(tmp_path, last):
+    """A1's 100 points wait until 17 June and expire on 2 January; returned on 1 August they are clawed back
+    from the available balance: a debt of 100. A2's 50 points (1 August) expire on 2 August, long before they
+    would mature: they are expired whole when time next passes (1 September, at a visit or at the end of the
+    history after a rejected return) and the debt stays: -100 at the end, 50 expired in August."""
+    path = tmp_path / "debt.loyalty"
+    path.write_text(DEBT)
+    rows = [_buy("A", "2024-01-01T10:00", "A1", "100.00"), _ret("A", "2024-08-01T10:00", "A1"),
+            _buy("A", "2024-08-01T11:00", "A2", "50.00"), last]
+    res = _run(str(path), load_program(str(path)), rows)
+    assert _cell(res, "points", "2024-08", "expired") == 50
+    assert res.members[0].points_outstanding == -100
 
 
 def test_gym_runs_on_the_kernel():
