@@ -258,14 +258,12 @@ rule "points" {
 
 
 # Found by tests/test_tier_step.py::test_generated_tier_programs_member_by_member (a generated program whose
-# points wait 24 weeks and expire a day after earning). Not fixed yet: the kernel's stream of a kind counts a
-# debt as points consumed from its front (X beyond the available part), so when a batch that never matures
-# expires while the debt reaches into its slots, the kernel expires nothing (X already covers it) and the
-# batch, no longer waiting, pays the debt; the scalar plan expires the whole batch and the debt stays (only
-# points earned or maturing pay a debt, docs/semantics.md "Point ledger"). The fix belongs where X passes an
-# expiring slot (the lockstep's runs, the one-by-one tail, _end_of_history, _aggregate's expired amounts): for a
-# batch that expires before it matures, X_after = max(X_before, prev) + (cum - prev), not max(X_before, cum).
-@pytest.mark.xfail(strict=True, reason="kernel: a pending batch expiring unmatured under a debt pays the debt")
+# points wait 24 weeks and expire a day after earning). The kernel's stream of a kind counts a debt as points
+# consumed from its front (X beyond the available part), so a batch that expires unmatured while the debt
+# reaches into its slots would expire nothing and pay the debt; the scalar plan expires the whole batch and the
+# debt stays (only points earned or maturing pay a debt, docs/semantics.md "Point ledger"). Such members (a
+# purchase expiring at or before it matures, a return by then) are replayed by the scalar plan
+# (kernel._unmatured_expiry_under_debt), and counted.
 @pytest.mark.parametrize("last", [["A", "2024-09-01T10:00", "visit", "", "", "", "", "", "", ""],
                                   _ret("A", "2024-09-01T10:00", "A9", "1.00")], ids=["visit", "rejected return"])
 def test_a_batch_that_expires_before_it_matures_leaves_a_debt_in_place(tmp_path, last):
@@ -280,6 +278,12 @@ def test_a_batch_that_expires_before_it_matures_leaves_a_debt_in_place(tmp_path,
     res = _run(str(path), load_program(str(path)), rows)
     assert _cell(res, "points", "2024-08", "expired") == 50
     assert res.members[0].points_outstanding == -100
+    from test_vector_kernel import _routed_run
+
+    rows.append(_buy("B", "2024-08-01T11:00", "B1", "50.00"))  # no return: stays on the kernel
+    vec, ref, routed = _routed_run(str(path), load_program(str(path)), rows,
+                                   "pending points expiring unmatured under a debt")
+    assert vec.canonical() == ref.canonical() and routed == 1
 
 
 def test_gym_runs_on_the_kernel():

@@ -354,6 +354,40 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     return out
 
 
+def _unmatured_expiry_under_debt(rows: _Rows, prog) -> np.ndarray:
+    """Rows (event starts) whose member the kernel cannot take because a purchase's points may expire before
+    they are available while she owes points, in a kind whose balance may go below zero. The kernel counts a
+    debt as points consumed from the front of her stream (X beyond the available part), so a batch that
+    expires unmatured while the debt reaches into its slots would expire nothing and pay the debt; the scalar
+    plan expires the whole batch and the debt stays (only points earned or maturing pay a debt,
+    docs/semantics.md "Point ledger"). A debt comes from a return, so these are the members with a purchase
+    whose expiry is at or before its points' availability and a return at or before that expiry; they are
+    replayed by the scalar plan, and counted (`ROUTED`)."""
+    from loyalty.runtime.mechanics.points import vector_expiry_moments
+
+    out = np.zeros(rows.n, dtype=bool)
+    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")
+             and k.policy == "negative"]
+    if not kinds or not rows.n:
+        return out
+    starts = np.flatnonzero(rows.new)
+    typ, t, mem = rows.type[starts], rows.time[starts], rows.member[starts]
+    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    returned = typ == RETURN
+    if not returned.any():
+        return out
+    # each member's first return (members without one: after every moment)
+    first_return = np.full(int(seg[-1]) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_return, seg[returned], t[returned])
+    bought = np.flatnonzero(typ == PURCHASE)
+    for k in kinds:
+        expires = vector_expiry_moments(k, t[bought])
+        unmatured = expires <= _add_duration(t[bought], *k.pending)
+        owing = unmatured & (first_return[seg[bought]] <= expires)
+        out[starts[bought[owing]]] = True
+    return out
+
+
 def _stream_moments(kind) -> list:
     """A kind's durations counted per batch from its earning (expiry after earning, a pending time), as the
     kernel runs them: in earning order (`moments_in_earning_order`)."""
@@ -609,6 +643,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if waits.any():
         ROUTED["pending points out of earning order"] += int(len(np.unique(mseg[waits])))
         scalar[np.unique(mseg[waits])] = True
+    owing = _unmatured_expiry_under_debt(rows, prog)
+    if owing.any():
+        ROUTED["pending points expiring unmatured under a debt"] += int(len(np.unique(mseg[owing])))
+        scalar[np.unique(mseg[owing])] = True
     swapped = _moments_out_of_order(rows, prog, _us(plan.end))
     if swapped.any():
         ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
