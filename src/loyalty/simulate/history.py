@@ -1464,7 +1464,6 @@ def sort_rows(table, timezone: str, keys: tuple = ("member", "time", "row")):
     """A history table's rows by `keys`, where "time" stands for `order_key` (for tables that
     combine rows sorted apart: batches of a stream, pieces of a distributed read)."""
     import numpy as np
-    import pyarrow as pa
 
     from loyalty.simulate.columns import arrow, numbers
 

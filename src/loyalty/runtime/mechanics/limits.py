@@ -199,7 +199,6 @@ def vector_budgets(kern, columns: list, known: dict) -> None:
 
     from loyalty.runtime.arrays import Unsupported, fits
 
-    prog = kern.prog
     for c in columns:
         c.granted = np.zeros(kern.nev, dtype=np.int64)
         c.count = np.zeros(kern.nev, dtype=np.int64)

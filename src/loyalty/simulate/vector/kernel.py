@@ -323,6 +323,20 @@ def _first_of_each(counts, first) -> np.ndarray:
     return np.arange(int(counts.sum())) - at < np.repeat(first, counts)
 
 
+def _indebted_waiting_kinds(prog) -> list:
+    """The point kinds whose purchases' points wait, expire, and whose balance may go below zero (a debt)."""
+    return [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")
+            and k.policy == "negative"]
+
+
+def _event_starts_by_member(rows: _Rows):
+    """The rows where events start, and of each its type, time and member's segment (members in row order)."""
+    starts = np.flatnonzero(rows.new)
+    mem = rows.member[starts]
+    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    return starts, rows.type[starts], rows.time[starts], seg
+
+
 def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     """Rows (event starts) whose member the kernel cannot take because of pending points that expire after
     earning, in a kind whose balance may go below zero: points credited at once (a signup, a visit, an
@@ -332,15 +346,12 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     Such members are replayed by the scalar plan, and counted (`ROUTED`). (A purchase's points that expire
     before they are available stop waiting then: points.vector_pending_setup.)"""
     out = np.zeros(rows.n, dtype=bool)
-    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")
-             and k.policy == "negative"]
+    kinds = _indebted_waiting_kinds(prog)
     if not kinds or not rows.n:
         return out
-    starts = np.flatnonzero(rows.new)
-    typ, t, mem = rows.type[starts], rows.time[starts], rows.member[starts]
+    starts, typ, t, seg = _event_starts_by_member(rows)
     bought = typ == PURCHASE
     # per event start, the time of the member's last purchase before it (or none)
-    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
     t0 = int(t.min()) if len(t) else 0
     last = segmented_cummax(np.where(bought, t - t0 + 1, 0), seg)  # 0: no purchase yet
     last_before = np.concatenate(([0], last[:-1]))
@@ -366,13 +377,10 @@ def _unmatured_expiry_under_debt(rows: _Rows, prog) -> np.ndarray:
     from loyalty.runtime.mechanics.points import vector_expiry_moments
 
     out = np.zeros(rows.n, dtype=bool)
-    kinds = [k for k in prog.kinds if k.pending and k.expiry in ("after_earning", "period_end")
-             and k.policy == "negative"]
+    kinds = _indebted_waiting_kinds(prog)
     if not kinds or not rows.n:
         return out
-    starts = np.flatnonzero(rows.new)
-    typ, t, mem = rows.type[starts], rows.time[starts], rows.member[starts]
-    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    starts, typ, t, seg = _event_starts_by_member(rows)
     returned = typ == RETURN
     if not returned.any():
         return out
