@@ -330,11 +330,11 @@ def _indebted_waiting_kinds(prog) -> list:
 
 
 def _event_starts_by_member(rows: _Rows):
-    """The rows where events start, and of each its type, time and member's segment (members in row order)."""
+    """The rows where events start, and of each its time and member's segment (members in row order)."""
     starts = np.flatnonzero(rows.new)
     mem = rows.member[starts]
     seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
-    return starts, rows.type[starts], rows.time[starts], seg
+    return starts, rows.time[starts], seg
 
 
 def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
@@ -349,7 +349,8 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     kinds = _indebted_waiting_kinds(prog)
     if not kinds or not rows.n:
         return out
-    starts, typ, t, seg = _event_starts_by_member(rows)
+    starts, t, seg = _event_starts_by_member(rows)
+    typ = rows.type[starts]
     bought = typ == PURCHASE
     # per event start, the time of the member's last purchase before it (or none)
     t0 = int(t.min()) if len(t) else 0
@@ -380,7 +381,8 @@ def _unmatured_expiry_under_debt(rows: _Rows, prog) -> np.ndarray:
     kinds = _indebted_waiting_kinds(prog)
     if not kinds or not rows.n:
         return out
-    starts, typ, t, seg = _event_starts_by_member(rows)
+    starts, t, seg = _event_starts_by_member(rows)
+    typ = rows.type[starts]
     returned = typ == RETURN
     if not returned.any():
         return out
@@ -426,9 +428,7 @@ def _moments_out_of_order(rows: _Rows, prog, end_us: int) -> np.ndarray:
     kinds = [k for k in prog.kinds if any(unit in ("month", "year") for _, unit in _stream_moments(k))]
     if not kinds or not rows.n:
         return out
-    starts = np.flatnonzero(rows.new)
-    t, mem = rows.time[starts], rows.member[starts]
-    seg = np.cumsum(np.concatenate(([True], mem[1:] != mem[:-1]))) - 1
+    starts, t, seg = _event_starts_by_member(rows)
     for k in kinds:
         strict = sum(unit in ("month", "year") for _, unit in _stream_moments(k)) > 1 or \
             k.expiry in ("inactivity", "period_end")
@@ -647,22 +647,19 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     back = np.flatnonzero((rows.member[1:] == rows.member[:-1]) & (rows.time[1:] < rows.time[:-1]))
     if len(back):
         scalar[np.unique(mseg[back + 1])] = True
-    waits = _pending_out_of_order(rows, prog)
-    if waits.any():
-        ROUTED["pending points out of earning order"] += int(len(np.unique(mseg[waits])))
-        scalar[np.unique(mseg[waits])] = True
-    owing = _unmatured_expiry_under_debt(rows, prog)
-    if owing.any():
-        ROUTED["pending points expiring unmatured under a debt"] += int(len(np.unique(mseg[owing])))
-        scalar[np.unique(mseg[owing])] = True
-    swapped = _moments_out_of_order(rows, prog, _us(plan.end))
-    if swapped.any():
-        ROUTED["expiry or pending moments out of earning order"] += int(len(np.unique(mseg[swapped])))
-        scalar[np.unique(mseg[swapped])] = True
-    if rows.bad_fee.any():  # a fee the scalar plan refuses (the history was read without the program's tiers)
-        payers = np.unique(mseg[rows.bad_fee])
-        ROUTED["fee rows naming no paid tier"] += int(len(payers))
-        scalar[payers] = True
+
+    def route(marked_rows: np.ndarray, reason: str) -> None:
+        """The members of the marked rows to the scalar plan, counted under `reason`."""
+        if marked_rows.any():
+            members = np.unique(mseg[marked_rows])
+            ROUTED[reason] += int(len(members))
+            scalar[members] = True
+
+    route(_pending_out_of_order(rows, prog), "pending points out of earning order")
+    route(_unmatured_expiry_under_debt(rows, prog), "pending points expiring unmatured under a debt")
+    route(_moments_out_of_order(rows, prog, _us(plan.end)), "expiry or pending moments out of earning order")
+    # a fee the scalar plan refuses (the history was read without the program's tiers)
+    route(rows.bad_fee, "fee rows naming no paid tier")
     odd = rows.has_event_id.astype(bool)  # explicit event ids: duplicates are the scalar's business
     if prog.late_window is not None and odd.any():  # where resends are: kept as long as the window (windows.py)
         ROUTED["event ids under a late-events window (resends)"] += int(len(np.unique(mseg[odd])))
