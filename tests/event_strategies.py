@@ -246,6 +246,25 @@ def vectorisable(program):
         cuts += 1
 
 
+def draw_vectorisable_program(data):
+    """(text, program): a generated program cut down to what the vectorised kernel runs (`vectorisable`),
+    formatted, and compiled from that text; rejected (`assume`) where cutting clauses out made it invalid
+    (rare)."""
+    from hypothesis import assume
+
+    import loyalty
+    from loyalty.diagnostics import LoyaltyError
+    from loyalty.syntax.formatter import format_program
+    from strategies import valid_programs
+
+    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
+    try:
+        return text, loyalty.compile_source(text, "generated.loyalty")
+    except LoyaltyError:
+        assume(False)
+        raise  # (assume(False) ends the example)
+
+
 def _rule_cuts():
     """Each step cuts more of a rule: clauses the kernel may decline, most specific first."""
     from loyalty.syntax import ast

@@ -218,16 +218,9 @@ def test_a_review_inside_the_period_sets_what_its_end_falls_back_to_under_grace(
 
 
 def _generated(data):
-    from event_strategies import facts, history_rows, member_histories, vectorisable
-    from loyalty.diagnostics import LoyaltyError
-    from loyalty.syntax.formatter import format_program
-    from strategies import valid_programs
+    from event_strategies import draw_vectorisable_program, facts, history_rows, member_histories
 
-    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
-    try:
-        program = loyalty.compile_source(text, "generated.loyalty")
-    except LoyaltyError:
-        assume(False)
+    _, program = draw_vectorisable_program(data)
     prog = program.compiled
     paid = facts(program).paid_tiers
     # a history's item column is read stripped, so a tier named with spaces at its ends cannot be paid in one

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 import loyalty
 from event_strategies import (
-    MemberHistory, facts, history_rows, member_histories, vectorisable, with_ledger_settings, write_attributes,
-    write_history,
+    MemberHistory, draw_vectorisable_program, facts, history_rows, member_histories, with_ledger_settings,
+    write_attributes, write_history,
 )
 from loyalty.frontend import check_text
 from loyalty.runtime.events import EventError
@@ -324,14 +324,9 @@ def test_the_vectorised_kernel_equals_the_evaluator_on_generated_programs(data):
     from hypothesis import assume
 
     from loyalty.cli import cli
-    from loyalty.diagnostics import LoyaltyError
     from loyalty.simulate.vector.support import supports
 
-    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
-    try:
-        program = loyalty.compile_source(text, "generated.loyalty")
-    except LoyaltyError:
-        assume(False)  # cutting clauses out made it invalid (rare)
+    text, program = draw_vectorisable_program(data)
     assume(supports(program.compiled) is None)
     histories = [data.draw(member_histories(program, member=f"m{i}", max_events=10), label=f"m{i}")
                  for i in range(data.draw(st.integers(1, 4), label="members"))]

@@ -114,16 +114,9 @@ def test_hand_written_tier_steps_equal_the_scalar_plan(window, grace):
 
 
 def _generated(data):
-    from event_strategies import facts, history_rows, member_histories, vectorisable
-    from loyalty.diagnostics import LoyaltyError
-    from loyalty.syntax.formatter import format_program
-    from strategies import valid_programs
+    from event_strategies import draw_vectorisable_program, facts, history_rows, member_histories
 
-    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
-    try:
-        program = loyalty.compile_source(text, "generated.loyalty")
-    except LoyaltyError:
-        assume(False)
+    _, program = draw_vectorisable_program(data)
     prog = program.compiled
     assume(prog.tiers is not None and supports(prog) is None)
     paid = tuple(t for t in facts(program).paid_tiers if t == t.strip())

@@ -211,20 +211,12 @@ def test_generated_programs_with_goals_member_by_member(data):
     scalar plan's, and so does the whole history's."""
     from hypothesis import assume
 
-    import loyalty
-    from event_strategies import history_rows, member_histories, vectorisable
-    from loyalty.diagnostics import LoyaltyError
+    from event_strategies import draw_vectorisable_program, history_rows, member_histories
     from loyalty.simulate.engine import make_plan, program_info
     from loyalty.simulate.scenario import Scenario
     from loyalty.simulate.vector import Unsupported
-    from loyalty.syntax.formatter import format_program
-    from strategies import valid_programs
 
-    text = format_program(vectorisable(data.draw(valid_programs(), label="program")))
-    try:
-        program = loyalty.compile_source(text, "generated.loyalty")
-    except LoyaltyError:
-        assume(False)
+    _, program = draw_vectorisable_program(data)
     prog = program.compiled
     assume(any(r.trigger in ("goal", "streak") for r in prog.rules) and supports(prog) is None)
     histories = [data.draw(member_histories(program, member=f"m{i}", max_events=16), label=f"m{i}")
