@@ -67,12 +67,14 @@ def record_claims(kern, key: str, ev, seq, amounts) -> None:
     t = kern.e_time[ev]
     asked = np.asarray(amounts)
     limit = kern.prog.budgets.get(key)
-    # in time order: a moment by which these claims reach the limit (`claims_that_can_cut` in service order below)
-    by_time = np.argsort(t) if limit is not None else np.arange(0)
-    reach = claims_that_can_cut(asked[by_time], limit) if limit is not None else len(asked)
-    if reach < len(asked):
-        within = np.flatnonzero(t <= t[by_time[reach - 1]])
-        ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
+    if limit is not None:
+        # in time order: a moment by which these claims reach the limit (`claims_that_can_cut` in service order
+        # below)
+        by_time = np.argsort(t)
+        reach = claims_that_can_cut(asked[by_time], limit)
+        if reach < len(asked):
+            within = np.flatnonzero(t <= t[by_time[reach - 1]])
+            ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
     mem = kern.e_mem[ev]
     # the members' ids in text order, among the members claiming
     present, at = np.unique(mem, return_inverse=True)
