@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Optional
 
 from loyalty.runtime.ledger import UnlimitedLedger
 from loyalty.simulate.budgets import CutoffLedger, Cutoffs, FirstPassScout, claims_prefix, solve_budgets
+from loyalty.simulate.errors import InputError
 from loyalty.simulate.history import History
 from loyalty.simulate.result import SimResult, exact
 
@@ -171,12 +172,7 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
     warm: dict = {}  # per range, the kernel's first guesses for the next budget pass (simulate_vector)
 
     def run_pass(known):
-        parts = []
-        scout = FirstPassScout(plan.program.budgets, known)  # the groups after a budget ran out: claims alone
-        for start, end in ranges:
-            parts.append(scouted_range(plan, History(history.table.slice(start, end - start)), known, kernel,
-                                       progress, warm.setdefault(start, {}), scout))
-        return merge_in_order(parts)
+        return merge_in_order(pass_parts(plan, history, ranges, known, kernel, progress, warm))
 
     return run_passes(plan, run_pass)
 
@@ -377,6 +373,176 @@ def simulate_split(plan, history: History, jobs: int,
     return merge_in_order(parts)
 
 
+# ------------------------------------------------------------------ a vectorised run forked in two halves
+
+
+# From this many rows a vectorised run on two usable cores is shared with a forked copy of this process
+# (`simulate_forked`), measured on the shared 2-core machine (docs/performance.md, "Both cores for one history
+# in memory").
+FORK_MIN_ROWS = 400_000
+
+
+def can_fork() -> bool:
+    """Whether this process can fork a copy that shares its memory (Linux: fork is its start method and safe
+    after pyarrow's and numpy's threads; macOS' system libraries are not fork-safe, Windows has no fork)."""
+    import sys
+
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+class ForkedHalfLost(InputError):
+    """The forked process replaying the second half of the members stopped without a result (killed, out of
+    memory): the run cannot finish; one process can (`--jobs 1`)."""
+
+
+def pass_parts(plan, history: History, ranges: list[tuple[int, int]], known: Optional[Cutoffs], kernel: str,
+               progress: Optional[Callable[[int], None]], warm: dict) -> list[SimResult]:
+    """One pass over `ranges` of `history` in this process, group after group: each group's partial result
+    (`scouted_range`, with a first budget pass's scout of these groups' own claims)."""
+    scout = FirstPassScout(plan.program.budgets, known)
+    return [scouted_range(plan, History(history.table.slice(start, end - start)), known, kernel, progress,
+                          warm.setdefault(start, {}), scout)
+            for start, end in ranges]
+
+
+def _routed_counts() -> dict:
+    import sys
+
+    kernel = sys.modules.get("loyalty.simulate.vector.kernel")
+    return dict(kernel.ROUTED) if kernel is not None else {}
+
+
+def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
+    """The forked process: for each pass the parent sends (a 1-tuple of its budgets' known cutoffs, as plain data,
+    or None), its
+    groups' merged result as plain data, with the members it routed to the scalar plan (kernel.ROUTED) in that
+    pass; None ends it. An error goes back as the exception (pickled: our own objects, never user input)."""
+    from loyalty.simulate.wire import result_to_data
+
+    warm: dict = {}  # the kernel's first guesses per group, kept across the passes as in one process
+    while True:
+        try:
+            task = tasks.recv()
+        except EOFError:  # the parent is gone
+            return
+        if task is None:
+            return
+        data = task[0]
+        try:
+            before = _routed_counts()
+            merged = merge_in_order(pass_parts(plan, history, ranges, known_from_data(data), "vector", None, warm))
+            routed = {k: n - before.get(k, 0) for k, n in _routed_counts().items() if n != before.get(k, 0)}
+            reply = ("ok", result_to_data(merged), routed)
+        except BaseException as err:  # noqa: BLE001 (sent to the parent, which raises it)
+            reply = ("error", err)
+        try:
+            results.send(reply)
+        except Exception as err:  # noqa: BLE001 (an exception that does not pickle: its text)
+            results.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+
+
+@contextmanager
+def forked_half(plan, history: History, ranges: list):
+    """A forked copy of this process that replays `ranges` of `history` (the decoded rows shared copy-on-write:
+    nothing is written or re-read), pass after pass: `ask(known)` starts a pass, `answer()` waits for its merged
+    result. If the copy dies (killed, out of memory), `answer()` raises `ForkedHalfLost` as soon as its pipe
+    closes, never waits for ever; leaving the block by an exception (Ctrl-C included) kills the copy."""
+    import gc
+    import sys
+    from multiprocessing import Pipe
+
+    task_out, task_in = Pipe(duplex=False)  # (reader, writer)
+    result_out, result_in = Pipe(duplex=False)
+    for stream in (sys.stdout, sys.stderr):  # (nothing buffered here is written twice)
+        with suppress(Exception):
+            stream.flush()
+    gc.freeze()  # the copy's collector leaves this process's objects alone: their pages stay shared
+    try:
+        pid = os.fork()
+    except BaseException:
+        gc.unfreeze()
+        for end in (task_out, task_in, result_out, result_in):
+            end.close()
+        raise
+    if pid == 0:  # the copy
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
+            task_in.close()
+            result_out.close()
+            _serve_half(plan, history, ranges, task_out, result_in)
+        except BaseException:  # noqa: BLE001 (nothing of the copy's may unwind into the parent's code)
+            code = 1
+        finally:
+            os._exit(code)  # no clean-up of the parent's (atexit, buffered output) runs twice
+    gc.unfreeze()
+    task_out.close()
+    result_in.close()
+
+    def answer():
+        try:
+            reply = result_out.recv()
+        except EOFError:
+            _, status = os.waitpid(pid, 0)
+            waited[0] = True
+            how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exited with status {os.WEXITSTATUS(status)}")
+            raise ForkedHalfLost(f"the process replaying the second half of the members {how} before it sent "
+                                 "its result (out of memory?)",
+                                 "run it again; with --jobs 1 it runs in one process, using less memory") from None
+        if reply[0] == "error":
+            raise reply[1]
+        return reply[1], reply[2]
+
+    waited = [False]
+    try:
+        yield task_in.send, answer
+        task_in.send(None)
+    except BaseException:
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        task_in.close()
+        result_out.close()
+        if not waited[0]:
+            os.waitpid(pid, 0)
+
+
+def simulate_forked(plan, history: History, progress: Optional[Callable[[int], None]] = None) -> SimResult:
+    """A vectorised run on two cores: a forked copy of this process replays the second half of the members
+    (by rows, cut on a member boundary) while this process replays the first, each in groups as
+    `simulate_in_process` takes them; with budgets, pass after pass, each process keeping its own groups'
+    first guesses across passes. The copy's merged half comes back as plain data (wire.py) and is merged after
+    this process's groups, in member order, so the report is the one process's, byte for byte."""
+    from loyalty.simulate.wire import result_from_data
+
+    halves = row_groups(history, 2)
+    if len(halves) < 2:
+        return simulate_in_process(plan, history, progress, "vector")
+    (_, mid), (_, end) = halves
+    front = History(history.table.slice(0, mid))
+    back = History(history.table.slice(mid, end - mid))
+    front_ranges = row_groups(front, group_count(len(front), 1))
+    back_ranges = row_groups(back, group_count(len(back), 1))
+    warm: dict = {}
+    with forked_half(plan, back, back_ranges) as (ask, answer):
+
+        def run_pass(known):
+            ask((known_to_data(known),))
+            parts = pass_parts(plan, front, front_ranges, known, "vector", progress, warm)
+            data, routed = answer()
+            if routed:  # counted here too, for --verbose (commands/simulate.py)
+                from loyalty.simulate.vector import kernel
+
+                kernel.ROUTED.update(routed)
+            if progress:
+                progress(len(back))
+            return merge_in_order(parts + [result_from_data(data)])
+
+        return run_passes(plan, run_pass)
+
+
 def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
                   kernel: str = "python") -> SimResult:
     """The whole history with `jobs` processes (1: this process only). Small histories stay in this
@@ -385,6 +551,8 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
     if kernel == "vector":
         if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
             return simulate_split(plan, history, jobs, progress)
+        if jobs > 1 and len(history) >= FORK_MIN_ROWS and can_fork():
+            return simulate_forked(plan, history, progress)
         return simulate_in_process(plan, history, progress, kernel)
     if jobs <= 1 or len(history) < POOL_MIN_ROWS:
         return simulate_in_process(plan, history, progress, kernel)
@@ -392,4 +560,5 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
 
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
-           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable"]
+           "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable",
+           "FORK_MIN_ROWS", "simulate_forked"]
