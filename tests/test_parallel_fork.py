@@ -1,0 +1,192 @@
+"""A vectorised run on two cores: a forked copy of the process replays the second half of the members
+(parallel.simulate_forked). The report is the one process's, byte for byte; a copy that fails or dies is a
+clear message, never a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, note, settings, strategies as st
+
+from event_strategies import draw_vectorisable_program, facts, history_rows, member_histories, write_history
+from loyalty.cli import cli
+from loyalty.simulate import parallel
+from loyalty.simulate.errors import InputError
+from scale_helpers import budgeted_inputs, simulate_json
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples" / "histories").glob("*.csv")
+                  if (ROOT / "examples" / "programs" / f"{p.stem}.loyalty").exists())
+
+pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="forking a copy of the process needs Linux")
+
+
+@pytest.fixture
+def always_fork(monkeypatch):
+    """Every vectorised run with two jobs, however short, is shared with a forked copy; the runs that were
+    are listed."""
+    monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups in each half
+    forked = []
+    real = parallel.simulate_forked
+
+    def spy(plan, history, progress=None):
+        forked.append(len(history))
+        return real(plan, history, progress)
+
+    monkeypatch.setattr(parallel, "simulate_forked", spy)
+    return forked
+
+
+def _example(name: str) -> list[str]:
+    return [str(ROOT / "examples" / "programs" / f"{name}.loyalty"), str(ROOT / "examples" / "histories" / f"{name}.csv")]
+
+
+def test_every_example_on_the_kernel_gives_the_same_report_forked_in_two(always_fork):
+    forked = 0
+    for name in EXAMPLES:
+        args = _example(name)
+        before = len(always_fork)
+        two = simulate_json(*args, "--jobs", "2")
+        assert two == simulate_json(*args, "--jobs", "1"), name
+        if json.loads(two)["assumptions"]["kernel"] == "vector":
+            forked += 1
+            assert len(always_fork) == before + 1, name
+    assert forked >= 5
+
+
+def test_one_job_stays_in_one_process(always_fork):
+    simulate_json(*_example("car_wash"), "--jobs", "1")
+    assert always_fork == []
+    simulate_json(*_example("car_wash"), "--jobs", "2", "--kernel", "python")  # the evaluator: a pool's business
+    assert always_fork == []
+
+
+# two program-wide budgets, both run out mid-way through the generated history (the kernel runs it)
+BUDGETED_ON_THE_KERNEL = """program "budgeted" {
+  currency NOK
+}
+
+points "points" {
+  cost 0.10 NOK each
+}
+
+rule "base" {
+  earn 1 point per 1 NOK
+  budget 1000 points
+}
+
+rule "double" {
+  earn 2 points per 1 NOK
+  budget 10000 points
+}
+"""
+
+
+def test_budgets_that_run_out_are_solved_by_passes_shared_with_the_copy(always_fork, tmp_path, monkeypatch):
+    program, history = budgeted_inputs(tmp_path)
+    Path(program).write_text(BUDGETED_ON_THE_KERNEL)
+    one = simulate_json(program, history, "--jobs", "1")
+    assert one.count('"ran_out": "2025-') == 2  # both budgets run out mid-history: several passes
+    passes = []
+    real = parallel.run_passes
+    monkeypatch.setattr(parallel, "run_passes", lambda plan, run_pass: real(
+        plan, lambda known: passes.append(known) or run_pass(known)))
+    assert simulate_json(program, history, "--jobs", "2") == one
+    assert always_fork and len(passes) >= 2
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_generated_history_forked_in_two_equals_one_process(data):
+    """Generated programs the kernel runs, on generated histories of several members: the run shared with a
+    forked copy gives the one-process report, byte for byte."""
+    from hypothesis import assume
+
+    from loyalty.simulate.vector.support import supports
+
+    text, program = draw_vectorisable_program(data)
+    assume(supports(program.compiled) is None)
+    histories = [data.draw(member_histories(program, member=f"m{i}", max_events=8), label=f"m{i}")
+                 for i in range(data.draw(st.integers(2, 6), label="members"))]
+    rows = history_rows(histories, program.compiled.exponent, facts(program).paid_tiers)
+    assume(len({r["member"] for r in rows}) >= 2)  # two halves
+    note(text)
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parallel, "FORK_MIN_ROWS", 0)
+        Path(tmp, "p.loyalty").write_text(text, encoding="utf-8")
+        write_history(Path(tmp, "h.csv"), rows)
+        reports = []
+        for jobs in ("1", "2"):
+            r = CliRunner().invoke(cli, ["simulate", str(Path(tmp, "p.loyalty")), str(Path(tmp, "h.csv")),
+                                         "--format", "json", "--jobs", jobs, "--kernel", "vector"])
+            assert r.exit_code == 0, (r.output, r.exception)
+            reports.append(r.stdout)
+        assert reports[0] == reports[1]
+
+
+def _in_the_copy(monkeypatch, what):
+    """`what()` runs in the forked copy where it would replay its half (this process's half runs as usual)."""
+    parent = os.getpid()
+    real = parallel.pass_parts
+
+    def pass_parts(*args, **kwargs):
+        if os.getpid() != parent:
+            what()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "pass_parts", pass_parts)
+    monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
+
+
+def _run_two_jobs():
+    return CliRunner().invoke(cli, ["simulate", *_example("car_wash"), "--format", "json", "--jobs", "2"])
+
+
+@pytest.mark.timeout(120)
+def test_an_input_error_in_the_copy_reaches_the_user_with_its_hint(monkeypatch):
+    def fail():
+        raise InputError("row 7, column amount: not a number", "write the amount as 12.50")
+
+    _in_the_copy(monkeypatch, fail)
+    r = _run_two_jobs()
+    assert r.exit_code == 1
+    assert "loyalty: error: row 7, column amount: not a number" in r.stderr
+    assert "hint: write the amount as 12.50" in r.stderr
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.timeout(120)
+def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp_path):
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    def fail():
+        raise ZeroDivisionError("a bug in the copy")
+
+    _in_the_copy(monkeypatch, fail)
+    program, history = _example("car_wash")
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, None, None, None, None, "stop")
+    with pytest.raises(ZeroDivisionError, match="a bug in the copy"):
+        parallel.simulate_forked(plan_for(prog, program, inputs, None), inputs.history)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("death", ["killed", "exit"])
+def test_a_copy_that_dies_is_a_clear_error_not_a_hang(monkeypatch, death):
+    _in_the_copy(monkeypatch, (lambda: os.kill(os.getpid(), signal.SIGKILL)) if death == "killed"
+                 else (lambda: os._exit(3)))
+    r = _run_two_jobs()
+    assert r.exit_code == 1, r.output
+    why = "was killed by signal 9" if death == "killed" else "exited with status 3"
+    assert f"the process replaying the second half of the members {why}" in r.stderr
+    assert "--jobs 1" in r.stderr
+    assert "Traceback" not in r.output
+    with pytest.raises(ChildProcessError):  # the copy was waited for: no zombie left
+        os.waitpid(-1, os.WNOHANG)
