@@ -159,8 +159,11 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     past the history's end (loyalty/forecast)."""
     from loyalty.simulate.vector import supports
 
+    importing = import_while_reading(kernel) if isinstance(history, (str, Path)) else None
     inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
                          overrides)
+    if importing is not None:
+        importing.join()
     plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
     if on_unsupported is not None:
         on_unsupported(supports(prog, plan))
@@ -172,6 +175,34 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
         report["forecast"] = forecast_section(plan, inputs.history, months, runs, jobs, kernel,
                                               behaviour_of(inputs.scenario), report["assumptions"])
     return plan, result, report
+
+
+# what the replay and the report import after the read; imported in a thread while the history is read (most of
+# the read is pyarrow's parse, which releases the GIL), so their import costs no wall time
+REPLAY_MODULES = ("loyalty.simulate.parallel", "loyalty.simulate.coverage", "loyalty.simulate.measures",
+                  "loyalty.simulate.render", "loyalty.simulate.vector.choose")
+KERNEL_MODULES = ("loyalty.simulate.vector.kernel",)  # numpy and the vectorised kernel
+
+
+def import_while_reading(kernel: str):
+    """A started thread importing the modules the run needs after the read (`REPLAY_MODULES`, and the vectorised
+    kernel's unless `--kernel python`): join it before the replay. An import that fails there fails again, with
+    its message, where the run imports the module itself."""
+    import importlib
+    import threading
+
+    names = REPLAY_MODULES + (KERNEL_MODULES if kernel != "python" else ())
+
+    def run() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 (imported again where it is used, which raises it there)
+                return
+
+    thread = threading.Thread(target=run, name="loyalty-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def history_info(h: History) -> HistoryInfo:
