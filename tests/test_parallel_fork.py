@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples" / "histories").glob("*.csv")
                   if (ROOT / "examples" / "programs" / f"{p.stem}.loyalty").exists())
 
+CORE_FREE = parallel.core_free  # (the fixture below replaces it)
+
 pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="forking a copy of the process needs Linux")
 
 
@@ -32,6 +34,7 @@ def always_fork(monkeypatch):
     """Every vectorised run with two jobs, however short, is shared with a forked copy; the runs that were
     are listed."""
     monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "core_free", lambda cores: True)  # however busy the machine running the tests
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups in each half
     forked = []
     real = parallel.simulate_forked
@@ -120,6 +123,7 @@ def test_a_generated_history_forked_in_two_equals_one_process(data):
     note(text)
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
         patch.setattr(parallel, "FORK_MIN_ROWS", 0)
+        patch.setattr(parallel, "core_free", lambda cores: True)
         Path(tmp, "p.loyalty").write_text(text, encoding="utf-8")
         write_history(Path(tmp, "h.csv"), rows)
         reports = []
@@ -143,6 +147,7 @@ def _in_the_copy(monkeypatch, what):
 
     monkeypatch.setattr(parallel, "pass_parts", pass_parts)
     monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "core_free", lambda cores: True)
 
 
 def _run_two_jobs():
@@ -182,11 +187,32 @@ def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp
 def test_a_copy_that_dies_is_a_clear_error_not_a_hang(monkeypatch, death):
     _in_the_copy(monkeypatch, (lambda: os.kill(os.getpid(), signal.SIGKILL)) if death == "killed"
                  else (lambda: os._exit(3)))
+    forked, real_fork = [], os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
     r = _run_two_jobs()
     assert r.exit_code == 1, r.output
     why = "was killed by signal 9" if death == "killed" else "exited with status 3"
     assert f"the process replaying the second half of the members {why}" in r.stderr
     assert "--jobs 1" in r.stderr
     assert "Traceback" not in r.output
+    assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # the copy was waited for: no zombie left
-        os.waitpid(-1, os.WNOHANG)
+        os.waitpid(forked[0], os.WNOHANG)
+
+
+def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
+    """No core free (the load average): a second process would only share the busy cores, so it is not forked."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.0, 1.0))
+    monkeypatch.setattr(parallel, "core_free", CORE_FREE)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    one = simulate_json(*_example("car_wash"), "--jobs", "1")
+    assert simulate_json(*_example("car_wash"), "--jobs", "2") == one and always_fork == []
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.4, 1.0, 1.0))  # half a core idle: forked
+    assert simulate_json(*_example("car_wash"), "--jobs", "2") == one and len(always_fork) == 1

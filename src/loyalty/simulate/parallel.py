@@ -382,6 +382,19 @@ def simulate_split(plan, history: History, jobs: int,
 FORK_MIN_ROWS = 400_000
 
 
+def core_free(cores: int) -> bool:
+    """Whether a second process would find a core of its own: the 1-minute load average (this process
+    included) leaves at least half a core of the `cores` idle. On a busy machine a second process only shares
+    the same cores, so the run costs more CPU (two processes at once each run slower) for no less wall time
+    (docs/performance.md, "Both cores for one history in memory"); where the load cannot be read, it is assumed
+    free."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return True
+    return load <= cores - 0.5
+
+
 def can_fork() -> bool:
     """Whether this process can fork a copy that shares its memory (Linux: fork is its start method and safe
     after pyarrow's and numpy's threads; macOS' system libraries are not fork-safe, Windows has no fork)."""
@@ -551,7 +564,7 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
     if kernel == "vector":
         if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
             return simulate_split(plan, history, jobs, progress)
-        if jobs > 1 and len(history) >= FORK_MIN_ROWS and can_fork():
+        if jobs > 1 and len(history) >= FORK_MIN_ROWS and can_fork() and core_free(min(jobs, usable_cores())):
             return simulate_forked(plan, history, progress)
         return simulate_in_process(plan, history, progress, kernel)
     if jobs <= 1 or len(history) < POOL_MIN_ROWS:
