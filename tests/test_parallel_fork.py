@@ -216,3 +216,27 @@ def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
     assert simulate_json(*_example("car_wash"), "--jobs", "2") == one and always_fork == []
     monkeypatch.setattr(os, "getloadavg", lambda: (1.4, 1.0, 1.0))  # half a core idle: forked
     assert simulate_json(*_example("car_wash"), "--jobs", "2") == one and len(always_fork) == 1
+
+
+def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_fork, tmp_path):
+    """The copy's members replayed by the scalar plan (kernel.ROUTED) come back with its half and are counted
+    here, so --verbose says them as one process would (`late`, routed, is in the copy's half)."""
+    from test_kernel_pending_order import HEADER, PENDING_REASON, _buy, _event, _load, program_text
+
+    path, _prog = _load(tmp_path, program_text(policy="balance may go negative"), "negative")
+    rows = [_event("early", "2024-02-01T10:00", "signup"),
+            _buy("early", "2024-02-01T11:00", "E1", "60.00"),
+            _buy("early", "2024-02-20T11:00", "E2", "60.00"),
+            _buy("late", "2024-02-01T11:00", "L1", "60.00"),
+            _event("late", "2024-02-02T10:00", "signup"),  # while L1's points wait: routed
+            _buy("late", "2024-02-20T11:00", "L2", "60.00"),
+            _buy("late", "2024-05-09T11:00", "L3", "60.00")]
+    csv_path = tmp_path / "routed.csv"
+    csv_path.write_text("\n".join([",".join(HEADER)] + [",".join(r) for r in rows]) + "\n")
+    runs = {}
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(cli, ["simulate", path, str(csv_path), "--jobs", jobs, "--verbose", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        assert f"vectorised kernel: 1 member(s) replayed by the scalar plan ({PENDING_REASON})" in result.stderr, jobs
+        runs[jobs] = result.stdout
+    assert runs["1"] == runs["2"] and len(always_fork) == 1
