@@ -208,14 +208,23 @@ def test_a_copy_that_dies_is_a_clear_error_not_a_hang(monkeypatch, death):
 
 
 def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
-    """No core free (the load average): a second process would only share the busy cores, so it is not forked."""
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.0, 1.0))
+    """No core free (threads running now, or else the load average): a second process would only share the busy
+    cores, so it is not forked."""
     monkeypatch.setattr(parallel, "core_free", CORE_FREE)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     one = simulate_json(*_example("car_wash"), "--jobs", "1")
-    assert simulate_json(*_example("car_wash"), "--jobs", "2") == one and always_fork == []
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.4, 1.0, 1.0))  # half a core idle: forked
-    assert simulate_json(*_example("car_wash"), "--jobs", "2") == one and len(always_fork) == 1
+    for running, load, forks in ((2, 0.0, False), (1, 9.0, True), (None, 1.7, False), (None, 1.4, True)):
+        monkeypatch.setattr(parallel, "running_now", lambda: running)
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, 1.0, 1.0))
+        before = len(always_fork)
+        assert simulate_json(*_example("car_wash"), "--jobs", "2") == one
+        assert len(always_fork) == before + forks, (running, load)
+
+
+def test_the_threads_running_now_are_read_from_proc():
+    running = parallel.running_now()
+    assert running is None or running >= 1  # this thread, at least
+    assert (running is None) == (not os.path.exists("/proc/loadavg"))
 
 
 def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_fork, tmp_path):

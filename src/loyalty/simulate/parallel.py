@@ -383,16 +383,37 @@ FORK_MIN_ROWS = 400_000
 
 
 def core_free(cores: int) -> bool:
-    """Whether a second process would find a core of its own: the 1-minute load average (this process
-    included) leaves at least half a core of the `cores` idle. On a busy machine a second process only shares
-    the same cores, so the run costs more CPU (two processes at once each run slower) for no less wall time
-    (docs/performance.md, "Both cores for one history in memory"); where the load cannot be read, it is assumed
-    free."""
+    """Whether a second process would find a core of its own: the threads running right now, this one included
+    (`running_now`), leave one of the `cores` idle; where that cannot be read, the 1-minute load average leaves
+    half a core idle. On a busy machine a second process only shares the same cores, so the run costs more CPU
+    (two processes at once each run slower) for no less wall time (docs/performance.md, "Both cores for one
+    history in memory"). Not the load average first: it still counts this run's own read and the runs just
+    before it."""
+    running = running_now()
+    if running is not None:
+        return running <= cores - 1
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return True
     return load <= cores - 0.5
+
+
+def running_now(samples: int = 5) -> Optional[int]:
+    """The threads the kernel has running or ready to run (/proc/loadavg's fourth field, this one included):
+    the median of a few samples 2 ms apart, so a daemon waking up does not count; None without /proc."""
+    import time
+
+    seen = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                seen.append(int(f.read().split()[3].split("/")[0]))
+        except (OSError, ValueError, IndexError):
+            return None
+        if i + 1 < samples:
+            time.sleep(0.002)
+    return sorted(seen)[len(seen) // 2]
 
 
 def can_fork() -> bool:
