@@ -250,33 +250,37 @@ class GroupedReader:
         from loyalty.simulate.columns import numbers
 
         # the runs of rows of one member, in file order: found on the member column's codes, so only a run's
-        # first row (a member per run, not per row) reaches Python
+        # first row (a member per run, not per row) reaches Python, and only as its id and the id's hash
         lines = numbers(h.table.column("row"), 0)
         by_line = np.argsort(lines, kind="stable")
         codes = h.code_array("member")[by_line]
-        first = by_line[np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))]
-        runs = list(zip(h.values_of("member", h.code_array("member")[first]), lines[first].tolist()))
-        goes_on = carry is not None and runs[0][0] == carry
+        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+        run_codes = codes[starts]
+        members = h.values_of("member", run_codes)
+        hashes = np.fromiter(map(hash, members), np.int64, len(members))
+        goes_on = carry is not None and members[0] == carry
         if carry is not None and not goes_on:
             seen = _with_hashes(seen, [hash(carry)])
-        newcomers = runs[1:] if goes_on else runs
-        hashes = np.array([hash(m) for m, _ in newcomers], np.int64)
+        new = 1 if goes_on else 0  # the runs of members new to this batch
         bad = []
-        if len(seen) and len(hashes):
-            pos = np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)
-            bad += [newcomers[i] for i in np.flatnonzero(seen[pos] == hashes)]
-        counts = Counter(m for m, _ in runs)
-        bad += [[r for r in runs if r[0] == m][1] for m, c in counts.items() if c > 1]
+        if len(seen) and len(hashes) > new:
+            pos = np.minimum(np.searchsorted(seen, hashes[new:]), len(seen) - 1)
+            bad += (np.flatnonzero(seen[pos] == hashes[new:]) + new).tolist()
+        by_code = np.sort(run_codes)
+        if (by_code[1:] == by_code[:-1]).any():  # a member with two runs in this batch: her second
+            first_run: dict = {}
+            bad += [i for i, c in enumerate(run_codes.tolist()) if first_run.setdefault(c, i) != i]
         if bad:
-            member, line = min(bad, key=lambda r: r[1])
+            run_lines = lines[by_line[starts]]
+            i = min(bad, key=lambda i: run_lines[i])
+            member, line = members[i], int(run_lines[i])
             raise HistoryError(f"{self.path}:{line}: member {member!r} has rows here and earlier, with other "
                                f"members' rows between: --grouped needs each member's rows together",
                                hint="sort the file by member (loyalty generate --grouped makes such files), "
                                     "or leave out --grouped to read the file whole", line=line)
-        finished = [hash(m) for m, _ in runs[:-1]]
-        if finished:
-            seen = _with_hashes(seen, finished)
-        return seen, runs[-1][0]
+        if len(hashes) > 1:
+            seen = _with_hashes(seen, hashes[:-1])
+        return seen, members[-1]
 
     # ------------------------------------------------------------------ pass 2: replay
 
@@ -386,7 +390,7 @@ def _with_hashes(seen, hashes: list):
     (a hash table), so the 50 batches of a 10M-row history (500k members) spent ~8.7 s of CPU there, 0.04 s now."""
     import numpy as np
 
-    return np.sort(np.concatenate((seen, np.sort(np.array(hashes, np.int64)))), kind="stable")
+    return np.sort(np.concatenate((seen, np.sort(np.asarray(hashes, np.int64)))), kind="stable")
 
 
 def _time_bounds(h: History) -> tuple[int, int]:
@@ -470,9 +474,9 @@ class BatchReplayer:
                 self._parts.put(("stopped", None, None))
                 return
 
-    def _send(self, kind: bytes, payload: bytes) -> None:
+    def _send(self, kind: bytes, payload) -> None:
         try:
-            self._conn.send_bytes(kind + payload)
+            self._conn.send_bytes(kind + payload if kind else payload)
         except OSError:  # (BrokenPipeError) the worker is gone: say why from what it sent last
             self._raise(self._last_word())
 
@@ -519,9 +523,10 @@ class BatchReplayer:
         parts: list = []
         for h in reader.complete_members():
             sink = pa.BufferOutputStream()
+            sink.write(b"B")  # the kind, then the rows: one buffer, sent without a copy
             with pa.ipc.new_stream(sink, h.table.schema) as writer:
                 writer.write_table(h.table)
-            self._send(b"B", sink.getvalue().to_pybytes())
+            self._send(b"", sink.getvalue())
             sent += 1
             self._take_ready(parts)
             if progress and reader.records_read > counted:
