@@ -67,9 +67,10 @@ def test_two_processes_give_the_one_process_report(program, kernel, seed, tmp_pa
     assert json.loads(two[1])["history"]["rows"] == 3000
 
 
-def test_a_file_of_one_batch_stays_in_this_process(tmp_path, replayers, monkeypatch):
-    monkeypatch.setattr(stream, "BLOCK_BYTES", 1 << 24)
+def test_a_file_of_few_batches_stays_in_this_process(tmp_path, replayers, monkeypatch):
+    """A worker's start-up costs more than it saves on a short file: a few batches are replayed here."""
     path, history = _generated("car_wash", tmp_path, rows=300)
+    monkeypatch.setattr(stream, "BLOCK_BYTES", history.stat().st_size // (stream.REPLAYER_MIN_BATCHES - 1))
     code, _, err = simulate(path, history, "--grouped", "--jobs", "2")
     assert code == 0, err
     assert not replayers

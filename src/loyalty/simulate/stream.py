@@ -406,10 +406,12 @@ class _Refused(Exception):
 
 # ------------------------------------------------------------------ a second process replaying the batches
 
-# a file of at least this many batches is replayed in a second process while this one reads (`BatchReplayer`):
-# below it the worker's start-up (~1 s of imports, overlapped with the scan) and the results' transfer cost more
-# than the overlap saves
-REPLAYER_MIN_BATCHES = 2
+# a file of at least this many batches (~384 MB of CSV, ~4.7M rows of the benchmark's history) is replayed in a
+# second process while this one reads (`BatchReplayer`), as an in-memory run splits from parallel.SPLIT_MIN_ROWS
+# (5M) rows: below it the worker's start-up (~1 s of CPU: numpy, pyarrow, the kernel) is a large part of the run,
+# and on the shared 2-core machine two processes running at once each run slower (1M rows: 4.15 s of CPU
+# against ~3.2 in one process, no gain in wall time at a load of 13; docs/performance.md)
+REPLAYER_MIN_BATCHES = 24
 
 
 class ReplayerError(Exception):
