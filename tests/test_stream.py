@@ -315,3 +315,19 @@ def test_a_reused_order_id_is_refused_as_in_memory(skip, tmp_path, small_blocks)
         assert "order: already used by another event" in json.dumps(report)
     else:
         assert f"{p}:4:" in streamed[2] and "already used by event" in streamed[2]
+
+
+@pytest.mark.parametrize("again", [3, 25, 38])
+def test_a_member_whose_rows_start_again_batches_later_is_refused(again, tmp_path, monkeypatch):
+    """Members whose rows ended batches ago are remembered (by hash, `_check_grouped`): one that starts again
+    far past the batch she ended in is refused, naming her new row, with either --jobs."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 512)  # ~15 rows a batch: 200 rows in ~14 batches
+    rows = _rows()
+    rows.append(f"M{again:02d},2025-03-01T10:00,105.00,basic wash")
+    rows += [f"M99,2025-03-0{d}T10:00,105.00,basic wash" for d in range(2, 9)]
+    p = _write(tmp_path, rows)
+    for jobs in ("1", "2"):
+        res = CliRunner().invoke(main, ["simulate", str(CAR_WASH), str(p), "--grouped", "--format", "json",
+                                        "--jobs", jobs])
+        assert res.exit_code == 1 and res.stdout == ""
+        assert f"{p}:202: member 'M{again:02d}' has rows here and earlier" in res.stderr, res.stderr

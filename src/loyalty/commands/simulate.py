@@ -185,7 +185,7 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
         plan, result, report = grouped_and_report(prog, program, history, scenario_path, attributes_path, columns,
                                                   time_format, delimiter, on_bad_row, kernel,
                                                   on_unsupported=lambda why: _refuse_vector(kernel, why),
-                                                  member_rows=member_rows, overrides=overrides)
+                                                  member_rows=member_rows, overrides=overrides, jobs=jobs)
     else:
         prefer_system_allocator()
         plan, result, report = simulate_in_memory(prog, program, history, scenario_path, attributes_path, columns,

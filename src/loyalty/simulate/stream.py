@@ -24,6 +24,7 @@ of one number per row: the only part that grows with the history, and only for s
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -249,33 +250,37 @@ class GroupedReader:
         from loyalty.simulate.columns import numbers
 
         # the runs of rows of one member, in file order: found on the member column's codes, so only a run's
-        # first row (a member per run, not per row) reaches Python
+        # first row (a member per run, not per row) reaches Python, and only as its id and the id's hash
         lines = numbers(h.table.column("row"), 0)
         by_line = np.argsort(lines, kind="stable")
         codes = h.code_array("member")[by_line]
-        first = by_line[np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))]
-        runs = list(zip(h.values_of("member", h.code_array("member")[first]), lines[first].tolist()))
-        goes_on = carry is not None and runs[0][0] == carry
+        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+        run_codes = codes[starts]
+        members = h.values_of("member", run_codes)
+        hashes = np.fromiter(map(hash, members), np.int64, len(members))
+        goes_on = carry is not None and members[0] == carry
         if carry is not None and not goes_on:
-            seen = np.union1d(seen, [hash(carry)])
-        newcomers = runs[1:] if goes_on else runs
-        hashes = np.array([hash(m) for m, _ in newcomers], np.int64)
+            seen = _with_hashes(seen, [hash(carry)])
+        new = 1 if goes_on else 0  # the runs of members new to this batch
         bad = []
-        if len(seen) and len(hashes):
-            pos = np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)
-            bad += [newcomers[i] for i in np.flatnonzero(seen[pos] == hashes)]
-        counts = Counter(m for m, _ in runs)
-        bad += [[r for r in runs if r[0] == m][1] for m, c in counts.items() if c > 1]
+        if len(seen) and len(hashes) > new:
+            pos = np.minimum(np.searchsorted(seen, hashes[new:]), len(seen) - 1)
+            bad += (np.flatnonzero(seen[pos] == hashes[new:]) + new).tolist()
+        by_code = np.sort(run_codes)
+        if (by_code[1:] == by_code[:-1]).any():  # a member with two runs in this batch: her second
+            first_run: dict = {}
+            bad += [i for i, c in enumerate(run_codes.tolist()) if first_run.setdefault(c, i) != i]
         if bad:
-            member, line = min(bad, key=lambda r: r[1])
+            run_lines = lines[by_line[starts]]
+            i = min(bad, key=lambda i: run_lines[i])
+            member, line = members[i], int(run_lines[i])
             raise HistoryError(f"{self.path}:{line}: member {member!r} has rows here and earlier, with other "
                                f"members' rows between: --grouped needs each member's rows together",
                                hint="sort the file by member (loyalty generate --grouped makes such files), "
                                     "or leave out --grouped to read the file whole", line=line)
-        finished = [hash(m) for m, _ in runs[:-1]]
-        if finished:
-            seen = np.union1d(seen, np.array(finished, np.int64))
-        return seen, runs[-1][0]
+        if len(hashes) > 1:
+            seen = _with_hashes(seen, hashes[:-1])
+        return seen, members[-1]
 
     # ------------------------------------------------------------------ pass 2: replay
 
@@ -379,6 +384,15 @@ class GroupedReader:
 
 
 
+def _with_hashes(seen, hashes: list):
+    """`seen` (sorted member hashes) with `hashes` added, sorted: a merge of two sorted runs (a stable sort of
+    int64 is a merge sort). Not np.union1d: its np.unique takes ~1.2 s for 500k distinct int64 with numpy 2.4
+    (a hash table), so the 50 batches of a 10M-row history (500k members) spent ~8.7 s of CPU there, 0.04 s now."""
+    import numpy as np
+
+    return np.sort(np.concatenate((seen, np.sort(np.asarray(hashes, np.int64)))), kind="stable")
+
+
 def _time_bounds(h: History) -> tuple[int, int]:
     import pyarrow.compute as pc
 
@@ -390,13 +404,243 @@ class _Refused(Exception):
     """A time Arrow read that the full reader would refuse: the scan reads the column as bytes instead."""
 
 
+# ------------------------------------------------------------------ a second process replaying the batches
+
+# a file of at least this many batches (~384 MB of CSV, ~4.7M rows of the benchmark's history) is replayed in a
+# second process while this one reads (`BatchReplayer`), as an in-memory run splits from parallel.SPLIT_MIN_ROWS
+# (5M) rows: below it the worker's start-up (~1 s of CPU: numpy, pyarrow, the kernel) is a large part of the run,
+# and on the shared 2-core machine two processes running at once each run slower (1M rows: 4.15 s of CPU
+# against ~3.2 in one process, no gain in wall time at a load of 13; docs/performance.md)
+REPLAYER_MIN_BATCHES = 24
+
+
+class ReplayerError(Exception):
+    """The replaying process failed or stopped: a bug or the machine (the CLI says so plainly, no traceback)."""
+
+
+class BatchReplayer:
+    """A spawned worker that replays the members this process reads, batch by batch: this process reads and
+    decodes the next batch (`GroupedReader.complete_members`, every check and error of the file here) while
+    the worker runs the kernel on the last one, so the two halves of a streamed run share two cores.
+
+    Nothing is pickled towards the worker: it gets the plan as JSON (simulate/wire.py), the budgets' known
+    cutoffs as JSON and the members' rows as Arrow IPC. It sends back each part's result as plain data
+    (`result_to_data`, with the members the kernel routed to the scalar plan, added to this process's
+    `kernel.ROUTED`), in the order it got them; the parts merge here as in one process, so the result is
+    the same byte for byte. The worker keeps what one process kept across budget passes (the kernel's first
+    guesses per part, the first pass's scout). A worker that fails sends its error; one that dies (killed,
+    out of memory) closes its end of the pipe: either way the run stops with a `ReplayerError`, never waits."""
+
+    def __init__(self):
+        import multiprocessing
+        import queue
+        import threading
+
+        context = multiprocessing.get_context("spawn")  # no state inherited by accident (parallel.py)
+        # one pipe each way: closing ours ends the worker's input, though a thread here waits on its answers
+        their_input, self._conn = context.Pipe(duplex=False)
+        self._answers, their_output = context.Pipe(duplex=False)
+        self._process = context.Process(target=_replay_batches, args=(their_input, their_output), daemon=True,
+                                        name="loyalty-grouped-replay")
+        self._process.start()
+        their_input.close()  # the worker's ends are the worker's alone: its death is an end of file here
+        their_output.close()
+        self._parts: "queue.Queue" = queue.Queue()
+        self._receiver = threading.Thread(target=self._receive, daemon=True)
+        self._receiver.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(wait=exc[0] is None)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the worker: at once when the run failed, else once it has read the end of its input."""
+        with suppress(OSError):
+            self._conn.close()
+        if wait:
+            self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=1)
+        self._receiver.join(timeout=1)
+        with suppress(OSError):
+            self._answers.close()
+
+    def _receive(self) -> None:  # a thread: the worker's answers, so that neither end blocks on a full pipe
+        while True:
+            try:
+                self._parts.put(self._answers.recv())
+            except (EOFError, OSError):
+                self._parts.put(("stopped", None, None))
+                return
+
+    def _send(self, kind: bytes, payload) -> None:
+        try:
+            self._conn.send_bytes(kind + payload if kind else payload)
+        except OSError:  # (BrokenPipeError) the worker is gone: say why from what it sent last
+            self._raise(self._last_word())
+
+    def _last_word(self):
+        import queue
+
+        try:
+            while True:
+                answer = self._parts.get(timeout=1)
+                if answer[0] != "part":
+                    return answer
+        except queue.Empty:
+            return ("stopped", None, None)
+
+    def _raise(self, answer) -> None:
+        kind, text, hint = answer
+        if kind == "input":
+            from loyalty.simulate.errors import InputError
+
+            raise InputError(text, hint)
+        if kind == "error":
+            raise ReplayerError(f"the process replaying the members failed: {text}")
+        self._process.join(timeout=1)
+        raise ReplayerError(f"the process replaying the members stopped (exit code {self._process.exitcode})")
+
+    def start_plan(self, plan, kernel: str, file: str) -> None:
+        import json
+
+        from loyalty.simulate.wire import plan_to_json
+
+        self._send(b"P", json.dumps({"plan": plan_to_json(plan), "kernel": kernel, "file": file}).encode())
+
+    def run_pass(self, reader: GroupedReader, known, progress: Optional[Callable[[int], None]] = None):
+        """One pass over the file: every batch's whole members to the worker as they are read, then their
+        results, merged in order."""
+        import json
+
+        import pyarrow as pa
+
+        from loyalty.simulate.parallel import known_to_data, merge_in_order
+
+        self._send(b"S", json.dumps(known_to_data(known)).encode())
+        sent = counted = 0
+        parts: list = []
+        for h in reader.complete_members():
+            sink = pa.BufferOutputStream()
+            sink.write(b"B")  # the kind, then the rows: one buffer, sent without a copy
+            with pa.ipc.new_stream(sink, h.table.schema) as writer:
+                writer.write_table(h.table)
+            self._send(b"", sink.getvalue())
+            sent += 1
+            self._take_ready(parts)
+            if progress and reader.records_read > counted:
+                progress(reader.records_read - counted)
+                counted = reader.records_read
+        if progress and reader.records_read > counted:
+            progress(reader.records_read - counted)
+        while len(parts) < sent:
+            self._take(parts, self._parts.get())
+        return merge_in_order(parts)
+
+    def _take_ready(self, parts: list) -> None:
+        import queue
+
+        while True:
+            try:
+                answer = self._parts.get_nowait()
+            except queue.Empty:
+                return
+            self._take(parts, answer)
+
+    def _take(self, parts: list, answer) -> None:
+        from loyalty.simulate.wire import result_from_data
+
+        if answer[0] != "part":
+            self._raise(answer)
+        _, data, routed = answer
+        parts.append(result_from_data(data))
+        if routed:
+            from loyalty.simulate.vector import kernel
+
+            kernel.ROUTED.update(routed)
+
+
+def _replay_batches(conn, answers) -> None:
+    """The worker of `BatchReplayer`: messages are a kind byte and its payload (P: the plan, S: a pass starts with
+    these known cutoffs, B: a batch of whole members as Arrow IPC); the end of input ends it."""
+    import signal
+
+    with suppress(ValueError):  # Ctrl-C reaches the process group: the parent alone handles it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _replay_loop(conn, answers)
+    except EOFError:
+        pass
+    except BaseException as err:  # noqa: BLE001 - whatever it is, the parent says it, not a traceback here
+        from loyalty.simulate.errors import InputError
+
+        with suppress(OSError):
+            if isinstance(err, InputError):
+                answers.send(("input", err.message, err.hint))
+            else:
+                answers.send(("error", f"{type(err).__name__}: {err}", None))
+    finally:
+        with suppress(OSError):
+            conn.close()
+            answers.close()
+
+
+def _replay_loop(conn, answers) -> None:
+    import json
+    from collections import Counter
+
+    import pyarrow as pa
+
+    from loyalty.simulate.budgets import FirstPassScout
+    from loyalty.simulate.parallel import known_from_data, scouted_range
+    from loyalty.simulate.wire import plan_from_json, result_to_data
+
+    plan = kernel = file = known = scout = None
+    warm: list = []
+    index = 0
+    while True:
+        message = conn.recv_bytes()
+        kind, payload = message[:1], memoryview(message)[1:]
+        if kind == b"P":
+            doc = json.loads(bytes(payload))
+            plan, kernel, file = plan_from_json(doc["plan"]), doc["kernel"], doc["file"]
+            warm = []
+        elif kind == b"S":
+            known = known_from_data(json.loads(bytes(payload)))
+            scout = FirstPassScout(plan.program.budgets, known)
+            index = 0
+        elif kind == b"B":
+            table = pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+            if index == len(warm):
+                warm.append({})
+            routed = _routed_now()
+            part = scouted_range(plan, History(table, file=file), known, kernel, None, warm[index], scout)
+            index += 1
+            after = _routed_now()
+            answers.send(("part", result_to_data(part), dict(Counter(after) - Counter(routed))))
+
+
+def _routed_now() -> dict:
+    import sys
+
+    kernel = sys.modules.get("loyalty.simulate.vector.kernel")
+    return dict(kernel.ROUTED) if kernel is not None else {}
+
+
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
-                     progress: Optional[Callable[[int], None]] = None):
+                     progress: Optional[Callable[[int], None]] = None, replayer: Optional["BatchReplayer"] = None):
     """Replay a scanned grouped history: members as their rows complete, passes for budgets. `progress`
-    counts the file's records (skipped ones too), so each pass counts `reader.records` in all."""
+    counts the file's records (skipped ones too), so each pass counts `reader.records` in all. `replayer`: a
+    second process replays the members while this one reads the next batch (`BatchReplayer`); same result."""
     from loyalty.simulate.budgets import FirstPassScout
     from loyalty.simulate.parallel import merge_in_order, run_passes, scouted_range
 
+    if replayer is not None:
+        replayer.start_plan(plan, kernel, str(reader.path))
+        return run_passes(plan, lambda known: replayer.run_pass(reader, known, progress))
     warm: list = []  # per part, the kernel's first guesses for the next budget pass (simulate_vector)
 
     def run_pass(known):
@@ -439,23 +683,38 @@ def grouped_and_report(prog, program_path: str, history_path: str, *args, **kwar
 
 def _grouped_and_report(prog, program_path: str, history_path: str, scenario_path, attributes_path, columns,
                         time_format, delimiter, on_bad_row, kernel: str = "auto", show_progress: bool = True,
-                        console=None, on_unsupported=None, member_rows: bool = True, overrides=None):
+                        console=None, on_unsupported=None, member_rows: bool = True, overrides=None, jobs: int = 1):
     """`loyalty simulate --grouped`: (result, report), the report equal to the in-memory run's.
 
     The plan needs the history's time range before any member is replayed; the scan (time column only)
     gives a candidate, and the replay, which reads every row whole, the exact one. They differ only when
     a row skipped under --on-bad-row skip held the first or last time: then the run is planned and
-    replayed again with the exact range. Errors come in the in-memory run's order: the history's first."""
-    from loyalty.simulate.engine import make_plan, program_info
-    from loyalty.simulate.history import read_attributes
-    from loyalty.simulate.report import HistoryInfo
-    from loyalty.simulate.run import full_report
-    from loyalty.simulate.run import scenario_and_options, with_progress
-    from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
+    replayed again with the exact range. Errors come in the in-memory run's order: the history's first.
+    `jobs` above 1 (and a file of a few batches): the members are replayed in a second process while this one
+    reads the next batch (`BatchReplayer`, started before the scan so that its start-up overlaps it)."""
+    from contextlib import nullcontext
+
+    from loyalty.simulate.run import scenario_and_options
 
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
                                              overrides)
     reader = GroupedReader(history_path, options)
+    two = jobs > 1 and reader.path.stat().st_size >= REPLAYER_MIN_BATCHES * reader.block_bytes
+    with BatchReplayer() if two else nullcontext() as replayer:
+        return _grouped_run(prog, program_path, reader, scenario, options, attributes_path, kernel, show_progress,
+                            console, on_unsupported, member_rows, replayer)
+
+
+def _grouped_run(prog, program_path: str, reader: GroupedReader, scenario, options, attributes_path, kernel: str,
+                 show_progress: bool, console, on_unsupported, member_rows: bool, replayer):
+    """The rest of `_grouped_and_report`, with its replayer (or None)."""
+    from loyalty.simulate.engine import make_plan, program_info
+    from loyalty.simulate.history import read_attributes
+    from loyalty.simulate.report import HistoryInfo
+    from loyalty.simulate.run import full_report
+    from loyalty.simulate.run import with_progress
+    from loyalty.simulate.vector.choose import choose_kernel, kernel_assumptions
+
     candidate = reader.scan()
     try:
         attributes = read_attributes(attributes_path) if attributes_path else {}
@@ -478,8 +737,8 @@ def _grouped_and_report(prog, program_path: str, history_path: str, scenario_pat
 
     def replay(plan):
         kernel_used = choose_kernel(plan, kernel)
-        return kernel_used, with_progress(reader.records, show_progress, console,
-                                          lambda progress: simulate_grouped(plan, reader, kernel_used, progress))
+        return kernel_used, with_progress(reader.records, show_progress, console, lambda progress: simulate_grouped(
+            plan, reader, kernel_used, progress, replayer))
 
     kernel_used, result = replay(plan)
     span = reader.span
