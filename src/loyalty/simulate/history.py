@@ -1495,7 +1495,7 @@ def _sorted_table(columns: dict, timezone: str):
     in_file_order = bool(np.all(rows[1:] >= rows[:-1]))
     member_rank = rank[codes]
     if in_file_order and _sorted_already(member_rank, time):  # a file grouped by member: nothing to move
-        return pa.table({k: (_encoded_by_member(v, codes) if _is_ids(v) else v if isinstance(v, pa.Array)
+        return pa.table({k: (_ids_by_member(v, None, codes) if _is_ids(v) else v if isinstance(v, pa.Array)
                              else arrow(v)) for k, v in columns.items()}, schema=_schema())
     # stable sorts from the last key to the first; rows usually are in file order already, and so often is time
     # (an export in time order: then the member sort is the only one)
@@ -1513,7 +1513,7 @@ def _sorted_table(columns: dict, timezone: str):
             ranks = member_rank[order]
     assert order is not None  # (`passes` always has a first pass)
     sorted_codes = codes[order] if any(_is_ids(v) for v in columns.values()) else None
-    table = pa.table({k: (_encoded_by_member(v.take(arrow(order)), sorted_codes) if _is_ids(v) else
+    table = pa.table({k: (_ids_by_member(v, order, sorted_codes) if _is_ids(v) else
                           _take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))
                       for k, v in columns.items()}, schema=_schema())
     return table
@@ -1557,8 +1557,7 @@ def _encoded_by_member(text, member):
     n = len(text)
     if n <= _ID_RANGE:
         return _clean(text)
-    starts = np.flatnonzero(np.concatenate(([True], member[1:] != member[:-1])))
-    cuts = np.unique(np.append(starts[np.searchsorted(starts, np.arange(0, n, _ID_RANGE), side="right") - 1], n))
+    cuts = _member_ranges(member, n)
     codes, known, dictionaries, size = [], [], [], 0
     for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
         piece = pc.dictionary_encode(text.slice(start, end - start))
@@ -1577,6 +1576,98 @@ def _encoded_by_member(text, member):
     if trimmed.equals(values) and not pc.any(pc.equal(pc.utf8_length(values), scalar(0, pa.int32()))).as_py():
         return encoded  # clean already (as almost always): no value to trim, none empty
     return _clean(pc.dictionary_encode(text))  # values to trim or empty: `_clean`'s way, whole
+
+
+def _ids_by_member(text, order, member):
+    """`_encoded_by_member(text.take(order), member)` (`order` None: `text` sorted already), the same dictionary
+    array, without moving the strings where every id has one length of 1 to 8 bytes (an export's order numbers,
+    `loyalty generate`'s ids; `_id_keys`): each id is then one 64-bit integer (its bytes), moved by numpy and
+    hashed as an integer, ~0.05 s per 1M rows against ~0.14 for Arrow's take of the strings and their hash.
+    Other ids take the general way."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import arrow, valid
+
+    keyed = _id_keys(text)
+    n = len(text)
+    if keyed is None or n <= _ID_RANGE:
+        return _encoded_by_member(text if order is None else text.take(arrow(order)), member)
+    keys, known, width = keyed
+    if order is not None:
+        keys = keys[order]
+        known = None if known is None else known[order]
+    column = arrow(keys, known)
+    cuts = _member_ranges(member, n)
+    codes, masks, dictionaries, size = [], [], [], 0
+    for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        piece = pc.dictionary_encode(column.slice(start, end - start))
+        indices = piece.indices
+        codes.append(np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices),
+                                   offset=indices.offset * 4) + size)
+        masks.append(valid(indices) if indices.null_count else None)
+        dictionaries.append(np.frombuffer(piece.dictionary.buffers()[1], dtype=np.uint64, count=len(piece.dictionary),
+                                          offset=piece.dictionary.offset * 8))
+        size += len(piece.dictionary)
+    mask = None
+    if any(m is not None for m in masks):
+        mask = np.concatenate([np.ones(len(c), dtype=bool) if m is None else m for c, m in zip(codes, masks)])
+    values = np.concatenate(dictionaries)
+    data = values.view(np.uint8).reshape(len(values), 8)[:, :width]  # each key's bytes, in the id's order
+    offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int32)
+    strings = pa.Array.from_buffers(pa.string(), len(values),
+                                    [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))])
+    return pa.DictionaryArray.from_arrays(arrow(np.concatenate(codes), mask), strings)
+
+
+def _id_keys(text):
+    """(uint64 per row: the id's bytes, little-endian, zero-padded; validity or None; the ids' byte length) for
+    a string array whose every value has one length of 1 to 8 bytes, begins and ends with printable ASCII, and
+    whose nulls hold no bytes; else None."""
+    import numpy as np
+
+    from loyalty.simulate.columns import valid
+
+    n = len(text)
+    _, offsets, data = text.buffers()
+    if not n or text.null_count == n or data is None or sys.byteorder != "little":
+        return None
+    at = np.frombuffer(offsets, dtype=np.int32, count=n + 1, offset=text.offset * 4)
+    lengths = np.diff(at)
+    known = valid(text) if text.null_count else None
+    width = int(lengths[0] if known is None else lengths[known][0])
+    if not 1 <= width <= 8 or (8 * n) >= (1 << 31):
+        return None
+    if known is None:
+        if not (lengths == width).all():
+            return None
+    elif not (lengths == np.where(known, width, 0)).all():
+        return None
+    count = n - text.null_count
+    raw = np.frombuffer(data, dtype=np.uint8, count=count * width, offset=int(at[0])).reshape(count, width)
+    # a first or last byte that may be whitespace (or part of a character that is not ASCII): the general way
+    # trims and checks such values (`_encoded_by_member`); ids of printable ASCII are clean by their ends alone
+    for end in (raw[:, 0], raw[:, width - 1]):
+        if ((end <= 0x20) | (end >= 0x7F)).any():
+            return None
+    padded = np.zeros((count, 8), dtype=np.uint8)
+    padded[:, :width] = raw
+    values = padded.view("<u8").reshape(count)
+    if known is None:
+        return values, None, width
+    keys = np.zeros(n, dtype=np.uint64)
+    keys[known] = values
+    return keys, known, width
+
+
+def _member_ranges(member, n: int):
+    """Cuts (positions, from 0 to n) of ranges of whole members of about `_ID_RANGE` rows, for rows sorted by
+    member (`member`: their codes)."""
+    import numpy as np
+
+    starts = np.flatnonzero(np.concatenate(([True], member[1:] != member[:-1])))
+    return np.unique(np.append(starts[np.searchsorted(starts, np.arange(0, n, _ID_RANGE), side="right") - 1], n))
 
 
 def _take_rows(column, order):
