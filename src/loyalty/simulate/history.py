@@ -1514,9 +1514,23 @@ def _sorted_table(columns: dict, timezone: str):
     assert order is not None  # (`passes` always has a first pass)
     sorted_codes = codes[order] if any(_is_ids(v) for v in columns.values()) else None
     table = pa.table({k: (_ids_by_member(v, order, sorted_codes) if _is_ids(v) else
-                          _take_rows(v, order) if isinstance(v, pa.Array) else arrow(v[order]))
+                          _take_rows(v, order) if isinstance(v, pa.Array) else arrow(_moved(k, v, order)))
                       for k, v in columns.items()}, schema=_schema())
     return table
+
+
+def _moved(name: str, values, order):
+    """`values[order]` for a numpy column of the reader's sort, without the gather (~10-25 ms per 1M rows) where
+    the result is known: rows numbered one by one (each record on its line, `row`) are `order` plus the first,
+    a fold column of zeros (no time names a repeated hour) stays zeros."""
+    import numpy as np
+
+    n = len(values)
+    if name == "row" and n > 1 and values[-1] - values[0] == n - 1 and bool(np.all(values[1:] - values[:-1] == 1)):
+        return order + values[0]
+    if name == "fold" and not values.any():
+        return np.zeros(n, dtype=values.dtype)
+    return values[order]
 
 
 def _sorted_already(ranks, time) -> bool:
@@ -1526,6 +1540,9 @@ def _sorted_already(ranks, time) -> bool:
 
     if len(ranks) < 2:
         return True
+    head = min(len(ranks), 4096)  # a file in time order fails within its first rows: the whole pass is not needed
+    if head < len(ranks) and not _sorted_already(ranks[:head], time[:head]):
+        return False
     step = ranks[1:] - ranks[:-1]
     return bool(np.all((step > 0) | ((step == 0) & (time[1:] >= time[:-1]))))
 
