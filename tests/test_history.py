@@ -448,6 +448,12 @@ def test_ids_of_one_width_are_encoded_as_the_strings_would_be(data, width, size,
         _history._ID_RANGE = original
     # the same dictionary array: values, codes and dictionary alike
     assert fast.equals(general) and in_place.equals(general)
+    # member ids (read as text, encoded whole by `_clean`): as Arrow's dictionary encoding of the text gives
+    import pyarrow.compute as pc
+
+    whole = _history._clean(column)
+    assert whole.equals(_history._clean(pc.dictionary_encode(column)))
+    assert whole.dictionary.equals(_history._clean(pc.dictionary_encode(column)).dictionary)
     assert fast.dictionary.equals(general.dictionary)
     assert fast.to_pylist() == [None if texts[i] is None or not texts[i].strip() else texts[i].strip()
                                 for i in order.tolist()]
