@@ -415,6 +415,50 @@ def test_ids_encoded_by_member_range_read_as_cleaned_text_and_compare_within_a_m
                 assert (codes[i] == codes[j]) == (values[i] == values[j])
 
 
+# ids of one length of up to 8 bytes are moved and encoded as 64-bit integers (`_ids_by_member`, `_id_keys`)
+_id_alphabet = st.sampled_from(["0", "1", "9", "A", "o", "-", " ", "\t", "ø", "~"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), width=st.integers(1, 9), size=st.integers(1, 6), n=st.integers(0, 60))
+def test_ids_of_one_width_are_encoded_as_the_strings_would_be(data, width, size, n):
+    import numpy as np
+    import pyarrow as pa
+
+    # ids of one width, a few distinct (so codes repeat), some missing; a drawn blank, non-ASCII or longer one
+    # sends the column the general way, which must give the same array
+    pool = data.draw(st.lists(st.text(_id_alphabet, min_size=width, max_size=width), min_size=1, max_size=5))
+    texts = data.draw(st.lists(st.one_of(st.sampled_from(pool), st.none()), min_size=n, max_size=n))
+    if data.draw(st.booleans()):
+        texts = [None if t is None else t.replace(" ", "x").replace("\t", "y").replace("ø", "z") for t in texts]
+    column = pa.array(texts, pa.string())
+    members = np.asarray(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), dtype=np.int64)
+    order = np.argsort(members, kind="stable")
+    widths = {len(t.encode()) for t in texts if t is not None}
+    clean = len(widths) == 1 and max(widths) <= 8 and \
+        all(t is None or (" " < t[0] <= "~" and " " < t[-1] <= "~") for t in texts)
+    assert (_history._id_keys(column) is not None) == clean
+    original = _history._ID_RANGE
+    _history._ID_RANGE = size
+    try:
+        fast = _history._ids_by_member(column, order, members[order])
+        general = _history._encoded_by_member(column.take(pa.array(order)), members[order])
+        in_place = _history._ids_by_member(column.take(pa.array(order)), None, members[order])
+    finally:
+        _history._ID_RANGE = original
+    # the same dictionary array: values, codes and dictionary alike
+    assert fast.equals(general) and in_place.equals(general)
+    # member ids (read as text, encoded whole by `_clean`): as Arrow's dictionary encoding of the text gives
+    import pyarrow.compute as pc
+
+    whole = _history._clean(column)
+    assert whole.equals(_history._clean(pc.dictionary_encode(column)))
+    assert whole.dictionary.equals(_history._clean(pc.dictionary_encode(column)).dictionary)
+    assert fast.dictionary.equals(general.dictionary)
+    assert fast.to_pylist() == [None if texts[i] is None or not texts[i].strip() else texts[i].strip()
+                                for i in order.tolist()]
+
+
 def test_a_file_grouped_by_member_reads_as_the_same_rows_shuffled(tmp_path):
     # a file already in (member, time) order keeps its rows where they are (`_sorted_already`); the same
     # rows in another order are sorted into the same history, order ids compared member by member
