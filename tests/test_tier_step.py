@@ -17,6 +17,7 @@ import loyalty
 from loyalty.runtime.formulas import qualified_tier
 from loyalty.runtime.mechanics.tiers import VectorTiers, ordered_thresholds
 from loyalty.simulate.engine import make_plan, program_info
+from loyalty.simulate.result import KEY_SEP
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import Unsupported, supports
 from loyalty.simulate.vector import kernel
@@ -233,3 +234,32 @@ def test_generated_histories_of_spend_tier_programs(seed, members, max_events, w
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()
+
+
+# ---------------------------------------------------------------- take-backs leaving a rolling window
+# VectorTiers._rolling_at: what a return took back is dated at its order; once a member's window starts after
+# that order it stays out of every later window of hers (her window start only moves on), so it leaves the list
+# the step searches and is kept per member (`dec_gone`).
+
+def test_take_backs_leaving_a_rolling_window_stay_out_of_it():
+    """A buys 4,000 and returns it the next day (no tier); her next purchases, six weeks on, fill a 30-day window
+    alone: 300 (member), 1,000 the day after (1,300: plus), 4,500 on 1 March (4,050 paid at plus's 10% off: 5,350,
+    gold in March, not before). Right
+    only if what the return took back (dated at the first order, before the window) stays out of the window once,
+    and only once, at each purchase, the later ones after it left the list. B's return stays in her window for a
+    while (a take-back not out yet, in the same lockstep steps); C's order is returned inside the window."""
+    prog = _program("the last 30 days", None)
+    rows = [_buy("A", "2024-01-01T10:00", "a1", "4000.00"), _return("A", "2024-01-02T10:00", "a1"),
+            _buy("A", "2024-02-15T10:00", "a2", "300.00"), _buy("A", "2024-02-16T10:00", "a3", "1000.00"),
+            _buy("A", "2024-03-01T10:00", "a4", "4500.00"),
+            _buy("B", "2024-01-01T11:00", "b1", "1500.00"), _return("B", "2024-01-03T11:00", "b1"),
+            _buy("B", "2024-01-10T11:00", "b2", "100.00"), _buy("B", "2024-01-20T11:00", "b3", "150.00"),
+            _buy("B", "2024-03-20T11:00", "b4", "250.00"),
+            _buy("C", "2024-02-01T12:00", "c1", "6000.00"), _return("C", "2024-02-10T12:00", "c1"),
+            _buy("C", "2024-02-12T12:00", "c2", "250.00"), _buy("C", "2024-02-14T12:00", "c3", "800.00")]
+    rows.sort(key=lambda r: r[1])
+    ref = _same_on_both(prog, _history(prog, rows))
+    changes = _changes(ref)
+    assert changes.get(("plus", "gold")) == 1, changes  # A, in March
+    assert changes.get(("", "gold")) == 1, changes  # C, by 6,000 at once (returned)
+    assert ref.tables["tier_month"]["gold" + KEY_SEP + "2024-03"]["members"] == 1

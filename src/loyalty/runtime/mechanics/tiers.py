@@ -360,9 +360,13 @@ class VectorTiers:
         self.own_cum = np.zeros(k.nev, dtype=np.int64)
         self.dec: list = []
         self.dec_total = np.zeros(k.nmem, dtype=np.int64)
-        # scratch per member for _rolling_at (left as made: -1 and 0), so a step allocates nothing per member
+        # scratch per member for _rolling_at (left as made: -1), so a step allocates nothing per member
         self.dec_limit = np.full(k.nmem, -1, dtype=np.int64)
-        self.dec_sums = np.zeros(k.nmem, dtype=np.int64)
+        # per member, what `dec` held of hers that was dated before a window start of hers: a member's window
+        # start only moves on (her events, reviews and grace ends come in time order), so it stays before every
+        # later one and leaves `dec`, which then holds only what may still fall in a window (`_rolling_at`)
+        self.dec_gone = np.zeros(k.nmem, dtype=np.int64)
+        self.any_gone = False
         self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
 
     def _taken_at_order(self, ridx, amount) -> None:
@@ -409,12 +413,13 @@ class VectorTiers:
             limit[m] = p
             gone = do < limit[dm]
             limit[m] = -1
-            if gone.any():
-                sums = self.dec_sums
-                gm = dm[gone]
-                np.add.at(sums, gm, da[gone])
-                before = before - sums[m]
-                sums[gm] = 0
+            if gone.any():  # before this window start, so before every later one of hers: out of `dec` for good
+                np.add.at(self.dec_gone, dm[gone], da[gone])
+                self.any_gone = True
+                kept = ~gone
+                self.dec = [(dm[kept], do[kept], da[kept])] if kept.any() else []
+        if self.any_gone:
+            before = before - self.dec_gone[m]
         return self.value[m] - before
 
     def before(self, mm, idx, T=None) -> None:

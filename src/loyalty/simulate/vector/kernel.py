@@ -1700,6 +1700,11 @@ class _Kernel:
         starts_sorted = self.m_evstart[order]
         steps = int(counts_sorted[0]) if len(counts_sorted) else 0
         neg = -counts_sorted
+        # what every step reads, bound once (a step is ~100 numpy calls on few members: attribute look-ups count,
+        # more so through a recording lockstep's hook, lockstep_inputs.py); each is read in the first step anyway
+        kstate, m_evstart, e_time, claw = self.kstate, self.m_evstart, self.e_time, self.claw
+        tier_before_ev, tier_after_ev = self.tier_before, self.tier_after
+        balance_rules, redeems = self.balance_rules, self.redeems
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
             if na < tail_members:
@@ -1712,36 +1717,36 @@ class _Kernel:
             idx = starts_sorted[:na] + step
             # (1) time passes: batches whose expiry is due are taken from the front of the stream
             for kind in kinds:
-                st = self.kstate[kind.index]
+                st = kstate[kind.index]
                 if "ptr" not in st:
                     continue
                 X = st["X"]
                 xb = X[mm]
                 st["Xexp"][idx] = xb
                 e = st["ptr"][idx]
-                has = e > self.m_evstart[mm] * st["nr"]
+                has = e > m_evstart[mm] * st["nr"]
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
                 if "hole_here" in st:  # batches expiring before batches earned before them
                     self._expire_holes(st, mm, idx)
             for kind in kinds:  # ... and pending points whose moment has come are available
-                st = self.kstate[kind.index]
+                st = kstate[kind.index]
                 if "CP" in st:
-                    vector_mature(st, mm, idx, self.m_evstart)
+                    vector_mature(st, mm, idx, m_evstart)
                 if "DL" in st:
-                    vector_inactivity(st, mm, idx, self.e_time[idx])
+                    vector_inactivity(st, mm, idx, e_time[idx])
             if vt is not None:  # reviews and grace periods due, a calendar window's turn
                 vt.before(mm, idx)
-            if self.balance_rules:
+            if balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
-            self.tier_before[idx] = t_before
+            tier_before_ev[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
             # these events as one (events x slots) block, their running total by one cumsum (`_earning_sources`)
             at_tier = (t_before + 1) * nev + idx
             for kind in kinds:
-                st = self.kstate[kind.index]
+                st = kstate[kind.index]
                 event_points = 0
                 sources, earned = earning[kind.index]
                 if sources:
@@ -1767,9 +1772,10 @@ class _Kernel:
                 rmm = mm[ri]
                 oev = self.ret_order_ev[ridx]
                 for kind in kinds:
-                    st = self.kstate[kind.index]
+                    st = kstate[kind.index]
+                    kind_waiting = False  # (whether each return's order still waits: the same for every slot)
                     for j, sl in enumerate(st["rules"]):
-                        if sl.skey not in self.claw:  # signup and referral points: no order to return
+                        if sl.skey not in claw:  # signup and referral points: no order to return
                             continue
                         oslot = oev * st["nr"] + j
                         pts_o = st["pts"][oslot]
@@ -1782,7 +1788,9 @@ class _Kernel:
                         delta = np.where(pos, delta, 0)
                         st["clawed"][oslot] += delta
                         X = st["X"]
-                        waiting = vector_waiting(st, oev, self.e_time[ridx]) if "CP" in st else None
+                        if kind_waiting is False:
+                            kind_waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
+                        waiting = kind_waiting
                         pending_only = kind.policy == "pending_only"
                         if waiting is not None and waiting.any() and not pending_only:  # the order's own batch
                             vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
@@ -1794,16 +1802,16 @@ class _Kernel:
                             taken = np.minimum(delta, avail)
                         else:  # the order's own batch, then the oldest pending: no available point is taken
                             taken = vector_claw_pending_only(st, st["nr"], j, rmm, oev, ridx, delta, waiting,
-                                                             self.m_evstart)
+                                                             m_evstart)
                         if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
                             if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
-                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), self.m_evstart)
+                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), m_evstart)
                             else:
                                 X[rmm] += np.where(waiting, 0, taken)
                         elif not pending_only:
                             X[rmm] += taken
-                        ta, tr, fx = self.claw[sl.skey]
+                        ta, tr, fx = claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
                         fx[ridx] = pos
@@ -1811,9 +1819,9 @@ class _Kernel:
                             mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
             if vt is not None:
-                self.tier_after[idx] = vt.after(mm, idx, t_before)
+                tier_after_ev[idx] = vt.after(mm, idx, t_before)
             # (5) simulated members redeem as soon as the balance allows
-            if self.redeems:
+            if redeems:
                 vector_redeem(self, mm, idx)
         self._end_of_history(tier)
 
