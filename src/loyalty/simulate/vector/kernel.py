@@ -1705,6 +1705,7 @@ class _Kernel:
         kstate, m_evstart, e_time, claw = self.kstate, self.m_evstart, self.e_time, self.claw
         tier_before_ev, tier_after_ev = self.tier_before, self.tier_after
         balance_rules, redeems = self.balance_rules, self.redeems
+        claw_shares: dict = {}  # per kind, its slots a return takes back from and their shares (`_claw_shares`)
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
             if na < tail_members:
@@ -1774,17 +1775,22 @@ class _Kernel:
                 for kind in kinds:
                     st = kstate[kind.index]
                     kind_waiting = False  # (whether each return's order still waits: the same for every slot)
-                    for j, sl in enumerate(st["rules"]):
-                        if sl.skey not in claw:  # signup and referral points: no order to return
-                            continue
-                        oslot = oev * st["nr"] + j
-                        pts_o = st["pts"][oslot]
-                        num, den = self.share_num[sl.skey][ridx], self.share_den[sl.skey][ridx]
-                        target = _claw_target(pts_o, num, den)
-                        delta = target - st["clawed"][oslot]
+                    # what each return takes back of each slot of its order, for all the kind's slots at once (a
+                    # slot's take changes only that slot's `clawed`: the slots' figures do not depend on each other)
+                    shares = claw_shares.get(kind.index)
+                    if shares is None:
+                        shares = claw_shares[kind.index] = self._claw_shares(st["rules"])
+                    cols, nums, dens = shares
+                    if not len(cols):  # signup and referral points: no order to return
+                        continue
+                    oslots = oev[:, None] * st["nr"] + cols
+                    deltas = _claw_target(st["pts"][oslots], nums[ridx], dens[ridx]) - st["clawed"][oslots]
+                    for c in np.flatnonzero((deltas > 0).any(axis=0)).tolist():
+                        j = int(cols[c])
+                        sl = st["rules"][j]
+                        oslot = oslots[:, c]
+                        delta = deltas[:, c]
                         pos = delta > 0
-                        if not pos.any():
-                            continue
                         delta = np.where(pos, delta, 0)
                         st["clawed"][oslot] += delta
                         X = st["X"]
@@ -1824,6 +1830,17 @@ class _Kernel:
             if redeems:
                 vector_redeem(self, mm, idx)
         self._end_of_history(tier)
+
+    def _claw_shares(self, rules) -> tuple:
+        """Of a kind's slots, those a return takes back from (positions), and per event the share of its order
+        each returns (numerator, denominator) as (events x those slots) tables, so that a lockstep step finds
+        what its returns take of every slot by one look-up, not one per slot."""
+        cols = [j for j, sl in enumerate(rules) if sl.skey in self.claw]
+        if not cols:
+            return np.zeros(0, dtype=np.int64), None, None
+        nums = np.stack([self.share_num[rules[j].skey] for j in cols], axis=1)
+        dens = np.stack([self.share_den[rules[j].skey] for j in cols], axis=1)
+        return np.array(cols, dtype=np.int64), nums, dens
 
     def _earning_sources(self, earned_metric_kind) -> dict:
         """Per kind, for the lockstep's earning: each slot's points per event, (True, a fixed earn's per event) or
