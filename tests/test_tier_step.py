@@ -17,6 +17,7 @@ import loyalty
 from loyalty.runtime.formulas import qualified_tier
 from loyalty.runtime.mechanics.tiers import VectorTiers, ordered_thresholds
 from loyalty.simulate.engine import make_plan, program_info
+from loyalty.simulate.result import KEY_SEP
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import Unsupported, supports
 from loyalty.simulate.vector import kernel
@@ -233,3 +234,93 @@ def test_generated_histories_of_spend_tier_programs(seed, members, max_events, w
     for member, _, _ in history.member_slices():
         alone = history.select_members([member])
         assert simulate_vector(plan, alone, tail_members=0).canonical() == simulate(plan, alone).canonical()
+
+
+# ---------------------------------------------------------------- take-backs leaving a rolling window
+# VectorTiers._rolling_at: what a return took back is dated at its order; once a member's window starts after
+# that order it stays out of every later window of hers (her window start only moves on), so it leaves the list
+# the step searches and is kept per member (`dec_gone`).
+
+def test_take_backs_leaving_a_rolling_window_stay_out_of_it():
+    """A buys 4,000 and returns it the next day (no tier); her next purchases, six weeks on, fill a 30-day window
+    alone: 300 (member), 1,000 the day after (1,300: plus), 4,500 on 1 March (4,050 paid at plus's 10% off: 5,350,
+    gold in March, not before). Right
+    only if what the return took back (dated at the first order, before the window) stays out of the window once,
+    and only once, at each purchase, the later ones after it left the list. B's return stays in her window for a
+    while (a take-back not out yet, in the same lockstep steps); C's order is returned inside the window."""
+    prog = _program("the last 30 days", None)
+    rows = [_buy("A", "2024-01-01T10:00", "a1", "4000.00"), _return("A", "2024-01-02T10:00", "a1"),
+            _buy("A", "2024-02-15T10:00", "a2", "300.00"), _buy("A", "2024-02-16T10:00", "a3", "1000.00"),
+            _buy("A", "2024-03-01T10:00", "a4", "4500.00"),
+            _buy("B", "2024-01-01T11:00", "b1", "1500.00"), _return("B", "2024-01-03T11:00", "b1"),
+            _buy("B", "2024-01-10T11:00", "b2", "100.00"), _buy("B", "2024-01-20T11:00", "b3", "150.00"),
+            _buy("B", "2024-03-20T11:00", "b4", "250.00"),
+            _buy("C", "2024-02-01T12:00", "c1", "6000.00"), _return("C", "2024-02-10T12:00", "c1"),
+            _buy("C", "2024-02-12T12:00", "c2", "250.00"), _buy("C", "2024-02-14T12:00", "c3", "800.00")]
+    rows.sort(key=lambda r: r[1])
+    ref = _same_on_both(prog, _history(prog, rows))
+    changes = _changes(ref)
+    assert changes.get(("plus", "gold")) == 1, changes  # A, in March
+    assert changes.get(("", "gold")) == 1, changes  # C, by 6,000 at once (returned)
+    assert ref.tables["tier_month"]["gold" + KEY_SEP + "2024-03"]["members"] == 1
+
+
+# ---------------------------------------------------------------- a rolling window's metric found before the steps
+# VectorTiers._rolling_ahead: tiers by visits in a rolling window (gym's shape): no step's state moves the metric
+# (a return is no visit), so each event's window sum and tier are found for all events at once; the steps read
+# them, and a review (`_metric_at`) reads the running sums they leave.
+
+VISITS = """
+program "Visit tiers" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+}
+rule "visits" {
+  earn 10 points per visit
+}
+tiers by visits in the last 30 days {
+  tier "regular" from 3 {
+    earn 2x points
+  }
+  tier "devotee" from 6 {
+    earn 3x points
+    get 10% off
+  }
+{downgrade}}
+"""
+
+
+@pytest.mark.parametrize("downgrade", ["", "  downgrade at the end of each month\n",
+                                       "  downgrade at the end of each month with 1 week grace\n"])
+def test_visit_tiers_in_a_rolling_window_found_before_the_steps(monkeypatch, downgrade):
+    """A: six visits in a week (devotee), then one a fortnight (the window thins: reviews take her down, with
+    grace or not), then six again; B: three visits, a return, three more within 30 days (regular, then devotee:
+    the return is no visit); C: visits 31 days apart (never two in a window). The kernel equals the scalar plan
+    member by member, and the window's metric was found before the steps."""
+    prog = loyalty.compile_source(VISITS.replace("{downgrade}", downgrade), "visits.loyalty").compiled
+    days = [2, 3, 4, 5, 6, 7, 21, 35, 49, 63, 64, 65, 66, 67, 68]
+    rows = [_buy("A", f"2024-{1 + (d - 1) // 31:02d}-{(d - 1) % 31 + 1:02d}T10:00", f"a{d}", "20.00")
+            for d in days if (d - 1) % 31 + 1 <= 28]
+    rows += [_buy("B", f"2024-01-{d:02d}T11:00", f"b{d}", "30.00") for d in (3, 5, 7)]
+    rows += [_return("B", "2024-01-08T11:00", "b5")]
+    rows += [_buy("B", f"2024-01-{d:02d}T11:00", f"b{d}", "30.00") for d in (10, 12, 14)]
+    rows += [_buy("C", f"2024-{m:02d}-01T12:00", f"c{m}", "10.00") for m in (1, 2, 3, 4)]
+    rows.sort(key=lambda r: r[1])
+    found = []
+    real = VectorTiers._rolling_ahead
+
+    def noting(self):
+        out = real(self)
+        found.append(out is not None)
+        return out
+
+    monkeypatch.setattr(VectorTiers, "_rolling_ahead", noting)
+    ref = _same_on_both(prog, _history(prog, rows))
+    assert found and all(found)
+    changes = _changes(ref)
+    assert changes.get(("regular", "devotee"), 0) + changes.get(("", "devotee"), 0) >= 2, changes  # A and B
+    if downgrade:
+        assert changes.get(("devotee", "regular"), 0) + changes.get(("devotee", ""), 0) >= 1, changes  # A's review

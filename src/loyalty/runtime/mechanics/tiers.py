@@ -3,7 +3,7 @@ purchase (its discount and perks; its multipliers are a source of the earning me
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
@@ -297,6 +297,8 @@ class VectorTiers:
         self.sorted_thresholds = ordered_thresholds(self.tiers.thresholds)  # (`qualified`)
         self.may_grace = False  # whether a grace period was ever set (after: only then can one end at an event)
         self.by_tier = False  # `free` per tier (free_by_tier)
+        self.earned = metric.kind == "earned"  # (the lockstep's earning and returns move the metric too)
+        self.ahead: Any = False  # a rolling window's metric found before the steps (`_rolling_ahead`; False: not yet)
 
     def free_by_tier(self, table) -> None:
         """What each event adds to the metric, per tier state (row t + 1: as if the event saw tier t), for the
@@ -360,10 +362,33 @@ class VectorTiers:
         self.own_cum = np.zeros(k.nev, dtype=np.int64)
         self.dec: list = []
         self.dec_total = np.zeros(k.nmem, dtype=np.int64)
-        # scratch per member for _rolling_at (left as made: -1 and 0), so a step allocates nothing per member
+        # scratch per member for _rolling_at (left as made: -1), so a step allocates nothing per member
         self.dec_limit = np.full(k.nmem, -1, dtype=np.int64)
-        self.dec_sums = np.zeros(k.nmem, dtype=np.int64)
+        # per member, what `dec` held of hers that was dated before a window start of hers: a member's window
+        # start only moves on (her events, reviews and grace ends come in time order), so it stays before every
+        # later one and leaves `dec`, which then holds only what may still fall in a window (`_rolling_at`)
+        self.dec_gone = np.zeros(k.nmem, dtype=np.int64)
+        self.any_gone = False
         self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
+
+    def _rolling_ahead(self):
+        """A rolling window's metric after each event and the tier it qualifies for, found at once for all events
+        where no step's state moves it: not points earned, not per tier (the first guess), and no return taking
+        anything from it (visits: a return is no visit), so `value` is each member's running sum of `free` and the
+        window's sum that less the running sum before the window's first event (`_rolling_at` with no
+        take-backs). Then `after` reads them instead of summing step by step. None where that does not hold."""
+        import numpy as np
+
+        from loyalty.runtime.arrays import segmented_cumsum
+
+        k = self.kern
+        if self.rolling is None or self.by_tier or self.earned or (self.free[self.returns] != 0).any():
+            return None
+        value_after = segmented_cumsum(self.free.astype(np.int64), k.e_mem, k.m_evstart)
+        p = self.window_start
+        before = np.where(p > k.m_evstart[k.e_mem], value_after[np.maximum(p - 1, 0)], 0)
+        self.own_cum = value_after  # what `after` would have written event by event (no take-backs: dec_total 0)
+        return value_after, self.qualified(value_after - before)
 
     def _taken_at_order(self, ridx, amount) -> None:
         """Returns at `ridx` took `amount` back from their orders' contributions."""
@@ -409,12 +434,13 @@ class VectorTiers:
             limit[m] = p
             gone = do < limit[dm]
             limit[m] = -1
-            if gone.any():
-                sums = self.dec_sums
-                gm = dm[gone]
-                np.add.at(sums, gm, da[gone])
-                before = before - sums[m]
-                sums[gm] = 0
+            if gone.any():  # before this window start, so before every later one of hers: out of `dec` for good
+                np.add.at(self.dec_gone, dm[gone], da[gone])
+                self.any_gone = True
+                kept = ~gone
+                self.dec = [(dm[kept], do[kept], da[kept])] if kept.any() else []
+        if self.any_gone:
+            before = before - self.dec_gone[m]
         return self.value[m] - before
 
     def before(self, mm, idx, T=None) -> None:
@@ -530,7 +556,13 @@ class VectorTiers:
         (its earned points are in already), and the tier is what `upgrade_to` or `tier_after_return` make it."""
         import numpy as np
 
-        if self.by_tier:
+        if self.ahead is False:
+            self.ahead = self._rolling_ahead()
+        if self.ahead is not None:  # the window's metric, found before the steps
+            value_after, q_ahead = self.ahead
+            self.value[mm] = value_after[idx]  # (what a review reads: `_metric_at`)
+            q = q_ahead[idx]
+        elif self.by_tier:
             row = t_before + 1
             back = self.returns[idx]
             if back.any():  # a return: its order's tier
@@ -538,15 +570,16 @@ class VectorTiers:
             free = self.free[row, idx]
         else:
             free = self.free[idx]
-        self.value[mm] += free
-        if self.rolling is not None:
-            back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
-            if back.any():
-                self._taken_at_order(idx[back], -free[back])
-            self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
-            q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
-        else:
-            q = self.qualified(self.value[mm])
+        if self.ahead is None:
+            self.value[mm] += free
+            if self.rolling is not None:
+                back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
+                if back.any():
+                    self._taken_at_order(idx[back], -free[back])
+                self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
+                q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
+            else:
+                q = self.qualified(self.value[mm])
         up = self.upgrades[idx]
         raised = up & (q > t_before)
         new = np.where(raised, q, t_before)

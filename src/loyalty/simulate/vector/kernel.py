@@ -1700,6 +1700,12 @@ class _Kernel:
         starts_sorted = self.m_evstart[order]
         steps = int(counts_sorted[0]) if len(counts_sorted) else 0
         neg = -counts_sorted
+        # what every step reads, bound once (a step is ~100 numpy calls on few members: attribute look-ups count,
+        # more so through a recording lockstep's hook, lockstep_inputs.py); each is read in the first step anyway
+        kstate, m_evstart, e_time, claw = self.kstate, self.m_evstart, self.e_time, self.claw
+        tier_before_ev, tier_after_ev = self.tier_before, self.tier_after
+        balance_rules, redeems = self.balance_rules, self.redeems
+        claw_shares: dict = {}  # per kind, its slots a return takes back from and their shares (`_claw_shares`)
         for step in range(steps):
             na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
             if na < tail_members:
@@ -1712,36 +1718,36 @@ class _Kernel:
             idx = starts_sorted[:na] + step
             # (1) time passes: batches whose expiry is due are taken from the front of the stream
             for kind in kinds:
-                st = self.kstate[kind.index]
+                st = kstate[kind.index]
                 if "ptr" not in st:
                     continue
                 X = st["X"]
                 xb = X[mm]
                 st["Xexp"][idx] = xb
                 e = st["ptr"][idx]
-                has = e > self.m_evstart[mm] * st["nr"]
+                has = e > m_evstart[mm] * st["nr"]
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
                 if "hole_here" in st:  # batches expiring before batches earned before them
                     self._expire_holes(st, mm, idx)
             for kind in kinds:  # ... and pending points whose moment has come are available
-                st = self.kstate[kind.index]
+                st = kstate[kind.index]
                 if "CP" in st:
-                    vector_mature(st, mm, idx, self.m_evstart)
+                    vector_mature(st, mm, idx, m_evstart)
                 if "DL" in st:
-                    vector_inactivity(st, mm, idx, self.e_time[idx])
+                    vector_inactivity(st, mm, idx, e_time[idx])
             if vt is not None:  # reviews and grace periods due, a calendar window's turn
                 vt.before(mm, idx)
-            if self.balance_rules:
+            if balance_rules:
                 self._balance_gates(idx, mm)
             t_before = tier[mm]
-            self.tier_before[idx] = t_before
+            tier_before_ev[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
             # these events as one (events x slots) block, their running total by one cumsum (`_earning_sources`)
             at_tier = (t_before + 1) * nev + idx
             for kind in kinds:
-                st = self.kstate[kind.index]
+                st = kstate[kind.index]
                 event_points = 0
                 sources, earned = earning[kind.index]
                 if sources:
@@ -1767,22 +1773,30 @@ class _Kernel:
                 rmm = mm[ri]
                 oev = self.ret_order_ev[ridx]
                 for kind in kinds:
-                    st = self.kstate[kind.index]
-                    for j, sl in enumerate(st["rules"]):
-                        if sl.skey not in self.claw:  # signup and referral points: no order to return
-                            continue
-                        oslot = oev * st["nr"] + j
-                        pts_o = st["pts"][oslot]
-                        num, den = self.share_num[sl.skey][ridx], self.share_den[sl.skey][ridx]
-                        target = _claw_target(pts_o, num, den)
-                        delta = target - st["clawed"][oslot]
+                    st = kstate[kind.index]
+                    kind_waiting = False  # (whether each return's order still waits: the same for every slot)
+                    # what each return takes back of each slot of its order, for all the kind's slots at once (a
+                    # slot's take changes only that slot's `clawed`: the slots' figures do not depend on each other)
+                    shares = claw_shares.get(kind.index)
+                    if shares is None:
+                        shares = claw_shares[kind.index] = self._claw_shares(st["rules"])
+                    cols, nums, dens = shares
+                    if not len(cols):  # signup and referral points: no order to return
+                        continue
+                    oslots = oev[:, None] * st["nr"] + cols
+                    deltas = _claw_target(st["pts"][oslots], nums[ridx], dens[ridx]) - st["clawed"][oslots]
+                    for c in np.flatnonzero((deltas > 0).any(axis=0)).tolist():
+                        j = int(cols[c])
+                        sl = st["rules"][j]
+                        oslot = oslots[:, c]
+                        delta = deltas[:, c]
                         pos = delta > 0
-                        if not pos.any():
-                            continue
                         delta = np.where(pos, delta, 0)
                         st["clawed"][oslot] += delta
                         X = st["X"]
-                        waiting = vector_waiting(st, oev, self.e_time[ridx]) if "CP" in st else None
+                        if kind_waiting is False:
+                            kind_waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
+                        waiting = kind_waiting
                         pending_only = kind.policy == "pending_only"
                         if waiting is not None and waiting.any() and not pending_only:  # the order's own batch
                             vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
@@ -1794,16 +1808,16 @@ class _Kernel:
                             taken = np.minimum(delta, avail)
                         else:  # the order's own batch, then the oldest pending: no available point is taken
                             taken = vector_claw_pending_only(st, st["nr"], j, rmm, oev, ridx, delta, waiting,
-                                                             self.m_evstart)
+                                                             m_evstart)
                         if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
                             if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
-                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), self.m_evstart)
+                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), m_evstart)
                             else:
                                 X[rmm] += np.where(waiting, 0, taken)
                         elif not pending_only:
                             X[rmm] += taken
-                        ta, tr, fx = self.claw[sl.skey]
+                        ta, tr, fx = claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
                         fx[ridx] = pos
@@ -1811,11 +1825,22 @@ class _Kernel:
                             mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
             if vt is not None:
-                self.tier_after[idx] = vt.after(mm, idx, t_before)
+                tier_after_ev[idx] = vt.after(mm, idx, t_before)
             # (5) simulated members redeem as soon as the balance allows
-            if self.redeems:
+            if redeems:
                 vector_redeem(self, mm, idx)
         self._end_of_history(tier)
+
+    def _claw_shares(self, rules) -> tuple:
+        """Of a kind's slots, those a return takes back from (positions), and per event the share of its order
+        each returns (numerator, denominator) as (events x those slots) tables, so that a lockstep step finds
+        what its returns take of every slot by one look-up, not one per slot."""
+        cols = [j for j, sl in enumerate(rules) if sl.skey in self.claw]
+        if not cols:
+            return np.zeros(0, dtype=np.int64), None, None
+        nums = np.stack([self.share_num[rules[j].skey] for j in cols], axis=1)
+        dens = np.stack([self.share_den[rules[j].skey] for j in cols], axis=1)
+        return np.array(cols, dtype=np.int64), nums, dens
 
     def _earning_sources(self, earned_metric_kind) -> dict:
         """Per kind, for the lockstep's earning: each slot's points per event, (True, a fixed earn's per event) or
