@@ -324,22 +324,30 @@ def _rolling(kern, g: GoalPlan, counted, amount):
     # window_start: the first of the window's days, the day of the event its last
     start_us = add_duration(t - t % DAY_US, -g.amount, g.unit) + DAY_US
     out = np.zeros(kern.nev, dtype=np.int64)
-    # members whose moving events are all counted purchases in time order, goals without `on different days`:
-    # by searches (_rolling_at_once); the others (a return of a counted order, times stepping back) one by one
+    # members whose moving events are in time order, goals without `on different days`: by searches
+    # (_rolling_at_once) over their counted events, then the returns of counted orders checked against the
+    # times reached (_delayed_by_returns); the others (times stepping back, a time reached that a return
+    # delays) one by one
     mem_a = kern.e_mem[idx]
     slow = np.zeros(kern.nmem, dtype=bool)
     if g.different_days:
         slow[:] = True
     else:
-        slow[mem_a[~counted[idx]]] = True
         same = mem_a[1:] == mem_a[:-1]
         slow[mem_a[1:][same & (t[1:] < t[:-1])]] = True
-        fast = ~slow[mem_a]
+        fast = ~slow[mem_a] & counted[idx]
         at_once = _rolling_at_once(idx[fast], mem_a[fast], t[fast], start_us[fast], amount[idx[fast]],
                                    g.target) if fast.any() else None
         if at_once is not None:
+            rets = ~counted[idx] & ~slow[mem_a]
+            if rets.any():
+                late = _delayed_by_returns(idx[fast], mem_a[fast], t[fast], start_us[fast], amount, at_once,
+                                           idx[rets], order_ev[idx[rets]], back[idx[rets]], g.target)
+                slow[late] = True
+                at_once = at_once[~slow[kern.e_mem[at_once]]]
             out[at_once] = 1
-            idx, t, start_us, mem_a = idx[~fast], t[~fast], start_us[~fast], mem_a[~fast]
+            loop = slow[mem_a]
+            idx, t, start_us, mem_a = idx[loop], t[loop], start_us[loop], mem_a[loop]
     start = start_us.tolist()
     mem = mem_a.tolist()
     counts = counted[idx].tolist()
@@ -424,6 +432,49 @@ def _rolling_at_once(ev, mem, t, start, amount, target: int):
         more = E < stop
         E, stop = E[more], stop[more]
     return ev[np.concatenate(fired)] if fired else ev[:0]
+
+
+def _delayed_by_returns(ev, mem, t, start, amount, fired, r_ev, r_order, r_back, target: int):
+    """The members (of `ev`, counted events in member and time order, as `_rolling_at_once` takes them) at one
+    of whose times reached `fired` a return of a counted order (events `r_ev`, orders `r_order`, paying back
+    `r_back`) leaves the window's sum below the target: there the loop decides. A return only lowers what the
+    loop holds, so where it leaves every sum at a time reached still reaching the target, the times reached
+    stand. A return takes from its order's entry while the order is held (after the time reached before it);
+    its entry holds its amount less what the order's earlier returns took, never below 0; so it can lower only
+    the next time reached after it, and only where its order is in that one's window (at or after both the
+    time reached before and the window's first entry)."""
+    import numpy as np
+
+    from loyalty.runtime.arrays import member_time_keys, segmented_cumsum
+
+    fired = np.sort(fired)
+    key, start_key = member_time_keys(mem, t, mem, start)  # packs: _rolling_at_once found times reached
+    L = np.searchsorted(key, start_key, side="left")  # each position's window: from its member's entry L
+    csum = np.concatenate(([0], np.cumsum(amount[ev])))
+    f = np.searchsorted(ev, fired)  # the positions reached, in order
+    first = np.searchsorted(mem, mem[f], side="left")
+    E = first.copy()  # where the entries start again: after the member's time reached before
+    again = np.zeros(len(f), dtype=bool)
+    again[1:] = mem[f[1:]] == mem[f[:-1]]
+    E[1:][again[1:]] = f[:-1][again[1:]] + 1
+    a = np.maximum(E, L[f])
+    # what each return takes: its order's entry less what the order's earlier returns took (orders in order)
+    o = np.lexsort((r_ev, r_order))
+    r_ev, r_order, r_back = r_ev[o], r_order[o], r_back[o]
+    new = np.ones(len(r_ev), dtype=bool)
+    new[1:] = r_order[1:] != r_order[:-1]
+    starts = np.flatnonzero(new)
+    upto = segmented_cumsum(r_back, np.cumsum(new) - 1, starts)
+    held = amount[r_order]
+    took = np.minimum(held, upto) - np.minimum(held, upto - r_back)
+    # the next time reached after each return, of the same member, with the order in its window
+    k = np.searchsorted(fired, r_ev, side="right")
+    ok = k < len(fired)
+    ok[ok] = (mem[f[k[ok]]] == mem[np.searchsorted(ev, r_order[ok])]) & (r_order[ok] >= ev[a[k[ok]]])
+    lowered = np.zeros(len(fired), dtype=np.int64)
+    np.add.at(lowered, k[ok], took[ok])
+    short = csum[f + 1] - csum[a] - lowered < target
+    return np.unique(mem[f[short]])
 
 
 class Goals(ProgramMechanic):
