@@ -1488,8 +1488,8 @@ class _Kernel:
     def _tier_guess_from_moments(self, moments: tuple) -> np.ndarray:
         """A first guess of the tier each event sees from another kernel's settled tiers over some of the same
         members' events (`warm["tier_moments"]`: member names, each event's member, moment, tier before and
-        after it): at a moment where that kernel had an event of the member, the tier before its first event
-        there; after, the tier after her last event before; else the start tier. Used where a first budget pass
+        after it): at a moment where that kernel had the member's k-th event there, the tier before it; after,
+        the tier after her last event before; else the start tier. Used where a first budget pass
         replayed only the rows before a cutoff (budgets.py `claims_prefix`): the tiers there are the next pass's
         up to the earliest cutoff, and carried on they are a better start than the tier-by-tier guess costs
         (every_mechanic at 1M rows: three replays against the guess's per-tier runs and two). Only a guess: the
@@ -1510,10 +1510,13 @@ class _Kernel:
         o_key = o_mem * nt + inv[self.nev:]
         order = np.argsort(o_key, kind="stable")  # (its events by member and moment, in its event order at a tie)
         o_key, o_before, o_after = o_key[order], o_before[order], o_after[order]
-        at = np.searchsorted(o_key, key, side="left")
+        first = np.searchsorted(o_key, key, side="left")
+        # the k-th event of a member at a moment is its k-th there (`key` ascends: members in order, each member's
+        # events in time order, where DST back-steps went to the scalar plan)
+        at = first + (np.arange(self.nev) - np.searchsorted(key, key, side="left"))
         same = (at < len(o_key)) & (o_key[np.minimum(at, len(o_key) - 1)] == key)
         guess[same] = o_before[at[same]]
-        last = at - 1  # its last event of the member before this moment
+        last = first - 1  # its last event of the member before this moment
         after = ~same & (last >= 0)
         after &= (o_key[np.maximum(last, 0)] // nt) == self.e_mem
         guess[after] = o_after[last[after]]
