@@ -1417,7 +1417,7 @@ class _Kernel:
             self.tier_guess = warm_guess
         elif self.warm.get("tier_moments") is not None:  # another kernel's rows of these members (a first pass's
             # rows before a cutoff, simulate/budgets.py `claims_prefix`): its tiers where it had the events, carried on
-            self.tier_guess = self._tier_guess_from_moments(self.warm["tier_moments"])
+            self.tier_guess = self._tier_guess_from_moments(self.warm.pop("tier_moments"))  # (then its own tiers)
         else:
             self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
             if reads_tier(prog) and guess_by_tier(prog):
