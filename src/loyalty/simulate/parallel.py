@@ -191,8 +191,11 @@ def scouted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,
     if rows is None:
         part = evaluate_range(plan, history, known, kernel, warm=warm, claims_only=True)
     else:  # (the group's first guesses are for its whole rows: a prefix starts afresh)
-        part = evaluate_range(plan, rows, known, kernel, warm={}, claims_only=True)
+        prefix_warm: dict = {}
+        part = evaluate_range(plan, rows, known, kernel, warm=prefix_warm, claims_only=True)
         part.claims = [c for c in part.claims if c[0] < before]
+        if prefix_warm.get("tier_moments") is not None:  # its tiers by moment: the next pass's first guess there
+            warm["tier_moments"] = prefix_warm["tier_moments"]
     if progress is not None:
         progress(len(history))
     scout.add(part.claims)

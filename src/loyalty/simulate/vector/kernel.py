@@ -1405,10 +1405,19 @@ class _Kernel:
         # any first guess settles to the same tiers: a kernel of members settling apart (_settle_apart) goes on
         # from its own, a later budget pass starts from the last one's (`warm`); else the best first guess we have
         warm_guess = self.warm.get("tier_guess")
+        apart_after = SETTLE_APART_AFTER
+        if tier_guess is None and (self.warm.get("tier_moments") is not None or warm_guess is not None):
+            # a later budget pass, from the tiers the last one settled on: exact up to the earliest cutoff, wrong
+            # for the members a cutoff moved (every_mechanic at 1M rows: a tenth of a range's), who settle apart
+            # at once (the next pass of them all left ~1%: a replay of every member more)
+            apart_after = 0
         if tier_guess is not None:
             self.tier_guess = tier_guess
         elif warm_guess is not None and len(warm_guess) == self.nev:
             self.tier_guess = warm_guess
+        elif self.warm.get("tier_moments") is not None:  # another kernel's rows of these members (a first pass's
+            # rows before a cutoff, simulate/budgets.py `claims_prefix`): its tiers where it had the events, carried on
+            self.tier_guess = self._tier_guess_from_moments(self.warm.pop("tier_moments"))  # (then its own tiers)
         else:
             self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
             if reads_tier(prog) and guess_by_tier(prog):
@@ -1420,11 +1429,14 @@ class _Kernel:
                 if reads_tier(prog):
                     self.lockstep_record = None  # (its copies: no pass follows)
                     self.warm["tier_guess"] = self.tier_guess
+                    if self.claims_only:  # (a prefix of the rows, maybe: the next pass's guess by moment)
+                        self.warm["tier_moments"] = (self.member_names, self.e_mem, self.e_real, self.tier_before,
+                                                     self.tier_after)
                 return self._claims_result() if self.claims_only else self._aggregate()
             # apart only once a pass after the first has not settled: a lockstep's cost follows its busiest
             # member's steps more than its width, so two kernels cost about two passes, and most wrong first
             # guesses settle in the next pass of them all (gym at 1M rows: 15 replays together, 30 apart)
-            apart = self._settle_apart() if passes >= SETTLE_APART_AFTER else None
+            apart = self._settle_apart() if passes >= apart_after else None
             if apart is not None:
                 return apart
             self.tier_guess = self.tier_before.copy()
@@ -1472,6 +1484,43 @@ class _Kernel:
             part.__dict__.clear()
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
         return parts[0].merge(parts[1])
+
+    def _tier_guess_from_moments(self, moments: tuple) -> np.ndarray:
+        """A first guess of the tier each event sees from another kernel's settled tiers over some of the same
+        members' events (`warm["tier_moments"]`: member names, each event's member, moment, tier before and
+        after it): at a moment where that kernel had the member's k-th event there, the tier before it; after,
+        the tier after her last event before; else the start tier. Used where a first budget pass
+        replayed only the rows before a cutoff (budgets.py `claims_prefix`): the tiers there are the next pass's
+        up to the earliest cutoff, and carried on they are a better start than the tier-by-tier guess costs
+        (every_mechanic at 1M rows: three replays against the guess's per-tier runs and two). Only a guess: the
+        passes settle from any (`run`)."""
+        names, o_mem, o_time, o_before, o_after = moments
+        tiers = self.prog.tiers
+        guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        index = {name: i for i, name in enumerate(self.member_names)}
+        mine = np.array([index.get(name, -1) for name in names], dtype=np.int64)[o_mem]  # its events' members here
+        have = mine >= 0
+        if not have.any() or not self.nev:
+            return guess
+        o_mem, o_time, o_before, o_after = mine[have], o_time[have], o_before[have], o_after[have]
+        inv, nt = _moment_ranks(np.concatenate((self.e_real, o_time)))
+        if not fits(self.nmem + 1, nt + 1):
+            return guess
+        key = self.e_mem * nt + inv[:self.nev]
+        o_key = o_mem * nt + inv[self.nev:]
+        order = np.argsort(o_key, kind="stable")  # (its events by member and moment, in its event order at a tie)
+        o_key, o_before, o_after = o_key[order], o_before[order], o_after[order]
+        first = np.searchsorted(o_key, key, side="left")
+        # the k-th event of a member at a moment is its k-th there (`key` ascends: members in order, each member's
+        # events in time order, where DST back-steps went to the scalar plan)
+        at = first + (np.arange(self.nev) - np.searchsorted(key, key, side="left"))
+        same = (at < len(o_key)) & (o_key[np.minimum(at, len(o_key) - 1)] == key)
+        guess[same] = o_before[at[same]]
+        last = first - 1  # its last event of the member before this moment
+        after = ~same & (last >= 0)
+        after &= (o_key[np.maximum(last, 0)] // nt) == self.e_mem
+        guess[after] = o_after[last[after]]
+        return guess
 
     def _tier_guess_by_tier(self) -> np.ndarray:
         """A first guess of the tier each event sees, for tiers by points earned that a tier's own discount or
@@ -2873,6 +2922,13 @@ def _warm_from_parts(warm: dict, second: np.ndarray, first_warm: dict, second_wa
     (the tiers and spend they settled on), put together for the whole kernel's events, so that the next budget
     pass over these rows starts from them too (`warm`). `second`: per event of the whole kernel, whether it is
     the second kernel's (each kernel's events are the whole kernel's in their order)."""
+    moments = first_warm.get("tier_moments"), second_warm.get("tier_moments")
+    if moments[0] is not None and moments[1] is not None:  # (names, each event's member, moment, before, after)
+        (names_a, *a), (names_b, *b) = moments
+        warm["tier_moments"] = (list(names_a) + list(names_b), np.concatenate((a[0], b[0] + len(names_a))),
+                                *(np.concatenate((x, y)) for x, y in zip(a[1:], b[1:])))
+    else:
+        warm.pop("tier_moments", None)
     for key in ("tier_guess", "spend_before"):
         a, b = first_warm.get(key), second_warm.get(key)
         if a is None or b is None or len(a) + len(b) != len(second):
