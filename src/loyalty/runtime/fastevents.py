@@ -181,7 +181,9 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
     keys = _KEYS.get(typ)
     if keys is None:
         return None
-    if not keys.issuperset(d):
+    # a purchase sent with its type (the usual dict) has its keys checked by counting below, without the set's scan
+    counted = typ == "purchase" and d is data
+    if not counted and not keys.issuperset(d):
         return None
     eid = d.get("id")
     if eid is not None and (type(eid) is not str or not eid or (not eid.isascii() and has_surrogate(eid))):
@@ -195,6 +197,11 @@ def dict_to_ev(data, exponent: int, tz, catalog: dict, amounts: Optional[dict] =
             return None
         store = d.get("store")
         channel = d.get("channel")
+        # only known keys: "type", "order", "lines", "time" and each of the others found are as many as it has
+        # (a key sent as None is not counted: the set's check decides)
+        if counted and len(d) != 4 + (eid is not None) + (store is not None) + (channel is not None) and (
+                not keys.issuperset(d)):
+            return None
         if (type(order) is not str or not order or type(lines) is not list or not lines
                 or (store is not None and type(store) is not str)
                 or (channel is not None and type(channel) is not str)):

@@ -163,12 +163,8 @@ class KindState:
         k.head = self.head
         k.n = self.n
         k.owned = self.owned = False
-        q = self.maturing  # TimerQueue.copy, written out
-        c = k.maturing = TimerQueue()
-        c.items = q.items
-        c.head = q.head
-        c.n = q.n
-        q = self.expiring
+        k.maturing = self.maturing  # replaced, never changed in place (`add`, points.advance_kind): shared
+        q = self.expiring  # TimerQueue.copy, written out
         c = k.expiring = TimerQueue()
         c.items = q.items
         c.head = q.head
@@ -214,7 +210,8 @@ class KindState:
             self.avail_sum += amount
         else:
             self.pend_sum += amount
-            self.maturing.push((available_at, seq))
+            q = self.maturing = self.maturing.copy()  # shared by state copies: replaced, never changed in place
+            q.push((available_at, seq))
         if expires_at is not None:
             q = self.expiring
             entry = (expires_at, seq)

@@ -195,6 +195,7 @@ def advance_kind(kind, ks, T, timed) -> None:
     seq = len(timed)
     heap = ks.maturing
     if heap and heap.first()[0] <= T:
+        heap = ks.maturing = heap.copy()  # shared by state copies (KindState.copy): replaced, never changed in place
         ks.own()  # batches are replaced in their slots below
         due_now = []
         while heap and heap.first()[0] <= T:
