@@ -249,3 +249,43 @@ def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_f
         assert f"vectorised kernel: 1 member(s) replayed by the scalar plan ({PENDING_REASON})" in result.stderr, jobs
         runs[jobs] = result.stdout
     assert runs["1"] == runs["2"] and len(always_fork) == 1
+
+
+@pytest.mark.timeout(120)
+def test_no_import_thread_is_running_when_the_copy_is_forked(always_fork, monkeypatch, tmp_path):
+    """A fork while a thread is importing leaves that module's import lock held for ever in the copy, which then
+    waits on it the first time it imports the module. `loyalty.simulate` whose history cannot be read leaves its
+    import thread (run.py `import_while_reading`) running; a next run that forks waits for it first."""
+    import importlib
+    import threading
+
+    import loyalty
+
+    gate, held, real_import = threading.Event(), [], importlib.import_module
+
+    def slow_import(name, *args, **kwargs):  # the first import thread's first import waits for the gate
+        if threading.current_thread().name == "loyalty-imports" and not held:
+            held.append(threading.current_thread())
+            gate.wait(30)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", slow_import)
+    seen, real_fork = [], os.fork
+
+    def fork():
+        seen.append([t.name for t in threading.enumerate() if t.name == "loyalty-imports" and t.is_alive()])
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    program, history = _example("car_wash")
+    with pytest.raises(InputError):
+        loyalty.simulate(program, tmp_path / "missing.csv", jobs=2)
+    assert held and held[0].is_alive()  # still importing
+    opener = threading.Timer(2.0, gate.set)  # long after the next run would have forked
+    opener.start()
+    try:
+        loyalty.simulate(program, history, jobs=2, kernel="vector")
+    finally:
+        gate.set()
+        opener.cancel()
+    assert len(always_fork) == 1 and seen == [[]]

@@ -488,6 +488,9 @@ def forked_half(plan, history: History, ranges: list):
     import sys
     from multiprocessing import Pipe
 
+    from loyalty.simulate.run import imports_finished
+
+    imports_finished()  # (no thread importing: its module's lock would stay held in the copy)
     task_out, task_in = Pipe(duplex=False)  # (reader, writer)
     result_out, result_in = Pipe(duplex=False)
     for stream in (sys.stdout, sys.stderr):  # (nothing buffered here is written twice)

@@ -163,7 +163,7 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
                          overrides)
     if importing is not None:
-        importing.join()
+        imports_finished()  # (this one, and any a failed read before left)
     plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
     if on_unsupported is not None:
         on_unsupported(supports(prog, plan))
@@ -184,10 +184,20 @@ REPLAY_MODULES = ("loyalty.simulate.parallel", "loyalty.simulate.coverage", "loy
 KERNEL_MODULES = ("loyalty.simulate.vector.kernel",)  # numpy and the vectorised kernel
 
 
+_IMPORTING: list = []  # the threads `import_while_reading` started, until `imports_finished` joins them
+
+
+def imports_finished() -> None:
+    """Wait for every thread `import_while_reading` started, a read that failed included: a fork while one of
+    them imports leaves that module's import lock held for ever in the copy (parallel.py, sweep.py fork)."""
+    while _IMPORTING:
+        _IMPORTING.pop().join()
+
+
 def import_while_reading(kernel: str):
     """A started thread importing the modules the run needs after the read (`REPLAY_MODULES`, and the vectorised
-    kernel's unless `--kernel python`): join it before the replay. An import that fails there fails again, with
-    its message, where the run imports the module itself."""
+    kernel's unless `--kernel python`): join it before the replay (before any fork: `imports_finished`). An import
+    that fails there fails again, with its message, where the run imports the module itself."""
     import importlib
     import threading
 
@@ -202,6 +212,7 @@ def import_while_reading(kernel: str):
 
     thread = threading.Thread(target=run, name="loyalty-imports", daemon=True)
     thread.start()
+    _IMPORTING.append(thread)
     return thread
 
 

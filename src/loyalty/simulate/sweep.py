@@ -151,6 +151,9 @@ def run_all(programs: list, spec: RunSpec, inputs, jobs: int) -> list[dict]:
     worth_it = time.perf_counter() - started >= POOL_MIN_RUN_SECONDS
     if jobs <= 1 or len(rest) <= 1 or not worth_it or "fork" not in multiprocessing.get_all_start_methods():
         return runs + [run_one(p, spec, inputs) for p in rest]
+    from loyalty.simulate.run import imports_finished
+
+    imports_finished()  # (no thread importing while the pool forks: run.py)
     _FORKED.update(programs=rest, spec=spec, inputs=inputs)
     try:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(rest))) as pool:
