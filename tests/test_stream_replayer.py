@@ -127,3 +127,25 @@ def test_a_worker_dying_while_this_process_waits_for_its_parts_is_an_error():
         answer = replayer._parts.get(timeout=30)
         with pytest.raises(stream.ReplayerError, match=r"stopped \(exit code -9\)"):
             replayer._take([], answer)
+
+
+def test_rows_skipped_under_skip_give_the_one_process_report(tmp_path, replayers):
+    """--on-bad-row skip: bad rows are left out by this process's reader (the worker gets the rows kept); the
+    row of the file's last time skipped plans and replays the run again, the worker too."""
+    path, history = _generated("car_wash", tmp_path)
+    lines = history.read_text(encoding="utf-8").splitlines()
+    last = max(range(1, len(lines)), key=lambda i: lines[i].split(",")[1])
+    fields = lines[last].split(",")
+    fields[2] = "not a type"
+    lines[last] = ",".join(fields)
+    lines[2500] = lines[2500].replace(lines[2500].split(",")[1], "not a time")
+    history.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    one = simulate(path, history, "--grouped", "--on-bad-row", "skip", "--jobs", "1")
+    assert not replayers
+    two = simulate(path, history, "--grouped", "--on-bad-row", "skip", "--jobs", "2")
+    assert len(replayers) == 1
+    assert one[0] == two[0] == 0, two[2]
+    assert two[1] == one[1]
+    report = json.loads(two[1])["history"]
+    assert report["skipped_rows"] == 2, report["skipped_by_reason"]
+    assert report["last"] < fields[1]  # (the scan's last time was the skipped row's: planned again)
