@@ -541,7 +541,7 @@ def history_rows(histories: list[MemberHistory], exponent: int, paid_tiers: tupl
     """The members' events as history rows (docs/simulate.md). Ticks have no row; an action is `custom`
     (its name in `item`); a whole return is a return of the order's amount; a resend is written only
     when it has an id (rows of one order id are one order, so an id-less resent purchase would add lines).
-    A fee is a row only when it names one of `paid_tiers` (another would be a bad row of the history)."""
+    A fee is a row only when it names one of `paid_tiers` as read (another would be a bad row of the history)."""
     rows: list[dict] = []
     for h in histories:
         bought: dict[str, list[dict]] = {}
@@ -588,7 +588,9 @@ def history_rows(histories: list[MemberHistory], exponent: int, paid_tiers: tupl
                 else:
                     adjust, item = f"points {'=' if b.get('set') else '+'}{b['points']}", b.get("point_kind", "")
                 rows.append({**base, "type": "adjustment", "item": item, "adjust": adjust, "reason": b["reason"]})
-            elif kind == "fee" and b["tier"] in paid_tiers:  # the paid tier in the item column
+            elif kind == "fee" and b["tier"] in paid_tiers and b["tier"] == b["tier"].strip():
+                # the paid tier in the item column (a history's values are read trimmed: a tier named with a
+                # space at an end cannot be named there, the row would be a bad one)
                 rows.append({**base, "type": "fee", "item": b["tier"]})
     return rows
 
