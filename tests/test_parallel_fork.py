@@ -183,6 +183,24 @@ def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp
 
 
 @pytest.mark.timeout(120)
+def test_a_bug_whose_exception_does_not_unpickle_is_said_with_its_text(monkeypatch):
+    """An exception pickles by its args: one whose class takes other arguments (EventError(field, message))
+    pickles in the copy but fails to unpickle here; the user is told the copy's error, not that failure."""
+    from loyalty.runtime.internal import EventError
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    def fail():
+        raise EventError("lines", "a bug in the copy")
+
+    _in_the_copy(monkeypatch, fail)
+    program, history = _example("car_wash")
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, None, None, None, None, "stop")
+    with pytest.raises(Exception, match="EventError: lines: a bug in the copy"):
+        parallel.simulate_forked(plan_for(prog, program, inputs, None), inputs.history)
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("death", ["killed", "exit"])
 def test_a_copy_that_dies_is_a_clear_error_not_a_hang(monkeypatch, death):
     _in_the_copy(monkeypatch, (lambda: os.kill(os.getpid(), signal.SIGKILL)) if death == "killed"

@@ -141,7 +141,6 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     from loyalty.fileio import FolderInUse
     from loyalty.simulate.render import render_terminal, to_json, write_chart
     from loyalty.simulate.run import load_program, out_files, simulate_in_memory, write_out_dir
-    from loyalty.terminal import visible
 
     if chart and Path(chart).suffix.lower() not in (".svg", ".html", ".htm"):
         fail(f"{chart}: the chart is written as .svg or .html (no plotting library needed)",

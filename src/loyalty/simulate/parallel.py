@@ -471,11 +471,21 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
             routed = {k: n - before.get(k, 0) for k, n in _routed_counts().items() if n != before.get(k, 0)}
             reply = ("ok", result_to_data(merged), routed)
         except BaseException as err:  # noqa: BLE001 (sent to the parent, which raises it)
-            reply = ("error", err)
-        try:
-            results.send(reply)
-        except Exception as err:  # noqa: BLE001 (an exception that does not pickle: its text)
-            results.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+            reply = ("error", _sendable(err))
+        results.send(reply)
+
+
+def _sendable(err: BaseException) -> BaseException:
+    """`err`, or where it would not come back whole through a pipe (an exception pickles by its args: a class
+    taking other arguments, EventError(field, message), fails to unpickle; or it does not pickle) an error
+    saying its type and text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(err))
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(err).__name__}: {err}")
+    return err
 
 
 @contextmanager
