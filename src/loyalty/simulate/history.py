@@ -1571,29 +1571,15 @@ def _encoded_by_member(text, member):
     ~0.04). The dictionary then holds a value once per range it occurs in, so two rows' codes are equal
     exactly when their texts are, for rows of one member: what every reader of order and event codes
     compares (always with the member: kernel, orders, measures, budgets, `reused_order_rows`)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from loyalty.simulate.columns import arrow, scalar, valid
+    from loyalty.simulate.columns import scalar
 
     n = len(text)
     if n <= _ID_RANGE:
         return _clean(text)
-    cuts = _member_ranges(member, n)
-    codes, known, dictionaries, size = [], [], [], 0
-    for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
-        piece = pc.dictionary_encode(text.slice(start, end - start))
-        indices = piece.indices
-        codes.append(np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices),
-                                   offset=indices.offset * 4) + size)  # (a null's bytes: the mask says null)
-        known.append(valid(indices) if indices.null_count else None)
-        dictionaries.append(piece.dictionary)
-        size += len(piece.dictionary)
-    mask = None
-    if any(k is not None for k in known):
-        mask = np.concatenate([np.ones(len(c), dtype=bool) if k is None else k for c, k in zip(codes, known)])
-    encoded = pa.DictionaryArray.from_arrays(arrow(np.concatenate(codes), mask), pa.concat_arrays(dictionaries))
+    encoded = pa.DictionaryArray.from_arrays(*_encoded_in_ranges(text, member))
     values = encoded.dictionary
     trimmed = pc.utf8_trim_whitespace(values)
     if trimmed.equals(values) and not pc.any(pc.equal(pc.utf8_length(values), scalar(0, pa.int32()))).as_py():
@@ -1607,11 +1593,9 @@ def _ids_by_member(text, order, member):
     `loyalty generate`'s ids; `_id_keys`): each id is then one 64-bit integer (its bytes), moved by numpy and
     hashed as an integer, ~0.05 s per 1M rows against ~0.14 for Arrow's take of the strings and their hash.
     Other ids take the general way."""
-    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from loyalty.simulate.columns import arrow, valid
+    from loyalty.simulate.columns import arrow
 
     keyed = _id_keys(text)
     n = len(text)
@@ -1621,30 +1605,42 @@ def _ids_by_member(text, order, member):
     if order is not None:
         keys = keys[order]
         known = None if known is None else known[order]
-    column = arrow(keys, known)
-    cuts = _member_ranges(member, n)
-    codes, masks, dictionaries, size = [], [], [], 0
+    indices, dictionaries = _encoded_in_ranges(arrow(keys, known), member)
+    return pa.DictionaryArray.from_arrays(indices, _key_strings(dictionaries, width))
+
+
+def _encoded_in_ranges(column, member) -> tuple:
+    """`column`, of rows sorted by member (`member`: their codes), dictionary-encoded a range of whole members
+    (`_member_ranges`) at a time: (int32 codes, null where the value is, into the ranges' dictionaries one
+    after another; those dictionaries, concatenated)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loyalty.simulate.columns import arrow, valid
+
+    cuts = _member_ranges(member, len(column))
+    codes, known, dictionaries, size = [], [], [], 0
     for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
         piece = pc.dictionary_encode(column.slice(start, end - start))
         indices = piece.indices
         codes.append(np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices),
-                                   offset=indices.offset * 4) + size)
-        masks.append(valid(indices) if indices.null_count else None)
-        dictionaries.append(np.frombuffer(piece.dictionary.buffers()[1], dtype=np.uint64, count=len(piece.dictionary),
-                                          offset=piece.dictionary.offset * 8))
+                                   offset=indices.offset * 4) + size)  # (a null's bytes: the mask says null)
+        known.append(valid(indices) if indices.null_count else None)
+        dictionaries.append(piece.dictionary)
         size += len(piece.dictionary)
     mask = None
-    if any(m is not None for m in masks):
-        mask = np.concatenate([np.ones(len(c), dtype=bool) if m is None else m for c, m in zip(codes, masks)])
-    return pa.DictionaryArray.from_arrays(arrow(np.concatenate(codes), mask),
-                                          _key_strings(np.concatenate(dictionaries), width))
+    if any(k is not None for k in known):
+        mask = np.concatenate([np.ones(len(c), dtype=bool) if k is None else k for c, k in zip(codes, known)])
+    return arrow(np.concatenate(codes), mask), pa.concat_arrays(dictionaries)
 
 
-def _key_strings(keys, width: int):
-    """The string array of `_id_keys`' keys (numpy uint64) of ids `width` bytes long."""
+def _key_strings(values, width: int):
+    """The string array of `_id_keys`' keys (an Arrow uint64 array) of ids `width` bytes long."""
     import numpy as np
     import pyarrow as pa
 
+    keys = np.frombuffer(values.buffers()[1], dtype=np.uint64, count=len(values), offset=values.offset * 8)
     data = keys.view(np.uint8).reshape(len(keys), 8)[:, :width]  # each key's bytes, in the id's order
     offsets = np.arange(0, (len(keys) + 1) * width, width, dtype=np.int32)
     return pa.Array.from_buffers(pa.string(), len(keys),
@@ -1655,7 +1651,6 @@ def _fixed_width_encoded(text):
     """`pc.dictionary_encode(text)` for a plain string array of ids of one length of 1 to 8 bytes (`_id_keys`),
     hashed as 64-bit integers (1M member ids: ~0.02 s against ~0.035); None for other text. Such ids are clean
     (`_clean`): nothing to trim, none empty."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -1668,8 +1663,7 @@ def _fixed_width_encoded(text):
     encoded = pc.dictionary_encode(arrow(keys, known))
     values = encoded.dictionary
     indices = encoded.indices if encoded.indices.type == pa.int32() else encoded.indices.cast(pa.int32())
-    return pa.DictionaryArray.from_arrays(indices, _key_strings(
-        np.frombuffer(values.buffers()[1], dtype=np.uint64, count=len(values), offset=values.offset * 8), width))
+    return pa.DictionaryArray.from_arrays(indices, _key_strings(values, width))
 
 
 def _id_keys(text):
