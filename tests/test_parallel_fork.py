@@ -167,19 +167,24 @@ def test_an_input_error_in_the_copy_reaches_the_user_with_its_hint(monkeypatch):
     assert "Traceback" not in r.output
 
 
-@pytest.mark.timeout(120)
-def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp_path):
+def _forked_car_wash():
+    """car_wash's example shared with a forked copy (`simulate_forked` itself, not the command)."""
     from loyalty.simulate.run import load_program, plan_for, read_inputs
 
+    program, history = _example("car_wash")
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, None, None, None, None, "stop")
+    return parallel.simulate_forked(plan_for(prog, program, inputs, None), inputs.history)
+
+
+@pytest.mark.timeout(120)
+def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp_path):
     def fail():
         raise ZeroDivisionError("a bug in the copy")
 
     _in_the_copy(monkeypatch, fail)
-    program, history = _example("car_wash")
-    prog = load_program(program)
-    inputs = read_inputs(prog, history, None, None, None, None, "stop")
     with pytest.raises(ZeroDivisionError, match="a bug in the copy"):
-        parallel.simulate_forked(plan_for(prog, program, inputs, None), inputs.history)
+        _forked_car_wash()
 
 
 @pytest.mark.timeout(120)
@@ -187,17 +192,13 @@ def test_a_bug_whose_exception_does_not_unpickle_is_said_with_its_text(monkeypat
     """An exception pickles by its args: one whose class takes other arguments (EventError(field, message))
     pickles in the copy but fails to unpickle here; the user is told the copy's error, not that failure."""
     from loyalty.runtime.internal import EventError
-    from loyalty.simulate.run import load_program, plan_for, read_inputs
 
     def fail():
         raise EventError("lines", "a bug in the copy")
 
     _in_the_copy(monkeypatch, fail)
-    program, history = _example("car_wash")
-    prog = load_program(program)
-    inputs = read_inputs(prog, history, None, None, None, None, "stop")
     with pytest.raises(Exception, match="EventError: lines: a bug in the copy"):
-        parallel.simulate_forked(plan_for(prog, program, inputs, None), inputs.history)
+        _forked_car_wash()
 
 
 @pytest.mark.timeout(120)
