@@ -226,6 +226,43 @@ def test_a_copy_that_dies_is_a_clear_error_not_a_hang(monkeypatch, death):
         os.waitpid(forked[0], os.WNOHANG)
 
 
+@pytest.mark.timeout(120)
+def test_a_copy_that_dies_between_budget_passes_is_the_same_clear_error(always_fork, tmp_path, monkeypatch):
+    """The copy killed while it waits for the next pass: this process's request for that pass finds no reader,
+    which is the copy lost, as when it dies during a pass."""
+    import time
+
+    program, history = budgeted_inputs(tmp_path)
+    Path(program).write_text(BUDGETED_ON_THE_KERNEL)
+    forked, real_fork, real_known = [], os.fork, parallel.known_to_data
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    def known_to_data(known):
+        if known is not None and forked:  # a later pass: the copy dies before it is asked
+            os.kill(forked[0], signal.SIGKILL)
+            for _ in range(500):  # until it is gone (a zombie: its ends of the pipes closed)
+                with open(f"/proc/{forked[0]}/stat", encoding="ascii") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+                time.sleep(0.01)
+        return real_known(known)
+
+    monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(parallel, "known_to_data", known_to_data)
+    r = CliRunner().invoke(cli, ["simulate", program, history, "--format", "json", "--jobs", "2"])
+    assert r.exit_code == 1, r.output
+    assert "the process replaying the second half of the members was killed by signal 9" in r.stderr, \
+        (r.output, r.exception)
+    assert "Traceback" not in r.output and "internal error" not in r.stderr
+    with pytest.raises(ChildProcessError):  # waited for: no zombie left
+        os.waitpid(forked[0], os.WNOHANG)
+
+
 def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
     """No core free (threads running now, or else the load average): a second process would only share the busy
     cores, so it is not forked."""

@@ -530,25 +530,35 @@ def forked_half(plan, history: History, ranges: list):
     task_out.close()
     result_in.close()
 
+    def lost():
+        _, status = os.waitpid(pid, 0)
+        waited[0] = True
+        how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exited with status {os.WEXITSTATUS(status)}")
+        raise ForkedHalfLost(f"the process replaying the second half of the members {how} before it sent "
+                             "its result (out of memory?)",
+                             "run it again; with --jobs 1 it runs in one process, using less memory") from None
+
+    def ask(task) -> None:
+        try:
+            task_in.send(task)
+        except OSError:  # (a broken pipe: the copy died between passes; click would exit 1 without a word)
+            lost()
+
     def answer():
         try:
             reply = result_out.recv()
         except EOFError:
-            _, status = os.waitpid(pid, 0)
-            waited[0] = True
-            how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exited with status {os.WEXITSTATUS(status)}")
-            raise ForkedHalfLost(f"the process replaying the second half of the members {how} before it sent "
-                                 "its result (out of memory?)",
-                                 "run it again; with --jobs 1 it runs in one process, using less memory") from None
+            lost()
         if reply[0] == "error":
             raise reply[1]
         return reply[1], reply[2]
 
     waited = [False]
     try:
-        yield task_in.send, answer
-        task_in.send(None)
+        yield ask, answer
+        with suppress(OSError):  # (every result is in: a copy gone already is waited for below)
+            task_in.send(None)
     except BaseException:
         with suppress(OSError):
             os.kill(pid, signal.SIGKILL)
