@@ -389,6 +389,32 @@ def test_the_referrer_is_rewarded_after_her_own_purchase_of_the_same_moment(prog
     assert _issued(got, "points") == 1600 + 100 + 100 + 300
 
 
+def _drawn_kernel(data, times: list, mems: list, ret_of: list, nmem: int):
+    """The kernel's fields goals._rolling reads, for events at `times` of members `mems`, returns of the events
+    `ret_of` (-1: not a return), each return paying back a drawn amount."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    n = len(times)
+    back = np.array([data.draw(st.integers(1, 300), label="back") if r >= 0 else 0 for r in ret_of], dtype=np.int64)
+    return SimpleNamespace(e_time=np.array(times, dtype=np.int64), e_mem=np.array(mems, dtype=np.int64), nev=n,
+                           nmem=nmem, ret_order_ev=np.array(ret_of, dtype=np.int64), e_valid=np.ones(n, dtype=bool),
+                           spend_deltas=-back)
+
+
+def _by_the_loop(kern, g, counted, amount):
+    """goals._rolling with every member one by one (no searches)."""
+    import loyalty.runtime.mechanics.goals as goals
+
+    original = goals._rolling_at_once
+    try:
+        goals._rolling_at_once = lambda *args: None
+        return goals._rolling(kern, g, counted, amount)
+    finally:
+        goals._rolling_at_once = original
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_a_rolling_goal_reached_by_searches_is_reached_where_the_loop_reaches_it(data):
@@ -419,12 +445,7 @@ def test_a_rolling_goal_reached_by_searches_is_reached_where_the_loop_reaches_it
             paid.append(data.draw(st.integers(0, 400), label="paid"))
     if not times:
         return
-    n = len(times)
-    e_time, e_mem = np.array(times, dtype=np.int64), np.array(mems, dtype=np.int64)
-    ret_order_ev = np.array(ret_of, dtype=np.int64)
-    back = np.array([data.draw(st.integers(1, 300), label="back") if r >= 0 else 0 for r in ret_of], dtype=np.int64)
-    kern = SimpleNamespace(e_time=e_time, e_mem=e_mem, nev=n, nmem=nmem, ret_order_ev=ret_order_ev,
-                           e_valid=np.ones(n, dtype=bool), spend_deltas=-back)
+    kern = _drawn_kernel(data, times, mems, ret_of, nmem)
     counts = data.draw(st.sampled_from(["purchases", "spend"]), label="counts")
     g = SimpleNamespace(counts=counts, different_days=data.draw(st.booleans(), label="days"),
                         target=data.draw(st.integers(1, 4) if counts != "spend" else st.integers(1, 900),
@@ -438,12 +459,7 @@ def test_a_rolling_goal_reached_by_searches_is_reached_where_the_loop_reaches_it
     else:
         amount = counted.astype(np.int64)
     found = goals._rolling(kern, g, counted, amount)
-    original = goals._rolling_at_once
-    try:
-        goals._rolling_at_once = lambda *args: None
-        looped = goals._rolling(kern, g, counted, amount)
-    finally:
-        goals._rolling_at_once = original
+    looped = _by_the_loop(kern, g, counted, amount)
     assert found.tolist() == looped.tolist()
 
 
@@ -477,11 +493,8 @@ def test_a_spend_goal_with_returns_is_reached_where_the_loop_reaches_it(data):
     if not times:
         return
     n = len(times)
-    e_time, e_mem = np.array(times, dtype=np.int64), np.array(mems, dtype=np.int64)
-    ret_order_ev = np.array(ret_of, dtype=np.int64)
-    back = np.array([data.draw(st.integers(1, 300), label="back") if r >= 0 else 0 for r in ret_of], dtype=np.int64)
-    kern = SimpleNamespace(e_time=e_time, e_mem=e_mem, nev=n, nmem=nmem, ret_order_ev=ret_order_ev,
-                           e_valid=np.ones(n, dtype=bool), spend_deltas=-back)
+    kern = _drawn_kernel(data, times, mems, ret_of, nmem)
+    e_mem = kern.e_mem
     g = SimpleNamespace(counts="spend", different_days=False, target=data.draw(st.integers(1, 700), label="target"),
                         amount=data.draw(st.integers(1, 20), label="amount"),
                         unit=data.draw(st.sampled_from(["day", "week"]), label="unit"))
@@ -494,12 +507,7 @@ def test_a_spend_goal_with_returns_is_reached_where_the_loop_reaches_it(data):
         found = goals._rolling(kern, g, counted, amount)
     finally:
         goals._delayed_by_returns = check
-    original = goals._rolling_at_once
-    try:
-        goals._rolling_at_once = lambda *args: None
-        looped = goals._rolling(kern, g, counted, amount)
-    finally:
-        goals._rolling_at_once = original
+    looped = _by_the_loop(kern, g, counted, amount)
     assert found.tolist() == looped.tolist()
     # exactly the members whose times reached the returns move are sent to the loop (none needlessly)
     unreturned = SimpleNamespace(**{**vars(kern), "ret_order_ev": np.full(n, -1, dtype=np.int64)})
