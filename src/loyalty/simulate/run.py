@@ -157,13 +157,12 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     history into memory, plan, refuse (`on_unsupported(why)`) a kernel that cannot run the program, replay
     and report. `overrides`: scenario fields the command line sets; `forecast`: (months, runs) to forecast
     past the history's end (loyalty/forecast)."""
-    from loyalty.simulate.vector import supports
-
     importing = import_while_reading(kernel) if isinstance(history, (str, Path)) else None
     inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
                          overrides)
     if importing is not None:
         imports_finished()  # (this one, and any a failed read before left)
+    from loyalty.simulate.vector import supports  # (after the read: the kernel's import overlaps it, above)
     plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
     if on_unsupported is not None:
         on_unsupported(supports(prog, plan))
