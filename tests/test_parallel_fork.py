@@ -249,3 +249,22 @@ def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_f
         assert f"vectorised kernel: 1 member(s) replayed by the scalar plan ({PENDING_REASON})" in result.stderr, jobs
         runs[jobs] = result.stdout
     assert runs["1"] == runs["2"] and len(always_fork) == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_run_forked_from_another_thread_equals_one_process():
+    """The Python API may run in a thread of its caller's (a web server, a notebook's worker): the copy forked
+    from there sets its signals where it can and replays its half all the same."""
+    import threading
+
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    program, history = _example("car_wash")
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, None, None, None, None, "stop")
+    plan = plan_for(prog, program, inputs, None)
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("forked", parallel.simulate_forked(plan, inputs.history)))
+    thread.start()
+    thread.join()
+    assert out["forked"].canonical() == parallel.simulate_in_process(plan, inputs.history, kernel="vector").canonical()

@@ -501,8 +501,9 @@ def forked_half(plan, history: History, ranges: list):
     if pid == 0:  # the copy
         code = 0
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
+            with suppress(ValueError):  # (forked from a thread that Python does not take for the main one)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
             task_in.close()
             result_out.close()
             _serve_half(plan, history, ranges, task_out, result_in)
