@@ -268,3 +268,20 @@ def test_a_run_forked_from_another_thread_equals_one_process():
     thread.start()
     thread.join()
     assert out["forked"].canonical() == parallel.simulate_in_process(plan, inputs.history, kernel="vector").canonical()
+
+
+def test_the_by_member_tables_of_a_forked_run_are_one_process_tables(always_fork, tmp_path):
+    """`--out` writes every member's row: the copy's members come back with their exact figures, in member
+    order after this process's."""
+    folders = {}
+    for jobs in ("1", "2"):
+        folders[jobs] = tmp_path / f"jobs{jobs}"
+        r = CliRunner().invoke(cli, ["simulate", *_example("coffee_stars"), "--jobs", jobs, "--out", str(folders[jobs]),
+                                     "--format", "json"])
+        assert r.exit_code == 0, r.output
+    assert len(always_fork) == 1
+    names = sorted(p.name for p in folders["1"].iterdir())
+    assert "by_member.csv" in names and names == sorted(p.name for p in folders["2"].iterdir())
+    for name in names:
+        assert (folders["1"] / name).read_bytes() == (folders["2"] / name).read_bytes(), name
+    assert len((folders["2"] / "by_member.csv").read_text().splitlines()) > 3
