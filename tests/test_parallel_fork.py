@@ -34,7 +34,8 @@ def always_fork(monkeypatch):
     """Every vectorised run with two jobs, however short, is shared with a forked copy; the runs that were
     are listed."""
     monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
-    monkeypatch.setattr(parallel, "core_free", lambda cores: True)  # however busy the machine running the tests
+    monkeypatch.setattr(parallel, "core_free", lambda: True)  # however busy the machine running the tests
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)  # and however many cores it lets them use
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups in each half
     forked = []
     real = parallel.simulate_forked
@@ -123,7 +124,8 @@ def test_a_generated_history_forked_in_two_equals_one_process(data):
     note(text)
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
         patch.setattr(parallel, "FORK_MIN_ROWS", 0)
-        patch.setattr(parallel, "core_free", lambda cores: True)
+        patch.setattr(parallel, "core_free", lambda: True)
+        patch.setattr(parallel, "usable_cores", lambda: 2)
         Path(tmp, "p.loyalty").write_text(text, encoding="utf-8")
         write_history(Path(tmp, "h.csv"), rows)
         reports = []
@@ -147,7 +149,8 @@ def _in_the_copy(monkeypatch, what):
 
     monkeypatch.setattr(parallel, "pass_parts", pass_parts)
     monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
-    monkeypatch.setattr(parallel, "core_free", lambda cores: True)
+    monkeypatch.setattr(parallel, "core_free", lambda: True)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
 
 
 def _run_two_jobs():
@@ -212,6 +215,7 @@ def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
     cores, so it is not forked."""
     monkeypatch.setattr(parallel, "core_free", CORE_FREE)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     one = simulate_json(*_example("car_wash"), "--jobs", "1")
     for running, load, forks in ((2, 0.0, False), (1, 9.0, True), (None, 1.7, False), (None, 1.4, True)):
         monkeypatch.setattr(parallel, "running_now", lambda: running)
@@ -219,6 +223,12 @@ def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
         before = len(always_fork)
         assert simulate_json(*_example("car_wash"), "--jobs", "2") == one
         assert len(always_fork) == before + forks, (running, load)
+
+
+def test_one_usable_core_keeps_the_run_in_one_process(always_fork, monkeypatch):
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
+    simulate_json(*_example("car_wash"), "--jobs", "2")
+    assert always_fork == []
 
 
 def test_the_threads_running_now_are_read_from_proc():

@@ -382,13 +382,15 @@ def simulate_split(plan, history: History, jobs: int,
 FORK_MIN_ROWS = 400_000
 
 
-def core_free(cores: int) -> bool:
-    """Whether a second process would find a core of its own: the threads running right now, this one included
-    (`running_now`), leave one of the `cores` idle; where that cannot be read, the 1-minute load average leaves
-    half a core idle. On a busy machine a second process only shares the same cores, so the run costs more CPU
-    (two processes at once each run slower) for no less wall time (docs/performance.md, "Both cores for one
-    history in memory"). Not the load average first: it still counts this run's own read and the runs just
-    before it."""
+def core_free() -> bool:
+    """Whether a second process would find a core of its own: the threads running right now on the machine, this
+    one included (`running_now`), leave one of its cores idle; where that cannot be read, the 1-minute load
+    average leaves half a core idle. On a busy machine a second process only shares the same cores, so the run
+    costs more CPU (two processes at once each run slower) for no less wall time (docs/performance.md, "Both
+    cores for one history in memory"). Not the load average first: it still counts this run's own read and the
+    runs just before it. The machine's cores, not this process's (`usable_cores`): the counts are the
+    machine's, and in a container they are the host's."""
+    cores = os.cpu_count() or 1
     running = running_now()
     if running is not None:
         return running <= cores - 1
@@ -587,7 +589,7 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
     if kernel == "vector":
         if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
             return simulate_split(plan, history, jobs, progress)
-        if jobs > 1 and len(history) >= FORK_MIN_ROWS and can_fork() and core_free(min(jobs, usable_cores())):
+        if jobs > 1 and len(history) >= FORK_MIN_ROWS and usable_cores() > 1 and can_fork() and core_free():
             return simulate_forked(plan, history, progress)
         return simulate_in_process(plan, history, progress, kernel)
     if jobs <= 1 or len(history) < POOL_MIN_ROWS:
