@@ -49,7 +49,8 @@ def always_fork(monkeypatch):
 
 
 def _example(name: str) -> list[str]:
-    return [str(ROOT / "examples" / "programs" / f"{name}.loyalty"), str(ROOT / "examples" / "histories" / f"{name}.csv")]
+    return [str(ROOT / "examples" / "programs" / f"{name}.loyalty"),
+            str(ROOT / "examples" / "histories" / f"{name}.csv")]
 
 
 def test_every_example_on_the_kernel_gives_the_same_report_forked_in_two(always_fork):
@@ -254,7 +255,8 @@ def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_f
     csv_path.write_text("\n".join([",".join(HEADER)] + [",".join(r) for r in rows]) + "\n")
     runs = {}
     for jobs in ("1", "2"):
-        result = CliRunner().invoke(cli, ["simulate", path, str(csv_path), "--jobs", jobs, "--verbose", "--format", "json"])
+        result = CliRunner().invoke(cli, ["simulate", path, str(csv_path), "--jobs", jobs, "--verbose",
+                                          "--format", "json"])
         assert result.exit_code == 0, result.output
         assert f"vectorised kernel: 1 member(s) replayed by the scalar plan ({PENDING_REASON})" in result.stderr, jobs
         runs[jobs] = result.stdout

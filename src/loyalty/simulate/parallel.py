@@ -449,10 +449,10 @@ def _routed_counts() -> dict:
 
 
 def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
-    """The forked process: for each pass the parent sends (a 1-tuple of its budgets' known cutoffs, as plain data,
-    or None), its
-    groups' merged result as plain data, with the members it routed to the scalar plan (kernel.ROUTED) in that
-    pass; None ends it. An error goes back as the exception (pickled: our own objects, never user input)."""
+    """The forked process: for each pass the parent sends (a 1-tuple: its budgets' known cutoffs as plain data,
+    or None without budgets), its groups' merged result as plain data, with the members it routed to the scalar
+    plan (kernel.ROUTED) in that pass; None instead of a pass ends it. An error goes back as the exception
+    (pickled: our own objects, never user input)."""
     from loyalty.simulate.wire import result_to_data
 
     warm: dict = {}  # the kernel's first guesses per group, kept across the passes as in one process
@@ -473,7 +473,7 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
             reply = ("error", err)
         try:
             results.send(reply)
-        except Exception as err:  # noqa: BLE001 (an exception that does not pickle: its text)
+        except Exception:  # noqa: BLE001 (an exception that does not pickle: its text)
             results.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
@@ -487,8 +487,8 @@ def forked_half(plan, history: History, ranges: list):
     import sys
     from multiprocessing import Pipe
 
-    task_out, task_in = Pipe(duplex=False)  # (reader, writer)
-    result_out, result_in = Pipe(duplex=False)
+    task_reader, task_writer = Pipe(duplex=False)
+    result_reader, result_writer = Pipe(duplex=False)
     for stream in (sys.stdout, sys.stderr):  # (nothing buffered here is written twice)
         with suppress(Exception):
             stream.flush()
@@ -497,7 +497,7 @@ def forked_half(plan, history: History, ranges: list):
         pid = os.fork()
     except BaseException:
         gc.unfreeze()
-        for end in (task_out, task_in, result_out, result_in):
+        for end in (task_reader, task_writer, result_reader, result_writer):
             end.close()
         raise
     if pid == 0:  # the copy
@@ -506,20 +506,20 @@ def forked_half(plan, history: History, ranges: list):
             with suppress(ValueError):  # (forked from a thread that Python does not take for the main one)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
-            task_in.close()
-            result_out.close()
-            _serve_half(plan, history, ranges, task_out, result_in)
+            task_writer.close()
+            result_reader.close()
+            _serve_half(plan, history, ranges, task_reader, result_writer)
         except BaseException:  # noqa: BLE001 (nothing of the copy's may unwind into the parent's code)
             code = 1
         finally:
             os._exit(code)  # no clean-up of the parent's (atexit, buffered output) runs twice
     gc.unfreeze()
-    task_out.close()
-    result_in.close()
+    task_reader.close()
+    result_writer.close()
 
     def answer():
         try:
-            reply = result_out.recv()
+            reply = result_reader.recv()
         except EOFError:
             _, status = os.waitpid(pid, 0)
             waited[0] = True
@@ -534,15 +534,16 @@ def forked_half(plan, history: History, ranges: list):
 
     waited = [False]
     try:
-        yield task_in.send, answer
-        task_in.send(None)
+        yield task_writer.send, answer
+        with suppress(OSError):  # (a copy gone since its last answer: nothing more was asked of it)
+            task_writer.send(None)
     except BaseException:
         with suppress(OSError):
             os.kill(pid, signal.SIGKILL)
         raise
     finally:
-        task_in.close()
-        result_out.close()
+        task_writer.close()
+        result_reader.close()
         if not waited[0]:
             os.waitpid(pid, 0)
 
