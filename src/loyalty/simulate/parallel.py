@@ -464,6 +464,7 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
         if task is None:
             return
         data = task[0]
+        reply: tuple
         try:
             before = _routed_counts()
             merged = merge_in_order(pass_parts(plan, history, ranges, known_from_data(data), "vector", None, warm))
