@@ -160,10 +160,12 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     from loyalty.simulate.vector import supports
 
     importing = import_while_reading(kernel) if isinstance(history, (str, Path)) else None
-    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
-                         overrides)
-    if importing is not None:
-        importing.join()
+    try:
+        inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
+                             overrides)
+    finally:  # (also after a bad history: no import left running while the process exits)
+        if importing is not None:
+            importing.join()
     plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
     if on_unsupported is not None:
         on_unsupported(supports(prog, plan))
