@@ -34,7 +34,8 @@ def always_fork(monkeypatch):
     """Every vectorised run with two jobs, however short, is shared with a forked copy; the runs that were
     are listed."""
     monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
-    monkeypatch.setattr(parallel, "core_free", lambda cores: True)  # however busy the machine running the tests
+    monkeypatch.setattr(parallel, "core_free", lambda: True)  # however busy the machine running the tests
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)  # and however many cores it lets them use
     monkeypatch.setattr(parallel, "GROUP_ROWS", 97)  # several groups in each half
     forked = []
     real = parallel.simulate_forked
@@ -48,7 +49,8 @@ def always_fork(monkeypatch):
 
 
 def _example(name: str) -> list[str]:
-    return [str(ROOT / "examples" / "programs" / f"{name}.loyalty"), str(ROOT / "examples" / "histories" / f"{name}.csv")]
+    return [str(ROOT / "examples" / "programs" / f"{name}.loyalty"),
+            str(ROOT / "examples" / "histories" / f"{name}.csv")]
 
 
 def test_every_example_on_the_kernel_gives_the_same_report_forked_in_two(always_fork):
@@ -123,7 +125,8 @@ def test_a_generated_history_forked_in_two_equals_one_process(data):
     note(text)
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
         patch.setattr(parallel, "FORK_MIN_ROWS", 0)
-        patch.setattr(parallel, "core_free", lambda cores: True)
+        patch.setattr(parallel, "core_free", lambda: True)
+        patch.setattr(parallel, "usable_cores", lambda: 2)
         Path(tmp, "p.loyalty").write_text(text, encoding="utf-8")
         write_history(Path(tmp, "h.csv"), rows)
         reports = []
@@ -147,7 +150,8 @@ def _in_the_copy(monkeypatch, what):
 
     monkeypatch.setattr(parallel, "pass_parts", pass_parts)
     monkeypatch.setattr(parallel, "FORK_MIN_ROWS", 0)
-    monkeypatch.setattr(parallel, "core_free", lambda cores: True)
+    monkeypatch.setattr(parallel, "core_free", lambda: True)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
 
 
 def _run_two_jobs():
@@ -268,6 +272,7 @@ def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
     cores, so it is not forked."""
     monkeypatch.setattr(parallel, "core_free", CORE_FREE)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     one = simulate_json(*_example("car_wash"), "--jobs", "1")
     for running, load, forks in ((2, 0.0, False), (1, 9.0, True), (None, 1.7, False), (None, 1.4, True)):
         monkeypatch.setattr(parallel, "running_now", lambda: running)
@@ -275,6 +280,12 @@ def test_a_busy_machine_keeps_the_run_in_one_process(always_fork, monkeypatch):
         before = len(always_fork)
         assert simulate_json(*_example("car_wash"), "--jobs", "2") == one
         assert len(always_fork) == before + forks, (running, load)
+
+
+def test_one_usable_core_keeps_the_run_in_one_process(always_fork, monkeypatch):
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
+    simulate_json(*_example("car_wash"), "--jobs", "2")
+    assert always_fork == []
 
 
 def test_the_threads_running_now_are_read_from_proc():
@@ -300,7 +311,8 @@ def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_f
     csv_path.write_text("\n".join([",".join(HEADER)] + [",".join(r) for r in rows]) + "\n")
     runs = {}
     for jobs in ("1", "2"):
-        result = CliRunner().invoke(cli, ["simulate", path, str(csv_path), "--jobs", jobs, "--verbose", "--format", "json"])
+        result = CliRunner().invoke(cli, ["simulate", path, str(csv_path), "--jobs", jobs, "--verbose",
+                                          "--format", "json"])
         assert result.exit_code == 0, result.output
         assert f"vectorised kernel: 1 member(s) replayed by the scalar plan ({PENDING_REASON})" in result.stderr, jobs
         runs[jobs] = result.stdout
@@ -308,14 +320,15 @@ def test_members_the_copy_routes_to_the_scalar_plan_are_told_by_verbose(always_f
 
 
 @pytest.mark.timeout(120)
-def test_no_import_thread_is_running_when_the_copy_is_forked(always_fork, monkeypatch, tmp_path):
+def test_no_import_thread_is_running_when_the_copy_is_forked(always_fork, monkeypatch):
     """A fork while a thread is importing leaves that module's import lock held for ever in the copy, which then
-    waits on it the first time it imports the module. `loyalty.simulate` whose history cannot be read leaves its
-    import thread (run.py `import_while_reading`) running; a next run that forks waits for it first."""
+    waits on it the first time it imports the module. Another thread's run still reading (the API in a web
+    server's threads) has its import thread (run.py `import_while_reading`) running: the fork waits for it."""
     import importlib
     import threading
 
     import loyalty
+    from loyalty.simulate import run
 
     gate, held, real_import = threading.Event(), [], importlib.import_module
 
@@ -333,15 +346,49 @@ def test_no_import_thread_is_running_when_the_copy_is_forked(always_fork, monkey
         return real_fork()
 
     monkeypatch.setattr(os, "fork", fork)
-    program, history = _example("car_wash")
-    with pytest.raises(InputError):
-        loyalty.simulate(program, tmp_path / "missing.csv", jobs=2)
-    assert held and held[0].is_alive()  # still importing
-    opener = threading.Timer(2.0, gate.set)  # long after the next run would have forked
+    other = run.import_while_reading("vector")  # the other run's, while its history is read
+    assert held == [other] and other.is_alive()
+    opener = threading.Timer(2.0, gate.set)  # long after this run would have forked
     opener.start()
     try:
-        loyalty.simulate(program, history, jobs=2, kernel="vector")
+        loyalty.simulate(*_example("car_wash"), jobs=2, kernel="vector")
     finally:
         gate.set()
         opener.cancel()
     assert len(always_fork) == 1 and seen == [[]]
+
+
+@pytest.mark.timeout(120)
+def test_a_run_forked_from_another_thread_equals_one_process():
+    """The Python API may run in a thread of its caller's (a web server, a notebook's worker): the copy forked
+    from there sets its signals where it can and replays its half all the same."""
+    import threading
+
+    from loyalty.simulate.run import load_program, plan_for, read_inputs
+
+    program, history = _example("car_wash")
+    prog = load_program(program)
+    inputs = read_inputs(prog, history, None, None, None, None, "stop")
+    plan = plan_for(prog, program, inputs, None)
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("forked", parallel.simulate_forked(plan, inputs.history)))
+    thread.start()
+    thread.join()
+    assert out["forked"].canonical() == parallel.simulate_in_process(plan, inputs.history, kernel="vector").canonical()
+
+
+def test_the_by_member_tables_of_a_forked_run_are_one_process_tables(always_fork, tmp_path):
+    """`--out` writes every member's row: the copy's members come back with their exact figures, in member
+    order after this process's."""
+    folders = {}
+    for jobs in ("1", "2"):
+        folders[jobs] = tmp_path / f"jobs{jobs}"
+        r = CliRunner().invoke(cli, ["simulate", *_example("coffee_stars"), "--jobs", jobs, "--out", str(folders[jobs]),
+                                     "--format", "json"])
+        assert r.exit_code == 0, r.output
+    assert len(always_fork) == 1
+    names = sorted(p.name for p in folders["1"].iterdir())
+    assert "by_member.csv" in names and names == sorted(p.name for p in folders["2"].iterdir())
+    for name in names:
+        assert (folders["1"] / name).read_bytes() == (folders["2"] / name).read_bytes(), name
+    assert len((folders["2"] / "by_member.csv").read_text().splitlines()) > 3

@@ -385,13 +385,15 @@ def simulate_split(plan, history: History, jobs: int,
 FORK_MIN_ROWS = 400_000
 
 
-def core_free(cores: int) -> bool:
-    """Whether a second process would find a core of its own: the threads running right now, this one included
-    (`running_now`), leave one of the `cores` idle; where that cannot be read, the 1-minute load average leaves
-    half a core idle. On a busy machine a second process only shares the same cores, so the run costs more CPU
-    (two processes at once each run slower) for no less wall time (docs/performance.md, "Both cores for one
-    history in memory"). Not the load average first: it still counts this run's own read and the runs just
-    before it."""
+def core_free() -> bool:
+    """Whether a second process would find a core of its own: the threads running right now on the machine, this
+    one included (`running_now`), leave one of its cores idle; where that cannot be read, the 1-minute load
+    average leaves half a core idle. On a busy machine a second process only shares the same cores, so the run
+    costs more CPU (two processes at once each run slower) for no less wall time (docs/performance.md, "Both
+    cores for one history in memory"). Not the load average first: it still counts this run's own read and the
+    runs just before it. The machine's cores, not this process's (`usable_cores`): the counts are the
+    machine's, and in a container they are the host's."""
+    cores = os.cpu_count() or 1
     running = running_now()
     if running is not None:
         return running <= cores - 1
@@ -450,10 +452,10 @@ def _routed_counts() -> dict:
 
 
 def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
-    """The forked process: for each pass the parent sends (a 1-tuple of its budgets' known cutoffs, as plain data,
-    or None), its
-    groups' merged result as plain data, with the members it routed to the scalar plan (kernel.ROUTED) in that
-    pass; None ends it. An error goes back as the exception (pickled: our own objects, never user input)."""
+    """The forked process: for each pass the parent sends (a 1-tuple: its budgets' known cutoffs as plain data,
+    or None without budgets), its groups' merged result as plain data, with the members it routed to the scalar
+    plan (kernel.ROUTED) in that pass; None instead of a pass ends it. An error goes back as the exception
+    (pickled: our own objects, never user input)."""
     from loyalty.simulate.wire import result_to_data
 
     warm: dict = {}  # the kernel's first guesses per group, kept across the passes as in one process
@@ -465,6 +467,7 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
         if task is None:
             return
         data = task[0]
+        reply: tuple
         try:
             before = _routed_counts()
             merged = merge_in_order(pass_parts(plan, history, ranges, known_from_data(data), "vector", None, warm))
@@ -501,8 +504,8 @@ def forked_half(plan, history: History, ranges: list):
     from loyalty.simulate.run import imports_finished
 
     imports_finished()  # (no thread importing: its module's lock would stay held in the copy)
-    task_out, task_in = Pipe(duplex=False)  # (reader, writer)
-    result_out, result_in = Pipe(duplex=False)
+    task_reader, task_writer = Pipe(duplex=False)
+    result_reader, result_writer = Pipe(duplex=False)
     for stream in (sys.stdout, sys.stderr):  # (nothing buffered here is written twice)
         with suppress(Exception):
             stream.flush()
@@ -511,24 +514,25 @@ def forked_half(plan, history: History, ranges: list):
         pid = os.fork()
     except BaseException:
         gc.unfreeze()
-        for end in (task_out, task_in, result_out, result_in):
+        for end in (task_reader, task_writer, result_reader, result_writer):
             end.close()
         raise
     if pid == 0:  # the copy
         code = 0
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
-            task_in.close()
-            result_out.close()
-            _serve_half(plan, history, ranges, task_out, result_in)
+            with suppress(ValueError):  # (forked from a thread that Python does not take for the main one)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
+            task_writer.close()
+            result_reader.close()
+            _serve_half(plan, history, ranges, task_reader, result_writer)
         except BaseException:  # noqa: BLE001 (nothing of the copy's may unwind into the parent's code)
             code = 1
         finally:
             os._exit(code)  # no clean-up of the parent's (atexit, buffered output) runs twice
     gc.unfreeze()
-    task_out.close()
-    result_in.close()
+    task_reader.close()
+    result_writer.close()
 
     def lost():
         _, status = os.waitpid(pid, 0)
@@ -541,13 +545,13 @@ def forked_half(plan, history: History, ranges: list):
 
     def ask(task) -> None:
         try:
-            task_in.send(task)
+            task_writer.send(task)
         except OSError:  # (a broken pipe: the copy died between passes; click would exit 1 without a word)
             lost()
 
     def answer():
         try:
-            reply = result_out.recv()
+            reply = result_reader.recv()
         except EOFError:
             lost()
         if reply[0] == "error":
@@ -557,15 +561,15 @@ def forked_half(plan, history: History, ranges: list):
     waited = [False]
     try:
         yield ask, answer
-        with suppress(OSError):  # (every result is in: a copy gone already is waited for below)
-            task_in.send(None)
+        with suppress(OSError):  # (every result is in: a copy gone since its last answer is waited for below)
+            task_writer.send(None)
     except BaseException:
         with suppress(OSError):
             os.kill(pid, signal.SIGKILL)
         raise
     finally:
-        task_in.close()
-        result_out.close()
+        task_writer.close()
+        result_reader.close()
         if not waited[0]:
             os.waitpid(pid, 0)
 
@@ -612,7 +616,7 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
     if kernel == "vector":
         if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
             return simulate_split(plan, history, jobs, progress)
-        if jobs > 1 and len(history) >= FORK_MIN_ROWS and can_fork() and core_free(min(jobs, usable_cores())):
+        if jobs > 1 and len(history) >= FORK_MIN_ROWS and usable_cores() > 1 and can_fork() and core_free():
             return simulate_forked(plan, history, progress)
         return simulate_in_process(plan, history, progress, kernel)
     if jobs <= 1 or len(history) < POOL_MIN_ROWS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -158,10 +159,12 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     and report. `overrides`: scenario fields the command line sets; `forecast`: (months, runs) to forecast
     past the history's end (loyalty/forecast)."""
     importing = import_while_reading(kernel) if isinstance(history, (str, Path)) else None
-    inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
-                         overrides)
-    if importing is not None:
-        imports_finished()  # (this one, and any a failed read before left)
+    try:
+        inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
+                             overrides)
+    finally:  # (also after a bad history: no import left running while the process exits)
+        if importing is not None:
+            importing.join()
     from loyalty.simulate.vector import supports  # (after the read: the kernel's import overlaps it, above)
     plan = plan_for(prog, program_path, inputs, attributes, member_rows=member_rows)
     if on_unsupported is not None:
@@ -183,14 +186,16 @@ REPLAY_MODULES = ("loyalty.simulate.parallel", "loyalty.simulate.coverage", "loy
 KERNEL_MODULES = ("loyalty.simulate.vector.kernel",)  # numpy and the vectorised kernel
 
 
-_IMPORTING: list = []  # the threads `import_while_reading` started, until `imports_finished` joins them
+_IMPORTING: list = []  # the threads `import_while_reading` started (those still running, and maybe a few more)
 
 
 def imports_finished() -> None:
-    """Wait for every thread `import_while_reading` started, a read that failed included: a fork while one of
+    """Wait for every thread `import_while_reading` started, another thread's run's too: a fork while one of
     them imports leaves that module's import lock held for ever in the copy (parallel.py, sweep.py fork)."""
-    while _IMPORTING:
-        _IMPORTING.pop().join()
+    for thread in list(_IMPORTING):
+        thread.join()
+        with suppress(ValueError):
+            _IMPORTING.remove(thread)
 
 
 def import_while_reading(kernel: str):
@@ -211,7 +216,7 @@ def import_while_reading(kernel: str):
 
     thread = threading.Thread(target=run, name="loyalty-imports", daemon=True)
     thread.start()
-    _IMPORTING.append(thread)
+    _IMPORTING[:] = [t for t in _IMPORTING if t.is_alive()] + [thread]
     return thread
 
 
