@@ -414,6 +414,9 @@ class _Refused(Exception):
 REPLAYER_MIN_BATCHES = 24
 
 
+OUTBOX_PARTS = 2  # parts read ahead of the worker at most (each ~18 MB of Arrow IPC for the reference program)
+
+
 class ReplayerError(Exception):
     """The replaying process failed or stopped: a bug or the machine (the CLI says so plainly, no traceback)."""
 
@@ -448,6 +451,11 @@ class BatchReplayer:
         self._parts: "queue.Queue" = queue.Queue()
         self._receiver = threading.Thread(target=self._receive, daemon=True)
         self._receiver.start()
+        # messages leave from a thread, a few queued: this process reads on while the worker is behind by a
+        # part or two (on a busy machine either process is often off its core; sent in step, each waited)
+        self._outbox: "queue.Queue" = queue.Queue(maxsize=OUTBOX_PARTS)
+        self._sender = threading.Thread(target=self._send_queued, daemon=True)
+        self._sender.start()
 
     def __enter__(self):
         return self
@@ -457,6 +465,12 @@ class BatchReplayer:
 
     def close(self, wait: bool = True) -> None:
         """Stop the worker: at once when the run failed, else once it has read the end of its input."""
+        if wait:
+            self._queue(None)  # the sender's last: it ends once the rest is sent
+            self._sender.join(timeout=5)
+        else:
+            self._process.terminate()  # (a send under way fails: the sender ends)
+            self._sender.join(timeout=1)
         with suppress(OSError):
             self._conn.close()
         if wait:
@@ -476,11 +490,28 @@ class BatchReplayer:
                 self._parts.put(("stopped", None, None))
                 return
 
+    def _send_queued(self) -> None:  # a thread: the queued messages in order; None ends it
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn.send_bytes(message)
+            except OSError:  # (BrokenPipeError) the worker is gone: `_send` says why
+                return
+
     def _send(self, kind: bytes, payload) -> None:
-        try:
-            self._conn.send_bytes(kind + payload if kind else payload)
-        except OSError:  # (BrokenPipeError) the worker is gone: say why from what it sent last
-            self._raise(self._last_word())
+        if not self._queue(kind + payload if kind else payload):
+            self._raise(self._last_word())  # the worker is gone: say why from what it sent last
+
+    def _queue(self, message) -> bool:
+        """Queue a message for the sender (waiting while OUTBOX_PARTS are queued); False once it has stopped."""
+        import queue
+
+        while self._sender.is_alive():
+            try:
+                self._outbox.put(message, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def _last_word(self):
         import queue
