@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, header_names
 
@@ -384,7 +384,7 @@ class GroupedReader:
 
 
 
-def _with_hashes(seen, hashes: list):
+def _with_hashes(seen, hashes):
     """`seen` (sorted member hashes) with `hashes` added, sorted: a merge of two sorted runs (a stable sort of
     int64 is a merge sort). Not np.union1d: its np.unique takes ~1.2 s for 500k distinct int64 with numpy 2.4
     (a hash table), so the 50 batches of a 10M-row history (500k members) spent ~8.7 s of CPU there, 0.04 s now."""
@@ -629,7 +629,11 @@ def _replay_loop(conn, answers) -> None:
     from loyalty.simulate.parallel import known_from_data, scouted_range
     from loyalty.simulate.wire import plan_from_json, result_to_data
 
-    plan = kernel = file = known = scout = None
+    plan: Any = None  # set by the first message (P), as are the rest by theirs
+    kernel: Any = None
+    file: Any = None
+    known: Any = None
+    scout: Any = None
     warm: list = []
     index = 0
     while True:
