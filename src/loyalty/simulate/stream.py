@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, header_names
 
@@ -384,7 +384,7 @@ class GroupedReader:
 
 
 
-def _with_hashes(seen, hashes: list):
+def _with_hashes(seen, hashes):
     """`seen` (sorted member hashes) with `hashes` added, sorted: a merge of two sorted runs (a stable sort of
     int64 is a merge sort). Not np.union1d: its np.unique takes ~1.2 s for 500k distinct int64 with numpy 2.4
     (a hash table), so the 50 batches of a 10M-row history (500k members) spent ~8.7 s of CPU there, 0.04 s now."""
@@ -412,6 +412,9 @@ class _Refused(Exception):
 # and on the shared 2-core machine two processes running at once each run slower (1M rows: 4.15 s of CPU
 # against ~3.2 in one process, no gain in wall time at a load of 13; docs/performance.md)
 REPLAYER_MIN_BATCHES = 24
+
+
+OUTBOX_PARTS = 2  # parts read ahead of the worker at most (each ~18 MB of Arrow IPC for the reference program)
 
 
 class ReplayerError(Exception):
@@ -448,6 +451,11 @@ class BatchReplayer:
         self._parts: "queue.Queue" = queue.Queue()
         self._receiver = threading.Thread(target=self._receive, daemon=True)
         self._receiver.start()
+        # messages leave from a thread, a few queued: this process reads on while the worker is behind by a
+        # part or two (on a busy machine either process is often off its core; sent in step, each waited)
+        self._outbox: "queue.Queue" = queue.Queue(maxsize=OUTBOX_PARTS)
+        self._sender = threading.Thread(target=self._send_queued, daemon=True)
+        self._sender.start()
 
     def __enter__(self):
         return self
@@ -457,6 +465,12 @@ class BatchReplayer:
 
     def close(self, wait: bool = True) -> None:
         """Stop the worker: at once when the run failed, else once it has read the end of its input."""
+        if wait:
+            self._queue(None)  # the sender's last: it ends once the rest is sent
+            self._sender.join(timeout=5)
+        else:
+            self._process.terminate()  # (a send under way fails: the sender ends)
+            self._sender.join(timeout=1)
         with suppress(OSError):
             self._conn.close()
         if wait:
@@ -476,11 +490,28 @@ class BatchReplayer:
                 self._parts.put(("stopped", None, None))
                 return
 
+    def _send_queued(self) -> None:  # a thread: the queued messages in order; None ends it
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn.send_bytes(message)
+            except OSError:  # (BrokenPipeError) the worker is gone: `_send` says why
+                return
+
     def _send(self, kind: bytes, payload) -> None:
-        try:
-            self._conn.send_bytes(kind + payload if kind else payload)
-        except OSError:  # (BrokenPipeError) the worker is gone: say why from what it sent last
-            self._raise(self._last_word())
+        if not self._queue(kind + payload if kind else payload):
+            self._raise(self._last_word())  # the worker is gone: say why from what it sent last
+
+    def _queue(self, message) -> bool:
+        """Queue a message for the sender (waiting while OUTBOX_PARTS are queued); False once it has stopped."""
+        import queue
+
+        while self._sender.is_alive():
+            try:
+                self._outbox.put(message, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def _last_word(self):
         import queue
@@ -598,7 +629,11 @@ def _replay_loop(conn, answers) -> None:
     from loyalty.simulate.parallel import known_from_data, scouted_range
     from loyalty.simulate.wire import plan_from_json, result_to_data
 
-    plan = kernel = file = known = scout = None
+    plan: Any = None  # set by the first message (P), as are the rest by theirs
+    kernel: Any = None
+    file: Any = None
+    known: Any = None
+    scout: Any = None
     warm: list = []
     index = 0
     while True:
