@@ -3,7 +3,7 @@ purchase (its discount and perks; its multipliers are a source of the earning me
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import half_even
@@ -298,7 +298,8 @@ class VectorTiers:
         self.may_grace = False  # whether a grace period was ever set (after: only then can one end at an event)
         self.by_tier = False  # `free` per tier (free_by_tier)
         self.earned = metric.kind == "earned"  # (the lockstep's earning and returns move the metric too)
-        self.ahead: Any = False  # a rolling window's metric found before the steps (`_rolling_ahead`; False: not yet)
+        self.ahead = None  # a rolling window's metric found before the steps (`_rolling_ahead`), once looked for
+        self.ahead_looked = False
 
     def free_by_tier(self, table) -> None:
         """What each event adds to the metric, per tier state (row t + 1: as if the event saw tier t), for the
@@ -556,7 +557,8 @@ class VectorTiers:
         (its earned points are in already), and the tier is what `upgrade_to` or `tier_after_return` make it."""
         import numpy as np
 
-        if self.ahead is False:
+        if not self.ahead_looked:
+            self.ahead_looked = True
             self.ahead = self._rolling_ahead()
         if self.ahead is not None:  # the window's metric, found before the steps
             value_after, q_ahead = self.ahead

@@ -1823,7 +1823,8 @@ class _Kernel:
                 oev = self.ret_order_ev[ridx]
                 for kind in kinds:
                     st = kstate[kind.index]
-                    kind_waiting = False  # (whether each return's order still waits: the same for every slot)
+                    waiting_found, kind_waiting = False, None  # (whether each return's order still waits: the
+                    # same for every slot)
                     # what each return takes back of each slot of its order, for all the kind's slots at once (a
                     # slot's take changes only that slot's `clawed`: the slots' figures do not depend on each other)
                     shares = claw_shares.get(kind.index)
@@ -1843,7 +1844,8 @@ class _Kernel:
                         delta = np.where(pos, delta, 0)
                         st["clawed"][oslot] += delta
                         X = st["X"]
-                        if kind_waiting is False:
+                        if not waiting_found:
+                            waiting_found = True
                             kind_waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
                         waiting = kind_waiting
                         pending_only = kind.policy == "pending_only"
