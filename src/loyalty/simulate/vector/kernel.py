@@ -961,6 +961,8 @@ class _Kernel:
     def member_attributes(self) -> list:
         """Each kernel member's attributes (simulate/history.MemberAttributes, or None), as the scalar replay
         gives them to `new_member` (engine._attributes)."""
+        if not self.plan.attributes:  # no attributes given: no name looked up
+            return [None] * len(self.mcode)
         return [self.plan.attributes.get(n) for n in self.member_names]
 
     def _member_segments(self, names: frozenset) -> np.ndarray:
@@ -971,6 +973,8 @@ class _Kernel:
     @functools.cached_property
     def member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
         """Per member, her birthday's month and day (0 and 0 without one)."""
+        if not self.plan.attributes:
+            return np.zeros(len(self.mcode), dtype=np.int64), np.zeros(len(self.mcode), dtype=np.int64)
         days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
                 for a in self.member_attributes]
         pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
