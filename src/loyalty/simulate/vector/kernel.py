@@ -1101,6 +1101,20 @@ class _Kernel:
             mask = self._pred_masks[key] = self._expr_ok(e)
         return mask[idx]
 
+    def _expr_one(self, e: dict, i: int, balances: list) -> bool:
+        """`_expr_at` at one event `i` (the one-by-one tail), its member's available balance of each kind in
+        `balances`: the same parts, in Python."""
+        op = e["op"]
+        if op in ("and", "or"):
+            parts = [self._expr_one(a, i, balances) for a in e["args"]]
+            return all(parts) if op == "and" else any(parts)
+        if op == "not":
+            return not self._expr_one(e["arg"], i, balances)
+        if op == "cmp" and e["measure"] == "balance":
+            return bool(_COMPARE[e["cmp"]](balances[self.prog.kind_index[e["point_kind"]]],
+                                           max(-INT_LIMIT, min(e["value"], INT_LIMIT))))
+        return bool(self._expr_at(e, i, None))  # the up-front mask's value at the event
+
     def _balance_gates(self, idx: np.ndarray, mm: np.ndarray) -> None:
         """Lockstep, after time passes and before earning: the balance conditions of the gift rules that have
         them (context.balance_conditions; program.build_condition reads `available` when the purchase's
@@ -1934,11 +1948,9 @@ class _Kernel:
                     vt.before(one_m, np.array([idx]))
                     t_now, v = int(tier[m]), int(mval[m])
                 if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
-                    one = np.array([idx])
                     balances = [_tail_available(pk) for pk in per_kind]
                     for ri, exprs in self.balance_rules.items():
-                        self.balance_ok[ri][idx] = all(
-                            bool(self._expr_at(e, one, lambda k: np.array([balances[k]]))[0]) for e in exprs)
+                        self.balance_ok[ri][idx] = all([self._expr_one(e, idx, balances) for e in exprs])
                 t_before = t_now
                 t_bef[i] = t_before
                 # (2) earning: purchases by the points table of the member's tier, fixed earns
