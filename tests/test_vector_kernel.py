@@ -2324,3 +2324,18 @@ def test_codes_stock_and_adjustments_on_a_hand_computed_history(tmp_path):
     # outstanding: a 500 + (600 + 100 + 10) + 100 - (600 + 100 + 10) back; b 700; c set to 50, then 100
     outstanding = {row[0]: int(row[5]) for row in vec.canonical()["members"]}
     assert outstanding == {"a": 600, "b": 700, "c": 150}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_balance_conditions_joined_by_and_one_by_one(tmp_path_factory, seed):
+    """A gift's `when` joining balance comparisons by `and` (and `not`), read at each event one by one (the
+    lockstep's tail, kernel._expr_one) as in the lockstep, equal to the scalar plan's."""
+    text = BALANCES.replace("when points balance >= 150 points",
+                            "when points balance >= 150 points and not stamps balance < 3 stamps")
+    assert text != BALANCES
+    path = tmp_path_factory.mktemp("inline") / "balances_and.loyalty"
+    path.write_text(text)
+    prog = load_program(str(path))
+    history = _history(prog, seed, 60, 40)
+    plan, vec, ref = _both(str(path), prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()

@@ -343,17 +343,22 @@ def vector_points(kern) -> None:
             continue
         match = kern._line_match(r) & r_counted
         any_line = np.add.reduceat(match.astype(np.int64), kern.e_start) > 0
+        if kind.scope == "line":  # each line rounded on its own: only the matching lines, summed per event
+            lines = np.flatnonzero(match)
+            first_line = np.searchsorted(lines, kern.e_start)  # each event's lines: [first_line, next event's)
+            end_line = np.append(first_line[1:], len(lines))
 
         def stage(n_line, factors):
             """Stage points (rounded like the kind's points) for every tier, over numerators on D."""
-            n_line = np.where(match, n_line, 0)
             table = np.zeros((len(factors), kern.nev), dtype=np.int64)
             if kind.scope == "line":
+                n_mine = n_line[lines]
                 for ti, (tn, td) in enumerate(factors):
-                    per = np.where(match, div_round(n_line * tn, D * td, mode), 0)
-                    table[ti] = np.add.reduceat(per, kern.e_start)
+                    # (a running sum that wraps past int64 still differences to each event's exact sum)
+                    running = np.concatenate(([0], np.cumsum(div_round(n_mine * tn, D * td, mode))))
+                    table[ti] = running[end_line] - running[first_line]
             else:
-                S = np.add.reduceat(n_line, kern.e_start)
+                S = np.add.reduceat(np.where(match, n_line, 0), kern.e_start)
                 for ti, (tn, td) in enumerate(factors):
                     table[ti] = div_round(S * tn, D * td, mode)
             return table

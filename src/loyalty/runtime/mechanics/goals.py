@@ -340,13 +340,16 @@ def _rolling(kern, g: GoalPlan, counted, amount):
                                    g.target) if fast.any() else None
         if at_once is not None:
             rets = ~counted[idx] & ~slow[mem_a]
+            loop_from = np.full(kern.nmem, -1, dtype=np.int64)  # a member on the loop: from this event on
             if rets.any():
-                late = _delayed_by_returns(idx[fast], mem_a[fast], t[fast], start_us[fast], amount, at_once,
-                                           idx[rets], order_ev[idx[rets]], back[idx[rets]], g.target)
-                slow[late] = True
-                at_once = at_once[~slow[kern.e_mem[at_once]]]
+                late, late_from = _delayed_by_returns(idx[fast], mem_a[fast], t[fast], start_us[fast], amount,
+                                                      at_once, idx[rets], order_ev[idx[rets]], back[idx[rets]],
+                                                      g.target)
+                slow[late], loop_from[late] = True, late_from
+                whose = kern.e_mem[at_once]
+                at_once = at_once[~slow[whose] | (at_once < loop_from[whose])]
             out[at_once] = 1
-            loop = slow[mem_a]
+            loop = slow[mem_a] & (idx >= loop_from[mem_a])
             idx, t, start_us, mem_a = idx[loop], t[loop], start_us[loop], mem_a[loop]
     start = start_us.tolist()
     mem = mem_a.tolist()
@@ -437,7 +440,8 @@ def _rolling_at_once(ev, mem, t, start, amount, target: int):
 def _delayed_by_returns(ev, mem, t, start, amount, fired, r_ev, r_order, r_back, target: int):
     """The members (of `ev`, counted events in member and time order, as `_rolling_at_once` takes them) at one
     of whose times reached `fired` a return of a counted order (events `r_ev`, orders `r_order`, paying back
-    `r_back`) leaves the window's sum below the target: there the loop decides. A return only lowers what the
+    `r_back`) leaves the window's sum below the target, and for each the event from which the loop decides (the
+    first after her time reached before that one, or her first). A return only lowers what the
     loop holds, so where it leaves every sum at a time reached still reaching the target, the times reached
     stand. A return takes from its order's entry while the order is held (after the time reached before it);
     its entry holds its amount less what the order's earlier returns took, never below 0; so it can lower only
@@ -473,8 +477,11 @@ def _delayed_by_returns(ev, mem, t, start, amount, fired, r_ev, r_order, r_back,
     ok[ok] = (mem[f[k[ok]]] == mem[np.searchsorted(ev, r_order[ok])]) & (r_order[ok] >= ev[a[k[ok]]])
     lowered = np.zeros(len(fired), dtype=np.int64)
     np.add.at(lowered, k[ok], took[ok])
-    short = csum[f + 1] - csum[a] - lowered < target
-    return np.unique(mem[f[short]])
+    short = np.flatnonzero(csum[f + 1] - csum[a] - lowered < target)
+    late, first_short = np.unique(mem[f[short]], return_index=True)
+    # before the epoch of her first time reached that a return lowers, the times reached stand; from there (the
+    # loop's entries start again there) the loop decides
+    return late, ev[E[short[first_short]]]
 
 
 class Goals(ProgramMechanic):

@@ -961,6 +961,8 @@ class _Kernel:
     def member_attributes(self) -> list:
         """Each kernel member's attributes (simulate/history.MemberAttributes, or None), as the scalar replay
         gives them to `new_member` (engine._attributes)."""
+        if not self.plan.attributes:  # no attributes given: no name looked up
+            return [None] * len(self.mcode)
         return [self.plan.attributes.get(n) for n in self.member_names]
 
     def _member_segments(self, names: frozenset) -> np.ndarray:
@@ -971,6 +973,8 @@ class _Kernel:
     @functools.cached_property
     def member_birthdays(self) -> tuple[np.ndarray, np.ndarray]:
         """Per member, her birthday's month and day (0 and 0 without one)."""
+        if not self.plan.attributes:
+            return np.zeros(len(self.mcode), dtype=np.int64), np.zeros(len(self.mcode), dtype=np.int64)
         days = [(a.birthday.month, a.birthday.day) if a is not None and a.birthday is not None else (0, 0)
                 for a in self.member_attributes]
         pairs = np.array(days, dtype=np.int64).reshape(-1, 2)
@@ -1096,6 +1100,20 @@ class _Kernel:
         if mask is None:
             mask = self._pred_masks[key] = self._expr_ok(e)
         return mask[idx]
+
+    def _expr_one(self, e: dict, i: int, balances: list) -> bool:
+        """`_expr_at` at one event `i` (the one-by-one tail), its member's available balance of each kind in
+        `balances`: the same parts, in Python."""
+        op = e["op"]
+        if op in ("and", "or"):
+            parts = [self._expr_one(a, i, balances) for a in e["args"]]
+            return all(parts) if op == "and" else any(parts)
+        if op == "not":
+            return not self._expr_one(e["arg"], i, balances)
+        if op == "cmp" and e["measure"] == "balance":
+            return bool(_COMPARE[e["cmp"]](balances[self.prog.kind_index[e["point_kind"]]],
+                                           max(-INT_LIMIT, min(e["value"], INT_LIMIT))))
+        return bool(self._expr_at(e, i, None))  # the up-front mask's value at the event
 
     def _balance_gates(self, idx: np.ndarray, mm: np.ndarray) -> None:
         """Lockstep, after time passes and before earning: the balance conditions of the gift rules that have
@@ -2006,11 +2024,9 @@ class _Kernel:
                     vt.before(one_m, np.array([idx]))
                     t_now, v = int(tier[m]), int(mval[m])
                 if self.balance_rules:  # per_kind is in kind order: pk[7] - pk[6] is the kind's balance
-                    one = np.array([idx])
                     balances = [_tail_available(pk) for pk in per_kind]
                     for ri, exprs in self.balance_rules.items():
-                        self.balance_ok[ri][idx] = all(
-                            bool(self._expr_at(e, one, lambda k: np.array([balances[k]]))[0]) for e in exprs)
+                        self.balance_ok[ri][idx] = all([self._expr_one(e, idx, balances) for e in exprs])
                 t_before = t_now
                 t_bef[i] = t_before
                 # (2) earning: purchases by the points table of the member's tier, fixed earns
