@@ -135,3 +135,24 @@ def test_branches_across_the_frozen_tails_of_a_long_member():
     branches = [((k + 1) % len(events) if k % 3 else max(k - 4, 0), k % 2 == 0) if k % 5 == 0 else (k, True)
                 for k in range(len(events))]
     assert branch_everywhere(program, MemberHistory("m1", {}, events), branches) > 80
+
+
+def test_pending_points_mature_in_every_branch_from_a_state_that_holds_them():
+    """A kind's maturing queue is shared by a state and its copies and replaced when written (`KindState.add`,
+    `points.advance_kind`): points pending in a state mature in each of two events applied to that same state,
+    one after the other, as they do on a deep copy of it (a queue popped in place would mature them once)."""
+    program = loyalty.load(ROOT / "examples" / "programs" / "gym.loyalty")
+    ledger = program.new_budget_ledger()  # (the program has a budget)
+    state = program.new_member("m1")
+    state, _ = program.apply(state, {"type": "purchase", "time": "2025-03-03T08:00", "order": "o1", "lines": [
+        {"item": "gym check-in", "category": "check-in", "quantity": 1, "amount": "0.50"}]}, ledger)
+    assert state.pending() > 0
+    fresh = Wrapped(copy.deepcopy(state._s.copy(), {id(NONE_YET): NONE_YET}), program)  # shares nothing
+    later = {"type": "purchase", "time": "2025-03-20T08:00", "order": "o2", "lines": [
+        {"item": "spin class", "category": "classes", "quantity": 1, "amount": "4.00"}]}
+    outcomes = [attempt(program, s, later, ledger.to_json()) for s in (state, state, fresh)]
+    for new, effects in outcomes:
+        assert sum(e["points"] for e in effects if e["kind"] == "points_available") == fresh.pending()
+        assert new.balance() == fresh.pending()
+    assert outcomes[0][1] == outcomes[1][1] == outcomes[2][1]
+    assert outcomes[0][0].to_json() == outcomes[1][0].to_json() == outcomes[2][0].to_json()

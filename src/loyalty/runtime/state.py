@@ -109,7 +109,9 @@ class KindState:
     Timers are queues of (moment, seq): `maturing` for pending batches, `expiring` for batches
     with an expiry, so passing time costs what happens, not the number of batches. An entry whose
     batch is gone (spent, clawed back) is stale and skipped when popped. `avail_sum` and
-    `pend_sum` are running sums of the available and pending batches' amounts.
+    `pend_sum` are running sums of the available and pending batches' amounts. The `maturing` queue
+    is shared by a state and its copies and replaced, never changed in place, when written (most
+    kinds never pend: a copy makes no queue for them); `expiring` is copied with the state.
 
     The live batches are `batches[head:n]`. A state copy shares the list (O(1)); earning appends past
     `n` (invisible to the other copies); anything else that changes the list in place (`own()` first)
