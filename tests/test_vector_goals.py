@@ -403,6 +403,19 @@ def _drawn_kernel(data, times: list, mems: list, ret_of: list, nmem: int):
                            spend_deltas=-back)
 
 
+def _rolling_and_delayed(kern, g, counted, amount):
+    """goals._rolling, and the members each call of `_delayed_by_returns` sent to the loop."""
+    import loyalty.runtime.mechanics.goals as goals
+
+    delayed, check = [], goals._delayed_by_returns
+    try:
+        goals._delayed_by_returns = lambda *args: delayed.append(check(*args)) or delayed[-1]
+        found = goals._rolling(kern, g, counted, amount)
+    finally:
+        goals._delayed_by_returns = check
+    return found, [d[0] for d in delayed]
+
+
 def _by_the_loop(kern, g, counted, amount):
     """goals._rolling with every member one by one (no searches)."""
     import loyalty.runtime.mechanics.goals as goals
@@ -501,13 +514,7 @@ def test_a_spend_goal_with_returns_is_reached_where_the_loop_reaches_it(data):
     counted = np.array(counted_l, dtype=bool)
     amount = np.where(counted, np.array(paid, dtype=np.int64), 0)
     counted &= amount > 0
-    delayed, check = [], goals._delayed_by_returns
-    try:
-        goals._delayed_by_returns = lambda *args: delayed.append(check(*args)) or delayed[-1]
-        found = goals._rolling(kern, g, counted, amount)
-    finally:
-        goals._delayed_by_returns = check
-    delayed = [d[0] for d in delayed]
+    found, delayed = _rolling_and_delayed(kern, g, counted, amount)
     looped = _by_the_loop(kern, g, counted, amount)
     assert found.tolist() == looped.tolist()
     # exactly the members whose times reached the returns move are sent to the loop (none needlessly)
@@ -544,7 +551,6 @@ def _rolling_spend(times_days, mems, ret_of, paid, back, target, window_days=20)
 
     import numpy as np
 
-    import loyalty.runtime.mechanics.goals as goals
     from loyalty.runtime.arrays import DAY_US
 
     n = len(times_days)
@@ -555,13 +561,7 @@ def _rolling_spend(times_days, mems, ret_of, paid, back, target, window_days=20)
     g = SimpleNamespace(counts="spend", different_days=False, target=target, amount=window_days, unit="day")
     counted = ret < 0
     amount = np.where(counted, np.array(paid, dtype=np.int64), 0)
-    delayed, check = [], goals._delayed_by_returns
-    try:
-        goals._delayed_by_returns = lambda *args: delayed.append(check(*args)) or delayed[-1]
-        found = goals._rolling(kern, g, counted, amount)
-    finally:
-        goals._delayed_by_returns = check
-    delayed = [d[0] for d in delayed]
+    found, delayed = _rolling_and_delayed(kern, g, counted, amount)
     return found.tolist(), sorted(np.concatenate(delayed).tolist()) if delayed else []
 
 
