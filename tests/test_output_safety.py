@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,9 @@ def _non_atomic_writes(path: Path) -> list[str]:
         if name in ("write_text", "write_bytes"):
             found.append(f"{path.name}:{node.lineno}: {name}")
         elif name == "open":
-            modes = [a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            # a mode is made of mode letters only: a path's own letters are not a mode (open("/proc/loadavg"))
+            modes = [a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                     and re.fullmatch(r"[rwxabt+U]+", a.value)]
             modes += [k.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
             if any(any(c in m.value for c in "wax") for m in modes):
                 found.append(f"{path.name}:{node.lineno}: open for writing")
