@@ -324,21 +324,21 @@ def test_no_import_thread_is_running_when_the_copy_is_forked(always_fork, monkey
     """A fork while a thread is importing leaves that module's import lock held for ever in the copy, which then
     waits on it the first time it imports the module. Another thread's run still reading (the API in a web
     server's threads) has its import thread (run.py `import_while_reading`) running: the fork waits for it."""
-    import importlib
     import threading
 
     import loyalty
     from loyalty.simulate import run
 
-    gate, held, real_import = threading.Event(), [], importlib.import_module
+    gate, entered, held, real_import = threading.Event(), threading.Event(), [], run._import_replay_modules
 
-    def slow_import(name, *args, **kwargs):  # the first import thread's first import waits for the gate
+    def slow_import(kernel):  # the first import thread's imports wait for the gate
         if threading.current_thread().name == "loyalty-imports" and not held:
             held.append(threading.current_thread())
+            entered.set()
             gate.wait(30)
-        return real_import(name, *args, **kwargs)
+        return real_import(kernel)
 
-    monkeypatch.setattr(importlib, "import_module", slow_import)
+    monkeypatch.setattr(run, "_import_replay_modules", slow_import)
     seen, real_fork = [], os.fork
 
     def fork():
@@ -347,7 +347,7 @@ def test_no_import_thread_is_running_when_the_copy_is_forked(always_fork, monkey
 
     monkeypatch.setattr(os, "fork", fork)
     other = run.import_while_reading("vector")  # the other run's, while its history is read
-    assert held == [other] and other.is_alive()
+    assert entered.wait(30) and held == [other] and other.is_alive()
     opener = threading.Timer(2.0, gate.set)  # long after this run would have forked
     opener.start()
     try:

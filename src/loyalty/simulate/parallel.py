@@ -475,20 +475,25 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
             reply = ("ok", result_to_data(merged), routed)
         except BaseException as err:  # noqa: BLE001 (sent to the parent, which raises it)
             reply = ("error", _sendable(err))
-        results.send(reply)
+        try:
+            results.send(reply)
+        except Exception as err:  # noqa: BLE001 (what does not pickle, e.g. an error holding an open file: its text)
+            results.send(("error", _as_text(reply[1] if reply[0] == "error" else err)))
 
 
 def _sendable(err: BaseException) -> BaseException:
-    """`err`, or where it would not come back whole through a pipe (an exception pickles by its args: a class
-    taking other arguments, EventError(field, message), fails to unpickle; or it does not pickle) an error
-    saying its type and text."""
-    import pickle
-
+    """`err`, or where it would not come back whole through the pipe an error saying its type and text: an
+    exception comes back as its class called with its args (BaseException.__reduce__), which fails for a class
+    taking other arguments (EventError(field, message))."""
     try:
-        pickle.loads(pickle.dumps(err))
+        type(err)(*err.args)
     except Exception:  # noqa: BLE001
-        return RuntimeError(f"{type(err).__name__}: {err}")
+        return _as_text(err)
     return err
+
+
+def _as_text(err: BaseException) -> RuntimeError:
+    return RuntimeError(f"{type(err).__name__}: {err}")
 
 
 @contextmanager

@@ -179,11 +179,18 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     return plan, result, report
 
 
-# what the replay and the report import after the read; imported in a thread while the history is read (most of
-# the read is pyarrow's parse, which releases the GIL), so their import costs no wall time
-REPLAY_MODULES = ("loyalty.simulate.parallel", "loyalty.simulate.coverage", "loyalty.simulate.measures",
-                  "loyalty.simulate.render", "loyalty.simulate.vector.choose")
-KERNEL_MODULES = ("loyalty.simulate.vector.kernel",)  # numpy and the vectorised kernel
+def _import_replay_modules(kernel: str) -> list:
+    """The modules the replay and the report import after the read, imported ahead (`import_while_reading`):
+    written out as import statements, not names handed to importlib (tests/test_no_code_execution.py)."""
+    from loyalty.simulate import coverage, measures, parallel, render
+    from loyalty.simulate.vector import choose
+
+    imported = [coverage, measures, parallel, render, choose]
+    if kernel != "python":
+        from loyalty.simulate.vector import kernel as vector_kernel  # numpy and the vectorised kernel
+
+        imported.append(vector_kernel)
+    return imported
 
 
 _IMPORTING: list = []  # the threads `import_while_reading` started (those still running, and maybe a few more)
@@ -199,20 +206,17 @@ def imports_finished() -> None:
 
 
 def import_while_reading(kernel: str):
-    """A started thread importing the modules the run needs after the read (`REPLAY_MODULES`, and the vectorised
-    kernel's unless `--kernel python`): join it before the replay (before any fork: `imports_finished`). An import
-    that fails there fails again, with its message, where the run imports the module itself."""
-    import importlib
+    """A started thread importing the modules the run needs after the read (`_import_replay_modules`: most of the
+    read is pyarrow's parse, which releases the GIL, so their import costs no wall time): join it before the
+    replay (before any fork: `imports_finished`). An import that fails there fails again, with its message, where
+    the run imports the module itself."""
     import threading
 
-    names = REPLAY_MODULES + (KERNEL_MODULES if kernel != "python" else ())
-
     def run() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 (imported again where it is used, which raises it there)
-                return
+        try:
+            _import_replay_modules(kernel)
+        except Exception:  # noqa: BLE001 (imported again where it is used, which raises it there)
+            return
 
     thread = threading.Thread(target=run, name="loyalty-imports", daemon=True)
     thread.start()
