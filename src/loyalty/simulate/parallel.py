@@ -478,7 +478,8 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
         try:
             results.send(reply)
         except Exception as err:  # noqa: BLE001 (what does not pickle, e.g. an error holding an open file: its text)
-            results.send(("error", _as_text(reply[1] if reply[0] == "error" else err)))
+            failed = reply[1] if reply[0] == "error" else err
+            results.send(("error", _as_text(failed if isinstance(failed, BaseException) else err)))
 
 
 def _sendable(err: BaseException) -> BaseException:

@@ -1079,7 +1079,7 @@ class _Kernel:
             return _COMPARE[e["cmp"]](value, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
         raise Unsupported(f"a {op!r} expression is not vectorised")  # context.condition_vector_reason refuses it
 
-    def _expr_at(self, e: dict, idx: np.ndarray, balance) -> np.ndarray:
+    def _expr_at(self, e: dict, idx: "np.ndarray | int", balance) -> np.ndarray:
         """A `when` expression at the events `idx` of one lockstep step: a balance comparison reads
         `balance(kind index)` (each event's member's available balance before the event), every other part
         the up-front masks (`_expr_ok`)."""
@@ -2940,9 +2940,9 @@ def _warm_from_parts(warm: dict, second: np.ndarray, first_warm: dict, second_wa
     (the tiers and spend they settled on), put together for the whole kernel's events, so that the next budget
     pass over these rows starts from them too (`warm`). `second`: per event of the whole kernel, whether it is
     the second kernel's (each kernel's events are the whole kernel's in their order)."""
-    moments = first_warm.get("tier_moments"), second_warm.get("tier_moments")
-    if moments[0] is not None and moments[1] is not None:  # (names, each event's member, moment, before, after)
-        (names_a, *a), (names_b, *b) = moments
+    first_moments, second_moments = first_warm.get("tier_moments"), second_warm.get("tier_moments")
+    if first_moments is not None and second_moments is not None:  # (names, each event's member, moment, ...)
+        (names_a, *a), (names_b, *b) = first_moments, second_moments
         warm["tier_moments"] = (list(names_a) + list(names_b), np.concatenate((a[0], b[0] + len(names_a))),
                                 *(np.concatenate((x, y)) for x, y in zip(a[1:], b[1:])))
     else:
