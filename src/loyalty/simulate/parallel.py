@@ -444,11 +444,28 @@ def pass_parts(plan, history: History, ranges: list[tuple[int, int]], known: Opt
             for start, end in ranges]
 
 
-def _routed_counts() -> dict:
+def routed_counts() -> dict:
+    """The members the vectorised kernel has routed to the scalar plan so far in this process, by reason
+    (`kernel.ROUTED`); none before the kernel is imported."""
     import sys
 
     kernel = sys.modules.get("loyalty.simulate.vector.kernel")
     return dict(kernel.ROUTED) if kernel is not None else {}
+
+
+def routed_since(before: dict) -> dict:
+    """What `routed_counts()` gained since `before`: a second process's routings, sent back with its part."""
+    from collections import Counter
+
+    return dict(Counter(routed_counts()) - Counter(before))
+
+
+def count_routed(routed: dict) -> None:
+    """A second process's routings (`routed_since`) counted in this process too, for --verbose."""
+    if routed:
+        from loyalty.simulate.vector import kernel
+
+        kernel.ROUTED.update(routed)
 
 
 def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
@@ -468,18 +485,18 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
             return
         data = task[0]
         reply: tuple
+        error: Optional[BaseException] = None
         try:
-            before = _routed_counts()
+            before = routed_counts()
             merged = merge_in_order(pass_parts(plan, history, ranges, known_from_data(data), "vector", None, warm))
-            routed = {k: n - before.get(k, 0) for k, n in _routed_counts().items() if n != before.get(k, 0)}
-            reply = ("ok", result_to_data(merged), routed)
+            reply = ("ok", result_to_data(merged), routed_since(before))
         except BaseException as err:  # noqa: BLE001 (sent to the parent, which raises it)
-            reply = ("error", _sendable(err))
+            error = _sendable(err)
+            reply = ("error", error)
         try:
             results.send(reply)
         except Exception as err:  # noqa: BLE001 (what does not pickle, e.g. an error holding an open file: its text)
-            failed = reply[1] if reply[0] == "error" else err
-            results.send(("error", _as_text(failed if isinstance(failed, BaseException) else err)))
+            results.send(("error", _as_text(error or err)))
 
 
 def _sendable(err: BaseException) -> BaseException:
@@ -494,7 +511,12 @@ def _sendable(err: BaseException) -> BaseException:
 
 
 def _as_text(err: BaseException) -> RuntimeError:
-    return RuntimeError(f"{type(err).__name__}: {err}")
+    return RuntimeError(error_text(err))
+
+
+def error_text(err: BaseException) -> str:
+    """An error a second process cannot send whole, as the parent says it: its type and text."""
+    return f"{type(err).__name__}: {err}"
 
 
 @contextmanager
@@ -603,10 +625,7 @@ def simulate_forked(plan, history: History, progress: Optional[Callable[[int], N
             ask((known_to_data(known),))
             parts = pass_parts(plan, front, front_ranges, known, "vector", progress, warm)
             data, routed = answer()
-            if routed:  # counted here too, for --verbose (commands/simulate.py)
-                from loyalty.simulate.vector import kernel
-
-                kernel.ROUTED.update(routed)
+            count_routed(routed)
             if progress:
                 progress(len(back))
             return merge_in_order(parts + [result_from_data(data)])
@@ -632,4 +651,4 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
            "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable",
-           "FORK_MIN_ROWS", "simulate_forked"]
+           "FORK_MIN_ROWS", "simulate_forked", "routed_counts", "routed_since", "count_routed", "error_text"]

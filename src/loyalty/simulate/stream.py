@@ -582,16 +582,14 @@ class BatchReplayer:
             self._take(parts, answer)
 
     def _take(self, parts: list, answer) -> None:
+        from loyalty.simulate.parallel import count_routed
         from loyalty.simulate.wire import result_from_data
 
         if answer[0] != "part":
             self._raise(answer)
         _, data, routed = answer
         parts.append(result_from_data(data))
-        if routed:
-            from loyalty.simulate.vector import kernel
-
-            kernel.ROUTED.update(routed)
+        count_routed(routed)
 
 
 def _replay_batches(conn, answers) -> None:
@@ -607,12 +605,13 @@ def _replay_batches(conn, answers) -> None:
         pass
     except BaseException as err:  # noqa: BLE001 - whatever it is, the parent says it, not a traceback here
         from loyalty.simulate.errors import InputError
+        from loyalty.simulate.parallel import error_text
 
         with suppress(OSError):
             if isinstance(err, InputError):
                 answers.send(("input", err.message, err.hint))
             else:
-                answers.send(("error", f"{type(err).__name__}: {err}", None))
+                answers.send(("error", error_text(err), None))
     finally:
         with suppress(OSError):
             conn.close()
@@ -621,12 +620,11 @@ def _replay_batches(conn, answers) -> None:
 
 def _replay_loop(conn, answers) -> None:
     import json
-    from collections import Counter
 
     import pyarrow as pa
 
     from loyalty.simulate.budgets import FirstPassScout
-    from loyalty.simulate.parallel import known_from_data, scouted_range
+    from loyalty.simulate.parallel import known_from_data, routed_counts, routed_since, scouted_range
     from loyalty.simulate.wire import plan_from_json, result_to_data
 
     plan: Any = None  # set by the first message (P), as are the rest by theirs
@@ -651,18 +649,10 @@ def _replay_loop(conn, answers) -> None:
             table = pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
             if index == len(warm):
                 warm.append({})
-            routed = _routed_now()
+            before = routed_counts()
             part = scouted_range(plan, History(table, file=file), known, kernel, None, warm[index], scout)
             index += 1
-            after = _routed_now()
-            answers.send(("part", result_to_data(part), dict(Counter(after) - Counter(routed))))
-
-
-def _routed_now() -> dict:
-    import sys
-
-    kernel = sys.modules.get("loyalty.simulate.vector.kernel")
-    return dict(kernel.ROUTED) if kernel is not None else {}
+            answers.send(("part", result_to_data(part), routed_since(before)))
 
 
 def simulate_grouped(plan, reader: GroupedReader, kernel: str = "python",
