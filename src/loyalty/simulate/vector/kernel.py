@@ -1093,8 +1093,7 @@ class _Kernel:
         if op == "not":
             return ~self._expr_at(e["arg"], idx, balance)
         if op == "cmp" and e["measure"] == "balance":
-            return _COMPARE[e["cmp"]](balance(self.prog.kind_index[e["point_kind"]]),
-                                      max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
+            return self._balance_holds(e, balance(self.prog.kind_index[e["point_kind"]]))
         key = ("expr", id(e))
         mask = self._pred_masks.get(key)
         if mask is None:
@@ -1111,9 +1110,14 @@ class _Kernel:
         if op == "not":
             return not self._expr_one(e["arg"], i, balances)
         if op == "cmp" and e["measure"] == "balance":
-            return bool(_COMPARE[e["cmp"]](balances[self.prog.kind_index[e["point_kind"]]],
-                                           max(-INT_LIMIT, min(e["value"], INT_LIMIT))))
+            return bool(self._balance_holds(e, balances[self.prog.kind_index[e["point_kind"]]]))
         return bool(self._expr_at(e, i, None))  # the up-front mask's value at the event
+
+    @staticmethod
+    def _balance_holds(e: dict, balance):
+        """A balance comparison of a `when` expression (`e`) on `balance`: the available points, one member's
+        or an array of them."""
+        return _COMPARE[e["cmp"]](balance, max(-INT_LIMIT, min(e["value"], INT_LIMIT)))
 
     def _balance_gates(self, idx: np.ndarray, mm: np.ndarray) -> None:
         """Lockstep, after time passes and before earning: the balance conditions of the gift rules that have
