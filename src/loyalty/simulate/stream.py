@@ -223,7 +223,7 @@ class GroupedReader:
         seen = np.zeros(0, np.int64)  # hashes of members whose rows have ended
         carry: Optional[str] = None  # the member whose rows the last batch ended with
         self.span = None
-        for h, _last_line in self._histories():
+        for batch, (h, _last_line) in enumerate(self._histories()):
             rows += len(h)
             skipped.update(h.skipped)
             examples = sorted(examples + h.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -231,7 +231,7 @@ class GroupedReader:
                 bounds = pc.min_max(h.table.column("time")).as_py()
                 low = bounds["min"] if low is None else min(low, bounds["min"])
                 high = bounds["max"] if high is None else max(high, bounds["max"])
-                seen, carry = self._check_grouped(h, seen, carry)
+                seen, carry = self._check_grouped(h, seen, carry, batch)
             yield h
         for number, actual, expected, text in self.ragged:  # under skip (stop raised in _histories)
             skipped[f"row: {actual} fields where the header has {expected}"] += 1
@@ -242,9 +242,10 @@ class GroupedReader:
         last = micros_to_datetime(high) if high is not None else None
         self.span = HistorySpan(str(self.path), rows, first, last, skipped, examples)
 
-    def _check_grouped(self, h: History, seen, carry: Optional[str]):
+    def _check_grouped(self, h: History, seen, carry: Optional[str], batch: int):
         """Members in file order: a member that starts again after another's rows breaks the grouping.
-        `seen`: sorted hashes of the members whose rows have ended (8 bytes a member, not a row)."""
+        `seen`: sorted hashes of the members whose rows have ended (8 bytes a member, not a row); `h` is the
+        file's batch number `batch` (from 0)."""
         import numpy as np
 
         from loyalty.simulate.columns import numbers
@@ -257,15 +258,18 @@ class GroupedReader:
         starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
         run_codes = codes[starts]
         members = h.values_of("member", run_codes)
-        hashes = np.fromiter(map(hash, members), np.int64, len(members))
+        hashes = np.fromiter(map(_member_hash, members), np.int64, len(members))
         goes_on = carry is not None and members[0] == carry
         if carry is not None and not goes_on:
-            seen = _with_hashes(seen, [hash(carry)])
+            seen = _with_hashes(seen, [_member_hash(carry)])
         new = 1 if goes_on else 0  # the runs of members new to this batch
         bad = []
         if len(seen) and len(hashes) > new:
             pos = np.minimum(np.searchsorted(seen, hashes[new:]), len(seen) - 1)
-            bad += (np.flatnonzero(seen[pos] == hashes[new:]) + new).tolist()
+            hits = (np.flatnonzero(seen[pos] == hashes[new:]) + new).tolist()
+            if hits:  # a member seen before, or another's equal hash (~1e-8 for 500k members): told apart by id
+                earlier = self._members_before({members[i] for i in hits}, batch)
+                bad += [i for i in hits if members[i] in earlier]
         by_code = np.sort(run_codes)
         if (by_code[1:] == by_code[:-1]).any():  # a member with two runs in this batch: her second
             first_run: dict = {}
@@ -281,6 +285,26 @@ class GroupedReader:
         if len(hashes) > 1:
             seen = _with_hashes(seen, hashes[:-1])
         return seen, members[-1]
+
+    def _members_before(self, ids: set, batches: int) -> set:
+        """Those of `ids` that have rows in the file's first `batches` batches, read again as the replay read them
+        (a second reader's `_histories`: the same rows, the same ones left out under --on-bad-row skip). Only
+        for a hash `_check_grouped` found again: a broken grouping, which stops the run, or a collision."""
+        from itertools import islice
+
+        import numpy as np
+
+        again = GroupedReader(self.path, self.options, self.block_bytes)
+        again.lines, again.ragged = self.lines, self.ragged
+        found: set = set()
+        histories = again._histories()
+        try:
+            for h, _ in islice(histories, batches):
+                codes = np.unique(h.code_array("member"))
+                found.update(ids.intersection(h.values_of("member", codes[codes >= 0])))
+        finally:
+            histories.close()
+        return found
 
     # ------------------------------------------------------------------ pass 2: replay
 
@@ -382,6 +406,9 @@ class GroupedReader:
         else:
             span.first, span.last = (micros_to_datetime(t) for t in self._kept_range)
 
+
+
+_member_hash = hash  # of a member id, for `_check_grouped` (a test makes every two collide)
 
 
 def _with_hashes(seen, hashes):
