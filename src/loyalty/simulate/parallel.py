@@ -519,6 +519,27 @@ def error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def second_process(parent: int) -> None:
+    """Called first in a second process that answers `parent` through a pipe (the forked half, the streaming
+    worker, stream.py): it dies at once when the parent does (Linux' PR_SET_PDEATHSIG: a parent killed, or ended
+    by SIGTERM's default action, would else leave it replaying for up to a whole pass before its pipe said so),
+    and writes nothing on standard output or error (a warning, a C library's message) in the middle of the
+    parent's progress bar and report: what it has to say, an error, goes back through its pipe."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above: nobody waits for this process
+        os._exit(1)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(quiet, fd)
+    os.close(quiet)
+
+
 @contextmanager
 def forked_half(plan, history: History, ranges: list):
     """A forked copy of this process that replays `ranges` of `history` (the decoded rows shared copy-on-write:
@@ -538,6 +559,7 @@ def forked_half(plan, history: History, ranges: list):
         with suppress(Exception):
             stream.flush()
     gc.freeze()  # the copy's collector leaves this process's objects alone: their pages stay shared
+    parent = os.getpid()
     try:
         pid = os.fork()
     except BaseException:
@@ -548,6 +570,7 @@ def forked_half(plan, history: History, ranges: list):
     if pid == 0:  # the copy
         code = 0
         try:
+            second_process(parent)
             with suppress(ValueError):  # (forked from a thread that Python does not take for the main one)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
@@ -651,4 +674,5 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
            "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable",
-           "FORK_MIN_ROWS", "simulate_forked", "routed_counts", "routed_since", "count_routed", "error_text"]
+           "FORK_MIN_ROWS", "simulate_forked", "routed_counts", "routed_since", "count_routed", "error_text",
+           "second_process"]

@@ -23,6 +23,7 @@ of one number per row: the only part that grows with the history, and only for s
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
@@ -470,7 +471,8 @@ class BatchReplayer:
         # one pipe each way: closing ours ends the worker's input, though a thread here waits on its answers
         their_input, self._conn = context.Pipe(duplex=False)
         self._answers, their_output = context.Pipe(duplex=False)
-        self._process = context.Process(target=_replay_batches, args=(their_input, their_output), daemon=True,
+        self._process = context.Process(target=_replay_batches, args=(their_input, their_output, os.getpid()),
+                                        daemon=True,
                                         name="loyalty-grouped-replay")
         self._process.start()
         their_input.close()  # the worker's ends are the worker's alone: its death is an end of file here
@@ -619,11 +621,14 @@ class BatchReplayer:
         count_routed(routed)
 
 
-def _replay_batches(conn, answers) -> None:
+def _replay_batches(conn, answers, parent: int) -> None:
     """The worker of `BatchReplayer`: messages are a kind byte and its payload (P: the plan, S: a pass starts with
     these known cutoffs, B: a batch of whole members as Arrow IPC); the end of input ends it."""
     import signal
 
+    from loyalty.simulate.parallel import second_process
+
+    second_process(parent)  # (dies with `parent`, says nothing but through `answers`)
     with suppress(ValueError):  # Ctrl-C reaches the process group: the parent alone handles it
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
