@@ -757,7 +757,10 @@ def _grouped_and_report(prog, program_path: str, history_path: str, scenario_pat
                                              overrides)
     reader = GroupedReader(history_path, options)
     two = jobs > 1 and reader.path.stat().st_size >= REPLAYER_MIN_BATCHES * reader.block_bytes
-    with BatchReplayer() if two else nullcontext() as replayer:
+    from loyalty.fileio import cleanup_on_signals
+
+    # (SIGTERM raises `Terminated` meanwhile, as in parallel.simulate_jobs: the worker is stopped, not left)
+    with cleanup_on_signals() if two else nullcontext(), BatchReplayer() if two else nullcontext() as replayer:
         return _grouped_run(prog, program_path, reader, scenario, options, attributes_path, kernel, show_progress,
                             console, on_unsupported, member_rows, replayer)
 
