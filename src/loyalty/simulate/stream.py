@@ -27,7 +27,7 @@ import os
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Generator, Iterator, Optional
 
 from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, header_names
 
@@ -112,7 +112,7 @@ class GroupedReader:
                                hint="check the delimiter (--delimiter) and that every row has as many fields as "
                                     "the header") from None
 
-    def _histories(self) -> Iterator[tuple[History, int]]:
+    def _histories(self) -> Generator[tuple[History, int], None, None]:
         """Each batch as a History (sorted within the batch), with the line of its last record."""
         from loyalty.simulate.history import decode_columns, ragged_error, build_history
 
