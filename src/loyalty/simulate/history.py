@@ -1525,8 +1525,8 @@ def _concat(fast, fixed):
 
     if isinstance(fast, np.ndarray):
         return np.concatenate([fast, numbers(fixed)])
-    if pa.types.is_string(fast.type):  # ids encoded after the sort (`_IDS`)
-        return pa.concat_arrays([fast, _one_array(fixed).cast(pa.string())])
+    if pa.types.is_string(fast.type):  # ids encoded after the sort (`_IDS`); 2 GiB together: encoded (`_one_array`)
+        return _one_array(pa.chunked_array([fast, _one_array(fixed).cast(pa.string())]))
     return pa.chunked_array([fast, _one_array(fixed)]).combine_chunks()  # dictionaries unified
 
 
