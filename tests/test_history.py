@@ -152,7 +152,7 @@ def test_member_attributes(tmp_path):
 
 # ---------------------------------------------------------------- the vectorised reader equals the exact parsers
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 from loyalty.simulate.history import (  # noqa: E402
     HistoryError as _HistoryError, _Bad, build_history, make_amount_parser, make_time_parser,
@@ -491,3 +491,67 @@ def test_a_file_grouped_by_member_reads_as_the_same_rows_shuffled(tmp_path):
         pairs = {(int(m), int(o)): t for m, o, t in zip(member, order, h.order)}
         texts = {(int(m), t) for m, t in zip(member, h.order)}
         assert len(pairs) == len(texts)
+
+
+# ---------------------------------------------------------------- the vectorised read equals the per-row read
+# build_history checks and converts whole columns, and sends only the rows it cannot take to `_parse_slowly`, the
+# exact per-row parser that also words every error. Here every row is sent there (`_fast_times` finds no time:
+# no row is fast), on small files with what real exports hold: a BOM, CRLF, blank lines, quoted delimiters,
+# quotes and line breaks, long fields, bytes that are not UTF-8, a header naming a column twice, a column of
+# the file's own. Both must give the same History (rows, order, skipped counts, examples) or the same error.
+
+_odd_cells = {
+    "member": st.sampled_from(["M1", " M2", "m1", "Ø5", "", '"M1"', '"M,3"', '"M ""4"""', "M\xff6", "M" * 3000]),
+    "time": st.sampled_from(["2025-01-02", "2025-02-03T10:30", " 2025-03-01T10:00 ", "2025-03-01 10:00:05.25",
+                             "2025-03-01T10:00+01:00", "2025-10-26T02:30:00+01:00", "2025-02-30", "", "soon",
+                             '"2025-01-05"', "2025-01-06T10:00:00Z"]),
+    "amount": st.sampled_from(["10", "10.5", "-3.25", " 7.10 ", "0", "+2", "1e2", "", "1.234", '"1,5"',
+                               "99999999999999999999", "1" * 40]),
+    "type": st.sampled_from(["purchase", " Return", "visit", "", "gift", "redemption", '"purchase"']),
+    "order": st.sampled_from(["", "o1", "o2", " o1", '"o\n1"', "o" * 2000]),
+    "item": st.sampled_from(["", "wash", '"a,b"', '"line\r\nbreak"', "w\xe9x", "x" * 5000, '"q ""x"""']),
+    "quantity": st.sampled_from(["", "1", "2", "0", "1.0", "x", "1" * 25]),
+}
+_optional = ["type", "order", "item", "quantity"]
+
+
+@st.composite
+def _odd_csv(draw) -> bytes:
+    names = ["member", "time", "amount"] + draw(st.lists(st.sampled_from(_optional), unique=True, max_size=4))
+    names = draw(st.permutations(names))
+    header = [draw(st.sampled_from([n, n.capitalize()])) for n in names]
+    if draw(st.integers(0, 9)) == 0:
+        header.append(draw(st.sampled_from(["Member", "amount", "note"])))  # twice (ignoring case), or the file's own
+    rows = draw(st.lists(st.tuples(*[_odd_cells[n] for n in names]), max_size=12))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = [",".join(header)]
+    for row in rows:
+        if draw(st.integers(0, 7)) == 0:
+            lines.append("")  # a blank line
+        cells = list(row) + (["x"] if len(header) > len(names) else [])
+        if draw(st.integers(0, 15)) == 0:
+            cells = cells[:-1] or ["x", "y"]  # a row of another width
+        lines.append(",".join(cells))
+    text = end.join(lines) + (end if draw(st.booleans()) else "")
+    data = text.encode("utf-8", "surrogateescape")
+    data = data.replace("\xff".encode(), b"\xff").replace("\xe9".encode(), b"\xe9")  # (bytes that are not UTF-8)
+    return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=_odd_csv(), skip=st.booleans())
+def test_the_vectorised_read_equals_the_per_row_read_on_odd_files(tmp_path_factory, data, skip):
+    import pyarrow as pa
+
+    path = tmp_path_factory.mktemp("h") / "h.csv"
+    path.write_bytes(data)
+    options = ReadOptions(on_bad_row="skip" if skip else "stop", timezone="Europe/Oslo")
+    fast = _outcome(path, options)
+    saved = _history._read_plain_csv, _history._fast_times
+    _history._read_plain_csv = lambda p, o: None
+    _history._fast_times = lambda text, options: (pa.nulls(len(text), pa.int64()), None)  # no row is fast
+    try:
+        slow = _outcome(path, options)
+    finally:
+        _history._read_plain_csv, _history._fast_times = saved
+    assert fast == slow

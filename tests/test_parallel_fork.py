@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -392,3 +393,89 @@ def test_the_by_member_tables_of_a_forked_run_are_one_process_tables(always_fork
     for name in names:
         assert (folders["1"] / name).read_bytes() == (folders["2"] / name).read_bytes(), name
     assert len((folders["2"] / "by_member.csv").read_text().splitlines()) > 3
+
+
+@pytest.mark.timeout(120)
+def test_the_copy_writes_nothing_on_standard_output_or_error(monkeypatch, capfd):
+    """What the copy would say mid-run (a print, a warning, a C library's message on descriptor 1 or 2) stays
+    out of the parent's progress bar and report: its errors come back through its pipe (`second_process`)."""
+    import sys
+
+    from loyalty.simulate.wire import result_to_data
+
+    def chatty():  # (the standard streams as a command has them: pytest's stand-ins do not write to 1 and 2)
+        print("print in the copy", file=sys.__stdout__, flush=True)
+        print("warning in the copy", file=sys.__stderr__, flush=True)
+        os.write(1, b"fd 1 in the copy\n")
+        os.write(2, b"fd 2 in the copy\n")
+
+    def report(result) -> str:
+        return json.dumps(result_to_data(result), sort_keys=True, default=str)
+
+    _in_the_copy(monkeypatch, chatty)
+    chatted = report(_forked_car_wash())
+    out, err = capfd.readouterr()
+    assert "in the copy" not in out + err, (out, err)
+    monkeypatch.undo()
+    assert report(_forked_car_wash()) == chatted
+
+
+DRIVER = """
+import os, sys, time
+sys.path.insert(0, {src!r})
+from loyalty.simulate import parallel
+parallel.FORK_MIN_ROWS, parallel.core_free, parallel.usable_cores = 0, lambda: True, lambda: 2
+parent, real = os.getpid(), parallel.pass_parts
+def pass_parts(*args, **kwargs):
+    if os.getpid() != parent:
+        time.sleep(300)  # the copy is long at work on its half
+    return real(*args, **kwargs)
+parallel.pass_parts = pass_parts
+from loyalty.cli import main
+sys.exit(main(["simulate", {program!r}, {history!r}, "--format", "json", "--jobs", "2"]))
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to see the copy")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_parent_ended_while_its_copy_works_leaves_no_process_behind(tmp_path, how):
+    """SIGKILL ends the parent at once: the copy, busy with its half, goes with it (PR_SET_PDEATHSIG) instead of
+    replaying on unseen until its pass is done. SIGTERM stops the parent as documented (docs/cli.md: exit 143,
+    "terminated"; its default action left the copy behind), which stops the copy."""
+    import subprocess
+    import sys
+    import time
+
+    from test_cli_interrupt import alive, children
+
+    program, history = _example("car_wash")
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER.format(src=str(ROOT / "src"), program=program, history=history), encoding="utf-8")
+    said = tempfile.TemporaryFile()  # (not pipes: a copy left behind would hold them open, a read waiting)
+    proc = subprocess.Popen([sys.executable, str(driver)], stdout=said, stderr=subprocess.STDOUT)
+    copies: list = []
+    try:
+        deadline = time.monotonic() + 90
+        while not children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        copies = children(proc.pid)
+        assert copies and proc.poll() is None
+        time.sleep(0.5)  # the copy is in its pass
+        proc.send_signal(how)
+        assert proc.wait(timeout=30) == (143 if how == signal.SIGTERM else -how)
+        deadline = time.monotonic() + 5
+        while any(alive(c) for c in copies) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(c) for c in copies), "the copy outlived its parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for copy in copies:  # (one left behind by a failure: not for 300 s)
+            with suppress(OSError):
+                os.kill(copy, signal.SIGKILL)
+    said.seek(0)
+    output = said.read().decode()
+    assert "Traceback" not in output, output
+    if how == signal.SIGTERM:
+        assert output.startswith("loyalty: terminated"), output

@@ -5,6 +5,7 @@ stops the run with a plain message, never a traceback or a hang."""
 import json
 import os
 import signal
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,65 @@ def test_rows_skipped_under_skip_give_the_one_process_report(tmp_path, replayers
     report = json.loads(two[1])["history"]
     assert report["skipped_rows"] == 2, report["skipped_by_reason"]
     assert report["last"] < fields[1]  # (the scan's last time was the skipped row's: planned again)
+
+
+STREAM_DRIVER = """
+import sys, time
+sys.path.insert(0, {src!r})
+from loyalty.simulate import stream
+stream.BLOCK_BYTES, stream.REPLAYER_MIN_BATCHES = 4096, 1
+real = stream.GroupedReader._histories
+def slowly(self):  # this process reads slowly: the signal comes mid-run
+    for batch in real(self):
+        time.sleep(0.2)
+        yield batch
+stream.GroupedReader._histories = slowly
+from loyalty.cli import main
+sys.exit(main(["simulate", {program!r}, {history!r}, "--grouped", "--jobs", "2", "--format", "json"]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to see the worker")
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_a_run_ended_by_a_signal_leaves_no_worker_behind(tmp_path, how):
+    """SIGTERM stops the command as documented (exit 143, "terminated"; the worker stopped), SIGKILL ends it at
+    once and the worker with it (parallel.second_process)."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from test_cli_interrupt import alive, children
+
+    program, history = _generated("car_wash", tmp_path)
+    driver = tmp_path / "driver.py"
+    driver.write_text(STREAM_DRIVER.format(src=str(ROOT / "src"), program=str(program), history=str(history)),
+                      encoding="utf-8")
+    said = tempfile.TemporaryFile()  # (not a pipe: a worker left behind would hold it open)
+    proc = subprocess.Popen([sys.executable, str(driver)], stdout=said, stderr=subprocess.STDOUT)
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 90
+        while not workers and proc.poll() is None and time.monotonic() < deadline:
+            workers = [c for c in children(proc.pid) if "resource_tracker" not in
+                       Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+            time.sleep(0.05)
+        assert workers and proc.poll() is None
+        time.sleep(1.0)  # batches are being replayed
+        proc.send_signal(how)
+        assert proc.wait(timeout=30) == (143 if how == signal.SIGTERM else -how)
+        deadline = time.monotonic() + 5
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(w) for w in workers), "the worker outlived the command"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for worker in workers:
+            with suppress(OSError):
+                os.kill(worker, signal.SIGKILL)
+    said.seek(0)
+    output = said.read().decode()
+    assert "Traceback" not in output, output
+    if how == signal.SIGTERM:
+        assert output.startswith("loyalty: terminated"), output

@@ -279,16 +279,87 @@ for _name in _COLUMN_FIELDS:
 
 
 def _one_array(column):
-    """A column (Python list, Arrow array or chunked array) as one Arrow array; dictionaries unified."""
+    """A column (Python list, Arrow array or chunked array) as one Arrow array; dictionaries unified. Text of
+    2 GiB or more (`_TEXT_LIMIT`: a file of ~100M rows of long ids, which Arrow's readers give in chunks) cannot
+    be one string array: it comes dictionary-encoded instead (`_encoded_text`), which every reader of a raw
+    text column here takes; `TextTooLarge` when even its distinct values are that large."""
     import pyarrow as pa
 
     if isinstance(column, pa.ChunkedArray):
         if column.num_chunks == 1:
-            return column.chunk(0)
-        return column.combine_chunks()  # dictionary chunks: one dictionary, codes remapped
+            column = column.chunk(0)
+        elif _text_bytes(column) >= _TEXT_LIMIT:
+            return _encoded_text(column)
+        else:
+            return column.combine_chunks()  # dictionary chunks: one dictionary, codes remapped
     if isinstance(column, pa.Array):
+        if _is_large_text(column.type) and _text_bytes(column) >= _TEXT_LIMIT:
+            return _encoded_text(column)
         return column
-    return pa.array(column, pa.string())
+    array = pa.array(column, pa.string())  # (a ChunkedArray when the list holds 2 GiB of text or more)
+    return _one_array(array) if isinstance(array, pa.ChunkedArray) else array
+
+
+# Arrow's string and binary arrays address their bytes with 32-bit offsets: one holds less than 2 GiB
+_TEXT_LIMIT = (1 << 31) - 1
+
+
+class TextTooLarge(HistoryError):
+    """A text column whose distinct values alone hold 2 GiB or more: no run in memory can hold it."""
+
+
+def _is_large_text(kind) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_large_string(kind) or pa.types.is_large_binary(kind)
+
+
+def _text_bytes(column) -> int:
+    """The bytes of text a string or binary column (array or chunked) holds, read off its offsets; 0 for others."""
+    import numpy as np
+    import pyarrow as pa
+
+    kind = column.type
+    if not (pa.types.is_string(kind) or pa.types.is_binary(kind) or _is_large_text(kind)):
+        return 0
+    width = np.int64 if _is_large_text(kind) else np.int32
+    total = 0
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if len(chunk):
+            at = np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1,
+                               offset=chunk.offset * np.dtype(width).itemsize)
+            total += int(at[-1]) - int(at[0])
+    return total
+
+
+def _encoded_text(column):
+    """A text column of 2 GiB or more (`_one_array`) dictionary-encoded over its chunks without putting its text
+    in one buffer: large (64-bit offset) values are hashed, so the distinct values may be any size; they come
+    back as string (or binary) values when they are less than 2 GiB together, else `TextTooLarge`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    binary = pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)
+    encoded = pc.dictionary_encode(column.cast(pa.large_binary() if binary else pa.large_string()))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()  # (the chunks share one dictionary: their codes are kept)
+    values = encoded.dictionary
+    size = _text_bytes(values)
+    if size >= _TEXT_LIMIT:
+        raise TextTooLarge(f"its {len(values)} distinct values hold {size / (1 << 30):.1f} GiB of text; a history "
+                           "read whole holds at most 2 GiB of one column's distinct values",
+                           hint="read the file with --grouped (it reads a CSV file in batches), or split it by "
+                                "member")
+    indices = encoded.indices if encoded.indices.type == pa.int32() else encoded.indices.cast(pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, values.cast(pa.binary() if binary else pa.string()))
+
+
+def _named_array(column, file: str, name: str):
+    """`_one_array` of a file's column, a `TextTooLarge` naming the file and column."""
+    try:
+        return _one_array(column)
+    except TextTooLarge as err:
+        raise TextTooLarge(f'{file}: column "{name}": {err.message}', err.hint, column=name) from None
 
 
 def _encoded(table):
@@ -300,7 +371,10 @@ def _encoded(table):
     for i, name in enumerate(table.column_names):
         column = table.column(i)
         if name in _TEXT_COLUMNS and not pa.types.is_dictionary(column.type):
-            table = table.set_column(i, name, pc.dictionary_encode(_one_array(column).cast(pa.string())))
+            array = _one_array(column)  # (dictionary-encoded already when it holds 2 GiB of text)
+            if not pa.types.is_dictionary(array.type):
+                array = pc.dictionary_encode(array.cast(pa.string()))
+            table = table.set_column(i, name, array)
     return table
 
 
@@ -424,19 +498,21 @@ def table_text_columns(table, path, as_bytes: bool = False) -> dict:
     cols = {}
     for name in table.column_names:
         col = table.column(name)
+        large = _text_bytes(col) >= _TEXT_LIMIT  # (kept as it is: `_one_array` encodes it, no string array holds it)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            cols[name] = col.cast(pa.string())
+            cols[name] = col if large else col.cast(pa.string())
         elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
             # text stored as bytes (BINARY without the UTF8 annotation): UTF-8, checked per value so that
             # a bad byte is reported by row and column (decode_columns), never shown as b'...'
-            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-            cols[name] = col.cast(pa.binary()) if as_bytes else _parquet_text(path, name, col)
+            if as_bytes:
+                cols[name] = col if large else _one_array(col).cast(pa.binary())
+            else:
+                cols[name] = _parquet_text(path, name, _one_array(col))
         elif pa.types.is_integer(col.type) or pa.types.is_decimal(col.type):
             cols[name] = col.cast(pa.string())
         else:
             cols[name] = [None if v is None else _scalar_text(v) for v in col.to_pylist()]
-    if as_bytes and any(isinstance(c, (pa.Array, pa.ChunkedArray)) and pa.types.is_binary(c.type)
-                        for c in cols.values()):
+    if as_bytes and any(_is_bytes(c) for c in cols.values()):
         cols = {name: pa.array(c, pa.string()) if isinstance(c, list) else c for name, c in cols.items()}
     return cols
 
@@ -941,7 +1017,7 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         return None
     if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
-    cols = {name: _one_array(table.column(name)) for name in names}  # (dictionary chunks: one dictionary)
+    cols = {name: _named_array(table.column(name), str(path), name) for name in names}  # (one dictionary)
     if not options.time_format and len(table):
         bounds = pc.min_max(cols[time_header].cast(pa.int64())).as_py()
         if bounds["min"] is not None and not _micros(FIRST_TIME) <= bounds["min"] <= bounds["max"] <= _micros(LAST_TIME):
@@ -1044,9 +1120,12 @@ def decode_columns(cols: dict, lines: Optional[list[int]], first_row: int, file:
     out: dict = {}
     bad: dict[int, tuple[str, bytes]] = {}  # record -> the first column (in header order) that is not UTF-8
     for name, col in cols.items():
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        arr = _named_array(col, file, name)
         try:
-            out[name] = arr.cast(pa.string())
+            if pa.types.is_dictionary(arr.type):  # (2 GiB of text or more: `_one_array`) its values decoded once
+                out[name] = pa.DictionaryArray.from_arrays(arr.indices, arr.dictionary.cast(pa.string()))
+            else:
+                out[name] = arr.cast(pa.string())
             continue
         except pa.ArrowInvalid:
             pass
@@ -1339,7 +1418,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
 
     names = list(cols)
     resolved = _resolve_columns(names, options.columns, file)
-    raw = {key: _one_array(cols[header]) for key, header in resolved.items()}
+    raw = {key: _named_array(cols[header], file, header) for key, header in resolved.items()}
     n = len(raw["member"])
     text = {key: _clean(raw[key]) if key in raw else _no_text(n)
             for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:] if key not in _IDS}
@@ -1352,6 +1431,11 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     fold = None
     if pa.types.is_timestamp(raw["time"].type):  # parsed while reading (`_read_plain_csv`)
         when = raw["time"].cast(pa.int64())
+    elif n and pa.types.is_dictionary(raw["time"].type):  # (2 GiB of text or more: `_one_array`) per value
+        when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"].dictionary)), options)
+        at = numbers(raw["time"].indices, -1)
+        when = when.take(arrow(at, at >= 0))  # (a null time stays null: the slow path names it)
+        fold = None if fold is None else np.append(fold, 0)[at]
     elif n:
         when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"])), options)
     else:
@@ -1441,8 +1525,8 @@ def _concat(fast, fixed):
 
     if isinstance(fast, np.ndarray):
         return np.concatenate([fast, numbers(fixed)])
-    if pa.types.is_string(fast.type):  # ids encoded after the sort (`_IDS`)
-        return pa.concat_arrays([fast, _one_array(fixed).cast(pa.string())])
+    if pa.types.is_string(fast.type):  # ids encoded after the sort (`_IDS`); 2 GiB together: encoded (`_one_array`)
+        return _one_array(pa.chunked_array([fast, _one_array(fixed).cast(pa.string())]))
     return pa.chunked_array([fast, _one_array(fixed)]).combine_chunks()  # dictionaries unified
 
 

@@ -207,7 +207,9 @@ def scouted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,
 _WORKER: dict = {}
 
 
-def _init_worker(plan_json: str, table_path: str, kernel: str, rows_done=None) -> None:
+def _init_worker(plan_json: str, table_path: str, kernel: str, rows_done=None, parent: Optional[int] = None) -> None:
+    if parent is not None:
+        second_process(parent)  # (ends with the parent, however it ends; says nothing but through the pool)
     # Ctrl-C reaches the whole process group: the parent alone handles it (it stops the workers, see
     # `worker_pool`), so a worker neither prints a traceback nor finishes its group first
     with suppress(ValueError):  # (a worker thread, in tests, cannot set it)
@@ -289,7 +291,8 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
         table_path = str(Path(tmp) / "history.arrow")
         with pa.OSFile(table_path, "wb") as sink, pa.ipc.new_file(sink, history.table.schema) as writer:
             writer.write_table(history.table)
-        with worker_pool(min(jobs, len(ranges)), (plan_to_json(plan), table_path, kernel, rows_done)) as pool:
+        with worker_pool(min(jobs, len(ranges)), (plan_to_json(plan), table_path, kernel, rows_done,
+                                                  os.getpid())) as pool:
 
             def run_pass(known):
                 data = known_to_data(known)
@@ -321,7 +324,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
 
 def _split_pool(workers: int, plan_json: str, table_path: str):
     """The workers of a split run: the same spawned workers as a pool's, on the vectorised kernel."""
-    return worker_pool(workers, (plan_json, table_path, "vector"))
+    return worker_pool(workers, (plan_json, table_path, "vector", None, os.getpid()))
 
 
 def simulate_split(plan, history: History, jobs: int,
@@ -519,6 +522,29 @@ def error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def second_process(parent: int) -> None:
+    """Called first in a second process that answers `parent` through a pipe (the forked half, the streaming
+    worker, stream.py): it dies at once when the parent does (Linux' PR_SET_PDEATHSIG: a parent killed, or ended
+    by SIGTERM's default action, would else leave it replaying for up to a whole pass before its pipe said so),
+    and writes nothing on standard output or error (a warning, a C library's message) in the middle of the
+    parent's progress bar and report: what it has to say, an error, goes back through its pipe."""
+    import sys
+
+    if os.getpid() == parent:  # (a thread standing in for the process, in tests)
+        return
+    if sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above: nobody waits for this process
+        os._exit(1)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(quiet, fd)
+    os.close(quiet)
+
+
 @contextmanager
 def forked_half(plan, history: History, ranges: list):
     """A forked copy of this process that replays `ranges` of `history` (the decoded rows shared copy-on-write:
@@ -538,6 +564,7 @@ def forked_half(plan, history: History, ranges: list):
         with suppress(Exception):
             stream.flush()
     gc.freeze()  # the copy's collector leaves this process's objects alone: their pages stay shared
+    parent = os.getpid()
     try:
         pid = os.fork()
     except BaseException:
@@ -548,6 +575,7 @@ def forked_half(plan, history: History, ranges: list):
     if pid == 0:  # the copy
         code = 0
         try:
+            second_process(parent)
             with suppress(ValueError):  # (forked from a thread that Python does not take for the main one)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
@@ -637,7 +665,16 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
                   kernel: str = "python") -> SimResult:
     """The whole history with `jobs` processes (1: this process only). Small histories stay in this
     process: workers would cost more than they save. A vectorised run is shared with workers
-    (`simulate_split`), an evaluator's run goes to a pool."""
+    (`simulate_split`), an evaluator's run goes to a pool. SIGTERM raises `Terminated` meanwhile (fileio.py), so
+    the workers are stopped and their temporary file removed (its default action left both behind)."""
+    from loyalty.fileio import cleanup_on_signals
+
+    with cleanup_on_signals():
+        return _simulate_jobs(plan, history, jobs, progress, kernel)
+
+
+def _simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]],
+                   kernel: str) -> SimResult:
     if kernel == "vector":
         if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
             return simulate_split(plan, history, jobs, progress)
@@ -651,4 +688,5 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
            "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable",
-           "FORK_MIN_ROWS", "simulate_forked", "routed_counts", "routed_since", "count_routed", "error_text"]
+           "FORK_MIN_ROWS", "simulate_forked", "routed_counts", "routed_since", "count_routed", "error_text",
+           "second_process"]

@@ -23,10 +23,11 @@ of one number per row: the only part that grows with the history, and only for s
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Generator, Iterator, Optional
 
 from loyalty.simulate.history import BadRow, History, HistoryError, ReadOptions, header_names
 
@@ -111,7 +112,7 @@ class GroupedReader:
                                hint="check the delimiter (--delimiter) and that every row has as many fields as "
                                     "the header") from None
 
-    def _histories(self) -> Iterator[tuple[History, int]]:
+    def _histories(self) -> Generator[tuple[History, int], None, None]:
         """Each batch as a History (sorted within the batch), with the line of its last record."""
         from loyalty.simulate.history import decode_columns, ragged_error, build_history
 
@@ -223,7 +224,7 @@ class GroupedReader:
         seen = np.zeros(0, np.int64)  # hashes of members whose rows have ended
         carry: Optional[str] = None  # the member whose rows the last batch ended with
         self.span = None
-        for h, _last_line in self._histories():
+        for batch, (h, _last_line) in enumerate(self._histories()):
             rows += len(h)
             skipped.update(h.skipped)
             examples = sorted(examples + h.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -231,7 +232,7 @@ class GroupedReader:
                 bounds = pc.min_max(h.table.column("time")).as_py()
                 low = bounds["min"] if low is None else min(low, bounds["min"])
                 high = bounds["max"] if high is None else max(high, bounds["max"])
-                seen, carry = self._check_grouped(h, seen, carry)
+                seen, carry = self._check_grouped(h, seen, carry, batch)
             yield h
         for number, actual, expected, text in self.ragged:  # under skip (stop raised in _histories)
             skipped[f"row: {actual} fields where the header has {expected}"] += 1
@@ -242,9 +243,10 @@ class GroupedReader:
         last = micros_to_datetime(high) if high is not None else None
         self.span = HistorySpan(str(self.path), rows, first, last, skipped, examples)
 
-    def _check_grouped(self, h: History, seen, carry: Optional[str]):
+    def _check_grouped(self, h: History, seen, carry: Optional[str], batch: int):
         """Members in file order: a member that starts again after another's rows breaks the grouping.
-        `seen`: sorted hashes of the members whose rows have ended (8 bytes a member, not a row)."""
+        `seen`: sorted hashes of the members whose rows have ended (8 bytes a member, not a row); `h` is the
+        file's batch number `batch` (from 0)."""
         import numpy as np
 
         from loyalty.simulate.columns import numbers
@@ -257,15 +259,18 @@ class GroupedReader:
         starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
         run_codes = codes[starts]
         members = h.values_of("member", run_codes)
-        hashes = np.fromiter(map(hash, members), np.int64, len(members))
+        hashes = np.fromiter(map(_member_hash, members), np.int64, len(members))
         goes_on = carry is not None and members[0] == carry
         if carry is not None and not goes_on:
-            seen = _with_hashes(seen, [hash(carry)])
+            seen = _with_hashes(seen, [_member_hash(carry)])
         new = 1 if goes_on else 0  # the runs of members new to this batch
         bad = []
         if len(seen) and len(hashes) > new:
             pos = np.minimum(np.searchsorted(seen, hashes[new:]), len(seen) - 1)
-            bad += (np.flatnonzero(seen[pos] == hashes[new:]) + new).tolist()
+            hits = (np.flatnonzero(seen[pos] == hashes[new:]) + new).tolist()
+            if hits:  # a member seen before, or another's equal hash (~1e-8 for 500k members): told apart by id
+                earlier = self._members_before({members[i] for i in hits}, batch)
+                bad += [i for i in hits if members[i] in earlier]
         by_code = np.sort(run_codes)
         if (by_code[1:] == by_code[:-1]).any():  # a member with two runs in this batch: her second
             first_run: dict = {}
@@ -281,6 +286,26 @@ class GroupedReader:
         if len(hashes) > 1:
             seen = _with_hashes(seen, hashes[:-1])
         return seen, members[-1]
+
+    def _members_before(self, ids: set, batches: int) -> set:
+        """Those of `ids` that have rows in the file's first `batches` batches, read again as the replay read them
+        (a second reader's `_histories`: the same rows, the same ones left out under --on-bad-row skip). Only
+        for a hash `_check_grouped` found again: a broken grouping, which stops the run, or a collision."""
+        from itertools import islice
+
+        import numpy as np
+
+        again = GroupedReader(self.path, self.options, self.block_bytes)
+        again.lines, again.ragged = self.lines, self.ragged
+        found: set = set()
+        histories = again._histories()
+        try:
+            for h, _ in islice(histories, batches):
+                codes = np.unique(h.code_array("member"))
+                found.update(ids.intersection(h.values_of("member", codes[codes >= 0])))
+        finally:
+            histories.close()
+        return found
 
     # ------------------------------------------------------------------ pass 2: replay
 
@@ -384,6 +409,9 @@ class GroupedReader:
 
 
 
+_member_hash = hash  # of a member id, for `_check_grouped` (a test makes every two collide)
+
+
 def _with_hashes(seen, hashes):
     """`seen` (sorted member hashes) with `hashes` added, sorted: a merge of two sorted runs (a stable sort of
     int64 is a merge sort). Not np.union1d: its np.unique takes ~1.2 s for 500k distinct int64 with numpy 2.4
@@ -443,7 +471,8 @@ class BatchReplayer:
         # one pipe each way: closing ours ends the worker's input, though a thread here waits on its answers
         their_input, self._conn = context.Pipe(duplex=False)
         self._answers, their_output = context.Pipe(duplex=False)
-        self._process = context.Process(target=_replay_batches, args=(their_input, their_output), daemon=True,
+        self._process = context.Process(target=_replay_batches, args=(their_input, their_output, os.getpid()),
+                                        daemon=True,
                                         name="loyalty-grouped-replay")
         self._process.start()
         their_input.close()  # the worker's ends are the worker's alone: its death is an end of file here
@@ -592,11 +621,14 @@ class BatchReplayer:
         count_routed(routed)
 
 
-def _replay_batches(conn, answers) -> None:
+def _replay_batches(conn, answers, parent: int) -> None:
     """The worker of `BatchReplayer`: messages are a kind byte and its payload (P: the plan, S: a pass starts with
     these known cutoffs, B: a batch of whole members as Arrow IPC); the end of input ends it."""
     import signal
 
+    from loyalty.simulate.parallel import second_process
+
+    second_process(parent)  # (dies with `parent`, says nothing but through `answers`)
     with suppress(ValueError):  # Ctrl-C reaches the process group: the parent alone handles it
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -725,7 +757,10 @@ def _grouped_and_report(prog, program_path: str, history_path: str, scenario_pat
                                              overrides)
     reader = GroupedReader(history_path, options)
     two = jobs > 1 and reader.path.stat().st_size >= REPLAYER_MIN_BATCHES * reader.block_bytes
-    with BatchReplayer() if two else nullcontext() as replayer:
+    from loyalty.fileio import cleanup_on_signals
+
+    # (SIGTERM raises `Terminated` meanwhile, as in parallel.simulate_jobs: the worker is stopped, not left)
+    with cleanup_on_signals() if two else nullcontext(), BatchReplayer() if two else nullcontext() as replayer:
         return _grouped_run(prog, program_path, reader, scenario, options, attributes_path, kernel, show_progress,
                             console, on_unsupported, member_rows, replayer)
 
