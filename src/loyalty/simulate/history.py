@@ -978,7 +978,6 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     (a ragged row, a blank line, a byte that is not UTF-8, a line break inside quotes): the careful
     reader then finds and names the problem. Bad values are found and named by `build_history` either way."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     names = header_names(path, options.delimiter)
@@ -1017,6 +1016,9 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         return None
     if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
+    # (imported after the parse, which releases the GIL: simulate/run.py `import_while_reading` imports it then)
+    import pyarrow.compute as pc
+
     cols = {name: _named_array(table.column(name), str(path), name) for name in names}  # (one dictionary)
     if not options.time_format and len(table):
         bounds = pc.min_max(cols[time_header].cast(pa.int64())).as_py()

@@ -181,11 +181,18 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
 
 def _import_replay_modules(kernel: str) -> list:
     """The modules the replay and the report import after the read, imported ahead (`import_while_reading`):
-    written out as import statements, not names handed to importlib (tests/test_no_code_execution.py)."""
+    written out as import statements, not names handed to importlib (tests/test_no_code_execution.py). First
+    what the read itself needs once Arrow's parse is done (history.py imports them there, waiting for this
+    thread if it is still at it): pyarrow.compute (~45 ms: it builds a docstring and a signature for each of
+    Arrow's ~290 functions), which the main thread used to import just before the parse, holding the GIL,
+    and numpy.ma (~12 ms: numpy imports it at the first np.unique, in the sort by member)."""
+    import pyarrow.compute  # (in this order: the read needs it first)
+    import numpy.ma
+
     from loyalty.simulate import coverage, measures, parallel, render
     from loyalty.simulate.vector import choose
 
-    imported = [coverage, measures, parallel, render, choose]
+    imported = [pyarrow.compute, numpy.ma, coverage, measures, parallel, render, choose]
     if kernel != "python":
         from loyalty.simulate.vector import kernel as vector_kernel  # numpy and the vectorised kernel
 
