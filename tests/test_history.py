@@ -459,6 +459,40 @@ def test_ids_of_one_width_are_encoded_as_the_strings_would_be(data, width, size,
                                 for i in order.tolist()]
 
 
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), width=st.integers(1, 9), n=st.integers(0, 40))
+def test_ids_sort_as_arrow_sorts_their_text(data, width, n):
+    # members are ranked by their text (`_sorted_table`): ids of one width of up to 8 bytes by their keys read
+    # big-endian (`_sort_indices`), any other text by Arrow's sort; the same order either way, equal ids by position
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = data.draw(st.lists(st.text(_id_alphabet, min_size=width, max_size=width), min_size=1, max_size=8))
+    texts = data.draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+    if data.draw(st.booleans()):
+        texts = [t.replace(" ", "x").replace("\t", "y").replace("ø", "z") for t in texts]
+    column = pa.array(texts, pa.string())
+    assert _history._sort_indices(column).tolist() == pc.sort_indices(column).to_pylist()
+
+
+@pytest.mark.parametrize("column", ["member", "type", "item", "quantity", "amount"])
+def test_a_value_that_is_not_utf8_sends_the_file_to_the_careful_reader(tmp_path, column):
+    # the one-pass reader reads text columns as bytes and checks UTF-8 once per distinct value
+    # (`_utf8_dictionary`): a value that is not UTF-8 makes it give up, and the careful reader names the row
+    cells = {"member": b"M1", "time": b"2025-01-02", "type": b"purchase", "item": b"wash", "quantity": b"1",
+             "amount": b"10"}
+    bad = dict(cells, **{column: cells[column] + b"\xe9"})
+    path = tmp_path / "h.csv"
+    path.write_bytes(b",".join(c.encode() for c in cells) + b"\n" + b",".join(cells.values()) + b"\n"
+                     + b",".join(bad.values()) + b"\n" + b",".join(cells.values()) + b"\n")
+    assert _history._read_plain_csv(path, ReadOptions()) is None
+    with pytest.raises(HistoryError) as err:
+        read_history(path)
+    assert err.value.message.startswith(f'{path}:3: column "{column}": not valid UTF-8 (byte 0xe9 at byte')
+    skipped = read_history(path, ReadOptions(on_bad_row="skip"))
+    assert len(skipped) == 2 and dict(skipped.skipped) == {f"{column}: not valid UTF-8": 1}
+
+
 def test_a_file_grouped_by_member_reads_as_the_same_rows_shuffled(tmp_path):
     # a file already in (member, time) order keeps its rows where they are (`_sorted_already`); the same
     # rows in another order are sorted into the same history, order ids compared member by member
