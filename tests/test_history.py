@@ -525,3 +525,25 @@ def test_a_file_grouped_by_member_reads_as_the_same_rows_shuffled(tmp_path):
         pairs = {(int(m), int(o)): t for m, o, t in zip(member, order, h.order)}
         texts = {(int(m), t) for m, t in zip(member, h.order)}
         assert len(pairs) == len(texts)
+
+
+@pytest.mark.parametrize("kind", ["int32", "int64", "bool", "float64", "timestamp"])
+@pytest.mark.parametrize("fill", [0, -1, False])
+@pytest.mark.parametrize("nulls", ["all", "some", "none"])
+def test_numbers_fill_nulls_as_numpy_where_does(kind, fill, nulls):
+    # `columns.numbers` answers a column of nothing but nulls (a column the file does not have) in one pass: the
+    # same values and numpy type as filling each null of a column that has values
+    import numpy as np
+    import pyarrow as pa
+
+    from loyalty.simulate.columns import numbers
+
+    kind_of = {"int32": pa.int32(), "int64": pa.int64(), "bool": pa.bool_(), "float64": pa.float64(),
+               "timestamp": pa.timestamp("us")}
+    present = {"all": [False] * 5, "some": [True, False, True, False, True], "none": [True] * 5}[nulls]
+    values = [True, False, True, True, False] if kind == "bool" else [3, 1, 4, 1, 5]
+    array = pa.array([v if p else None for v, p in zip(values, present)], kind_of[kind])
+    numpy_values = np.array(values, dtype=bool if kind == "bool" else np.float64 if kind == "float64" else np.int64)
+    expected = numpy_values if all(present) else np.where(np.array(present), numpy_values, fill)
+    got = numbers(array, fill)
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()

@@ -1321,7 +1321,8 @@ def _clean(column):
 
 def _per_value(column, convert):
     """`convert` (text -> Arrow array with nulls) applied to each distinct value of a dictionary column once.
-    Returns (numpy values per row, numpy bool per row: the value converted; False where null)."""
+    Returns (numpy values per row, numpy bool per row: the value converted; False where null; the codes, -1
+    where null)."""
     import numpy as np
 
     from loyalty.simulate.columns import numbers, valid
@@ -1330,7 +1331,7 @@ def _per_value(column, convert):
     ok = np.append(valid(converted), False)
     values = np.append(numbers(converted), 0)
     at = _codes(column)[0]
-    return values[at], ok[at]
+    return values[at], ok[at], at
 
 
 def _no_text(n: int):
@@ -1382,16 +1383,16 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
     lowered = pc.utf8_lower(text["type"].dictionary).to_pylist()
     kind_of = np.array([EVENT_TYPES.index(t) if t in EVENT_TYPES else -2 for t in lowered] + [-1], dtype=np.int64)
     kind = kind_of[type_codes]
-    signed, amount_ok = _per_value(text["amount"], lambda values: _fast_amounts(values, options.minor_units))
+    signed, amount_ok, amount_at = _per_value(text["amount"], lambda values: _fast_amounts(values, options.minor_units))
     # a missing amount is fine on events that carry no money
-    moneyless = (_codes(text["amount"])[0] < 0) & (kind > _RETURN)
+    moneyless = (amount_at < 0) & (kind > _RETURN)
     amount = np.where(moneyless, 0, signed)
     amount_ok |= moneyless
     # a negative amount without a type is a return (the way most exports write refunds)
     negative = amount_ok & (amount < 0)
     kind = np.where(kind == -1, np.where(negative, _RETURN, _PURCHASE), kind)
-    quantity, quantity_ok = _per_value(text["quantity"], _fast_quantities)
-    no_quantity = _codes(text["quantity"])[0] < 0
+    quantity, quantity_ok, quantity_at = _per_value(text["quantity"], _fast_quantities)
+    no_quantity = quantity_at < 0
     quantity = np.where(no_quantity, 1, quantity)
     # codes (separated by spaces), on purchases only: each distinct value checked once
     code_at, code_values = _codes(text["codes"])
