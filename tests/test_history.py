@@ -547,3 +547,33 @@ def test_numbers_fill_nulls_as_numpy_where_does(kind, fill, nulls):
     expected = numpy_values if all(present) else np.where(np.array(present), numpy_values, fill)
     got = numbers(array, fill)
     assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("skip", [False, True])
+def test_text_read_as_bytes_gives_what_the_careful_reader_gives(tmp_path, bom, skip):
+    # the one-pass reader reads text columns as dictionaries of bytes (`_utf8_dictionary`): values that are not
+    # ASCII, quoted (with the delimiter inside, or empty), blank, padded, or a BOM before the header read as the
+    # careful reader reads them, with a negative amount as a return and an amount with too many decimals a bad row
+    path = tmp_path / "h.csv"
+    path.write_bytes(bom + (
+        "member,time,type,item,store,amount\n"
+        "M1,2025-01-02T10:00,purchase,café,Bølgen,10.50\n"
+        'M1,2025-01-03T10:00,purchase,"wash, wax",  ,"7"\n'
+        'M2,2025-01-03T11:00,Purchase,"",Øst,3\n'
+        "M2,2025-01-04T12:00,,wash,,-2.25\n"
+        "M3,2025-10-26T02:30,purchase,wash,Øst,1\n"
+        "M4,2025-01-05,purchase,wash,Øst,1.005\n"
+    ).encode("utf-8"))
+    options = ReadOptions(on_bad_row="skip" if skip else "stop", timezone="Europe/Oslo")
+    assert _history._read_plain_csv(path, ReadOptions(on_bad_row="skip")) is not None  # (the one-pass way)
+    fast = _outcome(path, options)
+    original = _history._read_plain_csv
+    _history._read_plain_csv = lambda p, o: None
+    try:
+        careful = _outcome(path, options)
+    finally:
+        _history._read_plain_csv = original
+    assert fast == careful
+    if skip:
+        assert "café" in fast[0]["item"] and "wash, wax" in fast[0]["item"] and "Bølgen" in fast[0]["store"]
