@@ -459,6 +459,40 @@ def test_ids_of_one_width_are_encoded_as_the_strings_would_be(data, width, size,
                                 for i in order.tolist()]
 
 
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), width=st.integers(1, 9), n=st.integers(0, 40))
+def test_ids_sort_as_arrow_sorts_their_text(data, width, n):
+    # members are ranked by their text (`_sorted_table`): ids of one width of up to 8 bytes by their keys read
+    # big-endian (`_sort_indices`), any other text by Arrow's sort; the same order either way, equal ids by position
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = data.draw(st.lists(st.text(_id_alphabet, min_size=width, max_size=width), min_size=1, max_size=8))
+    texts = data.draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+    if data.draw(st.booleans()):
+        texts = [t.replace(" ", "x").replace("\t", "y").replace("ø", "z") for t in texts]
+    column = pa.array(texts, pa.string())
+    assert _history._sort_indices(column).tolist() == pc.sort_indices(column).to_pylist()
+
+
+@pytest.mark.parametrize("column", ["member", "type", "item", "quantity", "amount"])
+def test_a_value_that_is_not_utf8_sends_the_file_to_the_careful_reader(tmp_path, column):
+    # the one-pass reader reads text columns as bytes and checks UTF-8 once per distinct value
+    # (`_utf8_dictionary`): a value that is not UTF-8 makes it give up, and the careful reader names the row
+    cells = {"member": b"M1", "time": b"2025-01-02", "type": b"purchase", "item": b"wash", "quantity": b"1",
+             "amount": b"10"}
+    bad = dict(cells, **{column: cells[column] + b"\xe9"})
+    path = tmp_path / "h.csv"
+    path.write_bytes(b",".join(c.encode() for c in cells) + b"\n" + b",".join(cells.values()) + b"\n"
+                     + b",".join(bad.values()) + b"\n" + b",".join(cells.values()) + b"\n")
+    assert _history._read_plain_csv(path, ReadOptions()) is None
+    with pytest.raises(HistoryError) as err:
+        read_history(path)
+    assert err.value.message.startswith(f'{path}:3: column "{column}": not valid UTF-8 (byte 0xe9 at byte')
+    skipped = read_history(path, ReadOptions(on_bad_row="skip"))
+    assert len(skipped) == 2 and dict(skipped.skipped) == {f"{column}: not valid UTF-8": 1}
+
+
 def test_a_file_grouped_by_member_reads_as_the_same_rows_shuffled(tmp_path):
     # a file already in (member, time) order keeps its rows where they are (`_sorted_already`); the same
     # rows in another order are sorted into the same history, order ids compared member by member
@@ -555,3 +589,55 @@ def test_the_vectorised_read_equals_the_per_row_read_on_odd_files(tmp_path_facto
     finally:
         _history._read_plain_csv, _history._fast_times = saved
     assert fast == slow
+
+
+@pytest.mark.parametrize("kind", ["int32", "int64", "bool", "float64", "timestamp"])
+@pytest.mark.parametrize("fill", [0, -1, False])
+@pytest.mark.parametrize("nulls", ["all", "some", "none"])
+def test_numbers_fill_nulls_as_numpy_where_does(kind, fill, nulls):
+    # `columns.numbers` answers a column of nothing but nulls (a column the file does not have) in one pass: the
+    # same values and numpy type as filling each null of a column that has values
+    import numpy as np
+    import pyarrow as pa
+
+    from loyalty.simulate.columns import numbers
+
+    kind_of = {"int32": pa.int32(), "int64": pa.int64(), "bool": pa.bool_(), "float64": pa.float64(),
+               "timestamp": pa.timestamp("us")}
+    present = {"all": [False] * 5, "some": [True, False, True, False, True], "none": [True] * 5}[nulls]
+    values = [True, False, True, True, False] if kind == "bool" else [3, 1, 4, 1, 5]
+    array = pa.array([v if p else None for v, p in zip(values, present)], kind_of[kind])
+    numpy_values = np.array(values, dtype=bool if kind == "bool" else np.float64 if kind == "float64" else np.int64)
+    expected = numpy_values if all(present) else np.where(np.array(present), numpy_values, fill)
+    got = numbers(array, fill)
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("skip", [False, True])
+def test_text_read_as_bytes_gives_what_the_careful_reader_gives(tmp_path, bom, skip):
+    # the one-pass reader reads text columns as dictionaries of bytes (`_utf8_dictionary`): values that are not
+    # ASCII, quoted (with the delimiter inside, or empty), blank, padded, or a BOM before the header read as the
+    # careful reader reads them, with a negative amount as a return and an amount with too many decimals a bad row
+    path = tmp_path / "h.csv"
+    path.write_bytes(bom + (
+        "member,time,type,item,store,amount\n"
+        "M1,2025-01-02T10:00,purchase,café,Bølgen,10.50\n"
+        'M1,2025-01-03T10:00,purchase,"wash, wax",  ,"7"\n'
+        'M2,2025-01-03T11:00,Purchase,"",Øst,3\n'
+        "M2,2025-01-04T12:00,,wash,,-2.25\n"
+        "M3,2025-10-26T02:30,purchase,wash,Øst,1\n"
+        "M4,2025-01-05,purchase,wash,Øst,1.005\n"
+    ).encode("utf-8"))
+    options = ReadOptions(on_bad_row="skip" if skip else "stop", timezone="Europe/Oslo")
+    assert _history._read_plain_csv(path, ReadOptions(on_bad_row="skip")) is not None  # (the one-pass way)
+    fast = _outcome(path, options)
+    original = _history._read_plain_csv
+    _history._read_plain_csv = lambda p, o: None
+    try:
+        careful = _outcome(path, options)
+    finally:
+        _history._read_plain_csv = original
+    assert fast == careful
+    if skip:
+        assert "café" in fast[0]["item"] and "wash, wax" in fast[0]["item"] and "Bølgen" in fast[0]["store"]

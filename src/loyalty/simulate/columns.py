@@ -60,6 +60,8 @@ def numbers(array, fill=0) -> np.ndarray:
             out = np.frombuffer(buffer, dtype=dtype, count=n, offset=array.offset * np.dtype(dtype).itemsize)
         if out.dtype.kind in "iu" and out.dtype != np.int64:
             out = out.astype(np.int64)
+    if array.null_count == n and n:  # nothing but nulls (a column the file does not have): one pass, not three
+        return np.full(n, fill, dtype=np.result_type(out, fill))  # (np.where's type below)
     if array.null_count:
         out = np.where(valid(array), out, fill)
     return out
