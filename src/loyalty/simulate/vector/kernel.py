@@ -740,6 +740,7 @@ class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
     claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
     free_by_tier = None  # the first guess's metric per tier (_tier_guess_by_tier), else None
+    ptab_rows = None  # the points table's rows (tier + 1) a pass works out (earn.vector_points), None: all
     lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
     lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
 
@@ -1555,9 +1556,17 @@ class _Kernel:
         # tiers by spend: what each event adds to it per tier too (what it paid after that tier's discount)
         by_spend = self.prog.metrics[self.prog.tiers.metric].kind == "spend"
         free = None
-        for group in tiers_alike(self.prog):  # tiers whose runs would be the same: one run for them all
+        groups = tiers_alike(self.prog)
+        # each run works out only the rows it gives the guess (its group's; the first run also those of no
+        # group, which the guess keeps from it): a points table has a row per tier
+        unread = set(range(len(self.prog.tiers.tiers) + 1)) - {t + 1 for group in groups for t in group}
+        for group in groups:  # tiers whose runs would be the same: one run for them all
             self.tier_guess = np.full(self.nev, group[0], dtype=np.int64)
-            self._state_free()
+            self.ptab_rows = {t + 1 for t in group} | (unread if not tables else set())
+            try:
+                self._state_free()
+            finally:
+                self.ptab_rows = None
             for key, table in self.ptab.items():
                 if key not in tables:
                     tables[key] = table.copy()
