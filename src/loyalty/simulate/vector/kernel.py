@@ -51,8 +51,9 @@ from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
 from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.stock import vector_stock
-from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available, vector_claw_pending,
-                                              vector_claw_pending_only, vector_expiry_moments,
+from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available,
+                                              vector_claw_pending_only_slots, vector_claw_pending_slots,
+                                              vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -1854,8 +1855,6 @@ class _Kernel:
                 oev = self.ret_order_ev[ridx]
                 for kind in kinds:
                     st = kstate[kind.index]
-                    waiting_found, kind_waiting = False, None  # (whether each return's order still waits: the
-                    # same for every slot)
                     # what each return takes back of each slot of its order, for all the kind's slots at once (a
                     # slot's take changes only that slot's `clawed`: the slots' figures do not depend on each other)
                     shares = claw_shares.get(kind.index)
@@ -1866,31 +1865,33 @@ class _Kernel:
                         continue
                     oslots = oev[:, None] * st["nr"] + cols
                     deltas = _claw_target(st["pts"][oslots], nums[ridx], dens[ridx]) - st["clawed"][oslots]
-                    for c in np.flatnonzero((deltas > 0).any(axis=0)).tolist():
-                        j = int(cols[c])
-                        sl = st["rules"][j]
-                        oslot = oslots[:, c]
-                        delta = deltas[:, c]
-                        pos = delta > 0
-                        delta = np.where(pos, delta, 0)
-                        st["clawed"][oslot] += delta
-                        X = st["X"]
-                        if not waiting_found:
-                            waiting_found = True
-                            kind_waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
-                        waiting = kind_waiting
-                        pending_only = kind.policy == "pending_only"
-                        if waiting is not None and waiting.any() and not pending_only:  # the order's own batch
-                            vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
-                                                delta[waiting])
+                    active = np.flatnonzero((deltas > 0).any(axis=0))
+                    if not len(active):
+                        continue
+                    asked = np.maximum(deltas[:, active], 0)  # per return and slot taken from (0: nothing)
+                    st["clawed"][oslots[:, active]] += asked  # (each return's order its own: no repeats)
+                    # whether each return's order still waits (the same for every slot)
+                    waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
+                    pending_only = kind.policy == "pending_only"
+                    # the slots' takes from pending batches, all slots at once: from the order's own batch while it
+                    # waits (a return's members are its own, so this touches no figure the slots read below)
+                    if pending_only:  # the order's own batch, then the oldest pending: no available point is taken
+                        taken_all = vector_claw_pending_only_slots(st, st["nr"], cols[active], rmm, oev, ridx,
+                                                                   asked, waiting, m_evstart)
+                    elif waiting is not None and waiting.any():
+                        vector_claw_pending_slots(st, st["nr"], cols[active], rmm[waiting], oev[waiting],
+                                                  ridx[waiting], asked[waiting])
+                    X = st["X"]
+                    for a, c in enumerate(active.tolist()):
+                        sl = st["rules"][int(cols[c])]
+                        delta = asked[:, a]
                         if kind.policy == "negative":
                             taken = delta
                         elif kind.policy == "zero":
                             avail = np.maximum(vector_available(st, rmm), 0)
                             taken = np.minimum(delta, avail)
-                        else:  # the order's own batch, then the oldest pending: no available point is taken
-                            taken = vector_claw_pending_only(st, st["nr"], j, rmm, oev, ridx, delta, waiting,
-                                                             m_evstart)
+                        else:
+                            taken = taken_all[:, a]
                         if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
                             if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
@@ -1902,7 +1903,7 @@ class _Kernel:
                         ta, tr, fx = claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
-                        fx[ridx] = pos
+                        fx[ridx] = delta > 0
                         if earned_metric_kind == kind.index and vt is not None:
                             mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
