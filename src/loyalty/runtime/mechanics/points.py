@@ -836,7 +836,7 @@ def _range_slots(lo, last, first, nr: int, cum, cumP, pend_ev):
     before_p = np.where(e > first[k], cumP[np.maximum(e - 1, 0)], 0)
     ks = np.repeat(k, nr)
     es = np.repeat(e, nr)
-    s = es * nr + np.tile(np.arange(nr), len(e))
+    s = (e[:, None] * nr + np.arange(nr)).reshape(-1)  # (each event's slots in a row; np.tile costs more)
     cum_before = np.where(es > first[ks], cum[np.maximum(es * nr - 1, 0)], 0)
     pend_slot = np.repeat(before_p, nr) + np.where(pend_ev[es], cum[s] - cum_before, 0)
     return k, e, ks, s, pend_slot
