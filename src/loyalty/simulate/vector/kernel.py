@@ -1826,15 +1826,12 @@ class _Kernel:
             tier_before_ev[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
             # these events as one (events x slots) block, their running total by one cumsum (`_earning_sources`)
-            at_tier = (t_before + 1) * nev + idx
             for kind in kinds:
                 st = kstate[kind.index]
                 event_points = 0
-                sources, earned = earning[kind.index]
-                if sources:
-                    block = np.empty((len(idx), len(sources)), dtype=np.int64)
-                    for j, (fixed, values) in enumerate(sources):
-                        block[:, j] = values[idx] if fixed else values[at_tier]
+                by_tier, earned = earning[kind.index]
+                if by_tier is not None:
+                    block = by_tier[t_before + 1, idx]
                     running = np.cumsum(block, axis=1)
                     running += st["CT"][mm][:, None]
                     st["cum2"][idx] = running
@@ -1926,22 +1923,26 @@ class _Kernel:
         return np.array(cols, dtype=np.int64), nums, dens
 
     def _earning_sources(self, earned_metric_kind) -> dict:
-        """Per kind, for the lockstep's earning: each slot's points per event, (True, a fixed earn's per event) or
-        (False, the points table flat, read at tier row * nev + event), and which slots count toward a tier
-        metric of points earned (True: all, None: none, else their columns); and the kind's `cum` and `pts` seen
-        as (events x slots) blocks (`cum2`, `pts2`: views, so the rest of the kernel reads them as before)."""
+        """Per kind, for the lockstep's earning: each slot's points per tier state and event as one (tier + 1,
+        events, slots) table (a fixed earn's the same at every tier, an earning slot's its points table's row),
+        so a step reads its events' slots at the tier each member holds by one look-up, not one per slot (None:
+        the kind has no slot); and which slots count toward a tier metric of points earned (True: all, None:
+        none, else their columns); and the kind's `cum` and `pts` seen as (events x slots) blocks (`cum2`,
+        `pts2`: views, so the rest of the kernel reads them as before)."""
         out = {}
+        states = len(self.prog.tiers.tiers) + 1 if self.prog.tiers else 1
         for kind in self.prog.kinds:
             st = self.kstate[kind.index]
             rules, nr = st["rules"], st["nr"]
-            sources = [(True, self.fixed[sl.skey]) if sl.fixed else (False, self.ptab[sl.skey].reshape(-1))
-                       for sl in rules]
+            by_tier = np.empty((states, self.nev, nr), dtype=np.int64) if nr else None
+            for j, sl in enumerate(rules):
+                by_tier[:, :, j] = self.fixed[sl.skey] if sl.fixed else self.ptab[sl.skey]
             earned = None
             if earned_metric_kind == kind.index and nr:
                 cols = [j for j, sl in enumerate(rules) if not sl.adjust]
                 earned = True if len(cols) == nr else (np.array(cols, dtype=np.int64) if cols else None)
             st["cum2"], st["pts2"] = st["cum"].reshape(self.nev, nr), st["pts"].reshape(self.nev, nr)
-            out[kind.index] = (sources, earned)
+            out[kind.index] = (by_tier, earned)
         return out
 
     def _finish_one_by_one(self, members, starts, counts, first_step: int, tier, mval, free_metric, is_ret,
