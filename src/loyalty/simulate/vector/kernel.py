@@ -1934,9 +1934,12 @@ class _Kernel:
         for kind in self.prog.kinds:
             st = self.kstate[kind.index]
             rules, nr = st["rules"], st["nr"]
-            by_tier = np.empty((states, self.nev, nr), dtype=np.int64) if nr else None
-            for j, sl in enumerate(rules):
-                by_tier[:, :, j] = self.fixed[sl.skey] if sl.fixed else self.ptab[sl.skey]
+            by_tier: Optional[np.ndarray] = None
+            if nr:
+                table = np.empty((states, self.nev, nr), dtype=np.int64)
+                for j, sl in enumerate(rules):
+                    table[:, :, j] = self.fixed[sl.skey] if sl.fixed else self.ptab[sl.skey]
+                by_tier = table
             earned = None
             if earned_metric_kind == kind.index and nr:
                 cols = [j for j, sl in enumerate(rules) if not sl.adjust]
