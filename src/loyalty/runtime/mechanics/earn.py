@@ -313,6 +313,7 @@ def vector_points(kern) -> None:
     r_counted = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     mults = kern.mults
     kern.ptab = {}
+    rows = kern.ptab_rows  # the tiers' rows this pass reads (None: all)
     max_event = int(np.add.reduceat(kern.r_amount, kern.e_start).max(initial=0))
     for r in kern.earn_rules:
         k = r.point_kind
@@ -338,7 +339,7 @@ def vector_points(kern) -> None:
             raise Unsupported("amounts too large for 64-bit points arithmetic")
         mode = kind.rounding
         if is_per_visit(r):  # one value per visit, without a line (earn_per_visit, earn_on_visit)
-            stages = vector_visit_stages(kern, r, mine, D, tier_factors, mode)
+            stages = vector_visit_stages(kern, r, mine, D, tier_factors, mode, rows)
             _vector_parts(kern, r, stages)
             continue
         match = kern._line_match(r) & r_counted
@@ -353,14 +354,17 @@ def vector_points(kern) -> None:
             table = np.zeros((len(factors), kern.nev), dtype=np.int64)
             if kind.scope == "line":
                 n_mine = n_line[lines]
-                for ti, (tn, td) in enumerate(factors):
+                for ti, tn, td, same in _stage_rows(factors, rows):
+                    if same is not None:
+                        table[ti] = table[same]
+                        continue
                     # (a running sum that wraps past int64 still differences to each event's exact sum)
                     running = np.concatenate(([0], np.cumsum(div_round(n_mine * tn, D * td, mode))))
                     table[ti] = running[end_line] - running[first_line]
             else:
                 S = np.add.reduceat(np.where(match, n_line, 0), kern.e_start)
-                for ti, (tn, td) in enumerate(factors):
-                    table[ti] = div_round(S * tn, D * td, mode)
+                for ti, tn, td, same in _stage_rows(factors, rows):
+                    table[ti] = table[same] if same is not None else div_round(S * tn, D * td, mode)
             return table
 
         n_line = kern.paid * rn * (D // rd)
@@ -429,7 +433,20 @@ def _vector_parts(kern, r, stages) -> None:
         kern.ptab[sl.skey] = part
 
 
-def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str) -> list:
+def _stage_rows(factors, rows):
+    """The rows of a stage table to work out, as (row, factor's numerator, denominator, an earlier row with the
+    same factor or None): a row with an earlier one's factor is a copy of it (a rule's base stage has one
+    factor for every tier, and tiers without a multiplier share 1x), and a row not in `rows` (the tiers a pass
+    reads, Kernel.ptab_rows; None: all) is left zero."""
+    first: dict = {}
+    for ti, (tn, td) in enumerate(factors):
+        if rows is not None and ti not in rows:
+            continue
+        yield ti, tn, td, first.get((tn, td))
+        first.setdefault((tn, td), ti)
+
+
+def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str, rows=None) -> list:
     """The staged totals of a points-per-visit rule per event, for every tier (`earn_staged` on one value without
     a line): on a running purchase the rule applies as the plan's applicable rules (its conditions and code), on
     a running visit as the visit's steps (its conditions; a rule requiring a code is not among them). A
@@ -453,7 +470,10 @@ def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str) -> list
                 visit & kern._conditions_ok(m.index, conditions[m.index].get("conditions", ())))
             n = np.where(hit, n // m.factor[1] * m.factor[0], n)
         factors = tier_factors if stages else [(1, 1)] * len(tier_factors)
-        stages.append(np.stack([div_round(n * tn, D * td, mode) for tn, td in factors]))
+        table = np.zeros((len(factors), len(n)), dtype=np.int64)
+        for ti, tn, td, same in _stage_rows(factors, rows):
+            table[ti] = table[same] if same is not None else div_round(n * tn, D * td, mode)
+        stages.append(table)
     none = ~fires[None, :] | (stages[-1] <= 0)
     for st in stages:
         st[none] = 0

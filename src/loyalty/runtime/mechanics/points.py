@@ -546,7 +546,7 @@ def vector_claw_pending_only(st, nr: int, j: int, mm, order_ev, ret_ev, amount, 
             out[some] = vector_claw_pending_only(st, nr, j, mm[some], order_ev[some], ret_ev[some], amount[some],
                                                  waiting[some], m_evstart)
         return out
-    cum, cumP = st["cum"], st["cumP"]
+    cum = st["cum"]
     oslot = order_ev * nr + j
     first_slot = m_evstart[mm] * nr
     held = cum[oslot] - np.where(oslot > first_slot, cum[np.maximum(oslot - 1, 0)], 0)
@@ -556,18 +556,86 @@ def vector_claw_pending_only(st, nr: int, j: int, mm, order_ev, ret_ev, amount, 
     rest = np.minimum(amount - own, st["CP"][mm] - st["MP"][mm])
     go = rest > 0
     if go.any():
-        mg, rg, eg = mm[go], rest[go], ret_ev[go]
-        base = st["MP"][mg]  # what has matured: the pending points start after it in the stream
-        start = m_evstart[mg]
-        lo = np.maximum(st["mfront"][eg], start)  # the member's first event not matured
-        # per event of each range [lo, ret], and per slot of those events: the pending sum through the slot
-        k, e, ks, s, pend_slot = _range_slots(lo, eg, start, nr, cum, cumP, st["pend_ev"])
-        after = cumP[e]
-        cum[s] -= np.minimum(np.maximum(pend_slot - base[ks], 0), rg[ks])
-        cumP[e] = after - np.minimum(np.maximum(after - base[k], 0), rg[k])
-        st["CT"][mg] -= rg
-        st["CP"][mg] -= rg
+        _take_pending_oldest(st, nr, mm[go], ret_ev[go], rest[go], m_evstart)
     return own + np.maximum(rest, 0)
+
+
+def _take_pending_oldest(st, nr: int, mm, ret_ev, amount, m_evstart) -> None:
+    """`amount` (> 0, at most what waits) leaves the pending batches of the members `mm` oldest first, at their
+    returns `ret_ev`: holes in the stream. Two takes one after the other are one take of their sum (each takes
+    from the front of what the last left)."""
+    import numpy as np
+
+    cum, cumP = st["cum"], st["cumP"]
+    base = st["MP"][mm]  # what has matured: the pending points start after it in the stream
+    start = m_evstart[mm]
+    lo = np.maximum(st["mfront"][ret_ev], start)  # the member's first event not matured
+    # per event of each range [lo, ret], and per slot of those events: the pending sum through the slot
+    k, e, ks, s, pend_slot = _range_slots(lo, ret_ev, start, nr, cum, cumP, st["pend_ev"])
+    after = cumP[e]
+    cum[s] -= np.minimum(np.maximum(pend_slot - base[ks], 0), amount[ks])
+    cumP[e] = after - np.minimum(np.maximum(after - base[k], 0), amount[k])
+    st["CT"][mm] -= amount
+    st["CP"][mm] -= amount
+
+
+def vector_claw_pending_slots(st, nr: int, slots, mm, order_ev, ret_ev, amounts) -> None:
+    """`vector_claw_pending` for several slots at once (`slots` ascending, `amounts`: returns x slots): one
+    slot's hole lowers the stream from that slot on, so the order's own slots drop by what the slots up to
+    each gave, and every later slot up to the return's by the whole."""
+    import numpy as np
+
+    total = amounts.sum(axis=1)
+    st["CT"][mm] -= total
+    st["CP"][mm] -= total
+    row = np.zeros((len(mm), nr), dtype=np.int64)
+    row[:, slots] = amounts
+    own = (order_ev[:, None] * nr + np.arange(nr)).reshape(-1)  # (each return's order its own: no repeats)
+    st["cum"][own] -= np.cumsum(row, axis=1).reshape(-1)
+    _lower_ranges(st["cum"], (order_ev + 1) * nr, (ret_ev + 1) * nr, total)
+    _lower_ranges(st["cumP"], order_ev, ret_ev + 1, total)
+
+
+def vector_claw_pending_only_slots(st, nr: int, slots, mm, order_ev, ret_ev, amounts, waiting, m_evstart):
+    """`vector_claw_pending_only` for several slots of the same returns at once (`slots` ascending,
+    `amounts`: returns x slots, each >= 0), as one after the other: returns the taken per return and slot.
+    A return whose order waits and holds what each slot asks takes from the order's own batch alone
+    (`vector_claw_pending_slots`); one whose order no longer waits takes from the pending batches oldest
+    first, each slot what the slots before it left (`_take_pending_oldest`, once for their sum); any other
+    (an order's slot holding less than asked: the rest may come out of its own later slots) slot by slot."""
+    import numpy as np
+
+    out = np.zeros_like(amounts)
+    if "CP" not in st:  # no pending points: nothing to take from
+        return out
+    cum = st["cum"]
+    oslots = order_ev[:, None] * nr + slots
+    first_slot = (m_evstart[mm] * nr)[:, None]
+    held = cum[oslots] - np.where(oslots > first_slot, cum[np.maximum(oslots - 1, 0)], 0)
+    short = waiting & (amounts > held).any(axis=1)
+    for a in range(len(slots)) if short.any() else ():
+        out[short, a] = vector_claw_pending_only(st, nr, int(slots[a]), mm[short], order_ev[short], ret_ev[short],
+                                                 amounts[short, a], waiting[short], m_evstart)
+    own = waiting & ~short
+    if own.any():
+        vector_claw_pending_slots(st, nr, slots, mm[own], order_ev[own], ret_ev[own], amounts[own])
+        out[own] = amounts[own]
+    gone = ~waiting
+    if gone.any():
+        mg = mm[gone]
+        asked = amounts[gone]
+        left = st["CP"][mg] - st["MP"][mg]  # what waits, less what the slots before took
+        rest = np.empty_like(asked)
+        for a in range(len(slots)):
+            rest[:, a] = np.minimum(asked[:, a], left)
+            left = left - np.maximum(rest[:, a], 0)
+        rest = np.maximum(rest, 0)
+        total = rest.sum(axis=1)
+        go = total > 0
+        if go.any():
+            _take_pending_oldest(st, nr, mg[go], ret_ev[gone][go], total[go], m_evstart)
+        out[gone] = rest
+    return out
 
 
 def claw_pending_only_one(cum: list, cumP: list, pend_ev: list, nr: int, j: int, o: int, i: int, f: int,
@@ -768,7 +836,7 @@ def _range_slots(lo, last, first, nr: int, cum, cumP, pend_ev):
     before_p = np.where(e > first[k], cumP[np.maximum(e - 1, 0)], 0)
     ks = np.repeat(k, nr)
     es = np.repeat(e, nr)
-    s = es * nr + np.tile(np.arange(nr), len(e))
+    s = (e[:, None] * nr + np.arange(nr)).reshape(-1)  # (each event's slots in a row; np.tile costs more)
     cum_before = np.where(es > first[ks], cum[np.maximum(es * nr - 1, 0)], 0)
     pend_slot = np.repeat(before_p, nr) + np.where(pend_ev[es], cum[s] - cum_before, 0)
     return k, e, ks, s, pend_slot

@@ -53,11 +53,15 @@ def vector_redeem(kern, mm, idx) -> None:
     her stream of points oldest first, as `spend_oldest` (`points.vector_spend`)."""
     import numpy as np
 
+    # (not after an event that does not count, under enrolment: time has not passed there, nothing changed)
+    may = np.flatnonzero(kern.m_redeems[mm] & kern.e_valid[idx] & kern.e_counted[idx])
+    if not len(may):
+        return
+    mm, idx = mm[may], idx[may]  # (the balance read for the redeemers alone: the others never redeem)
     for price, k, times in kern.redeems:
         st = kern.kstate[k]
         avail = vector_available(st, mm)
-        # (not after an event that does not count, under enrolment: time has not passed there, nothing changed)
-        ok = kern.m_redeems[mm] & kern.e_valid[idx] & kern.e_counted[idx] & (avail >= price)
+        ok = avail >= price
         if ok.any():
             n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)
             vector_spend(st, st["nr"], mm[ok], idx[ok], n * price, kern.m_evstart)

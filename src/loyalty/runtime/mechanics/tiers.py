@@ -413,10 +413,11 @@ class VectorTiers:
         from loyalty.runtime.arrays import add_duration
 
         lo = add_duration(at, -self.rolling[0], self.rolling[1]) - self.t0
+        # (np.minimum of np.maximum, not np.clip: the same ints, without clip's per-call overhead)
         if review:  # the first event at or after lo
-            q = np.clip(-((-lo) // self.step), -1, self.span - 2) + 1
+            q = np.minimum(np.maximum(-((-lo) // self.step), -1), self.span - 2) + 1
             return np.searchsorted(self.ev_key, m * self.span + q, side="left")
-        q = np.clip(lo // self.step, -1, self.span - 2) + 1  # the first event after lo
+        q = np.minimum(np.maximum(lo // self.step, -1), self.span - 2) + 1  # the first event after lo
         return np.searchsorted(self.ev_key, m * self.span + q, side="right")
 
     def _rolling_at(self, m, at, review: bool, p=None):
@@ -487,7 +488,9 @@ class VectorTiers:
 
         tiers = self.tiers
         fees = self.fees
-        sel = np.arange(len(mm))
+        # (only members something is due for can have anything due this round or the next: `next_due` is the
+        # first of their timer moments, `_refresh_due`; the others' figures are not gathered)
+        sel = np.flatnonzero(self.next_due[mm] <= T)
         moved = None  # the members something was due for: their next timer moment is found again at the end
         while len(sel):
             m, t = mm[sel], T[sel]

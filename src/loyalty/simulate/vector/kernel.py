@@ -51,8 +51,9 @@ from loyalty.runtime.mechanics.limits import vector_limits
 from loyalty.runtime.mechanics.moments import TIER_REACHED, YEARLY, vector_tier_reached, vector_yearly
 from loyalty.runtime.mechanics.offers import segment_next, vector_offer_fates
 from loyalty.runtime.mechanics.stock import vector_stock
-from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available, vector_claw_pending,
-                                              vector_claw_pending_only, vector_expiry_moments,
+from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_available,
+                                              vector_claw_pending_only_slots, vector_claw_pending_slots,
+                                              vector_expiry_moments,
                                               vector_inactivity,
                                               vector_inactivity_end, vector_inactivity_restart,
                                               vector_inactivity_setup, vector_matured, vector_mature,
@@ -740,6 +741,7 @@ class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
     claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
     free_by_tier = None  # the first guess's metric per tier (_tier_guess_by_tier), else None
+    ptab_rows = None  # the points table's rows (tier + 1) a pass works out (earn.vector_points), None: all
     lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
     lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
 
@@ -1555,9 +1557,17 @@ class _Kernel:
         # tiers by spend: what each event adds to it per tier too (what it paid after that tier's discount)
         by_spend = self.prog.metrics[self.prog.tiers.metric].kind == "spend"
         free = None
-        for group in tiers_alike(self.prog):  # tiers whose runs would be the same: one run for them all
+        groups = tiers_alike(self.prog)
+        # each run works out only the rows it gives the guess (its group's; the first run also those of no
+        # group, which the guess keeps from it): a points table has a row per tier
+        unread = set(range(len(self.prog.tiers.tiers) + 1)) - {t + 1 for group in groups for t in group}
+        for group in groups:  # tiers whose runs would be the same: one run for them all
             self.tier_guess = np.full(self.nev, group[0], dtype=np.int64)
-            self._state_free()
+            self.ptab_rows = {t + 1 for t in group} | (unread if not tables else set())
+            try:
+                self._state_free()
+            finally:
+                self.ptab_rows = None
             for key, table in self.ptab.items():
                 if key not in tables:
                     tables[key] = table.copy()
@@ -1816,15 +1826,12 @@ class _Kernel:
             tier_before_ev[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
             # these events as one (events x slots) block, their running total by one cumsum (`_earning_sources`)
-            at_tier = (t_before + 1) * nev + idx
             for kind in kinds:
                 st = kstate[kind.index]
                 event_points = 0
-                sources, earned = earning[kind.index]
-                if sources:
-                    block = np.empty((len(idx), len(sources)), dtype=np.int64)
-                    for j, (fixed, values) in enumerate(sources):
-                        block[:, j] = values[idx] if fixed else values[at_tier]
+                by_tier, earned = earning[kind.index]
+                if by_tier is not None:
+                    block = by_tier[t_before + 1, idx]
                     running = np.cumsum(block, axis=1)
                     running += st["CT"][mm][:, None]
                     st["cum2"][idx] = running
@@ -1845,8 +1852,6 @@ class _Kernel:
                 oev = self.ret_order_ev[ridx]
                 for kind in kinds:
                     st = kstate[kind.index]
-                    waiting_found, kind_waiting = False, None  # (whether each return's order still waits: the
-                    # same for every slot)
                     # what each return takes back of each slot of its order, for all the kind's slots at once (a
                     # slot's take changes only that slot's `clawed`: the slots' figures do not depend on each other)
                     shares = claw_shares.get(kind.index)
@@ -1857,31 +1862,33 @@ class _Kernel:
                         continue
                     oslots = oev[:, None] * st["nr"] + cols
                     deltas = _claw_target(st["pts"][oslots], nums[ridx], dens[ridx]) - st["clawed"][oslots]
-                    for c in np.flatnonzero((deltas > 0).any(axis=0)).tolist():
-                        j = int(cols[c])
-                        sl = st["rules"][j]
-                        oslot = oslots[:, c]
-                        delta = deltas[:, c]
-                        pos = delta > 0
-                        delta = np.where(pos, delta, 0)
-                        st["clawed"][oslot] += delta
-                        X = st["X"]
-                        if not waiting_found:
-                            waiting_found = True
-                            kind_waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
-                        waiting = kind_waiting
-                        pending_only = kind.policy == "pending_only"
-                        if waiting is not None and waiting.any() and not pending_only:  # the order's own batch
-                            vector_claw_pending(st, st["nr"], j, rmm[waiting], oev[waiting], ridx[waiting],
-                                                delta[waiting])
+                    active = np.flatnonzero((deltas > 0).any(axis=0))
+                    if not len(active):
+                        continue
+                    asked = np.maximum(deltas[:, active], 0)  # per return and slot taken from (0: nothing)
+                    st["clawed"][oslots[:, active]] += asked  # (each return's order its own: no repeats)
+                    # whether each return's order still waits (the same for every slot)
+                    waiting = vector_waiting(st, oev, e_time[ridx]) if "CP" in st else None
+                    pending_only = kind.policy == "pending_only"
+                    # the slots' takes from pending batches, all slots at once: from the order's own batch while it
+                    # waits (a return's members are its own, so this touches no figure the slots read below)
+                    if pending_only:  # the order's own batch, then the oldest pending: no available point is taken
+                        taken_all = vector_claw_pending_only_slots(st, st["nr"], cols[active], rmm, oev, ridx,
+                                                                   asked, waiting, m_evstart)
+                    elif waiting is not None and waiting.any():
+                        vector_claw_pending_slots(st, st["nr"], cols[active], rmm[waiting], oev[waiting],
+                                                  ridx[waiting], asked[waiting])
+                    X = st["X"]
+                    for a, c in enumerate(active.tolist()):
+                        sl = st["rules"][int(cols[c])]
+                        delta = asked[:, a]
                         if kind.policy == "negative":
                             taken = delta
                         elif kind.policy == "zero":
                             avail = np.maximum(vector_available(st, rmm), 0)
                             taken = np.minimum(delta, avail)
-                        else:  # the order's own batch, then the oldest pending: no available point is taken
-                            taken = vector_claw_pending_only(st, st["nr"], j, rmm, oev, ridx, delta, waiting,
-                                                             m_evstart)
+                        else:
+                            taken = taken_all[:, a]
                         if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
                             if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
@@ -1893,7 +1900,7 @@ class _Kernel:
                         ta, tr, fx = claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
-                        fx[ridx] = pos
+                        fx[ridx] = delta > 0
                         if earned_metric_kind == kind.index and vt is not None:
                             mval[rmm] -= vt.taken_back(ridx, taken)
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
@@ -1916,22 +1923,29 @@ class _Kernel:
         return np.array(cols, dtype=np.int64), nums, dens
 
     def _earning_sources(self, earned_metric_kind) -> dict:
-        """Per kind, for the lockstep's earning: each slot's points per event, (True, a fixed earn's per event) or
-        (False, the points table flat, read at tier row * nev + event), and which slots count toward a tier
-        metric of points earned (True: all, None: none, else their columns); and the kind's `cum` and `pts` seen
-        as (events x slots) blocks (`cum2`, `pts2`: views, so the rest of the kernel reads them as before)."""
+        """Per kind, for the lockstep's earning: each slot's points per tier state and event as one (tier + 1,
+        events, slots) table (a fixed earn's the same at every tier, an earning slot's its points table's row),
+        so a step reads its events' slots at the tier each member holds by one look-up, not one per slot (None:
+        the kind has no slot); and which slots count toward a tier metric of points earned (True: all, None:
+        none, else their columns); and the kind's `cum` and `pts` seen as (events x slots) blocks (`cum2`,
+        `pts2`: views, so the rest of the kernel reads them as before)."""
         out = {}
+        states = len(self.prog.tiers.tiers) + 1 if self.prog.tiers else 1
         for kind in self.prog.kinds:
             st = self.kstate[kind.index]
             rules, nr = st["rules"], st["nr"]
-            sources = [(True, self.fixed[sl.skey]) if sl.fixed else (False, self.ptab[sl.skey].reshape(-1))
-                       for sl in rules]
+            by_tier: Optional[np.ndarray] = None
+            if nr:
+                table = np.empty((states, self.nev, nr), dtype=np.int64)
+                for j, sl in enumerate(rules):
+                    table[:, :, j] = self.fixed[sl.skey] if sl.fixed else self.ptab[sl.skey]
+                by_tier = table
             earned = None
             if earned_metric_kind == kind.index and nr:
                 cols = [j for j, sl in enumerate(rules) if not sl.adjust]
                 earned = True if len(cols) == nr else (np.array(cols, dtype=np.int64) if cols else None)
             st["cum2"], st["pts2"] = st["cum"].reshape(self.nev, nr), st["pts"].reshape(self.nev, nr)
-            out[kind.index] = (sources, earned)
+            out[kind.index] = (by_tier, earned)
         return out
 
     def _finish_one_by_one(self, members, starts, counts, first_step: int, tier, mval, free_metric, is_ret,
