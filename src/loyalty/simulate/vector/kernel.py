@@ -38,7 +38,7 @@ from loyalty.runtime.arrays import (ADDED, ADJUSTMENT, CUSTOM, FEE, PURCHASE, RE
                                     INT_LIMIT, Unsupported, fits, half_even, moments_in_earning_order, segment_ids,
                                     segmented_cumsum, segmented_cummax)
 from loyalty.runtime.arrays import add_duration as _add_duration
-from loyalty.runtime.arrays import distinct_inverse, distinct_sums, row_any, row_sums
+from loyalty.runtime.arrays import distinct_inverse, distinct_sums, is_one_of, row_any, row_sums
 from loyalty.runtime.formulas import half_even as half_even_int
 from loyalty.runtime.mechanics.context import balance_conditions, reads_lifetime_spend, reads_measure
 from loyalty.runtime.mechanics.codes import vector_codes
@@ -364,7 +364,7 @@ def _pending_out_of_order(rows: _Rows, prog) -> np.ndarray:
     last_before = np.concatenate(([0], last[:-1]))
     last_before[np.concatenate(([True], seg[1:] != seg[:-1]))] = 0
     for k in kinds:
-        at_once = np.isin(typ, sorted(_credits_at_once(prog, k.index)))
+        at_once = is_one_of(typ, sorted(_credits_at_once(prog, k.index)))
         cand = at_once & (last_before > 0)
         if cand.any():
             waiting = _add_duration(last_before[cand] - 1 + t0, *k.pending) > t[cand]
@@ -521,7 +521,7 @@ class _RowEvents:
         self.e_start = starts
         self.e_time = rows.time[starts]
         self.e_type = rows.type[starts]
-        self.e_valid = ~np.isin(self.e_type, [RETURN, REDEMPTION])
+        self.e_valid = ~is_one_of(self.e_type, [RETURN, REDEMPTION])
         self.end_us = _us(plan.end)
         self.e_running = self.moment_running(self.e_time)
         self.m_evstart = np.flatnonzero(new_member)
@@ -895,7 +895,7 @@ class _Kernel:
                 if c.get("to"):
                     ok &= t < _us(_dt.datetime.fromisoformat(c["to"])) + day_us
             elif k == "weekdays":
-                ok &= np.isin((t // day_us + 3) % 7, list(c["days"]))  # 1970-01-01 was a Thursday (3)
+                ok &= is_one_of((t // day_us + 3) % 7, list(c["days"]))  # 1970-01-01 was a Thursday (3)
             elif k == "hours":
                 a = c["from"][0] * 60 + c["from"][1]
                 b = c["to"][0] * 60 + c["to"][1]
@@ -914,7 +914,7 @@ class _Kernel:
                 ok &= self._member_segments(frozenset(c["names"]))[self.e_mem]
             elif k == "tiers":  # the tier held at the event, as settled by passes (run)
                 tiers = self.prog.tiers
-                ok &= np.isin(self.tier_guess, [tiers.names[n] for n in c["names"]] if tiers else [])
+                ok &= is_one_of(self.tier_guess, [tiers.names[n] for n in c["names"]] if tiers else [])
             elif k == "birthday_month":  # program.build_condition: the birthday's month is the event's
                 month, _ = self.member_birthdays
                 ok &= month[self.e_mem] == self.e_month % 12 + 1
@@ -1028,10 +1028,23 @@ class _Kernel:
     def _line_match(self, rule) -> np.ndarray:
         """rule.line_matches(item, category) for every row, evaluated once per distinct (item, category), and the
         rule's conditions on the row's event (a rule whose conditions fail matches no line of that event)."""
-        cond = self._event_ok(rule)[self.r_ev]
+        ok = self._event_ok(rule)
         if not rule.filters:
-            return cond
-        return self._rows_where(rule.line_matches) & cond
+            return ok[self.r_ev]
+        lines = self._rows_where(rule.line_matches)
+        # (a rule without conditions, the usual one, holds on every event: no gather of the rows' events)
+        return lines.copy() if ok.all() else lines & ok[self.r_ev]
+
+    @functools.cached_property
+    def _r_purchase_running(self) -> np.ndarray:
+        """Per row, whether it is a line of a purchase while the program runs (and counts: enrolment), once per
+        kernel: read by every line step (`purchase_lines`)."""
+        purchase = self.r_type == PURCHASE
+        return purchase if self.e_running.all() else purchase & self.e_running[self.r_ev]
+
+    def purchase_lines(self, rule) -> np.ndarray:
+        """The rows a rule's (or a draw's) line step reads: its lines (`_line_match`) of running purchases."""
+        return self._line_match(rule) & self._r_purchase_running
 
     @functools.cached_property
     def _row_pairs(self) -> tuple:
@@ -2388,7 +2401,7 @@ class _Kernel:
         typ = self.e_type
         # events (accepted ones), and rejections by reason
         counts = res.counts
-        n_events = int((valid & ~np.isin(typ, ADDED)).sum())  # the history's (not the referral pass's, which have no rows)
+        n_events = int((valid & ~is_one_of(typ, ADDED)).sum())  # the history's (not the referral pass's, which have no rows)
         if n_events:
             counts["events"] = n_events
         if self.plan.referrals:  # what the new members' purchases qualify (mechanics/referral.py)
@@ -2763,7 +2776,7 @@ class _Kernel:
                 res.add("reward", reward, "members", int(got.sum()))
         got = first < never
         if got.any():
-            acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
+            acc = np.flatnonzero(self.e_valid & ~is_one_of(self.e_type, ADDED))  # the history's events
             mem_acc = self.e_mem[acc]
             starts = np.flatnonzero(np.concatenate(([True], mem_acc[1:] != mem_acc[:-1])))
             first_seen = np.zeros(nmem, dtype=np.int64)
@@ -2943,7 +2956,7 @@ class _Kernel:
             return
         base = int(months[0][:4]) * 12 + int(months[0][5:]) - 1
         nm = len(months)
-        acc = np.flatnonzero(self.e_valid & ~np.isin(self.e_type, ADDED))  # the history's events
+        acc = np.flatnonzero(self.e_valid & ~is_one_of(self.e_type, ADDED))  # the history's events
         if not len(acc):
             return
         first_acc = np.full(self.nmem, -1, dtype=np.int64)
