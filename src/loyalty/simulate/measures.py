@@ -147,10 +147,12 @@ class Orders:
         keyed = self.order >= 0
         if not len(ok) or not keyed.any():
             return ok
-        keyed &= np.isin(self.order, self.ret_order[self.ret_order >= 0])  # only orders a return names
+        width = int(max(self.order.max(), self.ret_order.max())) + 1
+        named = np.zeros(width, dtype=bool)  # only orders a return names (codes: a table, not np.isin's sort)
+        named[self.ret_order[self.ret_order >= 0]] = True
+        keyed &= named[np.maximum(self.order, 0)]
         if not keyed.any():
             return ok
-        width = int(max(self.order.max(), self.ret_order.max())) + 1
         pkey = self.member[keyed] * width + self.order[keyed]
         ptime = self.time[keyed]
         by = np.lexsort((ptime, pkey))
