@@ -19,7 +19,8 @@ from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.run import load_program
 from loyalty.simulate.scenario import Scenario
 from loyalty.simulate.vector import Unsupported, simulate_vector, supports
-from loyalty.runtime.arrays import moments_in_earning_order, segment_ids, segmented_cummax, segmented_cumsum
+from loyalty.runtime.arrays import (moments_in_earning_order, row_any, row_sums, segment_ids, segmented_cummax,
+                                    segmented_cumsum)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1640,6 +1641,18 @@ def test_segmented_scans(segments):
 
 
 @settings(max_examples=100, deadline=None)
+@given(table=st.integers(1, 5).flatmap(lambda width: st.lists(
+    st.lists(st.integers(-2**62, 2**62), min_size=width, max_size=width), max_size=8)))
+def test_row_sums_and_row_any(table):
+    """The per-event sums over a few rule slots, column by column, as numpy's reduction along each row (int64
+    wrapping alike) and its any."""
+    width = len(table[0]) if table else 3
+    values = np.array(table, dtype=np.int64).reshape(len(table), width)
+    assert row_sums(values).tolist() == values.sum(axis=1).tolist()
+    assert row_any(values > 0).tolist() == (values > 0).any(axis=1).tolist()
+
+
+@settings(max_examples=100, deadline=None)
 @given(segments=st.lists(st.lists(st.integers(-2 * 10**17, 2 * 10**17), min_size=1, max_size=8), min_size=1,
                          max_size=6))
 def test_moments_in_earning_order(segments):
@@ -1681,6 +1694,32 @@ def test_irregular_grouping_routes_the_same_members_and_matches_the_scalar(progr
     assert fast.tolist() == _irregular_members_by_lexsort(krows, starts).tolist()
     plan, vec, ref = _both(path, prog, history)
     assert vec.canonical() == ref.canonical()
+
+
+def test_irregular_members_found_by_a_key_repeated_at_one_moment(programs):
+    """Two returns of one order at one moment with a purchase between them, and two order-less purchases at one
+    moment with a keyed one between: irregular (the scalar groups them by key) though every keyed purchase's
+    order is new; a member whose keys never repeat is not."""
+    from loyalty.simulate.vector.kernel import _irregular_members, _irregular_members_by_lexsort, _Rows
+
+    path, prog = programs[0]
+    rows = [["A", "2024-01-02T10:00", "purchase", "O1", "basic wash", "", "1", "35.00", "", ""],
+            ["A", "2024-01-03T10:00", "return", "O1", "basic wash", "", "1", "0.00", "", ""],
+            ["A", "2024-01-03T10:00", "purchase", "O2", "coffee", "", "1", "6.00", "", ""],
+            ["A", "2024-01-03T10:00", "return", "O1", "basic wash", "", "1", "0.00", "", ""],
+            ["B", "2024-01-02T10:00", "purchase", "", "basic wash", "", "1", "35.00", "", ""],
+            ["B", "2024-01-02T10:00", "purchase", "O3", "coffee", "", "1", "6.00", "", ""],
+            ["B", "2024-01-02T10:00", "purchase", "", "coffee", "", "1", "6.00", "", ""],
+            ["C", "2024-01-02T10:00", "purchase", "O4", "basic wash", "", "1", "35.00", "", ""],
+            ["C", "2024-01-02T10:00", "return", "O4", "basic wash", "", "1", "0.00", "", ""],
+            ["C", "2024-01-02T11:00", "purchase", "O5", "coffee", "", "1", "6.00", "", ""]]
+    cols = {h: [r[i] or None for r in rows] for i, h in enumerate(HEADER)}
+    history = build_history(cols, "moment.csv", 2,
+                            ReadOptions(minor_units=prog.exponent, currency=prog.currency, timezone=prog.timezone))
+    krows = _Rows(history, prog)
+    found = _irregular_members(krows)
+    assert found.tolist() == _irregular_members_by_lexsort(krows, np.flatnonzero(krows.new & krows.grouped)).tolist()
+    assert sorted(history.values_of("member", found)) == ["A", "B"]
 
 
 # program-wide budgets on points per spend and on multipliers: a points budget and one counted at cost, which

@@ -35,9 +35,7 @@ def _key(*parts: Optional[str]) -> str:
 
 def count_rows(history, result: SimResult) -> SimResult:
     """Add the history's rows, counted by what coverage compares with the program, to `result`."""
-    import numpy as np
-
-    from loyalty.runtime.arrays import distinct_sums  # dictionary codes: a small range, counted without a sort
+    from loyalty.runtime.arrays import distinct_sums, is_one_of  # distinct_sums: codes in a small range, no sort
 
     n = len(history)
     if not n:
@@ -54,11 +52,10 @@ def count_rows(history, result: SimResult) -> SimResult:
     for code, count in zip(*distinct_sums(kind)):
         add(_key("type", kinds[code] if code >= 0 else None), int(count))
     # order lines: (item, category as written) pairs
-    line_codes = [kinds.index(t) for t in _LINE_TYPES if t in kinds]
-    lines = np.isin(kind, line_codes)
+    lines = is_one_of(kind, [kinds.index(t) for t in _LINE_TYPES if t in kinds])
     if lines.any():
         width = int(cat_codes.max()) + 2 if len(cat_codes) else 1
-        pairs = (item_codes[lines] + 1) * width + (cat_codes[lines] + 1)
+        pairs = ((item_codes + 1) * width + (cat_codes + 1)).compress(lines)  # (one selection, not one per column)
         uniq, counts = distinct_sums(pairs)
         items = _texts(history, "item", uniq // width - 1)
         cats = _texts(history, "category", uniq % width - 1)

@@ -109,15 +109,14 @@ class Orders:
         self.history = h
         buy = ev_kind == code.get("purchase", -2)
         ret = ev_kind == code.get("return", -2)
-        # purchases by (member, time): each member's orders in time order
+        # purchases by member, each member's orders one run in time order: as the rows are (grouped by member,
+        # in time order), unless irregular members' events were added at the end: then by (member code, time)
         p = firsts[buy]
         by = None
-        if len(p) > 1:  # usually in row order already: rows are sorted by member and time
+        if len(p) > 1:
             mp, tp = member[p], time[p]
-            if not np.all((mp[1:] > mp[:-1]) | ((mp[1:] == mp[:-1]) & (tp[1:] >= tp[:-1]))):
-                by = _member_blocks_in_code_order(mp, tp)
-                if by is None:
-                    by = np.lexsort((tp, mp))
+            if not _in_member_blocks(mp, tp):
+                by = np.lexsort((tp, mp))
                 p = p[by]
         self.member = member[p]
         self.time = time[p]
@@ -148,10 +147,12 @@ class Orders:
         keyed = self.order >= 0
         if not len(ok) or not keyed.any():
             return ok
-        keyed &= np.isin(self.order, self.ret_order[self.ret_order >= 0])  # only orders a return names
+        width = int(max(self.order.max(), self.ret_order.max())) + 1
+        named = np.zeros(width, dtype=bool)  # only orders a return names (codes: a table, not np.isin's sort)
+        named[self.ret_order[self.ret_order >= 0]] = True
+        keyed &= named[np.maximum(self.order, 0)]
         if not keyed.any():
             return ok
-        width = int(max(self.order.max(), self.ret_order.max())) + 1
         pkey = self.member[keyed] * width + self.order[keyed]
         ptime = self.time[keyed]
         by = np.lexsort((ptime, pkey))
@@ -167,26 +168,18 @@ class Orders:
         return self.history.values_of("member", codes)
 
 
-def _member_blocks_in_code_order(member, time):
-    """The order np.lexsort((time, member)) gives, when each member's entries are one block already in time
-    order (a history's rows are grouped by member, whose codes need not ascend): the blocks by member code,
-    without sorting every entry. None when they are not."""
+def _in_member_blocks(member, time) -> bool:
+    """Whether each member's entries are one block, in time order (a history's rows are): what the customer
+    measures need of their orders (each customer's one run), so they are read as they are, unsorted."""
     import numpy as np
 
-    n = len(member)
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(member[1:], member[:-1], out=new[1:])
-    if not np.all(new[1:] | (time[1:] >= time[:-1])):
-        return None
-    starts = np.flatnonzero(new)
-    codes = member[starts]
-    by_code = np.argsort(codes, kind="stable")
-    if len(codes) > 1 and not np.all(codes[by_code][1:] > codes[by_code][:-1]):
-        return None  # a member in two blocks
-    lengths = np.diff(np.append(starts, n))[by_code]
-    placed = np.cumsum(lengths) - lengths  # where each block starts once sorted
-    return np.repeat(starts[by_code] - placed, lengths) + np.arange(n)
+    from loyalty.runtime.arrays import distinct_sums
+
+    same = member[1:] == member[:-1]
+    if not np.all(~same | (time[1:] >= time[:-1])):
+        return False
+    heads = member[np.flatnonzero(np.concatenate(([True], ~same)))]  # each block's member
+    return int(distinct_sums(heads)[1].max()) == 1
 
 
 def lapse_gaps(scenario) -> tuple[int, ...]:
@@ -244,18 +237,18 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     value = np.add.reduceat(o.total, buyer_starts) if n else np.zeros(0, np.int64)
     buyers = o.member[buyer_starts]
     if o.accepted.any():
-        np.add.at(value, np.searchsorted(buyers, o.ret_member[o.accepted]), -o.ret_total[o.accepted])
+        buyer_of = np.zeros(int(buyers.max()) + 1, dtype=np.int64)  # member code -> her place among the buyers
+        buyer_of[buyers] = np.arange(len(buyers))
+        np.add.at(value, buyer_of[o.ret_member[o.accepted]], -o.ret_total[o.accepted])
     _observe_all(result, VALUES, value)
 
     # ---------------------------------------------------------------- by month
-    months_wide = 1 << 20  # month numbers (years 1000 to 8999) shifted to be >= 0 fit in 20 bits
-    shift = 12 * 1000
-    member_month = o.member * months_wide + (month + shift) if n else np.zeros(0, np.int64)
-    if n > 1 and np.all(member_month[1:] >= member_month[:-1]):  # as usual: orders by member, then time
-        member_month = member_month[np.append(True, member_month[1:] != member_month[:-1])]
-    else:
-        member_month = np.unique(member_month)
-    pair_member, pair_month = member_month // months_wide, member_month % months_wide - shift
+    # each customer's months with an order: her orders are one run in time order (Orders), so a pair starts
+    # where the member or the month changes
+    first_in_month = np.ones(n, dtype=bool)
+    if n:
+        first_in_month[1:] = (o.member[1:] != o.member[:-1]) | (month[1:] != month[:-1])
+    pair_member, pair_month = o.member[first_in_month], month[first_in_month]
     add_by(_MONTH, "buyers", month_text, pair_month)
     add_by(_MONTH, "new", month_text, month[new_member])
     gaps = lapse_gaps(plan.scenario)
@@ -332,7 +325,7 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     for segment, mask in ((ENROLLED, enrolled), (NOT_ENROLLED, ~enrolled)):
         add(_SEGMENT, segment, "orders", mask.sum())
         add(_SEGMENT, segment, "gross", o.total[mask].sum())
-        # o.member is sorted (orders by member, then time): each customer's orders are one run
+        # each customer's orders are one run (Orders)
         members_in = o.member[mask]
         runs = np.flatnonzero(np.append(True, members_in[1:] != members_in[:-1])) if len(members_in) else members_in
         counts = np.diff(np.append(runs, len(members_in)))

@@ -87,17 +87,16 @@ def vector_discount_rules(kern) -> None:
     what it refused is `kern.discount_refused` per rule."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, segmented_cumsum
+    from loyalty.runtime.arrays import segmented_cumsum
     from loyalty.runtime.mechanics.stacking import vector_lost
 
-    r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     paid = kern.paid
     kern.discount_refused = {}
     # stacking (mechanics/stacking.py): each discount's worth on the lines as the phase begins decides who wins
     start = paid.copy()
 
     def lines_of(r):
-        match = kern._line_match(r) & r_purchase
+        match = kern.purchase_lines(r)
         if r.trigger is not None:  # `on the 5th purchase` (triggers.trigger_vector_reason admits it)
             match &= vector_discount_trigger(kern, r)[kern.r_ev]
         return match

@@ -26,12 +26,11 @@ def vector_entries(kern) -> dict:
     its discounts) in whole `per`, times `entries`, where the draw's conditions hold; 0 elsewhere."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits
+    from loyalty.runtime.arrays import Unsupported, fits
 
     out = {}
-    r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     for dr in kern.prog.draws:
-        match = kern._line_match(dr) & r_purchase
+        match = kern.purchase_lines(dr)
         whole = np.add.reduceat(np.where(match, kern.paid, 0), kern.e_start) // dr.per
         if not fits(int(whole.max(initial=0)), dr.entries):
             raise Unsupported("amounts too large for 64-bit draw entries")

@@ -305,12 +305,11 @@ def vector_points(kern) -> None:
     as the scalar `_earn_staged`), for every tier the member might hold (index 0: no tier)."""
     import numpy as np
 
-    from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, SIGNUP, TIMER, Unsupported, div_round, fits
+    from loyalty.runtime.arrays import CUSTOM, REFERRAL, SIGNUP, TIMER, Unsupported, div_round, fits
     from loyalty.runtime.mechanics.winback import POINT_TIMERS
 
     prog = kern.prog
     tiers = prog.tiers.tiers if prog.tiers else ()
-    r_counted = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     mults = kern.mults
     kern.ptab = {}
     rows = kern.ptab_rows  # the tiers' rows this pass reads (None: all)
@@ -342,7 +341,7 @@ def vector_points(kern) -> None:
             stages = vector_visit_stages(kern, r, mine, D, tier_factors, mode, rows)
             _vector_parts(kern, r, stages)
             continue
-        match = kern._line_match(r) & r_counted
+        match = kern.purchase_lines(r)
         any_line = np.add.reduceat(match.astype(np.int64), kern.e_start) > 0
         if kind.scope == "line":  # each line rounded on its own: only the matching lines, summed per event
             lines = np.flatnonzero(match)

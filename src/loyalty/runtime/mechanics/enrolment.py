@@ -154,12 +154,10 @@ class VectorEnrolment:
     def counted(self, kern):
         """Per event, whether it counts: a member event at or after her moment; any event of a customer who
         never joins does not (the scalar replay leaves her out)."""
-        import numpy as np
-
-        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, REFERRAL_QUALIFIED, REFERRED, VISIT
+        from loyalty.runtime.arrays import CUSTOM, PURCHASE, REFERRAL, REFERRAL_QUALIFIED, REFERRED, VISIT, is_one_of
 
         # MEMBER_EVENTS as the kernel's codes: the referral pass's `referred` and `referral_qualified` too
-        member_event = np.isin(kern.e_type, [PURCHASE, VISIT, CUSTOM, REFERRAL, REFERRED, REFERRAL_QUALIFIED])
+        member_event = is_one_of(kern.e_type, [PURCHASE, VISIT, CUSTOM, REFERRAL, REFERRED, REFERRAL_QUALIFIED])
         ok = ~member_event | (kern.e_time >= self.counts_from[kern.e_mem])
         return ok & ~self.never[kern.e_mem]
 

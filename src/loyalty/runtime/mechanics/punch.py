@@ -149,13 +149,12 @@ def vector_discounts(kern) -> None:
     (`punch_cards`) and made again only when the matched lines or the returned units differ."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even
+    from loyalty.runtime.arrays import Unsupported, fits, half_even
 
     paid = kern.paid  # after the discount rules (discount.vector_discount_rules), lowered here in place
-    r_purchase = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
     cards = kern.__dict__.setdefault("punch_cards", {})
     for r in kern.punch_rules:
-        match = kern._line_match(r) & r_purchase
+        match = kern.purchase_lines(r)
         back = kern.punch_back[r.index]
         card = cards.get(r.index)
         if card is None or not (np.array_equal(card.match, match) and np.array_equal(card.back, back)):
