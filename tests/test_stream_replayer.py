@@ -163,8 +163,9 @@ def slowly(self):  # this process reads slowly: the signal comes mid-run
         time.sleep(0.2)
         yield batch
 stream.GroupedReader._histories = slowly
-from loyalty.cli import main
-sys.exit(main(["simulate", {program!r}, {history!r}, "--grouped", "--jobs", "2", "--format", "json"]))
+if __name__ == "__main__":  # (the worker is spawned: it imports this file again, and must not run the command)
+    from loyalty.cli import main
+    sys.exit(main(["simulate", {program!r}, {history!r}, "--grouped", "--jobs", "2", "--format", "json"]))
 """
 
 
