@@ -36,6 +36,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_PIPE = 141  # standard output closed by its reader (`| head`): what a shell reports for a command SIGPIPE ended
+
+
+class _PipeClosed(Exception):
+    """Standard output's reader has gone (`loyalty simulate ... | head`)."""
 
 
 class LazyGroup(click.Group):
@@ -51,6 +56,12 @@ class LazyGroup(click.Group):
         from loyalty.commands._common import add_verbosity_options  # -q/--verbose on every command
 
         return add_verbosity_options(importlib.import_module(module_name).command)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as err:  # past click's own handling of EPIPE, which exits 1 ("the input is wrong")
+            raise _PipeClosed() from err
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -104,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("loyalty: interrupted", err=True)
         return 130
+    except _PipeClosed:
+        _quiet_stdout()
+        return EXIT_PIPE
+    except OSError as err:  # the machine refused (a full disk, an I/O error): not a bug, and not the input
+        return _refused(err)
     except Exception as err:  # a bug; say so plainly (the message may quote the user's data)
         from loyalty.terminal import visible
 
@@ -111,6 +127,30 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("This is a bug in loyalty; please report it with the command you ran.", err=True)
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _refused(err: OSError) -> int:
+    """A located message for an error of the system (ENOSPC writing the report, EIO), exit 1. Standard output
+    is left for /dev/null: the interpreter's own last flush of a full disk would print a traceback."""
+    from loyalty.terminal import visible
+
+    where = f" ({visible(str(err.filename))})" if err.filename else ""
+    click.echo(f"loyalty: the system refused: {visible(err.strerror or str(err))}{where}", err=True)
+    click.echo("Nothing in the input is wrong: free some space or write elsewhere (--out, -o), then run again.",
+               err=True)
+    _quiet_stdout()
+    return EXIT_INPUT
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's captured output): nothing will flush there
+        pass
 
 
 def run() -> None:

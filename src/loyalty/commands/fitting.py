@@ -126,3 +126,9 @@ class FittingConsole(Console):
                 super().print(obj, **kwargs)
             return
         super().print(*laid_out, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        # rich's own answer is SystemExit(1), "the input is wrong": the reader of a pipe going away (`| head`)
+        # goes to cli.main as the BrokenPipeError it is (exit 141)
+        self.quiet = True
+        raise BrokenPipeError()
