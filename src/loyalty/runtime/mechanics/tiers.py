@@ -195,13 +195,13 @@ def vector_tier_discount(kern) -> None:
     per tier the discount of each event (`kern.tier_discounts`), rounded half to even per line."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, Unsupported, fits, half_even
+    from loyalty.runtime.arrays import Unsupported, fits, half_even
 
     kern.tier_discounts = {}
     tiers = kern.prog.tiers
     if tiers is None or all(t.discount is None for t in tiers.tiers):
         return
-    rows = (kern.r_type == PURCHASE) & kern.e_running[kern.r_ev]
+    rows = kern._r_purchase_running  # (the rows of running purchases, as every line step reads them)
     r_tier = kern.tier_guess[kern.r_ev]
     for t in tiers.tiers:
         if t.discount is None:
