@@ -257,7 +257,7 @@ class VectorTiers:
         import numpy as np
 
         from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REFERRAL, REFERRAL_QUALIFIED, REFERRED, RETURN, SIGNUP,
-                                            VISIT, period_code)
+                                            VISIT, is_one_of, period_code)
 
         prog = kern.prog
         self.kern, self.tiers, self.tier, self.value = kern, prog.tiers, tier, value
@@ -267,8 +267,8 @@ class VectorTiers:
         nmem = kern.nmem
         # events after which the scalar plan calls `upgrade_to`: accepted, while the program runs, of a type
         # that can move the metric (a purchase, visit, signup, action or referral)
-        self.upgrades = kern.e_valid & kern.e_running & np.isin(kern.e_type, [PURCHASE, VISIT, SIGNUP, REFERRAL,
-                                                                               CUSTOM, REFERRED, REFERRAL_QUALIFIED])
+        self.upgrades = kern.e_valid & kern.e_running & is_one_of(kern.e_type, [PURCHASE, VISIT, SIGNUP, REFERRAL,
+                                                                                 CUSTOM, REFERRED, REFERRAL_QUALIFIED])
         self.returns = kern.e_valid & kern.e_counted & (kern.e_type == RETURN)  # (enrolment: one not counted)
         self.free = free_metric
         if self.window is not None:
