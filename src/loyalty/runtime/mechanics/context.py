@@ -89,8 +89,15 @@ def _event_only(e: dict, state: tuple = ()) -> bool:
 
 
 # the actions whose vectorised steps run after the kernel has settled the members' spend, so their conditions
-# may read it (the punch cards' and spend earning's item matches are read by the returns before)
+# may read it (the punch cards' and staged earning's matches, points per visit included, are read by the returns
+# before: `reads_spend_too_early`)
 SPEND_READERS = ("discount", "discount_each", "discount_order", "fixed_price", "discount_scale", "give", "earn_fixed", "earn_per_event")
+
+
+def reads_spend_too_early(doc: dict, action: Optional[str]) -> bool:
+    """Whether the kernel would read a rule's `when lifetime spend` before it has settled the spend: an action
+    not in SPEND_READERS, or points per visit (earned by the staged tables, whose matches the returns read)."""
+    return action not in SPEND_READERS or (action == "earn_per_event" and doc["action"].get("event") == "visit")
 
 
 def reads_measure(e: dict, measure: str) -> bool:
@@ -121,7 +128,7 @@ BALANCE_READERS = ("give",)
 def condition_vector_reason(doc: dict, what: str) -> Optional[str]:
     """Why the kernel cannot evaluate the conditions of a compiled rule or draw (`doc`), or None."""
     action = doc.get("action", {}).get("type")
-    if reads_lifetime_spend(doc) and action is not None and action not in SPEND_READERS:
+    if reads_lifetime_spend(doc) and action is not None and reads_spend_too_early(doc, action):
         return f"{what} {doc['name']!r} ({action}) has a condition on the lifetime spend: not vectorised yet"
     balance = balance_conditions(doc)
     if balance and (action not in BALANCE_READERS or doc.get("trigger")):
