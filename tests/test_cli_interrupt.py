@@ -35,6 +35,34 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def signal_while_children_work(proc, watched, settle: float, how, what: str) -> None:
+    """Send `how` to the command `proc` once `watched()` (its children to watch) finds some and they have worked
+    `settle` seconds: it exits 143 on SIGTERM (killed by the signal otherwise) and they are gone within 5 s
+    (`what`: the failure's words). Whatever is left behind by a failure is killed."""
+    found: list = []
+    try:
+        deadline = time.monotonic() + 90
+        while not found and proc.poll() is None and time.monotonic() < deadline:
+            found = watched()
+            time.sleep(0.05)
+        assert found and proc.poll() is None
+        time.sleep(settle)
+        proc.send_signal(how)
+        assert proc.wait(timeout=30) == (143 if how == signal.SIGTERM else -how)
+        deadline = time.monotonic() + 5
+        while any(alive(c) for c in found) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(c) for c in found), what
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for child in found:  # (one left behind by a failure: not for minutes)
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to see the workers start")
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_with_workers_stops_within_two_seconds_and_exits_130(tmp_path, how):

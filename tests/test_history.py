@@ -286,6 +286,19 @@ def _outcome(path, options):
             h.member_slices(), h.event_index())
 
 
+def _fast_equals_careful(path, options):
+    """The one-pass read's outcome (`_outcome`), asserted equal to the careful reader's; returned."""
+    fast = _outcome(path, options)
+    original = _history._read_plain_csv
+    _history._read_plain_csv = lambda p, o: None
+    try:
+        careful = _outcome(path, options)
+    finally:
+        _history._read_plain_csv = original
+    assert fast == careful
+    return fast
+
+
 @settings(max_examples=50, deadline=None)
 @given(rows=st.lists(st.fixed_dictionaries(_cells), min_size=0, max_size=25), skip=st.booleans())
 def test_one_pass_reader_gives_what_the_careful_reader_gives(tmp_path_factory, rows, skip):
@@ -296,14 +309,7 @@ def test_one_pass_reader_gives_what_the_careful_reader_gives(tmp_path_factory, r
     path.write_text(",".join(names) + "\n" + "".join(",".join(r[n] for n in names) + "\n" for r in rows),
                     encoding="utf-8")
     options = ReadOptions(on_bad_row="skip" if skip else "stop", timezone="Europe/Oslo")
-    fast = _outcome(path, options)
-    original = _history._read_plain_csv
-    _history._read_plain_csv = lambda p, o: None
-    try:
-        careful = _outcome(path, options)
-    finally:
-        _history._read_plain_csv = original
-    assert fast == careful
+    _fast_equals_careful(path, options)
 
 
 def test_a_plain_file_is_read_in_one_pass():
@@ -631,13 +637,6 @@ def test_text_read_as_bytes_gives_what_the_careful_reader_gives(tmp_path, bom, s
     ).encode("utf-8"))
     options = ReadOptions(on_bad_row="skip" if skip else "stop", timezone="Europe/Oslo")
     assert _history._read_plain_csv(path, ReadOptions(on_bad_row="skip")) is not None  # (the one-pass way)
-    fast = _outcome(path, options)
-    original = _history._read_plain_csv
-    _history._read_plain_csv = lambda p, o: None
-    try:
-        careful = _outcome(path, options)
-    finally:
-        _history._read_plain_csv = original
-    assert fast == careful
+    fast = _fast_equals_careful(path, options)
     if skip:
         assert "café" in fast[0]["item"] and "wash, wax" in fast[0]["item"] and "Bølgen" in fast[0]["store"]

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import tempfile
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -445,35 +444,15 @@ def test_a_parent_ended_while_its_copy_works_leaves_no_process_behind(tmp_path, 
     "terminated"; its default action left the copy behind), which stops the copy."""
     import subprocess
     import sys
-    import time
 
-    from test_cli_interrupt import alive, children
+    from test_cli_interrupt import children, signal_while_children_work
 
     program, history = _example("car_wash")
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER.format(src=str(ROOT / "src"), program=program, history=history), encoding="utf-8")
     said = tempfile.TemporaryFile()  # (not pipes: a copy left behind would hold them open, a read waiting)
     proc = subprocess.Popen([sys.executable, str(driver)], stdout=said, stderr=subprocess.STDOUT)
-    copies: list = []
-    try:
-        deadline = time.monotonic() + 90
-        while not children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        copies = children(proc.pid)
-        assert copies and proc.poll() is None
-        time.sleep(0.5)  # the copy is in its pass
-        proc.send_signal(how)
-        assert proc.wait(timeout=30) == (143 if how == signal.SIGTERM else -how)
-        deadline = time.monotonic() + 5
-        while any(alive(c) for c in copies) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(alive(c) for c in copies), "the copy outlived its parent"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        for copy in copies:  # (one left behind by a failure: not for 300 s)
-            with suppress(OSError):
-                os.kill(copy, signal.SIGKILL)
+    signal_while_children_work(proc, lambda: children(proc.pid), 0.5, how, "the copy outlived its parent")
     said.seek(0)
     output = said.read().decode()
     assert "Traceback" not in output, output

@@ -5,7 +5,6 @@ stops the run with a plain message, never a traceback or a hang."""
 import json
 import os
 import signal
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -177,9 +176,8 @@ def test_a_run_ended_by_a_signal_leaves_no_worker_behind(tmp_path, how):
     import subprocess
     import sys
     import tempfile
-    import time
 
-    from test_cli_interrupt import alive, children
+    from test_cli_interrupt import children, signal_while_children_work
 
     program, history = _generated("car_wash", tmp_path)
     driver = tmp_path / "driver.py"
@@ -187,27 +185,10 @@ def test_a_run_ended_by_a_signal_leaves_no_worker_behind(tmp_path, how):
                       encoding="utf-8")
     said = tempfile.TemporaryFile()  # (not a pipe: a worker left behind would hold it open)
     proc = subprocess.Popen([sys.executable, str(driver)], stdout=said, stderr=subprocess.STDOUT)
-    workers: list = []
-    try:
-        deadline = time.monotonic() + 90
-        while not workers and proc.poll() is None and time.monotonic() < deadline:
-            workers = [c for c in children(proc.pid) if "resource_tracker" not in
-                       Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
-            time.sleep(0.05)
-        assert workers and proc.poll() is None
-        time.sleep(1.0)  # batches are being replayed
-        proc.send_signal(how)
-        assert proc.wait(timeout=30) == (143 if how == signal.SIGTERM else -how)
-        deadline = time.monotonic() + 5
-        while any(alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(alive(w) for w in workers), "the worker outlived the command"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        for worker in workers:
-            with suppress(OSError):
-                os.kill(worker, signal.SIGKILL)
+    signal_while_children_work(
+        proc, lambda: [c for c in children(proc.pid)
+                       if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")],
+        1.0, how, "the worker outlived the command")  # (1 s: batches are being replayed)
     said.seek(0)
     output = said.read().decode()
     assert "Traceback" not in output, output
