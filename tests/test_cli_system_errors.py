@@ -41,3 +41,20 @@ def test_a_pipe_closed_by_its_reader_ends_quietly_with_141(args):
     assert proc.wait(timeout=120) == 141, err
     assert first.strip()
     assert err == ""
+
+
+def test_another_system_error_is_a_message_without_the_free_space_hint(monkeypatch, capsys):
+    import errno
+
+    from loyalty import cli
+    from loyalty.simulate import run
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", str(HISTORY))
+
+    monkeypatch.setattr(run, "read_inputs", broken)
+    monkeypatch.setattr(cli, "_quiet_stdout", lambda: None)  # (pytest holds standard output)
+    assert cli.main(["simulate", str(PROGRAM), str(HISTORY)]) == 1
+    err = capsys.readouterr().err
+    assert "the system refused: Input/output error" in err and "car_wash.csv" in err
+    assert "free some space" not in err and "internal error" not in err

@@ -134,10 +134,15 @@ def _refused(err: OSError) -> int:
     is left for /dev/null: the interpreter's own last flush of a full disk would print a traceback."""
     from loyalty.terminal import visible
 
+    import errno
+
     where = f" ({visible(str(err.filename))})" if err.filename else ""
     click.echo(f"loyalty: the system refused: {visible(err.strerror or str(err))}{where}", err=True)
-    click.echo("Nothing in the input is wrong: free some space or write elsewhere (--out, -o), then run again.",
-               err=True)
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):  # (only then is "free some space" the way out)
+        hint = "Nothing in the input is wrong: free some space or write elsewhere (--out, -o), then run again."
+    else:
+        hint = "Check the path named, its permissions and the device, then run again."
+    click.echo(hint, err=True)
     _quiet_stdout()
     return EXIT_INPUT
 
