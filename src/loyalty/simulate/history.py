@@ -453,6 +453,34 @@ class ReadOptions:
     referrals: bool = False
     # the program's tiers as (name, has a fee) pairs: a fee row must name a paid tier (fee_problem); None: no check
     tiers: Optional[tuple] = None
+    # the columns (canonical names) the run reads, besides the required ones; None: every column of the file. Any
+    # other column is not converted, so its values are not read and not checked (docs/limits.md); it reads as
+    # empty (`History`). `loyalty simulate` leaves out what the program and its report never read (run.py
+    # `history_columns`): Arrow's conversion of one text column is ~0.07 s of CPU per 1M rows.
+    only: Optional[frozenset] = None
+
+
+def headers_read(names: list[str], options: ReadOptions, file: str) -> list[str]:
+    """The headers of `names` (a file's header, in its order) whose columns are read under `options.only`. All of
+    them when a mapping or a required column cannot be resolved: the reader then reports that, as it would
+    without `only`."""
+    if options.only is None:
+        return names
+    try:
+        resolved = _resolved_read(names, options, file)
+    except HistoryError:
+        return names
+    wanted = set(resolved.values())
+    return [name for name in names if name in wanted]
+
+
+def _resolved_read(names: list[str], options: ReadOptions, file: str) -> dict[str, str]:
+    """canonical column -> header, for the columns read (`ReadOptions.only`); `names`: the file's whole header, so
+    a mapping to a header the file does not have is an error whether or not its column is read."""
+    resolved = _resolve_columns(names, options.columns, file)
+    if options.only is None:
+        return resolved
+    return {key: header for key, header in resolved.items() if key in options.only or key in REQUIRED_COLUMNS}
 
 
 def parse_column_mapping(text: str) -> dict[str, str]:
@@ -839,10 +867,12 @@ def _read_history(path: Path, options: ReadOptions) -> History:
                 if any(r[0] is None or r[0] < 1 for r in ragged):
                     ragged = _locate_rows(path, ragged)
     ragged = sorted(ragged, key=lambda r: r[0] or 0)
+    header = list(cols)
+    cols = {name: cols[name] for name in headers_read(header, options, str(path))}  # (not decoded, so not checked)
     try:
         if is_csv or any(_is_bytes(c) for c in cols.values()):
             cols, lines, not_utf8, examples = decode_columns(cols, lines, first_row, str(path), options)
-        history = build_history(cols, str(path), first_row, options, lines=lines)
+        history = build_history(cols, str(path), first_row, options, lines=lines, header=header)
     except HistoryError as err:
         # stop at the first bad row in the file, whichever kind it is
         if ragged and err.line is not None and ragged[0][0] and ragged[0][0] < err.line:
@@ -866,12 +896,16 @@ def _read_history(path: Path, options: ReadOptions) -> History:
 def history_from_table(table, name: str, options: ReadOptions = ReadOptions()) -> History:
     """A history from an Arrow table in memory (pandas and polars DataFrames arrive as one), read exactly as a
     Parquet file's rows are: the same columns, parsing and checks; a bad row is named by its row (from 1)."""
+    header = list(table.column_names)
+    if options.only is not None:
+        kept = set(headers_read(header, options, name))
+        table = table.select([i for i, column in enumerate(header) if column in kept])
     cols = table_text_columns(table, Path(name), as_bytes=True)
     not_utf8: Counter = Counter()
     examples: list[BadRow] = []
     if any(_is_bytes(c) for c in cols.values()):
         cols, _, not_utf8, examples = decode_columns(cols, None, 1, name, options)
-    history = refuse_reused_orders(build_history(cols, name, 1, options), options)
+    history = refuse_reused_orders(build_history(cols, name, 1, options, header=header), options)
     if not_utf8:
         history.skipped.update(not_utf8)
         history.bad_rows = sorted(examples + history.bad_rows, key=lambda b: b.row)[:options.max_examples]
@@ -980,11 +1014,14 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    names = header_names(path, options.delimiter)
+    header = header_names(path, options.delimiter)
     try:
-        resolved = _resolve_columns(names, options.columns, str(path))
+        resolved = _resolved_read(header, options, str(path))
     except HistoryError:
         return None  # the careful reader says so, after what it checks first
+    # the columns the run reads (`ReadOptions.only`): Arrow still splits every field of a row (so a row of the
+    # wrong width is found), but converts only these
+    names = headers_read(header, options, str(path))
     time_header = resolved["time"]
     # ids that are mostly distinct (an order's, an event's) are read as plain text and encoded after the sort
     # by member, a range of members at a time (`_encoded_by_member`): read dictionary-encoded, each of Arrow's
@@ -1011,10 +1048,10 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: when if name == time_header else pa.string() if name in distinct else text
-                              for name in names},
+                              for name in names}, include_columns=names,
                 strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=False),
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):  # (KeyError: no such column)
         return None
     if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
@@ -1044,7 +1081,7 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
             values = column.dictionary if pa.types.is_dictionary(column.type) else column
             if pa.types.is_string(values.type) and pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
                 return None
-    return build_history(cols, str(path), 2, options)
+    return build_history(cols, str(path), 2, options, header=header)
 
 
 def _utf8_dictionary(column):
@@ -1422,14 +1459,15 @@ def _no_text(n: int):
 
 
 def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
-                  lines: Optional[list[int]] = None) -> History:
+                  lines: Optional[list[int]] = None, header: Optional[list[str]] = None) -> History:
     """Validate and sort text columns (as read from a file: lists or Arrow arrays) into a History.
 
     Every column is validated and converted for all rows at once, text columns through
     their distinct values (dictionary-encoded: trimming, event types, amounts and
     quantities are parsed once per distinct value); a row the fast path cannot take (a
     bad value, or a valid but unusual layout) is parsed on its own by the exact per-value
-    parsers, which either accept it or name its row, column and value.
+    parsers, which either accept it or name its row, column and value. `header`: the file's whole header when
+    `cols` holds only the columns read (`headers_read`); a column not read (`ReadOptions.only`) is empty.
     """
     import numpy as np
     import pyarrow as pa
@@ -1437,8 +1475,7 @@ def build_history(cols: dict, file: str, first_row: int, options: ReadOptions,
 
     from loyalty.simulate.columns import arrow, numbers, strings, valid
 
-    names = list(cols)
-    resolved = _resolve_columns(names, options.columns, file)
+    resolved = _resolved_read(header or list(cols), options, file)
     raw = {key: _named_array(cols[header], file, header) for key, header in resolved.items()}
     n = len(raw["member"])
     text = {key: _clean(raw[key]) if key in raw else _no_text(n)

@@ -10,8 +10,8 @@ from typing import Mapping, Optional, Sequence
 from loyalty.runtime.program import CompiledProgram
 from loyalty.simulate.engine import Plan, make_plan, program_info
 from loyalty.simulate.errors import InputError
-from loyalty.simulate.history import (DELIMITER_NAMES, History, HistoryError, ReadOptions, parse_column_mapping,
-                                      read_attributes, read_history)
+from loyalty.simulate.history import (COLUMN_ALIASES, DELIMITER_NAMES, History, HistoryError, ReadOptions,
+                                      parse_column_mapping, read_attributes, read_history)
 from loyalty.simulate.referrals import uses_referrals
 from loyalty.simulate.report import HistoryInfo, build_report
 from loyalty.simulate.result import SimResult, exact
@@ -82,12 +82,16 @@ class Inputs:
 
 def read_inputs(prog: CompiledProgram, history, scenario_path, columns, time_format: Optional[str],
                 delimiter: Optional[str], on_bad_row: str, history_name: str = "<table>",
-                overrides: Optional[dict] = None) -> Inputs:
+                overrides: Optional[dict] = None, only: Optional[frozenset] = None) -> Inputs:
     """The scenario and the history. `history`: a path (CSV or Parquet), or an Arrow table in memory (the Python
     API's DataFrames, loyalty/simulation.py), named `history_name` in messages and the report. `overrides`:
-    Scenario fields the command line sets (scenario_and_options)."""
+    Scenario fields the command line sets (scenario_and_options); `only`: the columns read (`ReadOptions.only`,
+    `history_columns`; None: all)."""
+    import dataclasses
+
     scenario, options = scenario_and_options(prog, scenario_path, columns, time_format, delimiter, on_bad_row,
                                              overrides)
+    options = dataclasses.replace(options, only=only)
     if isinstance(history, (str, Path)):
         from loyalty.progress import reading
 
@@ -126,6 +130,23 @@ def scenario_and_options(prog: CompiledProgram, scenario_path, columns, time_for
     return scenario, options
 
 
+def history_columns(prog: CompiledProgram) -> frozenset:
+    """The history's columns a simulation of `prog` and its report read (`ReadOptions.only`): every one but the
+    channel, unless a condition names channels (the only reader of a row's channel; coverage checks channels only
+    against those the conditions name). Store, item, category, codes and the rest feed report sections of
+    every program (by store, coverage), so they are always read. Only for a run of this one program: compare,
+    explain and sweep read the whole history."""
+    def names_channels(node) -> bool:
+        if isinstance(node, dict):
+            return node.get("kind") == "channels" or any(names_channels(v) for v in node.values())
+        if isinstance(node, (list, tuple)):
+            return any(names_channels(v) for v in node)
+        return False
+
+    every = frozenset(COLUMN_ALIASES)
+    return every if names_channels(prog.doc) else every - {"channel"}
+
+
 def _delimiter(text: str) -> str:
     text = DELIMITER_NAMES.get(text, text)
     if len(text) != 1:
@@ -161,7 +182,7 @@ def simulate_in_memory(prog: CompiledProgram, program_path: str, history, scenar
     importing = import_while_reading(kernel) if isinstance(history, (str, Path)) else None
     try:
         inputs = read_inputs(prog, history, scenario, columns, time_format, delimiter, on_bad_row, history_name,
-                             overrides)
+                             overrides, only=history_columns(prog))
     finally:  # (also after a bad history: no import left running while the process exits)
         if importing is not None:
             importing.join()
