@@ -640,3 +640,18 @@ def test_text_read_as_bytes_gives_what_the_careful_reader_gives(tmp_path, bom, s
     fast = _fast_equals_careful(path, options)
     if skip:
         assert "café" in fast[0]["item"] and "wash, wax" in fast[0]["item"] and "Bølgen" in fast[0]["store"]
+
+
+
+@pytest.mark.parametrize("width", [2, 6, 8])
+@pytest.mark.parametrize("end", [" ", "\t", "\x1f", "\x7f", "é"])
+def test_ids_keyed_as_integers_only_when_both_ends_are_printable_ascii(width, end):
+    # an id whose first or last byte is not printable ASCII may need trimming or a UTF-8 check: `_id_keys` leaves
+    # such a column to the general way (None)
+    import pyarrow as pa
+
+    plain = [f"{i:0{width}d}" for i in range(40)]
+    assert _history._id_keys(pa.array(plain, pa.string()))[2] == width
+    fill = "A" * (width - len(end.encode()))
+    for odd in (end + fill, fill + end):
+        assert _history._id_keys(pa.array(plain[:7] + [odd] + plain[8:], pa.string())) is None, (width, odd)
