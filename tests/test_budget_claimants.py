@@ -161,3 +161,20 @@ rule "a point per 10 NOK" {''')
     _, prog = _program(tmp_path_factory, "CODE_USES")
     assert any(key not in {r.budget for r in prog.rules} for key in prog.budgets)
     assert claim_rows(prog, _history(prog, 1, 10, 12)) is None
+
+
+def test_the_bar_counts_one_pass_over_the_history(monkeypatch, claimants_program):
+    """The members apart and the claimants' first pass fill the bar once; the claimants' later passes do not
+    restart it (run.py `with_progress` would, and leave it at their share)."""
+    monkeypatch.setattr(budgets, "CLAIMANTS_APART_SHARE", 1.0)
+    path, prog = claimants_program
+    seen = _calls(monkeypatch)
+    for seed in range(4):
+        history = _history(prog, seed, 30, 12)
+        plan = _plan(path, prog, history, seed)
+        counted: list = []
+        result = simulate_jobs(plan, history, 1, counted.append, kernel="vector")
+        if result.exhausted and seen["kept"]:
+            assert sum(counted) == len(history)
+            return
+    pytest.fail("no history where a budget runs out among the claimants apart")

@@ -700,7 +700,25 @@ def apart_from_claimants(plan, apart: tuple[History, History], jobs: int,
         return None
     if not len(claimants):
         return part
-    return SimResult.merge_many([part, _simulate_by_passes(plan, claimants, jobs, progress, kernel)])
+    rest = _simulate_by_passes(plan, claimants, jobs, _first_rows(progress, len(claimants)), kernel)
+    return SimResult.merge_many([part, rest])
+
+
+def _first_rows(progress: Optional[Callable[[int], None]], rows: int) -> Optional[Callable[[int], None]]:
+    """`progress` for the first `rows` rows counted only: the bar shows one pass over the history (run.py
+    `with_progress`), which the members apart and the claimants' first pass make; a later pass of the few
+    claimants would restart it and leave it at their share."""
+    if progress is None:
+        return None
+    left = [rows]
+
+    def count(n: int) -> None:
+        n = min(n, left[0])
+        left[0] -= n
+        if n:
+            progress(n)
+
+    return count
 
 
 def _simulate_by_passes(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]],
