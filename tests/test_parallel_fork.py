@@ -40,9 +40,9 @@ def always_fork(monkeypatch):
     forked = []
     real = parallel.simulate_forked
 
-    def spy(plan, history, progress=None):
+    def spy(plan, history, progress=None, one_pass=False):
         forked.append(len(history))
-        return real(plan, history, progress)
+        return real(plan, history, progress, one_pass)
 
     monkeypatch.setattr(parallel, "simulate_forked", spy)
     return forked
@@ -62,7 +62,9 @@ def test_every_example_on_the_kernel_gives_the_same_report_forked_in_two(always_
         assert two == simulate_json(*args, "--jobs", "1"), name
         if json.loads(two)["assumptions"]["kernel"] == "vector":
             forked += 1
-            assert len(always_fork) == before + 1, name
+            # (once, or twice where the members who may claim a budget are replayed apart: parallel.py
+            # `apart_from_claimants`)
+            assert len(always_fork) in (before + 1, before + 2), name
     assert forked >= 5
 
 
@@ -101,8 +103,8 @@ def test_budgets_that_run_out_are_solved_by_passes_shared_with_the_copy(always_f
     assert one.count('"ran_out": "2025-') == 2  # both budgets run out mid-history: several passes
     passes = []
     real = parallel.run_passes
-    monkeypatch.setattr(parallel, "run_passes", lambda plan, run_pass: real(
-        plan, lambda known: passes.append(known) or run_pass(known)))
+    monkeypatch.setattr(parallel, "run_passes", lambda plan, run_pass, one_pass=False: real(
+        plan, lambda known: passes.append(known) or run_pass(known), one_pass))
     assert simulate_json(program, history, "--jobs", "2") == one
     assert always_fork and len(passes) >= 2
 

@@ -55,6 +55,10 @@ def _micros(t: _dt.datetime) -> int:
 
 # passes that take every cutoff found so far as a guess, before the earliest-cutoff passes take over
 SPECULATIVE_PASSES = 4
+# the members who may claim a budget are replayed apart (`claimants_apart`) when their rows are at most this share of
+# the history's: below it the others' one pass saves most of a pass; above it two replays of parts cost about what
+# a pass of all saves (a program whose budgets do not run out takes one pass either way)
+CLAIMANTS_APART_SHARE = 0.5
 
 
 class CutoffLedger:
@@ -230,3 +234,81 @@ def claims_prefix(history, before_us: int):
     if np.isin(key[~keep[lines]], key[keep[lines]]).any():  # (the few kept lines looked up, not the many)
         return None
     return History(history.table.filter(arrow(keep)), history.file, history.skipped, history.bad_rows, encoded=True)
+
+
+def claimants_apart(program, history):
+    """The history cut in two by member: (the members no budget claim can come from, the others), or None where the
+    plan bounds no budget's claims to few members (`CLAIMANTS_APART_SHARE`). The first part takes one pass, the
+    second the budget passes, and their results merge as any two groups of members do (parallel.py).
+
+    Why it is exact: a member's replay consults the budgets only at her claims, so a member who makes no claim in
+    a pass with nothing known makes none in any pass (every pass replays her the same up to her first claim, and
+    there is none), and her part of the result is the same in every pass; the cutoffs are where the claims, all of
+    the other members', reach each limit. Which members may claim is a guess from the plan (`claim_rows`): the
+    driver replays the first part with nothing known and keeps the cut only if it made no claim at all, else it
+    replays the whole history by passes as without the cut."""
+    import numpy as np
+
+    rows = claim_rows(program, history)
+    if rows is None:
+        return None
+    member = history.code_array("member")
+    claimant = np.zeros(int(member.max()) + 2 if len(member) else 1, dtype=bool)  # (-1, no member: the last slot)
+    claimant[member[rows]] = True
+    of_claimants = claimant[member]
+    if int(of_claimants.sum()) > CLAIMANTS_APART_SHARE * len(history):
+        return None
+    from loyalty.simulate.columns import arrow
+    from loyalty.simulate.history import History
+
+    def part(keep):
+        return History(history.table.filter(arrow(keep)), history.file, history.skipped, history.bad_rows,
+                       encoded=True)
+
+    return part(~of_claimants), part(of_claimants)
+
+
+# what each trigger's budgeted rule can claim at: rows of these types only (a trigger not named: any row)
+_CLAIMED_AT_TYPES = {"signup": ("signup",)}
+_ONE_DAY_US = 86_400_000_000
+
+
+def claim_rows(program, history):
+    """The rows at which a claim on some budget may come, from the plan: a budgeted rule's claims come at the
+    events it fires on, inside its dates (widened by a day on each side: the check is a guess, `claimants_apart`)
+    and of its trigger's row types (`_CLAIMED_AT_TYPES`). None where a budget is not a rule's (a code's uses).
+    The guess may be wrong (a timer's event on no row, a signup from the attributes): `claimants_apart`'s caller
+    checks it."""
+    import numpy as np
+
+    ruled = {r.budget for r in program.rules if r.budget is not None}
+    if not program.budgets or any(key not in ruled for key in program.budgets):
+        return None
+    from loyalty.simulate.columns import numbers
+
+    time = numbers(history.table.column("time"))
+    kind, kinds = history.dictionary_codes("type")
+    out = np.zeros(len(history), dtype=bool)
+    for rule, doc in zip(program.rules, program.doc["rules"]):
+        if rule.budget is None:
+            continue
+        here = np.ones(len(history), dtype=bool)
+        for cond in doc.get("conditions", ()):
+            if cond.get("kind") == "dates":
+                try:
+                    if cond.get("from"):
+                        here &= time >= _day_us(cond["from"]) - _ONE_DAY_US
+                    if cond.get("to"):
+                        here &= time < _day_us(cond["to"]) + 2 * _ONE_DAY_US
+                except (TypeError, ValueError):  # (not a date as the compiler writes it: no bound)
+                    return None
+        types = _CLAIMED_AT_TYPES.get(rule.trigger)
+        if types is not None:
+            here &= np.isin(kind, [kinds.index(t) for t in types if t in kinds])
+        out |= here
+    return out
+
+
+def _day_us(text: str) -> int:
+    """A date's start as the history's times are: microseconds of the wall time since 1970-01-01."""
+    return _micros(_dt.datetime.combine(_dt.date.fromisoformat(text), _dt.time()))

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from loyalty.runtime.ledger import UnlimitedLedger
-from loyalty.simulate.budgets import CutoffLedger, Cutoffs, FirstPassScout, claims_prefix, solve_budgets
+from loyalty.simulate.budgets import (CutoffLedger, Cutoffs, FirstPassScout, claimants_apart, claims_prefix,
+                                      solve_budgets)
 from loyalty.simulate.errors import InputError
 from loyalty.simulate.history import History
 from loyalty.simulate.result import SimResult, exact
@@ -155,10 +156,14 @@ def known_from_data(data) -> Optional[Cutoffs]:
     return None if data is None else {k: (tuple(pos), left) for k, (pos, left) in data.items()}
 
 
-def run_passes(plan, run_pass: Callable[[Optional[Cutoffs]], SimResult]) -> SimResult:
-    """No budgets: one pass with unlimited ledgers; budgets: passes until stable."""
+def run_passes(plan, run_pass: Callable[[Optional[Cutoffs]], SimResult], one_pass: bool = False) -> SimResult:
+    """No budgets: one pass with unlimited ledgers; budgets: passes until stable. `one_pass`: members who are
+    expected to claim nothing (`apart_from_claimants`): one pass with nothing known, its claims kept in the
+    result for the caller to check that there are none."""
     if not plan.program.budgets:
         return run_pass(None)
+    if one_pass:
+        return run_pass({})
     return solve_budgets(plan.program.budgets, run_pass)
 
 
@@ -166,7 +171,7 @@ def run_passes(plan, run_pass: Callable[[Optional[Cutoffs]], SimResult]) -> SimR
 
 
 def simulate_in_process(plan, history: History, progress: Optional[Callable[[int], None]] = None,
-                        kernel: str = "python") -> SimResult:
+                        kernel: str = "python", one_pass: bool = False) -> SimResult:
     """Group by group in this process (the same groups a pool would get, so memory stays bounded)."""
     ranges = row_groups(history, group_count(len(history), 1))
     warm: dict = {}  # per range, the kernel's first guesses for the next budget pass (simulate_vector)
@@ -174,7 +179,7 @@ def simulate_in_process(plan, history: History, progress: Optional[Callable[[int
     def run_pass(known):
         return merge_in_order(pass_parts(plan, history, ranges, known, kernel, progress, warm))
 
-    return run_passes(plan, run_pass)
+    return run_passes(plan, run_pass, one_pass)
 
 
 def scouted_range(plan, history: History, known: Optional[Cutoffs], kernel: str,
@@ -275,7 +280,7 @@ def worker_pool(workers: int, initargs: tuple):
 
 
 def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
-                     kernel: str = "python") -> SimResult:
+                     kernel: str = "python", one_pass: bool = False) -> SimResult:
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
@@ -316,7 +321,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
                     progress(len(history) - reported)
                 return merge_in_order(parts)
 
-            return run_passes(plan, run_pass)
+            return run_passes(plan, run_pass, one_pass)
 
 
 # ------------------------------------------------------------------ a vectorised run shared with workers
@@ -630,7 +635,8 @@ def forked_half(plan, history: History, ranges: list):
             os.waitpid(pid, 0)
 
 
-def simulate_forked(plan, history: History, progress: Optional[Callable[[int], None]] = None) -> SimResult:
+def simulate_forked(plan, history: History, progress: Optional[Callable[[int], None]] = None,
+                    one_pass: bool = False) -> SimResult:
     """A vectorised run on two cores: a forked copy of this process replays the second half of the members
     (by rows, cut on a member boundary) while this process replays the first, each in groups as
     `simulate_in_process` takes them; with budgets, pass after pass, each process keeping its own groups'
@@ -640,7 +646,7 @@ def simulate_forked(plan, history: History, progress: Optional[Callable[[int], N
 
     halves = row_groups(history, 2)
     if len(halves) < 2:
-        return simulate_in_process(plan, history, progress, "vector")
+        return simulate_in_process(plan, history, progress, "vector", one_pass)
     (_, mid), (_, end) = halves
     front = History(history.table.slice(0, mid))
     back = History(history.table.slice(mid, end - mid))
@@ -658,7 +664,7 @@ def simulate_forked(plan, history: History, progress: Optional[Callable[[int], N
                 progress(len(back))
             return merge_in_order(parts + [result_from_data(data)])
 
-        return run_passes(plan, run_pass)
+        return run_passes(plan, run_pass, one_pass)
 
 
 def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]] = None,
@@ -675,15 +681,59 @@ def simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable
 
 def _simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]],
                    kernel: str) -> SimResult:
+    apart = claimants_apart(plan.program, history) if plan.program.budgets else None
+    if apart is not None:
+        result = apart_from_claimants(plan, apart, jobs, progress, kernel)
+        if result is not None:
+            return result
+    return _simulate_by_passes(plan, history, jobs, progress, kernel)
+
+
+def apart_from_claimants(plan, apart: tuple[History, History], jobs: int,
+                         progress: Optional[Callable[[int], None]], kernel: str) -> Optional[SimResult]:
+    """The run of a history cut by `budgets.claimants_apart`: the members the plan says claim no budget in one
+    pass, the others by budget passes, merged. None (after that one pass) where some of the first made a claim
+    after all: then every member takes the passes, as without the cut (why it is exact: `claimants_apart`)."""
+    free, claimants = apart
+    part = _simulate_by_passes(plan, free, jobs, progress, kernel, one_pass=True)
+    if part.claims:
+        return None
+    if not len(claimants):
+        return part
+    rest = _simulate_by_passes(plan, claimants, jobs, _first_rows(progress, len(claimants)), kernel)
+    return SimResult.merge_many([part, rest])
+
+
+def _first_rows(progress: Optional[Callable[[int], None]], rows: int) -> Optional[Callable[[int], None]]:
+    """`progress` for the first `rows` rows counted only: the bar shows one pass over the history (run.py
+    `with_progress`), which the members apart and the claimants' first pass make; a later pass of the few
+    claimants would restart it and leave it at their share."""
+    if progress is None:
+        return None
+    left = [rows]
+
+    def count(n: int) -> None:
+        n = min(n, left[0])
+        left[0] -= n
+        if n:
+            progress(n)
+
+    return count
+
+
+def _simulate_by_passes(plan, history: History, jobs: int, progress: Optional[Callable[[int], None]],
+                        kernel: str, one_pass: bool = False) -> SimResult:
+    """The history's run on the path its size and `jobs` choose, each budget pass on that path (`one_pass`:
+    `run_passes`)."""
     if kernel == "vector":
         if jobs > 1 and len(history) >= SPLIT_MIN_ROWS and not plan.program.budgets:
             return simulate_split(plan, history, jobs, progress)
         if jobs > 1 and len(history) >= FORK_MIN_ROWS and usable_cores() > 1 and can_fork() and core_free():
-            return simulate_forked(plan, history, progress)
-        return simulate_in_process(plan, history, progress, kernel)
+            return simulate_forked(plan, history, progress, one_pass)
+        return simulate_in_process(plan, history, progress, kernel, one_pass)
     if jobs <= 1 or len(history) < POOL_MIN_ROWS:
-        return simulate_in_process(plan, history, progress, kernel)
-    return simulate_in_pool(plan, history, jobs, progress, kernel)
+        return simulate_in_process(plan, history, progress, kernel, one_pass)
+    return simulate_in_pool(plan, history, jobs, progress, kernel, one_pass)
 
 
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
