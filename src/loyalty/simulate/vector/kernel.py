@@ -1913,7 +1913,8 @@ class _Kernel:
                     if not len(cols):  # signup and referral points: no order to return
                         continue
                     oslots = oev[:, None] * st["nr"] + cols
-                    deltas = _claw_target(st["pts"][oslots], nums[ridx], dens[ridx]) - st["clawed"][oslots]
+                    deltas = _claw_target(st["pts"][oslots], np.take(nums, ridx, axis=0),
+                                          np.take(dens, ridx, axis=0)) - st["clawed"][oslots]
                     active = np.flatnonzero((deltas > 0).any(axis=0))
                     if not len(active):
                         continue
@@ -1930,31 +1931,32 @@ class _Kernel:
                     elif waiting is not None and waiting.any():
                         vector_claw_pending_slots(st, st["nr"], cols[active], rmm[waiting], oev[waiting],
                                                   ridx[waiting], asked[waiting])
-                    X = st["X"]
+                    zero = kind.policy == "zero"
+                    if zero:  # each slot takes what the slots before it left of the balance (a slot's take lowers
+                        # it by exactly that): in slot order, each its ask up to what is left
+                        left = np.maximum(vector_available(st, rmm), 0)[:, None] - (np.cumsum(asked, axis=1) - asked)
+                        taken_all = np.minimum(np.maximum(left, 0), asked)
                     for a, c in enumerate(active.tolist()):
                         sl = st["rules"][int(cols[c])]
                         delta = asked[:, a]
-                        if kind.policy == "negative":
-                            taken = delta
-                        elif kind.policy == "zero":
-                            avail = np.maximum(vector_available(st, rmm), 0)
-                            taken = np.minimum(delta, avail)
-                        else:
-                            taken = taken_all[:, a]
+                        taken = delta if kind.policy == "negative" else taken_all[:, a]
                         if waiting is not None and not pending_only:
                             taken = np.where(waiting, delta, taken)
-                            if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
-                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), m_evstart)
-                            else:
-                                X[rmm] += np.where(waiting, 0, taken)
-                        elif not pending_only:
-                            X[rmm] += taken
                         ta, tr, fx = claw[sl.skey]
                         ta[ridx] = taken
                         tr[ridx] = delta - taken
                         fx[ridx] = delta > 0
                         if earned_metric_kind == kind.index and vt is not None:
                             mval[rmm] -= vt.taken_back(ridx, taken)
+                    if not pending_only:  # what the slots took of the available points (a waiting order's: none),
+                        # at once: one slot's take after another's takes what one take of both does
+                        spent = (asked if kind.policy == "negative" else taken_all).sum(axis=1)
+                        if waiting is not None:
+                            spent = np.where(waiting, 0, spent)
+                        if zero:  # oldest first (points.vector_spend)
+                            vector_spend(st, st["nr"], rmm, ridx, spent, m_evstart)
+                        else:
+                            st["X"][rmm] += spent
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
             if vt is not None:
                 tier_after_ev[idx] = vt.after(mm, idx, t_before)
