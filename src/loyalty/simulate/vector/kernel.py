@@ -109,6 +109,11 @@ ROUTED: "collections.Counter[str]" = collections.Counter()
 MAX_TIER_PASSES = 64
 
 
+# condition kinds that read only the event and the member (not the tier held, the spend, a balance): the same
+# every pass of a kernel (_conditions_ok)
+_PASS_FREE_CONDITIONS = frozenset({"dates", "weekdays", "hours", "stores", "channels", "segments", "birthday_month",
+                                   "birthday"})
+
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
             "!=": np.not_equal}
 
@@ -886,6 +891,12 @@ class _Kernel:
         got = self._pred_masks.get(key)
         if got is not None:
             return got
+        # conditions on the event and the member alone give the same mask every pass (tiers, spend and budget
+        # passes ask again): kept for the kernel's life, read only (callers combine it, never write to it). Not
+        # under enrolment, where a pass's moments change once the returns are known (`_state_free`)
+        fixed = self.__dict__.setdefault("_fixed_masks", {})
+        if key in fixed:
+            return fixed[key]
         ok = np.ones(self.nev, dtype=bool)
         t = self.e_time
         day_us = 86_400_000_000
@@ -928,7 +939,11 @@ class _Kernel:
                 ok &= self._expr_ok(c["expr"])
             else:  # support.condition_reason refuses every other kind
                 raise Unsupported(f"condition {k!r} is not vectorised")
-        self._pred_masks[key] = ok
+        if self.enrolment is None and all(c["kind"] in _PASS_FREE_CONDITIONS for c in conditions):
+            ok.flags.writeable = False
+            fixed[key] = ok
+        else:
+            self._pred_masks[key] = ok
         return ok
 
     # ------------------------------------------------------------------ the member's spend
