@@ -1951,21 +1951,23 @@ class _Kernel:
                         # it by exactly that): in slot order, each its ask up to what is left
                         left = np.maximum(vector_available(st, rmm), 0)[:, None] - (np.cumsum(asked, axis=1) - asked)
                         taken_all = np.minimum(np.maximum(left, 0), asked)
+                        spent = taken_all.sum(axis=1)
+                        if waiting is not None:  # a waiting order's: all it asks, from its own batch (above)
+                            taken_all = np.where(waiting[:, None], asked, taken_all)
+                    elif not pending_only:  # negative: all it asks
+                        taken_all = asked
+                        spent = asked.sum(axis=1)
                     for a, c in enumerate(active.tolist()):
-                        sl = st["rules"][int(cols[c])]
-                        delta = asked[:, a]
-                        taken = delta if kind.policy == "negative" else taken_all[:, a]
-                        if waiting is not None and not pending_only:
-                            taken = np.where(waiting, delta, taken)
-                        ta, tr, fx = claw[sl.skey]
+                        ta, tr, fx = claw[st["rules"][int(cols[c])].skey]
+                        taken = taken_all[:, a]
                         ta[ridx] = taken
-                        tr[ridx] = delta - taken
-                        fx[ridx] = delta > 0
-                        if earned_metric_kind == kind.index and vt is not None:
-                            mval[rmm] -= vt.taken_back(ridx, taken)
+                        tr[ridx] = asked[:, a] - taken
+                        fx[ridx] = asked[:, a] > 0
+                    if earned_metric_kind == kind.index and vt is not None:  # (what the metric loses: in
+                        # proportion to what was taken, so the slots' sum at once)
+                        mval[rmm] -= vt.taken_back(ridx, taken_all.sum(axis=1))
                     if not pending_only:  # what the slots took of the available points (a waiting order's: none),
                         # at once: one slot's take after another's takes what one take of both does
-                        spent = (asked if kind.policy == "negative" else taken_all).sum(axis=1)
                         if waiting is not None:
                             spent = np.where(waiting, 0, spent)
                         if zero:  # oldest first (points.vector_spend)
