@@ -1,12 +1,15 @@
 """The lockstep's returns take back all slots of their orders at once (points.vector_claw_pending_slots,
 vector_claw_pending_only_slots), as the slots one after the other did (vector_claw_pending,
-vector_claw_pending_only): on generated pending streams, the same figures and the same takes."""
+vector_claw_pending_only): on generated pending streams, the same figures and the same takes. Under `balance
+stops at zero` the available points the slots take leave in one spend (points.vector_spend of their sum), as
+one spend per slot did."""
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from loyalty.runtime.mechanics.points import (vector_claw_pending, vector_claw_pending_only,
-                                              vector_claw_pending_only_slots, vector_claw_pending_slots)
+                                              vector_claw_pending_only_slots, vector_claw_pending_slots,
+                                              vector_spend)
 
 
 def _stream(seed: int):
@@ -85,6 +88,24 @@ def test_waiting_slots_at_once_as_one_by_one(seed):
     once = _copy(state)
     vector_claw_pending_slots(once, nr, slots, mm, order_ev, ret_ev, asked)
     _same(once, one)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_spends_one_after_another_as_their_sum(seed):
+    """Two spends of available points one after the other leave the stream as one spend of both (what the
+    kernel's lockstep relies on to spend a return's slots' takes at once): the front, the holes, CT."""
+    state, nr, _slots, mm, _order_ev, ret_ev, _asked, _waiting, m_evstart = _stream(seed)
+    rng = np.random.default_rng(seed)
+    state["X"] = rng.integers(0, 4, size=len(mm))  # consumed from the front already
+    state["ptr"] = np.zeros(len(ret_ev), dtype=np.int64)  # (vector_spend reads only that the kind expires)
+    first, second = rng.integers(0, 12, size=(2, len(mm)))
+    apart = _copy(state)
+    vector_spend(apart, nr, mm, ret_ev, first, m_evstart)
+    vector_spend(apart, nr, mm, ret_ev, second, m_evstart)
+    once = _copy(state)
+    vector_spend(once, nr, mm, ret_ev, first + second, m_evstart)
+    _same(once, apart)
 
 
 def test_each_way_is_taken():

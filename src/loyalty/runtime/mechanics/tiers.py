@@ -300,6 +300,8 @@ class VectorTiers:
         self.earned = metric.kind == "earned"  # (the lockstep's earning and returns move the metric too)
         self.ahead = None  # a rolling window's metric found before the steps (`_rolling_ahead`), once looked for
         self.ahead_looked = False
+        # no event adds to the metric by itself (points earned: the lockstep adds them): `after` skips adding
+        self.free_none = not self.free.any()
 
     def free_by_tier(self, table) -> None:
         """What each event adds to the metric, per tier state (row t + 1: as if the event saw tier t), for the
@@ -309,6 +311,7 @@ class VectorTiers:
 
         self.free = table if self.window is None else np.where(self.returns & ~self.same_window, 0, table)
         self.by_tier = True
+        self.free_none = False
 
     def qualified(self, values):
         """formulas.qualified_tier of int64 `values` (the last tier whose threshold a value meets, -1 for
@@ -464,10 +467,13 @@ class VectorTiers:
                 self._refresh_due(ms)
         if (self.downgrade is not None or self.fees is not None) and (self.next_due[mm] <= T).any():
             self._advance(mm, T, idx)
-        if self.window is not None and not at_end:
+        if self.window is not None and not at_end:  # (only the members whose period moves: few, most steps)
             p = self.e_period[idx]
-            self.value[mm] *= self.period[mm] == p
-            self.period[mm] = p
+            moved = self.period[mm] != p
+            if moved.any():
+                mv = mm[moved]
+                self.value[mv] = 0
+                self.period[mv] = p[moved]
 
     def _metric_at(self, m, at, review: bool):
         """metrics.metric_value of members `m` at moments `at` (every contribution so far is earlier)."""
@@ -573,10 +579,13 @@ class VectorTiers:
             if back.any():  # a return: its order's tier
                 row = np.where(back, self.kern.tier_before[np.maximum(self.kern.ret_order_ev[idx], 0)] + 1, row)
             free = self.free[row, idx]
+        elif self.free_none and self.rolling is None:
+            free = None
         else:
             free = self.free[idx]
         if self.ahead is None:
-            self.value[mm] += free
+            if free is not None:
+                self.value[mm] += free
             if self.rolling is not None:
                 back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
                 if back.any():
@@ -607,13 +616,12 @@ class VectorTiers:
                 self._refresh_due(mp)
         self.tier[mm] = new
         if self.downgrade is not None:
-            T = self.kern.e_time[idx]
             starts = raised & (self.next_review[mm] == _NONE)
             if starts.any():
                 from loyalty.runtime.arrays import next_period_start
 
                 ms = mm[starts]
-                self.next_review[ms] = next_period_start(T[starts], self.downgrade)
+                self.next_review[ms] = next_period_start(self.kern.e_time[idx[starts]], self.downgrade)
                 self._refresh_due(ms)
             if self.may_grace:  # (no grace period was ever set: none to end)
                 ends = up & (self.grace_until[mm] != _NONE) & (q >= new)  # qualified again during the grace period

@@ -109,6 +109,11 @@ ROUTED: "collections.Counter[str]" = collections.Counter()
 MAX_TIER_PASSES = 64
 
 
+# condition kinds that read only the event and the member (not the tier held, the spend, a balance): the same
+# every pass of a kernel (_conditions_ok)
+_PASS_FREE_CONDITIONS = frozenset({"dates", "weekdays", "hours", "stores", "channels", "segments", "birthday_month",
+                                   "birthday"})
+
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal,
             "!=": np.not_equal}
 
@@ -886,6 +891,12 @@ class _Kernel:
         got = self._pred_masks.get(key)
         if got is not None:
             return got
+        # conditions on the event and the member alone give the same mask every pass (tiers, spend and budget
+        # passes ask again): kept for the kernel's life, read only (callers combine it, never write to it). Not
+        # under enrolment, where a pass's moments change once the returns are known (`_state_free`)
+        fixed = self.__dict__.setdefault("_fixed_masks", {})
+        if key in fixed:
+            return fixed[key]
         ok = np.ones(self.nev, dtype=bool)
         t = self.e_time
         day_us = 86_400_000_000
@@ -928,7 +939,11 @@ class _Kernel:
                 ok &= self._expr_ok(c["expr"])
             else:  # support.condition_reason refuses every other kind
                 raise Unsupported(f"condition {k!r} is not vectorised")
-        self._pred_masks[key] = ok
+        if self.enrolment is None and all(c["kind"] in _PASS_FREE_CONDITIONS for c in conditions):
+            ok.flags.writeable = False
+            fixed[key] = ok
+        else:
+            self._pred_masks[key] = ok
         return ok
 
     # ------------------------------------------------------------------ the member's spend
@@ -1839,7 +1854,8 @@ class _Kernel:
                                         free_metric, is_ret, earned_metric_kind, thresholds)
                 break
             mm = order[:na]
-            idx = starts_sorted[:na] + step
+            first_of = starts_sorted[:na]  # (m_evstart[mm])
+            idx = first_of + step
             # (1) time passes: batches whose expiry is due are taken from the front of the stream
             for kind in kinds:
                 st = kstate[kind.index]
@@ -1849,7 +1865,7 @@ class _Kernel:
                 xb = X[mm]
                 st["Xexp"][idx] = xb
                 e = st["ptr"][idx]
-                has = e > m_evstart[mm] * st["nr"]
+                has = e > first_of * st["nr"]
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
@@ -1868,19 +1884,27 @@ class _Kernel:
             t_before = tier[mm]
             tier_before_ev[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
-            # these events as one (events x slots) block, their running total by one cumsum (`_earning_sources`)
+            # these events as one (events x slots) block, rows of its table (`_earning_sources`)
+            rows = (t_before + 1) * nev + idx
             for kind in kinds:
                 st = kstate[kind.index]
                 event_points = 0
                 by_tier, earned = earning[kind.index]
                 if by_tier is not None:
-                    block = by_tier[t_before + 1, idx]
-                    running = np.cumsum(block, axis=1)
-                    running += st["CT"][mm][:, None]
+                    block = np.take(by_tier, rows, axis=0)  # (take: ~3x indexing by two arrays, or rows)
+                    # the running total slot by slot, a column at a time: numpy's cumsum and sum along rows of a
+                    # few slots loop per row (2-6x slower from ~1,000 members; every_mechanic at 1M rows)
+                    CT = st["CT"]
+                    before = CT[mm]
+                    total = before.copy()
+                    running = np.empty_like(block)
+                    for j in range(block.shape[1]):
+                        total += block[:, j]
+                        running[:, j] = total
                     st["cum2"][idx] = running
                     st["pts2"][idx] = block
-                    st["CT"][mm] = running[:, -1]
-                    event_points = block.sum(axis=1)
+                    CT[mm] = total
+                    event_points = total - before
                     if earned is not None:
                         mval[mm] += event_points if earned is True else block[:, earned].sum(axis=1)
                 if "CP" in st:
@@ -1904,7 +1928,8 @@ class _Kernel:
                     if not len(cols):  # signup and referral points: no order to return
                         continue
                     oslots = oev[:, None] * st["nr"] + cols
-                    deltas = _claw_target(st["pts"][oslots], nums[ridx], dens[ridx]) - st["clawed"][oslots]
+                    deltas = _claw_target(st["pts"][oslots], np.take(nums, ridx, axis=0),
+                                          np.take(dens, ridx, axis=0)) - st["clawed"][oslots]
                     active = np.flatnonzero((deltas > 0).any(axis=0))
                     if not len(active):
                         continue
@@ -1921,31 +1946,34 @@ class _Kernel:
                     elif waiting is not None and waiting.any():
                         vector_claw_pending_slots(st, st["nr"], cols[active], rmm[waiting], oev[waiting],
                                                   ridx[waiting], asked[waiting])
-                    X = st["X"]
+                    zero = kind.policy == "zero"
+                    if zero:  # each slot takes what the slots before it left of the balance (a slot's take lowers
+                        # it by exactly that): in slot order, each its ask up to what is left
+                        left = np.maximum(vector_available(st, rmm), 0)[:, None] - (np.cumsum(asked, axis=1) - asked)
+                        taken_all = np.minimum(np.maximum(left, 0), asked)
+                        spent = taken_all.sum(axis=1)
+                        if waiting is not None:  # a waiting order's: all it asks, from its own batch (above)
+                            taken_all = np.where(waiting[:, None], asked, taken_all)
+                    elif not pending_only:  # negative: all it asks
+                        taken_all = asked
+                        spent = asked.sum(axis=1)
                     for a, c in enumerate(active.tolist()):
-                        sl = st["rules"][int(cols[c])]
-                        delta = asked[:, a]
-                        if kind.policy == "negative":
-                            taken = delta
-                        elif kind.policy == "zero":
-                            avail = np.maximum(vector_available(st, rmm), 0)
-                            taken = np.minimum(delta, avail)
-                        else:
-                            taken = taken_all[:, a]
-                        if waiting is not None and not pending_only:
-                            taken = np.where(waiting, delta, taken)
-                            if kind.policy == "zero":  # available points, oldest first (points.vector_spend)
-                                vector_spend(st, st["nr"], rmm, ridx, np.where(waiting, 0, taken), m_evstart)
-                            else:
-                                X[rmm] += np.where(waiting, 0, taken)
-                        elif not pending_only:
-                            X[rmm] += taken
-                        ta, tr, fx = claw[sl.skey]
+                        ta, tr, fx = claw[st["rules"][int(cols[c])].skey]
+                        taken = taken_all[:, a]
                         ta[ridx] = taken
-                        tr[ridx] = delta - taken
-                        fx[ridx] = delta > 0
-                        if earned_metric_kind == kind.index and vt is not None:
-                            mval[rmm] -= vt.taken_back(ridx, taken)
+                        tr[ridx] = asked[:, a] - taken
+                        fx[ridx] = asked[:, a] > 0
+                    if earned_metric_kind == kind.index and vt is not None:  # (what the metric loses: in
+                        # proportion to what was taken, so the slots' sum at once)
+                        mval[rmm] -= vt.taken_back(ridx, taken_all.sum(axis=1))
+                    if not pending_only:  # what the slots took of the available points (a waiting order's: none),
+                        # at once: one slot's take after another's takes what one take of both does
+                        if waiting is not None:
+                            spent = np.where(waiting, 0, spent)
+                        if zero:  # oldest first (points.vector_spend)
+                            vector_spend(st, st["nr"], rmm, ridx, spent, m_evstart)
+                        else:
+                            st["X"][rmm] += spent
             # (4) the tier metric and the tier (after any event the member holds the tier the metric meets)
             if vt is not None:
                 tier_after_ev[idx] = vt.after(mm, idx, t_before)
@@ -1968,9 +1996,10 @@ class _Kernel:
     def _earning_sources(self, earned_metric_kind) -> dict:
         """Per kind, for the lockstep's earning: each slot's points per tier state and event as one (tier + 1,
         events, slots) table (a fixed earn's the same at every tier, an earning slot's its points table's row),
-        so a step reads its events' slots at the tier each member holds by one look-up, not one per slot (None:
-        the kind has no slot); and which slots count toward a tier metric of points earned (True: all, None:
-        none, else their columns); and the kind's `cum` and `pts` seen as (events x slots) blocks (`cum2`,
+        so a step reads its events' slots at the tier each member holds by one look-up, not one per slot: row
+        (tier + 1) * events + event of the table seen as (tier states x events, slots) (None: the kind has no
+        slot); and which slots count toward a tier metric of points earned (True: all, None: none, else their
+        columns); and the kind's `cum` and `pts` seen as (events x slots) blocks (`cum2`,
         `pts2`: views, so the rest of the kernel reads them as before)."""
         out = {}
         states = len(self.prog.tiers.tiers) + 1 if self.prog.tiers else 1
@@ -1982,7 +2011,7 @@ class _Kernel:
                 table = np.empty((states, self.nev, nr), dtype=np.int64)
                 for j, sl in enumerate(rules):
                     table[:, :, j] = self.fixed[sl.skey] if sl.fixed else self.ptab[sl.skey]
-                by_tier = table
+                by_tier = table.reshape(states * self.nev, nr)
             earned = None
             if earned_metric_kind == kind.index and nr:
                 cols = [j for j, sl in enumerate(rules) if not sl.adjust]
