@@ -205,13 +205,14 @@ def _vector_discount(kern, r, match, paid):
         d = np.clip(a["amount_minor"] - before, 0, avail)
     else:
         if r.action == "discount_scale":  # scale_percent, per event: the highest step reached, if any
-            num = np.zeros(kern.nev, dtype=np.int64)
-            den = np.ones(kern.nev, dtype=np.int64)
-            for threshold, n, dd in r.steps:
-                reached = kern.spend_before >= threshold
-                num[reached], den[reached] = n, dd
-            match &= (num > 0)[kern.r_ev]
-            num, den = num[kern.r_ev], den[kern.r_ev]
+            # (the thresholds strictly increase, DiscountScale.check_action: the step reached is how many of them
+            # the spend meets, counted by a comparison per step rather than assigned through a mask per step)
+            reached = np.zeros(kern.nev, dtype=np.int64)
+            for threshold, _, _ in r.steps:
+                reached += kern.spend_before >= threshold
+            num = np.array([0] + [n for _, n, _ in r.steps], dtype=np.int64)[reached][kern.r_ev]
+            den = np.array([1] + [dd for _, _, dd in r.steps], dtype=np.int64)[reached][kern.r_ev]
+            match &= num > 0
             top_num, top_den = max([n for _, n, _ in r.steps] + [0]), max([dd for _, _, dd in r.steps] + [1])
         else:
             num, den = r.percent

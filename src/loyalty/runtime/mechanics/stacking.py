@@ -247,12 +247,17 @@ def _vector_winners(rules, members, live_of, worth_of, n):
     best = np.full(n, -1, dtype=np.int64)
     best_p = np.full(n, _NO_PRIORITY, dtype=np.int64)
     best_w = np.zeros(n, dtype=np.int64)
+    # (members of one priority, or none: a winner so far has the same one, so the worth alone decides)
+    one_priority = len({rules[i].priority for i in members}) == 1
     for i in sorted(members, key=lambda i: rules[i].index):
         p = rules[i].priority if rules[i].priority is not None else _NO_PRIORITY
         w = worth_of(i)
-        better = live_of(i) & ((best < 0) | (p < best_p) | ((p == best_p) & (w > best_w)))
-        best = np.where(better, i, best)
-        best_p = np.where(better, p, best_p)
+        if one_priority:
+            better = live_of(i) & ((best < 0) | (w > best_w))
+        else:
+            better = live_of(i) & ((best < 0) | (p < best_p) | ((p == best_p) & (w > best_w)))
+            best_p = np.where(better, p, best_p)
+        best = np.where(better, i, best)  # (np.where: copyto's `where=` costs more, callgrind)
         best_w = np.where(better, w, best_w)
     return best
 
