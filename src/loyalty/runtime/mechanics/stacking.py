@@ -310,11 +310,13 @@ def vector_gift_lost(kern, rules, fired: dict) -> Optional[dict]:
     return {r.index: lost[i] for i, r in enumerate(rules)}
 
 
-def vector_lost(kern, rules, worth_of) -> Optional[dict]:
+def vector_lost(kern, rules, worth_of, kept: Optional[dict] = None) -> Optional[dict]:
     """The vectorised step: per rule index, a bool per row of the kernel, True where the rule takes nothing off
     the row because it lost a contest (as `losers`, and per line as `line_winners`, on every event at once).
     `worth_of(rule)` is what it takes off each row (int64), on the lines as the discount phase begins. None when
-    stacking decides nothing in this program."""
+    stacking decides nothing in this program. `kept`, where the contests are per order (not `one per line`):
+    filled with, per rule index, what it takes off each event's rows where it did not lose (int64 per event),
+    its discount per event when nothing changed its rows' worth since."""
     import numpy as np
 
     prog = kern.prog
@@ -324,6 +326,8 @@ def vector_lost(kern, rules, worth_of) -> Optional[dict]:
     worths = [np.add.reduceat(d, kern.e_start) for d in rows]
     ev_lost, everyone = _vector_event_losers(prog.stacking, rules, [w > 0 for w in worths], worths, kern.nev)
     lost = {r.index: ev_lost[i][kern.r_ev] for i, r in enumerate(rules)}
+    if kept is not None and prog.stacking != ONE_PER_LINE:
+        kept.update((r.index, np.where(ev_lost[i], 0, worths[i])) for i, r in enumerate(rules))
     if prog.stacking == ONE_PER_LINE:  # elsewhere, each line its own contest
         everything = list(range(len(rules)))
         row_live = [(d > 0) & ~everyone[kern.r_ev] for d in rows]
