@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 
 from loyalty.runtime.mechanics.stock import before_or_at, claims_that_can_cut, record_claims  # noqa: E402
+from loyalty.runtime.mechanics import stock  # noqa: E402
 from loyalty.simulate.budgets import CutoffLedger, FirstPassScout, find_cutoffs  # noqa: E402
 from loyalty.simulate.engine import replay_members  # noqa: E402
 from loyalty.simulate.vector import kernel as vector_kernel  # noqa: E402
@@ -25,8 +26,8 @@ from test_vector_kernel import _history, _plan, _program  # noqa: E402
 @given(data=st.data(), nmem=st.integers(1, 6), n=st.integers(0, 40))
 def test_recorded_claims_are_in_the_claims_own_order(data, nmem, n):
     """Member ids whose text order is not their kernel order, times that tie (one minute, several members),
-    a member's claim indexes, a limit or none: the recorded claims are the tuples (time, member, seq, key, amount)
-    sorted, up to where they reach the limit."""
+    a member's claim indexes, a limit or none, the earliest claims tried first or not: the recorded claims are
+    the tuples (time, member, seq, key, amount) sorted, up to where they reach the limit."""
     names = data.draw(st.lists(st.text("ab1", min_size=1, max_size=3), min_size=nmem, max_size=nmem, unique=True))
     e_mem = np.array(sorted(data.draw(st.lists(st.integers(0, nmem - 1), min_size=n, max_size=n))), dtype=np.int64)
     e_time = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
@@ -43,7 +44,13 @@ def test_recorded_claims_are_in_the_claims_own_order(data, nmem, n):
     budgets = {} if limit is None else {"rule:launch bonus": limit}
     kern = SimpleNamespace(member_names=names, e_mem=e_mem, e_time=e_time, claims=[],
                            prog=SimpleNamespace(budgets=budgets))
-    record_claims(kern, "rule:launch bonus", ev, seq, amounts)
+    # how many of the earliest claims are tried first (4096 in a run; here any, so both ways are taken)
+    early = data.draw(st.integers(0, 45))
+    was, stock._EARLY_CLAIMS = stock._EARLY_CLAIMS, early
+    try:
+        record_claims(kern, "rule:launch bonus", ev, seq, amounts)
+    finally:
+        stock._EARLY_CLAIMS = was
     expected = sorted(zip(e_time[ev].tolist(), [names[m] for m in e_mem[ev].tolist()], seq.tolist(),
                           ["rule:launch bonus"] * n, amounts.tolist()))
     # up to the first claim (in that order) asking more than nothing at which they reach the limit

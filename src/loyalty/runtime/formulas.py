@@ -16,20 +16,27 @@ def div_round(n, d, mode: str):
     """n / d (d > 0) rounded by `mode`: down | up | half even | half up. Down and up are toward -inf/+inf."""
     if mode == "down":  # the quotient alone: numpy divides by one divisor ~30x faster than its divmod does
         return n // d
-    q, r = divmod(n, d)
+    q, r = _floor_divmod(n, d)
     if mode == "up":
         return q + (r != 0)
     twice = 2 * r
     if mode == "half up":
         return q + (twice >= d)
-    return q + ((twice > d) | ((twice == d) & (q % 2 == 1)))
+    return q + ((twice > d) | ((twice == d) & ((q & 1) == 1)))
 
 
 def half_even(n, d):
     """n / d (d > 0) rounded half to even: how a share of money or points is rounded."""
-    q, r = divmod(n, d)
+    q, r = _floor_divmod(n, d)
     twice = 2 * r
-    return q + ((twice > d) | ((twice == d) & (q % 2 == 1)))
+    return q + ((twice > d) | ((twice == d) & ((q & 1) == 1)))  # (q & 1: q's parity, as q % 2, without a division)
+
+
+def _floor_divmod(n, d):
+    """divmod(n, d) for d > 0, ints or int64 arrays: numpy's divmod costs ~1.5-2x the instructions of a floor
+    division and a multiply (200,000 entries, callgrind), and its `%` by 2 a division where `& 1` is a mask."""
+    q = n // d
+    return q, n - q * d
 
 
 def cycle_count(n, cycle: int, free: int):

@@ -24,6 +24,7 @@ Definitions (docs/simulate.md, "Customer measures"):
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Optional
 
@@ -57,8 +58,17 @@ def _month_number(days):
     return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_text(n: int) -> str:
+    # (cached: every group names the same few dozen months, once per distinct key of each table)
     return f"{1970 + n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def _day_months(lo: int, hi: int):
+    """Month numbers (`_month_number`) of the days lo..hi, as a table indexed by day - lo."""
+    import numpy as np
+
+    return np.arange(lo, hi + 1, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
 def _month_of_text(text: str) -> int:
@@ -227,10 +237,11 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     result.count("customers_orders", n)
     result.count("customers_gross", int(o.total.sum()))
     result.count("customers_returned", int(o.ret_total[o.accepted].sum()))
-    order_index = np.arange(n) - np.maximum.accumulate(np.where(new_member, np.arange(n), 0)) if n else np.zeros(0)
-    result.count("customers_repeaters", int((order_index == 1).sum()))
+    # a repeater's first order is followed by another of hers
+    result.count("customers_repeaters", int((new_member[:-1] & ~new_member[1:]).sum()) if n else 0)
     # gaps between a customer's consecutive orders, in days
-    gap = np.diff(o.day)[~new_member[1:]] if n > 1 else np.zeros(0, np.int64)
+    day_step = np.diff(o.day, prepend=0) if n else o.day  # (day_step[i]: days since order i - 1)
+    gap = day_step[1:][~new_member[1:]] if n > 1 else np.zeros(0, np.int64)
     _observe_all(result, GAPS, gap)
     # each customer's value: her orders less her accepted returns (every accepted return's member ordered)
     buyer_starts = np.flatnonzero(new_member)
@@ -248,8 +259,7 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     first_in_month = np.ones(n, dtype=bool)
     if n:
         first_in_month[1:] = (o.member[1:] != o.member[:-1]) | (month[1:] != month[:-1])
-    pair_member, pair_month = o.member[first_in_month], month[first_in_month]
-    add_by(_MONTH, "buyers", month_text, pair_month)
+    add_by(_MONTH, "buyers", month_text, month[first_in_month])
     add_by(_MONTH, "new", month_text, month[new_member])
     gaps = lapse_gaps(plan.scenario)
     # days to the customer's next order (none: never) and since her previous one (none: 0), once for every gap;
@@ -257,14 +267,21 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     next_day = np.where(last_of_member, big, np.append(o.day[1:], 0)) if n else o.day
     ahead = np.flatnonzero(next_day - o.day > min(gaps))
     ahead_day, ahead_gap = o.day[ahead], (next_day - o.day)[ahead]
-    behind = np.flatnonzero(~new_member & (np.diff(o.day, prepend=0) > min(gaps))) if n else ahead
-    behind_month, behind_gap = month[behind], np.diff(o.day, prepend=0)[behind] if n else ahead
+    behind = np.flatnonzero(~new_member & (day_step > min(gaps))) if n else ahead
+    behind_month, behind_gap = month[behind], day_step[behind] if n else ahead
+    # the lapse days counted fall in [the first order's day + the smallest gap, the history's last day]: their
+    # months by one table of those days (unless the span is long for the orders), not a conversion per gap
+    lapse_lo = int(ahead_day.min()) + min(gaps) if len(ahead) else end_day + 1
+    lapse_months = _day_months(lapse_lo, end_day) \
+        if lapse_lo <= end_day and end_day - lapse_lo < max(4 * len(ahead), 1 << 12) else None
     for g in gaps:
         # a gap of more than g days: lapsed g days after the order, returned at the next one
         named = lambda m, g=g: f"{g}{KEY_SEP}{month_text(m)}"  # noqa: E731
-        lapse_day = ahead_day + g
-        lapsed = (ahead_gap > g) & (lapse_day <= end_day)
-        add_by(_LAPSE, "lapsed", named, _month_number(lapse_day[lapsed]))
+        if lapse_lo <= end_day:
+            lapse_day = ahead_day + g
+            lapsed = lapse_day[(ahead_gap > g) & (lapse_day <= end_day)]
+            add_by(_LAPSE, "lapsed", named,
+                   _month_number(lapsed) if lapse_months is None else lapse_months[lapsed - lapse_lo])
         add_by(_LAPSE, "returned", named, behind_month[behind_gap > g])
 
     # ---------------------------------------------------------------- cohorts by signup month
@@ -289,29 +306,41 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
     add_by(_COHORT, "members", month_text, cohort[inside])
     cohort_of = np.zeros(codes, dtype=np.int64)
     cohort_of[o.all_members] = cohort
-    def by_tenure(column: str, members, months, values=None) -> None:
-        """Sums by (cohort, months since signup), keyed (cohort - first_month) * wide + k: keys in a small
-        range (distinct_sums counts them without a sort), in the same order as the pairs."""
+    def tenure(members, months) -> tuple:
+        """Of entries (member, month): months since the member's cohort, the cohort (from first_month), and
+        whether they are counted (a cohort inside the history, a month not before it)."""
         c = cohort_of[members]
         since = months - c
-        ok = (since >= 0) & (c >= first_month) & (c <= last_month)
-        if not ok.any():
+        return since, c - first_month, (since >= 0) & (c >= first_month) & (c <= last_month)
+
+    def by_tenure(column: str, of: tuple, values=None, sel=None) -> None:
+        """Sums by (cohort, months since signup) of the entries `of` (`tenure`), keyed cohort * wide + k: keys
+        in a small range (distinct_sums counts them without a sort), in the same order as the pairs. `sel`: a
+        bool per entry, the entries to count (default: every counted one)."""
+        since, cohort, ok = of
+        if sel is not None:
+            ok = ok & sel
+        wide = int(np.max(since, where=ok, initial=-1)) + 1
+        if not wide:  # (no entry counted)
             return
-        c, since = c[ok], since[ok]
-        wide = int(since.max()) + 1
+        keys = cohort * wide + since
+        if not ok.all():
+            keys, values = keys[ok], None if values is None else values[ok]
 
         def cohort_text(key: int) -> str:
             return f"{month_text(key // wide + first_month)}{KEY_SEP}{key % wide}"
 
-        add_by(_COHORT, column, cohort_text, (c - first_month) * wide + since, None if values is None else values[ok])
+        add_by(_COHORT, column, cohort_text, keys, values)
 
     if n:
-        by_tenure("active", pair_member, pair_month)
-        # value by month since signup: orders by their month, accepted returns by theirs
-        by_tenure("value", o.member, month, o.total)
+        # a member's months with an order (the orders that start a (member, month) pair), and her orders' value
+        # by their month: the orders' cohorts found once for both
+        orders_tenure = tenure(o.member, month)
+        by_tenure("active", orders_tenure, sel=first_in_month)
+        by_tenure("value", orders_tenure, o.total)
         acc = o.accepted
-        if acc.any():
-            by_tenure("value", o.ret_member[acc], _month_number(o.ret_day[acc]), -o.ret_total[acc])
+        if acc.any():  # accepted returns by their month
+            by_tenure("value", tenure(o.ret_member[acc], _month_number(o.ret_day[acc])), -o.ret_total[acc])
 
     # ---------------------------------------------------------------- enrolled members and the rest
     # enrolled from the attributes' signup_date, else from the member's first `signup` row; the split is
@@ -322,15 +351,20 @@ def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
         np.minimum.at(first_signup, o.signup_member, o.signup_day)
         enrolled_from = np.where(enrolled_from == big, first_signup, enrolled_from)
     enrolled = o.day >= enrolled_from[o.member]
+    # each customer's orders are one run in time order (Orders), so her orders before enrolling are a prefix of
+    # it and the rest a suffix: she is a customer of a part when her first (the rest) or last (enrolled) order is
+    # in it, and repeats there when the next (the rest) or the one before her last (enrolled) is too
+    same_next = ~new_member[1:]  # (order i + 1 is the same customer's as order i)
     for segment, mask in ((ENROLLED, enrolled), (NOT_ENROLLED, ~enrolled)):
-        add(_SEGMENT, segment, "orders", mask.sum())
-        add(_SEGMENT, segment, "gross", o.total[mask].sum())
-        # each customer's orders are one run (Orders)
-        members_in = o.member[mask]
-        runs = np.flatnonzero(np.append(True, members_in[1:] != members_in[:-1])) if len(members_in) else members_in
-        counts = np.diff(np.append(runs, len(members_in)))
-        add(_SEGMENT, segment, "customers", len(runs))
-        add(_SEGMENT, segment, "repeaters", (counts >= 2).sum())
+        in_seg = int(mask.sum())
+        add(_SEGMENT, segment, "orders", in_seg)
+        add(_SEGMENT, segment, "gross", o.total.sum(where=mask) if in_seg < n else o.total.sum())
+        if segment == ENROLLED:
+            add(_SEGMENT, segment, "customers", (mask & last_of_member).sum())
+            add(_SEGMENT, segment, "repeaters", (mask[:-1] & same_next & last_of_member[1:]).sum())
+        else:
+            add(_SEGMENT, segment, "customers", (mask & new_member).sum())
+            add(_SEGMENT, segment, "repeaters", (mask[1:] & same_next & new_member[:-1]).sum())
     if o.accepted.any():
         acc = o.accepted
         r_enrolled = o.ret_day[acc] >= enrolled_from[o.ret_member[acc]]

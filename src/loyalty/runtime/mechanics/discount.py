@@ -107,22 +107,28 @@ def vector_discount_rules(kern) -> None:
         worths[r.index] = _worth_on_start(kern, r, lines_of, start)
         return worths[r.index][1]
 
-    lost = vector_lost(kern, kern.discount_rules, worth_of)
+    kept: dict = {}  # per rule: its worth per event where it won (vector_lost), while its rows' worth holds
+    lost = vector_lost(kern, kern.discount_rules, worth_of, kept)
     changed = None  # the rows an earlier rule took something off (paid is no longer `start` there)
     for r in kern.discount_rules:
         d = None if lost is None else _reused_worth(kern, r, worths.get(r.index), changed, lost[r.index])
         if d is None:
+            kept.pop(r.index, None)
             d = _vector_discount(kern, r, lines_of(r), paid)
         if lost is not None:  # what it would take off the lines it lost: nothing (as stacking.Stacked.run)
             d[lost[r.index]] = 0
+        per_event = kept.pop(r.index, None)  # (its rows' worth, less the events it lost: their sums are known)
         if r.limits:  # the cap grants part of the order's total, from its first lines on
-            granted, kern.discount_refused[r.index] = vector_own_cap(kern, r, np.add.reduceat(d, kern.e_start))
+            granted, kern.discount_refused[r.index] = vector_own_cap(
+                kern, r, np.add.reduceat(d, kern.e_start) if per_event is None else per_event)
             before = segmented_cumsum(d, kern.r_ev, kern.e_start) - d  # the earlier lines' discounts
             d = np.minimum(np.maximum(granted[kern.r_ev] - before, 0), d)
+            per_event = None
         paid -= d
         if lost is not None:
             changed = d != 0 if changed is None else changed | (d != 0)
-        kern.discounts[r.index] = kern.discount_costs[r.index] = np.add.reduceat(d, kern.e_start)
+        kern.discounts[r.index] = kern.discount_costs[r.index] = \
+            np.add.reduceat(d, kern.e_start) if per_event is None else per_event
 
 
 # a rule of these takes off each line what the line's own amount paid gives (_vector_discount): on a line whose
@@ -205,13 +211,14 @@ def _vector_discount(kern, r, match, paid):
         d = np.clip(a["amount_minor"] - before, 0, avail)
     else:
         if r.action == "discount_scale":  # scale_percent, per event: the highest step reached, if any
-            num = np.zeros(kern.nev, dtype=np.int64)
-            den = np.ones(kern.nev, dtype=np.int64)
-            for threshold, n, dd in r.steps:
-                reached = kern.spend_before >= threshold
-                num[reached], den[reached] = n, dd
-            match &= (num > 0)[kern.r_ev]
-            num, den = num[kern.r_ev], den[kern.r_ev]
+            # (the thresholds strictly increase, DiscountScale.check_action: the step reached is how many of them
+            # the spend meets, counted by a comparison per step rather than assigned through a mask per step)
+            reached = np.zeros(kern.nev, dtype=np.int64)
+            for threshold, _, _ in r.steps:
+                reached += kern.spend_before >= threshold
+            num = np.array([0] + [n for _, n, _ in r.steps], dtype=np.int64)[reached][kern.r_ev]
+            den = np.array([1] + [dd for _, _, dd in r.steps], dtype=np.int64)[reached][kern.r_ev]
+            match &= num > 0
             top_num, top_den = max([n for _, n, _ in r.steps] + [0]), max([dd for _, _, dd in r.steps] + [1])
         else:
             num, den = r.percent

@@ -247,12 +247,17 @@ def _vector_winners(rules, members, live_of, worth_of, n):
     best = np.full(n, -1, dtype=np.int64)
     best_p = np.full(n, _NO_PRIORITY, dtype=np.int64)
     best_w = np.zeros(n, dtype=np.int64)
+    # (members of one priority, or none: a winner so far has the same one, so the worth alone decides)
+    one_priority = len({rules[i].priority for i in members}) == 1
     for i in sorted(members, key=lambda i: rules[i].index):
         p = rules[i].priority if rules[i].priority is not None else _NO_PRIORITY
         w = worth_of(i)
-        better = live_of(i) & ((best < 0) | (p < best_p) | ((p == best_p) & (w > best_w)))
-        best = np.where(better, i, best)
-        best_p = np.where(better, p, best_p)
+        if one_priority:
+            better = live_of(i) & ((best < 0) | (w > best_w))
+        else:
+            better = live_of(i) & ((best < 0) | (p < best_p) | ((p == best_p) & (w > best_w)))
+            best_p = np.where(better, p, best_p)
+        best = np.where(better, i, best)  # (np.where: copyto's `where=` costs more, callgrind)
         best_w = np.where(better, w, best_w)
     return best
 
@@ -305,11 +310,13 @@ def vector_gift_lost(kern, rules, fired: dict) -> Optional[dict]:
     return {r.index: lost[i] for i, r in enumerate(rules)}
 
 
-def vector_lost(kern, rules, worth_of) -> Optional[dict]:
+def vector_lost(kern, rules, worth_of, kept: Optional[dict] = None) -> Optional[dict]:
     """The vectorised step: per rule index, a bool per row of the kernel, True where the rule takes nothing off
     the row because it lost a contest (as `losers`, and per line as `line_winners`, on every event at once).
     `worth_of(rule)` is what it takes off each row (int64), on the lines as the discount phase begins. None when
-    stacking decides nothing in this program."""
+    stacking decides nothing in this program. `kept`, where the contests are per order (not `one per line`):
+    filled with, per rule index, what it takes off each event's rows where it did not lose (int64 per event),
+    its discount per event when nothing changed its rows' worth since."""
     import numpy as np
 
     prog = kern.prog
@@ -319,6 +326,8 @@ def vector_lost(kern, rules, worth_of) -> Optional[dict]:
     worths = [np.add.reduceat(d, kern.e_start) for d in rows]
     ev_lost, everyone = _vector_event_losers(prog.stacking, rules, [w > 0 for w in worths], worths, kern.nev)
     lost = {r.index: ev_lost[i][kern.r_ev] for i, r in enumerate(rules)}
+    if kept is not None and prog.stacking != ONE_PER_LINE:
+        kept.update((r.index, np.where(ev_lost[i], 0, worths[i])) for i, r in enumerate(rules))
     if prog.stacking == ONE_PER_LINE:  # elsewhere, each line its own contest
         everything = list(range(len(rules)))
         row_live = [(d > 0) & ~everyone[kern.r_ev] for d in rows]

@@ -53,6 +53,9 @@ def claim_order(kern, units):
     return ev, col, seq
 
 
+_EARLY_CLAIMS = 4096  # record_claims: how many of the earliest claims are tried before all of them
+
+
 def record_claims(kern, key: str, ev, seq, amounts) -> None:
     """Record claims on the ledger key `key` (at events `ev`, member claim indexes `seq`, amounts asked), those
     that can place the key's cutoff (`claims_that_can_cut`), in `kern.claims` for the next budget pass
@@ -69,9 +72,19 @@ def record_claims(kern, key: str, ev, seq, amounts) -> None:
     limit = kern.prog.budgets.get(key)
     if limit is not None:
         # in time order: a moment by which these claims reach the limit (`claims_that_can_cut` in service order
-        # below)
-        by_time = np.argsort(t)
-        reach = claims_that_can_cut(asked[by_time], limit)
+        # below); a budget tends to run out early (store_load's within hours), so the earliest claims are
+        # sorted first (found by a partition, O(n)), and all of them only when those do not reach it (nor
+        # where an amount is negative: then no claim can cut)
+        by_time = None
+        if len(t) > _EARLY_CLAIMS and asked.min() >= 0:
+            early = np.flatnonzero(t <= np.partition(t, _EARLY_CLAIMS)[_EARLY_CLAIMS])  # (with all ties)
+            by_time = early[np.argsort(t[early])]
+            reach = claims_that_can_cut(asked[by_time], limit)
+            if reach == len(by_time):  # (not before the last of them: in time order, all claims)
+                by_time = None
+        if by_time is None:
+            by_time = np.argsort(t)
+            reach = claims_that_can_cut(asked[by_time], limit)
         if reach < len(asked):
             within = np.flatnonzero(t <= t[by_time[reach - 1]])
             ev, seq, t, asked = ev[within], seq[within], t[within], asked[within]
