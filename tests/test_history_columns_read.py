@@ -98,3 +98,14 @@ def test_simulate_reports_a_bad_channel_only_when_the_program_reads_channels(tmp
     with pytest.raises(HistoryError) as err:
         simulate(on_app, path)
     assert err.value.column == "channel"
+
+
+def test_a_line_break_in_a_column_not_read_still_keeps_the_line_numbers(tmp_path):
+    # a quoted free-text column (no known name) over two lines: the bad amount two records on is on line 5
+    path = _file(tmp_path, b'A,2025-01-01T10:00,purchase,o1,wash,10.00,North,"line one\nline two"\n'
+                           b"B,2025-01-02T10:00,purchase,o2,wash,12.5x,South,x\n",
+                 b"member,time,type,order,item,amount,store,note\n")
+    for options in (ReadOptions(), ReadOptions(only=NO_CHANNEL)):
+        with pytest.raises(HistoryError) as err:
+            read_history(path, options)
+        assert "h.csv:4" in err.value.message and err.value.column == "amount"
