@@ -1019,9 +1019,11 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         resolved = _resolved_read(header, options, str(path))
     except HistoryError:
         return None  # the careful reader says so, after what it checks first
+    quoted = _has_quotes(path)
     # the columns the run reads (`ReadOptions.only`): Arrow still splits every field of a row (so a row of the
-    # wrong width is found), but converts only these
-    names = headers_read(header, options, str(path))
+    # wrong width is found), but converts only these; all of them in a file with quotes, where a line break
+    # quoted in any column shifts the line numbers (checked below)
+    names = header if quoted else headers_read(header, options, str(path))
     time_header = resolved["time"]
     # ids that are mostly distinct (an order's, an event's) are read as plain text and encoded after the sort
     # by member, a range of members at a time (`_encoded_by_member`): read dictionary-encoded, each of Arrow's
@@ -1031,7 +1033,6 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     # member ids likewise: read as text and encoded whole (`_clean`), as 64-bit integers where they have one
     # length of up to 8 bytes, costs a little less than Arrow's per-block dictionaries and their unification
     distinct.add(resolved["member"])
-    quoted = _has_quotes(path)
     # the other columns dictionary-encoded as bytes, their UTF-8 checked once per distinct value after the read
     # (`_utf8_dictionary`) instead of by Arrow once per row (~5% of its read)
     text = pa.dictionary(pa.int32(), pa.binary())
