@@ -198,6 +198,28 @@ def test_pending_points_with_tiers_and_a_period_end_expiry(tmp_path):
     assert _cell(ref, "2024-02", "expired") > 0
 
 
+@pytest.mark.parametrize("between", ["refused return", "visit"])
+def test_a_refused_event_does_not_pass_time_for_a_batch_expiring_before_it_matures(tmp_path, between):
+    """A purchase's 60 points (a purchase is a visit) wait from 5 January until 19 January and expire on 12
+    January. Time passes at the member's events, maturing first, then expiring: at the 14 January visit the
+    batch has expired unmatured; a return of more than is left of the order on 14 January is refused and
+    changes nothing, the clock included (docs/semantics.md, "Identity and duplicates"), so time next passes
+    on 14 February, when the batch matures (January's `matured`), then expires. (Found by hypothesis: the
+    kernel took the refused return as a moment time passes at.)"""
+    path, prog = _load(tmp_path, program_text("expire 1 week after earning", "14 days", "balance stops at zero",
+                                              40, False))
+    middle = (["A", "2024-01-14T12:00", "return", "A1", "", "", "", "20.00", "", ""] if between == "refused return"
+              else _event("A", "2024-01-14T12:00", "visit"))
+    rows = [_buy("A", "2024-01-05T12:00", "A1", "0.00", "coffee"), middle, _event("A", "2024-02-14T12:00", "visit")]
+    ref, routed = _member_by_member(path, prog, rows)
+    assert routed == 0
+    assert _cell(ref, "2024-01", "matured") == (60 if between == "refused return" else 0)
+    # the batch, and with the visit the 20 of its own 60 points a redemption left (on 21 January)
+    assert _cell(ref, "2024-01", "expired") == (60 if between == "refused return" else 80)
+    refused = ref.cells.get(("rejected", "return rejected by the program: amount", "events"), 0)
+    assert refused == (1 if between == "refused return" else 0)
+
+
 def test_a_kind_that_may_go_negative_still_routes_the_member_and_counts_it(tmp_path):
     """Under `balance may go negative` a return beyond the balance leaves a debt that the next points credited
     pay; the kernel routes a member with at-once points during a wait to the scalar plan, counted in ROUTED and

@@ -444,14 +444,16 @@ def expire_out_of_order(cum, first: int, b: int, upto: int, nr: int, consumed: i
     return gone
 
 
-def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks, expiry_ev=None) -> None:
+def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, ranks, expiry_ev=None,
+                         passes=None) -> None:
     """State of a pending kind for the lockstep. `avail_ev`: per event, the moment its purchase points become
     available (`credit`: the event's time plus the pending duration, never before an earlier event's:
     arrays.moments_in_earning_order); `expiry_ev`, with expiry after earning or at a period's end: the moment
     they expire (in earning order too). A batch stops waiting at the first of the two (`advance_kind`: one that
     expires first never matures); both come in earning order, so those no longer waiting are a prefix of the
     member's purchases. `ranks(moments)`: order-preserving small ints and their bound, so (member, moment)
-    packs into one sortable int64."""
+    packs into one sortable int64. `passes`: per event, whether time passes at it (default: every event); not
+    at a refused one (the scalar plan refuses before time passes: `Plan.apply_event`)."""
     import numpy as np
 
     from loyalty.runtime.arrays import Unsupported, fits
@@ -477,11 +479,16 @@ def vector_pending_setup(st, e_mem, e_time, e_purchase, avail_ev, end_us: int, r
     st["mfront"] = np.minimum(np.searchsorted(v_key, t_key, side="right"), np.arange(nev))
     early = np.flatnonzero(st["matures"] != e_purchase)  # purchases whose points expire before they are available
     if len(early):
-        # time passes at the member's events (and the history's end), maturing first, then expiring, whatever
-        # their moments: such a batch matures too (a points_available, then expired at its earlier moment) when
-        # the first time passes after its expiry is at or after its moment to mature
-        n = np.minimum(np.searchsorted(t_key, v_key[early], side="left"), nev - 1)
-        seen = np.where((e_mem[n] == e_mem[early]) & (e_time[n] >= st["wait_end"][early]), e_time[n], end_us)
+        # time passes at the member's accepted events (and the history's end), maturing first, then expiring,
+        # whatever their moments: such a batch matures too (a points_available, then expired at its earlier
+        # moment) when the first time passes after its expiry is at or after its moment to mature
+        n = np.searchsorted(t_key, v_key[early], side="left")  # the first event at or after its expiry
+        if passes is not None and not passes.all():  # the first there that time passes at (nev: none)
+            place = np.where(np.append(passes, True), np.arange(nev + 1), nev)
+            n = np.minimum.accumulate(place[::-1])[::-1][n]
+        at = np.minimum(n, nev - 1)
+        seen = np.where((n < nev) & (e_mem[at] == e_mem[early]) & (e_time[at] >= st["wait_end"][early]),
+                        e_time[at], end_us)
         st["matures"] = st["matures"].copy()
         st["matures"][early] = seen >= st["avail_ev"][early]
     st["mfront_end"] = np.searchsorted(v_key, np.arange(nmem) * nt + inv[-1], side="right")

@@ -1812,7 +1812,8 @@ class _Kernel:
             if nr and kind.pending:  # runtime/mechanics/points.py: purchases' points wait
                 vector_pending_setup(st, self.e_mem, self.e_time, self.e_type == PURCHASE,
                                      moments_in_earning_order(_add_duration(self.e_time, *kind.pending), self.e_mem),
-                                     self.end_us, _moment_ranks, st.get("exp_ev"))
+                                     self.end_us, _moment_ranks, st.get("exp_ev"),
+                                     self.e_valid | self.e_timer)  # (time passes at a timer's moment too)
             if nr and kind.expiry == "inactivity":  # points.py: a running purchase restarts the clock
                 vector_inactivity_setup(st, _add_duration(self.e_time, kind.expiry_amount, kind.expiry_unit),
                                         counted, nmem)
