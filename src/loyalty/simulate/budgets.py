@@ -217,8 +217,7 @@ def claims_prefix(history, before_us: int):
     or an order whose lines fall on both sides of the moment (one event, cut in two)."""
     import numpy as np
 
-    from loyalty.simulate.columns import arrow, numbers
-    from loyalty.simulate.history import History
+    from loyalty.simulate.columns import numbers
 
     time = numbers(history.table.column("time"))  # (not pyarrow's to_numpy, which imports pandas: ~0.5 s)
     member = history.code_array("member")
@@ -233,7 +232,7 @@ def claims_prefix(history, before_us: int):
     key = member[lines] * (int(order.max()) + 1) + order[lines]  # (member, order) of each purchase line
     if np.isin(key[~keep[lines]], key[keep[lines]]).any():  # (the few kept lines looked up, not the many)
         return None
-    return History(history.table.filter(arrow(keep)), history.file, history.skipped, history.bad_rows, encoded=True)
+    return history.rows_where(keep)
 
 
 def claimants_apart(program, history):
@@ -258,14 +257,7 @@ def claimants_apart(program, history):
     of_claimants = claimant[member]
     if int(of_claimants.sum()) > CLAIMANTS_APART_SHARE * len(history):
         return None
-    from loyalty.simulate.columns import arrow
-    from loyalty.simulate.history import History
-
-    def part(keep):
-        return History(history.table.filter(arrow(keep)), history.file, history.skipped, history.bad_rows,
-                       encoded=True)
-
-    return part(~of_claimants), part(of_claimants)
+    return history.rows_where(~of_claimants), history.rows_where(of_claimants)
 
 
 # what each trigger's budgeted rule can claim at: rows of these types only (a trigger not named: any row)
@@ -284,6 +276,7 @@ def claim_rows(program, history):
     ruled = {r.budget for r in program.rules if r.budget is not None}
     if not program.budgets or any(key not in ruled for key in program.budgets):
         return None
+    from loyalty.runtime.arrays import is_one_of
     from loyalty.simulate.columns import numbers
 
     time = numbers(history.table.column("time"))
@@ -304,7 +297,7 @@ def claim_rows(program, history):
                     return None
         types = _CLAIMED_AT_TYPES.get(rule.trigger)
         if types is not None:
-            here &= np.isin(kind, [kinds.index(t) for t in types if t in kinds])
+            here &= is_one_of(kind, [kinds.index(t) for t in types if t in kinds])
         out |= here
     return out
 

@@ -261,11 +261,18 @@ class History:
         import numpy as np
         import pyarrow.compute as pc
 
-        from loyalty.simulate.columns import arrow, numbers, strings
+        from loyalty.simulate.columns import numbers, strings
 
         dictionary = _one_array(self.table.column("member")).dictionary
         wanted_codes = numbers(pc.is_in(dictionary, value_set=strings(sorted(set(wanted)))), False)
         keep = np.append(wanted_codes, False)[self.code_array("member")]  # -1 (no member) picks the last False
+        return self.rows_where(keep)
+
+    def rows_where(self, keep) -> "History":
+        """The rows where `keep` (one bool per row) holds, in order: a history of those rows, already encoded,
+        with this one's file, skipped counts and bad rows."""
+        from loyalty.simulate.columns import arrow
+
         return History(self.table.filter(arrow(keep)), self.file, self.skipped, self.bad_rows, encoded=True)
 
 
@@ -965,11 +972,10 @@ def refuse_reused_orders(h: History, options: ReadOptions) -> History:
 def without_rows(h: History, bad: list[int], reason: str, examples: list[BadRow], options: ReadOptions) -> History:
     """`h` less the rows at positions `bad`, counted as skipped for `reason`, `examples` among its bad rows."""
     import numpy as np
-    import pyarrow as pa
 
     keep = np.ones(len(h), dtype=bool)
     keep[bad] = False
-    out = History(h.table.filter(pa.array(keep)), file=h.file, skipped=h.skipped, bad_rows=h.bad_rows, encoded=True)
+    out = h.rows_where(keep)
     out.skipped[reason] += len(bad)
     out.bad_rows = sorted(out.bad_rows + examples, key=lambda b: b.row)[:options.max_examples]
     return out
