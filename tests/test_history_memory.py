@@ -54,3 +54,24 @@ def test_the_sort_starts_without_the_checks_arrays_and_lets_each_column_go(monke
     assert h.amount == [(10 + k % 5) * 100 + 50 for k in by_member]
     assert h.row == [k + 2 for k in by_member]
 
+
+def test_a_command_that_reads_a_history_whole_keeps_freed_memory(monkeypatch):
+    """`prefer_system_allocator` (simulate, compare, explain, sweep, migrate-check) also tells glibc's malloc to keep
+    freed memory (`keep_freed_memory`); a user's own malloc tuning stands."""
+    import ctypes
+
+    from loyalty.commands import _common
+
+    calls = []
+    monkeypatch.setattr(_common, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")  # (the pool's choice is tested in test_scale_jobs)
+    _common.prefer_system_allocator()
+    assert calls == [1]
+    monkeypatch.undo()
+
+    glibc = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
+    for name in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    assert _common.keep_freed_memory() is glibc
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0")
+    assert _common.keep_freed_memory() is False
