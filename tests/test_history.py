@@ -655,3 +655,25 @@ def test_ids_keyed_as_integers_only_when_both_ends_are_printable_ascii(width, en
     fill = "A" * (width - len(end.encode()))
     for odd in (end + fill, fill + end):
         assert _history._id_keys(pa.array(plain[:7] + [odd] + plain[8:], pa.string())) is None, (width, odd)
+
+
+@pytest.mark.parametrize("width", range(1, 9))
+def test_id_keys_are_each_ids_bytes_to_the_last_id_of_the_buffer(width):
+    # `_id_keys` reads each id's 8 bytes from its first, into the ids after it, and pads the last ones, whose 8
+    # bytes would run past the buffer: here one exactly as long as its ids, read whole, sliced and with nulls
+    import numpy as np
+    import pyarrow as pa
+
+    texts = [None if i % 7 == 3 else "".join("AZaz09~!"[(i * 3 + k) % 8] for k in range(width)) for i in range(30)]
+    data = "".join(t or "" for t in texts).encode()
+    offsets = np.cumsum([0] + [len(t or "") for t in texts], dtype=np.int32)
+    valid = np.packbits(np.array([t is not None for t in texts]), bitorder="little")
+    column = pa.Array.from_buffers(pa.string(), len(texts), [pa.py_buffer(valid), pa.py_buffer(offsets),
+                                                             pa.py_buffer(data)])
+    assert column.buffers()[2].size == len(data)
+    for start, end in ((0, 30), (1, 30), (0, 29), (5, 9), (29, 30)):
+        part, values = column.slice(start, end - start), texts[start:end]
+        keys, known, found = _history._id_keys(part)
+        assert found == width
+        assert keys.tolist() == [int.from_bytes((t or "").encode(), "little") for t in values]
+        assert (known is None) == all(t is not None for t in values)
