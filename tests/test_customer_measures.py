@@ -240,6 +240,22 @@ def test_a_refused_return_is_not_taken_from_the_customers_value(files, kernel, j
     assert c["enrolment"]["enrolled"]["revenue"] == "16.00"
 
 
+# the same, G refused as E is, her rows carrying event ids: the vector kernel sends G to the scalar plan, whose
+# rows are the history's last two
+REFUSED_RETURN_ROUTED = """member,time,type,order,amount,event
+F,2025-01-07T10:00,purchase,F1,10.00,
+F,2025-01-08T10:00,return,F1,4.00,
+G,2025-01-09T10:00,purchase,G1,10.00,g1
+G,2025-01-10T10:00,return,G1,20.00,g2
+"""
+
+
+def test_a_refused_return_of_a_member_the_kernel_routes(files):
+    (files / "h.csv").write_text(REFUSED_RETURN_ROUTED)
+    report = simulate(files, "--kernel", "vector")
+    assert report["customers"]["value"]["total"] == report["headline"]["revenue"] == "16.00"
+
+
 @pytest.mark.parametrize("kernel", ["vector", "python"])
 def test_a_refused_return_in_a_group_of_members(files, kernel):
     """The refusals a group's run makes reach the group's measures (evaluate_range: --jobs, --grouped, Dask)."""

@@ -308,6 +308,7 @@ class _Rows:
         self.new = new
         self.grouped = grouped
         self.timer_rule = np.full(n, -1, dtype=np.int64)  # the rule of a row the kernel adds (_with_timer_points)
+        self.history_row = np.arange(n, dtype=np.int64)  # (-1 on a row the kernel adds: insert_rows)
 
     # what a row the kernel adds says where `insert_rows` is not told: none (no order, item, store...), but these
     _ADDED_ROW = {"qty": 1, "new": True, "amount": 0, "has_event_id": 0, "adjust_points": 0}
@@ -715,22 +716,29 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if odd.any():
         scalar[np.unique(mseg[odd])] = True
     result = SimResult()
+    refused: list = []  # the refused events' rows of the history, as arrays (for the customer measures)
     if scalar.any():
-        sub = history.select_members(history.values_of("member", mcode[np.flatnonzero(scalar)]))
+        picked = np.zeros(int(history_rows.member.max()) + 2, dtype=bool)  # member code -> routed (-1: none)
+        picked[mcode[scalar]] = True
+        sub_rows = picked[history_rows.member]
+        sub = history.rows_where(sub_rows)  # (History.select_members, by code)
+        sub_refused: list[int] = []
         if known is None:
-            result = replay_members(plan, sub, sub.member_slices())
+            result = replay_members(plan, sub, sub.member_slices(), refused=sub_refused)
         else:
             from loyalty.simulate.budgets import CutoffLedger
 
-            result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known))
+            result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known), refused=sub_refused)
         if claims_only:
             result = SimResult(claims=result.claims)
+        if sub_refused:
+            refused.append(np.flatnonzero(sub_rows)[sub_refused])
     parts = [result]  # merged once at the end (SimResult.merge_many): each merge copies every table
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
         kern = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known, warm)
-        kern.claims_only = claims_only
+        kern.claims_only, kern.refused = claims_only, refused
         try:
             part = kern.run()
         finally:
@@ -750,7 +758,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         customers = SimResult()
         # the history's events as the kernel found them (the same as `History.event_index`, not found again)
         events = (history_events, frozenset(history.values_of("member", irregular)) if len(irregular) else frozenset())
-        add_customer_cells(customers, history, plan, events)
+        # (a return's refusal depends on the rows alone, never on a budget: the same in every pass, `_returns`)
+        add_customer_cells(customers, history, plan, events, np.concatenate(refused) if refused else None)
         if warm is not None:
             warm["customers"] = customers
     return SimResult.merge_many(parts + [customers])
@@ -776,6 +785,8 @@ class _Kernel:
     ptab_rows = None  # the points table's rows (tier + 1) a pass works out (earn.vector_points), None: all
     lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
     lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
+    # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
+    refused: Optional[list] = None
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1554,14 +1565,14 @@ class _Kernel:
             spend = {"spend_before": self.spend_before[members[self.e_mem]]}
             apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess, spend))
         plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
-        claims_only, warm = self.claims_only, self.warm
+        claims_only, warm, refused = self.claims_only, self.warm, self.refused
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
         parts = []
         for rows_of, starts, ends, codes, guess, spend in apart:
             part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
-            part.claims_only = claims_only
+            part.claims_only, part.refused = claims_only, refused
             parts.append(part.run(guess))
             part.__dict__.clear()
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
@@ -2491,6 +2502,8 @@ class _Kernel:
                 counts[f"events_{name}"] = counts.get(f"events_{name}", 0) + n
         for ev in sorted(self.e_reason):
             res.add("rejected", self.e_reason[ev], "events")
+        if self.e_reason and self.refused is not None:  # the refused events' rows, for the customer measures
+            self.refused.append(self.rows.history_row[self.sel[self.e_start[np.fromiter(self.e_reason, np.int64)]]])
         if self.vtiers is not None and self.vtiers.fees is not None:  # fee_paid effects (mechanics/fees.py)
             for tier, paying in self.vtiers.fees.paid():
                 name, amount = tier.name, tier.fee[0]
