@@ -655,6 +655,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         raise Unsupported(reason)
     history_rows = _Rows(history, prog)
     history_events = np.flatnonzero(history_rows.new)  # the history's own events, for the customer measures
+    history_member = history_rows.member  # (the history's rows: referrals' rows are inserted in place below)
     rows = _with_timer_points(history_rows, plan)
     if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
         from loyalty.simulate.referrals import add_to_rows
@@ -718,9 +719,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     result = SimResult()
     refused: list = []  # the refused events' rows of the history, as arrays (for the customer measures)
     if scalar.any():
-        picked = np.zeros(int(history_rows.member.max()) + 2, dtype=bool)  # member code -> routed (-1: none)
+        picked = np.zeros(int(history_member.max()) + 2, dtype=bool)  # member code -> routed (-1: none)
         picked[mcode[scalar]] = True
-        sub_rows = picked[history_rows.member]
+        sub_rows = picked[history_member]
         sub = history.rows_where(sub_rows)  # (History.select_members, by code)
         sub_refused: list[int] = []
         if known is None:
