@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from loyalty.cli import cli as main
 from loyalty.simulate.measures import LAPSE_CANDIDATES, customer_report, default_lapse_days
 from loyalty.simulate.parallel import evaluate_range, merge_in_order
-from loyalty.simulate.history import History, read_history, ReadOptions
+from loyalty.simulate.history import History
 from loyalty.simulate.run import load_program, plan_for, read_inputs
 
 PROGRAM = """

@@ -2438,6 +2438,9 @@ class _Kernel:
     # ------------------------------------------------------------------ effects to figures
     def _aggregate(self) -> SimResult:
         prog, plan = self.prog, self.plan
+        # the per-member sums (events by member) only for the member rows: by_member.csv and compare read them,
+        # a report alone does not
+        per_member = plan.member_rows
         res = SimResult()
         cells = _Cells(res)
         res.claims = self.claims  # budget claims for the next pass (simulate/budgets.py)
@@ -2547,7 +2550,9 @@ class _Kernel:
                     times = self.fixed_times.get(sl.skey) if sl.fixed else None  # one effect per firing
                     count = int(sel.sum()) if times is None else int(times[sel].sum())
                     res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
-            m_earned[pk] = (np.bincount(self.e_mem[ev_got], minlength=nmem) > 0, _group_sum(self.e_mem, ev_pts, nmem))
+            if per_member:
+                m_earned[pk] = (np.bincount(self.e_mem[ev_got], minlength=nmem) > 0,
+                                _group_sum(self.e_mem, ev_pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
                 if sl.skey not in self.claw:
@@ -2558,7 +2563,8 @@ class _Kernel:
                 for name, sel in self._by_source_name(sl, fx, otier):
                     key = ("rule", name, "points_clawed_back")
                     res.cells[key] = res.cells.get(key, 0) + int(taken[sel].sum())
-                clawed += _group_sum(self.e_mem, np.where(fx, taken, 0), nmem)
+                if per_member:
+                    clawed += _group_sum(self.e_mem, np.where(fx, taken, 0), nmem)
             m_clawed[pk] = clawed
             if "ptr" in st:
                 cum = st["cum"]
@@ -2573,13 +2579,15 @@ class _Kernel:
                     ev_amount = ev_amount + st["hole"]
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
                           _month_number(st["exp_ev"]), ev_amount, ev_amount > 0)
-                m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
+                if per_member:
+                    m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
             if "DL" in st:  # points expired after inactivity, in the month of the deadline
                 for amount, at, mem in ((st["inact_amt"], st["inact_at"], self.e_mem),
                                         (st["inact_end"], st["inact_end_at"], np.arange(nmem))):
                     cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
                               _month_number(at), amount, amount > 0)
-                    m_expired[pk] = m_expired.get(pk, 0) + _group_sum(mem, amount, nmem)
+                    if per_member:
+                        m_expired[pk] = m_expired.get(pk, 0) + _group_sum(mem, amount, nmem)
             if "CP" in st:  # points_available effects, in the month their moment falls in
                 matured = vector_matured(st, self.e_mem, self.m_evstart, self.end_us)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "matured"),
@@ -2608,8 +2616,9 @@ class _Kernel:
             cells.add(lambda m, name=name: ("rule_month", f"{name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon,
                       cost, has)
             cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
-            m_discount += _group_sum(self.e_mem, d, nmem)
-        m_perks = self._perks(res, cells)
+            if per_member:
+                m_discount += _group_sum(self.e_mem, d, nmem)
+        m_perks = self._perks(res, cells, per_member)
         # tiers
         tiers = prog.tiers
         names = [t.name for t in tiers.tiers] if tiers else []
@@ -2653,11 +2662,12 @@ class _Kernel:
                 res.add("tier", names[int(ti)], "members_at_end", int(n))
             self._tier_months(res, names, c_mem, c_mon, c_to)
         # members
-        P_mem = _group_sum(self.e_mem, P.astype(np.int64), nmem)
         res.count("members", nmem)
-        if (P_mem > 0).any():
-            res.count("purchasing_members", int((P_mem > 0).sum()))
-        if plan.member_rows:  # by_member.csv and compare read them; a report alone does not
+        purchasing = _distinct_count(self.e_mem.compress(P))  # (the events are in member order)
+        if purchasing:
+            res.count("purchasing_members", purchasing)
+        if per_member:
+            P_mem = _group_sum(self.e_mem, P.astype(np.int64), nmem)
             revenue = _group_sum(self.e_mem, np.where(P, self.e_total, 0) - np.where(R, self.e_total, 0), nmem)
             costs = plan.info.point_costs
             earned_total = np.zeros(nmem, dtype=np.int64)
@@ -2702,7 +2712,7 @@ class _Kernel:
     def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray:
         """The points adjustments added to `kind` (the slots `adj` of its table `pts`), as the scalar accumulator
         counts `points_adjusted` effects: by month, and in the adjustments table by reason and kind (points,
-        adjustments, members). Per member, the points added."""
+        adjustments, members). Per member, the points added (0 without member rows)."""
         nr = self.kstate[kind.index]["nr"]
         ev = np.flatnonzero(adj) // nr
         added = pts[adj]
@@ -2715,7 +2725,7 @@ class _Kernel:
             res.add("adjustment", row, "points_added", int(added[mine].sum()))
             res.add("adjustment", row, "adjustments", int(mine.sum()))
             res.add("adjustment", row, "members", int(len(np.unique(self.e_mem[ev[mine]]))))
-        return _group_sum(self.e_mem[ev], added, self.nmem)
+        return _group_sum(self.e_mem[ev], added, self.nmem) if self.plan.member_rows else 0
 
     def _rewards(self, res: SimResult, cells: "_Cells"):
         """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a
@@ -2732,6 +2742,8 @@ class _Kernel:
         m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
         never = np.iinfo(np.int64).max
         first = np.full(nmem, never, dtype=np.int64)  # the moment of the first reward
+        per_member = plan.member_rows  # (the per-member sums: _aggregate)
+        reached: dict = {}  # reward -> the members it reached
         mon = self.e_month
         # per event, the next event when it is the same member's (-1: none): where an offer given at the
         # event can first be used
@@ -2788,12 +2800,18 @@ class _Kernel:
             for m, g in zip(months.tolist(), counts.tolist()):
                 key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
                 res.cells[key] = res.cells.get(key, 0) + cost * g
-            by_member = _group_sum(g_mem, times, nmem)
-            if price is not None:
-                m_points[pk] = m_points.get(pk, 0) + by_member * price
-            m_rewards += by_member
-            m_face += by_member * rw.face
-            m_cost += by_member * cost
+            # members reached: each member once, whichever rules or redemptions gave the reward
+            got = reached.get(reward)
+            if got is None:
+                got = reached[reward] = np.zeros(nmem, dtype=bool)
+            got[g_mem[has]] = True
+            if per_member:
+                by_member = _group_sum(g_mem, times, nmem)
+                if price is not None:
+                    m_points[pk] = m_points.get(pk, 0) + by_member * price
+                m_rewards += by_member
+                m_face += by_member * rw.face
+                m_cost += by_member * cost
             np.minimum.at(first, g_mem[has], g_time[has])
             if rw.is_offer and price is None:  # offers.py: each used by a later purchase, or lapsed
                 taken = self.offers_taken_back.get(rule_of.get(label, -1))  # ... unless a return took it back
@@ -2820,15 +2838,11 @@ class _Kernel:
                       -back, has, scale=cost)
             cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"),
                       mon, -back, has, scale=cost)
-            by_member = _group_sum(self.e_mem, back, nmem)
-            m_rewards -= by_member
-            m_face -= by_member * rw.face
-            m_cost -= by_member * cost
-        # members reached per reward: each member once, whichever rules or redemptions gave it
-        reached: dict = {}
-        for _label, reward, times, _price, _k, (g_mem, *_rest) in given:
-            got = _group_sum(g_mem, times, nmem) > 0
-            reached[reward] = reached[reward] | got if reward in reached else got
+            if per_member:
+                by_member = _group_sum(self.e_mem, back, nmem)
+                m_rewards -= by_member
+                m_face -= by_member * rw.face
+                m_cost -= by_member * cost
         for reward, got in reached.items():
             if got.any():
                 res.add("reward", reward, "members", int(got.sum()))
@@ -2893,7 +2907,8 @@ class _Kernel:
     def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray:
         """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
         accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
-        of its end and at the store of the event time passes at). Per member, the cost lapses took off."""
+        of its end and at the store of the event time passes at). Per member, the cost lapses took off (0 without
+        member rows)."""
         used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use, gone)
         name = rw.name
         if used.any():
@@ -2922,11 +2937,12 @@ class _Kernel:
                   scale=-cost)
         cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon,
                   None, lapsed, scale=-cost)
-        return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost
+        return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost if self.plan.member_rows else 0
 
-    def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
+    def _perks(self, res: SimResult, cells: "_Cells", per_member: bool) -> np.ndarray:
         """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
-        cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost."""
+        cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost
+        (`per_member`; else zeros)."""
         m_perks = np.zeros(self.nmem, dtype=np.int64)
         tiers = self.prog.tiers
         if tiers is None:
@@ -2943,7 +2959,8 @@ class _Kernel:
                 each = np.full(self.nev, cost, dtype=np.int64)
                 cells.add(lambda m: ("month", _month_text(m), "perk_cost"), self.e_month, each, at)
                 cells.add(lambda c: ("store", self._store_name(c), "perk_cost"), self.e_store, each, at)
-                m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
+                if per_member:
+                    m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
         return m_perks
 
     def period_starts(self, period):
@@ -3086,6 +3103,13 @@ def _tail_spend(pk, amount: int, i: int, start: int, oldest_available: bool) -> 
         return
     pk[6], holes = spend_one(pk[8], pend[2], pend[4], pk[2], max(pend[5][i] - start, 0), i, pk[6], amount)
     pk[7] -= holes
+
+
+def _distinct_count(sorted_values: np.ndarray) -> int:
+    """How many distinct values a sorted array holds."""
+    if not len(sorted_values):
+        return 0
+    return 1 + int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1]))
 
 
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
