@@ -2571,9 +2571,15 @@ class _Kernel:
                 prev = np.concatenate(([0], cum[:-1]))
                 prev[self.m_evstart[self.m_nev > 0] * nr] = 0  # each member's first slot
                 at = st["exp_at"]
-                xb = np.where(at >= 0, st["Xexp"][np.maximum(at, 0)], st["Xend"][np.repeat(self.e_mem, nr)])
-                due = (at >= 0) | st["exp_tick"]
-                amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
+                # the stream's front where the slot's expiry was read (an event's, else the member's at the end),
+                # then what expired of the slot: in place, one array of slots rather than a temporary per step
+                expiring = at >= 0
+                amount = np.repeat(st["Xend"][self.e_mem], nr)
+                amount[expiring] = st["Xexp"][at[expiring]]
+                np.maximum(amount, prev, out=amount)
+                np.subtract(cum, amount, out=amount)
+                np.maximum(amount, 0, out=amount)
+                amount[~(expiring | st["exp_tick"])] = 0  # (not due)
                 ev_amount = row_sums(amount.reshape(nev, nr))  # never negative: > 0 where a slot's is
                 if "hole" in st:  # expired before batches earned before it (points.expire_out_of_order)
                     ev_amount = ev_amount + st["hole"]
@@ -2794,12 +2800,8 @@ class _Kernel:
             for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "rewards"), g_mon, times, has)
-            months, per_month = np.unique(g_mon[has], return_inverse=True)
-            counts = np.zeros(len(months), dtype=np.int64)
-            np.add.at(counts, per_month, times[has])
-            for m, g in zip(months.tolist(), counts.tolist()):
-                key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
-                res.cells[key] = res.cells.get(key, 0) + cost * g
+            cells.add(lambda m: ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost"), g_mon, times, has,
+                      scale=cost)
             # members reached: each member once, whichever rules or redemptions gave the reward
             got = reached.get(reward)
             if got is None:
