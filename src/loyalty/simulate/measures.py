@@ -78,10 +78,11 @@ def _month_of_text(text: str) -> int:
 class Orders:
     """The purchase and return events of some whole members, as numpy arrays (one entry per event)."""
 
-    def __init__(self, history, events=None, refused=None):
+    def __init__(self, history, events=None, refused=None, columns=None):
         """`events`: the history's `event_index()` (event starts as a numpy array or list, irregular members) when
         the caller has it already (the vectorised kernel finds the same events), else found here. `refused`: the
-        first rows of the events the run refused (`add_customer_cells`)."""
+        first rows of the events the run refused (`add_customer_cells`). `columns`: the history's columns as
+        numpy when the caller converted them already (`add_customer_cells`)."""
         import numpy as np
 
         from loyalty.simulate.columns import numbers
@@ -89,11 +90,12 @@ class Orders:
 
         h = history
         n = len(h)
-        member = h.code_array("member")
-        kind, kinds = h.dictionary_codes("type")
-        time = numbers(h.table.column("time"))
-        amount = numbers(h.table.column("amount"), 0)
-        order = h.code_array("order")
+        if columns is None:
+            member, order = h.code_array("member"), h.code_array("order")
+            kind, kinds = h.dictionary_codes("type")
+            time, amount = numbers(h.table.column("time")), numbers(h.table.column("amount"), 0)
+        else:
+            member, kind, kinds, time, amount, order = columns
         starts, irregular = h.event_index() if events is None else events
         starts = np.asarray(starts, dtype=np.int64)
         if n:
@@ -205,18 +207,20 @@ def lapse_gaps(scenario) -> tuple[int, ...]:
     return (chosen,) if chosen is not None else LAPSE_CANDIDATES
 
 
-def add_customer_cells(result: SimResult, history, plan, events=None, refused=None) -> None:
+def add_customer_cells(result: SimResult, history, plan, events=None, refused=None, columns=None) -> None:
     """Add the customer measures of these whole members' rows to `result` (counts, cells, histograms).
     Keys are numbers until the sums are made: only distinct keys become text. `events`: the history's
     `event_index()` if the caller found it already (`Orders`). `refused`: the rows of `history` that begin
-    an event the run refused (`engine.replay_member`'s, the kernel's `_Kernel.refused`); None: none."""
+    an event the run refused (`engine.replay_member`'s, the kernel's `_Kernel.refused`); None: none.
+    `columns`: (member codes, type codes, the type names they index, time, amount, order codes), int64 arrays
+    of `history`'s rows the caller read already (the vectorised kernel's), so they are not converted twice."""
     import numpy as np
 
     from loyalty.runtime.arrays import distinct_sums
 
     if not len(history):
         return
-    o = Orders(history, events, refused)
+    o = Orders(history, events, refused, columns)
     cells = result.cells
     big = np.iinfo(np.int64).max
 

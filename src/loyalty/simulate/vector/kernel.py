@@ -656,6 +656,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     history_rows = _Rows(history, prog)
     history_events = np.flatnonzero(history_rows.new)  # the history's own events, for the customer measures
     history_member = history_rows.member  # (the history's rows: referrals' rows are inserted in place below)
+    # the columns the customer measures read, as converted here (type codes index TYPES: `_Rows`)
+    history_columns = (history_member, history_rows.type, TYPES, history_rows.time, history_rows.amount,
+                       history_rows.order)
     rows = _with_timer_points(history_rows, plan)
     if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
         from loyalty.simulate.referrals import add_to_rows
@@ -760,7 +763,8 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         # the history's events as the kernel found them (the same as `History.event_index`, not found again)
         events = (history_events, frozenset(history.values_of("member", irregular)) if len(irregular) else frozenset())
         # (a return's refusal depends on the rows alone, never on a budget: the same in every pass, `_returns`)
-        add_customer_cells(customers, history, plan, events, np.concatenate(refused) if refused else None)
+        add_customer_cells(customers, history, plan, events, np.concatenate(refused) if refused else None,
+                           history_columns)
         if warm is not None:
             warm["customers"] = customers
     return SimResult.merge_many(parts + [customers])
