@@ -2719,7 +2719,7 @@ class _Kernel:
             self._draws(res)
         return res
 
-    def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray:
+    def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray | int:
         """The points adjustments added to `kind` (the slots `adj` of its table `pts`), as the scalar accumulator
         counts `points_adjusted` effects: by month, and in the adjustments table by reason and kind (points,
         adjustments, members). Per member, the points added (0 without member rows)."""
@@ -2910,7 +2910,7 @@ class _Kernel:
                 np.concatenate((self.tier_before[changed], t_from)), np.concatenate((self.tier_after[changed], t_to)),
                 np.concatenate((changed, vector_firing_events(self, t_mem, t_at))))
 
-    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray:
+    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray | int:
         """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
         accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
         of its end and at the store of the event time passes at). Per member, the cost lapses took off (0 without
