@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from loyalty.cli import cli as main
 from loyalty.simulate.measures import LAPSE_CANDIDATES, customer_report, default_lapse_days
 from loyalty.simulate.parallel import evaluate_range, merge_in_order
-from loyalty.simulate.history import History, read_history, ReadOptions
+from loyalty.simulate.history import History
 from loyalty.simulate.run import load_program, plan_for, read_inputs
 
 PROGRAM = """
@@ -214,3 +214,56 @@ def test_member_groups_merge_to_the_same_section(tmp_path_factory, cuts, lapse):
             == customer_report(whole, months, lapse, 2))
     assert (customer_report(merge_in_order(parts[::-1]), months, lapse, 2)
             == customer_report(whole, months, lapse, 2))
+
+
+# E: a 10.00 order and a return of 20.00 naming it, which the program refuses (more than the order); F: a
+# return of 4.00 the program accepts. A refused return changes nothing, in the customer measures as in the
+# headline (docs/simulate.md: "the returns the program accepts").
+REFUSED_RETURN = """member,time,type,order,amount
+E,2025-01-05T10:00,purchase,E1,10.00
+E,2025-01-06T10:00,return,E1,20.00
+F,2025-01-07T10:00,purchase,F1,10.00
+F,2025-01-08T10:00,return,F1,4.00
+"""
+
+
+@pytest.mark.parametrize("kernel", ["vector", "python"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_refused_return_is_not_taken_from_the_customers_value(files, kernel, jobs):
+    (files / "h.csv").write_text(REFUSED_RETURN)
+    (files / "a.csv").write_text("member,signup_date\nE,2025-01-01\nF,2025-01-01\n")
+    report = simulate(files, "--kernel", kernel, "--jobs", jobs, "--attributes", str(files / "a.csv"))
+    c = report["customers"]
+    assert report["headline"]["revenue"] == "16.00"
+    assert report["rejected_events"] and c["value"]["total"] == "16.00"
+    assert c["value"]["per_customer_median"] == "6.00"  # E 10.00, F 6.00
+    assert c["enrolment"]["enrolled"]["revenue"] == "16.00"
+
+
+# the same, G refused as E is, her rows carrying event ids: the vector kernel sends G to the scalar plan, whose
+# rows are the history's last two
+REFUSED_RETURN_ROUTED = """member,time,type,order,amount,event
+F,2025-01-07T10:00,purchase,F1,10.00,
+F,2025-01-08T10:00,return,F1,4.00,
+G,2025-01-09T10:00,purchase,G1,10.00,g1
+G,2025-01-10T10:00,return,G1,20.00,g2
+"""
+
+
+def test_a_refused_return_of_a_member_the_kernel_routes(files):
+    (files / "h.csv").write_text(REFUSED_RETURN_ROUTED)
+    report = simulate(files, "--kernel", "vector")
+    assert report["customers"]["value"]["total"] == report["headline"]["revenue"] == "16.00"
+
+
+@pytest.mark.parametrize("kernel", ["vector", "python"])
+def test_a_refused_return_in_a_group_of_members(files, kernel):
+    """The refusals a group's run makes reach the group's measures (evaluate_range: --jobs, --grouped, Dask)."""
+    (files / "h.csv").write_text(REFUSED_RETURN)
+    prog = load_program(str(files / "p.loyalty"))
+    inputs = read_inputs(prog, str(files / "h.csv"), None, None, None, None, "stop", {"lapse_after_days": None})
+    plan = plan_for(prog, str(files / "p.loyalty"), inputs, None)
+    h = inputs.history
+    parts = [evaluate_range(plan, History(h.table.slice(a, b - a)), None, kernel) for a, b in ((0, 2), (2, 4))]
+    c = customer_report(merge_in_order(parts), list(plan.months), None, 2)
+    assert c["value"]["total"] == "16.00"

@@ -230,10 +230,11 @@ OnEvent = Callable[[int, Optional[Ev], list[Effect], Optional[str], MemberState]
 
 
 def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_event: Optional[OnEvent] = None,
-                  result: Optional[SimResult] = None) -> SimResult:
+                  result: Optional[SimResult] = None, refused: Optional[list] = None) -> SimResult:
     """One member through the evaluator. `on_event(i, ev, effects, error, state)` sees each step (for explain):
     `i` is the index of the member's event, -1 for the scenario's end of history; `state` is the member's
-    state after it (read it, never change it)."""
+    state after it (read it, never change it). `refused`: the first row of each history event the program
+    refuses is appended to it (the customer measures leave refused returns out: measures.add_customer_cells)."""
     prog = plan.program
     apply_event = plan.evaluation.apply_event  # (state, event, ledger, effects out)
     result = result if result is not None else SimResult()
@@ -267,6 +268,8 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
         except EventError as err:
             # e.g. a return of an order bought before the history starts: counted and reported, never hidden
             result.add("rejected", _rejection_reason(kinds[i], ev, err), "events")
+            if refused is not None and groups[i]:
+                refused.append(groups[i][0])
             acc.effects(out)
             if on_event:
                 on_event(i, ev, out, str(err), st)
@@ -337,8 +340,9 @@ def _rejection_reason(kind: str, ev: Ev, err: EventError) -> str:
 
 
 def replay_members(plan: Plan, history: History, slices: list[tuple[str, int, int]], ledger_factory=UnlimitedLedger,
-                   progress: Optional[Callable[[int], None]] = None) -> SimResult:
-    """Some members (disjoint from any other call's) into one partial result."""
+                   progress: Optional[Callable[[int], None]] = None, refused: Optional[list] = None) -> SimResult:
+    """Some members (disjoint from any other call's) into one partial result. `refused`: as `replay_member`'s,
+    rows of `history`."""
     result = SimResult()
     builder = EventBuilder(history, plan.program.catalog)
     referrals = plan.referrals
@@ -348,7 +352,7 @@ def replay_members(plan: Plan, history: History, slices: list[tuple[str, int, in
             events = builder.member(start, end)
             if referrals:
                 events = with_referrals(events, referrals.get(member))
-            replay_member(plan, member, events, ledger, result=result)
+            replay_member(plan, member, events, ledger, result=result, refused=refused)
             claims = getattr(ledger, "claims", None)  # a pass that records budget claims (simulate/budgets.py)
             if claims:
                 result.claims.extend(claims)
@@ -383,15 +387,18 @@ def simulate(plan: Plan, history: History, progress: Optional[Callable[[int], No
     from loyalty.simulate.measures import add_customer_cells
 
     parts = _split(history.member_slices(), chunks)
+    refused: list[int] = []  # the rows of the events the (last) pass refused
     if not plan.program.budgets:
-        result = merge_all([replay_members(plan, history, part, UnlimitedLedger, progress) for part in parts])
+        result = merge_all([replay_members(plan, history, part, UnlimitedLedger, progress, refused)
+                            for part in parts])
     else:
         def run_pass(known):
-            return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress)
+            refused.clear()  # (the last pass is the result: solve_budgets)
+            return merge_all([replay_members(plan, history, part, lambda: CutoffLedger(known), progress, refused)
                               for part in parts])
 
         result = solve_budgets(plan.program.budgets, run_pass)
-    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
+    add_customer_cells(result, history, plan, refused=refused)  # the customers' own measures (simulate/measures.py)
     return result
 
 

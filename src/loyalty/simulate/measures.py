@@ -11,8 +11,8 @@ bytes as one process.
 Definitions (docs/simulate.md, "Customer measures"):
 - an **order** is a purchase event (the rows of one order, as the simulation groups them); a **customer**
   a member with at least one order;
-- a customer's **value** is what she paid: her orders minus the returns whose order id names one of her
-  orders bought before (the returns the program accepts), in minor units;
+- a customer's **value** is what she paid: her orders minus the returns the program accepts (whose order id
+  names one of her orders bought before, and which the run did not refuse), in minor units;
 - **activity**, with a lapse gap of G days: a customer is active on day x when she ordered on a day t with
   t <= x < t + G; she lapses on day t + G when her next order is more than G days after t (or there is
   none and t + G is not after the history's last day), and returns when she orders again;
@@ -78,9 +78,11 @@ def _month_of_text(text: str) -> int:
 class Orders:
     """The purchase and return events of some whole members, as numpy arrays (one entry per event)."""
 
-    def __init__(self, history, events=None):
+    def __init__(self, history, events=None, refused=None, columns=None):
         """`events`: the history's `event_index()` (event starts as a numpy array or list, irregular members) when
-        the caller has it already (the vectorised kernel finds the same events), else found here."""
+        the caller has it already (the vectorised kernel finds the same events), else found here. `refused`: the
+        first rows of the events the run refused (`add_customer_cells`). `columns`: the history's columns as
+        numpy when the caller converted them already (`add_customer_cells`)."""
         import numpy as np
 
         from loyalty.simulate.columns import numbers
@@ -88,11 +90,12 @@ class Orders:
 
         h = history
         n = len(h)
-        member = h.code_array("member")
-        kind, kinds = h.dictionary_codes("type")
-        time = numbers(h.table.column("time"))
-        amount = numbers(h.table.column("amount"), 0)
-        order = h.code_array("order")
+        if columns is None:
+            member, order = h.code_array("member"), h.code_array("order")
+            kind, kinds = h.dictionary_codes("type")
+            time, amount = numbers(h.table.column("time")), numbers(h.table.column("amount"), 0)
+        else:
+            member, kind, kinds, time, amount, order = columns
         starts, irregular = h.event_index() if events is None else events
         starts = np.asarray(starts, dtype=np.int64)
         if n:
@@ -139,6 +142,12 @@ class Orders:
         self.signup_member, self.signup_day = member[signup], np.floor_divide(time[signup], DAY_US)
         self.ret_day = np.floor_divide(self.ret_time, DAY_US)
         self.accepted = self._accepted_returns()
+        if refused is not None and len(refused) and self.accepted.any():
+            # the run's own refusals (over the amount or quantity bought, outside the return window...): the
+            # measures leave out what the headline does, without a copy of the program's rules here
+            refused_row = np.zeros(n, dtype=bool)
+            refused_row[np.asarray(refused, dtype=np.int64)] = True
+            self.accepted &= ~refused_row[r]
         # every member of the rows (buyers or not): her first row's day
         if n:
             mstarts = h.member_starts()
@@ -198,17 +207,20 @@ def lapse_gaps(scenario) -> tuple[int, ...]:
     return (chosen,) if chosen is not None else LAPSE_CANDIDATES
 
 
-def add_customer_cells(result: SimResult, history, plan, events=None) -> None:
+def add_customer_cells(result: SimResult, history, plan, events=None, refused=None, columns=None) -> None:
     """Add the customer measures of these whole members' rows to `result` (counts, cells, histograms).
     Keys are numbers until the sums are made: only distinct keys become text. `events`: the history's
-    `event_index()` if the caller found it already (`Orders`)."""
+    `event_index()` if the caller found it already (`Orders`). `refused`: the rows of `history` that begin
+    an event the run refused (`engine.replay_member`'s, the kernel's `_Kernel.refused`); None: none.
+    `columns`: (member codes, type codes, the type names they index, time, amount, order codes), int64 arrays
+    of `history`'s rows the caller read already (the vectorised kernel's), so they are not converted twice."""
     import numpy as np
 
     from loyalty.runtime.arrays import distinct_sums
 
     if not len(history):
         return
-    o = Orders(history, events)
+    o = Orders(history, events, refused, columns)
     cells = result.cells
     big = np.iinfo(np.int64).max
 

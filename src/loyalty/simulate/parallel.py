@@ -122,10 +122,11 @@ def evaluate_range(plan, history: History, known: Optional[Cutoffs], kernel: str
         except Unsupported:
             pass
     factory = UnlimitedLedger if known is None else (lambda: CutoffLedger(known))
-    result = replay_members(plan, history, history.member_slices(), factory, progress)
+    refused: list[int] = []
+    result = replay_members(plan, history, history.member_slices(), factory, progress, refused)
     if claims_only:
         return SimResult(claims=result.claims)
-    add_customer_cells(result, history, plan)  # the customers' own measures (simulate/measures.py)
+    add_customer_cells(result, history, plan, refused=refused)  # the customers' own measures (simulate/measures.py)
     # the history's rows counted for coverage (simulate/coverage.py) here, in every engine's unit of work
     return count_rows(history, result)
 

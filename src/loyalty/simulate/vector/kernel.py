@@ -308,6 +308,7 @@ class _Rows:
         self.new = new
         self.grouped = grouped
         self.timer_rule = np.full(n, -1, dtype=np.int64)  # the rule of a row the kernel adds (_with_timer_points)
+        self.history_row = np.arange(n, dtype=np.int64)  # (-1 on a row the kernel adds: insert_rows)
 
     # what a row the kernel adds says where `insert_rows` is not told: none (no order, item, store...), but these
     _ADDED_ROW = {"qty": 1, "new": True, "amount": 0, "has_event_id": 0, "adjust_points": 0}
@@ -654,6 +655,10 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         raise Unsupported(reason)
     history_rows = _Rows(history, prog)
     history_events = np.flatnonzero(history_rows.new)  # the history's own events, for the customer measures
+    history_member = history_rows.member  # (the history's rows: referrals' rows are inserted in place below)
+    # the columns the customer measures read, as converted here (type codes index TYPES: `_Rows`)
+    history_columns = (history_member, history_rows.type, TYPES, history_rows.time, history_rows.amount,
+                       history_rows.order)
     rows = _with_timer_points(history_rows, plan)
     if plan.referrals:  # the referral pass's events are rows of the kernel's too (simulate/referrals.py)
         from loyalty.simulate.referrals import add_to_rows
@@ -715,22 +720,29 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
     if odd.any():
         scalar[np.unique(mseg[odd])] = True
     result = SimResult()
+    refused: list = []  # the refused events' rows of the history, as arrays (for the customer measures)
     if scalar.any():
-        sub = history.select_members(history.values_of("member", mcode[np.flatnonzero(scalar)]))
+        picked = np.zeros(int(history_member.max()) + 2, dtype=bool)  # member code -> routed (-1: none)
+        picked[mcode[scalar]] = True
+        sub_rows = picked[history_member]
+        sub = history.rows_where(sub_rows)  # (History.select_members, by code)
+        sub_refused: list[int] = []
         if known is None:
-            result = replay_members(plan, sub, sub.member_slices())
+            result = replay_members(plan, sub, sub.member_slices(), refused=sub_refused)
         else:
             from loyalty.simulate.budgets import CutoffLedger
 
-            result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known))
+            result = replay_members(plan, sub, sub.member_slices(), lambda: CutoffLedger(known), refused=sub_refused)
         if claims_only:
             result = SimResult(claims=result.claims)
+        if sub_refused:
+            refused.append(np.flatnonzero(sub_rows)[sub_refused])
     parts = [result]  # merged once at the end (SimResult.merge_many): each merge copies every table
     keep = ~scalar
     if keep.any():
         rowmask = keep[mseg]
         kern = _Kernel(plan, rows, rowmask, mstarts[keep], mends[keep], mcode[keep], tail_members, known, warm)
-        kern.claims_only = claims_only
+        kern.claims_only, kern.refused = claims_only, refused
         try:
             part = kern.run()
         finally:
@@ -750,7 +762,9 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         customers = SimResult()
         # the history's events as the kernel found them (the same as `History.event_index`, not found again)
         events = (history_events, frozenset(history.values_of("member", irregular)) if len(irregular) else frozenset())
-        add_customer_cells(customers, history, plan, events)
+        # (a return's refusal depends on the rows alone, never on a budget: the same in every pass, `_returns`)
+        add_customer_cells(customers, history, plan, events, np.concatenate(refused) if refused else None,
+                           history_columns)
         if warm is not None:
             warm["customers"] = customers
     return SimResult.merge_many(parts + [customers])
@@ -776,6 +790,8 @@ class _Kernel:
     ptab_rows = None  # the points table's rows (tier + 1) a pass works out (earn.vector_points), None: all
     lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
     lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
+    # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
+    refused: Optional[list] = None
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1554,14 +1570,14 @@ class _Kernel:
             spend = {"spend_before": self.spend_before[members[self.e_mem]]}
             apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess, spend))
         plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
-        claims_only, warm = self.claims_only, self.warm
+        claims_only, warm, refused = self.claims_only, self.warm, self.refused
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
         parts = []
         for rows_of, starts, ends, codes, guess, spend in apart:
             part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
-            part.claims_only = claims_only
+            part.claims_only, part.refused = claims_only, refused
             parts.append(part.run(guess))
             part.__dict__.clear()
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
@@ -2426,6 +2442,9 @@ class _Kernel:
     # ------------------------------------------------------------------ effects to figures
     def _aggregate(self) -> SimResult:
         prog, plan = self.prog, self.plan
+        # the per-member sums (events by member) only for the member rows: by_member.csv and compare read them,
+        # a report alone does not
+        per_member = plan.member_rows
         res = SimResult()
         cells = _Cells(res)
         res.claims = self.claims  # budget claims for the next pass (simulate/budgets.py)
@@ -2491,6 +2510,8 @@ class _Kernel:
                 counts[f"events_{name}"] = counts.get(f"events_{name}", 0) + n
         for ev in sorted(self.e_reason):
             res.add("rejected", self.e_reason[ev], "events")
+        if self.e_reason and self.refused is not None:  # the refused events' rows, for the customer measures
+            self.refused.append(self.rows.history_row[self.sel[self.e_start[np.fromiter(self.e_reason, np.int64)]]])
         if self.vtiers is not None and self.vtiers.fees is not None:  # fee_paid effects (mechanics/fees.py)
             for tier, paying in self.vtiers.fees.paid():
                 name, amount = tier.name, tier.fee[0]
@@ -2533,7 +2554,9 @@ class _Kernel:
                     times = self.fixed_times.get(sl.skey) if sl.fixed else None  # one effect per firing
                     count = int(sel.sum()) if times is None else int(times[sel].sum())
                     res.cells[("rule", name, "effects")] = res.cells.get(("rule", name, "effects"), 0) + count
-            m_earned[pk] = (np.bincount(self.e_mem[ev_got], minlength=nmem) > 0, _group_sum(self.e_mem, ev_pts, nmem))
+            if per_member:
+                m_earned[pk] = (np.bincount(self.e_mem[ev_got], minlength=nmem) > 0,
+                                _group_sum(self.e_mem, ev_pts, nmem))
             clawed = np.zeros(nmem, dtype=np.int64)
             for j, sl in enumerate(st["rules"]):
                 if sl.skey not in self.claw:
@@ -2544,28 +2567,37 @@ class _Kernel:
                 for name, sel in self._by_source_name(sl, fx, otier):
                     key = ("rule", name, "points_clawed_back")
                     res.cells[key] = res.cells.get(key, 0) + int(taken[sel].sum())
-                clawed += _group_sum(self.e_mem, np.where(fx, taken, 0), nmem)
+                if per_member:
+                    clawed += _group_sum(self.e_mem, np.where(fx, taken, 0), nmem)
             m_clawed[pk] = clawed
             if "ptr" in st:
                 cum = st["cum"]
                 prev = np.concatenate(([0], cum[:-1]))
                 prev[self.m_evstart[self.m_nev > 0] * nr] = 0  # each member's first slot
                 at = st["exp_at"]
-                xb = np.where(at >= 0, st["Xexp"][np.maximum(at, 0)], st["Xend"][np.repeat(self.e_mem, nr)])
-                due = (at >= 0) | st["exp_tick"]
-                amount = np.where(due, np.maximum(cum - np.maximum(xb, prev), 0), 0)
+                # the stream's front where the slot's expiry was read (an event's, else the member's at the end),
+                # then what expired of the slot: in place, one array of slots rather than a temporary per step
+                expiring = at >= 0
+                amount = np.repeat(st["Xend"][self.e_mem], nr)
+                amount[expiring] = st["Xexp"][at[expiring]]
+                np.maximum(amount, prev, out=amount)
+                np.subtract(cum, amount, out=amount)
+                np.maximum(amount, 0, out=amount)
+                amount[~(expiring | st["exp_tick"])] = 0  # (not due)
                 ev_amount = row_sums(amount.reshape(nev, nr))  # never negative: > 0 where a slot's is
                 if "hole" in st:  # expired before batches earned before it (points.expire_out_of_order)
                     ev_amount = ev_amount + st["hole"]
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
                           _month_number(st["exp_ev"]), ev_amount, ev_amount > 0)
-                m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
+                if per_member:
+                    m_expired[pk] = _group_sum(self.e_mem, ev_amount, nmem)
             if "DL" in st:  # points expired after inactivity, in the month of the deadline
                 for amount, at, mem in ((st["inact_amt"], st["inact_at"], self.e_mem),
                                         (st["inact_end"], st["inact_end_at"], np.arange(nmem))):
                     cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "expired"),
                               _month_number(at), amount, amount > 0)
-                    m_expired[pk] = m_expired.get(pk, 0) + _group_sum(mem, amount, nmem)
+                    if per_member:
+                        m_expired[pk] = m_expired.get(pk, 0) + _group_sum(mem, amount, nmem)
             if "CP" in st:  # points_available effects, in the month their moment falls in
                 matured = vector_matured(st, self.e_mem, self.m_evstart, self.end_us)
                 cells.add(lambda m, pk=pk: ("points", f"{pk}{KEY_SEP}{_month_text(m)}", "matured"),
@@ -2594,8 +2626,9 @@ class _Kernel:
             cells.add(lambda m, name=name: ("rule_month", f"{name}{KEY_SEP}{_month_text(m)}", "discount_cost"), mon,
                       cost, has)
             cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
-            m_discount += _group_sum(self.e_mem, d, nmem)
-        m_perks = self._perks(res, cells)
+            if per_member:
+                m_discount += _group_sum(self.e_mem, d, nmem)
+        m_perks = self._perks(res, cells, per_member)
         # tiers
         tiers = prog.tiers
         names = [t.name for t in tiers.tiers] if tiers else []
@@ -2639,11 +2672,12 @@ class _Kernel:
                 res.add("tier", names[int(ti)], "members_at_end", int(n))
             self._tier_months(res, names, c_mem, c_mon, c_to)
         # members
-        P_mem = _group_sum(self.e_mem, P.astype(np.int64), nmem)
         res.count("members", nmem)
-        if (P_mem > 0).any():
-            res.count("purchasing_members", int((P_mem > 0).sum()))
-        if plan.member_rows:  # by_member.csv and compare read them; a report alone does not
+        purchasing = _distinct_count(self.e_mem.compress(P))  # (the events are in member order)
+        if purchasing:
+            res.count("purchasing_members", purchasing)
+        if per_member:
+            P_mem = _group_sum(self.e_mem, P.astype(np.int64), nmem)
             revenue = _group_sum(self.e_mem, np.where(P, self.e_total, 0) - np.where(R, self.e_total, 0), nmem)
             costs = plan.info.point_costs
             earned_total = np.zeros(nmem, dtype=np.int64)
@@ -2685,10 +2719,10 @@ class _Kernel:
             self._draws(res)
         return res
 
-    def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray:
+    def _adjusted(self, res: SimResult, cells: "_Cells", kind, pts, adj) -> np.ndarray | int:
         """The points adjustments added to `kind` (the slots `adj` of its table `pts`), as the scalar accumulator
         counts `points_adjusted` effects: by month, and in the adjustments table by reason and kind (points,
-        adjustments, members). Per member, the points added."""
+        adjustments, members). Per member, the points added (0 without member rows)."""
         nr = self.kstate[kind.index]["nr"]
         ev = np.flatnonzero(adj) // nr
         added = pts[adj]
@@ -2701,7 +2735,7 @@ class _Kernel:
             res.add("adjustment", row, "points_added", int(added[mine].sum()))
             res.add("adjustment", row, "adjustments", int(mine.sum()))
             res.add("adjustment", row, "members", int(len(np.unique(self.e_mem[ev[mine]]))))
-        return _group_sum(self.e_mem[ev], added, self.nmem)
+        return _group_sum(self.e_mem[ev], added, self.nmem) if self.plan.member_rows else 0
 
     def _rewards(self, res: SimResult, cells: "_Cells"):
         """The rewards the kernel gives, as the scalar accumulator adds their effects: simulated redemptions (each a
@@ -2718,6 +2752,8 @@ class _Kernel:
         m_cost = np.zeros(nmem, dtype=object)  # a scenario's reward cost may be finer than the currency (Decimal)
         never = np.iinfo(np.int64).max
         first = np.full(nmem, never, dtype=np.int64)  # the moment of the first reward
+        per_member = plan.member_rows  # (the per-member sums: _aggregate)
+        reached: dict = {}  # reward -> the members it reached
         mon = self.e_month
         # per event, the next event when it is the same member's (-1: none): where an offer given at the
         # event can first be used
@@ -2768,18 +2804,20 @@ class _Kernel:
             for key, v in cells_add:
                 res.cells[key] = res.cells.get(key, 0) + v
             cells.add(lambda m: ("month", _month_text(m), "rewards"), g_mon, times, has)
-            months, per_month = np.unique(g_mon[has], return_inverse=True)
-            counts = np.zeros(len(months), dtype=np.int64)
-            np.add.at(counts, per_month, times[has])
-            for m, g in zip(months.tolist(), counts.tolist()):
-                key = ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost")
-                res.cells[key] = res.cells.get(key, 0) + cost * g
-            by_member = _group_sum(g_mem, times, nmem)
-            if price is not None:
-                m_points[pk] = m_points.get(pk, 0) + by_member * price
-            m_rewards += by_member
-            m_face += by_member * rw.face
-            m_cost += by_member * cost
+            cells.add(lambda m: ("reward_month", f"{reward}{KEY_SEP}{_month_text(m)}", "cost"), g_mon, times, has,
+                      scale=cost)
+            # members reached: each member once, whichever rules or redemptions gave the reward
+            got = reached.get(reward)
+            if got is None:
+                got = reached[reward] = np.zeros(nmem, dtype=bool)
+            got[g_mem[has]] = True
+            if per_member:
+                by_member = _group_sum(g_mem, times, nmem)
+                if price is not None:
+                    m_points[pk] = m_points.get(pk, 0) + by_member * price
+                m_rewards += by_member
+                m_face += by_member * rw.face
+                m_cost += by_member * cost
             np.minimum.at(first, g_mem[has], g_time[has])
             if rw.is_offer and price is None:  # offers.py: each used by a later purchase, or lapsed
                 taken = self.offers_taken_back.get(rule_of.get(label, -1))  # ... unless a return took it back
@@ -2806,15 +2844,11 @@ class _Kernel:
                       -back, has, scale=cost)
             cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{reward}{KEY_SEP}{_month_text(m)}", "cost"),
                       mon, -back, has, scale=cost)
-            by_member = _group_sum(self.e_mem, back, nmem)
-            m_rewards -= by_member
-            m_face -= by_member * rw.face
-            m_cost -= by_member * cost
-        # members reached per reward: each member once, whichever rules or redemptions gave it
-        reached: dict = {}
-        for _label, reward, times, _price, _k, (g_mem, *_rest) in given:
-            got = _group_sum(g_mem, times, nmem) > 0
-            reached[reward] = reached[reward] | got if reward in reached else got
+            if per_member:
+                by_member = _group_sum(self.e_mem, back, nmem)
+                m_rewards -= by_member
+                m_face -= by_member * rw.face
+                m_cost -= by_member * cost
         for reward, got in reached.items():
             if got.any():
                 res.add("reward", reward, "members", int(got.sum()))
@@ -2876,10 +2910,11 @@ class _Kernel:
                 np.concatenate((self.tier_before[changed], t_from)), np.concatenate((self.tier_after[changed], t_to)),
                 np.concatenate((changed, vector_firing_events(self, t_mem, t_at))))
 
-    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray:
+    def _offer_fates(self, res, cells, label, rw, cost, mem, moment, store, first_use, gone=None) -> np.ndarray | int:
         """Offers of `rw` given by `label` (one per entry): a reward_used or a reward_lapsed for each, as the
         accumulator books them (a lapse takes the offer's cost off every table that counted it, in the month
-        of its end and at the store of the event time passes at). Per member, the cost lapses took off."""
+        of its end and at the store of the event time passes at). Per member, the cost lapses took off (0 without
+        member rows)."""
         used, lapsed, at = vector_offer_fates(self, rw, mem, moment, first_use, gone)
         name = rw.name
         if used.any():
@@ -2908,11 +2943,12 @@ class _Kernel:
                   scale=-cost)
         cells.add(lambda m: ("rule_reward_month", f"{label}{KEY_SEP}{name}{KEY_SEP}{_month_text(m)}", "cost"), lmon,
                   None, lapsed, scale=-cost)
-        return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost
+        return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost if self.plan.member_rows else 0
 
-    def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
+    def _perks(self, res: SimResult, cells: "_Cells", per_member: bool) -> np.ndarray:
         """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
-        cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost."""
+        cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost
+        (`per_member`; else zeros)."""
         m_perks = np.zeros(self.nmem, dtype=np.int64)
         tiers = self.prog.tiers
         if tiers is None:
@@ -2929,7 +2965,8 @@ class _Kernel:
                 each = np.full(self.nev, cost, dtype=np.int64)
                 cells.add(lambda m: ("month", _month_text(m), "perk_cost"), self.e_month, each, at)
                 cells.add(lambda c: ("store", self._store_name(c), "perk_cost"), self.e_store, each, at)
-                m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
+                if per_member:
+                    m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
         return m_perks
 
     def period_starts(self, period):
@@ -3072,6 +3109,13 @@ def _tail_spend(pk, amount: int, i: int, start: int, oldest_available: bool) -> 
         return
     pk[6], holes = spend_one(pk[8], pend[2], pend[4], pk[2], max(pend[5][i] - start, 0), i, pk[6], amount)
     pk[7] -= holes
+
+
+def _distinct_count(sorted_values: np.ndarray) -> int:
+    """How many distinct values a sorted array holds."""
+    if not len(sorted_values):
+        return 0
+    return 1 + int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1]))
 
 
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
