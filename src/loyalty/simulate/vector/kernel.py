@@ -1559,7 +1559,7 @@ class _Kernel:
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
-        parts = []
+        parts: list[SimResult] = []
         for rows_of, starts, ends, codes, guess, spend in apart:
             part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
             part.claims_only = claims_only
