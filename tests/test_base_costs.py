@@ -132,6 +132,7 @@ def test_the_members_a_pass_got_right_take_one_pass_apart(tmp_path_factory, monk
         if seen is not None:
             seen.setdefault("exact", bool(np.array_equal(self.tier_before, self.tier_guess)))
             seen["passes"] += 1
+            seen["recorded"] = self.lockstep_record is not None  # (its pass is the last: no record, _replay)
 
     def run(self, tier_guess=None):
         seen = None
@@ -163,7 +164,33 @@ def test_the_members_a_pass_got_right_take_one_pass_apart(tmp_path_factory, monk
             plan = _plan(path, prog, history, seed)
             assert _vector_solved(plan, history).canonical() == simulate(plan, history).canonical()
     assert settled_parts  # (splits happened: the property is not vacuous)
-    assert all(seen["passes"] == 1 and seen["exact"] for seen in settled_parts), settled_parts
+    assert all(seen["passes"] == 1 and seen["exact"] and not seen["recorded"] for seen in settled_parts), settled_parts
+
+
+def test_tiers_computed_at_once_make_no_lockstep_record(tmp_path_factory, monkeypatch):
+    """grocery_club's tiers by lifetime visits are computed before the lockstep reads them
+    (tiers.vector_tiers_at_once): that pass is the last, so it records nothing for a next one to reuse."""
+    path, prog = _program(tmp_path_factory, "examples/programs/grocery_club.loyalty")
+    at_once, records = [], []
+    original_at_once, original_recorded = vector_kernel.vector_tiers_at_once, vector_kernel.recorded
+
+    def tiers_at_once(kern, free_metric_of):
+        tiers = original_at_once(kern, free_metric_of)
+        at_once.append(tiers is not None)
+        return tiers
+
+    def recorded(kern, lockstep):
+        records.append(kern)
+        return original_recorded(kern, lockstep)
+
+    monkeypatch.setattr(vector_kernel, "vector_tiers_at_once", tiers_at_once)
+    monkeypatch.setattr(vector_kernel, "recorded", recorded)
+    for seed in range(3):
+        history = _history(prog, seed, 10, 30)
+        plan = _plan(path, prog, history, seed)
+        assert simulate_vector(plan, history).canonical() == simulate(plan, history).canonical()
+    assert at_once and all(at_once)
+    assert not records
 
 
 @settings(max_examples=100, deadline=None)
