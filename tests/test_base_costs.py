@@ -113,6 +113,86 @@ def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
     assert apart.canonical() == simulate(plan, history).canonical()
 
 
+def test_the_members_a_pass_got_right_take_one_pass_apart(tmp_path_factory, monkeypatch):
+    """What `_settle_apart` rests on, and what taking the members a pass got right from that pass (instead of
+    replaying them apart) would rest on: members are independent within a pass (no referrals; a budget's known
+    cutoffs decide each claim from the member's own claims alone), so the kernel of the members a pass guessed
+    right, from the same guess, finds exactly those tiers in its first pass, which is its last. With budgets
+    too (TIER_BUDGETS, solved by passes: the later passes start from the tiers the last one settled on)."""
+    from test_vector_kernel import _vector_solved
+
+    original_run, original_replay = vector_kernel._Kernel.run, vector_kernel._Kernel._replay
+    original_apart = vector_kernel._Kernel._settle_apart
+    next_is_settled = []  # set by a split: the first part it runs is the members the pass got right (_settle_apart)
+    settled_parts = []  # per split, that part's members, passes, and whether its first found the tiers it was given
+
+    def replay(self):
+        original_replay(self)
+        seen = self.__dict__.get("seen")  # (the part's record, set by `run`)
+        if seen is not None:
+            seen.setdefault("exact", bool(np.array_equal(self.tier_before, self.tier_guess)))
+            seen["passes"] += 1
+            seen["recorded"] = self.lockstep_record is not None  # (its pass is the last: no record, _replay)
+
+    def run(self, tier_guess=None):
+        seen = None
+        if tier_guess is not None and next_is_settled:
+            seen = self.__dict__["seen"] = {"members": self.nmem, "passes": 0}
+        next_is_settled.clear()
+        out = original_run(self, tier_guess)  # (a kernel that splits clears its attributes: `seen` kept here)
+        if seen is not None:
+            settled_parts.append(seen)
+        return out
+
+    def apart(self):
+        next_is_settled.append(True)
+        try:
+            return original_apart(self)
+        finally:
+            next_is_settled.clear()
+
+    monkeypatch.setattr(vector_kernel._Kernel, "run", run)
+    monkeypatch.setattr(vector_kernel._Kernel, "_replay", replay)
+    monkeypatch.setattr(vector_kernel._Kernel, "_settle_apart", apart)
+    monkeypatch.setattr(vector_kernel, "SETTLE_APART_SHARE", 1.0)  # (apart whenever any member is settling)
+    monkeypatch.setattr(vector_kernel, "SETTLE_APART_AFTER", 0)
+    monkeypatch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
+    for which in ("TIER_BENEFITS", "examples/programs/bookstore.loyalty", "TIER_BUDGETS"):
+        path, prog = _program(tmp_path_factory, which)
+        for seed in range(4):
+            history = _history(prog, seed, 14, 40)
+            plan = _plan(path, prog, history, seed)
+            assert _vector_solved(plan, history).canonical() == simulate(plan, history).canonical()
+    assert settled_parts  # (splits happened: the property is not vacuous)
+    assert all(seen["passes"] == 1 and seen["exact"] and not seen["recorded"] for seen in settled_parts), settled_parts
+
+
+def test_tiers_computed_at_once_make_no_lockstep_record(tmp_path_factory, monkeypatch):
+    """grocery_club's tiers by lifetime visits are computed before the lockstep reads them
+    (tiers.vector_tiers_at_once): that pass is the last, so it records nothing for a next one to reuse."""
+    path, prog = _program(tmp_path_factory, "examples/programs/grocery_club.loyalty")
+    at_once, records = [], []
+    original_at_once, original_recorded = vector_kernel.vector_tiers_at_once, vector_kernel.recorded
+
+    def tiers_at_once(kern, free_metric_of):
+        tiers = original_at_once(kern, free_metric_of)
+        at_once.append(tiers is not None)
+        return tiers
+
+    def recorded(kern, lockstep):
+        records.append(kern)
+        return original_recorded(kern, lockstep)
+
+    monkeypatch.setattr(vector_kernel, "vector_tiers_at_once", tiers_at_once)
+    monkeypatch.setattr(vector_kernel, "recorded", recorded)
+    for seed in range(3):
+        history = _history(prog, seed, 10, 30)
+        plan = _plan(path, prog, history, seed)
+        assert simulate_vector(plan, history).canonical() == simulate(plan, history).canonical()
+    assert at_once and all(at_once)
+    assert not records
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "", "order 7"])), min_size=0, max_size=30),
        st.integers(0, 30), st.integers(0, 30))

@@ -792,6 +792,7 @@ class _Kernel:
     lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
     # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
     refused: Optional[list] = None
+    guess_exact = False  # the tiers guessed are the answer (computed at once, or a settled part's): no record (_replay)
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1574,10 +1575,11 @@ class _Kernel:
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
-        parts = []
+        parts: list[SimResult] = []
         for rows_of, starts, ends, codes, guess, spend in apart:
             part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
             part.claims_only, part.refused = claims_only, refused
+            part.guess_exact = not parts  # (the members this pass got right: exact at once, as said above)
             parts.append(part.run(guess))
             part.__dict__.clear()
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
@@ -1674,9 +1676,10 @@ class _Kernel:
         # (the record holds the last lockstep's outputs: let them go before this one makes its own)
         self.lockstep_differed = self.lockstep_differed or record is not None
         record = None
-        if reads_tier(self.prog) and not self.lockstep_differed:  # another pass may follow; not once a pass's
-            # inputs differed: the next ones would likely too (budget cutoffs moving the tiers), and a record
-            # costs a copy of what the lockstep reads
+        if reads_tier(self.prog) and not self.lockstep_differed and not self.guess_exact:  # another pass may
+            # follow; not once a pass's inputs differed: the next ones would likely too (budget cutoffs moving the
+            # tiers), and a record costs a copy of what the lockstep reads; nor where the guess is the answer, so
+            # this pass is the last (grocery_club's tiers at once: 5 records at 1M rows, none read)
             self.lockstep_record = recorded(self, self._lockstep)
         else:
             self._lockstep()
@@ -1700,6 +1703,7 @@ class _Kernel:
             at_once = vector_tiers_at_once(self, self._free_metric)
             if at_once is not None:
                 self.tier_guess = at_once
+                self.guess_exact = True
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
         for k in self.adjust_j:  # points adjustments credit at once, whether or not the program runs (not to a
