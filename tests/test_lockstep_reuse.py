@@ -229,3 +229,26 @@ def test_inputs_are_equal_by_value_and_type():
     copied = _copy({"t": table})
     table[0] = 9  # a copy, not the array the lockstep may write into
     assert copied["t"][0] == 0
+
+
+def test_tiers_computed_at_once_are_not_recorded(monkeypatch):
+    """Tiers by lifetime visits read by a tier's discount (grocery_club's shape) are computed before the lockstep
+    (tiers.vector_tiers_at_once), and the lockstep confirms them: no pass follows, so none is recorded (a record
+    copies what the lockstep reads). The result is the scalar plan's, member by member."""
+    source = VISIT_TIERS.replace("{earn}", "earn 1 point per 1 NOK").replace(
+        "tiers by visits in the last 30 days", "tiers by lifetime visits")
+    prog = loyalty.compile_source(source, "visits.loyalty").compiled
+    rows = [_buy("A", f"2024-03-{d:02d}T10:00", f"a{d}", "100.00") for d in range(1, 9)] + \
+        [_return("A", "2024-03-09T10:00", "a6"), _buy("B", "2024-03-01T11:00", "b1", "50.00")]
+    rows.sort(key=lambda r: r[1])
+    history = _history(prog, rows)
+    plan = make_plan(prog, program_info(prog, "visits.loyalty"), Scenario(), history, {})
+    counts = _counting(monkeypatch)
+    records = []
+    recorded = kernel.recorded
+    monkeypatch.setattr(kernel, "recorded", lambda *args: records.append(1) or recorded(*args))
+    result = kernel.simulate_vector(plan, history, tail_members=0)
+    assert counts == {"reused": 0, "passes": 1} and records == []
+    assert any(to == "gold" for _, to in _changes(result))
+    monkeypatch.undo()
+    assert result.canonical() == _same_on_both(prog, history).canonical()

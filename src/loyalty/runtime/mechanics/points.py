@@ -502,13 +502,14 @@ def vector_available(st, mm):
     return avail
 
 
-def vector_mature(st, mm, idx, m_evstart) -> None:
+def vector_mature(st, mm, idx, first) -> None:
     """Time passes (`advance_kind`'s first part): the purchases whose moment has come before the events `idx`
-    are available; what they hold is the running purchase sum at the last of them."""
+    are available; what they hold is the running purchase sum at the last of them. `first`: the members' first
+    events (m_evstart[mm])."""
     import numpy as np
 
     f = st["mfront"][idx]
-    has = f > m_evstart[mm]
+    has = f > first
     st["MP"][mm] = np.where(has, st["cumP"][np.maximum(f - 1, 0)], 0)
 
 
@@ -516,9 +517,9 @@ def vector_pending_credit(st, mm, idx, event_points) -> None:
     """After the lockstep's earning: a purchase's points wait (`credit` with an order), others are available."""
     import numpy as np
 
-    CP = st["CP"]
-    CP[mm] += np.where(st["pend_ev"][idx], event_points, 0)
-    st["cumP"][idx] = CP[mm]
+    credited = st["CP"][mm] + np.where(st["pend_ev"][idx], event_points, 0)
+    st["CP"][mm] = credited
+    st["cumP"][idx] = credited
 
 
 def vector_waiting(st, order_ev, t):

@@ -47,25 +47,35 @@ def simulated_redemptions(available: int, price: int) -> int:
     return min(available // price, MAX_REDEMPTIONS_PER_EVENT) if available >= price else 0
 
 
-def vector_redeem(kern, mm, idx) -> None:
+def vector_redeemers(kern):
+    """Per event of the kernel, whether its member may redeem after it: a simulated redeemer, after an accepted
+    event that counts (under enrolment, time has not passed at one that does not: nothing changed)."""
+    return kern.m_redeems[kern.e_mem] & kern.e_valid & kern.e_counted
+
+
+def vector_redeem(kern, mm, idx, redeemers) -> None:
     """The vectorised step, after the kernel's lockstep step (members `mm` at their events `idx`): each
     simulated redeemer redeems each of her rewards as often as the balance allows, taking the points from
-    her stream of points oldest first, as `spend_oldest` (`points.vector_spend`)."""
+    her stream of points oldest first, as `spend_oldest` (`points.vector_spend`). `redeemers`: per event,
+    `vector_redeemers`, found once per lockstep."""
     import numpy as np
 
-    # (not after an event that does not count, under enrolment: time has not passed there, nothing changed)
-    may = np.flatnonzero(kern.m_redeems[mm] & kern.e_valid[idx] & kern.e_counted[idx])
+    may = np.flatnonzero(redeemers[idx])
     if not len(may):
         return
     mm, idx = mm[may], idx[may]  # (the balance read for the redeemers alone: the others never redeem)
+    balances: dict = {}  # per kind, the members' available balance: read once, then less what each reward took
     for price, k, times in kern.redeems:
         st = kern.kstate[k]
-        avail = vector_available(st, mm)
+        avail = balances.get(k)
+        if avail is None:
+            avail = balances[k] = vector_available(st, mm)
         ok = avail >= price
         if ok.any():
             n = np.minimum(avail[ok] // price, MAX_REDEMPTIONS_PER_EVENT)
             vector_spend(st, st["nr"], mm[ok], idx[ok], n * price, kern.m_evstart)
             times[idx[ok]] = n
+            avail[ok] -= n * price  # (a spend lowers the available balance by exactly what it takes)
 
 
 class Redemptions(ProgramMechanic):

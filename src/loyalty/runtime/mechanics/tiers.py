@@ -579,21 +579,24 @@ class VectorTiers:
             if back.any():  # a return: its order's tier
                 row = np.where(back, self.kern.tier_before[np.maximum(self.kern.ret_order_ev[idx], 0)] + 1, row)
             free = self.free[row, idx]
-        elif self.free_none and self.rolling is None:
+        elif self.free_none:  # (points earned: the lockstep adds them; a return's part is then none too)
             free = None
         else:
             free = self.free[idx]
         if self.ahead is None:
+            value = self.value[mm]
             if free is not None:
-                self.value[mm] += free
+                value += free
+                self.value[mm] = value
             if self.rolling is not None:
-                back = self.returns[idx]  # a return's part (what it took off the spend) is dated at its order
-                if back.any():
-                    self._taken_at_order(idx[back], -free[back])
-                self.own_cum[idx] = self.value[mm] + self.dec_total[mm]
+                if free is not None:  # a return's part (what it took off the spend) is dated at its order
+                    back = self.returns[idx]
+                    if back.any():
+                        self._taken_at_order(idx[back], -free[back])
+                self.own_cum[idx] = value + self.dec_total[mm]
                 q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
             else:
-                q = self.qualified(self.value[mm])
+                q = self.qualified(value)
         up = self.upgrades[idx]
         raised = up & (q > t_before)
         new = np.where(raised, q, t_before)

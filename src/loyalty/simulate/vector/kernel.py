@@ -62,7 +62,7 @@ from loyalty.runtime.mechanics.points import (claw_pending_only_one, vector_avai
                                               expire_out_of_order)
 from loyalty.runtime.mechanics.punch import vector_discounts
 from loyalty.runtime.mechanics.referral import vector_qualified
-from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem
+from loyalty.runtime.mechanics.redeem import simulated_redemptions, vector_redeem, vector_redeemers
 from loyalty.runtime.mechanics.returns import vector_outside_window, vector_taken_back
 from loyalty.runtime.mechanics.tiers import (VectorTiers, guess_by_tier, reads_tier, tiers_alike,
                                              vector_tier_discount, vector_tiers_at_once)
@@ -793,6 +793,7 @@ class _Kernel:
     # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
     refused: Optional[list] = None
     guess_exact = False  # the tiers guessed are the answer (computed at once, or a settled part's): no record (_replay)
+    tiers_found = None  # the tiers computed at once (_state_free): a guess no pass after it changes
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1678,11 +1679,14 @@ class _Kernel:
         record = None
         if reads_tier(self.prog) and not self.lockstep_differed and not self.guess_exact:  # another pass may
             # follow; not once a pass's inputs differed: the next ones would likely too (budget cutoffs moving the
-            # tiers), and a record costs a copy of what the lockstep reads; nor where the guess is the answer, so
-            # this pass is the last (grocery_club's tiers at once: 5 records at 1M rows, none read)
+            # tiers), and a record costs a copy of what the lockstep reads and a hook on every attribute it reads;
+            # nor where the guess is the answer, so this pass is the last (grocery_club's tiers at once: 5 records
+            # at 1M rows, none read)
             self.lockstep_record = recorded(self, self._lockstep)
         else:
-            self._lockstep()
+            # tiers computed at once (vector_tiers_at_once: by visits, which no point moves) are what this lockstep
+            # finds, or a pass follows that reads the whole table: each event's points are read at its tier there
+            self._lockstep(self.tier_guess if self.tier_guess is self.tiers_found else None)
         self._after_lockstep()
 
     def _state_free(self) -> None:
@@ -1702,7 +1706,7 @@ class _Kernel:
             self.tiers_at_once = False
             at_once = vector_tiers_at_once(self, self._free_metric)
             if at_once is not None:
-                self.tier_guess = at_once
+                self.tier_guess = self.tiers_found = at_once
                 self.guess_exact = True
         self._settle_spend()  # the discount steps, and the spend they leave
         vector_points(self)  # runtime/mechanics/earn.py
@@ -1772,7 +1776,9 @@ class _Kernel:
             return (counted | ((self.e_type == VISIT) & self.e_running)).astype(np.int64)
         return np.zeros(self.nev, dtype=np.int64)
 
-    def _lockstep(self) -> None:
+    def _lockstep(self, points_at: Optional[np.ndarray] = None) -> None:
+        """The steps that keep state, all members in lockstep. `points_at`: the tier of each event, where known
+        before (its points are then read at that tier alone, `_earning_sources`)."""
         prog = self.prog
         nev, nmem = self.nev, self.nmem
         kinds = prog.kinds
@@ -1854,20 +1860,25 @@ class _Kernel:
         if not fits(top_pts + 1, int(self.ret_G.max(initial=0)) + 1):
             raise Unsupported("amounts too large for 64-bit clawback arithmetic")
 
-        earning = self._earning_sources(earned_metric_kind)
+        earning = self._earning_sources(earned_metric_kind, points_at)
         order = np.argsort(-self.m_nev, kind="stable")
         counts_sorted = self.m_nev[order]
         starts_sorted = self.m_evstart[order]
         steps = int(counts_sorted[0]) if len(counts_sorted) else 0
-        neg = -counts_sorted
         # what every step reads, bound once (a step is ~100 numpy calls on few members: attribute look-ups count,
         # more so through a recording lockstep's hook, lockstep_inputs.py); each is read in the first step anyway
         kstate, m_evstart, e_time, claw = self.kstate, self.m_evstart, self.e_time, self.claw
         tier_before_ev, tier_after_ev = self.tier_before, self.tier_after
         balance_rules, redeems = self.balance_rules, self.redeems
         claw_shares: dict = {}  # per kind, its slots a return takes back from and their shares (`_claw_shares`)
-        for step in range(steps):
-            na = int(np.searchsorted(neg, -step, side="left"))  # members with more than `step` events
+        # per step, the members with more than `step` events (a prefix of `order`): found for every step at once
+        widths = np.searchsorted(-counts_sorted, -np.arange(steps), side="left").tolist()
+        # per kind with expiry, each member's first slot (in `order`): a step's expiry pointers are compared to it
+        first_slots = {kind.index: starts_sorted * kstate[kind.index]["nr"] for kind in kinds
+                       if "ptr" in kstate[kind.index]}
+        # per event, whether a simulated member redeems after it (redeem.vector_redeem)
+        redeem_at = vector_redeemers(self) if self.redeems else None
+        for step, na in enumerate(widths):
             if na < tail_members:
                 # the few members left (the busiest) finish one by one: a lockstep step costs ~30 numpy calls
                 # whatever its width, and at 1M rows three steps in four had fewer than 32 members
@@ -1886,7 +1897,7 @@ class _Kernel:
                 xb = X[mm]
                 st["Xexp"][idx] = xb
                 e = st["ptr"][idx]
-                has = e > first_of * st["nr"]
+                has = e > first_slots[kind.index][:na]
                 if has.any():
                     mh = mm[has]
                     X[mh] = np.maximum(xb[has], st["cum"][e[has] - 1])
@@ -1895,7 +1906,7 @@ class _Kernel:
             for kind in kinds:  # ... and pending points whose moment has come are available
                 st = kstate[kind.index]
                 if "CP" in st:
-                    vector_mature(st, mm, idx, m_evstart)
+                    vector_mature(st, mm, idx, first_of)
                 if "DL" in st:
                     vector_inactivity(st, mm, idx, e_time[idx])
             if vt is not None:  # reviews and grace periods due, a calendar window's turn
@@ -1906,7 +1917,7 @@ class _Kernel:
             tier_before_ev[idx] = t_before
             # (2) earning: purchases by the points table of the member's tier, fixed earns; a kind's slots of
             # these events as one (events x slots) block, rows of its table (`_earning_sources`)
-            rows = (t_before + 1) * nev + idx
+            rows = idx if points_at is not None else (t_before + 1) * nev + idx
             for kind in kinds:
                 st = kstate[kind.index]
                 event_points = 0
@@ -2000,7 +2011,7 @@ class _Kernel:
                 tier_after_ev[idx] = vt.after(mm, idx, t_before)
             # (5) simulated members redeem as soon as the balance allows
             if redeems:
-                vector_redeem(self, mm, idx)
+                vector_redeem(self, mm, idx, redeem_at)
         self._end_of_history(tier)
 
     def _claw_shares(self, rules) -> tuple:
@@ -2014,16 +2025,19 @@ class _Kernel:
         dens = np.stack([self.share_den[rules[j].skey] for j in cols], axis=1)
         return np.array(cols, dtype=np.int64), nums, dens
 
-    def _earning_sources(self, earned_metric_kind) -> dict:
+    def _earning_sources(self, earned_metric_kind, at=None) -> dict:
         """Per kind, for the lockstep's earning: each slot's points per tier state and event as one (tier + 1,
         events, slots) table (a fixed earn's the same at every tier, an earning slot's its points table's row),
         so a step reads its events' slots at the tier each member holds by one look-up, not one per slot: row
         (tier + 1) * events + event of the table seen as (tier states x events, slots) (None: the kind has no
-        slot); and which slots count toward a tier metric of points earned (True: all, None: none, else their
+        slot); with `at` (the tier of each event, known) only that tier's, row event of an (events, slots)
+        table; and which slots count toward a tier metric of points earned (True: all, None: none, else their
         columns); and the kind's `cum` and `pts` seen as (events x slots) blocks (`cum2`,
         `pts2`: views, so the rest of the kernel reads them as before)."""
         out = {}
         states = len(self.prog.tiers.tiers) + 1 if self.prog.tiers else 1
+        if at is not None:  # (a flat index into each (tier states, events) table: `take`, ~8x indexing by two)
+            states, at = 1, (at + 1) * self.nev + np.arange(self.nev)
         for kind in self.prog.kinds:
             st = self.kstate[kind.index]
             rules, nr = st["rules"], st["nr"]
@@ -2031,7 +2045,8 @@ class _Kernel:
             if nr:
                 table = np.empty((states, self.nev, nr), dtype=np.int64)
                 for j, sl in enumerate(rules):
-                    table[:, :, j] = self.fixed[sl.skey] if sl.fixed else self.ptab[sl.skey]
+                    table[:, :, j] = self.fixed[sl.skey] if sl.fixed else \
+                        self.ptab[sl.skey] if at is None else np.take(self.ptab[sl.skey], at)
                 by_tier = table.reshape(states * self.nev, nr)
             earned = None
             if earned_metric_kind == kind.index and nr:
