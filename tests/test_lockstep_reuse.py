@@ -234,7 +234,8 @@ def test_inputs_are_equal_by_value_and_type():
 def test_tiers_computed_at_once_are_not_recorded(monkeypatch):
     """Tiers by lifetime visits read by a tier's discount (grocery_club's shape) are computed before the lockstep
     (tiers.vector_tiers_at_once), and the lockstep confirms them: no pass follows, so none is recorded (a record
-    copies what the lockstep reads). The result is the scalar plan's, member by member."""
+    copies what the lockstep reads), and the lockstep reads each event's points at them alone (gold's double
+    points here). The result is the scalar plan's, member by member."""
     source = VISIT_TIERS.replace("{earn}", "earn 1 point per 1 NOK").replace(
         "tiers by visits in the last 30 days", "tiers by lifetime visits")
     prog = loyalty.compile_source(source, "visits.loyalty").compiled
