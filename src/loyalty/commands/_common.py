@@ -49,8 +49,8 @@ def keep_freed_memory() -> bool:
     the heap's free top is not handed back to the kernel below 1 GB. By default it hands back whatever tops
     the heap after a free, and the next array of the replay faults those pages in again, zeroed: with the
     read's peak ~90 MB lower, the reference program's 1M rows took 146k page faults instead of 98k; with this,
-    83k. For a command that owns its process, as `prefer_system_allocator`. Not where the user tuned malloc
-    (MALLOC_*_ or GLIBC_TUNABLES), nor off glibc (False then)."""
+    83k. For a command that owns its process, as `prefer_system_allocator`. Not where the user set these
+    thresholds (GLIBC_TUNABLES, MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_), nor off glibc (False then)."""
     if not sys.platform.startswith("linux") or any(
             name in os.environ for name in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
         return False
