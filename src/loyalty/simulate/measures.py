@@ -146,7 +146,8 @@ class Orders:
             # the run's own refusals (over the amount or quantity bought, outside the return window...): the
             # measures leave out what the headline does, without a copy of the program's rules here
             refused_row = np.zeros(n, dtype=bool)
-            refused_row[np.asarray(refused, dtype=np.int64)] = True
+            at = np.asarray(refused, dtype=np.int64)
+            refused_row[at[at >= 0]] = True  # (-1: a row the kernel added, not one of the history's)
             self.accepted &= ~refused_row[r]
         # every member of the rows (buyers or not): her first row's day
         if n:
