@@ -178,3 +178,31 @@ def test_the_bar_counts_one_pass_over_the_history(monkeypatch, claimants_program
             assert sum(counted) == len(history)
             return
     pytest.fail("no history where a budget runs out among the claimants apart")
+
+
+def test_a_guess_given_up_leaves_the_bar_at_whole_passes(monkeypatch, claimants_program):
+    """The members apart's pass, then every member's passes once the guess is given up: the bar counts the whole
+    history's first pass from where the members apart left it, so each pass fills it exactly once (counted past
+    it, run.py `with_progress` labels the rest of the first pass "pass 2")."""
+    path, prog = claimants_program
+    monkeypatch.setattr(budgets, "CLAIMANTS_APART_SHARE", 1.0)
+    real = budgets.claim_rows
+
+    def missing(program, history):  # (every other claimant left out of the guess, as above)
+        rows = real(program, history)
+        member = history.code_array("member")
+        return rows & ~np.isin(member, np.unique(member[rows])[::2])
+
+    monkeypatch.setattr(budgets, "claim_rows", missing)
+    seen = _calls(monkeypatch)
+    for seed in range(6):
+        history = _history(prog, seed, 30, 12)
+        plan = _plan(path, prog, history, seed)
+        apart = budgets.claimants_apart(prog, history)
+        counted: list = []
+        simulate_jobs(plan, history, 1, counted.append, kernel="vector")
+        if seen["given up"]:
+            assert 0 < len(apart[0]) < len(history)  # (the members apart: some, not all)
+            assert sum(counted) and sum(counted) % len(history) == 0
+            return
+    pytest.fail("no history where the guess was given up")

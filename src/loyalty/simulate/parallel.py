@@ -687,6 +687,9 @@ def _simulate_jobs(plan, history: History, jobs: int, progress: Optional[Callabl
         result = apart_from_claimants(plan, apart, jobs, progress, kernel)
         if result is not None:
             return result
+        # the guess given up: the bar counted the members apart's pass already, so the whole history's first pass
+        # fills it from there (and not past it, which run.py `with_progress` would label a second pass)
+        progress = _counted_rows(progress, skip=len(apart[0]))
     return _simulate_by_passes(plan, history, jobs, progress, kernel)
 
 
@@ -701,21 +704,29 @@ def apart_from_claimants(plan, apart: tuple[History, History], jobs: int,
         return None
     if not len(claimants):
         return part
-    rest = _simulate_by_passes(plan, claimants, jobs, _first_rows(progress, len(claimants)), kernel)
+    rest = _simulate_by_passes(plan, claimants, jobs, _counted_rows(progress, rows=len(claimants)), kernel)
     return SimResult.merge_many([part, rest])
 
 
-def _first_rows(progress: Optional[Callable[[int], None]], rows: int) -> Optional[Callable[[int], None]]:
-    """`progress` for the first `rows` rows counted only: the bar shows one pass over the history (run.py
-    `with_progress`), which the members apart and the claimants' first pass make; a later pass of the few
-    claimants would restart it and leave it at their share."""
+def _counted_rows(progress: Optional[Callable[[int], None]], skip: int = 0,
+                  rows: Optional[int] = None) -> Optional[Callable[[int], None]]:
+    """`progress` told of the rows a run counts after its first `skip` and, with `rows`, up to `rows` of them:
+    the bar shows one pass over the history (run.py `with_progress`), which the members apart and the
+    claimants' first pass make (`rows`: a later pass of the few claimants would restart it and leave it at their
+    share), or the members apart and the rest of the whole history's first pass once a guess is given up
+    (`skip`)."""
     if progress is None:
         return None
-    left = [rows]
+    to_skip, to_count = skip, rows
 
     def count(n: int) -> None:
-        n = min(n, left[0])
-        left[0] -= n
+        nonlocal to_skip, to_count
+        skipped = min(n, to_skip)
+        to_skip -= skipped
+        n -= skipped
+        if to_count is not None:
+            n = min(n, to_count)
+            to_count -= n
         if n:
             progress(n)
 
