@@ -54,11 +54,11 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux") or any(
             name in os.environ for name in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
         return False
-    import ctypes
-
     try:
+        import ctypes
+
         libc = ctypes.CDLL(None)
-    except OSError:
+    except (ImportError, OSError):  # (a Python built without ctypes: the command runs on, with malloc's defaults)
         return False
     if not hasattr(libc, "gnu_get_libc_version"):  # (musl's mallopt does nothing)
         return False
