@@ -2647,7 +2647,7 @@ class _Kernel:
             cells.add(lambda c: ("store", store_name(c), "discount_cost"), est, cost, has)
             if per_member:
                 m_discount += _group_sum(self.e_mem, d, nmem)
-        m_perks = self._perks(res, cells, per_member)
+        m_perks = self._perks(res, cells)
         # tiers
         tiers = prog.tiers
         names = [t.name for t in tiers.tiers] if tiers else []
@@ -2964,10 +2964,10 @@ class _Kernel:
                   None, lapsed, scale=-cost)
         return _group_sum(mem, lapsed.astype(np.int64), self.nmem) * cost if self.plan.member_rows else 0
 
-    def _perks(self, res: SimResult, cells: "_Cells", per_member: bool) -> np.ndarray:
+    def _perks(self, res: SimResult, cells: "_Cells") -> np.ndarray:
         """Tier perks (tiers.perks): on every running purchase, each perk of the tier the member held, at its
         cost per order, as the scalar accumulator counts them (a tier's cost, not a reward). Per member, their cost
-        (`per_member`; else zeros)."""
+        (zeros without member rows, as `_adjusted` and `_offer_fates`)."""
         m_perks = np.zeros(self.nmem, dtype=np.int64)
         tiers = self.prog.tiers
         if tiers is None:
@@ -2984,7 +2984,7 @@ class _Kernel:
                 each = np.full(self.nev, cost, dtype=np.int64)
                 cells.add(lambda m: ("month", _month_text(m), "perk_cost"), self.e_month, each, at)
                 cells.add(lambda c: ("store", self._store_name(c), "perk_cost"), self.e_store, each, at)
-                if per_member:
+                if self.plan.member_rows:
                     m_perks += _group_sum(self.e_mem, np.where(at, cost, 0), self.nmem)
         return m_perks
 
