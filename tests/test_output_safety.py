@@ -209,3 +209,26 @@ def test_malformed_member_state_is_refused(change):
     text = "{" if change == "not json" else json.dumps(doc)
     with pytest.raises(StateMismatchError):
         prog.state_from_json(text)
+
+
+def test_a_python_without_ctypes_still_replaces_folders_and_forks(tmp_path, monkeypatch):
+    """ctypes is optional in a Python build: where `import ctypes` fails, `--out` folders are replaced by two
+    renames instead of one exchange, malloc keeps its defaults, and a second process starts without the
+    parent-death signal; none of them ends the command in a traceback."""
+    from loyalty.commands._common import keep_freed_memory
+    from loyalty.fileio import replace_directory
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # `import ctypes` raises ImportError
+    with replace_directory(out, owned=frozenset({"summary.json"})) as new:
+        (new / "summary.json").write_text("new")
+    assert (out / "summary.json").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert keep_freed_memory() is False
+    child = ("import os, sys; sys.modules['ctypes'] = None\n"
+             "from loyalty.simulate.parallel import second_process\n"
+             "second_process(os.getppid()); os._exit(0)")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -181,7 +181,7 @@ def _exchange(a: Path, b: Path) -> bool:
 
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):  # (ImportError: a Python built without ctypes)
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     renameat2.restype = ctypes.c_int

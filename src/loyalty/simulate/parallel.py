@@ -539,7 +539,7 @@ def second_process(parent: int) -> None:
     if os.getpid() == parent:  # (a thread standing in for the process, in tests)
         return
     if sys.platform.startswith("linux"):
-        with suppress(OSError, AttributeError):
+        with suppress(ImportError, OSError, AttributeError):  # (ImportError: a Python built without ctypes)
             import ctypes
 
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
