@@ -625,13 +625,15 @@ class MemberState:
         s.next_review = self.next_review
         s.grace_until = self.grace_until
         s.grace_target = self.grace_target
-        s.caps = {k: v.copy() for k, v in self.caps.items()} if self.caps else {}
-        s.fired = self.fired.copy()
-        s.counts = self.counts.copy()
-        s.lapses = self.lapses.copy() if self.lapses else {}
+        # caps, fired, counts, lapses, goals and rewards are replaced, never changed in place (their writers build a
+        # new dict, and a cap's [period key, used] a new list): shared, as most events write none of them
+        s.caps = self.caps
+        s.fired = self.fired
+        s.counts = self.counts
+        s.lapses = self.lapses
         s.offers = self.offers  # replaced, never changed in place
         s.joined = self.joined
-        s.goals = self.goals.copy() if self.goals else {}
+        s.goals = self.goals
         s.referral = self.referral  # a tuple: replaced, never changed in place
         s.enrolled = self.enrolled
         s.paid = self.paid  # a tuple: replaced, never changed in place
@@ -640,7 +642,7 @@ class MemberState:
         c.levels = m.levels
         c.tail = m.tail.copy()
         c.oldest = m.oldest
-        s.rewards = self.rewards.copy()
+        s.rewards = self.rewards
         s.codes = self.codes  # replaced, never changed in place (mechanics/codes.py)
         s.due = self.due
         return s
