@@ -485,7 +485,7 @@ def advance(prog, st, T: _dt.datetime, out: list) -> None:
     timed: list[tuple] = []  # (time, order, seq, effect)
     for kind in prog.kinds:
         ks = st.kinds[kind.index]
-        if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
+        if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.has_expiry():
             continue
         advance_kind(kind, ks, T, timed)
     if prog.tiers and (prog.tiers.downgrade_period or st.paid is not None):

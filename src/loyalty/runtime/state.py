@@ -83,35 +83,44 @@ class TimerQueue:
         return self.items[self.head]
 
     def push(self, entry: tuple) -> None:
-        items, n = self.items, self.n
-        if len(items) == n and (n == self.head or items[n - 1] <= entry):
-            items.append(entry)
-            self.n = n + 1
-            return
-        items = self.items = items[self.head:n]
-        self.head = 0
-        insort(items, entry)
-        self.n = len(items)
+        self.items, self.head, self.n = queue_pushed(self.items, self.head, self.n, entry)
 
     def pop(self) -> tuple:
         entry = self.items[self.head]
-        self.head += 1
-        if self.head >= 64 and 2 * self.head >= self.n:  # let the popped entries go
-            self.items = self.items[self.head:self.n]
-            self.n -= self.head
-            self.head = 0
+        self.items, self.head, self.n = queue_popped(self.items, self.head + 1, self.n)
         return entry
+
+
+# A timer queue's entries are `items[head:n]` (TimerQueue's docstring); these two are its push and pop, shared by
+# TimerQueue and the expiry queue a KindState holds in its own slots (`exp_items`, `exp_head`, `exp_n`).
+
+def queue_pushed(items: list, head: int, n: int, entry: tuple) -> tuple:
+    """(items, head, n) with `entry` pushed: appended past the shared end when in order, else into a private copy."""
+    if len(items) == n and (n == head or items[n - 1] <= entry):
+        items.append(entry)
+        return items, head, n + 1
+    items = items[head:n]
+    insort(items, entry)
+    return items, 0, len(items)
+
+
+def queue_popped(items: list, head: int, n: int) -> tuple:
+    """(items, head, n) once the entries before `head` are popped: let go of them when they are half the list."""
+    if head >= 64 and 2 * head >= n:
+        return items[head:n], 0, n - head
+    return items, head, n
 
 
 class KindState:
     """One point kind's ledger: batches (oldest first), debt, running totals.
 
-    Timers are queues of (moment, seq): `maturing` for pending batches, `expiring` for batches
-    with an expiry, so passing time costs what happens, not the number of batches. An entry whose
+    Timers are queues of (moment, seq): `maturing` for pending batches, and for batches with an expiry one kept
+    in the kind's own slots (`exp_items[exp_head:exp_n]`, a TimerQueue's `items[head:n]`: one object less to copy
+    and free per `program.apply`), so passing time costs what happens, not the number of batches. An entry whose
     batch is gone (spent, clawed back) is stale and skipped when popped. `avail_sum` and
     `pend_sum` are running sums of the available and pending batches' amounts. The `maturing` queue
     is shared by a state and its copies and replaced, never changed in place, when written (most
-    kinds never pend: a copy makes no queue for them); `expiring` is copied with the state.
+    kinds never pend: a copy makes no queue for them); the expiry queue is copied with the state.
 
     The live batches are `batches[head:n]`. A state copy shares the list (O(1)); earning appends past
     `n` (invisible to the other copies); anything else that changes the list in place (`own()` first)
@@ -120,7 +129,8 @@ class KindState:
     amortised per batch that leaves, never a rebuild of the list."""
 
     __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed", "adjusted",
-                 "inactivity_deadline", "maturing", "expiring", "next_seq", "avail_sum", "pend_sum")
+                 "inactivity_deadline", "maturing", "exp_items", "exp_head", "exp_n", "next_seq", "avail_sum",
+                 "pend_sum")
     batches: list
     head: int
     n: int
@@ -133,7 +143,9 @@ class KindState:
     adjusted: int
     inactivity_deadline: Optional[_dt.datetime]
     maturing: TimerQueue
-    expiring: TimerQueue
+    exp_items: list
+    exp_head: int
+    exp_n: int
     next_seq: int
     avail_sum: int
     pend_sum: int
@@ -153,7 +165,9 @@ class KindState:
         self.adjusted = 0  # points adjustments added (or took, negative): runtime/mechanics/adjustments.py
         self.inactivity_deadline = None
         self.maturing = TimerQueue.of()
-        self.expiring = TimerQueue.of()
+        self.exp_items = []
+        self.exp_head = 0
+        self.exp_n = 0
         self.next_seq = 0
         self.avail_sum = 0
         self.pend_sum = 0
@@ -166,11 +180,9 @@ class KindState:
         k.n = self.n
         k.owned = self.owned = False
         k.maturing = self.maturing  # replaced, never changed in place (`add`, points.advance_kind): shared
-        q = self.expiring  # TimerQueue.copy, written out
-        c = k.expiring = TimerQueue()
-        c.items = q.items
-        c.head = q.head
-        c.n = q.n
+        k.exp_items = self.exp_items  # the list is shared as a TimerQueue's is (appends past exp_n are invisible)
+        k.exp_head = self.exp_head
+        k.exp_n = self.exp_n
         k.debt = self.debt
         k.earned = self.earned
         k.redeemed = self.redeemed
@@ -215,15 +227,26 @@ class KindState:
             q = self.maturing = self.maturing.copy()  # shared by state copies: replaced, never changed in place
             q.push((available_at, seq))
         if expires_at is not None:
-            q = self.expiring
             entry = (expires_at, seq)
-            items, n = q.items, q.n
-            if len(items) == n and (n == q.head or items[n - 1] <= entry):  # TimerQueue.push's usual case
+            items, n = self.exp_items, self.exp_n
+            if len(items) == n and (n == self.exp_head or items[n - 1] <= entry):  # queue_pushed's usual case
                 items.append(entry)
-                q.n = n + 1
+                self.exp_n = n + 1
             else:
-                q.push(entry)
+                self.push_expiry(entry)
         return b
+
+    def push_expiry(self, entry: tuple) -> None:
+        self.exp_items, self.exp_head, self.exp_n = queue_pushed(self.exp_items, self.exp_head, self.exp_n, entry)
+
+    def pop_expiry(self) -> tuple:
+        entry = self.exp_items[self.exp_head]
+        self.exp_items, self.exp_head, self.exp_n = queue_popped(self.exp_items, self.exp_head + 1, self.exp_n)
+        return entry
+
+    def has_expiry(self) -> bool:
+        """Some expiry timer is queued."""
+        return self.exp_n > self.exp_head
 
     def index_of(self, seq: int) -> int:
         """The batch's position in the list, or -1 when it is gone."""
@@ -260,8 +283,8 @@ class KindState:
     def next_timer(self) -> Optional[_dt.datetime]:
         """The earliest maturing or expiry moment (possibly of a stale entry: never later than the real one)."""
         best = self.maturing.first()[0] if self.maturing else None
-        if self.expiring and (best is None or self.expiring.first()[0] < best):
-            best = self.expiring.first()[0]
+        if self.exp_n > self.exp_head and (best is None or self.exp_items[self.exp_head][0] < best):
+            best = self.exp_items[self.exp_head][0]
         return best
 
     def rebuild(self) -> None:
@@ -279,7 +302,8 @@ class KindState:
                 expiring.append((b.expires_at, i))
         maturing.sort()
         expiring.sort()
-        self.maturing, self.expiring = TimerQueue.of(maturing), TimerQueue.of(expiring)
+        self.maturing = TimerQueue.of(maturing)
+        self.exp_items, self.exp_head, self.exp_n = expiring, 0, len(expiring)
         self.next_seq = len(self.batches)
 
 
