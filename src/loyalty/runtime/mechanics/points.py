@@ -182,7 +182,7 @@ def claw(prog, st, r, amount: int, ev, out) -> None:
     clawed = from_pending + taken
     ks.clawed += clawed
     if clawed:
-        add_metric(prog, st, "earned", r.point_kind, st.orders[ev.order].time, -clawed)
+        add_metric(prog, st, "earned", r.point_kind, st.order(ev.order).time, -clawed)
 
 
 # ---------------------------------------------------------------- time

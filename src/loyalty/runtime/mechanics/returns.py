@@ -21,7 +21,7 @@ def check_return(st, ev, cutoff=None, prog=None) -> None:
     """Refuse (before anything changes) a return of an unknown order, item, or more than is left; under a
     returns window (`cutoff`, runtime/windows.py), of an order bought before the cutoff, with the same words
     whether or not its record is still in memory."""
-    o = st.orders.get(ev.order)
+    o = st.order(ev.order)
     if cutoff is not None and (o is None or o.time < cutoff):
         from loyalty.runtime.windows import return_window_text
 
@@ -47,7 +47,8 @@ def check_return(st, ev, cutoff=None, prog=None) -> None:
 
 
 def take_back(prog, st, ev, ledger, out: list) -> None:
-    o = st.orders[ev.order] = st.orders[ev.order].copy()  # copy on write: earlier states share the record
+    o = st.order(ev.order).copy()  # copy on write: earlier states share the record (check_return found it)
+    st.put_order(ev.order, o)
     t = ev.time
     if ev.ret_lines is not None:
         r_amount = 0
