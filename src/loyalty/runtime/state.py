@@ -23,7 +23,7 @@ _new = object.__new__  # a copy sets every slot itself
 # TimerQueue, KindState and MemberState have no __init__: `X()` is a bare instance whose slots its
 # maker sets (`X.of(...)`, `X.empty()`, `X.start(...)`, `copy`), made through the type's own C call, which
 # costs about half of object.__new__(X) (a builtin called through its argument tuple); `program.apply` makes
-# four of them per event (docs/performance.md, "apply2")
+# a MemberState and a KindState per point kind per event (docs/performance.md, "apply2", "apply7")
 _tuple_new = tuple.__new__  # a Batch in one step
 
 
