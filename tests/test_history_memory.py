@@ -75,3 +75,50 @@ def test_a_command_that_reads_a_history_whole_keeps_freed_memory(monkeypatch):
     assert _common.keep_freed_memory() is glibc
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0")
     assert _common.keep_freed_memory() is False
+
+
+def test_threads_allocate_from_one_arena_so_their_freed_memory_is_reused():
+    """`keep_freed_memory` also keeps glibc's malloc to one arena: a block another thread (Arrow's parse) freed is
+    reused by this thread's next allocation, not left in that thread's own arena while this one takes fresh
+    pages. A user's MALLOC_ARENA_MAX stands."""
+    import ctypes
+    import os
+    import subprocess
+    from pathlib import Path
+
+    if not (sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "gnu_get_libc_version")):
+        return
+    script = """if True:
+        import ctypes, threading
+        from loyalty.commands._common import keep_freed_memory
+
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.free.argtypes = [ctypes.c_void_p]
+
+        def resident():
+            with open("/proc/self/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+        def written_block():
+            block = libc.malloc(16 << 20)
+            ctypes.memset(block, 1, 16 << 20)
+            return block
+
+        assert keep_freed_memory()
+        other = threading.Thread(target=lambda: libc.free(written_block()))
+        other.start()
+        other.join()
+        before = resident()
+        mine = written_block()
+        print(resident() - before)
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "src")
+    for arenas, grows in ((None, False), ("8", True)):
+        if arenas:
+            env["MALLOC_ARENA_MAX"] = arenas
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert (int(done.stdout) > 8 << 10) is grows  # KB: the thread's freed 16 MB reused, or fresh pages
