@@ -40,7 +40,7 @@ def prefer_system_allocator() -> None:
 
 
 # glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
 def keep_freed_memory() -> bool:
@@ -49,11 +49,8 @@ def keep_freed_memory() -> bool:
     the heap's free top is not handed back to the kernel below 1 GB. By default it hands back whatever tops
     the heap after a free, and the next array of the replay faults those pages in again, zeroed: with the
     read's peak ~90 MB lower, the reference program's 1M rows took 146k page faults instead of 98k; with this,
-    83k. And one arena for every thread: each of Arrow's parse threads otherwise grows an arena of its own
-    (~80 MB at 1M rows, a third of it in use once the parse is done) whose free memory the main thread's arrays
-    never reuse (car_wash 1M rows, --jobs 1: 80k -> 66k page faults, peak 420 -> 370 MB). For a command that
-    owns its process, as `prefer_system_allocator`. Not where the user set these thresholds (GLIBC_TUNABLES,
-    MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_; the arenas: MALLOC_ARENA_MAX), nor off glibc (False then)."""
+    83k. For a command that owns its process, as `prefer_system_allocator`. Not where the user set these
+    thresholds (GLIBC_TUNABLES, MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_), nor off glibc (False then)."""
     if not sys.platform.startswith("linux") or any(
             name in os.environ for name in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
         return False
@@ -65,8 +62,6 @@ def keep_freed_memory() -> bool:
         return False
     if not hasattr(libc, "gnu_get_libc_version"):  # (musl's mallopt does nothing)
         return False
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        libc.mallopt(_M_ARENA_MAX, 1)
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
 
 
