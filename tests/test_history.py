@@ -677,32 +677,3 @@ def test_id_keys_are_each_ids_bytes_to_the_last_id_of_the_buffer(width):
         assert found == width
         assert keys.tolist() == [int.from_bytes((t or "").encode(), "little") for t in values]
         assert (known is None) == all(t is not None for t in values)
-
-
-def test_the_common_read_parses_the_file_memory_mapped_and_a_file_it_cannot_map_by_its_path(tmp_path, monkeypatch):
-    """`_read_plain_csv` hands Arrow the file memory-mapped (no copy of it into buffers: ~0.05 s less CPU per 1M
-    rows); where mapping fails it reads the path as before. The rows are the same either way."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    from loyalty.simulate import history as history_module
-
-    p = write(tmp_path, "member,time,amount\nB,2025-01-02,10.10\nA,2025-01-03T10:00,0.30\n")
-    sources, real = [], pacsv.read_csv
-
-    def spy(source, *args, **kwargs):
-        sources.append(source)
-        return real(source, *args, **kwargs)
-
-    monkeypatch.setattr(pacsv, "read_csv", spy)
-    mapped = read_history(p)
-    assert len(sources) == 1 and isinstance(sources[0], pa.MemoryMappedFile)
-
-    def refused(path, *args, **kwargs):
-        raise OSError("cannot map")
-
-    monkeypatch.setattr(pa, "memory_map", refused)
-    read = read_history(p)
-    assert len(sources) == 2 and sources[1] == str(p)
-    assert mapped.table.equals(read.table) and read.member == ["A", "B"]
-    assert history_module._read_plain_csv(p, ReadOptions()) is not None  # (the common read took it, both times)

@@ -1046,10 +1046,9 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     # fromisoformat does, with the same value (tests/test_history.py), and refuses zones: those files, and
     # any value it refuses, go to the careful reader. A strftime layout is parsed per distinct value instead.
     when = pa.string() if options.time_format else pa.timestamp("us")
-    source = _mapped(path)
     try:
         table = pacsv.read_csv(
-            source,
+            path,
             read_options=pacsv.ReadOptions(use_threads=True),
             # a blank line becomes a ragged row, so an error here: records are then exactly lines 2, 3, ...
             parse_options=pacsv.ParseOptions(delimiter=options.delimiter, newlines_in_values=quoted,
@@ -1061,8 +1060,6 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):  # (KeyError: no such column)
         return None
-    finally:
-        source = None  # (the map let go of: Arrow's columns hold copies of the values, not views of the file)
     if table.column_names != names or table.column(time_header).type != when:
         return None  # Arrow saw another header than the csv module: leave it to the careful reader
     # (imported after the parse, which releases the GIL: simulate/run.py `import_while_reading` imports it then)
@@ -1092,18 +1089,6 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
             if pa.types.is_string(values.type) and pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
                 return None
     return build_history(cols, str(path), 2, options, header=header)
-
-
-def _mapped(path: Path):
-    """The file for Arrow's reader: memory-mapped, so the parse reads the page cache in place (1M rows: ~0.07 s
-    less CPU than Arrow reading it into buffers of its own, and ~5k fewer page faults); its path, which Arrow
-    reads into buffers, where it cannot be mapped (a pipe, an empty file)."""
-    import pyarrow as pa
-
-    try:
-        return pa.memory_map(str(path))
-    except (OSError, pa.ArrowException):
-        return str(path)
 
 
 def _utf8_dictionary(column):
