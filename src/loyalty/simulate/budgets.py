@@ -181,9 +181,8 @@ class FirstPassScout:
 
     @property
     def claims_only(self) -> bool:
-        """Whether the groups still to come give their claims alone: a budget has run out (`find_cutoffs` finds
-        its cutoff exactly when its claims ask more than nothing and at least its limit)."""
-        return self.active and any(0 < t >= self.limits[k] for k, t in self.totals.items())
+        """Whether the groups still to come give their claims alone: a budget has run out."""
+        return self.active and _one_runs_out(self.limits, self.totals)
 
     @property
     def before_us(self) -> Optional[int]:
@@ -208,6 +207,28 @@ class FirstPassScout:
             if len(found) == len(self.limits):  # (always, by the totals; else every row stays needed)
                 self.before = max(pos[0] for pos, _left in found.values()) + 1
                 self.claims = [c for c in self.claims if c[0] < self.before]
+
+
+def _one_runs_out(limits: dict[str, int], totals: dict[str, int]) -> bool:
+    """Whether claims asking `totals` of each budget (none negative) make one run out: `find_cutoffs` finds a
+    budget's cutoff exactly where its claims ask more than nothing and at least its limit."""
+    return any(0 < t >= limits[k] for k, t in totals.items())
+
+
+def first_pass_not_last(limits: dict[str, int], known: Optional[Cutoffs], claims: list[tuple]) -> bool:
+    """Whether some members' claims (of their whole rows) show that the pass they come from cannot be the last:
+    a pass with nothing known where these claims alone make a budget run out. Every claim of such a pass is
+    granted in full and, with none negative, the pass's other claims only add to what these ask, so the pass
+    finds a cutoff and `solve_budgets` drops its figures (as `FirstPassScout`'s groups after the first)."""
+    if known is None or known or not limits:
+        return False
+    totals = {k: 0 for k in limits}
+    for c in claims:
+        if c[4] < 0:
+            return False
+        if c[3] in totals:
+            totals[c[3]] += c[4]
+    return _one_runs_out(limits, totals)
 
 
 def claims_prefix(history, before_us: int):

@@ -71,6 +71,7 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
+from loyalty.simulate.budgets import first_pass_not_last
 from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
 from loyalty.simulate.scenario import members_redeem
 from loyalty.simulate.vector.lockstep_inputs import READ_ONLY_TYPES, recorded, reuse, same_inputs
@@ -745,6 +746,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         kern.claims_only, kern.refused = claims_only, refused
         try:
             part = kern.run()
+            claims_only = kern.claims_only  # (also where its claims showed the pass is not the last)
         finally:
             # the kernel's objects refer to each other (its steps keep it), so its arrays would wait for the
             # cyclic collector, which seldom runs while numpy, not Python objects, takes the memory: a run of
@@ -799,6 +801,7 @@ class _Kernel:
                  known: Optional[dict] = None, warm: Optional[dict] = None):
         self.plan = plan
         self.known = known or {}
+        self.first_known = known  # (None where no budget pass runs: budgets.first_pass_not_last)
         self.warm = warm if warm is not None else {}  # first guesses of the tier and spend passes (simulate_vector)
         self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
         self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
@@ -1532,6 +1535,10 @@ class _Kernel:
                     if self.claims_only:  # (a prefix of the rows, maybe: the next pass's guess by moment)
                         self.warm["tier_moments"] = (self.member_names, self.e_mem, self.e_real, self.tier_before,
                                                      self.tier_after)
+                # a first budget pass whose members' own claims make a budget run out is not the last: its figures
+                # would be dropped (budgets.first_pass_not_last; every_mechanic: a group's aggregate and customer
+                # measures, and the whole first pass's at 200k rows)
+                self.claims_only = self.claims_only or first_pass_not_last(prog.budgets, self.first_known, self.claims)
                 return self._claims_result() if self.claims_only else self._aggregate()
             # apart only once a pass after the first has not settled: a lockstep's cost follows its busiest
             # member's steps more than its width, so two kernels cost about two passes, and most wrong first
@@ -1571,18 +1578,20 @@ class _Kernel:
             # the spend this pass settled on, the first guess of theirs (any guess settles to the same, _settle_spend)
             spend = {"spend_before": self.spend_before[members[self.e_mem]]}
             apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess, spend))
-        plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
+        plan, rows, tail_members, first_known = self.plan, self.rows, self.tail_members, self.first_known
         claims_only, warm, refused = self.claims_only, self.warm, self.refused
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
         parts: list[SimResult] = []
         for rows_of, starts, ends, codes, guess, spend in apart:
-            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
+            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, first_known, spend)
             part.claims_only, part.refused = claims_only, refused
             part.guess_exact = not parts  # (the members this pass got right: exact at once, as said above)
             parts.append(part.run(guess))
+            claims_only = claims_only or part.claims_only  # (a part's claims showed the pass is not the last)
             part.__dict__.clear()
+        self.claims_only = claims_only  # (for simulate_vector: no customer measures either)
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
         return parts[0].merge(parts[1])
 
