@@ -210,7 +210,7 @@ def stable_hashes(first: Sequence[object], lasts: Sequence[object]) -> list[int]
     # the hash state after the joined text, copied per last part (half the cost of hashing the whole text each
     # time: every_mechanic's draws hash ~650k entrants at 1M rows), the digests read as big-endian 64-bit at once
     copy = hashlib.blake2b("".join(str(p) + "\x1f" for p in first).encode("utf-8"), digest_size=8).copy
-    digests = []
+    digests: list[bytes] = []
     keep = digests.append
     for last in lasts:
         h = copy()
