@@ -231,6 +231,34 @@ def first_pass_not_last(limits: dict[str, int], known: Optional[Cutoffs], claims
     return _one_runs_out(limits, totals)
 
 
+def _reached_at(limit: int, claims: list[tuple]) -> Optional[tuple]:
+    """The service position (time, member, seq) of the first of one key's claims (in service order) that asks more
+    than nothing and brings what they asked to `limit` (where `find_cutoffs` puts the cutoff), or None."""
+    used = 0
+    for c in claims:
+        used += c[4]
+        if c[4] > 0 and used >= limit:
+            return c[:3]
+    return None
+
+
+def claims_cover_the_cutoffs(limits: dict[str, int], parent: list[tuple], claims: list[tuple]) -> bool:
+    """Whether `claims`, the claims of a kernel's members put together from two sources (those a pass got right,
+    from `parent`, that pass's recorded claims, and the others' from a kernel of their own), hold every claim
+    `find_cutoffs` may read of them. Each kernel records a key's claims only up to where its own claims reach
+    the key's limit (stock.claims_that_can_cut), which is safe for its own claims; the parent's stop where
+    claims it got wrong reached it, so those taken from it may miss some after that point. They miss none that
+    counts when the claims put together reach the limit at or before it: the cutoff is there or earlier
+    whatever other members claim (no amount negative). None negative is required too."""
+    if any(c[4] < 0 for c in parent) or any(c[4] < 0 for c in claims):
+        return False
+    for key, limit in limits.items():
+        cut = _reached_at(limit, sorted(c for c in parent if c[3] == key))  # (the parent's last claim kept)
+        if cut is not None and _reached_at(limit, sorted(c for c in claims if c[3] == key and c[:3] <= cut)) is None:
+            return False
+    return True
+
+
 def claims_prefix(history, before_us: int):
     """The history's rows before `before_us` (a wall-clock moment in microseconds, the claims' times), for
     `FirstPassScout`: each member's rows up to her first at or after it. None where that would not be each

@@ -71,7 +71,7 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
-from loyalty.simulate.budgets import first_pass_not_last
+from loyalty.simulate.budgets import claims_cover_the_cutoffs, first_pass_not_last
 from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
 from loyalty.simulate.scenario import members_redeem
 from loyalty.simulate.vector.lockstep_inputs import READ_ONLY_TYPES, recorded, reuse, same_inputs
@@ -1543,13 +1543,15 @@ class _Kernel:
             # apart only once a pass after the first has not settled: a lockstep's cost follows its busiest
             # member's steps more than its width, so two kernels cost about two passes, and most wrong first
             # guesses settle in the next pass of them all (gym at 1M rows: 15 replays together, 30 apart)
-            apart = self._settle_apart() if passes >= apart_after else None
+            # (in a first budget pass whose settled members' claims make a budget run out, apart at once: only
+            # the claims are wanted, and those members' are this pass's, `_claims_apart`)
+            apart = self._settle_apart(figures=passes >= apart_after)
             if apart is not None:
                 return apart
             self.tier_guess = self.tier_before.copy()
         raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
 
-    def _settle_apart(self) -> Optional[SimResult]:
+    def _settle_apart(self, figures: bool = True) -> Optional[SimResult]:
         """After a pass whose guessed tiers were wrong for some members only: those members' tiers go on
         settling by passes in a kernel of their own (from the tiers this pass found), and the members the pass
         got right are replayed once more, apart, by a kernel that starts from the same guess (so its first pass
@@ -1557,7 +1559,9 @@ class _Kernel:
         of 9,779 members per group, the last two for 114 and 1 of them). Members are independent unless
         something program-wide couples them within a pass (referrals: then None, and every member takes every
         pass; budgets, stock and codes do not, below); the two results merge as any two groups of members do.
-        None too when most members are unsettled: another pass of them all costs no more."""
+        None too when most members are unsettled: another pass of them all costs no more. In a pass that cannot
+        be the last, the members the pass got right are not replayed (`_claims_apart`); without `figures`, only
+        that is tried."""
         # a code's total uses and a reward's stock are budgets too (compiler); a code's single use per member is
         # the member's own. Budgets do not couple the members of one pass: the pass's cutoffs (`known`, none
         # without a pass) decide each claim from the member's own claims alone (limits.vector_budgets,
@@ -1568,6 +1572,9 @@ class _Kernel:
         unsettled[self.e_mem[self.tier_before != self.tier_guess]] = True
         if unsettled.all() or int(unsettled.sum()) > SETTLE_APART_SHARE * self.nmem:
             return None
+        claims = self._claims_apart(unsettled)
+        if claims is not None or not figures:
+            return claims
         rowmask, mstarts, mends, mcode = self.members_given
         ev_unsettled = unsettled[self.e_mem]
         apart = []
@@ -1594,6 +1601,52 @@ class _Kernel:
         self.claims_only = claims_only  # (for simulate_vector: no customer measures either)
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
         return parts[0].merge(parts[1])
+
+    def _claims_apart(self, unsettled: np.ndarray) -> Optional[SimResult]:
+        """`_settle_apart` in a first budget pass known not to be the last (`claims_only`), or that the claims of
+        the members this pass got right (`unsettled` False) show cannot be (budgets.first_pass_not_last): only
+        claims are wanted of it, and theirs are this pass's (a member's replay depends on her own events and tiers
+        alone, as `_settle_apart` says), so
+        only the others go on, in a kernel of their own giving its claims alone. None (nothing run, or its run
+        dropped) where the settled members' claims do not show it, or where the claims put together may miss
+        one the cutoffs need (budgets.claims_cover_the_cutoffs): then `_settle_apart` goes on as without it.
+        every_mechanic at 1M rows: the first pass's group 1 (3 of 9,779 members wrong after its first replay)
+        and the last group's prefix make no second replay of every member."""
+        budgets = self.prog.budgets
+        if self.first_known != {} or not budgets:  # (a later pass, or no budget pass: may be the last)
+            return None
+        names = self.member_names
+        out = {names[m] for m in np.flatnonzero(unsettled).tolist()}
+        settled = [c for c in self.claims if c[1] not in out]
+        if not self.claims_only and not first_pass_not_last(budgets, self.first_known, settled):  # (claims_only:
+            return None  # the pass is known not to be the last, FirstPassScout)
+        rowmask, mstarts, mends, mcode = self.members_given
+        ev_unsettled = unsettled[self.e_mem]
+        rows_of = np.zeros(len(rowmask), dtype=bool)
+        rows_of[self.sel] = unsettled[self.r_mem]
+        part_warm = {"spend_before": self.spend_before[ev_unsettled]}
+        part = _Kernel(self.plan, self.rows, rows_of, mstarts[unsettled], mends[unsettled], mcode[unsettled],
+                       self.tail_members, self.first_known, part_warm)
+        part.claims_only, part.refused = True, self.refused
+        try:
+            claims = settled + part.run(self.tier_before[ev_unsettled]).claims
+        finally:
+            part.__dict__.clear()
+        if not claims_cover_the_cutoffs(budgets, self.claims, claims):
+            return None
+        # the next budget pass's first guesses: the settled members' tiers and spend as this pass found them
+        ev_settled = ~ev_unsettled
+        settled_warm = {"tier_guess": self.tier_guess[ev_settled], "spend_before": self.spend_before[ev_settled]}
+        if self.claims_only:  # (a prefix of the rows, maybe: as `run` leaves them, by moment)
+            index = np.cumsum(~unsettled) - 1  # (each settled member's index among them)
+            settled_warm["tier_moments"] = ([names[m] for m in np.flatnonzero(~unsettled).tolist()],
+                                            index[self.e_mem[ev_settled]], self.e_real[ev_settled],
+                                            self.tier_before[ev_settled], self.tier_after[ev_settled])
+        warm = self.warm
+        self.__dict__.clear()
+        self.claims_only = True  # (for simulate_vector: no customer measures either)
+        _warm_from_parts(warm, ev_unsettled, settled_warm, part_warm)
+        return SimResult(claims=claims)
 
     def _tier_guess_from_moments(self, moments: tuple) -> np.ndarray:
         """A first guess of the tier each event sees from another kernel's settled tiers over some of the same
