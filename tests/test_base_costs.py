@@ -196,17 +196,22 @@ def test_a_first_budget_pass_takes_the_claims_of_the_members_it_got_right(tmp_pa
     monkeypatch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
     monkeypatch.setattr(vector_kernel, "SETTLE_APART_SHARE", 1.0)  # (apart whenever any member is settling)
     path, prog = _program(tmp_path_factory, "TIER_BUDGETS")
-    for seed in range(8):
-        history = _history(prog, seed, 14, 40)
-        plan = _plan(path, prog, history, seed)
-        assert _vector_solved(plan, history).canonical() == simulate(plan, history).canonical(), seed
-        # the first pass's cutoffs, from its claims, are those of the pass with no member apart
-        split = find_cutoffs(prog.budgets, simulate_vector(plan, history, known={}).claims, {})
-        with monkeypatch.context() as patch:
-            patch.setattr(vector_kernel._Kernel, "_claims_apart", lambda self, unsettled: None)
-            whole = find_cutoffs(prog.budgets, simulate_vector(plan, history, known={}).claims, {})
-        assert split == whole, seed
-    assert any(taken)
+    for covered in (True, False):  # (False: the settled members' claims from a kernel of theirs)
+        for seed in range(8):
+            history = _history(prog, seed, 14, 40)
+            plan = _plan(path, prog, history, seed)
+            with monkeypatch.context() as patch:
+                if not covered:
+                    patch.setattr(vector_kernel, "claims_cover_the_cutoffs", lambda *args: False)
+                assert _vector_solved(plan, history).canonical() == simulate(plan, history).canonical(), seed
+                split = find_cutoffs(prog.budgets, simulate_vector(plan, history, known={}).claims, {})
+            # the first pass's cutoffs, from its claims, are those of the pass with no member apart
+            with monkeypatch.context() as patch:
+                patch.setattr(vector_kernel._Kernel, "_claims_apart", lambda self, unsettled: None)
+                whole = find_cutoffs(prog.budgets, simulate_vector(plan, history, known={}).claims, {})
+            assert split == whole, seed
+        assert any(taken)
+        taken.clear()
 
 
 def test_claims_put_together_cover_the_cutoffs():

@@ -1606,12 +1606,13 @@ class _Kernel:
         """`_settle_apart` in a first budget pass known not to be the last (`claims_only`), or that the claims of
         the members this pass got right (`unsettled` False) show cannot be (budgets.first_pass_not_last): only
         claims are wanted of it, and theirs are this pass's (a member's replay depends on her own events and tiers
-        alone, as `_settle_apart` says), so
-        only the others go on, in a kernel of their own giving its claims alone. None (nothing run, or its run
-        dropped) where the settled members' claims do not show it, or where the claims put together may miss
-        one the cutoffs need (budgets.claims_cover_the_cutoffs): then `_settle_apart` goes on as without it.
-        every_mechanic at 1M rows: the first pass's group 1 (3 of 9,779 members wrong after its first replay)
-        and the last group's prefix make no second replay of every member."""
+        alone, as `_settle_apart` says), so only the others go on, in a kernel of their own giving its claims
+        alone. Where the claims put together may miss one the cutoffs need (budgets.claims_cover_the_cutoffs),
+        the settled members' own come from a claims-only kernel of theirs (from the same guess: exact in one
+        pass). None, with nothing run, where the settled members' claims do not show that the pass cannot be the
+        last: `_settle_apart` goes on as without it. every_mechanic at 1M rows: the first pass's group 1 (3 of
+        9,779 members wrong after its first replay) and the last group's prefix make no second replay of every
+        member."""
         budgets = self.prog.budgets
         if self.first_known != {} or not budgets:  # (a later pass, or no budget pass: may be the last)
             return None
@@ -1622,29 +1623,43 @@ class _Kernel:
             return None  # the pass is known not to be the last, FirstPassScout)
         rowmask, mstarts, mends, mcode = self.members_given
         ev_unsettled = unsettled[self.e_mem]
-        rows_of = np.zeros(len(rowmask), dtype=bool)
-        rows_of[self.sel] = unsettled[self.r_mem]
-        part_warm = {"spend_before": self.spend_before[ev_unsettled]}
-        part = _Kernel(self.plan, self.rows, rows_of, mstarts[unsettled], mends[unsettled], mcode[unsettled],
-                       self.tail_members, self.first_known, part_warm)
-        part.claims_only, part.refused = True, self.refused
-        try:
-            claims = settled + part.run(self.tier_before[ev_unsettled]).claims
-        finally:
-            part.__dict__.clear()
-        if not claims_cover_the_cutoffs(budgets, self.claims, claims):
-            return None
-        # the next budget pass's first guesses: the settled members' tiers and spend as this pass found them
         ev_settled = ~ev_unsettled
+
+        def kernel_of(members, warm):
+            rows_of = np.zeros(len(rowmask), dtype=bool)
+            rows_of[self.sel] = members[self.r_mem]
+            kern = _Kernel(self.plan, self.rows, rows_of, mstarts[members], mends[members], mcode[members],
+                           self.tail_members, self.first_known, warm)
+            kern.claims_only, kern.refused = True, self.refused
+            return kern
+
+        def claims_of(kern, guess):
+            try:
+                return kern.run(guess).claims
+            finally:
+                kern.__dict__.clear()
+
+        part_warm = {"spend_before": self.spend_before[ev_unsettled]}
+        part_claims = claims_of(kernel_of(unsettled, part_warm), self.tier_before[ev_unsettled])
+        # the next budget pass's first guesses: the settled members' tiers and spend as this pass found them
         settled_warm = {"tier_guess": self.tier_guess[ev_settled], "spend_before": self.spend_before[ev_settled]}
         if self.claims_only:  # (a prefix of the rows, maybe: as `run` leaves them, by moment)
             index = np.cumsum(~unsettled) - 1  # (each settled member's index among them)
             settled_warm["tier_moments"] = ([names[m] for m in np.flatnonzero(~unsettled).tolist()],
                                             index[self.e_mem[ev_settled]], self.e_real[ev_settled],
                                             self.tier_before[ev_settled], self.tier_after[ev_settled])
+        claims = settled + part_claims
+        if not claims_cover_the_cutoffs(budgets, self.claims, claims):
+            settled_kern = kernel_of(~unsettled, {"spend_before": settled_warm["spend_before"]})
+            settled_kern.guess_exact = True  # (as `_settle_apart`'s part of the members this pass got right)
+            guess, settled_warm = settled_warm["tier_guess"], settled_kern.warm
+        else:
+            settled_kern = None
         warm = self.warm
-        self.__dict__.clear()
+        self.__dict__.clear()  # (done: its arrays freed before another kernel's, as in `_settle_apart`)
         self.claims_only = True  # (for simulate_vector: no customer measures either)
+        if settled_kern is not None:
+            claims = claims_of(settled_kern, guess) + part_claims
         _warm_from_parts(warm, ev_unsettled, settled_warm, part_warm)
         return SimResult(claims=claims)
 
