@@ -214,6 +214,34 @@ def test_a_first_budget_pass_takes_the_claims_of_the_members_it_got_right(tmp_pa
         taken.clear()
 
 
+def test_a_wrong_guess_taken_as_the_tiers_found_still_settles(tmp_path_factory, monkeypatch):
+    """A settled part's lockstep (as tiers computed at once) reads each event's points at the tier guessed alone
+    (`_Kernel.tiers_found`). Were that guess wrong, the first event it is wrong at is found from points read
+    right, and the next pass reads them at every tier: the result cannot change. Forced here: every kernel's
+    first guess, the first tier everywhere, taken as found."""
+    original_run = vector_kernel._Kernel.run
+    wrong = []
+
+    def run(self, tier_guess=None):
+        if tier_guess is None:
+            tier_guess = self.tiers_found = np.full(self.nev, self.prog.tiers.qualified(0), dtype=np.int64)
+        out_guess = tier_guess
+        try:
+            return original_run(self, tier_guess)
+        finally:
+            if self.__dict__.get("tier_guess") is not None and self.tier_guess is not out_guess:
+                wrong.append(True)  # (a pass after the first: the guess was wrong)
+
+    monkeypatch.setattr(vector_kernel._Kernel, "run", run)
+    for which in ("TIER_BENEFITS", "examples/programs/bookstore.loyalty"):
+        path, prog = _program(tmp_path_factory, which)
+        for seed in range(4):
+            history = _history(prog, seed, 14, 40)
+            plan = _plan(path, prog, history, seed)
+            assert simulate_vector(plan, history).canonical() == simulate(plan, history).canonical(), (which, seed)
+    assert wrong
+
+
 def test_claims_put_together_cover_the_cutoffs():
     """budgets.claims_cover_the_cutoffs: the parent's claims of a key stop where they reached its limit (at
     time 5 here); claims put together that reach it by then hold every claim the cutoff needs, those that reach

@@ -795,7 +795,10 @@ class _Kernel:
     # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
     refused: Optional[list] = None
     guess_exact = False  # the tiers guessed are the answer (computed at once, or a settled part's): no record (_replay)
-    tiers_found = None  # the tiers computed at once (_state_free): a guess no pass after it changes
+    # the tiers computed at once (_state_free), or a settled part's (_settle_apart): a guess no pass after it
+    # changes, so the lockstep reads each event's points at that tier alone (a wrong one would be seen there: the
+    # first event whose tier differs from it is found from points read right, and the next pass reads them all)
+    tiers_found = None
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
@@ -1595,6 +1598,8 @@ class _Kernel:
             part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, first_known, spend)
             part.claims_only, part.refused = claims_only, refused
             part.guess_exact = not parts  # (the members this pass got right: exact at once, as said above)
+            if not parts:  # (so its lockstep reads each event's points at that tier alone, as tiers found at once)
+                part.tiers_found = guess
             parts.append(part.run(guess))
             claims_only = claims_only or part.claims_only  # (a part's claims showed the pass is not the last)
             part.__dict__.clear()
@@ -1651,8 +1656,9 @@ class _Kernel:
         claims = settled + part_claims
         if not claims_cover_the_cutoffs(budgets, self.claims, claims):
             settled_kern = kernel_of(~unsettled, {"spend_before": settled_warm["spend_before"]})
-            settled_kern.guess_exact = True  # (as `_settle_apart`'s part of the members this pass got right)
             guess, settled_warm = settled_warm["tier_guess"], settled_kern.warm
+            settled_kern.guess_exact = True  # (as `_settle_apart`'s part of the members this pass got right)
+            settled_kern.tiers_found = guess
         else:
             settled_kern = None
         warm = self.warm
