@@ -1523,7 +1523,7 @@ class _Kernel:
             self.tier_guess = warm_guess
         elif self.warm.get("tier_moments") is not None:  # another kernel's rows of these members (a first pass's
             # rows before a cutoff, simulate/budgets.py `claims_prefix`): its tiers where it had the events, carried on
-            self.tier_guess = self._tier_guess_from_moments(self.warm.pop("tier_moments"))  # (then its own tiers)
+            self.tier_guess, self.warm["spend_before"] = self._guesses_from_moments(self.warm.pop("tier_moments"))
         else:
             self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
             if reads_tier(prog) and guess_by_tier(prog):
@@ -1537,7 +1537,8 @@ class _Kernel:
                     self.warm["tier_guess"] = self.tier_guess
                     if self.claims_only:  # (a prefix of the rows, maybe: the next pass's guess by moment)
                         self.warm["tier_moments"] = (self.member_names, self.e_mem, self.e_real, self.tier_before,
-                                                     self.tier_after)
+                                                     self.tier_after, self.spend_before,
+                                                     self.spend_before + self.spend_deltas)
                 # a first budget pass whose members' own claims make a budget run out is not the last: its figures
                 # would be dropped (budgets.first_pass_not_last; every_mechanic: a group's aggregate and customer
                 # measures, and the whole first pass's at 200k rows)
@@ -1652,7 +1653,9 @@ class _Kernel:
             index = np.cumsum(~unsettled) - 1  # (each settled member's index among them)
             settled_warm["tier_moments"] = ([names[m] for m in np.flatnonzero(~unsettled).tolist()],
                                             index[self.e_mem[ev_settled]], self.e_real[ev_settled],
-                                            self.tier_before[ev_settled], self.tier_after[ev_settled])
+                                            self.tier_before[ev_settled], self.tier_after[ev_settled],
+                                            self.spend_before[ev_settled],
+                                            (self.spend_before + self.spend_deltas)[ev_settled])
         claims = settled + part_claims
         if not claims_cover_the_cutoffs(budgets, self.claims, claims):
             settled_kern = kernel_of(~unsettled, {"spend_before": settled_warm["spend_before"]})
@@ -1669,42 +1672,45 @@ class _Kernel:
         _warm_from_parts(warm, ev_unsettled, settled_warm, part_warm)
         return SimResult(claims=claims)
 
-    def _tier_guess_from_moments(self, moments: tuple) -> np.ndarray:
-        """A first guess of the tier each event sees from another kernel's settled tiers over some of the same
-        members' events (`warm["tier_moments"]`: member names, each event's member, moment, tier before and
-        after it): at a moment where that kernel had the member's k-th event there, the tier before it; after,
-        the tier after her last event before; else the start tier. Used where a first budget pass
-        replayed only the rows before a cutoff (budgets.py `claims_prefix`): the tiers there are the next pass's
-        up to the earliest cutoff, and carried on they are a better start than the tier-by-tier guess costs
-        (every_mechanic at 1M rows: three replays against the guess's per-tier runs and two). Only a guess: the
-        passes settle from any (`run`)."""
-        names, o_mem, o_time, o_before, o_after = moments
+    def _guesses_from_moments(self, moments: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """First guesses of the tier each event sees and of the member's spend before it (`_settle_spend`), from
+        another kernel's settled ones over some of the same members' events (`warm["tier_moments"]`: member names,
+        each event's member, moment, tier before and after it, spend before and after it): at a moment where that
+        kernel had the member's k-th event there, its value before it; after, the value after her last event
+        before; else the start tier and no spend. Used where a first budget pass replayed only the rows before a
+        cutoff (budgets.py `claims_prefix`): the tiers there are the next pass's up to the earliest cutoff, and
+        carried on they are a better start than the tier-by-tier guess costs (every_mechanic at 1M rows: three
+        replays against the guess's per-tier runs and two); the spend so, 1-2 discount passes where none took 5.
+        Only guesses: the passes settle from any (`run`, `_settle_spend`)."""
+        names, o_mem, o_time, *values = moments  # (tier before, tier after, spend before, spend after)
         tiers = self.prog.tiers
         guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        spend = np.zeros(self.nev, dtype=np.int64)
         index = {name: i for i, name in enumerate(self.member_names)}
         mine = np.array([index.get(name, -1) for name in names], dtype=np.int64)[o_mem]  # its events' members here
         have = mine >= 0
         if not have.any() or not self.nev:
-            return guess
-        o_mem, o_time, o_before, o_after = mine[have], o_time[have], o_before[have], o_after[have]
+            return guess, spend
+        o_mem, o_time = mine[have], o_time[have]
         inv, nt = _moment_ranks(np.concatenate((self.e_real, o_time)))
         if not fits(self.nmem + 1, nt + 1):
-            return guess
+            return guess, spend
         key = self.e_mem * nt + inv[:self.nev]
         o_key = o_mem * nt + inv[self.nev:]
         order = np.argsort(o_key, kind="stable")  # (its events by member and moment, in its event order at a tie)
-        o_key, o_before, o_after = o_key[order], o_before[order], o_after[order]
+        o_key = o_key[order]
         first = np.searchsorted(o_key, key, side="left")
         # the k-th event of a member at a moment is its k-th there (`key` ascends: members in order, each member's
         # events in time order, where DST back-steps went to the scalar plan)
         at = first + (np.arange(self.nev) - np.searchsorted(key, key, side="left"))
         same = (at < len(o_key)) & (o_key[np.minimum(at, len(o_key) - 1)] == key)
-        guess[same] = o_before[at[same]]
         last = first - 1  # its last event of the member before this moment
         after = ~same & (last >= 0)
         after &= (o_key[np.maximum(last, 0)] // nt) == self.e_mem
-        guess[after] = o_after[last[after]]
-        return guess
+        for out, o_before, o_after in ((guess, *values[0:2]), (spend, *values[2:4])):
+            out[same] = o_before[have][order][at[same]]
+            out[after] = o_after[have][order][last[after]]
+        return guess, spend
 
     def _tier_guess_by_tier(self) -> np.ndarray:
         """A first guess of the tier each event sees, for tiers by points earned that a tier's own discount or
