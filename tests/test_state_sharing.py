@@ -1,8 +1,8 @@
 """`program.apply` never changes the state it is given, although the new state shares parts of it.
 
 A state copy (runtime/state.py `MemberState.copy`) shares what it need not copy with the state it was copied
-from (the frozen levels of the event ids and orders, `LogMap`; batches not yet written). These tests apply
-events to states that share parts, in every order (a state's successor first or another branch first, the same event twice), and hold that:
+from (the frozen levels of the event ids and orders, `state.log_get`'s maps; batches not yet written). These
+tests apply events to states that share parts, in every order (a state's successor first or another branch first, the same event twice), and hold that:
 
 - every state's JSON, taken at the end, is the JSON it had when it was made (nothing shared was changed);
 - an event applied to a state that shares parts gives what it gives on a deep copy of it, which shares

@@ -178,13 +178,12 @@ class Plan:
         eid = ev.id
         t = ev.time
         typ = ev.type
-        if eid is not None:
-            seen = st.seen
-            if eid in seen.tail:
+        if eid is not None:  # state.log_get, written out
+            if eid in st.seen_tail:
                 out.append(Effect("duplicate_ignored", t, event=eid))
                 return
-            if seen.levels:  # (an empty loop is skipped, not iterated: here and below)
-                for level in seen.levels:
+            if st.seen_levels:  # (an empty loop is skipped, not iterated: here and below)
+                for level in st.seen_levels:
                     if eid in level:
                         out.append(Effect("duplicate_ignored", t, event=eid))
                         return
@@ -197,10 +196,9 @@ class Plan:
             # a new event (its id is new) with an order id the member already bought under: refused, so an order
             # is never overwritten (docs/semantics.md, "Identity and duplicates")
             oid = ev.order
-            orders = st.orders  # `oid in orders` (LogMap.__contains__), written out
-            known = oid in orders.tail
-            if not known and orders.levels:
-                for level in orders.levels:
+            known = oid in st.orders_tail  # state.log_get, written out
+            if not known and st.orders_levels:
+                for level in st.orders_levels:
                     if oid in level:
                         known = True
                         break
@@ -226,7 +224,7 @@ class Plan:
             return False
         if typ in MEMBER_EVENTS:
             why = not_counted(self.prog, st, ev.time)
-        elif typ == "return" and st.orders.get(ev.order) is None and order_not_counted(
+        elif typ == "return" and st.order(ev.order) is None and order_not_counted(
                 self.prog, st, ev.time if st.clock is None or ev.time > st.clock else st.clock):
             why = ORDER_NOT_COUNTED
         else:
@@ -255,11 +253,10 @@ class Plan:
                     advance(prog, st, t, out)
             st.clock = t
         if eid is not None:
-            seen = st.seen  # LogMap.__setitem__, written out: into the tail until it is full
-            tail = seen.tail
+            tail = st.seen_tail  # MemberState.put_seen, written out: into the tail until it is full
             tail[eid] = seen_value
             if len(tail) >= _LOGMAP_TAIL:
-                seen[eid] = seen_value  # freezes the tail into the levels
+                st.put_seen(eid, seen_value)  # freezes the tail into the levels
         if typ == "signup" and self.anniversaries and st.joined is None:
             st.joined = t.date()  # the day anniversaries count from, unless a signup_date attribute says
         if typ == "purchase":
@@ -300,7 +297,7 @@ class Plan:
         now = t if clock is None or t > clock else clock
         eid = ev.id
         if eid is not None:
-            when = st.seen.get(eid)
+            when = st.seen_get(eid)
             if when is not None and (prog.late_window is None or when >= late_cutoff(prog, now)):
                 out.append(Effect("duplicate_ignored", t, event=eid))
                 return
@@ -310,7 +307,7 @@ class Plan:
         if typ == "return":
             check_return(st, ev, return_cutoff(prog, now), prog)
         elif typ == "purchase":
-            o = st.orders.get(ev.order)
+            o = st.order(ev.order)
             cutoff = return_cutoff(prog, now)
             if o is not None and (cutoff is None or o.time >= cutoff):
                 raise EventError("order", f"member {st.member_id!r} already has a purchase with order id {ev.order!r}; "
@@ -324,7 +321,7 @@ class Plan:
         elif typ == "referral_qualified" and ev.name not in self.referrals.by_name:
             raise EventError("rule", f"{ev.name!r} is not a referral rule with a qualifying purchase of the program")
         self._run(st, ev, ledger, out, t if prog.late_window is not None else True)
-        if eid is not None and not st.seen.tail:  # every 32 ids, when the tail of ids has just been frozen
+        if eid is not None and not st.seen_tail:  # every 32 ids, when the tail of ids has just been frozen
             prune(prog, st)
 
     # ---------------------------------------------------------------- events without a purchase
@@ -342,7 +339,7 @@ class Plan:
             if r.counted:  # counts the visits its conditions select; a visit has no lines to match
                 if r.filters or not preds_ok(r, ctx):
                     continue
-                st.counts[r.index] = st.counts.get(r.index, 0) + 1
+                st.counts = {**st.counts, r.index: st.counts.get(r.index, 0) + 1}  # replaced: shared by state copies
             if visit_trigger_ok(r, st) and preds_ok(r, ctx):
                 step(self, st, r, ev, ledger, out, tier, ctx)
         if self.goals:
@@ -402,7 +399,7 @@ class Plan:
         if self.count_rules:
             for r in self.count_rules:
                 if preds_ok(r, ctx) and order_has_line(r, lines):
-                    st.counts[r.index] = st.counts.get(r.index, 0) + 1
+                    st.counts = {**st.counts, r.index: st.counts.get(r.index, 0) + 1}  # replaced: shared by state copies
         ph = self.static
         if ph is None or ev.codes:
             applicable = tuple(r for r in self.candidates if (r.trigger is None or purchase_trigger_ok(r, ctx))
@@ -428,11 +425,10 @@ class Plan:
             paid += ln[4]
         order.paid = paid
         st.spend += paid
-        orders = st.orders  # LogMap.__setitem__, written out
-        tail = orders.tail
+        tail = st.orders_tail  # MemberState.put_order, written out
         tail[ev.order] = order
         if len(tail) >= _LOGMAP_TAIL:
-            orders[ev.order] = order
+            st.put_order(ev.order, order)
         if self.inactivity:
             start_inactivity(self.inactivity, st, t)
         if self.winback:
@@ -485,7 +481,7 @@ def advance(prog, st, T: _dt.datetime, out: list) -> None:
     timed: list[tuple] = []  # (time, order, seq, effect)
     for kind in prog.kinds:
         ks = st.kinds[kind.index]
-        if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.expiring:
+        if not ks.has_batches() and ks.inactivity_deadline is None and not ks.maturing and not ks.has_expiry():
             continue
         advance_kind(kind, ks, T, timed)
     if prog.tiers and (prog.tiers.downgrade_period or st.paid is not None):

@@ -20,10 +20,10 @@ STATE_FORMAT = "loyalty-state/1"
 STATE_FORMAT_TIMED_IDS = "loyalty-state/2"
 STATE_FORMATS = (STATE_FORMAT, STATE_FORMAT_TIMED_IDS)
 _new = object.__new__  # a copy sets every slot itself
-# TimerQueue, KindState, LogMap and MemberState have no __init__: `X()` is a bare instance whose slots its
+# TimerQueue, KindState and MemberState have no __init__: `X()` is a bare instance whose slots its
 # maker sets (`X.of(...)`, `X.empty()`, `X.start(...)`, `copy`), made through the type's own C call, which
 # costs about half of object.__new__(X) (a builtin called through its argument tuple); `program.apply` makes
-# six of them per event (docs/performance.md, "apply2")
+# a MemberState and a KindState per point kind per event (docs/performance.md, "apply2", "apply7")
 _tuple_new = tuple.__new__  # a Batch in one step
 
 
@@ -83,35 +83,44 @@ class TimerQueue:
         return self.items[self.head]
 
     def push(self, entry: tuple) -> None:
-        items, n = self.items, self.n
-        if len(items) == n and (n == self.head or items[n - 1] <= entry):
-            items.append(entry)
-            self.n = n + 1
-            return
-        items = self.items = items[self.head:n]
-        self.head = 0
-        insort(items, entry)
-        self.n = len(items)
+        self.items, self.head, self.n = queue_pushed(self.items, self.head, self.n, entry)
 
     def pop(self) -> tuple:
         entry = self.items[self.head]
-        self.head += 1
-        if self.head >= 64 and 2 * self.head >= self.n:  # let the popped entries go
-            self.items = self.items[self.head:self.n]
-            self.n -= self.head
-            self.head = 0
+        self.items, self.head, self.n = queue_popped(self.items, self.head + 1, self.n)
         return entry
+
+
+# A timer queue's entries are `items[head:n]` (TimerQueue's docstring); these two are its push and pop, shared by
+# TimerQueue and the expiry queue a KindState holds in its own slots (`exp_items`, `exp_head`, `exp_n`).
+
+def queue_pushed(items: list, head: int, n: int, entry: tuple) -> tuple:
+    """(items, head, n) with `entry` pushed: appended past the shared end when in order, else into a private copy."""
+    if len(items) == n and (n == head or items[n - 1] <= entry):
+        items.append(entry)
+        return items, head, n + 1
+    items = items[head:n]
+    insort(items, entry)
+    return items, 0, len(items)
+
+
+def queue_popped(items: list, head: int, n: int) -> tuple:
+    """(items, head, n) once the entries before `head` are popped: let go of them when they are half the list."""
+    if head >= 64 and 2 * head >= n:
+        return items[head:n], 0, n - head
+    return items, head, n
 
 
 class KindState:
     """One point kind's ledger: batches (oldest first), debt, running totals.
 
-    Timers are queues of (moment, seq): `maturing` for pending batches, `expiring` for batches
-    with an expiry, so passing time costs what happens, not the number of batches. An entry whose
+    Timers are queues of (moment, seq): `maturing` for pending batches, and for batches with an expiry one kept
+    in the kind's own slots (`exp_items[exp_head:exp_n]`, a TimerQueue's `items[head:n]`: one object less to copy
+    and free per `program.apply`), so passing time costs what happens, not the number of batches. An entry whose
     batch is gone (spent, clawed back) is stale and skipped when popped. `avail_sum` and
     `pend_sum` are running sums of the available and pending batches' amounts. The `maturing` queue
     is shared by a state and its copies and replaced, never changed in place, when written (most
-    kinds never pend: a copy makes no queue for them); `expiring` is copied with the state.
+    kinds never pend: a copy makes no queue for them); the expiry queue is copied with the state.
 
     The live batches are `batches[head:n]`. A state copy shares the list (O(1)); earning appends past
     `n` (invisible to the other copies); anything else that changes the list in place (`own()` first)
@@ -120,7 +129,8 @@ class KindState:
     amortised per batch that leaves, never a rebuild of the list."""
 
     __slots__ = ("batches", "head", "n", "owned", "debt", "earned", "redeemed", "expired", "clawed", "adjusted",
-                 "inactivity_deadline", "maturing", "expiring", "next_seq", "avail_sum", "pend_sum")
+                 "inactivity_deadline", "maturing", "exp_items", "exp_head", "exp_n", "next_seq", "avail_sum",
+                 "pend_sum")
     batches: list
     head: int
     n: int
@@ -133,7 +143,9 @@ class KindState:
     adjusted: int
     inactivity_deadline: Optional[_dt.datetime]
     maturing: TimerQueue
-    expiring: TimerQueue
+    exp_items: list
+    exp_head: int
+    exp_n: int
     next_seq: int
     avail_sum: int
     pend_sum: int
@@ -153,7 +165,9 @@ class KindState:
         self.adjusted = 0  # points adjustments added (or took, negative): runtime/mechanics/adjustments.py
         self.inactivity_deadline = None
         self.maturing = TimerQueue.of()
-        self.expiring = TimerQueue.of()
+        self.exp_items = []
+        self.exp_head = 0
+        self.exp_n = 0
         self.next_seq = 0
         self.avail_sum = 0
         self.pend_sum = 0
@@ -166,11 +180,9 @@ class KindState:
         k.n = self.n
         k.owned = self.owned = False
         k.maturing = self.maturing  # replaced, never changed in place (`add`, points.advance_kind): shared
-        q = self.expiring  # TimerQueue.copy, written out
-        c = k.expiring = TimerQueue()
-        c.items = q.items
-        c.head = q.head
-        c.n = q.n
+        k.exp_items = self.exp_items  # the list is shared as a TimerQueue's is (appends past exp_n are invisible)
+        k.exp_head = self.exp_head
+        k.exp_n = self.exp_n
         k.debt = self.debt
         k.earned = self.earned
         k.redeemed = self.redeemed
@@ -215,15 +227,26 @@ class KindState:
             q = self.maturing = self.maturing.copy()  # shared by state copies: replaced, never changed in place
             q.push((available_at, seq))
         if expires_at is not None:
-            q = self.expiring
             entry = (expires_at, seq)
-            items, n = q.items, q.n
-            if len(items) == n and (n == q.head or items[n - 1] <= entry):  # TimerQueue.push's usual case
+            items, n = self.exp_items, self.exp_n
+            if len(items) == n and (n == self.exp_head or items[n - 1] <= entry):  # queue_pushed's usual case
                 items.append(entry)
-                q.n = n + 1
+                self.exp_n = n + 1
             else:
-                q.push(entry)
+                self.push_expiry(entry)
         return b
+
+    def push_expiry(self, entry: tuple) -> None:
+        self.exp_items, self.exp_head, self.exp_n = queue_pushed(self.exp_items, self.exp_head, self.exp_n, entry)
+
+    def pop_expiry(self) -> tuple:
+        entry = self.exp_items[self.exp_head]
+        self.exp_items, self.exp_head, self.exp_n = queue_popped(self.exp_items, self.exp_head + 1, self.exp_n)
+        return entry
+
+    def has_expiry(self) -> bool:
+        """Some expiry timer is queued."""
+        return self.exp_n > self.exp_head
 
     def index_of(self, seq: int) -> int:
         """The batch's position in the list, or -1 when it is gone."""
@@ -260,8 +283,8 @@ class KindState:
     def next_timer(self) -> Optional[_dt.datetime]:
         """The earliest maturing or expiry moment (possibly of a stale entry: never later than the real one)."""
         best = self.maturing.first()[0] if self.maturing else None
-        if self.expiring and (best is None or self.expiring.first()[0] < best):
-            best = self.expiring.first()[0]
+        if self.exp_n > self.exp_head and (best is None or self.exp_items[self.exp_head][0] < best):
+            best = self.exp_items[self.exp_head][0]
         return best
 
     def rebuild(self) -> None:
@@ -279,7 +302,8 @@ class KindState:
                 expiring.append((b.expires_at, i))
         maturing.sort()
         expiring.sort()
-        self.maturing, self.expiring = TimerQueue.of(maturing), TimerQueue.of(expiring)
+        self.maturing = TimerQueue.of(maturing)
+        self.exp_items, self.exp_head, self.exp_n = expiring, 0, len(expiring)
         self.next_seq = len(self.batches)
 
 
@@ -329,85 +353,57 @@ _MISSING = object()
 _TAIL = 32  # entries kept in the mutable tail before it is frozen into the levels
 
 
-class LogMap:
-    """A map that grows for ever (seen event ids, orders) and is copied on every `apply`: frozen
-    levels (dicts never changed again, shared by copies, merged like a binary counter so there are
-    O(log n) of them) under a small mutable tail. A copy costs O(tail); a lookup O(log n).
-    Iteration is in first-insertion order, like a dict."""
+# A log map: a map that grows for ever (a member's seen event ids, her orders) and is copied on every `apply`:
+# frozen levels (dicts never changed again, shared by copies, merged like a binary counter so there are O(log n)
+# of them) under a small mutable tail. A copy costs O(tail); a lookup O(log n); iteration is in first-insertion
+# order, like a dict. MemberState holds each of its two in its own slots (`seen_levels`, `seen_tail`,
+# `seen_oldest`; `orders_...`) rather than as objects: two objects less to make and free per `program.apply`
+# (docs/performance.md, "apply7"). These functions are the map's one definition.
 
-    __slots__ = ("levels", "tail", "oldest")
-    levels: tuple
-    tail: dict
-    oldest: Optional[tuple]
 
-    @classmethod
-    def of(cls, levels: tuple = (), tail: Optional[dict] = None) -> "LogMap":
-        self = cls()
-        self.levels = levels  # oldest first
-        self.tail = tail if tail is not None else {}
-        self.oldest = None  # (the oldest level, the latest moment in it): `drop_before`'s cache
-        return self
-
-    def copy(self) -> "LogMap":
-        m = LogMap()
-        m.levels, m.tail, m.oldest = self.levels, self.tail.copy(), self.oldest
-        return m
-
-    def drop_before(self, cutoff, time_of) -> None:
-        """Let go of the oldest levels whose every entry is before `cutoff` (`time_of(value)` its moment). A
-        level is dropped whole, so what is kept is at most about twice what is within the window; lookups
-        decide by the entry's moment, not by whether it is still here (runtime/windows.py)."""
-        levels = self.levels
-        while levels:
-            cached = self.oldest
-            if cached is None or cached[0] is not levels[0]:
-                cached = self.oldest = (levels[0], max(map(time_of, levels[0].values())))
-            if cached[1] >= cutoff:
-                break
-            levels = self.levels = levels[1:]
-
-    def get(self, key, default=None):
-        v = self.tail.get(key, _MISSING)
+def log_get(levels: tuple, tail: dict, key, default=None):
+    v = tail.get(key, _MISSING)
+    if v is not _MISSING:
+        return v
+    for level in reversed(levels):
+        v = level.get(key, _MISSING)
         if v is not _MISSING:
             return v
-        for level in reversed(self.levels):
-            v = level.get(key, _MISSING)
-            if v is not _MISSING:
-                return v
-        return default
+    return default
 
-    def __contains__(self, key) -> bool:
-        return self.get(key, _MISSING) is not _MISSING
 
-    def __getitem__(self, key):
-        v = self.get(key, _MISSING)
-        if v is _MISSING:
-            raise KeyError(key)
-        return v
+def log_frozen(levels: tuple, tail: dict) -> tuple:
+    """The levels with the (full) tail frozen into them; the caller starts a new tail."""
+    kept = list(levels)
+    new = tail
+    while kept and len(kept[-1]) <= len(new):
+        merged = kept.pop().copy()
+        merged.update(new)  # newer values win; first-insertion order is kept
+        new = merged
+    kept.append(new)
+    return tuple(kept)
 
-    def __setitem__(self, key, value) -> None:
-        tail = self.tail
-        tail[key] = value
-        if len(tail) >= _TAIL:
-            levels = list(self.levels)
-            new = tail
-            while levels and len(levels[-1]) <= len(new):
-                merged = levels.pop().copy()
-                merged.update(new)  # newer values win; first-insertion order is kept
-                new = merged
-            levels.append(new)
-            self.levels = tuple(levels)
-            self.tail = {}
 
-    def as_dict(self) -> dict:
-        out: dict = {}
-        for level in self.levels:
-            out.update(level)
-        out.update(self.tail)
-        return out
+def log_dict(levels: tuple, tail: dict) -> dict:
+    out: dict = {}
+    for level in levels:
+        out.update(level)
+    out.update(tail)
+    return out
 
-    def __len__(self) -> int:
-        return len(self.as_dict())
+
+def log_kept(levels: tuple, oldest: Optional[tuple], cutoff, time_of) -> tuple:
+    """(levels, oldest) without the oldest levels whose every entry is before `cutoff` (`time_of(value)` its
+    moment); `oldest` caches (the oldest level, the latest moment in it). A level is dropped whole, so what is
+    kept is at most about twice what is within the window; lookups decide by the entry's moment, not by whether
+    it is still here (runtime/windows.py)."""
+    while levels:
+        if oldest is None or oldest[0] is not levels[0]:
+            oldest = (levels[0], max(map(time_of, levels[0].values())))
+        if oldest[1] >= cutoff:
+            break
+        levels = levels[1:]
+    return levels, oldest
 
 
 class MetricLog:
@@ -507,17 +503,19 @@ def _copy_metric(m):
 
 class MemberState:
     __slots__ = (
-        "member_id", "attributes", "segments", "birthday", "clock", "seen", "kinds", "punches", "visits",
-        "purchases", "spend", "metrics", "tier", "next_review", "grace_until", "grace_target", "caps",
-        "fired", "orders", "rewards", "due", "counts", "lapses", "offers", "joined", "codes", "referral",
-        "goals", "enrolled", "paid",
+        "member_id", "attributes", "segments", "birthday", "clock", "seen_levels", "seen_tail", "seen_oldest",
+        "kinds", "punches", "visits", "purchases", "spend", "metrics", "tier", "next_review", "grace_until",
+        "grace_target", "caps", "fired", "orders_levels", "orders_tail", "orders_oldest", "rewards", "due", "counts",
+        "lapses", "offers", "joined", "codes", "referral", "goals", "enrolled", "paid",
     )
     member_id: str
     attributes: dict
     segments: frozenset
     birthday: Optional[_dt.date]
     clock: Optional[_dt.datetime]
-    seen: LogMap
+    seen_levels: tuple  # event id -> True (or its moment, under a late-events window): a log map
+    seen_tail: dict
+    seen_oldest: Optional[tuple]
     kinds: list[KindState]
     punches: dict[int, int]
     visits: int
@@ -530,7 +528,9 @@ class MemberState:
     grace_target: int
     caps: dict[str, list]
     fired: dict[int, int]
-    orders: LogMap
+    orders_levels: tuple  # order id -> OrderRecord: a log map
+    orders_tail: dict
+    orders_oldest: Optional[tuple]
     rewards: dict[str, int]
     due: Optional[_dt.datetime]
     counts: dict[int, int]
@@ -556,7 +556,7 @@ class MemberState:
         b = attributes.get("birthday")
         self.birthday = _dt.date.fromisoformat(b) if isinstance(b, str) else b
         self.clock = None
-        self.seen = LogMap.of()  # event id -> True
+        self.seen_levels, self.seen_tail, self.seen_oldest = (), {}, None
         self.kinds = [KindState.empty() for _ in range(n_kinds)]
         self.punches = {}
         self.visits = 0
@@ -587,7 +587,7 @@ class MemberState:
         # a paid tier (mechanics/fees.py): (tier index, the moment the paid period ends, the tier she holds by her
         # own qualifying), or None
         self.paid = None
-        self.orders = LogMap.of()  # order id -> OrderRecord
+        self.orders_levels, self.orders_tail, self.orders_oldest = (), {}, None
         self.rewards = {}  # reward -> count held
         # the codes the member has used (once each: runtime/mechanics/codes.py); replaced, never changed in place
         self.codes = set()
@@ -603,11 +603,9 @@ class MemberState:
         s.segments = self.segments
         s.birthday = self.birthday
         s.clock = self.clock
-        m = self.seen  # LogMap.copy, written out
-        c = s.seen = LogMap()
-        c.levels = m.levels
-        c.tail = m.tail.copy()
-        c.oldest = m.oldest
+        s.seen_levels = self.seen_levels
+        s.seen_tail = self.seen_tail.copy()
+        s.seen_oldest = self.seen_oldest
         kinds = self.kinds
         s.kinds = [kinds[0].copy()] if len(kinds) == 1 else [k.copy() for k in kinds]
         s.punches = self.punches.copy()
@@ -625,25 +623,52 @@ class MemberState:
         s.next_review = self.next_review
         s.grace_until = self.grace_until
         s.grace_target = self.grace_target
-        s.caps = {k: v.copy() for k, v in self.caps.items()} if self.caps else {}
-        s.fired = self.fired.copy()
-        s.counts = self.counts.copy()
-        s.lapses = self.lapses.copy() if self.lapses else {}
+        # caps, fired, counts, lapses, goals and rewards are replaced, never changed in place (their writers build a
+        # new dict, and a cap's [period key, used] a new list): shared, as most events write none of them
+        s.caps = self.caps
+        s.fired = self.fired
+        s.counts = self.counts
+        s.lapses = self.lapses
         s.offers = self.offers  # replaced, never changed in place
         s.joined = self.joined
-        s.goals = self.goals.copy() if self.goals else {}
+        s.goals = self.goals
         s.referral = self.referral  # a tuple: replaced, never changed in place
         s.enrolled = self.enrolled
         s.paid = self.paid  # a tuple: replaced, never changed in place
-        m = self.orders  # records are shared: the evaluator copies one before changing it
-        c = s.orders = LogMap()
-        c.levels = m.levels
-        c.tail = m.tail.copy()
-        c.oldest = m.oldest
-        s.rewards = self.rewards.copy()
+        s.orders_levels = self.orders_levels  # records are shared: the evaluator copies one before changing it
+        s.orders_tail = self.orders_tail.copy()
+        s.orders_oldest = self.orders_oldest
+        s.rewards = self.rewards
         s.codes = self.codes  # replaced, never changed in place (mechanics/codes.py)
         s.due = self.due
         return s
+
+    def seen_get(self, eid, default=None):
+        """The seen event id's value (True, or its moment under a late-events window), or `default`."""
+        return log_get(self.seen_levels, self.seen_tail, eid, default)
+
+    def order(self, oid) -> Optional[OrderRecord]:
+        return log_get(self.orders_levels, self.orders_tail, oid)
+
+    def put_seen(self, eid, value) -> None:
+        tail = self.seen_tail
+        tail[eid] = value
+        if len(tail) >= _TAIL:
+            self.seen_levels = log_frozen(self.seen_levels, tail)
+            self.seen_tail = {}
+
+    def put_order(self, oid, record: OrderRecord) -> None:
+        tail = self.orders_tail
+        tail[oid] = record
+        if len(tail) >= _TAIL:
+            self.orders_levels = log_frozen(self.orders_levels, tail)
+            self.orders_tail = {}
+
+    def seen_dict(self) -> dict:
+        return log_dict(self.seen_levels, self.seen_tail)
+
+    def orders_dict(self) -> dict:
+        return log_dict(self.orders_levels, self.orders_tail)
 
 
 if TYPE_CHECKING:
@@ -673,10 +698,10 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
 
     late = late_cutoff(prog, s.clock) if prog is not None else None
     if prog is not None and prog.late_window is not None:
-        ids = s.seen.as_dict()
+        ids = s.seen_dict()
         seen: object = {k: t(ids[k]) for k in sorted(ids) if late is None or ids[k] >= late}
     else:
-        seen = sorted(s.seen.as_dict())
+        seen = sorted(s.seen_dict())
     returns_from = return_cutoff(prog, s.clock) if prog is not None else None
     zones = [metric_zones(prog, m, s.clock) for m in prog.metrics] if prog is not None else None
     return {
@@ -737,7 +762,7 @@ def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
                 "by_amount": o.by_amount,
                 "counted": {str(k): v for k, v in sorted(o.counted.items())},
             }
-            for oid, o in s.orders.as_dict().items() if returns_from is None or o.time >= returns_from
+            for oid, o in s.orders_dict().items() if returns_from is None or o.time >= returns_from
         },
         "rewards": dict(sorted(s.rewards.items())),
         # only when the member has used a code: the states of other programs stay as they were
@@ -785,7 +810,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
         ids = dict(doc.seen)
     else:
         ids = dict.fromkeys(doc.seen, doc.clock)
-    s.seen = LogMap.of((ids,) if ids else ())
+    s.seen_levels = (ids,) if ids else ()
     for kd in doc.kinds:
         k = KindState.empty()
         k.replace_live([Batch(b.earned_at, b.available_at, b.expires_at, b.amount, b.order, b.rule)
@@ -827,7 +852,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
         o.by_amount = od.by_amount
         o.counted = dict(od.counted)
         orders[oid] = o
-    s.orders = LogMap.of((orders,) if orders else ())
+    s.orders_levels = (orders,) if orders else ()
     s.rewards = dict(doc.rewards)
     s.codes = set(doc.codes)
     return s

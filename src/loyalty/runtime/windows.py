@@ -24,6 +24,7 @@ import datetime as _dt
 from typing import Optional
 
 from loyalty.runtime.timeutil import period_start, sub_duration
+from loyalty.runtime.state import log_kept
 
 
 def late_cutoff(prog, clock: Optional[_dt.datetime]) -> Optional[_dt.datetime]:
@@ -80,13 +81,13 @@ def prune(prog, st) -> None:
     clock = st.clock
     cutoff = late_cutoff(prog, clock)
     if cutoff is not None:
-        st.seen.drop_before(cutoff, _itself)
+        st.seen_levels, st.seen_oldest = log_kept(st.seen_levels, st.seen_oldest, cutoff, _itself)
         for m in prog.metrics:
             if m.window != "lifetime":
                 st.metrics[m.index].compact(*metric_zones(prog, m, clock))
     cutoff = return_cutoff(prog, clock)
     if cutoff is not None:
-        st.orders.drop_before(cutoff, _order_time)
+        st.orders_levels, st.orders_oldest = log_kept(st.orders_levels, st.orders_oldest, cutoff, _order_time)
 
 
 def _itself(t):

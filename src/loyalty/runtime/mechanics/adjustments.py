@@ -101,7 +101,7 @@ def adjust(prog, st, ev, out: list) -> None:
         c = st.punches.get(r.index, 0)
         if setting:
             new_c = (c // r.cycle) * r.cycle + value
-            st.fired[r.index] = cycle_count(new_c, r.cycle, r.free)
+            st.fired = {**st.fired, r.index: cycle_count(new_c, r.cycle, r.free)}  # replaced: shared by state copies
         else:
             new_c = c + value
         st.punches[r.index] = new_c

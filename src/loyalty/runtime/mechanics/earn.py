@@ -229,10 +229,9 @@ def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, t
         batches = ks.own()
     first_seq = seq = ks.next_seq
     if expires is not None:
-        q = ks.expiring
-        items = q.items
-        n = q.n
-        in_order = len(items) == n and (n == q.head or items[n - 1] <= (expires, seq))
+        items = ks.exp_items
+        n = ks.exp_n
+        in_order = len(items) == n and (n == ks.exp_head or items[n - 1] <= (expires, seq))
     added = 0
     credited = 0
     for src, pts in parts:
@@ -248,7 +247,7 @@ def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, t
                 if in_order:
                     items.append((expires, seq))
                 else:
-                    q.push((expires, seq))
+                    ks.push_expiry((expires, seq))
             seq += 1
             added += pts - pay
         points = order.points
@@ -266,7 +265,7 @@ def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, t
         ks.n += seq - first_seq
         ks.avail_sum += added
         if expires is not None and in_order:
-            q.n = n + seq - first_seq
+            ks.exp_n = n + seq - first_seq
     if credited:
         ks.earned += credited
         if expires is not None:

@@ -110,6 +110,11 @@ def count_event(plan, st, ev, ctx, paid: int, purchase: bool, ledger, out) -> No
             plan.mechanics[r.index].fire(plan, st, r, ev, ledger, out, None, 1)
 
 
+def _put_goal(st, i: int, got: tuple) -> None:
+    """Goal i's progress is now `got`: the map is replaced, never changed in place (state copies share it)."""
+    st.goals = {**st.goals, i: got}
+
+
 def _goal_step(g: GoalPlan, st, t, amount: int, order) -> bool:
     """Adds one event to a goal's progress; True when it reaches the goal."""
     i = g.rule.index
@@ -128,16 +133,16 @@ def _goal_step(g: GoalPlan, st, t, amount: int, order) -> bool:
         start = window_start(g, max(t, got[2][-1][0]) if got is not None and got[2] else t)
         entries = tuple(e for e in got[2] if e[0] >= start) if got is not None else ()
         if t < start:
-            st.goals[i] = (None, False, entries)
+            _put_goal(st, i, (None, False, entries))
             return False  # a late event before the window
     if g.different_days and any(e[0].date() == t.date() for e in entries):
-        st.goals[i] = (got[0] if g.period is not None else None, False, entries)
+        _put_goal(st, i, (got[0] if g.period is not None else None, False, entries))
         return False  # this day counts already
     entries = tuple(sorted(entries + ((t, amount, order),), key=lambda e: e[0]))  # in time order (late events)
     if _have(g, entries) >= g.target:
-        st.goals[i] = (start, True, ()) if g.period is not None else (None, False, ())
+        _put_goal(st, i, (start, True, ()) if g.period is not None else (None, False, ()))
         return True
-    st.goals[i] = (start if g.period is not None else None, False, entries)
+    _put_goal(st, i, (start if g.period is not None else None, False, entries))
     return False
 
 
@@ -150,9 +155,9 @@ def _streak_step(g: GoalPlan, st, t) -> bool:
         return False  # this period counts already (or, for a late event, one before it)
     run = got[1] + 1 if got is not None and got[0] == period_start(start - _dt.timedelta(days=1), g.period) else 1
     if run >= g.target:
-        st.goals[i] = (start, 0)  # the next streak starts with the next period
+        _put_goal(st, i, (start, 0))  # the next streak starts with the next period
         return True
-    st.goals[i] = (start, run)
+    _put_goal(st, i, (start, run))
     return False
 
 
@@ -164,8 +169,8 @@ def take_back(prog, st, order: str, paid_back: int) -> None:
             continue
         entries = got[2]
         if any(e[2] == order for e in entries):
-            st.goals[i] = (got[0], got[1], tuple((m, max(a - paid_back, 0), o) if o == order else (m, a, o)
-                                                 for m, a, o in entries))
+            _put_goal(st, i, (got[0], got[1], tuple((m, max(a - paid_back, 0), o) if o == order else (m, a, o)
+                                                    for m, a, o in entries)))
 
 
 # ---------------------------------------------------------------- what the member sees

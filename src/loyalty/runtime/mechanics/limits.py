@@ -57,10 +57,9 @@ def limit(prog, st, r, amount: int, ev, ledger, out, kind, money=False, all_or_n
         return None
     for c, key in caps:
         used = st.caps.get(c.scope)  # read again: two caps of one rule share its scope's counter
-        if used is None or used[0] != key:
-            used = [key, 0]
-            st.caps[c.scope] = used
-        used[1] += 1 if c.unit == "times" else granted
+        so_far = used[1] if used is not None and used[0] == key else 0
+        # replaced, never changed in place (the map and its [period key, used]): state copies share them
+        st.caps = {**st.caps, c.scope: [key, so_far + (1 if c.unit == "times" else granted)]}
     return granted
 
 

@@ -15,7 +15,7 @@ from loyalty.runtime.effects import Effect
 from loyalty.runtime.mechanics.context import due
 from loyalty.runtime.mechanics.metrics import add_metric, add_to, metric_slots
 from loyalty.runtime.mechanics.registry import ProgramMechanic
-from loyalty.runtime.state import NONE_YET
+from loyalty.runtime.state import NONE_YET, queue_popped
 from loyalty.runtime.timeutil import add_duration, next_period_start
 
 _tuple_new = tuple.__new__  # an Effect built in one step (a named tuple)
@@ -182,7 +182,7 @@ def claw(prog, st, r, amount: int, ev, out) -> None:
     clawed = from_pending + taken
     ks.clawed += clawed
     if clawed:
-        add_metric(prog, st, "earned", r.point_kind, st.orders[ev.order].time, -clawed)
+        add_metric(prog, st, "earned", r.point_kind, st.order(ev.order).time, -clawed)
 
 
 # ---------------------------------------------------------------- time
@@ -224,12 +224,11 @@ def advance_kind(kind, ks, T, timed) -> None:
             if gone:
                 drop = set(gone)
                 ks.replace_live([batches[j] for j in range(ks.head, ks.n) if j not in drop])
-    heap = ks.expiring
-    if heap and heap.first()[0] <= T:
+    if ks.exp_n > ks.exp_head and ks.exp_items[ks.exp_head][0] <= T:
         gone = set()
         batches = ks.batches
-        while heap and heap.first()[0] <= T:
-            at, bseq = heap.pop()
+        while ks.exp_n > ks.exp_head and ks.exp_items[ks.exp_head][0] <= T:
+            at, bseq = ks.pop_expiry()
             i = ks.index_of(bseq)
             if i < 0:
                 continue
@@ -283,10 +282,9 @@ def expire_only(kinds_plan: tuple, st, T, out) -> bool:
     seq = 0
     for kp in kinds_plan:
         ks = kinds[kp.index]
-        q = ks.expiring
-        items = q.items
-        h = q.head
-        qn = q.n
+        items = ks.exp_items
+        h = ks.exp_head
+        qn = ks.exp_n
         if h >= qn or items[h][0] > T:
             continue
         kind = kp.kind
@@ -322,12 +320,8 @@ def expire_only(kinds_plan: tuple, st, T, out) -> bool:
                 seq += 1
             else:
                 out.append(effect)
-        # the entries read are popped (TimerQueue.pop, and its letting go of popped entries)
-        q.head = h
-        if h >= 64 and 2 * h >= qn:
-            q.items = items[h:qn]
-            q.n = qn - h
-            q.head = 0
+        # the entries read are popped (and let go of, as KindState.pop_expiry does)
+        ks.exp_items, ks.exp_head, ks.exp_n = queue_popped(items, h, qn)
         if gone:
             if front:  # the usual case: the oldest
                 ks.drop_front(head + len(gone))
@@ -340,9 +334,8 @@ def expire_only(kinds_plan: tuple, st, T, out) -> bool:
     # next_due: the earliest expiry left (no other timer in this program)
     best = _MAX_TIME
     for ks in kinds:
-        q = ks.expiring
-        if q.n > q.head:
-            first = q.items[q.head][0]
+        if ks.exp_n > ks.exp_head:
+            first = ks.exp_items[ks.exp_head][0]
             if first < best:
                 best = first
     st.due = best

@@ -21,7 +21,7 @@ def check_return(st, ev, cutoff=None, prog=None) -> None:
     """Refuse (before anything changes) a return of an unknown order, item, or more than is left; under a
     returns window (`cutoff`, runtime/windows.py), of an order bought before the cutoff, with the same words
     whether or not its record is still in memory."""
-    o = st.orders.get(ev.order)
+    o = st.order(ev.order)
     if cutoff is not None and (o is None or o.time < cutoff):
         from loyalty.runtime.windows import return_window_text
 
@@ -47,7 +47,8 @@ def check_return(st, ev, cutoff=None, prog=None) -> None:
 
 
 def take_back(prog, st, ev, ledger, out: list) -> None:
-    o = st.orders[ev.order] = st.orders[ev.order].copy()  # copy on write: earlier states share the record
+    o = st.order(ev.order).copy()  # copy on write: earlier states share the record (check_return found it)
+    st.put_order(ev.order, o)
     t = ev.time
     if ev.ret_lines is not None:
         r_amount = 0
@@ -97,14 +98,14 @@ def take_back(prog, st, ev, ledger, out: list) -> None:
     for ri, counted in o.counted.items():  # a rule's own spend counter: the same share of what it counted
         back = share(counted, R, G) - share(counted, prev, G)
         if back:
-            st.counts[ri] = st.counts.get(ri, 0) - back
+            st.counts = {**st.counts, ri: st.counts.get(ri, 0) - back}  # replaced: shared by state copies
     if whole and prog.rewards_taken_back:
         for ri, name in o.rewards:
             rule = prog.rules[ri]
             rw = prog.rewards[name]
             if rw.is_offer and not take_back_offer(st, name, ri):
                 continue  # an offer already used or lapsed is not taken back (docs/semantics.md)
-            st.rewards[name] = st.rewards.get(name, 0) - 1
+            st.rewards = {**st.rewards, name: st.rewards.get(name, 0) - 1}  # replaced: shared by state copies
             out.append(Effect("reward_taken_back", t, rule.name, rule.line, rule.column, reward=name, amount=rw.face,
                               cost=rw.cost, order=ev.order, event=ev.id))
         o.rewards = []

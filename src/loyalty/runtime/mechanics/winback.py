@@ -53,7 +53,7 @@ def lapse_duration(rule) -> tuple[int, str]:
 
 def start_lapses(rules, st, t) -> None:
     """A purchase at t: each win-back rule's lapse now ends its duration after t (a later purchase moves it)."""
-    lapses = st.lapses
+    lapses = st.lapses = dict(st.lapses)  # replaced, never changed in place: state copies share it
     for r in rules:
         amount, unit = lapse_duration(r)
         deadline = add_duration(t, amount, unit)
@@ -74,7 +74,7 @@ def next_lapse(st) -> Optional[tuple]:
 def fire_lapse(plan, st, deadline, index: int, ledger, out, advance) -> None:
     """Rule `index`'s lapse ends at `deadline`: time is brought there, the rule fires if it may, the lapse is over."""
     prog = plan.prog
-    del st.lapses[index]
+    st.lapses = {i: t for i, t in st.lapses.items() if i != index}  # replaced: state copies share it
     if st.clock is None or deadline > st.clock:
         advance(prog, st, deadline, out)
         st.clock = deadline
