@@ -65,3 +65,26 @@ def test_the_teardown_still_runs_with_the_objects_frozen():
                                         "gc.get_freeze_count() > 0, flush=True)); ")
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().splitlines() == [f"loyalty, version {__version__}", "frozen True"]
+
+
+def test_the_console_script_starts_numpy_without_blas_threads_unless_the_user_set_them():
+    """cli.run sets OPENBLAS_NUM_THREADS=1 before numpy is imported (`one_blas_thread`): OpenBLAS then starts no
+    thread of its own (one per core otherwise, ~50 ms of CPU per process). A value the user set stands."""
+    prelude = ("import loyalty.cli, os\n"
+               "def main():\n"
+               "    import numpy\n"
+               "    print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))\n"
+               "    return 0\n"
+               "loyalty.cli.main = main\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = str(REPO / "src")
+    for given, expected in ((None, "1"), ("2", "2")):
+        if given is not None:
+            env["OPENBLAS_NUM_THREADS"] = given
+        done = subprocess.run([sys.executable, "-c", f"{prelude}loyalty.cli.run()"], capture_output=True, env=env,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        value, threads = done.stdout.decode().split()
+        assert value == expected
+        if given is None and sys.platform.startswith("linux"):
+            assert threads == "1"  # this process's only thread: no BLAS thread started

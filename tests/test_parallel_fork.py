@@ -460,3 +460,54 @@ def test_a_parent_ended_while_its_copy_works_leaves_no_process_behind(tmp_path, 
     assert "Traceback" not in output, output
     if how == signal.SIGTERM:
         assert output.startswith("loyalty: terminated"), output
+
+
+def test_the_copy_lets_go_of_the_free_memory_it_shares_with_the_parent(always_fork, tmp_path, monkeypatch):
+    """The forked copy hands malloc's free pages back (`release_free_memory`), so the parent's writes to them are
+    not copy-on-write copies; the parent keeps its own."""
+    said = tmp_path / "released"
+    parent = os.getpid()
+
+    def release():
+        said.write_text("copy" if os.getpid() != parent else "parent")
+        return True
+
+    monkeypatch.setattr(parallel, "release_free_memory", release)
+    result = CliRunner().invoke(cli, ["simulate", *_example("car_wash"), "--jobs", "2", "--kernel", "vector",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert always_fork and said.read_text() == "copy"
+
+
+@pytest.mark.timeout(120)
+def test_releasing_free_memory_gives_its_pages_back():
+    """With malloc keeping freed memory (`keep_freed_memory`), a freed 24 MB block stays resident until
+    `release_free_memory` hands it back (glibc only: elsewhere it says it did nothing)."""
+    import ctypes
+    import subprocess
+    import sys
+
+    if not hasattr(ctypes.CDLL(None), "gnu_get_libc_version"):
+        assert parallel.release_free_memory() is False
+        return
+    script = """if True:
+        from loyalty.commands._common import keep_freed_memory
+        from loyalty.simulate.parallel import release_free_memory
+
+        def resident():
+            with open("/proc/self/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+        assert keep_freed_memory()
+        block = bytearray(24 << 20)  # (written: resident)
+        del block
+        kept = resident()
+        assert release_free_memory()
+        print(kept - resident())
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for name in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 16 << 10  # KB given back

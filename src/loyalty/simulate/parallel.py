@@ -551,6 +551,25 @@ def second_process(parent: int) -> None:
     os.close(quiet)
 
 
+def release_free_memory() -> bool:
+    """In a forked copy: glibc's malloc hands the free pages of its heaps back to the kernel (`malloc_trim`).
+    After a fork the two processes share every page copy-on-write, the free ones too (the read leaves ~300 MB
+    of them at 1M rows, kept by `keep_freed_memory`): each page either process then writes is copied, in both.
+    Let go of in the copy, they are the parent's alone again, so the parent reuses them without a copy, and
+    the copy's arrays take fresh pages (car_wash 1M rows: the parent's system time after the fork ~0.09 ->
+    ~0.05 s, the copy's faults 28k -> 20k). False where the C library has no `malloc_trim` (not glibc)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+    except (ImportError, OSError):  # (a Python built without ctypes)
+        return False
+    if not hasattr(libc, "malloc_trim"):
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
 @contextmanager
 def forked_half(plan, history: History, ranges: list):
     """A forked copy of this process that replays `ranges` of `history` (the decoded rows shared copy-on-write:
@@ -582,6 +601,7 @@ def forked_half(plan, history: History, ranges: list):
         code = 0
         try:
             second_process(parent)
+            release_free_memory()
             with suppress(ValueError):  # (forked from a thread that Python does not take for the main one)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the copy
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's clean-up handler, fileio.py)
@@ -751,4 +771,4 @@ def _simulate_by_passes(plan, history: History, jobs: int, progress: Optional[Ca
 __all__ = ["POOL_MIN_ROWS", "GROUP_ROWS", "usable_cores", "row_groups", "merge_in_order", "evaluate_range",
            "simulate_jobs", "simulate_in_process", "simulate_in_pool", "simulate_split", "run_passes", "Iterable",
            "FORK_MIN_ROWS", "simulate_forked", "routed_counts", "routed_since", "count_routed", "error_text",
-           "second_process"]
+           "second_process", "release_free_memory"]
