@@ -42,6 +42,25 @@ def test_draw_key_values_are_the_seeded_hash_formula(seed, draw, period, members
     assert got == expected
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 2**40), st.none(), st.text(max_size=5)), max_size=4),
+       st.lists(st.one_of(st.text(max_size=8), st.integers(-5, 2**70)), max_size=6))
+def test_stable_hashes_are_the_hash_of_the_joined_text(first, lasts):
+    """`stable_hashes` (the hash state of the first parts copied per last part) is, for each last part, the 64-bit
+    big-endian blake2b digest of every part's text joined by 0x1f, as the hash always was: draws, enrolment and
+    redemption shares stay the same on every machine and release."""
+    import hashlib
+
+    from loyalty.simulate.scenario import stable_hashes
+
+    expected = [int.from_bytes(hashlib.blake2b("".join(str(p) + "\x1f" for p in first + [last])[:-1].encode("utf-8"),
+                                               digest_size=8).digest(), "big") for last in lasts]
+    assert stable_hashes(first, lasts) == expected
+    assert all(type(h) is int for h in stable_hashes(first, lasts))
+    # (main's value, before the copied state)
+    assert stable_hash(7, "draw", "monthly draw", "2024-05-01", "M0000001") == 4156703602953222932
+
+
 @settings(max_examples=300, deadline=None)
 @given(entrants, st.integers(1, 6))
 def test_draw_candidates_keep_every_possible_winner(period, winners):

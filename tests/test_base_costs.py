@@ -83,7 +83,7 @@ def test_members_whose_tiers_settled_replayed_apart_give_the_same_result(tmp_pat
         patch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
         apart = simulate_vector(plan, history)
     with monkeypatch.context() as patch:
-        patch.setattr(vector_kernel._Kernel, "_settle_apart", lambda self: None)
+        patch.setattr(vector_kernel._Kernel, "_settle_apart", lambda self, figures=True: None)
         patch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)
         together = simulate_vector(plan, history)
     assert apart.canonical() == together.canonical()
@@ -98,8 +98,8 @@ def test_a_history_whose_members_settle_apart(tmp_path_factory, monkeypatch):
     splits = []
     original = vector_kernel._Kernel._settle_apart
 
-    def counted(self):
-        out = original(self)
+    def counted(self, figures=True):
+        out = original(self, figures)
         splits.append(out is not None)
         return out
 
@@ -122,7 +122,7 @@ def test_the_members_a_pass_got_right_take_one_pass_apart(tmp_path_factory, monk
     from test_vector_kernel import _vector_solved
 
     original_run, original_replay = vector_kernel._Kernel.run, vector_kernel._Kernel._replay
-    original_apart = vector_kernel._Kernel._settle_apart
+    original_apart, original_claims_apart = vector_kernel._Kernel._settle_apart, vector_kernel._Kernel._claims_apart
     next_is_settled = []  # set by a split: the first part it runs is the members the pass got right (_settle_apart)
     settled_parts = []  # per split, that part's members, passes, and whether its first found the tiers it was given
 
@@ -144,16 +144,24 @@ def test_the_members_a_pass_got_right_take_one_pass_apart(tmp_path_factory, monk
             settled_parts.append(seen)
         return out
 
-    def apart(self):
+    def apart(self, figures=True):
         next_is_settled.append(True)
         try:
-            return original_apart(self)
+            return original_apart(self, figures)
         finally:
             next_is_settled.clear()
+
+    def claims_apart(self, unsettled):  # (its kernel is of the members still settling: not the property's part)
+        next_is_settled.clear()
+        try:
+            return original_claims_apart(self, unsettled)
+        finally:
+            next_is_settled.append(True)
 
     monkeypatch.setattr(vector_kernel._Kernel, "run", run)
     monkeypatch.setattr(vector_kernel._Kernel, "_replay", replay)
     monkeypatch.setattr(vector_kernel._Kernel, "_settle_apart", apart)
+    monkeypatch.setattr(vector_kernel._Kernel, "_claims_apart", claims_apart)
     monkeypatch.setattr(vector_kernel, "SETTLE_APART_SHARE", 1.0)  # (apart whenever any member is settling)
     monkeypatch.setattr(vector_kernel, "SETTLE_APART_AFTER", 0)
     monkeypatch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
@@ -165,6 +173,88 @@ def test_the_members_a_pass_got_right_take_one_pass_apart(tmp_path_factory, monk
             assert _vector_solved(plan, history).canonical() == simulate(plan, history).canonical()
     assert settled_parts  # (splits happened: the property is not vacuous)
     assert all(seen["passes"] == 1 and seen["exact"] and not seen["recorded"] for seen in settled_parts), settled_parts
+
+
+def test_a_first_budget_pass_takes_the_claims_of_the_members_it_got_right(tmp_path_factory, monkeypatch):
+    """A first budget pass that cannot be the last (its settled members' claims make a budget run out) wants
+    only claims: those of the members a pass got right are that pass's, and the others go on in a kernel of
+    their own (`_Kernel._claims_apart`), not every member again. The budgets' passes give the scalar plan's
+    result (which they would not if the claims put together missed or changed one: the cutoffs would move)."""
+    from test_vector_kernel import _vector_solved
+
+    from loyalty.simulate.budgets import find_cutoffs
+
+    taken = []
+    original = vector_kernel._Kernel._claims_apart
+
+    def counted(self, unsettled):
+        out = original(self, unsettled)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(vector_kernel._Kernel, "_claims_apart", counted)
+    monkeypatch.setattr(vector_kernel, "guess_by_tier", lambda prog: False)  # (from the first tier: passes)
+    monkeypatch.setattr(vector_kernel, "SETTLE_APART_SHARE", 1.0)  # (apart whenever any member is settling)
+    path, prog = _program(tmp_path_factory, "TIER_BUDGETS")
+    for covered in (True, False):  # (False: the settled members' claims from a kernel of theirs)
+        for seed in range(8):
+            history = _history(prog, seed, 14, 40)
+            plan = _plan(path, prog, history, seed)
+            with monkeypatch.context() as patch:
+                if not covered:
+                    patch.setattr(vector_kernel, "claims_cover_the_cutoffs", lambda *args: False)
+                assert _vector_solved(plan, history).canonical() == simulate(plan, history).canonical(), seed
+                split = find_cutoffs(prog.budgets, simulate_vector(plan, history, known={}).claims, {})
+            # the first pass's cutoffs, from its claims, are those of the pass with no member apart
+            with monkeypatch.context() as patch:
+                patch.setattr(vector_kernel._Kernel, "_claims_apart", lambda self, unsettled: None)
+                whole = find_cutoffs(prog.budgets, simulate_vector(plan, history, known={}).claims, {})
+            assert split == whole, seed
+        assert any(taken)
+        taken.clear()
+
+
+def test_a_wrong_guess_taken_as_the_tiers_found_still_settles(tmp_path_factory, monkeypatch):
+    """A settled part's lockstep (as tiers computed at once) reads each event's points at the tier guessed alone
+    (`_Kernel.tiers_found`). Were that guess wrong, the first event it is wrong at is found from points read
+    right, and the next pass reads them at every tier: the result cannot change. Forced here: every kernel's
+    first guess, the first tier everywhere, taken as found."""
+    original_run = vector_kernel._Kernel.run
+    wrong = []
+
+    def run(self, tier_guess=None):
+        if tier_guess is None:
+            tier_guess = self.tiers_found = np.full(self.nev, self.prog.tiers.qualified(0), dtype=np.int64)
+        out_guess = tier_guess
+        try:
+            return original_run(self, tier_guess)
+        finally:
+            if self.__dict__.get("tier_guess") is not None and self.tier_guess is not out_guess:
+                wrong.append(True)  # (a pass after the first: the guess was wrong)
+
+    monkeypatch.setattr(vector_kernel._Kernel, "run", run)
+    for which in ("TIER_BENEFITS", "examples/programs/bookstore.loyalty"):
+        path, prog = _program(tmp_path_factory, which)
+        for seed in range(4):
+            history = _history(prog, seed, 14, 40)
+            plan = _plan(path, prog, history, seed)
+            assert simulate_vector(plan, history).canonical() == simulate(plan, history).canonical(), (which, seed)
+    assert wrong
+
+
+def test_claims_put_together_cover_the_cutoffs():
+    """budgets.claims_cover_the_cutoffs: the parent's claims of a key stop where they reached its limit (at
+    time 5 here); claims put together that reach it by then hold every claim the cutoff needs, those that reach
+    it only later (or never) may miss one of the parent's members after time 5."""
+    from loyalty.simulate.budgets import claims_cover_the_cutoffs
+
+    limits = {"k": 10}
+    parent = [(1, "a", 0, "k", 4), (5, "b", 0, "k", 6)]  # (reached at b's claim: any later ones not kept)
+    assert claims_cover_the_cutoffs(limits, parent, [(1, "a", 0, "k", 4), (3, "c", 0, "k", 6)])
+    assert not claims_cover_the_cutoffs(limits, parent, [(1, "a", 0, "k", 4), (3, "c", 0, "k", 2)])
+    assert not claims_cover_the_cutoffs(limits, parent, [(1, "a", 0, "k", 4), (6, "c", 0, "k", 6)])
+    assert claims_cover_the_cutoffs(limits, [(1, "a", 0, "k", 4)], [(1, "a", 0, "k", 1)])  # (nothing cut)
+    assert not claims_cover_the_cutoffs(limits, parent, [(1, "a", 0, "k", 12), (2, "c", 0, "k", -1)])
 
 
 def test_tiers_computed_at_once_make_no_lockstep_record(tmp_path_factory, monkeypatch):

@@ -52,6 +52,33 @@ def test_the_scout_waits_for_the_first_pass_and_for_every_budget():
     assert scout.before_us == 31
 
 
+def test_a_first_pass_whose_own_claims_run_a_budget_out_makes_no_figures(scout_program):
+    """A kernel in a first budget pass (nothing known) whose members' own claims make a budget run out gives its
+    claims alone (budgets.first_pass_not_last): that pass finds a cutoff, so its figures would be dropped. Where
+    its claims stay below the limit (the pass may be the answer), and in a later pass, it makes them."""
+    from loyalty.simulate.budgets import first_pass_not_last
+    from loyalty.simulate.vector.kernel import simulate_vector
+
+    path, prog = scout_program
+    runs_out = [_row("m1", "2024-01-02T10:00:00", order="a", amount="60.00"),
+                _row("m2", "2024-01-02T11:00:00", order="b", amount="60.00")]
+    within = [_row("m1", "2024-01-02T10:00:00", order="a", amount="30.00")]
+    for rows, out in ((runs_out, True), (within, False)):
+        history = history_of(prog, rows)
+        plan = _plan(path, prog, history, 0)
+        first = simulate_vector(plan, history, known={})
+        cutoffs = find_cutoffs(prog.budgets, first.claims, {})
+        assert bool(cutoffs) == out
+        assert bool(first.cells) != out, "figures only where the pass may be the last"
+        assert simulate_vector(plan, history, known=cutoffs).cells  # a later pass: figures
+    limits = {"k": 5}
+    assert first_pass_not_last(limits, {}, [(1, "a", 0, "k", 5)])
+    assert not first_pass_not_last(limits, {}, [(1, "a", 0, "k", 4), (2, "a", 1, "j", 9)])
+    assert not first_pass_not_last(limits, {}, [(1, "a", 0, "k", 6), (2, "a", 1, "k", -1)])  # (then nothing known)
+    assert not first_pass_not_last(limits, None, [(1, "a", 0, "k", 5)])  # no budget pass
+    assert not first_pass_not_last(limits, {"k": ((1, "a", 0), 5)}, [(1, "a", 0, "k", 5)])  # a later pass
+
+
 # ------------------------------------------------------------------ the rows before a moment
 
 PROGRAM = """

@@ -1,4 +1,4 @@
-"""A later budget pass starting from the first pass's tiers (kernel `_Kernel._tier_guess_from_moments`,
+"""A later budget pass starting from the first pass's tiers and spend (kernel `_Kernel._guesses_from_moments`,
 `warm["tier_moments"]`): where the first pass replayed only a group's rows before a cutoff (budgets.py
 `claims_prefix`), its settled tiers, looked up by member and moment, are the next pass's first guess. Where that
 pass had the events, the guess is exact up to where the two passes' cutoffs differ (here none: the same known
@@ -18,17 +18,17 @@ from test_vector_kernel import _history, _plan, _program
 def _guess_and_settled(monkeypatch, plan, history, moments):
     """The first guess a whole kernel takes from `moments`, the tiers it settles on, and its events' moments."""
     seen = {}
-    guess_from_moments = kernel_module._Kernel._tier_guess_from_moments
+    guess_from_moments = kernel_module._Kernel._guesses_from_moments
 
     def spying(kern, given):
-        seen["guess"] = guess_from_moments(kern, given)
+        seen["guess"], seen["spend"] = guesses = guess_from_moments(kern, given)
         seen["times"], seen["members"] = kern.e_real.copy(), [kern.member_names[m] for m in kern.e_mem.tolist()]
-        return seen["guess"]
+        return guesses
 
-    monkeypatch.setattr(kernel_module._Kernel, "_tier_guess_from_moments", spying)
+    monkeypatch.setattr(kernel_module._Kernel, "_guesses_from_moments", spying)
     warm = {"tier_moments": moments}
     simulate_vector(plan, history, known={}, warm=warm)
-    return seen, warm["tier_guess"]
+    return seen, warm["tier_guess"], warm["spend_before"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -36,9 +36,10 @@ def _guess_and_settled(monkeypatch, plan, history, moments):
        cut=st.floats(0.1, 0.9))
 def test_the_tiers_by_moment_are_exact_where_the_first_pass_had_the_events(tmp_path_factory, seed, members,
                                                                              max_events, cut):
-    """A claims-only kernel over the rows before a moment leaves its settled tiers by moment; a kernel of the whole
-    rows guesses from them, for the members that kernel replayed, exactly the tiers it settles on before that
-    moment (several events of a member at one moment included: the k-th takes the k-th's)."""
+    """A claims-only kernel over the rows before a moment leaves its settled tiers and spend by moment; a kernel of
+    the whole rows guesses from them, for the members that kernel replayed, exactly the tiers and the spend before
+    each event it settles on before that moment (several events of a member at one moment included: the k-th
+    takes the k-th's)."""
     path, prog = _program(tmp_path_factory, "TIER_BUDGETS")
     history = _history(prog, seed, members, max_events)
     plan = _plan(path, prog, history, seed)
@@ -52,23 +53,27 @@ def test_the_tiers_by_moment_are_exact_where_the_first_pass_had_the_events(tmp_p
     if "tier_moments" not in first:  # (every member on the scalar plan)
         return
     with pytest.MonkeyPatch.context() as m:
-        seen, settled = _guess_and_settled(m, plan, history, first["tier_moments"])
+        seen, settled, spend = _guess_and_settled(m, plan, history, first["tier_moments"])
     replayed = set(first["tier_moments"][0])
     compared = np.array([name in replayed for name in seen["members"]], dtype=bool) & (seen["times"] < before)
     assert np.array_equal(seen["guess"][compared], settled[compared])
+    assert np.array_equal(seen["spend"][compared], spend[compared])
 
 
 def test_the_two_parts_tiers_by_moment_put_together(tmp_path_factory):
     """Two kernels settling apart leave one kernel's tiers by moment: each part's events under its own members."""
     names_a, names_b = ["m1", "m4"], ["m2"]
-    a = (names_a, np.array([0, 0, 1]), np.array([10, 20, 15]), np.array([-1, 0, -1]), np.array([0, 0, -1]))
-    b = (names_b, np.array([0, 0]), np.array([5, 30]), np.array([-1, 1]), np.array([1, 1]))
+    a = (names_a, np.array([0, 0, 1]), np.array([10, 20, 15]), np.array([-1, 0, -1]), np.array([0, 0, -1]),
+         np.array([0, 7, 0]), np.array([7, 9, 3]))
+    b = (names_b, np.array([0, 0]), np.array([5, 30]), np.array([-1, 1]), np.array([1, 1]), np.array([0, 4]),
+         np.array([4, 6]))
     warm: dict = {}
     _warm_from_parts(warm, np.array([False, True, False, False, True]), {"tier_moments": a}, {"tier_moments": b})
-    names, mem, when, before, after = warm["tier_moments"]
+    names, mem, when, before, after, spend_before, spend_after = warm["tier_moments"]
     assert [names[m] for m in mem.tolist()] == ["m1", "m1", "m4", "m2", "m2"]
     assert when.tolist() == [10, 20, 15, 5, 30]
     assert before.tolist() == [-1, 0, -1, -1, 1] and after.tolist() == [0, 0, -1, 1, 1]
+    assert spend_before.tolist() == [0, 7, 0, 0, 4] and spend_after.tolist() == [7, 9, 3, 4, 6]
     warm = {"tier_moments": a}
     _warm_from_parts(warm, np.array([False, True]), {"tier_moments": a}, {})  # one part without: none kept
     assert "tier_moments" not in warm
@@ -78,13 +83,13 @@ def test_scouted_groups_start_the_next_pass_from_the_first_passs_tiers(monkeypat
     """Many small groups, tiers a budget moves: the groups the first pass cut before the latest cutoff start the
     next pass from their tiers by moment (and settle apart at once), and the report is one group's."""
     used = []
-    guess_from_moments = kernel_module._Kernel._tier_guess_from_moments
+    guess_from_moments = kernel_module._Kernel._guesses_from_moments
 
     def counting(kern, moments):
         used.append(kern.nev)
         return guess_from_moments(kern, moments)
 
-    monkeypatch.setattr(kernel_module._Kernel, "_tier_guess_from_moments", counting)
+    monkeypatch.setattr(kernel_module._Kernel, "_guesses_from_moments", counting)
     path, prog = _program(tmp_path_factory, "TIER_BUDGETS")
     for seed in range(4):
         history = _history(prog, seed, 16, 40)

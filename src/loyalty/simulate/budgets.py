@@ -181,9 +181,8 @@ class FirstPassScout:
 
     @property
     def claims_only(self) -> bool:
-        """Whether the groups still to come give their claims alone: a budget has run out (`find_cutoffs` finds
-        its cutoff exactly when its claims ask more than nothing and at least its limit)."""
-        return self.active and any(0 < t >= self.limits[k] for k, t in self.totals.items())
+        """Whether the groups still to come give their claims alone: a budget has run out."""
+        return self.active and _one_runs_out(self.limits, self.totals)
 
     @property
     def before_us(self) -> Optional[int]:
@@ -208,6 +207,56 @@ class FirstPassScout:
             if len(found) == len(self.limits):  # (always, by the totals; else every row stays needed)
                 self.before = max(pos[0] for pos, _left in found.values()) + 1
                 self.claims = [c for c in self.claims if c[0] < self.before]
+
+
+def _one_runs_out(limits: dict[str, int], totals: dict[str, int]) -> bool:
+    """Whether claims asking `totals` of each budget (none negative) make one run out: `find_cutoffs` finds a
+    budget's cutoff exactly where its claims ask more than nothing and at least its limit."""
+    return any(0 < t >= limits[k] for k, t in totals.items())
+
+
+def first_pass_not_last(limits: dict[str, int], known: Optional[Cutoffs], claims: list[tuple]) -> bool:
+    """Whether some members' claims (of their whole rows) show that the pass they come from cannot be the last:
+    a pass with nothing known where these claims alone make a budget run out. Every claim of such a pass is
+    granted in full and, with none negative, the pass's other claims only add to what these ask, so the pass
+    finds a cutoff and `solve_budgets` drops its figures (as `FirstPassScout`'s groups after the first)."""
+    if known is None or known or not limits:
+        return False
+    totals = {k: 0 for k in limits}
+    for c in claims:
+        if c[4] < 0:
+            return False
+        if c[3] in totals:
+            totals[c[3]] += c[4]
+    return _one_runs_out(limits, totals)
+
+
+def _reached_at(limit: int, claims: list[tuple]) -> Optional[tuple]:
+    """The service position (time, member, seq) of the first of one key's claims (in service order) that asks more
+    than nothing and brings what they asked to `limit` (where `find_cutoffs` puts the cutoff), or None."""
+    used = 0
+    for c in claims:
+        used += c[4]
+        if c[4] > 0 and used >= limit:
+            return c[:3]
+    return None
+
+
+def claims_cover_the_cutoffs(limits: dict[str, int], parent: list[tuple], claims: list[tuple]) -> bool:
+    """Whether `claims`, the claims of a kernel's members put together from two sources (those a pass got right,
+    from `parent`, that pass's recorded claims, and the others' from a kernel of their own), hold every claim
+    `find_cutoffs` may read of them. Each kernel records a key's claims only up to where its own claims reach
+    the key's limit (stock.claims_that_can_cut), which is safe for its own claims; the parent's stop where
+    claims it got wrong reached it, so those taken from it may miss some after that point. They miss none that
+    counts when the claims put together reach the limit at or before it: the cutoff is there or earlier
+    whatever other members claim (no amount negative). None negative is required too."""
+    if any(c[4] < 0 for c in parent) or any(c[4] < 0 for c in claims):
+        return False
+    for key, limit in limits.items():
+        cut = _reached_at(limit, sorted(c for c in parent if c[3] == key))  # (the parent's last claim kept)
+        if cut is not None and _reached_at(limit, sorted(c for c in claims if c[3] == key and c[:3] <= cut)) is None:
+            return False
+    return True
 
 
 def claims_prefix(history, before_us: int):

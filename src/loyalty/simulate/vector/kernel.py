@@ -71,6 +71,7 @@ from loyalty.runtime.mechanics.winback import (POINT_TIMERS, TRIGGER as TIMER_LA
                                                vector_firing_events, vector_lapses)
 from loyalty.runtime.plan import plan_of
 from loyalty.runtime.program import Draw
+from loyalty.simulate.budgets import claims_cover_the_cutoffs, first_pass_not_last
 from loyalty.simulate.result import MemberRow, SimResult, draw_candidates, draw_key_values
 from loyalty.simulate.scenario import members_redeem
 from loyalty.simulate.vector.lockstep_inputs import READ_ONLY_TYPES, recorded, reuse, same_inputs
@@ -745,6 +746,7 @@ def simulate_vector(plan, history, heavy_threshold: Optional[int] = HEAVY_THRESH
         kern.claims_only, kern.refused = claims_only, refused
         try:
             part = kern.run()
+            claims_only = kern.claims_only  # (also where its claims showed the pass is not the last)
         finally:
             # the kernel's objects refer to each other (its steps keep it), so its arrays would wait for the
             # cyclic collector, which seldom runs while numpy, not Python objects, takes the memory: a run of
@@ -793,12 +795,16 @@ class _Kernel:
     # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
     refused: Optional[list] = None
     guess_exact = False  # the tiers guessed are the answer (computed at once, or a settled part's): no record (_replay)
-    tiers_found = None  # the tiers computed at once (_state_free): a guess no pass after it changes
+    # the tiers computed at once (_state_free), or a settled part's (_settle_apart): a guess no pass after it
+    # changes, so the lockstep reads each event's points at that tier alone (a wrong one would be seen there: the
+    # first event whose tier differs from it is found from points read right, and the next pass reads them all)
+    tiers_found = None
 
     def __init__(self, plan, rows: _Rows, rowmask, mstarts, mends, mcode, tail_members: Optional[int] = None,
                  known: Optional[dict] = None, warm: Optional[dict] = None):
         self.plan = plan
         self.known = known or {}
+        self.first_known = known  # (None where no budget pass runs: budgets.first_pass_not_last)
         self.warm = warm if warm is not None else {}  # first guesses of the tier and spend passes (simulate_vector)
         self.claims: list[tuple] = []  # budget claims of budgets without a known cutoff (vector_budgets)
         self.budget_cut: list[tuple] = []  # (budget, claims cut, points cut)
@@ -1517,7 +1523,7 @@ class _Kernel:
             self.tier_guess = warm_guess
         elif self.warm.get("tier_moments") is not None:  # another kernel's rows of these members (a first pass's
             # rows before a cutoff, simulate/budgets.py `claims_prefix`): its tiers where it had the events, carried on
-            self.tier_guess = self._tier_guess_from_moments(self.warm.pop("tier_moments"))  # (then its own tiers)
+            self.tier_guess, self.warm["spend_before"] = self._guesses_from_moments(self.warm.pop("tier_moments"))
         else:
             self.tier_guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
             if reads_tier(prog) and guess_by_tier(prog):
@@ -1531,18 +1537,25 @@ class _Kernel:
                     self.warm["tier_guess"] = self.tier_guess
                     if self.claims_only:  # (a prefix of the rows, maybe: the next pass's guess by moment)
                         self.warm["tier_moments"] = (self.member_names, self.e_mem, self.e_real, self.tier_before,
-                                                     self.tier_after)
+                                                     self.tier_after, self.spend_before,
+                                                     self.spend_before + self.spend_deltas)
+                # a first budget pass whose members' own claims make a budget run out is not the last: its figures
+                # would be dropped (budgets.first_pass_not_last; every_mechanic: a group's aggregate and customer
+                # measures, and the whole first pass's at 200k rows)
+                self.claims_only = self.claims_only or first_pass_not_last(prog.budgets, self.first_known, self.claims)
                 return self._claims_result() if self.claims_only else self._aggregate()
             # apart only once a pass after the first has not settled: a lockstep's cost follows its busiest
             # member's steps more than its width, so two kernels cost about two passes, and most wrong first
             # guesses settle in the next pass of them all (gym at 1M rows: 15 replays together, 30 apart)
-            apart = self._settle_apart() if passes >= apart_after else None
+            # (in a first budget pass whose settled members' claims make a budget run out, apart at once: only
+            # the claims are wanted, and those members' are this pass's, `_claims_apart`)
+            apart = self._settle_apart(figures=passes >= apart_after)
             if apart is not None:
                 return apart
             self.tier_guess = self.tier_before.copy()
         raise Unsupported(f"the tiers members hold did not settle in {MAX_TIER_PASSES} passes")
 
-    def _settle_apart(self) -> Optional[SimResult]:
+    def _settle_apart(self, figures: bool = True) -> Optional[SimResult]:
         """After a pass whose guessed tiers were wrong for some members only: those members' tiers go on
         settling by passes in a kernel of their own (from the tiers this pass found), and the members the pass
         got right are replayed once more, apart, by a kernel that starts from the same guess (so its first pass
@@ -1550,7 +1563,9 @@ class _Kernel:
         of 9,779 members per group, the last two for 114 and 1 of them). Members are independent unless
         something program-wide couples them within a pass (referrals: then None, and every member takes every
         pass; budgets, stock and codes do not, below); the two results merge as any two groups of members do.
-        None too when most members are unsettled: another pass of them all costs no more."""
+        None too when most members are unsettled: another pass of them all costs no more. In a pass that cannot
+        be the last, the members the pass got right are not replayed (`_claims_apart`); without `figures`, only
+        that is tried."""
         # a code's total uses and a reward's stock are budgets too (compiler); a code's single use per member is
         # the member's own. Budgets do not couple the members of one pass: the pass's cutoffs (`known`, none
         # without a pass) decide each claim from the member's own claims alone (limits.vector_budgets,
@@ -1561,6 +1576,9 @@ class _Kernel:
         unsettled[self.e_mem[self.tier_before != self.tier_guess]] = True
         if unsettled.all() or int(unsettled.sum()) > SETTLE_APART_SHARE * self.nmem:
             return None
+        claims = self._claims_apart(unsettled)
+        if claims is not None or not figures:
+            return claims
         rowmask, mstarts, mends, mcode = self.members_given
         ev_unsettled = unsettled[self.e_mem]
         apart = []
@@ -1571,57 +1589,128 @@ class _Kernel:
             # the spend this pass settled on, the first guess of theirs (any guess settles to the same, _settle_spend)
             spend = {"spend_before": self.spend_before[members[self.e_mem]]}
             apart.append((rows_of, mstarts[members], mends[members], mcode[members], guess, spend))
-        plan, rows, tail_members, known = self.plan, self.rows, self.tail_members, self.known
+        plan, rows, tail_members, first_known = self.plan, self.rows, self.tail_members, self.first_known
         claims_only, warm, refused = self.claims_only, self.warm, self.refused
         # this kernel is done (its members go on below): its arrays are freed now, not when the collector
         # finds the kernel's cycles (the tier step refers back to it), so memory stays that of one pass
         self.__dict__.clear()
         parts: list[SimResult] = []
         for rows_of, starts, ends, codes, guess, spend in apart:
-            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, known, spend)
+            part = _Kernel(plan, rows, rows_of, starts, ends, codes, tail_members, first_known, spend)
             part.claims_only, part.refused = claims_only, refused
             part.guess_exact = not parts  # (the members this pass got right: exact at once, as said above)
+            if not parts:  # (so its lockstep reads each event's points at that tier alone, as tiers found at once)
+                part.tiers_found = guess
             parts.append(part.run(guess))
+            claims_only = claims_only or part.claims_only  # (a part's claims showed the pass is not the last)
             part.__dict__.clear()
+        self.claims_only = claims_only  # (for simulate_vector: no customer measures either)
         _warm_from_parts(warm, ev_unsettled, apart[0][5], apart[1][5])
         return parts[0].merge(parts[1])
 
-    def _tier_guess_from_moments(self, moments: tuple) -> np.ndarray:
-        """A first guess of the tier each event sees from another kernel's settled tiers over some of the same
-        members' events (`warm["tier_moments"]`: member names, each event's member, moment, tier before and
-        after it): at a moment where that kernel had the member's k-th event there, the tier before it; after,
-        the tier after her last event before; else the start tier. Used where a first budget pass
-        replayed only the rows before a cutoff (budgets.py `claims_prefix`): the tiers there are the next pass's
-        up to the earliest cutoff, and carried on they are a better start than the tier-by-tier guess costs
-        (every_mechanic at 1M rows: three replays against the guess's per-tier runs and two). Only a guess: the
-        passes settle from any (`run`)."""
-        names, o_mem, o_time, o_before, o_after = moments
+    def _claims_apart(self, unsettled: np.ndarray) -> Optional[SimResult]:
+        """`_settle_apart` in a first budget pass known not to be the last (`claims_only`), or that the claims of
+        the members this pass got right (`unsettled` False) show cannot be (budgets.first_pass_not_last): only
+        claims are wanted of it, and theirs are this pass's (a member's replay depends on her own events and tiers
+        alone, as `_settle_apart` says), so only the others go on, in a kernel of their own giving its claims
+        alone. Where the claims put together may miss one the cutoffs need (budgets.claims_cover_the_cutoffs),
+        the settled members' own come from a claims-only kernel of theirs (from the same guess: exact in one
+        pass). None, with nothing run, where the settled members' claims do not show that the pass cannot be the
+        last: `_settle_apart` goes on as without it. every_mechanic at 1M rows: the first pass's group 1 (3 of
+        9,779 members wrong after its first replay) and the last group's prefix make no second replay of every
+        member."""
+        budgets = self.prog.budgets
+        if self.first_known != {} or not budgets:  # (a later pass, or no budget pass: may be the last)
+            return None
+        names = self.member_names
+        out = {names[m] for m in np.flatnonzero(unsettled).tolist()}
+        settled = [c for c in self.claims if c[1] not in out]
+        if not self.claims_only and not first_pass_not_last(budgets, self.first_known, settled):  # (claims_only:
+            return None  # the pass is known not to be the last, FirstPassScout)
+        rowmask, mstarts, mends, mcode = self.members_given
+        ev_unsettled = unsettled[self.e_mem]
+        ev_settled = ~ev_unsettled
+
+        def kernel_of(members, warm):
+            rows_of = np.zeros(len(rowmask), dtype=bool)
+            rows_of[self.sel] = members[self.r_mem]
+            kern = _Kernel(self.plan, self.rows, rows_of, mstarts[members], mends[members], mcode[members],
+                           self.tail_members, self.first_known, warm)
+            kern.claims_only, kern.refused = True, self.refused
+            return kern
+
+        def claims_of(kern, guess):
+            try:
+                return kern.run(guess).claims
+            finally:
+                kern.__dict__.clear()
+
+        part_warm = {"spend_before": self.spend_before[ev_unsettled]}
+        part_claims = claims_of(kernel_of(unsettled, part_warm), self.tier_before[ev_unsettled])
+        # the next budget pass's first guesses: the settled members' tiers and spend as this pass found them
+        settled_warm = {"tier_guess": self.tier_guess[ev_settled], "spend_before": self.spend_before[ev_settled]}
+        if self.claims_only:  # (a prefix of the rows, maybe: as `run` leaves them, by moment)
+            index = np.cumsum(~unsettled) - 1  # (each settled member's index among them)
+            settled_warm["tier_moments"] = ([names[m] for m in np.flatnonzero(~unsettled).tolist()],
+                                            index[self.e_mem[ev_settled]], self.e_real[ev_settled],
+                                            self.tier_before[ev_settled], self.tier_after[ev_settled],
+                                            self.spend_before[ev_settled],
+                                            (self.spend_before + self.spend_deltas)[ev_settled])
+        claims = settled + part_claims
+        if not claims_cover_the_cutoffs(budgets, self.claims, claims):
+            settled_kern = kernel_of(~unsettled, {"spend_before": settled_warm["spend_before"]})
+            guess, settled_warm = settled_warm["tier_guess"], settled_kern.warm
+            settled_kern.guess_exact = True  # (as `_settle_apart`'s part of the members this pass got right)
+            settled_kern.tiers_found = guess
+        else:
+            settled_kern = None
+        warm = self.warm
+        self.__dict__.clear()  # (done: its arrays freed before another kernel's, as in `_settle_apart`)
+        self.claims_only = True  # (for simulate_vector: no customer measures either)
+        if settled_kern is not None:
+            claims = claims_of(settled_kern, guess) + part_claims
+        _warm_from_parts(warm, ev_unsettled, settled_warm, part_warm)
+        return SimResult(claims=claims)
+
+    def _guesses_from_moments(self, moments: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """First guesses of the tier each event sees and of the member's spend before it (`_settle_spend`), from
+        another kernel's settled ones over some of the same members' events (`warm["tier_moments"]`: member names,
+        each event's member, moment, tier before and after it, spend before and after it): at a moment where that
+        kernel had the member's k-th event there, its value before it; after, the value after her last event
+        before; else the start tier and no spend. Used where a first budget pass replayed only the rows before a
+        cutoff (budgets.py `claims_prefix`): the tiers there are the next pass's up to the earliest cutoff, and
+        carried on they are a better start than the tier-by-tier guess costs (every_mechanic at 1M rows: three
+        replays against the guess's per-tier runs and two); the spend so, 1-2 discount passes where none took 5.
+        Only guesses: the passes settle from any (`run`, `_settle_spend`)."""
+        names, o_mem, o_time, *values = moments  # (tier before, tier after, spend before, spend after)
         tiers = self.prog.tiers
         guess = np.full(self.nev, tiers.qualified(0) if tiers else -1, dtype=np.int64)
+        spend = np.zeros(self.nev, dtype=np.int64)
         index = {name: i for i, name in enumerate(self.member_names)}
         mine = np.array([index.get(name, -1) for name in names], dtype=np.int64)[o_mem]  # its events' members here
         have = mine >= 0
         if not have.any() or not self.nev:
-            return guess
-        o_mem, o_time, o_before, o_after = mine[have], o_time[have], o_before[have], o_after[have]
+            return guess, spend
+        o_mem, o_time = mine[have], o_time[have]
         inv, nt = _moment_ranks(np.concatenate((self.e_real, o_time)))
         if not fits(self.nmem + 1, nt + 1):
-            return guess
+            return guess, spend
         key = self.e_mem * nt + inv[:self.nev]
         o_key = o_mem * nt + inv[self.nev:]
         order = np.argsort(o_key, kind="stable")  # (its events by member and moment, in its event order at a tie)
-        o_key, o_before, o_after = o_key[order], o_before[order], o_after[order]
+        o_key = o_key[order]
         first = np.searchsorted(o_key, key, side="left")
         # the k-th event of a member at a moment is its k-th there (`key` ascends: members in order, each member's
         # events in time order, where DST back-steps went to the scalar plan)
         at = first + (np.arange(self.nev) - np.searchsorted(key, key, side="left"))
         same = (at < len(o_key)) & (o_key[np.minimum(at, len(o_key) - 1)] == key)
-        guess[same] = o_before[at[same]]
         last = first - 1  # its last event of the member before this moment
         after = ~same & (last >= 0)
         after &= (o_key[np.maximum(last, 0)] // nt) == self.e_mem
-        guess[after] = o_after[last[after]]
-        return guess
+        for out, o_before, o_after in ((guess, *values[0:2]), (spend, *values[2:4])):
+            out[same] = o_before[have][order][at[same]]
+            out[after] = o_after[have][order][last[after]]
+        return guess, spend
 
     def _tier_guess_by_tier(self) -> np.ndarray:
         """A first guess of the tier each event sees, for tiers by points earned that a tier's own discount or
