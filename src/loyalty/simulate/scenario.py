@@ -207,9 +207,13 @@ def stable_hashes(first: Sequence[object], lasts: Sequence[object]) -> list[int]
 
     import numpy as np
 
+    text = "".join(str(p) + "\x1f" for p in first)
+    if len(lasts) < 8:  # (a few, as `stable_hash` per member: the copies and the array below cost more than they save)
+        return [int.from_bytes(hashlib.blake2b((text + str(last)).encode("utf-8"), digest_size=8).digest(), "big")
+                for last in lasts]
     # the hash state after the joined text, copied per last part (half the cost of hashing the whole text each
     # time: every_mechanic's draws hash ~650k entrants at 1M rows), the digests read as big-endian 64-bit at once
-    copy = hashlib.blake2b("".join(str(p) + "\x1f" for p in first).encode("utf-8"), digest_size=8).copy
+    copy = hashlib.blake2b(text.encode("utf-8"), digest_size=8).copy
     digests: list[bytes] = []
     keep = digests.append
     for last in lasts:
