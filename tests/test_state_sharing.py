@@ -181,14 +181,17 @@ rule "a voucher per 100 NOK in the app" {
 
 def test_a_rule_s_own_spend_counter_is_not_changed_in_a_state_it_shares_with():
     """A counting trigger with conditions keeps its own spend counter (`MemberState.counts`, triggers.py
-    `counting_fires`), shared by a state's copies and replaced when written: a purchase applied to a state, then
-    another to that same state, changes neither it nor what the second gives (neither the generated programs
-    nor the examples have such a rule)."""
+    `counting_fires`, lowered by a return: returns.py `take_back`), shared by a state's copies and replaced when
+    written: an event applied to a state, then another to that same state, changes neither it nor what the second
+    gives (neither the generated programs nor the examples have such a rule)."""
     program = _program(COUNTED)
     t = dt.datetime(2024, 1, 1, 9, 0)
     events = []
-    for i in range(12):
+    for i in range(14):
         t += dt.timedelta(hours=20)
+        if i % 5 == 4:  # a return takes its share back from the counter (returns.take_back)
+            events.append({"type": "return", "id": f"r{i}", "time": t.isoformat(), "order": f"o{i - 2}"})
+            continue
         events.append({"type": "purchase", "time": t.isoformat(), "order": f"o{i}", "store": "s", "channel":
                        "app" if i % 4 else "store", "lines": [{"item": "basic wash", "category": "washes",
                                                                "quantity": 1, "amount": "45.00"}]})
