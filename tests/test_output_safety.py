@@ -217,6 +217,7 @@ def test_a_python_without_ctypes_still_replaces_folders_and_forks(tmp_path, monk
     parent-death signal; none of them ends the command in a traceback."""
     from loyalty.commands._common import keep_freed_memory
     from loyalty.fileio import replace_directory
+    from loyalty.simulate.parallel import release_free_memory
 
     out = tmp_path / "out"
     out.mkdir()
@@ -227,6 +228,7 @@ def test_a_python_without_ctypes_still_replaces_folders_and_forks(tmp_path, monk
     assert (out / "summary.json").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert keep_freed_memory() is False
+    assert release_free_memory() is False
     child = ("import os, sys; sys.modules['ctypes'] = None\n"
              "from loyalty.simulate.parallel import second_process\n"
              "second_process(os.getppid()); os._exit(0)")

@@ -176,13 +176,13 @@ def _exchange(a: Path, b: Path) -> bool:
     system cannot."""
     if not sys.platform.startswith("linux"):
         return False
-    try:
-        import ctypes
+    from loyalty.clib import c_function
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (ImportError, OSError, AttributeError):  # (ImportError: a Python built without ctypes)
+    renameat2 = c_function("renameat2", use_errno=True)
+    if renameat2 is None:
         return False
+    import ctypes
+
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     renameat2.restype = ctypes.c_int
     at_fdcwd, rename_exchange = -100, 2

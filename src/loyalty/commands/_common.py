@@ -54,15 +54,12 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux") or any(
             name in os.environ for name in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
         return False
-    try:
-        import ctypes
+    from loyalty.clib import c_function
 
-        libc = ctypes.CDLL(None)
-    except (ImportError, OSError):  # (a Python built without ctypes: the command runs on, with malloc's defaults)
+    mallopt = c_function("mallopt")
+    if mallopt is None or c_function("gnu_get_libc_version") is None:  # (musl's mallopt does nothing)
         return False
-    if not hasattr(libc, "gnu_get_libc_version"):  # (musl's mallopt does nothing)
-        return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
 
 
 # How much a command says on standard error beyond its errors: 0 with -q (errors and the requested output

@@ -539,10 +539,11 @@ def second_process(parent: int) -> None:
     if os.getpid() == parent:  # (a thread standing in for the process, in tests)
         return
     if sys.platform.startswith("linux"):
-        with suppress(ImportError, OSError, AttributeError):  # (ImportError: a Python built without ctypes)
-            import ctypes
+        from loyalty.clib import c_function
 
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        prctl = c_function("prctl", use_errno=True)
+        if prctl is not None:
+            prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the line above: nobody waits for this process
         os._exit(1)
     quiet = os.open(os.devnull, os.O_WRONLY)
@@ -558,15 +559,12 @@ def release_free_memory() -> bool:
     Let go of in the copy, they are the parent's alone again, so the parent reuses them without a copy, and
     the copy's arrays take fresh pages (car_wash 1M rows: the parent's system time after the fork ~0.09 ->
     ~0.05 s, the copy's faults 28k -> 20k). False where the C library has no `malloc_trim` (not glibc)."""
-    try:
-        import ctypes
+    from loyalty.clib import c_function
 
-        libc = ctypes.CDLL(None)
-    except (ImportError, OSError):  # (a Python built without ctypes)
+    malloc_trim = c_function("malloc_trim")
+    if malloc_trim is None:
         return False
-    if not hasattr(libc, "malloc_trim"):
-        return False
-    libc.malloc_trim(0)
+    malloc_trim(0)
     return True
 
 
