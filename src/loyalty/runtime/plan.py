@@ -339,7 +339,7 @@ class Plan:
             if r.counted:  # counts the visits its conditions select; a visit has no lines to match
                 if r.filters or not preds_ok(r, ctx):
                     continue
-                st.counts = {**st.counts, r.index: st.counts.get(r.index, 0) + 1}  # replaced: shared by state copies
+                st.add_count(r.index, 1)
             if visit_trigger_ok(r, st) and preds_ok(r, ctx):
                 step(self, st, r, ev, ledger, out, tier, ctx)
         if self.goals:
@@ -399,7 +399,7 @@ class Plan:
         if self.count_rules:
             for r in self.count_rules:
                 if preds_ok(r, ctx) and order_has_line(r, lines):
-                    st.counts = {**st.counts, r.index: st.counts.get(r.index, 0) + 1}  # replaced: shared by state copies
+                    st.add_count(r.index, 1)
         ph = self.static
         if ph is None or ev.codes:
             applicable = tuple(r for r in self.candidates if (r.trigger is None or purchase_trigger_ok(r, ctx))

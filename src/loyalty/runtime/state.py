@@ -643,6 +643,15 @@ class MemberState:
         s.due = self.due
         return s
 
+    # `counts` and `rewards` are shared by a state's copies (`copy`): raised or lowered by a new map, never in place
+    def add_count(self, rule: int, n: int) -> None:
+        """Rule `rule`'s own counter (spend or events it counted) changed by `n`."""
+        self.counts = {**self.counts, rule: self.counts.get(rule, 0) + n}
+
+    def add_rewards(self, reward: str, n: int) -> None:
+        """`n` more of `reward` held (fewer, when negative)."""
+        self.rewards = {**self.rewards, reward: self.rewards.get(reward, 0) + n}
+
     def seen_get(self, eid, default=None):
         """The seen event id's value (True, or its moment under a late-events window), or `default`."""
         return log_get(self.seen_levels, self.seen_tail, eid, default)

@@ -34,7 +34,7 @@ def fire_give(plan, st, r, ev, ledger, out, order, times: int) -> None:
         if rw.is_offer:  # an offer with a lifetime: held until used or lapsed (offers.py)
             hold_offer(st, rw, r, ev.time, out)
     if given:
-        st.rewards = {**st.rewards, rw.name: st.rewards.get(rw.name, 0) + given}  # replaced: shared by state copies
+        st.add_rewards(rw.name, given)
         if order is not None:  # rare: a new list, not in place (once, not once per firing: that was quadratic)
             order.rewards = [*order.rewards, *([r.index, rw.name] for _ in range(given))]
 

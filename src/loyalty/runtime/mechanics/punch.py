@@ -48,7 +48,9 @@ def punch(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
     if units == 0:
         return
     st.punches[r.index] = c
-    if given != st.fired.get(r.index):  # replaced, never changed in place: shared by state copies
+    # fired is replaced, never changed in place (shared by state copies): when a free unit was given, or the card's
+    # first unit is counted (get: None; the saved state lists the card from then)
+    if given != st.fired.get(r.index):
         st.fired = {**st.fired, r.index: given}
     if order.punches is NONE_YET:
         order.punches = {}
@@ -95,9 +97,7 @@ def punch_plain(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None
             else:
                 per_line.append((ln, k))
     st.punches[ri] = c
-    # fired is replaced, never changed in place (shared by state copies): when a free unit was given, or the card's
-    # first unit is counted (the saved state lists the card from then)
-    if per_line is not None or ri not in st.fired:
+    if given != st.fired.get(ri):  # as `punch`
         st.fired = {**st.fired, ri: given}
     if order.punches is NONE_YET:
         order.punches = {ri: units}

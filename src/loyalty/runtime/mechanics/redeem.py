@@ -34,7 +34,7 @@ def redeem(prog, st, ev, out: list) -> None:
     spend_oldest(ks, rd.price, False)
     ks.redeemed += rd.price
     rw = prog.rewards[rd.reward]
-    st.rewards = {**st.rewards, rw.name: st.rewards.get(rw.name, 0) + 1}  # replaced: shared by state copies
+    st.add_rewards(rw.name, 1)
     out.append(Effect("points_redeemed", t, label, rd.line, rd.column, point_kind=kind.name, points=rd.price,
                       reward=rd.reward, event=ev.id))
     out.append(Effect("reward_issued", t, label, rd.line, rd.column, reward=rw.name, amount=rw.face, cost=rw.cost,

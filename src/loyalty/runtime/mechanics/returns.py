@@ -98,14 +98,14 @@ def take_back(prog, st, ev, ledger, out: list) -> None:
     for ri, counted in o.counted.items():  # a rule's own spend counter: the same share of what it counted
         back = share(counted, R, G) - share(counted, prev, G)
         if back:
-            st.counts = {**st.counts, ri: st.counts.get(ri, 0) - back}  # replaced: shared by state copies
+            st.add_count(ri, -back)
     if whole and prog.rewards_taken_back:
         for ri, name in o.rewards:
             rule = prog.rules[ri]
             rw = prog.rewards[name]
             if rw.is_offer and not take_back_offer(st, name, ri):
                 continue  # an offer already used or lapsed is not taken back (docs/semantics.md)
-            st.rewards = {**st.rewards, name: st.rewards.get(name, 0) - 1}  # replaced: shared by state copies
+            st.add_rewards(name, -1)
             out.append(Effect("reward_taken_back", t, rule.name, rule.line, rule.column, reward=name, amount=rw.face,
                               cost=rw.cost, order=ev.order, event=ev.id))
         o.rewards = []

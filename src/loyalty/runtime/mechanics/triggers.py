@@ -79,7 +79,7 @@ def counting_fires(st, r: Rule, lines=None, order=None) -> int:
     for a counted rule its own counter, which this purchase raises by what was paid on the rule's lines."""
     if r.counted:
         paid = sum(ln[4] for ln in lines if r.line_matches(ln[0], ln[1]))
-        st.counts = {**st.counts, r.index: st.counts.get(r.index, 0) + paid}  # replaced: shared by state copies
+        st.add_count(r.index, paid)
         if order.counted is NONE_YET:
             order.counted = {}
         order.counted[r.index] = order.counted.get(r.index, 0) + paid
