@@ -11,7 +11,7 @@ import click
 
 from loyalty.commands._common import (EXIT_INPUT, EXIT_OK, STDIN, detail, note, print_diagnostics,
                                       program_paths)
-from loyalty.diagnostics import CODES, Diagnostic, Severity
+from loyalty.diagnostics import CODES, Severity
 from loyalty.frontend import CheckedSource, check_file, check_text, decode_source
 from loyalty.terminal import visible
 

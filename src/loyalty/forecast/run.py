@@ -89,7 +89,7 @@ def forecast_section(plan, history, months_ahead: int, runs: int, jobs: int, ker
     import numpy as np
 
     from loyalty.forecast.bgnbd import FitError, fit, p_alive
-    from loyalty.forecast.extend import WEEK_US, customers_of, extend
+    from loyalty.forecast.extend import customers_of, extend
     from loyalty.simulate.parallel import simulate_jobs
     from loyalty.simulate.report import build_report, months_between
     from loyalty.simulate.run import history_info

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from loyalty.runtime.internal import EARLIEST, LATEST, SURROGATE, has_surrogate
+from loyalty.runtime.internal import SURROGATE, has_surrogate
 from loyalty.runtime.timeutil import NEVER, period_start
 
 

@@ -15,7 +15,7 @@ from loyalty.runtime.mechanics.context import due
 from loyalty.runtime.mechanics.registry import ProgramMechanic
 import datetime as _dt
 
-from loyalty.runtime.timeutil import NEVER, add_duration, duration_words
+from loyalty.runtime.timeutil import NEVER, add_duration
 
 _EPOCH = _dt.datetime(1970, 1, 1)
 _US = _dt.timedelta(microseconds=1)
