@@ -104,3 +104,36 @@ def test_beside_raises_what_running_the_work_first_raises(rows):
             pass
         value()
     assert threading.active_count() == threads
+
+
+def test_the_quotes_looked_for_ahead_are_the_files(tmp_path):
+    plain, quoted, empty = tmp_path / "plain.csv", tmp_path / "quoted.csv", tmp_path / "empty.csv"
+    plain.write_bytes(b"member,time,amount\nm1,2025-01-02,10.00\n")
+    quoted.write_bytes(b'member,time,amount\nm1,2025-01-02,"10.00"\n')
+    empty.write_bytes(b"")
+    for path, answer in ((plain, False), (quoted, True), (empty, False)):
+        H.look_for_quotes_ahead(path)
+        thread, found = H._quotes_ahead[H._file_identity(path)]
+        thread.join()
+        assert found == [answer]  # (found by the thread, with memchr)
+        assert H._has_quotes(path) is answer
+        assert not H._quotes_ahead  # (taken up by the read)
+
+
+def test_a_file_changed_after_the_look_ahead_is_searched_again(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_bytes(b"member,time,amount\nm1,2025-01-02,10.00\n")
+    H.look_for_quotes_ahead(path)
+    path.write_bytes(b'member,time,amount\nm1,2025-01-02,"10.00"\n')
+    assert H._has_quotes(path)
+    H._forget_quotes_ahead()
+    assert not H._quotes_ahead
+
+
+def test_no_look_ahead_for_files_the_read_does_not_search(tmp_path):
+    for name in ("h.parquet", "h.csv.gz", "missing.csv"):
+        path = tmp_path / name
+        if name != "missing.csv":
+            path.write_bytes(b'"')
+        H.look_for_quotes_ahead(path)
+    assert not H._quotes_ahead

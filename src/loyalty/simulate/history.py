@@ -850,9 +850,12 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
 
 
 def _read_history(path: Path, options: ReadOptions) -> History:
-    is_csv = path.suffix.lower() not in (".parquet", ".pq")
+    is_csv = _is_csv_name(path)
     if is_csv:
-        history = _read_plain_csv(path, options)
+        try:
+            history = _read_plain_csv(path, options)
+        finally:
+            _forget_quotes_ahead()
         if history is not None:
             return refuse_self_referrals(refuse_reused_orders(history, options), options)
     ragged: list = []
@@ -1151,6 +1154,11 @@ def _utf8_dictionary(column):
 
 
 def _has_quotes(path: Path) -> bool:
+    ahead = _quotes_ahead.pop(_file_identity(path), None)
+    if ahead is not None:
+        ahead[0].join()
+        if ahead[1]:
+            return ahead[1][0]
     import mmap
 
     with path.open("rb") as fh:
@@ -1159,6 +1167,73 @@ def _has_quotes(path: Path) -> bool:
                 return data.find(b'"') >= 0
         except ValueError:  # an empty file
             return False
+
+
+# `look_for_quotes_ahead`'s searches: the file's identity -> (the thread, a list its answer is put in)
+_quotes_ahead: dict = {}
+
+
+def _file_identity(path: Path) -> Optional[tuple]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def look_for_quotes_ahead(path) -> None:
+    """`_has_quotes(path)` started in a thread, for the read of that file to take up: the simulate command calls
+    this before it imports pyarrow and numpy (~65 ms, the GIL held), and the search (~15 ms per 80 MB, most of
+    it the mapped file's page faults) runs beside that import, through C's memchr, which ctypes calls with the
+    GIL released. Nothing happens for a file the read does not search (Parquet, compressed), where memchr
+    cannot be had, or where the file cannot be opened: the read then searches it itself."""
+    import threading
+
+    from loyalty.clib import c_function
+    from loyalty.simulate.compressed import compression_of
+
+    path = Path(path)
+    identity = _file_identity(path)
+    memchr = c_function("memchr")
+    if identity is None or identity in _quotes_ahead or memchr is None or not _is_csv_name(path) or \
+            compression_of(path) is not None:
+        return
+    import ctypes
+    import mmap
+
+    memchr.restype, memchr.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    answer: list = []
+
+    def search() -> None:
+        try:
+            with path.open("rb") as fh:
+                if not path.stat().st_size:
+                    answer.append(False)
+                    return
+                # (a private mapping: ctypes takes the address of a writable buffer only; nothing is written)
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) as data:
+                    view = (ctypes.c_char * len(data)).from_buffer(data)
+                    try:
+                        answer.append(memchr(view, ord('"'), len(data)) is not None)
+                    finally:
+                        del view  # (before the mapping closes)
+        except (OSError, ValueError):  # the read searches the file itself
+            return
+
+    thread = threading.Thread(target=search, name="loyalty-quotes", daemon=True)
+    _quotes_ahead[identity] = (thread, answer)
+    thread.start()
+
+
+def _forget_quotes_ahead() -> None:
+    """Wait for the searches no read took up (a read that stopped before its search): no thread left before a
+    fork."""
+    while _quotes_ahead:
+        _quotes_ahead.popitem()[1][0].join()
+
+
+def _is_csv_name(path: Path) -> bool:
+    return path.suffix.lower() not in (".parquet", ".pq")
 
 
 def ragged_error(file: str, ragged: tuple) -> HistoryError:
