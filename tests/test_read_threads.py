@@ -66,7 +66,7 @@ def test_two_threads_skip_and_name_the_same_bad_rows(tmp_path, monkeypatch):
 
 
 def test_a_value_that_is_not_utf8_is_named_the_same_way(tmp_path, monkeypatch):
-    # the type column is in the half of the columns the second thread converts (`_read_plain_csv`)
+    # (the careful reader's way: the fast read gives up on it, and the careful one builds the History)
     path = tmp_path / "h.csv"
     _write(path, {30_000: "m00002,2025-02-01,purch<ff>se,o9,x,1.00,1,s1"})
     error = _same_both_ways(path, ReadOptions(), monkeypatch)

@@ -1021,11 +1021,13 @@ _BESIDE_ROWS = 1 << 16  # below this, starting a thread costs more than sharing 
 def _beside(work: Callable, rows: int):
     """`work()` run in a second thread while the `with` block runs in this one, when there are `rows` of
     `_BESIDE_ROWS` or more (else first, here): the reader's passes over whole columns (numpy's gathers and
-    ufuncs, Arrow's compute functions and concatenation) release the GIL, so two lists of them use both cores,
-    where the read after Arrow's parse was single-threaded. Gives a function that returns `work`'s value (or
-    raises its error); the block must not depend on `work`, except through that function. Errors are raised as
-    running `work` first and then the block raises them: `work`'s, else the block's. The thread ends with the
-    block, whatever happens."""
+    ufuncs, Arrow's compute functions) release the GIL, so two lists of them use both cores, where the read after
+    Arrow's parse was single-threaded. Gives a function that returns `work`'s value (or raises its error); the
+    block must not depend on `work`, except through that function. Errors are raised as running `work` first and
+    then the block raises them: `work`'s, else the block's. The thread ends with the block, whatever happens.
+    What `work` allocates comes from the thread's own malloc arena, which the replay does not reuse: `work`
+    should make arrays that last (the History's columns), not many it frees (each MB of those is ~256 page
+    faults more later)."""
     if rows < _BESIDE_ROWS:
         value = work()
         yield lambda: value
@@ -1111,14 +1113,11 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     # (imported after the parse, which releases the GIL: simulate/run.py `import_while_reading` imports it then)
     import pyarrow.compute as pc
 
-    def arrays(some: list) -> dict:  # (dictionary chunks: one dictionary)
-        return {name: _utf8_dictionary(_named_array(table.column(name), str(path), name)) for name in some}
-
     try:
-        half = len(names) // 2  # (Arrow's concatenation: ~1-5 ms a column per 1M rows)
-        with _beside(lambda: arrays(names[:half]), len(table)) as first:
-            second = arrays(names[half:])
-        cols = {**first(), **second}
+        # (dictionary chunks: one dictionary. Not in two threads (`_beside`): ~15 ms less wall per 1M rows, but the
+        # second thread's malloc arena held the columns, which are freed after the read, and the replay then
+        # faulted its own memory in: ~9k more page faults in all)
+        cols = {name: _utf8_dictionary(_named_array(table.column(name), str(path), name)) for name in names}
     except pa.ArrowInvalid:
         return None  # a value that is not UTF-8: the careful reader names its row and column
     if not options.time_format and len(table):
@@ -1831,14 +1830,15 @@ def _sorted_table(columns: dict, timezone: str):
                       if isinstance(v, pa.Array) else arrow(_moved(k, v, order)))
         return out
 
-    # in two threads: the ids (1M order ids: ~40-70 ms, themselves in two threads, `_encoded_in_ranges`), the rest
-    # (~40-50 ms) here
-    apart = [k for k, v in columns.items() if _is_ids(v)]
-    here = [k for k in columns if k not in apart]
-    with _beside(lambda: move(apart), len(order)) as ids:
-        rest = move(here)
-    moved.update(ids())
-    moved.update(rest)
+    # in two threads: the ids here (1M order ids: ~40-70 ms, themselves in two threads, `_encoded_in_ranges`), the
+    # other columns (~40-50 ms) in the second thread, because what that thread allocates stays in its own malloc
+    # arena, where the replay does not reuse it: those columns' copies are the History's (the ids' work makes
+    # ~30 MB of arrays it frees: the other way round, ~10k more page faults per 1M rows)
+    ids = [k for k, v in columns.items() if _is_ids(v)]
+    others = [k for k in columns if k not in ids]
+    with _beside(lambda: move(others), len(order)) as moved_others:
+        moved.update(move(ids))
+    moved.update(moved_others())
     return pa.table(moved, schema=_schema())
 
 
