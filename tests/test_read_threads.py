@@ -3,6 +3,7 @@ same errors as in one thread, and no thread left running after the read."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -136,4 +137,13 @@ def test_no_look_ahead_for_files_the_read_does_not_search(tmp_path):
         if name != "missing.csv":
             path.write_bytes(b'"')
         H.look_for_quotes_ahead(path)
+    assert not H._quotes_ahead
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_no_look_ahead_for_a_pipe(tmp_path):
+    # (opening it ahead would wait for its writer, then take its data from the read: `<(...)` on a command line)
+    path = tmp_path / "h.csv"
+    os.mkfifo(path)
+    H.look_for_quotes_ahead(path)
     assert not H._quotes_ahead

@@ -1173,9 +1173,15 @@ _quotes_ahead: dict = {}
 
 
 def _file_identity(path: Path) -> Optional[tuple]:
+    """What tells one version of a regular file from another; None for anything else (a pipe is not opened
+    ahead: that would take its data, or its writer, from the read)."""
+    import stat as _stat
+
     try:
         stat = path.stat()
     except OSError:
+        return None
+    if not _stat.S_ISREG(stat.st_mode):
         return None
     return str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
