@@ -1626,77 +1626,70 @@ def _checked_columns(cols: dict, file: str, first_row: int, options: ReadOptions
     n = len(raw["member"])
     # every column the file lacks is this one array of nulls (1M rows: 4 MB of codes each; most files lack 3-5)
     absent = _no_text(n)
+    text = {key: _clean(raw[key]) if key in raw else absent
+            for key in ("member", "type", "amount", "quantity") + _TEXT_COLUMNS[2:] if key not in _IDS}
+    # order and event ids, read as plain text, are cleaned and encoded once the rows are sorted by member
+    # (`_sorted_table`); no check below reads them
+    text.update({key: raw[key] if key in raw and pa.types.is_string(raw[key].type) else
+                 _clean(raw[key]) if key in raw else absent for key in _IDS})
 
-    def members() -> tuple:  # (1M member ids: ~15 ms; the other columns' checks run beside it)
-        cleaned = _clean(raw["member"])
-        return cleaned, _codes(cleaned)[0]
-
-    with _beside(members, n) as cleaned_members:
-        text = {key: _clean(raw[key]) if key in raw else absent
-                for key in ("type", "amount", "quantity") + _TEXT_COLUMNS[2:] if key not in _IDS}
-        # order and event ids, read as plain text, are cleaned and encoded once the rows are sorted by member
-        # (`_sorted_table`); no check below reads them
-        text.update({key: raw[key] if key in raw and pa.types.is_string(raw[key].type) else
-                     _clean(raw[key]) if key in raw else absent for key in _IDS})
-
-        fold = None
-        if pa.types.is_timestamp(raw["time"].type):  # parsed while reading (`_read_plain_csv`)
-            when = raw["time"].cast(pa.int64())
-        elif n and pa.types.is_dictionary(raw["time"].type):  # (2 GiB of text or more: `_one_array`) per value
-            when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"].dictionary)), options)
-            at = numbers(raw["time"].indices, -1)
-            when = when.take(arrow(at, at >= 0))  # (a null time stays null: the slow path names it)
-            fold = None if fold is None else np.append(fold, 0)[at]
-        elif n:
-            when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"])), options)
-        else:
-            when = pa.nulls(0, pa.int64())
-        time_ok = valid(when)
-        when = numbers(when)
-        time_ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))  # out of range: the slow path names it
-        # event types: -1 where empty (inferred from the amount's sign below), -2 where unknown
-        type_codes, type_values = _codes(text["type"])
-        lowered = pc.utf8_lower(text["type"].dictionary).to_pylist()
-        kind_of = np.array([EVENT_TYPES.index(t) if t in EVENT_TYPES else -2 for t in lowered] + [-1], dtype=np.int64)
-        kind = kind_of[type_codes]
-        signed, amount_ok, amount_at = _per_value(text["amount"], lambda values: _fast_amounts(values, options.minor_units))
-        # a missing amount is fine on events that carry no money
-        moneyless = (amount_at < 0) & (kind > _RETURN)
-        amount = np.where(moneyless, 0, signed)
-        amount_ok |= moneyless
-        # a negative amount without a type is a return (the way most exports write refunds)
-        negative = amount_ok & (amount < 0)
-        kind = np.where(kind == -1, np.where(negative, _RETURN, _PURCHASE), kind)
-        quantity, quantity_ok, quantity_at = _per_value(text["quantity"], _fast_quantities)
-        no_quantity = quantity_at < 0
-        quantity = np.where(no_quantity, 1, quantity)
-        # (a column without a value, as one the file does not have: the checks below in one pass, or none)
-        # codes (separated by spaces), on purchases only: each distinct value checked once
-        codes_ok = True
-        if text["codes"].null_count < n:
-            code_at, code_values = _codes(text["codes"])
-            codes_ok = np.append(np.array([codes_problem(v) is None for v in code_values], dtype=bool), True)[code_at]
-            codes_ok &= (code_at < 0) | (kind == _PURCHASE)
-        # adjustments (runtime/mechanics/adjustments.py): what and how much, and why, on adjustment rows only
-        adjusting = kind == _ADJUSTMENT
-        if text["adjust"].null_count < n or text["reason"].null_count < n:
-            adjust_at, adjust_values = _codes(text["adjust"])
-            adjust_ok = np.append(np.array([adjustment_problem(v) is None for v in adjust_values], dtype=bool),
-                                  False)[adjust_at]
-            reason_at = _codes(text["reason"])[0]
-            adjust_ok = np.where(adjusting, adjust_ok & (reason_at >= 0), (adjust_at < 0) & (reason_at < 0))
-        else:  # an adjustment row needs both
-            adjust_ok = ~adjusting
-        # fees (runtime/mechanics/fees.py): a fee row names a paid tier in its item column, each value checked once
-        fee_ok = kind != _FEE
-        if not fee_ok.all():
-            item_at, item_values = _codes(text["item"])
-            named = np.array([fee_problem(v, options.tiers) is None for v in item_values] + [False], dtype=bool)
-            fee_ok |= named[item_at]
-        fast = time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
-            & (quantity_ok | no_quantity) & codes_ok & adjust_ok & fee_ok
-    text["member"], member = cleaned_members()
-    fast &= member >= 0
+    member = _codes(text["member"])[0]
+    fold = None
+    if pa.types.is_timestamp(raw["time"].type):  # parsed while reading (`_read_plain_csv`)
+        when = raw["time"].cast(pa.int64())
+    elif n and pa.types.is_dictionary(raw["time"].type):  # (2 GiB of text or more: `_one_array`) per value
+        when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"].dictionary)), options)
+        at = numbers(raw["time"].indices, -1)
+        when = when.take(arrow(at, at >= 0))  # (a null time stays null: the slow path names it)
+        fold = None if fold is None else np.append(fold, 0)[at]
+    elif n:
+        when, fold = _fast_times(pc.utf8_trim_whitespace(_text_array(raw["time"])), options)
+    else:
+        when = pa.nulls(0, pa.int64())
+    time_ok = valid(when)
+    when = numbers(when)
+    time_ok &= (when >= _micros(FIRST_TIME)) & (when <= _micros(LAST_TIME))  # out of range: the slow path names it
+    # event types: -1 where empty (inferred from the amount's sign below), -2 where unknown
+    type_codes, type_values = _codes(text["type"])
+    lowered = pc.utf8_lower(text["type"].dictionary).to_pylist()
+    kind_of = np.array([EVENT_TYPES.index(t) if t in EVENT_TYPES else -2 for t in lowered] + [-1], dtype=np.int64)
+    kind = kind_of[type_codes]
+    signed, amount_ok, amount_at = _per_value(text["amount"], lambda values: _fast_amounts(values, options.minor_units))
+    # a missing amount is fine on events that carry no money
+    moneyless = (amount_at < 0) & (kind > _RETURN)
+    amount = np.where(moneyless, 0, signed)
+    amount_ok |= moneyless
+    # a negative amount without a type is a return (the way most exports write refunds)
+    negative = amount_ok & (amount < 0)
+    kind = np.where(kind == -1, np.where(negative, _RETURN, _PURCHASE), kind)
+    quantity, quantity_ok, quantity_at = _per_value(text["quantity"], _fast_quantities)
+    no_quantity = quantity_at < 0
+    quantity = np.where(no_quantity, 1, quantity)
+    # (a column without a value, as one the file does not have: the checks below in one pass, or none)
+    # codes (separated by spaces), on purchases only: each distinct value checked once
+    codes_ok = True
+    if text["codes"].null_count < n:
+        code_at, code_values = _codes(text["codes"])
+        codes_ok = np.append(np.array([codes_problem(v) is None for v in code_values], dtype=bool), True)[code_at]
+        codes_ok &= (code_at < 0) | (kind == _PURCHASE)
+    # adjustments (runtime/mechanics/adjustments.py): what and how much, and why, on adjustment rows only
+    adjusting = kind == _ADJUSTMENT
+    if text["adjust"].null_count < n or text["reason"].null_count < n:
+        adjust_at, adjust_values = _codes(text["adjust"])
+        adjust_ok = np.append(np.array([adjustment_problem(v) is None for v in adjust_values], dtype=bool),
+                              False)[adjust_at]
+        reason_at = _codes(text["reason"])[0]
+        adjust_ok = np.where(adjusting, adjust_ok & (reason_at >= 0), (adjust_at < 0) & (reason_at < 0))
+    else:  # an adjustment row needs both
+        adjust_ok = ~adjusting
+    # fees (runtime/mechanics/fees.py): a fee row names a paid tier in its item column, each value checked once
+    fee_ok = kind != _FEE
+    if not fee_ok.all():
+        item_at, item_values = _codes(text["item"])
+        named = np.array([fee_problem(v, options.tiers) is None for v in item_values] + [False], dtype=bool)
+        fee_ok |= named[item_at]
+    fast = (member >= 0) & time_ok & (kind >= 0) & amount_ok & (~negative | (kind == _RETURN)) \
+        & (quantity_ok | no_quantity) & codes_ok & adjust_ok & fee_ok
 
     # where each row came from, for messages: its line in the file (its first line when a quoted value
     # holds a line break); without `lines`, record i is on line i + first_row
