@@ -1188,9 +1188,8 @@ def _file_identity(path: Path) -> Optional[tuple]:
 
 def look_for_quotes_ahead(path) -> None:
     """`_has_quotes(path)` started in a thread, for the read of that file to take up: the simulate command calls
-    this before it imports pyarrow and numpy (~65 ms, the GIL held), and the search (~15 ms per 80 MB, most of
-    it the mapped file's page faults) runs beside that import, through C's memchr, which ctypes calls with the
-    GIL released. Nothing happens for a file the read does not search (Parquet, compressed), where memchr
+    this before it loads the program and imports pyarrow and numpy (~80 ms, the GIL held), and the search (~15 ms
+    per 80 MB) runs beside them, through C's memchr, which ctypes calls with the GIL released. Nothing happens for a file the read does not search (Parquet, compressed), where memchr
     cannot be had, or where the file cannot be opened: the read then searches it itself."""
     import threading
 
@@ -1829,10 +1828,10 @@ def _sorted_table(columns: dict, timezone: str):
                       if isinstance(v, pa.Array) else arrow(_moved(k, v, order)))
         return out
 
-    # in two threads: the ids here (1M order ids: ~40-70 ms, themselves in two threads, `_encoded_in_ranges`), the
-    # other columns (~40-50 ms) in the second thread, because what that thread allocates stays in its own malloc
-    # arena, where the replay does not reuse it: those columns' copies are the History's (the ids' work makes
-    # ~30 MB of arrays it frees: the other way round, ~10k more page faults per 1M rows)
+    # in two threads: the ids here (1M order ids: ~40-70 ms), the other columns (~40-50 ms) in the second thread,
+    # because what that thread allocates stays in its own malloc arena, where the replay does not reuse it: those
+    # columns' copies are the History's (the ids' work makes ~30 MB of arrays it frees: the other way round, ~10k
+    # more page faults per 1M rows)
     ids = [k for k, v in columns.items() if _is_ids(v)]
     others = [k for k in columns if k not in ids]
     with _beside(lambda: move(others), len(order)) as moved_others:
@@ -1944,38 +1943,16 @@ def _ids_by_member(text, order, member):
 def _encoded_in_ranges(column, member) -> tuple:
     """`column`, of rows sorted by member (`member`: their codes), dictionary-encoded a range of whole members
     (`_member_ranges`) at a time: (int32 codes, null where the value is, into the ranges' dictionaries one
-    after another; those dictionaries, concatenated). The first half of the ranges is encoded in a second
-    thread (`_beside`: 1M order ids, ~0.03-0.05 s in all)."""
+    after another; those dictionaries, concatenated)."""
     import numpy as np
     import pyarrow as pa
-
-    from loyalty.simulate.columns import arrow
-
-    cuts = _member_ranges(member, len(column)).tolist()
-    half = len(cuts) // 2
-    with _beside(lambda: _ranges_encoded(column, cuts[:half + 1]), len(column)) as first_half:
-        second = _ranges_encoded(column, cuts[half:])
-    first = first_half()
-    codes = np.concatenate(first[0] + second[0])
-    codes[sum(map(len, first[0])):] += sum(map(len, first[2]))  # (the second half's codes follow the first's values)
-    known = first[1] + second[1]
-    mask = None
-    if any(k is not None for k in known):
-        mask = np.concatenate([np.ones(len(c), dtype=bool) if k is None else k
-                               for c, k in zip(first[0] + second[0], known)])
-    return arrow(codes, mask), pa.concat_arrays(first[2] + second[2])
-
-
-def _ranges_encoded(column, cuts: list) -> tuple:
-    """`_encoded_in_ranges`' work for the ranges between `cuts`: (each range's int32 codes, into the ranges'
-    dictionaries one after another; its validity or None; its dictionary)."""
-    import numpy as np
     import pyarrow.compute as pc
 
-    from loyalty.simulate.columns import valid
+    from loyalty.simulate.columns import arrow, valid
 
+    cuts = _member_ranges(member, len(column))
     codes, known, dictionaries, size = [], [], [], 0
-    for start, end in zip(cuts[:-1], cuts[1:]):
+    for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
         piece = pc.dictionary_encode(column.slice(start, end - start))
         indices = piece.indices
         codes.append(np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices),
@@ -1983,7 +1960,10 @@ def _ranges_encoded(column, cuts: list) -> tuple:
         known.append(valid(indices) if indices.null_count else None)
         dictionaries.append(piece.dictionary)
         size += len(piece.dictionary)
-    return codes, known, dictionaries
+    mask = None
+    if any(k is not None for k in known):
+        mask = np.concatenate([np.ones(len(c), dtype=bool) if k is None else k for c, k in zip(codes, known)])
+    return arrow(np.concatenate(codes), mask), pa.concat_arrays(dictionaries)
 
 
 def _key_strings(values, width: int):
