@@ -625,6 +625,7 @@ def forked_half(plan, history: History, ranges: list):
                              "run it again; with --jobs 1 it runs in one process, using less memory") from None
 
     def ask(task) -> None:
+        told_last[0] = task[1]
         try:
             task_writer.send(task)
         except OSError:  # (a broken pipe: the copy died between passes; click would exit 1 without a word)
@@ -639,11 +640,13 @@ def forked_half(plan, history: History, ranges: list):
             raise reply[1]
         return reply[1], reply[2]
 
-    waited = [False]
+    waited, told_last = [False], [False]
     try:
         yield ask, answer
-        with suppress(OSError):  # (every result is in: the copy may have ended after its last answer)
-            task_writer.send(None)
+        if not told_last[0]:  # (a copy told its pass was the last has ended or is ending: its pipe may be closed,
+            # and a write there is SIGPIPE where an embedding program restored that signal's default)
+            with suppress(OSError):  # (every result is in: a copy gone since its last answer is reaped below)
+                task_writer.send(None)
         waited[0] = True
         reap_later(pid)
     except BaseException:
