@@ -573,7 +573,8 @@ def forked_half(plan, history: History, ranges: list):
     the copy ends once it has answered), `answer()` waits for its merged result. If the copy dies (killed, out of
     memory), `answer()` raises `ForkedHalfLost` as soon as its pipe closes, never waits for ever; leaving the
     block by an exception (Ctrl-C included) kills the copy. Left normally, the copy is not waited for
-    (`reap_later`): its exit takes the kernel ~10-20 ms of unmapping, which this process's report need not wait."""
+    (`reap_later`): its exit takes the kernel 10-55 ms of unmapping (strace), which this process's report need not
+    wait."""
     import gc
     import sys
     from multiprocessing import Pipe
