@@ -193,6 +193,75 @@ def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp
         _forked_car_wash()
 
 
+
+@pytest.mark.timeout(120)
+def test_the_copy_is_not_waited_for_once_its_half_is_in(monkeypatch):
+    """The copy's exit (the kernel unmapping its memory) is not on this process's way to the report: a copy slow
+    to end after its answer delays nothing, and is reaped once it has ended (at the next fork, here by hand)."""
+    import time
+
+    _in_the_copy(monkeypatch, lambda: None)
+    real = parallel._serve_half
+
+    def slow_to_end(*args):
+        real(*args)
+        time.sleep(30)  # (in the copy: its answer is sent)
+
+    monkeypatch.setattr(parallel, "_serve_half", slow_to_end)
+    forked, real_fork = [], os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    began = time.monotonic()
+    _forked_car_wash()
+    assert time.monotonic() - began < 20
+    assert forked and forked[0] in parallel._UNREAPED
+    os.kill(forked[0], signal.SIGKILL)
+    for _ in range(500):
+        parallel.reap_finished()
+        if forked[0] not in parallel._UNREAPED:
+            break
+        time.sleep(0.01)
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left
+        os.waitpid(forked[0], os.WNOHANG)
+
+
+SIGPIPE_DRIVER = """
+import os, signal, sys, time
+sys.path.insert(0, {src!r})
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # (as some embedding programs do)
+from loyalty.simulate import parallel
+parallel.FORK_MIN_ROWS, parallel.core_free, parallel.usable_cores = 0, lambda: True, lambda: 2
+real = parallel.count_routed
+def count_routed(routed):  # (called after the copy's answer: by now the copy has ended, its pipe closed)
+    time.sleep(1)
+    real(routed)
+parallel.count_routed = count_routed
+from loyalty.cli import main
+sys.exit(main(["simulate", {program!r}, {history!r}, "--format", "json", "--jobs", "2"]))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_copy_ended_after_its_last_answer_is_not_written_to(tmp_path):
+    """A copy told its pass is the last ends once it has answered: this process writes nothing more to its pipe,
+    which with SIGPIPE at its default action (an embedding program's choice) would kill this process."""
+    import subprocess
+    import sys
+
+    program, history = _example("car_wash")
+    driver = tmp_path / "driver.py"
+    driver.write_text(SIGPIPE_DRIVER.format(src=str(ROOT / "src"), program=program, history=history),
+                      encoding="utf-8")
+    done = subprocess.run([sys.executable, str(driver)], capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert json.loads(done.stdout)["headline"]
+
 @pytest.mark.timeout(120)
 def test_a_bug_whose_exception_does_not_unpickle_is_said_with_its_text(monkeypatch):
     """An exception pickles by its args: one whose class takes other arguments (EventError(field, message))
