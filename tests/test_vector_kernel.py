@@ -2433,3 +2433,16 @@ def test_order_and_line_multipliers_in_turn(tmp_path_factory, rounding, seed):
     history = _history(prog, seed, 40, 40)
     plan, vec, ref = _both(str(path), prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()
+
+
+@pytest.mark.parametrize("which", ["TIER_ROLLING", "TIER_ROLLING_EARNED", "benchmarks/programs/tiered_returns.loyalty"])
+@pytest.mark.parametrize("seed", [1, 7])
+def test_rolling_windows_with_returns_taken_back_at_their_orders(programs, which, seed):
+    """A rolling tier window whose returns take back from their orders (tiers.VectorTiers' `dec`): what leaves
+    the window as members' window starts pass their orders, many members and steps at once, reviews between;
+    the kernel's result equal to the scalar plan's (a step skips `dec` where no member's window passed her
+    earliest order in it: `dec_first`)."""
+    path, prog = next(p for p in programs if p[0].endswith(f"/{which.lower()}.loyalty") or p[0].endswith(which))
+    history = _history(prog, seed, 80, 40)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
