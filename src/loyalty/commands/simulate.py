@@ -164,6 +164,10 @@ def command(program, history, scenario_path, attributes_path, columns, time_form
     jobs = jobs or usable_cores()
     routed_before = _routed()
     overrides = {"lapse_after_days": lapse_after, "seed": seed}  # the command line wins over the scenario file
+    if engine_name != "dask" and not grouped:  # (read whole: searched beside the program's load and pyarrow's import)
+        from loyalty.simulate.history import look_for_quotes_ahead
+
+        look_for_quotes_ahead(history)
     prog = load_program(program, settings)
     member_rows = bool(out_dir) or intervals is not None  # the intervals resample the member rows
     from_stdin = history == "-"

@@ -850,9 +850,12 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
 
 
 def _read_history(path: Path, options: ReadOptions) -> History:
-    is_csv = path.suffix.lower() not in (".parquet", ".pq")
+    is_csv = _is_csv_name(path)
     if is_csv:
-        history = _read_plain_csv(path, options)
+        try:
+            history = _read_plain_csv(path, options)
+        finally:
+            _forget_quotes_ahead()
         if history is not None:
             return refuse_self_referrals(refuse_reused_orders(history, options), options)
     ragged: list = []
@@ -1011,6 +1014,51 @@ def reused_order_rows(h: History) -> tuple[list[int], list[BadRow]]:
     return [i for _, i, _, _ in found], examples
 
 
+_BESIDE_ROWS = 1 << 16  # below this, starting a thread costs more than sharing the work saves
+
+
+@contextmanager
+def _beside(work: Callable, rows: int):
+    """`work()` run in a second thread while the `with` block runs in this one, when there are `rows` of
+    `_BESIDE_ROWS` or more (else first, here): the reader's passes over whole columns (numpy's gathers and
+    ufuncs, Arrow's compute functions) release the GIL, so two lists of them use both cores, where the read after
+    Arrow's parse was single-threaded. Gives a function that returns `work`'s value (or raises its error); the
+    block must not depend on `work`, except through that function. Errors are raised as running `work` first and
+    then the block raises them: `work`'s, else the block's. The thread ends with the block, whatever happens.
+    What `work` allocates comes from the thread's own malloc arena, which the replay does not reuse: `work`
+    should make arrays that last (the History's columns), not many it frees (each MB of those is ~256 page
+    faults more later)."""
+    if rows < _BESIDE_ROWS:
+        value = work()
+        yield lambda: value
+        return
+    import threading
+
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = work()
+        except BaseException as err:  # noqa: BLE001 (raised again in this thread: `result`, below)
+            out["error"] = err
+
+    def result():
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    thread = threading.Thread(target=run, name="loyalty-read", daemon=True)
+    thread.start()
+    try:
+        yield result
+    except BaseException:
+        result()  # (`work`'s error first, as when it ran first)
+        raise
+    finally:
+        thread.join()  # (no thread outlives the read, which a fork may follow)
+
+
 def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     """The common case in one multi-threaded pass: a CSV file whose every record is one line of valid
     UTF-8 with as many fields as the header. Text columns are read dictionary-encoded (each distinct
@@ -1066,7 +1114,9 @@ def _read_plain_csv(path: Path, options: ReadOptions) -> Optional[History]:
     import pyarrow.compute as pc
 
     try:
-        # (dictionary chunks: one dictionary)
+        # (dictionary chunks: one dictionary. Not in two threads (`_beside`): ~15 ms less wall per 1M rows, but the
+        # second thread's malloc arena held the columns, which are freed after the read, and the replay then
+        # faulted its own memory in: ~9k more page faults in all)
         cols = {name: _utf8_dictionary(_named_array(table.column(name), str(path), name)) for name in names}
     except pa.ArrowInvalid:
         return None  # a value that is not UTF-8: the careful reader names its row and column
@@ -1103,6 +1153,11 @@ def _utf8_dictionary(column):
 
 
 def _has_quotes(path: Path) -> bool:
+    ahead = _quotes_ahead.pop(_file_identity(path), None)
+    if ahead is not None:
+        ahead[0].join()
+        if ahead[1]:
+            return ahead[1][0]
     import mmap
 
     with path.open("rb") as fh:
@@ -1111,6 +1166,78 @@ def _has_quotes(path: Path) -> bool:
                 return data.find(b'"') >= 0
         except ValueError:  # an empty file
             return False
+
+
+# `look_for_quotes_ahead`'s searches: the file's identity -> (the thread, a list its answer is put in)
+_quotes_ahead: dict = {}
+
+
+def _file_identity(path: Path) -> Optional[tuple]:
+    """What tells one version of a regular file from another; None for anything else (a pipe is not opened
+    ahead: that would take its data, or its writer, from the read)."""
+    import stat as _stat
+
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if not _stat.S_ISREG(stat.st_mode):
+        return None
+    return str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def look_for_quotes_ahead(path) -> None:
+    """`_has_quotes(path)` started in a thread, for the read of that file to take up: the simulate command calls
+    this before it loads the program and imports pyarrow and numpy (~80 ms, the GIL held), and the search (~15 ms
+    per 80 MB) runs beside them, through C's memchr, which ctypes calls with the GIL released. Nothing happens for a file the read does not search (Parquet, compressed), where memchr
+    cannot be had, or where the file cannot be opened: the read then searches it itself."""
+    import threading
+
+    from loyalty.clib import c_function
+    from loyalty.simulate.compressed import compression_of
+
+    path = Path(path)
+    identity = _file_identity(path)
+    memchr = c_function("memchr")
+    if identity is None or identity in _quotes_ahead or memchr is None or not _is_csv_name(path) or \
+            compression_of(path) is not None:
+        return
+    import ctypes
+    import mmap
+
+    memchr.restype, memchr.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    answer: list = []
+
+    def search() -> None:
+        try:
+            with path.open("rb") as fh:
+                if not path.stat().st_size:
+                    answer.append(False)
+                    return
+                # (a private mapping: ctypes takes the address of a writable buffer only; nothing is written)
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) as data:
+                    view = (ctypes.c_char * len(data)).from_buffer(data)
+                    try:
+                        answer.append(memchr(view, ord('"'), len(data)) is not None)
+                    finally:
+                        del view  # (before the mapping closes)
+        except (OSError, ValueError):  # the read searches the file itself
+            return
+
+    thread = threading.Thread(target=search, name="loyalty-quotes", daemon=True)
+    _quotes_ahead[identity] = (thread, answer)
+    thread.start()
+
+
+def _forget_quotes_ahead() -> None:
+    """Wait for the searches no read took up (a read that stopped before its search): no thread left before a
+    fork."""
+    while _quotes_ahead:
+        _quotes_ahead.popitem()[1][0].join()
+
+
+def _is_csv_name(path: Path) -> bool:
+    return path.suffix.lower() not in (".parquet", ".pq")
 
 
 def ragged_error(file: str, ragged: tuple) -> HistoryError:
@@ -1692,10 +1819,24 @@ def _sorted_table(columns: dict, timezone: str):
     moved = {"member": _take_rows(columns.pop("member"), order)}
     # the ids' ranges of members read the moved member codes (not a second gather of `codes`, ~5 ms per 1M rows)
     sorted_codes = _codes(moved["member"])[0] if any(_is_ids(v) for v in columns.values()) else None
-    for k in list(columns):
-        v = columns.pop(k)
-        moved[k] = (_ids_by_member(v, order, sorted_codes) if _is_ids(v) else _take_rows(v, order)
-                    if isinstance(v, pa.Array) else arrow(_moved(k, v, order)))
+
+    def move(keys: list) -> dict:
+        out = {}
+        for k in keys:
+            v = columns.pop(k)
+            out[k] = (_ids_by_member(v, order, sorted_codes) if _is_ids(v) else _take_rows(v, order)
+                      if isinstance(v, pa.Array) else arrow(_moved(k, v, order)))
+        return out
+
+    # in two threads: the ids here (1M order ids: ~40-70 ms), the other columns (~40-50 ms) in the second thread,
+    # because what that thread allocates stays in its own malloc arena, where the replay does not reuse it: those
+    # columns' copies are the History's (the ids' work makes ~30 MB of arrays it frees: the other way round, ~10k
+    # more page faults per 1M rows)
+    ids = [k for k, v in columns.items() if _is_ids(v)]
+    others = [k for k in columns if k not in ids]
+    with _beside(lambda: move(others), len(order)) as moved_others:
+        moved.update(move(ids))
+    moved.update(moved_others())
     return pa.table(moved, schema=_schema())
 
 
