@@ -193,6 +193,43 @@ def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp
         _forked_car_wash()
 
 
+
+@pytest.mark.timeout(120)
+def test_the_copy_is_not_waited_for_once_its_half_is_in(monkeypatch):
+    """The copy's exit (the kernel unmapping its memory) is not on this process's way to the report: a copy slow
+    to end after its answer delays nothing, and is reaped once it has ended (at the next fork, here by hand)."""
+    import time
+
+    _in_the_copy(monkeypatch, lambda: None)
+    real = parallel._serve_half
+
+    def slow_to_end(*args):
+        real(*args)
+        time.sleep(30)  # (in the copy: its answer is sent)
+
+    monkeypatch.setattr(parallel, "_serve_half", slow_to_end)
+    forked, real_fork = [], os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    began = time.monotonic()
+    _forked_car_wash()
+    assert time.monotonic() - began < 20
+    assert forked and forked[0] in parallel._UNREAPED
+    os.kill(forked[0], signal.SIGKILL)
+    for _ in range(500):
+        parallel.reap_finished()
+        if forked[0] not in parallel._UNREAPED:
+            break
+        time.sleep(0.01)
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left
+        os.waitpid(forked[0], os.WNOHANG)
+
 @pytest.mark.timeout(120)
 def test_a_bug_whose_exception_does_not_unpickle_is_said_with_its_text(monkeypatch):
     """An exception pickles by its args: one whose class takes other arguments (EventError(field, message))

@@ -102,6 +102,27 @@ def test_groups_cover_every_row_once_on_member_boundaries_in_member_order(rows_p
     assert all(end - start <= -(-len(h) // groups) + max(rows_per) for start, end in ranges)
 
 
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=25), st.integers(1, 40))
+def test_the_forked_halves_groups_are_each_halfs_own_row_groups(rows_per, group_rows):
+    """simulate_forked cuts each half's groups from the whole history's member starts, found once
+    (`forked_split`): the ranges `row_groups` gives each half."""
+    members = [f"m{i:03d}" for i in range(len(rows_per))]
+    h = small_history(members, rows_per)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parallel, "GROUP_ROWS", group_rows)  # (several groups in a half)
+        split = parallel.forked_split(h)
+        if split is None:
+            assert len(parallel.row_groups(h, 2)) == 1
+            return
+        mid, front_ranges, back_ranges = split
+        assert parallel.row_groups(h, 2) == [(0, mid), (mid, len(h))]
+        front, back = type(h)(h.table.slice(0, mid)), type(h)(h.table.slice(mid, len(h) - mid))
+        assert front_ranges == parallel.row_groups(front, parallel.group_count(len(front), 1))
+        assert back_ranges == parallel.row_groups(back, parallel.group_count(len(back), 1))
+
 def test_plan_and_result_survive_the_plain_data_round_trip_exactly():
     from loyalty.compiler import compile_program
     from loyalty.syntax.parser import parse

@@ -59,28 +59,22 @@ def usable_cores() -> int:
 
 def row_groups(history: History, groups: int) -> list[tuple[int, int]]:
     """[start, end) row ranges on member boundaries, in member order, balanced by rows."""
-    n = len(history)
-    if n == 0:
+    return ranges_at_members(history.member_starts(), len(history), groups)
+
+
+def ranges_at_members(starts, rows: int, groups: int) -> list[tuple[int, int]]:
+    """`row_groups` of `rows` rows whose members start at `starts` (ascending numpy positions, 0 first): each cut
+    at the first member start at or after k/groups of the rows. By numpy on the starts (a Python search over
+    their list took ~2-5 ms a call at 1M rows, three calls before a fork)."""
+    import numpy as np
+
+    if rows == 0:
         return []
-    groups = max(1, min(groups, n))
-    starts = history.member_starts().tolist()
-    out, begin = [], 0
-    for k in range(1, groups):
-        target = n * k // groups
-        # the first member boundary at or after the target
-        lo, hi = 0, len(starts)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if starts[mid] < target:
-                lo = mid + 1
-            else:
-                hi = mid
-        cut = starts[lo] if lo < len(starts) else n
-        if cut > begin:
-            out.append((begin, cut))
-            begin = cut
-    out.append((begin, n))
-    return [r for r in out if r[1] > r[0]]
+    groups = max(1, min(groups, rows))
+    targets = rows * np.arange(1, groups, dtype=np.int64) // groups
+    cuts = np.append(starts, rows)[np.searchsorted(starts, targets)]  # (rows: no member starts at or after)
+    bounds = np.unique(np.concatenate(([0], cuts, [rows]))).tolist()
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def group_count(rows: int, jobs: int) -> int:
@@ -478,10 +472,12 @@ def count_routed(routed: dict) -> None:
 
 
 def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
-    """The forked process: for each pass the parent sends (a 1-tuple: its budgets' known cutoffs as plain data,
-    or None without budgets), its groups' merged result as plain data, with the members it routed to the scalar
-    plan (kernel.ROUTED) in that pass; None instead of a pass ends it. An error goes back as the exception
-    (pickled: our own objects, never user input)."""
+    """The forked process: for each pass the parent sends (its budgets' known cutoffs as plain data, or None
+    without budgets; and whether no pass follows), its groups' merged result as plain data, with the members it
+    routed to the scalar plan (kernel.ROUTED) in that pass. It ends after a pass no pass follows, or on None
+    instead of a pass: the parent need not tell it, and its exit (the kernel unmapping its memory) overlaps
+    the parent's merge and report. An error goes back as the exception (pickled: our own objects, never user
+    input)."""
     from loyalty.simulate.wire import result_to_data
 
     warm: dict = {}  # the kernel's first guesses per group, kept across the passes as in one process
@@ -492,7 +488,7 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
             return
         if task is None:
             return
-        data = task[0]
+        data, last = task
         reply: tuple
         error: Optional[BaseException] = None
         try:
@@ -506,6 +502,8 @@ def _serve_half(plan, history: History, ranges: list, tasks, results) -> None:
             results.send(reply)
         except Exception as err:  # noqa: BLE001 (what does not pickle, e.g. an error holding an open file: its text)
             results.send(("error", _as_text(error or err)))
+        if last:
+            return
 
 
 def _sendable(err: BaseException) -> BaseException:
@@ -571,9 +569,11 @@ def release_free_memory() -> bool:
 @contextmanager
 def forked_half(plan, history: History, ranges: list):
     """A forked copy of this process that replays `ranges` of `history` (the decoded rows shared copy-on-write:
-    nothing is written or re-read), pass after pass: `ask(known)` starts a pass, `answer()` waits for its merged
-    result. If the copy dies (killed, out of memory), `answer()` raises `ForkedHalfLost` as soon as its pipe
-    closes, never waits for ever; leaving the block by an exception (Ctrl-C included) kills the copy."""
+    nothing is written or re-read), pass after pass: `ask((known, last))` starts a pass (`last`: none follows, so
+    the copy ends once it has answered), `answer()` waits for its merged result. If the copy dies (killed, out of
+    memory), `answer()` raises `ForkedHalfLost` as soon as its pipe closes, never waits for ever; leaving the
+    block by an exception (Ctrl-C included) kills the copy. Left normally, the copy is not waited for
+    (`reap_later`): its exit takes the kernel ~10-20 ms of unmapping, which this process's report need not wait."""
     import gc
     import sys
     from multiprocessing import Pipe
@@ -581,6 +581,7 @@ def forked_half(plan, history: History, ranges: list):
     from loyalty.simulate.run import imports_finished
 
     imports_finished()  # (no thread importing: its module's lock would stay held in the copy)
+    reap_finished()
     task_reader, task_writer = Pipe(duplex=False)
     result_reader, result_writer = Pipe(duplex=False)
     for stream in (sys.stdout, sys.stderr):  # (nothing buffered here is written twice)
@@ -641,8 +642,10 @@ def forked_half(plan, history: History, ranges: list):
     waited = [False]
     try:
         yield ask, answer
-        with suppress(OSError):  # (every result is in: a copy gone since its last answer is waited for below)
+        with suppress(OSError):  # (every result is in: the copy may have ended after its last answer)
             task_writer.send(None)
+        waited[0] = True
+        reap_later(pid)
     except BaseException:
         with suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -654,6 +657,55 @@ def forked_half(plan, history: History, ranges: list):
             os.waitpid(pid, 0)
 
 
+_UNREAPED: list[int] = []  # forked copies that had answered but not yet ended (`reap_later`)
+_REAP_AT_EXIT: list = []  # not empty once `_reap_all` is registered to run at exit
+
+
+def reap_later(pid: int) -> None:
+    """A copy whose work is done (it is ending), reaped now if it has ended, else at the next fork
+    (`reap_finished`, as multiprocessing reaps its finished processes at the next start) or when this process
+    exits, after its output: waited for then, so its CPU time still counts in this process's (`time`, rusage)."""
+    if not _REAP_AT_EXIT:
+        import atexit
+
+        atexit.register(_reap_all)
+        _REAP_AT_EXIT.append(True)
+    _UNREAPED.append(pid)
+    reap_finished()
+
+
+def reap_finished() -> None:
+    """The copies `reap_later` kept that have ended since, reaped (no zombie left for long)."""
+    for pid in list(_UNREAPED):
+        try:
+            ended = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:  # (reaped already: SIGCHLD ignored by the embedding program)
+            ended = pid
+        if ended:
+            _UNREAPED.remove(pid)
+
+
+def _reap_all() -> None:
+    """Every copy `reap_later` kept, waited for (at exit)."""
+    while _UNREAPED:
+        with suppress(ChildProcessError):
+            os.waitpid(_UNREAPED[0], 0)
+        del _UNREAPED[0]
+
+
+def forked_split(history: History) -> Optional[tuple[int, list, list]]:
+    """Where `simulate_forked` cuts `history`: the row where the second half starts, and each half's groups (as
+    `row_groups` of the half, from the whole history's member starts, found once); None for one half only."""
+    starts = history.member_starts()
+    halves = ranges_at_members(starts, len(history), 2)
+    if len(halves) < 2:
+        return None
+    (_, mid), (_, end) = halves
+    split = int(starts.searchsorted(mid))
+    return (mid, ranges_at_members(starts[:split], mid, group_count(mid, 1)),
+            ranges_at_members(starts[split:] - mid, end - mid, group_count(end - mid, 1)))
+
+
 def simulate_forked(plan, history: History, progress: Optional[Callable[[int], None]] = None,
                     one_pass: bool = False) -> SimResult:
     """A vectorised run on two cores: a forked copy of this process replays the second half of the members
@@ -663,19 +715,18 @@ def simulate_forked(plan, history: History, progress: Optional[Callable[[int], N
     this process's groups, in member order, so the report is the one process's, byte for byte."""
     from loyalty.simulate.wire import result_from_data
 
-    halves = row_groups(history, 2)
-    if len(halves) < 2:
+    split = forked_split(history)
+    if split is None:
         return simulate_in_process(plan, history, progress, "vector", one_pass)
-    (_, mid), (_, end) = halves
+    mid, front_ranges, back_ranges = split
     front = History(history.table.slice(0, mid))
-    back = History(history.table.slice(mid, end - mid))
-    front_ranges = row_groups(front, group_count(len(front), 1))
-    back_ranges = row_groups(back, group_count(len(back), 1))
+    back = History(history.table.slice(mid, len(history) - mid))
     warm: dict = {}
+    last = one_pass or not plan.program.budgets  # one pass only (`run_passes`): the copy ends after it
     with forked_half(plan, back, back_ranges) as (ask, answer):
 
         def run_pass(known):
-            ask((known_to_data(known),))
+            ask((known_to_data(known), last))
             parts = pass_parts(plan, front, front_ranges, known, "vector", progress, warm)
             data, routed = answer()
             count_routed(routed)
