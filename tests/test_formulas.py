@@ -100,3 +100,10 @@ def test_months_added_day_by_day_are_the_calendars_moment_by_moment(year, month,
     for unit in ("month", "year"):
         expected = [(add_duration(epoch + u * one, months, unit) - epoch) // one for u in us.tolist()]
         assert blocks.add_duration(us, months, unit).tolist() == expected, unit
+        # the same by a table of days built once (a rolling tier window's start, arrays.DurationShift): over the
+        # moments' days, over part of them (the others by add_duration), and over days before them
+        if len(us):
+            lo, hi = int(us[0]), int(us[-1])
+            for table_lo, table_hi in ((lo, hi), (lo, (lo + hi) // 2), (lo - 10**12, lo - 10**11)):
+                shift = blocks.DurationShift(months, unit, table_lo, table_hi)
+                assert shift(us).tolist() == expected, (unit, table_lo, table_hi)

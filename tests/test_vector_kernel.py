@@ -2378,3 +2378,71 @@ def test_balance_conditions_joined_by_and_one_by_one(tmp_path_factory, seed):
     history = _history(prog, seed, 60, 40)
     plan, vec, ref = _both(str(path), prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()
+
+
+# multipliers on a whole order (a time of day, weekdays) and on some lines (an item) in turn, each below and above
+# 1x, with a tier's factor: the kernel multiplies an order's sum at once for the former (earn.vector_points) and
+# must still apply them to the lines a later filtered multiplier sums
+MIXED_MULTIPLIERS = """
+program "Mixed multipliers" {
+  currency NOK
+  timezone "Europe/Oslo"
+}
+points "points" {
+  cost 0.01 NOK each
+  round ROUNDING
+  balance may go negative
+}
+catalog {
+  category "washes"
+  item "basic wash" in category "washes" costing 35 NOK
+  item "coffee" in category "washes" costing 6 NOK
+}
+rule "base" {
+  earn 2 points per 3 NOK
+}
+rule "evenings" {
+  earn 1.5x points
+  between 17:00 and 23:00
+}
+rule "double coffee" {
+  earn 2x points on "coffee"
+}
+rule "slow mondays" {
+  earn 0.75x points
+  on mondays
+}
+rule "wash weekends" {
+  earn 3x points on "basic wash"
+  on saturdays, sundays
+}
+tiers by lifetime spend {
+  tier "gold" from 300 NOK {
+    earn 1.25x points
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("rounding", ["half even per order", "up per order", "down per order", "half up per line"])
+@pytest.mark.parametrize("seed", [5, 23])
+def test_order_and_line_multipliers_in_turn(tmp_path_factory, rounding, seed):
+    path = tmp_path_factory.mktemp("inline") / "mixed_multipliers.loyalty"
+    path.write_text(MIXED_MULTIPLIERS.replace("ROUNDING", rounding))
+    prog = load_program(str(path))
+    history = _history(prog, seed, 40, 40)
+    plan, vec, ref = _both(str(path), prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()
+
+
+@pytest.mark.parametrize("which", ["TIER_ROLLING", "TIER_ROLLING_EARNED", "benchmarks/programs/tiered_returns.loyalty"])
+@pytest.mark.parametrize("seed", [1, 7])
+def test_rolling_windows_with_returns_taken_back_at_their_orders(programs, which, seed):
+    """A rolling tier window whose returns take back from their orders (tiers.VectorTiers' `dec`): what leaves
+    the window as members' window starts pass their orders, many members and steps at once, reviews between;
+    the kernel's result equal to the scalar plan's (a step skips `dec` where no member's window passed her
+    earliest order in it: `dec_first`)."""
+    path, prog = next(p for p in programs if p[0].endswith(f"/{which.lower()}.loyalty") or p[0].endswith(which))
+    history = _history(prog, seed, 80, 40)
+    plan, vec, ref = _both(path, prog, history, seed=seed)
+    assert vec.canonical() == ref.canonical()

@@ -312,7 +312,7 @@ def vector_points(kern) -> None:
     mults = kern.mults
     kern.ptab = {}
     rows = kern.ptab_rows  # the tiers' rows this pass reads (None: all)
-    max_event = int(np.add.reduceat(kern.r_amount, kern.e_start).max(initial=0))
+    max_event = kern.max_event_amount  # (the most an event's lines cost: the kernel's, the same every pass)
     for r in kern.earn_rules:
         k = r.point_kind
         kind = prog.kinds[k]
@@ -337,46 +337,46 @@ def vector_points(kern) -> None:
             raise Unsupported("amounts too large for 64-bit points arithmetic")
         mode = kind.rounding
         if is_per_visit(r):  # one value per visit, without a line (earn_per_visit, earn_on_visit)
-            stages = vector_visit_stages(kern, r, mine, D, tier_factors, mode, rows)
-            _vector_parts(kern, r, stages)
+            fires, values = vector_visit_stages(kern, r, D)
+            _vector_parts(kern, r, fires, _on_events(values, D, mode), tier_factors, rows)
             continue
         match = kern.purchase_lines(r)
-        any_line = np.add.reduceat(match.astype(np.int64), kern.e_start) > 0
+        any_line = np.logical_or.reduceat(match, kern.e_start)  # (a bool sum: no int64 copy of the rows)
+        n_line = kern.paid * rn * (D // rd)
+        slots = [sl for sl in kern.earn_slots if sl.rule is r]
         if kind.scope == "line":  # each line rounded on its own: only the matching lines, summed per event
             lines = np.flatnonzero(match)
             first_line = np.searchsorted(lines, kern.e_start)  # each event's lines: [first_line, next event's)
             end_line = np.append(first_line[1:], len(lines))
+            values = []
+            for sl in slots:
+                if sl.mult is not None:
+                    n_line = np.where(kern._line_match(sl.mult), n_line // sl.mult.factor[1] * sl.mult.factor[0],
+                                      n_line)
+                values.append(n_line[lines])
 
-        def stage(n_line, factors):
-            """Stage points (rounded like the kind's points) for every tier, over numerators on D."""
-            table = np.zeros((len(factors), kern.nev), dtype=np.int64)
-            if kind.scope == "line":
-                n_mine = n_line[lines]
-                for ti, tn, td, same in _stage_rows(factors, rows):
-                    if same is not None:
-                        table[ti] = table[same]
-                        continue
-                    # (a running sum that wraps past int64 still differences to each event's exact sum)
-                    running = np.concatenate(([0], np.cumsum(div_round(n_mine * tn, D * td, mode))))
-                    table[ti] = running[end_line] - running[first_line]
-            else:
-                S = np.add.reduceat(np.where(match, n_line, 0), kern.e_start)
-                for ti, tn, td, same in _stage_rows(factors, rows):
-                    table[ti] = table[same] if same is not None else div_round(S * tn, D * td, mode)
-            return table
-
-        n_line = kern.paid * rn * (D // rd)
-        slots = [sl for sl in kern.earn_slots if sl.rule is r]
-        stages = []
-        for sl in slots:
-            if sl.mult is not None:
-                n_line = np.where(kern._line_match(sl.mult), n_line // sl.mult.factor[1] * sl.mult.factor[0],
-                                  n_line)
-            stages.append(stage(n_line, tier_factors if len(stages) else [(1, 1)] * len(tier_factors)))
-        none = ~any_line[None, :] | (stages[-1] <= 0)
-        for st in stages:
-            st[none] = 0
-        _vector_parts(kern, r, stages)
+            def stage(j, tn, td):
+                # (a running sum that wraps past int64 still differences to each event's exact sum)
+                running = np.concatenate(([0], np.cumsum(div_round(values[j] * tn, D * td, mode))))
+                return running[end_line] - running[first_line]
+        else:  # the order's matching lines summed, then rounded: a stage is one value per event
+            S = np.add.reduceat(np.where(match, n_line, 0), kern.e_start)
+            values = []
+            behind: list = []  # multipliers applied to S, not yet to n_line
+            for sl in slots:
+                m = sl.mult
+                if m is not None and not m.filters:  # it applies to every line of an event or none: each line
+                    # value is a multiple of m.factor[1] (D holds it), so the event's sum multiplies exactly
+                    S = np.where(kern._event_ok(m), S // m.factor[1] * m.factor[0], S)
+                    behind.append(m)
+                elif m is not None:  # (exact divisions: the order multipliers apply in changes nothing)
+                    for x in behind + [m]:
+                        n_line = np.where(kern._line_match(x), n_line // x.factor[1] * x.factor[0], n_line)
+                    behind = []
+                    S = np.add.reduceat(np.where(match, n_line, 0), kern.e_start)
+                values.append(S)
+            stage = _on_events(values, D, mode)
+        _vector_parts(kern, r, any_line, stage, tier_factors, rows)
     kern.fixed = {}
     kern.fixed_times = {}  # rules that can fire more than once on an event: how many times (fire_fixed's effects)
     kern.fixed_refused = {}  # what a rule's cap refused, per event (limits.vector_own_cap)
@@ -414,45 +414,63 @@ def is_vector_staged(r) -> bool:
     return r.action == "earn_per_spend" or is_per_visit(r)
 
 
-def _vector_parts(kern, r, stages) -> None:
-    """Each source's part of the staged totals (stage k - stage k-1, `split_negative` moving a multiplier's
-    negative part to the parts before it), into `kern.ptab` by slot."""
+def _on_events(values, D: int, mode: str):
+    """The stages of values per event (numerators on D, one array per stage): stage j at a tier's factor."""
+    from loyalty.runtime.arrays import div_round
+
+    return lambda j, tn, td: div_round(values[j] * tn, D * td, mode)
+
+
+def _vector_parts(kern, r, earns, stage, tier_factors, rows) -> None:
+    """Each source's part of the staged totals (stage j - stage j-1, `split_negative` moving a multiplier's
+    negative part to the parts before it), into `kern.ptab` by slot: a table per slot, a row per tier state
+    (row 0: no tier; factor `tier_factors[row]`). `stage(j, tn, td)`: stage j's points per event (rounded like
+    the kind's) at the factor tn/td; stage 0, the base, has no tier factor. An event earns where `earns` and the
+    last stage is above zero. Only the rows in `rows` are worked out (Kernel.ptab_rows; None: all; the others
+    are zero), each once per distinct factor, a row at a time: no stage table is built whole."""
     import numpy as np
 
-    parts = [stages[0]] + [stages[j] - stages[j - 1] for j in range(1, len(stages))]
-    for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
-        if parts[j].min(initial=0) >= 0:  # (none: the usual case, one pass instead of the loop's)
-            continue
-        for i in range(j - 1, -1, -1):
-            take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
-            parts[i] -= take
-            parts[j] += take
-    for sl, part in zip([sl for sl in kern.earn_slots if sl.rule is r], parts):
-        kern.ptab[sl.skey] = part
-
-
-def _stage_rows(factors, rows):
-    """The rows of a stage table to work out, as (row, factor's numerator, denominator, an earlier row with the
-    same factor or None): a row with an earlier one's factor is a copy of it (a rule's base stage has one
-    factor for every tier, and tiers without a multiplier share 1x), and a row not in `rows` (the tiers a pass
-    reads, Kernel.ptab_rows; None: all) is left zero."""
-    first: dict = {}
-    for ti, (tn, td) in enumerate(factors):
+    slots = [sl for sl in kern.earn_slots if sl.rule is r]
+    tables = [np.zeros((len(tier_factors), kern.nev), dtype=np.int64) for _ in slots]
+    base = None
+    done: dict = {}  # factor -> the first row worked out with it (a row with the same factor is a copy)
+    for ti, factor in enumerate(tier_factors):
         if rows is not None and ti not in rows:
             continue
-        yield ti, tn, td, first.get((tn, td))
-        first.setdefault((tn, td), ti)
+        same = done.setdefault(factor, ti)
+        if same != ti:
+            for table in tables:
+                table[ti] = table[same]
+            continue
+        if base is None:
+            base = stage(0, 1, 1)
+        values = [base] + [stage(j, *factor) for j in range(1, len(slots))]
+        keep = earns & (values[-1] > 0)
+        parts = [np.where(keep, values[0], 0)] + [np.where(keep, values[j] - values[j - 1], 0)
+                                                   for j in range(1, len(values))]
+        for j in range(len(parts) - 1, 0, -1):  # a multiplier below 1: its negative part from the parts before
+            if parts[j].min(initial=0) >= 0:  # (none: the usual case, one pass instead of the loop's)
+                continue
+            for i in range(j - 1, -1, -1):
+                take = np.minimum(np.maximum(parts[i], 0), np.maximum(-parts[j], 0))
+                parts[i] -= take
+                parts[j] += take
+        for table, part in zip(tables, parts):
+            table[ti] = part
+    for sl, table in zip(slots, tables):
+        kern.ptab[sl.skey] = table
 
 
-def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str, rows=None) -> list:
-    """The staged totals of a points-per-visit rule per event, for every tier (`earn_staged` on one value without
-    a line): on a running purchase the rule applies as the plan's applicable rules (its conditions and code), on
-    a running visit as the visit's steps (its conditions; a rule requiring a code is not among them). A
-    multiplier multiplies it where it applies (on a purchase: among the applicable rules; on a visit:
-    `visit_multipliers`, its conditions alone) and has no item filter (a value without a line matches none)."""
+def vector_visit_stages(kern, r, D: int):
+    """A points-per-visit rule's value per event at each stage (numerators on D; `earn_staged` on one value without
+    a line), and where it fires: on a running purchase the rule applies as the plan's applicable rules (its
+    conditions and code), on a running visit as the visit's steps (its conditions; a rule requiring a code is not
+    among them). A multiplier multiplies it where it applies (on a purchase: among the applicable rules; on a
+    visit: `visit_multipliers`, its conditions alone) and has no item filter (a value without a line matches
+    none)."""
     import numpy as np
 
-    from loyalty.runtime.arrays import PURCHASE, VISIT, div_round
+    from loyalty.runtime.arrays import PURCHASE, VISIT
 
     purchase = kern.e_type == PURCHASE
     visit = kern.e_type == VISIT
@@ -460,22 +478,15 @@ def vector_visit_stages(kern, r, mults, D: int, tier_factors, mode: str, rows=No
     fires = kern.e_running & ((purchase & kern._event_ok(r)) | (
         visit & (r.code is None) & kern._conditions_ok(r.index, conditions[r.index].get("conditions", ()))))
     n = np.where(fires, r.points * D, 0)
-    stages: list = []
+    values: list = []
     for sl in [sl for sl in kern.earn_slots if sl.rule is r]:
         m = sl.mult
         if m is not None and not m.filters:
             hit = (purchase & kern._event_ok(m)) | (
                 visit & kern._conditions_ok(m.index, conditions[m.index].get("conditions", ())))
             n = np.where(hit, n // m.factor[1] * m.factor[0], n)
-        factors = tier_factors if stages else [(1, 1)] * len(tier_factors)
-        table = np.zeros((len(factors), len(n)), dtype=np.int64)
-        for ti, tn, td, same in _stage_rows(factors, rows):
-            table[ti] = table[same] if same is not None else div_round(n * tn, D * td, mode)
-        stages.append(table)
-    none = ~fires[None, :] | (stages[-1] <= 0)
-    for st in stages:
-        st[none] = 0
-    return stages
+        values.append(n)
+    return fires, values
 
 
 # ---------------------------------------------------------------- the mechanics

@@ -209,9 +209,15 @@ def vector_tier_discount(kern) -> None:
         num, den = t.discount
         if not fits(int(np.abs(kern.paid).max(initial=0)), num) or not fits(den, 100):
             raise Unsupported("amounts too large for 64-bit discounts")
-        d = np.where(rows & (r_tier == t.index), half_even(kern.paid * num, den * 100), 0)
+        # (worked out on the tier's lines alone: a pass of the first guess has one tier everywhere, mostly another)
+        at = np.flatnonzero(rows & (r_tier == t.index))
+        if not len(at):
+            kern.tier_discounts[t.index] = np.zeros(kern.nev, dtype=np.int64)
+            continue
+        d = np.zeros(len(kern.paid), dtype=np.int64)
+        d[at] = half_even(kern.paid[at] * num, den * 100)
         kern.paid -= d
-        kern.tier_discounts[t.index] = np.add.reduceat(d, kern.e_start) if kern.nev else d[:0]
+        kern.tier_discounts[t.index] = np.add.reduceat(d, kern.e_start)
 
 
 class Tiers(ProgramMechanic):
@@ -352,7 +358,7 @@ class VectorTiers:
     def _rolling_setup(self) -> None:
         import numpy as np
 
-        from loyalty.runtime.arrays import Unsupported, fits
+        from loyalty.runtime.arrays import DurationShift, Unsupported, fits
 
         k = self.kern
         t = k.e_time
@@ -363,7 +369,7 @@ class VectorTiers:
         if not fits(k.nmem + 1, self.span):
             raise Unsupported("too many members and moments for a rolling tier window")
         self.ev_key = k.e_mem * self.span + offsets // self.step + 1  # in order: members, then time
-        self.own_cum = np.zeros(k.nev, dtype=np.int64)
+        self.own_cum = np.zeros(k.nev + 1, dtype=np.int64)  # (and a last 0: `_before_window`)
         self.dec: list = []
         self.dec_total = np.zeros(k.nmem, dtype=np.int64)
         # scratch per member for _rolling_at (left as made: -1), so a step allocates nothing per member
@@ -373,7 +379,15 @@ class VectorTiers:
         # later one and leaves `dec`, which then holds only what may still fall in a window (`_rolling_at`)
         self.dec_gone = np.zeros(k.nmem, dtype=np.int64)
         self.any_gone = False
+        # per member the earliest order among hers in `dec` (_NONE: none): a step none of whose members' window
+        # has passed it leaves `dec` as it is, without reading it through (most steps; `dec` holds thousands)
+        self.dec_first = np.full(k.nmem, _NONE, dtype=np.int64)
+        # a window's start from its end: every end is an event's moment, a review or a grace end up to the end of
+        # the history
+        self.back = DurationShift(-self.rolling[0], self.rolling[1], self.t0, max(int(t.max(initial=self.t0)),
+                                                                                  k.end_us))
         self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
+        self.window_prev = self._before_window(k.e_mem, self.window_start)
 
     def _rolling_ahead(self):
         """A rolling window's metric after each event and the tier it qualifies for, found at once for all events
@@ -389,9 +403,9 @@ class VectorTiers:
         if self.rolling is None or self.by_tier or self.earned or (self.free[self.returns] != 0).any():
             return None
         value_after = segmented_cumsum(self.free.astype(np.int64), k.e_mem, k.m_evstart)
-        p = self.window_start
-        before = np.where(p > k.m_evstart[k.e_mem], value_after[np.maximum(p - 1, 0)], 0)
-        self.own_cum = value_after  # what `after` would have written event by event (no take-backs: dec_total 0)
+        # what `after` would have written event by event (no take-backs: dec_total 0)
+        self.own_cum = np.append(value_after, 0)
+        before = self.own_cum[self.window_prev]
         return value_after, self.qualified(value_after - before)
 
     def _taken_at_order(self, ridx, amount) -> None:
@@ -406,16 +420,16 @@ class VectorTiers:
         took = amount != 0
         if took.any():
             m = k.e_mem[ridx[took]]
-            self.dec.append((m, k.ret_order_ev[ridx[took]], amount[took].copy()))
+            order = k.ret_order_ev[ridx[took]]
+            self.dec.append((m, order, amount[took].copy()))
             np.add.at(self.dec_total, m, amount[took])
+            np.minimum.at(self.dec_first, m, order)
 
     def _window_start(self, m, at, review: bool):
         """Each member's first event in the window ending at `at` (after its start; at a review, from it)."""
         import numpy as np
 
-        from loyalty.runtime.arrays import add_duration
-
-        lo = add_duration(at, -self.rolling[0], self.rolling[1]) - self.t0
+        lo = self.back(at) - self.t0
         # (np.minimum of np.maximum, not np.clip: the same ints, without clip's per-call overhead)
         if review:  # the first event at or after lo
             q = np.minimum(np.maximum(-((-lo) // self.step), -1), self.span - 2) + 1
@@ -423,16 +437,24 @@ class VectorTiers:
         q = np.minimum(np.maximum(lo // self.step, -1), self.span - 2) + 1  # the first event after lo
         return np.searchsorted(self.ev_key, m * self.span + q, side="right")
 
-    def _rolling_at(self, m, at, review: bool, p=None):
-        """metric_value over a rolling window, for members `m` at moments `at`: contributions dated in
-        (at - d, at], or at a review [at - d, at); `p`: the window's first events, when known."""
+    def _before_window(self, m, p):
+        """Per member `m` whose window starts at event `p`, the event before it (`own_cum`'s index), or the
+        history's length where the window starts at her first event (`own_cum`'s last entry, 0)."""
         import numpy as np
 
-        k = self.kern
+        return np.where(p > self.kern.m_evstart[m], p - 1, self.kern.nev)
+
+    def _rolling_at(self, m, at, review: bool, p=None, prev=None, value=None):
+        """metric_value over a rolling window, for members `m` at moments `at`: contributions dated in
+        (at - d, at], or at a review [at - d, at); `p`, `prev`: the window's first events and `_before_window`'s,
+        when known; `value`: the members' `value`, when at hand."""
+        import numpy as np
+
         if p is None:
             p = self._window_start(m, at, review)
-        before = np.where(p > k.m_evstart[m], self.own_cum[np.maximum(p - 1, 0)], 0)
-        if self.dec:
+            prev = self._before_window(m, p)
+        before = self.own_cum[prev]
+        if self.dec and (self.dec_first[m] < p).any():
             dm, do, da = (np.concatenate(c) for c in zip(*self.dec)) if len(self.dec) > 1 else self.dec[0]
             self.dec = [(dm, do, da)]
             limit = self.dec_limit
@@ -444,9 +466,16 @@ class VectorTiers:
                 self.any_gone = True
                 kept = ~gone
                 self.dec = [(dm[kept], do[kept], da[kept])] if kept.any() else []
+                # the earliest order left of the members who lost some
+                first = self.dec_first
+                first[dm[gone]] = _NONE
+                if self.dec:
+                    dm, do, _ = self.dec[0]
+                    again = first[dm] == _NONE
+                    np.minimum.at(first, dm[again], do[again])
         if self.any_gone:
             before = before - self.dec_gone[m]
-        return self.value[m] - before
+        return (self.value[m] if value is None else value) - before
 
     def before(self, mm, idx, T=None) -> None:
         """Time passes to each event `idx` of member `mm` (or to the moments T): reviews start for a member
@@ -569,14 +598,15 @@ class VectorTiers:
         if not self.ahead_looked:
             self.ahead_looked = True
             self.ahead = self._rolling_ahead()
+        back = self.returns[idx]
+        any_back = back.any()  # (returns: a few steps' events; looked for once)
         if self.ahead is not None:  # the window's metric, found before the steps
             value_after, q_ahead = self.ahead
             self.value[mm] = value_after[idx]  # (what a review reads: `_metric_at`)
             q = q_ahead[idx]
         elif self.by_tier:
             row = t_before + 1
-            back = self.returns[idx]
-            if back.any():  # a return: its order's tier
+            if any_back:  # a return: its order's tier
                 row = np.where(back, self.kern.tier_before[np.maximum(self.kern.ret_order_ev[idx], 0)] + 1, row)
             free = self.free[row, idx]
         elif self.free_none:  # (points earned: the lockstep adds them; a return's part is then none too)
@@ -589,12 +619,11 @@ class VectorTiers:
                 value += free
                 self.value[mm] = value
             if self.rolling is not None:
-                if free is not None:  # a return's part (what it took off the spend) is dated at its order
-                    back = self.returns[idx]
-                    if back.any():
-                        self._taken_at_order(idx[back], -free[back])
+                if free is not None and any_back:  # a return's part (what it took off the spend) is dated at
+                    self._taken_at_order(idx[back], -free[back])  # its order
                 self.own_cum[idx] = value + self.dec_total[mm]
-                q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx]))
+                q = self.qualified(self._rolling_at(mm, None, False, self.window_start[idx], self.window_prev[idx],
+                                                    value))
             else:
                 q = self.qualified(value)
         up = self.upgrades[idx]
@@ -602,10 +631,10 @@ class VectorTiers:
         new = np.where(raised, q, t_before)
         fees = self.fees
         if fees is None:
-            new = np.where(self.returns[idx], q, new)
+            if any_back:
+                new = np.where(back, q, new)
         else:
-            back = self.returns[idx]
-            if back.any():  # tier_after_return: not below a paid tier
+            if any_back:  # tier_after_return: not below a paid tier
                 new[back] = np.maximum(q[back], fees.floor(mm[back], self.kern.e_time[idx[back]]))
             paying = fees.paying[idx]
             if paying.any():  # fees.pay_fee: the paid tier if higher; paying during a grace period ends it

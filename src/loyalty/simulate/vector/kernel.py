@@ -1083,6 +1083,11 @@ class _Kernel:
         purchase = self.r_type == PURCHASE
         return purchase if self.e_running.all() else purchase & self.e_running[self.r_ev]
 
+    @functools.cached_property
+    def max_event_amount(self) -> int:
+        """The most an event's rows cost together (earn.vector_points' bound for 64-bit points), once per kernel."""
+        return int(np.add.reduceat(self.r_amount, self.e_start).max(initial=0))
+
     def purchase_lines(self, rule) -> np.ndarray:
         """The rows a rule's (or a draw's) line step reads: its lines (`_line_match`) of running purchases."""
         return self._line_match(rule) & self._r_purchase_running
@@ -1736,7 +1741,7 @@ class _Kernel:
                 self.ptab_rows = None
             for key, table in self.ptab.items():
                 if key not in tables:
-                    tables[key] = table.copy()
+                    tables[key] = table  # (each run makes its own tables: no copy needed)
                 for t in group:
                     tables[key][t + 1] = table[t + 1]
             if by_spend:
