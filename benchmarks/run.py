@@ -541,7 +541,11 @@ def run_embedding(args, rows: int, problems: list[str], out: dict) -> None:
         if engine is not None:
             zens.append(zen_latency(streams, engine))
     p50, p99, n, purchase_p50 = min(applies)
-    print(f"\nembedding, per event: program.apply p50 {p50:.1f} µs, p99 {p99:.1f} µs ({n:,} events; best of "
+    import loyalty
+
+    build = "compiled" if loyalty.compiled() else "pure Python"  # which build the figures are of (hatch_build.py)
+    print(f"\nembedding, per event ({build} build): program.apply p50 {p50:.1f} µs, p99 {p99:.1f} µs ({n:,} "
+          f"events; best of "
           f"{len(applies)} passes, p50s {', '.join(f'{a[0]:.1f}' for a in applies)}); purchases alone p50 "
           f"{purchase_p50:.1f} µs")
     zen = min(zens) if zens else None
@@ -563,7 +567,7 @@ def run_embedding(args, rows: int, problems: list[str], out: dict) -> None:
               + ("same discount and points" if not disagreements else "DIFFERENT (see below)")
               + f" on the {agreed:,} purchases compared ({gold:,} of gold members; each member's up to her "
                 "first return or first order with free washes on two wash lines)")
-    out.update({"apply_us": [p50, p99, n], "zen_us": list(zen[:3]) if zen else None,
+    out.update({"apply_build": build, "apply_us": [p50, p99, n], "zen_us": list(zen[:3]) if zen else None,
                 "apply_p50_over_zen_p50": p50 / zen[0] if zen else None,
                 "apply_purchase_p50_us": purchase_p50, "zen_with_caller_p50_us": zen[3] if zen else None})
 

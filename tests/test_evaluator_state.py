@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import loyalty
 from loyalty.runtime.events import EventError
-from loyalty.runtime.state import MemberState, MetricLog, log_get
+from loyalty.runtime.state import MemberState, MetricLog, OrderRecord, log_get
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = _dt.datetime(2025, 1, 1)
@@ -23,20 +23,21 @@ T0 = _dt.datetime(2025, 1, 1)
 def test_log_map_is_a_dict_in_first_insertion_order(ops):
     """A state's two log maps (seen ids, orders: `state.log_get` and its siblings over the state's own slots)."""
     m, d = MemberState.start("m1", {}, 0, 0), {}
+    records = [OrderRecord(T0, v, v, {}) for v in range(6)]  # (a compiled build checks the record's type)
     snapshots = []
     for k, v in ops:
         m.put_seen(f"k{k}", v)
-        m.put_order(f"k{k}", -v)
+        m.put_order(f"k{k}", records[v])
         d[f"k{k}"] = v
         snapshots.append((m.copy(), dict(d)))
-        assert m.seen_get(f"k{k}") == v and m.order(f"k{k}") == -v
+        assert m.seen_get(f"k{k}") == v and m.order(f"k{k}") is records[v]
     assert m.seen_dict() == d and list(m.seen_dict()) == list(d)
-    assert list(m.orders_dict().items()) == [(k, -v) for k, v in d.items()]
+    assert list(m.orders_dict().items()) == [(k, records[v]) for k, v in d.items()]
     assert m.seen_get("absent", 7) == 7 and m.order("absent") is None
     assert log_get(m.orders_levels, m.orders_tail, "absent", 7) == 7
     for copy, expected in snapshots:  # later writes never show through an earlier copy
         assert list(copy.seen_dict().items()) == list(expected.items())
-        assert list(copy.orders_dict().items()) == [(k, -v) for k, v in expected.items()]
+        assert list(copy.orders_dict().items()) == [(k, records[v]) for k, v in expected.items()]
 
 
 @settings(max_examples=100, deadline=None)

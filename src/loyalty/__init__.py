@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Union
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "load_compiled", "compile_source", "Program", "MemberState", "Applied", "Effect", "EventError",
+    "load", "load_compiled", "compile_source", "compiled", "Program", "MemberState", "Applied", "Effect", "EventError",
     "LoyaltyError", "StateMismatchError", "MigrationError", "Migrated", "ProgramFormatError", "BudgetLedger",
     "LedgerMismatchError", "events", "store",
     "simulate", "compare", "Simulation", "Comparison", "InputError", "HistoryError", "ScenarioError", "CoverageError",
@@ -85,6 +85,16 @@ else:  # a type checker sees the names above, so a misspelt name is an error the
             mod = importlib.import_module(module)
             return mod if attr is None else getattr(mod, attr)
         raise AttributeError(f"module 'loyalty' has no attribute {name!r}")
+
+
+def compiled() -> bool:
+    """Whether `program.apply`'s path runs compiled (a wheel built with LOYALTY_COMPILE=1: hatch_build.py) rather
+    than as the pure-Python source; benchmark figures name the build they ran on."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    from loyalty.runtime import plan  # compiled with the rest of the path, or not at all
+
+    return (plan.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
 
 
 def compile_source(text: str, file: str = "<string>") -> "Program":

@@ -16,7 +16,7 @@ import datetime as _dt
 import json
 import re
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, TypeGuard
 
 from loyalty.runtime.events import Purchase
 from loyalty.runtime.internal import EARLIEST, LATEST, MAX_MINOR, Ev, exact_minor, has_surrogate
@@ -105,7 +105,7 @@ def _minor(value, exponent: int, positive: bool = False) -> Optional[int]:
     return minor
 
 
-def _text(value) -> bool:
+def _text(value: object) -> TypeGuard[str]:
     """A non-empty str (a field with min_length=1) of Unicode characters."""
     return type(value) is str and value != "" and not has_surrogate(value)
 

@@ -26,7 +26,7 @@ import datetime as _dt
 from typing import Optional
 
 from loyalty.runtime.effects import Effect
-from loyalty.runtime.internal import EventError
+from loyalty.runtime.internal import Ev, EventError
 from loyalty.runtime.mechanics import MODIFIER, PURCHASE_PHASES, PlanError, mechanic_for
 from loyalty.runtime.mechanics.adjustments import adjust, check_adjustment
 from loyalty.runtime.mechanics.fees import check_fee, pay_fee
@@ -49,7 +49,7 @@ from loyalty.runtime.mechanics.moments import fire_tier_reached, fire_timers, mo
 from loyalty.runtime.mechanics.referral import (ReferralRules, on_purchase as referral_purchase, on_qualified,
                                                 on_referral, on_referred)
 from loyalty.runtime.mechanics.winback import start_lapses, winback_rules
-from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, OrderRecord
+from loyalty.runtime.state import _TAIL as _LOGMAP_TAIL, MemberState, OrderRecord
 from loyalty.runtime.windows import late_cutoff, prune, return_cutoff, too_late
 
 _tuple_new = tuple.__new__
@@ -169,7 +169,7 @@ class Plan:
 
     # ---------------------------------------------------------------- one event
 
-    def apply_event(self, st, ev, ledger, out: list) -> None:
+    def apply_event(self, st: MemberState, ev: Ev, ledger, out: list) -> None:
         """Apply one event to the mutable state `st`, appending effects to `out`. Raises `EventError` before
         changing anything when the event is refused (a return of an unknown order, ...)."""
         if self.bounded:
@@ -234,7 +234,7 @@ class Plan:
         out.append(skipped(ev, why))
         return True
 
-    def _run(self, st, ev, ledger, out: list, seen_value) -> None:
+    def _run(self, st: MemberState, ev: Ev, ledger, out: list, seen_value) -> None:
         """`apply_event` once the event is accepted: time passes, the id is remembered (as `seen_value`), the
         event does what it does."""
         prog = self.prog
@@ -368,7 +368,7 @@ class Plan:
 
     # ---------------------------------------------------------------- a purchase
 
-    def _purchase(self, st, ev, ledger, out) -> None:
+    def _purchase(self, st: MemberState, ev: Ev, ledger, out: list) -> None:
         t = ev.time
         if (self.runs_from is not None and t < self.runs_from) or (self.runs_to is not None and t >= self.runs_to):
             return

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from bisect import bisect_left, bisect_right, insort
-from collections import namedtuple
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 STATE_FORMAT = "loyalty-state/1"
 # a program with a late-events window writes its states in this format: `seen` maps each event id to its moment
@@ -27,16 +26,22 @@ _new = object.__new__  # a copy sets every slot itself
 _tuple_new = tuple.__new__  # a Batch in one step
 
 
-class Batch(namedtuple("_BatchFields", ("earned_at", "available_at", "expires_at", "amount", "order", "rule",
-                                         "seq"), defaults=(0,))):
+class Batch(NamedTuple):
     """Points earned by one event for one point kind. Spending takes the oldest first.
 
     earned_at; available_at (None once available); expires_at (None: never); amount; the order and the
     rule (index) that earned them; seq, the batch's place in its kind's list (kept in `seq` order).
     Immutable (a named tuple: a state copy shares its batches): a change replaces the batch by one with
-    the same `seq`."""
+    the same `seq`. Declared as a typing.NamedTuple, which a compiled build (mypyc) accepts; a class over
+    `collections.namedtuple(...)` it refuses."""
 
-    __slots__ = ()
+    earned_at: _dt.datetime
+    available_at: Optional[_dt.datetime]
+    expires_at: Optional[_dt.datetime]
+    amount: int
+    order: Any
+    rule: Any
+    seq: int = 0
 
     def with_amount(self, amount: int) -> "Batch":
         return _tuple_new(Batch, (self.earned_at, self.available_at, self.expires_at, amount, self.order,
@@ -307,7 +312,9 @@ class KindState:
         self.next_seq = len(self.batches)
 
 
-NONE_YET = MappingProxyType({})  # an order's empty map until the evaluator writes its first entry
+# an order's empty map until the evaluator writes its first entry; typed Any (and so are the maps that start as
+# it) because a compiled build (mypyc) checks each typed store, and a read-only proxy is not a dict
+NONE_YET: Any = MappingProxyType({})
 
 
 class OrderRecord:
@@ -325,15 +332,15 @@ class OrderRecord:
         # Most of these stay empty for most orders: they start as shared read-only empties (a write to one
         # fails loudly) and the evaluator gives an order its own dict or list when it first writes one, so a
         # long history holds ~0.5 kB less per order (docs/limits.md)
-        self.points: dict[int, int] = NONE_YET  # kind index -> points earned
-        self.punches: dict[int, int] = NONE_YET  # rule index -> units counted
-        self.rewards: list[list] = ()  # [rule index, reward name]
+        self.points: Any = NONE_YET  # kind index -> points earned
+        self.punches: Any = NONE_YET  # rule index -> units counted
+        self.rewards: Any = ()  # [rule index, reward name]
         self.returned = 0  # gross amount returned so far
-        self.clawed: dict[int, int] = NONE_YET  # kind index -> points taken back so far
-        self.punches_back: dict[int, int] = NONE_YET
-        self.items: dict[int, list[str]] = NONE_YET  # rule index -> the items its points or punches came from
+        self.clawed: Any = NONE_YET  # kind index -> points taken back so far
+        self.punches_back: Any = NONE_YET
+        self.items: Any = NONE_YET  # rule index -> the items its points or punches came from
         self.by_amount = False  # a return by amount was made: later shares are of the whole order
-        self.counted: dict[int, int] = NONE_YET  # rule index -> spend this order added to the rule's own counter
+        self.counted: Any = NONE_YET  # rule index -> spend this order added to the rule's own counter
 
     def copy(self) -> "OrderRecord":
         o = OrderRecord(self.time, self.gross, self.paid, {k: list(v) for k, v in self.lines.items()})
@@ -361,18 +368,20 @@ _TAIL = 32  # entries kept in the mutable tail before it is frozen into the leve
 # (docs/performance.md, "apply7"). These functions are the map's one definition.
 
 
-def log_get(levels: tuple, tail: dict, key, default=None):
+def log_get(levels: tuple[dict, ...], tail: dict, key, default=None):
     v = tail.get(key, _MISSING)
     if v is not _MISSING:
         return v
-    for level in reversed(levels):
-        v = level.get(key, _MISSING)
+    i = len(levels)
+    while i:  # newest level first (not `reversed(levels)`: mypyc 2.4.1 stops with an internal error on it)
+        i -= 1
+        v = levels[i].get(key, _MISSING)
         if v is not _MISSING:
             return v
     return default
 
 
-def log_frozen(levels: tuple, tail: dict) -> tuple:
+def log_frozen(levels: tuple[dict, ...], tail: dict) -> tuple[dict, ...]:
     """The levels with the (full) tail frozen into them; the caller starts a new tail."""
     kept = list(levels)
     new = tail
@@ -384,7 +393,7 @@ def log_frozen(levels: tuple, tail: dict) -> tuple:
     return tuple(kept)
 
 
-def log_dict(levels: tuple, tail: dict) -> dict:
+def log_dict(levels: tuple[dict, ...], tail: dict) -> dict:
     out: dict = {}
     for level in levels:
         out.update(level)
@@ -392,7 +401,8 @@ def log_dict(levels: tuple, tail: dict) -> dict:
     return out
 
 
-def log_kept(levels: tuple, oldest: Optional[tuple], cutoff, time_of) -> tuple:
+def log_kept(levels: tuple[dict, ...], oldest: Optional[tuple], cutoff,
+             time_of) -> tuple[tuple[dict, ...], Optional[tuple]]:
     """(levels, oldest) without the oldest levels whose every entry is before `cutoff` (`time_of(value)` its
     moment); `oldest` caches (the oldest level, the latest moment in it). A level is dropped whole, so what is
     kept is at most about twice what is within the window; lookups decide by the entry's moment, not by whether
@@ -425,7 +435,7 @@ class MetricLog:
         self.base_t = None  # the latest moment of the contributions cut off, None when none was
 
     def copy(self) -> "MetricLog":
-        m = _new(MetricLog)
+        m = MetricLog.__new__(MetricLog)  # (a compiled build refuses object.__new__ of its classes)
         m.ts, m.cum, m.n, m.base_t = self.ts, self.cum, self.n, self.base_t
         return m
 
@@ -513,7 +523,7 @@ class MemberState:
     segments: frozenset
     birthday: Optional[_dt.date]
     clock: Optional[_dt.datetime]
-    seen_levels: tuple  # event id -> True (or its moment, under a late-events window): a log map
+    seen_levels: tuple[dict, ...]  # event id -> True (or its moment, under a late-events window): a log map
     seen_tail: dict
     seen_oldest: Optional[tuple]
     kinds: list[KindState]
@@ -528,7 +538,7 @@ class MemberState:
     grace_target: int
     caps: dict[str, list]
     fired: dict[int, int]
-    orders_levels: tuple  # order id -> OrderRecord: a log map
+    orders_levels: tuple[dict, ...]  # order id -> OrderRecord: a log map
     orders_tail: dict
     orders_oldest: Optional[tuple]
     rewards: dict[str, int]
@@ -688,15 +698,6 @@ if TYPE_CHECKING:
 # needed to read a state, never to simulate.
 
 
-def __getattr__(name: str):
-    if name in ("StateDoc", "BatchDoc", "KindDoc", "OrderDoc"):
-        from loyalty.runtime import state_doc
-
-        return getattr(state_doc, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-
 def state_to_doc(s: MemberState, program_identity: str, prog=None) -> dict:
     """The JSON form. With the program (`prog`), only what its acceptance windows still need is written
     (runtime/windows.py): the same document whenever memory was let go of."""
@@ -813,6 +814,7 @@ def state_from_doc(doc: "StateDoc", lifetime: Optional[list[bool]] = None, timed
     state's clock, so they are forgotten one window after it)."""
     s = MemberState.start(doc.member_id, doc.attributes, 0, 0)
     s.clock = doc.clock
+    ids: dict[str, Any]
     if not timed_ids:
         ids = dict.fromkeys(doc.seen, True)
     elif isinstance(doc.seen, dict):

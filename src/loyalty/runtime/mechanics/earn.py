@@ -12,10 +12,11 @@ multiplier rule applies to (at most two stages: the base and the tier's part).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import div_round, split_negative, tier_factor
+from loyalty.runtime.internal import Ev
 from loyalty.runtime.mechanics.context import matching, order_has_line, preds_ok
 from loyalty.runtime.mechanics.limits import (budget_or_own_cap_vector_reason, is_limited, limit,
                                               own_cap_vector_reason, vector_own_cap)
@@ -26,7 +27,7 @@ from loyalty.runtime.mechanics.triggers import (FIRED_VECTOR_TRIGGERS, VECTOR_TR
                                                 spend_trigger_vector_reason, vector_firings)
 from loyalty.runtime.program import is_regular_earning
 from loyalty.runtime.schema import Opt
-from loyalty.runtime.state import NONE_YET, Batch
+from loyalty.runtime.state import NONE_YET, Batch, MemberState, OrderRecord
 from loyalty.runtime.timeutil import NEVER
 
 _tuple_new = tuple.__new__
@@ -52,7 +53,7 @@ def earn_staged(prog, st, r, values, multipliers, tier, ev, ledger, out, order) 
                 n_sum, d_sum = n_sum * d + n * d_sum, d_sum * d
         return div_round(n_sum, d_sum, mode)
 
-    parts = [(r, total(), None)]  # (source, points, the multiplier rule or None)
+    parts: list[tuple[Any, Any, Any]] = [(r, total(), None)]  # (source, points, the multiplier rule or None)
     if tier is not None:
         tn, td = tier_factor(tier, k)
         if tn != td:
@@ -155,7 +156,8 @@ def tier_factors(prog, r) -> tuple:
     return tuple(out)
 
 
-def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, tier, mults) -> None:
+def earn_per_spend_plain(plan, st: MemberState, e: EarnPlan, lines, ev: Ev, ledger, out: list, order: OrderRecord,
+                         tier, mults) -> None:
     """`earn_per_spend` when no multiplier rule applies to the rule's kind: the base points and, in a tier with
     a multiplier, the tier's part (`earn_staged` with at most two stages), each credited as `credit` does."""
     r = e.rule
@@ -175,6 +177,8 @@ def earn_per_spend_plain(plan, st, e: EarnPlan, lines, ev, ledger, out, order, t
         for ln in matched:
             paid += ln[4]
         base = paid * rn // rd if e.down else div_round(paid * rn, rd, e.mode)
+    # (source, points) pairs; a cap can make a part's points None below
+    parts: tuple[tuple[Any, Any], ...]
     if factor is None:
         if base <= 0:
             return

@@ -12,10 +12,11 @@ from typing import Optional
 
 from loyalty.runtime.effects import Effect
 from loyalty.runtime.formulas import cycle_count, half_even
+from loyalty.runtime.internal import Ev
 from loyalty.runtime.mechanics.context import matching
 from loyalty.runtime.mechanics.limits import is_limited, limit
 from loyalty.runtime.mechanics.registry import Mechanic, describe, register
-from loyalty.runtime.state import NONE_YET
+from loyalty.runtime.state import NONE_YET, MemberState, OrderRecord
 
 _tuple_new = tuple.__new__
 
@@ -74,7 +75,7 @@ def punch(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
                           order=ev.order, event=ev.id))
 
 
-def punch_plain(plan, st, r, lines, ev, ledger, out, order, tier, mults) -> None:
+def punch_plain(plan, st: MemberState, r, lines, ev: Ev, ledger, out: list, order: OrderRecord, tier, mults) -> None:
     """`punch` for a card without caps or budget, chosen at plan time."""
     matched = matching(r, lines) if r.filters else lines
     if not matched:
