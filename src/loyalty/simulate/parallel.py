@@ -625,6 +625,7 @@ def forked_half(plan, history: History, ranges: list):
                              "run it again; with --jobs 1 it runs in one process, using less memory") from None
 
     def ask(task) -> None:
+        ending[0] = bool(task[1])
         try:
             task_writer.send(task)
         except OSError:  # (a broken pipe: the copy died between passes; click would exit 1 without a word)
@@ -640,10 +641,12 @@ def forked_half(plan, history: History, ranges: list):
         return reply[1], reply[2]
 
     waited = [False]
+    ending = [False]  # the last pass asked said none follows: the copy ends by itself
     try:
         yield ask, answer
-        with suppress(OSError):  # (every result is in: the copy may have ended after its last answer)
-            task_writer.send(None)
+        if not ending[0]:  # (not to a copy that ended: a write to a pipe without a reader raises SIGPIPE, whose
+            with suppress(OSError):  # default action, in a program that embeds loyalty, ends it without a word)
+                task_writer.send(None)
         waited[0] = True
         reap_later(pid)
     except BaseException:
