@@ -230,47 +230,37 @@ def test_the_copy_is_not_waited_for_once_its_half_is_in(monkeypatch):
     with pytest.raises(ChildProcessError):  # reaped: no zombie left
         os.waitpid(forked[0], os.WNOHANG)
 
+
+SIGPIPE_DRIVER = """
+import os, signal, sys, time
+sys.path.insert(0, {src!r})
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # (as some embedding programs do)
+from loyalty.simulate import parallel
+parallel.FORK_MIN_ROWS, parallel.core_free, parallel.usable_cores = 0, lambda: True, lambda: 2
+real = parallel.count_routed
+def count_routed(routed):  # (called after the copy's answer: by now the copy has ended, its pipe closed)
+    time.sleep(1)
+    real(routed)
+parallel.count_routed = count_routed
+from loyalty.cli import main
+sys.exit(main(["simulate", {program!r}, {history!r}, "--format", "json", "--jobs", "2"]))
+"""
+
+
 @pytest.mark.timeout(120)
 def test_a_copy_ended_after_its_last_answer_is_not_written_to(tmp_path):
-    """A copy told no pass follows ends by itself: nothing more is written to its pipe, whose reader has closed.
-    Such a write would raise SIGPIPE, which ends a program that embeds loyalty with SIGPIPE's default action
-    (a common setting in command-line programs) without a word. Here the parent waits until the copy has ended
-    before it leaves the pass."""
+    """A copy told its pass is the last ends once it has answered: this process writes nothing more to its pipe,
+    which with SIGPIPE at its default action (an embedding program's choice) would kill this process."""
     import subprocess
     import sys
 
-    script = f"""if True:
-        import os, signal, sys, time
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        sys.path.insert(0, {str(ROOT / "tests")!r})
-        from loyalty.simulate import parallel
-        import test_parallel_fork as t
-
-        parallel.FORK_MIN_ROWS, parallel.core_free, parallel.usable_cores = 0, lambda: True, lambda: 2
-        forked, real_fork, real_count = [], os.fork, parallel.count_routed
-
-        def fork():
-            pid = real_fork()
-            if pid:
-                forked.append(pid)
-            return pid
-
-        def count_routed(routed):  # (after the copy's answer) wait until it has ended: a zombie
-            for _ in range(3000):
-                with open(f"/proc/{{forked[-1]}}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        break
-                time.sleep(0.01)
-            real_count(routed)
-
-        os.fork, parallel.count_routed = fork, count_routed
-        t._forked_car_wash()
-        print("done")
-    """
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=100)
-    assert (done.returncode, done.stdout) == (0, "done\n"), done.stderr
-
+    program, history = _example("car_wash")
+    driver = tmp_path / "driver.py"
+    driver.write_text(SIGPIPE_DRIVER.format(src=str(ROOT / "src"), program=program, history=history),
+                      encoding="utf-8")
+    done = subprocess.run([sys.executable, str(driver)], capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert json.loads(done.stdout)["headline"]
 
 @pytest.mark.timeout(120)
 def test_a_bug_whose_exception_does_not_unpickle_is_said_with_its_text(monkeypatch):

@@ -573,7 +573,8 @@ def forked_half(plan, history: History, ranges: list):
     the copy ends once it has answered), `answer()` waits for its merged result. If the copy dies (killed, out of
     memory), `answer()` raises `ForkedHalfLost` as soon as its pipe closes, never waits for ever; leaving the
     block by an exception (Ctrl-C included) kills the copy. Left normally, the copy is not waited for
-    (`reap_later`): its exit takes the kernel ~10-20 ms of unmapping, which this process's report need not wait."""
+    (`reap_later`): its exit takes the kernel 10-55 ms of unmapping (strace), which this process's report need not
+    wait."""
     import gc
     import sys
     from multiprocessing import Pipe
@@ -625,7 +626,7 @@ def forked_half(plan, history: History, ranges: list):
                              "run it again; with --jobs 1 it runs in one process, using less memory") from None
 
     def ask(task) -> None:
-        ending[0] = bool(task[1])
+        told_last[0] = task[1]
         try:
             task_writer.send(task)
         except OSError:  # (a broken pipe: the copy died between passes; click would exit 1 without a word)
@@ -640,12 +641,12 @@ def forked_half(plan, history: History, ranges: list):
             raise reply[1]
         return reply[1], reply[2]
 
-    waited = [False]
-    ending = [False]  # the last pass asked said none follows: the copy ends by itself
+    waited, told_last = [False], [False]
     try:
         yield ask, answer
-        if not ending[0]:  # (not to a copy that ended: a write to a pipe without a reader raises SIGPIPE, whose
-            with suppress(OSError):  # default action, in a program that embeds loyalty, ends it without a word)
+        if not told_last[0]:  # (a copy told its pass was the last has ended or is ending: its pipe may be closed,
+            # and a write there is SIGPIPE where an embedding program restored that signal's default)
+            with suppress(OSError):  # (every result is in: a copy gone since its last answer is reaped below)
                 task_writer.send(None)
         waited[0] = True
         reap_later(pid)
