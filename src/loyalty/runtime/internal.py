@@ -8,9 +8,8 @@ spares a simulation the import of pydantic and the construction of its models (~
 from __future__ import annotations
 
 import datetime as _dt
-from collections import namedtuple
 from decimal import Decimal
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 # The moments an event may have, program-local: well inside what datetime holds, so that a timer set a century
 # after an event (expiry, pending points, a review) still exists, and a time zone conversion cannot overflow.
@@ -76,18 +75,29 @@ class EventError(ValueError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
-class Ev(namedtuple("_EvFields", ("type", "id", "time", "order", "lines", "store", "channel", "reward", "name",
-                                   "ret_lines", "ret_amount", "codes", "adjust"),
-                    defaults=(None, (), None, None, None, None, None, None, (), None))):
+class Ev(NamedTuple):
     """An event inside the evaluator (no validation; built by `to_internal` or by the simulator).
 
     type; id; time (naive, program-local); order; lines (a purchase's ((item, category, quantity,
     amount_minor), ...)); store; channel; reward; name; ret_lines (a return's ((item, quantity), ...) or
     None); ret_amount (a return's minor units or None); codes (the codes a purchase carries, a tuple of
     texts, runtime/mechanics/codes.py); adjust (an adjustment's (what, name, value, set), its reason in
-    `name`: runtime/mechanics/adjustments.py). A named tuple: built in one step, never changed."""
+    `name`: runtime/mechanics/adjustments.py). A named tuple: built in one step, never changed. Declared as a
+    typing.NamedTuple so that the compiled apply path (hatch_build.py) reads its fields by index."""
 
-    __slots__ = ()
+    type: str
+    id: Any
+    time: Any
+    order: Any = None
+    lines: Any = ()
+    store: Any = None
+    channel: Any = None
+    reward: Any = None
+    name: Any = None
+    ret_lines: Any = None
+    ret_amount: Any = None
+    codes: Any = ()
+    adjust: Any = None
 
 
 MAX_MINOR = 2**63 - 1  # amounts (minor units) and quantities are 64-bit integers, in histories and events alike

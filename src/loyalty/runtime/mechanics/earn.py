@@ -130,6 +130,19 @@ class EarnPlan:
 
     __slots__ = ("rule", "filtered", "limited", "rn", "rd", "k", "kp", "kind_name", "down", "mode", "per_line",
                  "factors")
+    # typed, so that the compiled build (hatch_build.py) keeps them unboxed and indexes st.kinds natively
+    rule: Any
+    filtered: bool
+    limited: bool
+    rn: int
+    rd: int
+    k: int
+    kp: Any
+    kind_name: str
+    down: bool
+    mode: str
+    per_line: bool
+    factors: tuple
 
     def __init__(self, plan, r):
         self.rule = r
