@@ -18,7 +18,6 @@ STATE_FORMAT = "loyalty-state/1"
 # (runtime/windows.py); both load
 STATE_FORMAT_TIMED_IDS = "loyalty-state/2"
 STATE_FORMATS = (STATE_FORMAT, STATE_FORMAT_TIMED_IDS)
-_new = object.__new__  # a copy sets every slot itself
 # TimerQueue, KindState and MemberState have no __init__: `X()` is a bare instance whose slots its
 # maker sets (`X.of(...)`, `X.empty()`, `X.start(...)`, `copy`), made through the type's own C call, which
 # costs about half of object.__new__(X) (a builtin called through its argument tuple); `program.apply` makes
