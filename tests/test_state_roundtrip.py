@@ -145,3 +145,36 @@ def test_one_at_a_time_through_json_equals_all_at_once(case):
 
 def test_examples_are_present():
     assert len(EXAMPLES) >= 10
+
+
+GRACE_PAST_THE_CALENDAR = """program "Grace" {
+  currency NOK
+}
+points "points" {
+  cost 0.01 NOK each
+}
+rule "base" {
+  earn 1 point per 1 NOK
+}
+tiers by spend in the last 12 months {
+  tier "gold" from 100 NOK
+  downgrade at the end of each year with 9000 years grace
+}
+"""
+
+
+def test_a_grace_period_past_the_calendars_end_is_read_back():
+    """A grace that ends past 9999-12-31 saturates at the calendar's end (timeutil.add_duration: never ends); the
+    saved state says so and reads back as the same state (it was refused as a time out of range)."""
+    program = loyalty.compile_source(GRACE_PAST_THE_CALENDAR)
+    state = program.new_member("m1")
+    state, _ = program.apply(state, {"type": "purchase", "time": "2024-03-01T10:00", "order": "o1",
+                                     "lines": [{"item": "x", "quantity": 1, "amount": "150.00"}]})
+    state, _ = program.apply(state, {"type": "visit", "time": "2026-02-01T10:00"})  # (a review: the grace starts)
+    saved = state.to_json()
+    assert '"grace_until":"9999-12-31T23:59:59.999999"' in saved.replace(" ", "")
+    again = program.state_from_json(saved)
+    assert again.to_json() == saved
+    later = {"type": "visit", "time": "2027-06-01T10:00"}
+    assert [program.effect_json(e) for e in program.apply(again, later)[1]] == \
+        [program.effect_json(e) for e in program.apply(state, later)[1]]

@@ -11,18 +11,15 @@ tests apply events to states that share parts, in every order (a state's success
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, note, reject, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import loyalty
 from event_strategies import MemberHistory, member_histories, with_ledger_settings
 from loyalty.runtime.events import EventError
-from loyalty.runtime.facade import MemberState as Wrapped, StateMismatchError
-from loyalty.runtime.state import NONE_YET
 from loyalty.syntax.formatter import format_program
 from strategies import valid_programs
 
@@ -36,15 +33,8 @@ GENERATED = settings(max_examples=30, deadline=None, derandomize=True, database=
 
 def unshared(program, state):
     """A state equal to `state` that shares nothing with it: read back from its JSON (complete for every outcome:
-    test_state_roundtrip), since the compiled build's native state classes do not support `copy.deepcopy`. A
-    state whose JSON is not read back (a grace period to the calendar's end) is deep-copied on the pure build
-    and its example dropped on the compiled one."""
-    try:
-        return program.state_from_json(state.to_json())
-    except StateMismatchError:
-        if loyalty.compiled():
-            reject()
-        return Wrapped(copy.deepcopy(state._s.copy(), {id(NONE_YET): NONE_YET}), program)
+    test_state_roundtrip), since the compiled build's native state classes do not support `copy.deepcopy`."""
+    return program.state_from_json(state.to_json())
 
 
 def attempt(program, state, event, ledger_json):

@@ -48,14 +48,14 @@ def test_the_guess_works_out_only_the_rows_it_keeps(monkeypatch, seed, members, 
     history = _history(prog, seed, members, max_events)
     plan = _plan(str(path), prog, history, seed % 7)
     rows_asked = []
-    stage_rows = earn._stage_rows
+    vector_parts = earn._vector_parts
 
-    def every_row(factors, rows):  # the runs as before: every row worked out
+    def every_row(kern, r, earns, stage, tier_factors, rows):  # the runs as before: every row worked out
         rows_asked.append(rows)
-        return stage_rows(factors, None)
+        return vector_parts(kern, r, earns, stage, tier_factors, None)
 
     seen, result = _guesses(monkeypatch, plan, history)
-    monkeypatch.setattr(earn, "_stage_rows", every_row)
+    monkeypatch.setattr(earn, "_vector_parts", every_row)
     seen_all, result_all = _guesses(monkeypatch, plan, history)
     assert len(seen) == len(seen_all)
     for (g, tables), (g_all, tables_all) in zip(seen, seen_all):

@@ -2446,3 +2446,41 @@ def test_rolling_windows_with_returns_taken_back_at_their_orders(programs, which
     history = _history(prog, seed, 80, 40)
     plan, vec, ref = _both(path, prog, history, seed=seed)
     assert vec.canonical() == ref.canonical()
+
+
+BIG_ORDER = """program "Big orders" {
+  currency NOK
+}
+points "points" {
+  cost 0.01 NOK each
+}
+rule "base" {
+  earn 100000 points per 1 NOK
+}
+rule "evenings" {
+  earn 1.5x points
+  between 17:00 and 23:00
+}
+"""
+
+
+def test_an_order_too_large_for_64_bit_points_is_the_scalar_plans(tmp_path):
+    """earn.vector_points' bound (the kernel's largest order, `max_event_amount`): an order whose points
+    numerators pass int64 sends its group to the scalar plan, whose report the kernel's must equal (with the
+    bound wrong, the kernel wraps the order's points silently)."""
+    (tmp_path / "p.loyalty").write_text(BIG_ORDER)
+    (tmp_path / "h.csv").write_text(
+        "member,time,type,order,item,category,quantity,amount\n"
+        "m1,2024-01-02T18:00,purchase,o1,wash,washes,1,10000000000000.00\n"
+        "m2,2024-01-02T18:00,purchase,o2,wash,washes,1,35.00\n"
+        "m2,2024-01-03T10:00,purchase,o3,wash,washes,1,40.00\n")
+    reports = []
+    for kernel in ("auto", "python"):
+        result = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.loyalty"), str(tmp_path / "h.csv"),
+                                           "--format", "json", "--kernel", kernel], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        report["assumptions"] = {k: v for k, v in report["assumptions"].items() if not k.startswith("kernel")}
+        reports.append(report)
+    assert reports[0] == reports[1]
+    assert "1500000000009250000" in json.dumps(reports[1])

@@ -118,7 +118,8 @@ def check_state(doc, prog) -> None:  # noqa: C901 - one check per field, in the 
         if not -1 <= doc.paid.earned < n_tiers:
             raise StateProblem("paid.earned", f"{doc.paid.earned} is not a tier of the program (-1 is none)")
     _time(doc.next_review, "next_review")
-    _time(doc.grace_until, "grace_until")
+    if doc.grace_until != NEVER:  # a grace past the calendar's end never ends (timeutil.add_duration saturates)
+        _time(doc.grace_until, "grace_until")
     for scope, (_key, used) in doc.caps.items():
         _count(used, f"caps[{scope!r}]")
     for oid, o in doc.orders.items():

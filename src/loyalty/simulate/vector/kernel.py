@@ -1086,7 +1086,7 @@ class _Kernel:
     @functools.cached_property
     def max_event_amount(self) -> int:
         """The most an event's rows cost together (earn.vector_points' bound for 64-bit points), once per kernel."""
-        return int(np.add.reduceat(self.r_amount, self.e_start).max(initial=0))
+        return int(self.e_total.max(initial=0))
 
     def purchase_lines(self, rule) -> np.ndarray:
         """The rows a rule's (or a draw's) line step reads: its lines (`_line_match`) of running purchases."""
