@@ -147,3 +147,24 @@ def test_no_look_ahead_for_a_pipe(tmp_path):
     os.mkfifo(path)
     H.look_for_quotes_ahead(path)
     assert not H._quotes_ahead
+
+
+def test_a_file_cut_shorter_while_it_is_looked_ahead_does_not_end_the_process(tmp_path):
+    # A memory-mapped search of a file truncated under it ended the process with SIGBUS (the CI run of the
+    # test above did): the look-ahead reads in blocks instead. Many tries, in a process of its own.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom pathlib import Path\nimport loyalty.simulate.history as H\n"
+        "path = Path(sys.argv[1])\nbig = b'member,time,amount\\n' + b'm1,2025-01-02,10.00\\n' * 400000\n"
+        "for _ in range(60):\n"
+        "    path.write_bytes(big)\n"
+        "    H.look_for_quotes_ahead(path)\n"
+        "    path.write_bytes(b'member,time,amount\\n')\n"
+        "    H._forget_quotes_ahead()\n"
+        "print('done')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "h.csv")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "done"

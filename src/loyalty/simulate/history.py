@@ -1203,26 +1203,30 @@ def look_for_quotes_ahead(path) -> None:
             compression_of(path) is not None:
         return
     import ctypes
-    import mmap
 
     memchr.restype, memchr.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
     answer: list = []
 
     def search() -> None:
+        # Read in blocks, not memory-mapped: a mapped file cut shorter while it is searched (rewritten in place)
+        # ends the process with SIGBUS; a read just ends early, and the file's new identity sends the read to
+        # search it again. Both the read and memchr run with the GIL released.
+        block = bytearray(1 << 20)
+        view = (ctypes.c_char * len(block)).from_buffer(block)
         try:
-            with path.open("rb") as fh:
-                if not path.stat().st_size:
-                    answer.append(False)
-                    return
-                # (a private mapping: ctypes takes the address of a writable buffer only; nothing is written)
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) as data:
-                    view = (ctypes.c_char * len(data)).from_buffer(data)
-                    try:
-                        answer.append(memchr(view, ord('"'), len(data)) is not None)
-                    finally:
-                        del view  # (before the mapping closes)
+            with path.open("rb", buffering=0) as fh:
+                while True:
+                    size = fh.readinto(block)
+                    if not size:
+                        answer.append(False)
+                        return
+                    if memchr(view, ord('"'), size) is not None:
+                        answer.append(True)
+                        return
         except (OSError, ValueError):  # the read searches the file itself
             return
+        finally:
+            del view  # (the block is a plain bytearray again)
 
     thread = threading.Thread(target=search, name="loyalty-quotes", daemon=True)
     _quotes_ahead[identity] = (thread, answer)
