@@ -193,6 +193,19 @@ def test_a_bug_in_the_copy_is_raised_here_as_the_same_exception(monkeypatch, tmp
         _forked_car_wash()
 
 
+def _record_forks(monkeypatch) -> list:
+    """The pids of the copies forked from here on, in a list that fills as they are made."""
+    forked, real_fork = [], os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return forked
+
 
 @pytest.mark.timeout(120)
 def test_the_copy_is_not_waited_for_once_its_half_is_in(monkeypatch):
@@ -208,15 +221,7 @@ def test_the_copy_is_not_waited_for_once_its_half_is_in(monkeypatch):
         time.sleep(30)  # (in the copy: its answer is sent)
 
     monkeypatch.setattr(parallel, "_serve_half", slow_to_end)
-    forked, real_fork = [], os.fork
-
-    def fork():
-        pid = real_fork()
-        if pid:
-            forked.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
+    forked = _record_forks(monkeypatch)
     began = time.monotonic()
     _forked_car_wash()
     assert time.monotonic() - began < 20
@@ -281,15 +286,7 @@ def test_a_bug_whose_exception_does_not_unpickle_is_said_with_its_text(monkeypat
 def test_a_copy_that_dies_is_a_clear_error_not_a_hang(monkeypatch, death):
     _in_the_copy(monkeypatch, (lambda: os.kill(os.getpid(), signal.SIGKILL)) if death == "killed"
                  else (lambda: os._exit(3)))
-    forked, real_fork = [], os.fork
-
-    def fork():
-        pid = real_fork()
-        if pid:
-            forked.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
+    forked = _record_forks(monkeypatch)
     r = _run_two_jobs()
     assert r.exit_code == 1, r.output
     why = "was killed by signal 9" if death == "killed" else "exited with status 3"
