@@ -119,6 +119,11 @@ def test_the_quotes_looked_for_ahead_are_the_files(tmp_path):
         assert found == [answer]  # (found by the thread, with memchr)
         assert H._has_quotes(path) is answer
         assert not H._quotes_ahead  # (taken up by the read)
+        assert H._quote_in(path, None) is answer  # (where C's memchr cannot be had)
+    # a quote in a later block than the first
+    late = tmp_path / "late.csv"
+    late.write_bytes(b"member,time,amount\n" + b"m1,2025-01-02,10.00\n" * 60000 + b'm1,2025-01-02,"1"\n')
+    assert H._quote_in(late, H._memchr()) and H._quote_in(late, None)
 
 
 def test_a_file_changed_after_the_look_ahead_is_searched_again(tmp_path):

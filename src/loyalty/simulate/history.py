@@ -1158,14 +1158,43 @@ def _has_quotes(path: Path) -> bool:
         ahead[0].join()
         if ahead[1]:
             return ahead[1][0]
-    import mmap
+    return _quote_in(path, _memchr())
 
-    with path.open("rb") as fh:
-        try:
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return data.find(b'"') >= 0
-        except ValueError:  # an empty file
-            return False
+
+def _memchr():
+    """C's memchr as ctypes calls it (with the GIL released), or None where it cannot be had."""
+    import ctypes
+
+    from loyalty.clib import c_function
+
+    memchr = c_function("memchr")
+    if memchr is not None:
+        memchr.restype, memchr.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    return memchr
+
+
+def _quote_in(path: Path, memchr) -> bool:
+    """Whether the file holds a '"', read in 1 MB blocks (searched by `memchr` when given, else by Python). Not
+    memory-mapped: a mapped file cut shorter while it is searched (rewritten in place) ends the process with
+    SIGBUS; a read just ends early (and the look-ahead's answer is then not taken: the file's identity changed)."""
+    import ctypes
+
+    block = bytearray(1 << 20)
+    view = (ctypes.c_char * len(block)).from_buffer(block) if memchr is not None else None
+    try:
+        with path.open("rb", buffering=0) as fh:
+            while True:
+                size = fh.readinto(block)
+                if not size:
+                    return False
+                if view is not None:
+                    found = memchr(view, ord('"'), size) is not None
+                else:
+                    found = block.find(b'"', 0, size) >= 0
+                if found:
+                    return True
+    finally:
+        del view  # (the block is a plain bytearray again)
 
 
 # `look_for_quotes_ahead`'s searches: the file's identity -> (the thread, a list its answer is put in)
@@ -1188,45 +1217,27 @@ def _file_identity(path: Path) -> Optional[tuple]:
 
 def look_for_quotes_ahead(path) -> None:
     """`_has_quotes(path)` started in a thread, for the read of that file to take up: the simulate command calls
-    this before it loads the program and imports pyarrow and numpy (~80 ms, the GIL held), and the search (~15 ms
-    per 80 MB) runs beside them, through C's memchr, which ctypes calls with the GIL released. Nothing happens for a file the read does not search (Parquet, compressed), where memchr
-    cannot be had, or where the file cannot be opened: the read then searches it itself."""
+    this before it loads the program and imports pyarrow and numpy (~80 ms, the GIL held), and the search (~20 ms
+    per 80 MB) runs beside them: the file's reads and C's memchr, which ctypes calls, release the GIL. Nothing
+    happens for a file the read does not search (Parquet, compressed), where memchr cannot be had, or where the
+    file cannot be opened: the read then searches it itself."""
     import threading
 
-    from loyalty.clib import c_function
     from loyalty.simulate.compressed import compression_of
 
     path = Path(path)
     identity = _file_identity(path)
-    memchr = c_function("memchr")
+    memchr = _memchr()
     if identity is None or identity in _quotes_ahead or memchr is None or not _is_csv_name(path) or \
             compression_of(path) is not None:
         return
-    import ctypes
-
-    memchr.restype, memchr.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
     answer: list = []
 
     def search() -> None:
-        # Read in blocks, not memory-mapped: a mapped file cut shorter while it is searched (rewritten in place)
-        # ends the process with SIGBUS; a read just ends early, and the file's new identity sends the read to
-        # search it again. Both the read and memchr run with the GIL released.
-        block = bytearray(1 << 20)
-        view = (ctypes.c_char * len(block)).from_buffer(block)
         try:
-            with path.open("rb", buffering=0) as fh:
-                while True:
-                    size = fh.readinto(block)
-                    if not size:
-                        answer.append(False)
-                        return
-                    if memchr(view, ord('"'), size) is not None:
-                        answer.append(True)
-                        return
-        except (OSError, ValueError):  # the read searches the file itself
+            answer.append(_quote_in(path, memchr))
+        except OSError:  # the read searches the file itself
             return
-        finally:
-            del view  # (the block is a plain bytearray again)
 
     thread = threading.Thread(target=search, name="loyalty-quotes", daemon=True)
     _quotes_ahead[identity] = (thread, answer)
