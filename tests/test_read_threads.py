@@ -152,6 +152,10 @@ def test_no_look_ahead_for_a_pipe(tmp_path):
     os.mkfifo(path)
     H.look_for_quotes_ahead(path)
     assert not H._quotes_ahead
+    # and the read says what to do, without opening it (which would wait for a writer)
+    with pytest.raises(H.HistoryError, match="not a regular file") as err:
+        H.read_history(path)
+    assert "standard input" in err.value.hint
 
 
 def test_a_file_cut_shorter_while_it_is_looked_ahead_does_not_end_the_process(tmp_path):

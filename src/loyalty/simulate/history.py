@@ -837,6 +837,10 @@ def read_history(path: str | Path, options: ReadOptions = ReadOptions()) -> Hist
     path = Path(path)
     if not path.exists():
         raise HistoryError(f"{path}: no such file")
+    if not path.is_file():  # a folder, or a pipe or device (a shell's <(...)): the readers seek and read twice
+        raise HistoryError(f"{path}: not a regular file: a history is read from a file",
+                           hint="save it to a file first; `loyalty simulate` also reads a history piped to its "
+                                "standard input, named '-'")
     if compression_of(path) is None:
         return _read_history(path, options)
     with decompressed(path) as plain:
