@@ -474,3 +474,40 @@ def test_a_referral_before_she_joins_is_not_counted_on_the_kernel():
                      "welcome": {"effects": "1", "points_issued": "20"}}
     _, fired = _alone(prog, rows, "R")
     assert fired == {}  # R never joins: neither her referral nor any `referral_qualified` counts
+
+
+EXPIRING = """program "Shop" {
+  currency NOK
+  runs from 2025-01-01
+  members join at signup
+}
+points "points" {
+  cost 0.10 NOK each
+  expire at the end of the calendar day
+}
+reward "sticker" is a perk
+redeem 1 point for "sticker"
+rule "base" {
+  earn 1 point per 10 NOK
+}
+"""
+
+
+def test_no_simulated_redemption_after_an_event_that_does_not_count():
+    """A simulated member redeems after an event that counts, on the scalar plan as on the kernel: after a
+    purchase before her signup (which moves no clock) her balance still holds yesterday's points, which expire
+    when her next counted event comes; redeeming on that stale balance was refused a thousand times."""
+    prog = loyalty.compile_source(EXPIRING, "shop.loyalty").compiled
+    rows = [("A", "2025-02-01T10:00", "adjustment", "points +2500"),  # counts: she redeems 1,000 (the bound)
+            ("A", "2025-02-02T10:00", "purchase", ""),  # before her signup: not counted
+            ("A", "2025-02-02T11:00", "signup", "")]
+    cols = {"member": [r[0] for r in rows], "time": [r[1] for r in rows], "type": [r[2] for r in rows],
+            "order": ["", "a1", ""], "item": ["", "tea", ""], "quantity": ["", "1", ""],
+            "amount": ["", "30.00", ""], "adjust": [r[3] for r in rows], "reason": ["opening balance", "", ""]}
+    cols = {h: [v or None for v in vs] for h, vs in cols.items()}
+    history = build_history(cols, "expiring.csv", 2, ReadOptions(minor_units=2, currency="NOK", timezone="UTC"))
+    result = _compare(prog, history, Scenario(), {})
+    document = result.canonical()
+    assert result.counts["simulated_redemptions"] == 1000
+    assert not document["tables"].get("refused"), document["tables"].get("refused")
+    assert result.counts["non_member_orders"] == 1

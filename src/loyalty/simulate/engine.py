@@ -274,11 +274,15 @@ def replay_member(plan: Plan, member: str, events: MemberEvents, ledger, on_even
             if on_event:
                 on_event(i, ev, out, str(err), st)
             continue
+        counted = enrolment is None or not out or out[0].kind != "not_counted"
         if groups[i]:  # an event of the history (the referral pass's own events have no rows)
             acc.event(kinds[i], ev.time, totals[i])
-            if enrolment is not None and out and out[0].kind == "not_counted":
+            if not counted:
                 acc.not_counted(kinds[i], totals[i])
-        for reward, price, kind_index in redeems:
+        # a simulated member redeems after an event that counts: one that does not (before she joins) changed
+        # nothing and moved her clock nowhere, so her balance still holds points whose expiry her next counted
+        # event will find (the kernel's `vector_redeemers` reads the same rule)
+        for reward, price, kind_index in (redeems if counted else ()):
             for _ in range(simulated_redemptions(st.kinds[kind_index].available, price)):
                 apply_event(st, Ev("redemption", None, ev.time, reward=reward), ledger, out)
                 acc.simulated_redemption()
