@@ -477,3 +477,43 @@ def test_a_new_program_version_carries_held_offers_lapses_and_the_joining_day():
     # and the carried lapse fires when it is due under the new program
     _, out = new.apply(migrated, {"tick": {"time": "2025-07-01T10:00"}})
     assert ("points_earned", "still missing you") in [(e.kind, e.rule) for e in out]
+
+
+TIER_GIFT = """
+program "Shop" {
+  currency NOK
+  runs from 2025-01-01
+}
+points "points" { cost 0.01 NOK each }
+reward "bag" is a gift "bag" costing 40 NOK valid for 10 days
+rule "points" {
+  earn 1 point per 1 NOK
+}
+rule "we miss you" {
+  earn 300 points
+  after 30 days without a purchase
+}
+rule "welcome to gold" {
+  give "bag"
+  on reaching tier "gold"
+}
+tiers by points earned {
+  tier "gold" from 300 points
+}
+"""
+
+
+def test_a_tier_reached_at_a_lapse_gives_its_offer_there_and_it_lapses_before_a_later_purchase():
+    """The lapse's points (31 January) reach gold then, and gold's gift lives from then: 10 days, over on 10
+    February, long before her purchase on 15 March, which must not use it (it was used when the gift came
+    only after that purchase's own steps)."""
+    p = loyalty.compile_source(TIER_GIFT, "shop.loyalty")
+    m = p.new_member("m1")
+    m, _ = p.apply(m, {"purchase": {"time": "2025-01-01T10:00", "order": "o1", "lines": [{"item": "x", "amount": "10.00"}]}})
+    m, out = p.apply(m, {"purchase": {"time": "2025-03-15T10:00", "order": "o2",
+                                      "lines": [{"item": "x", "amount": "10.00"}]}})
+    kinds_ = [(e.kind, e.time.isoformat()) for e in out if e.kind in ("tier_changed", "reward_issued", "reward_used",
+                                                                      "reward_lapsed")]
+    assert kinds_ == [("tier_changed", "2025-01-31T10:00:00"), ("reward_issued", "2025-01-31T10:00:00"),
+                      ("reward_lapsed", "2025-02-10T10:00:00")]
+    assert json.loads(m.to_json()).get("offers", []) == []

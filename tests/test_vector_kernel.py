@@ -1329,9 +1329,12 @@ def _report(plan, history, result):
 # TIER_ROLLING: a batch earned 31 March 00:38 expires (3 months on, clamped to 30 June) before one earned
 # 30 March 00:58, and a purchase at 30 June 00:38 sees it gone (test_expiry_out_of_earning_order_...)
 @example(seed=30, which=PROGRAMS.index("TIER_ROLLING"), members=4, max_events=40)
-# TIMER_POINTS: M000 reaches gold by a lapse's points at the end of the history's tick, after its time passed:
-# the bag it gets is held at the end, neither used nor lapsed
+# TIMER_POINTS: M000 reaches gold by a lapse's points in the end of the history's time passing: the bag gold
+# gives lives from that moment (and lapses if its 10 days end before the history does)
 @example(seed=12, which=PROGRAMS.index("TIMER_POINTS"), members=60, max_events=40)
+# TIMER_POINTS: M005 reaches gold by a lapse's points on 16 August, in the time passing before her purchases of
+# 25 September: the bag lapsed on 26 August, and none of those purchases uses it
+@example(seed=8133, which=PROGRAMS.index("TIMER_POINTS"), members=6, max_events=12)
 def test_vector_equals_scalar_on_generated_histories(programs, seed, which, members, max_events):
     path, prog = programs[which]
     history = _history(prog, seed, members, max_events)

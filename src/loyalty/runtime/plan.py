@@ -252,6 +252,7 @@ class Plan:
                 if not (self.expiry_only and expire_only(self.kinds, st, t, out)):
                     advance(prog, st, t, out)
             st.clock = t
+            start = len(out)  # tiers reached at the timers' moments fired their rules there (fire_timers)
         if eid is not None:
             tail = st.seen_tail  # MemberState.put_seen, written out: into the tail until it is full
             tail[eid] = seen_value

@@ -82,9 +82,11 @@ def next_moment(rule, st) -> Optional[_dt.datetime]:
 
 def fire_timers(plan, st, T, ledger, out, advance) -> None:
     """Every lapse and yearly moment up to T, in time order (a lapse first at one moment; rules in source
-    order), each with time brought to its moment first."""
+    order), each with time brought to its moment first. A tier its points reach fires its rules at that
+    moment, so an offer one gives lives from there (and may lapse before her event at T)."""
     yearly = plan.yearly
     while True:
+        start = len(out)
         lapse = next_lapse(st) if st.lapses else None
         moment = None
         if yearly and st.clock is not None:
@@ -94,6 +96,8 @@ def fire_timers(plan, st, T, ledger, out, advance) -> None:
                     moment = m
         if lapse is not None and lapse[0] <= T and (moment is None or lapse[0] <= moment):
             fire_lapse(plan, st, lapse[0], lapse[1], ledger, out, advance)
+            if plan.tier_reached and len(out) > start:
+                fire_tier_reached(plan, st, out, start, ledger)
             continue
         if moment is None or moment > T or moment == _dt.datetime.max:
             return
@@ -103,6 +107,8 @@ def fire_timers(plan, st, T, ledger, out, advance) -> None:
             st.clock = moment
         for r in due:
             fire_at(plan, st, r, moment, ledger, out)
+        if plan.tier_reached and len(out) > start:
+            fire_tier_reached(plan, st, out, start, ledger)
 
 
 def fire_tier_reached(plan, st, out, start: int, ledger) -> None:

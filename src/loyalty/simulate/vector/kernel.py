@@ -3010,13 +3010,15 @@ class _Kernel:
                 ev = vector_firing_events(self, mem, moment)
             store = np.where(ev >= 0, self.e_store[np.maximum(ev, 0)], -1)
             if r.trigger == TIER_REACHED:  # fired after the event's own steps: usable from the next event on
-                mine = (ev >= 0) & self.e_timer[np.maximum(ev, 0)]  # reached at a timer's: after the event it is in
+                # ... but reached at a timer's moment (its points: the kernel's own event), fired at that moment
+                # (moments.fire_timers): usable from the event time passes at, as a lapse's gift
+                mine = (ev >= 0) & self.e_timer[np.maximum(ev, 0)]
+                nxt = np.where((ev >= 0) & (ev + 1 < self.nev), ev + 1, -1)
+                nxt = np.where((nxt >= 0) & (self.e_mem[np.maximum(nxt, 0)] == mem), nxt, -1)
                 if mine.any():
-                    ev[mine] = vector_firing_events(self, mem[mine], moment[mine])
-                at_end = ev < 0  # after the end of the history's time passing: held at the end (offers.py)
-                ev = np.where(ev >= 0, np.where(ev + 1 < self.nev, ev + 1, -1), -1)
-                ev = np.where((ev >= 0) & (self.e_mem[np.maximum(ev, 0)] == mem), ev, -1)
-                ev[at_end] = -2
+                    fired = vector_firing_events(self, mem[mine], moment[mine])
+                    nxt[mine] = np.where(fired >= 0, fired, -2)  # -2: at the end of the history's time passing
+                ev = nxt
             o = np.argsort(mem, kind="stable")
             out.append((r, (mem[o], _month_number(moment)[o], store[o], moment[o], ev[o])))
         return out
