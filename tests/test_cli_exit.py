@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from loyalty import __version__
-from loyalty.cli import cli
+from loyalty.cli import cli, main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAM = REPO / "examples" / "programs" / "car_wash.loyalty"
@@ -88,3 +89,23 @@ def test_the_console_script_starts_numpy_without_blas_threads_unless_the_user_se
         assert value == expected
         if given is None and sys.platform.startswith("linux"):
             assert threads == "1"  # this process's only thread: no BLAS thread started
+
+
+@pytest.mark.parametrize("signalled, code, said", [("terminated", 143, "loyalty: terminated; no output was left half written"),
+                                                   ("interrupted", 130, "loyalty: interrupted")])
+def test_a_signal_raised_inside_a_c_call_is_said_as_the_signal_not_as_a_bug(monkeypatch, capsys, signalled, code, said):
+    # SIGTERM's handler (fileio) raising inside a C call that then returns a value: CPython raises SystemError
+    # from it ("PurePath.__str__ returned a result with an exception set", seen in generate under SIGTERM)
+    from loyalty.commands import check as check_command
+    from loyalty.fileio import Terminated
+
+    def hit(*_a, **_k):
+        try:
+            raise Terminated() if signalled == "terminated" else KeyboardInterrupt()
+        except BaseException as err:
+            raise SystemError("PurePath.__str__ returned a result with an exception set") from err
+
+    monkeypatch.setattr(check_command, "check_file", hit)
+    assert cli_main(["check", str(PROGRAM)]) == code
+    err = capsys.readouterr().err
+    assert said in err and "internal error" not in err

@@ -121,12 +121,36 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # the machine refused (a full disk, an I/O error): not a bug, and not the input
         return _refused(err)
     except Exception as err:  # a bug; say so plainly (the message may quote the user's data)
+        from loyalty.fileio import Terminated
         from loyalty.terminal import visible
 
+        signalled = _signal_beneath(err)
+        if isinstance(signalled, Terminated):
+            click.echo("loyalty: terminated; no output was left half written", err=True)
+            return signalled.code
+        if signalled is not None:
+            click.echo("loyalty: interrupted", err=True)
+            return 130
         click.echo(f"loyalty: internal error: {type(err).__name__}: {visible(str(err))}", err=True)
         click.echo("This is a bug in loyalty; please report it with the command you ran.", err=True)
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _signal_beneath(err: BaseException) -> BaseException | None:
+    """The Terminated (fileio: SIGTERM) or KeyboardInterrupt (Ctrl-C) an error was raised from, or None. A signal's
+    handler that raises inside a C call which then returns a value (e.g. a path's __str__ under os.fspath) makes
+    CPython raise SystemError("... returned a result with an exception set") from it: the signal, not a bug."""
+    from loyalty.fileio import Terminated
+
+    seen: set = set()
+    cause = err.__cause__ or err.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (Terminated, KeyboardInterrupt)):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _refused(err: OSError) -> int:
