@@ -132,3 +132,19 @@ def test_the_console_script_starts_numpy_without_blas_threads_unless_the_user_se
         assert value == expected
         if given is None and sys.platform.startswith("linux"):
             assert threads == "1"  # this process's only thread: no BLAS thread started
+
+
+def test_a_plain_simulate_run_does_not_import_what_only_other_paths_need(tmp_path):
+    # tempfile and shutil (with random, bz2, lzma: ~5 ms) only for folders, worker processes and compressed
+    # histories; difflib only for a name to correct. The second run finds the program compiled (program_cache)
+    history = REPO / "examples" / "histories" / "car_wash.csv"
+    code = ("import sys\n"
+            "from loyalty.cli import main\n"
+            f"main(['simulate', {str(PROGRAM)!r}, {str(history)!r}, '--format', 'json', '--jobs', '1'])\n"
+            "print(sorted(m for m in ('tempfile', 'shutil', 'difflib') if m in sys.modules), file=sys.stderr)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "LOYALTY_CACHE_DIR": str(tmp_path)}
+    env.pop("LOYALTY_NO_CACHE", None)
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr.decode().splitlines()[-1] == "[]"
