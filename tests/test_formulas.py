@@ -134,3 +134,22 @@ def test_period_starts_from_a_day_table_are_the_calendars(year, month, day, span
         for table_lo, table_hi in ((lo, hi), (lo, (lo + hi) // 2), (lo - 10**12, lo - 10**11)):
             starts = blocks.period_starts(period, table_lo, table_hi)
             assert starts(us).tolist() == expected, (table_lo, table_hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=st.lists(st.integers(0, 40), min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1))
+def test_segment_search_is_searchsorted_in_each_range(lengths, seed):
+    """arrays.segment_search (the referral pass's rows: where a `referred` row goes, before the member's own rows
+    of its moment, a `referral_qualified` one after them) against np.searchsorted on each range, both sides, keys
+    before, among (ties) and after a range's values."""
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([np.sort(rng.integers(0, 20, k)) for k in lengths]).astype(np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - np.array(lengths)
+    pick = rng.integers(0, len(lengths), 30)
+    keys = rng.integers(-2, 23, 30).astype(np.int64)
+    right = rng.integers(0, 2, 30).astype(bool)
+    got = blocks.segment_search(values, starts[pick].astype(np.int64), ends[pick].astype(np.int64), keys, right)
+    expected = [int(starts[p]) + int(np.searchsorted(values[starts[p]:ends[p]], k, "right" if r else "left"))
+                for p, k, r in zip(pick.tolist(), keys.tolist(), right.tolist())]
+    assert got.tolist() == expected
