@@ -2766,10 +2766,11 @@ class _Kernel:
             c_to = np.concatenate((self.tier_after[changed], t_to))
             c_pos = np.concatenate((2 * np.flatnonzero(changed) + 3, 2 * t_pos + 2))
             c_seq = np.concatenate((np.zeros(int(changed.sum()), np.int64), t_seq))
-            pairs = {}
-            for a, b in zip(c_from.tolist(), c_to.tolist()):
-                pairs[(a, b)] = pairs.get((a, b), 0) + 1
-            for (a, b), n in pairs.items():
+            # each (from, to) pair's count, in the order the pairs first occur (as a count per change would add them)
+            width = len(names) + 1
+            pairs, first, times = np.unique((c_from + 1) * width + c_to + 1, return_index=True, return_counts=True)
+            for pair, n in zip(pairs[np.argsort(first)].tolist(), times[np.argsort(first)].tolist()):
+                a, b = pair // width - 1, pair % width - 1
                 res.add("tier_change", f"{names[a] if a >= 0 else ''}{KEY_SEP}{names[b] if b >= 0 else ''}", "members", n)
             start = tiers.qualified(0)
             # the start tier at the member's first event counts as a change, for reached and per month
