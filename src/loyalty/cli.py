@@ -171,20 +171,41 @@ def one_blas_thread() -> None:
 
 def run() -> None:
     """The `loyalty` console script (and `python -m loyalty.cli`): main(), then the process ends with its
-    exit code, through the interpreter's ordinary teardown (threads joined, atexit handlers run, standard
-    output and error flushed, objects released by their references) but with every object alive moved
-    out of the cyclic garbage collector's view first (gc.freeze): the teardown's collections then no
-    longer walk all of them (tens of thousands after a simulate run: ~15-30 ms CPU, most of the Python
-    side of the exit). What that skips is only the freeing of objects in reference cycles, which the
-    process's end frees; nothing of loyalty's waits for it (temporary files and folders are removed by
-    their `with` blocks and click's close callbacks, worker processes are joined, inside main). Not in
-    main(): a caller that runs main() in its own process (tests, CliRunner) keeps its collector."""
+    exit code (`end_process`)."""
     one_blas_thread()
-    code = main()
+    end_process(main())
+
+
+def end_process(code: int) -> None:
+    """The interpreter's teardown, without the part that only frees memory the process's end frees anyway. Its
+    first steps are taken here as Py_FinalizeEx takes them, in its order: non-daemon threads joined (and
+    `threading`'s own exit hooks), atexit handlers run (parallel.py's reaping of a forked copy, logging's,
+    multiprocessing's, weakref.finalize's), standard output and error flushed; then os._exit. What that skips
+    is the modules' teardown and the collector's final passes: ~10 ms of CPU after a 1M-row simulate
+    (docs/performance.md), as ~30 ms after a freeze of the collector alone. Nothing of loyalty's waits for it
+    (temporary files and folders are removed by their `with` blocks and click's close callbacks, worker
+    processes joined, inside main). Where a step cannot be taken so (a flush that fails: a full disk, a closed
+    pipe; an interpreter without these hooks), the ordinary teardown ends the process, as it did before,
+    with the objects frozen first (gc.freeze: its collections then do not walk them). Not in main(): a
+    caller that runs main() in its own process (tests, CliRunner) keeps its own exit."""
+    import atexit
     import gc
+    import os
+    import threading
 
     gc.freeze()
-    sys.exit(code)
+    shutdown, run_exitfuncs = getattr(threading, "_shutdown", None), getattr(atexit, "_run_exitfuncs", None)
+    if shutdown is None or run_exitfuncs is None:  # (another Python: the ordinary teardown)
+        sys.exit(code)
+    shutdown()
+    run_exitfuncs()  # (each runs once: the list is emptied, so a teardown after this does not run them again)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except Exception:  # noqa: BLE001 (the teardown flushes again and reports it as it always did)
+        sys.exit(code)
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

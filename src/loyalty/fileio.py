@@ -14,11 +14,9 @@ only SIGKILL (or a power cut) can leave a `.NAME.*.tmp` behind.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager, suppress
@@ -132,6 +130,8 @@ def open_atomic(path: Union[str, os.PathLike], encoding: str = "utf-8", newline:
                                     "is a folder" if stat.S_ISDIR(st.st_mode) else "is not a regular file", str(path))
         mode = stat.S_IMODE(st.st_mode)
     with cleanup_on_signals():
+        import tempfile
+
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)) as tmp:
@@ -191,6 +191,9 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def _put_in_place(new: Path, target: Path) -> None:
     """`new` (a complete folder) takes `target`'s place; the old folder is removed."""
+    import shutil
+    import tempfile
+
     if not target.exists():
         os.rename(new, target)  # atomic: the folder appears whole
         return
@@ -219,6 +222,9 @@ def replace_directory(path: Union[str, os.PathLike], owned: frozenset[str] = fro
     for the moment between the two renames. On an exception, SIGTERM or SIGINT the temporary folder is
     removed and `path` is left as it was. An existing `path` must hold only files named in `owned`
     (`check_replaceable`)."""
+    import shutil  # (here, not at the top: ~5 ms of imports a run that writes no folder need not pay)
+    import tempfile
+
     target = Path(os.path.realpath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     check_replaceable(target, owned)

@@ -10,8 +10,6 @@ Python; Zstandard comes with pyarrow (its `zstd` codec), so no other package is 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -47,6 +45,9 @@ def decompressed(path: Path) -> Iterator[Path]:
     if codec is None:
         yield path
         return
+    import shutil  # (here: a plain history, the usual one, needs neither, nor random and bz2 and lzma with them)
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="loyalty-history-") as tmp:
         suffix = Path(path.name).with_suffix("").suffix or ".csv"  # history.csv.gz -> .csv
         try:

@@ -18,7 +18,6 @@ Two halves:
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Iterable, Optional
 
@@ -182,6 +181,8 @@ def did_you_mean(name: str, known: Iterable[str]) -> Optional[str]:
     folded = {_fold(k): k for k in known}
     if _fold(name) in folded:
         return folded[_fold(name)]
+    import difflib  # (here: only a name that is not known needs it)
+
     close = difflib.get_close_matches(_fold(name), list(folded), n=1, cutoff=0.75)
     return folded[close[0]] if close else None
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -281,6 +280,7 @@ def simulate_in_pool(plan, history: History, jobs: int, progress: Optional[Calla
     from loyalty.simulate.wire import plan_to_json, result_from_data
 
     import multiprocessing
+    import tempfile  # (here: a run without worker processes need not import it, nor shutil with it)
     from concurrent.futures import TimeoutError as Waiting
 
     ranges = row_groups(history, group_count(len(history), jobs))
@@ -338,6 +338,8 @@ def simulate_split(plan, history: History, jobs: int,
     import pyarrow as pa
 
     from loyalty.simulate.wire import plan_to_json, result_from_data
+
+    import tempfile
 
     workers = jobs - 1
     groups = max(group_count(len(history), 1), -(-len(history) // SPLIT_GROUP_ROWS), 2 * jobs)
