@@ -100,10 +100,56 @@ def test_months_added_day_by_day_are_the_calendars_moment_by_moment(year, month,
     for unit in ("month", "year"):
         expected = [(add_duration(epoch + u * one, months, unit) - epoch) // one for u in us.tolist()]
         assert blocks.add_duration(us, months, unit).tolist() == expected, unit
-        # the same by a table of days built once (a rolling tier window's start, arrays.DurationShift): over the
+        # the same by a table of days built once (a rolling tier window's start, arrays.duration_shift): over the
         # moments' days, over part of them (the others by add_duration), and over days before them
         if len(us):
             lo, hi = int(us[0]), int(us[-1])
             for table_lo, table_hi in ((lo, hi), (lo, (lo + hi) // 2), (lo - 10**12, lo - 10**11)):
-                shift = blocks.DurationShift(months, unit, table_lo, table_hi)
+                shift = blocks.duration_shift(months, unit, table_lo, table_hi)
                 assert shift(us).tolist() == expected, (unit, table_lo, table_hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(year=st.integers(1960, 2030), month=st.integers(1, 12), day=st.integers(1, 31), span_days=st.integers(0, 400),
+       n=st.integers(0, 200), period=st.sampled_from(["day", "week", "month", "quarter", "year"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_period_starts_from_a_day_table_are_the_calendars(year, month, day, span_days, n, period, seed):
+    """The next period's start of moments at any time of day (the tiers' reviews): arrays.next_period_start and
+    the day table built once (arrays.period_starts; over the moments' days, part of them, days before them) give
+    timeutil.next_period_start's answer for each moment."""
+    import calendar
+    import datetime as dt
+
+    from loyalty.runtime.timeutil import next_period_start
+
+    epoch = dt.datetime(1970, 1, 1)
+    one = dt.timedelta(microseconds=1)
+    first = dt.datetime(year, month, min(day, calendar.monthrange(year, month)[1]))
+    rng = np.random.default_rng(seed)
+    us = np.sort((first - epoch) // one + rng.integers(0, (span_days + 1) * 86_400_000_000, n))
+    expected = [(next_period_start(epoch + u * one, period) - epoch) // one for u in us.tolist()]
+    assert blocks.next_period_start(us, period).tolist() == expected
+    if len(us):
+        lo, hi = int(us[0]), int(us[-1])
+        for table_lo, table_hi in ((lo, hi), (lo, (lo + hi) // 2), (lo - 10**12, lo - 10**11)):
+            starts = blocks.period_starts(period, table_lo, table_hi)
+            assert starts(us).tolist() == expected, (table_lo, table_hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=st.lists(st.integers(0, 40), min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1))
+def test_segment_search_is_searchsorted_in_each_range(lengths, seed):
+    """arrays.segment_search (the referral pass's rows: where a `referred` row goes, before the member's own rows
+    of its moment, a `referral_qualified` one after them) against np.searchsorted on each range, both sides, keys
+    before, among (ties) and after a range's values."""
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([np.sort(rng.integers(0, 20, k)) for k in lengths]).astype(np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - np.array(lengths)
+    pick = rng.integers(0, len(lengths), 30)
+    keys = rng.integers(-2, 23, 30).astype(np.int64)
+    right = rng.integers(0, 2, 30).astype(bool)
+    got = blocks.segment_search(values, starts[pick].astype(np.int64), ends[pick].astype(np.int64), keys, right)
+    expected = [int(starts[p]) + int(np.searchsorted(values[starts[p]:ends[p]], k, "right" if r else "left"))
+                for p, k, r in zip(pick.tolist(), keys.tolist(), right.tolist())]
+    assert got.tolist() == expected

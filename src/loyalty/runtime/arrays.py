@@ -94,6 +94,23 @@ def member_time_keys(mem: np.ndarray, t: np.ndarray, other_mem: np.ndarray, othe
     return mem * span + (t - low), other_mem * span + (other_t - low)
 
 
+def segment_search(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, keys: np.ndarray, right: np.ndarray):
+    """Per i, `lo[i] + np.searchsorted(values[lo[i]:hi[i]], keys[i], "right" if right[i] else "left")`, values
+    sorted within each range: all at once by halving every range together (~log2 of the longest range's numpy
+    calls, not a call per key)."""
+    lo, hi = lo.copy(), hi.copy()
+    last = len(values) - 1
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        v = values[np.minimum(mid, last)]
+        after = (v < keys) | (right & (v == keys))  # the key goes after values[mid]
+        lo = np.where(open_ & after, mid + 1, lo)
+        hi = np.where(open_ & ~after, mid, hi)
+
+
 def moments_in_earning_order(moments: np.ndarray, seg: np.ndarray) -> np.ndarray:
     """Per batch (an event, members in segments, events in time order), its moment (an expiry, the end of a
     pending time) or a later one of an earlier batch of the member's: never earlier than the one before it.
@@ -159,21 +176,21 @@ def add_duration(us: np.ndarray, amount: int, unit: str) -> np.ndarray:
     return out
 
 
-class DurationShift:
-    """`add_duration(us, amount, unit)` asked again and again of a few moments between `lo` and `hi` (a rolling
-    tier window's start, at each lockstep step and review): by months or years, from a table of the days' results
-    built once, the time of day added back, as `_add_months` does for many moments (its calendar casts cost
-    ~100 µs a call, however few the moments); days and weeks, and moments outside the table, by add_duration."""
+class DayTable:
+    """`fn(us)` asked again and again of a few moments between `lo` and `hi`, where `fn` depends on a moment's
+    day alone (`time_of_day`: and keeps its time of day): from a table of the days' results built once, as
+    `_add_months` does for many moments (the calendar's casts cost ~30-100 µs a call, however few the moments);
+    moments outside the table, and a table `fn` refuses (a day past the calendar), by `fn` itself."""
 
-    def __init__(self, amount: int, unit: str, lo: int, hi: int):
-        self.amount, self.unit = amount, unit
+    def __init__(self, fn, lo: int, hi: int, time_of_day: bool, tabled: bool = True):
+        self.fn, self.time_of_day = fn, time_of_day
         self.first, self.table = 0, None
         first, last = lo // DAY_US, hi // DAY_US
-        if unit in ("month", "year") and 0 <= last - first < 100_000:
+        if tabled and 0 <= last - first < 100_000:
             try:
-                self.table = add_duration(np.arange(first, last + 1, dtype=np.int64) * DAY_US, amount, unit)
+                self.table = fn(np.arange(first, last + 1, dtype=np.int64) * DAY_US)
                 self.first = first
-            except Unsupported:  # (a day past the calendar: add_duration answers, or refuses, moment by moment)
+            except Unsupported:  # (fn answers, or refuses, moment by moment)
                 pass
 
     def __call__(self, us: np.ndarray) -> np.ndarray:
@@ -182,8 +199,21 @@ class DurationShift:
             day = us // DAY_US
             i = day - self.first
             if int(i.min()) >= 0 and int(i.max()) < len(table):
-                return table[i] + (us - day * DAY_US)
-        return add_duration(us, self.amount, self.unit)
+                return table[i] + (us - day * DAY_US) if self.time_of_day else table[i]
+        return self.fn(us)
+
+
+def duration_shift(amount: int, unit: str, lo: int, hi: int) -> DayTable:
+    """`add_duration(us, amount, unit)` of moments between `lo` and `hi` (a rolling tier window's start, at each
+    lockstep step and review): by months or years from a day table (days and weeks: add_duration's own
+    arithmetic, no calendar)."""
+    return DayTable(lambda us: add_duration(us, amount, unit), lo, hi, True, unit in ("month", "year"))
+
+
+def period_starts(period: str, lo: int, hi: int) -> DayTable:
+    """`next_period_start(us, period)` of moments between `lo` and `hi` (the tiers' reviews, at each lockstep
+    step): months, quarters and years from a day table (days and weeks: arithmetic, no calendar)."""
+    return DayTable(lambda us: next_period_start(us, period), lo, hi, False, period in _PERIOD_MONTHS)
 
 
 def period_code(us: np.ndarray, period: str) -> np.ndarray:

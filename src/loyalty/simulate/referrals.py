@@ -43,6 +43,7 @@ def referral_events(prog, history) -> dict[str, tuple[Ev, ...]]:
     # what any rule's window can reach: qualifying_times stops at the first purchase past its rule's window
     windows = [r for r in prog.rules if r.trigger == REFERRING_PURCHASE]
     added: dict[str, list] = {}
+    asked = []  # (friend, referrer, her rows, since, until) of each new member with rows of her own
     for friend in sorted(first):
         us, _, referrer, _ = first[friend]
         since = purchases.time(us)
@@ -50,8 +51,10 @@ def referral_events(prog, history) -> dict[str, tuple[Ev, ...]]:
         span = slices.get(friend)
         if span is None:  # named by a referral, but no rows of her own: nothing of hers to replay or qualify
             continue
-        until = max((window_end(r, since) for r in windows), default=since)
-        for t, rule in qualifying_times(prog, since, purchases.within(friend, *span, since, until)):
+        asked.append((friend, referrer, span, since, max((window_end(r, since) for r in windows), default=since)))
+    # (a referrer's `referral_qualified` events after every `referred` one: the sort below puts them in place)
+    for (friend, referrer, _, since, _), bought in zip(asked, purchases.within_all(asked)):
+        for t, rule in qualifying_times(prog, since, bought):
             added.setdefault(referrer, []).append(
                 Ev("referral_qualified", f"referral_qualified:{friend}:{rule.name}", t, name=rule.name))
     return {m: tuple(sorted(evs, key=lambda e: (e.time, _ORDER[e.type]))) for m, evs in added.items()}
@@ -113,26 +116,48 @@ class _Purchases:
             t = self._times[us] = micros_to_datetime(us)
         return t
 
-    def within(self, member: str, start: int, end: int, since: _dt.datetime, until: _dt.datetime) -> list:
-        """The purchases of the member whose rows are [start, end) from `since` on (the earlier ones
-        `qualifying_times` skips: before the referral), up to the first one after `until` (where it stops)."""
+    def within_all(self, asked) -> list:
+        """Per (member, _, (start, end), since, until) of `asked`: the purchases of the member whose rows are
+        [start, end) from `since` on (the earlier ones `qualifying_times` skips: before the referral), up to the
+        first one after `until` (where it stops). All members at once (~30 µs a member one by one); one whose
+        rows are grouped by key (irregular) through `EventBuilder`."""
         import numpy as np
 
-        if member in self.irregular:
-            if self._builder is None:
-                self._builder = EventBuilder(self.history, self.catalog)
-            events = self._builder.member(start, end)
-            purchases = [(ev.time, total) for ev, kind, total in zip(events.evs, events.kinds, events.totals)
-                         if kind == "purchase" and ev.time >= since]
-            past = [n for n, (t, _) in enumerate(purchases) if t > until]
-            return purchases[:past[0] + 1] if past else purchases
-        lo, hi = _micros(since), _micros(until)
-        a, b = np.searchsorted(self.starts, (start, end)).tolist()
-        at = a + np.flatnonzero(self.purchase[a:b] & (self.at[a:b] >= lo))
-        past = np.flatnonzero(self.at[at] > hi)
-        if len(past):
-            at = at[:past[0] + 1]
-        return [(self.time(t), g) for t, g in zip(self.at[at].tolist(), self.gross[at].tolist())]
+        n = len(asked)
+        if not n:
+            return []
+        rows = np.array([span for _, _, span, _, _ in asked], dtype=np.int64).reshape(n, 2)
+        lo = np.array([_micros(since) for _, _, _, since, _ in asked], dtype=np.int64)
+        hi = np.array([_micros(until) for _, _, _, _, until in asked], dtype=np.int64)
+        a, b = np.searchsorted(self.starts, rows[:, 0]), np.searchsorted(self.starts, rows[:, 1])
+        # every member's events [a, b) in a row, each with its member's position in `asked`
+        lengths = b - a
+        owner = np.repeat(np.arange(n), lengths)
+        ev = np.repeat(a - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(int(lengths.sum()))
+        keep = self.purchase[ev] & (self.at[ev] >= lo[owner])
+        ev, owner = ev[keep], owner[keep]
+        # up to the first past `until`: those with no earlier one of the member's past it
+        past = self.at[ev] > hi[owner]
+        earlier = np.cumsum(past) - past
+        keep = earlier == earlier[np.searchsorted(owner, owner)]  # (as at the member's first: none before)
+        ev, owner = ev[keep], owner[keep]
+        ends = np.cumsum(np.bincount(owner, minlength=n)).tolist()
+        # (as `time` makes them, micros_to_datetime: numpy's datetime64[us] gives the same naive datetimes at once)
+        bought = list(zip(self.at[ev].astype("datetime64[us]").tolist(), self.gross[ev].tolist()))
+        out = []
+        for (member, _, (start, end), since, until), lo_i, hi_i in zip(asked, [0] + ends[:-1], ends):
+            out.append(self._irregular(start, end, since, until) if member in self.irregular else bought[lo_i:hi_i])
+        return out
+
+    def _irregular(self, start: int, end: int, since: _dt.datetime, until: _dt.datetime) -> list:
+        """`within_all` for a member whose rows are grouped by key: her events as `EventBuilder` makes them."""
+        if self._builder is None:
+            self._builder = EventBuilder(self.history, self.catalog)
+        events = self._builder.member(start, end)
+        purchases = [(ev.time, total) for ev, kind, total in zip(events.evs, events.kinds, events.totals)
+                     if kind == "purchase" and ev.time >= since]
+        past = [n for n, (t, _) in enumerate(purchases) if t > until]
+        return purchases[:past[0] + 1] if past else purchases
 
 
 def _micros(t: _dt.datetime) -> int:
@@ -169,7 +194,7 @@ def add_to_rows(rows, added: dict, prog) -> None:
     A member named by a referral with no rows of her own is not replayed, so gets none."""
     import numpy as np
 
-    from loyalty.runtime.arrays import REFERRAL_QUALIFIED, REFERRED
+    from loyalty.runtime.arrays import REFERRAL_QUALIFIED, REFERRED, segment_search
 
     n = rows.n
     rows.added_rule = np.full(n, -1, dtype=np.int64)
@@ -180,28 +205,26 @@ def add_to_rows(rows, added: dict, prog) -> None:
     ends = np.append(starts[1:], n)
     names = rows.history.values_of("member", member[starts])
     rule_index = {r.name: r.index for r in prog.rules}
-    epoch = _dt.datetime(1970, 1, 1)
-    at, code, when, kind, rule = [], [], [], [], []
+    mine, when, after, rule = [], [], [], []  # per added event: its member's position in `starts`, ...
     for i, name in enumerate(names):
         evs = added.get(name)
         if not evs:
             continue
-        s, e = int(starts[i]), int(ends[i])
-        times = rows.time[s:e]
         for ev in evs:
-            us = (ev.time - epoch) // _dt.timedelta(microseconds=1)  # as the history's time column
-            before = ev.type == "referred"
-            at.append(s + int(np.searchsorted(times, us, "left" if before else "right")))
-            code.append(member[s])
-            when.append(us)
-            kind.append(REFERRED if before else REFERRAL_QUALIFIED)
-            rule.append(-1 if before else rule_index[ev.name])
-    if not at:
+            qualified = ev.type != "referred"
+            mine.append(i)
+            when.append(_micros(ev.time))
+            after.append(qualified)
+            rule.append(rule_index[ev.name] if qualified else -1)
+    if not mine:
         return
-    where = np.array(at, dtype=np.int64)
+    at = np.array(mine, dtype=np.int64)
     moments = np.array(when, dtype=np.int64)
+    qualified = np.array(after, dtype=bool)
+    # a `referred` row before the member's own rows of its moment, a `referral_qualified` row after them
+    where = segment_search(rows.time, starts[at], ends[at], moments, qualified)
 
     # every other column of the rows (the kernel's own included) says none: no amount, order, item, store...
-    rows.insert_rows(where, {"member": np.array(code, dtype=member.dtype), "time": moments, "gtime": moments,
-                             "type": np.array(kind, dtype=rows.type.dtype),
+    rows.insert_rows(where, {"member": member[starts[at]], "time": moments, "gtime": moments,
+                             "type": np.where(qualified, REFERRAL_QUALIFIED, REFERRED).astype(rows.type.dtype),
                              "added_rule": np.array(rule, dtype=np.int64)})

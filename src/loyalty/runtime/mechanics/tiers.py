@@ -263,7 +263,7 @@ class VectorTiers:
         import numpy as np
 
         from loyalty.runtime.arrays import (CUSTOM, PURCHASE, REFERRAL, REFERRAL_QUALIFIED, REFERRED, RETURN, SIGNUP,
-                                            VISIT, is_one_of, period_code)
+                                            VISIT, duration_shift, is_one_of, period_code, period_starts)
 
         prog = kern.prog
         self.kern, self.tiers, self.tier, self.value = kern, prog.tiers, tier, value
@@ -291,6 +291,15 @@ class VectorTiers:
         self.next_review = np.full(nmem, _NONE, dtype=np.int64)
         self.grace_until = np.full(nmem, _NONE, dtype=np.int64)
         self.grace_target = np.full(nmem, -1, dtype=np.int64)
+        # the next review after a moment and a grace period's end, from day tables: reviews start and fall, and
+        # grace periods start, at events' moments and reviews, up to the end of the history
+        t = kern.e_time
+        lo = int(t.min()) if len(t) else kern.end_us
+        hi = max(int(t.max(initial=lo)), kern.end_us)
+        if self.downgrade is not None:
+            self.review_after = period_starts(self.downgrade, lo, hi)
+        if self.tiers.grace:
+            self.grace_end = duration_shift(self.tiers.grace[0], self.tiers.grace[1], lo, hi)
         # paid periods (mechanics/fees.py), where the history has fee rows: a floor under reviews, grace ends and
         # returns, and a timer moment of their own (their end)
         self.fees = VectorFees(kern) if has_fees(prog) and kern.e_fee_tier.max(initial=-1) >= 0 else None
@@ -358,7 +367,7 @@ class VectorTiers:
     def _rolling_setup(self) -> None:
         import numpy as np
 
-        from loyalty.runtime.arrays import DurationShift, Unsupported, fits
+        from loyalty.runtime.arrays import Unsupported, duration_shift, fits
 
         k = self.kern
         t = k.e_time
@@ -384,7 +393,7 @@ class VectorTiers:
         self.dec_first = np.full(k.nmem, _NONE, dtype=np.int64)
         # a window's start from its end: every end is an event's moment, a review or a grace end up to the end of
         # the history
-        self.back = DurationShift(-self.rolling[0], self.rolling[1], self.t0, max(int(t.max(initial=self.t0)),
+        self.back = duration_shift(-self.rolling[0], self.rolling[1], self.t0, max(int(t.max(initial=self.t0)),
                                                                                   k.end_us))
         self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
         self.window_prev = self._before_window(k.e_mem, self.window_start)
@@ -485,14 +494,12 @@ class VectorTiers:
         if T is None:
             T = k.e_time[idx]
         if self.downgrade is not None:
-            from loyalty.runtime.arrays import next_period_start
-
             starts = (self.tier[mm] >= 0) & (self.next_review[mm] == _NONE)
             if not at_end:
                 starts &= k.e_valid[idx]
             if starts.any():
                 ms = mm[starts]
-                self.next_review[ms] = next_period_start(T[starts], self.downgrade)
+                self.next_review[ms] = self.review_after(T[starts])
                 self._refresh_due(ms)
         if (self.downgrade is not None or self.fees is not None) and (self.next_due[mm] <= T).any():
             self._advance(mm, T, idx)
@@ -518,8 +525,6 @@ class VectorTiers:
     def _advance(self, mm, T, pos) -> None:
         """advance_tiers for members `mm` up to T, one review, grace end or paid period's end per member a round."""
         import numpy as np
-
-        from loyalty.runtime.arrays import add_duration, next_period_start
 
         tiers = self.tiers
         fees = self.fees
@@ -559,7 +564,7 @@ class VectorTiers:
             review = ~grace & ~ended
             if review.any():
                 mr, E = m[review], nr[review]
-                self.next_review[mr] = next_period_start(E, self.downgrade)
+                self.next_review[mr] = self.review_after(E)
                 target = self.qualified(self._metric_at(mr, E, True))
                 if fees is not None:  # fees.reviewed, for a member holding a tier; then the paid floor
                     held = self.tier[mr] >= 0
@@ -569,7 +574,7 @@ class VectorTiers:
                 if lower.any():
                     ml, El, tl = mr[lower], E[lower], target[lower]
                     if tiers.grace:
-                        self.grace_until[ml] = add_duration(El, tiers.grace[0], tiers.grace[1])
+                        self.grace_until[ml] = self.grace_end(El)
                         self.grace_target[ml] = tl
                         self.may_grace = True
                     else:
@@ -650,10 +655,8 @@ class VectorTiers:
         if self.downgrade is not None:
             starts = raised & (self.next_review[mm] == _NONE)
             if starts.any():
-                from loyalty.runtime.arrays import next_period_start
-
                 ms = mm[starts]
-                self.next_review[ms] = next_period_start(self.kern.e_time[idx[starts]], self.downgrade)
+                self.next_review[ms] = self.review_after(self.kern.e_time[idx[starts]])
                 self._refresh_due(ms)
             if self.may_grace:  # (no grace period was ever set: none to end)
                 ends = up & (self.grace_until[mm] != _NONE) & (q >= new)  # qualified again during the grace period

@@ -789,6 +789,7 @@ class _Kernel:
     tiers_at_once = False  # the next pass computes the tiers before reading them (run, _state_free)
     claims_only = False  # a budget pass that cannot be the last: its budget claims are all it gives (simulate_vector)
     free_by_tier = None  # the first guess's metric per tier (_tier_guess_by_tier), else None
+    _returns_memo = None  # (line matches, what `_returns` settled with them): the last pass's
     ptab_rows = None  # the points table's rows (tier + 1) a pass works out (earn.vector_points), None: all
     lockstep_record = None  # what the last lockstep read and wrote, while the next pass may reuse it (_replay)
     lockstep_differed = False  # a pass's lockstep read what the last one did not (_replay: no more records)
@@ -1223,8 +1224,34 @@ class _Kernel:
         return (self.rows.item_names[ic] if ic >= 0 else None) or ""
 
     # ------------------------------------------------------------------ returns (state-free part)
-    def _returns(self):
-        """Validate every return and work out its shares, as the scalar `_check_return`/`_return` do.
+    # what `_returns` settles: read by the rest of the pass (e_valid is written after, so each pass gets a copy)
+    _RETURNS_OUT = ("e_valid", "e_reason", "ret_order_ev", "ret_R", "ret_prev", "ret_G", "punch_back", "share_num",
+                    "share_den")
+
+    def _returns(self) -> None:
+        """`_settle_returns`, or what it settled the last pass where the rules' line matches are the same (the only
+        inputs a pass changes: a `for tier` condition makes them depend on the tier guess, a `when` on the spend
+        on the discounts). Under enrolment a pass's clock moves with the returns: settled every pass."""
+        memo = self._returns_memo
+        if memo is not None and self.enrolment is None:
+            matches = self._return_matches()
+            if all(np.array_equal(matches[k], memo[0][k]) for k in matches):
+                for name, value in zip(self._RETURNS_OUT, memo[1]):
+                    setattr(self, name, value)
+                self.e_valid, self.e_reason = self.e_valid.copy(), dict(self.e_reason)
+                return
+        matches = self._settle_returns()
+        if matches is not None and self.enrolment is None:
+            self._returns_memo = (matches, [getattr(self, name) for name in self._RETURNS_OUT])
+            self.e_valid, self.e_reason = self.e_valid.copy(), dict(self.e_reason)
+
+    def _return_matches(self) -> dict:
+        """Each punch, earn and multiplier rule's line matches (`_line_match`), as the returns' shares read them."""
+        return {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
+
+    def _settle_returns(self):
+        """Validate every return and work out its shares, as the scalar `_check_return`/`_return` do; returns the
+        line matches it read (None: no return to read them for).
 
         Only the order's lines and earlier returns of the same order matter, never points or tiers, so a
         Python pass over return events (a few percent of events) settles them all before the lockstep loop.
@@ -1247,7 +1274,7 @@ class _Kernel:
             self.enrolment.accept_never_joined(self)
         rets = np.flatnonzero(self.e_type == RETURN)
         if not len(rets):
-            return
+            return None
         # the purchase each return names: same member and order id, earlier, counted (within `runs`)
         purchases = np.flatnonzero((self.e_type == PURCHASE) & (self.e_order >= 0) & self.e_running)
         norders = len(self.rows.order_names) + 1
@@ -1276,7 +1303,7 @@ class _Kernel:
             found[outside] = -1
         if self.enrolment is not None:  # a return of an order she does not have: not counted (enrolment.py)
             found = self.enrolment.returns(self, rets, found)
-        matches = {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
+        matches = self._return_matches()
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
         simple = self._simple_line_returns(rets, found, e_end, matches)
         orders: dict[int, dict] = {}
@@ -1362,6 +1389,7 @@ class _Kernel:
             for sl in self.claw_slots:
                 num, den = fraction(sl.skey)
                 self.share_num[sl.skey][ev], self.share_den[sl.skey][ev] = num, den
+        return matches
 
     def _simple_line_returns(self, rets, found, e_end, matches) -> np.ndarray:
         """Settle at once the common return: one line naming an item, of an order returned only this once.
@@ -2766,10 +2794,11 @@ class _Kernel:
             c_to = np.concatenate((self.tier_after[changed], t_to))
             c_pos = np.concatenate((2 * np.flatnonzero(changed) + 3, 2 * t_pos + 2))
             c_seq = np.concatenate((np.zeros(int(changed.sum()), np.int64), t_seq))
-            pairs = {}
-            for a, b in zip(c_from.tolist(), c_to.tolist()):
-                pairs[(a, b)] = pairs.get((a, b), 0) + 1
-            for (a, b), n in pairs.items():
+            # each (from, to) pair's count, in the order the pairs first occur (as a count per change would add them)
+            width = len(names) + 1
+            pairs, first, times = np.unique((c_from + 1) * width + c_to + 1, return_index=True, return_counts=True)
+            for pair, n in zip(pairs[np.argsort(first)].tolist(), times[np.argsort(first)].tolist()):
+                a, b = pair // width - 1, pair % width - 1
                 res.add("tier_change", f"{names[a] if a >= 0 else ''}{KEY_SEP}{names[b] if b >= 0 else ''}", "members", n)
             start = tiers.qualified(0)
             # the start tier at the member's first event counts as a change, for reached and per month
