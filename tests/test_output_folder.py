@@ -95,19 +95,27 @@ def test_sigterm_mid_write_of_a_new_folder_leaves_no_folder(tmp_path):
 
 
 def test_sigterm_while_generate_writes_leaves_no_temporary_file(tmp_path):
-    target = tmp_path / "big.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "loyalty.cli", "generate", "--rows", "20000000", "-o", str(target)],
-                            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """In time order, generate makes every 250k-row chunk (into files under TMPDIR) before its first byte of
+    output: 2M rows are 8 chunks, so the write starts after ~2 s and lasts several seconds more (20M rows made
+    the test wait ~25 s for the write to start). Neither the output's temporary file nor the chunks are left."""
+    out, chunks = tmp_path / "out", tmp_path / "chunks"
+    out.mkdir()
+    chunks.mkdir()
+    target = out / "big.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "loyalty.cli", "generate", "--rows", "2000000", "-o", str(target)],
+                            cwd=out, env=_env(TMPDIR=str(chunks)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob(".big.csv.*.tmp")) or not list(tmp_path.glob(".big.csv.*.tmp"))[0].stat().st_size:
+    while not list(out.glob(".big.csv.*.tmp")) or not list(out.glob(".big.csv.*.tmp"))[0].stat().st_size:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    assert list(chunks.iterdir()), "the chunks are made in TMPDIR"
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "Traceback" not in stderr
-    assert list(tmp_path.iterdir()) == []
+    assert list(out.iterdir()) == [] and list(chunks.iterdir()) == []
 
 
 def test_a_second_run_replaces_every_table(tmp_path):

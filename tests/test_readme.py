@@ -33,4 +33,5 @@ def test_ci_runs_readme_install_and_test_commands():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     install, _, test = _blocks("sh")[0].strip().splitlines()
     assert "pip install '.[dev]'" in install and 'pip install --quiet ".[dev]"' in ci
-    assert test.endswith("python -m pytest") and "python -m pytest" in ci
+    # the same test command, the same options (README's runs on every core: pytest-xdist)
+    assert test.startswith(".venv/bin/python -m pytest") and test.removeprefix(".venv/bin/") in ci.splitlines()
