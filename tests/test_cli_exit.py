@@ -87,6 +87,15 @@ def test_the_modules_teardown_is_skipped_and_loyaltys_own_files_are_whole(tmp_pa
         assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "in_process" / name).read_bytes(), name
 
 
+def test_ctrl_c_while_the_exit_joins_a_thread_is_said_not_a_traceback():
+    prelude = ("import os, signal, threading, time; "
+               "threading.Thread(target=lambda: (time.sleep(1), os.kill(os.getpid(), signal.SIGINT), "
+               "time.sleep(5))).start(); ")
+    done = console("--version", prelude=prelude)
+    assert done.returncode == 130, done.stderr.decode()
+    assert done.stderr.decode() == "loyalty: interrupted\n"
+
+
 def test_a_forked_copy_is_reaped_before_the_process_ends(tmp_path):
     # parallel.py's atexit handler (reap_later) still waits for the copy: checked by a handler registered before
     # it, which atexit runs after it

@@ -182,11 +182,13 @@ def end_process(code: int) -> None:
     `threading`'s own exit hooks), atexit handlers run (parallel.py's reaping of a forked copy, logging's,
     multiprocessing's, weakref.finalize's), standard output and error flushed; then os._exit. What that skips
     is the modules' teardown and the collector's final passes: ~10 ms of CPU after a 1M-row simulate
-    (docs/performance.md), as ~30 ms after a freeze of the collector alone. Nothing of loyalty's waits for it
+    (docs/performance.md: 35 -> 25 ms after main() returns; the rest is the kernel freeing the memory).
+    Nothing of loyalty's waits for it
     (temporary files and folders are removed by their `with` blocks and click's close callbacks, worker
     processes joined, inside main). Where a step cannot be taken so (a flush that fails: a full disk, a closed
     pipe; an interpreter without these hooks), the ordinary teardown ends the process, as it did before,
-    with the objects frozen first (gc.freeze: its collections then do not walk them). Not in main(): a
+    with the objects frozen first (gc.freeze: its collections then do not walk them). Ctrl-C in these steps is
+    said as main() says it (the teardown printed a traceback and exited 0). Not in main(): a
     caller that runs main() in its own process (tests, CliRunner) keeps its own exit."""
     import atexit
     import gc
@@ -197,12 +199,15 @@ def end_process(code: int) -> None:
     shutdown, run_exitfuncs = getattr(threading, "_shutdown", None), getattr(atexit, "_run_exitfuncs", None)
     if shutdown is None or run_exitfuncs is None:  # (another Python: the ordinary teardown)
         sys.exit(code)
-    shutdown()
-    run_exitfuncs()  # (each runs once: the list is emptied, so a teardown after this does not run them again)
     try:
+        shutdown()
+        run_exitfuncs()  # (each runs once: the list is emptied, so a teardown after this does not run them again)
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
+    except KeyboardInterrupt:  # Ctrl-C while a thread is joined or a slow reader takes the output: as main() says it
+        click.echo("loyalty: interrupted", err=True)
+        os._exit(130)
     except Exception:  # noqa: BLE001 (the teardown flushes again and reports it as it always did)
         sys.exit(code)
     os._exit(code)
