@@ -242,6 +242,40 @@ def test_a_wrong_guess_taken_as_the_tiers_found_still_settles(tmp_path_factory, 
     assert wrong
 
 
+def test_a_later_budget_pass_makes_no_lockstep_record(tmp_path_factory, monkeypatch):
+    """A budget pass after the first starts from the tiers the last one settled on, and the members a cutoff
+    moved settle apart at once (`_Kernel.run`, `splits_at_once`): no pass of all its members follows its first,
+    so that pass records nothing for one to reuse (every_mechanic at 1M rows: 5 records, none read). The result
+    is the scalar plan's."""
+    from loyalty.simulate.budgets import solve_budgets
+
+    original_run, original_recorded = vector_kernel._Kernel.run, vector_kernel.recorded
+    later, wasted = [], []
+
+    def run(self, tier_guess=None):
+        if tier_guess is None and self.first_known:  # (a later pass's kernel of a range, not a split's part)
+            self.__dict__["later_pass"] = True
+            later.append(True)
+        return original_run(self, tier_guess)
+
+    def recorded(kern, lockstep):
+        if kern.__dict__.get("later_pass"):
+            wasted.append(kern.nmem)
+        return original_recorded(kern, lockstep)
+
+    monkeypatch.setattr(vector_kernel._Kernel, "run", run)
+    monkeypatch.setattr(vector_kernel, "recorded", recorded)
+    path, prog = _program(tmp_path_factory, "TIER_BUDGETS")
+    for seed in range(4):
+        history = _history(prog, seed, 14, 40)
+        plan = _plan(path, prog, history, seed)
+        warm: dict = {}  # (kept across the passes, as simulate/parallel.py keeps it per range)
+        solved = solve_budgets(prog.budgets, lambda known: simulate_vector(plan, history, known=known, warm=warm))
+        assert solved.canonical() == simulate(plan, history).canonical(), seed
+    assert later  # (later passes ran: not vacuous)
+    assert not wasted
+
+
 def test_claims_put_together_cover_the_cutoffs():
     """budgets.claims_cover_the_cutoffs: the parent's claims of a key stop where they reached its limit (at
     time 5 here); claims put together that reach it by then hold every claim the cutoff needs, those that reach
