@@ -178,19 +178,11 @@ def test_generated_histories_of_gym_and_beauty_points(monkeypatch, seed, members
     """gym (tiers by visits in 52 weeks, passes from the first tier) and beauty_points (tiers by points earned,
     the tier-by-tier guess) on generated histories: the kernel equals the scalar plan and the kernel that never
     reuses a lockstep."""
-    from loyalty.simulate.engine import simulate
-    from loyalty.simulate.run import load_program
     from loyalty.simulate.vector import simulate_vector
 
-    from test_vector_kernel import ROOT, _history as generated_history, _plan, figures
+    from test_vector_kernel import ROOT, vector_and_scalar_on_generated
 
-    path = ROOT / which
-    prog = load_program(str(path))
-    history = generated_history(prog, seed, members, max_events)
-    plan = _plan(str(path), prog, history, seed % 7)
-    vec = simulate_vector(plan, history).canonical()
-    ref = simulate(plan, history).canonical()
-    assert figures(vec) == figures(ref)  # (every figure; not the raw budget claims a pass hands the next)
+    plan, history, vec = vector_and_scalar_on_generated(ROOT / which, seed, members, max_events)
     with monkeypatch.context() as m:
         m.setattr(kernel, "same_inputs", lambda *args: False)
         assert simulate_vector(plan, history).canonical() == vec

@@ -12,7 +12,7 @@ from loyalty.runtime.mechanics import earn
 from loyalty.simulate.engine import simulate
 from loyalty.simulate.run import load_program
 from loyalty.simulate.vector import kernel, simulate_vector
-from test_vector_kernel import ROOT, _history, _plan, figures
+from test_vector_kernel import ROOT, _history, _plan, figures, vector_and_scalar_on_generated
 
 
 # the programs written for these tests: removed when the test process ends (a folder made by mkdtemp stayed behind
@@ -87,10 +87,4 @@ _GOLD_ONLY.write_text((ROOT / "benchmarks/programs/tiered_returns.loyalty").read
 def test_returns_settled_again_where_a_pass_guesses_other_tiers(seed, members, max_events, which):
     """Each pass of the tier guess settles the returns on its own line matches (or reuses the last pass's where
     they are the same): the result is the scalar plan's."""
-    path = ROOT / which
-    prog = load_program(str(path))
-    history = _history(prog, seed, members, max_events)
-    plan = _plan(str(path), prog, history, seed % 7)
-    ref = simulate(plan, history).canonical()
-    got = simulate_vector(plan, history).canonical()
-    assert figures(got) == figures(ref)
+    vector_and_scalar_on_generated(ROOT / which, seed, members, max_events)

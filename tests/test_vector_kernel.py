@@ -1296,6 +1296,19 @@ def figures(canonical: dict) -> dict:
     return {k: v for k, v in canonical.items() if k != "claims"}
 
 
+def vector_and_scalar_on_generated(path, seed: int, members: int, max_events: int):
+    """A program file's plan and generated history, and the kernel's and the scalar plan's canonical results on
+    it, each asserted equal in every figure (`figures`): (plan, history, the kernel's result)."""
+    from loyalty.simulate.run import load_program
+
+    prog = load_program(str(path))
+    history = _history(prog, seed, members, max_events)
+    plan = _plan(str(path), prog, history, seed % 7)
+    vec = simulate_vector(plan, history).canonical()
+    assert figures(vec) == figures(simulate(plan, history).canonical())
+    return plan, history, vec
+
+
 def _vector_solved(plan, history, **options):
     """`simulate_vector`, with the budgets (if any: a rule's budget, a code's total uses, a reward's stock)
     solved by passes as the scalar `simulate` solves them (simulate/budgets.py)."""
