@@ -121,13 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # the machine refused (a full disk, an I/O error): not a bug, and not the input
         return _refused(err)
     except Exception as err:  # a bug; say so plainly (the message may quote the user's data)
+        import signal
+
         from loyalty.fileio import Terminated
         from loyalty.terminal import visible
 
         signalled = _signal_beneath(err)
         if isinstance(signalled, Terminated):
             click.echo("loyalty: terminated; no output was left half written", err=True)
-            return signalled.code
+            return 128 + signal.SIGTERM
         if signalled is not None:
             click.echo("loyalty: interrupted", err=True)
             return 130
