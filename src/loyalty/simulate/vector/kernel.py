@@ -796,7 +796,7 @@ class _Kernel:
     # where the result's refused events' rows (`rows.history_row`, arrays) go: the caller's list (simulate_vector)
     refused: Optional[list] = None
     guess_exact = False  # the tiers guessed are the answer (computed at once, or a settled part's): no record (_replay)
-    splits_at_once = False  # members a pass gets wrong settle apart after it (run): no record either
+    splits_at_once = False  # members a pass gets wrong settle apart after it (run): no record either (seldom read)
     # the tiers computed at once (_state_free), or a settled part's (_settle_apart): a guess no pass after it
     # changes, so the lockstep reads each event's points at that tier alone (a wrong one would be seen there: the
     # first event whose tier differs from it is found from points read right, and the next pass reads them all)
@@ -1551,8 +1551,9 @@ class _Kernel:
             # for the members a cutoff moved (every_mechanic at 1M rows: a tenth of a range's), who settle apart
             # at once (the next pass of them all left ~1%: a replay of every member more)
             apart_after = 0
-        # a pass whose wrong members settle apart at once has no next pass of all: its lockstep record (_replay)
-        # would never be read (every_mechanic's second budget pass: 5 at 1M rows)
+        # a pass whose wrong members settle apart at once seldom has a next pass of all its members (only where
+        # most of them are wrong, which then runs its lockstep again: time, never a result), so its lockstep
+        # record (_replay) would go unread (every_mechanic's second budget pass: 5 at 1M rows)
         self.splits_at_once = apart_after == 0 and not self.plan.referrals
         if tier_guess is not None:
             self.tier_guess = tier_guess
