@@ -209,13 +209,12 @@ def end_process(code: int) -> None:
     multiprocessing's, weakref.finalize's), standard output and error flushed; then os._exit. What that skips
     is the modules' teardown and the collector's final passes: ~10 ms of CPU after a 1M-row simulate
     (docs/performance.md: 35 -> 25 ms after main() returns; the rest is the kernel freeing the memory).
-    Nothing of loyalty's waits for it
-    (temporary files and folders are removed by their `with` blocks and click's close callbacks, worker
-    processes joined, inside main). Where a step cannot be taken so (a flush that fails: a full disk, a closed
-    pipe; an interpreter without these hooks), the ordinary teardown ends the process, as it did before,
-    with the objects frozen first (gc.freeze: its collections then do not walk them). Ctrl-C in these steps is
-    said as main() says it (the teardown printed a traceback and exited 0). Not in main(): a
-    caller that runs main() in its own process (tests, CliRunner) keeps its own exit."""
+    Nothing of loyalty's waits for it (temporary files and folders are removed by their `with` blocks and
+    click's close callbacks, worker processes joined, inside main). Where a step cannot be taken so (a flush
+    that fails: a full disk, a closed pipe; an interpreter without these hooks), the ordinary teardown ends the
+    process, as it did before, with the objects frozen first (gc.freeze: its collections then do not walk
+    them). Ctrl-C in these steps is said as main() says it (the teardown printed a traceback and exited 0).
+    Not in main(): a caller that runs main() in its own process (tests, CliRunner) keeps its own exit."""
     import atexit
     import gc
     import os
