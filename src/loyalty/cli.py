@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_PIPE = 141  # standard output closed by its reader (`| head`): what a shell reports for a command SIGPIPE ended
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class _PipeClosed(Exception):
@@ -99,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return code if isinstance(code, int) else EXIT_OK
     except click.exceptions.Abort as abort:
         if isinstance(abort.__context__, KeyboardInterrupt):
-            click.echo("loyalty: interrupted", err=True)
-            return 130
+            return _interrupted()
         return EXIT_INPUT  # end of input at a prompt
     except click.ClickException as err:  # a usage error: the message and the usage line, exit 2
         err.show()
@@ -109,34 +109,41 @@ def main(argv: list[str] | None = None) -> int:
         from loyalty.fileio import Terminated
 
         if isinstance(exit_, Terminated):
-            click.echo("loyalty: terminated; no output was left half written", err=True)
+            return _terminated()
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_INPUT)
     except KeyboardInterrupt:
-        click.echo("loyalty: interrupted", err=True)
-        return 130
+        return _interrupted()
     except _PipeClosed:
         _quiet_stdout()
         return EXIT_PIPE
     except OSError as err:  # the machine refused (a full disk, an I/O error): not a bug, and not the input
         return _refused(err)
     except Exception as err:  # a bug; say so plainly (the message may quote the user's data)
-        import signal
-
         from loyalty.fileio import Terminated
         from loyalty.terminal import visible
 
         signalled = _signal_beneath(err)
-        if isinstance(signalled, Terminated):
-            click.echo("loyalty: terminated; no output was left half written", err=True)
-            return 128 + signal.SIGTERM
         if signalled is not None:
-            click.echo("loyalty: interrupted", err=True)
-            return 130
+            return _terminated() if isinstance(signalled, Terminated) else _interrupted()
         click.echo(f"loyalty: internal error: {type(err).__name__}: {visible(str(err))}", err=True)
         click.echo("This is a bug in loyalty; please report it with the command you ran.", err=True)
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _interrupted() -> int:
+    """Ctrl-C, said in one line: exit 130."""
+    click.echo("loyalty: interrupted", err=True)
+    return EXIT_INTERRUPTED
+
+
+def _terminated() -> int:
+    """SIGTERM (fileio.Terminated: the clean-up has run), said in one line: exit 128 + 15."""
+    import signal
+
+    click.echo("loyalty: terminated; no output was left half written", err=True)
+    return 128 + signal.SIGTERM
 
 
 def _signal_beneath(err: BaseException) -> BaseException | None:
@@ -231,8 +238,7 @@ def end_process(code: int) -> None:
             if stream is not None:
                 stream.flush()
     except KeyboardInterrupt:  # Ctrl-C while a thread is joined or a slow reader takes the output: as main() says it
-        click.echo("loyalty: interrupted", err=True)
-        os._exit(130)
+        os._exit(_interrupted())
     except Exception:  # noqa: BLE001 (the teardown flushes again and reports it as it always did)
         sys.exit(code)
     os._exit(code)
