@@ -285,17 +285,18 @@ class VectorTiers:
             order = np.maximum(kern.ret_order_ev, 0)
             self.same_window = self.returns & (self.e_period[order] == self.e_period)
             self.free = np.where(self.returns & ~self.same_window, 0, free_metric)
-        self.rolling = (metric.amount, metric.unit) if metric.window == "rolling" else None
-        if self.rolling is not None:
-            self._rolling_setup()
-        self.next_review = np.full(nmem, _NONE, dtype=np.int64)
-        self.grace_until = np.full(nmem, _NONE, dtype=np.int64)
-        self.grace_target = np.full(nmem, -1, dtype=np.int64)
-        # the next review after a moment and a grace period's end, from day tables: reviews start and fall, and
-        # grace periods start, at events' moments and reviews, up to the end of the history
+        # the moments the day tables answer for (reviews, grace ends, a rolling window's start): events' moments,
+        # reviews and grace ends, up to the end of the history
         t = kern.e_time
         lo = int(t.min()) if len(t) else kern.end_us
         hi = max(int(t.max(initial=lo)), kern.end_us)
+        self.rolling = (metric.amount, metric.unit) if metric.window == "rolling" else None
+        if self.rolling is not None:
+            self._rolling_setup(lo, hi)
+        self.next_review = np.full(nmem, _NONE, dtype=np.int64)
+        self.grace_until = np.full(nmem, _NONE, dtype=np.int64)
+        self.grace_target = np.full(nmem, -1, dtype=np.int64)
+        # the next review after a moment and a grace period's end, from day tables
         if self.downgrade is not None:
             self.review_after = period_starts(self.downgrade, lo, hi)
         if self.tiers.grace:
@@ -364,7 +365,7 @@ class VectorTiers:
     # dated at their orders); the window's sum is that less what is dated before the window's start: the
     # events before it (their own contributions, `own_cum`, each member's running sum) less what returns
     # took back from orders before it (`dec`: member, order event, amount, in the order they were taken).
-    def _rolling_setup(self) -> None:
+    def _rolling_setup(self, lo: int, hi: int) -> None:
         import numpy as np
 
         from loyalty.runtime.arrays import Unsupported, duration_shift, fits
@@ -391,10 +392,8 @@ class VectorTiers:
         # per member the earliest order among hers in `dec` (_NONE: none): a step none of whose members' window
         # has passed it leaves `dec` as it is, without reading it through (most steps; `dec` holds thousands)
         self.dec_first = np.full(k.nmem, _NONE, dtype=np.int64)
-        # a window's start from its end: every end is an event's moment, a review or a grace end up to the end of
-        # the history
-        self.back = duration_shift(-self.rolling[0], self.rolling[1], self.t0, max(int(t.max(initial=self.t0)),
-                                                                                  k.end_us))
+        # a window's start from its end: every end is an event's moment, a review or a grace end (`lo`, `hi`)
+        self.back = duration_shift(-self.rolling[0], self.rolling[1], lo, hi)
         self.window_start = self._window_start(k.e_mem, t, False)  # after each event: the same every pass
         self.window_prev = self._before_window(k.e_mem, self.window_start)
 
