@@ -141,13 +141,12 @@ def vector_offers_back(kern, rw, given, bought, whole):
 
 def vector_offer_fates(kern, rw, mem, moment, first_use, gone=None):
     """The vectorised lifetime of offers of reward `rw` (for the kernel `kern`, simulate/vector/kernel.py):
-    given to member `mem` at `moment` (µs), usable from her kernel event `first_use` on (-1: none; the event
-    after the giving purchase, or the event a timer fired before; -2: given at a moment the end of the history's
-    time passing fired, so no event uses it). As `use_offers` and `lapse_offers`: the
-    member's first running purchase from `first_use` uses it when it comes before the offer's end; else it
-    lapses at its end when that is at or before the end of the history (`valid until` given on or after its
-    end: at once). Offers `gone` (a whole return took them back: `vector_offers_back`) are neither. Returns (used,
-    lapsed, the lapse moment) per offer."""
+    given to member `mem` at `moment` (µs), usable from her kernel event `first_use` on (the event after the
+    giving purchase, or the event a timer fired before; -1: none, as for a timer the end of the history's time
+    passing fires). As `use_offers` and `lapse_offers`: the member's first running purchase from `first_use`
+    uses it when it comes before the offer's end; else it lapses at its end when that is at or before the end of
+    the history (`valid until` given on or after its end: at once). Offers `gone` (a whole return took them back:
+    `vector_offers_back`) are neither. Returns (used, lapsed, the lapse moment) per offer."""
     import numpy as np
 
     end, at_once = vector_offer_ends(rw, moment)

@@ -3051,8 +3051,7 @@ class _Kernel:
                 nxt = np.where((ev >= 0) & (ev + 1 < self.nev), ev + 1, -1)
                 nxt = np.where((nxt >= 0) & (self.e_mem[np.maximum(nxt, 0)] == mem), nxt, -1)
                 if mine.any():
-                    fired = vector_firing_events(self, mem[mine], moment[mine])
-                    nxt[mine] = np.where(fired >= 0, fired, -2)  # -2: at the end of the history's time passing
+                    nxt[mine] = vector_firing_events(self, mem[mine], moment[mine])
                 ev = nxt
             o = np.argsort(mem, kind="stable")
             out.append((r, (mem[o], _month_number(moment)[o], store[o], moment[o], ev[o])))
