@@ -1234,6 +1234,7 @@ class _Kernel:
         inputs a pass changes: a `for tier` condition makes them depend on the tier guess, a `when` on the spend
         on the discounts). Under enrolment a pass's clock moves with the returns: settled every pass."""
         memo = self._returns_memo
+        matches = None
         if memo is not None and self.enrolment is None:
             matches = self._return_matches()
             if all(np.array_equal(matches[k], memo[0][k]) for k in matches):
@@ -1241,7 +1242,7 @@ class _Kernel:
                     setattr(self, name, value)
                 self.e_valid, self.e_reason = self.e_valid.copy(), dict(self.e_reason)
                 return
-        matches = self._settle_returns()
+        matches = self._settle_returns(matches)
         if matches is not None and self.enrolment is None:
             self._returns_memo = (matches, [getattr(self, name) for name in self._RETURNS_OUT])
             self.e_valid, self.e_reason = self.e_valid.copy(), dict(self.e_reason)
@@ -1250,9 +1251,10 @@ class _Kernel:
         """Each punch, earn and multiplier rule's line matches (`_line_match`), as the returns' shares read them."""
         return {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
 
-    def _settle_returns(self):
+    def _settle_returns(self, matches: Optional[dict] = None):
         """Validate every return and work out its shares, as the scalar `_check_return`/`_return` do; returns the
-        line matches it read (None: no return to read them for).
+        line matches it read (None: no return to read them for). `matches`: `_return_matches()`, when the caller
+        has them already.
 
         Only the order's lines and earlier returns of the same order matter, never points or tiers, so a
         Python pass over return events (a few percent of events) settles them all before the lockstep loop.
@@ -1304,7 +1306,8 @@ class _Kernel:
             found[outside] = -1
         if self.enrolment is not None:  # a return of an order she does not have: not counted (enrolment.py)
             found = self.enrolment.returns(self, rets, found)
-        matches = self._return_matches()
+        if matches is None:
+            matches = self._return_matches()
         e_start, e_end = self.e_start, np.concatenate((self.e_start[1:], [self.nrows]))
         simple = self._simple_line_returns(rets, found, e_end, matches)
         orders: dict[int, dict] = {}
@@ -2803,7 +2806,8 @@ class _Kernel:
             # each (from, to) pair's count, in the order the pairs first occur (as a count per change would add them)
             width = len(names) + 1
             pairs, first, times = np.unique((c_from + 1) * width + c_to + 1, return_index=True, return_counts=True)
-            for pair, n in zip(pairs[np.argsort(first)].tolist(), times[np.argsort(first)].tolist()):
+            seen = np.argsort(first)
+            for pair, n in zip(pairs[seen].tolist(), times[seen].tolist()):
                 a, b = pair // width - 1, pair % width - 1
                 res.add("tier_change", f"{names[a] if a >= 0 else ''}{KEY_SEP}{names[b] if b >= 0 else ''}", "members", n)
             start = tiers.qualified(0)
