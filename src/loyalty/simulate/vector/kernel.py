@@ -1251,7 +1251,7 @@ class _Kernel:
         """Each punch, earn and multiplier rule's line matches (`_line_match`), as the returns' shares read them."""
         return {r.index: self._line_match(r) for r in self.punch_rules + self.earn_rules + self.mults}
 
-    def _settle_returns(self, matches: Optional[dict] = None):
+    def _settle_returns(self, matches=None):
         """Validate every return and work out its shares, as the scalar `_check_return`/`_return` do; returns the
         line matches it read (None: no return to read them for). `matches`: `_return_matches()`, when the caller
         has them already.
